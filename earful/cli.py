@@ -1,0 +1,730 @@
+"""The `earful` command. Exit codes: 0 ok, 1 runtime error, 2 usage or config error.
+
+Every command that reads the store takes -c/--config (default ./earful.toml, or
+$EARFUL_CONFIG); every listing takes --json, whose shape README documents.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import functools
+import getpass
+import io
+import logging
+import os
+import shutil
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from earful import __version__
+from earful.config import Config, ConfigError, config_path, load_config
+from earful.display import duration, oneline, safe, to_json
+from storage.schema import REPLY_STATUSES
+from storage.store import AlreadyDecided, StoreError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_RUNTIME = 1
+EXIT_USAGE = 2
+
+
+class Failure(click.ClickException):
+    """A runtime error shown as `earful: <message>`, exit code 1."""
+
+    exit_code = EXIT_RUNTIME
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"earful: {self.format_message()}", err=True)
+
+
+class BadConfig(Failure):
+    exit_code = EXIT_USAGE
+
+
+def config_option(func: F) -> F:
+    return click.option(
+        "-c",
+        "--config",
+        "config_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Config file (default: $EARFUL_CONFIG or ./earful.toml).",
+    )(func)
+
+
+def json_option(func: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON.")(func)
+
+
+def actor_option(func: F) -> F:
+    return click.option(
+        "--as",
+        "actor",
+        default=None,
+        metavar="NAME",
+        help="Who is deciding (default: $EARFUL_USER, else your login name).",
+    )(func)
+
+
+def _actor(explicit: str | None) -> str:
+    return explicit or os.environ.get("EARFUL_USER") or getpass.getuser()
+
+
+def _load(config_file: Path | None) -> Config:
+    try:
+        return load_config(config_path(config_file))
+    except ConfigError as exc:
+        raise BadConfig(str(exc)) from None
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper()),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%Y-%m-%d %H:%M:%S",
+        stream=sys.stderr,
+    )
+    # APScheduler logs every job run at INFO; that is noise for an operator.
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.root.level))
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn the errors a user can cause into clear messages and exit codes."""
+    try:
+        yield
+    except ConfigError as exc:
+        raise BadConfig(str(exc)) from None
+    except StoreError as exc:
+        raise Failure(str(exc)) from None
+
+
+def handles_errors(func: F) -> F:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with _errors():
+            return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _store(config: Config) -> Any:
+    from earful.pipeline import open_store
+
+    return open_store(config)
+
+
+def _terminal_width() -> int:
+    return shutil.get_terminal_size((120, 24)).columns
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="earful")
+def cli() -> None:
+    """Earful listens for your brand on social media, judges what people say, and
+    drafts replies that wait for a person's approval.
+
+    Start with `earful demo`, or `earful init` to write a config of your own.
+    """
+
+
+# -- init -----------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path), default=Path("earful.toml"))
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def init(path: Path, force: bool) -> None:
+    """Write a starter config to PATH (default ./earful.toml)."""
+    if path.is_dir():
+        path = path / "earful.toml"
+    if path.exists() and not force:
+        raise Failure(f"{path} exists; use --force to overwrite it")
+    from importlib.resources import files
+
+    starter = files("earful").joinpath("starter.toml").read_text(encoding="utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(starter, encoding="utf-8")
+    click.echo(f"wrote {path}: set [brand], add [[sources]], then `earful run -c {path}`")
+
+
+# -- classify -------------------------------------------------------------------
+
+
+@cli.command()
+@config_option
+@json_option
+@click.option("--explain", is_flag=True, help="Show every cue and rule that fired.")
+@click.option("--platform", default="x", show_default=True, help="Judge as a post from here.")
+@click.option("--followers", type=int, default=None, help="The author's follower count.")
+@click.option("--author", default="someone", show_default=True, help="The author's handle.")
+@click.argument("text")
+@handles_errors
+def classify(
+    config_file: Path | None,
+    as_json: bool,
+    explain: bool,
+    platform: str,
+    followers: int | None,
+    author: str,
+    text: str,
+) -> None:
+    """Judge TEXT the way Earful would, without storing anything.
+
+    Uses the rules of the config file when there is one, else the shipped rules.
+    """
+    from listener.mention import Author, Mention
+    from rules import explain as explain_lines
+    from rules import judge
+
+    stages = _classify_stages(config_file)
+    mention = Mention(
+        platform=platform,
+        native_id="classify",
+        text=text,
+        author=Author(handle=author, followers=followers),
+        created_at=datetime.now(UTC),
+    )
+    verdict = judge(mention, stages.ruleset)
+    if as_json:
+        click.echo(to_json(verdict))
+        return
+    if explain:
+        for line in explain_lines(verdict):
+            click.echo(safe(line))
+        return
+    topic = f" ({verdict.topic})" if verdict.topic else ""
+    click.echo(f"{verdict.disposition.value}{topic} urgency {verdict.urgency}")
+
+
+def _classify_stages(config_file: Path | None) -> Any:
+    from earful.pipeline import Stages
+    from responders.context import ResponderSettings
+    from rules import load_ruleset
+
+    path = config_path(config_file)
+    if config_file is not None or path.exists():
+        from earful.pipeline import build_stages
+
+        return build_stages(_load(config_file))
+    from listener.mention import Brand
+
+    brand = Brand("your brand")
+    return Stages(load_ruleset(brand=brand), ResponderSettings(brand=brand))
+
+
+# -- poll, run, publish -------------------------------------------------------------
+
+
+@cli.command()
+@config_option
+@json_option
+@click.option("--source", "source_name", default=None, help="Poll only this source.")
+@click.option(
+    "--max-pages", default=20, show_default=True, help="Follow a backlog at most this far."
+)
+@handles_errors
+def poll(config_file: Path | None, as_json: bool, source_name: str | None, max_pages: int) -> None:
+    """Poll each source once, judge, queue, and print a summary."""
+    config = _load(config_file)
+    _setup_logging("warning" if as_json else config.logging.level)
+    summaries = asyncio.run(_poll_all(config, source_name, max_pages))
+    if as_json:
+        click.echo(to_json(summaries))
+        return
+    for summary in summaries:
+        _echo_summary(summary)
+
+
+async def _poll_all(config: Config, only: str | None, max_pages: int) -> list[Any]:
+    from earful.app import build_runtime
+    from earful.pipeline import combine, poll
+    from listener.base import SourceError
+
+    runtime = build_runtime(config, only=only)
+    results = []
+    failed = []
+    try:
+        for source in runtime.sources:
+            pages = []
+            try:
+                for _ in range(max_pages):
+                    summary = await poll(source, runtime.store, runtime.stages)
+                    pages.append(summary)
+                    if not summary.more:
+                        break
+            except SourceError as exc:
+                failed.append(f"{source.name}: {exc}")
+            results.append(combine(pages, source.name))
+    finally:
+        await runtime.aclose()
+    if failed:
+        for line in failed:
+            click.echo(f"earful: poll failed: {line}", err=True)
+        if len(failed) == len(runtime.sources):
+            raise Failure("every source failed")
+    return results
+
+
+def _echo_summary(summary: Any) -> None:
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.dispositions.items())) or "nothing new"
+    i = summary.ingest
+    click.echo(
+        f"{summary.source}: fetched {summary.fetched}, new {summary.new} ({counts}); "
+        f"drafted {i.replies} replies, {i.callbacks} callbacks, {i.alerts} alerts"
+    )
+
+
+@cli.command()
+@config_option
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
+@handles_errors
+def run(config_file: Path | None, log_level: str | None) -> None:
+    """Run the daemon: pollers, publisher (and console) until SIGINT or SIGTERM."""
+    config = _load(config_file)
+    _setup_logging(log_level or config.logging.level)
+    _run_daemon(config)
+
+
+def _run_daemon(config: Config, on_batch: Callable[[Any], None] | None = None) -> None:
+    from earful.app import build_runtime
+    from earful.daemon import Daemon
+
+    runtime = build_runtime(config)
+    daemon = Daemon(runtime, on_batch=on_batch or (lambda summary: None))
+    asyncio.run(daemon.run())
+
+
+@cli.command()
+@config_option
+@json_option
+@handles_errors
+def publish(config_file: Path | None, as_json: bool) -> None:
+    """Post approved replies now (in dry-run mode: mark them sent and log them)."""
+    config = _load(config_file)
+    _setup_logging("warning" if as_json else config.logging.level)
+    summary = asyncio.run(_publish(config))
+    if as_json:
+        click.echo(to_json(summary))
+    else:
+        outcomes = ", ".join(f"{k} {v}" for k, v in summary.outcomes.items())
+        click.echo(f"publish ({config.publish.mode}): {outcomes or 'nothing approved'}")
+
+
+async def _publish(config: Config) -> Any:
+    from earful.app import build_runtime
+    from earful.outbox import publish_due
+
+    runtime = build_runtime(config, with_sources=False)
+    try:
+        return await publish_due(runtime.store, runtime.publishers, config.publish)
+    finally:
+        await runtime.aclose()
+
+
+# -- demo -----------------------------------------------------------------------
+
+
+@cli.command()
+@click.option(
+    "--dir",
+    "workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("earful-demo"),
+    show_default=True,
+    help="Where the demo keeps its config and database.",
+)
+@click.option("--port", type=int, default=None, help="Console port (default 8080).")
+@click.option("--once", is_flag=True, help="Replay the whole demo file, print a summary, exit.")
+@click.option("--keep", is_flag=True, help="Continue the last demo instead of starting afresh.")
+@click.option("--interval", default="3s", show_default=True, help="Time between replay ticks.")
+@click.option("--batch", default=5, show_default=True, help="Posts per replay tick.")
+@json_option
+@handles_errors
+def demo(
+    workdir: Path,
+    port: int | None,
+    once: bool,
+    keep: bool,
+    interval: str,
+    batch: int,
+    as_json: bool,
+) -> None:
+    """Run Earful on the bundled demo data: no credentials needed."""
+    from earful.demo import prepare_demo
+
+    config = prepare_demo(
+        workdir, port=port, interval=interval, batch=200 if once else batch, fresh=not keep
+    )
+    if once:
+        summary, stats = asyncio.run(_demo_once(config))
+        if as_json:
+            click.echo(to_json({"replayed": summary, "stats": stats}))
+        else:
+            _echo_summary(summary)
+            _echo_stats(stats)
+        return
+    _setup_logging(config.logging.level)
+    click.echo(
+        f"Earful demo: replaying mentions of {config.brand.name}, {batch} every {interval}.\n"
+        f"  database: {config.db_path}\n"
+        f"  the queue, from another terminal in this folder:\n"
+        f"    export EARFUL_CONFIG={config.path}\n"
+        f"    earful queue list      earful queue show ID      earful queue approve ID\n"
+        f"  stop with Ctrl-C",
+        err=True,
+    )
+    _run_daemon(config)
+
+
+async def _demo_once(config: Config) -> tuple[Any, Any]:
+    from earful.app import build_runtime
+    from earful.pipeline import combine, poll
+
+    runtime = build_runtime(config)
+    try:
+        pages = []
+        for source in runtime.sources:
+            while True:
+                summary = await poll(source, runtime.store, runtime.stages)
+                pages.append(summary)
+                if not summary.fetched:
+                    break
+        return combine(pages, "demo"), runtime.store.stats()
+    finally:
+        await runtime.aclose()
+
+
+# -- the queue --------------------------------------------------------------------
+
+
+@cli.group()
+def queue() -> None:
+    """Drafts waiting for a person: list, show, approve, reject."""
+
+
+@queue.command("list")
+@config_option
+@json_option
+@click.option(
+    "--status",
+    type=click.Choice([*REPLY_STATUSES, "all"]),
+    default="pending",
+    show_default=True,
+)
+@click.option("--platform", default=None, help="Only drafts answering posts from here.")
+@click.option("--limit", default=50, show_default=True)
+@handles_errors
+def queue_list(
+    config_file: Path | None, as_json: bool, status: str, platform: str | None, limit: int
+) -> None:
+    """Drafts, most urgent first."""
+    with _store(_load(config_file)) as store:
+        rows = store.replies(None if status == "all" else status, limit=limit, platform=platform)
+    if as_json:
+        click.echo(to_json(rows))
+        return
+    if not rows:
+        click.echo(f"no {status if status != 'all' else ''} drafts".replace("  ", " "))
+        return
+    width = _terminal_width()
+    header = f"{'ID':>5} {'URG':>3} {'KIND':<6} {'STATUS':<8} {'PLATFORM':<10} {'AUTHOR':<18} "
+    click.echo(header + "POST")
+    for r in rows:
+        left = (
+            f"{r.id:>5} {r.urgency:>3} {r.kind:<6} {r.status:<8} {r.platform:<10} "
+            f"{oneline('@' + r.author_handle if r.author_handle else '-', 18):<18} "
+        )
+        topic = f"[{r.topic}] " if r.topic else ""
+        click.echo(left + oneline(topic + r.text, max(width - len(left), 20)))
+
+
+@queue.command("show")
+@config_option
+@json_option
+@click.argument("reply_id", type=int)
+@handles_errors
+def queue_show(config_file: Path | None, as_json: bool, reply_id: int) -> None:
+    """The post, the verdict and why, and the draft."""
+    with _store(_load(config_file)) as store:
+        detail = store.detail(reply_id)
+    if as_json:
+        click.echo(to_json(detail))
+        return
+    r, m, v = detail.reply, detail.mention, detail.verdict
+    who = f"@{m.author_handle}" if m.author_handle else "(unknown author)"
+    reach = f", {m.author_followers:,} followers" if m.author_followers is not None else ""
+    click.echo(f"reply {r.id} · {r.kind} · {r.status}")
+    if r.decided_by:
+        click.echo(f"decided by {safe(r.decided_by)} at {r.decided_at}")
+    click.echo("")
+    click.echo(f"{m.platform} · {safe(who)}{reach} · {m.created_at or 'time unknown'}")
+    click.echo(f"{safe(m.url or '(no link)')}")
+    if m.context:
+        click.echo(f"  in reply to / quoting: {oneline(m.context, 200)}")
+    click.echo("")
+    for line in safe(m.text).splitlines() or [""]:
+        click.echo(f"  > {line}")
+    click.echo("")
+    topic = f" · topic {v.topic}" if v.topic else ""
+    segment = f" · {v.segment}" if v.segment else ""
+    click.echo(
+        f"verdict: {v.disposition}{topic} · urgency {v.urgency} · interest {v.interest}{segment}"
+    )
+    click.echo(f"sentiment: VADER {v.compound:+.3f}, adjusted {v.score:+.3f}")
+    if v.labels:
+        click.echo(f"labels: {', '.join(v.labels)}")
+    click.echo("why:")
+    for reason in v.reasons:
+        weight = f" ({reason['weight']:+g})" if reason.get("weight") else ""
+        click.echo(f"  - {reason['rule']}: {safe(reason['detail'])}{weight}")
+    click.echo("")
+    click.echo(f"draft ({r.reason}):")
+    for line in safe(r.body).splitlines():
+        click.echo(f"  | {line}")
+    if r.body != r.drafted_body:
+        click.echo("  (edited; the original draft was:)")
+        for line in safe(r.drafted_body).splitlines():
+            click.echo(f"  : {line}")
+    if r.last_error:
+        click.echo(f"last error: {safe(r.last_error)}")
+    if detail.thread:
+        click.echo("")
+        click.echo(f"case {detail.case.id if detail.case else '-'}, the rest of the thread:")
+        for t in detail.thread:
+            click.echo(f"  {t.created_at or '?'} @{safe(t.author_handle)}: {oneline(t.text, 100)}")
+    for c in detail.callbacks:
+        click.echo(f"callback {c.id} ({c.status}): {safe(c.body)}")
+    for h in detail.history:
+        click.echo(f"history: {h.at} {safe(h.actor)} {h.action}")
+
+
+@queue.command("approve")
+@config_option
+@actor_option
+@click.option("--edit", "body", default=None, help="Approve with this text instead of the draft.")
+@click.argument("reply_id", type=int)
+@handles_errors
+def queue_approve(
+    config_file: Path | None, actor: str | None, body: str | None, reply_id: int
+) -> None:
+    """Approve a draft (optionally edited); the publisher posts it."""
+    from responders.limits import reply_problem
+
+    with _store(_load(config_file)) as store:
+        current = store.reply(reply_id)
+        problem = reply_problem(current.platform, body if body is not None else current.body)
+        if problem:
+            raise Failure(f"reply {reply_id} not approved: {problem}")
+        try:
+            reply = store.approve(reply_id, _actor(actor), body=body)
+        except AlreadyDecided as exc:
+            raise Failure(str(exc)) from None
+    edited = " (edited)" if body is not None else ""
+    click.echo(f"approved reply {reply.id}{edited}; it will be posted on the next publisher run")
+
+
+@queue.command("reject")
+@config_option
+@actor_option
+@click.option("--reason", default=None, help="Why, for the audit log.")
+@click.argument("reply_id", type=int)
+@handles_errors
+def queue_reject(
+    config_file: Path | None, actor: str | None, reason: str | None, reply_id: int
+) -> None:
+    """Reject a draft; it is never posted."""
+    with _store(_load(config_file)) as store:
+        try:
+            store.reject(reply_id, _actor(actor), reason=reason)
+        except AlreadyDecided as exc:
+            raise Failure(str(exc)) from None
+    click.echo(f"rejected reply {reply_id}")
+
+
+@queue.command("retry")
+@config_option
+@actor_option
+@click.argument("reply_id", type=int)
+@handles_errors
+def queue_retry(config_file: Path | None, actor: str | None, reply_id: int) -> None:
+    """Send a failed or unknown reply again (check the platform first)."""
+    with _store(_load(config_file)) as store:
+        try:
+            store.retry(reply_id, _actor(actor))
+        except AlreadyDecided as exc:
+            raise Failure(str(exc)) from None
+    click.echo(f"reply {reply_id} is approved again and will be posted on the next run")
+
+
+@queue.command("mark-sent")
+@config_option
+@actor_option
+@click.option("--posted-id", default=None, help="The platform's id of the reply, if known.")
+@click.argument("reply_id", type=int)
+@handles_errors
+def queue_mark_sent(
+    config_file: Path | None, actor: str | None, posted_id: str | None, reply_id: int
+) -> None:
+    """Record that an unknown or failed reply did go out (found on the platform)."""
+    with _store(_load(config_file)) as store:
+        try:
+            store.confirm_sent(reply_id, _actor(actor), posted_id=posted_id)
+        except AlreadyDecided as exc:
+            raise Failure(str(exc)) from None
+    click.echo(f"reply {reply_id} marked sent")
+
+
+# -- callbacks ------------------------------------------------------------------------
+
+
+@cli.group()
+def callbacks() -> None:
+    """Callback tasks: people to contact."""
+
+
+@callbacks.command("list")
+@config_option
+@json_option
+@click.option("--status", type=click.Choice(["open", "done", "all"]), default="open")
+@handles_errors
+def callbacks_list(config_file: Path | None, as_json: bool, status: str) -> None:
+    """Callback tasks, most urgent first."""
+    with _store(_load(config_file)) as store:
+        rows = store.callbacks(None if status == "all" else status)
+    if as_json:
+        click.echo(to_json(rows))
+        return
+    if not rows:
+        click.echo(f"no {status} callbacks")
+    for c in rows:
+        click.echo(
+            f"{c.id:>5} {c.urgency:>3} {c.status:<5} {oneline(c.body, _terminal_width() - 16)}"
+        )
+
+
+@callbacks.command("done")
+@config_option
+@actor_option
+@click.argument("callback_id", type=int)
+@handles_errors
+def callbacks_done(config_file: Path | None, actor: str | None, callback_id: int) -> None:
+    """Mark a callback task done."""
+    with _store(_load(config_file)) as store:
+        store.complete_callback(callback_id, _actor(actor))
+    click.echo(f"callback {callback_id} done")
+
+
+# -- reports ------------------------------------------------------------------------
+
+
+@cli.command()
+@config_option
+@json_option
+@handles_errors
+def stats(config_file: Path | None, as_json: bool) -> None:
+    """Counts by disposition, topic and platform; net sentiment; time to first reply."""
+    with _store(_load(config_file)) as store:
+        result = store.stats()
+    if as_json:
+        click.echo(to_json(result))
+    else:
+        _echo_stats(result)
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in counts.items()) or "none"
+
+
+def _echo_stats(s: Any) -> None:
+    net = "n/a" if s.net_sentiment is None else f"{s.net_sentiment:+.1f}"
+    click.echo(f"mentions: {s.mentions}   net sentiment: {net} (% praise - % complaints)")
+    click.echo(f"by disposition: {_counts(s.by_disposition)}")
+    click.echo(f"complaint topics: {_counts(s.by_topic)}")
+    click.echo(f"by platform: {_counts(s.by_platform)}")
+    click.echo(f"replies: {_counts(s.replies_by_status)}")
+    click.echo(f"open callbacks: {s.open_callbacks}   escalated cases: {s.escalated_cases}")
+    click.echo(
+        f"median time to first reply: {duration(s.median_first_reply_seconds)} "
+        f"(over {s.replied_cases} cases)"
+    )
+
+
+@cli.command()
+@config_option
+@click.argument("kind", type=click.Choice(["mentions", "praise", "replies"]))
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File (default stdout)."
+)
+@handles_errors
+def export(config_file: Path | None, kind: str, fmt: str, output: Path | None) -> None:
+    """Export mentions, praise (with permalinks) or replies as CSV or JSON."""
+    with _store(_load(config_file)) as store:
+        columns, rows = store.export(kind)
+        # surrogatepass: lone surrogates in posts come out as they went in
+        if output is None:
+            stream = io.TextIOWrapper(
+                sys.stdout.buffer, encoding="utf-8", errors="surrogatepass", newline=""
+            )
+        else:
+            stream = output.open("w", encoding="utf-8", errors="surrogatepass", newline="")
+        try:
+            count = _write_export(stream, fmt, columns, rows)
+        finally:
+            stream.flush()
+            if output is None:
+                stream.detach()
+            else:
+                stream.close()
+    if output is not None:
+        click.echo(f"wrote {count} {kind} to {output}", err=True)
+
+
+def _write_export(
+    stream: Any, fmt: str, columns: list[str], rows: Iterator[tuple[Any, ...]]
+) -> int:
+    count = 0
+    if fmt == "csv":
+        writer = csv.writer(stream)
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow(row)
+            count += 1
+        return count
+    stream.write("[")
+    for row in rows:
+        record = to_json(dict(zip(columns, row, strict=True)), indent=None)
+        stream.write(("," if count else "") + "\n" + record)
+        count += 1
+    stream.write("\n]\n")
+    return count
+
+
+@cli.command()
+@config_option
+@json_option
+@click.option("--limit", default=20, show_default=True)
+@click.argument("query")
+@handles_errors
+def search(config_file: Path | None, as_json: bool, limit: int, query: str) -> None:
+    """Full-text search of stored mentions."""
+    with _store(_load(config_file)) as store:
+        rows = store.search(query, limit=limit)
+    if as_json:
+        click.echo(to_json(rows))
+        return
+    for m in rows:
+        handle = f"@{m.author_handle}" if m.author_handle else "-"
+        click.echo(f"{m.id:>6} {m.platform:<10} {oneline(handle, 18):<18} {oneline(m.text, 90)}")
+
+
+def main() -> None:
+    cli(prog_name="earful")

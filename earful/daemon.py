@@ -1,0 +1,305 @@
+"""The daemon: APScheduler runs one job per source, one publisher job and a
+housekeeping job on one asyncio loop.
+
+Failure handling lives here, in one place: a source that raises is backed off
+(until the platform's rate-limit reset, or exponentially with jitter) while the
+others keep polling; bad credentials disable that source; each failure streak is
+logged once, and its recovery once. SIGINT/SIGTERM stop new work, cancel fetches
+that have not reached the database, and wait for batches being stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from earful.app import Runtime
+from earful.outbox import publish_due, reconcile_sending
+from earful.pipeline import BatchSummary, Stages, store_batch
+from listener.base import AuthFailed, RateLimited, Source, SourceError, SourceSettings
+from storage.store import Store
+
+log = logging.getLogger("earful.daemon")
+
+MAX_BACKOFF = 15 * 60.0
+DEFAULT_RATE_LIMIT_WAIT = 60.0
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def backoff_delay(interval: float, failures: int, rng: random.Random | None = None) -> float:
+    """Exponential from the source's own interval, capped, with +-20% jitter so
+    sources that failed together do not retry together."""
+    base = min(interval * (2 ** max(failures - 1, 0)), MAX_BACKOFF)
+    return base * (rng or random).uniform(0.8, 1.2)
+
+
+@dataclass
+class SourceRunner:
+    """Polls one source and decides, after each poll, when the next one is."""
+
+    source: Source
+    settings: SourceSettings
+    store: Store
+    stages: Stages
+    reschedule: Callable[[str, datetime | None], None]  # None: disable the source
+    on_batch: Callable[[BatchSummary], None] = lambda summary: None
+    failures: int = 0
+    disabled: bool = False
+    summaries: list[BatchSummary] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.settings.name
+
+    async def tick(self, track: Callable[[str], None]) -> None:
+        if self.disabled:
+            return
+        track("fetch")
+        try:
+            result = await self.source.fetch(self.store.cursor(self.name))
+        except SourceError as exc:
+            self._failed(exc)
+            return
+        except Exception as exc:  # a bug or an unexpected payload: same treatment, with a trace
+            self._failed(exc, unexpected=True)
+            return
+        track("store")
+        summary = await asyncio.to_thread(store_batch, self.name, result, self.store, self.stages)
+        self._recovered()
+        self.on_batch(summary)
+        if summary.new:
+            counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.dispositions.items()))
+            log.info(
+                "%s: %d new (%s); %d replies, %d callbacks, %d alerts drafted",
+                self.name,
+                summary.new,
+                counts,
+                summary.ingest.replies,
+                summary.ingest.callbacks,
+                summary.ingest.alerts,
+            )
+        if summary.more:
+            self.reschedule(self.name, _now())
+        elif summary.next_poll_in is not None:
+            self.reschedule(self.name, _now() + timedelta(seconds=summary.next_poll_in))
+
+    def _failed(self, exc: Exception, *, unexpected: bool = False) -> None:
+        self.failures += 1
+        first = self.failures == 1
+        if isinstance(exc, AuthFailed):
+            self.disabled = True
+            log.error(
+                "source %s disabled: %s. Fix its credentials and restart Earful; "
+                "other sources keep running.",
+                self.name,
+                exc,
+            )
+            self.reschedule(self.name, None)
+            return
+        if isinstance(exc, RateLimited):
+            until = exc.reset_at or _now() + timedelta(seconds=DEFAULT_RATE_LIMIT_WAIT)
+            until = max(until, _now() + timedelta(seconds=1))
+            level = logging.WARNING if first else logging.DEBUG
+            log.log(
+                level,
+                "source %s rate-limited until %s: %s",
+                self.name,
+                until.isoformat(timespec="seconds"),
+                exc,
+            )
+        else:
+            until = _now() + timedelta(seconds=backoff_delay(self.settings.interval, self.failures))
+            if first:
+                log.warning(
+                    "source %s failed: %s; retrying with backoff (logged once until it recovers)",
+                    self.name,
+                    exc or type(exc).__name__,
+                    exc_info=unexpected,
+                )
+            else:
+                log.debug("source %s failed again (%d): %s", self.name, self.failures, exc)
+        self.reschedule(self.name, until)
+
+    def _recovered(self) -> None:
+        if self.failures:
+            log.info("source %s recovered after %d failed polls", self.name, self.failures)
+        self.failures = 0
+
+
+class Daemon:
+    """Owns the scheduler; sources and publishers are plain objects given to it."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        services: Sequence[Callable[[], Awaitable[Callable[[], Awaitable[None]]]]] = (),
+        on_batch: Callable[[BatchSummary], None] = lambda summary: None,
+    ) -> None:
+        self.runtime = runtime
+        self.config = runtime.config
+        self.store = runtime.store
+        self.publishers = runtime.publishers
+        # extra services (the console): each is started with `await start()`, which
+        # returns its async stop function
+        self.services = list(services)
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self.runners = {
+            s.name: SourceRunner(
+                source=source,
+                settings=s,
+                store=runtime.store,
+                stages=runtime.stages,
+                reschedule=self._reschedule,
+                on_batch=on_batch,
+            )
+            for source, s in zip(runtime.sources, runtime.settings, strict=True)
+        }
+        self._inflight: dict[asyncio.Task[Any], str] = {}
+        self._stopping = False
+
+    # -- jobs -----------------------------------------------------------------
+
+    def _reschedule(self, name: str, when: datetime | None) -> None:
+        job = self.scheduler.get_job(f"source:{name}")
+        if job is None:
+            return
+        if when is None:
+            job.remove()
+        else:
+            job.modify(next_run_time=when)
+
+    async def _tracked(self, job: Callable[[Callable[[str], None]], Awaitable[None]]) -> None:
+        if self._stopping:
+            return
+        task = asyncio.current_task()
+        assert task is not None
+
+        def track(phase: str) -> None:
+            self._inflight[task] = phase
+
+        track("start")
+        try:
+            await job(track)
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+        except Exception:
+            log.exception("a scheduled job failed unexpectedly; it will run again")
+        finally:
+            self._inflight.pop(task, None)
+
+    async def _source_job(self, name: str) -> None:
+        await self._tracked(self.runners[name].tick)
+
+    async def _publish_job(self) -> None:
+        async def job(track: Callable[[str], None]) -> None:
+            track("store")  # posting must never be cut off half-way
+            summary = await publish_due(self.store, self.publishers, self.config.publish)
+            if summary.total:
+                log.info(
+                    "publisher: %s", ", ".join(f"{k} {v}" for k, v in summary.outcomes.items())
+                )
+
+        await self._tracked(job)
+
+    async def _housekeeping_job(self) -> None:
+        def work() -> None:
+            with self.store._lock:
+                self.store.conn.execute("PRAGMA optimize")
+                self.store.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+        await asyncio.to_thread(work)
+
+    def _schedule(self) -> None:
+        now = _now()
+        for index, (name, runner) in enumerate(self.runners.items()):
+            self.scheduler.add_job(
+                self._source_job,
+                IntervalTrigger(seconds=runner.settings.interval),
+                args=(name,),
+                id=f"source:{name}",
+                name=f"poll {name}",
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=None,
+                # stagger the first polls a little so sources do not all start at once
+                next_run_time=now + timedelta(seconds=0.2 * index),
+            )
+        self.scheduler.add_job(
+            self._publish_job,
+            IntervalTrigger(seconds=self.config.publish.interval),
+            id="publish",
+            name="publish approved replies",
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+            next_run_time=now,
+        )
+        self.scheduler.add_job(
+            self._housekeeping_job,
+            IntervalTrigger(hours=1),
+            id="housekeeping",
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+        )
+
+    # -- life cycle ---------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        installed = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, stop.set)
+                installed.append(sig)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass  # not the main thread (tests) or no signals here: stop via the event
+        stoppers = []
+        try:
+            summary = await reconcile_sending(self.store, self.publishers)
+            if summary.total:
+                log.info("start-up reconcile: %s", summary.outcomes)
+            for start in self.services:
+                stoppers.append(await start())
+            self._schedule()
+            self.scheduler.start()
+            names = ", ".join(self.runners) or "none"
+            log.info("earful running: sources %s; publish mode %s", names, self.config.publish.mode)
+            await stop.wait()
+            log.info("stopping: finishing the batch in flight")
+        finally:
+            await self._shutdown(stoppers)
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+
+    async def _shutdown(self, stoppers: list[Callable[[], Awaitable[None]]]) -> None:
+        self._stopping = True
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        # Fetches have written nothing: cancel them. Batches being stored and replies
+        # being posted finish, so what was fetched is committed and nothing is left
+        # half-posted.
+        for task, phase in list(self._inflight.items()):
+            if phase in ("start", "fetch"):
+                task.cancel()
+        if self._inflight:
+            await asyncio.wait(list(self._inflight), timeout=60)
+        for stopper in reversed(stoppers):
+            await stopper()
+        await self.runtime.aclose()
+        log.info("stopped")

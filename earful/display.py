@@ -1,0 +1,73 @@
+"""Showing stored text to a person or a script without letting it misbehave: post
+text may hold terminal escape sequences, bidi overrides, NUL bytes and lone
+surrogates, and must neither drive the terminal nor break JSON output."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from typing import Any
+
+# Control characters (but newline and tab), bidi embeddings/overrides/isolates, and
+# lone surrogates: shown as visible \u escapes so the terminal shows them literally.
+_UNSAFE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def safe(text: str | None) -> str:
+    """Text for a terminal: the same characters, but the unsafe ones made visible."""
+    return _UNSAFE.sub(_escape, text or "")
+
+
+def oneline(text: str | None, width: int) -> str:
+    """A one-line preview at most `width` characters wide."""
+    flat = " ".join(safe(text).split())
+    if len(flat) <= width:
+        return flat
+    return flat[: max(width - 1, 0)] + "…"
+
+
+def plain(value: Any) -> Any:
+    """Dataclasses, tuples and the like as JSON-ready values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def to_json(value: Any, *, indent: int | None = 2) -> str:
+    """Readable UTF-8 JSON; where the text holds lone surrogates (which no UTF-8 can
+    carry) it falls back to \\u escapes, which JSON readers turn back into the same
+    string."""
+    data = plain(value)
+    out = json.dumps(data, ensure_ascii=False, indent=indent, default=str)
+    try:
+        out.encode("utf-8")
+    except UnicodeEncodeError:
+        out = json.dumps(data, ensure_ascii=True, indent=indent, default=str)
+    return out
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "n/a"
+    seconds = round(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    if minutes:
+        return f"{minutes}m {secs}s"
+    return f"{secs}s"

@@ -1,0 +1,137 @@
+"""Posting approved replies, at most once each, and reconciling after a crash.
+
+approved -> sending is committed before anything goes out; sending -> sent after the
+platform confirms. A reply found in `sending` at start-up crashed somewhere in
+between: it is looked for on the platform and marked sent when found, and otherwise
+goes to `unknown` for a person. Nothing is ever re-posted automatically.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from earful.config import PublishConfig
+from responders.publish.base import Outgoing, Posted, Publisher, PublishError
+from storage.records import Claimed
+from storage.store import Store
+
+log = logging.getLogger("earful.publish")
+
+
+@dataclass(frozen=True)
+class PublishSummary:
+    outcomes: dict[str, int] = field(default_factory=dict)  # sent, dry-run, retry, failed, unknown
+
+    @property
+    def total(self) -> int:
+        return sum(self.outcomes.values())
+
+
+def outgoing(claim: Claimed) -> Outgoing:
+    try:
+        raw = json.loads(claim.raw) if claim.raw else None
+    except ValueError:
+        raw = None
+    return Outgoing(
+        reply_id=claim.id,
+        kind=claim.kind,
+        body=claim.body,
+        platform=claim.platform,
+        target_id=claim.native_id,
+        target_url=claim.url,
+        target_author=claim.author_handle,
+        conversation_id=claim.conversation_id,
+        target_raw=raw,
+    )
+
+
+async def publish_due(
+    store: Store, publishers: Mapping[str, Publisher], settings: PublishConfig
+) -> PublishSummary:
+    """Post every approved reply that is due, one claim batch at a time."""
+    dry_run = settings.mode == "dry-run"
+    outcomes: Counter[str] = Counter()
+    while True:
+        claims = store.claim_for_posting(limit=settings.batch, dry_run=dry_run)
+        if not claims:
+            break
+        for claim in claims:
+            outcomes[await _post_one(store, publishers, settings, claim)] += 1
+        if len(claims) < settings.batch:
+            break
+    return PublishSummary(dict(outcomes))
+
+
+async def _post_one(
+    store: Store, publishers: Mapping[str, Publisher], settings: PublishConfig, claim: Claimed
+) -> str:
+    where = f"reply {claim.id} to {claim.url or claim.native_id} on {claim.platform}"
+    if claim.dry_run:
+        log.info("dry-run: would post %s: %r", where, claim.body)
+        store.mark_sent(claim.id, posted_id=None, note="dry-run: not posted")
+        return "dry-run"
+    publisher = publishers.get(claim.platform)
+    if publisher is None:
+        store.mark_failed(
+            claim.id,
+            f"no publisher for {claim.platform}: configure a {claim.platform} source with "
+            "posting credentials",
+            retryable=False,
+        )
+        log.error("cannot post %s: no %s publisher configured", where, claim.platform)
+        return "failed"
+    try:
+        posted = await publisher.post(outgoing(claim))
+    except PublishError as exc:
+        reply = store.mark_failed(
+            claim.id,
+            str(exc),
+            retryable=exc.retryable,
+            max_attempts=settings.max_attempts,
+            retry_in=timedelta(seconds=settings.retry_after),
+        )
+        log.warning("posting %s failed (%s): %s", where, reply.status, exc)
+        return "retry" if reply.status == "approved" else "failed"
+    except Exception as exc:  # the platform may or may not have taken it
+        store.mark_unknown(claim.id, f"posting raised {type(exc).__name__}: {exc}")
+        log.error("posting %s ended in an unexpected error; marked unknown", where, exc_info=True)
+        return "unknown"
+    store.mark_sent(claim.id, posted_id=posted.native_id, posted_url=posted.url)
+    log.info("posted %s as %s", where, posted.native_id)
+    return "sent"
+
+
+async def reconcile_sending(store: Store, publishers: Mapping[str, Publisher]) -> PublishSummary:
+    """Start-up: settle replies a crash left in `sending`."""
+    outcomes: Counter[str] = Counter()
+    for claim in store.in_sending():
+        where = f"reply {claim.id} on {claim.platform}"
+        if claim.dry_run:
+            store.mark_sent(claim.id, posted_id=None, note="dry-run; settled at start-up")
+            outcomes["dry-run"] += 1
+            continue
+        found: Posted | None = None
+        publisher = publishers.get(claim.platform)
+        note = "found in sending at start-up; no publisher to check the platform with"
+        if publisher is not None:
+            try:
+                found = await publisher.find_posted(outgoing(claim))
+                note = "found in sending at start-up; not found on the platform"
+            except Exception as exc:
+                note = f"found in sending at start-up; the platform could not tell ({exc})"
+        if found is not None:
+            store.mark_sent(
+                claim.id, posted_id=found.native_id, posted_url=found.url, note="reconciled"
+            )
+            log.info("%s was posted before the restart (%s); marked sent", where, found.native_id)
+            outcomes["reconciled"] += 1
+        else:
+            store.mark_unknown(claim.id, note)
+            log.warning("%s: %s; marked unknown for a person to check", where, note)
+            outcomes["unknown"] += 1
+    return PublishSummary(dict(outcomes))

@@ -1,0 +1,139 @@
+"""fetch -> dedupe -> judge -> respond -> store, one batch at a time.
+
+The cursor is read from the store, the page fetched, and the mentions, verdicts,
+drafts and the new cursor written in one transaction: a crash anywhere before the
+commit means the same page is fetched again next time and stored once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from earful.config import Config, ConfigError
+from listener.base import FetchResult, Source
+from listener.mention import Mention
+from responders.context import ResponderSettings
+from responders.drafts import DraftKind
+from responders.respond import respond
+from responders.templating import TemplateError, Templates
+from rules import RuleError, Ruleset, judge, load_ruleset
+from storage.records import IngestResult, Judged
+from storage.store import Store
+
+# Drafts that count as contacting the author, for the cooldown.
+_AUTHOR_FACING = frozenset({DraftKind.REPLY, DraftKind.THANKS, DraftKind.CALLBACK})
+
+
+@dataclass(frozen=True)
+class Stages:
+    """The judging and responding half of the pipeline, built once from config."""
+
+    ruleset: Ruleset
+    responders: ResponderSettings
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    source: str
+    fetched: int = 0
+    new: int = 0
+    ingest: IngestResult = field(default_factory=IngestResult)
+    dispositions: dict[str, int] = field(default_factory=dict)
+    more: bool = False
+    next_poll_in: float | None = None
+
+
+def build_stages(config: Config) -> Stages:
+    """Rules and templates from config; their mistakes are config errors."""
+    brand = config.brand.brand()
+    try:
+        ruleset = load_ruleset(
+            [f if not f.endswith(".toml") else str(config.resolve(f)) for f in config.rules.files],
+            brand=brand,
+            lists={k: list(v) for k, v in config.rules.lists.items()},
+            base_dir=config.base_dir,
+        )
+    except RuleError as exc:
+        raise ConfigError(config.path, [f"rules: {exc}"]) from None
+    template_dir = config.responders.templates
+    try:
+        templates = Templates(config.resolve(template_dir) if template_dir else None)
+    except TemplateError as exc:
+        raise ConfigError(config.path, [f"responders.templates: {exc}"]) from None
+    return Stages(
+        ruleset=ruleset,
+        responders=ResponderSettings(
+            brand=brand,
+            templates=templates,
+            cooldown=timedelta(seconds=config.responders.cooldown),
+            escalate_at=config.responders.escalate_at,
+        ),
+    )
+
+
+def judge_batch(
+    mentions: Iterable[Mention], store: Store, stages: Stages, *, now: datetime | None = None
+) -> list[Judged]:
+    """Drop what is stored already, judge the rest and draft responses."""
+    now = now or datetime.now(UTC)
+    fresh = store.unseen(mentions)
+    contacts = store.last_contacts((m.platform, m.author.handle) for m in fresh)
+    judged = []
+    for mention in fresh:
+        verdict = judge(mention, stages.ruleset)
+        author = (mention.platform, mention.author.handle or "")
+        drafts = respond(
+            mention, verdict, stages.responders, last_contact=contacts.get(author), now=now
+        )
+        if mention.author.handle and any(d.kind in _AUTHOR_FACING for d in drafts):
+            contacts[author] = now  # two posts in one batch: the cooldown holds too
+        judged.append(Judged(mention, verdict, drafts))
+    return judged
+
+
+def store_batch(source: str, result: FetchResult, store: Store, stages: Stages) -> BatchSummary:
+    judged = judge_batch(result.mentions, store, stages)
+    ingest = store.ingest(source, judged, result.cursor)
+    return BatchSummary(
+        source=source,
+        fetched=len(result.mentions),
+        new=len(judged),
+        ingest=ingest,
+        dispositions=dict(Counter(j.verdict.disposition.value for j in judged)),
+        more=result.more,
+        next_poll_in=result.next_poll_in,
+    )
+
+
+async def poll(source: Source, store: Store, stages: Stages) -> BatchSummary:
+    """One poll of one source. Nothing is written when fetch raises."""
+    result = await source.fetch(store.cursor(source.name))
+    # Judging is CPU work: keep it off the event loop so other sources, the
+    # publisher and the console stay responsive.
+    return await asyncio.to_thread(store_batch, source.name, result, store, stages)
+
+
+def combine(summaries: Sequence[BatchSummary], source: str = "all") -> BatchSummary:
+    totals: Counter[str] = Counter()
+    ingest: Counter[str] = Counter()
+    for s in summaries:
+        totals.update(s.dispositions)
+        ingest.update({k: getattr(s.ingest, k) for k in IngestResult.__dataclass_fields__})
+    return BatchSummary(
+        source=source,
+        fetched=sum(s.fetched for s in summaries),
+        new=sum(s.new for s in summaries),
+        ingest=IngestResult(**ingest),
+        dispositions=dict(totals),
+    )
+
+
+def open_store(config: Config) -> Store:
+    path: Path = config.db_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return Store.open(path)

@@ -1,0 +1,55 @@
+"""The registry of source types and publishers: which module serves which `type`.
+
+Modules are imported on first use, so a config that only reads RSS never pays for
+importing tweepy or praw.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any
+
+from listener.base import Source, SourceContext, SourceSettings
+from responders.publish.base import Publisher
+
+# type name -> module exposing `Settings` and `build(settings, ctx) -> Source`
+SOURCE_MODULES: dict[str, str] = {
+    "replay": "listener.replay",
+}
+
+# Types named by the design that this version does not have yet; config naming them
+# gets a clear "not available" instead of "unknown type".
+PLANNED_SOURCES = ("x", "reddit", "mastodon", "bluesky", "hackernews", "rss")
+
+# platform -> module exposing `build(settings, ctx) -> Publisher`, taking the
+# settings of a source of that platform (which hold the posting credentials)
+PUBLISHER_MODULES: dict[str, str] = {}
+
+
+def source_module(type_name: str) -> ModuleType:
+    return importlib.import_module(SOURCE_MODULES[type_name])
+
+
+def settings_model(type_name: str) -> type[SourceSettings]:
+    model: type[SourceSettings] = source_module(type_name).Settings
+    return model
+
+
+def build_source(settings: SourceSettings, ctx: SourceContext) -> Source:
+    source: Source = source_module(settings.type).build(settings, ctx)
+    return source
+
+
+def build_publishers(sources: list[SourceSettings], ctx: SourceContext) -> dict[str, Publisher]:
+    """One publisher per platform, from the first source of that platform whose
+    settings carry what posting needs (a module's build returns None otherwise)."""
+    publishers: dict[str, Publisher] = {}
+    for settings in sources:
+        module_name = PUBLISHER_MODULES.get(settings.type)
+        if module_name is None or settings.type in publishers:
+            continue
+        publisher: Any = importlib.import_module(module_name).build(settings, ctx)
+        if publisher is not None:
+            publishers[settings.type] = publisher
+    return publishers

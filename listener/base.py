@@ -1,0 +1,115 @@
+"""What every source is and may report: the Source protocol, cursors, fetch results,
+the errors the daemon turns into backoff, and the settings every source shares.
+
+A source module (listener/x.py, listener/replay.py, ...) exposes two names:
+
+    Settings            a SourceSettings subclass with the source's own config keys
+    build(settings, ctx) -> Source
+
+and is registered by type name in earful/sources.py.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Protocol, runtime_checkable
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+
+from listener.mention import Brand, Mention
+
+# A source's position in its platform's stream: a JSON-serializable mapping the
+# source alone understands (since_id, a created_utc edge, a line number...). Stored
+# in the same transaction as the mentions it led to.
+Cursor = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    mentions: tuple[Mention, ...]
+    cursor: Cursor | None
+    # True when the platform has more to give right now (a backlog being paged
+    # through): the daemon polls again at once instead of waiting an interval.
+    more: bool = False
+    # Seconds until the source would like to be polled again (adaptive intervals);
+    # None keeps the configured interval.
+    next_poll_in: float | None = None
+
+
+class SourceError(Exception):
+    """A poll failed; nothing from it is stored and the cursor stays put."""
+
+
+class RateLimited(SourceError):
+    def __init__(self, message: str, reset_at: datetime | None = None) -> None:
+        super().__init__(message)
+        self.reset_at = reset_at
+
+
+class AuthFailed(SourceError):
+    """Credentials were refused: retrying will not help until a person fixes them."""
+
+
+class SourceDown(SourceError):
+    """Network fault, timeout, 5xx or a malformed payload: back off and retry."""
+
+
+@runtime_checkable
+class Source(Protocol):
+    name: str
+
+    async def fetch(self, cursor: Cursor | None) -> FetchResult: ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class SourceContext:
+    """What a source may use from its surroundings."""
+
+    brand: Brand
+    # Resolves a path from the config file to an absolute one (relative paths are
+    # relative to the config file's folder).
+    base_dir: Path = field(default_factory=Path.cwd)
+    # The daemon's one shared aiohttp.ClientSession, created on first use.
+    http: Callable[[], Awaitable[Any]] | None = None
+
+    def resolve(self, path: str | Path) -> Path:
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p)
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+def parse_duration(value: Any) -> float:
+    """'90s', '5m', '2h', '1d' or a number of seconds, to seconds."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(value) if isinstance(value, str) else None
+        if match is None:
+            raise ValueError(f'expected a duration like "90s" or "5m", got {value!r}')
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds <= 0:
+        raise ValueError(f"expected a positive duration, got {value!r}")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class SourceSettings(BaseModel):
+    """Keys every source takes. Subclasses add their own and pin `type`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    type: str
+    interval: Duration = 120.0
+    base_url: str | None = None

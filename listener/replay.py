@@ -1,0 +1,290 @@
+"""The replay source: posts from a JSON Lines file, a few per tick, as if they were
+arriving live. It powers `earful demo` and lets a team rehearse rules on real
+traffic saved earlier, with no credentials and no network.
+
+Config (type = "replay"):
+
+    path   the .jsonl file; relative paths start from the config file's folder
+    batch  mentions per tick (default 5)
+    clock  "original" keeps each post's own time; "replay" stamps it with the moment
+           it is replayed, so time-based stats (time to first reply) look live
+    loop   start again at the top at the end of the file (default false); each lap's
+           ids get a "~lap<N>" suffix so the store takes them as new posts
+
+Each line is one object, `{"platform": ..., "post": ...}`, the post in that
+platform's own JSON shape as its API sends it:
+
+    {"platform": "x", "post": {"data": <tweet>,
+                               "includes": {"users": [<user>], "tweets": [<tweet>]}}}
+    {"platform": "reddit", "post": {"kind": "t1" | "t3", "data": {...}}}
+    {"platform": "mastodon", "post": <Status entity>}
+    {"platform": "bluesky", "post": <app.bsky.feed.defs#postView>}
+    {"platform": "hackernews", "post": <HN Algolia search hit>}
+    {"platform": "rss", "post": {"entry": <feedparser entry>,
+                                 "feed_url": "https://...", "feed_title": "..."}}
+
+"includes" and "feed_title" may be left out. The file is UTF-8; blank lines are
+ignored, and the last line needs no newline (the file is replayed as written, not
+tailed while a writer is still adding to it; lines appended later are read on a later
+tick). A line that cannot be used (not UTF-8, not JSON, not an object, an unknown
+platform, a post without an id) is logged as a warning with its line number and
+skipped; it never stops the replay.
+
+The cursor is `{"offset": <byte offset of the next line>, "line": <lines read>,
+"lap": <times the file was restarted>}`: a restart seeks straight back to where the
+last committed batch ended. If the file has changed so that the offset no longer
+starts a line, the replay starts again from the top (already stored posts are
+dropped as duplicates downstream).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO, Literal
+
+from pydantic import Field
+
+from listener import bluesky, hackernews, mastodon, reddit, rss, x
+from listener.base import Cursor, FetchResult, SourceContext, SourceDown, SourceSettings
+from listener.mention import Mention
+from listener.normalize import MalformedPost, as_mapping, require_mapping
+
+log = logging.getLogger("earful.replay")
+
+
+class Settings(SourceSettings):
+    type: Literal["replay"]
+    path: str
+    batch: int = Field(default=5, ge=1)
+    clock: Literal["original", "replay"] = "original"
+    loop: bool = False
+
+
+def build(settings: Settings, ctx: SourceContext) -> ReplaySource:
+    return ReplaySource(
+        name=settings.name,
+        path=ctx.resolve(settings.path),
+        batch=settings.batch,
+        clock=settings.clock,
+        loop=settings.loop,
+    )
+
+
+# -- one line -------------------------------------------------------------------------
+
+
+def _x(post: Mapping[str, Any]) -> Mention:
+    return x.mention_from_tweet(
+        require_mapping(post.get("data"), 'x post\'s "data"'), as_mapping(post.get("includes"))
+    )
+
+
+def _rss(post: Mapping[str, Any]) -> Mention:
+    feed_url = post.get("feed_url", "")
+    feed_title = post.get("feed_title")
+    if not isinstance(feed_url, str):
+        raise MalformedPost('rss post\'s "feed_url" is not a string')
+    return rss.mention_from_entry(
+        require_mapping(post.get("entry"), 'rss post\'s "entry"'),
+        feed_url,
+        feed_title if isinstance(feed_title, str) else None,
+    )
+
+
+NORMALIZERS: dict[str, Callable[[Mapping[str, Any]], Mention]] = {
+    "x": _x,
+    "reddit": reddit.mention_from_thing,
+    "mastodon": mastodon.mention_from_status,
+    "bluesky": bluesky.mention_from_post,
+    "hackernews": hackernews.mention_from_hit,
+    "rss": _rss,
+}
+
+
+def mention_from_record(record: Any) -> Mention:
+    """One decoded line, `{"platform": ..., "post": ...}`, as a Mention."""
+    record = require_mapping(record, "line")
+    platform = record.get("platform")
+    normalize = NORMALIZERS.get(platform) if isinstance(platform, str) else None
+    if normalize is None:
+        known = ", ".join(NORMALIZERS)
+        raise MalformedPost(f"unknown platform {platform!r} (expected one of {known})")
+    return normalize(require_mapping(record.get("post"), f'{platform} line\'s "post"'))
+
+
+def mention_from_line(line: bytes) -> Mention:
+    """One line of the file as a Mention; ValueError says why it cannot be one."""
+    line = line.rstrip(b"\r\n")
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not valid UTF-8 (byte {exc.start})") from None
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"invalid JSON ({exc.msg}, column {exc.colno})") from None
+    except RecursionError:
+        raise ValueError("invalid JSON (nested too deeply)") from None
+    return mention_from_record(record)
+
+
+# -- the source -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Position:
+    offset: int = 0  # byte offset of the next line to read
+    line: int = 0  # lines read so far in this lap; the next one is line + 1
+    lap: int = 0
+
+    @classmethod
+    def from_cursor(cls, cursor: Cursor | None) -> _Position | None:
+        """The cursor's position, or None if it is not one this source wrote."""
+        if cursor is None:
+            return cls()
+        if not isinstance(cursor, Mapping):
+            return None
+        fields = [cursor.get("offset"), cursor.get("line"), cursor.get("lap", 0)]
+        if not all(type(v) is int and v >= 0 for v in fields):
+            return None
+        return cls(*fields)
+
+    def as_cursor(self) -> dict[str, int]:
+        return {"offset": self.offset, "line": self.line, "lap": self.lap}
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ReplaySource:
+    def __init__(
+        self,
+        name: str,
+        path: Path,
+        *,
+        batch: int = 5,
+        clock: Literal["original", "replay"] = "original",
+        loop: bool = False,
+        now: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.name = name
+        self.path = path
+        self.batch = batch
+        self.clock = clock
+        self.loop = loop
+        self._now = now
+
+    async def fetch(self, cursor: Cursor | None) -> FetchResult:
+        # plain file reads, but off the loop so a slow disk never stalls the daemon
+        mentions, position = await asyncio.to_thread(self._read, cursor)
+        if self.clock == "replay":
+            now = self._now()
+            mentions = [replace(m, created_at=now) for m in mentions]
+        # more=False even with lines left: a replay trickles in on the schedule
+        return FetchResult(tuple(mentions), position.as_cursor(), more=False)
+
+    async def aclose(self) -> None:
+        return None
+
+    def _read(self, cursor: Cursor | None) -> tuple[list[Mention], _Position]:
+        try:
+            file = self.path.open("rb")
+        except FileNotFoundError:
+            raise SourceDown(
+                f"replay file {self.path} does not exist (check the source's path; "
+                "a relative path starts from the config file's folder)"
+            ) from None
+        except OSError as exc:
+            reason = exc.strerror or exc
+            raise SourceDown(f"cannot read replay file {self.path}: {reason}") from None
+        with file:
+            position = self._start(file, cursor)
+            return self._read_from(file, position)
+
+    def _start(self, file: BinaryIO, cursor: Cursor | None) -> _Position:
+        position = _Position.from_cursor(cursor)
+        if position is None:
+            log.warning("replay %s: ignoring a cursor it did not write: %r", self.name, cursor)
+            return _Position()
+        size = os.fstat(file.fileno()).st_size
+        if 0 < position.offset < size:
+            file.seek(position.offset - 1)
+            starts_line = file.read(1) == b"\n"
+        else:
+            # the end of a file whose last line has no newline is a fine place to be
+            starts_line = position.offset <= size
+        if not starts_line:
+            log.warning(
+                "replay %s: %s changed since line %d was read (offset %d, size now %d); "
+                "starting again from the top",
+                self.name,
+                self.path,
+                position.line,
+                position.offset,
+                size,
+            )
+            return _Position(lap=position.lap)
+        return position
+
+    def _read_from(self, file: BinaryIO, position: _Position) -> tuple[list[Mention], _Position]:
+        file.seek(position.offset)
+        mentions: list[Mention] = []
+        wrapped = False
+        while len(mentions) < self.batch:
+            line = file.readline()
+            if not line:
+                # wrap at most once a fetch: a file with nothing usable must not spin
+                if not self.loop or wrapped or position.offset == 0:
+                    break
+                wrapped = True
+                position = _Position(lap=position.lap + 1)
+                log.info("replay %s: end of %s, lap %d", self.name, self.path, position.lap)
+                file.seek(0)
+                continue
+            position = _Position(file.tell(), position.line + 1, position.lap)
+            if position.line == 1:
+                line = line.removeprefix(b"\xef\xbb\xbf")  # a BOM from a Windows editor
+            if not line.strip():
+                continue
+            try:
+                mention = mention_from_line(line)
+            except ValueError as exc:
+                log.warning(
+                    "replay %s: %s line %d skipped: %s", self.name, self.path, position.line, exc
+                )
+                continue
+            except Exception:
+                # a normalizer bug: said loudly, but one post must not stall the replay
+                log.exception(
+                    "replay %s: %s line %d skipped: unexpected error",
+                    self.name,
+                    self.path,
+                    position.line,
+                )
+                continue
+            mentions.append(_lap_ids(mention, position.lap))
+        return mentions, position
+
+
+def _lap_ids(mention: Mention, lap: int) -> Mention:
+    """A looped replay's second and later laps are new posts to the store."""
+    if lap == 0:
+        return mention
+
+    def tag(value: str | None) -> str | None:
+        return None if value is None else f"{value}~lap{lap}"
+
+    return replace(
+        mention,
+        native_id=f"{mention.native_id}~lap{lap}",
+        conversation_id=tag(mention.conversation_id),
+        in_reply_to=tag(mention.in_reply_to),
+    )

@@ -1,0 +1,39 @@
+"""Complaints: an apology with a callback offer (where the platform takes replies)
+and a callback task for a person."""
+
+from __future__ import annotations
+
+from listener.mention import Mention
+from responders.context import ResponderSettings, template_context
+from responders.drafts import Draft, DraftKind
+from rules.verdict import Verdict
+
+
+def complaint_drafts(
+    mention: Mention, verdict: Verdict, settings: ResponderSettings, *, cooling: bool
+) -> list[Draft]:
+    if cooling:
+        return []
+    context = template_context(mention, verdict, settings)
+    about = f"complaint about {verdict.topic}" if verdict.topic else "complaint"
+    drafts = []
+    if mention.platform not in settings.read_only and "no_reply" not in verdict.actions:
+        drafts.append(
+            Draft(
+                DraftKind.REPLY,
+                settings.templates.render("complaint_reply", context),
+                mention.key,
+                f"{about}: apologise and offer a callback",
+                "complaint_reply",
+            )
+        )
+    drafts.append(
+        Draft(
+            DraftKind.CALLBACK,
+            settings.templates.render("callback", context),
+            mention.key,
+            f"{about} (urgency {verdict.urgency})",
+            "callback",
+        )
+    )
+    return drafts

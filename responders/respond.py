@@ -1,0 +1,39 @@
+"""From one judged mention to its drafts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from listener.mention import Mention
+from responders.complaint import complaint_drafts
+from responders.context import ResponderSettings
+from responders.drafts import Draft
+from responders.escalation import escalation_drafts
+from responders.praise import praise_drafts
+from responders.question import question_drafts
+from rules.verdict import Disposition, Verdict
+
+_BY_DISPOSITION = {
+    Disposition.INTERESTING_BAD: complaint_drafts,
+    Disposition.INTERESTING_GOOD: praise_drafts,
+    Disposition.QUESTION: question_drafts,
+}
+
+
+def respond(
+    mention: Mention,
+    verdict: Verdict,
+    settings: ResponderSettings,
+    *,
+    last_contact: datetime | None,
+    now: datetime,
+) -> tuple[Draft, ...]:
+    """The drafts this mention calls for. `last_contact` is when its author was last
+    drafted to (None: never), for the cooldown."""
+    responder = _BY_DISPOSITION.get(verdict.disposition)
+    if responder is None:
+        return ()
+    cooling = last_contact is not None and now - last_contact < settings.cooldown
+    drafts = responder(mention, verdict, settings, cooling=cooling)
+    drafts.extend(escalation_drafts(mention, verdict, settings))
+    return tuple(drafts)

@@ -1,0 +1,32 @@
+"""rules: judgement. Pure functions from a Mention to a Verdict: VADER sentiment
+with a brand/complaint lexicon, and the TOML rule language on top.
+
+Owns: Verdict (verdict.py), sentiment (sentiment.py), the rule engine (engine.py),
+the shipped rule set (default.toml).
+May import: listener (the Mention type), vaderSentiment, the standard library.
+Does no database or network I/O.
+"""
+
+from rules.engine import (
+    ExampleFailure,
+    RuleError,
+    RuleExampleFailed,
+    Ruleset,
+    explain,
+    judge,
+    load_ruleset,
+)
+from rules.verdict import Disposition, Reason, Verdict
+
+__all__ = [
+    "Disposition",
+    "ExampleFailure",
+    "Reason",
+    "RuleError",
+    "RuleExampleFailed",
+    "Ruleset",
+    "Verdict",
+    "explain",
+    "judge",
+    "load_ruleset",
+]

@@ -1,0 +1,1544 @@
+"""The TOML rule language: load, validate, compile, judge.
+
+A rule set is one or more TOML files. Later files override earlier ones, so a
+deployment ships "default" and adds its own file after it.
+
+    [meta]
+    name = "default"                  # optional: name, description
+
+    [settings]                        # all optional; later files override per key
+    bad_at_most = -0.05               # score <= this: interesting_bad   (when no rule decides)
+    good_at_least = 0.05              # score >= this: interesting_good  (when no rule decides)
+    clearly_negative = -0.5           # a question scoring above this is a `question`...
+    clearly_positive = 0.5            # ...and below this (default: unset, no limit)
+    max_chars = 4000                  # judge only the first N characters of a post
+    [settings.urgency]                # urgency a verdict starts from, per disposition
+    interesting_bad = 30
+    interesting_good = 5
+    question = 15
+    ignore = 0
+
+    [lexicon]                         # single word = valence (-4..4), added to VADER's lexicon
+    outage = -2.0
+
+    [lists]                           # named lists for `author_in` and `mentions`: defined
+    competitors = ["globex", "initech"]  # here, in an earlier file, or in the app's config
+    white_glove = []                  # the app's config [rules.lists] is merged over these
+
+    [[rules]]
+    id = "outage"                     # required; unique per file; a later file's rule
+    description = "..."               #   with the same id replaces this one in place
+    priority = 10                     # optional, default 0 (see "Verdict" below)
+    enabled = true                    # optional; `enabled = false` switches off a rule by id
+    [rules.when]                      # ALL listed conditions must hold (none listed: always)
+    any = ["is down", "outage"]       # at least one phrase occurs
+    all = ["refund", "still"]         # every phrase occurs
+    none = ["not down"]               # no phrase occurs
+    regex = "..."                     # Python regex, case-insensitive, searched in the text
+    sentiment_below = 0.3             # VADER compound (with the lexicon), before any rule
+    sentiment_above = -0.2
+    platform = ["x", "reddit"]        # a platform name or a list of them
+    followers_at_least = 10000
+    verified = true
+    author_in = "white_glove"         # list name: the author's handle, or a domain of the
+                                      #   author's url or handle, is in the list
+    mentions = "competitors"          # list name: the text mentions an item of the list
+    engagement_at_least = 50          # likes + reposts + replies
+    is_reply = true
+    question = true                   # phrased as a question (see below)
+    words_at_most = 3                 # a short post: at most N words, not counting
+                                      #   @handles, the brand's name and symbols
+    has_label = "outage"              # a label (or every label of a list) set by an
+    lacks_label = ["spam", "praise"]  #   earlier rule; none of these labels set yet
+    [rules.then]                      # what the rule does when it fires (at least one)
+    disposition = "interesting_bad"   # interesting_bad | interesting_good | question | ignore
+    score = -0.6                      # added to the sentiment score
+    labels = ["outage"]
+    topic = "outage"                  # root cause
+    urgency = 25                      # points added (may be negative)
+    segment = "white_glove"
+    actions = ["escalate"]            # escalate | no_reply
+
+    [[examples]]                      # checked as soon as the file is loaded, against
+                                      #   the rules so far (and the app's lists)
+    text = "app down again? can't log in"
+    expect = "interesting_bad"        # required: the disposition
+    topic = "outage"                  # optional: the topic it must have
+    labels = ["outage"]               # optional: labels it must carry (among others)
+    platform = "x"                    # optional, default "x"
+    followers = 120                   # optional author details: followers, author
+    author = "ana"                    #   (handle), verified
+    note = "why this example exists"  # optional
+
+Phrases (`any`, `all`, `none`, and the items of lists used with `mentions`):
+- match whole words, case-insensitively; whitespace between words is flexible;
+- apostrophes do not count: "can't", "can’t" and "cant" are the same word;
+- other punctuation separates words: "#outage" matches "outage", "wi-fi" is "wi fi";
+- @handles and the brand's own name are skipped when matching multi-word phrases,
+  so "cancel my account" matches "cancel my @Acme account" and "thanks Acme for
+  nothing" matches "thanks for nothing"; a one-word phrase still finds them;
+- a phrase of symbols only (":(", "😡", "!!!") matches anywhere in the text.
+
+The list `brand` is built in: the brand's name, keywords and "@handle"s, so
+`mentions = "brand"` tests that a post names the brand. It cannot be redefined.
+
+Rules run in file order (a rule replaced by a later file keeps its place; new rules
+are appended), so `has_label` sees labels of rules above it. The verdict:
+- `compound` is VADER's score; `score` is compound plus the fired rules' `score`,
+  clamped to -1..1.
+- `disposition`: from the fired rule with the highest priority that sets one (ties:
+  the later rule). If none does: a post phrased as a question that scores above
+  `clearly_negative` (and below `clearly_positive`, when set) is `question`;
+  otherwise the score's cut-offs decide. The brand's own posts are always
+  `ignore`, and no rule runs on them.
+- `topic` and `segment`: each from the fired rule with the highest priority that
+  sets one; ties go to the later rule, like disposition, so a file added after
+  the default one wins ties.
+- `labels` and `actions`: the union over fired rules, in firing order.
+- `urgency`: the disposition's base from [settings.urgency] plus the fired rules'
+  points, clamped to 0..100.
+- `interest`: 0..100 from the score's intensity, the author's reach and the post's
+  engagement (see `_interest` for the formula and why).
+- `reasons`: VADER's compound first, then every fired rule in order with what
+  matched and its weight (its score adjustment, else its urgency points), then
+  the cut-off that decided when no rule did.
+- "Phrased as a question": a "?" outside links, or an opening like "how", "why",
+  "does", "anyone", "can you", "is there", "any update".
+
+Every mistake in a file is a RuleError naming the file and the key path (indexes
+count from 0): `my.toml: rules[3].when.followers_at_least: expected an integer,
+got "many"`. Unknown keys are mistakes too: a typo must not switch a rule off.
+
+Speed: judging runs once per post, next to one VADER call, so it must cost little.
+At load, every phrase of every rule goes into one index: one-word phrases in a set,
+longer ones under their first two words, symbol phrases as substrings. Judging a
+post lowercases and splits it once, finds all its phrases with two set
+intersections, and evaluates only the candidate rules: those one of whose phrases
+occurred, those waiting for a label an earlier rule just set, those asking for a
+question when the post is one, and the few with no such trigger. Candidates are
+bits of an int, visited in file order. A `regex` is the one per-rule scan: it runs
+last among a rule's conditions, so give a regex rule an `any` as well when you can.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import json
+import math
+import re
+import tomllib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from listener.mention import PLATFORMS, Author, Brand, Mention
+from rules.sentiment import VALENCE_MAX, VALENCE_MIN, Sentiment
+from rules.verdict import Disposition, Reason, Verdict
+
+# Actions the responders understand; anything else is a typo that would do nothing.
+ACTIONS = ("escalate", "no_reply")
+RESERVED_LISTS = ("brand",)
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_SHIPPED = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+# -- errors -------------------------------------------------------------------------
+
+
+class RuleError(Exception):
+    """A rule file that cannot be used. `problems` holds one "file: key.path: what" each."""
+
+    def __init__(self, problems: Sequence[str] | str) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+@dataclass(frozen=True, slots=True)
+class ExampleFailure:
+    where: str  # "examples[4]"
+    text: str
+    expected: str
+    got: str
+    reasons: tuple[Reason, ...]
+
+
+class RuleExampleFailed(RuleError):
+    """A rule file's own [[examples]] do not come out as the file says they should."""
+
+    def __init__(self, source: str, total: int, failures: Sequence[ExampleFailure]) -> None:
+        self.source = source
+        self.failures = tuple(failures)
+        lines = [f"{source}: {len(failures)} of {total} examples failed:"]
+        for f in failures:
+            lines.append(f"  {f.where} {_quote(_clip(f.text, 80))}")
+            lines.append(f"    expected {f.expected}, got {f.got}")
+            fired = "; ".join(f"{r.rule} {r.detail}" for r in f.reasons)
+            lines.append(f"    because: {fired}")
+        super().__init__("\n".join(lines))
+
+
+# -- the rule set as written --------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    bad_at_most: float = -0.05
+    good_at_least: float = 0.05
+    clearly_negative: float = -0.5
+    clearly_positive: float | None = None  # None: a question may be as positive as it likes
+    max_chars: int = 4000
+    urgency: Mapping[Disposition, int] = field(
+        default_factory=lambda: MappingProxyType(
+            {
+                Disposition.INTERESTING_BAD: 30,
+                Disposition.INTERESTING_GOOD: 5,
+                Disposition.QUESTION: 15,
+                Disposition.IGNORE: 0,
+            }
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Conditions:
+    any: tuple[str, ...] = ()
+    all: tuple[str, ...] = ()
+    none: tuple[str, ...] = ()
+    regex: str | None = None
+    sentiment_below: float | None = None
+    sentiment_above: float | None = None
+    platform: tuple[str, ...] = ()
+    followers_at_least: int | None = None
+    verified: bool | None = None
+    author_in: str | None = None
+    mentions: str | None = None
+    engagement_at_least: int | None = None
+    is_reply: bool | None = None
+    question: bool | None = None
+    words_at_most: int | None = None
+    has_label: tuple[str, ...] = ()
+    lacks_label: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Effects:
+    disposition: Disposition | None = None
+    score: float = 0.0
+    labels: tuple[str, ...] = ()
+    topic: str | None = None
+    urgency: int = 0
+    segment: str | None = None
+    actions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    when: Conditions
+    then: Effects
+    description: str = ""
+    priority: int = 0
+    enabled: bool = True
+    source: str = ""  # the file it came from
+    where: str = ""  # its key path there: "rules[3]"
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    text: str
+    expect: Disposition
+    topic: str | None = None
+    labels: tuple[str, ...] = ()
+    platform: str = "x"
+    followers: int | None = None
+    author: str | None = None
+    verified: bool | None = None
+    note: str = ""
+    source: str = ""
+    where: str = ""
+
+    def mention(self) -> Mention:
+        return Mention(
+            platform=self.platform,
+            native_id=f"example:{self.where}",
+            text=self.text,
+            author=Author(
+                handle=self.author or "example_author",
+                followers=self.followers,
+                verified=self.verified,
+            ),
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Ruleset:
+    """A compiled, immutable rule set. Build it with `load_ruleset`, use it with `judge`."""
+
+    brand: Brand
+    files: tuple[str, ...]
+    names: tuple[str, ...]
+    rules: tuple[Rule, ...]
+    settings: Settings
+    lexicon: Mapping[str, float]  # additions to VADER's lexicon
+    lists: Mapping[str, tuple[str, ...]]
+    examples: tuple[Example, ...]
+    _engine: _Engine = field(repr=False)
+
+
+# -- reading and validating one file ------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _FileSpec:
+    source: str
+    name: str | None
+    settings: Mapping[str, Any]
+    urgency: Mapping[Disposition, int]
+    lexicon: Mapping[str, float]
+    lists: Mapping[str, tuple[str, ...]]
+    rules: tuple[Rule, ...]
+    examples: tuple[Example, ...]
+
+
+def _got(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return f"a {type(value).__name__}"
+
+
+def _quote(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _clip(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _key(path: str, key: str) -> str:
+    part = key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _quote(key)
+    return f"{path}.{part}" if path else part
+
+
+_MISSING = object()
+
+
+class _Checker:
+    """Collects every problem of one file, each with its key path."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.problems: list[str] = []
+
+    def problem(self, path: str, what: str) -> None:
+        self.problems.append(f"{self.source}: {path}: {what}")
+
+    def table(self, value: Any, path: str, known: Sequence[str]) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            self.problem(path, f"expected a table, got {_got(value)}")
+            return {}
+        for key in value:
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f' (did you mean "{close[0]}"?)' if close else ""
+                choices = ", ".join(known)
+                self.problem(_key(path, key), f"unknown key{hint}; known keys: {choices}")
+        return value
+
+    def string(self, value: Any, path: str, *, pattern: re.Pattern[str] | None = None) -> Any:
+        if value is _MISSING:
+            return None
+        if not isinstance(value, str):
+            self.problem(path, f"expected a string, got {_got(value)}")
+            return None
+        if pattern is not None and not pattern.match(value):
+            self.problem(
+                path,
+                f"expected a name of letters, digits, '_', '-' or '.', got {_got(value)}",
+            )
+            return None
+        return value
+
+    def integer(self, value: Any, path: str, lo: int | None = None, hi: int | None = None) -> Any:
+        if value is _MISSING:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.problem(path, f"expected an integer, got {_got(value)}")
+            return None
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            span = f"from {lo} to {hi}" if hi is not None else f"of at least {lo}"
+            self.problem(path, f"expected an integer {span}, got {value}")
+            return None
+        return value
+
+    def number(self, value: Any, path: str, lo: float, hi: float) -> Any:
+        if value is _MISSING:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.problem(path, f"expected a number, got {_got(value)}")
+            return None
+        if not lo <= value <= hi:
+            self.problem(path, f"expected a number from {lo:g} to {hi:g}, got {_got(value)}")
+            return None
+        return float(value)
+
+    def boolean(self, value: Any, path: str) -> Any:
+        if value is _MISSING:
+            return None
+        if not isinstance(value, bool):
+            self.problem(path, f"expected true or false, got {_got(value)}")
+            return None
+        return value
+
+    def strings(
+        self, value: Any, path: str, *, pattern: re.Pattern[str] | None = None
+    ) -> tuple[str, ...]:
+        """A string or an array of strings (a lone string is an array of one)."""
+        if value is _MISSING:
+            return ()
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list):
+            self.problem(path, f"expected a string or an array of strings, got {_got(value)}")
+            return ()
+        out = []
+        for i, item in enumerate(items):
+            where = f"{path}[{i}]" if not isinstance(value, str) else path
+            checked = self.string(item, where, pattern=pattern)
+            if checked is not None:
+                if not checked.strip():
+                    self.problem(where, "expected a non-empty string")
+                    continue
+                out.append(checked)
+        return tuple(out)
+
+    def choice(self, value: Any, path: str, choices: Sequence[str]) -> Any:
+        if value is _MISSING:
+            return None
+        if not isinstance(value, str) or value not in choices:
+            self.problem(path, f"expected one of {', '.join(choices)}, got {_got(value)}")
+            return None
+        return value
+
+
+_TOP_KEYS = ("meta", "settings", "lexicon", "lists", "rules", "examples")
+_META_KEYS = ("name", "description")
+_SETTINGS_KEYS = (
+    "bad_at_most",
+    "good_at_least",
+    "clearly_negative",
+    "clearly_positive",
+    "max_chars",
+    "urgency",
+)
+_RULE_KEYS = ("id", "description", "priority", "enabled", "when", "then")
+_WHEN_KEYS = tuple(f for f in Conditions.__dataclass_fields__)
+_THEN_KEYS = tuple(f for f in Effects.__dataclass_fields__)
+_EXAMPLE_KEYS = (
+    "text",
+    "expect",
+    "topic",
+    "labels",
+    "platform",
+    "followers",
+    "author",
+    "verified",
+    "note",
+)
+_DISPOSITIONS = tuple(d.value for d in Disposition)
+
+
+def _parse(source: str, text: str) -> _FileSpec:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RuleError(f"{source}: invalid TOML: {exc}") from None
+    c = _Checker(source)
+    c.table(data, "", _TOP_KEYS)
+    meta = c.table(data.get("meta", {}), "meta", _META_KEYS)
+    name = c.string(meta.get("name", _MISSING), "meta.name")
+    c.string(meta.get("description", _MISSING), "meta.description")
+    settings, urgency = _parse_settings(c, data.get("settings", {}))
+    lexicon = _parse_lexicon(c, data.get("lexicon", {}))
+    lists = _parse_lists(c, data.get("lists", {}))
+    rules = _parse_rules(c, data.get("rules", []))
+    examples = _parse_examples(c, data.get("examples", []))
+    if c.problems:
+        raise RuleError(c.problems)
+    return _FileSpec(source, name, settings, urgency, lexicon, lists, rules, examples)
+
+
+def _parse_settings(c: _Checker, value: Any) -> tuple[dict[str, Any], dict[Disposition, int]]:
+    raw = c.table(value, "settings", _SETTINGS_KEYS)
+    out: dict[str, Any] = {}
+    for key in ("bad_at_most", "good_at_least", "clearly_negative", "clearly_positive"):
+        v = c.number(raw.get(key, _MISSING), f"settings.{key}", -1.0, 1.0)
+        if v is not None:
+            out[key] = v
+    v = c.integer(raw.get("max_chars", _MISSING), "settings.max_chars", 1, 1_000_000)
+    if v is not None:
+        out["max_chars"] = v
+    urgency: dict[Disposition, int] = {}
+    if "urgency" in raw:
+        table = c.table(raw["urgency"], "settings.urgency", _DISPOSITIONS)
+        for key, points in table.items():
+            n = c.integer(points, f"settings.urgency.{key}", 0, 100)
+            if n is not None and key in _DISPOSITIONS:
+                urgency[Disposition(key)] = n
+    return out, urgency
+
+
+def _parse_lexicon(c: _Checker, value: Any) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for word, valence in _items(c, value):
+        path = _key("lexicon", word)
+        if not word or any(ch.isspace() for ch in word):
+            c.problem(path, "VADER scores single words: write one word without spaces")
+            continue
+        v = c.number(valence, path, VALENCE_MIN, VALENCE_MAX)
+        if v is not None:
+            out[word.lower()] = v
+    return out
+
+
+def _items(c: _Checker, value: Any) -> Iterable[tuple[str, Any]]:
+    if not isinstance(value, dict):
+        c.problem("lexicon", f"expected a table, got {_got(value)}")
+        return ()
+    return value.items()
+
+
+def _parse_lists(c: _Checker, value: Any) -> dict[str, tuple[str, ...]]:
+    if not isinstance(value, dict):
+        c.problem("lists", f"expected a table, got {_got(value)}")
+        return {}
+    out: dict[str, tuple[str, ...]] = {}
+    for name, items in value.items():
+        path = _key("lists", name)
+        if name in RESERVED_LISTS:
+            c.problem(path, f'"{name}" is built in (the brand\'s name, keywords, handles)')
+            continue
+        if not _NAME.match(name):
+            c.problem(path, "expected a list name of letters, digits, '_', '-' or '.'")
+            continue
+        if not isinstance(items, list):
+            c.problem(path, f"expected an array of strings, got {_got(items)}")
+            continue
+        out[name] = c.strings(items, path)
+    return out
+
+
+def _parse_rules(c: _Checker, value: Any) -> tuple[Rule, ...]:
+    if not isinstance(value, list):
+        c.problem("rules", f"expected an array of tables ([[rules]]), got {_got(value)}")
+        return ()
+    rules: list[Rule] = []
+    seen: dict[str, str] = {}
+    for i, raw in enumerate(value):
+        where = f"rules[{i}]"
+        table = c.table(raw, where, _RULE_KEYS)
+        if not table:
+            if isinstance(raw, dict):
+                c.problem(where, "expected a rule with an id")
+            continue
+        before = len(c.problems)
+        rule_id = c.string(table.get("id", _MISSING), f"{where}.id", pattern=_NAME)
+        if "id" not in table:
+            c.problem(f"{where}.id", "missing: every rule needs an id")
+        elif rule_id is not None:
+            if rule_id in seen:
+                c.problem(f"{where}.id", f'"{rule_id}" is already the id of {seen[rule_id]}')
+            seen[rule_id] = where
+        description = c.string(table.get("description", _MISSING), f"{where}.description")
+        priority = c.integer(table.get("priority", _MISSING), f"{where}.priority")
+        enabled = c.boolean(table.get("enabled", _MISSING), f"{where}.enabled")
+        when = _parse_when(c, table.get("when", {}), f"{where}.when")
+        then = _parse_then(c, table.get("then", _MISSING), f"{where}.then", enabled is not False)
+        if len(c.problems) == before and rule_id is not None:
+            rules.append(
+                Rule(
+                    id=rule_id,
+                    when=when,
+                    then=then,
+                    description=description or "",
+                    priority=priority or 0,
+                    enabled=enabled is not False,
+                    source=c.source,
+                    where=where,
+                )
+            )
+    return tuple(rules)
+
+
+def _parse_when(c: _Checker, value: Any, path: str) -> Conditions:
+    raw = c.table(value, path, _WHEN_KEYS)
+
+    def get(key: str) -> Any:
+        return raw.get(key, _MISSING)
+
+    regex = c.string(get("regex"), f"{path}.regex")
+    if regex is not None:
+        try:
+            re.compile(regex, re.IGNORECASE)
+        except re.error as exc:
+            c.problem(f"{path}.regex", f"bad regex: {exc}")
+            regex = None
+    phrases = {}
+    for key in ("any", "all", "none"):
+        phrases[key] = c.strings(get(key), f"{path}.{key}")
+        for i, phrase in enumerate(phrases[key]):
+            if not _normalize(phrase.lower()).split() and not _symbols(phrase):
+                c.problem(f"{path}.{key}[{i}]", f"{_quote(phrase)} has no words or symbols")
+    platforms = c.strings(get("platform"), f"{path}.platform")
+    for p in platforms:
+        if p not in PLATFORMS:
+            c.problem(f"{path}.platform", f"expected one of {', '.join(PLATFORMS)}, got {_got(p)}")
+    below = c.number(get("sentiment_below"), f"{path}.sentiment_below", -1.0, 1.0)
+    above = c.number(get("sentiment_above"), f"{path}.sentiment_above", -1.0, 1.0)
+    return Conditions(
+        any=phrases["any"],
+        all=phrases["all"],
+        none=phrases["none"],
+        regex=regex,
+        sentiment_below=below,
+        sentiment_above=above,
+        platform=platforms,
+        followers_at_least=c.integer(
+            get("followers_at_least"), f"{path}.followers_at_least", 0, None
+        ),
+        verified=c.boolean(get("verified"), f"{path}.verified"),
+        author_in=c.string(get("author_in"), f"{path}.author_in", pattern=_NAME),
+        mentions=c.string(get("mentions"), f"{path}.mentions", pattern=_NAME),
+        engagement_at_least=c.integer(
+            get("engagement_at_least"), f"{path}.engagement_at_least", 0, None
+        ),
+        is_reply=c.boolean(get("is_reply"), f"{path}.is_reply"),
+        question=c.boolean(get("question"), f"{path}.question"),
+        words_at_most=c.integer(get("words_at_most"), f"{path}.words_at_most", 0, None),
+        has_label=c.strings(get("has_label"), f"{path}.has_label", pattern=_NAME),
+        lacks_label=c.strings(get("lacks_label"), f"{path}.lacks_label", pattern=_NAME),
+    )
+
+
+def _parse_then(c: _Checker, value: Any, path: str, required: bool) -> Effects:
+    if value is _MISSING:
+        if required:
+            c.problem(path, "missing: a rule must say what it does")
+        return Effects()
+    raw = c.table(value, path, _THEN_KEYS)
+    if required and isinstance(value, dict) and not value:
+        c.problem(path, f"empty: a rule must set one of {', '.join(_THEN_KEYS)}")
+    disposition = c.choice(raw.get("disposition", _MISSING), f"{path}.disposition", _DISPOSITIONS)
+    actions = c.strings(raw.get("actions", _MISSING), f"{path}.actions")
+    for i, action in enumerate(actions):
+        if action not in ACTIONS:
+            c.problem(
+                f"{path}.actions[{i}]", f"expected one of {', '.join(ACTIONS)}, got {_got(action)}"
+            )
+    return Effects(
+        disposition=Disposition(disposition) if disposition else None,
+        score=c.number(raw.get("score", _MISSING), f"{path}.score", -2.0, 2.0) or 0.0,
+        labels=c.strings(raw.get("labels", _MISSING), f"{path}.labels", pattern=_NAME),
+        topic=c.string(raw.get("topic", _MISSING), f"{path}.topic", pattern=_NAME),
+        urgency=c.integer(raw.get("urgency", _MISSING), f"{path}.urgency", -100, 100) or 0,
+        segment=c.string(raw.get("segment", _MISSING), f"{path}.segment", pattern=_NAME),
+        actions=actions,
+    )
+
+
+def _parse_examples(c: _Checker, value: Any) -> tuple[Example, ...]:
+    if not isinstance(value, list):
+        c.problem("examples", f"expected an array of tables ([[examples]]), got {_got(value)}")
+        return ()
+    out = []
+    for i, raw in enumerate(value):
+        where = f"examples[{i}]"
+        table = c.table(raw, where, _EXAMPLE_KEYS)
+        if not table:
+            continue
+        before = len(c.problems)
+        text = c.string(table.get("text", _MISSING), f"{where}.text")
+        expect = c.choice(table.get("expect", _MISSING), f"{where}.expect", _DISPOSITIONS)
+        for key in ("text", "expect"):
+            if key not in table:
+                c.problem(f"{where}.{key}", "missing")
+        platform = c.choice(table.get("platform", _MISSING), f"{where}.platform", PLATFORMS)
+        example = Example(
+            text=text or "",
+            expect=Disposition(expect or "ignore"),
+            topic=c.string(table.get("topic", _MISSING), f"{where}.topic", pattern=_NAME),
+            labels=c.strings(table.get("labels", _MISSING), f"{where}.labels", pattern=_NAME),
+            platform=platform or "x",
+            followers=c.integer(table.get("followers", _MISSING), f"{where}.followers", 0, None),
+            author=c.string(table.get("author", _MISSING), f"{where}.author"),
+            verified=c.boolean(table.get("verified", _MISSING), f"{where}.verified"),
+            note=c.string(table.get("note", _MISSING), f"{where}.note") or "",
+            source=c.source,
+            where=where,
+        )
+        if len(c.problems) == before:
+            out.append(example)
+    return tuple(out)
+
+
+# -- text -----------------------------------------------------------------------------
+
+# Apostrophes vanish ("can't" == "cant"), "@" stays (it marks handles), and every
+# other ASCII character that is not a letter, digit, "_" or whitespace separates words.
+_ASCII_WORDS = str.maketrans(
+    {
+        ch: (None if ch in "'`" else ch if ch.isalnum() or ch in "_@" or ch.isspace() else " ")
+        for ch in map(chr, range(128))
+    }
+)
+_APOSTROPHES = re.compile("['`\u2019\u2018\u02bc\u2032]")
+_NON_WORD = re.compile(r"[^\w\s@]+")
+_URL = re.compile(r"\w+://\S+")
+_AT = re.compile(r"(?<!\S)@\S+")
+
+
+def _normalize(lowered: str) -> str:
+    """Lowercased text to space-separated words (see the module docstring)."""
+    if lowered.isascii():
+        return lowered.translate(_ASCII_WORDS)
+    return _NON_WORD.sub(" ", _APOSTROPHES.sub("", lowered))
+
+
+def _symbols(phrase: str) -> str:
+    # A phrase with no word characters is matched as a substring: emoticons, emoji.
+    return "".join(phrase.lower().split()).replace("\ufe0f", "")
+
+
+def _handle_key(token: str) -> str:
+    # "@ana@mastodon.social", "@ana.bsky.social" and "@ana" are all "@ana" in text.
+    return "@" + re.split(r"[@.]", token.lstrip("@").lower(), maxsplit=1)[0]
+
+
+def _plain(text: str) -> str:
+    """The text regex conditions search: curly apostrophes made straight."""
+    return _APOSTROPHES.sub("'", text) if not text.isascii() else text
+
+
+# Openings that make a post a question even without "?": a word, or a word and the
+# next one ("when" alone is as often "when I called, they hung up").
+_QUESTION_OPENERS = frozenset(
+    ["how", "hows", "why", "whys", "whats", "wheres", "whos", "anyone", "anybody", "does", "did"]
+)
+_QUESTION_PAIRS: Mapping[str, frozenset[str]] = {
+    first: frozenset(seconds.split())
+    for first, seconds in {
+        "what": "is are do does time happened",
+        "where": "is are can do does",
+        "when": "is will does do can",
+        "who": "is do can",
+        "which": "one",
+        "can": "i you u we someone anyone",
+        "could": "you someone i",
+        "do": "you u i we they",
+        "will": "you there it",
+        "would": "you",
+        "should": "i",
+        "is": "there it this anyone the my",
+        "are": "you there the we",
+        "any": "update updates news idea ideas word eta",
+    }.items()
+}
+
+
+# -- compiling ------------------------------------------------------------------------
+
+
+class _Post:
+    """What rule conditions look at, for one post."""
+
+    __slots__ = ("author", "compound", "hits", "labels", "mention", "question", "text", "words")
+
+    def __init__(
+        self,
+        mention: Mention,
+        author: Author,
+        text: str,
+        hits: set[str],
+        words: list[str],
+        compound: float,
+        question: bool,
+    ) -> None:
+        self.mention = mention
+        self.author = author
+        self.text = text
+        self.hits = hits
+        self.words = words
+        self.compound = compound
+        self.question = question
+        self.labels: set[str] = set()
+
+
+Check = Callable[[_Post], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """A rule ready to run: its checks, cheap ones first, and its effects, flat."""
+
+    bit: int  # 1 << its position in the rule set
+    priority: int
+    checks: tuple[Check, ...]
+    disposition: Disposition | None
+    score: float
+    labels: tuple[str, ...]
+    topic: str | None
+    urgency: int
+    segment: str | None
+    actions: tuple[str, ...]
+    reason: Reason  # when no phrase picked it
+    by_key: dict[str, tuple[int, Reason]]  # trigger phrase -> (rank, reason); never changed
+    # How it becomes a candidate: by one of these phrases, a label set by an
+    # earlier rule, a post phrased as a question, or on every post.
+    trigger_keys: tuple[str, ...] = ()
+    trigger_label: str | None = None
+    trigger_question: bool = False
+    wakes: int = 0  # bits of the later rules waiting for a label this rule sets
+
+
+class _Phrases:
+    """Every phrase of a rule set, compiled into one index: single words in a set,
+    longer phrases by their first two words, symbol phrases as substrings."""
+
+    def __init__(self, skip: frozenset[str]) -> None:
+        self.skip = skip  # the brand's own words: not part of multi-word phrases
+        self.singles: set[str] = set()
+        # (first, second word) -> [(key, " key " for phrases of 3+ words, else None)]
+        self.pairs: dict[tuple[str, str], list[tuple[str, str | None]]] = {}
+        self.symbols: set[str] = set()
+
+    def add(self, phrase: str) -> str:
+        """Register a phrase; its key is what `hits` will hold when it occurs."""
+        stripped = phrase.strip()
+        if stripped.startswith("@") and len(stripped.split()) == 1:
+            key = _handle_key(stripped)  # "@ana@mastodon.social" is "@ana" in text
+            self.singles.add(key)
+            return key
+        tokens = _normalize(phrase.lower()).split()
+        if not tokens:
+            key = _symbols(phrase)
+            self.symbols.add(key)
+            return key
+        tokens = [_handle_key(t) if t.startswith("@") else t for t in tokens]
+        if len(tokens) > 1:
+            kept = [t for t in tokens if t not in self.skip and not t.startswith("@")]
+            tokens = kept or tokens
+        if len(tokens) == 1:
+            self.singles.add(tokens[0])
+            return tokens[0]
+        key = " ".join(tokens)
+        entries = self.pairs.setdefault((tokens[0], tokens[1]), [])
+        if all(k != key for k, _ in entries):
+            entries.append((key, f" {key} " if len(tokens) > 2 else None))
+        return key
+
+
+class _Engine:
+    """A compiled rule set. Judging a post: one VADER call, one pass over its words,
+    then only the rules a phrase, label or question made candidates, in order.
+    Candidates are bits of an int: cheap to union, iterated lowest (first) rule first."""
+
+    __slots__ = (
+        "_always",
+        "_bad",
+        "_base",
+        "_cutoffs",
+        "_good",
+        "_max_chars",
+        "_own",
+        "_pair_keys",
+        "_pairs",
+        "_question_ceiling",
+        "_question_floor",
+        "_question_rules",
+        "_rules",
+        "_sentiment",
+        "_singles",
+        "_skip",
+        "_skipped_singles",
+        "_symbols_ascii",
+        "_symbols_other",
+        "_triggers",
+        "_unskipped",
+    )
+
+    def __init__(
+        self,
+        rules: Sequence[Rule],
+        settings: Settings,
+        lexicon: Mapping[str, float],
+        lists: Mapping[str, tuple[str, ...]],
+        brand: Brand,
+    ) -> None:
+        self._sentiment = Sentiment(lexicon)
+        self._max_chars = settings.max_chars
+        self._bad = settings.bad_at_most
+        self._good = settings.good_at_least
+        self._question_floor = settings.clearly_negative
+        ceiling = settings.clearly_positive
+        self._question_ceiling = 2.0 if ceiling is None else ceiling  # scores stop at 1
+        self._base = dict(settings.urgency)
+        self._cutoffs = _cutoff_reasons(settings)
+        # The same test as Brand.is_own, prepared once.
+        self._own = {p: h.lstrip("@").casefold() for p, h in brand.handles.items() if h}
+        self._skip = _brand_words(brand)
+        phrases = _Phrases(self._skip)
+        all_lists = {**lists, "brand": _brand_items(brand)}
+        problems: list[str] = []
+        built: list[_Compiled] = []
+        for rule in (r for r in rules if r.enabled):
+            item = _compile_rule(rule, 1 << len(built), phrases, all_lists, problems)
+            if item is not None:
+                built.append(item)
+        if problems:
+            raise RuleError(problems)
+
+        waiting: dict[str, int] = {}  # label -> bits of rules gated on it
+        for item in built:
+            if item.trigger_label is not None:
+                waiting[item.trigger_label] = waiting.get(item.trigger_label, 0) | item.bit
+        compiled = []
+        triggers: dict[str, int] = {}
+        always = question_rules = 0
+        for item in built:
+            wakes = 0
+            for label in item.labels:
+                wakes |= waiting.get(label, 0)
+            wakes &= ~((item.bit << 1) - 1)  # only rules below this one can see its labels
+            compiled.append(replace(item, wakes=wakes))
+            for key in item.trigger_keys:
+                triggers[key] = triggers.get(key, 0) | item.bit
+            if item.trigger_question:
+                question_rules |= item.bit
+            elif not item.trigger_keys and item.trigger_label is None:
+                always |= item.bit
+        self._rules = {item.bit: item for item in compiled}
+        self._triggers = triggers
+        self._always = always
+        self._question_rules = question_rules
+
+        skipped_singles = {k for k in phrases.singles if k.startswith("@") or k in self._skip}
+        # Sets, not frozensets: their intersection is a set that can take more hits.
+        self._singles = phrases.singles - skipped_singles
+        self._skipped_singles = skipped_singles
+        self._pairs = {k: tuple(v) for k, v in phrases.pairs.items()}
+        self._pair_keys = frozenset(phrases.pairs)
+        # What multi-word phrases skip in the text: @handles and the brand's own words.
+        skipped = ["@\\S*", *(re.escape(w) for w in sorted(self._skip))]
+        self._unskipped = re.compile(r"(?<!\S)(?:" + "|".join(skipped) + r")(?!\S)").sub
+        self._symbols_ascii = tuple(sorted(k for k in phrases.symbols if k.isascii()))
+        self._symbols_other = tuple(sorted(k for k in phrases.symbols if not k.isascii()))
+
+    def judge(self, mention: Mention) -> Verdict:
+        text = mention.text if isinstance(mention.text, str) else ""
+        author = mention.author if isinstance(mention.author, Author) else _NOBODY
+        truncated = len(text) > self._max_chars
+        if truncated:
+            text = text[: self._max_chars]
+        compound = self._sentiment.compound(text)
+        vader = Reason("vader", f"compound {compound:+.3f}", compound)
+        own = self._own.get(mention.platform)
+        if own is not None and author.handle and author.handle.lstrip("@").casefold() == own:
+            return Verdict(
+                disposition=Disposition.IGNORE,
+                compound=compound,
+                score=compound,
+                reasons=(vader, Reason("own_post", f"posted by the brand's own @{author.handle}")),
+                lang=mention.lang,
+            )
+
+        hits, words = self._phrases_in(text)
+        question = _is_question(text, words)
+        candidates = self._always
+        if hits:
+            triggers = self._triggers
+            for key in hits:
+                candidates |= triggers.get(key, 0)
+        if question:
+            candidates |= self._question_rules
+
+        post = _Post(mention, author, text, hits, words, compound, question)
+        rules = self._rules
+        seen = post.labels
+        fired = []
+        while candidates:
+            bit = candidates & -candidates
+            candidates ^= bit
+            rule = rules[bit]
+            for check in rule.checks:
+                if not check(post):
+                    break
+            else:
+                fired.append(rule)
+                if rule.labels:
+                    seen.update(rule.labels)
+                    candidates |= rule.wakes
+        return self._verdict(mention, author, post, fired, vader, truncated)
+
+    def _phrases_in(self, text: str) -> tuple[set[str], list[str]]:
+        """The keys of every phrase that occurs, and the words multi-word phrases see."""
+        lowered = text.lower()
+        normalized = _normalize(lowered)
+        # Multi-word phrases skip @handles and the brand's own words; one-word
+        # phrases naming those (rare: the `brand` list) are looked up separately.
+        if "@" in normalized or self._skip:
+            words = self._unskipped(" ", normalized).split()
+        else:
+            words = normalized.split()
+        hits = self._singles.intersection(words)
+        if self._skipped_singles:
+            hits.update(self._skipped_singles.intersection(normalized.split()))
+            if "@" in normalized:
+                handles = map(_handle_key, _AT.findall(normalized))
+                hits.update(self._skipped_singles.intersection(handles))
+        # Longer phrases: look up each pair of neighbouring words.
+        if len(words) > 1:
+            pairs = self._pairs
+            joined = None
+            for pair in self._pair_keys.intersection(itertools.pairwise(words)):
+                for key, padded in pairs[pair]:
+                    if padded is None:
+                        hits.add(key)
+                        continue
+                    # Three words or more: the whole phrase, between spaces.
+                    if joined is None:
+                        joined = " " + " ".join(words) + " "
+                    if padded in joined:
+                        hits.add(key)
+        for symbol in self._symbols_ascii:
+            if symbol in lowered:
+                hits.add(symbol)
+        if self._symbols_other and not lowered.isascii():
+            for symbol in self._symbols_other:
+                if symbol in lowered:
+                    hits.add(symbol)
+        return hits, words
+
+    def _verdict(
+        self,
+        mention: Mention,
+        author: Author,
+        post: _Post,
+        fired: list[_Compiled],
+        vader: Reason,
+        truncated: bool,
+    ) -> Verdict:
+        compound = post.compound
+        score = compound
+        points = 0
+        disposition = topic = segment = None
+        d_rank = t_rank = s_rank = 0
+        labels: list[str] = []
+        actions: list[str] = []
+        reasons = [vader]
+        if truncated:
+            reasons.append(Reason("truncated", f"judged the first {self._max_chars} characters"))
+        hits = post.hits
+        for rule in fired:
+            score += rule.score
+            points += rule.urgency
+            priority = rule.priority
+            # `>=` because rules fire in order: on equal priority the later one wins.
+            if rule.disposition is not None and (disposition is None or priority >= d_rank):
+                disposition, d_rank = rule.disposition, priority
+            if rule.topic is not None and (topic is None or priority >= t_rank):
+                topic, t_rank = rule.topic, priority
+            if rule.segment is not None and (segment is None or priority >= s_rank):
+                segment, s_rank = rule.segment, priority
+            if rule.labels:
+                labels.extend(rule.labels)
+            if rule.actions:
+                actions.extend(rule.actions)
+            reasons.append(_reason(rule, hits) if rule.by_key else rule.reason)
+        score = -1.0 if score < -1.0 else 1.0 if score > 1.0 else score
+        if disposition is None:
+            if post.question and self._question_floor < score < self._question_ceiling:
+                disposition = Disposition.QUESTION
+            elif score <= self._bad:
+                disposition = Disposition.INTERESTING_BAD
+            elif score >= self._good:
+                disposition = Disposition.INTERESTING_GOOD
+            else:
+                disposition = Disposition.IGNORE
+            reasons.append(self._cutoffs[disposition])
+        urgency = self._base[disposition] + points
+        return Verdict(
+            disposition=disposition,
+            compound=compound,
+            score=score,
+            labels=tuple(dict.fromkeys(labels)) if len(labels) > 1 else tuple(labels),
+            topic=topic,
+            urgency=0 if urgency < 0 else 100 if urgency > 100 else urgency,
+            interest=_interest(score, author, mention),
+            segment=segment,
+            actions=tuple(dict.fromkeys(actions)) if len(actions) > 1 else tuple(actions),
+            reasons=tuple(reasons),
+            lang=mention.lang,
+        )
+
+
+def _cutoff_reasons(settings: Settings) -> dict[Disposition, Reason]:
+    # Made once per rule set: the score itself is in the verdict.
+    bad, good = settings.bad_at_most, settings.good_at_least
+    span = f"score > {settings.clearly_negative}"
+    if settings.clearly_positive is not None:
+        span += f" and < {settings.clearly_positive}"
+    return {
+        Disposition.QUESTION: Reason("cutoff", f"no rule decided; phrased as a question, {span}"),
+        Disposition.INTERESTING_BAD: Reason("cutoff", f"no rule decided; score <= {bad}"),
+        Disposition.INTERESTING_GOOD: Reason("cutoff", f"no rule decided; score >= {good}"),
+        Disposition.IGNORE: Reason("cutoff", f"no rule decided; score between {bad} and {good}"),
+    }
+
+
+_NOBODY = Author(handle=None)
+
+
+def _reason(rule: _Compiled, hits: set[str]) -> Reason:
+    """The rule's reason naming the phrase that made it fire (its first, as listed)."""
+    by_key = rule.by_key
+    best: tuple[int, Reason] | None = None
+    for key in hits:
+        found = by_key.get(key)
+        if found is not None and (best is None or found[0] < best[0]):
+            best = found
+    return best[1] if best is not None else rule.reason
+
+
+def _is_question(text: str, words: list[str]) -> bool:
+    if "?" in text and ("://" not in text or "?" in _URL.sub(" ", text)):
+        return True
+    if not words:
+        return False
+    first = words[0]
+    if first in _QUESTION_OPENERS:
+        return True
+    seconds = _QUESTION_PAIRS.get(first)
+    return seconds is not None and len(words) > 1 and words[1] in seconds
+
+
+def _interest(score: float, author: Author, mention: Mention) -> int:
+    """0..100: how much a post deserves attention, to rank the queue.
+
+    A weighted sum, not a product: a furious post from an account with no followers
+    still deserves a look, and a product would score it 0. Intensity (|score|) weighs
+    most because it is what the post says; reach and engagement are log-scaled
+    because both are heavy-tailed (1M followers is not 1000x as urgent as 1k):
+    reach is full at 1M followers, plus 0.15 for a verified account; engagement
+    (likes + reposts + replies) is full at 10k.
+    """
+    followers = author.followers
+    reach = _log10(1 + followers) / 6 if followers and followers > 0 else 0.0
+    if author.verified:
+        reach += 0.15
+    if reach > 1.0:
+        reach = 1.0
+    count = mention.engagement
+    engagement = _log10(1 + count) / 4 if count > 0 else 0.0
+    if engagement > 1.0:
+        engagement = 1.0
+    return round(50 * abs(score) + 30 * reach + 20 * engagement)
+
+
+_log10 = math.log10
+
+
+def _brand_words(brand: Brand) -> frozenset[str]:
+    # The brand's name and plain keywords, where they are single words. Hashtags
+    # like "#acmefail" stay: they say something.
+    words = set()
+    for term in (brand.name, *brand.keywords):
+        if "#" in term or "@" in term:
+            continue
+        tokens = _normalize(term.lower()).split()
+        if len(tokens) == 1:
+            words.add(tokens[0])
+    return frozenset(words)
+
+
+def _brand_items(brand: Brand) -> tuple[str, ...]:
+    handles = tuple("@" + h.lstrip("@") for h in brand.handles.values() if h)
+    return tuple(t for t in (brand.name, *brand.keywords, *handles) if t and t.strip())
+
+
+def _compile_rule(
+    rule: Rule,
+    bit: int,
+    phrases: _Phrases,
+    lists: Mapping[str, tuple[str, ...]],
+    problems: list[str],
+) -> _Compiled | None:
+    """A rule's checks, cheap ones first, and what makes it a candidate. None when
+    the rule can never fire (an empty list) or is broken (added to `problems`)."""
+    w = rule.when
+    where = f"{rule.source}: {rule.where}.when"
+    unknown = [k for k in ("author_in", "mentions") if getattr(w, k) not in (None, *lists)]
+    for key in unknown:
+        known = ", ".join(sorted(lists))
+        problems.append(f'{where}.{key}: unknown list "{getattr(w, key)}" (lists: {known})')
+    if unknown:
+        return None
+
+    any_keys = _ranked(phrases, w.any)
+    all_keys = [phrases.add(p) for p in w.all]
+    none_keys = frozenset(phrases.add(p) for p in w.none)
+    mention_keys = _ranked(phrases, lists[w.mentions]) if w.mentions else {}
+    if w.mentions and not mention_keys:
+        return None  # an empty list is mentioned by no post
+    if w.author_in and not lists[w.author_in]:
+        return None  # nobody is in an empty list
+
+    checks: list[Check] = []
+    said: list[str] = []
+    if w.has_label:
+        need = frozenset(w.has_label)
+        checks.append(lambda p, need=need: need <= p.labels)
+        said.append("has label " + "+".join(w.has_label))
+    if w.lacks_label:
+        avoid = frozenset(w.lacks_label)
+        checks.append(lambda p, avoid=avoid: p.labels.isdisjoint(avoid))
+    if w.platform:
+        where_ok = frozenset(w.platform)
+        checks.append(lambda p, ok=where_ok: p.mention.platform in ok)
+        said.append("on " + "/".join(w.platform))
+    if w.followers_at_least is not None:
+        n = w.followers_at_least
+        checks.append(lambda p, n=n: (p.author.followers or 0) >= n)
+        said.append(f"followers >= {n:,}")
+    if w.verified is not None:
+        checks.append(lambda p, v=w.verified: bool(p.author.verified) is v)
+        said.append("verified" if w.verified else "not verified")
+    if w.is_reply is not None:
+        checks.append(lambda p, v=w.is_reply: bool(p.mention.in_reply_to) is v)
+        said.append("a reply" if w.is_reply else "not a reply")
+    if w.engagement_at_least is not None:
+        n = w.engagement_at_least
+        checks.append(lambda p, n=n: p.mention.engagement >= n)
+        said.append(f"engagement >= {n:,}")
+    if w.sentiment_below is not None:
+        checks.append(lambda p, x=w.sentiment_below: p.compound < x)
+        said.append(f"compound < {w.sentiment_below:+.2f}")
+    if w.sentiment_above is not None:
+        checks.append(lambda p, x=w.sentiment_above: p.compound > x)
+        said.append(f"compound > {w.sentiment_above:+.2f}")
+    if w.question is not None:
+        checks.append(lambda p, v=w.question: p.question is v)
+        said.append("phrased as a question" if w.question else "not a question")
+    if w.words_at_most is not None:
+        n = w.words_at_most
+        checks.append(lambda p, n=n: len(p.words) <= n)
+        said.append(f"at most {n} words")
+    if all_keys:
+        need_all = frozenset(all_keys)
+        checks.append(lambda p, need=need_all: need <= p.hits)
+        said.append("with " + " + ".join(_quote(p) for p in w.all))
+    if none_keys:
+        checks.append(lambda p, avoid=none_keys: p.hits.isdisjoint(avoid))
+    # The trigger group needs no check: the rule is only a candidate when it occurs.
+    triggers: tuple[str, ...] | None
+    shown_any = bool(any_keys)
+    if any_keys:
+        triggers = tuple(any_keys)
+        if mention_keys:
+            items = frozenset(mention_keys)
+            checks.append(lambda p, items=items: not p.hits.isdisjoint(items))
+            said.append(f"mentions {w.mentions}")
+    elif mention_keys:
+        triggers = tuple(mention_keys)
+    elif all_keys:
+        triggers = (all_keys[0],)
+    else:
+        triggers = None
+    if w.author_in:
+        checks.append(_author_check(lists[w.author_in]))
+        said.append(f"author in {w.author_in}")
+    if w.regex:
+        pattern = re.compile(w.regex, re.IGNORECASE)
+        checks.append(lambda p, search=pattern.search: search(_plain(p.text)) is not None)
+        said.append(f"regex {_quote(w.regex)}")
+
+    then = rule.then
+    did = _effects(then)
+    weight = then.score if then.score else float(then.urgency)
+    name = f"rule:{rule.id}"
+
+    def detail(lead: str | None) -> str:
+        parts = ([lead] if lead else []) + said
+        return "; ".join(filter(None, ["; ".join(parts) or "always", did]))
+
+    by_key: dict[str, tuple[int, Reason]] = {}
+    group = any_keys if shown_any else mention_keys
+    for key, (rank, original) in group.items():
+        lead = (
+            f"matched {_quote(original)}"
+            if shown_any
+            else f"mentions {w.mentions} ({_quote(original)})"
+        )
+        by_key[key] = (rank, Reason(name, detail(lead), weight))
+    return _Compiled(
+        bit=bit,
+        priority=rule.priority,
+        checks=tuple(checks),
+        disposition=then.disposition,
+        score=then.score,
+        labels=then.labels,
+        topic=then.topic,
+        urgency=then.urgency,
+        segment=then.segment,
+        actions=then.actions,
+        reason=Reason(name, detail(None), weight),
+        by_key=by_key,
+        trigger_keys=triggers or (),
+        trigger_label=w.has_label[0] if triggers is None and w.has_label else None,
+        trigger_question=triggers is None and not w.has_label and w.question is True,
+    )
+
+
+def _ranked(phrases: _Phrases, items: Sequence[str]) -> dict[str, tuple[int, str]]:
+    # key -> (position in the rule's list, the phrase as written), first one wins
+    out: dict[str, tuple[int, str]] = {}
+    for rank, item in enumerate(items):
+        out.setdefault(phrases.add(item), (rank, item))
+    return out
+
+
+def _effects(then: Effects) -> str:
+    parts = []
+    if then.disposition is not None:
+        parts.append(then.disposition.value)
+    if then.topic:
+        parts.append(f"topic {then.topic}")
+    if then.score:
+        parts.append(f"score {then.score:+.2f}")
+    if then.urgency:
+        parts.append(f"urgency {then.urgency:+d}")
+    if then.segment:
+        parts.append(f"segment {then.segment}")
+    parts.extend(then.actions)
+    if then.labels:
+        parts.append("labels " + ", ".join(then.labels))
+    return "then " + ", ".join(parts) if parts else ""
+
+
+def _author_check(items: Sequence[str]) -> Check:
+    """Handles match case-insensitively without "@"; items with a dot are domains too,
+    matched against the author's url host and the domain part of the handle."""
+    handles = frozenset(i.strip().lstrip("@").casefold() for i in items if i.strip())
+    domains = tuple(h for h in handles if "." in h)
+
+    def check(p: _Post) -> bool:
+        handle = (p.author.handle or "").lstrip("@").casefold()
+        if handle in handles:
+            return True
+        if not domains:
+            return False
+        hosts = [handle.rsplit("@", 1)[-1]] if handle else []
+        url = p.author.url
+        if url:
+            hosts.append(url.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[-1])
+        for host in hosts:
+            host = host.split(":", 1)[0].casefold()
+            for d in domains:
+                if host == d or host.endswith("." + d):
+                    return True
+        return False
+
+    return check
+
+
+# -- loading --------------------------------------------------------------------------
+
+
+def _read(entry: str | Path, base_dir: Path | None) -> tuple[str, str]:
+    """(source name for messages, file text)."""
+    if isinstance(entry, str) and not entry.endswith(".toml"):
+        if not _SHIPPED.match(entry):
+            raise RuleError(f'{entry}: not a shipped rule set name; files must end in ".toml"')
+        resource = resources.files("rules").joinpath(f"{entry}.toml")
+        if not resource.is_file():
+            shipped = sorted(
+                r.name.removesuffix(".toml")
+                for r in resources.files("rules").iterdir()
+                if r.name.endswith(".toml")
+            )
+            raise RuleError(
+                f"{entry}: no shipped rule set of that name (shipped: {', '.join(shipped)}); "
+                'a file of your own must end in ".toml"'
+            )
+        return f"{entry}.toml", resource.read_text(encoding="utf-8")
+    path = Path(entry)
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    try:
+        return str(entry), path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise RuleError(f"{entry}: not UTF-8 text") from None
+    except OSError as exc:
+        raise RuleError(f"{entry}: cannot read {path}: {exc.strerror or exc}") from None
+
+
+def load_ruleset(
+    files: Sequence[str | Path] = ("default",),
+    *,
+    brand: Brand,
+    lists: Mapping[str, Sequence[str]] | None = None,
+    base_dir: Path | None = None,
+) -> Ruleset:
+    """Read, validate and compile rule files, later ones overriding earlier ones.
+
+    An entry without ".toml" names a shipped rule set ("default"); other entries are
+    paths, relative ones resolved against `base_dir`. `lists` (from the app's config)
+    replace the files' lists of the same name. Each file's [[examples]] are checked
+    against the rule set composed so far, right after the file is read.
+    Raises RuleError (RuleExampleFailed for examples) on any problem.
+    """
+    if isinstance(files, str | Path):
+        files = [files]
+    config_lists = _config_lists(lists or {})
+    rules: list[Rule] = []
+    settings: dict[str, Any] = {}
+    urgency: dict[Disposition, int] = dict(Settings().urgency)
+    lexicon: dict[str, float] = {}
+    file_lists: dict[str, tuple[str, ...]] = {}
+    sources: list[str] = []
+    names: list[str] = []
+    examples: list[Example] = []
+    composed: tuple[_Engine, Settings] | None = None
+    for entry in files:
+        source, text = _read(entry, base_dir)
+        spec = _parse(source, text)
+        sources.append(source)
+        names.append(spec.name or Path(source).stem)
+        for rule in spec.rules:
+            at = next((i for i, r in enumerate(rules) if r.id == rule.id), None)
+            if at is None:
+                rules.append(rule)
+            else:
+                rules[at] = rule
+        settings.update(spec.settings)
+        urgency.update(spec.urgency)
+        lexicon.update(spec.lexicon)
+        file_lists.update(spec.lists)
+        _check_cutoffs(source, settings)
+        composed = _compose(
+            rules, settings, urgency, lexicon, {**file_lists, **config_lists}, brand
+        )
+        _check_examples(source, spec.examples, composed[0])
+        examples.extend(spec.examples)
+    if composed is None:  # no files at all: plain VADER with the default cut-offs
+        composed = _compose(rules, settings, urgency, lexicon, config_lists, brand)
+    return Ruleset(
+        brand=brand,
+        files=tuple(sources),
+        names=tuple(names),
+        rules=tuple(rules),
+        settings=composed[1],
+        lexicon=MappingProxyType(dict(lexicon)),
+        lists=MappingProxyType({**file_lists, **config_lists}),
+        examples=tuple(examples),
+        _engine=composed[0],
+    )
+
+
+def _check_cutoffs(source: str, settings: Mapping[str, Any]) -> None:
+    defaults = Settings()
+    bad = settings.get("bad_at_most", defaults.bad_at_most)
+    if bad >= settings.get("good_at_least", defaults.good_at_least):
+        raise RuleError(f"{source}: settings.bad_at_most: must be below good_at_least")
+    low = settings.get("clearly_negative", defaults.clearly_negative)
+    high = settings.get("clearly_positive")
+    if high is not None and low >= high:
+        raise RuleError(f"{source}: settings.clearly_negative: must be below clearly_positive")
+
+
+def _config_lists(lists: Mapping[str, Sequence[str]]) -> dict[str, tuple[str, ...]]:
+    out = {}
+    for name, items in lists.items():
+        if name in RESERVED_LISTS:
+            raise RuleError(f'lists.{name}: "{name}" is built in and cannot be set')
+        if isinstance(items, str):
+            raise RuleError(f"lists.{name}: expected a list of strings, got {_got(items)}")
+        out[name] = tuple(str(i) for i in items)
+    return out
+
+
+def _compose(
+    rules: Sequence[Rule],
+    settings: Mapping[str, Any],
+    urgency: Mapping[Disposition, int],
+    lexicon: Mapping[str, float],
+    lists: Mapping[str, tuple[str, ...]],
+    brand: Brand,
+) -> tuple[_Engine, Settings]:
+    merged = Settings(**settings, urgency=MappingProxyType(dict(urgency)))
+    return _Engine(rules, merged, lexicon, lists, brand), merged
+
+
+def _check_examples(source: str, examples: Sequence[Example], engine: _Engine) -> None:
+    failures = []
+    for example in examples:
+        verdict = engine.judge(example.mention())
+        ok = verdict.disposition is example.expect
+        if example.topic is not None and verdict.topic != example.topic:
+            ok = False
+        missing = [label for label in example.labels if label not in verdict.labels]
+        if not ok or missing:
+            failures.append(
+                ExampleFailure(
+                    where=example.where,
+                    text=example.text,
+                    expected=_describe(example.expect, example.topic, example.labels),
+                    got=_describe(verdict.disposition, verdict.topic, verdict.labels),
+                    reasons=verdict.reasons,
+                )
+            )
+    if failures:
+        raise RuleExampleFailed(source, len(examples), failures)
+
+
+def _describe(disposition: Disposition, topic: str | None, labels: Sequence[str]) -> str:
+    out = disposition.value
+    out += f" (topic {topic})" if topic else " (no topic)"
+    if labels:
+        out += f" [labels {', '.join(labels)}]"
+    return out
+
+
+# -- the public verbs ---------------------------------------------------------------
+
+
+def judge(mention: Mention, ruleset: Ruleset) -> Verdict:
+    """The verdict on one mention. Pure; never raises on any text."""
+    return ruleset._engine.judge(mention)
+
+
+def explain(verdict: Verdict) -> list[str]:
+    """Human-readable lines: the outcome, then every reason with its weight."""
+    lines = [
+        f"disposition: {verdict.disposition.value}",
+        f"score: {verdict.score:+.3f} (VADER compound {verdict.compound:+.3f}, "
+        "plus the rules' score adjustments, clamped to -1..1)",
+        f"topic: {verdict.topic or '-'}",
+        f"urgency: {verdict.urgency}/100",
+        f"interest: {verdict.interest}/100",
+        f"segment: {verdict.segment or '-'}",
+        f"labels: {', '.join(verdict.labels) or '-'}",
+        f"actions: {', '.join(verdict.actions) or '-'}",
+        "reasons:",
+    ]
+    for reason in verdict.reasons:
+        lines.append(f"  {reason.rule:<24} {reason.weight:+7.2f}  {reason.detail}")
+    return lines

@@ -1,0 +1,68 @@
+"""Opening the SQLite file, and the few conversions every query needs."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+
+def connect(path: str | Path, *, timeout: float = 10.0) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit BEGIN IMMEDIATE),
+    WAL, foreign keys on, and a busy timeout so a CLI command and the daemon can
+    write the same file without "database is locked"."""
+    conn = sqlite3.connect(
+        str(path), timeout=timeout, isolation_level=None, check_same_thread=False
+    )
+    conn.row_factory = sqlite3.Row
+    conn.text_factory = _decode_text
+    conn.execute("PRAGMA foreign_keys = ON")
+    if str(path) != ":memory:":
+        conn.execute("PRAGMA journal_mode = WAL")
+        # WAL makes NORMAL durable against application crashes; only an OS crash
+        # or power loss can lose the last transactions, never corrupt the file.
+        conn.execute("PRAGMA synchronous = NORMAL")
+    return conn
+
+
+def _decode_text(raw: bytes) -> str:
+    # surrogatepass: posts may carry lone surrogates (valid JSON "\ud800" escapes);
+    # they are stored as their surrogatepass bytes and must come back intact.
+    return raw.decode("utf-8", "surrogatepass")
+
+
+def text(value: str | None) -> str | bytes | None:
+    """A parameter for a TEXT column bound as CAST(? AS TEXT). sqlite3 refuses strings
+    that are not valid Unicode (lone surrogates); those go in as surrogatepass bytes,
+    which the CAST stores as TEXT and _decode_text turns back into the same string."""
+    if value is None or value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogatepass")
+    return value
+
+
+def iso(moment: datetime | None) -> str | None:
+    """UTC timestamps as sortable ISO 8601 text, which SQLite's date functions read."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def from_iso(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def dumps(value: Any) -> str:
+    # ASCII JSON: always valid UTF-8, whatever odd Unicode the platform sent.
+    return json.dumps(value, default=str, separators=(",", ":"))
+
+
+def loads(value: str | None) -> Any:
+    return json.loads(value) if value else None

@@ -1,0 +1,206 @@
+"""What the store hands out: plain frozen rows, timestamps as ISO 8601 UTC text."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, fields
+from typing import Any, Self
+
+from listener.mention import Mention
+from responders.drafts import Draft
+from rules.verdict import Verdict
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """One mention on its way into the store, with its verdict and drafts."""
+
+    mention: Mention
+    verdict: Verdict
+    drafts: tuple[Draft, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    stored: int = 0
+    duplicates: int = 0
+    replies: int = 0
+    callbacks: int = 0
+    alerts: int = 0
+    cases_opened: int = 0
+
+
+class _FromRow:
+    @classmethod
+    def from_row(cls, row: sqlite3.Row | dict[str, Any]) -> Self:
+        data = dict(row)
+        return cls(**{f.name: data[f.name] for f in fields(cls)})  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyRecord(_FromRow):
+    """A reply or thank-you draft in the outbox, with the post it answers."""
+
+    id: int
+    kind: str
+    status: str
+    body: str
+    drafted_body: str
+    reason: str | None
+    template: str | None
+    urgency: int
+    interest: int
+    created_at: str
+    decided_by: str | None
+    decided_at: str | None
+    reject_reason: str | None
+    attempts: int
+    next_attempt_at: str | None
+    last_error: str | None
+    posted_id: str | None
+    posted_url: str | None
+    dry_run: int | None
+    sent_at: str | None
+    case_id: int | None
+    mention_id: int
+    source: str
+    platform: str
+    native_id: str
+    url: str | None
+    author_handle: str | None
+    author_name: str | None
+    text: str
+    conversation_id: str | None
+    disposition: str
+    topic: str | None
+    segment: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MentionRecord(_FromRow):
+    id: int
+    platform: str
+    native_id: str
+    source: str
+    url: str | None
+    author_handle: str | None
+    author_name: str | None
+    author_followers: int | None
+    author_verified: int | None
+    author_url: str | None
+    text: str
+    context: str | None
+    created_at: str | None
+    fetched_at: str
+    lang: str | None
+    likes: int | None
+    reposts: int | None
+    replies: int | None
+    conversation_id: str | None
+    in_reply_to: str | None
+    case_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class VerdictRecord:
+    disposition: str
+    compound: float
+    score: float
+    labels: tuple[str, ...]
+    topic: str | None
+    urgency: int
+    interest: int
+    segment: str | None
+    actions: tuple[str, ...]
+    reasons: tuple[dict[str, Any], ...]
+    lang: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRecord(_FromRow):
+    id: int
+    platform: str
+    author_handle: str | None
+    conversation: str
+    status: str
+    disposition: str | None
+    topic: str | None
+    urgency: int
+    assignee: str | None
+    first_mention_at: str | None
+    opened_at: str
+    updated_at: str
+    resolved_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackRecord(_FromRow):
+    id: int
+    case_id: int | None
+    mention_id: int
+    body: str
+    reason: str | None
+    status: str
+    urgency: int
+    assignee: str | None
+    created_at: str
+    done_by: str | None
+    done_at: str | None
+    platform: str
+    author_handle: str | None
+    url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry(_FromRow):
+    id: int
+    at: str
+    actor: str
+    action: str
+    subject: str
+    detail: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyDetail:
+    """Everything a person needs to decide on one draft."""
+
+    reply: ReplyRecord
+    mention: MentionRecord
+    verdict: VerdictRecord
+    case: CaseRecord | None
+    thread: tuple[MentionRecord, ...]  # the case's other mentions, oldest first
+    callbacks: tuple[CallbackRecord, ...]
+    history: tuple[AuditEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """An approved reply taken for posting (now in `sending`)."""
+
+    id: int
+    kind: str
+    body: str
+    attempts: int
+    source: str
+    platform: str
+    native_id: str
+    url: str | None
+    author_handle: str | None
+    conversation_id: str | None
+    raw: str | None
+    dry_run: bool  # claimed in dry-run mode: nothing can have been posted
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    mentions: int
+    by_disposition: dict[str, int]
+    by_topic: dict[str, int]  # complaints only: their root causes
+    by_platform: dict[str, int]
+    net_sentiment: float | None  # % praise - % complaints, -100..100
+    replies_by_status: dict[str, int]
+    open_callbacks: int
+    escalated_cases: int
+    median_first_reply_seconds: float | None
+    replied_cases: int

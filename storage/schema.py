@@ -1,0 +1,252 @@
+"""Tables, indexes and numbered migrations. The database's PRAGMA user_version is the
+number of the last migration applied; opening a store applies the rest, each in its
+own transaction, so a crash mid-migration leaves the previous version intact."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+import sqlite_utils
+
+REPLY_STATUSES = ("pending", "approved", "sending", "sent", "rejected", "failed", "unknown")
+CASE_STATUSES = ("open", "escalated", "waiting", "resolved")
+ROLES = ("admin", "agent", "viewer")
+
+
+def _in(values: tuple[str, ...]) -> str:
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+def run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Run statements one by one: sqlite3's executescript() would first COMMIT the
+    transaction a migration runs in, and a crash would leave half a schema."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            conn.execute(statement)
+            statement = ""
+    if statement.strip():
+        raise ValueError(f"incomplete SQL statement: {statement.strip()[:80]}")
+
+
+def _v1_initial(db: sqlite_utils.Database) -> None:
+    run_script(
+        db.conn,
+        f"""
+        CREATE TABLE cases (
+            id INTEGER PRIMARY KEY,
+            platform TEXT NOT NULL,
+            author_handle TEXT,
+            conversation TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'open' CHECK (status IN {_in(CASE_STATUSES)}),
+            disposition TEXT,
+            topic TEXT,
+            urgency INTEGER NOT NULL DEFAULT 0,
+            assignee TEXT,
+            first_mention_at TEXT,
+            opened_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            resolved_at TEXT
+        );
+        -- one open case per author and conversation; resolved cases are history
+        CREATE UNIQUE INDEX cases_one_open
+            ON cases (platform, coalesce(author_handle, ''), conversation)
+            WHERE status != 'resolved';
+        CREATE INDEX cases_status ON cases (status);
+
+        CREATE TABLE mentions (
+            id INTEGER PRIMARY KEY,
+            platform TEXT NOT NULL,
+            native_id TEXT NOT NULL,
+            source TEXT NOT NULL,
+            url TEXT,
+            author_handle TEXT,
+            author_name TEXT,
+            author_followers INTEGER,
+            author_verified INTEGER,
+            author_id TEXT,
+            author_url TEXT,
+            text TEXT NOT NULL,
+            context TEXT,
+            created_at TEXT,
+            fetched_at TEXT NOT NULL,
+            lang TEXT,
+            likes INTEGER,
+            reposts INTEGER,
+            replies INTEGER,
+            conversation_id TEXT,
+            in_reply_to TEXT,
+            case_id INTEGER REFERENCES cases (id),
+            raw TEXT,
+            UNIQUE (platform, native_id)
+        );
+        CREATE INDEX mentions_author ON mentions (platform, author_handle, created_at);
+        CREATE INDEX mentions_case ON mentions (case_id);
+        CREATE INDEX mentions_created ON mentions (created_at);
+
+        CREATE TABLE verdicts (
+            mention_id INTEGER PRIMARY KEY REFERENCES mentions (id),
+            disposition TEXT NOT NULL,
+            compound REAL NOT NULL,
+            score REAL NOT NULL,
+            labels TEXT NOT NULL,
+            topic TEXT,
+            urgency INTEGER NOT NULL,
+            interest INTEGER NOT NULL,
+            segment TEXT,
+            actions TEXT NOT NULL,
+            reasons TEXT NOT NULL,
+            lang TEXT
+        );
+        CREATE INDEX verdicts_disposition ON verdicts (disposition);
+
+        CREATE TABLE replies (
+            id INTEGER PRIMARY KEY,
+            case_id INTEGER REFERENCES cases (id),
+            mention_id INTEGER NOT NULL REFERENCES mentions (id),
+            kind TEXT NOT NULL CHECK (kind IN ('reply', 'thanks')),
+            body TEXT NOT NULL,
+            drafted_body TEXT NOT NULL,
+            reason TEXT,
+            template TEXT,
+            status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN {_in(REPLY_STATUSES)}),
+            -- copied from the verdict so the queue orders on one index
+            urgency INTEGER NOT NULL DEFAULT 0,
+            interest INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            decided_by TEXT,
+            decided_at TEXT,
+            reject_reason TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT,
+            last_error TEXT,
+            posted_id TEXT,
+            posted_url TEXT,
+            dry_run INTEGER,
+            sent_at TEXT
+        );
+        CREATE INDEX replies_queue ON replies (status, urgency DESC, interest DESC, id);
+        CREATE INDEX replies_mention ON replies (mention_id);
+        CREATE INDEX replies_case ON replies (case_id);
+
+        CREATE TABLE callbacks (
+            id INTEGER PRIMARY KEY,
+            case_id INTEGER REFERENCES cases (id),
+            mention_id INTEGER NOT NULL REFERENCES mentions (id),
+            body TEXT NOT NULL,
+            reason TEXT,
+            status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'done')),
+            urgency INTEGER NOT NULL DEFAULT 0,
+            assignee TEXT,
+            created_at TEXT NOT NULL,
+            done_by TEXT,
+            done_at TEXT
+        );
+        CREATE INDEX callbacks_status ON callbacks (status, urgency DESC, id);
+
+        CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY,
+            case_id INTEGER REFERENCES cases (id),
+            mention_id INTEGER NOT NULL REFERENCES mentions (id),
+            body TEXT NOT NULL,
+            reason TEXT,
+            status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            sent_at TEXT,
+            UNIQUE (mention_id)
+        );
+        CREATE INDEX alerts_status ON alerts (status, id);
+
+        CREATE TABLE praise (
+            mention_id INTEGER PRIMARY KEY REFERENCES mentions (id),
+            starred INTEGER NOT NULL DEFAULT 0,
+            starred_by TEXT,
+            starred_at TEXT
+        );
+
+        -- when an author was last drafted to, for the responders' cooldown
+        CREATE TABLE contacts (
+            platform TEXT NOT NULL,
+            author_handle TEXT NOT NULL,
+            last_draft_at TEXT NOT NULL,
+            PRIMARY KEY (platform, author_handle)
+        );
+
+        CREATE TABLE cursors (
+            source TEXT PRIMARY KEY,
+            cursor TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+
+        CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            role TEXT NOT NULL CHECK (role IN {_in(ROLES)}),
+            password_hash TEXT,
+            created_at TEXT NOT NULL,
+            disabled INTEGER NOT NULL DEFAULT 0
+        );
+
+        CREATE TABLE audit (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            detail TEXT
+        );
+        CREATE INDEX audit_subject ON audit (subject, id);
+
+        -- full-text search on post text, laid out as sqlite-utils' enable_fts()
+        -- lays it out, so `sqlite-utils search earful.db mentions ...` works too
+        CREATE VIRTUAL TABLE mentions_fts USING FTS5 (
+            text, content=[mentions], tokenize='unicode61'
+        );
+        CREATE TRIGGER mentions_ai AFTER INSERT ON mentions BEGIN
+            INSERT INTO mentions_fts (rowid, text) VALUES (new.id, new.text);
+        END;
+        CREATE TRIGGER mentions_ad AFTER DELETE ON mentions BEGIN
+            INSERT INTO mentions_fts (mentions_fts, rowid, text)
+                VALUES ('delete', old.id, old.text);
+        END;
+        CREATE TRIGGER mentions_au AFTER UPDATE OF text ON mentions BEGIN
+            INSERT INTO mentions_fts (mentions_fts, rowid, text)
+                VALUES ('delete', old.id, old.text);
+            INSERT INTO mentions_fts (rowid, text) VALUES (new.id, new.text);
+        END;
+        """,
+    )
+
+
+# Append only: a released migration is never edited, a new one is added.
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1_initial,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class SchemaTooNew(RuntimeError):
+    pass
+
+
+def migrate(db: sqlite_utils.Database) -> int:
+    """Apply the migrations this database lacks; return the resulting version."""
+    conn: sqlite3.Connection = db.conn
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    if current > SCHEMA_VERSION:
+        raise SchemaTooNew(
+            f"the database is at schema version {current}, newer than this Earful "
+            f"understands ({SCHEMA_VERSION}); upgrade Earful or use another database"
+        )
+    for number in range(current + 1, SCHEMA_VERSION + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            MIGRATIONS[number - 1](db)
+            conn.execute(f"PRAGMA user_version = {number}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return SCHEMA_VERSION

@@ -1,0 +1,845 @@
+"""The Store: every read and write Earful makes, as verbs a user would recognise.
+
+Writes run in explicit `BEGIN IMMEDIATE` transactions; every state change of a reply
+is one guarded `UPDATE ... WHERE status = <expected>` so that two people (or two
+processes) deciding at once cannot both win, and each decision is audit-logged in
+the same transaction as the change it records.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import statistics
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, ClassVar
+
+import sqlite_utils
+
+from listener.mention import Mention
+from responders.drafts import DraftKind
+from rules.verdict import Disposition
+from storage.db import connect, dumps, from_iso, iso, loads, text
+from storage.records import (
+    AuditEntry,
+    CallbackRecord,
+    CaseRecord,
+    Claimed,
+    IngestResult,
+    Judged,
+    MentionRecord,
+    ReplyDetail,
+    ReplyRecord,
+    Stats,
+    VerdictRecord,
+)
+from storage.schema import ROLES, migrate
+
+Clock = Callable[[], datetime]
+
+
+class StoreError(Exception):
+    pass
+
+
+class NotFound(StoreError):
+    pass
+
+
+class AlreadyDecided(StoreError):
+    """The reply was not in the state the caller expected: someone else got there
+    first. The message names who and when."""
+
+    def __init__(self, reply: ReplyRecord, wanted: str) -> None:
+        who = f" by {reply.decided_by}" if reply.decided_by else ""
+        when = f" at {reply.decided_at}" if reply.decided_at else ""
+        super().__init__(
+            f"reply {reply.id} cannot be {wanted}: it was already {reply.status}{who}{when}"
+        )
+        self.reply = reply
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+_REPLY_SELECT = """
+    SELECT r.*, m.source, m.platform, m.native_id, m.url, m.author_handle, m.author_name,
+           m.text, m.conversation_id, v.disposition, v.topic, v.segment
+    FROM replies r
+    JOIN mentions m ON m.id = r.mention_id
+    JOIN verdicts v ON v.mention_id = r.mention_id
+"""
+
+_CALLBACK_SELECT = """
+    SELECT c.*, m.platform, m.author_handle, m.url
+    FROM callbacks c JOIN mentions m ON m.id = c.mention_id
+"""
+
+_INSERT_MENTION = """
+    INSERT INTO mentions (
+        platform, native_id, source, url, author_handle, author_name, author_followers,
+        author_verified, author_id, author_url, text, context, created_at, fetched_at,
+        lang, likes, reposts, replies, conversation_id, in_reply_to, raw
+    ) VALUES (
+        ?, CAST(? AS TEXT), ?, CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), ?,
+        ?, CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), ?, ?,
+        ?, ?, ?, ?, CAST(? AS TEXT), CAST(? AS TEXT), ?
+    )
+    ON CONFLICT (platform, native_id) DO NOTHING
+    RETURNING id
+"""
+
+_INSERT_VERDICT = """
+    INSERT INTO verdicts (
+        mention_id, disposition, compound, score, labels, topic, urgency, interest,
+        segment, actions, reasons, lang
+    ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+_ACTIONABLE = frozenset(
+    {Disposition.INTERESTING_BAD, Disposition.INTERESTING_GOOD, Disposition.QUESTION}
+)
+
+
+class Store:
+    """One SQLite file. Safe to share between the daemon's threads (one lock around
+    the connection); other processes open their own Store on the same file."""
+
+    def __init__(self, conn: sqlite3.Connection, *, clock: Clock = _utcnow) -> None:
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn)
+        self.clock = clock
+        self._lock = threading.RLock()
+
+    @classmethod
+    def open(cls, path: str | Path, *, clock: Clock = _utcnow) -> Store:
+        conn = connect(path)
+        migrate(sqlite_utils.Database(conn))
+        return cls(conn, clock=clock)
+
+    def close(self) -> None:
+        with self._lock:
+            self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- plumbing -------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    def _rows(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self.conn.execute(sql, params).fetchall()
+
+    def _audit(
+        self, conn: sqlite3.Connection, actor: str, action: str, subject: str, **detail: Any
+    ) -> None:
+        conn.execute(
+            "INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, "
+            "CAST(? AS TEXT))",
+            (iso(self.clock()), actor, action, subject, dumps(detail) if detail else None),
+        )
+
+    # -- ingest ---------------------------------------------------------------
+
+    def cursor(self, source: str) -> dict[str, Any] | None:
+        rows = self._rows("SELECT cursor FROM cursors WHERE source = ?", (source,))
+        return loads(rows[0]["cursor"]) if rows else None
+
+    def unseen(self, mentions: Iterable[Mention]) -> list[Mention]:
+        """The mentions not stored yet, each once, in their original order."""
+        batch: dict[tuple[str, str], Mention] = {}
+        for m in mentions:
+            batch.setdefault(m.key, m)
+        if not batch:
+            return []
+        stored: set[tuple[str, str]] = set()
+        keys = list(batch)
+        # Chunked: SQLite caps the number of bound parameters per statement.
+        for start in range(0, len(keys), 400):
+            chunk = keys[start : start + 400]
+            where = " OR ".join(["(platform = ? AND native_id = CAST(? AS TEXT))"] * len(chunk))
+            params = [p for platform, nid in chunk for p in (platform, text(nid))]
+            for row in self._rows(
+                f"SELECT platform, native_id FROM mentions WHERE {where}", params
+            ):
+                stored.add((row["platform"], row["native_id"]))
+        return [m for key, m in batch.items() if key not in stored]
+
+    def last_contacts(
+        self, authors: Iterable[tuple[str, str | None]]
+    ) -> dict[tuple[str, str], datetime]:
+        """When each (platform, handle) was last drafted to, for the cooldown."""
+        wanted = {(p, h) for p, h in authors if h}
+        found: dict[tuple[str, str], datetime] = {}
+        pairs = list(wanted)
+        for start in range(0, len(pairs), 400):
+            chunk = pairs[start : start + 400]
+            where = " OR ".join(["(platform = ? AND author_handle = CAST(? AS TEXT))"] * len(chunk))
+            params = [p for platform, handle in chunk for p in (platform, text(handle))]
+            for row in self._rows(
+                f"SELECT platform, author_handle, last_draft_at FROM contacts WHERE {where}", params
+            ):
+                moment = from_iso(row["last_draft_at"])
+                if moment is not None:
+                    found[(row["platform"], row["author_handle"])] = moment
+        return found
+
+    def ingest(
+        self, source: str, batch: Sequence[Judged], cursor: Mapping[str, Any] | None
+    ) -> IngestResult:
+        """Store mentions, verdicts, drafts and the source's new cursor in ONE
+        transaction: a crash before COMMIT leaves none of it, so the same page is
+        fetched again and stored once."""
+        now = iso(self.clock())
+        counts = {"stored": 0, "duplicates": 0, "replies": 0, "callbacks": 0, "alerts": 0}
+        cases_opened = 0
+        with self._write() as conn:
+            for item in batch:
+                mention_id = self._insert_mention(conn, source, item, now)
+                if mention_id is None:
+                    counts["duplicates"] += 1
+                    continue
+                counts["stored"] += 1
+                case_id, opened = self._case_for(conn, item, mention_id, now)
+                cases_opened += opened
+                self._insert_drafts(conn, item, mention_id, case_id, now, counts)
+            if cursor is not None:
+                conn.execute(
+                    "INSERT INTO cursors (source, cursor, updated_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor, "
+                    "updated_at = excluded.updated_at",
+                    (source, dumps(dict(cursor)), now),
+                )
+        return IngestResult(cases_opened=cases_opened, **counts)
+
+    def _insert_mention(
+        self, conn: sqlite3.Connection, source: str, item: Judged, now: str | None
+    ) -> int | None:
+        m, v = item.mention, item.verdict
+        a = m.author
+        row = conn.execute(
+            _INSERT_MENTION,
+            (
+                m.platform,
+                text(m.native_id),
+                source,
+                text(m.url),
+                text(a.handle),
+                text(a.name),
+                a.followers,
+                None if a.verified is None else int(a.verified),
+                text(a.native_id),
+                text(a.url),
+                text(m.text),
+                text(m.context),
+                iso(m.created_at),
+                now,
+                m.lang,
+                m.likes,
+                m.reposts,
+                m.replies,
+                text(m.conversation_id),
+                text(m.in_reply_to),
+                None if m.raw is None else dumps(m.raw),
+            ),
+        ).fetchone()
+        if row is None:
+            return None
+        mention_id: int = row[0]
+        conn.execute(
+            _INSERT_VERDICT,
+            (
+                mention_id,
+                v.disposition.value,
+                v.compound,
+                v.score,
+                dumps(v.labels),
+                v.topic,
+                v.urgency,
+                v.interest,
+                v.segment,
+                dumps(v.actions),
+                dumps(
+                    [{"rule": r.rule, "detail": r.detail, "weight": r.weight} for r in v.reasons]
+                ),
+                v.lang,
+            ),
+        )
+        return mention_id
+
+    def _case_for(
+        self, conn: sqlite3.Connection, item: Judged, mention_id: int, now: str | None
+    ) -> tuple[int | None, int]:
+        """Attach the mention to its author's open case in this conversation, opening
+        one when the mention needs a person. Returns (case id, 1 if opened)."""
+        m, v = item.mention, item.verdict
+        conversation = m.conversation_id or m.native_id
+        handle = text(m.author.handle) or ""
+        found = conn.execute(
+            "SELECT id, disposition FROM cases WHERE platform = ? "
+            "AND coalesce(author_handle, '') = CAST(? AS TEXT) "
+            "AND conversation = CAST(? AS TEXT) AND status != 'resolved'",
+            (m.platform, handle, text(conversation)),
+        ).fetchone()
+        actionable = v.disposition in _ACTIONABLE or bool(item.drafts)
+        opened = 0
+        if found is None:
+            if not actionable:
+                return None, 0
+            case_id = conn.execute(
+                "INSERT INTO cases (platform, author_handle, conversation, disposition, topic, "
+                "urgency, first_mention_at, opened_at, updated_at) VALUES "
+                "(?, CAST(? AS TEXT), CAST(? AS TEXT), ?, ?, ?, ?, ?, ?)",
+                (
+                    m.platform,
+                    text(m.author.handle),
+                    text(conversation),
+                    v.disposition.value,
+                    v.topic,
+                    v.urgency,
+                    iso(m.created_at) or now,
+                    now,
+                    now,
+                ),
+            ).lastrowid
+            opened = 1
+        else:
+            case_id = found["id"]
+            if actionable:
+                # A complaint anywhere in the thread makes it a complaint case.
+                worse = v.disposition is Disposition.INTERESTING_BAD
+                conn.execute(
+                    "UPDATE cases SET updated_at = ?, urgency = max(urgency, ?), "
+                    "topic = coalesce(topic, ?), disposition = CASE WHEN ? THEN ? "
+                    "ELSE coalesce(disposition, ?) END WHERE id = ?",
+                    (
+                        now,
+                        v.urgency,
+                        v.topic,
+                        worse,
+                        v.disposition.value,
+                        v.disposition.value,
+                        case_id,
+                    ),
+                )
+        conn.execute("UPDATE mentions SET case_id = ? WHERE id = ?", (case_id, mention_id))
+        return case_id, opened
+
+    def _insert_drafts(
+        self,
+        conn: sqlite3.Connection,
+        item: Judged,
+        mention_id: int,
+        case_id: int | None,
+        now: str | None,
+        counts: dict[str, int],
+    ) -> None:
+        m, v = item.mention, item.verdict
+        contacted = False
+        for draft in item.drafts:
+            if draft.kind in (DraftKind.REPLY, DraftKind.THANKS):
+                conn.execute(
+                    "INSERT INTO replies (case_id, mention_id, kind, body, drafted_body, reason, "
+                    "template, urgency, interest, created_at) VALUES "
+                    "(?, ?, ?, CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), ?, ?, ?, ?)",
+                    (
+                        case_id,
+                        mention_id,
+                        draft.kind.value,
+                        text(draft.body),
+                        text(draft.body),
+                        text(draft.reason),
+                        draft.template,
+                        v.urgency,
+                        v.interest,
+                        now,
+                    ),
+                )
+                counts["replies"] += 1
+                contacted = True
+            elif draft.kind is DraftKind.CALLBACK:
+                conn.execute(
+                    "INSERT INTO callbacks (case_id, mention_id, body, reason, urgency, "
+                    "created_at) VALUES (?, ?, CAST(? AS TEXT), CAST(? AS TEXT), ?, ?)",
+                    (case_id, mention_id, text(draft.body), text(draft.reason), v.urgency, now),
+                )
+                counts["callbacks"] += 1
+                contacted = True
+            elif draft.kind is DraftKind.ESCALATION:
+                conn.execute(
+                    "INSERT INTO alerts (case_id, mention_id, body, reason, created_at) VALUES "
+                    "(?, ?, CAST(? AS TEXT), CAST(? AS TEXT), ?) "
+                    "ON CONFLICT (mention_id) DO NOTHING",
+                    (case_id, mention_id, text(draft.body), text(draft.reason), now),
+                )
+                if case_id is not None:
+                    conn.execute(
+                        "UPDATE cases SET status = 'escalated' WHERE id = ? AND status = 'open'",
+                        (case_id,),
+                    )
+                counts["alerts"] += 1
+        if v.disposition is Disposition.INTERESTING_GOOD:
+            conn.execute("INSERT OR IGNORE INTO praise (mention_id) VALUES (?)", (mention_id,))
+        if contacted and m.author.handle:
+            conn.execute(
+                "INSERT INTO contacts (platform, author_handle, last_draft_at) "
+                "VALUES (?, CAST(? AS TEXT), ?) ON CONFLICT (platform, author_handle) "
+                "DO UPDATE SET last_draft_at = excluded.last_draft_at",
+                (m.platform, text(m.author.handle), now),
+            )
+
+    # -- the queue ------------------------------------------------------------
+
+    def replies(
+        self,
+        status: str | None = "pending",
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        platform: str | None = None,
+    ) -> list[ReplyRecord]:
+        """Drafts most urgent first (then most interesting, then oldest)."""
+        where, params = [], []
+        if status:
+            where.append("r.status = ?")
+            params.append(status)
+        if platform:
+            where.append("m.platform = ?")
+            params.append(platform)
+        sql = _REPLY_SELECT + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY r.urgency DESC, r.interest DESC, r.id LIMIT ? OFFSET ?"
+        return [ReplyRecord.from_row(r) for r in self._rows(sql, [*params, limit, offset])]
+
+    def reply(self, reply_id: int) -> ReplyRecord:
+        rows = self._rows(_REPLY_SELECT + " WHERE r.id = ?", (reply_id,))
+        if not rows:
+            raise NotFound(f"no reply with id {reply_id}")
+        return ReplyRecord.from_row(rows[0])
+
+    def detail(self, reply_id: int) -> ReplyDetail:
+        reply = self.reply(reply_id)
+        mention = self.mention(reply.mention_id)
+        verdict = self.verdict(reply.mention_id)
+        case = thread = None
+        callbacks: tuple[CallbackRecord, ...] = ()
+        if reply.case_id is not None:
+            case = CaseRecord.from_row(
+                self._rows("SELECT * FROM cases WHERE id = ?", (reply.case_id,))[0]
+            )
+            thread = tuple(
+                MentionRecord.from_row(r)
+                for r in self._rows(
+                    "SELECT * FROM mentions WHERE case_id = ? AND id != ? ORDER BY created_at, id",
+                    (reply.case_id, reply.mention_id),
+                )
+            )
+            callbacks = tuple(
+                CallbackRecord.from_row(r)
+                for r in self._rows(
+                    _CALLBACK_SELECT + " WHERE c.case_id = ? ORDER BY c.id", (reply.case_id,)
+                )
+            )
+        history = tuple(
+            AuditEntry.from_row(r)
+            for r in self._rows(
+                "SELECT * FROM audit WHERE subject = ? ORDER BY id", (f"reply:{reply_id}",)
+            )
+        )
+        return ReplyDetail(reply, mention, verdict, case, thread or (), callbacks, history)
+
+    def mention(self, mention_id: int) -> MentionRecord:
+        rows = self._rows("SELECT * FROM mentions WHERE id = ?", (mention_id,))
+        if not rows:
+            raise NotFound(f"no mention with id {mention_id}")
+        return MentionRecord.from_row(rows[0])
+
+    def verdict(self, mention_id: int) -> VerdictRecord:
+        rows = self._rows("SELECT * FROM verdicts WHERE mention_id = ?", (mention_id,))
+        if not rows:
+            raise NotFound(f"no verdict for mention {mention_id}")
+        r = rows[0]
+        return VerdictRecord(
+            disposition=r["disposition"],
+            compound=r["compound"],
+            score=r["score"],
+            labels=tuple(loads(r["labels"]) or ()),
+            topic=r["topic"],
+            urgency=r["urgency"],
+            interest=r["interest"],
+            segment=r["segment"],
+            actions=tuple(loads(r["actions"]) or ()),
+            reasons=tuple(loads(r["reasons"]) or ()),
+            lang=r["lang"],
+        )
+
+    def search(self, query: str, *, limit: int = 50) -> list[MentionRecord]:
+        """Full-text search on post text (FTS5 query syntax; plain words work)."""
+        sql = (
+            "SELECT m.* FROM mentions_fts f JOIN mentions m ON m.id = f.rowid "
+            "WHERE mentions_fts MATCH ? ORDER BY f.rank LIMIT ?"
+        )
+        try:
+            rows = self._rows(sql, (query, limit))
+        except sqlite3.OperationalError:
+            # FTS syntax the user did not mean (a stray quote or colon): search the
+            # words as a phrase instead of failing.
+            rows = self._rows(sql, ('"' + query.replace('"', '""') + '"', limit))
+        return [MentionRecord.from_row(r) for r in rows]
+
+    # -- decisions (guarded transitions, audit-logged) ---------------------------
+
+    def _transition(
+        self,
+        reply_id: int,
+        *,
+        actor: str,
+        action: str,
+        wanted: str,
+        expected: tuple[str, ...],
+        assignments: str,
+        params: Sequence[Any],
+        detail: Mapping[str, Any] | None = None,
+    ) -> ReplyRecord:
+        placeholders = ", ".join("?" * len(expected))
+        with self._write() as conn:
+            changed = conn.execute(
+                f"UPDATE replies SET {assignments} WHERE id = ? AND status IN ({placeholders})",
+                (*params, reply_id, *expected),
+            ).rowcount
+            if changed:
+                self._audit(conn, actor, action, f"reply:{reply_id}", **(detail or {}))
+        current = self.reply(reply_id)  # raises NotFound for an unknown id
+        if not changed:
+            raise AlreadyDecided(current, wanted)
+        return current
+
+    def approve(self, reply_id: int, actor: str, *, body: str | None = None) -> ReplyRecord:
+        """pending -> approved, optionally with an edited body."""
+        now = iso(self.clock())
+        detail = {"edited": True, "body": body} if body is not None else {}
+        return self._transition(
+            reply_id,
+            actor=actor,
+            action="approve",
+            wanted="approved",
+            expected=("pending",),
+            assignments="status = 'approved', body = coalesce(CAST(? AS TEXT), body), "
+            "decided_by = ?, decided_at = ?",
+            params=(text(body), actor, now),
+            detail=detail,
+        )
+
+    def reject(self, reply_id: int, actor: str, *, reason: str | None = None) -> ReplyRecord:
+        now = iso(self.clock())
+        return self._transition(
+            reply_id,
+            actor=actor,
+            action="reject",
+            wanted="rejected",
+            expected=("pending",),
+            assignments="status = 'rejected', reject_reason = CAST(? AS TEXT), "
+            "decided_by = ?, decided_at = ?",
+            params=(text(reason), actor, now),
+            detail={"reason": reason} if reason else None,
+        )
+
+    def edit(self, reply_id: int, actor: str, body: str) -> ReplyRecord:
+        """Change a pending draft's text without deciding on it."""
+        return self._transition(
+            reply_id,
+            actor=actor,
+            action="edit",
+            wanted="edited",
+            expected=("pending",),
+            assignments="body = CAST(? AS TEXT)",
+            params=(text(body),),
+            detail={"body": body},
+        )
+
+    def retry(self, reply_id: int, actor: str) -> ReplyRecord:
+        """failed/unknown -> approved: a person has checked it did not go out."""
+        return self._transition(
+            reply_id,
+            actor=actor,
+            action="retry",
+            wanted="retried",
+            expected=("failed", "unknown"),
+            assignments="status = 'approved', next_attempt_at = NULL, attempts = 0",
+            params=(),
+        )
+
+    def confirm_sent(
+        self, reply_id: int, actor: str, *, posted_id: str | None = None
+    ) -> ReplyRecord:
+        """unknown/failed -> sent: a person found the reply on the platform."""
+        now = iso(self.clock())
+        return self._transition(
+            reply_id,
+            actor=actor,
+            action="confirm-sent",
+            wanted="marked sent",
+            expected=("unknown", "failed"),
+            assignments="status = 'sent', posted_id = coalesce(?, posted_id), sent_at = ?",
+            params=(posted_id, now),
+            detail={"posted_id": posted_id} if posted_id else None,
+        )
+
+    # -- the outbox ---------------------------------------------------------------
+
+    def claim_for_posting(self, *, limit: int = 10, dry_run: bool) -> list[Claimed]:
+        """approved -> sending for up to `limit` replies that are due. The claim is
+        committed before anything is posted: a crash after it leaves the reply in
+        `sending`, which start-up reconciles instead of posting twice."""
+        now = iso(self.clock())
+        with self._write() as conn:
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM replies WHERE status = 'approved' "
+                    "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) "
+                    "ORDER BY urgency DESC, id LIMIT ?",
+                    (now, limit),
+                )
+            ]
+            conn.executemany(
+                "UPDATE replies SET status = 'sending', attempts = attempts + 1, dry_run = ? "
+                "WHERE id = ? AND status = 'approved'",
+                [(int(dry_run), i) for i in ids],
+            )
+        marks = ",".join("?" * len(ids))
+        return self._claimed(f"r.id IN ({marks})", ids) if ids else []
+
+    def in_sending(self) -> list[Claimed]:
+        return self._claimed("r.status = 'sending'", ())
+
+    def _claimed(self, where: str, params: Sequence[Any]) -> list[Claimed]:
+        rows = self._rows(
+            "SELECT r.id, r.kind, r.body, r.attempts, r.dry_run, m.source, m.platform, "
+            "m.native_id, m.url, m.author_handle, m.conversation_id, m.raw "
+            f"FROM replies r JOIN mentions m ON m.id = r.mention_id WHERE {where} ORDER BY r.id",
+            params,
+        )
+        return [
+            Claimed(
+                id=r["id"],
+                kind=r["kind"],
+                body=r["body"],
+                attempts=r["attempts"],
+                source=r["source"],
+                platform=r["platform"],
+                native_id=r["native_id"],
+                url=r["url"],
+                author_handle=r["author_handle"],
+                conversation_id=r["conversation_id"],
+                raw=r["raw"],
+                dry_run=bool(r["dry_run"]),
+            )
+            for r in rows
+        ]
+
+    def mark_sent(
+        self,
+        reply_id: int,
+        *,
+        posted_id: str | None,
+        posted_url: str | None = None,
+        actor: str = "publisher",
+        note: str | None = None,
+    ) -> ReplyRecord:
+        now = iso(self.clock())
+        detail = {k: v for k, v in {"posted_id": posted_id, "note": note}.items() if v}
+        return self._transition(
+            reply_id,
+            actor=actor,
+            action="sent",
+            wanted="marked sent",
+            expected=("sending",),
+            assignments="status = 'sent', posted_id = ?, posted_url = ?, sent_at = ?, "
+            "last_error = NULL",
+            params=(posted_id, posted_url, now),
+            detail=detail,
+        )
+
+    def mark_failed(
+        self,
+        reply_id: int,
+        error: str,
+        *,
+        retryable: bool,
+        max_attempts: int = 5,
+        retry_in: timedelta = timedelta(minutes=1),
+    ) -> ReplyRecord:
+        """sending -> approved (retryable, attempts left; due again after retry_in)
+        or sending -> failed (for a person)."""
+        current = self.reply(reply_id)
+        again = retryable and current.attempts < max_attempts
+        due = iso(self.clock() + retry_in) if again else None
+        return self._transition(
+            reply_id,
+            actor="publisher",
+            action="retry-later" if again else "failed",
+            wanted="marked failed",
+            expected=("sending",),
+            assignments="status = ?, last_error = CAST(? AS TEXT), next_attempt_at = ?",
+            params=("approved" if again else "failed", text(error), due),
+            detail={"error": error, "attempt": current.attempts},
+        )
+
+    def mark_unknown(self, reply_id: int, note: str) -> ReplyRecord:
+        """sending -> unknown: it may or may not have gone out; never re-posted
+        automatically. A person checks, then `retry` or `confirm_sent`."""
+        return self._transition(
+            reply_id,
+            actor="publisher",
+            action="unknown",
+            wanted="marked unknown",
+            expected=("sending",),
+            assignments="status = 'unknown', last_error = CAST(? AS TEXT)",
+            params=(text(note),),
+            detail={"note": note},
+        )
+
+    # -- callbacks, cases, alerts ------------------------------------------------
+
+    def callbacks(self, status: str | None = "open", *, limit: int = 100) -> list[CallbackRecord]:
+        where = " WHERE c.status = ?" if status else ""
+        params: list[Any] = [status] if status else []
+        rows = self._rows(
+            _CALLBACK_SELECT + where + " ORDER BY c.urgency DESC, c.id LIMIT ?", [*params, limit]
+        )
+        return [CallbackRecord.from_row(r) for r in rows]
+
+    def complete_callback(self, callback_id: int, actor: str) -> None:
+        with self._write() as conn:
+            changed = conn.execute(
+                "UPDATE callbacks SET status = 'done', done_by = ?, done_at = ? "
+                "WHERE id = ? AND status = 'open'",
+                (actor, iso(self.clock()), callback_id),
+            ).rowcount
+            if changed:
+                self._audit(conn, actor, "callback-done", f"callback:{callback_id}")
+        if not changed:
+            rows = self._rows("SELECT done_by, done_at FROM callbacks WHERE id = ?", (callback_id,))
+            if not rows:
+                raise NotFound(f"no callback with id {callback_id}")
+            raise StoreError(
+                f"callback {callback_id} was already done by {rows[0]['done_by']} "
+                f"at {rows[0]['done_at']}"
+            )
+
+    def alerts(self, status: str = "pending") -> list[dict[str, Any]]:
+        return [
+            dict(r)
+            for r in self._rows("SELECT * FROM alerts WHERE status = ? ORDER BY id", (status,))
+        ]
+
+    # -- users and audit -----------------------------------------------------------
+
+    def add_user(self, name: str, role: str, password_hash: str | None, *, actor: str) -> int:
+        if role not in ROLES:
+            raise StoreError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+        with self._write() as conn:
+            try:
+                user_id = conn.execute(
+                    "INSERT INTO users (name, role, password_hash, created_at) VALUES (?, ?, ?, ?)",
+                    (name, role, password_hash, iso(self.clock())),
+                ).lastrowid
+            except sqlite3.IntegrityError:
+                raise StoreError(f"a user named {name!r} already exists") from None
+            self._audit(conn, actor, "user-add", f"user:{name}", role=role)
+        return int(user_id or 0)
+
+    def audit_log(self, *, limit: int = 100, subject: str | None = None) -> list[AuditEntry]:
+        where = " WHERE subject = ?" if subject else ""
+        params: list[Any] = [subject] if subject else []
+        rows = self._rows(f"SELECT * FROM audit{where} ORDER BY id DESC LIMIT ?", [*params, limit])
+        return [AuditEntry.from_row(r) for r in rows]
+
+    # -- reports --------------------------------------------------------------
+
+    def stats(self) -> Stats:
+        def counts(sql: str) -> dict[str, int]:
+            return {(r[0] if r[0] is not None else "none"): r[1] for r in self._rows(sql)}
+
+        by_disposition = counts(
+            "SELECT disposition, count(*) FROM verdicts GROUP BY 1 ORDER BY 2 DESC, 1"
+        )
+        total = self._rows("SELECT count(*) FROM mentions")[0][0]
+        good = by_disposition.get(Disposition.INTERESTING_GOOD.value, 0)
+        bad = by_disposition.get(Disposition.INTERESTING_BAD.value, 0)
+        waits = [
+            r[0] * 86400.0
+            for r in self._rows(
+                "SELECT julianday(min(r.sent_at)) - julianday(c.first_mention_at) "
+                "FROM cases c JOIN replies r ON r.case_id = c.id "
+                "WHERE r.status = 'sent' AND c.first_mention_at IS NOT NULL GROUP BY c.id"
+            )
+            if r[0] is not None
+        ]
+        return Stats(
+            mentions=total,
+            by_disposition=by_disposition,
+            by_topic=counts(
+                "SELECT topic, count(*) FROM verdicts WHERE disposition = 'interesting_bad' "
+                "GROUP BY 1 ORDER BY 2 DESC, 1"
+            ),
+            by_platform=counts(
+                "SELECT platform, count(*) FROM mentions GROUP BY 1 ORDER BY 2 DESC, 1"
+            ),
+            net_sentiment=round(100.0 * (good - bad) / total, 1) if total else None,
+            replies_by_status=counts("SELECT status, count(*) FROM replies GROUP BY 1 ORDER BY 1"),
+            open_callbacks=self._rows("SELECT count(*) FROM callbacks WHERE status = 'open'")[0][0],
+            escalated_cases=self._rows("SELECT count(*) FROM cases WHERE status = 'escalated'")[0][
+                0
+            ],
+            median_first_reply_seconds=round(statistics.median(waits), 1) if waits else None,
+            replied_cases=len(waits),
+        )
+
+    EXPORTS: ClassVar[dict[str, str]] = {
+        "mentions": """
+            SELECT m.id, m.platform, m.native_id, m.source, m.url, m.author_handle,
+                   m.author_name, m.author_followers, m.created_at, m.lang, m.likes,
+                   m.reposts, m.replies, m.text, v.disposition, v.topic, v.urgency,
+                   v.interest, v.segment, v.compound, v.score, v.labels, m.case_id
+            FROM mentions m JOIN verdicts v ON v.mention_id = m.id ORDER BY m.id""",
+        "praise": """
+            SELECT m.id, m.platform, m.url AS permalink, m.author_handle, m.author_name,
+                   m.author_followers, m.author_verified, m.created_at, m.likes, m.reposts,
+                   m.text, v.score, v.interest, p.starred
+            FROM praise p JOIN mentions m ON m.id = p.mention_id
+            JOIN verdicts v ON v.mention_id = m.id
+            ORDER BY p.starred DESC, v.interest DESC, m.id""",
+        "replies": """
+            SELECT r.id, r.kind, r.status, m.platform, m.url AS in_reply_to_url,
+                   m.author_handle, r.body, r.drafted_body, r.created_at, r.decided_by,
+                   r.decided_at, r.reject_reason, r.sent_at, r.posted_id, r.dry_run,
+                   r.attempts, r.last_error
+            FROM replies r JOIN mentions m ON m.id = r.mention_id ORDER BY r.id""",
+    }
+
+    def export(self, kind: str) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
+        """Column names and a row iterator, streamed: exports can be large."""
+        if kind not in self.EXPORTS:
+            raise StoreError(f"export must be one of {', '.join(self.EXPORTS)}, got {kind!r}")
+        cursor = self.conn.execute(self.EXPORTS[kind])
+        columns = [d[0] for d in cursor.description]
+        return columns, (tuple(row) for row in cursor)

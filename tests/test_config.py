@@ -1,0 +1,177 @@
+"""Bad configs stop start-up with the key path and what was expected (exit code 2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from earful.cli import cli
+from earful.config import ConfigError, load_config
+
+REPO = Path(__file__).resolve().parent.parent
+
+GOOD = """
+[brand]
+name = "Acme"
+keywords = ["acme"]
+
+[[sources]]
+name = "replayed"
+type = "replay"
+path = "mentions.jsonl"
+interval = "90s"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "earful.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def problems(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text), env=env or {})
+    return caught.value.problems
+
+
+def test_a_good_config_loads_with_defaults(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, GOOD), env={})
+    assert config.brand.name == "Acme"
+    assert config.sources[0].interval == 90.0
+    assert config.publish.mode == "dry-run"
+    assert config.console.host == "127.0.0.1"
+    assert config.db_path == tmp_path / "earful.db"
+
+
+@pytest.mark.parametrize(
+    ("snippet", "expected"),
+    [
+        (
+            'interval = "soon"',
+            'sources[0].interval: expected a duration like "90s" or "5m", got \'soon\'',
+        ),
+        ("interval = -5", "sources[0].interval: expected a positive duration"),
+        ("batch = 0", "sources[0].batch: expected"),
+        ("querry = 'acme'", "sources[0].querry: unknown key"),
+    ],
+)
+def test_source_mistakes_name_the_key(tmp_path: Path, snippet: str, expected: str) -> None:
+    text = GOOD.replace('interval = "90s"', snippet) if "interval" in snippet else GOOD + snippet
+    assert any(p.startswith(expected) for p in problems(tmp_path, text)), problems(tmp_path, text)
+
+
+def test_missing_brand_is_reported(tmp_path: Path) -> None:
+    assert problems(tmp_path, "[storage]\npath = 'x.db'\n") == ["brand: missing (required)"]
+
+
+def test_unknown_section_is_reported(tmp_path: Path) -> None:
+    assert "publsh: unknown key" in problems(tmp_path, GOOD + "\n[publsh]\nmode = 'live'\n")
+
+
+def test_wrong_type_says_what_was_expected_and_given(tmp_path: Path) -> None:
+    (problem,) = problems(tmp_path, GOOD + "\n[console]\nport = 'eighty'\n")
+    assert problem.startswith("console.port: expected a valid integer")
+    assert "'eighty'" in problem
+
+
+def test_bad_publish_mode_lists_the_choices(tmp_path: Path) -> None:
+    (problem,) = problems(tmp_path, GOOD + "\n[publish]\nmode = 'yolo'\n")
+    assert problem.startswith("publish.mode: expected 'dry-run' or 'live'")
+
+
+def test_unknown_source_type_lists_the_available_ones(tmp_path: Path) -> None:
+    (problem,) = problems(tmp_path, GOOD.replace('type = "replay"', 'type = "myspace"'))
+    assert problem.startswith("sources[0].type: expected one of")
+    assert "replay" in problem and "'myspace'" in problem
+
+
+def test_duplicate_source_names_are_refused(tmp_path: Path) -> None:
+    text = GOOD + GOOD.split("\n", 5)[-1].replace("[brand]", "")
+    assert "sources[1].name: duplicate source name 'replayed'" in problems(tmp_path, text)
+
+
+def test_every_mistake_is_reported_at_once(tmp_path: Path) -> None:
+    text = GOOD.replace('interval = "90s"', 'interval = "soon"\nbatch = -1')
+    found = problems(tmp_path, text)
+    assert len(found) == 2
+
+
+def test_environment_variables_fill_values(tmp_path: Path) -> None:
+    text = GOOD.replace('"mentions.jsonl"', '"${DEMO_FILE}"')
+    config = load_config(write(tmp_path, text), env={"DEMO_FILE": "/data/m.jsonl"})
+    assert config.sources[0].path == "/data/m.jsonl"  # type: ignore[attr-defined]
+
+
+def test_unset_environment_variable_names_the_key_and_variable(tmp_path: Path) -> None:
+    text = GOOD.replace('"mentions.jsonl"', '"${DEMO_FILE}"')
+    assert problems(tmp_path, text) == [
+        "sources[0].path: environment variable DEMO_FILE is not set"
+    ]
+
+
+def test_environment_default_is_used_when_unset(tmp_path: Path) -> None:
+    text = GOOD.replace('"mentions.jsonl"', '"${DEMO_FILE:-fallback.jsonl}"')
+    assert load_config(write(tmp_path, text), env={}).sources[0].path == "fallback.jsonl"  # type: ignore[attr-defined]
+
+
+def test_invalid_toml_says_where(tmp_path: Path) -> None:
+    (problem,) = problems(tmp_path, "[brand\nname = 'x'")
+    assert problem.startswith("not valid TOML") and "line 1" in problem
+
+
+def test_missing_file_suggests_init(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="earful init"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_cli_exits_2_with_the_key_path(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace('interval = "90s"', 'interval = "soon"'))
+    result = CliRunner().invoke(cli, ["run", "-c", str(path)])
+    assert result.exit_code == 2
+    assert "sources[0].interval: expected a duration" in result.output
+
+
+def test_cli_reads_earful_config_from_the_environment(tmp_path: Path) -> None:
+    path = write(tmp_path, "[brand]\nname = ''\n")
+    result = CliRunner().invoke(cli, ["stats"], env={"EARFUL_CONFIG": str(path)})
+    assert result.exit_code == 2
+    assert "brand.name:" in result.output
+
+
+def test_bad_rule_file_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "ours.toml").write_text(
+        "[[rules]]\nid = 'x'\n[rules.when]\nfollowers_at_least = 'many'\n"
+    )
+    path = write(tmp_path, GOOD + '\n[rules]\nfiles = ["default", "ours.toml"]\n')
+    result = CliRunner().invoke(cli, ["classify", "-c", str(path), "hello"])
+    assert result.exit_code == 2
+    assert "rules:" in result.output and "followers_at_least" in result.output
+
+
+def test_bad_template_folder_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "tpl").mkdir()
+    (tmp_path / "tpl" / "thanks.j2").write_text("Thanks {{ nmae }}!")
+    path = write(tmp_path, GOOD + '\n[responders]\ntemplates = "tpl"\n')
+    result = CliRunner().invoke(cli, ["classify", "-c", str(path), "hello"])
+    assert result.exit_code == 2
+    assert "responders.templates: template thanks.j2" in result.output and "nmae" in result.output
+
+
+def test_config_example_and_starter_are_valid(tmp_path: Path) -> None:
+    from importlib.resources import files
+
+    starter = files("earful").joinpath("starter.toml").read_text(encoding="utf-8")
+    load_config(write(tmp_path, starter), env={})
+    example = (REPO / "config.example.toml").read_text(encoding="utf-8")
+    env = {name: "test-value" for name in _env_names(example)}
+    config = load_config(write(tmp_path, example), env=env)
+    assert config.brand.name
+
+
+def _env_names(text: str) -> set[str]:
+    import re
+
+    return set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", text))

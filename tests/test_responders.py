@@ -1,0 +1,165 @@
+"""Responders: from a judged mention to drafts. Pure functions, no setup."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from factories import mention, verdict
+
+from listener.mention import Brand
+from responders.context import ResponderSettings, first_name
+from responders.drafts import DraftKind
+from responders.limits import reply_problem
+from responders.respond import respond
+from responders.templating import TemplateError, Templates
+from rules.verdict import Disposition
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+SETTINGS = ResponderSettings(brand=Brand("Acme"))
+
+
+def kinds(drafts: tuple) -> list[str]:
+    return [d.kind.value for d in drafts]
+
+
+def test_complaint_gets_an_apology_and_a_callback_task() -> None:
+    m = mention("charged twice", handle="ana")
+    drafts = respond(m, verdict(topic="billing"), SETTINGS, last_contact=None, now=NOW)
+    assert kinds(drafts) == ["reply", "callback"]
+    reply, callback = drafts
+    assert "charge" in reply.body and "call you back" in reply.body
+    assert callback.body.startswith("Contact @ana on X about billing")
+    assert m.url in callback.body
+    assert all(d.target == m.key for d in drafts)
+
+
+def test_complaint_on_a_read_only_platform_is_a_callback_only() -> None:
+    m = mention("acme is down", platform="hackernews")
+    drafts = respond(m, verdict(), SETTINGS, last_contact=None, now=NOW)
+    assert kinds(drafts) == ["callback"]
+    assert "Hacker News" in drafts[0].body
+
+
+def test_no_reply_action_keeps_the_callback() -> None:
+    v = replace(verdict(), actions=("no_reply",))
+    assert kinds(respond(mention(), v, SETTINGS, last_contact=None, now=NOW)) == ["callback"]
+
+
+def test_praise_gets_a_thank_you() -> None:
+    v = verdict(Disposition.INTERESTING_GOOD, topic=None)
+    (draft,) = respond(mention("love it"), v, SETTINGS, last_contact=None, now=NOW)
+    assert draft.kind is DraftKind.THANKS and draft.body.startswith("Thank you, Ana!")
+
+
+def test_question_gets_an_answer_offer_or_a_task_where_replies_are_impossible() -> None:
+    v = verdict(Disposition.QUESTION, topic=None)
+    assert kinds(respond(mention("how?"), v, SETTINGS, last_contact=None, now=NOW)) == ["reply"]
+    rss = mention("how?", platform="rss")
+    assert kinds(respond(rss, v, SETTINGS, last_contact=None, now=NOW)) == ["callback"]
+
+
+def test_noise_gets_nothing() -> None:
+    v = verdict(Disposition.IGNORE, topic=None)
+    assert respond(mention("lunch"), v, SETTINGS, last_contact=None, now=NOW) == ()
+
+
+def test_no_second_draft_to_the_same_author_within_the_cooldown() -> None:
+    recent = NOW - timedelta(hours=1)
+    assert respond(mention(), verdict(), SETTINGS, last_contact=recent, now=NOW) == ()
+    old = NOW - timedelta(days=2)
+    assert kinds(respond(mention(), verdict(), SETTINGS, last_contact=old, now=NOW)) == [
+        "reply",
+        "callback",
+    ]
+
+
+def test_urgent_complaint_escalates_even_within_the_cooldown() -> None:
+    v = verdict(urgency=85)
+    recent = NOW - timedelta(minutes=5)
+    drafts = respond(mention(followers=250_000), v, SETTINGS, last_contact=recent, now=NOW)
+    assert kinds(drafts) == ["escalation"]
+    assert "Urgent (85/100)" in drafts[0].body and "250,000 followers" in drafts[0].body
+
+
+def test_escalate_action_escalates_below_the_threshold() -> None:
+    v = replace(verdict(urgency=30), actions=("escalate",))
+    drafts = respond(mention(), v, SETTINGS, last_contact=None, now=NOW)
+    assert kinds(drafts) == ["reply", "callback", "escalation"]
+    assert drafts[-1].reason == "rule asked to escalate"
+
+
+@pytest.mark.parametrize(
+    ("display", "greeting"),
+    [("Ana Lima", "Ana"), ("🌸 | she/her", None), ("", None), (None, None), ("<b>x</b>", None)],
+)
+def test_replies_greet_by_a_first_name_only_when_there_is_one(
+    display: str | None, greeting: str | None
+) -> None:
+    assert first_name(display) == greeting
+
+
+def test_hostile_author_data_renders_as_plain_text() -> None:
+    from listener.mention import Author, Mention
+
+    m = Mention(
+        platform="x",
+        native_id="1",
+        text="<script>alert(1)</script> down \ud800",
+        author=Author(handle="{{7*7}}", name="{% raw %}"),
+        url=None,
+    )
+    reply, callback = respond(m, verdict(), SETTINGS, last_contact=None, now=NOW)
+    assert "49" not in callback.body and "@{{7*7}}" in callback.body
+    assert "(no link)" in callback.body
+    assert reply.body.startswith("Hi {{7*7}}")
+
+
+def test_a_template_folder_overrides_by_file_name(tmp_path: Path) -> None:
+    (tmp_path / "thanks.j2").write_text("Cheers {{ author }} from {{ brand }}!")
+    settings = ResponderSettings(brand=Brand("Acme"), templates=Templates(tmp_path))
+    v = verdict(Disposition.INTERESTING_GOOD, topic=None)
+    (draft,) = respond(mention(handle="bo"), v, settings, last_contact=None, now=NOW)
+    assert draft.body == "Cheers bo from Acme!"
+
+
+def test_a_template_with_an_unknown_variable_fails_at_load(tmp_path: Path) -> None:
+    (tmp_path / "thanks.j2").write_text("Cheers {{ nmae }}")
+    with pytest.raises(TemplateError, match=r"thanks\.j2.*nmae"):
+        Templates(tmp_path)
+
+
+def test_a_template_that_cannot_escape_the_sandbox(tmp_path: Path) -> None:
+    (tmp_path / "thanks.j2").write_text("{{ author.__class__.__mro__ }}")
+    with pytest.raises(TemplateError, match=r"thanks\.j2"):
+        Templates(tmp_path)
+
+
+def test_a_template_failing_on_odd_data_falls_back_to_the_shipped_one(tmp_path: Path) -> None:
+    (tmp_path / "thanks.j2").write_text("Thanks {{ '{:,}'.format(followers) }}")
+    settings = ResponderSettings(brand=Brand("Acme"), templates=Templates(tmp_path))
+    v = verdict(Disposition.INTERESTING_GOOD, topic=None)
+    (draft,) = respond(mention(followers=None), v, settings, last_contact=None, now=NOW)
+    assert draft.body.startswith("Thank you")
+
+
+def test_a_missing_template_folder_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(TemplateError, match="does not exist"):
+        Templates(tmp_path / "nope")
+
+
+@pytest.mark.parametrize(
+    ("platform", "body", "problem"),
+    [
+        ("x", "a" * 280, None),
+        ("x", "a" * 281, "the reply is 281 characters; x allows 280"),
+        ("reddit", "a" * 10_001, "the reply is 10001 characters; reddit allows 10000"),
+        ("bluesky", "e\u0301" * 300, None),
+        ("x", "   ", "the reply is empty"),
+        ("rss", "hi", "rss is read-only: Earful cannot post there; use the callback task"),
+    ],
+)
+def test_reply_limits_per_platform(platform: str, body: str, problem: str | None) -> None:
+    assert reply_problem(platform, body) == problem

@@ -1,0 +1,350 @@
+"""The store, on real SQLite files."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from factories import complaint, mention, noise, praise
+
+from storage.records import Judged
+from storage.schema import SCHEMA_VERSION, SchemaTooNew
+from storage.store import AlreadyDecided, NotFound, Store
+
+
+def count(store: Store, table: str) -> int:
+    return store.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+# -- schema ---------------------------------------------------------------------
+
+
+def test_new_database_is_migrated_to_the_latest_version(store: Store) -> None:
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_reopening_keeps_the_data(db_path: Path) -> None:
+    with Store.open(db_path) as s:
+        s.ingest("x", [complaint()], {"since_id": "5"})
+    with Store.open(db_path) as s:
+        assert count(s, "mentions") == 1
+        assert s.cursor("x") == {"since_id": "5"}
+
+
+def test_database_from_a_newer_earful_is_refused(db_path: Path) -> None:
+    Store.open(db_path).close()
+    conn = sqlite3.connect(db_path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(SchemaTooNew, match="newer than this Earful"):
+        Store.open(db_path)
+
+
+# -- ingest ---------------------------------------------------------------------
+
+
+def test_ingest_stores_mention_verdict_drafts_and_cursor_together(store: Store) -> None:
+    result = store.ingest("x", [complaint(), praise(), noise()], {"since_id": "9"})
+    assert (result.stored, result.replies, result.callbacks) == (3, 2, 1)
+    assert count(store, "mentions") == 3
+    assert count(store, "verdicts") == 3
+    assert count(store, "replies") == 2
+    assert count(store, "callbacks") == 1
+    assert count(store, "praise") == 1
+    assert store.cursor("x") == {"since_id": "9"}
+
+
+def test_a_mention_stored_twice_is_kept_once(store: Store) -> None:
+    m = mention(native_id="42")
+    store.ingest("x", [complaint(m)], None)
+    result = store.ingest("x", [complaint(m)], None)
+    assert (result.stored, result.duplicates) == (0, 1)
+    assert count(store, "mentions") == 1
+    assert count(store, "replies") == 1
+
+
+def test_same_native_id_on_two_platforms_are_two_mentions(store: Store) -> None:
+    store.ingest("a", [complaint(mention(native_id="7", platform="x"))], None)
+    store.ingest("b", [complaint(mention(native_id="7", platform="reddit"))], None)
+    assert count(store, "mentions") == 2
+
+
+def test_unseen_drops_stored_and_repeated_mentions(store: Store) -> None:
+    a, b = mention(native_id="1"), mention(native_id="2")
+    store.ingest("x", [complaint(a)], None)
+    assert [m.native_id for m in store.unseen([a, b, b])] == ["2"]
+
+
+def test_failed_ingest_stores_nothing_and_keeps_the_cursor(store: Store) -> None:
+    store.ingest("x", [complaint(mention(native_id="1"))], {"since_id": "1"})
+    # A real failure inside the transaction: SQLite aborts on the third mention.
+    store.conn.execute(
+        "CREATE TRIGGER boom BEFORE INSERT ON mentions WHEN new.native_id = '3' "
+        "BEGIN SELECT RAISE(ABORT, 'disk trouble'); END"
+    )
+    batch = [complaint(mention(native_id=n)) for n in ("2", "3", "4")]
+    with pytest.raises(sqlite3.IntegrityError, match="disk trouble"):
+        store.ingest("x", batch, {"since_id": "4"})
+    assert count(store, "mentions") == 1
+    assert count(store, "replies") == 1
+    assert store.cursor("x") == {"since_id": "1"}
+    store.conn.execute("DROP TRIGGER boom")
+    store.ingest("x", batch, {"since_id": "4"})
+    assert count(store, "mentions") == 4
+    assert count(store, "verdicts") == 4
+    assert store.cursor("x") == {"since_id": "4"}
+
+
+# -- cases ------------------------------------------------------------------------
+
+
+def test_one_open_case_per_author_and_conversation(store: Store) -> None:
+    first = mention("router dead", native_id="10", conversation_id="10")
+    follow_up = mention("still dead", native_id="11", conversation_id="10")
+    elsewhere = mention("and billing is wrong", native_id="12", conversation_id="12")
+    store.ingest("x", [complaint(first), complaint(follow_up), complaint(elsewhere)], None)
+    cases = store.conn.execute(
+        "SELECT conversation, count(*) FROM mentions m JOIN cases c "
+        "ON c.id = m.case_id GROUP BY c.id ORDER BY 1"
+    ).fetchall()
+    assert [tuple(r) for r in cases] == [("10", 2), ("12", 1)]
+
+
+def test_noise_opens_no_case_but_joins_an_open_one(store: Store) -> None:
+    store.ingest("x", [noise(mention("lunch", native_id="20"))], None)
+    assert count(store, "cases") == 0
+    store.ingest("x", [complaint(mention("down", native_id="21", conversation_id="21"))], None)
+    store.ingest("x", [noise(mention("DM sent", native_id="22", conversation_id="21"))], None)
+    rows = store.conn.execute("SELECT native_id, case_id FROM mentions ORDER BY id").fetchall()
+    assert rows[0]["case_id"] is None
+    assert rows[1]["case_id"] == rows[2]["case_id"] is not None
+
+
+def test_escalation_marks_the_case_escalated(store: Store) -> None:
+    from responders.drafts import Draft, DraftKind
+
+    m = mention("cancelling today, switching to Globex", native_id="30")
+    judged = complaint(m, urgency=90)
+    judged = Judged(
+        m, judged.verdict, (*judged.drafts, Draft(DraftKind.ESCALATION, "urgent", m.key, "u"))
+    )
+    result = store.ingest("x", [judged], None)
+    assert result.alerts == 1
+    assert store.conn.execute("SELECT status FROM cases").fetchone()[0] == "escalated"
+    assert store.stats().escalated_cases == 1
+
+
+# -- decisions --------------------------------------------------------------------
+
+
+def _one_reply(store: Store) -> int:
+    store.ingest("x", [complaint()], None)
+    return store.replies()[0].id
+
+
+def test_queue_lists_pending_most_urgent_first(store: Store) -> None:
+    store.ingest("x", [complaint(urgency=20), complaint(urgency=90), complaint(urgency=50)], None)
+    assert [r.urgency for r in store.replies()] == [90, 50, 20]
+
+
+def test_approve_with_edit_keeps_the_original_draft_and_audits(store: Store) -> None:
+    reply_id = _one_reply(store)
+    reply = store.approve(reply_id, "bea", body="Edited reply")
+    assert (reply.status, reply.body, reply.decided_by) == ("approved", "Edited reply", "bea")
+    assert reply.drafted_body.startswith("Sorry")
+    history = store.audit_log(subject=f"reply:{reply_id}")
+    assert [(h.actor, h.action) for h in history] == [("bea", "approve")]
+
+
+def test_second_approval_is_told_who_decided(store: Store) -> None:
+    reply_id = _one_reply(store)
+    store.approve(reply_id, "bea")
+    with pytest.raises(AlreadyDecided, match=r"already approved by bea"):
+        store.approve(reply_id, "carl")
+
+
+def test_rejected_reply_cannot_be_approved(store: Store) -> None:
+    reply_id = _one_reply(store)
+    store.reject(reply_id, "bea", reason="not our customer")
+    with pytest.raises(AlreadyDecided, match="already rejected by bea"):
+        store.approve(reply_id, "carl")
+
+
+def test_unknown_reply_id_is_not_found(store: Store) -> None:
+    with pytest.raises(NotFound, match="no reply with id 999"):
+        store.approve(999, "bea")
+
+
+def test_concurrent_approvals_from_two_processes_one_wins(db_path: Path) -> None:
+    with Store.open(db_path) as s:
+        s.ingest("x", [complaint()], None)
+        reply_id = s.replies()[0].id
+    stores = [Store.open(db_path), Store.open(db_path)]  # two connections: two processes' worth
+    barrier = threading.Barrier(2)
+    outcomes: dict[str, str] = {}
+
+    def decide(store: Store, name: str) -> None:
+        barrier.wait()
+        try:
+            store.approve(reply_id, name)
+            outcomes[name] = "won"
+        except AlreadyDecided as exc:
+            outcomes[name] = str(exc)
+
+    threads = [
+        threading.Thread(target=decide, args=(s, n))
+        for s, n in zip(stores, ("ana", "bo"), strict=True)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for s in stores:
+        s.close()
+    winners = [n for n, o in outcomes.items() if o == "won"]
+    assert len(winners) == 1
+    loser = "bo" if winners == ["ana"] else "ana"
+    assert f"already approved by {winners[0]}" in outcomes[loser]
+    with Store.open(db_path) as s:
+        assert len(s.audit_log(subject=f"reply:{reply_id}")) == 1
+
+
+# -- the outbox -------------------------------------------------------------------
+
+
+def test_claim_moves_approved_to_sending_once(store: Store) -> None:
+    reply_id = _one_reply(store)
+    store.approve(reply_id, "bea")
+    claims = store.claim_for_posting(dry_run=False)
+    assert [c.id for c in claims] == [reply_id]
+    assert store.claim_for_posting(dry_run=False) == []
+    assert store.reply(reply_id).status == "sending"
+    store.mark_sent(reply_id, posted_id="123", posted_url="https://x.com/i/123")
+    reply = store.reply(reply_id)
+    assert (reply.status, reply.posted_id) == ("sent", "123")
+
+
+def test_pending_replies_are_never_claimed(store: Store) -> None:
+    _one_reply(store)
+    assert store.claim_for_posting(dry_run=False) == []
+
+
+def test_retryable_failure_goes_back_to_approved_until_attempts_run_out(store: Store) -> None:
+    now = [datetime(2026, 11, 20, 12, 0, tzinfo=UTC)]
+    store.clock = lambda: now[0]
+    reply_id = _one_reply(store)
+    store.approve(reply_id, "bea")
+    for attempt in (1, 2):
+        (claim,) = store.claim_for_posting(dry_run=False)
+        assert claim.attempts == attempt
+        reply = store.mark_failed(
+            reply_id, "503", retryable=True, max_attempts=2, retry_in=timedelta(minutes=1)
+        )
+        if attempt == 1:
+            assert reply.status == "approved"
+            assert store.claim_for_posting(dry_run=False) == []  # not due yet
+            now[0] += timedelta(minutes=2)
+    assert reply.status == "failed"
+    assert reply.last_error == "503"
+
+
+def test_permanent_failure_goes_to_failed_with_the_reason(store: Store) -> None:
+    reply_id = _one_reply(store)
+    store.approve(reply_id, "bea")
+    store.claim_for_posting(dry_run=False)
+    reply = store.mark_failed(reply_id, "duplicate content", retryable=False)
+    assert (reply.status, reply.last_error) == ("failed", "duplicate content")
+
+
+def test_unknown_then_retry_by_a_person(store: Store) -> None:
+    reply_id = _one_reply(store)
+    store.approve(reply_id, "bea")
+    store.claim_for_posting(dry_run=False)
+    assert store.mark_unknown(reply_id, "crashed while sending").status == "unknown"
+    assert store.claim_for_posting(dry_run=False) == []
+    store.retry(reply_id, "bea")
+    assert [c.id for c in store.claim_for_posting(dry_run=False)] == [reply_id]
+
+
+def test_in_sending_lists_what_a_crash_left_behind(store: Store) -> None:
+    reply_id = _one_reply(store)
+    store.approve(reply_id, "bea")
+    store.claim_for_posting(dry_run=True)
+    (claim,) = store.in_sending()
+    assert (claim.id, claim.dry_run) == (reply_id, True)
+
+
+# -- hostile text -------------------------------------------------------------------
+
+HOSTILE = [
+    "<script>alert('x')</script><img src=x onerror=alert(1)>",
+    "A" * 100_000,
+    "nul\x00byte inside",
+    "lone \ud800 surrogate and \udfff another",
+    "rtl \u202eevil\u202c override and \u2066isolate\u2069",
+    "emoji 🔥💀 and ZWJ 👩‍💻 and combining é",
+    "",
+]
+
+
+@pytest.mark.parametrize(
+    "text", HOSTILE, ids=["html", "100kB", "nul", "surrogate", "rtl", "emoji", "empty"]
+)
+def test_hostile_text_round_trips_through_the_store(store: Store, text: str) -> None:
+    m = mention(text, handle="h\ud800x", raw={"text": text})
+    store.ingest("x", [complaint(m)], None)
+    reply = store.replies()[0]
+    assert reply.text == text
+    assert reply.author_handle == "h\ud800x"
+    assert store.mention(reply.mention_id).text == text
+    columns, rows = store.export("mentions")
+    exported = dict(zip(columns, next(rows), strict=True))
+    assert exported["text"] == text
+
+
+def test_hostile_text_in_an_edit_round_trips(store: Store) -> None:
+    reply_id = _one_reply(store)
+    body = "fixed \ud800 <b>now</b>\x00"
+    assert store.approve(reply_id, "bea", body=body).body == body
+
+
+# -- search and stats ----------------------------------------------------------------
+
+
+def test_full_text_search_finds_words_in_posts(store: Store) -> None:
+    store.ingest("x", [complaint(mention("the router keeps rebooting")), noise()], None)
+    assert [m.text for m in store.search("router")] == ["the router keeps rebooting"]
+
+
+def test_search_with_stray_syntax_does_not_fail(store: Store) -> None:
+    store.ingest("x", [complaint(mention('he said "router'))], None)
+    assert [m.text for m in store.search('"router')] == ['he said "router']
+
+
+def test_stats_counts_and_net_sentiment(store: Store) -> None:
+    store.ingest("x", [complaint(), complaint(), praise(), noise()], None)
+    s = store.stats()
+    assert s.mentions == 4
+    assert s.by_disposition == {"interesting_bad": 2, "ignore": 1, "interesting_good": 1}
+    assert s.by_topic == {"outage": 2}
+    assert s.net_sentiment == pytest.approx(-25.0)
+    assert s.replies_by_status == {"pending": 3}
+    assert s.median_first_reply_seconds is None
+
+
+def test_median_time_to_first_reply(store: Store) -> None:
+    posted_at = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+    store.clock = lambda: posted_at + timedelta(hours=2)
+    store.ingest("x", [complaint(mention(created_at=posted_at))], None)
+    reply_id = store.replies()[0].id
+    store.approve(reply_id, "bea")
+    store.claim_for_posting(dry_run=True)
+    store.mark_sent(reply_id, posted_id=None)
+    s = store.stats()
+    assert s.median_first_reply_seconds == pytest.approx(7200, abs=1)
+    assert s.replied_cases == 1

@@ -18,7 +18,7 @@ import asyncio
 import json
 import random
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -44,6 +44,27 @@ class Rejected(SourceDown):
         super().__init__(message)
         self.status = status
         self.detail = detail
+
+
+class Sessions:
+    """The daemon's shared session when one is given (SourceContext.http), or else a
+    private one, made on first use and closed by `aclose` (tests, one-off tools)."""
+
+    def __init__(self, shared: Callable[[], Awaitable[Any]] | None = None) -> None:
+        self._shared = shared
+        self._own: aiohttp.ClientSession | None = None
+
+    async def get(self) -> aiohttp.ClientSession:
+        if self._shared is not None:
+            session: aiohttp.ClientSession = await self._shared()
+            return session
+        if self._own is None or self._own.closed:
+            self._own = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        return self._own
+
+    async def aclose(self) -> None:
+        if self._own is not None and not self._own.closed:
+            await self._own.close()
 
 
 @dataclass(frozen=True)
@@ -84,7 +105,10 @@ async def request_json(
             async with session.request(
                 method, target, params=params, headers=headers, json=json_body
             ) as resp:
-                check_status(resp, what)
+                try:
+                    check_status(resp, what)
+                except Rejected as exc:
+                    raise await _with_detail(exc, resp) from None
                 body = await resp.content.read(MAX_BODY + 1)
                 if len(body) > MAX_BODY:
                     raise SourceDown(f"{what}: {where(target)} sent more than {MAX_BODY} bytes")
@@ -122,6 +146,19 @@ def check_status(resp: aiohttp.ClientResponse, what: str) -> None:
     if status in TRANSIENT:
         raise _Transient(f"{what}: {place} answered HTTP {status}")
     raise Rejected(f"{what}: {place} answered HTTP {status}", status=status)
+
+
+async def _with_detail(exc: Rejected, resp: aiohttp.ClientResponse) -> Rejected:
+    """The platform's own reason ({"error": "..."}), which says what to fix."""
+    try:
+        payload = json.loads(await resp.content.read(64 * 1024))
+    except (ValueError, RecursionError, aiohttp.ClientError, TimeoutError):
+        return exc
+    detail = payload.get("error") if isinstance(payload, dict) else None
+    if not isinstance(detail, str) or not detail:
+        return exc
+    detail = detail[:200]
+    return Rejected(f"{exc}: {detail}", status=exc.status, detail=detail)
 
 
 def parse_json(body: bytes, what: str, url: URL) -> Any:

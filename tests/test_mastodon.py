@@ -3,6 +3,7 @@ real aiohttp, real SQLite, the real API's shapes and paging rules."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -17,13 +18,12 @@ from earful.config import ConfigError, parse_config
 from earful.http import SharedSession
 from earful.pipeline import poll
 from listener.base import AuthFailed, RateLimited, SourceContext, SourceDown
-from listener.mastodon import (
-    MastodonSource,
-    MastodonStreamingSource,
-    Settings,
-    build,
-)
+from listener.mastodon import Settings, build
+from listener.mastodon_source import MastodonSource, MastodonStreamingSource
 from listener.mention import Brand
+from responders.publish.base import Outgoing, PublishError
+from responders.publish.mastodon import MastodonPublisher, idempotency_key, status_length
+from responders.publish.mastodon import build as build_publisher
 from storage.store import Store
 
 BRAND = Brand("Acme", ("acme",), {"mastodon": "@acme@fake.social"})
@@ -443,3 +443,307 @@ async def test_stream_refused_credentials_are_auth_failed(
 async def test_settings_hold_the_token_as_a_secret(fake: FakeMastodon) -> None:
     s = settings(fake, access_token="very-secret")
     assert "very-secret" not in repr(s) and s.token() == "very-secret"
+
+
+# -- the daemon: a stream that drops mid-event is resumed, nothing lost or doubled -----------
+
+
+def daemon_config(fake: FakeMastodon, tmp_path: Path, **source_keys: Any) -> Any:
+    table = {
+        "name": "masto",
+        "type": "mastodon",
+        "base_url": fake.base_url,
+        "tag": "acme",
+        "access_token": fake.token,
+        "stream": True,
+        "interval": "1h",  # the safety-net poll runs once, at start: the stream does the rest
+    }
+    table.update(source_keys)
+    raw = {
+        "brand": {"name": "Acme", "keywords": ["acme"]},
+        "storage": {"path": str(tmp_path / "earful.db")},
+        "sources": [table],
+        "publish": {"interval": "1h"},
+    }
+    return parse_config(raw, tmp_path / "earful.toml", {})
+
+
+def stored_ids(db: Path) -> list[str]:
+    with Store.open(db) as store:
+        rows = store.conn.execute(
+            "SELECT native_id FROM mentions WHERE platform = 'mastodon' ORDER BY native_id"
+        )
+        return [r[0] for r in rows]
+
+
+async def wait_until(check: Any, *, rounds: int = 1000) -> None:
+    for _ in range(rounds):
+        if check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the condition never came true")
+
+
+async def test_daemon_resumes_a_dropped_stream_with_nothing_lost_or_duplicated(
+    fake: FakeMastodon, tmp_path: Path
+) -> None:
+    from earful.app import build_runtime
+    from earful.daemon import Daemon
+
+    before = post_tagged(fake, 2)
+    config = daemon_config(fake, tmp_path)
+    batches: list[Any] = []
+    daemon = Daemon(build_runtime(config), on_batch=batches.append)
+    assert set(daemon.streams) == {"masto"}
+    stop = asyncio.Event()
+    running = asyncio.create_task(daemon.run(stop))
+    try:
+        await fake.wait_for_streams(1)
+        await wait_until(lambda: sum(b.ingest.stored for b in batches) >= 2)
+        live = fake.post("<p>acme live one</p>", tags=["acme"])
+        await wait_until(lambda: sum(b.ingest.stored for b in batches) >= 3)
+        # the connection drops half-way through the next event...
+        cut = fake.make_status("<p>acme cut in half</p>", tags=["acme"])
+        fake.send_raw(sse("update", cut)[:80])
+        fake.drop_streams()
+        # ...and while it is down, more is posted (the half-sent one included)
+        fake.publish(cut)
+        away = fake.post("<p>acme while away</p>", tags=["acme"])
+        await fake.wait_for_streams(2)
+        after = fake.post("<p>acme after the reconnect</p>", tags=["acme"])
+        await wait_until(lambda: sum(b.ingest.stored for b in batches) >= 6)
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 30)
+    expected = sorted(s["id"] for s in [*before, live, cut, away, after])
+    assert stored_ids(tmp_path / "earful.db") == expected
+    # every post stored once: the batches together stored exactly these
+    assert sum(b.ingest.stored for b in batches) == 6
+    with Store.open(tmp_path / "earful.db") as store:
+        assert store.cursor("masto") is not None
+
+
+async def test_daemon_stops_cleanly_while_a_stream_is_open(
+    fake: FakeMastodon, tmp_path: Path
+) -> None:
+    from earful.app import build_runtime
+    from earful.daemon import Daemon
+
+    daemon = Daemon(build_runtime(daemon_config(fake, tmp_path)))
+    stop = asyncio.Event()
+    running = asyncio.create_task(daemon.run(stop))
+    await fake.wait_for_streams(1)
+    stop.set()
+    await asyncio.wait_for(running, 30)
+    assert running.done() and running.exception() is None
+    assert all(task.done() for task in daemon._stream_tasks)
+
+
+async def test_daemon_does_not_stream_a_source_without_stream(
+    fake: FakeMastodon, tmp_path: Path
+) -> None:
+    from earful.app import build_runtime
+    from earful.daemon import Daemon
+
+    runtime = build_runtime(daemon_config(fake, tmp_path, stream=False))
+    try:
+        assert Daemon(runtime).streams == {}
+    finally:
+        await runtime.aclose()
+
+
+# -- the publisher ----------------------------------------------------------------------------
+
+
+def publisher(fake: FakeMastodon, http: SharedSession, **keys: Any) -> MastodonPublisher:
+    made = build_publisher(
+        settings(fake, access_token=fake.token, **keys), SourceContext(brand=BRAND, http=http.get)
+    )
+    assert isinstance(made, MastodonPublisher)
+    return made
+
+
+def complaint_status(fake: FakeMastodon, visibility: str = "public") -> dict[str, Any]:
+    author = fake.account("ana", domain="mastodon.online")
+    return fake.post("<p>acme my internet is down</p>", account=author, visibility=visibility)
+
+
+def outgoing_to(
+    status: dict[str, Any], body: str = "Sorry Ana, we're on it.", **kw: Any
+) -> Outgoing:
+    return Outgoing(
+        reply_id=kw.pop("reply_id", 7),
+        kind="reply",
+        body=body,
+        platform="mastodon",
+        target_id=status["id"],
+        target_author="ana@mastodon.online",
+        target_raw=kw.pop("raw", status),
+        **kw,
+    )
+
+
+async def test_reply_is_threaded_mentions_the_author_and_carries_an_idempotency_key(
+    fake: FakeMastodon, http: SharedSession
+) -> None:
+    target = complaint_status(fake)
+    out = outgoing_to(target)
+    posted = await publisher(fake, http).post(out)
+    (status,) = fake.posted
+    assert posted.native_id == status["id"] and posted.url == status["url"]
+    assert status["in_reply_to_id"] == target["id"]
+    assert status["content"] == "<p>@ana@mastodon.online Sorry Ana, we&#x27;re on it.</p>"
+    (request,) = [r for r in fake.requests if r.method == "POST"]
+    assert request.headers["Idempotency-Key"] == idempotency_key(out)
+    assert request.headers["Authorization"] == f"Bearer {fake.token}"
+
+
+async def test_a_retried_post_never_posts_twice(fake: FakeMastodon, http: SharedSession) -> None:
+    out = outgoing_to(complaint_status(fake))
+    masto = publisher(fake, http)
+    first = await masto.post(out)
+    again = await masto.post(out)
+    assert first == again and len(fake.posted) == 1
+
+
+@pytest.mark.parametrize(
+    ("original", "widest", "expected"),
+    [
+        ("public", "public", "public"),
+        ("unlisted", "public", "unlisted"),
+        ("private", "public", "private"),
+        ("direct", "public", "direct"),
+        ("public", "unlisted", "unlisted"),
+        ("private", "unlisted", "private"),
+    ],
+)
+async def test_reply_visibility_is_never_wider_than_the_post(
+    fake: FakeMastodon, http: SharedSession, original: str, widest: str, expected: str
+) -> None:
+    out = outgoing_to(complaint_status(fake, original))
+    await publisher(fake, http, reply_visibility=widest).post(out)
+    assert fake.posted[0]["visibility"] == expected
+
+
+async def test_visibility_is_asked_for_when_the_stored_post_lacks_it(
+    fake: FakeMastodon, http: SharedSession
+) -> None:
+    target = complaint_status(fake, "private")
+    await publisher(fake, http).post(outgoing_to(target, raw={"id": target["id"]}))
+    assert fake.posted[0]["visibility"] == "private"
+    assert fake.requests_to(f"/api/v1/statuses/{target['id']}")
+
+
+async def test_a_reply_to_a_deleted_post_fails_for_good(
+    fake: FakeMastodon, http: SharedSession
+) -> None:
+    target = complaint_status(fake)
+    del fake.statuses[target["id"]]
+    with pytest.raises(PublishError) as caught:
+        await publisher(fake, http).post(outgoing_to(target, raw=None))
+    assert caught.value.retryable is False and "404" in str(caught.value)
+
+
+async def test_a_body_that_already_names_the_author_gets_no_second_mention(
+    fake: FakeMastodon, http: SharedSession
+) -> None:
+    out = outgoing_to(complaint_status(fake), body="Hi @Ana@mastodon.online, we're on it.")
+    await publisher(fake, http).post(out)
+    assert fake.posted[0]["content"].startswith("<p>Hi @Ana@mastodon.online,")
+
+
+async def test_a_reply_over_the_instance_limit_is_refused_before_posting(
+    fake: FakeMastodon, http: SharedSession
+) -> None:
+    fake.max_characters = 60
+    out = outgoing_to(complaint_status(fake), body="x" * 50)  # 50 + "@ana " = 55 counted
+    masto = publisher(fake, http)
+    await masto.post(out)  # fits
+    too_long = outgoing_to(complaint_status(fake), body="x" * 56, reply_id=8)
+    with pytest.raises(PublishError) as caught:
+        await masto.post(too_long)
+    assert caught.value.retryable is False
+    assert "61 characters" in str(caught.value) and "allows 60" in str(caught.value)
+    assert len(fake.posted) == 1
+
+
+def test_mastodon_counts_links_as_23_and_mentions_without_their_domain() -> None:
+    text = "@ana@mastodon.online see https://status.acme.example/incidents/2026-11-20/outage"
+    assert status_length(text) == len("@ana see ") + 23
+
+
+async def test_a_validation_error_fails_for_good_with_the_platforms_reason(
+    fake: FakeMastodon, http: SharedSession
+) -> None:
+    fake.fail(
+        "/api/v1/statuses",
+        422,
+        body='{"error": "Validation failed: Text character limit of 500 exceeded"}',
+        method="POST",
+    )
+    with pytest.raises(PublishError) as caught:
+        await publisher(fake, http).post(outgoing_to(complaint_status(fake)))
+    assert caught.value.retryable is False
+    assert "Text character limit of 500 exceeded" in str(caught.value)
+
+
+@pytest.mark.parametrize(("status", "retryable"), [(503, True), (429, True), (401, False)])
+async def test_posting_faults_say_whether_a_retry_may_help(
+    fake: FakeMastodon, http: SharedSession, status: int, retryable: bool
+) -> None:
+    fake.fail("/api/v1/statuses", status, method="POST")
+    with pytest.raises(PublishError) as caught:
+        await publisher(fake, http).post(outgoing_to(complaint_status(fake)))
+    assert caught.value.retryable is retryable
+    assert fake.token not in str(caught.value)
+
+
+def test_no_token_means_no_publisher(fake: FakeMastodon) -> None:
+    assert build_publisher(settings(fake), SourceContext(brand=BRAND)) is None
+
+
+async def _sending_reply(store: Store, status: dict[str, Any]) -> Any:
+    from factories import complaint, mention
+
+    from listener.mastodon import mention_from_status
+
+    m = mention_from_status(status)
+    store.ingest(
+        "masto",
+        [complaint(mention(m.text, platform="mastodon", native_id=m.native_id, raw=status))],
+        None,
+    )
+    (draft,) = store.replies("pending")
+    store.approve(draft.id, "agent")
+    (claim,) = store.claim_for_posting(dry_run=False)
+    return claim
+
+
+async def test_a_crash_after_posting_is_reconciled_as_sent_not_posted_again(
+    fake: FakeMastodon, http: SharedSession, store: Store
+) -> None:
+    from earful.outbox import outgoing, reconcile_sending
+
+    claim = await _sending_reply(store, complaint_status(fake))
+    masto = publisher(fake, http)
+    posted = await masto.post(outgoing(claim))
+    # the process dies here, before mark_sent; on restart:
+    summary = await reconcile_sending(store, {"mastodon": publisher(fake, http)})
+    assert summary.outcomes == {"reconciled": 1}
+    reply = store.reply(claim.id)
+    assert reply.status == "sent" and reply.posted_id == posted.native_id
+    assert len(fake.posted) == 1
+
+
+async def test_a_crash_before_posting_is_left_unknown_for_a_person(
+    fake: FakeMastodon, http: SharedSession, store: Store
+) -> None:
+    from earful.outbox import reconcile_sending
+
+    target = complaint_status(fake)
+    claim = await _sending_reply(store, target)
+    # someone else answered the same post by hand: not Earful's text, so not ours
+    fake.post("<p>different words</p>", account=fake.me, in_reply_to_id=target["id"])
+    summary = await reconcile_sending(store, {"mastodon": publisher(fake, http)})
+    assert summary.outcomes == {"unknown": 1}
+    assert store.reply(claim.id).status == "unknown" and fake.posted == []

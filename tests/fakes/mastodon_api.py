@@ -12,6 +12,7 @@ import asyncio
 import html
 import itertools
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -55,6 +56,12 @@ def _key(status_id: str) -> tuple[int, str]:
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def counted_length(text: str) -> int:
+    """Mastodon's StatusLengthValidator: a URL counts 23, a remote mention as @user."""
+    text = re.sub(r"https?://\S+", "x" * 23, text)
+    return len(re.sub(r"(@\w+)@[\w.-]+\w", r"\1", text))
 
 
 def sse(event: str, payload: Any) -> bytes:
@@ -439,8 +446,7 @@ class FakeMastodon:
             return web.json_response(
                 {"error": "Validation failed: Text can't be blank"}, status=422
             )
-        # counted plainly; tests keep long URLs and remote mentions out of limit cases
-        if len(text) > self.max_characters:
+        if counted_length(text) > self.max_characters:
             return web.json_response(
                 {
                     "error": "Validation failed: Text character limit of "

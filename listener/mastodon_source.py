@@ -28,6 +28,9 @@ from listener.normalize import MalformedPost, as_id, as_list, as_mapping, get_pa
 
 log = logging.getLogger("earful.mastodon")
 
+# The cursor of a timeline that was empty when first polled: below every id.
+EMPTY = "0"
+
 # Pages one poll may walk through before handing the batch over to be stored (the
 # daemon polls again at once while more are waiting).
 MAX_PAGES = 5
@@ -116,12 +119,10 @@ class MastodonSource:
     def _items(self, payload: Any) -> Sequence[Any]:
         if self.settings.mode == "search":
             if not isinstance(payload, Mapping) or not isinstance(payload.get("statuses"), list):
-                raise SourceDown(f"mastodon {self.name}: search answer has no statuses list")
+                raise SourceDown("mastodon: the search answer has no statuses list")
             return as_list(payload.get("statuses"))
         if not isinstance(payload, list):
-            raise SourceDown(
-                f"mastodon {self.name}: expected a JSON array, got {type(payload).__name__}"
-            )
+            raise SourceDown(f"mastodon: expected a JSON array, got {type(payload).__name__}")
         return payload
 
     def _mention(self, item: Any) -> tuple[str | None, Mention | None]:
@@ -161,7 +162,7 @@ class MastodonSource:
                 headers=self.headers(),
                 retries=self.retries,
                 retry_delay=self.retry_delay,
-                what=f"mastodon {self.name}",
+                what="mastodon",
             )
             items = self._items(resp.payload)
             pages += 1
@@ -184,8 +185,11 @@ class MastodonSource:
                 url, params = link, []
             else:  # no Link header (search): ask for the page after the newest id
                 url, params = self._request(newest)
-        cursor_out = {"since_id": newest} if newest else None
-        return FetchResult(tuple(found), cursor_out, more=more, next_poll_in=pause)
+        if newest is None:
+            # The first poll found the timeline empty: whatever appears from now on
+            # is new, and the next poll must read all of it, not just its newest page.
+            newest = EMPTY
+        return FetchResult(tuple(found), {"since_id": newest}, more=more, next_poll_in=pause)
 
 
 class MastodonStreamingSource(MastodonSource):
@@ -217,7 +221,7 @@ class MastodonStreamingSource(MastodonSource):
         connection drops; the daemon reconnects with backoff."""
         session = await self.session()
         url, params = self._stream_request()
-        what = f"mastodon {self.name} stream"
+        what = "mastodon stream"
         try:
             async with session.get(
                 url,

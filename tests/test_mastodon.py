@@ -77,6 +77,17 @@ async def test_first_poll_takes_the_newest_page_and_sets_the_cursor(
     assert result.more is False
 
 
+async def test_a_burst_after_a_first_poll_of_an_empty_timeline_is_read_whole(
+    fake: FakeMastodon, http: SharedSession
+) -> None:
+    masto = source(fake, http, page_size=3)
+    empty = await masto.fetch(None)
+    assert empty.mentions == () and empty.cursor is not None
+    post_tagged(fake, 7)
+    burst = await masto.fetch(empty.cursor)
+    assert texts(burst.mentions) == [f"acme post {i}" for i in range(7)]
+
+
 async def test_a_backlog_is_walked_through_link_header_pages_oldest_first(
     fake: FakeMastodon, http: SharedSession
 ) -> None:

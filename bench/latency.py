@@ -133,7 +133,7 @@ async def run(label: str, *, stream: bool, interval: float, posts: int, gap: flo
         stop = asyncio.Event()
         task = asyncio.create_task(daemon.run(stop))
         # settled: the first poll answered, and the stream open when streaming
-        while not fake.requests_to("/api/v1/timelines") or (stream and not fake._streams):
+        while not fake.requests_to("/api/v1/timelines") or (stream and not fake.open_streams):
             await asyncio.sleep(0.01)
         await asyncio.sleep(0.2)
         published: dict[str, float] = {}

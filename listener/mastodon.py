@@ -149,6 +149,12 @@ class Settings(SourceSettings):
             raise ValueError(f'expected one hashtag like "acmefail", got {value!r}')
         return tag
 
+    @field_validator("access_token", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        # an empty token (`access_token = ""`) is no token, not a credential to send
+        return None if isinstance(value, str) and not value.strip() else value
+
     @model_validator(mode="after")
     def _mode_needs(self) -> Settings:
         if self.mode == "hashtag" and not self.tag:

@@ -270,6 +270,27 @@ async def test_a_5xx_that_persists_is_source_down(fake: FakeMastodon, http: Shar
     assert len(fake.requests_to("/api/v1/timelines")) == 3  # the first try and two retries
 
 
+async def test_a_request_that_times_out_is_retried(fake: FakeMastodon) -> None:
+    impatient = SharedSession(timeout=0.1)
+    try:
+        post_tagged(fake, 1)
+        fake.fail("/api/v1/timelines", 200, body=b"[]", delay=0.4)
+        result = await source(fake, impatient).fetch(None)
+        assert texts(result.mentions) == ["acme post 0"]
+    finally:
+        await impatient.aclose()
+
+
+async def test_a_server_that_never_answers_is_source_down(fake: FakeMastodon) -> None:
+    impatient = SharedSession(timeout=0.1)
+    try:
+        fake.fail("/api/v1/timelines", 200, body=b"[]", delay=0.4, times=3)
+        with pytest.raises(SourceDown, match=r"unreachable.*Timeout"):
+            await source(fake, impatient).fetch(None)
+    finally:
+        await impatient.aclose()
+
+
 async def test_an_unreachable_instance_is_source_down(http: SharedSession) -> None:
     server = FakeMastodon()
     await server.start()
@@ -563,6 +584,32 @@ async def test_daemon_does_not_stream_a_source_without_stream(
         await runtime.aclose()
 
 
+def test_stream_reconnects_back_off_and_respect_rate_limits_and_refused_tokens(
+    fake: FakeMastodon, tmp_path: Path
+) -> None:
+    from datetime import timedelta
+
+    from earful.app import build_runtime
+    from earful.daemon import STREAM_MAX_BACKOFF, Daemon
+
+    runtime = build_runtime(daemon_config(fake, tmp_path))
+    try:
+        runner = Daemon(runtime).streams["masto"]
+        first = runner._failed(SourceDown("dropped"), unexpected=False)
+        second = runner._failed(SourceDown("dropped"), unexpected=False)
+        assert first is not None and 0.8 <= first <= 1.2
+        assert second is not None and 1.6 <= second <= 2.4
+        for _ in range(20):
+            runner._failed(SourceDown("dropped"), unexpected=False)
+        assert runner._failed(SourceDown("dropped"), unexpected=False) == STREAM_MAX_BACKOFF
+        reset = datetime.now(UTC) + timedelta(seconds=600)
+        waited = runner._failed(RateLimited("slow down", reset), unexpected=False)
+        assert waited is not None and 590 <= waited <= 600
+        assert runner._failed(AuthFailed("401"), unexpected=False) is None
+    finally:
+        runtime.store.close()
+
+
 # -- the publisher ----------------------------------------------------------------------------
 
 
@@ -603,7 +650,8 @@ async def test_reply_is_threaded_mentions_the_author_and_carries_an_idempotency_
     (status,) = fake.posted
     assert posted.native_id == status["id"] and posted.url == status["url"]
     assert status["in_reply_to_id"] == target["id"]
-    assert status["content"] == "<p>@ana@mastodon.online Sorry Ana, we&#x27;re on it.</p>"
+    assert fake.sent[0]["status"] == "@ana@mastodon.online Sorry Ana, we're on it."
+    assert status["content"].startswith('<p><span class="h-card"')
     (request,) = [r for r in fake.requests if r.method == "POST"]
     assert request.headers["Idempotency-Key"] == idempotency_key(out)
     assert request.headers["Authorization"] == f"Bearer {fake.token}"
@@ -660,7 +708,7 @@ async def test_a_body_that_already_names_the_author_gets_no_second_mention(
 ) -> None:
     out = outgoing_to(complaint_status(fake), body="Hi @Ana@mastodon.online, we're on it.")
     await publisher(fake, http).post(out)
-    assert fake.posted[0]["content"].startswith("<p>Hi @Ana@mastodon.online,")
+    assert fake.sent[0]["status"] == "Hi @Ana@mastodon.online, we're on it."
 
 
 async def test_a_reply_over_the_instance_limit_is_refused_before_posting(
@@ -713,7 +761,7 @@ def test_no_token_means_no_publisher(fake: FakeMastodon) -> None:
     assert build_publisher(settings(fake), SourceContext(brand=BRAND)) is None
 
 
-async def _sending_reply(store: Store, status: dict[str, Any]) -> Any:
+async def _sending_reply(store: Store, status: dict[str, Any], body: str | None = None) -> Any:
     from factories import complaint, mention
 
     from listener.mastodon import mention_from_status
@@ -725,7 +773,7 @@ async def _sending_reply(store: Store, status: dict[str, Any]) -> Any:
         None,
     )
     (draft,) = store.replies("pending")
-    store.approve(draft.id, "agent")
+    store.approve(draft.id, "agent", body=body)
     (claim,) = store.claim_for_posting(dry_run=False)
     return claim
 
@@ -744,6 +792,21 @@ async def test_a_crash_after_posting_is_reconciled_as_sent_not_posted_again(
     reply = store.reply(claim.id)
     assert reply.status == "sent" and reply.posted_id == posted.native_id
     assert len(fake.posted) == 1
+
+
+async def test_reconcile_recognises_a_reply_as_mastodon_rendered_it(
+    fake: FakeMastodon, http: SharedSession, store: Store
+) -> None:
+    from earful.outbox import outgoing, reconcile_sending
+
+    body = "Hi @ana@mastodon.online, status: https://status.acme.example/incidents/2026-11-20"
+    claim = await _sending_reply(store, complaint_status(fake), body=body)
+    posted = await publisher(fake, http).post(outgoing(claim))
+    # shown as an h-card "@ana" and a link whose scheme is in an invisible span
+    assert "h-card" in fake.posted[0]["content"] and "invisible" in fake.posted[0]["content"]
+    summary = await reconcile_sending(store, {"mastodon": publisher(fake, http)})
+    assert summary.outcomes == {"reconciled": 1}
+    assert store.reply(claim.id).posted_id == posted.native_id
 
 
 async def test_a_crash_before_posting_is_left_unknown_for_a_person(

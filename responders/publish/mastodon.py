@@ -86,7 +86,11 @@ def idempotency_key(out: Outgoing) -> str:
 
 
 def _same_text(posted_html: str, body: str) -> bool:
+    """Whether a posted status says what the reply says. Mastodon shows a remote
+    mention as @user, so mentions are compared without their domain."""
+
     def norm(text: str) -> str:
+        text = _REMOTE_MENTION.sub(lambda m: "@" + m.group(1), text)
         return _SPACE.sub(" ", text).strip().casefold()
 
     return norm(body) in norm(html_to_text(posted_html))

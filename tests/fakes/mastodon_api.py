@@ -34,6 +34,7 @@ class Fault:
     body: bytes = b""
     headers: Mapping[str, str] = field(default_factory=dict)
     times: int = 1
+    delay: float = 0.0  # seconds before answering: a slow or hung server
 
 
 @dataclass
@@ -64,6 +65,30 @@ def counted_length(text: str) -> int:
     return len(re.sub(r"(@\w+)@[\w.-]+\w", r"\1", text))
 
 
+def render(text: str) -> str:
+    """Status text as Mastodon renders it: escaped, mentions as h-cards, links as
+    anchors whose scheme is hidden in an invisible span."""
+
+    def mention(m: re.Match[str]) -> str:
+        user, domain = m.group(1), m.group(2)
+        return (
+            f'<span class="h-card" translate="no"><a href="https://{domain}/@{user}" '
+            f'class="u-url mention">@<span>{user}</span></a></span>'
+        )
+
+    def link(m: re.Match[str]) -> str:
+        url = m.group(0)
+        scheme, _, rest = url.partition("://")
+        return (
+            f'<a href="{url}" target="_blank" rel="nofollow noopener">'
+            f'<span class="invisible">{scheme}://</span><span class="">{rest}</span></a>'
+        )
+
+    escaped = html.escape(text, quote=False)
+    escaped = re.sub(r"https?://[^\s<]+", link, escaped)
+    return re.sub(r"(?<![\w/])@(\w+)@([\w.-]+\w)", mention, escaped)
+
+
 def sse(event: str, payload: Any) -> bytes:
     data = payload if isinstance(payload, str) else json.dumps(payload)
     return f"event: {event}\ndata: {data}\n\n".encode()
@@ -85,6 +110,7 @@ class FakeMastodon:
         self.statuses: dict[str, Json] = {}
         self.notifications: dict[str, Json] = {}
         self.posted: list[Json] = []
+        self.sent: list[Json] = []  # the bodies of accepted POST /api/v1/statuses
         self.idempotent: dict[str, Json] = {}
         self.requests: list[Recorded] = []
         self.faults: list[Fault] = []
@@ -265,9 +291,10 @@ class FakeMastodon:
         headers: Mapping[str, str] | None = None,
         times: int = 1,
         method: str = "GET",
+        delay: float = 0.0,
     ) -> None:
         raw = body.encode() if isinstance(body, str) else body
-        self.faults.append(Fault(method, path, status, raw, dict(headers or {}), times))
+        self.faults.append(Fault(method, path, status, raw, dict(headers or {}), times, delay))
 
     def send_raw(self, data: bytes) -> None:
         """Bytes to every open stream as they are (half an event, a comment...)."""
@@ -287,6 +314,10 @@ class FakeMastodon:
             await asyncio.sleep(0.01)
         raise AssertionError(f"{self.stream_connections} stream connections, wanted {connections}")
 
+    @property
+    def open_streams(self) -> int:
+        return len(self._streams)
+
     def requests_to(self, prefix: str) -> list[Recorded]:
         return [r for r in self.requests if r.path.startswith(prefix)]
 
@@ -304,6 +335,7 @@ class FakeMastodon:
                 and request.path.startswith(fault.path)
             ):
                 fault.times -= 1
+                await asyncio.sleep(fault.delay)
                 return web.Response(status=fault.status, body=fault.body, headers=fault.headers)
         response = await handler(request)
         if not response.prepared:
@@ -458,7 +490,7 @@ class FakeMastodon:
         parent = self.statuses.get(parent_id) if parent_id else None
         if parent_id and parent is None:
             return web.json_response({"error": "Record not found"}, status=404)
-        content = "<p>" + html.escape(text).replace("\n", "<br />") + "</p>"
+        content = "<p>" + render(text).replace("\n", "<br />") + "</p>"
         status = self.make_status(
             content,
             account=self.me,
@@ -468,6 +500,7 @@ class FakeMastodon:
         )
         self.statuses[status["id"]] = status
         self.posted.append(status)
+        self.sent.append(dict(body))
         if key:
             self.idempotent[key] = status
         return web.json_response(status)

@@ -137,9 +137,7 @@ class MastodonPublisher:
             )
         except RateLimited as exc:
             raise PublishError(str(exc), retryable=True) from None
-        except AuthFailed as exc:
-            raise PublishError(f"{exc} (posting needs write:statuses)", retryable=False) from None
-        except Rejected as exc:
+        except (AuthFailed, Rejected) as exc:  # refused: asking again will not help
             raise PublishError(str(exc), retryable=False) from None
         except SourceDown as exc:
             # a timeout may hide a post that went out: the Idempotency-Key makes the

@@ -20,9 +20,9 @@ from typing import Any, ClassVar
 import sqlite_utils
 
 from listener.mention import Mention
-from responders.drafts import DraftKind
 from rules.verdict import Disposition
 from storage.db import connect, dumps, from_iso, iso, loads, text
+from storage.ingest import write_batch
 from storage.records import (
     AuditEntry,
     CallbackRecord,
@@ -78,31 +78,6 @@ _CALLBACK_SELECT = """
     SELECT c.*, m.platform, m.author_handle, m.url
     FROM callbacks c JOIN mentions m ON m.id = c.mention_id
 """
-
-_INSERT_MENTION = """
-    INSERT INTO mentions (
-        platform, native_id, source, url, author_handle, author_name, author_followers,
-        author_verified, author_id, author_url, text, context, created_at, fetched_at,
-        lang, likes, reposts, replies, conversation_id, in_reply_to, raw
-    ) VALUES (
-        ?, CAST(? AS TEXT), ?, CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), ?,
-        ?, CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), ?, ?,
-        ?, ?, ?, ?, CAST(? AS TEXT), CAST(? AS TEXT), ?
-    )
-    ON CONFLICT (platform, native_id) DO NOTHING
-    RETURNING id
-"""
-
-_INSERT_VERDICT = """
-    INSERT INTO verdicts (
-        mention_id, disposition, compound, score, labels, topic, urgency, interest,
-        segment, actions, reasons, lang
-    ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-"""
-
-_ACTIONABLE = frozenset(
-    {Disposition.INTERESTING_BAD, Disposition.INTERESTING_GOOD, Disposition.QUESTION}
-)
 
 
 class Store:
@@ -209,202 +184,8 @@ class Store:
         transaction: a crash before COMMIT leaves none of it, so the same page is
         fetched again and stored once."""
         now = iso(self.clock())
-        counts = {"stored": 0, "duplicates": 0, "replies": 0, "callbacks": 0, "alerts": 0}
-        cases_opened = 0
         with self._write() as conn:
-            for item in batch:
-                mention_id = self._insert_mention(conn, source, item, now)
-                if mention_id is None:
-                    counts["duplicates"] += 1
-                    continue
-                counts["stored"] += 1
-                case_id, opened = self._case_for(conn, item, mention_id, now)
-                cases_opened += opened
-                self._insert_drafts(conn, item, mention_id, case_id, now, counts)
-            if cursor is not None:
-                conn.execute(
-                    "INSERT INTO cursors (source, cursor, updated_at) VALUES (?, ?, ?) "
-                    "ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor, "
-                    "updated_at = excluded.updated_at",
-                    (source, dumps(dict(cursor)), now),
-                )
-        return IngestResult(cases_opened=cases_opened, **counts)
-
-    def _insert_mention(
-        self, conn: sqlite3.Connection, source: str, item: Judged, now: str | None
-    ) -> int | None:
-        m, v = item.mention, item.verdict
-        a = m.author
-        row = conn.execute(
-            _INSERT_MENTION,
-            (
-                m.platform,
-                text(m.native_id),
-                source,
-                text(m.url),
-                text(a.handle),
-                text(a.name),
-                a.followers,
-                None if a.verified is None else int(a.verified),
-                text(a.native_id),
-                text(a.url),
-                text(m.text),
-                text(m.context),
-                iso(m.created_at),
-                now,
-                m.lang,
-                m.likes,
-                m.reposts,
-                m.replies,
-                text(m.conversation_id),
-                text(m.in_reply_to),
-                None if m.raw is None else dumps(m.raw),
-            ),
-        ).fetchone()
-        if row is None:
-            return None
-        mention_id: int = row[0]
-        conn.execute(
-            _INSERT_VERDICT,
-            (
-                mention_id,
-                v.disposition.value,
-                v.compound,
-                v.score,
-                dumps(v.labels),
-                v.topic,
-                v.urgency,
-                v.interest,
-                v.segment,
-                dumps(v.actions),
-                dumps(
-                    [{"rule": r.rule, "detail": r.detail, "weight": r.weight} for r in v.reasons]
-                ),
-                v.lang,
-            ),
-        )
-        return mention_id
-
-    def _case_for(
-        self, conn: sqlite3.Connection, item: Judged, mention_id: int, now: str | None
-    ) -> tuple[int | None, int]:
-        """Attach the mention to its author's open case in this conversation, opening
-        one when the mention needs a person. Returns (case id, 1 if opened)."""
-        m, v = item.mention, item.verdict
-        conversation = m.conversation_id or m.native_id
-        handle = text(m.author.handle) or ""
-        found = conn.execute(
-            "SELECT id, disposition FROM cases WHERE platform = ? "
-            "AND coalesce(author_handle, '') = CAST(? AS TEXT) "
-            "AND conversation = CAST(? AS TEXT) AND status != 'resolved'",
-            (m.platform, handle, text(conversation)),
-        ).fetchone()
-        actionable = v.disposition in _ACTIONABLE or bool(item.drafts)
-        opened = 0
-        if found is None:
-            if not actionable:
-                return None, 0
-            case_id = conn.execute(
-                "INSERT INTO cases (platform, author_handle, conversation, disposition, topic, "
-                "urgency, first_mention_at, opened_at, updated_at) VALUES "
-                "(?, CAST(? AS TEXT), CAST(? AS TEXT), ?, ?, ?, ?, ?, ?)",
-                (
-                    m.platform,
-                    text(m.author.handle),
-                    text(conversation),
-                    v.disposition.value,
-                    v.topic,
-                    v.urgency,
-                    iso(m.created_at) or now,
-                    now,
-                    now,
-                ),
-            ).lastrowid
-            opened = 1
-        else:
-            case_id = found["id"]
-            if actionable:
-                # A complaint anywhere in the thread makes it a complaint case.
-                worse = v.disposition is Disposition.INTERESTING_BAD
-                conn.execute(
-                    "UPDATE cases SET updated_at = ?, urgency = max(urgency, ?), "
-                    "topic = coalesce(topic, ?), disposition = CASE WHEN ? THEN ? "
-                    "ELSE coalesce(disposition, ?) END WHERE id = ?",
-                    (
-                        now,
-                        v.urgency,
-                        v.topic,
-                        worse,
-                        v.disposition.value,
-                        v.disposition.value,
-                        case_id,
-                    ),
-                )
-        conn.execute("UPDATE mentions SET case_id = ? WHERE id = ?", (case_id, mention_id))
-        return case_id, opened
-
-    def _insert_drafts(
-        self,
-        conn: sqlite3.Connection,
-        item: Judged,
-        mention_id: int,
-        case_id: int | None,
-        now: str | None,
-        counts: dict[str, int],
-    ) -> None:
-        m, v = item.mention, item.verdict
-        contacted = False
-        for draft in item.drafts:
-            if draft.kind in (DraftKind.REPLY, DraftKind.THANKS):
-                conn.execute(
-                    "INSERT INTO replies (case_id, mention_id, kind, body, drafted_body, reason, "
-                    "template, urgency, interest, created_at) VALUES "
-                    "(?, ?, ?, CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), ?, ?, ?, ?)",
-                    (
-                        case_id,
-                        mention_id,
-                        draft.kind.value,
-                        text(draft.body),
-                        text(draft.body),
-                        text(draft.reason),
-                        draft.template,
-                        v.urgency,
-                        v.interest,
-                        now,
-                    ),
-                )
-                counts["replies"] += 1
-                contacted = True
-            elif draft.kind is DraftKind.CALLBACK:
-                conn.execute(
-                    "INSERT INTO callbacks (case_id, mention_id, body, reason, urgency, "
-                    "created_at) VALUES (?, ?, CAST(? AS TEXT), CAST(? AS TEXT), ?, ?)",
-                    (case_id, mention_id, text(draft.body), text(draft.reason), v.urgency, now),
-                )
-                counts["callbacks"] += 1
-                contacted = True
-            elif draft.kind is DraftKind.ESCALATION:
-                conn.execute(
-                    "INSERT INTO alerts (case_id, mention_id, body, reason, created_at) VALUES "
-                    "(?, ?, CAST(? AS TEXT), CAST(? AS TEXT), ?) "
-                    "ON CONFLICT (mention_id) DO NOTHING",
-                    (case_id, mention_id, text(draft.body), text(draft.reason), now),
-                )
-                if case_id is not None:
-                    conn.execute(
-                        "UPDATE cases SET status = 'escalated' WHERE id = ? AND status = 'open'",
-                        (case_id,),
-                    )
-                counts["alerts"] += 1
-        if v.disposition is Disposition.INTERESTING_GOOD:
-            conn.execute("INSERT OR IGNORE INTO praise (mention_id) VALUES (?)", (mention_id,))
-        if contacted and m.author.handle:
-            conn.execute(
-                "INSERT INTO contacts (platform, author_handle, last_draft_at) "
-                "VALUES (?, CAST(? AS TEXT), ?) ON CONFLICT (platform, author_handle) "
-                "DO UPDATE SET last_draft_at = excluded.last_draft_at",
-                (m.platform, text(m.author.handle), now),
-            )
+            return write_batch(conn, source, batch, cursor, now)
 
     # -- the queue ------------------------------------------------------------
 

@@ -139,16 +139,14 @@ async def deliver_due(
     outcomes: Counter[str] = Counter()
     if not settings.webhook_url:
         return AlertSummary(settings.receiver)
-    if settings.min_urgency is not None:
-        skipped = store.skip_alerts_below(settings.min_urgency)
-        if skipped:
-            log.info(
-                "alerts %s skipped: urgency below escalation.min_urgency %d",
-                ", ".join(map(str, skipped)),
-                settings.min_urgency,
-            )
-            outcomes["skipped"] += len(skipped)
     for _ in range(limit):
+        # before every claim: the alert just sent may make its case's others moot
+        for alert_id, why in store.skip_alerts(
+            min_urgency=settings.min_urgency,
+            stale_before=store.clock() - timedelta(seconds=settings.max_age),
+        ):
+            log.info("alert %d skipped: %s", alert_id, why)
+            outcomes["skipped"] += 1
         alert = store.claim_alert()
         if alert is None:
             break

@@ -83,6 +83,9 @@ class EscalationConfig(_Section):
     timeout: Duration = 10.0
     max_attempts: int = Field(5, ge=1)
     retry_after: Duration = 30.0
+    # An alert not yet tried by this age is skipped: after downtime, or when a webhook
+    # is first configured, a backlog of old alerts is not urgent news for a channel.
+    max_age: Duration = 86400.0
     # True only for a receiver that drops repeats of one X-Earful-Alert-Id (Slack does
     # not): then a timeout or a crash mid-send is retried instead of left `unknown`.
     receiver_dedupes: bool = False

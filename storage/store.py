@@ -780,28 +780,42 @@ class Store:
             raise NotFound(f"no alert with id {alert_id}")
         return AlertRecord.from_row(rows[0])
 
-    def skip_alerts_below(self, min_urgency: int) -> list[int]:
-        """pending -> skipped for alerts below the webhook's threshold, unless a rule
-        asked for the escalation. Returns their ids."""
-        note = f"urgency below escalation.min_urgency {min_urgency}"
+    def skip_alerts(
+        self, *, min_urgency: int | None = None, stale_before: datetime | None = None
+    ) -> list[tuple[int, str]]:
+        """pending -> skipped, with the reason, for alerts the webhook should not get:
+        below `min_urgency` (unless a rule asked for the escalation); never tried and
+        created before `stale_before` (a backlog is not urgent news); or in a case
+        another alert already went out for (one alert per case, not one per post).
+        Returns (id, reason) for each."""
+        stale = iso(stale_before) if stale_before else None
+        skipped: list[tuple[int, str]] = []
         with self._write() as conn:
-            ids = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT a.id FROM alerts a JOIN verdicts v ON v.mention_id = a.mention_id "
-                    "WHERE a.status = 'pending' AND v.urgency < ? AND NOT EXISTS "
-                    "(SELECT 1 FROM json_each(v.actions) WHERE value = 'escalate')",
-                    (min_urgency,),
-                )
-            ]
-            for alert_id in ids:
+            rows = conn.execute(
+                "SELECT a.id, a.case_id, a.attempts, a.created_at, v.urgency, "
+                "EXISTS (SELECT 1 FROM json_each(v.actions) WHERE value = 'escalate') AS asked, "
+                "(SELECT min(b.id) FROM alerts b WHERE b.case_id = a.case_id AND b.id != a.id "
+                "AND b.status IN ('sent', 'sending', 'unknown')) AS earlier "
+                "FROM alerts a JOIN verdicts v ON v.mention_id = a.mention_id "
+                "WHERE a.status = 'pending' ORDER BY a.id"
+            ).fetchall()
+            for r in rows:
+                if r["earlier"] is not None:
+                    why = f"case {r['case_id']} already escalated by alert {r['earlier']}"
+                elif min_urgency is not None and r["urgency"] < min_urgency and not r["asked"]:
+                    why = f"urgency {r['urgency']} below escalation.min_urgency {min_urgency}"
+                elif stale and r["attempts"] == 0 and r["created_at"] < stale:
+                    why = "older than escalation.max_age when it was first due"
+                else:
+                    continue
                 conn.execute(
                     "UPDATE alerts SET status = 'skipped', last_error = ? "
                     "WHERE id = ? AND status = 'pending'",
-                    (note, alert_id),
+                    (why, r["id"]),
                 )
-                self._audit(conn, "alerts", "skipped", f"alert:{alert_id}", note=note)
-        return ids
+                self._audit(conn, "alerts", "skipped", f"alert:{r['id']}", reason=why)
+                skipped.append((r["id"], why))
+        return skipped
 
     def claim_alert(self) -> AlertRecord | None:
         """pending -> sending for the most urgent alert that is due, or None."""

@@ -15,19 +15,23 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import factories
 import pytest
+import sqlite_utils
 from aiohttp import web
 from click.testing import CliRunner
 
 from earful.alerts import ALERT_ID_HEADER, deliver_due, reconcile_alerts
 from earful.app import build_runtime, source_context
 from earful.cli import cli
-from earful.config import Config, ConfigError, load_config
+from earful.config import Config, ConfigError, EscalationConfig, load_config
 from earful.daemon import Daemon
 from earful.http import SharedSession
 from earful.pipeline import build_stages, poll
 from earful.slack import SECTION_LIMIT, clipped, escape
 from earful.sources import build_source
+from storage.db import connect
+from storage.schema import MIGRATIONS, SCHEMA_VERSION
 from storage.store import Store, StoreError
 
 SECRET = "T0000/B0000/s3cr3tXYZtoken"
@@ -106,14 +110,16 @@ class Clock:
 # -- config and the pipeline ------------------------------------------------------------
 
 
-def x_post(n: int, text: str, handle: str = "ana") -> dict[str, Any]:
+def x_post(
+    n: int, text: str, handle: str = "ana", *, conversation: str | None = None
+) -> dict[str, Any]:
     tweet_id = str(2124000000000000000 + n)
     tweet = {
         "id": tweet_id,
         "text": text,
         "author_id": f"u{n}",
         "created_at": "2026-11-24T11:00:00.000Z",
-        "conversation_id": tweet_id,
+        "conversation_id": conversation or tweet_id,
     }
     users = [
         {
@@ -425,13 +431,53 @@ async def test_a_crash_while_sending_is_resent_to_a_deduplicating_receiver(
 
 async def test_alerts_below_min_urgency_are_skipped_not_sent(world: World) -> None:
     config, store = await world.urgent("min_urgency = 100")
-    assert store.alert(1).urgency < 100
+    urgency = store.alert(1).urgency
+    assert urgency < 100
 
     assert await world.deliver(config, store) == {"skipped": 1}
     assert world.receiver.requests == []
-    assert store.alert(1).status == "skipped"
+    alert = store.alert(1)
+    assert (alert.status, alert.last_error) == (
+        "skipped",
+        f"urgency {urgency} below escalation.min_urgency 100",
+    )
     store.retry_alert(1, "lead")  # a person decides it should go after all
     assert store.alert(1).status == "pending"
+
+
+async def test_one_alert_per_case_not_one_per_angry_post(world: World) -> None:
+    thread = "2124000000000000001"
+    posts = [x_post(n, URGENT + "!" * n, conversation=thread) for n in (1, 2, 3)]
+    posts.append(x_post(4, URGENT, handle="bo"))  # someone else: a case of their own
+    config, store = await world.start(posts)
+
+    outcomes = await world.deliver(config, store)
+
+    assert outcomes == {"sent": 2, "skipped": 2}
+    assert len(world.receiver.requests) == 2
+    skipped = store.alert_list("skipped")
+    assert {a.author_handle for a in skipped} == {"ana"}
+    assert all(a.last_error.startswith("case 1 already escalated by alert ") for a in skipped)
+
+
+async def test_an_alert_never_tried_within_max_age_is_skipped_as_stale(world: World) -> None:
+    config, store = await world.urgent('max_age = "6h"')
+    world.clock.advance(6 * 3600 + 1)  # the daemon was down, or the webhook is new
+
+    assert await world.deliver(config, store) == {"skipped": 1}
+    assert world.receiver.requests == []
+    assert store.alert(1).last_error == "older than escalation.max_age when it was first due"
+
+
+async def test_an_alert_being_retried_is_not_stale(world: World) -> None:
+    config, store = await world.urgent('max_age = "1m"\nretry_after = "5m"')
+    world.receiver.script = [(503, "", {})]
+
+    first = await world.deliver(config, store)
+    world.clock.advance(300)
+    second = await world.deliver(config, store)
+
+    assert (first, second) == ({"retry": 1}, {"sent": 1})
 
 
 async def test_without_a_webhook_alerts_stay_in_the_store(world: World) -> None:
@@ -645,3 +691,39 @@ def test_store_transitions_are_guarded(store: Store) -> None:
     with pytest.raises(StoreError, match="no alert with id 3"):
         store.mark_alert_sent(3)
     assert store.claim_alert() is None
+
+
+def test_migration_2_keeps_the_alerts_a_version_1_database_holds(db_path: Path) -> None:
+    conn = connect(db_path)
+    conn.execute("BEGIN")
+    MIGRATIONS[0](sqlite_utils.Database(conn))
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("COMMIT")
+    with Store(conn) as v1:
+        v1.ingest("replay", [factories.complaint(urgency=90)], None)
+        v1.conn.execute(
+            "INSERT INTO alerts (mention_id, body, reason, status, attempts, created_at) "
+            "VALUES (1, 'Urgent', 'urgency 90 >= 80', 'failed', 2, '2026-11-20T09:00:00.000Z')"
+        )
+
+    with Store.open(db_path) as store:
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        alert = store.alert(1)
+        assert (alert.status, alert.attempts, alert.reason) == ("failed", 2, "urgency 90 >= 80")
+        assert (alert.next_attempt_at, alert.claimed_at) == (None, None)
+        store.retry_alert(1, "lead")
+        assert store.claim_alert() is not None
+        assert store.alert(1).status == "sending"
+
+
+def test_the_commented_example_section_documents_the_defaults(tmp_path: Path) -> None:
+    example = (Path(__file__).parent.parent / "config.example.toml").read_text(encoding="utf-8")
+    lines = example[example.index("# [escalation]") :].split("\n\n", 1)[0].splitlines()
+    section = "\n".join(line.removeprefix("# ") for line in lines if not line.startswith("#  "))
+    path = tmp_path / "earful.toml"
+    path.write_text('[brand]\nname = "Acme"\n' + section + "\n", encoding="utf-8")
+    url = f"https://hooks.slack.com/services/{SECRET}"
+
+    documented = load_config(path, env={"EARFUL_SLACK_WEBHOOK": url}).escalation
+
+    assert documented == EscalationConfig(webhook_url=url, min_urgency=80)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -88,9 +89,10 @@ def _scrub(message: str, url: str) -> str:
 
 def _seconds(header: str | None) -> float | None:
     try:
-        return max(float(header), 0.0) if header else None
+        seconds = float(header) if header else None
     except ValueError:
         return None  # an HTTP date or garbage: our own backoff applies
+    return max(seconds, 0.0) if seconds is not None and math.isfinite(seconds) else None
 
 
 async def post_alert(
@@ -107,7 +109,9 @@ async def post_alert(
         async with session.post(
             url,
             json=payload,
-            headers={ALERT_ID_HEADER: alert_key(alert)},
+            # A fresh connection each time: a pooled one the receiver has quietly
+            # closed would fail mid-request and leave the alert `unknown` for nothing.
+            headers={ALERT_ID_HEADER: alert_key(alert), "Connection": "close"},
             timeout=aiohttp.ClientTimeout(total=settings.timeout),
             # a redirect would carry the alert somewhere the operator did not choose
             allow_redirects=False,
@@ -160,7 +164,7 @@ async def deliver_due(
 async def _deliver_one(
     store: Store, settings: EscalationConfig, session: aiohttp.ClientSession, alert: AlertRecord
 ) -> str:
-    who = f"@{alert.author_handle}" if alert.author_handle else "an unknown author"
+    who = f"@{oneline(alert.author_handle, 40)}" if alert.author_handle else "an unknown author"
     where = f"alert {alert.id} (urgency {alert.urgency}, {alert.platform} post by {who})"
     try:
         result = await post_alert(session, settings, alert)

@@ -80,7 +80,7 @@ def _reasons(alert: AlertRecord) -> str:
     lines = [f"• {alert.reason}"] if alert.reason else []
     for reason in alert.reasons[:REASONS_SHOWN]:
         weight = reason.get("weight")
-        shown = f" ({weight:+.2f})" if isinstance(weight, int | float) and weight else ""
+        shown = f" ({round(weight, 2):+g})" if isinstance(weight, int | float) and weight else ""
         lines.append(f"• {reason.get('rule', '?')}: {reason.get('detail', '')}{shown}")
     if len(alert.reasons) > REASONS_SHOWN:
         lines.append(f"• and {len(alert.reasons) - REASONS_SHOWN} more")

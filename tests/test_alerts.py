@@ -5,6 +5,7 @@ aiohttp.web receiver on 127.0.0.1 plays the webhook and records what arrives."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import socket
@@ -30,7 +31,9 @@ from earful.http import SharedSession
 from earful.pipeline import build_stages, poll
 from earful.slack import SECTION_LIMIT, clipped, escape
 from earful.sources import build_source
+from responders.drafts import Draft, DraftKind
 from storage.db import connect
+from storage.records import Judged
 from storage.schema import MIGRATIONS, SCHEMA_VERSION
 from storage.store import Store, StoreError
 
@@ -727,3 +730,21 @@ def test_the_commented_example_section_documents_the_defaults(tmp_path: Path) ->
     documented = load_config(path, env={"EARFUL_SLACK_WEBHOOK": url}).escalation
 
     assert documented == EscalationConfig(webhook_url=url, min_urgency=80)
+
+
+def test_an_alert_a_rule_asked_for_is_sent_whatever_its_urgency(store: Store) -> None:
+    m = factories.mention("escalate this one")
+    verdict = dataclasses.replace(factories.verdict(urgency=30), actions=("escalate",))
+    draft = Draft(DraftKind.ESCALATION, "Urgent", m.key, "rule asked to escalate")
+    low = factories.mention("and not this one")
+    low_draft = Draft(DraftKind.ESCALATION, "Urgent", low.key, "urgency 30 >= 20")
+    store.ingest(
+        "replay",
+        [Judged(m, verdict, (draft,)), Judged(low, factories.verdict(urgency=30), (low_draft,))],
+        None,
+    )
+
+    skipped = store.skip_alerts(min_urgency=80)
+
+    assert skipped == [(2, "urgency 30 below escalation.min_urgency 80")]
+    assert store.alert(1).status == "pending"

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from fakes.x_api import (
     ACCESS_TOKEN,
     ACCESS_TOKEN_SECRET,
@@ -22,7 +23,9 @@ from fakes.x_api import (
     Fault,
 )
 
+from earful.cli import cli
 from earful.config import Config, ConfigError, parse_config
+from earful.daemon import SourceRunner
 from earful.outbox import outgoing, publish_due, reconcile_sending
 from earful.pipeline import Stages, build_stages, poll
 from earful.sources import build_publishers, build_source
@@ -269,6 +272,24 @@ async def test_a_refused_bearer_token_is_auth_failed_without_echoing_it(fake: Fa
     assert "wrong-token-value" not in str(caught.value)
 
 
+async def test_refused_credentials_disable_only_this_source_in_the_daemon(
+    fake: FakeX, tmp_path: Path
+) -> None:
+    cfg = config(fake, tmp_path, bearer_token="revoked")
+    moves: list[tuple[str, datetime | None]] = []
+    with Store.open(cfg.db_path) as store:
+        runner = SourceRunner(
+            source=build_source(cfg.sources[0], CTX),
+            settings=cfg.sources[0],
+            store=store,
+            stages=build_stages(cfg),
+            reschedule=lambda name, when: moves.append((name, when)),
+        )
+        await runner.tick(lambda phase: None)
+        assert runner.disabled is True
+        assert moves == [("x-test", None)]  # its job removed; the daemon runs on
+
+
 async def test_a_403_for_the_access_tier_is_auth_failed(fake: FakeX) -> None:
     body = (
         b'{"client_id":"1","detail":"When authenticating requests to the Twitter API v2 '
@@ -314,9 +335,9 @@ async def test_a_server_error_is_source_down(fake: FakeX) -> None:
 
 
 async def test_a_slow_answer_is_source_down(fake: FakeX) -> None:
-    fake.fail_next("search", Fault(status=200, body=b'{"meta": {}}', delay=2.0))
+    fake.fail_next("search", Fault(status=200, body=b'{"meta": {}}', delay=1.0))
     with pytest.raises(SourceDown, match="did not answer within"):
-        await source(fake, timeout="0.3s").fetch(None)
+        await source(fake, timeout="0.2s").fetch(None)
 
 
 async def test_a_refused_connection_is_source_down(fake: FakeX) -> None:
@@ -568,6 +589,30 @@ async def test_over_length_replies_are_refused_with_the_weighted_count() -> None
     assert reply_problem("x", body) == "the reply is 291 weighted characters; x allows 280"
     assert reply_problem("x", "👍" * 140) is None
     assert reply_problem("x", "👍" * 141) == "the reply is 282 weighted characters; x allows 280"
+
+
+async def test_approving_an_over_length_reply_is_refused_by_the_cli(
+    fake: FakeX, tmp_path: Path
+) -> None:
+    cfg, store, _ = await ingest_complaint(fake, tmp_path)
+    with store:
+        (draft,) = store.replies("pending", platform="x")
+    path = tmp_path / "earful.toml"
+    path.write_text(
+        f'[brand]\nname = "Acme"\n[storage]\npath = "{cfg.db_path}"\n'
+        '[[sources]]\nname = "x-test"\ntype = "x"\nbearer_token = "${X_BEARER_TOKEN}"\n',
+        encoding="utf-8",
+    )
+    body = "Sorry about that! " + "我" * 124 + "! acme.com"
+    result = CliRunner().invoke(
+        cli,
+        ["queue", "approve", "-c", str(path), "--as", "maria", "--edit", body, str(draft.id)],
+        env={"X_BEARER_TOKEN": BEARER},
+    )
+    assert result.exit_code == 1
+    assert "the reply is 291 weighted characters; x allows 280" in result.output
+    with Store.open(cfg.db_path) as reopened:
+        assert reopened.reply(draft.id).status == "pending"
 
 
 @pytest.mark.parametrize(

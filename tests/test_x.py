@@ -47,6 +47,8 @@ POSTING = {
 }
 ANA, BEN, GONE = "2001", "2002", "2999"
 COMPLAINT = "@AcmeHelp acme internet down again, third outage this week. Terrible service"
+# 18 Latin characters, 124 CJK ones weighing 2 each, "! " and a link counting 23
+OVER_LENGTH = "Sorry about that! " + "我" * 124 + "! acme.com"
 
 
 @pytest.fixture
@@ -584,9 +586,7 @@ async def test_a_thanks_can_be_a_like(fake: FakeX, tmp_path: Path) -> None:
 
 
 async def test_over_length_replies_are_refused_with_the_weighted_count() -> None:
-    # 18 Latin characters, 124 CJK ones weighing 2 each, "! " and a link counting 23
-    body = "Sorry about that! " + "我" * 124 + "! acme.com"
-    assert reply_problem("x", body) == "the reply is 291 weighted characters; x allows 280"
+    assert reply_problem("x", OVER_LENGTH) == "the reply is 291 weighted characters; x allows 280"
     assert reply_problem("x", "👍" * 140) is None
     assert reply_problem("x", "👍" * 141) == "the reply is 282 weighted characters; x allows 280"
 
@@ -603,10 +603,19 @@ async def test_approving_an_over_length_reply_is_refused_by_the_cli(
         '[[sources]]\nname = "x-test"\ntype = "x"\nbearer_token = "${X_BEARER_TOKEN}"\n',
         encoding="utf-8",
     )
-    body = "Sorry about that! " + "我" * 124 + "! acme.com"
     result = CliRunner().invoke(
         cli,
-        ["queue", "approve", "-c", str(path), "--as", "maria", "--edit", body, str(draft.id)],
+        [
+            "queue",
+            "approve",
+            "-c",
+            str(path),
+            "--as",
+            "maria",
+            "--edit",
+            OVER_LENGTH,
+            str(draft.id),
+        ],
         env={"X_BEARER_TOKEN": BEARER},
     )
     assert result.exit_code == 1
@@ -641,7 +650,11 @@ async def test_a_crash_between_posting_and_recording_is_reconciled_at_start_up(
     cfg, store, target = await ingest_complaint(fake, tmp_path)
     with store:
         (draft,) = store.replies("pending", platform="x")
-        store.approve(draft.id, "maria", body="So sorry, Ana. Fixing it now & DM'd you <3")
+        store.approve(
+            draft.id,
+            "maria",
+            body="So sorry, Ana. Fixing it now & DM'd you <3 https://acme.example/s",
+        )
         pubs = publishers(cfg)
         (claim,) = store.claim_for_posting(dry_run=False)
         await pubs["x"].post(outgoing(claim))  # ...and the process dies here

@@ -28,6 +28,7 @@ from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from html import escape
 from types import SimpleNamespace
 from typing import Any
 
@@ -45,6 +46,7 @@ DEFAULT_TWEET_KEYS = ("id", "text", "edit_history_tweet_ids")
 DEFAULT_USER_KEYS = ("id", "name", "username")
 NOT_FOUND = "https://api.twitter.com/2/problems/resource-not-found"
 INVALID = "https://api.twitter.com/2/problems/invalid-request"
+_LINK = re.compile(r"https?://\S+")
 
 
 @dataclass
@@ -407,15 +409,22 @@ class FakeX:
                 "Invalid Request",
                 "You attempted to reply to a Tweet that is deleted or not visible to you.",
             )
-        if any(t["author_id"] == BRAND_ID and t["text"] == text for t in self.tweets.values()):
+        # X stores text with &, < and > escaped and every link swapped for a t.co one
+        stored = _LINK.sub(
+            lambda _: f"https://t.co/{secrets.token_hex(5)}", escape(text, quote=False)
+        )
+        if any(
+            t["author_id"] == BRAND_ID and _LINK.sub("", t["text"]) == _LINK.sub("", stored)
+            for t in self.tweets.values()
+        ):
             return problem(
                 403, "Forbidden", "You are not allowed to create a Tweet with duplicate content."
             )
         references = (("replied_to", reply_to),) if reply_to else ()
-        tweet = self.add_tweet(text, author_id=BRAND_ID, age=timedelta(0), references=references)
+        tweet = self.add_tweet(stored, author_id=BRAND_ID, age=timedelta(0), references=references)
         self.posted.append({"id": tweet["id"], "text": text, "in_reply_to": reply_to})
         return web.json_response(
-            {"data": {"id": tweet["id"], "text": text, "edit_history_tweet_ids": [tweet["id"]]}},
+            {"data": {"id": tweet["id"], "text": stored, "edit_history_tweet_ids": [tweet["id"]]}},
             status=201,
             headers={"location": f"https://api.twitter.com/2/tweets/{tweet['id']}"},
         )

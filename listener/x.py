@@ -100,6 +100,12 @@ class Settings(SourceSettings):
                 f"posting needs all four user-context keys ({', '.join(POSTING_KEYS)}); "
                 f"missing: {missing}"
             )
+        if self.access_token and self.account_id is None:
+            # the id names the account in like and timeline URLs; never the secret part
+            raise ValueError(
+                "access_token: expected X's form <account id>-<token> (the brand "
+                "account's Access Token from the Developer Console)"
+            )
         if self.min_interval > self.max_interval:
             raise ValueError(
                 f"min_interval ({self.min_interval:g}s) must not exceed "
@@ -110,6 +116,12 @@ class Settings(SourceSettings):
     @property
     def can_post(self) -> bool:
         return all(getattr(self, k) for k in POSTING_KEYS)
+
+    @property
+    def account_id(self) -> str | None:
+        """The brand account's id: a user-context access token is "<id>-<secret>"."""
+        token_id, dash, _ = (self.access_token or "").partition("-")
+        return token_id if dash and token_id.isascii() and token_id.isdigit() else None
 
 
 def build(settings: Settings, ctx: SourceContext) -> XSource:

@@ -91,7 +91,7 @@ class Run:
         ids = [cursor.get(k) for k in ("since_id", "newest_id")]
         texts = [cursor.get(k) for k in ("next_token", "start_time")]
         counts = [cursor.get("pages", 0), cursor.get("seen", 0)]
-        if not all(v is None or (isinstance(v, str) and v.isdigit()) for v in ids):
+        if not all(v is None or is_tweet_id(v) for v in ids):
             return None
         if not all(v is None or (isinstance(v, str) and v) for v in texts):
             return None
@@ -115,6 +115,11 @@ class Run:
             "seen": self.seen,
         }
         return {k: v for k, v in fields.items() if v is not None}
+
+
+def is_tweet_id(value: Any) -> bool:
+    """A snowflake id as X writes it: ASCII digits ("²" and "٣" are digits too)."""
+    return isinstance(value, str) and 0 < len(value) <= 20 and value.isascii() and value.isdigit()
 
 
 def newer(a: str | None, b: str | None) -> str | None:
@@ -152,7 +157,9 @@ class XSource:
             bearer_token=settings.bearer_token,
             timeout=settings.timeout,
         )
+        # the brand account's id: looked up in mentions mode, known from the posting keys
         self._user_id: str | None = None
+        self._own_ids: set[str] = {settings.account_id} if settings.account_id else set()
         # the adaptive interval, kept between the bounds and never faster than the
         # budget can pay for
         floor = max(settings.min_interval, WINDOW / settings.requests_per_window)
@@ -234,7 +241,7 @@ class XSource:
         ids = [as_id(get_path(t, "id")) for t in tweets]
         newest = run.newest_id
         for tweet_id in [as_id(get_path(page, "meta", "newest_id")), *ids]:
-            if tweet_id is not None and tweet_id.isdigit():
+            if is_tweet_id(tweet_id):
                 newest = newer(newest, tweet_id)
         next_token = get_path(page, "meta", "next_token")
         pages = run.pages + 1
@@ -272,7 +279,8 @@ class XSource:
             kinds = {get_path(r, "type") for r in as_list(tweet.get("referenced_tweets"))}
             if "retweeted" in kinds:
                 return True
-        own_id = self._user_id is not None and mention.author.native_id == self._user_id
+        author_id = mention.author.native_id
+        own_id = author_id is not None and author_id in {self._user_id, *self._own_ids}
         return own_id or self.brand.is_own("x", mention.author.handle)
 
     def _adapt(self, seen: int, pages: int) -> float:

@@ -154,6 +154,15 @@ def test_an_unknown_mode_and_a_missing_token_are_reported_together(
     assert "sources[0].bearer_token: missing (required)" in caught.value.problems
 
 
+def test_an_access_token_not_in_xs_form_is_refused_without_echoing_it(
+    fake: FakeX, tmp_path: Path
+) -> None:
+    keys = {**POSTING, "access_token": "s3cr3t-looking-token"}
+    (problem,) = problems_for(fake, tmp_path, **keys)
+    assert "access_token: expected X's form <account id>-<token>" in problem
+    assert "s3cr3t" not in problem
+
+
 def test_min_interval_above_max_interval_is_refused(fake: FakeX, tmp_path: Path) -> None:
     (problem,) = problems_for(fake, tmp_path, min_interval="10m", max_interval="5m")
     assert "min_interval (600s) must not exceed max_interval (300s)" in problem
@@ -420,6 +429,14 @@ async def test_the_brands_own_posts_are_never_queued(fake: FakeX) -> None:
     assert [m.native_id for m in result.mentions] == [complaint["id"]]
 
 
+async def test_own_posts_are_known_by_account_id_without_any_handle(fake: FakeX) -> None:
+    fake.add_tweet("acme: fixed", author_id=BRAND_ID)
+    fake.omit_includes = True  # no user names to go by
+    unbranded = SourceContext(brand=Brand("Acme"))
+    src = build_source(settings(fake, **POSTING), unbranded)
+    assert (await src.fetch(None)).mentions == ()
+
+
 async def test_mentions_mode_resolves_the_brand_account_once(fake: FakeX) -> None:
     first = fake.add_tweet(COMPLAINT, author_id=ANA)
     fake.add_tweet("acme without a mention", author_id=BEN)
@@ -452,10 +469,19 @@ async def test_an_expired_page_token_restarts_the_run(fake: FakeX) -> None:
     assert result == FetchResult((), {"since_id": "5"}, more=True)
 
 
-async def test_a_cursor_it_did_not_write_starts_over(fake: FakeX) -> None:
+@pytest.mark.parametrize("cursor", [{"offset": 3}, {"since_id": "²"}, {"since_id": 5}, ["x"]])
+async def test_a_cursor_it_did_not_write_starts_over(fake: FakeX, cursor: Any) -> None:
     tweet = fake.add_tweet("acme x", author_id=ANA)
-    result = await source(fake).fetch({"offset": 3})
+    result = await source(fake).fetch(cursor)
     assert [m.native_id for m in result.mentions] == [tweet["id"]]
+    assert "since_id" not in fake.params_of("search")[-1]
+
+
+async def test_hostile_ids_in_a_page_do_not_move_the_cursor(fake: FakeX) -> None:
+    body = '{"data": [{"id": "٣", "text": "acme"}], "meta": {"newest_id": "²"}}'
+    fake.fail_next("search", Fault(status=200, body=body.encode()))
+    result = await source(fake).fetch({"since_id": "12"})
+    assert result.cursor == {"since_id": "12"}
 
 
 async def test_the_request_budget_holds_polls_back_without_asking_x(fake: FakeX) -> None:

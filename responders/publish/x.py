@@ -66,9 +66,8 @@ class XPublisher:
         )
 
     @property
-    def account_id(self) -> str:
-        # a user-context access token starts with the account's id: "<id>-<token>"
-        return (self.settings.access_token or "").partition("-")[0]
+    def account_id(self) -> str | None:
+        return self.settings.account_id
 
     def _as_like(self, out: Outgoing) -> bool:
         return out.kind == "thanks" and self.settings.thanks_as == "like"
@@ -87,17 +86,18 @@ class XPublisher:
         return Posted(native_id=tweet_id, url=self._url(tweet_id))
 
     async def find_posted(self, out: Outgoing) -> Posted | None:
-        if not self.account_id:
+        account = self.account_id
+        if account is None:
             raise PublishError("cannot tell the account's id from access_token", retryable=True)
         if self._as_like(out):
             body = await self._call(
-                self._client.get_liked_tweets, self.account_id, max_results=RECENT, user_auth=True
+                self._client.get_liked_tweets, account, max_results=RECENT, user_auth=True
             )
             liked = any(as_id(get_path(t, "id")) == out.target_id for t in _tweets(body))
             return Posted(native_id=None, url=out.target_url) if liked else None
         body = await self._call(
             self._client.get_users_tweets,
-            self.account_id,
+            account,
             max_results=RECENT,
             tweet_fields="referenced_tweets,in_reply_to_user_id,created_at",
             user_auth=True,

@@ -37,6 +37,12 @@ TWEET_FIELDS = (
     "public_metrics,entities,author_id,note_tweet"
 )
 USER_FIELDS = "public_metrics,verified,verified_type,username,name"
+# what the endpoints are called in messages
+ENDPOINTS = {
+    "search": "recent search",
+    "mentions": "mention timeline",
+    "users": "user lookup (GET /2/users/by/username)",
+}
 # a settled run with at least this many tweets counts as busy
 BUSY_TWEETS = 10
 
@@ -225,7 +231,7 @@ class XSource:
     def _advance(self, run: Run, page: Mapping[str, Any]) -> FetchResult:
         tweets = page.get("data")
         if tweets is not None and not isinstance(tweets, list):
-            raise SourceDown(f'x {self.name}: X sent "data" that is not a list of tweets')
+            raise SourceDown('X sent "data" that is not a list of tweets')
         tweets = tweets or []
         errors = page.get("errors")
         if errors:
@@ -309,9 +315,7 @@ class XSource:
                 reason,
             )
             return FetchResult((), {}, more=True)
-        raise SourceDown(
-            f"x {self.name}: X refused the request ({reason}); check the source's query and handle"
-        )
+        raise SourceDown(f"X refused the request ({reason}); check the source's query and handle")
 
     # -- the brand account --------------------------------------------------------
 
@@ -320,13 +324,13 @@ class XSource:
             return self._user_id
         if not self.handle:
             raise AuthFailed(
-                f'x {self.name}: mode = "mentions" needs the brand account: set handle = '
+                'mode = "mentions" needs the brand account: set handle = '
                 '"YourHandle" on the source or handles = { x = "YourHandle" } in [brand]'
             )
         wait = self.budget.wait("users")
         if wait > 0:
             raise RateLimited(
-                f"x {self.name}: user lookup budget spent",
+                "the request budget for the user lookup is spent",
                 reset_at=self._now() + timedelta(seconds=wait),
             )
         try:
@@ -335,14 +339,12 @@ class XSource:
             )
         except tweepy.BadRequest as exc:
             raise SourceDown(
-                f"x {self.name}: X refused the handle {self.handle!r}: {x_client.reason(exc)}"
+                f"X refused the handle {self.handle!r}: {x_client.reason(exc)}"
             ) from None
         user_id = as_id(get_path(body, "data", "id"))
         if user_id is None:
             problem = x_client.describe_errors(body.get("errors")) or "no user in the answer"
-            raise SourceDown(
-                f"x {self.name}: cannot find the X account @{self.handle} ({problem}); check handle"
-            )
+            raise SourceDown(f"cannot find the X account @{self.handle} ({problem}); check handle")
         self._user_id = user_id
         return user_id
 
@@ -352,31 +354,33 @@ class XSource:
         self, endpoint: str, method: Callable[..., Any], *args: Any, **params: Any
     ) -> Mapping[str, Any]:
         self.budget.spend(endpoint)
-        where = f"x {self.name}: {endpoint}"
+        where = ENDPOINTS.get(endpoint, endpoint)
         try:
             body = await asyncio.to_thread(method, *args, **params)
         except tweepy.TooManyRequests as exc:
             raise RateLimited(
-                f"{where}: X rate limit reached", reset_at=x_client.reset_time(exc)
+                f"X rate limit reached for the {where}", reset_at=x_client.reset_time(exc)
             ) from None
         except (tweepy.Unauthorized, tweepy.Forbidden) as exc:
             raise AuthFailed(
-                f"{where}: X refused the credentials ({x_client.reason(exc)}); check "
+                f"X refused the credentials for the {where} ({x_client.reason(exc)}); check "
                 "bearer_token, and that the app's access tier includes this endpoint "
                 "(mentions and search need Basic or above)"
             ) from None
         except tweepy.BadRequest:
             raise
         except tweepy.HTTPException as exc:
-            raise SourceDown(f"{where}: X answered {x_client.reason(exc)}") from None
+            raise SourceDown(f"the {where} failed: X answered {x_client.reason(exc)}") from None
         except requests.JSONDecodeError:
-            raise SourceDown(f"{where}: X sent a malformed answer (not JSON)") from None
+            raise SourceDown(f"the {where} failed: X sent a malformed answer (not JSON)") from None
         except requests.Timeout:
             raise SourceDown(
-                f"{where}: X did not answer within {self.settings.timeout:g}s"
+                f"the {where} failed: X did not answer within {self.settings.timeout:g}s"
             ) from None
         except requests.RequestException as exc:
-            raise SourceDown(f"{where}: cannot reach X ({type(exc).__name__})") from None
+            raise SourceDown(f"the {where} failed: cannot reach X ({type(exc).__name__})") from None
         if not isinstance(body, Mapping):
-            raise SourceDown(f"{where}: X sent {type(body).__name__} instead of a JSON object")
+            raise SourceDown(
+                f"the {where} failed: X sent {type(body).__name__} instead of a JSON object"
+            )
         return body

@@ -16,15 +16,18 @@ from responders.publish.base import Publisher
 # type name -> module exposing `Settings` and `build(settings, ctx) -> Source`
 SOURCE_MODULES: dict[str, str] = {
     "replay": "listener.replay",
+    "reddit": "listener.reddit",
 }
 
 # Types named by the design that this version does not have yet; config naming them
 # gets a clear "not available" instead of "unknown type".
-PLANNED_SOURCES = ("x", "reddit", "mastodon", "bluesky", "hackernews", "rss")
+PLANNED_SOURCES = ("x", "mastodon", "bluesky", "hackernews", "rss")
 
 # platform -> module exposing `build(settings, ctx) -> Publisher`, taking the
 # settings of a source of that platform (which hold the posting credentials)
-PUBLISHER_MODULES: dict[str, str] = {}
+PUBLISHER_MODULES: dict[str, str] = {
+    "reddit": "responders.publish.reddit",
+}
 
 
 def source_module(type_name: str) -> ModuleType:

@@ -22,7 +22,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import praw
@@ -163,7 +163,7 @@ class RedditSource:
             except RateLimited as exc:
                 if not done:
                     raise
-                paused_until = exc.reset_at
+                paused_until = exc.reset_at or datetime.now(UTC) + timedelta(minutes=1)
                 break
             done += 1
             if edge is not None:

@@ -18,6 +18,7 @@ from fakes.reddit_api import FakeReddit, comment, recorded, submission
 from earful.app import Runtime, build_runtime
 from earful.cli import cli
 from earful.config import Config, ConfigError, parse_config
+from earful.daemon import SourceRunner
 from earful.outbox import publish_due, reconcile_sending
 from earful.pipeline import BatchSummary, poll
 from listener.base import AuthFailed, RateLimited, SourceDown
@@ -240,19 +241,37 @@ async def test_mentions_mode_reads_the_recorded_inbox(fake: FakeReddit, runtime_
 async def test_private_and_banned_subreddits_are_skipped_while_others_go_on(
     fake: FakeReddit, runtime_for: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    fake.closed = {"LumenetStaff": (403, "private"), "LumenetLeaks": (404, "banned")}
+    fake.closed = {
+        "LumenetStaff": (403, "private"),
+        "LumenetLeaks": (404, "banned"),
+        "LumenetGone": (302, ""),
+    }
     fake.submissions.append(submission(COMPLAINT, created_utc=T))
-    subs = ["LumenetStaff", "LumenetUK", "LumenetLeaks"]
+    subs = ["LumenetStaff", "LumenetUK", "LumenetLeaks", "LumenetGone"]
     runtime = runtime_for(table(fake, mode="submissions", subreddits=subs))
     with caplog.at_level(logging.WARNING, logger="earful.reddit"):
         assert (await poll_source(runtime)).new == 1
         await poll_source(runtime)
     skips = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
-    assert len(skips) == 2  # once per subreddit, not once per poll
+    assert len(skips) == 3  # once per subreddit, not once per poll
     assert "r/LumenetStaff (new posts) skipped: private (HTTP 403)" in skips[0]
     assert "r/LumenetLeaks (new posts) skipped: banned (HTTP 404)" in skips[1]
+    assert "r/LumenetGone (new posts) skipped: does not exist" in skips[2]
     cursor = runtime.store.cursor("reddit")
     assert cursor is not None and list(cursor["feeds"]) == ["new:LumenetUK"]
+
+
+async def test_a_subreddit_that_opens_again_is_read_from_where_it_was(
+    fake: FakeReddit, runtime_for: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.closed = {"LumenetStaff": (403, "private")}
+    fake.submissions.append(submission(COMPLAINT, subreddit="LumenetStaff", created_utc=T))
+    runtime = runtime_for(table(fake, mode="submissions", subreddits=["LumenetStaff", "Lumenet"]))
+    assert (await poll_source(runtime)).new == 0
+    fake.closed = {}
+    with caplog.at_level(logging.INFO, logger="earful.reddit"):
+        assert (await poll_source(runtime)).new == 1
+    assert "r/LumenetStaff (new posts) readable again" in caplog.text
 
 
 async def test_a_source_whose_every_subreddit_is_closed_is_down(
@@ -304,6 +323,15 @@ async def test_bad_password_disables_the_source_with_a_clear_message(
     with pytest.raises(AuthFailed, match="username or password was refused") as caught:
         await poll_source(runtime)
     assert "wrong" not in str(caught.value)
+
+
+async def test_an_inbox_the_account_may_not_read_disables_the_source(
+    fake: FakeReddit, runtime_for: Any
+) -> None:
+    fake.fail("/message/mentions", 403, {"message": "Forbidden", "error": 403})
+    runtime = runtime_for(table(fake, mode="mentions", **account()))
+    with pytest.raises(AuthFailed, match="cannot read the inbox"):
+        await poll_source(runtime)
 
 
 async def test_bad_client_secret_disables_the_source(fake: FakeReddit, runtime_for: Any) -> None:
@@ -387,6 +415,22 @@ async def test_an_approved_reply_is_posted_under_the_original(
     assert reply.status == "sent"
     assert reply.posted_id == made["data"]["name"]
     assert reply.posted_url == "https://www.reddit.com" + made["data"]["permalink"]
+
+
+async def test_a_reply_to_a_comment_threads_under_that_comment(
+    fake: FakeReddit, runtime_for: Any
+) -> None:
+    fake.submissions.append(submission("Broadband thread", created_utc=T, short_id="thr01"))
+    fake.comments.append(comment(COMPLAINT, link_id="t3_thr01", created_utc=T + 1, short_id="c01"))
+    runtime = runtime_for(table(fake, mode="comments", subreddits=["LumenetUK"], **account()))
+    await poll_source(runtime)
+    (reply,) = runtime.store.replies("pending", platform="reddit")
+    runtime.store.approve(reply.id, "agent")
+    summary = await publish_due(runtime.store, runtime.publishers, runtime.config.publish)
+    assert summary.outcomes == {"sent": 1}
+    made = fake.thing(runtime.store.reply(reply.id).posted_id or "")
+    assert made is not None
+    assert (made["data"]["parent_id"], made["data"]["link_id"]) == ("t1_c01", "t3_thr01")
 
 
 @pytest.mark.parametrize(
@@ -553,3 +597,22 @@ def test_default_search_query_quotes_phrases() -> None:
         search_query(("acme", "acme internet", ' "x" '), "Acme") == 'acme OR "acme internet" OR x'
     )
     assert search_query((), "Acme") == "Acme"
+
+
+async def test_the_daemon_disables_a_source_whose_credentials_are_refused(
+    fake: FakeReddit, runtime_for: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    runtime = runtime_for(table(fake, mode="mentions", username="lumenet_help", password="wrong"))
+    rescheduled: list[tuple[str, datetime | None]] = []
+    runner = SourceRunner(
+        source=runtime.sources[0],
+        settings=runtime.settings[0],
+        store=runtime.store,
+        stages=runtime.stages,
+        reschedule=lambda name, when: rescheduled.append((name, when)),
+    )
+    with caplog.at_level(logging.ERROR, logger="earful.daemon"):
+        await runner.tick(lambda phase: None)
+    assert runner.disabled and rescheduled == [("reddit", None)]
+    assert "username or password was refused" in caplog.text
+    assert "wrong" not in caplog.text

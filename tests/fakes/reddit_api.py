@@ -270,6 +270,9 @@ class FakeReddit:
             sub, what = parts[1], parts[2]
             if sub in self.closed:
                 status, reason = self.closed[sub]
+                if status == 302:  # Reddit sends a name it does not know to its search page
+                    where = {"location": f"https://www.reddit.com/subreddits/search?q={sub}"}
+                    return self._answer({}, 302, where)
                 message = "Forbidden" if status == 403 else "Not Found"
                 return self._answer({"reason": reason, "message": message, "error": status}, status)
             if what == "new":

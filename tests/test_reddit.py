@@ -22,7 +22,7 @@ from earful.daemon import SourceRunner
 from earful.outbox import publish_due, reconcile_sending
 from earful.pipeline import BatchSummary, poll
 from listener.base import AuthFailed, RateLimited, SourceDown
-from listener.reddit import Settings, search_query
+from listener.reddit import Settings, mention_from_thing, search_query
 from listener.reddit_client import user_agent
 from responders.publish import reddit as reddit_publisher
 
@@ -616,3 +616,22 @@ async def test_the_daemon_disables_a_source_whose_credentials_are_refused(
     assert runner.disabled and rescheduled == [("reddit", None)]
     assert "username or password was refused" in caplog.text
     assert "wrong" not in caplog.text
+
+
+# -- the normalizer's removal placeholders -----------------------------------------------
+
+
+@pytest.mark.parametrize("placeholder", ["[removed]", "[deleted]"])
+def test_a_removed_comment_has_no_text(placeholder: str) -> None:
+    thing = comment(placeholder, link_id="t3_x1", created_utc=T)
+    assert mention_from_thing(thing).text == ""
+
+
+def test_a_removed_submission_keeps_its_title() -> None:
+    thing = submission("Lumenet refund?", "[removed]", created_utc=T)
+    assert mention_from_thing(thing).text == "Lumenet refund?"
+
+
+def test_words_that_only_look_like_a_placeholder_are_kept() -> None:
+    thing = comment("[removed] by the mods, again. Lumenet, why?", link_id="t3_x1", created_utc=T)
+    assert mention_from_thing(thing).text.startswith("[removed] by the mods")

@@ -16,15 +16,20 @@ from responders.publish.base import Publisher
 # type name -> module exposing `Settings` and `build(settings, ctx) -> Source`
 SOURCE_MODULES: dict[str, str] = {
     "replay": "listener.replay",
+    "bluesky": "listener.bluesky",
+    "hackernews": "listener.hackernews",
+    "rss": "listener.rss",
 }
 
 # Types named by the design that this version does not have yet; config naming them
 # gets a clear "not available" instead of "unknown type".
-PLANNED_SOURCES = ("x", "reddit", "mastodon", "bluesky", "hackernews", "rss")
+PLANNED_SOURCES = ("x", "reddit", "mastodon")
 
 # platform -> module exposing `build(settings, ctx) -> Publisher`, taking the
 # settings of a source of that platform (which hold the posting credentials)
-PUBLISHER_MODULES: dict[str, str] = {}
+PUBLISHER_MODULES: dict[str, str] = {
+    "bluesky": "responders.publish.bluesky",
+}
 
 
 def source_module(type_name: str) -> ModuleType:

@@ -4,20 +4,14 @@ at the platform."""
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable
 
 from responders.context import READ_ONLY_PLATFORMS
+from responders.graphemes import count_graphemes
 
 
 def _characters(text: str) -> int:
     return len(text)
-
-
-def _graphemes(text: str) -> int:
-    # Close enough to user-perceived characters for a limit check: combining marks
-    # and zero-width joiners/variation selectors do not start a new character.
-    return sum(1 for ch in text if not unicodedata.combining(ch) and ch not in "\u200d\ufe0f\ufe0e")
 
 
 # platform -> (maximum, how that platform counts, the unit's name)
@@ -25,7 +19,7 @@ LIMITS: dict[str, tuple[int, Callable[[str], int], str]] = {
     "x": (280, _characters, "characters"),
     "reddit": (10_000, _characters, "characters"),
     "mastodon": (500, _characters, "characters"),
-    "bluesky": (300, _graphemes, "graphemes"),
+    "bluesky": (300, count_graphemes, "graphemes"),
 }
 
 

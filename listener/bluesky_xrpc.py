@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
-
 from listener.base import AuthFailed
-from listener.http_errors import Answer, Refused, error_for, json_body, request
+from listener.http_errors import Answer, HttpFactory, Refused, error_for, json_body, request
 
 log = logging.getLogger("earful.bluesky")
 
@@ -30,7 +28,6 @@ DEFAULT_BASE_URL = "https://bsky.social"
 # XRPC error names that mean "the access token is no good, get another".
 _TOKEN_ERRORS = frozenset({"ExpiredToken", "InvalidToken"})
 
-HttpFactory = Callable[[], Awaitable[aiohttp.ClientSession]]
 Params = Mapping[str, str | int | list[str]]
 
 

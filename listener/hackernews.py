@@ -18,14 +18,13 @@ callback tasks, never replies.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-import aiohttp
 from pydantic import Field
 
 from listener.base import Cursor, FetchResult, SourceContext, SourceSettings
-from listener.http_errors import get_json, shared_http
+from listener.http_errors import HttpFactory, get_json, shared_http
 from listener.mention import Author, Mention, as_int, parse_time
 from listener.normalize import (
     as_id,
@@ -133,7 +132,7 @@ class HackerNewsSource:
     def __init__(
         self,
         settings: Settings,
-        http: Callable[[], Awaitable[aiohttp.ClientSession]],
+        http: HttpFactory,
         searches: Sequence[str],
     ) -> None:
         self.name = settings.name

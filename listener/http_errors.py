@@ -22,12 +22,15 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
-
-import aiohttp
-from multidict import CIMultiDict
+from typing import TYPE_CHECKING, Any
 
 from listener.base import AuthFailed, RateLimited, SourceDown, SourceError
+
+if TYPE_CHECKING:
+    import aiohttp
+
+# The daemon's shared session, created on first use (SourceContext.http).
+HttpFactory = Callable[[], Awaitable["aiohttp.ClientSession"]]
 
 # A reset header bigger than this is taken as an epoch time, smaller as seconds to wait
 # (platforms send both under the same names).
@@ -148,6 +151,11 @@ async def request(
     """One request, read in full. Network faults, timeouts and over-long bodies raise
     SourceDown (NotSent when no connection was made); the status is left to the
     caller (see error_for) so it can look at a body first."""
+    # imported here so that the normalizers in the same modules as the sources load
+    # without aiohttp (the replay source and the demo need no HTTP at all)
+    import aiohttp
+    from multidict import CIMultiDict
+
     try:
         async with session.request(method, url, **kwargs) as resp:
             raw = await resp.content.read(max_bytes + 1)
@@ -194,9 +202,7 @@ async def get_json(
     return json_body(answer, what)
 
 
-def shared_http(
-    http: Callable[[], Awaitable[aiohttp.ClientSession]] | None, what: str
-) -> Callable[[], Awaitable[aiohttp.ClientSession]]:
+def shared_http(http: HttpFactory | None, what: str) -> HttpFactory:
     """The daemon's shared session factory from a SourceContext; a source built
     without one is a wiring bug, said at build time rather than at the first poll."""
     if http is None:

@@ -29,14 +29,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urljoin
 
-import aiohttp
-import feedparser
 from pydantic import Field, field_validator
 
 from listener.base import (
@@ -47,7 +45,7 @@ from listener.base import (
     SourceError,
     SourceSettings,
 )
-from listener.http_errors import error_for, request, shared_http
+from listener.http_errors import HttpFactory, error_for, request, shared_http
 from listener.mention import Author, Mention
 from listener.normalize import (
     MalformedPost,
@@ -197,7 +195,7 @@ class RssSource:
     def __init__(
         self,
         settings: Settings,
-        http: Callable[[], Awaitable[aiohttp.ClientSession]],
+        http: HttpFactory,
         terms: Sequence[str],
     ) -> None:
         self.name = settings.name
@@ -266,6 +264,8 @@ class RssSource:
         error = error_for(answer, what)
         if error is not None:
             raise error
+        import feedparser  # here: reading the normalizer above needs no feed parser
+
         parsed = await asyncio.to_thread(
             feedparser.parse,
             answer.raw,

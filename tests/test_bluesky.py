@@ -612,3 +612,21 @@ async def test_a_server_error_while_posting_is_unknown_never_retried(
     assert store.reply(reply_id).status == "unknown"
     await publish_due(store, {"bluesky": publisher(fake, http)}, LIVE)
     assert fake.created == []  # the scripted 502 was the only attempt
+
+
+async def test_a_cursor_this_version_did_not_write_starts_afresh(
+    fake: FakeBluesky, http: SharedSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.add(*complaints(1, 3))
+    junk = {"queries": {"acme": {"at": "yesterday", "seen": 7}}}
+    result = await source(fake, http).fetch(junk)
+    assert len(result.mentions) == 3
+    assert result.cursor == {
+        "queries": {
+            "acme": {
+                "at": datetime.fromisoformat(fake.posts[-1]["indexedAt"]).timestamp(),
+                "seen": [fake.posts[-1]["uri"]],
+            }
+        }
+    }
+    assert "did not write" in caplog.text

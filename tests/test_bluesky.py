@@ -43,16 +43,11 @@ LIVE = PublishConfig(mode="live")
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeBluesky]:
-    server = FakeBluesky()
-    await server.start()
-    yield server
-    await server.stop()
+    async with FakeBluesky() as server:
+        yield server
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[SharedSession]:
-    async with shared_http() as session:
-        yield session
+http = pytest.fixture(shared_http, name="http")
 
 
 def settings(fake: FakeBluesky, **keys: Any) -> Settings:

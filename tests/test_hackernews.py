@@ -26,16 +26,11 @@ SEARCH = "/api/v1/search_by_date"
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeHackerNews]:
-    server = FakeHackerNews()
-    await server.start()
-    yield server
-    await server.stop()
+    async with FakeHackerNews() as server:
+        yield server
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[SharedSession]:
-    async with shared_http() as session:
-        yield session
+http = pytest.fixture(shared_http, name="http")
 
 
 def source(fake: FakeHackerNews, http: SharedSession, **keys: Any) -> HackerNewsSource:
@@ -203,6 +198,6 @@ async def test_a_complaint_on_hn_becomes_a_callback_not_a_reply(
 def test_the_default_query_is_one_search_per_brand_keyword() -> None:
     brand = BRAND.__class__("Acme", ("acme", "acme internet", " "))
     settings = Settings.model_validate({"name": "hn", "type": "hackernews"})
-    hn = build(settings, SourceContext(brand=brand, http=shared_http))  # type: ignore[arg-type]
+    hn = build(settings, SourceContext(brand=brand, http=SharedSession().get))
     assert hn.searches == ["acme", "acme internet"]
     assert hn.base_url == "https://hn.algolia.com"

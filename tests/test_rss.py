@@ -23,16 +23,11 @@ from storage.store import Store
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeFeeds]:
-    server = FakeFeeds()
-    await server.start()
-    yield server
-    await server.stop()
+    async with FakeFeeds() as server:
+        yield server
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[SharedSession]:
-    async with shared_http() as session:
-        yield session
+http = pytest.fixture(shared_http, name="http")
 
 
 def source(http: SharedSession, urls: list[str], **keys: Any) -> RssSource:

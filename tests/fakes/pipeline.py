@@ -3,8 +3,8 @@ tests that drive a source through the pipeline into a real Store."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from earful.http import SharedSession
@@ -16,16 +16,18 @@ from rules import load_ruleset
 BRAND = Brand("Acme", ("acme",), {"bluesky": "acme.bsky.social"})
 
 
-def stages(brand: Brand = BRAND) -> Stages:
-    # no cooldown: each test post is its own case, whoever wrote it
+@functools.cache
+def stages() -> Stages:
+    """The shipped rules for BRAND, read once. No cooldown: each test post is its
+    own case, whoever wrote it."""
     return Stages(
-        ruleset=load_ruleset(["default"], brand=brand),
-        responders=ResponderSettings(brand=brand, cooldown=timedelta(0)),
+        ruleset=load_ruleset(["default"], brand=BRAND),
+        responders=ResponderSettings(brand=BRAND, cooldown=timedelta(0)),
     )
 
 
-@asynccontextmanager
 async def shared_http() -> AsyncIterator[SharedSession]:
+    """The daemon's shared HTTP session (a fixture in the test modules: `http`)."""
     session = SharedSession(timeout=5.0)
     try:
         yield session

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from listener.base import FetchResult
+from listener.http_errors import Refused
 from listener.mention import Mention
 
 log = logging.getLogger("earful.paging")
@@ -137,7 +138,15 @@ async def walk(edge: Edge, fetch_page: PageFetcher, *, max_pages: int) -> Walked
     top, top_seen = (sweep.top, sweep.top_seen) if sweep else (None, frozenset[str]())
     budget = 1 if edge.at is None and sweep is None else max_pages
     for _ in range(budget):
-        page = await fetch_page(token, edge)
+        try:
+            page = await fetch_page(token, edge)
+        except Refused as exc:
+            if sweep is None or token != sweep.next:
+                raise
+            # a saved page token the platform no longer takes (API cursors expire):
+            # walk again from the top down to the same edge; nothing is skipped
+            log.warning("a saved page cursor was refused (%s); paging again from the top", exc)
+            return await walk(Edge(edge.at, edge.seen), fetch_page, max_pages=max_pages)
         reached = False
         for stamped in page.items:
             if edge.is_old(stamped):

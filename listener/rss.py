@@ -33,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from pydantic import Field, field_validator
 
@@ -159,6 +159,19 @@ def build(settings: Settings, ctx: SourceContext) -> RssSource:
     return RssSource(settings, shared_http(ctx.http, f"rss source {settings.name!r}"), terms)
 
 
+def shown(url: str) -> str:
+    """A feed URL fit for logs and error messages: a private feed's token usually
+    sits in the query string or the user-info part, so both are left out."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<a feed URL that cannot be parsed>"
+    query = "?..." if parts.query else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}{query}"
+
+
 def names_any(text: str, terms: Sequence[str]) -> bool:
     """True when `text` contains one of `terms` as a whole word (or phrase), any case."""
     folded = text.casefold()
@@ -235,13 +248,13 @@ class RssSource:
 
     def _failed(self, url: str, exc: Exception) -> None:
         if url in self._failing:
-            log.debug("%s: feed %s failed again: %s", self.name, url, exc)
+            log.debug("%s: feed %s failed again: %s", self.name, shown(url), exc)
             return
         self._failing.add(url)
         log.warning(
             "%s: feed %s skipped: %s (the other feeds are read; logged once until it recovers)",
             self.name,
-            url,
+            shown(url),
             exc,
             exc_info=not isinstance(exc, SourceError),
         )
@@ -249,10 +262,10 @@ class RssSource:
     def _recovered(self, url: str) -> None:
         if url in self._failing:
             self._failing.discard(url)
-            log.info("%s: feed %s recovered", self.name, url)
+            log.info("%s: feed %s recovered", self.name, shown(url))
 
     async def _read(self, url: str, state: FeedState) -> FeedRead:
-        what = f"feed {url}"
+        what = f"feed {shown(url)}"
         headers = {"Accept": _ACCEPT}
         if state.etag:
             headers["If-None-Match"] = state.etag
@@ -285,7 +298,8 @@ class RssSource:
             try:
                 mention = mention_from_entry(entry, url, title)
             except MalformedPost as exc:
-                log.warning("%s: an entry in %s skipped: %s", self.name, url, exc)
+                reason = str(exc).replace(url, shown(url))
+                log.warning("%s: an entry in %s skipped: %s", self.name, shown(url), reason)
                 continue
             if mention.native_id in ids:
                 continue  # the same entry twice in one document

@@ -625,3 +625,18 @@ async def test_a_cursor_this_version_did_not_write_starts_afresh(
         }
     }
     assert "did not write" in caplog.text
+
+
+async def test_an_expired_sweep_cursor_pages_again_from_the_top(
+    fake: FakeBluesky, http: SharedSession, store: Store
+) -> None:
+    bsky = source(fake, http, page_size=10, max_pages=1)
+    fake.add(*complaints(1, 2))
+    await poll(bsky, store, stages())
+    fake.add(*complaints(3, 25))
+    assert (await poll(bsky, store, stages())).more
+    fake.script(SEARCH, Scripted(400, '{"error": "InvalidRequest", "message": "bad cursor"}'))
+    while (await poll(bsky, store, stages())).more:
+        pass
+    assert stored_ids(store) == sorted(p["uri"] for p in fake.posts)
+    assert [r.param("cursor") for r in fake.seen(SEARCH)[2:4]] == ["10", None]

@@ -274,3 +274,16 @@ async def test_a_complaint_in_a_feed_becomes_a_callback(
 def test_feed_urls_are_checked(urls: list[str], problem: str) -> None:
     with pytest.raises(ValidationError, match=problem):
         Settings.model_validate({"name": "f", "type": "rss", "urls": urls})
+
+
+async def test_a_private_feeds_token_stays_out_of_the_logs(
+    fake: FakeFeeds, http: SharedSession, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.publish("news", rss("News", [Item(None, "Acme entry without id or link")]))
+    private = fake.feed_url("news") + "?token=s3cr3t-t0ken"
+    missing = fake.feed_url("gone").replace("http://", "http://user:pa55word@") + "?key=k3y"
+    await poll(source(http, [private, missing]), store, stages())
+    assert "neither an id nor a link" in caplog.text and "HTTP 404" in caplog.text
+    for secret in ("s3cr3t-t0ken", "pa55word", "k3y"):
+        assert secret not in caplog.text
+    assert f"{fake.url}/feeds/news?..." in caplog.text

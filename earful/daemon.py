@@ -27,6 +27,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from earful.alerts import deliver_due, reconcile_alerts
 from earful.app import Runtime
 from earful.outbox import publish_due, reconcile_sending
 from earful.pipeline import BatchSummary, Stages, store_batch
@@ -332,6 +333,16 @@ class Daemon:
 
         await self._tracked(job)
 
+    async def _alerts_job(self) -> None:
+        async def job(track: Callable[[str], None]) -> None:
+            track("store")  # like posting: a webhook call is never cut off half-way
+            session = await self.runtime.http.get()
+            summary = await deliver_due(self.store, self.config.escalation, session)
+            if summary.total:
+                log.info("alerts: %s", ", ".join(f"{k} {v}" for k, v in summary.outcomes.items()))
+
+        await self._tracked(job)
+
     async def _housekeeping_job(self) -> None:
         def work() -> None:
             with self.store._lock:
@@ -365,6 +376,17 @@ class Daemon:
             misfire_grace_time=None,
             next_run_time=now,
         )
+        if self.config.escalation.webhook_url:
+            self.scheduler.add_job(
+                self._alerts_job,
+                IntervalTrigger(seconds=self.config.escalation.interval),
+                id="alerts",
+                name="send escalation alerts",
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=None,
+                next_run_time=now,
+            )
         self.scheduler.add_job(
             self._housekeeping_job,
             IntervalTrigger(hours=1),
@@ -398,6 +420,9 @@ class Daemon:
             summary = await reconcile_sending(self.store, self.publishers)
             if summary.total:
                 log.info("start-up reconcile: %s", summary.outcomes)
+            alerts = reconcile_alerts(self.store, self.config.escalation)
+            if alerts.total:
+                log.info("start-up reconcile of alerts: %s", alerts.outcomes)
             for start in self.services:
                 stoppers.append(await start())
             self._schedule()
@@ -405,6 +430,13 @@ class Daemon:
             self._start_streams()
             names = ", ".join(self.runners) or "none"
             log.info("earful running: sources %s; publish mode %s", names, self.config.publish.mode)
+            escalation = self.config.escalation
+            log.info(
+                "escalation alerts: %s",
+                f"sent to {escalation.receiver}"
+                if escalation.webhook_url
+                else "kept in the store (no escalation.webhook_url)",
+            )
             await stop.wait()
             log.info("stopping: finishing the batch in flight")
         finally:

@@ -25,6 +25,7 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 from listener.base import AuthFailed, RateLimited, SourceDown, SourceError
+from listener.mention import parse_time
 
 if TYPE_CHECKING:
     import aiohttp
@@ -71,7 +72,8 @@ def _utcnow() -> datetime:
 
 def reset_at(headers: Mapping[str, str], now: datetime | None = None) -> datetime | None:
     """When a rate limit ends, from Retry-After (seconds or an HTTP date) or a
-    ratelimit-reset / x-ratelimit-reset header (epoch seconds or seconds to wait)."""
+    ratelimit-reset / x-ratelimit-reset header (epoch seconds, seconds to wait, or
+    an ISO 8601 moment)."""
     now = now or _utcnow()
     lowered = {k.lower(): v for k, v in headers.items()}
     retry_after = lowered.get("retry-after")
@@ -88,6 +90,10 @@ def reset_at(headers: Mapping[str, str], now: datetime | None = None) -> datetim
     for name in ("ratelimit-reset", "x-ratelimit-reset", "x-rate-limit-reset"):
         value = _number(lowered.get(name))
         if value is None:
+            # Mastodon writes the moment as ISO 8601 ("2026-11-24T12:05:00.000Z")
+            moment = parse_time(lowered.get(name))
+            if moment is not None:
+                return moment
             continue
         if value > _EPOCH_THRESHOLD:
             try:

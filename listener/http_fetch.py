@@ -1,15 +1,14 @@
-"""JSON over HTTP for sources, with the platform's answers turned into the errors the
-daemon understands:
+"""JSON over HTTP for sources and publishers, on top of listener.http_errors (which
+says what each answer means): transient faults retried with jittered backoff, the
+Link header's paging URLs, and the rate-limit budget read from every answer.
 
-    429                                  RateLimited(reset_at from Retry-After or X-RateLimit-Reset)
+    429                                  RateLimited (at once: the reset time is known)
     401, 403                             AuthFailed
-    5xx, timeouts, connection faults     retried a few times with jittered backoff, then SourceDown
-    a body that is not JSON              SourceDown
-    other 4xx                            Rejected (a SourceDown carrying the status)
+    other 4xx                            Refused
+    5xx, timeouts, connection faults     retried `retries` times, then SourceDown
+    a 2xx body that is not JSON          SourceDown
 
-Generic on purpose: any aiohttp-based source can use it. Error messages name the
-host and path, never the query string or headers, so credentials cannot leak
-into logs.
+Generic on purpose: any aiohttp-based source can use it.
 """
 
 from __future__ import annotations
@@ -18,53 +17,23 @@ import asyncio
 import json
 import random
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
+from multidict import CIMultiDict
 from yarl import URL
 
-from listener.base import AuthFailed, RateLimited, SourceDown
-from listener.mention import parse_time
+from listener.base import SourceDown
+from listener.http_errors import Answer, Refused, error_for, request, reset_at
 
-# Statuses worth asking again for: the server or a proxy in front of it is struggling.
-TRANSIENT = frozenset({500, 502, 503, 504, 520, 521, 522, 523, 524})
-# Bodies larger than this are refused rather than held in memory.
-MAX_BODY = 16 * 2**20
-
-
-class Rejected(SourceDown):
-    """The platform refused the request itself (400, 404, 422...): asking again
-    unchanged will not help. `status` and `detail` say what the platform said."""
-
-    def __init__(self, message: str, *, status: int, detail: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.detail = detail
-
-
-class Sessions:
-    """The daemon's shared session when one is given (SourceContext.http), or else a
-    private one, made on first use and closed by `aclose` (tests, one-off tools)."""
-
-    def __init__(self, shared: Callable[[], Awaitable[Any]] | None = None) -> None:
-        self._shared = shared
-        self._own: aiohttp.ClientSession | None = None
-
-    async def get(self) -> aiohttp.ClientSession:
-        if self._shared is not None:
-            session: aiohttp.ClientSession = await self._shared()
-            return session
-        if self._own is None or self._own.closed:
-            self._own = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
-        return self._own
-
-    async def aclose(self) -> None:
-        if self._own is not None and not self._own.closed:
-            await self._own.close()
+# An error body is read this far for the platform's reason; a stream is not read at all.
+_ERROR_BODY = 64 * 1024
+# One link of a Link header: <url>; rel="next"
+_LINK = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,]+)*)")
+_REL = re.compile(r'rel\s*=\s*"?([^";]+)"?', re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -74,12 +43,6 @@ class JsonResponse:
     headers: Mapping[str, str] = field(repr=False)
     # rel -> URL from the Link header (rel="next", rel="prev", ...)
     links: Mapping[str, URL] = field(default_factory=dict)
-
-
-def where(url: URL | str) -> str:
-    """host/path of a URL: enough to say what failed, nothing secret."""
-    u = URL(str(url))
-    return f"{u.host or ''}{u.path}"
 
 
 async def request_json(
@@ -95,137 +58,75 @@ async def request_json(
     what: str = "request",
     rng: random.Random | None = None,
 ) -> JsonResponse:
-    """One HTTP request whose answer is JSON. Transient faults are retried up to
-    `retries` times (waiting retry_delay x 2^n, +-50% jitter); pass retries=0 for
-    requests that must not be repeated blindly."""
-    target = URL(str(url))
+    """One HTTP request whose answer is JSON. 5xx answers and network faults are
+    retried up to `retries` times, waiting retry_delay x 2^n (+-50% jitter) so
+    clients that failed together do not retry together; pass retries=0 when a
+    blind repeat is not safe."""
     attempt = 0
     while True:
         try:
-            async with session.request(
-                method, target, params=params, headers=headers, json=json_body
-            ) as resp:
-                try:
-                    check_status(resp, what)
-                except Rejected as exc:
-                    raise await _with_detail(exc, resp) from None
-                body = await resp.content.read(MAX_BODY + 1)
-                if len(body) > MAX_BODY:
-                    raise SourceDown(f"{what}: {where(target)} sent more than {MAX_BODY} bytes")
-                payload = parse_json(body, what, target)
-                return JsonResponse(payload, resp.status, resp.headers, links_of(resp))
-        except _Transient as exc:
-            failure: SourceDown = SourceDown(str(exc))
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            failure = SourceDown(f"{what}: {where(target)} unreachable: {describe(exc)}")
+            answer = await request(
+                session, method, str(url), what=what, params=params, headers=headers, json=json_body
+            )
+            error = error_for(answer, what)
+            if error is None:
+                break
+            if answer.status < 500:
+                raise error  # refused, unauthorised or rate-limited: asking again now won't help
+            failure: SourceDown = SourceDown(str(error))
+        except Refused:
+            raise
+        except SourceDown as exc:  # timeouts, resets, could not connect
+            failure = exc
         if attempt >= retries:
             raise failure
         attempt += 1
         await asyncio.sleep(retry_delay * 2 ** (attempt - 1) * (rng or random).uniform(0.5, 1.5))
+    # a body that is not JSON is the server's answer, not a glitch: not asked again
+    return _json(answer, what)
 
 
-class _Transient(SourceDown):
-    """A 5xx: worth another try before giving up."""
+def _json(answer: Answer, what: str) -> JsonResponse:
+    if answer.body is None:
+        # http_errors leaves a body that does not parse as None: say why
+        try:
+            json.loads(answer.text)
+        except (ValueError, RecursionError) as exc:
+            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else type(exc).__name__
+            raise SourceDown(f"{what}: malformed JSON ({reason})") from None
+    return JsonResponse(answer.body, answer.status, answer.headers, links(answer.headers))
 
 
-def check_status(resp: aiohttp.ClientResponse, what: str) -> None:
-    """Raise the error that a non-2xx response means; return for 2xx."""
-    status = resp.status
-    if 200 <= status < 300:
-        return
-    place = where(resp.url)
-    if status == 429:
-        reset = rate_limit_reset(resp.headers)
-        when = f" until {reset.isoformat(timespec='seconds')}" if reset else ""
-        raise RateLimited(f"{what}: {place} rate-limited{when}", reset)
-    if status in (401, 403):
-        raise AuthFailed(
-            f"{what}: {place} refused the credentials (HTTP {status}); "
-            "check the access token and its scopes"
-        )
-    if status in TRANSIENT:
-        raise _Transient(f"{what}: {place} answered HTTP {status}")
-    raise Rejected(f"{what}: {place} answered HTTP {status}", status=status)
-
-
-async def _with_detail(exc: Rejected, resp: aiohttp.ClientResponse) -> Rejected:
-    """The platform's own reason ({"error": "..."}), which says what to fix."""
-    try:
-        payload = json.loads(await resp.content.read(64 * 1024))
-    except (ValueError, RecursionError, aiohttp.ClientError, TimeoutError):
-        return exc
-    detail = payload.get("error") if isinstance(payload, dict) else None
-    if not isinstance(detail, str) or not detail:
-        return exc
-    detail = detail[:200]
-    return Rejected(f"{exc}: {detail}", status=exc.status, detail=detail)
-
-
-def parse_json(body: bytes, what: str, url: URL) -> Any:
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else type(exc).__name__
-        raise SourceDown(f"{what}: {where(url)} sent malformed JSON ({reason})") from None
-
-
-def links_of(resp: aiohttp.ClientResponse) -> dict[str, URL]:
+def links(headers: Mapping[str, str]) -> dict[str, URL]:
+    """rel -> URL from a Link header; a link that is not a URL is left out."""
     found: dict[str, URL] = {}
-    try:
-        links = resp.links
-    except ValueError:  # a Link header aiohttp cannot parse: no paging links
-        return found
-    for rel, link in links.items():
-        url = link.get("url")
-        if isinstance(rel, str) and isinstance(url, URL):
-            found[rel] = url
+    for target, params in _LINK.findall(headers.get("Link", "")):
+        rel = _REL.search(params)
+        if rel is None:
+            continue
+        try:
+            url = URL(target.strip())
+        except ValueError:
+            continue
+        if url.scheme in ("http", "https") and url.host:
+            for name in rel.group(1).split():
+                found.setdefault(name, url)
     return found
 
 
-def describe(exc: BaseException) -> str:
-    """A network fault in a few words (aiohttp's messages can be empty)."""
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-# -- rate-limit headers ---------------------------------------------------------------
-
-_SECONDS = re.compile(r"^\s*\d+(\.\d+)?\s*$")
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def header_time(value: str | None, now: datetime) -> datetime | None:
-    """A reset time as platforms write it: seconds from now (small numbers), epoch
-    seconds (large ones), ISO 8601 (Mastodon) or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if _SECONDS.match(value):
-        seconds = float(value)
-        # a bare number this large is a moment, not a wait: epoch seconds
-        if seconds > 10**9:
-            return datetime.fromtimestamp(seconds, tz=UTC)
-        return now + timedelta(seconds=seconds)
-    found = parse_time(value)
-    if found is not None:
-        return found
+async def raise_for_status(resp: aiohttp.ClientResponse, what: str) -> None:
+    """For a response read as it arrives (a stream): the error a non-2xx answer means."""
+    if resp.status < 300:
+        return
+    raw = await resp.content.read(_ERROR_BODY)
+    text = raw.decode("utf-8", errors="replace")
     try:
-        parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
-def rate_limit_reset(headers: Mapping[str, str], now: datetime | None = None) -> datetime | None:
-    """When a rate limit lifts: Retry-After first (it is about this very response),
-    then X-RateLimit-Reset."""
-    now = now or _now()
-    return header_time(headers.get("Retry-After"), now) or header_time(
-        headers.get("X-RateLimit-Reset"), now
-    )
+        body = json.loads(text)
+    except (ValueError, RecursionError):
+        body = None
+    error = error_for(Answer(resp.status, CIMultiDict(resp.headers), body, text, raw), what)
+    if error is not None:
+        raise error
 
 
 def rate_limit_pause(
@@ -240,8 +141,8 @@ def rate_limit_pause(
         return None
     if left is None or left > keep:
         return None
-    now = now or _now()
-    reset = header_time(headers.get("X-RateLimit-Reset"), now)
+    now = now or datetime.now(UTC)
+    reset = reset_at({"X-RateLimit-Reset": headers.get("X-RateLimit-Reset", "")}, now)
     if reset is None:
         return None
     return max((reset - now).total_seconds(), 1.0)

@@ -179,7 +179,8 @@ class Settings(SourceSettings):
 def build(settings: Settings, ctx: SourceContext) -> Source:
     # imported here so that reading Mastodon posts (the replay source, the
     # normalizer tests) never pays for importing aiohttp
+    from listener.http_errors import shared_http
     from listener.mastodon_source import MastodonSource, MastodonStreamingSource
 
     kind = MastodonStreamingSource if settings.stream else MastodonSource
-    return kind(settings, http=ctx.http)
+    return kind(settings, http=shared_http(ctx.http, f"mastodon source {settings.name!r}"))

@@ -14,14 +14,8 @@ from yarl import URL
 
 from listener import sse
 from listener.base import Cursor, FetchResult, SourceDown
-from listener.http_fetch import (
-    Sessions,
-    check_status,
-    describe,
-    rate_limit_pause,
-    request_json,
-    where,
-)
+from listener.http_errors import HttpFactory
+from listener.http_fetch import raise_for_status, rate_limit_pause, request_json
 from listener.mastodon import Settings, mention_from_status
 from listener.mention import Mention
 from listener.normalize import MalformedPost, as_id, as_list, as_mapping, get_path
@@ -70,24 +64,24 @@ class MastodonSource:
         self,
         settings: Settings,
         *,
-        http: Any = None,
+        http: HttpFactory,
         retries: int = 2,
         retry_delay: float = 0.5,
     ) -> None:
         self.name = settings.name
         self.settings = settings
         self.base = URL(settings.base_url)
-        self._sessions = Sessions(http)
+        self._http = http
         self.retries = retries
         self.retry_delay = retry_delay
 
     # -- plumbing -------------------------------------------------------------
 
     async def session(self) -> aiohttp.ClientSession:
-        return await self._sessions.get()
+        return await self._http()
 
     async def aclose(self) -> None:
-        await self._sessions.aclose()
+        return None  # the session is the daemon's, closed by it
 
     def headers(self, accept: str = "application/json") -> dict[str, str]:
         headers = {"Accept": accept}
@@ -229,7 +223,7 @@ class MastodonStreamingSource(MastodonSource):
                 headers=self.headers("text/event-stream"),
                 timeout=STREAM_TIMEOUT,
             ) as resp:
-                check_status(resp, what)
+                await raise_for_status(resp, what)
                 # Subscribed first, back-filled second: a post made in between is in
                 # both and stored once; in the other order it could be in neither.
                 position = cursor
@@ -243,8 +237,12 @@ class MastodonStreamingSource(MastodonSource):
                     mention = self._streamed(event)
                     if mention is not None:
                         yield FetchResult((mention,), None)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise SourceDown(f"{what}: {where(url)} dropped: {describe(exc)}") from None
+        except TimeoutError:
+            raise SourceDown(
+                f"{what}: no data for {STREAM_IDLE:.0f} s, not even a heartbeat"
+            ) from None
+        except aiohttp.ClientError as exc:
+            raise SourceDown(f"{what} dropped: {type(exc).__name__}: {exc}") from None
         except sse.EventTooLarge as exc:
             raise SourceDown(f"{what}: {exc}") from None
-        raise SourceDown(f"{what}: {where(url)} closed the stream")
+        raise SourceDown(f"{what}: the server closed the stream")

@@ -22,6 +22,7 @@ NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
             NOW + timedelta(hours=1),
         ),
         ({"x-ratelimit-reset": "42"}, NOW + timedelta(seconds=42)),  # seconds to wait (Reddit)
+        ({"X-RateLimit-Reset": "2026-11-24T12:05:00.000Z"}, NOW + timedelta(minutes=5)),  # Mastodon
         ({"Retry-After": "soon", "ratelimit-reset": "30"}, NOW + timedelta(seconds=30)),
         ({"Retry-After": "nan"}, None),
         ({}, None),

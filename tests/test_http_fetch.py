@@ -1,43 +1,17 @@
-"""The shared HTTP plumbing: the daemon's session, rate-limit headers read the ways
-platforms write them, and server-sent events parsed from any chunking."""
+"""The shared HTTP plumbing: the daemon's session, the rate-limit budget, Link
+header paging, and server-sent events parsed from any chunking."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
 from earful.http import SharedSession
-from listener.http_fetch import Sessions, header_time, rate_limit_pause, rate_limit_reset
+from listener.http_fetch import links, rate_limit_pause
 from listener.sse import Event, EventParser, EventTooLarge
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("30", NOW + timedelta(seconds=30)),  # Retry-After: seconds
-        ("1795169100", NOW + timedelta(minutes=5)),  # epoch seconds
-        ("2026-11-20T10:05:00.000Z", NOW + timedelta(minutes=5)),  # Mastodon: ISO 8601
-        ("Fri, 20 Nov 2026 10:01:00 GMT", NOW + timedelta(minutes=1)),  # an HTTP date
-        ("soon", None),
-        ("", None),
-        (None, None),
-    ],
-)
-def test_reset_times_are_read_in_every_form_platforms_use(
-    value: str | None, expected: datetime | None
-) -> None:
-    assert header_time(value, NOW) == expected
-
-
-def test_retry_after_wins_over_the_rate_limit_reset() -> None:
-    headers = {"Retry-After": "5", "X-RateLimit-Reset": "2026-11-20T11:00:00Z"}
-    assert rate_limit_reset(headers, NOW) == NOW + timedelta(seconds=5)
-    assert rate_limit_reset({"X-RateLimit-Reset": "2026-11-20T11:00:00Z"}, NOW) == NOW + timedelta(
-        hours=1
-    )
 
 
 @pytest.mark.parametrize(
@@ -53,6 +27,18 @@ def test_a_spent_budget_without_a_reset_time_does_not_pause() -> None:
     assert rate_limit_pause({"X-RateLimit-Remaining": "0"}, now=NOW) is None
 
 
+def test_link_header_paging_urls_by_rel() -> None:
+    header = (
+        '<https://fake.social/api/v1/timelines/tag/acme?max_id=10>; rel="next", '
+        "<https://fake.social/api/v1/timelines/tag/acme?min_id=20>; rel=prev, "
+        '<javascript:alert(1)>; rel="first", <https://x.example/a>; title="no rel"'
+    )
+    found = links({"Link": header})
+    assert set(found) == {"next", "prev"}
+    assert found["prev"].query["min_id"] == "20" and found["next"].query["max_id"] == "10"
+    assert links({}) == {}
+
+
 async def test_the_shared_session_bounds_connections_per_host_and_is_reused() -> None:
     shared = SharedSession(limit_per_host=3)
     try:
@@ -64,14 +50,6 @@ async def test_the_shared_session_bounds_connections_per_host_and_is_reused() ->
     finally:
         await shared.aclose()
     assert session.closed
-
-
-async def test_without_a_shared_session_a_private_one_is_made_and_closed() -> None:
-    sessions = Sessions()
-    own = await sessions.get()
-    assert own is await sessions.get()
-    await sessions.aclose()
-    assert own.closed
 
 
 # -- server-sent events -----------------------------------------------------------------

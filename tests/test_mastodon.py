@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from fakes.mastodon_api import FakeMastodon, sse
+from fakes.pipeline import shared_http, stages
 
 from earful.config import ConfigError, parse_config
 from earful.http import SharedSession
@@ -37,11 +38,7 @@ async def fake() -> AsyncIterator[FakeMastodon]:
     await server.close()
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[SharedSession]:
-    shared = SharedSession()
-    yield shared
-    await shared.aclose()
+http = pytest.fixture(shared_http, name="http")
 
 
 def settings(fake: FakeMastodon, **keys: Any) -> Settings:
@@ -98,7 +95,7 @@ async def test_a_backlog_is_walked_through_link_header_pages_oldest_first(
     assert result.cursor == {"since_id": later[-1]["id"]}
     pages = fake.requests_to("/api/v1/timelines/tag/acme")
     # each page after the first is the Link header's rel="prev" (min_id = newest seen)
-    assert [r.query.get("min_id") for r in pages] == [
+    assert [r.param("min_id") for r in pages] == [
         first["id"],
         later[2]["id"],
         later[5]["id"],
@@ -167,7 +164,7 @@ async def test_mentions_come_from_mention_notifications_with_the_token(
     assert result.cursor == {"since_id": note["id"]}  # a notification id
     (request,) = fake.requests_to("/api/v1/notifications")
     assert request.headers["Authorization"] == f"Bearer {fake.token}"
-    assert request.query["types[]"] == "mention"
+    assert request.params("types[]") == ["mention"]
     later = fake.mention(fake.make_status("<p>@acme still waiting</p>"))
     again = await masto.fetch(result.cursor)
     assert texts(again.mentions) == ["@acme still waiting"]
@@ -232,18 +229,13 @@ async def test_401_is_auth_failed_and_never_shows_the_token(
 async def test_malformed_json_is_source_down_and_nothing_is_stored(
     fake: FakeMastodon, http: SharedSession, store: Store
 ) -> None:
-    from earful.pipeline import Stages
-    from responders.context import ResponderSettings
-    from rules import load_ruleset
-
-    stages = Stages(load_ruleset(brand=BRAND), ResponderSettings(brand=BRAND))
     post_tagged(fake, 2)
     fake.fail("/api/v1/timelines", 200, body=b'[{"id": "1", "content": "<p>acm')
     masto = source(fake, http)
     with pytest.raises(SourceDown, match="malformed JSON"):
-        await poll(masto, store, stages)
+        await poll(masto, store, stages())
     assert store.cursor("masto") is None
-    summary = await poll(masto, store, stages)  # the next poll gets the page whole
+    summary = await poll(masto, store, stages())  # the next poll gets the page whole
     assert summary.new == 2
 
 
@@ -285,7 +277,7 @@ async def test_a_server_that_never_answers_is_source_down(fake: FakeMastodon) ->
     impatient = SharedSession(timeout=0.1)
     try:
         fake.fail("/api/v1/timelines", 200, body=b"[]", delay=0.4, times=3)
-        with pytest.raises(SourceDown, match=r"unreachable.*Timeout"):
+        with pytest.raises(SourceDown, match="timed out"):
             await source(fake, impatient).fetch(None)
     finally:
         await impatient.aclose()
@@ -295,7 +287,7 @@ async def test_an_unreachable_instance_is_source_down(http: SharedSession) -> No
     server = FakeMastodon()
     await server.start()
     await server.close()  # nothing listens on that port any more
-    with pytest.raises(SourceDown, match="unreachable"):
+    with pytest.raises(SourceDown, match="cannot connect"):
         await source(server, http).fetch(None)
 
 
@@ -378,7 +370,7 @@ def test_a_bad_access_token_is_never_echoed_in_config_errors() -> None:
 
 def test_streaming_settings_build_a_streaming_source() -> None:
     table = {"name": "m", "type": "mastodon", "base_url": "https://fake.social/", "tag": "#acme"}
-    ctx = SourceContext(brand=BRAND)
+    ctx = SourceContext(brand=BRAND, http=SharedSession().get)  # no session made until used
     plain = build(Settings.model_validate(table), ctx)
     streaming = build(Settings.model_validate({**table, "stream": True, "access_token": "t"}), ctx)
     assert type(plain) is MastodonSource and isinstance(streaming, MastodonStreamingSource)
@@ -411,7 +403,7 @@ async def test_stream_back_fills_from_the_cursor_then_streams_each_post(
         assert streamed.mentions[0].native_id == live["id"]
         assert streamed.cursor is None  # only polls move the cursor
     (request,) = fake.requests_to("/api/v1/streaming/hashtag")
-    assert request.query["tag"] == "acme"
+    assert request.param("tag") == "acme"
     assert request.headers["Authorization"] == f"Bearer {fake.token}"
 
 

@@ -32,7 +32,8 @@ from typing import Any
 from yarl import URL
 
 from listener.base import AuthFailed, RateLimited, SourceContext, SourceDown, SourceSettings
-from listener.http_fetch import JsonResponse, Rejected, Sessions, request_json
+from listener.http_errors import HttpFactory, Refused, shared_http
+from listener.http_fetch import JsonResponse, request_json
 from listener.mastodon import Settings
 from listener.normalize import as_id, as_mapping, as_str, get_path, html_to_text
 from responders.publish.base import Outgoing, Posted, PublishError
@@ -100,23 +101,23 @@ def build(settings: SourceSettings, ctx: SourceContext) -> MastodonPublisher | N
     """A publisher when the source has a token to post with; None otherwise."""
     if not isinstance(settings, Settings) or settings.token() is None:
         return None
-    return MastodonPublisher(settings, http=ctx.http)
+    return MastodonPublisher(settings, http=shared_http(ctx.http, "the mastodon publisher"))
 
 
 class MastodonPublisher:
     platform = "mastodon"
 
-    def __init__(self, settings: Settings, *, http: Any = None) -> None:
+    def __init__(self, settings: Settings, *, http: HttpFactory) -> None:
         self.settings = settings
         self.base = URL(settings.base_url)
-        self._sessions = Sessions(http)
+        self._http = http
         self._limits: Limits | None = None
         self._me: str | None = None
 
     # -- plumbing -------------------------------------------------------------
 
     async def aclose(self) -> None:
-        await self._sessions.aclose()
+        return None  # the session is the daemon's, closed by it
 
     def _headers(self) -> dict[str, str]:
         return {"Accept": "application/json", "Authorization": f"Bearer {self.settings.token()}"}
@@ -128,7 +129,7 @@ class MastodonPublisher:
         url = self.base / target if isinstance(target, str) else target
         try:
             return await request_json(
-                await self._sessions.get(),
+                await self._http(),
                 method,
                 url,
                 headers=headers,
@@ -137,7 +138,7 @@ class MastodonPublisher:
             )
         except RateLimited as exc:
             raise PublishError(str(exc), retryable=True) from None
-        except (AuthFailed, Rejected) as exc:  # refused: asking again will not help
+        except (AuthFailed, Refused) as exc:  # refused: asking again will not help
             raise PublishError(str(exc), retryable=False) from None
         except SourceDown as exc:
             # a timeout may hide a post that went out: the Idempotency-Key makes the

@@ -21,6 +21,8 @@ from typing import Any
 from aiohttp import web
 from yarl import URL
 
+from fakes.server import FakeServer, Seen
+
 Json = dict[str, Any]
 
 ME_ID = "109334860508022726"
@@ -35,14 +37,6 @@ class Fault:
     headers: Mapping[str, str] = field(default_factory=dict)
     times: int = 1
     delay: float = 0.0  # seconds before answering: a slow or hung server
-
-
-@dataclass
-class Recorded:
-    method: str
-    path: str
-    query: Mapping[str, str]
-    headers: Mapping[str, str]
 
 
 @dataclass
@@ -94,7 +88,7 @@ def sse(event: str, payload: Any) -> bytes:
     return f"event: {event}\ndata: {data}\n\n".encode()
 
 
-class FakeMastodon:
+class FakeMastodon(FakeServer):
     def __init__(
         self,
         *,
@@ -103,6 +97,8 @@ class FakeMastodon:
         max_characters: int = 500,
         heartbeat: float = 5.0,
     ) -> None:
+        super().__init__()
+        self.app.middlewares.append(self._faults_and_limits)
         self.token = token
         self.domain = domain
         self.max_characters = max_characters
@@ -112,7 +108,6 @@ class FakeMastodon:
         self.posted: list[Json] = []
         self.sent: list[Json] = []  # the bodies of accepted POST /api/v1/statuses
         self.idempotent: dict[str, Json] = {}
-        self.requests: list[Recorded] = []
         self.faults: list[Fault] = []
         self.rate_remaining = 299
         self.stream_connections = 0
@@ -120,36 +115,31 @@ class FakeMastodon:
         self._ids = itertools.count(1)
         self._clock = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
         self.me = self.account("acme", followers=1200, account_id=ME_ID)
-        self._runner: web.AppRunner | None = None
-        self.base_url = ""
+        self._routes()
 
     # -- life cycle ---------------------------------------------------------------
 
-    async def start(self) -> str:
-        app = web.Application(middlewares=[self._middleware])
-        app.router.add_get("/api/v1/timelines/tag/{tag}", self._tag_timeline)
-        app.router.add_get("/api/v2/search", self._search)
-        app.router.add_get("/api/v1/notifications", self._notifications)
-        app.router.add_get("/api/v1/streaming/hashtag", self._stream_hashtag)
-        app.router.add_get("/api/v1/streaming/user/notification", self._stream_notifications)
-        app.router.add_get("/api/v2/instance", self._instance)
-        app.router.add_post("/api/v1/statuses", self._post_status)
-        app.router.add_get("/api/v1/statuses/{id}", self._get_status)
-        app.router.add_get("/api/v1/accounts/verify_credentials", self._verify_credentials)
-        app.router.add_get("/api/v1/accounts/{id}/statuses", self._account_statuses)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.base_url = f"http://127.0.0.1:{port}"
-        return self.base_url
+    def _routes(self) -> None:
+        add = self.app.router
+        add.add_get("/api/v1/timelines/tag/{tag}", self._tag_timeline)
+        add.add_get("/api/v2/search", self._search)
+        add.add_get("/api/v1/notifications", self._notifications)
+        add.add_get("/api/v1/streaming/hashtag", self._stream_hashtag)
+        add.add_get("/api/v1/streaming/user/notification", self._stream_notifications)
+        add.add_get("/api/v2/instance", self._instance)
+        add.add_post("/api/v1/statuses", self._post_status)
+        add.add_get("/api/v1/statuses/{id}", self._get_status)
+        add.add_get("/api/v1/accounts/verify_credentials", self._verify_credentials)
+        add.add_get("/api/v1/accounts/{id}/statuses", self._account_statuses)
+
+    @property
+    def base_url(self) -> str:
+        return self.url
 
     async def close(self) -> None:
         for stream in list(self._streams):
             stream.queue.put_nowait(None)
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await self.stop()
 
     # -- content ----------------------------------------------------------------------
 
@@ -318,16 +308,15 @@ class FakeMastodon:
     def open_streams(self) -> int:
         return len(self._streams)
 
-    def requests_to(self, prefix: str) -> list[Recorded]:
+    def requests_to(self, prefix: str) -> list[Seen]:
         return [r for r in self.requests if r.path.startswith(prefix)]
 
     # -- HTTP -------------------------------------------------------------------------
 
     @web.middleware
-    async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        self.requests.append(
-            Recorded(request.method, request.path, dict(request.query), dict(request.headers))
-        )
+    async def _faults_and_limits(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """Faults by path prefix (slow ones too), and Mastodon's rate-limit headers on
+        every answer. FakeServer's own middleware has logged the request already."""
         for fault in self.faults:
             if (
                 fault.times > 0

@@ -223,28 +223,22 @@ def _classify_stages(config_file: Path | None) -> Any:
 # -- eval -----------------------------------------------------------------------
 
 
+def _pairs_option(flag: str, dest: str, metavar: str, what: str) -> Callable[[F], F]:
+    return click.option(
+        flag, dest, multiple=True, metavar=f"{metavar},...", help=f"Map the file's {what}."
+    )
+
+
 @cli.command("eval")
 @config_option
 @json_option
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--text-col", required=True, help="Column with the post text (name or number).")
 @click.option("--label-col", required=True, help="Column with the human label.")
-@click.option(
-    "--map",
-    "maps",
-    multiple=True,
-    metavar="LABEL=CLASS,...",
-    help="Map the file's labels to complaint, praise or neither (repeatable).",
-)
+@_pairs_option("--map", "maps", "LABEL=CLASS", "labels to complaint, praise or neither")
 @click.option("--sign-labels", is_flag=True, help="Labels are numbers: >0 praise, <0 complaint.")
 @click.option("--topic-col", default=None, help="Column with the root cause, when there is one.")
-@click.option(
-    "--topic-map",
-    "topic_maps",
-    multiple=True,
-    metavar="CAUSE=TOPIC,...",
-    help="Map the file's causes to Earful topics; CAUSE= means unknown (repeatable).",
-)
+@_pairs_option("--topic-map", "topic_maps", "CAUSE=TOPIC", "causes to topics; CAUSE= is unknown")
 @click.option("--no-header", is_flag=True, help="The first row is data; columns by number.")
 @click.option("--show-errors", default=0, metavar="N", help="List the first N misjudged rows.")
 @click.option(

@@ -948,7 +948,9 @@ class _Engine:
         truncated = len(text) > self._max_chars
         if truncated:
             text = text[: self._max_chars]
-        compound = self._sentiment.compound(text)
+        # @handles are names, not words: "@united" or "@happyhomes" must not read
+        # as praise to VADER, which would strip the "@" and score the word.
+        compound = self._sentiment.compound(_AT.sub("", text) if "@" in text else text)
         vader = Reason("vader", f"compound {compound:+.3f}", compound)
         own = self._own.get(mention.platform)
         if own is not None and author.handle and author.handle.lstrip("@").casefold() == own:

@@ -12,6 +12,8 @@ deployment ships "default" and adds its own file after it.
     clearly_negative = -0.5           # a question scoring above this is a `question`...
     clearly_positive = 0.5            # ...and below this (default: unset, no limit)
     max_chars = 4000                  # judge only the first N characters of a post
+    complaint_topic = "support"       # the topic of a complaint no topic rule named
+                                      #   (default: unset, no topic)
     [settings.urgency]                # urgency a verdict starts from, per disposition
     interesting_bad = 30
     interesting_good = 5
@@ -192,6 +194,7 @@ class Settings:
     clearly_negative: float = -0.5
     clearly_positive: float | None = None  # None: a question may be as positive as it likes
     max_chars: int = 4000
+    complaint_topic: str | None = None  # the topic of a complaint no topic cue matched
     urgency: Mapping[Disposition, int] = field(
         default_factory=lambda: MappingProxyType(
             {
@@ -438,6 +441,7 @@ _SETTINGS_KEYS = (
     "clearly_negative",
     "clearly_positive",
     "max_chars",
+    "complaint_topic",
     "urgency",
 )
 _RULE_KEYS = ("id", "description", "priority", "enabled", "when", "then")
@@ -487,6 +491,9 @@ def _parse_settings(c: _Checker, value: Any) -> tuple[dict[str, Any], dict[Dispo
     v = c.integer(raw.get("max_chars", _MISSING), "settings.max_chars", 1, 1_000_000)
     if v is not None:
         out["max_chars"] = v
+    v = c.string(raw.get("complaint_topic", _MISSING), "settings.complaint_topic", pattern=_NAME)
+    if v is not None:
+        out["complaint_topic"] = v
     urgency: dict[Disposition, int] = {}
     if "urgency" in raw:
         table = c.table(raw["urgency"], "settings.urgency", _DISPOSITIONS)
@@ -855,6 +862,8 @@ class _Engine:
         "_always",
         "_bad",
         "_base",
+        "_complaint_reason",
+        "_complaint_topic",
         "_cutoffs",
         "_good",
         "_max_chars",
@@ -890,6 +899,13 @@ class _Engine:
         self._question_floor = settings.clearly_negative
         ceiling = settings.clearly_positive
         self._question_ceiling = 2.0 if ceiling is None else ceiling  # scores stop at 1
+        self._complaint_topic = settings.complaint_topic
+        self._complaint_reason: Reason | None = None
+        if settings.complaint_topic is not None:
+            self._complaint_reason = Reason(
+                "complaint_topic",
+                f"no cue named a cause; a complaint's topic defaults to {settings.complaint_topic}",
+            )
         self._base = dict(settings.urgency)
         self._cutoffs = _cutoff_reasons(settings)
         # The same test as Brand.is_own, prepared once.
@@ -1076,6 +1092,10 @@ class _Engine:
             else:
                 disposition = Disposition.IGNORE
             reasons.append(self._cutoffs[disposition])
+        fallback = self._complaint_reason
+        if topic is None and fallback is not None and disposition is Disposition.INTERESTING_BAD:
+            topic = self._complaint_topic
+            reasons.append(fallback)
         urgency = self._base[disposition] + points
         return Verdict(
             disposition=disposition,

@@ -138,6 +138,7 @@ from types import MappingProxyType
 from typing import Any
 
 from listener.mention import PLATFORMS, Author, Brand, Mention
+from rules.language import language_of
 from rules.sentiment import VALENCE_MAX, VALENCE_MIN, Sentiment
 from rules.verdict import Disposition, Reason, Verdict
 
@@ -1082,6 +1083,25 @@ class _Engine:
                 actions.extend(rule.actions)
             reasons.append(_reason(rule, hits) if rule.by_key else rule.reason)
         score = -1.0 if score < -1.0 else 1.0 if score > 1.0 else score
+        lang = language_of(post.text, mention.lang)
+        if lang is not None and lang != "en":
+            labels.append("non_english")
+            if disposition is None and compound == 0.0:
+                # Nothing in it is known to the lexicon: "neutral" would be a guess
+                # made in the wrong language. A person decides.
+                disposition = Disposition.QUESTION
+                labels.append("needs_person")
+                reasons.append(
+                    Reason(
+                        "language",
+                        f"written in {lang}; the English lexicon knows none of its words: "
+                        "a person who reads it should decide",
+                    )
+                )
+            else:
+                reasons.append(
+                    Reason("language", f"written in {lang}; judged on the words the lexicon knows")
+                )
         if disposition is None:
             if post.question and self._question_floor < score < self._question_ceiling:
                 disposition = Disposition.QUESTION
@@ -1096,6 +1116,12 @@ class _Engine:
         if topic is None and fallback is not None and disposition is Disposition.INTERESTING_BAD:
             topic = self._complaint_topic
             reasons.append(fallback)
+        intensity, shown = _intensity(post.text)
+        if shown:
+            reasons.append(Reason("intensity", shown, intensity))
+            if disposition is Disposition.INTERESTING_BAD:
+                # Shouting and stretched words are how an angry customer sounds.
+                points += round(10 * intensity)
         urgency = self._base[disposition] + points
         return Verdict(
             disposition=disposition,
@@ -1104,11 +1130,11 @@ class _Engine:
             labels=tuple(dict.fromkeys(labels)) if len(labels) > 1 else tuple(labels),
             topic=topic,
             urgency=0 if urgency < 0 else 100 if urgency > 100 else urgency,
-            interest=_interest(score, author, mention),
+            interest=_interest(score, author, mention, intensity),
             segment=segment,
             actions=tuple(dict.fromkeys(actions)) if len(actions) > 1 else tuple(actions),
             reasons=tuple(reasons),
-            lang=mention.lang,
+            lang=lang,
         )
 
 
@@ -1152,11 +1178,12 @@ def _is_question(text: str, words: list[str]) -> bool:
     return seconds is not None and len(words) > 1 and words[1] in seconds
 
 
-def _interest(score: float, author: Author, mention: Mention) -> int:
+def _interest(score: float, author: Author, mention: Mention, intensity: float = 0.0) -> int:
     """0..100: how much a post deserves attention, to rank the queue.
 
     A weighted sum, not a product: a furious post from an account with no followers
-    still deserves a look, and a product would score it 0. Intensity (|score|) weighs
+    still deserves a look, and a product would score it 0. Emotion (|score|, raised
+    by up to 0.3 for shouting: see `_intensity`) weighs
     most because it is what the post says; reach and engagement are log-scaled
     because both are heavy-tailed (1M followers is not 1000x as urgent as 1k):
     reach is full at 1M followers, plus 0.15 for a verified account; engagement
@@ -1172,7 +1199,36 @@ def _interest(score: float, author: Author, mention: Mention) -> int:
     engagement = _log10(1 + count) / 4 if count > 0 else 0.0
     if engagement > 1.0:
         engagement = 1.0
-    return round(50 * abs(score) + 30 * reach + 20 * engagement)
+    emotion = abs(score) + 0.3 * intensity
+    if emotion > 1.0:
+        emotion = 1.0
+    return round(50 * emotion + 30 * reach + 20 * engagement)
+
+
+_ELONGATED = re.compile(r"([^\W\d_])\1{2,}")  # a letter three times or more: "sooo"
+
+
+def _intensity(text: str) -> tuple[float, str]:
+    """0..1 from how a post is written, not what it says: words in capitals,
+    stretched words and exclamation marks. VADER already boosts a capitalised
+    sentiment word; this catches "WHERE IS MY BAG" and "whyyyy", which carry
+    no sentiment word at all. Also a human-readable detail ("" when 0)."""
+    caps = 0
+    for word in text.split():
+        if len(word) >= 3 and word.isalpha() and word.isupper():
+            caps += 1
+    stretched = len(_ELONGATED.findall(text)) if len(text) > 2 else 0
+    bangs = text.count("!")
+    if not (caps or stretched or bangs):
+        return 0.0, ""
+    value = 0.15 * min(caps, 4) + 0.15 * min(stretched, 3) + 0.1 * min(bangs, 3)
+    value = min(value, 1.0)
+    parts = [
+        f"{n} {what}"
+        for n, what in ((caps, "words in capitals"), (stretched, "stretched words"), (bangs, "'!'"))
+        if n
+    ]
+    return value, "written with " + ", ".join(parts)
 
 
 _log10 = math.log10

@@ -1086,21 +1086,22 @@ class _Engine:
         lang = language_of(post.text, mention.lang)
         if lang is not None and lang != "en":
             labels.append("non_english")
-            if disposition is None and compound == 0.0:
-                # Nothing in it is known to the lexicon: "neutral" would be a guess
+            if disposition is None:
+                # No rule's phrase matched, and a score from the odd English word
+                # or emoji in it ("Super" said sarcastically in German) is a guess
                 # made in the wrong language. A person decides.
                 disposition = Disposition.QUESTION
                 labels.append("needs_person")
                 reasons.append(
                     Reason(
                         "language",
-                        f"written in {lang}; the English lexicon knows none of its words: "
-                        "a person who reads it should decide",
+                        f"written in {lang}; no rule matched and the English lexicon reads "
+                        f"only {score:+.2f} from it: a person who reads it should decide",
                     )
                 )
             else:
                 reasons.append(
-                    Reason("language", f"written in {lang}; judged on the words the lexicon knows")
+                    Reason("language", f"written in {lang}; judged by the rule that matched")
                 )
         if disposition is None:
             if post.question and self._question_floor < score < self._question_ceiling:
@@ -1205,6 +1206,7 @@ def _interest(score: float, author: Author, mention: Mention, intensity: float =
     return round(50 * emotion + 30 * reach + 20 * engagement)
 
 
+_EDGE_PUNCTUATION = "!?.,;:'\"()[]{}*…"
 _ELONGATED = re.compile(r"([^\W\d_])\1{2,}")  # a letter three times or more: "sooo"
 
 
@@ -1215,19 +1217,21 @@ def _intensity(text: str) -> tuple[float, str]:
     no sentiment word at all. Also a human-readable detail ("" when 0)."""
     caps = 0
     for word in text.split():
+        word = word.strip(_EDGE_PUNCTUATION)
         if len(word) >= 3 and word.isalpha() and word.isupper():
             caps += 1
     stretched = len(_ELONGATED.findall(text)) if len(text) > 2 else 0
     bangs = text.count("!")
     if not (caps or stretched or bangs):
         return 0.0, ""
-    value = 0.15 * min(caps, 4) + 0.15 * min(stretched, 3) + 0.1 * min(bangs, 3)
-    value = min(value, 1.0)
-    parts = [
-        f"{n} {what}"
-        for n, what in ((caps, "words in capitals"), (stretched, "stretched words"), (bangs, "'!'"))
-        if n
-    ]
+    value = min(0.15 * min(caps, 4) + 0.15 * min(stretched, 3) + 0.1 * min(bangs, 3), 1.0)
+    parts = []
+    if caps:
+        parts.append(f"{caps} word{'s' if caps > 1 else ''} in capitals")
+    if stretched:
+        parts.append(f"{stretched} stretched word{'s' if stretched > 1 else ''}")
+    if bangs:
+        parts.append(f"{bangs} '!'")
     return value, "written with " + ", ".join(parts)
 
 

@@ -92,24 +92,23 @@ def language_of(text: str, tagged: str | None) -> str | None:
 
 def _script(text: str) -> str | None:
     """The language of a non-Latin script that holds most of the letters."""
+    if text.isascii():
+        return None
     letters = 0
-    by_script: dict[str, int] = {}
+    by_lang: dict[str, int] = {}
     for ch in text:
         if not ch.isalpha():
             continue
         letters += 1
         if ch.isascii():
             continue
-        name = unicodedata.name(ch, "")
-        script = name.split(" ", 1)[0]
-        if script in _SCRIPTS:
-            by_script[script] = by_script.get(script, 0) + 1
-    if not by_script or letters == 0:
+        lang = _SCRIPTS.get(unicodedata.name(ch, "").split(" ", 1)[0])
+        if lang is not None:
+            by_lang[lang] = by_lang.get(lang, 0) + 1
+    if not by_lang:
         return None
-    script, count = max(by_script.items(), key=lambda kv: kv[1])
-    if count * 2 < letters:
-        return None
-    # Japanese mixes kana with CJK ideographs: any kana makes it Japanese.
-    if script == "CJK" and ("HIRAGANA" in by_script or "KATAKANA" in by_script):
-        return "ja"
-    return _SCRIPTS[script]
+    # Japanese mixes kana with Chinese characters: with any kana, both are Japanese.
+    if "ja" in by_lang and "zh" in by_lang:
+        by_lang["ja"] += by_lang.pop("zh")
+    lang, count = max(by_lang.items(), key=lambda kv: kv[1])
+    return lang if count * 2 >= letters else None

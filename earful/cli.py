@@ -240,6 +240,9 @@ def _pairs_option(flag: str, dest: str, metavar: str, what: str) -> Callable[[F]
 @click.option("--topic-col", default=None, help="Column with the root cause, when there is one.")
 @_pairs_option("--topic-map", "topic_maps", "CAUSE=TOPIC", "causes to topics; CAUSE= is unknown")
 @click.option("--no-header", is_flag=True, help="The first row is data; columns by number.")
+@click.option(
+    "--half", type=click.Choice(["odd", "even"]), default=None, help="Score only these data rows."
+)
 @click.option("--show-errors", default=0, metavar="N", help="List the first N misjudged rows.")
 @click.option(
     "--baseline",
@@ -259,6 +262,7 @@ def eval_command(
     topic_col: str | None,
     topic_maps: tuple[str, ...],
     no_header: bool,
+    half: str | None,
     show_errors: int,
     baseline: str | None,
 ) -> None:
@@ -282,6 +286,7 @@ def eval_command(
             topics=ev.parse_pairs(topic_maps, "--topic-map"),
             known_topics=ev.known_topics(stages.ruleset),
             no_header=no_header,
+            half=half,
         )
     except ev.EvalInputError as exc:
         raise BadConfig(str(exc)) from None

@@ -379,3 +379,12 @@ def test_shipped_rules_beat_vader_alone_on_the_project_sample(run: Run) -> None:
     assert earful["classes"]["neither"]["f1"] >= 0.8
     assert earful["topic"]["accuracy"] >= 0.9
     assert earful["macro_f1"] >= vader["macro_f1"] + 0.2
+
+
+def test_eval_half_keeps_odd_or_even_data_rows(airline: Run) -> None:
+    odd = json.loads(airline("--map", MAP, "--half", "odd", "--json").output)
+    even = json.loads(airline("--map", MAP, "--half", "even", "--json").output)
+    assert (odd["rows"], even["rows"]) == (3, 2)
+    # rows 2 (praise) and 4 (complaint) are the even ones
+    assert even["results"]["earful"]["classes"]["praise"]["support"] == 1
+    assert even["results"]["earful"]["classes"]["complaint"]["support"] == 1

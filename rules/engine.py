@@ -1206,7 +1206,9 @@ def _interest(score: float, author: Author, mention: Mention, intensity: float =
     return round(50 * emotion + 30 * reach + 20 * engagement)
 
 
-_EDGE_PUNCTUATION = "!?.,;:'\"()[]{}*…"
+# A word of three or more capital letters, alone between spaces or punctuation
+# ("WHERE", "BAG?!"), but not part of a handle, hashtag or code ("AA1457").
+_CAPS_WORD = re.compile(r"(?<![\w@#])[A-Z]{3,}(?!\w)")
 _ELONGATED = re.compile(r"([^\W\d_])\1{2,}")  # a letter three times or more: "sooo"
 
 
@@ -1215,11 +1217,7 @@ def _intensity(text: str) -> tuple[float, str]:
     stretched words and exclamation marks. VADER already boosts a capitalised
     sentiment word; this catches "WHERE IS MY BAG" and "whyyyy", which carry
     no sentiment word at all. Also a human-readable detail ("" when 0)."""
-    caps = 0
-    for word in text.split():
-        word = word.strip(_EDGE_PUNCTUATION)
-        if len(word) >= 3 and word.isalpha() and word.isupper():
-            caps += 1
+    caps = len(_CAPS_WORD.findall(text)) if not text.islower() else 0
     stretched = len(_ELONGATED.findall(text)) if len(text) > 2 else 0
     bangs = text.count("!")
     if not (caps or stretched or bangs):

@@ -40,6 +40,11 @@ _STOPWORDS: Mapping[str, frozenset[str]] = {
         "geen heel ook waarom wanneer bedankt niets alles dit dat altijd vandaag",
     }.items()
 }
+# word -> the languages it is a stopword of: one lookup per word of a post.
+_LANGS_OF: Mapping[str, tuple[str, ...]] = {
+    word: tuple(lang for lang, stop in _STOPWORDS.items() if word in stop)
+    for word in frozenset().union(*_STOPWORDS.values())
+}
 # Unicode script (the first word of a character's name) -> language code. Scripts
 # used by one main language name it; the others name their commonest.
 _SCRIPTS: Mapping[str, str] = {
@@ -73,7 +78,10 @@ def detect(text: str) -> str | None:
     words = [w.lower().replace("’", "'") for w in _WORD.findall(text)]
     if len(words) < 3:
         return None
-    counts = {lang: sum(w in stop for w in words) for lang, stop in _STOPWORDS.items()}
+    counts = dict.fromkeys(_STOPWORDS, 0)
+    for word in words:
+        for lang in _LANGS_OF.get(word, ()):
+            counts[lang] += 1
     best = max(counts, key=lambda lang: counts[lang])
     if best == "en":
         return "en" if counts["en"] >= 1 else None

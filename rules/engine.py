@@ -95,15 +95,23 @@ are appended), so `has_label` sees labels of rules above it. The verdict:
   `ignore`, and no rule runs on them.
 - `topic` and `segment`: each from the fired rule with the highest priority that
   sets one; ties go to the later rule, like disposition, so a file added after
-  the default one wins ties.
+  the default one wins ties. A complaint no rule gave a topic gets
+  `settings.complaint_topic` when it is set.
 - `labels` and `actions`: the union over fired rules, in firing order.
 - `urgency`: the disposition's base from [settings.urgency] plus the fired rules'
-  points, clamped to 0..100.
-- `interest`: 0..100 from the score's intensity, the author's reach and the post's
-  engagement (see `_interest` for the formula and why).
+  points, plus up to 10 for a complaint written with capitals, stretched words
+  and "!" (see `_intensity`), clamped to 0..100.
+- `interest`: 0..100 from the score (and that intensity), the author's reach and
+  the post's engagement (see `_interest` for the formula and why).
+- `lang`: the platform's language tag, else a guess (rules/language.py). A post in
+  another language is labeled `non_english`; if no rule decided its disposition,
+  the English lexicon's reading is not trusted: it becomes a `question` labeled
+  `needs_person`, for a person who reads the language.
+- VADER scores the text without its @handles: "@united" is a name, not the word.
 - `reasons`: VADER's compound first, then every fired rule in order with what
   matched and its weight (its score adjustment, else its urgency points), then
-  the cut-off that decided when no rule did.
+  `language`, the cut-off that decided when no rule did, `complaint_topic`, and
+  `intensity`, each when it applies.
 - "Phrased as a question": a "?" outside links, or an opening like "how", "why",
   "does", "anyone", "can you", "is there", "any update".
 

@@ -233,8 +233,13 @@ def _pairs_option(flag: str, dest: str, metavar: str, what: str) -> Callable[[F]
 @config_option
 @json_option
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--text-col", required=True, help="Column with the post text (name or number).")
-@click.option("--label-col", required=True, help="Column with the human label.")
+@click.option(
+    "--text-col",
+    default="text",
+    show_default=True,
+    help="Column of the post text (name or number).",
+)
+@click.option("--label-col", default="label", show_default=True, help="Column of the human label.")
 @_pairs_option("--map", "maps", "LABEL=CLASS", "labels to complaint, praise or neither")
 @click.option("--sign-labels", is_flag=True, help="Labels are numbers: >0 praise, <0 complaint.")
 @click.option("--topic-col", default=None, help="Column with the root cause, when there is one.")

@@ -264,7 +264,7 @@ def test_eval_sniffs_tabs_in_a_file_without_a_telling_extension(run: Run, tmp_pa
     path = write(
         tmp_path, "export.txt", "text\tlabel\nlove it, thanks!\tpraise\nmeh, sure\tneither\n"
     )
-    result = run("eval", str(path), "--text-col", "text", "--label-col", "label", "--json")
+    result = run("eval", str(path), "--json")  # "text" and "label" are the defaults
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["rows"] == 2
 

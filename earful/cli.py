@@ -220,6 +220,105 @@ def _classify_stages(config_file: Path | None) -> Any:
     return Stages(load_ruleset(brand=brand), ResponderSettings(brand=brand))
 
 
+# -- eval -----------------------------------------------------------------------
+
+
+def _pairs_option(flag: str, dest: str, metavar: str, what: str) -> Callable[[F], F]:
+    return click.option(
+        flag, dest, multiple=True, metavar=f"{metavar},...", help=f"Map the file's {what}."
+    )
+
+
+@cli.command("eval")
+@config_option
+@json_option
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--text-col",
+    default="text",
+    show_default=True,
+    help="Column of the post text (name or number).",
+)
+@click.option("--label-col", default="label", show_default=True, help="Column of the human label.")
+@_pairs_option("--map", "maps", "LABEL=CLASS", "labels to complaint, praise or neither")
+@click.option("--sign-labels", is_flag=True, help="Labels are numbers: >0 praise, <0 complaint.")
+@click.option("--topic-col", default=None, help="Column with the root cause, when there is one.")
+@_pairs_option("--topic-map", "topic_maps", "CAUSE=TOPIC", "causes to topics; CAUSE= is unknown")
+@click.option("--no-header", is_flag=True, help="The first row is data; columns by number.")
+@click.option(
+    "--half", type=click.Choice(["odd", "even"]), default=None, help="Score only these data rows."
+)
+@click.option("--show-errors", default=0, metavar="N", help="List the first N misjudged rows.")
+@click.option(
+    "--baseline",
+    type=click.Choice(["vader"]),
+    default=None,
+    help="Also score VADER alone (compound, +/-0.05 cut-offs).",
+)
+@handles_errors
+def eval_command(
+    config_file: Path | None,
+    as_json: bool,
+    file: Path,
+    text_col: str,
+    label_col: str,
+    maps: tuple[str, ...],
+    sign_labels: bool,
+    topic_col: str | None,
+    topic_maps: tuple[str, ...],
+    no_header: bool,
+    half: str | None,
+    show_errors: int,
+    baseline: str | None,
+) -> None:
+    """Score the rules on a labeled CSV or TSV file: precision, recall and F1 per
+    class, macro-F1, the confusion matrix, and topic accuracy with --topic-col.
+
+    Verdicts count as complaint (interesting_bad), praise (interesting_good) or
+    neither (question, ignore). docs/quality.md has the --json shape.
+    """
+    from earful import evaluation as ev
+
+    stages = _classify_stages(config_file)
+    try:
+        table = ev.read_table(
+            file,
+            text_col=text_col,
+            label_col=label_col,
+            labels=ev.label_map(ev.parse_pairs(maps, "--map")),
+            sign_labels=sign_labels,
+            topic_col=topic_col,
+            topics=ev.parse_pairs(topic_maps, "--topic-map"),
+            known_topics=ev.known_topics(stages.ruleset),
+            no_header=no_header,
+            half=half,
+        )
+    except ev.EvalInputError as exc:
+        raise BadConfig(str(exc)) from None
+
+    def walk(rows: Any) -> Any:
+        # A bar only where a person watches a file that takes a moment.
+        if len(rows) < 2000 or not sys.stderr.isatty():
+            yield from rows
+            return
+        with click.progressbar(rows, label="judging", file=sys.stderr) as shown:
+            yield from shown
+
+    results = ev.evaluate(
+        table, stages.ruleset, show_errors=show_errors, baseline=baseline, progress=walk
+    )
+    if as_json:
+        click.echo(to_json(ev.report_json(file, table, results)))
+        return
+    for line in ev.report_lines(table, results):
+        click.echo(line)
+    if show_errors:
+        click.echo("")
+        click.echo(f"misjudged (first {show_errors}, earful):")
+        for line in ev.error_lines(results[0]):
+            click.echo(safe(line))
+
+
 # -- poll, run, publish -------------------------------------------------------------
 
 

@@ -1,4 +1,5 @@
-"""Questions about the brand: an offer to answer, or a task where replies are impossible."""
+"""Questions about the brand: an offer to answer, or a task where replies are impossible
+or the post is in a language the rules cannot read."""
 
 from __future__ import annotations
 
@@ -15,6 +16,14 @@ def question_drafts(
         return []
     context = template_context(mention, verdict, settings)
     about = f"question about {verdict.topic}" if verdict.topic else "question"
+    if "needs_person" in verdict.labels:
+        # Written in a language the rules cannot read: an English reply drafted
+        # blind would be worse than none. A person reads it first.
+        body = settings.templates.render("callback", context)
+        why = f"written in {verdict.lang}" if verdict.lang else "not in English"
+        return [
+            Draft(DraftKind.CALLBACK, body, mention.key, f"{why}: read it and decide", "callback")
+        ]
     if mention.platform in settings.read_only:
         body = settings.templates.render("callback", context)
         return [Draft(DraftKind.CALLBACK, body, mention.key, f"{about}: answer it", "callback")]

@@ -12,6 +12,8 @@ deployment ships "default" and adds its own file after it.
     clearly_negative = -0.5           # a question scoring above this is a `question`...
     clearly_positive = 0.5            # ...and below this (default: unset, no limit)
     max_chars = 4000                  # judge only the first N characters of a post
+    complaint_topic = "support"       # the topic of a complaint no topic rule named
+                                      #   (default: unset, no topic)
     [settings.urgency]                # urgency a verdict starts from, per disposition
     interesting_bad = 30
     interesting_good = 5
@@ -93,15 +95,23 @@ are appended), so `has_label` sees labels of rules above it. The verdict:
   `ignore`, and no rule runs on them.
 - `topic` and `segment`: each from the fired rule with the highest priority that
   sets one; ties go to the later rule, like disposition, so a file added after
-  the default one wins ties.
+  the default one wins ties. A complaint no rule gave a topic gets
+  `settings.complaint_topic` when it is set.
 - `labels` and `actions`: the union over fired rules, in firing order.
 - `urgency`: the disposition's base from [settings.urgency] plus the fired rules'
-  points, clamped to 0..100.
-- `interest`: 0..100 from the score's intensity, the author's reach and the post's
-  engagement (see `_interest` for the formula and why).
+  points, plus up to 10 for a complaint written with capitals, stretched words
+  and "!" (see `_intensity`), clamped to 0..100.
+- `interest`: 0..100 from the score (and that intensity), the author's reach and
+  the post's engagement (see `_interest` for the formula and why).
+- `lang`: the platform's language tag, else a guess (rules/language.py). A post in
+  another language is labeled `non_english`; if no rule decided its disposition,
+  the English lexicon's reading is not trusted: it becomes a `question` labeled
+  `needs_person`, for a person who reads the language.
+- VADER scores the text without its @handles: "@united" is a name, not the word.
 - `reasons`: VADER's compound first, then every fired rule in order with what
   matched and its weight (its score adjustment, else its urgency points), then
-  the cut-off that decided when no rule did.
+  `language`, the cut-off that decided when no rule did, `complaint_topic`, and
+  `intensity`, each when it applies.
 - "Phrased as a question": a "?" outside links, or an opening like "how", "why",
   "does", "anyone", "can you", "is there", "any update".
 
@@ -136,6 +146,7 @@ from types import MappingProxyType
 from typing import Any
 
 from listener.mention import PLATFORMS, Author, Brand, Mention
+from rules.language import language_of
 from rules.sentiment import VALENCE_MAX, VALENCE_MIN, Sentiment
 from rules.verdict import Disposition, Reason, Verdict
 
@@ -192,6 +203,7 @@ class Settings:
     clearly_negative: float = -0.5
     clearly_positive: float | None = None  # None: a question may be as positive as it likes
     max_chars: int = 4000
+    complaint_topic: str | None = None  # the topic of a complaint no topic cue matched
     urgency: Mapping[Disposition, int] = field(
         default_factory=lambda: MappingProxyType(
             {
@@ -438,6 +450,7 @@ _SETTINGS_KEYS = (
     "clearly_negative",
     "clearly_positive",
     "max_chars",
+    "complaint_topic",
     "urgency",
 )
 _RULE_KEYS = ("id", "description", "priority", "enabled", "when", "then")
@@ -487,6 +500,9 @@ def _parse_settings(c: _Checker, value: Any) -> tuple[dict[str, Any], dict[Dispo
     v = c.integer(raw.get("max_chars", _MISSING), "settings.max_chars", 1, 1_000_000)
     if v is not None:
         out["max_chars"] = v
+    v = c.string(raw.get("complaint_topic", _MISSING), "settings.complaint_topic", pattern=_NAME)
+    if v is not None:
+        out["complaint_topic"] = v
     urgency: dict[Disposition, int] = {}
     if "urgency" in raw:
         table = c.table(raw["urgency"], "settings.urgency", _DISPOSITIONS)
@@ -855,6 +871,8 @@ class _Engine:
         "_always",
         "_bad",
         "_base",
+        "_complaint_reason",
+        "_complaint_topic",
         "_cutoffs",
         "_good",
         "_max_chars",
@@ -890,6 +908,13 @@ class _Engine:
         self._question_floor = settings.clearly_negative
         ceiling = settings.clearly_positive
         self._question_ceiling = 2.0 if ceiling is None else ceiling  # scores stop at 1
+        self._complaint_topic = settings.complaint_topic
+        self._complaint_reason: Reason | None = None
+        if settings.complaint_topic is not None:
+            self._complaint_reason = Reason(
+                "complaint_topic",
+                f"no cue named a cause; a complaint's topic defaults to {settings.complaint_topic}",
+            )
         self._base = dict(settings.urgency)
         self._cutoffs = _cutoff_reasons(settings)
         # The same test as Brand.is_own, prepared once.
@@ -948,7 +973,9 @@ class _Engine:
         truncated = len(text) > self._max_chars
         if truncated:
             text = text[: self._max_chars]
-        compound = self._sentiment.compound(text)
+        # @handles are names, not words: "@united" or "@happyhomes" must not read
+        # as praise to VADER, which would strip the "@" and score the word.
+        compound = self._sentiment.compound(_AT.sub("", text) if "@" in text else text)
         vader = Reason("vader", f"compound {compound:+.3f}", compound)
         own = self._own.get(mention.platform)
         if own is not None and author.handle and author.handle.lstrip("@").casefold() == own:
@@ -1064,6 +1091,26 @@ class _Engine:
                 actions.extend(rule.actions)
             reasons.append(_reason(rule, hits) if rule.by_key else rule.reason)
         score = -1.0 if score < -1.0 else 1.0 if score > 1.0 else score
+        lang = language_of(post.text, mention.lang)
+        if lang is not None and lang != "en":
+            labels.append("non_english")
+            if disposition is None:
+                # No rule's phrase matched, and a score from the odd English word
+                # or emoji in it ("Super" said sarcastically in German) is a guess
+                # made in the wrong language. A person decides.
+                disposition = Disposition.QUESTION
+                labels.append("needs_person")
+                reasons.append(
+                    Reason(
+                        "language",
+                        f"written in {lang}; no rule matched and the English lexicon reads "
+                        f"only {score:+.2f} from it: a person who reads it should decide",
+                    )
+                )
+            else:
+                reasons.append(
+                    Reason("language", f"written in {lang}; judged by the rule that matched")
+                )
         if disposition is None:
             if post.question and self._question_floor < score < self._question_ceiling:
                 disposition = Disposition.QUESTION
@@ -1074,6 +1121,16 @@ class _Engine:
             else:
                 disposition = Disposition.IGNORE
             reasons.append(self._cutoffs[disposition])
+        fallback = self._complaint_reason
+        if topic is None and fallback is not None and disposition is Disposition.INTERESTING_BAD:
+            topic = self._complaint_topic
+            reasons.append(fallback)
+        intensity, shown = _intensity(post.text)
+        if shown:
+            reasons.append(Reason("intensity", shown, intensity))
+            if disposition is Disposition.INTERESTING_BAD:
+                # Shouting and stretched words are how an angry customer sounds.
+                points += round(10 * intensity)
         urgency = self._base[disposition] + points
         return Verdict(
             disposition=disposition,
@@ -1082,11 +1139,11 @@ class _Engine:
             labels=tuple(dict.fromkeys(labels)) if len(labels) > 1 else tuple(labels),
             topic=topic,
             urgency=0 if urgency < 0 else 100 if urgency > 100 else urgency,
-            interest=_interest(score, author, mention),
+            interest=_interest(score, author, mention, intensity),
             segment=segment,
             actions=tuple(dict.fromkeys(actions)) if len(actions) > 1 else tuple(actions),
             reasons=tuple(reasons),
-            lang=mention.lang,
+            lang=lang,
         )
 
 
@@ -1130,11 +1187,12 @@ def _is_question(text: str, words: list[str]) -> bool:
     return seconds is not None and len(words) > 1 and words[1] in seconds
 
 
-def _interest(score: float, author: Author, mention: Mention) -> int:
+def _interest(score: float, author: Author, mention: Mention, intensity: float = 0.0) -> int:
     """0..100: how much a post deserves attention, to rank the queue.
 
     A weighted sum, not a product: a furious post from an account with no followers
-    still deserves a look, and a product would score it 0. Intensity (|score|) weighs
+    still deserves a look, and a product would score it 0. Emotion (|score|, raised
+    by up to 0.3 for shouting: see `_intensity`) weighs
     most because it is what the post says; reach and engagement are log-scaled
     because both are heavy-tailed (1M followers is not 1000x as urgent as 1k):
     reach is full at 1M followers, plus 0.15 for a verified account; engagement
@@ -1150,7 +1208,37 @@ def _interest(score: float, author: Author, mention: Mention) -> int:
     engagement = _log10(1 + count) / 4 if count > 0 else 0.0
     if engagement > 1.0:
         engagement = 1.0
-    return round(50 * abs(score) + 30 * reach + 20 * engagement)
+    emotion = abs(score) + 0.3 * intensity
+    if emotion > 1.0:
+        emotion = 1.0
+    return round(50 * emotion + 30 * reach + 20 * engagement)
+
+
+# A word of three or more capital letters, alone between spaces or punctuation
+# ("WHERE", "BAG?!"), but not part of a handle, hashtag or code ("AA1457").
+_CAPS_WORD = re.compile(r"(?<![\w@#])[A-Z]{3,}(?!\w)")
+_ELONGATED = re.compile(r"([^\W\d_])\1{2,}")  # a letter three times or more: "sooo"
+
+
+def _intensity(text: str) -> tuple[float, str]:
+    """0..1 from how a post is written, not what it says: words in capitals,
+    stretched words and exclamation marks. VADER already boosts a capitalised
+    sentiment word; this catches "WHERE IS MY BAG" and "whyyyy", which carry
+    no sentiment word at all. Also a human-readable detail ("" when 0)."""
+    caps = len(_CAPS_WORD.findall(text)) if not text.islower() else 0
+    stretched = len(_ELONGATED.findall(text)) if len(text) > 2 else 0
+    bangs = text.count("!")
+    if not (caps or stretched or bangs):
+        return 0.0, ""
+    value = min(0.15 * min(caps, 4) + 0.15 * min(stretched, 3) + 0.1 * min(bangs, 3), 1.0)
+    parts = []
+    if caps:
+        parts.append(f"{caps} word{'s' if caps > 1 else ''} in capitals")
+    if stretched:
+        parts.append(f"{stretched} stretched word{'s' if stretched > 1 else ''}")
+    if bangs:
+        parts.append(f"{bangs} '!'")
+    return value, "written with " + ", ".join(parts)
 
 
 _log10 = math.log10

@@ -1,0 +1,423 @@
+"""`earful eval`: read a labeled CSV or TSV, judge every row, score the verdicts.
+
+The reading and mapping live here; the arithmetic is rules.evaluate (pure). Bad
+input -- a missing column, a label no mapping covers, a file that is not text --
+raises EvalInputError with what is wrong and how to fix it; the CLI turns it into
+exit code 2.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from listener.mention import Author, Mention
+from rules import Disposition, Ruleset, judge
+from rules.evaluate import (
+    CLASS_OF,
+    CLASSES,
+    Misjudged,
+    Scores,
+    TopicScore,
+    class_of,
+    misjudged,
+    score,
+    score_topics,
+    vader_class,
+)
+
+BASELINES = ("vader",)
+# Shown in --json as "unknown topic": a cause the data set itself could not tell.
+_NO_TOPIC = frozenset(["", "-"])
+
+
+class EvalInputError(Exception):
+    """The file or the options cannot be evaluated as given."""
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    number: int  # 1-based data row (the header not counted)
+    text: str
+    gold: str  # complaint | praise | neither
+    gold_topic: str | None  # an Earful topic, or None when the cause is unknown
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    rows: tuple[Row, ...]
+    skipped: int  # rows with no text or no label: not scored, but counted
+    delimiter: str
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """One system's scores on one file."""
+
+    name: str
+    scores: Scores
+    topics: TopicScore | None
+    errors: tuple[Misjudged, ...]
+
+
+# -- options ------------------------------------------------------------------------
+
+
+def parse_pairs(values: Iterable[str], option: str) -> dict[str, str]:
+    """ "a=b,c=d" (repeatable) to {"a": "b", "c": "d"}. Keys keep their case; a value
+    holding a comma can be given in an option of its own."""
+    out: dict[str, str] = {}
+    for value in values:
+        parts = [value] if value.count("=") == 1 else value.split(",")
+        for part in parts:
+            if not part.strip():
+                continue
+            key, sep, target = part.partition("=")
+            if not sep or not key.strip():
+                raise EvalInputError(f'{option}: expected FROM=TO, got "{part}"')
+            out[key.strip()] = target.strip()
+    return out
+
+
+def label_map(pairs: Mapping[str, str]) -> dict[str, str]:
+    """A --map: each target is complaint, praise or neither, or a disposition name."""
+    by_disposition = {d.value: c for d, c in CLASS_OF.items()}
+    out = {}
+    for key, target in pairs.items():
+        cls = target if target in CLASSES else by_disposition.get(target)
+        if cls is None:
+            allowed = ", ".join((*CLASSES, *by_disposition))
+            raise EvalInputError(f'--map {key}={target}: "{target}" is not one of {allowed}')
+        out[key.casefold()] = cls
+    return out
+
+
+# -- reading ------------------------------------------------------------------------
+
+
+def _delimiter(path: Path, head: str) -> str:
+    suffix = path.suffix.lower()
+    if suffix in (".tsv", ".tab"):
+        return "\t"
+    if suffix == ".csv":
+        return ","
+    try:
+        return csv.Sniffer().sniff(head, delimiters=",\t;|").delimiter
+    except csv.Error:
+        return "\t" if head.count("\t") > head.count(",") else ","
+
+
+def _column(spec: str, header: Sequence[str] | None, what: str) -> int:
+    """A column by name (exact, then ignoring case) or by 1-based number."""
+    if header is not None:
+        if spec in header:
+            return header.index(spec)
+        folded = [h.casefold() for h in header]
+        if spec.casefold() in folded:
+            return folded.index(spec.casefold())
+    width = len(header) if header is not None else None
+    if spec.isdigit() and int(spec) >= 1 and (width is None or int(spec) <= width):
+        return int(spec) - 1
+    if header is None:
+        raise EvalInputError(f"{what} {spec}: with --no-header, give a column number from 1")
+    names = ", ".join(header)
+    raise EvalInputError(f'{what} "{spec}": no such column; the file has: {names}')
+
+
+def read_table(
+    path: Path,
+    *,
+    text_col: str,
+    label_col: str,
+    labels: Mapping[str, str],
+    sign_labels: bool = False,
+    topic_col: str | None = None,
+    topics: Mapping[str, str] | None = None,
+    known_topics: Iterable[str] = (),
+    no_header: bool = False,
+    half: str | None = None,
+) -> Table:
+    """Read and map every row; raise EvalInputError on anything that would make the
+    figures wrong (an unmapped label or topic is listed with its count, all at once).
+    `half` = "odd" or "even" keeps only those data rows (1-based): tune the rules on
+    one half, check them on the other."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise EvalInputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        content = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise EvalInputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    if not content.strip():
+        raise EvalInputError(f"{path}: the file is empty")
+    delimiter = _delimiter(path, content[:8192])
+    reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter)
+    try:
+        header = None if no_header else next(reader)
+        text_i = _column(text_col, header, "--text-col")
+        label_i = _column(label_col, header, "--label-col")
+        topic_i = _column(topic_col, header, "--topic-col") if topic_col else None
+        rows, skipped, bad_labels, bad_topics = _rows(
+            reader, text_i, label_i, topic_i, labels, sign_labels, topics or {}, known_topics
+        )
+    except csv.Error as exc:
+        raise EvalInputError(f"{path}: line {reader.line_num}: not valid CSV: {exc}") from None
+    if half is not None:
+        parity = {"odd": 1, "even": 0}[half]
+        rows = [r for r in rows if r.number % 2 == parity]
+    problems = []
+    if bad_labels:
+        listed = ", ".join(f'"{k}" ({n})' for k, n in bad_labels.most_common())
+        problems.append(
+            f"labels with no class: {listed}; map each with --map LABEL=complaint|praise|neither"
+        )
+    if bad_topics:
+        listed = ", ".join(f'"{k}" ({n})' for k, n in bad_topics.most_common())
+        known = ", ".join(sorted(known_topics))
+        problems.append(
+            f"topics Earful does not know: {listed}; map each with --topic-map CAUSE=TOPIC "
+            f'(topics: {known}), or CAUSE= for "cause unknown"'
+        )
+    if problems:
+        raise EvalInputError(f"{path}: " + "\n".join(problems))
+    if not rows:
+        raise EvalInputError(f"{path}: no rows with both a text and a label")
+    return Table(tuple(rows), skipped, delimiter)
+
+
+def _rows(
+    reader: Iterator[list[str]],
+    text_i: int,
+    label_i: int,
+    topic_i: int | None,
+    labels: Mapping[str, str],
+    sign_labels: bool,
+    topics: Mapping[str, str],
+    known_topics: Iterable[str],
+) -> tuple[list[Row], int, Counter[str], Counter[str]]:
+    known = frozenset(known_topics)
+    rows: list[Row] = []
+    skipped = 0
+    bad_labels: Counter[str] = Counter()
+    bad_topics: Counter[str] = Counter()
+    need = max(text_i, label_i, topic_i or 0)
+    for number, record in enumerate(reader, 1):
+        if len(record) <= need:
+            skipped += 1  # a short or blank line: nothing to score
+            continue
+        text, label = record[text_i], record[label_i].strip()
+        if not text.strip() or not label:
+            skipped += 1
+            continue
+        gold = _gold(label, labels, sign_labels)
+        if gold is None:
+            bad_labels[label] += 1
+            continue
+        gold_topic = None
+        if topic_i is not None:
+            cause = record[topic_i].strip()
+            gold_topic = topics.get(cause, cause)
+            if gold_topic in _NO_TOPIC:
+                gold_topic = None
+            elif gold_topic not in known:
+                bad_topics[cause] += 1
+                continue
+        rows.append(Row(number, text, gold, gold_topic))
+    return rows, skipped, bad_labels, bad_topics
+
+
+def _gold(label: str, labels: Mapping[str, str], sign_labels: bool) -> str | None:
+    if sign_labels:
+        try:
+            value = float(label)
+        except ValueError:
+            return None
+        return "praise" if value > 0 else "complaint" if value < 0 else "neither"
+    folded = label.casefold()
+    if folded in labels:
+        return labels[folded]
+    return folded if folded in CLASSES else None
+
+
+# -- judging and scoring --------------------------------------------------------------
+
+
+def known_topics(ruleset: Ruleset) -> frozenset[str]:
+    """Every topic a rule of the set can give."""
+    return frozenset(r.then.topic for r in ruleset.rules if r.then.topic)
+
+
+def evaluate(
+    table: Table,
+    ruleset: Ruleset,
+    *,
+    show_errors: int = 0,
+    baseline: str | None = None,
+    progress: Callable[[Sequence[Row]], Any] | None = None,
+) -> list[Result]:
+    """Earful's scores, then the baseline's when asked. `progress` wraps the rows
+    being judged (a progress bar); it must yield them unchanged."""
+    rows = table.rows
+    walk = progress(rows) if progress is not None else rows
+    verdicts = []
+    for row in walk:
+        mention = Mention(
+            platform="x",
+            native_id=f"eval:{row.number}",
+            text=row.text,
+            author=Author(handle="eval"),
+        )
+        verdicts.append(judge(mention, ruleset))
+    gold = [r.gold for r in rows]
+    predicted = [class_of(v) for v in verdicts]
+    has_topics = any(r.gold_topic for r in rows)
+    topics = score_topics((r.gold_topic, v.topic) for r, v in zip(rows, verdicts, strict=True))
+    errors = misjudged(
+        (
+            (r.number, r.text, r.gold, p, r.gold_topic, v.topic, v.reasons)
+            for r, p, v in zip(rows, predicted, verdicts, strict=True)
+        ),
+        show_errors,
+    )
+    results = [
+        Result("earful", score(gold, predicted), topics if has_topics else None, tuple(errors))
+    ]
+    if baseline == "vader":
+        results.append(_vader(rows, gold, show_errors))
+    elif baseline is not None:
+        raise EvalInputError(f"--baseline {baseline}: expected one of {', '.join(BASELINES)}")
+    return results
+
+
+def _vader(rows: Sequence[Row], gold: Sequence[str], show_errors: int) -> Result:
+    # The stock library, untouched by Earful's lexicon: the baseline as anyone
+    # would measure it.
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    from rules.verdict import Reason
+
+    analyzer = SentimentIntensityAnalyzer()
+    compounds = [analyzer.polarity_scores(r.text)["compound"] for r in rows]
+    predicted = [vader_class(c) for c in compounds]
+    errors = misjudged(
+        (
+            (r.number, r.text, g, p, None, None, (Reason("vader", f"compound {c:+.3f}", c),))
+            for r, g, p, c in zip(rows, gold, predicted, compounds, strict=True)
+        ),
+        show_errors,
+    )
+    return Result("vader", score(gold, predicted), None, tuple(errors))
+
+
+# -- output ---------------------------------------------------------------------------
+
+
+def _r(x: float) -> float:
+    return round(x, 4)
+
+
+def result_json(result: Result) -> dict[str, Any]:
+    s = result.scores
+    topics = result.topics
+    return {
+        "classes": {
+            c.label: {
+                "precision": _r(c.precision),
+                "recall": _r(c.recall),
+                "f1": _r(c.f1),
+                "support": c.support,
+                "predicted": c.predicted,
+            }
+            for c in s.classes
+        },
+        "macro_f1": _r(s.macro_f1),
+        "accuracy": _r(s.accuracy),
+        "confusion": {g: dict(row) for g, row in s.confusion.items()},
+        "topic": None
+        if topics is None
+        else {
+            "accuracy": _r(topics.accuracy),
+            "correct": topics.correct,
+            "total": topics.total,
+            "confusion": {
+                g: dict(sorted(row.items())) for g, row in sorted(topics.confusion.items())
+            },
+        },
+        "errors": [
+            {
+                "row": e.row,
+                "text": e.text,
+                "gold": e.gold,
+                "predicted": e.predicted,
+                "gold_topic": e.gold_topic,
+                "topic": e.topic,
+                "reasons": [
+                    {"rule": r.rule, "detail": r.detail, "weight": r.weight} for r in e.reasons
+                ],
+            }
+            for e in result.errors
+        ],
+    }
+
+
+def report_json(path: Path, table: Table, results: Sequence[Result]) -> dict[str, Any]:
+    return {
+        "file": str(path),
+        "rows": len(table.rows),
+        "skipped": table.skipped,
+        "classes": list(CLASSES),
+        "mapping": {d.value: CLASS_OF[d] for d in Disposition},
+        "results": {r.name: result_json(r) for r in results},
+    }
+
+
+def report_lines(table: Table, results: Sequence[Result]) -> list[str]:
+    """The human-readable report: a table per system, side by side when there are two."""
+    lines = [
+        f"{len(table.rows)} rows scored"
+        + (f", {table.skipped} skipped (no text or label)" if table.skipped else "")
+    ]
+    names = [r.name for r in results]
+    head = f"{'':<12}" + "".join(f"{n:>26}" for n in names)
+    lines += ["", head, f"{'':<12}" + "".join(f"{'P':>8} {'R':>8} {'F1':>8}" for _ in names)]
+    for label in CLASSES:
+        cells = []
+        for r in results:
+            c = r.scores.of(label)
+            cells.append(f"{c.precision:>8.3f} {c.recall:>8.3f} {c.f1:>8.3f}")
+        support = results[0].scores.of(label).support
+        lines.append(f"{label:<12}" + "".join(cells) + f"   ({support} rows)")
+    lines.append(f"{'macro-F1':<12}" + "".join(f"{r.scores.macro_f1:>26.3f}" for r in results))
+    lines.append(f"{'accuracy':<12}" + "".join(f"{r.scores.accuracy:>26.3f}" for r in results))
+    for r in results:
+        if r.topics is not None:
+            t = r.topics
+            lines.append(
+                f"{'topic':<12}{t.accuracy:>26.3f}   ({r.name}: {t.correct} of {t.total} rows "
+                "whose cause is known)"
+            )
+    for r in results:
+        lines += ["", f"confusion ({r.name}; rows: gold, columns: judged)"]
+        lines.append(f"{'':<12}" + "".join(f"{p:>11}" for p in CLASSES))
+        for g in CLASSES:
+            lines.append(f"{g:<12}" + "".join(f"{r.scores.confusion[g][p]:>11}" for p in CLASSES))
+    return lines
+
+
+def error_lines(result: Result) -> list[str]:
+    lines = []
+    for e in result.errors:
+        topic = ""
+        if e.gold_topic and e.gold_topic != e.topic:
+            topic = f", topic {e.gold_topic} judged {e.topic or '-'}"
+        lines.append(f"row {e.row}: {e.gold} judged {e.predicted}{topic}")
+        lines.append(f"  {' '.join(e.text.split())}")
+        for reason in e.reasons:
+            lines.append(f"    {reason.rule:<24} {reason.weight:+7.2f}  {reason.detail}")
+    return lines

@@ -1,0 +1,271 @@
+"""The posts VADER alone gets wrong, pinned: the shipped rules must keep getting them
+right. Each is a pattern a support team knows, phrased generically."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from listener.mention import Author, Brand, Mention
+from responders.context import ResponderSettings
+from responders.drafts import DraftKind
+from responders.respond import respond
+from rules import Disposition, RuleError, Ruleset, judge, load_ruleset
+from rules.language import detect, language_of
+
+ACME = Brand("Acme", ("acme",), {"x": "AcmeHelp"})
+BAD = Disposition.INTERESTING_BAD
+GOOD = Disposition.INTERESTING_GOOD
+QUESTION = Disposition.QUESTION
+
+
+@pytest.fixture(scope="module")
+def rules() -> Ruleset:
+    return load_ruleset(
+        brand=ACME, lists={"competitors": ["Globex"], "white_glove": ["@bigcorp", "bigcorp.com"]}
+    )
+
+
+def post(
+    text: str,
+    *,
+    handle: str = "ana",
+    followers: int = 150,
+    likes: int = 0,
+    lang: str | None = None,
+    verified: bool | None = None,
+) -> Mention:
+    return Mention(
+        platform="x",
+        native_id="1",
+        text=text,
+        author=Author(handle=handle, followers=followers, verified=verified),
+        likes=likes,
+        lang=lang,
+    )
+
+
+# -- complaints without sentiment words ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        ("app down again? can't log in", "outage"),
+        ("charged twice and still no refund", "billing"),
+        ("on hold for 40 minutes, nobody picks up", "support"),
+        ("my order is delayed again, tracking hasn't moved in days", "delivery"),
+        ("they cancelled my appointment without telling me", "cancellation"),
+        ("lost my bag and nobody can tell me where it is", "lost_item"),
+        ("wifi keeps dropping every evening", "outage"),
+    ],
+)
+def test_complaints_with_no_sentiment_words(rules: Ruleset, text: str, topic: str) -> None:
+    verdict = judge(post(text), rules)
+    assert (verdict.disposition, verdict.topic) == (BAD, topic)
+
+
+def test_a_question_about_something_that_went_wrong_is_a_complaint(rules: Ruleset) -> None:
+    verdict = judge(post("@AcmeHelp why was my order delayed again? still no update"), rules)
+    assert verdict.disposition is BAD
+
+
+def test_a_plain_question_about_the_service_stays_a_question(rules: Ruleset) -> None:
+    assert judge(post("can I change my booking online?"), rules).disposition is QUESTION
+
+
+def test_a_question_signed_off_with_thanks_is_not_praise(rules: Ruleset) -> None:
+    verdict = judge(post("does the family plan include roaming? thanks!"), rules)
+    assert verdict.disposition is QUESTION
+
+
+# -- sarcasm and negated praise ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "thanks @acme for nothing :(",
+        "great, another outage",
+        "love waiting on hold for an hour",
+        "thanks for leaving my bag at the airport, really appreciate it",
+        "well done, my order is late again",
+    ],
+)
+def test_sarcasm_is_a_complaint(rules: Ruleset, text: str) -> None:
+    verdict = judge(post(text), rules)
+    assert verdict.compound > 0  # VADER reads it as warm
+    assert verdict.disposition is BAD
+
+
+@pytest.mark.parametrize(
+    "text", ["not happy with the service", "wouldn't recommend them", "staff less than friendly"]
+)
+def test_negated_praise_is_a_complaint(rules: Ruleset, text: str) -> None:
+    assert judge(post(text), rules).disposition is BAD
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "support fixed my connection in 5 minutes, thank you!",
+        "been a customer 10 years and never had a problem",
+        "impressed with how fast the outage was fixed",
+    ],
+)
+def test_a_problem_put_right_is_praise(rules: Ruleset, text: str) -> None:
+    assert judge(post(text), rules).disposition is GOOD
+
+
+def test_a_protest_hashtag_is_a_complaint(rules: Ruleset) -> None:
+    verdict = judge(post("third time this month #acmefail"), rules)
+    assert verdict.disposition is BAD
+    assert "hashtag" in verdict.labels
+
+
+def test_an_at_handle_is_a_name_not_a_word(rules: Ruleset) -> None:
+    # VADER alone scores "@united" and "@happyhomes" as the words "united", "happyhomes".
+    verdict = judge(post("@united flight 280"), rules)
+    assert verdict.compound == 0.0
+    assert verdict.disposition is not GOOD
+
+
+# -- churn, urgency, interest --------------------------------------------------------
+
+
+def test_a_churn_threat_is_urgent(rules: Ruleset) -> None:
+    verdict = judge(post("that's it, cancelling my subscription and switching to Globex"), rules)
+    assert verdict.disposition is BAD
+    assert {"churn_risk", "competitor"} <= set(verdict.labels)
+    assert verdict.urgency >= 60
+
+
+def test_a_churn_threat_from_a_large_account_is_escalated(rules: Ruleset) -> None:
+    verdict = judge(post("never again, I'm switching providers", followers=250_000), rules)
+    assert verdict.segment == "vip"
+    assert "escalate" in verdict.actions
+    assert verdict.urgency >= 80
+
+
+def test_a_white_glove_domain_raises_urgency(rules: Ruleset) -> None:
+    verdict = judge(post("service down at our office", handle="it@bigcorp.com"), rules)
+    assert verdict.segment == "white_glove"
+    assert verdict.urgency > judge(post("service down at our office"), rules).urgency
+
+
+def test_capitals_stretched_words_and_bangs_raise_urgency_and_interest(rules: Ruleset) -> None:
+    calm = judge(post("where is my order"), rules)
+    loud = judge(post("WHERE IS MY ORDER?! whyyyy"), rules)
+    assert calm.disposition is loud.disposition is BAD
+    assert loud.urgency > calm.urgency
+    assert loud.interest > calm.interest
+    assert any(r.rule == "intensity" for r in loud.reasons)
+
+
+def test_reach_and_engagement_rank_the_queue(rules: Ruleset) -> None:
+    quiet = judge(post("still no refund", followers=10), rules)
+    loud = judge(post("still no refund", followers=500_000, likes=900, verified=True), rules)
+    assert loud.interest > quiet.interest
+
+
+# -- posts not in English ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("Le service client ne répond jamais, c'est vraiment nul", "fr"),
+        ("Mein Router ist seit einer Woche in Zustellung und keiner hilft", "de"),
+        ("アプリにログインできない。パスワードの再設定メールも届かない", "ja"),
+        ("Роутер не работает уже третий день", "ru"),
+    ],
+)
+def test_a_post_the_lexicon_cannot_read_goes_to_a_person(
+    rules: Ruleset, text: str, lang: str
+) -> None:
+    verdict = judge(post(text), rules)
+    assert verdict.lang == lang
+    assert verdict.disposition is QUESTION
+    assert {"non_english", "needs_person"} <= set(verdict.labels)
+    reason = next(r for r in verdict.reasons if r.rule == "language")
+    assert f"written in {lang}" in reason.detail
+
+
+def test_a_stray_english_word_does_not_decide_a_foreign_post(rules: Ruleset) -> None:
+    # "Super" is sarcastic here; the English lexicon would read it as praise.
+    text = "Roaming funktioniert seit gestern nicht mehr. Kein Netz, keine Daten. Super."
+    verdict = judge(post(text), rules)
+    assert verdict.disposition is QUESTION
+    assert "needs_person" in verdict.labels
+
+
+def test_a_rule_that_matches_still_judges_a_foreign_post(rules: Ruleset) -> None:
+    verdict = judge(post("#acmefail encore une panne, la troisième cette semaine"), rules)
+    assert verdict.disposition is BAD
+    assert "non_english" in verdict.labels
+    assert "needs_person" not in verdict.labels
+
+
+def test_the_platform_language_tag_wins_over_the_guess(rules: Ruleset) -> None:
+    verdict = judge(post("ok ok ok", lang="pt-BR"), rules)
+    assert verdict.lang == "pt"
+
+
+def test_english_is_judged_as_before(rules: Ruleset) -> None:
+    verdict = judge(post("the app is great, thanks for the update"), rules)
+    assert verdict.lang == "en"
+    assert "non_english" not in verdict.labels
+
+
+def test_a_post_for_a_person_gets_a_callback_not_an_english_reply(rules: Ruleset) -> None:
+    mention = post("Le service client ne répond jamais, c'est vraiment nul")
+    verdict = judge(mention, rules)
+    drafts = respond(
+        mention, verdict, ResponderSettings(brand=ACME), last_contact=None, now=datetime.now(UTC)
+    )
+    assert [d.kind for d in drafts] == [DraftKind.CALLBACK]
+    assert "written in fr" in drafts[0].reason
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("the flight was delayed and nobody told us why", "en"),
+        ("el vuelo está retrasado y nadie nos dice por qué", "es"),
+        ("o voo está atrasado e ninguém diz nada, que vergonha", "pt"),
+        ("il volo è in ritardo e nessuno ci dice perché, che vergogna", "it"),
+        ("de vlucht is vertraagd en niemand zegt waarom", "nl"),
+        ("ok", None),  # too short to tell
+        ("@acme #fail https://example.com/x", None),
+        ("", None),
+    ],
+)
+def test_language_guess(text: str, expected: str | None) -> None:
+    assert detect(text) == expected
+
+
+def test_language_tags_that_say_nothing_fall_back_to_the_guess() -> None:
+    assert language_of("el vuelo está retrasado y nadie nos dice por qué", "und") == "es"
+    assert language_of("hello", "EN") == "en"
+
+
+# -- the complaint_topic setting -----------------------------------------------------
+
+
+def test_complaint_topic_is_the_cause_of_a_complaint_no_cue_named(tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text('[settings]\ncomplaint_topic = "support"\n', encoding="utf-8")
+    rules = load_ruleset([path], brand=ACME)
+    verdict = judge(post("this is awful"), rules)
+    assert (verdict.disposition, verdict.topic) == (BAD, "support")
+    assert verdict.reasons[-1].rule == "complaint_topic"
+    assert judge(post("this is lovely"), rules).topic is None
+
+
+def test_complaint_topic_must_be_a_name(tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text("[settings]\ncomplaint_topic = 3\n", encoding="utf-8")
+    with pytest.raises(RuleError, match=r"settings\.complaint_topic: expected a string, got 3"):
+        load_ruleset([path], brand=ACME)

@@ -29,7 +29,7 @@ from earful.config import Config, ConfigError, EscalationConfig, load_config
 from earful.daemon import Daemon
 from earful.http import SharedSession
 from earful.pipeline import build_stages, poll
-from earful.slack import SECTION_LIMIT, clipped, escape
+from earful.slack import REASONS_SHOWN, SECTION_LIMIT, clipped, escape
 from earful.sources import build_source
 from responders.drafts import Draft, DraftKind
 from storage.db import connect
@@ -272,8 +272,11 @@ async def test_an_urgent_complaint_reaches_the_webhook_once_with_the_expected_js
     ]
     assert post["text"] == {"type": "mrkdwn", "text": "> " + URGENT}
     assert why["text"]["text"].startswith(f"*Why*\n• urgency {verdict.urgency} &gt;= 60\n")
-    for reason in verdict.reasons:
+    shown = verdict.reasons[:REASONS_SHOWN]
+    for reason in shown:
         assert f"• {reason['rule']}: " in why["text"]["text"]
+    if len(verdict.reasons) > REASONS_SHOWN:
+        assert f"• and {len(verdict.reasons) - REASONS_SHOWN} more" in why["text"]["text"]
     permalink = f"https://x.com/ana/status/{2124000000000000001}"
     assert context["elements"][0]["text"] == f"<{permalink}|Open the post> · Earful alert 1"
 

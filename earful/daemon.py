@@ -321,8 +321,11 @@ class Daemon:
 
     async def _shutdown(self, stoppers: list[Callable[[], Awaitable[None]]]) -> None:
         self._stopping = True
+        # Pause, not shut down, until the work in flight is done: APScheduler's asyncio
+        # executor cancels every running job on shutdown, which would cut off a batch
+        # being stored or a reply being posted.
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+            self.scheduler.pause()
         # Fetches have written nothing: cancel them. Batches being stored and replies
         # being posted finish, so what was fetched is committed and nothing is left
         # half-posted.
@@ -331,6 +334,8 @@ class Daemon:
                 task.cancel()
         if self._inflight:
             await asyncio.wait(list(self._inflight), timeout=60)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
         for stopper in reversed(stoppers):
             await stopper()
         await self.runtime.aclose()

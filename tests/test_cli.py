@@ -303,60 +303,45 @@ interval = "90s"
 """
 
 
-@pytest.mark.parametrize(
-    ("change", "env", "expected"),
-    [
-        pytest.param(
-            ("", '\n[publish]\ninterval = "soon"\n'),
-            {},
-            'publish.interval: expected a duration like "90s" or "5m", got \'soon\'',
-            id="bad duration",
-        ),
-        pytest.param(
-            ("", "\n[console]\nhost = 8080\n"),
-            {},
-            "console.host: expected a valid string, got 8080",
-            id="bad type",
-        ),
-        pytest.param(
-            ('path = "mentions.jsonl"\n', ""),
-            {},
-            "sources[0].path: missing (required)",
-            id="missing required key",
-        ),
-        pytest.param(
-            ("", '\n[storage]\npth = "x.db"\n'),
-            {},
-            "storage.pth: unknown key",
-            id="unknown key",
-        ),
-        pytest.param(
-            ('"mentions.jsonl"', '"${REPLAY_FILE}"'),
-            {},
-            "sources[0].path: environment variable REPLAY_FILE is not set",
-            id="unset env var",
-        ),
-        pytest.param(
-            ('"90s"', '"${POLL_EVERY}"'),
-            {"POLL_EVERY": "often"},
-            'sources[0].interval: expected a duration like "90s" or "5m", got \'often\'',
-            id="env var with a bad value",
-        ),
-        pytest.param(
-            ("", "\n[responders]\nescalate_at = 101\n"),
-            {},
-            "responders.escalate_at: expected less than or equal to 100",
-            id="out of range",
-        ),
-        pytest.param(
-            ('type = "replay"', 'type = "replay"\nbatch = "lots"'),
-            {},
-            "sources[0].batch: expected a valid integer",
-            id="bad type in a source",
-        ),
-        pytest.param(("[brand]", "[brand"), {}, "not valid TOML", id="invalid toml"),
-    ],
-)
+# kind of mistake -> (text replaced, its replacement; "" appends), environment, message
+MISTAKES: dict[str, tuple[tuple[str, str], dict[str, str], str]] = {
+    "bad duration": (
+        ("", '\n[publish]\ninterval = "soon"\n'),
+        {},
+        'publish.interval: expected a duration like "90s" or "5m", got \'soon\'',
+    ),
+    "bad type": (
+        ("", "\n[console]\nhost = 8080\n"),
+        {},
+        "console.host: expected a valid string, got 8080",
+    ),
+    "missing key": (('path = "mentions.jsonl"\n', ""), {}, "sources[0].path: missing (required)"),
+    "unknown key": (("", '\n[storage]\npth = "x.db"\n'), {}, "storage.pth: unknown key"),
+    "unset env var": (
+        ('"mentions.jsonl"', '"${REPLAY_FILE}"'),
+        {},
+        "sources[0].path: environment variable REPLAY_FILE is not set",
+    ),
+    "bad env var value": (
+        ('"90s"', '"${POLL_EVERY}"'),
+        {"POLL_EVERY": "often"},
+        'sources[0].interval: expected a duration like "90s" or "5m", got \'often\'',
+    ),
+    "out of range": (
+        ("", "\n[responders]\nescalate_at = 101\n"),
+        {},
+        "responders.escalate_at: expected less than or equal to 100",
+    ),
+    "bad source key": (
+        ('type = "replay"', 'type = "replay"\nbatch = "lots"'),
+        {},
+        "sources[0].batch: expected a valid integer",
+    ),
+    "invalid toml": (("[brand]", "[brand"), {}, "not valid TOML"),
+}
+
+
+@pytest.mark.parametrize(("change", "env", "expected"), MISTAKES.values(), ids=MISTAKES.keys())
 def test_each_config_mistake_exits_2_with_the_key_path(
     tmp_path: Path, change: tuple[str, str], env: dict[str, str], expected: str
 ) -> None:

@@ -77,7 +77,15 @@ class SourceRunner:
             self._failed(exc, unexpected=True)
             return
         track("store")
-        summary = await asyncio.to_thread(store_batch, self.name, result, self.store, self.stages)
+        try:
+            summary = await asyncio.to_thread(
+                store_batch, self.name, result, self.store, self.stages
+            )
+        except Exception as exc:
+            # Nothing was committed, the cursor included: the page is fetched again
+            # after the backoff. A full disk must not log a traceback every tick.
+            self._failed(exc, unexpected=True)
+            return
         self._recovered()
         self.on_batch(summary)
         if summary.new:

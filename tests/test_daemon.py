@@ -240,6 +240,36 @@ async def test_bad_credentials_disable_only_that_source(
     assert stored(config, "fine") == fine.served
 
 
+async def test_a_batch_that_cannot_be_stored_is_retried_with_backoff_and_stored_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="earful")
+    config = make_config(tmp_path)
+    with Store.open(config.db_path) as store:
+        # a storage fault (a full disk, a corrupt index...) for as long as `fault` has a row
+        store.conn.executescript(
+            "CREATE TABLE fault (x); INSERT INTO fault VALUES (1);"
+            "CREATE TRIGGER fault BEFORE INSERT ON mentions WHEN EXISTS (SELECT 1 FROM fault) "
+            "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;"
+        )
+    source = Platform("steady", posts=3)
+    async with running(make_daemon(config, [source])):
+        await until(lambda: source.fetches >= 4, "a few failed attempts")
+        with Store.open(config.db_path) as store:
+            store.conn.execute("DELETE FROM fault")
+        await until(lambda: stored(config, "steady") >= 3, "the batch to be stored")
+    failures = [r for r in caplog.records if "source steady failed:" in r.getMessage()]
+    assert len(failures) == 1 and "database or disk is full" in failures[0].getMessage()
+    assert failures[0].exc_info is not None  # unexpected: logged once, with its trace
+    assert logged(caplog, "source steady recovered after", logging.INFO)
+    assert not logged(caplog, "a scheduled job failed unexpectedly")
+    # every attempt re-fetched the same page from the same cursor: stored once
+    with Store.open(config.db_path) as store:
+        rows = store.conn.execute("SELECT native_id FROM mentions ORDER BY id").fetchall()
+        assert [r[0] for r in rows][:3] == ["steady-0", "steady-1", "steady-2"]
+        assert len(rows) == len({r[0] for r in rows}) == stored(config, "steady")
+
+
 # -- stopping -------------------------------------------------------------------------------
 
 

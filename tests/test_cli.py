@@ -205,6 +205,28 @@ def test_a_second_decision_is_told_who_decided_and_exits_1(world: World) -> None
     assert late_reject.exit_code == 1 and "already approved by alice" in late_reject.output
 
 
+def test_two_people_approving_at_once_one_wins_the_other_is_told_who(world: World) -> None:
+    reply = str(world.reply_to("hannah_writes")["id"])
+    agents = {
+        name: subprocess.Popen(
+            [str(EARFUL), "queue", "approve", reply, "--as", name, "-c", str(world.config)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("alice", "bob")
+    }
+    outcomes = {name: (p.communicate(timeout=60), p.returncode) for name, p in agents.items()}
+    (winner,) = [name for name, (_, code) in outcomes.items() if code == 0]
+    (loser,) = [name for name, (_, code) in outcomes.items() if code != 0]
+    (_, err), code = outcomes[loser]
+    assert code == 1
+    assert f"reply {reply} cannot be approved: it was already approved by {winner} at" in err
+    with world.store() as store:
+        assert store.reply(int(reply)).decided_by == winner
+        assert [e.actor for e in store.audit_log(subject=f"reply:{reply}")] == [winner]
+
+
 def test_an_edit_over_the_platforms_limit_is_refused(world: World) -> None:
     reply = str(world.reply_to("hannah_writes")["id"])
     result = world.run("queue", "approve", reply, "--edit", "x" * 400)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -306,6 +307,27 @@ def test_exit_code_1_for_a_runtime_error(world: World) -> None:
     result = world.run("queue", "show", "999")
     assert result.exit_code == 1
     assert result.output == "earful: no reply with id 999\n"
+
+
+def test_a_database_from_a_newer_earful_is_a_clear_error(world: World) -> None:
+    db = load_config(world.config).db_path
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    result = world.run("stats")
+    assert result.exit_code == 1
+    assert result.output.startswith(f"earful: cannot use the database {db} (storage.path in ")
+    assert "schema version 99, newer than this Earful understands" in result.output
+
+
+def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
+    path = write_config(tmp_path, POSTS)
+    (tmp_path / "earful.db").write_bytes(b"my shopping list\n" * 100)
+    for command in (["queue", "list"], ["poll"], ["run"]):
+        result = earful(*command, "-c", str(path))
+        assert result.exit_code == 1, command
+        assert f"earful: cannot use the database {tmp_path / 'earful.db'}" in result.output
+        assert "file is not a database" in result.output and "Traceback" not in result.output
 
 
 def test_exit_code_2_for_a_usage_error(world: World) -> None:

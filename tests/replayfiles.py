@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -82,3 +83,22 @@ def count(db: Path, sql: str, params: tuple[Any, ...] = ()) -> int:
         return int(conn.execute(sql, params).fetchone()[0])
     finally:
         conn.close()
+
+
+def wait_for(check: Callable[[], bool], what: str, *, limit: float = 60.0) -> None:
+    """Wait (generously) for a condition; the limit is a hang guard, not a timing."""
+    deadline = time.monotonic() + limit
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.005)
+
+
+def stored(db: Path) -> int:
+    """Mentions committed so far, as another process sees them."""
+    if not db.exists():
+        return 0
+    try:
+        return count(db, "SELECT count(*) FROM mentions")
+    except sqlite3.OperationalError:  # the schema is still being created
+        return 0

@@ -10,6 +10,8 @@ import asyncio
 import logging
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import factories
 import pytest
+from replayfiles import mixed_posts, stored, wait_for, write_config
 
 from earful.app import Runtime
 from earful.config import Config, load_config
@@ -35,6 +38,7 @@ from listener.base import (
 from responders.publish.base import Outgoing, Posted, Publisher, PublishError
 from storage.store import Store
 
+EARFUL = Path(sys.executable).with_name("earful")
 INTERVAL = 0.05
 
 
@@ -157,7 +161,7 @@ def logged(caplog: pytest.LogCaptureFixture, text: str, level: int | None = None
     ]
 
 
-def stored(config: Config, source: str) -> int:
+def stored_from(config: Config, source: str) -> int:
     with Store.open(config.db_path) as store:
         row = store.conn.execute("SELECT count(*) FROM mentions WHERE source = ?", (source,))
         return int(row.fetchone()[0])
@@ -187,8 +191,8 @@ async def test_a_failing_source_does_not_stop_the_others_and_logs_once_then_reco
         f"source flaky recovered after {failures} failed polls"
     ]
     assert not logged(caplog, "source healthy failed")
-    assert stored(config, "healthy") == healthy.served
-    assert stored(config, "flaky") == flaky.served
+    assert stored_from(config, "healthy") == healthy.served
+    assert stored_from(config, "flaky") == flaky.served
 
 
 async def test_an_unexpected_error_in_a_source_is_logged_once_with_its_trace(
@@ -237,7 +241,7 @@ async def test_bad_credentials_disable_only_that_source(
     assert daemon.runners["refused"].disabled and not daemon.runners["fine"].disabled
     (line,) = logged(caplog, "source refused disabled", logging.ERROR)
     assert "401 Unauthorized" in line and "Fix its credentials" in line
-    assert stored(config, "fine") == fine.served
+    assert stored_from(config, "fine") == fine.served
 
 
 async def test_a_batch_that_cannot_be_stored_is_retried_with_backoff_and_stored_once(
@@ -257,7 +261,7 @@ async def test_a_batch_that_cannot_be_stored_is_retried_with_backoff_and_stored_
         await until(lambda: source.fetches >= 4, "a few failed attempts")
         with Store.open(config.db_path) as store:
             store.conn.execute("DELETE FROM fault")
-        await until(lambda: stored(config, "steady") >= 3, "the batch to be stored")
+        await until(lambda: stored_from(config, "steady") >= 3, "the batch to be stored")
     failures = [r for r in caplog.records if "source steady failed:" in r.getMessage()]
     assert len(failures) == 1 and "database or disk is full" in failures[0].getMessage()
     assert failures[0].exc_info is not None  # unexpected: logged once, with its trace
@@ -267,7 +271,7 @@ async def test_a_batch_that_cannot_be_stored_is_retried_with_backoff_and_stored_
     with Store.open(config.db_path) as store:
         rows = store.conn.execute("SELECT native_id FROM mentions ORDER BY id").fetchall()
         assert [r[0] for r in rows][:3] == ["steady-0", "steady-1", "steady-2"]
-        assert len(rows) == len({r[0] for r in rows}) == stored(config, "steady")
+        assert len(rows) == len({r[0] for r in rows}) == stored_from(config, "steady")
 
 
 # -- stopping -------------------------------------------------------------------------------
@@ -306,6 +310,31 @@ async def test_sigterm_while_a_batch_is_stored_lets_it_commit_then_stops(
     assert logged(caplog, "stopping: finishing the batch in flight")
     assert [r.getMessage() for r in caplog.records if r.name == "earful.daemon"][-1] == "stopped"
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handler removed again
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_earful_run_stops_cleanly_on_a_signal_with_exit_code_0(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    path = write_config(tmp_path, mixed_posts(400), batch=20, interval="20ms")
+    db = tmp_path / "earful.db"
+    log = tmp_path / "run.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(EARFUL), "run", "-c", str(path)], stdout=out, stderr=subprocess.STDOUT
+        )
+        try:
+            wait_for(lambda: stored(db) > 0 or proc.poll() is not None, "a first batch")
+        finally:
+            proc.send_signal(signum)
+            code = proc.wait(timeout=60)
+    lines = log.read_text(encoding="utf-8").splitlines()
+    assert code == 0, lines
+    assert lines[-1].endswith("earful.daemon: stopped")
+    assert not [line for line in lines if "Traceback" in line or "ERROR" in line]
+    with Store.open(db) as store:
+        cursor = store.cursor("replayed")
+        assert cursor is not None and cursor["line"] == stored(db)
 
 
 async def test_stop_during_a_fetch_cancels_it_and_writes_nothing(tmp_path: Path) -> None:

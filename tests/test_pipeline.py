@@ -13,12 +13,11 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from replayfiles import count, mixed_posts, write_config, x_post
+from replayfiles import count, mixed_posts, stored, wait_for, write_config, x_post
 
 from earful.config import load_config
 from earful.pipeline import Stages, build_stages, judge_batch, poll
@@ -101,24 +100,6 @@ async def test_crash_half_way_through_a_batch_stores_nothing_of_it_and_restart_r
         assert_stored_once_with_verdicts(store, 15)
         assert count(db, "SELECT count(*) FROM replies") == 15
         assert store.cursor("replayed") == cursor_at_end(path, 15)
-
-
-def wait_for(check: Callable[[], bool], what: str, *, limit: float = 60.0) -> None:
-    """Wait (generously) for a condition; the limit is a hang guard, not a timing."""
-    deadline = time.monotonic() + limit
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.005)
-
-
-def stored(db: Path) -> int:
-    if not db.exists():
-        return 0
-    try:
-        return count(db, "SELECT count(*) FROM mentions")
-    except sqlite3.OperationalError:  # the schema is still being created
-        return 0
 
 
 def committed_state(db: Path) -> tuple[int, int, Cursor | None]:

@@ -9,6 +9,7 @@ import unicodedata
 from collections.abc import Callable
 
 from responders.context import READ_ONLY_PLATFORMS
+from responders.graphemes import count_graphemes
 
 
 def _characters(text: str) -> int:
@@ -109,18 +110,12 @@ def x_weighted_length(text: str) -> int:
     return length
 
 
-def _graphemes(text: str) -> int:
-    # Close enough to user-perceived characters for a limit check: combining marks
-    # and zero-width joiners/variation selectors do not start a new character.
-    return sum(1 for ch in text if not unicodedata.combining(ch) and ch not in "\u200d\ufe0f\ufe0e")
-
-
 # platform -> (maximum, how that platform counts, the unit's name)
 LIMITS: dict[str, tuple[int, Callable[[str], int], str]] = {
     "x": (280, x_weighted_length, "weighted characters"),
     "reddit": (10_000, _characters, "characters"),
     "mastodon": (500, _characters, "characters"),
-    "bluesky": (300, _graphemes, "graphemes"),
+    "bluesky": (300, count_graphemes, "graphemes"),
 }
 
 

@@ -95,7 +95,15 @@ class SourceRunner:
             self._failed(exc, unexpected=True)
             return
         track("store")
-        summary = await asyncio.to_thread(store_batch, self.name, result, self.store, self.stages)
+        try:
+            summary = await asyncio.to_thread(
+                store_batch, self.name, result, self.store, self.stages
+            )
+        except Exception as exc:
+            # Nothing was committed, the cursor included: the page is fetched again
+            # after the backoff. A full disk must not log a traceback every tick.
+            self._failed(exc, unexpected=True)
+            return
         self._recovered()
         self.on_batch(summary)
         if summary.new:
@@ -446,8 +454,11 @@ class Daemon:
 
     async def _shutdown(self, stoppers: list[Callable[[], Awaitable[None]]]) -> None:
         self._stopping = True
+        # Pause, not shut down, until the work in flight is done: APScheduler's asyncio
+        # executor cancels every running job on shutdown, which would cut off a batch
+        # being stored or a reply being posted.
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+            self.scheduler.pause()
         # Fetches have written nothing: cancel them. Batches being stored and replies
         # being posted finish, so what was fetched is committed and nothing is left
         # half-posted.
@@ -456,6 +467,8 @@ class Daemon:
                 task.cancel()
         if self._inflight:
             await asyncio.wait(list(self._inflight), timeout=60)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
         for stopper in reversed(stoppers):
             await stopper()
         await self.runtime.aclose()

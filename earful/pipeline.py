@@ -8,6 +8,7 @@ commit means the same page is fetched again next time and stored once.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +24,8 @@ from responders.respond import respond
 from responders.templating import TemplateError, Templates
 from rules import RuleError, Ruleset, judge, load_ruleset
 from storage.records import IngestResult, Judged
-from storage.store import Store
+from storage.schema import SchemaTooNew
+from storage.store import Store, StoreError
 
 # Drafts that count as contacting the author, for the cooldown.
 _AUTHOR_FACING = frozenset({DraftKind.REPLY, DraftKind.THANKS, DraftKind.CALLBACK})
@@ -134,6 +136,13 @@ def combine(summaries: Sequence[BatchSummary], source: str = "all") -> BatchSumm
 
 
 def open_store(config: Config) -> Store:
+    """The store at storage.path; a file that cannot be Earful's database is a clear
+    StoreError naming it, not a traceback."""
     path: Path = config.db_path
     path.parent.mkdir(parents=True, exist_ok=True)
-    return Store.open(path)
+    try:
+        return Store.open(path)
+    except (SchemaTooNew, sqlite3.DatabaseError) as exc:
+        raise StoreError(
+            f"cannot use the database {path} (storage.path in {config.path}): {exc}"
+        ) from None

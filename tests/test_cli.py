@@ -1,0 +1,423 @@
+"""The `earful` command as a user meets it: through click's CliRunner for most
+commands, and the installed console script in a subprocess for the exit codes.
+
+The store is filled the way a user fills it: `earful poll` on a replay source."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from replayfiles import PRAISE, QUESTION, write_config, x_post
+
+from earful.cli import cli
+from earful.config import load_config
+from storage.store import Store
+
+EARFUL = Path(sys.executable).with_name("earful")
+
+OUTAGE = "app down again? can't log in"
+URGENT = "Lumenet internet down AGAIN!!! been on hold 2 hours, cancel my account"
+POSTS = [
+    x_post(1, OUTAGE, "hannah_writes"),
+    x_post(2, PRAISE, "rhi_jones"),
+    x_post(3, QUESTION, "mesh_curious"),
+    x_post(4, "walked past the lumenet shop today", "passer_by"),
+    x_post(5, URGENT, "angry_al"),
+]
+
+
+def earful(*args: str, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+
+@dataclass
+class World:
+    """A config whose replay source has been polled once: five posts stored."""
+
+    config: Path
+
+    def run(self, *args: str) -> Result:
+        return earful(*args, "-c", str(self.config))
+
+    def json(self, *args: str) -> Any:
+        result = self.run(*args, "--json")
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    def reply_to(self, handle: str) -> dict[str, Any]:
+        (reply,) = [
+            r for r in self.json("queue", "list", "--status", "all") if r["author_handle"] == handle
+        ]
+        return reply
+
+    def store(self) -> Store:
+        return Store.open(load_config(self.config).db_path)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    w = World(write_config(tmp_path, POSTS))
+    result = w.run("poll")
+    assert result.exit_code == 0, result.output
+    assert "replayed: fetched 5, new 5" in result.output
+    return w
+
+
+# -- init and classify -------------------------------------------------------------------
+
+
+def test_init_writes_a_starter_config_that_loads(tmp_path: Path) -> None:
+    path = tmp_path / "conf" / "earful.toml"
+    result = earful("init", str(path))
+    assert result.exit_code == 0 and f"wrote {path}" in result.output
+    config = load_config(path, env={})
+    assert config.brand.name and config.publish.mode == "dry-run"
+
+
+def test_init_never_overwrites_without_force(tmp_path: Path) -> None:
+    path = tmp_path / "earful.toml"
+    path.write_text("# mine\n", encoding="utf-8")
+    refused = earful("init", str(path))
+    assert refused.exit_code == 1
+    assert "exists; use --force" in refused.output
+    assert path.read_text(encoding="utf-8") == "# mine\n"
+    assert earful("init", str(path), "--force").exit_code == 0
+    load_config(path, env={})
+
+
+def test_classify_explain_names_the_cues_that_fired(world: World) -> None:
+    result = world.run("classify", "--explain", OUTAGE)
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert "disposition: interesting_bad" in lines and "topic: outage" in lines
+    (outage,) = [line for line in lines if line.strip().startswith("rule:outage")]
+    assert 'matched "down again"' in outage
+    assert any("can't log in" in line for line in lines)
+
+
+def test_classify_without_a_config_uses_the_shipped_rules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no ./earful.toml here
+    result = earful("classify", OUTAGE, env={"EARFUL_CONFIG": ""})
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("interesting_bad (outage) urgency ")
+
+
+def test_classify_json_shape(world: World) -> None:
+    verdict = world.json("classify", OUTAGE)
+    assert set(verdict) == {
+        "disposition",
+        "compound",
+        "score",
+        "labels",
+        "topic",
+        "urgency",
+        "interest",
+        "segment",
+        "actions",
+        "reasons",
+        "lang",
+    }
+    assert verdict["disposition"] == "interesting_bad" and verdict["topic"] == "outage"
+    assert isinstance(verdict["urgency"], int) and -1 <= verdict["score"] <= 1
+    assert all(set(r) == {"rule", "detail", "weight"} for r in verdict["reasons"])
+    assert "rule:outage" in [r["rule"] for r in verdict["reasons"]]
+
+
+# -- the queue ---------------------------------------------------------------------------
+
+
+def test_queue_list_is_ordered_by_urgency_in_text_and_json(world: World) -> None:
+    rows = world.json("queue", "list")
+    assert len(rows) >= 3
+    urgencies = [r["urgency"] for r in rows]
+    assert urgencies == sorted(urgencies, reverse=True)
+    assert rows[0]["author_handle"] == "angry_al"
+    assert {"id", "kind", "status", "body", "urgency", "platform", "url", "text", "topic"} <= set(
+        rows[0]
+    )
+    assert all(r["status"] == "pending" for r in rows)
+    text = world.run("queue", "list").output.splitlines()
+    assert text[0].split()[:3] == ["ID", "URG", "KIND"]
+    assert [int(line.split()[0]) for line in text[1:]] == [r["id"] for r in rows]
+
+
+def test_queue_show_gives_the_post_the_verdict_and_why(world: World) -> None:
+    reply = world.reply_to("hannah_writes")
+    result = world.run("queue", "show", str(reply["id"]))
+    assert result.exit_code == 0
+    out = result.output
+    assert f"reply {reply['id']} · reply · pending" in out
+    assert "x · @hannah_writes, 250 followers" in out
+    assert f"  > {OUTAGE}" in out
+    assert "verdict: interesting_bad · topic outage · urgency" in out
+    assert "why:" in out and "  - rule:outage: matched" in out
+    assert "draft (" in out and "  | " in out
+    assert "callback " in out and "Contact @hannah_writes" in out
+
+
+def test_queue_show_json_shape(world: World) -> None:
+    detail = world.json("queue", "show", str(world.reply_to("hannah_writes")["id"]))
+    assert {"reply", "mention", "verdict", "case", "callbacks", "history"} <= set(detail)
+    assert detail["mention"]["text"] == OUTAGE
+    assert detail["verdict"]["reasons"][0]["rule"]
+
+
+def test_approve_reject_and_approve_with_an_edit(world: World) -> None:
+    outage, praise = world.reply_to("hannah_writes")["id"], world.reply_to("rhi_jones")["id"]
+    question = world.reply_to("mesh_curious")["id"]
+    approved = world.run("queue", "approve", str(outage), "--as", "alice")
+    assert approved.exit_code == 0 and f"approved reply {outage}" in approved.output
+    edited = world.run("queue", "approve", str(praise), "--as", "alice", "--edit", "Thanks, Rhi!")
+    assert edited.exit_code == 0 and "(edited)" in edited.output
+    rejected = world.run("queue", "reject", str(question), "--as", "bob", "--reason", "not ours")
+    assert rejected.exit_code == 0 and f"rejected reply {question}" in rejected.output
+    with world.store() as store:
+        assert (store.reply(outage).status, store.reply(outage).decided_by) == ("approved", "alice")
+        thanks = store.reply(praise)
+        assert thanks.body == "Thanks, Rhi!" and thanks.drafted_body != thanks.body
+        no = store.reply(question)
+        assert (no.status, no.reject_reason, no.decided_by) == ("rejected", "not ours", "bob")
+    show = world.run("queue", "show", str(praise)).output
+    assert "decided by alice" in show and "(edited; the original draft was:)" in show
+    assert "alice approve" in show
+
+
+def test_a_second_decision_is_told_who_decided_and_exits_1(world: World) -> None:
+    reply = str(world.reply_to("hannah_writes")["id"])
+    assert world.run("queue", "approve", reply, "--as", "alice").exit_code == 0
+    again = world.run("queue", "approve", reply, "--as", "bob")
+    assert again.exit_code == 1
+    assert f"earful: reply {reply} cannot be approved: it was already approved by alice at" in (
+        again.output
+    )
+    late_reject = world.run("queue", "reject", reply, "--as", "bob")
+    assert late_reject.exit_code == 1 and "already approved by alice" in late_reject.output
+
+
+def test_two_people_approving_at_once_one_wins_the_other_is_told_who(world: World) -> None:
+    reply = str(world.reply_to("hannah_writes")["id"])
+    agents = {
+        name: subprocess.Popen(
+            [str(EARFUL), "queue", "approve", reply, "--as", name, "-c", str(world.config)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("alice", "bob")
+    }
+    outcomes = {name: (p.communicate(timeout=60), p.returncode) for name, p in agents.items()}
+    (winner,) = [name for name, (_, code) in outcomes.items() if code == 0]
+    (loser,) = [name for name, (_, code) in outcomes.items() if code != 0]
+    (_, err), code = outcomes[loser]
+    assert code == 1
+    assert f"reply {reply} cannot be approved: it was already approved by {winner} at" in err
+    with world.store() as store:
+        assert store.reply(int(reply)).decided_by == winner
+        assert [e.actor for e in store.audit_log(subject=f"reply:{reply}")] == [winner]
+
+
+def test_an_edit_over_the_platforms_limit_is_refused(world: World) -> None:
+    reply = str(world.reply_to("hannah_writes")["id"])
+    result = world.run("queue", "approve", reply, "--edit", "x" * 400)
+    assert result.exit_code == 1 and f"reply {reply} not approved" in result.output
+    with world.store() as store:
+        assert store.reply(int(reply)).status == "pending"
+
+
+# -- publish, stats, export, search --------------------------------------------------------
+
+
+def test_publish_in_dry_run_marks_approved_replies_sent(world: World) -> None:
+    reply = world.reply_to("hannah_writes")["id"]
+    world.run("queue", "approve", str(reply), "--as", "alice")
+    result = world.run("publish")
+    assert result.exit_code == 0
+    assert "publish (dry-run): dry-run 1" in result.output
+    with world.store() as store:
+        sent = store.reply(reply)
+        assert (sent.status, sent.dry_run, sent.posted_id) == ("sent", 1, None)
+    assert world.json("publish") == {"outcomes": {}}  # nothing left to post
+
+
+def test_stats_text_and_json(world: World) -> None:
+    world.run("queue", "approve", str(world.reply_to("hannah_writes")["id"]))
+    world.run("publish")
+    stats = world.json("stats")
+    assert stats["mentions"] == 5
+    assert stats["by_disposition"] == {
+        "interesting_bad": 2,
+        "interesting_good": 1,
+        "question": 1,
+        "ignore": 1,
+    }
+    assert stats["net_sentiment"] == -20.0  # 20% praise - 40% complaints
+    assert stats["by_platform"] == {"x": 5}
+    assert stats["replied_cases"] == 1 and stats["median_first_reply_seconds"] > 0
+    assert stats["replies_by_status"]["sent"] == 1
+    text = world.run("stats").output
+    assert "mentions: 5   net sentiment: -20.0" in text
+    assert "median time to first reply: " in text and "(over 1 cases)" in text
+    assert "median time to first reply: n/a" not in text
+
+
+def test_export_praise_as_csv_has_permalinks(world: World) -> None:
+    result = world.run("export", "praise", "--format", "csv")
+    assert result.exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(result.stdout_bytes.decode("utf-8"), newline="")))
+    (row,) = rows
+    assert row["permalink"] == "https://x.com/rhi_jones/status/2125000000000000002"
+    assert row["text"] == PRAISE and row["author_handle"] == "rhi_jones"
+
+
+def test_export_json_to_a_file(world: World, tmp_path: Path) -> None:
+    out = tmp_path / "mentions.json"
+    result = world.run("export", "mentions", "--format", "json", "-o", str(out))
+    assert result.exit_code == 0 and f"wrote 5 mentions to {out}" in result.output
+    records = json.loads(out.read_text(encoding="utf-8"))
+    assert [r["text"] for r in records] == [p["post"]["data"]["text"] for p in POSTS]
+    assert {"id", "platform", "url", "author_handle", "disposition", "topic"} <= set(records[0])
+    replies = json.loads(world.run("export", "replies", "--format", "json").stdout)
+    assert {r["status"] for r in replies} == {"pending"}
+
+
+def test_search_finds_stored_posts(world: World) -> None:
+    result = world.run("search", "log in")
+    assert result.exit_code == 0 and "@hannah_writes" in result.output
+    (found,) = world.json("search", "hold")
+    assert found["author_handle"] == "angry_al"
+    assert world.json("search", 'unbalanced "quote') == []
+
+
+# -- exit codes ------------------------------------------------------------------------------
+
+
+def test_exit_code_1_for_a_runtime_error(world: World) -> None:
+    result = world.run("queue", "show", "999")
+    assert result.exit_code == 1
+    assert result.output == "earful: no reply with id 999\n"
+
+
+def test_a_database_from_a_newer_earful_is_a_clear_error(world: World) -> None:
+    db = load_config(world.config).db_path
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    result = world.run("stats")
+    assert result.exit_code == 1
+    assert result.output.startswith(f"earful: cannot use the database {db} (storage.path in ")
+    assert "schema version 99, newer than this Earful understands" in result.output
+
+
+def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
+    path = write_config(tmp_path, POSTS)
+    (tmp_path / "earful.db").write_bytes(b"my shopping list\n" * 100)
+    for command in (["queue", "list"], ["poll"], ["run"]):
+        result = earful(*command, "-c", str(path))
+        assert result.exit_code == 1, command
+        assert f"earful: cannot use the database {tmp_path / 'earful.db'}" in result.output
+        assert "file is not a database" in result.output and "Traceback" not in result.output
+
+
+def test_exit_code_2_for_a_usage_error(world: World) -> None:
+    assert world.run("queue", "list", "--status", "lost").exit_code == 2
+    assert world.run("export", "everything").exit_code == 2
+
+
+GOOD = """\
+[brand]
+name = "Lumenet"
+
+[[sources]]
+name = "replayed"
+type = "replay"
+path = "mentions.jsonl"
+interval = "90s"
+"""
+
+
+# kind of mistake -> (text replaced, its replacement; "" appends), environment, message
+MISTAKES: dict[str, tuple[tuple[str, str], dict[str, str], str]] = {
+    "bad duration": (
+        ("", '\n[publish]\ninterval = "soon"\n'),
+        {},
+        'publish.interval: expected a duration like "90s" or "5m", got \'soon\'',
+    ),
+    "bad type": (
+        ("", "\n[console]\nhost = 8080\n"),
+        {},
+        "console.host: expected a valid string, got 8080",
+    ),
+    "missing key": (('path = "mentions.jsonl"\n', ""), {}, "sources[0].path: missing (required)"),
+    "unknown key": (("", '\n[storage]\npth = "x.db"\n'), {}, "storage.pth: unknown key"),
+    "unset env var": (
+        ('"mentions.jsonl"', '"${REPLAY_FILE}"'),
+        {},
+        "sources[0].path: environment variable REPLAY_FILE is not set",
+    ),
+    "bad env var value": (
+        ('"90s"', '"${POLL_EVERY}"'),
+        {"POLL_EVERY": "often"},
+        'sources[0].interval: expected a duration like "90s" or "5m", got \'often\'',
+    ),
+    "out of range": (
+        ("", "\n[responders]\nescalate_at = 101\n"),
+        {},
+        "responders.escalate_at: expected less than or equal to 100",
+    ),
+    "bad source key": (
+        ('type = "replay"', 'type = "replay"\nbatch = "lots"'),
+        {},
+        "sources[0].batch: expected a valid integer",
+    ),
+    "invalid toml": (("[brand]", "[brand"), {}, "not valid TOML"),
+}
+
+
+@pytest.mark.parametrize(("change", "env", "expected"), MISTAKES.values(), ids=MISTAKES.keys())
+def test_each_config_mistake_exits_2_with_the_key_path(
+    tmp_path: Path, change: tuple[str, str], env: dict[str, str], expected: str
+) -> None:
+    old, new = change
+    text = GOOD.replace(old, new) if old else GOOD + new
+    path = tmp_path / "earful.toml"
+    path.write_text(text, encoding="utf-8")
+    # `poll` loads the config as `run` does, and ends even if the config were fine
+    result = earful("poll", "-c", str(path), env={"REPLAY_FILE": "", **env})
+    assert result.exit_code == 2
+    assert f"earful: {path}: {expected}" in result.output, result.output
+    assert not (tmp_path / "earful.db").exists()  # start-up stopped before anything
+
+
+def test_a_missing_config_file_exits_2_and_suggests_init(tmp_path: Path) -> None:
+    result = earful("stats", "-c", str(tmp_path / "nope.toml"))
+    assert result.exit_code == 2
+    assert "file not found (run `earful init` to write a starter config)" in result.output
+
+
+def test_the_installed_command_exits_0_1_and_2(world: World, tmp_path: Path) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(EARFUL), *args], capture_output=True, text=True, timeout=60, check=False
+        )
+
+    ok = run("stats", "--json", "-c", str(world.config))
+    assert ok.returncode == 0 and json.loads(ok.stdout)["mentions"] == 5
+    missing = run("queue", "approve", "999", "-c", str(world.config))
+    assert missing.returncode == 1 and missing.stderr == "earful: no reply with id 999\n"
+    bad = tmp_path / "bad.toml"
+    bad.write_text(GOOD.replace('"90s"', '"soon"'), encoding="utf-8")
+    refused = run("run", "-c", str(bad))
+    assert refused.returncode == 2
+    assert f"earful: {bad}: sources[0].interval: expected a duration" in refused.stderr

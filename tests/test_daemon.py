@@ -1,0 +1,475 @@
+"""The daemon: sources fail alone, rate limits and bad credentials are honoured, a
+stop lets the batch being stored commit, and the publisher never posts twice.
+
+Sources and publishers here are small in-test platforms implementing the Source and
+Publisher protocols; the scheduler, pipeline, rules and SQLite are the real ones."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import factories
+import pytest
+from replayfiles import mixed_posts, stored, wait_for, write_config
+
+from earful.app import Runtime
+from earful.config import Config, load_config
+from earful.daemon import Daemon
+from earful.pipeline import BatchSummary, build_stages
+from listener.base import (
+    AuthFailed,
+    Cursor,
+    FetchResult,
+    RateLimited,
+    Source,
+    SourceDown,
+    SourceSettings,
+)
+from responders.publish.base import Outgoing, Posted, Publisher, PublishError
+from storage.store import Store
+
+EARFUL = Path(sys.executable).with_name("earful")
+INTERVAL = 0.05
+
+
+# -- in-test platforms ------------------------------------------------------------------
+
+
+@dataclass
+class Platform:
+    """A source whose platform serves one new post per fetch, unless `trouble` (asked
+    before each fetch) returns an error for it to raise instead."""
+
+    name: str
+    trouble: Callable[[int], Exception | None] = lambda fetch: None
+    posts: int = 1
+    fetched_at: list[datetime] = field(default_factory=list)
+    served: int = 0
+
+    async def fetch(self, cursor: Cursor | None) -> FetchResult:
+        self.fetched_at.append(datetime.now(UTC))
+        error = self.trouble(len(self.fetched_at))
+        if error is not None:
+            raise error
+        start = int((cursor or {}).get("next", 0))
+        mentions = tuple(
+            factories.mention(
+                "walked past the lumenet shop today",
+                native_id=f"{self.name}-{n}",
+                handle=f"{self.name}{n}",
+            )
+            for n in range(start, start + self.posts)
+        )
+        self.served += len(mentions)
+        return FetchResult(mentions, {"next": start + self.posts})
+
+    async def aclose(self) -> None:
+        return None
+
+    @property
+    def fetches(self) -> int:
+        return len(self.fetched_at)
+
+
+@dataclass
+class Outbox:
+    """A publisher's platform: records posts, and what a look-up after a crash finds."""
+
+    platform: str = "x"
+    found: Posted | None = None
+    lookup_fails: bool = False
+    posted: list[int] = field(default_factory=list)
+    looked_for: list[int] = field(default_factory=list)
+
+    async def post(self, out: Outgoing) -> Posted:
+        self.posted.append(out.reply_id)
+        return Posted(f"posted-{out.reply_id}", f"https://x.com/LumenetHelp/status/{out.reply_id}")
+
+    async def find_posted(self, out: Outgoing) -> Posted | None:
+        self.looked_for.append(out.reply_id)
+        if self.lookup_fails:
+            raise PublishError("search is down", retryable=True)
+        return self.found
+
+    async def aclose(self) -> None:
+        return None
+
+
+def make_config(tmp_path: Path, mode: str = "dry-run") -> Config:
+    path = tmp_path / "earful.toml"
+    path.write_text(
+        '[brand]\nname = "Lumenet"\nkeywords = ["lumenet"]\n\n'
+        f'[publish]\nmode = "{mode}"\ninterval = "50ms"\n',
+        encoding="utf-8",
+    )
+    return load_config(path, env={})
+
+
+def make_daemon(
+    config: Config,
+    sources: Sequence[Source] = (),
+    publishers: dict[str, Publisher] | None = None,
+    on_batch: Callable[[BatchSummary], None] = lambda summary: None,
+) -> Daemon:
+    runtime = Runtime(
+        config=config,
+        store=Store.open(config.db_path),
+        stages=build_stages(config),
+        sources=list(sources),
+        settings=[SourceSettings(name=s.name, type="test", interval=INTERVAL) for s in sources],
+        publishers=publishers or {},
+    )
+    return Daemon(runtime, on_batch=on_batch)
+
+
+@asynccontextmanager
+async def running(daemon: Daemon) -> AsyncIterator[asyncio.Event]:
+    stop = asyncio.Event()
+    task = asyncio.create_task(daemon.run(stop))
+    try:
+        yield stop
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=60)
+
+
+async def until(check: Callable[[], bool], what: str, limit: float = 30.0) -> None:
+    """Wait for a condition; the limit only guards against a hang."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while not check():
+        if loop.time() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+def logged(caplog: pytest.LogCaptureFixture, text: str, level: int | None = None) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if text in r.getMessage() and (level is None or r.levelno == level)
+    ]
+
+
+def stored_from(config: Config, source: str) -> int:
+    with Store.open(config.db_path) as store:
+        row = store.conn.execute("SELECT count(*) FROM mentions WHERE source = ?", (source,))
+        return int(row.fetchone()[0])
+
+
+# -- sources fail alone -------------------------------------------------------------------
+
+
+async def test_a_failing_source_does_not_stop_the_others_and_logs_once_then_recovery(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="earful")
+    healthy = Platform("healthy")
+    # down until the healthy source has been polled five times: it can only recover
+    # if the other kept running meanwhile
+    flaky = Platform(
+        "flaky", trouble=lambda n: SourceDown("502 Bad Gateway") if healthy.fetches < 5 else None
+    )
+    config = make_config(tmp_path)
+    async with running(make_daemon(config, [flaky, healthy])):
+        await until(lambda: flaky.served >= 2, "the flaky source to recover")
+    failures = flaky.fetches - flaky.served
+    assert failures >= 1 and healthy.served >= 5
+    assert len(logged(caplog, "source flaky failed: 502 Bad Gateway", logging.WARNING)) == 1
+    assert len(logged(caplog, "source flaky failed again", logging.DEBUG)) == failures - 1
+    assert logged(caplog, "source flaky recovered", logging.INFO) == [
+        f"source flaky recovered after {failures} failed polls"
+    ]
+    assert not logged(caplog, "source healthy failed")
+    assert stored_from(config, "healthy") == healthy.served
+    assert stored_from(config, "flaky") == flaky.served
+
+
+async def test_an_unexpected_error_in_a_source_is_logged_once_with_its_trace(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="earful")
+    broken = Platform("broken", trouble=lambda n: KeyError("data") if n <= 3 else None)
+    async with running(make_daemon(make_config(tmp_path), [broken])):
+        await until(lambda: broken.served >= 1, "the broken source to recover")
+    (record,) = [r for r in caplog.records if "source broken failed" in r.getMessage()]
+    assert record.exc_info is not None and record.exc_info[0] is KeyError
+
+
+async def test_rate_limited_source_waits_for_the_reset_while_others_keep_polling(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="earful")
+    reset_at = datetime.now(UTC) + timedelta(seconds=1.5)
+    limited = Platform(
+        "limited",
+        trouble=lambda n: RateLimited("429 Too Many Requests", reset_at) if n == 1 else None,
+    )
+    other = Platform("other")
+    async with running(make_daemon(make_config(tmp_path), [limited, other])):
+        await until(lambda: limited.fetches >= 2, "the rate-limited source to poll again")
+    first, second = limited.fetched_at[:2]
+    assert second >= reset_at
+    assert sum(first < t < second for t in other.fetched_at) >= 2
+    (line,) = logged(caplog, "source limited rate-limited until", logging.WARNING)
+    assert reset_at.isoformat(timespec="seconds") in line and "429" in line
+
+
+async def test_bad_credentials_disable_only_that_source(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="earful")
+    refused = Platform("refused", trouble=lambda n: AuthFailed("401 Unauthorized: bad token"))
+    fine = Platform("fine")
+    config = make_config(tmp_path)
+    daemon = make_daemon(config, [refused, fine])
+    async with running(daemon):
+        await until(lambda: fine.served >= 8, "the other source to keep polling")
+        assert daemon.scheduler.get_job("source:refused") is None
+        assert daemon.scheduler.get_job("source:fine") is not None
+    assert refused.fetches == 1
+    assert daemon.runners["refused"].disabled and not daemon.runners["fine"].disabled
+    (line,) = logged(caplog, "source refused disabled", logging.ERROR)
+    assert "401 Unauthorized" in line and "Fix its credentials" in line
+    assert stored_from(config, "fine") == fine.served
+
+
+async def test_a_batch_that_cannot_be_stored_is_retried_with_backoff_and_stored_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="earful")
+    config = make_config(tmp_path)
+    with Store.open(config.db_path) as store:
+        # a storage fault (a full disk, a corrupt index...) for as long as `fault` has a row
+        store.conn.executescript(
+            "CREATE TABLE fault (x); INSERT INTO fault VALUES (1);"
+            "CREATE TRIGGER fault BEFORE INSERT ON mentions WHEN EXISTS (SELECT 1 FROM fault) "
+            "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;"
+        )
+    source = Platform("steady", posts=3)
+    async with running(make_daemon(config, [source])):
+        await until(lambda: source.fetches >= 4, "a few failed attempts")
+        with Store.open(config.db_path) as store:
+            store.conn.execute("DELETE FROM fault")
+        await until(lambda: stored_from(config, "steady") >= 3, "the batch to be stored")
+    failures = [r for r in caplog.records if "source steady failed:" in r.getMessage()]
+    assert len(failures) == 1 and "database or disk is full" in failures[0].getMessage()
+    assert failures[0].exc_info is not None  # unexpected: logged once, with its trace
+    assert logged(caplog, "source steady recovered after", logging.INFO)
+    assert not logged(caplog, "a scheduled job failed unexpectedly")
+    # every attempt re-fetched the same page from the same cursor: stored once
+    with Store.open(config.db_path) as store:
+        rows = store.conn.execute("SELECT native_id FROM mentions ORDER BY id").fetchall()
+        assert [r[0] for r in rows][:3] == ["steady-0", "steady-1", "steady-2"]
+        assert len(rows) == len({r[0] for r in rows}) == stored_from(config, "steady")
+
+
+# -- stopping -------------------------------------------------------------------------------
+
+
+async def test_sigterm_while_a_batch_is_stored_lets_it_commit_then_stops(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="earful")
+    handled: list[bool] = []
+
+    class Terminated(Platform):
+        async def fetch(self, cursor: Cursor | None) -> FetchResult:
+            result = await super().fetch(cursor)
+            # The page is fetched; the operator's SIGTERM arrives now, and is handled
+            # by the daemon while the batch is judged and written.
+            handled.append(signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL)
+            if handled[-1]:
+                os.kill(os.getpid(), signal.SIGTERM)
+            else:
+                stop.set()  # fail below instead of killing the test run
+            return result
+
+    stop = asyncio.Event()
+    big = Terminated("big", posts=1500)
+    batches: list[BatchSummary] = []
+    config = make_config(tmp_path)
+    daemon = make_daemon(config, [big], on_batch=batches.append)
+    await asyncio.wait_for(daemon.run(stop), timeout=60)  # returns only once stopped
+    assert handled == [True]  # the daemon, not Python's default, handled the signal
+    assert big.fetches == 1
+    assert [b.ingest.stored for b in batches] == [1500]
+    with Store.open(config.db_path) as store:
+        assert store.conn.execute("SELECT count(*) FROM mentions").fetchone()[0] == 1500
+        assert store.cursor("big") == {"next": 1500}
+    assert logged(caplog, "stopping: finishing the batch in flight")
+    assert [r.getMessage() for r in caplog.records if r.name == "earful.daemon"][-1] == "stopped"
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handler removed again
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_earful_run_stops_cleanly_on_a_signal_with_exit_code_0(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    path = write_config(tmp_path, mixed_posts(400), batch=20, interval="20ms")
+    db = tmp_path / "earful.db"
+    log = tmp_path / "run.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(EARFUL), "run", "-c", str(path)], stdout=out, stderr=subprocess.STDOUT
+        )
+        try:
+            wait_for(lambda: stored(db) > 0 or proc.poll() is not None, "a first batch")
+        finally:
+            proc.send_signal(signum)
+            code = proc.wait(timeout=60)
+    lines = log.read_text(encoding="utf-8").splitlines()
+    assert code == 0, lines
+    assert lines[-1].endswith("earful.daemon: stopped")
+    assert not [line for line in lines if "Traceback" in line or "ERROR" in line]
+    with Store.open(db) as store:
+        cursor = store.cursor("replayed")
+        assert cursor is not None and cursor["line"] == stored(db)
+
+
+async def test_stop_during_a_fetch_cancels_it_and_writes_nothing(tmp_path: Path) -> None:
+    cancelled = asyncio.Event()
+    fetching = asyncio.Event()
+
+    class Hanging(Platform):
+        async def fetch(self, cursor: Cursor | None) -> FetchResult:
+            fetching.set()
+            try:
+                await asyncio.Event().wait()  # the platform never answers
+            except asyncio.CancelledError:
+                cancelled.set()
+                raise
+            raise AssertionError("unreachable")
+
+    config = make_config(tmp_path)
+    async with running(make_daemon(config, [Hanging("hanging")])):
+        await until(fetching.is_set, "the fetch to start")
+    assert cancelled.is_set()
+    with Store.open(config.db_path) as store:
+        assert store.cursor("hanging") is None
+        assert store.conn.execute("SELECT count(*) FROM mentions").fetchone()[0] == 0
+
+
+# -- the publisher ----------------------------------------------------------------------------
+
+
+def queued_complaints(config: Config, n: int) -> list[int]:
+    """n complaints in the store with pending reply drafts; their reply ids."""
+    with Store.open(config.db_path) as store:
+        store.ingest("seed", [factories.complaint() for _ in range(n)], None)
+        return [r.id for r in store.replies("pending")]
+
+
+def reply_status(config: Config, reply_id: int) -> str:
+    with Store.open(config.db_path) as store:
+        return store.reply(reply_id).status
+
+
+async def test_dry_run_marks_approved_replies_sent_and_logs_what_would_be_posted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="earful")
+    config = make_config(tmp_path, "dry-run")
+    approved, waiting = queued_complaints(config, 2)
+    with Store.open(config.db_path) as store:
+        store.approve(approved, "alice", body="Sorry, Ana: we are on it.")
+    outbox = Outbox()
+    async with running(make_daemon(config, publishers={"x": outbox})):
+        await until(lambda: reply_status(config, approved) == "sent", "the dry-run publish")
+    with Store.open(config.db_path) as store:
+        sent = store.reply(approved)
+        assert (sent.dry_run, sent.posted_id) == (1, None)
+        assert store.reply(waiting).status == "pending"
+    assert outbox.posted == []  # dry run: the platform is never called
+    (line,) = logged(caplog, "dry-run: would post", logging.INFO)
+    assert f"reply {approved} to {sent.url} on x" in line
+    assert "'Sorry, Ana: we are on it.'" in line
+
+
+async def test_a_stop_while_a_reply_is_being_posted_lets_the_post_finish(tmp_path: Path) -> None:
+    config = make_config(tmp_path, "live")
+    (reply_id,) = queued_complaints(config, 1)
+    with Store.open(config.db_path) as store:
+        store.approve(reply_id, "alice")
+    stop = asyncio.Event()
+
+    class SlowOutbox(Outbox):
+        async def post(self, out: Outgoing) -> Posted:
+            stop.set()  # the operator stops Earful while the platform is answering
+            for _ in range(20):  # loop turns enough for the daemon to act on the stop
+                await asyncio.sleep(0)
+            return await super().post(out)
+
+    outbox = SlowOutbox()
+    await asyncio.wait_for(make_daemon(config, publishers={"x": outbox}).run(stop), timeout=60)
+    assert outbox.posted == [reply_id]
+    assert reply_status(config, reply_id) == "sent"  # not left in `sending`
+
+
+async def crash_while_sending(config: Config) -> tuple[int, int]:
+    """Two approved replies; the first was claimed for posting when Earful died."""
+    ids = queued_complaints(config, 2)
+    with Store.open(config.db_path) as store:
+        for reply_id in ids:
+            store.approve(reply_id, "alice")
+        (claimed,) = store.claim_for_posting(limit=1, dry_run=False)
+    (other,) = [i for i in ids if i != claimed.id]
+    return claimed.id, other
+
+
+async def test_a_reply_left_sending_is_never_reposted_and_goes_to_unknown(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="earful")
+    config = make_config(tmp_path, "live")
+    crashed, other = await crash_while_sending(config)
+    outbox = Outbox(found=None)
+    for _restart in range(2):
+        async with running(make_daemon(config, publishers={"x": outbox})):
+            # the publisher job has run once `other` is posted
+            await until(lambda: reply_status(config, other) == "sent", "the publisher to run")
+    assert outbox.posted == [other]  # posted once, and `crashed` never
+    assert outbox.looked_for == [crashed]  # looked for once, at the first start-up
+    with Store.open(config.db_path) as store:
+        unknown = store.reply(crashed)
+        assert unknown.status == "unknown"
+        assert "not found on the platform" in (unknown.last_error or "")
+    assert logged(caplog, f"reply {crashed} on x: found in sending at start-up", logging.WARNING)
+
+
+async def test_a_reply_left_sending_that_the_platform_has_is_marked_sent(tmp_path: Path) -> None:
+    config = make_config(tmp_path, "live")
+    crashed, other = await crash_while_sending(config)
+    outbox = Outbox(found=Posted("1999", "https://x.com/LumenetHelp/status/1999"))
+    async with running(make_daemon(config, publishers={"x": outbox})):
+        await until(lambda: reply_status(config, other) == "sent", "the publisher to run")
+    assert outbox.posted == [other]
+    with Store.open(config.db_path) as store:
+        reconciled = store.reply(crashed)
+        assert (reconciled.status, reconciled.posted_id) == ("sent", "1999")
+        assert reconciled.posted_url == "https://x.com/LumenetHelp/status/1999"
+
+
+async def test_a_reply_left_sending_is_unknown_when_the_platform_cannot_tell(
+    tmp_path: Path,
+) -> None:
+    config = make_config(tmp_path, "live")
+    crashed, other = await crash_while_sending(config)
+    outbox = Outbox(lookup_fails=True)
+    async with running(make_daemon(config, publishers={"x": outbox})):
+        await until(lambda: reply_status(config, other) == "sent", "the publisher to run")
+    assert outbox.posted == [other]
+    with Store.open(config.db_path) as store:
+        unknown = store.reply(crashed)
+        assert unknown.status == "unknown"
+        assert "could not tell (search is down)" in (unknown.last_error or "")

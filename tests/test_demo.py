@@ -1,0 +1,88 @@
+"""The demo end to end: the daemon on the bundled demo config replays the whole demo
+file and leaves a queue a person can work -- reply drafts, callback tasks, thanks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from earful.app import build_runtime
+from earful.cli import cli
+from earful.daemon import Daemon
+from earful.demo import prepare_demo
+from earful.pipeline import BatchSummary
+from storage.store import Store
+
+DEMO_POSTS = 200  # 202 lines, two of them deliberately broken
+OUTAGE = "app down again? can't log in"
+PRAISE = "Shoutout to Priya at Lumenet support who sorted my billing mess in 10 minutes flat."
+
+
+def mention_id(store: Store, handle: str, text: str) -> int:
+    rows = store.conn.execute(
+        "SELECT id FROM mentions WHERE author_handle = ? AND text LIKE ? || '%'", (handle, text)
+    ).fetchall()
+    assert len(rows) == 1, (handle, text, rows)
+    return int(rows[0][0])
+
+
+async def test_the_daemon_on_the_demo_config_queues_replies_callbacks_and_thanks(
+    tmp_path: Path,
+) -> None:
+    config = prepare_demo(tmp_path / "demo", interval="50ms", batch=40)
+    batches: list[BatchSummary] = []
+    finished = asyncio.Event()
+
+    def on_batch(summary: BatchSummary) -> None:
+        batches.append(summary)
+        if not summary.fetched:  # the replay has reached the end of the file
+            finished.set()
+
+    # the end of the replay is the stop signal; the timeout only guards against a hang
+    await asyncio.wait_for(Daemon(build_runtime(config), on_batch=on_batch).run(finished), 120)
+
+    assert len(batches) >= DEMO_POSTS // 40 + 1  # a few ticks, not one big gulp
+    with Store.open(config.db_path) as store:
+        stats = store.stats()
+        assert stats.mentions == DEMO_POSTS
+        assert set(stats.by_platform) == {"x", "reddit", "mastodon", "bluesky", "hackernews", "rss"}
+        pending = store.replies("pending", limit=500)
+        assert len(pending) >= 50
+        urgencies = [r.urgency for r in pending]
+        assert urgencies == sorted(urgencies, reverse=True)
+
+        complaint = mention_id(store, "hannah_writes", OUTAGE)
+        (reply,) = [r for r in pending if r.mention_id == complaint]
+        assert reply.kind == "reply" and reply.disposition == "interesting_bad"
+        assert reply.topic == "outage"
+        (callback,) = [c for c in store.callbacks("open", limit=500) if c.mention_id == complaint]
+        assert "@hannah_writes" in callback.body
+
+        praise = mention_id(store, "rhi_jones", PRAISE)
+        (thanks,) = [r for r in pending if r.mention_id == praise]
+        assert thanks.kind == "thanks" and thanks.disposition == "interesting_good"
+        praised = store.conn.execute("SELECT mention_id FROM praise").fetchall()
+        assert praise in {row[0] for row in praised}
+        assert stats.by_disposition["interesting_good"] == len(praised)
+
+
+def test_demo_once_replays_everything_prints_a_summary_and_exits_0(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["demo", "--once", "--dir", str(tmp_path / "demo")])
+    assert result.exit_code == 0, result.output
+    assert f"demo: fetched {DEMO_POSTS}, new {DEMO_POSTS} (" in result.stdout
+    assert f"mentions: {DEMO_POSTS}   net sentiment: " in result.stdout
+    assert "open callbacks: " in result.stdout
+
+
+def test_demo_once_json_summary(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["demo", "--once", "--json", "--dir", str(tmp_path / "d")])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["replayed"]["new"] == summary["stats"]["mentions"] == DEMO_POSTS
+    assert summary["replayed"]["ingest"]["callbacks"] == summary["stats"]["open_callbacks"] > 0
+    assert (
+        summary["stats"]["replies_by_status"]["pending"] == summary["replayed"]["ingest"]["replies"]
+    )

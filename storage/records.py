@@ -204,3 +204,15 @@ class Stats:
     escalated_cases: int
     median_first_reply_seconds: float | None
     replied_cases: int
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord(_FromRow):
+    """A console account. password_hash is a self-describing KDF string."""
+
+    id: int
+    name: str
+    role: str
+    password_hash: str | None
+    created_at: str
+    disabled: int

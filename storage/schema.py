@@ -222,8 +222,35 @@ def _v1_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v2_console(db: sqlite_utils.Database) -> None:
+    """The approval console: login sessions, and indexes for its pages."""
+    run_script(
+        db.conn,
+        """
+        -- token_hash is the SHA-256 of the cookie's value: a copy of the database
+        -- holds no usable session
+        CREATE TABLE sessions (
+            token_hash TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+            csrf TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            seen_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            ip TEXT
+        );
+        CREATE INDEX sessions_user ON sessions (user_id);
+        CREATE INDEX sessions_expires ON sessions (expires_at);
+        -- the praise wall, newest first, optionally only the starred
+        CREATE INDEX praise_starred ON praise (starred, mention_id);
+        -- time to first reply over a window of days
+        CREATE INDEX replies_sent ON replies (sent_at) WHERE status = 'sent';
+        CREATE INDEX audit_actor ON audit (actor, id);
+        """,
+    )
+
+
 # Append only: a released migration is never edited, a new one is added.
-MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1_initial,)
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1_initial, _v2_console)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

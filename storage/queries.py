@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from storage.db import from_iso, text
+from storage.db import text
 from storage.records import AuditEntry, CallbackRecord, CaseRecord, MentionRecord, ReplyRecord
 from storage.store import _CALLBACK_SELECT, _REPLY_SELECT, Store
 
@@ -263,8 +263,8 @@ def _monday(day: date) -> date:
 
 def series(store: Store, *, days: int = 30) -> Series:
     """Mentions per day by disposition, net sentiment per day, complaint topics per
-    week and the median time to first reply, over the last `days` days. One range
-    scan of mentions_created over the window, not of the whole table."""
+    week and the median time to first reply, over the last `days` days. Reads the
+    mention_days roll-up (schema v2), not the mentions themselves."""
     today = store.clock().date()
     start = today - timedelta(days=days - 1)
     day_list = [start + timedelta(days=n) for n in range(days)]
@@ -278,9 +278,7 @@ def series(store: Store, *, days: int = 30) -> Series:
     total = 0
     for row in _rows(
         store,
-        "SELECT substr(m.created_at, 1, 10) AS day, v.disposition, v.topic, count(*) AS n "
-        "FROM mentions m JOIN verdicts v ON v.mention_id = m.id "
-        "WHERE m.created_at >= ? GROUP BY 1, 2, 3",
+        "SELECT day, disposition, topic, mentions AS n FROM mention_days WHERE day >= ?",
         (since,),
     ):
         n = day_index.get(row["day"])
@@ -303,20 +301,20 @@ def series(store: Store, *, days: int = 30) -> Series:
     weekly: dict[int, list[float]] = defaultdict(list)
     for row in _rows(
         store,
-        "SELECT c.first_mention_at, min(r.sent_at) AS first_sent "
+        "SELECT substr(min(r.sent_at), 1, 10) AS sent_day, "
+        "(julianday(min(r.sent_at)) - julianday(c.first_mention_at)) * 86400.0 AS wait "
         "FROM replies r JOIN cases c ON c.id = r.case_id "
         "WHERE r.status = 'sent' AND r.sent_at >= ? AND c.first_mention_at IS NOT NULL "
         "GROUP BY r.case_id",
         (since,),
     ):
-        sent, first = from_iso(row["first_sent"]), from_iso(row["first_mention_at"])
-        if sent is None or first is None:
-            continue
-        wait = max((sent - first).total_seconds(), 0.0)
+        if row["wait"] is None:
+            continue  # a timestamp SQLite cannot read
+        wait = max(float(row["wait"]), 0.0)
         waits.append(wait)
-        week = week_index.get(_monday(sent.date()).isoformat())
-        if week is not None:
-            weekly[week].append(wait)
+        n = day_index.get(row["sent_day"])
+        if n is not None:
+            weekly[week_index[_monday(day_list[n]).isoformat()]].append(wait)
 
     return Series(
         days=tuple(d.isoformat() for d in day_list),

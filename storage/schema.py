@@ -245,6 +245,27 @@ def _v2_console(db: sqlite_utils.Database) -> None:
         -- time to first reply over a window of days
         CREATE INDEX replies_sent ON replies (sent_at) WHERE status = 'sent';
         CREATE INDEX audit_actor ON audit (actor, id);
+
+        -- mentions per day (UTC, of the post's own time) by disposition and topic,
+        -- kept up to date as verdicts are stored, so the console's charts read a
+        -- few hundred rows whatever the size of the store
+        CREATE TABLE mention_days (
+            day TEXT NOT NULL,
+            disposition TEXT NOT NULL,
+            topic TEXT NOT NULL DEFAULT '',
+            mentions INTEGER NOT NULL,
+            PRIMARY KEY (day, disposition, topic)
+        ) WITHOUT ROWID;
+        INSERT INTO mention_days (day, disposition, topic, mentions)
+            SELECT substr(m.created_at, 1, 10), v.disposition, coalesce(v.topic, ''), count(*)
+            FROM mentions m JOIN verdicts v ON v.mention_id = m.id
+            WHERE m.created_at IS NOT NULL GROUP BY 1, 2, 3;
+        CREATE TRIGGER verdicts_days AFTER INSERT ON verdicts BEGIN
+            INSERT INTO mention_days (day, disposition, topic, mentions)
+                SELECT substr(created_at, 1, 10), new.disposition, coalesce(new.topic, ''), 1
+                FROM mentions WHERE id = new.mention_id AND created_at IS NOT NULL
+                ON CONFLICT (day, disposition, topic) DO UPDATE SET mentions = mentions + 1;
+        END;
         """,
     )
 

@@ -57,10 +57,20 @@ def test_a_version_1_database_gains_the_console_tables(db_path: Path) -> None:
     conn = sqlite3.connect(db_path, isolation_level=None)
     MIGRATIONS[0](sqlite_utils.Database(conn))
     conn.execute("PRAGMA user_version = 1")
+    conn.execute(
+        "INSERT INTO mentions (id, platform, native_id, source, text, created_at, fetched_at) "
+        "VALUES (1, 'x', '1', 'x', 'down again', '2026-11-20T09:00:00.000Z', 'now')"
+    )
+    conn.execute(
+        "INSERT INTO verdicts VALUES (1, 'interesting_bad', 0, 0, '[]', 'outage', 1, 1, NULL, "
+        "'[]', '[]', NULL)"
+    )
     conn.close()
     with Store.open(db_path) as s:
         assert s.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert s.conn.execute("SELECT count(*) FROM sessions").fetchone()[0] == 0
+        days = s.conn.execute("SELECT * FROM mention_days").fetchall()
+        assert [tuple(d) for d in days] == [("2026-11-20", "interesting_bad", "outage", 1)]
 
 
 # -- case steps ----------------------------------------------------------------------
@@ -254,3 +264,15 @@ def test_the_browser_counts_as_the_server_does(text: str) -> None:
     for platform, (_maximum, count, _unit) in LIMITS.items():
         uncounted = rules["platforms"][platform]["uncounted"]
         assert _browser_count(text, uncounted) == count(text), platform
+
+
+def test_series_median_time_to_first_reply(cstore: Store, clock: Clock) -> None:
+    posted = clock.now - timedelta(hours=3)
+    cstore.ingest("x", [complaint(mention(native_id="1", created_at=posted))], None)
+    cstore.approve(1, "alice")
+    cstore.claim_for_posting(dry_run=True)
+    cstore.mark_sent(1, posted_id=None)
+    s = queries.series(cstore, days=7)
+    assert s.replied_cases == 1
+    assert s.median_first_reply_seconds == pytest.approx(3 * 3600, abs=1)
+    assert s.first_reply_by_week[-1] == pytest.approx(3 * 3600, abs=1)

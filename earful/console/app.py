@@ -25,6 +25,7 @@ from earful.console.security import (
     wants_json,
 )
 from responders.templating import PLATFORM_NAMES
+from storage.sessions import purge_expired
 from storage.store import AlreadyDecided, CaseConflict, NotFound, Store, StoreError
 
 log = logging.getLogger("earful.console")
@@ -116,6 +117,7 @@ class ConsoleService:
         from earful.pipeline import open_store
 
         store = open_store(self.config)
+        purge_expired(store)
         runner = web.AppRunner(build_app(store, self.config), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.config.console.host, self.config.console.port)

@@ -242,8 +242,8 @@ def _v2_console(db: sqlite_utils.Database) -> None:
         CREATE INDEX sessions_expires ON sessions (expires_at);
         -- the praise wall, newest first, optionally only the starred
         CREATE INDEX praise_starred ON praise (starred, mention_id);
-        -- time to first reply over a window of days
-        CREATE INDEX replies_sent ON replies (sent_at) WHERE status = 'sent';
+        -- time to first reply over a window of days (covering: no table lookups)
+        CREATE INDEX replies_sent ON replies (sent_at, case_id) WHERE status = 'sent';
         CREATE INDEX audit_actor ON audit (actor, id);
 
         -- mentions per day (UTC, of the post's own time) by disposition and topic,

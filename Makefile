@@ -32,6 +32,7 @@ format: $(STAMP)
 ## bench: the benchmarks, printing figures for README's table
 bench: $(STAMP)
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/latency.py
 	$(BIN)/python bench/console.py
 
 clean:

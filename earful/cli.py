@@ -26,7 +26,7 @@ import click
 from earful import __version__
 from earful.config import Config, ConfigError, config_path, load_config
 from earful.display import duration, oneline, safe, to_json
-from storage.schema import REPLY_STATUSES
+from storage.schema import ALERT_STATUSES, REPLY_STATUSES
 from storage.store import AlreadyDecided, StoreError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -665,6 +665,101 @@ def callbacks_done(config_file: Path | None, actor: str | None, callback_id: int
     with _store(_load(config_file)) as store:
         store.complete_callback(callback_id, _actor(actor))
     click.echo(f"callback {callback_id} done")
+
+
+# -- escalation alerts -------------------------------------------------------------
+
+
+@cli.group()
+def alerts() -> None:
+    """Escalation alerts for urgent complaints, sent to the [escalation] webhook."""
+
+
+@alerts.command("list")
+@config_option
+@json_option
+@click.option(
+    "--status", type=click.Choice([*ALERT_STATUSES, "all"]), default="all", show_default=True
+)
+@click.option("--limit", default=50, show_default=True)
+@handles_errors
+def alerts_list(config_file: Path | None, as_json: bool, status: str, limit: int) -> None:
+    """Alerts, newest first."""
+    with _store(_load(config_file)) as store:
+        rows = store.alert_list(None if status == "all" else status, limit=limit)
+    if as_json:
+        click.echo(to_json(rows))
+        return
+    if not rows:
+        click.echo("no alerts" if status == "all" else f"no {status} alerts")
+        return
+    width = _terminal_width()
+    click.echo(f"{'ID':>5} {'URG':>3} {'STATUS':<8} {'PLATFORM':<10} {'AUTHOR':<18} POST")
+    for a in rows:
+        left = (
+            f"{a.id:>5} {a.urgency:>3} {a.status:<8} {a.platform:<10} "
+            f"{oneline('@' + a.author_handle if a.author_handle else '-', 18):<18} "
+        )
+        click.echo(left + oneline(a.text, max(width - len(left), 20)))
+        if a.last_error and a.status != "sent":
+            click.echo(f"{'':>6}{oneline(a.last_error, max(width - 6, 20))}")
+
+
+@alerts.command("send")
+@config_option
+@json_option
+@handles_errors
+def alerts_send(config_file: Path | None, as_json: bool) -> None:
+    """Send the alerts that are due to the webhook now."""
+    config = _load(config_file)
+    if not config.escalation.webhook_url:
+        raise BadConfig(
+            f"{config.path}: escalation.webhook_url: not set; add an [escalation] section "
+            "with the webhook URL (see config.example.toml)"
+        )
+    _setup_logging("warning" if as_json else config.logging.level)
+    summary = asyncio.run(_send_alerts(config))
+    if as_json:
+        click.echo(to_json(summary))
+        return
+    outcomes = ", ".join(f"{k} {v}" for k, v in summary.outcomes.items())
+    click.echo(f"alerts to {summary.receiver}: {outcomes or 'nothing due'}")
+
+
+async def _send_alerts(config: Config) -> Any:
+    from earful.alerts import deliver_due
+    from earful.http import SharedSession
+
+    http = SharedSession()
+    try:
+        with _store(config) as store:
+            return await deliver_due(store, config.escalation, await http.get())
+    finally:
+        await http.aclose()
+
+
+@alerts.command("retry")
+@config_option
+@actor_option
+@click.argument("alert_id", type=int)
+@handles_errors
+def alerts_retry(config_file: Path | None, actor: str | None, alert_id: int) -> None:
+    """Send a failed, unknown or skipped alert again (check the channel first)."""
+    with _store(_load(config_file)) as store:
+        store.retry_alert(alert_id, _actor(actor))
+    click.echo(f"alert {alert_id} will be sent on the next run")
+
+
+@alerts.command("mark-sent")
+@config_option
+@actor_option
+@click.argument("alert_id", type=int)
+@handles_errors
+def alerts_mark_sent(config_file: Path | None, actor: str | None, alert_id: int) -> None:
+    """Record that an unknown or failed alert did arrive (found in the channel)."""
+    with _store(_load(config_file)) as store:
+        store.confirm_alert_sent(alert_id, _actor(actor))
+    click.echo(f"alert {alert_id} marked sent")
 
 
 # -- reports ------------------------------------------------------------------------

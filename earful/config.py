@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -72,6 +73,47 @@ class PublishConfig(_Section):
     batch: int = Field(10, ge=1)
 
 
+class EscalationConfig(_Section):
+    """Where escalation alerts go: a Slack-compatible incoming webhook. No URL (or an
+    empty one, e.g. "${EARFUL_SLACK_WEBHOOK:-}") keeps alerts in the store only."""
+
+    webhook_url: str | None = None  # a secret: never logged (only its host)
+    min_urgency: int | None = Field(None, ge=0, le=100)  # None: responders.escalate_at
+    interval: Duration = 15.0
+    timeout: Duration = 10.0
+    max_attempts: int = Field(5, ge=1)
+    retry_after: Duration = 30.0
+    # An alert not yet tried by this age is skipped: after downtime, or when a webhook
+    # is first configured, a backlog of old alerts is not urgent news for a channel.
+    max_age: Duration = 86400.0
+    # True only for a receiver that drops repeats of one X-Earful-Alert-Id (Slack does
+    # not): then a timeout or a crash mid-send is retried instead of left `unknown`.
+    receiver_dedupes: bool = False
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        # The messages never repeat the value: the URL itself is the credential.
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                "expected an http(s) URL like https://hooks.slack.com/services/..., "
+                "or leave it out to keep alerts in the store only"
+            )
+        if any(c.isspace() or ord(c) < 32 for c in value):
+            raise ValueError("the URL contains spaces or control characters")
+        return value
+
+    @property
+    def receiver(self) -> str:
+        """The webhook's host (and port), the only part of the URL that is logged."""
+        parts = urlsplit(self.webhook_url or "")
+        return parts.netloc.rpartition("@")[2] or "(no webhook)"
+
+
 class ConsoleConfig(_Section):
     enabled: bool = True  # `earful run --no-console` turns it off for one run
     host: str = "127.0.0.1"
@@ -92,6 +134,7 @@ class _Root(_Section):
     rules: RulesConfig = RulesConfig()
     responders: RespondersConfig = RespondersConfig()
     publish: PublishConfig = PublishConfig()
+    escalation: EscalationConfig = EscalationConfig()
     console: ConsoleConfig = ConsoleConfig()
     logging: LoggingConfig = LoggingConfig()
 
@@ -114,6 +157,7 @@ class Config:
     publish: PublishConfig
     console: ConsoleConfig
     logging: LoggingConfig
+    escalation: EscalationConfig
 
     @property
     def base_dir(self) -> Path:
@@ -177,7 +221,15 @@ def parse_config(raw: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> 
         publish=root.publish,
         console=root.console,
         logging=root.logging,
+        escalation=_escalation(root.escalation, root.responders),
     )
+
+
+def _escalation(section: EscalationConfig, responders: RespondersConfig) -> EscalationConfig:
+    """min_urgency defaults to the urgency at which responders raise alerts."""
+    if section.min_urgency is not None:
+        return section
+    return section.model_copy(update={"min_urgency": responders.escalate_at})
 
 
 def _validate_sources(tables: list[dict[str, Any]], problems: list[str]) -> list[SourceSettings]:
@@ -251,7 +303,7 @@ def _key_path(loc: tuple[Any, ...]) -> str:
 
 
 _PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
-_SECRETISH = re.compile(r"(token|secret|password|_key)$", re.IGNORECASE)
+_SECRETISH = re.compile(r"(token|secret|password|_key|webhook_url)$", re.IGNORECASE)
 
 
 def _describe(exc: ValidationError, prefix: tuple[Any, ...] = ()) -> list[str]:

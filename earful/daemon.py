@@ -6,6 +6,10 @@ Failure handling lives here, in one place: a source that raises is backed off
 others keep polling; bad credentials disable that source; each failure streak is
 logged once, and its recovery once. SIGINT/SIGTERM stop new work, cancel fetches
 that have not reached the database, and wait for batches being stored.
+
+A source that can stream (listener.base.StreamingSource) also gets a long-lived
+task, StreamRunner, that stores each streamed batch through the same path as a
+poll; the interval poll keeps running beside it as the safety net.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import logging
 import random
 import signal
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,16 +27,30 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from earful.alerts import deliver_due, reconcile_alerts
 from earful.app import Runtime
 from earful.outbox import publish_due, reconcile_sending
 from earful.pipeline import BatchSummary, Stages, store_batch
-from listener.base import AuthFailed, RateLimited, Source, SourceError, SourceSettings
+from listener.base import (
+    AuthFailed,
+    RateLimited,
+    Source,
+    SourceDown,
+    SourceError,
+    SourceSettings,
+    StreamingSource,
+)
 from storage.store import Store
 
 log = logging.getLogger("earful.daemon")
 
 MAX_BACKOFF = 15 * 60.0
 DEFAULT_RATE_LIMIT_WAIT = 60.0
+# Streams reconnect after 1 s, doubling per failed attempt up to 2 min; a connection
+# that stayed up a minute counts as healthy and starts the doubling over.
+STREAM_RETRY = 1.0
+STREAM_MAX_BACKOFF = 120.0
+STREAM_HEALTHY = 60.0
 
 
 def _now() -> datetime:
@@ -138,6 +157,92 @@ class SourceRunner:
         self.failures = 0
 
 
+@dataclass
+class StreamRunner:
+    """Keeps one streaming source connected and stores each batch it yields the way
+    a poll's is stored (dedupe, judge, respond, one transaction). A dropped stream
+    is reconnected with backoff, and the source back-fills from the stored cursor
+    on each connect, so what was posted in between is not lost."""
+
+    source: StreamingSource
+    settings: SourceSettings
+    store: Store
+    stages: Stages
+    stopping: Callable[[], bool]
+    on_batch: Callable[[BatchSummary], None] = lambda summary: None
+    retry: float = STREAM_RETRY
+    failures: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.settings.name
+
+    async def run(self, track: Callable[[str], None]) -> None:
+        loop = asyncio.get_running_loop()
+        while not self.stopping():
+            track("fetch")
+            started = loop.time()
+            unexpected = False
+            try:
+                await self._connection(track, started)
+                failure: Exception = SourceDown("the stream ended")
+            except SourceError as exc:
+                failure = exc
+            except Exception as exc:  # a bug or an unexpected payload: same, with a trace
+                failure, unexpected = exc, True
+            if self.stopping():
+                return
+            if loop.time() - started >= STREAM_HEALTHY:
+                self.failures = 0
+            delay = self._failed(failure, unexpected=unexpected)
+            if delay is None:
+                return
+            track("fetch")
+            await asyncio.sleep(delay)
+
+    async def _connection(self, track: Callable[[str], None], started: float) -> None:
+        loop = asyncio.get_running_loop()
+        async with aclosing(self.source.stream(self.store.cursor(self.name))) as batches:
+            async for result in batches:
+                track("store")
+                summary = await asyncio.to_thread(
+                    store_batch, self.name, result, self.store, self.stages
+                )
+                self.on_batch(summary)
+                if self.stopping():
+                    return
+                if self.failures and loop.time() - started >= STREAM_HEALTHY:
+                    log.info("stream %s recovered after %d drops", self.name, self.failures)
+                    self.failures = 0
+                track("fetch")
+
+    def _failed(self, exc: Exception, *, unexpected: bool) -> float | None:
+        """Seconds until the next connection attempt, or None to stop streaming."""
+        self.failures += 1
+        if isinstance(exc, AuthFailed):
+            log.error(
+                "stream %s stopped: %s. Fix its credentials and restart Earful.", self.name, exc
+            )
+            return None
+        if isinstance(exc, RateLimited):
+            until = exc.reset_at or _now() + timedelta(seconds=DEFAULT_RATE_LIMIT_WAIT)
+            delay = max((until - _now()).total_seconds(), 1.0)
+        else:
+            delay = min(backoff_delay(self.retry, self.failures), STREAM_MAX_BACKOFF)
+        if self.failures == 1:
+            log.warning(
+                "stream %s dropped: %s; reconnecting in %.0f s with backoff, polling "
+                "continues meanwhile (logged once until it recovers)",
+                self.name,
+                exc or type(exc).__name__,
+                delay,
+                exc_info=unexpected,
+            )
+        else:
+            log.debug("stream %s dropped again (%d): %s", self.name, self.failures, exc)
+        return delay
+
+
 class Daemon:
     """Owns the scheduler; sources and publishers are plain objects given to it."""
 
@@ -167,6 +272,19 @@ class Daemon:
             )
             for source, s in zip(runtime.sources, runtime.settings, strict=True)
         }
+        self.streams = {
+            name: StreamRunner(
+                source=runner.source,
+                settings=runner.settings,
+                store=runtime.store,
+                stages=runtime.stages,
+                stopping=lambda: self._stopping,
+                on_batch=on_batch,
+            )
+            for name, runner in self.runners.items()
+            if isinstance(runner.source, StreamingSource)
+        }
+        self._stream_tasks: list[asyncio.Task[None]] = []
         self._inflight: dict[asyncio.Task[Any], str] = {}
         self._stopping = False
 
@@ -215,6 +333,16 @@ class Daemon:
 
         await self._tracked(job)
 
+    async def _alerts_job(self) -> None:
+        async def job(track: Callable[[str], None]) -> None:
+            track("store")  # like posting: a webhook call is never cut off half-way
+            session = await self.runtime.http.get()
+            summary = await deliver_due(self.store, self.config.escalation, session)
+            if summary.total:
+                log.info("alerts: %s", ", ".join(f"{k} {v}" for k, v in summary.outcomes.items()))
+
+        await self._tracked(job)
+
     async def _housekeeping_job(self) -> None:
         def work() -> None:
             with self.store._lock:
@@ -248,6 +376,17 @@ class Daemon:
             misfire_grace_time=None,
             next_run_time=now,
         )
+        if self.config.escalation.webhook_url:
+            self.scheduler.add_job(
+                self._alerts_job,
+                IntervalTrigger(seconds=self.config.escalation.interval),
+                id="alerts",
+                name="send escalation alerts",
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=None,
+                next_run_time=now,
+            )
         self.scheduler.add_job(
             self._housekeeping_job,
             IntervalTrigger(hours=1),
@@ -256,6 +395,13 @@ class Daemon:
             max_instances=1,
             misfire_grace_time=None,
         )
+
+    def _start_streams(self) -> None:
+        # _tracked registers each task as in flight: shutdown cancels it while it
+        # waits on the network and lets it finish a batch it is storing
+        for name, runner in self.streams.items():
+            task = asyncio.create_task(self._tracked(runner.run), name=f"stream {name}")
+            self._stream_tasks.append(task)
 
     # -- life cycle ---------------------------------------------------------------
 
@@ -274,12 +420,23 @@ class Daemon:
             summary = await reconcile_sending(self.store, self.publishers)
             if summary.total:
                 log.info("start-up reconcile: %s", summary.outcomes)
+            alerts = reconcile_alerts(self.store, self.config.escalation)
+            if alerts.total:
+                log.info("start-up reconcile of alerts: %s", alerts.outcomes)
             for start in self.services:
                 stoppers.append(await start())
             self._schedule()
             self.scheduler.start()
+            self._start_streams()
             names = ", ".join(self.runners) or "none"
             log.info("earful running: sources %s; publish mode %s", names, self.config.publish.mode)
+            escalation = self.config.escalation
+            log.info(
+                "escalation alerts: %s",
+                f"sent to {escalation.receiver}"
+                if escalation.webhook_url
+                else "kept in the store (no escalation.webhook_url)",
+            )
             await stop.wait()
             log.info("stopping: finishing the batch in flight")
         finally:

@@ -16,15 +16,26 @@ from responders.publish.base import Publisher
 # type name -> module exposing `Settings` and `build(settings, ctx) -> Source`
 SOURCE_MODULES: dict[str, str] = {
     "replay": "listener.replay",
+    "x": "listener.x",
+    "reddit": "listener.reddit",
+    "mastodon": "listener.mastodon",
+    "bluesky": "listener.bluesky",
+    "hackernews": "listener.hackernews",
+    "rss": "listener.rss",
 }
 
 # Types named by the design that this version does not have yet; config naming them
 # gets a clear "not available" instead of "unknown type".
-PLANNED_SOURCES = ("x", "reddit", "mastodon", "bluesky", "hackernews", "rss")
+PLANNED_SOURCES: tuple[str, ...] = ()
 
 # platform -> module exposing `build(settings, ctx) -> Publisher`, taking the
 # settings of a source of that platform (which hold the posting credentials)
-PUBLISHER_MODULES: dict[str, str] = {}
+PUBLISHER_MODULES: dict[str, str] = {
+    "x": "responders.publish.x",
+    "reddit": "responders.publish.reddit",
+    "mastodon": "responders.publish.mastodon",
+    "bluesky": "responders.publish.bluesky",
+}
 
 
 def source_module(type_name: str) -> ModuleType:

@@ -12,7 +12,7 @@ and is registered by type name in earful/sources.py.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -65,6 +65,19 @@ class Source(Protocol):
     async def fetch(self, cursor: Cursor | None) -> FetchResult: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class StreamingSource(Source, Protocol):
+    """A source that can also push posts as they happen. The daemon keeps `stream`
+    running beside the interval poll (which stays, as the safety net) and stores
+    each batch it yields exactly as it stores a poll's."""
+
+    def stream(self, cursor: Cursor | None) -> AsyncIterator[FetchResult]:
+        """One connection's worth of batches, starting from `cursor` (the stored
+        one, read again at each reconnect). A batch whose cursor is None leaves the
+        stored cursor alone. Raises a SourceError when the connection ends; the
+        daemon reconnects with backoff."""
 
 
 @dataclass(frozen=True)

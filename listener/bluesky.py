@@ -4,13 +4,32 @@ The AppView's searchPosts and getPosts return app.bsky.feed.defs#postView object
 the post's at:// uri and cid, a profile of its author, the record the author wrote
 (text, createdAt, langs, and for a reply the root and parent it answers) and the
 counts. A feed (getTimeline, getAuthorFeed) wraps each in `{"post": postView, ...}`.
+
+The source (type = "bluesky") has two modes:
+
+    search    app.bsky.feed.searchPosts, sort=latest, one search per query (default:
+              the brand's keywords), `since` the newest post already stored
+    mentions  app.bsky.notification.listNotifications for the signed-in account,
+              kept to the reasons asked for (default "mention"), each post then
+              hydrated with app.bsky.feed.getPosts (likes, reposts, quoted posts)
+
+Both page newest-first down to the edge the cursor remembers (listener/paging.py):
+`{"queries": {query: edge}}` for search, `{"mentions": edge}` for mentions, an edge
+being the newest indexedAt stored plus the uris at exactly that time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
 
+from pydantic import Field, model_validator
+
+from listener.base import Cursor, FetchResult, SourceContext, SourceSettings
+from listener.bluesky_xrpc import DEFAULT_BASE_URL, XrpcClient
+from listener.http_errors import shared_http
 from listener.mention import Author, Mention, as_int, parse_time
 from listener.normalize import (
     MalformedPost,
@@ -20,6 +39,7 @@ from listener.normalize import (
     get_path,
     require_mapping,
 )
+from listener.paging import Edge, Page, Stamped, normalized, search_terms, walk, walk_queries
 
 WEB = "https://bsky.app"
 # What the AppView says for an account whose handle no longer resolves.
@@ -98,3 +118,142 @@ def _quoted_text(embed: Any) -> str | None:
         if text:
             return text
     return None
+
+
+# -- the source -----------------------------------------------------------------------
+
+log = logging.getLogger("earful.bluesky")
+
+# getPosts takes at most this many uris a call.
+_GET_POSTS_MAX = 25
+
+
+class Settings(SourceSettings):
+    type: Literal["bluesky"]
+    mode: Literal["search", "mentions"] = "search"
+    # search: one query or several (each searched on its own); default the brand keywords
+    query: str | list[str] | None = None
+    # mentions: the notification reasons to keep
+    reasons: tuple[Literal["mention", "reply", "quote"], ...] = ("mention",)
+    identifier: str | None = None  # handle or DID of the account
+    app_password: str | None = Field(default=None, repr=False)
+    page_size: int = Field(default=100, ge=1, le=100)
+    max_pages: int = Field(default=5, ge=1, le=50)  # pages per poll before sweeping on
+
+    @model_validator(mode="after")
+    def _credentials(self) -> Settings:
+        if bool(self.identifier) != bool(self.app_password):
+            raise ValueError("identifier and app_password go together: set both or neither")
+        if self.mode == "mentions" and not self.identifier:
+            raise ValueError('mode "mentions" needs identifier and app_password')
+        return self
+
+
+def build(settings: Settings, ctx: SourceContext) -> BlueskySource:
+    client = XrpcClient(
+        shared_http(ctx.http, f"bluesky source {settings.name!r}"),
+        base_url=settings.base_url or DEFAULT_BASE_URL,
+        identifier=settings.identifier,
+        app_password=settings.app_password,
+    )
+    return BlueskySource(
+        settings, client, search_terms(settings.query, ctx.brand.keywords, ctx.brand.name)
+    )
+
+
+def _stamp(payload: Mapping[str, Any]) -> Stamped:
+    moment = parse_time(payload.get("indexedAt"))
+    uri = payload.get("uri")
+    return Stamped(
+        uri if isinstance(uri, str) else "", moment.timestamp() if moment else None, payload
+    )
+
+
+def _objects(value: Any) -> list[Mapping[str, Any]]:
+    return [v for v in as_list(value) if isinstance(v, Mapping)]
+
+
+def _token(body: Mapping[str, Any]) -> str | None:
+    return as_str(body.get("cursor"))
+
+
+def since_param(at: float) -> str:
+    """An edge time as the `since` searchPosts takes (inclusive, to the millisecond)."""
+    moment = datetime.fromtimestamp(at, tz=UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class BlueskySource:
+    def __init__(self, settings: Settings, client: XrpcClient, searches: Sequence[str]) -> None:
+        self.name = settings.name
+        self.settings = settings
+        self.client = client
+        self.searches = list(searches)
+
+    async def fetch(self, cursor: Cursor | None) -> FetchResult:
+        if self.settings.mode == "mentions":
+            return await self._mentions(cursor)
+        return await walk_queries(
+            cursor,
+            self.searches,
+            self._search_page,
+            mention_from_post,
+            max_pages=self.settings.max_pages,
+            source=self.name,
+            logger=log,
+        )
+
+    async def aclose(self) -> None:
+        return None  # the HTTP session is the daemon's
+
+    async def _search_page(self, query: str, token: str | int | None, edge: Edge) -> Page:
+        params: dict[str, str | int | list[str]] = {
+            "q": query,
+            "sort": "latest",
+            "limit": self.settings.page_size,
+        }
+        if edge.at is not None:
+            params["since"] = since_param(edge.at)
+        if token is not None:
+            params["cursor"] = str(token)
+        body = await self.client.query(
+            "app.bsky.feed.searchPosts", params, auth=self.client.has_credentials
+        )
+        return Page([_stamp(p) for p in _objects(body.get("posts"))], _token(body))
+
+    async def _mentions(self, cursor: Cursor | None) -> FetchResult:
+        stored = cursor.get("mentions") if isinstance(cursor, Mapping) else None
+        walked = await walk(
+            Edge.from_cursor(stored), self._notification_page, max_pages=self.settings.max_pages
+        )
+        wanted = [
+            n for n in walked.items if n.get("reason") in self.settings.reasons and _stamp(n).key
+        ]
+        posts = await self._hydrate(wanted)
+        mentions = normalized(posts, mention_from_post, self.name, log)
+        return FetchResult(tuple(mentions), {"mentions": walked.edge.as_cursor()}, more=walked.more)
+
+    async def _notification_page(self, token: str | int | None, edge: Edge) -> Page:
+        params: dict[str, str | int | list[str]] = {
+            "limit": self.settings.page_size,
+            "reasons": list(self.settings.reasons),
+        }
+        if token is not None:
+            params["cursor"] = str(token)
+        body = await self.client.query("app.bsky.notification.listNotifications", params)
+        # every notification (likes and follows too) counts towards the edge; the
+        # reasons are picked after the walk
+        return Page([_stamp(n) for n in _objects(body.get("notifications"))], _token(body))
+
+    async def _hydrate(self, notifications: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+        """The full postView of each notified post; a post getPosts no longer returns
+        (deleted meanwhile, or hidden) keeps what the notification itself carried."""
+        uris = [n["uri"] for n in notifications]
+        views: dict[str, Mapping[str, Any]] = {}
+        for start in range(0, len(uris), _GET_POSTS_MAX):
+            chunk = uris[start : start + _GET_POSTS_MAX]
+            body = await self.client.query("app.bsky.feed.getPosts", {"uris": chunk})
+            for view in _objects(body.get("posts")):
+                if isinstance(view.get("uri"), str):
+                    views[view["uri"]] = view
+        return [views.get(n["uri"], n) for n in notifications]

@@ -4,13 +4,27 @@ A hit is a story or a comment, told apart by its `_tags` ("story", "comment", ..
 Story and comment bodies (story_text, comment_text) are HTML; titles are plain.
 Comments name their story (story_id, story_title) and the item they answer
 (parent_id), as integers.
+
+The source (type = "hackernews") searches the Algolia API's search_by_date, newest
+first, once per query (default: one per brand keyword), for stories and comments.
+Each query pages down to its edge (listener/paging.py): the newest created_at_i
+stored plus the objectIDs at exactly that second, asked for with
+numericFilters=created_at_i>=edge. A backlog is walked page by page under a fixed
+upper bound (created_at_i<=the newest seen when the walk began), so pages do not
+shift as new posts arrive. Hacker News is read-only: complaints found here become
+callback tasks, never replies.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
+from pydantic import Field
+
+from listener.base import Cursor, FetchResult, SourceContext, SourceSettings
+from listener.http_errors import HttpFactory, get_json, shared_http
 from listener.mention import Author, Mention, as_int, parse_time
 from listener.normalize import (
     as_id,
@@ -21,6 +35,7 @@ from listener.normalize import (
     require_id,
     require_mapping,
 )
+from listener.paging import Edge, Page, Stamped, search_terms, walk_queries
 
 WEB = "https://news.ycombinator.com"
 
@@ -73,3 +88,95 @@ def _is_comment(hit: Mapping[str, Any]) -> bool:
 
 def _plain(html: Any) -> str:
     return html_to_text(html) if isinstance(html, str) else ""
+
+
+# -- the source -----------------------------------------------------------------------
+
+log = logging.getLogger("earful.hackernews")
+
+DEFAULT_BASE_URL = "https://hn.algolia.com"
+
+
+class Settings(SourceSettings):
+    type: Literal["hackernews"]
+    # one query or several (each searched on its own); default the brand keywords
+    query: str | list[str] | None = None
+    tags: tuple[Literal["story", "comment"], ...] = Field(
+        default=("story", "comment"), min_length=1
+    )
+    page_size: int = Field(default=100, ge=1, le=1000)
+    max_pages: int = Field(default=5, ge=1, le=50)
+
+
+def build(settings: Settings, ctx: SourceContext) -> HackerNewsSource:
+    return HackerNewsSource(
+        settings,
+        shared_http(ctx.http, f"hacker news source {settings.name!r}"),
+        search_terms(settings.query, ctx.brand.keywords, ctx.brand.name),
+    )
+
+
+def tags_filter(tags: Sequence[str]) -> str:
+    """Algolia's tag filter: one tag as it is, several OR-ed in parentheses."""
+    unique = list(dict.fromkeys(tags))
+    return unique[0] if len(unique) == 1 else "(" + ",".join(unique) + ")"
+
+
+def _stamp(hit: Mapping[str, Any]) -> Stamped:
+    at = hit.get("created_at_i")
+    moment = parse_time(at if isinstance(at, int) else hit.get("created_at"))
+    return Stamped(as_id(hit.get("objectID")) or "", moment.timestamp() if moment else None, hit)
+
+
+class HackerNewsSource:
+    def __init__(
+        self,
+        settings: Settings,
+        http: HttpFactory,
+        searches: Sequence[str],
+    ) -> None:
+        self.name = settings.name
+        self.settings = settings
+        self._http = http
+        self.base_url = (settings.base_url or DEFAULT_BASE_URL).rstrip("/")
+        self.searches = list(searches)
+
+    async def fetch(self, cursor: Cursor | None) -> FetchResult:
+        return await walk_queries(
+            cursor,
+            self.searches,
+            self._page,
+            mention_from_hit,
+            max_pages=self.settings.max_pages,
+            source=self.name,
+            logger=log,
+        )
+
+    async def aclose(self) -> None:
+        return None  # the HTTP session is the daemon's
+
+    async def _page(self, query: str, token: str | int | None, edge: Edge) -> Page:
+        page = token if isinstance(token, int) else 0
+        numeric = []
+        if edge.at is not None:
+            numeric.append(f"created_at_i>={int(edge.at)}")
+        if edge.sweep is not None and edge.sweep.top is not None:
+            numeric.append(f"created_at_i<={int(edge.sweep.top)}")
+        params = {
+            "query": query,
+            "tags": tags_filter(self.settings.tags),
+            "hitsPerPage": str(self.settings.page_size),
+            "page": str(page),
+        }
+        if numeric:
+            params["numericFilters"] = ",".join(numeric)
+        body = await get_json(
+            await self._http(),
+            f"{self.base_url}/api/v1/search_by_date",
+            what="hacker news search_by_date",
+            params=params,
+        )
+        hits = [h for h in as_list(body.get("hits")) if isinstance(h, Mapping)]
+        pages = as_int(body.get("nbPages"))
+        more_pages = pages is not None and page + 1 < pages
+        return Page([_stamp(h) for h in hits], page + 1 if more_pages else None)

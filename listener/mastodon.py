@@ -1,4 +1,4 @@
-"""Mastodon statuses as Mentions.
+"""Mastodon: statuses as Mentions, and the source that polls (and streams) them.
 
 A Status's `content` is HTML; it becomes the plain text a reader sees. Ids are the
 listening server's own (what its API needs to reply), while `uri` is the post's
@@ -8,14 +8,32 @@ and the boosted post in `reblog`: the Mention is the boosted post.
 The Status entity names the post it answers (in_reply_to_id) but not its thread's
 root, so conversation_id is None unless the server adds one (Pleroma and Akkoma
 send `pleroma.conversation_id`).
+
+Config (type = "mastodon"; docs/mastodon.md has the whole story):
+
+    base_url      the instance, e.g. "https://mastodon.social" (required)
+    mode          "hashtag" (`tag`; public, no token needed), "search" (`query`) or
+                  "mentions" (the token's account's mention notifications)
+    access_token  an application token (search, mentions, streaming, posting)
+    stream        true: also keep the streaming API open for near-real-time posts
+
+The cursor is `{"since_id": <newest id seen>}` (a notification id in mentions
+mode). Each poll asks for `min_id=<since_id>` -- the page right after the cursor --
+and walks forward through the Link header's rel="prev" pages, so a burst bigger
+than a page is read in full, oldest first. The first poll takes the newest page
+and starts from there. X-RateLimit-Remaining/-Reset on each answer set how long
+the daemon waits before the next poll when the budget is spent.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from listener.base import Source, SourceContext, SourceSettings
 from listener.mention import Author, Mention, as_int, parse_time
 from listener.normalize import (
     as_id,
@@ -83,3 +101,86 @@ def _full_handle(acct: str | None, profile_url: str | None) -> str | None:
     except ValueError:  # an unparseable url from a broken server
         host = None
     return f"{acct}@{host}" if host else acct
+
+
+# -- the source -------------------------------------------------------------------------
+
+Mode = Literal["hashtag", "search", "mentions"]
+Visibility = Literal["public", "unlisted", "private", "direct"]
+
+# Mastodon's largest page for timelines, search and notifications alike.
+MAX_PAGE = 40
+
+
+class Settings(SourceSettings):
+    type: Literal["mastodon"]
+    # the instance whose API Earful reads (and, with a token, posts through)
+    base_url: str
+    mode: Mode = "hashtag"
+    tag: str | None = None  # hashtag mode, with or without the "#"
+    query: str | None = None  # search mode
+    access_token: SecretStr | None = None
+    stream: bool = False
+    page_size: int = Field(default=MAX_PAGE, ge=1, le=MAX_PAGE)
+    # the widest visibility a reply may have; a reply is never wider than the post
+    reply_visibility: Visibility = "public"
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        url = value.strip()
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f'expected the instance URL, like "https://mastodon.social", got {value!r}'
+            )
+        return url.rstrip("/")
+
+    @field_validator("tag")
+    @classmethod
+    def _tag(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        tag = value.strip().removeprefix("#")
+        if not tag or any(c.isspace() or c in "/?#&" for c in tag):
+            raise ValueError(f'expected one hashtag like "acmefail", got {value!r}')
+        return tag
+
+    @field_validator("access_token", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        # an empty token (`access_token = ""`) is no token, not a credential to send
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _mode_needs(self) -> Settings:
+        if self.mode == "hashtag" and not self.tag:
+            raise ValueError('mode "hashtag" needs `tag` (the hashtag to follow)')
+        if self.mode == "search" and not (self.query and self.query.strip()):
+            raise ValueError('mode "search" needs `query`')
+        if self.mode in ("search", "mentions") and self.access_token is None:
+            raise ValueError(f'mode "{self.mode}" needs `access_token`')
+        if self.stream and self.mode == "search":
+            raise ValueError(
+                '`stream = true` works with mode "hashtag" or "mentions", not "search"'
+            )
+        if self.stream and self.access_token is None:
+            # Mastodon 4.2 and later only stream to a signed-in user, hashtags included
+            raise ValueError("`stream = true` needs `access_token`")
+        return self
+
+    def token(self) -> str | None:
+        return self.access_token.get_secret_value() if self.access_token else None
+
+
+def build(settings: Settings, ctx: SourceContext) -> Source:
+    # imported here so that reading Mastodon posts (the replay source, the
+    # normalizer tests) never pays for importing aiohttp
+    from listener.http_errors import shared_http
+    from listener.mastodon_source import MastodonSource, MastodonStreamingSource
+
+    kind = MastodonStreamingSource if settings.stream else MastodonSource
+    return kind(settings, http=shared_http(ctx.http, f"mastodon source {settings.name!r}"))

@@ -5,15 +5,47 @@ text), summary (HTML), content (a list of {value, type}), published/updated (the
 feed's own date strings, RFC 822 for RSS and ISO 8601 for Atom, with feedparser's
 *_parsed time tuples beside them), author and author_detail. A feed has no handles,
 so its authors are known by name only.
+
+The source (type = "rss") polls a list of feed URLs, RSS or Atom alike:
+
+- a conditional GET per URL: the ETag and Last-Modified of the last good answer go
+  back as If-None-Match / If-Modified-Since, and a 304 costs nothing more;
+- the document is parsed by feedparser (off the event loop); entries are known by
+  their id, else their link, and an entry already seen in that feed is not offered
+  again;
+- with `match = true` (the default) only entries whose title or text names the brand
+  (a keyword or the brand name, as a whole word, any case) are kept: a news or blog
+  feed is mostly about other things. Set it false for a feed that is about the brand
+  already (an alerts feed, a review site's page for the product);
+- one feed failing (down, refused, not a feed at all) is logged and skipped while
+  the others are read, its place in the cursor kept; if every feed fails, the poll
+  fails (SourceDown, or the one feed's own error when there is just one).
+
+The cursor is `{"feeds": {url: {"etag", "modified", "seen": [entry ids]}}}`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-from urllib.parse import urljoin
+from typing import Any, Literal
+from urllib.parse import urljoin, urlsplit
 
+from pydantic import Field, field_validator
+
+from listener.base import (
+    Cursor,
+    FetchResult,
+    SourceContext,
+    SourceDown,
+    SourceError,
+    SourceSettings,
+)
+from listener.http_errors import HttpFactory, error_for, request, shared_http
 from listener.mention import Author, Mention
 from listener.normalize import (
     MalformedPost,
@@ -94,3 +126,190 @@ def _first_time(entry: Mapping[str, Any], *keys: str) -> datetime | None:
         if found is not None:
             return found
     return None
+
+
+# -- the source -----------------------------------------------------------------------
+
+log = logging.getLogger("earful.rss")
+
+# Entry ids remembered per feed: more than any feed keeps in one document.
+_MAX_SEEN = 1000
+_ACCEPT = (
+    "application/atom+xml, application/rss+xml, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.1"
+)
+
+
+class Settings(SourceSettings):
+    type: Literal["rss"]
+    urls: list[str] = Field(min_length=1)
+    # keep only entries naming the brand; false for feeds about the brand already
+    match: bool = True
+
+    @field_validator("urls")
+    @classmethod
+    def _http_urls(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if not re.match(r"^https?://[^\s/]+", url, re.IGNORECASE):
+                raise ValueError(f"expected http:// or https:// feed URLs, got {url!r}")
+        return list(dict.fromkeys(urls))
+
+
+def build(settings: Settings, ctx: SourceContext) -> RssSource:
+    terms = [*ctx.brand.keywords, ctx.brand.name] if settings.match else []
+    return RssSource(settings, shared_http(ctx.http, f"rss source {settings.name!r}"), terms)
+
+
+def shown(url: str) -> str:
+    """A feed URL fit for logs and error messages: a private feed's token usually
+    sits in the query string or the user-info part, so both are left out."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<a feed URL that cannot be parsed>"
+    query = "?..." if parts.query else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}{query}"
+
+
+def names_any(text: str, terms: Sequence[str]) -> bool:
+    """True when `text` contains one of `terms` as a whole word (or phrase), any case."""
+    folded = text.casefold()
+    for term in terms:
+        term = term.strip().casefold()
+        if term and re.search(r"(?<!\w)" + re.escape(term) + r"(?!\w)", folded):
+            return True
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    etag: str | None = None
+    modified: str | None = None
+    seen: tuple[str, ...] = ()
+
+    @classmethod
+    def from_cursor(cls, value: Any) -> FeedState:
+        state = as_mapping(value) or {}
+        seen = [s for s in as_list(state.get("seen")) if isinstance(s, str)]
+        return cls(as_str(state.get("etag")), as_str(state.get("modified")), tuple(seen))
+
+    def as_cursor(self) -> dict[str, Any]:
+        return {"etag": self.etag, "modified": self.modified, "seen": list(self.seen)}
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRead:
+    mentions: tuple[Mention, ...]
+    state: FeedState
+
+
+class RssSource:
+    def __init__(
+        self,
+        settings: Settings,
+        http: HttpFactory,
+        terms: Sequence[str],
+    ) -> None:
+        self.name = settings.name
+        self.urls = list(settings.urls)
+        self._http = http
+        self.terms = list(terms)
+        self._failing: set[str] = set()  # feeds whose failure was logged already
+
+    async def fetch(self, cursor: Cursor | None) -> FetchResult:
+        stored = as_mapping(cursor.get("feeds")) if isinstance(cursor, Mapping) else None
+        states = {url: FeedState.from_cursor((stored or {}).get(url)) for url in self.urls}
+        reads = await asyncio.gather(
+            *(self._read(url, states[url]) for url in self.urls), return_exceptions=True
+        )
+        mentions: list[Mention] = []
+        failures: list[BaseException] = []
+        for url, read in zip(self.urls, reads, strict=True):
+            if isinstance(read, BaseException):
+                if not isinstance(read, Exception):
+                    raise read  # cancellation and the like are not a feed's fault
+                failures.append(read)
+                self._failed(url, read)
+                continue
+            self._recovered(url)
+            mentions.extend(read.mentions)
+            states[url] = read.state
+        if failures and len(failures) == len(self.urls):
+            only = failures[0]
+            if len(self.urls) == 1 and isinstance(only, SourceError):
+                raise only
+            raise SourceDown(f"all {len(self.urls)} feeds failed; the first: {only}")
+        feeds = {url: state.as_cursor() for url, state in states.items()}
+        return FetchResult(tuple(mentions), {"feeds": feeds})
+
+    async def aclose(self) -> None:
+        return None  # the HTTP session is the daemon's
+
+    def _failed(self, url: str, exc: Exception) -> None:
+        if url in self._failing:
+            log.debug("%s: feed %s failed again: %s", self.name, shown(url), exc)
+            return
+        self._failing.add(url)
+        log.warning(
+            "%s: feed %s skipped: %s (the other feeds are read; logged once until it recovers)",
+            self.name,
+            shown(url),
+            exc,
+            exc_info=not isinstance(exc, SourceError),
+        )
+
+    def _recovered(self, url: str) -> None:
+        if url in self._failing:
+            self._failing.discard(url)
+            log.info("%s: feed %s recovered", self.name, shown(url))
+
+    async def _read(self, url: str, state: FeedState) -> FeedRead:
+        what = f"feed {shown(url)}"
+        headers = {"Accept": _ACCEPT}
+        if state.etag:
+            headers["If-None-Match"] = state.etag
+        if state.modified:
+            headers["If-Modified-Since"] = state.modified
+        answer = await request(await self._http(), "GET", url, what=what, headers=headers)
+        if answer.status == 304:
+            return FeedRead((), state)
+        error = error_for(answer, what)
+        if error is not None:
+            raise error
+        import feedparser  # here: reading the normalizer above needs no feed parser
+
+        parsed = await asyncio.to_thread(
+            feedparser.parse,
+            answer.raw,
+            response_headers={
+                "content-location": url,
+                "content-type": answer.headers.get("Content-Type", "application/xml"),
+            },
+        )
+        if parsed.get("bozo") and not parsed.get("version") and not parsed.get("entries"):
+            reason = parsed.get("bozo_exception") or "unrecognised document"
+            raise SourceDown(f"{what}: not an RSS or Atom feed ({reason})")
+        title = as_str(get_path(parsed, "feed", "title"))
+        seen = set(state.seen)
+        ids: list[str] = []
+        mentions: list[Mention] = []
+        for entry in as_list(parsed.get("entries")):
+            try:
+                mention = mention_from_entry(entry, url, title)
+            except MalformedPost as exc:
+                reason = str(exc).replace(url, shown(url))
+                log.warning("%s: an entry in %s skipped: %s", self.name, shown(url), reason)
+                continue
+            if mention.native_id in ids:
+                continue  # the same entry twice in one document
+            ids.append(mention.native_id)
+            if mention.native_id in seen:
+                continue
+            if self.terms and not names_any(mention.text, self.terms):
+                continue
+            mentions.append(mention)
+        etag = as_str(answer.headers.get("ETag"))
+        modified = as_str(answer.headers.get("Last-Modified"))
+        # the ids in this document are the ones that can come back; older ones cannot
+        return FeedRead(tuple(mentions), FeedState(etag, modified, tuple(ids[:_MAX_SEEN])))

@@ -6,13 +6,29 @@ or answers by id, and the page's `includes` hold those objects once each. Earful
 for tweet.fields=created_at,public_metrics,conversation_id,lang,in_reply_to_user_id,
 referenced_tweets,author_id and expansions=author_id,referenced_tweets.id with
 user.fields=name,username,verified,public_metrics.
+
+The source (type = "x") polls one of two endpoints through tweepy.Client:
+
+    mode = "mentions"  GET /2/users/:id/mentions of the brand account; the id is
+                       looked up once from `handle` (GET /2/users/by/username/:name)
+    mode = "search"    GET /2/tweets/search/recent with `query`
+
+One page per fetch. While X has more pages, the cursor holds the page token and the
+run's newest id and `more` asks the daemon to fetch again at once; each page is
+committed with the cursor that resumes after it, so a 429 or a crash half-way through
+a run loses nothing and repeats nothing. When the run is caught up the cursor
+settles to {"since_id": <newest id>}. The first run (no since_id) backfills the
+`backfill` window, at most `backfill_pages` pages.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
+from pydantic import Field, model_validator
+
+from listener.base import Duration, SourceContext, SourceSettings
 from listener.mention import Author, Mention, as_int, parse_time
 from listener.normalize import (
     as_bool,
@@ -25,7 +41,95 @@ from listener.normalize import (
     require_mapping,
 )
 
+if TYPE_CHECKING:
+    from listener.x_source import XSource
+
 WEB = "https://x.com"
+POSTING_KEYS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
+
+
+class Settings(SourceSettings):
+    """Config keys of an X source (see docs/x.md)."""
+
+    type: Literal["x"]
+    mode: Literal["mentions", "search"] = "mentions"
+    # mentions: the brand account, "@" optional; [brand] handles.x when left out
+    handle: str | None = None
+    # search: an X search query, operators and all ("acme -is:retweet lang:en")
+    query: str | None = None
+    # app-only OAuth 2.0 bearer token: reads
+    # (credentials stay out of repr, so a logged settings object shows none of them)
+    bearer_token: str = Field(min_length=1, repr=False)
+    # user-context OAuth 1.0a keys of the brand account: posting (all four or none)
+    consumer_key: str | None = Field(None, repr=False)
+    consumer_secret: str | None = Field(None, repr=False)
+    access_token: str | None = Field(None, repr=False)
+    access_token_secret: str | None = Field(None, repr=False)
+    # the first poll reaches this far back, at most this many pages
+    backfill: Duration = 24 * 3600.0
+    backfill_pages: int = Field(5, ge=1, le=100)
+    page_size: int = Field(100, ge=10, le=100)
+    include_retweets: bool = False
+    # requests Earful allows itself per endpoint per 15-minute window; set it to
+    # (or under) the limit of the app's access tier
+    requests_per_window: int = Field(10, ge=1)
+    # the adaptive polling interval moves between these bounds
+    min_interval: Duration = 60.0
+    max_interval: Duration = 900.0
+    timeout: Duration = 30.0
+    # a "thanks" draft goes out as a reply, or as a like of the praising post
+    thanks_as: Literal["reply", "like"] = "reply"
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Settings:
+        if self.mode == "search" and not (self.query and self.query.strip()):
+            raise ValueError(
+                'mode = "search" needs query = "..." (an X search query, e.g. "acme -is:retweet")'
+            )
+        if self.mode == "mentions" and self.query is not None:
+            raise ValueError(
+                'query is used only with mode = "search"; mode = "mentions" follows '
+                "the account named by handle"
+            )
+        if self.handle is not None and not self.handle.lstrip("@").strip():
+            raise ValueError('handle: expected an X user name like "AcmeHelp"')
+        given = [k for k in POSTING_KEYS if getattr(self, k)]
+        if given and len(given) < len(POSTING_KEYS):
+            missing = ", ".join(k for k in POSTING_KEYS if k not in given)
+            raise ValueError(
+                f"posting needs all four user-context keys ({', '.join(POSTING_KEYS)}); "
+                f"missing: {missing}"
+            )
+        if self.access_token and self.account_id is None:
+            # the id names the account in like and timeline URLs; never the secret part
+            raise ValueError(
+                "access_token: expected X's form <account id>-<token> (the brand "
+                "account's Access Token from the Developer Console)"
+            )
+        if self.min_interval > self.max_interval:
+            raise ValueError(
+                f"min_interval ({self.min_interval:g}s) must not exceed "
+                f"max_interval ({self.max_interval:g}s)"
+            )
+        return self
+
+    @property
+    def can_post(self) -> bool:
+        return all(getattr(self, k) for k in POSTING_KEYS)
+
+    @property
+    def account_id(self) -> str | None:
+        """The brand account's id: a user-context access token is "<id>-<secret>"."""
+        token_id, dash, _ = (self.access_token or "").partition("-")
+        return token_id if dash and token_id.isascii() and token_id.isdigit() else None
+
+
+def build(settings: Settings, ctx: SourceContext) -> XSource:
+    # imported here: tweepy loads only when an X source is configured
+    from listener.x_source import XSource
+
+    handle = settings.handle or ctx.brand.handles.get("x")
+    return XSource(settings, ctx.brand, handle=handle.lstrip("@") if handle else None)
 
 
 def mention_from_tweet(

@@ -4,28 +4,118 @@ at the platform."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable
 
 from responders.context import READ_ONLY_PLATFORMS
+from responders.graphemes import count_graphemes
 
 
 def _characters(text: str) -> int:
     return len(text)
 
 
-def _graphemes(text: str) -> int:
-    # Close enough to user-perceived characters for a limit check: combining marks
-    # and zero-width joiners/variation selectors do not start a new character.
-    return sum(1 for ch in text if not unicodedata.combining(ch) and ch not in "\u200d\ufe0f\ufe0e")
+# -- X's weighted length (twitter-text v3) ---------------------------------------------
+
+# Code points that weigh 1; everything else (CJK, most symbols, emoji) weighs 2.
+_X_LIGHT = ((0x0000, 0x10FF), (0x2000, 0x200D), (0x2010, 0x201F), (0x2032, 0x2037))
+# Every link counts as the 23 characters of its t.co form, whatever its length.
+X_URL_WEIGHT = 23
+# Links with a scheme, and bare domains on the top-level domains people type; an
+# approximation of twitter-text's extractor, which knows every TLD.
+_X_URL = re.compile(
+    r"https?://[^\s]+"
+    r"|(?<![\w@.-])(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+"
+    r"(?:com|net|org|io|co|info|biz|app|dev|ai|me|ly|tv|gg|xyz|shop|store|online|site)"
+    r"\b(?::\d+)?(?:/[^\s]*)?",
+    re.IGNORECASE,
+)
+_URL_TRAILING = ".,;:!?)]}'\""
+# Where an emoji starts: pictographs and symbols, regional indicators (flags).
+_EMOJI_START = (
+    (0x1F000, 0x1FAFF),
+    (0x2190, 0x21FF),
+    (0x2300, 0x23FF),
+    (0x2460, 0x24FF),
+    (0x25A0, 0x27BF),
+    (0x2900, 0x297F),
+    (0x2B00, 0x2BFF),
+    (0x3030, 0x3030),
+    (0x303D, 0x303D),
+    (0x3297, 0x3299),
+)
+_KEYCAP_BASE = frozenset("0123456789#*")
+_VS16, _ZWJ, _KEYCAP = "\ufe0f", "\u200d", "\u20e3"
+
+
+def _in(ch: str, ranges: tuple[tuple[int, int], ...]) -> bool:
+    cp = ord(ch)
+    return any(lo <= cp <= hi for lo, hi in ranges)
+
+
+def _is_modifier(ch: str) -> bool:
+    """What continues an emoji: variation selectors, skin tones, tags, keycap."""
+    cp = ord(ch)
+    return ch in "\ufe0e\ufe0f\u20e3" or 0x1F3FB <= cp <= 0x1F3FF or 0xE0020 <= cp <= 0xE007F
+
+
+def _emoji_end(text: str, i: int) -> int | None:
+    """Where the emoji sequence starting at text[i] ends, or None if none starts."""
+    ch = text[i]
+    nxt = text[i + 1] if i + 1 < len(text) else ""
+    if ch in _KEYCAP_BASE or ch in "\u00a9\u00ae\u203c\u2049\u2122\u2139":
+        # "1️⃣", "©️": light characters that only become emoji with a selector
+        if nxt != _VS16 and nxt != _KEYCAP:
+            return None
+    elif not _in(ch, _EMOJI_START):
+        return None
+    if 0x1F1E6 <= ord(ch) <= 0x1F1FF:
+        # a flag is a pair of regional indicators
+        return i + 2 if nxt and 0x1F1E6 <= ord(nxt) <= 0x1F1FF else i + 1
+    j = i + 1
+    while j < len(text):
+        if _is_modifier(text[j]):
+            j += 1
+        elif text[j] == _ZWJ and j + 1 < len(text) and _in(text[j + 1], _EMOJI_START):
+            j += 2  # family, profession and other ZWJ sequences are one emoji
+        else:
+            break
+    return j
+
+
+def x_weighted_length(text: str) -> int:
+    """A post's length as X counts it: links 23, emoji sequences 2, code points in
+    the Latin, general punctuation and similar ranges 1, everything else 2."""
+    text = unicodedata.normalize("NFC", text)
+    length = 0
+    rest = []
+    last = 0
+    for match in _X_URL.finditer(text):
+        url = match.group().rstrip(_URL_TRAILING)
+        rest.append(text[last : match.start()])
+        length += X_URL_WEIGHT
+        last = match.start() + len(url)
+    rest.append(text[last:])
+    for chunk in rest:
+        i = 0
+        while i < len(chunk):
+            end = _emoji_end(chunk, i)
+            if end is not None:
+                length += 2
+                i = end
+                continue
+            length += 1 if _in(chunk[i], _X_LIGHT) else 2
+            i += 1
+    return length
 
 
 # platform -> (maximum, how that platform counts, the unit's name)
 LIMITS: dict[str, tuple[int, Callable[[str], int], str]] = {
-    "x": (280, _characters, "characters"),
+    "x": (280, x_weighted_length, "weighted characters"),
     "reddit": (10_000, _characters, "characters"),
     "mastodon": (500, _characters, "characters"),
-    "bluesky": (300, _graphemes, "graphemes"),
+    "bluesky": (300, count_graphemes, "graphemes"),
 }
 
 

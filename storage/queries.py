@@ -264,7 +264,7 @@ def _monday(day: date) -> date:
 def series(store: Store, *, days: int = 30) -> Series:
     """Mentions per day by disposition, net sentiment per day, complaint topics per
     week and the median time to first reply, over the last `days` days. Reads the
-    mention_days roll-up (schema v2), not the mentions themselves."""
+    mention_days roll-up (schema v3), not the mentions themselves."""
     today = store.clock().date()
     start = today - timedelta(days=days - 1)
     day_list = [start + timedelta(days=n) for n in range(days)]

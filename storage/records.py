@@ -9,6 +9,7 @@ from typing import Any, Self
 from listener.mention import Mention
 from responders.drafts import Draft
 from rules.verdict import Verdict
+from storage.db import loads
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +205,46 @@ class Stats:
     escalated_cases: int
     median_first_reply_seconds: float | None
     replied_cases: int
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRecord:
+    """An escalation alert in the alert outbox, with the post and verdict it is
+    about: everything the webhook message and `earful alerts list` show."""
+
+    id: int
+    status: str
+    attempts: int
+    body: str
+    reason: str | None
+    last_error: str | None
+    created_at: str
+    sent_at: str | None
+    next_attempt_at: str | None
+    claimed_at: str | None
+    case_id: int | None
+    mention_id: int
+    platform: str
+    native_id: str
+    url: str | None
+    author_handle: str | None
+    author_name: str | None
+    author_followers: int | None
+    text: str
+    disposition: str
+    urgency: int
+    topic: str | None
+    segment: str | None
+    labels: tuple[str, ...]
+    actions: tuple[str, ...]
+    reasons: tuple[dict[str, Any], ...]
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> AlertRecord:
+        data = dict(row)
+        for name in ("labels", "actions", "reasons"):
+            data[name] = tuple(loads(data[name]) or ())
+        return cls(**{f.name: data[f.name] for f in fields(cls)})
 
 
 @dataclass(frozen=True, slots=True)

@@ -222,7 +222,46 @@ def _v1_initial(db: sqlite_utils.Database) -> None:
     )
 
 
-def _v2_console(db: sqlite_utils.Database) -> None:
+ALERT_STATUSES = ("pending", "sending", "sent", "failed", "unknown", "skipped")
+
+
+def _v2_alert_outbox(db: sqlite_utils.Database) -> None:
+    """Alerts become an outbox like replies: `sending` (claimed, maybe delivered),
+    `unknown` (a crash or timeout while sending; for a person), `skipped` (below the
+    webhook's min_urgency), a due time for retries, and when the claim was made.
+    SQLite cannot change a CHECK constraint in place, so the table is rebuilt
+    (nothing references it)."""
+    run_script(
+        db.conn,
+        f"""
+        CREATE TABLE alerts_v2 (
+            id INTEGER PRIMARY KEY,
+            case_id INTEGER REFERENCES cases (id),
+            mention_id INTEGER NOT NULL REFERENCES mentions (id),
+            body TEXT NOT NULL,
+            reason TEXT,
+            status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN {_in(ALERT_STATUSES)}),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            sent_at TEXT,
+            next_attempt_at TEXT,
+            claimed_at TEXT,
+            UNIQUE (mention_id)
+        );
+        INSERT INTO alerts_v2 (id, case_id, mention_id, body, reason, status, attempts,
+                               last_error, created_at, sent_at)
+            SELECT id, case_id, mention_id, body, reason, status, attempts, last_error,
+                   created_at, sent_at
+            FROM alerts;
+        DROP TABLE alerts;
+        ALTER TABLE alerts_v2 RENAME TO alerts;
+        CREATE INDEX alerts_status ON alerts (status, id);
+        """,
+    )
+
+
+def _v3_console(db: sqlite_utils.Database) -> None:
     """The approval console: login sessions, and indexes for its pages."""
     run_script(
         db.conn,
@@ -271,7 +310,11 @@ def _v2_console(db: sqlite_utils.Database) -> None:
 
 
 # Append only: a released migration is never edited, a new one is added.
-MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1_initial, _v2_console)
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
+    _v1_initial,
+    _v2_alert_outbox,
+    _v3_console,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -20,10 +20,11 @@ from typing import Any, ClassVar
 import sqlite_utils
 
 from listener.mention import Mention
-from responders.drafts import DraftKind
 from rules.verdict import Disposition
 from storage.db import connect, dumps, from_iso, iso, loads, text
+from storage.ingest import write_batch
 from storage.records import (
+    AlertRecord,
     AuditEntry,
     CallbackRecord,
     CaseRecord,
@@ -80,35 +81,19 @@ _REPLY_SELECT = """
     JOIN verdicts v ON v.mention_id = r.mention_id
 """
 
+_ALERT_SELECT = """
+    SELECT a.*, m.platform, m.native_id, m.url, m.author_handle, m.author_name,
+           m.author_followers, m.text, v.disposition, v.urgency, v.topic, v.segment,
+           v.labels, v.actions, v.reasons
+    FROM alerts a
+    JOIN mentions m ON m.id = a.mention_id
+    JOIN verdicts v ON v.mention_id = a.mention_id
+"""
+
 _CALLBACK_SELECT = """
     SELECT c.*, m.platform, m.author_handle, m.url
     FROM callbacks c JOIN mentions m ON m.id = c.mention_id
 """
-
-_INSERT_MENTION = """
-    INSERT INTO mentions (
-        platform, native_id, source, url, author_handle, author_name, author_followers,
-        author_verified, author_id, author_url, text, context, created_at, fetched_at,
-        lang, likes, reposts, replies, conversation_id, in_reply_to, raw
-    ) VALUES (
-        ?, CAST(? AS TEXT), ?, CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), ?,
-        ?, CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), ?, ?,
-        ?, ?, ?, ?, CAST(? AS TEXT), CAST(? AS TEXT), ?
-    )
-    ON CONFLICT (platform, native_id) DO NOTHING
-    RETURNING id
-"""
-
-_INSERT_VERDICT = """
-    INSERT INTO verdicts (
-        mention_id, disposition, compound, score, labels, topic, urgency, interest,
-        segment, actions, reasons, lang
-    ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-"""
-
-_ACTIONABLE = frozenset(
-    {Disposition.INTERESTING_BAD, Disposition.INTERESTING_GOOD, Disposition.QUESTION}
-)
 
 
 class Store:
@@ -215,202 +200,8 @@ class Store:
         transaction: a crash before COMMIT leaves none of it, so the same page is
         fetched again and stored once."""
         now = iso(self.clock())
-        counts = {"stored": 0, "duplicates": 0, "replies": 0, "callbacks": 0, "alerts": 0}
-        cases_opened = 0
         with self._write() as conn:
-            for item in batch:
-                mention_id = self._insert_mention(conn, source, item, now)
-                if mention_id is None:
-                    counts["duplicates"] += 1
-                    continue
-                counts["stored"] += 1
-                case_id, opened = self._case_for(conn, item, mention_id, now)
-                cases_opened += opened
-                self._insert_drafts(conn, item, mention_id, case_id, now, counts)
-            if cursor is not None:
-                conn.execute(
-                    "INSERT INTO cursors (source, cursor, updated_at) VALUES (?, ?, ?) "
-                    "ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor, "
-                    "updated_at = excluded.updated_at",
-                    (source, dumps(dict(cursor)), now),
-                )
-        return IngestResult(cases_opened=cases_opened, **counts)
-
-    def _insert_mention(
-        self, conn: sqlite3.Connection, source: str, item: Judged, now: str | None
-    ) -> int | None:
-        m, v = item.mention, item.verdict
-        a = m.author
-        row = conn.execute(
-            _INSERT_MENTION,
-            (
-                m.platform,
-                text(m.native_id),
-                source,
-                text(m.url),
-                text(a.handle),
-                text(a.name),
-                a.followers,
-                None if a.verified is None else int(a.verified),
-                text(a.native_id),
-                text(a.url),
-                text(m.text),
-                text(m.context),
-                iso(m.created_at),
-                now,
-                m.lang,
-                m.likes,
-                m.reposts,
-                m.replies,
-                text(m.conversation_id),
-                text(m.in_reply_to),
-                None if m.raw is None else dumps(m.raw),
-            ),
-        ).fetchone()
-        if row is None:
-            return None
-        mention_id: int = row[0]
-        conn.execute(
-            _INSERT_VERDICT,
-            (
-                mention_id,
-                v.disposition.value,
-                v.compound,
-                v.score,
-                dumps(v.labels),
-                v.topic,
-                v.urgency,
-                v.interest,
-                v.segment,
-                dumps(v.actions),
-                dumps(
-                    [{"rule": r.rule, "detail": r.detail, "weight": r.weight} for r in v.reasons]
-                ),
-                v.lang,
-            ),
-        )
-        return mention_id
-
-    def _case_for(
-        self, conn: sqlite3.Connection, item: Judged, mention_id: int, now: str | None
-    ) -> tuple[int | None, int]:
-        """Attach the mention to its author's open case in this conversation, opening
-        one when the mention needs a person. Returns (case id, 1 if opened)."""
-        m, v = item.mention, item.verdict
-        conversation = m.conversation_id or m.native_id
-        handle = text(m.author.handle) or ""
-        found = conn.execute(
-            "SELECT id, disposition FROM cases WHERE platform = ? "
-            "AND coalesce(author_handle, '') = CAST(? AS TEXT) "
-            "AND conversation = CAST(? AS TEXT) AND status != 'resolved'",
-            (m.platform, handle, text(conversation)),
-        ).fetchone()
-        actionable = v.disposition in _ACTIONABLE or bool(item.drafts)
-        opened = 0
-        if found is None:
-            if not actionable:
-                return None, 0
-            case_id = conn.execute(
-                "INSERT INTO cases (platform, author_handle, conversation, disposition, topic, "
-                "urgency, first_mention_at, opened_at, updated_at) VALUES "
-                "(?, CAST(? AS TEXT), CAST(? AS TEXT), ?, ?, ?, ?, ?, ?)",
-                (
-                    m.platform,
-                    text(m.author.handle),
-                    text(conversation),
-                    v.disposition.value,
-                    v.topic,
-                    v.urgency,
-                    iso(m.created_at) or now,
-                    now,
-                    now,
-                ),
-            ).lastrowid
-            opened = 1
-        else:
-            case_id = found["id"]
-            if actionable:
-                # A complaint anywhere in the thread makes it a complaint case.
-                worse = v.disposition is Disposition.INTERESTING_BAD
-                conn.execute(
-                    "UPDATE cases SET updated_at = ?, urgency = max(urgency, ?), "
-                    "topic = coalesce(topic, ?), disposition = CASE WHEN ? THEN ? "
-                    "ELSE coalesce(disposition, ?) END WHERE id = ?",
-                    (
-                        now,
-                        v.urgency,
-                        v.topic,
-                        worse,
-                        v.disposition.value,
-                        v.disposition.value,
-                        case_id,
-                    ),
-                )
-        conn.execute("UPDATE mentions SET case_id = ? WHERE id = ?", (case_id, mention_id))
-        return case_id, opened
-
-    def _insert_drafts(
-        self,
-        conn: sqlite3.Connection,
-        item: Judged,
-        mention_id: int,
-        case_id: int | None,
-        now: str | None,
-        counts: dict[str, int],
-    ) -> None:
-        m, v = item.mention, item.verdict
-        contacted = False
-        for draft in item.drafts:
-            if draft.kind in (DraftKind.REPLY, DraftKind.THANKS):
-                conn.execute(
-                    "INSERT INTO replies (case_id, mention_id, kind, body, drafted_body, reason, "
-                    "template, urgency, interest, created_at) VALUES "
-                    "(?, ?, ?, CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), ?, ?, ?, ?)",
-                    (
-                        case_id,
-                        mention_id,
-                        draft.kind.value,
-                        text(draft.body),
-                        text(draft.body),
-                        text(draft.reason),
-                        draft.template,
-                        v.urgency,
-                        v.interest,
-                        now,
-                    ),
-                )
-                counts["replies"] += 1
-                contacted = True
-            elif draft.kind is DraftKind.CALLBACK:
-                conn.execute(
-                    "INSERT INTO callbacks (case_id, mention_id, body, reason, urgency, "
-                    "created_at) VALUES (?, ?, CAST(? AS TEXT), CAST(? AS TEXT), ?, ?)",
-                    (case_id, mention_id, text(draft.body), text(draft.reason), v.urgency, now),
-                )
-                counts["callbacks"] += 1
-                contacted = True
-            elif draft.kind is DraftKind.ESCALATION:
-                conn.execute(
-                    "INSERT INTO alerts (case_id, mention_id, body, reason, created_at) VALUES "
-                    "(?, ?, CAST(? AS TEXT), CAST(? AS TEXT), ?) "
-                    "ON CONFLICT (mention_id) DO NOTHING",
-                    (case_id, mention_id, text(draft.body), text(draft.reason), now),
-                )
-                if case_id is not None:
-                    conn.execute(
-                        "UPDATE cases SET status = 'escalated' WHERE id = ? AND status = 'open'",
-                        (case_id,),
-                    )
-                counts["alerts"] += 1
-        if v.disposition is Disposition.INTERESTING_GOOD:
-            conn.execute("INSERT OR IGNORE INTO praise (mention_id) VALUES (?)", (mention_id,))
-        if contacted and m.author.handle:
-            conn.execute(
-                "INSERT INTO contacts (platform, author_handle, last_draft_at) "
-                "VALUES (?, CAST(? AS TEXT), ?) ON CONFLICT (platform, author_handle) "
-                "DO UPDATE SET last_draft_at = excluded.last_draft_at",
-                (m.platform, text(m.author.handle), now),
-            )
+            return write_batch(conn, source, batch, cursor, now)
 
     # -- the queue ------------------------------------------------------------
 
@@ -855,6 +646,198 @@ class Store:
             dict(r)
             for r in self._rows("SELECT * FROM alerts WHERE status = ? ORDER BY id", (status,))
         ]
+
+    # -- the alert outbox ---------------------------------------------------------
+    # pending -> sending -> sent, like replies: the claim is committed before the
+    # webhook is called, so a crash mid-call leaves the alert in `sending` and it is
+    # never sent twice by accident. Retryable failures go back to `pending` with a due
+    # time; the rest, and alerts out of attempts, end `failed` for a person.
+
+    def alert_list(self, status: str | None = None, *, limit: int = 50) -> list[AlertRecord]:
+        """Alerts newest first, with their post and verdict."""
+        where = " WHERE a.status = ?" if status else ""
+        params: list[Any] = [status] if status else []
+        rows = self._rows(_ALERT_SELECT + where + " ORDER BY a.id DESC LIMIT ?", [*params, limit])
+        return [AlertRecord.from_row(r) for r in rows]
+
+    def alert(self, alert_id: int) -> AlertRecord:
+        rows = self._rows(_ALERT_SELECT + " WHERE a.id = ?", (alert_id,))
+        if not rows:
+            raise NotFound(f"no alert with id {alert_id}")
+        return AlertRecord.from_row(rows[0])
+
+    def skip_alerts(
+        self, *, min_urgency: int | None = None, stale_before: datetime | None = None
+    ) -> list[tuple[int, str]]:
+        """pending -> skipped, with the reason, for alerts the webhook should not get:
+        below `min_urgency` (unless a rule asked for the escalation); never tried and
+        created before `stale_before` (a backlog is not urgent news); or in a case
+        another alert already went out for (one alert per case, not one per post).
+        Returns (id, reason) for each."""
+        stale = iso(stale_before) if stale_before else None
+        skipped: list[tuple[int, str]] = []
+        with self._write() as conn:
+            rows = conn.execute(
+                "SELECT a.id, a.case_id, a.attempts, a.created_at, v.urgency, "
+                "EXISTS (SELECT 1 FROM json_each(v.actions) WHERE value = 'escalate') AS asked, "
+                "(SELECT min(b.id) FROM alerts b WHERE b.case_id = a.case_id AND b.id != a.id "
+                "AND b.status IN ('sent', 'sending', 'unknown')) AS earlier "
+                "FROM alerts a JOIN verdicts v ON v.mention_id = a.mention_id "
+                "WHERE a.status = 'pending' ORDER BY a.id"
+            ).fetchall()
+            for r in rows:
+                if r["earlier"] is not None:
+                    why = f"case {r['case_id']} already escalated by alert {r['earlier']}"
+                elif min_urgency is not None and r["urgency"] < min_urgency and not r["asked"]:
+                    why = f"urgency {r['urgency']} below escalation.min_urgency {min_urgency}"
+                elif stale and r["attempts"] == 0 and r["created_at"] < stale:
+                    why = "older than escalation.max_age when it was first due"
+                else:
+                    continue
+                conn.execute(
+                    "UPDATE alerts SET status = 'skipped', last_error = ? "
+                    "WHERE id = ? AND status = 'pending'",
+                    (why, r["id"]),
+                )
+                self._audit(conn, "alerts", "skipped", f"alert:{r['id']}", reason=why)
+                skipped.append((r["id"], why))
+        return skipped
+
+    def claim_alert(self) -> AlertRecord | None:
+        """pending -> sending for the most urgent alert that is due, or None."""
+        now = iso(self.clock())
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT a.id FROM alerts a JOIN verdicts v ON v.mention_id = a.mention_id "
+                "WHERE a.status = 'pending' AND (a.next_attempt_at IS NULL "
+                "OR a.next_attempt_at <= ?) ORDER BY v.urgency DESC, a.id LIMIT 1",
+                (now,),
+            ).fetchone()
+            if row is None:
+                return None
+            conn.execute(
+                "UPDATE alerts SET status = 'sending', attempts = attempts + 1, claimed_at = ? "
+                "WHERE id = ? AND status = 'pending'",
+                (now, row[0]),
+            )
+        return self.alert(row[0])
+
+    def alerts_in_sending(self) -> list[AlertRecord]:
+        rows = self._rows(_ALERT_SELECT + " WHERE a.status = 'sending' ORDER BY a.id")
+        return [AlertRecord.from_row(r) for r in rows]
+
+    def _alert_transition(
+        self,
+        alert_id: int,
+        *,
+        actor: str,
+        action: str,
+        expected: tuple[str, ...],
+        assignments: str,
+        params: Sequence[Any],
+        detail: Mapping[str, Any] | None = None,
+    ) -> AlertRecord:
+        placeholders = ", ".join("?" * len(expected))
+        with self._write() as conn:
+            changed = conn.execute(
+                f"UPDATE alerts SET {assignments} WHERE id = ? AND status IN ({placeholders})",
+                (*params, alert_id, *expected),
+            ).rowcount
+            if changed:
+                self._audit(conn, actor, action, f"alert:{alert_id}", **(detail or {}))
+        current = self.alert(alert_id)  # raises NotFound for an unknown id
+        if not changed:
+            raise StoreError(
+                f"alert {alert_id} cannot be {action}: it is {current.status} "
+                f"(expected {' or '.join(expected)})"
+            )
+        return current
+
+    def mark_alert_sent(
+        self, alert_id: int, *, actor: str = "alerts", note: str | None = None
+    ) -> AlertRecord:
+        return self._alert_transition(
+            alert_id,
+            actor=actor,
+            action="sent",
+            expected=("sending",),
+            assignments="status = 'sent', sent_at = ?, last_error = NULL, next_attempt_at = NULL",
+            params=(iso(self.clock()),),
+            detail={"note": note} if note else None,
+        )
+
+    def mark_alert_failed(
+        self,
+        alert_id: int,
+        error: str,
+        *,
+        retryable: bool,
+        max_attempts: int,
+        retry_in: timedelta,
+    ) -> AlertRecord:
+        """sending -> pending (retryable, attempts left; due after retry_in) or
+        sending -> failed."""
+        current = self.alert(alert_id)
+        again = retryable and current.attempts < max_attempts
+        return self._alert_transition(
+            alert_id,
+            actor="alerts",
+            action="retry-later" if again else "failed",
+            expected=("sending",),
+            assignments="status = ?, last_error = CAST(? AS TEXT), next_attempt_at = ?",
+            params=(
+                "pending" if again else "failed",
+                text(error),
+                iso(self.clock() + retry_in) if again else None,
+            ),
+            detail={"error": error, "attempt": current.attempts},
+        )
+
+    def mark_alert_unknown(self, alert_id: int, note: str) -> AlertRecord:
+        """sending -> unknown: it may have been delivered; never re-sent automatically."""
+        return self._alert_transition(
+            alert_id,
+            actor="alerts",
+            action="unknown",
+            expected=("sending",),
+            assignments="status = 'unknown', last_error = CAST(? AS TEXT)",
+            params=(text(note),),
+            detail={"note": note},
+        )
+
+    def release_alert(self, alert_id: int, note: str) -> AlertRecord:
+        """sending -> pending, due now: only for receivers that drop duplicates."""
+        return self._alert_transition(
+            alert_id,
+            actor="alerts",
+            action="released",
+            expected=("sending",),
+            assignments="status = 'pending', next_attempt_at = NULL, last_error = CAST(? AS TEXT)",
+            params=(text(note),),
+            detail={"note": note},
+        )
+
+    def retry_alert(self, alert_id: int, actor: str) -> AlertRecord:
+        """failed/unknown/skipped -> pending: a person wants it sent (again)."""
+        return self._alert_transition(
+            alert_id,
+            actor=actor,
+            action="retried",
+            expected=("failed", "unknown", "skipped"),
+            assignments="status = 'pending', attempts = 0, next_attempt_at = NULL",
+            params=(),
+        )
+
+    def confirm_alert_sent(self, alert_id: int, actor: str) -> AlertRecord:
+        """unknown/failed -> sent: a person found it in the channel."""
+        return self._alert_transition(
+            alert_id,
+            actor=actor,
+            action="confirmed sent",
+            expected=("unknown", "failed"),
+            assignments="status = 'sent', sent_at = ?",
+            params=(iso(self.clock()),),
+        )
 
     # -- users and audit -----------------------------------------------------------
 

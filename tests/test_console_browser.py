@@ -15,6 +15,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expec
 
 from earful.config import Config
 from earful.pipeline import build_stages
+from responders.limits import x_weighted_length
 from storage.store import Store
 
 ARTIFACTS = Path(__file__).parent.parent / "test-artifacts" / "console"
@@ -130,7 +131,8 @@ def test_approve_with_an_edit(open_as, db: Store) -> None:
     page = w.go(f"/drafts/{reply_id}")
     edited = "Sorry about this — we're on it and will DM you a callback time. 👍🏽"
     page.locator("#draft-body").fill(edited)
-    expect(page.locator("#char-count")).to_have_text(f"{len(edited)} / 280 characters")
+    weighted = f"{x_weighted_length(edited)} / 280 weighted characters"
+    expect(page.locator("#char-count")).to_have_text(weighted)
     w.shot("case")
     page.click("#approve")
     expect(page.locator("#reply-status")).to_have_text("approved")
@@ -146,7 +148,7 @@ def test_the_counter_turns_red_over_the_limit_and_approval_is_refused(open_as, d
     w = open_as("alice")
     page = w.go(f"/drafts/{reply_id}")
     page.locator("#draft-body").fill("é" * 281)
-    expect(page.locator("#char-count")).to_have_text("281 / 280 characters")
+    expect(page.locator("#char-count")).to_have_text("281 / 280 weighted characters")
     expect(page.locator("#char-count")).to_have_class(re.compile("over"))
     page.click("#approve")
     expect(page.locator("#flash")).to_contain_text("x allows 280")

@@ -18,6 +18,7 @@ from earful.console import build_app
 from earful.console.passwords import hash_password
 from earful.console.security import CSP, SESSION_COOKIE
 from earful.demo import prepare_demo
+from responders.limits import LIMITS
 from storage.store import Store
 
 _HASH = hash_password(PASSWORD)  # once: scrypt is deliberately slow
@@ -267,3 +268,22 @@ async def test_case_steps_through_the_api(client: TestClient, store: Store) -> N
     again = await post(client, f"/api/cases/{case_id}/escalate", csrf)
     assert again.status == 409
     assert "resolve by alice" in (await again.json())["error"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "plain",
+        "e\u0301\u0301 combining",
+        "👩\u200d👩\u200d👧 family",
+        "❤\ufe0f and https://example.com/a/very/long/link/indeed",
+        "日本語のテキスト",
+        "\ud800 lone",
+    ],
+)
+async def test_the_live_count_is_the_servers_own(client: TestClient, text: str) -> None:
+    csrf = await login(client, "vera")
+    for platform, (maximum, count, unit) in LIMITS.items():
+        response = await post(client, "/api/count", csrf, {"platform": platform, "body": text})
+        data = await response.json()
+        assert (data["count"], data["max"], data["unit"]) == (count(text), maximum, unit)

@@ -1,6 +1,6 @@
 """What the console adds below the web layer: case steps and stars in the store,
 sessions, the console's queries, password hashing, the login limiter, and the
-character counting handed to the browser."""
+rest."""
 
 from __future__ import annotations
 
@@ -11,10 +11,8 @@ from pathlib import Path
 import pytest
 from factories import complaint, mention, noise, praise
 
-from earful.console.counting import limits_for_browser
 from earful.console.passwords import BadHash, hash_password, verify_password
 from earful.console.ratelimit import LoginLimiter
-from responders.limits import LIMITS
 from storage import queries
 from storage.queries import QueueFilter
 from storage.schema import MIGRATIONS, SCHEMA_VERSION
@@ -248,22 +246,6 @@ def test_limiter_memory_is_bounded(clock: Clock) -> None:
     for n in range(100):
         limiter.failed(limiter.key(f"user{n}", "ip"))
     assert len(limiter._failures) <= 10
-
-
-def _browser_count(text: str, uncounted: list[tuple[int, int]]) -> int:
-    """What console.js computes from the ranges it is given."""
-    return sum(1 for ch in text if not any(lo <= ord(ch) <= hi for lo, hi in uncounted))
-
-
-@pytest.mark.parametrize(
-    "text",
-    ["plain", "e\u0301\u0301 combining", "👩\u200d👩\u200d👧 family", "❤\ufe0f", "\ud800 lone", ""],
-)
-def test_the_browser_counts_as_the_server_does(text: str) -> None:
-    rules = limits_for_browser()
-    for platform, (_maximum, count, _unit) in LIMITS.items():
-        uncounted = rules["platforms"][platform]["uncounted"]
-        assert _browser_count(text, uncounted) == count(text), platform
 
 
 def test_series_median_time_to_first_reply(cstore: Store, clock: Clock) -> None:

@@ -154,7 +154,7 @@ def test_a_missing_template_folder_is_an_error(tmp_path: Path) -> None:
     ("platform", "body", "problem"),
     [
         ("x", "a" * 280, None),
-        ("x", "a" * 281, "the reply is 281 characters; x allows 280"),
+        ("x", "a" * 281, "the reply is 281 weighted characters; x allows 280"),
         ("reddit", "a" * 10_001, "the reply is 10001 characters; reddit allows 10000"),
         ("bluesky", "e\u0301" * 300, None),
         ("x", "   ", "the reply is empty"),

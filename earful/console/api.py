@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from earful.console.counting import limits_for_browser
+from earful.console.counting import count_for, limits_for_browser
 from earful.console.pages import db, query_int, queue_filter, stats_days
 from earful.console.security import json_error, requires, session_of
 from earful.display import to_json
@@ -220,7 +220,16 @@ async def audit(request: web.Request) -> web.StreamResponse:
 
 @requires("viewer")
 async def limits(request: web.Request) -> web.StreamResponse:
-    return ok(await asyncio.to_thread(limits_for_browser))
+    return ok(limits_for_browser())
+
+
+@requires("viewer")
+async def count(request: web.Request) -> web.StreamResponse:
+    """The editor's live count, by the same functions that check an approval."""
+    data = await body_of(request)
+    platform = _text(data, "platform", required=True) or ""
+    body = _text(data, "body")
+    return ok(count_for(platform, body or ""))
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
@@ -241,3 +250,4 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/api/stats", stats)
     router.add_get("/api/audit", audit)
     router.add_get("/api/limits", limits)
+    router.add_post("/api/count", count)

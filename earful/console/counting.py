@@ -1,41 +1,34 @@
-"""The per-platform reply limits of responders/limits.py, in a form the draft
-editor's JavaScript can apply exactly: the maximum, the unit, and the code points
-the platform's counting function does not count. Derived by running the real
-counting functions, so the browser's live count and the server's check agree."""
+"""The draft editor's live count, computed by responders/limits.py itself: the
+platforms' rules are context-sensitive (X weighs links, emoji sequences and
+scripts; Bluesky counts grapheme clusters), so the browser asks the server rather
+than re-implementing them and drifting."""
 
 from __future__ import annotations
 
-import functools
-import sys
-from collections.abc import Callable
 from typing import Any
 
 from responders.context import READ_ONLY_PLATFORMS
-from responders.limits import LIMITS
-
-
-@functools.cache
-def _uncounted(count: Callable[[str], int]) -> tuple[tuple[int, int], ...]:
-    """Ranges [start, end] of code points that count as nothing on their own."""
-    ranges: list[tuple[int, int]] = []
-    start = None
-    for cp in range(sys.maxunicode + 1):
-        zero = count(chr(cp)) == 0
-        if zero and start is None:
-            start = cp
-        elif not zero and start is not None:
-            ranges.append((start, cp - 1))
-            start = None
-    if start is not None:
-        ranges.append((start, sys.maxunicode))
-    return tuple(ranges)
+from responders.limits import LIMITS, reply_problem
 
 
 def limits_for_browser() -> dict[str, Any]:
     return {
         "platforms": {
-            platform: {"max": maximum, "unit": unit, "uncounted": _uncounted(count)}
-            for platform, (maximum, count, unit) in LIMITS.items()
+            platform: {"max": maximum, "unit": unit}
+            for platform, (maximum, _count, unit) in LIMITS.items()
         },
         "read_only": sorted(READ_ONLY_PLATFORMS),
+    }
+
+
+def count_for(platform: str, body: str) -> dict[str, Any]:
+    """How long `body` is on `platform`, its limit, and why it cannot be posted
+    (None when it can)."""
+    limit = LIMITS.get(platform)
+    return {
+        "platform": platform,
+        "count": limit[1](body) if limit else len(body),
+        "max": limit[0] if limit else None,
+        "unit": limit[2] if limit else "characters",
+        "problem": reply_problem(platform, body),
     }

@@ -164,29 +164,6 @@
 
   // -- a draft and its case ----------------------------------------------------
 
-  let limits = null;
-  async function loadLimits() {
-    if (!limits) limits = await api("GET", "/api/limits");
-    return limits;
-  }
-
-  function counted(text, rule) {
-    let n = 0;
-    for (const ch of text) {
-      const cp = ch.codePointAt(0);
-      let zero = false;
-      for (const [lo, hi] of rule.uncounted) {
-        if (cp < lo) break;
-        if (cp <= hi) {
-          zero = true;
-          break;
-        }
-      }
-      if (!zero) n += 1;
-    }
-    return n;
-  }
-
   function casePage() {
     const head = document.getElementById("case");
     const editor = document.getElementById("draft-body");
@@ -194,26 +171,29 @@
     const replyId = head.dataset.reply;
     const caseId = head.dataset.case;
 
+    // The count comes from the server (responders/limits.py), debounced: X and
+    // Bluesky count in ways a few lines of JS would get subtly wrong.
+    let pending = null;
+    let asked = 0;
     async function count() {
       if (!editor || !counter) return;
-      const all = await loadLimits();
-      const platform = head.dataset.platform;
-      const rule = all.platforms[platform];
-      if (all.read_only.includes(platform)) {
-        counter.textContent = platform + " is read-only: Earful cannot post there";
-        counter.classList.add("over");
-        return;
+      const ticket = ++asked;
+      try {
+        const c = await api("POST", "/api/count", { platform: head.dataset.platform, body: editor.value });
+        if (ticket !== asked) return; // a newer count is on its way
+        counter.textContent = c.max === null ? c.count + " " + c.unit : c.count + " / " + c.max + " " + c.unit;
+        if (c.problem && c.problem.includes("read-only")) counter.textContent = c.problem;
+        counter.classList.toggle("over", Boolean(c.problem) && editor.value.trim() !== "");
+      } catch (e) {
+        counter.textContent = "";
       }
-      if (!rule) {
-        counter.textContent = counted(editor.value, { uncounted: [] }) + " characters";
-        return;
-      }
-      const n = counted(editor.value, rule);
-      counter.textContent = n + " / " + rule.max + " " + rule.unit;
-      counter.classList.toggle("over", n > rule.max);
+    }
+    function recount() {
+      window.clearTimeout(pending);
+      pending = window.setTimeout(count, 150);
     }
     if (editor) {
-      editor.addEventListener("input", count);
+      editor.addEventListener("input", recount);
       editor.addEventListener("keydown", (event) => {
         if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
           event.preventDefault();

@@ -1,0 +1,216 @@
+"""HTTP answers as the errors the daemon understands, for the aiohttp sources.
+
+    429                         RateLimited, reset_at from Retry-After or a
+                                ratelimit-reset / x-ratelimit-reset header
+    401, 403                    AuthFailed
+    other 4xx                   Refused (a SourceDown: the platform understood and said no)
+    5xx, timeouts, resets,      SourceDown
+    malformed JSON
+    could not connect at all    NotSent (a SourceDown: the request never left)
+
+The two SourceDown subclasses matter to publishers: a reply whose request was never
+sent can safely be tried again, one the platform refused should not be, and one lost
+to a timeout may have gone out and must not be re-posted automatically.
+
+Messages name the platform and the call, never a credential or a request body.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any
+
+from listener.base import AuthFailed, RateLimited, SourceDown, SourceError
+from listener.mention import parse_time
+
+if TYPE_CHECKING:
+    import aiohttp
+
+# The daemon's shared session, created on first use (SourceContext.http).
+HttpFactory = Callable[[], Awaitable["aiohttp.ClientSession"]]
+
+# A reset header bigger than this is taken as an epoch time, smaller as seconds to wait
+# (platforms send both under the same names).
+_EPOCH_THRESHOLD = 10**9
+# How much of an error body is worth quoting in a message.
+_DETAIL_CHARS = 200
+
+
+class NotSent(SourceDown):
+    """The connection could not be made: nothing reached the platform."""
+
+
+class Refused(SourceDown):
+    """The platform answered with a 4xx other than 401/403/429: the request itself is
+    wrong (bad parameters, a record it will not take). Retrying the same will not help."""
+
+    def __init__(self, message: str, status: int, error: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = error
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A response read in full: status, headers and the decoded JSON body (None when
+    the body was empty or not JSON)."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: Any
+    text: str
+    raw: bytes = b""
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def reset_at(headers: Mapping[str, str], now: datetime | None = None) -> datetime | None:
+    """When a rate limit ends, from Retry-After (seconds or an HTTP date) or a
+    ratelimit-reset / x-ratelimit-reset header (epoch seconds, seconds to wait, or
+    an ISO 8601 moment)."""
+    now = now or _utcnow()
+    lowered = {k.lower(): v for k, v in headers.items()}
+    retry_after = lowered.get("retry-after")
+    if retry_after:
+        seconds = _number(retry_after)
+        if seconds is not None:
+            return now + timedelta(seconds=max(seconds, 0.0))
+        try:
+            moment = parsedate_to_datetime(retry_after)
+        except (TypeError, ValueError, IndexError):
+            moment = None
+        if moment is not None:
+            return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    for name in ("ratelimit-reset", "x-ratelimit-reset", "x-rate-limit-reset"):
+        value = _number(lowered.get(name))
+        if value is None:
+            # Mastodon writes the moment as ISO 8601 ("2026-11-24T12:05:00.000Z")
+            moment = parse_time(lowered.get(name))
+            if moment is not None:
+                return moment
+            continue
+        if value > _EPOCH_THRESHOLD:
+            try:
+                return datetime.fromtimestamp(value, tz=UTC)
+            except (OverflowError, OSError, ValueError):
+                continue
+        return now + timedelta(seconds=max(value, 0.0))
+    return None
+
+
+def _number(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return None
+    return number if number == number and abs(number) != float("inf") else None
+
+
+def error_for(answer: Answer, what: str) -> SourceError | None:
+    """The error an answer means, or None for a 2xx/3xx. `what` names the call in the
+    message ("bluesky searchPosts")."""
+    status = answer.status
+    if status < 400:
+        return None
+    detail = _detail(answer)
+    message = f"{what}: HTTP {status}" + (f" ({detail})" if detail else "")
+    if status == 429:
+        return RateLimited(message, reset_at(answer.headers))
+    if status in (401, 403):
+        return AuthFailed(message)
+    if status < 500:
+        error = answer.body.get("error") if isinstance(answer.body, Mapping) else None
+        return Refused(message, status, error if isinstance(error, str) else None)
+    return SourceDown(message)
+
+
+def _detail(answer: Answer) -> str:
+    """The platform's own words about an error: XRPC's {"error", "message"}, an
+    Algolia-style {"message"}, or the start of a plain-text body."""
+    body = answer.body
+    if isinstance(body, Mapping):
+        parts = [body.get("error"), body.get("message")]
+        text = ": ".join(p for p in parts if isinstance(p, str) and p)
+    else:
+        text = answer.text.strip() if "html" not in answer.headers.get("Content-Type", "") else ""
+    text = " ".join(text.split())
+    return text if len(text) <= _DETAIL_CHARS else text[: _DETAIL_CHARS - 3] + "..."
+
+
+async def request(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    *,
+    what: str,
+    max_bytes: int = 10 * 1024 * 1024,
+    **kwargs: Any,
+) -> Answer:
+    """One request, read in full. Network faults, timeouts and over-long bodies raise
+    SourceDown (NotSent when no connection was made); the status is left to the
+    caller (see error_for) so it can look at a body first."""
+    # imported here so that the normalizers in the same modules as the sources load
+    # without aiohttp (the replay source and the demo need no HTTP at all)
+    import aiohttp
+    from multidict import CIMultiDict
+
+    try:
+        async with session.request(method, url, **kwargs) as resp:
+            raw = await resp.content.read(max_bytes + 1)
+            if len(raw) > max_bytes:
+                raise SourceDown(f"{what}: the answer is larger than {max_bytes} bytes")
+            headers = CIMultiDict(resp.headers)  # names are case-insensitive
+            status = resp.status
+            charset = resp.charset or "utf-8"
+    except aiohttp.ClientConnectorError as exc:
+        raise NotSent(f"{what}: cannot connect ({exc.os_error or exc})") from None
+    except TimeoutError:
+        raise SourceDown(f"{what}: timed out") from None
+    except aiohttp.ClientError as exc:
+        raise SourceDown(f"{what}: {type(exc).__name__}: {exc}") from None
+    try:
+        text = raw.decode(charset, errors="replace")
+    except LookupError:  # a charset name Python does not know
+        text = raw.decode("utf-8", errors="replace")
+    body: Any = None
+    if text.strip():
+        try:
+            body = json.loads(text)
+        except (ValueError, RecursionError):
+            body = None
+    return Answer(status, headers, body, text, raw)
+
+
+def json_body(answer: Answer, what: str) -> Mapping[str, Any]:
+    """A 2xx answer's JSON object, or SourceDown saying it was not one."""
+    if not isinstance(answer.body, Mapping):
+        preview = " ".join(answer.text.split())[:60]
+        raise SourceDown(f"{what}: expected a JSON object, got {preview!r}")
+    return answer.body
+
+
+async def get_json(
+    session: aiohttp.ClientSession, url: str, *, what: str, **kwargs: Any
+) -> Mapping[str, Any]:
+    """GET a JSON object; every failure as the SourceError it means."""
+    answer = await request(session, "GET", url, what=what, **kwargs)
+    error = error_for(answer, what)
+    if error is not None:
+        raise error
+    return json_body(answer, what)
+
+
+def shared_http(http: HttpFactory | None, what: str) -> HttpFactory:
+    """The daemon's shared session factory from a SourceContext; a source built
+    without one is a wiring bug, said at build time rather than at the first poll."""
+    if http is None:
+        raise ValueError(f"{what} needs the daemon's shared HTTP session (SourceContext.http)")
+    return http

@@ -1,0 +1,248 @@
+"""The Mastodon source: polls an instance's hashtag timeline, status search or
+mention notifications, and streams them (listener.mastodon has the settings, the
+normalizer and the cursor's story)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+import aiohttp
+from yarl import URL
+
+from listener import sse
+from listener.base import Cursor, FetchResult, SourceDown
+from listener.http_errors import HttpFactory
+from listener.http_fetch import raise_for_status, rate_limit_pause, request_json
+from listener.mastodon import Settings, mention_from_status
+from listener.mention import Mention
+from listener.normalize import MalformedPost, as_id, as_list, as_mapping, get_path
+
+log = logging.getLogger("earful.mastodon")
+
+# The cursor of a timeline that was empty when first polled: below every id.
+EMPTY = "0"
+
+# Pages one poll may walk through before handing the batch over to be stored (the
+# daemon polls again at once while more are waiting).
+MAX_PAGES = 5
+# The streaming server sends a heartbeat comment every 15 s or so; this long without
+# a byte means the connection is dead even if TCP has not noticed.
+STREAM_IDLE = 90.0
+STREAM_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=10.0, sock_read=STREAM_IDLE)
+
+
+def id_order(value: str) -> tuple[int, str]:
+    """Sort key for ids: Mastodon's are decimal strings that outgrow each other's
+    length, Pleroma's fixed-length base62; (length, text) orders both."""
+    return (len(value), value)
+
+
+def newer(a: str | None, b: str | None) -> str | None:
+    if a is None or b is None:
+        return a or b
+    return max(a, b, key=id_order)
+
+
+def _since(cursor: Cursor | None, name: str) -> str | None:
+    if cursor is None:
+        return None
+    found = cursor.get("since_id") if isinstance(cursor, Mapping) else None
+    if isinstance(found, str) and 0 < len(found) <= 64 and found.isalnum():
+        return found
+    log.warning("mastodon %s: ignoring a cursor it did not write: %r", name, cursor)
+    return None
+
+
+class MastodonSource:
+    """Polls one instance: a hashtag timeline, a status search or the account's
+    mention notifications, walking forward from the newest id it has seen."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        http: HttpFactory,
+        retries: int = 2,
+        retry_delay: float = 0.5,
+    ) -> None:
+        self.name = settings.name
+        self.settings = settings
+        self.base = URL(settings.base_url)
+        self._http = http
+        self.retries = retries
+        self.retry_delay = retry_delay
+
+    # -- plumbing -------------------------------------------------------------
+
+    async def session(self) -> aiohttp.ClientSession:
+        return await self._http()
+
+    async def aclose(self) -> None:
+        return None  # the session is the daemon's, closed by it
+
+    def headers(self, accept: str = "application/json") -> dict[str, str]:
+        headers = {"Accept": accept}
+        token = self.settings.token()
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return headers
+
+    def _request(self, since: str | None) -> tuple[URL, list[tuple[str, str]]]:
+        """The first page newer than `since` (the newest page when None)."""
+        s = self.settings
+        params = [("limit", str(s.page_size))]
+        if since is not None:
+            params.append(("min_id", since))
+        if s.mode == "hashtag":
+            return self.base / "api/v1/timelines/tag" / (s.tag or ""), params
+        if s.mode == "search":
+            return self.base / "api/v2/search", [
+                ("q", s.query or ""),
+                ("type", "statuses"),
+                *params,
+            ]
+        return self.base / "api/v1/notifications", [("types[]", "mention"), *params]
+
+    def _same_origin(self, url: URL) -> bool:
+        # A paging link elsewhere would carry our token to another host: not followed.
+        return url.origin() == self.base.origin()
+
+    def _items(self, payload: Any) -> Sequence[Any]:
+        if self.settings.mode == "search":
+            if not isinstance(payload, Mapping) or not isinstance(payload.get("statuses"), list):
+                raise SourceDown("mastodon: the search answer has no statuses list")
+            return as_list(payload.get("statuses"))
+        if not isinstance(payload, list):
+            raise SourceDown(f"mastodon: expected a JSON array, got {type(payload).__name__}")
+        return payload
+
+    def _mention(self, item: Any) -> tuple[str | None, Mention | None]:
+        """(the item's id for the cursor, its Mention) -- either may be None: a
+        notification without its status still moves the cursor on."""
+        status = item
+        if self.settings.mode == "mentions":
+            notification = as_mapping(item) or {}
+            if notification.get("type") != "mention":
+                return as_id(notification.get("id")), None
+            status = notification.get("status")
+            item_id = as_id(notification.get("id"))
+        else:
+            item_id = as_id(get_path(item, "id"))
+        if status is None:
+            return item_id, None
+        try:
+            return item_id, mention_from_status(status)
+        except MalformedPost as exc:
+            log.warning("mastodon %s: skipped a status: %s", self.name, exc)
+            return item_id, None
+
+    # -- polling --------------------------------------------------------------
+
+    async def fetch(self, cursor: Cursor | None) -> FetchResult:
+        since = _since(cursor, self.name)
+        session = await self.session()
+        url, params = self._request(since)
+        newest, found, pages = since, [], 0
+        more, pause = False, None
+        while True:
+            resp = await request_json(
+                session,
+                "GET",
+                url,
+                params=params,
+                headers=self.headers(),
+                retries=self.retries,
+                retry_delay=self.retry_delay,
+                what="mastodon",
+            )
+            items = self._items(resp.payload)
+            pages += 1
+            page: list[Mention] = []
+            for item in items:
+                item_id, mention = self._mention(item)
+                newest = newer(newest, item_id)
+                if mention is not None:
+                    page.append(mention)
+            found.extend(reversed(page))  # pages come newest first; store oldest first
+            pause = rate_limit_pause(resp.headers)
+            # the very first poll takes the newest page and starts from there
+            if since is None or len(items) < self.settings.page_size or pause is not None:
+                break
+            if pages >= MAX_PAGES:
+                more = True
+                break
+            link = resp.links.get("prev")
+            if link is not None and self._same_origin(link):
+                url, params = link, []
+            else:  # no Link header (search): ask for the page after the newest id
+                url, params = self._request(newest)
+        if newest is None:
+            # The first poll found the timeline empty: whatever appears from now on
+            # is new, and the next poll must read all of it, not just its newest page.
+            newest = EMPTY
+        return FetchResult(tuple(found), {"since_id": newest}, more=more, next_poll_in=pause)
+
+
+class MastodonStreamingSource(MastodonSource):
+    """A MastodonSource that also streams: the daemon keeps `stream` running beside
+    the interval poll, which stays as the safety net."""
+
+    def _stream_request(self) -> tuple[URL, list[tuple[str, str]]]:
+        if self.settings.mode == "hashtag":
+            return self.base / "api/v1/streaming/hashtag", [("tag", self.settings.tag or "")]
+        return self.base / "api/v1/streaming/user/notification", []
+
+    def _streamed(self, event: sse.Event) -> Mention | None:
+        wanted = "notification" if self.settings.mode == "mentions" else "update"
+        if event.name != wanted:
+            return None  # deletes, edits, filter changes, announcements
+        try:
+            payload = json.loads(event.data)
+        except ValueError:
+            log.warning("mastodon %s: stream sent an event that is not JSON; skipped", self.name)
+            return None
+        _, mention = self._mention(payload)
+        return mention
+
+    async def stream(self, cursor: Cursor | None) -> AsyncIterator[FetchResult]:
+        """One connection's worth: subscribe, back-fill by polling from `cursor`
+        (what was posted while disconnected), then each streamed post as it comes.
+        Streamed batches carry no cursor -- ids arrive out of order across a
+        federation, so only a poll may move it. Ends with SourceDown when the
+        connection drops; the daemon reconnects with backoff."""
+        session = await self.session()
+        url, params = self._stream_request()
+        what = "mastodon stream"
+        try:
+            async with session.get(
+                url,
+                params=params,
+                headers=self.headers("text/event-stream"),
+                timeout=STREAM_TIMEOUT,
+            ) as resp:
+                await raise_for_status(resp, what)
+                # Subscribed first, back-filled second: a post made in between is in
+                # both and stored once; in the other order it could be in neither.
+                position = cursor
+                while True:
+                    result = await self.fetch(position)
+                    yield result
+                    position = result.cursor or position
+                    if not result.more:
+                        break
+                async for event in sse.events(resp):
+                    mention = self._streamed(event)
+                    if mention is not None:
+                        yield FetchResult((mention,), None)
+        except TimeoutError:
+            raise SourceDown(
+                f"{what}: no data for {STREAM_IDLE:.0f} s, not even a heartbeat"
+            ) from None
+        except aiohttp.ClientError as exc:
+            raise SourceDown(f"{what} dropped: {type(exc).__name__}: {exc}") from None
+        except sse.EventTooLarge as exc:
+            raise SourceDown(f"{what}: {exc}") from None
+        raise SourceDown(f"{what}: the server closed the stream")

@@ -1,0 +1,243 @@
+"""Following a newest-first listing without missing or repeating posts.
+
+Search and notification APIs (Bluesky, the HN Algolia API) list the newest posts
+first and page towards older ones. A source remembers an *edge*: the time of the
+newest post it has stored, plus the ids of the posts at exactly that time (several
+posts share a second, and the APIs' time filters are inclusive). Each poll pages
+from the top down until it reaches the edge, then moves the edge up.
+
+A backlog deeper than one poll's page budget is walked as a *sweep*: the token for
+the next older page and the newest time seen so far are kept in the cursor, the
+daemon polls again at once (`more=True`), and the edge moves only when the sweep
+reaches it, so the middle of a burst is never skipped.
+
+On the very first poll (no edge yet) only the newest page is read: Earful follows
+the platform from now on instead of importing its whole history.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from listener.base import FetchResult
+from listener.http_errors import Refused
+from listener.mention import Mention
+
+log = logging.getLogger("earful.paging")
+
+# Ids kept at the edge; a second with more posts than this is unheard of, and the
+# store drops duplicates anyway.
+_MAX_SEEN = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Stamped:
+    """One post on a page: its id, its time in epoch seconds (None when the platform
+    gave none) and the payload to turn into a Mention."""
+
+    key: str
+    at: float | None
+    item: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: Sequence[Stamped]
+    next: str | int | None  # the token for the next, older page; None at the end
+
+
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    """A walk down a backlog that one poll did not finish."""
+
+    next: str | int
+    top: float | None = None  # the newest time met in this sweep
+    top_seen: frozenset[str] = frozenset()  # ids at exactly `top`
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    at: float | None = None  # None: never polled
+    seen: frozenset[str] = field(default_factory=frozenset)
+    sweep: Sweep | None = None
+
+    @classmethod
+    def from_cursor(cls, cursor: Any) -> Edge:
+        """The edge a cursor holds; anything this module did not write is a fresh start."""
+        if cursor is None:
+            return cls()
+        try:
+            return cls._parse(cursor)
+        except (TypeError, ValueError, AttributeError):
+            log.warning("ignoring a paging cursor this version did not write: %r", cursor)
+            return cls()
+
+    @classmethod
+    def _parse(cls, cursor: Mapping[str, Any]) -> Edge:
+        sweep = None
+        raw = cursor.get("sweep")
+        if raw is not None:
+            token = raw["next"]
+            if not isinstance(token, str | int) or isinstance(token, bool):
+                raise TypeError("sweep token")
+            sweep = Sweep(token, _time(raw.get("top")), _ids(raw.get("top_seen", [])))
+        return cls(_time(cursor.get("at")), _ids(cursor.get("seen", [])), sweep)
+
+    def as_cursor(self) -> dict[str, Any]:
+        cursor: dict[str, Any] = {"at": self.at, "seen": sorted(self.seen)}
+        if self.sweep is not None:
+            cursor["sweep"] = {
+                "next": self.sweep.next,
+                "top": self.sweep.top,
+                "top_seen": sorted(self.sweep.top_seen),
+            }
+        return cursor
+
+    def is_old(self, item: Stamped) -> bool:
+        """Stored already by an earlier poll: older than the edge, or at it and seen."""
+        if self.at is None or item.at is None:
+            return False
+        return item.at < self.at or (item.at == self.at and item.key in self.seen)
+
+
+def _time(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError("time")
+    return float(value)
+
+
+def _ids(value: Any) -> frozenset[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise TypeError("ids")
+    return frozenset(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Walked:
+    items: tuple[Any, ...]  # new posts, newest first
+    edge: Edge
+    more: bool  # a sweep is under way: poll again at once
+
+
+# Fetches one page: the token (None for the top) and the edge being walked to.
+PageFetcher = Callable[[str | int | None, Edge], Awaitable[Page]]
+
+
+async def walk(edge: Edge, fetch_page: PageFetcher, *, max_pages: int) -> Walked:
+    """Page down from the top (or from where an unfinished sweep stopped) to the edge,
+    at most `max_pages` pages this time."""
+    found: list[Any] = []
+    keys: set[str] = set()
+    sweep = edge.sweep
+    token = sweep.next if sweep else None
+    top, top_seen = (sweep.top, sweep.top_seen) if sweep else (None, frozenset[str]())
+    budget = 1 if edge.at is None and sweep is None else max_pages
+    for _ in range(budget):
+        try:
+            page = await fetch_page(token, edge)
+        except Refused as exc:
+            if sweep is None or token != sweep.next:
+                raise
+            # a saved page token the platform no longer takes (API cursors expire):
+            # walk again from the top down to the same edge; nothing is skipped
+            log.warning("a saved page cursor was refused (%s); paging again from the top", exc)
+            return await walk(Edge(edge.at, edge.seen), fetch_page, max_pages=max_pages)
+        reached = False
+        for stamped in page.items:
+            if edge.is_old(stamped):
+                reached = True
+                continue
+            if stamped.key in keys:
+                continue
+            keys.add(stamped.key)
+            found.append(stamped.item)
+            if stamped.at is not None:
+                if top is None or stamped.at > top:
+                    top, top_seen = stamped.at, frozenset({stamped.key})
+                elif stamped.at == top:
+                    top_seen = top_seen | {stamped.key}
+        if reached or page.next is None or not page.items:
+            return Walked(tuple(found), _moved(edge, top, top_seen), False)
+        token = page.next
+    if edge.at is None and sweep is None:
+        # the first poll: the newest page only, and the edge starts there
+        return Walked(tuple(found), _moved(edge, top, top_seen), False)
+    return Walked(tuple(found), replace(edge, sweep=Sweep(token, top, top_seen)), True)
+
+
+def _moved(edge: Edge, top: float | None, top_seen: frozenset[str]) -> Edge:
+    """The edge after a finished sweep whose newest post was at `top`."""
+    if top is None or (edge.at is not None and top < edge.at):
+        return Edge(edge.at, edge.seen)
+    if edge.at is not None and top == edge.at:
+        return Edge(top, _bounded(edge.seen | top_seen))
+    return Edge(top, _bounded(top_seen))
+
+
+def _bounded(ids: frozenset[str]) -> frozenset[str]:
+    return ids if len(ids) <= _MAX_SEEN else frozenset(sorted(ids)[-_MAX_SEEN:])
+
+
+# -- several queries, one cursor ---------------------------------------------------------
+
+
+def search_terms(
+    query: str | Sequence[str] | None, keywords: Sequence[str], name: str
+) -> list[str]:
+    """The searches to run: the configured query or queries, else one per brand keyword
+    (else the brand name), blank ones dropped and each once."""
+    wanted = [query] if isinstance(query, str) else list(query or keywords or [name])
+    return list(dict.fromkeys(q.strip() for q in wanted if q.strip()))
+
+
+QueryPageFetcher = Callable[[str, str | int | None, Edge], Awaitable[Page]]
+
+
+async def walk_queries(
+    cursor: Any,
+    queries: Sequence[str],
+    fetch_page: QueryPageFetcher,
+    normalize: Callable[[Any], Mention],
+    *,
+    max_pages: int,
+    source: str,
+    logger: logging.Logger,
+) -> FetchResult:
+    """Walk each query to its own edge and normalize what was found. The cursor is
+    `{"queries": {query: edge}}`; a query dropped from the config drops out of it, a
+    new one starts fresh."""
+    stored = cursor.get("queries") if isinstance(cursor, Mapping) else None
+    stored = stored if isinstance(stored, Mapping) else {}
+    items: list[Any] = []
+    edges: dict[str, Any] = {}
+    more = False
+    for query in queries:
+
+        async def page(token: str | int | None, edge: Edge, query: str = query) -> Page:
+            return await fetch_page(query, token, edge)
+
+        walked = await walk(Edge.from_cursor(stored.get(query)), page, max_pages=max_pages)
+        items.extend(walked.items)
+        edges[query] = walked.edge.as_cursor()
+        more = more or walked.more
+    mentions = normalized(items, normalize, source, logger)
+    return FetchResult(tuple(mentions), {"queries": edges}, more=more)
+
+
+def normalized(
+    items: Sequence[Any], normalize: Callable[[Any], Mention], source: str, logger: logging.Logger
+) -> list[Mention]:
+    """Each item as a Mention; one that cannot be one is logged and skipped, never
+    allowed to stop the rest."""
+    mentions = []
+    for item in items:
+        try:
+            mentions.append(normalize(item))
+        except ValueError as exc:
+            logger.warning("%s: skipped a post: %s", source, exc)
+    return mentions

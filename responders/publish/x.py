@@ -1,0 +1,168 @@
+"""Posting approved replies to X as the brand account, with its user-context
+OAuth 1.0a keys (the source's consumer_key, consumer_secret, access_token,
+access_token_secret): POST /2/tweets with reply.in_reply_to_tweet_id, or for a
+"thanks" draft with thanks_as = "like", POST /2/users/:id/likes.
+
+What may be tried again is retryable (429, 5xx, a connection that never opened);
+what a person must look at is not (duplicate content, missing write permission,
+refused credentials). Anything else that goes wrong after the request may have
+reached X is left to the outbox, which marks the reply `unknown` rather than risk
+posting twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import requests
+import tweepy
+
+from listener import x_client
+from listener.base import SourceContext
+from listener.normalize import as_id, as_list, get_path
+from listener.x import WEB, Settings
+from responders.publish.base import Outgoing, Posted, PublishError
+
+# how many of the account's latest tweets (or likes) a reconcile looks through
+RECENT = 100
+_URL = re.compile(r"https?://\S+")
+_SPACE = re.compile(r"\s+")
+
+
+def build(settings: Settings, ctx: SourceContext) -> XPublisher | None:
+    """A publisher when the source carries the four posting keys, else None."""
+    if not settings.can_post:
+        return None
+    return XPublisher(settings, handle=settings.handle or ctx.brand.handles.get("x"))
+
+
+def same_text(posted: str, body: str) -> bool:
+    """Whether a tweet's text is this reply: X escapes &, < and > and swaps every
+    link for a t.co one, so both are compared with links and spacing set aside."""
+
+    def plain(text: str) -> str:
+        return _SPACE.sub(" ", _URL.sub("<link>", html.unescape(text))).strip()
+
+    return plain(posted) == plain(body)
+
+
+class XPublisher:
+    platform = "x"
+
+    def __init__(self, settings: Settings, *, handle: str | None = None) -> None:
+        self.settings = settings
+        self.handle = handle.lstrip("@") if handle else None
+        self._client = x_client.make_client(
+            base_url=settings.base_url,
+            consumer_key=settings.consumer_key,
+            consumer_secret=settings.consumer_secret,
+            access_token=settings.access_token,
+            access_token_secret=settings.access_token_secret,
+            timeout=settings.timeout,
+        )
+
+    @property
+    def account_id(self) -> str | None:
+        return self.settings.account_id
+
+    def _as_like(self, out: Outgoing) -> bool:
+        return out.kind == "thanks" and self.settings.thanks_as == "like"
+
+    async def post(self, out: Outgoing) -> Posted:
+        if self._as_like(out):
+            await self._call(self._client.like, out.target_id)
+            return Posted(native_id=None, url=out.target_url)
+        body = await self._call(
+            self._client.create_tweet, text=out.body, in_reply_to_tweet_id=out.target_id
+        )
+        tweet_id = as_id(get_path(body, "data", "id"))
+        if tweet_id is None:
+            # X took the request but its answer names no tweet: it may be up
+            raise RuntimeError(f"X answered the post without a tweet id: {_preview(body)}")
+        return Posted(native_id=tweet_id, url=self._url(tweet_id))
+
+    async def find_posted(self, out: Outgoing) -> Posted | None:
+        account = self.account_id
+        if account is None:
+            raise PublishError("cannot tell the account's id from access_token", retryable=True)
+        if self._as_like(out):
+            body = await self._call(
+                self._client.get_liked_tweets, account, max_results=RECENT, user_auth=True
+            )
+            liked = any(as_id(get_path(t, "id")) == out.target_id for t in _tweets(body))
+            return Posted(native_id=None, url=out.target_url) if liked else None
+        body = await self._call(
+            self._client.get_users_tweets,
+            account,
+            max_results=RECENT,
+            tweet_fields="referenced_tweets,in_reply_to_user_id,created_at",
+            user_auth=True,
+        )
+        for tweet in _tweets(body):
+            answers = {
+                as_id(get_path(r, "id"))
+                for r in as_list(tweet.get("referenced_tweets"))
+                if get_path(r, "type") == "replied_to"
+            }
+            text = tweet.get("text")
+            tweet_id = as_id(tweet.get("id"))
+            mine = out.target_id in answers and isinstance(text, str) and tweet_id
+            if mine and same_text(text, out.body):
+                return Posted(native_id=tweet_id, url=self._url(tweet_id))
+        return None
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self._client.session.close)
+
+    def _url(self, tweet_id: str) -> str:
+        if self.handle:
+            return f"{WEB}/{self.handle}/status/{tweet_id}"
+        return f"{WEB}/i/web/status/{tweet_id}"
+
+    async def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await asyncio.to_thread(method, *args, **kwargs)
+        except tweepy.TooManyRequests as exc:
+            reset = x_client.reset_time(exc)
+            until = f" until {reset.isoformat(timespec='seconds')}" if reset else ""
+            raise PublishError(f"X rate limit reached{until}", retryable=True) from None
+        except tweepy.TwitterServerError as exc:
+            raise PublishError(f"X is failing: {x_client.reason(exc)}", retryable=True) from None
+        except tweepy.Unauthorized as exc:
+            raise PublishError(
+                f"X refused the posting keys ({x_client.reason(exc)}); check consumer_key, "
+                "consumer_secret, access_token and access_token_secret",
+                retryable=False,
+            ) from None
+        except tweepy.Forbidden as exc:
+            # duplicate content, no write permission, replies restricted by the author
+            raise PublishError(f"X refused: {x_client.reason(exc)}", retryable=False) from None
+        except tweepy.HTTPException as exc:
+            raise PublishError(f"X refused: {x_client.reason(exc)}", retryable=False) from None
+        except requests.ConnectionError as exc:
+            if _never_sent(exc):
+                raise PublishError(
+                    f"cannot reach X ({type(exc).__name__})", retryable=True
+                ) from None
+            raise
+
+
+def _never_sent(exc: requests.ConnectionError) -> bool:
+    """Only a connection that never opened is sure not to have posted anything."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return type(reason).__name__ == "NewConnectionError"
+
+
+def _tweets(body: Any) -> list[Mapping[str, Any]]:
+    return [t for t in as_list(get_path(body, "data")) if isinstance(t, Mapping)]
+
+
+def _preview(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."

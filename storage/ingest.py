@@ -1,0 +1,321 @@
+"""Writing one judged batch: mentions, verdicts, cases, drafts and the cursor.
+
+Runs inside the caller's `BEGIN IMMEDIATE` transaction, so it sees every row
+committed before it and no other writer can interleave. That is what lets it
+check for duplicates once, hand out row ids itself and write each table with one
+`executemany` per batch instead of several statements per mention (the difference
+between ~140 and ~25 microseconds a mention).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from responders.drafts import DraftKind
+from rules.verdict import Disposition
+from storage.db import dumps, iso, text
+from storage.records import IngestResult, Judged
+
+# SQLite caps bound parameters per statement; lookups go in chunks of this many keys.
+_CHUNK = 300
+
+_INSERT_MENTION = """
+    INSERT INTO mentions (
+        id, platform, native_id, source, url, author_handle, author_name, author_followers,
+        author_verified, author_id, author_url, text, context, created_at, fetched_at,
+        lang, likes, reposts, replies, conversation_id, in_reply_to, case_id, raw
+    ) VALUES (
+        ?, ?, CAST(? AS TEXT), ?, CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), ?,
+        ?, CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), ?, ?,
+        ?, ?, ?, ?, CAST(? AS TEXT), CAST(? AS TEXT), ?, ?
+    )
+"""
+
+_INSERT_VERDICT = """
+    INSERT INTO verdicts (
+        mention_id, disposition, compound, score, labels, topic, urgency, interest,
+        segment, actions, reasons, lang
+    ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+_INSERT_CASE = """
+    INSERT INTO cases (id, platform, author_handle, conversation, disposition, topic,
+        urgency, first_mention_at, opened_at, updated_at)
+    VALUES (?, ?, CAST(? AS TEXT), CAST(? AS TEXT), ?, ?, ?, ?, ?, ?)
+"""
+
+# A later mention in the thread raises the case's urgency; a complaint anywhere in
+# it makes it a complaint case.
+_UPDATE_CASE = """
+    UPDATE cases SET updated_at = ?, urgency = max(urgency, ?), topic = coalesce(topic, ?),
+        disposition = CASE WHEN ? THEN ? ELSE coalesce(disposition, ?) END
+    WHERE id = ?
+"""
+
+_INSERT_REPLY = """
+    INSERT INTO replies (case_id, mention_id, kind, body, drafted_body, reason, template,
+        urgency, interest, created_at)
+    VALUES (?, ?, ?, CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), ?, ?, ?, ?)
+"""
+
+_INSERT_CALLBACK = """
+    INSERT INTO callbacks (case_id, mention_id, body, reason, urgency, created_at)
+    VALUES (?, ?, CAST(? AS TEXT), CAST(? AS TEXT), ?, ?)
+"""
+
+_INSERT_ALERT = """
+    INSERT INTO alerts (case_id, mention_id, body, reason, created_at)
+    VALUES (?, ?, CAST(? AS TEXT), CAST(? AS TEXT), ?)
+    ON CONFLICT (mention_id) DO NOTHING
+"""
+
+_ACTIONABLE = frozenset(
+    {Disposition.INTERESTING_BAD, Disposition.INTERESTING_GOOD, Disposition.QUESTION}
+)
+
+CaseKey = tuple[str, str, str]  # platform, handle ('' when unknown), conversation
+
+
+@dataclass
+class _Rows:
+    """Everything one batch writes, table by table, in the order it must be written."""
+
+    cases: list[tuple[Any, ...]] = field(default_factory=list)
+    case_updates: list[tuple[Any, ...]] = field(default_factory=list)
+    mentions: list[tuple[Any, ...]] = field(default_factory=list)
+    verdicts: list[tuple[Any, ...]] = field(default_factory=list)
+    replies: list[tuple[Any, ...]] = field(default_factory=list)
+    callbacks: list[tuple[Any, ...]] = field(default_factory=list)
+    alerts: list[tuple[Any, ...]] = field(default_factory=list)
+    escalated: list[tuple[int]] = field(default_factory=list)
+    praise: list[tuple[int]] = field(default_factory=list)
+    contacts: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
+
+
+def write_batch(
+    conn: sqlite3.Connection,
+    source: str,
+    batch: Sequence[Judged],
+    cursor: Mapping[str, Any] | None,
+    now: str | None,
+) -> IngestResult:
+    fresh = _new_items(conn, batch)
+    rows = _Rows()
+    next_mention = _next_id(conn, "mentions")
+    next_case = _next_id(conn, "cases")
+    open_cases = _open_cases(conn, (_case_key(item) for item in fresh))
+    cases_opened = 0
+    for offset, item in enumerate(fresh):
+        mention_id = next_mention + offset
+        key = _case_key(item)
+        case_id = open_cases.get(key)
+        actionable = item.verdict.disposition in _ACTIONABLE or bool(item.drafts)
+        if case_id is None and actionable:
+            case_id = open_cases[key] = next_case + cases_opened
+            cases_opened += 1
+            rows.cases.append(_case_row(case_id, item, now))
+        elif case_id is not None and actionable:
+            rows.case_updates.append(_case_update(case_id, item, now))
+        rows.mentions.append(_mention_row(mention_id, source, item, case_id, now))
+        rows.verdicts.append(_verdict_row(mention_id, item))
+        _draft_rows(rows, item, mention_id, case_id, now)
+
+    # cases before mentions (mentions.case_id references them), mentions before
+    # everything that references a mention
+    conn.executemany(_INSERT_CASE, rows.cases)
+    conn.executemany(_UPDATE_CASE, rows.case_updates)
+    conn.executemany(_INSERT_MENTION, rows.mentions)
+    conn.executemany(_INSERT_VERDICT, rows.verdicts)
+    conn.executemany(_INSERT_REPLY, rows.replies)
+    conn.executemany(_INSERT_CALLBACK, rows.callbacks)
+    conn.executemany(_INSERT_ALERT, rows.alerts)
+    conn.executemany(
+        "UPDATE cases SET status = 'escalated' WHERE id = ? AND status = 'open'", rows.escalated
+    )
+    conn.executemany("INSERT OR IGNORE INTO praise (mention_id) VALUES (?)", rows.praise)
+    conn.executemany(
+        "INSERT INTO contacts (platform, author_handle, last_draft_at) "
+        "VALUES (?, CAST(? AS TEXT), ?) ON CONFLICT (platform, author_handle) "
+        "DO UPDATE SET last_draft_at = excluded.last_draft_at",
+        list(rows.contacts.values()),
+    )
+    if cursor is not None:
+        conn.execute(
+            "INSERT INTO cursors (source, cursor, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor, "
+            "updated_at = excluded.updated_at",
+            (source, dumps(dict(cursor)), now),
+        )
+    return IngestResult(
+        stored=len(fresh),
+        duplicates=len(batch) - len(fresh),
+        replies=len(rows.replies),
+        callbacks=len(rows.callbacks),
+        alerts=len(rows.alerts),
+        cases_opened=cases_opened,
+    )
+
+
+def _next_id(conn: sqlite3.Connection, table: str) -> int:
+    # Safe only inside the write transaction: no other writer can take the same ids.
+    row = conn.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {table}").fetchone()
+    return int(row[0])
+
+
+def _new_items(conn: sqlite3.Connection, batch: Sequence[Judged]) -> list[Judged]:
+    """The batch without mentions already stored (or repeated in the batch)."""
+    by_key: dict[tuple[str, str], Judged] = {}
+    for item in batch:
+        by_key.setdefault(item.mention.key, item)
+    keys = list(by_key)
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start : start + _CHUNK]
+        where = " OR ".join(["(platform = ? AND native_id = CAST(? AS TEXT))"] * len(chunk))
+        params = [p for platform, nid in chunk for p in (platform, text(nid))]
+        for platform, native_id in conn.execute(
+            f"SELECT platform, native_id FROM mentions WHERE {where}", params
+        ):
+            by_key.pop((platform, native_id), None)
+    return list(by_key.values())
+
+
+def _case_key(item: Judged) -> CaseKey:
+    m = item.mention
+    return (m.platform, m.author.handle or "", m.conversation_id or m.native_id)
+
+
+def _open_cases(conn: sqlite3.Connection, keys: Iterable[CaseKey]) -> dict[CaseKey, int]:
+    wanted = list(dict.fromkeys(keys))
+    found: dict[CaseKey, int] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        # coalesce on both sides: the form that lets SQLite use cases_one_open
+        where = " OR ".join(
+            [
+                "(platform = ? AND coalesce(author_handle, '') = coalesce(CAST(? AS TEXT), '') "
+                "AND conversation = CAST(? AS TEXT) AND status != 'resolved')"
+            ]
+            * len(chunk)
+        )
+        params = [p for platform, h, c in chunk for p in (platform, text(h), text(c))]
+        for row in conn.execute(
+            "SELECT id, platform, coalesce(author_handle, '') AS handle, conversation "
+            f"FROM cases WHERE {where}",
+            params,
+        ):
+            found[(row["platform"], row["handle"], row["conversation"])] = row["id"]
+    return found
+
+
+def _case_row(case_id: int, item: Judged, now: str | None) -> tuple[Any, ...]:
+    m, v = item.mention, item.verdict
+    return (
+        case_id,
+        m.platform,
+        text(m.author.handle),
+        text(m.conversation_id or m.native_id),
+        v.disposition.value,
+        v.topic,
+        v.urgency,
+        iso(m.created_at) or now,
+        now,
+        now,
+    )
+
+
+def _case_update(case_id: int, item: Judged, now: str | None) -> tuple[Any, ...]:
+    v = item.verdict
+    worse = v.disposition is Disposition.INTERESTING_BAD
+    value = v.disposition.value
+    return (now, v.urgency, v.topic, worse, value, value, case_id)
+
+
+def _mention_row(
+    mention_id: int, source: str, item: Judged, case_id: int | None, now: str | None
+) -> tuple[Any, ...]:
+    m = item.mention
+    a = m.author
+    return (
+        mention_id,
+        m.platform,
+        text(m.native_id),
+        source,
+        text(m.url),
+        text(a.handle),
+        text(a.name),
+        a.followers,
+        None if a.verified is None else int(a.verified),
+        text(a.native_id),
+        text(a.url),
+        text(m.text),
+        text(m.context),
+        iso(m.created_at),
+        now,
+        m.lang,
+        m.likes,
+        m.reposts,
+        m.replies,
+        text(m.conversation_id),
+        text(m.in_reply_to),
+        case_id,
+        None if m.raw is None else dumps(m.raw),
+    )
+
+
+def _verdict_row(mention_id: int, item: Judged) -> tuple[Any, ...]:
+    v = item.verdict
+    reasons = [{"rule": r.rule, "detail": r.detail, "weight": r.weight} for r in v.reasons]
+    return (
+        mention_id,
+        v.disposition.value,
+        v.compound,
+        v.score,
+        dumps(v.labels),
+        v.topic,
+        v.urgency,
+        v.interest,
+        v.segment,
+        dumps(v.actions),
+        dumps(reasons),
+        v.lang,
+    )
+
+
+def _draft_rows(
+    rows: _Rows, item: Judged, mention_id: int, case_id: int | None, now: str | None
+) -> None:
+    m, v = item.mention, item.verdict
+    contacted = False
+    for draft in item.drafts:
+        body, reason = text(draft.body), text(draft.reason)
+        if draft.kind in (DraftKind.REPLY, DraftKind.THANKS):
+            rows.replies.append(
+                (
+                    case_id,
+                    mention_id,
+                    draft.kind.value,
+                    body,
+                    body,
+                    reason,
+                    draft.template,
+                    v.urgency,
+                    v.interest,
+                    now,
+                )
+            )
+            contacted = True
+        elif draft.kind is DraftKind.CALLBACK:
+            rows.callbacks.append((case_id, mention_id, body, reason, v.urgency, now))
+            contacted = True
+        elif draft.kind is DraftKind.ESCALATION:
+            rows.alerts.append((case_id, mention_id, body, reason, now))
+            if case_id is not None:
+                rows.escalated.append((case_id,))
+    if v.disposition is Disposition.INTERESTING_GOOD:
+        rows.praise.append((mention_id,))
+    if contacted and m.author.handle:
+        handle = text(m.author.handle)
+        rows.contacts[(m.platform, m.author.handle)] = (m.platform, handle, now)

@@ -1,0 +1,128 @@
+"""Fake feed servers on 127.0.0.1: RSS 2.0 and Atom documents at /feeds/<name>, with
+ETag and Last-Modified, answering 304 to a matching If-None-Match or
+If-Modified-Since the way a web server or CDN does."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from xml.sax.saxutils import escape
+
+from aiohttp import web
+
+from fakes.server import FakeServer
+
+BASE_TIME = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+
+@dataclass
+class Item:
+    """One entry, written into either format."""
+
+    id: str | None
+    title: str
+    html: str = ""
+    link: str | None = None
+    author: str | None = None
+    published: datetime = BASE_TIME
+
+
+def rss(title: str, items: list[Item], link: str = "https://news.example/") -> str:
+    entries = []
+    for item in items:
+        parts = [f"<title>{escape(item.title)}</title>"]
+        if item.link:
+            parts.append(f"<link>{escape(item.link)}</link>")
+        if item.id:
+            parts.append(f'<guid isPermaLink="false">{escape(item.id)}</guid>')
+        if item.author:
+            parts.append(f"<dc:creator>{escape(item.author)}</dc:creator>")
+        parts.append(f"<pubDate>{format_datetime(item.published, usegmt=True)}</pubDate>")
+        parts.append(f"<description>{escape(item.html)}</description>")
+        entries.append("<item>" + "".join(parts) + "</item>")
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>'
+        f"<title>{escape(title)}</title><link>{escape(link)}</link>"
+        "<description>News</description>" + "".join(entries) + "</channel></rss>"
+    )
+
+
+def atom(title: str, items: list[Item]) -> str:
+    entries = []
+    for item in items:
+        parts = [f'<title type="text">{escape(item.title)}</title>']
+        if item.id:
+            parts.append(f"<id>{escape(item.id)}</id>")
+        if item.link:
+            parts.append(f'<link rel="alternate" href="{escape(item.link)}"/>')
+        if item.author:
+            parts.append(f"<author><name>{escape(item.author)}</name></author>")
+        stamp = item.published.isoformat().replace("+00:00", "Z")
+        parts.append(f"<published>{stamp}</published><updated>{stamp}</updated>")
+        parts.append(f'<content type="html">{escape(item.html)}</content>')
+        entries.append("<entry>" + "".join(parts) + "</entry>")
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        '<feed xmlns="http://www.w3.org/2005/Atom">'
+        f"<title>{escape(title)}</title><id>urn:uuid:60a76c80-d399-11d9-b93C-0003939e0af6</id>"
+        f"<updated>{BASE_TIME.isoformat().replace('+00:00', 'Z')}</updated>"
+        + "".join(entries)
+        + "</feed>"
+    )
+
+
+@dataclass
+class Document:
+    body: bytes
+    content_type: str
+    modified: datetime = field(default_factory=lambda: BASE_TIME)
+    etag: bool = True  # some servers send only Last-Modified
+
+    @property
+    def tag(self) -> str:
+        return '"' + hashlib.sha256(self.body).hexdigest()[:16] + '"'
+
+
+class FakeFeeds(FakeServer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.documents: dict[str, Document] = {}
+        self.app.router.add_get("/feeds/{name}", self.feed)
+
+    def publish(
+        self,
+        name: str,
+        body: str | bytes,
+        content_type: str = "application/rss+xml; charset=utf-8",
+        *,
+        etag: bool = True,
+    ) -> str:
+        """Put (or replace) a document; returns its URL."""
+        previous = self.documents.get(name)
+        modified = previous.modified + timedelta(minutes=1) if previous else BASE_TIME
+        raw = body.encode("utf-8") if isinstance(body, str) else body
+        self.documents[name] = Document(raw, content_type, modified, etag)
+        return self.feed_url(name)
+
+    def feed_url(self, name: str) -> str:
+        return f"{self.url}/feeds/{name}"
+
+    async def feed(self, request: web.Request) -> web.Response:
+        document = self.documents.get(request.match_info["name"])
+        if document is None:
+            return web.Response(status=404, text="Not Found")
+        headers = {"Last-Modified": format_datetime(document.modified, usegmt=True)}
+        if document.etag:
+            headers["ETag"] = document.tag
+        if_none_match = request.headers.get("If-None-Match")
+        if_modified = request.headers.get("If-Modified-Since")
+        if (if_none_match and document.etag and if_none_match == document.tag) or (
+            if_none_match is None and if_modified == headers["Last-Modified"]
+        ):
+            return web.Response(status=304, headers=headers)
+        return web.Response(
+            body=document.body, headers={**headers, "Content-Type": document.content_type}
+        )

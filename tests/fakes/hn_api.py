@@ -1,0 +1,131 @@
+"""A fake HN Search API (hn.algolia.com) on 127.0.0.1: GET /api/v1/search_by_date
+with query, tags (one tag, or several OR-ed in parentheses), numericFilters on
+created_at_i, page and hitsPerPage, answering in Algolia's shape: hits (stories and
+comments as the API sends them, with _tags and _highlightResult), nbHits, page,
+nbPages, hitsPerPage, processingTimeMS, query and params."""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from fakes.server import FakeServer
+
+# 2026-11-20T09:00:00Z
+BASE_TIME = 1_795_165_200
+_NUMERIC = re.compile(r"^(created_at_i)(>=|<=|>|<|=)(\d+)$")
+_OPS: dict[str, Callable[[int, int], bool]] = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    ">": operator.gt,
+    "<": operator.lt,
+    "=": operator.eq,
+}
+
+
+def _iso(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def story(n: int, title: str, *, at: int | None = None, text: str | None = None) -> dict[str, Any]:
+    created = at if at is not None else BASE_TIME + n
+    return {
+        "_highlightResult": {
+            "author": {"matchLevel": "none", "matchedWords": [], "value": f"user{n}"},
+            "title": {"matchLevel": "full", "matchedWords": ["acme"], "value": title},
+        },
+        "_tags": ["story", f"author_user{n}", f"story_{40000000 + n}"],
+        "author": f"user{n}",
+        "children": [],
+        "created_at": _iso(created),
+        "created_at_i": created,
+        "num_comments": n % 5,
+        "objectID": str(40000000 + n),
+        "points": n % 11 + 1,
+        "story_id": 40000000 + n,
+        "story_text": text,
+        "title": title,
+        "updated_at": _iso(created + 60),
+        "url": f"https://blog.example/{n}",
+    }
+
+
+def comment(
+    n: int, html: str, *, at: int | None = None, story_id: int = 40000001
+) -> dict[str, Any]:
+    created = at if at is not None else BASE_TIME + n
+    return {
+        "_highlightResult": {
+            "author": {"matchLevel": "none", "matchedWords": [], "value": f"user{n}"},
+            "comment_text": {"matchLevel": "full", "matchedWords": ["acme"], "value": html},
+        },
+        "_tags": ["comment", f"author_user{n}", f"story_{story_id}"],
+        "author": f"user{n}",
+        "comment_text": html,
+        "created_at": _iso(created),
+        "created_at_i": created,
+        "objectID": str(41000000 + n),
+        "parent_id": story_id,
+        "story_id": story_id,
+        "story_title": "Acme raises prices again",
+        "story_url": "https://news.example/acme-prices",
+        "updated_at": _iso(created + 60),
+    }
+
+
+def _text(hit: dict[str, Any]) -> str:
+    parts = [hit.get("title"), hit.get("story_text"), hit.get("comment_text")]
+    return " ".join(p for p in parts if isinstance(p, str)).casefold()
+
+
+class FakeHackerNews(FakeServer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hits: list[dict[str, Any]] = []
+        self.app.router.add_get("/api/v1/search_by_date", self.search_by_date)
+
+    def add(self, *hits: dict[str, Any]) -> None:
+        self.hits.extend(hits)
+
+    async def search_by_date(self, request: web.Request) -> web.Response:
+        query = request.query.get("query", "").casefold()
+        tags = request.query.get("tags", "").strip("()")
+        wanted = {t for t in tags.split(",") if t}
+        filters = [f for f in request.query.get("numericFilters", "").split(",") if f]
+        hits = [h for h in self.hits if query in _text(h)]
+        if wanted:
+            hits = [h for h in hits if wanted & set(h["_tags"])]
+        for expression in filters:
+            match = _NUMERIC.match(expression)
+            if match is None:
+                return web.json_response(
+                    {"message": f"invalid numericFilters: {expression}", "status": 400}, status=400
+                )
+            compare, bound = _OPS[match.group(2)], int(match.group(3))
+            hits = [h for h in hits if compare(h["created_at_i"], bound)]
+        hits.sort(key=lambda h: h["created_at_i"], reverse=True)
+        per_page = int(request.query.get("hitsPerPage", 20))
+        page = int(request.query.get("page", 0))
+        pages = (len(hits) + per_page - 1) // per_page
+        return web.json_response(
+            {
+                "exhaustive": {"nbHits": True, "typo": True},
+                "exhaustiveNbHits": True,
+                "exhaustiveTypo": True,
+                "hits": hits[page * per_page : (page + 1) * per_page],
+                "hitsPerPage": per_page,
+                "nbHits": len(hits),
+                "nbPages": pages,
+                "page": page,
+                "params": urlencode(list(request.query.items())),
+                "processingTimeMS": 1,
+                "query": request.query.get("query", ""),
+                "serverTimeMS": 2,
+            }
+        )

@@ -1,0 +1,750 @@
+"""Escalation alerts reach a Slack-compatible webhook once: urgent complaints go in
+through the real pipeline (replay source, rules, responders, SQLite), and an
+aiohttp.web receiver on 127.0.0.1 plays the webhook and records what arrives."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import factories
+import pytest
+import sqlite_utils
+from aiohttp import web
+from click.testing import CliRunner
+
+from earful.alerts import ALERT_ID_HEADER, deliver_due, reconcile_alerts
+from earful.app import build_runtime, source_context
+from earful.cli import cli
+from earful.config import Config, ConfigError, EscalationConfig, load_config
+from earful.daemon import Daemon
+from earful.http import SharedSession
+from earful.pipeline import build_stages, poll
+from earful.slack import SECTION_LIMIT, clipped, escape
+from earful.sources import build_source
+from responders.drafts import Draft, DraftKind
+from storage.db import connect
+from storage.records import Judged
+from storage.schema import MIGRATIONS, SCHEMA_VERSION
+from storage.store import Store, StoreError
+
+SECRET = "T0000/B0000/s3cr3tXYZtoken"
+URGENT = "Acme internet down AGAIN!!! been on hold 2 hours, cancel my account"
+PRAISE = "love my new acme router, thanks for the quick install!"
+HOSTILE = (
+    URGENT
+    + " <!channel> <!here> <@U024BE7LH> <script>alert(1)</script> & "
+    + "<https://evil.example/login|Acme support> `code` *bold*\x07\u202e"
+)
+
+
+# -- the receiver ---------------------------------------------------------------------
+
+
+@dataclass
+class Receiver:
+    """Answers each POST with the next scripted reply: (status, body, headers), or
+    "hang" to never answer. Past the script it answers 200 "ok" as Slack does."""
+
+    url: str = ""
+    script: list[Any] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.requests.append(
+            {
+                "path": request.path,
+                "headers": dict(request.headers),
+                "json": json.loads(await request.text()),
+            }
+        )
+        self.arrived.set()
+        reply = self.script.pop(0) if self.script else (200, "ok", {})
+        if reply == "hang":
+            await self.release.wait()
+            reply = (200, "ok", {})
+        status, body, headers = reply
+        return web.Response(status=status, text=body, headers=headers)
+
+    @property
+    def payloads(self) -> list[dict[str, Any]]:
+        return [r["json"] for r in self.requests]
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    got = Receiver()
+    app = web.Application()
+    app.router.add_post("/services/{secret:.*}", got.handle)
+    # no access log: it is the fake receiver's, and would print the secret path
+    runner = web.AppRunner(app, shutdown_timeout=1, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    got.url = f"http://127.0.0.1:{port}/services/{SECRET}"
+    yield got
+    got.release.set()
+    await runner.cleanup()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+# -- config and the pipeline ------------------------------------------------------------
+
+
+def x_post(
+    n: int, text: str, handle: str = "ana", *, conversation: str | None = None
+) -> dict[str, Any]:
+    tweet_id = str(2124000000000000000 + n)
+    tweet = {
+        "id": tweet_id,
+        "text": text,
+        "author_id": f"u{n}",
+        "created_at": "2026-11-24T11:00:00.000Z",
+        "conversation_id": conversation or tweet_id,
+    }
+    users = [
+        {
+            "id": f"u{n}",
+            "username": handle,
+            "name": "Ana Lima",
+            "public_metrics": {"followers_count": 1234},
+        }
+    ]
+    return {"platform": "x", "post": {"data": tweet, "includes": {"users": users}}}
+
+
+def write_config(
+    tmp_path: Path,
+    posts: list[dict[str, Any]],
+    escalation: str = "",
+    *,
+    sources: int = 1,
+) -> Path:
+    (tmp_path / "mentions.jsonl").write_text(
+        "".join(json.dumps(p) + "\n" for p in posts), encoding="utf-8"
+    )
+    tables = "".join(
+        f'[[sources]]\nname = "replay{i}"\ntype = "replay"\npath = "mentions.jsonl"\nbatch = 50\n'
+        for i in range(sources)
+    )
+    path = tmp_path / "earful.toml"
+    path.write_text(
+        '[brand]\nname = "Acme"\nkeywords = ["acme"]\n\n'
+        + tables
+        + "\n[responders]\nescalate_at = 60\n\n[escalation]\n"
+        + escalation,
+        encoding="utf-8",
+    )
+    return path
+
+
+def load(path: Path, receiver: Receiver | None = None, **env: str) -> Config:
+    if receiver is not None:
+        env.setdefault("TEST_WEBHOOK", receiver.url)
+    return load_config(path, env=env)
+
+
+def settings(extra: str = "") -> str:
+    """The [escalation] keys every test uses, with `extra` lines overriding them."""
+    keys = {"webhook_url": '"${TEST_WEBHOOK}"', "retry_after": '"30s"', "timeout": '"5s"'}
+    for line in extra.splitlines():
+        key, value = line.split(" = ", 1)
+        keys[key] = value
+    return "".join(f"{k} = {v}\n" for k, v in keys.items())
+
+
+async def ingest(config: Config, store: Store) -> None:
+    """Poll every configured source once through the real pipeline."""
+    stages = build_stages(config)
+    http = SharedSession()
+    try:
+        for s in config.sources:
+            source = build_source(s, source_context(config, http))
+            await poll(source, store, stages)
+            await source.aclose()
+    finally:
+        await http.aclose()
+
+
+@dataclass
+class World:
+    """A config, a store on a clock the test moves, the receiver and a session."""
+
+    tmp_path: Path
+    receiver: Receiver
+    session: aiohttp.ClientSession
+    clock: Clock = field(default_factory=Clock)
+    stores: list[Store] = field(default_factory=list)
+
+    async def start(
+        self,
+        posts: list[dict[str, Any]],
+        extra: str = "",
+        *,
+        sources: int = 1,
+        url: str | None = None,
+    ) -> tuple[Config, Store]:
+        """Write the config, open the store, ingest the posts."""
+        path = write_config(self.tmp_path, posts, settings(extra), sources=sources)
+        config = load_config(path, env={"TEST_WEBHOOK": url or self.receiver.url})
+        store = Store.open(config.db_path, clock=self.clock)
+        self.stores.append(store)
+        await ingest(config, store)
+        return config, store
+
+    async def urgent(self, extra: str = "") -> tuple[Config, Store]:
+        """One urgent complaint, its alert pending."""
+        config, store = await self.start([x_post(1, URGENT)], extra)
+        assert [a.status for a in store.alert_list()] == ["pending"]
+        return config, store
+
+    async def deliver(self, config: Config, store: Store) -> dict[str, int]:
+        return (await deliver_due(store, config.escalation, self.session)).outcomes
+
+
+@pytest.fixture
+async def world(tmp_path: Path, receiver: Receiver) -> AsyncIterator[World]:
+    async with aiohttp.ClientSession() as session:
+        w = World(tmp_path, receiver, session)
+        yield w
+        for store in w.stores:
+            store.close()
+
+
+# -- delivery ----------------------------------------------------------------------------
+
+
+async def test_an_urgent_complaint_reaches_the_webhook_once_with_the_expected_json(
+    world: World,
+) -> None:
+    config, store = await world.start([x_post(1, URGENT), x_post(2, PRAISE, handle="bo")])
+
+    first = await world.deliver(config, store)
+    again = await world.deliver(config, store)
+
+    assert (first, again) == ({"sent": 1}, {})
+    (request,) = world.receiver.requests
+    assert request["path"] == f"/services/{SECRET}"
+    assert len(request["headers"][ALERT_ID_HEADER]) == 32
+    (alert,) = store.alert_list()
+    assert (alert.status, alert.attempts, alert.sent_at) == ("sent", 1, "2026-11-24T12:00:00.000Z")
+    verdict = store.verdict(alert.mention_id)
+    assert verdict.urgency >= 60
+
+    message = request["json"]
+    assert set(message) == {"text", "blocks", "unfurl_links", "unfurl_media"}
+    assert message["text"].startswith(f"Urgent ({verdict.urgency}/100)")
+    assert "@ana" in message["text"]
+    kinds = [b["type"] for b in message["blocks"]]
+    assert kinds == ["header", "section", "section", "section", "context"]
+    header, facts, post, why, context = message["blocks"]
+    assert header["text"] == {
+        "type": "plain_text",
+        "text": f"Urgent {verdict.topic} on X · urgency {verdict.urgency}/100",
+    }
+    assert [f["text"] for f in facts["fields"]] == [
+        "*Platform*\nX",
+        "*Author*\n@ana (Ana Lima) · 1,234 followers",
+        f"*Urgency*\n{verdict.urgency}/100",
+        f"*Topic*\n{verdict.topic}",
+    ]
+    assert post["text"] == {"type": "mrkdwn", "text": "> " + URGENT}
+    assert why["text"]["text"].startswith(f"*Why*\n• urgency {verdict.urgency} &gt;= 60\n")
+    for reason in verdict.reasons:
+        assert f"• {reason['rule']}: " in why["text"]["text"]
+    permalink = f"https://x.com/ana/status/{2124000000000000001}"
+    assert context["elements"][0]["text"] == f"<{permalink}|Open the post> · Earful alert 1"
+
+
+async def test_a_500_is_retried_after_the_backoff_and_delivered_once(world: World) -> None:
+    config, store = await world.urgent()
+    world.receiver.script = [(500, "rollup_error", {})]
+
+    first = await world.deliver(config, store)
+    waiting = store.alert(1)
+    world.clock.advance(29)
+    too_soon = await world.deliver(config, store)
+    world.clock.advance(1)
+    second = await world.deliver(config, store)
+
+    assert (first, too_soon, second) == ({"retry": 1}, {}, {"sent": 1})
+    assert (waiting.status, waiting.last_error) == ("pending", "HTTP 500: rollup_error")
+    assert waiting.next_attempt_at == "2026-11-24T12:00:30.000Z"
+    payloads = world.receiver.payloads
+    assert len(payloads) == 2 and payloads[0] == payloads[1]
+    alert = store.alert(1)
+    assert (alert.status, alert.attempts, alert.last_error) == ("sent", 2, None)
+
+
+async def test_persistent_failure_ends_failed_after_max_attempts_with_the_reason(
+    world: World,
+) -> None:
+    config, store = await world.urgent("max_attempts = 3")
+    world.receiver.script = [(503, "service_unavailable", {})] * 10
+    outcomes = []
+    for _ in range(6):
+        outcomes.append(await world.deliver(config, store))
+        world.clock.advance(3600)
+
+    assert outcomes == [{"retry": 1}, {"retry": 1}, {"failed": 1}, {}, {}, {}]
+    assert len(world.receiver.requests) == 3
+    alert = store.alert(1)
+    assert (alert.status, alert.attempts) == ("failed", 3)
+    assert alert.last_error == "HTTP 503: service_unavailable"
+
+
+async def test_backoff_doubles_and_honours_retry_after(world: World) -> None:
+    config, store = await world.urgent()
+    world.receiver.script = [(502, "", {}), (429, "rate_limited", {"Retry-After": "600"})]
+
+    await world.deliver(config, store)
+    world.clock.advance(30)
+    await world.deliver(config, store)
+
+    alert = store.alert(1)
+    assert alert.last_error == "HTTP 429: rate_limited"
+    # 30s then 60s of our own backoff, but the receiver asked for 600s
+    assert alert.next_attempt_at == "2026-11-24T12:10:30.000Z"
+
+
+@pytest.mark.parametrize(
+    ("status", "said"),
+    [(403, "invalid_token"), (404, "no_service"), (410, "channel_is_archived"), (302, "")],
+)
+async def test_a_refusal_fails_at_once_with_the_receivers_reason(
+    world: World, status: int, said: str
+) -> None:
+    config, store = await world.urgent()
+    world.receiver.script = [(status, said, {"Location": "http://127.0.0.1:1/elsewhere"})]
+
+    assert await world.deliver(config, store) == {"failed": 1}
+    alert = store.alert(1)
+    assert (alert.status, alert.last_error) == (
+        "failed",
+        f"HTTP {status}: {said or '(no reason given)'}",
+    )
+    assert len(world.receiver.requests) == 1
+
+
+async def test_a_timeout_leaves_the_alert_unknown_and_never_resends_it(world: World) -> None:
+    config, store = await world.urgent('timeout = "200ms"')
+    world.receiver.script = ["hang"]
+
+    first = await world.deliver(config, store)
+    world.clock.advance(3600)
+    later = await world.deliver(config, store)
+
+    assert (first, later) == ({"unknown": 1}, {})
+    assert len(world.receiver.requests) == 1
+    alert = store.alert(1)
+    assert alert.status == "unknown"
+    assert alert.last_error.startswith("no answer within 0.2s; it may have been delivered")
+    assert "earful alerts mark-sent 1" in alert.last_error
+
+
+async def test_a_timeout_is_retried_when_the_receiver_drops_duplicates(world: World) -> None:
+    config, store = await world.urgent('timeout = "200ms"\nreceiver_dedupes = true')
+    world.receiver.script = ["hang"]
+
+    first = await world.deliver(config, store)
+    world.clock.advance(30)
+    second = await world.deliver(config, store)
+
+    assert (first, second) == ({"retry": 1}, {"sent": 1})
+    keys = {r["headers"][ALERT_ID_HEADER] for r in world.receiver.requests}
+    assert len(world.receiver.requests) == 2 and len(keys) == 1
+
+
+async def test_an_unreachable_receiver_is_retried(world: World) -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/services/{SECRET}"
+    config, store = await world.start([x_post(1, URGENT)], url=url)
+
+    assert await world.deliver(config, store) == {"retry": 1}
+    alert = store.alert(1)
+    assert alert.status == "pending"
+    assert alert.last_error.startswith(f"cannot connect: Cannot connect to host 127.0.0.1:{port}")
+    assert SECRET not in alert.last_error
+
+
+async def test_a_second_poll_of_the_same_mention_raises_no_second_alert(world: World) -> None:
+    # Two sources that see the same post (a search and a mentions feed, say).
+    config, store = await world.start([x_post(1, URGENT)], sources=2)
+    await world.deliver(config, store)
+    # both sources again, from the top of a rewritten file
+    (world.tmp_path / "mentions.jsonl").write_text(json.dumps(x_post(1, URGENT)) + "\n")
+    await ingest(config, store)
+    await world.deliver(config, store)
+
+    assert len(world.receiver.requests) == 1
+    assert [a.status for a in store.alert_list()] == ["sent"]
+
+
+async def test_a_crash_while_sending_leaves_the_alert_unknown_at_start_up(world: World) -> None:
+    config, store = await world.urgent()
+    claimed = store.claim_alert()  # ... and the process dies before the answer
+    assert claimed is not None and claimed.status == "sending"
+
+    settled = reconcile_alerts(store, config.escalation)
+
+    assert settled.outcomes == {"unknown": 1}
+    assert await world.deliver(config, store) == {}
+    assert world.receiver.requests == []
+    alert = store.alert(1)
+    assert alert.status == "unknown"
+    assert alert.last_error.startswith("found in sending at start-up")
+
+
+async def test_a_crash_while_sending_is_resent_to_a_deduplicating_receiver(
+    world: World,
+) -> None:
+    config, store = await world.urgent("receiver_dedupes = true")
+    store.claim_alert()
+
+    settled = reconcile_alerts(store, config.escalation)
+
+    assert settled.outcomes == {"released": 1}
+    assert await world.deliver(config, store) == {"sent": 1}
+    assert store.alert(1).attempts == 2
+
+
+async def test_alerts_below_min_urgency_are_skipped_not_sent(world: World) -> None:
+    config, store = await world.urgent("min_urgency = 100")
+    urgency = store.alert(1).urgency
+    assert urgency < 100
+
+    assert await world.deliver(config, store) == {"skipped": 1}
+    assert world.receiver.requests == []
+    alert = store.alert(1)
+    assert (alert.status, alert.last_error) == (
+        "skipped",
+        f"urgency {urgency} below escalation.min_urgency 100",
+    )
+    store.retry_alert(1, "lead")  # a person decides it should go after all
+    assert store.alert(1).status == "pending"
+
+
+async def test_one_alert_per_case_not_one_per_angry_post(world: World) -> None:
+    thread = "2124000000000000001"
+    posts = [x_post(n, URGENT + "!" * n, conversation=thread) for n in (1, 2, 3)]
+    posts.append(x_post(4, URGENT, handle="bo"))  # someone else: a case of their own
+    config, store = await world.start(posts)
+
+    outcomes = await world.deliver(config, store)
+
+    assert outcomes == {"sent": 2, "skipped": 2}
+    assert len(world.receiver.requests) == 2
+    skipped = store.alert_list("skipped")
+    assert {a.author_handle for a in skipped} == {"ana"}
+    assert all(a.last_error.startswith("case 1 already escalated by alert ") for a in skipped)
+
+
+async def test_an_alert_never_tried_within_max_age_is_skipped_as_stale(world: World) -> None:
+    config, store = await world.urgent('max_age = "6h"')
+    world.clock.advance(6 * 3600 + 1)  # the daemon was down, or the webhook is new
+
+    assert await world.deliver(config, store) == {"skipped": 1}
+    assert world.receiver.requests == []
+    assert store.alert(1).last_error == "older than escalation.max_age when it was first due"
+
+
+async def test_an_alert_being_retried_is_not_stale(world: World) -> None:
+    config, store = await world.urgent('max_age = "1m"\nretry_after = "5m"')
+    world.receiver.script = [(503, "", {})]
+
+    first = await world.deliver(config, store)
+    world.clock.advance(300)
+    second = await world.deliver(config, store)
+
+    assert (first, second) == ({"retry": 1}, {"sent": 1})
+
+
+async def test_without_a_webhook_alerts_stay_in_the_store(world: World) -> None:
+    config, store = await world.start([x_post(1, URGENT)], 'webhook_url = ""')
+
+    assert await world.deliver(config, store) == {}
+    assert [a.status for a in store.alert_list()] == ["pending"]
+
+
+# -- hostile text --------------------------------------------------------------------
+
+
+async def test_hostile_text_is_escaped_and_cut_to_slacks_limits(world: World) -> None:
+    text = HOSTILE + " & <!everyone>" * 8000  # ~110 kB
+    config, store = await world.start([x_post(1, text, handle="<!channel>")])
+
+    await world.deliver(config, store)
+
+    (message,) = world.receiver.payloads
+    assert len(json.dumps(message, ensure_ascii=False)) < 12_000
+    # nothing from the post can open a Slack control sequence: no "<" but our link's
+    assert "<" not in json.dumps([message["text"], message["blocks"][:4]], ensure_ascii=False)
+    header, facts, post, why, context = message["blocks"]
+    assert len(header["text"]["text"]) <= 150
+    assert all(len(f["text"]) <= 2000 for f in facts["fields"])
+    assert len(post["text"]["text"]) <= SECTION_LIMIT
+    assert post["text"]["text"].endswith("…")
+    assert post["text"]["text"].startswith(
+        "> " + escape(URGENT) + " &lt;!channel&gt; &lt;!here&gt; &lt;@U024BE7LH&gt; "
+        "&lt;script&gt;alert(1)&lt;/script&gt; &amp; "
+        "&lt;https://evil.example/login|Acme support&gt; `code` *bold*\\u0007\\u202e"
+    )
+    assert "*Author*\n@&lt;!channel&gt; (Ana Lima)" in facts["fields"][1]["text"]
+    assert len(why["text"]["text"]) <= SECTION_LIMIT
+    # the permalink carries the hostile handle too, escaped inside the link
+    assert context["elements"][0]["text"].startswith("<https://x.com/&lt;!channel&gt;/status/")
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "expected"),
+    [
+        ("a & b", 20, "a &amp; b"),
+        ("&&&&", 12, "&amp;&amp;…"),  # never "&amp;&am…": an entity is never cut
+        ("one\ntwo", 20, "one\ntwo"),
+        ("x" * 10, 10, "x" * 10),
+        ("x" * 11, 10, "x" * 9 + "…"),
+    ],
+)
+def test_clipping_never_cuts_an_entity_or_exceeds_the_limit(
+    text: str, limit: int, expected: str
+) -> None:
+    assert clipped(text, limit) == expected
+    assert len(clipped(text, limit)) <= limit
+
+
+def test_quoting_marks_every_line_of_the_post() -> None:
+    assert clipped("line one\n<!here> two", 100, quote=True) == "> line one\n> &lt;!here&gt; two"
+
+
+# -- secrets and config --------------------------------------------------------------
+
+
+async def test_the_webhook_url_never_appears_in_logs_or_the_store(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    posts = [x_post(n, URGENT, handle=f"user{n}") for n in range(1, 5)]
+    config, store = await world.start(posts, 'timeout = "200ms"')
+    world.receiver.script = [(500, f"error at {world.receiver.url}", {}), (404, "no", {}), "hang"]
+
+    for _ in range(4):
+        await world.deliver(config, store)
+        world.clock.advance(3600)
+    reconcile_alerts(store, config.escalation)
+
+    assert sorted(a.status for a in store.alert_list()) == ["failed", "sent", "sent", "unknown"]
+    assert f"to {config.escalation.receiver}" in caplog.text
+    assert "s3cr3t" not in caplog.text
+    assert "s3cr3t" not in "\n".join(store.conn.iterdump())
+
+
+@pytest.mark.parametrize(
+    ("section", "expected"),
+    [
+        (
+            'webhook_url = "hooks.slack.com/services/T0/B0/s3cr3t"',
+            "escalation.webhook_url: expected an http(s) URL like https://hooks.slack.com/",
+        ),
+        ("webhook_url = 42", "escalation.webhook_url: expected a valid string"),
+        (
+            'webhook_url = "${EARFUL_SLACK_WEBHOOK}"',
+            "escalation.webhook_url: environment variable EARFUL_SLACK_WEBHOOK is not set",
+        ),
+        ('timeout = "soon"', 'escalation.timeout: expected a duration like "90s" or "5m"'),
+        ('retry_after = "-1s"', 'escalation.retry_after: expected a duration like "90s"'),
+        ("max_attempts = 0", "escalation.max_attempts: expected greater than or equal to 1"),
+        ("min_urgency = 101", "escalation.min_urgency: expected less than or equal to 100"),
+        ("receiver_dedupes = 'maybe'", "escalation.receiver_dedupes: expected a valid boolean"),
+        ('webhok_url = "https://hooks.slack.com/x"', "escalation.webhok_url: unknown key"),
+    ],
+)
+def test_config_mistakes_name_the_key_and_exit_2(
+    tmp_path: Path, section: str, expected: str
+) -> None:
+    path = write_config(tmp_path, [], section + "\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, env={})
+    assert any(p.startswith(expected) for p in caught.value.problems), caught.value.problems
+    assert "s3cr3t" not in str(caught.value)
+
+    result = CliRunner().invoke(cli, ["alerts", "list", "-c", str(path)], env={})
+    assert result.exit_code == 2
+    assert expected in result.output
+    assert "s3cr3t" not in result.output
+
+
+def test_min_urgency_defaults_to_escalate_at_and_an_empty_url_means_off(tmp_path: Path) -> None:
+    path = write_config(tmp_path, [], 'webhook_url = "${EARFUL_SLACK_WEBHOOK:-}"\n')
+    escalation = load_config(path, env={}).escalation
+    assert (escalation.webhook_url, escalation.min_urgency) == (None, 60)
+    on = load_config(
+        path, env={"EARFUL_SLACK_WEBHOOK": f"https://hooks.slack.com/services/{SECRET}"}
+    )
+    assert on.escalation.receiver == "hooks.slack.com"
+
+
+# -- the commands and the daemon ------------------------------------------------------
+
+
+def run_cli(*args: str, env: dict[str, str]) -> Any:
+    return CliRunner().invoke(cli, list(args), env=env)
+
+
+async def test_the_alert_commands_send_list_retry_and_mark_sent(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    posts = [x_post(1, URGENT), x_post(2, URGENT, handle="bo")]
+    path = write_config(tmp_path, posts, settings())
+    env = {"TEST_WEBHOOK": receiver.url}
+    polled = await asyncio.to_thread(run_cli, "poll", "-c", str(path), "--json", env=env)
+    assert polled.exit_code == 0, polled.output
+    receiver.script = [(200, "ok", {}), (404, "no_service", {})]
+
+    sent = await asyncio.to_thread(run_cli, "alerts", "send", "-c", str(path), "--json", env=env)
+    listed = await asyncio.to_thread(run_cli, "alerts", "list", "-c", str(path), "--json", env=env)
+    failed = await asyncio.to_thread(
+        run_cli, "alerts", "list", "-c", str(path), "--status", "failed", env=env
+    )
+
+    assert sent.exit_code == 0, sent.output
+    assert json.loads(sent.output) == {
+        "receiver": receiver.url.split("/")[2],
+        "outcomes": {"sent": 1, "failed": 1},
+    }
+    rows = json.loads(listed.output)
+    assert sorted(r["status"] for r in rows) == ["failed", "sent"]
+    assert {"id", "status", "urgency", "text", "url", "reasons", "last_error"} <= set(rows[0])
+    assert "HTTP 404: no_service" in failed.output
+    failed_id = next(r["id"] for r in rows if r["status"] == "failed")
+
+    retried = await asyncio.to_thread(
+        run_cli, "alerts", "retry", str(failed_id), "-c", str(path), "--as", "lead", env=env
+    )
+    again = await asyncio.to_thread(run_cli, "alerts", "send", "-c", str(path), env=env)
+    twice = await asyncio.to_thread(
+        run_cli, "alerts", "mark-sent", str(failed_id), "-c", str(path), env=env
+    )
+
+    assert retried.exit_code == 0 and "will be sent" in retried.output
+    assert again.exit_code == 0 and "sent 1" in again.output
+    assert twice.exit_code == 1
+    assert f"alert {failed_id} cannot be confirmed sent: it is sent" in twice.output
+    assert len(receiver.requests) == 3
+
+
+def test_sending_without_a_webhook_is_a_config_error(tmp_path: Path) -> None:
+    path = write_config(tmp_path, [])
+    result = run_cli("alerts", "send", "-c", str(path), env={})
+    assert result.exit_code == 2
+    assert "escalation.webhook_url: not set" in result.output
+
+
+def test_marking_an_alert_that_does_not_exist_fails(tmp_path: Path) -> None:
+    path = write_config(tmp_path, [])
+    result = run_cli("alerts", "mark-sent", "7", "-c", str(path), env={})
+    assert result.exit_code == 1
+    assert "no alert with id 7" in result.output
+
+
+async def test_the_daemon_sends_an_alert_for_an_urgent_complaint(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    path = write_config(
+        tmp_path, [x_post(1, URGENT), x_post(2, PRAISE)], settings('interval = "50ms"\n')
+    )
+    runtime = build_runtime(load(path, receiver))
+    stop = asyncio.Event()
+    daemon = Daemon(runtime)
+    task = asyncio.create_task(daemon.run(stop))
+    try:
+        await asyncio.wait_for(receiver.arrived.wait(), timeout=30)
+    finally:
+        stop.set()
+        await task
+    assert len(receiver.requests) == 1
+    with Store.open(load(path, receiver).db_path) as store:
+        assert [a.status for a in store.alert_list()] == ["sent"]
+
+
+def test_store_transitions_are_guarded(store: Store) -> None:
+    with pytest.raises(StoreError, match="no alert with id 3"):
+        store.mark_alert_sent(3)
+    assert store.claim_alert() is None
+
+
+def test_migration_2_keeps_the_alerts_a_version_1_database_holds(db_path: Path) -> None:
+    conn = connect(db_path)
+    conn.execute("BEGIN")
+    MIGRATIONS[0](sqlite_utils.Database(conn))
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("COMMIT")
+    with Store(conn) as v1:
+        v1.ingest("replay", [factories.complaint(urgency=90)], None)
+        v1.conn.execute(
+            "INSERT INTO alerts (mention_id, body, reason, status, attempts, created_at) "
+            "VALUES (1, 'Urgent', 'urgency 90 >= 80', 'failed', 2, '2026-11-20T09:00:00.000Z')"
+        )
+
+    with Store.open(db_path) as store:
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        alert = store.alert(1)
+        assert (alert.status, alert.attempts, alert.reason) == ("failed", 2, "urgency 90 >= 80")
+        assert (alert.next_attempt_at, alert.claimed_at) == (None, None)
+        store.retry_alert(1, "lead")
+        assert store.claim_alert() is not None
+        assert store.alert(1).status == "sending"
+
+
+def test_the_commented_example_section_documents_the_defaults(tmp_path: Path) -> None:
+    example = (Path(__file__).parent.parent / "config.example.toml").read_text(encoding="utf-8")
+    lines = example[example.index("# [escalation]") :].split("\n\n", 1)[0].splitlines()
+    section = "\n".join(line.removeprefix("# ") for line in lines if not line.startswith("#  "))
+    path = tmp_path / "earful.toml"
+    path.write_text('[brand]\nname = "Acme"\n' + section + "\n", encoding="utf-8")
+    url = f"https://hooks.slack.com/services/{SECRET}"
+
+    documented = load_config(path, env={"EARFUL_SLACK_WEBHOOK": url}).escalation
+
+    assert documented == EscalationConfig(webhook_url=url, min_urgency=80)
+
+
+def test_an_alert_a_rule_asked_for_is_sent_whatever_its_urgency(store: Store) -> None:
+    m = factories.mention("escalate this one")
+    verdict = dataclasses.replace(factories.verdict(urgency=30), actions=("escalate",))
+    draft = Draft(DraftKind.ESCALATION, "Urgent", m.key, "rule asked to escalate")
+    low = factories.mention("and not this one")
+    low_draft = Draft(DraftKind.ESCALATION, "Urgent", low.key, "urgency 30 >= 20")
+    store.ingest(
+        "replay",
+        [Judged(m, verdict, (draft,)), Judged(low, factories.verdict(urgency=30), (low_draft,))],
+        None,
+    )
+
+    skipped = store.skip_alerts(min_urgency=80)
+
+    assert skipped == [(2, "urgency 30 below escalation.min_urgency 80")]
+    assert store.alert(1).status == "pending"

@@ -1,0 +1,642 @@
+"""The Bluesky source and publisher against a fake PDS on 127.0.0.1: searchPosts and
+mention notifications paged to the edge, app-password sessions refreshed and
+recreated, rate limits and malformed answers, and replies threaded with facets."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fakes.bluesky_api import (
+    BASE_TIME,
+    DID,
+    HANDLE,
+    PASSWORD,
+    FakeBluesky,
+    author,
+    notification,
+    post_view,
+    stamp,
+)
+from fakes.pipeline import BRAND, shared_http, stages
+from fakes.server import Scripted
+from pydantic import ValidationError
+
+from earful.config import PublishConfig
+from earful.http import SharedSession
+from earful.outbox import publish_due, reconcile_sending
+from earful.pipeline import poll
+from listener.base import AuthFailed, RateLimited, SourceContext, SourceDown
+from listener.bluesky import BlueskySource, Settings, build
+from listener.http_errors import NotSent
+from responders.limits import reply_problem
+from responders.publish import bluesky as publish_bluesky
+from responders.publish.base import Outgoing, PublishError
+from storage.store import Store
+
+SEARCH = "/xrpc/app.bsky.feed.searchPosts"
+LIVE = PublishConfig(mode="live")
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeBluesky]:
+    async with FakeBluesky() as server:
+        yield server
+
+
+http = pytest.fixture(shared_http, name="http")
+
+
+def settings(fake: FakeBluesky, **keys: Any) -> Settings:
+    table = {
+        "name": "bsky",
+        "type": "bluesky",
+        "base_url": fake.url,
+        "identifier": HANDLE,
+        "app_password": PASSWORD,
+        **keys,
+    }
+    return Settings.model_validate(table)
+
+
+def source(fake: FakeBluesky, http: SharedSession, **keys: Any) -> BlueskySource:
+    return build(settings(fake, **keys), SourceContext(brand=BRAND, http=http.get))
+
+
+def publisher(fake: FakeBluesky, http: SharedSession) -> publish_bluesky.BlueskyPublisher:
+    built = publish_bluesky.build(settings(fake), SourceContext(brand=BRAND, http=http.get))
+    assert built is not None
+    return built
+
+
+def complaints(first: int, count: int) -> list[dict[str, Any]]:
+    return [post_view(n, f"acme internet down again, day {n}") for n in range(first, first + count)]
+
+
+def stored_ids(store: Store) -> list[str]:
+    rows = store.conn.execute("SELECT native_id FROM mentions WHERE platform = 'bluesky'")
+    return sorted(r[0] for r in rows)
+
+
+# -- search ------------------------------------------------------------------------------
+
+
+async def test_first_poll_reads_only_the_newest_page(
+    fake: FakeBluesky, http: SharedSession, store: Store
+) -> None:
+    fake.add(*complaints(1, 30))
+    summary = await poll(source(fake, http, page_size=10), store, stages())
+    assert summary.new == 10
+    assert stored_ids(store) == sorted(p["uri"] for p in fake.posts[20:])
+    (request,) = fake.seen(SEARCH)
+    assert request.param("sort") == "latest" and request.param("q") == "acme"
+    assert request.param("since") is None
+
+
+async def test_a_burst_deeper_than_one_poll_is_swept_without_gaps_or_repeats(
+    fake: FakeBluesky, http: SharedSession, store: Store
+) -> None:
+    bsky = source(fake, http, page_size=10, max_pages=2)
+    fake.add(*complaints(1, 5))
+    await poll(bsky, store, stages())
+    fake.add(*complaints(6, 45))  # 45 new posts: more than 2 pages of 10
+
+    first = await poll(bsky, store, stages())
+    assert first.more and first.new == 20
+    sweep = store.cursor("bsky")["queries"]["acme"]["sweep"]
+    assert sweep["next"] == "20"
+    second = await poll(bsky, store, stages())
+    assert second.more and second.new == 20
+    third = await poll(bsky, store, stages())
+    assert not third.more and third.new == 5
+
+    assert stored_ids(store) == sorted(p["uri"] for p in fake.posts)
+    edge = store.cursor("bsky")["queries"]["acme"]
+    assert "sweep" not in edge
+    assert edge["seen"] == [fake.posts[-1]["uri"]]
+    # the sweep kept asking from the old edge, with the API's own cursor
+    since = stamp(BASE_TIME + timedelta(seconds=5))
+    assert [r.param("since") for r in fake.seen(SEARCH)[1:]] == [since] * 5
+    assert [r.param("cursor") for r in fake.seen(SEARCH)[1:]] == [None, "10", "20", "30", "40"]
+
+
+async def test_a_quiet_poll_stores_nothing_and_asks_once(
+    fake: FakeBluesky, http: SharedSession, store: Store
+) -> None:
+    bsky = source(fake, http)
+    fake.add(*complaints(1, 3))
+    await poll(bsky, store, stages())
+    before = store.cursor("bsky")
+    summary = await poll(bsky, store, stages())
+    # `since` is inclusive: the newest post comes back and is known by its uri
+    assert summary.fetched == 0 and summary.new == 0
+    assert store.cursor("bsky") == before
+    assert len(fake.seen(SEARCH)) == 2
+
+
+async def test_posts_sharing_the_edge_time_are_not_lost(
+    fake: FakeBluesky, http: SharedSession, store: Store
+) -> None:
+    moment = BASE_TIME + timedelta(minutes=5)
+    bsky = source(fake, http)
+    fake.add(post_view(1, "acme is down", at=moment))
+    await poll(bsky, store, stages())
+    fake.add(post_view(2, "acme is down for me too", at=moment))  # indexed the same ms
+    summary = await poll(bsky, store, stages())
+    assert summary.new == 1
+    assert store.cursor("bsky")["queries"]["acme"]["seen"] == sorted(p["uri"] for p in fake.posts)
+
+
+async def test_each_brand_keyword_is_searched_with_its_own_edge(
+    fake: FakeBluesky, http: SharedSession, store: Store
+) -> None:
+    bsky = build(
+        settings(fake),
+        SourceContext(brand=BRAND.__class__("Acme", ("acme", "#acmefail")), http=http.get),
+    )
+    fake.add(post_view(1, "acme is down"), post_view(2, "so slow #acmefail"))
+    summary = await poll(bsky, store, stages())
+    assert summary.new == 2  # "acme" matches both: stored once each
+    assert set(store.cursor("bsky")["queries"]) == {"acme", "#acmefail"}
+
+
+async def test_search_without_credentials_is_anonymous(
+    fake: FakeBluesky, http: SharedSession, store: Store
+) -> None:
+    fake.add(*complaints(1, 2))
+    bsky = source(fake, http, identifier=None, app_password=None)
+    await poll(bsky, store, stages())
+    assert "Authorization" not in fake.seen(SEARCH)[0].headers
+    assert fake.sessions_created == 0
+
+
+async def test_a_post_without_a_uri_is_skipped_and_the_rest_stored(
+    fake: FakeBluesky, http: SharedSession, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = post_view(2, "acme broken post")
+    del broken["uri"]
+    fake.add(post_view(1, "acme down"), broken, post_view(3, "acme down again"))
+    summary = await poll(source(fake, http), store, stages())
+    assert summary.new == 2
+    assert "skipped a post" in caplog.text
+
+
+# -- sessions ------------------------------------------------------------------------------
+
+
+async def test_an_expired_access_token_is_refreshed_once(
+    fake: FakeBluesky, http: SharedSession, store: Store
+) -> None:
+    bsky = source(fake, http)
+    fake.add(*complaints(1, 2))
+    await poll(bsky, store, stages())
+    fake.expire_access_tokens()
+    fake.add(*complaints(3, 2))
+    summary = await poll(bsky, store, stages())
+    assert summary.new == 2
+    assert fake.sessions_created == 1
+    assert len(fake.seen("/xrpc/com.atproto.server.refreshSession")) == 1
+    # the retry carried the refreshed token
+    assert fake.seen(SEARCH)[-1].headers["Authorization"] == "Bearer access-jwt-2"
+
+
+async def test_a_revoked_refresh_token_signs_in_again(
+    fake: FakeBluesky, http: SharedSession, store: Store
+) -> None:
+    bsky = source(fake, http)
+    await poll(bsky, store, stages())
+    fake.expire_all_tokens()
+    fake.add(*complaints(1, 1))
+    await poll(bsky, store, stages())
+    assert fake.sessions_created == 2
+
+
+async def test_a_wrong_app_password_is_auth_failed_without_the_password(
+    fake: FakeBluesky, http: SharedSession, store: Store
+) -> None:
+    bsky = source(fake, http, app_password="wrong-pass-word-1234")
+    with pytest.raises(AuthFailed) as failure:
+        await poll(bsky, store, stages())
+    assert "wrong-pass-word-1234" not in str(failure.value)
+    assert "app password" in str(failure.value)
+    assert store.cursor("bsky") is None
+
+
+async def test_a_password_changed_while_running_ends_in_auth_failed(
+    fake: FakeBluesky, http: SharedSession, store: Store
+) -> None:
+    bsky = source(fake, http)
+    await poll(bsky, store, stages())
+    fake.expire_all_tokens()
+    fake.password = "a-new-one-9999"
+    with pytest.raises(AuthFailed):
+        await poll(bsky, store, stages())
+
+
+def test_mentions_mode_needs_credentials() -> None:
+    with pytest.raises(ValidationError, match="mentions"):
+        Settings.model_validate({"name": "b", "type": "bluesky", "mode": "mentions"})
+    with pytest.raises(ValidationError, match="go together"):
+        Settings.model_validate({"name": "b", "type": "bluesky", "identifier": HANDLE})
+
+
+def test_the_app_password_is_not_in_the_settings_repr() -> None:
+    table = {"name": "b", "type": "bluesky", "identifier": HANDLE, "app_password": PASSWORD}
+    assert PASSWORD not in repr(Settings.model_validate(table))
+
+
+# -- failures ------------------------------------------------------------------------------
+
+
+async def test_rate_limit_reports_the_reset_time(
+    fake: FakeBluesky, http: SharedSession, store: Store
+) -> None:
+    reset = int(datetime(2026, 11, 24, 12, 0, tzinfo=UTC).timestamp())
+    headers = {"ratelimit-limit": "3000", "ratelimit-remaining": "0", "ratelimit-reset": str(reset)}
+    body = json.dumps({"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"})
+    fake.script(SEARCH, Scripted(429, body, headers))
+    with pytest.raises(RateLimited) as limited:
+        await poll(source(fake, http), store, stages())
+    assert limited.value.reset_at == datetime.fromtimestamp(reset, tz=UTC)
+    assert "RateLimitExceeded" in str(limited.value)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        Scripted(200, '{"posts": [{"uri": "at://x'),  # cut off mid-body
+        Scripted(200, "<html><body>Bad gateway</body></html>", content_type="text/html"),
+        Scripted(200, '["not", "an", "object"]'),
+        Scripted(502, "upstream failed", content_type="text/plain"),
+        Scripted(503, '{"error": "InternalServerError"}'),
+    ],
+    ids=["truncated-json", "html", "json-array", "502", "503"],
+)
+async def test_bad_answers_are_source_down_and_store_nothing(
+    fake: FakeBluesky, http: SharedSession, store: Store, answer: Scripted
+) -> None:
+    bsky = source(fake, http)
+    fake.add(*complaints(1, 2))
+    await poll(bsky, store, stages())
+    before = store.cursor("bsky")
+    fake.add(*complaints(3, 2))
+    fake.script(SEARCH, answer)
+    with pytest.raises(SourceDown):
+        await poll(bsky, store, stages())
+    assert store.cursor("bsky") == before
+    assert len(stored_ids(store)) == 2
+    assert (await poll(bsky, store, stages())).new == 2  # and it recovers
+
+
+async def test_an_unreachable_server_is_not_sent(http: SharedSession, store: Store) -> None:
+    closed = FakeBluesky()
+    await closed.start()
+    await closed.stop()  # the port is free again: nothing listens there
+    bsky = source(closed, http)
+    with pytest.raises(NotSent):
+        await poll(bsky, store, stages())
+
+
+# -- mentions ------------------------------------------------------------------------------
+
+
+async def test_mentions_are_hydrated_and_other_reasons_dropped(
+    fake: FakeBluesky, http: SharedSession, store: Store
+) -> None:
+    views = complaints(1, 30)
+    fake.add(*views)
+    fake.notifications.extend(notification(v) for v in views)
+    fake.notifications.append(notification(post_view(90, "nice post"), "like"))
+    bsky = source(fake, http, mode="mentions", page_size=100)
+    # the first poll reads the newest page: all 30 mentions fit on it
+    summary = await poll(bsky, store, stages())
+    assert summary.new == 30
+    hydrate = fake.seen("/xrpc/app.bsky.feed.getPosts")
+    assert [len(r.params("uris")) for r in hydrate] == [25, 5]
+    stored = store.conn.execute(
+        "SELECT raw FROM mentions WHERE native_id = ?", (views[0]["uri"],)
+    ).fetchone()
+    assert json.loads(stored[0])["likeCount"] == views[0]["likeCount"]  # the full postView
+    assert fake.seen("/xrpc/app.bsky.notification.listNotifications")[0].params("reasons") == [
+        "mention"
+    ]
+
+
+async def test_a_server_ignoring_reasons_still_yields_only_mentions(
+    fake: FakeBluesky, http: SharedSession, store: Store
+) -> None:
+    view = post_view(1, "acme down, @acme.bsky.social help")
+    fake.add(view)
+    fake.notifications.extend([notification(view), notification(post_view(2, "x"), "like")])
+    fake.script(
+        "/xrpc/app.bsky.notification.listNotifications",
+        Scripted(200, json.dumps({"notifications": fake.notifications})),
+    )
+    summary = await poll(source(fake, http, mode="mentions"), store, stages())
+    assert summary.new == 1
+    assert stored_ids(store) == [view["uri"]]
+
+
+async def test_a_mention_deleted_before_hydration_keeps_the_notification_record(
+    fake: FakeBluesky, http: SharedSession, store: Store
+) -> None:
+    view = post_view(1, "acme broke my router @acme.bsky.social")
+    fake.notifications.append(notification(view))  # the post itself is gone from the AppView
+    summary = await poll(source(fake, http, mode="mentions"), store, stages())
+    assert summary.new == 1
+    mention = store.conn.execute("SELECT text FROM mentions").fetchone()
+    assert mention[0] == "acme broke my router @acme.bsky.social"
+
+
+async def test_mentions_follow_their_own_edge(
+    fake: FakeBluesky, http: SharedSession, store: Store
+) -> None:
+    bsky = source(fake, http, mode="mentions")
+    first = complaints(1, 3)
+    fake.add(*first)
+    fake.notifications.extend(notification(v) for v in first)
+    await poll(bsky, store, stages())
+    later = complaints(4, 2)
+    fake.add(*later)
+    fake.notifications.extend(notification(v) for v in later)
+    summary = await poll(bsky, store, stages())
+    assert summary.new == 2
+    assert (
+        store.cursor("bsky")["mentions"]["at"]
+        == datetime.fromisoformat(later[-1]["indexedAt"]).timestamp()
+    )
+
+
+# -- publishing ----------------------------------------------------------------------------
+
+
+def outgoing(target: dict[str, Any], body: str, reply_id: int = 1) -> Outgoing:
+    return Outgoing(
+        reply_id=reply_id,
+        kind="reply",
+        body=body,
+        platform="bluesky",
+        target_id=target["uri"],
+        target_author=target.get("author", {}).get("handle"),
+        target_raw=target,
+    )
+
+
+async def test_a_reply_to_a_top_level_post_has_it_as_root_and_parent(
+    fake: FakeBluesky, http: SharedSession
+) -> None:
+    target = post_view(1, "acme is down")
+    posted = await publisher(fake, http).post(outgoing(target, "Sorry! We're on it."))
+    (created,) = fake.created
+    assert created["repo"] == DID and created["collection"] == "app.bsky.feed.post"
+    ref = {"uri": target["uri"], "cid": target["cid"]}
+    assert created["record"]["reply"] == {"root": ref, "parent": ref}
+    assert created["record"]["$type"] == "app.bsky.feed.post"
+    assert created["record"]["createdAt"].endswith("Z")
+    assert posted.native_id == f"at://{DID}/app.bsky.feed.post/3lreply00001"
+    assert posted.url == f"https://bsky.app/profile/{HANDLE}/post/3lreply00001"
+
+
+async def test_a_reply_to_a_reply_keeps_the_thread_root(
+    fake: FakeBluesky, http: SharedSession
+) -> None:
+    top = post_view(1, "new router day")
+    middle = post_view(2, "and acme is down already", reply_to=top)
+    await publisher(fake, http).post(outgoing(middle, "Sorry about that."))
+    reply = fake.created[0]["record"]["reply"]
+    assert reply["root"] == {"uri": top["uri"], "cid": top["cid"]}
+    assert reply["parent"] == {"uri": middle["uri"], "cid": middle["cid"]}
+
+
+async def test_a_target_stored_without_its_cid_is_looked_up(
+    fake: FakeBluesky, http: SharedSession
+) -> None:
+    target = post_view(1, "acme is down")
+    fake.add(target)
+    bare = {k: v for k, v in target.items() if k != "cid"}
+    await publisher(fake, http).post(outgoing(bare, "Sorry!"))
+    assert fake.created[0]["record"]["reply"]["parent"]["cid"] == target["cid"]
+
+
+async def test_a_deleted_target_is_a_permanent_failure(
+    fake: FakeBluesky, http: SharedSession
+) -> None:
+    target = post_view(1, "acme is down")
+    with pytest.raises(PublishError) as failure:
+        await publisher(fake, http).post(outgoing({"uri": target["uri"]}, "Sorry!"))
+    assert not failure.value.retryable and "gone" in str(failure.value)
+    assert fake.created == []
+
+
+async def test_facets_mark_links_and_mentions_by_utf8_byte_offsets(
+    fake: FakeBluesky, http: SharedSession
+) -> None:
+    fake.handles["ana.example.com"] = "did:plc:ana000000000000000000"
+    target = post_view(1, "acme 😡", by=author(1, "user1.bsky.social"))
+    body = (
+        "Sorry 😞🇵🇹 @user1.bsky.social! Cc @ana.example.com and @nobody.example.org; "
+        "status: https://status.acme.example/incidents/42."
+    )
+    await publisher(fake, http).post(outgoing(target, body))
+    record = fake.created[0]["record"]
+    encoded = record["text"].encode("utf-8")
+
+    def covered(facet: dict[str, Any]) -> str:
+        index = facet["index"]
+        return encoded[index["byteStart"] : index["byteEnd"]].decode("utf-8")
+
+    found = [(covered(f), f["features"][0]) for f in record["facets"]]
+    assert found == [
+        (
+            "@user1.bsky.social",
+            {"$type": "app.bsky.richtext.facet#mention", "did": target["author"]["did"]},
+        ),
+        (
+            "@ana.example.com",
+            {"$type": "app.bsky.richtext.facet#mention", "did": "did:plc:ana000000000000000000"},
+        ),
+        (
+            "https://status.acme.example/incidents/42",
+            {
+                "$type": "app.bsky.richtext.facet#link",
+                "uri": "https://status.acme.example/incidents/42",
+            },
+        ),
+    ]
+    # the byte offsets differ from the character offsets because of the emoji
+    assert record["facets"][0]["index"]["byteStart"] != body.index("@user1")
+    # the target's author was known: only the other two handles were looked up
+    lookups = [r.param("handle") for r in fake.seen("/xrpc/com.atproto.identity.resolveHandle")]
+    assert lookups == ["ana.example.com", "nobody.example.org"]
+
+
+async def test_plain_text_has_no_facets(fake: FakeBluesky, http: SharedSession) -> None:
+    await publisher(fake, http).post(outgoing(post_view(1, "acme?"), "Thanks, you too!"))
+    assert "facets" not in fake.created[0]["record"]
+
+
+async def test_an_over_long_reply_is_refused_before_posting(
+    fake: FakeBluesky, http: SharedSession
+) -> None:
+    with pytest.raises(PublishError) as failure:
+        await publisher(fake, http).post(outgoing(post_view(1, "acme?"), "a" * 301))
+    assert not failure.value.retryable
+    assert "301 graphemes; bluesky allows 300" in str(failure.value)
+    assert fake.created == []
+
+
+def test_the_limit_counts_what_a_reader_sees() -> None:
+    family = "👨‍👩‍👧"  # five code points, one character
+    assert reply_problem("bluesky", family * 300) is None
+    assert reply_problem("bluesky", family * 301) is not None
+    assert reply_problem("bluesky", "🇵🇹" * 300) is None  # flags are pairs
+    assert reply_problem("bluesky", "e\u0301" * 300) is None  # a combining accent
+
+
+async def test_a_rate_limited_post_is_retried_later(fake: FakeBluesky, http: SharedSession) -> None:
+    fake.script(
+        "/xrpc/com.atproto.repo.createRecord",
+        Scripted(429, '{"error": "RateLimitExceeded"}', {"retry-after": "30"}),
+    )
+    with pytest.raises(PublishError) as failure:
+        await publisher(fake, http).post(outgoing(post_view(1, "acme?"), "Sorry!"))
+    assert failure.value.retryable
+
+
+async def test_a_reply_the_pds_refuses_is_not_retried(
+    fake: FakeBluesky, http: SharedSession
+) -> None:
+    fake.script(
+        "/xrpc/com.atproto.repo.createRecord",
+        Scripted(400, '{"error": "InvalidRequest", "message": "Record/text is too long"}'),
+    )
+    with pytest.raises(PublishError) as failure:
+        await publisher(fake, http).post(outgoing(post_view(1, "acme?"), "Sorry!"))
+    assert not failure.value.retryable and "too long" in str(failure.value)
+
+
+async def test_an_expired_session_is_refreshed_before_posting(
+    fake: FakeBluesky, http: SharedSession
+) -> None:
+    bsky = publisher(fake, http)
+    await bsky.post(outgoing(post_view(1, "acme?"), "Sorry!"))
+    fake.expire_access_tokens()
+    await bsky.post(outgoing(post_view(2, "acme??"), "Sorry again!"))
+    assert len(fake.created) == 2 and fake.sessions_created == 1
+
+
+# -- the outbox, end to end ------------------------------------------------------------------
+
+
+async def _queue_one_complaint(
+    fake: FakeBluesky, http: SharedSession, store: Store, text: str = "acme internet down all day"
+) -> int:
+    fake.add(post_view(1, text))
+    await poll(source(fake, http), store, stages())
+    (reply,) = store.replies(status="pending", platform="bluesky")
+    store.approve(reply.id, "agent")
+    return reply.id
+
+
+async def test_an_approved_reply_goes_out_threaded_under_the_post(
+    fake: FakeBluesky, http: SharedSession, store: Store
+) -> None:
+    reply_id = await _queue_one_complaint(fake, http, store)
+    summary = await publish_due(store, {"bluesky": publisher(fake, http)}, LIVE)
+    assert summary.outcomes == {"sent": 1}
+    sent = store.reply(reply_id)
+    assert sent.status == "sent"
+    (created,) = fake.created
+    assert created["record"]["reply"]["parent"]["uri"] == fake.posts[0]["uri"]
+    assert created["record"]["text"] == sent.body
+
+
+async def test_a_crash_after_posting_is_reconciled_not_reposted(
+    fake: FakeBluesky, http: SharedSession, store: Store
+) -> None:
+    reply_id = await _queue_one_complaint(fake, http, store)
+    (claim,) = store.claim_for_posting(dry_run=False)
+    bsky = publisher(fake, http)
+    posted = await bsky.post(
+        Outgoing(
+            reply_id=claim.id,
+            kind=claim.kind,
+            body=claim.body,
+            platform="bluesky",
+            target_id=claim.native_id,
+            target_raw=json.loads(claim.raw),
+        )
+    )
+    # ...and the process died before mark_sent. At start-up:
+    summary = await reconcile_sending(store, {"bluesky": publisher(fake, http)})
+    assert summary.outcomes == {"reconciled": 1}
+    reply = store.reply(reply_id)
+    assert reply.status == "sent"
+    assert len(fake.created) == 1  # looked for, not posted again
+    assert (
+        posted.native_id
+        == store.conn.execute("SELECT posted_id FROM replies WHERE id = ?", (reply_id,)).fetchone()[
+            0
+        ]
+    )
+
+
+async def test_a_crash_before_posting_leaves_the_reply_for_a_person(
+    fake: FakeBluesky, http: SharedSession, store: Store
+) -> None:
+    reply_id = await _queue_one_complaint(fake, http, store)
+    store.claim_for_posting(dry_run=False)  # claimed, then the process died
+    summary = await reconcile_sending(store, {"bluesky": publisher(fake, http)})
+    assert summary.outcomes == {"unknown": 1}
+    assert store.reply(reply_id).status == "unknown"
+    assert fake.created == []
+
+
+async def test_a_server_error_while_posting_is_unknown_never_retried(
+    fake: FakeBluesky, http: SharedSession, store: Store
+) -> None:
+    reply_id = await _queue_one_complaint(fake, http, store)
+    fake.script(
+        "/xrpc/com.atproto.repo.createRecord", Scripted(502, "bad gateway", {}, "text/plain")
+    )
+    summary = await publish_due(store, {"bluesky": publisher(fake, http)}, LIVE)
+    assert summary.outcomes == {"unknown": 1}
+    assert store.reply(reply_id).status == "unknown"
+    await publish_due(store, {"bluesky": publisher(fake, http)}, LIVE)
+    assert fake.created == []  # the scripted 502 was the only attempt
+
+
+async def test_a_cursor_this_version_did_not_write_starts_afresh(
+    fake: FakeBluesky, http: SharedSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.add(*complaints(1, 3))
+    junk = {"queries": {"acme": {"at": "yesterday", "seen": 7}}}
+    result = await source(fake, http).fetch(junk)
+    assert len(result.mentions) == 3
+    assert result.cursor == {
+        "queries": {
+            "acme": {
+                "at": datetime.fromisoformat(fake.posts[-1]["indexedAt"]).timestamp(),
+                "seen": [fake.posts[-1]["uri"]],
+            }
+        }
+    }
+    assert "did not write" in caplog.text
+
+
+async def test_an_expired_sweep_cursor_pages_again_from_the_top(
+    fake: FakeBluesky, http: SharedSession, store: Store
+) -> None:
+    bsky = source(fake, http, page_size=10, max_pages=1)
+    fake.add(*complaints(1, 2))
+    await poll(bsky, store, stages())
+    fake.add(*complaints(3, 25))
+    assert (await poll(bsky, store, stages())).more
+    fake.script(SEARCH, Scripted(400, '{"error": "InvalidRequest", "message": "bad cursor"}'))
+    while (await poll(bsky, store, stages())).more:
+        pass
+    assert stored_ids(store) == sorted(p["uri"] for p in fake.posts)
+    assert [r.param("cursor") for r in fake.seen(SEARCH)[2:4]] == ["10", None]

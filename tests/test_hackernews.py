@@ -1,0 +1,203 @@
+"""The Hacker News source against a fake HN Search API on 127.0.0.1: stories and
+comments by date, paged to an edge on created_at_i, rate limits and bad answers, and
+complaints that become callback tasks because HN is read-only."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fakes.hn_api import BASE_TIME, FakeHackerNews, comment, story
+from fakes.pipeline import BRAND, shared_http, stages
+from fakes.server import Scripted
+
+from earful.http import SharedSession
+from earful.pipeline import poll
+from listener.base import RateLimited, SourceContext, SourceDown
+from listener.hackernews import HackerNewsSource, Settings, build
+from responders.limits import reply_problem
+from storage.store import Store
+
+SEARCH = "/api/v1/search_by_date"
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeHackerNews]:
+    async with FakeHackerNews() as server:
+        yield server
+
+
+http = pytest.fixture(shared_http, name="http")
+
+
+def source(fake: FakeHackerNews, http: SharedSession, **keys: Any) -> HackerNewsSource:
+    table = {"name": "hn", "type": "hackernews", "base_url": fake.url, **keys}
+    return build(Settings.model_validate(table), SourceContext(brand=BRAND, http=http.get))
+
+
+def stored(store: Store) -> list[str]:
+    rows = store.conn.execute("SELECT native_id FROM mentions WHERE platform = 'hackernews'")
+    return sorted(r[0] for r in rows)
+
+
+def stories(first: int, count: int) -> list[dict[str, Any]]:
+    return [story(n, f"Acme outage number {n}") for n in range(first, first + count)]
+
+
+async def test_stories_and_comments_are_read_newest_first(
+    fake: FakeHackerNews, http: SharedSession, store: Store
+) -> None:
+    fake.add(
+        story(1, "Acme raises prices again"),
+        comment(2, "<p>Acme support never called back &amp; I&#x27;m done</p>"),
+        story(3, "Unrelated launch"),
+    )
+    summary = await poll(source(fake, http), store, stages())
+    assert summary.new == 2
+    (request,) = fake.seen(SEARCH)
+    assert request.param("query") == "acme"
+    assert request.param("tags") == "(story,comment)"
+    assert request.param("numericFilters") is None  # the first poll: the newest page
+    text = store.conn.execute(
+        "SELECT text FROM mentions WHERE native_id = ?", (comment(2, "")["objectID"],)
+    ).fetchone()[0]
+    assert text == "Acme support never called back & I'm done"
+
+
+async def test_only_the_tags_asked_for_are_searched(
+    fake: FakeHackerNews, http: SharedSession, store: Store
+) -> None:
+    fake.add(story(1, "Acme is down"), comment(2, "acme is down for me too"))
+    summary = await poll(source(fake, http, tags=["comment"]), store, stages())
+    assert summary.new == 1
+    assert fake.seen(SEARCH)[0].param("tags") == "comment"
+
+
+async def test_a_burst_is_swept_under_a_fixed_upper_bound(
+    fake: FakeHackerNews, http: SharedSession, store: Store
+) -> None:
+    hn = source(fake, http, page_size=10, max_pages=2)
+    fake.add(*stories(1, 3))
+    await poll(hn, store, stages())
+    fake.add(*stories(4, 35))
+
+    first = await poll(hn, store, stages())
+    assert first.more and first.new == 20
+    fake.add(*stories(100, 2))  # new posts while the sweep is under way
+    second = await poll(hn, store, stages())
+    assert not second.more and second.new == 15
+    third = await poll(hn, store, stages())
+    assert third.new == 2  # picked up by the next poll from the top
+
+    assert stored(store) == sorted(h["objectID"] for h in fake.hits)
+    filters = [r.param("numericFilters") for r in fake.seen(SEARCH)]
+    edge, top = BASE_TIME + 3, BASE_TIME + 38
+    assert filters[1:] == [
+        f"created_at_i>={edge}",
+        f"created_at_i>={edge}",
+        f"created_at_i>={edge},created_at_i<={top}",
+        f"created_at_i>={edge},created_at_i<={top}",
+        f"created_at_i>={top}",
+    ]
+    assert [r.param("page") for r in fake.seen(SEARCH)[1:]] == ["0", "1", "2", "3", "0"]
+
+
+async def test_posts_in_the_same_second_as_the_edge_are_neither_lost_nor_repeated(
+    fake: FakeHackerNews, http: SharedSession, store: Store
+) -> None:
+    hn = source(fake, http)
+    second = BASE_TIME + 500
+    fake.add(story(1, "Acme down", at=second))
+    await poll(hn, store, stages())
+    fake.add(comment(2, "acme down here too", at=second))
+    summary = await poll(hn, store, stages())
+    assert summary.fetched == 1 and summary.new == 1
+    quiet = await poll(hn, store, stages())
+    assert quiet.fetched == 0
+    assert store.cursor("hn")["queries"]["acme"]["seen"] == sorted(h["objectID"] for h in fake.hits)
+
+
+async def test_a_rate_limit_says_when_to_come_back(
+    fake: FakeHackerNews, http: SharedSession, store: Store
+) -> None:
+    fake.script(
+        SEARCH,
+        Scripted(429, '{"message": "Too many requests", "status": 429}', {"Retry-After": "120"}),
+    )
+    before = datetime.now(UTC)
+    with pytest.raises(RateLimited) as limited:
+        await poll(source(fake, http), store, stages())
+    after = datetime.now(UTC)
+    reset = limited.value.reset_at
+    assert reset is not None
+    assert before + timedelta(seconds=120) <= reset <= after + timedelta(seconds=120)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        Scripted(200, '{"hits": [{"objectID": "1",'),
+        Scripted(200, "null"),
+        Scripted(500, '{"message": "internal error"}'),
+        Scripted(200, "<!doctype html><title>maintenance</title>", content_type="text/html"),
+    ],
+    ids=["truncated-json", "null", "500", "html"],
+)
+async def test_bad_answers_are_source_down_and_move_nothing(
+    fake: FakeHackerNews, http: SharedSession, store: Store, answer: Scripted
+) -> None:
+    hn = source(fake, http)
+    fake.add(*stories(1, 2))
+    await poll(hn, store, stages())
+    before = store.cursor("hn")
+    fake.add(*stories(3, 2))
+    fake.script(SEARCH, answer)
+    with pytest.raises(SourceDown):
+        await poll(hn, store, stages())
+    assert store.cursor("hn") == before
+    assert (await poll(hn, store, stages())).new == 2
+
+
+async def test_hits_that_are_not_posts_are_skipped(
+    fake: FakeHackerNews, http: SharedSession, store: Store
+) -> None:
+    broken = story(2, "Acme without an id")
+    del broken["objectID"]
+    page = {"hits": [story(1, "Acme down"), broken, "not a hit", story(3, "Acme up")], "nbPages": 1}
+    fake.script(SEARCH, Scripted(200, json.dumps(page)))
+    summary = await poll(source(fake, http), store, stages())
+    assert summary.new == 2
+
+
+async def test_hostile_html_in_a_comment_becomes_plain_text(
+    fake: FakeHackerNews, http: SharedSession, store: Store
+) -> None:
+    html = (
+        '<p>acme <script>alert("x")</script>billing is broken<style>p{}</style>'
+        '<p><a href="javascript:alert(1)">click</a> &lt;b&gt;not bold&lt;/b&gt;'
+    )
+    fake.add(comment(1, html))
+    await poll(source(fake, http), store, stages())
+    (text,) = store.conn.execute("SELECT text FROM mentions").fetchone()
+    assert text == "acme billing is broken\n\nclick <b>not bold</b>"
+
+
+async def test_a_complaint_on_hn_becomes_a_callback_not_a_reply(
+    fake: FakeHackerNews, http: SharedSession, store: Store
+) -> None:
+    fake.add(comment(1, "acme internet has been down all day, worst support ever"))
+    summary = await poll(source(fake, http), store, stages())
+    assert summary.ingest.callbacks == 1 and summary.ingest.replies == 0
+    assert store.replies(status=None, platform="hackernews") == []
+    assert "read-only" in (reply_problem("hackernews", "Sorry!") or "")
+
+
+def test_the_default_query_is_one_search_per_brand_keyword() -> None:
+    brand = BRAND.__class__("Acme", ("acme", "acme internet", " "))
+    settings = Settings.model_validate({"name": "hn", "type": "hackernews"})
+    hn = build(settings, SourceContext(brand=brand, http=SharedSession().get))
+    assert hn.searches == ["acme", "acme internet"]
+    assert hn.base_url == "https://hn.algolia.com"

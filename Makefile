@@ -33,6 +33,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/latency.py
+	$(BIN)/python bench/console.py
 
 clean:
 	rm -rf $(VENV) earful-demo *.egg-info .pytest_cache .ruff_cache

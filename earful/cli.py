@@ -381,23 +381,37 @@ def _echo_summary(summary: Any) -> None:
     )
 
 
+def no_console_option(func: F) -> F:
+    return click.option(
+        "--no-console", is_flag=True, help="Do not serve the web console this time."
+    )(func)
+
+
 @cli.command()
 @config_option
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
+@no_console_option
 @handles_errors
-def run(config_file: Path | None, log_level: str | None) -> None:
+def run(config_file: Path | None, log_level: str | None, no_console: bool) -> None:
     """Run the daemon: pollers, publisher (and console) until SIGINT or SIGTERM."""
     config = _load(config_file)
     _setup_logging(log_level or config.logging.level)
-    _run_daemon(config)
+    _run_daemon(config, console=not no_console)
 
 
-def _run_daemon(config: Config, on_batch: Callable[[Any], None] | None = None) -> None:
+def _run_daemon(
+    config: Config, on_batch: Callable[[Any], None] | None = None, *, console: bool = True
+) -> None:
     from earful.app import build_runtime
     from earful.daemon import Daemon
 
+    services = []
+    if console and config.console.enabled:
+        from earful.console import ConsoleService
+
+        services.append(ConsoleService(config))
     runtime = build_runtime(config)
-    daemon = Daemon(runtime, on_batch=on_batch or (lambda summary: None))
+    daemon = Daemon(runtime, services=services, on_batch=on_batch or (lambda summary: None))
     asyncio.run(daemon.run())
 
 
@@ -445,6 +459,7 @@ async def _publish(config: Config) -> Any:
 @click.option("--keep", is_flag=True, help="Continue the last demo instead of starting afresh.")
 @click.option("--interval", default="3s", show_default=True, help="Time between replay ticks.")
 @click.option("--batch", default=5, show_default=True, help="Posts per replay tick.")
+@no_console_option
 @json_option
 @handles_errors
 def demo(
@@ -454,6 +469,7 @@ def demo(
     keep: bool,
     interval: str,
     batch: int,
+    no_console: bool,
     as_json: bool,
 ) -> None:
     """Run Earful on the bundled demo data: no credentials needed."""
@@ -480,7 +496,36 @@ def demo(
         f"  stop with Ctrl-C",
         err=True,
     )
-    _run_daemon(config)
+    if not no_console:
+        password = _demo_account(config)
+        click.echo(
+            f"  the console: http://{config.console.host}:{config.console.port}/\n"
+            f"    log in as {DEMO_USER!r} with password {password!r} (made for this demo run)",
+            err=True,
+        )
+    _run_daemon(config, console=not no_console)
+
+
+DEMO_USER = "demo"
+
+
+def _demo_account(config: Config) -> str:
+    """An admin account for the demo's console, with a fresh random password each
+    run (printed to the terminal; the demo's database is local and throwaway)."""
+    import secrets
+
+    from earful.console.passwords import hash_password
+    from storage.store import NotFound
+
+    password = secrets.token_urlsafe(9)
+    with _store(config) as store:
+        try:
+            store.user(DEMO_USER)
+        except NotFound:
+            store.add_user(DEMO_USER, "admin", hash_password(password), actor="earful demo")
+        else:
+            store.set_password(DEMO_USER, hash_password(password), actor="earful demo")
+    return password
 
 
 async def _demo_once(config: Config) -> tuple[Any, Any]:
@@ -918,6 +963,73 @@ def search(config_file: Path | None, as_json: bool, limit: int, query: str) -> N
     for m in rows:
         handle = f"@{m.author_handle}" if m.author_handle else "-"
         click.echo(f"{m.id:>6} {m.platform:<10} {oneline(handle, 18):<18} {oneline(m.text, 90)}")
+
+
+# -- console accounts ---------------------------------------------------------------
+
+
+@cli.group()
+def user() -> None:
+    """Console accounts: admin (everything), agent (decides drafts), viewer (reads)."""
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < MIN_PASSWORD:
+        raise Failure(f"the password must be at least {MIN_PASSWORD} characters")
+    return password
+
+
+MIN_PASSWORD = 10
+
+
+@user.command("add")
+@config_option
+@actor_option
+@click.option("--role", type=click.Choice(["admin", "agent", "viewer"]), required=True)
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from the first line of stdin."
+)
+@click.argument("name")
+@handles_errors
+def user_add(
+    config_file: Path | None, actor: str | None, role: str, password_stdin: bool, name: str
+) -> None:
+    """Create console account NAME; the password is asked for (never echoed)."""
+    from earful.console.passwords import hash_password
+
+    name = name.strip()
+    if not name or len(name) > 64 or any(ch.isspace() or not ch.isprintable() for ch in name):
+        raise Failure("NAME must be 1-64 printable characters without spaces")
+    config = _load(config_file)
+    password = _read_password(password_stdin)
+    with _store(config) as store:
+        store.add_user(name, role, hash_password(password), actor=_actor(actor))
+    click.echo(f"added {role} {name}")
+
+
+@user.command("passwd")
+@config_option
+@actor_option
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from the first line of stdin."
+)
+@click.argument("name")
+@handles_errors
+def user_passwd(
+    config_file: Path | None, actor: str | None, password_stdin: bool, name: str
+) -> None:
+    """Set a new password for NAME; their open sessions end."""
+    from earful.console.passwords import hash_password
+
+    config = _load(config_file)
+    password = _read_password(password_stdin)
+    with _store(config) as store:
+        store.set_password(name, hash_password(password), actor=_actor(actor))
+    click.echo(f"new password set for {name}; their sessions have ended")
 
 
 def main() -> None:

@@ -115,8 +115,12 @@ class EscalationConfig(_Section):
 
 
 class ConsoleConfig(_Section):
+    enabled: bool = True  # `earful run --no-console` turns it off for one run
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
+    session_ttl: Duration = 12 * 3600.0  # idle time after which a login ends
+    refresh: Duration = 5.0  # how often the queue page asks for new drafts
+    secure_cookie: bool = False  # true when served over HTTPS (behind a proxy)
 
 
 class LoggingConfig(_Section):

@@ -245,3 +245,15 @@ class AlertRecord:
         for name in ("labels", "actions", "reasons"):
             data[name] = tuple(loads(data[name]) or ())
         return cls(**{f.name: data[f.name] for f in fields(cls)})
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord(_FromRow):
+    """A console account. password_hash is a self-describing KDF string."""
+
+    id: int
+    name: str
+    role: str
+    password_hash: str | None
+    created_at: str
+    disabled: int

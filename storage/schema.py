@@ -261,10 +261,59 @@ def _v2_alert_outbox(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v3_console(db: sqlite_utils.Database) -> None:
+    """The approval console: login sessions, and indexes for its pages."""
+    run_script(
+        db.conn,
+        """
+        -- token_hash is the SHA-256 of the cookie's value: a copy of the database
+        -- holds no usable session
+        CREATE TABLE sessions (
+            token_hash TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+            csrf TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            seen_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            ip TEXT
+        );
+        CREATE INDEX sessions_user ON sessions (user_id);
+        CREATE INDEX sessions_expires ON sessions (expires_at);
+        -- the praise wall, newest first, optionally only the starred
+        CREATE INDEX praise_starred ON praise (starred, mention_id);
+        -- time to first reply over a window of days (covering: no table lookups)
+        CREATE INDEX replies_sent ON replies (sent_at, case_id) WHERE status = 'sent';
+        CREATE INDEX audit_actor ON audit (actor, id);
+
+        -- mentions per day (UTC, of the post's own time) by disposition and topic,
+        -- kept up to date as verdicts are stored, so the console's charts read a
+        -- few hundred rows whatever the size of the store
+        CREATE TABLE mention_days (
+            day TEXT NOT NULL,
+            disposition TEXT NOT NULL,
+            topic TEXT NOT NULL DEFAULT '',
+            mentions INTEGER NOT NULL,
+            PRIMARY KEY (day, disposition, topic)
+        ) WITHOUT ROWID;
+        INSERT INTO mention_days (day, disposition, topic, mentions)
+            SELECT substr(m.created_at, 1, 10), v.disposition, coalesce(v.topic, ''), count(*)
+            FROM mentions m JOIN verdicts v ON v.mention_id = m.id
+            WHERE m.created_at IS NOT NULL GROUP BY 1, 2, 3;
+        CREATE TRIGGER verdicts_days AFTER INSERT ON verdicts BEGIN
+            INSERT INTO mention_days (day, disposition, topic, mentions)
+                SELECT substr(created_at, 1, 10), new.disposition, coalesce(new.topic, ''), 1
+                FROM mentions WHERE id = new.mention_id AND created_at IS NOT NULL
+                ON CONFLICT (day, disposition, topic) DO UPDATE SET mentions = mentions + 1;
+        END;
+        """,
+    )
+
+
 # Append only: a released migration is never edited, a new one is added.
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _v1_initial,
     _v2_alert_outbox,
+    _v3_console,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

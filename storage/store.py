@@ -35,6 +35,7 @@ from storage.records import (
     ReplyDetail,
     ReplyRecord,
     Stats,
+    UserRecord,
     VerdictRecord,
 )
 from storage.schema import ROLES, migrate
@@ -48,6 +49,11 @@ class StoreError(Exception):
 
 class NotFound(StoreError):
     pass
+
+
+class CaseConflict(StoreError):
+    """A case was not in a state the change applies to; the message says why and,
+    when the audit log knows, who changed it last."""
 
 
 class AlreadyDecided(StoreError):
@@ -536,6 +542,105 @@ class Store:
                 f"at {rows[0]['done_at']}"
             )
 
+    def case(self, case_id: int) -> CaseRecord:
+        rows = self._rows("SELECT * FROM cases WHERE id = ?", (case_id,))
+        if not rows:
+            raise NotFound(f"no case with id {case_id}")
+        return CaseRecord.from_row(rows[0])
+
+    def _case_change(
+        self,
+        case_id: int,
+        *,
+        actor: str,
+        action: str,
+        wanted: str,
+        where: str,
+        assignments: str,
+        params: Sequence[Any],
+        detail: Mapping[str, Any],
+    ) -> CaseRecord:
+        """One guarded UPDATE of a case, audit-logged; CaseConflict when the case
+        is not in a state `where` accepts (someone else changed it first)."""
+        with self._write() as conn:
+            changed = conn.execute(
+                f"UPDATE cases SET {assignments}, updated_at = ? WHERE id = ? AND ({where})",
+                (*params, iso(self.clock()), case_id),
+            ).rowcount
+            if changed:
+                self._audit(conn, actor, action, f"case:{case_id}", **detail)
+        current = self.case(case_id)
+        if not changed:
+            last = self.audit_log(limit=1, subject=f"case:{case_id}")
+            who = (
+                f" (last change: {last[0].action} by {last[0].actor} at {last[0].at})"
+                if last
+                else ""
+            )
+            raise CaseConflict(f"case {case_id} cannot be {wanted}: it is {current.status}{who}")
+        return current
+
+    def assign_case(self, case_id: int, actor: str, assignee: str | None) -> CaseRecord:
+        """Give an open case to a person (None: take it back to the pool)."""
+        if assignee is not None:
+            user = self.user(assignee)
+            if user.disabled or user.role == "viewer":
+                raise StoreError(f"{assignee} cannot take cases (disabled or a viewer)")
+        return self._case_change(
+            case_id,
+            actor=actor,
+            action="assign",
+            wanted="assigned",
+            where="status != 'resolved'",
+            assignments="assignee = ?",
+            params=(assignee,),
+            detail={"assignee": assignee},
+        )
+
+    def escalate_case(self, case_id: int, actor: str, *, note: str | None = None) -> CaseRecord:
+        return self._case_change(
+            case_id,
+            actor=actor,
+            action="escalate",
+            wanted="escalated",
+            where="status IN ('open', 'waiting')",
+            assignments="status = 'escalated'",
+            params=(),
+            detail={"note": note} if note else {},
+        )
+
+    def resolve_case(self, case_id: int, actor: str, *, note: str | None = None) -> CaseRecord:
+        """Close a case. Its drafts keep their state: a pending thank-you can still
+        be approved or rejected on its own."""
+        return self._case_change(
+            case_id,
+            actor=actor,
+            action="resolve",
+            wanted="resolved",
+            where="status != 'resolved'",
+            assignments="status = 'resolved', resolved_at = ?",
+            params=(iso(self.clock()),),
+            detail={"note": note} if note else {},
+        )
+
+    def star_praise(self, mention_id: int, actor: str, *, starred: bool = True) -> None:
+        """Mark a praise mention as a testimonial (or take the mark off)."""
+        with self._write() as conn:
+            changed = conn.execute(
+                "UPDATE praise SET starred = ?, starred_by = ?, starred_at = ? "
+                "WHERE mention_id = ?",
+                (
+                    int(starred),
+                    actor if starred else None,
+                    iso(self.clock()) if starred else None,
+                    mention_id,
+                ),
+            ).rowcount
+            if changed:
+                self._audit(conn, actor, "star" if starred else "unstar", f"mention:{mention_id}")
+        if not changed:
+            raise NotFound(f"mention {mention_id} is not on the praise wall")
+
     def alerts(self, status: str = "pending") -> list[dict[str, Any]]:
         return [
             dict(r)
@@ -749,6 +854,22 @@ class Store:
                 raise StoreError(f"a user named {name!r} already exists") from None
             self._audit(conn, actor, "user-add", f"user:{name}", role=role)
         return int(user_id or 0)
+
+    def user(self, name: str) -> UserRecord:
+        rows = self._rows("SELECT * FROM users WHERE name = ?", (name,))
+        if not rows:
+            raise NotFound(f"no user named {name!r}")
+        return UserRecord.from_row(rows[0])
+
+    def set_password(self, name: str, password_hash: str, *, actor: str) -> None:
+        """A new password; every session of that user ends with the old one."""
+        with self._write() as conn:
+            row = conn.execute("SELECT id FROM users WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise NotFound(f"no user named {name!r}")
+            conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, row[0]))
+            conn.execute("DELETE FROM sessions WHERE user_id = ?", (row[0],))
+            self._audit(conn, actor, "user-password", f"user:{name}")
 
     def audit_log(self, *, limit: int = 100, subject: str | None = None) -> list[AuditEntry]:
         where = " WHERE subject = ?" if subject else ""

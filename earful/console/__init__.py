@@ -1,0 +1,13 @@
+"""The approval console: an aiohttp.web application where support staff work the
+queue and marketing follows praise.
+
+Owns: routes and their role checks (security.py), accounts and sessions (auth.py,
+passwords.py, ratelimit.py), the HTML pages (pages.py, templates/), the JSON API
+(api.py) and the static JS/CSS (static/, Chart.js vendored there).
+May import: storage (the Store and its queries), responders.limits, earful.config.
+Every decision goes through the Store's guarded, audit-logged transitions.
+"""
+
+from earful.console.app import ConsoleService, build_app
+
+__all__ = ["ConsoleService", "build_app"]

@@ -1,0 +1,253 @@
+"""The JSON API under /api/, which the pages use: the same sessions, roles and
+CSRF rule as the pages. docs/console.md lists every endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+
+from earful.console.counting import count_for, limits_for_browser
+from earful.console.pages import db, query_int, queue_filter, stats_days
+from earful.console.security import json_error, requires, session_of
+from earful.display import to_json
+from responders.limits import reply_problem
+from storage import queries
+from storage.store import Store
+
+
+def ok(data: Any, status: int = 200) -> web.Response:
+    # to_json: dataclasses as objects, and lone surrogates as \u escapes
+    return web.Response(
+        text=to_json(data, indent=None), status=status, content_type="application/json"
+    )
+
+
+async def body_of(request: web.Request) -> dict[str, Any]:
+    if request.content_type != "application/json":
+        raise web.HTTPUnsupportedMediaType(text="send JSON (Content-Type: application/json)")
+    try:
+        data = await request.json()
+    except ValueError:
+        raise web.HTTPBadRequest(text="the body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise web.HTTPBadRequest(text="the body must be a JSON object")
+    return data
+
+
+def _text(data: dict[str, Any], key: str, *, required: bool = False) -> str | None:
+    value = data.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise web.HTTPBadRequest(text=f"{key} must be a non-empty string")
+    return value
+
+
+def _id(request: web.Request) -> int:
+    return int(request.match_info["id"])
+
+
+@requires("viewer")
+async def me(request: web.Request) -> web.StreamResponse:
+    s = session_of(request)
+    return ok({"name": s.name, "role": s.role, "expires_at": s.expires_at})
+
+
+@requires("viewer")
+async def queue(request: web.Request) -> web.StreamResponse:
+    flt = queue_filter(request)
+    since = query_int(request, "since")
+    limit = min(query_int(request, "limit", 50) or 50, 200)
+    offset = max(query_int(request, "offset", 0) or 0, 0)
+    items, counts, latest = await asyncio.gather(
+        db(
+            request,
+            queries.queue,
+            flt,
+            limit=limit,
+            offset=offset,
+            since=since,
+        ),
+        db(request, queries.counts),
+        db(request, queries.latest_reply_id),
+    )
+    return ok({"items": items, "counts": counts, "latest": latest})
+
+
+@requires("viewer")
+async def draft(request: web.Request) -> web.StreamResponse:
+    reply_id = _id(request)
+    return ok(await db(request, lambda s: s.detail(reply_id)))
+
+
+async def _next_after(request: web.Request, reply: Any) -> int | None:
+    return (await db(request, queries.neighbours, reply)).next
+
+
+@requires("agent")
+async def approve(request: web.Request) -> web.StreamResponse:
+    reply_id = _id(request)
+    data = await body_of(request)
+    body = _text(data, "body")
+    current = await db(request, lambda s: s.reply(reply_id))
+    problem = reply_problem(current.platform, body if body is not None else current.body)
+    if problem:
+        return json_error(422, f"reply {reply_id} not approved: {problem}")
+    if body == current.body:
+        body = None  # unchanged: a plain approval, not an edit
+    actor = session_of(request).name
+    reply = await db(request, lambda s: s.approve(reply_id, actor, body=body))
+    return ok({"reply": reply, "next": await _next_after(request, reply)})
+
+
+@requires("agent")
+async def reject(request: web.Request) -> web.StreamResponse:
+    reply_id = _id(request)
+    data = await body_of(request)
+    reason = _text(data, "reason", required=True)
+    actor = session_of(request).name
+    reply = await db(request, lambda s: s.reject(reply_id, actor, reason=reason))
+    return ok({"reply": reply, "next": await _next_after(request, reply)})
+
+
+@requires("agent")
+async def edit(request: web.Request) -> web.StreamResponse:
+    reply_id = _id(request)
+    body = _text(await body_of(request), "body", required=True) or ""
+    current = await db(request, lambda s: s.reply(reply_id))
+    problem = reply_problem(current.platform, body)
+    if problem:
+        return json_error(422, f"reply {reply_id} not saved: {problem}")
+    actor = session_of(request).name
+    return ok({"reply": await db(request, lambda s: s.edit(reply_id, actor, body))})
+
+
+@requires("agent")
+async def assign(request: web.Request) -> web.StreamResponse:
+    case_id = _id(request)
+    data = await body_of(request)
+    assignee = _text(data, "assignee")
+    actor = session_of(request).name
+    return ok(
+        {"case": await db(request, lambda s: s.assign_case(case_id, actor, assignee or None))}
+    )
+
+
+async def _case_step(request: web.Request, step: str) -> web.StreamResponse:
+    """escalate or resolve, with an optional note for the audit log."""
+    case_id = _id(request)
+    note = _text(await body_of(request), "note")
+    actor = session_of(request).name
+    change = {"escalate": Store.escalate_case, "resolve": Store.resolve_case}[step]
+    return ok({"case": await db(request, lambda s: change(s, case_id, actor, note=note))})
+
+
+@requires("agent")
+async def escalate(request: web.Request) -> web.StreamResponse:
+    return await _case_step(request, "escalate")
+
+
+@requires("agent")
+async def resolve(request: web.Request) -> web.StreamResponse:
+    return await _case_step(request, "resolve")
+
+
+@requires("viewer")
+async def callbacks(request: web.Request) -> web.StreamResponse:
+    status = request.query.get("status", "open")
+    if status not in ("open", "done", "all"):
+        return json_error(400, "status must be open, done or all")
+    rows = await db(request, lambda s: s.callbacks(None if status == "all" else status, limit=200))
+    return ok({"items": rows})
+
+
+@requires("agent")
+async def callback_done(request: web.Request) -> web.StreamResponse:
+    callback_id = _id(request)
+    await body_of(request)
+    actor = session_of(request).name
+    await db(request, lambda s: s.complete_callback(callback_id, actor))
+    return ok({"done": callback_id, "by": actor})
+
+
+@requires("viewer")
+async def escalations(request: web.Request) -> web.StreamResponse:
+    return ok({"items": await db(request, queries.escalations)})
+
+
+@requires("viewer")
+async def praise(request: web.Request) -> web.StreamResponse:
+    starred = request.query.get("starred") == "1"
+    limit = min(query_int(request, "limit", 60) or 60, 500)
+    offset = max(query_int(request, "offset", 0) or 0, 0)
+    rows = await db(request, queries.praise_wall, starred_only=starred, limit=limit, offset=offset)
+    return ok({"items": rows})
+
+
+@requires("viewer")
+async def star(request: web.Request) -> web.StreamResponse:
+    """Marketing's one write: marking praise as a testimonial."""
+    mention_id = _id(request)
+    data = await body_of(request)
+    starred = data.get("starred", True)
+    if not isinstance(starred, bool):
+        return json_error(400, "starred must be true or false")
+    actor = session_of(request).name
+    await db(request, lambda s: s.star_praise(mention_id, actor, starred=starred))
+    return ok({"mention_id": mention_id, "starred": starred})
+
+
+@requires("viewer")
+async def stats(request: web.Request) -> web.StreamResponse:
+    return ok(await db(request, queries.series, days=stats_days(request)))
+
+
+@requires("admin")
+async def audit(request: web.Request) -> web.StreamResponse:
+    q = request.query
+    rows = await db(
+        request,
+        queries.audit_page,
+        limit=min(query_int(request, "limit", 100) or 100, 500),
+        before=query_int(request, "before"),
+        actor=q.get("actor") or None,
+        subject=q.get("subject") or None,
+    )
+    return ok({"items": rows})
+
+
+@requires("viewer")
+async def limits(request: web.Request) -> web.StreamResponse:
+    return ok(limits_for_browser())
+
+
+@requires("viewer")
+async def count(request: web.Request) -> web.StreamResponse:
+    """The editor's live count, by the same functions that check an approval."""
+    data = await body_of(request)
+    platform = _text(data, "platform", required=True) or ""
+    body = _text(data, "body")
+    return ok(count_for(platform, body or ""))
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/api/me", me)
+    router.add_get("/api/queue", queue)
+    router.add_get("/api/drafts/{id:\\d+}", draft)
+    router.add_post("/api/drafts/{id:\\d+}/approve", approve)
+    router.add_post("/api/drafts/{id:\\d+}/reject", reject)
+    router.add_post("/api/drafts/{id:\\d+}/edit", edit)
+    router.add_post("/api/cases/{id:\\d+}/assign", assign)
+    router.add_post("/api/cases/{id:\\d+}/escalate", escalate)
+    router.add_post("/api/cases/{id:\\d+}/resolve", resolve)
+    router.add_get("/api/callbacks", callbacks)
+    router.add_post("/api/callbacks/{id:\\d+}/done", callback_done)
+    router.add_get("/api/escalations", escalations)
+    router.add_get("/api/praise", praise)
+    router.add_post("/api/praise/{id:\\d+}/star", star)
+    router.add_get("/api/stats", stats)
+    router.add_get("/api/audit", audit)
+    router.add_get("/api/limits", limits)
+    router.add_post("/api/count", count)

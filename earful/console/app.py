@@ -1,0 +1,152 @@
+"""Building the console application, and running it as one of the daemon's services."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from importlib.resources import files
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from earful.config import Config, ConfigError
+from earful.console import api, auth, pages
+from earful.console.ratelimit import LoginLimiter
+from earful.console.security import (
+    SETTINGS,
+    STORE,
+    ConsoleSettings,
+    guard,
+    json_error,
+    security_headers,
+    wants_json,
+)
+from responders.templating import PLATFORM_NAMES
+from storage.sessions import purge_expired
+from storage.store import AlreadyDecided, CaseConflict, NotFound, Store, StoreError
+
+log = logging.getLogger("earful.console")
+
+STATIC = Path(str(files("earful.console").joinpath("static")))
+TEMPLATES = Path(str(files("earful.console").joinpath("templates")))
+
+
+def _facets(config: Config) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The topics and segments the configured rules can give, for the filters."""
+    from earful.pipeline import build_stages
+
+    rules = build_stages(config).ruleset.rules
+    topics = sorted({r.then.topic for r in rules if r.then.topic})
+    segments = sorted({r.then.segment for r in rules if r.then.segment})
+    return tuple(topics), tuple(segments)
+
+
+def settings_from(config: Config) -> ConsoleSettings:
+    topics, segments = _facets(config)
+    return ConsoleSettings(
+        session_ttl=timedelta(seconds=config.console.session_ttl),
+        refresh=config.console.refresh,
+        secure_cookie=config.console.secure_cookie,
+        brand=config.brand.name,
+        platforms=tuple(PLATFORM_NAMES),
+        topics=topics,
+        segments=segments,
+    )
+
+
+@web.middleware
+async def store_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """What the store refuses becomes a clear answer, never a 500."""
+    try:
+        return await handler(request)
+    except NotFound as exc:
+        status, message = 404, str(exc)
+    except (AlreadyDecided, CaseConflict) as exc:
+        status, message = 409, str(exc)
+    except StoreError as exc:
+        status, message = 400, str(exc)
+    except web.HTTPClientError as exc:
+        if not wants_json(request):
+            raise
+        status, message = exc.status, exc.text or exc.reason
+    if wants_json(request):
+        return json_error(status, message)
+    return await pages.error_page(request, status, message)
+
+
+def build_app(
+    store: Store, config: Config, *, settings: ConsoleSettings | None = None
+) -> web.Application:
+    """The console on `store`. The caller owns the store (and closes it)."""
+    app = web.Application(middlewares=[store_errors, guard])
+    app[STORE] = store
+    app[SETTINGS] = settings or settings_from(config)
+    app[auth.LIMITER] = LoginLimiter()
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    pages.install_filters(aiohttp_jinja2.get_env(app))
+    app.on_response_prepare.append(security_headers)
+    auth.add_routes(app.router)
+    pages.add_routes(app.router)
+    api.add_routes(app.router)
+    app.router.add_static("/static/", STATIC, name="static")
+    return app
+
+
+class ConsoleService:
+    """A daemon service: `await service()` starts the console on its own store
+    connection (so the console's reads never wait on the pipeline's lock) and
+    returns the function that stops it. `addresses` holds where it listens."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.addresses: list[str] = []
+
+    async def __call__(self) -> Callable[[], Awaitable[None]]:
+        from earful.pipeline import open_store
+
+        store = open_store(self.config)
+        purge_expired(store)
+        runner = web.AppRunner(build_app(store, self.config), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self.config.console.host, self.config.console.port)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            store.close()
+            where = f"{self.config.console.host}:{self.config.console.port}"
+            raise ConfigError(
+                self.config.path,
+                [
+                    f"console: cannot listen on {where}: {exc.strerror or exc} "
+                    "(set [console] port, or run with --no-console)"
+                ],
+            ) from None
+        self.addresses = [f"http://{host}:{port}" for host, port, *_ in _bound(runner)]
+        log.info("console on %s", ", ".join(self.addresses))
+
+        async def stop() -> None:
+            await runner.cleanup()
+            store.close()
+
+        return stop
+
+
+def _bound(runner: web.AppRunner) -> list[tuple[str, int]]:
+    out = []
+    for address in runner.addresses:
+        if isinstance(address, tuple):
+            out.append((str(address[0]), int(address[1])))
+    return out

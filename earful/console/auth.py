@@ -1,0 +1,167 @@
+"""Logging in and out.
+
+The login form is protected against cross-site posting by a double-submit token
+(a random value in both an HttpOnly SameSite=Strict cookie and a hidden field);
+after login the session's own CSRF token takes over. Wrong passwords are counted
+per account name and client address (ratelimit.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import secrets
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from earful.console.passwords import BadHash, verify_password, waste_time
+from earful.console.ratelimit import LoginLimiter
+from earful.console.security import (
+    CSRF_FIELD,
+    SESSION_COOKIE,
+    SETTINGS,
+    STORE,
+    public,
+    requires,
+)
+from storage.sessions import end_session, start_session
+from storage.store import NotFound, Store
+
+log = logging.getLogger("earful.console")
+
+LIMITER = web.AppKey("limiter", LoginLimiter)
+LOGIN_COOKIE = "earful_login"
+
+
+def see_other(location: str) -> web.Response:
+    return web.Response(status=303, headers={"Location": location})
+
+
+def _safe_next(value: str | None) -> str:
+    """Only a path on this site: never an absolute or scheme-relative URL."""
+    if value and value.startswith("/") and not value.startswith(("//", "/\\")):
+        return value
+    return "/"
+
+
+def _login_form(
+    request: web.Request, *, error: str | None = None, status: int = 200, name: str = ""
+) -> web.Response:
+    token = secrets.token_urlsafe(32)
+    html = aiohttp_jinja2.render_string(
+        "login.html",
+        request,
+        {
+            "error": error,
+            "login_csrf": token,
+            "next": _safe_next(request.query.get("next")),
+            "name": name,
+            "brand": request.app[SETTINGS].brand,
+        },
+    )
+    response = web.Response(
+        body=html.encode("utf-8", "backslashreplace"),
+        status=status,
+        content_type="text/html",
+        charset="utf-8",
+    )
+    response.set_cookie(
+        LOGIN_COOKIE,
+        token,
+        httponly=True,
+        samesite="Strict",
+        secure=request.app[SETTINGS].secure_cookie,
+        path="/login",
+        max_age=3600,
+    )
+    return response
+
+
+@public
+async def login_page(request: web.Request) -> web.StreamResponse:
+    return _login_form(request)
+
+
+def _check(store: Store, name: str, password: str) -> int | None:
+    """The user's id when name and password match an enabled account."""
+    try:
+        user = store.user(name)
+    except NotFound:
+        waste_time(password)
+        return None
+    if user.disabled or not user.password_hash:
+        waste_time(password)
+        return None
+    try:
+        ok = verify_password(password, user.password_hash)
+    except BadHash:
+        log.error("user %s has an unreadable password hash; set a new password", name)
+        return None
+    return user.id if ok else None
+
+
+@public
+async def login(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    cookie = request.cookies.get(LOGIN_COOKIE, "")
+    given = form.get(CSRF_FIELD)
+    if not (cookie and isinstance(given, str) and hmac.compare_digest(cookie, given)):
+        return _login_form(request, error="The form expired; please try again.", status=403)
+    name = str(form.get("name", "")).strip()
+    password = str(form.get("password", ""))
+    if not name or not password:
+        return _login_form(request, error="Enter your name and password.", status=400, name=name)
+    limiter = request.app[LIMITER]
+    key = limiter.key(name, request.remote)
+    wait = limiter.retry_after(key)
+    if wait is not None:
+        minutes = max(round(wait / 60), 1)
+        response = _login_form(
+            request,
+            error=f"Too many failed attempts. Try again in about {minutes} minute"
+            f"{'s' if minutes != 1 else ''}.",
+            status=429,
+            name=name,
+        )
+        response.headers["Retry-After"] = str(int(wait))
+        return response
+    store = request.app[STORE]
+    user_id = await asyncio.to_thread(_check, store, name, password)
+    if user_id is None:
+        limiter.failed(key)
+        log.warning("failed console login for %r from %s", name, request.remote)
+        return _login_form(request, error="Wrong name or password.", status=401, name=name)
+    limiter.succeeded(key)
+    settings = request.app[SETTINGS]
+    token = await asyncio.to_thread(
+        start_session, store, user_id, ttl=settings.session_ttl, ip=request.remote
+    )
+    response = see_other(_safe_next(str(form.get("next", "/"))))
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="Strict",
+        secure=settings.secure_cookie,
+        path="/",
+    )
+    response.del_cookie(LOGIN_COOKIE, path="/login")
+    return response
+
+
+@requires("viewer")
+async def logout(request: web.Request) -> web.StreamResponse:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        await asyncio.to_thread(end_session, request.app[STORE], token)
+    response = see_other("/login")
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/login", login_page, name="login")
+    router.add_post("/login", login)
+    router.add_post("/logout", logout, name="logout")

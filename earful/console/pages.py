@@ -1,0 +1,305 @@
+"""The HTML pages. Each reads through the store off the event loop and renders a
+Jinja2 template (autoescaped); the pages' actions go through the JSON API."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from earful.console.security import (
+    ROLE_RANK,
+    SESSION,
+    SETTINGS,
+    STORE,
+    Session,
+    requires,
+    session_of,
+)
+from earful.display import duration, plain
+from responders.limits import LIMITS
+from rules.verdict import Disposition
+from storage import queries
+from storage.queries import QueueFilter
+from storage.schema import REPLY_STATUSES
+
+T = TypeVar("T")
+
+PAGE_SIZE = 50
+
+
+async def db(request: web.Request, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a store call off the event loop: SQLite calls block."""
+    return await asyncio.to_thread(fn, request.app[STORE], *args, **kwargs)
+
+
+def _http_url(url: str | None) -> str | None:
+    """A permalink only when it is http(s): a post's `javascript:` URL never
+    becomes a link."""
+    if url and url.lower().startswith(("https://", "http://")):
+        return url
+    return None
+
+
+def install_filters(env: jinja2.Environment) -> None:
+    env.filters["http_url"] = _http_url
+    env.filters["duration"] = duration
+    env.filters["thousands"] = lambda n: "-" if n is None else f"{n:,}"
+    env.globals["ROLE_RANK"] = ROLE_RANK
+
+
+async def render(
+    request: web.Request, template: str, context: dict[str, Any], *, status: int = 200
+) -> web.Response:
+    session: Session | None = request.get(SESSION)
+    counts = await db(request, queries.counts) if session else None
+    settings = request.app[SETTINGS]
+    html = aiohttp_jinja2.render_string(
+        template,
+        request,
+        {
+            "me": session,
+            "csrf": session.csrf if session else "",
+            "counts": counts,
+            "brand": settings.brand,
+            "refresh_ms": int(settings.refresh * 1000),
+            "can_decide": bool(session and ROLE_RANK[session.role] >= ROLE_RANK["agent"]),
+            "is_admin": bool(session and session.role == "admin"),
+            "path": request.path,
+            **context,
+        },
+    )
+    # backslashreplace: a post may hold lone surrogates, which no UTF-8 can carry
+    return web.Response(
+        body=html.encode("utf-8", "backslashreplace"),
+        status=status,
+        content_type="text/html",
+        charset="utf-8",
+    )
+
+
+async def error_page(request: web.Request, status: int, message: str) -> web.Response:
+    return await render(
+        request, "error.html", {"status": status, "message": message}, status=status
+    )
+
+
+def query_int(request: web.Request, name: str, default: int | None = None) -> int | None:
+    value = request.query.get(name)
+    if value in (None, ""):
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise web.HTTPBadRequest(text=f"{name} must be a whole number, got {value!r}") from None
+
+
+def queue_filter(request: web.Request) -> QueueFilter:
+    q = request.query
+    status = q.get("status", "pending")
+    if status not in (*REPLY_STATUSES, "all"):
+        raise web.HTTPBadRequest(text=f"status must be one of {', '.join(REPLY_STATUSES)} or all")
+    return QueueFilter(
+        status=None if status == "all" else status,
+        platform=q.get("platform") or None,
+        topic=q.get("topic") or None,
+        disposition=q.get("disposition") or None,
+        segment=q.get("segment") or None,
+        search=q.get("q") or None,
+    )
+
+
+@requires("viewer")
+async def home(request: web.Request) -> web.StreamResponse:
+    viewer = session_of(request).role == "viewer"
+    raise web.HTTPFound("/praise" if viewer else "/queue")
+
+
+@requires("viewer")
+async def queue_page(request: web.Request) -> web.StreamResponse:
+    flt = queue_filter(request)
+    offset = max(query_int(request, "offset", 0) or 0, 0)
+    items, latest = await asyncio.gather(
+        db(request, queries.queue, flt, limit=PAGE_SIZE, offset=offset),
+        db(request, queries.latest_reply_id),
+    )
+    others = []
+    if flt.search:
+        others = await db(request, lambda s: s.search(flt.search, limit=20))
+    settings = request.app[SETTINGS]
+    query = {k: v for k, v in request.query.items() if k != "offset" and v}
+
+    def page_url(at: int) -> str:
+        return "/queue?" + urlencode({**query, "offset": str(at)})
+
+    return await render(
+        request,
+        "queue.html",
+        {
+            "query": urlencode(query),
+            "prev_url": page_url(max(offset - PAGE_SIZE, 0)) if offset > 0 else None,
+            "next_url": page_url(offset + PAGE_SIZE) if len(items) == PAGE_SIZE else None,
+            "items": items,
+            "flt": flt,
+            "status": request.query.get("status", "pending"),
+            "offset": offset,
+            "page_size": PAGE_SIZE,
+            "latest": latest,
+            "others": others,
+            "statuses": REPLY_STATUSES,
+            "platforms": settings.platforms,
+            "topics": settings.topics,
+            "segments": settings.segments,
+            "dispositions": [d.value for d in Disposition],
+        },
+    )
+
+
+def _limit_text(platform: str) -> str:
+    limit = LIMITS.get(platform)
+    return f"{limit[0]} {limit[2]}" if limit else "no limit"
+
+
+@requires("viewer")
+async def draft_page(request: web.Request) -> web.StreamResponse:
+    reply_id = int(request.match_info["id"])
+    detail = await db(request, lambda s: s.detail(reply_id))
+    author, around, people = await asyncio.gather(
+        db(request, queries.author_mentions, detail.mention),
+        db(request, queries.neighbours, detail.reply),
+        db(request, queries.assignees),
+    )
+    return await render(
+        request,
+        "case.html",
+        {
+            "d": detail,
+            "case": detail.case,
+            "author": author,
+            "around": around,
+            "people": people,
+            "limit_text": _limit_text(detail.reply.platform),
+            "case_history": (
+                await db(request, lambda s: s.audit_log(limit=50, subject=f"case:{detail.case.id}"))
+                if detail.case
+                else []
+            ),
+        },
+    )
+
+
+@requires("viewer")
+async def case_page(request: web.Request) -> web.StreamResponse:
+    case_id = int(request.match_info["id"])
+    view = await db(request, queries.case_view, case_id)
+    pending = [r for r in view.replies if r.status == "pending"]
+    chosen = pending[0] if pending else (view.replies[-1] if view.replies else None)
+    if chosen is not None:
+        raise web.HTTPFound(f"/drafts/{chosen.id}")
+    people = await db(request, queries.assignees)
+    return await render(request, "case_only.html", {"v": view, "case": view.case, "people": people})
+
+
+@requires("viewer")
+async def callbacks_page(request: web.Request) -> web.StreamResponse:
+    status = request.query.get("status", "open")
+    if status not in ("open", "done", "all"):
+        raise web.HTTPBadRequest(text="status must be open, done or all")
+    rows = await db(request, lambda s: s.callbacks(None if status == "all" else status, limit=200))
+    return await render(request, "callbacks.html", {"rows": rows, "status": status})
+
+
+@requires("viewer")
+async def escalations_page(request: web.Request) -> web.StreamResponse:
+    rows = await db(request, queries.escalations)
+    return await render(request, "escalations.html", {"rows": rows})
+
+
+@requires("viewer")
+async def praise_page(request: web.Request) -> web.StreamResponse:
+    starred = request.query.get("starred") == "1"
+    offset = max(query_int(request, "offset", 0) or 0, 0)
+    rows = await db(request, queries.praise_wall, starred_only=starred, limit=60, offset=offset)
+    return await render(
+        request, "praise.html", {"rows": rows, "starred": starred, "offset": offset, "size": 60}
+    )
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    """Spreadsheets run cells that start like a formula: a post saying
+    `=HYPERLINK(...)` must stay text when marketing opens the export."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+@requires("viewer")
+async def praise_csv(request: web.Request) -> web.StreamResponse:
+    def build(store: Any) -> str:
+        columns, rows = store.export("praise")
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([_cell(v) for v in row])
+        return out.getvalue()
+
+    body = await db(request, build)
+    return web.Response(
+        body=body.encode("utf-8", "backslashreplace"),
+        content_type="text/csv",
+        charset="utf-8",
+        headers={"Content-Disposition": 'attachment; filename="earful-praise.csv"'},
+    )
+
+
+def stats_days(request: web.Request) -> int:
+    days = query_int(request, "days", 30) or 30
+    if not 1 <= days <= 366:
+        raise web.HTTPBadRequest(text="days must be between 1 and 366")
+    return days
+
+
+@requires("viewer")
+async def stats_page(request: web.Request) -> web.StreamResponse:
+    days = stats_days(request)
+    series = await db(request, queries.series, days=days)
+    return await render(
+        request, "stats.html", {"s": series, "days": days, "series_json": plain(series)}
+    )
+
+
+@requires("admin")
+async def audit_page(request: web.Request) -> web.StreamResponse:
+    actor = request.query.get("actor") or None
+    subject = request.query.get("subject") or None
+    before = query_int(request, "before")
+    rows = await db(
+        request, queries.audit_page, limit=100, before=before, actor=actor, subject=subject
+    )
+    return await render(
+        request, "audit.html", {"rows": rows, "actor": actor or "", "subject": subject or ""}
+    )
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/", home)
+    router.add_get("/queue", queue_page, name="queue")
+    router.add_get("/drafts/{id:\\d+}", draft_page, name="draft")
+    router.add_get("/cases/{id:\\d+}", case_page, name="case")
+    router.add_get("/callbacks", callbacks_page, name="callbacks")
+    router.add_get("/escalations", escalations_page, name="escalations")
+    router.add_get("/praise", praise_page, name="praise")
+    router.add_get("/praise.csv", praise_csv, name="praise_csv")
+    router.add_get("/stats", stats_page, name="stats")
+    router.add_get("/audit", audit_page, name="audit")

@@ -1,0 +1,435 @@
+// Earful console: one small script for every page. Post text is only ever put in
+// the page with textContent, never as HTML.
+"use strict";
+
+(function () {
+  const body = document.body;
+  const page = body.dataset.page || "";
+  const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
+
+  function flash(message, kind) {
+    const box = document.getElementById("flash");
+    if (!box) return;
+    box.textContent = message;
+    box.className = kind || "info";
+    box.hidden = false;
+  }
+
+  async function api(method, url, payload) {
+    const options = {
+      method: method,
+      credentials: "same-origin",
+      headers: { Accept: "application/json" },
+    };
+    if (method !== "GET") {
+      options.headers["Content-Type"] = "application/json";
+      options.headers["X-CSRF-Token"] = csrf();
+      options.body = JSON.stringify(payload || {});
+    }
+    const response = await fetch(url, options);
+    let data = {};
+    try {
+      data = await response.json();
+    } catch (e) {
+      data = { error: response.statusText };
+    }
+    if (!response.ok) {
+      const error = new Error(data.error || response.statusText);
+      error.status = response.status;
+      throw error;
+    }
+    return data;
+  }
+
+  function typing(event) {
+    const t = event.target;
+    return t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT");
+  }
+
+  const keys = {};
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && typing(event)) {
+      event.target.blur();
+      return;
+    }
+    if (typing(event) || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.key === "?") {
+      const help = document.getElementById("help");
+      if (help.open) help.close();
+      else help.showModal();
+      event.preventDefault();
+      return;
+    }
+    const action = keys[event.key];
+    if (action) {
+      event.preventDefault();
+      action(event);
+    }
+  });
+
+  function setCount(id, value) {
+    const el = document.getElementById(id);
+    if (el && value !== undefined) {
+      el.textContent = String(value);
+      el.classList.toggle("hot", id === "escalated-count" && value > 0);
+    }
+  }
+
+  // -- the queue -------------------------------------------------------------
+
+  function queuePage() {
+    const list = document.getElementById("queue");
+    const template = document.getElementById("queue-row");
+    let selected = -1;
+
+    function rows() {
+      return Array.from(list.querySelectorAll("li.queue-item"));
+    }
+    function select(index) {
+      const all = rows();
+      if (!all.length) return;
+      selected = Math.max(0, Math.min(index, all.length - 1));
+      all.forEach((row, i) => row.classList.toggle("selected", i === selected));
+      all[selected].scrollIntoView({ block: "nearest" });
+    }
+    keys.j = () => select(selected + 1);
+    keys.k = () => select(selected - 1);
+    const open = () => {
+      const row = rows()[selected];
+      if (row) window.location.href = "/drafts/" + row.dataset.id;
+    };
+    keys.o = open;
+    keys.Enter = open;
+    keys["/"] = () => document.getElementById("search").focus();
+
+    function before(a, b) {
+      // queue order: urgency desc, interest desc, id asc
+      if (a.urgency !== b.urgency) return a.urgency > b.urgency;
+      if (a.interest !== b.interest) return a.interest > b.interest;
+      return a.id < b.id;
+    }
+
+    function add(item) {
+      if (list.querySelector('li[data-id="' + item.id + '"]')) return;
+      const row = template.content.firstElementChild.cloneNode(true);
+      row.dataset.id = item.id;
+      row.dataset.urgency = item.urgency;
+      row.dataset.interest = item.interest;
+      row.classList.add("new");
+      const fill = {
+        urgency: String(item.urgency),
+        kind: item.kind,
+        platform: item.platform,
+        author: item.author_handle ? "@" + item.author_handle : "-",
+        disposition: item.disposition,
+        topic: item.topic || "",
+        segment: item.segment || "",
+        status: item.status,
+        text: item.text.length > 240 ? item.text.slice(0, 237) + "..." : item.text,
+      };
+      for (const [field, value] of Object.entries(fill)) {
+        row.querySelector('[data-field="' + field + '"]').textContent = value;
+      }
+      row.querySelector('[data-field="link"]').href = "/drafts/" + item.id;
+      const key = { urgency: item.urgency, interest: item.interest, id: item.id };
+      const after = rows().find((r) =>
+        before(key, {
+          urgency: Number(r.dataset.urgency),
+          interest: Number(r.dataset.interest),
+          id: Number(r.dataset.id),
+        })
+      );
+      list.insertBefore(row, after || null);
+      const empty = document.getElementById("empty");
+      if (empty) empty.remove();
+    }
+
+    async function poll() {
+      const since = list.dataset.latest;
+      const query = list.dataset.query ? list.dataset.query + "&" : "";
+      try {
+        const data = await api("GET", "/api/queue?" + query + "since=" + since + "&limit=200");
+        data.items.forEach(add);
+        list.dataset.latest = Math.max(Number(since), data.latest);
+        setCount("pending-count", data.counts.pending);
+        setCount("escalated-count", data.counts.escalated);
+      } catch (e) {
+        if (e.status === 401) window.location.href = "/login";
+      }
+    }
+    if (list.dataset.live === "yes") {
+      window.setInterval(poll, Number(body.dataset.refresh) || 5000);
+    }
+  }
+
+  // -- a draft and its case ----------------------------------------------------
+
+  function casePage() {
+    const head = document.getElementById("case");
+    const editor = document.getElementById("draft-body");
+    const counter = document.getElementById("char-count");
+    const replyId = head.dataset.reply;
+    const caseId = head.dataset.case;
+
+    // The count comes from the server (responders/limits.py), debounced: X and
+    // Bluesky count in ways a few lines of JS would get subtly wrong.
+    let pending = null;
+    let asked = 0;
+    async function count() {
+      if (!editor || !counter) return;
+      const ticket = ++asked;
+      try {
+        const c = await api("POST", "/api/count", { platform: head.dataset.platform, body: editor.value });
+        if (ticket !== asked) return; // a newer count is on its way
+        counter.textContent = c.max === null ? c.count + " " + c.unit : c.count + " / " + c.max + " " + c.unit;
+        if (c.problem && c.problem.includes("read-only")) counter.textContent = c.problem;
+        counter.classList.toggle("over", Boolean(c.problem) && editor.value.trim() !== "");
+      } catch (e) {
+        counter.textContent = "";
+      }
+    }
+    function recount() {
+      window.clearTimeout(pending);
+      pending = window.setTimeout(count, 150);
+    }
+    if (editor) {
+      editor.addEventListener("input", recount);
+      editor.addEventListener("keydown", (event) => {
+        if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+          event.preventDefault();
+          approve();
+        }
+      });
+      count();
+    }
+
+    function decided(reply) {
+      document.getElementById("reply-status").textContent = reply.status;
+      head.dataset.status = reply.status;
+      let line = "decided by " + reply.decided_by + " at " + reply.decided_at;
+      if (reply.reject_reason) line += ": " + reply.reject_reason;
+      document.getElementById("decided").textContent = line;
+      document.querySelectorAll("#actions button, #actions input").forEach((el) => {
+        el.disabled = true;
+      });
+      if (editor) editor.readOnly = true;
+    }
+
+    function failed(error) {
+      flash(error.message, "error");
+      if (error.status === 409) {
+        document.querySelectorAll("#actions button, #actions input").forEach((el) => {
+          el.disabled = true;
+        });
+      }
+    }
+
+    async function approve() {
+      if (!replyId || head.dataset.status !== "pending") return;
+      const edited = editor.value !== editor.dataset.original;
+      try {
+        const data = await api("POST", "/api/drafts/" + replyId + "/approve", edited ? { body: editor.value } : {});
+        decided(data.reply);
+        flash("Approved" + (edited ? " with your edit" : "") + ". Press j for the next draft.", "ok");
+        if (data.next) head.dataset.next = data.next;
+      } catch (e) {
+        failed(e);
+      }
+    }
+
+    async function saveEdit() {
+      try {
+        const data = await api("POST", "/api/drafts/" + replyId + "/edit", { body: editor.value });
+        editor.dataset.original = data.reply.body;
+        flash("Edit saved; the draft is still pending.", "ok");
+      } catch (e) {
+        failed(e);
+      }
+    }
+
+    async function reject() {
+      const input = document.getElementById("reject-reason");
+      if (!input || head.dataset.status !== "pending") return;
+      if (!input.value.trim()) {
+        input.focus();
+        flash("Type why, then Enter.", "info");
+        return;
+      }
+      try {
+        const data = await api("POST", "/api/drafts/" + replyId + "/reject", { reason: input.value });
+        decided(data.reply);
+        flash("Rejected. Press j for the next draft.", "ok");
+        if (data.next) head.dataset.next = data.next;
+      } catch (e) {
+        failed(e);
+      }
+    }
+
+    async function caseAction(action, payload, message) {
+      if (!caseId) return;
+      try {
+        const data = await api("POST", "/api/cases/" + caseId + "/" + action, payload);
+        document.getElementById("case-status").textContent = data.case.status;
+        document.getElementById("case-assignee").textContent = data.case.assignee || "nobody";
+        flash(message, "ok");
+      } catch (e) {
+        flash(e.message, "error");
+      }
+    }
+
+    const on = (id, fn) => {
+      const el = document.getElementById(id);
+      if (el) el.addEventListener("click", fn);
+    };
+    on("approve", approve);
+    on("save-edit", saveEdit);
+    on("reject", reject);
+    const reason = document.getElementById("reject-reason");
+    if (reason) {
+      reason.addEventListener("keydown", (event) => {
+        if (event.key === "Enter") {
+          event.preventDefault();
+          reject();
+        }
+      });
+    }
+    const assignee = document.getElementById("assignee");
+    on("assign", () =>
+      caseAction("assign", { assignee: assignee.value || null }, "Assigned to " + (assignee.value || "nobody") + ".")
+    );
+    const assignMe = () => caseAction("assign", { assignee: body.dataset.user }, "Assigned to you.");
+    const escalate = () => caseAction("escalate", {}, "Escalated.");
+    const resolve = () => caseAction("resolve", {}, "Resolved.");
+    on("assign-me", assignMe);
+    on("escalate", escalate);
+    on("resolve", resolve);
+
+    const decider = document.getElementById("actions") !== null;
+    const go = (id) => {
+      if (id) window.location.href = "/drafts/" + id;
+    };
+    keys.j = () => go(head.dataset.next);
+    keys.k = () => go(head.dataset.prev);
+    keys.u = () => {
+      window.location.href = "/queue";
+    };
+    if (decider) {
+      keys.a = approve;
+      keys.e = () => {
+        editor.focus();
+        editor.setSelectionRange(editor.value.length, editor.value.length);
+      };
+      keys.r = reject;
+    }
+    if (document.getElementById("case-actions")) {
+      keys.m = assignMe;
+      keys.x = escalate;
+      keys.s = resolve;
+    }
+  }
+
+  // -- callbacks, praise, stats ------------------------------------------------
+
+  function callbackButtons() {
+    document.querySelectorAll("button.callback-done").forEach((button) => {
+      button.addEventListener("click", async () => {
+        try {
+          const data = await api("POST", "/api/callbacks/" + button.dataset.id + "/done", {});
+          const cell = button.parentElement;
+          button.remove();
+          cell.textContent = "done by " + data.by;
+          flash("Callback marked done.", "ok");
+        } catch (e) {
+          flash(e.message, "error");
+        }
+      });
+    });
+  }
+
+  function praisePage() {
+    document.querySelectorAll("button.star").forEach((button) => {
+      button.addEventListener("click", async () => {
+        const starred = button.getAttribute("aria-pressed") !== "true";
+        try {
+          await api("POST", "/api/praise/" + button.dataset.id + "/star", { starred: starred });
+          button.setAttribute("aria-pressed", starred ? "true" : "false");
+          button.textContent = starred ? "★ starred" : "☆ star";
+          button.closest("article").classList.toggle("starred", starred);
+        } catch (e) {
+          flash(e.message, "error");
+        }
+      });
+    });
+  }
+
+  const COLOURS = {
+    interesting_bad: "#c0392b",
+    interesting_good: "#27ae60",
+    question: "#2980b9",
+    ignore: "#95a5a6",
+  };
+  const PALETTE = ["#8e44ad", "#d35400", "#16a085", "#c0392b", "#2c3e50", "#f39c12", "#7f8c8d", "#27ae60"];
+
+  function statsPage() {
+    const s = JSON.parse(document.getElementById("series-data").textContent);
+    if (!window.Chart) return;
+    const stacked = { x: { stacked: true }, y: { stacked: true, beginAtZero: true } };
+    const chart = (id, config) => new window.Chart(document.getElementById(id), config);
+    chart("chart-days", {
+      type: "bar",
+      data: {
+        labels: s.days,
+        datasets: Object.entries(s.by_disposition).map(([name, data]) => ({
+          label: name,
+          data: data,
+          backgroundColor: COLOURS[name] || "#34495e",
+        })),
+      },
+      options: { scales: stacked, animation: false },
+    });
+    chart("chart-net", {
+      type: "line",
+      data: {
+        labels: s.days,
+        datasets: [{ label: "net sentiment", data: s.net_sentiment, borderColor: "#2c3e50", spanGaps: true }],
+      },
+      options: { scales: { y: { suggestedMin: -100, suggestedMax: 100 } }, animation: false },
+    });
+    chart("chart-topics", {
+      type: "bar",
+      data: {
+        labels: s.weeks,
+        datasets: Object.entries(s.topics_by_week).map(([name, data], i) => ({
+          label: name,
+          data: data,
+          backgroundColor: PALETTE[i % PALETTE.length],
+        })),
+      },
+      options: { scales: stacked, animation: false },
+    });
+    chart("chart-reply", {
+      type: "line",
+      data: {
+        labels: s.weeks,
+        datasets: [
+          {
+            label: "median hours to first reply",
+            data: s.first_reply_by_week.map((v) => (v === null ? null : v / 3600)),
+            borderColor: "#8e44ad",
+            spanGaps: true,
+          },
+        ],
+      },
+      options: { scales: { y: { beginAtZero: true } }, animation: false },
+    });
+    body.dataset.chartsReady = "yes";
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    if (page === "queue") queuePage();
+    if (page === "case") casePage();
+    if (page === "praise") praisePage();
+    if (page === "stats") statsPage();
+    callbackButtons();
+  });
+})();

@@ -1,0 +1,384 @@
+"""What the approval console reads: the filtered queue, a case with everything
+around it, escalations, the praise wall, chart series and the audit trail.
+
+Every query here is shaped for an index (see schema.py): the console must stay
+quick with a million mentions in the store. Decisions go through the Store's
+guarded transitions, never through this module.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from storage.db import text
+from storage.records import AuditEntry, CallbackRecord, CaseRecord, MentionRecord, ReplyRecord
+from storage.store import _CALLBACK_SELECT, _REPLY_SELECT, Store
+
+
+@dataclass(frozen=True, slots=True)
+class QueueFilter:
+    status: str | None = "pending"  # None: every status
+    platform: str | None = None
+    topic: str | None = None
+    disposition: str | None = None
+    segment: str | None = None
+    search: str | None = None  # FTS5 query on the post's text; plain words work
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbours:
+    """The pending drafts before and after one, in queue order."""
+
+    previous: int | None
+    next: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorMention:
+    mention: MentionRecord
+    disposition: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseView:
+    case: CaseRecord
+    mentions: tuple[MentionRecord, ...]  # oldest first
+    replies: tuple[ReplyRecord, ...]
+    callbacks: tuple[CallbackRecord, ...]
+    history: tuple[AuditEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    case: CaseRecord
+    mention_id: int | None
+    text: str | None
+    url: str | None
+    alert: str | None
+    pending_reply: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PraiseItem:
+    mention_id: int
+    platform: str
+    url: str | None
+    author_handle: str | None
+    author_name: str | None
+    author_followers: int | None
+    author_verified: int | None
+    created_at: str | None
+    likes: int | None
+    reposts: int | None
+    text: str
+    interest: int
+    starred: int
+    starred_by: str | None
+    starred_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """Chart data over a window of days (UTC), oldest first."""
+
+    days: tuple[str, ...]
+    by_disposition: dict[str, list[int]]  # disposition -> mentions per day
+    net_sentiment: list[float | None]  # per day: % praise - % complaints
+    weeks: tuple[str, ...]  # the Monday of each ISO week in the window
+    topics_by_week: dict[str, list[int]]  # complaint topic -> complaints per week
+    first_reply_by_week: list[float | None]  # median seconds to the first sent reply
+    median_first_reply_seconds: float | None
+    replied_cases: int
+    mentions: int
+
+
+def _rows(store: Store, sql: str, params: Any = ()) -> list[sqlite3.Row]:
+    return store._rows(sql, params)
+
+
+def _fts_phrase(query: str) -> str:
+    return '"' + query.replace('"', '""') + '"'
+
+
+def queue(
+    store: Store,
+    flt: QueueFilter,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    since: int | None = None,
+) -> list[ReplyRecord]:
+    """Drafts most urgent first (then most interesting, then oldest); with `since`,
+    only those newer than that reply id (what a page polling for news wants)."""
+    where: list[str] = []
+    params: list[Any] = []
+    for column, value in (
+        ("r.status", flt.status),
+        ("m.platform", flt.platform),
+        ("v.topic", flt.topic),
+        ("v.disposition", flt.disposition),
+        ("v.segment", flt.segment),
+    ):
+        if value:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if since is not None:
+        where.append("r.id > ?")
+        params.append(since)
+    search_at = None
+    if flt.search and flt.search.strip():
+        where.append("r.mention_id IN (SELECT rowid FROM mentions_fts WHERE mentions_fts MATCH ?)")
+        search_at = len(params)
+        params.append(text(flt.search.strip()))
+    sql = _REPLY_SELECT + (" WHERE " + " AND ".join(where) if where else "")
+    sql += " ORDER BY r.urgency DESC, r.interest DESC, r.id LIMIT ? OFFSET ?"
+    params += [limit, offset]
+    try:
+        rows = _rows(store, sql, params)
+    except sqlite3.OperationalError:
+        if search_at is None:
+            raise
+        # FTS syntax the person did not mean (a stray quote or colon): search the
+        # words as a phrase, as Store.search does.
+        params[search_at] = text(_fts_phrase(flt.search.strip()))  # type: ignore[union-attr]
+        rows = _rows(store, sql, params)
+    return [ReplyRecord.from_row(r) for r in rows]
+
+
+def latest_reply_id(store: Store) -> int:
+    return int(_rows(store, "SELECT coalesce(max(id), 0) FROM replies")[0][0])
+
+
+def neighbours(store: Store, reply: ReplyRecord) -> Neighbours:
+    """Three index-range probes each way rather than one OR: each uses the queue
+    index (status, urgency DESC, interest DESC, id)."""
+    u, i, rid = reply.urgency, reply.interest, reply.id
+    base = "SELECT id FROM replies WHERE status = 'pending' AND "
+    after = (
+        (base + "urgency = ? AND interest = ? AND id > ? ORDER BY id LIMIT 1", (u, i, rid)),
+        (base + "urgency = ? AND interest < ? ORDER BY interest DESC, id LIMIT 1", (u, i)),
+        (base + "urgency < ? ORDER BY urgency DESC, interest DESC, id LIMIT 1", (u,)),
+    )
+    before = (
+        (base + "urgency = ? AND interest = ? AND id < ? ORDER BY id DESC LIMIT 1", (u, i, rid)),
+        (base + "urgency = ? AND interest > ? ORDER BY interest, id DESC LIMIT 1", (u, i)),
+        (base + "urgency > ? ORDER BY urgency, interest, id DESC LIMIT 1", (u,)),
+    )
+
+    def first(probes: tuple[tuple[str, tuple[int, ...]], ...]) -> int | None:
+        for sql, params in probes:
+            rows = _rows(store, sql, params)
+            if rows:
+                return int(rows[0][0])
+        return None
+
+    return Neighbours(previous=first(before), next=first(after))
+
+
+def author_mentions(
+    store: Store, mention: MentionRecord, *, limit: int = 20
+) -> list[AuthorMention]:
+    """The author's other mentions on that platform, newest first."""
+    if not mention.author_handle:
+        return []
+    rows = _rows(
+        store,
+        "SELECT m.*, v.disposition AS verdict_disposition FROM mentions m "
+        "LEFT JOIN verdicts v ON v.mention_id = m.id "
+        "WHERE m.platform = ? AND m.author_handle = CAST(? AS TEXT) AND m.id != ? "
+        "ORDER BY m.created_at DESC, m.id DESC LIMIT ?",
+        (mention.platform, text(mention.author_handle), mention.id, limit),
+    )
+    return [AuthorMention(MentionRecord.from_row(r), r["verdict_disposition"]) for r in rows]
+
+
+def case_view(store: Store, case_id: int) -> CaseView:
+    case = store.case(case_id)
+    mentions = _rows(
+        store, "SELECT * FROM mentions WHERE case_id = ? ORDER BY created_at, id", (case_id,)
+    )
+    replies = _rows(store, _REPLY_SELECT + " WHERE r.case_id = ? ORDER BY r.id", (case_id,))
+    callbacks = _rows(store, _CALLBACK_SELECT + " WHERE c.case_id = ? ORDER BY c.id", (case_id,))
+    return CaseView(
+        case=case,
+        mentions=tuple(MentionRecord.from_row(r) for r in mentions),
+        replies=tuple(ReplyRecord.from_row(r) for r in replies),
+        callbacks=tuple(CallbackRecord.from_row(r) for r in callbacks),
+        history=tuple(store.audit_log(limit=50, subject=f"case:{case_id}")),
+    )
+
+
+def escalations(store: Store, *, limit: int = 200) -> list[Escalation]:
+    rows = _rows(
+        store,
+        "SELECT c.*, lm.id AS m_id, lm.text AS m_text, lm.url AS m_url, "
+        "(SELECT a.body FROM alerts a WHERE a.case_id = c.id ORDER BY a.id DESC LIMIT 1) "
+        "  AS alert_body, "
+        "(SELECT r.id FROM replies r WHERE r.case_id = c.id AND r.status = 'pending' "
+        "  ORDER BY r.id LIMIT 1) AS pending_reply "
+        "FROM cases c LEFT JOIN mentions lm ON lm.id = "
+        "  (SELECT max(id) FROM mentions WHERE case_id = c.id) "
+        "WHERE c.status = 'escalated' ORDER BY c.urgency DESC, c.updated_at DESC LIMIT ?",
+        (limit,),
+    )
+    return [
+        Escalation(
+            case=CaseRecord.from_row(r),
+            mention_id=r["m_id"],
+            text=r["m_text"],
+            url=r["m_url"],
+            alert=r["alert_body"],
+            pending_reply=r["pending_reply"],
+        )
+        for r in rows
+    ]
+
+
+def praise_wall(
+    store: Store, *, starred_only: bool = False, limit: int = 60, offset: int = 0
+) -> list[PraiseItem]:
+    """Praise mentions, newest first (index praise_starred / the primary key)."""
+    where = "WHERE p.starred = 1 " if starred_only else ""
+    rows = _rows(
+        store,
+        "SELECT p.mention_id, p.starred, p.starred_by, p.starred_at, m.platform, m.url, "
+        "m.author_handle, m.author_name, m.author_followers, m.author_verified, m.created_at, "
+        "m.likes, m.reposts, m.text, v.interest "
+        "FROM praise p JOIN mentions m ON m.id = p.mention_id "
+        "JOIN verdicts v ON v.mention_id = p.mention_id "
+        f"{where}ORDER BY p.mention_id DESC LIMIT ? OFFSET ?",
+        (limit, offset),
+    )
+    return [PraiseItem(**dict(r)) for r in rows]
+
+
+def _monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def series(store: Store, *, days: int = 30) -> Series:
+    """Mentions per day by disposition, net sentiment per day, complaint topics per
+    week and the median time to first reply, over the last `days` days. Reads the
+    mention_days roll-up (schema v3), not the mentions themselves."""
+    today = store.clock().date()
+    start = today - timedelta(days=days - 1)
+    day_list = [start + timedelta(days=n) for n in range(days)]
+    day_index = {d.isoformat(): n for n, d in enumerate(day_list)}
+    week_list = sorted({_monday(d) for d in day_list})
+    week_index = {w.isoformat(): n for n, w in enumerate(week_list)}
+    since = start.isoformat()
+
+    by_disposition: dict[str, list[int]] = defaultdict(lambda: [0] * days)
+    topics: dict[str, list[int]] = defaultdict(lambda: [0] * len(week_list))
+    total = 0
+    for row in _rows(
+        store,
+        "SELECT day, disposition, topic, mentions AS n FROM mention_days WHERE day >= ?",
+        (since,),
+    ):
+        n = day_index.get(row["day"])
+        if n is None:
+            continue  # stamped in the future (a clock ahead of ours)
+        by_disposition[row["disposition"]][n] += row["n"]
+        total += row["n"]
+        if row["disposition"] == "interesting_bad":
+            week = _monday(day_list[n]).isoformat()
+            topics[row["topic"] or "none"][week_index[week]] += row["n"]
+
+    net: list[float | None] = []
+    for n in range(days):
+        count = sum(values[n] for values in by_disposition.values())
+        good = by_disposition.get("interesting_good", [0] * days)[n]
+        bad = by_disposition.get("interesting_bad", [0] * days)[n]
+        net.append(round(100.0 * (good - bad) / count, 1) if count else None)
+
+    waits: list[float] = []
+    weekly: dict[int, list[float]] = defaultdict(list)
+    for row in _rows(
+        store,
+        "SELECT substr(min(r.sent_at), 1, 10) AS sent_day, "
+        "(julianday(min(r.sent_at)) - julianday(c.first_mention_at)) * 86400.0 AS wait "
+        # INDEXED BY: without fresh ANALYZE figures the planner may walk every
+        # reply by case to skip a sort; the window's range of this index is far less
+        "FROM replies r INDEXED BY replies_sent JOIN cases c ON c.id = r.case_id "
+        "WHERE r.status = 'sent' AND r.sent_at >= ? AND c.first_mention_at IS NOT NULL "
+        "GROUP BY r.case_id",
+        (since,),
+    ):
+        if row["wait"] is None:
+            continue  # a timestamp SQLite cannot read
+        wait = max(float(row["wait"]), 0.0)
+        waits.append(wait)
+        n = day_index.get(row["sent_day"])
+        if n is not None:
+            weekly[week_index[_monday(day_list[n]).isoformat()]].append(wait)
+
+    return Series(
+        days=tuple(d.isoformat() for d in day_list),
+        by_disposition=dict(sorted(by_disposition.items())),
+        net_sentiment=net,
+        weeks=tuple(w.isoformat() for w in week_list),
+        topics_by_week=dict(sorted(topics.items(), key=lambda kv: -sum(kv[1]))),
+        first_reply_by_week=[
+            round(statistics.median(weekly[n]), 1) if weekly.get(n) else None
+            for n in range(len(week_list))
+        ],
+        median_first_reply_seconds=round(statistics.median(waits), 1) if waits else None,
+        replied_cases=len(waits),
+        mentions=total,
+    )
+
+
+def audit_page(
+    store: Store,
+    *,
+    limit: int = 100,
+    before: int | None = None,
+    actor: str | None = None,
+    subject: str | None = None,
+) -> list[AuditEntry]:
+    where: list[str] = []
+    params: list[Any] = []
+    if actor:
+        where.append("actor = ?")
+        params.append(actor)
+    if subject:
+        where.append("subject = ?")
+        params.append(subject)
+    if before is not None:
+        where.append("id < ?")
+        params.append(before)
+    sql = "SELECT * FROM audit" + (" WHERE " + " AND ".join(where) if where else "")
+    rows = _rows(store, sql + " ORDER BY id DESC LIMIT ?", [*params, limit])
+    return [AuditEntry.from_row(r) for r in rows]
+
+
+def assignees(store: Store) -> list[str]:
+    """People who can take a case: enabled agents and admins."""
+    rows = _rows(
+        store, "SELECT name FROM users WHERE disabled = 0 AND role != 'viewer' ORDER BY name"
+    )
+    return [r[0] for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    pending: int
+    escalated: int
+    open_callbacks: int
+
+
+def counts(store: Store) -> Counts:
+    """The header's numbers; each is a count over an index."""
+    row = _rows(
+        store,
+        "SELECT (SELECT count(*) FROM replies WHERE status = 'pending'), "
+        "(SELECT count(*) FROM cases WHERE status = 'escalated'), "
+        "(SELECT count(*) FROM callbacks WHERE status = 'open')",
+    )[0]
+    return Counts(pending=row[0], escalated=row[1], open_callbacks=row[2])

@@ -1,0 +1,113 @@
+"""Accounts from the command line, the demo's way in, and the console as a daemon
+service."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+
+import aiohttp
+import pytest
+from click.testing import CliRunner
+
+from earful.app import build_runtime
+from earful.cli import _demo_account, cli
+from earful.config import Config, ConfigError
+from earful.console import ConsoleService
+from earful.console.passwords import verify_password
+from earful.daemon import Daemon
+from earful.demo import prepare_demo
+from storage.store import Store
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    return prepare_demo(tmp_path, port=0)
+
+
+def add(config: Config, *args: str, password: str = "a long password\n") -> object:
+    return CliRunner().invoke(
+        cli, ["user", "add", "-c", str(config.path), *args], input=password, catch_exceptions=False
+    )
+
+
+def test_user_add_hashes_the_password_and_never_prints_it(config: Config) -> None:
+    result = add(config, "ana", "--role", "agent", "--password-stdin")
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    assert "a long password" not in result.output  # type: ignore[attr-defined]
+    with Store.open(config.db_path) as store:
+        user = store.user("ana")
+        assert user.role == "agent" and user.password_hash.startswith("scrypt$")
+        assert verify_password("a long password", user.password_hash)
+        assert store.audit_log()[0].action == "user-add"
+
+
+def test_user_add_prompts_without_echo(config: Config) -> None:
+    result = add(config, "ben", "--role", "viewer", password="secret words 1\nsecret words 1\n")
+    assert result.exit_code == 0  # type: ignore[attr-defined]
+    assert "secret words" not in result.output  # type: ignore[attr-defined]
+
+
+def test_user_add_refuses_short_passwords_duplicates_and_bad_roles(config: Config) -> None:
+    short = add(config, "cy", "--role", "agent", "--password-stdin", password="short\n")
+    assert short.exit_code == 1 and "at least 10" in short.output  # type: ignore[attr-defined]
+    add(config, "cy", "--role", "agent", "--password-stdin")
+    again = add(config, "cy", "--role", "agent", "--password-stdin")
+    assert again.exit_code == 1 and "already exists" in again.output  # type: ignore[attr-defined]
+    bad = add(config, "dee", "--role", "owner", "--password-stdin")
+    assert bad.exit_code == 2  # type: ignore[attr-defined]
+
+
+def test_user_passwd_sets_a_new_password(config: Config) -> None:
+    add(config, "eve", "--role", "admin", "--password-stdin")
+    result = CliRunner().invoke(
+        cli,
+        ["user", "passwd", "-c", str(config.path), "eve", "--password-stdin"],
+        input="a newer password\n",
+    )
+    assert result.exit_code == 0
+    with Store.open(config.db_path) as store:
+        assert verify_password("a newer password", store.user("eve").password_hash or "")
+
+
+def test_the_demo_account_gets_a_fresh_password_each_run(config: Config) -> None:
+    first = _demo_account(config)
+    second = _demo_account(config)
+    assert first != second
+    with Store.open(config.db_path) as store:
+        stored = store.user("demo").password_hash or ""
+        assert verify_password(second, stored) and not verify_password(first, stored)
+
+
+async def test_the_daemon_serves_the_console_and_stops_it(config: Config) -> None:
+    service = ConsoleService(config)
+    daemon = Daemon(build_runtime(config), services=[service])
+    stop = asyncio.Event()
+    running = asyncio.create_task(daemon.run(stop))
+    for _ in range(200):
+        if service.addresses:
+            break
+        await asyncio.sleep(0.02)
+    url = service.addresses[0]
+    assert url.startswith("http://127.0.0.1:")
+    async with aiohttp.ClientSession() as http, http.get(url + "/login") as response:
+        assert response.status == 200
+        assert "Content-Security-Policy" in response.headers
+    stop.set()
+    await running
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(aiohttp.ClientConnectionError):
+            await http.get(url + "/login")
+
+
+async def test_a_taken_port_is_a_clear_config_error(config: Config) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = config.__class__(
+            **{**config.__dict__, "console": config.console.model_copy(update={"port": port})}
+        )
+        with pytest.raises(ConfigError, match=f"console: cannot listen on 127.0.0.1:{port}"):
+            await ConsoleService(busy)()

@@ -1,0 +1,260 @@
+"""What the console adds below the web layer: case steps and stars in the store,
+sessions, the console's queries, password hashing, the login limiter, and the
+rest."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from factories import complaint, mention, noise, praise
+
+from earful.console.passwords import BadHash, hash_password, verify_password
+from earful.console.ratelimit import LoginLimiter
+from storage import queries
+from storage.queries import QueueFilter
+from storage.schema import MIGRATIONS, SCHEMA_VERSION
+from storage.sessions import end_session, find_session, start_session
+from storage.store import CaseConflict, NotFound, Store, StoreError
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def cstore(db_path: Path, clock: Clock) -> Store:
+    s = Store.open(db_path, clock=clock)
+    s.add_user("alice", "agent", "x", actor="t")
+    s.add_user("vera", "viewer", "x", actor="t")
+    return s
+
+
+def _case(store: Store) -> int:
+    store.ingest("x", [complaint(mention(native_id="c1"))], None)
+    return int(store.reply(1).case_id or 0)
+
+
+# -- the schema ------------------------------------------------------------------------
+
+
+def test_a_version_1_database_gains_the_console_tables(db_path: Path) -> None:
+    import sqlite_utils
+
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    MIGRATIONS[0](sqlite_utils.Database(conn))
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute(
+        "INSERT INTO mentions (id, platform, native_id, source, text, created_at, fetched_at) "
+        "VALUES (1, 'x', '1', 'x', 'down again', '2026-11-20T09:00:00.000Z', 'now')"
+    )
+    conn.execute(
+        "INSERT INTO verdicts VALUES (1, 'interesting_bad', 0, 0, '[]', 'outage', 1, 1, NULL, "
+        "'[]', '[]', NULL)"
+    )
+    conn.close()
+    with Store.open(db_path) as s:
+        assert s.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert s.conn.execute("SELECT count(*) FROM sessions").fetchone()[0] == 0
+        days = s.conn.execute("SELECT * FROM mention_days").fetchall()
+        assert [tuple(d) for d in days] == [("2026-11-20", "interesting_bad", "outage", 1)]
+
+
+# -- case steps ----------------------------------------------------------------------
+
+
+def test_case_steps_are_audit_logged(cstore: Store) -> None:
+    case_id = _case(cstore)
+    assert cstore.assign_case(case_id, "alice", "alice").assignee == "alice"
+    assert cstore.escalate_case(case_id, "alice", note="VIP").status == "escalated"
+    resolved = cstore.resolve_case(case_id, "alice")
+    assert resolved.status == "resolved" and resolved.resolved_at
+    assert [a.action for a in cstore.audit_log(subject=f"case:{case_id}")] == [
+        "resolve",
+        "escalate",
+        "assign",
+    ]
+
+
+def test_a_case_escalated_twice_names_who_did_it_first(cstore: Store) -> None:
+    case_id = _case(cstore)
+    cstore.escalate_case(case_id, "alice")
+    with pytest.raises(CaseConflict, match="escalate by alice"):
+        cstore.escalate_case(case_id, "bob")
+
+
+def test_a_resolved_case_cannot_be_assigned(cstore: Store) -> None:
+    case_id = _case(cstore)
+    cstore.resolve_case(case_id, "alice")
+    with pytest.raises(CaseConflict, match="cannot be assigned: it is resolved"):
+        cstore.assign_case(case_id, "alice", "alice")
+
+
+def test_cases_go_only_to_people_who_can_take_them(cstore: Store) -> None:
+    case_id = _case(cstore)
+    with pytest.raises(StoreError, match="viewer"):
+        cstore.assign_case(case_id, "alice", "vera")
+    with pytest.raises(NotFound, match="no user named 'zed'"):
+        cstore.assign_case(case_id, "alice", "zed")
+    assert cstore.assign_case(case_id, "alice", None).assignee is None
+
+
+def test_unknown_case_is_not_found(cstore: Store) -> None:
+    with pytest.raises(NotFound, match="no case with id 42"):
+        cstore.resolve_case(42, "alice")
+
+
+def test_starring_praise(cstore: Store) -> None:
+    cstore.ingest("x", [praise(mention("love it", native_id="p1")), noise()], None)
+    cstore.star_praise(1, "vera")
+    assert [p.mention_id for p in queries.praise_wall(cstore, starred_only=True)] == [1]
+    cstore.star_praise(1, "vera", starred=False)
+    assert queries.praise_wall(cstore, starred_only=True) == []
+    with pytest.raises(NotFound, match="not on the praise wall"):
+        cstore.star_praise(2, "vera")
+
+
+# -- sessions ---------------------------------------------------------------------------
+
+
+def test_sessions_store_only_a_digest_and_expire(cstore: Store, clock: Clock) -> None:
+    user_id = cstore.user("alice").id
+    token = start_session(cstore, user_id, ttl=timedelta(hours=1), ip="127.0.0.1")
+    stored = cstore.conn.execute("SELECT token_hash FROM sessions").fetchone()[0]
+    assert token not in stored
+    session = find_session(cstore, token, ttl=timedelta(hours=1))
+    assert session is not None and (session.name, session.role) == ("alice", "agent")
+    assert find_session(cstore, token + "x", ttl=timedelta(hours=1)) is None
+    clock.now += timedelta(minutes=50)
+    assert find_session(cstore, token, ttl=timedelta(hours=1)) is not None  # slides on
+    clock.now += timedelta(minutes=50)
+    assert find_session(cstore, token, ttl=timedelta(hours=1)) is not None
+    clock.now += timedelta(minutes=61)
+    assert find_session(cstore, token, ttl=timedelta(hours=1)) is None
+
+
+def test_logout_and_a_new_password_end_sessions(cstore: Store) -> None:
+    user_id = cstore.user("alice").id
+    one = start_session(cstore, user_id, ttl=timedelta(hours=1), ip=None)
+    two = start_session(cstore, user_id, ttl=timedelta(hours=1), ip=None)
+    end_session(cstore, one)
+    assert find_session(cstore, one, ttl=timedelta(hours=1)) is None
+    assert find_session(cstore, two, ttl=timedelta(hours=1)) is not None
+    cstore.set_password("alice", hash_password("another long one"), actor="root")
+    assert find_session(cstore, two, ttl=timedelta(hours=1)) is None
+
+
+# -- queries ------------------------------------------------------------------------------
+
+
+def test_queue_filters_and_search(cstore: Store) -> None:
+    cstore.ingest(
+        "x",
+        [
+            complaint(mention("router exploded", native_id="1", platform="x"), urgency=50),
+            complaint(mention("billing is wrong", native_id="2", platform="reddit"), urgency=70),
+            praise(mention("great router", native_id="3")),
+        ],
+        None,
+    )
+    everything = queries.queue(cstore, QueueFilter())
+    assert [r.urgency for r in everything] == sorted((r.urgency for r in everything), reverse=True)
+    assert [r.platform for r in queries.queue(cstore, QueueFilter(platform="reddit"))] == ["reddit"]
+    assert {r.text for r in queries.queue(cstore, QueueFilter(search="router"))} == {
+        "router exploded",
+        "great router",
+    }
+    assert queries.queue(cstore, QueueFilter(search='router" OR:')) == []  # no crash
+    good = queries.queue(cstore, QueueFilter(disposition="interesting_good"))
+    assert [r.text for r in good] == ["great router"]
+
+
+def test_neighbours_follow_queue_order(cstore: Store) -> None:
+    cstore.ingest(
+        "x",
+        [complaint(mention(native_id=str(n)), urgency=u) for n, u in ((1, 10), (2, 90), (3, 50))],
+        None,
+    )
+    order = [r.id for r in queries.queue(cstore, QueueFilter())]
+    middle = cstore.reply(order[1])
+    around = queries.neighbours(cstore, middle)
+    assert (around.previous, around.next) == (order[0], order[2])
+
+
+def test_series_counts_by_day_and_week(cstore: Store, clock: Clock) -> None:
+    today = clock.now
+    cstore.ingest(
+        "x",
+        [
+            complaint(mention(native_id="1", created_at=today)),
+            praise(mention("love it", native_id="2", created_at=today)),
+            complaint(mention(native_id="3", created_at=today - timedelta(days=1))),
+            complaint(mention(native_id="4", created_at=today - timedelta(days=40))),
+        ],
+        None,
+    )
+    s = queries.series(cstore, days=7)
+    assert s.days[-1] == today.date().isoformat() and len(s.days) == 7
+    assert s.by_disposition["interesting_bad"][-1] == 1
+    assert s.by_disposition["interesting_bad"][-2] == 1
+    assert s.net_sentiment[-1] == 0.0 and s.net_sentiment[-2] == -100.0
+    assert sum(sum(v) for v in s.topics_by_week.values()) == 2
+    assert s.mentions == 3
+
+
+# -- passwords, limiter, counting ------------------------------------------------------
+
+
+def test_password_hashes_describe_themselves_and_verify() -> None:
+    stored = hash_password("correct horse battery")
+    scheme, n, r, p, salt, key = stored.split("$")
+    assert (scheme, n, r, p) == ("scrypt", "32768", "8", "1") and salt and key
+    assert verify_password("correct horse battery", stored)
+    assert not verify_password("correct horse batterY", stored)
+    assert hash_password("correct horse battery") != stored  # salted
+    with pytest.raises(BadHash):
+        verify_password("x", "md5$abc")
+    with pytest.raises(BadHash, match="out of range"):
+        verify_password("x", "scrypt$4294967296$8$1$AAAA$AAAA")
+
+
+def test_limiter_locks_a_name_and_address_for_the_window(clock: Clock) -> None:
+    limiter = LoginLimiter(max_failures=3, window=timedelta(minutes=10), clock=clock)
+    key = limiter.key("Alice ", "10.0.0.1")
+    for _ in range(3):
+        assert limiter.retry_after(key) is None
+        limiter.failed(key)
+    assert limiter.retry_after(key) == 600.0
+    assert limiter.retry_after(limiter.key("alice", "10.0.0.2")) is None
+    clock.now += timedelta(minutes=10, seconds=1)
+    assert limiter.retry_after(key) is None
+
+
+def test_limiter_memory_is_bounded(clock: Clock) -> None:
+    limiter = LoginLimiter(max_keys=10, clock=clock)
+    for n in range(100):
+        limiter.failed(limiter.key(f"user{n}", "ip"))
+    assert len(limiter._failures) <= 10
+
+
+def test_series_median_time_to_first_reply(cstore: Store, clock: Clock) -> None:
+    posted = clock.now - timedelta(hours=3)
+    cstore.ingest("x", [complaint(mention(native_id="1", created_at=posted))], None)
+    cstore.approve(1, "alice")
+    cstore.claim_for_posting(dry_run=True)
+    cstore.mark_sent(1, posted_id=None)
+    s = queries.series(cstore, days=7)
+    assert s.replied_cases == 1
+    assert s.median_first_reply_seconds == pytest.approx(3 * 3600, abs=1)
+    assert s.first_reply_by_week[-1] == pytest.approx(3 * 3600, abs=1)

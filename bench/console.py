@@ -102,6 +102,13 @@ def fill(store: Store, mentions: int, pending: int, seed: int = 5) -> dict[str, 
             for i, d in enumerate(dispositions)
         ),
     )
+    # what Store.ingest keeps up to date batch by batch, rolled up at once here
+    conn.execute(
+        "INSERT INTO mention_days (day, disposition, topic, mentions) "
+        "SELECT substr(m.created_at, 1, 10), v.disposition, coalesce(v.topic, ''), count(*) "
+        "FROM mentions m JOIN verdicts v ON v.mention_id = m.id "
+        "WHERE m.created_at IS NOT NULL GROUP BY 1, 2, 3"
+    )
     actionable = [i + 1 for i, d in enumerate(dispositions) if d != "ignore"]
     rng.shuffle(actionable)
     sent = pending // 2

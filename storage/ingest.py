@@ -10,6 +10,7 @@ between ~140 and ~25 microseconds a mention).
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,6 +71,12 @@ _INSERT_ALERT = """
     INSERT INTO alerts (case_id, mention_id, body, reason, created_at)
     VALUES (?, ?, CAST(? AS TEXT), CAST(? AS TEXT), ?)
     ON CONFLICT (mention_id) DO NOTHING
+"""
+
+# The console's charts read this per-day roll-up instead of counting every mention.
+_COUNT_DAYS = """
+    INSERT INTO mention_days (day, disposition, topic, mentions) VALUES (?, ?, ?, ?)
+    ON CONFLICT (day, disposition, topic) DO UPDATE SET mentions = mentions + excluded.mentions
 """
 
 _ACTIONABLE = frozenset(
@@ -136,6 +143,7 @@ def write_batch(
         "UPDATE cases SET status = 'escalated' WHERE id = ? AND status = 'open'", rows.escalated
     )
     conn.executemany("INSERT OR IGNORE INTO praise (mention_id) VALUES (?)", rows.praise)
+    conn.executemany(_COUNT_DAYS, [(*key, n) for key, n in _day_counts(fresh).items()])
     conn.executemany(
         "INSERT INTO contacts (platform, author_handle, last_draft_at) "
         "VALUES (?, CAST(? AS TEXT), ?) ON CONFLICT (platform, author_handle) "
@@ -180,6 +188,16 @@ def _new_items(conn: sqlite3.Connection, batch: Sequence[Judged]) -> list[Judged
         ):
             by_key.pop((platform, native_id), None)
     return list(by_key.values())
+
+
+def _day_counts(fresh: Sequence[Judged]) -> Counter[tuple[str, str, str]]:
+    counts: Counter[tuple[str, str, str]] = Counter()
+    for item in fresh:
+        created = iso(item.mention.created_at)
+        if created is not None:
+            v = item.verdict
+            counts[(created[:10], v.disposition.value, v.topic or "")] += 1
+    return counts
 
 
 def _case_key(item: Judged) -> CaseKey:

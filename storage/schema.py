@@ -299,12 +299,6 @@ def _v3_console(db: sqlite_utils.Database) -> None:
             SELECT substr(m.created_at, 1, 10), v.disposition, coalesce(v.topic, ''), count(*)
             FROM mentions m JOIN verdicts v ON v.mention_id = m.id
             WHERE m.created_at IS NOT NULL GROUP BY 1, 2, 3;
-        CREATE TRIGGER verdicts_days AFTER INSERT ON verdicts BEGIN
-            INSERT INTO mention_days (day, disposition, topic, mentions)
-                SELECT substr(created_at, 1, 10), new.disposition, coalesce(new.topic, ''), 1
-                FROM mentions WHERE id = new.mention_id AND created_at IS NOT NULL
-                ON CONFLICT (day, disposition, topic) DO UPDATE SET mentions = mentions + 1;
-        END;
         """,
     )
 

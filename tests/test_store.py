@@ -59,6 +59,25 @@ def test_ingest_stores_mention_verdict_drafts_and_cursor_together(store: Store) 
     assert store.cursor("x") == {"since_id": "9"}
 
 
+def test_ingest_keeps_the_per_day_roll_up_in_step(store: Store) -> None:
+    day1, day2 = datetime(2026, 11, 20, 23, 59, tzinfo=UTC), datetime(2026, 11, 21, tzinfo=UTC)
+    store.ingest("x", [complaint(mention(created_at=day1)), praise(mention(created_at=day1))], None)
+    store.ingest("x", [complaint(mention(created_at=day1)), noise(mention(created_at=day2))], None)
+    store.ingest("x", [complaint(mention(native_id="day-2-only", created_at=day2))], None)
+    store.ingest(
+        "x", [complaint(mention(native_id="day-2-only", created_at=day2))], None
+    )  # a duplicate
+    rows = store.conn.execute(
+        "SELECT day, disposition, mentions FROM mention_days ORDER BY day, disposition"
+    ).fetchall()
+    assert [tuple(r) for r in rows] == [
+        ("2026-11-20", "interesting_bad", 2),
+        ("2026-11-20", "interesting_good", 1),
+        ("2026-11-21", "ignore", 1),
+        ("2026-11-21", "interesting_bad", 1),
+    ]
+
+
 def test_a_mention_stored_twice_is_kept_once(store: Store) -> None:
     m = mention(native_id="42")
     store.ingest("x", [complaint(m)], None)

@@ -706,7 +706,16 @@ def test_migration_2_keeps_the_alerts_a_version_1_database_holds(db_path: Path) 
     conn.execute("PRAGMA user_version = 1")
     conn.execute("COMMIT")
     with Store(conn) as v1:
-        v1.ingest("replay", [factories.complaint(urgency=90)], None)
+        # rows as a version-1 Earful wrote them (today's ingest writes version-3 tables)
+        v1.conn.execute(
+            "INSERT INTO mentions (id, platform, native_id, source, text, created_at, "
+            "fetched_at) VALUES (1, 'x', '1', 'replay', 'down again', "
+            "'2026-11-20T09:00:00.000Z', '2026-11-20T09:00:01.000Z')"
+        )
+        v1.conn.execute(
+            "INSERT INTO verdicts VALUES (1, 'interesting_bad', -0.6, -0.9, '[]', 'outage', "
+            "90, 40, NULL, '[]', '[]', NULL)"
+        )
         v1.conn.execute(
             "INSERT INTO alerts (mention_id, body, reason, status, attempts, created_at) "
             "VALUES (1, 'Urgent', 'urgency 90 >= 80', 'failed', 2, '2026-11-20T09:00:00.000Z')"

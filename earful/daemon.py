@@ -421,8 +421,10 @@ class Daemon:
             try:
                 loop.add_signal_handler(sig, stop.set)
                 installed.append(sig)
-            except (NotImplementedError, RuntimeError, ValueError):
-                pass  # not the main thread (tests) or no signals here: stop via the event
+            except (RuntimeError, ValueError):
+                # not the main thread (tests), or a loop without signal support (its
+                # error subclasses RuntimeError): stop via the event instead
+                pass
         stoppers = []
         try:
             summary = await reconcile_sending(self.store, self.publishers)

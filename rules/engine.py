@@ -621,6 +621,16 @@ def _parse_when(c: _Checker, value: Any, path: str) -> Conditions:
         except re.error as exc:
             c.problem(f"{path}.regex", f"bad regex: {exc}")
             regex = None
+        else:
+            if "\b" in regex or "\f" in regex:
+                # TOML's basic strings read "\b" as a backspace: the word boundary
+                # silently never matches, and the rule never fires.
+                c.problem(
+                    f"{path}.regex",
+                    r'holds a backspace or form feed: in a "..." or """...""" TOML string '
+                    r"write \\b for a word boundary, or use a '...' literal string",
+                )
+                regex = None
     phrases = {}
     for key in ("any", "all", "none"):
         phrases[key] = c.strings(get(key), f"{path}.{key}")

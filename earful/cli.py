@@ -255,6 +255,11 @@ def _pairs_option(flag: str, dest: str, metavar: str, what: str) -> Callable[[F]
     default=None,
     help="Also score VADER alone (compound, +/-0.05 cut-offs).",
 )
+@click.option(
+    "--polarity",
+    is_flag=True,
+    help="Judge by the sign of the verdict's score instead of its disposition.",
+)
 @handles_errors
 def eval_command(
     config_file: Path | None,
@@ -270,6 +275,7 @@ def eval_command(
     half: str | None,
     show_errors: int,
     baseline: str | None,
+    polarity: bool,
 ) -> None:
     """Score the rules on a labeled CSV or TSV file: precision, recall and F1 per
     class, macro-F1, the confusion matrix, and topic accuracy with --topic-col.
@@ -305,7 +311,12 @@ def eval_command(
             yield from shown
 
     results = ev.evaluate(
-        table, stages.ruleset, show_errors=show_errors, baseline=baseline, progress=walk
+        table,
+        stages.ruleset,
+        show_errors=show_errors,
+        baseline=baseline,
+        progress=walk,
+        polarity=polarity,
     )
     if as_json:
         click.echo(to_json(ev.report_json(file, table, results)))

@@ -260,9 +260,12 @@ def evaluate(
     show_errors: int = 0,
     baseline: str | None = None,
     progress: Callable[[Sequence[Row]], Any] | None = None,
+    polarity: bool = False,
 ) -> list[Result]:
     """Earful's scores, then the baseline's when asked. `progress` wraps the rows
-    being judged (a progress bar); it must yield them unchanged."""
+    being judged (a progress bar); it must yield them unchanged. `polarity` judges
+    each verdict by the sign of its score (the +/-0.05 cut-offs VADER uses) instead
+    of its disposition: plain sentiment, for data sets labeled by sentiment alone."""
     rows = table.rows
     walk = progress(rows) if progress is not None else rows
     verdicts = []
@@ -275,7 +278,7 @@ def evaluate(
         )
         verdicts.append(judge(mention, ruleset))
     gold = [r.gold for r in rows]
-    predicted = [class_of(v) for v in verdicts]
+    predicted = [vader_class(v.score) if polarity else class_of(v) for v in verdicts]
     has_topics = any(r.gold_topic for r in rows)
     topics = score_topics((r.gold_topic, v.topic) for r, v in zip(rows, verdicts, strict=True))
     errors = misjudged(

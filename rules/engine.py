@@ -11,6 +11,9 @@ deployment ships "default" and adds its own file after it.
     good_at_least = 0.05              # score >= this: interesting_good  (when no rule decides)
     clearly_negative = -0.5           # a question scoring above this is a `question`...
     clearly_positive = 0.5            # ...and below this (default: unset, no limit)
+    praise_at_least = 0.6             # with no rule deciding, a score from good_at_least up
+                                      #   to this is warm but not praise: `ignore` (a
+                                      #   question: `question`). Default: good_at_least
     max_chars = 4000                  # judge only the first N characters of a post
     complaint_topic = "support"       # the topic of a complaint no topic rule named
                                       #   (default: unset, no topic)
@@ -91,7 +94,9 @@ are appended), so `has_label` sees labels of rules above it. The verdict:
 - `disposition`: from the fired rule with the highest priority that sets one (ties:
   the later rule). If none does: a post phrased as a question that scores above
   `clearly_negative` (and below `clearly_positive`, when set) is `question`;
-  otherwise the score's cut-offs decide. The brand's own posts are always
+  otherwise the score's cut-offs decide, where a score at least `good_at_least`
+  but below `praise_at_least` (when set) is `ignore`, or `question` when phrased
+  as one: mild warmth with no praise cue is not a thank-you. The brand's own posts are always
   `ignore`, and no rule runs on them.
 - `topic` and `segment`: each from the fired rule with the highest priority that
   sets one; ties go to the later rule, like disposition, so a file added after
@@ -202,6 +207,7 @@ class Settings:
     good_at_least: float = 0.05
     clearly_negative: float = -0.5
     clearly_positive: float | None = None  # None: a question may be as positive as it likes
+    praise_at_least: float | None = None  # None: good_at_least, any warmth is praise
     max_chars: int = 4000
     complaint_topic: str | None = None  # the topic of a complaint no topic cue matched
     urgency: Mapping[Disposition, int] = field(
@@ -449,6 +455,7 @@ _SETTINGS_KEYS = (
     "good_at_least",
     "clearly_negative",
     "clearly_positive",
+    "praise_at_least",
     "max_chars",
     "complaint_topic",
     "urgency",
@@ -493,7 +500,13 @@ def _parse(source: str, text: str) -> _FileSpec:
 def _parse_settings(c: _Checker, value: Any) -> tuple[dict[str, Any], dict[Disposition, int]]:
     raw = c.table(value, "settings", _SETTINGS_KEYS)
     out: dict[str, Any] = {}
-    for key in ("bad_at_most", "good_at_least", "clearly_negative", "clearly_positive"):
+    for key in (
+        "bad_at_most",
+        "good_at_least",
+        "clearly_negative",
+        "clearly_positive",
+        "praise_at_least",
+    ):
         v = c.number(raw.get(key, _MISSING), f"settings.{key}", -1.0, 1.0)
         if v is not None:
             out[key] = v
@@ -608,6 +621,16 @@ def _parse_when(c: _Checker, value: Any, path: str) -> Conditions:
         except re.error as exc:
             c.problem(f"{path}.regex", f"bad regex: {exc}")
             regex = None
+        else:
+            if "\b" in regex or "\f" in regex:
+                # TOML's basic strings read "\b" as a backspace: the word boundary
+                # silently never matches, and the rule never fires.
+                c.problem(
+                    f"{path}.regex",
+                    r'holds a backspace or form feed: in a "..." or """...""" TOML string '
+                    r"write \\b for a word boundary, or use a '...' literal string",
+                )
+                regex = None
     phrases = {}
     for key in ("any", "all", "none"):
         phrases[key] = c.strings(get(key), f"{path}.{key}")
@@ -875,10 +898,12 @@ class _Engine:
         "_complaint_topic",
         "_cutoffs",
         "_good",
+        "_lukewarm",
         "_max_chars",
         "_own",
         "_pair_keys",
         "_pairs",
+        "_praise",
         "_question_ceiling",
         "_question_floor",
         "_question_rules",
@@ -905,6 +930,9 @@ class _Engine:
         self._max_chars = settings.max_chars
         self._bad = settings.bad_at_most
         self._good = settings.good_at_least
+        praise = settings.praise_at_least
+        self._praise = settings.good_at_least if praise is None else praise
+        self._lukewarm = _lukewarm_reasons(settings)
         self._question_floor = settings.clearly_negative
         ceiling = settings.clearly_positive
         self._question_ceiling = 2.0 if ceiling is None else ceiling  # scores stop at 1
@@ -1112,15 +1140,20 @@ class _Engine:
                     Reason("language", f"written in {lang}; judged by the rule that matched")
                 )
         if disposition is None:
+            cutoffs = self._cutoffs
             if post.question and self._question_floor < score < self._question_ceiling:
                 disposition = Disposition.QUESTION
             elif score <= self._bad:
                 disposition = Disposition.INTERESTING_BAD
-            elif score >= self._good:
+            elif score >= self._praise:
                 disposition = Disposition.INTERESTING_GOOD
+            elif score >= self._good:
+                # Warm words and no praise cue: a request, news, politeness, sarcasm.
+                disposition = Disposition.QUESTION if post.question else Disposition.IGNORE
+                cutoffs = self._lukewarm
             else:
                 disposition = Disposition.IGNORE
-            reasons.append(self._cutoffs[disposition])
+            reasons.append(cutoffs[disposition])
         fallback = self._complaint_reason
         if topic is None and fallback is not None and disposition is Disposition.INTERESTING_BAD:
             topic = self._complaint_topic
@@ -1158,6 +1191,15 @@ def _cutoff_reasons(settings: Settings) -> dict[Disposition, Reason]:
         Disposition.INTERESTING_BAD: Reason("cutoff", f"no rule decided; score <= {bad}"),
         Disposition.INTERESTING_GOOD: Reason("cutoff", f"no rule decided; score >= {good}"),
         Disposition.IGNORE: Reason("cutoff", f"no rule decided; score between {bad} and {good}"),
+    }
+
+
+def _lukewarm_reasons(settings: Settings) -> dict[Disposition, Reason]:
+    span = f"{settings.good_at_least} <= score < {settings.praise_at_least}"
+    why = "warm, but no rule found praise in it"
+    return {
+        Disposition.QUESTION: Reason("cutoff", f"no rule decided; {span}: {why}; a question"),
+        Disposition.IGNORE: Reason("cutoff", f"no rule decided; {span}: {why}"),
     }
 
 
@@ -1218,6 +1260,10 @@ def _interest(score: float, author: Author, mention: Mention, intensity: float =
 # ("WHERE", "BAG?!"), but not part of a handle, hashtag or code ("AA1457").
 _CAPS_WORD = re.compile(r"(?<![\w@#])[A-Z]{3,}(?!\w)")
 _ELONGATED = re.compile(r"([^\W\d_])\1{2,}")  # a letter three times or more: "sooo"
+# Cheap first looks, twice as fast as the exact patterns on a post with no match
+# (most posts): any word character three times running; three capitals running.
+_TRIPLE = re.compile(r"(\w)\1\1")
+_THREE_CAPS = re.compile(r"[A-Z]{3}")
 
 
 def _intensity(text: str) -> tuple[float, str]:
@@ -1225,8 +1271,8 @@ def _intensity(text: str) -> tuple[float, str]:
     stretched words and exclamation marks. VADER already boosts a capitalised
     sentiment word; this catches "WHERE IS MY BAG" and "whyyyy", which carry
     no sentiment word at all. Also a human-readable detail ("" when 0)."""
-    caps = len(_CAPS_WORD.findall(text)) if not text.islower() else 0
-    stretched = len(_ELONGATED.findall(text)) if len(text) > 2 else 0
+    caps = len(_CAPS_WORD.findall(text)) if _THREE_CAPS.search(text) else 0
+    stretched = len(_ELONGATED.findall(text)) if _TRIPLE.search(text) else 0
     bangs = text.count("!")
     if not (caps or stretched or bangs):
         return 0.0, ""
@@ -1550,6 +1596,9 @@ def _check_cutoffs(source: str, settings: Mapping[str, Any]) -> None:
     high = settings.get("clearly_positive")
     if high is not None and low >= high:
         raise RuleError(f"{source}: settings.clearly_negative: must be below clearly_positive")
+    praise = settings.get("praise_at_least")
+    if praise is not None and praise < settings.get("good_at_least", defaults.good_at_least):
+        raise RuleError(f"{source}: settings.praise_at_least: must be at least good_at_least")
 
 
 def _config_lists(lists: Mapping[str, Sequence[str]]) -> dict[str, tuple[str, ...]]:

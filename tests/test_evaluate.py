@@ -260,6 +260,21 @@ def test_eval_reads_a_headerless_tsv_with_numeric_ratings(run: Run, tmp_path: Pa
     assert classes["complaint"]["f1"] == 1.0
 
 
+def test_eval_polarity_judges_by_the_sign_of_the_score(run: Run, tmp_path: Path) -> None:
+    # "lol ok" is filler (ignore: neither) though its score is warm; a plain
+    # sentiment data set calls it positive, and --polarity reads it that way.
+    path = write(tmp_path, "rated.tsv", "1\t1.2\tlol ok\n2\t-2.0\tthe worst day ever\n")
+    args = ["eval", str(path), "--no-header", "--text-col", "3", "--label-col", "2"]
+    by_disposition = run(*args, "--sign-labels", "--json")
+    by_sign = run(*args, "--sign-labels", "--polarity", "--json")
+    assert by_sign.exit_code == 0, by_sign.output
+    confusion = json.loads(by_disposition.output)["results"]["earful"]["confusion"]
+    assert confusion["praise"]["neither"] == 1
+    classes = json.loads(by_sign.output)["results"]["earful"]["classes"]
+    assert classes["praise"]["f1"] == 1.0
+    assert classes["complaint"]["f1"] == 1.0
+
+
 def test_eval_sniffs_tabs_in_a_file_without_a_telling_extension(run: Run, tmp_path: Path) -> None:
     path = write(
         tmp_path, "export.txt", "text\tlabel\nlove it, thanks!\tpraise\nmeh, sure\tneither\n"

@@ -119,6 +119,71 @@ def test_a_problem_put_right_is_praise(rules: Ruleset, text: str) -> None:
     assert judge(post(text), rules).disposition is GOOD
 
 
+# -- round 2: warmth is not praise, failures said flatly are complaints ---------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "please add more flights from our little airport",  # a request
+        "shares rise on strong quarterly results",  # news
+        "hope the weather holds for the trip",  # chatter
+        "a refund would be great, please confirm when",  # a request, politely
+    ],
+)
+def test_mild_warmth_without_a_praise_cue_is_not_praise(rules: Ruleset, text: str) -> None:
+    verdict = judge(post(text), rules)
+    assert verdict.compound > 0.05  # VADER alone would call it praise
+    assert verdict.disposition is not GOOD
+    assert verdict.score > 0.05  # plain sentiment is left as it was
+
+
+def test_a_glowing_post_is_still_praise_without_a_cue(rules: Ruleset) -> None:
+    verdict = judge(post("the crew made the whole trip a joy, truly wonderful people"), rules)
+    assert verdict.disposition is GOOD
+
+
+ROUND_2 = [
+    # a failure said flatly, no feeling words
+    ("the technician never showed up and nobody told us", BAD),
+    ("I don't understand why this takes two weeks", BAD),
+    ("3 hours and the app still says pending", BAD),
+    # what comes after "but" is the point
+    ("thanks for the update, but my order still hasn't moved", BAD),
+    ("appreciate the reply but nobody has called me back", BAD),
+    # a lone cheer after a failure is sarcasm
+    ("the app says my payment failed but the bank took it. twice. brilliant", BAD),
+    ("tracking number doesn't exist on the courier's site. Cool cool cool", BAD),
+    ("on hold for 2 hours again. great job", BAD),
+    ("raising prices after the week we've had is certainly a choice", BAD),
+    # praise for how a problem was handled
+    ("delayed two hours but the gate crew were amazing, thank you", GOOD),
+    ("my flight was cancelled and your agent rebooked us in minutes. kudos!", GOOD),
+    ("Took one call to sort the contract. Credit where it's due.", GOOD),
+    # asking what to do, even about trouble
+    ("my flight tomorrow might be cancelled, will I get a refund?", QUESTION),
+    ("if my bag is delayed can I pick it up later?", QUESTION),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), ROUND_2)
+def test_round_2_patterns(rules: Ruleset, text: str, expected: Disposition) -> None:
+    assert judge(post(text), rules).disposition is expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Want FREE Acme credit?? Click 👉 acme-rewards.example.net limited time only!!!",
+        "Best broadband deals this month compared 👉 deals.example.com #ad",
+    ],
+)
+def test_free_stuff_behind_a_click_and_ads_are_spam(rules: Ruleset, text: str) -> None:
+    verdict = judge(post(text), rules)
+    assert verdict.disposition is Disposition.IGNORE
+    assert "spam" in verdict.labels
+
+
 def test_a_protest_hashtag_is_a_complaint(rules: Ruleset) -> None:
     verdict = judge(post("third time this month #acmefail"), rules)
     assert verdict.disposition is BAD

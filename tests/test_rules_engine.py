@@ -562,6 +562,16 @@ def test_bad_regex_is_an_error(tmp_path: Path) -> None:
     assert "r0.toml: rules[0].when.regex: bad regex:" in error(tmp_path, rule('regex = "(["'))
 
 
+def test_a_toml_backspace_in_a_regex_is_an_error(tmp_path: Path) -> None:
+    # In a TOML basic string \b is a backspace, not a word boundary: the rule
+    # would load and never fire.
+    message = error(tmp_path, rule('regex = "\\bfree\\b"'))
+    assert "r0.toml: rules[0].when.regex: holds a backspace" in message
+    assert "write \\\\b for a word boundary" in message
+    # A literal string keeps the backslash: fine.
+    assert load(tmp_path, rule("regex = '\\bfree\\b'"))
+
+
 def test_unknown_list_is_an_error(tmp_path: Path) -> None:
     message = error(tmp_path, rule('author_in = "vips"'))
     assert 'r0.toml: rules[0].when.author_in: unknown list "vips"' in message

@@ -359,50 +359,60 @@ class Daemon:
 
         await asyncio.to_thread(work)
 
+    def _every(
+        self,
+        job: Callable[..., Awaitable[None]],
+        seconds: float,
+        *,
+        job_id: str,
+        name: str,
+        first_run: datetime | None = None,
+        args: tuple[Any, ...] = (),
+    ) -> None:
+        # Every job: a run that falls due while the last one is still going is
+        # skipped, and missed runs collapse into one, however late.
+        when = {} if first_run is None else {"next_run_time": first_run}
+        self.scheduler.add_job(
+            job,
+            IntervalTrigger(seconds=seconds),
+            args=args,
+            id=job_id,
+            name=name,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+            **when,
+        )
+
     def _schedule(self) -> None:
         now = _now()
         for index, (name, runner) in enumerate(self.runners.items()):
-            self.scheduler.add_job(
+            self._every(
                 self._source_job,
-                IntervalTrigger(seconds=runner.settings.interval),
+                runner.settings.interval,
                 args=(name,),
-                id=f"source:{name}",
+                job_id=f"source:{name}",
                 name=f"poll {name}",
-                coalesce=True,
-                max_instances=1,
-                misfire_grace_time=None,
                 # stagger the first polls a little so sources do not all start at once
-                next_run_time=now + timedelta(seconds=0.2 * index),
+                first_run=now + timedelta(seconds=0.2 * index),
             )
-        self.scheduler.add_job(
+        self._every(
             self._publish_job,
-            IntervalTrigger(seconds=self.config.publish.interval),
-            id="publish",
+            self.config.publish.interval,
+            job_id="publish",
             name="publish approved replies",
-            coalesce=True,
-            max_instances=1,
-            misfire_grace_time=None,
-            next_run_time=now,
+            first_run=now,
         )
         if self.config.escalation.webhook_url:
-            self.scheduler.add_job(
+            self._every(
                 self._alerts_job,
-                IntervalTrigger(seconds=self.config.escalation.interval),
-                id="alerts",
+                self.config.escalation.interval,
+                job_id="alerts",
                 name="send escalation alerts",
-                coalesce=True,
-                max_instances=1,
-                misfire_grace_time=None,
-                next_run_time=now,
+                first_run=now,
             )
-        self.scheduler.add_job(
-            self._housekeeping_job,
-            IntervalTrigger(hours=1),
-            id="housekeeping",
-            coalesce=True,
-            max_instances=1,
-            misfire_grace_time=None,
-        )
+        # first run an hour after start-up
+        self._every(self._housekeeping_job, 3600, job_id="housekeeping", name="housekeeping")
 
     def _start_streams(self) -> None:
         # _tracked registers each task as in flight: shutdown cancels it while it

@@ -173,12 +173,9 @@ def _next_id(conn: sqlite3.Connection, table: str) -> int:
     return int(row[0])
 
 
-def _new_items(conn: sqlite3.Connection, batch: Sequence[Judged]) -> list[Judged]:
-    """The batch without mentions already stored (or repeated in the batch)."""
-    by_key: dict[tuple[str, str], Judged] = {}
-    for item in batch:
-        by_key.setdefault(item.mention.key, item)
-    keys = list(by_key)
+def stored_keys(conn: sqlite3.Connection, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of these (platform, native_id) keys are stored already."""
+    found: set[tuple[str, str]] = set()
     for start in range(0, len(keys), _CHUNK):
         chunk = keys[start : start + _CHUNK]
         where = " OR ".join(["(platform = ? AND native_id = CAST(? AS TEXT))"] * len(chunk))
@@ -186,8 +183,17 @@ def _new_items(conn: sqlite3.Connection, batch: Sequence[Judged]) -> list[Judged
         for platform, native_id in conn.execute(
             f"SELECT platform, native_id FROM mentions WHERE {where}", params
         ):
-            by_key.pop((platform, native_id), None)
-    return list(by_key.values())
+            found.add((platform, native_id))
+    return found
+
+
+def _new_items(conn: sqlite3.Connection, batch: Sequence[Judged]) -> list[Judged]:
+    """The batch without mentions already stored (or repeated in the batch)."""
+    by_key: dict[tuple[str, str], Judged] = {}
+    for item in batch:
+        by_key.setdefault(item.mention.key, item)
+    stored = stored_keys(conn, list(by_key))
+    return [item for key, item in by_key.items() if key not in stored]
 
 
 def _day_counts(fresh: Sequence[Judged]) -> Counter[tuple[str, str, str]]:

@@ -22,7 +22,7 @@ import sqlite_utils
 from listener.mention import Mention
 from rules.verdict import Disposition
 from storage.db import connect, dumps, from_iso, iso, loads, text
-from storage.ingest import write_batch
+from storage.ingest import stored_keys, write_batch
 from storage.records import (
     AlertRecord,
     AuditEntry,
@@ -161,17 +161,8 @@ class Store:
             batch.setdefault(m.key, m)
         if not batch:
             return []
-        stored: set[tuple[str, str]] = set()
-        keys = list(batch)
-        # Chunked: SQLite caps the number of bound parameters per statement.
-        for start in range(0, len(keys), 400):
-            chunk = keys[start : start + 400]
-            where = " OR ".join(["(platform = ? AND native_id = CAST(? AS TEXT))"] * len(chunk))
-            params = [p for platform, nid in chunk for p in (platform, text(nid))]
-            for row in self._rows(
-                f"SELECT platform, native_id FROM mentions WHERE {where}", params
-            ):
-                stored.add((row["platform"], row["native_id"]))
+        with self._lock:
+            stored = stored_keys(self.conn, list(batch))
         return [m for key, m in batch.items() if key not in stored]
 
     def last_contacts(

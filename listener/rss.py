@@ -21,7 +21,11 @@ The source (type = "rss") polls a list of feed URLs, RSS or Atom alike:
   the others are read, its place in the cursor kept; if every feed fails, the poll
   fails (SourceDown, or the one feed's own error when there is just one).
 
-The cursor is `{"feeds": {url: {"etag", "modified", "seen": [entry ids]}}}`.
+The cursor is `{"feeds": {key: {"etag", "modified", "seen": [entry ids]}}}`, where a
+feed's key is its URL as `shown` prints it (no query string, no user-info), so a
+private feed's token never reaches the database; two feeds that differ only there
+are told apart by their order in the config ("...#2"). A cursor written before keys
+were redacted (full URLs) is still read.
 """
 
 from __future__ import annotations
@@ -65,8 +69,10 @@ def mention_from_entry(
 ) -> Mention:
     """A feed entry as a Mention. The feed's url resolves relative links, and its
     title stands in for an entry without an author (a news site's own feed).
-    raw is `{"entry": ..., "feed_url": ..., "feed_title": ...}`."""
+    raw is `{"entry": ..., "feed_url": ..., "feed_title": ...}`, with the url's
+    `public_url`: raw payloads are stored, a private feed's token must not be."""
     entry = require_mapping(entry, "feed entry")
+    feed_url = public_url(feed_url)
     link = _absolute(as_str(entry.get("link")), feed_url)
     native_id = as_str(entry.get("id")) or link
     if native_id is None:
@@ -159,17 +165,47 @@ def build(settings: Settings, ctx: SourceContext) -> RssSource:
     return RssSource(settings, shared_http(ctx.http, f"rss source {settings.name!r}"), terms)
 
 
-def shown(url: str) -> str:
-    """A feed URL fit for logs and error messages: a private feed's token usually
-    sits in the query string or the user-info part, so both are left out."""
+def public_url(url: str) -> str:
+    """scheme://host[:port]/path: a feed URL without the parts a private feed keeps
+    its token in (query string, user-info), and without a fragment. What is stored
+    and what relative links resolve against; "" when it cannot be parsed."""
+    if not url:
+        return url
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
         port = f":{parts.port}" if parts.port else ""
     except ValueError:
+        return ""
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 address
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def shown(url: str) -> str:
+    """A feed URL fit for logs, errors and cursor keys: `public_url`, with "?..."
+    where a query string was left out."""
+    if not url:
+        return url
+    public = public_url(url)
+    if not public:
         return "<a feed URL that cannot be parsed>"
-    query = "?..." if parts.query else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}{query}"
+    return f"{public}?..." if urlsplit(url).query else public
+
+
+def cursor_keys(urls: Sequence[str]) -> dict[str, str]:
+    """Each feed URL's key in the cursor: `shown(url)`, with "#2", "#3"... for a
+    later URL that shows the same (the same feed path with another token)."""
+    keys: dict[str, str] = {}
+    taken: set[str] = set()
+    for url in urls:
+        key, n = shown(url), 1
+        while key in taken:
+            n += 1
+            key = f"{shown(url)}#{n}"
+        keys[url] = key
+        taken.add(key)
+    return keys
 
 
 def names_any(text: str, terms: Sequence[str]) -> bool:
@@ -213,13 +249,18 @@ class RssSource:
     ) -> None:
         self.name = settings.name
         self.urls = list(settings.urls)
+        self._keys = cursor_keys(self.urls)
         self._http = http
         self.terms = list(terms)
         self._failing: set[str] = set()  # feeds whose failure was logged already
 
     async def fetch(self, cursor: Cursor | None) -> FetchResult:
-        stored = as_mapping(cursor.get("feeds")) if isinstance(cursor, Mapping) else None
-        states = {url: FeedState.from_cursor((stored or {}).get(url)) for url in self.urls}
+        stored = (as_mapping(cursor.get("feeds")) if isinstance(cursor, Mapping) else None) or {}
+        # A cursor from before keys were redacted holds full URLs: read those too.
+        states = {
+            url: FeedState.from_cursor(stored.get(self._keys[url], stored.get(url)))
+            for url in self.urls
+        }
         reads = await asyncio.gather(
             *(self._read(url, states[url]) for url in self.urls), return_exceptions=True
         )
@@ -240,7 +281,7 @@ class RssSource:
             if len(self.urls) == 1 and isinstance(only, SourceError):
                 raise only
             raise SourceDown(f"all {len(self.urls)} feeds failed; the first: {only}")
-        feeds = {url: state.as_cursor() for url, state in states.items()}
+        feeds = {self._keys[url]: state.as_cursor() for url, state in states.items()}
         return FetchResult(tuple(mentions), {"feeds": feeds})
 
     async def aclose(self) -> None:
@@ -283,7 +324,9 @@ class RssSource:
             feedparser.parse,
             answer.raw,
             response_headers={
-                "content-location": url,
+                # feedparser copies this into every entry's *_detail["base"], which
+                # is stored: the public part resolves relative links just as well
+                "content-location": public_url(url),
                 "content-type": answer.headers.get("Content-Type", "application/xml"),
             },
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -287,3 +288,32 @@ async def test_a_private_feeds_token_stays_out_of_the_logs(
     for secret in ("s3cr3t-t0ken", "pa55word", "k3y"):
         assert secret not in caplog.text
     assert f"{fake.url}/feeds/news?..." in caplog.text
+
+
+async def test_a_private_feeds_token_stays_out_of_the_database(
+    fake: FakeFeeds, http: SharedSession, store: Store
+) -> None:
+    fake.publish("news", rss("News", NEWS))
+    news = fake.feed_url("news")
+    # two feeds that differ only in their tokens still keep a cursor each
+    urls = [f"{news}?token=s3cr3t-0ne", f"{news}?token=s3cr3t-tw0"]
+    summary = await poll(source(http, urls), store, stages())
+    assert summary.new == 1  # the same entry in both feeds is stored once
+    assert list(store.cursor("feeds")["feeds"]) == [f"{news}?...", f"{news}?...#2"]
+    raw = store.conn.execute("SELECT raw FROM mentions").fetchone()[0]
+    assert f'"feed_url":"{news}"' in raw
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    path = store.conn.execute("PRAGMA database_list").fetchone()["file"]
+    assert b"s3cr3t" not in Path(path).read_bytes()
+
+
+async def test_a_cursor_keyed_by_full_urls_is_still_read(
+    fake: FakeFeeds, http: SharedSession, store: Store
+) -> None:
+    url = fake.publish("news", rss("News", NEWS)) + "?token=s3cr3t"
+    feeds = source(http, [url])
+    first = await feeds.fetch(None)
+    assert first.cursor is not None
+    old_style = {"feeds": {url: first.cursor["feeds"][f"{url.split('?')[0]}?..."]}}
+    again = await feeds.fetch(old_style)
+    assert again.mentions == () and "s3cr3t" not in str(again.cursor)

@@ -39,7 +39,9 @@ deployment ships "default" and adds its own file after it.
     any = ["is down", "outage"]       # at least one phrase occurs
     all = ["refund", "still"]         # every phrase occurs
     none = ["not down"]               # no phrase occurs
-    regex = "..."                     # Python regex, case-insensitive, searched in the text
+    regex = "..."                     # Python regex, case-insensitive, searched in the text;
+                                      #   {brand} in it stands for the brand's name,
+                                      #   keywords or handles
     sentiment_below = 0.3             # VADER compound (with the lexicon), before any rule
     sentiment_above = -0.2
     platform = ["x", "reddit"]        # a platform name or a list of them
@@ -1308,6 +1310,15 @@ def _brand_items(brand: Brand) -> tuple[str, ...]:
     return tuple(t for t in (brand.name, *brand.keywords, *handles) if t and t.strip())
 
 
+def _with_brand(regex: str, brand: Sequence[str]) -> str:
+    """`{brand}` in a regex stands for the brand: its name, keywords or handles, with
+    or without the "@", so a shipped rule can say "switched to {brand}"."""
+    if "{brand}" not in regex:
+        return regex
+    names = sorted({b.lstrip("@") for b in brand}, key=len, reverse=True)
+    return regex.replace("{brand}", "@?(?:" + "|".join(map(re.escape, names)) + ")")
+
+
 def _compile_rule(
     rule: Rule,
     bit: int,
@@ -1400,7 +1411,7 @@ def _compile_rule(
         checks.append(_author_check(lists[w.author_in]))
         said.append(f"author in {w.author_in}")
     if w.regex:
-        pattern = re.compile(w.regex, re.IGNORECASE)
+        pattern = re.compile(_with_brand(w.regex, lists["brand"]), re.IGNORECASE)
         checks.append(lambda p, search=pattern.search: search(_plain(p.text)) is not None)
         said.append(f"regex {_quote(w.regex)}")
 

@@ -197,6 +197,36 @@ def test_an_at_handle_is_a_name_not_a_word(rules: Ruleset) -> None:
     assert verdict.disposition is not GOOD
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "acme down in leeds or just me",
+        "Acme's app and broadband seem to be down across the north this morning",
+        "still nothing in LS6. #acmedown 14 hours now",
+        "Stockport SK4, no broadband, 4G fine.",
+        "Bradford, out since 07:05. Mobile data dead too.",
+    ],
+)
+def test_an_outage_report_naming_the_brand_is_an_outage(rules: Ruleset, text: str) -> None:
+    verdict = judge(post(text), rules)
+    assert verdict.disposition is BAD and verdict.topic == "outage"
+
+
+def test_the_brand_out_of_this_world_is_no_outage(rules: Ruleset) -> None:
+    assert judge(post("acme is out of this world, best ISP"), rules).disposition is GOOD
+
+
+def test_working_from_home_without_internet_is_a_complaint_not_spam(rules: Ruleset) -> None:
+    verdict = judge(post("Bury, since 7am. Work from home day, of course. Useless company"), rules)
+    assert verdict.disposition is BAD and "spam" not in verdict.labels
+
+
+def test_an_account_recovery_scam_is_spam(rules: Ruleset) -> None:
+    text = "@AcmeHelp Lost access to your account? Our team recovers ANY account in 24h DM now"
+    verdict = judge(post(text), rules)
+    assert "spam" in verdict.labels and "no_reply" in verdict.actions
+
+
 # -- churn, urgency, interest --------------------------------------------------------
 
 
@@ -205,6 +235,26 @@ def test_a_churn_threat_is_urgent(rules: Ruleset) -> None:
     assert verdict.disposition is BAD
     assert {"churn_risk", "competitor"} <= set(verdict.labels)
     assert verdict.urgency >= 60
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "switched to Acme last month and honestly the speeds are great",
+        "finally moved over to @AcmeHelp from Globex, best decision this year",
+        "went with acme for the new flat, install was painless",
+    ],
+)
+def test_switching_to_the_brand_is_a_new_customer_not_churn(rules: Ruleset, text: str) -> None:
+    verdict = judge(post(text), rules)
+    assert "churn_risk" not in verdict.labels and "new_customer" in verdict.labels
+    assert verdict.disposition is GOOD
+
+
+def test_switching_away_from_the_brand_is_still_churn(rules: Ruleset) -> None:
+    verdict = judge(post("switched to Globex, acme was down every evening"), rules)
+    assert verdict.disposition is BAD and "churn_risk" in verdict.labels
+    assert "new_customer" not in verdict.labels
 
 
 def test_a_churn_threat_from_a_large_account_is_escalated(rules: Ruleset) -> None:

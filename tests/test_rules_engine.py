@@ -157,6 +157,15 @@ def test_regex_is_case_insensitive_and_sees_straight_apostrophes(tmp_path: Path)
     assert not fires(rs, "I can pay")
 
 
+def test_brand_in_a_regex_stands_for_its_name_keywords_and_handles(tmp_path: Path) -> None:
+    rs = load(tmp_path, rule("regex = 'moved to {brand}'"))
+    handle = next(iter(BRAND.handles.values())).lstrip("@")
+    assert fires(rs, f"moved to {BRAND.name.upper()} today")
+    assert fires(rs, f"moved to @{handle} today")
+    assert not fires(rs, "moved to Globex today")
+    assert not fires(rs, "moved to {brand} today")
+
+
 # -- the other conditions ---------------------------------------------------------
 
 

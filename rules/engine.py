@@ -115,6 +115,10 @@ are appended), so `has_label` sees labels of rules above it. The verdict:
   the English lexicon's reading is not trusted: it becomes a `question` labeled
   `needs_person`, for a person who reads the language.
 - VADER scores the text without its @handles: "@united" is a name, not the word.
+- Stretched words ("sooo goooood", "Awwweesssooome") are read as the word they
+  stretch, for VADER and for phrases, when squeezing a run of three or more
+  letters to two, to one, or every double to one gives a word VADER or a rule
+  knows; the stretching itself still counts as intensity.
 - `reasons`: VADER's compound first, then every fired rule in order with what
   matched and its weight (its score adjustment, else its urgency points), then
   `language`, the cut-off that decided when no rule did, `complaint_topic`, and
@@ -745,6 +749,23 @@ _APOSTROPHES = re.compile("['`\u2019\u2018\u02bc\u2032]")
 _NON_WORD = re.compile(r"[^\w\s@]+")
 _URL = re.compile(r"\w+://\S+")
 _AT = re.compile(r"(?<!\S)@\S+")
+# A word (not a handle or hashtag) with one letter three times or more in a row.
+_STRETCHED = re.compile(r"(?<![@#\w])[^\W\d_]*([^\W\d_])\1\1[^\W\d_]*", re.IGNORECASE)
+_RUN3 = re.compile(r"([^\W\d_])\1{2,}", re.IGNORECASE)
+_RUN2 = re.compile(r"([^\W\d_])\1+", re.IGNORECASE)
+
+
+def _unstretched(text: str, known: Callable[[str], bool]) -> str:
+    """`text` with each stretched word that squeezes to a known word squeezed."""
+
+    def squeeze(match: re.Match[str]) -> str:
+        word = match.group(0)
+        for form in (_RUN3.sub(r"\1\1", word), _RUN3.sub(r"\1", word), _RUN2.sub(r"\1", word)):
+            if known(form.lower()):
+                return form
+        return word
+
+    return _STRETCHED.sub(squeeze, text)
 
 
 def _normalize(lowered: str) -> str:
@@ -1005,7 +1026,10 @@ class _Engine:
             text = text[: self._max_chars]
         # @handles are names, not words: "@united" or "@happyhomes" must not read
         # as praise to VADER, which would strip the "@" and score the word.
-        compound = self._sentiment.compound(_AT.sub("", text) if "@" in text else text)
+        # "goooood" is "good" to VADER and to phrases; post.text keeps the stretch,
+        # which is intensity
+        read = _unstretched(text, self._knows) if _STRETCHED.search(text) else text
+        compound = self._sentiment.compound(_AT.sub("", read) if "@" in read else read)
         vader = Reason("vader", f"compound {compound:+.3f}", compound)
         own = self._own.get(mention.platform)
         if own is not None and author.handle and author.handle.lstrip("@").casefold() == own:
@@ -1017,7 +1041,7 @@ class _Engine:
                 lang=mention.lang,
             )
 
-        hits, words = self._phrases_in(text)
+        hits, words = self._phrases_in(read)
         question = _is_question(text, words)
         candidates = self._always
         if hits:
@@ -1044,6 +1068,10 @@ class _Engine:
                     seen.update(rule.labels)
                     candidates |= rule.wakes
         return self._verdict(mention, author, post, fired, vader, truncated)
+
+    def _knows(self, word: str) -> bool:
+        """A word VADER scores or a one-word phrase of a rule (lowercase)."""
+        return word in self._singles or self._sentiment.knows(word)
 
     def _phrases_in(self, text: str) -> tuple[set[str], list[str]]:
         """The keys of every phrase that occurs, and the words multi-word phrases see."""

@@ -80,6 +80,11 @@ class Sentiment:
         self._emojis = stock.emojis
         self._emoji_chars = _emoji_chars()
 
+    def knows(self, word: str) -> bool:
+        """Whether VADER reads this lowercase word: a lexicon word, a booster ("so",
+        "very") or a negation ("never")."""
+        return word in self._lexicon or word in BOOSTER_DICT or word in _NEGATE
+
     def compound(self, text: str) -> float:
         """VADER's compound score of `text`, -1..1, rounded to 4 places as VADER does."""
         if not text.isascii() and not self._emoji_chars.isdisjoint(text):

@@ -157,6 +157,30 @@ def test_regex_is_case_insensitive_and_sees_straight_apostrophes(tmp_path: Path)
     assert not fires(rs, "I can pay")
 
 
+@pytest.mark.parametrize(
+    ("stretched", "plain"),
+    [
+        ("this is sooo goooood", "this is so good"),
+        ("loooove it", "love it"),
+        ("Awwweesssooomee!", "Awesome!"),
+        ("HORRIBLEEEE service", "HORRIBLE service"),
+    ],
+)
+def test_a_stretched_word_is_read_as_the_word(tmp_path: Path, stretched: str, plain: str) -> None:
+    rs = load(tmp_path, rule('any = ["love", "awesome", "horrible"]'))
+    got, want = judge(post(stretched), rs), judge(post(plain), rs)
+    assert got.compound == want.compound != 0
+    assert got.labels == want.labels
+    assert any(r.rule == "intensity" for r in got.reasons)  # the stretch still counts
+
+
+def test_handles_hashtags_and_unknown_stretches_are_left_alone(tmp_path: Path) -> None:
+    rs = load(tmp_path, rule('any = ["good"]'))
+    assert not fires(rs, "@gooood_company hello")
+    assert not fires(rs, "#sooogood")
+    assert judge(post("brrrr cold today"), rs).compound == judge(post("brrrr cold"), rs).compound
+
+
 def test_brand_in_a_regex_stands_for_its_name_keywords_and_handles(tmp_path: Path) -> None:
     rs = load(tmp_path, rule("regex = 'moved to {brand}'"))
     handle = next(iter(BRAND.handles.values())).lstrip("@")

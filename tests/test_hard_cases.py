@@ -216,6 +216,17 @@ def test_the_brand_out_of_this_world_is_no_outage(rules: Ruleset) -> None:
     assert judge(post("acme is out of this world, best ISP"), rules).disposition is GOOD
 
 
+@pytest.mark.parametrize("text", ["@AcmeHelp DM sent. Thanks.", "check your DMs please"])
+def test_a_follow_up_in_private_is_for_a_person_not_an_apology(rules: Ruleset, text: str) -> None:
+    verdict = judge(post(text), rules)
+    assert verdict.disposition is QUESTION and "follow_up" in verdict.labels
+
+
+def test_a_follow_up_with_trouble_in_it_is_still_a_complaint(rules: Ruleset) -> None:
+    verdict = judge(post("DM sent, been on hold for 2 hours and nobody answers"), rules)
+    assert verdict.disposition is BAD
+
+
 def test_working_from_home_without_internet_is_a_complaint_not_spam(rules: Ruleset) -> None:
     verdict = judge(post("Bury, since 7am. Work from home day, of course. Useless company"), rules)
     assert verdict.disposition is BAD and "spam" not in verdict.labels

@@ -7,7 +7,11 @@ Config (type = "replay"):
     path   the .jsonl file; relative paths start from the config file's folder
     batch  mentions per tick (default 5)
     clock  "original" keeps each post's own time; "replay" stamps it with the moment
-           it is replayed, so time-based stats (time to first reply) look live
+           it is replayed, so time-based stats (time to first reply) look live;
+           "shifted" moves the whole file in time so its newest post is the moment
+           the replay started: the posts keep their spacing (a file that spans three
+           days fills three days of charts) and none is in the future. The shift is
+           measured once, by reading the file through, and kept in the cursor
     loop   start again at the top at the end of the file (default false); each lap's
            ids get a "~lap<N>" suffix so the store takes them as new posts
 
@@ -31,7 +35,8 @@ platform, a post without an id) is logged as a warning with its line number and
 skipped; it never stops the replay.
 
 The cursor is `{"offset": <byte offset of the next line>, "line": <lines read>,
-"lap": <times the file was restarted>}`: a restart seeks straight back to where the
+"lap": <times the file was restarted>}` (plus `"shift": <seconds>` with the shifted
+clock): a restart seeks straight back to where the
 last committed batch ended. If the file has changed so that the offset no longer
 starts a line, the replay starts again from the top (already stored posts are
 dropped as duplicates downstream).
@@ -45,7 +50,7 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
@@ -63,7 +68,7 @@ class Settings(SourceSettings):
     type: Literal["replay"]
     path: str
     batch: int = Field(default=5, ge=1)
-    clock: Literal["original", "replay"] = "original"
+    clock: Literal["original", "replay", "shifted"] = "original"
     loop: bool = False
 
 
@@ -171,7 +176,7 @@ class ReplaySource:
         path: Path,
         *,
         batch: int = 5,
-        clock: Literal["original", "replay"] = "original",
+        clock: Literal["original", "replay", "shifted"] = "original",
         loop: bool = False,
         now: Callable[[], datetime] = _utcnow,
     ) -> None:
@@ -185,11 +190,34 @@ class ReplaySource:
     async def fetch(self, cursor: Cursor | None) -> FetchResult:
         # plain file reads, but off the loop so a slow disk never stalls the daemon
         mentions, position = await asyncio.to_thread(self._read, cursor)
+        out: dict[str, Any] = position.as_cursor()
         if self.clock == "replay":
             now = self._now()
             mentions = [replace(m, created_at=now) for m in mentions]
+        elif self.clock == "shifted":
+            shift = _shift_of(cursor)
+            if shift is None:
+                shift = await asyncio.to_thread(self._shift)
+            out["shift"] = shift
+            mentions = [_shifted(m, shift) for m in mentions]
         # more=False even with lines left: a replay trickles in on the schedule
-        return FetchResult(tuple(mentions), position.as_cursor(), more=False)
+        return FetchResult(tuple(mentions), out, more=False)
+
+    def _shift(self) -> float:
+        """Seconds that move the file's newest post to now (0 with no times in it)."""
+        newest: datetime | None = None
+        try:
+            with self.path.open("rb") as file:
+                for line in file:
+                    try:
+                        moment = mention_from_line(line.removeprefix(b"\xef\xbb\xbf")).created_at
+                    except Exception:  # a bad line is reported when it is replayed
+                        continue
+                    if moment is not None and (newest is None or moment > newest):
+                        newest = moment
+        except OSError:
+            return 0.0  # the read that follows reports it
+        return 0.0 if newest is None else (self._now() - newest).total_seconds()
 
     async def aclose(self) -> None:
         return None
@@ -272,6 +300,17 @@ class ReplaySource:
                 continue
             mentions.append(_lap_ids(mention, position.lap))
         return mentions, position
+
+
+def _shift_of(cursor: Cursor | None) -> float | None:
+    value = cursor.get("shift") if isinstance(cursor, Mapping) else None
+    return float(value) if type(value) in (int, float) else None
+
+
+def _shifted(mention: Mention, shift: float) -> Mention:
+    if mention.created_at is None:
+        return mention
+    return replace(mention, created_at=mention.created_at + timedelta(seconds=shift))
 
 
 def _lap_ids(mention: Mention, lap: int) -> Mention:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -370,6 +370,30 @@ async def test_replay_clock_uses_the_real_time_by_default(ten: Path) -> None:
     before = datetime.now(UTC)
     (m,) = (await source(ten, batch=1, clock="replay").fetch(None)).mentions
     assert m.created_at is not None and before <= m.created_at <= datetime.now(UTC)
+
+
+async def test_shifted_clock_moves_the_newest_post_to_now_and_keeps_the_spacing(
+    tmp_path: Path,
+) -> None:
+    lines = [x_line(1), {"platform": "x", "post": "broken"}, x_line(30), x_line(10)]
+    path = write_lines(tmp_path / "m.jsonl", lines)
+    now = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    replay = source(path, batch=2, clock="shifted", now=lambda: now)
+    first = await replay.fetch(None)
+    later = source(path, batch=2, clock="shifted", now=lambda: now + timedelta(days=1))
+    second = await later.fetch(first.cursor)  # a restart a day later keeps the shift
+    times = [m.created_at for m in (*first.mentions, *second.mentions)]
+    # the newest post (10:30) is now; the others keep their distance from it
+    assert times == [now - timedelta(minutes=29), now, now - timedelta(minutes=20)]
+    assert first.cursor is not None and second.cursor is not None
+    assert first.cursor["shift"] == second.cursor["shift"]
+
+
+async def test_shifted_clock_on_a_file_without_times_changes_nothing(tmp_path: Path) -> None:
+    line = {"platform": "hackernews", "post": {"objectID": "1", "comment_text": "lumenet"}}
+    path = write_lines(tmp_path / "m.jsonl", [line])
+    result = await source(path, clock="shifted").fetch(None)
+    assert result.cursor is not None and result.cursor["shift"] == 0.0
 
 
 # -- settings and build -----------------------------------------------------------------

@@ -388,7 +388,7 @@ def _echo_summary(summary: Any) -> None:
     i = summary.ingest
     click.echo(
         f"{summary.source}: fetched {summary.fetched}, new {summary.new} ({counts}); "
-        f"drafted {i.replies} replies, {i.callbacks} callbacks, {i.alerts} alerts"
+        f"drafted: replies {i.replies}, callbacks {i.callbacks}, alerts {i.alerts}"
     )
 
 

@@ -109,7 +109,7 @@ class SourceRunner:
         if summary.new:
             counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.dispositions.items()))
             log.info(
-                "%s: %d new (%s); %d replies, %d callbacks, %d alerts drafted",
+                "%s: %d new (%s); drafted: replies %d, callbacks %d, alerts %d",
                 self.name,
                 summary.new,
                 counts,

@@ -227,6 +227,22 @@ def test_a_follow_up_with_trouble_in_it_is_still_a_complaint(rules: Ruleset) -> 
     assert verdict.disposition is BAD
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I would love a window seat on my flight tomorrow",
+        "we'd love to see more routes out of San Diego",
+        "when is the best time to book for the summer?",
+    ],
+)
+def test_a_wish_or_the_best_option_is_not_praise(rules: Ruleset, text: str) -> None:
+    assert judge(post(text), rules).disposition is QUESTION
+
+
+def test_would_love_an_explanation_is_still_a_complaint(rules: Ruleset) -> None:
+    assert judge(post("would love an explanation for the third outage"), rules).disposition is BAD
+
+
 def test_working_from_home_without_internet_is_a_complaint_not_spam(rules: Ruleset) -> None:
     verdict = judge(post("Bury, since 7am. Work from home day, of course. Useless company"), rules)
     assert verdict.disposition is BAD and "spam" not in verdict.labels

@@ -243,6 +243,11 @@ def test_would_love_an_explanation_is_still_a_complaint(rules: Ruleset) -> None:
     assert judge(post("would love an explanation for the third outage"), rules).disposition is BAD
 
 
+def test_thanks_said_in_full_is_praise_on_a_stressful_day(rules: Ruleset) -> None:
+    verdict = judge(post("@AcmeHelp thank you so much, it's been a very stressful day"), rules)
+    assert verdict.compound < 0 and verdict.disposition is GOOD
+
+
 def test_working_from_home_without_internet_is_a_complaint_not_spam(rules: Ruleset) -> None:
     verdict = judge(post("Bury, since 7am. Work from home day, of course. Useless company"), rules)
     assert verdict.disposition is BAD and "spam" not in verdict.labels

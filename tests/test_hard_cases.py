@@ -243,6 +243,12 @@ def test_would_love_an_explanation_is_still_a_complaint(rules: Ruleset) -> None:
     assert judge(post("would love an explanation for the third outage"), rules).disposition is BAD
 
 
+def test_clearly_warm_thanks_outweighs_the_trouble_it_mentions(rules: Ruleset) -> None:
+    text = "Thanks so much for the update! Delayed a bit but made my connection :) great crew"
+    assert judge(post(text), rules).disposition is GOOD
+    assert judge(post("thanks for the update, still stuck at the gate"), rules).disposition is BAD
+
+
 def test_thanks_said_in_full_is_praise_on_a_stressful_day(rules: Ruleset) -> None:
     verdict = judge(post("@AcmeHelp thank you so much, it's been a very stressful day"), rules)
     assert verdict.compound < 0 and verdict.disposition is GOOD

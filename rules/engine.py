@@ -749,8 +749,10 @@ _APOSTROPHES = re.compile("['`\u2019\u2018\u02bc\u2032]")
 _NON_WORD = re.compile(r"[^\w\s@]+")
 _URL = re.compile(r"\w+://\S+")
 _AT = re.compile(r"(?<!\S)@\S+")
-# A word (not a handle or hashtag) with one letter three times or more in a row.
+# A word (not a handle or hashtag) with one letter three times or more in a row, and
+# the cheap look that comes first (most posts have none): ASCII letters only.
 _STRETCHED = re.compile(r"(?<![@#\w])[^\W\d_]*([^\W\d_])\1\1[^\W\d_]*", re.IGNORECASE)
+_MAYBE_STRETCHED = re.compile(r"([a-zA-Z])\1\1")
 _RUN3 = re.compile(r"([^\W\d_])\1{2,}", re.IGNORECASE)
 _RUN2 = re.compile(r"([^\W\d_])\1+", re.IGNORECASE)
 
@@ -1028,7 +1030,7 @@ class _Engine:
         # as praise to VADER, which would strip the "@" and score the word.
         # "goooood" is "good" to VADER and to phrases; post.text keeps the stretch,
         # which is intensity
-        read = _unstretched(text, self._knows) if _STRETCHED.search(text) else text
+        read = _unstretched(text, self._knows) if _MAYBE_STRETCHED.search(text) else text
         compound = self._sentiment.compound(_AT.sub("", read) if "@" in read else read)
         vader = Reason("vader", f"compound {compound:+.3f}", compound)
         own = self._own.get(mention.platform)

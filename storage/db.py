@@ -59,9 +59,14 @@ def from_iso(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+# ASCII JSON: always valid UTF-8, whatever odd Unicode the platform sent. One
+# encoder for every call: json.dumps with non-default arguments builds a new
+# JSONEncoder each time, and ingest encodes four values a mention.
+_ENCODER = json.JSONEncoder(default=str, separators=(",", ":"))
+
+
 def dumps(value: Any) -> str:
-    # ASCII JSON: always valid UTF-8, whatever odd Unicode the platform sent.
-    return json.dumps(value, default=str, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
 def loads(value: str | None) -> Any:

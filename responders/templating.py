@@ -57,6 +57,15 @@ def _environment(loader: jinja2.BaseLoader) -> SandboxedEnvironment:
     )
 
 
+def _flattened(template: jinja2.Template) -> jinja2.Template:
+    """The template with its globals as one plain dict. Jinja keeps them as a
+    ChainMap over the environment's, and every render copies them into a new
+    context: iterating the ChainMap made up two thirds of a render (10.5 -> 3.9
+    microseconds). Same names, same values; nothing here changes them later."""
+    template.globals = dict(template.globals)
+    return template
+
+
 class Templates:
     """The compiled templates, built once at start-up."""
 
@@ -73,12 +82,12 @@ class Templates:
         self._fallbacks: dict[str, jinja2.Template] = {}
         for name in TEMPLATE_NAMES:
             try:
-                template = env.get_template(f"{name}.j2")
+                template = _flattened(env.get_template(f"{name}.j2"))
                 template.render(SAMPLE_CONTEXT)
             except jinja2.TemplateError as exc:
                 raise TemplateError(f"template {name}.j2: {exc}") from exc
             self._templates[name] = template
-            self._fallbacks[name] = fallback_env.get_template(f"{name}.j2")
+            self._fallbacks[name] = _flattened(fallback_env.get_template(f"{name}.j2"))
 
     def render(self, name: str, context: Mapping[str, Any]) -> str:
         try:

@@ -134,7 +134,7 @@ def write_batch(
     # everything that references a mention
     conn.executemany(_INSERT_CASE, rows.cases)
     conn.executemany(_UPDATE_CASE, rows.case_updates)
-    conn.executemany(_INSERT_MENTION, rows.mentions)
+    _insert_mentions(conn, rows.mentions, next_mention)
     conn.executemany(_INSERT_VERDICT, rows.verdicts)
     conn.executemany(_INSERT_REPLY, rows.replies)
     conn.executemany(_INSERT_CALLBACK, rows.callbacks)
@@ -165,6 +165,25 @@ def write_batch(
         alerts=len(rows.alerts),
         cases_opened=cases_opened,
     )
+
+
+def _insert_mentions(
+    conn: sqlite3.Connection, mentions: Sequence[tuple[Any, ...]], first_id: int
+) -> None:
+    """Insert the batch's mentions, then index their text for search in one
+    statement: the per-row trigger skips ids in the fts_batch range (schema v4)."""
+    if not mentions:
+        return
+    span = (first_id, first_id + len(mentions) - 1)
+    conn.execute("INSERT INTO fts_batch (first_id, last_id) VALUES (?, ?)", span)
+    conn.executemany(_INSERT_MENTION, mentions)
+    conn.execute(
+        "INSERT INTO mentions_fts (rowid, text) "
+        "SELECT id, text FROM mentions WHERE id BETWEEN ? AND ? ORDER BY id",
+        span,
+    )
+    # Within the transaction: every other connection sees fts_batch empty.
+    conn.execute("DELETE FROM fts_batch")
 
 
 def _next_id(conn: sqlite3.Connection, table: str) -> int:

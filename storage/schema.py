@@ -303,11 +303,36 @@ def _v3_console(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v4_batch_search_index(db: sqlite_utils.Database) -> None:
+    """Ingest indexes a batch's post text for search with one statement instead of
+    the per-row insert trigger, which cost about 50 microseconds a mention (a third
+    of storing it). The trigger stays for every other writer (a script, sqlite-utils,
+    an older Earful): it only skips the id range in fts_batch, a row ingest writes
+    and deletes inside its own transaction, so no other connection ever sees one."""
+    run_script(
+        db.conn,
+        """
+        CREATE TABLE fts_batch (
+            first_id INTEGER NOT NULL,
+            last_id INTEGER NOT NULL
+        );
+        DROP TRIGGER mentions_ai;
+        CREATE TRIGGER mentions_ai AFTER INSERT ON mentions
+        WHEN NOT EXISTS (
+            SELECT 1 FROM fts_batch WHERE new.id BETWEEN first_id AND last_id
+        ) BEGIN
+            INSERT INTO mentions_fts (rowid, text) VALUES (new.id, new.text);
+        END;
+        """,
+    )
+
+
 # Append only: a released migration is never edited, a new one is added.
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _v1_initial,
     _v2_alert_outbox,
     _v3_console,
+    _v4_batch_search_index,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

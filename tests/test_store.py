@@ -345,6 +345,27 @@ def test_search_with_stray_syntax_does_not_fail(store: Store) -> None:
     assert [m.text for m in store.search('"router')] == ['he said "router']
 
 
+def test_search_finds_every_post_of_every_batch(store: Store) -> None:
+    store.ingest("x", [complaint(mention("router down", native_id="1")), noise()], None)
+    again = complaint(mention("router down", native_id="1"))  # a duplicate: stored once
+    store.ingest("x", [again, complaint(mention("modem down", native_id="2"))], None)
+    assert sorted(m.text for m in store.search("down")) == ["modem down", "router down"]
+    assert count(store, "fts_batch") == 0
+    # the index holds exactly the stored text, nothing missing, nothing extra
+    store.conn.execute("INSERT INTO mentions_fts (mentions_fts) VALUES ('integrity-check')")
+
+
+def test_search_finds_posts_other_writers_insert(store: Store, db_path: Path) -> None:
+    store.ingest("x", [complaint(mention("router down", native_id="1"))], None)
+    other = sqlite3.connect(db_path, isolation_level=None)
+    other.execute(
+        "INSERT INTO mentions (platform, native_id, source, text, fetched_at) "
+        "VALUES ('x', '2', 'script', 'modem down', 'now')"
+    )
+    other.close()
+    assert sorted(m.text for m in store.search("down")) == ["modem down", "router down"]
+
+
 def test_stats_counts_and_net_sentiment(store: Store) -> None:
     store.ingest("x", [complaint(), complaint(), praise(), noise()], None)
     s = store.stats()

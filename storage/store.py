@@ -125,15 +125,25 @@ class Store:
     # -- plumbing -------------------------------------------------------------
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
+        """One write transaction. `durable`: its COMMIT is synced to disk before it
+        returns. Other commits wait for the next checkpoint's sync (WAL with
+        synchronous=NORMAL), so a power cut can undo the last of them; a claim to
+        post must not be undone that way, or the reply would be posted again."""
         with self._lock:
-            self.conn.execute("BEGIN IMMEDIATE")
+            if durable:
+                self.conn.execute("PRAGMA synchronous = FULL")
             try:
-                yield self.conn
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self.conn
+                except BaseException:
+                    self.conn.execute("ROLLBACK")
+                    raise
+                self.conn.execute("COMMIT")
+            finally:
+                if durable:
+                    self.conn.execute("PRAGMA synchronous = NORMAL")
 
     def _rows(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -397,7 +407,7 @@ class Store:
         committed before anything is posted: a crash after it leaves the reply in
         `sending`, which start-up reconciles instead of posting twice."""
         now = iso(self.clock())
-        with self._write() as conn:
+        with self._write(durable=True) as conn:
             ids = [
                 r[0]
                 for r in conn.execute(
@@ -695,9 +705,10 @@ class Store:
         return skipped
 
     def claim_alert(self) -> AlertRecord | None:
-        """pending -> sending for the most urgent alert that is due, or None."""
+        """pending -> sending for the most urgent alert that is due, or None. Synced
+        before it returns, like a reply's claim: an alert is sent at most once."""
         now = iso(self.clock())
-        with self._write() as conn:
+        with self._write(durable=True) as conn:
             row = conn.execute(
                 "SELECT a.id FROM alerts a JOIN verdicts v ON v.mention_id = a.mention_id "
                 "WHERE a.status = 'pending' AND (a.next_attempt_at IS NULL "

@@ -248,6 +248,26 @@ def test_claim_moves_approved_to_sending_once(store: Store) -> None:
     assert (reply.status, reply.posted_id) == ("sent", "123")
 
 
+def test_a_claim_to_post_is_synced_to_disk_before_it_returns(store: Store) -> None:
+    # A power cut must not undo the claim of a reply that then gets posted: that
+    # commit runs with synchronous = FULL; the others keep NORMAL (synced at checkpoints).
+    reply_id = _one_reply(store)
+    store.approve(reply_id, "bea")
+    seen: list[str] = []
+    store.conn.set_trace_callback(seen.append)
+    assert store.claim_for_posting(dry_run=False)
+    store.conn.set_trace_callback(None)
+    full, commit = seen.index("PRAGMA synchronous = FULL"), seen.index("COMMIT")
+    assert full < seen.index("BEGIN IMMEDIATE") < commit < seen.index("PRAGMA synchronous = NORMAL")
+    assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL again
+    seen.clear()
+    store.conn.set_trace_callback(seen.append)
+    store.ingest("x", [complaint()], None)
+    store.approve(store.replies()[0].id, "bea")
+    store.conn.set_trace_callback(None)
+    assert not any(q.startswith("PRAGMA synchronous") for q in seen)
+
+
 def test_pending_replies_are_never_claimed(store: Store) -> None:
     _one_reply(store)
     assert store.claim_for_posting(dry_run=False) == []

@@ -1,5 +1,6 @@
-"""Questions about the brand: an offer to answer, or a task where replies are impossible
-or the post is in a language the rules cannot read."""
+"""Questions about the brand: an offer to answer, or a task where replies are impossible,
+the post is in a language the rules cannot read, or the customer has moved to private
+messages ("DM sent")."""
 
 from __future__ import annotations
 
@@ -23,6 +24,19 @@ def question_drafts(
         why = f"written in {verdict.lang}" if verdict.lang else "not in English"
         return [
             Draft(DraftKind.CALLBACK, body, mention.key, f"{why}: read it and decide", "callback")
+        ]
+    if "follow_up" in verdict.labels:
+        # "DM sent": the conversation has moved to private messages, where a person
+        # picks it up; a public "send us a DM" would ask for what they just did.
+        body = settings.templates.render("callback", context)
+        return [
+            Draft(
+                DraftKind.CALLBACK,
+                body,
+                mention.key,
+                "follow-up in private messages: answer it there",
+                "callback",
+            )
         ]
     if mention.platform in settings.read_only:
         body = settings.templates.render("callback", context)

@@ -61,6 +61,13 @@ def test_question_gets_an_answer_offer_or_a_task_where_replies_are_impossible() 
     assert kinds(respond(rss, v, SETTINGS, last_contact=None, now=NOW)) == ["callback"]
 
 
+def test_a_follow_up_in_private_messages_gets_a_task_not_a_public_reply() -> None:
+    v = replace(verdict(Disposition.QUESTION, topic=None), labels=("follow_up",))
+    drafts = respond(mention("DM sent, thanks"), v, SETTINGS, last_contact=None, now=NOW)
+    assert kinds(drafts) == ["callback"]
+    assert drafts[0].reason == "follow-up in private messages: answer it there"
+
+
 def test_noise_gets_nothing() -> None:
     v = verdict(Disposition.IGNORE, topic=None)
     assert respond(mention("lunch"), v, SETTINGS, last_contact=None, now=NOW) == ()

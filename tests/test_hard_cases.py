@@ -249,6 +249,20 @@ def test_clearly_warm_thanks_outweighs_the_trouble_it_mentions(rules: Ruleset) -
     assert judge(post("thanks for the update, still stuck at the gate"), rules).disposition is BAD
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "thanks a lot for the 'special deal'. getting overcharged is the best #sarcasm",
+        "Thanks for the vague canned response that doesn't address the issue!",
+        "great at answering public messages. Direct messages, not so much.",
+    ],
+)
+def test_marked_sarcasm_canned_answers_and_not_so_much_are_complaints(
+    rules: Ruleset, text: str
+) -> None:
+    assert judge(post(text), rules).disposition is BAD
+
+
 def test_thanks_said_in_full_is_praise_on_a_stressful_day(rules: Ruleset) -> None:
     verdict = judge(post("@AcmeHelp thank you so much, it's been a very stressful day"), rules)
     assert verdict.compound < 0 and verdict.disposition is GOOD

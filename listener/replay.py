@@ -11,7 +11,8 @@ Config (type = "replay"):
            "shifted" moves the whole file in time so its newest post is the moment
            the replay started: the posts keep their spacing (a file that spans three
            days fills three days of charts) and none is in the future. The shift is
-           measured once, by reading the file through, and kept in the cursor
+           measured once, by reading the file through, and kept in the cursor (so
+           with `loop`, every lap replays the first lap's times)
     loop   start again at the top at the end of the file (default false); each lap's
            ids get a "~lap<N>" suffix so the store takes them as new posts
 

@@ -263,6 +263,22 @@ def test_marked_sarcasm_canned_answers_and_not_so_much_are_complaints(
     assert judge(post(text), rules).disposition is BAD
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "best flight ever, not a single bump. love the new seats",
+        "no delays at all, thanks for a great flight!",
+    ],
+)
+def test_praise_with_a_no_or_a_not_in_it_is_praise(rules: Ruleset, text: str) -> None:
+    assert judge(post(text), rules).disposition is GOOD
+
+
+def test_praise_next_to_real_trouble_is_still_a_complaint(rules: Ruleset) -> None:
+    text = "love the crew but we have been stuck on the tarmac for 3 hours, not ok"
+    assert judge(post(text), rules).disposition is BAD
+
+
 def test_thanks_said_in_full_is_praise_on_a_stressful_day(rules: Ruleset) -> None:
     verdict = judge(post("@AcmeHelp thank you so much, it's been a very stressful day"), rules)
     assert verdict.compound < 0 and verdict.disposition is GOOD

@@ -212,71 +212,45 @@ def test_an_outage_report_naming_the_brand_is_an_outage(rules: Ruleset, text: st
     assert verdict.disposition is BAD and verdict.topic == "outage"
 
 
-def test_the_brand_out_of_this_world_is_no_outage(rules: Ruleset) -> None:
-    assert judge(post("acme is out of this world, best ISP"), rules).disposition is GOOD
+# Each pair: a post, and the disposition a support team would give it. The comment
+# names the rule (or the rule's limit) the case pins.
+DISPOSITIONS = [
+    # brand_down stops at "down", "dead", "offline": "out" is too often praise
+    ("acme is out of this world, best ISP", GOOD),
+    # follow_up: the customer is already in private messages...
+    ("@AcmeHelp DM sent. Thanks.", QUESTION),
+    ("check your DMs please", QUESTION),
+    # ...unless the follow-up names trouble
+    ("DM sent, been on hold for 2 hours and nobody answers", BAD),
+    # wish, and "best" that ranks options: asking, not praising
+    ("I would love a window seat on my flight tomorrow", QUESTION),
+    ("we'd love to see more routes out of San Diego", QUESTION),
+    ("when is the best time to book for the summer?", QUESTION),
+    ("would love an explanation for the third outage", BAD),
+    # thanks_over_trouble, and the "so much for" sneer that real thanks is not
+    ("Thanks so much for the update! Delayed a bit but made my connection :) great crew", GOOD),
+    ("thanks for the update, still stuck at the gate", BAD),
+    # marked sarcasm, canned answers, "X, not so much"
+    ("thanks a lot for the 'special deal'. getting overcharged is the best #sarcasm", BAD),
+    ("Thanks for the vague canned response that doesn't address the issue!", BAD),
+    ("great at answering public messages. Direct messages, not so much.", BAD),
+    # praise_over_no: failure words alone do not make praise a complaint...
+    ("best flight ever, not a single bump. love the new seats", GOOD),
+    ("no delays at all, thanks for a great flight!", GOOD),
+    # ...real trouble next to it does
+    ("love the crew but we have been stuck on the tarmac for 3 hours, not ok", BAD),
+]
 
 
-@pytest.mark.parametrize("text", ["@AcmeHelp DM sent. Thanks.", "check your DMs please"])
-def test_a_follow_up_in_private_is_for_a_person_not_an_apology(rules: Ruleset, text: str) -> None:
-    verdict = judge(post(text), rules)
-    assert verdict.disposition is QUESTION and "follow_up" in verdict.labels
-
-
-def test_a_follow_up_with_trouble_in_it_is_still_a_complaint(rules: Ruleset) -> None:
-    verdict = judge(post("DM sent, been on hold for 2 hours and nobody answers"), rules)
-    assert verdict.disposition is BAD
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "I would love a window seat on my flight tomorrow",
-        "we'd love to see more routes out of San Diego",
-        "when is the best time to book for the summer?",
-    ],
-)
-def test_a_wish_or_the_best_option_is_not_praise(rules: Ruleset, text: str) -> None:
-    assert judge(post(text), rules).disposition is QUESTION
-
-
-def test_would_love_an_explanation_is_still_a_complaint(rules: Ruleset) -> None:
-    assert judge(post("would love an explanation for the third outage"), rules).disposition is BAD
-
-
-def test_clearly_warm_thanks_outweighs_the_trouble_it_mentions(rules: Ruleset) -> None:
-    text = "Thanks so much for the update! Delayed a bit but made my connection :) great crew"
-    assert judge(post(text), rules).disposition is GOOD
-    assert judge(post("thanks for the update, still stuck at the gate"), rules).disposition is BAD
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "thanks a lot for the 'special deal'. getting overcharged is the best #sarcasm",
-        "Thanks for the vague canned response that doesn't address the issue!",
-        "great at answering public messages. Direct messages, not so much.",
-    ],
-)
-def test_marked_sarcasm_canned_answers_and_not_so_much_are_complaints(
-    rules: Ruleset, text: str
+@pytest.mark.parametrize(("text", "expected"), DISPOSITIONS)
+def test_disposition_a_support_team_would_give(
+    rules: Ruleset, text: str, expected: Disposition
 ) -> None:
-    assert judge(post(text), rules).disposition is BAD
+    assert judge(post(text), rules).disposition is expected
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "best flight ever, not a single bump. love the new seats",
-        "no delays at all, thanks for a great flight!",
-    ],
-)
-def test_praise_with_a_no_or_a_not_in_it_is_praise(rules: Ruleset, text: str) -> None:
-    assert judge(post(text), rules).disposition is GOOD
-
-
-def test_praise_next_to_real_trouble_is_still_a_complaint(rules: Ruleset) -> None:
-    text = "love the crew but we have been stuck on the tarmac for 3 hours, not ok"
-    assert judge(post(text), rules).disposition is BAD
+def test_a_follow_up_is_labeled_for_its_callback(rules: Ruleset) -> None:
+    assert "follow_up" in judge(post("@AcmeHelp DM sent. Thanks."), rules).labels
 
 
 def test_thanks_said_in_full_is_praise_on_a_stressful_day(rules: Ruleset) -> None:

@@ -118,7 +118,8 @@ are appended), so `has_label` sees labels of rules above it. The verdict:
 - Stretched words ("sooo goooood", "Awwweesssooome") are read as the word they
   stretch, for VADER and for phrases, when squeezing a run of three or more
   letters to two, to one, or every double to one gives a word VADER or a rule
-  knows; the stretching itself still counts as intensity.
+  knows; the stretching itself still counts as intensity. Only posts with an ASCII
+  letter three times in a row are looked at (a cheap first test).
 - `reasons`: VADER's compound first, then every fired rule in order with what
   matched and its weight (its score adjustment, else its urgency points), then
   `language`, the cut-off that decided when no rule did, `complaint_topic`, and

@@ -199,10 +199,11 @@ def cursor_keys(urls: Sequence[str]) -> dict[str, str]:
     keys: dict[str, str] = {}
     taken: set[str] = set()
     for url in urls:
-        key, n = shown(url), 1
+        base = key = shown(url)
+        n = 1
         while key in taken:
             n += 1
-            key = f"{shown(url)}#{n}"
+            key = f"{base}#{n}"
         keys[url] = key
         taken.add(key)
     return keys
@@ -341,8 +342,8 @@ class RssSource:
             try:
                 mention = mention_from_entry(entry, url, title)
             except MalformedPost as exc:
-                reason = str(exc).replace(url, shown(url))
-                log.warning("%s: an entry in %s skipped: %s", self.name, shown(url), reason)
+                # the message names the feed by its public_url: no token in it
+                log.warning("%s: an entry in %s skipped: %s", self.name, shown(url), exc)
                 continue
             if mention.native_id in ids:
                 continue  # the same entry twice in one document

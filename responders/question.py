@@ -17,30 +17,22 @@ def question_drafts(
         return []
     context = template_context(mention, verdict, settings)
     about = f"question about {verdict.topic}" if verdict.topic else "question"
+
+    def task(reason: str) -> list[Draft]:
+        body = settings.templates.render("callback", context)
+        return [Draft(DraftKind.CALLBACK, body, mention.key, reason, "callback")]
+
     if "needs_person" in verdict.labels:
         # Written in a language the rules cannot read: an English reply drafted
         # blind would be worse than none. A person reads it first.
-        body = settings.templates.render("callback", context)
         why = f"written in {verdict.lang}" if verdict.lang else "not in English"
-        return [
-            Draft(DraftKind.CALLBACK, body, mention.key, f"{why}: read it and decide", "callback")
-        ]
+        return task(f"{why}: read it and decide")
     if "follow_up" in verdict.labels:
         # "DM sent": the conversation has moved to private messages, where a person
         # picks it up; a public "send us a DM" would ask for what they just did.
-        body = settings.templates.render("callback", context)
-        return [
-            Draft(
-                DraftKind.CALLBACK,
-                body,
-                mention.key,
-                "follow-up in private messages: answer it there",
-                "callback",
-            )
-        ]
+        return task("follow-up in private messages: answer it there")
     if mention.platform in settings.read_only:
-        body = settings.templates.render("callback", context)
-        return [Draft(DraftKind.CALLBACK, body, mention.key, f"{about}: answer it", "callback")]
+        return task(f"{about}: answer it")
     body = settings.templates.render("question_reply", context)
     return [
         Draft(DraftKind.REPLY, body, mention.key, f"{about}: offer an answer", "question_reply")

@@ -48,14 +48,14 @@ TOPICS = ["outage", "billing", "delivery", "support", "product", "account", None
 PLATFORMS = ["x", "reddit", "mastodon", "bluesky"]
 
 
-def fill(store: Store, mentions: int, pending: int, seed: int = 5) -> dict[str, int]:
+def fill(store: Store, mentions: int, pending: int, seed: int = 5) -> dict[str, float]:
     """Bulk rows straight into the tables, in the shapes Store.ingest writes."""
     rng = random.Random(seed)
     texts = generate_texts(2000)
     now = datetime.now(UTC)
     names, weights = zip(*DISPOSITIONS, strict=True)
     conn = store.conn
-    counts = {"mentions": mentions}
+    counts: dict[str, float] = {"mentions": mentions}
 
     def rows() -> Iterator[tuple[object, ...]]:
         for i in range(1, mentions + 1):
@@ -215,7 +215,7 @@ async def measure(store: Store, config_path: Path, n: int, seed: int = 9) -> dic
     return results
 
 
-def pct(values: list[float], q: float) -> float:
+def pct(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] * 1000
 
 

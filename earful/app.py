@@ -28,7 +28,12 @@ class Runtime:
     http: SharedSession = field(default_factory=SharedSession)
 
     async def aclose(self) -> None:
-        for closable in [*self.sources, *self.publishers.values(), self.http]:
+        closables: list[Source | Publisher | SharedSession] = [
+            *self.sources,
+            *self.publishers.values(),
+            self.http,
+        ]
+        for closable in closables:
             try:
                 await closable.aclose()
             except Exception:

@@ -12,7 +12,7 @@ and is registered by type name in earful/sources.py.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -73,11 +73,12 @@ class StreamingSource(Source, Protocol):
     running beside the interval poll (which stays, as the safety net) and stores
     each batch it yields exactly as it stores a poll's."""
 
-    def stream(self, cursor: Cursor | None) -> AsyncIterator[FetchResult]:
+    def stream(self, cursor: Cursor | None) -> AsyncGenerator[FetchResult, None]:
         """One connection's worth of batches, starting from `cursor` (the stored
         one, read again at each reconnect). A batch whose cursor is None leaves the
         stored cursor alone. Raises a SourceError when the connection ends; the
-        daemon reconnects with backoff."""
+        daemon reconnects with backoff. A generator, not just an iterator: the
+        daemon closes it on shutdown so the connection is released at once."""
 
 
 @dataclass(frozen=True)

@@ -156,7 +156,9 @@ def _session_from(answer: Answer) -> Session | None:
     if not isinstance(body, Mapping):
         return None
     did, access, refresh = body.get("did"), body.get("accessJwt"), body.get("refreshJwt")
-    if not all(isinstance(v, str) and v for v in (did, access, refresh)):
+    if not (isinstance(did, str) and isinstance(access, str) and isinstance(refresh, str)):
+        return None
+    if not (did and access and refresh):
         return None
     handle = body.get("handle")
     return Session(did, handle if isinstance(handle, str) else None, access, refresh)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any
 
 import aiohttp
@@ -145,7 +145,8 @@ class MastodonSource:
         since = _since(cursor, self.name)
         session = await self.session()
         url, params = self._request(since)
-        newest, found, pages = since, [], 0
+        newest, pages = since, 0
+        found: list[Mention] = []
         more, pause = False, None
         while True:
             resp = await request_json(
@@ -207,7 +208,7 @@ class MastodonStreamingSource(MastodonSource):
         _, mention = self._mention(payload)
         return mention
 
-    async def stream(self, cursor: Cursor | None) -> AsyncIterator[FetchResult]:
+    async def stream(self, cursor: Cursor | None) -> AsyncGenerator[FetchResult, None]:
         """One connection's worth: subscribe, back-fill by polling from `cursor`
         (what was posted while disconnected), then each streamed post as it comes.
         Streamed batches carry no cursor -- ids arrive out of order across a

@@ -136,7 +136,7 @@ async def walk(edge: Edge, fetch_page: PageFetcher, *, max_pages: int) -> Walked
     sweep = edge.sweep
     token = sweep.next if sweep else None
     top, top_seen = (sweep.top, sweep.top_seen) if sweep else (None, frozenset[str]())
-    budget = 1 if edge.at is None and sweep is None else max_pages
+    budget = 1 if edge.at is None and sweep is None else max(1, max_pages)
     for _ in range(budget):
         try:
             page = await fetch_page(token, edge)
@@ -167,6 +167,8 @@ async def walk(edge: Edge, fetch_page: PageFetcher, *, max_pages: int) -> Walked
     if edge.at is None and sweep is None:
         # the first poll: the newest page only, and the edge starts there
         return Walked(tuple(found), _moved(edge, top, top_seen), False)
+    # every page fetched had a next one (the loop returns otherwise), so there is a token
+    assert token is not None
     return Walked(tuple(found), replace(edge, sweep=Sweep(token, top, top_seen)), True)
 
 

@@ -132,14 +132,15 @@ class _Requestor(prawcore.Requestor):
         self.budget = budget
         self.at_most_once = at_most_once
 
-    def request(
-        self, method: str, url: str, *args: Any, timeout: float | None = None, **kwargs: Any
-    ) -> Any:
+    def request(self, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
+        # prawcore's own signature; it passes the method and URL first, by position
+        method = str(args[0] if args else kwargs.get("method", ""))
+        url = str(args[1] if len(args) > 1 else kwargs.get("url", ""))
         guarded = (
             self.at_most_once and method.upper() == "POST" and not url.endswith(ACCESS_TOKEN_PATH)
         )
         try:
-            response = super().request(method, url, *args, timeout=timeout, **kwargs)
+            response = super().request(*args, timeout=timeout, **kwargs)
         except prawcore.RequestException as exc:
             # a refused connection never reached Reddit; anything later might have
             if guarded and not _never_sent(exc.original_exception):

@@ -237,7 +237,10 @@ class RedditSource:
         examined: list[Mapping[str, Any]] = []
         after: str | None = None
         while True:
-            params = {**feed.params, "limit": str(max(1, min(PAGE, limit - len(taken))))}
+            params: dict[str, str | int] = {
+                **feed.params,
+                "limit": str(max(1, min(PAGE, limit - len(taken)))),
+            }
             if after:
                 params["after"] = after
             children, after = _listing(

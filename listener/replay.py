@@ -305,7 +305,8 @@ class ReplaySource:
 
 def _shift_of(cursor: Cursor | None) -> float | None:
     value = cursor.get("shift") if isinstance(cursor, Mapping) else None
-    return float(value) if type(value) in (int, float) else None
+    # bool is an int too, and no shift
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _shifted(mention: Mention, shift: float) -> Mention:

@@ -1379,58 +1379,57 @@ def _compile_rule(
 
     checks: list[Check] = []
     said: list[str] = []
+    # Each check is a closure over names of its own: one name reused by two checks
+    # would leave both reading its last value.
     if w.has_label:
-        need = frozenset(w.has_label)
-        checks.append(lambda p, need=need: need <= p.labels)
+        labels_needed = frozenset(w.has_label)
+        checks.append(lambda p: labels_needed <= p.labels)
         said.append("has label " + "+".join(w.has_label))
     if w.lacks_label:
-        avoid = frozenset(w.lacks_label)
-        checks.append(lambda p, avoid=avoid: p.labels.isdisjoint(avoid))
+        labels_avoided = frozenset(w.lacks_label)
+        checks.append(lambda p: p.labels.isdisjoint(labels_avoided))
     if w.platform:
-        where_ok = frozenset(w.platform)
-        checks.append(lambda p, ok=where_ok: p.mention.platform in ok)
+        platforms = frozenset(w.platform)
+        checks.append(lambda p: p.mention.platform in platforms)
         said.append("on " + "/".join(w.platform))
-    if w.followers_at_least is not None:
-        n = w.followers_at_least
-        checks.append(lambda p, n=n: (p.author.followers or 0) >= n)
-        said.append(f"followers >= {n:,}")
-    if w.verified is not None:
-        checks.append(lambda p, v=w.verified: bool(p.author.verified) is v)
-        said.append("verified" if w.verified else "not verified")
-    if w.is_reply is not None:
-        checks.append(lambda p, v=w.is_reply: bool(p.mention.in_reply_to) is v)
-        said.append("a reply" if w.is_reply else "not a reply")
-    if w.engagement_at_least is not None:
-        n = w.engagement_at_least
-        checks.append(lambda p, n=n: p.mention.engagement >= n)
-        said.append(f"engagement >= {n:,}")
-    if w.sentiment_below is not None:
-        checks.append(lambda p, x=w.sentiment_below: p.compound < x)
-        said.append(f"compound < {w.sentiment_below:+.2f}")
-    if w.sentiment_above is not None:
-        checks.append(lambda p, x=w.sentiment_above: p.compound > x)
-        said.append(f"compound > {w.sentiment_above:+.2f}")
-    if w.question is not None:
-        checks.append(lambda p, v=w.question: p.question is v)
-        said.append("phrased as a question" if w.question else "not a question")
-    if w.words_at_most is not None:
-        n = w.words_at_most
-        checks.append(lambda p, n=n: len(p.words) <= n)
-        said.append(f"at most {n} words")
+    if (min_followers := w.followers_at_least) is not None:
+        checks.append(lambda p: (p.author.followers or 0) >= min_followers)
+        said.append(f"followers >= {min_followers:,}")
+    if (verified := w.verified) is not None:
+        checks.append(lambda p: bool(p.author.verified) is verified)
+        said.append("verified" if verified else "not verified")
+    if (is_reply := w.is_reply) is not None:
+        checks.append(lambda p: bool(p.mention.in_reply_to) is is_reply)
+        said.append("a reply" if is_reply else "not a reply")
+    if (min_engagement := w.engagement_at_least) is not None:
+        checks.append(lambda p: p.mention.engagement >= min_engagement)
+        said.append(f"engagement >= {min_engagement:,}")
+    if (below := w.sentiment_below) is not None:
+        checks.append(lambda p: p.compound < below)
+        said.append(f"compound < {below:+.2f}")
+    if (above := w.sentiment_above) is not None:
+        checks.append(lambda p: p.compound > above)
+        said.append(f"compound > {above:+.2f}")
+    if (question := w.question) is not None:
+        checks.append(lambda p: p.question is question)
+        said.append("phrased as a question" if question else "not a question")
+    if (max_words := w.words_at_most) is not None:
+        checks.append(lambda p: len(p.words) <= max_words)
+        said.append(f"at most {max_words} words")
     if all_keys:
-        need_all = frozenset(all_keys)
-        checks.append(lambda p, need=need_all: need <= p.hits)
+        keys_needed = frozenset(all_keys)
+        checks.append(lambda p: keys_needed <= p.hits)
         said.append("with " + " + ".join(_quote(p) for p in w.all))
     if none_keys:
-        checks.append(lambda p, avoid=none_keys: p.hits.isdisjoint(avoid))
+        checks.append(lambda p: p.hits.isdisjoint(none_keys))
     # The trigger group needs no check: the rule is only a candidate when it occurs.
     triggers: tuple[str, ...] | None
     shown_any = bool(any_keys)
     if any_keys:
         triggers = tuple(any_keys)
         if mention_keys:
-            items = frozenset(mention_keys)
-            checks.append(lambda p, items=items: not p.hits.isdisjoint(items))
+            mentioned = frozenset(mention_keys)
+            checks.append(lambda p: not p.hits.isdisjoint(mentioned))
             said.append(f"mentions {w.mentions}")
     elif mention_keys:
         triggers = tuple(mention_keys)
@@ -1442,8 +1441,8 @@ def _compile_rule(
         checks.append(_author_check(lists[w.author_in]))
         said.append(f"author in {w.author_in}")
     if w.regex:
-        pattern = re.compile(_with_brand(w.regex, lists["brand"]), re.IGNORECASE)
-        checks.append(lambda p, search=pattern.search: search(_plain(p.text)) is not None)
+        search = re.compile(_with_brand(w.regex, lists["brand"]), re.IGNORECASE).search
+        checks.append(lambda p: search(_plain(p.text)) is not None)
         said.append(f"regex {_quote(w.regex)}")
 
     then = rule.then

@@ -19,7 +19,6 @@ from earful.console.security import (
     SESSION,
     SETTINGS,
     STORE,
-    Session,
     requires,
     session_of,
 )
@@ -29,6 +28,7 @@ from rules.verdict import Disposition
 from storage import queries
 from storage.queries import QueueFilter
 from storage.schema import REPLY_STATUSES
+from storage.sessions import Session
 
 T = TypeVar("T")
 

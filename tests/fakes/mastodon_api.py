@@ -263,13 +263,14 @@ class FakeMastodon(FakeServer):
 
     def notify(self, kind: str, account: Json) -> Json:
         """A notification of another type (follow, favourite...)."""
+        notification_id = str(60_000_000 + next(self._ids))
         notification = {
-            "id": str(60_000_000 + next(self._ids)),
+            "id": notification_id,
             "type": kind,
             "created_at": _iso(self._clock),
             "account": account,
         }
-        self.notifications[notification["id"]] = notification
+        self.notifications[notification_id] = notification
         return notification
 
     def fail(

@@ -189,7 +189,7 @@ async def measure(store: Store, config_path: Path, n: int, seed: int = 9) -> dic
     token = start_session(store, store.user("bench").id, ttl=timedelta(hours=1), ip=None)
     rng = random.Random(seed)
     ids = [r[0] for r in store.conn.execute("SELECT id FROM replies WHERE status = 'pending'")]
-    targets = {
+    targets: dict[str, Callable[[], str]] = {
         "api/me": lambda: "/api/me",
         "queue": lambda: "/queue",
         "case": lambda: f"/drafts/{rng.choice(ids)}",

@@ -74,7 +74,7 @@ def alert_key(alert: AlertRecord) -> str:
 def retry_wait(retry_after: float, attempts: int, receiver_wait: float | None = None) -> float:
     """Exponential from retry_after, capped at an hour; never sooner than the
     receiver asked for."""
-    wait = min(retry_after * 2 ** max(attempts - 1, 0), MAX_RETRY_WAIT)
+    wait = min(retry_after * 2.0 ** max(attempts - 1, 0), MAX_RETRY_WAIT)
     return max(wait, min(receiver_wait or 0.0, MAX_RETRY_WAIT))
 
 

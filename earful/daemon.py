@@ -60,7 +60,7 @@ def _now() -> datetime:
 def backoff_delay(interval: float, failures: int, rng: random.Random | None = None) -> float:
     """Exponential from the source's own interval, capped, with +-20% jitter so
     sources that failed together do not retry together."""
-    base = min(interval * (2 ** max(failures - 1, 0)), MAX_BACKOFF)
+    base = min(interval * (2.0 ** max(failures - 1, 0)), MAX_BACKOFF)
     return base * (rng or random).uniform(0.8, 1.2)
 
 

@@ -116,7 +116,7 @@ class Sentiment:
             total += emphasis
         elif total < 0:
             total -= emphasis
-        return round(normalize(total), 4)
+        return round(float(normalize(total)), 4)
 
     def _valence(self, words: list[str], lows: list[str], i: int, cap_diff: bool) -> float:
         # SentimentIntensityAnalyzer.sentiment_valence for a lexicon word

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from yarl import URL
 
 from fakes.server import FakeServer, Seen
@@ -315,7 +316,9 @@ class FakeMastodon(FakeServer):
     # -- HTTP -------------------------------------------------------------------------
 
     @web.middleware
-    async def _faults_and_limits(self, request: web.Request, handler: Any) -> web.StreamResponse:
+    async def _faults_and_limits(
+        self, request: web.Request, handler: Handler
+    ) -> web.StreamResponse:
         """Faults by path prefix (slow ones too), and Mastodon's rate-limit headers on
         every answer. FakeServer's own middleware has logged the request already."""
         for fault in self.faults:

@@ -38,4 +38,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/console.py
 
 clean:
-	rm -rf $(VENV) earful-demo *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) earful-demo *.egg-info .pytest_cache .ruff_cache .mypy_cache

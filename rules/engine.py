@@ -798,6 +798,7 @@ def _plain(text: str) -> str:
 _QUESTION_OPENERS = frozenset(
     ["how", "hows", "why", "whys", "whats", "wheres", "whos", "anyone", "anybody", "does", "did"]
 )
+_AFTER_WHY_EXCLAIMED = frozenset(["thank", "thanks", "hello", "hi", "yes"])
 _QUESTION_PAIRS: Mapping[str, frozenset[str]] = {
     first: frozenset(seconds.split())
     for first, seconds in {
@@ -1257,7 +1258,8 @@ def _is_question(text: str, words: list[str]) -> bool:
         return False
     first = words[0]
     if first in _QUESTION_OPENERS:
-        return True
+        # "why thank you!" is "why" the interjection, not a question
+        return not (first == "why" and len(words) > 1 and words[1] in _AFTER_WHY_EXCLAIMED)
     seconds = _QUESTION_PAIRS.get(first)
     return seconds is not None and len(words) > 1 and words[1] in seconds
 

@@ -239,6 +239,8 @@ DISPOSITIONS = [
     ("no delays at all, thanks for a great flight!", GOOD),
     # ...real trouble next to it does
     ("love the crew but we have been stuck on the tarmac for 3 hours, not ok", BAD),
+    # "why" the interjection, not a question
+    ("why thank you!! yayayay!!", GOOD),
 ]
 
 

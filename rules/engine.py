@@ -124,8 +124,8 @@ are appended), so `has_label` sees labels of rules above it. The verdict:
   matched and its weight (its score adjustment, else its urgency points), then
   `language`, the cut-off that decided when no rule did, `complaint_topic`, and
   `intensity`, each when it applies.
-- "Phrased as a question": a "?" outside links, or an opening like "how", "why",
-  "does", "anyone", "can you", "is there", "any update".
+- "Phrased as a question": a "?" outside links, or an opening like "how", "why"
+  (not "why thank you"), "does", "anyone", "can you", "is there", "any update".
 
 Every mistake in a file is a RuleError naming the file and the key path (indexes
 count from 0): `my.toml: rules[3].when.followers_at_least: expected an integer,

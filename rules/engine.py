@@ -798,7 +798,7 @@ def _plain(text: str) -> str:
 _QUESTION_OPENERS = frozenset(
     ["how", "hows", "why", "whys", "whats", "wheres", "whos", "anyone", "anybody", "does", "did"]
 )
-_AFTER_WHY_EXCLAIMED = frozenset(["thank", "thanks", "hello", "hi", "yes"])
+_AFTER_WHY_EXCLAIMED = frozenset(["thank", "thanks"])
 _QUESTION_PAIRS: Mapping[str, frozenset[str]] = {
     first: frozenset(seconds.split())
     for first, seconds in {

@@ -14,8 +14,9 @@ instance and database:
 
 Prints p50/p95/max latency and HTTP requests per ingested post for each (the
 stream's one long-lived connection counts as one request), whether the targets
-hold (streaming p95 < 1 s; polling p95 <= interval + 1 s), and as its last line
-`stream_p95=<s> poll_p95=<s>`.
+hold (streaming p95 < 1 s; polling p95 <= interval + 1 s), `stream_p95=<s>
+poll_p95=<s>`, and as its last line `ratio=<streaming p95 / polling p95>`: polling,
+the way every source works without a stream, is the baseline in the same run.
 
     python bench/latency.py [--n 1000] [--rate 50] [--interval 2] [--quiet 10] [--gap 3]
 """
@@ -199,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     if lost:
         print(f"NOT ALL POSTS STORED in: {', '.join(lost)}")
     print(f"stream_p95={stream_p95:.3f} poll_p95={poll_p95:.3f}")
+    print(f"ratio={stream_p95 / poll_p95:.4f}" if poll_p95 > 0 else "ratio=n/a")
     return 1 if lost else 0
 
 

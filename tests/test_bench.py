@@ -57,4 +57,5 @@ def test_latency_bench_prints_streaming_and_polling_p95() -> None:
         "--gap",
         "0.1",
     )
-    assert re.fullmatch(r"stream_p95=\d+\.\d+ poll_p95=\d+\.\d+", lines[-1])
+    assert re.fullmatch(r"stream_p95=\d+\.\d+ poll_p95=\d+\.\d+", lines[-2])
+    assert re.fullmatch(r"ratio=\d+\.\d{4}", lines[-1])

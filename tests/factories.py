@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from listener.mention import Author, Mention
 from responders.drafts import Draft, DraftKind
@@ -22,7 +24,7 @@ def mention(
     followers: int | None = 120,
     conversation_id: str | None = None,
     created_at: datetime | None = None,
-    raw: dict | None = None,
+    raw: Mapping[str, Any] | None = None,
 ) -> Mention:
     nid = native_id or f"{next(_ids)}"
     return Mention(

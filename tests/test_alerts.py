@@ -363,6 +363,7 @@ async def test_a_timeout_leaves_the_alert_unknown_and_never_resends_it(world: Wo
     assert len(world.receiver.requests) == 1
     alert = store.alert(1)
     assert alert.status == "unknown"
+    assert alert.last_error is not None
     assert alert.last_error.startswith("no answer within 0.2s; it may have been delivered")
     assert "earful alerts mark-sent 1" in alert.last_error
 
@@ -390,6 +391,7 @@ async def test_an_unreachable_receiver_is_retried(world: World) -> None:
     assert await world.deliver(config, store) == {"retry": 1}
     alert = store.alert(1)
     assert alert.status == "pending"
+    assert alert.last_error is not None
     assert alert.last_error.startswith(f"cannot connect: Cannot connect to host 127.0.0.1:{port}")
     assert SECRET not in alert.last_error
 
@@ -419,6 +421,7 @@ async def test_a_crash_while_sending_leaves_the_alert_unknown_at_start_up(world:
     assert world.receiver.requests == []
     alert = store.alert(1)
     assert alert.status == "unknown"
+    assert alert.last_error is not None
     assert alert.last_error.startswith("found in sending at start-up")
 
 
@@ -463,7 +466,10 @@ async def test_one_alert_per_case_not_one_per_angry_post(world: World) -> None:
     assert len(world.receiver.requests) == 2
     skipped = store.alert_list("skipped")
     assert {a.author_handle for a in skipped} == {"ana"}
-    assert all(a.last_error.startswith("case 1 already escalated by alert ") for a in skipped)
+    assert all(
+        a.last_error is not None and a.last_error.startswith("case 1 already escalated by alert ")
+        for a in skipped
+    )
 
 
 async def test_an_alert_never_tried_within_max_age_is_skipped_as_stale(world: World) -> None:

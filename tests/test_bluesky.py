@@ -106,7 +106,9 @@ async def test_a_burst_deeper_than_one_poll_is_swept_without_gaps_or_repeats(
 
     first = await poll(bsky, store, stages())
     assert first.more and first.new == 20
-    sweep = store.cursor("bsky")["queries"]["acme"]["sweep"]
+    cursor = store.cursor("bsky")
+    assert cursor is not None
+    sweep = cursor["queries"]["acme"]["sweep"]
     assert sweep["next"] == "20"
     second = await poll(bsky, store, stages())
     assert second.more and second.new == 20
@@ -114,7 +116,9 @@ async def test_a_burst_deeper_than_one_poll_is_swept_without_gaps_or_repeats(
     assert not third.more and third.new == 5
 
     assert stored_ids(store) == sorted(p["uri"] for p in fake.posts)
-    edge = store.cursor("bsky")["queries"]["acme"]
+    cursor = store.cursor("bsky")
+    assert cursor is not None
+    edge = cursor["queries"]["acme"]
     assert "sweep" not in edge
     assert edge["seen"] == [fake.posts[-1]["uri"]]
     # the sweep kept asking from the old edge, with the API's own cursor
@@ -147,7 +151,9 @@ async def test_posts_sharing_the_edge_time_are_not_lost(
     fake.add(post_view(2, "acme is down for me too", at=moment))  # indexed the same ms
     summary = await poll(bsky, store, stages())
     assert summary.new == 1
-    assert store.cursor("bsky")["queries"]["acme"]["seen"] == sorted(p["uri"] for p in fake.posts)
+    cursor = store.cursor("bsky")
+    assert cursor is not None
+    assert cursor["queries"]["acme"]["seen"] == sorted(p["uri"] for p in fake.posts)
 
 
 async def test_each_brand_keyword_is_searched_with_its_own_edge(
@@ -160,7 +166,9 @@ async def test_each_brand_keyword_is_searched_with_its_own_edge(
     fake.add(post_view(1, "acme is down"), post_view(2, "so slow #acmefail"))
     summary = await poll(bsky, store, stages())
     assert summary.new == 2  # "acme" matches both: stored once each
-    assert set(store.cursor("bsky")["queries"]) == {"acme", "#acmefail"}
+    cursor = store.cursor("bsky")
+    assert cursor is not None
+    assert set(cursor["queries"]) == {"acme", "#acmefail"}
 
 
 async def test_search_without_credentials_is_anonymous(
@@ -364,10 +372,9 @@ async def test_mentions_follow_their_own_edge(
     fake.notifications.extend(notification(v) for v in later)
     summary = await poll(bsky, store, stages())
     assert summary.new == 2
-    assert (
-        store.cursor("bsky")["mentions"]["at"]
-        == datetime.fromisoformat(later[-1]["indexedAt"]).timestamp()
-    )
+    cursor = store.cursor("bsky")
+    assert cursor is not None
+    assert cursor["mentions"]["at"] == datetime.fromisoformat(later[-1]["indexedAt"]).timestamp()
 
 
 # -- publishing ----------------------------------------------------------------------------
@@ -442,7 +449,7 @@ async def test_facets_mark_links_and_mentions_by_utf8_byte_offsets(
     )
     await publisher(fake, http).post(outgoing(target, body))
     record = fake.created[0]["record"]
-    encoded = record["text"].encode("utf-8")
+    encoded: bytes = record["text"].encode("utf-8")
 
     def covered(facet: dict[str, Any]) -> str:
         index = facet["index"]
@@ -559,6 +566,7 @@ async def test_a_crash_after_posting_is_reconciled_not_reposted(
 ) -> None:
     reply_id = await _queue_one_complaint(fake, http, store)
     (claim,) = store.claim_for_posting(dry_run=False)
+    assert claim.raw is not None
     bsky = publisher(fake, http)
     posted = await bsky.post(
         Outgoing(

@@ -55,6 +55,7 @@ class World:
         return json.loads(result.stdout)
 
     def reply_to(self, handle: str) -> dict[str, Any]:
+        reply: dict[str, Any]
         (reply,) = [
             r for r in self.json("queue", "list", "--status", "all") if r["author_handle"] == handle
         ]

@@ -8,10 +8,19 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 from consolekit import HOSTILE, PASSWORD, ingest, pending_replies, reply_for, seeded, served
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Dialog,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
 
 from earful.config import Config
 from earful.pipeline import build_stages
@@ -67,9 +76,9 @@ class Watched:
         self.page.on("dialog", self._dialog)
         self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
 
-    def _dialog(self, dialog: object) -> None:
-        self.dialogs.append(getattr(dialog, "message", "?"))
-        dialog.dismiss()  # type: ignore[attr-defined]
+    def _dialog(self, dialog: Dialog) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
 
     def go(self, path: str) -> Page:
         self.page.goto(self.base_url + path)
@@ -87,8 +96,14 @@ class Watched:
         self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+class OpenAs(Protocol):
+    """A fresh browser context's page, logged in as `name` when one is given."""
+
+    def __call__(self, name: str | None = None) -> Watched: ...
+
+
 @pytest.fixture
-def open_as(browser: Browser, base_url: str) -> Iterator[object]:
+def open_as(browser: Browser, base_url: str) -> Iterator[OpenAs]:
     contexts: list[BrowserContext] = []
 
     def make(name: str | None = None) -> Watched:
@@ -105,7 +120,7 @@ def open_as(browser: Browser, base_url: str) -> Iterator[object]:
         context.close()
 
 
-def test_login_lands_on_the_queue_most_urgent_first(open_as, db: Store) -> None:
+def test_login_lands_on_the_queue_most_urgent_first(open_as: OpenAs, db: Store) -> None:
     w = open_as()
     page = w.go("/queue")
     expect(page).to_have_url(re.compile(r"/login\?next=(%2F|/)queue$"))
@@ -119,13 +134,13 @@ def test_login_lands_on_the_queue_most_urgent_first(open_as, db: Store) -> None:
     assert not w.errors
 
 
-def test_wrong_password_is_refused(open_as) -> None:
+def test_wrong_password_is_refused(open_as: OpenAs) -> None:
     w = open_as()
     page = w.login("alice", "not the password")
     expect(page.locator(".error")).to_have_text("Wrong name or password.")
 
 
-def test_approve_with_an_edit(open_as, db: Store) -> None:
+def test_approve_with_an_edit(open_as: OpenAs, db: Store) -> None:
     reply_id = pending_replies(db)[0]
     w = open_as("alice")
     page = w.go(f"/drafts/{reply_id}")
@@ -143,7 +158,9 @@ def test_approve_with_an_edit(open_as, db: Store) -> None:
     assert db.audit_log(subject=f"reply:{reply_id}")[0].action == "approve"
 
 
-def test_the_counter_turns_red_over_the_limit_and_approval_is_refused(open_as, db: Store) -> None:
+def test_the_counter_turns_red_over_the_limit_and_approval_is_refused(
+    open_as: OpenAs, db: Store
+) -> None:
     reply_id = pending_replies(db)[1]
     w = open_as("alice")
     page = w.go(f"/drafts/{reply_id}")
@@ -155,7 +172,7 @@ def test_the_counter_turns_red_over_the_limit_and_approval_is_refused(open_as, d
     assert db.reply(reply_id).status == "pending"
 
 
-def test_reject_with_a_reason(open_as, db: Store) -> None:
+def test_reject_with_a_reason(open_as: OpenAs, db: Store) -> None:
     reply_id = pending_replies(db)[2]
     w = open_as("bob")
     page = w.go(f"/drafts/{reply_id}")
@@ -171,7 +188,7 @@ def test_reject_with_a_reason(open_as, db: Store) -> None:
     )
 
 
-def test_two_agents_approve_the_same_draft_one_wins(open_as, db: Store) -> None:
+def test_two_agents_approve_the_same_draft_one_wins(open_as: OpenAs, db: Store) -> None:
     reply_id = pending_replies(db)[3]
     first, second = open_as("alice"), open_as("bob")
     first.go(f"/drafts/{reply_id}")
@@ -184,7 +201,7 @@ def test_two_agents_approve_the_same_draft_one_wins(open_as, db: Store) -> None:
     assert db.reply(reply_id).decided_by == "alice"
 
 
-def test_a_viewer_sees_no_decisions_and_gets_403_on_approve(open_as, db: Store) -> None:
+def test_a_viewer_sees_no_decisions_and_gets_403_on_approve(open_as: OpenAs, db: Store) -> None:
     reply_id = pending_replies(db)[4]
     w = open_as("vera")
     page = w.go(f"/drafts/{reply_id}")
@@ -204,7 +221,7 @@ def test_a_viewer_sees_no_decisions_and_gets_403_on_approve(open_as, db: Store) 
     assert w.go("/audit").locator("body").inner_text().startswith("403")
 
 
-def test_a_post_without_the_csrf_token_gets_403(open_as, db: Store) -> None:
+def test_a_post_without_the_csrf_token_gets_403(open_as: OpenAs, db: Store) -> None:
     reply_id = pending_replies(db)[4]
     w = open_as("alice")
     w.go("/queue")
@@ -220,7 +237,7 @@ def test_a_post_without_the_csrf_token_gets_403(open_as, db: Store) -> None:
     assert db.reply(reply_id).status == "pending"
 
 
-def test_hostile_post_text_shows_as_text_and_runs_nothing(open_as, db: Store) -> None:
+def test_hostile_post_text_shows_as_text_and_runs_nothing(open_as: OpenAs, db: Store) -> None:
     reply_id = reply_for(db, "hostile-1")
     w = open_as("alice")
     page = w.go("/queue?q=furious")
@@ -235,7 +252,7 @@ def test_hostile_post_text_shows_as_text_and_runs_nothing(open_as, db: Store) ->
     assert w.dialogs == [] and w.errors == []
 
 
-def test_keyboard_shortcuts(open_as, db: Store) -> None:
+def test_keyboard_shortcuts(open_as: OpenAs, db: Store) -> None:
     ids = pending_replies(db, platform=None)
     w = open_as("alice")
     page = w.go("/queue")
@@ -260,7 +277,7 @@ def test_keyboard_shortcuts(open_as, db: Store) -> None:
     expect(page.locator("dialog#help")).to_be_visible()
 
 
-def test_reject_from_the_keyboard(open_as, db: Store) -> None:
+def test_reject_from_the_keyboard(open_as: OpenAs, db: Store) -> None:
     reply_id = pending_replies(db)[0]
     w = open_as("bob")
     page = w.go(f"/drafts/{reply_id}")
@@ -272,7 +289,7 @@ def test_reject_from_the_keyboard(open_as, db: Store) -> None:
     assert db.reply(reply_id).reject_reason == "duplicate of a case"
 
 
-def test_a_new_draft_appears_without_reload(open_as, db: Store, config: Config) -> None:
+def test_a_new_draft_appears_without_reload(open_as: OpenAs, db: Store, config: Config) -> None:
     w = open_as("alice")
     page = w.go("/queue")
     page.evaluate("window.notReloaded = true")
@@ -291,9 +308,14 @@ def test_a_new_draft_appears_without_reload(open_as, db: Store, config: Config) 
     assert page.evaluate("window.notReloaded") is True
 
 
-def test_case_escalate_then_resolve(open_as, db: Store) -> None:
-    reply_id = next(r for r in pending_replies(db) if db.case(db.reply(r).case_id).status == "open")
+def test_case_escalate_then_resolve(open_as: OpenAs, db: Store) -> None:
+    reply_id = next(
+        r
+        for r in pending_replies(db)
+        if (c := db.reply(r).case_id) is not None and db.case(c).status == "open"
+    )
     case_id = db.reply(reply_id).case_id
+    assert case_id is not None
     w = open_as("alice")
     page = w.go(f"/drafts/{reply_id}")
     before = int(page.locator("#escalated-count").inner_text())
@@ -309,7 +331,7 @@ def test_case_escalate_then_resolve(open_as, db: Store) -> None:
     assert db.case(case_id).status == "resolved"
 
 
-def test_callbacks_list_marks_done(open_as, db: Store) -> None:
+def test_callbacks_list_marks_done(open_as: OpenAs, db: Store) -> None:
     callback = db.callbacks("open")[0]
     w = open_as("bob")
     page = w.go("/callbacks")
@@ -319,7 +341,7 @@ def test_callbacks_list_marks_done(open_as, db: Store) -> None:
     assert db.callbacks("done")[0].done_by == "bob"
 
 
-def test_praise_wall_star_and_export(open_as, db: Store) -> None:
+def test_praise_wall_star_and_export(open_as: OpenAs, db: Store) -> None:
     w = open_as("vera")
     page = w.go("/praise")
     first = page.locator("article.praise").first
@@ -336,7 +358,7 @@ def test_praise_wall_star_and_export(open_as, db: Store) -> None:
     assert f"\n{mention_id}," in csv_text
 
 
-def test_stats_draws_the_charts(open_as) -> None:
+def test_stats_draws_the_charts(open_as: OpenAs) -> None:
     w = open_as("vera")
     page = w.go("/stats")
     expect(page.locator("body")).to_have_attribute("data-charts-ready", "yes")
@@ -345,14 +367,14 @@ def test_stats_draws_the_charts(open_as) -> None:
     assert not w.errors
 
 
-def test_admin_reads_the_audit_log(open_as) -> None:
+def test_admin_reads_the_audit_log(open_as: OpenAs) -> None:
     w = open_as("root")
     page = w.go("/audit")
     expect(page.locator("#audit")).to_contain_text("approve")
     w.shot("audit")
 
 
-def test_login_is_rate_limited(open_as) -> None:
+def test_login_is_rate_limited(open_as: OpenAs) -> None:
     w = open_as()
     for _ in range(5):
         page = w.login("lockme", "wrong password")
@@ -363,7 +385,7 @@ def test_login_is_rate_limited(open_as) -> None:
     expect(other.page).to_have_url(re.compile(r"/queue$"))
 
 
-def test_logout_ends_the_session(open_as) -> None:
+def test_logout_ends_the_session(open_as: OpenAs) -> None:
     w = open_as("alice")
     w.go("/queue").click("header .who button")
     expect(w.page).to_have_url(re.compile(r"/login$"))

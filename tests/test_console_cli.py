@@ -9,7 +9,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from earful.app import build_runtime
 from earful.cli import _demo_account, cli
@@ -26,7 +26,7 @@ def config(tmp_path: Path) -> Config:
     return prepare_demo(tmp_path, port=0)
 
 
-def add(config: Config, *args: str, password: str = "a long password\n") -> object:
+def add(config: Config, *args: str, password: str = "a long password\n") -> Result:
     return CliRunner().invoke(
         cli, ["user", "add", "-c", str(config.path), *args], input=password, catch_exceptions=False
     )
@@ -34,10 +34,11 @@ def add(config: Config, *args: str, password: str = "a long password\n") -> obje
 
 def test_user_add_hashes_the_password_and_never_prints_it(config: Config) -> None:
     result = add(config, "ana", "--role", "agent", "--password-stdin")
-    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
-    assert "a long password" not in result.output  # type: ignore[attr-defined]
+    assert result.exit_code == 0, result.output
+    assert "a long password" not in result.output
     with Store.open(config.db_path) as store:
         user = store.user("ana")
+        assert user.password_hash is not None
         assert user.role == "agent" and user.password_hash.startswith("scrypt$")
         assert verify_password("a long password", user.password_hash)
         assert store.audit_log()[0].action == "user-add"
@@ -45,18 +46,18 @@ def test_user_add_hashes_the_password_and_never_prints_it(config: Config) -> Non
 
 def test_user_add_prompts_without_echo(config: Config) -> None:
     result = add(config, "ben", "--role", "viewer", password="secret words 1\nsecret words 1\n")
-    assert result.exit_code == 0  # type: ignore[attr-defined]
-    assert "secret words" not in result.output  # type: ignore[attr-defined]
+    assert result.exit_code == 0
+    assert "secret words" not in result.output
 
 
 def test_user_add_refuses_short_passwords_duplicates_and_bad_roles(config: Config) -> None:
     short = add(config, "cy", "--role", "agent", "--password-stdin", password="short\n")
-    assert short.exit_code == 1 and "at least 10" in short.output  # type: ignore[attr-defined]
+    assert short.exit_code == 1 and "at least 10" in short.output
     add(config, "cy", "--role", "agent", "--password-stdin")
     again = add(config, "cy", "--role", "agent", "--password-stdin")
-    assert again.exit_code == 1 and "already exists" in again.output  # type: ignore[attr-defined]
+    assert again.exit_code == 1 and "already exists" in again.output
     bad = add(config, "dee", "--role", "owner", "--password-stdin")
-    assert bad.exit_code == 2  # type: ignore[attr-defined]
+    assert bad.exit_code == 2
 
 
 def test_user_passwd_sets_a_new_password(config: Config) -> None:

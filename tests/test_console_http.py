@@ -6,7 +6,9 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TypeAlias
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -22,6 +24,8 @@ from responders.limits import LIMITS
 from storage.store import Store
 
 _HASH = hash_password(PASSWORD)  # once: scrypt is deliberately slow
+
+Client: TypeAlias = TestClient[web.Request, web.Application]
 
 
 @pytest.fixture
@@ -48,13 +52,13 @@ def store(config: Config) -> Store:
 
 
 @pytest.fixture
-async def client(store: Store, config: Config) -> AsyncIterator[TestClient]:
+async def client(store: Store, config: Config) -> AsyncIterator[Client]:
     async with TestClient(TestServer(build_app(store, config))) as c:
         yield c
     store.close()
 
 
-async def login(client: TestClient, name: str, password: str = PASSWORD) -> str:
+async def login(client: Client, name: str, password: str = PASSWORD) -> str:
     """Log in through the form; returns the session's CSRF token."""
     form = await (await client.get("/login")).text()
     token = re.search(r'name="csrf_token" value="([^"]+)"', form)
@@ -73,8 +77,8 @@ async def login(client: TestClient, name: str, password: str = PASSWORD) -> str:
 
 
 async def post(
-    client: TestClient, path: str, csrf: str | None, body: object = None
-) -> web.Response:
+    client: Client, path: str, csrf: str | None, body: object = None
+) -> aiohttp.ClientResponse:
     headers = {"X-CSRF-Token": csrf} if csrf else {}
     return await client.post(path, json=body if body is not None else {}, headers=headers)
 
@@ -98,7 +102,7 @@ def test_every_route_is_marked_with_a_role_or_public(store: Store, config: Confi
     store.close()
 
 
-async def test_without_a_session_pages_redirect_and_the_api_says_401(client: TestClient) -> None:
+async def test_without_a_session_pages_redirect_and_the_api_says_401(client: Client) -> None:
     for method, path in routes(client.app):
         if path in ("/login", "/static/") or path.startswith("/static"):
             continue
@@ -110,7 +114,7 @@ async def test_without_a_session_pages_redirect_and_the_api_says_401(client: Tes
             assert response.status in (302, 303) and "/login" in response.headers["Location"]
 
 
-async def test_session_cookie_is_httponly_and_samesite_strict(client: TestClient) -> None:
+async def test_session_cookie_is_httponly_and_samesite_strict(client: Client) -> None:
     form = await (await client.get("/login")).text()
     token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
     response = await client.post(
@@ -123,7 +127,7 @@ async def test_session_cookie_is_httponly_and_samesite_strict(client: TestClient
     assert response.headers["Location"] == "/"
 
 
-async def test_every_response_carries_the_security_headers(client: TestClient) -> None:
+async def test_every_response_carries_the_security_headers(client: Client) -> None:
     for path in ("/login", "/static/console.js", "/api/me", "/queue"):
         response = await client.get(path, allow_redirects=False)
         assert response.headers["Content-Security-Policy"] == CSP
@@ -132,7 +136,7 @@ async def test_every_response_carries_the_security_headers(client: TestClient) -
 
 
 async def test_every_state_changing_route_refuses_a_missing_or_wrong_csrf_token(
-    client: TestClient, store: Store
+    client: Client, store: Store
 ) -> None:
     await login(client, "root")
     posts = [p.replace("{id}", "1") for m, p in routes(client.app) if m == "POST"]
@@ -147,13 +151,13 @@ async def test_every_state_changing_route_refuses_a_missing_or_wrong_csrf_token(
     assert [a.action for a in store.audit_log()] == ["login", *["user-add"] * len(USERS)]
 
 
-async def test_the_login_form_needs_its_own_token(client: TestClient) -> None:
+async def test_the_login_form_needs_its_own_token(client: Client) -> None:
     response = await client.post("/login", data={"name": "alice", "password": PASSWORD})
     assert response.status == 403
     assert SESSION_COOKIE not in response.cookies
 
 
-async def test_roles_are_enforced_on_the_server(client: TestClient, store: Store) -> None:
+async def test_roles_are_enforced_on_the_server(client: Client, store: Store) -> None:
     csrf = await login(client, "vera")
     for path, body in (
         ("/api/drafts/1/approve", {}),
@@ -175,7 +179,7 @@ async def test_roles_are_enforced_on_the_server(client: TestClient, store: Store
     assert store.reply(1).status == "pending"
 
 
-async def test_an_agent_cannot_read_the_audit_log_but_an_admin_can(client: TestClient) -> None:
+async def test_an_agent_cannot_read_the_audit_log_but_an_admin_can(client: Client) -> None:
     await login(client, "alice")
     assert (await client.get("/api/audit")).status == 403
     await client.post("/logout", data={"csrf_token": await login(client, "alice")})
@@ -183,7 +187,7 @@ async def test_an_agent_cannot_read_the_audit_log_but_an_admin_can(client: TestC
     assert (await client.get("/api/audit")).status == 200
 
 
-async def test_second_approval_is_told_who_decided(client: TestClient, store: Store) -> None:
+async def test_second_approval_is_told_who_decided(client: Client, store: Store) -> None:
     store.approve(1, "bob")
     csrf = await login(client, "alice")
     response = await post(client, "/api/drafts/1/approve", csrf)
@@ -191,7 +195,7 @@ async def test_second_approval_is_told_who_decided(client: TestClient, store: St
     assert "already approved by bob" in (await response.json())["error"]
 
 
-async def test_bad_requests_get_clear_errors(client: TestClient, store: Store) -> None:
+async def test_bad_requests_get_clear_errors(client: Client, store: Store) -> None:
     csrf = await login(client, "alice")
     too_long = await post(client, "/api/drafts/1/approve", csrf, {"body": "x" * 281})
     assert too_long.status == 422 and "x allows 280" in (await too_long.json())["error"]
@@ -208,7 +212,7 @@ async def test_bad_requests_get_clear_errors(client: TestClient, store: Store) -
     assert store.reply(1).status == "pending"
 
 
-async def test_login_is_rate_limited_per_name_and_address(client: TestClient) -> None:
+async def test_login_is_rate_limited_per_name_and_address(client: Client) -> None:
     for _ in range(5):
         assert await login(client, "lockme", "wrong") == ""
     form = await (await client.get("/login")).text()
@@ -220,7 +224,7 @@ async def test_login_is_rate_limited_per_name_and_address(client: TestClient) ->
     assert await login(client, "alice") != ""  # other accounts are not locked out
 
 
-async def test_logout_ends_the_session_on_the_server(client: TestClient) -> None:
+async def test_logout_ends_the_session_on_the_server(client: Client) -> None:
     csrf = await login(client, "alice")
     token = client.session.cookie_jar.filter_cookies(client.make_url("/"))[SESSION_COOKIE].value
     await client.post("/logout", data={"csrf_token": csrf}, allow_redirects=False)
@@ -228,19 +232,19 @@ async def test_logout_ends_the_session_on_the_server(client: TestClient) -> None
     assert (await client.get("/api/me")).status == 401
 
 
-async def test_login_never_redirects_off_site(client: TestClient) -> None:
+async def test_login_never_redirects_off_site(client: Client) -> None:
     form = await (await client.get("/login?next=//evil.example/")).text()
     assert 'name="next" value="/"' in form
 
 
-async def test_queue_polling_returns_only_newer_drafts(client: TestClient, store: Store) -> None:
+async def test_queue_polling_returns_only_newer_drafts(client: Client, store: Store) -> None:
     await login(client, "alice")
     data = await (await client.get("/api/queue?since=2")).json()
     assert [item["id"] for item in data["items"]] == [4, 3]  # most urgent first
     assert data["latest"] == 4 and data["counts"]["pending"] == 4
 
 
-async def test_odd_unicode_renders(client: TestClient) -> None:
+async def test_odd_unicode_renders(client: Client) -> None:
     await login(client, "alice")
     page = await client.get("/queue")
     assert page.status == 200
@@ -249,7 +253,7 @@ async def test_odd_unicode_renders(client: TestClient) -> None:
     assert (await api.json())["mention"]["text"] == "broken \ud800 surrogate"
 
 
-async def test_csv_export_keeps_formulas_as_text(client: TestClient) -> None:
+async def test_csv_export_keeps_formulas_as_text(client: Client) -> None:
     await login(client, "vera")
     response = await client.get("/praise.csv")
     assert response.headers["Content-Disposition"].startswith("attachment")
@@ -257,7 +261,7 @@ async def test_csv_export_keeps_formulas_as_text(client: TestClient) -> None:
     assert "'=HYPERLINK" in text
 
 
-async def test_case_steps_through_the_api(client: TestClient, store: Store) -> None:
+async def test_case_steps_through_the_api(client: Client, store: Store) -> None:
     csrf = await login(client, "alice")
     case_id = store.reply(2).case_id
     assigned = await post(client, f"/api/cases/{case_id}/assign", csrf, {"assignee": "bob"})
@@ -281,7 +285,7 @@ async def test_case_steps_through_the_api(client: TestClient, store: Store) -> N
         "\ud800 lone",
     ],
 )
-async def test_the_live_count_is_the_servers_own(client: TestClient, text: str) -> None:
+async def test_the_live_count_is_the_servers_own(client: Client, text: str) -> None:
     csrf = await login(client, "vera")
     for platform, (maximum, count, unit) in LIMITS.items():
         response = await post(client, "/api/count", csrf, {"platform": platform, "body": text})

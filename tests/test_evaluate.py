@@ -33,7 +33,8 @@ def test_per_class_precision_recall_f1_on_a_hand_counted_case() -> None:
     s = score(gold, predicted)
     complaint, praise, neither = (s.of(c) for c in CLASSES)
     # complaint: 2 of 2 called right, 2 of 3 found
-    assert (complaint.precision, complaint.recall) == (1.0, pytest.approx(2 / 3))
+    assert complaint.precision == 1.0
+    assert complaint.recall == pytest.approx(2 / 3)
     assert complaint.f1 == pytest.approx(0.8)
     # praise: 1 of 2 called right, 1 of 2 found
     assert (praise.precision, praise.recall, praise.f1) == (0.5, 0.5, 0.5)
@@ -337,7 +338,7 @@ def test_eval_map_accepts_disposition_names(airline: Run) -> None:
     ],
 )
 def test_eval_unusable_files_are_usage_errors(
-    run, tmp_path: Path, content: bytes, message: str
+    run: Run, tmp_path: Path, content: bytes, message: str
 ) -> None:
     path = tmp_path / "bad.csv"
     path.write_bytes(content)

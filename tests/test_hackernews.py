@@ -117,7 +117,9 @@ async def test_posts_in_the_same_second_as_the_edge_are_neither_lost_nor_repeate
     assert summary.fetched == 1 and summary.new == 1
     quiet = await poll(hn, store, stages())
     assert quiet.fetched == 0
-    assert store.cursor("hn")["queries"]["acme"]["seen"] == sorted(h["objectID"] for h in fake.hits)
+    cursor = store.cursor("hn")
+    assert cursor is not None
+    assert cursor["queries"]["acme"]["seen"] == sorted(h["objectID"] for h in fake.hits)
 
 
 async def test_a_rate_limit_says_when_to_come_back(

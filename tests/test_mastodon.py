@@ -49,6 +49,7 @@ def settings(fake: FakeMastodon, **keys: Any) -> Settings:
 
 def source(fake: FakeMastodon, http: SharedSession, **keys: Any) -> MastodonSource:
     made = build(settings(fake, **keys), SourceContext(brand=BRAND, http=http.get))
+    assert isinstance(made, MastodonSource)  # MastodonStreamingSource is one too
     made.retry_delay = 0.01  # transient faults retried at once
     return made
 

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from listener import replay as replay_module
 from listener.base import Source, SourceContext, SourceDown
-from listener.mention import Brand
+from listener.mention import Brand, Mention
 from listener.replay import ReplaySource, Settings, build, mention_from_record
 
 DEMO = Path(__file__).resolve().parent.parent / "earful" / "demo" / "mentions.jsonl"
@@ -430,12 +430,13 @@ async def test_aclose_is_harmless(ten: Path) -> None:
 # -- the bundled demo -------------------------------------------------------------------
 
 
-async def replay_all(path: Path, batch: int) -> tuple[list[Any], list[logging.LogRecord]]:
+async def replay_all(path: Path, batch: int) -> tuple[list[Mention], list[logging.LogRecord]]:
     handler = _Collect()
     logger = logging.getLogger("earful.replay")
     logger.addHandler(handler)
     try:
-        replay, cursor, mentions = source(path, batch=batch), None, []
+        replay, cursor = source(path, batch=batch), None
+        mentions: list[Mention] = []
         while True:
             result = await replay.fetch(cursor)
             if not result.mentions:
@@ -478,9 +479,9 @@ async def test_demo_file_covers_every_platform_in_roughly_planned_shares() -> No
 async def test_demo_mentions_are_unique_dated_and_in_order() -> None:
     mentions, _ = await replay_all(DEMO, batch=50)
     assert len({m.key for m in mentions}) == len(mentions)
-    times = [m.created_at for m in mentions]
-    assert all(t is not None for t in times)
-    assert times == sorted(times)  # type: ignore[type-var]
+    times = [m.created_at for m in mentions if m.created_at is not None]
+    assert len(times) == len(mentions)  # every one dated
+    assert times == sorted(times)
     assert times[0] >= datetime(2026, 11, 1, tzinfo=UTC) and times[-1] < datetime(
         2026, 12, 1, tzinfo=UTC
     )
@@ -492,6 +493,7 @@ async def test_demo_threads_point_at_posts_in_the_file() -> None:
     replies = [m for m in mentions if m.in_reply_to and (m.platform, m.in_reply_to) in by_id]
     assert len(replies) >= 20
     for reply in replies:
+        assert reply.in_reply_to is not None
         parent = by_id[(reply.platform, reply.in_reply_to)]
         assert parent.created_at is not None and reply.created_at is not None
         assert parent.created_at < reply.created_at

@@ -11,7 +11,7 @@ from factories import mention, verdict
 
 from listener.mention import Brand
 from responders.context import ResponderSettings, first_name
-from responders.drafts import DraftKind
+from responders.drafts import Draft, DraftKind
 from responders.limits import reply_problem
 from responders.respond import respond
 from responders.templating import TemplateError, Templates
@@ -21,7 +21,7 @@ NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 SETTINGS = ResponderSettings(brand=Brand("Acme"))
 
 
-def kinds(drafts: tuple) -> list[str]:
+def kinds(drafts: tuple[Draft, ...]) -> list[str]:
     return [d.kind.value for d in drafts]
 
 
@@ -32,6 +32,7 @@ def test_complaint_gets_an_apology_and_a_callback_task() -> None:
     reply, callback = drafts
     assert "charge" in reply.body and "call you back" in reply.body
     assert callback.body.startswith("Contact @ana on X about billing")
+    assert m.url is not None
     assert m.url in callback.body
     assert all(d.target == m.key for d in drafts)
 

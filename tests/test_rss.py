@@ -149,7 +149,9 @@ async def test_a_changed_feed_offers_only_its_new_entries(
     fake.publish("news", rss("News", [later, *NEWS]))
     summary = await poll(feeds, store, stages())
     assert summary.fetched == 1 and summary.new == 1
-    assert store.cursor("feeds")["feeds"][url]["etag"] == fake.documents["news"].tag
+    cursor = store.cursor("feeds")
+    assert cursor is not None
+    assert cursor["feeds"][url]["etag"] == fake.documents["news"].tag
 
 
 async def test_a_server_that_ignores_conditional_requests_still_repeats_nothing(
@@ -221,8 +223,9 @@ async def test_one_bad_feed_does_not_stop_the_others(
     assert len(warnings) == 2  # each bad feed once, not once a poll
     assert any("HTTP 404" in w for w in warnings)
     assert any("not an RSS or Atom feed" in w for w in warnings)
-    cursor = store.cursor("feeds")["feeds"]
-    assert cursor[garbage] == {"etag": None, "modified": None, "seen": []}
+    cursor = store.cursor("feeds")
+    assert cursor is not None
+    assert cursor["feeds"][garbage] == {"etag": None, "modified": None, "seen": []}
 
     fake.publish("garbage", rss("Fixed", [Item("g1", "Acme fixed")]))
     assert (await poll(feeds, store, stages())).new == 1
@@ -299,7 +302,9 @@ async def test_a_private_feeds_token_stays_out_of_the_database(
     urls = [f"{news}?token=s3cr3t-0ne", f"{news}?token=s3cr3t-tw0"]
     summary = await poll(source(http, urls), store, stages())
     assert summary.new == 1  # the same entry in both feeds is stored once
-    assert list(store.cursor("feeds")["feeds"]) == [f"{news}?...", f"{news}?...#2"]
+    cursor = store.cursor("feeds")
+    assert cursor is not None
+    assert list(cursor["feeds"]) == [f"{news}?...", f"{news}?...#2"]
     raw = store.conn.execute("SELECT raw FROM mentions").fetchone()[0]
     assert f'"feed_url":"{news}"' in raw
     store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

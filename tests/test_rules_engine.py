@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -48,7 +49,7 @@ def post(
     )
 
 
-def load(tmp_path: Path, *files: str, lists: dict | None = None) -> Ruleset:
+def load(tmp_path: Path, *files: str, lists: Mapping[str, Sequence[str]] | None = None) -> Ruleset:
     """A rule set from TOML texts, written to tmp_path as r0.toml, r1.toml, ..."""
     names = []
     for i, text in enumerate(files):
@@ -68,7 +69,7 @@ def fires(ruleset: Ruleset, text: str, **kwargs: object) -> bool:
     return "hit" in judge(post(text, **kwargs), ruleset).labels  # type: ignore[arg-type]
 
 
-def error(tmp_path: Path, *files: str, lists: dict | None = None) -> str:
+def error(tmp_path: Path, *files: str, lists: Mapping[str, Sequence[str]] | None = None) -> str:
     with pytest.raises(RuleError) as caught:
         load(tmp_path, *files, lists=lists)
     return str(caught.value)

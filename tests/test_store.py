@@ -16,7 +16,8 @@ from storage.store import AlreadyDecided, NotFound, Store
 
 
 def count(store: Store, table: str) -> int:
-    return store.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    n: int = store.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    return n
 
 
 # -- schema ---------------------------------------------------------------------

@@ -497,10 +497,11 @@ async def test_the_request_budget_holds_polls_back_without_asking_x(fake: FakeX)
 async def test_quiet_polls_slow_down_and_busy_ones_speed_up(fake: FakeX) -> None:
     src = source(fake, interval="2m", min_interval="1m", max_interval="10m")
     cursor = None
-    delays = []
+    delays: list[float] = []
     for _ in range(6):
         result = await src.fetch(cursor)
         cursor = result.cursor
+        assert result.next_poll_in is not None
         delays.append(result.next_poll_in)
     assert delays == sorted(delays) and delays[-1] == 600.0
     for n in range(15):

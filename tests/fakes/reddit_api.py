@@ -22,7 +22,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 
@@ -43,12 +43,11 @@ def _first_child(name: str, pick: Callable[[dict[str, Any]], bool] = lambda c: T
 
 
 # Real things to copy: a self post, a comment, and /api/comment's answer.
-_SUBMISSION = _first_child(
-    "TestSubredditStreams.test_submissions.first-page.json", lambda c: bool(c["data"]["selftext"])
-)
-_COMMENT = _first_child("TestSubredditStreams.test_comments.first-page.json")
-_REPLY_ANSWER = recorded("TestComment.test_reply.json")[-1]["body"]
-_LISTING = recorded("TestSubredditStreams.test_submissions.first-page.json")[0]["body"]
+_SUBMISSIONS_PAGE = "TestSubredditStreams.test_submissions.first-page.json"
+_SUBMISSION: dict[str, Any] = _first_child(_SUBMISSIONS_PAGE, lambda c: bool(c["data"]["selftext"]))
+_COMMENT: dict[str, Any] = _first_child("TestSubredditStreams.test_comments.first-page.json")
+_REPLY_ANSWER: dict[str, Any] = recorded("TestComment.test_reply.json")[-1]["body"]
+_LISTING: dict[str, Any] = recorded(_SUBMISSIONS_PAGE)[0]["body"]
 
 _ids = itertools.count(1)
 
@@ -222,7 +221,9 @@ class FakeReddit:
                 return fault
         return None
 
-    def _answer(self, body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Any:
+    def _answer(
+        self, body: Any, status: int = 200, headers: dict[str, str] | None = None
+    ) -> web.Response:
         self.remaining = max(self.remaining - 1, 0)
         limits = {
             "x-ratelimit-used": str(600 - self.remaining),
@@ -255,7 +256,7 @@ class FakeReddit:
             {"access_token": token, "token_type": "bearer", "expires_in": 3600, "scope": "*"}
         )
 
-    def _bearer(self, request: web.Request) -> str | bool | None:
+    def _bearer(self, request: web.Request) -> str | Literal[False] | None:
         """The account behind the bearer token, None for an app-only token, False when
         the token is unknown."""
         auth = request.headers.get("Authorization", "")

@@ -33,6 +33,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from oauthlib.oauth1.rfc5849 import signature
 
 BEARER = "fake-bearer-token"
@@ -199,7 +200,7 @@ class FakeX:
         return "unknown"
 
     @web.middleware
-    async def _gate(self, request: web.Request, handler: Any) -> web.StreamResponse:
+    async def _gate(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         endpoint = self.endpoint(request)
         self.calls.append((endpoint, request.method, dict(request.query)))
         queued = self.faults.get(endpoint)
@@ -216,12 +217,12 @@ class FakeX:
         limit = self.limits.get(endpoint)
         reset = str(int(time.time()) + 900)
         if limit is not None and self.counts[endpoint] > limit:
-            response = problem(429, "Too Many Requests", "Too Many Requests")
-            response.headers.update(
+            refusal = problem(429, "Too Many Requests", "Too Many Requests")
+            refusal.headers.update(
                 {"x-rate-limit-limit": str(limit), "x-rate-limit-remaining": "0"}
             )
-            response.headers["x-rate-limit-reset"] = reset
-            return response
+            refusal.headers["x-rate-limit-reset"] = reset
+            return refusal
         response = await handler(request)
         if limit is not None:
             response.headers["x-rate-limit-limit"] = str(limit)
@@ -251,7 +252,8 @@ class FakeX:
             params=[(k, v) for k, v in params if k != "oauth_signature"],
             signature=given.get("oauth_signature", ""),
         )
-        return signature.verify_hmac_sha1(signed, CONSUMER_SECRET, ACCESS_TOKEN_SECRET)
+        verified: bool = signature.verify_hmac_sha1(signed, CONSUMER_SECRET, ACCESS_TOKEN_SECRET)
+        return verified
 
     # -- reads ----------------------------------------------------------------------
 
@@ -444,7 +446,9 @@ class FakeX:
 # -- shapes -------------------------------------------------------------------------
 
 
-def shape(obj: Mapping[str, Any], defaults: tuple[str, ...], request: web.Request, kind: str):
+def shape(
+    obj: Mapping[str, Any], defaults: tuple[str, ...], request: web.Request, kind: str
+) -> dict[str, Any]:
     """Only the default keys plus the ones asked for in <kind>.fields (and those an
     expansion needs), as X does."""
     asked = set(filter(None, request.query.get(f"{kind}.fields", "").split(",")))

@@ -158,7 +158,7 @@ def _session_from(answer: Answer) -> Session | None:
     did, access, refresh = body.get("did"), body.get("accessJwt"), body.get("refreshJwt")
     if not (isinstance(did, str) and isinstance(access, str) and isinstance(refresh, str)):
         return None
-    if not (did and access and refresh):
+    if not (did and access and refresh):  # present but empty is no session either
         return None
     handle = body.get("handle")
     return Session(did, handle if isinstance(handle, str) else None, access, refresh)

@@ -107,9 +107,9 @@ def parse_any_time(value: Any) -> datetime | None:
         return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     # a time.struct_time is a tuple; after a JSON round trip it is a list
     if isinstance(value, list | tuple) and len(value) >= 6:
-        year, month, day, hour, minute, second = tuple(value)[:6]
-        fields = (year, month, day, hour, minute, second)
+        fields = tuple(value)[:6]
         if all(isinstance(f, int) and not isinstance(f, bool) for f in fields):
+            year, month, day, hour, minute, second = fields
             try:
                 return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
             except (ValueError, OverflowError):

@@ -110,8 +110,12 @@ class XPublisher:
             }
             text = tweet.get("text")
             tweet_id = as_id(tweet.get("id"))
-            mine = out.target_id in answers
-            if mine and isinstance(text, str) and tweet_id and same_text(text, out.body):
+            if (
+                out.target_id in answers
+                and isinstance(text, str)
+                and tweet_id
+                and same_text(text, out.body)
+            ):
                 return Posted(native_id=tweet_id, url=self._url(tweet_id))
         return None
 

@@ -17,6 +17,8 @@ deployment ships "default" and adds its own file after it.
     max_chars = 4000                  # judge only the first N characters of a post
     complaint_topic = "support"       # the topic of a complaint no topic rule named
                                       #   (default: unset, no topic)
+    topic_by = "votes"                # how the topic is chosen when rules name several:
+                                      #   "priority" (default) or "votes" (see "Verdict")
     [settings.urgency]                # urgency a verdict starts from, per disposition
     interesting_bad = 30
     interesting_good = 5
@@ -102,8 +104,13 @@ are appended), so `has_label` sees labels of rules above it. The verdict:
   `ignore`, and no rule runs on them.
 - `topic` and `segment`: each from the fired rule with the highest priority that
   sets one; ties go to the later rule, like disposition, so a file added after
-  the default one wins ties. A complaint no rule gave a topic gets
-  `settings.complaint_topic` when it is set.
+  the default one wins ties. With `topic_by = "votes"`, when the fired rules name
+  more than one topic, each of them votes for its topic once per phrase of its
+  own that the post contains (a phrase inside a longer one it matched counts
+  once; a rule that fired on no phrase votes once), and the topic with the most
+  votes wins; ties as above. A post that says "charged", "refund" and "fee" is
+  about billing, even when a higher rule caught "on hold" on the way. A complaint
+  no rule gave a topic gets `settings.complaint_topic` when it is set.
 - `labels` and `actions`: the union over fired rules, in firing order.
 - `urgency`: the disposition's base from [settings.urgency] plus the fired rules'
   points, plus up to 10 for a complaint written with capitals, stretched words
@@ -122,8 +129,9 @@ are appended), so `has_label` sees labels of rules above it. The verdict:
   letter three times in a row are looked at (a cheap first test).
 - `reasons`: VADER's compound first, then every fired rule in order with what
   matched and its weight (its score adjustment, else its urgency points), then
-  `language`, the cut-off that decided when no rule did, `complaint_topic`, and
-  `intensity`, each when it applies.
+  `language`, the cut-off that decided when no rule did, `complaint_topic` (or
+  `topic`: the votes, when topics were voted on), and `intensity`, each when it
+  applies.
 - "Phrased as a question": a "?" outside links, or an opening like "how", "why"
   (not "why thank you"), "does", "anyone", "can you", "is there", "any update".
 
@@ -217,6 +225,7 @@ class Settings:
     praise_at_least: float | None = None  # None: good_at_least, any warmth is praise
     max_chars: int = 4000
     complaint_topic: str | None = None  # the topic of a complaint no topic cue matched
+    topic_by: str = "priority"  # or "votes": see the module docstring, "Verdict"
     urgency: Mapping[Disposition, int] = field(
         default_factory=lambda: MappingProxyType(
             {
@@ -465,6 +474,7 @@ _SETTINGS_KEYS = (
     "praise_at_least",
     "max_chars",
     "complaint_topic",
+    "topic_by",
     "urgency",
 )
 _RULE_KEYS = ("id", "description", "priority", "enabled", "when", "then")
@@ -482,6 +492,7 @@ _EXAMPLE_KEYS = (
     "note",
 )
 _DISPOSITIONS = tuple(d.value for d in Disposition)
+_TOPIC_BY = ("priority", "votes")
 
 
 def _parse(source: str, text: str) -> _FileSpec:
@@ -523,6 +534,9 @@ def _parse_settings(c: _Checker, value: Any) -> tuple[dict[str, Any], dict[Dispo
     v = c.string(raw.get("complaint_topic", _MISSING), "settings.complaint_topic", pattern=_NAME)
     if v is not None:
         out["complaint_topic"] = v
+    v = c.choice(raw.get("topic_by", _MISSING), "settings.topic_by", _TOPIC_BY)
+    if v is not None:
+        out["topic_by"] = v
     urgency: dict[Disposition, int] = {}
     if "urgency" in raw:
         table = c.table(raw["urgency"], "settings.urgency", _DISPOSITIONS)
@@ -941,6 +955,7 @@ class _Engine:
         "_skipped_singles",
         "_symbols_ascii",
         "_symbols_other",
+        "_topic_votes",
         "_triggers",
         "_unskipped",
     )
@@ -964,6 +979,7 @@ class _Engine:
         ceiling = settings.clearly_positive
         self._question_ceiling = 2.0 if ceiling is None else ceiling  # scores stop at 1
         self._complaint_topic = settings.complaint_topic
+        self._topic_votes = settings.topic_by == "votes"
         self._complaint_reason: Reason | None = None
         if settings.complaint_topic is not None:
             self._complaint_reason = Reason(
@@ -1136,6 +1152,7 @@ class _Engine:
         if truncated:
             reasons.append(Reason("truncated", f"judged the first {self._max_chars} characters"))
         hits = post.hits
+        named: list[_Compiled] = []  # the fired rules that name a topic
         for rule in fired:
             score += rule.score
             points += rule.urgency
@@ -1143,8 +1160,10 @@ class _Engine:
             # `>=` because rules fire in order: on equal priority the later one wins.
             if rule.disposition is not None and (disposition is None or priority >= d_rank):
                 disposition, d_rank = rule.disposition, priority
-            if rule.topic is not None and (topic is None or priority >= t_rank):
-                topic, t_rank = rule.topic, priority
+            if rule.topic is not None:
+                if topic is None or priority >= t_rank:
+                    topic, t_rank = rule.topic, priority
+                named.append(rule)
             if rule.segment is not None and (segment is None or priority >= s_rank):
                 segment, s_rank = rule.segment, priority
             if rule.labels:
@@ -1152,6 +1171,9 @@ class _Engine:
             if rule.actions:
                 actions.extend(rule.actions)
             reasons.append(_reason(rule, hits) if rule.by_key else rule.reason)
+        if self._topic_votes and len(named) > 1 and any(r.topic != topic for r in named):
+            topic, said = _topic_by_votes(named, hits)
+            reasons.append(said)
         score = -1.0 if score < -1.0 else 1.0 if score > 1.0 else score
         lang = language_of(post.text, mention.lang)
         if lang is not None and lang != "en":
@@ -1238,6 +1260,28 @@ def _lukewarm_reasons(settings: Settings) -> dict[Disposition, Reason]:
 
 
 _NOBODY = Author(handle=None)
+
+
+def _topic_by_votes(named: list[_Compiled], hits: set[str]) -> tuple[str, Reason]:
+    """The topic the fired rules `named` vote for most, and the reason saying so.
+    A rule votes once per phrase of its own in the post, not counting a phrase
+    inside a longer one it matched ("waiting" in "still waiting"); once if it fired
+    on no phrase. A tie goes to the higher priority, then the later rule."""
+    votes: dict[str, int] = {}
+    ranks: dict[str, tuple[int, int]] = {}
+    for rule in named:
+        topic = rule.topic
+        assert topic is not None
+        by_key = rule.by_key
+        matched = [f" {key} " for key in hits if key in by_key]
+        n = sum(1 for k in matched if not any(k != o and k in o for o in matched)) or 1
+        votes[topic] = votes.get(topic, 0) + n
+        rank = (rule.priority, rule.bit)  # rules come in firing order
+        if topic not in ranks or rank > ranks[topic]:
+            ranks[topic] = rank
+    ranked = sorted(votes, key=lambda t: (votes[t], ranks[t]), reverse=True)
+    said = ", ".join(f"{t} {votes[t]}" for t in ranked)
+    return ranked[0], Reason("topic", f"{ranked[0]}: most votes among the topics named ({said})")
 
 
 def _reason(rule: _Compiled, hits: set[str]) -> Reason:

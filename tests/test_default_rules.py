@@ -128,6 +128,26 @@ def test_complaint_without_sentiment_words_is_found_with_its_root_cause(
 
 
 @pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        # the call is how they complain; the router is what is wrong
+        (
+            "on hold 2 hours because the router you sent keeps crashing since the firmware update",
+            "product",
+        ),
+        (
+            "on hold all morning: charged twice for one bill, a late fee on top, and no refund",
+            "billing",
+        ),
+    ],
+)
+def test_the_cause_named_most_is_the_topic(rules: Ruleset, text: str, topic: str) -> None:
+    verdict = judge(post(text), rules)
+    assert (verdict.disposition, verdict.topic) == (BAD, topic)
+    assert any(r.rule == "topic" for r in verdict.reasons)
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "great, another outage",

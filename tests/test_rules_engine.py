@@ -370,6 +370,91 @@ def test_topic_and_segment_come_from_the_highest_priority(tmp_path: Path) -> Non
     assert (verdict.topic, verdict.segment) == ("outage", "vip")
 
 
+# -- topic_by = "votes" ------------------------------------------------------------
+
+VOTES = '[settings]\ntopic_by = "votes"\n'
+BILLING_CUES = rule(
+    'any = ["charged", "refund", "fee"]', 'topic = "billing"', "billing", priority=1
+)
+WAITING = rule(
+    'any = ["on hold", "still waiting", "waiting"]', 'topic = "support"', "wait", priority=40
+)
+
+
+def test_by_priority_the_highest_rule_names_the_topic(tmp_path: Path) -> None:
+    rs = load(tmp_path, WAITING, BILLING_CUES)
+    assert judge(post("on hold again: charged a fee, no refund"), rs).topic == "support"
+
+
+def test_by_votes_the_topic_named_most_wins(tmp_path: Path) -> None:
+    rs = load(tmp_path, VOTES + WAITING, BILLING_CUES)
+    verdict = judge(post("on hold again: charged a fee, no refund"), rs)
+    assert verdict.topic == "billing"
+    topic_reasons = [r for r in verdict.reasons if r.rule == "topic"]
+    assert [r.detail for r in topic_reasons] == [
+        "billing: most votes among the topics named (billing 3, support 1)"
+    ]
+
+
+def test_by_votes_a_tie_goes_to_the_higher_priority(tmp_path: Path) -> None:
+    rs = load(tmp_path, VOTES + WAITING, BILLING_CUES)
+    assert judge(post("on hold, and charged for it"), rs).topic == "support"
+
+
+def test_by_votes_equal_priority_ties_go_to_the_later_rule(tmp_path: Path) -> None:
+    rs = load(
+        tmp_path,
+        VOTES + rule('any = ["x"]', 'topic = "billing"', "a"),
+        rule('any = ["y"]', 'topic = "account"', "b"),
+    )
+    assert judge(post("x y"), rs).topic == "account"
+    assert judge(post("y x"), rs).topic == "account"
+
+
+def test_by_votes_a_phrase_inside_a_longer_match_counts_once(tmp_path: Path) -> None:
+    # "still waiting" and "waiting" are one vote: counted twice, they would tie
+    # billing's two and win on priority.
+    rs = load(tmp_path, VOTES + WAITING, BILLING_CUES)
+    verdict = judge(post("still waiting for the refund I was charged"), rs)
+    assert verdict.topic == "billing"
+    assert [r.detail for r in verdict.reasons if r.rule == "topic"] == [
+        "billing: most votes among the topics named (billing 2, support 1)"
+    ]
+
+
+def test_by_votes_the_same_phrase_in_two_rules_counts_for_each(tmp_path: Path) -> None:
+    # Two rules naming one topic agree: each says so.
+    rs = load(
+        tmp_path,
+        VOTES + rule('any = ["refund"]', 'topic = "billing"', "a", priority=1),
+        rule('any = ["refund"]', 'topic = "billing"', "b", priority=1),
+        rule('any = ["cancel", "cancelled"]', 'topic = "cancellation"', "c", priority=9),
+    )
+    assert judge(post("cancelled, and no refund"), rs).topic == "billing"
+
+
+def test_by_votes_a_rule_without_phrases_votes_once(tmp_path: Path) -> None:
+    rs = load(
+        tmp_path,
+        VOTES + rule("followers_at_least = 10", 'topic = "account"', "reach", priority=9),
+        rule('any = ["refund"]', 'topic = "billing"', "billing", priority=1),
+    )
+    assert judge(post("refund"), rs).topic == "account"
+    assert judge(post("refund, refund, no refund"), rs).topic == "account"
+
+
+def test_by_votes_one_topic_named_needs_no_vote(tmp_path: Path) -> None:
+    rs = load(tmp_path, VOTES + BILLING_CUES)
+    verdict = judge(post("charged a fee"), rs)
+    assert verdict.topic == "billing"
+    assert all(r.rule != "topic" for r in verdict.reasons)
+
+
+def test_topic_by_must_be_a_known_way(tmp_path: Path) -> None:
+    message = error(tmp_path, '[settings]\ntopic_by = "loudest"\n')
+    assert 'settings.topic_by: expected one of priority, votes, got "loudest"' in message
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

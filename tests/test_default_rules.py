@@ -201,6 +201,9 @@ def test_questions_are_questions(rules: Ruleset, text: str) -> None:
         "shoutout to the support team, they fixed my connection in 5 minutes",
         "highly recommend, fast and reliable",
         "the engineer got it working again, brilliant",
+        # British thanks VADER scores as nothing much
+        "engineers out in awful weather all day, fair play to them",
+        "the lady on the phone was lovely",
     ],
 )
 def test_praise_is_praise(rules: Ruleset, text: str) -> None:

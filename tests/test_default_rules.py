@@ -210,6 +210,29 @@ def test_praise_is_praise(rules: Ruleset, text: str) -> None:
     assert judge(post(text), rules).disposition is GOOD
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "everyone is angry at Acme this week but the agent I spoke to just now was lovely. "
+        "Refund for the outage day applied while I was on the phone.",
+        "not fun having a delay, but the crew at the desk have been AWESOME",
+    ],
+)
+def test_trouble_then_but_and_praise_is_praise(rules: Ruleset, text: str) -> None:
+    # what comes after the last "but" is the point: no apology to a thank-you
+    verdict = judge(post(text), rules)
+    assert verdict.disposition is GOOD
+    assert "praised_after_but" in {r.rule.removeprefix("rule:") for r in verdict.reasons}
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["the agent was lovely, but she wasn't able to help", "lost my bag but the music was lovely"],
+)
+def test_praise_then_but_and_trouble_is_a_complaint(rules: Ruleset, text: str) -> None:
+    assert judge(post(text), rules).disposition is BAD
+
+
 def test_praise_for_outage_handling_is_praise(rules: Ruleset) -> None:
     verdict = judge(post("really impressed with the outage updates today"), rules)
     assert verdict.disposition is GOOD

@@ -371,6 +371,8 @@ class Counts:
     pending: int
     escalated: int
     open_callbacks: int
+    unknown: int  # replies that may or may not have gone out: a person checks
+    failed: int  # replies the platform refused for good
 
 
 def counts(store: Store) -> Counts:
@@ -379,6 +381,10 @@ def counts(store: Store) -> Counts:
         store,
         "SELECT (SELECT count(*) FROM replies WHERE status = 'pending'), "
         "(SELECT count(*) FROM cases WHERE status = 'escalated'), "
-        "(SELECT count(*) FROM callbacks WHERE status = 'open')",
+        "(SELECT count(*) FROM callbacks WHERE status = 'open'), "
+        "(SELECT count(*) FROM replies WHERE status = 'unknown'), "
+        "(SELECT count(*) FROM replies WHERE status = 'failed')",
     )[0]
-    return Counts(pending=row[0], escalated=row[1], open_callbacks=row[2])
+    return Counts(
+        pending=row[0], escalated=row[1], open_callbacks=row[2], unknown=row[3], failed=row[4]
+    )

@@ -86,6 +86,19 @@ def reply_for(store: Store, native_id: str) -> int:
     return int(row[0])
 
 
+def left_unsettled(store: Store, reply_id: int, status: str, error: str) -> None:
+    """Leave a pending reply `unknown` or `failed`, as the publisher would after a
+    crash mid-send or a refusal. Set directly: the console's tests share one
+    database, and claiming for posting would take other tests' approved replies too
+    (the publisher's own path there is tested in test_store.py and test_outbox.py)."""
+    with store.conn:
+        store.conn.execute(
+            "UPDATE replies SET status = ?, last_error = ?, attempts = 1, "
+            "decided_by = 'bob', decided_at = '2026-11-30T09:00:00.000Z' WHERE id = ?",
+            (status, error, reply_id),
+        )
+
+
 def pending_replies(store: Store, platform: str | None = "x") -> list[int]:
     return [r.id for r in store.replies("pending", platform=platform, limit=200)]
 

@@ -11,7 +11,16 @@ from pathlib import Path
 from typing import Protocol
 
 import pytest
-from consolekit import HOSTILE, PASSWORD, ingest, pending_replies, reply_for, seeded, served
+from consolekit import (
+    HOSTILE,
+    PASSWORD,
+    ingest,
+    left_unsettled,
+    pending_replies,
+    reply_for,
+    seeded,
+    served,
+)
 from playwright.sync_api import (
     Browser,
     BrowserContext,
@@ -390,6 +399,41 @@ def test_logout_ends_the_session(open_as: OpenAs) -> None:
     w.go("/queue").click("header .who button")
     expect(w.page).to_have_url(re.compile(r"/login$"))
     expect(w.go("/queue")).to_have_url(re.compile(r"/login\?next="))
+
+
+def test_an_unknown_reply_is_checked_and_marked_sent(open_as: OpenAs, db: Store) -> None:
+    reply_id = pending_replies(db)[-1]
+    left_unsettled(db, reply_id, "unknown", "the daemon stopped while sending")
+    w = open_as("alice")
+    page = w.go("/queue")
+    page.click("#unknown-link")
+    expect(page).to_have_url(re.compile(r"/queue\?status=unknown$"))
+    page.click(f"li.queue-item[data-id='{reply_id}'] a")
+    expect(page.locator("#settle-why")).to_contain_text("may or may not be on x")
+    expect(page.locator("#settle-why")).to_contain_text("the daemon stopped while sending")
+    w.shot("settle")
+    page.fill("#posted-id", "1800000000000000001")
+    page.click("#mark-sent")
+    expect(page.locator("#reply-status")).to_have_text("sent")
+    expect(page.locator("#retry")).to_be_disabled()
+    reply = db.reply(reply_id)
+    assert (reply.status, reply.posted_id) == ("sent", "1800000000000000001")
+    assert db.audit_log(subject=f"reply:{reply_id}")[0].actor == "alice"
+    assert not w.errors
+
+
+def test_a_failed_reply_is_sent_again(open_as: OpenAs, db: Store) -> None:
+    reply_id = pending_replies(db)[-1]
+    left_unsettled(db, reply_id, "failed", "429 too many requests, 5 attempts")
+    w = open_as("bob")
+    page = w.go(f"/drafts/{reply_id}")
+    expect(page.locator("#settle-why")).to_contain_text("x refused this reply")
+    page.click("#retry")
+    expect(page.locator("#reply-status")).to_have_text("approved")
+    expect(page.locator("#flash")).to_contain_text("posts it on its next run")
+    assert db.reply(reply_id).status == "approved"
+    viewer = open_as("vera").go(f"/drafts/{reply_id}")
+    expect(viewer.locator("#settle")).to_have_count(0)  # approved now: nothing to settle
 
 
 def test_hostile_text_is_stored_intact(db: Store) -> None:

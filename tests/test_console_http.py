@@ -167,6 +167,8 @@ async def test_roles_are_enforced_on_the_server(client: Client, store: Store) ->
         ("/api/cases/1/escalate", {}),
         ("/api/cases/1/resolve", {}),
         ("/api/callbacks/1/done", {}),
+        ("/api/drafts/1/retry", {}),
+        ("/api/drafts/1/mark-sent", {"posted_id": "9"}),
     ):
         response = await post(client, path, csrf, body)
         assert response.status == 403, path
@@ -291,3 +293,61 @@ async def test_the_live_count_is_the_servers_own(client: Client, text: str) -> N
         response = await post(client, "/api/count", csrf, {"platform": platform, "body": text})
         data = await response.json()
         assert (data["count"], data["max"], data["unit"]) == (count(text), maximum, unit)
+
+
+# -- settling a reply that failed or may have gone out -------------------------------
+
+
+def _left(store: Store, reply_id: int, status: str) -> None:
+    """Where the publisher leaves a reply: a crash mid-send (unknown) or a refusal."""
+    store.approve(reply_id, "bob")
+    (claim,) = store.claim_for_posting(limit=1, dry_run=False)
+    assert claim.id == reply_id
+    if status == "unknown":
+        store.mark_unknown(reply_id, "the daemon stopped while sending")
+    else:
+        store.mark_failed(reply_id, "403 duplicate content", retryable=False)
+
+
+async def test_an_unknown_reply_found_on_the_platform_is_marked_sent(
+    client: Client, store: Store
+) -> None:
+    _left(store, 1, "unknown")
+    csrf = await login(client, "alice")
+    page = await (await client.get("/drafts/1")).text()
+    assert "may or may not be on x" in page and "the daemon stopped while sending" in page
+    assert 'id="unknown-count">1<' in page  # the header says a reply needs a look
+    response = await post(client, "/api/drafts/1/mark-sent", csrf, {"posted_id": " 1799 "})
+    assert response.status == 200
+    assert (await response.json())["reply"]["status"] == "sent"
+    reply = store.reply(1)
+    assert (reply.status, reply.posted_id) == ("sent", "1799")
+    entry = store.audit_log(subject="reply:1")[0]
+    assert (entry.actor, entry.action) == ("alice", "confirm-sent")
+    assert store.claim_for_posting(dry_run=False) == []  # never posted again
+    assert "unknown-count" not in await (await client.get("/queue")).text()
+
+
+async def test_a_failed_reply_is_sent_again_once(client: Client, store: Store) -> None:
+    _left(store, 2, "failed")
+    csrf = await login(client, "bob")
+    assert "x refused this reply" in await (await client.get("/drafts/2")).text()
+    response = await post(client, "/api/drafts/2/retry", csrf)
+    assert response.status == 200
+    assert store.reply(2).status == "approved"
+    again = await post(client, "/api/drafts/2/retry", csrf)
+    assert again.status == 409
+    assert "approved" in (await again.json())["error"]
+    assert [c.id for c in store.claim_for_posting(dry_run=False)] == [2]
+
+
+async def test_only_failed_or_unknown_replies_can_be_settled(client: Client, store: Store) -> None:
+    csrf = await login(client, "alice")
+    for path in ("/api/drafts/1/retry", "/api/drafts/1/mark-sent"):
+        response = await post(client, path, csrf)
+        assert response.status == 409, path
+        assert "pending" in (await response.json())["error"]
+    assert "settle" not in await (await client.get("/drafts/1")).text()
+    bad = await post(client, "/api/drafts/1/mark-sent", csrf, {"posted_id": 7})
+    assert bad.status == 400 and "posted_id" in (await bad.json())["error"]
+    assert store.reply(1).status == "pending"

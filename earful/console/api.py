@@ -125,6 +125,24 @@ async def edit(request: web.Request) -> web.StreamResponse:
 
 
 @requires("agent")
+async def retry(request: web.Request) -> web.StreamResponse:
+    """failed/unknown -> approved: the person checked it is not on the platform."""
+    reply_id = _id(request)
+    actor = session_of(request).name
+    return ok({"reply": await db(request, lambda s: s.retry(reply_id, actor))})
+
+
+@requires("agent")
+async def mark_sent(request: web.Request) -> web.StreamResponse:
+    """failed/unknown -> sent: the person found it on the platform."""
+    reply_id = _id(request)
+    posted_id = (_text(await body_of(request), "posted_id") or "").strip() or None
+    actor = session_of(request).name
+    reply = await db(request, lambda s: s.confirm_sent(reply_id, actor, posted_id=posted_id))
+    return ok({"reply": reply})
+
+
+@requires("agent")
 async def assign(request: web.Request) -> web.StreamResponse:
     case_id = _id(request)
     data = await body_of(request)
@@ -239,6 +257,8 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post("/api/drafts/{id:\\d+}/approve", approve)
     router.add_post("/api/drafts/{id:\\d+}/reject", reject)
     router.add_post("/api/drafts/{id:\\d+}/edit", edit)
+    router.add_post("/api/drafts/{id:\\d+}/retry", retry)
+    router.add_post("/api/drafts/{id:\\d+}/mark-sent", mark_sent)
     router.add_post("/api/cases/{id:\\d+}/assign", assign)
     router.add_post("/api/cases/{id:\\d+}/escalate", escalate)
     router.add_post("/api/cases/{id:\\d+}/resolve", resolve)

@@ -265,6 +265,22 @@
       }
     }
 
+    // A failed or unknown reply, settled by a person who looked on the platform.
+    async function settle(action, payload, message) {
+      try {
+        const data = await api("POST", "/api/drafts/" + replyId + "/" + action, payload);
+        document.getElementById("reply-status").textContent = data.reply.status;
+        head.dataset.status = data.reply.status;
+        flash(message, "ok");
+      } catch (e) {
+        flash(e.message, "error");
+        if (e.status !== 409) return;
+      }
+      document.querySelectorAll("#settle button, #settle input").forEach((el) => {
+        el.disabled = true;
+      });
+    }
+
     async function caseAction(action, payload, message) {
       if (!caseId) return;
       try {
@@ -284,6 +300,11 @@
     on("approve", approve);
     on("save-edit", saveEdit);
     on("reject", reject);
+    const postedId = document.getElementById("posted-id");
+    on("mark-sent", () =>
+      settle("mark-sent", { posted_id: postedId.value.trim() || null }, "Marked sent; it will not be posted again.")
+    );
+    on("retry", () => settle("retry", {}, "Approved again: the publisher posts it on its next run."));
     const reason = document.getElementById("reject-reason");
     if (reason) {
       reason.addEventListener("keydown", (event) => {

@@ -59,8 +59,11 @@ class Escalation:
     mention_id: int | None
     text: str | None
     url: str | None
-    alert: str | None
+    alert: str | None  # the case's latest alert: its text, id, status and error
     pending_reply: int | None
+    alert_id: int | None = None
+    alert_status: str | None = None
+    alert_error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,12 +220,13 @@ def escalations(store: Store, *, limit: int = 200) -> list[Escalation]:
     rows = _rows(
         store,
         "SELECT c.*, lm.id AS m_id, lm.text AS m_text, lm.url AS m_url, "
-        "(SELECT a.body FROM alerts a WHERE a.case_id = c.id ORDER BY a.id DESC LIMIT 1) "
-        "  AS alert_body, "
+        "la.body AS alert_body, la.id AS alert_id, la.status AS alert_status, "
+        "la.last_error AS alert_error, "
         "(SELECT r.id FROM replies r WHERE r.case_id = c.id AND r.status = 'pending' "
         "  ORDER BY r.id LIMIT 1) AS pending_reply "
         "FROM cases c LEFT JOIN mentions lm ON lm.id = "
         "  (SELECT max(id) FROM mentions WHERE case_id = c.id) "
+        "LEFT JOIN alerts la ON la.id = (SELECT max(id) FROM alerts WHERE case_id = c.id) "
         "WHERE c.status = 'escalated' ORDER BY c.urgency DESC, c.updated_at DESC LIMIT ?",
         (limit,),
     )
@@ -234,6 +238,9 @@ def escalations(store: Store, *, limit: int = 200) -> list[Escalation]:
             url=r["m_url"],
             alert=r["alert_body"],
             pending_reply=r["pending_reply"],
+            alert_id=r["alert_id"],
+            alert_status=r["alert_status"],
+            alert_error=r["alert_error"],
         )
         for r in rows
     ]

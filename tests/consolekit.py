@@ -9,7 +9,7 @@ import dataclasses
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aiohttp import web
@@ -97,6 +97,17 @@ def left_unsettled(store: Store, reply_id: int, status: str, error: str) -> None
             "decided_by = 'bob', decided_at = '2026-11-30T09:00:00.000Z' WHERE id = ?",
             (status, error, reply_id),
         )
+
+
+def refused_alert(store: Store, error: str) -> int:
+    """Claim the oldest due alert and record that the webhook refused it for good,
+    as the alert publisher does; returns its id."""
+    claimed = store.claim_alert()
+    assert claimed is not None, "no alert is due"
+    store.mark_alert_failed(
+        claimed.id, error, retryable=False, max_attempts=5, retry_in=timedelta(minutes=1)
+    )
+    return claimed.id
 
 
 def pending_replies(store: Store, platform: str | None = "x") -> list[int]:

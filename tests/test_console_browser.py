@@ -17,6 +17,7 @@ from consolekit import (
     ingest,
     left_unsettled,
     pending_replies,
+    refused_alert,
     reply_for,
     seeded,
     served,
@@ -434,6 +435,22 @@ def test_a_failed_reply_is_sent_again(open_as: OpenAs, db: Store) -> None:
     assert db.reply(reply_id).status == "approved"
     viewer = open_as("vera").go(f"/drafts/{reply_id}")
     expect(viewer.locator("#settle")).to_have_count(0)  # approved now: nothing to settle
+
+
+def test_a_failed_alert_is_sent_again_from_the_escalations_page(open_as: OpenAs, db: Store) -> None:
+    alert_id = refused_alert(db, "webhook answered 404")  # one of the demo's escalations
+    viewer = open_as("vera").go("/escalations")
+    expect(viewer.locator(f"#alert-status-{alert_id}")).to_have_text("failed")
+    expect(viewer.locator("button.alert-retry")).to_have_count(0)
+    w = open_as("bob")
+    page = w.go("/escalations")
+    expect(page.locator("#escalations")).to_contain_text("webhook answered 404")
+    w.shot("escalations-failed-alert")
+    page.click(f"button.alert-retry[data-alert='{alert_id}']")
+    expect(page.locator(f"#alert-status-{alert_id}")).to_have_text("pending")
+    expect(page.locator("#flash")).to_contain_text("goes out again")
+    assert db.alert(alert_id).status == "pending"
+    assert not w.errors
 
 
 def test_hostile_text_is_stored_intact(db: Store) -> None:

@@ -3,6 +3,7 @@ sessions, CSRF, roles, rate limits, headers, and clear errors."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,7 +13,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from consolekit import PASSWORD, USERS
+from consolekit import PASSWORD, USERS, refused_alert
 from factories import complaint, mention, praise
 
 from earful.config import Config
@@ -20,6 +21,7 @@ from earful.console import build_app
 from earful.console.passwords import hash_password
 from earful.console.security import CSP, SESSION_COOKIE
 from earful.demo import prepare_demo
+from responders.drafts import Draft, DraftKind
 from responders.limits import LIMITS
 from storage.store import Store
 
@@ -169,6 +171,8 @@ async def test_roles_are_enforced_on_the_server(client: Client, store: Store) ->
         ("/api/callbacks/1/done", {}),
         ("/api/drafts/1/retry", {}),
         ("/api/drafts/1/mark-sent", {"posted_id": "9"}),
+        ("/api/alerts/1/retry", {}),
+        ("/api/alerts/1/mark-sent", {}),
     ):
         response = await post(client, path, csrf, body)
         assert response.status == 403, path
@@ -351,3 +355,42 @@ async def test_only_failed_or_unknown_replies_can_be_settled(client: Client, sto
     bad = await post(client, "/api/drafts/1/mark-sent", csrf, {"posted_id": 7})
     assert bad.status == 400 and "posted_id" in (await bad.json())["error"]
     assert store.reply(1).status == "pending"
+
+
+def _failed_alert(store: Store) -> int:
+    """An escalated case whose alert the webhook refused for good."""
+    judged = complaint(mention("cancelling today", native_id="9", handle="eve"), urgency=95)
+    alert = Draft(DraftKind.ESCALATION, "Urgent: eve is cancelling", judged.mention.key, "u")
+    store.ingest("x", [dataclasses.replace(judged, drafts=(*judged.drafts, alert))], None)
+    return refused_alert(store, "webhook answered 410 Gone")
+
+
+async def test_a_failed_alert_is_settled_from_the_escalations_page(
+    client: Client, store: Store
+) -> None:
+    alert_id = _failed_alert(store)
+    csrf = await login(client, "alice")
+    page = await (await client.get("/escalations")).text()
+    assert f'id="alert-status-{alert_id}">failed<' in page
+    assert "webhook answered 410 Gone" in page and 'class="alert-retry"' in page
+    response = await post(client, f"/api/alerts/{alert_id}/retry", csrf)
+    assert response.status == 200
+    assert (await response.json())["alert"]["status"] == "pending"
+    assert store.alert(alert_id).status == "pending"
+    assert 'class="alert-retry"' not in await (await client.get("/escalations")).text()
+    refused = await post(client, f"/api/alerts/{alert_id}/mark-sent", csrf)
+    assert refused.status == 400
+    assert "it is pending" in (await refused.json())["error"]
+    entry = store.audit_log(subject=f"alert:{alert_id}")[0]
+    assert (entry.actor, entry.action) == ("alice", "retried")
+
+
+async def test_a_failed_alert_found_in_the_channel_is_marked_sent(
+    client: Client, store: Store
+) -> None:
+    alert_id = _failed_alert(store)
+    csrf = await login(client, "bob")
+    response = await post(client, f"/api/alerts/{alert_id}/mark-sent", csrf)
+    assert response.status == 200
+    assert store.alert(alert_id).status == "sent"
+    assert store.claim_alert() is None  # never sent twice

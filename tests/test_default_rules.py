@@ -72,6 +72,17 @@ def test_switching_to_a_competitor_is_an_urgent_churn_threat(rules: Ruleset) -> 
     assert verdict.urgency >= 60
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Acme down since 7, switched to 4G and it's crawling",
+        "power failure at the exchange; the care home has switched to a backup line",
+    ],
+)
+def test_a_workaround_during_an_outage_is_not_churn(rules: Ruleset, text: str) -> None:
+    assert "churn_risk" not in judge(post(text), rules).labels
+
+
 def test_naming_a_competitor_as_better_is_a_churn_threat(rules: Ruleset) -> None:
     verdict = judge(post("initech is so much cheaper, thinking about it"), rules)
     assert "churn_risk" in verdict.labels

@@ -143,6 +143,22 @@ async def mark_sent(request: web.Request) -> web.StreamResponse:
 
 
 @requires("agent")
+async def retry_alert(request: web.Request) -> web.StreamResponse:
+    """failed/unknown/skipped -> pending: the alert publisher sends it again."""
+    alert_id = _id(request)
+    actor = session_of(request).name
+    return ok({"alert": await db(request, lambda s: s.retry_alert(alert_id, actor))})
+
+
+@requires("agent")
+async def alert_sent(request: web.Request) -> web.StreamResponse:
+    """failed/unknown -> sent: the person found it in the channel."""
+    alert_id = _id(request)
+    actor = session_of(request).name
+    return ok({"alert": await db(request, lambda s: s.confirm_alert_sent(alert_id, actor))})
+
+
+@requires("agent")
 async def assign(request: web.Request) -> web.StreamResponse:
     case_id = _id(request)
     data = await body_of(request)
@@ -265,6 +281,8 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/api/callbacks", callbacks)
     router.add_post("/api/callbacks/{id:\\d+}/done", callback_done)
     router.add_get("/api/escalations", escalations)
+    router.add_post("/api/alerts/{id:\\d+}/retry", retry_alert)
+    router.add_post("/api/alerts/{id:\\d+}/mark-sent", alert_sent)
     router.add_get("/api/praise", praise)
     router.add_post("/api/praise/{id:\\d+}/star", star)
     router.add_get("/api/stats", stats)

@@ -367,6 +367,26 @@
     });
   }
 
+  // An escalation alert the webhook did not take: settled by a person.
+  function alertButtons() {
+    document.querySelectorAll("button.alert-retry, button.alert-sent").forEach((button) => {
+      button.addEventListener("click", async () => {
+        const id = button.dataset.alert;
+        const action = button.classList.contains("alert-retry") ? "retry" : "mark-sent";
+        try {
+          const data = await api("POST", "/api/alerts/" + id + "/" + action, {});
+          const status = document.getElementById("alert-status-" + id);
+          status.textContent = data.alert.status;
+          status.classList.remove("hot");
+          button.parentElement.remove();
+          flash(action === "retry" ? "The alert goes out again on the next run." : "Alert marked sent.", "ok");
+        } catch (e) {
+          flash(e.message, "error");
+        }
+      });
+    });
+  }
+
   function praisePage() {
     document.querySelectorAll("button.star").forEach((button) => {
       button.addEventListener("click", async () => {
@@ -452,5 +472,6 @@
     if (page === "praise") praisePage();
     if (page === "stats") statsPage();
     callbackButtons();
+    alertButtons();
   });
 })();

@@ -410,6 +410,28 @@ def report_lines(table: Table, results: Sequence[Result]) -> list[str]:
         lines.append(f"{'':<12}" + "".join(f"{p:>11}" for p in CLASSES))
         for g in CLASSES:
             lines.append(f"{g:<12}" + "".join(f"{r.scores.confusion[g][p]:>11}" for p in CLASSES))
+    for r in results:
+        if r.topics is not None and r.topics.total:
+            lines += ["", *_topic_confusion(r.name, r.topics.confusion)]
+    return lines
+
+
+def _topic_confusion(name: str, confusion: Mapping[str, Mapping[str, int]]) -> list[str]:
+    """Which topic each known cause was judged as: where the topic cues go wrong."""
+    judged = sorted({t for row in confusion.values() for t in row} - {"-"})
+    if any("-" in row for row in confusion.values()):
+        judged.append("-")
+    widths = [
+        max(len(t), *(len(str(row.get(t, 0))) for row in confusion.values())) + 2 for t in judged
+    ]
+    lines = [
+        f"topic confusion ({name}; rows: the cause's topic, columns: judged; - = no topic)",
+        f"{'':<14}" + "".join(f"{t:>{w}}" for t, w in zip(judged, widths, strict=True)),
+    ]
+    for gold in sorted(confusion):
+        row = confusion[gold]
+        cells = (f"{row.get(t, 0):>{w}}" for t, w in zip(judged, widths, strict=True))
+        lines.append(f"{gold:<14}" + "".join(cells))
     return lines
 
 

@@ -217,6 +217,18 @@ def test_eval_text_report_with_errors_and_reasons(airline: Run) -> None:
     assert "rule:filler" in result.output
 
 
+def test_eval_text_report_shows_where_topics_go(airline: Run) -> None:
+    result = airline("--map", MAP, "--topic-col", "reason", "--topic-map", CAUSES)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    start = lines.index(
+        "topic confusion (earful; rows: the cause's topic, columns: judged; - = no topic)"
+    )
+    head, *rows = lines[start + 1 : start + 4]
+    assert head.split() == ["delivery", "support"]
+    assert [r.split() for r in rows] == [["delivery", "1", "0"], ["support", "0", "1"]]
+
+
 def test_eval_json_errors_carry_the_reasons(airline: Run) -> None:
     result = airline("--map", MAP, "--show-errors", "5", "--json")
     errors = json.loads(result.output)["results"]["earful"]["errors"]

@@ -26,7 +26,7 @@ import click
 from earful import __version__
 from earful.config import Config, ConfigError, config_path, load_config
 from earful.display import duration, oneline, safe, to_json
-from storage.schema import ALERT_STATUSES, REPLY_STATUSES
+from storage.schema import ALERT_STATUSES, REPLY_STATUSES, ROLES
 from storage.store import AlreadyDecided, StoreError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -989,18 +989,18 @@ def _read_password(from_stdin: bool) -> str:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    if len(password) < MIN_PASSWORD:
-        raise Failure(f"the password must be at least {MIN_PASSWORD} characters")
+    from earful.console.passwords import password_problem
+
+    problem = password_problem(password)
+    if problem:
+        raise Failure(problem)
     return password
-
-
-MIN_PASSWORD = 10
 
 
 @user.command("add")
 @config_option
 @actor_option
-@click.option("--role", type=click.Choice(["admin", "agent", "viewer"]), required=True)
+@click.option("--role", type=click.Choice(ROLES), required=True)
 @click.option(
     "--password-stdin", is_flag=True, help="Read the password from the first line of stdin."
 )
@@ -1010,11 +1010,12 @@ def user_add(
     config_file: Path | None, actor: str | None, role: str, password_stdin: bool, name: str
 ) -> None:
     """Create console account NAME; the password is asked for (never echoed)."""
-    from earful.console.passwords import hash_password
+    from earful.console.passwords import hash_password, name_problem
 
     name = name.strip()
-    if not name or len(name) > 64 or any(ch.isspace() or not ch.isprintable() for ch in name):
-        raise Failure("NAME must be 1-64 printable characters without spaces")
+    problem = name_problem(name)
+    if problem:
+        raise Failure(f"NAME: {problem}")
     config = _load(config_file)
     password = _read_password(password_stdin)
     with _store(config) as store:
@@ -1041,6 +1042,61 @@ def user_passwd(
     with _store(config) as store:
         store.set_password(name, hash_password(password), actor=_actor(actor))
     click.echo(f"new password set for {name}; their sessions have ended")
+
+
+@user.command("list")
+@config_option
+@json_option
+@handles_errors
+def user_list(config_file: Path | None, as_json: bool) -> None:
+    """Console accounts: name, role, and whether they are disabled."""
+    with _store(_load(config_file)) as store:
+        accounts = store.accounts()
+    if as_json:
+        click.echo(to_json(accounts))
+        return
+    if not accounts:
+        click.echo("no accounts yet: `earful user add NAME --role admin`")
+    for a in accounts:
+        state = "disabled" if a.disabled else "enabled"
+        click.echo(f"{a.name:<24} {a.role:<7} {state:<9} since {a.created_at}")
+
+
+@user.command("role")
+@config_option
+@actor_option
+@click.argument("name")
+@click.argument("role", type=click.Choice(ROLES))
+@handles_errors
+def user_role(config_file: Path | None, actor: str | None, name: str, role: str) -> None:
+    """Give NAME another role; it applies to their next click."""
+    with _store(_load(config_file)) as store:
+        store.set_role(name, role, actor=_actor(actor))
+    click.echo(f"{name} is now {role}")
+
+
+@user.command("disable")
+@config_option
+@actor_option
+@click.argument("name")
+@handles_errors
+def user_disable(config_file: Path | None, actor: str | None, name: str) -> None:
+    """Stop NAME logging in; their open sessions end now."""
+    with _store(_load(config_file)) as store:
+        store.set_disabled(name, True, actor=_actor(actor))
+    click.echo(f"{name} is disabled; their sessions have ended")
+
+
+@user.command("enable")
+@config_option
+@actor_option
+@click.argument("name")
+@handles_errors
+def user_enable(config_file: Path | None, actor: str | None, name: str) -> None:
+    """Let a disabled NAME log in again."""
+    with _store(_load(config_file)) as store:
+        store.set_disabled(name, False, actor=_actor(actor))
+    click.echo(f"{name} is enabled")
 
 
 def main() -> None:

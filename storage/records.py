@@ -257,3 +257,14 @@ class UserRecord(_FromRow):
     password_hash: str | None
     created_at: str
     disabled: int
+
+
+@dataclass(frozen=True, slots=True)
+class Account(_FromRow):
+    """A console account as people may see it: no password hash."""
+
+    id: int
+    name: str
+    role: str
+    disabled: int
+    created_at: str

@@ -24,6 +24,7 @@ from rules.verdict import Disposition
 from storage.db import connect, dumps, from_iso, iso, loads, text
 from storage.ingest import stored_keys, write_batch
 from storage.records import (
+    Account,
     AlertRecord,
     AuditEntry,
     CallbackRecord,
@@ -862,6 +863,68 @@ class Store:
         if not rows:
             raise NotFound(f"no user named {name!r}")
         return UserRecord.from_row(rows[0])
+
+    def accounts(self) -> list[Account]:
+        """Every console account, by name; never the password hashes."""
+        rows = self._rows("SELECT id, name, role, disabled, created_at FROM users ORDER BY name")
+        return [Account.from_row(r) for r in rows]
+
+    def set_role(self, name: str, role: str, *, actor: str) -> Account:
+        """A new role, in force on the user's next request (sessions read it live)."""
+        if role not in ROLES:
+            raise StoreError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+        return self._change_account(
+            name, actor, "user-role", "role = ?", (role,), demotes=role != "admin", role=role
+        )
+
+    def set_disabled(self, name: str, disabled: bool, *, actor: str) -> Account:
+        """Disabled: the user cannot log in and every session of theirs ends now."""
+        action = "user-disable" if disabled else "user-enable"
+        return self._change_account(
+            name, actor, action, "disabled = ?", (int(disabled),), demotes=disabled
+        )
+
+    def _change_account(
+        self,
+        name: str,
+        actor: str,
+        action: str,
+        assignment: str,
+        params: Sequence[Any],
+        *,
+        demotes: bool,
+        **detail: Any,
+    ) -> Account:
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT id, role, disabled FROM users WHERE name = ?", (name,)
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"no user named {name!r}")
+            user_id, role, disabled = row
+            if demotes and role == "admin" and not disabled:
+                others = conn.execute(
+                    "SELECT count(*) FROM users WHERE role = 'admin' AND disabled = 0 AND id != ?",
+                    (user_id,),
+                ).fetchone()[0]
+                if not others:
+                    raise StoreError(
+                        f"{name} is the last enabled admin: make someone else admin first, "
+                        "or nobody could manage accounts from the console"
+                    )
+            conn.execute(f"UPDATE users SET {assignment} WHERE id = ?", (*params, user_id))
+            if action == "user-disable":
+                conn.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
+            self._audit(conn, actor, action, f"user:{name}", **detail)
+        return self.account(user_id)
+
+    def account(self, user_id: int) -> Account:
+        rows = self._rows(
+            "SELECT id, name, role, disabled, created_at FROM users WHERE id = ?", (user_id,)
+        )
+        if not rows:
+            raise NotFound(f"no user with id {user_id}")
+        return Account.from_row(rows[0])
 
     def set_password(self, name: str, password_hash: str, *, actor: str) -> None:
         """A new password; every session of that user ends with the old one."""

@@ -453,6 +453,31 @@ def test_a_failed_alert_is_sent_again_from_the_escalations_page(open_as: OpenAs,
     assert not w.errors
 
 
+def test_an_admin_adds_promotes_and_disables_an_account(open_as: OpenAs, db: Store) -> None:
+    admin = open_as("root")
+    page = admin.go("/queue")
+    page.click("header nav a[href='/users']")
+    page.fill("#new-name", "zoe")
+    page.select_option("#new-role", "viewer")
+    page.fill("#new-password", PASSWORD)
+    page.click("#add-user button[type=submit]")
+    row = page.locator("#accounts tr[data-name='zoe']")
+    expect(row).to_contain_text("enabled")
+    zoe = open_as("zoe")
+    expect(zoe.go("/drafts/1").locator("#approve")).to_have_count(0)  # a viewer
+    row.locator("select.user-role").select_option("agent")
+    expect(page.locator("#flash")).to_contain_text("zoe is now agent")
+    assert db.user("zoe").role == "agent"
+    row.locator("button.user-toggle").click()
+    expect(row.locator(".status")).to_have_text("disabled")
+    admin.shot("accounts")
+    expect(zoe.go("/queue")).to_have_url(re.compile(r"/login\?next="))  # session ended
+    assert db.user("zoe").disabled
+    agent = open_as("alice")
+    expect(agent.page.locator("header nav a[href='/users']")).to_have_count(0)
+    assert not admin.errors
+
+
 def test_hostile_text_is_stored_intact(db: Store) -> None:
     reply = db.reply(reply_for(db, "hostile-1"))
     assert reply.text == HOSTILE

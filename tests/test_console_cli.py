@@ -72,6 +72,37 @@ def test_user_passwd_sets_a_new_password(config: Config) -> None:
         assert verify_password("a newer password", store.user("eve").password_hash or "")
 
 
+def user(config: Config, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["user", args[0], "-c", str(config.path), *args[1:]])
+
+
+def test_user_list_role_disable_enable(config: Config) -> None:
+    add(config, "fay", "--role", "admin", "--password-stdin")
+    add(config, "gus", "--role", "viewer", "--password-stdin")
+    assert user(config, "role", "gus", "agent").output == "gus is now agent\n"
+    assert "sessions have ended" in user(config, "disable", "gus").output
+    listed = user(config, "list").output.splitlines()
+    assert [line.split()[:3] for line in listed if line.split()[0] in ("fay", "gus")] == [
+        ["fay", "admin", "enabled"],
+        ["gus", "agent", "disabled"],
+    ]
+    assert "a long password" not in user(config, "list", "--json").output
+    assert "scrypt" not in user(config, "list", "--json").output
+    assert user(config, "enable", "gus").exit_code == 0
+    with Store.open(config.db_path) as store:
+        assert not store.user("gus").disabled
+
+
+def test_user_commands_refuse_to_lock_the_admins_out(config: Config) -> None:
+    add(config, "hal", "--role", "admin", "--password-stdin")
+    result = user(config, "disable", "hal")
+    assert result.exit_code == 1
+    assert "hal is the last enabled admin" in result.output
+    missing = user(config, "role", "nobody", "agent")
+    assert missing.exit_code == 1 and "no user named 'nobody'" in missing.output
+    assert user(config, "role", "hal", "owner").exit_code == 2  # not a role: usage error
+
+
 def test_the_demo_account_gets_a_fresh_password_each_run(config: Config) -> None:
     first = _demo_account(config)
     second = _demo_account(config)

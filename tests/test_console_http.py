@@ -4,6 +4,7 @@ sessions, CSRF, roles, rate limits, headers, and clear errors."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from factories import complaint, mention, praise
 
 from earful.config import Config
 from earful.console import build_app
-from earful.console.passwords import hash_password
+from earful.console.passwords import hash_password, verify_password
 from earful.console.security import CSP, SESSION_COOKIE
 from earful.demo import prepare_demo
 from responders.drafts import Draft, DraftKind
@@ -394,3 +395,77 @@ async def test_a_failed_alert_found_in_the_channel_is_marked_sent(
     assert response.status == 200
     assert store.alert(alert_id).status == "sent"
     assert store.claim_alert() is None  # never sent twice
+
+
+# -- accounts ------------------------------------------------------------------------
+
+
+async def test_only_admins_manage_accounts(client: Client) -> None:
+    csrf = await login(client, "alice")
+    assert (await client.get("/api/users")).status == 403
+    assert (await client.get("/users")).status == 403
+    assert "/users" not in await (await client.get("/queue")).text()  # no link either
+    for path, body in (
+        ("/api/users", {"name": "mal", "role": "admin", "password": "a long password"}),
+        ("/api/users/1/role", {"role": "admin"}),
+        ("/api/users/1/disable", {}),
+        ("/api/users/1/password", {"password": "a long password"}),
+    ):
+        response = await post(client, path, csrf, body)
+        assert response.status == 403, path
+        assert "needs the admin role" in (await response.json())["error"]
+
+
+async def test_an_admin_adds_changes_and_disables_an_account(client: Client, store: Store) -> None:
+    csrf = await login(client, "root")
+    added = await post(
+        client, "/api/users", csrf, {"name": "zoe", "role": "viewer", "password": "zoe's long pw"}
+    )
+    assert added.status == 201
+    body = await added.text()
+    assert "scrypt" not in body and "password" not in body
+    zoe = (await added.json())["user"]
+    assert (zoe["name"], zoe["role"], zoe["disabled"]) == ("zoe", "viewer", 0)
+    assert verify_password("zoe's long pw", store.user("zoe").password_hash or "")
+    role = await post(client, f"/api/users/{zoe['id']}/role", csrf, {"role": "agent"})
+    assert (await role.json())["user"]["role"] == "agent"
+    new_password = await post(
+        client, f"/api/users/{zoe['id']}/password", csrf, {"password": "another long one"}
+    )
+    assert new_password.status == 200
+    assert verify_password("another long one", store.user("zoe").password_hash or "")
+    disabled = await post(client, f"/api/users/{zoe['id']}/disable", csrf)
+    assert (await disabled.json())["user"]["disabled"] == 1
+    listed = await (await client.get("/api/users")).json()
+    assert {u["name"] for u in listed["items"]} >= {"zoe", "root", "alice"}
+    assert "scrypt" not in json.dumps(listed)
+    page = await (await client.get("/users")).text()
+    assert 'data-name="zoe"' in page and "disabled" in page
+    actions = [e.action for e in store.audit_log(subject="user:zoe")]
+    assert actions == ["user-disable", "user-password", "user-role", "user-add"]
+    assert all(e.actor == "root" for e in store.audit_log(subject="user:zoe"))
+    await client.post("/logout", data={"csrf_token": csrf})
+    assert await login(client, "zoe", "another long one") == ""  # disabled: cannot log in
+
+
+async def test_account_mistakes_get_clear_errors(client: Client, store: Store) -> None:
+    csrf = await login(client, "root")
+    root_id = store.user("root").id
+    cases: tuple[tuple[str, dict[str, str], str], ...] = (
+        ("/api/users", {"name": "a b", "role": "agent", "password": "a long password"}, "name"),
+        ("/api/users", {"name": "cy", "role": "owner", "password": "a long password"}, "role"),
+        ("/api/users", {"name": "cy", "role": "agent", "password": "short"}, "at least 10"),
+        (
+            "/api/users",
+            {"name": "alice", "role": "agent", "password": "a long password"},
+            "already exists",
+        ),
+        (f"/api/users/{root_id}/disable", {}, "root is the last enabled admin"),
+        (f"/api/users/{root_id}/role", {"role": "viewer"}, "root is the last enabled admin"),
+        ("/api/users/999/disable", {}, "no user with id 999"),
+    )
+    for path, body, expected in cases:
+        response = await post(client, path, csrf, body)
+        assert response.status in (400, 404), (path, body)
+        assert expected in (await response.json())["error"], (path, body)
+    assert store.user("root").role == "admin" and not store.user("root").disabled

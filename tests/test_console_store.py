@@ -155,6 +155,53 @@ def test_logout_and_a_new_password_end_sessions(cstore: Store) -> None:
     assert find_session(cstore, two, ttl=timedelta(hours=1)) is None
 
 
+def test_disabling_a_user_ends_their_sessions_and_enabling_lets_them_back(
+    cstore: Store,
+) -> None:
+    token = start_session(cstore, cstore.user("alice").id, ttl=timedelta(hours=1), ip=None)
+    account = cstore.set_disabled("alice", True, actor="root")
+    assert (account.name, account.disabled) == ("alice", 1)
+    assert find_session(cstore, token, ttl=timedelta(hours=1)) is None
+    cstore.set_disabled("alice", False, actor="root")
+    again = start_session(cstore, cstore.user("alice").id, ttl=timedelta(hours=1), ip=None)
+    assert find_session(cstore, again, ttl=timedelta(hours=1)) is not None
+    actions = [e.action for e in cstore.audit_log(subject="user:alice")]
+    assert actions[:3] == ["login", "user-enable", "user-disable"]
+
+
+def test_a_new_role_applies_to_the_next_request(cstore: Store) -> None:
+    token = start_session(cstore, cstore.user("vera").id, ttl=timedelta(hours=1), ip=None)
+    assert cstore.set_role("vera", "agent", actor="root").role == "agent"
+    session = find_session(cstore, token, ttl=timedelta(hours=1))
+    assert session is not None and session.role == "agent"
+    entry = cstore.audit_log(subject="user:vera")[0]
+    assert (entry.action, entry.actor, entry.detail) == ("user-role", "root", '{"role":"agent"}')
+    with pytest.raises(StoreError, match="role must be one of admin, agent, viewer"):
+        cstore.set_role("vera", "owner", actor="root")
+    with pytest.raises(NotFound, match="no user named 'nobody'"):
+        cstore.set_disabled("nobody", True, actor="root")
+
+
+def test_the_last_enabled_admin_cannot_be_disabled_or_demoted(cstore: Store) -> None:
+    cstore.add_user("root", "admin", "x", actor="t")
+    with pytest.raises(StoreError, match="root is the last enabled admin"):
+        cstore.set_disabled("root", True, actor="root")
+    with pytest.raises(StoreError, match="root is the last enabled admin"):
+        cstore.set_role("root", "agent", actor="root")
+    assert cstore.user("root").role == "admin" and not cstore.user("root").disabled
+    cstore.set_role("alice", "admin", actor="root")
+    cstore.set_disabled("root", True, actor="alice")  # another admin remains
+    with pytest.raises(StoreError, match="alice is the last enabled admin"):
+        cstore.set_role("alice", "viewer", actor="alice")
+
+
+def test_accounts_never_carry_the_password_hash(cstore: Store) -> None:
+    cstore.set_password("alice", hash_password("a long password"), actor="t")
+    accounts = cstore.accounts()
+    assert [a.name for a in accounts] == ["alice", "vera"]
+    assert all("password_hash" not in dir(a) for a in accounts)
+
+
 # -- queries ------------------------------------------------------------------------------
 
 

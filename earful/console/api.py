@@ -10,10 +10,12 @@ from aiohttp import web
 
 from earful.console.counting import count_for, limits_for_browser
 from earful.console.pages import db, query_int, queue_filter, stats_days
+from earful.console.passwords import hash_password, name_problem, password_problem
 from earful.console.security import json_error, requires, session_of
 from earful.display import to_json
 from responders.limits import reply_problem
 from storage import queries
+from storage.schema import ROLES
 from storage.store import Store
 
 
@@ -158,6 +160,75 @@ async def alert_sent(request: web.Request) -> web.StreamResponse:
     return ok({"alert": await db(request, lambda s: s.confirm_alert_sent(alert_id, actor))})
 
 
+# -- accounts (admins) ---------------------------------------------------------------
+
+
+def _role(data: dict[str, Any]) -> str:
+    role = _text(data, "role", required=True)
+    if role not in ROLES:
+        raise web.HTTPBadRequest(text=f"role must be one of {', '.join(ROLES)}")
+    return role
+
+
+async def _new_password_hash(data: dict[str, Any]) -> str:
+    password = _text(data, "password", required=True) or ""
+    problem = password_problem(password)
+    if problem:
+        raise web.HTTPBadRequest(text=problem)
+    return await asyncio.to_thread(hash_password, password)  # scrypt: ~0.1 s of CPU
+
+
+@requires("admin")
+async def users(request: web.Request) -> web.StreamResponse:
+    return ok({"items": await db(request, lambda s: s.accounts())})
+
+
+@requires("admin")
+async def add_user(request: web.Request) -> web.StreamResponse:
+    data = await body_of(request)
+    name = (_text(data, "name", required=True) or "").strip()
+    problem = name_problem(name)
+    if problem:
+        raise web.HTTPBadRequest(text=problem)
+    role = _role(data)
+    password_hash = await _new_password_hash(data)
+    actor = session_of(request).name
+    user_id = await db(request, lambda s: s.add_user(name, role, password_hash, actor=actor))
+    return ok({"user": await db(request, lambda s: s.account(user_id))}, status=201)
+
+
+async def _account_name(request: web.Request) -> str:
+    account = await db(request, Store.account, _id(request))
+    return account.name
+
+
+@requires("admin")
+async def user_role(request: web.Request) -> web.StreamResponse:
+    role = _role(await body_of(request))
+    name, actor = await _account_name(request), session_of(request).name
+    return ok({"user": await db(request, lambda s: s.set_role(name, role, actor=actor))})
+
+
+@requires("admin")
+async def user_disable(request: web.Request) -> web.StreamResponse:
+    name, actor = await _account_name(request), session_of(request).name
+    return ok({"user": await db(request, lambda s: s.set_disabled(name, True, actor=actor))})
+
+
+@requires("admin")
+async def user_enable(request: web.Request) -> web.StreamResponse:
+    name, actor = await _account_name(request), session_of(request).name
+    return ok({"user": await db(request, lambda s: s.set_disabled(name, False, actor=actor))})
+
+
+@requires("admin")
+async def user_password(request: web.Request) -> web.StreamResponse:
+    password_hash = await _new_password_hash(await body_of(request))
+    name, actor = await _account_name(request), session_of(request).name
+    await db(request, lambda s: s.set_password(name, password_hash, actor=actor))
+    return ok({"user": await db(request, lambda s: s.account(_id(request)))})
+
+
 @requires("agent")
 async def assign(request: web.Request) -> web.StreamResponse:
     case_id = _id(request)
@@ -286,6 +357,12 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/api/praise", praise)
     router.add_post("/api/praise/{id:\\d+}/star", star)
     router.add_get("/api/stats", stats)
+    router.add_get("/api/users", users)
+    router.add_post("/api/users", add_user)
+    router.add_post("/api/users/{id:\\d+}/role", user_role)
+    router.add_post("/api/users/{id:\\d+}/disable", user_disable)
+    router.add_post("/api/users/{id:\\d+}/enable", user_enable)
+    router.add_post("/api/users/{id:\\d+}/password", user_password)
     router.add_get("/api/audit", audit)
     router.add_get("/api/limits", limits)
     router.add_post("/api/count", count)

@@ -14,6 +14,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from earful.console.passwords import MIN_PASSWORD
 from earful.console.security import (
     ROLE_RANK,
     SESSION,
@@ -27,7 +28,7 @@ from responders.limits import LIMITS
 from rules.verdict import Disposition
 from storage import queries
 from storage.queries import QueueFilter
-from storage.schema import REPLY_STATUSES
+from storage.schema import REPLY_STATUSES, ROLES
 from storage.sessions import Session
 
 T = TypeVar("T")
@@ -292,6 +293,17 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
     )
 
 
+@requires("admin")
+async def users_page(request: web.Request) -> web.StreamResponse:
+    accounts = await db(request, lambda s: s.accounts())
+    me = session_of(request).name
+    return await render(
+        request,
+        "users.html",
+        {"accounts": accounts, "roles": ROLES, "min_password": MIN_PASSWORD, "myself": me},
+    )
+
+
 def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/", home)
     router.add_get("/queue", queue_page, name="queue")
@@ -303,3 +315,4 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/praise.csv", praise_csv, name="praise_csv")
     router.add_get("/stats", stats_page, name="stats")
     router.add_get("/audit", audit_page, name="audit")
+    router.add_get("/users", users_page, name="users")

@@ -68,3 +68,20 @@ def waste_time(password: str) -> None:
     """Checked when the user does not exist, so that "no such user" takes as long
     as "wrong password" and login timing does not reveal account names."""
     verify_password(password, _decoy())
+
+
+MIN_PASSWORD = 10
+
+
+def password_problem(password: str) -> str | None:
+    """What is wrong with a new password, or None."""
+    if len(password) < MIN_PASSWORD:
+        return f"the password must be at least {MIN_PASSWORD} characters"
+    return None
+
+
+def name_problem(name: str) -> str | None:
+    """What is wrong with a new account's name, or None."""
+    if not name or len(name) > 64 or any(ch.isspace() or not ch.isprintable() for ch in name):
+        return "a name must be 1-64 printable characters without spaces"
+    return None

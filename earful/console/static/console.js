@@ -387,6 +387,63 @@
     });
   }
 
+  // Accounts (admins): every change goes through the API and is audited there.
+  function usersPage() {
+    const form = document.getElementById("add-user");
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const payload = {
+        name: document.getElementById("new-name").value.trim(),
+        role: document.getElementById("new-role").value,
+        password: document.getElementById("new-password").value,
+      };
+      try {
+        await api("POST", "/api/users", payload);
+        window.location.reload();
+      } catch (e) {
+        flash(e.message, "error");
+      }
+    });
+    document.querySelectorAll("#accounts tr[data-user]").forEach((row) => {
+      const base = "/api/users/" + row.dataset.user + "/";
+      const name = row.dataset.name;
+      const role = row.querySelector("select.user-role");
+      role.addEventListener("change", async () => {
+        try {
+          const data = await api("POST", base + "role", { role: role.value });
+          flash(name + " is now " + data.user.role + ".", "ok");
+        } catch (e) {
+          flash(e.message, "error");
+          window.setTimeout(() => window.location.reload(), 1500);
+        }
+      });
+      const toggle = row.querySelector("button.user-toggle");
+      toggle.addEventListener("click", async () => {
+        const disable = toggle.textContent === "Disable";
+        try {
+          const data = await api("POST", base + (disable ? "disable" : "enable"), {});
+          const state = row.querySelector(".status");
+          state.textContent = data.user.disabled ? "disabled" : "enabled";
+          state.classList.toggle("hot", Boolean(data.user.disabled));
+          toggle.textContent = data.user.disabled ? "Enable" : "Disable";
+          flash(name + (data.user.disabled ? " is disabled; their sessions have ended." : " is enabled."), "ok");
+        } catch (e) {
+          flash(e.message, "error");
+        }
+      });
+      const password = row.querySelector("input.user-password");
+      row.querySelector("button.user-set-password").addEventListener("click", async () => {
+        try {
+          await api("POST", base + "password", { password: password.value });
+          password.value = "";
+          flash("New password set for " + name + "; their sessions have ended.", "ok");
+        } catch (e) {
+          flash(e.message, "error");
+        }
+      });
+    });
+  }
+
   function praisePage() {
     document.querySelectorAll("button.star").forEach((button) => {
       button.addEventListener("click", async () => {
@@ -471,6 +528,7 @@
     if (page === "case") casePage();
     if (page === "praise") praisePage();
     if (page === "stats") statsPage();
+    if (page === "users") usersPage();
     callbackButtons();
     alertButtons();
   });

@@ -129,8 +129,8 @@ are appended), so `has_label` sees labels of rules above it. The verdict:
   letter three times in a row are looked at (a cheap first test).
 - `reasons`: VADER's compound first, then every fired rule in order with what
   matched and its weight (its score adjustment, else its urgency points), then
-  `language`, the cut-off that decided when no rule did, `complaint_topic` (or
-  `topic`: the votes, when topics were voted on), and `intensity`, each when it
+  `topic` (the votes, when topics were voted on), `language`, the cut-off that
+  decided when no rule did, `complaint_topic`, and `intensity`, each when it
   applies.
 - "Phrased as a question": a "?" outside links, or an opening like "how", "why"
   (not "why thank you"), "does", "anyone", "can you", "is there", "any update".

@@ -874,14 +874,27 @@ class Store:
         if role not in ROLES:
             raise StoreError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
         return self._change_account(
-            name, actor, "user-role", "role = ?", (role,), demotes=role != "admin", role=role
+            name,
+            actor,
+            "user-role",
+            "role = ?",
+            (role,),
+            demotes=role != "admin",
+            ends_sessions=False,
+            role=role,
         )
 
     def set_disabled(self, name: str, disabled: bool, *, actor: str) -> Account:
         """Disabled: the user cannot log in and every session of theirs ends now."""
         action = "user-disable" if disabled else "user-enable"
         return self._change_account(
-            name, actor, action, "disabled = ?", (int(disabled),), demotes=disabled
+            name,
+            actor,
+            action,
+            "disabled = ?",
+            (int(disabled),),
+            demotes=disabled,
+            ends_sessions=disabled,
         )
 
     def _change_account(
@@ -893,6 +906,7 @@ class Store:
         params: Sequence[Any],
         *,
         demotes: bool,
+        ends_sessions: bool,
         **detail: Any,
     ) -> Account:
         with self._write() as conn:
@@ -913,7 +927,7 @@ class Store:
                         "or nobody could manage accounts from the console"
                     )
             conn.execute(f"UPDATE users SET {assignment} WHERE id = ?", (*params, user_id))
-            if action == "user-disable":
+            if ends_sessions:
                 conn.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
             self._audit(conn, actor, action, f"user:{name}", **detail)
         return self.account(user_id)

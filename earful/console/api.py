@@ -15,6 +15,7 @@ from earful.console.security import json_error, requires, session_of
 from earful.display import to_json
 from responders.limits import reply_problem
 from storage import queries
+from storage.records import Account
 from storage.schema import ROLES
 from storage.store import Store
 
@@ -197,36 +198,35 @@ async def add_user(request: web.Request) -> web.StreamResponse:
     return ok({"user": await db(request, lambda s: s.account(user_id))}, status=201)
 
 
-async def _account_name(request: web.Request) -> str:
-    account = await db(request, Store.account, _id(request))
-    return account.name
+async def _account(request: web.Request) -> Account:
+    return await db(request, Store.account, _id(request))
 
 
 @requires("admin")
 async def user_role(request: web.Request) -> web.StreamResponse:
     role = _role(await body_of(request))
-    name, actor = await _account_name(request), session_of(request).name
+    name, actor = (await _account(request)).name, session_of(request).name
     return ok({"user": await db(request, lambda s: s.set_role(name, role, actor=actor))})
 
 
 @requires("admin")
 async def user_disable(request: web.Request) -> web.StreamResponse:
-    name, actor = await _account_name(request), session_of(request).name
+    name, actor = (await _account(request)).name, session_of(request).name
     return ok({"user": await db(request, lambda s: s.set_disabled(name, True, actor=actor))})
 
 
 @requires("admin")
 async def user_enable(request: web.Request) -> web.StreamResponse:
-    name, actor = await _account_name(request), session_of(request).name
+    name, actor = (await _account(request)).name, session_of(request).name
     return ok({"user": await db(request, lambda s: s.set_disabled(name, False, actor=actor))})
 
 
 @requires("admin")
 async def user_password(request: web.Request) -> web.StreamResponse:
     password_hash = await _new_password_hash(await body_of(request))
-    name, actor = await _account_name(request), session_of(request).name
-    await db(request, lambda s: s.set_password(name, password_hash, actor=actor))
-    return ok({"user": await db(request, lambda s: s.account(_id(request)))})
+    account, actor = await _account(request), session_of(request).name
+    await db(request, lambda s: s.set_password(account.name, password_hash, actor=actor))
+    return ok({"user": account})  # a password is not part of the account's record
 
 
 @requires("agent")

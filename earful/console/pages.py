@@ -296,11 +296,8 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
 @requires("admin")
 async def users_page(request: web.Request) -> web.StreamResponse:
     accounts = await db(request, lambda s: s.accounts())
-    me = session_of(request).name
     return await render(
-        request,
-        "users.html",
-        {"accounts": accounts, "roles": ROLES, "min_password": MIN_PASSWORD, "myself": me},
+        request, "users.html", {"accounts": accounts, "roles": ROLES, "min_password": MIN_PASSWORD}
     )
 
 

@@ -287,6 +287,7 @@ def test_a_churn_threat_is_urgent(rules: Ruleset) -> None:
         "switched to Acme last month and honestly the speeds are great",
         "finally moved over to @AcmeHelp from Globex, best decision this year",
         "went with acme for the new flat, install was painless",
+        "switched back to Acme after a year with Globex, the speeds are great",
     ],
 )
 def test_switching_to_the_brand_is_a_new_customer_not_churn(rules: Ruleset, text: str) -> None:
@@ -299,6 +300,31 @@ def test_switching_away_from_the_brand_is_still_churn(rules: Ruleset) -> None:
     verdict = judge(post("switched to Globex, acme was down every evening"), rules)
     assert verdict.disposition is BAD and "churn_risk" in verdict.labels
     assert "new_customer" not in verdict.labels
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["switching back to Globex after this week", "I'll be switching back to my old provider"],
+)
+def test_going_back_to_another_provider_is_churn(rules: Ruleset, text: str) -> None:
+    verdict = judge(post(text), rules)
+    assert verdict.disposition is BAD and "churn_risk" in verdict.labels
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "your customer service is atrocious.",
+        "abysmal, again",
+        "what a debacle",
+        "so patronizing",
+        "the support chat is inept",
+    ],
+)
+def test_contempt_vader_does_not_know_is_a_complaint(rules: Ruleset, text: str) -> None:
+    verdict = judge(post(text), rules)
+    assert verdict.disposition is BAD
+    assert verdict.compound < 0
 
 
 def test_a_churn_threat_from_a_large_account_is_escalated(rules: Ruleset) -> None:

@@ -26,6 +26,7 @@ import click
 from earful import __version__
 from earful.config import Config, ConfigError, config_path, load_config
 from earful.display import duration, oneline, safe, to_json
+from listener.mention import PLATFORMS
 from storage.schema import ALERT_STATUSES, REPLY_STATUSES, ROLES
 from storage.store import AlreadyDecided, StoreError
 
@@ -74,7 +75,15 @@ def actor_option(func: F) -> F:
 
 
 def _actor(explicit: str | None) -> str:
-    return explicit or os.environ.get("EARFUL_USER") or getpass.getuser()
+    name = explicit or os.environ.get("EARFUL_USER")
+    if name:
+        return name
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a container's user id with no account and no $USER
+        raise click.UsageError(
+            "who is deciding? This user has no login name: pass --as NAME or set EARFUL_USER"
+        ) from None
 
 
 def _load(config_file: Path | None) -> Config:
@@ -104,6 +113,10 @@ def _errors() -> Iterator[None]:
         raise BadConfig(str(exc)) from None
     except StoreError as exc:
         raise Failure(str(exc)) from None
+    except OSError as exc:  # a file to write in a folder that is not there, and the like
+        if exc.filename is None:
+            raise
+        raise Failure(f"{exc.filename}: {exc.strerror or exc}") from None
 
 
 def handles_errors(func: F) -> F:
@@ -115,10 +128,29 @@ def handles_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _store(config: Config) -> Any:
+def _store(config: Config, *, create: bool = False) -> Any:
+    """The database, which must exist unless the command makes one (`create`)."""
     from earful.pipeline import open_store
 
-    return open_store(config)
+    return open_store(config, create=create)
+
+
+def _limit_option(default: int) -> Callable[[F], F]:
+    return click.option(
+        "--limit",
+        type=click.IntRange(min=1),
+        default=default,
+        show_default=True,
+        help="Show at most this many.",
+    )
+
+
+def _note_more(rows: list[Any], limit: int) -> list[Any]:
+    """The first `limit` of rows fetched with one to spare, saying so when there were
+    more: a list cut short must not look complete."""
+    if len(rows) > limit:
+        click.echo(f"(the first {limit} shown; there are more: --limit N)", err=True)
+    return rows[:limit]
 
 
 def _terminal_width() -> int:
@@ -141,12 +173,13 @@ def cli() -> None:
 @cli.command()
 @click.argument("path", type=click.Path(path_type=Path), default=Path("earful.toml"))
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@handles_errors
 def init(path: Path, force: bool) -> None:
     """Write a starter config to PATH (default ./earful.toml)."""
     if path.is_dir():
         path = path / "earful.toml"
     if path.exists() and not force:
-        raise Failure(f"{path} exists; use --force to overwrite it")
+        raise BadConfig(f"{path} exists; use --force to overwrite it")
     from importlib.resources import files
 
     starter = files("earful").joinpath("starter.toml").read_text(encoding="utf-8")
@@ -162,10 +195,16 @@ def init(path: Path, force: bool) -> None:
 @config_option
 @json_option
 @click.option("--explain", is_flag=True, help="Show every cue and rule that fired.")
-@click.option("--platform", default="x", show_default=True, help="Judge as a post from here.")
+@click.option(
+    "--platform",
+    type=click.Choice(PLATFORMS),
+    default="x",
+    show_default=True,
+    help="Judge as a post from here.",
+)
 @click.option("--followers", type=int, default=None, help="The author's follower count.")
 @click.option("--author", default="someone", show_default=True, help="The author's handle.")
-@click.argument("text")
+@click.argument("words", nargs=-1, required=True, metavar="TEXT")
 @handles_errors
 def classify(
     config_file: Path | None,
@@ -174,13 +213,16 @@ def classify(
     platform: str,
     followers: int | None,
     author: str,
-    text: str,
+    words: tuple[str, ...],
 ) -> None:
-    """Judge TEXT the way Earful would, without storing anything.
+    """Judge TEXT the way Earful would, without storing anything. TEXT may be several
+    words (quote it to keep its punctuation from the shell), or "-" to read stdin.
 
     Uses the rules of the config file when there is one, else the shipped rules.
     """
     from listener.mention import Author, Mention
+
+    text = sys.stdin.read() if words == ("-",) else " ".join(words)
     from rules import explain as explain_lines
     from rules import judge
 
@@ -209,8 +251,10 @@ def _classify_stages(config_file: Path | None) -> Any:
     from responders.context import ResponderSettings
     from rules import load_ruleset
 
-    path = config_path(config_file)
-    if config_file is not None or path.exists():
+    # A config named with -c or $EARFUL_CONFIG must exist; only with none named and no
+    # ./earful.toml do the shipped rules stand in.
+    named = config_file is not None or bool(os.environ.get("EARFUL_CONFIG"))
+    if named or config_path(config_file).exists():
         from earful.pipeline import build_stages
 
         return build_stages(_load(config_file))
@@ -248,7 +292,13 @@ def _pairs_option(flag: str, dest: str, metavar: str, what: str) -> Callable[[F]
 @click.option(
     "--half", type=click.Choice(["odd", "even"]), default=None, help="Score only these data rows."
 )
-@click.option("--show-errors", default=0, metavar="N", help="List the first N misjudged rows.")
+@click.option(
+    "--show-errors",
+    type=click.IntRange(min=0),
+    default=0,
+    metavar="N",
+    help="List the first N misjudged rows.",
+)
 @click.option(
     "--baseline",
     type=click.Choice(["vader"]),
@@ -338,12 +388,18 @@ def eval_command(
 @json_option
 @click.option("--source", "source_name", default=None, help="Poll only this source.")
 @click.option(
-    "--max-pages", default=20, show_default=True, help="Follow a backlog at most this far."
+    "--max-pages",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Follow a backlog at most this far.",
 )
 @handles_errors
 def poll(config_file: Path | None, as_json: bool, source_name: str | None, max_pages: int) -> None:
     """Poll each source once, judge, queue, and print a summary."""
     config = _load(config_file)
+    if not config.sources:
+        raise BadConfig(f"{config.path}: no [[sources]] to poll; add one (see `earful init`)")
     _setup_logging("warning" if as_json else config.logging.level)
     summaries = asyncio.run(_poll_all(config, source_name, max_pages))
     if as_json:
@@ -438,8 +494,21 @@ def publish(config_file: Path | None, as_json: bool) -> None:
     if as_json:
         click.echo(to_json(summary))
     else:
-        outcomes = ", ".join(f"{k} {v}" for k, v in summary.outcomes.items())
-        click.echo(f"publish ({config.publish.mode}): {outcomes or 'nothing approved'}")
+        outcomes = ", ".join(
+            f"{n} {_PUBLISH_OUTCOMES.get(k, k)}" for k, n in summary.outcomes.items()
+        )
+        click.echo(f"publish ({config.publish.mode}): {outcomes or 'no approved replies to post'}")
+
+
+# What each outcome of a publish run means, said to the operator.
+_PUBLISH_OUTCOMES = {
+    "sent": "posted",
+    "dry-run": "marked sent without posting (dry run)",
+    "reconciled": "found already posted",
+    "retry": "to try again later",
+    "failed": "failed (see `earful queue list --status failed`)",
+    "unknown": "unknown: check the platform, then `earful queue mark-sent` or `retry`",
+}
 
 
 async def _publish(config: Config) -> Any:
@@ -465,7 +534,9 @@ async def _publish(config: Config) -> Any:
     show_default=True,
     help="Where the demo keeps its config and database.",
 )
-@click.option("--port", type=int, default=None, help="Console port (default 8080).")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="Console port."
+)
 @click.option("--once", is_flag=True, help="Replay the whole demo file, print a summary, exit.")
 @click.option("--keep", is_flag=True, help="Continue the last demo instead of starting afresh.")
 @click.option("--interval", default="3s", show_default=True, help="Time between replay ticks.")
@@ -475,7 +546,7 @@ async def _publish(config: Config) -> Any:
 @handles_errors
 def demo(
     workdir: Path,
-    port: int | None,
+    port: int,
     once: bool,
     keep: bool,
     interval: str,
@@ -484,11 +555,16 @@ def demo(
     as_json: bool,
 ) -> None:
     """Run Earful on the bundled demo data: no credentials needed."""
-    from earful.demo import prepare_demo
+    from earful.demo import NotADemoFolder, prepare_demo
 
-    config = prepare_demo(
-        workdir, port=port, interval=interval, batch=200 if once else batch, fresh=not keep
-    )
+    try:
+        config = prepare_demo(
+            workdir, port=port, interval=interval, batch=200 if once else batch, fresh=not keep
+        )
+    except NotADemoFolder as exc:
+        raise BadConfig(str(exc)) from None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--interval'") from None
     if once:
         summary, stats = asyncio.run(_demo_once(config))
         if as_json:
@@ -529,7 +605,7 @@ def _demo_account(config: Config) -> str:
     from storage.store import NotFound
 
     password = secrets.token_urlsafe(9)
-    with _store(config) as store:
+    with _store(config, create=True) as store:
         try:
             store.user(DEMO_USER)
         except NotFound:
@@ -574,18 +650,26 @@ def queue() -> None:
     default="pending",
     show_default=True,
 )
-@click.option("--platform", default=None, help="Only drafts answering posts from here.")
-@click.option("--limit", default=50, show_default=True)
+@click.option(
+    "--platform",
+    type=click.Choice(PLATFORMS),
+    default=None,
+    help="Only drafts answering posts from here.",
+)
+@_limit_option(50)
 @handles_errors
 def queue_list(
     config_file: Path | None, as_json: bool, status: str, platform: str | None, limit: int
 ) -> None:
     """Drafts, most urgent first."""
     with _store(_load(config_file)) as store:
-        rows = store.replies(None if status == "all" else status, limit=limit, platform=platform)
+        rows = store.replies(
+            None if status == "all" else status, limit=limit + 1, platform=platform
+        )
     if as_json:
-        click.echo(to_json(rows))
+        click.echo(to_json(rows[:limit]))
         return
+    rows = _note_more(rows, limit)
     if not rows:
         click.echo(f"no {status if status != 'all' else ''} drafts".replace("  ", " "))
         return
@@ -619,6 +703,8 @@ def queue_show(config_file: Path | None, as_json: bool, reply_id: int) -> None:
     click.echo(f"reply {r.id} · {r.kind} · {r.status}")
     if r.decided_by:
         click.echo(f"decided by {safe(r.decided_by)} at {r.decided_at}")
+    if r.reject_reason:
+        click.echo(f"rejected because: {safe(r.reject_reason)}")
     click.echo("")
     click.echo(f"{m.platform} · {safe(who)}{reach} · {m.created_at or 'time unknown'}")
     click.echo(f"{safe(m.url or '(no link)')}")
@@ -748,17 +834,23 @@ def callbacks() -> None:
 @callbacks.command("list")
 @config_option
 @json_option
-@click.option("--status", type=click.Choice(["open", "done", "all"]), default="open")
+@click.option(
+    "--status", type=click.Choice(["open", "done", "all"]), default="open", show_default=True
+)
+@_limit_option(100)
 @handles_errors
-def callbacks_list(config_file: Path | None, as_json: bool, status: str) -> None:
+def callbacks_list(config_file: Path | None, as_json: bool, status: str, limit: int) -> None:
     """Callback tasks, most urgent first."""
     with _store(_load(config_file)) as store:
-        rows = store.callbacks(None if status == "all" else status)
+        rows = store.callbacks(None if status == "all" else status, limit=limit + 1)
     if as_json:
-        click.echo(to_json(rows))
+        click.echo(to_json(rows[:limit]))
         return
     if not rows:
         click.echo(f"no {status} callbacks")
+        return
+    rows = _note_more(rows, limit)
+    click.echo(f"{'ID':>5} {'URG':>3} {'STATUS':<5} TASK")
     for c in rows:
         click.echo(
             f"{c.id:>5} {c.urgency:>3} {c.status:<5} {oneline(c.body, _terminal_width() - 16)}"
@@ -791,18 +883,19 @@ def alerts() -> None:
 @click.option(
     "--status", type=click.Choice([*ALERT_STATUSES, "all"]), default="all", show_default=True
 )
-@click.option("--limit", default=50, show_default=True)
+@_limit_option(50)
 @handles_errors
 def alerts_list(config_file: Path | None, as_json: bool, status: str, limit: int) -> None:
     """Alerts, newest first."""
     with _store(_load(config_file)) as store:
-        rows = store.alert_list(None if status == "all" else status, limit=limit)
+        rows = store.alert_list(None if status == "all" else status, limit=limit + 1)
     if as_json:
-        click.echo(to_json(rows))
+        click.echo(to_json(rows[:limit]))
         return
     if not rows:
         click.echo("no alerts" if status == "all" else f"no {status} alerts")
         return
+    rows = _note_more(rows, limit)
     width = _terminal_width()
     click.echo(f"{'ID':>5} {'URG':>3} {'STATUS':<8} {'PLATFORM':<10} {'AUTHOR':<18} POST")
     for a in rows:
@@ -910,7 +1003,9 @@ def _echo_stats(s: Any) -> None:
 @cli.command()
 @config_option
 @click.argument("kind", type=click.Choice(["mentions", "praise", "replies"]))
-@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True
+)
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File (default stdout)."
 )
@@ -938,6 +1033,17 @@ def export(config_file: Path | None, kind: str, fmt: str, output: Path | None) -
         click.echo(f"wrote {count} {kind} to {output}", err=True)
 
 
+# A cell a spreadsheet would run as a formula: a post saying =HYPERLINK(...) must be
+# shown to marketing as text, not executed when they open the file.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _spreadsheet_safe(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def _write_export(
     stream: Any, fmt: str, columns: list[str], rows: Iterator[tuple[Any, ...]]
 ) -> int:
@@ -946,7 +1052,7 @@ def _write_export(
         writer = csv.writer(stream)
         writer.writerow(columns)
         for row in rows:
-            writer.writerow(row)
+            writer.writerow([_spreadsheet_safe(v) for v in row])
             count += 1
         return count
     stream.write("[")
@@ -961,16 +1067,24 @@ def _write_export(
 @cli.command()
 @config_option
 @json_option
-@click.option("--limit", default=20, show_default=True)
+@_limit_option(20)
 @click.argument("query")
 @handles_errors
 def search(config_file: Path | None, as_json: bool, limit: int, query: str) -> None:
-    """Full-text search of stored mentions."""
+    """Full-text search of stored mentions: words (all must occur, any order), "a
+    quoted phrase", a prefix* and OR; anything else is searched for as written."""
+    if not query.strip():
+        raise click.BadParameter("give a word or phrase to search for", param_hint="QUERY")
     with _store(_load(config_file)) as store:
-        rows = store.search(query, limit=limit)
+        rows = store.search(query, limit=limit + 1)
     if as_json:
-        click.echo(to_json(rows))
+        click.echo(to_json(rows[:limit]))
         return
+    if not rows:
+        click.echo(f"no stored mentions match {query!r}")
+        return
+    rows = _note_more(rows, limit)
+    click.echo(f"{'ID':>6} {'PLATFORM':<10} {'AUTHOR':<18} POST")
     for m in rows:
         handle = f"@{m.author_handle}" if m.author_handle else "-"
         click.echo(f"{m.id:>6} {m.platform:<10} {oneline(handle, 18):<18} {oneline(m.text, 90)}")
@@ -988,7 +1102,12 @@ def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        try:
+            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        except click.Abort:  # stdin ended: a script, or </dev/null
+            raise click.UsageError(
+                "no password was typed; a script can pipe it in with --password-stdin"
+            ) from None
     from earful.console.passwords import password_problem
 
     problem = password_problem(password)
@@ -1015,10 +1134,10 @@ def user_add(
     name = name.strip()
     problem = name_problem(name)
     if problem:
-        raise Failure(f"NAME: {problem}")
+        raise click.BadParameter(problem, param_hint="NAME")
     config = _load(config_file)
     password = _read_password(password_stdin)
-    with _store(config) as store:
+    with _store(config, create=True) as store:  # the first account may come before a run
         store.add_user(name, role, hash_password(password), actor=_actor(actor))
     click.echo(f"added {role} {name}")
 

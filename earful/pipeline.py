@@ -135,10 +135,20 @@ def combine(summaries: Sequence[BatchSummary], source: str = "all") -> BatchSumm
     )
 
 
-def open_store(config: Config) -> Store:
+def open_store(config: Config, *, create: bool = True) -> Store:
     """The store at storage.path; a file that cannot be Earful's database is a clear
-    StoreError naming it, not a traceback."""
+    StoreError naming it, not a traceback. Without `create`, a database that does not
+    exist yet is a ConfigError: a typo in storage.path must not quietly make a new,
+    empty one for a command that only reads."""
     path: Path = config.db_path
+    if not create and not path.exists():
+        raise ConfigError(
+            config.path,
+            [
+                f"storage.path: there is no database at {path} yet (`earful run` or "
+                "`earful poll` makes it); is the path right?"
+            ],
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         return Store.open(path)

@@ -26,12 +26,47 @@ class ResponderSettings:
     read_only: frozenset[str] = READ_ONLY_PLATFORMS
 
 
+# Titles are skipped ("Dr Alex Khan" is greeted "Alex"); a display name with one of
+# these words is a shop, a channel or a team, not a person to greet by name.
+_TITLES = frozenset({"dr", "mr", "mrs", "ms", "miss", "mx", "prof", "sir", "dame", "rev"})
+_NOT_A_PERSON = frozenset(
+    {
+        "guy",
+        "official",
+        "ltd",
+        "inc",
+        "llc",
+        "co",
+        "shop",
+        "store",
+        "news",
+        "tv",
+        "reviews",
+        "review",
+        "tech",
+        "media",
+        "hq",
+        "team",
+        "uk",
+        "us",
+        "the",
+        "club",
+        "radio",
+        "blog",
+    }
+)
+
+
 def first_name(display_name: str | None) -> str | None:
-    """The first word of a display name when it looks like a name ("Ana 🌸 | she/her"
-    -> "Ana"), so replies greet people the way a person would."""
-    if not display_name:
+    """The first word of a display name when it looks like a person's name ("Ana 🌸 |
+    she/her" -> "Ana", "Dr. Alex Khan" -> "Alex"), so replies greet people the way a
+    person would; None for names that are not a person's ("Gadget Guy UK")."""
+    words = (display_name or "").split()
+    if any(w.lower().strip(".") in _NOT_A_PERSON for w in words):
         return None
-    word = display_name.split(maxsplit=1)[0] if display_name.split() else ""
+    while words and words[0].lower().rstrip(".") in _TITLES:
+        words = words[1:]
+    word = words[0] if words else ""
     return word if word.isalpha() and len(word) <= 30 else None
 
 

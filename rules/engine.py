@@ -43,7 +43,8 @@ deployment ships "default" and adds its own file after it.
     none = ["not down"]               # no phrase occurs
     regex = "..."                     # Python regex, case-insensitive, searched in the text;
                                       #   {brand} in it stands for the brand's name,
-                                      #   keywords or handles
+                                      #   keywords or handles, as written: "{brand}\b"
+                                      #   for whole words, "#{brand}down" inside one
     sentiment_below = 0.3             # VADER compound (with the lexicon), before any rule
     sentiment_above = -0.2
     platform = ["x", "reddit"]        # a platform name or a list of them
@@ -1389,7 +1390,8 @@ def _brand_items(brand: Brand) -> tuple[str, ...]:
 
 def _with_brand(regex: str, brand: Sequence[str]) -> str:
     """`{brand}` in a regex stands for the brand: its name, keywords or handles, with
-    or without the "@", so a shipped rule can say "switched to {brand}"."""
+    or without the "@", so a shipped rule can say "switched to {brand}\b". No word
+    boundary is added: "#{brand}down" must still match "#acmedown"."""
     if "{brand}" not in regex:
         return regex
     names = sorted({b.lstrip("@") for b in brand}, key=len, reverse=True)

@@ -674,6 +674,7 @@ def test_sending_without_a_webhook_is_a_config_error(tmp_path: Path) -> None:
 
 def test_marking_an_alert_that_does_not_exist_fails(tmp_path: Path) -> None:
     path = write_config(tmp_path, [])
+    assert run_cli("poll", "-c", str(path), env={}).exit_code == 0  # makes the database
     result = run_cli("alerts", "mark-sent", "7", "-c", str(path), env={})
     assert result.exit_code == 1
     assert "no alert with id 7" in result.output

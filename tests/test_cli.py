@@ -89,7 +89,7 @@ def test_init_never_overwrites_without_force(tmp_path: Path) -> None:
     path = tmp_path / "earful.toml"
     path.write_text("# mine\n", encoding="utf-8")
     refused = earful("init", str(path))
-    assert refused.exit_code == 1
+    assert refused.exit_code == 2
     assert "exists; use --force" in refused.output
     assert path.read_text(encoding="utf-8") == "# mine\n"
     assert earful("init", str(path), "--force").exit_code == 0
@@ -113,6 +113,17 @@ def test_classify_without_a_config_uses_the_shipped_rules(
     result = earful("classify", OUTAGE, env={"EARFUL_CONFIG": ""})
     assert result.exit_code == 0, result.output
     assert result.output.startswith("interesting_bad (outage) urgency ")
+    # a config that is named must be there: a typo must not quietly judge by other rules
+    missing = earful("classify", OUTAGE, env={"EARFUL_CONFIG": str(tmp_path / "nope.toml")})
+    assert missing.exit_code == 2 and "nope.toml: file not found" in missing.output
+
+
+def test_classify_takes_unquoted_words_or_stdin(world: World) -> None:
+    words = world.run("classify", "app", "down", "again?", "can't", "log", "in")
+    assert words.output.startswith("interesting_bad (outage)")
+    piped = CliRunner().invoke(cli, ["classify", "-", "-c", str(world.config)], input=OUTAGE)
+    assert piped.output == words.output
+    assert world.run("classify", "hi", "--platform", "myspace").exit_code == 2
 
 
 def test_classify_json_shape(world: World) -> None:
@@ -245,11 +256,12 @@ def test_publish_in_dry_run_marks_approved_replies_sent(world: World) -> None:
     world.run("queue", "approve", str(reply), "--as", "alice")
     result = world.run("publish")
     assert result.exit_code == 0
-    assert "publish (dry-run): dry-run 1" in result.output
+    assert "publish (dry-run): 1 marked sent without posting (dry run)" in result.output
     with world.store() as store:
         sent = store.reply(reply)
         assert (sent.status, sent.dry_run, sent.posted_id) == ("sent", 1, None)
     assert world.json("publish") == {"outcomes": {}}  # nothing left to post
+    assert "publish (dry-run): no approved replies to post" in world.run("publish").output
 
 
 def test_stats_text_and_json(world: World) -> None:
@@ -293,6 +305,55 @@ def test_export_json_to_a_file(world: World, tmp_path: Path) -> None:
     assert {r["status"] for r in replies} == {"pending"}
 
 
+def test_csv_cells_a_spreadsheet_would_run_are_exported_as_text(tmp_path: Path) -> None:
+    formulas = ['=HYPERLINK("http://evil.example","refund here")', "+cmd|' /C calc'!A0"]
+    posts = [x_post(i + 1, f, f"user{i}") for i, f in enumerate(formulas)]
+    path = write_config(tmp_path, posts)
+    assert earful("poll", "-c", str(path)).exit_code == 0
+    result = earful("export", "mentions", "--format", "csv", "-c", str(path))
+    rows = list(csv.DictReader(io.StringIO(result.stdout_bytes.decode("utf-8"), newline="")))
+    assert sorted(r["text"] for r in rows) == sorted("'" + f for f in formulas)
+    as_json = earful("export", "mentions", "--format", "json", "-c", str(path)).stdout
+    assert sorted(r["text"] for r in json.loads(as_json)) == sorted(formulas)  # exact
+
+
+def test_export_into_a_missing_folder_is_a_clear_error(world: World, tmp_path: Path) -> None:
+    out = tmp_path / "no" / "such" / "folder.csv"
+    result = world.run("export", "praise", "-o", str(out))
+    assert result.exit_code == 1
+    assert result.output == f"earful: {out}: No such file or directory\n"
+
+
+def test_a_list_cut_short_says_so(world: World) -> None:
+    result = world.run("queue", "list", "--limit", "1")
+    assert result.exit_code == 0
+    assert "(the first 1 shown; there are more: --limit N)" in result.stderr
+    assert len(result.stdout.splitlines()) == 2  # the header and one draft
+    assert "there are more" not in world.run("queue", "list").stderr
+    assert len(world.json("queue", "list", "--limit", "1")) == 1
+    assert world.run("queue", "list", "--limit", "0").exit_code == 2
+    assert "there are more" in world.run("callbacks", "list", "--limit", "1").stderr
+
+
+def test_who_decides_when_the_user_has_no_login_name(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a container's user id with no account and no $USER: getpass has no name to give
+    for var in ("LOGNAME", "USER", "LNAME", "USERNAME", "EARFUL_USER"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr("os.getuid", lambda: 54_321)
+    reply = world.reply_to("hannah_writes")
+    result = world.run("queue", "approve", str(reply["id"]))
+    assert result.exit_code == 2 and "pass --as NAME or set EARFUL_USER" in result.output
+    assert world.run("queue", "approve", str(reply["id"]), "--as", "ana").exit_code == 0
+
+
+def test_search_says_when_nothing_matches(world: World) -> None:
+    result = world.run("search", "zeppelin")
+    assert result.exit_code == 0 and result.output == "no stored mentions match 'zeppelin'\n"
+    assert world.run("search", "  ").exit_code == 2
+
+
 def test_search_finds_stored_posts(world: World) -> None:
     result = world.run("search", "log in")
     assert result.exit_code == 0 and "@hannah_writes" in result.output
@@ -329,6 +390,38 @@ def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
         assert result.exit_code == 1, command
         assert f"earful: cannot use the database {tmp_path / 'earful.db'}" in result.output
         assert "file is not a database" in result.output and "Traceback" not in result.output
+
+
+def test_a_command_that_reads_never_makes_a_database(tmp_path: Path) -> None:
+    # A typo in storage.path must not show an empty queue from a new, empty database.
+    path = write_config(tmp_path, POSTS, extra='[storage]\npath = "typo/earfl.db"\n')
+    for command in (["queue", "list"], ["stats"], ["search", "down"], ["callbacks", "list"]):
+        result = earful(*command, "-c", str(path))
+        assert result.exit_code == 2, command
+        assert "storage.path: there is no database at" in result.output, command
+        assert "typo" in result.output and "earful poll" in result.output
+    assert not (tmp_path / "typo").exists()
+
+
+def add_user(path: Path, name: str, role: str) -> Result:
+    return CliRunner().invoke(
+        cli,
+        ["user", "add", name, "--role", role, "--password-stdin", "-c", str(path)],
+        input="correct horse battery\n",
+    )
+
+
+def test_the_first_account_may_come_before_the_first_run(tmp_path: Path) -> None:
+    path = write_config(tmp_path, POSTS)
+    result = add_user(path, "ana", "admin")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "earful.db").exists()
+    assert earful("poll", "-c", str(path)).exit_code == 0
+
+
+def test_a_bad_account_name_is_a_usage_error(tmp_path: Path) -> None:
+    result = add_user(write_config(tmp_path, POSTS), "a b", "viewer")
+    assert result.exit_code == 2 and "Invalid value for NAME: a name must be" in result.output
 
 
 def test_exit_code_2_for_a_usage_error(world: World) -> None:

@@ -50,6 +50,11 @@ def test_user_add_prompts_without_echo(config: Config) -> None:
     assert "secret words" not in result.output
 
 
+def test_user_add_with_no_password_typed_suggests_password_stdin(config: Config) -> None:
+    result = add(config, "bo", "--role", "viewer", password="")  # stdin at its end
+    assert result.exit_code == 2 and "--password-stdin" in result.output
+
+
 def test_user_add_refuses_short_passwords_duplicates_and_bad_roles(config: Config) -> None:
     short = add(config, "cy", "--role", "agent", "--password-stdin", password="short\n")
     assert short.exit_code == 1 and "at least 10" in short.output

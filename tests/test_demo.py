@@ -86,3 +86,36 @@ def test_demo_once_json_summary(tmp_path: Path) -> None:
     assert (
         summary["stats"]["replies_by_status"]["pending"] == summary["replayed"]["ingest"]["replies"]
     )
+
+
+def test_demo_never_touches_a_config_or_database_it_did_not_make(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "earful.toml").write_text('[brand]\nname = "Ours"\n', encoding="utf-8")
+    (real / "earful.db").write_bytes(b"our data")
+    result = CliRunner().invoke(cli, ["demo", "--once", "--dir", str(real)])
+    assert result.exit_code == 2
+    assert "was not written by `earful demo`" in result.output and "--dir" in result.output
+    assert (real / "earful.toml").read_text(encoding="utf-8") == '[brand]\nname = "Ours"\n'
+    assert (real / "earful.db").read_bytes() == b"our data"
+
+    (real / "earful.toml").unlink()  # a database on its own is not the demo's either
+    result = CliRunner().invoke(cli, ["demo", "--once", "--dir", str(real)])
+    assert result.exit_code == 2 and "is not the demo's" in result.output
+    assert (real / "earful.db").read_bytes() == b"our data"
+
+
+def test_demo_starts_afresh_in_its_own_folder(tmp_path: Path) -> None:
+    for _ in range(2):  # the second run finds the first run's folder and reuses it
+        result = CliRunner().invoke(cli, ["demo", "--once", "--json", "--dir", str(tmp_path)])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["stats"]["mentions"] == DEMO_POSTS
+
+
+def test_a_bad_demo_interval_is_a_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["demo", "--once", "--dir", str(tmp_path), "--interval", "soon"]
+    )
+    assert result.exit_code == 2
+    assert "Invalid value for '--interval'" in result.output and "'soon'" in result.output
+    assert not (tmp_path / "earful.toml").exists()

@@ -101,7 +101,18 @@ def test_escalate_action_escalates_below_the_threshold() -> None:
 
 @pytest.mark.parametrize(
     ("display", "greeting"),
-    [("Ana Lima", "Ana"), ("🌸 | she/her", None), ("", None), (None, None), ("<b>x</b>", None)],
+    [
+        ("Ana Lima", "Ana"),
+        ("🌸 | she/her", None),
+        ("", None),
+        (None, None),
+        ("<b>x</b>", None),
+        ("Dr Alex Khan", "Alex"),
+        ("Prof. Mei Chen", "Mei"),
+        ("Dr", None),
+        ("Gadget Guy UK", None),
+        ("The Broadband Shop", None),
+    ],
 )
 def test_replies_greet_by_a_first_name_only_when_there_is_one(
     display: str | None, greeting: str | None

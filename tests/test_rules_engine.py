@@ -189,6 +189,15 @@ def test_brand_in_a_regex_stands_for_its_name_keywords_and_handles(tmp_path: Pat
     assert fires(rs, f"moved to @{handle} today")
     assert not fires(rs, "moved to Globex today")
     assert not fires(rs, "moved to {brand} today")
+    assert fires(
+        rs, f"moved to {BRAND.name}flix today"
+    )  # as written; "\b" after it for whole words
+
+
+def test_a_one_letter_brand_is_not_found_inside_other_words(tmp_path: Path) -> None:
+    rs = load_ruleset(brand=Brand("A"))
+    got = judge(post("switching to another provider after this, done"), rs)
+    assert "new_customer" not in got.labels and "churn_risk" in got.labels
 
 
 # -- the other conditions ---------------------------------------------------------

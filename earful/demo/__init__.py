@@ -14,6 +14,32 @@ def demo_mentions() -> Path:
         return Path(path)
 
 
+# The first line of the demo's config: how the demo knows a folder is its own.
+_MARKER = "# The demo: Earful on the bundled mentions of"
+
+
+class NotADemoFolder(Exception):
+    """The folder holds a config or database `earful demo` did not make."""
+
+
+def _check_is_demo_folder(workdir: Path) -> None:
+    # The demo rewrites its config and deletes its database: never someone else's.
+    config, database = workdir / "earful.toml", workdir / "earful.db"
+    if config.exists():
+        with config.open(encoding="utf-8", errors="replace") as f:
+            first = f.readline()
+        if not first.startswith(_MARKER):
+            raise NotADemoFolder(
+                f"{config} was not written by `earful demo`: the demo would replace it and "
+                f"delete {database}. Pick another folder with --dir."
+            )
+    elif database.exists():
+        raise NotADemoFolder(
+            f"{database} is not the demo's (no demo config next to it): the demo would "
+            f"delete it. Pick another folder with --dir."
+        )
+
+
 def prepare_demo(
     workdir: Path,
     *,
@@ -23,8 +49,10 @@ def prepare_demo(
     fresh: bool = True,
 ) -> Config:
     """Write the demo's config into `workdir` and return it loaded; with `fresh`,
-    start from an empty database."""
-    parse_duration(interval)  # a bad --interval fails here, with the usual message
+    start from an empty database. Raises NotADemoFolder rather than touch a config or
+    database the demo did not make, and ValueError for a bad `interval`."""
+    parse_duration(interval)
+    _check_is_demo_folder(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     template = files("earful.demo").joinpath("earful.toml").read_text(encoding="utf-8")
     text = (

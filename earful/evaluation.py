@@ -175,7 +175,10 @@ def read_table(
     if bad_labels:
         listed = ", ".join(f'"{k}" ({n})' for k, n in bad_labels.most_common())
         problems.append(
-            f"labels with no class: {listed}; map each with --map LABEL=complaint|praise|neither"
+            f"--sign-labels reads each label as a number, and these are not: {listed}"
+            if sign_labels
+            else f"labels with no class: {listed}; map each with --map "
+            "LABEL=complaint|praise|neither"
         )
     if bad_topics:
         listed = ", ".join(f'"{k}" ({n})' for k, n in bad_topics.most_common())
@@ -187,7 +190,11 @@ def read_table(
     if problems:
         raise EvalInputError(f"{path}: " + "\n".join(problems))
     if not rows:
-        raise EvalInputError(f"{path}: no rows with both a text and a label")
+        first = next(csv.reader(io.StringIO(content, newline=""), delimiter=delimiter), [])
+        raise EvalInputError(
+            f"{path}: no rows with both a text and a label (text from column {text_i + 1}, "
+            f"label from column {label_i + 1}; the first line has {len(first)} columns)"
+        )
     return Table(tuple(rows), skipped, delimiter)
 
 

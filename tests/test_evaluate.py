@@ -359,6 +359,27 @@ def test_eval_unusable_files_are_usage_errors(
     assert message in result.output
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--text-col", "7", "--label-col", "2"],
+            "text from column 7, label from column 2; the first line has 2 columns",
+        ),
+        (
+            ["--text-col", "1", "--label-col", "2", "--sign-labels"],
+            '--sign-labels reads each label as a number, and these are not: "pos" (1)',
+        ),
+    ],
+)
+def test_eval_says_which_columns_or_labels_it_could_not_use(
+    run: Run, tmp_path: Path, args: list[str], message: str
+) -> None:
+    path = write(tmp_path, "two.tsv", "good\tpos\nbad\tneg\n")
+    result = run("eval", str(path), "--no-header", *args)
+    assert result.exit_code == 2 and message in result.output
+
+
 def test_eval_missing_file_is_a_usage_error(run: Run, tmp_path: Path) -> None:
     result = run("eval", str(tmp_path / "nope.csv"), "--text-col", "t", "--label-col", "l")
     assert result.exit_code == 2

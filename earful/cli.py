@@ -1011,9 +1011,14 @@ def _echo_stats(s: Any) -> None:
 )
 @handles_errors
 def export(config_file: Path | None, kind: str, fmt: str, output: Path | None) -> None:
-    """Export mentions, praise (with permalinks) or replies as CSV or JSON."""
+    """Export mentions, praise (with permalinks) or replies as CSV or JSON.
+
+    Written to a terminal, control characters in posts are shown escaped, as every
+    other command shows them; -o FILE or a pipe gets the exact text."""
     with _store(_load(config_file)) as store:
         columns, rows = store.export(kind)
+        if output is None and sys.stdout.isatty():
+            rows = (tuple(safe(v) if isinstance(v, str) else v for v in row) for row in rows)
         # surrogatepass: lone surrogates in posts come out as they went in
         if output is None:
             stream = io.TextIOWrapper(

@@ -8,6 +8,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import pty
 import sqlite3
 import subprocess
 import sys
@@ -315,6 +317,39 @@ def test_csv_cells_a_spreadsheet_would_run_are_exported_as_text(tmp_path: Path) 
     assert sorted(r["text"] for r in rows) == sorted("'" + f for f in formulas)
     as_json = earful("export", "mentions", "--format", "json", "-c", str(path)).stdout
     assert sorted(r["text"] for r in json.loads(as_json)) == sorted(formulas)  # exact
+
+
+def test_an_export_to_a_terminal_cannot_drive_it(tmp_path: Path) -> None:
+    hostile = "refund now \x1b[2J\x1b]0;owned\x07 \u202eevil"
+    path = write_config(tmp_path, [x_post(1, hostile, "mallory")])
+    assert earful("poll", "-c", str(path)).exit_code == 0
+    main, terminal = pty.openpty()  # the export's stdout is a terminal, as for a person
+    try:
+        done = subprocess.run(
+            [str(EARFUL), "export", "mentions", "-c", str(path)],
+            stdout=terminal,
+            stderr=subprocess.PIPE,
+            timeout=60,
+            check=False,
+        )
+        os.close(terminal)
+        shown = b""
+        while chunk := _read_or_empty(main):
+            shown += chunk
+    finally:
+        os.close(main)
+    assert done.returncode == 0, done.stderr
+    assert b"\x1b" not in shown and "\u202e".encode() not in shown
+    assert b"\\u001b[2J" in shown and b"\\u202eevil" in shown
+    piped = earful("export", "mentions", "--format", "json", "-c", str(path)).stdout
+    assert json.loads(piped)[0]["text"] == hostile  # not a terminal: the exact text
+
+
+def _read_or_empty(fd: int) -> bytes:
+    try:
+        return os.read(fd, 65536)
+    except OSError:  # Linux reports the end of a closed terminal as EIO
+        return b""
 
 
 def test_export_into_a_missing_folder_is_a_clear_error(world: World, tmp_path: Path) -> None:

@@ -352,12 +352,7 @@ class Daemon:
         await self._tracked(job)
 
     async def _housekeeping_job(self) -> None:
-        def work() -> None:
-            with self.store._lock:
-                self.store.conn.execute("PRAGMA optimize")
-                self.store.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-
-        await asyncio.to_thread(work)
+        await asyncio.to_thread(self.store.tidy)
 
     def _every(
         self,

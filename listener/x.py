@@ -84,12 +84,13 @@ class Settings(SourceSettings):
     def _coherent(self) -> Settings:
         if self.mode == "search" and not (self.query and self.query.strip()):
             raise ValueError(
-                'mode = "search" needs query = "..." (an X search query, e.g. "acme -is:retweet")'
+                'query: mode = "search" needs query = "..." (an X search query, e.g. '
+                '"acme -is:retweet")'
             )
         if self.mode == "mentions" and self.query is not None:
             raise ValueError(
-                'query is used only with mode = "search"; mode = "mentions" follows '
-                "the account named by handle"
+                'query: used only with mode = "search" (add it to search X for the query); '
+                'mode = "mentions", the default, follows the account named by handle'
             )
         if self.handle is not None and not self.handle.lstrip("@").strip():
             raise ValueError('handle: expected an X user name like "AcmeHelp"')

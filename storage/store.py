@@ -117,6 +117,13 @@ class Store:
         with self._lock:
             self.conn.close()
 
+    def tidy(self) -> None:
+        """Hourly upkeep: refresh the query planner's statistics and move what the
+        write-ahead log holds into the database file, without waiting on readers."""
+        with self._lock:
+            self.conn.execute("PRAGMA optimize")
+            self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
     def __enter__(self) -> Store:
         return self
 

@@ -4,7 +4,9 @@ queue and marketing follows praise.
 Owns: routes and their role checks (security.py), accounts and sessions (auth.py,
 passwords.py, ratelimit.py), the HTML pages (pages.py, templates/), the JSON API
 (api.py) and the static JS/CSS (static/, Chart.js vendored there).
-May import: storage (the Store and its queries), responders.limits, earful.config.
+May import: storage (the Store and its queries), responders (limits, templating and
+context, to check and preview an edit the way the publisher will send it),
+rules.verdict, earful.config, earful.display and earful.pipeline (opening the store).
 Every decision goes through the Store's guarded, audit-logged transitions.
 """
 

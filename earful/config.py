@@ -3,6 +3,10 @@
 Every mistake is reported with the key path and what was expected, all at once:
 
     earful.toml: sources[1].interval: expected a duration like "90s" or "5m", got 'soon'
+
+A value that came from the environment is never shown: a message names its variable
+instead ("got (the value of $POLL_EVERY)"), and values of secret-looking keys are not
+echoed at all. `Config.secret_values()` lists what logs must mask (earful.redaction).
 """
 
 from __future__ import annotations
@@ -10,15 +14,25 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+import types
+import typing
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 
 from earful import sources as registry
+from earful.redaction import MIN_LENGTH as MIN_HIDDEN_LENGTH
 from listener.base import Duration, SourceSettings
 from listener.mention import Brand
 
@@ -158,6 +172,15 @@ class Config:
     console: ConsoleConfig
     logging: LoggingConfig
     escalation: EscalationConfig
+    # what must never be logged: see secret_values()
+    secrets: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
+
+    def secret_values(self) -> frozenset[str]:
+        """Every value to keep out of logs: each one a `${VAR}` put in the config
+        (whatever key it is under), the values of keys that look secret (`*_token`,
+        `*_secret`, `*password`, `*_key`, `webhook_url`) and every SecretStr setting.
+        Short values are included; `earful.redaction.install` skips those."""
+        return self.secrets
 
     @property
     def base_dir(self) -> Path:
@@ -201,16 +224,19 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
 
 
 def parse_config(raw: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> Config:
-    problems: list[str] = []
-    expanded = _expand(raw, env, (), problems)
+    found = _Findings()
+    expanded = _expand(raw, env, (), found)
+    root: _Root | None
     try:
         root = _Root.model_validate(expanded)
     except ValidationError as exc:
-        problems.extend(_describe(exc))
-        raise ConfigError(path, problems) from None
-    source_settings = _validate_sources(root.sources, problems)
-    if problems:
-        raise ConfigError(path, problems)
+        found.validation_errors(exc, _Root)
+        root = None
+    # the sources are checked even when another section is wrong: every problem at once
+    tables = root.sources if root is not None else expanded.get("sources")
+    source_settings = _validate_sources(tables, found) if isinstance(tables, list) else []
+    if found.problems or root is None:
+        raise ConfigError(path, found.messages())
     return Config(
         path=path.resolve(),
         brand=root.brand,
@@ -222,6 +248,7 @@ def parse_config(raw: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> 
         console=root.console,
         logging=root.logging,
         escalation=_escalation(root.escalation, root.responders),
+        secrets=found.secret_values(source_settings),
     )
 
 
@@ -232,67 +259,185 @@ def _escalation(section: EscalationConfig, responders: RespondersConfig) -> Esca
     return section.model_copy(update={"min_urgency": responders.escalate_at})
 
 
-def _validate_sources(tables: list[dict[str, Any]], problems: list[str]) -> list[SourceSettings]:
+def _validate_sources(tables: list[Any], found: _Findings) -> list[SourceSettings]:
     validated: list[SourceSettings] = []
     seen: set[str] = set()
     for index, table in enumerate(tables):
-        where = f"sources[{index}]"
+        where = ("sources", index)
         if not isinstance(table, dict):
-            problems.append(f"{where}: expected a table of source keys")
+            found.problem(where, "expected a table of source keys")
             continue
         type_name = table.get("type")
         if type_name not in registry.SOURCE_MODULES:
-            problems.append(_unknown_type(where, type_name))
+            found.problem((*where, "type"), _unknown_type(type_name))
             continue
+        model = registry.settings_model(type_name)
         try:
-            settings = registry.settings_model(type_name).model_validate(table)
+            settings = model.model_validate(table)
         except ValidationError as exc:
-            problems.extend(_describe(exc, prefix=(f"{where}",)))
+            found.validation_errors(exc, model, where)
             continue
         if settings.name in seen:
-            problems.append(f"{where}.name: duplicate source name {settings.name!r}")
+            found.problem((*where, "name"), f"duplicate source name {settings.name!r}")
         seen.add(settings.name)
         validated.append(settings)
     return validated
 
 
-def _unknown_type(where: str, type_name: Any) -> str:
+def _unknown_type(type_name: Any) -> str:
     available = ", ".join(sorted(registry.SOURCE_MODULES))
     if type_name is None:
-        return f"{where}.type: missing (one of {available})"
+        return f"missing (one of {available})"
     if type_name in registry.PLANNED_SOURCES:
         return (
-            f"{where}.type: {type_name!r} sources are not available in this version of "
+            f"{type_name!r} sources are not available in this version of "
             f"Earful (available: {available}; see README, 'Not built yet')"
         )
-    return f"{where}.type: expected one of {available}, got {type_name!r}"
+    return f"expected one of {available}, got {type_name!r}"
 
 
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# -- what went wrong, and what must not be shown ------------------------------------------
+
+Loc = tuple[Any, ...]  # a key path: ("sources", 0, "interval")
+
+_PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
+# Keys whose values are credentials even when written in the file itself.
+_SECRETISH = re.compile(r"(token|secret|password|_key|webhook_url)$", re.IGNORECASE)
+_LIST_KINDS = ("list_type", "tuple_type", "set_type", "frozen_set_type")
 
 
-def _expand(value: Any, env: Mapping[str, str], where: tuple[Any, ...], problems: list[str]) -> Any:
-    """${NAME} (or ${NAME:-default}) in any string reads the environment."""
-    if isinstance(value, dict):
-        return {k: _expand(v, env, (*where, k), problems) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_expand(v, env, (*where, i), problems) for i, v in enumerate(value)]
-    if not isinstance(value, str) or "${" not in value:
-        return value
+@dataclass
+class _Findings:
+    """What loading found: the problems, and which values must not be shown in them
+    (nor logged): those read from the environment and those of secret-looking keys."""
 
-    def substitute(match: re.Match[str]) -> str:
-        name, default = match.group(1), match.group(2)
-        if name in env and env[name] != "":
-            return env[name]
-        if default is not None:
-            return default
-        problems.append(f"{_key_path(where)}: environment variable {name} is not set")
-        return ""
+    problems: list[tuple[Loc, str]] = field(default_factory=list)
+    # (key path, variable, value) for each ${VAR} the environment filled in
+    from_env: list[tuple[Loc, str, str]] = field(default_factory=list)
+    # (key path, value) of strings under keys that look secret
+    secret_keys: list[tuple[Loc, str]] = field(default_factory=list)
+    # key paths whose ${...} was already reported (unset, malformed): not again
+    reported: list[Loc] = field(default_factory=list)
 
-    return _VAR.sub(substitute, value)
+    def problem(self, loc: Loc, message: str) -> None:
+        self.problems.append((loc, message))
+
+    def messages(self) -> list[str]:
+        """Each problem as "key.path: what", with no value from the environment or
+        of a secret-looking key in it; repeats left out."""
+        out: list[str] = []
+        for loc, message in self.problems:
+            text = f"{_key_path(loc)}: {self._conceal(loc, message)}"
+            if text not in out:
+                out.append(text)
+        return out
+
+    def secret_values(self, sources: list[SourceSettings]) -> frozenset[str]:
+        values = {value for _, _, value in self.from_env}
+        values |= {value for _, value in self.secret_keys}
+        for settings in sources:
+            for name in type(settings).model_fields:
+                value = getattr(settings, name, None)
+                if isinstance(value, SecretStr):
+                    values.add(value.get_secret_value())
+        return frozenset(v for v in values if v.strip())
+
+    def _conceal(self, loc: Loc, message: str) -> str:
+        labels: list[str] = []
+        hidden = [(where, value, f"(the value of ${name})") for where, name, value in self.from_env]
+        hidden += [(where, value, "(hidden)") for where, value in self.secret_keys]
+        for where, value, label in hidden:
+            # Values of MIN_HIDDEN_LENGTH or more are hidden wherever they appear;
+            # shorter ones only where the problem is about their key or its table.
+            own = loc[: len(where)] == where  # the problem is about this value itself
+            near = own or where[: len(loc)] == loc  # ...or about a table holding it
+            long = len(value.strip()) >= MIN_HIDDEN_LENGTH
+            if not (near or long):
+                continue
+            token = f"\x00{len(labels)}\x00"
+            message, hit = _replace(message, (repr(value), repr(value.strip())), token)
+            # The bare value, when no repr of it was found: for a short value only in
+            # a message about the key itself (elsewhere "s" or "80" is ordinary text).
+            if long or (own and not hit):
+                message, found_bare = _replace(message, (value, value.strip()), token)
+                hit = hit or found_bare
+            if hit:
+                labels.append(label)
+        for index, label in enumerate(labels):
+            message = message.replace(f"\x00{index}\x00", label)
+        return message
+
+    def validation_errors(
+        self, exc: ValidationError, model: type[BaseModel], prefix: Loc = ()
+    ) -> None:
+        """pydantic's errors in plain words, at the user's key paths."""
+        grouped: dict[Loc, list[tuple[Any, bool]]] = {}
+        for error in exc.errors():
+            loc, via_union = _user_loc(model, tuple(error["loc"]))
+            if self._already_reported((*prefix, *loc)):
+                continue
+            grouped.setdefault(loc, []).append((error, via_union))
+        for loc, errors in grouped.items():
+            where = (*prefix, *loc)
+            if len(errors) > 1 and all(via_union for _, via_union in errors):
+                # one value that fits no member of a union: say what would fit
+                expected = _plain(_annotation_at(model, loc))
+                if expected:
+                    message = f"expected {expected}"
+                    self.problem(where, _with_input(message, errors[0][0], where))
+                    continue
+            for error, _ in errors:
+                self.problem(where, _describe(error, model, loc, where))
+
+    def _already_reported(self, loc: Loc) -> bool:
+        """True for an error about a value whose ${...} was reported already (an
+        unset variable leaves "", which fails checks of its own), or about the list
+        holding it."""
+        for where in self.reported:
+            if loc[: len(where)] == where:
+                return True
+            if where and isinstance(where[-1], int) and loc == where[:-1]:
+                return True
+        return False
 
 
-def _key_path(loc: tuple[Any, ...]) -> str:
+def _replace(message: str, forms: tuple[str, ...], token: str) -> tuple[str, bool]:
+    hit = False
+    for form in dict.fromkeys(forms):
+        if form and form in message:
+            message = message.replace(form, token)
+            hit = True
+    return message, hit
+
+
+def _describe(error: Any, model: type[BaseModel], loc: Loc, where: Loc) -> str:
+    kind = error["type"]
+    message = str(error["msg"])
+    for p in _PYDANTIC_PREFIXES:
+        message = message.removeprefix(p)
+    if kind == "missing":
+        return "missing (required)"
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind in ("value_error", "assertion_error"):
+        return message
+    if kind in _LIST_KINDS:
+        expected = _plain(_annotation_at(model, loc))
+        message = f"expected {expected if expected and 'list' in expected else 'a list'}"
+    else:
+        message = message.replace("Input should be ", "expected ")
+    return _with_input(message, error, where)
+
+
+def _with_input(message: str, error: Any, where: Loc) -> str:
+    # never echo what was given for a credential, even when it is wrong (values from
+    # the environment are replaced by the variable's name in `_Findings.messages`)
+    if _SECRETISH.search(_key_path(where)) or "input" not in error:
+        return message
+    return f"{message}, got {error['input']!r}"
+
+
+def _key_path(loc: Loc) -> str:
     out = ""
     for part in loc:
         if isinstance(part, int):
@@ -302,29 +447,150 @@ def _key_path(loc: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
-_PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
-_SECRETISH = re.compile(r"(token|secret|password|_key|webhook_url)$", re.IGNORECASE)
+# -- what a key expects, from the models' annotations ---------------------------------------
 
 
-def _describe(exc: ValidationError, prefix: tuple[Any, ...] = ()) -> list[str]:
-    problems = []
-    for error in exc.errors():
-        # pydantic puts the failing validator's name in loc for tagged unions etc.;
-        # keep only the user's keys.
-        loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and "[" in p))
-        where = _key_path((*prefix, *loc)) if prefix else _key_path(loc)
-        kind = error["type"]
-        message = error["msg"]
-        for p in _PYDANTIC_PREFIXES:
-            message = message.removeprefix(p)
-        if kind == "missing":
-            message = "missing (required)"
-        elif kind == "extra_forbidden":
-            message = "unknown key"
-        elif kind not in ("value_error", "assertion_error"):
-            message = message.replace("Input should be ", "expected ")
-            # never echo what was given for a credential, even when it is wrong
-            if not _SECRETISH.search(where):
-                message += f", got {error.get('input')!r}"
-        problems.append(f"{where}: {message}")
-    return problems
+def _members(annotation: Any) -> list[Any]:
+    """A union's members without None; [annotation] for anything else."""
+    while typing.get_origin(annotation) is Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) in (Union, types.UnionType):
+        return [a for a in typing.get_args(annotation) if a is not type(None)]
+    return [annotation]
+
+
+def _step(annotation: Any, part: Any) -> Any:
+    """The annotation one key or index below `annotation` (None: unknown)."""
+    members = _members(annotation)
+    if len(members) != 1:
+        return None
+    (inner,) = members
+    if isinstance(inner, type) and issubclass(inner, BaseModel):
+        info = inner.model_fields.get(part) if isinstance(part, str) else None
+        return None if info is None else info.annotation
+    origin, args = typing.get_origin(inner), typing.get_args(inner)
+    if origin is dict and len(args) == 2:
+        return args[1]
+    if origin in (list, tuple, set, frozenset) and args and isinstance(part, int):
+        return args[0]
+    return None
+
+
+def _user_loc(model: type[BaseModel], loc: Loc) -> tuple[Loc, bool]:
+    """pydantic's loc as the user's key path: without the union members' tags
+    ("str", "list[str]", "function-after[...]") pydantic puts in it. Also says
+    whether a union tag was dropped."""
+    annotation: Any = model
+    out: list[Any] = []
+    via_union = False
+    for part in loc:
+        union_here = len(_members(annotation)) > 1
+        if isinstance(part, str) and ("[" in part or union_here):
+            via_union = via_union or union_here or "[" in part
+            continue
+        out.append(part)
+        annotation = _step(annotation, part)
+    return tuple(out), via_union
+
+
+def _annotation_at(model: type[BaseModel], loc: Loc) -> Any:
+    annotation: Any = model
+    for part in loc:
+        annotation = _step(annotation, part)
+        if annotation is None:
+            return None
+    return annotation
+
+
+def _plain(annotation: Any) -> str | None:
+    """What a key takes, in plain words ("a list of strings"); None if unsure."""
+    if annotation is None:
+        return None
+    members = _members(annotation)
+    if len(members) > 1:
+        words = [_plain(m) for m in members]
+        return None if None in words else " or ".join(w for w in words if w)
+    (inner,) = members
+    origin, args = typing.get_origin(inner), typing.get_args(inner)
+    if inner is str or (origin is Literal and all(isinstance(a, str) for a in args)):
+        return "a string"
+    if inner is bool:
+        return "true or false"
+    if inner is int:
+        return "a whole number"
+    if inner is float:
+        return "a number"
+    if origin in (list, tuple, set, frozenset):
+        items = [a for a in args if a is not Ellipsis]
+        return "a list of strings" if items and _plain(items[0]) == "a string" else "a list"
+    if origin is dict or (isinstance(inner, type) and issubclass(inner, BaseModel)):
+        return "a table"
+    return None
+
+
+# -- ${VAR} ---------------------------------------------------------------------------------
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_REFERENCE_FORM = "expected ${NAME} or ${NAME:-default}"
+
+
+def _expand(
+    value: Any, env: Mapping[str, str], where: Loc, found: _Findings, secret: bool = False
+) -> Any:
+    """${NAME} (or ${NAME:-default}) in any string reads the environment. Records
+    what came from the environment, so that it is never shown in a message."""
+    if isinstance(value, dict):
+        return {
+            k: _expand(v, env, (*where, k), found, secret or bool(_SECRETISH.search(str(k))))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_expand(v, env, (*where, i), found, secret) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+    if "${" in value:
+        value = _substitute(value, env, where, found, secret)
+    if secret and value.strip():
+        found.secret_keys.append((where, value))
+    return value
+
+
+def _substitute(
+    value: str, env: Mapping[str, str], where: Loc, found: _Findings, secret: bool
+) -> str:
+    matches = list(_VAR.finditer(value))
+    starts = {m.start() for m in matches}
+    for index in (i for i in range(len(value)) if value.startswith("${", i)):
+        if index in starts:
+            continue
+        inside = any(m.start() < index < m.end() for m in matches)
+        rest = value[index:]
+        end = rest.find("}")
+        if inside:
+            what = "a ${...} default cannot hold another ${...}"
+        elif end < 0:
+            what = f"unterminated ${{ (no closing }}): {_REFERENCE_FORM}"
+        else:
+            what = (
+                f"not a valid variable reference: {_REFERENCE_FORM}, NAME being letters, "
+                "digits and _, not starting with a digit"
+            )
+        if not secret:
+            fragment = rest[: end + 1] if end >= 0 else rest
+            fragment = fragment if len(fragment) <= 40 else fragment[:40] + "..."
+            what += f", got {fragment!r}"
+        found.problem(where, what)
+        found.reported.append(where)
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env and env[name] != "":
+            found.from_env.append((where, name, env[name]))
+            return env[name]
+        if default is not None:
+            return default
+        found.problem(where, f"environment variable {name} is not set")
+        found.reported.append(where)
+        return ""
+
+    return _VAR.sub(substitute, value)

@@ -101,8 +101,14 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 
+# The longest duration any key takes: longer ones are mistakes (and overflow dates).
+MAX_DURATION_DAYS = 3650
+MAX_DURATION = MAX_DURATION_DAYS * 86400.0
+
+
 def parse_duration(value: Any) -> float:
-    """'90s', '5m', '2h', '1d' or a number of seconds, to seconds."""
+    """'90s', '5m', '2h', '1d' or a number of seconds, to seconds; at most
+    MAX_DURATION_DAYS days."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         seconds = float(value)
     else:
@@ -112,6 +118,11 @@ def parse_duration(value: Any) -> float:
         seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     if seconds <= 0:
         raise ValueError(f"expected a positive duration, got {value!r}")
+    if not seconds <= MAX_DURATION:  # also catches nan
+        raise ValueError(
+            f'expected a duration of at most {MAX_DURATION_DAYS} days ("{MAX_DURATION_DAYS}d"),'
+            f" got {value!r}"
+        )
     return seconds
 
 

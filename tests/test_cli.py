@@ -498,7 +498,8 @@ MISTAKES: dict[str, tuple[tuple[str, str], dict[str, str], str]] = {
     "bad env var value": (
         ('"90s"', '"${POLL_EVERY}"'),
         {"POLL_EVERY": "often"},
-        'sources[0].interval: expected a duration like "90s" or "5m", got \'often\'',
+        'sources[0].interval: expected a duration like "90s" or "5m", '
+        "got (the value of $POLL_EVERY)",
     ),
     "out of range": (
         ("", "\n[responders]\nescalate_at = 101\n"),

@@ -4,7 +4,10 @@ SQLite store, and replies go out through the real outbox."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -729,3 +732,31 @@ async def test_a_crashed_like_is_reconciled_from_the_accounts_likes(
         summary = await reconcile_sending(store, publishers(cfg))
         assert summary.outcomes == {"reconciled": 1}
         assert len(fake.likes) == 1
+
+
+async def test_debug_logs_of_a_real_poll_never_show_the_token(fake: FakeX, tmp_path: Path) -> None:
+    # tweepy logs its request headers at debug level, the bearer token among them
+    fake.add_tweet(COMPLAINT, author_id=ANA)
+    path = tmp_path / "earful.toml"
+    path.write_text(
+        '[brand]\nname = "Acme"\nkeywords = ["acme"]\n[logging]\nlevel = "debug"\n'
+        f'[[sources]]\nname = "x-test"\ntype = "x"\nbase_url = "{fake.url}"\n'
+        'mode = "search"\nquery = "acme"\nbearer_token = "${X_BEARER_TOKEN}"\n',
+        encoding="utf-8",
+    )
+    earful = Path(sys.executable).with_name("earful")
+    process = await asyncio.create_subprocess_exec(
+        str(earful),
+        "poll",
+        "-c",
+        str(path),
+        env={**os.environ, "X_BEARER_TOKEN": BEARER},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 0, err.decode()
+    assert "x-test: fetched 1, new 1" in out.decode()
+    logged = err.decode()
+    assert "tweepy.client" in logged and "Authorization" in logged  # it did log headers
+    assert BEARER not in logged and "Bearer ***" in logged

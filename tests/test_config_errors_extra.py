@@ -1,0 +1,276 @@
+"""Config errors never show a value read from the environment, report an unset or
+malformed ${...} once and plainly, say what list keys take in plain words, and
+refuse durations too long to compute with; all with the key path, exit code 2."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from test_config import GOOD  # a config that loads
+
+from earful.cli import cli
+from earful.config import ConfigError, parse_config
+from listener.base import MAX_DURATION_DAYS
+
+SECRET = "TOPSECRETBEARER42"
+WEBHOOK = "https://hooks.slack.com/services/T000/B000/XXXXSECRETHOOK"
+ENV = {"XTOK": SECRET, "RP": "notaport", "EARFUL_SLACK_WEBHOOK": WEBHOOK}
+
+
+REPLAY = {"name": "replayed", "type": "replay", "path": "mentions.jsonl"}
+
+
+def problems(raw: dict[str, Any], env: dict[str, str] | None = None) -> list[str]:
+    raw = {"brand": {"name": "Acme"}, **raw}
+    with pytest.raises(ConfigError) as caught:
+        parse_config(raw, Path("earful.toml"), ENV if env is None else env)
+    return caught.value.problems
+
+
+def cli_run(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    path = tmp_path / "earful.toml"
+    path.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["poll", "-c", str(path)], env=env or {})
+    return result.exit_code, result.output
+
+
+# -- values from the environment are never shown --------------------------------------------
+
+LEAKS = {
+    "mastodon base_url": (
+        {"sources": [{"name": "m", "type": "mastodon", "base_url": "${XTOK}", "tag": "acme"}]},
+        "sources[0].base_url: expected the instance URL",
+        "XTOK",
+    ),
+    "rss urls": (
+        {"sources": [{"name": "r", "type": "rss", "urls": ["${XTOK}"]}]},
+        "sources[0].urls: expected http:// or https:// feed URLs",
+        "XTOK",
+    ),
+    "rss url with the variable inside it": (
+        {"sources": [{"name": "r", "type": "rss", "urls": ["ftp://x/${XTOK}"]}]},
+        "sources[0].urls: expected http:// or https:// feed URLs",
+        "XTOK",
+    ),
+    "console port": (
+        {"console": {"port": "${RP}"}},
+        "console.port: expected a valid integer",
+        "RP",
+    ),
+    "escalation timeout holding the webhook": (
+        {"escalation": {"timeout": "${EARFUL_SLACK_WEBHOOK}"}},
+        'escalation.timeout: expected a duration like "90s"',
+        "EARFUL_SLACK_WEBHOOK",
+    ),
+    "source interval": (
+        {"sources": [{**REPLAY, "interval": "${XTOK}"}]},
+        "sources[0].interval: expected a duration",
+        "XTOK",
+    ),
+    "source type": (
+        {"sources": [{"name": "s", "type": "${XTOK}"}]},
+        "sources[0].type: expected one of",
+        "XTOK",
+    ),
+    "duplicate source name": (
+        {"sources": [{**REPLAY, "name": "${XTOK}"}, {**REPLAY, "name": "${XTOK}"}]},
+        "sources[1].name: duplicate source name",
+        "XTOK",
+    ),
+    "list instead of a string": (
+        {"brand": {"name": "Acme", "keywords": ["acme", 5, "${XTOK}"]}},
+        "brand.keywords[1]: expected a valid string",
+        None,
+    ),
+    "list key given a string": (
+        {"rules": {"lists": {"white_glove": "${XTOK}"}}},
+        "rules.lists.white_glove: expected a list of strings",
+        "XTOK",
+    ),
+    "too long a duration": (
+        {"responders": {"cooldown": "${BIG}"}},
+        "responders.cooldown: expected a duration of at most",
+        "BIG",
+    ),
+}
+
+
+@pytest.mark.parametrize(("raw", "expected", "variable"), LEAKS.values(), ids=LEAKS.keys())
+def test_values_from_the_environment_are_never_shown(
+    raw: dict[str, Any], expected: str, variable: str | None
+) -> None:
+    found = problems(raw, {**ENV, "BIG": "99999999999d"})
+    text = "\n".join(found)
+    assert any(p.startswith(expected) for p in found), found
+    for value in (*ENV.values(), "99999999999d"):
+        assert value not in text
+    if variable:
+        assert f"(the value of ${variable})" in text
+
+
+def test_a_short_value_is_hidden_in_its_own_key_and_a_model_check_quoting_it() -> None:
+    raw = {
+        "sources": [
+            {**REPLAY, "interval": "${S}"},
+            {"name": "m", "type": "mastodon", "base_url": "https://x.example", "mode": "${M}"},
+        ]
+    }
+    found = problems(raw, {"S": "zz", "M": "search"})
+    assert 'sources[0].interval: expected a duration like "90s" or "5m", got (the value of $S)' in (
+        found
+    )
+    assert 'sources[1]: mode "(the value of $M)" needs `query`' in found
+    assert not any("'zz'" in p for p in found)
+
+
+def test_a_literal_value_is_still_shown() -> None:
+    (problem,) = problems({"console": {"port": "eighty"}})
+    assert problem.endswith("got 'eighty'")
+
+
+def test_a_secret_looking_key_never_shows_its_literal_value() -> None:
+    raw = {"sources": [{"name": "x", "type": "x", "bearer_token": "literal-token-1", "x": 1}]}
+    assert "literal-token-1" not in "\n".join(problems(raw))
+
+
+def test_the_cli_exits_2_without_printing_the_environment_value(tmp_path: Path) -> None:
+    text = GOOD.replace('interval = "90s"', 'interval = "${XTOK}"')
+    code, output = cli_run(tmp_path, text, env=ENV)
+    assert code == 2
+    assert "sources[0].interval: expected a duration" in output
+    assert "(the value of $XTOK)" in output and SECRET not in output
+
+
+# -- unset and malformed ${...} ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ({"brand": {"name": "${UNSET}"}}, "brand.name: environment variable UNSET is not set"),
+        (
+            {"sources": [{"name": "x", "type": "x", "bearer_token": "${UNSET}"}]},
+            "sources[0].bearer_token: environment variable UNSET is not set",
+        ),
+        (
+            {"sources": [{"name": "r", "type": "rss", "urls": ["${UNSET}"]}]},
+            "sources[0].urls[0]: environment variable UNSET is not set",
+        ),
+        (
+            {"sources": [{**REPLAY, "path": "${UNSET}/${UNSET}"}]},
+            "sources[0].path: environment variable UNSET is not set",
+        ),
+    ],
+)
+def test_an_unset_variable_is_reported_once_and_alone(raw: dict[str, Any], expected: str) -> None:
+    assert problems(raw, {}) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("${BRAND", "brand.name: unterminated ${ (no closing }): expected ${NAME} or"),
+        ("Acme ${1X}", "brand.name: not a valid variable reference: expected ${NAME} or"),
+        ("${A:-x${B}}", "brand.name: a ${...} default cannot hold another ${...}"),
+    ],
+)
+def test_a_malformed_reference_is_an_error_naming_the_key(value: str, expected: str) -> None:
+    (problem,) = problems({"brand": {"name": value}}, {})
+    assert problem.startswith(expected), problem
+
+
+def test_a_malformed_reference_under_a_secret_key_does_not_quote_it() -> None:
+    raw = {"sources": [{"name": "x", "type": "x", "bearer_token": "abcdefgh${X"}]}
+    (problem,) = problems(raw, {})
+    assert problem.startswith("sources[0].bearer_token: unterminated ${")
+    assert "abcdefgh" not in problem and "${X" not in problem
+
+
+def test_the_cli_exits_2_on_an_unterminated_reference(tmp_path: Path) -> None:
+    code, output = cli_run(tmp_path, GOOD.replace('name = "Acme"', 'name = "${BRAND"'))
+    assert code == 2 and "brand.name: unterminated ${" in output
+
+
+# -- list keys in plain words ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ({"brand": {"name": "Acme", "keywords": "acme"}}, "brand.keywords"),
+        ({"rules": {"lists": {"white_glove": "@big"}}}, "rules.lists.white_glove"),
+        ({"rules": {"files": "default"}}, "rules.files"),
+        ({"sources": [{"name": "r", "type": "rss", "urls": "https://x/rss"}]}, "sources[0].urls"),
+        ({"sources": [{"name": "h", "type": "hackernews", "tags": "story"}]}, "sources[0].tags"),
+    ],
+)
+def test_list_keys_say_a_list_of_strings(raw: dict[str, Any], expected: str) -> None:
+    (problem,) = problems(raw)
+    assert problem.startswith(f"{expected}: expected a list of strings, got "), problem
+    assert "tuple" not in problem
+
+
+def test_a_string_or_list_key_says_both_once() -> None:
+    raw = {"sources": [{"name": "b", "type": "bluesky", "query": 5}]}
+    assert problems(raw) == ["sources[0].query: expected a string or a list of strings, got 5"]
+
+
+# -- durations are bounded ------------------------------------------------------------------
+
+
+SECTION_DURATIONS = [
+    ("responders", "cooldown"),
+    ("publish", "interval"),
+    ("publish", "retry_after"),
+    ("escalation", "interval"),
+    ("escalation", "timeout"),
+    ("escalation", "retry_after"),
+    ("escalation", "max_age"),
+    ("console", "session_ttl"),
+    ("console", "refresh"),
+]
+
+
+@pytest.mark.parametrize(("section", "key"), SECTION_DURATIONS)
+def test_every_section_duration_has_an_upper_bound(section: str, key: str) -> None:
+    too_long = f"{MAX_DURATION_DAYS + 1}d"
+    assert problems({section: {key: too_long}}) == [
+        f"{section}.{key}: expected a duration of at most {MAX_DURATION_DAYS} days "
+        f'("{MAX_DURATION_DAYS}d"), got {too_long!r}'
+    ]
+    parse_config(
+        {"brand": {"name": "Acme"}, section: {key: f"{MAX_DURATION_DAYS}d"}}, Path("e.toml"), {}
+    )
+
+
+@pytest.mark.parametrize("value", ["99999999999d", 1e300, math.inf, math.nan])
+def test_source_durations_have_an_upper_bound(value: Any) -> None:
+    table = {"name": "x", "type": "x", "bearer_token": "t" * 20, "backfill": value}
+    (problem,) = problems({"sources": [table]})
+    assert problem.startswith("sources[0].backfill: expected a duration of at most 3650 days")
+
+
+def test_a_huge_duration_is_reported_with_other_problems() -> None:
+    raw = {
+        "responders": {"cooldown": "99999999999d"},
+        "console": {"port": "eighty"},
+        "sources": [{**REPLAY, "interval": "99999999999d"}],
+    }
+    found = problems(raw)
+    assert len(found) == 3
+    assert {p.split(":")[0] for p in found} == {
+        "responders.cooldown",
+        "console.port",
+        "sources[0].interval",
+    }
+
+
+def test_the_cli_exits_2_on_a_huge_cooldown(tmp_path: Path) -> None:
+    code, output = cli_run(tmp_path, GOOD + '\n[responders]\ncooldown = "99999999999d"\n')
+    assert code == 2
+    assert "responders.cooldown: expected a duration of at most 3650 days" in output
+    assert "OverflowError" not in output

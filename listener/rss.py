@@ -159,6 +159,13 @@ class Settings(SourceSettings):
                 raise ValueError(f"expected http:// or https:// feed URLs, got {url!r}")
         return list(dict.fromkeys(urls))
 
+    @field_validator("base_url")
+    @classmethod
+    def _no_base_url(cls, base_url: str | None) -> str | None:
+        if base_url is not None:
+            raise ValueError("rss sources fetch the full URLs in urls; base_url is not used")
+        return base_url
+
 
 def build(settings: Settings, ctx: SourceContext) -> RssSource:
     terms = [*ctx.brand.keywords, ctx.brand.name] if settings.match else []

@@ -56,11 +56,25 @@ def test_a_good_config_loads_with_defaults(tmp_path: Path) -> None:
         ("interval = -5", "sources[0].interval: expected a positive duration"),
         ("batch = 0", "sources[0].batch: expected"),
         ("querry = 'acme'", "sources[0].querry: unknown key"),
+        (
+            "base_url = 'http://127.0.0.1:9000'",
+            "sources[0].base_url: replay sources read a file; base_url is not used",
+        ),
     ],
 )
 def test_source_mistakes_name_the_key(tmp_path: Path, snippet: str, expected: str) -> None:
     text = GOOD.replace('interval = "90s"', snippet) if "interval" in snippet else GOOD + snippet
     assert any(p.startswith(expected) for p in problems(tmp_path, text)), problems(tmp_path, text)
+
+
+def test_an_rss_source_refuses_a_base_url_it_would_not_use(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        'type = "replay"\npath = "mentions.jsonl"',
+        'type = "rss"\nurls = ["https://example.com/feed"]\nbase_url = "http://127.0.0.1:9"',
+    )
+    assert problems(tmp_path, text) == [
+        "sources[0].base_url: rss sources fetch the full URLs in urls; base_url is not used"
+    ]
 
 
 def test_missing_brand_is_reported(tmp_path: Path) -> None:

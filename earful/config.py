@@ -291,7 +291,7 @@ def _unknown_type(type_name: Any) -> str:
     if type_name in registry.PLANNED_SOURCES:
         return (
             f"{type_name!r} sources are not available in this version of "
-            f"Earful (available: {available}; see README, 'Not built yet')"
+            f"Earful (available: {available}; see README, 'What is not built')"
         )
     return f"expected one of {available}, got {type_name!r}"
 

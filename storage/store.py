@@ -1009,12 +1009,13 @@ class Store:
             SELECT m.id, m.platform, m.native_id, m.source, m.url, m.author_handle,
                    m.author_name, m.author_followers, m.created_at, m.lang, m.likes,
                    m.reposts, m.replies, m.text, v.disposition, v.topic, v.urgency,
-                   v.interest, v.segment, v.compound, v.score, v.labels, m.case_id
+                   v.interest, v.segment, ROUND(v.compound, 4) AS compound,
+                   ROUND(v.score, 4) AS score, v.labels, m.case_id
             FROM mentions m JOIN verdicts v ON v.mention_id = m.id ORDER BY m.id""",
         "praise": """
             SELECT m.id, m.platform, m.url AS permalink, m.author_handle, m.author_name,
                    m.author_followers, m.author_verified, m.created_at, m.likes, m.reposts,
-                   m.text, v.score, v.interest, p.starred
+                   m.text, ROUND(v.score, 4) AS score, v.interest, p.starred
             FROM praise p JOIN mentions m ON m.id = p.mention_id
             JOIN verdicts v ON v.mention_id = m.id
             ORDER BY p.starred DESC, v.interest DESC, m.id""",

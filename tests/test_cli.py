@@ -294,6 +294,7 @@ def test_export_praise_as_csv_has_permalinks(world: World) -> None:
     (row,) = rows
     assert row["permalink"] == "https://x.com/rhi_jones/status/2125000000000000002"
     assert row["text"] == PRAISE and row["author_handle"] == "rhi_jones"
+    assert len(row["score"].partition(".")[2]) <= 4  # 0.9808, not 0.9807999999999999
 
 
 def test_export_json_to_a_file(world: World, tmp_path: Path) -> None:

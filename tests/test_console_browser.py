@@ -6,7 +6,7 @@ Screenshots of each view go to test-artifacts/console/ (gitignored)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -28,6 +28,7 @@ from playwright.sync_api import (
     Dialog,
     Page,
     Playwright,
+    Request,
     expect,
     sync_playwright,
 )
@@ -35,6 +36,8 @@ from playwright.sync_api import (
 from earful.config import Config
 from earful.pipeline import build_stages
 from responders.limits import x_weighted_length
+from storage import queries
+from storage.queries import QueueFilter
 from storage.store import Store
 
 ARTIFACTS = Path(__file__).parent.parent / "test-artifacts" / "console"
@@ -75,20 +78,27 @@ def db(config: Config) -> Iterator[Store]:
 
 
 class Watched:
-    """A page that records dialogs and script errors, which no test expects."""
+    """A page that records dialogs and script errors. Dialogs are dismissed (a
+    confirm() answers no) unless `accept` is set."""
 
     def __init__(self, context: BrowserContext, base_url: str) -> None:
         self.context = context
         self.page: Page = context.new_page()
         self.base_url = base_url
         self.dialogs: list[str] = []
+        self.dialog_kinds: list[str] = []
         self.errors: list[str] = []
+        self.accept = False
         self.page.on("dialog", self._dialog)
         self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
 
     def _dialog(self, dialog: Dialog) -> None:
         self.dialogs.append(dialog.message)
-        dialog.dismiss()
+        self.dialog_kinds.append(dialog.type)
+        if self.accept:
+            dialog.accept()
+        else:
+            dialog.dismiss()
 
     def go(self, path: str) -> Page:
         self.page.goto(self.base_url + path)
@@ -106,18 +116,27 @@ class Watched:
         self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+def wait_until(page: Page, ready: Callable[[], object], timeout_ms: int = 5000) -> None:
+    """Wait for something the page cannot be asked about (a dialog seen, a request made)."""
+    for _ in range(timeout_ms // 50):
+        if ready():
+            return
+        page.wait_for_timeout(50)
+    raise AssertionError("timed out waiting")
+
+
 class OpenAs(Protocol):
     """A fresh browser context's page, logged in as `name` when one is given."""
 
-    def __call__(self, name: str | None = None) -> Watched: ...
+    def __call__(self, name: str | None = None, *, width: int = 1280) -> Watched: ...
 
 
 @pytest.fixture
 def open_as(browser: Browser, base_url: str) -> Iterator[OpenAs]:
     contexts: list[BrowserContext] = []
 
-    def make(name: str | None = None) -> Watched:
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
+    def make(name: str | None = None, *, width: int = 1280) -> Watched:
+        context = browser.new_context(viewport={"width": width, "height": 900})
         contexts.append(context)
         watched = Watched(context, base_url)
         if name:
@@ -228,7 +247,11 @@ def test_a_viewer_sees_no_decisions_and_gets_403_on_approve(open_as: OpenAs, db:
     )
     assert status == 403
     assert db.reply(reply_id).status == "pending"
-    assert w.go("/audit").locator("body").inner_text().startswith("403")
+    page = w.go("/audit")
+    expect(page.locator("#error-status")).to_have_text("403 · Not allowed")
+    expect(page.locator("#error-message")).to_have_text(
+        "this needs the admin role; you are a viewer"
+    )
 
 
 def test_a_post_without_the_csrf_token_gets_403(open_as: OpenAs, db: Store) -> None:
@@ -318,14 +341,17 @@ def test_a_new_draft_appears_without_reload(open_as: OpenAs, db: Store, config: 
     assert page.evaluate("window.notReloaded") is True
 
 
+def pending_in_an_open_case(db: Store) -> tuple[int, int]:
+    """A pending reply whose case is open, and that case."""
+    for reply_id in pending_replies(db):
+        case_id = db.reply(reply_id).case_id
+        if case_id is not None and db.case(case_id).status == "open":
+            return reply_id, case_id
+    raise AssertionError("no pending reply in an open case")
+
+
 def test_case_escalate_then_resolve(open_as: OpenAs, db: Store) -> None:
-    reply_id = next(
-        r
-        for r in pending_replies(db)
-        if (c := db.reply(r).case_id) is not None and db.case(c).status == "open"
-    )
-    case_id = db.reply(reply_id).case_id
-    assert case_id is not None
+    reply_id, case_id = pending_in_an_open_case(db)
     w = open_as("alice")
     page = w.go(f"/drafts/{reply_id}")
     before = int(page.locator("#escalated-count").inner_text())
@@ -336,6 +362,12 @@ def test_case_escalate_then_resolve(open_as: OpenAs, db: Store) -> None:
     expect(page.locator("#escalated-count")).to_have_text(str(before + 1))
     w.shot("escalations")
     page = w.go(f"/drafts/{reply_id}")
+    page.keyboard.press("s")  # asks first; the test's dialogs answer no
+    wait_until(page, lambda: w.dialogs)
+    expect(page.locator("#case-status")).to_have_text("escalated")
+    assert w.dialogs == [f"Resolve case {case_id}?"]
+    assert db.case(case_id).status == "escalated"
+    w.accept = True
     page.keyboard.press("s")
     expect(page.locator("#case-status")).to_have_text("resolved")
     assert db.case(case_id).status == "resolved"
@@ -481,3 +513,273 @@ def test_an_admin_adds_promotes_and_disables_an_account(open_as: OpenAs, db: Sto
 def test_hostile_text_is_stored_intact(db: Store) -> None:
     reply = db.reply(reply_for(db, "hostile-1"))
     assert reply.text == HOSTILE
+
+
+# -- review fixes ----------------------------------------------------------------------
+
+
+def _record_posts(page: Page, part: str) -> list[str]:
+    """The URLs of the POSTs the page sends whose URL holds `part`."""
+    sent: list[str] = []
+
+    def seen(request: Request) -> None:
+        if request.method == "POST" and part in request.url:
+            sent.append(request.url)
+
+    page.on("request", seen)
+    return sent
+
+
+def test_a_double_click_or_a_repeated_key_decides_once(open_as: OpenAs, db: Store) -> None:
+    w = open_as("alice")
+    approvals = _record_posts(w.page, "/approve")
+    rejections = _record_posts(w.page, "/reject")
+    flash = w.page.locator("#flash")
+
+    page = w.go(f"/drafts/{pending_replies(db)[0]}")
+    page.dblclick("#approve")
+    expect(page.locator("#reply-status")).to_have_text("approved")
+    page.wait_for_timeout(300)  # time for a second request, were there one
+    assert len(approvals) == 1
+    expect(flash).to_have_class("ok")
+    expect(flash.locator(".flash-text")).to_have_text("Approved. Press j for the next draft.")
+
+    # `a` twice, faster than any answer can come back
+    page = w.go(f"/drafts/{pending_replies(db)[0]}")
+    page.evaluate(
+        "() => { for (let i = 0; i < 2; i++) document.dispatchEvent("
+        "new KeyboardEvent('keydown', {key: 'a', bubbles: true})); }"
+    )
+    expect(page.locator("#reply-status")).to_have_text("approved")
+    page.wait_for_timeout(300)
+    assert len(approvals) == 2
+    expect(flash).to_have_class("ok")
+
+    # Enter twice in the reason
+    reply_id = pending_replies(db)[0]
+    page = w.go(f"/drafts/{reply_id}")
+    page.fill("#reject-reason", "answered on the phone")
+    page.evaluate(
+        "() => { const input = document.getElementById('reject-reason');"
+        " for (let i = 0; i < 2; i++) input.dispatchEvent("
+        "new KeyboardEvent('keydown', {key: 'Enter', bubbles: true})); }"
+    )
+    expect(page.locator("#reply-status")).to_have_text("rejected")
+    page.wait_for_timeout(300)
+    assert len(rejections) == 1
+    expect(flash).to_have_class("ok")
+    assert [e.action for e in db.audit_log(subject=f"reply:{reply_id}")] == ["reject"]
+    assert not w.errors
+
+
+def test_ones_own_earlier_decision_is_not_reported_as_an_error(open_as: OpenAs, db: Store) -> None:
+    reply_id = pending_replies(db)[0]
+    w = open_as("alice")
+    page = w.go(f"/drafts/{reply_id}")
+    db.approve(reply_id, "alice")  # from another tab, say
+    page.click("#approve")
+    expect(page.locator("#reply-status")).to_have_text("approved")
+    expect(page.locator("#flash")).to_have_class("ok")
+    expect(page.locator("#flash")).to_contain_text("You had approved this draft already")
+    expect(page.locator("#approve")).to_be_disabled()
+
+
+def _shown(page: Page) -> list[int]:
+    ids = page.locator("#queue li.queue-item").evaluate_all("rows => rows.map(r => r.dataset.id)")
+    return [int(i) for i in ids]
+
+
+def test_the_live_queue_keeps_to_one_honest_page(
+    open_as: OpenAs, db: Store, config: Config
+) -> None:
+    def server() -> list[int]:
+        return [r.id for r in queries.queue(db, QueueFilter(status="pending"), limit=50)]
+
+    w = open_as("alice")
+    page = w.go("/queue")
+    assert _shown(page) == server() and len(server()) == 50
+    gone = _shown(page)[0]
+    db.approve(gone, "bob")  # decided elsewhere
+    expect(page.locator(f'#queue li.queue-item[data-id="{gone}"]')).to_have_count(0, timeout=10_000)
+    for n in range(3):
+        ingest(
+            db,
+            build_stages(config),
+            f"@LumenetHelp lumenet internet down AGAIN, no broadband for days, furious {n}",
+            native_id=f"live-{n}",
+            handle=f"live{n}",
+        )
+    wait_until(page, lambda: _shown(page) == server(), timeout_ms=10_000)
+    assert len(_shown(page)) == 50
+    pending = queries.counts(db).pending
+    expect(page.locator("#pending-total")).to_have_text(str(pending))
+    expect(page.locator("#pending-count")).to_have_text(str(pending))
+    expect(page.locator("#shown-count")).to_have_text("50")
+    expect(page.locator("#next-page")).to_be_visible()
+    for n in range(3):
+        reply_id = reply_for(db, f"live-{n}")
+        if reply_id in server():
+            row = page.locator(f'#queue li.queue-item[data-id="{reply_id}"]')
+            expect(row).to_have_class(re.compile("new"))
+    assert not w.errors
+
+
+def test_assign_history_and_badges_follow_each_change(open_as: OpenAs, db: Store) -> None:
+    def fresh(reply_id: int) -> bool:
+        case_id = db.reply(reply_id).case_id
+        if case_id is None or db.case(case_id).assignee is not None:
+            return False
+        return not db.audit_log(subject=f"case:{case_id}") and not db.audit_log(
+            subject=f"reply:{reply_id}"
+        )
+
+    reply_id = next(r for r in pending_replies(db) if fresh(r))
+    w = open_as("bob")
+    page = w.go(f"/drafts/{reply_id}")
+    history = page.locator("#history")
+    expect(history).to_have_text("Nothing decided yet.")
+    page.keyboard.press("m")
+    expect(page.locator("#case-assignee")).to_have_text("bob")
+    expect(page.locator("#assignee")).to_have_value("bob")
+    expect(history).to_contain_text("bob · case assign")
+    before = int(page.locator("#pending-count").inner_text())
+    page.click("#approve")
+    expect(history).to_contain_text("bob · approve")
+    expect(page.locator("#pending-count")).to_have_text(str(before - 1))
+    assert queries.counts(db).pending == before - 1
+    page.select_option("#assignee", "")
+    page.click("#assign")
+    expect(page.locator("#case-assignee")).to_have_text("nobody")
+    expect(page.locator("#assignee")).to_have_value("")
+    assert not w.errors
+
+
+def test_marking_a_callback_done_on_its_case_keeps_the_task(open_as: OpenAs, db: Store) -> None:
+    callback = next(c for c in db.callbacks("open") if c.case_id is not None)
+    w = open_as("bob")
+    page = w.go(f"/cases/{callback.case_id}")
+    item = page.locator(f'li[data-callback="{callback.id}"]')
+    item.locator("button.callback-done").click()
+    expect(item.locator(".done-note")).to_have_text("done by bob")
+    expect(item.locator(".status")).to_have_text("done")
+    expect(item.locator(".task")).to_have_text(callback.body)
+    assert db.callbacks("done")[0].done_by == "bob"
+
+
+def test_leaving_an_unsaved_edit_asks_first(open_as: OpenAs, db: Store) -> None:
+    reply_id = pending_replies(db)[0]
+    w = open_as("alice")
+    page = w.go(f"/drafts/{reply_id}")
+    page.keyboard.press("e")
+    page.keyboard.type(" And thanks.")
+    page.keyboard.press("Escape")
+    for key in ("u", "j"):
+        page.keyboard.press(key)  # the test's dialogs answer no: stay
+        wait_until(page, lambda: len(w.dialogs) == ("u", "j").index(key) + 1)  # noqa: B023
+        expect(page).to_have_url(re.compile(rf"/drafts/{reply_id}$"))
+    assert w.dialogs[0] == "Your edit to this draft is not saved. Leave it anyway?"
+    assert page.locator("#draft-body").input_value().endswith(" And thanks.")
+    w.accept = True
+    page.keyboard.press("u")
+    expect(page).to_have_url(re.compile(r"/queue$"))
+    assert w.dialog_kinds == ["confirm"] * 3  # not asked again by the browser
+
+    other = open_as("alice")
+    page = other.go(f"/drafts/{reply_id}")
+    page.keyboard.press("e")
+    page.keyboard.type(" Unsaved.")
+    page.close(run_before_unload=True)  # closing the tab: the browser asks
+    wait_until(page, lambda: other.dialog_kinds == ["beforeunload"])
+    assert db.reply(reply_id).status == "pending"
+
+
+def test_escalating_or_resolving_from_the_keyboard_asks_first(open_as: OpenAs, db: Store) -> None:
+    reply_id, case_id = pending_in_an_open_case(db)
+    w = open_as("alice")
+    page = w.go(f"/drafts/{reply_id}")
+    page.keyboard.press("x")
+    wait_until(page, lambda: w.dialogs)
+    assert w.dialogs == [f"Escalate case {case_id}?"]
+    expect(page.locator("#case-status")).to_have_text("open")
+    assert db.case(case_id).status == "open"
+    page.click("#escalate")  # the button is a deliberate act: no question
+    expect(page.locator("#case-status")).to_have_text("escalated")
+    assert len(w.dialogs) == 1
+
+
+def test_flash_messages_can_be_dismissed_and_successes_fade(open_as: OpenAs, db: Store) -> None:
+    reply_id = pending_replies(db)[0]
+    w = open_as("alice")
+    page = w.page
+    page.clock.install()
+    page = w.go(f"/drafts/{reply_id}")
+    flash = page.locator("#flash")
+    page.locator("#draft-body").fill("é" * 281)
+    page.click("#approve")
+    expect(flash).to_have_class("error")
+    page.clock.run_for(30_000)
+    expect(flash).to_be_visible()  # an error stays until dismissed
+    flash.locator("button.flash-close").click()
+    expect(flash).to_be_hidden()
+    page.locator("#draft-body").fill("Sorry about this, we're on it.")
+    page.click("#save-edit")
+    expect(flash).to_have_class("ok")
+    expect(flash).to_contain_text("Edit saved")
+    page.clock.run_for(6_000)
+    expect(flash).to_be_hidden()  # a success fades on its own
+    assert not w.errors
+
+
+def test_the_selected_stats_range_is_highlighted(open_as: OpenAs) -> None:
+    page = open_as("vera").go("/stats?days=7")
+    selected = page.locator("#ranges a[aria-current='page']")
+    expect(selected).to_have_text("7 days")
+
+    def weight(selector: str) -> int:
+        return int(page.locator(selector).evaluate("el => getComputedStyle(el).fontWeight"))
+
+    assert weight("#ranges a[aria-current='page']") >= 600
+    assert weight("#ranges a[href='/stats?days=30']") < 600
+
+
+def test_no_page_is_wider_than_a_phone(open_as: OpenAs, db: Store) -> None:
+    with_links = [
+        int(row[0])
+        for row in db.conn.execute(
+            "SELECT r.id FROM replies r JOIN mentions m ON m.id = r.mention_id "
+            "WHERE m.text LIKE '%https://%' ORDER BY length(m.text) DESC LIMIT 3"
+        )
+    ]
+    with_callbacks = [
+        int(row[0])
+        for row in db.conn.execute(
+            "SELECT min(r.id) FROM replies r JOIN callbacks c ON c.case_id = r.case_id "
+            "GROUP BY r.case_id ORDER BY max(length(c.body)) DESC LIMIT 3"
+        )
+    ]
+    drafts = [reply_for(db, "hostile-1"), pending_replies(db)[0], *with_links, *with_callbacks]
+    paths = [
+        "/queue",
+        "/queue?q=down",
+        "/callbacks?status=all",
+        "/escalations",
+        "/users",
+        "/audit",
+        "/praise",
+        "/stats",
+        "/stats?days=0",
+        "/no/such/page",
+        *[f"/drafts/{d}" for d in drafts],
+    ]
+    w = open_as("root", width=390)
+    wide = {}
+    for path in paths:
+        page = w.go(path)
+        width = page.evaluate("document.scrollingElement.scrollWidth")
+        if width > 390:
+            wide[path] = width
+        if path == "/callbacks?status=all":
+            w.shot("callbacks-390")
+    assert wide == {}
+    page = open_as(width=390).go("/login")
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 390

@@ -469,3 +469,221 @@ async def test_account_mistakes_get_clear_errors(client: Client, store: Store) -
         assert response.status in (400, 404), (path, body)
         assert expected in (await response.json())["error"], (path, body)
     assert store.user("root").role == "admin" and not store.user("root").disabled
+
+
+# -- review fixes: errors, ids, login, search, stats, edits ------------------------------
+
+
+async def _login_form_token(client: Client, path: str = "/login") -> str:
+    form = await (await client.get(path)).text()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert token
+    return token.group(1)
+
+
+async def test_a_failed_login_keeps_where_it_was_going(client: Client) -> None:
+    token = await _login_form_token(client, "/login?next=/drafts/3")
+    wrong = await client.post(
+        "/login",
+        data={"name": "alice", "password": "wrong", "csrf_token": token, "next": "/drafts/3"},
+    )
+    assert wrong.status == 401
+    form = await wrong.text()
+    assert 'name="next" value="/drafts/3"' in form
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+    right = await client.post(
+        "/login",
+        data={"name": "alice", "password": PASSWORD, "csrf_token": token, "next": "/drafts/3"},
+        allow_redirects=False,
+    )
+    assert right.status == 303 and right.headers["Location"] == "/drafts/3"
+
+
+async def test_a_failed_login_never_keeps_an_off_site_next(client: Client) -> None:
+    for evil in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
+        token = await _login_form_token(client)
+        wrong = await client.post(
+            "/login", data={"name": "alice", "password": "x", "csrf_token": token, "next": evil}
+        )
+        assert 'name="next" value="/"' in await wrong.text(), evil
+
+
+async def _error_page(client: Client, path: str, status: int) -> str:
+    response = await client.get(path)
+    assert response.status == status, path
+    assert response.content_type == "text/html", path
+    page = await response.text()
+    assert 'id="error-status"' in page and 'id="error-back"' in page, path
+    return page
+
+
+async def test_client_errors_on_pages_show_the_error_page(client: Client) -> None:
+    await login(client, "root")
+    for path, status, said in (
+        ("/queue?status=bogus", 400, "status must be one of"),
+        ("/queue?offset=abc", 400, "offset must be a whole number"),
+        ("/callbacks?status=x", 400, "status must be open, done or all"),
+        ("/audit?before=abc", 400, "before must be a whole number"),
+        ("/stats?days=400", 400, "days must be between 1 and 366"),
+        ("/no/such/page", 404, "There is no page at this address."),
+        ("/drafts/999", 404, "no reply with id 999"),
+    ):
+        page = await _error_page(client, path, status)
+        assert said in page, path
+        assert 'id="pending-count"' in page, path  # the header, with the person's counts
+        assert 'href="/queue">Back to the queue' in page, path
+        assert "404: Not Found" not in page
+    # the API keeps answering JSON
+    missing = await client.get("/api/no/such/thing")
+    assert missing.status == 404 and "error" in await missing.json()
+    bad = await client.get("/api/queue?status=bogus")
+    assert bad.status == 400 and "status must be one of" in (await bad.json())["error"]
+
+
+async def test_a_page_a_role_cannot_open_says_so_on_the_error_page(client: Client) -> None:
+    await login(client, "alice")
+    page = await _error_page(client, "/audit", 403)
+    assert "this needs the admin role; you are an agent" in page
+    assert 'id="pending-count"' in page and "alice" in page
+    await client.post("/logout", data={"csrf_token": await login(client, "alice")})
+    await login(client, "vera")
+    page = await _error_page(client, "/users", 403)
+    assert "this needs the admin role; you are a viewer" in page
+    assert 'href="/praise">Back to the praise wall' in page
+    api = await client.get("/api/users")
+    assert (await api.json())["error"] == "this needs the admin role; you are a viewer"
+
+
+async def test_an_unknown_page_without_a_session_offers_the_login(client: Client) -> None:
+    page = await _error_page(client, "/no/such/page", 404)
+    assert 'href="/login">Log in' in page and 'id="pending-count"' not in page
+
+
+async def test_ids_beyond_sqlites_range_are_not_found(client: Client) -> None:
+    csrf = await login(client, "root")
+    huge, just_over = "99999999999999999999999", str(2**63)
+    for path in (f"/drafts/{huge}", f"/cases/{huge}", f"/drafts/{just_over}"):
+        await _error_page(client, path, 404)
+    for path in (f"/api/drafts/{huge}", f"/api/drafts/{just_over}", f"/api/cases/{just_over}"):
+        response = await client.get(path)
+        assert response.status == 404, path
+        assert "with id" in (await response.json())["error"], path
+    for path, body in (
+        (f"/api/drafts/{huge}/approve", {}),
+        (f"/api/drafts/{just_over}/reject", {"reason": "no"}),
+        (f"/api/drafts/{huge}/edit", {"body": "hi"}),
+        (f"/api/drafts/{huge}/retry", {}),
+        (f"/api/drafts/{huge}/mark-sent", {}),
+        (f"/api/cases/{huge}/assign", {"assignee": "alice"}),
+        (f"/api/cases/{huge}/escalate", {}),
+        (f"/api/cases/{huge}/resolve", {}),
+        (f"/api/callbacks/{huge}/done", {}),
+        (f"/api/alerts/{huge}/retry", {}),
+        (f"/api/alerts/{huge}/mark-sent", {}),
+        (f"/api/praise/{huge}/star", {"starred": True}),
+        (f"/api/users/{huge}/disable", {}),
+        (f"/api/users/{huge}/role", {"role": "agent"}),
+    ):
+        response = await post(client, path, csrf, body)
+        assert response.status == 404, path
+    # the largest id SQLite can hold is looked up, and simply not there
+    assert (await client.get(f"/api/drafts/{2**63 - 1}")).status == 404
+    for path in ("/api/queue?since=" + huge, "/api/audit?before=" + huge, "/audit?before=" + huge):
+        response = await client.get(path)
+        assert response.status == 400, path
+
+
+async def test_search_lists_other_mentions_without_repeating_listed_drafts(
+    client: Client, store: Store
+) -> None:
+    quiet = complaint(mention("the router is down again", native_id="20", handle="fay"))
+    store.ingest("x", [dataclasses.replace(quiet, drafts=())], None)  # no draft
+    await login(client, "alice")
+    page = await (await client.get("/queue?q=down")).text()
+    listed = re.findall(r'<li class="queue-item" data-id="([1-9]\d*)"', page)
+    assert sorted(listed) == ["1", "2"]  # "my internet is down", "still down, furious"
+    others = page.split('id="other-mentions"', 1)[1]
+    assert "the router is down again" in others
+    assert "my internet is down" not in others and "still down, furious" not in others
+    assert "</a><a" not in others  # "case 5 · permalink", never "case 5permalink"
+    assert re.search(r"case \d+</a> · <a href=\"https://", others)
+
+
+async def test_stats_days_out_of_range_is_a_clear_error(client: Client) -> None:
+    await login(client, "vera")
+    for days in ("0", "-3", "367", "400"):
+        page = await _error_page(client, f"/stats?days={days}", 400)
+        assert "days must be between 1 and 366" in page, days
+        api = await client.get(f"/api/stats?days={days}")
+        assert api.status == 400, days
+    one = await (await client.get("/stats?days=1")).text()
+    assert "last 1 day<" in one
+    seven = await (await client.get("/stats?days=7")).text()
+    assert "last 7 days<" in seven
+    assert '<a href="/stats?days=7" aria-current="page">' in seven
+    assert '<a href="/stats?days=30">' in seven
+    default = await (await client.get("/stats")).text()
+    assert '<a href="/stats?days=30" aria-current="page">' in default
+
+
+async def test_a_whitespace_only_reply_is_refused_the_same_way_by_edit_and_approve(
+    client: Client, store: Store
+) -> None:
+    csrf = await login(client, "alice")
+    edit = await post(client, "/api/drafts/1/edit", csrf, {"body": "  \n "})
+    approve = await post(client, "/api/drafts/1/approve", csrf, {"body": "  \n "})
+    assert (edit.status, approve.status) == (422, 422)
+    assert (await edit.json())["error"] == "reply 1 not saved: the reply is empty"
+    assert (await approve.json())["error"] == "reply 1 not approved: the reply is empty"
+    not_text = await post(client, "/api/drafts/1/edit", csrf, {"body": 7})
+    assert not_text.status == 400
+    assert store.reply(1).status == "pending"
+
+
+async def test_a_409_carries_the_reply_so_a_page_knows_its_own_decision(
+    client: Client, store: Store
+) -> None:
+    csrf = await login(client, "alice")
+    assert (await post(client, "/api/drafts/1/approve", csrf)).status == 200
+    again = await post(client, "/api/drafts/1/approve", csrf)
+    assert again.status == 409
+    data = await again.json()
+    assert "already approved by alice" in data["error"]
+    assert (data["reply"]["status"], data["reply"]["decided_by"]) == ("approved", "alice")
+
+
+async def test_the_queue_note_promises_live_updates_only_on_live_views(client: Client) -> None:
+    await login(client, "alice")
+    for path, live in (
+        ("/queue", True),
+        ("/queue?status=all", True),
+        ("/queue?status=sent", False),
+        ("/queue?status=failed", False),
+        ("/queue?status=unknown", False),
+        ("/queue?offset=50", False),
+    ):
+        page = await (await client.get(path)).text()
+        assert ("follows the queue as it changes" in page) is live, path
+        assert ('data-live="yes"' in page) is live, path
+        assert "as they arrive" not in page
+
+
+async def test_an_audit_filter_that_matches_nothing_says_so(client: Client) -> None:
+    await login(client, "root")
+    page = await (await client.get("/audit?actor=nobody-at-all")).text()
+    assert "Nothing matches who = “nobody-at-all”" in page
+    assert 'id="audit"' not in page
+    everything = await (await client.get("/audit")).text()
+    assert 'id="audit"' in everything and "Nothing matches" not in everything
+
+
+async def test_counts_and_a_case_for_the_pages_refresh(client: Client, store: Store) -> None:
+    csrf = await login(client, "alice")
+    counts = await (await client.get("/api/counts")).json()
+    assert counts["pending"] == 4
+    case_id = store.reply(1).case_id
+    await post(client, f"/api/cases/{case_id}/escalate", csrf)
+    view = await (await client.get(f"/api/cases/{case_id}")).json()
+    assert view["case"]["status"] == "escalated"
+    assert view["history"][0]["action"] == "escalate"
+    assert (await client.get("/api/cases/999")).status == 404

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from earful.console.counting import count_for, limits_for_browser
-from earful.console.pages import db, query_int, queue_filter, stats_days
+from earful.console.pages import db, path_id, query_int, queue_filter, stats_days
 from earful.console.passwords import hash_password, name_problem, password_problem
 from earful.console.security import json_error, requires, session_of
 from earful.display import to_json
@@ -48,8 +48,8 @@ def _text(data: dict[str, Any], key: str, *, required: bool = False) -> str | No
     return value
 
 
-def _id(request: web.Request) -> int:
-    return int(request.match_info["id"])
+def _id(request: web.Request, what: str) -> int:
+    return path_id(request, what)
 
 
 @requires("viewer")
@@ -81,8 +81,22 @@ async def queue(request: web.Request) -> web.StreamResponse:
 
 @requires("viewer")
 async def draft(request: web.Request) -> web.StreamResponse:
-    reply_id = _id(request)
+    reply_id = _id(request, "reply")
     return ok(await db(request, lambda s: s.detail(reply_id)))
+
+
+@requires("viewer")
+async def case_detail(request: web.Request) -> web.StreamResponse:
+    """A case with its mentions, drafts, callbacks and history (the case page's
+    history after a change)."""
+    case_id = _id(request, "case")
+    return ok(await db(request, queries.case_view, case_id))
+
+
+@requires("viewer")
+async def counts(request: web.Request) -> web.StreamResponse:
+    """The header's counts (a page refreshes them after a decision)."""
+    return ok(await db(request, queries.counts))
 
 
 async def _next_after(request: web.Request, reply: Any) -> int | None:
@@ -91,7 +105,7 @@ async def _next_after(request: web.Request, reply: Any) -> int | None:
 
 @requires("agent")
 async def approve(request: web.Request) -> web.StreamResponse:
-    reply_id = _id(request)
+    reply_id = _id(request, "reply")
     data = await body_of(request)
     body = _text(data, "body")
     current = await db(request, lambda s: s.reply(reply_id))
@@ -107,7 +121,7 @@ async def approve(request: web.Request) -> web.StreamResponse:
 
 @requires("agent")
 async def reject(request: web.Request) -> web.StreamResponse:
-    reply_id = _id(request)
+    reply_id = _id(request, "reply")
     data = await body_of(request)
     reason = _text(data, "reason", required=True)
     actor = session_of(request).name
@@ -117,8 +131,10 @@ async def reject(request: web.Request) -> web.StreamResponse:
 
 @requires("agent")
 async def edit(request: web.Request) -> web.StreamResponse:
-    reply_id = _id(request)
-    body = _text(await body_of(request), "body", required=True) or ""
+    reply_id = _id(request, "reply")
+    body = _text(await body_of(request), "body")
+    if body is None:
+        raise web.HTTPBadRequest(text="body must be a string")
     current = await db(request, lambda s: s.reply(reply_id))
     problem = reply_problem(current.platform, body)
     if problem:
@@ -130,7 +146,7 @@ async def edit(request: web.Request) -> web.StreamResponse:
 @requires("agent")
 async def retry(request: web.Request) -> web.StreamResponse:
     """failed/unknown -> approved: the person checked it is not on the platform."""
-    reply_id = _id(request)
+    reply_id = _id(request, "reply")
     actor = session_of(request).name
     return ok({"reply": await db(request, lambda s: s.retry(reply_id, actor))})
 
@@ -138,7 +154,7 @@ async def retry(request: web.Request) -> web.StreamResponse:
 @requires("agent")
 async def mark_sent(request: web.Request) -> web.StreamResponse:
     """failed/unknown -> sent: the person found it on the platform."""
-    reply_id = _id(request)
+    reply_id = _id(request, "reply")
     posted_id = (_text(await body_of(request), "posted_id") or "").strip() or None
     actor = session_of(request).name
     reply = await db(request, lambda s: s.confirm_sent(reply_id, actor, posted_id=posted_id))
@@ -148,7 +164,7 @@ async def mark_sent(request: web.Request) -> web.StreamResponse:
 @requires("agent")
 async def retry_alert(request: web.Request) -> web.StreamResponse:
     """failed/unknown/skipped -> pending: the alert publisher sends it again."""
-    alert_id = _id(request)
+    alert_id = _id(request, "alert")
     actor = session_of(request).name
     return ok({"alert": await db(request, lambda s: s.retry_alert(alert_id, actor))})
 
@@ -156,7 +172,7 @@ async def retry_alert(request: web.Request) -> web.StreamResponse:
 @requires("agent")
 async def alert_sent(request: web.Request) -> web.StreamResponse:
     """failed/unknown -> sent: the person found it in the channel."""
-    alert_id = _id(request)
+    alert_id = _id(request, "alert")
     actor = session_of(request).name
     return ok({"alert": await db(request, lambda s: s.confirm_alert_sent(alert_id, actor))})
 
@@ -199,7 +215,7 @@ async def add_user(request: web.Request) -> web.StreamResponse:
 
 
 async def _account(request: web.Request) -> Account:
-    return await db(request, Store.account, _id(request))
+    return await db(request, Store.account, _id(request, "user"))
 
 
 @requires("admin")
@@ -231,7 +247,7 @@ async def user_password(request: web.Request) -> web.StreamResponse:
 
 @requires("agent")
 async def assign(request: web.Request) -> web.StreamResponse:
-    case_id = _id(request)
+    case_id = _id(request, "case")
     data = await body_of(request)
     assignee = _text(data, "assignee")
     actor = session_of(request).name
@@ -242,7 +258,7 @@ async def assign(request: web.Request) -> web.StreamResponse:
 
 async def _case_step(request: web.Request, step: str) -> web.StreamResponse:
     """escalate or resolve, with an optional note for the audit log."""
-    case_id = _id(request)
+    case_id = _id(request, "case")
     note = _text(await body_of(request), "note")
     actor = session_of(request).name
     change = {"escalate": Store.escalate_case, "resolve": Store.resolve_case}[step]
@@ -270,7 +286,7 @@ async def callbacks(request: web.Request) -> web.StreamResponse:
 
 @requires("agent")
 async def callback_done(request: web.Request) -> web.StreamResponse:
-    callback_id = _id(request)
+    callback_id = _id(request, "callback")
     await body_of(request)
     actor = session_of(request).name
     await db(request, lambda s: s.complete_callback(callback_id, actor))
@@ -294,7 +310,7 @@ async def praise(request: web.Request) -> web.StreamResponse:
 @requires("viewer")
 async def star(request: web.Request) -> web.StreamResponse:
     """Marketing's one write: marking praise as a testimonial."""
-    mention_id = _id(request)
+    mention_id = _id(request, "mention")
     data = await body_of(request)
     starred = data.get("starred", True)
     if not isinstance(starred, bool):
@@ -340,12 +356,14 @@ async def count(request: web.Request) -> web.StreamResponse:
 def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/api/me", me)
     router.add_get("/api/queue", queue)
+    router.add_get("/api/counts", counts)
     router.add_get("/api/drafts/{id:\\d+}", draft)
     router.add_post("/api/drafts/{id:\\d+}/approve", approve)
     router.add_post("/api/drafts/{id:\\d+}/reject", reject)
     router.add_post("/api/drafts/{id:\\d+}/edit", edit)
     router.add_post("/api/drafts/{id:\\d+}/retry", retry)
     router.add_post("/api/drafts/{id:\\d+}/mark-sent", mark_sent)
+    router.add_get("/api/cases/{id:\\d+}", case_detail)
     router.add_post("/api/cases/{id:\\d+}/assign", assign)
     router.add_post("/api/cases/{id:\\d+}/escalate", escalate)
     router.add_post("/api/cases/{id:\\d+}/resolve", resolve)

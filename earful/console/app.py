@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import aiohttp_jinja2
 import jinja2
@@ -16,6 +18,8 @@ from earful.config import Config, ConfigError
 from earful.console import api, auth, pages
 from earful.console.ratelimit import LoginLimiter
 from earful.console.security import (
+    SESSION,
+    SESSION_COOKIE,
     SETTINGS,
     STORE,
     ConsoleSettings,
@@ -24,8 +28,9 @@ from earful.console.security import (
     security_headers,
     wants_json,
 )
+from earful.display import plain
 from responders.templating import PLATFORM_NAMES
-from storage.sessions import purge_expired
+from storage.sessions import find_session, purge_expired
 from storage.store import AlreadyDecided, CaseConflict, NotFound, Store, StoreError
 
 log = logging.getLogger("earful.console")
@@ -62,21 +67,54 @@ async def store_errors(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     """What the store refuses becomes a clear answer, never a 500."""
+    extra: dict[str, Any] = {}
     try:
         return await handler(request)
     except NotFound as exc:
         status, message = 404, str(exc)
-    except (AlreadyDecided, CaseConflict) as exc:
+    except AlreadyDecided as exc:
+        # the reply as it now is: a page can tell its own earlier decision (a
+        # repeated click, another tab) from someone else's
+        status, message, extra = 409, str(exc), {"reply": plain(exc.reply)}
+    except CaseConflict as exc:
         status, message = 409, str(exc)
     except StoreError as exc:
         status, message = 400, str(exc)
     except web.HTTPClientError as exc:
-        if not wants_json(request):
+        if request.path.startswith("/static/"):
             raise
-        status, message = exc.status, exc.text or exc.reason
+        status, message = exc.status, _said(exc)
     if wants_json(request):
-        return json_error(status, message)
+        return json_error(status, message, **extra)
+    if SESSION not in request:
+        # an unknown path skips the guard; the error page still shows who is logged in
+        await _attach_session(request)
     return await pages.error_page(request, status, message)
+
+
+def _said(exc: web.HTTPClientError) -> str:
+    """The exception's own text, or a plain sentence for aiohttp's bare default
+    ("404: Not Found")."""
+    text = (exc.text or "").strip()
+    if text and text != f"{exc.status}: {exc.reason}":
+        return text
+    if exc.status == 404:
+        return "There is no page at this address."
+    if exc.status == 405:
+        return "This address does not take that kind of request."
+    return exc.reason
+
+
+async def _attach_session(request: web.Request) -> None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return
+    settings = request.app[SETTINGS]
+    session = await asyncio.to_thread(
+        find_session, request.app[STORE], token, ttl=settings.session_ttl
+    )
+    if session is not None:
+        request[SESSION] = session
 
 
 def build_app(

@@ -47,8 +47,17 @@ def _safe_next(value: str | None) -> str:
 
 
 def _login_form(
-    request: web.Request, *, error: str | None = None, status: int = 200, name: str = ""
+    request: web.Request,
+    *,
+    error: str | None = None,
+    status: int = 200,
+    name: str = "",
+    next_path: str | None = None,
 ) -> web.Response:
+    """The form. `next_path`: where to go after logging in; a GET has it in the
+    query, a failed POST passes the form's own (kept across attempts)."""
+    if next_path is None:
+        next_path = request.query.get("next")
     token = secrets.token_urlsafe(32)
     html = aiohttp_jinja2.render_string(
         "login.html",
@@ -56,7 +65,7 @@ def _login_form(
         {
             "error": error,
             "login_csrf": token,
-            "next": _safe_next(request.query.get("next")),
+            "next": _safe_next(next_path),
             "name": name,
             "brand": request.app[SETTINGS].brand,
         },
@@ -105,14 +114,23 @@ def _check(store: Store, name: str, password: str) -> int | None:
 @public
 async def login(request: web.Request) -> web.StreamResponse:
     form = await request.post()
+    next_path = _safe_next(str(form.get("next", "/")))
     cookie = request.cookies.get(LOGIN_COOKIE, "")
     given = form.get(CSRF_FIELD)
     if not (cookie and isinstance(given, str) and hmac.compare_digest(cookie, given)):
-        return _login_form(request, error="The form expired; please try again.", status=403)
+        return _login_form(
+            request, error="The form expired; please try again.", status=403, next_path=next_path
+        )
     name = str(form.get("name", "")).strip()
     password = str(form.get("password", ""))
     if not name or not password:
-        return _login_form(request, error="Enter your name and password.", status=400, name=name)
+        return _login_form(
+            request,
+            error="Enter your name and password.",
+            status=400,
+            name=name,
+            next_path=next_path,
+        )
     limiter = request.app[LIMITER]
     key = limiter.key(name, request.remote)
     wait = limiter.retry_after(key)
@@ -124,6 +142,7 @@ async def login(request: web.Request) -> web.StreamResponse:
             f"{'s' if minutes != 1 else ''}.",
             status=429,
             name=name,
+            next_path=next_path,
         )
         response.headers["Retry-After"] = str(int(wait))
         return response
@@ -132,13 +151,15 @@ async def login(request: web.Request) -> web.StreamResponse:
     if user_id is None:
         limiter.failed(key)
         log.warning("failed console login for %r from %s", name, request.remote)
-        return _login_form(request, error="Wrong name or password.", status=401, name=name)
+        return _login_form(
+            request, error="Wrong name or password.", status=401, name=name, next_path=next_path
+        )
     limiter.succeeded(key)
     settings = request.app[SETTINGS]
     token = await asyncio.to_thread(
         start_session, store, user_id, ttl=settings.session_ttl, ip=request.remote
     )
-    response = see_other(_safe_next(str(form.get("next", "/"))))
+    response = see_other(next_path)
     response.set_cookie(
         SESSION_COOKIE,
         token,

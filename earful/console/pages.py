@@ -23,7 +23,7 @@ from earful.console.security import (
     requires,
     session_of,
 )
-from earful.display import duration, plain
+from earful.display import duration, plain, spreadsheet_cell
 from responders.limits import LIMITS
 from rules.verdict import Disposition
 from storage import queries
@@ -86,10 +86,42 @@ async def render(
     )
 
 
+_REASONS = {
+    400: "Bad request",
+    401: "Not logged in",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Already decided",
+    413: "Too large",
+    415: "Unsupported media type",
+    422: "Cannot be posted",
+    429: "Too many requests",
+}
+
+
 async def error_page(request: web.Request, status: int, message: str) -> web.Response:
+    """The console's error page: the header (when logged in), what went wrong, and
+    a way back."""
     return await render(
-        request, "error.html", {"status": status, "message": message}, status=status
+        request,
+        "error.html",
+        {"status": status, "reason": _REASONS.get(status, "Error"), "message": message},
+        status=status,
     )
+
+
+# SQLite integers are signed 64-bit: a larger id or number cannot be stored, and
+# passing one to SQLite raises OverflowError (a 500) instead of finding nothing.
+INT64_MAX = 2**63 - 1
+
+
+def path_id(request: web.Request, what: str) -> int:
+    """The route's {id}: an id no row can have (beyond SQLite's range) is a 404."""
+    value = int(request.match_info["id"])  # the route allows digits only
+    if value > INT64_MAX:
+        raise web.HTTPNotFound(text=f"no {what} with id {value}")
+    return value
 
 
 def query_int(request: web.Request, name: str, default: int | None = None) -> int | None:
@@ -97,9 +129,12 @@ def query_int(request: web.Request, name: str, default: int | None = None) -> in
     if value in (None, ""):
         return default
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise web.HTTPBadRequest(text=f"{name} must be a whole number, got {value!r}") from None
+    if not -INT64_MAX - 1 <= number <= INT64_MAX:
+        raise web.HTTPBadRequest(text=f"{name} is out of range, got {value!r}")
+    return number
 
 
 def queue_filter(request: web.Request) -> QueueFilter:
@@ -133,8 +168,12 @@ async def queue_page(request: web.Request) -> web.StreamResponse:
     )
     others = []
     if flt.search:
-        others = await db(request, lambda s: s.search(flt.search, limit=20))
+        # the other stored mentions that match: not those whose draft is listed above
+        listed = {r.mention_id for r in items}
+        found = await db(request, lambda s: s.search(flt.search, limit=20 + len(listed)))
+        others = [m for m in found if m.id not in listed][:20]
     settings = request.app[SETTINGS]
+    status = request.query.get("status", "pending")
     query = {k: v for k, v in request.query.items() if k != "offset" and v}
 
     def page_url(at: int) -> str:
@@ -147,9 +186,12 @@ async def queue_page(request: web.Request) -> web.StreamResponse:
             "query": urlencode(query),
             "prev_url": page_url(max(offset - PAGE_SIZE, 0)) if offset > 0 else None,
             "next_url": page_url(offset + PAGE_SIZE) if len(items) == PAGE_SIZE else None,
+            "more_url": page_url(offset + PAGE_SIZE),
             "items": items,
             "flt": flt,
-            "status": request.query.get("status", "pending"),
+            "status": status,
+            # only the first page of pending (or all) drafts follows the queue live
+            "live": offset == 0 and status in ("pending", "all"),
             "offset": offset,
             "page_size": PAGE_SIZE,
             "latest": latest,
@@ -170,7 +212,7 @@ def _limit_text(platform: str) -> str:
 
 @requires("viewer")
 async def draft_page(request: web.Request) -> web.StreamResponse:
-    reply_id = int(request.match_info["id"])
+    reply_id = path_id(request, "reply")
     detail = await db(request, lambda s: s.detail(reply_id))
     author, around, people = await asyncio.gather(
         db(request, queries.author_mentions, detail.mention),
@@ -198,7 +240,7 @@ async def draft_page(request: web.Request) -> web.StreamResponse:
 
 @requires("viewer")
 async def case_page(request: web.Request) -> web.StreamResponse:
-    case_id = int(request.match_info["id"])
+    case_id = path_id(request, "case")
     view = await db(request, queries.case_view, case_id)
     pending = [r for r in view.replies if r.status == "pending"]
     chosen = pending[0] if pending else (view.replies[-1] if view.replies else None)
@@ -233,17 +275,6 @@ async def praise_page(request: web.Request) -> web.StreamResponse:
     )
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: Any) -> Any:
-    """Spreadsheets run cells that start like a formula: a post saying
-    `=HYPERLINK(...)` must stay text when marketing opens the export."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
 @requires("viewer")
 async def praise_csv(request: web.Request) -> web.StreamResponse:
     def build(store: Any) -> str:
@@ -252,7 +283,7 @@ async def praise_csv(request: web.Request) -> web.StreamResponse:
         writer = csv.writer(out)
         writer.writerow(columns)
         for row in rows:
-            writer.writerow([_cell(v) for v in row])
+            writer.writerow([spreadsheet_cell(v) for v in row])
         return out.getvalue()
 
     body = await db(request, build)
@@ -265,7 +296,9 @@ async def praise_csv(request: web.Request) -> web.StreamResponse:
 
 
 def stats_days(request: web.Request) -> int:
-    days = query_int(request, "days", 30) or 30
+    days = query_int(request, "days")
+    if days is None:
+        return 30
     if not 1 <= days <= 366:
         raise web.HTTPBadRequest(text="days must be between 1 and 366")
     return days
@@ -289,7 +322,9 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
         request, queries.audit_page, limit=100, before=before, actor=actor, subject=subject
     )
     return await render(
-        request, "audit.html", {"rows": rows, "actor": actor or "", "subject": subject or ""}
+        request,
+        "audit.html",
+        {"rows": rows, "actor": actor or "", "subject": subject or "", "before": before},
     )
 
 

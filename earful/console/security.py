@@ -116,10 +116,16 @@ def json_error(status: int, message: str, **extra: Any) -> web.Response:
     return web.json_response({"error": message, **extra}, status=status)
 
 
-def _refuse(request: web.Request, status: int, message: str) -> web.Response:
+def _refuse(request: web.Request, message: str) -> web.Response:
+    """403: JSON for the API; for a page, an HTTP error the console's error middleware
+    renders as its error page (header and a way back)."""
     if wants_json(request):
-        return json_error(status, message)
-    return web.Response(status=status, text=f"{status}: {message}\n")
+        return json_error(403, message)
+    raise web.HTTPForbidden(text=message)
+
+
+def a_or_an(word: str) -> str:
+    return ("an " if word[:1].lower() in "aeiou" else "a ") + word
 
 
 def csrf_ok(expected: str, given: str | None) -> bool:
@@ -133,7 +139,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     if role is _UNMARKED:
         log.error("route %s has no role mark; refusing it", request.path)
-        return _refuse(request, 403, "this route is not open to anyone")
+        return _refuse(request, "this route is not open to anyone")
     token = request.cookies.get(SESSION_COOKIE)
     session = None
     if token:
@@ -154,10 +160,11 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         ):
             given = (await request.post()).get(CSRF_FIELD)  # type: ignore[assignment]
         if not csrf_ok(session.csrf, given if isinstance(given, str) else None):
-            return _refuse(request, 403, "missing or wrong CSRF token: reload the page")
-    if ROLE_RANK[session.role] < ROLE_RANK[role]:
-        return _refuse(request, 403, f"this needs the {role} role; you are a {session.role}")
+            request[SESSION] = session  # the error page shows who is logged in
+            return _refuse(request, "missing or wrong CSRF token: reload the page")
     request[SESSION] = session
+    if ROLE_RANK[session.role] < ROLE_RANK[role]:
+        return _refuse(request, f"this needs the {role} role; you are {a_or_an(session.role)}")
     return await handler(request)
 
 

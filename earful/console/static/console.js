@@ -7,12 +7,41 @@
   const page = body.dataset.page || "";
   const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
 
+  // A message under the header. Errors stay until dismissed (the close button);
+  // other messages fade after FLASH_MS.
+  const FLASH_MS = 5000;
+  let flashTimer = null;
+  function hideFlash() {
+    const box = document.getElementById("flash");
+    window.clearTimeout(flashTimer);
+    if (box) {
+      box.hidden = true;
+      box.classList.remove("fading");
+    }
+  }
   function flash(message, kind) {
     const box = document.getElementById("flash");
     if (!box) return;
-    box.textContent = message;
+    window.clearTimeout(flashTimer);
+    const text = document.createElement("span");
+    text.className = "flash-text";
+    text.textContent = message;
+    const close = document.createElement("button");
+    close.type = "button";
+    close.className = "flash-close";
+    close.setAttribute("aria-label", "dismiss this message");
+    close.title = "dismiss";
+    close.textContent = "×";
+    close.addEventListener("click", hideFlash);
+    box.replaceChildren(text, close);
     box.className = kind || "info";
     box.hidden = false;
+    if (kind !== "error") {
+      flashTimer = window.setTimeout(() => {
+        box.classList.add("fading");
+        flashTimer = window.setTimeout(hideFlash, 400);
+      }, FLASH_MS);
+    }
   }
 
   async function api(method, url, payload) {
@@ -36,6 +65,7 @@
     if (!response.ok) {
       const error = new Error(data.error || response.statusText);
       error.status = response.status;
+      error.data = data;
       throw error;
     }
     return data;
@@ -71,8 +101,17 @@
     const el = document.getElementById(id);
     if (el && value !== undefined) {
       el.textContent = String(value);
-      el.classList.toggle("hot", id === "escalated-count" && value > 0);
+      if (id === "escalated-count") el.classList.toggle("hot", value > 0);
     }
+  }
+
+  // The header's badges, from /api/counts or a queue answer's counts.
+  function setCounts(counts) {
+    setCount("pending-count", counts.pending);
+    setCount("escalated-count", counts.escalated);
+    setCount("callbacks-count", counts.open_callbacks);
+    setCount("unknown-count", counts.unknown);
+    setCount("failed-count", counts.failed);
   }
 
   // -- the queue -------------------------------------------------------------
@@ -80,15 +119,24 @@
   function queuePage() {
     const list = document.getElementById("queue");
     const template = document.getElementById("queue-row");
+    const pageSize = Number(list.dataset.pageSize) || 50;
+    // drafts with a larger id arrived after the page was loaded: marked green
+    const loadedLatest = Number(list.dataset.latest) || 0;
     let selected = -1;
+    let selectedId = null;
 
     function rows() {
       return Array.from(list.querySelectorAll("li.queue-item"));
     }
     function select(index) {
       const all = rows();
-      if (!all.length) return;
+      if (!all.length) {
+        selected = -1;
+        selectedId = null;
+        return;
+      }
       selected = Math.max(0, Math.min(index, all.length - 1));
+      selectedId = all[selected].dataset.id;
       all.forEach((row, i) => row.classList.toggle("selected", i === selected));
       all[selected].scrollIntoView({ block: "nearest" });
     }
@@ -102,21 +150,11 @@
     keys.Enter = open;
     keys["/"] = () => document.getElementById("search").focus();
 
-    function before(a, b) {
-      // queue order: urgency desc, interest desc, id asc
-      if (a.urgency !== b.urgency) return a.urgency > b.urgency;
-      if (a.interest !== b.interest) return a.interest > b.interest;
-      return a.id < b.id;
-    }
-
-    function add(item) {
-      if (list.querySelector('li[data-id="' + item.id + '"]')) return;
-      const row = template.content.firstElementChild.cloneNode(true);
+    function fill(row, item) {
       row.dataset.id = item.id;
       row.dataset.urgency = item.urgency;
       row.dataset.interest = item.interest;
-      row.classList.add("new");
-      const fill = {
+      const values = {
         urgency: String(item.urgency),
         kind: item.kind,
         platform: item.platform,
@@ -127,34 +165,63 @@
         status: item.status,
         text: item.text.length > 240 ? item.text.slice(0, 237) + "..." : item.text,
       };
-      for (const [field, value] of Object.entries(fill)) {
+      for (const [field, value] of Object.entries(values)) {
         row.querySelector('[data-field="' + field + '"]').textContent = value;
       }
       row.querySelector('[data-field="link"]').href = "/drafts/" + item.id;
-      const key = { urgency: item.urgency, interest: item.interest, id: item.id };
-      const after = rows().find((r) =>
-        before(key, {
-          urgency: Number(r.dataset.urgency),
-          interest: Number(r.dataset.interest),
-          id: Number(r.dataset.id),
-        })
-      );
-      list.insertBefore(row, after || null);
-      const empty = document.getElementById("empty");
-      if (empty) empty.remove();
     }
 
+    function make(item) {
+      const row = template.content.firstElementChild.cloneNode(true);
+      fill(row, item);
+      if (item.id > loadedLatest) row.classList.add("new");
+      return row;
+    }
+
+    // The page shows what the server's first page holds now: drafts decided
+    // elsewhere leave, new ones slot in at their place (green), and the page
+    // never holds more than its page size (the rest is on "less urgent").
+    function show(items, more) {
+      const wanted = new Set(items.map((item) => String(item.id)));
+      rows().forEach((row) => {
+        if (!wanted.has(row.dataset.id)) row.remove();
+      });
+      let previous = null;
+      items.forEach((item) => {
+        let row = list.querySelector('li.queue-item[data-id="' + item.id + '"]');
+        if (row) fill(row, item);
+        else row = make(item);
+        const place = previous ? previous.nextElementSibling : list.firstElementChild;
+        if (place !== row) list.insertBefore(row, place);
+        previous = row;
+      });
+      const all = rows();
+      const still = all.findIndex((row) => row.dataset.id === selectedId);
+      if (still >= 0) selected = still;
+      else if (selected >= 0) select(selected);
+      all.forEach((row, i) => row.classList.toggle("selected", i === selected));
+      document.getElementById("empty").hidden = all.length > 0;
+      const nextPage = document.getElementById("next-page");
+      if (nextPage) nextPage.hidden = !more;
+      setCount("shown-count", all.length);
+    }
+
+    let polling = false;
     async function poll() {
-      const since = list.dataset.latest;
+      if (polling) return;
+      polling = true;
       const query = list.dataset.query ? list.dataset.query + "&" : "";
       try {
-        const data = await api("GET", "/api/queue?" + query + "since=" + since + "&limit=200");
-        data.items.forEach(add);
-        list.dataset.latest = Math.max(Number(since), data.latest);
-        setCount("pending-count", data.counts.pending);
-        setCount("escalated-count", data.counts.escalated);
+        // one more than a page: whether a next page exists
+        const data = await api("GET", "/api/queue?" + query + "limit=" + (pageSize + 1));
+        show(data.items.slice(0, pageSize), data.items.length > pageSize);
+        list.dataset.latest = Math.max(Number(list.dataset.latest), data.latest);
+        setCounts(data.counts);
+        setCount("pending-total", data.counts.pending);
       } catch (e) {
         if (e.status === 401) window.location.href = "/login";
+      } finally {
+        polling = false;
       }
     }
     if (list.dataset.live === "yes") {
@@ -203,6 +270,60 @@
       count();
     }
 
+    // One decision at a time: while a request is out, the buttons are disabled
+    // and a repeated click or key is ignored (a double click must not send two).
+    let busy = false;
+    function controls(selector) {
+      return document.querySelectorAll(selector + " button, " + selector + " input, " + selector + " select");
+    }
+    function hold(on) {
+      busy = on;
+      const open = head.dataset.status === "pending";
+      controls("#actions").forEach((el) => {
+        el.disabled = on || !open;
+      });
+      controls("#case-actions").forEach((el) => {
+        el.disabled = on;
+      });
+      if (editor && document.getElementById("actions")) editor.readOnly = on || !open;
+    }
+    async function once(work) {
+      if (busy) return;
+      hold(true);
+      try {
+        await work();
+      } finally {
+        hold(false);
+      }
+    }
+
+    // After a change: the header's counts and the History list, as the server has them.
+    async function refresh() {
+      try {
+        const [counts, draft, kase] = await Promise.all([
+          api("GET", "/api/counts"),
+          replyId ? api("GET", "/api/drafts/" + replyId) : null,
+          caseId ? api("GET", "/api/cases/" + caseId) : null,
+        ]);
+        setCounts(counts);
+        const lines = [];
+        if (draft) draft.history.forEach((h) => lines.push(h.at + " · " + h.actor + " · " + h.action));
+        if (kase) kase.history.forEach((h) => lines.push(h.at + " · " + h.actor + " · case " + h.action));
+        const list = document.getElementById("history");
+        if (list && lines.length) {
+          list.replaceChildren(
+            ...lines.map((line) => {
+              const item = document.createElement("li");
+              item.textContent = line;
+              return item;
+            })
+          );
+        }
+      } catch (e) {
+        // the change itself is shown already; a reload shows the rest
+      }
+    }
+
     function decided(reply) {
       document.getElementById("reply-status").textContent = reply.status;
       head.dataset.status = reply.status;
@@ -213,56 +334,87 @@
         el.disabled = true;
       });
       if (editor) editor.readOnly = true;
+      refresh();
+    }
+
+    // A 409 naming this person: their own earlier decision (another tab, a
+    // request repeated by the network), not someone else's.
+    function mine(error, rejected) {
+      const reply = error.status === 409 && error.data ? error.data.reply : null;
+      if (!reply || reply.decided_by !== body.dataset.user) return null;
+      if ((reply.status === "rejected") !== rejected || reply.status === "pending") return null;
+      return reply;
     }
 
     function failed(error) {
       flash(error.message, "error");
       if (error.status === 409) {
+        head.dataset.status = "decided elsewhere";
         document.querySelectorAll("#actions button, #actions input").forEach((el) => {
           el.disabled = true;
         });
       }
     }
 
-    async function approve() {
-      if (!replyId || head.dataset.status !== "pending") return;
-      const edited = editor.value !== editor.dataset.original;
-      try {
-        const data = await api("POST", "/api/drafts/" + replyId + "/approve", edited ? { body: editor.value } : {});
-        decided(data.reply);
-        flash("Approved" + (edited ? " with your edit" : "") + ". Press j for the next draft.", "ok");
-        if (data.next) head.dataset.next = data.next;
-      } catch (e) {
-        failed(e);
-      }
+    function approve() {
+      if (!replyId || head.dataset.status !== "pending") return undefined;
+      return once(async () => {
+        const edited = editor.value !== editor.dataset.original;
+        try {
+          const data = await api("POST", "/api/drafts/" + replyId + "/approve", edited ? { body: editor.value } : {});
+          head.dataset.status = data.reply.status;
+          decided(data.reply);
+          flash("Approved" + (edited ? " with your edit" : "") + ". Press j for the next draft.", "ok");
+          if (data.next) head.dataset.next = data.next;
+        } catch (e) {
+          const own = mine(e, false);
+          if (own) {
+            head.dataset.status = own.status;
+            decided(own);
+            flash("You had approved this draft already. Press j for the next draft.", "ok");
+          } else failed(e);
+        }
+      });
     }
 
-    async function saveEdit() {
-      try {
-        const data = await api("POST", "/api/drafts/" + replyId + "/edit", { body: editor.value });
-        editor.dataset.original = data.reply.body;
-        flash("Edit saved; the draft is still pending.", "ok");
-      } catch (e) {
-        failed(e);
-      }
+    function saveEdit() {
+      if (!replyId || head.dataset.status !== "pending") return undefined;
+      return once(async () => {
+        try {
+          const data = await api("POST", "/api/drafts/" + replyId + "/edit", { body: editor.value });
+          editor.dataset.original = data.reply.body;
+          flash("Edit saved; the draft is still pending.", "ok");
+          refresh();
+        } catch (e) {
+          failed(e);
+        }
+      });
     }
 
-    async function reject() {
+    function reject() {
       const input = document.getElementById("reject-reason");
-      if (!input || head.dataset.status !== "pending") return;
+      if (!input || head.dataset.status !== "pending" || busy) return undefined;
       if (!input.value.trim()) {
         input.focus();
         flash("Type why, then Enter.", "info");
-        return;
+        return undefined;
       }
-      try {
-        const data = await api("POST", "/api/drafts/" + replyId + "/reject", { reason: input.value });
-        decided(data.reply);
-        flash("Rejected. Press j for the next draft.", "ok");
-        if (data.next) head.dataset.next = data.next;
-      } catch (e) {
-        failed(e);
-      }
+      return once(async () => {
+        try {
+          const data = await api("POST", "/api/drafts/" + replyId + "/reject", { reason: input.value });
+          head.dataset.status = data.reply.status;
+          decided(data.reply);
+          flash("Rejected. Press j for the next draft.", "ok");
+          if (data.next) head.dataset.next = data.next;
+        } catch (e) {
+          const own = mine(e, true);
+          if (own) {
+            head.dataset.status = own.status;
+            decided(own);
+            flash("You had rejected this draft already. Press j for the next draft.", "ok");
+          } else failed(e);
+        }
+      });
     }
 
     // A failed or unknown reply, settled by a person who looked on the platform.
@@ -272,6 +424,7 @@
         document.getElementById("reply-status").textContent = data.reply.status;
         head.dataset.status = data.reply.status;
         flash(message, "ok");
+        refresh();
       } catch (e) {
         flash(e.message, "error");
         if (e.status !== 409) return;
@@ -281,16 +434,29 @@
       });
     }
 
-    async function caseAction(action, payload, message) {
-      if (!caseId) return;
-      try {
-        const data = await api("POST", "/api/cases/" + caseId + "/" + action, payload);
-        document.getElementById("case-status").textContent = data.case.status;
-        document.getElementById("case-assignee").textContent = data.case.assignee || "nobody";
-        flash(message, "ok");
-      } catch (e) {
-        flash(e.message, "error");
-      }
+    function caseAction(action, payload, message) {
+      if (!caseId) return undefined;
+      return once(async () => {
+        try {
+          const data = await api("POST", "/api/cases/" + caseId + "/" + action, payload);
+          document.getElementById("case-status").textContent = data.case.status;
+          document.getElementById("case-assignee").textContent = data.case.assignee || "nobody";
+          const select = document.getElementById("assignee");
+          if (select) {
+            const who = data.case.assignee || "";
+            if (who && !Array.from(select.options).some((o) => o.value === who)) {
+              const option = document.createElement("option");
+              option.textContent = who;
+              select.append(option);
+            }
+            select.value = who;
+          }
+          flash(message, "ok");
+          refresh();
+        } catch (e) {
+          flash(e.message, "error");
+        }
+      });
     }
 
     const on = (id, fn) => {
@@ -325,15 +491,33 @@
     on("escalate", escalate);
     on("resolve", resolve);
 
+    // An edit not saved is not lost silently: leaving asks first (the keys
+    // below, and the browser's own prompt for links, reloads and closing).
+    let leaving = false;
+    const unsaved = () =>
+      Boolean(editor) &&
+      document.getElementById("actions") !== null &&
+      head.dataset.status === "pending" &&
+      editor.value !== editor.dataset.original;
+    window.addEventListener("beforeunload", (event) => {
+      if (!leaving && unsaved()) {
+        event.preventDefault();
+        event.returnValue = "";
+      }
+    });
+    const leave = (url) => {
+      if (unsaved() && !window.confirm("Your edit to this draft is not saved. Leave it anyway?")) return;
+      leaving = true;
+      window.location.href = url;
+    };
+
     const decider = document.getElementById("actions") !== null;
     const go = (id) => {
-      if (id) window.location.href = "/drafts/" + id;
+      if (id) leave("/drafts/" + id);
     };
     keys.j = () => go(head.dataset.next);
     keys.k = () => go(head.dataset.prev);
-    keys.u = () => {
-      window.location.href = "/queue";
-    };
+    keys.u = () => leave("/queue");
     if (decider) {
       keys.a = approve;
       keys.e = () => {
@@ -343,9 +527,15 @@
       keys.r = reject;
     }
     if (document.getElementById("case-actions")) {
+      const label = "case " + caseId;
       keys.m = assignMe;
-      keys.x = escalate;
-      keys.s = resolve;
+      // one key press is easy to make by mistake: these ask first
+      keys.x = () => {
+        if (window.confirm("Escalate " + label + "?")) escalate();
+      };
+      keys.s = () => {
+        if (window.confirm("Resolve " + label + "?")) resolve();
+      };
     }
   }
 
@@ -354,13 +544,28 @@
   function callbackButtons() {
     document.querySelectorAll("button.callback-done").forEach((button) => {
       button.addEventListener("click", async () => {
+        if (button.disabled) return;
+        button.disabled = true;
         try {
           const data = await api("POST", "/api/callbacks/" + button.dataset.id + "/done", {});
-          const cell = button.parentElement;
-          button.remove();
-          cell.textContent = "done by " + data.by;
+          const row = button.closest("[data-callback]");
+          const status = row ? row.querySelector(".status") : null;
+          if (status && status.contains(button)) {
+            status.textContent = "done by " + data.by; // the Callbacks table's status cell
+          } else {
+            // a draft's page: the task stays; its status and a note change
+            button.remove();
+            if (status) status.textContent = "done";
+            const note = document.createElement("span");
+            note.className = "muted done-note";
+            note.textContent = "done by " + data.by;
+            (row || document.body).append(" ", note);
+          }
+          const count = document.getElementById("callbacks-count");
+          if (count && Number(count.textContent) > 0) count.textContent = String(Number(count.textContent) - 1);
           flash("Callback marked done.", "ok");
         } catch (e) {
+          button.disabled = false;
           flash(e.message, "error");
         }
       });

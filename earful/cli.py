@@ -25,7 +25,7 @@ import click
 
 from earful import __version__, redaction
 from earful.config import Config, ConfigError, config_path, load_config
-from earful.display import duration, oneline, safe, to_json
+from earful.display import duration, oneline, safe, spreadsheet_cell, to_json
 from listener.mention import PLATFORMS
 from storage.schema import ALERT_STATUSES, REPLY_STATUSES, ROLES
 from storage.store import AlreadyDecided, StoreError
@@ -1041,17 +1041,6 @@ def export(config_file: Path | None, kind: str, fmt: str, output: Path | None) -
         click.echo(f"wrote {count} {kind} to {output}", err=True)
 
 
-# A cell a spreadsheet would run as a formula: a post saying =HYPERLINK(...) must be
-# shown to marketing as text, not executed when they open the file.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _spreadsheet_safe(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
 def _write_export(
     stream: Any, fmt: str, columns: list[str], rows: Iterator[tuple[Any, ...]]
 ) -> int:
@@ -1060,7 +1049,7 @@ def _write_export(
         writer = csv.writer(stream)
         writer.writerow(columns)
         for row in rows:
-            writer.writerow([_spreadsheet_safe(v) for v in row])
+            writer.writerow([spreadsheet_cell(v) for v in row])
             count += 1
         return count
     stream.write("[")

@@ -25,6 +25,18 @@ def safe(text: str | None) -> str:
     return _UNSAFE.sub(_escape, text or "")
 
 
+# Spreadsheets run a cell that starts like a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: Any) -> Any:
+    """A CSV cell that stays text when opened in a spreadsheet: a post saying
+    `=HYPERLINK(...)` gets a leading "'" instead of being run."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def oneline(text: str | None, width: int) -> str:
     """A one-line preview at most `width` characters wide."""
     flat = " ".join(safe(text).split())

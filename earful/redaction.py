@@ -8,9 +8,10 @@ up whichever logger made it:
     from earful import redaction
     redaction.install(config.secret_values())   # after the handlers are set up
 
-The filter renders each record's message (msg % args), its exception traceback and
-its stack text once, replaces every secret in them, and leaves the record holding
-only the redacted text; the handler's formatter then formats that as usual.
+Each guarded handler's formatter is wrapped: the record is formatted as before
+(message with its arguments, traceback, stack text), and every secret in the finished
+text is masked. Records themselves are not changed, so nothing else that handles
+them (a test's log capture, say) is affected.
 
 The secrets are the values Earful knows to be secret: what `${VAR}` substitution put
 in the config (whatever key it is under) and the values of keys that look secret
@@ -47,14 +48,12 @@ def _forms(secret: str) -> set[str]:
     return {f for f in forms if f}
 
 
-class RedactingFilter(logging.Filter):
-    """A handler filter that replaces every secret with MASK in each record."""
+class Redactor:
+    """The secrets to mask, compiled into one pattern."""
 
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        super().__init__()
+    def __init__(self) -> None:
         self._secrets: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
-        self.add(secrets)
 
     def add(self, secrets: Iterable[str]) -> None:
         """Redact these too (values shorter than MIN_LENGTH are ignored)."""
@@ -75,42 +74,38 @@ class RedactingFilter(logging.Filter):
             return text
         return self._pattern.sub(MASK, text)
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self._pattern is None:
-            return True
+
+class RedactingFormatter(logging.Formatter):
+    """Formats a record with the handler's own formatter, then masks the secrets in
+    the finished text: message, arguments, traceback and stack alike. The record
+    itself is left as it was, for whatever else handles it."""
+
+    def __init__(self, inner: logging.Formatter | None, redactor: Redactor) -> None:
+        super().__init__()
+        self.inner = inner
+        self._redactor = redactor
+
+    def format(self, record: logging.LogRecord) -> str:
         try:
-            message = record.getMessage()
+            text = (self.inner or _FORMATTER).format(record)
         except Exception:  # a bad format string: logging would print msg and args raw
-            message = f"{record.msg} (arguments that did not fit: {record.args!r})"
-        record.msg = self.redact(message)
-        record.args = None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = _FORMATTER.formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = self.redact(record.exc_text)
-            # the traceback now lives, redacted, in exc_text only: a formatter that
-            # rendered exc_info again would bring the secret back
-            record.exc_info = None
-        if record.stack_info:
-            record.stack_info = self.redact(record.stack_info)
-        return True
+            text = f"{record.msg} (arguments that did not fit: {record.args!r})"
+        return self._redactor.redact(text)
 
 
 _FORMATTER = logging.Formatter()
-_installed: RedactingFilter | None = None
-_handlers: list[logging.Handler] = []
+_redactor: Redactor | None = None
+_guarded: list[logging.Handler] = []
 
 
-def install(
-    secrets: Iterable[str], handlers: Iterable[logging.Handler] | None = None
-) -> RedactingFilter:
-    """Redact `secrets` in everything the given handlers emit (default: the root
+def install(secrets: Iterable[str], handlers: Iterable[logging.Handler] | None = None) -> Redactor:
+    """Redact `secrets` in everything the given handlers write (default: the root
     logger's handlers and logging's last-resort handler). Calling it again adds the
     new secrets and covers handlers added since."""
-    global _installed
-    if _installed is None:
-        _installed = RedactingFilter()
-    _installed.add(secrets)
+    global _redactor
+    if _redactor is None:
+        _redactor = Redactor()
+    _redactor.add(secrets)
     if handlers is None:
         targets = list(logging.getLogger().handlers)
         if logging.lastResort is not None:
@@ -118,22 +113,23 @@ def install(
     else:
         targets = list(handlers)
     for handler in targets:
-        if _installed not in handler.filters:
-            handler.addFilter(_installed)
-            _handlers.append(handler)
-    return _installed
+        if not isinstance(handler.formatter, RedactingFormatter):
+            handler.setFormatter(RedactingFormatter(handler.formatter, _redactor))
+            _guarded.append(handler)
+    return _redactor
 
 
 def uninstall() -> None:
-    """Remove the filter `install` added (for tests) and forget the secrets."""
-    global _installed
-    if _installed is not None:
-        for handler in _handlers:
-            handler.removeFilter(_installed)
-    _handlers.clear()
-    _installed = None
+    """Give the guarded handlers their own formatters back and forget the secrets
+    (for tests)."""
+    global _redactor
+    for handler in _guarded:
+        if isinstance(handler.formatter, RedactingFormatter):
+            handler.setFormatter(handler.formatter.inner)
+    _guarded.clear()
+    _redactor = None
 
 
 def redact(text: str) -> str:
     """`text` with the installed secrets masked (unchanged when none are)."""
-    return _installed.redact(text) if _installed is not None else text
+    return _redactor.redact(text) if _redactor is not None else text

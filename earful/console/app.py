@@ -169,7 +169,7 @@ class ConsoleService:
                 self.config.path,
                 [
                     f"console: cannot listen on {where}: {exc.strerror or exc} "
-                    "(set [console] port, or run with --no-console)"
+                    "(set [console] port, or --port N for `earful demo`; or run with --no-console)"
                 ],
             ) from None
         self.addresses = [f"http://{host}:{port}" for host, port, *_ in _bound(runner)]

@@ -15,7 +15,7 @@ import logging
 import os
 import shutil
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -93,18 +93,18 @@ def _load(config_file: Path | None) -> Config:
         raise BadConfig(str(exc)) from None
 
 
-def _setup_logging(level: str, secrets: Iterable[str]) -> None:
-    """Log to stderr at `level`, with every secret of the config masked: client
-    libraries log their request headers at debug level."""
+def _setup_logging(config: Config, level: str | None = None) -> None:
+    """Log to stderr at `level` (default: the config's), with every secret of the
+    config masked: client libraries log their request headers at debug level."""
     logging.basicConfig(
-        level=getattr(logging, level.upper()),
+        level=getattr(logging, (level or config.logging.level).upper()),
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         datefmt="%Y-%m-%d %H:%M:%S",
         stream=sys.stderr,
     )
     # APScheduler logs every job run at INFO; that is noise for an operator.
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.root.level))
-    redaction.install(secrets)  # after basicConfig: it guards the handlers there are
+    redaction.install(config.secret_values())  # after basicConfig: it guards its handlers
 
 
 @contextmanager
@@ -224,10 +224,10 @@ def classify(
     Uses the rules of the config file when there is one, else the shipped rules.
     """
     from listener.mention import Author, Mention
-
-    text = sys.stdin.read() if words == ("-",) else " ".join(words)
     from rules import explain as explain_lines
     from rules import judge
+
+    text = sys.stdin.read() if words == ("-",) else " ".join(words)
 
     stages = _classify_stages(config_file)
     mention = Mention(
@@ -403,7 +403,7 @@ def poll(config_file: Path | None, as_json: bool, source_name: str | None, max_p
     config = _load(config_file)
     if not config.sources:
         raise BadConfig(f"{config.path}: no [[sources]] to poll; add one (see `earful init`)")
-    _setup_logging("warning" if as_json else config.logging.level, config.secret_values())
+    _setup_logging(config, "warning" if as_json else None)
     summaries = asyncio.run(_poll_all(config, source_name, max_pages))
     if as_json:
         click.echo(to_json(summaries))
@@ -465,7 +465,7 @@ def no_console_option(func: F) -> F:
 def run(config_file: Path | None, log_level: str | None, no_console: bool) -> None:
     """Run the daemon: pollers, publisher (and console) until SIGINT or SIGTERM."""
     config = _load(config_file)
-    _setup_logging(log_level or config.logging.level, config.secret_values())
+    _setup_logging(config, log_level)
     _run_daemon(config, console=not no_console)
 
 
@@ -492,7 +492,7 @@ def _run_daemon(
 def publish(config_file: Path | None, as_json: bool) -> None:
     """Post approved replies now (in dry-run mode: mark them sent and log them)."""
     config = _load(config_file)
-    _setup_logging("warning" if as_json else config.logging.level, config.secret_values())
+    _setup_logging(config, "warning" if as_json else None)
     summary = asyncio.run(_publish(config))
     if as_json:
         click.echo(to_json(summary))
@@ -576,7 +576,7 @@ def demo(
             _echo_summary(summary)
             _echo_stats(stats)
         return
-    _setup_logging(config.logging.level, config.secret_values())
+    _setup_logging(config)
     click.echo(
         f"Earful demo: replaying mentions of {config.brand.name}, {batch} every {interval}.\n"
         f"  database: {config.db_path}\n"
@@ -923,7 +923,7 @@ def alerts_send(config_file: Path | None, as_json: bool) -> None:
             f"{config.path}: escalation.webhook_url: not set; add an [escalation] section "
             "with the webhook URL (see config.example.toml)"
         )
-    _setup_logging("warning" if as_json else config.logging.level, config.secret_values())
+    _setup_logging(config, "warning" if as_json else None)
     summary = asyncio.run(_send_alerts(config))
     if as_json:
         click.echo(to_json(summary))

@@ -1,0 +1,249 @@
+"""What loading a config found wrong, said plainly: each problem at the user's key
+path ("sources[0].interval"), in words rather than pydantic's ("expected a list of
+strings"), and never showing a value that came from the environment or sits under a
+secret-looking key. Also collects those values, for the logs to mask.
+
+May import: pydantic, earful.redaction, listener.base.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from earful.redaction import MIN_LENGTH as MIN_HIDDEN_LENGTH
+from listener.base import SourceSettings
+
+Loc = tuple[Any, ...]  # a key path: ("sources", 0, "interval")
+
+_PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
+# Keys whose values are credentials even when written in the file itself.
+SECRETISH = re.compile(r"(token|secret|password|_key|webhook_url)$", re.IGNORECASE)
+_LIST_KINDS = ("list_type", "tuple_type", "set_type", "frozen_set_type")
+
+
+@dataclass
+class Findings:
+    """What loading found: the problems, and which values must not be shown in them
+    (nor logged): those read from the environment and those of secret-looking keys."""
+
+    problems: list[tuple[Loc, str]] = field(default_factory=list)
+    # (key path, variable, value) for each ${VAR} the environment filled in
+    from_env: list[tuple[Loc, str, str]] = field(default_factory=list)
+    # (key path, value) of strings under keys that look secret
+    secret_keys: list[tuple[Loc, str]] = field(default_factory=list)
+    # key paths whose ${...} was already reported (unset, malformed): not again
+    reported: list[Loc] = field(default_factory=list)
+
+    def problem(self, loc: Loc, message: str) -> None:
+        self.problems.append((loc, message))
+
+    def messages(self) -> list[str]:
+        """Each problem as "key.path: what", with no value from the environment or
+        of a secret-looking key in it; repeats left out."""
+        out: list[str] = []
+        for loc, message in self.problems:
+            text = f"{key_path(loc)}: {self._conceal(loc, message)}"
+            if text not in out:
+                out.append(text)
+        return out
+
+    def secret_values(self, sources: list[SourceSettings]) -> frozenset[str]:
+        values = {value for _, _, value in self.from_env}
+        values |= {value for _, value in self.secret_keys}
+        for settings in sources:
+            for name in type(settings).model_fields:
+                value = getattr(settings, name, None)
+                if isinstance(value, SecretStr):
+                    values.add(value.get_secret_value())
+        return frozenset(v for v in values if v.strip())
+
+    def _conceal(self, loc: Loc, message: str) -> str:
+        labels: list[str] = []
+        hidden = [(where, value, f"(the value of ${name})") for where, name, value in self.from_env]
+        hidden += [(where, value, "(hidden)") for where, value in self.secret_keys]
+        for where, value, label in hidden:
+            # Values of MIN_HIDDEN_LENGTH or more are hidden wherever they appear;
+            # shorter ones only where the problem is about their key or its table.
+            own = loc[: len(where)] == where  # the problem is about this value itself
+            near = own or where[: len(loc)] == loc  # ...or about a table holding it
+            long = len(value.strip()) >= MIN_HIDDEN_LENGTH
+            if not (near or long):
+                continue
+            token = f"\x00{len(labels)}\x00"
+            message, hit = _replace(message, (repr(value), repr(value.strip())), token)
+            # The bare value, when no repr of it was found: for a short value only in
+            # a message about the key itself (elsewhere "s" or "80" is ordinary text).
+            if long or (own and not hit):
+                message, found_bare = _replace(message, (value, value.strip()), token)
+                hit = hit or found_bare
+            if hit:
+                labels.append(label)
+        for index, label in enumerate(labels):
+            message = message.replace(f"\x00{index}\x00", label)
+        return message
+
+    def validation_errors(
+        self, exc: ValidationError, model: type[BaseModel], prefix: Loc = ()
+    ) -> None:
+        """pydantic's errors in plain words, at the user's key paths."""
+        grouped: dict[Loc, list[tuple[Any, bool]]] = {}
+        for error in exc.errors():
+            loc, via_union = _user_loc(model, tuple(error["loc"]))
+            if self._already_reported((*prefix, *loc)):
+                continue
+            grouped.setdefault(loc, []).append((error, via_union))
+        for loc, errors in grouped.items():
+            where = (*prefix, *loc)
+            if len(errors) > 1 and all(via_union for _, via_union in errors):
+                # one value that fits no member of a union: say what would fit
+                expected = _plain(_annotation_at(model, loc))
+                if expected:
+                    message = f"expected {expected}"
+                    self.problem(where, _with_input(message, errors[0][0], where))
+                    continue
+            for error, _ in errors:
+                self.problem(where, _describe(error, model, loc, where))
+
+    def _already_reported(self, loc: Loc) -> bool:
+        """True for an error about a value whose ${...} was reported already (an
+        unset variable leaves "", which fails checks of its own), or about the list
+        holding it."""
+        for where in self.reported:
+            if loc[: len(where)] == where:
+                return True
+            if where and isinstance(where[-1], int) and loc == where[:-1]:
+                return True
+        return False
+
+
+def _replace(message: str, forms: tuple[str, ...], token: str) -> tuple[str, bool]:
+    hit = False
+    for form in dict.fromkeys(forms):
+        if form and form in message:
+            message = message.replace(form, token)
+            hit = True
+    return message, hit
+
+
+def _describe(error: Any, model: type[BaseModel], loc: Loc, where: Loc) -> str:
+    kind = error["type"]
+    message = str(error["msg"])
+    for p in _PYDANTIC_PREFIXES:
+        message = message.removeprefix(p)
+    if kind == "missing":
+        return "missing (required)"
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind in ("value_error", "assertion_error"):
+        return message
+    if kind in _LIST_KINDS:
+        expected = _plain(_annotation_at(model, loc))
+        message = f"expected {expected if expected and 'list' in expected else 'a list'}"
+    else:
+        message = message.replace("Input should be ", "expected ")
+    return _with_input(message, error, where)
+
+
+def _with_input(message: str, error: Any, where: Loc) -> str:
+    # never echo what was given for a credential, even when it is wrong (values from
+    # the environment are replaced by the variable's name in `Findings.messages`)
+    if SECRETISH.search(key_path(where)) or "input" not in error:
+        return message
+    return f"{message}, got {error['input']!r}"
+
+
+def key_path(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+# -- what a key expects, from the models' annotations ---------------------------------------
+
+
+def _members(annotation: Any) -> list[Any]:
+    """A union's members without None; [annotation] for anything else."""
+    while typing.get_origin(annotation) is Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) in (Union, types.UnionType):
+        return [a for a in typing.get_args(annotation) if a is not type(None)]
+    return [annotation]
+
+
+def _step(annotation: Any, part: Any) -> Any:
+    """The annotation one key or index below `annotation` (None: unknown)."""
+    members = _members(annotation)
+    if len(members) != 1:
+        return None
+    (inner,) = members
+    if isinstance(inner, type) and issubclass(inner, BaseModel):
+        info = inner.model_fields.get(part) if isinstance(part, str) else None
+        return None if info is None else info.annotation
+    origin, args = typing.get_origin(inner), typing.get_args(inner)
+    if origin is dict and len(args) == 2:
+        return args[1]
+    if origin in (list, tuple, set, frozenset) and args and isinstance(part, int):
+        return args[0]
+    return None
+
+
+def _user_loc(model: type[BaseModel], loc: Loc) -> tuple[Loc, bool]:
+    """pydantic's loc as the user's key path: without the union members' tags
+    ("str", "list[str]", "function-after[...]") pydantic puts in it. Also says
+    whether a union tag was dropped."""
+    annotation: Any = model
+    out: list[Any] = []
+    via_union = False
+    for part in loc:
+        union_here = len(_members(annotation)) > 1
+        if isinstance(part, str) and ("[" in part or union_here):
+            via_union = via_union or union_here or "[" in part
+            continue
+        out.append(part)
+        annotation = _step(annotation, part)
+    return tuple(out), via_union
+
+
+def _annotation_at(model: type[BaseModel], loc: Loc) -> Any:
+    annotation: Any = model
+    for part in loc:
+        annotation = _step(annotation, part)
+        if annotation is None:
+            return None
+    return annotation
+
+
+def _plain(annotation: Any) -> str | None:
+    """What a key takes, in plain words ("a list of strings"); None if unsure."""
+    if annotation is None:
+        return None
+    members = _members(annotation)
+    if len(members) > 1:
+        words = [_plain(m) for m in members]
+        return None if None in words else " or ".join(w for w in words if w)
+    (inner,) = members
+    origin, args = typing.get_origin(inner), typing.get_args(inner)
+    if inner is str or (origin is Literal and all(isinstance(a, str) for a in args)):
+        return "a string"
+    if inner is bool:
+        return "true or false"
+    if inner is int:
+        return "a whole number"
+    if inner is float:
+        return "a number"
+    if origin in (list, tuple, set, frozenset):
+        items = [a for a in args if a is not Ellipsis]
+        return "a list of strings" if items and _plain(items[0]) == "a string" else "a list"
+    if origin is dict or (isinstance(inner, type) and issubclass(inner, BaseModel)):
+        return "a table"
+    return None

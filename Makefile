@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+PORT   ?= 8080
 
 .PHONY: demo test lint format bench clean
 
@@ -13,7 +14,7 @@ $(STAMP): pyproject.toml
 
 ## demo: set up, then run Earful on the bundled demo data (Ctrl-C stops it)
 demo: $(STAMP)
-	$(BIN)/earful demo
+	$(BIN)/earful demo --port $(PORT)
 
 ## test: set up, then run the linters, the type checker and every test
 test: $(STAMP)

@@ -138,6 +138,17 @@ def _store(config: Config, *, create: bool = False) -> Any:
     return open_store(config, create=create)
 
 
+def _duration(value: str) -> str:
+    """A duration option's value, checked ("90s", "5m"): a usage error otherwise."""
+    from listener.base import parse_duration
+
+    try:
+        parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
 def _limit_option(default: int) -> Callable[[F], F]:
     return click.option(
         "--limit",
@@ -402,7 +413,10 @@ def poll(config_file: Path | None, as_json: bool, source_name: str | None, max_p
     """Poll each source once, judge, queue, and print a summary."""
     config = _load(config_file)
     if not config.sources:
-        raise BadConfig(f"{config.path}: no [[sources]] to poll; add one (see `earful init`)")
+        raise BadConfig(
+            f"{config.path}: no [[sources]] to poll; add a [[sources]] table "
+            "(config.example.toml shows one for each type)"
+        )
     _setup_logging(config, "warning" if as_json else None)
     summaries = asyncio.run(_poll_all(config, source_name, max_pages))
     if as_json:
@@ -542,7 +556,13 @@ async def _publish(config: Config) -> Any:
 )
 @click.option("--once", is_flag=True, help="Replay the whole demo file, print a summary, exit.")
 @click.option("--keep", is_flag=True, help="Continue the last demo instead of starting afresh.")
-@click.option("--interval", default="3s", show_default=True, help="Time between replay ticks.")
+@click.option(
+    "--interval",
+    default="3s",
+    show_default=True,
+    callback=lambda _ctx, _param, value: _duration(value),
+    help="Time between replay ticks.",
+)
 @click.option("--batch", default=5, show_default=True, help="Posts per replay tick.")
 @no_console_option
 @json_option
@@ -558,16 +578,30 @@ def demo(
     as_json: bool,
 ) -> None:
     """Run Earful on the bundled demo data: no credentials needed."""
-    from earful.demo import NotADemoFolder, prepare_demo
+    from earful.demo import NotADemoFolder, demo_lock
 
     try:
-        config = prepare_demo(
-            workdir, port=port, interval=interval, batch=200 if once else batch, fresh=not keep
-        )
+        with demo_lock(workdir):
+            _demo(workdir, port, once, keep, interval, batch, no_console, as_json)
     except NotADemoFolder as exc:
         raise BadConfig(str(exc)) from None
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="'--interval'") from None
+
+
+def _demo(
+    workdir: Path,
+    port: int,
+    once: bool,
+    keep: bool,
+    interval: str,
+    batch: int,
+    no_console: bool,
+    as_json: bool,
+) -> None:
+    from earful.demo import prepare_demo
+
+    config = prepare_demo(
+        workdir, port=port, interval=interval, batch=200 if once else batch, fresh=not keep
+    )
     if once:
         summary, stats = asyncio.run(_demo_once(config))
         if as_json:

@@ -142,7 +142,9 @@ def mention_from_line(line: bytes) -> Mention:
     try:
         record = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"invalid JSON ({exc.msg}, column {exc.colno})") from None
+        # json says "Unterminated string starting at" and leaves the place to us
+        what = exc.msg.removesuffix(" at").removesuffix(" starting").lower()
+        raise ValueError(f"invalid JSON at column {exc.colno}: {what}") from None
     except RecursionError:
         raise ValueError("invalid JSON (nested too deeply)") from None
     return mention_from_record(record)
@@ -191,6 +193,7 @@ class ReplaySource:
         self.name = name
         self.path = path
         self.batch = batch
+        self._said_done = False
         self.clock = clock
         self.loop = loop
         self._now = now
@@ -279,6 +282,15 @@ class ReplaySource:
             if not line:
                 # wrap at most once a fetch: a file with nothing usable must not spin
                 if not self.loop or wrapped or position.offset == 0:
+                    if not self._said_done and not self.loop:
+                        self._said_done = True  # once a run: the next polls find the same
+                        log.info(
+                            "replay %s: replayed all of %s (%d lines); new lines appended "
+                            "to it will be replayed too",
+                            self.name,
+                            self.path,
+                            position.line,
+                        )
                     break
                 wrapped = True
                 position = _Position(lap=position.lap + 1)

@@ -61,12 +61,14 @@ class AlreadyDecided(StoreError):
     """The reply was not in the state the caller expected: someone else got there
     first. The message names who and when."""
 
-    def __init__(self, reply: ReplyRecord, wanted: str) -> None:
-        who = f" by {reply.decided_by}" if reply.decided_by else ""
-        when = f" at {reply.decided_at}" if reply.decided_at else ""
-        super().__init__(
-            f"reply {reply.id} cannot be {wanted}: it was already {reply.status}{who}{when}"
-        )
+    def __init__(self, reply: ReplyRecord, wanted: str, expected: Sequence[str] = ()) -> None:
+        if reply.decided_by:
+            when = f" at {reply.decided_at}" if reply.decided_at else ""
+            state = f"it was already {reply.status} by {reply.decided_by}{when}"
+        else:  # nobody decided it yet: say which states the change needs
+            needed = f" (expected {' or '.join(expected)})" if expected else ""
+            state = f"it is {reply.status}{needed}"
+        super().__init__(f"reply {reply.id} cannot be {wanted}: {state}")
         self.reply = reply
 
 
@@ -334,7 +336,7 @@ class Store:
                 self._audit(conn, actor, action, f"reply:{reply_id}", **(detail or {}))
         current = self.reply(reply_id)  # raises NotFound for an unknown id
         if not changed:
-            raise AlreadyDecided(current, wanted)
+            raise AlreadyDecided(current, wanted, expected)
         return current
 
     def approve(self, reply_id: int, actor: str, *, body: str | None = None) -> ReplyRecord:

@@ -220,6 +220,15 @@ def test_a_second_decision_is_told_who_decided_and_exits_1(world: World) -> None
     assert late_reject.exit_code == 1 and "already approved by alice" in late_reject.output
 
 
+def test_settling_a_reply_that_needs_no_settling_says_what_it_needs(world: World) -> None:
+    reply = world.reply_to("hannah_writes")["id"]
+    result = world.run("queue", "retry", str(reply), "--as", "alice")
+    assert result.exit_code == 1
+    assert result.output == (
+        f"earful: reply {reply} cannot be retried: it is pending (expected failed or unknown)\n"
+    )
+
+
 def test_two_people_approving_at_once_one_wins_the_other_is_told_who(world: World) -> None:
     reply = str(world.reply_to("hannah_writes")["id"])
     agents = {

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from earful.app import build_runtime
 from earful.cli import cli
 from earful.daemon import Daemon
-from earful.demo import prepare_demo
+from earful.demo import demo_lock, prepare_demo
 from earful.pipeline import BatchSummary
 from storage.store import Store
 
@@ -119,3 +119,15 @@ def test_a_bad_demo_interval_is_a_usage_error(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "Invalid value for '--interval'" in result.output and "'soon'" in result.output
     assert not (tmp_path / "earful.toml").exists()
+
+
+def test_a_second_demo_in_a_running_demos_folder_is_refused(tmp_path: Path) -> None:
+    first = CliRunner().invoke(cli, ["demo", "--once", "--dir", str(tmp_path)])
+    assert first.exit_code == 0, first.output
+    with Store.open(tmp_path / "earful.db") as store:
+        stored = store.stats().mentions
+    with demo_lock(tmp_path):  # as a running `earful demo` holds it
+        second = CliRunner().invoke(cli, ["demo", "--once", "--dir", str(tmp_path)])
+    assert second.exit_code == 2 and "a demo is already running in" in second.output
+    with Store.open(tmp_path / "earful.db") as store:
+        assert store.stats().mentions == stored == DEMO_POSTS  # not started afresh

@@ -172,6 +172,20 @@ async def test_last_line_without_a_newline_is_read(tmp_path: Path) -> None:
     assert third.mentions == () and third.cursor == second.cursor
 
 
+async def test_the_end_of_the_file_is_said_once(
+    ten: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="earful.replay")
+    replay, cursor = source(ten, batch=4), None
+    for _ in range(5):  # 4 + 4 + 2 lines, then two fetches at the end
+        cursor = (await replay.fetch(cursor)).cursor
+    ends = [r.getMessage() for r in caplog.records if "replayed all of" in r.getMessage()]
+    assert ends == [
+        f"replay replayed: replayed all of {ten} (10 lines); new lines appended "
+        "to it will be replayed too"
+    ]
+
+
 async def test_cursor_that_no_longer_fits_the_file_starts_again_from_the_top(
     ten: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -40,6 +40,7 @@ from listener.base import (
     SourceSettings,
     StreamingSource,
 )
+from listener.http_errors import MAX_RATE_LIMIT_WAIT, wait_until
 from storage.store import Store
 
 log = logging.getLogger("earful.daemon")
@@ -55,6 +56,15 @@ STREAM_HEALTHY = 60.0
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _rate_limit_end(exc: RateLimited, at_least: float) -> datetime:
+    """When to try a rate-limited source again: the platform's reset (or a minute, if
+    it named none), but no sooner than `at_least` seconds and no later than
+    MAX_RATE_LIMIT_WAIT."""
+    now = _now()
+    until = exc.reset_at or now + timedelta(seconds=DEFAULT_RATE_LIMIT_WAIT)
+    return min(max(until, now + timedelta(seconds=at_least)), wait_until(now, MAX_RATE_LIMIT_WAIT))
 
 
 def backoff_delay(interval: float, failures: int, rng: random.Random | None = None) -> float:
@@ -136,8 +146,9 @@ class SourceRunner:
             self.reschedule(self.name, None)
             return
         if isinstance(exc, RateLimited):
-            until = exc.reset_at or _now() + timedelta(seconds=DEFAULT_RATE_LIMIT_WAIT)
-            until = max(until, _now() + timedelta(seconds=1))
+            # Never sooner than the backoff (a "Retry-After: 0" loop), never later than
+            # an hour (a reset time in 2058 is a platform's bug).
+            until = _rate_limit_end(exc, backoff_delay(self.settings.interval, self.failures))
             level = logging.WARNING if first else logging.DEBUG
             log.log(
                 level,
@@ -233,8 +244,8 @@ class StreamRunner:
             )
             return None
         if isinstance(exc, RateLimited):
-            until = exc.reset_at or _now() + timedelta(seconds=DEFAULT_RATE_LIMIT_WAIT)
-            delay = max((until - _now()).total_seconds(), 1.0)
+            backoff = min(backoff_delay(self.retry, self.failures), STREAM_MAX_BACKOFF)
+            delay = (_rate_limit_end(exc, backoff) - _now()).total_seconds()
         else:
             delay = min(backoff_delay(self.retry, self.failures), STREAM_MAX_BACKOFF)
         if self.failures == 1:

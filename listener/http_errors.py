@@ -70,17 +70,36 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# The longest a rate limit is believed: platforms' windows are 15 minutes at most, and
+# a header saying "come back in 2058" is a bug to outlast, not an order to obey.
+MAX_RATE_LIMIT_WAIT = 3600.0
+
+
+def wait_until(now: datetime, seconds: float) -> datetime:
+    """`now` plus `seconds`, held between 0 and MAX_RATE_LIMIT_WAIT (junk such as
+    NaN, minus or 1e300 seconds becomes a moment that exists)."""
+    if not seconds > 0:  # also NaN
+        seconds = 0.0
+    return now + timedelta(seconds=min(seconds, MAX_RATE_LIMIT_WAIT))
+
+
 def reset_at(headers: Mapping[str, str], now: datetime | None = None) -> datetime | None:
     """When a rate limit ends, from Retry-After (seconds or an HTTP date) or a
     ratelimit-reset / x-ratelimit-reset header (epoch seconds, seconds to wait, or
-    an ISO 8601 moment)."""
+    an ISO 8601 moment); never more than MAX_RATE_LIMIT_WAIT away."""
     now = now or _utcnow()
+    latest = wait_until(now, MAX_RATE_LIMIT_WAIT)
+    moment = _reset_in(headers, now)
+    return None if moment is None else min(moment, latest)
+
+
+def _reset_in(headers: Mapping[str, str], now: datetime) -> datetime | None:
     lowered = {k.lower(): v for k, v in headers.items()}
     retry_after = lowered.get("retry-after")
     if retry_after:
         seconds = _number(retry_after)
         if seconds is not None:
-            return now + timedelta(seconds=max(seconds, 0.0))
+            return wait_until(now, seconds)
         try:
             moment = parsedate_to_datetime(retry_after)
         except (TypeError, ValueError, IndexError):
@@ -100,7 +119,7 @@ def reset_at(headers: Mapping[str, str], now: datetime | None = None) -> datetim
                 return datetime.fromtimestamp(value, tz=UTC)
             except (OverflowError, OSError, ValueError):
                 continue
-        return now + timedelta(seconds=max(value, 0.0))
+        return wait_until(now, value)
     return None
 
 

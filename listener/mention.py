@@ -89,11 +89,18 @@ def parse_time(value: Any) -> datetime | None:
     return None
 
 
+# The largest count stored: SQLite's integers are signed 64-bit.
+MAX_COUNT = 2**63 - 1
+
+
 def as_int(value: Any) -> int | None:
-    """A count from a payload, or None when absent or not a number."""
+    """A count from a payload, or None when absent, not a number, negative, or too
+    large to be one (JSON's 1e999 is infinity; a 40-digit count would not fit the
+    database): one post's junk count must not fail the page it came in."""
     if value is None or isinstance(value, bool):
         return None
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
         return None
+    return number if 0 <= number <= MAX_COUNT else None

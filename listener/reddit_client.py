@@ -16,10 +16,11 @@ the fake Reddit in tests/).
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -29,6 +30,7 @@ import requests
 from prawcore.const import ACCESS_TOKEN_PATH
 
 from listener.base import AuthFailed, RateLimited, SourceDown, SourceError
+from listener.http_errors import MAX_RATE_LIMIT_WAIT, wait_until
 
 log = logging.getLogger("earful.reddit")
 
@@ -80,7 +82,7 @@ class RateBudget:
             self.remaining = remaining
             used = _number(headers.get("x-ratelimit-used"))
             self.used = int(used) if used is not None else None
-            self.reset_at = now + timedelta(seconds=reset)
+            self.reset_at = wait_until(now, reset)
         log.debug(
             "%s: Reddit rate limit: %d used, %d left, resets in %ds",
             self.name,
@@ -109,10 +111,12 @@ class RateBudget:
 
 
 def _number(value: Any) -> float | None:
+    """A finite number from a header, else None."""
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError):
         return None
+    return number if math.isfinite(number) else None
 
 
 class PostOutcomeUnknown(Exception):
@@ -149,9 +153,33 @@ class _Requestor(prawcore.Requestor):
                 ) from exc
             raise
         self.budget.update(response.headers)
+        _sane_rate_headers(response.headers)
         if guarded and response.status_code >= 500:
             raise PostOutcomeUnknown(f"Reddit answered HTTP {response.status_code}")
         return response
+
+
+_RATE_HEADERS = ("x-ratelimit-remaining", "x-ratelimit-used", "x-ratelimit-reset")
+
+
+def _sane_rate_headers(headers: Any) -> None:
+    """prawcore reads these with int() deep inside every request: junk ("1e20", "nan")
+    would raise from there, and a huge reset would have it sleep that long in a worker
+    thread. Junk is dropped (prawcore then counts the request itself); a reset is held
+    to MAX_RATE_LIMIT_WAIT."""
+    if _RATE_HEADERS[0] not in headers:
+        return
+    try:
+        remaining = float(headers[_RATE_HEADERS[0]])
+        int(headers[_RATE_HEADERS[1]])
+        reset = int(headers[_RATE_HEADERS[2]])
+    except (KeyError, TypeError, ValueError):
+        remaining, reset = math.nan, 0
+    if not math.isfinite(remaining):
+        for name in _RATE_HEADERS:
+            headers.pop(name, None)
+        return
+    headers[_RATE_HEADERS[2]] = str(min(max(reset, 0), int(MAX_RATE_LIMIT_WAIT)))
 
 
 def _never_sent(exc: BaseException) -> bool:
@@ -240,7 +268,7 @@ def auth_failed(name: str, exc: BaseException) -> AuthFailed:
 def rate_limited(name: str, exc: prawcore.TooManyRequests, budget: RateBudget) -> RateLimited:
     now = datetime.now(UTC)
     wait = _number(exc.retry_after) or _number(exc.response.headers.get("x-ratelimit-reset"))
-    reset_at = now + timedelta(seconds=wait) if wait is not None else budget.reset_at
+    reset_at = wait_until(now, wait) if wait is not None else budget.reset_at
     return RateLimited(f"Reddit source {name}: HTTP 429 too many requests", reset_at)
 
 

@@ -81,7 +81,7 @@ def mention_from_entry(
     return Mention(
         platform="rss",
         native_id=native_id,
-        text=join_text(as_str(entry.get("title")), _body(entry)),
+        text=join_text(_title(entry), _body(entry)),
         author=_author(entry, feed_title),
         url=link,
         created_at=_first_time(entry, "published", "updated"),
@@ -103,6 +103,15 @@ def _absolute(link: str | None, base: str) -> str | None:
         return urljoin(base, link) if isinstance(base, str) and base else link
     except ValueError:  # a base url the standard library cannot parse
         return link
+
+
+def _title(entry: Mapping[str, Any]) -> str | None:
+    """The title as text: feedparser hands over escaped markup ("&lt;b&gt;", "AT&amp;T")
+    as is when it calls the title HTML, so that is made plain like the body."""
+    title = as_str(entry.get("title"))
+    if title and "html" in (as_str(get_path(entry, "title_detail", "type")) or ""):
+        return html_to_text(title)
+    return title
 
 
 def _body(entry: Mapping[str, Any]) -> str | None:

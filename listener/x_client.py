@@ -35,7 +35,31 @@ class _RebasedSession(requests.Session):
         if isinstance(url, str) and url.startswith(TWEEPY_HOST):
             url = self.base_url + url[len(TWEEPY_HOST) :]
         kwargs.setdefault("timeout", self.timeout)
-        return super().request(method, url, *args, **kwargs)
+        response = super().request(method, url, *args, **kwargs)
+        if response.status_code >= 400:
+            _readable_for_tweepy(response)
+        return response
+
+
+def _readable_for_tweepy(response: requests.Response) -> None:
+    """tweepy builds its exception from an error answer and trips on shapes X does not
+    send but a proxy or a broken server may: `{"errors": null}`, a list, `[5]` as the
+    errors, a reset time of "soon". Such a body is dropped (tweepy then says "503
+    Service Unavailable") and such a reset header removed, so the answer still
+    becomes the error it is."""
+    reset = response.headers.get("x-rate-limit-reset")
+    if reset is not None and not reset.strip().isdigit():
+        del response.headers["x-rate-limit-reset"]
+    try:
+        body = response.json()
+    except requests.JSONDecodeError:
+        return  # tweepy copes with a body that is not JSON
+    errors = body.get("errors", []) if isinstance(body, dict) else None
+    usable = isinstance(errors, list) and all(isinstance(e, str | dict) for e in errors)
+    if usable and isinstance(body, dict) and "error" in body:
+        usable = isinstance(body["error"], str | dict)
+    if not usable:
+        response._content = b""
 
 
 def make_client(

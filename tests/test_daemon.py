@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import factories
@@ -35,6 +36,7 @@ from listener.base import (
     SourceDown,
     SourceSettings,
 )
+from listener.http_errors import MAX_RATE_LIMIT_WAIT
 from responders.publish.base import Outgoing, Posted, Publisher, PublishError
 from storage.store import Store
 
@@ -223,6 +225,28 @@ async def test_rate_limited_source_waits_for_the_reset_while_others_keep_polling
     assert sum(first < t < second for t in other.fetched_at) >= 2
     (line,) = logged(caplog, "source limited rate-limited until", logging.WARNING)
     assert reset_at.isoformat(timespec="seconds") in line and "429" in line
+
+
+async def test_a_rate_limit_is_never_shorter_than_the_backoff_nor_longer_than_an_hour(
+    tmp_path: Path,
+) -> None:
+    # "Retry-After: 0" (or minus) on every answer must not make a busy loop, and a
+    # reset in the year 2058 must not silence the source until then
+    soon = Platform(
+        "soon", trouble=lambda n: RateLimited("429", datetime.now(UTC)) if n <= 4 else None
+    )
+    never = Platform(
+        "never", trouble=lambda n: RateLimited("429", datetime(2058, 1, 1, tzinfo=UTC))
+    )
+    daemon = make_daemon(make_config(tmp_path), [soon, never])
+    async with running(daemon):
+        await until(lambda: soon.served >= 1 and never.fetches >= 1, "both to be polled")
+        job = daemon.scheduler.get_job("source:never")
+        assert job is not None
+        assert job.next_run_time <= datetime.now(UTC) + timedelta(seconds=MAX_RATE_LIMIT_WAIT)
+    gaps = [(b - a).total_seconds() for a, b in pairwise(soon.fetched_at[:5])]
+    # each wait is the backoff at least: the interval, doubling per failure (+-20%)
+    assert all(gap >= 0.8 * INTERVAL * 2**k for k, gap in enumerate(gaps)), gaps
 
 
 async def test_bad_credentials_disable_only_that_source(

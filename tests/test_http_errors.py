@@ -26,6 +26,13 @@ NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
         ({"Retry-After": "soon", "ratelimit-reset": "30"}, NOW + timedelta(seconds=30)),
         ({"Retry-After": "nan"}, None),
         ({}, None),
+        # junk is held to something that exists: at most an hour, never the past
+        ({"Retry-After": "1e13"}, NOW + timedelta(hours=1)),
+        ({"Retry-After": "1e300"}, NOW + timedelta(hours=1)),
+        ({"Retry-After": "999999999"}, NOW + timedelta(hours=1)),
+        ({"Retry-After": "-30"}, NOW),
+        ({"x-ratelimit-reset": "99999999999"}, NOW + timedelta(hours=1)),  # the year 5138
+        ({"retry-after": "Fri, 01 Jan 2058 00:00:00 GMT"}, NOW + timedelta(hours=1)),
     ],
 )
 def test_reset_time_from_headers(headers: dict[str, str], expected: datetime | None) -> None:

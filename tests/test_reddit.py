@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from earful.outbox import publish_due, reconcile_sending
 from earful.pipeline import BatchSummary, poll
 from listener.base import AuthFailed, RateLimited, SourceDown
 from listener.reddit import Settings, mention_from_thing, search_query
-from listener.reddit_client import user_agent
+from listener.reddit_client import RateBudget, user_agent
 from responders.publish import reddit as reddit_publisher
 
 T = 1_795_000_000.0  # a moment in November 2026, in Reddit's created_utc
@@ -297,6 +297,22 @@ async def test_rate_limited_then_recovers(fake: FakeReddit, runtime_for: Any) ->
     # the daemon waits until reset_at; so does this test
     await asyncio.sleep(max((reset_at - datetime.now(UTC)).total_seconds(), 0) + 0.05)
     assert (await poll_source(runtime)).new == 1
+
+
+@pytest.mark.parametrize("reset", ["1e20", "inf", "nan", "999999999"])
+async def test_a_junk_rate_limit_reset_is_held_to_an_hour(
+    fake: FakeReddit, runtime_for: Any, reset: str
+) -> None:
+    runtime = runtime_for(table(fake, mode="submissions", subreddits=["LumenetUK"]))
+    headers = {"x-ratelimit-remaining": "0", "x-ratelimit-used": "600", "x-ratelimit-reset": reset}
+    fake.fail("/r/LumenetUK/new", 429, {"message": "Too Many Requests"}, headers=headers)
+    with pytest.raises(RateLimited) as caught:
+        await poll_source(runtime)
+    reset_at = caught.value.reset_at
+    assert reset_at is None or reset_at <= datetime.now(UTC) + timedelta(hours=1)
+    budget = RateBudget("reddit")  # what every answer's headers go through
+    budget.update(headers)
+    assert budget.reset_at is None or budget.reset_at <= datetime.now(UTC) + timedelta(hours=1)
 
 
 async def test_a_used_up_window_keeps_what_was_read_and_waits_for_the_reset(

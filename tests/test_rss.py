@@ -60,6 +60,21 @@ NEWS = [
 # -- formats ----------------------------------------------------------------------------------
 
 
+async def test_a_title_written_as_html_is_stored_as_text(
+    fake: FakeFeeds, http: SharedSession, store: Store
+) -> None:
+    # written escaped once more than the format needs, as many feeds do: feedparser
+    # calls such a title HTML and hands the markup over as it is
+    items = [
+        Item("t:1", "<b>Acme</b> down again &lt;3", link="https://news.example/1"),
+        Item("t:2", "AT&amp;T &amp; Acme: outage", link="https://news.example/2"),
+        Item("t:3", "Acme & Globex < 3 plans", link="https://news.example/3"),  # plain text
+    ]
+    summary = await poll(source(http, [fake.publish("news", rss("News", items))]), store, stages())
+    assert summary.new == 3
+    assert texts(store) == ["Acme down again <3", "AT&T & Acme: outage", "Acme & Globex < 3 plans"]
+
+
 async def test_rss_and_atom_feeds_are_both_read(
     fake: FakeFeeds, http: SharedSession, store: Store
 ) -> None:

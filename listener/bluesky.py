@@ -39,7 +39,16 @@ from listener.normalize import (
     get_path,
     require_mapping,
 )
-from listener.paging import Edge, Page, Stamped, normalized, search_terms, walk, walk_queries
+from listener.paging import (
+    Edge,
+    Page,
+    Stamped,
+    normalized,
+    search_terms,
+    walk,
+    walk_queries,
+    warn_stuck,
+)
 
 WEB = "https://bsky.app"
 # What the AppView says for an account whose handle no longer resolves.
@@ -189,6 +198,7 @@ class BlueskySource:
         self.settings = settings
         self.client = client
         self.searches = list(searches)
+        self._stuck_warned: set[str] = set()  # listings whose paging looped, warned once
 
     async def fetch(self, cursor: Cursor | None) -> FetchResult:
         if self.settings.mode == "mentions":
@@ -201,6 +211,7 @@ class BlueskySource:
             max_pages=self.settings.max_pages,
             source=self.name,
             logger=log,
+            warned=self._stuck_warned,
         )
 
     async def aclose(self) -> None:
@@ -226,6 +237,8 @@ class BlueskySource:
         walked = await walk(
             Edge.from_cursor(stored), self._notification_page, max_pages=self.settings.max_pages
         )
+        if walked.stuck:
+            warn_stuck(log, self.name, "notifications", self._stuck_warned)
         wanted = [
             n for n in walked.items if n.get("reason") in self.settings.reasons and _stamp(n).key
         ]

@@ -9,10 +9,11 @@ The source (type = "hackernews") searches the Algolia API's search_by_date, newe
 first, once per query (default: one per brand keyword), for stories and comments.
 Each query pages down to its edge (listener/paging.py): the newest created_at_i
 stored plus the objectIDs at exactly that second, asked for with
-numericFilters=created_at_i>=edge. A backlog is walked page by page under a fixed
-upper bound (created_at_i<=the newest seen when the walk began), so pages do not
-shift as new posts arrive. Hacker News is read-only: complaints found here become
-callback tasks, never replies.
+numericFilters=created_at_i>=edge. Every page after the first of a walk, and every
+page of a backlog swept on by later polls, carries a fixed upper bound as well
+(created_at_i<=the newest second on the walk's first page), so pages do not shift as
+new posts arrive; those are read by the next walk from the top. Hacker News is
+read-only: complaints found here become callback tasks, never replies.
 """
 
 from __future__ import annotations
@@ -140,6 +141,7 @@ class HackerNewsSource:
         self._http = http
         self.base_url = (settings.base_url or DEFAULT_BASE_URL).rstrip("/")
         self.searches = list(searches)
+        self._stuck_warned: set[str] = set()  # queries whose paging looped, warned once
 
     async def fetch(self, cursor: Cursor | None) -> FetchResult:
         return await walk_queries(
@@ -150,6 +152,7 @@ class HackerNewsSource:
             max_pages=self.settings.max_pages,
             source=self.name,
             logger=log,
+            warned=self._stuck_warned,
         )
 
     async def aclose(self) -> None:
@@ -161,6 +164,7 @@ class HackerNewsSource:
         if edge.at is not None:
             numeric.append(f"created_at_i>={int(edge.at)}")
         if edge.sweep is not None and edge.sweep.top is not None:
+            # past the walk's first page: the newest second it met holds the pages still
             numeric.append(f"created_at_i<={int(edge.sweep.top)}")
         params = {
             "query": query,

@@ -19,6 +19,7 @@ from listener.http_fetch import raise_for_status, rate_limit_pause, request_json
 from listener.mastodon import Settings, mention_from_status
 from listener.mention import Mention
 from listener.normalize import MalformedPost, as_id, as_list, as_mapping, get_path
+from listener.paging import warn_stuck
 
 log = logging.getLogger("earful.mastodon")
 
@@ -44,6 +45,11 @@ def newer(a: str | None, b: str | None) -> str | None:
     if a is None or b is None:
         return a or b
     return max(a, b, key=id_order)
+
+
+def _not_after(item_id: str | None, since: str | None) -> bool:
+    """An id no newer than `since`: already read (or older than the cursor)."""
+    return item_id is not None and since is not None and id_order(item_id) <= id_order(since)
 
 
 def _since(cursor: Cursor | None, name: str) -> str | None:
@@ -74,6 +80,7 @@ class MastodonSource:
         self._http = http
         self.retries = retries
         self.retry_delay = retry_delay
+        self._stuck_warned: set[str] = set()  # a looping timeline is warned about once
 
     # -- plumbing -------------------------------------------------------------
 
@@ -148,7 +155,9 @@ class MastodonSource:
         newest, pages = since, 0
         found: list[Mention] = []
         more, pause = False, None
+        asked: set[str] = set()  # the pages requested, to notice a Link that loops
         while True:
+            asked.add(str(url.with_query(params) if params else url))
             resp = await request_json(
                 session,
                 "GET",
@@ -162,8 +171,13 @@ class MastodonSource:
             items = self._items(resp.payload)
             pages += 1
             page: list[Mention] = []
+            before = newest
             for item in items:
                 item_id, mention = self._mention(item)
+                if _not_after(item_id, before):
+                    # asked for what is newer than `before`: an instance that ignores
+                    # min_id sends what was read already; it is not kept twice
+                    continue
                 newest = newer(newest, item_id)
                 if mention is not None:
                     page.append(mention)
@@ -171,6 +185,11 @@ class MastodonSource:
             pause = rate_limit_pause(resp.headers)
             # the very first poll takes the newest page and starts from there
             if since is None or len(items) < self.settings.page_size or pause is not None:
+                break
+            if newest == before:
+                # a full page with nothing newer than the cursor: paging on would
+                # fetch it again and again
+                self._stuck()
                 break
             if pages >= MAX_PAGES:
                 more = True
@@ -180,11 +199,24 @@ class MastodonSource:
                 url, params = link, []
             else:  # no Link header (search): ask for the page after the newest id
                 url, params = self._request(newest)
+            if str(url.with_query(params) if params else url) in asked:
+                self._stuck()  # the Link header points back at a page already read
+                break
         if newest is None:
             # The first poll found the timeline empty: whatever appears from now on
             # is new, and the next poll must read all of it, not just its newest page.
             newest = EMPTY
         return FetchResult(tuple(found), {"since_id": newest}, more=more, next_poll_in=pause)
+
+    def _stuck(self) -> None:
+        s = self.settings
+        listing = {"hashtag": f"#{s.tag}", "search": f"the search {s.query!r}"}
+        warn_stuck(
+            log,
+            f"mastodon {self.name}",
+            listing.get(s.mode, "the mention notifications"),
+            self._stuck_warned,
+        )
 
 
 class MastodonStreamingSource(MastodonSource):

@@ -9,7 +9,14 @@ from the top down until it reaches the edge, then moves the edge up.
 A backlog deeper than one poll's page budget is walked as a *sweep*: the token for
 the next older page and the newest time seen so far are kept in the cursor, the
 daemon polls again at once (`more=True`), and the edge moves only when the sweep
-reaches it, so the middle of a burst is never skipped.
+reaches it, so the middle of a burst is never skipped. From the first older page on,
+the page fetcher is handed the sweep under way (its `top`), so an API with a time
+filter can hold the pages still under new arrivals (listener/hackernews.py).
+
+A platform whose paging goes round in circles (a page token that comes back, a page
+that brings nothing the walk has not read already) ends the walk there: the edge
+moves up to what was read and `Walked.stuck` says so, for the source to warn about
+(`warn_stuck`), instead of sweeping the same page forever.
 
 On the very first poll (no edge yet) only the newest page is read: Earful follows
 the platform from now on instead of importing its whole history.
@@ -122,6 +129,7 @@ class Walked:
     items: tuple[Any, ...]  # new posts, newest first
     edge: Edge
     more: bool  # a sweep is under way: poll again at once
+    stuck: bool = False  # the platform's paging repeated itself; the walk stopped there
 
 
 # Fetches one page: the token (None for the top) and the edge being walked to.
@@ -137,9 +145,15 @@ async def walk(edge: Edge, fetch_page: PageFetcher, *, max_pages: int) -> Walked
     token = sweep.next if sweep else None
     top, top_seen = (sweep.top, sweep.top_seen) if sweep else (None, frozenset[str]())
     budget = 1 if edge.at is None and sweep is None else max(1, max_pages)
+    asked: set[str | int] = set()  # the page tokens this walk has used
     for _ in range(budget):
+        # past the top page the fetcher sees the sweep under way, so that its bound
+        # (the newest time met) holds from the first older page on
+        walking = edge if token is None else replace(edge, sweep=Sweep(token, top, top_seen))
+        if token is not None:
+            asked.add(token)
         try:
-            page = await fetch_page(token, edge)
+            page = await fetch_page(token, walking)
         except Refused as exc:
             if sweep is None or token != sweep.next:
                 raise
@@ -147,13 +161,14 @@ async def walk(edge: Edge, fetch_page: PageFetcher, *, max_pages: int) -> Walked
             # walk again from the top down to the same edge; nothing is skipped
             log.warning("a saved page cursor was refused (%s); paging again from the top", exc)
             return await walk(Edge(edge.at, edge.seen), fetch_page, max_pages=max_pages)
-        reached = False
+        reached = fresh = False
         for stamped in page.items:
             if edge.is_old(stamped):
                 reached = True
                 continue
             if stamped.key in keys:
                 continue
+            fresh = True
             keys.add(stamped.key)
             found.append(stamped.item)
             if stamped.at is not None:
@@ -163,6 +178,10 @@ async def walk(edge: Edge, fetch_page: PageFetcher, *, max_pages: int) -> Walked
                     top_seen = top_seen | {stamped.key}
         if reached or page.next is None or not page.items:
             return Walked(tuple(found), _moved(edge, top, top_seen), False)
+        if not fresh or page.next in asked:
+            # the same page again, or a token already followed: going on would read it
+            # forever; what was read is kept and the edge moves up to it
+            return Walked(tuple(found), _moved(edge, top, top_seen), False, stuck=True)
         token = page.next
     if edge.at is None and sweep is None:
         # the first poll: the newest page only, and the edge starts there
@@ -170,6 +189,26 @@ async def walk(edge: Edge, fetch_page: PageFetcher, *, max_pages: int) -> Walked
     # every page fetched had a next one (the loop returns otherwise), so there is a token
     assert token is not None
     return Walked(tuple(found), replace(edge, sweep=Sweep(token, top, top_seen)), True)
+
+
+def warn_stuck(
+    logger: logging.Logger, source: str, listing: str, warned: set[str] | None = None
+) -> None:
+    """Say that `listing`'s paging went round in circles and what Earful did about it:
+    a warning the first time for each listing in `warned` (the source's own set),
+    debug after that, so a platform broken for good does not fill the log."""
+    level = logging.DEBUG if warned is not None and listing in warned else logging.WARNING
+    if warned is not None:
+        warned.add(listing)
+    logger.log(
+        level,
+        "%s: the platform's paging for %s repeats itself (a page cursor handed back again, "
+        "or a page with nothing new); Earful stops paging there for this poll, keeps what "
+        "it read and moves the cursor up to the newest post read; posts the platform will not "
+        "page to are not fetched",
+        source,
+        listing,
+    )
 
 
 def _moved(edge: Edge, top: float | None, top_seen: frozenset[str]) -> Edge:
@@ -209,10 +248,12 @@ async def walk_queries(
     max_pages: int,
     source: str,
     logger: logging.Logger,
+    warned: set[str] | None = None,
 ) -> FetchResult:
     """Walk each query to its own edge and normalize what was found. The cursor is
     `{"queries": {query: edge}}`; a query dropped from the config drops out of it, a
-    new one starts fresh."""
+    new one starts fresh. A query whose paging goes round in circles is warned about
+    (once per query in `warned`, the source's own set)."""
     stored = cursor.get("queries") if isinstance(cursor, Mapping) else None
     stored = stored if isinstance(stored, Mapping) else {}
     items: list[Any] = []
@@ -224,6 +265,8 @@ async def walk_queries(
             return await fetch_page(query, token, edge)
 
         walked = await walk(Edge.from_cursor(stored.get(query)), page, max_pages=max_pages)
+        if walked.stuck:
+            warn_stuck(logger, source, f"query {query!r}", warned)
         items.extend(walked.items)
         edges[query] = walked.edge.as_cursor()
         more = more or walked.more

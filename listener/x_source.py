@@ -26,6 +26,7 @@ from listener import x_client
 from listener.base import AuthFailed, Cursor, FetchResult, RateLimited, SourceDown
 from listener.mention import Brand, Mention
 from listener.normalize import MalformedPost, as_id, as_list, as_mapping, get_path
+from listener.paging import warn_stuck
 from listener.x import Settings, mention_from_tweet
 
 log = logging.getLogger("earful.x")
@@ -166,6 +167,7 @@ class XSource:
         # the brand account's id: looked up in mentions mode, known from the posting keys
         self._user_id: str | None = None
         self._own_ids: set[str] = {settings.account_id} if settings.account_id else set()
+        self._stuck_warned: set[str] = set()  # a run whose paging looped, warned once
         # the adaptive interval, kept between the bounds and never faster than the
         # budget can pay for
         floor = max(settings.min_interval, WINDOW / settings.requests_per_window)
@@ -243,7 +245,19 @@ class XSource:
                 x_client.describe_errors(errors),
             )
         includes = as_mapping(page.get("includes"))
-        mentions = self._mentions(tweets, includes)
+
+        def had(tweet: Any) -> bool:
+            # read already: since_id is exclusive, and a later page of a run holds only
+            # tweets older than the run's newest; a server paging in circles resends them
+            tweet_id = as_id(get_path(tweet, "id"))
+            if tweet_id is None or not is_tweet_id(tweet_id):
+                return False
+            if run.since_id and int(tweet_id) <= int(run.since_id):
+                return True
+            return bool(run.next_token and run.newest_id and int(tweet_id) >= int(run.newest_id))
+
+        fresh = [t for t in tweets if not had(t)]
+        mentions = self._mentions(fresh, includes)
         ids = [as_id(get_path(t, "id")) for t in tweets]
         newest = run.newest_id
         for tweet_id in [as_id(get_path(page, "meta", "newest_id")), *ids]:
@@ -251,8 +265,17 @@ class XSource:
                 newest = newer(newest, tweet_id)
         next_token = get_path(page, "meta", "next_token")
         pages = run.pages + 1
-        seen = run.seen + len(tweets)
-        if isinstance(next_token, str) and next_token:
+        seen = run.seen + len(fresh)
+        if (
+            isinstance(next_token, str)
+            and next_token
+            and (next_token == run.next_token or (not fresh and tweets))
+        ):
+            # X handed back the token this page was asked with, or a page of tweets it
+            # had sent already: following it would read the same page until the budget
+            # ran out, so the run settles at what was read
+            warn_stuck(log, f"x {self.name}", f"the {self.settings.mode} run", self._stuck_warned)
+        elif isinstance(next_token, str) and next_token:
             if not (run.backfilling and pages >= self.settings.backfill_pages):
                 paging = Run(run.since_id, next_token, newest, run.start_time, pages, seen)
                 return FetchResult(tuple(mentions), paging.as_cursor(), more=True)

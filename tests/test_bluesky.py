@@ -127,6 +127,63 @@ async def test_a_burst_deeper_than_one_poll_is_swept_without_gaps_or_repeats(
     assert [r.param("cursor") for r in fake.seen(SEARCH)[1:]] == [None, "10", "20", "30", "40"]
 
 
+async def test_a_cursor_that_never_changes_ends_the_walk_instead_of_looping(
+    fake: FakeBluesky, http: SharedSession, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    bsky = source(fake, http, page_size=10, max_pages=3)
+    fake.add(*complaints(1, 3))
+    await poll(bsky, store, stages())
+    fake.add(*complaints(4, 25))
+    fake.stuck_cursor = "stuck"  # the same page, with the same cursor, for ever
+
+    first = await poll(bsky, store, stages())
+    # the newest page, then the same page again under the same cursor: stop there
+    assert not first.more and first.new == 10 and first.fetched == 10
+    assert [r.param("cursor") for r in fake.seen(SEARCH)[1:]] == [None, "stuck"]
+    cursor = store.cursor("bsky")
+    assert cursor is not None
+    # the edge moved up to what was read, with no sweep left to loop on
+    newest = fake.posts[-1]
+    assert cursor["queries"]["acme"] == {
+        "at": datetime.fromisoformat(newest["indexedAt"]).timestamp(),
+        "seen": [newest["uri"]],
+    }
+    assert stored_ids(store) == sorted(p["uri"] for p in fake.posts[:3] + fake.posts[-10:])
+
+    quiet = await poll(bsky, store, stages())  # the edge is on the first page
+    assert not quiet.more and quiet.fetched == 0 and len(fake.seen(SEARCH)) == 4
+    fake.add(*complaints(40, 12))
+    again = await poll(bsky, store, stages())
+    assert not again.more and again.new == 10
+
+    warnings = [r for r in caplog.records if r.levelname == "WARNING" and "repeats" in r.message]
+    assert len(warnings) == 1  # once, however often the platform does it
+    assert "bsky" in warnings[0].message and "query 'acme'" in warnings[0].message
+    assert "stops paging" in warnings[0].message
+
+
+async def test_a_notification_cursor_that_never_changes_ends_the_walk(
+    fake: FakeBluesky, http: SharedSession, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    bsky = source(fake, http, mode="mentions", page_size=5, max_pages=4)
+    first = complaints(1, 2)
+    fake.add(*first)
+    fake.notifications.extend(notification(v) for v in first)
+    await poll(bsky, store, stages())
+    later = complaints(3, 12)
+    fake.add(*later)
+    fake.notifications.extend(notification(v) for v in later)
+    fake.stuck_cursor = "stuck"
+
+    summary = await poll(bsky, store, stages())
+    assert not summary.more and summary.new == 5
+    cursor = store.cursor("bsky")
+    assert cursor is not None and "sweep" not in cursor["mentions"]
+    assert cursor["mentions"]["seen"] == [later[-1]["uri"]]
+    assert len(fake.seen("/xrpc/app.bsky.notification.listNotifications")) == 3
+    assert "bsky: the platform's paging for notifications repeats itself" in caplog.text
+
+
 async def test_a_quiet_poll_stores_nothing_and_asks_once(
     fake: FakeBluesky, http: SharedSession, store: Store
 ) -> None:

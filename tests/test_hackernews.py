@@ -95,14 +95,43 @@ async def test_a_burst_is_swept_under_a_fixed_upper_bound(
     assert stored(store) == sorted(h["objectID"] for h in fake.hits)
     filters = [r.param("numericFilters") for r in fake.seen(SEARCH)]
     edge, top = BASE_TIME + 3, BASE_TIME + 38
+    # the bound holds from the first older page on, this poll's and the next ones'
     assert filters[1:] == [
         f"created_at_i>={edge}",
-        f"created_at_i>={edge}",
+        f"created_at_i>={edge},created_at_i<={top}",
         f"created_at_i>={edge},created_at_i<={top}",
         f"created_at_i>={edge},created_at_i<={top}",
         f"created_at_i>={top}",
     ]
     assert [r.param("page") for r in fake.seen(SEARCH)[1:]] == ["0", "1", "2", "3", "0"]
+
+
+async def test_posts_arriving_while_the_first_poll_pages_do_not_shift_the_sweep(
+    fake: FakeHackerNews, http: SharedSession, store: Store
+) -> None:
+    hn = source(fake, http, page_size=5, max_pages=2)
+    fake.add(story(0, "Acme is fine"))
+    await poll(hn, store, stages())
+    fake.add(*stories(1, 30))  # a burst of six pages: a sweep over three polls
+    live = iter(range(100, 200))
+
+    def arrivals(request: Any) -> None:
+        if request.query.get("page") != "0":  # 3 new posts before each older page
+            fake.add(*stories(next(live), 1), *stories(next(live), 1), *stories(next(live), 1))
+
+    fake.before_search = arrivals
+    first = await poll(hn, store, stages())
+    assert first.more
+    fake.before_search = None
+    while (await poll(hn, store, stages())).more:
+        pass
+    last = await poll(hn, store, stages())  # the arrivals, from the top
+    assert last.new == 3 and not last.more
+
+    # every story once: none of the burst lost at the seam between polls
+    assert stored(store) == sorted(h["objectID"] for h in fake.hits)
+    assert len(fake.hits) == 34
+    assert first.new == 10  # two pages of the burst, not shifted into each other
 
 
 async def test_posts_in_the_same_second_as_the_edge_are_neither_lost_nor_repeated(

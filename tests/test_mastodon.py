@@ -116,6 +116,44 @@ async def test_a_backlog_longer_than_a_poll_asks_to_be_polled_again_at_once(
     assert rest.more is False
 
 
+async def test_an_instance_ignoring_min_id_is_read_once_not_for_ever(
+    fake: FakeMastodon, http: SharedSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    (first,) = post_tagged(fake, 1)
+    later = post_tagged(fake, 3)
+    fake.ignore_min_id = True  # the newest page every time, Link prev pointing at it
+    masto = source(fake, http, page_size=3)
+    timeline = "/api/v1/timelines/tag/acme"
+
+    result = await masto.fetch({"since_id": first["id"]})
+    # each status once, the cursor on the newest, and no sweep to come back to
+    assert [m.native_id for m in result.mentions] == [s["id"] for s in later]
+    assert result.more is False and result.cursor == {"since_id": later[-1]["id"]}
+    assert len(fake.requests_to(timeline)) == 2  # the second brought nothing new
+
+    again = await masto.fetch(result.cursor)
+    assert again.mentions == () and again.more is False and again.cursor == result.cursor
+    assert len(fake.requests_to(timeline)) == 3
+
+    warnings = [r for r in caplog.records if r.levelname == "WARNING" and "repeats" in r.message]
+    assert len(warnings) == 1
+    assert warnings[0].message.startswith("mastodon masto: ")
+    assert "#acme" in warnings[0].message and "stops paging" in warnings[0].message
+
+
+async def test_a_link_header_pointing_back_at_a_page_already_read_stops_the_walk(
+    fake: FakeMastodon, http: SharedSession
+) -> None:
+    (first,) = post_tagged(fake, 1)
+    later = post_tagged(fake, 3)
+    fake.stale_prev_link = True
+    masto = source(fake, http, page_size=3)
+    result = await masto.fetch({"since_id": first["id"]})
+    assert [m.native_id for m in result.mentions] == [s["id"] for s in later]
+    assert result.more is False and result.cursor == {"since_id": later[-1]["id"]}
+    assert len(fake.requests_to("/api/v1/timelines/tag/acme")) == 1
+
+
 async def test_since_id_polls_return_only_what_is_new(
     fake: FakeMastodon, http: SharedSession
 ) -> None:

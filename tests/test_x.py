@@ -353,6 +353,29 @@ async def test_a_server_error_is_source_down(fake: FakeX) -> None:
         await source(fake).fetch(None)
 
 
+@pytest.mark.parametrize(
+    "body", [b'{"errors": null}', b"[1, 2]", b'{"errors": [5]}', b'{"error": 7, "errors": []}']
+)
+async def test_an_error_body_tweepy_cannot_read_is_still_source_down(
+    fake: FakeX, body: bytes
+) -> None:
+    fake.fail_next("search", Fault(status=503, body=body))
+    with pytest.raises(SourceDown, match="503"):
+        await source(fake).fetch(None)
+
+
+@pytest.mark.parametrize("reset", ["soon", "1700000000.5", ""])
+async def test_a_429_with_a_reset_tweepy_cannot_read_is_still_rate_limited(
+    fake: FakeX, reset: str
+) -> None:
+    limited = Fault(status=429, body=b'{"title": "Too Many Requests"}')
+    limited.headers["x-rate-limit-reset"] = reset
+    fake.fail_next("search", limited)
+    with pytest.raises(RateLimited) as caught:
+        await source(fake).fetch(None)
+    assert caught.value.reset_at is None  # the daemon waits its default minute
+
+
 async def test_a_slow_answer_is_source_down(fake: FakeX) -> None:
     fake.fail_next("search", Fault(status=200, body=b'{"meta": {}}', delay=1.0))
     with pytest.raises(SourceDown, match="did not answer within"):
@@ -475,6 +498,39 @@ async def test_an_expired_page_token_restarts_the_run(fake: FakeX) -> None:
     cursor = {"since_id": "5", "next_token": "stale", "newest_id": "9", "pages": 1, "seen": 3}
     result = await source(fake).fetch(cursor)
     assert result == FetchResult((), {"since_id": "5"}, more=True)
+
+
+async def test_a_page_token_that_repeats_settles_the_run_instead_of_looping(
+    fake: FakeX, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cfg = config(fake, tmp_path, page_size=10)
+    stages = build_stages(cfg)
+    src = build_source(cfg.sources[0], CTX)
+    assert isinstance(src, XSource)
+    old = fake.add_tweet("acme router blinking", author_id=ANA)
+    with Store.open(cfg.db_path) as store:
+        await poll(src, store, stages)
+        fake.stuck_token = "same-token"  # every page says: next, with this token
+        burst = [fake.add_tweet(f"acme down {n}", author_id=BEN) for n in range(3)]
+
+        first = await poll(src, store, stages)
+        assert first.more and first.new == 3  # X's own token: nothing to tell yet
+        second = await poll(src, store, stages)  # the same token back: settle
+        # (the page's newest tweet is known as read; the rest is dropped by the store)
+        assert not second.more and second.new == 0
+        assert store.cursor("x-test") == {"since_id": burst[-1]["id"]}
+        third = await poll(src, store, stages)  # since_id served again: nothing new
+        assert not third.more and third.fetched == 0
+        assert store.cursor("x-test") == {"since_id": burst[-1]["id"]}
+
+        assert stored_ids(store) == sorted(t["id"] for t in [old, *burst])
+        assert len(fake.params_of("search")) == 4  # not the whole request budget
+    warnings = [
+        r for r in caplog.records if r.levelno == logging.WARNING and "repeats" in r.message
+    ]
+    assert len(warnings) == 1
+    assert warnings[0].message.startswith("x x-test: ") and "stops paging" in warnings[0].message
+    await src.aclose()
 
 
 @pytest.mark.parametrize("cursor", [{"offset": 3}, {"since_id": "²"}, {"since_id": 5}, ["x"]])

@@ -107,6 +107,9 @@ class FakeBluesky(FakeServer):
         self.valid_access: set[str] = set()
         self.valid_refresh: set[str] = set()
         self.sessions_created = 0
+        # a broken AppView: every listing page answered as the first one, with this
+        # same cursor for the "next" page, for ever
+        self.stuck_cursor: str | None = None
         self._tokens = itertools.count(1)
         self._rkeys = itertools.count(1)
         for name, handler in {
@@ -183,11 +186,12 @@ class FakeBluesky(FakeServer):
 
     # -- reading --------------------------------------------------------------------
 
-    @staticmethod
     def _page(
-        items: list[Any], request: web.Request, default: int = 25
+        self, items: list[Any], request: web.Request, default: int = 25
     ) -> tuple[list[Any], str | None]:
         limit = int(request.query.get("limit", default))
+        if self.stuck_cursor is not None:
+            return items[:limit], self.stuck_cursor
         offset = int(request.query.get("cursor", 0))
         page = items[offset : offset + limit]
         more = offset + limit < len(items)

@@ -88,12 +88,17 @@ class FakeHackerNews(FakeServer):
     def __init__(self) -> None:
         super().__init__()
         self.hits: list[dict[str, Any]] = []
+        # called with each search request before it is answered: posts that arrive
+        # while a client is paging
+        self.before_search: Callable[[web.Request], None] | None = None
         self.app.router.add_get("/api/v1/search_by_date", self.search_by_date)
 
     def add(self, *hits: dict[str, Any]) -> None:
         self.hits.extend(hits)
 
     async def search_by_date(self, request: web.Request) -> web.Response:
+        if self.before_search is not None:
+            self.before_search(request)
         query = request.query.get("query", "").casefold()
         tags = request.query.get("tags", "").strip("()")
         wanted = {t for t in tags.split(",") if t}

@@ -111,6 +111,11 @@ class FakeMastodon(FakeServer):
         self.idempotent: dict[str, Json] = {}
         self.faults: list[Fault] = []
         self.rate_remaining = 299
+        # an instance that ignores min_id: the newest page every time, its Link
+        # rel="prev" pointing (min_id = its own newest) back at that same page
+        self.ignore_min_id = False
+        # Link rel="prev" repeating the request's own URL: paging that never moves on
+        self.stale_prev_link = False
         self.stream_connections = 0
         self._streams: list[_Stream] = []
         self._ids = itertools.count(1)
@@ -357,7 +362,7 @@ class FakeMastodon(FakeServer):
             chosen = [i for i in chosen if _key(i["id"]) < _key(q["max_id"])]
         if "since_id" in q:
             chosen = [i for i in chosen if _key(i["id"]) > _key(q["since_id"])]
-        if "min_id" in q:
+        if "min_id" in q and not self.ignore_min_id:
             chosen = [i for i in chosen if _key(i["id"]) > _key(q["min_id"])][-limit:]
         page = chosen[:limit]
         response = web.json_response(page)
@@ -370,7 +375,7 @@ class FakeMastodon(FakeServer):
                 ]
             )
             older = url.update_query(max_id=page[-1]["id"])
-            newer = url.update_query(min_id=page[0]["id"])
+            newer = request.url if self.stale_prev_link else url.update_query(min_id=page[0]["id"])
             response.headers["Link"] = f'<{older}>; rel="next", <{newer}>; rel="prev"'
         return response
 

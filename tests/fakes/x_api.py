@@ -56,6 +56,7 @@ class Fault:
     body: bytes = b'{"title": "Service Unavailable", "status": 503}'
     content_type: str = "application/json"
     delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def iso(moment: datetime) -> str:
@@ -77,6 +78,9 @@ class FakeX:
     counts: Counter[str] = field(default_factory=Counter)
     # drop `includes` from answers (X leaves it out when nothing is found)
     omit_includes: bool = False
+    # a broken X: every page carries this same meta.next_token, and asking with it
+    # gets the first page again
+    stuck_token: str | None = None
     url: str = ""
 
     def __post_init__(self) -> None:
@@ -209,7 +213,10 @@ class FakeX:
             if fault.delay:
                 await asyncio.sleep(fault.delay)
             return web.Response(
-                status=fault.status, body=fault.body, content_type=fault.content_type
+                status=fault.status,
+                body=fault.body,
+                content_type=fault.content_type,
+                headers=fault.headers,
             )
         if not self._authorized(request, user_context=request.method == "POST"):
             return problem(401, "Unauthorized", "Unauthorized")
@@ -327,7 +334,9 @@ class FakeX:
             [endpoint, request.path, sorted((k, v) for k, v in q.items() if k != token_name)]
         )
         offset = 0
-        if token_name in q:
+        if self.stuck_token is not None and q.get(token_name) == self.stuck_token:
+            pass  # served as the first page
+        elif token_name in q:
             known = self._tokens.get(q[token_name])
             if known is None or known[0] != query_key:
                 return invalid(token_name, q[token_name])
@@ -337,7 +346,9 @@ class FakeX:
         if chunk:
             meta["newest_id"] = chunk[0]["id"]
             meta["oldest_id"] = chunk[-1]["id"]
-        if offset + size < len(tweets):
+        if self.stuck_token is not None and chunk:
+            meta["next_token"] = self.stuck_token
+        elif offset + size < len(tweets):
             token = secrets.token_hex(12)
             self._tokens[token] = (query_key, offset + size)
             meta["next_token"] = token

@@ -14,6 +14,7 @@ import io
 import logging
 import os
 import shutil
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,7 +24,7 @@ from typing import Any, TypeVar
 
 import click
 
-from earful import __version__, redaction
+from earful import __version__, locks, redaction
 from earful.config import Config, ConfigError, config_path, load_config
 from earful.display import duration, oneline, safe, spreadsheet_cell, to_json
 from listener.mention import PLATFORMS
@@ -114,8 +115,12 @@ def _errors() -> Iterator[None]:
         yield
     except ConfigError as exc:
         raise BadConfig(str(exc)) from None
-    except StoreError as exc:
+    except (StoreError, locks.Busy) as exc:
         raise Failure(str(exc)) from None
+    except sqlite3.OperationalError as exc:  # "database is locked" after the busy wait
+        raise Failure(
+            f"the database is busy ({exc}): another process is writing to it; try again"
+        ) from None
     except OSError as exc:  # a file to write in a folder that is not there, and the like
         if exc.filename is None:
             raise

@@ -27,6 +27,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from earful import locks
 from earful.alerts import deliver_due, reconcile_alerts
 from earful.app import Runtime
 from earful.outbox import publish_due, reconcile_sending
@@ -45,8 +46,20 @@ from storage.store import Store
 
 log = logging.getLogger("earful.daemon")
 
+
+def _not_an_expected_skip(record: logging.LogRecord) -> bool:
+    # Each job runs one at a time by design: a post slower than the publish interval
+    # makes APScheduler skip the next turn, which is no news worth a warning every
+    # few seconds.
+    return "maximum number of running instances reached" not in record.getMessage()
+
+
+logging.getLogger("apscheduler.scheduler").addFilter(_not_an_expected_skip)
+
 MAX_BACKOFF = 15 * 60.0
 DEFAULT_RATE_LIMIT_WAIT = 60.0
+# How long a stop waits for a batch being stored or a reply being posted.
+SHUTDOWN_WAIT = 60.0
 # Streams reconnect after 1 s, doubling per failed attempt up to 2 min; a connection
 # that stayed up a minute counts as healthy and starts the doubling over.
 STREAM_RETRY = 1.0
@@ -344,7 +357,12 @@ class Daemon:
     async def _publish_job(self) -> None:
         async def job(track: Callable[[str], None]) -> None:
             track("store")  # posting must never be cut off half-way
-            summary = await publish_due(self.store, self.publishers, self.config.publish)
+            summary = await publish_due(
+                self.store,
+                self.publishers,
+                self.config.publish,
+                stopping=lambda: self._stopping,
+            )
             if summary.total:
                 log.info(
                     "publisher: %s", ", ".join(f"{k} {v}" for k, v in summary.outcomes.items())
@@ -430,12 +448,35 @@ class Daemon:
     # -- life cycle ---------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
-        stop = stop or asyncio.Event()
+        """Run until `stop` is set or SIGINT/SIGTERM arrives. One daemon per database:
+        a second one's start-up reconcile would take the first one's reply in flight
+        for a crash (locks.Busy)."""
+        db = self.config.db_path
+        busy = (
+            f"another Earful daemon is already running on {db}; stop it first (two would "
+            "each take the other's replies in flight for a crash)"
+        )
+        with locks.held(db.with_name(db.name + ".daemon.lock"), busy):
+            await self._run(stop or asyncio.Event())
+
+    def _signalled(self, stop: asyncio.Event) -> None:
+        if not stop.is_set():
+            stop.set()
+            return
+        # a second Ctrl-C: the person will not wait for replies being posted
+        log.warning(
+            "stopping now: work in flight is abandoned; a reply being posted is checked "
+            "for on the platform at the next start"
+        )
+        for task in list(self._inflight):
+            task.cancel()
+
+    async def _run(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
         installed = []
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
-                loop.add_signal_handler(sig, stop.set)
+                loop.add_signal_handler(sig, self._signalled, stop)
                 installed.append(sig)
             except (RuntimeError, ValueError):
                 # not the main thread (tests), or a loop without signal support (its
@@ -484,7 +525,14 @@ class Daemon:
             if phase in ("start", "fetch"):
                 task.cancel()
         if self._inflight:
-            await asyncio.wait(list(self._inflight), timeout=60)
+            _, pending = await asyncio.wait(list(self._inflight), timeout=SHUTDOWN_WAIT)
+            if pending:
+                log.warning(
+                    "%d job(s) still running after %.0f s were abandoned; a reply being "
+                    "posted is checked for on the platform at the next start",
+                    len(pending),
+                    SHUTDOWN_WAIT,
+                )
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         for stopper in reversed(stoppers):

@@ -72,6 +72,8 @@ def to_json(value: Any, *, indent: int | None = 2) -> str:
 def duration(seconds: float | None) -> str:
     if seconds is None:
         return "n/a"
+    if seconds < 0:
+        return "-" + duration(-seconds)
     seconds = round(seconds)
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)

@@ -8,10 +8,11 @@ goes to `unknown` for a person. Nothing is ever re-posted automatically.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -51,16 +52,32 @@ def outgoing(claim: Claimed) -> Outgoing:
 
 
 async def publish_due(
-    store: Store, publishers: Mapping[str, Publisher], settings: PublishConfig
+    store: Store,
+    publishers: Mapping[str, Publisher],
+    settings: PublishConfig,
+    *,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> PublishSummary:
-    """Post every approved reply that is due, one claim batch at a time."""
+    """Post every approved reply that is due, one claim batch at a time. When
+    `stopping` turns true, the reply being posted is finished and the rest of the
+    batch goes back to `approved` for the next run. The database is used from a
+    worker thread: a database another process has locked must not stall the loop."""
     dry_run = settings.mode == "dry-run"
     outcomes: Counter[str] = Counter()
-    while True:
-        claims = store.claim_for_posting(limit=settings.batch, dry_run=dry_run)
-        if not claims:
-            break
-        for claim in claims:
+    while not stopping():
+        claims = await asyncio.to_thread(
+            store.claim_for_posting, limit=settings.batch, dry_run=dry_run
+        )
+        for done, claim in enumerate(claims):
+            if stopping():
+                left = [c.id for c in claims[done:]]
+                released = await asyncio.to_thread(store.release_claims, left)
+                log.info(
+                    "stopping: %d approved repl%s left for the next run",
+                    released,
+                    "y" if released == 1 else "ies",
+                )
+                break
             outcomes[await _post_one(store, publishers, settings, claim)] += 1
         if len(claims) < settings.batch:
             break
@@ -73,11 +90,14 @@ async def _post_one(
     where = f"reply {claim.id} to {claim.url or claim.native_id} on {claim.platform}"
     if claim.dry_run:
         log.info("dry-run: would post %s: %r", where, claim.body)
-        store.mark_sent(claim.id, posted_id=None, note="dry-run: not posted")
+        await asyncio.to_thread(
+            store.mark_sent, claim.id, posted_id=None, note="dry-run: not posted"
+        )
         return "dry-run"
     publisher = publishers.get(claim.platform)
     if publisher is None:
-        store.mark_failed(
+        await asyncio.to_thread(
+            store.mark_failed,
             claim.id,
             f"no publisher for {claim.platform}: configure a {claim.platform} source with "
             "posting credentials",
@@ -88,20 +108,40 @@ async def _post_one(
     try:
         posted = await publisher.post(outgoing(claim))
     except PublishError as exc:
-        reply = store.mark_failed(
+        reply = await asyncio.to_thread(
+            store.mark_failed,
             claim.id,
             str(exc),
             retryable=exc.retryable,
             max_attempts=settings.max_attempts,
             retry_in=timedelta(seconds=settings.retry_after),
         )
-        log.warning("posting %s failed (%s): %s", where, reply.status, exc)
-        return "retry" if reply.status == "approved" else "failed"
+        if reply.status == "approved":
+            log.warning(
+                "posting %s failed (attempt %d of %d; trying again in %.0f s): %s",
+                where,
+                reply.attempts,
+                settings.max_attempts,
+                settings.retry_after,
+                exc,
+            )
+            return "retry"
+        log.warning(
+            "posting %s failed for good after %d attempt(s): %s; a person decides "
+            "(earful queue list --status failed)",
+            where,
+            reply.attempts,
+            exc,
+        )
+        return "failed"
     except Exception as exc:  # the platform may or may not have taken it
-        store.mark_unknown(claim.id, f"posting raised {type(exc).__name__}: {exc}")
+        note = f"posting raised {type(exc).__name__}: {exc}"
+        await asyncio.to_thread(store.mark_unknown, claim.id, note)
         log.error("posting %s ended in an unexpected error; marked unknown", where, exc_info=True)
         return "unknown"
-    store.mark_sent(claim.id, posted_id=posted.native_id, posted_url=posted.url)
+    await asyncio.to_thread(
+        store.mark_sent, claim.id, posted_id=posted.native_id, posted_url=posted.url
+    )
     log.info("posted %s as %s", where, posted.native_id)
     return "sent"
 

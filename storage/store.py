@@ -435,6 +435,20 @@ class Store:
         marks = ",".join("?" * len(ids))
         return self._claimed(f"r.id IN ({marks})", ids) if ids else []
 
+    def release_claims(self, reply_ids: Sequence[int]) -> int:
+        """sending -> approved for claims nothing was attempted for (a stop came
+        first): they are due again at once, their attempt not counted. Returns how
+        many were released."""
+        if not reply_ids:
+            return 0
+        marks = ",".join("?" * len(reply_ids))
+        with self._write(durable=True) as conn:
+            return conn.execute(
+                "UPDATE replies SET status = 'approved', attempts = MAX(attempts - 1, 0) "
+                f"WHERE status = 'sending' AND id IN ({marks})",
+                list(reply_ids),
+            ).rowcount
+
     def in_sending(self) -> list[Claimed]:
         return self._claimed("r.status = 'sending'", ())
 
@@ -978,7 +992,9 @@ class Store:
         good = by_disposition.get(Disposition.INTERESTING_GOOD.value, 0)
         bad = by_disposition.get(Disposition.INTERESTING_BAD.value, 0)
         waits = [
-            r[0] * 86400.0
+            # a post stamped in the future (a skewed clock) was answered at once, not
+            # before it was written; the console's charts count it the same way
+            max(r[0] * 86400.0, 0.0)
             for r in self._rows(
                 "SELECT julianday(min(r.sent_at)) - julianday(c.first_mention_at) "
                 "FROM cases c JOIN replies r ON r.case_id = c.id "

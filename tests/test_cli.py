@@ -220,6 +220,21 @@ def test_a_second_decision_is_told_who_decided_and_exits_1(world: World) -> None
     assert late_reject.exit_code == 1 and "already approved by alice" in late_reject.output
 
 
+def test_a_database_another_process_keeps_locked_is_a_clear_error(world: World) -> None:
+    reply = world.reply_to("hannah_writes")["id"]
+    holder = sqlite3.connect(load_config(world.config).db_path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process writing, for longer than we wait
+    try:
+        result = world.run("queue", "approve", str(reply), "--as", "alice")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.exit_code == 1
+    assert result.output.startswith("earful: the database is busy (database is locked)")
+    assert "try again" in result.output and "Traceback" not in result.output
+    assert world.run("queue", "approve", str(reply), "--as", "alice").exit_code == 0
+
+
 def test_settling_a_reply_that_needs_no_settling_says_what_it_needs(world: World) -> None:
     reply = world.reply_to("hannah_writes")["id"]
     result = world.run("queue", "retry", str(reply), "--as", "alice")

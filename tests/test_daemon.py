@@ -23,6 +23,7 @@ import factories
 import pytest
 from replayfiles import mixed_posts, stored, wait_for, write_config
 
+from earful import locks
 from earful.app import Runtime
 from earful.config import Config, load_config
 from earful.daemon import Daemon
@@ -438,6 +439,43 @@ async def test_a_stop_while_a_reply_is_being_posted_lets_the_post_finish(tmp_pat
     await asyncio.wait_for(make_daemon(config, publishers={"x": outbox}).run(stop), timeout=60)
     assert outbox.posted == [reply_id]
     assert reply_status(config, reply_id) == "sent"  # not left in `sending`
+
+
+async def test_a_stop_leaves_the_rest_of_a_claimed_batch_approved(tmp_path: Path) -> None:
+    config = make_config(tmp_path, "live")
+    ids = queued_complaints(config, 4)
+    with Store.open(config.db_path) as store:
+        for reply_id in ids:
+            store.approve(reply_id, "alice")
+    stop = asyncio.Event()
+
+    class SlowOutbox(Outbox):
+        async def post(self, out: Outgoing) -> Posted:
+            stop.set()  # the stop comes while the first of the batch is being posted
+            for _ in range(20):
+                await asyncio.sleep(0)
+            return await super().post(out)
+
+    outbox = SlowOutbox()
+    await asyncio.wait_for(make_daemon(config, publishers={"x": outbox}).run(stop), timeout=60)
+    (posted,) = outbox.posted
+    with Store.open(config.db_path) as store:
+        rest = [store.reply(i) for i in ids if i != posted]
+    # not `sending`, which the next start-up would take for a crash and hand to a person
+    assert [(r.status, r.attempts) for r in rest] == [("approved", 0)] * 3
+    assert reply_status(config, posted) == "sent"
+
+
+async def test_a_second_daemon_on_the_same_database_is_refused(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    one = Platform("one")
+    async with running(make_daemon(config, [one])):
+        await until(lambda: one.fetches >= 1, "the first daemon to be running")
+        with pytest.raises(locks.Busy, match="another Earful daemon is already running on"):
+            await make_daemon(config, [Platform("two")]).run(asyncio.Event())
+    # and once the first has stopped, a daemon may start again
+    async with running(make_daemon(config, [Platform("three")])):
+        pass
 
 
 async def crash_while_sending(config: Config) -> tuple[int, int]:

@@ -128,6 +128,6 @@ def test_a_second_demo_in_a_running_demos_folder_is_refused(tmp_path: Path) -> N
         stored = store.stats().mentions
     with demo_lock(tmp_path):  # as a running `earful demo` holds it
         second = CliRunner().invoke(cli, ["demo", "--once", "--dir", str(tmp_path)])
-    assert second.exit_code == 2 and "a demo is already running in" in second.output
+    assert second.exit_code == 1 and "a demo is already running in" in second.output
     with Store.open(tmp_path / "earful.db") as store:
         assert store.stats().mentions == stored == DEMO_POSTS  # not started afresh

@@ -409,3 +409,15 @@ def test_median_time_to_first_reply(store: Store) -> None:
     s = store.stats()
     assert s.median_first_reply_seconds == pytest.approx(7200, abs=1)
     assert s.replied_cases == 1
+
+
+def test_a_post_stamped_in_the_future_was_answered_at_once_not_before_it(store: Store) -> None:
+    # the platform's clock ran three hours ahead of ours
+    now = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+    store.clock = lambda: now
+    store.ingest("x", [complaint(mention(created_at=now + timedelta(hours=3)))], None)
+    reply_id = store.replies()[0].id
+    store.approve(reply_id, "bea")
+    store.claim_for_posting(dry_run=True)
+    store.mark_sent(reply_id, posted_id=None)
+    assert store.stats().median_first_reply_seconds == 0.0

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import as_file, files
 from pathlib import Path
 
+from earful import locks
 from earful.config import Config, load_config
 from listener.base import parse_duration
 
@@ -46,19 +46,14 @@ def _check_is_demo_folder(workdir: Path) -> None:
 @contextmanager
 def demo_lock(workdir: Path) -> Iterator[None]:
     """Held while a demo runs in `workdir`: a second `earful demo` there would
-    delete the database the first one is using. Never taken in a folder the demo did
-    not make (NotADemoFolder)."""
+    delete the database the first one is using (locks.Busy). Never taken in a folder
+    the demo did not make (NotADemoFolder)."""
     _check_is_demo_folder(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    with (workdir / ".demo.lock").open("a") as held:
-        try:
-            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise NotADemoFolder(
-                f"a demo is already running in {workdir}: stop it first, or pick another "
-                "folder with --dir"
-            ) from None
-        yield  # the lock ends when the file closes
+    busy = (
+        f"a demo is already running in {workdir}: stop it first, or pick another folder with --dir"
+    )
+    with locks.held(workdir / ".demo.lock", busy):
+        yield
 
 
 def prepare_demo(

@@ -1,0 +1,26 @@
+"""One process at a time: advisory file locks (flock) between Earful processes on
+this machine. A lock ends with its process, however that ends."""
+
+from __future__ import annotations
+
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+class Busy(Exception):
+    """Another process holds the lock; the message says who and what to do."""
+
+
+@contextmanager
+def held(path: Path, busy: str) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (made if missing) for the block; `busy` is
+    the Busy message when another process has it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as lock_file:
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Busy(busy) from None
+        yield

@@ -16,9 +16,9 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Protocol, runtime_checkable
+from typing import Annotated, Any, ClassVar, Protocol, runtime_checkable
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator
 
 from listener.mention import Brand, Mention
 
@@ -134,7 +134,18 @@ class SourceSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # Why a source type has no use for base_url ("" when it calls an API there): a
+    # base_url it would ignore is refused rather than silently doing nothing.
+    no_base_url: ClassVar[str] = ""
+
     name: str
     type: str
     interval: Duration = 120.0
     base_url: str | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_is_used(cls, base_url: str | None) -> str | None:
+        if base_url is not None and cls.no_base_url:
+            raise ValueError(f"{cls.no_base_url}; base_url is not used")
+        return base_url

@@ -36,7 +36,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from urllib.parse import urljoin, urlsplit
 
 from pydantic import Field, field_validator
@@ -155,6 +155,7 @@ _ACCEPT = (
 
 
 class Settings(SourceSettings):
+    no_base_url: ClassVar[str] = "rss sources fetch the full URLs in urls"
     type: Literal["rss"]
     urls: list[str] = Field(min_length=1)
     # keep only entries naming the brand; false for feeds about the brand already
@@ -167,13 +168,6 @@ class Settings(SourceSettings):
             if not re.match(r"^https?://[^\s/]+", url, re.IGNORECASE):
                 raise ValueError(f"expected http:// or https:// feed URLs, got {url!r}")
         return list(dict.fromkeys(urls))
-
-    @field_validator("base_url")
-    @classmethod
-    def _no_base_url(cls, base_url: str | None) -> str | None:
-        if base_url is not None:
-            raise ValueError("rss sources fetch the full URLs in urls; base_url is not used")
-        return base_url
 
 
 def build(settings: Settings, ctx: SourceContext) -> RssSource:

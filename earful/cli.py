@@ -7,6 +7,7 @@ $EARFUL_CONFIG); every listing takes --json, whose shape README documents.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import functools
 import getpass
@@ -18,6 +19,7 @@ import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -292,59 +294,137 @@ def _pairs_option(flag: str, dest: str, metavar: str, what: str) -> Callable[[F]
     )
 
 
-@cli.command("eval")
-@config_option
-@json_option
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--text-col",
-    default="text",
-    show_default=True,
-    help="Column of the post text (name or number).",
-)
-@click.option("--label-col", default="label", show_default=True, help="Column of the human label.")
-@_pairs_option("--map", "maps", "LABEL=CLASS", "labels to complaint, praise or neither")
-@click.option("--sign-labels", is_flag=True, help="Labels are numbers: >0 praise, <0 complaint.")
-@click.option("--topic-col", default=None, help="Column with the root cause, when there is one.")
-@_pairs_option("--topic-map", "topic_maps", "CAUSE=TOPIC", "causes to topics; CAUSE= is unknown")
-@click.option("--no-header", is_flag=True, help="The first row is data; columns by number.")
-@click.option(
-    "--half", type=click.Choice(["odd", "even"]), default=None, help="Score only these data rows."
-)
-@click.option(
-    "--show-errors",
-    type=click.IntRange(min=0),
-    default=0,
-    metavar="N",
-    help="List the first N misjudged rows.",
-)
-@click.option(
+def _table_options(func: F) -> F:
+    """The labeled file and how to read it: shared by `eval` and `train`."""
+    options = [
+        click.argument("file", type=click.Path(dir_okay=False, path_type=Path)),
+        click.option(
+            "--text-col",
+            default="text",
+            show_default=True,
+            help="Column of the post text (name or number).",
+        ),
+        click.option(
+            "--label-col", default="label", show_default=True, help="Column of the human label."
+        ),
+        _pairs_option("--map", "maps", "LABEL=CLASS", "labels to complaint, praise or neither"),
+        click.option(
+            "--sign-labels", is_flag=True, help="Labels are numbers: >0 praise, <0 complaint."
+        ),
+        click.option(
+            "--topic-col", default=None, help="Column with the root cause, when there is one."
+        ),
+        _pairs_option(
+            "--topic-map", "topic_maps", "CAUSE=TOPIC", "causes to topics; CAUSE= is unknown"
+        ),
+        click.option("--no-header", is_flag=True, help="The first row is data; columns by number."),
+        click.option(
+            "--half",
+            type=click.Choice(["odd", "even"]),
+            default=None,
+            help="Use only these data rows.",
+        ),
+        click.option(
+            "--show-errors",
+            type=click.IntRange(min=0),
+            default=0,
+            metavar="N",
+            help="List the first N misjudged rows.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@dataclass(frozen=True)
+class _TableSpec:
+    file: Path
+    text_col: str
+    label_col: str
+    maps: tuple[str, ...]
+    sign_labels: bool
+    topic_col: str | None
+    topic_maps: tuple[str, ...]
+    no_header: bool
+    half: str | None
+
+    def read(self, ruleset: Any) -> Any:
+        from earful import evaluation as ev
+
+        try:
+            return ev.read_table(
+                self.file,
+                text_col=self.text_col,
+                label_col=self.label_col,
+                labels=ev.label_map(ev.parse_pairs(self.maps, "--map")),
+                sign_labels=self.sign_labels,
+                topic_col=self.topic_col,
+                topics=ev.parse_pairs(self.topic_maps, "--topic-map"),
+                known_topics=ev.known_topics(ruleset),
+                no_header=self.no_header,
+                half=self.half,
+            )
+        except ev.EvalInputError as exc:
+            raise BadConfig(str(exc)) from None
+
+
+def _with_bar(rows: Any, label: str) -> Any:
+    # A bar only where a person watches a file that takes a moment.
+    if len(rows) < 2000 or not sys.stderr.isatty():
+        yield from rows
+        return
+    with click.progressbar(rows, label=label, file=sys.stderr) as shown:
+        yield from shown
+
+
+def _echo_errors(result: Any, show_errors: int) -> None:
+    from earful import evaluation as ev
+
+    click.echo("")
+    click.echo(f"misjudged (first {show_errors}, {result.name}):")
+    for line in ev.error_lines(result):
+        click.echo(safe(line))
+
+
+_baseline_option = click.option(
     "--baseline",
     type=click.Choice(["vader"]),
     default=None,
     help="Also score VADER alone (compound, +/-0.05 cut-offs).",
 )
+
+
+@cli.command("eval")
+@config_option
+@json_option
+@_table_options
+@_baseline_option
 @click.option(
     "--polarity",
     is_flag=True,
     help="Judge by the sign of the verdict's score instead of its disposition.",
 )
+@click.option(
+    "--model",
+    "model_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Judge with this model from `earful train` instead of the config's.",
+)
+@click.option(
+    "--no-model", is_flag=True, help="Judge with the rules alone, ignoring [rules] model."
+)
 @handles_errors
 def eval_command(
     config_file: Path | None,
     as_json: bool,
-    file: Path,
-    text_col: str,
-    label_col: str,
-    maps: tuple[str, ...],
-    sign_labels: bool,
-    topic_col: str | None,
-    topic_maps: tuple[str, ...],
-    no_header: bool,
-    half: str | None,
     show_errors: int,
     baseline: str | None,
     polarity: bool,
+    model_file: Path | None,
+    no_model: bool,
+    **table: Any,
 ) -> None:
     """Score the rules on a labeled CSV or TSV file: precision, recall and F1 per
     class, macro-F1, the confusion matrix, and topic accuracy with --topic-col.
@@ -353,50 +433,135 @@ def eval_command(
     neither (question, ignore). docs/quality.md has the --json shape.
     """
     from earful import evaluation as ev
+    from rules import RuleError, read_model, with_model
 
-    stages = _classify_stages(config_file)
-    try:
-        table = ev.read_table(
-            file,
-            text_col=text_col,
-            label_col=label_col,
-            labels=ev.label_map(ev.parse_pairs(maps, "--map")),
-            sign_labels=sign_labels,
-            topic_col=topic_col,
-            topics=ev.parse_pairs(topic_maps, "--topic-map"),
-            known_topics=ev.known_topics(stages.ruleset),
-            no_header=no_header,
-            half=half,
-        )
-    except ev.EvalInputError as exc:
-        raise BadConfig(str(exc)) from None
-
-    def walk(rows: Any) -> Any:
-        # A bar only where a person watches a file that takes a moment.
-        if len(rows) < 2000 or not sys.stderr.isatty():
-            yield from rows
-            return
-        with click.progressbar(rows, label="judging", file=sys.stderr) as shown:
-            yield from shown
-
+    if model_file is not None and no_model:
+        raise BadConfig("--model and --no-model: give one or the other")
+    ruleset = _classify_stages(config_file).ruleset
+    if no_model:
+        ruleset = with_model(ruleset, None)
+    elif model_file is not None:
+        try:
+            ruleset = with_model(ruleset, read_model(model_file))
+        except RuleError as exc:
+            raise BadConfig(f"--model: {exc}") from None
+    spec = _TableSpec(**table)
+    data = spec.read(ruleset)
     results = ev.evaluate(
-        table,
-        stages.ruleset,
+        data,
+        ruleset,
         show_errors=show_errors,
         baseline=baseline,
-        progress=walk,
+        progress=lambda rows: _with_bar(rows, "judging"),
         polarity=polarity,
     )
     if as_json:
-        click.echo(to_json(ev.report_json(file, table, results)))
+        click.echo(to_json(ev.report_json(spec.file, data, results)))
         return
-    for line in ev.report_lines(table, results):
+    if ruleset.model is not None:
+        click.echo(f"with the model {ruleset.model.source}")
+    for line in ev.report_lines(data, results):
         click.echo(line)
     if show_errors:
-        click.echo("")
-        click.echo(f"misjudged (first {show_errors}, earful):")
-        for line in ev.error_lines(results[0]):
-            click.echo(safe(line))
+        _echo_errors(results[0], show_errors)
+
+
+@cli.command()
+@config_option
+@json_option
+@_table_options
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Write the model to this file (JSON); name it in [rules] model.",
+)
+@click.option(
+    "--folds",
+    type=click.IntRange(min=0, max=20),
+    default=5,
+    show_default=True,
+    help="Estimate the model on posts it has not seen, by k-fold cross-validation; 0 skips.",
+)
+@_baseline_option
+@handles_errors
+def train(
+    config_file: Path | None,
+    as_json: bool,
+    show_errors: int,
+    output: Path,
+    folds: int,
+    baseline: str | None,
+    **table: Any,
+) -> None:
+    """Fit a model on a labeled CSV or TSV file (the columns and mappings of `earful
+    eval`): it re-decides complaint, praise or neither, and a complaint's topic, from
+    what the rules found and the post's words. It learns your labels' habits; check
+    it on rows it has not seen (the cross-validation it prints, or --half odd here and
+    `earful eval --half even --model FILE`). docs/quality.md says more.
+    """
+    from earful import evaluation as ev
+    from earful import training as tr
+
+    if folds == 1:
+        raise BadConfig("--folds 1: cross-validation needs 2 folds or more (0 skips it)")
+    ruleset = _classify_stages(config_file).ruleset
+    spec = _TableSpec(**table)
+    data = spec.read(ruleset)
+    try:
+        tr.check_enough(data)
+    except ev.EvalInputError as exc:
+        raise BadConfig(f"{spec.file}: {exc}") from None
+    items = tr.samples(list(_with_bar(data.rows, "judging")), ruleset)
+    epochs = tr.fits_needed(items) * (folds + 1)
+    bar = (
+        click.progressbar(length=epochs, label="fitting", file=sys.stderr)
+        if sys.stderr.isatty() and not as_json
+        else None
+    )
+    tick = bar.update if bar is not None else None
+    with bar if bar is not None else contextlib.nullcontext():
+        estimate = tr.cross_validate(items, ruleset, folds, show_errors, tick) if folds else None
+        model = tr.fit_model(items, tr.description(spec.file, data, spec.half, ruleset), tick)
+    baselines = ev.baseline_results(data.rows, baseline, show_errors) if estimate else []
+    try:
+        size = tr.save(model, output)
+    except ev.EvalInputError as exc:
+        raise BadConfig(str(exc)) from None
+    if as_json:
+        click.echo(
+            to_json(
+                {
+                    "model": str(output),
+                    "bytes": size,
+                    "trained": dict(model.trained),
+                    "features": len(model.classes.table),
+                    "cross_validation": None
+                    if estimate is None
+                    else {"folds": folds, **ev.result_json(estimate)},
+                    "baseline": {r.name: ev.result_json(r) for r in baselines},
+                }
+            )
+        )
+        return
+    shown = f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.0f} kB"
+    click.echo(
+        f"trained on {len(items)} rows: {len(model.classes.table)} features; "
+        f"wrote {output} ({shown})"
+    )
+    if estimate is not None:
+        click.echo(
+            f"cross-validated ({folds} folds: each row judged by a model that did not see it)"
+        )
+        for line in ev.report_lines(data, [estimate, *baselines])[1:]:
+            click.echo(line)
+        if show_errors:
+            _echo_errors(estimate, show_errors)
+    elif baseline is not None:
+        click.echo("(--baseline is scored next to the cross-validation; --folds 0 skips both)")
+    click.echo("")
+    click.echo(f'use it: [rules] model = "{output}" in the config, or earful eval --model {output}')
 
 
 # -- poll, run, publish -------------------------------------------------------------

@@ -68,6 +68,9 @@ class RulesConfig(_Section):
     files: tuple[str, ...] = ("default",)
     # Named lists for rule conditions, merged over the rule files' own [lists].
     lists: dict[str, tuple[str, ...]] = {}
+    # A model from `earful train` (relative to this config file): the learned layer
+    # that may re-decide each verdict. None: the rules alone.
+    model: str | None = None
 
 
 class RespondersConfig(_Section):

@@ -298,11 +298,16 @@ def evaluate(
     results = [
         Result("earful", score(gold, predicted), topics if has_topics else None, tuple(errors))
     ]
-    if baseline == "vader":
-        results.append(_vader(rows, gold, show_errors))
-    elif baseline is not None:
+    return results + baseline_results(rows, baseline, show_errors)
+
+
+def baseline_results(rows: Sequence[Row], baseline: str | None, show_errors: int) -> list[Result]:
+    """The baseline's scores (none without one)."""
+    if baseline is None:
+        return []
+    if baseline != "vader":
         raise EvalInputError(f"--baseline {baseline}: expected one of {', '.join(BASELINES)}")
-    return results
+    return [_vader(rows, [r.gold for r in rows], show_errors)]
 
 
 def _vader(rows: Sequence[Row], gold: Sequence[str], show_errors: int) -> Result:

@@ -22,7 +22,7 @@ from responders.context import ResponderSettings
 from responders.drafts import DraftKind
 from responders.respond import respond
 from responders.templating import TemplateError, Templates
-from rules import RuleError, Ruleset, judge, load_ruleset
+from rules import RuleError, Ruleset, judge, load_ruleset, read_model, with_model
 from storage.records import IngestResult, Judged
 from storage.schema import SchemaTooNew
 from storage.store import Store, StoreError
@@ -62,6 +62,11 @@ def build_stages(config: Config) -> Stages:
         )
     except RuleError as exc:
         raise ConfigError(config.path, [f"rules: {exc}"]) from None
+    if config.rules.model is not None:
+        try:
+            ruleset = with_model(ruleset, read_model(config.resolve(config.rules.model)))
+        except RuleError as exc:
+            raise ConfigError(config.path, [f"rules.model: {exc}"]) from None
     template_dir = config.responders.templates
     try:
         templates = Templates(config.resolve(template_dir) if template_dir else None)

@@ -2,7 +2,8 @@
 with a brand/complaint lexicon, and the TOML rule language on top.
 
 Owns: Verdict (verdict.py), sentiment (sentiment.py), the rule engine (engine.py),
-the shipped rule set (default.toml).
+the shipped rule set (default.toml), the learned layer a team may train on its own
+labeled posts (learned.py).
 May import: listener (the Mention type), vaderSentiment, the standard library.
 Does no database or network I/O.
 """
@@ -14,13 +15,19 @@ from rules.engine import (
     Ruleset,
     explain,
     judge,
+    judge_with_features,
     load_ruleset,
+    read_model,
+    with_model,
 )
+from rules.learned import Model, ModelError
 from rules.verdict import Disposition, Reason, Verdict
 
 __all__ = [
     "Disposition",
     "ExampleFailure",
+    "Model",
+    "ModelError",
     "Reason",
     "RuleError",
     "RuleExampleFailed",
@@ -28,5 +35,8 @@ __all__ = [
     "Verdict",
     "explain",
     "judge",
+    "judge_with_features",
     "load_ruleset",
+    "read_model",
+    "with_model",
 ]

@@ -153,6 +153,7 @@ last among a rule's conditions, so give a regex rule an `any` as well when you c
 
 from __future__ import annotations
 
+import copy
 import difflib
 import itertools
 import json
@@ -168,6 +169,8 @@ from typing import Any
 
 from listener.mention import PLATFORMS, Author, Brand, Mention
 from rules.language import language_of
+from rules.learned import Model, ModelError, features
+from rules.learned import from_json as load_model_json
 from rules.sentiment import VALENCE_MAX, VALENCE_MIN, Sentiment
 from rules.verdict import Disposition, Reason, Verdict
 
@@ -323,6 +326,7 @@ class Ruleset:
     lists: Mapping[str, tuple[str, ...]]
     examples: tuple[Example, ...]
     _engine: _Engine = field(repr=False)
+    model: Model | None = None  # the learned layer (`earful train`), when configured
 
 
 # -- reading and validating one file ------------------------------------------------
@@ -942,6 +946,7 @@ class _Engine:
         "_good",
         "_lukewarm",
         "_max_chars",
+        "_model",
         "_own",
         "_pair_keys",
         "_pairs",
@@ -970,6 +975,7 @@ class _Engine:
         brand: Brand,
     ) -> None:
         self._sentiment = Sentiment(lexicon)
+        self._model: Model | None = None  # set by load_ruleset, after the examples' check
         self._max_chars = settings.max_chars
         self._bad = settings.bad_at_most
         self._good = settings.good_at_least
@@ -1039,7 +1045,9 @@ class _Engine:
         self._symbols_ascii = tuple(sorted(k for k in phrases.symbols if k.isascii()))
         self._symbols_other = tuple(sorted(k for k in phrases.symbols if not k.isascii()))
 
-    def judge(self, mention: Mention) -> Verdict:
+    def judge(self, mention: Mention, learn: list[str] | None = None) -> Verdict:
+        """`learn`, when given, receives the model's features of the post and the
+        model is not asked: training sees exactly what deciding will."""
         text = mention.text if isinstance(mention.text, str) else ""
         author = mention.author if isinstance(mention.author, Author) else _NOBODY
         truncated = len(text) > self._max_chars
@@ -1088,7 +1096,7 @@ class _Engine:
                 if rule.labels:
                     seen.update(rule.labels)
                     candidates |= rule.wakes
-        return self._verdict(mention, author, post, fired, vader, truncated)
+        return self._verdict(mention, author, post, fired, vader, truncated, learn)
 
     def _knows(self, word: str) -> bool:
         """A word VADER scores or a one-word phrase of a rule (lowercase)."""
@@ -1141,6 +1149,7 @@ class _Engine:
         fired: list[_Compiled],
         vader: Reason,
         truncated: bool,
+        learn: list[str] | None = None,
     ) -> Verdict:
         compound = post.compound
         score = compound
@@ -1211,6 +1220,24 @@ class _Engine:
             else:
                 disposition = Disposition.IGNORE
             reasons.append(cutoffs[disposition])
+        model = self._model
+        if (model is not None or learn is not None) and not (
+            "no_reply" in actions or "needs_person" in labels
+        ):
+            # Spam, and posts in a language the rules handed to a person, are the
+            # rules' to decide; everything else the model may re-decide.
+            names = features(
+                post.text,
+                (r.rule[5:] for r in reasons if r.rule.startswith("rule:")),
+                disposition.value,
+                score,
+                compound,
+                topic,
+            )
+            if learn is not None:
+                learn.extend(names)
+            elif model is not None:
+                disposition, topic = _learned(model, names, disposition, topic, post, reasons)
         fallback = self._complaint_reason
         if topic is None and fallback is not None and disposition is Disposition.INTERESTING_BAD:
             topic = self._complaint_topic
@@ -1235,6 +1262,26 @@ class _Engine:
             reasons=tuple(reasons),
             lang=lang,
         )
+
+
+def _learned(
+    model: Model,
+    names: Sequence[str],
+    disposition: Disposition,
+    topic: str | None,
+    post: _Post,
+    reasons: list[Reason],
+) -> tuple[Disposition, str | None]:
+    cls, learned_topic, said = model.decide(names, topic)
+    reasons.append(said)
+    topic = learned_topic or topic
+    if cls == "complaint":
+        return Disposition.INTERESTING_BAD, topic
+    if cls == "praise":
+        return Disposition.INTERESTING_GOOD, topic
+    if disposition in (Disposition.QUESTION, Disposition.IGNORE):
+        return disposition, topic
+    return (Disposition.QUESTION if post.question else Disposition.IGNORE), topic
 
 
 def _cutoff_reasons(settings: Settings) -> dict[Disposition, Reason]:
@@ -1619,6 +1666,7 @@ def load_ruleset(
     brand: Brand,
     lists: Mapping[str, Sequence[str]] | None = None,
     base_dir: Path | None = None,
+    model: str | Path | None = None,
 ) -> Ruleset:
     """Read, validate and compile rule files, later ones overriding earlier ones.
 
@@ -1626,6 +1674,9 @@ def load_ruleset(
     paths, relative ones resolved against `base_dir`. `lists` (from the app's config)
     replace the files' lists of the same name. Each file's [[examples]] are checked
     against the rule set composed so far, right after the file is read.
+    `model` is a file from `earful train` (relative to `base_dir`): the learned layer
+    that may re-decide each verdict. The files' examples are checked without it: they
+    say what the rules do.
     Raises RuleError (RuleExampleFailed for examples) on any problem.
     """
     if isinstance(files, str | Path):
@@ -1663,6 +1714,11 @@ def load_ruleset(
         examples.extend(spec.examples)
     if composed is None:  # no files at all: plain VADER with the default cut-offs
         composed = _compose(rules, settings, urgency, lexicon, config_lists, brand)
+    try:
+        learned = None if model is None else read_model(model, base_dir)
+    except RuleError as exc:
+        raise RuleError(f"model: {exc}") from None
+    composed[0]._model = learned
     return Ruleset(
         brand=brand,
         files=tuple(sources),
@@ -1673,7 +1729,25 @@ def load_ruleset(
         lists=MappingProxyType({**file_lists, **config_lists}),
         examples=tuple(examples),
         _engine=composed[0],
+        model=learned,
     )
+
+
+def read_model(entry: str | Path, base_dir: Path | None = None) -> Model:
+    """A model file from `earful train`; RuleError says what is wrong with it."""
+    path = Path(entry)
+    if base_dir is not None and not path.is_absolute():
+        path = base_dir / path
+    try:
+        data = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise RuleError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except (ValueError, RecursionError) as exc:
+        raise RuleError(f"{path}: not JSON: {exc}") from None
+    try:
+        return load_model_json(data, str(path))
+    except ModelError as exc:
+        raise RuleError(str(exc)) from None
 
 
 def _check_cutoffs(source: str, settings: Mapping[str, Any]) -> None:
@@ -1749,6 +1823,20 @@ def _describe(disposition: Disposition, topic: str | None, labels: Sequence[str]
 def judge(mention: Mention, ruleset: Ruleset) -> Verdict:
     """The verdict on one mention. Pure; never raises on any text."""
     return ruleset._engine.judge(mention)
+
+
+def with_model(ruleset: Ruleset, model: Model | None) -> Ruleset:
+    """The same rules with another learned layer (None: the rules alone)."""
+    engine = copy.copy(ruleset._engine)
+    engine._model = model
+    return replace(ruleset, _engine=engine, model=model)
+
+
+def judge_with_features(mention: Mention, ruleset: Ruleset) -> tuple[Verdict, list[str]]:
+    """The rules' verdict without the model, and the features a model would weigh:
+    what `earful train` learns from."""
+    names: list[str] = []
+    return ruleset._engine.judge(mention, names), names
 
 
 def explain(verdict: Verdict) -> list[str]:

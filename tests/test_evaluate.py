@@ -7,9 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from earful.cli import cli
 from rules import Disposition
 from rules.evaluate import (
     CLASSES,
@@ -123,18 +122,6 @@ def test_vader_baseline_uses_the_usual_cut_offs(compound: float, expected: str) 
 # -- earful eval ----------------------------------------------------------------------
 
 
-@pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
-    # No earful.toml here: the shipped rules judge, as for a new user.
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("EARFUL_CONFIG", raising=False)
-
-    def invoke(*args: str) -> Result:
-        return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
-    return invoke
-
-
 AIRLINE_LIKE = (
     "id,sentiment,reason,text\n"
     '1,negative,Late Flight,"flight delayed 3 hours and still no update, not ok"\n'
@@ -154,12 +141,12 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 
 @pytest.fixture
-def airline(run: Run, tmp_path: Path) -> Run:
+def airline(run_cli: Run, tmp_path: Path) -> Run:
     """`earful eval` on AIRLINE_LIKE with its text and label columns, plus `extra`."""
     path = write(tmp_path, "posts.csv", AIRLINE_LIKE)
 
     def invoke(*extra: str) -> Result:
-        return run("eval", str(path), "--text-col", "text", "--label-col", "sentiment", *extra)
+        return run_cli("eval", str(path), "--text-col", "text", "--label-col", "sentiment", *extra)
 
     return invoke
 
@@ -246,7 +233,7 @@ def test_eval_baseline_vader_reports_both(airline: Run) -> None:
     assert results["vader"]["confusion"]["complaint"]["praise"] >= 1
 
 
-def test_eval_reads_a_headerless_tsv_with_numeric_ratings(run: Run, tmp_path: Path) -> None:
+def test_eval_reads_a_headerless_tsv_with_numeric_ratings(run_cli: Run, tmp_path: Path) -> None:
     path = write(
         tmp_path,
         "rated.tsv",
@@ -254,7 +241,7 @@ def test_eval_reads_a_headerless_tsv_with_numeric_ratings(run: Run, tmp_path: Pa
         "2\t-3.1\tThis is the worst service I have ever had\n"
         "3\t0\t\n",
     )
-    result = run(
+    result = run_cli(
         "eval",
         str(path),
         "--no-header",
@@ -273,13 +260,13 @@ def test_eval_reads_a_headerless_tsv_with_numeric_ratings(run: Run, tmp_path: Pa
     assert classes["complaint"]["f1"] == 1.0
 
 
-def test_eval_polarity_judges_by_the_sign_of_the_score(run: Run, tmp_path: Path) -> None:
+def test_eval_polarity_judges_by_the_sign_of_the_score(run_cli: Run, tmp_path: Path) -> None:
     # "lol ok" is filler (ignore: neither) though its score is warm; a plain
     # sentiment data set calls it positive, and --polarity reads it that way.
     path = write(tmp_path, "rated.tsv", "1\t1.2\tlol ok\n2\t-2.0\tthe worst day ever\n")
     args = ["eval", str(path), "--no-header", "--text-col", "3", "--label-col", "2"]
-    by_disposition = run(*args, "--sign-labels", "--json")
-    by_sign = run(*args, "--sign-labels", "--polarity", "--json")
+    by_disposition = run_cli(*args, "--sign-labels", "--json")
+    by_sign = run_cli(*args, "--sign-labels", "--polarity", "--json")
     assert by_sign.exit_code == 0, by_sign.output
     confusion = json.loads(by_disposition.output)["results"]["earful"]["confusion"]
     assert confusion["praise"]["neither"] == 1
@@ -288,27 +275,31 @@ def test_eval_polarity_judges_by_the_sign_of_the_score(run: Run, tmp_path: Path)
     assert classes["complaint"]["f1"] == 1.0
 
 
-def test_eval_sniffs_tabs_in_a_file_without_a_telling_extension(run: Run, tmp_path: Path) -> None:
+def test_eval_sniffs_tabs_in_a_file_without_a_telling_extension(
+    run_cli: Run, tmp_path: Path
+) -> None:
     path = write(
         tmp_path, "export.txt", "text\tlabel\nlove it, thanks!\tpraise\nmeh, sure\tneither\n"
     )
-    result = run("eval", str(path), "--json")  # "text" and "label" are the defaults
+    result = run_cli("eval", str(path), "--json")  # "text" and "label" are the defaults
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["rows"] == 2
 
 
-def test_eval_missing_column_is_a_usage_error_listing_the_columns(run: Run, tmp_path: Path) -> None:
+def test_eval_missing_column_is_a_usage_error_listing_the_columns(
+    run_cli: Run, tmp_path: Path
+) -> None:
     path = write(tmp_path, "posts.csv", AIRLINE_LIKE)
-    result = run("eval", str(path), "--text-col", "body", "--label-col", "sentiment")
+    result = run_cli("eval", str(path), "--text-col", "body", "--label-col", "sentiment")
     assert result.exit_code == 2
     assert '--text-col "body": no such column; the file has: id, sentiment, reason, text' in (
         result.output
     )
 
 
-def test_eval_unmapped_labels_are_a_usage_error_with_counts(run: Run, tmp_path: Path) -> None:
+def test_eval_unmapped_labels_are_a_usage_error_with_counts(run_cli: Run, tmp_path: Path) -> None:
     path = write(tmp_path, "posts.csv", AIRLINE_LIKE)
-    result = run("eval", str(path), "--text-col", "text", "--label-col", "sentiment")
+    result = run_cli("eval", str(path), "--text-col", "text", "--label-col", "sentiment")
     assert result.exit_code == 2
     assert '"negative" (3), "positive" (1), "neutral" (1)' in result.output
     assert "--map LABEL=complaint|praise|neither" in result.output
@@ -350,11 +341,11 @@ def test_eval_map_accepts_disposition_names(airline: Run) -> None:
     ],
 )
 def test_eval_unusable_files_are_usage_errors(
-    run: Run, tmp_path: Path, content: bytes, message: str
+    run_cli: Run, tmp_path: Path, content: bytes, message: str
 ) -> None:
     path = tmp_path / "bad.csv"
     path.write_bytes(content)
-    result = run("eval", str(path), "--text-col", "text", "--label-col", "label")
+    result = run_cli("eval", str(path), "--text-col", "text", "--label-col", "label")
     assert result.exit_code == 2
     assert message in result.output
 
@@ -373,26 +364,26 @@ def test_eval_unusable_files_are_usage_errors(
     ],
 )
 def test_eval_says_which_columns_or_labels_it_could_not_use(
-    run: Run, tmp_path: Path, args: list[str], message: str
+    run_cli: Run, tmp_path: Path, args: list[str], message: str
 ) -> None:
     path = write(tmp_path, "two.tsv", "good\tpos\nbad\tneg\n")
-    result = run("eval", str(path), "--no-header", *args)
+    result = run_cli("eval", str(path), "--no-header", *args)
     assert result.exit_code == 2 and message in result.output
 
 
-def test_eval_missing_file_is_a_usage_error(run: Run, tmp_path: Path) -> None:
-    result = run("eval", str(tmp_path / "nope.csv"), "--text-col", "t", "--label-col", "l")
+def test_eval_missing_file_is_a_usage_error(run_cli: Run, tmp_path: Path) -> None:
+    result = run_cli("eval", str(tmp_path / "nope.csv"), "--text-col", "t", "--label-col", "l")
     assert result.exit_code == 2
     assert "cannot read" in result.output
 
 
-def test_eval_hostile_text_does_not_break_the_report(run: Run, tmp_path: Path) -> None:
+def test_eval_hostile_text_does_not_break_the_report(run_cli: Run, tmp_path: Path) -> None:
     path = write(
         tmp_path,
         "hostile.csv",
         'text,label\n"\x1b[31mred\x1b[0m \u202eevil\x00 outage",praise\n"ok",neither\n',
     )
-    result = run(
+    result = run_cli(
         "eval", str(path), "--text-col", "text", "--label-col", "label", "--show-errors", "5"
     )
     assert result.exit_code == 0, result.output
@@ -403,11 +394,11 @@ def test_eval_hostile_text_does_not_break_the_report(run: Run, tmp_path: Path) -
 # -- the project's own labeled sample -------------------------------------------------
 
 
-def test_shipped_rules_beat_vader_alone_on_the_project_sample(run: Run) -> None:
+def test_shipped_rules_beat_vader_alone_on_the_project_sample(run_cli: Run) -> None:
     """tests/data/quality_sample.csv: brand posts written for this project (not copied
     from any data set), labeled by hand. A regression guard, not the quality figures:
     those are measured on real data (docs/quality.md)."""
-    result = run(
+    result = run_cli(
         "eval",
         str(DATA / "quality_sample.csv"),
         "--text-col",

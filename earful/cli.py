@@ -267,7 +267,9 @@ def classify(
     click.echo(f"{verdict.disposition.value}{topic} urgency {verdict.urgency}")
 
 
-def _classify_stages(config_file: Path | None) -> Any:
+def _classify_stages(config_file: Path | None, *, learned: bool = True) -> Any:
+    """The config's rules (with its model unless `learned` is False), else the shipped
+    rules for a neutral brand."""
     from earful.pipeline import Stages
     from responders.context import ResponderSettings
     from rules import load_ruleset
@@ -278,7 +280,7 @@ def _classify_stages(config_file: Path | None) -> Any:
     if named or config_path(config_file).exists():
         from earful.pipeline import build_stages
 
-        return build_stages(_load(config_file))
+        return build_stages(_load(config_file), learned=learned)
     from listener.mention import Brand
 
     brand = Brand("your brand")
@@ -369,9 +371,9 @@ class _TableSpec:
             raise BadConfig(str(exc)) from None
 
 
-def _with_bar(rows: Any, label: str) -> Any:
+def _with_bar(rows: Any, label: str, *, visible: bool = True) -> Any:
     # A bar only where a person watches a file that takes a moment.
-    if len(rows) < 2000 or not sys.stderr.isatty():
+    if not visible or len(rows) < 2000 or not sys.stderr.isatty():
         yield from rows
         return
     with click.progressbar(rows, label=label, file=sys.stderr) as shown:
@@ -437,26 +439,37 @@ def eval_command(
 
     if model_file is not None and no_model:
         raise BadConfig("--model and --no-model: give one or the other")
-    ruleset = _classify_stages(config_file).ruleset
-    if no_model:
-        ruleset = with_model(ruleset, None)
-    elif model_file is not None:
+    # With --model or --no-model the config's model is not read: it may not exist yet.
+    ruleset = _classify_stages(config_file, learned=not (no_model or model_file)).ruleset
+    if model_file is not None:
         try:
             ruleset = with_model(ruleset, read_model(model_file))
         except RuleError as exc:
             raise BadConfig(f"--model: {exc}") from None
     spec = _TableSpec(**table)
     data = spec.read(ruleset)
+    if ruleset.model is not None and _seen_in_training(ruleset.model.trained, spec):
+        click.echo(
+            f"note: {ruleset.model.source} was trained on these rows of {spec.file.name}: "
+            "the figures show what it memorised; `earful train` prints what to expect on "
+            "new posts (or train on --half odd and score --half even)",
+            err=True,
+        )
     results = ev.evaluate(
         data,
         ruleset,
         show_errors=show_errors,
         baseline=baseline,
-        progress=lambda rows: _with_bar(rows, "judging"),
+        progress=lambda rows: _with_bar(rows, "judging", visible=not as_json),
         polarity=polarity,
     )
     if as_json:
-        click.echo(to_json(ev.report_json(spec.file, data, results)))
+        report = ev.report_json(spec.file, data, results)
+        model = ruleset.model
+        report["model"] = (
+            None if model is None else {"path": model.source, "trained": dict(model.trained)}
+        )
+        click.echo(to_json(report))
         return
     if ruleset.model is not None:
         click.echo(f"with the model {ruleset.model.source}")
@@ -464,6 +477,14 @@ def eval_command(
         click.echo(line)
     if show_errors:
         _echo_errors(results[0], show_errors)
+
+
+def _seen_in_training(trained: Any, spec: _TableSpec) -> bool:
+    """Whether the model was fitted on (some of) the rows being scored."""
+    if trained.get("file") != spec.file.name:
+        return False
+    half = trained.get("half")
+    return half is None or spec.half is None or half == spec.half
 
 
 @cli.command()
@@ -482,9 +503,17 @@ def eval_command(
     type=click.IntRange(min=0, max=20),
     default=5,
     show_default=True,
+    metavar="K",
     help="Estimate the model on posts it has not seen, by k-fold cross-validation; 0 skips.",
 )
 @_baseline_option
+@click.option(
+    "--score-half",
+    type=click.Choice(["odd", "even"]),
+    default=None,
+    help="Score the cross-validation on these rows only (all rows still train).",
+)
+@click.option("--force", is_flag=True, help="Replace an -o file that is not an Earful model.")
 @handles_errors
 def train(
     config_file: Path | None,
@@ -493,6 +522,8 @@ def train(
     output: Path,
     folds: int,
     baseline: str | None,
+    score_half: str | None,
+    force: bool,
     **table: Any,
 ) -> None:
     """Fit a model on a labeled CSV or TSV file (the columns and mappings of `earful
@@ -506,14 +537,20 @@ def train(
 
     if folds == 1:
         raise BadConfig("--folds 1: cross-validation needs 2 folds or more (0 skips it)")
-    ruleset = _classify_stages(config_file).ruleset
+    if folds == 0 and (show_errors or baseline or score_half):
+        raise BadConfig(
+            "--show-errors, --baseline and --score-half go with the cross-validation: not --folds 0"
+        )
+    # The config's own model is not read: training is how it gets made or remade.
+    ruleset = _classify_stages(config_file, learned=False).ruleset
     spec = _TableSpec(**table)
     data = spec.read(ruleset)
     try:
-        tr.check_enough(data)
+        tr.check_enough(data, spec.file)
+        tr.check_output(output, spec.file, force=force)
     except ev.EvalInputError as exc:
-        raise BadConfig(f"{spec.file}: {exc}") from None
-    items = tr.samples(list(_with_bar(data.rows, "judging")), ruleset)
+        raise BadConfig(str(exc)) from None
+    items = tr.samples(_with_bar(data.rows, "judging", visible=not as_json), ruleset)
     epochs = tr.fits_needed(items) * (folds + 1)
     bar = (
         click.progressbar(length=epochs, label="fitting", file=sys.stderr)
@@ -522,9 +559,14 @@ def train(
     )
     tick = bar.update if bar is not None else None
     with bar if bar is not None else contextlib.nullcontext():
-        estimate = tr.cross_validate(items, ruleset, folds, show_errors, tick) if folds else None
+        estimate = (
+            tr.cross_validate(items, ruleset, folds, show_errors, tick, score_half)
+            if folds
+            else None
+        )
         model = tr.fit_model(items, tr.description(spec.file, data, spec.half, ruleset), tick)
-    baselines = ev.baseline_results(data.rows, baseline, show_errors) if estimate else []
+    scored = [r for r in data.rows if score_half is None or r.number % 2 == (score_half == "odd")]
+    baselines = ev.baseline_results(scored, baseline, show_errors) if estimate else []
     try:
         size = tr.save(model, output)
     except ev.EvalInputError as exc:
@@ -553,15 +595,15 @@ def train(
     if estimate is not None:
         click.echo(
             f"cross-validated ({folds} folds: each row judged by a model that did not see it)"
+            + (f"; scored on the {score_half} rows" if score_half else "")
         )
         for line in ev.report_lines(data, [estimate, *baselines])[1:]:
             click.echo(line)
         if show_errors:
             _echo_errors(estimate, show_errors)
-    elif baseline is not None:
-        click.echo("(--baseline is scored next to the cross-validation; --folds 0 skips both)")
     click.echo("")
-    click.echo(f'use it: [rules] model = "{output}" in the config, or earful eval --model {output}')
+    where = output.resolve()
+    click.echo(f'use it: [rules] model = "{where}" in the config, or earful eval --model {output}')
 
 
 # -- poll, run, publish -------------------------------------------------------------

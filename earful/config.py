@@ -70,7 +70,7 @@ class RulesConfig(_Section):
     lists: dict[str, tuple[str, ...]] = {}
     # A model from `earful train` (relative to this config file): the learned layer
     # that may re-decide each verdict. None: the rules alone.
-    model: str | None = None
+    model: str | None = Field(None, min_length=1)
 
 
 class RespondersConfig(_Section):

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from listener.mention import Author, Mention
-from rules import Disposition, Ruleset, judge
+from rules import Disposition, Ruleset, Verdict, judge, topics_of
 from rules.evaluate import (
     CLASS_OF,
     CLASSES,
@@ -256,8 +256,8 @@ def _gold(label: str, labels: Mapping[str, str], sign_labels: bool) -> str | Non
 
 
 def known_topics(ruleset: Ruleset) -> frozenset[str]:
-    """Every topic a rule of the set can give."""
-    return frozenset(r.then.topic for r in ruleset.rules if r.then.topic)
+    """Every topic a verdict of the rule set can carry."""
+    return topics_of(ruleset)
 
 
 def evaluate(
@@ -275,16 +275,27 @@ def evaluate(
     of its disposition: plain sentiment, for data sets labeled by sentiment alone."""
     rows = table.rows
     walk = progress(rows) if progress is not None else rows
-    verdicts = []
-    for row in walk:
-        mention = Mention(
-            platform="x",
-            native_id=f"eval:{row.number}",
-            text=row.text,
-            author=Author(handle="eval"),
-        )
-        verdicts.append(judge(mention, ruleset))
-    gold = [r.gold for r in rows]
+    verdicts = [judge(mention_of(row), ruleset) for row in walk]
+    results = [result_of("earful", rows, verdicts, show_errors, polarity=polarity)]
+    return results + baseline_results(rows, baseline, show_errors)
+
+
+def mention_of(row: Row) -> Mention:
+    """A labeled row as the post it is judged as: on X, by an author with no reach."""
+    return Mention(
+        platform="x", native_id=f"eval:{row.number}", text=row.text, author=Author(handle="eval")
+    )
+
+
+def result_of(
+    name: str,
+    rows: Sequence[Row],
+    verdicts: Sequence[Verdict],
+    show_errors: int,
+    *,
+    polarity: bool = False,
+) -> Result:
+    """The scores of one system's verdicts on the rows, one verdict per row."""
     predicted = [vader_class(v.score) if polarity else class_of(v) for v in verdicts]
     has_topics = any(r.gold_topic for r in rows)
     topics = score_topics((r.gold_topic, v.topic) for r, v in zip(rows, verdicts, strict=True))
@@ -295,10 +306,8 @@ def evaluate(
         ),
         show_errors,
     )
-    results = [
-        Result("earful", score(gold, predicted), topics if has_topics else None, tuple(errors))
-    ]
-    return results + baseline_results(rows, baseline, show_errors)
+    gold = [r.gold for r in rows]
+    return Result(name, score(gold, predicted), topics if has_topics else None, tuple(errors))
 
 
 def baseline_results(rows: Sequence[Row], baseline: str | None, show_errors: int) -> list[Result]:

@@ -8,6 +8,7 @@ commit means the same page is fetched again next time and stored once.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -27,8 +28,23 @@ from storage.records import IngestResult, Judged
 from storage.schema import SchemaTooNew
 from storage.store import Store, StoreError
 
+log = logging.getLogger(__name__)
+
 # Drafts that count as contacting the author, for the cooldown.
 _AUTHOR_FACING = frozenset({DraftKind.REPLY, DraftKind.THANKS, DraftKind.CALLBACK})
+
+
+def _warn_if_stale(ruleset: Ruleset) -> None:
+    from earful.training import fingerprint
+
+    model = ruleset.model
+    trained_with = None if model is None else model.trained.get("rules_fingerprint")
+    if model is not None and trained_with not in (None, fingerprint(ruleset)):
+        log.warning(
+            "%s was trained with other rules (rules added, removed or switched off "
+            "since): rules it never saw carry no weight; train it again",
+            model.source,
+        )
 
 
 @dataclass(frozen=True)
@@ -50,8 +66,9 @@ class BatchSummary:
     next_poll_in: float | None = None
 
 
-def build_stages(config: Config) -> Stages:
-    """Rules and templates from config; their mistakes are config errors."""
+def build_stages(config: Config, *, learned: bool = True) -> Stages:
+    """Rules and templates from config; their mistakes are config errors. `learned`
+    False leaves out `[rules] model` (for `earful train`, which makes it)."""
     brand = config.brand.brand()
     try:
         ruleset = load_ruleset(
@@ -62,11 +79,12 @@ def build_stages(config: Config) -> Stages:
         )
     except RuleError as exc:
         raise ConfigError(config.path, [f"rules: {exc}"]) from None
-    if config.rules.model is not None:
+    if learned and config.rules.model is not None:
         try:
             ruleset = with_model(ruleset, read_model(config.resolve(config.rules.model)))
         except RuleError as exc:
             raise ConfigError(config.path, [f"rules.model: {exc}"]) from None
+        _warn_if_stale(ruleset)
     template_dir = config.responders.templates
     try:
         templates = Templates(config.resolve(template_dir) if template_dir else None)

@@ -9,19 +9,19 @@ to expect on new posts from the same place, not what the model memorised.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from earful.evaluation import EvalInputError, Result, Row, Table
-from listener.mention import Author, Mention
+from earful.evaluation import EvalInputError, Result, Row, Table, mention_of, result_of
 from rules import Model, Ruleset, Verdict, judge, judge_with_features, with_model
-from rules.evaluate import CLASSES, class_of, misjudged, score, score_topics
+from rules.evaluate import CLASSES
 from rules.learned import fit, to_json
 
 EPOCHS = 10
@@ -37,23 +37,17 @@ class Sample:
     features: tuple[str, ...]
 
 
-def mention_of(row: Row) -> Mention:
-    return Mention(
-        platform="x", native_id=f"eval:{row.number}", text=row.text, author=Author(handle="eval")
-    )
-
-
-def samples(rows: Sequence[Row], ruleset: Ruleset) -> list[Sample]:
+def samples(rows: Iterable[Row], ruleset: Ruleset) -> list[Sample]:
     """Each row with the features the rules give it (without any model)."""
     return [Sample(row, tuple(judge_with_features(mention_of(row), ruleset)[1])) for row in rows]
 
 
-def check_enough(table: Table) -> None:
+def check_enough(table: Table, path: Path) -> None:
     counts = Counter(r.gold for r in table.rows)
     short = [f"{c} ({counts[c]})" for c in CLASSES if counts[c] < MIN_PER_CLASS]
     if short:
         raise EvalInputError(
-            f"too few rows to learn from: {', '.join(short)}; a model needs at least "
+            f"{path}: too few rows to learn from: {', '.join(short)}; a model needs at least "
             f"{MIN_PER_CLASS} rows of each of complaint, praise and neither"
         )
 
@@ -103,6 +97,7 @@ def description(path: Path, table: Table, half: str | None, ruleset: Ruleset) ->
         "classes": {c: counts[c] for c in CLASSES},
         "topics": sum(1 for r in table.rows if r.gold == "complaint" and r.gold_topic),
         "rules": list(ruleset.names),
+        "rules_fingerprint": fingerprint(ruleset),
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "epochs": EPOCHS,
     }
@@ -114,8 +109,10 @@ def cross_validate(
     folds: int,
     show_errors: int = 0,
     tick: Tick | None = None,
+    score_half: str | None = None,
 ) -> Result:
-    """Every row judged by a model fitted without its fold (rows dealt round-robin)."""
+    """Every row judged by a model fitted without its fold (rows dealt round-robin).
+    `score_half` ("odd" or "even") scores only those rows; all rows still train."""
     verdicts: dict[int, Verdict] = {}
     for fold in range(folds):
         train = [s for i, s in enumerate(items) if i % folds != fold]
@@ -123,37 +120,69 @@ def cross_validate(
         judged = with_model(ruleset, model)
         for i in range(fold, len(items), folds):
             verdicts[i] = judge(mention_of(items[i].row), judged)
-    ordered = [verdicts[i] for i in range(len(items))]
-    rows = [s.row for s in items]
-    predicted = [class_of(v) for v in ordered]
-    topics = score_topics((r.gold_topic, v.topic) for r, v in zip(rows, ordered, strict=True))
-    errors = misjudged(
-        (
-            (r.number, r.text, r.gold, p, r.gold_topic, v.topic, v.reasons)
-            for r, p, v in zip(rows, predicted, ordered, strict=True)
-        ),
-        show_errors,
-    )
-    has_topics = any(r.gold_topic for r in rows)
-    return Result(
-        f"{folds}-fold",
-        score([r.gold for r in rows], predicted),
-        topics if has_topics else None,
-        tuple(errors),
-    )
+    keep = [
+        i
+        for i, s in enumerate(items)
+        if score_half is None or s.row.number % 2 == (score_half == "odd")
+    ]
+    rows = [items[i].row for i in keep]
+    return result_of(f"{folds}-fold", rows, [verdicts[i] for i in keep], show_errors)
+
+
+def check_output(path: Path, data: Path, *, force: bool = False) -> None:
+    """Refuse, before any fitting, an output that cannot be written or would destroy
+    something that is not a model: the training file, a config, a folder."""
+    if not path.name:
+        raise EvalInputError("-o: give a file name for the model")
+    if path.is_dir():
+        raise EvalInputError(f"{path}: is a folder; give a file name for the model")
+    folder = path.parent
+    if not folder.is_dir():
+        raise EvalInputError(f"{path}: cannot write: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise EvalInputError(f"{path}: cannot write: the folder {folder} is not writable")
+    if not path.exists():
+        return
+    if data.exists() and path.samefile(data):
+        raise EvalInputError(f"{path}: that is the labeled file itself; give another name")
+    if not force and not _is_model(path):
+        raise EvalInputError(
+            f"{path} exists and is not an Earful model; give another name, or --force to replace it"
+        )
+
+
+def _is_model(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            head = f.read(64)
+    except OSError:
+        return False
+    return head.startswith(b'{"format":"earful-model"')
+
+
+def fingerprint(ruleset: Ruleset) -> str:
+    """What a model's rule features depend on: the rules' ids, in order, and which
+    are on. A model trained with other rules should be trained again."""
+    ids = [f"{r.id}:{int(r.enabled)}" for r in ruleset.rules]
+    return hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
 
 
 def save(model: Model, path: Path) -> int:
-    """Write the model file atomically; returns its size in bytes."""
+    """Write the model file atomically and durably, readable as a config file is
+    (the umask decides, not mkstemp's owner-only mode); returns its size in bytes."""
     data = json.dumps(to_json(model), ensure_ascii=False, separators=(",", ":")).encode()
-    folder = path.parent if str(path.parent) else Path(".")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     except OSError as exc:
         raise EvalInputError(f"{path}: cannot write: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)

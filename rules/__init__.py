@@ -18,6 +18,7 @@ from rules.engine import (
     judge_with_features,
     load_ruleset,
     read_model,
+    topics_of,
     with_model,
 )
 from rules.learned import Model, ModelError
@@ -38,5 +39,6 @@ __all__ = [
     "judge_with_features",
     "load_ruleset",
     "read_model",
+    "topics_of",
     "with_model",
 ]

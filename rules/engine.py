@@ -168,6 +168,7 @@ from types import MappingProxyType
 from typing import Any
 
 from listener.mention import PLATFORMS, Author, Brand, Mention
+from rules.evaluate import CLASS_OF
 from rules.language import language_of
 from rules.learned import Model, ModelError, features
 from rules.learned import from_json as load_model_json
@@ -1237,7 +1238,15 @@ class _Engine:
             if learn is not None:
                 learn.extend(names)
             elif model is not None:
-                disposition, topic = _learned(model, names, disposition, topic, post, reasons)
+                disposition, topic, overruled = _learned(
+                    model, names, disposition, topic, post, reasons
+                )
+                if overruled:
+                    labels.append("by_model")
+                    if disposition is not Disposition.INTERESTING_BAD:
+                        # The rules' urgency points were for the complaint the
+                        # model overruled; a rule's `escalate` action still stands.
+                        points = 0
         fallback = self._complaint_reason
         if topic is None and fallback is not None and disposition is Disposition.INTERESTING_BAD:
             topic = self._complaint_topic
@@ -1271,17 +1280,21 @@ def _learned(
     topic: str | None,
     post: _Post,
     reasons: list[Reason],
-) -> tuple[Disposition, str | None]:
-    cls, learned_topic, said = model.decide(names, topic)
-    reasons.append(said)
+) -> tuple[Disposition, str | None, bool]:
+    """The model's disposition and topic, and whether it overruled the rules' class."""
+    said = CLASS_OF[disposition]
+    cls, learned_topic, reason = model.decide(names, said, topic)
+    reasons.append(reason)
     topic = learned_topic or topic
+    if cls == said:
+        return disposition, topic, False
     if cls == "complaint":
-        return Disposition.INTERESTING_BAD, topic
+        return Disposition.INTERESTING_BAD, topic, True
     if cls == "praise":
-        return Disposition.INTERESTING_GOOD, topic
+        return Disposition.INTERESTING_GOOD, topic, True
     if disposition in (Disposition.QUESTION, Disposition.IGNORE):
-        return disposition, topic
-    return (Disposition.QUESTION if post.question else Disposition.IGNORE), topic
+        return disposition, topic, True
+    return (Disposition.QUESTION if post.question else Disposition.IGNORE), topic, True
 
 
 def _cutoff_reasons(settings: Settings) -> dict[Disposition, Reason]:
@@ -1718,8 +1731,7 @@ def load_ruleset(
         learned = None if model is None else read_model(model, base_dir)
     except RuleError as exc:
         raise RuleError(f"model: {exc}") from None
-    composed[0]._model = learned
-    return Ruleset(
+    ruleset = Ruleset(
         brand=brand,
         files=tuple(sources),
         names=tuple(names),
@@ -1729,8 +1741,11 @@ def load_ruleset(
         lists=MappingProxyType({**file_lists, **config_lists}),
         examples=tuple(examples),
         _engine=composed[0],
-        model=learned,
     )
+    try:
+        return ruleset if learned is None else with_model(ruleset, learned)
+    except RuleError as exc:
+        raise RuleError(f"model: {exc}") from None
 
 
 def read_model(entry: str | Path, base_dir: Path | None = None) -> Model:
@@ -1825,8 +1840,24 @@ def judge(mention: Mention, ruleset: Ruleset) -> Verdict:
     return ruleset._engine.judge(mention)
 
 
+def topics_of(ruleset: Ruleset) -> frozenset[str]:
+    """Every topic a verdict of the rule set can carry."""
+    topics = {r.then.topic for r in ruleset.rules if r.then.topic}
+    if ruleset.settings.complaint_topic is not None:
+        topics.add(ruleset.settings.complaint_topic)
+    return frozenset(topics)
+
+
 def with_model(ruleset: Ruleset, model: Model | None) -> Ruleset:
-    """The same rules with another learned layer (None: the rules alone)."""
+    """The same rules with another learned layer (None: the rules alone). RuleError
+    if the model gives topics the rules do not know (it was trained with others)."""
+    if model is not None and model.topics is not None:
+        unknown = sorted(set(model.topics.labels) - topics_of(ruleset))
+        if unknown:
+            raise RuleError(
+                f"{model.source}: topics the rules do not have: {', '.join(unknown)}; "
+                "train the model again with these rules"
+            )
     engine = copy.copy(ruleset._engine)
     engine._model = model
     return replace(ruleset, _engine=engine, model=model)

@@ -24,11 +24,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rules.evaluate import CLASSES
 from rules.verdict import Reason
 
 FORMAT = "earful-model"
 VERSION = 1
-CLASSES = ("complaint", "praise", "neither")
 # Fitted weights stay within a few units; a bound keeps a hand-edited file from
 # summing to infinity (and NaN probabilities) on some post.
 _MAX_WEIGHT = 1e6
@@ -100,12 +100,12 @@ class Weights:
         pulls = heapq.nlargest(
             3,
             (
-                (row[k] - (sum(row) - row[k]) / others, name)
+                (row[k] - (sum(row) - row[k]) / others, shown)
                 for name, row in rows.items()
-                if name != "bias"
+                if (shown := _shown(name)) is not None
             ),
         )
-        return self.labels[k], p[k], [_shown(n) for pull, n in pulls if pull > 0]
+        return self.labels[k], p[k], [shown for pull, shown in pulls if pull > 0]
 
     def _rows(self, names: Iterable[str]) -> dict[str, tuple[float, ...]]:
         get = self.table.get
@@ -128,29 +128,53 @@ class Model:
     trained: Mapping[str, Any]  # what it learned from: file, rows, date, rule files
     source: str = "model"  # where it was read from, for messages
 
-    def decide(self, names: Sequence[str], topical: str | None) -> tuple[str, str | None, Reason]:
+    def decide(
+        self, names: Sequence[str], said: str, topical: str | None
+    ) -> tuple[str, str | None, Reason]:
         """The class, the topic (None: the rules' topic `topical` stands), and the
-        reason. Topics are learned from complaints: a complaint gets the model's, and
-        so does another post whose rules' topic is one the model knows (it tells
-        those causes apart better); other topics it never saw stay the rules'."""
+        reason, given the class the rules `said`. Topics are learned from
+        complaints: a complaint the rules gave no topic gets the model's, and so
+        does any post whose rules' topic is one the model knows (it tells those
+        causes apart better); a topic the model never saw stays the rules'."""
         cls, p, why = self.classes.best(names)
         topic = None
-        said = f"{cls} ({p:.0%})"
-        if self.topics is not None and (cls == "complaint" or topical in self.topics.labels):
+        if cls == said:
+            detail = f"{cls} ({p:.0%}), as the rules said"
+        else:
+            detail = f"{cls} ({p:.0%}) where the rules said {said}"
+        if self.topics is not None and (
+            topical in self.topics.labels or (topical is None and cls == "complaint")
+        ):
             topic, tp = self.topics.likeliest(names)
-            said += f", topic {topic} ({tp:.0%})"
+            detail += f"; topic {topic} ({tp:.0%})"
         lead = ", ".join(why) if why else "nothing in particular"
-        return cls, topic, Reason("model", f"{said}; leaning on {lead}")
+        return cls, topic, Reason("model", f"{detail}; leaning on {lead}")
 
 
-def _shown(name: str) -> str:
+# What a person can read in a reason: words, not the placeholders words_of puts in.
+_PLACEHOLDERS = frozenset(["url", "@", "0"])
+
+
+def _word(value: str) -> bool:
+    return value not in _PLACEHOLDERS and any(c.isalnum() for c in value)
+
+
+def _shown(name: str) -> str | None:
+    """A feature as a reason shows it; None for those that say nothing to a person
+    (punctuation, placeholders, the bias, the rules' disposition the reason states)."""
     kind, _, value = name.partition(":")
-    if kind in ("w", "p"):
-        return f'"{value}"'
+    if kind == "w":
+        return f'"{value}"' if _word(value) else None
+    if kind == "p":
+        return f'"{value}"' if all(_word(w) for w in value.split(" ")) else None
     if kind in ("s", "c") and value.lstrip("+-").isdigit():
         lead = "score" if kind == "s" else "VADER"
         return f"{lead} about {int(value) / 4:+.2f}"
-    return {"r": "rule ", "d": "the rules' ", "t": "the rules' topic "}.get(kind, "") + value
+    if kind == "r":
+        return f"rule {value}"
+    if kind == "t":
+        return f"the rules' topic {value}"
+    return None
 
 
 # -- fitting ----------------------------------------------------------------------------
@@ -237,9 +261,10 @@ def from_json(data: Any, source: str) -> Model:
     """A model from its JSON form; ModelError says what is wrong with it."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ModelError(f"{source}: not an Earful model (made by `earful train`)")
-    if data.get("version") != VERSION:
+    version = data.get("version")
+    if type(version) is not int or version != VERSION:
         raise ModelError(
-            f"{source}: model format version {data.get('version')!r}; this Earful reads "
+            f"{source}: model format version {version!r:.20}; this Earful reads "
             f"version {VERSION}: train it again with `earful train`"
         )
     classes = _weights(data.get("classes"), f"{source}: classes")
@@ -269,6 +294,8 @@ def _weights(data: Any, where: str) -> Weights:
         raise ModelError(f"{where}: labels: expected a list of different names")
     if not isinstance(table, dict):
         raise ModelError(f"{where}: weights: expected a table of feature -> numbers")
+    if "bias" not in table:
+        raise ModelError(f"{where}: weights: no bias row; a fitted model always has one")
     out = {}
     for name, row in table.items():
         if (
@@ -277,7 +304,7 @@ def _weights(data: Any, where: str) -> Weights:
             or not all(type(v) in (int, float) and -_MAX_WEIGHT <= v <= _MAX_WEIGHT for v in row)
         ):
             raise ModelError(
-                f"{where}: weights[{name!r}]: expected {len(labels)} numbers between "
+                f"{where}: weights[{name!r:.40}]: expected {len(labels)} numbers between "
                 f"-{_MAX_WEIGHT:g} and {_MAX_WEIGHT:g}, got {row!r:.60}"
             )
         out[name] = tuple(float(v) for v in row)

@@ -155,7 +155,8 @@ def test_eval_json_shape(airline: Run) -> None:
     result = airline("--map", MAP, "--topic-col", "reason", "--topic-map", CAUSES, "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    assert set(report) == {"file", "rows", "skipped", "classes", "mapping", "results"}
+    assert set(report) == {"file", "rows", "skipped", "classes", "mapping", "results", "model"}
+    assert report["model"] is None
     assert (report["rows"], report["skipped"]) == (5, 0)
     assert report["classes"] == ["complaint", "praise", "neither"]
     assert report["mapping"] == {

@@ -22,8 +22,8 @@ from rules import (
     load_ruleset,
     with_model,
 )
+from rules.evaluate import CLASSES
 from rules.learned import (
-    CLASSES,
     FORMAT,
     VERSION,
     Weights,
@@ -52,9 +52,9 @@ def post(text: str, handle: str = "ana") -> Mention:
 
 def complaint_model(topics: Weights | None = None) -> Model:
     """A model sure that any post with ODD in it is a complaint about an outage."""
-    classes = Weights(CLASSES, {f"w:{ODD}": (8.0, -4.0, -4.0)})
+    classes = Weights(CLASSES, {"bias": (0.0, 0.0, 0.0), f"w:{ODD}": (8.0, -4.0, -4.0)})
     if topics is None:
-        topics = Weights(("billing", "outage"), {f"w:{ODD}": (-3.0, 3.0)})
+        topics = Weights(("billing", "outage"), {"bias": (0.0, 0.0), f"w:{ODD}": (-3.0, 3.0)})
     return Model(classes, topics, {"file": "hand-made.csv"})
 
 
@@ -164,15 +164,16 @@ def test_a_model_round_trips_through_json_and_decides_the_same() -> None:
     assert again.trained == {"file": "toy.csv", "rows": len(samples)}
     assert again.classes == model.classes and again.topics == model.topics
     for names in (*samples[:6], ["bias"], ["w:broken", "w:love"]):
-        for topical in ("billing", "delivery", None):
-            assert again.decide(names, topical) == model.decide(names, topical)
+        for said in ("complaint", "neither"):
+            for topical in ("billing", "delivery", None):
+                assert again.decide(names, said, topical) == model.decide(names, said, topical)
 
 
 def test_a_model_without_topics_round_trips() -> None:
-    model = Model(Weights(CLASSES, {"w:x": (1.0, 0.0, -1.0)}), None, {})
+    model = Model(Weights(CLASSES, {"bias": (0.0, 0.0, 0.0), "w:x": (1.0, 0.0, -1.0)}), None, {})
     again = from_json(json.loads(json.dumps(to_json(model))), "m.json")
     assert again.topics is None
-    cls, topic, reason = again.decide(["w:x"], "billing")
+    cls, topic, reason = again.decide(["w:x"], "neither", "billing")
     assert (cls, topic) == ("complaint", None)
     assert reason.rule == "model" and "topic" not in reason.detail
 
@@ -184,6 +185,26 @@ def good_json() -> dict[str, Any]:
 def test_from_json_accepts_a_good_model() -> None:
     model = from_json(good_json(), "m.json")
     assert model.classes.labels == CLASSES
+
+
+@pytest.mark.parametrize("part", ["classes", "topics"])
+def test_from_json_refuses_a_table_without_its_bias_row(part: str) -> None:
+    # An emptied table used to tie every class, and the tie made every post a complaint.
+    data = good_json()
+    del data[part]["weights"]["bias"]
+    with pytest.raises(ModelError, match=f"m.json: {part}: weights: no bias row"):
+        from_json(data, "m.json")
+
+
+def test_from_json_refuses_a_boolean_version_and_cuts_long_names_short() -> None:
+    data = {**good_json(), "version": True}
+    with pytest.raises(ModelError, match="version True"):
+        from_json(data, "m.json")
+    data = good_json()
+    data["classes"]["weights"]["w:" + "x" * 100_000] = "junk"
+    with pytest.raises(ModelError) as caught:
+        from_json(data, "m.json")
+    assert len(str(caught.value)) < 300
 
 
 @pytest.mark.parametrize("data", [[], "earful-model", None, 3, {"format": "other", "version": 1}])
@@ -202,7 +223,7 @@ def test_from_json_rejects_another_version_and_says_train_again() -> None:
 
 def test_from_json_rejects_missing_class_labels() -> None:
     data = good_json()
-    data["classes"] = {"labels": ["complaint", "praise"], "weights": {"w:x": [1.0, 0.0]}}
+    data["classes"] = {"labels": ["complaint", "praise"], "weights": {"bias": [1.0, 0.0]}}
     with pytest.raises(ModelError, match="expected the labels complaint, praise, neither"):
         from_json(data, "m.json")
 
@@ -280,6 +301,7 @@ def test_a_model_re_decides_a_post_the_rules_call_neither(rules: Ruleset) -> Non
     assert "topic outage (" in reason.detail and f'leaning on "{ODD}"' in reason.detail
     # urgency is the complaint's, not the ignored post's
     assert verdict.urgency >= rules.settings.urgency[Disposition.INTERESTING_BAD] > plain.urgency
+    assert "where the rules said neither" in reason.detail and "by_model" in verdict.labels
 
 
 def test_a_model_can_turn_a_complaint_into_neither(rules: Ruleset) -> None:
@@ -375,9 +397,7 @@ def test_load_ruleset_refuses_a_bad_model_naming_the_file(
     assert "model" in said and str(path) in said and message in said, said
 
 
-def test_a_topic_the_model_never_learned_stays_the_rules_unless_it_is_a_complaint(
-    rules: Ruleset,
-) -> None:
+def test_a_topic_the_model_never_learned_stays_the_rules(rules: Ruleset) -> None:
     # Topics are learned from complaints: a question the rules file under `account`
     # keeps it when the model knows only billing and outage, and takes the model's
     # when the model knows `account`.
@@ -391,3 +411,64 @@ def test_a_topic_the_model_never_learned_stays_the_rules_unless_it_is_a_complain
         verdict = judge(post(text), with_model(rules, Model(neither, topics, {})))
         assert verdict.disposition is Disposition.QUESTION
         assert verdict.topic == expected, topics.labels
+
+
+def test_a_complaint_keeps_a_rules_topic_the_model_does_not_know(rules: Ruleset) -> None:
+    # An airline's model knows no billing: "double charged" stays billing, not the
+    # likeliest of the causes the model was trained on.
+    text = "you double charged my card, I want a refund"
+    assert judge(post(text), rules).topic == "billing"
+    sure = Weights(CLASSES, {"bias": (9.0, -9.0, -9.0)})
+    airline = Weights(("delivery", "support"), {"bias": (-5.0, 5.0)})
+    verdict = judge(post(text), with_model(rules, Model(sure, airline, {})))
+    assert verdict.disposition is Disposition.INTERESTING_BAD and verdict.topic == "billing"
+    # a complaint the rules gave no topic gets the model's
+    verdict = judge(post(NEUTRAL), with_model(rules, Model(sure, airline, {})))
+    assert verdict.topic == "support"
+
+
+def test_an_overruled_complaint_loses_its_urgency_points_but_not_a_rules_escalation(
+    rules: Ruleset,
+) -> None:
+    churn = "cancelling my account, switching to Globex tomorrow"
+    vip = Mention(
+        platform="x",
+        native_id="vip",
+        text=churn,
+        author=Author(handle="bigname", followers=2_000_000, verified=True),
+    )
+    plain = judge(vip, rules)
+    assert plain.disposition is Disposition.INTERESTING_BAD and "escalate" in plain.actions
+    fan = Model(Weights(CLASSES, {"bias": (-9.0, 9.0, -9.0)}), None, {})
+    verdict = judge(vip, with_model(rules, fan))
+    assert verdict.disposition is Disposition.INTERESTING_GOOD
+    assert verdict.urgency == rules.settings.urgency[Disposition.INTERESTING_GOOD]
+    assert "by_model" in verdict.labels
+    assert "escalate" in verdict.actions  # the rule's instruction stands; staff decide
+
+
+def test_with_model_refuses_topics_the_rules_do_not_have(rules: Ruleset) -> None:
+    martian = Weights(("billing", "martian"), {"bias": (0.0, 0.0)})
+    model = Model(Weights(CLASSES, {"bias": (0.0, 0.0, 0.0)}), martian, {}, source="m.json")
+    with pytest.raises(RuleError, match=r"m\.json: topics the rules do not have: martian"):
+        with_model(rules, model)
+
+
+def test_the_model_reason_names_words_not_punctuation_or_placeholders(rules: Ruleset) -> None:
+    table = {
+        "bias": (0.0, 0.0, 0.0),
+        "w:.": (9.0, 0.0, 0.0),
+        "w:url": (9.0, 0.0, 0.0),
+        "p:@ well": (9.0, 0.0, 0.0),
+        "d:ignore": (9.0, 0.0, 0.0),
+        f"w:{ODD}": (1.0, 0.0, 0.0),
+    }
+    verdict = judge(
+        post(f"@acme well. {ODD} http://x.example/a"),
+        with_model(rules, Model(Weights(CLASSES, table), None, {})),
+    )
+    (reason,) = [r for r in verdict.reasons if r.rule == "model"]
+    lead = reason.detail.split("leaning on ")[1]
+    assert f'"{ODD}"' in lead
+    for hidden in ('"."', '"url"', '"@ well"', "ignore"):
+        assert hidden not in lead, lead

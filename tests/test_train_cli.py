@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -224,7 +226,13 @@ def test_train_a_missing_file_is_a_usage_error(run_cli: Run, tmp_path: Path) -> 
 def test_eval_with_the_model_says_so(run_cli: Run, labeled: Path, model: Path) -> None:
     result = run_cli(*eval_args(labeled, "--model", str(model)))
     assert result.exit_code == 0, result.output
-    assert result.output.startswith(f"with the model {model}")
+    assert f"with the model {model}" in result.output.splitlines()
+    # scored on the very rows it was fitted on: the command says so
+    assert f"note: {model} was trained on these rows of posts.csv" in result.output
+    report = json.loads(run_cli(*eval_args(labeled, "--model", str(model), "--json")).stdout)
+    assert report["model"]["path"] == str(model)
+    assert report["model"]["trained"]["file"] == "posts.csv"
+    assert report["model"]["trained"]["rows"] == len(rows())
     rules_alone = run_cli(*eval_args(labeled, "--no-model"))
     assert rules_alone.exit_code == 0, rules_alone.output
     assert "with the model" not in rules_alone.output
@@ -287,3 +295,102 @@ def test_a_config_naming_a_missing_model_exits_2(run_cli: Run, tmp_path: Path) -
     config = write_config(tmp_path / "conf", "gone.json")
     result = run_cli("classify", "--explain", "hello", "-c", str(config))
     assert_usage_error(result, str(config), "rules", "model", "gone.json", "cannot read")
+
+
+def test_train_and_eval_without_a_model_ignore_the_configs_missing_model(
+    run_cli: Run, labeled: Path, tmp_path: Path
+) -> None:
+    # The documented order: name the model in the config, then train it.
+    config = write_config(tmp_path / "conf", "future.json")
+    output = tmp_path / "conf" / "future.json"
+    result = run_cli(*train_args(labeled, output, "--folds", "0", "-c", str(config)))
+    assert result.exit_code == 0, result.output
+    assert f'[rules] model = "{output.resolve()}"' in result.output
+    output.unlink()
+    result = run_cli(*eval_args(labeled, "-c", str(config), "--no-model"))
+    assert result.exit_code == 0, result.output
+
+
+def test_train_will_not_overwrite_the_data_or_a_file_that_is_not_a_model(
+    run_cli: Run, labeled: Path, tmp_path: Path
+) -> None:
+    before = labeled.read_bytes()
+    assert_usage_error(
+        run_cli(*train_args(labeled, labeled, "--folds", "0")), "the labeled file itself"
+    )
+    assert labeled.read_bytes() == before
+    config = tmp_path / "settings.toml"  # not ./earful.toml: the next runs would read it
+    config.write_text('[brand]\nname = "Acme"\n', encoding="utf-8")
+    assert_usage_error(
+        run_cli(*train_args(labeled, config, "--folds", "0")), "is not an Earful model", "--force"
+    )
+    assert config.read_text(encoding="utf-8") == '[brand]\nname = "Acme"\n'
+    forced = run_cli(*train_args(labeled, config, "--folds", "0", "--force"))
+    assert forced.exit_code == 0, forced.output
+    # a model is simply replaced: retraining is the point
+    again = run_cli(*train_args(labeled, config, "--folds", "0"))
+    assert again.exit_code == 0, again.output
+    assert_usage_error(run_cli(*train_args(labeled, tmp_path, "--folds", "0")), "is a directory")
+
+
+def test_the_model_file_is_readable_as_the_umask_says(
+    run_cli: Run, labeled: Path, tmp_path: Path
+) -> None:
+    old = os.umask(0o022)
+    try:
+        result = run_cli(*train_args(labeled, tmp_path / "m.json", "--folds", "0"))
+    finally:
+        os.umask(old)
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE((tmp_path / "m.json").stat().st_mode) == 0o644
+
+
+def test_show_errors_and_baseline_need_the_cross_validation(
+    run_cli: Run, labeled: Path, tmp_path: Path
+) -> None:
+    for extra in (("--show-errors", "3"), ("--baseline", "vader")):
+        result = run_cli(*train_args(labeled, tmp_path / "m.json", "--folds", "0", *extra))
+        assert_usage_error(result, "--folds 0")
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_an_empty_model_setting_is_a_config_error(run_cli: Run, tmp_path: Path) -> None:
+    config = write_config(tmp_path / "conf", "")
+    assert_usage_error(run_cli("classify", "hello", "-c", str(config)), "rules.model")
+
+
+def test_a_model_trained_with_other_rules_is_used_with_a_warning(
+    run_cli: Run, model: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = json.loads(model.read_text(encoding="utf-8"))
+    data["trained"]["rules_fingerprint"] = "0" * 16
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    (folder / "m.json").write_text(json.dumps(data), encoding="utf-8")
+    config = write_config(folder, "m.json")
+    result = run_cli("classify", "--explain", "love it", "-c", str(config))
+    assert result.exit_code == 0, result.output
+    assert "trained with other rules" in caplog.text and "train it again" in caplog.text
+    caplog.clear()
+    config = write_config(tmp_path / "fresh", str(model))
+    assert run_cli("classify", "love it", "-c", str(config)).exit_code == 0
+    assert "trained with other rules" not in caplog.text
+
+
+def test_score_half_scores_the_cross_validation_on_those_rows_only(
+    run_cli: Run, labeled: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / "m.json"
+    args = train_args(labeled, output, "--folds", "2", "--score-half", "even", "--json")
+    report = json.loads(run_cli(*args, "--baseline", "vader").output)
+    cv = report["cross_validation"]
+    assert sum(c["support"] for c in cv["classes"].values()) == len(rows()) // 2
+    vader = report["baseline"]["vader"]
+    assert sum(c["support"] for c in vader["classes"].values()) == len(rows()) // 2
+    # every row still trains the model it writes
+    assert report["trained"]["rows"] == len(rows())
+    text = run_cli(*train_args(labeled, output, "--folds", "2", "--score-half", "even")).output
+    assert "scored on the even rows" in text
+    assert_usage_error(
+        run_cli(*train_args(labeled, output, "--folds", "0", "--score-half", "odd")), "--folds 0"
+    )

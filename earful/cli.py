@@ -565,27 +565,24 @@ def train(
             else None
         )
         model = tr.fit_model(items, tr.description(spec.file, data, spec.half, ruleset), tick)
-    scored = [r for r in data.rows if score_half is None or r.number % 2 == (score_half == "odd")]
+    scored = [r for r in data.rows if ev.in_half(r, score_half)]
     baselines = ev.baseline_results(scored, baseline, show_errors) if estimate else []
     try:
         size = tr.save(model, output)
     except ev.EvalInputError as exc:
         raise BadConfig(str(exc)) from None
     if as_json:
-        click.echo(
-            to_json(
-                {
-                    "model": str(output),
-                    "bytes": size,
-                    "trained": dict(model.trained),
-                    "features": len(model.classes.table),
-                    "cross_validation": None
-                    if estimate is None
-                    else {"folds": folds, **ev.result_json(estimate)},
-                    "baseline": {r.name: ev.result_json(r) for r in baselines},
-                }
-            )
-        )
+        report = {
+            "model": str(output),
+            "bytes": size,
+            "trained": dict(model.trained),
+            "features": len(model.classes.table),
+            "cross_validation": None
+            if estimate is None
+            else {"folds": folds, **ev.result_json(estimate)},
+            "baseline": {r.name: ev.result_json(r) for r in baselines},
+        }
+        click.echo(to_json(report))
         return
     shown = f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.0f} kB"
     click.echo(
@@ -593,17 +590,25 @@ def train(
         f"wrote {output} ({shown})"
     )
     if estimate is not None:
-        click.echo(
-            f"cross-validated ({folds} folds: each row judged by a model that did not see it)"
-            + (f"; scored on the {score_half} rows" if score_half else "")
-        )
-        for line in ev.report_lines(data, [estimate, *baselines])[1:]:
-            click.echo(line)
-        if show_errors:
-            _echo_errors(estimate, show_errors)
+        _echo_estimate(data, [estimate, *baselines], folds, score_half, show_errors)
     click.echo("")
     where = output.resolve()
     click.echo(f'use it: [rules] model = "{where}" in the config, or earful eval --model {output}')
+
+
+def _echo_estimate(
+    data: Any, results: list[Any], folds: int, score_half: str | None, show_errors: int
+) -> None:
+    from earful import evaluation as ev
+
+    click.echo(
+        f"cross-validated ({folds} folds: each row judged by a model that did not see it)"
+        + (f"; scored on the {score_half} rows" if score_half else "")
+    )
+    for line in ev.report_lines(data, results)[1:]:
+        click.echo(line)
+    if show_errors:
+        _echo_errors(results[0], show_errors)
 
 
 # -- poll, run, publish -------------------------------------------------------------

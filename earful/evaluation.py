@@ -129,6 +129,11 @@ def _column(spec: str, header: Sequence[str] | None, what: str) -> int:
     raise EvalInputError(f'{what} "{spec}": no such column; the file has: {names}')
 
 
+def in_half(row: Row, half: str | None) -> bool:
+    """Whether a row is in the "odd" or "even" half (1-based data rows); None: all."""
+    return half is None or row.number % 2 == (half == "odd")
+
+
 def read_table(
     path: Path,
     *,
@@ -169,8 +174,7 @@ def read_table(
     except csv.Error as exc:
         raise EvalInputError(f"{path}: line {reader.line_num}: not valid CSV: {exc}") from None
     if half is not None:
-        parity = {"odd": 1, "even": 0}[half]
-        rows = [r for r in rows if r.number % 2 == parity]
+        rows = [r for r in rows if in_half(r, half)]
     problems = []
     if bad_labels:
         listed = ", ".join(f'"{k}" ({n})' for k, n in bad_labels.most_common())

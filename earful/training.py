@@ -19,7 +19,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from earful.evaluation import EvalInputError, Result, Row, Table, mention_of, result_of
+from earful.evaluation import (
+    EvalInputError,
+    Result,
+    Row,
+    Table,
+    in_half,
+    mention_of,
+    result_of,
+)
 from rules import Model, Ruleset, Verdict, judge, judge_with_features, with_model
 from rules.evaluate import CLASSES
 from rules.learned import fit, to_json
@@ -120,11 +128,7 @@ def cross_validate(
         judged = with_model(ruleset, model)
         for i in range(fold, len(items), folds):
             verdicts[i] = judge(mention_of(items[i].row), judged)
-    keep = [
-        i
-        for i, s in enumerate(items)
-        if score_half is None or s.row.number % 2 == (score_half == "odd")
-    ]
+    keep = [i for i, s in enumerate(items) if in_half(s.row, score_half)]
     rows = [items[i].row for i in keep]
     return result_of(f"{folds}-fold", rows, [verdicts[i] for i in keep], show_errors)
 

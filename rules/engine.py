@@ -976,7 +976,7 @@ class _Engine:
         brand: Brand,
     ) -> None:
         self._sentiment = Sentiment(lexicon)
-        self._model: Model | None = None  # set by load_ruleset, after the examples' check
+        self._model: Model | None = None  # set by with_model on a copy, after the examples
         self._max_chars = settings.max_chars
         self._bad = settings.bad_at_most
         self._good = settings.good_at_least
@@ -1727,10 +1727,6 @@ def load_ruleset(
         examples.extend(spec.examples)
     if composed is None:  # no files at all: plain VADER with the default cut-offs
         composed = _compose(rules, settings, urgency, lexicon, config_lists, brand)
-    try:
-        learned = None if model is None else read_model(model, base_dir)
-    except RuleError as exc:
-        raise RuleError(f"model: {exc}") from None
     ruleset = Ruleset(
         brand=brand,
         files=tuple(sources),
@@ -1742,8 +1738,10 @@ def load_ruleset(
         examples=tuple(examples),
         _engine=composed[0],
     )
+    if model is None:
+        return ruleset
     try:
-        return ruleset if learned is None else with_model(ruleset, learned)
+        return with_model(ruleset, read_model(model, base_dir))
     except RuleError as exc:
         raise RuleError(f"model: {exc}") from None
 

@@ -353,6 +353,7 @@ class _TableSpec:
 
     def read(self, ruleset: Any) -> Any:
         from earful import evaluation as ev
+        from rules import topics_of
 
         try:
             return ev.read_table(
@@ -363,7 +364,7 @@ class _TableSpec:
                 sign_labels=self.sign_labels,
                 topic_col=self.topic_col,
                 topics=ev.parse_pairs(self.topic_maps, "--topic-map"),
-                known_topics=ev.known_topics(ruleset),
+                known_topics=topics_of(ruleset),
                 no_header=self.no_header,
                 half=self.half,
             )

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from listener.mention import Author, Mention
-from rules import Disposition, Ruleset, Verdict, judge, topics_of
+from rules import Disposition, Ruleset, Verdict, judge
 from rules.evaluate import (
     CLASS_OF,
     CLASSES,
@@ -257,11 +257,6 @@ def _gold(label: str, labels: Mapping[str, str], sign_labels: bool) -> str | Non
 
 
 # -- judging and scoring --------------------------------------------------------------
-
-
-def known_topics(ruleset: Ruleset) -> frozenset[str]:
-    """Every topic a verdict of the rule set can carry."""
-    return topics_of(ruleset)
 
 
 def evaluate(

@@ -89,9 +89,11 @@ def _actor(explicit: str | None) -> str:
         ) from None
 
 
-def _load(config_file: Path | None) -> Config:
+def _load(config_file: Path | None, *, credentials: bool = False) -> Config:
+    """The config; `credentials=True` for the commands that poll, post or alert,
+    which need every ${VAR} under [[sources]] and [escalation] set."""
     try:
-        return load_config(config_path(config_file))
+        return load_config(config_path(config_file), credentials=credentials)
     except ConfigError as exc:
         raise BadConfig(str(exc)) from None
 
@@ -629,7 +631,7 @@ def _echo_estimate(
 @handles_errors
 def poll(config_file: Path | None, as_json: bool, source_name: str | None, max_pages: int) -> None:
     """Poll each source once, judge, queue, and print a summary."""
-    config = _load(config_file)
+    config = _load(config_file, credentials=True)
     if not config.sources:
         raise BadConfig(
             f"{config.path}: no [[sources]] to poll; add a [[sources]] table "
@@ -696,7 +698,7 @@ def no_console_option(func: F) -> F:
 @handles_errors
 def run(config_file: Path | None, log_level: str | None, no_console: bool) -> None:
     """Run the daemon: pollers, publisher (and console) until SIGINT or SIGTERM."""
-    config = _load(config_file)
+    config = _load(config_file, credentials=True)
     _setup_logging(config, log_level)
     _run_daemon(config, console=not no_console)
 
@@ -723,7 +725,7 @@ def _run_daemon(
 @handles_errors
 def publish(config_file: Path | None, as_json: bool) -> None:
     """Post approved replies now (in dry-run mode: mark them sent and log them)."""
-    config = _load(config_file)
+    config = _load(config_file, credentials=True)
     _setup_logging(config, "warning" if as_json else None)
     summary = asyncio.run(_publish(config))
     if as_json:
@@ -1169,7 +1171,7 @@ def alerts_list(config_file: Path | None, as_json: bool, status: str, limit: int
 @handles_errors
 def alerts_send(config_file: Path | None, as_json: bool) -> None:
     """Send the alerts that are due to the webhook now."""
-    config = _load(config_file)
+    config = _load(config_file, credentials=True)
     if not config.escalation.webhook_url:
         raise BadConfig(
             f"{config.path}: escalation.webhook_url: not set; add an [escalation] section "

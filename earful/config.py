@@ -34,6 +34,9 @@ from listener.base import Duration, SourceSettings
 from listener.mention import Brand
 
 DEFAULT_CONFIG = "earful.toml"
+# Where the platforms' tokens and the alert webhook live: only polling, posting and
+# alerting need them.
+_CREDENTIAL_SECTIONS = ("sources", "escalation")
 
 
 class ConfigError(Exception):
@@ -208,7 +211,14 @@ def config_path(explicit: str | Path | None = None) -> Path:
     return Path(explicit or os.environ.get("EARFUL_CONFIG") or DEFAULT_CONFIG)
 
 
-def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
+def load_config(
+    path: str | Path, env: Mapping[str, str] | None = None, *, credentials: bool = True
+) -> Config:
+    """The config at `path`, or ConfigError with every problem in it. With
+    `credentials=False` (commands that neither poll, post nor send alerts) an unset
+    ${VAR} under [[sources]] or [escalation] is not an error, so that an agent's
+    shell needs no platform tokens to work the queue (a source that cannot be
+    built without one is left out)."""
     path = Path(path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -220,11 +230,13 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
         raise ConfigError(path, [f"cannot read: {exc}"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, [f"not valid TOML: {exc}"]) from None
-    return parse_config(raw, path, os.environ if env is None else env)
+    return parse_config(raw, path, os.environ if env is None else env, credentials=credentials)
 
 
-def parse_config(raw: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> Config:
-    found = Findings()
+def parse_config(
+    raw: Mapping[str, Any], path: Path, env: Mapping[str, str], *, credentials: bool = True
+) -> Config:
+    found = Findings(lenient=() if credentials else _CREDENTIAL_SECTIONS)
     expanded = expand(raw, env, (), found)
     root: _Root | None
     try:
@@ -235,6 +247,7 @@ def parse_config(raw: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> 
     # the sources are checked even when another section is wrong: every problem at once
     tables = root.sources if root is not None else expanded.get("sources")
     source_settings = _validate_sources(tables, found) if isinstance(tables, list) else []
+    found.settle(failed=root is None)
     if found.problems or root is None:
         raise ConfigError(path, found.messages())
     return Config(

@@ -71,8 +71,7 @@ def _substitute(
             return env[name]
         if default is not None:
             return default
-        found.problem(where, f"environment variable {name} is not set")
-        found.reported.append(where)
+        found.unset(where, name)
         return ""
 
     return _VAR.sub(substitute, value)

@@ -39,9 +39,29 @@ class Findings:
     secret_keys: list[tuple[Loc, str]] = field(default_factory=list)
     # key paths whose ${...} was already reported (unset, malformed): not again
     reported: list[Loc] = field(default_factory=list)
+    # sections where an unset ${VAR} waits: reported only if the config fails anyway
+    lenient: tuple[str, ...] = ()
+    # (key path, message) of each unset ${VAR} in a lenient section
+    waiting: list[tuple[Loc, str]] = field(default_factory=list)
 
     def problem(self, loc: Loc, message: str) -> None:
         self.problems.append((loc, message))
+
+    def unset(self, loc: Loc, name: str) -> None:
+        """An environment variable the config names is not set: a problem, or in a
+        lenient section one that waits (see `settle`)."""
+        message = f"environment variable {name} is not set"
+        if loc and loc[0] in self.lenient:
+            self.waiting.append((loc, message))
+        else:
+            self.problem(loc, message)
+        self.reported.append(loc)
+
+    def settle(self, failed: bool) -> None:
+        """A config that fails for another reason reports its waiting unset
+        variables too: every problem at once."""
+        if failed or self.problems:
+            self.problems.extend(self.waiting)
 
     def messages(self) -> list[str]:
         """Each problem as "key.path: what", with no value from the environment or

@@ -600,7 +600,8 @@ def test_config_mistakes_name_the_key_and_exit_2(
     assert any(p.startswith(expected) for p in caught.value.problems), caught.value.problems
     assert "s3cr3t" not in str(caught.value)
 
-    result = CliRunner().invoke(cli, ["alerts", "list", "-c", str(path)], env={})
+    # `alerts send` needs the webhook: an unset ${VAR} there stops it too
+    result = CliRunner().invoke(cli, ["alerts", "send", "-c", str(path)], env={})
     assert result.exit_code == 2
     assert expected in result.output
     assert "s3cr3t" not in result.output

@@ -555,6 +555,106 @@ def test_each_config_mistake_exits_2_with_the_key_path(
     assert not (tmp_path / "earful.db").exists()  # start-up stopped before anything
 
 
+# The daemon's environment holds the platforms' tokens; an agent's shell does not.
+WITH_CREDENTIALS = (
+    GOOD
+    + """
+[[sources]]
+name = "brand-x"
+type = "x"
+handle = "lumenet"
+bearer_token = "${X_BEARER_TOKEN}"
+consumer_key = "${X_CONSUMER_KEY}"
+
+[escalation]
+webhook_url = "${EARFUL_SLACK_WEBHOOK}"
+"""
+)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("stats",),
+        ("queue", "list"),
+        ("alerts", "list"),
+        ("callbacks", "list"),
+        ("search", "outage"),
+        ("export", "praise"),
+        ("classify", "the app is down again"),
+    ],
+)
+def test_commands_that_only_read_or_decide_need_no_platform_tokens(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    path = tmp_path / "earful.toml"
+    path.write_text(WITH_CREDENTIALS, encoding="utf-8")
+    with Store.open(tmp_path / "earful.db"):
+        pass  # the daemon made it
+    result = earful(*command, "-c", str(path), env=_UNSET_CREDENTIALS)
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    "command", [("poll",), ("run", "--no-console"), ("publish",), ("alerts", "send")]
+)
+def test_commands_that_poll_post_or_alert_refuse_an_unset_token(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    path = tmp_path / "earful.toml"
+    path.write_text(WITH_CREDENTIALS, encoding="utf-8")
+    result = earful(*command, "-c", str(path), env=_UNSET_CREDENTIALS)
+    assert result.exit_code == 2
+    for expected in (
+        "sources[1].bearer_token: environment variable X_BEARER_TOKEN is not set",
+        "sources[1].consumer_key: environment variable X_CONSUMER_KEY is not set",
+        "escalation.webhook_url: environment variable EARFUL_SLACK_WEBHOOK is not set",
+    ):
+        assert f"{path}: {expected}" in result.output, result.output
+    assert not (tmp_path / "earful.db").exists()
+
+
+def test_an_unset_token_is_reported_with_the_mistake_that_stops_a_reading_command(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "earful.toml"
+    path.write_text(WITH_CREDENTIALS + 'min_urgency = "high"\n', encoding="utf-8")
+    result = earful("stats", "-c", str(path), env=_UNSET_CREDENTIALS)
+    assert result.exit_code == 2
+    assert "escalation.min_urgency: expected a valid integer" in result.output
+    assert "sources[1].bearer_token: environment variable X_BEARER_TOKEN" in result.output
+
+
+def test_an_unset_variable_outside_sources_and_escalation_stops_every_command(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "earful.toml"
+    path.write_text(GOOD + '\n[storage]\npath = "${EARFUL_DB}"\n', encoding="utf-8")
+    result = earful("stats", "-c", str(path), env={"EARFUL_DB": ""})
+    assert result.exit_code == 2
+    assert f"earful: {path}: storage.path: environment variable EARFUL_DB is not set" in (
+        result.output
+    )
+
+
+def test_the_tokens_that_are_set_are_used_and_kept_secret_by_reading_commands(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "earful.toml"
+    path.write_text(WITH_CREDENTIALS, encoding="utf-8")
+    env = {**_UNSET_CREDENTIALS, "X_BEARER_TOKEN": "bearer-s3cr3t-value"}
+    config = load_config(path, env=env, credentials=False)
+    assert [s.name for s in config.sources] == ["replayed", "brand-x"]
+    assert "bearer-s3cr3t-value" in config.secret_values()
+    assert not config.escalation.webhook_url
+    # without its required bearer token the X source cannot be built: left out
+    config = load_config(path, env=_UNSET_CREDENTIALS, credentials=False)
+    assert [s.name for s in config.sources] == ["replayed"]
+
+
+_UNSET_CREDENTIALS = {"X_BEARER_TOKEN": "", "X_CONSUMER_KEY": "", "EARFUL_SLACK_WEBHOOK": ""}
+
+
 def test_a_missing_config_file_exits_2_and_suggests_init(tmp_path: Path) -> None:
     result = earful("stats", "-c", str(tmp_path / "nope.toml"))
     assert result.exit_code == 2

@@ -649,7 +649,9 @@ def poll(config_file: Path | None, as_json: bool, source_name: str | None, max_p
 async def _poll_all(config: Config, only: str | None, max_pages: int) -> list[Any]:
     from earful.app import build_runtime
     from earful.pipeline import combine, poll
-    from listener.base import SourceError
+    from earful.source_status import failure_state, failure_text
+    from listener.base import RateLimited, SourceError
+    from storage import health
 
     runtime = build_runtime(config, only=only)
     results = []
@@ -665,6 +667,16 @@ async def _poll_all(config: Config, only: str | None, max_pages: int) -> list[An
                         break
             except SourceError as exc:
                 failed.append(f"{source.name}: {exc}")
+                reset = exc.reset_at if isinstance(exc, RateLimited) else None
+                health.record_failure(
+                    runtime.store,
+                    source.name,
+                    failure_state(exc),
+                    error=failure_text(exc),
+                    retry_at=reset,
+                )
+            else:
+                health.record_ok(runtime.store, source.name)
             results.append(combine(pages, source.name))
     finally:
         await runtime.aclose()
@@ -875,6 +887,7 @@ def _demo_account(config: Config) -> str:
 async def _demo_once(config: Config) -> tuple[Any, Any]:
     from earful.app import build_runtime
     from earful.pipeline import combine, poll
+    from storage import health
 
     runtime = build_runtime(config)
     try:
@@ -885,6 +898,7 @@ async def _demo_once(config: Config) -> tuple[Any, Any]:
                 pages.append(summary)
                 if not summary.fetched:
                     break
+            health.record_ok(runtime.store, source.name)
         return combine(pages, "demo"), runtime.store.stats()
     finally:
         await runtime.aclose()
@@ -1237,6 +1251,53 @@ def stats(config_file: Path | None, as_json: bool) -> None:
         click.echo(to_json(result))
     else:
         _echo_stats(result)
+
+
+@cli.command("sources")
+@config_option
+@json_option
+@handles_errors
+def sources_command(config_file: Path | None, as_json: bool) -> None:
+    """How each source's polling is going, as the daemon last recorded it: ok,
+    failing, rate_limited or disabled (bad credentials: no more polls until a restart)."""
+    from earful.source_status import statuses
+    from storage import health
+
+    config = _load(config_file)
+    with _store(config) as store:
+        rows = statuses(config.source_kinds(), health.read(store))
+    if as_json:
+        click.echo(to_json(rows))
+        return
+    if not rows:
+        click.echo("no sources configured")
+        return
+    now = datetime.now(UTC)
+    width = _terminal_width()
+    click.echo(f"{'SOURCE':<20} {'TYPE':<10} {'STATE':<14} {'LAST OK':<14} {'FAILED':>6}")
+    for row in rows:
+        click.echo(
+            f"{oneline(row.name, 20):<20} {row.type or '-':<10} {row.state:<14} "
+            f"{_ago(row.last_ok_at, now):<14} {row.failures:>6}"
+        )
+        notes = [row.error if row.state != "ok" else None, row.advice]
+        if row.retry_at and row.state != "ok":
+            notes.append(f"next attempt in {duration(_seconds_until(row.retry_at, now))}")
+        for note in filter(None, notes):
+            click.echo("  " + oneline(note, max(width - 2, 20)))
+
+
+def _ago(moment: str | None, now: datetime) -> str:
+    if moment is None:
+        return "never"
+    return duration(-_seconds_until(moment, now)) + " ago"
+
+
+def _seconds_until(moment: str, now: datetime) -> float:
+    from storage.db import from_iso
+
+    when = from_iso(moment)
+    return 0.0 if when is None else (when - now).total_seconds()
 
 
 def _counts(counts: dict[str, int]) -> str:

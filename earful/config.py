@@ -175,6 +175,8 @@ class Config:
     console: ConsoleConfig
     logging: LoggingConfig
     escalation: EscalationConfig
+    # (name, type) of sources left out for an unset ${VAR} (credentials=False only)
+    unbuilt_sources: tuple[tuple[str, str], ...] = ()
     # what must never be logged: see secret_values()
     secrets: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
@@ -197,6 +199,10 @@ class Config:
     @property
     def db_path(self) -> Path:
         return self.resolve(self.storage.path)
+
+    def source_kinds(self) -> list[tuple[str, str]]:
+        """(name, type) of every source the config names, those left out included."""
+        return [(s.name, s.type) for s in self.sources] + list(self.unbuilt_sources)
 
     def source(self, name: str) -> SourceSettings:
         for s in self.sources:
@@ -261,6 +267,7 @@ def parse_config(
         console=root.console,
         logging=root.logging,
         escalation=_escalation(root.escalation, root.responders),
+        unbuilt_sources=tuple(found.unbuilt),
         secrets=found.secret_values(source_settings),
     )
 
@@ -288,7 +295,10 @@ def _validate_sources(tables: list[Any], found: Findings) -> list[SourceSettings
         try:
             settings = model.model_validate(table)
         except ValidationError as exc:
+            before = len(found.problems)
             found.validation_errors(exc, model, where)
+            if len(found.problems) == before and isinstance(table.get("name"), str):
+                found.unbuilt.append((table["name"], type_name))  # only unset ${VAR}s
             continue
         if settings.name in seen:
             found.problem((*where, "name"), f"duplicate source name {settings.name!r}")

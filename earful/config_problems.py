@@ -43,6 +43,8 @@ class Findings:
     lenient: tuple[str, ...] = ()
     # (key path, message) of each unset ${VAR} in a lenient section
     waiting: list[tuple[Loc, str]] = field(default_factory=list)
+    # (name, type) of the sources that only an unset ${VAR} kept from being built
+    unbuilt: list[tuple[str, str]] = field(default_factory=list)
 
     def problem(self, loc: Loc, message: str) -> None:
         self.problems.append((loc, message))

@@ -32,6 +32,7 @@ from earful.alerts import deliver_due, reconcile_alerts
 from earful.app import Runtime
 from earful.outbox import publish_due, reconcile_sending
 from earful.pipeline import BatchSummary, Stages, store_batch
+from earful.source_status import failure_state, failure_text
 from listener.base import (
     AuthFailed,
     RateLimited,
@@ -42,6 +43,7 @@ from listener.base import (
     StreamingSource,
 )
 from listener.http_errors import MAX_RATE_LIMIT_WAIT, wait_until
+from storage import health
 from storage.store import Store
 
 log = logging.getLogger("earful.daemon")
@@ -112,10 +114,10 @@ class SourceRunner:
         try:
             result = await self.source.fetch(self.store.cursor(self.name))
         except SourceError as exc:
-            self._failed(exc)
+            await self._failed(exc)
             return
         except Exception as exc:  # a bug or an unexpected payload: same treatment, with a trace
-            self._failed(exc, unexpected=True)
+            await self._failed(exc, unexpected=True)
             return
         track("store")
         try:
@@ -125,9 +127,10 @@ class SourceRunner:
         except Exception as exc:
             # Nothing was committed, the cursor included: the page is fetched again
             # after the backoff. A full disk must not log a traceback every tick.
-            self._failed(exc, unexpected=True)
+            await self._failed(exc, unexpected=True)
             return
         self._recovered()
+        await self._report(health.record_ok, self.store, self.name)
         self.on_batch(summary)
         if summary.new:
             counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.dispositions.items()))
@@ -145,7 +148,29 @@ class SourceRunner:
         elif summary.next_poll_in is not None:
             self.reschedule(self.name, _now() + timedelta(seconds=summary.next_poll_in))
 
-    def _failed(self, exc: Exception, *, unexpected: bool = False) -> None:
+    async def _failed(self, exc: Exception, *, unexpected: bool = False) -> None:
+        until = self._back_off(exc, unexpected=unexpected)
+        await self._report(
+            health.record_failure,
+            self.store,
+            self.name,
+            failure_state(exc),
+            error=failure_text(exc, unexpected=unexpected),
+            retry_at=until,
+        )
+
+    async def _report(self, write: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+        """Write the source's health for `earful sources` and the console. Polling
+        goes on when that write fails (a locked or full database is logged by the
+        batch that meets it)."""
+        try:
+            await asyncio.to_thread(write, *args, **kwargs)
+        except Exception as exc:
+            log.debug("source %s: could not record its health: %s", self.name, exc)
+
+    def _back_off(self, exc: Exception, *, unexpected: bool = False) -> datetime | None:
+        """Log the failure and schedule the next attempt (none for bad credentials,
+        which disable the source); return when it is."""
         self.failures += 1
         first = self.failures == 1
         if isinstance(exc, AuthFailed):
@@ -157,7 +182,7 @@ class SourceRunner:
                 exc,
             )
             self.reschedule(self.name, None)
-            return
+            return None
         if isinstance(exc, RateLimited):
             # Never sooner than the backoff (a "Retry-After: 0" loop), never later than
             # an hour (a reset time in 2058 is a platform's bug).
@@ -182,6 +207,7 @@ class SourceRunner:
             else:
                 log.debug("source %s failed again (%d): %s", self.name, self.failures, exc)
         self.reschedule(self.name, until)
+        return until
 
     def _recovered(self) -> None:
         if self.failures:

@@ -327,12 +327,35 @@ def _v4_batch_search_index(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v5_source_health(db: sqlite_utils.Database) -> None:
+    """How each source's polling is going, written by the daemon after each poll, so
+    that `earful sources` and the console can show a source that is failing or was
+    disabled for bad credentials (the daemon's log is not where an agent looks)."""
+    run_script(
+        db.conn,
+        """
+        CREATE TABLE source_health (
+            source TEXT PRIMARY KEY,
+            state TEXT NOT NULL
+                CHECK (state IN ('ok', 'failing', 'rate_limited', 'disabled')),
+            failures INTEGER NOT NULL DEFAULT 0,  -- failed polls in a row
+            error TEXT,  -- the latest failure, secrets masked
+            last_ok_at TEXT,
+            last_failed_at TEXT,
+            retry_at TEXT,  -- failing or rate-limited: the next attempt
+            updated_at TEXT NOT NULL
+        );
+        """,
+    )
+
+
 # Append only: a released migration is never edited, a new one is added.
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _v1_initial,
     _v2_alert_outbox,
     _v3_console,
     _v4_batch_search_index,
+    _v5_source_health,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

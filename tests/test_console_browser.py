@@ -36,7 +36,7 @@ from playwright.sync_api import (
 from earful.config import Config
 from earful.pipeline import build_stages
 from responders.limits import x_weighted_length
-from storage import queries
+from storage import health, queries
 from storage.queries import QueueFilter
 from storage.store import Store
 
@@ -783,3 +783,27 @@ def test_no_page_is_wider_than_a_phone(open_as: OpenAs, db: Store) -> None:
     assert wide == {}
     page = open_as(width=390).go("/login")
     assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
+
+
+def test_a_disabled_source_shows_in_the_header_and_on_stats(
+    open_as: OpenAs, db: Store, config: Config
+) -> None:
+    name = config.sources[0].name
+    error = "401 Unauthorized: " + "the token was revoked by the platform " * 8
+    health.record_failure(db, name, "disabled", error=error, retry_at=None)
+    try:
+        w = open_as("alice", width=390)
+        page = w.go("/queue")
+        link = page.locator("#sources-link")
+        expect(link).to_contain_text("Sources 1")
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
+        link.click()
+        expect(page).to_have_url(re.compile(r"/stats#sources$"))
+        row = page.locator(f"tr[data-source='{name}']")
+        expect(row).to_contain_text("disabled")
+        expect(row).to_contain_text("fix its credentials and restart Earful")
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
+        w.shot("stats-source-disabled-390")
+        assert not w.errors
+    finally:
+        db.conn.execute("DELETE FROM source_health")  # the module's later tests see none

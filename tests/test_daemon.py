@@ -23,7 +23,7 @@ import factories
 import pytest
 from replayfiles import mixed_posts, stored, wait_for, write_config
 
-from earful import locks
+from earful import locks, redaction
 from earful.app import Runtime
 from earful.config import Config, load_config
 from earful.daemon import Daemon
@@ -39,6 +39,8 @@ from listener.base import (
 )
 from listener.http_errors import MAX_RATE_LIMIT_WAIT
 from responders.publish.base import Outgoing, Posted, Publisher, PublishError
+from storage import health
+from storage.db import iso
 from storage.store import Store
 
 EARFUL = Path(sys.executable).with_name("earful")
@@ -267,6 +269,35 @@ async def test_bad_credentials_disable_only_that_source(
     (line,) = logged(caplog, "source refused disabled", logging.ERROR)
     assert "401 Unauthorized" in line and "Fix its credentials" in line
     assert stored_from(config, "fine") == fine.served
+
+
+async def test_each_source_health_is_recorded_for_people_to_see(tmp_path: Path) -> None:
+    token = "tok-9f8e7d6c5b4a"
+    refused = Platform("refused", trouble=lambda n: AuthFailed(f"401 Unauthorized: {token}"))
+    flaky = Platform("flaky", trouble=lambda n: SourceDown("502 Bad Gateway") if n <= 2 else None)
+    reset_at = datetime.now(UTC) + timedelta(minutes=30)
+    limited = Platform("limited", trouble=lambda n: RateLimited("429 Too Many Requests", reset_at))
+    fine = Platform("fine")
+    config = make_config(tmp_path)
+    redaction.install([token], handlers=[])  # as `earful run` does with the config's secrets
+    try:
+        async with running(make_daemon(config, [refused, flaky, limited, fine])):
+            await until(lambda: flaky.served >= 1 and fine.served >= 3, "the flaky one to recover")
+    finally:
+        redaction.uninstall()
+    with Store.open(config.db_path) as store:
+        rows = {h.source: h for h in health.read(store)}
+    assert (rows["refused"].state, rows["refused"].failures) == ("disabled", 1)
+    assert rows["refused"].error == "401 Unauthorized: ***"  # never the token
+    assert rows["refused"].retry_at is None and rows["refused"].last_ok_at is None
+    # recovered: ok again, with its last error kept for whoever asks why it was down
+    assert (rows["flaky"].state, rows["flaky"].failures) == ("ok", 0)
+    assert rows["flaky"].error == "502 Bad Gateway"
+    assert rows["flaky"].last_failed_at is not None and rows["flaky"].last_ok_at is not None
+    assert rows["flaky"].last_failed_at < rows["flaky"].last_ok_at
+    assert rows["limited"].state == "rate_limited" and rows["limited"].failures == 1
+    assert rows["limited"].retry_at == iso(reset_at)  # the platform's reset
+    assert (rows["fine"].state, rows["fine"].error) == ("ok", None)
 
 
 async def test_a_batch_that_cannot_be_stored_is_retried_with_backoff_and_stored_once(

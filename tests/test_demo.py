@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -75,6 +76,9 @@ def test_demo_once_replays_everything_prints_a_summary_and_exits_0(tmp_path: Pat
     assert f"demo: fetched {DEMO_POSTS}, new {DEMO_POSTS} (" in result.stdout
     assert f"mentions: {DEMO_POSTS}   net sentiment: " in result.stdout
     assert "open callbacks: " in result.stdout
+    sources = CliRunner().invoke(cli, ["sources", "-c", str(tmp_path / "demo" / "earful.toml")])
+    assert sources.exit_code == 0, sources.output
+    assert re.search(r"^demo\s+replay\s+ok\s+\d+s ago\s+0$", sources.output, re.M)
 
 
 def test_demo_once_json_summary(tmp_path: Path) -> None:

@@ -9,7 +9,14 @@ from typing import Any
 from aiohttp import web
 
 from earful.console.counting import count_for, limits_for_browser
-from earful.console.pages import db, path_id, query_int, queue_filter, stats_days
+from earful.console.pages import (
+    db,
+    path_id,
+    query_int,
+    queue_filter,
+    source_statuses,
+    stats_days,
+)
 from earful.console.passwords import hash_password, name_problem, password_problem
 from earful.console.security import json_error, requires, session_of
 from earful.display import to_json
@@ -325,6 +332,11 @@ async def stats(request: web.Request) -> web.StreamResponse:
     return ok(await db(request, queries.series, days=stats_days(request)))
 
 
+@requires("viewer")
+async def sources(request: web.Request) -> web.StreamResponse:
+    return ok({"items": await source_statuses(request)})
+
+
 @requires("admin")
 async def audit(request: web.Request) -> web.StreamResponse:
     q = request.query
@@ -375,6 +387,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/api/praise", praise)
     router.add_post("/api/praise/{id:\\d+}/star", star)
     router.add_get("/api/stats", stats)
+    router.add_get("/api/sources", sources)
     router.add_get("/api/users", users)
     router.add_post("/api/users", add_user)
     router.add_post("/api/users/{id:\\d+}/role", user_role)

@@ -24,9 +24,10 @@ from earful.console.security import (
     session_of,
 )
 from earful.display import duration, plain, spreadsheet_cell
+from earful.source_status import SourceStatus, statuses
 from responders.limits import LIMITS
 from rules.verdict import Disposition
-from storage import queries
+from storage import health, queries
 from storage.queries import QueueFilter
 from storage.schema import REPLY_STATUSES, ROLES
 from storage.sessions import Session
@@ -39,6 +40,11 @@ PAGE_SIZE = 50
 async def db(request: web.Request, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run a store call off the event loop: SQLite calls block."""
     return await asyncio.to_thread(fn, request.app[STORE], *args, **kwargs)
+
+
+async def source_statuses(request: web.Request) -> list[SourceStatus]:
+    recorded = await db(request, health.read)
+    return statuses(request.app[SETTINGS].sources, recorded)
 
 
 def _http_url(url: str | None) -> str | None:
@@ -62,6 +68,7 @@ async def render(
     session: Session | None = request.get(SESSION)
     counts = await db(request, queries.counts) if session else None
     settings = request.app[SETTINGS]
+    sources = await source_statuses(request) if session else []
     html = aiohttp_jinja2.render_string(
         template,
         request,
@@ -69,6 +76,7 @@ async def render(
             "me": session,
             "csrf": session.csrf if session else "",
             "counts": counts,
+            "sources_in_trouble": sum(s.needs_attention for s in sources),
             "brand": settings.brand,
             "refresh_ms": int(settings.refresh * 1000),
             "can_decide": bool(session and ROLE_RANK[session.role] >= ROLE_RANK["agent"]),
@@ -308,9 +316,13 @@ def stats_days(request: web.Request) -> int:
 async def stats_page(request: web.Request) -> web.StreamResponse:
     days = stats_days(request)
     series = await db(request, queries.series, days=days)
-    return await render(
-        request, "stats.html", {"s": series, "days": days, "series_json": plain(series)}
-    )
+    context = {
+        "s": series,
+        "days": days,
+        "series_json": plain(series),
+        "sources": await source_statuses(request),
+    }
+    return await render(request, "stats.html", context)
 
 
 @requires("admin")

@@ -62,6 +62,7 @@ class ConsoleSettings:
     platforms: tuple[str, ...]
     topics: tuple[str, ...]
     segments: tuple[str, ...]
+    sources: tuple[tuple[str, str], ...] = ()  # (name, type) of the config's sources
 
 
 STORE = web.AppKey("store", Store)

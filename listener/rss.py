@@ -12,7 +12,9 @@ The source (type = "rss") polls a list of feed URLs, RSS or Atom alike:
   back as If-None-Match / If-Modified-Since, and a 304 costs nothing more;
 - the document is parsed by feedparser (off the event loop); entries are known by
   their id, else their link, and an entry already seen in that feed is not offered
-  again;
+  again. An id that is not a URL, `tag:` or `urn:` ("42", "post-7") is only unique
+  within its feed, so it is stored as `<feed url>#<id>`: two blogs' entry 42 are two
+  mentions;
 - with `match = true` (the default) only entries whose title or text names the brand
   (a keyword or the brand name, as a whole word, any case) are kept: a news or blog
   feed is mostly about other things. Set it false for a feed that is about the brand
@@ -74,7 +76,8 @@ def mention_from_entry(
     entry = require_mapping(entry, "feed entry")
     feed_url = public_url(feed_url)
     link = _absolute(as_str(entry.get("link")), feed_url)
-    native_id = as_str(entry.get("id")) or link
+    entry_id = as_str(entry.get("id"))
+    native_id = _in_feed(entry_id, feed_url) if entry_id else link
     if native_id is None:
         raise MalformedPost(f"feed entry from {feed_url} has neither an id nor a link")
 
@@ -94,6 +97,15 @@ def mention_from_entry(
         in_reply_to=None,
         raw={"entry": entry, "feed_url": feed_url, "feed_title": feed_title},
     )
+
+
+# ids that are unique beyond their feed: URLs, tag: URIs (Atom's advice), URNs
+_GLOBAL_ID = re.compile(r"(?:[a-z][a-z0-9+.-]*://|tag:|urn:)", re.IGNORECASE)
+
+
+def _in_feed(entry_id: str, feed_url: str) -> str:
+    """The entry's id, made unique across feeds when it is only unique in its own."""
+    return entry_id if _GLOBAL_ID.match(entry_id) else f"{feed_url}#{entry_id}"
 
 
 def _absolute(link: str | None, base: str) -> str | None:
@@ -358,7 +370,8 @@ class RssSource:
             if mention.native_id in ids:
                 continue  # the same entry twice in one document
             ids.append(mention.native_id)
-            if mention.native_id in seen:
+            # a bare id: seen by an Earful that did not yet prefix it with the feed
+            if mention.native_id in seen or as_str(entry.get("id")) in seen:
                 continue
             if self.terms and not names_any(mention.text, self.terms):
                 continue

@@ -4,6 +4,7 @@ and one bad feed never stopping the others."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -195,9 +196,40 @@ async def test_entries_are_known_by_id_else_link_and_kept_once(
     url = fake.publish("blog", rss("Blog", items))
     summary = await poll(source(http, [url]), store, stages())
     ids = sorted(r[0] for r in store.conn.execute("SELECT native_id FROM mentions"))
-    assert ids == ["dup-1", "https://blog.example/acme-1"]
+    assert ids == [f"{url}#dup-1", "https://blog.example/acme-1"]  # a bare id: per feed
     assert summary.new == 2
     assert "neither an id nor a link" in caplog.text
+
+
+async def test_two_feeds_entries_with_the_same_bare_id_are_two_mentions(
+    fake: FakeFeeds, http: SharedSession, store: Store
+) -> None:
+    # small blogs number their posts: <guid isPermaLink="false">42</guid>
+    one = fake.publish("one", rss("One", [Item("42", "Acme is down for me too")]))
+    two = fake.publish("two", rss("Two", [Item("42", "Thanks Acme, fixed in minutes")]))
+    same = [Item("tag:news.example,2026:1", "Acme outage", link="https://news.example/1")]
+    three = fake.publish("three", rss("Three", same))
+    four = fake.publish("four", rss("Four", same))
+    summary = await poll(source(http, [one, two, three, four]), store, stages())
+    assert summary.new == 3  # a tag: id is the same entry in any feed
+    ids = sorted(r[0] for r in store.conn.execute("SELECT native_id FROM mentions"))
+    assert ids == sorted([f"{one}#42", f"{two}#42", "tag:news.example,2026:1"])
+
+
+async def test_entries_seen_under_their_bare_id_before_an_upgrade_are_not_offered_again(
+    fake: FakeFeeds, http: SharedSession, store: Store
+) -> None:
+    url = fake.publish("blog", rss("Blog", [Item("42", "Acme is down"), Item("43", "Acme!")]))
+    # the cursor an Earful that stored bare ids left behind
+    old = {"feeds": {url: {"etag": None, "modified": None, "seen": ["42"]}}}
+    store.conn.execute(
+        "INSERT INTO cursors (source, cursor, updated_at) VALUES ('feeds', ?, '2026-11-01')",
+        (json.dumps(old),),
+    )
+    summary = await poll(source(http, [url]), store, stages())
+    assert summary.new == 1 and texts(store) == ["Acme!"]
+    again = await poll(source(http, [url]), store, stages())
+    assert again.new == 0
 
 
 async def test_hostile_html_in_entries_is_plain_text(

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 import click
 
 from earful import __version__, locks, redaction
-from earful.config import Config, ConfigError, config_path, load_config
+from earful.config import CREDENTIAL_SECTIONS, Config, ConfigError, config_path, load_config
 from earful.display import duration, oneline, safe, spreadsheet_cell, to_json
 from listener.mention import PLATFORMS
 from storage.schema import ALERT_STATUSES, REPLY_STATUSES, ROLES
@@ -89,9 +89,9 @@ def _actor(explicit: str | None) -> str:
         ) from None
 
 
-def _load(config_file: Path | None, *, credentials: bool = False) -> Config:
-    """The config; `credentials=True` for the commands that poll, post or alert,
-    which need every ${VAR} under [[sources]] and [escalation] set."""
+def _load(config_file: Path | None, *, credentials: tuple[str, ...] = ()) -> Config:
+    """The config. `credentials`: the sections whose ${VAR}s the command uses
+    ("sources" to poll or post, "escalation" to send alerts); see load_config."""
     try:
         return load_config(config_path(config_file), credentials=credentials)
     except ConfigError as exc:
@@ -631,7 +631,7 @@ def _echo_estimate(
 @handles_errors
 def poll(config_file: Path | None, as_json: bool, source_name: str | None, max_pages: int) -> None:
     """Poll each source once, judge, queue, and print a summary."""
-    config = _load(config_file, credentials=True)
+    config = _load(config_file, credentials=("sources",))
     if not config.sources:
         raise BadConfig(
             f"{config.path}: no [[sources]] to poll; add a [[sources]] table "
@@ -654,6 +654,9 @@ async def _poll_all(config: Config, only: str | None, max_pages: int) -> list[An
     from storage import health
 
     runtime = build_runtime(config, only=only)
+    # A running daemon owns each source's health: a good poll here must not clear
+    # the "disabled" of a source that daemon no longer polls.
+    records = not locks.is_held(locks.daemon_lock(config.db_path))
     results = []
     failed = []
     try:
@@ -667,16 +670,17 @@ async def _poll_all(config: Config, only: str | None, max_pages: int) -> list[An
                         break
             except SourceError as exc:
                 failed.append(f"{source.name}: {exc}")
-                reset = exc.reset_at if isinstance(exc, RateLimited) else None
-                health.record_failure(
-                    runtime.store,
-                    source.name,
-                    failure_state(exc),
-                    error=failure_text(exc),
-                    retry_at=reset,
-                )
+                if records:
+                    health.record_failure(
+                        runtime.store,
+                        source.name,
+                        failure_state(exc),
+                        error=failure_text(exc),
+                        retry_at=exc.reset_at if isinstance(exc, RateLimited) else None,
+                    )
             else:
-                health.record_ok(runtime.store, source.name)
+                if records:
+                    health.record_ok(runtime.store, source.name)
             results.append(combine(pages, source.name))
     finally:
         await runtime.aclose()
@@ -710,7 +714,7 @@ def no_console_option(func: F) -> F:
 @handles_errors
 def run(config_file: Path | None, log_level: str | None, no_console: bool) -> None:
     """Run the daemon: pollers, publisher (and console) until SIGINT or SIGTERM."""
-    config = _load(config_file, credentials=True)
+    config = _load(config_file, credentials=CREDENTIAL_SECTIONS)
     _setup_logging(config, log_level)
     _run_daemon(config, console=not no_console)
 
@@ -737,7 +741,7 @@ def _run_daemon(
 @handles_errors
 def publish(config_file: Path | None, as_json: bool) -> None:
     """Post approved replies now (in dry-run mode: mark them sent and log them)."""
-    config = _load(config_file, credentials=True)
+    config = _load(config_file, credentials=("sources",))
     _setup_logging(config, "warning" if as_json else None)
     summary = asyncio.run(_publish(config))
     if as_json:
@@ -1185,7 +1189,7 @@ def alerts_list(config_file: Path | None, as_json: bool, status: str, limit: int
 @handles_errors
 def alerts_send(config_file: Path | None, as_json: bool) -> None:
     """Send the alerts that are due to the webhook now."""
-    config = _load(config_file, credentials=True)
+    config = _load(config_file, credentials=("escalation",))
     if not config.escalation.webhook_url:
         raise BadConfig(
             f"{config.path}: escalation.webhook_url: not set; add an [escalation] section "
@@ -1265,7 +1269,7 @@ def sources_command(config_file: Path | None, as_json: bool) -> None:
 
     config = _load(config_file)
     with _store(config) as store:
-        rows = statuses(config.source_kinds(), health.read(store))
+        rows = statuses(config.named_sources, health.read(store))
     if as_json:
         click.echo(to_json(rows))
         return
@@ -1282,7 +1286,12 @@ def sources_command(config_file: Path | None, as_json: bool) -> None:
         )
         notes = [row.error if row.state != "ok" else None, row.advice]
         if row.retry_at and row.state != "ok":
-            notes.append(f"next attempt in {duration(_seconds_until(row.retry_at, now))}")
+            wait = _seconds_until(row.retry_at, now)
+            notes.append(
+                f"next attempt in {duration(wait)}"
+                if wait >= 0
+                else f"next attempt was due {duration(-wait)} ago: is the daemon running?"
+            )
         for note in filter(None, notes):
             click.echo("  " + oneline(note, max(width - 2, 20)))
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -36,7 +36,7 @@ from listener.mention import Brand
 DEFAULT_CONFIG = "earful.toml"
 # Where the platforms' tokens and the alert webhook live: only polling, posting and
 # alerting need them.
-_CREDENTIAL_SECTIONS = ("sources", "escalation")
+CREDENTIAL_SECTIONS = ("sources", "escalation")
 
 
 class ConfigError(Exception):
@@ -175,8 +175,9 @@ class Config:
     console: ConsoleConfig
     logging: LoggingConfig
     escalation: EscalationConfig
-    # (name, type) of sources left out for an unset ${VAR} (credentials=False only)
-    unbuilt_sources: tuple[tuple[str, str], ...] = ()
+    # (name, type) of every source the config names, in its order, those left out
+    # for an unset ${VAR} included (see load_config's `credentials`)
+    named_sources: tuple[tuple[str, str], ...] = ()
     # what must never be logged: see secret_values()
     secrets: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
@@ -200,10 +201,6 @@ class Config:
     def db_path(self) -> Path:
         return self.resolve(self.storage.path)
 
-    def source_kinds(self) -> list[tuple[str, str]]:
-        """(name, type) of every source the config names, those left out included."""
-        return [(s.name, s.type) for s in self.sources] + list(self.unbuilt_sources)
-
     def source(self, name: str) -> SourceSettings:
         for s in self.sources:
             if s.name == name:
@@ -218,13 +215,18 @@ def config_path(explicit: str | Path | None = None) -> Path:
 
 
 def load_config(
-    path: str | Path, env: Mapping[str, str] | None = None, *, credentials: bool = True
+    path: str | Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    credentials: Collection[str] = CREDENTIAL_SECTIONS,
 ) -> Config:
-    """The config at `path`, or ConfigError with every problem in it. With
-    `credentials=False` (commands that neither poll, post nor send alerts) an unset
-    ${VAR} under [[sources]] or [escalation] is not an error, so that an agent's
-    shell needs no platform tokens to work the queue (a source that cannot be
-    built without one is left out)."""
+    """The config at `path`, or ConfigError with every problem in it.
+
+    `credentials`: which of "sources" and "escalation" must have every ${VAR} set
+    (the platforms' tokens, the alert webhook). A command names only what it uses, so
+    that an agent's shell needs no platform tokens to work the queue. In a section
+    left out, an unset ${VAR} is an error only if the config fails for another
+    reason; a source with one is left out of `sources` (still in `named_sources`)."""
     path = Path(path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -240,9 +242,14 @@ def load_config(
 
 
 def parse_config(
-    raw: Mapping[str, Any], path: Path, env: Mapping[str, str], *, credentials: bool = True
+    raw: Mapping[str, Any],
+    path: Path,
+    env: Mapping[str, str],
+    *,
+    credentials: Collection[str] = CREDENTIAL_SECTIONS,
 ) -> Config:
-    found = Findings(lenient=() if credentials else _CREDENTIAL_SECTIONS)
+    lenient = tuple(s for s in CREDENTIAL_SECTIONS if s not in credentials)
+    found = Findings(lenient=lenient)
     expanded = expand(raw, env, (), found)
     root: _Root | None
     try:
@@ -252,7 +259,7 @@ def parse_config(
         root = None
     # the sources are checked even when another section is wrong: every problem at once
     tables = root.sources if root is not None else expanded.get("sources")
-    source_settings = _validate_sources(tables, found) if isinstance(tables, list) else []
+    source_settings, named = _validate_sources(tables, found)
     found.settle(failed=root is None)
     if found.problems or root is None:
         raise ConfigError(path, found.messages())
@@ -267,7 +274,7 @@ def parse_config(
         console=root.console,
         logging=root.logging,
         escalation=_escalation(root.escalation, root.responders),
-        unbuilt_sources=tuple(found.unbuilt),
+        named_sources=tuple(named),
         secrets=found.secret_values(source_settings),
     )
 
@@ -279,10 +286,13 @@ def _escalation(section: EscalationConfig, responders: RespondersConfig) -> Esca
     return section.model_copy(update={"min_urgency": responders.escalate_at})
 
 
-def _validate_sources(tables: list[Any], found: Findings) -> list[SourceSettings]:
+def _validate_sources(
+    tables: Any, found: Findings
+) -> tuple[list[SourceSettings], list[tuple[str, str]]]:
+    """The sources that can be built, and (name, type) of every source named."""
     validated: list[SourceSettings] = []
-    seen: set[str] = set()
-    for index, table in enumerate(tables):
+    named: list[tuple[str, str]] = []
+    for index, table in enumerate(tables if isinstance(tables, list) else []):
         where = ("sources", index)
         if not isinstance(table, dict):
             found.problem(where, "expected a table of source keys")
@@ -291,20 +301,26 @@ def _validate_sources(tables: list[Any], found: Findings) -> list[SourceSettings
         if type_name not in registry.SOURCE_MODULES:
             found.problem((*where, "type"), _unknown_type(type_name))
             continue
+        name = table.get("name")
+        if isinstance(name, str):
+            if name in (n for n, _ in named):
+                found.problem((*where, "name"), f"duplicate source name {name!r}")
+            named.append((name, type_name))
         model = registry.settings_model(type_name)
+        before = len(found.problems)
         try:
             settings = model.model_validate(table)
         except ValidationError as exc:
-            before = len(found.problems)
             found.validation_errors(exc, model, where)
-            if len(found.problems) == before and isinstance(table.get("name"), str):
-                found.unbuilt.append((table["name"], type_name))  # only unset ${VAR}s
-            continue
-        if settings.name in seen:
-            found.problem((*where, "name"), f"duplicate source name {settings.name!r}")
-        seen.add(settings.name)
-        validated.append(settings)
-    return validated
+            settings = None
+        if found.waits_under(where):
+            # An unset token left "" behind, which fails the source's own checks
+            # ("mentions mode needs access_token"): left out, and those wait too.
+            found.waiting.extend(found.problems[before:])
+            del found.problems[before:]
+        elif settings is not None:
+            validated.append(settings)
+    return validated, named
 
 
 def _unknown_type(type_name: Any) -> str:

@@ -43,8 +43,6 @@ class Findings:
     lenient: tuple[str, ...] = ()
     # (key path, message) of each unset ${VAR} in a lenient section
     waiting: list[tuple[Loc, str]] = field(default_factory=list)
-    # (name, type) of the sources that only an unset ${VAR} kept from being built
-    unbuilt: list[tuple[str, str]] = field(default_factory=list)
 
     def problem(self, loc: Loc, message: str) -> None:
         self.problems.append((loc, message))
@@ -58,6 +56,10 @@ class Findings:
         else:
             self.problem(loc, message)
         self.reported.append(loc)
+
+    def waits_under(self, loc: Loc) -> bool:
+        """An unset variable waits somewhere under `loc`."""
+        return any(where[: len(loc)] == loc for where, _ in self.waiting)
 
     def settle(self, failed: bool) -> None:
         """A config that fails for another reason reports its waiting unset

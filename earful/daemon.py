@@ -482,7 +482,7 @@ class Daemon:
             f"another Earful daemon is already running on {db}; stop it first (two would "
             "each take the other's replies in flight for a crash)"
         )
-        with locks.held(db.with_name(db.name + ".daemon.lock"), busy):
+        with locks.held(locks.daemon_lock(db), busy):
             await self._run(stop or asyncio.Event())
 
     def _signalled(self, stop: asyncio.Event) -> None:

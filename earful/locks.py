@@ -13,6 +13,26 @@ class Busy(Exception):
     """Another process holds the lock; the message says who and what to do."""
 
 
+def daemon_lock(db: Path) -> Path:
+    """The lock a running daemon holds on its database."""
+    return db.with_name(db.name + ".daemon.lock")
+
+
+def is_held(path: Path) -> bool:
+    """True while a process holds the lock on `path`."""
+    try:
+        lock_file = path.open("r")
+    except FileNotFoundError:
+        return False
+    with lock_file:
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(lock_file, fcntl.LOCK_UN)
+        return False
+
+
 @contextmanager
 def held(path: Path, busy: str) -> Iterator[None]:
     """Hold an exclusive lock on `path` (made if missing) for the block; `busy` is

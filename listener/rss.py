@@ -13,8 +13,8 @@ The source (type = "rss") polls a list of feed URLs, RSS or Atom alike:
 - the document is parsed by feedparser (off the event loop); entries are known by
   their id, else their link, and an entry already seen in that feed is not offered
   again. An id that is not a URL, `tag:` or `urn:` ("42", "post-7") is only unique
-  within its feed, so it is stored as `<feed url>#<id>`: two blogs' entry 42 are two
-  mentions;
+  within its site, so it is stored as `<feed's host>#<id>`: two blogs' entry 42 are
+  two mentions, while a site's main feed and its tag feed agree on theirs;
 - with `match = true` (the default) only entries whose title or text names the brand
   (a keyword or the brand name, as a whole word, any case) are kept: a news or blog
   feed is mostly about other things. Set it false for a feed that is about the brand
@@ -104,8 +104,16 @@ _GLOBAL_ID = re.compile(r"(?:[a-z][a-z0-9+.-]*://|tag:|urn:)", re.IGNORECASE)
 
 
 def _in_feed(entry_id: str, feed_url: str) -> str:
-    """The entry's id, made unique across feeds when it is only unique in its own."""
-    return entry_id if _GLOBAL_ID.match(entry_id) else f"{feed_url}#{entry_id}"
+    """The entry's id, made unique across sites when it is only unique in its own.
+    By host, not feed URL: one site's feeds (all posts, a tag's posts) share their
+    ids, and a feed moved from http to https keeps them."""
+    if _GLOBAL_ID.match(entry_id):
+        return entry_id
+    try:
+        host = (urlsplit(feed_url).hostname or "").removeprefix("www.")
+    except ValueError:
+        host = ""
+    return f"{host}#{entry_id}" if host else entry_id
 
 
 def _absolute(link: str | None, base: str) -> str | None:

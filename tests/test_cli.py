@@ -643,16 +643,87 @@ def test_the_tokens_that_are_set_are_used_and_kept_secret_by_reading_commands(
     path = tmp_path / "earful.toml"
     path.write_text(WITH_CREDENTIALS, encoding="utf-8")
     env = {**_UNSET_CREDENTIALS, "X_BEARER_TOKEN": "bearer-s3cr3t-value"}
-    config = load_config(path, env=env, credentials=False)
-    assert [s.name for s in config.sources] == ["replayed", "brand-x"]
+    config = load_config(path, env=env, credentials=())
     assert "bearer-s3cr3t-value" in config.secret_values()
     assert not config.escalation.webhook_url
-    # without its required bearer token the X source cannot be built: left out
-    config = load_config(path, env=_UNSET_CREDENTIALS, credentials=False)
+    # its posting key is unset: the X source is left out, and still named
     assert [s.name for s in config.sources] == ["replayed"]
+    assert config.named_sources == (("replayed", "replay"), ("brand-x", "x"))
 
 
 _UNSET_CREDENTIALS = {"X_BEARER_TOKEN": "", "X_CONSUMER_KEY": "", "EARFUL_SLACK_WEBHOOK": ""}
+
+# Sources whose own checks fail on an empty token ("mentions mode needs access_token")
+SOURCE_CHECKS = """
+[[sources]]
+name = "mastodon-mentions"
+type = "mastodon"
+base_url = "https://mastodon.example"
+mode = "mentions"
+access_token = "${MASTODON_TOKEN}"
+stream = true
+
+[[sources]]
+name = "bluesky"
+type = "bluesky"
+identifier = "lumenet.bsky.social"
+app_password = "${BSKY_APP_PASSWORD}"
+"""
+
+
+def test_a_source_whose_own_checks_need_the_unset_token_is_left_out_quietly(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "earful.toml"
+    path.write_text(GOOD + SOURCE_CHECKS, encoding="utf-8")
+    with Store.open(tmp_path / "earful.db"):
+        pass
+    env = {"MASTODON_TOKEN": "", "BSKY_APP_PASSWORD": "", "REPLAY_FILE": ""}
+    listed = earful("sources", "-c", str(path), "--json", env=env)
+    assert listed.exit_code == 0, listed.output
+    assert [(r["name"], r["type"]) for r in json.loads(listed.output)] == [
+        ("replayed", "replay"),
+        ("mastodon-mentions", "mastodon"),
+        ("bluesky", "bluesky"),
+    ]
+    refused = earful("poll", "-c", str(path), env=env)
+    assert refused.exit_code == 2
+    for expected in (
+        'sources[1]: mode "mentions" needs `access_token`',
+        "sources[1].access_token: environment variable MASTODON_TOKEN is not set",
+        "sources[2].app_password: environment variable BSKY_APP_PASSWORD is not set",
+    ):
+        assert expected in refused.output, refused.output
+
+
+def test_each_command_needs_only_the_credentials_it_uses(tmp_path: Path) -> None:
+    path = tmp_path / "earful.toml"
+    path.write_text(WITH_CREDENTIALS.replace('consumer_key = "${X_CONSUMER_KEY}"\n', ""))
+    with Store.open(tmp_path / "earful.db"):
+        pass
+    tokens = {"X_BEARER_TOKEN": "bearer-0123456789"}
+    # publishing posts with the platforms' tokens, not the webhook
+    published = earful("publish", "-c", str(path), env={**_UNSET_CREDENTIALS, **tokens})
+    assert published.exit_code == 0, published.output
+    # sending alerts uses the webhook, not the platforms' tokens
+    hook = {"EARFUL_SLACK_WEBHOOK": "https://hooks.example/services/T0/B0/abcdef"}
+    sent = earful("alerts", "send", "-c", str(path), env={**_UNSET_CREDENTIALS, **hook})
+    assert sent.exit_code == 0, sent.output
+    refused = earful("alerts", "send", "-c", str(path), env={**_UNSET_CREDENTIALS, **tokens})
+    assert refused.exit_code == 2
+    assert "escalation.webhook_url: environment variable EARFUL_SLACK_WEBHOOK" in refused.output
+    assert "X_BEARER_TOKEN" not in refused.output
+
+
+def test_a_left_out_source_keeps_its_place_and_its_name_is_checked(tmp_path: Path) -> None:
+    twice = GOOD.replace('name = "replayed"', 'name = "brand-x"') + (
+        '\n[[sources]]\nname = "brand-x"\ntype = "x"\nbearer_token = "${X_BEARER_TOKEN}"\n'
+    )
+    path = tmp_path / "earful.toml"
+    path.write_text(twice, encoding="utf-8")
+    result = earful("stats", "-c", str(path), env={"X_BEARER_TOKEN": ""})
+    assert result.exit_code == 2
+    assert "sources[1].name: duplicate source name 'brand-x'" in result.output
 
 
 def test_a_missing_config_file_exits_2_and_suggests_init(tmp_path: Path) -> None:

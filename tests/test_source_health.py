@@ -20,6 +20,7 @@ from consolekit import PASSWORD, USERS
 from fakes.hn_api import FakeHackerNews
 from fakes.server import Scripted
 
+from earful import locks
 from earful.cli import cli
 from earful.config import Config, load_config
 from earful.console import build_app
@@ -115,6 +116,33 @@ async def test_poll_records_a_rate_limit_with_the_platforms_reset(tmp_path: Path
     assert row["state"] == "rate_limited" and "429" in row["error"]
     shown = earful("sources", "-c", str(path)).output
     assert re.search(r"next attempt in (19|20)m", shown), shown
+
+
+async def test_poll_leaves_the_record_to_a_running_daemon(tmp_path: Path) -> None:
+    async with FakeHackerNews() as hn:
+        path = hn_config(tmp_path, hn.url)
+        db = load_config(path).db_path
+        with Store.open(db) as store:
+            health.record_failure(store, "hn", "disabled", error="401", retry_at=None)
+        # the daemon disabled it and polls it no more: a good `earful poll` (a person
+        # testing the new token) must not make it look healthy
+        with locks.held(locks.daemon_lock(db), "busy"):
+            assert (await asyncio.to_thread(earful, "poll", "-c", str(path))).exit_code == 0
+        with Store.open(db) as store:
+            assert [h.state for h in health.read(store)] == ["disabled"]
+        # no daemon: `earful poll` is the poller, and its record stands
+        assert (await asyncio.to_thread(earful, "poll", "-c", str(path))).exit_code == 0
+    with Store.open(db) as store:
+        assert [h.state for h in health.read(store)] == ["ok"]
+
+
+def test_an_overdue_attempt_asks_whether_the_daemon_runs(tmp_path: Path) -> None:
+    path = hn_config(tmp_path, "http://127.0.0.1:9")
+    with Store.open(tmp_path / "earful.db") as store:
+        past = datetime.now(UTC) - timedelta(minutes=5)
+        health.record_failure(store, "hn", "failing", error="timeout", retry_at=past)
+    shown = earful("sources", "-c", str(path)).output
+    assert re.search(r"next attempt was due 5m \d+s ago: is the daemon running\?", shown), shown
 
 
 def test_sources_lists_the_configs_sources_before_their_first_poll_and_old_ones_last(

@@ -59,7 +59,7 @@ def settings_from(config: Config) -> ConsoleSettings:
         platforms=tuple(PLATFORM_NAMES),
         topics=topics,
         segments=segments,
-        sources=tuple(config.source_kinds()),
+        sources=config.named_sources,
     )
 
 

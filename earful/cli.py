@@ -1257,6 +1257,43 @@ def stats(config_file: Path | None, as_json: bool) -> None:
         _echo_stats(result)
 
 
+@cli.command("backup")
+@config_option
+@json_option
+@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace TARGET if it exists.")
+@handles_errors
+def backup_command(config_file: Path | None, as_json: bool, target: Path, force: bool) -> None:
+    """Copy the database to TARGET: consistent while the daemon runs, checked, and
+    written whole or not at all. To restore, stop the daemon and put the copy at
+    storage.path."""
+    from storage.backup import BackupError, backup
+
+    config = _load(config_file)
+    if target.resolve() == config.db_path.resolve():
+        raise click.UsageError(f"{target} is the database itself; name another file")
+    if target.exists() and not force:
+        raise click.UsageError(f"{target} exists; use --force to replace it")
+    if not target.resolve().parent.is_dir():
+        raise click.UsageError(f"{target}: there is no folder {target.resolve().parent}")
+    started = datetime.now(UTC)
+    with _store(config) as store:
+        if not as_json:
+            click.echo(f"copying {config.db_path} ...", err=True)
+        try:
+            result = backup(store, target)
+        except BackupError as exc:
+            raise Failure(str(exc)) from None
+    if as_json:
+        click.echo(to_json(result))
+        return
+    took = (datetime.now(UTC) - started).total_seconds()
+    click.echo(
+        f"backed up {result.mentions:,} mentions ({result.bytes / 2**20:.1f} MB, schema "
+        f"v{result.schema_version}) to {result.path} in {duration(took)}"
+    )
+
+
 @cli.command("sources")
 @config_option
 @json_option

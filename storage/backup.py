@@ -1,0 +1,76 @@
+"""A copy of the database that is consistent while the daemon keeps writing.
+
+`VACUUM INTO` reads the whole database in one read transaction (in WAL mode that
+blocks no writer) and writes a compact copy; SQLite's page-by-page backup would
+start over each time the daemon commits, and might never finish on a busy store.
+The copy is written beside the target and renamed into place, so a crash leaves
+either the old target or the whole new one, never half a file.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from storage.db import connect
+from storage.store import Store
+
+
+class BackupError(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class BackupResult:
+    path: Path
+    bytes: int
+    mentions: int
+    schema_version: int
+
+
+def backup(store: Store, target: Path) -> BackupResult:
+    """Write a checked copy of `store` to `target` (replacing it)."""
+    target = target.resolve()
+    partial = target.with_name(f".{target.name}.partial")
+    partial.unlink(missing_ok=True)
+    try:
+        try:
+            with store._lock:
+                store.conn.execute("VACUUM INTO ?", (str(partial),))
+        except sqlite3.OperationalError as exc:  # a full disk, a folder it may not write
+            raise BackupError(f"cannot write the copy {partial}: {exc}") from None
+        checked = _check(partial)
+        with partial.open("rb+") as copy:
+            os.fsync(copy.fileno())
+        os.replace(partial, target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    _sync_folder(target.parent)
+    return BackupResult(target, target.stat().st_size, *checked)
+
+
+def _check(path: Path) -> tuple[int, int]:
+    """The copy's mention count and schema version, after SQLite's quick check."""
+    conn = connect(path)
+    try:
+        problems = [row[0] for row in conn.execute("PRAGMA quick_check")]
+        if problems != ["ok"]:
+            raise BackupError(f"the copy failed SQLite's check: {'; '.join(problems[:3])}")
+        mentions = conn.execute("SELECT count(*) FROM mentions").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        # the copy is one file: no -wal beside it for whoever moves it
+        conn.execute("PRAGMA journal_mode = DELETE")
+    finally:
+        conn.close()
+    return int(mentions), int(version)
+
+
+def _sync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

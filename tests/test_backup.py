@@ -1,0 +1,126 @@
+"""`earful backup`: a copy of the database that is consistent while the daemon
+writes, checked, and written whole or not at all."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from pathlib import Path
+
+import factories
+from click.testing import CliRunner, Result
+from replayfiles import write_config
+
+from earful.cli import cli
+from earful.config import load_config
+from storage.store import Store
+
+
+def earful(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def filled(tmp_path: Path, mentions: int = 30) -> Path:
+    """A config whose database holds `mentions` complaints, one ingest each."""
+    path = write_config(tmp_path, [])
+    with Store.open(load_config(path).db_path) as store:
+        for n in range(mentions):
+            _ingest_one(store, n)
+    return path
+
+
+def _ingest_one(store: Store, n: int) -> None:
+    m = factories.mention(f"lumenet outage number {n}, still down", native_id=str(n))
+    store.ingest("replayed", [factories.complaint(m)], {"offset": n + 1})
+
+
+def read(path: Path, sql: str) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        return int(conn.execute(sql).fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_the_copy_holds_everything_and_is_one_searchable_file(tmp_path: Path) -> None:
+    config = filled(tmp_path)
+    target = tmp_path / "backups" / "earful-copy.db"
+    target.parent.mkdir()
+    result = earful("backup", "-c", str(config), str(target), "--json")
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.output)
+    assert shown["mentions"] == 30 and shown["schema_version"] >= 5
+    assert shown["bytes"] == target.stat().st_size
+    assert sorted(p.name for p in target.parent.iterdir()) == ["earful-copy.db"]  # no -wal
+    with Store.open(target) as copy:
+        assert len(copy.search("outage")) == 30  # the full-text index came along
+        assert len(copy.replies(status=None, limit=100)) == read(
+            load_config(config).db_path, "SELECT count(*) FROM replies"
+        )
+
+
+def test_a_backup_while_another_process_writes_is_a_consistent_moment(tmp_path: Path) -> None:
+    config = filled(tmp_path, mentions=200)
+    db = load_config(config).db_path
+    done = threading.Event()
+
+    def keep_writing() -> None:
+        with Store.open(db) as writer:  # the daemon: its own connection
+            n = 200
+            while not done.is_set():
+                _ingest_one(writer, n)
+                n += 1
+
+    thread = threading.Thread(target=keep_writing)
+    thread.start()
+    try:
+        copies = [tmp_path / f"copy{k}.db" for k in range(5)]
+        for copy in copies:
+            assert earful("backup", "-c", str(config), str(copy)).exit_code == 0
+    finally:
+        done.set()
+        thread.join()
+    for copy in copies:
+        # one transaction stores a mention, its verdict and the cursor: a copy taken
+        # mid-write has all three or none
+        mentions = read(copy, "SELECT count(*) FROM mentions")
+        assert mentions >= 200
+        assert read(copy, "SELECT count(*) FROM verdicts") == mentions
+        with Store.open(copy) as store:
+            assert store.cursor("replayed") == {"offset": mentions}
+
+
+def test_an_existing_file_is_replaced_only_with_force(tmp_path: Path) -> None:
+    config = filled(tmp_path, mentions=3)
+    target = tmp_path / "copy.db"
+    target.write_bytes(b"last week's backup")
+    refused = earful("backup", "-c", str(config), str(target))
+    assert refused.exit_code == 2 and "exists; use --force" in refused.output
+    assert target.read_bytes() == b"last week's backup"
+    assert earful("backup", "-c", str(config), str(target), "--force").exit_code == 0
+    assert read(target, "SELECT count(*) FROM mentions") == 3
+
+
+def test_a_copy_that_cannot_be_written_leaves_the_old_one_in_place(tmp_path: Path) -> None:
+    config = filled(tmp_path, mentions=3)
+    target = tmp_path / "copy.db"
+    target.write_bytes(b"last week's backup")
+    (tmp_path / ".copy.db.partial").mkdir()  # where the new copy would be written
+    result = earful("backup", "-c", str(config), str(target), "--force")
+    assert result.exit_code == 1
+    assert ".copy.db.partial" in result.output
+    assert target.read_bytes() == b"last week's backup"
+
+
+def test_mistakes_are_refused_before_anything_is_written(tmp_path: Path) -> None:
+    config = filled(tmp_path, mentions=1)
+    db = load_config(config).db_path
+    itself = earful("backup", "-c", str(config), str(db), "--force")
+    assert itself.exit_code == 2 and "is the database itself" in itself.output
+    nowhere = earful("backup", "-c", str(config), str(tmp_path / "no" / "such" / "x.db"))
+    assert nowhere.exit_code == 2 and "there is no folder" in nowhere.output
+    db.unlink()
+    missing = earful("backup", "-c", str(config), str(tmp_path / "x.db"))
+    assert missing.exit_code == 2 and "there is no database" in missing.output
+    assert not (tmp_path / "x.db").exists()

@@ -28,7 +28,7 @@ import click
 
 from earful import __version__, locks, redaction
 from earful.config import CREDENTIAL_SECTIONS, Config, ConfigError, config_path, load_config
-from earful.display import duration, oneline, safe, spreadsheet_cell, to_json
+from earful.display import duration, oneline, plain, safe, spreadsheet_cell, to_json
 from listener.mention import PLATFORMS
 from storage.schema import ALERT_STATUSES, REPLY_STATUSES, ROLES
 from storage.store import AlreadyDecided, StoreError
@@ -37,6 +37,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_RUNTIME = 1
 EXIT_USAGE = 2
+# SQLite's integers are 64-bit: a bigger id cannot name a row
+ROW_ID = click.IntRange(min=1, max=2**63 - 1)
 
 
 class Failure(click.ClickException):
@@ -45,7 +47,8 @@ class Failure(click.ClickException):
     exit_code = EXIT_RUNTIME
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"earful: {self.format_message()}", err=True)
+        # safe(): a message may quote a post, a label or a name from someone else
+        click.echo(f"earful: {safe(self.format_message())}", err=True)
 
 
 class BadConfig(Failure):
@@ -78,8 +81,14 @@ def actor_option(func: F) -> F:
 
 
 def _actor(explicit: str | None) -> str:
+    from earful.console.passwords import name_problem
+
     name = explicit or os.environ.get("EARFUL_USER")
     if name:
+        problem = name_problem(name)
+        if problem:
+            where = "--as" if explicit else "$EARFUL_USER"
+            raise click.BadParameter(f"{problem}, got {safe(name)!r}", param_hint=where)
         return name
     try:
         return getpass.getuser()
@@ -121,13 +130,19 @@ def _errors() -> Iterator[None]:
         raise BadConfig(str(exc)) from None
     except (StoreError, locks.Busy) as exc:
         raise Failure(str(exc)) from None
-    except sqlite3.OperationalError as exc:  # "database is locked" after the busy wait
+    except sqlite3.OperationalError as exc:
+        if "readonly" in str(exc) or "read-only" in str(exc):
+            raise Failure(
+                f"cannot write to the database ({exc}): this user may not write the file "
+                "or its folder; run the command as the user the daemon runs as"
+            ) from None
+        # "database is locked" after the busy wait
         raise Failure(
             f"the database is busy ({exc}): another process is writing to it; try again"
         ) from None
-    except OSError as exc:  # a file to write in a folder that is not there, and the like
+    except OSError as exc:  # a file to write in a folder that is not there, a full disk
         if exc.filename is None:
-            raise
+            raise Failure(f"cannot write: {exc.strerror or exc}") from None
         raise Failure(f"{exc.filename}: {exc.strerror or exc}") from None
 
 
@@ -138,6 +153,20 @@ def handles_errors(func: F) -> F:
             return func(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _check_target(config: Config, target: Path) -> None:
+    """A file a command is to write: named, in a folder that is there, and not one of
+    Earful's own: the database (with its -wal and -shm, which SQLite would take as
+    its own), the daemon's lock, the config."""
+    if not target.name:
+        raise click.UsageError("name the file to write")
+    db = config.db_path.resolve()
+    own = [db, *(db.with_name(db.name + end) for end in ("-wal", "-shm", ".daemon.lock"))]
+    if target.resolve() in (*own, config.path.resolve()):
+        raise click.UsageError(f"{target} is Earful's own database or config; name another file")
+    if not target.resolve().parent.is_dir():
+        raise click.UsageError(f"{target}: there is no folder {target.resolve().parent}")
 
 
 def _store(config: Config, *, create: bool = False) -> Any:
@@ -161,7 +190,7 @@ def _duration(value: str) -> str:
 def _limit_option(default: int) -> Callable[[F], F]:
     return click.option(
         "--limit",
-        type=click.IntRange(min=1),
+        type=click.IntRange(min=1, max=10**9),
         default=default,
         show_default=True,
         help="Show at most this many.",
@@ -269,6 +298,13 @@ def classify(
     click.echo(f"{verdict.disposition.value}{topic} urgency {verdict.urgency}")
 
 
+def _named_or_present(config_file: Path | None) -> bool:
+    """A config named with -c or $EARFUL_CONFIG (which must then exist), or a
+    ./earful.toml; without either, classify, eval and train use the shipped rules."""
+    named = config_file is not None or bool(os.environ.get("EARFUL_CONFIG"))
+    return named or config_path(config_file).exists()
+
+
 def _classify_stages(config_file: Path | None, *, learned: bool = True) -> Any:
     """The config's rules (with its model unless `learned` is False), else the shipped
     rules for a neutral brand."""
@@ -276,10 +312,7 @@ def _classify_stages(config_file: Path | None, *, learned: bool = True) -> Any:
     from responders.context import ResponderSettings
     from rules import load_ruleset
 
-    # A config named with -c or $EARFUL_CONFIG must exist; only with none named and no
-    # ./earful.toml do the shipped rules stand in.
-    named = config_file is not None or bool(os.environ.get("EARFUL_CONFIG"))
-    if named or config_path(config_file).exists():
+    if _named_or_present(config_file):
         from earful.pipeline import build_stages
 
         return build_stages(_load(config_file), learned=learned)
@@ -544,9 +577,16 @@ def train(
         raise BadConfig(
             "--show-errors, --baseline and --score-half go with the cross-validation: not --folds 0"
         )
+    spec = _TableSpec(**table)
+    if spec.half and score_half and spec.half != score_half:
+        raise BadConfig(
+            f"--score-half {score_half} scores the rows --half {spec.half} leaves out: "
+            "nothing to score"
+        )
+    if _named_or_present(config_file):
+        _check_target(_load(config_file), output)
     # The config's own model is not read: training is how it gets made or remade.
     ruleset = _classify_stages(config_file, learned=False).ruleset
-    spec = _TableSpec(**table)
     data = spec.read(ruleset)
     try:
         tr.check_enough(data, spec.file)
@@ -631,6 +671,8 @@ def _echo_estimate(
 @handles_errors
 def poll(config_file: Path | None, as_json: bool, source_name: str | None, max_pages: int) -> None:
     """Poll each source once, judge, queue, and print a summary."""
+    if source_name is not None and not source_name.strip():
+        raise click.BadParameter("name a source (or leave --source out)", param_hint="--source")
     config = _load(config_file, credentials=("sources",))
     if not config.sources:
         raise BadConfig(
@@ -638,15 +680,23 @@ def poll(config_file: Path | None, as_json: bool, source_name: str | None, max_p
             "(config.example.toml shows one for each type)"
         )
     _setup_logging(config, "warning" if as_json else None)
-    summaries = asyncio.run(_poll_all(config, source_name, max_pages))
+    summaries, errors = asyncio.run(_poll_all(config, source_name, max_pages))
     if as_json:
-        click.echo(to_json(summaries))
-        return
-    for summary in summaries:
-        _echo_summary(summary)
+        click.echo(to_json([{**plain(s), "error": errors.get(s.source)} for s in summaries]))
+    else:
+        for summary in summaries:
+            _echo_summary(summary)
+    if errors:
+        # after the summary: what the other sources stored is stored; cron sees exit 1
+        for name, error in errors.items():
+            click.echo(f"earful: poll failed: {name}: {safe(error)}", err=True)
+        raise Failure(f"{len(errors)} of {len(summaries)} sources failed")
 
 
-async def _poll_all(config: Config, only: str | None, max_pages: int) -> list[Any]:
+async def _poll_all(
+    config: Config, only: str | None, max_pages: int
+) -> tuple[list[Any], dict[str, str]]:
+    """Each source's summary, and the error of each that failed."""
     from earful.app import build_runtime
     from earful.pipeline import combine, poll
     from earful.source_status import failure_state, failure_text
@@ -658,7 +708,7 @@ async def _poll_all(config: Config, only: str | None, max_pages: int) -> list[An
     # the "disabled" of a source that daemon no longer polls.
     records = not locks.is_held(locks.daemon_lock(config.db_path))
     results = []
-    failed = []
+    errors: dict[str, str] = {}
     try:
         for source in runtime.sources:
             pages = []
@@ -669,7 +719,7 @@ async def _poll_all(config: Config, only: str | None, max_pages: int) -> list[An
                     if not summary.more:
                         break
             except SourceError as exc:
-                failed.append(f"{source.name}: {exc}")
+                errors[source.name] = str(exc) or type(exc).__name__
                 if records:
                     health.record_failure(
                         runtime.store,
@@ -684,12 +734,7 @@ async def _poll_all(config: Config, only: str | None, max_pages: int) -> list[An
             results.append(combine(pages, source.name))
     finally:
         await runtime.aclose()
-    if failed:
-        for line in failed:
-            click.echo(f"earful: poll failed: {line}", err=True)
-        if len(failed) == len(runtime.sources):
-            raise Failure("every source failed")
-    return results
+    return results, errors
 
 
 def _echo_summary(summary: Any) -> None:
@@ -799,7 +844,13 @@ async def _publish(config: Config) -> Any:
     callback=lambda _ctx, _param, value: _duration(value),
     help="Time between replay ticks.",
 )
-@click.option("--batch", default=5, show_default=True, help="Posts per replay tick.")
+@click.option(
+    "--batch",
+    type=click.IntRange(min=1, max=10_000),
+    default=5,
+    show_default=True,
+    help="Posts per replay tick.",
+)
 @no_console_option
 @json_option
 @handles_errors
@@ -963,7 +1014,7 @@ def queue_list(
 @queue.command("show")
 @config_option
 @json_option
-@click.argument("reply_id", type=int)
+@click.argument("reply_id", type=ROW_ID)
 @handles_errors
 def queue_show(config_file: Path | None, as_json: bool, reply_id: int) -> None:
     """The post, the verdict and why, and the draft."""
@@ -1026,7 +1077,7 @@ def queue_show(config_file: Path | None, as_json: bool, reply_id: int) -> None:
 @config_option
 @actor_option
 @click.option("--edit", "body", default=None, help="Approve with this text instead of the draft.")
-@click.argument("reply_id", type=int)
+@click.argument("reply_id", type=ROW_ID)
 @handles_errors
 def queue_approve(
     config_file: Path | None, actor: str | None, body: str | None, reply_id: int
@@ -1051,7 +1102,7 @@ def queue_approve(
 @config_option
 @actor_option
 @click.option("--reason", default=None, help="Why, for the audit log.")
-@click.argument("reply_id", type=int)
+@click.argument("reply_id", type=ROW_ID)
 @handles_errors
 def queue_reject(
     config_file: Path | None, actor: str | None, reason: str | None, reply_id: int
@@ -1068,7 +1119,7 @@ def queue_reject(
 @queue.command("retry")
 @config_option
 @actor_option
-@click.argument("reply_id", type=int)
+@click.argument("reply_id", type=ROW_ID)
 @handles_errors
 def queue_retry(config_file: Path | None, actor: str | None, reply_id: int) -> None:
     """Send a failed or unknown reply again (check the platform first)."""
@@ -1084,7 +1135,7 @@ def queue_retry(config_file: Path | None, actor: str | None, reply_id: int) -> N
 @config_option
 @actor_option
 @click.option("--posted-id", default=None, help="The platform's id of the reply, if known.")
-@click.argument("reply_id", type=int)
+@click.argument("reply_id", type=ROW_ID)
 @handles_errors
 def queue_mark_sent(
     config_file: Path | None, actor: str | None, posted_id: str | None, reply_id: int
@@ -1135,7 +1186,7 @@ def callbacks_list(config_file: Path | None, as_json: bool, status: str, limit: 
 @callbacks.command("done")
 @config_option
 @actor_option
-@click.argument("callback_id", type=int)
+@click.argument("callback_id", type=ROW_ID)
 @handles_errors
 def callbacks_done(config_file: Path | None, actor: str | None, callback_id: int) -> None:
     """Mark a callback task done."""
@@ -1199,9 +1250,12 @@ def alerts_send(config_file: Path | None, as_json: bool) -> None:
     summary = asyncio.run(_send_alerts(config))
     if as_json:
         click.echo(to_json(summary))
-        return
-    outcomes = ", ".join(f"{k} {v}" for k, v in summary.outcomes.items())
-    click.echo(f"alerts to {summary.receiver}: {outcomes or 'nothing due'}")
+    else:
+        outcomes = ", ".join(f"{k} {v}" for k, v in summary.outcomes.items())
+        click.echo(f"alerts to {summary.receiver}: {outcomes or 'nothing due'}")
+    undelivered = sum(summary.outcomes.get(k, 0) for k in ("retry", "failed", "unknown"))
+    if undelivered:  # for cron: a webhook that refuses everything must not look fine
+        raise Failure(f"{undelivered} alerts not delivered (earful alerts list shows why)")
 
 
 async def _send_alerts(config: Config) -> Any:
@@ -1219,7 +1273,7 @@ async def _send_alerts(config: Config) -> Any:
 @alerts.command("retry")
 @config_option
 @actor_option
-@click.argument("alert_id", type=int)
+@click.argument("alert_id", type=ROW_ID)
 @handles_errors
 def alerts_retry(config_file: Path | None, actor: str | None, alert_id: int) -> None:
     """Send a failed, unknown or skipped alert again (check the channel first)."""
@@ -1231,7 +1285,7 @@ def alerts_retry(config_file: Path | None, actor: str | None, alert_id: int) -> 
 @alerts.command("mark-sent")
 @config_option
 @actor_option
-@click.argument("alert_id", type=int)
+@click.argument("alert_id", type=ROW_ID)
 @handles_errors
 def alerts_mark_sent(config_file: Path | None, actor: str | None, alert_id: int) -> None:
     """Record that an unknown or failed alert did arrive (found in the channel)."""
@@ -1270,12 +1324,9 @@ def backup_command(config_file: Path | None, as_json: bool, target: Path, force:
     from storage.backup import BackupError, backup
 
     config = _load(config_file)
-    if target.resolve() == config.db_path.resolve():
-        raise click.UsageError(f"{target} is the database itself; name another file")
+    _check_target(config, target)
     if target.exists() and not force:
         raise click.UsageError(f"{target} exists; use --force to replace it")
-    if not target.resolve().parent.is_dir():
-        raise click.UsageError(f"{target}: there is no folder {target.resolve().parent}")
     started = datetime.now(UTC)
     with _store(config) as store:
         if not as_json:
@@ -1379,7 +1430,10 @@ def export(config_file: Path | None, kind: str, fmt: str, output: Path | None) -
 
     Written to a terminal, control characters in posts are shown escaped, as every
     other command shows them; -o FILE or a pipe gets the exact text."""
-    with _store(_load(config_file)) as store:
+    config = _load(config_file)
+    if output is not None:
+        _check_target(config, output)
+    with _store(config) as store:
         columns, rows = store.export(kind)
         if output is None and sys.stdout.isatty():
             rows = (tuple(safe(v) if isinstance(v, str) else v for v in row) for row in rows)
@@ -1388,16 +1442,20 @@ def export(config_file: Path | None, kind: str, fmt: str, output: Path | None) -
             stream = io.TextIOWrapper(
                 sys.stdout.buffer, encoding="utf-8", errors="surrogatepass", newline=""
             )
-        else:
-            stream = output.open("w", encoding="utf-8", errors="surrogatepass", newline="")
-        try:
-            count = _write_export(stream, fmt, columns, rows)
-        finally:
-            stream.flush()
-            if output is None:
+            try:
+                count = _write_export(stream, fmt, columns, rows)
+            finally:
+                stream.flush()
                 stream.detach()
-            else:
-                stream.close()
+        else:
+            # written beside and renamed: an export that fails leaves the old file
+            partial = output.with_name(f".{output.name}.partial")
+            try:
+                with partial.open("w", encoding="utf-8", errors="surrogatepass", newline="") as f:
+                    count = _write_export(f, fmt, columns, rows)
+                os.replace(partial, output)
+            finally:
+                partial.unlink(missing_ok=True)
     if output is not None:
         click.echo(f"wrote {count} {kind} to {output}", err=True)
 
@@ -1470,7 +1528,7 @@ def _read_password(from_stdin: bool) -> str:
 
     problem = password_problem(password)
     if problem:
-        raise Failure(problem)
+        raise click.BadParameter(problem, param_hint="password")
     return password
 
 

@@ -162,22 +162,28 @@ def read_table(
     if not content.strip():
         raise EvalInputError(f"{path}: the file is empty")
     delimiter = _delimiter(path, content[:8192])
-    reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter)
+    # strict: a stray quote is an error, not a field that swallows the rows after it
+    reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter, strict=True)
+    started = [1]  # the line the record being read started on
+    records = _tracked(reader, started)
     try:
-        header = None if no_header else next(reader)
+        header = None if no_header else next(records, None)
         text_i = _column(text_col, header, "--text-col")
         label_i = _column(label_col, header, "--label-col")
         topic_i = _column(topic_col, header, "--topic-col") if topic_col else None
         rows, skipped, bad_labels, bad_topics = _rows(
-            reader, text_i, label_i, topic_i, labels, sign_labels, topics or {}, known_topics
+            records, text_i, label_i, topic_i, labels, sign_labels, topics or {}, known_topics
         )
     except csv.Error as exc:
-        raise EvalInputError(f"{path}: line {reader.line_num}: not valid CSV: {exc}") from None
+        raise EvalInputError(
+            f"{path}: line {started[0]}: not valid CSV ({exc}): a quoted field starting "
+            "on that line is not closed where it should be"
+        ) from None
     if half is not None:
         rows = [r for r in rows if in_half(r, half)]
     problems = []
     if bad_labels:
-        listed = ", ".join(f'"{k}" ({n})' for k, n in bad_labels.most_common())
+        listed = _most_common(bad_labels)
         problems.append(
             f"--sign-labels reads each label as a number, and these are not: {listed}"
             if sign_labels
@@ -185,7 +191,7 @@ def read_table(
             "LABEL=complaint|praise|neither"
         )
     if bad_topics:
-        listed = ", ".join(f'"{k}" ({n})' for k, n in bad_topics.most_common())
+        listed = _most_common(bad_topics)
         known = ", ".join(sorted(known_topics))
         problems.append(
             f"topics Earful does not know: {listed}; map each with --topic-map CAUSE=TOPIC "
@@ -200,6 +206,24 @@ def read_table(
             f"label from column {label_i + 1}; the first line has {len(first)} columns)"
         )
     return Table(tuple(rows), skipped, delimiter)
+
+
+def _most_common(counts: Counter[str], shown: int = 10) -> str:
+    """The commonest values with their counts; a file of free text in the label
+    column must not make a message of thousands."""
+    listed = ", ".join(f'"{k}" ({n})' for k, n in counts.most_common(shown))
+    more = len(counts) - shown
+    return listed + (f" and {more} more" if more > 0 else "")
+
+
+def _tracked(reader: Any, started: list[int]) -> Iterator[list[str]]:
+    """The reader's records, noting in `started` the line each one starts on."""
+    while True:
+        started[0] = reader.line_num + 1
+        record = next(reader, None)
+        if record is None:
+            return
+        yield record
 
 
 def _rows(

@@ -119,10 +119,22 @@ LIMITS: dict[str, tuple[int, Callable[[str], int], str]] = {
 }
 
 
+# Control characters but newline and tab (a pasted terminal escape would be posted
+# invisibly), and lone surrogates (no UTF-8 can carry them; the platform refuses).
+_UNPOSTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
 def reply_problem(platform: str, body: str) -> str | None:
     """Why this reply cannot be posted as it is, or None when it can."""
     if not body.strip():
         return "the reply is empty"
+    bad = _UNPOSTABLE.search(body)
+    if bad is not None:
+        what = "a lone surrogate" if "\ud800" <= bad.group() <= "\udfff" else "a control character"
+        return (
+            f"the reply holds {what} (U+{ord(bad.group()):04X}) at character "
+            f"{bad.start() + 1}; take it out"
+        )
     if platform in READ_ONLY_PLATFORMS:
         return f"{platform} is read-only: Earful cannot post there; use the callback task"
     limit = LIMITS.get(platform)

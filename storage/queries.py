@@ -17,7 +17,7 @@ from typing import Any
 
 from storage.db import text
 from storage.records import AuditEntry, CallbackRecord, CaseRecord, MentionRecord, ReplyRecord
-from storage.store import _CALLBACK_SELECT, _REPLY_SELECT, Store
+from storage.store import _CALLBACK_SELECT, _REPLY_SELECT, Store, check_search
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +135,7 @@ def queue(
         params.append(since)
     search_at = None
     if flt.search and flt.search.strip():
+        check_search(flt.search.strip())
         where.append("r.mention_id IN (SELECT rowid FROM mentions_fts WHERE mentions_fts MATCH ?)")
         search_at = len(params)
         params.append(text(flt.search.strip()))

@@ -72,6 +72,18 @@ class AlreadyDecided(StoreError):
         self.reply = reply
 
 
+# FTS5's time grows fast with the terms of a query: thousands of them take seconds
+# to minutes, and the console's search box is open to every viewer.
+MAX_SEARCH = 200
+
+
+def check_search(query: str) -> None:
+    if len(query) > MAX_SEARCH:
+        raise StoreError(
+            f"a search is at most {MAX_SEARCH} characters (this one has {len(query):,})"
+        )
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -300,6 +312,7 @@ class Store:
 
     def search(self, query: str, *, limit: int = 50) -> list[MentionRecord]:
         """Full-text search on post text (FTS5 query syntax; plain words work)."""
+        check_search(query)
         sql = (
             "SELECT m.* FROM mentions_fts f JOIN mentions m ON m.id = f.rowid "
             "WHERE mentions_fts MATCH ? ORDER BY f.rank LIMIT ?"

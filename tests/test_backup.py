@@ -116,8 +116,14 @@ def test_a_copy_that_cannot_be_written_leaves_the_old_one_in_place(tmp_path: Pat
 def test_mistakes_are_refused_before_anything_is_written(tmp_path: Path) -> None:
     config = filled(tmp_path, mentions=1)
     db = load_config(config).db_path
-    itself = earful("backup", "-c", str(config), str(db), "--force")
-    assert itself.exit_code == 2 and "is the database itself" in itself.output
+    # the database, the files SQLite keeps beside it, the config: never written over
+    for own in (db, Path(f"{db}-wal"), Path(f"{db}-shm"), config):
+        before = own.read_bytes() if own.exists() else None
+        refused = earful("backup", "-c", str(config), str(own), "--force")
+        assert refused.exit_code == 2 and "is Earful's own database or config" in refused.output
+        assert (own.read_bytes() if own.exists() else None) == before
+    unnamed = earful("backup", "-c", str(config), "")
+    assert unnamed.exit_code == 2 and "name the file to write" in unnamed.output
     nowhere = earful("backup", "-c", str(config), str(tmp_path / "no" / "such" / "x.db"))
     assert nowhere.exit_code == 2 and "there is no folder" in nowhere.output
     db.unlink()

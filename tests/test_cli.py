@@ -380,8 +380,8 @@ def _read_or_empty(fd: int) -> bytes:
 def test_export_into_a_missing_folder_is_a_clear_error(world: World, tmp_path: Path) -> None:
     out = tmp_path / "no" / "such" / "folder.csv"
     result = world.run("export", "praise", "-o", str(out))
-    assert result.exit_code == 1
-    assert result.output == f"earful: {out}: No such file or directory\n"
+    assert result.exit_code == 2
+    assert f"Error: {out}: there is no folder {out.parent}" in result.output
 
 
 def test_a_list_cut_short_says_so(world: World) -> None:

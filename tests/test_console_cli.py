@@ -57,7 +57,7 @@ def test_user_add_with_no_password_typed_suggests_password_stdin(config: Config)
 
 def test_user_add_refuses_short_passwords_duplicates_and_bad_roles(config: Config) -> None:
     short = add(config, "cy", "--role", "agent", "--password-stdin", password="short\n")
-    assert short.exit_code == 1 and "at least 10" in short.output
+    assert short.exit_code == 2 and "at least 10" in short.output  # a usage error
     add(config, "cy", "--role", "agent", "--password-stdin")
     again = add(config, "cy", "--role", "agent", "--password-stdin")
     assert again.exit_code == 1 and "already exists" in again.output

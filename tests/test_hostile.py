@@ -146,9 +146,22 @@ def test_search_and_callbacks_show_hostile_text_safely(config: Path) -> None:
     terminal_text(run(config, "classify", "--explain", HOSTILE["terminal"]))
 
 
+def test_an_edit_with_characters_no_platform_should_get_is_refused(config: Path) -> None:
+    _, _, reply = stored(config)["html"]
+    for char in ("\x00", "\x1b", "\x9b", "\ud800"):
+        edit = f"Sorry!{char}[31m we will call"
+        result = CliRunner().invoke(
+            cli, ["queue", "approve", str(reply.id), "--edit", edit, "-c", str(config)]
+        )
+        assert result.exit_code == 1
+        assert f"(U+{ord(char):04X}) at character 7; take it out" in result.output
+    with Store.open(load_config(config).db_path) as store:
+        assert store.reply(reply.id).status == "pending"
+
+
 def test_approving_a_hostile_edit_keeps_it_exact(config: Path) -> None:
     _, _, reply = stored(config)["html"]
-    edit = "Sorry! <script>x</script> \u202e\x00 👍🏽"
+    edit = "Sorry! <script>x</script> \u202e\u2066 👍🏽\nline two\ttab"
     run(config, "queue", "approve", str(reply.id), "--edit", edit, "--as", "alice")
     with Store.open(load_config(config).db_path) as store:
         assert store.reply(reply.id).body == edit

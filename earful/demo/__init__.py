@@ -81,6 +81,11 @@ def prepare_demo(
     path.write_text(text, encoding="utf-8")
     config = load_config(path)
     if fresh:
+        if locks.is_held(locks.daemon_lock(config.db_path)):
+            raise locks.Busy(
+                f"an Earful daemon is running on {config.db_path} (`earful run` on this "
+                "demo's config); stop it first, or continue its data with --keep"
+            )
         for suffix in ("", "-wal", "-shm"):
             Path(f"{config.db_path}{suffix}").unlink(missing_ok=True)
     return config

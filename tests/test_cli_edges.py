@@ -1,0 +1,190 @@
+"""The command line at its edges: files it must never write over, numbers SQLite
+cannot hold, CSV that would silently drop rows, text that would drive a terminal,
+and exit codes a cron job can trust."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from fakes.hn_api import FakeHackerNews
+
+from earful import locks
+from earful.cli import cli
+from earful.config import load_config
+from storage.store import Store
+
+
+def earful(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args))
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's config, its 200 mentions stored."""
+    folder = tmp_path_factory.mktemp("edges") / "demo"
+    assert earful("demo", "--once", "--dir", str(folder)).exit_code == 0
+    return folder / "earful.toml"
+
+
+def fingerprint(*paths: Path) -> list[bytes | None]:
+    return [p.read_bytes() if p.exists() else None for p in paths]
+
+
+# -- files that are Earful's own ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", ["", "-wal", "-shm", ".daemon.lock", "config"])
+def test_export_never_writes_over_the_database_or_the_config(demo: Path, suffix: str) -> None:
+    db = load_config(demo).db_path
+    target = demo if suffix == "config" else Path(f"{db}{suffix}")
+    before = fingerprint(db, target, demo)
+    result = earful("export", "mentions", "-c", str(demo), "-o", str(target))
+    assert result.exit_code == 2
+    assert "is Earful's own database or config; name another file" in result.output
+    assert fingerprint(db, target, demo) == before
+    assert earful("stats", "-c", str(demo)).exit_code == 0
+
+
+def test_an_export_that_fails_leaves_the_old_file(demo: Path, tmp_path: Path) -> None:
+    target = tmp_path / "praise.csv"
+    target.write_text("yesterday's export\n", encoding="utf-8")
+    (tmp_path / ".praise.csv.partial").mkdir()  # where the new one would be written
+    result = earful("export", "praise", "-c", str(demo), "-o", str(target))
+    assert result.exit_code == 1
+    assert target.read_text(encoding="utf-8") == "yesterday's export\n"
+
+
+def test_the_demo_will_not_wipe_a_database_a_daemon_is_using(demo: Path) -> None:
+    db = load_config(demo).db_path
+    before = earful("stats", "-c", str(demo), "--json").output
+    with locks.held(locks.daemon_lock(db), "busy"):
+        result = earful("demo", "--once", "--dir", str(demo.parent))
+    assert result.exit_code == 1
+    assert "an Earful daemon is running on" in result.output and "--keep" in result.output
+    assert earful("stats", "-c", str(demo), "--json").output == before
+
+
+# -- numbers and names ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("queue", "show", str(2**63)),
+        ("queue", "approve", str(2**63)),
+        ("callbacks", "done", str(10**30)),
+        ("alerts", "retry", str(2**64)),
+        ("queue", "list", "--limit", str(10**20)),
+        ("poll", "--source", ""),
+        ("demo", "--once", "--batch", "0"),
+    ],
+)
+def test_numbers_sqlite_cannot_hold_and_empty_names_are_usage_errors(
+    demo: Path, args: tuple[str, ...]
+) -> None:
+    result = earful(*args, *(() if args[0] == "demo" else ("-c", str(demo))))
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("name", ["\x1b[31mmallory", "eve\u202e", "two words", ""])
+def test_who_decides_must_be_a_plain_name(demo: Path, name: str) -> None:
+    listed = json.loads(earful("queue", "list", "-c", str(demo), "--json").output)
+    result = earful("queue", "approve", str(listed[0]["id"]), "-c", str(demo), "--as", name)
+    if name == "":  # --as "" is no --as: $EARFUL_USER, else the login name
+        assert result.exit_code == 0, result.output
+        return
+    assert result.exit_code == 2
+    assert "\x1b" not in result.output and "\u202e" not in result.output
+    assert "a name must be 1-64 printable characters without spaces" in result.output
+
+
+# -- searches --------------------------------------------------------------------------------
+
+
+def test_a_search_of_thousands_of_terms_is_refused_not_run(demo: Path) -> None:
+    result = earful("search", " ".join(["a*"] * 2000), "-c", str(demo))
+    assert result.exit_code == 1
+    assert "a search is at most 200 characters (this one has 5,999)" in result.output
+    assert earful("search", "outage down", "-c", str(demo)).exit_code == 0
+
+
+# -- labeled files ---------------------------------------------------------------------------
+
+
+def labeled(tmp_path: Path, lines: list[str]) -> Path:
+    path = tmp_path / "labeled.csv"
+    path.write_text("text,label\n" + "".join(f"{line}\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def test_a_stray_quote_is_an_error_naming_its_line_not_missing_rows(tmp_path: Path) -> None:
+    rows = [f"the app is down again {n},negative" for n in range(300)]
+    rows[40] = '"my 12 inch cable is broken,negative'  # opened, never closed
+    result = earful("eval", str(labeled(tmp_path, rows)), "--map", "negative=complaint")
+    assert result.exit_code == 2
+    assert "line 42: not valid CSV" in result.output  # the header is line 1
+    # two stray quotes: the rows between them would have become one text
+    rows[40] = '"my cable is broken,negative'
+    rows[90] = 'and "so is the router",negative'
+    result = earful("eval", str(labeled(tmp_path, rows)), "--map", "negative=complaint")
+    assert result.exit_code == 2
+    assert "line 42: not valid CSV" in result.output
+
+
+def test_labels_with_terminal_escapes_are_shown_escaped_and_the_list_is_short(
+    tmp_path: Path,
+) -> None:
+    rows = ["great service,\x1b]0;PWNED\x07"] + [f"post {n},label{n}" for n in range(2000)]
+    result = earful("eval", str(labeled(tmp_path, rows)))
+    assert result.exit_code == 2
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert "\\u001b]0;PWNED\\u0007" in result.output
+    assert "and 1991 more" in result.output and len(result.output) < 2000
+
+
+def test_training_on_one_half_and_scoring_the_other_is_refused(tmp_path: Path) -> None:
+    rows = [f"post {n},{('negative', 'positive', 'neutral')[n % 3]}" for n in range(90)]
+    result = earful(
+        "train",
+        str(labeled(tmp_path, rows)),
+        "--map",
+        "negative=complaint,positive=praise,neutral=neither",
+        "--half",
+        "odd",
+        "--score-half",
+        "even",
+        "-o",
+        str(tmp_path / "model.json"),
+    )
+    assert result.exit_code == 2
+    assert "--score-half even scores the rows --half odd leaves out" in result.output
+    assert not (tmp_path / "model.json").exists()
+
+
+# -- exit codes for cron ---------------------------------------------------------------------
+
+
+async def test_poll_exits_1_when_a_source_failed_and_says_which(tmp_path: Path) -> None:
+    import asyncio
+
+    async with FakeHackerNews() as hn:
+        path = tmp_path / "earful.toml"
+        path.write_text(
+            '[brand]\nname = "Lumenet"\nkeywords = ["lumenet"]\n\n'
+            f'[[sources]]\nname = "hn"\ntype = "hackernews"\nbase_url = "{hn.url}"\n\n'
+            '[[sources]]\nname = "down"\ntype = "hackernews"\nbase_url = "http://127.0.0.1:9"\n',
+            encoding="utf-8",
+        )
+        result = await asyncio.to_thread(earful, "poll", "-c", str(path), "--json")
+    assert result.exit_code == 1
+    summaries = {s["source"]: s for s in json.loads(result.stdout)}
+    assert summaries["hn"]["error"] is None
+    assert summaries["down"]["error"] and summaries["down"]["fetched"] == 0
+    assert "earful: poll failed: down: " in result.stderr
+    assert "earful: 1 of 2 sources failed" in result.stderr
+    with Store.open(load_config(path).db_path) as store:
+        assert store.cursor("hn") is not None  # what the good source found is kept

@@ -9,6 +9,7 @@ import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TypeAlias
+from urllib.parse import urlencode
 
 import aiohttp
 import pytest
@@ -607,6 +608,16 @@ async def test_search_lists_other_mentions_without_repeating_listed_drafts(
     assert "my internet is down" not in others and "still down, furious" not in others
     assert "</a><a" not in others  # "case 5 · permalink", never "case 5permalink"
     assert re.search(r"case \d+</a> · <a href=\"https://", others)
+
+
+async def test_a_search_too_long_to_run_quickly_is_a_clear_400(client: Client) -> None:
+    await login(client, "vera")
+    terms = " ".join(["a*"] * 2000)
+    api = await client.get("/api/queue", params={"q": terms})
+    assert api.status == 400
+    assert "a search is at most 200 characters" in (await api.json())["error"]
+    page = await _error_page(client, "/queue?" + urlencode({"q": terms}), 400)
+    assert "a search is at most 200 characters" in page
 
 
 async def test_stats_days_out_of_range_is_a_clear_error(client: Client) -> None:

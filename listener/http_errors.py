@@ -183,9 +183,17 @@ async def request(
 
     try:
         async with session.request(method, url, **kwargs) as resp:
-            raw = await resp.content.read(max_bytes + 1)
-            if len(raw) > max_bytes:
-                raise SourceDown(f"{what}: the answer is larger than {max_bytes} bytes")
+            # StreamReader.read(n) returns what has arrived so far, not n bytes: the
+            # body is read to its end (a connection closed before the Content-Length
+            # is reached raises ClientPayloadError), with the cap checked as it grows
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in resp.content.iter_any():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise SourceDown(f"{what}: the answer is larger than {max_bytes} bytes")
+                chunks.append(chunk)
+            raw = b"".join(chunks)
             headers = CIMultiDict(resp.headers)  # names are case-insensitive
             status = resp.status
             charset = resp.charset or "utf-8"

@@ -3,11 +3,19 @@ header paging, and server-sent events parsed from any chunking."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
+import aiohttp
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from earful.http import SharedSession
+from listener.base import SourceDown
+from listener.http_errors import request
 from listener.http_fetch import links, rate_limit_pause
 from listener.sse import Event, EventParser, EventTooLarge
 
@@ -105,3 +113,57 @@ def test_an_endless_event_is_refused() -> None:
             parser.feed(b"data: " + b"x" * 50 + b"\n")
     with pytest.raises(EventTooLarge):
         EventParser(max_event=1000).feed(b"data: " + b"y" * 2000)
+
+
+# -- reading a whole answer ------------------------------------------------------------------
+
+
+async def _pieces(request: web.Request) -> web.StreamResponse:
+    """An answer in 16 KB pieces with pauses between them, as a slow link delivers
+    it; /cut stops halfway through its declared length and closes the connection."""
+    total = int(request.query["bytes"])
+    sent = total // 2 if request.path == "/cut" else total
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    response.content_length = total
+    await response.prepare(request)
+    body = json.dumps({"hits": ["x" * 100] * (total // 106)}).encode().ljust(total)[:total]
+    for start in range(0, sent, 16_384):
+        await response.write(body[start : start + 16_384])
+        await asyncio.sleep(0.002)
+    if sent < total:
+        assert request.transport is not None
+        request.transport.close()
+        return response
+    await response.write_eof()
+    return response
+
+
+@pytest.fixture
+async def pieces() -> AsyncIterator[str]:
+    app = web.Application()
+    app.router.add_get("/whole", _pieces)
+    app.router.add_get("/cut", _pieces)
+    async with TestServer(app, host="127.0.0.1") as server:
+        yield str(server.make_url(""))
+
+
+async def test_an_answer_arriving_in_pieces_is_read_whole(pieces: str) -> None:
+    async with aiohttp.ClientSession() as session:
+        answer = await request(session, "GET", f"{pieces}/whole?bytes=307623", what="feed")
+    assert len(answer.raw) == 307_623
+
+
+async def test_an_answer_cut_off_before_its_length_is_a_failure_not_a_short_body(
+    pieces: str,
+) -> None:
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(SourceDown, match="feed: ClientPayloadError"):
+            await request(session, "GET", f"{pieces}/cut?bytes=200000", what="feed")
+
+
+async def test_an_answer_over_the_cap_is_refused_however_it_arrives(pieces: str) -> None:
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(SourceDown, match="larger than 100000 bytes"):
+            await request(
+                session, "GET", f"{pieces}/whole?bytes=300000", what="feed", max_bytes=100_000
+            )

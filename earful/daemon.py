@@ -112,7 +112,11 @@ class SourceRunner:
             return
         track("fetch")
         try:
-            result = await self.source.fetch(self.store.cursor(self.name))
+            # off the loop: another process's write can hold the database for the
+            # busy wait (10 s), and the console, the other sources and signals wait
+            # for nothing meanwhile
+            cursor = await asyncio.to_thread(self.store.cursor, self.name)
+            result = await self.source.fetch(cursor)
         except SourceError as exc:
             await self._failed(exc)
             return
@@ -260,7 +264,8 @@ class StreamRunner:
 
     async def _connection(self, track: Callable[[str], None], started: float) -> None:
         loop = asyncio.get_running_loop()
-        async with aclosing(self.source.stream(self.store.cursor(self.name))) as batches:
+        cursor = await asyncio.to_thread(self.store.cursor, self.name)
+        async with aclosing(self.source.stream(cursor)) as batches:
             async for result in batches:
                 track("store")
                 summary = await asyncio.to_thread(

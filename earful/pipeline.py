@@ -137,7 +137,7 @@ def store_batch(source: str, result: FetchResult, store: Store, stages: Stages) 
 
 async def poll(source: Source, store: Store, stages: Stages) -> BatchSummary:
     """One poll of one source. Nothing is written when fetch raises."""
-    result = await source.fetch(store.cursor(source.name))
+    result = await source.fetch(await asyncio.to_thread(store.cursor, source.name))
     # Judging is CPU work: keep it off the event loop so other sources, the
     # publisher and the console stay responsive.
     return await asyncio.to_thread(store_batch, source.name, result, store, stages)

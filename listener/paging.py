@@ -25,6 +25,7 @@ the platform from now on instead of importing its whole history.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -38,6 +39,10 @@ log = logging.getLogger("earful.paging")
 # Ids kept at the edge; a second with more posts than this is unheard of, and the
 # store drops duplicates anyway.
 _MAX_SEEN = 500
+# A post dated further ahead than this is a platform's (or a poster's) clock gone
+# wrong: it is stored, but the edge never moves to it, or every later post would be
+# "older than the edge" and never fetched again.
+FUTURE_SLACK = 24 * 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +144,13 @@ PageFetcher = Callable[[str | int | None, Edge], Awaitable[Page]]
 async def walk(edge: Edge, fetch_page: PageFetcher, *, max_pages: int) -> Walked:
     """Page down from the top (or from where an unfinished sweep stopped) to the edge,
     at most `max_pages` pages this time."""
+    horizon = time.time() + FUTURE_SLACK
+    if _beyond(edge, horizon):
+        log.warning(
+            "a saved paging position is in the future (%s); following from the newest posts again",
+            edge.at,
+        )
+        edge = Edge()
     found: list[Any] = []
     keys: set[str] = set()
     sweep = edge.sweep
@@ -171,7 +183,7 @@ async def walk(edge: Edge, fetch_page: PageFetcher, *, max_pages: int) -> Walked
             fresh = True
             keys.add(stamped.key)
             found.append(stamped.item)
-            if stamped.at is not None:
+            if stamped.at is not None and stamped.at <= horizon:
                 if top is None or stamped.at > top:
                     top, top_seen = stamped.at, frozenset({stamped.key})
                 elif stamped.at == top:
@@ -209,6 +221,12 @@ def warn_stuck(
         source,
         listing,
     )
+
+
+def _beyond(edge: Edge, horizon: float) -> bool:
+    """The edge (or its sweep) stands in the future: written before the check above."""
+    times = (edge.at, edge.sweep.top if edge.sweep else None)
+    return any(t is not None and t > horizon for t in times)
 
 
 def _moved(edge: Edge, top: float | None, top_seen: frozenset[str]) -> Edge:

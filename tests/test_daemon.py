@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -298,6 +299,38 @@ async def test_each_source_health_is_recorded_for_people_to_see(tmp_path: Path) 
     assert rows["limited"].state == "rate_limited" and rows["limited"].failures == 1
     assert rows["limited"].retry_at == iso(reset_at)  # the platform's reset
     assert (rows["fine"].state, rows["fine"].error) == ("ok", None)
+
+
+async def test_another_process_holding_the_database_never_freezes_the_event_loop(
+    tmp_path: Path,
+) -> None:
+    one = Platform("one")
+    # a source that fails each poll ticks again and again, reading its cursor each time
+    two = Platform("two", trouble=lambda n: SourceDown("502") if n > 2 else None)
+    config = make_config(tmp_path)
+    beats = 0
+
+    async def heartbeat() -> None:
+        nonlocal beats
+        while True:
+            beats += 1
+            await asyncio.sleep(0.01)
+
+    async with running(make_daemon(config, [one, two])):
+        await until(lambda: one.served >= 2 and two.served >= 2, "both sources to poll")
+        other = sqlite3.connect(config.db_path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # a CLI command's write, held for a while
+        beating = asyncio.create_task(heartbeat())
+        try:
+            # a batch's store waits on the lock (holding the Store's own lock);
+            # the other source's next poll must not wait for it on the loop
+            await asyncio.sleep(1.5)
+            during = beats
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+            beating.cancel()
+    assert during >= 20, during  # the loop ran (every 10 ms) while the database was held
 
 
 async def test_a_batch_that_cannot_be_stored_is_retried_with_backoff_and_stored_once(

@@ -151,6 +151,28 @@ async def test_posts_in_the_same_second_as_the_edge_are_neither_lost_nor_repeate
     assert cursor["queries"]["acme"]["seen"] == sorted(h["objectID"] for h in fake.hits)
 
 
+async def test_a_post_dated_in_the_future_is_kept_but_never_becomes_the_edge(
+    fake: FakeHackerNews, http: SharedSession, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    hn = source(fake, http)
+    fake.add(story(1, "Acme down"))
+    await poll(hn, store, stages())
+    fake.add(story(2, "Acme from the year 2100", at=4102444800))  # a clock gone wrong
+    assert (await poll(hn, store, stages())).new == 1
+    fake.add(story(3, "Acme still down"), story(4, "Acme is back"))
+    assert (await poll(hn, store, stages())).new == 2
+    assert len(stored(store)) == 4
+
+    # a cursor an earlier version moved into the future heals: newest posts again
+    store.conn.execute(
+        "UPDATE cursors SET cursor = ? WHERE source = 'hn'",
+        ('{"queries": {"acme": {"at": 4102444800, "seen": ["x"]}}}',),
+    )
+    fake.add(story(5, "Acme down once more"))
+    assert (await poll(hn, store, stages())).new == 1
+    assert "a saved paging position is in the future" in caplog.text
+
+
 async def test_a_rate_limit_says_when_to_come_back(
     fake: FakeHackerNews, http: SharedSession, store: Store
 ) -> None:

@@ -778,6 +778,8 @@ def _run_daemon(
     runtime = build_runtime(config)
     daemon = Daemon(runtime, services=services, on_batch=on_batch or (lambda summary: None))
     asyncio.run(daemon.run())
+    if daemon.failure is not None:  # exit 1: systemd (or whoever) should know
+        raise Failure(daemon.failure)
 
 
 @cli.command()

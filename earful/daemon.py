@@ -67,6 +67,8 @@ SHUTDOWN_WAIT = 60.0
 STREAM_RETRY = 1.0
 STREAM_MAX_BACKOFF = 120.0
 STREAM_HEALTHY = 60.0
+# How often the daemon checks that its database file is still the one at its path.
+DATABASE_WATCH = 5.0
 
 
 def _now() -> datetime:
@@ -323,6 +325,7 @@ class Daemon:
         # extra services (the console): each is started with `await start()`, which
         # returns its async stop function
         self.services = list(services)
+        self.failure: str | None = None  # why the daemon stopped itself, if it did
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.runners = {
             s.name: SourceRunner(
@@ -535,12 +538,30 @@ class Daemon:
                 if escalation.webhook_url
                 else "kept in the store (no escalation.webhook_url)",
             )
+            watch = asyncio.create_task(self._watch_database(stop))
             await stop.wait()
+            watch.cancel()
             log.info("stopping: finishing the batch in flight")
         finally:
             await self._shutdown(stoppers)
             for sig in installed:
                 loop.remove_signal_handler(sig)
+
+    async def _watch_database(self, stop: asyncio.Event) -> None:
+        """Stop when the database file is deleted, moved or replaced under the daemon:
+        its writes would go to a file nobody can read any more (and its lock with it,
+        so a second daemon could start)."""
+        while not stop.is_set():
+            await asyncio.sleep(DATABASE_WATCH)
+            problem = await asyncio.to_thread(self.store.file_problem)
+            if problem is not None:
+                self.failure = (
+                    f"{problem} while Earful was running; stopped so that nothing more is "
+                    "written where no one can read it. Put the database back (or fix "
+                    "storage.path) and start Earful again"
+                )
+                log.error("%s", self.failure)
+                stop.set()
 
     async def _shutdown(self, stoppers: list[Callable[[], Awaitable[None]]]) -> None:
         self._stopping = True

@@ -8,6 +8,7 @@ the same transaction as the change it records.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import statistics
 import threading
@@ -84,6 +85,14 @@ def check_search(query: str) -> None:
         )
 
 
+def _file_id(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -115,17 +124,35 @@ class Store:
     """One SQLite file. Safe to share between the daemon's threads (one lock around
     the connection); other processes open their own Store on the same file."""
 
-    def __init__(self, conn: sqlite3.Connection, *, clock: Clock = _utcnow) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, *, clock: Clock = _utcnow, path: Path | None = None
+    ) -> None:
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
         self.clock = clock
         self._lock = threading.RLock()
+        self.path = path
+        # which file was opened: a path can come to name another one (or none)
+        self._file = _file_id(path) if path is not None else None
 
     @classmethod
     def open(cls, path: str | Path, *, clock: Clock = _utcnow) -> Store:
         conn = connect(path)
         migrate(sqlite_utils.Database(conn))
-        return cls(conn, clock=clock)
+        return cls(conn, clock=clock, path=None if str(path) == ":memory:" else Path(path))
+
+    def file_problem(self) -> str | None:
+        """Why the file this store has open is no longer the one at its path (deleted,
+        moved away, replaced by a restored copy), or None. Whatever is written then
+        goes where nobody will read it."""
+        if self.path is None or self._file is None:
+            return None
+        now = _file_id(self.path)
+        if now is None:
+            return f"the database {self.path} was deleted or moved away"
+        if now != self._file:
+            return f"the database {self.path} was replaced by another file"
+        return None
 
     def close(self) -> None:
         with self._lock:

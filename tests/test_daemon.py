@@ -24,6 +24,7 @@ import factories
 import pytest
 from replayfiles import mixed_posts, stored, wait_for, write_config
 
+from earful import daemon as daemon_module
 from earful import locks, redaction
 from earful.app import Runtime
 from earful.config import Config, load_config
@@ -333,6 +334,34 @@ async def test_another_process_holding_the_database_never_freezes_the_event_loop
     assert during >= 20, during  # the loop ran (every 10 ms) while the database was held
 
 
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+async def test_the_daemon_stops_when_its_database_file_is_taken_away(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    how: str,
+) -> None:
+    monkeypatch.setattr(daemon_module, "DATABASE_WATCH", 0.05)
+    source = Platform("one")
+    config = make_config(tmp_path)
+    daemon = make_daemon(config, [source])
+    task = asyncio.create_task(daemon.run(asyncio.Event()))
+    await until(lambda: source.served >= 2, "a few polls")
+    db = config.db_path
+    if how == "deleted":
+        for path in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+            path.unlink(missing_ok=True)
+    else:  # a restored copy put in place while the daemon runs
+        copy = tmp_path / "copy.db"
+        with Store.open(tmp_path / "other.db") as other:
+            other.conn.execute("VACUUM INTO ?", (str(copy),))
+        copy.replace(db)
+    await asyncio.wait_for(task, timeout=30)  # it stopped by itself
+    verb = "deleted or moved away" if how == "deleted" else "replaced by another file"
+    assert daemon.failure is not None and f"the database {db} was {verb}" in daemon.failure
+    assert "Put the database back" in caplog.text
+
+
 async def test_a_batch_that_cannot_be_stored_is_retried_with_backoff_and_stored_once(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -424,6 +453,29 @@ def test_earful_run_stops_cleanly_on_a_signal_with_exit_code_0(
     with Store.open(db) as store:
         cursor = store.cursor("replayed")
         assert cursor is not None and cursor["line"] == stored(db)
+
+
+def test_earful_run_exits_1_when_its_database_is_deleted_under_it(tmp_path: Path) -> None:
+    path = write_config(tmp_path, mixed_posts(400), batch=5, interval="50ms")
+    db = tmp_path / "earful.db"
+    log = tmp_path / "run.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(EARFUL), "run", "--no-console", "-c", str(path)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_for(lambda: stored(db) > 0 or proc.poll() is not None, "a first batch")
+            for name in ("earful.db", "earful.db-wal", "earful.db-shm"):
+                (tmp_path / name).unlink(missing_ok=True)
+            code = proc.wait(timeout=60)  # the daemon's own watch stops it
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    text = log.read_text(encoding="utf-8")
+    assert code == 1, text
+    assert f"earful: the database {db} was deleted or moved away while Earful" in text
 
 
 async def test_stop_during_a_fetch_cancels_it_and_writes_nothing(tmp_path: Path) -> None:

@@ -326,6 +326,7 @@ class Daemon:
         # returns its async stop function
         self.services = list(services)
         self.failure: str | None = None  # why the daemon stopped itself, if it did
+        self._failing_jobs: set[str] = set()
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.runners = {
             s.name: SourceRunner(
@@ -365,7 +366,9 @@ class Daemon:
         else:
             job.modify(next_run_time=when)
 
-    async def _tracked(self, job: Callable[[Callable[[str], None]], Awaitable[None]]) -> None:
+    async def _tracked(
+        self, job: Callable[[Callable[[str], None]], Awaitable[None]], name: str = "job"
+    ) -> None:
         if self._stopping:
             return
         task = asyncio.current_task()
@@ -380,13 +383,26 @@ class Daemon:
         except asyncio.CancelledError:
             if not self._stopping:
                 raise
-        except Exception:
-            log.exception("a scheduled job failed unexpectedly; it will run again")
+        except Exception as exc:
+            # once per failure streak, with its trace; a full disk fails every turn
+            if name in self._failing_jobs:
+                log.debug("the %s job failed again: %s", name, exc)
+            else:
+                self._failing_jobs.add(name)
+                log.exception(
+                    "the %s job failed unexpectedly; it will run again (logged once until "
+                    "it recovers)",
+                    name,
+                )
+        else:
+            if name in self._failing_jobs:
+                self._failing_jobs.discard(name)
+                log.info("the %s job recovered", name)
         finally:
             self._inflight.pop(task, None)
 
     async def _source_job(self, name: str) -> None:
-        await self._tracked(self.runners[name].tick)
+        await self._tracked(self.runners[name].tick, f"source {name}")
 
     async def _publish_job(self) -> None:
         async def job(track: Callable[[str], None]) -> None:
@@ -402,7 +418,7 @@ class Daemon:
                     "publisher: %s", ", ".join(f"{k} {v}" for k, v in summary.outcomes.items())
                 )
 
-        await self._tracked(job)
+        await self._tracked(job, "publisher")
 
     async def _alerts_job(self) -> None:
         async def job(track: Callable[[str], None]) -> None:
@@ -412,7 +428,7 @@ class Daemon:
             if summary.total:
                 log.info("alerts: %s", ", ".join(f"{k} {v}" for k, v in summary.outcomes.items()))
 
-        await self._tracked(job)
+        await self._tracked(job, "alerts")
 
     async def _housekeeping_job(self) -> None:
         await asyncio.to_thread(self.store.tidy)

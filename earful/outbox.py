@@ -78,10 +78,26 @@ async def publish_due(
                     "y" if released == 1 else "ies",
                 )
                 break
-            outcomes[await _post_one(store, publishers, settings, claim)] += 1
+            try:
+                outcomes[await _post_one(store, publishers, settings, claim)] += 1
+            except Exception:
+                # The store failed (a full disk, say) around this reply, which stays
+                # `sending` for the start-up reconcile; the rest of the batch was never
+                # tried and goes back to `approved`, not to `unknown` for a person.
+                await _release_untried(store, [c.id for c in claims[done + 1 :]])
+                raise
         if len(claims) < settings.batch:
             break
     return PublishSummary(dict(outcomes))
+
+
+async def _release_untried(store: Store, reply_ids: list[int]) -> None:
+    if not reply_ids:
+        return
+    try:
+        await asyncio.to_thread(store.release_claims, reply_ids)
+    except Exception as exc:  # the same fault: the start-up reconcile settles them
+        log.warning("could not put %d untried replies back to approved: %s", len(reply_ids), exc)
 
 
 async def _post_one(

@@ -384,7 +384,7 @@ async def test_a_batch_that_cannot_be_stored_is_retried_with_backoff_and_stored_
     assert len(failures) == 1 and "database or disk is full" in failures[0].getMessage()
     assert failures[0].exc_info is not None  # unexpected: logged once, with its trace
     assert logged(caplog, "source steady recovered after", logging.INFO)
-    assert not logged(caplog, "a scheduled job failed unexpectedly")
+    assert not logged(caplog, "job failed unexpectedly")
     # every attempt re-fetched the same page from the same cursor: stored once
     with Store.open(config.db_path) as store:
         rows = store.conn.execute("SELECT native_id FROM mentions ORDER BY id").fetchall()
@@ -555,6 +555,36 @@ async def test_a_stop_while_a_reply_is_being_posted_lets_the_post_finish(tmp_pat
     await asyncio.wait_for(make_daemon(config, publishers={"x": outbox}).run(stop), timeout=60)
     assert outbox.posted == [reply_id]
     assert reply_status(config, reply_id) == "sent"  # not left in `sending`
+
+
+async def test_a_store_failing_while_publishing_is_logged_once_and_loses_no_reply(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="earful")
+    config = make_config(tmp_path, "live")
+    ids = queued_complaints(config, 3)
+    with Store.open(config.db_path) as store:
+        for reply_id in ids:
+            store.approve(reply_id, "alice")
+        # SQLite refuses to record a reply as sent, the way a full disk would
+        store.conn.execute(
+            "CREATE TRIGGER disk_full BEFORE UPDATE OF status ON replies "
+            "WHEN new.status = 'sent' BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+        )
+    outbox = Outbox()
+    async with running(make_daemon(config, publishers={"x": outbox})):
+        await until(lambda: len(outbox.posted) >= 2, "two turns of the publisher")
+        with Store.open(config.db_path) as store:
+            store.conn.execute("DROP TRIGGER disk_full")  # space again
+        await until(lambda: len(outbox.posted) == 3, "the last reply")
+        await until(lambda: reply_status(config, outbox.posted[-1]) == "sent", "it recorded")
+    assert sorted(outbox.posted) == sorted(ids)  # each posted once, none lost
+    statuses = [reply_status(config, reply_id) for reply_id in outbox.posted]
+    # posted but not recorded: `sending`, for the start-up reconcile to look up
+    assert statuses == ["sending", "sending", "sent"]
+    assert len(logged(caplog, "the publisher job failed unexpectedly", logging.ERROR)) == 1
+    assert logged(caplog, "the publisher job failed again", logging.DEBUG)
+    assert len(logged(caplog, "the publisher job recovered", logging.INFO)) == 1
 
 
 async def test_a_stop_leaves_the_rest_of_a_claimed_batch_approved(tmp_path: Path) -> None:

@@ -101,11 +101,11 @@ def _reset_in(headers: Mapping[str, str], now: datetime) -> datetime | None:
         if seconds is not None:
             return wait_until(now, seconds)
         try:
-            moment = parsedate_to_datetime(retry_after)
-        except (TypeError, ValueError, IndexError):
-            moment = None
-        if moment is not None:
-            return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+            said = parsedate_to_datetime(retry_after)
+            if said is not None:
+                return said.replace(tzinfo=UTC) if said.tzinfo is None else said.astimezone(UTC)
+        except (TypeError, ValueError, IndexError, OverflowError):  # year 9999 at -23:59
+            pass
     for name in ("ratelimit-reset", "x-ratelimit-reset", "x-rate-limit-reset"):
         value = _number(lowered.get(name))
         if value is None:

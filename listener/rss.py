@@ -35,9 +35,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 from urllib.parse import urljoin, urlsplit
 
@@ -46,6 +47,7 @@ from pydantic import Field, field_validator
 from listener.base import (
     Cursor,
     FetchResult,
+    RateLimited,
     SourceContext,
     SourceDown,
     SourceError,
@@ -169,6 +171,8 @@ log = logging.getLogger("earful.rss")
 
 # Entry ids remembered per feed: more than any feed keeps in one document.
 _MAX_SEEN = 1000
+# a feed that answers 429 without saying until when rests this long
+_DEFAULT_REST = 300.0
 _ACCEPT = (
     "application/atom+xml, application/rss+xml, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.1"
 )
@@ -254,15 +258,24 @@ class FeedState:
     etag: str | None = None
     modified: str | None = None
     seen: tuple[str, ...] = ()
+    # a feed that answered 429: not asked again before this moment (epoch seconds),
+    # while the source's other feeds are read as usual
+    resting_until: float | None = None
 
     @classmethod
     def from_cursor(cls, value: Any) -> FeedState:
         state = as_mapping(value) or {}
         seen = [s for s in as_list(state.get("seen")) if isinstance(s, str)]
-        return cls(as_str(state.get("etag")), as_str(state.get("modified")), tuple(seen))
+        until = state.get("resting_until")
+        until = float(until) if isinstance(until, int | float) and until == until else None
+        return cls(as_str(state.get("etag")), as_str(state.get("modified")), tuple(seen), until)
 
     def as_cursor(self) -> dict[str, Any]:
-        return {"etag": self.etag, "modified": self.modified, "seen": list(self.seen)}
+        cursor: dict[str, Any] = {"etag": self.etag, "modified": self.modified}
+        cursor["seen"] = list(self.seen)
+        if self.resting_until is not None:
+            cursor["resting_until"] = self.resting_until
+        return cursor
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,31 +305,45 @@ class RssSource:
             url: FeedState.from_cursor(stored.get(self._keys[url], stored.get(url)))
             for url in self.urls
         }
+        now = time.time()
+        due = [url for url in self.urls if (states[url].resting_until or 0.0) <= now]
         reads = await asyncio.gather(
-            *(self._read(url, states[url]) for url in self.urls), return_exceptions=True
+            *(self._read(url, states[url]) for url in due), return_exceptions=True
         )
         mentions: list[Mention] = []
         failures: list[BaseException] = []
-        for url, read in zip(self.urls, reads, strict=True):
+        for url, read in zip(due, reads, strict=True):
             if isinstance(read, BaseException):
                 if not isinstance(read, Exception):
                     raise read  # cancellation and the like are not a feed's fault
                 failures.append(read)
                 self._failed(url, read)
+                if isinstance(read, RateLimited):
+                    rest = read.reset_at.timestamp() if read.reset_at else now + _DEFAULT_REST
+                    states[url] = replace(states[url], resting_until=rest)
                 continue
             self._recovered(url)
             mentions.extend(read.mentions)
-            states[url] = read.state
-        if failures and len(failures) == len(self.urls):
-            only = failures[0]
-            if len(self.urls) == 1 and isinstance(only, SourceError):
-                raise only
-            raise SourceDown(f"all {len(self.urls)} feeds failed; the first: {only}")
+            states[url] = replace(read.state, resting_until=None)
+        if due and len(failures) == len(due):
+            self._all_failed(failures, states)
         feeds = {self._keys[url]: state.as_cursor() for url, state in states.items()}
         return FetchResult(tuple(mentions), {"feeds": feeds})
 
     async def aclose(self) -> None:
         return None  # the HTTP session is the daemon's
+
+    def _all_failed(self, failures: list[BaseException], states: dict[str, FeedState]) -> None:
+        """Every feed asked failed: the poll fails. When each was rate-limited, the
+        source waits until the first of them may be asked again."""
+        first = failures[0]
+        if len(failures) == 1 and isinstance(first, SourceError):
+            raise first
+        if all(isinstance(f, RateLimited) for f in failures):
+            rests = [s.resting_until for s in states.values() if s.resting_until is not None]
+            reset = datetime.fromtimestamp(min(rests), tz=UTC) if rests else None
+            raise RateLimited(f"all {len(failures)} feeds asked are rate-limited", reset)
+        raise SourceDown(f"all {len(failures)} feeds asked failed; the first: {first}")
 
     def _failed(self, url: str, exc: Exception) -> None:
         if url in self._failing:
@@ -328,7 +355,9 @@ class RssSource:
             self.name,
             shown(url),
             exc,
-            exc_info=not isinstance(exc, SourceError),
+            # the exception itself: this is not an except block, so True would log
+            # "NoneType: None"
+            exc_info=None if isinstance(exc, SourceError) else exc,
         )
 
     def _recovered(self, url: str) -> None:

@@ -33,6 +33,7 @@ NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
         ({"Retry-After": "-30"}, NOW),
         ({"x-ratelimit-reset": "99999999999"}, NOW + timedelta(hours=1)),  # the year 5138
         ({"retry-after": "Fri, 01 Jan 2058 00:00:00 GMT"}, NOW + timedelta(hours=1)),
+        ({"Retry-After": "Tue, 31 Dec 9999 23:59:59 -2359"}, None),  # past datetime's end
     ],
 )
 def test_reset_time_from_headers(headers: dict[str, str], expected: datetime | None) -> None:

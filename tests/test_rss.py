@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -304,9 +305,39 @@ async def test_every_feed_failing_is_source_down(
 ) -> None:
     bad = fake.publish("bad", "<html><body>Moved</body></html>", "text/html")
     feeds = source(http, [fake.feed_url("gone"), bad])
-    with pytest.raises(SourceDown, match="all 2 feeds failed"):
+    with pytest.raises(SourceDown, match="all 2 feeds asked failed"):
         await poll(feeds, store, stages())
     assert store.cursor("feeds") is None
+
+
+async def test_a_rate_limited_feed_rests_while_the_others_are_read(
+    fake: FakeFeeds, http: SharedSession, store: Store
+) -> None:
+    busy = fake.publish("busy", rss("Busy", NEWS))
+    calm = fake.publish("calm", rss("Calm", [Item("tag:calm,1", "Acme again")]))
+    fake.script("/feeds/busy", Scripted(429, "slow down", {"Retry-After": "600"}, "text/plain"))
+    feeds = source(http, [busy, calm])
+    assert (await poll(feeds, store, stages())).new == 1
+    cursor = store.cursor("feeds")
+    assert cursor is not None
+    (resting,) = [s["resting_until"] for s in cursor["feeds"].values() if "resting_until" in s]
+    assert 590 < resting - datetime.now(UTC).timestamp() <= 600
+    for _ in range(2):
+        await poll(feeds, store, stages())
+    assert len(fake.seen("/feeds/busy")) == 1  # not asked again while it rests
+    assert len(fake.seen("/feeds/calm")) == 3
+
+
+async def test_every_feed_rate_limited_is_a_rate_limit_until_the_first_may_be_asked(
+    fake: FakeFeeds, http: SharedSession, store: Store
+) -> None:
+    urls = [fake.publish(name, rss(name, NEWS)) for name in ("one", "two")]
+    fake.script("/feeds/one", Scripted(429, "", {"Retry-After": "600"}, "text/plain"))
+    fake.script("/feeds/two", Scripted(429, "", {"Retry-After": "120"}, "text/plain"))
+    with pytest.raises(RateLimited, match="all 2 feeds asked are rate-limited") as caught:
+        await poll(source(http, urls), store, stages())
+    assert caught.value.reset_at is not None
+    assert 110 < (caught.value.reset_at - datetime.now(UTC)).total_seconds() <= 120
 
 
 async def test_a_lone_feed_keeps_its_own_error(

@@ -139,10 +139,14 @@ async def test_poll_leaves_the_record_to_a_running_daemon(tmp_path: Path) -> Non
 def test_an_overdue_attempt_asks_whether_the_daemon_runs(tmp_path: Path) -> None:
     path = hn_config(tmp_path, "http://127.0.0.1:9")
     with Store.open(tmp_path / "earful.db") as store:
-        past = datetime.now(UTC) - timedelta(minutes=5)
-        health.record_failure(store, "hn", "failing", error="timeout", retry_at=past)
+        soon = datetime.now(UTC) - timedelta(minutes=1)  # an attempt under way
+        health.record_failure(store, "hn", "failing", error="timeout", retry_at=soon)
+    assert "next attempt due now" in earful("sources", "-c", str(path)).output
+    with Store.open(tmp_path / "earful.db") as store:
+        long_ago = datetime.now(UTC) - timedelta(minutes=15)
+        health.record_failure(store, "hn", "failing", error="timeout", retry_at=long_ago)
     shown = earful("sources", "-c", str(path)).output
-    assert re.search(r"next attempt was due 5m \d+s ago: is the daemon running\?", shown), shown
+    assert re.search(r"next attempt was due 15m \d+s ago: is the daemon running\?", shown), shown
 
 
 def test_sources_lists_the_configs_sources_before_their_first_poll_and_old_ones_last(

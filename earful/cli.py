@@ -161,9 +161,11 @@ def _check_target(config: Config, target: Path) -> None:
     its own), the daemon's lock, the config."""
     if not target.name:
         raise click.UsageError("name the file to write")
+    from storage.db import database_files
+
     db = config.db_path.resolve()
-    own = [db, *(db.with_name(db.name + end) for end in ("-wal", "-shm", ".daemon.lock"))]
-    if target.resolve() in (*own, config.path.resolve()):
+    own = (*database_files(db), locks.daemon_lock(db), config.path.resolve())
+    if target.resolve() in own:
         raise click.UsageError(f"{target} is Earful's own database or config; name another file")
     if not target.resolve().parent.is_dir():
         raise click.UsageError(f"{target}: there is no folder {target.resolve().parent}")
@@ -298,7 +300,7 @@ def classify(
     click.echo(f"{verdict.disposition.value}{topic} urgency {verdict.urgency}")
 
 
-def _named_or_present(config_file: Path | None) -> bool:
+def _has_config(config_file: Path | None) -> bool:
     """A config named with -c or $EARFUL_CONFIG (which must then exist), or a
     ./earful.toml; without either, classify, eval and train use the shipped rules."""
     named = config_file is not None or bool(os.environ.get("EARFUL_CONFIG"))
@@ -308,14 +310,21 @@ def _named_or_present(config_file: Path | None) -> bool:
 def _classify_stages(config_file: Path | None, *, learned: bool = True) -> Any:
     """The config's rules (with its model unless `learned` is False), else the shipped
     rules for a neutral brand."""
+    config = _load(config_file) if _has_config(config_file) else None
+    return _stages_for(config, learned=learned)
+
+
+def _stages_for(config: Config | None, *, learned: bool = True) -> Any:
+    """`config`'s rules (with its model unless `learned` is False); without a config,
+    the shipped rules for a neutral brand."""
     from earful.pipeline import Stages
     from responders.context import ResponderSettings
     from rules import load_ruleset
 
-    if _named_or_present(config_file):
+    if config is not None:
         from earful.pipeline import build_stages
 
-        return build_stages(_load(config_file), learned=learned)
+        return build_stages(config, learned=learned)
     from listener.mention import Brand
 
     brand = Brand("your brand")
@@ -583,10 +592,11 @@ def train(
             f"--score-half {score_half} scores the rows --half {spec.half} leaves out: "
             "nothing to score"
         )
-    if _named_or_present(config_file):
-        _check_target(_load(config_file), output)
+    config = _load(config_file) if _has_config(config_file) else None
+    if config is not None:
+        _check_target(config, output)
     # The config's own model is not read: training is how it gets made or remade.
-    ruleset = _classify_stages(config_file, learned=False).ruleset
+    ruleset = _stages_for(config, learned=False).ruleset
     data = spec.read(ruleset)
     try:
         tr.check_enough(data, spec.file)
@@ -696,45 +706,23 @@ def poll(config_file: Path | None, as_json: bool, source_name: str | None, max_p
 async def _poll_all(
     config: Config, only: str | None, max_pages: int
 ) -> tuple[list[Any], dict[str, str]]:
-    """Each source's summary, and the error of each that failed."""
     from earful.app import build_runtime
-    from earful.pipeline import combine, poll
-    from earful.source_status import failure_state, failure_text
-    from listener.base import RateLimited, SourceError
-    from storage import health
+    from earful.pipeline import poll_sources
 
     runtime = build_runtime(config, only=only)
     # A running daemon owns each source's health: a good poll here must not clear
     # the "disabled" of a source that daemon no longer polls.
-    records = not locks.is_held(locks.daemon_lock(config.db_path))
-    results = []
-    errors: dict[str, str] = {}
+    record_health = not locks.is_held(locks.daemon_lock(config.db_path))
     try:
-        for source in runtime.sources:
-            pages = []
-            try:
-                for _ in range(max_pages):
-                    summary = await poll(source, runtime.store, runtime.stages)
-                    pages.append(summary)
-                    if not summary.more:
-                        break
-            except SourceError as exc:
-                errors[source.name] = str(exc) or type(exc).__name__
-                if records:
-                    health.record_failure(
-                        runtime.store,
-                        source.name,
-                        failure_state(exc),
-                        error=failure_text(exc),
-                        retry_at=exc.reset_at if isinstance(exc, RateLimited) else None,
-                    )
-            else:
-                if records:
-                    health.record_ok(runtime.store, source.name)
-            results.append(combine(pages, source.name))
+        return await poll_sources(
+            runtime.sources,
+            runtime.store,
+            runtime.stages,
+            max_pages=max_pages,
+            record_health=record_health,
+        )
     finally:
         await runtime.aclose()
-    return results, errors
 
 
 def _echo_summary(summary: Any) -> None:
@@ -1352,8 +1340,8 @@ def backup_command(config_file: Path | None, as_json: bool, target: Path, force:
 @json_option
 @handles_errors
 def sources_command(config_file: Path | None, as_json: bool) -> None:
-    """How each source's polling is going, as the daemon last recorded it: ok,
-    failing, rate_limited or disabled (bad credentials: no more polls until a restart)."""
+    """How each source's polling is going, as last recorded: ok, failing,
+    rate_limited or disabled (bad credentials: no more polls until a restart)."""
     from earful.source_status import statuses
     from storage import health
 
@@ -1374,34 +1362,15 @@ def sources_command(config_file: Path | None, as_json: bool) -> None:
             f"{oneline(row.name, 20):<20} {row.type or '-':<10} {row.state:<14} "
             f"{_ago(row.last_ok_at, now):<14} {row.failures:>6}"
         )
-        notes = [row.error if row.state != "ok" else None, row.advice]
-        if row.retry_at and row.state != "ok":
-            wait = _seconds_until(row.retry_at, now)
-            if wait >= 0:
-                notes.append(f"next attempt in {duration(wait)}")
-            elif wait > -_OVERDUE:  # an attempt under way (a slow platform) takes a while
-                notes.append("next attempt due now")
-            else:
-                notes.append(f"next attempt was due {duration(-wait)} ago: is the daemon running?")
-        for note in filter(None, notes):
+        for note in row.notes(now):
             click.echo("  " + oneline(note, max(width - 2, 20)))
 
 
-# longer than any source's timeout and the scheduler's slack
-_OVERDUE = 10 * 60.0
-
-
 def _ago(moment: str | None, now: datetime) -> str:
-    if moment is None:
-        return "never"
-    return duration(-_seconds_until(moment, now)) + " ago"
-
-
-def _seconds_until(moment: str, now: datetime) -> float:
     from storage.db import from_iso
 
     when = from_iso(moment)
-    return 0.0 if when is None else (when - now).total_seconds()
+    return "never" if when is None else duration((now - when).total_seconds()) + " ago"
 
 
 def _counts(counts: dict[str, int]) -> str:
@@ -1455,14 +1424,14 @@ def export(config_file: Path | None, kind: str, fmt: str, output: Path | None) -
                 stream.flush()
                 stream.detach()
         else:
-            # written beside and renamed: an export that fails leaves the old file
-            partial = output.with_name(f".{output.name}.partial")
-            try:
-                with partial.open("w", encoding="utf-8", errors="surrogatepass", newline="") as f:
-                    count = _write_export(f, fmt, columns, rows)
-                os.replace(partial, output)
-            finally:
-                partial.unlink(missing_ok=True)
+            from storage.files import replaced
+
+            # an export that fails half-way leaves yesterday's file
+            with (
+                replaced(output) as partial,
+                partial.open("w", encoding="utf-8", errors="surrogatepass", newline="") as f,
+            ):
+                count = _write_export(f, fmt, columns, rows)
     if output is not None:
         click.echo(f"wrote {count} {kind} to {output}", err=True)
 

@@ -4,8 +4,10 @@ housekeeping job on one asyncio loop.
 Failure handling lives here, in one place: a source that raises is backed off
 (until the platform's rate-limit reset, or exponentially with jitter) while the
 others keep polling; bad credentials disable that source; each failure streak is
-logged once, and its recovery once. SIGINT/SIGTERM stop new work, cancel fetches
-that have not reached the database, and wait for batches being stored.
+logged once, and its recovery once; each poll's outcome is recorded as the source's
+health (earful sources, the console). SIGINT/SIGTERM stop new work, cancel fetches
+that have not reached the database, and wait for batches being stored. A database
+file deleted or replaced under the daemon stops it (Daemon.failure, exit code 1).
 
 A source that can stream (listener.base.StreamingSource) also gets a long-lived
 task, StreamRunner, that stores each streamed batch through the same path as a
@@ -32,7 +34,7 @@ from earful.alerts import deliver_due, reconcile_alerts
 from earful.app import Runtime
 from earful.outbox import publish_due, reconcile_sending
 from earful.pipeline import BatchSummary, Stages, store_batch
-from earful.source_status import failure_state, failure_text
+from earful.source_status import record_failure
 from listener.base import (
     AuthFailed,
     RateLimited,
@@ -67,7 +69,8 @@ SHUTDOWN_WAIT = 60.0
 STREAM_RETRY = 1.0
 STREAM_MAX_BACKOFF = 120.0
 STREAM_HEALTHY = 60.0
-# How often the daemon checks that its database file is still the one at its path.
+# How often the daemon checks that its database file is still the one at its path:
+# a stat call each time, against how many batches go into a deleted file meanwhile.
 DATABASE_WATCH = 5.0
 
 
@@ -157,12 +160,7 @@ class SourceRunner:
     async def _failed(self, exc: Exception, *, unexpected: bool = False) -> None:
         until = self._back_off(exc, unexpected=unexpected)
         await self._report(
-            health.record_failure,
-            self.store,
-            self.name,
-            failure_state(exc),
-            error=failure_text(exc, unexpected=unexpected),
-            retry_at=until,
+            record_failure, self.store, self.name, exc, retry_at=until, unexpected=unexpected
         )
 
     async def _report(self, write: Callable[..., None], *args: Any, **kwargs: Any) -> None:

@@ -164,8 +164,10 @@ def read_table(
     delimiter = _delimiter(path, content[:8192])
     # strict: a stray quote is an error, not a field that swallows the rows after it
     reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter, strict=True)
-    started = [1]  # the line the record being read started on
-    records = _tracked(reader, started)
+    # the line the record being read started on: a list, written by the generator
+    # and read by the except clause below
+    start_line = [1]
+    records = _noting_start_line(reader, start_line)
     try:
         header = None if no_header else next(records, None)
         text_i = _column(text_col, header, "--text-col")
@@ -176,7 +178,7 @@ def read_table(
         )
     except csv.Error as exc:
         raise EvalInputError(
-            f"{path}: line {started[0]}: not valid CSV ({exc}): a quoted field starting "
+            f"{path}: line {start_line[0]}: not valid CSV ({exc}): a quoted field starting "
             "on that line is not closed where it should be"
         ) from None
     if half is not None:
@@ -216,10 +218,10 @@ def _most_common(counts: Counter[str], shown: int = 10) -> str:
     return listed + (f" and {more} more" if more > 0 else "")
 
 
-def _tracked(reader: Any, started: list[int]) -> Iterator[list[str]]:
-    """The reader's records, noting in `started` the line each one starts on."""
+def _noting_start_line(reader: Any, start_line: list[int]) -> Iterator[list[str]]:
+    """The reader's records, noting in `start_line` the line each one starts on."""
     while True:
-        started[0] = reader.line_num + 1
+        start_line[0] = reader.line_num + 1
         record = next(reader, None)
         if record is None:
             return

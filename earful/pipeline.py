@@ -17,13 +17,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from earful.config import Config, ConfigError
-from listener.base import FetchResult, Source
+from listener.base import FetchResult, RateLimited, Source, SourceError
 from listener.mention import Mention
 from responders.context import ResponderSettings
 from responders.drafts import DraftKind
 from responders.respond import respond
 from responders.templating import TemplateError, Templates
 from rules import RuleError, Ruleset, judge, load_ruleset, read_model, with_model
+from storage import health
 from storage.records import IngestResult, Judged
 from storage.schema import SchemaTooNew
 from storage.store import Store, StoreError
@@ -141,6 +142,41 @@ async def poll(source: Source, store: Store, stages: Stages) -> BatchSummary:
     # Judging is CPU work: keep it off the event loop so other sources, the
     # publisher and the console stay responsive.
     return await asyncio.to_thread(store_batch, source.name, result, store, stages)
+
+
+async def poll_sources(
+    sources: Sequence[Source],
+    store: Store,
+    stages: Stages,
+    *,
+    max_pages: int,
+    record_health: bool,
+) -> tuple[list[BatchSummary], dict[str, str]]:
+    """Poll each source once, following a backlog up to `max_pages` pages: each
+    source's summary, and the error of each that failed (the others' finds are
+    stored all the same). `record_health`: write each outcome for `earful sources`."""
+    from earful.source_status import failure_text, record_failure
+
+    results = []
+    errors: dict[str, str] = {}
+    for source in sources:
+        pages = []
+        try:
+            for _ in range(max_pages):
+                summary = await poll(source, store, stages)
+                pages.append(summary)
+                if not summary.more:
+                    break
+        except SourceError as exc:
+            errors[source.name] = failure_text(exc)
+            if record_health:
+                reset = exc.reset_at if isinstance(exc, RateLimited) else None
+                record_failure(store, source.name, exc, retry_at=reset)
+        else:
+            if record_health:
+                health.record_ok(store, source.name)
+        results.append(combine(pages, source.name))
+    return results, errors
 
 
 def combine(summaries: Sequence[BatchSummary], source: str = "all") -> BatchSummary:

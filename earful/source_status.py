@@ -1,23 +1,32 @@
-"""Each source's health: what a failed poll is recorded as (by the daemon and by
-`earful poll`), and what `earful sources` and the console show: every source the
-config names with the health last recorded for it, then any recorded source the
-config no longer names.
+"""Each source's health: what a poll's failure is recorded as (by the daemon, and by
+`earful poll` and `earful demo --once` when no daemon runs), and what `earful
+sources` and the console show: every source the config names with the health last
+recorded for it, then any recorded source the config no longer names.
 
-May import: earful.redaction, listener, storage.
+May import: earful.display, earful.redaction, listener, storage.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import datetime
 
 from earful import redaction
+from earful.display import duration
 from listener.base import AuthFailed, RateLimited
+from storage import health
+from storage.db import from_iso
 from storage.health import SourceHealth, State
+from storage.store import Store
 
-# States that want a person: polling is failing or has stopped.
-TROUBLE = ("failing", "rate_limited", "disabled")
 NOT_POLLED = "not polled yet"
+# failed polls in a row before a failing source wants a person: one or two pass
+# by themselves (a timeout, a deploy on the platform's side)
+ATTENTION_AFTER = 3
+# an attempt this late is not under way: the daemon is not polling (it is longer
+# than any source's timeout plus the scheduler's slack)
+OVERDUE = 10 * 60.0
 
 
 def failure_state(exc: Exception) -> State:
@@ -33,6 +42,23 @@ def failure_text(exc: Exception, *, unexpected: bool = False) -> str:
     return redaction.redact(text)
 
 
+def record_failure(
+    store: Store,
+    source: str,
+    exc: Exception,
+    *,
+    retry_at: datetime | None,
+    unexpected: bool = False,
+) -> None:
+    health.record_failure(
+        store,
+        source,
+        failure_state(exc),
+        error=failure_text(exc, unexpected=unexpected),
+        retry_at=retry_at,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class SourceStatus:
     name: str
@@ -43,7 +69,7 @@ class SourceStatus:
     last_ok_at: str | None
     last_failed_at: str | None
     retry_at: str | None  # failing or rate-limited: the next attempt
-    updated_at: str | None  # when the daemon last wrote this
+    updated_at: str | None  # when it was last recorded
 
     @property
     def needs_attention(self) -> bool:
@@ -51,7 +77,8 @@ class SourceStatus:
         or a single failure passes by itself)."""
         if self.type is None:
             return False
-        return self.state == "disabled" or (self.state == "failing" and self.failures >= 3)
+        failing = self.state == "failing" and self.failures >= ATTENTION_AFTER
+        return self.state == "disabled" or failing
 
     @property
     def advice(self) -> str:
@@ -61,6 +88,22 @@ class SourceStatus:
         if self.state == "disabled":
             return "fix its credentials and restart Earful"
         return ""
+
+    def notes(self, now: datetime) -> list[str]:
+        """The lines a person reads under the source: its error, what to do, and
+        when it is tried again."""
+        out = [self.error] if self.error and self.state != "ok" else []
+        out += [self.advice] if self.advice else []
+        when = from_iso(self.retry_at) if self.state != "ok" else None
+        if when is not None:
+            wait = (when - now).total_seconds()
+            if wait >= 0:
+                out.append(f"next attempt in {duration(wait)}")
+            elif wait > -OVERDUE:  # an attempt under way (a slow platform) takes a while
+                out.append("next attempt due now")
+            else:
+                out.append(f"next attempt was due {duration(-wait)} ago: is the daemon running?")
+        return out
 
 
 def statuses(
@@ -76,14 +119,5 @@ def statuses(
 def _status(name: str, kind: str | None, h: SourceHealth | None) -> SourceStatus:
     if h is None:
         return SourceStatus(name, kind, NOT_POLLED, 0, None, None, None, None, None)
-    return SourceStatus(
-        name,
-        kind,
-        h.state,
-        h.failures,
-        h.error,
-        h.last_ok_at,
-        h.last_failed_at,
-        h.retry_at,
-        h.updated_at,
-    )
+    recorded = {k: v for k, v in asdict(h).items() if k != "source"}
+    return SourceStatus(name=name, type=kind, **recorded)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from earful.evaluation import (
 from rules import Model, Ruleset, Verdict, judge, judge_with_features, with_model
 from rules.evaluate import CLASSES
 from rules.learned import fit, to_json
+from storage.files import replaced
 
 EPOCHS = 10
 # Below this many rows of a class the model has too little to learn it from.
@@ -176,19 +176,8 @@ def save(model: Model, path: Path) -> int:
     (the umask decides, not mkstemp's owner-only mode); returns its size in bytes."""
     data = json.dumps(to_json(model), ensure_ascii=False, separators=(",", ":")).encode()
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        with replaced(path) as partial:
+            partial.write_bytes(data)
     except OSError as exc:
-        raise EvalInputError(f"{path}: cannot write: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise EvalInputError(f"{path}: cannot write: {exc.strerror or exc}") from None
     return len(data)

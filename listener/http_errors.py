@@ -101,9 +101,13 @@ def _reset_in(headers: Mapping[str, str], now: datetime) -> datetime | None:
         if seconds is not None:
             return wait_until(now, seconds)
         try:
-            said = parsedate_to_datetime(retry_after)
-            if said is not None:
-                return said.replace(tzinfo=UTC) if said.tzinfo is None else said.astimezone(UTC)
+            retry_date = parsedate_to_datetime(retry_after)
+            if retry_date is not None:
+                return (
+                    retry_date.replace(tzinfo=UTC)
+                    if retry_date.tzinfo is None
+                    else retry_date.astimezone(UTC)
+                )
         except (TypeError, ValueError, IndexError, OverflowError):  # year 9999 at -23:59
             pass
     for name in ("ratelimit-reset", "x-ratelimit-reset", "x-rate-limit-reset"):

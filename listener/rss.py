@@ -171,7 +171,8 @@ log = logging.getLogger("earful.rss")
 
 # Entry ids remembered per feed: more than any feed keeps in one document.
 _MAX_SEEN = 1000
-# a feed that answers 429 without saying until when rests this long
+# a feed that answers 429 without saying until when rests this long: long enough
+# for a per-minute limit to reset, short enough that a busy feed is not missed long
 _DEFAULT_REST = 300.0
 _ACCEPT = (
     "application/atom+xml, application/rss+xml, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.1"
@@ -267,6 +268,7 @@ class FeedState:
         state = as_mapping(value) or {}
         seen = [s for s in as_list(state.get("seen")) if isinstance(s, str)]
         until = state.get("resting_until")
+        # until == until: not NaN (a hand-edited cursor)
         until = float(until) if isinstance(until, int | float) and until == until else None
         return cls(as_str(state.get("etag")), as_str(state.get("modified")), tuple(seen), until)
 

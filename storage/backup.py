@@ -3,18 +3,18 @@
 `VACUUM INTO` reads the whole database in one read transaction (in WAL mode that
 blocks no writer) and writes a compact copy; SQLite's page-by-page backup would
 start over each time the daemon commits, and might never finish on a busy store.
-The copy is written beside the target and renamed into place, so a crash leaves
-either the old target or the whole new one, never half a file.
+The copy is written beside the target and renamed into place (storage.files), so
+a crash leaves either the old target or the whole new one, never half a file.
 """
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 from storage.db import connect
+from storage.files import replaced
 from storage.store import Store
 
 
@@ -33,26 +33,17 @@ class BackupResult:
 def backup(store: Store, target: Path) -> BackupResult:
     """Write a checked copy of `store` to `target` (replacing it)."""
     target = target.resolve()
-    partial = target.with_name(f".{target.name}.partial")
-    partial.unlink(missing_ok=True)
-    try:
+    with replaced(target) as partial:
         try:
             with store._lock:
                 store.conn.execute("VACUUM INTO ?", (str(partial),))
         except sqlite3.OperationalError as exc:  # a full disk, a folder it may not write
             raise BackupError(f"cannot write the copy {partial}: {exc}") from None
-        checked = _check(partial)
-        with partial.open("rb+") as copy:
-            os.fsync(copy.fileno())
-        os.replace(partial, target)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    _sync_folder(target.parent)
-    return BackupResult(target, target.stat().st_size, *checked)
+        mentions, version = _verify(partial)
+    return BackupResult(target, target.stat().st_size, mentions, version)
 
 
-def _check(path: Path) -> tuple[int, int]:
+def _verify(path: Path) -> tuple[int, int]:
     """The copy's mention count and schema version, after SQLite's quick check."""
     conn = connect(path)
     try:
@@ -66,11 +57,3 @@ def _check(path: Path) -> tuple[int, int]:
     finally:
         conn.close()
     return int(mentions), int(version)
-
-
-def _sync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -9,6 +9,12 @@ from pathlib import Path
 from typing import Any
 
 
+def database_files(path: Path) -> tuple[Path, Path, Path]:
+    """The database and the two files SQLite keeps beside it in WAL mode; they are one
+    database: deleting or overwriting one of them corrupts the others."""
+    return path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
+
+
 def connect(path: str | Path, *, timeout: float = 10.0) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit BEGIN IMMEDIATE),
     WAL, foreign keys on, and a busy timeout so a CLI command and the daemon can

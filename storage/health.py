@@ -1,5 +1,6 @@
-"""How each source's polling is going: one row a source, written by the daemon after
-every poll, read by `earful sources` and the console.
+"""How each source's polling is going: one row a source, written after every poll by
+the daemon (or by `earful poll` when no daemon runs), read by `earful sources` and
+the console.
 
 The daemon keeps the live state in memory; this row is its report, so a failing or
 disabled source is visible to whoever works the queue, not only in the daemon's log.

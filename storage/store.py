@@ -133,7 +133,7 @@ class Store:
         self._lock = threading.RLock()
         self.path = path
         # which file was opened: a path can come to name another one (or none)
-        self._file = _file_id(path) if path is not None else None
+        self._file_identity = _file_id(path) if path is not None else None
 
     @classmethod
     def open(cls, path: str | Path, *, clock: Clock = _utcnow) -> Store:
@@ -145,12 +145,12 @@ class Store:
         """Why the file this store has open is no longer the one at its path (deleted,
         moved away, replaced by a restored copy), or None. Whatever is written then
         goes where nobody will read it."""
-        if self.path is None or self._file is None:
+        if self.path is None or self._file_identity is None:
             return None
-        now = _file_id(self.path)
-        if now is None:
+        current = _file_id(self.path)
+        if current is None:
             return f"the database {self.path} was deleted or moved away"
-        if now != self._file:
+        if current != self._file_identity:
             return f"the database {self.path} was replaced by another file"
         return None
 

@@ -31,6 +31,7 @@ from storage import health, queries
 from storage.queries import QueueFilter
 from storage.schema import REPLY_STATUSES, ROLES
 from storage.sessions import Session
+from storage.store import MAX_SEARCH
 
 T = TypeVar("T")
 
@@ -202,6 +203,7 @@ async def queue_page(request: web.Request) -> web.StreamResponse:
             "live": offset == 0 and status in ("pending", "all"),
             "offset": offset,
             "page_size": PAGE_SIZE,
+            "max_search": MAX_SEARCH,
             "latest": latest,
             "others": others,
             "statuses": REPLY_STATUSES,

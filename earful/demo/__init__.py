@@ -10,6 +10,7 @@ from pathlib import Path
 from earful import locks
 from earful.config import Config, load_config
 from listener.base import parse_duration
+from storage.db import database_files
 
 
 def demo_mentions() -> Path:
@@ -86,6 +87,6 @@ def prepare_demo(
                 f"an Earful daemon is running on {config.db_path} (`earful run` on this "
                 "demo's config); stop it first, or continue its data with --keep"
             )
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{config.db_path}{suffix}").unlink(missing_ok=True)
+        for path in database_files(config.db_path):
+            path.unlink(missing_ok=True)
     return config

@@ -231,14 +231,13 @@ def search_query(keywords: tuple[str, ...], fallback: str) -> str:
 
 
 def build(settings: Settings, ctx: SourceContext) -> RedditSource:
-    import requests
-
+    from listener.http_deadline import DeadlineSession
     from listener.reddit_client import RateBudget, make_reddit
     from listener.reddit_source import RedditSource, feeds_for, keyword_matcher
 
     brand = ctx.brand
     budget = RateBudget(settings.name)
-    session = requests.Session()
+    session = DeadlineSession()  # praw's timeout bounds each read only
     reddit = make_reddit(settings.credentials(brand.handles.get("reddit")), budget, session)
     keywords = settings.keywords if settings.keywords is not None else brand.keywords
     match = None

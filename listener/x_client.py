@@ -5,7 +5,8 @@ tweepy.Client builds every URL from a fixed host ("https://api.twitter.com" in
 BaseClient.request) and sends it through its `session`, a requests.Session. Swapping
 that session for one that rewrites the host is the one seam tweepy leaves open, and
 it keeps OAuth 1.0a signing intact: requests signs the rewritten URL. It also gives
-every request a timeout, which tweepy leaves unset.
+every request a timeout, which tweepy leaves unset, for the whole answer
+(listener/http_deadline.py).
 
 Only listener/x.py and responders/publish/x.py import this module; nothing else in
 Earful sees tweepy.
@@ -20,12 +21,14 @@ from typing import Any
 import requests
 import tweepy
 
+from listener.http_deadline import DeadlineSession
+
 # the host tweepy writes into every URL
 TWEEPY_HOST = "https://api.twitter.com"
 DEFAULT_TIMEOUT = 30.0
 
 
-class _RebasedSession(requests.Session):
+class _RebasedSession(DeadlineSession):
     def __init__(self, base_url: str, timeout: float) -> None:
         super().__init__()
         self.base_url = base_url.rstrip("/")

@@ -7,14 +7,17 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import aiohttp
 import pytest
+import requests
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from earful.http import SharedSession
 from listener.base import SourceDown
+from listener.http_deadline import DeadlineSession
 from listener.http_errors import request
 from listener.http_fetch import links, rate_limit_pause
 from listener.sse import Event, EventParser, EventTooLarge
@@ -119,17 +122,20 @@ def test_an_endless_event_is_refused() -> None:
 
 
 async def _pieces(request: web.Request) -> web.StreamResponse:
-    """An answer in 16 KB pieces with pauses between them, as a slow link delivers
-    it; /cut stops halfway through its declared length and closes the connection."""
+    """An answer in pieces (16 KB, or ?piece=N bytes) with pauses between them (?gap=
+    seconds), as a slow link delivers it; /cut stops halfway through its declared
+    length and closes the connection."""
     total = int(request.query["bytes"])
+    piece = int(request.query.get("piece", 16_384))
+    gap = float(request.query.get("gap", 0.002))
     sent = total // 2 if request.path == "/cut" else total
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     response.content_length = total
     await response.prepare(request)
     body = json.dumps({"hits": ["x" * 100] * (total // 106)}).encode().ljust(total)[:total]
-    for start in range(0, sent, 16_384):
-        await response.write(body[start : start + 16_384])
-        await asyncio.sleep(0.002)
+    for start in range(0, sent, piece):
+        await response.write(body[start : start + piece])
+        await asyncio.sleep(gap)
     if sent < total:
         assert request.transport is not None
         request.transport.close()
@@ -167,3 +173,30 @@ async def test_an_answer_over_the_cap_is_refused_however_it_arrives(pieces: str)
             await request(
                 session, "GET", f"{pieces}/whole?bytes=300000", what="feed", max_bytes=100_000
             )
+
+
+# -- the synchronous clients' deadline (tweepy and praw run on requests) ---------------------
+
+
+def deadline_get(url: str, **kwargs: Any) -> requests.Response:
+    with DeadlineSession() as session:
+        return session.get(url, **kwargs)
+
+
+async def test_an_answer_trickled_past_the_deadline_is_a_read_timeout(pieces: str) -> None:
+    # a byte every 50 ms: each read is quick, the whole (over 10 s) is not
+    url = f"{pieces}/whole?bytes=200&piece=1&gap=0.05"
+    with pytest.raises(requests.ReadTimeout, match="did not arrive in time"):
+        await asyncio.to_thread(deadline_get, url, timeout=1.0)
+
+
+async def test_an_answer_within_the_deadline_is_read_whole(pieces: str) -> None:
+    response = await asyncio.to_thread(deadline_get, f"{pieces}/whole?bytes=50000", timeout=10.0)
+    assert len(response.content) == 50_000 and response.json()["hits"]
+
+
+async def test_a_caller_streaming_the_body_itself_is_left_to_it(pieces: str) -> None:
+    url = f"{pieces}/whole?bytes=50000"
+    response = await asyncio.to_thread(deadline_get, url, timeout=10.0, stream=True)
+    assert not response._content_consumed  # the caller reads it
+    assert len(await asyncio.to_thread(lambda: response.content)) == 50_000

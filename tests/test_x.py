@@ -382,6 +382,16 @@ async def test_a_slow_answer_is_source_down(fake: FakeX) -> None:
         await source(fake, timeout="0.2s").fetch(None)
 
 
+async def test_an_answer_trickled_a_byte_at_a_time_is_cut_off_at_the_timeout(
+    fake: FakeX,
+) -> None:
+    # each byte comes well within the timeout (a per-read timeout never fires); the
+    # whole answer would take 6 s
+    fake.fail_next("search", Fault(status=200, body=b'{"meta": {}}' * 5, trickle=0.1))
+    with pytest.raises(SourceDown, match="did not answer within 1s"):
+        await source(fake, timeout="1s").fetch(None)
+
+
 async def test_a_refused_connection_is_source_down(fake: FakeX) -> None:
     src = source(fake)
     await fake.stop()

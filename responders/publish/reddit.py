@@ -21,6 +21,7 @@ import requests
 from praw.exceptions import PRAWException, RedditAPIException
 
 from listener.base import SourceContext
+from listener.http_deadline import DeadlineSession
 from listener.reddit import WEB, Settings
 from listener.reddit_client import (
     PostOutcomeUnknown,
@@ -53,7 +54,7 @@ def build(settings: Settings, ctx: SourceContext) -> RedditPublisher | None:
     """None when the source has no account to post as (a read-only source)."""
     if not settings.username or not settings.password:
         return None
-    session = requests.Session()
+    session = DeadlineSession()  # praw's timeout bounds each read only
     creds = settings.credentials(ctx.brand.handles.get("reddit"))
     budget = RateBudget(f"{settings.name} (publisher)")
     reddit = make_reddit(creds, budget, session, at_most_once=True)

@@ -57,6 +57,19 @@ class Fault:
     content_type: str = "application/json"
     delay: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    trickle: float = 0.0  # seconds between the body's bytes, each sent alone
+
+
+async def _trickled(request: web.Request, fault: Fault) -> web.StreamResponse:
+    response = web.StreamResponse(status=fault.status, headers=fault.headers)
+    response.content_type = fault.content_type
+    response.content_length = len(fault.body)
+    await response.prepare(request)
+    for i in range(len(fault.body)):
+        await response.write(fault.body[i : i + 1])
+        await asyncio.sleep(fault.trickle)
+    await response.write_eof()
+    return response
 
 
 def iso(moment: datetime) -> str:
@@ -212,6 +225,8 @@ class FakeX:
             fault = queued.popleft()
             if fault.delay:
                 await asyncio.sleep(fault.delay)
+            if fault.trickle:
+                return await _trickled(request, fault)
             return web.Response(
                 status=fault.status,
                 body=fault.body,

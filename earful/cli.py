@@ -140,6 +140,12 @@ def _errors() -> Iterator[None]:
         raise Failure(
             f"the database is busy ({exc}): another process is writing to it; try again"
         ) from None
+    except BrokenPipeError:
+        # `earful queue list | head`: the reader has all it wanted; say nothing (and
+        # keep Python's exit-time flush from saying it for us)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise click.exceptions.Exit(1) from None
     except OSError as exc:  # a file to write in a folder that is not there, a full disk
         if exc.filename is None:
             raise Failure(f"cannot write: {exc.strerror or exc}") from None

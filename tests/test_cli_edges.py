@@ -5,6 +5,8 @@ and exit codes a cron job can trust."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -188,3 +190,19 @@ async def test_poll_exits_1_when_a_source_failed_and_says_which(tmp_path: Path) 
     assert "earful: 1 of 2 sources failed" in result.stderr
     with Store.open(load_config(path).db_path) as store:
         assert store.cursor("hn") is not None  # what the good source found is kept
+
+
+def test_a_reader_that_stops_early_gets_no_error_message(demo: Path) -> None:
+    # `earful export mentions | head -c 5`: the pipe closes under the writer
+    earful_command = Path(sys.executable).with_name("earful")
+    proc = subprocess.Popen(
+        [str(earful_command), "export", "mentions", "--format", "json", "-c", str(demo)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.read(5) == b'[\n{"i'
+    proc.stdout.close()
+    errors = proc.stderr.read()
+    assert proc.wait(timeout=60) == 1
+    assert errors == b""  # neither "Broken pipe" nor a traceback

@@ -171,10 +171,11 @@ def _check_target(config: Config, target: Path) -> None:
 
     db = config.db_path.resolve()
     own = (*database_files(db), locks.daemon_lock(db), config.path.resolve())
-    if target.resolve() in own:
+    resolved = target.resolve()
+    if resolved in own:
         raise click.UsageError(f"{target} is Earful's own database or config; name another file")
-    if not target.resolve().parent.is_dir():
-        raise click.UsageError(f"{target}: there is no folder {target.resolve().parent}")
+    if not resolved.parent.is_dir():
+        raise click.UsageError(f"{target}: there is no folder {resolved.parent}")
 
 
 def _store(config: Config, *, create: bool = False) -> Any:

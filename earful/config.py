@@ -292,6 +292,7 @@ def _validate_sources(
     """The sources that can be built, and (name, type) of every source named."""
     validated: list[SourceSettings] = []
     named: list[tuple[str, str]] = []
+    seen: set[str] = set()
     for index, table in enumerate(tables if isinstance(tables, list) else []):
         where = ("sources", index)
         if not isinstance(table, dict):
@@ -303,8 +304,9 @@ def _validate_sources(
             continue
         name = table.get("name")
         if isinstance(name, str):
-            if name in (n for n, _ in named):
+            if name in seen:
                 found.problem((*where, "name"), f"duplicate source name {name!r}")
+            seen.add(name)
             named.append((name, type_name))
         model = registry.settings_model(type_name)
         before = len(found.problems)

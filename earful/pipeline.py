@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from earful.config import Config, ConfigError
+from earful.source_status import failure_text, record_failure
 from listener.base import FetchResult, RateLimited, Source, SourceError
 from listener.mention import Mention
 from responders.context import ResponderSettings
@@ -155,8 +156,6 @@ async def poll_sources(
     """Poll each source once, following a backlog up to `max_pages` pages: each
     source's summary, and the error of each that failed (the others' finds are
     stored all the same). `record_health`: write each outcome for `earful sources`."""
-    from earful.source_status import failure_text, record_failure
-
     results = []
     errors: dict[str, str] = {}
     for source in sources:

@@ -23,9 +23,10 @@ class DeadlineSession(requests.Session):
 
     def request(self, method: str, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
         timeout = kwargs.get("timeout")
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float):
-            return super().request(method, url, *args, **kwargs)
-        if kwargs.get("stream"):  # the caller reads the body itself
+        # no timeout or a (connect, read) pair: requests' own; a caller that streams
+        # reads the body itself
+        streamed = bool(kwargs.get("stream"))
+        if streamed or isinstance(timeout, bool) or not isinstance(timeout, int | float):
             return super().request(method, url, *args, **kwargs)
         deadline = time.monotonic() + timeout
         response = super().request(method, url, *args, **{**kwargs, "stream": True})

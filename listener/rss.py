@@ -273,8 +273,11 @@ class FeedState:
         return cls(as_str(state.get("etag")), as_str(state.get("modified")), tuple(seen), until)
 
     def as_cursor(self) -> dict[str, Any]:
-        cursor: dict[str, Any] = {"etag": self.etag, "modified": self.modified}
-        cursor["seen"] = list(self.seen)
+        cursor: dict[str, Any] = {
+            "etag": self.etag,
+            "modified": self.modified,
+            "seen": list(self.seen),
+        }
         if self.resting_until is not None:
             cursor["resting_until"] = self.resting_until
         return cursor

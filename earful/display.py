@@ -31,7 +31,10 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 def spreadsheet_cell(value: Any) -> Any:
     """A CSV cell that stays text when opened in a spreadsheet: a post saying
-    `=HYPERLINK(...)` gets a leading "'" instead of being run."""
+    `=HYPERLINK(...)` gets a leading "'" instead of being run. Flags are 1 and 0,
+    which a spreadsheet can sum."""
+    if isinstance(value, bool):
+        return int(value)
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value

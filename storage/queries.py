@@ -16,7 +16,14 @@ from datetime import date, timedelta
 from typing import Any
 
 from storage.db import text
-from storage.records import AuditEntry, CallbackRecord, CaseRecord, MentionRecord, ReplyRecord
+from storage.records import (
+    AuditEntry,
+    CallbackRecord,
+    CaseRecord,
+    MentionRecord,
+    ReplyRecord,
+    _FromRow,
+)
 from storage.store import _CALLBACK_SELECT, _REPLY_SELECT, Store, check_search
 
 
@@ -67,20 +74,20 @@ class Escalation:
 
 
 @dataclass(frozen=True, slots=True)
-class PraiseItem:
+class PraiseItem(_FromRow):
     mention_id: int
     platform: str
     url: str | None
     author_handle: str | None
     author_name: str | None
     author_followers: int | None
-    author_verified: int | None
+    author_verified: bool | None
     created_at: str | None
     likes: int | None
     reposts: int | None
     text: str
     interest: int
-    starred: int
+    starred: bool
     starred_by: str | None
     starred_at: str | None
 
@@ -262,7 +269,7 @@ def praise_wall(
         f"{where}ORDER BY p.mention_id DESC LIMIT ? OFFSET ?",
         (limit, offset),
     )
-    return [PraiseItem(**dict(r)) for r in rows]
+    return [PraiseItem.from_row(r) for r in rows]
 
 
 def _monday(day: date) -> date:

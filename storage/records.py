@@ -35,7 +35,21 @@ class _FromRow:
     @classmethod
     def from_row(cls, row: sqlite3.Row | dict[str, Any]) -> Self:
         data = dict(row)
+        for name in _flags(cls):
+            if data[name] is not None:
+                data[name] = bool(data[name])
         return cls(**{f.name: data[f.name] for f in fields(cls)})  # type: ignore[arg-type]
+
+
+_FLAGS: dict[type, tuple[str, ...]] = {}
+
+
+def _flags(cls: type) -> tuple[str, ...]:
+    """The fields typed bool: SQLite stores them as 0 and 1, and JSON output (where
+    jq counts 0 as true) should say true and false."""
+    if cls not in _FLAGS:
+        _FLAGS[cls] = tuple(f.name for f in fields(cls) if str(f.type).startswith("bool"))
+    return _FLAGS[cls]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +74,7 @@ class ReplyRecord(_FromRow):
     last_error: str | None
     posted_id: str | None
     posted_url: str | None
-    dry_run: int | None
+    dry_run: bool | None
     sent_at: str | None
     case_id: int | None
     mention_id: int
@@ -87,7 +101,7 @@ class MentionRecord(_FromRow):
     author_handle: str | None
     author_name: str | None
     author_followers: int | None
-    author_verified: int | None
+    author_verified: bool | None
     author_url: str | None
     text: str
     context: str | None
@@ -256,7 +270,7 @@ class UserRecord(_FromRow):
     role: str
     password_hash: str | None
     created_at: str
-    disabled: int
+    disabled: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,5 +280,5 @@ class Account(_FromRow):
     id: int
     name: str
     role: str
-    disabled: int
+    disabled: bool
     created_at: str

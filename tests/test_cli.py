@@ -332,6 +332,19 @@ def test_export_json_to_a_file(world: World, tmp_path: Path) -> None:
     assert {r["status"] for r in replies} == {"pending"}
 
 
+def test_flags_are_true_and_false_in_json_and_1_and_0_in_csv(world: World) -> None:
+    # jq counts 0 as true: `select(.starred)` must not pick every row
+    (praise,) = json.loads(world.run("export", "praise", "--format", "json").stdout)
+    assert praise["starred"] is False
+    with Store.open(load_config(world.config).db_path) as store:
+        store.star_praise(praise["id"], "alice")
+    (praise,) = json.loads(world.run("export", "praise", "--format", "json").stdout)
+    assert praise["starred"] is True
+    (row,) = csv.DictReader(io.StringIO(world.run("export", "praise").stdout))
+    assert row["starred"] == "1"
+    assert '"dry_run": null' in world.run("queue", "list", "--json").stdout
+
+
 def test_csv_cells_a_spreadsheet_would_run_are_exported_as_text(tmp_path: Path) -> None:
     formulas = ['=HYPERLINK("http://evil.example","refund here")', "+cmd|' /C calc'!A0"]
     posts = [x_post(i + 1, f, f"user{i}") for i, f in enumerate(formulas)]

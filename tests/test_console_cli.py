@@ -4,6 +4,7 @@ service."""
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from pathlib import Path
 
@@ -93,6 +94,8 @@ def test_user_list_role_disable_enable(config: Config) -> None:
     ]
     assert "a long password" not in user(config, "list", "--json").output
     assert "scrypt" not in user(config, "list", "--json").output
+    accounts = {a["name"]: a for a in json.loads(user(config, "list", "--json").output)}
+    assert accounts["gus"]["disabled"] is True and accounts["fay"]["disabled"] is False
     assert user(config, "enable", "gus").exit_code == 0
     with Store.open(config.db_path) as store:
         assert not store.user("gus").disabled

@@ -15,7 +15,7 @@ from yarl import URL
 from listener import sse
 from listener.base import Cursor, FetchResult, SourceDown
 from listener.http_errors import HttpFactory
-from listener.http_fetch import raise_for_status, rate_limit_pause, request_json
+from listener.http_fetch import JsonResponse, raise_for_status, rate_limit_pause, request_json
 from listener.mastodon import Settings, mention_from_status
 from listener.mention import Mention
 from listener.normalize import MalformedPost, as_id, as_list, as_mapping, get_path
@@ -25,6 +25,9 @@ log = logging.getLogger("earful.mastodon")
 
 # The cursor of a timeline that was empty when first polled: below every id.
 EMPTY = "0"
+# A search walk deeper than this many results is given up (Elasticsearch refuses
+# offsets past 10,000 by default): the cursor moves to the newest id read.
+MAX_OFFSET = 10_000
 
 # Pages one poll may walk through before handing the batch over to be stored (the
 # daemon polls again at once while more are waiting).
@@ -52,14 +55,29 @@ def _not_after(item_id: str | None, since: str | None) -> bool:
     return item_id is not None and since is not None and id_order(item_id) <= id_order(since)
 
 
+def _an_id(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 64 and value.isalnum()
+
+
 def _since(cursor: Cursor | None, name: str) -> str | None:
     if cursor is None:
         return None
     found = cursor.get("since_id") if isinstance(cursor, Mapping) else None
-    if isinstance(found, str) and 0 < len(found) <= 64 and found.isalnum():
-        return found
+    if _an_id(found):
+        return str(found)
     log.warning("mastodon %s: ignoring a cursor it did not write: %r", name, cursor)
     return None
+
+
+def _walk(cursor: Cursor | None) -> tuple[int, str | None]:
+    """Where an unfinished search walk stopped: the offset to go on from and the
+    newest id it had read ((0, None): no walk under way)."""
+    if not isinstance(cursor, Mapping):
+        return 0, None
+    offset, top = cursor.get("offset"), cursor.get("top")
+    if type(offset) is int and 0 < offset <= MAX_OFFSET and _an_id(top):
+        return offset, str(top)
+    return 0, None
 
 
 class MastodonSource:
@@ -98,19 +116,13 @@ class MastodonSource:
         return headers
 
     def _request(self, since: str | None) -> tuple[URL, list[tuple[str, str]]]:
-        """The first page newer than `since` (the newest page when None)."""
+        """The first timeline page newer than `since` (the newest page when None)."""
         s = self.settings
         params = [("limit", str(s.page_size))]
         if since is not None:
             params.append(("min_id", since))
         if s.mode == "hashtag":
             return self.base / "api/v1/timelines/tag" / (s.tag or ""), params
-        if s.mode == "search":
-            return self.base / "api/v2/search", [
-                ("q", s.query or ""),
-                ("type", "statuses"),
-                *params,
-            ]
         return self.base / "api/v1/notifications", [("types[]", "mention"), *params]
 
     def _same_origin(self, url: URL) -> bool:
@@ -148,7 +160,23 @@ class MastodonSource:
 
     # -- polling --------------------------------------------------------------
 
+    async def _get(
+        self, session: aiohttp.ClientSession, url: URL, params: list[tuple[str, str]]
+    ) -> JsonResponse:
+        return await request_json(
+            session,
+            "GET",
+            url,
+            params=params,
+            headers=self.headers(),
+            retries=self.retries,
+            retry_delay=self.retry_delay,
+            what="mastodon",
+        )
+
     async def fetch(self, cursor: Cursor | None) -> FetchResult:
+        if self.settings.mode == "search":
+            return await self._search(cursor)
         since = _since(cursor, self.name)
         session = await self.session()
         url, params = self._request(since)
@@ -158,16 +186,7 @@ class MastodonSource:
         asked: set[str] = set()  # the pages requested, to notice a Link that loops
         while True:
             asked.add(str(url.with_query(params) if params else url))
-            resp = await request_json(
-                session,
-                "GET",
-                url,
-                params=params,
-                headers=self.headers(),
-                retries=self.retries,
-                retry_delay=self.retry_delay,
-                what="mastodon",
-            )
+            resp = await self._get(session, url, params)
             items = self._items(resp.payload)
             pages += 1
             page: list[Mention] = []
@@ -197,7 +216,7 @@ class MastodonSource:
             link = resp.links.get("prev")
             if link is not None and self._same_origin(link):
                 url, params = link, []
-            else:  # no Link header (search): ask for the page after the newest id
+            else:  # no Link header: ask for the page after the newest id
                 url, params = self._request(newest)
             if str(url.with_query(params) if params else url) in asked:
                 self._stuck()  # the Link header points back at a page already read
@@ -207,6 +226,68 @@ class MastodonSource:
             # is new, and the next poll must read all of it, not just its newest page.
             newest = EMPTY
         return FetchResult(tuple(found), {"since_id": newest}, more=more, next_poll_in=pause)
+
+    async def _search(self, cursor: Cursor | None) -> FetchResult:
+        """Mastodon's search answers newest first whatever `min_id` says: it turns
+        min_id into an `after:` date filter, not a place to page forward from. So a
+        poll walks down from the newest match with `offset` until it reaches the
+        cursor, and only then moves the cursor up; a walk longer than MAX_PAGES pages
+        goes on from where it stopped at the next poll (the cursor says where)."""
+        since = _since(cursor, self.name)
+        offset, newest = _walk(cursor) if since is not None else (0, None)
+        session = await self.session()
+        size = self.settings.page_size
+        found: list[Mention] = []
+        seen: set[str] = set()  # ids read this poll: an instance that ignores offset
+        pages, done, pause = 0, True, None
+        while True:
+            params = [("q", self.settings.query or ""), ("type", "statuses"), ("limit", str(size))]
+            if since is not None:
+                params.append(("min_id", since))
+            if offset:
+                params.append(("offset", str(offset)))
+            resp = await self._get(session, self.base / "api/v2/search", params)
+            items = self._items(resp.payload)
+            pages += 1
+            reached, fresh = False, False
+            for item in items:
+                item_id, mention = self._mention(item)
+                if _not_after(item_id, since):
+                    reached = True  # the cursor's post, or one of its second
+                    continue
+                if item_id is not None:
+                    if item_id in seen:
+                        continue
+                    seen.add(item_id)
+                    fresh = True
+                newest = newer(newest, item_id)
+                if mention is not None:
+                    found.append(mention)
+            offset += len(items)
+            pause = rate_limit_pause(resp.headers)
+            # the first poll takes the newest page and starts from there; a short
+            # page is no end (search drops filtered posts after counting the page)
+            if since is None or not items or reached:
+                break
+            if not fresh:
+                self._stuck()
+                break
+            if offset >= MAX_OFFSET:
+                log.warning(
+                    "mastodon %s: more than %d new search results since the last poll; "
+                    "the older ones are not fetched",
+                    self.name,
+                    MAX_OFFSET,
+                )
+                break
+            if pause is not None or pages >= MAX_PAGES:
+                done = False
+                break
+        found.reverse()  # pages come newest first; store oldest first
+        if not done:
+            walk = {"since_id": since, "offset": offset, "top": newest}
+            return FetchResult(tuple(found), walk, more=pause is None, next_poll_in=pause)
+        return FetchResult(tuple(found), {"since_id": newest or EMPTY}, next_poll_in=pause)
 
     def _stuck(self) -> None:
         s = self.settings

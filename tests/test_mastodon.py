@@ -224,6 +224,84 @@ async def test_search_mode_reads_statuses_from_the_search_answer(
     assert again.cursor == {"since_id": newer["id"]}
 
 
+def searcher(fake: FakeMastodon, http: SharedSession, **keys: Any) -> MastodonSource:
+    keys = {"mode": "search", "tag": None, "query": "acme", "access_token": fake.token} | keys
+    return source(fake, http, **keys)
+
+
+async def test_search_reads_a_burst_bigger_than_a_page_whole(
+    fake: FakeMastodon, http: SharedSession
+) -> None:
+    # Search answers newest first whatever min_id says: asking for "the page after
+    # the newest" read the newest 40 of a burst of 100 and lost the 60 below them.
+    fake.post("<p>acme one</p>")
+    masto = searcher(fake, http)
+    first = await masto.fetch(None)
+    burst = [fake.post(f"<p>acme burst {i}</p>") for i in range(100)]
+    fake.post("<p>nothing to see</p>")
+    result = await masto.fetch(first.cursor)
+    assert texts(result.mentions) == [f"acme burst {i}" for i in range(100)]  # oldest first
+    assert result.cursor == {"since_id": burst[-1]["id"]} and not result.more
+    assert (await masto.fetch(result.cursor)).mentions == ()
+
+
+async def test_a_search_walk_longer_than_a_poll_goes_on_at_the_next_poll(
+    fake: FakeMastodon, http: SharedSession
+) -> None:
+    masto = searcher(fake, http, page_size=10)
+    first = await masto.fetch(None)
+    assert first.cursor == {"since_id": "0"}  # nothing yet: everything later is new
+    for i in range(70):
+        fake.post(f"<p>acme {i}</p>")
+    part = await masto.fetch(first.cursor)
+    assert texts(part.mentions) == [f"acme {i}" for i in range(20, 70)]  # 5 pages, newest
+    walk = part.cursor
+    assert part.more and walk is not None
+    assert walk["since_id"] == "0" and walk["offset"] == 50
+    fake.post("<p>acme while walking</p>")  # shifts the walk down by one
+    rest = await masto.fetch(walk)
+    assert set(texts(rest.mentions)) >= {f"acme {i}" for i in range(20)}
+    assert not rest.more and rest.cursor == {"since_id": walk["top"]}
+    # the post that arrived during the walk is read by the next walk
+    assert texts((await masto.fetch(rest.cursor)).mentions) == ["acme while walking"]
+
+
+async def test_a_short_search_page_is_not_the_end_of_the_walk(
+    fake: FakeMastodon, http: SharedSession
+) -> None:
+    masto = searcher(fake, http, page_size=10)
+    first = await masto.fetch(None)
+    posts = [fake.post(f"<p>acme {i}</p>") for i in range(25)]
+    fake.filtered = {posts[20]["id"], posts[18]["id"]}  # the newest page comes back with 8
+    result = await masto.fetch(first.cursor)
+    assert len(result.mentions) == 23 and "acme 0" in texts(result.mentions)
+
+
+async def test_an_instance_that_ignores_the_search_offset_stops_the_walk(
+    fake: FakeMastodon, http: SharedSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    masto = searcher(fake, http, page_size=10)
+    first = await masto.fetch(None)
+    posts = [fake.post(f"<p>acme {i}</p>") for i in range(30)]
+    fake.ignore_offset = True
+    result = await masto.fetch(first.cursor)
+    assert texts(result.mentions) == [f"acme {i}" for i in range(20, 30)]
+    assert result.cursor == {"since_id": posts[-1]["id"]} and not result.more
+    assert len(fake.requests_to("/api/v2/search")) == 3  # the first poll, then two pages
+    assert any("repeats" in r.message for r in caplog.records)
+
+
+async def test_a_search_cursor_it_did_not_write_starts_afresh(
+    fake: FakeMastodon, http: SharedSession
+) -> None:
+    fake.post("<p>acme one</p>")
+    masto = searcher(fake, http)
+    odd = {"since_id": "0", "offset": -5, "top": "x y"}
+    result = await masto.fetch(odd)  # a bad walk is ignored, since_id still counts
+    assert texts(result.mentions) == ["acme one"] and result.cursor is not None
+    assert "offset" not in result.cursor
+
+
 # -- faults -----------------------------------------------------------------------------------
 
 

@@ -116,6 +116,8 @@ class FakeMastodon(FakeServer):
         self.ignore_min_id = False
         # Link rel="prev" repeating the request's own URL: paging that never moves on
         self.stale_prev_link = False
+        self.ignore_offset = False  # search: the newest page whatever the offset
+        self.filtered: set[str] = set()  # status ids search leaves out (account filters)
         self.stream_connections = 0
         self._streams: list[_Stream] = []
         self._ids = itertools.count(1)
@@ -390,15 +392,22 @@ class FakeMastodon(FakeServer):
         return self._page(request, items)
 
     async def _search(self, request: web.Request) -> web.Response:
+        """As Mastodon's StatusesSearchService: min_id becomes `after:` the second its
+        snowflake was made in (so that second's posts come back too), results are
+        newest first, `offset` skips, and filtered posts are dropped after the page
+        was counted (a short page is no end)."""
         self._auth(request, required=True)
         q = request.query.get("q", "").casefold()
         found = [s for s in self.statuses.values() if q and q in s["content"].casefold()]
         limit = min(int(request.query.get("limit", 20)), 40)
         chosen = sorted(found, key=lambda i: _key(i["id"]), reverse=True)
         if "min_id" in request.query:
-            floor = _key(request.query["min_id"])
-            chosen = [i for i in chosen if _key(i["id"]) > floor][-limit:]
-        return web.json_response({"accounts": [], "statuses": chosen[:limit], "hashtags": []})
+            after = (int(request.query["min_id"]) >> 16) // 1000 * 1000
+            chosen = [i for i in chosen if int(i["id"]) >> 16 > after]
+        if not self.ignore_offset:
+            chosen = chosen[int(request.query.get("offset", 0)) :]
+        page = [i for i in chosen[:limit] if i["id"] not in self.filtered]
+        return web.json_response({"accounts": [], "statuses": page, "hashtags": []})
 
     async def _notifications(self, request: web.Request) -> web.Response:
         self._auth(request, required=True)

@@ -8,14 +8,17 @@ counts. A feed (getTimeline, getAuthorFeed) wraps each in `{"post": postView, ..
 The source (type = "bluesky") has two modes:
 
     search    app.bsky.feed.searchPosts, sort=latest, one search per query (default:
-              the brand's keywords), `since` the newest post already stored
+              the brand's keywords), `since` INDEX_LAG below the newest post stored
     mentions  app.bsky.notification.listNotifications for the signed-in account,
               kept to the reasons asked for (default "mention"), each post then
               hydrated with app.bsky.feed.getPosts (likes, reposts, quoted posts)
 
 Both page newest-first down to the edge the cursor remembers (listener/paging.py):
 `{"queries": {query: edge}}` for search, `{"mentions": edge}` for mentions, an edge
-being the newest indexedAt stored plus the uris at exactly that time.
+being the newest sortAt stored (the earlier of createdAt and indexedAt: what Bluesky
+sorts by and what `since` filters on) plus the uris read within INDEX_LAG below it.
+The lag is there because a post is often indexed after posts newer than it (and a
+slow phone clock dates it minutes back): each poll reads that far below the edge.
 """
 
 from __future__ import annotations
@@ -131,6 +134,9 @@ def _quoted_text(embed: Any) -> str | None:
 
 # -- the source -----------------------------------------------------------------------
 
+# How far below the newest post stored each poll reads again, for posts indexed late.
+INDEX_LAG = 600.0
+
 log = logging.getLogger("earful.bluesky")
 
 # getPosts takes at most this many uris a call.
@@ -171,10 +177,18 @@ def build(settings: Settings, ctx: SourceContext) -> BlueskySource:
 
 
 def _stamp(payload: Mapping[str, Any]) -> Stamped:
-    moment = parse_time(payload.get("indexedAt"))
+    """A post or notification with the time Bluesky sorts and filters it by: its
+    sortAt, the earlier of when it was written and when it was indexed (a post from
+    a phone whose clock is slow sorts below posts indexed before it)."""
+    indexed = parse_time(payload.get("indexedAt"))
+    record = payload.get("record")
+    written = parse_time(record.get("createdAt")) if isinstance(record, Mapping) else None
+    moments = [m for m in (indexed, written) if m is not None]
     uri = payload.get("uri")
     return Stamped(
-        uri if isinstance(uri, str) else "", moment.timestamp() if moment else None, payload
+        uri if isinstance(uri, str) else "",
+        min(moments).timestamp() if moments else None,
+        payload,
     )
 
 
@@ -212,6 +226,7 @@ class BlueskySource:
             source=self.name,
             logger=log,
             warned=self._stuck_warned,
+            lag=INDEX_LAG,
         )
 
     async def aclose(self) -> None:
@@ -223,8 +238,8 @@ class BlueskySource:
             "sort": "latest",
             "limit": self.settings.page_size,
         }
-        if edge.at is not None:
-            params["since"] = since_param(edge.at)
+        if edge.floor is not None:
+            params["since"] = since_param(edge.floor)
         if token is not None:
             params["cursor"] = str(token)
         body = await self.client.query(
@@ -235,7 +250,10 @@ class BlueskySource:
     async def _mentions(self, cursor: Cursor | None) -> FetchResult:
         stored = cursor.get("mentions") if isinstance(cursor, Mapping) else None
         walked = await walk(
-            Edge.from_cursor(stored), self._notification_page, max_pages=self.settings.max_pages
+            Edge.from_cursor(stored),
+            self._notification_page,
+            max_pages=self.settings.max_pages,
+            lag=INDEX_LAG,
         )
         if walked.stuck:
             warn_stuck(log, self.name, "notifications", self._stuck_warned)

@@ -8,9 +8,11 @@ Comments name their story (story_id, story_title) and the item they answer
 The source (type = "hackernews") searches the Algolia API's search_by_date, newest
 first, once per query (default: one per brand keyword), for stories and comments.
 Each query pages down to its edge (listener/paging.py): the newest created_at_i
-stored plus the objectIDs at exactly that second, asked for with
-numericFilters=created_at_i>=edge. Every page after the first of a walk, and every
-page of a backlog swept on by later polls, carries a fixed upper bound as well
+stored plus the objectIDs read within INDEX_LAG below it, asked for with
+numericFilters=created_at_i>=edge-INDEX_LAG (Algolia indexes an item a little
+after it is made, sometimes after items newer than it). Every page after the first
+of a walk, and every page of a backlog swept on by later polls, carries a fixed
+upper bound as well
 (created_at_i<=the newest second on the walk's first page), so pages do not shift as
 new posts arrive; those are read by the next walk from the top. Hacker News is
 read-only: complaints found here become callback tasks, never replies.
@@ -93,6 +95,9 @@ def _plain(html: Any) -> str:
 
 # -- the source -----------------------------------------------------------------------
 
+# How far below the newest item stored each poll reads again, for items indexed late.
+INDEX_LAG = 300.0
+
 log = logging.getLogger("earful.hackernews")
 
 DEFAULT_BASE_URL = "https://hn.algolia.com"
@@ -153,6 +158,7 @@ class HackerNewsSource:
             source=self.name,
             logger=log,
             warned=self._stuck_warned,
+            lag=INDEX_LAG,
         )
 
     async def aclose(self) -> None:
@@ -161,8 +167,8 @@ class HackerNewsSource:
     async def _page(self, query: str, token: str | int | None, edge: Edge) -> Page:
         page = token if isinstance(token, int) else 0
         numeric = []
-        if edge.at is not None:
-            numeric.append(f"created_at_i>={int(edge.at)}")
+        if edge.floor is not None:
+            numeric.append(f"created_at_i>={int(edge.floor)}")
         if edge.sweep is not None and edge.sweep.top is not None:
             # past the walk's first page: the newest second it met holds the pages still
             numeric.append(f"created_at_i<={int(edge.sweep.top)}")

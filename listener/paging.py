@@ -13,13 +13,19 @@ reaches it, so the middle of a burst is never skipped. From the first older page
 the page fetcher is handed the sweep under way (its `top`), so an API with a time
 filter can hold the pages still under new arrivals (listener/hackernews.py).
 
+A platform whose index lags (a post shows up minutes after posts newer than it,
+as Bluesky's search does) is walked with a *lag*: each poll reads down to that far
+below the edge, and the edge remembers the ids of every post in that window, so a
+late post is read once and an early one is not read twice.
+
 A platform whose paging goes round in circles (a page token that comes back, a page
 that brings nothing the walk has not read already) ends the walk there: the edge
 moves up to what was read and `Walked.stuck` says so, for the source to warn about
 (`warn_stuck`), instead of sweeping the same page forever.
 
 On the very first poll (no edge yet) only the newest page is read: Earful follows
-the platform from now on instead of importing its whole history.
+the platform from now on instead of importing its whole history. A first poll that
+finds nothing sets the edge at the epoch: everything that appears later is new.
 """
 
 from __future__ import annotations
@@ -67,14 +73,22 @@ class Sweep:
 
     next: str | int
     top: float | None = None  # the newest time met in this sweep
-    top_seen: frozenset[str] = frozenset()  # ids at exactly `top`
+    top_seen: frozenset[str] = frozenset()  # ids from `top` down to the lag below it
 
 
 @dataclass(frozen=True, slots=True)
 class Edge:
     at: float | None = None  # None: never polled
-    seen: frozenset[str] = field(default_factory=frozenset)
+    seen: frozenset[str] = field(default_factory=frozenset)  # ids from `at` down to `floor`
     sweep: Sweep | None = None
+    # how far below the edge a late-indexed post may still appear: the source's
+    # setting, not saved in the cursor
+    lag: float = 0.0
+
+    @property
+    def floor(self) -> float | None:
+        """The oldest time a walk reads down to."""
+        return None if self.at is None else max(0.0, self.at - self.lag)
 
     @classmethod
     def from_cursor(cls, cursor: Any) -> Edge:
@@ -109,10 +123,15 @@ class Edge:
         return cursor
 
     def is_old(self, item: Stamped) -> bool:
-        """Stored already by an earlier poll: older than the edge, or at it and seen."""
-        if self.at is None or item.at is None:
+        """Stored already by an earlier poll: below the floor, or above it and seen."""
+        if self.floor is None or item.at is None:
             return False
-        return item.at < self.at or (item.at == self.at and item.key in self.seen)
+        return item.at < self.floor or item.key in self.seen
+
+    def is_past(self, item: Stamped) -> bool:
+        """At or below the floor and read already: the walk has gone far enough."""
+        floor = self.floor
+        return floor is not None and item.at is not None and item.at <= floor and self.is_old(item)
 
 
 def _time(value: Any) -> float | None:
@@ -141,27 +160,30 @@ class Walked:
 PageFetcher = Callable[[str | int | None, Edge], Awaitable[Page]]
 
 
-async def walk(edge: Edge, fetch_page: PageFetcher, *, max_pages: int) -> Walked:
+async def walk(edge: Edge, fetch_page: PageFetcher, *, max_pages: int, lag: float = 0.0) -> Walked:
     """Page down from the top (or from where an unfinished sweep stopped) to the edge,
-    at most `max_pages` pages this time."""
+    or `lag` seconds below it, at most `max_pages` pages this time."""
     horizon = time.time() + FUTURE_SLACK
+    edge = replace(edge, lag=lag)
     if _beyond(edge, horizon):
         log.warning(
             "a saved paging position is in the future (%s); following from the newest posts again",
             edge.at,
         )
-        edge = Edge()
+        edge = Edge(lag=lag)
     found: list[Any] = []
     keys: set[str] = set()
     sweep = edge.sweep
     token = sweep.next if sweep else None
-    top, top_seen = (sweep.top, sweep.top_seen) if sweep else (None, frozenset[str]())
+    carried_top, carried = (sweep.top, sweep.top_seen) if sweep else (None, frozenset[str]())
+    top = carried_top
+    times: dict[str, float] = {}  # this walk's posts: their times, for the window
     budget = 1 if edge.at is None and sweep is None else max(1, max_pages)
     asked: set[str | int] = set()  # the page tokens this walk has used
     for _ in range(budget):
         # past the top page the fetcher sees the sweep under way, so that its bound
         # (the newest time met) holds from the first older page on
-        walking = edge if token is None else replace(edge, sweep=Sweep(token, top, top_seen))
+        walking = edge if token is None else replace(edge, sweep=Sweep(token, top))
         if token is not None:
             asked.add(token)
         try:
@@ -172,35 +194,35 @@ async def walk(edge: Edge, fetch_page: PageFetcher, *, max_pages: int) -> Walked
             # a saved page token the platform no longer takes (API cursors expire):
             # walk again from the top down to the same edge; nothing is skipped
             log.warning("a saved page cursor was refused (%s); paging again from the top", exc)
-            return await walk(Edge(edge.at, edge.seen), fetch_page, max_pages=max_pages)
+            return await walk(replace(edge, sweep=None), fetch_page, max_pages=max_pages, lag=lag)
         reached = fresh = False
         for stamped in page.items:
-            if edge.is_old(stamped):
-                reached = True
-                continue
             if stamped.key in keys:
-                continue
-            fresh = True
+                continue  # on an earlier page of this walk
+            fresh = True  # a page of posts read by earlier polls (in the lag) is progress
             keys.add(stamped.key)
+            if edge.is_old(stamped):
+                reached = reached or edge.is_past(stamped)
+                continue
             found.append(stamped.item)
             if stamped.at is not None and stamped.at <= horizon:
-                if top is None or stamped.at > top:
-                    top, top_seen = stamped.at, frozenset({stamped.key})
-                elif stamped.at == top:
-                    top_seen = top_seen | {stamped.key}
+                times[stamped.key] = stamped.at
+                top = stamped.at if top is None else max(top, stamped.at)
+        window = _window(top, times, carried_top, carried, lag)
         if reached or page.next is None or not page.items:
-            return Walked(tuple(found), _moved(edge, top, top_seen), False)
+            return Walked(tuple(found), _moved(edge, top, window), False)
         if not fresh or page.next in asked:
             # the same page again, or a token already followed: going on would read it
             # forever; what was read is kept and the edge moves up to it
-            return Walked(tuple(found), _moved(edge, top, top_seen), False, stuck=True)
+            return Walked(tuple(found), _moved(edge, top, window), False, stuck=True)
         token = page.next
+    window = _window(top, times, carried_top, carried, lag)
     if edge.at is None and sweep is None:
         # the first poll: the newest page only, and the edge starts there
-        return Walked(tuple(found), _moved(edge, top, top_seen), False)
+        return Walked(tuple(found), _moved(edge, top, window), False)
     # every page fetched had a next one (the loop returns otherwise), so there is a token
     assert token is not None
-    return Walked(tuple(found), replace(edge, sweep=Sweep(token, top, top_seen)), True)
+    return Walked(tuple(found), replace(edge, sweep=Sweep(token, top, window)), True)
 
 
 def warn_stuck(
@@ -229,13 +251,36 @@ def _beyond(edge: Edge, horizon: float) -> bool:
     return any(t is not None and t > horizon for t in times)
 
 
-def _moved(edge: Edge, top: float | None, top_seen: frozenset[str]) -> Edge:
-    """The edge after a finished sweep whose newest post was at `top`."""
-    if top is None or (edge.at is not None and top < edge.at):
-        return Edge(edge.at, edge.seen)
-    if edge.at is not None and top == edge.at:
-        return Edge(top, _bounded(edge.seen | top_seen))
-    return Edge(top, _bounded(top_seen))
+def _window(
+    top: float | None,
+    times: Mapping[str, float],
+    carried_top: float | None,
+    carried: frozenset[str],
+    lag: float,
+) -> frozenset[str]:
+    """The ids read from `top` down to `lag` below it: this walk's, and those an
+    unfinished sweep carried (all within `lag` of `carried_top`)."""
+    if top is None:
+        return frozenset()
+    ids = {key for key, at in times.items() if at >= top - lag}
+    if carried_top is not None and carried_top >= top - lag:
+        ids |= carried
+    return _bounded(frozenset(ids))
+
+
+def _moved(edge: Edge, top: float | None, window: frozenset[str]) -> Edge:
+    """The edge after a finished sweep whose newest post was at `top`, `window` the
+    ids read from `top` down to the lag below it."""
+    if top is None:
+        # nothing dated read: a first poll that found nothing starts at the epoch
+        return Edge(0.0 if edge.at is None else edge.at, edge.seen, lag=edge.lag)
+    at = top if edge.at is None else max(edge.at, top)
+    seen = frozenset[str]()
+    if edge.at is not None and edge.at >= at - edge.lag:
+        seen |= edge.seen  # the old window reaches into the new one
+    if top >= at - edge.lag:
+        seen |= window
+    return Edge(at, _bounded(seen), lag=edge.lag)
 
 
 def _bounded(ids: frozenset[str]) -> frozenset[str]:
@@ -267,6 +312,7 @@ async def walk_queries(
     source: str,
     logger: logging.Logger,
     warned: set[str] | None = None,
+    lag: float = 0.0,
 ) -> FetchResult:
     """Walk each query to its own edge and normalize what was found. The cursor is
     `{"queries": {query: edge}}`; a query dropped from the config drops out of it, a
@@ -282,7 +328,7 @@ async def walk_queries(
         async def page(token: str | int | None, edge: Edge, query: str = query) -> Page:
             return await fetch_page(query, token, edge)
 
-        walked = await walk(Edge.from_cursor(stored.get(query)), page, max_pages=max_pages)
+        walked = await walk(Edge.from_cursor(stored.get(query)), page, max_pages=max_pages, lag=lag)
         if walked.stuck:
             warn_stuck(logger, source, f"query {query!r}", warned)
         items.extend(walked.items)

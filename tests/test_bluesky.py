@@ -30,7 +30,7 @@ from earful.http import SharedSession
 from earful.outbox import publish_due, reconcile_sending
 from earful.pipeline import poll
 from listener.base import AuthFailed, RateLimited, SourceContext, SourceDown
-from listener.bluesky import BlueskySource, Settings, build
+from listener.bluesky import INDEX_LAG, BlueskySource, Settings, build
 from listener.http_errors import NotSent
 from responders.limits import reply_problem
 from responders.publish import bluesky as publish_bluesky
@@ -48,6 +48,14 @@ async def fake() -> AsyncIterator[FakeBluesky]:
 
 
 http = pytest.fixture(shared_http, name="http")
+
+
+LAG = timedelta(seconds=INDEX_LAG)
+
+
+def written(post: dict[str, Any]) -> float:
+    """The post's sortAt: in the fake, its createdAt, a quarter second before indexing."""
+    return datetime.fromisoformat(post["record"]["createdAt"]).timestamp()
 
 
 def settings(fake: FakeBluesky, **keys: Any) -> Settings:
@@ -120,11 +128,45 @@ async def test_a_burst_deeper_than_one_poll_is_swept_without_gaps_or_repeats(
     assert cursor is not None
     edge = cursor["queries"]["acme"]
     assert "sweep" not in edge
-    assert edge["seen"] == [fake.posts[-1]["uri"]]
-    # the sweep kept asking from the old edge, with the API's own cursor
-    since = stamp(BASE_TIME + timedelta(seconds=5))
+    # every post is within the lag below the edge: each is remembered, none read twice
+    assert sorted(edge["seen"]) == sorted(p["uri"] for p in fake.posts)
+    # the sweep kept asking from the lag below the old edge, with the API's own cursor
+    since = stamp(BASE_TIME + timedelta(seconds=5, milliseconds=-250) - LAG)
     assert [r.param("since") for r in fake.seen(SEARCH)[1:]] == [since] * 5
     assert [r.param("cursor") for r in fake.seen(SEARCH)[1:]] == [None, "10", "20", "30", "40"]
+
+
+async def test_a_post_indexed_after_newer_ones_is_still_read(
+    fake: FakeBluesky, http: SharedSession, store: Store
+) -> None:
+    # Search's `since` and order go by sortAt (the earlier of createdAt and
+    # indexedAt): a post written before the last poll's newest but indexed after
+    # that poll, or sent from a phone whose clock is 5 minutes slow, used to be
+    # filtered out by the server on every later poll.
+    bsky = source(fake, http)
+    fake.add(*complaints(1, 5))
+    await poll(bsky, store, stages())
+    late = post_view(6, "acme router dead since this morning", at=BASE_TIME + timedelta(seconds=9))
+    late["record"]["createdAt"] = stamp(BASE_TIME + timedelta(seconds=4, milliseconds=900))
+    slow = post_view(7, "acme billing wrong again", at=BASE_TIME + timedelta(seconds=10))
+    slow["record"]["createdAt"] = stamp(BASE_TIME + timedelta(seconds=5) - timedelta(minutes=5))
+    fake.add(late, slow)
+    summary = await poll(bsky, store, stages())
+    assert summary.new == 2 and summary.ingest.duplicates == 0  # the five are not read again
+    assert stored_ids(store) == sorted(p["uri"] for p in fake.posts)
+    assert (await poll(bsky, store, stages())).fetched == 0
+
+
+async def test_a_first_poll_that_finds_nothing_follows_from_then_on(
+    fake: FakeBluesky, http: SharedSession, store: Store
+) -> None:
+    bsky = source(fake, http, page_size=10, max_pages=2)
+    assert (await poll(bsky, store, stages())).fetched == 0
+    fake.add(*complaints(1, 35))  # more than one poll's pages: swept over two polls
+    first = await poll(bsky, store, stages())
+    assert first.more and first.new == 20
+    assert not (await poll(bsky, store, stages())).more
+    assert stored_ids(store) == sorted(p["uri"] for p in fake.posts)
 
 
 async def test_a_cursor_that_never_changes_ends_the_walk_instead_of_looping(
@@ -144,14 +186,14 @@ async def test_a_cursor_that_never_changes_ends_the_walk_instead_of_looping(
     assert cursor is not None
     # the edge moved up to what was read, with no sweep left to loop on
     newest = fake.posts[-1]
-    assert cursor["queries"]["acme"] == {
-        "at": datetime.fromisoformat(newest["indexedAt"]).timestamp(),
-        "seen": [newest["uri"]],
-    }
+    edge = cursor["queries"]["acme"]
+    assert edge["at"] == written(newest) and newest["uri"] in edge["seen"]
     assert stored_ids(store) == sorted(p["uri"] for p in fake.posts[:3] + fake.posts[-10:])
 
-    quiet = await poll(bsky, store, stages())  # the edge is on the first page
-    assert not quiet.more and quiet.fetched == 0 and len(fake.seen(SEARCH)) == 4
+    # nothing new: the lag below the edge is read again (the newest page, then the
+    # stuck one) and the walk stops where the cursor repeats
+    quiet = await poll(bsky, store, stages())
+    assert not quiet.more and quiet.fetched == 0 and len(fake.seen(SEARCH)) == 5
     fake.add(*complaints(40, 12))
     again = await poll(bsky, store, stages())
     assert not again.more and again.new == 10
@@ -179,7 +221,7 @@ async def test_a_notification_cursor_that_never_changes_ends_the_walk(
     assert not summary.more and summary.new == 5
     cursor = store.cursor("bsky")
     assert cursor is not None and "sweep" not in cursor["mentions"]
-    assert cursor["mentions"]["seen"] == [later[-1]["uri"]]
+    assert later[-1]["uri"] in cursor["mentions"]["seen"]
     assert len(fake.seen("/xrpc/app.bsky.notification.listNotifications")) == 3
     assert "bsky: the platform's paging for notifications repeats itself" in caplog.text
 
@@ -431,7 +473,7 @@ async def test_mentions_follow_their_own_edge(
     assert summary.new == 2
     cursor = store.cursor("bsky")
     assert cursor is not None
-    assert cursor["mentions"]["at"] == datetime.fromisoformat(later[-1]["indexedAt"]).timestamp()
+    assert cursor["mentions"]["at"] == written(later[-1])
 
 
 # -- publishing ----------------------------------------------------------------------------
@@ -684,8 +726,8 @@ async def test_a_cursor_this_version_did_not_write_starts_afresh(
     assert result.cursor == {
         "queries": {
             "acme": {
-                "at": datetime.fromisoformat(fake.posts[-1]["indexedAt"]).timestamp(),
-                "seen": [fake.posts[-1]["uri"]],
+                "at": written(fake.posts[-1]),
+                "seen": sorted(p["uri"] for p in fake.posts),
             }
         }
     }

@@ -17,7 +17,7 @@ from fakes.server import Scripted
 from earful.http import SharedSession
 from earful.pipeline import poll
 from listener.base import RateLimited, SourceContext, SourceDown
-from listener.hackernews import HackerNewsSource, Settings, build
+from listener.hackernews import INDEX_LAG, HackerNewsSource, Settings, build
 from responders.limits import reply_problem
 from storage.store import Store
 
@@ -94,16 +94,28 @@ async def test_a_burst_is_swept_under_a_fixed_upper_bound(
 
     assert stored(store) == sorted(h["objectID"] for h in fake.hits)
     filters = [r.param("numericFilters") for r in fake.seen(SEARCH)]
-    edge, top = BASE_TIME + 3, BASE_TIME + 38
+    # each walk reads down to the index lag below its edge
+    edge, top = BASE_TIME + 3 - int(INDEX_LAG), BASE_TIME + 38
     # the bound holds from the first older page on, this poll's and the next ones'
-    assert filters[1:] == [
+    assert filters[1:6] == [
         f"created_at_i>={edge}",
         f"created_at_i>={edge},created_at_i<={top}",
         f"created_at_i>={edge},created_at_i<={top}",
         f"created_at_i>={edge},created_at_i<={top}",
-        f"created_at_i>={top}",
+        f"created_at_i>={top - int(INDEX_LAG)}",
     ]
-    assert [r.param("page") for r in fake.seen(SEARCH)[1:]] == ["0", "1", "2", "3", "0"]
+    assert [r.param("page") for r in fake.seen(SEARCH)[1:6]] == ["0", "1", "2", "3", "0"]
+
+
+async def poll_until_done(hn: HackerNewsSource, store: Store) -> int:
+    """Poll until no sweep is under way (the lag below the edge can take several
+    polls of small pages to read again); how many posts were new."""
+    new = 0
+    while True:
+        summary = await poll(hn, store, stages())
+        new += summary.new
+        if not summary.more:
+            return new
 
 
 async def test_posts_arriving_while_the_first_poll_pages_do_not_shift_the_sweep(
@@ -125,13 +137,34 @@ async def test_posts_arriving_while_the_first_poll_pages_do_not_shift_the_sweep(
     fake.before_search = None
     while (await poll(hn, store, stages())).more:
         pass
-    last = await poll(hn, store, stages())  # the arrivals, from the top
-    assert last.new == 3 and not last.more
+    assert await poll_until_done(hn, store) == 3  # the arrivals, from the top
 
     # every story once: none of the burst lost at the seam between polls
     assert stored(store) == sorted(h["objectID"] for h in fake.hits)
     assert len(fake.hits) == 34
     assert first.new == 10  # two pages of the burst, not shifted into each other
+
+
+async def test_an_item_indexed_after_newer_ones_is_still_read(
+    fake: FakeHackerNews, http: SharedSession, store: Store
+) -> None:
+    hn = source(fake, http)
+    fake.add(*stories(1, 5))
+    await poll(hn, store, stages())
+    fake.add(comment(6, "acme lost my order", at=BASE_TIME + 2))  # made before story 5
+    summary = await poll(hn, store, stages())
+    assert summary.new == 1 and summary.ingest.duplicates == 0
+    assert stored(store) == sorted(h["objectID"] for h in fake.hits)
+
+
+async def test_a_first_poll_that_finds_nothing_follows_from_then_on(
+    fake: FakeHackerNews, http: SharedSession, store: Store
+) -> None:
+    hn = source(fake, http, page_size=20)
+    assert (await poll(hn, store, stages())).fetched == 0
+    fake.add(*stories(1, 50))
+    assert await poll_until_done(hn, store) == 50  # not only the newest page of 20
+    assert stored(store) == sorted(h["objectID"] for h in fake.hits)
 
 
 async def test_posts_in_the_same_second_as_the_edge_are_neither_lost_nor_repeated(

@@ -28,6 +28,12 @@ def stamp(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def sort_at(item: dict[str, Any]) -> str:
+    """What the AppView sorts posts and notifications by: the earlier of when the
+    record says it was written and when it was indexed."""
+    return str(min(item["record"]["createdAt"], item["indexedAt"]))
+
+
 def author(n: int, handle: str | None = None) -> dict[str, Any]:
     return {
         "did": f"did:plc:user{n:04d}abcdefghijkl",
@@ -203,13 +209,14 @@ class FakeBluesky(FakeServer):
             return denied
         query = request.query.get("q", "").casefold()
         since = request.query.get("since")
+        # as the AppView: `since` and sort=latest go by sortAt, the earlier of
+        # createdAt and indexedAt (same format here, so the strings compare)
         hits = [
             p
             for p in self.posts
-            if query in p["record"]["text"].casefold()
-            and (since is None or p["indexedAt"] >= since)
+            if query in p["record"]["text"].casefold() and (since is None or sort_at(p) >= since)
         ]
-        hits.sort(key=lambda p: p["indexedAt"], reverse=True)  # sort=latest
+        hits.sort(key=sort_at, reverse=True)
         page, cursor = self._page(hits, request)
         body: dict[str, Any] = {"posts": page, "hitsTotal": len(hits)}
         if cursor:
@@ -222,7 +229,7 @@ class FakeBluesky(FakeServer):
             return denied
         reasons = request.query.getall("reasons", [])
         items = [n for n in self.notifications if not reasons or n["reason"] in reasons]
-        items.sort(key=lambda n: n["indexedAt"], reverse=True)
+        items.sort(key=sort_at, reverse=True)
         page, cursor = self._page(items, request, 50)
         body: dict[str, Any] = {
             "notifications": page,

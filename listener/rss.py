@@ -137,13 +137,15 @@ def _title(entry: Mapping[str, Any]) -> str | None:
 
 
 def _body(entry: Mapping[str, Any]) -> str | None:
-    """The summary, or (Atom feeds often have only that) the first content."""
+    """The whole post (the first content) when the feed carries it, else the
+    summary: "full text" feeds pair a cut-off excerpt (RSS <description>, Atom
+    <summary>) with the post (<content:encoded>, <content>), and a brand named only
+    past the cut must still be found and judged."""
+    for part in map(as_mapping, as_list(entry.get("content"))):
+        html = as_str(part.get("value")) if part else None
+        if html and html.strip():
+            return html_to_text(html)
     html = as_str(entry.get("summary"))
-    if html is None:
-        for part in map(as_mapping, as_list(entry.get("content"))):
-            html = as_str(part.get("value")) if part else None
-            if html:
-                break
     return html_to_text(html) if html else None
 
 

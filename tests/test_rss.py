@@ -128,6 +128,24 @@ async def test_match_wants_the_brand_as_a_whole_word(
     assert [t.split("\n")[0] for t in texts(store)] == ["Why I left ACME", "Roadrunner"]
 
 
+@pytest.mark.parametrize("write", [rss, atom], ids=["rss", "atom"])
+async def test_a_full_text_feed_is_matched_and_judged_on_the_whole_post(
+    write: Any, fake: FakeFeeds, http: SharedSession, store: Store
+) -> None:
+    # WordPress pairs a cut-off excerpt with the whole post: a brand named only past
+    # the cut used to be dropped by `match`, and a kept entry judged on the excerpt.
+    excerpt = "<p>This week I worked from the kitchen table and it went [&#8230;]</p>"
+    whole = (
+        "<p>This week I worked from the kitchen table and it went badly.</p>"
+        "<p>My Acme internet dropped every hour and Acme support hung up on me twice.</p>"
+    )
+    url = fake.publish("blog", write("Blog", [Item("1", "My week at home", excerpt, full=whole)]))
+    summary = await poll(source(http, [url]), store, stages())
+    assert summary.new == 1
+    (text,) = texts(store)
+    assert "Acme support hung up on me twice" in text and "[…]" not in text
+
+
 # -- conditional GET -----------------------------------------------------------------------------
 
 

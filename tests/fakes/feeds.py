@@ -27,6 +27,7 @@ class Item:
     link: str | None = None
     author: str | None = None
     published: datetime = BASE_TIME
+    full: str = ""  # the whole post beside the excerpt (`html`): a "full text" feed
 
 
 def rss(title: str, items: list[Item], link: str = "https://news.example/") -> str:
@@ -41,10 +42,13 @@ def rss(title: str, items: list[Item], link: str = "https://news.example/") -> s
             parts.append(f"<dc:creator>{escape(item.author)}</dc:creator>")
         parts.append(f"<pubDate>{format_datetime(item.published, usegmt=True)}</pubDate>")
         parts.append(f"<description>{escape(item.html)}</description>")
+        if item.full:
+            parts.append(f"<content:encoded>{escape(item.full)}</content:encoded>")
         entries.append("<item>" + "".join(parts) + "</item>")
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
-        '<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>'
+        '<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+        'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>'
         f"<title>{escape(title)}</title><link>{escape(link)}</link>"
         "<description>News</description>" + "".join(entries) + "</channel></rss>"
     )
@@ -62,7 +66,9 @@ def atom(title: str, items: list[Item]) -> str:
             parts.append(f"<author><name>{escape(item.author)}</name></author>")
         stamp = item.published.isoformat().replace("+00:00", "Z")
         parts.append(f"<published>{stamp}</published><updated>{stamp}</updated>")
-        parts.append(f'<content type="html">{escape(item.html)}</content>')
+        if item.full:
+            parts.append(f'<summary type="html">{escape(item.html)}</summary>')
+        parts.append(f'<content type="html">{escape(item.full or item.html)}</content>')
         entries.append("<entry>" + "".join(parts) + "</entry>")
     return (
         '<?xml version="1.0" encoding="utf-8"?>\n'

@@ -7,6 +7,7 @@ $EARFUL_CONFIG); every listing takes --json, whose shape README documents.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import csv
 import functools
@@ -232,21 +233,45 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("path", type=click.Path(path_type=Path), default=Path("earful.toml"))
+@click.argument("where", metavar="PATH", type=click.Path(), default="earful.toml")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 @handles_errors
-def init(path: Path, force: bool) -> None:
-    """Write a starter config to PATH (default ./earful.toml)."""
-    if path.is_dir():
+def init(where: str, force: bool) -> None:
+    """Write a starter config to PATH (default ./earful.toml; a folder, or a name
+    ending in /, gets earful.toml in it)."""
+    path = Path(where)  # `where` as typed: Path() would drop a trailing /
+    if path.is_dir() or where.endswith(("/", os.sep)):
         path = path / "earful.toml"
+    for folder in path.parents:
+        if folder.exists() and not folder.is_dir():
+            raise BadConfig(f"{folder} is a file, not a folder")
     if path.exists() and not force:
         raise BadConfig(f"{path} exists; use --force to overwrite it")
+    if path.exists() and not _is_text(path):
+        # --force is for a config gone wrong, not for the database beside it
+        raise BadConfig(f"{path} is not a config file (it is not text); not overwriting it")
     from importlib.resources import files
 
     starter = files("earful").joinpath("starter.toml").read_text(encoding="utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(starter, encoding="utf-8")
     click.echo(f"wrote {path}: set [brand], add [[sources]], then `earful run -c {path}`")
+
+
+def _is_text(path: Path) -> bool:
+    """A small UTF-8 text file, as a config is; not a database or any binary file."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(1 << 20)
+    except OSError:
+        return False
+    if b"\0" in head:  # SQLite's header, and any binary format, has NUL bytes
+        return False
+    try:  # not final: the first megabyte may end inside a character
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 # -- classify -------------------------------------------------------------------
@@ -690,7 +715,11 @@ def poll(config_file: Path | None, as_json: bool, source_name: str | None, max_p
     """Poll each source once, judge, queue, and print a summary."""
     if source_name is not None and not source_name.strip():
         raise click.BadParameter("name a source (or leave --source out)", param_hint="--source")
-    config = _load(config_file, credentials=("sources",))
+    # one source polled needs only its own ${VAR}s set
+    config = _load(config_file, credentials=() if source_name else ("sources",))
+    waiting = [problem for name, problem in config.waiting_sources if name == source_name]
+    if waiting:
+        raise BadConfig(str(ConfigError(config.path, waiting)))
     if not config.sources:
         raise BadConfig(
             f"{config.path}: no [[sources]] to poll; add a [[sources]] table "
@@ -749,7 +778,11 @@ def no_console_option(func: F) -> F:
 
 @cli.command()
 @config_option
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    help="Log this much this time (default: [logging] level in the config).",
+)
 @no_console_option
 @handles_errors
 def run(config_file: Path | None, log_level: str | None, no_console: bool) -> None:
@@ -793,6 +826,12 @@ def publish(config_file: Path | None, as_json: bool) -> None:
             f"{n} {_PUBLISH_OUTCOMES.get(k, k)}" for k, n in summary.outcomes.items()
         )
         click.echo(f"publish ({config.publish.mode}): {outcomes or 'no approved replies to post'}")
+    stuck = sum(summary.outcomes.get(k, 0) for k in ("failed", "unknown"))
+    if stuck:  # exit 1, as poll and alerts send do: a cron job should hear of it
+        raise Failure(
+            f"{stuck} replies failed or are in doubt "
+            "(earful queue list --status failed, or --status unknown)"
+        )
 
 
 # What each outcome of a publish run means, said to the operator.
@@ -972,6 +1011,7 @@ def queue() -> None:
     type=click.Choice([*REPLY_STATUSES, "all"]),
     default="pending",
     show_default=True,
+    help="Only drafts in this state.",
 )
 @click.option(
     "--platform",
@@ -990,7 +1030,7 @@ def queue_list(
             None if status == "all" else status, limit=limit + 1, platform=platform
         )
     if as_json:
-        click.echo(to_json(rows[:limit]))
+        click.echo(to_json(_note_more(rows, limit)))
         return
     rows = _note_more(rows, limit)
     if not rows:
@@ -1158,7 +1198,11 @@ def callbacks() -> None:
 @config_option
 @json_option
 @click.option(
-    "--status", type=click.Choice(["open", "done", "all"]), default="open", show_default=True
+    "--status",
+    type=click.Choice(["open", "done", "all"]),
+    default="open",
+    show_default=True,
+    help="Only tasks in this state.",
 )
 @_limit_option(100)
 @handles_errors
@@ -1167,7 +1211,7 @@ def callbacks_list(config_file: Path | None, as_json: bool, status: str, limit: 
     with _store(_load(config_file)) as store:
         rows = store.callbacks(None if status == "all" else status, limit=limit + 1)
     if as_json:
-        click.echo(to_json(rows[:limit]))
+        click.echo(to_json(_note_more(rows, limit)))
         return
     if not rows:
         click.echo(f"no {status} callbacks")
@@ -1204,7 +1248,11 @@ def alerts() -> None:
 @config_option
 @json_option
 @click.option(
-    "--status", type=click.Choice([*ALERT_STATUSES, "all"]), default="all", show_default=True
+    "--status",
+    type=click.Choice([*ALERT_STATUSES, "all"]),
+    default="all",
+    show_default=True,
+    help="Only alerts in this state.",
 )
 @_limit_option(50)
 @handles_errors
@@ -1213,7 +1261,7 @@ def alerts_list(config_file: Path | None, as_json: bool, status: str, limit: int
     with _store(_load(config_file)) as store:
         rows = store.alert_list(None if status == "all" else status, limit=limit + 1)
     if as_json:
-        click.echo(to_json(rows[:limit]))
+        click.echo(to_json(_note_more(rows, limit)))
         return
     if not rows:
         click.echo("no alerts" if status == "all" else f"no {status} alerts")
@@ -1316,8 +1364,7 @@ def stats(config_file: Path | None, as_json: bool) -> None:
 @handles_errors
 def backup_command(config_file: Path | None, as_json: bool, target: Path, force: bool) -> None:
     """Copy the database to TARGET: consistent while the daemon runs, checked, and
-    written whole or not at all. To restore, stop the daemon and put the copy at
-    storage.path."""
+    written whole or not at all. `earful restore` puts such a copy back."""
     from storage.backup import BackupError, backup
 
     config = _load(config_file)
@@ -1339,6 +1386,45 @@ def backup_command(config_file: Path | None, as_json: bool, target: Path, force:
     click.echo(
         f"backed up {result.mentions:,} mentions ({result.bytes / 2**20:.1f} MB, schema "
         f"v{result.schema_version}) to {result.path} in {duration(took)}"
+    )
+
+
+@cli.command("restore")
+@config_option
+@json_option
+@click.argument("copy", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace the database that is there now.")
+@handles_errors
+def restore_command(config_file: Path | None, as_json: bool, copy: Path, force: bool) -> None:
+    """Put COPY (made by `earful backup`) back as the database at storage.path. The
+    daemon must be stopped; the copy is checked before anything is replaced."""
+    from storage.backup import BackupError, restore
+    from storage.db import database_files
+
+    config = _load(config_file)
+    db = config.db_path
+    if copy.resolve() in database_files(db.resolve()):
+        raise click.UsageError(f"{copy} is the database itself; name a backup")
+    if db.exists() and not force:
+        raise click.UsageError(
+            f"this replaces the database {db} with {copy}; add --force to go ahead "
+            "(`earful backup` it first if you may want it back)"
+        )
+    if not db.parent.is_dir():
+        raise click.UsageError(f"there is no folder {db.parent} (storage.path)")
+    # the daemon's own lock: none may start while the file is swapped
+    busy = f"a daemon is running on {db}; stop it first (Ctrl-C or SIGTERM)"
+    try:
+        with locks.held(locks.daemon_lock(db), busy):
+            result = restore(copy, db)
+    except BackupError as exc:
+        raise Failure(str(exc)) from None
+    if as_json:
+        click.echo(to_json(result))
+        return
+    click.echo(
+        f"restored {result.mentions:,} mentions (schema v{result.schema_version}) from "
+        f"{copy} to {result.path}; start Earful again"
     )
 
 
@@ -1402,7 +1488,12 @@ def _echo_stats(s: Any) -> None:
 @config_option
 @click.argument("kind", type=click.Choice(["mentions", "praise", "replies"]))
 @click.option(
-    "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "json"]),
+    default="csv",
+    show_default=True,
+    help="CSV for spreadsheets, JSON with the exact text.",
 )
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File (default stdout)."
@@ -1474,10 +1565,16 @@ def search(config_file: Path | None, as_json: bool, limit: int, query: str) -> N
     quoted phrase", a prefix* and OR; anything else is searched for as written."""
     if not query.strip():
         raise click.BadParameter("give a word or phrase to search for", param_hint="QUERY")
+    from storage.store import StoreError, check_search
+
+    try:
+        check_search(query)
+    except StoreError as exc:
+        raise click.BadParameter(str(exc), param_hint="QUERY") from None
     with _store(_load(config_file)) as store:
         rows = store.search(query, limit=limit + 1)
     if as_json:
-        click.echo(to_json(rows[:limit]))
+        click.echo(to_json(_note_more(rows, limit)))
         return
     if not rows:
         click.echo(f"no stored mentions match {query!r}")
@@ -1518,7 +1615,12 @@ def _read_password(from_stdin: bool) -> str:
 @user.command("add")
 @config_option
 @actor_option
-@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option(
+    "--role",
+    type=click.Choice(ROLES),
+    required=True,
+    help="admin: everything; agent: decides drafts; viewer: reads.",
+)
 @click.option(
     "--password-stdin", is_flag=True, help="Read the password from the first line of stdin."
 )

@@ -178,6 +178,8 @@ class Config:
     # (name, type) of every source the config names, in its order, those left out
     # for an unset ${VAR} included (see load_config's `credentials`)
     named_sources: tuple[tuple[str, str], ...] = ()
+    # (name, problem) for each source left out that way: why it cannot be polled
+    waiting_sources: tuple[tuple[str, str], ...] = ()
     # what must never be logged: see secret_values()
     secrets: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
@@ -259,7 +261,7 @@ def parse_config(
         root = None
     # the sources are checked even when another section is wrong: every problem at once
     tables = root.sources if root is not None else expanded.get("sources")
-    source_settings, named = _validate_sources(tables, found)
+    source_settings, named, waiting = _validate_sources(tables, found)
     found.settle(failed=root is None)
     if found.problems or root is None:
         raise ConfigError(path, found.messages())
@@ -275,6 +277,7 @@ def parse_config(
         logging=root.logging,
         escalation=_escalation(root.escalation, root.responders),
         named_sources=tuple(named),
+        waiting_sources=tuple(waiting),
         secrets=found.secret_values(source_settings),
     )
 
@@ -288,10 +291,12 @@ def _escalation(section: EscalationConfig, responders: RespondersConfig) -> Esca
 
 def _validate_sources(
     tables: Any, found: Findings
-) -> tuple[list[SourceSettings], list[tuple[str, str]]]:
-    """The sources that can be built, and (name, type) of every source named."""
+) -> tuple[list[SourceSettings], list[tuple[str, str]], list[tuple[str, str]]]:
+    """The sources that can be built, (name, type) of every source named, and (name,
+    problem) for each left out for an unset ${VAR}."""
     validated: list[SourceSettings] = []
     named: list[tuple[str, str]] = []
+    waiting: list[tuple[str, str]] = []
     seen: set[str] = set()
     for index, table in enumerate(tables if isinstance(tables, list) else []):
         where = ("sources", index)
@@ -320,9 +325,11 @@ def _validate_sources(
             # ("mentions mode needs access_token"): left out, and those wait too.
             found.waiting.extend(found.problems[before:])
             del found.problems[before:]
+            if isinstance(name, str):
+                waiting.extend((name, m) for m in found.messages_under(where))
         elif settings is not None:
             validated.append(settings)
-    return validated, named
+    return validated, named, waiting
 
 
 def _unknown_type(type_name: Any) -> str:

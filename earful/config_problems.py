@@ -70,8 +70,15 @@ class Findings:
     def messages(self) -> list[str]:
         """Each problem as "key.path: what", with no value from the environment or
         of a secret-looking key in it; repeats left out."""
+        return self._said(self.problems)
+
+    def messages_under(self, loc: Loc) -> list[str]:
+        """The waiting unset variables under `loc`, said as `messages` says them."""
+        return self._said([(where, m) for where, m in self.waiting if where[: len(loc)] == loc])
+
+    def _said(self, problems: list[tuple[Loc, str]]) -> list[str]:
         out: list[str] = []
-        for loc, message in self.problems:
+        for loc, message in problems:
             text = f"{key_path(loc)}: {self._conceal(loc, message)}"
             if text not in out:
                 out.append(text)

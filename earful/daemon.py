@@ -545,6 +545,12 @@ class Daemon:
             self._start_streams()
             names = ", ".join(self.runners) or "none"
             log.info("earful running: sources %s; publish mode %s", names, self.config.publish.mode)
+            if not self.runners:
+                log.warning(
+                    "no sources to poll: add a [[sources]] table to %s (config.example.toml "
+                    "shows one for each type); the console and the publisher run meanwhile",
+                    self.config.path,
+                )
             escalation = self.config.escalation
             log.info(
                 "escalation alerts: %s",
@@ -571,8 +577,8 @@ class Daemon:
             if problem is not None:
                 self.failure = (
                     f"{problem} while Earful was running; stopped so that nothing more is "
-                    "written where no one can read it. Put the database back (or fix "
-                    "storage.path) and start Earful again"
+                    "written where no one can read it. Put the database back with "
+                    "`earful restore BACKUP` (or fix storage.path) and start Earful again"
                 )
                 log.error("%s", self.failure)
                 stop.set()

@@ -204,10 +204,15 @@ def open_store(config: Config, *, create: bool = True) -> Store:
             config.path,
             [
                 f"storage.path: there is no database at {path} yet (`earful run` or "
-                "`earful poll` makes it); is the path right?"
+                "`earful poll` makes it, once [[sources]] are set up); is the path right?"
             ],
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.is_dir():
+        # not made: a typo in storage.path must not start a new tree and an empty queue
+        raise ConfigError(
+            config.path,
+            [f"storage.path: there is no folder {path.parent}; create it, or correct the path"],
+        )
     try:
         return Store.open(path)
     except (SchemaTooNew, sqlite3.DatabaseError) as exc:

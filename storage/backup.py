@@ -1,4 +1,5 @@
-"""A copy of the database that is consistent while the daemon keeps writing.
+"""A copy of the database that is consistent while the daemon keeps writing, and
+putting such a copy back.
 
 `VACUUM INTO` reads the whole database in one read transaction (in WAL mode that
 blocks no writer) and writes a compact copy; SQLite's page-by-page backup would
@@ -9,12 +10,14 @@ a crash leaves either the old target or the whole new one, never half a file.
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from storage.db import connect
+from storage.db import connect, database_files
 from storage.files import replaced
+from storage.schema import SCHEMA_VERSION
 from storage.store import Store
 
 
@@ -41,6 +44,31 @@ def backup(store: Store, target: Path) -> BackupResult:
             raise BackupError(f"cannot write the copy {partial}: {exc}") from None
         mentions, version = _verify(partial)
     return BackupResult(target, target.stat().st_size, mentions, version)
+
+
+def restore(copy: Path, db: Path) -> BackupResult:
+    """Put `copy` (an `earful backup`) in place as the database `db`, which no process
+    may have open. The copy is checked before anything is replaced; the old
+    database's -wal and -shm go, or SQLite would play a crashed daemon's last
+    transactions over the restored copy."""
+    db = db.resolve()
+    with replaced(db) as partial:
+        try:
+            shutil.copyfile(copy, partial)
+        except OSError as exc:
+            raise BackupError(f"cannot copy {copy} to {partial}: {exc}") from None
+        try:
+            mentions, version = _verify(partial)
+        except sqlite3.DatabaseError as exc:
+            raise BackupError(f"{copy} is not an Earful database: {exc}") from None
+        if version > SCHEMA_VERSION:
+            raise BackupError(
+                f"{copy} is at schema version {version}, newer than this Earful "
+                f"understands ({SCHEMA_VERSION}); restore it with a newer Earful"
+            )
+        for leftover in database_files(db)[1:]:
+            leftover.unlink(missing_ok=True)
+    return BackupResult(db, db.stat().st_size, mentions, version)
 
 
 def _verify(path: Path) -> tuple[int, int]:

@@ -65,7 +65,10 @@ class AlreadyDecided(StoreError):
     def __init__(self, reply: ReplyRecord, wanted: str, expected: Sequence[str] = ()) -> None:
         if reply.decided_by:
             when = f" at {reply.decided_at}" if reply.decided_at else ""
-            state = f"it was already {reply.status} by {reply.decided_by}{when}"
+            if reply.status in ("approved", "rejected"):
+                state = f"it was already {reply.status} by {reply.decided_by}{when}"
+            else:  # the publisher moved it on: the person decided only the approval
+                state = f"it is already {reply.status} (approved by {reply.decided_by}{when})"
         else:  # nobody decided it yet: say which states the change needs
             needed = f" (expected {' or '.join(expected)})" if expected else ""
             state = f"it is {reply.status}{needed}"

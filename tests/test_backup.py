@@ -4,7 +4,10 @@ writes, checked, and written whole or not at all."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -12,6 +15,7 @@ import factories
 from click.testing import CliRunner, Result
 from replayfiles import write_config
 
+from earful import locks
 from earful.cli import cli
 from earful.config import load_config
 from storage.store import Store
@@ -130,3 +134,58 @@ def test_mistakes_are_refused_before_anything_is_written(tmp_path: Path) -> None
     missing = earful("backup", "-c", str(config), str(tmp_path / "x.db"))
     assert missing.exit_code == 2 and "there is no database" in missing.output
     assert not (tmp_path / "x.db").exists()
+
+
+# -- restore -----------------------------------------------------------------------------------
+
+
+def test_restore_after_a_crash_is_the_copy_not_the_crashed_daemons_last_writes(
+    tmp_path: Path,
+) -> None:
+    config = filled(tmp_path, 10)
+    db = load_config(config).db_path
+    copy = tmp_path / "copy.db"
+    assert earful("backup", "-c", str(config), str(copy)).exit_code == 0
+    # a daemon that wrote 20 more and was killed: its writes are only in the -wal
+    crashed = (
+        "import os, sys, factories\n"
+        "from storage.store import Store\n"
+        f"store = Store.open({str(db)!r})\n"
+        "store.conn.execute('PRAGMA wal_autocheckpoint = 0')\n"
+        "for n in range(100, 120):\n"
+        "    m = factories.mention(f'lumenet down {n}', native_id=str(n))\n"
+        "    store.ingest('replayed', [factories.complaint(m)], {'offset': n})\n"
+        "os._exit(0)\n"
+    )
+    tests = Path(__file__).parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tests), str(tests.parent)])}
+    subprocess.run([sys.executable, "-c", crashed], check=True, env=env)
+    assert db.with_name(db.name + "-wal").stat().st_size > 0
+
+    refused = earful("restore", "-c", str(config), str(copy))
+    assert refused.exit_code == 2 and "add --force" in refused.output
+    result = earful("restore", "-c", str(config), str(copy), "--force")
+    assert result.exit_code == 0, result.output
+    assert "restored 10 mentions (schema v" in result.output
+    assert not db.with_name(db.name + "-wal").exists()
+    with Store.open(db) as store:  # as the daemon will open it
+        assert store.conn.execute("SELECT count(*) FROM mentions").fetchone()[0] == 10
+
+
+def test_restore_refuses_a_running_daemon_and_a_file_that_is_no_database(tmp_path: Path) -> None:
+    config = filled(tmp_path, 3)
+    db = load_config(config).db_path
+    before = db.read_bytes()
+    junk = tmp_path / "notes.db"
+    junk.write_text("not a database", encoding="utf-8")
+    bad = earful("restore", "-c", str(config), str(junk), "--force")
+    assert bad.exit_code == 1 and "is not an Earful database" in bad.output
+    copy = tmp_path / "copy.db"
+    earful("backup", "-c", str(config), str(copy))
+    with locks.held(locks.daemon_lock(db), "a test holds it"):
+        busy = earful("restore", "-c", str(config), str(copy), "--force")
+    assert busy.exit_code == 1 and "a daemon is running" in busy.output
+    itself = earful("restore", "-c", str(config), str(db), "--force")
+    assert itself.exit_code == 2 and "is the database itself" in itself.output
+    assert db.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []

@@ -98,6 +98,19 @@ def test_init_never_overwrites_without_force(tmp_path: Path) -> None:
     load_config(path, env={})
 
 
+def test_init_into_a_new_folder_and_never_over_a_database(tmp_path: Path) -> None:
+    made = earful("init", f"{tmp_path / 'fresh'}/")  # a name ending in / is a folder
+    assert made.exit_code == 0 and (tmp_path / "fresh" / "earful.toml").is_file()
+    db = tmp_path / "earful.db"
+    sqlite3.connect(db).execute("CREATE TABLE t (x)").connection.close()
+    refused = earful("init", str(db), "--force")
+    assert refused.exit_code == 2 and "is not a config file" in refused.output
+    assert db.read_bytes().startswith(b"SQLite format 3\0")
+    inside_a_file = earful("init", str(tmp_path / "fresh" / "earful.toml" / "x.toml"))
+    assert inside_a_file.exit_code == 2
+    assert "earful.toml is a file, not a folder" in inside_a_file.output
+
+
 def test_classify_explain_names_the_cues_that_fired(world: World) -> None:
     result = world.run("classify", "--explain", OUTAGE)
     assert result.exit_code == 0
@@ -288,6 +301,48 @@ def test_publish_in_dry_run_marks_approved_replies_sent(world: World) -> None:
         assert (sent.status, sent.dry_run, sent.posted_id) == ("sent", 1, None)
     assert world.json("publish") == {"outcomes": {}}  # nothing left to post
     assert "publish (dry-run): no approved replies to post" in world.run("publish").output
+    # alice approved it; the publisher, not she, sent it
+    again = world.run("queue", "approve", str(reply), "--as", "bob")
+    assert again.exit_code == 1
+    assert f"reply {reply} cannot be approved: it is already sent (approved by alice at" in (
+        again.stderr
+    )
+
+
+def test_a_missing_storage_folder_is_not_made(tmp_path: Path) -> None:
+    path = write_config(tmp_path, POSTS, extra='[storage]\npath = "typo/earful.db"\n')
+    result = earful("poll", "-c", str(path))
+    assert result.exit_code == 2
+    assert f"storage.path: there is no folder {tmp_path / 'typo'}" in result.stderr
+    assert not (tmp_path / "typo").exists()
+
+
+def test_polling_one_source_needs_only_its_own_tokens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hn = '[[sources]]\nname = "hn"\ntype = "hackernews"\nbase_url = "${EARFUL_TEST_HN_URL}"\n'
+    path = write_config(tmp_path, POSTS, extra=hn)
+    monkeypatch.delenv("EARFUL_TEST_HN_URL", raising=False)
+    assert earful("poll", "-c", str(path)).exit_code == 2  # every source: hn's var too
+    assert earful("poll", "--source", "replayed", "-c", str(path)).exit_code == 0
+    refused = earful("poll", "--source", "hn", "-c", str(path))
+    assert refused.exit_code == 2
+    assert "sources[1].base_url: environment variable EARFUL_TEST_HN_URL is not set" in (
+        refused.stderr
+    )
+
+
+def test_publish_exits_1_when_a_reply_fails(world: World) -> None:
+    # live mode with no X account set up: the approved reply cannot be posted
+    config = Path(world.config)
+    config.write_text(
+        config.read_text(encoding="utf-8") + '[publish]\nmode = "live"\n', encoding="utf-8"
+    )
+    world.run("queue", "approve", str(world.reply_to("hannah_writes")["id"]), "--as", "alice")
+    result = world.run("publish")
+    assert result.exit_code == 1, result.output
+    assert "1 replies failed or are in doubt" in result.stderr
+    assert "1 failed" in result.stdout
 
 
 def test_stats_text_and_json(world: World) -> None:
@@ -403,7 +458,8 @@ def test_a_list_cut_short_says_so(world: World) -> None:
     assert "(the first 1 shown; there are more: --limit N)" in result.stderr
     assert len(result.stdout.splitlines()) == 2  # the header and one draft
     assert "there are more" not in world.run("queue", "list").stderr
-    assert len(world.json("queue", "list", "--limit", "1")) == 1
+    cut = world.run("queue", "list", "--limit", "1", "--json")
+    assert len(json.loads(cut.stdout)) == 1 and "there are more" in cut.stderr
     assert world.run("queue", "list", "--limit", "0").exit_code == 2
     assert "there are more" in world.run("callbacks", "list", "--limit", "1").stderr
 

@@ -94,7 +94,7 @@ def test_numbers_sqlite_cannot_hold_and_empty_names_are_usage_errors(
 
 @pytest.mark.parametrize("name", ["\x1b[31mmallory", "eve\u202e", "two words", ""])
 def test_who_decides_must_be_a_plain_name(demo: Path, name: str) -> None:
-    listed = json.loads(earful("queue", "list", "-c", str(demo), "--json").output)
+    listed = json.loads(earful("queue", "list", "-c", str(demo), "--json").stdout)
     result = earful("queue", "approve", str(listed[0]["id"]), "-c", str(demo), "--as", name)
     if name == "":  # --as "" is no --as: $EARFUL_USER, else the login name
         assert result.exit_code == 0, result.output
@@ -109,7 +109,7 @@ def test_who_decides_must_be_a_plain_name(demo: Path, name: str) -> None:
 
 def test_a_search_of_thousands_of_terms_is_refused_not_run(demo: Path) -> None:
     result = earful("search", " ".join(["a*"] * 2000), "-c", str(demo))
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a usage error, as an empty search is
     assert "a search is at most 200 characters (this one has 5,999)" in result.output
     assert earful("search", "outage down", "-c", str(demo)).exit_code == 0
 

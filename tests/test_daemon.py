@@ -174,6 +174,17 @@ def stored_from(config: Config, source: str) -> int:
         return int(row.fetchone()[0])
 
 
+async def test_a_daemon_with_no_sources_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="earful")
+    config = make_config(tmp_path)
+    async with running(make_daemon(config)):
+        await until(lambda: bool(logged(caplog, "earful running")), "the daemon to start")
+    (warning,) = logged(caplog, "no sources to poll", logging.WARNING)
+    assert "add a [[sources]] table" in warning and str(config.path) in warning
+
+
 # -- sources fail alone -------------------------------------------------------------------
 
 

@@ -95,6 +95,10 @@ def _seconds(header: str | None) -> float | None:
     return max(seconds, 0.0) if seconds is not None and math.isfinite(seconds) else None
 
 
+# Seconds to open the webhook's connection (at most half the whole timeout).
+CONNECT_TIMEOUT = 10.0
+
+
 async def post_alert(
     session: aiohttp.ClientSession, settings: EscalationConfig, alert: AlertRecord
 ) -> Delivery:
@@ -112,7 +116,11 @@ async def post_alert(
             # A fresh connection each time: a pooled one the receiver has quietly
             # closed would fail mid-request and leave the alert `unknown` for nothing.
             headers={ALERT_ID_HEADER: alert_key(alert), "Connection": "close"},
-            timeout=aiohttp.ClientTimeout(total=settings.timeout),
+            # a connect timeout of its own: a request that never left is retried,
+            # where a timeout after it went out leaves the alert `unknown`
+            timeout=aiohttp.ClientTimeout(
+                total=settings.timeout, sock_connect=min(CONNECT_TIMEOUT, settings.timeout / 2)
+            ),
             # a redirect would carry the alert somewhere the operator did not choose
             allow_redirects=False,
         ) as response:

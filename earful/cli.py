@@ -815,10 +815,19 @@ def _run_daemon(
 @json_option
 @handles_errors
 def publish(config_file: Path | None, as_json: bool) -> None:
-    """Post approved replies now (in dry-run mode: mark them sent and log them)."""
+    """Post approved replies now (in dry-run mode: mark them sent and log them), when
+    no daemon runs: a running daemon posts them itself."""
     config = _load(config_file, credentials=("sources",))
     _setup_logging(config, "warning" if as_json else None)
-    summary = asyncio.run(_publish(config))
+    db = config.db_path
+    # The daemon's lock, held while posting: a daemon starting meanwhile would take
+    # the reply in flight for a crash's. Held, a reply found in `sending` is one.
+    busy = (
+        f"a daemon is running on {db} and posts approved replies itself "
+        f"(every {duration(config.publish.interval)}); earful publish is for when none runs"
+    )
+    with locks.held(locks.daemon_lock(db), busy):
+        summary = asyncio.run(_publish(config))
     if as_json:
         click.echo(to_json(summary))
     else:
@@ -846,12 +855,17 @@ _PUBLISH_OUTCOMES = {
 
 
 async def _publish(config: Config) -> Any:
+    from collections import Counter
+
     from earful.app import build_runtime
-    from earful.outbox import publish_due
+    from earful.outbox import PublishSummary, publish_due, reconcile_sending
 
     runtime = build_runtime(config, with_sources=False)
     try:
-        return await publish_due(runtime.store, runtime.publishers, config.publish)
+        # a reply left in `sending` by a crash or a killed run: looked for first
+        settled = await reconcile_sending(runtime.store, runtime.publishers)
+        posted = await publish_due(runtime.store, runtime.publishers, config.publish)
+        return PublishSummary(dict(Counter(settled.outcomes) + Counter(posted.outcomes)))
     finally:
         await runtime.aclose()
 

@@ -14,7 +14,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from earful.config import PublishConfig
 from responders.publish.base import Outgoing, Posted, Publisher, PublishError
@@ -22,6 +22,10 @@ from storage.records import Claimed
 from storage.store import Store
 
 log = logging.getLogger("earful.publish")
+
+# A platform's rate limit is waited out, but never for longer than this: a reset
+# time far off is more likely a bad header than a day-long ban.
+MAX_REST = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,7 @@ async def publish_due(
     worker thread: a database another process has locked must not stall the loop."""
     dry_run = settings.mode == "dry-run"
     outcomes: Counter[str] = Counter()
+    resting: dict[str, datetime] = {}  # platform -> when its rate limit ends
     while not stopping():
         claims = await asyncio.to_thread(
             store.claim_for_posting, limit=settings.batch, dry_run=dry_run
@@ -78,8 +83,15 @@ async def publish_due(
                     "y" if released == 1 else "ies",
                 )
                 break
+            if claim.platform in resting:  # the platform said to wait: nothing is tried
+                until = resting[claim.platform]
+                await asyncio.to_thread(
+                    store.release_claims, [claim.id], until=until, note="waiting out a rate limit"
+                )
+                outcomes["retry"] += 1
+                continue
             try:
-                outcomes[await _post_one(store, publishers, settings, claim)] += 1
+                outcomes[await _post_one(store, publishers, settings, claim, resting)] += 1
             except Exception:
                 # The store failed (a full disk, say) around this reply, which stays
                 # `sending` for the start-up reconcile; the rest of the batch was never
@@ -101,7 +113,11 @@ async def _release_untried(store: Store, reply_ids: list[int]) -> None:
 
 
 async def _post_one(
-    store: Store, publishers: Mapping[str, Publisher], settings: PublishConfig, claim: Claimed
+    store: Store,
+    publishers: Mapping[str, Publisher],
+    settings: PublishConfig,
+    claim: Claimed,
+    resting: dict[str, datetime],
 ) -> str:
     where = f"reply {claim.id} to {claim.url or claim.native_id} on {claim.platform}"
     if claim.dry_run:
@@ -124,6 +140,18 @@ async def _post_one(
     try:
         posted = await publisher.post(outgoing(claim))
     except PublishError as exc:
+        if exc.rate_limited:
+            until = _rest_until(store.clock(), exc.retry_at, settings)
+            resting[claim.platform] = until
+            await asyncio.to_thread(store.release_claims, [claim.id], until=until, note=str(exc))
+            log.warning(
+                "posting %s: %s; %s replies wait until %s (the attempt is not counted)",
+                where,
+                exc,
+                claim.platform,
+                until.isoformat(timespec="seconds"),
+            )
+            return "retry"
         reply = await asyncio.to_thread(
             store.mark_failed,
             claim.id,
@@ -160,6 +188,15 @@ async def _post_one(
     )
     log.info("posted %s as %s", where, posted.native_id)
     return "sent"
+
+
+def _rest_until(now: datetime, reset: datetime | None, settings: PublishConfig) -> datetime:
+    """When to try a rate-limited platform again: its reset time if it gave one (at
+    least retry_after from now, at most MAX_REST), else retry_after from now."""
+    soonest = now + timedelta(seconds=settings.retry_after)
+    if reset is None:
+        return soonest
+    return min(max(reset, soonest), now + MAX_REST)
 
 
 async def reconcile_sending(store: Store, publishers: Mapping[str, Publisher]) -> PublishSummary:

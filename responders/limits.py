@@ -119,6 +119,9 @@ LIMITS: dict[str, tuple[int, Callable[[str], int], str]] = {
 }
 
 
+# app.bsky.feed.post's text: maxGraphemes 300 and maxLength 3000 (UTF-8 bytes).
+BLUESKY_BYTES = 3000
+
 # Control characters but newline and tab (a pasted terminal escape would be posted
 # invisibly), and lone surrogates (no UTF-8 can carry them; the platform refuses).
 _UNPOSTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -144,4 +147,10 @@ def reply_problem(platform: str, body: str) -> str | None:
     length = count(body)
     if length > maximum:
         return f"the reply is {length} {unit}; {platform} allows {maximum}"
+    if platform == "bluesky" and len(body.encode("utf-8")) > BLUESKY_BYTES:
+        # the lexicon's second bound: 300 graphemes of family emoji are 7,500 bytes
+        return (
+            f"the reply is {len(body.encode('utf-8')):,} bytes of UTF-8; "
+            f"bluesky allows {BLUESKY_BYTES:,}"
+        )
     return None

@@ -478,18 +478,21 @@ class Store:
         marks = ",".join("?" * len(ids))
         return self._claimed(f"r.id IN ({marks})", ids) if ids else []
 
-    def release_claims(self, reply_ids: Sequence[int]) -> int:
-        """sending -> approved for claims nothing was attempted for (a stop came
-        first): they are due again at once, their attempt not counted. Returns how
-        many were released."""
+    def release_claims(
+        self, reply_ids: Sequence[int], *, until: datetime | None = None, note: str | None = None
+    ) -> int:
+        """sending -> approved for claims nothing was posted for, their attempt not
+        counted: a stop came first (due again at once), or the platform's rate limit
+        (due at `until`, the `note` saying so). Returns how many were released."""
         if not reply_ids:
             return 0
         marks = ",".join("?" * len(reply_ids))
         with self._write(durable=True) as conn:
             return conn.execute(
-                "UPDATE replies SET status = 'approved', attempts = MAX(attempts - 1, 0) "
+                "UPDATE replies SET status = 'approved', attempts = MAX(attempts - 1, 0), "
+                "next_attempt_at = ?, last_error = COALESCE(CAST(? AS TEXT), last_error) "
                 f"WHERE status = 'sending' AND id IN ({marks})",
-                list(reply_ids),
+                [iso(until), text(note), *reply_ids],
             ).rowcount
 
     def in_sending(self) -> list[Claimed]:
@@ -779,7 +782,12 @@ class Store:
             row = conn.execute(
                 "SELECT a.id FROM alerts a JOIN verdicts v ON v.mention_id = a.mention_id "
                 "WHERE a.status = 'pending' AND (a.next_attempt_at IS NULL "
-                "OR a.next_attempt_at <= ?) ORDER BY v.urgency DESC, a.id LIMIT 1",
+                "OR a.next_attempt_at <= ?) "
+                # one alert per case, checked in the claim's own transaction: another
+                # process (`alerts send` beside the daemon) may have claimed its sibling
+                "AND NOT EXISTS (SELECT 1 FROM alerts b WHERE b.case_id = a.case_id "
+                "AND b.id != a.id AND b.status IN ('sent', 'sending', 'unknown')) "
+                "ORDER BY v.urgency DESC, a.id LIMIT 1",
                 (now,),
             ).fetchone()
             if row is None:

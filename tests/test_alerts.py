@@ -5,11 +5,12 @@ aiohttp.web receiver on 127.0.0.1 plays the webhook and records what arrives."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -396,6 +397,44 @@ async def test_an_unreachable_receiver_is_retried(world: World) -> None:
     assert SECRET not in alert.last_error
 
 
+@pytest.fixture
+def black_hole() -> Iterator[str]:
+    """A webhook host whose handshake never completes: a listening socket whose
+    queue is full, so later connections are never answered (a firewall dropping
+    packets, a dead route)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)  # never accepted
+    port = server.getsockname()[1]
+    fillers = []
+    for _ in range(4):
+        filler = socket.socket()
+        filler.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            filler.connect(("127.0.0.1", port))
+        fillers.append(filler)
+    yield f"http://127.0.0.1:{port}/services/{SECRET}"
+    for filler in fillers:
+        filler.close()
+    server.close()
+
+
+async def test_a_receiver_that_never_answers_the_connection_is_retried(
+    world: World, black_hole: str
+) -> None:
+    # The request never left: retried, not `unknown` for a person as a timeout
+    # after sending is; the round stops there instead of waiting on every alert.
+    config, store = await world.start(
+        [x_post(1, URGENT, handle="ana"), x_post(2, URGENT, handle="bo")],
+        'timeout = "2s"',
+        url=black_hole,
+    )
+    assert await world.deliver(config, store) == {"retry": 1}
+    assert [a.status for a in store.alert_list()] == ["pending", "pending"]
+    (tried,) = [a for a in store.alert_list() if a.last_error is not None]
+    assert tried.attempts == 1 and "connect" in (tried.last_error or "")
+
+
 async def test_a_second_poll_of_the_same_mention_raises_no_second_alert(world: World) -> None:
     # Two sources that see the same post (a search and a mentions feed, say).
     config, store = await world.start([x_post(1, URGENT)], sources=2)
@@ -470,6 +509,21 @@ async def test_one_alert_per_case_not_one_per_angry_post(world: World) -> None:
         a.last_error is not None and a.last_error.startswith("case 1 already escalated by alert ")
         for a in skipped
     )
+
+
+async def test_two_senders_never_claim_two_alerts_of_one_case(world: World) -> None:
+    # `earful alerts send` beside the daemon: one has claimed an alert of the case
+    # between the other's skip check and its claim
+    thread = "2124000000000000001"
+    posts = [x_post(n, URGENT + "!" * n, conversation=thread) for n in (1, 2)]
+    _, store = await world.start(posts)
+    first = store.claim_alert()
+    assert first is not None
+    assert store.claim_alert() is None  # its sibling waits, and is then skipped
+    store.mark_alert_sent(first.id)
+    assert [why for _, why in store.skip_alerts()] == [
+        f"case 1 already escalated by alert {first.id}"
+    ]
 
 
 async def test_an_alert_never_tried_within_max_age_is_skipped_as_stale(world: World) -> None:

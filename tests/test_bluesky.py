@@ -595,9 +595,14 @@ async def test_an_over_long_reply_is_refused_before_posting(
 
 
 def test_the_limit_counts_what_a_reader_sees() -> None:
-    family = "👨‍👩‍👧"  # five code points, one character
-    assert reply_problem("bluesky", family * 300) is None
-    assert reply_problem("bluesky", family * 301) is not None
+    assert reply_problem("bluesky", "é" * 300) is None  # 600 bytes
+    assert reply_problem("bluesky", "é" * 301) == "the reply is 301 graphemes; bluesky allows 300"
+    family = "👨‍👩‍👧"  # five code points, one character, 18 bytes of UTF-8
+    assert reply_problem("bluesky", family * 166) is None
+    # within 300 graphemes, past the lexicon's other bound: 3,000 bytes
+    assert reply_problem("bluesky", family * 167) == (
+        "the reply is 3,006 bytes of UTF-8; bluesky allows 3,000"
+    )
     assert reply_problem("bluesky", "🇵🇹" * 300) is None  # flags are pairs
     assert reply_problem("bluesky", "e\u0301" * 300) is None  # a combining accent
 

@@ -21,6 +21,7 @@ import pytest
 from click.testing import CliRunner, Result
 from replayfiles import PRAISE, QUESTION, write_config, x_post
 
+from earful import locks
 from earful.cli import cli
 from earful.config import load_config
 from storage.store import Store
@@ -330,6 +331,31 @@ def test_polling_one_source_needs_only_its_own_tokens(
     assert "sources[1].base_url: environment variable EARFUL_TEST_HN_URL is not set" in (
         refused.stderr
     )
+
+
+def test_publish_settles_a_reply_a_killed_run_left_in_sending(world: World) -> None:
+    reply = world.reply_to("hannah_writes")["id"]
+    world.run("queue", "approve", str(reply), "--as", "alice")
+    with world.store() as store:
+        store.claim_for_posting(dry_run=True)  # ... and that `earful publish` was killed
+    result = world.run("publish")
+    assert result.exit_code == 0, result.output
+    with world.store() as store:
+        assert store.reply(reply).status == "sent"
+
+
+def test_publish_leaves_posting_to_a_running_daemon(world: World) -> None:
+    reply = world.reply_to("hannah_writes")["id"]
+    world.run("queue", "approve", str(reply), "--as", "alice")
+    db = load_config(world.config).db_path
+    with locks.held(locks.daemon_lock(db), "the test's daemon"):
+        result = world.run("publish")
+    assert result.exit_code == 1
+    assert "a daemon is running on" in result.stderr and "posts approved replies itself" in (
+        result.stderr
+    )
+    with world.store() as store:
+        assert store.reply(reply).status == "approved"
 
 
 def test_publish_exits_1_when_a_reply_fails(world: World) -> None:

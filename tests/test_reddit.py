@@ -518,14 +518,39 @@ async def test_a_reply_with_no_answer_and_no_trace_is_left_for_a_person(
     assert len(fake.calls("POST", "/api/comment")) == 1
 
 
-async def test_a_rate_limited_reply_is_retried_later(fake: FakeReddit, runtime_for: Any) -> None:
+async def test_a_rate_limited_reply_waits_as_long_as_reddit_says(
+    fake: FakeReddit, runtime_for: Any
+) -> None:
     runtime = runtime_for(table(fake, **account()))
     reply_id = await queued_reply(fake, runtime)
     ratelimit = ["RATELIMIT", "you are doing that too much. try again in 9 minutes.", "ratelimit"]
     fake.fail("/api/comment", 200, {"json": {"errors": [ratelimit]}})
     summary = await publish_due(runtime.store, runtime.publishers, runtime.config.publish)
     assert summary.outcomes == {"retry": 1}
-    assert runtime.store.reply(reply_id).status == "approved"
+    reply = runtime.store.reply(reply_id)
+    assert reply.status == "approved" and reply.attempts == 0  # the attempt is not counted
+    assert reply.next_attempt_at is not None
+    wait = datetime.fromisoformat(reply.next_attempt_at) - datetime.now(UTC)
+    assert timedelta(minutes=8) < wait <= timedelta(minutes=9)
+
+
+async def test_a_reply_reddit_took_without_echoing_it_is_never_posted_again(
+    fake: FakeReddit, runtime_for: Any
+) -> None:
+    # Reddit made the comment but answered with no `things` (a quarantined
+    # subreddit); the look for its id then failed. It is up: not to be posted again.
+    runtime = runtime_for(table(fake, **account()))
+    reply_id = await queued_reply(fake, runtime)
+    fake.fail(
+        "/api/comment", 200, {"json": {"errors": [], "data": {"things": []}}}, apply_first=True
+    )
+    fake.fail("/user/lumenet_help/comments", 503, "<html>busy</html>", times=4)
+    summary = await publish_due(runtime.store, runtime.publishers, runtime.config.publish)
+    assert summary.outcomes == {"sent": 1}
+    reply = runtime.store.reply(reply_id)
+    assert reply.status == "sent" and reply.posted_id is None
+    assert (await publish_due(runtime.store, runtime.publishers, runtime.config.publish)).total == 0
+    assert len(fake.calls("POST", "/api/comment")) == 1
 
 
 def test_a_read_only_source_has_no_publisher(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import asyncio
 import logging
 import os
 import sys
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,7 +30,7 @@ from fakes.x_api import (
 from earful.cli import cli
 from earful.config import Config, ConfigError, parse_config
 from earful.daemon import SourceRunner
-from earful.outbox import outgoing, publish_due, reconcile_sending
+from earful.outbox import PublishSummary, outgoing, publish_due, reconcile_sending
 from earful.pipeline import Stages, build_stages, poll
 from earful.sources import build_publishers, build_source
 from listener.base import AuthFailed, FetchResult, RateLimited, SourceContext, SourceDown
@@ -647,17 +648,67 @@ async def test_duplicate_content_fails_the_reply_with_the_reason(
         assert fake.posted == []
 
 
-async def test_a_server_error_while_posting_is_retried_later(fake: FakeX, tmp_path: Path) -> None:
+async def test_a_server_error_answering_a_post_is_never_posted_again(
+    fake: FakeX, tmp_path: Path
+) -> None:
+    # A gateway's 503 can come after X made the tweet: posting again could put the
+    # reply up twice. The account's tweets are looked through; not there (yet), a
+    # person decides.
     cfg, store, _ = await ingest_complaint(fake, tmp_path)
     fake.fail_next("create_tweet", Fault(status=503))
     with store:
         (draft,) = store.replies("pending", platform="x")
         store.approve(draft.id, "maria")
         summary = await publish_due(store, publishers(cfg), cfg.publish)
-        assert summary.outcomes == {"retry": 1}
+        assert summary.outcomes == {"unknown": 1}
         reply = store.reply(draft.id)
-        assert reply.status == "approved" and reply.attempts == 1
-        assert reply.next_attempt_at is not None
+        assert reply.status == "unknown" and reply.last_error is not None
+        assert "503" in reply.last_error and fake.posted == []
+
+
+async def test_a_server_error_after_the_tweet_was_made_finds_it(
+    fake: FakeX, tmp_path: Path
+) -> None:
+    cfg, store, _ = await ingest_complaint(fake, tmp_path)
+    fake.fail_next("create_tweet", Fault(status=503, after=True))
+    with store:
+        (draft,) = store.replies("pending", platform="x")
+        store.approve(draft.id, "maria")
+        pubs = publishers(cfg)
+        summary = await publish_due(store, pubs, cfg.publish)
+        assert summary.outcomes == {"sent": 1}
+        assert await publish_due(store, pubs, cfg.publish) == PublishSummary()
+        (posted,) = fake.posted
+        assert store.reply(draft.id).posted_id == posted["id"]
+
+
+async def test_a_rate_limit_waits_for_its_reset_without_spending_attempts(
+    fake: FakeX, tmp_path: Path
+) -> None:
+    cfg, store, _ = await ingest_complaint(fake, tmp_path)
+    fake.add_tweet(COMPLAINT + " Same here.", author_id=BEN)
+    await poll(build_source(cfg.sources[0], CTX), store, build_stages(cfg))
+    reset = int(time.time()) + 600
+    fake.fail_next(
+        "create_tweet",
+        Fault(
+            status=429, headers={"x-rate-limit-reset": str(reset), "x-rate-limit-remaining": "0"}
+        ),
+    )
+    with store:
+        drafts = store.replies("pending", platform="x")
+        assert len(drafts) == 2
+        for draft in drafts:
+            store.approve(draft.id, "maria")
+        summary = await publish_due(store, publishers(cfg), cfg.publish)
+        assert summary.outcomes == {"retry": 2}  # the second was not even tried
+        assert fake.posted == []
+        for draft in drafts:
+            reply = store.reply(draft.id)
+            assert reply.status == "approved" and reply.attempts == 0
+            assert reply.next_attempt_at == datetime.fromtimestamp(reset, UTC).isoformat(
+                timespec="milliseconds"
+            ).replace("+00:00", "Z")
 
 
 async def test_refused_posting_keys_fail_the_reply(fake: FakeX, tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 
@@ -30,11 +31,22 @@ class Posted:
 
 class PublishError(Exception):
     """Posting failed. `retryable` errors go back to `approved` for another attempt
-    (up to a bound); the rest stay `failed` with the reason for a person."""
+    (up to a bound); the rest stay `failed` with the reason for a person. A rate
+    limit says so with `rate_limited`, and when it ends with `retry_at` if the
+    platform told: the reply waits that long, and the attempt does not count."""
 
-    def __init__(self, message: str, *, retryable: bool) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        rate_limited: bool = False,
+        retry_at: datetime | None = None,
+    ) -> None:
         super().__init__(message)
-        self.retryable = retryable
+        self.retryable = retryable or rate_limited
+        self.rate_limited = rate_limited
+        self.retry_at = retry_at
 
 
 @runtime_checkable

@@ -127,7 +127,14 @@ class BlueskyPublisher:
                 "com.atproto.repo.createRecord",
                 {"repo": did, "collection": POST, "record": record},
             )
-        except (RateLimited, NotSent) as exc:
+        except RateLimited as exc:
+            raise PublishError(
+                f"bluesky: not posted: {exc}",
+                retryable=True,
+                rate_limited=True,
+                retry_at=exc.reset_at,
+            ) from None
+        except NotSent as exc:
             raise PublishError(f"bluesky: not posted: {exc}", retryable=True) from None
         except (AuthFailed, Refused) as exc:
             raise PublishError(f"bluesky refused the reply: {exc}", retryable=False) from None

@@ -137,7 +137,9 @@ class MastodonPublisher:
                 **kwargs,
             )
         except RateLimited as exc:
-            raise PublishError(str(exc), retryable=True) from None
+            raise PublishError(
+                str(exc), retryable=True, rate_limited=True, retry_at=exc.reset_at
+            ) from None
         except (AuthFailed, Refused) as exc:  # refused: asking again will not help
             raise PublishError(str(exc), retryable=False) from None
         except SourceDown as exc:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import praw
@@ -46,6 +48,7 @@ _REFUSED = {
 }
 # ...and the ones worth trying again later.
 _LATER = frozenset({"RATELIMIT"})
+_BREAK = re.compile(r"(\d{1,6})\s*(second|minute|hour)s?", re.IGNORECASE)
 # How far back the account's comments are searched when reconciling.
 RECENT = 100
 
@@ -96,8 +99,13 @@ class RedditPublisher:
         except (prawcore.PrawcoreException, PRAWException) as exc:
             raise _failed(exc) from None
         if comment is None:
-            # Reddit took it but did not echo it back (a quarantined subreddit)
-            return self._find(out) or Posted(native_id=None)
+            # Reddit took it but did not echo it back (a quarantined subreddit): it is
+            # up, so a failed look for its id must not send it back to be posted again
+            try:
+                return self._find(out) or Posted(native_id=None)
+            except PublishError as exc:
+                log.warning("reply %d is posted; its id is unknown: %s", out.reply_id, exc)
+                return Posted(native_id=None)
         return Posted(native_id=comment.fullname, url=_url(vars(comment)))
 
     def _target(self, fullname: str) -> Any:
@@ -146,8 +154,22 @@ def _refused(exc: RedditAPIException) -> PublishError:
         f"{_REFUSED.get(item.error_type, item.error_type)} ({item.error_message})"
         for item in exc.items
     ]
-    retryable = bool(codes) and all(code in _LATER for code in codes)
-    return PublishError("Reddit refused the reply: " + "; ".join(reasons), retryable=retryable)
+    later = bool(codes) and all(code in _LATER for code in codes)
+    return PublishError(
+        "Reddit refused the reply: " + "; ".join(reasons),
+        retryable=later,
+        rate_limited=later,
+        retry_at=_break_ends(" ".join(item.error_message for item in exc.items)) if later else None,
+    )
+
+
+def _break_ends(message: str) -> datetime | None:
+    """When Reddit's RATELIMIT says to try again ("Take a break for 9 minutes")."""
+    found = _BREAK.search(message)
+    if found is None:
+        return None
+    seconds = int(found[1]) * {"second": 1, "minute": 60, "hour": 3600}[found[2].lower()]
+    return datetime.now(UTC) + timedelta(seconds=seconds)
 
 
 def _failed(exc: Exception) -> PublishError:
@@ -165,7 +187,9 @@ def _failed(exc: Exception) -> PublishError:
     if isinstance(exc, prawcore.NotFound):
         return PublishError("the post being answered is gone (HTTP 404)", retryable=False)
     if isinstance(exc, prawcore.TooManyRequests):
-        return PublishError("Reddit rate limit (HTTP 429); will retry", retryable=True)
+        return PublishError(
+            "Reddit rate limit (HTTP 429); will retry", retryable=True, rate_limited=True
+        )
     if isinstance(exc, prawcore.RequestException | prawcore.ServerError):
         # reached only when the request never got to Reddit (PostOutcomeUnknown otherwise)
         return PublishError(f"cannot reach Reddit: {exc}", retryable=True)

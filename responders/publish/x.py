@@ -31,6 +31,7 @@ from responders.publish.base import Outgoing, Posted, PublishError
 RECENT = 100
 _URL = re.compile(r"https?://\S+")
 _SPACE = re.compile(r"\s+")
+_LEADING_HANDLES = re.compile(r"^\s*(?:@\w+\s+)+")
 
 
 def build(settings: Settings, ctx: SourceContext) -> XPublisher | None:
@@ -40,12 +41,18 @@ def build(settings: Settings, ctx: SourceContext) -> XPublisher | None:
     return XPublisher(settings, handle=settings.handle or ctx.brand.handles.get("x"))
 
 
+class MaybePosted(Exception):
+    """X failed on its side while answering a post: the tweet may exist."""
+
+
 def same_text(posted: str, body: str) -> bool:
     """Whether a tweet's text is this reply: X escapes &, < and > and swaps every
-    link for a t.co one, so both are compared with links and spacing set aside."""
+    link for a t.co one, and a reply's text starts with the @handles it answers
+    (which X adds), so both are compared with those, and spacing, set aside."""
 
     def plain(text: str) -> str:
-        return _SPACE.sub(" ", _URL.sub("<link>", html.unescape(text))).strip()
+        text = _LEADING_HANDLES.sub("", html.unescape(text))
+        return _SPACE.sub(" ", _URL.sub("<link>", text)).strip()
 
     return plain(posted) == plain(body)
 
@@ -76,9 +83,18 @@ class XPublisher:
         if self._as_like(out):
             await self._call(self._client.like, out.target_id)
             return Posted(native_id=None, url=out.target_url)
-        body = await self._call(
-            self._client.create_tweet, text=out.body, in_reply_to_tweet_id=out.target_id
-        )
+        try:
+            body = await self._call(
+                self._client.create_tweet, text=out.body, in_reply_to_tweet_id=out.target_id
+            )
+        except MaybePosted as exc:
+            try:
+                found = await self.find_posted(out)
+            except PublishError:
+                found = None
+            if found is not None:
+                return found
+            raise RuntimeError(f"{exc}; the reply may be up, not found yet") from None
         tweet_id = as_id(get_path(body, "data", "id"))
         if tweet_id is None:
             # X took the request but its answer names no tweet: it may be up
@@ -133,8 +149,14 @@ class XPublisher:
         except tweepy.TooManyRequests as exc:
             reset = x_client.reset_time(exc)
             until = f" until {reset.isoformat(timespec='seconds')}" if reset else ""
-            raise PublishError(f"X rate limit reached{until}", retryable=True) from None
+            raise PublishError(
+                f"X rate limit reached{until}", retryable=True, rate_limited=True, retry_at=reset
+            ) from None
         except tweepy.TwitterServerError as exc:
+            if method == self._client.create_tweet:
+                # a gateway's 503 can come after X made the tweet: posting again could
+                # put it up twice, so a person (or the look below) settles it
+                raise MaybePosted(f"X answered {x_client.reason(exc)} to the post") from None
             raise PublishError(f"X is failing: {x_client.reason(exc)}", retryable=True) from None
         except tweepy.Unauthorized as exc:
             raise PublishError(

@@ -58,6 +58,7 @@ class Fault:
     delay: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
     trickle: float = 0.0  # seconds between the body's bytes, each sent alone
+    after: bool = False  # the request is carried out first (a gateway failing on the way back)
 
 
 async def _trickled(request: web.Request, fault: Fault) -> web.StreamResponse:
@@ -223,6 +224,8 @@ class FakeX:
         queued = self.faults.get(endpoint)
         if queued:
             fault = queued.popleft()
+            if fault.after:
+                await handler(request)
             if fault.delay:
                 await asyncio.sleep(fault.delay)
             if fault.trickle:
@@ -449,6 +452,11 @@ class FakeX:
                 403, "Forbidden", "You are not allowed to create a Tweet with duplicate content."
             )
         references = (("replied_to", reply_to),) if reply_to else ()
+        if reply_to is not None:
+            # a reply's text starts with the @handle it answers: X puts it there
+            author = self.users[self.tweets[reply_to]["author_id"]]["username"]
+            if not stored.startswith(f"@{author} "):
+                stored = f"@{author} {stored}"
         tweet = self.add_tweet(stored, author_id=BRAND_ID, age=timedelta(0), references=references)
         self.posted.append({"id": tweet["id"], "text": text, "in_reply_to": reply_to})
         return web.json_response(

@@ -53,12 +53,16 @@ class NotFound(StoreError):
     pass
 
 
-class CaseConflict(StoreError):
+class Conflict(StoreError):
+    """Someone else changed it first; the message says who and when, where known."""
+
+
+class CaseConflict(Conflict):
     """A case was not in a state the change applies to; the message says why and,
     when the audit log knows, who changed it last."""
 
 
-class AlreadyDecided(StoreError):
+class AlreadyDecided(Conflict):
     """The reply was not in the state the caller expected: someone else got there
     first. The message names who and when."""
 
@@ -72,6 +76,26 @@ class AlreadyDecided(StoreError):
         super().__init__(f"reply {reply.id} cannot be {wanted}: {state}")
         self.reply = reply
 
+
+class EditedSince(Conflict):
+    """A pending draft's text is no longer the text the person decided on: someone
+    saved an edit after they read it. The message names who and when."""
+
+    def __init__(self, reply: ReplyRecord, wanted: str, last_edit: AuditEntry | None) -> None:
+        who = (
+            f"{last_edit.actor} changed its text at {last_edit.at}"
+            if last_edit
+            else ("its text was changed")
+        )
+        super().__init__(
+            f"reply {reply.id} not {wanted}: {who}, after you opened it. "
+            "Read the new text, then decide again."
+        )
+        self.reply = reply
+
+
+# What EditedSince says was not done, by the action refused.
+_NOT_DONE = {"approve": "approved", "edit": "saved"}
 
 # FTS5's time grows fast with the terms of a query: thousands of them take seconds
 # to minutes, and the console's search box is open to every viewer.
@@ -365,22 +389,47 @@ class Store:
         assignments: str,
         params: Sequence[Any],
         detail: Mapping[str, Any] | None = None,
+        body_was: str | None = None,
     ) -> ReplyRecord:
+        """`body_was`: the text the person decided on; the change applies only while
+        the draft still holds exactly that text (EditedSince otherwise)."""
         placeholders = ", ".join("?" * len(expected))
+        where = f"id = ? AND status IN ({placeholders})"
+        guard: tuple[Any, ...] = (reply_id, *expected)
+        if body_was is not None:
+            where += " AND body = CAST(? AS TEXT)"
+            guard += (text(body_was),)
         with self._write() as conn:
             changed = conn.execute(
-                f"UPDATE replies SET {assignments} WHERE id = ? AND status IN ({placeholders})",
-                (*params, reply_id, *expected),
+                f"UPDATE replies SET {assignments} WHERE {where}", (*params, *guard)
             ).rowcount
             if changed:
                 self._audit(conn, actor, action, f"reply:{reply_id}", **(detail or {}))
         current = self.reply(reply_id)  # raises NotFound for an unknown id
         if not changed:
+            if current.status in expected and body_was is not None and current.body != body_was:
+                raise EditedSince(current, _NOT_DONE[action], self.last_edit(reply_id))
             raise AlreadyDecided(current, wanted, expected)
         return current
 
-    def approve(self, reply_id: int, actor: str, *, body: str | None = None) -> ReplyRecord:
-        """pending -> approved, optionally with an edited body."""
+    def last_edit(self, reply_id: int) -> AuditEntry | None:
+        """The latest saved edit of a reply's text: who and when."""
+        rows = self._rows(
+            "SELECT * FROM audit WHERE subject = ? AND action = 'edit' ORDER BY id DESC LIMIT 1",
+            (f"reply:{reply_id}",),
+        )
+        return AuditEntry.from_row(rows[0]) if rows else None
+
+    def approve(
+        self,
+        reply_id: int,
+        actor: str,
+        *,
+        body: str | None = None,
+        body_was: str | None = None,
+    ) -> ReplyRecord:
+        """pending -> approved, optionally with an edited body. `body_was`: the text
+        the approver read; if someone saved another since, nothing is approved."""
         now = iso(self.clock())
         detail = {"edited": True, "body": body} if body is not None else {}
         return self._transition(
@@ -393,6 +442,7 @@ class Store:
             "decided_by = ?, decided_at = ?",
             params=(text(body), actor, now),
             detail=detail,
+            body_was=body_was,
         )
 
     def reject(self, reply_id: int, actor: str, *, reason: str | None = None) -> ReplyRecord:
@@ -409,8 +459,12 @@ class Store:
             detail={"reason": reason} if reason else None,
         )
 
-    def edit(self, reply_id: int, actor: str, body: str) -> ReplyRecord:
-        """Change a pending draft's text without deciding on it."""
+    def edit(
+        self, reply_id: int, actor: str, body: str, *, body_was: str | None = None
+    ) -> ReplyRecord:
+        """Change a pending draft's text without deciding on it. `body_was`: the
+        text the editor started from; if someone saved another since, nothing is
+        saved."""
         return self._transition(
             reply_id,
             actor=actor,
@@ -420,6 +474,7 @@ class Store:
             assignments="body = CAST(? AS TEXT)",
             params=(text(body),),
             detail={"body": body},
+            body_was=body_was,
         )
 
     def retry(self, reply_id: int, actor: str) -> ReplyRecord:

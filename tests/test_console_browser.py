@@ -807,3 +807,55 @@ def test_a_disabled_source_shows_in_the_header_and_on_stats(
         assert not w.errors
     finally:
         db.conn.execute("DELETE FROM source_health")  # the module's later tests see none
+
+
+# -- review fixes (console-fixes) ---------------------------------------------------------
+
+
+def fresh_draft(db: Store, config: Config, native_id: str, text: str | None = None) -> int:
+    """A pending draft of its own, so a test does not depend on the others' drafts."""
+    post = text or f"@LumenetHelp lumenet broadband down in Leeds, no internet at all ({native_id})"
+    ingest(db, build_stages(config), post, native_id=native_id, handle=native_id)
+    return reply_for(db, native_id)
+
+
+def test_approving_a_text_someone_edited_meanwhile_shows_their_text_first(
+    open_as: OpenAs, db: Store, config: Config
+) -> None:
+    reply_id = fresh_draft(db, config, "stale-1")
+    w = open_as("alice")
+    page = w.go(f"/drafts/{reply_id}")
+    expect(page.locator("#char-count")).not_to_be_empty()
+    db.edit(reply_id, "bob", "Bob's text: we'll refund you 1000 EUR today.")
+    page.click("#approve")
+    expect(page.locator("#flash")).to_contain_text("bob changed its text at")
+    expect(page.locator("#flash")).to_contain_text("The editor now shows their text.")
+    expect(page.locator("#draft-body")).to_have_value(
+        "Bob's text: we'll refund you 1000 EUR today."
+    )
+    expect(page.locator("#reply-status")).to_have_text("pending")
+    assert db.reply(reply_id).status == "pending"
+    page.click("#approve")  # now on the text shown
+    expect(page.locator("#reply-status")).to_have_text("approved")
+    assert db.reply(reply_id).body == "Bob's text: we'll refund you 1000 EUR today."
+    assert not w.errors
+
+
+def test_saving_an_edit_over_someone_elses_keeps_both_texts_in_view(
+    open_as: OpenAs, db: Store, config: Config
+) -> None:
+    reply_id = fresh_draft(db, config, "stale-2")
+    w = open_as("alice")
+    page = w.go(f"/drafts/{reply_id}")
+    page.locator("#draft-body").fill("Alice's text")
+    db.edit(reply_id, "bob", "Bob's text")
+    page.click("#save-edit")
+    expect(page.locator("#flash")).to_contain_text("bob changed its text at")
+    expect(page.locator("#their-edit-text")).to_have_text("Bob's text")
+    expect(page.locator("#their-edit")).to_be_visible()
+    expect(page.locator("#draft-body")).to_have_value("Alice's text")
+    assert db.reply(reply_id).body == "Bob's text"
+    page.click("#save-edit")  # knowing theirs, alice saves hers
+    expect(page.locator("#flash")).to_contain_text("Edit saved")
+    expect(page.locator("#their-edit")).to_be_hidden()
+    assert db.reply(reply_id).body == "Alice's text"

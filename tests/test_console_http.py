@@ -698,3 +698,72 @@ async def test_counts_and_a_case_for_the_pages_refresh(client: Client, store: St
     assert view["case"]["status"] == "escalated"
     assert view["history"][0]["action"] == "escalate"
     assert (await client.get("/api/cases/999")).status == 404
+
+
+# -- a decision on the text the person saw ---------------------------------------------
+
+
+async def test_approving_a_text_someone_edited_since_is_refused_naming_them(
+    client: Client, store: Store
+) -> None:
+    shown = store.reply(1).body
+    store.edit(1, "bob", "Bob's text, which alice never saw")
+    edited_at = store.last_edit(1)
+    assert edited_at is not None
+    csrf = await login(client, "alice")
+    response = await post(client, "/api/drafts/1/approve", csrf, {"shown": shown})
+    assert response.status == 409
+    data = await response.json()
+    assert data["error"] == (
+        f"reply 1 not approved: bob changed its text at {edited_at.at}, after you opened it. "
+        "Read the new text, then decide again."
+    )
+    assert (data["reply"]["status"], data["reply"]["body"]) == (
+        "pending",
+        "Bob's text, which alice never saw",
+    )
+    assert store.reply(1).status == "pending"
+    # with the text now shown, the approval goes through
+    again = await post(client, "/api/drafts/1/approve", csrf, {"shown": data["reply"]["body"]})
+    assert again.status == 200
+    assert store.reply(1).body == "Bob's text, which alice never saw"
+
+
+async def test_an_edit_or_an_approval_with_an_edit_on_a_stale_text_is_refused(
+    client: Client, store: Store
+) -> None:
+    shown = store.reply(2).body
+    store.edit(2, "bob", "Bob's version")
+    csrf = await login(client, "alice")
+    for path in ("/api/drafts/2/edit", "/api/drafts/2/approve"):
+        response = await post(client, path, csrf, {"body": "Alice's version", "shown": shown})
+        assert response.status == 409, path
+        assert "bob changed its text at" in (await response.json())["error"], path
+    assert (store.reply(2).status, store.reply(2).body) == ("pending", "Bob's version")
+
+
+async def test_the_shown_text_matches_as_the_page_holds_it(client: Client, store: Store) -> None:
+    # HTML turns CR LF into LF and prints a lone surrogate as \udXXX text: the page
+    # sends back what it holds, which is still the text it was given
+    store.edit(1, "bob", "line one\r\nline two")
+    store.edit(2, "bob", "a lone \ud800 to take out")
+    csrf = await login(client, "alice")
+    body, shown = "line one\nline two", "line one\nline two"
+    response = await post(client, "/api/drafts/1/edit", csrf, {"body": body, "shown": shown})
+    assert response.status == 200
+    assert store.reply(1).body == "line one\nline two"
+    shown = "a lone \\ud800 to take out"
+    fixed = await post(client, "/api/drafts/2/edit", csrf, {"body": "taken out", "shown": shown})
+    assert fixed.status == 200
+    assert store.reply(2).body == "taken out"
+
+
+async def test_a_client_sending_no_shown_text_decides_as_before(
+    client: Client, store: Store
+) -> None:
+    store.edit(1, "bob", "Bob's text")
+    csrf = await login(client, "alice")
+    assert (await post(client, "/api/drafts/1/approve", csrf)).status == 200
+    assert (await post(client, "/api/drafts/2/edit", csrf, {"body": "fine"})).status == 200
+    bad = await post(client, "/api/drafts/2/approve", csrf, {"shown": 5})
+    assert bad.status == 400 and "shown" in (await bad.json())["error"]

@@ -17,7 +17,7 @@ from storage import queries
 from storage.queries import QueueFilter
 from storage.schema import MIGRATIONS, SCHEMA_VERSION
 from storage.sessions import end_session, find_session, start_session
-from storage.store import CaseConflict, NotFound, Store, StoreError
+from storage.store import AlreadyDecided, CaseConflict, EditedSince, NotFound, Store, StoreError
 
 
 class Clock:
@@ -305,3 +305,20 @@ def test_series_median_time_to_first_reply(cstore: Store, clock: Clock) -> None:
     assert s.replied_cases == 1
     assert s.median_first_reply_seconds == pytest.approx(3 * 3600, abs=1)
     assert s.first_reply_by_week[-1] == pytest.approx(3 * 3600, abs=1)
+
+
+def test_a_decision_on_a_text_edited_meanwhile_changes_nothing(cstore: Store) -> None:
+    """The guard is in the UPDATE itself: an edit saved between the console's read
+    and its write is not overwritten."""
+    _case(cstore)
+    reply = cstore.reply(1)
+    cstore.edit(reply.id, "bob", "Bob's text")
+    with pytest.raises(EditedSince, match="bob changed its text at"):
+        cstore.approve(reply.id, "alice", body_was=reply.body)
+    with pytest.raises(EditedSince, match="not saved: bob changed"):
+        cstore.edit(reply.id, "alice", "Alice's text", body_was=reply.body)
+    assert (cstore.reply(reply.id).status, cstore.reply(reply.id).body) == ("pending", "Bob's text")
+    approved = cstore.approve(reply.id, "alice", body_was="Bob's text")
+    assert approved.status == "approved"
+    with pytest.raises(AlreadyDecided):  # decided: the older complaint, not a stale text
+        cstore.approve(reply.id, "alice", body_was=reply.body)

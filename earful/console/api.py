@@ -22,9 +22,9 @@ from earful.console.security import json_error, requires, session_of
 from earful.display import to_json
 from responders.limits import reply_problem
 from storage import queries
-from storage.records import Account
+from storage.records import Account, ReplyRecord
 from storage.schema import ROLES
-from storage.store import Store
+from storage.store import EditedSince, Store
 
 
 def ok(data: Any, status: int = 200) -> web.Response:
@@ -110,19 +110,43 @@ async def _next_after(request: web.Request, reply: Any) -> int | None:
     return (await db(request, queries.neighbours, reply)).next
 
 
+def _as_shown(body: str) -> str:
+    """A draft's text as the page holds it after HTML parsing: line breaks become
+    \\n, NUL becomes U+FFFD, and lone surrogates arrive as the \\udXXX text the pages
+    print for them. Text the page could not tell apart is the same text."""
+    body = body.replace("\r\n", "\n").replace("\r", "\n").replace("\0", "\ufffd")
+    return body.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+async def _body_was(
+    request: web.Request, data: dict[str, Any], current: ReplyRecord, wanted: str
+) -> str | None:
+    """The stored text the person decided on, from the `shown` text their page sent
+    (None when the client sent none: older clients decide on whatever is stored).
+    EditedSince when someone saved another text after the page was loaded."""
+    shown = _text(data, "shown")
+    if shown is None:
+        return None
+    if current.status == "pending" and _as_shown(shown) != _as_shown(current.body):
+        raise EditedSince(current, wanted, await db(request, Store.last_edit, current.id))
+    # the exact stored text: the store refuses the change if it is edited meanwhile
+    return current.body
+
+
 @requires("agent")
 async def approve(request: web.Request) -> web.StreamResponse:
     reply_id = _id(request, "reply")
     data = await body_of(request)
     body = _text(data, "body")
     current = await db(request, lambda s: s.reply(reply_id))
+    body_was = await _body_was(request, data, current, "approved")
     problem = reply_problem(current.platform, body if body is not None else current.body)
     if problem:
         return json_error(422, f"reply {reply_id} not approved: {problem}")
     if body == current.body:
         body = None  # unchanged: a plain approval, not an edit
     actor = session_of(request).name
-    reply = await db(request, lambda s: s.approve(reply_id, actor, body=body))
+    reply = await db(request, lambda s: s.approve(reply_id, actor, body=body, body_was=body_was))
     return ok({"reply": reply, "next": await _next_after(request, reply)})
 
 
@@ -139,15 +163,18 @@ async def reject(request: web.Request) -> web.StreamResponse:
 @requires("agent")
 async def edit(request: web.Request) -> web.StreamResponse:
     reply_id = _id(request, "reply")
-    body = _text(await body_of(request), "body")
+    data = await body_of(request)
+    body = _text(data, "body")
     if body is None:
         raise web.HTTPBadRequest(text="body must be a string")
     current = await db(request, lambda s: s.reply(reply_id))
+    body_was = await _body_was(request, data, current, "saved")
     problem = reply_problem(current.platform, body)
     if problem:
         return json_error(422, f"reply {reply_id} not saved: {problem}")
     actor = session_of(request).name
-    return ok({"reply": await db(request, lambda s: s.edit(reply_id, actor, body))})
+    saved = await db(request, lambda s: s.edit(reply_id, actor, body, body_was=body_was))
+    return ok({"reply": saved})
 
 
 @requires("agent")

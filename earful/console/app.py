@@ -31,7 +31,7 @@ from earful.console.security import (
 from earful.display import plain
 from responders.templating import PLATFORM_NAMES
 from storage.sessions import find_session, purge_expired
-from storage.store import AlreadyDecided, CaseConflict, NotFound, Store, StoreError
+from storage.store import AlreadyDecided, Conflict, EditedSince, NotFound, Store, StoreError
 
 log = logging.getLogger("earful.console")
 
@@ -73,11 +73,12 @@ async def store_errors(
         return await handler(request)
     except NotFound as exc:
         status, message = 404, str(exc)
-    except AlreadyDecided as exc:
+    except (AlreadyDecided, EditedSince) as exc:
         # the reply as it now is: a page can tell its own earlier decision (a
-        # repeated click, another tab) from someone else's
+        # repeated click, another tab) from someone else's, and show an edit it
+        # had not seen
         status, message, extra = 409, str(exc), {"reply": plain(exc.reply)}
-    except CaseConflict as exc:
+    except Conflict as exc:
         status, message = 409, str(exc)
     except StoreError as exc:
         status, message = 400, str(exc)

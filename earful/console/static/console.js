@@ -356,17 +356,46 @@
       }
     }
 
+    // Someone saved another text after this page was loaded (a 409 whose reply is
+    // still pending): nothing was decided. Show their text and let the person
+    // decide again; an edit of their own stays in the editor, theirs beside it.
+    function editedMeanwhile(error) {
+      const reply = error.status === 409 && error.data ? error.data.reply : null;
+      if (!reply || reply.status !== "pending") return false;
+      const own = editor.value !== editor.dataset.original;
+      const theirs = document.getElementById("their-edit");
+      if (own) {
+        document.getElementById("their-edit-text").textContent = reply.body;
+        theirs.hidden = false;
+      } else {
+        editor.value = reply.body;
+        theirs.hidden = true;
+      }
+      editor.dataset.original = reply.body;
+      const next = own ? " Your edit is still in the editor; their text is below it." : " The editor now shows their text.";
+      flash(error.message + next, "error");
+      count();
+      refresh();
+      return true;
+    }
+
+    // What the page showed as the saved text: the server refuses a decision on
+    // a text someone changed since (docs/console.md, "shown").
+    const shown = () => editor.dataset.original;
+
     function approve() {
       if (!replyId || head.dataset.status !== "pending") return undefined;
       return once(async () => {
         const edited = editor.value !== editor.dataset.original;
+        const payload = edited ? { body: editor.value, shown: shown() } : { shown: shown() };
         try {
-          const data = await api("POST", "/api/drafts/" + replyId + "/approve", edited ? { body: editor.value } : {});
+          const data = await api("POST", "/api/drafts/" + replyId + "/approve", payload);
           head.dataset.status = data.reply.status;
           decided(data.reply);
           flash("Approved" + (edited ? " with your edit" : "") + ". Press j for the next draft.", "ok");
           if (data.next) head.dataset.next = data.next;
         } catch (e) {
+          if (editedMeanwhile(e)) return;
           const own = mine(e, false);
           if (own) {
             head.dataset.status = own.status;
@@ -381,12 +410,13 @@
       if (!replyId || head.dataset.status !== "pending") return undefined;
       return once(async () => {
         try {
-          const data = await api("POST", "/api/drafts/" + replyId + "/edit", { body: editor.value });
+          const data = await api("POST", "/api/drafts/" + replyId + "/edit", { body: editor.value, shown: shown() });
           editor.dataset.original = data.reply.body;
+          document.getElementById("their-edit").hidden = true;
           flash("Edit saved; the draft is still pending.", "ok");
           refresh();
         } catch (e) {
-          failed(e);
+          if (!editedMeanwhile(e)) failed(e);
         }
       });
     }

@@ -3,9 +3,11 @@ sessions, CSRF, roles, rate limits, headers, and clear errors."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import re
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TypeAlias
@@ -20,6 +22,7 @@ from factories import complaint, mention, praise
 
 from earful.config import Config
 from earful.console import build_app
+from earful.console.auth import LIMITER, LOGIN_COOKIE
 from earful.console.passwords import hash_password, verify_password
 from earful.console.security import CSP, SESSION_COOKIE
 from earful.demo import prepare_demo
@@ -767,3 +770,68 @@ async def test_a_client_sending_no_shown_text_decides_as_before(
     assert (await post(client, "/api/drafts/2/edit", csrf, {"body": "fine"})).status == 200
     bad = await post(client, "/api/drafts/2/approve", csrf, {"shown": 5})
     assert bad.status == 400 and "shown" in (await bad.json())["error"]
+
+
+# -- logins: hashing apart, attempts counted before the hash ----------------------------
+
+
+async def _fresh_form(raw: aiohttp.ClientSession, client: Client) -> tuple[str, str]:
+    """A login form of its own (its cookie and token), as a separate browser has."""
+    response = await raw.get(client.make_url("/login"))
+    token = re.search(r'name="csrf_token" value="([^"]+)"', await response.text())
+    assert token
+    return response.cookies[LOGIN_COOKIE].value, token.group(1)
+
+
+async def _log_in_raw(
+    raw: aiohttp.ClientSession, client: Client, form: tuple[str, str], name: str, password: str
+) -> int:
+    cookie, token = form
+    response = await raw.post(
+        client.make_url("/login"),
+        data={"name": name, "password": password, "csrf_token": token},
+        headers={"Cookie": f"{LOGIN_COOKIE}={cookie}"},
+        allow_redirects=False,
+    )
+    return response.status
+
+
+async def test_parallel_wrong_passwords_are_limited_like_one_after_another(
+    client: Client,
+) -> None:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as raw:
+        forms = [await _fresh_form(raw, client) for _ in range(20)]
+        statuses = await asyncio.gather(
+            *(_log_in_raw(raw, client, form, "lockme", "wrong password") for form in forms)
+        )
+    assert Counter(statuses) == {401: 5, 429: 15}
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as raw:
+        right = await _log_in_raw(raw, client, await _fresh_form(raw, client), "lockme", PASSWORD)
+    assert right == 429  # locked, even with the right password
+
+
+async def test_logins_being_hashed_do_not_hold_up_the_pages(client: Client) -> None:
+    """Password hashes run on threads of their own: while many logins are being
+    checked, a logged-in page's store reads still go through."""
+    await login(client, "alice")
+    limiter = client.app[LIMITER]
+    names = [f"nobody{i}" for i in range(24)]
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as raw:
+        forms = [await _fresh_form(raw, client) for _ in names]
+        logins = [
+            asyncio.create_task(_log_in_raw(raw, client, form, name, "whatever-123"))
+            for form, name in zip(forms, names, strict=True)
+        ]
+        for _ in range(2000):  # until every login is let through to its hash
+            if sum(limiter.attempts(limiter.key(n, "127.0.0.1")) for n in names) == len(names):
+                break
+            await asyncio.sleep(0.005)
+        else:
+            raise AssertionError("the logins never reached their password check")
+        me = await client.get("/api/me")
+        finished_before_me = sum(task.done() for task in logins)
+        assert await asyncio.gather(*logins) == [401] * len(names)
+    assert me.status == 200 and (await me.json())["name"] == "alice"
+    # with the hashes in the shared pool, /api/me's session lookup queued behind
+    # nearly all of them
+    assert finished_before_me < len(names) // 2

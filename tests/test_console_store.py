@@ -288,6 +288,16 @@ def test_limiter_locks_a_name_and_address_for_the_window(clock: Clock) -> None:
     assert limiter.retry_after(key) is None
 
 
+def test_limiter_counts_an_attempt_before_its_password_is_checked(clock: Clock) -> None:
+    limiter = LoginLimiter(max_failures=3, window=timedelta(minutes=10), clock=clock)
+    key = limiter.key("alice", "10.0.0.1")
+    assert [limiter.attempt(key) for _ in range(3)] == [None, None, None]
+    assert limiter.attempt(key) == 600.0  # the fourth, still being checked or not
+    assert limiter.attempts(key) == 3  # a refusal is not counted
+    limiter.succeeded(key)
+    assert limiter.attempt(key) is None and limiter.attempts(key) == 1
+
+
 def test_limiter_memory_is_bounded(clock: Clock) -> None:
     limiter = LoginLimiter(max_keys=10, clock=clock)
     for n in range(100):

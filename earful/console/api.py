@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from earful.console.auth import hashing
 from earful.console.counting import count_for, limits_for_browser
 from earful.console.pages import (
     db,
@@ -221,12 +222,12 @@ def _role(data: dict[str, Any]) -> str:
     return role
 
 
-async def _new_password_hash(data: dict[str, Any]) -> str:
+async def _new_password_hash(request: web.Request, data: dict[str, Any]) -> str:
     password = _text(data, "password", required=True) or ""
     problem = password_problem(password)
     if problem:
         raise web.HTTPBadRequest(text=problem)
-    return await asyncio.to_thread(hash_password, password)  # scrypt: ~0.1 s of CPU
+    return await hashing(request, hash_password, password)  # scrypt: ~0.1 s of CPU
 
 
 @requires("admin")
@@ -242,7 +243,7 @@ async def add_user(request: web.Request) -> web.StreamResponse:
     if problem:
         raise web.HTTPBadRequest(text=problem)
     role = _role(data)
-    password_hash = await _new_password_hash(data)
+    password_hash = await _new_password_hash(request, data)
     actor = session_of(request).name
     user_id = await db(request, lambda s: s.add_user(name, role, password_hash, actor=actor))
     return ok({"user": await db(request, lambda s: s.account(user_id))}, status=201)
@@ -273,7 +274,7 @@ async def user_enable(request: web.Request) -> web.StreamResponse:
 
 @requires("admin")
 async def user_password(request: web.Request) -> web.StreamResponse:
-    password_hash = await _new_password_hash(await body_of(request))
+    password_hash = await _new_password_hash(request, await body_of(request))
     account, actor = await _account(request), session_of(request).name
     await db(request, lambda s: s.set_password(account.name, password_hash, actor=actor))
     return ok({"user": account})  # a password is not part of the account's record

@@ -119,6 +119,10 @@ async def _attach_session(request: web.Request) -> None:
         request[SESSION] = session
 
 
+async def _stop_hashing(app: web.Application) -> None:
+    app[auth.KDF].shutdown(wait=False, cancel_futures=True)
+
+
 def build_app(
     store: Store, config: Config, *, settings: ConsoleSettings | None = None
 ) -> web.Application:
@@ -127,6 +131,8 @@ def build_app(
     app[STORE] = store
     app[SETTINGS] = settings or settings_from(config)
     app[auth.LIMITER] = LoginLimiter()
+    app[auth.KDF] = auth.kdf_pool()
+    app.on_cleanup.append(_stop_hashing)
     aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),

@@ -12,6 +12,9 @@ import asyncio
 import hmac
 import logging
 import secrets
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -33,6 +36,23 @@ log = logging.getLogger("earful.console")
 
 LIMITER = web.AppKey("limiter", LoginLimiter)
 LOGIN_COOKIE = "earful_login"
+
+# Password hashing (scrypt: ~0.1 s of CPU and 32 MiB each) runs on threads of its
+# own, at most this many at once: a burst of logins then queues for these threads,
+# never for the default pool that every store read of every page goes through.
+KDF_WORKERS = 2
+KDF = web.AppKey("kdf", ThreadPoolExecutor)
+
+T = TypeVar("T")
+
+
+def kdf_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=KDF_WORKERS, thread_name_prefix="earful-kdf")
+
+
+async def hashing(request: web.Request, fn: Callable[..., T], *args: Any) -> T:
+    """Run `fn` (which hashes a password) on the console's password-hashing threads."""
+    return await asyncio.get_running_loop().run_in_executor(request.app[KDF], fn, *args)
 
 
 def see_other(location: str) -> web.Response:
@@ -133,7 +153,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         )
     limiter = request.app[LIMITER]
     key = limiter.key(name, request.remote)
-    wait = limiter.retry_after(key)
+    wait = limiter.attempt(key)
     if wait is not None:
         minutes = max(round(wait / 60), 1)
         response = _login_form(
@@ -147,9 +167,8 @@ async def login(request: web.Request) -> web.StreamResponse:
         response.headers["Retry-After"] = str(int(wait))
         return response
     store = request.app[STORE]
-    user_id = await asyncio.to_thread(_check, store, name, password)
-    if user_id is None:
-        limiter.failed(key)
+    user_id = await hashing(request, _check, store, name, password)
+    if user_id is None:  # already counted by limiter.attempt
         log.warning("failed console login for %r from %s", name, request.remote)
         return _login_form(
             request, error="Wrong name or password.", status=401, name=name, next_path=next_path

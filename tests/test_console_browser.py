@@ -859,3 +859,13 @@ def test_saving_an_edit_over_someone_elses_keeps_both_texts_in_view(
     expect(page.locator("#flash")).to_contain_text("Edit saved")
     expect(page.locator("#their-edit")).to_be_hidden()
     assert db.reply(reply_id).body == "Alice's text"
+
+
+def test_the_live_queue_polls_as_background_requests(open_as: OpenAs) -> None:
+    """Its polling is marked so that the server does not count it as use (an open
+    tab must not keep an idle login alive; test_console_http checks the server)."""
+    w = open_as("alice")
+    page = w.go("/queue")
+    with page.expect_request(lambda r: "/api/queue?" in r.url) as polled:
+        pass
+    assert polled.value.headers.get("x-earful-background") == "1"

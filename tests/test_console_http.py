@@ -9,6 +9,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import TypeAlias
 from urllib.parse import urlencode
@@ -17,14 +18,15 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from consolekit import PASSWORD, USERS, refused_alert
+from consolekit import PASSWORD, USERS, Clock, refused_alert
 from factories import complaint, mention, praise
 
 from earful.config import Config
 from earful.console import build_app
+from earful.console.app import settings_from
 from earful.console.auth import LIMITER, LOGIN_COOKIE
 from earful.console.passwords import hash_password, verify_password
-from earful.console.security import CSP, SESSION_COOKIE
+from earful.console.security import BACKGROUND_HEADER, CSP, SESSION_COOKIE
 from earful.demo import prepare_demo
 from responders.drafts import Draft, DraftKind
 from responders.limits import LIMITS
@@ -835,3 +837,50 @@ async def test_logins_being_hashed_do_not_hold_up_the_pages(client: Client) -> N
     # with the hashes in the shared pool, /api/me's session lookup queued behind
     # nearly all of them
     assert finished_before_me < len(names) // 2
+
+
+# -- idle sessions end even while a tab polls --------------------------------------------
+
+
+@pytest.fixture
+async def clocked(config: Config) -> AsyncIterator[tuple[Client, Clock]]:
+    """The console on a store whose clock the test moves, with a 10-minute session_ttl."""
+    clock = Clock()
+    s = Store.open(config.db_path, clock=clock)
+    s.add_user("alice", "agent", _HASH, actor="tests")
+    settings = dataclasses.replace(settings_from(config), session_ttl=timedelta(minutes=10))
+    async with TestClient(TestServer(build_app(s, config, settings=settings))) as c:
+        yield c, clock
+    s.close()
+
+
+BACKGROUND = {BACKGROUND_HEADER: "1"}
+
+
+async def test_background_polling_does_not_keep_an_idle_session_alive(
+    clocked: tuple[Client, Clock],
+) -> None:
+    client, clock = clocked
+    await login(client, "alice")
+    start = clock.now
+    for minutes in (3, 6, 9):  # the queue tab polls; nobody touches it
+        clock.now = start + timedelta(minutes=minutes)
+        response = await client.get("/api/queue?limit=51", headers=BACKGROUND)
+        assert response.status == 200, minutes
+    clock.now = start + timedelta(minutes=10, seconds=1)
+    assert (await client.get("/api/queue?limit=51", headers=BACKGROUND)).status == 401
+    assert (await client.get("/api/me")).status == 401
+
+
+async def test_a_persons_requests_still_extend_the_session(
+    clocked: tuple[Client, Clock],
+) -> None:
+    client, clock = clocked
+    await login(client, "alice")
+    start = clock.now
+    clock.now = start + timedelta(minutes=9)
+    assert (await client.get("/queue")).status == 200  # a page opened: use
+    clock.now = start + timedelta(minutes=18)
+    assert (await client.get("/api/queue", headers=BACKGROUND)).status == 200
+    clock.now = start + timedelta(minutes=19, seconds=1)
+    assert (await client.get("/api/me")).status == 401

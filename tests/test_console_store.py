@@ -5,10 +5,11 @@ rest."""
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from consolekit import Clock
 from factories import complaint, mention, noise, praise
 
 from earful.console.passwords import BadHash, hash_password, verify_password
@@ -18,14 +19,6 @@ from storage.queries import QueueFilter
 from storage.schema import MIGRATIONS, SCHEMA_VERSION
 from storage.sessions import end_session, find_session, start_session
 from storage.store import AlreadyDecided, CaseConflict, EditedSince, NotFound, Store, StoreError
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

@@ -44,12 +44,15 @@
     }
   }
 
-  async function api(method, url, payload) {
+  // `background`: a request the page makes on its own (polling), which the server
+  // does not count as use: an idle login still ends after session_ttl.
+  async function api(method, url, payload, background) {
     const options = {
       method: method,
       credentials: "same-origin",
       headers: { Accept: "application/json" },
     };
+    if (background) options.headers["X-Earful-Background"] = "1";
     if (method !== "GET") {
       options.headers["Content-Type"] = "application/json";
       options.headers["X-CSRF-Token"] = csrf();
@@ -213,13 +216,14 @@
       const query = list.dataset.query ? list.dataset.query + "&" : "";
       try {
         // one more than a page: whether a next page exists
-        const data = await api("GET", "/api/queue?" + query + "limit=" + (pageSize + 1));
+        const data = await api("GET", "/api/queue?" + query + "limit=" + (pageSize + 1), null, true);
         show(data.items.slice(0, pageSize), data.items.length > pageSize);
         list.dataset.latest = Math.max(Number(list.dataset.latest), data.latest);
         setCounts(data.counts);
         setCount("pending-total", data.counts.pending);
       } catch (e) {
-        if (e.status === 401) window.location.href = "/login";
+        // the login ended (idle for session_ttl): back here after logging in again
+        if (e.status === 401) window.location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
       } finally {
         polling = false;
       }

@@ -884,3 +884,16 @@ async def test_a_persons_requests_still_extend_the_session(
     assert (await client.get("/api/queue", headers=BACKGROUND)).status == 200
     clock.now = start + timedelta(minutes=19, seconds=1)
     assert (await client.get("/api/me")).status == 401
+
+
+async def test_a_limit_below_one_is_a_400(client: Client) -> None:
+    await login(client, "root")
+    for path, maximum in (("/api/queue", 200), ("/api/praise", 500), ("/api/audit", 500)):
+        for limit in ("-1", "0", "-9223372036854775808"):
+            response = await client.get(f"{path}?limit={limit}")
+            assert response.status == 400, (path, limit)
+            error = (await response.json())["error"]
+            assert error == f"limit must be a whole number from 1 to {maximum}", (path, limit)
+        one = await client.get(f"{path}?limit=1&status=all")
+        assert one.status == 200 and len((await one.json())["items"]) == 1, path
+        assert (await client.get(f"{path}?limit=100000")).status == 200, path

@@ -14,6 +14,7 @@ from earful.console.pages import (
     db,
     path_id,
     query_int,
+    query_limit,
     queue_filter,
     source_statuses,
     stats_days,
@@ -70,7 +71,7 @@ async def me(request: web.Request) -> web.StreamResponse:
 async def queue(request: web.Request) -> web.StreamResponse:
     flt = queue_filter(request)
     since = query_int(request, "since")
-    limit = min(query_int(request, "limit", 50) or 50, 200)
+    limit = query_limit(request, 50, 200)
     offset = max(query_int(request, "offset", 0) or 0, 0)
     items, counts, latest = await asyncio.gather(
         db(
@@ -336,7 +337,7 @@ async def escalations(request: web.Request) -> web.StreamResponse:
 @requires("viewer")
 async def praise(request: web.Request) -> web.StreamResponse:
     starred = request.query.get("starred") == "1"
-    limit = min(query_int(request, "limit", 60) or 60, 500)
+    limit = query_limit(request, 60, 500)
     offset = max(query_int(request, "offset", 0) or 0, 0)
     rows = await db(request, queries.praise_wall, starred_only=starred, limit=limit, offset=offset)
     return ok({"items": rows})
@@ -371,7 +372,7 @@ async def audit(request: web.Request) -> web.StreamResponse:
     rows = await db(
         request,
         queries.audit_page,
-        limit=min(query_int(request, "limit", 100) or 100, 500),
+        limit=query_limit(request, 100, 500),
         before=query_int(request, "before"),
         actor=q.get("actor") or None,
         subject=q.get("subject") or None,

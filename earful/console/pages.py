@@ -146,6 +146,16 @@ def query_int(request: web.Request, name: str, default: int | None = None) -> in
     return number
 
 
+def query_limit(request: web.Request, default: int, maximum: int) -> int:
+    """The `limit` parameter: at least 1, and no more than `maximum` are returned
+    (a larger limit gets `maximum`). A limit below 1 would reach SQLite as
+    LIMIT -1 or 0: no limit at all, or nothing."""
+    limit = query_int(request, "limit", default)
+    if limit is None or limit < 1:
+        raise web.HTTPBadRequest(text=f"limit must be a whole number from 1 to {maximum}")
+    return min(limit, maximum)
+
+
 def queue_filter(request: web.Request) -> QueueFilter:
     q = request.query
     status = q.get("status", "pending")

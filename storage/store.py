@@ -12,6 +12,7 @@ import os
 import sqlite3
 import statistics
 import threading
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -100,6 +101,13 @@ _NOT_DONE = {"approve": "approved", "edit": "saved"}
 # FTS5's time grows fast with the terms of a query: thousands of them take seconds
 # to minutes, and the console's search box is open to every viewer.
 MAX_SEARCH = 200
+
+
+def search_words(query: str) -> str:
+    """A search as FTS5 can take it: control characters (NUL cuts FTS5's reading
+    of the query short: "unterminated string") become spaces, which is what the
+    tokenizer makes of them in the posts anyway."""
+    return "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in query).strip()
 
 
 def check_search(query: str) -> None:
@@ -363,17 +371,20 @@ class Store:
 
     def search(self, query: str, *, limit: int = 50) -> list[MentionRecord]:
         """Full-text search on post text (FTS5 query syntax; plain words work)."""
+        query = search_words(query)
         check_search(query)
+        if not query:
+            return []
         sql = (
             "SELECT m.* FROM mentions_fts f JOIN mentions m ON m.id = f.rowid "
-            "WHERE mentions_fts MATCH ? ORDER BY f.rank LIMIT ?"
+            "WHERE mentions_fts MATCH CAST(? AS TEXT) ORDER BY f.rank LIMIT ?"
         )
         try:
-            rows = self._rows(sql, (query, limit))
+            rows = self._rows(sql, (text(query), limit))
         except sqlite3.OperationalError:
             # FTS syntax the user did not mean (a stray quote or colon): search the
             # words as a phrase instead of failing.
-            rows = self._rows(sql, ('"' + query.replace('"', '""') + '"', limit))
+            rows = self._rows(sql, (text('"' + query.replace('"', '""') + '"'), limit))
         return [MentionRecord.from_row(r) for r in rows]
 
     # -- decisions (guarded transitions, audit-logged) ---------------------------
@@ -500,8 +511,9 @@ class Store:
             action="confirm-sent",
             wanted="marked sent",
             expected=("unknown", "failed"),
-            assignments="status = 'sent', posted_id = coalesce(?, posted_id), sent_at = ?",
-            params=(posted_id, now),
+            assignments="status = 'sent', posted_id = coalesce(CAST(? AS TEXT), posted_id), "
+            "sent_at = ?",
+            params=(text(posted_id), now),
             detail={"posted_id": posted_id} if posted_id else None,
         )
 
@@ -977,7 +989,8 @@ class Store:
         return int(user_id or 0)
 
     def user(self, name: str) -> UserRecord:
-        rows = self._rows("SELECT * FROM users WHERE name = ?", (name,))
+        # text(): a name no UTF-8 can carry (a lone surrogate) is simply not found
+        rows = self._rows("SELECT * FROM users WHERE name = CAST(? AS TEXT)", (text(name),))
         if not rows:
             raise NotFound(f"no user named {name!r}")
         return UserRecord.from_row(rows[0])
@@ -1029,7 +1042,7 @@ class Store:
     ) -> Account:
         with self._write() as conn:
             row = conn.execute(
-                "SELECT id, role, disabled FROM users WHERE name = ?", (name,)
+                "SELECT id, role, disabled FROM users WHERE name = CAST(? AS TEXT)", (text(name),)
             ).fetchone()
             if row is None:
                 raise NotFound(f"no user named {name!r}")
@@ -1061,7 +1074,9 @@ class Store:
     def set_password(self, name: str, password_hash: str, *, actor: str) -> None:
         """A new password; every session of that user ends with the old one."""
         with self._write() as conn:
-            row = conn.execute("SELECT id FROM users WHERE name = ?", (name,)).fetchone()
+            row = conn.execute(
+                "SELECT id FROM users WHERE name = CAST(? AS TEXT)", (text(name),)
+            ).fetchone()
             if row is None:
                 raise NotFound(f"no user named {name!r}")
             conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, row[0]))

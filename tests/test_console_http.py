@@ -897,3 +897,63 @@ async def test_a_limit_below_one_is_a_400(client: Client) -> None:
         one = await client.get(f"{path}?limit=1&status=all")
         assert one.status == 200 and len((await one.json())["items"]) == 1, path
         assert (await client.get(f"{path}?limit=100000")).status == 200, path
+
+
+# -- crafted input gets a clear 4xx, and a fault of ours a plain 500 ---------------------
+
+
+async def raw_post(client: Client, path: str, csrf: str, body: str) -> aiohttp.ClientResponse:
+    """A JSON body exactly as given (escapes such as \\ud800 included)."""
+    headers = {"X-CSRF-Token": csrf, "Content-Type": "application/json"}
+    return await client.post(path, data=body.encode(), headers=headers)
+
+
+async def test_a_search_with_a_nul_is_a_400_and_other_control_characters_are_spaces(
+    client: Client,
+) -> None:
+    await login(client, "alice")
+    page = await _error_page(client, "/queue?q=%00", 400)
+    assert "a search cannot hold a NUL character" in page
+    api = await client.get("/api/queue?q=%20%00")
+    assert api.status == 400
+    assert (await api.json())["error"] == "a search cannot hold a NUL character (U+0000)"
+    tabbed = await client.get("/api/queue?q=still%09down")
+    assert tabbed.status == 200
+    assert [item["id"] for item in (await tabbed.json())["items"]] == [2]
+    assert (await client.get("/queue?q=%01down")).status == 200
+
+
+async def test_crafted_json_bodies_get_a_400(client: Client, store: Store) -> None:
+    csrf = await login(client, "alice")
+    case_id = store.reply(1).case_id
+    assign = await raw_post(client, f"/api/cases/{case_id}/assign", csrf, '{"assignee": "\\ud800"}')
+    assert assign.status == 400
+    assert (await assign.json())["error"] == "assignee must be the name of an account, or null"
+    sent = await raw_post(client, "/api/drafts/1/mark-sent", csrf, '{"posted_id": "\\ud800"}')
+    assert sent.status == 400
+    assert (await sent.json())["error"] == "posted_id must be printable text without spaces"
+    deep = await raw_post(client, "/api/drafts/1/approve", csrf, "[" * 100_000 + "]" * 100_000)
+    assert deep.status == 400
+    assert (await deep.json())["error"] == "the body is nested too deeply"
+    assert store.reply(1).status == "pending"
+    assert store.case(case_id or 0).assignee is None
+
+
+async def test_a_fault_of_ours_is_a_plain_500_and_logged(
+    client: Client, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    await login(client, "vera")
+    with store.conn:
+        store.conn.execute("DROP TABLE praise")  # a damaged database: the praise wall fails
+    api = await client.get("/api/praise")
+    assert api.status == 500 and api.content_type == "application/json"
+    assert (await api.json())["error"].startswith("Something went wrong on the server")
+    page = await client.get("/praise")
+    assert page.status == 500 and page.content_type == "text/html"
+    text = await page.text()
+    assert 'id="error-status">500 · Server error<' in text
+    said = re.search(r'id="error-message"[^>]*>([^<]*)<', text)
+    assert said and said.group(1).startswith("Something went wrong on the server")
+    assert "Traceback" not in text and "no such table" not in text
+    assert "console: GET /praise failed" in caplog.text
+    assert "no such table: praise" in caplog.text  # the details are in the log

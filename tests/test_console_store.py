@@ -325,3 +325,12 @@ def test_a_decision_on_a_text_edited_meanwhile_changes_nothing(cstore: Store) ->
     assert approved.status == "approved"
     with pytest.raises(AlreadyDecided):  # decided: the older complaint, not a stale text
         cstore.approve(reply.id, "alice", body_was=reply.body)
+
+
+def test_odd_strings_are_not_found_rather_than_failing(cstore: Store) -> None:
+    _case(cstore)
+    with pytest.raises(NotFound):
+        cstore.user("\ud800")
+    for query in ("\ud800", "\x00", " \x00", '"\x00"', "a\x00b"):
+        assert cstore.search(query) == [], repr(query)
+    assert queries.queue(cstore, QueueFilter(status=None, search="\x01 \x00"))

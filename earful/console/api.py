@@ -43,6 +43,8 @@ async def body_of(request: web.Request) -> dict[str, Any]:
         data = await request.json()
     except ValueError:
         raise web.HTTPBadRequest(text="the body is not valid JSON") from None
+    except RecursionError:
+        raise web.HTTPBadRequest(text="the body is nested too deeply") from None
     if not isinstance(data, dict):
         raise web.HTTPBadRequest(text="the body must be a JSON object")
     return data
@@ -187,11 +189,20 @@ async def retry(request: web.Request) -> web.StreamResponse:
     return ok({"reply": await db(request, lambda s: s.retry(reply_id, actor))})
 
 
+def _posted_id(data: dict[str, Any]) -> str | None:
+    """The reply's id on the platform, if the person found it: ids are printable
+    and have no spaces (numbers, at:// URIs, t1_ names)."""
+    posted_id = (_text(data, "posted_id") or "").strip() or None
+    if posted_id is not None and not all(ch.isprintable() and not ch.isspace() for ch in posted_id):
+        raise web.HTTPBadRequest(text="posted_id must be printable text without spaces")
+    return posted_id
+
+
 @requires("agent")
 async def mark_sent(request: web.Request) -> web.StreamResponse:
     """failed/unknown -> sent: the person found it on the platform."""
     reply_id = _id(request, "reply")
-    posted_id = (_text(await body_of(request), "posted_id") or "").strip() or None
+    posted_id = _posted_id(await body_of(request))
     actor = session_of(request).name
     reply = await db(request, lambda s: s.confirm_sent(reply_id, actor, posted_id=posted_id))
     return ok({"reply": reply})
@@ -286,6 +297,8 @@ async def assign(request: web.Request) -> web.StreamResponse:
     case_id = _id(request, "case")
     data = await body_of(request)
     assignee = _text(data, "assignee")
+    if assignee and name_problem(assignee):
+        raise web.HTTPBadRequest(text="assignee must be the name of an account, or null")
     actor = session_of(request).name
     return ok(
         {"case": await db(request, lambda s: s.assign_case(case_id, actor, assignee or None))}

@@ -86,12 +86,33 @@ async def store_errors(
         if request.path.startswith("/static/"):
             raise
         status, message = exc.status, _said(exc)
+    except web.HTTPException:
+        raise  # redirects and aiohttp's own answers
+    except Exception:
+        # a fault of ours: the details go to the log, never to the browser
+        log.exception("console: %s %s failed", request.method, request.path)
+        status, message = 500, SERVER_FAULT
     if wants_json(request):
         return json_error(status, message, **extra)
-    if SESSION not in request:
-        # an unknown path skips the guard; the error page still shows who is logged in
-        await _attach_session(request)
-    return await pages.error_page(request, status, message)
+    return await _error_page(request, status, message)
+
+
+SERVER_FAULT = (
+    "Something went wrong on the server; the details are in Earful's log. "
+    "Try again, and if it keeps happening, tell whoever runs Earful."
+)
+
+
+async def _error_page(request: web.Request, status: int, message: str) -> web.Response:
+    try:
+        if SESSION not in request:
+            # an unknown path skips the guard; the error page still shows who is logged in
+            await _attach_session(request)
+        return await pages.error_page(request, status, message)
+    except Exception:
+        # the page needs the store too: when that is what failed, say it plainly
+        log.exception("console: the error page for %s failed", request.path)
+        return web.Response(status=status, text=message)
 
 
 def _said(exc: web.HTTPClientError) -> str:

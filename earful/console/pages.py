@@ -106,6 +106,7 @@ _REASONS = {
     415: "Unsupported media type",
     422: "Cannot be posted",
     429: "Too many requests",
+    500: "Server error",
 }
 
 
@@ -161,13 +162,18 @@ def queue_filter(request: web.Request) -> QueueFilter:
     status = q.get("status", "pending")
     if status not in (*REPLY_STATUSES, "all"):
         raise web.HTTPBadRequest(text=f"status must be one of {', '.join(REPLY_STATUSES)} or all")
+    search = q.get("q") or None
+    if search is not None and "\0" in search:
+        # no search box can type one: a crafted address (other control characters
+        # are searched as spaces, see storage.store.search_words)
+        raise web.HTTPBadRequest(text="a search cannot hold a NUL character (U+0000)")
     return QueueFilter(
         status=None if status == "all" else status,
         platform=q.get("platform") or None,
         topic=q.get("topic") or None,
         disposition=q.get("disposition") or None,
         segment=q.get("segment") or None,
-        search=q.get("q") or None,
+        search=search,
     )
 
 

@@ -957,3 +957,32 @@ async def test_a_fault_of_ours_is_a_plain_500_and_logged(
     assert "Traceback" not in text and "no such table" not in text
     assert "console: GET /praise failed" in caplog.text
     assert "no such table: praise" in caplog.text  # the details are in the log
+
+
+ODD_NEXTS = (
+    "/\t/evil.example/phish",  # a browser drops the tab: //evil.example
+    "/\n/evil.example",
+    "/ /evil.example",
+    "/queue\\..\\..",
+    "/queue\r\nSet-Cookie: x=1",  # no header injection, and no 500
+    "/queue\x00",
+    "/\u2028/evil.example",
+)
+
+
+async def test_next_with_whitespace_control_characters_or_backslashes_goes_home(
+    client: Client,
+) -> None:
+    page = await (await client.get("/login?next=/%09/evil.example/phish")).text()
+    assert 'name="next" value="/"' in page
+    for odd in ODD_NEXTS:
+        token = await _login_form_token(client)
+        form = {"name": "alice", "password": PASSWORD, "csrf_token": token, "next": odd}
+        response = await client.post("/login", data=form, allow_redirects=False)
+        assert response.status == 303, repr(odd)
+        assert response.headers["Location"] == "/", repr(odd)
+        await client.post("/logout", data={"csrf_token": await login(client, "alice")})
+    token = await _login_form_token(client)
+    form = {"name": "alice", "password": PASSWORD, "csrf_token": token, "next": "/drafts/3?x=1"}
+    fine = await client.post("/login", data=form, allow_redirects=False)
+    assert fine.headers["Location"] == "/drafts/3?x=1"

@@ -60,10 +60,15 @@ def see_other(location: str) -> web.Response:
 
 
 def _safe_next(value: str | None) -> str:
-    """Only a path on this site: never an absolute or scheme-relative URL."""
-    if value and value.startswith("/") and not value.startswith(("//", "/\\")):
-        return value
-    return "/"
+    """Only a path on this site: one "/" and no more at its start, and nothing a
+    browser reads differently from how it is written. Browsers drop tabs and line
+    breaks from a URL and read "\\" as "/" (so "/\\t/evil.example" goes to
+    evil.example), and CR, LF or NUL cannot be put in a Location header at all."""
+    if not value or not value.startswith("/") or value.startswith("//"):
+        return "/"
+    if any(ch == "\\" or ch.isspace() or not ch.isprintable() for ch in value):
+        return "/"
+    return value
 
 
 def _login_form(

@@ -986,3 +986,18 @@ async def test_next_with_whitespace_control_characters_or_backslashes_goes_home(
     form = {"name": "alice", "password": PASSWORD, "csrf_token": token, "next": "/drafts/3?x=1"}
     fine = await client.post("/login", data=form, allow_redirects=False)
     assert fine.headers["Location"] == "/drafts/3?x=1"
+
+
+async def test_two_tabs_on_the_login_form_do_not_undo_each_other(client: Client) -> None:
+    first = await _login_form_token(client, "/login?next=/queue")
+    second = await _login_form_token(client, "/login?next=/praise")
+    assert first == second  # the browser's cookie is reused, not replaced
+    form = {"name": "alice", "password": PASSWORD, "csrf_token": first, "next": "/queue"}
+    response = await client.post("/login", data=form, allow_redirects=False)
+    assert response.status == 303 and response.headers["Location"] == "/queue"
+
+
+async def test_a_login_cookie_not_made_by_the_console_is_replaced(client: Client) -> None:
+    client.session.cookie_jar.update_cookies({LOGIN_COOKIE: "chosen"}, client.make_url("/login"))
+    token = await _login_form_token(client)
+    assert token != "chosen" and len(token) == 43

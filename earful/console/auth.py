@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import re
 import secrets
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -71,6 +72,17 @@ def _safe_next(value: str | None) -> str:
     return value
 
 
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")  # what secrets.token_urlsafe(32) makes
+
+
+def _login_token(request: web.Request) -> str:
+    """The login form's token: the browser's own while it still has one, so that
+    two tabs showing the login form do not undo each other's; a new one
+    otherwise."""
+    current = request.cookies.get(LOGIN_COOKIE, "")
+    return current if _TOKEN.fullmatch(current) else secrets.token_urlsafe(32)
+
+
 def _login_form(
     request: web.Request,
     *,
@@ -83,7 +95,7 @@ def _login_form(
     query, a failed POST passes the form's own (kept across attempts)."""
     if next_path is None:
         next_path = request.query.get("next")
-    token = secrets.token_urlsafe(32)
+    token = _login_token(request)
     html = aiohttp_jinja2.render_string(
         "login.html",
         request,

@@ -978,6 +978,7 @@ class Store:
         if role not in ROLES:
             raise StoreError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
         with self._write() as conn:
+            self._refuse_a_name_like(conn, name)
             try:
                 user_id = conn.execute(
                     "INSERT INTO users (name, role, password_hash, created_at) VALUES (?, ?, ?, ?)",
@@ -987,6 +988,18 @@ class Store:
                 raise StoreError(f"a user named {name!r} already exists") from None
             self._audit(conn, actor, "user-add", f"user:{name}", role=role)
         return int(user_id or 0)
+
+    @staticmethod
+    def _refuse_a_name_like(conn: sqlite3.Connection, name: str) -> None:
+        """Names are told apart ignoring case: "Bob" and "bob" as two accounts
+        would share one login lockout (kept per name, case-folded), and people
+        would mix them up in the audit log."""
+        for (existing,) in conn.execute("SELECT name FROM users"):
+            if existing != name and existing.casefold() == name.casefold():
+                raise StoreError(
+                    f"a user named {existing!r} already exists; {name!r} differs from it "
+                    "only in upper and lower case: choose another name"
+                )
 
     def user(self, name: str) -> UserRecord:
         # text(): a name no UTF-8 can carry (a lone surrogate) is simply not found

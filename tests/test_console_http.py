@@ -1001,3 +1001,17 @@ async def test_a_login_cookie_not_made_by_the_console_is_replaced(client: Client
     client.session.cookie_jar.update_cookies({LOGIN_COOKIE: "chosen"}, client.make_url("/login"))
     token = await _login_form_token(client)
     assert token != "chosen" and len(token) == 43
+
+
+async def test_an_admin_cannot_add_a_name_differing_only_in_case(
+    client: Client, store: Store
+) -> None:
+    csrf = await login(client, "root")
+    body = {"name": "Alice", "role": "agent", "password": "a long password"}
+    response = await post(client, "/api/users", csrf, body)
+    assert response.status == 400
+    assert (await response.json())["error"] == (
+        "a user named 'alice' already exists; 'Alice' differs from it only in upper and "
+        "lower case: choose another name"
+    )
+    assert "Alice" not in [a.name for a in store.accounts()]

@@ -869,3 +869,16 @@ def test_the_live_queue_polls_as_background_requests(open_as: OpenAs) -> None:
     with page.expect_request(lambda r: "/api/queue?" in r.url) as polled:
         pass
     assert polled.value.headers.get("x-earful-background") == "1"
+
+
+def test_a_draft_starting_with_a_newline_is_not_taken_for_an_unsaved_edit(
+    open_as: OpenAs, db: Store, config: Config
+) -> None:
+    reply_id = fresh_draft(db, config, "newline-1")
+    db.edit(reply_id, "bob", "\nHi, sorry about the outage - DM us.")
+    w = open_as("alice")
+    page = w.go(f"/drafts/{reply_id}")
+    expect(page.locator("#draft-body")).to_have_value("\nHi, sorry about the outage - DM us.")
+    page.keyboard.press("u")  # nothing typed: leaves without asking
+    expect(page).to_have_url(re.compile(r"/queue$"))
+    assert w.dialogs == []

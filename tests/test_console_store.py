@@ -4,7 +4,9 @@ rest."""
 
 from __future__ import annotations
 
+import html
 import sqlite3
+import unicodedata
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from consolekit import Clock
 from factories import complaint, mention, noise, praise
 
 from earful.console.passwords import BadHash, hash_password, verify_password
+from earful.console.posttext import breakable, post_text
 from earful.console.ratelimit import LoginLimiter
 from storage import queries
 from storage.queries import QueueFilter
@@ -334,3 +337,39 @@ def test_odd_strings_are_not_found_rather_than_failing(cstore: Store) -> None:
     for query in ("\ud800", "\x00", " \x00", '"\x00"', "a\x00b"):
         assert cstore.search(query) == [], repr(query)
     assert queries.queue(cstore, QueueFilter(status=None, search="\x01 \x00"))
+
+
+# -- post text on the pages (posttext.py) ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a" * 100,
+        "e\u0301" * 60,
+        "👍🏽" * 50,
+        "👩\u200d👩\u200d👧" * 30,
+        "x<y>&" * 30,
+        "\ud800" * 45,
+    ],
+)
+def test_break_points_keep_the_text_and_never_split_a_character(text: str) -> None:
+    marked = str(breakable(text))
+    assert "<wbr>" in marked
+    assert html.unescape(marked.replace("<wbr>", "")) == text
+    for piece in marked.split("<wbr>")[1:]:
+        first = html.unescape(piece)[0]
+        assert unicodedata.category(first) not in ("Mn", "Mc", "Me", "Cf"), repr(first)
+        assert not "\U0001f3fb" <= first <= "\U0001f3ff"
+
+
+def test_a_short_post_is_only_escaped_and_a_long_one_shows_the_rest_on_demand() -> None:
+    assert str(post_text("hi <b> there")) == "hi &lt;b&gt; there"
+    long = "word " * 5000  # 25,000 characters
+    shown = str(post_text(long))
+    head, rest = shown.split('<details class="more-text"><summary>', 1)
+    assert (
+        html.unescape(head) + html.unescape(rest.split("</summary>", 1)[1][: -len("</details>")])
+        == long
+    )
+    assert rest.startswith("Show the other 5,000 characters</summary>")

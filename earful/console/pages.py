@@ -15,6 +15,7 @@ import jinja2
 from aiohttp import web
 
 from earful.console.passwords import MIN_PASSWORD
+from earful.console.posttext import post_text
 from earful.console.security import (
     ROLE_RANK,
     SESSION,
@@ -58,6 +59,7 @@ def _http_url(url: str | None) -> str | None:
 
 def install_filters(env: jinja2.Environment) -> None:
     env.filters["http_url"] = _http_url
+    env.filters["post_text"] = post_text  # long words and long posts stay fast to lay out
     env.filters["duration"] = duration
     env.filters["thousands"] = lambda n: "-" if n is None else f"{n:,}"
     env.globals["ROLE_RANK"] = ROLE_RANK

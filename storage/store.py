@@ -669,7 +669,7 @@ class Store:
             rows = self._rows("SELECT done_by, done_at FROM callbacks WHERE id = ?", (callback_id,))
             if not rows:
                 raise NotFound(f"no callback with id {callback_id}")
-            raise StoreError(
+            raise Conflict(
                 f"callback {callback_id} was already done by {rows[0]['done_by']} "
                 f"at {rows[0]['done_at']}"
             )

@@ -1015,3 +1015,39 @@ async def test_an_admin_cannot_add_a_name_differing_only_in_case(
         "lower case: choose another name"
     )
     assert "Alice" not in [a.name for a in store.accounts()]
+
+
+async def test_actions_taking_no_body_refuse_a_body_that_is_not_json(
+    client: Client, store: Store
+) -> None:
+    csrf = await login(client, "root")
+    vera = store.user("vera").id
+    for path in (
+        "/api/drafts/1/retry",
+        "/api/alerts/1/retry",
+        "/api/alerts/1/mark-sent",
+        f"/api/users/{vera}/disable",
+        f"/api/users/{vera}/enable",
+        "/api/callbacks/1/done",
+    ):
+        headers = {"X-CSRF-Token": csrf, "Content-Type": "text/plain"}
+        response = await client.post(path, data="hello", headers=headers)
+        assert response.status == 415, path
+        not_object = await raw_post(client, path, csrf, "[]")
+        assert not_object.status == 400, path
+    assert not store.user("vera").disabled
+    no_body = await client.post(f"/api/users/{vera}/disable", headers={"X-CSRF-Token": csrf})
+    assert no_body.status == 200  # nothing to send: no body at all is fine
+
+
+async def test_a_second_mark_done_on_a_callback_is_a_409_naming_who(
+    client: Client, store: Store
+) -> None:
+    judged = complaint(mention("call me back please", native_id="30", handle="gil"))
+    store.ingest("x", [judged], None)
+    (callback,) = [c for c in store.callbacks("open") if c.author_handle == "gil"]
+    csrf = await login(client, "alice")
+    assert (await post(client, f"/api/callbacks/{callback.id}/done", csrf)).status == 200
+    again = await post(client, f"/api/callbacks/{callback.id}/done", csrf)
+    assert again.status == 409
+    assert f"callback {callback.id} was already done by alice at" in (await again.json())["error"]

@@ -50,6 +50,13 @@ async def body_of(request: web.Request) -> dict[str, Any]:
     return data
 
 
+async def no_body(request: web.Request) -> None:
+    """For actions that take nothing: no body, or a JSON object (the pages send
+    {}); any other body is refused like on every other POST (415, 400)."""
+    if request.body_exists:
+        await body_of(request)
+
+
 def _text(data: dict[str, Any], key: str, *, required: bool = False) -> str | None:
     value = data.get(key)
     if value is None and not required:
@@ -185,6 +192,7 @@ async def edit(request: web.Request) -> web.StreamResponse:
 async def retry(request: web.Request) -> web.StreamResponse:
     """failed/unknown -> approved: the person checked it is not on the platform."""
     reply_id = _id(request, "reply")
+    await no_body(request)
     actor = session_of(request).name
     return ok({"reply": await db(request, lambda s: s.retry(reply_id, actor))})
 
@@ -212,6 +220,7 @@ async def mark_sent(request: web.Request) -> web.StreamResponse:
 async def retry_alert(request: web.Request) -> web.StreamResponse:
     """failed/unknown/skipped -> pending: the alert publisher sends it again."""
     alert_id = _id(request, "alert")
+    await no_body(request)
     actor = session_of(request).name
     return ok({"alert": await db(request, lambda s: s.retry_alert(alert_id, actor))})
 
@@ -220,6 +229,7 @@ async def retry_alert(request: web.Request) -> web.StreamResponse:
 async def alert_sent(request: web.Request) -> web.StreamResponse:
     """failed/unknown -> sent: the person found it in the channel."""
     alert_id = _id(request, "alert")
+    await no_body(request)
     actor = session_of(request).name
     return ok({"alert": await db(request, lambda s: s.confirm_alert_sent(alert_id, actor))})
 
@@ -274,12 +284,14 @@ async def user_role(request: web.Request) -> web.StreamResponse:
 
 @requires("admin")
 async def user_disable(request: web.Request) -> web.StreamResponse:
+    await no_body(request)
     name, actor = (await _account(request)).name, session_of(request).name
     return ok({"user": await db(request, lambda s: s.set_disabled(name, True, actor=actor))})
 
 
 @requires("admin")
 async def user_enable(request: web.Request) -> web.StreamResponse:
+    await no_body(request)
     name, actor = (await _account(request)).name, session_of(request).name
     return ok({"user": await db(request, lambda s: s.set_disabled(name, False, actor=actor))})
 
@@ -336,7 +348,7 @@ async def callbacks(request: web.Request) -> web.StreamResponse:
 @requires("agent")
 async def callback_done(request: web.Request) -> web.StreamResponse:
     callback_id = _id(request, "callback")
-    await body_of(request)
+    await no_body(request)
     actor = session_of(request).name
     await db(request, lambda s: s.complete_callback(callback_id, actor))
     return ok({"done": callback_id, "by": actor})

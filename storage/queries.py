@@ -24,7 +24,7 @@ from storage.records import (
     ReplyRecord,
     _FromRow,
 )
-from storage.store import _CALLBACK_SELECT, _REPLY_SELECT, Store, check_search
+from storage.store import _CALLBACK_SELECT, _REPLY_SELECT, Store, check_search, search_words
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,11 +141,15 @@ def queue(
         where.append("r.id > ?")
         params.append(since)
     search_at = None
-    if flt.search and flt.search.strip():
-        check_search(flt.search.strip())
-        where.append("r.mention_id IN (SELECT rowid FROM mentions_fts WHERE mentions_fts MATCH ?)")
+    words = search_words(flt.search or "")
+    if words:
+        check_search(words)
+        where.append(
+            "r.mention_id IN (SELECT rowid FROM mentions_fts WHERE mentions_fts MATCH "
+            "CAST(? AS TEXT))"
+        )
         search_at = len(params)
-        params.append(text(flt.search.strip()))
+        params.append(text(words))
     sql = _REPLY_SELECT + (" WHERE " + " AND ".join(where) if where else "")
     sql += " ORDER BY r.urgency DESC, r.interest DESC, r.id LIMIT ? OFFSET ?"
     params += [limit, offset]
@@ -156,7 +160,7 @@ def queue(
             raise
         # FTS syntax the person did not mean (a stray quote or colon): search the
         # words as a phrase, as Store.search does.
-        params[search_at] = text(_fts_phrase(flt.search.strip()))  # type: ignore[union-attr]
+        params[search_at] = text(_fts_phrase(words))
         rows = _rows(store, sql, params)
     return [ReplyRecord.from_row(r) for r in rows]
 

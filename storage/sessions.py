@@ -53,9 +53,11 @@ def start_session(store: Store, user_id: int, *, ttl: timedelta, ip: str | None)
     return token
 
 
-def find_session(store: Store, token: str, *, ttl: timedelta) -> Session | None:
+def find_session(store: Store, token: str, *, ttl: timedelta, touch: bool = True) -> Session | None:
     """The live session of this token, or None (unknown, expired, or its user is
-    disabled). Using a session extends it by `ttl`."""
+    disabled). Using a session extends it by `ttl`, unless `touch` is False: a page
+    polling in the background is not someone using the console, and must not keep
+    an idle login alive for ever."""
     now = store.clock()
     rows = store._rows(
         "SELECT s.user_id, u.name, u.role, s.csrf, s.expires_at, s.seen_at "
@@ -67,7 +69,7 @@ def find_session(store: Store, token: str, *, ttl: timedelta) -> Session | None:
         return None
     row = rows[0]
     expires_at = row["expires_at"]
-    if row["seen_at"] < (iso(now - _TOUCH_EVERY) or ""):
+    if touch and row["seen_at"] < (iso(now - _TOUCH_EVERY) or ""):
         expires_at = iso(now + ttl) or expires_at
         with store._write() as conn:
             conn.execute(

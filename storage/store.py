@@ -12,6 +12,7 @@ import os
 import sqlite3
 import statistics
 import threading
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -53,12 +54,16 @@ class NotFound(StoreError):
     pass
 
 
-class CaseConflict(StoreError):
+class Conflict(StoreError):
+    """Someone else changed it first; the message says who and when, where known."""
+
+
+class CaseConflict(Conflict):
     """A case was not in a state the change applies to; the message says why and,
     when the audit log knows, who changed it last."""
 
 
-class AlreadyDecided(StoreError):
+class AlreadyDecided(Conflict):
     """The reply was not in the state the caller expected: someone else got there
     first. The message names who and when."""
 
@@ -76,9 +81,36 @@ class AlreadyDecided(StoreError):
         self.reply = reply
 
 
+class EditedSince(Conflict):
+    """A pending draft's text is no longer the text the person decided on: someone
+    saved an edit after they read it. The message names who and when."""
+
+    def __init__(self, reply: ReplyRecord, wanted: str, last_edit: AuditEntry | None) -> None:
+        who = (
+            f"{last_edit.actor} changed its text at {last_edit.at}"
+            if last_edit
+            else ("its text was changed")
+        )
+        super().__init__(
+            f"reply {reply.id} not {wanted}: {who}, after you opened it. "
+            "Read the new text, then decide again."
+        )
+        self.reply = reply
+
+
+# What EditedSince says was not done, by the action refused.
+_NOT_DONE = {"approve": "approved", "edit": "saved"}
+
 # FTS5's time grows fast with the terms of a query: thousands of them take seconds
 # to minutes, and the console's search box is open to every viewer.
 MAX_SEARCH = 200
+
+
+def search_words(query: str) -> str:
+    """A search as FTS5 can take it: control characters (NUL cuts FTS5's reading
+    of the query short: "unterminated string") become spaces, which is what the
+    tokenizer makes of them in the posts anyway."""
+    return "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in query).strip()
 
 
 def check_search(query: str) -> None:
@@ -342,17 +374,20 @@ class Store:
 
     def search(self, query: str, *, limit: int = 50) -> list[MentionRecord]:
         """Full-text search on post text (FTS5 query syntax; plain words work)."""
+        query = search_words(query)
         check_search(query)
+        if not query:
+            return []
         sql = (
             "SELECT m.* FROM mentions_fts f JOIN mentions m ON m.id = f.rowid "
-            "WHERE mentions_fts MATCH ? ORDER BY f.rank LIMIT ?"
+            "WHERE mentions_fts MATCH CAST(? AS TEXT) ORDER BY f.rank LIMIT ?"
         )
         try:
-            rows = self._rows(sql, (query, limit))
+            rows = self._rows(sql, (text(query), limit))
         except sqlite3.OperationalError:
             # FTS syntax the user did not mean (a stray quote or colon): search the
             # words as a phrase instead of failing.
-            rows = self._rows(sql, ('"' + query.replace('"', '""') + '"', limit))
+            rows = self._rows(sql, (text('"' + query.replace('"', '""') + '"'), limit))
         return [MentionRecord.from_row(r) for r in rows]
 
     # -- decisions (guarded transitions, audit-logged) ---------------------------
@@ -368,22 +403,47 @@ class Store:
         assignments: str,
         params: Sequence[Any],
         detail: Mapping[str, Any] | None = None,
+        body_was: str | None = None,
     ) -> ReplyRecord:
+        """`body_was`: the text the person decided on; the change applies only while
+        the draft still holds exactly that text (EditedSince otherwise)."""
         placeholders = ", ".join("?" * len(expected))
+        where = f"id = ? AND status IN ({placeholders})"
+        guard: tuple[Any, ...] = (reply_id, *expected)
+        if body_was is not None:
+            where += " AND body = CAST(? AS TEXT)"
+            guard += (text(body_was),)
         with self._write() as conn:
             changed = conn.execute(
-                f"UPDATE replies SET {assignments} WHERE id = ? AND status IN ({placeholders})",
-                (*params, reply_id, *expected),
+                f"UPDATE replies SET {assignments} WHERE {where}", (*params, *guard)
             ).rowcount
             if changed:
                 self._audit(conn, actor, action, f"reply:{reply_id}", **(detail or {}))
         current = self.reply(reply_id)  # raises NotFound for an unknown id
         if not changed:
+            if current.status in expected and body_was is not None and current.body != body_was:
+                raise EditedSince(current, _NOT_DONE[action], self.last_edit(reply_id))
             raise AlreadyDecided(current, wanted, expected)
         return current
 
-    def approve(self, reply_id: int, actor: str, *, body: str | None = None) -> ReplyRecord:
-        """pending -> approved, optionally with an edited body."""
+    def last_edit(self, reply_id: int) -> AuditEntry | None:
+        """The latest saved edit of a reply's text: who and when."""
+        rows = self._rows(
+            "SELECT * FROM audit WHERE subject = ? AND action = 'edit' ORDER BY id DESC LIMIT 1",
+            (f"reply:{reply_id}",),
+        )
+        return AuditEntry.from_row(rows[0]) if rows else None
+
+    def approve(
+        self,
+        reply_id: int,
+        actor: str,
+        *,
+        body: str | None = None,
+        body_was: str | None = None,
+    ) -> ReplyRecord:
+        """pending -> approved, optionally with an edited body. `body_was`: the text
+        the approver read; if someone saved another since, nothing is approved."""
         now = iso(self.clock())
         detail = {"edited": True, "body": body} if body is not None else {}
         return self._transition(
@@ -396,6 +456,7 @@ class Store:
             "decided_by = ?, decided_at = ?",
             params=(text(body), actor, now),
             detail=detail,
+            body_was=body_was,
         )
 
     def reject(self, reply_id: int, actor: str, *, reason: str | None = None) -> ReplyRecord:
@@ -412,8 +473,12 @@ class Store:
             detail={"reason": reason} if reason else None,
         )
 
-    def edit(self, reply_id: int, actor: str, body: str) -> ReplyRecord:
-        """Change a pending draft's text without deciding on it."""
+    def edit(
+        self, reply_id: int, actor: str, body: str, *, body_was: str | None = None
+    ) -> ReplyRecord:
+        """Change a pending draft's text without deciding on it. `body_was`: the
+        text the editor started from; if someone saved another since, nothing is
+        saved."""
         return self._transition(
             reply_id,
             actor=actor,
@@ -423,6 +488,7 @@ class Store:
             assignments="body = CAST(? AS TEXT)",
             params=(text(body),),
             detail={"body": body},
+            body_was=body_was,
         )
 
     def retry(self, reply_id: int, actor: str) -> ReplyRecord:
@@ -448,8 +514,9 @@ class Store:
             action="confirm-sent",
             wanted="marked sent",
             expected=("unknown", "failed"),
-            assignments="status = 'sent', posted_id = coalesce(?, posted_id), sent_at = ?",
-            params=(posted_id, now),
+            assignments="status = 'sent', posted_id = coalesce(CAST(? AS TEXT), posted_id), "
+            "sent_at = ?",
+            params=(text(posted_id), now),
             detail={"posted_id": posted_id} if posted_id else None,
         )
 
@@ -608,7 +675,7 @@ class Store:
             rows = self._rows("SELECT done_by, done_at FROM callbacks WHERE id = ?", (callback_id,))
             if not rows:
                 raise NotFound(f"no callback with id {callback_id}")
-            raise StoreError(
+            raise Conflict(
                 f"callback {callback_id} was already done by {rows[0]['done_by']} "
                 f"at {rows[0]['done_at']}"
             )
@@ -922,6 +989,7 @@ class Store:
         if role not in ROLES:
             raise StoreError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
         with self._write() as conn:
+            self._refuse_a_name_like(conn, name)
             try:
                 user_id = conn.execute(
                     "INSERT INTO users (name, role, password_hash, created_at) VALUES (?, ?, ?, ?)",
@@ -932,8 +1000,21 @@ class Store:
             self._audit(conn, actor, "user-add", f"user:{name}", role=role)
         return int(user_id or 0)
 
+    @staticmethod
+    def _refuse_a_name_like(conn: sqlite3.Connection, name: str) -> None:
+        """Names are told apart ignoring case: "Bob" and "bob" as two accounts
+        would share one login lockout (kept per name, case-folded), and people
+        would mix them up in the audit log."""
+        for (existing,) in conn.execute("SELECT name FROM users"):
+            if existing != name and existing.casefold() == name.casefold():
+                raise StoreError(
+                    f"a user named {existing!r} already exists; {name!r} differs from it "
+                    "only in upper and lower case: choose another name"
+                )
+
     def user(self, name: str) -> UserRecord:
-        rows = self._rows("SELECT * FROM users WHERE name = ?", (name,))
+        # text(): a name no UTF-8 can carry (a lone surrogate) is simply not found
+        rows = self._rows("SELECT * FROM users WHERE name = CAST(? AS TEXT)", (text(name),))
         if not rows:
             raise NotFound(f"no user named {name!r}")
         return UserRecord.from_row(rows[0])
@@ -985,7 +1066,7 @@ class Store:
     ) -> Account:
         with self._write() as conn:
             row = conn.execute(
-                "SELECT id, role, disabled FROM users WHERE name = ?", (name,)
+                "SELECT id, role, disabled FROM users WHERE name = CAST(? AS TEXT)", (text(name),)
             ).fetchone()
             if row is None:
                 raise NotFound(f"no user named {name!r}")
@@ -1017,7 +1098,9 @@ class Store:
     def set_password(self, name: str, password_hash: str, *, actor: str) -> None:
         """A new password; every session of that user ends with the old one."""
         with self._write() as conn:
-            row = conn.execute("SELECT id FROM users WHERE name = ?", (name,)).fetchone()
+            row = conn.execute(
+                "SELECT id FROM users WHERE name = CAST(? AS TEXT)", (text(name),)
+            ).fetchone()
             if row is None:
                 raise NotFound(f"no user named {name!r}")
             conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, row[0]))

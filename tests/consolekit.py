@@ -35,6 +35,16 @@ HOSTILE = (
 )
 
 
+class Clock:
+    """A store clock the test moves by hand (sessions expire by it)."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
 def seeded(workdir: Path) -> Config:
     """A demo config in `workdir`, its database filled by replaying the whole demo
     file, plus a hostile post and the test accounts."""

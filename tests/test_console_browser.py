@@ -807,3 +807,110 @@ def test_a_disabled_source_shows_in_the_header_and_on_stats(
         assert not w.errors
     finally:
         db.conn.execute("DELETE FROM source_health")  # the module's later tests see none
+
+
+# -- review fixes (console-fixes) ---------------------------------------------------------
+
+
+def fresh_draft(db: Store, config: Config, native_id: str, text: str | None = None) -> int:
+    """A pending draft of its own, so a test does not depend on the others' drafts."""
+    post = text or f"@LumenetHelp lumenet broadband down in Leeds, no internet at all ({native_id})"
+    ingest(db, build_stages(config), post, native_id=native_id, handle=native_id)
+    return reply_for(db, native_id)
+
+
+def test_approving_a_text_someone_edited_meanwhile_shows_their_text_first(
+    open_as: OpenAs, db: Store, config: Config
+) -> None:
+    reply_id = fresh_draft(db, config, "stale-1")
+    w = open_as("alice")
+    page = w.go(f"/drafts/{reply_id}")
+    expect(page.locator("#char-count")).not_to_be_empty()
+    db.edit(reply_id, "bob", "Bob's text: we'll refund you 1000 EUR today.")
+    page.click("#approve")
+    expect(page.locator("#flash")).to_contain_text("bob changed its text at")
+    expect(page.locator("#flash")).to_contain_text("The editor now shows their text.")
+    expect(page.locator("#draft-body")).to_have_value(
+        "Bob's text: we'll refund you 1000 EUR today."
+    )
+    expect(page.locator("#reply-status")).to_have_text("pending")
+    assert db.reply(reply_id).status == "pending"
+    page.click("#approve")  # now on the text shown
+    expect(page.locator("#reply-status")).to_have_text("approved")
+    assert db.reply(reply_id).body == "Bob's text: we'll refund you 1000 EUR today."
+    assert not w.errors
+
+
+def test_saving_an_edit_over_someone_elses_keeps_both_texts_in_view(
+    open_as: OpenAs, db: Store, config: Config
+) -> None:
+    reply_id = fresh_draft(db, config, "stale-2")
+    w = open_as("alice")
+    page = w.go(f"/drafts/{reply_id}")
+    page.locator("#draft-body").fill("Alice's text")
+    db.edit(reply_id, "bob", "Bob's text")
+    page.click("#save-edit")
+    expect(page.locator("#flash")).to_contain_text("bob changed its text at")
+    expect(page.locator("#their-edit-text")).to_have_text("Bob's text")
+    expect(page.locator("#their-edit")).to_be_visible()
+    expect(page.locator("#draft-body")).to_have_value("Alice's text")
+    assert db.reply(reply_id).body == "Bob's text"
+    page.click("#save-edit")  # knowing theirs, alice saves hers
+    expect(page.locator("#flash")).to_contain_text("Edit saved")
+    expect(page.locator("#their-edit")).to_be_hidden()
+    assert db.reply(reply_id).body == "Alice's text"
+
+
+def test_the_live_queue_polls_as_background_requests(open_as: OpenAs) -> None:
+    """Its polling is marked so that the server does not count it as use (an open
+    tab must not keep an idle login alive; test_console_http checks the server)."""
+    w = open_as("alice")
+    page = w.go("/queue")
+    with page.expect_request(lambda r: "/api/queue?" in r.url) as polled:
+        pass
+    assert polled.value.headers.get("x-earful-background") == "1"
+
+
+def test_a_draft_starting_with_a_newline_is_not_taken_for_an_unsaved_edit(
+    open_as: OpenAs, db: Store, config: Config
+) -> None:
+    reply_id = fresh_draft(db, config, "newline-1")
+    db.edit(reply_id, "bob", "\nHi, sorry about the outage - DM us.")
+    w = open_as("alice")
+    page = w.go(f"/drafts/{reply_id}")
+    expect(page.locator("#draft-body")).to_have_value("\nHi, sorry about the outage - DM us.")
+    page.keyboard.press("u")  # nothing typed: leaves without asking
+    expect(page).to_have_url(re.compile(r"/queue$"))
+    assert w.dialogs == []
+
+
+WHOLE_TEXT = """(el => {
+  const more = el.querySelector("details.more-text");
+  const text = (nodes) =>
+    nodes.filter((n) => n.nodeName !== "SUMMARY").map((n) => n.textContent).join("");
+  const head = Array.from(el.childNodes).filter((n) => n !== more);
+  return text(head) + (more ? text(Array.from(more.childNodes)) : "");
+})"""
+
+
+def test_a_post_with_a_huge_word_shows_whole_with_break_points_and_the_rest_on_demand(
+    open_as: OpenAs, db: Store, config: Config
+) -> None:
+    """Laid out with a break opportunity every few dozen characters (measured: a
+    40,000-letter word took Chromium 9 s to lay out without them, 0.3 s with),
+    and past 20,000 characters the rest waits behind "Show the other …"."""
+    post = "@LumenetHelp lumenet internet down, furious " + "A" * 40_000 + " end"
+    reply_id = fresh_draft(db, config, "huge-1", post)
+    w = open_as("alice")
+    page = w.go(f"/drafts/{reply_id}")
+    shown = page.locator("article.focus .post-text")
+    assert shown.locator("wbr").count() >= 40_000 // 40 - 1
+    more = shown.locator("details.more-text")
+    expect(more.locator("summary")).to_have_text("Show the other 20,048 characters")
+    assert more.evaluate("d => d.open") is False
+    assert shown.evaluate(WHOLE_TEXT) == post  # every character is on the page
+    more.locator("summary").click()
+    assert more.evaluate("d => d.open") is True
+    page.set_viewport_size({"width": 390, "height": 900})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert not w.errors

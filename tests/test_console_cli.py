@@ -66,6 +66,15 @@ def test_user_add_refuses_short_passwords_duplicates_and_bad_roles(config: Confi
     assert bad.exit_code == 2
 
 
+def test_user_add_refuses_a_name_differing_only_in_case(config: Config) -> None:
+    add(config, "Bob", "--role", "agent", "--password-stdin")
+    again = add(config, "bOB", "--role", "agent", "--password-stdin")
+    assert again.exit_code == 1
+    assert "a user named 'Bob' already exists; 'bOB' differs from it only in upper" in again.output
+    with Store.open(config.db_path) as store:
+        assert [a.name for a in store.accounts()] == ["Bob"]
+
+
 def test_user_passwd_sets_a_new_password(config: Config) -> None:
     add(config, "eve", "--role", "admin", "--password-stdin")
     result = CliRunner().invoke(

@@ -3,10 +3,13 @@ sessions, CSRF, roles, rate limits, headers, and clear errors."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import re
+from collections import Counter
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import TypeAlias
 from urllib.parse import urlencode
@@ -15,13 +18,15 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from consolekit import PASSWORD, USERS, refused_alert
+from consolekit import PASSWORD, USERS, Clock, refused_alert
 from factories import complaint, mention, praise
 
 from earful.config import Config
 from earful.console import build_app
+from earful.console.app import settings_from
+from earful.console.auth import LIMITER, LOGIN_COOKIE
 from earful.console.passwords import hash_password, verify_password
-from earful.console.security import CSP, SESSION_COOKIE
+from earful.console.security import BACKGROUND_HEADER, CSP, SESSION_COOKIE
 from earful.demo import prepare_demo
 from responders.drafts import Draft, DraftKind
 from responders.limits import LIMITS
@@ -698,3 +703,351 @@ async def test_counts_and_a_case_for_the_pages_refresh(client: Client, store: St
     assert view["case"]["status"] == "escalated"
     assert view["history"][0]["action"] == "escalate"
     assert (await client.get("/api/cases/999")).status == 404
+
+
+# -- a decision on the text the person saw ---------------------------------------------
+
+
+async def test_approving_a_text_someone_edited_since_is_refused_naming_them(
+    client: Client, store: Store
+) -> None:
+    shown = store.reply(1).body
+    store.edit(1, "bob", "Bob's text, which alice never saw")
+    edited_at = store.last_edit(1)
+    assert edited_at is not None
+    csrf = await login(client, "alice")
+    response = await post(client, "/api/drafts/1/approve", csrf, {"shown": shown})
+    assert response.status == 409
+    data = await response.json()
+    assert data["error"] == (
+        f"reply 1 not approved: bob changed its text at {edited_at.at}, after you opened it. "
+        "Read the new text, then decide again."
+    )
+    assert (data["reply"]["status"], data["reply"]["body"]) == (
+        "pending",
+        "Bob's text, which alice never saw",
+    )
+    assert store.reply(1).status == "pending"
+    # with the text now shown, the approval goes through
+    again = await post(client, "/api/drafts/1/approve", csrf, {"shown": data["reply"]["body"]})
+    assert again.status == 200
+    assert store.reply(1).body == "Bob's text, which alice never saw"
+
+
+async def test_an_edit_or_an_approval_with_an_edit_on_a_stale_text_is_refused(
+    client: Client, store: Store
+) -> None:
+    shown = store.reply(2).body
+    store.edit(2, "bob", "Bob's version")
+    csrf = await login(client, "alice")
+    for path in ("/api/drafts/2/edit", "/api/drafts/2/approve"):
+        response = await post(client, path, csrf, {"body": "Alice's version", "shown": shown})
+        assert response.status == 409, path
+        assert "bob changed its text at" in (await response.json())["error"], path
+    assert (store.reply(2).status, store.reply(2).body) == ("pending", "Bob's version")
+
+
+async def test_the_shown_text_matches_as_the_page_holds_it(client: Client, store: Store) -> None:
+    # HTML turns CR LF into LF and prints a lone surrogate as \udXXX text: the page
+    # sends back what it holds, which is still the text it was given
+    store.edit(1, "bob", "line one\r\nline two")
+    store.edit(2, "bob", "a lone \ud800 to take out")
+    csrf = await login(client, "alice")
+    body, shown = "line one\nline two", "line one\nline two"
+    response = await post(client, "/api/drafts/1/edit", csrf, {"body": body, "shown": shown})
+    assert response.status == 200
+    assert store.reply(1).body == "line one\nline two"
+    shown = "a lone \\ud800 to take out"
+    fixed = await post(client, "/api/drafts/2/edit", csrf, {"body": "taken out", "shown": shown})
+    assert fixed.status == 200
+    assert store.reply(2).body == "taken out"
+
+
+async def test_a_client_sending_no_shown_text_decides_as_before(
+    client: Client, store: Store
+) -> None:
+    store.edit(1, "bob", "Bob's text")
+    csrf = await login(client, "alice")
+    assert (await post(client, "/api/drafts/1/approve", csrf)).status == 200
+    assert (await post(client, "/api/drafts/2/edit", csrf, {"body": "fine"})).status == 200
+    bad = await post(client, "/api/drafts/2/approve", csrf, {"shown": 5})
+    assert bad.status == 400 and "shown" in (await bad.json())["error"]
+
+
+# -- logins: hashing apart, attempts counted before the hash ----------------------------
+
+
+async def _fresh_form(raw: aiohttp.ClientSession, client: Client) -> tuple[str, str]:
+    """A login form of its own (its cookie and token), as a separate browser has."""
+    response = await raw.get(client.make_url("/login"))
+    token = re.search(r'name="csrf_token" value="([^"]+)"', await response.text())
+    assert token
+    return response.cookies[LOGIN_COOKIE].value, token.group(1)
+
+
+async def _log_in_raw(
+    raw: aiohttp.ClientSession, client: Client, form: tuple[str, str], name: str, password: str
+) -> int:
+    cookie, token = form
+    response = await raw.post(
+        client.make_url("/login"),
+        data={"name": name, "password": password, "csrf_token": token},
+        headers={"Cookie": f"{LOGIN_COOKIE}={cookie}"},
+        allow_redirects=False,
+    )
+    return response.status
+
+
+async def test_parallel_wrong_passwords_are_limited_like_one_after_another(
+    client: Client,
+) -> None:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as raw:
+        forms = [await _fresh_form(raw, client) for _ in range(20)]
+        statuses = await asyncio.gather(
+            *(_log_in_raw(raw, client, form, "lockme", "wrong password") for form in forms)
+        )
+    assert Counter(statuses) == {401: 5, 429: 15}
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as raw:
+        right = await _log_in_raw(raw, client, await _fresh_form(raw, client), "lockme", PASSWORD)
+    assert right == 429  # locked, even with the right password
+
+
+async def test_logins_being_hashed_do_not_hold_up_the_pages(client: Client) -> None:
+    """Password hashes run on threads of their own: while many logins are being
+    checked, a logged-in page's store reads still go through."""
+    await login(client, "alice")
+    limiter = client.app[LIMITER]
+    names = [f"nobody{i}" for i in range(24)]
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as raw:
+        forms = [await _fresh_form(raw, client) for _ in names]
+        logins = [
+            asyncio.create_task(_log_in_raw(raw, client, form, name, "whatever-123"))
+            for form, name in zip(forms, names, strict=True)
+        ]
+        for _ in range(2000):  # until every login is let through to its hash
+            if sum(limiter.attempts(limiter.key(n, "127.0.0.1")) for n in names) == len(names):
+                break
+            await asyncio.sleep(0.005)
+        else:
+            raise AssertionError("the logins never reached their password check")
+        me = await client.get("/api/me")
+        finished_before_me = sum(task.done() for task in logins)
+        assert await asyncio.gather(*logins) == [401] * len(names)
+    assert me.status == 200 and (await me.json())["name"] == "alice"
+    # with the hashes in the shared pool, /api/me's session lookup queued behind
+    # nearly all of them
+    assert finished_before_me < len(names) // 2
+
+
+# -- idle sessions end even while a tab polls --------------------------------------------
+
+
+@pytest.fixture
+async def clocked(config: Config) -> AsyncIterator[tuple[Client, Clock]]:
+    """The console on a store whose clock the test moves, with a 10-minute session_ttl."""
+    clock = Clock()
+    s = Store.open(config.db_path, clock=clock)
+    s.add_user("alice", "agent", _HASH, actor="tests")
+    settings = dataclasses.replace(settings_from(config), session_ttl=timedelta(minutes=10))
+    async with TestClient(TestServer(build_app(s, config, settings=settings))) as c:
+        yield c, clock
+    s.close()
+
+
+BACKGROUND = {BACKGROUND_HEADER: "1"}
+
+
+async def test_background_polling_does_not_keep_an_idle_session_alive(
+    clocked: tuple[Client, Clock],
+) -> None:
+    client, clock = clocked
+    await login(client, "alice")
+    start = clock.now
+    for minutes in (3, 6, 9):  # the queue tab polls; nobody touches it
+        clock.now = start + timedelta(minutes=minutes)
+        response = await client.get("/api/queue?limit=51", headers=BACKGROUND)
+        assert response.status == 200, minutes
+    clock.now = start + timedelta(minutes=10, seconds=1)
+    assert (await client.get("/api/queue?limit=51", headers=BACKGROUND)).status == 401
+    assert (await client.get("/api/me")).status == 401
+
+
+async def test_a_persons_requests_still_extend_the_session(
+    clocked: tuple[Client, Clock],
+) -> None:
+    client, clock = clocked
+    await login(client, "alice")
+    start = clock.now
+    clock.now = start + timedelta(minutes=9)
+    assert (await client.get("/queue")).status == 200  # a page opened: use
+    clock.now = start + timedelta(minutes=18)
+    assert (await client.get("/api/queue", headers=BACKGROUND)).status == 200
+    clock.now = start + timedelta(minutes=19, seconds=1)
+    assert (await client.get("/api/me")).status == 401
+
+
+async def test_a_limit_below_one_is_a_400(client: Client) -> None:
+    await login(client, "root")
+    for path, maximum in (("/api/queue", 200), ("/api/praise", 500), ("/api/audit", 500)):
+        for limit in ("-1", "0", "-9223372036854775808"):
+            response = await client.get(f"{path}?limit={limit}")
+            assert response.status == 400, (path, limit)
+            error = (await response.json())["error"]
+            assert error == f"limit must be a whole number from 1 to {maximum}", (path, limit)
+        one = await client.get(f"{path}?limit=1&status=all")
+        assert one.status == 200 and len((await one.json())["items"]) == 1, path
+        assert (await client.get(f"{path}?limit=100000")).status == 200, path
+
+
+# -- crafted input gets a clear 4xx, and a fault of ours a plain 500 ---------------------
+
+
+async def raw_post(client: Client, path: str, csrf: str, body: str) -> aiohttp.ClientResponse:
+    """A JSON body exactly as given (escapes such as \\ud800 included)."""
+    headers = {"X-CSRF-Token": csrf, "Content-Type": "application/json"}
+    return await client.post(path, data=body.encode(), headers=headers)
+
+
+async def test_a_search_with_a_nul_is_a_400_and_other_control_characters_are_spaces(
+    client: Client,
+) -> None:
+    await login(client, "alice")
+    page = await _error_page(client, "/queue?q=%00", 400)
+    assert "a search cannot hold a NUL character" in page
+    api = await client.get("/api/queue?q=%20%00")
+    assert api.status == 400
+    assert (await api.json())["error"] == "a search cannot hold a NUL character (U+0000)"
+    tabbed = await client.get("/api/queue?q=still%09down")
+    assert tabbed.status == 200
+    assert [item["id"] for item in (await tabbed.json())["items"]] == [2]
+    assert (await client.get("/queue?q=%01down")).status == 200
+
+
+async def test_crafted_json_bodies_get_a_400(client: Client, store: Store) -> None:
+    csrf = await login(client, "alice")
+    case_id = store.reply(1).case_id
+    assign = await raw_post(client, f"/api/cases/{case_id}/assign", csrf, '{"assignee": "\\ud800"}')
+    assert assign.status == 400
+    assert (await assign.json())["error"] == "assignee must be the name of an account, or null"
+    sent = await raw_post(client, "/api/drafts/1/mark-sent", csrf, '{"posted_id": "\\ud800"}')
+    assert sent.status == 400
+    assert (await sent.json())["error"] == "posted_id must be printable text without spaces"
+    deep = await raw_post(client, "/api/drafts/1/approve", csrf, "[" * 100_000 + "]" * 100_000)
+    assert deep.status == 400
+    assert (await deep.json())["error"] == "the body is nested too deeply"
+    assert store.reply(1).status == "pending"
+    assert store.case(case_id or 0).assignee is None
+
+
+async def test_a_fault_of_ours_is_a_plain_500_and_logged(
+    client: Client, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    await login(client, "vera")
+    with store.conn:
+        store.conn.execute("DROP TABLE praise")  # a damaged database: the praise wall fails
+    api = await client.get("/api/praise")
+    assert api.status == 500 and api.content_type == "application/json"
+    assert (await api.json())["error"].startswith("Something went wrong on the server")
+    page = await client.get("/praise")
+    assert page.status == 500 and page.content_type == "text/html"
+    text = await page.text()
+    assert 'id="error-status">500 · Server error<' in text
+    said = re.search(r'id="error-message"[^>]*>([^<]*)<', text)
+    assert said and said.group(1).startswith("Something went wrong on the server")
+    assert "Traceback" not in text and "no such table" not in text
+    assert "console: GET /praise failed" in caplog.text
+    assert "no such table: praise" in caplog.text  # the details are in the log
+
+
+ODD_NEXTS = (
+    "/\t/evil.example/phish",  # a browser drops the tab: //evil.example
+    "/\n/evil.example",
+    "/ /evil.example",
+    "/queue\\..\\..",
+    "/queue\r\nSet-Cookie: x=1",  # no header injection, and no 500
+    "/queue\x00",
+    "/\u2028/evil.example",
+)
+
+
+async def test_next_with_whitespace_control_characters_or_backslashes_goes_home(
+    client: Client,
+) -> None:
+    page = await (await client.get("/login?next=/%09/evil.example/phish")).text()
+    assert 'name="next" value="/"' in page
+    for odd in ODD_NEXTS:
+        token = await _login_form_token(client)
+        form = {"name": "alice", "password": PASSWORD, "csrf_token": token, "next": odd}
+        response = await client.post("/login", data=form, allow_redirects=False)
+        assert response.status == 303, repr(odd)
+        assert response.headers["Location"] == "/", repr(odd)
+        await client.post("/logout", data={"csrf_token": await login(client, "alice")})
+    token = await _login_form_token(client)
+    form = {"name": "alice", "password": PASSWORD, "csrf_token": token, "next": "/drafts/3?x=1"}
+    fine = await client.post("/login", data=form, allow_redirects=False)
+    assert fine.headers["Location"] == "/drafts/3?x=1"
+
+
+async def test_two_tabs_on_the_login_form_do_not_undo_each_other(client: Client) -> None:
+    first = await _login_form_token(client, "/login?next=/queue")
+    second = await _login_form_token(client, "/login?next=/praise")
+    assert first == second  # the browser's cookie is reused, not replaced
+    form = {"name": "alice", "password": PASSWORD, "csrf_token": first, "next": "/queue"}
+    response = await client.post("/login", data=form, allow_redirects=False)
+    assert response.status == 303 and response.headers["Location"] == "/queue"
+
+
+async def test_a_login_cookie_not_made_by_the_console_is_replaced(client: Client) -> None:
+    client.session.cookie_jar.update_cookies({LOGIN_COOKIE: "chosen"}, client.make_url("/login"))
+    token = await _login_form_token(client)
+    assert token != "chosen" and len(token) == 43
+
+
+async def test_an_admin_cannot_add_a_name_differing_only_in_case(
+    client: Client, store: Store
+) -> None:
+    csrf = await login(client, "root")
+    body = {"name": "Alice", "role": "agent", "password": "a long password"}
+    response = await post(client, "/api/users", csrf, body)
+    assert response.status == 400
+    assert (await response.json())["error"] == (
+        "a user named 'alice' already exists; 'Alice' differs from it only in upper and "
+        "lower case: choose another name"
+    )
+    assert "Alice" not in [a.name for a in store.accounts()]
+
+
+async def test_actions_taking_no_body_refuse_a_body_that_is_not_json(
+    client: Client, store: Store
+) -> None:
+    csrf = await login(client, "root")
+    vera = store.user("vera").id
+    for path in (
+        "/api/drafts/1/retry",
+        "/api/alerts/1/retry",
+        "/api/alerts/1/mark-sent",
+        f"/api/users/{vera}/disable",
+        f"/api/users/{vera}/enable",
+        "/api/callbacks/1/done",
+    ):
+        headers = {"X-CSRF-Token": csrf, "Content-Type": "text/plain"}
+        response = await client.post(path, data="hello", headers=headers)
+        assert response.status == 415, path
+        not_object = await raw_post(client, path, csrf, "[]")
+        assert not_object.status == 400, path
+    assert not store.user("vera").disabled
+    no_body = await client.post(f"/api/users/{vera}/disable", headers={"X-CSRF-Token": csrf})
+    assert no_body.status == 200  # nothing to send: no body at all is fine
+
+
+async def test_a_second_mark_done_on_a_callback_is_a_409_naming_who(
+    client: Client, store: Store
+) -> None:
+    judged = complaint(mention("call me back please", native_id="30", handle="gil"))
+    store.ingest("x", [judged], None)
+    (callback,) = [c for c in store.callbacks("open") if c.author_handle == "gil"]
+    csrf = await login(client, "alice")
+    assert (await post(client, f"/api/callbacks/{callback.id}/done", csrf)).status == 200
+    again = await post(client, f"/api/callbacks/{callback.id}/done", csrf)
+    assert again.status == 409
+    assert f"callback {callback.id} was already done by alice at" in (await again.json())["error"]

@@ -4,28 +4,24 @@ rest."""
 
 from __future__ import annotations
 
+import html
 import sqlite3
-from datetime import UTC, datetime, timedelta
+import unicodedata
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from consolekit import Clock
 from factories import complaint, mention, noise, praise
 
 from earful.console.passwords import BadHash, hash_password, verify_password
+from earful.console.posttext import breakable, post_text
 from earful.console.ratelimit import LoginLimiter
 from storage import queries
 from storage.queries import QueueFilter
 from storage.schema import MIGRATIONS, SCHEMA_VERSION
 from storage.sessions import end_session, find_session, start_session
-from storage.store import CaseConflict, NotFound, Store, StoreError
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
+from storage.store import AlreadyDecided, CaseConflict, EditedSince, NotFound, Store, StoreError
 
 
 @pytest.fixture
@@ -288,6 +284,16 @@ def test_limiter_locks_a_name_and_address_for_the_window(clock: Clock) -> None:
     assert limiter.retry_after(key) is None
 
 
+def test_limiter_counts_an_attempt_before_its_password_is_checked(clock: Clock) -> None:
+    limiter = LoginLimiter(max_failures=3, window=timedelta(minutes=10), clock=clock)
+    key = limiter.key("alice", "10.0.0.1")
+    assert [limiter.attempt(key) for _ in range(3)] == [None, None, None]
+    assert limiter.attempt(key) == 600.0  # the fourth, still being checked or not
+    assert limiter.attempts(key) == 3  # a refusal is not counted
+    limiter.succeeded(key)
+    assert limiter.attempt(key) is None and limiter.attempts(key) == 1
+
+
 def test_limiter_memory_is_bounded(clock: Clock) -> None:
     limiter = LoginLimiter(max_keys=10, clock=clock)
     for n in range(100):
@@ -305,3 +311,65 @@ def test_series_median_time_to_first_reply(cstore: Store, clock: Clock) -> None:
     assert s.replied_cases == 1
     assert s.median_first_reply_seconds == pytest.approx(3 * 3600, abs=1)
     assert s.first_reply_by_week[-1] == pytest.approx(3 * 3600, abs=1)
+
+
+def test_a_decision_on_a_text_edited_meanwhile_changes_nothing(cstore: Store) -> None:
+    """The guard is in the UPDATE itself: an edit saved between the console's read
+    and its write is not overwritten."""
+    _case(cstore)
+    reply = cstore.reply(1)
+    cstore.edit(reply.id, "bob", "Bob's text")
+    with pytest.raises(EditedSince, match="bob changed its text at"):
+        cstore.approve(reply.id, "alice", body_was=reply.body)
+    with pytest.raises(EditedSince, match="not saved: bob changed"):
+        cstore.edit(reply.id, "alice", "Alice's text", body_was=reply.body)
+    assert (cstore.reply(reply.id).status, cstore.reply(reply.id).body) == ("pending", "Bob's text")
+    approved = cstore.approve(reply.id, "alice", body_was="Bob's text")
+    assert approved.status == "approved"
+    with pytest.raises(AlreadyDecided):  # decided: the older complaint, not a stale text
+        cstore.approve(reply.id, "alice", body_was=reply.body)
+
+
+def test_odd_strings_are_not_found_rather_than_failing(cstore: Store) -> None:
+    _case(cstore)
+    with pytest.raises(NotFound):
+        cstore.user("\ud800")
+    for query in ("\ud800", "\x00", " \x00", '"\x00"', "a\x00b"):
+        assert cstore.search(query) == [], repr(query)
+    assert queries.queue(cstore, QueueFilter(status=None, search="\x01 \x00"))
+
+
+# -- post text on the pages (posttext.py) ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a" * 100,
+        "e\u0301" * 60,
+        "👍🏽" * 50,
+        "👩\u200d👩\u200d👧" * 30,
+        "x<y>&" * 30,
+        "\ud800" * 45,
+    ],
+)
+def test_break_points_keep_the_text_and_never_split_a_character(text: str) -> None:
+    marked = str(breakable(text))
+    assert "<wbr>" in marked
+    assert html.unescape(marked.replace("<wbr>", "")) == text
+    for piece in marked.split("<wbr>")[1:]:
+        first = html.unescape(piece)[0]
+        assert unicodedata.category(first) not in ("Mn", "Mc", "Me", "Cf"), repr(first)
+        assert not "\U0001f3fb" <= first <= "\U0001f3ff"
+
+
+def test_a_short_post_is_only_escaped_and_a_long_one_shows_the_rest_on_demand() -> None:
+    assert str(post_text("hi <b> there")) == "hi &lt;b&gt; there"
+    long = "word " * 5000  # 25,000 characters
+    shown = str(post_text(long))
+    head, rest = shown.split('<details class="more-text"><summary>', 1)
+    assert (
+        html.unescape(head) + html.unescape(rest.split("</summary>", 1)[1][: -len("</details>")])
+        == long
+    )
+    assert rest.startswith("Show the other 5,000 characters</summary>")

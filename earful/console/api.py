@@ -8,11 +8,13 @@ from typing import Any
 
 from aiohttp import web
 
+from earful.console.auth import hashing
 from earful.console.counting import count_for, limits_for_browser
 from earful.console.pages import (
     db,
     path_id,
     query_int,
+    query_limit,
     queue_filter,
     source_statuses,
     stats_days,
@@ -22,9 +24,9 @@ from earful.console.security import json_error, requires, session_of
 from earful.display import to_json
 from responders.limits import reply_problem
 from storage import queries
-from storage.records import Account
+from storage.records import Account, ReplyRecord
 from storage.schema import ROLES
-from storage.store import Store
+from storage.store import EditedSince, Store
 
 
 def ok(data: Any, status: int = 200) -> web.Response:
@@ -41,9 +43,18 @@ async def body_of(request: web.Request) -> dict[str, Any]:
         data = await request.json()
     except ValueError:
         raise web.HTTPBadRequest(text="the body is not valid JSON") from None
+    except RecursionError:
+        raise web.HTTPBadRequest(text="the body is nested too deeply") from None
     if not isinstance(data, dict):
         raise web.HTTPBadRequest(text="the body must be a JSON object")
     return data
+
+
+async def no_body(request: web.Request) -> None:
+    """For actions that take nothing: no body, or a JSON object (the pages send
+    {}); any other body is refused like on every other POST (415, 400)."""
+    if request.body_exists:
+        await body_of(request)
 
 
 def _text(data: dict[str, Any], key: str, *, required: bool = False) -> str | None:
@@ -69,7 +80,7 @@ async def me(request: web.Request) -> web.StreamResponse:
 async def queue(request: web.Request) -> web.StreamResponse:
     flt = queue_filter(request)
     since = query_int(request, "since")
-    limit = min(query_int(request, "limit", 50) or 50, 200)
+    limit = query_limit(request, 50, 200)
     offset = max(query_int(request, "offset", 0) or 0, 0)
     items, counts, latest = await asyncio.gather(
         db(
@@ -110,19 +121,43 @@ async def _next_after(request: web.Request, reply: Any) -> int | None:
     return (await db(request, queries.neighbours, reply)).next
 
 
+def _as_shown(body: str) -> str:
+    """A draft's text as the page holds it after HTML parsing: line breaks become
+    \\n, NUL becomes U+FFFD, and lone surrogates arrive as the \\udXXX text the pages
+    print for them. Text the page could not tell apart is the same text."""
+    body = body.replace("\r\n", "\n").replace("\r", "\n").replace("\0", "\ufffd")
+    return body.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+async def _body_was(
+    request: web.Request, data: dict[str, Any], current: ReplyRecord, wanted: str
+) -> str | None:
+    """The stored text the person decided on, from the `shown` text their page sent
+    (None when the client sent none: older clients decide on whatever is stored).
+    EditedSince when someone saved another text after the page was loaded."""
+    shown = _text(data, "shown")
+    if shown is None:
+        return None
+    if current.status == "pending" and _as_shown(shown) != _as_shown(current.body):
+        raise EditedSince(current, wanted, await db(request, Store.last_edit, current.id))
+    # the exact stored text: the store refuses the change if it is edited meanwhile
+    return current.body
+
+
 @requires("agent")
 async def approve(request: web.Request) -> web.StreamResponse:
     reply_id = _id(request, "reply")
     data = await body_of(request)
     body = _text(data, "body")
     current = await db(request, lambda s: s.reply(reply_id))
+    body_was = await _body_was(request, data, current, "approved")
     problem = reply_problem(current.platform, body if body is not None else current.body)
     if problem:
         return json_error(422, f"reply {reply_id} not approved: {problem}")
     if body == current.body:
         body = None  # unchanged: a plain approval, not an edit
     actor = session_of(request).name
-    reply = await db(request, lambda s: s.approve(reply_id, actor, body=body))
+    reply = await db(request, lambda s: s.approve(reply_id, actor, body=body, body_was=body_was))
     return ok({"reply": reply, "next": await _next_after(request, reply)})
 
 
@@ -139,30 +174,43 @@ async def reject(request: web.Request) -> web.StreamResponse:
 @requires("agent")
 async def edit(request: web.Request) -> web.StreamResponse:
     reply_id = _id(request, "reply")
-    body = _text(await body_of(request), "body")
+    data = await body_of(request)
+    body = _text(data, "body")
     if body is None:
         raise web.HTTPBadRequest(text="body must be a string")
     current = await db(request, lambda s: s.reply(reply_id))
+    body_was = await _body_was(request, data, current, "saved")
     problem = reply_problem(current.platform, body)
     if problem:
         return json_error(422, f"reply {reply_id} not saved: {problem}")
     actor = session_of(request).name
-    return ok({"reply": await db(request, lambda s: s.edit(reply_id, actor, body))})
+    saved = await db(request, lambda s: s.edit(reply_id, actor, body, body_was=body_was))
+    return ok({"reply": saved})
 
 
 @requires("agent")
 async def retry(request: web.Request) -> web.StreamResponse:
     """failed/unknown -> approved: the person checked it is not on the platform."""
     reply_id = _id(request, "reply")
+    await no_body(request)
     actor = session_of(request).name
     return ok({"reply": await db(request, lambda s: s.retry(reply_id, actor))})
+
+
+def _posted_id(data: dict[str, Any]) -> str | None:
+    """The reply's id on the platform, if the person found it: ids are printable
+    and have no spaces (numbers, at:// URIs, t1_ names)."""
+    posted_id = (_text(data, "posted_id") or "").strip() or None
+    if posted_id is not None and not all(ch.isprintable() and not ch.isspace() for ch in posted_id):
+        raise web.HTTPBadRequest(text="posted_id must be printable text without spaces")
+    return posted_id
 
 
 @requires("agent")
 async def mark_sent(request: web.Request) -> web.StreamResponse:
     """failed/unknown -> sent: the person found it on the platform."""
     reply_id = _id(request, "reply")
-    posted_id = (_text(await body_of(request), "posted_id") or "").strip() or None
+    posted_id = _posted_id(await body_of(request))
     actor = session_of(request).name
     reply = await db(request, lambda s: s.confirm_sent(reply_id, actor, posted_id=posted_id))
     return ok({"reply": reply})
@@ -172,6 +220,7 @@ async def mark_sent(request: web.Request) -> web.StreamResponse:
 async def retry_alert(request: web.Request) -> web.StreamResponse:
     """failed/unknown/skipped -> pending: the alert publisher sends it again."""
     alert_id = _id(request, "alert")
+    await no_body(request)
     actor = session_of(request).name
     return ok({"alert": await db(request, lambda s: s.retry_alert(alert_id, actor))})
 
@@ -180,6 +229,7 @@ async def retry_alert(request: web.Request) -> web.StreamResponse:
 async def alert_sent(request: web.Request) -> web.StreamResponse:
     """failed/unknown -> sent: the person found it in the channel."""
     alert_id = _id(request, "alert")
+    await no_body(request)
     actor = session_of(request).name
     return ok({"alert": await db(request, lambda s: s.confirm_alert_sent(alert_id, actor))})
 
@@ -194,12 +244,12 @@ def _role(data: dict[str, Any]) -> str:
     return role
 
 
-async def _new_password_hash(data: dict[str, Any]) -> str:
+async def _new_password_hash(request: web.Request, data: dict[str, Any]) -> str:
     password = _text(data, "password", required=True) or ""
     problem = password_problem(password)
     if problem:
         raise web.HTTPBadRequest(text=problem)
-    return await asyncio.to_thread(hash_password, password)  # scrypt: ~0.1 s of CPU
+    return await hashing(request, hash_password, password)  # scrypt: ~0.1 s of CPU
 
 
 @requires("admin")
@@ -215,7 +265,7 @@ async def add_user(request: web.Request) -> web.StreamResponse:
     if problem:
         raise web.HTTPBadRequest(text=problem)
     role = _role(data)
-    password_hash = await _new_password_hash(data)
+    password_hash = await _new_password_hash(request, data)
     actor = session_of(request).name
     user_id = await db(request, lambda s: s.add_user(name, role, password_hash, actor=actor))
     return ok({"user": await db(request, lambda s: s.account(user_id))}, status=201)
@@ -234,19 +284,21 @@ async def user_role(request: web.Request) -> web.StreamResponse:
 
 @requires("admin")
 async def user_disable(request: web.Request) -> web.StreamResponse:
+    await no_body(request)
     name, actor = (await _account(request)).name, session_of(request).name
     return ok({"user": await db(request, lambda s: s.set_disabled(name, True, actor=actor))})
 
 
 @requires("admin")
 async def user_enable(request: web.Request) -> web.StreamResponse:
+    await no_body(request)
     name, actor = (await _account(request)).name, session_of(request).name
     return ok({"user": await db(request, lambda s: s.set_disabled(name, False, actor=actor))})
 
 
 @requires("admin")
 async def user_password(request: web.Request) -> web.StreamResponse:
-    password_hash = await _new_password_hash(await body_of(request))
+    password_hash = await _new_password_hash(request, await body_of(request))
     account, actor = await _account(request), session_of(request).name
     await db(request, lambda s: s.set_password(account.name, password_hash, actor=actor))
     return ok({"user": account})  # a password is not part of the account's record
@@ -257,6 +309,8 @@ async def assign(request: web.Request) -> web.StreamResponse:
     case_id = _id(request, "case")
     data = await body_of(request)
     assignee = _text(data, "assignee")
+    if assignee and name_problem(assignee):
+        raise web.HTTPBadRequest(text="assignee must be the name of an account, or null")
     actor = session_of(request).name
     return ok(
         {"case": await db(request, lambda s: s.assign_case(case_id, actor, assignee or None))}
@@ -294,7 +348,7 @@ async def callbacks(request: web.Request) -> web.StreamResponse:
 @requires("agent")
 async def callback_done(request: web.Request) -> web.StreamResponse:
     callback_id = _id(request, "callback")
-    await body_of(request)
+    await no_body(request)
     actor = session_of(request).name
     await db(request, lambda s: s.complete_callback(callback_id, actor))
     return ok({"done": callback_id, "by": actor})
@@ -308,7 +362,7 @@ async def escalations(request: web.Request) -> web.StreamResponse:
 @requires("viewer")
 async def praise(request: web.Request) -> web.StreamResponse:
     starred = request.query.get("starred") == "1"
-    limit = min(query_int(request, "limit", 60) or 60, 500)
+    limit = query_limit(request, 60, 500)
     offset = max(query_int(request, "offset", 0) or 0, 0)
     rows = await db(request, queries.praise_wall, starred_only=starred, limit=limit, offset=offset)
     return ok({"items": rows})
@@ -343,7 +397,7 @@ async def audit(request: web.Request) -> web.StreamResponse:
     rows = await db(
         request,
         queries.audit_page,
-        limit=min(query_int(request, "limit", 100) or 100, 500),
+        limit=query_limit(request, 100, 500),
         before=query_int(request, "before"),
         actor=q.get("actor") or None,
         subject=q.get("subject") or None,

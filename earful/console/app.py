@@ -31,7 +31,7 @@ from earful.console.security import (
 from earful.display import plain
 from responders.templating import PLATFORM_NAMES
 from storage.sessions import find_session, purge_expired
-from storage.store import AlreadyDecided, CaseConflict, NotFound, Store, StoreError
+from storage.store import AlreadyDecided, Conflict, EditedSince, NotFound, Store, StoreError
 
 log = logging.getLogger("earful.console")
 
@@ -73,11 +73,12 @@ async def store_errors(
         return await handler(request)
     except NotFound as exc:
         status, message = 404, str(exc)
-    except AlreadyDecided as exc:
+    except (AlreadyDecided, EditedSince) as exc:
         # the reply as it now is: a page can tell its own earlier decision (a
-        # repeated click, another tab) from someone else's
+        # repeated click, another tab) from someone else's, and show an edit it
+        # had not seen
         status, message, extra = 409, str(exc), {"reply": plain(exc.reply)}
-    except CaseConflict as exc:
+    except Conflict as exc:
         status, message = 409, str(exc)
     except StoreError as exc:
         status, message = 400, str(exc)
@@ -85,12 +86,33 @@ async def store_errors(
         if request.path.startswith("/static/"):
             raise
         status, message = exc.status, _said(exc)
+    except web.HTTPException:
+        raise  # redirects and aiohttp's own answers
+    except Exception:
+        # a fault of ours: the details go to the log, never to the browser
+        log.exception("console: %s %s failed", request.method, request.path)
+        status, message = 500, SERVER_FAULT
     if wants_json(request):
         return json_error(status, message, **extra)
-    if SESSION not in request:
-        # an unknown path skips the guard; the error page still shows who is logged in
-        await _attach_session(request)
-    return await pages.error_page(request, status, message)
+    return await _error_page(request, status, message)
+
+
+SERVER_FAULT = (
+    "Something went wrong on the server; the details are in Earful's log. "
+    "Try again, and if it keeps happening, tell whoever runs Earful."
+)
+
+
+async def _error_page(request: web.Request, status: int, message: str) -> web.Response:
+    try:
+        if SESSION not in request:
+            # an unknown path skips the guard; the error page still shows who is logged in
+            await _attach_session(request)
+        return await pages.error_page(request, status, message)
+    except Exception:
+        # the page needs the store too: when that is what failed, say it plainly
+        log.exception("console: the error page for %s failed", request.path)
+        return web.Response(status=status, text=message)
 
 
 def _said(exc: web.HTTPClientError) -> str:
@@ -118,6 +140,10 @@ async def _attach_session(request: web.Request) -> None:
         request[SESSION] = session
 
 
+async def _stop_hashing(app: web.Application) -> None:
+    app[auth.KDF].shutdown(wait=False, cancel_futures=True)
+
+
 def build_app(
     store: Store, config: Config, *, settings: ConsoleSettings | None = None
 ) -> web.Application:
@@ -126,6 +152,8 @@ def build_app(
     app[STORE] = store
     app[SETTINGS] = settings or settings_from(config)
     app[auth.LIMITER] = LoginLimiter()
+    app[auth.KDF] = auth.kdf_pool()
+    app.on_cleanup.append(_stop_hashing)
     aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),

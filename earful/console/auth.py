@@ -11,7 +11,11 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import re
 import secrets
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -34,16 +38,49 @@ log = logging.getLogger("earful.console")
 LIMITER = web.AppKey("limiter", LoginLimiter)
 LOGIN_COOKIE = "earful_login"
 
+# Password hashing (scrypt: ~0.1 s of CPU and 32 MiB each) runs on threads of its
+# own, at most this many at once: a burst of logins then queues for these threads,
+# never for the default pool that every store read of every page goes through.
+KDF_WORKERS = 2
+KDF = web.AppKey("kdf", ThreadPoolExecutor)
+
+T = TypeVar("T")
+
+
+def kdf_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=KDF_WORKERS, thread_name_prefix="earful-kdf")
+
+
+async def hashing(request: web.Request, fn: Callable[..., T], *args: Any) -> T:
+    """Run `fn` (which hashes a password) on the console's password-hashing threads."""
+    return await asyncio.get_running_loop().run_in_executor(request.app[KDF], fn, *args)
+
 
 def see_other(location: str) -> web.Response:
     return web.Response(status=303, headers={"Location": location})
 
 
 def _safe_next(value: str | None) -> str:
-    """Only a path on this site: never an absolute or scheme-relative URL."""
-    if value and value.startswith("/") and not value.startswith(("//", "/\\")):
-        return value
-    return "/"
+    """Only a path on this site: one "/" and no more at its start, and nothing a
+    browser reads differently from how it is written. Browsers drop tabs and line
+    breaks from a URL and read "\\" as "/" (so "/\\t/evil.example" goes to
+    evil.example), and CR, LF or NUL cannot be put in a Location header at all."""
+    if not value or not value.startswith("/") or value.startswith("//"):
+        return "/"
+    if any(ch == "\\" or ch.isspace() or not ch.isprintable() for ch in value):
+        return "/"
+    return value
+
+
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")  # what secrets.token_urlsafe(32) makes
+
+
+def _login_token(request: web.Request) -> str:
+    """The login form's token: the browser's own while it still has one, so that
+    two tabs showing the login form do not undo each other's; a new one
+    otherwise."""
+    current = request.cookies.get(LOGIN_COOKIE, "")
+    return current if _TOKEN.fullmatch(current) else secrets.token_urlsafe(32)
 
 
 def _login_form(
@@ -58,7 +95,7 @@ def _login_form(
     query, a failed POST passes the form's own (kept across attempts)."""
     if next_path is None:
         next_path = request.query.get("next")
-    token = secrets.token_urlsafe(32)
+    token = _login_token(request)
     html = aiohttp_jinja2.render_string(
         "login.html",
         request,
@@ -133,7 +170,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         )
     limiter = request.app[LIMITER]
     key = limiter.key(name, request.remote)
-    wait = limiter.retry_after(key)
+    wait = limiter.attempt(key)
     if wait is not None:
         minutes = max(round(wait / 60), 1)
         response = _login_form(
@@ -147,9 +184,8 @@ async def login(request: web.Request) -> web.StreamResponse:
         response.headers["Retry-After"] = str(int(wait))
         return response
     store = request.app[STORE]
-    user_id = await asyncio.to_thread(_check, store, name, password)
-    if user_id is None:
-        limiter.failed(key)
+    user_id = await hashing(request, _check, store, name, password)
+    if user_id is None:  # already counted by limiter.attempt
         log.warning("failed console login for %r from %s", name, request.remote)
         return _login_form(
             request, error="Wrong name or password.", status=401, name=name, next_path=next_path

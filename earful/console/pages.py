@@ -15,6 +15,7 @@ import jinja2
 from aiohttp import web
 
 from earful.console.passwords import MIN_PASSWORD
+from earful.console.posttext import post_text
 from earful.console.security import (
     ROLE_RANK,
     SESSION,
@@ -58,6 +59,7 @@ def _http_url(url: str | None) -> str | None:
 
 def install_filters(env: jinja2.Environment) -> None:
     env.filters["http_url"] = _http_url
+    env.filters["post_text"] = post_text  # long words and long posts stay fast to lay out
     env.filters["duration"] = duration
     env.filters["thousands"] = lambda n: "-" if n is None else f"{n:,}"
     env.globals["ROLE_RANK"] = ROLE_RANK
@@ -106,6 +108,7 @@ _REASONS = {
     415: "Unsupported media type",
     422: "Cannot be posted",
     429: "Too many requests",
+    500: "Server error",
 }
 
 
@@ -146,18 +149,33 @@ def query_int(request: web.Request, name: str, default: int | None = None) -> in
     return number
 
 
+def query_limit(request: web.Request, default: int, maximum: int) -> int:
+    """The `limit` parameter: at least 1, and no more than `maximum` are returned
+    (a larger limit gets `maximum`). A limit below 1 would reach SQLite as
+    LIMIT -1 or 0: no limit at all, or nothing."""
+    limit = query_int(request, "limit", default)
+    if limit is None or limit < 1:
+        raise web.HTTPBadRequest(text=f"limit must be a whole number from 1 to {maximum}")
+    return min(limit, maximum)
+
+
 def queue_filter(request: web.Request) -> QueueFilter:
     q = request.query
     status = q.get("status", "pending")
     if status not in (*REPLY_STATUSES, "all"):
         raise web.HTTPBadRequest(text=f"status must be one of {', '.join(REPLY_STATUSES)} or all")
+    search = q.get("q") or None
+    if search is not None and "\0" in search:
+        # no search box can type one: a crafted address (other control characters
+        # are searched as spaces, see storage.store.search_words)
+        raise web.HTTPBadRequest(text="a search cannot hold a NUL character (U+0000)")
     return QueueFilter(
         status=None if status == "all" else status,
         platform=q.get("platform") or None,
         topic=q.get("topic") or None,
         disposition=q.get("disposition") or None,
         segment=q.get("segment") or None,
-        search=q.get("q") or None,
+        search=search,
     )
 
 

@@ -1,6 +1,7 @@
 """Login attempts, limited per account name and client address: after
 `max_failures` wrong passwords within `window`, that pair is refused (even with the
-right password) until the oldest failure ages out. Kept in memory: a restart
+right password) until the oldest failure ages out. An attempt counts from the moment
+it is let through (`attempt`), before its password is checked. Kept in memory: a restart
 forgets, which is acceptable for slowing down password guessing."""
 
 from __future__ import annotations
@@ -52,14 +53,34 @@ class LoginLimiter:
                 return None
             return max((times[0] + self.window - now).total_seconds(), 1.0)
 
-    def failed(self, key: Key) -> None:
+    def attempt(self, key: Key) -> float | None:
+        """Count an attempt before its password is checked, or refuse it: the
+        seconds until this pair may try again, or None when it may now. Counting
+        first means attempts sent in parallel cannot all pass the check while the
+        slow hashes run; a right password then clears the count (`succeeded`)."""
         with self._lock:
             now = self.clock()
-            if key not in self._failures and len(self._failures) >= self.max_keys:
-                self._prune(now)
             times = self._recent(key, now)
-            times.append(now)
-            self._failures[key] = times
+            if len(times) >= self.max_failures:
+                return max((times[0] + self.window - now).total_seconds(), 1.0)
+            self._add(key, now)
+            return None
+
+    def attempts(self, key: Key) -> int:
+        """How many recent attempts count against this pair."""
+        with self._lock:
+            return len(self._recent(key, self.clock()))
+
+    def failed(self, key: Key) -> None:
+        with self._lock:
+            self._add(key, self.clock())
+
+    def _add(self, key: Key, now: datetime) -> None:
+        if key not in self._failures and len(self._failures) >= self.max_keys:
+            self._prune(now)
+        times = self._recent(key, now)
+        times.append(now)
+        self._failures[key] = times
 
     def succeeded(self, key: Key) -> None:
         with self._lock:

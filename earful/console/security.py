@@ -32,6 +32,9 @@ ROLE_RANK = {"viewer": 0, "agent": 1, "admin": 2}
 SESSION_COOKIE = "earful_session"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
+# Sent by the pages' background polling: the session is checked but not extended,
+# so a tab left open ends its login after session_ttl like any idle one.
+BACKGROUND_HEADER = "X-Earful-Background"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 CSP = "; ".join(
@@ -146,7 +149,11 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     if token:
         settings = request.app[SETTINGS]
         session = await asyncio.to_thread(
-            find_session, request.app[STORE], token, ttl=settings.session_ttl
+            find_session,
+            request.app[STORE],
+            token,
+            ttl=settings.session_ttl,
+            touch=BACKGROUND_HEADER not in request.headers,
         )
     if session is None:
         if wants_json(request):

@@ -44,12 +44,15 @@
     }
   }
 
-  async function api(method, url, payload) {
+  // `background`: a request the page makes on its own (polling), which the server
+  // does not count as use: an idle login still ends after session_ttl.
+  async function api(method, url, payload, background) {
     const options = {
       method: method,
       credentials: "same-origin",
       headers: { Accept: "application/json" },
     };
+    if (background) options.headers["X-Earful-Background"] = "1";
     if (method !== "GET") {
       options.headers["Content-Type"] = "application/json";
       options.headers["X-CSRF-Token"] = csrf();
@@ -213,13 +216,14 @@
       const query = list.dataset.query ? list.dataset.query + "&" : "";
       try {
         // one more than a page: whether a next page exists
-        const data = await api("GET", "/api/queue?" + query + "limit=" + (pageSize + 1));
+        const data = await api("GET", "/api/queue?" + query + "limit=" + (pageSize + 1), null, true);
         show(data.items.slice(0, pageSize), data.items.length > pageSize);
         list.dataset.latest = Math.max(Number(list.dataset.latest), data.latest);
         setCounts(data.counts);
         setCount("pending-total", data.counts.pending);
       } catch (e) {
-        if (e.status === 401) window.location.href = "/login";
+        // the login ended (idle for session_ttl): back here after logging in again
+        if (e.status === 401) window.location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
       } finally {
         polling = false;
       }
@@ -356,17 +360,46 @@
       }
     }
 
+    // Someone saved another text after this page was loaded (a 409 whose reply is
+    // still pending): nothing was decided. Show their text and let the person
+    // decide again; an edit of their own stays in the editor, theirs beside it.
+    function editedMeanwhile(error) {
+      const reply = error.status === 409 && error.data ? error.data.reply : null;
+      if (!reply || reply.status !== "pending") return false;
+      const own = editor.value !== editor.dataset.original;
+      const theirs = document.getElementById("their-edit");
+      if (own) {
+        document.getElementById("their-edit-text").textContent = reply.body;
+        theirs.hidden = false;
+      } else {
+        editor.value = reply.body;
+        theirs.hidden = true;
+      }
+      editor.dataset.original = reply.body;
+      const next = own ? " Your edit is still in the editor; their text is below it." : " The editor now shows their text.";
+      flash(error.message + next, "error");
+      count();
+      refresh();
+      return true;
+    }
+
+    // What the page showed as the saved text: the server refuses a decision on
+    // a text someone changed since (docs/console.md, "shown").
+    const shown = () => editor.dataset.original;
+
     function approve() {
       if (!replyId || head.dataset.status !== "pending") return undefined;
       return once(async () => {
         const edited = editor.value !== editor.dataset.original;
+        const payload = edited ? { body: editor.value, shown: shown() } : { shown: shown() };
         try {
-          const data = await api("POST", "/api/drafts/" + replyId + "/approve", edited ? { body: editor.value } : {});
+          const data = await api("POST", "/api/drafts/" + replyId + "/approve", payload);
           head.dataset.status = data.reply.status;
           decided(data.reply);
           flash("Approved" + (edited ? " with your edit" : "") + ". Press j for the next draft.", "ok");
           if (data.next) head.dataset.next = data.next;
         } catch (e) {
+          if (editedMeanwhile(e)) return;
           const own = mine(e, false);
           if (own) {
             head.dataset.status = own.status;
@@ -381,12 +414,13 @@
       if (!replyId || head.dataset.status !== "pending") return undefined;
       return once(async () => {
         try {
-          const data = await api("POST", "/api/drafts/" + replyId + "/edit", { body: editor.value });
+          const data = await api("POST", "/api/drafts/" + replyId + "/edit", { body: editor.value, shown: shown() });
           editor.dataset.original = data.reply.body;
+          document.getElementById("their-edit").hidden = true;
           flash("Edit saved; the draft is still pending.", "ok");
           refresh();
         } catch (e) {
-          failed(e);
+          if (!editedMeanwhile(e)) failed(e);
         }
       });
     }

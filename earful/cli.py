@@ -1146,7 +1146,9 @@ def queue_approve(
         except AlreadyDecided as exc:
             raise Failure(str(exc)) from None
     edited = " (edited)" if body is not None else ""
-    click.echo(f"approved reply {reply.id}{edited}; it will be posted on the next publisher run")
+    click.echo(f"approved reply {reply.id}{edited}; it will be posted on the next publisher run:")
+    # what was approved, word for word: another agent may have edited it since you read it
+    click.echo("\n".join(f"  {line}" for line in safe(reply.body).splitlines()))
 
 
 @queue.command("reject")

@@ -209,6 +209,7 @@ def test_approve_reject_and_approve_with_an_edit(world: World) -> None:
     assert approved.exit_code == 0 and f"approved reply {outage}" in approved.output
     edited = world.run("queue", "approve", str(praise), "--as", "alice", "--edit", "Thanks, Rhi!")
     assert edited.exit_code == 0 and "(edited)" in edited.output
+    assert edited.output.endswith("run:\n  Thanks, Rhi!\n")  # what goes out, word for word
     rejected = world.run("queue", "reject", str(question), "--as", "bob", "--reason", "not ours")
     assert rejected.exit_code == 0 and f"rejected reply {question}" in rejected.output
     with world.store() as store:

@@ -820,6 +820,9 @@ def publish(config_file: Path | None, as_json: bool) -> None:
     config = _load(config_file, credentials=("sources",))
     _setup_logging(config, "warning" if as_json else None)
     db = config.db_path
+    from earful.pipeline import check_storage_folder
+
+    check_storage_folder(config)  # before the lock, which would make the folder
     # The daemon's lock, held while posting: a daemon starting meanwhile would take
     # the reply in flight for a crash's. Held, a reply found in `sending` is one.
     busy = (

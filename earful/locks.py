@@ -1,5 +1,9 @@
 """One process at a time: advisory file locks (flock) between Earful processes on
-this machine. A lock ends with its process, however that ends."""
+this machine. A lock ends with its process, however that ends.
+
+The daemon's lock (daemon_lock) is also held by `earful publish` and `earful
+restore` while they run, so no daemon starts under them; `earful poll` reads it as
+"a daemon runs" and leaves source health to that process meanwhile."""
 
 from __future__ import annotations
 

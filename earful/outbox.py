@@ -83,14 +83,16 @@ async def publish_due(
                     "y" if released == 1 else "ies",
                 )
                 break
-            if claim.platform in resting:  # the platform said to wait: nothing is tried
-                until = resting[claim.platform]
-                await asyncio.to_thread(
-                    store.release_claims, [claim.id], until=until, note="waiting out a rate limit"
-                )
-                outcomes["retry"] += 1
-                continue
             try:
+                if claim.platform in resting:  # the platform said to wait: nothing is tried
+                    await asyncio.to_thread(
+                        store.release_claims,
+                        [claim.id],
+                        until=resting[claim.platform],
+                        note="waiting out a rate limit",
+                    )
+                    outcomes["retry"] += 1
+                    continue
                 outcomes[await _post_one(store, publishers, settings, claim, resting)] += 1
             except Exception:
                 # The store failed (a full disk, say) around this reply, which stays

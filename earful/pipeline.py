@@ -193,6 +193,17 @@ def combine(summaries: Sequence[BatchSummary], source: str = "all") -> BatchSumm
     )
 
 
+def check_storage_folder(config: Config) -> None:
+    """The database's folder is there. It is never made: a typo in storage.path must
+    not start a new tree and an empty queue."""
+    folder = config.db_path.parent
+    if not folder.is_dir():
+        raise ConfigError(
+            config.path,
+            [f"storage.path: there is no folder {folder}; create it, or correct the path"],
+        )
+
+
 def open_store(config: Config, *, create: bool = True) -> Store:
     """The store at storage.path; a file that cannot be Earful's database is a clear
     StoreError naming it, not a traceback. Without `create`, a database that does not
@@ -207,12 +218,7 @@ def open_store(config: Config, *, create: bool = True) -> Store:
                 "`earful poll` makes it, once [[sources]] are set up); is the path right?"
             ],
         )
-    if not path.parent.is_dir():
-        # not made: a typo in storage.path must not start a new tree and an empty queue
-        raise ConfigError(
-            config.path,
-            [f"storage.path: there is no folder {path.parent}; create it, or correct the path"],
-        )
+    check_storage_folder(config)
     try:
         return Store.open(path)
     except (SchemaTooNew, sqlite3.DatabaseError) as exc:

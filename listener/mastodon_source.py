@@ -234,7 +234,8 @@ class MastodonSource:
         cursor, and only then moves the cursor up; a walk longer than MAX_PAGES pages
         goes on from where it stopped at the next poll (the cursor says where)."""
         since = _since(cursor, self.name)
-        offset, newest = _walk(cursor) if since is not None else (0, None)
+        offset, top = _walk(cursor) if since is not None else (0, None)
+        newest = top or since  # a quiet poll keeps the cursor where it was
         session = await self.session()
         size = self.settings.page_size
         found: list[Mention] = []

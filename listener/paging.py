@@ -42,9 +42,9 @@ from listener.mention import Mention
 
 log = logging.getLogger("earful.paging")
 
-# Ids kept at the edge; a second with more posts than this is unheard of, and the
-# store drops duplicates anyway.
-_MAX_SEEN = 500
+# Ids kept at the edge (those within the lag below it). A busier window than this
+# costs only work: an id dropped is read again and the store drops the duplicate.
+_MAX_SEEN = 2_000
 # A post dated further ahead than this is a platform's (or a poster's) clock gone
 # wrong: it is stored, but the edge never moves to it, or every later post would be
 # "older than the edge" and never fetched again.
@@ -84,11 +84,16 @@ class Edge:
     # how far below the edge a late-indexed post may still appear: the source's
     # setting, not saved in the cursor
     lag: float = 0.0
+    # the oldest post the first poll read: the lag never reaches below it, or the
+    # second poll would import the history the first one left alone
+    start: float | None = None
 
     @property
     def floor(self) -> float | None:
         """The oldest time a walk reads down to."""
-        return None if self.at is None else max(0.0, self.at - self.lag)
+        if self.at is None:
+            return None
+        return max(0.0, self.at - self.lag, self.start or 0.0)
 
     @classmethod
     def from_cursor(cls, cursor: Any) -> Edge:
@@ -110,10 +115,13 @@ class Edge:
             if not isinstance(token, str | int) or isinstance(token, bool):
                 raise TypeError("sweep token")
             sweep = Sweep(token, _time(raw.get("top")), _ids(raw.get("top_seen", [])))
-        return cls(_time(cursor.get("at")), _ids(cursor.get("seen", [])), sweep)
+        at, start = _time(cursor.get("at")), _time(cursor.get("from"))
+        return cls(at, _ids(cursor.get("seen", [])), sweep, start=start)
 
     def as_cursor(self) -> dict[str, Any]:
         cursor: dict[str, Any] = {"at": self.at, "seen": sorted(self.seen)}
+        if self.start is not None:
+            cursor["from"] = self.start
         if self.sweep is not None:
             cursor["sweep"] = {
                 "next": self.sweep.next,
@@ -178,7 +186,8 @@ async def walk(edge: Edge, fetch_page: PageFetcher, *, max_pages: int, lag: floa
     carried_top, carried = (sweep.top, sweep.top_seen) if sweep else (None, frozenset[str]())
     top = carried_top
     times: dict[str, float] = {}  # this walk's posts: their times, for the window
-    budget = 1 if edge.at is None and sweep is None else max(1, max_pages)
+    first = edge.at is None and sweep is None  # the first poll: the newest page only
+    budget = 1 if first else max(1, max_pages)
     asked: set[str | int] = set()  # the page tokens this walk has used
     for _ in range(budget):
         # past the top page the fetcher sees the sweep under way, so that its bound
@@ -209,17 +218,15 @@ async def walk(edge: Edge, fetch_page: PageFetcher, *, max_pages: int, lag: floa
                 times[stamped.key] = stamped.at
                 top = stamped.at if top is None else max(top, stamped.at)
         window = _window(top, times, carried_top, carried, lag)
-        if reached or page.next is None or not page.items:
-            return Walked(tuple(found), _moved(edge, top, window), False)
+        # a first poll's edge starts at what it read: the lag never reaches below it
+        moved = _moved(edge, top, window, min(times.values(), default=None) if first else None)
+        if first or reached or page.next is None or not page.items:
+            return Walked(tuple(found), moved, False)
         if not fresh or page.next in asked:
             # the same page again, or a token already followed: going on would read it
             # forever; what was read is kept and the edge moves up to it
-            return Walked(tuple(found), _moved(edge, top, window), False, stuck=True)
+            return Walked(tuple(found), moved, False, stuck=True)
         token = page.next
-    window = _window(top, times, carried_top, carried, lag)
-    if edge.at is None and sweep is None:
-        # the first poll: the newest page only, and the edge starts there
-        return Walked(tuple(found), _moved(edge, top, window), False)
     # every page fetched had a next one (the loop returns otherwise), so there is a token
     assert token is not None
     return Walked(tuple(found), replace(edge, sweep=Sweep(token, top, window)), True)
@@ -268,19 +275,25 @@ def _window(
     return _bounded(frozenset(ids))
 
 
-def _moved(edge: Edge, top: float | None, window: frozenset[str]) -> Edge:
+def _moved(
+    edge: Edge, top: float | None, window: frozenset[str], oldest: float | None = None
+) -> Edge:
     """The edge after a finished sweep whose newest post was at `top`, `window` the
-    ids read from `top` down to the lag below it."""
+    ids read from `top` down to the lag below it; `oldest`, on a first poll, the
+    oldest post it read."""
     if top is None:
         # nothing dated read: a first poll that found nothing starts at the epoch
-        return Edge(0.0 if edge.at is None else edge.at, edge.seen, lag=edge.lag)
+        return replace(edge, at=0.0 if edge.at is None else edge.at, sweep=None)
     at = top if edge.at is None else max(edge.at, top)
     seen = frozenset[str]()
     if edge.at is not None and edge.at >= at - edge.lag:
         seen |= edge.seen  # the old window reaches into the new one
     if top >= at - edge.lag:
         seen |= window
-    return Edge(at, _bounded(seen), lag=edge.lag)
+    start = oldest if edge.at is None else edge.start
+    if start is not None and start <= at - edge.lag:
+        start = None  # the lag no longer reaches it
+    return Edge(at, _bounded(seen), lag=edge.lag, start=start)
 
 
 def _bounded(ids: frozenset[str]) -> frozenset[str]:

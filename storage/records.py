@@ -34,22 +34,21 @@ class IngestResult:
 class _FromRow:
     @classmethod
     def from_row(cls, row: sqlite3.Row | dict[str, Any]) -> Self:
-        data = dict(row)
-        for name in _flags(cls):
-            if data[name] is not None:
-                data[name] = bool(data[name])
+        data = as_flags(dict(row))
         return cls(**{f.name: data[f.name] for f in fields(cls)})  # type: ignore[arg-type]
 
 
-_FLAGS: dict[type, tuple[str, ...]] = {}
+# Columns SQLite stores as 0 and 1 that Earful hands out as bool: JSON output (where
+# jq counts 0 as true) says true and false.
+FLAGS = frozenset({"author_verified", "starred", "dry_run", "disabled"})
 
 
-def _flags(cls: type) -> tuple[str, ...]:
-    """The fields typed bool: SQLite stores them as 0 and 1, and JSON output (where
-    jq counts 0 as true) should say true and false."""
-    if cls not in _FLAGS:
-        _FLAGS[cls] = tuple(f.name for f in fields(cls) if str(f.type).startswith("bool"))
-    return _FLAGS[cls]
+def as_flags(row: dict[str, Any]) -> dict[str, Any]:
+    """`row` with its FLAGS columns as bool (None stays None: not known)."""
+    for name in FLAGS.intersection(row):
+        if row[name] is not None:
+            row[name] = bool(row[name])
+    return row
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from rules.verdict import Disposition
 from storage.db import connect, dumps, from_iso, iso, loads, text
 from storage.ingest import stored_keys, write_batch
 from storage.records import (
+    FLAGS,
     Account,
     AlertRecord,
     AuditEntry,
@@ -1179,22 +1180,18 @@ class Store:
             FROM replies r JOIN mentions m ON m.id = r.mention_id ORDER BY r.id""",
     }
 
-    # stored as 0 and 1; handed out as bool so JSON says true and false
-    EXPORT_FLAGS: ClassVar[frozenset[str]] = frozenset({"author_verified", "starred", "dry_run"})
-
     def export(self, kind: str) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
         """Column names and a row iterator, streamed: exports can be large."""
         if kind not in self.EXPORTS:
             raise StoreError(f"export must be one of {', '.join(self.EXPORTS)}, got {kind!r}")
         cursor = self.conn.execute(self.EXPORTS[kind])
         columns = [d[0] for d in cursor.description]
-        flags = [i for i, name in enumerate(columns) if name in self.EXPORT_FLAGS]
+        flags = [i for i, name in enumerate(columns) if name in FLAGS]
 
         def typed(row: tuple[Any, ...]) -> tuple[Any, ...]:
             cells = list(row)
             for i in flags:
-                if cells[i] is not None:
-                    cells[i] = bool(cells[i])
+                cells[i] = None if cells[i] is None else bool(cells[i])
             return tuple(cells)
 
         return columns, (typed(row) for row in cursor)

@@ -130,8 +130,9 @@ async def test_a_burst_deeper_than_one_poll_is_swept_without_gaps_or_repeats(
     assert "sweep" not in edge
     # every post is within the lag below the edge: each is remembered, none read twice
     assert sorted(edge["seen"]) == sorted(p["uri"] for p in fake.posts)
-    # the sweep kept asking from the lag below the old edge, with the API's own cursor
-    since = stamp(BASE_TIME + timedelta(seconds=5, milliseconds=-250) - LAG)
+    # the sweep kept asking from the old edge's floor (the lag below it, but never
+    # below the oldest post the first poll read), with the API's own cursor
+    since = stamp(BASE_TIME + timedelta(seconds=1, milliseconds=-250))
     assert [r.param("since") for r in fake.seen(SEARCH)[1:]] == [since] * 5
     assert [r.param("cursor") for r in fake.seen(SEARCH)[1:]] == [None, "10", "20", "30", "40"]
 
@@ -144,7 +145,8 @@ async def test_a_post_indexed_after_newer_ones_is_still_read(
     # that poll, or sent from a phone whose clock is 5 minutes slow, used to be
     # filtered out by the server on every later poll.
     bsky = source(fake, http)
-    fake.add(*complaints(1, 5))
+    # the first poll's page reaches an hour back: the lag below its edge is all read
+    fake.add(post_view(0, "acme was fine", at=BASE_TIME - timedelta(hours=1)), *complaints(1, 5))
     await poll(bsky, store, stages())
     late = post_view(6, "acme router dead since this morning", at=BASE_TIME + timedelta(seconds=9))
     late["record"]["createdAt"] = stamp(BASE_TIME + timedelta(seconds=4, milliseconds=900))
@@ -733,6 +735,7 @@ async def test_a_cursor_this_version_did_not_write_starts_afresh(
             "acme": {
                 "at": written(fake.posts[-1]),
                 "seen": sorted(p["uri"] for p in fake.posts),
+                "from": written(fake.posts[0]),  # the first poll's oldest: no history
             }
         }
     }

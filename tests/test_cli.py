@@ -311,9 +311,10 @@ def test_publish_in_dry_run_marks_approved_replies_sent(world: World) -> None:
     )
 
 
-def test_a_missing_storage_folder_is_not_made(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["poll", "publish"])
+def test_a_missing_storage_folder_is_not_made(tmp_path: Path, command: str) -> None:
     path = write_config(tmp_path, POSTS, extra='[storage]\npath = "typo/earful.db"\n')
-    result = earful("poll", "-c", str(path))
+    result = earful(command, "-c", str(path))
     assert result.exit_code == 2
     assert f"storage.path: there is no folder {tmp_path / 'typo'}" in result.stderr
     assert not (tmp_path / "typo").exists()

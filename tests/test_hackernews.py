@@ -17,7 +17,7 @@ from fakes.server import Scripted
 from earful.http import SharedSession
 from earful.pipeline import poll
 from listener.base import RateLimited, SourceContext, SourceDown
-from listener.hackernews import INDEX_LAG, HackerNewsSource, Settings, build
+from listener.hackernews import HackerNewsSource, Settings, build
 from responders.limits import reply_problem
 from storage.store import Store
 
@@ -94,15 +94,16 @@ async def test_a_burst_is_swept_under_a_fixed_upper_bound(
 
     assert stored(store) == sorted(h["objectID"] for h in fake.hits)
     filters = [r.param("numericFilters") for r in fake.seen(SEARCH)]
-    # each walk reads down to the index lag below its edge
-    edge, top = BASE_TIME + 3 - int(INDEX_LAG), BASE_TIME + 38
+    # each walk reads down to the index lag below its edge, never below the oldest
+    # item the first poll read
+    edge, top = BASE_TIME + 1, BASE_TIME + 38
     # the bound holds from the first older page on, this poll's and the next ones'
     assert filters[1:6] == [
         f"created_at_i>={edge}",
         f"created_at_i>={edge},created_at_i<={top}",
         f"created_at_i>={edge},created_at_i<={top}",
         f"created_at_i>={edge},created_at_i<={top}",
-        f"created_at_i>={top - int(INDEX_LAG)}",
+        f"created_at_i>={edge}",  # the lag below the new edge still reaches past it
     ]
     assert [r.param("page") for r in fake.seen(SEARCH)[1:6]] == ["0", "1", "2", "3", "0"]
 
@@ -155,6 +156,19 @@ async def test_an_item_indexed_after_newer_ones_is_still_read(
     summary = await poll(hn, store, stages())
     assert summary.new == 1 and summary.ingest.duplicates == 0
     assert stored(store) == sorted(h["objectID"] for h in fake.hits)
+
+
+async def test_the_lag_below_the_first_edge_imports_no_history(
+    fake: FakeHackerNews, http: SharedSession, store: Store
+) -> None:
+    # 50 stories a second apart: the first poll reads the newest 20 and follows from
+    # there; the 30 older ones are within the lag below its edge, but are history
+    hn = source(fake, http, page_size=20)
+    fake.add(*stories(1, 50))
+    assert (await poll(hn, store, stages())).new == 20
+    assert await poll_until_done(hn, store) == 0
+    fake.add(story(60, "Acme outage again"), comment(61, "acme down", at=BASE_TIME + 45))
+    assert await poll_until_done(hn, store) == 2  # one late-indexed, within the first page
 
 
 async def test_a_first_poll_that_finds_nothing_follows_from_then_on(

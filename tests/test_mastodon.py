@@ -242,7 +242,9 @@ async def test_search_reads_a_burst_bigger_than_a_page_whole(
     result = await masto.fetch(first.cursor)
     assert texts(result.mentions) == [f"acme burst {i}" for i in range(100)]  # oldest first
     assert result.cursor == {"since_id": burst[-1]["id"]} and not result.more
-    assert (await masto.fetch(result.cursor)).mentions == ()
+    quiet = await masto.fetch(result.cursor)
+    assert quiet.mentions == () and quiet.cursor == result.cursor  # not back to "0"
+    assert (await masto.fetch(quiet.cursor)).mentions == ()
 
 
 async def test_a_search_walk_longer_than_a_poll_goes_on_at_the_next_poll(

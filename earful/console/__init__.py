@@ -2,7 +2,8 @@
 queue and marketing follows praise.
 
 Owns: routes and their role checks (security.py), accounts and sessions (auth.py,
-passwords.py, ratelimit.py), the HTML pages (pages.py, templates/), the JSON API
+passwords.py, ratelimit.py), the HTML pages (pages.py, templates/, post text laid
+out fast however long its words: posttext.py), the JSON API
 (api.py) and the static JS/CSS (static/, Chart.js vendored there), the sources'
 health shown in the header and on the stats page.
 May import: storage (the Store and its queries), responders (limits, templating and

@@ -18,7 +18,8 @@ from markupsafe import Markup, escape
 BREAK_EVERY = 40
 SHOWN_AT_ONCE = 20_000
 
-_LONG_RUN = re.compile(rf"(\S{{{BREAK_EVERY + 1},}})")
+# \S, and the no-break spaces Python counts as spaces but a browser never breaks at
+_LONG_RUN = re.compile(rf"((?:\S|[\u00a0\u2007\u202f]){{{BREAK_EVERY + 1},}})")
 _ZWJ = "\u200d"
 
 

@@ -44,15 +44,6 @@ class LoginLimiter:
             times.popleft()
         return times
 
-    def retry_after(self, key: Key) -> float | None:
-        """Seconds until this pair may try again, or None when it may now."""
-        with self._lock:
-            now = self.clock()
-            times = self._recent(key, now)
-            if len(times) < self.max_failures:
-                return None
-            return max((times[0] + self.window - now).total_seconds(), 1.0)
-
     def attempt(self, key: Key) -> float | None:
         """Count an attempt before its password is checked, or refuse it: the
         seconds until this pair may try again, or None when it may now. Counting
@@ -70,10 +61,6 @@ class LoginLimiter:
         """How many recent attempts count against this pair."""
         with self._lock:
             return len(self._recent(key, self.clock()))
-
-    def failed(self, key: Key) -> None:
-        with self._lock:
-            self._add(key, self.clock())
 
     def _add(self, key: Key, now: datetime) -> None:
         if key not in self._failures and len(self._failures) >= self.max_keys:

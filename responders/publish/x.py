@@ -85,7 +85,10 @@ class XPublisher:
             return Posted(native_id=None, url=out.target_url)
         try:
             body = await self._call(
-                self._client.create_tweet, text=out.body, in_reply_to_tweet_id=out.target_id
+                self._client.create_tweet,
+                text=out.body,
+                in_reply_to_tweet_id=out.target_id,
+                posting=True,
             )
         except MaybePosted as exc:
             try:
@@ -143,7 +146,11 @@ class XPublisher:
             return f"{WEB}/{self.handle}/status/{tweet_id}"
         return f"{WEB}/i/web/status/{tweet_id}"
 
-    async def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    async def _call(
+        self, method: Callable[..., Any], *args: Any, posting: bool = False, **kwargs: Any
+    ) -> Any:
+        """`method` off the event loop, X's errors as PublishError; `posting`: the
+        call makes a tweet, so a 5xx may hide one that was made (MaybePosted)."""
         try:
             return await asyncio.to_thread(method, *args, **kwargs)
         except tweepy.TooManyRequests as exc:
@@ -153,7 +160,7 @@ class XPublisher:
                 f"X rate limit reached{until}", retryable=True, rate_limited=True, retry_at=reset
             ) from None
         except tweepy.TwitterServerError as exc:
-            if method == self._client.create_tweet:
+            if posting:
                 # a gateway's 503 can come after X made the tweet: posting again could
                 # put it up twice, so a person (or the look below) settles it
                 raise MaybePosted(f"X answered {x_client.reason(exc)} to the post") from None

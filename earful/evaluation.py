@@ -244,7 +244,10 @@ def _rows(
     bad_labels: Counter[str] = Counter()
     bad_topics: Counter[str] = Counter()
     need = max(text_i, label_i, topic_i or 0)
-    for number, record in enumerate(reader, 1):
+    # Blank lines are no rows: numbered, a file saved with \r\r\n line ends would put
+    # every data row on an even number and `--half odd` would find none.
+    records = (r for r in reader if any(cell.strip() for cell in r))
+    for number, record in enumerate(records, 1):
         if len(record) <= need:
             skipped += 1  # a short or blank line: nothing to score
             continue

@@ -160,6 +160,7 @@ import json
 import math
 import re
 import tomllib
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -791,6 +792,17 @@ def _unstretched(text: str, known: Callable[[str], bool]) -> str:
     return _STRETCHED.sub(squeeze, text)
 
 
+# Characters that show nothing but split a word for matching: "d\u200bown" is "down".
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u2060\ufeff"))
+
+
+def _plain_letters(text: str) -> str:
+    """The text as the rules read it: compatibility forms as the letters they show
+    (NFKC: fullwidth and 𝐛𝐨𝐥𝐝 letters, "ﬁ" ligatures) and invisible characters out,
+    so "𝐭𝐡𝐞 𝐚𝐩𝐩 𝐢𝐬 𝐝𝐨𝐰𝐧" is read as "the app is down". Joiners inside emoji stay."""
+    return unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
+
+
 def _normalize(lowered: str) -> str:
     """Lowercased text to space-separated words (see the module docstring)."""
     if lowered.isascii():
@@ -1054,6 +1066,8 @@ class _Engine:
         truncated = len(text) > self._max_chars
         if truncated:
             text = text[: self._max_chars]
+        if not text.isascii():
+            text = _plain_letters(text)
         # @handles are names, not words: "@united" or "@happyhomes" must not read
         # as praise to VADER, which would strip the "@" and score the word.
         # "goooood" is "good" to VADER and to phrases; post.text keeps the stretch,
@@ -1444,8 +1458,22 @@ def _brand_words(brand: Brand) -> frozenset[str]:
 
 
 def _brand_items(brand: Brand) -> tuple[str, ...]:
+    """The `brand` list: name, keywords and handles. A keyword of several words that
+    holds one of the brand's own words ("acme internet") is left to that word:
+    phrases skip the brand's words, so it would be "internet", and a post about
+    anyone's internet would name the brand."""
+    own = _brand_words(brand)
     handles = tuple("@" + h.lstrip("@") for h in brand.handles.values() if h)
-    return tuple(t for t in (brand.name, *brand.keywords, *handles) if t and t.strip())
+    return tuple(
+        t
+        for t in (brand.name, *brand.keywords, *handles)
+        if t and t.strip() and not _holds_own_word(t, own)
+    )
+
+
+def _holds_own_word(term: str, own: frozenset[str]) -> bool:
+    tokens = _normalize(term.lower()).split()
+    return len(tokens) > 1 and not own.isdisjoint(tokens)
 
 
 def _with_brand(regex: str, brand: Sequence[str]) -> str:
@@ -1549,7 +1577,13 @@ def _compile_rule(
         checks.append(_author_check(lists[w.author_in]))
         said.append(f"author in {w.author_in}")
     if w.regex:
-        search = re.compile(_with_brand(w.regex, lists["brand"]), re.IGNORECASE).search
+        try:
+            search = re.compile(_with_brand(w.regex, lists["brand"]), re.IGNORECASE).search
+        except re.error as exc:  # fine as written, broken once {brand} is filled in
+            problems.append(
+                f"{where}.regex: bad regex once {{brand}} stands for the brand's names: {exc}"
+            )
+            return None
         checks.append(lambda p: search(_plain(p.text)) is not None)
         said.append(f"regex {_quote(w.regex)}")
 
@@ -1711,6 +1745,15 @@ def load_ruleset(
         names.append(spec.name or Path(source).stem)
         for rule in spec.rules:
             at = next((i for i, r in enumerate(rules) if r.id == rule.id), None)
+            if at is None and not rule.enabled and rule.then == Effects():
+                # a switch-off with nothing to switch off: a mistyped id would leave
+                # the rule it meant running, silently
+                close = difflib.get_close_matches(rule.id, [r.id for r in rules], n=1)
+                hint = f' (did you mean "{close[0]}"?)' if close else ""
+                raise RuleError(
+                    f"{source}: {rule.where}.id: `enabled = false` switches off a rule by id, "
+                    f'and no earlier rule file has a rule "{rule.id}"{hint}'
+                )
             if at is None:
                 rules.append(rule)
             else:

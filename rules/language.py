@@ -24,7 +24,7 @@ _STOPWORDS: Mapping[str, frozenset[str]] = {
         "don't can't i'm it's get got will would there their",
         "es": "el los las que es y por para con del una un mi tu su pero muy no está "
         "están estoy hay como más ya hoy mañana también porque cuando gracias nada "
-        "todo esta este eso qué por qué",
+        "todo esta este eso qué por qué desde sin hasta otra vez llevo lleva dos",
         "fr": "le les est et pour avec une un mon ma mes pas je vous nous il elle ce "
         "cette qui que sur dans très mais ne au aux du des c'est j'ai merci rien "
         "toujours encore",
@@ -38,6 +38,21 @@ _STOPWORDS: Mapping[str, frozenset[str]] = {
         "oggi anche perché quando grazie niente tutto questo questa ancora sempre",
         "nl": "de het een en is niet ik je jij wij met voor op van zijn maar nog al "
         "geen heel ook waarom wanneer bedankt niets alles dit dat altijd vandaag",
+        "pl": "nie się jest i w na z do to że jak ale od już mnie mi jestem było "
+        "dzięki dlaczego znowu bardzo tylko czy też po",
+        "cs": "je se na že to v a ne jsem ale jak od už mi mě bylo děkuji proč zase "
+        "velmi jen nebo také po",
+        "tr": "ve bir bu da de için çok ama değil ile ben sen mi mı ne var yok daha "
+        "hiç neden artık hala teşekkürler yine hâlâ bile gibi kadar sonra şimdi bugün",
+        "id": "yang dan tidak ini itu saya di ke dari untuk sudah belum ada dengan "
+        "tapi juga kenapa lagi terima kasih",
+        "da": "og er det en at til ikke jeg på med har som var min mit men hvorfor "
+        "igen tak meget også",
+        "sv": "och är det en att inte jag på med har som var min mitt men varför igen "
+        "tack mycket också",
+        "fi": "ja on ei se että olen mutta kun minä sinä mitä miksi taas kiitos vielä jo myös nyt",
+        "hu": "és a az nem hogy van egy meg de is már még miért megint köszönöm nagyon csak",
+        "vi": "không và là có của tôi được này cho với một những đã rất nhưng sao lại cảm ơn",
     }.items()
 }
 # word -> the languages it is a stopword of: one lookup per word of a post.
@@ -93,7 +108,16 @@ def detect(text: str) -> str | None:
     # Another language must clearly beat English: loanwords and names are common.
     if counts[best] >= 2 and counts[best] >= 2 * counts["en"] + 1:
         return best
+    # Words spelt with letters English does not use (ł, ş, ő, ư...) tip a close
+    # call: "Internet ya ha vuelto a caer, llevo dos horas esperando" is not English.
+    if counts[best] >= 1 and counts["en"] <= 1 and _foreign_words(found) >= 2:
+        return best
     return "en" if counts["en"] >= 2 else None
+
+
+def _foreign_words(words: list[str]) -> int:
+    """How many of the words hold a Latin letter outside ASCII."""
+    return sum(1 for word in words if not word.isascii())
 
 
 def language_of(text: str, tagged: str | None) -> str | None:

@@ -179,6 +179,25 @@ def test_negated_praise_is_a_complaint(rules: Ruleset, text: str) -> None:
     assert judge(post(text), rules).disposition is BAD
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "switched to Acme last month, no complaints",
+        "never been happier with my internet",
+        "I can't say enough good things about acme support",
+        "can't complain, works fine",
+    ],
+)
+def test_a_negated_complaint_is_praise(rules: Ruleset, text: str) -> None:
+    # the "no", "never" and "can't" in these used to fire the failure-word rules
+    assert judge(post(text), rules).disposition is Disposition.INTERESTING_GOOD
+
+
+def test_a_negated_complaint_beside_a_real_one_is_a_complaint(rules: Ruleset) -> None:
+    text = "no complaints about the speed but the router keeps dropping"
+    assert judge(post(text), rules).disposition is BAD
+
+
 def test_exasperated_question_is_a_complaint(rules: Ruleset) -> None:
     assert judge(post("are you kidding me? how many times do I have to call"), rules).is_complaint
 
@@ -327,3 +346,19 @@ def test_every_root_cause_topic_has_rules(rules: Ruleset) -> None:
     topics = {r.then.topic for r in rules.rules}
     expected = {"billing", "outage", "delivery", "cancellation", "lost_item", "account"}
     assert expected | {"product", "support", "price"} <= topics
+
+
+def test_no_shipped_regex_scans_to_the_end_of_the_post_from_every_match() -> None:
+    # ".*" (or "[^.!?]*") after an alternation rescans the rest of the post from every
+    # place the alternation matches: a post of 4,000 characters of "but " took 0.8 s.
+    # Bounded repeats ({0,300}) keep the cost in proportion to the post's length.
+    import re
+    import tomllib
+    from importlib.resources import files
+
+    shipped = tomllib.loads(files("rules").joinpath("default.toml").read_text(encoding="utf-8"))
+    unbounded = re.compile(r"(?<!\\)(?:\.|\])[*+]")
+    offenders = [
+        r["id"] for r in shipped["rules"] if unbounded.search(r.get("when", {}).get("regex", ""))
+    ]
+    assert offenders == []

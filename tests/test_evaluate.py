@@ -422,6 +422,17 @@ def test_shipped_rules_beat_vader_alone_on_the_project_sample(run_cli: Run) -> N
     assert earful["macro_f1"] >= vader["macro_f1"] + 0.2
 
 
+def test_blank_lines_are_no_rows_for_the_halves(run_cli: Run, tmp_path: Path) -> None:
+    # Python's csv writer on Windows without newline="" ends lines in \r\r\n: a blank
+    # line after every row. Numbered as rows, every data row fell on an even number.
+    path = tmp_path / "posts.csv"
+    path.write_bytes(AIRLINE_LIKE.replace("\n", "\r\r\n").encode("utf-8"))
+    args = ("eval", str(path), "--text-col", "text", "--label-col", "sentiment", "--map", MAP)
+    odd = json.loads(run_cli(*args, "--half", "odd", "--json").output)
+    even = json.loads(run_cli(*args, "--half", "even", "--json").output)
+    assert (odd["rows"], even["rows"]) == (3, 2) and odd["skipped"] == even["skipped"] == 0
+
+
 def test_eval_half_keeps_odd_or_even_data_rows(airline: Run) -> None:
     odd = json.loads(airline("--map", MAP, "--half", "odd", "--json").output)
     even = json.loads(airline("--map", MAP, "--half", "even", "--json").output)

@@ -365,6 +365,7 @@ def test_reach_and_engagement_rank_the_queue(rules: Ruleset) -> None:
         ("Mein Router ist seit einer Woche in Zustellung und keiner hilft", "de"),
         ("アプリにログインできない。パスワードの再設定メールも届かない", "ja"),
         ("Роутер не работает уже третий день", "ru"),
+        ("Znowu nie działa internet od samego rana, dzwoniłem trzy razy do obsługi", "pl"),
     ],
 )
 def test_a_post_the_lexicon_cannot_read_goes_to_a_person(
@@ -422,6 +423,16 @@ def test_a_post_for_a_person_gets_a_callback_not_an_english_reply(rules: Ruleset
         ("o voo está atrasado e ninguém diz nada, que vergonha", "pt"),
         ("il volo è in ritardo e nessuno ci dice perché, che vergogna", "it"),
         ("de vlucht is vertraagd en niemand zegt waarom", "nl"),
+        # English's "do" and "to" are Polish and Czech words too: no longer enough
+        # to call these English and judge them as neutral English
+        ("Znowu nie działa internet od samego rana, dzwoniłem trzy razy do obsługi", "pl"),
+        ("Internet zase nefunguje, zákaznická linka to nezvedá", "cs"),
+        ("İnternet yine çalışmıyor, müşteri hizmetleri telefonu açmıyor, çok kötü", "tr"),
+        ("Internet mati lagi dari pagi, sudah telepon tiga kali tapi tidak ada jawaban", "id"),
+        ("Internettet virker ikke igen, jeg har ringet tre gange", "da"),
+        ("Internet ya ha vuelto a caer, llevo dos horas esperando", "es"),
+        ("my internet is down again since this morning, no refund", "en"),
+        ("café was great but the wifi is down", "en"),
         ("ok", None),  # too short to tell
         ("@acme #fail https://example.com/x", None),
         ("", None),
@@ -454,3 +465,18 @@ def test_complaint_topic_must_be_a_name(tmp_path: Path) -> None:
     path.write_text("[settings]\ncomplaint_topic = 3\n", encoding="utf-8")
     with pytest.raises(RuleError, match=r"settings\.complaint_topic: expected a string, got 3"):
         load_ruleset([path], brand=ACME)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "𝐭𝐡𝐞 𝐚𝐩𝐩 𝐢𝐬 𝐝𝐨𝐰𝐧 𝐚𝐠𝐚𝐢𝐧",  # mathematical bold, as "fancy text" generators write it
+        "ｔｈｅ ａｐｐ ｉｓ ｄｏｗｎ ａｇａｉｎ",  # fullwidth
+        "acme is d\u200bown",  # a zero-width space inside a word
+        "i can\u200ct log in",  # a zero-width non-joiner
+    ],
+)
+def test_letters_dressed_up_or_split_by_invisible_characters_are_read(
+    rules: Ruleset, text: str
+) -> None:
+    assert judge(post(text), rules).disposition is BAD

@@ -292,6 +292,16 @@ def test_mentions_brand_is_built_in(tmp_path: Path) -> None:
     assert not fires(rs, "ugh globex")
 
 
+def test_a_brand_keyword_of_several_words_is_not_its_last_word(tmp_path: Path) -> None:
+    # phrases skip the brand's own words: "acme internet" was "internet", and every
+    # post about anyone's internet named the brand
+    (tmp_path / "r0.toml").write_text(rule('mentions = "brand"'), encoding="utf-8")
+    brand = Brand("Acme", keywords=("acme", "acme internet", "#acmefail"))
+    rs = load_ruleset(["r0.toml"], brand=brand, base_dir=tmp_path)
+    assert not fires(rs, "my internet is slow tonight")
+    assert fires(rs, "my acme internet is slow tonight")
+
+
 def test_brand_handles_with_a_server_match_only_the_handle(tmp_path: Path) -> None:
     rs = load(tmp_path, rule('mentions = "brand"'))
     assert fires(rs, "hey @acme@mastodon.social", platform="mastodon")
@@ -608,6 +618,22 @@ def test_disabled_rule_is_switched_off(tmp_path: Path) -> None:
     assert not fires(rs, "x")
 
 
+def test_switching_off_a_rule_that_is_not_there_is_an_error(tmp_path: Path) -> None:
+    # "outtage" for "outage": the rule meant stayed on, and nothing said so
+    message = error(
+        tmp_path,
+        rule('any = ["x"]', rule_id="outage"),
+        '[[rules]]\nid = "outtage"\nenabled = false\n',
+    )
+    assert message == (
+        "r1.toml: rules[0].id: `enabled = false` switches off a rule by id, and no earlier "
+        'rule file has a rule "outtage" (did you mean "outage"?)'
+    )
+    # a whole rule kept switched off for later is fine
+    kept = '[[rules]]\nid = "later"\nenabled = false\n[rules.when]\nany = ["x"]\n'
+    assert not fires(load(tmp_path, kept + '[rules.then]\nlabels = ["hit"]\n'), "x")
+
+
 def test_later_lexicon_entry_overrides(tmp_path: Path) -> None:
     rs = load(tmp_path, "[lexicon]\noutage = -3.0\n", "[lexicon]\noutage = 3.0\n")
     assert judge(post("another outage"), rs).compound > 0
@@ -688,6 +714,14 @@ def test_toml_syntax_error_names_the_file(tmp_path: Path) -> None:
 
 def test_bad_regex_is_an_error(tmp_path: Path) -> None:
     assert "r0.toml: rules[0].when.regex: bad regex:" in error(tmp_path, rule('regex = "(["'))
+
+
+def test_a_regex_broken_by_the_brand_filled_in_is_an_error(tmp_path: Path) -> None:
+    # fine as written; with {brand} as the names of different lengths, the
+    # look-behind is no longer fixed-width: a message, not a traceback
+    message = error(tmp_path, rule("regex = '(?<!{brand} )down'"))
+    assert "r0.toml: rules[0].when.regex: bad regex once {brand} stands for the brand" in message
+    assert "look-behind requires fixed-width pattern" in message
 
 
 def test_a_toml_backspace_in_a_regex_is_an_error(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ poll; the interval poll keeps running beside it as the safety net.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import signal
@@ -24,7 +25,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -47,6 +48,8 @@ from listener.base import (
 from listener.http_errors import MAX_RATE_LIMIT_WAIT, wait_until
 from storage import health
 from storage.store import Store
+
+T = TypeVar("T")
 
 log = logging.getLogger("earful.daemon")
 
@@ -507,6 +510,23 @@ class Daemon:
         with locks.held(locks.daemon_lock(db), busy):
             await self._run(stop or asyncio.Event())
 
+    @staticmethod
+    async def _until_stopped(work: Awaitable[T], stop: asyncio.Event) -> T | None:
+        """`work`'s result, or None when `stop` comes first (then `work` is cancelled):
+        a platform that never answers must not hold a stop for minutes."""
+        task = asyncio.ensure_future(work)
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+        if task.done():
+            return task.result()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return None
+
     def _signalled(self, stop: asyncio.Event) -> None:
         if not stop.is_set():
             stop.set()
@@ -532,7 +552,15 @@ class Daemon:
                 pass
         stoppers = []
         try:
-            summary = await reconcile_sending(self.store, self.publishers)
+            summary = await self._until_stopped(
+                reconcile_sending(self.store, self.publishers), stop
+            )
+            if summary is None:
+                log.info(
+                    "stopped during the start-up check of replies in flight; those not yet "
+                    "checked are checked at the next start"
+                )
+                return
             if summary.total:
                 log.info("start-up reconcile: %s", summary.outcomes)
             alerts = reconcile_alerts(self.store, self.config.escalation)

@@ -21,7 +21,7 @@ from earful.source_status import failure_text, record_failure
 from listener.base import FetchResult, RateLimited, Source, SourceError
 from listener.mention import Mention
 from responders.context import ResponderSettings
-from responders.drafts import DraftKind
+from responders.drafts import AUTHOR_FACING
 from responders.respond import respond
 from responders.templating import TemplateError, Templates
 from rules import RuleError, Ruleset, judge, load_ruleset, read_model, with_model
@@ -31,9 +31,6 @@ from storage.schema import SchemaTooNew
 from storage.store import Store, StoreError
 
 log = logging.getLogger(__name__)
-
-# Drafts that count as contacting the author, for the cooldown.
-_AUTHOR_FACING = frozenset({DraftKind.REPLY, DraftKind.THANKS, DraftKind.CALLBACK})
 
 
 def _warn_if_stale(ruleset: Ruleset) -> None:
@@ -110,6 +107,10 @@ def judge_batch(
     now = now or datetime.now(UTC)
     fresh = store.unseen(mentions)
     contacts = store.last_contacts((m.platform, m.author.handle) for m in fresh)
+    cooldown = stages.responders.cooldown
+    # another batch stored meanwhile (a second source, `earful poll` from cron) may
+    # draft to the same author: the store looks again when it writes
+    cooling_since = now - cooldown if cooldown > timedelta(0) else None
     judged = []
     for mention in fresh:
         verdict = judge(mention, stages.ruleset)
@@ -117,9 +118,9 @@ def judge_batch(
         drafts = respond(
             mention, verdict, stages.responders, last_contact=contacts.get(author), now=now
         )
-        if mention.author.handle and any(d.kind in _AUTHOR_FACING for d in drafts):
+        if mention.author.handle and any(d.kind in AUTHOR_FACING for d in drafts):
             contacts[author] = now  # two posts in one batch: the cooldown holds too
-        judged.append(Judged(mention, verdict, drafts))
+        judged.append(Judged(mention, verdict, drafts, cooling_since=cooling_since))
     return judged
 
 

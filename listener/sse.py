@@ -64,7 +64,7 @@ class EventParser:
             self._name = value
         elif name == "data":
             self._data.append(value)
-            self._size += len(value)
+            self._size += len(value) + 1  # and its newline: empty lines are no free ride
         return None  # id, retry and unknown fields mean nothing to us
 
     def _dispatch(self) -> Event | None:

@@ -15,6 +15,8 @@ class DraftKind(StrEnum):
 
 # Kinds that go back to the platform as a post and so wait for approval.
 POSTABLE = frozenset({DraftKind.REPLY, DraftKind.THANKS})
+# Kinds that count as contacting the author, for the cooldown.
+AUTHOR_FACING = frozenset({DraftKind.REPLY, DraftKind.THANKS, DraftKind.CALLBACK})
 
 
 @dataclass(frozen=True, slots=True)

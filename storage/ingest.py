@@ -12,10 +12,10 @@ from __future__ import annotations
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from responders.drafts import DraftKind
+from responders.drafts import AUTHOR_FACING, DraftKind
 from rules.verdict import Disposition
 from storage.db import dumps, iso, text
 from storage.records import IngestResult, Judged
@@ -109,7 +109,7 @@ def write_batch(
     cursor: Mapping[str, Any] | None,
     now: str | None,
 ) -> IngestResult:
-    fresh = _new_items(conn, batch)
+    fresh = _cooled(conn, _new_items(conn, batch))
     rows = _Rows()
     next_mention = _next_id(conn, "mentions")
     next_case = _next_id(conn, "cases")
@@ -325,6 +325,49 @@ def _verdict_row(mention_id: int, item: Judged) -> tuple[Any, ...]:
         dumps(reasons),
         v.lang,
     )
+
+
+def last_drafts(
+    conn: sqlite3.Connection, authors: Iterable[tuple[str, str | None]]
+) -> dict[tuple[str, str], str]:
+    """When each (platform, handle) was last drafted to, as stored (ISO 8601 UTC)."""
+    pairs = list({(p, h) for p, h in authors if h})
+    found: dict[tuple[str, str], str] = {}
+    for start in range(0, len(pairs), 400):  # under SQLite's variable limit
+        chunk = pairs[start : start + 400]
+        where = " OR ".join(["(platform = ? AND author_handle = CAST(? AS TEXT))"] * len(chunk))
+        params = [p for platform, handle in chunk for p in (platform, text(handle))]
+        for row in conn.execute(
+            f"SELECT platform, author_handle, last_draft_at FROM contacts WHERE {where}", params
+        ):
+            found[(row[0], row[1])] = row[2]
+    return found
+
+
+def _cooled(conn: sqlite3.Connection, items: list[Judged]) -> list[Judged]:
+    """`items` without the author-facing drafts another writer's draft to the same
+    author, committed after they were judged, has cooled. Read in the batch's own
+    transaction: two batches judged at once would otherwise both draft to them."""
+    drafting = [
+        i
+        for i in items
+        if i.cooling_since is not None
+        and i.mention.author.handle
+        and any(d.kind in AUTHOR_FACING for d in i.drafts)
+    ]
+    if not drafting:
+        return items
+    latest = last_drafts(conn, ((i.mention.platform, i.mention.author.handle) for i in drafting))
+    checked = {id(i) for i in drafting}
+    out = []
+    for item in items:
+        key = (item.mention.platform, item.mention.author.handle or "")
+        since = item.cooling_since
+        if id(item) in checked and since is not None and latest.get(key, "") >= (iso(since) or ""):
+            kept = tuple(d for d in item.drafts if d.kind not in AUTHOR_FACING)
+            item = replace(item, drafts=kept)
+        out.append(item)
+    return out
 
 
 def _draft_rows(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass, fields
+from datetime import datetime
 from typing import Any, Self
 
 from listener.mention import Mention
@@ -19,6 +20,9 @@ class Judged:
     mention: Mention
     verdict: Verdict
     drafts: tuple[Draft, ...] = ()
+    # a draft to the author made at or after this time (by another writer, after
+    # this one was judged) cools this one's author-facing drafts; None: no cooldown
+    cooling_since: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ import sqlite_utils
 from listener.mention import Mention
 from rules.verdict import Disposition
 from storage.db import connect, dumps, from_iso, iso, loads, text
-from storage.ingest import stored_keys, write_batch
+from storage.ingest import last_drafts, stored_keys, write_batch
 from storage.records import (
     FLAGS,
     Account,
@@ -264,20 +264,9 @@ class Store:
         self, authors: Iterable[tuple[str, str | None]]
     ) -> dict[tuple[str, str], datetime]:
         """When each (platform, handle) was last drafted to, for the cooldown."""
-        wanted = {(p, h) for p, h in authors if h}
-        found: dict[tuple[str, str], datetime] = {}
-        pairs = list(wanted)
-        for start in range(0, len(pairs), 400):
-            chunk = pairs[start : start + 400]
-            where = " OR ".join(["(platform = ? AND author_handle = CAST(? AS TEXT))"] * len(chunk))
-            params = [p for platform, handle in chunk for p in (platform, text(handle))]
-            for row in self._rows(
-                f"SELECT platform, author_handle, last_draft_at FROM contacts WHERE {where}", params
-            ):
-                moment = from_iso(row["last_draft_at"])
-                if moment is not None:
-                    found[(row["platform"], row["author_handle"])] = moment
-        return found
+        with self._lock:
+            stored = last_drafts(self.conn, authors)
+        return {key: moment for key, at in stored.items() if (moment := from_iso(at)) is not None}
 
     def ingest(
         self, source: str, batch: Sequence[Judged], cursor: Mapping[str, Any] | None

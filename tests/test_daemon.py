@@ -95,6 +95,7 @@ class Outbox:
     platform: str = "x"
     found: Posted | None = None
     lookup_fails: bool = False
+    lookup_hangs: bool = False
     posted: list[int] = field(default_factory=list)
     looked_for: list[int] = field(default_factory=list)
 
@@ -104,6 +105,8 @@ class Outbox:
 
     async def find_posted(self, out: Outgoing) -> Posted | None:
         self.looked_for.append(out.reply_id)
+        if self.lookup_hangs:
+            await asyncio.Event().wait()  # a platform that never answers
         if self.lookup_fails:
             raise PublishError("search is down", retryable=True)
         return self.found
@@ -677,6 +680,24 @@ async def test_a_reply_left_sending_that_the_platform_has_is_marked_sent(tmp_pat
         reconciled = store.reply(crashed)
         assert (reconciled.status, reconciled.posted_id) == ("sent", "1999")
         assert reconciled.posted_url == "https://x.com/LumenetHelp/status/1999"
+
+
+async def test_a_stop_during_the_start_up_check_is_not_held_by_the_platform(
+    tmp_path: Path,
+) -> None:
+    # the check of replies in flight asks a platform that never answers: the stop
+    # still stops (a restart loop under systemd waited minutes per start)
+    config = make_config(tmp_path, "live")
+    crashed, _ = await crash_while_sending(config)
+    outbox = Outbox(lookup_hangs=True)
+    daemon = make_daemon(config, publishers={"x": outbox})
+    stop = asyncio.Event()
+    task = asyncio.create_task(daemon.run(stop))
+    await until(lambda: outbox.looked_for == [crashed], "the start-up check to ask")
+    stop.set()
+    await asyncio.wait_for(task, timeout=60)  # guards against a hang; no speed asserted
+    assert reply_status(config, crashed) == "sending"  # checked again at the next start
+    assert outbox.posted == []
 
 
 async def test_a_reply_left_sending_is_unknown_when_the_platform_cannot_tell(

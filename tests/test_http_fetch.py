@@ -116,6 +116,11 @@ def test_an_endless_event_is_refused() -> None:
             parser.feed(b"data: " + b"x" * 50 + b"\n")
     with pytest.raises(EventTooLarge):
         EventParser(max_event=1000).feed(b"data: " + b"y" * 2000)
+    # empty data lines: nothing in each, but an event that never ends all the same
+    with pytest.raises(EventTooLarge):
+        parser = EventParser(max_event=1000)
+        for _ in range(200):
+            parser.feed(b"data:\n" * 10)
 
 
 # -- reading a whole answer ------------------------------------------------------------------

@@ -207,6 +207,28 @@ class Repeating:
         return None
 
 
+def test_two_batches_judged_at_once_draft_to_an_author_once(tmp_path: Path, stages: Stages) -> None:
+    # Two sources (or `earful poll` beside the daemon) judge a complaint each by
+    # @ana before either is stored: both saw no contact, both drafted. The store
+    # looks again in the transaction that writes.
+    import factories
+
+    with Store.open(tmp_path / "earful.db") as store:
+        first = judge_batch(
+            [factories.mention("lumenet is down again", native_id="1")], store, stages
+        )
+        second = judge_batch(
+            [factories.mention("still no lumenet internet, day 3", native_id="2")], store, stages
+        )
+        assert first[0].drafts and second[0].drafts  # each judged alone would draft
+        store.ingest("a", first, None)
+        store.ingest("b", second, None)
+        replies = store.conn.execute("SELECT count(*) FROM replies").fetchone()[0]
+        callbacks = store.conn.execute("SELECT count(*) FROM callbacks").fetchone()[0]
+        assert (replies, callbacks) == (1, 1)
+        assert count(tmp_path / "earful.db", "SELECT count(*) FROM mentions") == 2
+
+
 async def page(tmp_path: Path, posts: int) -> FetchResult:
     path = write_config(tmp_path, mixed_posts(posts))
     return await replay(path, batch=posts).fetch(None)

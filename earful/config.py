@@ -29,7 +29,7 @@ from pydantic import (
 
 from earful import sources as registry
 from earful.config_env import expand
-from earful.config_problems import Findings
+from earful.config_problems import Findings, Loc, key_path
 from listener.base import Duration, SourceSettings
 from listener.mention import Brand
 
@@ -297,6 +297,7 @@ def _validate_sources(
     validated: list[SourceSettings] = []
     named: list[tuple[str, str]] = []
     waiting: list[tuple[str, str]] = []
+    mastodon: dict[str, tuple[str, Loc]] = {}  # the first Mastodon source's host
     seen: set[str] = set()
     for index, table in enumerate(tables if isinstance(tables, list) else []):
         where = ("sources", index)
@@ -329,7 +330,28 @@ def _validate_sources(
                 waiting.extend((name, m) for m in found.messages_under(where))
         elif settings is not None:
             validated.append(settings)
+            if type_name == "mastodon":
+                _one_instance(settings, where, mastodon, found)
     return validated, named, waiting
+
+
+def _one_instance(
+    settings: SourceSettings, where: Loc, first: dict[str, tuple[str, Loc]], found: Findings
+) -> None:
+    """Mastodon sources must read one instance: status ids are each instance's own,
+    so two instances' posts would collide in the store and replies would go out
+    through the wrong one (docs/mastodon.md)."""
+    host = (urlsplit(str(getattr(settings, "base_url", "") or "")).hostname or "").lower()
+    if not first:
+        first["host"] = (host, where)
+        return
+    seen, at = first["host"]
+    if host != seen:
+        found.problem(
+            (*where, "base_url"),
+            f"one Mastodon instance per Earful: {key_path(at)} reads {seen}, this one "
+            f"{host} (status ids are each instance's own; see docs/mastodon.md)",
+        )
 
 
 def _unknown_type(type_name: Any) -> str:

@@ -17,7 +17,6 @@ poll; the interval poll keeps running beside it as the safety net.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import signal
@@ -520,12 +519,10 @@ class Daemon:
             await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stopped.cancel()
-        if task.done():
-            return task.result()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        return None
+            if not task.done():  # stopped, or this coroutine itself was cancelled
+                task.cancel()
+        await asyncio.wait({task})  # until it has finished cancelling; a cancel of ours raises
+        return None if task.cancelled() else task.result()
 
     def _signalled(self, stop: asyncio.Event) -> None:
         if not stop.is_set():

@@ -249,7 +249,7 @@ def _rows(
     records = (r for r in reader if any(cell.strip() for cell in r))
     for number, record in enumerate(records, 1):
         if len(record) <= need:
-            skipped += 1  # a short or blank line: nothing to score
+            skipped += 1  # a short line: nothing to score
             continue
         text, label = record[text_i], record[label_i].strip()
         if not text.strip() or not label:

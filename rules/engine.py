@@ -793,14 +793,19 @@ def _unstretched(text: str, known: Callable[[str], bool]) -> str:
 
 
 # Characters that show nothing but split a word for matching: "d\u200bown" is "down".
-_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u2060\ufeff"))
+# The zero-width joiner stays: emoji sequences are made with it.
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u180e\u200b\u200c\u200e\u200f\u2060\ufeff"))
+# Letters dressed up: fullwidth forms, the mathematical bold/italic/script/...
+# alphabets "fancy text" generators use, and ligatures. Only these are normalised
+# (NFKC): the rest of NFKC turns "Acme™" into "AcmeTM" and "ℹ️" into "i".
+_DRESSED = re.compile("[\uff01-\uff5e\U0001d400-\U0001d7ff\ufb00-\ufb06]+")
 
 
 def _plain_letters(text: str) -> str:
-    """The text as the rules read it: compatibility forms as the letters they show
-    (NFKC: fullwidth and 𝐛𝐨𝐥𝐝 letters, "ﬁ" ligatures) and invisible characters out,
-    so "𝐭𝐡𝐞 𝐚𝐩𝐩 𝐢𝐬 𝐝𝐨𝐰𝐧" is read as "the app is down". Joiners inside emoji stay."""
-    return unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
+    """The text as the rules read it: dressed-up letters as the letters they show
+    and invisible characters out, so "𝐭𝐡𝐞 𝐚𝐩𝐩 𝐢𝐬 𝐝𝐨𝐰𝐧" is read as "the app is down"."""
+    plain = _DRESSED.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
+    return plain.translate(_INVISIBLE)
 
 
 def _normalize(lowered: str) -> str:
@@ -1067,7 +1072,7 @@ class _Engine:
         if truncated:
             text = text[: self._max_chars]
         if not text.isascii():
-            text = _plain_letters(text)
+            text = _plain_letters(text)[: self._max_chars]
         # @handles are names, not words: "@united" or "@happyhomes" must not read
         # as praise to VADER, which would strip the "@" and score the word.
         # "goooood" is "good" to VADER and to phrases; post.text keeps the stretch,

@@ -15,7 +15,8 @@ import unicodedata
 from collections.abc import Mapping
 
 # The commonest function words of each language, chosen to overlap little: "a",
-# "de", "la" and "en" are shared by several and count for none.
+# "de", "la" and "en" are shared by several and count for none, and one-letter
+# words English has too ("i", "a", "w" for "with") are left out.
 _STOPWORDS: Mapping[str, frozenset[str]] = {
     lang: frozenset(words.split())
     for lang, words in {
@@ -38,9 +39,9 @@ _STOPWORDS: Mapping[str, frozenset[str]] = {
         "oggi anche perché quando grazie niente tutto questo questa ancora sempre",
         "nl": "de het een en is niet ik je jij wij met voor op van zijn maar nog al "
         "geen heel ook waarom wanneer bedankt niets alles dit dat altijd vandaag",
-        "pl": "nie się jest i w na z do to że jak ale od już mnie mi jestem było "
+        "pl": "nie się jest na do to że jak ale od już mnie mi jestem było "
         "dzięki dlaczego znowu bardzo tylko czy też po",
-        "cs": "je se na že to v a ne jsem ale jak od už mi mě bylo děkuji proč zase "
+        "cs": "je se na že to ne jsem ale jak od už mi mě bylo děkuji proč zase "
         "velmi jen nebo také po",
         "tr": "ve bir bu da de için çok ama değil ile ben sen mi mı ne var yok daha "
         "hiç neden artık hala teşekkürler yine hâlâ bile gibi kadar sonra şimdi bugün",
@@ -51,7 +52,7 @@ _STOPWORDS: Mapping[str, frozenset[str]] = {
         "sv": "och är det en att inte jag på med har som var min mitt men varför igen "
         "tack mycket också",
         "fi": "ja on ei se että olen mutta kun minä sinä mitä miksi taas kiitos vielä jo myös nyt",
-        "hu": "és a az nem hogy van egy meg de is már még miért megint köszönöm nagyon csak",
+        "hu": "és az nem hogy van egy meg de is már még miért megint köszönöm nagyon csak",
         "vi": "không và là có của tôi được này cho với một những đã rất nhưng sao lại cảm ơn",
     }.items()
 }

@@ -193,8 +193,15 @@ def test_a_negated_complaint_is_praise(rules: Ruleset, text: str) -> None:
     assert judge(post(text), rules).disposition is Disposition.INTERESTING_GOOD
 
 
-def test_a_negated_complaint_beside_a_real_one_is_a_complaint(rules: Ruleset) -> None:
-    text = "no complaints about the speed but the router keeps dropping"
+@pytest.mark.parametrize(
+    "text",
+    [
+        "no complaints about the speed but the router keeps dropping",
+        "@acme no complaints until the update, now nothing works",
+        "@acme why is there no complaints page on your site",
+    ],
+)
+def test_a_negated_complaint_beside_a_real_one_is_a_complaint(rules: Ruleset, text: str) -> None:
     assert judge(post(text), rules).disposition is BAD
 
 

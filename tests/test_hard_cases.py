@@ -432,6 +432,8 @@ def test_a_post_for_a_person_gets_a_callback_not_an_english_reply(rules: Ruleset
         ("Internettet virker ikke igen, jeg har ringet tre gange", "da"),
         ("Internet ya ha vuelto a caer, llevo dos horas esperando", "es"),
         ("my internet is down again since this morning, no refund", "en"),
+        ("I told a rep I want a refund and the flight is late", "en"),  # "i", "a": English
+        ("stuck w/ no wifi w/ kids and the app is down", "en"),
         ("café was great but the wifi is down", "en"),
         ("ok", None),  # too short to tell
         ("@acme #fail https://example.com/x", None),

@@ -450,6 +450,27 @@ def config_problems(source_table: dict[str, Any]) -> list[str]:
     return caught.value.problems
 
 
+def test_sources_on_two_instances_are_refused() -> None:
+    # status ids are each instance's own: one's post 42 is not the other's, and a
+    # reply would go out through the first instance with the second's id
+    tag = {"type": "mastodon", "tag": "acme"}
+    raw = {
+        "brand": {"name": "Acme"},
+        "sources": [
+            {"name": "a", "base_url": "https://mastodon.social", **tag},
+            {"name": "b", "base_url": "https://Mastodon.social/", **tag},  # the same one
+            {"name": "c", "base_url": "https://fosstodon.org", **tag},
+        ],
+    }
+    with pytest.raises(ConfigError) as caught:
+        parse_config(raw, Path("earful.toml"), {})
+    assert caught.value.problems == [
+        "sources[2].base_url: one Mastodon instance per Earful: sources[0] reads "
+        "mastodon.social, this one fosstodon.org (status ids are each instance's own; "
+        "see docs/mastodon.md)"
+    ]
+
+
 @pytest.mark.parametrize(
     ("keys", "expected"),
     [

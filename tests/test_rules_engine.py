@@ -302,6 +302,13 @@ def test_a_brand_keyword_of_several_words_is_not_its_last_word(tmp_path: Path) -
     assert fires(rs, "my acme internet is slow tonight")
 
 
+def test_a_trademark_sign_does_not_hide_the_brand(tmp_path: Path) -> None:
+    # full NFKC, used to read fancy letters, would make "Acme™" the word "acmetm"
+    rs = load(tmp_path, rule('mentions = "brand"'))
+    assert fires(rs, "Acme™ router died")
+    assert fires(rs, "𝐚𝐜𝐦𝐞 router died")  # mathematical bold letters are read
+
+
 def test_brand_handles_with_a_server_match_only_the_handle(tmp_path: Path) -> None:
     rs = load(tmp_path, rule('mentions = "brand"'))
     assert fires(rs, "hey @acme@mastodon.social", platform="mastodon")

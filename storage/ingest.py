@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from responders.drafts import AUTHOR_FACING, DraftKind
+from responders.drafts import AUTHOR_FACING, POSTABLE, DraftKind
 from rules.verdict import Disposition
 from storage.db import dumps, iso, text
 from storage.records import IngestResult, Judged
@@ -344,40 +344,41 @@ def last_drafts(
     return found
 
 
+def _cooling_from(item: Judged) -> str | None:
+    """From when (ISO 8601) a draft to this item's author cools its own drafts; None
+    when it drafts nothing to them or there is no cooldown."""
+    if item.cooling_since is None or not item.mention.author.handle:
+        return None
+    if not any(d.kind in AUTHOR_FACING for d in item.drafts):
+        return None
+    return iso(item.cooling_since)
+
+
 def _cooled(conn: sqlite3.Connection, items: list[Judged]) -> list[Judged]:
     """`items` without the author-facing drafts another writer's draft to the same
     author, committed after they were judged, has cooled. Read in the batch's own
     transaction: two batches judged at once would otherwise both draft to them."""
-    drafting = [
-        i
-        for i in items
-        if i.cooling_since is not None
-        and i.mention.author.handle
-        and any(d.kind in AUTHOR_FACING for d in i.drafts)
-    ]
-    if not drafting:
+    since = [_cooling_from(i) for i in items]
+    if not any(since):
         return items
+    drafting = (i for i, s in zip(items, since, strict=True) if s)
     latest = last_drafts(conn, ((i.mention.platform, i.mention.author.handle) for i in drafting))
-    checked = {id(i) for i in drafting}
-    out = []
-    for item in items:
-        key = (item.mention.platform, item.mention.author.handle or "")
-        since = item.cooling_since
-        if id(item) in checked and since is not None and latest.get(key, "") >= (iso(since) or ""):
-            kept = tuple(d for d in item.drafts if d.kind not in AUTHOR_FACING)
-            item = replace(item, drafts=kept)
-        out.append(item)
-    return out
+    return [
+        replace(i, drafts=tuple(d for d in i.drafts if d.kind not in AUTHOR_FACING))
+        if s and latest.get((i.mention.platform, i.mention.author.handle or ""), "") >= s
+        else i
+        for i, s in zip(items, since, strict=True)
+    ]
 
 
 def _draft_rows(
     rows: _Rows, item: Judged, mention_id: int, case_id: int | None, now: str | None
 ) -> None:
     m, v = item.mention, item.verdict
-    contacted = False
+    contacted = any(d.kind in AUTHOR_FACING for d in item.drafts)
     for draft in item.drafts:
         body, reason = text(draft.body), text(draft.reason)
-        if draft.kind in (DraftKind.REPLY, DraftKind.THANKS):
+        if draft.kind in POSTABLE:
             rows.replies.append(
                 (
                     case_id,
@@ -392,10 +393,8 @@ def _draft_rows(
                     now,
                 )
             )
-            contacted = True
         elif draft.kind is DraftKind.CALLBACK:
             rows.callbacks.append((case_id, mention_id, body, reason, v.urgency, now))
-            contacted = True
         elif draft.kind is DraftKind.ESCALATION:
             rows.alerts.append((case_id, mention_id, body, reason, now))
             if case_id is not None:

@@ -123,8 +123,9 @@ async def _next_after(request: web.Request, reply: Any) -> int | None:
 
 def _as_shown(body: str) -> str:
     """A draft's text as the page holds it after HTML parsing: line breaks become
-    \\n, NUL becomes U+FFFD, and lone surrogates arrive as the \\udXXX text the pages
-    print for them. Text the page could not tell apart is the same text."""
+    \\n, NUL becomes U+FFFD, and lone surrogates arrive as the backslash escapes
+    (\\ud800 and the like) the pages print for them. Text the page could not tell
+    apart is the same text."""
     body = body.replace("\r\n", "\n").replace("\r", "\n").replace("\0", "\ufffd")
     return body.encode("utf-8", "backslashreplace").decode("utf-8")
 

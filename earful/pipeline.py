@@ -21,7 +21,7 @@ from earful.source_status import failure_text, record_failure
 from listener.base import FetchResult, RateLimited, Source, SourceError
 from listener.mention import Mention
 from responders.context import ResponderSettings
-from responders.drafts import AUTHOR_FACING
+from responders.drafts import AUTHOR_FACING, Contact, contact_weight
 from responders.respond import respond
 from responders.templating import TemplateError, Templates
 from rules import RuleError, Ruleset, judge, load_ruleset, read_model, with_model
@@ -119,7 +119,8 @@ def judge_batch(
             mention, verdict, stages.responders, last_contact=contacts.get(author), now=now
         )
         if mention.author.handle and any(d.kind in AUTHOR_FACING for d in drafts):
-            contacts[author] = now  # two posts in one batch: the cooldown holds too
+            # two posts in one batch: the cooldown holds too
+            contacts[author] = Contact(now, contact_weight(verdict.disposition))
         judged.append(Judged(mention, verdict, drafts, cooling_since=cooling_since))
     return judged
 

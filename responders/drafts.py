@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
+
+from rules.verdict import Disposition
 
 
 class DraftKind(StrEnum):
@@ -17,6 +21,32 @@ class DraftKind(StrEnum):
 POSTABLE = frozenset({DraftKind.REPLY, DraftKind.THANKS})
 # Kinds that count as contacting the author, for the cooldown.
 AUTHOR_FACING = frozenset({DraftKind.REPLY, DraftKind.THANKS, DraftKind.CALLBACK})
+
+# What a contact weighs for the cooldown: a draft to an author cools their later
+# posts of the same or a lighter kind only, so a thank-you never hides the complaint
+# that follows it, while a thread of complaints gets one apology.
+CONTACT_WEIGHT: Mapping[Disposition, int] = {
+    Disposition.INTERESTING_GOOD: 1,
+    Disposition.QUESTION: 2,
+    Disposition.INTERESTING_BAD: 3,
+}
+HEAVIEST = max(CONTACT_WEIGHT.values())
+
+
+def contact_weight(disposition: Disposition) -> int:
+    return CONTACT_WEIGHT.get(disposition, HEAVIEST)
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """An author's last author-facing draft: when, and what it answered."""
+
+    at: datetime
+    weight: int = HEAVIEST
+
+    def cools(self, disposition: Disposition) -> bool:
+        """Whether a post of this disposition is answered by this contact already."""
+        return self.weight >= contact_weight(disposition)
 
 
 @dataclass(frozen=True, slots=True)

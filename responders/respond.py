@@ -7,7 +7,7 @@ from datetime import datetime
 from listener.mention import Mention
 from responders.complaint import complaint_drafts
 from responders.context import ResponderSettings
-from responders.drafts import Draft
+from responders.drafts import Contact, Draft
 from responders.escalation import escalation_drafts
 from responders.praise import praise_drafts
 from responders.question import question_drafts
@@ -25,15 +25,18 @@ def respond(
     verdict: Verdict,
     settings: ResponderSettings,
     *,
-    last_contact: datetime | None,
+    last_contact: Contact | None,
     now: datetime,
 ) -> tuple[Draft, ...]:
-    """The drafts this mention calls for. `last_contact` is when its author was last
-    drafted to (None: never), for the cooldown."""
+    """The drafts this mention calls for. `last_contact` is its author's last
+    author-facing draft (None: never), for the cooldown."""
     responder = _BY_DISPOSITION.get(verdict.disposition)
-    if responder is None:
-        return ()
-    cooling = last_contact is not None and now - last_contact < settings.cooldown
-    drafts = responder(mention, verdict, settings, cooling=cooling)
+    cooling = (
+        last_contact is not None
+        and now - last_contact.at < settings.cooldown
+        and last_contact.cools(verdict.disposition)
+    )
+    drafts = responder(mention, verdict, settings, cooling=cooling) if responder else []
+    # a rule's `escalate` holds whatever the disposition: staff asked to see these
     drafts.extend(escalation_drafts(mention, verdict, settings))
     return tuple(drafts)

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from responders.drafts import AUTHOR_FACING, POSTABLE, DraftKind
+from responders.drafts import AUTHOR_FACING, POSTABLE, DraftKind, contact_weight
 from rules.verdict import Disposition
 from storage.db import dumps, iso, text
 from storage.records import IngestResult, Judged
@@ -145,9 +145,9 @@ def write_batch(
     conn.executemany("INSERT OR IGNORE INTO praise (mention_id) VALUES (?)", rows.praise)
     conn.executemany(_COUNT_DAYS, [(*key, n) for key, n in _day_counts(fresh).items()])
     conn.executemany(
-        "INSERT INTO contacts (platform, author_handle, last_draft_at) "
-        "VALUES (?, CAST(? AS TEXT), ?) ON CONFLICT (platform, author_handle) "
-        "DO UPDATE SET last_draft_at = excluded.last_draft_at",
+        "INSERT INTO contacts (platform, author_handle, last_draft_at, weight) "
+        "VALUES (?, CAST(? AS TEXT), ?, ?) ON CONFLICT (platform, author_handle) "
+        "DO UPDATE SET last_draft_at = excluded.last_draft_at, weight = excluded.weight",
         list(rows.contacts.values()),
     )
     if cursor is not None:
@@ -329,18 +329,20 @@ def _verdict_row(mention_id: int, item: Judged) -> tuple[Any, ...]:
 
 def last_drafts(
     conn: sqlite3.Connection, authors: Iterable[tuple[str, str | None]]
-) -> dict[tuple[str, str], str]:
-    """When each (platform, handle) was last drafted to, as stored (ISO 8601 UTC)."""
+) -> dict[tuple[str, str], tuple[str, int]]:
+    """When each (platform, handle) was last drafted to, as stored (ISO 8601 UTC),
+    and the weight of what that draft answered (responders.drafts.CONTACT_WEIGHT)."""
     pairs = list({(p, h) for p, h in authors if h})
-    found: dict[tuple[str, str], str] = {}
+    found: dict[tuple[str, str], tuple[str, int]] = {}
     for start in range(0, len(pairs), 400):  # under SQLite's variable limit
         chunk = pairs[start : start + 400]
         where = " OR ".join(["(platform = ? AND author_handle = CAST(? AS TEXT))"] * len(chunk))
         params = [p for platform, handle in chunk for p in (platform, text(handle))]
         for row in conn.execute(
-            f"SELECT platform, author_handle, last_draft_at FROM contacts WHERE {where}", params
+            f"SELECT platform, author_handle, last_draft_at, weight FROM contacts WHERE {where}",
+            params,
         ):
-            found[(row[0], row[1])] = row[2]
+            found[(row[0], row[1])] = (row[2], row[3])
     return found
 
 
@@ -363,9 +365,16 @@ def _cooled(conn: sqlite3.Connection, items: list[Judged]) -> list[Judged]:
         return items
     drafting = (i for i, s in zip(items, since, strict=True) if s)
     latest = last_drafts(conn, ((i.mention.platform, i.mention.author.handle) for i in drafting))
+
+    def cooled(item: Judged, since: str | None) -> bool:
+        at, weight = latest.get((item.mention.platform, item.mention.author.handle or ""), ("", 0))
+        return (
+            since is not None and at >= since and weight >= contact_weight(item.verdict.disposition)
+        )
+
     return [
         replace(i, drafts=tuple(d for d in i.drafts if d.kind not in AUTHOR_FACING))
-        if s and latest.get((i.mention.platform, i.mention.author.handle or ""), "") >= s
+        if cooled(i, s)
         else i
         for i, s in zip(items, since, strict=True)
     ]
@@ -403,4 +412,5 @@ def _draft_rows(
         rows.praise.append((mention_id,))
     if contacted and m.author.handle:
         handle = text(m.author.handle)
-        rows.contacts[(m.platform, m.author.handle)] = (m.platform, handle, now)
+        weight = contact_weight(v.disposition)
+        rows.contacts[(m.platform, m.author.handle)] = (m.platform, handle, now, weight)

@@ -350,12 +350,20 @@ def _v5_source_health(db: sqlite_utils.Database) -> None:
 
 
 # Append only: a released migration is never edited, a new one is added.
+def _v6_contact_weight(db: sqlite_utils.Database) -> None:
+    """What an author's last draft answered, so the cooldown lets a complaint through
+    after a thank-you (responders.drafts.CONTACT_WEIGHT). Contacts from before are
+    taken as complaints: they cool everything, as they did."""
+    run_script(db.conn, "ALTER TABLE contacts ADD COLUMN weight INTEGER NOT NULL DEFAULT 3;")
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _v1_initial,
     _v2_alert_outbox,
     _v3_console,
     _v4_batch_search_index,
     _v5_source_health,
+    _v6_contact_weight,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -375,6 +383,11 @@ def migrate(db: sqlite_utils.Database) -> int:
         )
     for number in range(current + 1, SCHEMA_VERSION + 1):
         conn.execute("BEGIN IMMEDIATE")
+        # another process (the daemon starting beside a cron job) may have migrated
+        # while this one waited for the lock: the version read above is stale
+        if conn.execute("PRAGMA user_version").fetchone()[0] >= number:
+            conn.execute("COMMIT")
+            continue
         try:
             MIGRATIONS[number - 1](db)
             conn.execute(f"PRAGMA user_version = {number}")

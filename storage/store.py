@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import sqlite_utils
 
 from listener.mention import Mention
+from responders.drafts import Contact
 from rules.verdict import Disposition
 from storage.db import connect, dumps, from_iso, iso, loads, text
 from storage.ingest import last_drafts, stored_keys, write_batch
@@ -262,11 +263,16 @@ class Store:
 
     def last_contacts(
         self, authors: Iterable[tuple[str, str | None]]
-    ) -> dict[tuple[str, str], datetime]:
-        """When each (platform, handle) was last drafted to, for the cooldown."""
+    ) -> dict[tuple[str, str], Contact]:
+        """When each (platform, handle) was last drafted to, and for what, for the
+        cooldown."""
         with self._lock:
             stored = last_drafts(self.conn, authors)
-        return {key: moment for key, at in stored.items() if (moment := from_iso(at)) is not None}
+        return {
+            key: Contact(moment, weight)
+            for key, (at, weight) in stored.items()
+            if (moment := from_iso(at)) is not None
+        }
 
     def ingest(
         self, source: str, batch: Sequence[Judged], cursor: Mapping[str, Any] | None

@@ -229,6 +229,46 @@ def test_two_batches_judged_at_once_draft_to_an_author_once(tmp_path: Path, stag
         assert count(tmp_path / "earful.db", "SELECT count(*) FROM mentions") == 2
 
 
+def test_a_complaint_after_a_thank_you_is_drafted_for_and_not_the_other_way(
+    tmp_path: Path, stages: Stages
+) -> None:
+    # A thank-you to @ana (even one an agent rejects) must not hide the complaint
+    # she posts an hour later: a case with no draft and no task is seen by nobody.
+    import factories
+
+    with Store.open(tmp_path / "earful.db") as store:
+        praise = factories.mention("love lumenet, fastest broadband I've had", native_id="1")
+        complaint = factories.mention("lumenet charged me twice, no refund", native_id="2")
+        more = factories.mention("lumenet you are the best, fixed in a day", native_id="3")
+        for post, kinds in ((praise, ["thanks"]), (complaint, ["reply", "callback"]), (more, [])):
+            judged = judge_batch([post], store, stages)
+            store.ingest("replayed", judged, None)
+            assert [d.kind.value for d in judged[0].drafts] == kinds, post.text
+        # judged by two writers before either stored: the store weighs them again
+        for first, second, kept in (("4", "5", ["reply", "callback"]), ("7", "6", [])):
+            bob = {
+                n: factories.mention(text, native_id=n, handle=f"bob{first}")
+                for n, text in (
+                    ("4", "love lumenet, fastest broadband I've had"),
+                    ("5", "lumenet charged me twice, no refund"),
+                    ("6", "love lumenet, fastest broadband I've had"),
+                    ("7", "lumenet charged me twice, no refund"),
+                )
+            }
+            early = judge_batch([bob[first]], store, stages)
+            late = judge_batch([bob[second]], store, stages)
+            assert early[0].drafts and late[0].drafts  # each judged alone would draft
+            store.ingest("a", early, None)
+            store.ingest("b", late, None)
+            drafted = store.conn.execute(
+                "SELECT kind FROM replies JOIN mentions m ON m.id = mention_id "
+                "WHERE m.native_id = ? UNION ALL SELECT 'callback' FROM callbacks "
+                "JOIN mentions m ON m.id = mention_id WHERE m.native_id = ?",
+                (second, second),
+            ).fetchall()
+            assert [k for (k,) in drafted] == kept
+
+
 async def page(tmp_path: Path, posts: int) -> FetchResult:
     path = write_config(tmp_path, mixed_posts(posts))
     return await replay(path, batch=posts).fetch(None)

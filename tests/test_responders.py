@@ -11,7 +11,7 @@ from factories import mention, verdict
 
 from listener.mention import Brand
 from responders.context import ResponderSettings, first_name
-from responders.drafts import Draft, DraftKind
+from responders.drafts import Contact, Draft, DraftKind, contact_weight
 from responders.limits import reply_problem
 from responders.respond import respond
 from responders.templating import TemplateError, Templates
@@ -75,9 +75,9 @@ def test_noise_gets_nothing() -> None:
 
 
 def test_no_second_draft_to_the_same_author_within_the_cooldown() -> None:
-    recent = NOW - timedelta(hours=1)
+    recent = Contact(NOW - timedelta(hours=1))
     assert respond(mention(), verdict(), SETTINGS, last_contact=recent, now=NOW) == ()
-    old = NOW - timedelta(days=2)
+    old = Contact(NOW - timedelta(days=2))
     assert kinds(respond(mention(), verdict(), SETTINGS, last_contact=old, now=NOW)) == [
         "reply",
         "callback",
@@ -86,10 +86,36 @@ def test_no_second_draft_to_the_same_author_within_the_cooldown() -> None:
 
 def test_urgent_complaint_escalates_even_within_the_cooldown() -> None:
     v = verdict(urgency=85)
-    recent = NOW - timedelta(minutes=5)
+    recent = Contact(NOW - timedelta(minutes=5))
     drafts = respond(mention(followers=250_000), v, SETTINGS, last_contact=recent, now=NOW)
     assert kinds(drafts) == ["escalation"]
     assert "Urgent (85/100)" in drafts[0].body and "250,000 followers" in drafts[0].body
+
+
+def test_a_thank_you_does_not_cool_the_complaint_that_follows_it() -> None:
+    thanked = Contact(NOW - timedelta(hours=1), contact_weight(Disposition.INTERESTING_GOOD))
+    drafts = respond(mention(), verdict(), SETTINGS, last_contact=thanked, now=NOW)
+    assert kinds(drafts) == ["reply", "callback"]
+    # ...nor a question's answer; but an apology cools the praise and questions after it
+    answered = Contact(NOW - timedelta(hours=1), contact_weight(Disposition.QUESTION))
+    assert kinds(respond(mention(), verdict(), SETTINGS, last_contact=answered, now=NOW)) == [
+        "reply",
+        "callback",
+    ]
+    apologised = Contact(NOW - timedelta(hours=1), contact_weight(Disposition.INTERESTING_BAD))
+    for later in (Disposition.INTERESTING_GOOD, Disposition.QUESTION):
+        v = verdict(later, topic=None)
+        assert respond(mention("ok"), v, SETTINGS, last_contact=apologised, now=NOW) == ()
+    praise = verdict(Disposition.INTERESTING_GOOD, topic=None)
+    assert respond(mention("love it"), praise, SETTINGS, last_contact=thanked, now=NOW) == ()
+
+
+def test_escalate_action_escalates_noise_too() -> None:
+    # a rule that escalates press enquiries need not also call them complaints
+    v = replace(verdict(Disposition.IGNORE, topic=None), actions=("escalate",))
+    drafts = respond(mention("reporter here"), v, SETTINGS, last_contact=None, now=NOW)
+    assert kinds(drafts) == ["escalation"]
+    assert drafts[0].reason == "rule asked to escalate"
 
 
 def test_escalate_action_escalates_below_the_threshold() -> None:

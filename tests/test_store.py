@@ -8,10 +8,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 from factories import complaint, mention, noise, praise
 
+from responders.drafts import contact_weight
+from rules.verdict import Disposition
+from storage.db import connect
 from storage.records import Judged
-from storage.schema import SCHEMA_VERSION, SchemaTooNew
+from storage.schema import MIGRATIONS, SCHEMA_VERSION, SchemaTooNew, migrate
 from storage.store import AlreadyDecided, NotFound, Store
 
 
@@ -421,3 +425,42 @@ def test_a_post_stamped_in_the_future_was_answered_at_once_not_before_it(store: 
     store.claim_for_posting(dry_run=True)
     store.mark_sent(reply_id, posted_id=None)
     assert store.stats().median_first_reply_seconds == 0.0
+
+
+def at_version(db_path: Path, version: int) -> sqlite3.Connection:
+    """A database as an Earful of that schema version left it."""
+    conn = connect(db_path)
+    for number, step in enumerate(MIGRATIONS[:version], start=1):
+        conn.execute("BEGIN")
+        step(sqlite_utils.Database(conn))
+        conn.execute(f"PRAGMA user_version = {number}")
+        conn.execute("COMMIT")
+    return conn
+
+
+def test_contacts_from_before_the_weights_cool_everything(db_path: Path) -> None:
+    # a version-5 database's contacts said only when: taken as complaints, they go on
+    # cooling every kind of post, as they did
+    conn = at_version(db_path, 5)
+    conn.execute("INSERT INTO contacts VALUES ('x', 'ana', '2026-11-20T09:00:00.000Z')")
+    conn.close()
+    with Store.open(db_path) as store:
+        (contact,) = store.last_contacts([("x", "ana")]).values()
+        assert contact.weight == contact_weight(Disposition.INTERESTING_BAD)
+
+
+def test_a_migration_another_process_made_meanwhile_is_not_made_again(db_path: Path) -> None:
+    # Both read version 5; the other one takes the write lock first and migrates.
+    # This one must see that under the lock instead of failing on "duplicate
+    # column" (which reads as a damaged database to an operator).
+    conn = at_version(db_path, 5)
+    other = connect(db_path)
+    raced: list[int] = []
+
+    def the_other_migrates_first(sql: str) -> None:
+        if sql == "BEGIN IMMEDIATE" and not raced:
+            raced.append(migrate(sqlite_utils.Database(other)))
+
+    conn.set_trace_callback(the_other_migrates_first)
+    assert migrate(sqlite_utils.Database(conn)) == SCHEMA_VERSION
+    assert raced == [SCHEMA_VERSION]

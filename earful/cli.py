@@ -1141,7 +1141,11 @@ def queue_approve(
 
     with _store(_load(config_file)) as store:
         current = store.reply(reply_id)
-        problem = reply_problem(current.platform, body if body is not None else current.body)
+        problem = reply_problem(
+            current.platform,
+            body if body is not None else current.body,
+            current.author_handle,
+        )
         if problem:
             raise Failure(f"reply {reply_id} not approved: {problem}")
         try:

@@ -27,7 +27,7 @@ from responders.templating import TemplateError, Templates
 from rules import RuleError, Ruleset, judge, load_ruleset, read_model, with_model
 from storage import health
 from storage.records import IngestResult, Judged
-from storage.schema import SchemaTooNew
+from storage.schema import NotEarfulDatabase, SchemaTooNew
 from storage.store import Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -223,7 +223,7 @@ def open_store(config: Config, *, create: bool = True) -> Store:
     check_storage_folder(config)
     try:
         return Store.open(path)
-    except (SchemaTooNew, sqlite3.DatabaseError) as exc:
+    except (SchemaTooNew, NotEarfulDatabase, sqlite3.DatabaseError) as exc:
         raise StoreError(
             f"cannot use the database {path} (storage.path in {config.path}): {exc}"
         ) from None

@@ -17,7 +17,12 @@ def complaint_drafts(
     context = template_context(mention, verdict, settings)
     about = f"complaint about {verdict.topic}" if verdict.topic else "complaint"
     drafts = []
-    if mention.platform not in settings.read_only and "no_reply" not in verdict.actions:
+    if "non_english" in verdict.labels:
+        # An English apology to a post in another language would be worse than none:
+        # the callback task asks a person who reads it to answer.
+        written = f"written in {verdict.lang}" if verdict.lang else "not in English"
+        about = f"{about}, {written}: read it and answer in its language"
+    elif mention.platform not in settings.read_only and "no_reply" not in verdict.actions:
         drafts.append(
             Draft(
                 DraftKind.REPLY,

@@ -8,6 +8,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 
+from responders.addressing import addressed, mastodon_length
 from responders.context import READ_ONLY_PLATFORMS
 from responders.graphemes import count_graphemes
 
@@ -23,9 +24,12 @@ _X_LIGHT = ((0x0000, 0x10FF), (0x2000, 0x200D), (0x2010, 0x201F), (0x2032, 0x203
 # Every link counts as the 23 characters of its t.co form, whatever its length.
 X_URL_WEIGHT = 23
 # Links with a scheme, and bare domains on the top-level domains people type; an
-# approximation of twitter-text's extractor, which knows every TLD.
+# approximation of twitter-text's extractor, which knows every TLD. A link ends
+# where twitter-text's does, at the first character it does not take in a URL
+# (CJK text straight after a link is counted, two each); Latin and Cyrillic
+# letters it takes.
 _X_URL = re.compile(
-    r"https?://[^\s]+"
+    r"https?://[\x21-\x7e\u00a1-\u024f\u0400-\u04ff]+"
     r"|(?<![\w@.-])(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+"
     r"(?:com|net|org|io|co|info|biz|app|dev|ai|me|ly|tv|gg|xyz|shop|store|online|site)"
     r"\b(?::\d+)?(?:/[^\s]*)?",
@@ -114,7 +118,7 @@ def x_weighted_length(text: str) -> int:
 LIMITS: dict[str, tuple[int, Callable[[str], int], str]] = {
     "x": (280, x_weighted_length, "weighted characters"),
     "reddit": (10_000, _characters, "characters"),
-    "mastodon": (500, _characters, "characters"),
+    "mastodon": (500, mastodon_length, "characters"),
     "bluesky": (300, count_graphemes, "graphemes"),
 }
 
@@ -127,8 +131,10 @@ BLUESKY_BYTES = 3000
 _UNPOSTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
-def reply_problem(platform: str, body: str) -> str | None:
-    """Why this reply cannot be posted as it is, or None when it can."""
+def reply_problem(platform: str, body: str, author: str | None = None) -> str | None:
+    """Why this reply cannot be posted as it is, or None when it can. `author` is
+    the handle of the post's author: on Mastodon the reply is posted starting with
+    their @mention when it does not name them, and that counts too."""
     if not body.strip():
         return "the reply is empty"
     bad = _UNPOSTABLE.search(body)
@@ -144,9 +150,11 @@ def reply_problem(platform: str, body: str) -> str | None:
     if limit is None:
         return None
     maximum, count, unit = limit
-    length = count(body)
+    posted = addressed(body, author) if platform == "mastodon" and author else body
+    length = count(posted)
     if length > maximum:
-        return f"the reply is {length} {unit}; {platform} allows {maximum}"
+        mention = " with the @mention it is posted with" if posted != body else ""
+        return f"the reply is {length} {unit}{mention}; {platform} allows {maximum}"
     if platform == "bluesky" and len(body.encode("utf-8")) > BLUESKY_BYTES:
         # the lexicon's second bound: 300 graphemes of family emoji are 7,500 bytes
         return (

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.meta
 from jinja2.sandbox import SandboxedEnvironment
 
 log = logging.getLogger("earful.responders")
@@ -43,8 +44,19 @@ SAMPLE_CONTEXT: Mapping[str, Any] = {
 }
 
 
+# Files in a template folder that are templates by their name: one that is none of
+# TEMPLATE_NAMES is a misspelling ("complaint-reply.j2") that would be ignored.
+_TEMPLATE_SUFFIXES = (".j2", ".jinja", ".jinja2", ".tmpl")
+
+
 class TemplateError(Exception):
     """A template from config does not load or render; the message names it."""
+
+
+def _shown(value: Any) -> Any:
+    """What a {{ value }} prints: nothing for a missing value (a display name that
+    is no person's name), never the word "None" in a reply."""
+    return "" if value is None else value
 
 
 def _environment(loader: jinja2.BaseLoader) -> SandboxedEnvironment:
@@ -54,7 +66,41 @@ def _environment(loader: jinja2.BaseLoader) -> SandboxedEnvironment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_shown,
     )
+
+
+def _check_folder(directory: Path) -> None:
+    """Every template-named file in the folder is one Earful reads."""
+    if not directory.is_dir():
+        raise TemplateError(f"template folder {directory} does not exist")
+    known = {f"{name}.j2" for name in TEMPLATE_NAMES}
+    found = sorted(p.name for p in directory.iterdir() if p.suffix in _TEMPLATE_SUFFIXES)
+    unknown = [name for name in found if name not in known]
+    if unknown:
+        raise TemplateError(
+            f"template folder {directory}: {', '.join(unknown)} "
+            f"{'is' if len(unknown) == 1 else 'are'} not a template Earful reads; "
+            f"the names are {', '.join(sorted(known))}"
+        )
+    if not found:
+        raise TemplateError(f"template folder {directory} holds none of {', '.join(sorted(known))}")
+
+
+def _unknown_variables(env: SandboxedEnvironment, name: str) -> list[str]:
+    """Variables a template uses that Earful never provides. Rendering with the
+    sample catches only those on the branch the sample takes; a typo under
+    {% if topic == "outage" %} would fail on the first outage, mid-batch."""
+    assert env.loader is not None
+    source, _, _ = env.loader.get_source(env, name)
+    used = jinja2.meta.find_undeclared_variables(env.parse(source))
+    return sorted(used - set(SAMPLE_CONTEXT) - set(env.globals))
+
+
+def _problem(name: str, exc: jinja2.TemplateError) -> TemplateError:
+    line = getattr(exc, "lineno", None)
+    at = f", line {line}" if isinstance(exc, jinja2.TemplateSyntaxError) and line else ""
+    return TemplateError(f"template {name}.j2{at}: {exc}")
 
 
 def _flattened(template: jinja2.Template) -> jinja2.Template:
@@ -73,8 +119,7 @@ class Templates:
         shipped = jinja2.PackageLoader("responders", "templates")
         loaders: list[jinja2.BaseLoader] = [shipped]
         if directory is not None:
-            if not directory.is_dir():
-                raise TemplateError(f"template folder {directory} does not exist")
+            _check_folder(directory)
             loaders.insert(0, jinja2.FileSystemLoader(directory))
         env = _environment(jinja2.ChoiceLoader(loaders))
         fallback_env = _environment(shipped)
@@ -83,9 +128,15 @@ class Templates:
         for name in TEMPLATE_NAMES:
             try:
                 template = _flattened(env.get_template(f"{name}.j2"))
+                unknown = _unknown_variables(env, f"{name}.j2")
+                if unknown:
+                    raise TemplateError(
+                        f"template {name}.j2 uses {', '.join(unknown)}, which Earful does "
+                        f"not provide; the variables are {', '.join(sorted(SAMPLE_CONTEXT))}"
+                    )
                 template.render(SAMPLE_CONTEXT)
             except jinja2.TemplateError as exc:
-                raise TemplateError(f"template {name}.j2: {exc}") from exc
+                raise _problem(name, exc) from exc
             self._templates[name] = template
             self._fallbacks[name] = _flattened(fallback_env.get_template(f"{name}.j2"))
 

@@ -326,8 +326,12 @@ def series(store: Store, *, days: int = 30) -> Series:
         # reply by case to skip a sort; the window's range of this index is far less
         "FROM replies r INDEXED BY replies_sent JOIN cases c ON c.id = r.case_id "
         "WHERE r.status = 'sent' AND r.sent_at >= ? AND c.first_mention_at IS NOT NULL "
+        # a case first answered before the window is not first answered in it: a
+        # later reply in the same open case would count as its first (45 days)
+        "AND NOT EXISTS (SELECT 1 FROM replies e WHERE e.case_id = r.case_id "
+        "AND e.status = 'sent' AND e.sent_at < ?) "
         "GROUP BY r.case_id",
-        (since,),
+        (since, since),
     ):
         if row["wait"] is None:
             continue  # a timestamp SQLite cannot read

@@ -372,6 +372,18 @@ class SchemaTooNew(RuntimeError):
     pass
 
 
+class NotEarfulDatabase(RuntimeError):
+    """A database with tables of its own and no Earful schema: someone else's."""
+
+
+def _foreign_tables(conn: sqlite3.Connection) -> list[str]:
+    rows = conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' "
+        "ESCAPE '\\' ORDER BY name"
+    ).fetchall()
+    return [name for (name,) in rows]
+
+
 def migrate(db: sqlite_utils.Database) -> int:
     """Apply the migrations this database lacks; return the resulting version."""
     conn: sqlite3.Connection = db.conn
@@ -380,6 +392,14 @@ def migrate(db: sqlite_utils.Database) -> int:
         raise SchemaTooNew(
             f"the database is at schema version {current}, newer than this Earful "
             f"understands ({SCHEMA_VERSION}); upgrade Earful or use another database"
+        )
+    if current == 0 and (tables := _foreign_tables(conn)):
+        # a mistyped storage.path pointing at another program's database: writing
+        # Earful's tables into it would be a surprise for that program's owner
+        shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
+        raise NotEarfulDatabase(
+            f"it is not an Earful database (it holds other tables: {shown}); "
+            "point storage.path at a new file or at Earful's own database"
         )
     for number in range(current + 1, SCHEMA_VERSION + 1):
         conn.execute("BEGIN IMMEDIATE")

@@ -102,6 +102,9 @@ class EditedSince(Conflict):
 
 # What EditedSince says was not done, by the action refused.
 _NOT_DONE = {"approve": "approved", "edit": "saved"}
+# What a person may approve, edit or reject: a draft, and a reply the platform
+# refused ("too long: shorten it and approve again" must be something they can do).
+DECIDABLE = ("pending", "failed")
 
 # FTS5's time grows fast with the terms of a query: thousands of them take seconds
 # to minutes, and the console's search box is open to every viewer.
@@ -175,7 +178,11 @@ class Store:
     @classmethod
     def open(cls, path: str | Path, *, clock: Clock = _utcnow) -> Store:
         conn = connect(path)
-        migrate(sqlite_utils.Database(conn))
+        try:
+            migrate(sqlite_utils.Database(conn))
+        except BaseException:
+            conn.close()
+            raise
         return cls(conn, clock=clock, path=None if str(path) == ":memory:" else Path(path))
 
     def file_problem(self) -> str | None:
@@ -209,6 +216,17 @@ class Store:
         self.close()
 
     # -- plumbing -------------------------------------------------------------
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        """Reads that see one moment: a batch committed between two of them would
+        make figures that do not add up (54 mentions, 52 by disposition)."""
+        with self._lock:
+            self.conn.execute("BEGIN")
+            try:
+                yield
+            finally:
+                self.conn.execute("COMMIT")
 
     @contextmanager
     def _write(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
@@ -438,8 +456,9 @@ class Store:
         body: str | None = None,
         body_was: str | None = None,
     ) -> ReplyRecord:
-        """pending -> approved, optionally with an edited body. `body_was`: the text
-        the approver read; if someone saved another since, nothing is approved."""
+        """pending (or failed) -> approved, optionally with an edited body.
+        `body_was`: the text the approver read; if someone saved another since,
+        nothing is approved."""
         now = iso(self.clock())
         detail = {"edited": True, "body": body} if body is not None else {}
         return self._transition(
@@ -447,9 +466,9 @@ class Store:
             actor=actor,
             action="approve",
             wanted="approved",
-            expected=("pending",),
+            expected=DECIDABLE,
             assignments="status = 'approved', body = coalesce(CAST(? AS TEXT), body), "
-            "decided_by = ?, decided_at = ?",
+            "decided_by = ?, decided_at = ?, attempts = 0, next_attempt_at = NULL",
             params=(text(body), actor, now),
             detail=detail,
             body_was=body_was,
@@ -462,7 +481,7 @@ class Store:
             actor=actor,
             action="reject",
             wanted="rejected",
-            expected=("pending",),
+            expected=DECIDABLE,
             assignments="status = 'rejected', reject_reason = CAST(? AS TEXT), "
             "decided_by = ?, decided_at = ?",
             params=(text(reason), actor, now),
@@ -472,15 +491,15 @@ class Store:
     def edit(
         self, reply_id: int, actor: str, body: str, *, body_was: str | None = None
     ) -> ReplyRecord:
-        """Change a pending draft's text without deciding on it. `body_was`: the
-        text the editor started from; if someone saved another since, nothing is
-        saved."""
+        """Change a pending (or failed) draft's text without deciding on it.
+        `body_was`: the text the editor started from; if someone saved another
+        since, nothing is saved."""
         return self._transition(
             reply_id,
             actor=actor,
             action="edit",
             wanted="edited",
-            expected=("pending",),
+            expected=DECIDABLE,
             assignments="body = CAST(? AS TEXT)",
             params=(text(body),),
             detail={"body": body},
@@ -1112,6 +1131,10 @@ class Store:
     # -- reports --------------------------------------------------------------
 
     def stats(self) -> Stats:
+        with self._snapshot():
+            return self._stats()
+
+    def _stats(self) -> Stats:
         def counts(sql: str) -> dict[str, int]:
             return {(r[0] if r[0] is not None else "none"): r[1] for r in self._rows(sql)}
 

@@ -549,6 +549,26 @@ def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
         assert "file is not a database" in result.output and "Traceback" not in result.output
 
 
+def test_another_programs_database_is_refused_not_filled_with_earfuls_tables(
+    tmp_path: Path,
+) -> None:
+    # storage.path mistyped to the shop's invoices.db: `earful stats` printed an empty
+    # report and wrote Earful's fifteen tables into it
+    path = write_config(tmp_path, POSTS, extra='[storage]\npath = "invoices.db"\n')
+    conn = sqlite3.connect(tmp_path / "invoices.db")
+    conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
+    conn.commit()
+    conn.close()
+    for command in (["stats"], ["poll"]):
+        result = earful(*command, "-c", str(path))
+        assert result.exit_code == 1, command
+        assert "it is not an Earful database (it holds other tables: invoices)" in result.output
+    conn = sqlite3.connect(tmp_path / "invoices.db")
+    tables = [n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    conn.close()
+    assert tables == ["invoices"]
+
+
 def test_a_command_that_reads_never_makes_a_database(tmp_path: Path) -> None:
     # A typo in storage.path must not show an empty queue from a new, empty database.
     path = write_config(tmp_path, POSTS, extra='[storage]\npath = "typo/earfl.db"\n')

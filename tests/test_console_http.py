@@ -306,6 +306,19 @@ async def test_the_live_count_is_the_servers_own(client: Client, text: str) -> N
         assert (data["count"], data["max"], data["unit"]) == (count(text), maximum, unit)
 
 
+async def test_the_live_count_on_mastodon_includes_the_mention_it_is_posted_with(
+    client: Client,
+) -> None:
+    csrf = await login(client, "vera")
+    ask = {"platform": "mastodon", "author": "ana@fosstodon.org", "body": "x" * 496}
+    data = await (await post(client, "/api/count", csrf, ask)).json()
+    # "@ana " (Mastodon counts a mention without its domain) + 496
+    assert (data["count"], data["max"]) == (501, 500)
+    assert "with the @mention it is posted with" in data["problem"]
+    named = {**ask, "body": "@ana@fosstodon.org " + "x" * 480}
+    assert (await (await post(client, "/api/count", csrf, named)).json())["count"] == 485
+
+
 # -- settling a reply that failed or may have gone out -------------------------------
 
 

@@ -312,6 +312,31 @@ def test_series_median_time_to_first_reply(cstore: Store, clock: Clock) -> None:
     assert s.first_reply_by_week[-1] == pytest.approx(3 * 3600, abs=1)
 
 
+def test_a_case_first_answered_before_the_window_is_not_first_answered_in_it(
+    cstore: Store, clock: Clock
+) -> None:
+    # answered in 5 minutes on day 1; the author came back to the still-open case and
+    # got a second reply 45 days later: that is no 45-day wait for a first reply
+    start = clock.now
+    first = mention(native_id="1", created_at=start, conversation_id="c1")
+    cstore.ingest("x", [complaint(first)], None)
+    clock.now = start + timedelta(minutes=5)
+    cstore.approve(1, "alice")
+    cstore.claim_for_posting(dry_run=True)
+    cstore.mark_sent(1, posted_id=None)
+    clock.now = start + timedelta(days=45)
+    again = mention("still broken", native_id="2", created_at=clock.now, conversation_id="c1")
+    cstore.ingest("x", [complaint(again)], None)
+    (second,) = cstore.replies()
+    assert cstore.reply(second.id).case_id == cstore.reply(1).case_id
+    cstore.approve(second.id, "alice")
+    cstore.claim_for_posting(dry_run=True)
+    cstore.mark_sent(second.id, posted_id=None)
+    s = queries.series(cstore, days=30)
+    assert (s.replied_cases, s.median_first_reply_seconds) == (0, None)
+    assert queries.series(cstore, days=60).median_first_reply_seconds == pytest.approx(300)
+
+
 def test_a_decision_on_a_text_edited_meanwhile_changes_nothing(cstore: Store) -> None:
     """The guard is in the UPDATE itself: an edit saved between the console's read
     and its write is not overwritten."""

@@ -22,8 +22,9 @@ from listener.base import AuthFailed, RateLimited, SourceContext, SourceDown
 from listener.mastodon import Settings, build
 from listener.mastodon_source import MastodonSource, MastodonStreamingSource
 from listener.mention import Brand
+from responders.addressing import mastodon_length
 from responders.publish.base import Outgoing, PublishError
-from responders.publish.mastodon import MastodonPublisher, idempotency_key, status_length
+from responders.publish.mastodon import MastodonPublisher, idempotency_key
 from responders.publish.mastodon import build as build_publisher
 from storage.store import Store
 
@@ -835,12 +836,22 @@ async def test_a_reply_to_a_deleted_post_fails_for_good(
     assert caught.value.retryable is False and "404" in str(caught.value)
 
 
-async def test_a_body_that_already_names_the_author_gets_no_second_mention(
-    fake: FakeMastodon, http: SharedSession
+@pytest.mark.parametrize(
+    ("body", "posted"),
+    [
+        # named already: no second mention
+        ("Hi @Ana@mastodon.online, we're on it.", "Hi @Ana@mastodon.online, we're on it."),
+        # On the instance Earful posts through, a bare @ana is its own local user ana:
+        # the author (ana@mastodon.online) would not be told, and a direct reply would
+        # go to a stranger with the customer's account number in it.
+        ("@ana so sorry, refunded on 5521.", "@ana@mastodon.online so sorry, refunded on 5521."),
+    ],
+)
+async def test_the_reply_names_the_author_once_and_in_full(
+    fake: FakeMastodon, http: SharedSession, body: str, posted: str
 ) -> None:
-    out = outgoing_to(complaint_status(fake), body="Hi @Ana@mastodon.online, we're on it.")
-    await publisher(fake, http).post(out)
-    assert fake.sent[0]["status"] == "Hi @Ana@mastodon.online, we're on it."
+    await publisher(fake, http).post(outgoing_to(complaint_status(fake), body=body))
+    assert fake.sent[0]["status"] == posted
 
 
 async def test_a_reply_over_the_instance_limit_is_refused_before_posting(
@@ -860,7 +871,7 @@ async def test_a_reply_over_the_instance_limit_is_refused_before_posting(
 
 def test_mastodon_counts_links_as_23_and_mentions_without_their_domain() -> None:
     text = "@ana@mastodon.online see https://status.acme.example/incidents/2026-11-20/outage"
-    assert status_length(text) == len("@ana see ") + 23
+    assert mastodon_length(text) == len("@ana see ") + 23
 
 
 async def test_a_validation_error_fails_for_good_with_the_platforms_reason(

@@ -110,6 +110,14 @@ def test_a_thank_you_does_not_cool_the_complaint_that_follows_it() -> None:
     assert respond(mention("love it"), praise, SETTINGS, last_contact=thanked, now=NOW) == ()
 
 
+def test_a_complaint_in_another_language_gets_a_task_not_an_english_apology() -> None:
+    v = replace(verdict(), labels=("outage", "non_english"), lang="es")
+    m = mention("mi internet no funciona otra vez, es un desastre total 😡")
+    (task,) = respond(m, v, SETTINGS, last_contact=None, now=NOW)
+    assert task.kind is DraftKind.CALLBACK
+    assert "written in es: read it and answer in its language" in task.reason
+
+
 def test_escalate_action_escalates_noise_too() -> None:
     # a rule that escalates press enquiries need not also call them complaints
     v = replace(verdict(Disposition.IGNORE, topic=None), actions=("escalate",))
@@ -188,6 +196,58 @@ def test_a_template_failing_on_odd_data_falls_back_to_the_shipped_one(tmp_path: 
     v = verdict(Disposition.INTERESTING_GOOD, topic=None)
     (draft,) = respond(mention(followers=None), v, settings, last_contact=None, now=NOW)
     assert draft.body.startswith("Thank you")
+
+
+def test_a_mastodon_reply_is_checked_with_the_mention_it_will_be_posted_with() -> None:
+    # passed at approval, refused by the publisher for the "@ana " it adds: a reply
+    # that then could only fail
+    body = "x" * 498
+    assert reply_problem("mastodon", body) is None
+    assert reply_problem("mastodon", body, "ana@fosstodon.org") == (
+        "the reply is 503 characters with the @mention it is posted with; mastodon allows 500"
+    )
+    assert reply_problem("mastodon", "@ana@fosstodon.org " + "x" * 475, "ana@fosstodon.org") is None
+
+
+def test_a_missing_name_prints_nothing_not_none(tmp_path: Path) -> None:
+    (tmp_path / "thanks.j2").write_text("Thanks {{ name }}! Glad {{ topic }} went well.")
+    settings = ResponderSettings(brand=Brand("Acme"), templates=Templates(tmp_path))
+    v = verdict(Disposition.INTERESTING_GOOD, topic=None)
+    (draft,) = respond(mention("love it"), v, settings, last_contact=None, now=NOW)
+    assert "None" not in draft.body and "Glad  went well" in draft.body
+
+
+def test_a_variable_earful_does_not_provide_is_an_error_on_any_branch(tmp_path: Path) -> None:
+    # the sample post is about billing: rendering it never reaches the outage branch,
+    # and the first outage would have fallen back to the shipped English text
+    (tmp_path / "complaint_reply.j2").write_text(
+        'Hallo {{ name }}.{% if topic == "outage" %} Störung in {{ region }}.{% endif %}'
+    )
+    with pytest.raises(TemplateError, match=r"complaint_reply\.j2 uses region, which Earful"):
+        Templates(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        (["complaint-reply.j2"], "complaint-reply.j2 is not a template Earful reads"),
+        (["thanks.j2", "thank_you.jinja"], "thank_you.jinja is not a template Earful reads"),
+        (["notes.md"], "holds none of callback.j2, complaint_reply.j2"),
+    ],
+)
+def test_a_misnamed_template_file_is_an_error(
+    tmp_path: Path, files: list[str], message: str
+) -> None:
+    for name in files:
+        (tmp_path / name).write_text("Hi {{ author }}")
+    with pytest.raises(TemplateError, match=message):
+        Templates(tmp_path)
+
+
+def test_a_template_syntax_error_names_the_line(tmp_path: Path) -> None:
+    (tmp_path / "callback.j2").write_text("Call {{ author }}\nabout {{ topic }\n")
+    with pytest.raises(TemplateError, match=r"template callback\.j2, line 2: "):
+        Templates(tmp_path)
 
 
 def test_a_missing_template_folder_is_an_error(tmp_path: Path) -> None:

@@ -305,6 +305,30 @@ def test_permanent_failure_goes_to_failed_with_the_reason(store: Store) -> None:
     assert (reply.status, reply.last_error) == ("failed", "duplicate content")
 
 
+def test_a_refused_reply_can_be_changed_and_approved_again(store: Store) -> None:
+    # "502 characters with the @mention; shorten it and approve again": that must be
+    # something a person can do, not "it is already failed"
+    reply_id = _one_reply(store)
+    store.approve(reply_id, "bea")
+    store.claim_for_posting(dry_run=False)
+    store.mark_failed(reply_id, "too long", retryable=False)
+    assert store.edit(reply_id, "cy", "shorter").status == "failed"
+    again = store.approve(reply_id, "cy", body="shorter still")
+    assert (again.status, again.body, again.attempts, again.decided_by) == (
+        "approved",
+        "shorter still",
+        0,
+        "cy",
+    )
+    (claim,) = store.claim_for_posting(dry_run=False)
+    assert (claim.id, claim.body) == (reply_id, "shorter still")
+    # or given up on; a sent or unknown reply is never changed
+    store.mark_failed(reply_id, "too long", retryable=False)
+    assert store.reject(reply_id, "cy", reason="answered by phone").status == "rejected"
+    with pytest.raises(AlreadyDecided, match="already rejected by cy"):
+        store.edit(reply_id, "cy", "x")
+
+
 def test_unknown_then_retry_by_a_person(store: Store) -> None:
     reply_id = _one_reply(store)
     store.approve(reply_id, "bea")
@@ -464,3 +488,22 @@ def test_a_migration_another_process_made_meanwhile_is_not_made_again(db_path: P
     conn.set_trace_callback(the_other_migrates_first)
     assert migrate(sqlite_utils.Database(conn)) == SCHEMA_VERSION
     assert raced == [SCHEMA_VERSION]
+
+
+def test_stats_add_up_while_a_batch_is_stored_between_its_reads(db_path: Path) -> None:
+    # the daemon commits a batch between two of the report's reads: the mention
+    # count and the counts by disposition must still be of one moment
+    with Store.open(db_path) as store, Store.open(db_path) as daemon:
+        store.ingest("x", [complaint()], None)
+        stored: list[int] = []
+
+        def a_batch_lands(sql: str) -> None:
+            if "FROM mentions" in sql and not stored:
+                stored.append(daemon.ingest("x", [praise(), noise()], None).stored)
+
+        store.conn.set_trace_callback(a_batch_lands)
+        stats = store.stats()
+        store.conn.set_trace_callback(None)
+        assert stored == [2]  # the batch did land mid-report
+        assert stats.mentions == sum(stats.by_disposition.values()) == 1
+        assert store.stats().mentions == 3

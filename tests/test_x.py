@@ -790,6 +790,9 @@ async def test_approving_an_over_length_reply_is_refused_by_the_cli(
         ("“quotes” — and…", 16),  # the ellipsis U+2026 is outside the light ranges
         ("مرحبا", 5),
         ("e\u0301", 1),
+        # twitter-text ends a link at the first CJK character: the text after it counts
+        ("詳細はhttps://acme.com/help" + "お" * 130, 6 + 23 + 260),
+        ("https://ru.wikipedia.org/wiki/Москва ok", 23 + 3),
     ],
 )
 def test_x_weighted_length(text: str, weight: int) -> None:

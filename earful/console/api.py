@@ -152,7 +152,9 @@ async def approve(request: web.Request) -> web.StreamResponse:
     body = _text(data, "body")
     current = await db(request, lambda s: s.reply(reply_id))
     body_was = await _body_was(request, data, current, "approved")
-    problem = reply_problem(current.platform, body if body is not None else current.body)
+    problem = reply_problem(
+        current.platform, body if body is not None else current.body, current.author_handle
+    )
     if problem:
         return json_error(422, f"reply {reply_id} not approved: {problem}")
     if body == current.body:
@@ -181,7 +183,7 @@ async def edit(request: web.Request) -> web.StreamResponse:
         raise web.HTTPBadRequest(text="body must be a string")
     current = await db(request, lambda s: s.reply(reply_id))
     body_was = await _body_was(request, data, current, "saved")
-    problem = reply_problem(current.platform, body)
+    problem = reply_problem(current.platform, body, current.author_handle)
     if problem:
         return json_error(422, f"reply {reply_id} not saved: {problem}")
     actor = session_of(request).name
@@ -417,7 +419,8 @@ async def count(request: web.Request) -> web.StreamResponse:
     data = await body_of(request)
     platform = _text(data, "platform", required=True) or ""
     body = _text(data, "body")
-    return ok(count_for(platform, body or ""))
+    author = _text(data, "author")
+    return ok(count_for(platform, body or "", author or None))
 
 
 def add_routes(router: web.UrlDispatcher) -> None:

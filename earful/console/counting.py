@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from responders.addressing import addressed
 from responders.context import READ_ONLY_PLATFORMS
 from responders.limits import LIMITS, reply_problem
 
@@ -21,14 +22,15 @@ def limits_for_browser() -> dict[str, Any]:
     }
 
 
-def count_for(platform: str, body: str) -> dict[str, Any]:
-    """How long `body` is on `platform`, its limit, and why it cannot be posted
-    (None when it can)."""
+def count_for(platform: str, body: str, author: str | None = None) -> dict[str, Any]:
+    """How long `body` is on `platform` as it will be posted to `author` (Mastodon
+    adds their @mention), its limit, and why it cannot be posted (None when it can)."""
     limit = LIMITS.get(platform)
+    posted = addressed(body, author) if platform == "mastodon" and author else body
     return {
         "platform": platform,
-        "count": limit[1](body) if limit else len(body),
+        "count": limit[1](posted) if limit else len(body),
         "max": limit[0] if limit else None,
         "unit": limit[2] if limit else "characters",
-        "problem": reply_problem(platform, body),
+        "problem": reply_problem(platform, body, author),
     }

@@ -36,17 +36,21 @@ from listener.http_errors import HttpFactory, Refused, shared_http
 from listener.http_fetch import JsonResponse, request_json
 from listener.mastodon import Settings
 from listener.normalize import as_id, as_mapping, as_str, get_path, html_to_text
+from responders.addressing import (
+    MASTODON_URL_CHARACTERS,
+    REMOTE_MENTION,
+    addressed,
+    mastodon_length,
+)
 from responders.publish.base import Outgoing, Posted, PublishError
 
 # Narrowest first.
 VISIBILITIES = ("direct", "private", "unlisted", "public")
 DEFAULT_MAX_CHARACTERS = 500
-DEFAULT_URL_CHARACTERS = 23
+DEFAULT_URL_CHARACTERS = MASTODON_URL_CHARACTERS
 # Pages of the account's own statuses looked through when reconciling.
 RECONCILE_PAGES = 3
 
-_URL = re.compile(r"https?://[^\s<>\"]+", re.IGNORECASE)
-_REMOTE_MENTION = re.compile(r"(?<![\w@/])@(\w+)@[\w.-]+\w", re.UNICODE)
 _SPACE = re.compile(r"\s+")
 
 
@@ -62,23 +66,6 @@ def narrower(a: str, b: str) -> str:
     return min(a, b, key=lambda v: rank.get(v, 0))
 
 
-def status_length(text: str, *, url_characters: int = DEFAULT_URL_CHARACTERS) -> int:
-    """Characters as Mastodon counts them. Code points, which is never fewer than
-    the grapheme clusters Mastodon counts: a reply that passes here passes there."""
-    counted = _URL.sub("x" * url_characters, text)
-    counted = _REMOTE_MENTION.sub(lambda m: "@" + m.group(1), counted)
-    return len(counted)
-
-
-def names(body: str, acct: str) -> bool:
-    """Whether the body already mentions this account (@user, or @user@domain for
-    a remote account)."""
-    user, _, domain = acct.lstrip("@").partition("@")
-    at_domain = rf"(?:@{re.escape(domain)})?" if domain else ""
-    pattern = rf"(?<![\w@/])@{re.escape(user)}{at_domain}(?![\w@])"
-    return re.search(pattern, body, re.IGNORECASE) is not None
-
-
 def idempotency_key(out: Outgoing) -> str:
     """Stable across every attempt at this reply, different for another Earful
     database's reply with the same number (the key is per account, for an hour)."""
@@ -91,7 +78,7 @@ def _same_text(posted_html: str, body: str) -> bool:
     mention as @user, so mentions are compared without their domain."""
 
     def norm(text: str) -> str:
-        text = _REMOTE_MENTION.sub(lambda m: "@" + m.group(1), text)
+        text = REMOTE_MENTION.sub(lambda m: "@" + m.group(1), text)
         return _SPACE.sub(" ", text).strip().casefold()
 
     return norm(body) in norm(html_to_text(posted_html))
@@ -184,11 +171,9 @@ class MastodonPublisher:
 
     async def text_for(self, out: Outgoing, target: Mapping[str, Any]) -> str:
         acct = as_str(get_path(target, "account", "acct")) or as_str(out.target_author)
-        body = out.body.strip()
-        if acct and not names(body, acct):
-            body = f"@{acct.lstrip('@')} {body}"
+        body = addressed(out.body.strip(), acct) if acct else out.body.strip()
         limits = await self.limits()
-        length = status_length(body, url_characters=limits.url_characters)
+        length = mastodon_length(body, url_characters=limits.url_characters)
         if length > limits.max_characters:
             raise PublishError(
                 f"the reply is {length} characters with the @mention; "

@@ -238,6 +238,9 @@
   function casePage() {
     const head = document.getElementById("case");
     const editor = document.getElementById("draft-body");
+    // A reply the platform refused can be edited and approved again, or rejected.
+    const decidableStatus = (status) => status === "pending" || status === "failed";
+    const decidable = () => decidableStatus(head.dataset.status);
     const counter = document.getElementById("char-count");
     const replyId = head.dataset.reply;
     const caseId = head.dataset.case;
@@ -250,7 +253,7 @@
       if (!editor || !counter) return;
       const ticket = ++asked;
       try {
-        const c = await api("POST", "/api/count", { platform: head.dataset.platform, body: editor.value });
+        const c = await api("POST", "/api/count", { platform: head.dataset.platform, author: head.dataset.author, body: editor.value });
         if (ticket !== asked) return; // a newer count is on its way
         counter.textContent = c.max === null ? c.count + " " + c.unit : c.count + " / " + c.max + " " + c.unit;
         if (c.problem && c.problem.includes("read-only")) counter.textContent = c.problem;
@@ -282,7 +285,7 @@
     }
     function hold(on) {
       busy = on;
-      const open = head.dataset.status === "pending";
+      const open = decidable();
       controls("#actions").forEach((el) => {
         el.disabled = on || !open;
       });
@@ -346,7 +349,7 @@
     function mine(error, rejected) {
       const reply = error.status === 409 && error.data ? error.data.reply : null;
       if (!reply || reply.decided_by !== body.dataset.user) return null;
-      if ((reply.status === "rejected") !== rejected || reply.status === "pending") return null;
+      if ((reply.status === "rejected") !== rejected || decidableStatus(reply.status)) return null;
       return reply;
     }
 
@@ -365,7 +368,7 @@
     // decide again; an edit of their own stays in the editor, theirs beside it.
     function editedMeanwhile(error) {
       const reply = error.status === 409 && error.data ? error.data.reply : null;
-      if (!reply || reply.status !== "pending") return false;
+      if (!reply || !decidableStatus(reply.status)) return false;
       const own = editor.value !== editor.dataset.original;
       const theirs = document.getElementById("their-edit");
       if (own) {
@@ -388,7 +391,7 @@
     const shown = () => editor.dataset.original;
 
     function approve() {
-      if (!replyId || head.dataset.status !== "pending") return undefined;
+      if (!replyId || !decidable()) return undefined;
       return once(async () => {
         const edited = editor.value !== editor.dataset.original;
         const payload = edited ? { body: editor.value, shown: shown() } : { shown: shown() };
@@ -411,7 +414,7 @@
     }
 
     function saveEdit() {
-      if (!replyId || head.dataset.status !== "pending") return undefined;
+      if (!replyId || !decidable()) return undefined;
       return once(async () => {
         try {
           const data = await api("POST", "/api/drafts/" + replyId + "/edit", { body: editor.value, shown: shown() });
@@ -427,7 +430,7 @@
 
     function reject() {
       const input = document.getElementById("reject-reason");
-      if (!input || head.dataset.status !== "pending" || busy) return undefined;
+      if (!input || !decidable() || busy) return undefined;
       if (!input.value.trim()) {
         input.focus();
         flash("Type why, then Enter.", "info");
@@ -531,7 +534,7 @@
     const unsaved = () =>
       Boolean(editor) &&
       document.getElementById("actions") !== null &&
-      head.dataset.status === "pending" &&
+      decidable() &&
       editor.value !== editor.dataset.original;
     window.addEventListener("beforeunload", (event) => {
       if (!leaving && unsaved()) {

@@ -99,6 +99,7 @@ class _Rows:
     alerts: list[tuple[Any, ...]] = field(default_factory=list)
     escalated: list[tuple[int]] = field(default_factory=list)
     praise: list[tuple[int]] = field(default_factory=list)
+    audit: list[tuple[Any, ...]] = field(default_factory=list)
     contacts: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
 
 
@@ -143,6 +144,10 @@ def write_batch(
         "UPDATE cases SET status = 'escalated' WHERE id = ? AND status = 'open'", rows.escalated
     )
     conn.executemany("INSERT OR IGNORE INTO praise (mention_id) VALUES (?)", rows.praise)
+    conn.executemany(
+        "INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
+        rows.audit,
+    )
     conn.executemany(_COUNT_DAYS, [(*key, n) for key, n in _day_counts(fresh).items()])
     conn.executemany(
         "INSERT INTO contacts (platform, author_handle, last_draft_at, weight) "
@@ -408,6 +413,9 @@ def _draft_rows(
             rows.alerts.append((case_id, mention_id, body, reason, now))
             if case_id is not None:
                 rows.escalated.append((case_id,))
+                # the case's history says who escalated it, as for a person's escalation
+                why = dumps({"reason": draft.reason, "mention": mention_id})
+                rows.audit.append((now, "earful", "escalate", f"case:{case_id}", why))
     if v.disposition is Disposition.INTERESTING_GOOD:
         rows.praise.append((mention_id,))
     if contacted and m.author.handle:

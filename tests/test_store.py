@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,12 +12,12 @@ import pytest
 import sqlite_utils
 from factories import complaint, mention, noise, praise
 
-from responders.drafts import contact_weight
+from responders.drafts import Draft, DraftKind, contact_weight
 from rules.verdict import Disposition
 from storage.db import connect
 from storage.records import Judged
 from storage.schema import MIGRATIONS, SCHEMA_VERSION, SchemaTooNew, migrate
-from storage.store import AlreadyDecided, NotFound, Store
+from storage.store import AlreadyDecided, CaseConflict, NotFound, Store
 
 
 def count(store: Store, table: str) -> int:
@@ -507,3 +508,13 @@ def test_stats_add_up_while_a_batch_is_stored_between_its_reads(db_path: Path) -
         assert stored == [2]  # the batch did land mid-report
         assert stats.mentions == sum(stats.by_disposition.values()) == 1
         assert store.stats().mentions == 3
+
+
+def test_an_escalation_by_earful_is_in_the_cases_history(store: Store) -> None:
+    urgent = complaint(urgency=90)
+    alert = Draft(DraftKind.ESCALATION, "Urgent", urgent.mention.key, "urgency 90 >= 80")
+    store.ingest("x", [replace(urgent, drafts=(*urgent.drafts, alert))], None)
+    (entry,) = store.audit_log(subject="case:1")
+    assert (entry.actor, entry.action) == ("earful", "escalate")
+    with pytest.raises(CaseConflict, match=r"it is escalated \(last change: escalate by earful"):
+        store.escalate_case(1, "bob")

@@ -64,6 +64,14 @@ class BrandConfig(_Section):
 class StorageConfig(_Section):
     path: str = "earful.db"
 
+    @field_validator("path")
+    @classmethod
+    def _named(cls, value: str) -> str:
+        # "" would reach SQLite as "unable to open database file", at run time
+        if not value.strip():
+            raise ValueError('expected a file name for the database, like "earful.db"')
+        return value
+
 
 class RulesConfig(_Section):
     # Entries without ".toml" name a shipped rule set ("default"); others are files,
@@ -138,6 +146,18 @@ class ConsoleConfig(_Section):
     session_ttl: Duration = 12 * 3600.0  # idle time after which a login ends
     refresh: Duration = 5.0  # how often the queue page asks for new drafts
     secure_cookie: bool = False  # true when served over HTTPS (behind a proxy)
+
+    @field_validator("host")
+    @classmethod
+    def _one_address(cls, value: str) -> str:
+        # aiohttp reads an empty host as every interface, IPv4 and IPv6: an unset
+        # "${CONSOLE_HOST:-}" would open the console to the network
+        if not value.strip():
+            raise ValueError(
+                'expected an address to listen on, like "127.0.0.1" (the default); '
+                'write "0.0.0.0" to listen on every interface'
+            )
+        return value.strip()
 
 
 class LoggingConfig(_Section):

@@ -143,6 +143,15 @@ class SourceSettings(BaseModel):
     interval: Duration = 120.0
     base_url: str | None = None
 
+    @field_validator("name")
+    @classmethod
+    def _named(cls, name: str) -> str:
+        # the name keys the source's cursor and `earful poll --source`: a blank one
+        # cannot be told apart in logs or typed on a command line
+        if not name.strip():
+            raise ValueError('expected a name for the source, like "x-mentions"')
+        return name
+
     @field_validator("base_url")
     @classmethod
     def _base_url_is_used(cls, base_url: str | None) -> str | None:

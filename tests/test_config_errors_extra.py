@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from pydantic import BaseModel
 from test_config import GOOD  # a config that loads
 
 from earful.cli import cli
-from earful.config import ConfigError, parse_config
+from earful.config import Config, ConfigError, parse_config
 from listener.base import MAX_DURATION_DAYS
 
 SECRET = "TOPSECRETBEARER42"
@@ -274,3 +275,36 @@ def test_the_cli_exits_2_on_a_huge_cooldown(tmp_path: Path) -> None:
     assert code == 2
     assert "responders.cooldown: expected a duration of at most 3650 days" in output
     assert "OverflowError" not in output
+
+
+# -- faults from the config review: each was loaded and failed later, or leaked --------------
+
+X_SEARCH = {"name": "x", "type": "x", "mode": "search", "query": "acme", "bearer_token": "t" * 20}
+
+
+def loads(raw: dict[str, Any], env: dict[str, str] | None = None) -> Config:
+    return parse_config({"brand": {"name": "Acme"}, **raw}, Path("earful.toml"), env or {})
+
+
+@pytest.mark.parametrize("host", ["", "   ", "${CONSOLE_HOST:-}"])
+def test_an_empty_console_host_is_refused_not_every_interface(host: str) -> None:
+    # aiohttp takes an empty host for "every interface": a console open to the network
+    (problem,) = problems({"console": {"host": host}}, {})
+    assert problem.startswith("console.host: expected an address to listen on"), problem
+
+
+@pytest.mark.parametrize("path", ["", "  "])
+def test_an_empty_storage_path_is_a_config_error(path: str) -> None:
+    (problem,) = problems({"storage": {"path": path}})
+    assert problem.startswith("storage.path: expected a file name"), problem
+
+
+def test_the_cli_exits_2_on_an_empty_storage_path(tmp_path: Path) -> None:
+    code, output = cli_run(tmp_path, GOOD + '\n[storage]\npath = ""\n')
+    assert code == 2 and "storage.path: expected a file name" in output
+
+
+@pytest.mark.parametrize("name", ["", "  "])
+def test_a_blank_source_name_is_refused(name: str) -> None:
+    (problem,) = problems({"sources": [{**REPLAY, "name": name}]})
+    assert problem.startswith("sources[0].name: expected a name"), problem

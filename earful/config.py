@@ -325,7 +325,8 @@ def _validate_sources(
             found.problem(where, "expected a table of source keys")
             continue
         type_name = table.get("type")
-        if type_name not in registry.SOURCE_MODULES:
+        # a list or table is no type name, and no dict key either (unhashable)
+        if not isinstance(type_name, str) or type_name not in registry.SOURCE_MODULES:
             found.problem((*where, "type"), _unknown_type(type_name))
             continue
         name = table.get("name")

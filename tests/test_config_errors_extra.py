@@ -293,6 +293,18 @@ def test_an_empty_console_host_is_refused_not_every_interface(host: str) -> None
     assert problem.startswith("console.host: expected an address to listen on"), problem
 
 
+@pytest.mark.parametrize("type_", [["x"], {"a": 1}, 5])
+def test_a_source_type_of_the_wrong_kind_is_a_config_error(type_: Any) -> None:
+    (problem,) = problems({"sources": [{"name": "s", "type": type_}]})
+    assert problem.startswith("sources[0].type: expected one of "), problem
+
+
+def test_the_cli_exits_2_on_a_list_source_type(tmp_path: Path) -> None:
+    code, output = cli_run(tmp_path, GOOD.replace('type = "replay"', 'type = ["x"]'))
+    assert code == 2 and "sources[0].type: expected one of" in output
+    assert "Traceback" not in output and "TypeError" not in output
+
+
 @pytest.mark.parametrize("path", ["", "  "])
 def test_an_empty_storage_path_is_a_config_error(path: str) -> None:
     (problem,) = problems({"storage": {"path": path}})

@@ -251,7 +251,8 @@ def load_config(
     reason; a source with one is left out of `sources` (still in `named_sources`)."""
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        # utf-8-sig: Windows editors start UTF-8 files with a byte order mark
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise ConfigError(
             path, ["file not found (run `earful init` to write a starter config)"]

@@ -75,7 +75,8 @@ class Templates:
         if directory is not None:
             if not directory.is_dir():
                 raise TemplateError(f"template folder {directory} does not exist")
-            loaders.insert(0, jinja2.FileSystemLoader(directory))
+            # utf-8-sig: a byte order mark would open every reply with an invisible character
+            loaders.insert(0, jinja2.FileSystemLoader(directory, encoding="utf-8-sig"))
         env = _environment(jinja2.ChoiceLoader(loaders))
         fallback_env = _environment(shipped)
         self._templates: dict[str, jinja2.Template] = {}

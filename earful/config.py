@@ -215,7 +215,8 @@ class Config:
         return self.path.parent
 
     def resolve(self, value: str | Path) -> Path:
-        """Paths in the config are relative to the config file's folder."""
+        """Paths in the config are relative to the folder of the config file's path
+        as given (a symlink's own folder, not its target's)."""
         p = Path(value).expanduser()
         return p if p.is_absolute() else self.base_dir / p
 
@@ -287,7 +288,9 @@ def parse_config(
     if found.problems or root is None:
         raise ConfigError(path, found.messages())
     return Config(
-        path=path.resolve(),
+        # absolute(), not resolve(): "relative to this file" means the path the user
+        # gave, also when it is a symlink into a shared folder
+        path=path.absolute(),
         brand=root.brand,
         storage=root.storage,
         sources=tuple(source_settings),

@@ -93,9 +93,11 @@ class RespondersConfig(_Section):
 class PublishConfig(_Section):
     mode: Literal["dry-run", "live"] = "dry-run"
     interval: Duration = 15.0
-    max_attempts: int = Field(5, ge=1)
+    # Upper bounds on counts: a number past them is a typo, and past 2**63 SQLite
+    # cannot store it at all (OverflowError mid-run instead of an error at start-up).
+    max_attempts: int = Field(5, ge=1, le=100)
     retry_after: Duration = 60.0
-    batch: int = Field(10, ge=1)
+    batch: int = Field(10, ge=1, le=1000)  # replies claimed per round
 
 
 class EscalationConfig(_Section):
@@ -106,7 +108,7 @@ class EscalationConfig(_Section):
     min_urgency: int | None = Field(None, ge=0, le=100)  # None: responders.escalate_at
     interval: Duration = 15.0
     timeout: Duration = 10.0
-    max_attempts: int = Field(5, ge=1)
+    max_attempts: int = Field(5, ge=1, le=100)
     retry_after: Duration = 30.0
     # An alert not yet tried by this age is skipped: after downtime, or when a webhook
     # is first configured, a backlog of old alerts is not urgent news for a channel.

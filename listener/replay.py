@@ -68,7 +68,7 @@ log = logging.getLogger("earful.replay")
 class Settings(SourceSettings):
     type: Literal["replay"]
     path: str
-    batch: int = Field(default=5, ge=1)
+    batch: int = Field(default=5, ge=1, le=10_000)  # posts per tick
     clock: Literal["original", "replay", "shifted"] = "original"
     loop: bool = False
     no_base_url: ClassVar[str] = "replay sources read a file"

@@ -72,7 +72,7 @@ class Settings(SourceSettings):
     include_retweets: bool = False
     # requests Earful allows itself per endpoint per 15-minute window; set it to
     # (or under) the limit of the app's access tier
-    requests_per_window: int = Field(10, ge=1)
+    requests_per_window: int = Field(10, ge=1, le=10_000)
     # the adaptive polling interval moves between these bounds
     min_interval: Duration = 60.0
     max_interval: Duration = 900.0

@@ -305,6 +305,47 @@ def test_the_cli_exits_2_on_a_list_source_type(tmp_path: Path) -> None:
     assert "Traceback" not in output and "TypeError" not in output
 
 
+def _int_fields() -> list[tuple[str, Any]]:
+    from earful import sources as registry
+    from earful.config import _Root
+    from earful.config_problems import _members
+
+    models: list[type[BaseModel]] = [
+        registry.settings_model(name) for name in registry.SOURCE_MODULES
+    ]
+    models += [info.annotation for info in _Root.model_fields.values() if _is_model(info.annotation)]
+    return [
+        (f"{model.__name__}.{name}", info)
+        for model in models
+        for name, info in model.model_fields.items()
+        if int in _members(info.annotation)
+    ]
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+@pytest.mark.parametrize(("name", "info"), _int_fields(), ids=lambda v: v if isinstance(v, str) else "")
+def test_every_whole_number_key_has_an_upper_bound_sqlite_can_hold(name: str, info: Any) -> None:
+    bounds = [m.le for m in info.metadata if getattr(m, "le", None) is not None]
+    assert bounds and bounds[0] <= 2**63 - 1, f"{name} has no upper bound"
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "most"),
+    [("publish", "batch", 1000), ("publish", "max_attempts", 100), ("escalation", "max_attempts", 100)],
+)
+def test_a_huge_count_is_refused(section: str, key: str, most: int) -> None:
+    (problem,) = problems({section: {key: 2**70}})
+    assert problem.startswith(f"{section}.{key}: expected less than or equal to {most}"), problem
+
+
+def test_a_huge_replay_batch_is_refused() -> None:
+    (problem,) = problems({"sources": [{**REPLAY, "batch": 2**70}]})
+    assert problem.startswith("sources[0].batch: expected less than or equal to"), problem
+
+
 @pytest.mark.parametrize("path", ["", "  "])
 def test_an_empty_storage_path_is_a_config_error(path: str) -> None:
     (problem,) = problems({"storage": {"path": path}})

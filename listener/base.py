@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator
 
@@ -137,6 +138,9 @@ class SourceSettings(BaseModel):
     # Why a source type has no use for base_url ("" when it calls an API there): a
     # base_url it would ignore is refused rather than silently doing nothing.
     no_base_url: ClassVar[str] = ""
+    # What base_url is and an example of it, for the message about a malformed one.
+    base_url_is: ClassVar[str] = "an http:// or https:// URL"
+    base_url_example: ClassVar[str] = "http://127.0.0.1:9000"
 
     name: str
     type: str
@@ -152,9 +156,38 @@ class SourceSettings(BaseModel):
             raise ValueError('expected a name for the source, like "x-mentions"')
         return name
 
+    @field_validator("base_url", mode="before")
+    @classmethod
+    def _blank_is_the_default(cls, value: Any) -> Any:
+        # "${X_BASE_URL:-}" left empty: the platform's own API, where base_url may
+        # be left out; a source that needs one (Mastodon) says so
+        blank = isinstance(value, str) and not value.strip()
+        return None if blank and not cls.model_fields["base_url"].is_required() else value
+
     @field_validator("base_url")
     @classmethod
     def _base_url_is_used(cls, base_url: str | None) -> str | None:
-        if base_url is not None and cls.no_base_url:
+        if base_url is None:
+            return None
+        if cls.no_base_url:
             raise ValueError(f"{cls.no_base_url}; base_url is not used")
-        return base_url
+        # checked here, not at the first poll: a URL without scheme or host fails
+        # every poll with a library's error instead
+        url = base_url.strip()
+        if not _is_http_url(url):
+            raise ValueError(
+                f'expected {cls.base_url_is}, like "{cls.base_url_example}", got {base_url!r}'
+            )
+        return url.rstrip("/")
+
+
+def _is_http_url(url: str) -> bool:
+    """http(s)://host[:port][/path], with nothing a request line could not carry."""
+    if any(c.isspace() or not c.isprintable() for c in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is no number
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -147,6 +147,7 @@ _SUBREDDIT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]{1,20}$")
 
 
 class Settings(SourceSettings):
+    base_url_example: ClassVar[str] = "https://oauth.reddit.com"
     type: Literal["reddit"]
     mode: Literal["search", "comments", "submissions", "mentions"] = "search"
     # search: Reddit search syntax; default: the brand keywords joined with OR

@@ -24,7 +24,7 @@ settles to {"since_id": <newest id>}. The first run (no since_id) backfills the
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -51,6 +51,7 @@ POSTING_KEYS = ("consumer_key", "consumer_secret", "access_token", "access_token
 class Settings(SourceSettings):
     """Config keys of an X source (see docs/x.md)."""
 
+    base_url_example: ClassVar[str] = "https://api.twitter.com"
     type: Literal["x"]
     mode: Literal["mentions", "search"] = "mentions"
     # mentions: the brand account, "@" optional; [brand] handles.x when left out

@@ -293,6 +293,29 @@ def test_an_empty_console_host_is_refused_not_every_interface(host: str) -> None
     assert problem.startswith("console.host: expected an address to listen on"), problem
 
 
+NETWORK_TABLES = {
+    "x": X_SEARCH,
+    "reddit": {"name": "r", "type": "reddit", "client_id": "abc"},
+    "bluesky": {"name": "b", "type": "bluesky"},
+    "hackernews": {"name": "h", "type": "hackernews"},
+}
+
+
+@pytest.mark.parametrize("kind", NETWORK_TABLES)
+@pytest.mark.parametrize("url", ["api.example.com", "ftp://api.example.com", "https://", "http:/x"])
+def test_every_base_url_needs_a_scheme_and_a_host(kind: str, url: str) -> None:
+    (problem,) = problems({"sources": [{**NETWORK_TABLES[kind], "base_url": url}]})
+    assert problem.startswith("sources[0].base_url: expected an http:// or https:// URL"), problem
+
+
+@pytest.mark.parametrize("kind", NETWORK_TABLES)
+def test_a_good_or_blank_base_url_loads(kind: str) -> None:
+    good = loads({"sources": [{**NETWORK_TABLES[kind], "base_url": "http://127.0.0.1:9/"}]})
+    assert good.sources[0].base_url == "http://127.0.0.1:9"
+    blank = loads({"sources": [{**NETWORK_TABLES[kind], "base_url": "${BASE:-}"}]})
+    assert blank.sources[0].base_url is None  # the platform's own
+
+
 @pytest.mark.parametrize("type_", [["x"], {"a": 1}, 5])
 def test_a_source_type_of_the_wrong_kind_is_a_config_error(type_: Any) -> None:
     (problem,) = problems({"sources": [{"name": "s", "type": type_}]})

@@ -11,15 +11,17 @@ echoed at all. `Config.secret_values()` lists what logs must mask (earful.redact
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -52,10 +54,52 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# What people call the platforms, for "did you mean" (difflib finds typos, not these)
+_PLATFORM_NICKNAMES = {"twitter": "x", "bsky": "bluesky", "hn": "hackernews"}
+
+
+def _platform(name: str) -> str:
+    """A [brand] handles key: a platform mentions come from, so that the brand's
+    own posts there are recognised (any other key would be silently unused)."""
+    if name in registry.PLATFORMS:
+        return name
+    folded = name.strip().casefold()
+    guess = _PLATFORM_NICKNAMES.get(folded) or next(
+        iter(difflib.get_close_matches(folded, registry.PLATFORMS, n=1)), None
+    )
+    hint = f' (did you mean "{guess}"?)' if guess else ""
+    raise ValueError(
+        f"not a platform Earful reads{hint}; expected one of {', '.join(registry.PLATFORMS)}"
+    )
+
+
+def _bare_handle(handle: str) -> str:
+    """The handle as the platforms give an author's: no "@" (Brand.is_own and the
+    rules drop it too), no Reddit "u/" or "/u/", and no URL. A Mastodon handle
+    keeps its "@instance" ("acme@mastodon.social")."""
+    bare = handle.strip().lstrip("@")
+    for prefix in ("/u/", "u/"):
+        bare = bare.removeprefix(prefix)
+    if "/" in bare or any(c.isspace() for c in bare):
+        raise ValueError(
+            'expected the bare handle, like "AcmeHelp" ("@AcmeHelp" and Reddit\'s '
+            '"u/acme_help" are fine), not a URL or words'
+        )
+    return bare
+
+
 class BrandConfig(_Section):
     name: str = Field(min_length=1)
     keywords: tuple[str, ...] = ()
-    handles: dict[str, str] = {}
+    handles: dict[
+        Annotated[str, AfterValidator(_platform)], Annotated[str, AfterValidator(_bare_handle)]
+    ] = {}
+
+    @field_validator("handles")
+    @classmethod
+    def _left_empty(cls, handles: dict[str, str]) -> dict[str, str]:
+        # "${ACME_X_HANDLE:-}" left empty: no account on that platform
+        return {platform: handle for platform, handle in handles.items() if handle}
 
     def brand(self) -> Brand:
         return Brand(self.name, self.keywords, dict(self.handles))

@@ -293,6 +293,42 @@ def test_an_empty_console_host_is_refused_not_every_interface(host: str) -> None
     assert problem.startswith("console.host: expected an address to listen on"), problem
 
 
+@pytest.mark.parametrize(
+    ("platform", "expected"),
+    [("twitter", 'did you mean "x"'), ("X", 'did you mean "x"'), ("redit", 'did you mean "reddit"')],
+)
+def test_a_handle_for_an_unknown_platform_is_refused(platform: str, expected: str) -> None:
+    (problem,) = problems({"brand": {"name": "Acme", "handles": {platform: "AcmeHelp"}}})
+    assert problem.startswith(f"brand.handles.{platform}: not a platform Earful reads"), problem
+    assert expected in problem
+
+
+def test_handles_are_stored_bare_so_the_brands_own_posts_are_recognised() -> None:
+    handles = {
+        "x": " @AcmeHelp ",
+        "reddit": "/u/acme_help",
+        "mastodon": "@acme@mastodon.social",
+        "bluesky": "@acme.bsky.social",
+    }
+    brand = loads({"brand": {"name": "Acme", "handles": handles}}).brand.brand()
+    assert dict(brand.handles) == {
+        "x": "AcmeHelp",
+        "reddit": "acme_help",
+        "mastodon": "acme@mastodon.social",
+        "bluesky": "acme.bsky.social",
+    }
+    assert brand.is_own("reddit", "acme_help") and brand.is_own("mastodon", "acme@mastodon.social")
+    assert loads({"brand": {"name": "A", "handles": {"reddit": "u/acme"}}}).brand.handles == {
+        "reddit": "acme"
+    }
+
+
+@pytest.mark.parametrize("handle", ["https://x.com/AcmeHelp", "x.com/AcmeHelp", "Acme Help"])
+def test_a_handle_written_as_a_url_is_refused(handle: str) -> None:
+    (problem,) = problems({"brand": {"name": "Acme", "handles": {"x": handle}}})
+    assert problem.startswith("brand.handles.x: expected the bare handle"), problem
+
+
 NETWORK_TABLES = {
     "x": X_SEARCH,
     "reddit": {"name": "r", "type": "reddit", "client_id": "abc"},

@@ -32,7 +32,13 @@ from pydantic import (
 from earful import sources as registry
 from earful.config_env import expand
 from earful.config_problems import Findings, Loc, key_path
-from listener.base import Duration, SourceSettings
+from listener.base import (
+    PaceDuration,
+    SourceSettings,
+    SpanDuration,
+    TickDuration,
+    TimeoutDuration,
+)
 from listener.mention import Brand
 
 DEFAULT_CONFIG = "earful.toml"
@@ -129,18 +135,18 @@ class RulesConfig(_Section):
 
 
 class RespondersConfig(_Section):
-    cooldown: Duration = 12 * 3600.0
+    cooldown: SpanDuration = 12 * 3600.0
     escalate_at: int = Field(80, ge=0, le=100)
     templates: str | None = None  # a folder whose *.j2 files override the shipped ones
 
 
 class PublishConfig(_Section):
     mode: Literal["dry-run", "live"] = "dry-run"
-    interval: Duration = 15.0
+    interval: TickDuration = 15.0  # reads the store; posts only what people approved
     # Upper bounds on counts: a number past them is a typo, and past 2**63 SQLite
     # cannot store it at all (OverflowError mid-run instead of an error at start-up).
     max_attempts: int = Field(5, ge=1, le=100)
-    retry_after: Duration = 60.0
+    retry_after: PaceDuration = 60.0
     batch: int = Field(10, ge=1, le=1000)  # replies claimed per round
 
 
@@ -150,13 +156,13 @@ class EscalationConfig(_Section):
 
     webhook_url: str | None = None  # a secret: never logged (only its host)
     min_urgency: int | None = Field(None, ge=0, le=100)  # None: responders.escalate_at
-    interval: Duration = 15.0
-    timeout: Duration = 10.0
+    interval: TickDuration = 15.0  # reads the store; each alert's retries wait retry_after
+    timeout: TimeoutDuration = 10.0
     max_attempts: int = Field(5, ge=1, le=100)
-    retry_after: Duration = 30.0
+    retry_after: PaceDuration = 30.0
     # An alert not yet tried by this age is skipped: after downtime, or when a webhook
     # is first configured, a backlog of old alerts is not urgent news for a channel.
-    max_age: Duration = 86400.0
+    max_age: SpanDuration = 86400.0
     # True only for a receiver that drops repeats of one X-Earful-Alert-Id (Slack does
     # not): then a timeout or a crash mid-send is retried instead of left `unknown`.
     receiver_dedupes: bool = False
@@ -189,8 +195,8 @@ class ConsoleConfig(_Section):
     enabled: bool = True  # `earful run --no-console` turns it off for one run
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
-    session_ttl: Duration = 12 * 3600.0  # idle time after which a login ends
-    refresh: Duration = 5.0  # how often the queue page asks for new drafts
+    session_ttl: SpanDuration = 12 * 3600.0  # idle time after which a login ends
+    refresh: PaceDuration = 5.0  # how often the queue page asks for new drafts
     secure_cookie: bool = False  # true when served over HTTPS (behind a proxy)
 
     @field_validator("host")

@@ -72,6 +72,7 @@ class Settings(SourceSettings):
     clock: Literal["original", "replay", "shifted"] = "original"
     loop: bool = False
     no_base_url: ClassVar[str] = "replay sources read a file"
+    shortest_interval: ClassVar[float] = 0.01  # a local file: the demo and tests tick fast
 
 
 def build(settings: Settings, ctx: SourceContext) -> ReplaySource:

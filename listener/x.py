@@ -28,7 +28,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from listener.base import Duration, SourceContext, SourceSettings
+from listener.base import (
+    Duration,
+    PaceDuration,
+    SourceContext,
+    SourceSettings,
+    TimeoutDuration,
+)
 from listener.mention import Author, Mention, as_int, parse_time
 from listener.normalize import (
     as_bool,
@@ -75,9 +81,9 @@ class Settings(SourceSettings):
     # (or under) the limit of the app's access tier
     requests_per_window: int = Field(10, ge=1, le=10_000)
     # the adaptive polling interval moves between these bounds
-    min_interval: Duration = 60.0
-    max_interval: Duration = 900.0
-    timeout: Duration = 30.0
+    min_interval: PaceDuration = 60.0
+    max_interval: PaceDuration = 900.0
+    timeout: TimeoutDuration = 30.0
     # a "thanks" draft goes out as a reply, or as a like of the praising post
     thanks_as: Literal["reply", "like"] = "reply"
 

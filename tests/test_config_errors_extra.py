@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import pytest
 from click.testing import CliRunner
@@ -295,7 +295,11 @@ def test_an_empty_console_host_is_refused_not_every_interface(host: str) -> None
 
 @pytest.mark.parametrize(
     ("platform", "expected"),
-    [("twitter", 'did you mean "x"'), ("X", 'did you mean "x"'), ("redit", 'did you mean "reddit"')],
+    [
+        ("twitter", 'did you mean "x"'),
+        ("X", 'did you mean "x"'),
+        ("redit", 'did you mean "reddit"'),
+    ],
 )
 def test_a_handle_for_an_unknown_platform_is_refused(platform: str, expected: str) -> None:
     (problem,) = problems({"brand": {"name": "Acme", "handles": {platform: "AcmeHelp"}}})
@@ -372,7 +376,8 @@ def _int_fields() -> list[tuple[str, Any]]:
     models: list[type[BaseModel]] = [
         registry.settings_model(name) for name in registry.SOURCE_MODULES
     ]
-    models += [info.annotation for info in _Root.model_fields.values() if _is_model(info.annotation)]
+    sections = [info.annotation for info in _Root.model_fields.values()]
+    models += [section for section in sections if _is_model(section)]
     return [
         (f"{model.__name__}.{name}", info)
         for model in models
@@ -381,11 +386,11 @@ def _int_fields() -> list[tuple[str, Any]]:
     ]
 
 
-def _is_model(annotation: Any) -> bool:
+def _is_model(annotation: Any) -> TypeGuard[type[BaseModel]]:
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
-@pytest.mark.parametrize(("name", "info"), _int_fields(), ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(("name", "info"), _int_fields(), ids=[n for n, _ in _int_fields()])
 def test_every_whole_number_key_has_an_upper_bound_sqlite_can_hold(name: str, info: Any) -> None:
     bounds = [m.le for m in info.metadata if getattr(m, "le", None) is not None]
     assert bounds and bounds[0] <= 2**63 - 1, f"{name} has no upper bound"
@@ -393,7 +398,11 @@ def test_every_whole_number_key_has_an_upper_bound_sqlite_can_hold(name: str, in
 
 @pytest.mark.parametrize(
     ("section", "key", "most"),
-    [("publish", "batch", 1000), ("publish", "max_attempts", 100), ("escalation", "max_attempts", 100)],
+    [
+        ("publish", "batch", 1000),
+        ("publish", "max_attempts", 100),
+        ("escalation", "max_attempts", 100),
+    ],
 )
 def test_a_huge_count_is_refused(section: str, key: str, most: int) -> None:
     (problem,) = problems({section: {key: 2**70}})
@@ -403,6 +412,72 @@ def test_a_huge_count_is_refused(section: str, key: str, most: int) -> None:
 def test_a_huge_replay_batch_is_refused() -> None:
     (problem,) = problems({"sources": [{**REPLAY, "batch": 2**70}]})
     assert problem.startswith("sources[0].batch: expected less than or equal to"), problem
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (
+            {
+                "sources": [
+                    {
+                        "name": "n",
+                        "type": "rss",
+                        "urls": ["https://n.example/rss"],
+                        "interval": "10ms",
+                    }
+                ]
+            },
+            "sources[0].interval: expected at least 1 second (\"1s\"), got '10ms'",
+        ),
+        (
+            {"sources": [{**X_SEARCH, "min_interval": 0.5}]},
+            'sources[0].min_interval: expected at least 1 second ("1s"), got 0.5',
+        ),
+        (
+            {"console": {"refresh": "1ms"}},
+            "console.refresh: expected at least 1 second (\"1s\"), got '1ms'",
+        ),
+        (
+            {"console": {"session_ttl": "1ms"}},
+            "console.session_ttl: expected at least 1 minute (\"1m\"), got '1ms'",
+        ),
+        (
+            {"escalation": {"max_age": "30s"}},
+            "escalation.max_age: expected at least 1 minute (\"1m\"), got '30s'",
+        ),
+        (
+            {"responders": {"cooldown": "5s"}},
+            "responders.cooldown: expected at least 1 minute (\"1m\"), got '5s'",
+        ),
+        (
+            {"publish": {"retry_after": "10ms"}},
+            "publish.retry_after: expected at least 1 second (\"1s\"), got '10ms'",
+        ),
+        (
+            {"escalation": {"timeout": "1ms"}},
+            "escalation.timeout: expected at least 100 milliseconds (\"100ms\"), got '1ms'",
+        ),
+        (
+            {"publish": {"interval": "1ms"}},
+            "publish.interval: expected at least 10 milliseconds (\"10ms\"), got '1ms'",
+        ),
+    ],
+)
+def test_durations_have_a_sensible_minimum(raw: dict[str, Any], expected: str) -> None:
+    assert problems(raw) == [expected]
+
+
+def test_local_loops_may_tick_fast() -> None:
+    # a replay source reads a local file; the publisher and alerts read the store
+    config = loads(
+        {
+            "sources": [{**REPLAY, "interval": "10ms"}],
+            "publish": {"interval": "50ms"},
+            "escalation": {"interval": "50ms", "timeout": "200ms"},
+        }
+    )
+    assert config.sources[0].interval == 0.01 and config.publish.interval == 0.05
 
 
 @pytest.mark.parametrize("path", ["", "  "])

@@ -49,12 +49,12 @@ LEAKS = {
     ),
     "rss urls": (
         {"sources": [{"name": "r", "type": "rss", "urls": ["${XTOK}"]}]},
-        "sources[0].urls: expected http:// or https:// feed URLs",
+        "sources[0].urls[0]: expected an http:// or https:// feed URL",
         "XTOK",
     ),
     "rss url with the variable inside it": (
         {"sources": [{"name": "r", "type": "rss", "urls": ["ftp://x/${XTOK}"]}]},
-        "sources[0].urls: expected http:// or https:// feed URLs",
+        "sources[0].urls[0]: expected an http:// or https:// feed URL",
         "XTOK",
     ),
     "console port": (
@@ -294,6 +294,62 @@ def test_an_empty_console_host_is_refused_not_every_interface(host: str) -> None
 
 
 @pytest.mark.parametrize(
+    "value", ["$X_BEARER_TOKEN", "%X_BEARER_TOKEN%", "$(X_BEARER_TOKEN)", "Bearer $X_BEARER_TOKEN"]
+)
+def test_an_unexpanded_variable_reference_is_refused(value: str) -> None:
+    (problem,) = problems({"sources": [{**X_SEARCH, "bearer_token": value}]}, {})
+    assert problem.startswith("sources[0].bearer_token: "), problem
+    assert "write ${X_BEARER_TOKEN}" in problem
+
+
+def test_a_dollar_name_set_in_the_environment_is_refused_anywhere() -> None:
+    (problem,) = problems({"storage": {"path": "$HOME/earful.db"}}, {"HOME": "/home/ana"})
+    assert problem.startswith("storage.path: ") and "write ${HOME}" in problem
+    assert "/home/ana" not in problem
+
+
+def test_dollar_text_that_is_no_variable_still_loads() -> None:
+    raw = {
+        "brand": {"name": "Acme", "keywords": ["$ACME", "100% acme", "$$ACME_INC", "$${NO}"]},
+        "sources": [
+            {"name": "r", "type": "rss", "urls": ["https://n.example/rss?q=caf%C3%A9%20x"]}
+        ],
+    }
+    config = parse_config(raw, Path("earful.toml"), {})
+    # a cashtag is no variable; "$$" writes one "$"
+    assert config.brand.keywords == ("$ACME", "100% acme", "$ACME_INC", "${NO}")
+
+
+@pytest.mark.parametrize(
+    ("key", "extra"),
+    [
+        ("bearer_token", {}),
+        ("password", {"client_secret": "s" * 20, "username": "acme_help"}),
+        ("app_password", {"identifier": "acme.bsky.social"}),
+    ],
+)
+def test_a_secret_from_the_environment_loses_its_trailing_newline(
+    key: str, extra: dict[str, str]
+) -> None:
+    tables = {
+        "bearer_token": X_SEARCH,
+        "password": {"name": "r", "type": "reddit", "client_id": "abc"},
+        "app_password": {"name": "b", "type": "bluesky"},
+    }
+    raw = {"sources": [{**tables[key], **extra, key: "${SECRET_FROM_K8S}"}]}
+    config = loads(raw, {"SECRET_FROM_K8S": "  tok-123456\n"})
+    assert getattr(config.sources[0], key) == "tok-123456"
+    assert "tok-123456" in config.secret_values()
+
+
+def test_a_control_character_inside_a_secret_is_refused_unshown() -> None:
+    raw = {"sources": [{**X_SEARCH, "bearer_token": "${XB}"}]}
+    (problem,) = problems(raw, {"XB": "tok-123456\r\nX-Injected: 1"})
+    assert problem.startswith("sources[0].bearer_token: ") and "control character" in problem
+    assert "tok-123456" not in problem and "Injected" not in problem
+
+
+@pytest.mark.parametrize(
     ("platform", "expected"),
     [
         ("twitter", 'did you mean "x"'),
@@ -414,6 +470,30 @@ def test_a_huge_replay_batch_is_refused() -> None:
     assert problem.startswith("sources[0].batch: expected less than or equal to"), problem
 
 
+def test_a_short_value_from_the_environment_inside_a_url_is_not_shown() -> None:
+    raw = {"sources": [{"name": "r", "type": "rss", "urls": ["news.example/rss?k=${FT}"]}]}
+    (problem,) = problems(raw, {"FT": "abc12"})
+    assert "abc12" not in problem
+    assert problem == (
+        "sources[0].urls[0]: expected an http:// or https:// feed URL, "
+        "got 'news.example/rss?k=(the value of $FT)'"
+    )
+
+
+@pytest.mark.parametrize("value", ["x", "e", "s", "a duration"])
+def test_a_short_value_from_the_environment_never_garbles_the_message(value: str) -> None:
+    (problem,) = problems({"responders": {"cooldown": "${N}m"}}, {"N": value})
+    assert problem == (
+        'responders.cooldown: expected a duration like "90s" or "5m", got \'(the value of $N)m\''
+    )
+
+
+def test_a_whole_short_value_is_named_by_its_variable() -> None:
+    (problem,) = problems({"console": {"port": "${P}"}}, {"P": "a"})
+    assert problem.startswith("console.port: expected a valid integer")
+    assert problem.endswith(", got (the value of $P)")
+
+
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
@@ -495,3 +575,17 @@ def test_the_cli_exits_2_on_an_empty_storage_path(tmp_path: Path) -> None:
 def test_a_blank_source_name_is_refused(name: str) -> None:
     (problem,) = problems({"sources": [{**REPLAY, "name": name}]})
     assert problem.startswith("sources[0].name: expected a name"), problem
+
+
+def test_an_unset_variable_in_a_list_hides_no_sibling_problem() -> None:
+    raw = {"sources": [{"name": "r", "type": "rss", "urls": ["${UNSET}", "ftp://n.example/rss"]}]}
+    assert problems(raw, {}) == [
+        "sources[0].urls[0]: environment variable UNSET is not set",
+        "sources[0].urls[1]: expected an http:// or https:// feed URL, got 'ftp://n.example/rss'",
+    ]
+    raw = {"sources": [{**NETWORK_TABLES["reddit"], "subreddits": ["${UNSET}", "r/a b"]}]}
+    assert problems(raw, {}) == [
+        "sources[0].subreddits[0]: environment variable UNSET is not set",
+        "sources[0].subreddits[1]: 'r/a b' is not a subreddit name (letters, digits and _, "
+        'like "LumenetUK" or "r/LumenetUK")',
+    ]

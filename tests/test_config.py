@@ -221,6 +221,15 @@ def test_relative_paths_are_relative_to_the_config_path_as_given(tmp_path: Path)
     assert config.resolve("rules.toml") == tmp_path / "site" / "rules.toml"
 
 
+def test_the_starter_points_to_documentation_that_comes_with_earful() -> None:
+    from importlib.resources import files
+
+    starter = files("earful").joinpath("starter.toml").read_text(encoding="utf-8")
+    header = starter.split("\n\n", 1)[0]
+    # config.example.toml is not installed with the package: say where it is
+    assert "README.md" in header and "not installed" in header
+
+
 def test_a_template_saved_with_a_byte_order_mark_renders_without_it(tmp_path: Path) -> None:
     from responders.templating import SAMPLE_CONTEXT, Templates
 

@@ -38,6 +38,7 @@ from listener.base import (
     SpanDuration,
     TickDuration,
     TimeoutDuration,
+    not_blank,
 )
 from listener.mention import Brand
 
@@ -118,9 +119,7 @@ class StorageConfig(_Section):
     @classmethod
     def _named(cls, value: str) -> str:
         # "" would reach SQLite as "unable to open database file", at run time
-        if not value.strip():
-            raise ValueError('expected a file name for the database, like "earful.db"')
-        return value
+        return not_blank(value, 'a file name for the database, like "earful.db"')
 
 
 class RulesConfig(_Section):
@@ -204,12 +203,11 @@ class ConsoleConfig(_Section):
     def _one_address(cls, value: str) -> str:
         # aiohttp reads an empty host as every interface, IPv4 and IPv6: an unset
         # "${CONSOLE_HOST:-}" would open the console to the network
-        if not value.strip():
-            raise ValueError(
-                'expected an address to listen on, like "127.0.0.1" (the default); '
-                'write "0.0.0.0" to listen on every interface'
-            )
-        return value.strip()
+        expected = (
+            'an address to listen on, like "127.0.0.1" (the default); write "0.0.0.0" '
+            "to listen on every interface"
+        )
+        return not_blank(value, expected).strip()
 
 
 class LoggingConfig(_Section):

@@ -129,6 +129,14 @@ def parse_duration(value: Any, minimum: float = 0.0) -> float:
     return seconds
 
 
+def not_blank(value: str, expected: str) -> str:
+    """`value`, or ValueError("expected ...") when it is empty or spaces: a blank
+    value would mean something else further on (a default, every interface)."""
+    if not value.strip():
+        raise ValueError(f"expected {expected}")
+    return value
+
+
 def _spelled(seconds: float) -> str:
     """A minimum in words and as written: 'at least 1 second ("1s")'."""
     for unit, size, word in (
@@ -197,9 +205,7 @@ class SourceSettings(BaseModel):
     def _named(cls, name: str) -> str:
         # the name keys the source's cursor and `earful poll --source`: a blank one
         # cannot be told apart in logs or typed on a command line
-        if not name.strip():
-            raise ValueError('expected a name for the source, like "x-mentions"')
-        return name
+        return not_blank(name, 'a name for the source, like "x-mentions"')
 
     @field_validator("base_url", mode="before")
     @classmethod

@@ -723,7 +723,7 @@ def poll(config_file: Path | None, as_json: bool, source_name: str | None, max_p
     if not config.sources:
         raise BadConfig(
             f"{config.path}: no [[sources]] to poll; add a [[sources]] table "
-            "(config.example.toml shows one for each type)"
+            "(config.example.toml, in Earful's source, shows one for each type)"
         )
     _setup_logging(config, "warning" if as_json else None)
     summaries, errors = asyncio.run(_poll_all(config, source_name, max_pages))
@@ -1312,7 +1312,7 @@ def alerts_send(config_file: Path | None, as_json: bool) -> None:
     if not config.escalation.webhook_url:
         raise BadConfig(
             f"{config.path}: escalation.webhook_url: not set; add an [escalation] section "
-            "with the webhook URL (see config.example.toml)"
+            "with the webhook URL (see config.example.toml in Earful's source)"
         )
     _setup_logging(config, "warning" if as_json else None)
     summary = asyncio.run(_send_alerts(config))

@@ -11,15 +11,17 @@ echoed at all. `Config.secret_values()` lists what logs must mask (earful.redact
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -30,7 +32,14 @@ from pydantic import (
 from earful import sources as registry
 from earful.config_env import expand
 from earful.config_problems import Findings, Loc, key_path
-from listener.base import Duration, SourceSettings
+from listener.base import (
+    PaceDuration,
+    SourceSettings,
+    SpanDuration,
+    TickDuration,
+    TimeoutDuration,
+    not_blank,
+)
 from listener.mention import Brand
 
 DEFAULT_CONFIG = "earful.toml"
@@ -52,10 +61,52 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# What people call the platforms, for "did you mean" (difflib finds typos, not these)
+_PLATFORM_NICKNAMES = {"twitter": "x", "bsky": "bluesky", "hn": "hackernews"}
+
+
+def _platform(name: str) -> str:
+    """A [brand] handles key: a platform mentions come from, so that the brand's
+    own posts there are recognised (any other key would be silently unused)."""
+    if name in registry.PLATFORMS:
+        return name
+    folded = name.strip().casefold()
+    guess = _PLATFORM_NICKNAMES.get(folded) or next(
+        iter(difflib.get_close_matches(folded, registry.PLATFORMS, n=1)), None
+    )
+    hint = f' (did you mean "{guess}"?)' if guess else ""
+    raise ValueError(
+        f"not a platform Earful reads{hint}; expected one of {', '.join(registry.PLATFORMS)}"
+    )
+
+
+def _bare_handle(handle: str) -> str:
+    """The handle as the platforms give an author's: no "@" (Brand.is_own and the
+    rules drop it too), no Reddit "u/" or "/u/", and no URL. A Mastodon handle
+    keeps its "@instance" ("acme@mastodon.social")."""
+    bare = handle.strip().lstrip("@")
+    for prefix in ("/u/", "u/"):
+        bare = bare.removeprefix(prefix)
+    if "/" in bare or any(c.isspace() for c in bare):
+        raise ValueError(
+            'expected the bare handle, like "AcmeHelp" ("@AcmeHelp" and Reddit\'s '
+            '"u/acme_help" are fine), not a URL or words'
+        )
+    return bare
+
+
 class BrandConfig(_Section):
     name: str = Field(min_length=1)
     keywords: tuple[str, ...] = ()
-    handles: dict[str, str] = {}
+    handles: dict[
+        Annotated[str, AfterValidator(_platform)], Annotated[str, AfterValidator(_bare_handle)]
+    ] = {}
+
+    @field_validator("handles")
+    @classmethod
+    def _left_empty(cls, handles: dict[str, str]) -> dict[str, str]:
+        # "${ACME_X_HANDLE:-}" left empty: no account on that platform
+        return {platform: handle for platform, handle in handles.items() if handle}
 
     def brand(self) -> Brand:
         return Brand(self.name, self.keywords, dict(self.handles))
@@ -63,6 +114,12 @@ class BrandConfig(_Section):
 
 class StorageConfig(_Section):
     path: str = "earful.db"
+
+    @field_validator("path")
+    @classmethod
+    def _named(cls, value: str) -> str:
+        # "" would reach SQLite as "unable to open database file", at run time
+        return not_blank(value, 'a file name for the database, like "earful.db"')
 
 
 class RulesConfig(_Section):
@@ -77,17 +134,19 @@ class RulesConfig(_Section):
 
 
 class RespondersConfig(_Section):
-    cooldown: Duration = 12 * 3600.0
+    cooldown: SpanDuration = 12 * 3600.0
     escalate_at: int = Field(80, ge=0, le=100)
     templates: str | None = None  # a folder whose *.j2 files override the shipped ones
 
 
 class PublishConfig(_Section):
     mode: Literal["dry-run", "live"] = "dry-run"
-    interval: Duration = 15.0
-    max_attempts: int = Field(5, ge=1)
-    retry_after: Duration = 60.0
-    batch: int = Field(10, ge=1)
+    interval: TickDuration = 15.0  # reads the store; posts only what people approved
+    # Upper bounds on counts: a number past them is a typo, and past 2**63 SQLite
+    # cannot store it at all (OverflowError mid-run instead of an error at start-up).
+    max_attempts: int = Field(5, ge=1, le=100)
+    retry_after: PaceDuration = 60.0
+    batch: int = Field(10, ge=1, le=1000)  # replies claimed per round
 
 
 class EscalationConfig(_Section):
@@ -96,13 +155,13 @@ class EscalationConfig(_Section):
 
     webhook_url: str | None = None  # a secret: never logged (only its host)
     min_urgency: int | None = Field(None, ge=0, le=100)  # None: responders.escalate_at
-    interval: Duration = 15.0
-    timeout: Duration = 10.0
-    max_attempts: int = Field(5, ge=1)
-    retry_after: Duration = 30.0
+    interval: TickDuration = 15.0  # reads the store; each alert's retries wait retry_after
+    timeout: TimeoutDuration = 10.0
+    max_attempts: int = Field(5, ge=1, le=100)
+    retry_after: PaceDuration = 30.0
     # An alert not yet tried by this age is skipped: after downtime, or when a webhook
     # is first configured, a backlog of old alerts is not urgent news for a channel.
-    max_age: Duration = 86400.0
+    max_age: SpanDuration = 86400.0
     # True only for a receiver that drops repeats of one X-Earful-Alert-Id (Slack does
     # not): then a timeout or a crash mid-send is retried instead of left `unknown`.
     receiver_dedupes: bool = False
@@ -135,9 +194,20 @@ class ConsoleConfig(_Section):
     enabled: bool = True  # `earful run --no-console` turns it off for one run
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
-    session_ttl: Duration = 12 * 3600.0  # idle time after which a login ends
-    refresh: Duration = 5.0  # how often the queue page asks for new drafts
+    session_ttl: SpanDuration = 12 * 3600.0  # idle time after which a login ends
+    refresh: PaceDuration = 5.0  # how often the queue page asks for new drafts
     secure_cookie: bool = False  # true when served over HTTPS (behind a proxy)
+
+    @field_validator("host")
+    @classmethod
+    def _one_address(cls, value: str) -> str:
+        # aiohttp reads an empty host as every interface, IPv4 and IPv6: an unset
+        # "${CONSOLE_HOST:-}" would open the console to the network
+        expected = (
+            'an address to listen on, like "127.0.0.1" (the default); write "0.0.0.0" '
+            "to listen on every interface"
+        )
+        return not_blank(value, expected).strip()
 
 
 class LoggingConfig(_Section):
@@ -195,7 +265,8 @@ class Config:
         return self.path.parent
 
     def resolve(self, value: str | Path) -> Path:
-        """Paths in the config are relative to the config file's folder."""
+        """Paths in the config are relative to the folder of the config file's path
+        as given (a symlink's own folder, not its target's)."""
         p = Path(value).expanduser()
         return p if p.is_absolute() else self.base_dir / p
 
@@ -231,7 +302,8 @@ def load_config(
     reason; a source with one is left out of `sources` (still in `named_sources`)."""
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        # utf-8-sig: Windows editors start UTF-8 files with a byte order mark
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise ConfigError(
             path, ["file not found (run `earful init` to write a starter config)"]
@@ -266,7 +338,9 @@ def parse_config(
     if found.problems or root is None:
         raise ConfigError(path, found.messages())
     return Config(
-        path=path.resolve(),
+        # absolute(), not resolve(): "relative to this file" means the path the user
+        # gave, also when it is a symlink into a shared folder
+        path=path.absolute(),
         brand=root.brand,
         storage=root.storage,
         sources=tuple(source_settings),
@@ -305,7 +379,8 @@ def _validate_sources(
             found.problem(where, "expected a table of source keys")
             continue
         type_name = table.get("type")
-        if type_name not in registry.SOURCE_MODULES:
+        # a list or table is no type name, and no dict key either (unhashable)
+        if not isinstance(type_name, str) or type_name not in registry.SOURCE_MODULES:
             found.problem((*where, "type"), _unknown_type(type_name))
             continue
         name = table.get("name")

@@ -1,5 +1,5 @@
 """${VAR} in a config: read from the environment, and recorded as such so that no
-message shows the value.
+message shows the value. "$$" writes one "$".
 
 May import: earful.config_problems.
 """
@@ -7,13 +7,23 @@ May import: earful.config_problems.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
 from earful.config_problems import SECRETISH, Findings, Loc
 
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_VAR = re.compile(rf"\$\{{({_NAME})(?::-([^}}]*))?\}}")
+# What a string is cut into: "$$" (one "$"), a ${...} reference, or text
+_PIECE = re.compile(rf"\$\$|{_VAR.pattern}")
 _REFERENCE_FORM = "expected ${NAME} or ${NAME:-default}"
+# How other tools write a variable, which Earful does not read: the shell's $NAME
+# and $(command), Windows' %NAME%
+_FOREIGN = re.compile(rf"\$\((?P<command>[^)]*)\)|\$(?P<dollar>{_NAME})|%(?P<percent>{_NAME})%")
+# A name that can only be an environment variable ("$X_BEARER_TOKEN"), unlike a
+# cashtag ("$ACME") or a word after "$" in a password
+_ENV_LIKE = re.compile(r"[A-Z][A-Z0-9]*_[A-Z0-9_]+")
 
 
 def expand(
@@ -30,9 +40,15 @@ def expand(
         return [expand(v, env, (*where, i), found, secret) for i, v in enumerate(value)]
     if not isinstance(value, str):
         return value
-    if "${" in value:
+    if "$" in value or "%" in value:
         value = _substitute(value, env, where, found, secret)
-    if secret and value.strip():
+    if secret:
+        # A mounted secret file ends in a newline (Kubernetes, Docker): in a header it
+        # fails every request ("Forbidden control character"). No credential has
+        # spaces around it.
+        value = value.strip()
+        _refuse_control_characters(value, where, found)
+    if secret and value:
         found.secret_keys.append((where, value))
     return value
 
@@ -40,15 +56,60 @@ def expand(
 def _substitute(
     value: str, env: Mapping[str, str], where: Loc, found: Findings, secret: bool
 ) -> str:
-    matches = list(_VAR.finditer(value))
-    starts = {m.start() for m in matches}
+    pieces = list(_PIECE.finditer(value))
+    _report_malformed(value, pieces, where, found, secret)
+    _report_foreign(value, pieces, env, where, found, secret)
+    out: list[str] = []  # the value
+    shown: list[str] = []  # the value as a message may show it
+    at = 0
+    for piece in pieces:
+        text = value[at : piece.start()]
+        out.append(text)
+        shown.append(text)
+        got, said = _piece(piece, env, where, found, secret)
+        out.append(got)
+        shown.append(said)
+        at = piece.end()
+    out.append(value[at:])
+    shown.append(value[at:])
+    result = "".join(out)
+    if any(p.group(0) != "$$" for p in pieces):
+        whole = len(pieces) == 1 and pieces[0].span() == (0, len(value))
+        found.expanded.append((where, result, "".join(shown), whole))
+    return result
+
+
+def _piece(
+    piece: re.Match[str], env: Mapping[str, str], where: Loc, found: Findings, secret: bool
+) -> tuple[str, str]:
+    """(what one "$$" or ${...} stands for, what a message shows for it)."""
+    if piece.group(0) == "$$":
+        return "$", "$"
+    name, default = piece.group(1), piece.group(2)
+    if name in env and env[name] != "":
+        got = env[name].strip() if secret else env[name]  # see expand
+        found.from_env.append((where, name, got))
+        return got, f"(the value of ${name})"
+    if default is not None:
+        return default, default
+    found.unset(where, name)
+    return "", ""
+
+
+def _report_malformed(
+    value: str, pieces: list[re.Match[str]], where: Loc, found: Findings, secret: bool
+) -> None:
+    """Each "${" that starts no valid reference."""
+    starts = {m.start() for m in pieces}
     for index in (i for i in range(len(value)) if value.startswith("${", i)):
         if index in starts:
             continue
-        inside = any(m.start() < index < m.end() for m in matches)
+        within = [m for m in pieces if m.start() < index < m.end()]
+        if within and within[0].group(0) == "$$":
+            continue  # "$${" writes "${"
         rest = value[index:]
         end = rest.find("}")
-        if inside:
+        if within:
             what = "a ${...} default cannot hold another ${...}"
         elif end < 0:
             what = f"unterminated ${{ (no closing }}): {_REFERENCE_FORM}"
@@ -64,14 +125,60 @@ def _substitute(
         found.problem(where, what)
         found.reported.append(where)
 
-    def substitute(match: re.Match[str]) -> str:
-        name, default = match.group(1), match.group(2)
-        if name in env and env[name] != "":
-            found.from_env.append((where, name, env[name]))
-            return env[name]
-        if default is not None:
-            return default
-        found.unset(where, name)
-        return ""
 
-    return _VAR.sub(substitute, value)
+def _report_foreign(
+    value: str,
+    pieces: list[re.Match[str]],
+    env: Mapping[str, str],
+    where: Loc,
+    found: Findings,
+    secret: bool,
+) -> None:
+    """$NAME, $(NAME) or %NAME% in the file's own text: passed on as written, a
+    platform would get "$X_BEARER_TOKEN" for a token. The first one in the value is
+    refused, saying what to write."""
+    bounds = [0, *(edge for p in pieces for edge in p.span()), len(value)]
+    for start, end in zip(bounds[::2], bounds[1::2], strict=True):
+        for match in _FOREIGN.finditer(value, start, end):
+            alone = match.group(0) == value.strip()
+            if _is_foreign(match, env, secret and alone):
+                found.problem(where, _foreign_message(match))
+                found.reported.append(where)
+                return
+
+
+def _is_foreign(match: re.Match[str], env: Mapping[str, str], alone_in_a_secret: bool) -> bool:
+    if match.group("command") is not None:
+        return True  # no config value means "$(...)" literally
+    name = match.group("dollar") or match.group("percent")
+    return name in env or bool(_ENV_LIKE.fullmatch(name)) or alone_in_a_secret
+
+
+def _foreign_message(match: re.Match[str]) -> str:
+    command = match.group("command")
+    name = match.group("dollar") or match.group("percent") or (command or "").strip()
+    if not re.fullmatch(_NAME, name):
+        # a command, not a variable: its text may be part of a secret
+        return (
+            "a $(...) command is not run: put its output in an environment variable "
+            "NAME and write ${NAME}"
+        )
+    # the reference itself, unquoted: under a secret key a quoted value is hidden
+    why = "Earful runs no commands" if command is not None else "only ${NAME} is"
+    escape = ", or $$ for a literal $" if match.group("dollar") else ""
+    return f"{match.group(0)} is not read from the environment ({why}): write ${{{name}}}{escape}"
+
+
+def _refuse_control_characters(value: str, where: Loc, found: Findings) -> None:
+    """A credential goes into HTTP headers, where a line break is refused (or worse,
+    starts a header of its own): at start-up, not at the first request. The value is
+    not shown."""
+    if where in found.reported:
+        return
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        found.problem(
+            where,
+            "contains a control character (a line break, tab or the like) inside the "
+            "value: remove it (spaces and line breaks around it are dropped)",
+        )
+        found.reported.append(where)

@@ -35,6 +35,9 @@ class Findings:
     problems: list[tuple[Loc, str]] = field(default_factory=list)
     # (key path, variable, value) for each ${VAR} the environment filled in
     from_env: list[tuple[Loc, str, str]] = field(default_factory=list)
+    # (key path, value, how a message shows it, whether one ${VAR} is all of it) for
+    # each string with a ${VAR} in it: "news.example/rss?k=(the value of $FT)"
+    expanded: list[tuple[Loc, str, str, bool]] = field(default_factory=list)
     # (key path, value) of strings under keys that look secret
     secret_keys: list[tuple[Loc, str]] = field(default_factory=list)
     # key paths whose ${...} was already reported (unset, malformed): not again
@@ -95,29 +98,30 @@ class Findings:
         return frozenset(v for v in values if v.strip())
 
     def _conceal(self, loc: Loc, message: str) -> str:
-        labels: list[str] = []
-        hidden = [(where, value, f"(the value of ${name})") for where, name, value in self.from_env]
-        hidden += [(where, value, "(hidden)") for where, value in self.secret_keys]
-        for where, value, label in hidden:
-            # Values of MIN_HIDDEN_LENGTH or more are hidden wherever they appear;
-            # shorter ones only where the problem is about their key or its table.
-            own = loc[: len(where)] == where  # the problem is about this value itself
-            near = own or where[: len(loc)] == loc  # ...or about a table holding it
-            long = len(value.strip()) >= MIN_HIDDEN_LENGTH
-            if not (near or long):
-                continue
-            token = f"\x00{len(labels)}\x00"
-            message, hit = _replace(message, (repr(value), repr(value.strip())), token)
-            # The bare value, when no repr of it was found: for a short value only in
-            # a message about the key itself (elsewhere "s" or "80" is ordinary text).
-            if long or (own and not hit):
-                message, found_bare = _replace(message, (value, value.strip()), token)
-                hit = hit or found_bare
-            if hit:
-                labels.append(label)
-        for index, label in enumerate(labels):
-            message = message.replace(f"\x00{index}\x00", label)
-        return message
+        """The message with each value shown in it that came from the environment,
+        or sits under a secret-looking key, replaced by what may be shown.
+
+        Only the value as a message quotes it ('xm', "search") is replaced, never
+        the same letters elsewhere: a value "x" must not turn "expected" into
+        "e(the value of $N)pected". Messages quote what they were given; those
+        that name a value bare name one of a few fixed words (modes)."""
+        swaps: dict[str, str] = {}
+        for where, value, shown, whole in self.expanded:
+            if _concerns(loc, where, value):
+                said = shown if whole else repr(shown)
+                _quoted(swaps, value, said, f'"{shown}"')
+        for where, name, value in self.from_env:  # a value quoted on its own
+            if _concerns(loc, where, value):
+                _quoted(swaps, value, f"(the value of ${name})", f'"(the value of ${name})"')
+        for where, value in self.secret_keys:
+            if _concerns(loc, where, value):
+                _quoted(swaps, value, "(hidden)", '"(hidden)"')
+        if not swaps:
+            return message
+        # one pass, longest first: what was put in is not looked at again
+        forms = sorted(swaps, key=len, reverse=True)
+        pattern = re.compile("|".join(re.escape(f) for f in forms))
+        return pattern.sub(lambda m: swaps[m.group(0)], message)
 
     def validation_errors(
         self, exc: ValidationError, model: type[BaseModel], prefix: Loc = ()
@@ -153,13 +157,22 @@ class Findings:
         return False
 
 
-def _replace(message: str, forms: tuple[str, ...], token: str) -> tuple[str, bool]:
-    hit = False
-    for form in dict.fromkeys(forms):
-        if form and form in message:
-            message = message.replace(form, token)
-            hit = True
-    return message, hit
+def _concerns(loc: Loc, where: Loc, value: str) -> bool:
+    """Whether a problem at `loc` may show the value at `where`: a value of
+    MIN_HIDDEN_LENGTH or more wherever it appears; a shorter one only in a problem
+    about its key or a table holding it (elsewhere '80' may be another key's)."""
+    own = loc[: len(where)] == where
+    holding = where[: len(loc)] == loc
+    return own or holding or len(value.strip()) >= MIN_HIDDEN_LENGTH
+
+
+def _quoted(swaps: dict[str, str], value: str, said: str, double_quoted: str) -> None:
+    """The ways a message quotes `value` (repr, or in double quotes), to be said
+    instead as `said` (for repr) and `double_quoted`. The first swap for a form wins."""
+    for form in dict.fromkeys((value, value.strip())):
+        if form.strip():
+            swaps.setdefault(repr(form), said)
+            swaps.setdefault(f'"{form}"', double_quoted)
 
 
 def _describe(error: Any, model: type[BaseModel], loc: Loc, where: Loc) -> str:

@@ -24,6 +24,10 @@ SOURCE_MODULES: dict[str, str] = {
     "rss": "listener.rss",
 }
 
+# The platforms a mention comes from, as Mention.platform and [brand] handles name
+# them: every source type but replay, which re-plays posts of these.
+PLATFORMS: tuple[str, ...] = tuple(t for t in SOURCE_MODULES if t != "replay")
+
 # Types named by the design that this version does not have yet; config naming them
 # gets a clear "not available" instead of "unknown type".
 PLANNED_SOURCES: tuple[str, ...] = ()

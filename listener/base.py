@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator
 
@@ -106,9 +107,9 @@ MAX_DURATION_DAYS = 3650
 MAX_DURATION = MAX_DURATION_DAYS * 86400.0
 
 
-def parse_duration(value: Any) -> float:
-    """'90s', '5m', '2h', '1d' or a number of seconds, to seconds; at most
-    MAX_DURATION_DAYS days."""
+def parse_duration(value: Any, minimum: float = 0.0) -> float:
+    """'90s', '5m', '2h', '1d', '500ms' or a number of seconds, to seconds: more than
+    0 and at least `minimum`, at most MAX_DURATION_DAYS days."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         seconds = float(value)
     else:
@@ -118,6 +119,8 @@ def parse_duration(value: Any) -> float:
         seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     if seconds <= 0:
         raise ValueError(f"expected a positive duration, got {value!r}")
+    if seconds < minimum:
+        raise ValueError(f"expected at least {_spelled(minimum)}, got {value!r}")
     if not seconds <= MAX_DURATION:  # also catches nan
         raise ValueError(
             f'expected a duration of at most {MAX_DURATION_DAYS} days ("{MAX_DURATION_DAYS}d"),'
@@ -126,7 +129,50 @@ def parse_duration(value: Any) -> float:
     return seconds
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
+def not_blank(value: str, expected: str) -> str:
+    """`value`, or ValueError("expected ...") when it is empty or spaces: a blank
+    value would mean something else further on (a default, every interface)."""
+    if not value.strip():
+        raise ValueError(f"expected {expected}")
+    return value
+
+
+def _spelled(seconds: float) -> str:
+    """A minimum in words and as written: 'at least 1 second ("1s")'."""
+    for unit, size, word in (
+        ("d", 86400.0, "day"),
+        ("h", 3600.0, "hour"),
+        ("m", 60.0, "minute"),
+        ("s", 1.0, "second"),
+        ("ms", 0.001, "millisecond"),
+    ):
+        count = round(seconds / size, 6)
+        if count >= 1 and count == int(count):
+            n = int(count)
+            return f'{n} {word}{"" if n == 1 else "s"} ("{n}{unit}")'
+    return f"{seconds} seconds"
+
+
+def _at_least(minimum: float) -> BeforeValidator:
+    def parse(value: Any) -> float:
+        return parse_duration(value, minimum)
+
+    return BeforeValidator(parse)
+
+
+# Durations, by what too short a one would do.
+Duration = Annotated[float, BeforeValidator(parse_duration)]  # nothing worse than waste
+# How often a loop over local things runs (the store, a replay file): a tighter loop
+# only burns CPU, and tests and the demo tick fast.
+TickDuration = Annotated[float, _at_least(0.01)]
+# How often something reaches over the network (a poll, a retry, the console pages
+# asking the server): "10ms" made an RSS source fetch its feed 90 times a second.
+PaceDuration = Annotated[float, _at_least(1.0)]
+# How long one request may take: shorter, and every answer would come too late.
+TimeoutDuration = Annotated[float, _at_least(0.1)]
+# How long a state lasts (a login, a cooldown, an alert's shelf life): seconds would
+# end it before anyone could use it.
+SpanDuration = Annotated[float, _at_least(60.0)]
 
 
 class SourceSettings(BaseModel):
@@ -137,15 +183,62 @@ class SourceSettings(BaseModel):
     # Why a source type has no use for base_url ("" when it calls an API there): a
     # base_url it would ignore is refused rather than silently doing nothing.
     no_base_url: ClassVar[str] = ""
+    # The shortest interval between polls: a poll reaches a platform. A source that
+    # reads local things may allow less.
+    shortest_interval: ClassVar[float] = 1.0
+    # What base_url is and an example of it, for the message about a malformed one.
+    base_url_is: ClassVar[str] = "an http:// or https:// URL"
+    base_url_example: ClassVar[str] = "http://127.0.0.1:9000"
 
     name: str
     type: str
     interval: Duration = 120.0
     base_url: str | None = None
 
+    @field_validator("interval", mode="before")
+    @classmethod
+    def _not_hammering(cls, value: Any) -> float:
+        return parse_duration(value, cls.shortest_interval)
+
+    @field_validator("name")
+    @classmethod
+    def _named(cls, name: str) -> str:
+        # the name keys the source's cursor and `earful poll --source`: a blank one
+        # cannot be told apart in logs or typed on a command line
+        return not_blank(name, 'a name for the source, like "x-mentions"')
+
+    @field_validator("base_url", mode="before")
+    @classmethod
+    def _blank_is_the_default(cls, value: Any) -> Any:
+        # "${X_BASE_URL:-}" left empty: the platform's own API, where base_url may
+        # be left out; a source that needs one (Mastodon) says so
+        blank = isinstance(value, str) and not value.strip()
+        return None if blank and not cls.model_fields["base_url"].is_required() else value
+
     @field_validator("base_url")
     @classmethod
     def _base_url_is_used(cls, base_url: str | None) -> str | None:
-        if base_url is not None and cls.no_base_url:
+        if base_url is None:
+            return None
+        if cls.no_base_url:
             raise ValueError(f"{cls.no_base_url}; base_url is not used")
-        return base_url
+        # checked here, not at the first poll: a URL without scheme or host fails
+        # every poll with a library's error instead
+        url = base_url.strip()
+        if not _is_http_url(url):
+            raise ValueError(
+                f'expected {cls.base_url_is}, like "{cls.base_url_example}", got {base_url!r}'
+            )
+        return url.rstrip("/")
+
+
+def _is_http_url(url: str) -> bool:
+    """http(s)://host[:port][/path], with nothing a request line could not carry."""
+    if any(c.isspace() or not c.isprintable() for c in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is no number
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -144,6 +144,7 @@ _GET_POSTS_MAX = 25
 
 
 class Settings(SourceSettings):
+    base_url_example: ClassVar[str] = DEFAULT_BASE_URL
     type: Literal["bluesky"]
     mode: Literal["search", "mentions"] = "search"
     # search: one query or several (each searched on its own); default the brand keywords

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -104,6 +104,7 @@ DEFAULT_BASE_URL = "https://hn.algolia.com"
 
 
 class Settings(SourceSettings):
+    base_url_example: ClassVar[str] = DEFAULT_BASE_URL
     type: Literal["hackernews"]
     # one query or several (each searched on its own); default the brand keywords
     query: str | list[str] | None = None

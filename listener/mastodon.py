@@ -28,7 +28,7 @@ the daemon waits before the next poll when the budget is spent.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -113,6 +113,8 @@ MAX_PAGE = 40
 
 
 class Settings(SourceSettings):
+    base_url_is: ClassVar[str] = "the instance URL (http:// or https://)"
+    base_url_example: ClassVar[str] = "https://mastodon.social"
     type: Literal["mastodon"]
     # the instance whose API Earful reads (and, with a token, posts through)
     base_url: str
@@ -124,20 +126,6 @@ class Settings(SourceSettings):
     page_size: int = Field(default=MAX_PAGE, ge=1, le=MAX_PAGE)
     # the widest visibility a reply may have; a reply is never wider than the post
     reply_visibility: Visibility = "public"
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        url = value.strip()
-        try:
-            parts = urlsplit(url)
-        except ValueError:
-            parts = None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(
-                f'expected the instance URL, like "https://mastodon.social", got {value!r}'
-            )
-        return url.rstrip("/")
 
     @field_validator("tag")
     @classmethod

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from listener.base import SourceContext, SourceSettings
 from listener.mention import Author, Mention, as_int, parse_time
@@ -146,14 +146,27 @@ def _url(kind: str, data: Mapping[str, Any], native_id: str, thread: str | None)
 _SUBREDDIT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]{1,20}$")
 
 
+def _subreddit(raw: str) -> str:
+    """A subreddit's bare name, "r/" or "/r/" dropped."""
+    name = raw.strip().removeprefix("/").removeprefix("r/")
+    if not _SUBREDDIT.match(name):
+        raise ValueError(
+            f'{raw!r} is not a subreddit name (letters, digits and _, like "LumenetUK" or '
+            '"r/LumenetUK")'
+        )
+    return name
+
+
 class Settings(SourceSettings):
+    base_url_example: ClassVar[str] = "https://oauth.reddit.com"
     type: Literal["reddit"]
     mode: Literal["search", "comments", "submissions", "mentions"] = "search"
     # search: Reddit search syntax; default: the brand keywords joined with OR
     query: str | None = Field(default=None, min_length=1)
     # comments / submissions: posts must name one of these; default: brand keywords
     keywords: tuple[str, ...] | None = None
-    subreddits: tuple[str, ...] = ("all",)
+    # checked one by one: each problem at its subreddits[N], none hidden by another's
+    subreddits: tuple[Annotated[str, AfterValidator(_subreddit)], ...] = ("all",)
     client_id: str = Field(min_length=1)
     client_secret: str | None = None  # None: an installed app (read-only)
     username: str | None = None
@@ -172,19 +185,10 @@ class Settings(SourceSettings):
 
     @field_validator("subreddits")
     @classmethod
-    def _subreddit_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+    def _some(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if not value:
             raise ValueError('expected at least one subreddit (["all"] is all of Reddit)')
-        names = []
-        for raw in value:
-            name = raw.strip().removeprefix("/").removeprefix("r/")
-            if not _SUBREDDIT.match(name):
-                raise ValueError(
-                    f"{raw!r} is not a subreddit name (letters, digits and _, "
-                    'like "LumenetUK" or "r/LumenetUK")'
-                )
-            names.append(name)
-        return tuple(names)
+        return value
 
     @model_validator(mode="after")
     def _mode_needs(self) -> Settings:
@@ -201,11 +205,13 @@ class Settings(SourceSettings):
                 "(and the script app's client_secret)"
             )
         if self.query is not None and self.mode != "search":
-            raise ValueError(f'query is only used by mode = "search" (this source is {self.mode})')
+            raise ValueError(
+                f'query is only used by mode = "search" (this source\'s mode is "{self.mode}")'
+            )
         if self.keywords is not None and self.mode not in ("comments", "submissions"):
             raise ValueError(
                 'keywords is only used by mode = "comments" or "submissions" '
-                f"(this source is {self.mode})"
+                f'(this source\'s mode is "{self.mode}")'
             )
         if self.mode == "mentions" and "subreddits" in self.model_fields_set:
             raise ValueError('mode = "mentions" reads the inbox: leave out subreddits')

@@ -68,10 +68,11 @@ log = logging.getLogger("earful.replay")
 class Settings(SourceSettings):
     type: Literal["replay"]
     path: str
-    batch: int = Field(default=5, ge=1)
+    batch: int = Field(default=5, ge=1, le=10_000)  # posts per tick
     clock: Literal["original", "replay", "shifted"] = "original"
     loop: bool = False
     no_base_url: ClassVar[str] = "replay sources read a file"
+    shortest_interval: ClassVar[float] = 0.01  # a local file: the demo and tests tick fast
 
 
 def build(settings: Settings, ctx: SourceContext) -> ReplaySource:

@@ -39,10 +39,10 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urljoin, urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
 from listener.base import (
     Cursor,
@@ -181,19 +181,24 @@ _ACCEPT = (
 )
 
 
+def _feed_url(url: str) -> str:
+    if not re.match(r"^https?://[^\s/]+", url, re.IGNORECASE):
+        raise ValueError(f"expected an http:// or https:// feed URL, got {url!r}")
+    return url
+
+
 class Settings(SourceSettings):
     no_base_url: ClassVar[str] = "rss sources fetch the full URLs in urls"
     type: Literal["rss"]
-    urls: list[str] = Field(min_length=1)
+    # checked one by one: each problem at its urls[N], none hidden by another's
+    # (an unset ${VAR} in one URL)
+    urls: list[Annotated[str, AfterValidator(_feed_url)]] = Field(min_length=1)
     # keep only entries naming the brand; false for feeds about the brand already
     match: bool = True
 
     @field_validator("urls")
     @classmethod
-    def _http_urls(cls, urls: list[str]) -> list[str]:
-        for url in urls:
-            if not re.match(r"^https?://[^\s/]+", url, re.IGNORECASE):
-                raise ValueError(f"expected http:// or https:// feed URLs, got {url!r}")
+    def _once(cls, urls: list[str]) -> list[str]:
         return list(dict.fromkeys(urls))
 
 

@@ -24,11 +24,17 @@ settles to {"since_id": <newest id>}. The first run (no since_id) backfills the
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from listener.base import Duration, SourceContext, SourceSettings
+from listener.base import (
+    Duration,
+    PaceDuration,
+    SourceContext,
+    SourceSettings,
+    TimeoutDuration,
+)
 from listener.mention import Author, Mention, as_int, parse_time
 from listener.normalize import (
     as_bool,
@@ -51,6 +57,7 @@ POSTING_KEYS = ("consumer_key", "consumer_secret", "access_token", "access_token
 class Settings(SourceSettings):
     """Config keys of an X source (see docs/x.md)."""
 
+    base_url_example: ClassVar[str] = "https://api.twitter.com"
     type: Literal["x"]
     mode: Literal["mentions", "search"] = "mentions"
     # mentions: the brand account, "@" optional; [brand] handles.x when left out
@@ -72,11 +79,11 @@ class Settings(SourceSettings):
     include_retweets: bool = False
     # requests Earful allows itself per endpoint per 15-minute window; set it to
     # (or under) the limit of the app's access tier
-    requests_per_window: int = Field(10, ge=1)
+    requests_per_window: int = Field(10, ge=1, le=10_000)
     # the adaptive polling interval moves between these bounds
-    min_interval: Duration = 60.0
-    max_interval: Duration = 900.0
-    timeout: Duration = 30.0
+    min_interval: PaceDuration = 60.0
+    max_interval: PaceDuration = 900.0
+    timeout: TimeoutDuration = 30.0
     # a "thanks" draft goes out as a reply, or as a like of the praising post
     thanks_as: Literal["reply", "like"] = "reply"
 

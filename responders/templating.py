@@ -120,7 +120,8 @@ class Templates:
         loaders: list[jinja2.BaseLoader] = [shipped]
         if directory is not None:
             _check_folder(directory)
-            loaders.insert(0, jinja2.FileSystemLoader(directory))
+            # utf-8-sig: a byte order mark would open every reply with an invisible character
+            loaders.insert(0, jinja2.FileSystemLoader(directory, encoding="utf-8-sig"))
         env = _environment(jinja2.ChoiceLoader(loaders))
         fallback_env = _environment(shipped)
         self._templates: dict[str, jinja2.Template] = {}

@@ -1705,7 +1705,8 @@ def _read(entry: str | Path, base_dir: Path | None) -> tuple[str, str]:
     if not path.is_absolute() and base_dir is not None:
         path = base_dir / path
     try:
-        return str(entry), path.read_text(encoding="utf-8")
+        # utf-8-sig: a byte order mark (Windows editors write one) is no TOML
+        return str(entry), path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise RuleError(f"{entry}: not UTF-8 text") from None
     except OSError as exc:

@@ -189,3 +189,50 @@ def _env_names(text: str) -> set[str]:
     import re
 
     return set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", text))
+
+
+def test_a_config_saved_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
+    # Windows editors save UTF-8 with a BOM; TOML readers choke on it at line 1
+    path = tmp_path / "earful.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + GOOD.encode("utf-8"))
+    assert load_config(path, env={}).brand.name == "Acme"
+
+
+def test_a_rule_file_saved_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
+    from earful.pipeline import build_stages
+
+    rules = '[lists]\nvip = ["@ana"]\n'
+    (tmp_path / "ours.toml").write_bytes(b"\xef\xbb\xbf" + rules.encode("utf-8"))
+    path = write(tmp_path, GOOD + '\n[rules]\nfiles = ["default", "ours.toml"]\n')
+    stages = build_stages(load_config(path, env={}))
+    assert "ours.toml" in " ".join(stages.ruleset.files)
+
+
+def test_relative_paths_are_relative_to_the_config_path_as_given(tmp_path: Path) -> None:
+    # a symlinked config is read from where the user put it, not where it points
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "site").mkdir()
+    write(tmp_path / "shared", GOOD)
+    link = tmp_path / "site" / "earful.toml"
+    link.symlink_to(tmp_path / "shared" / "earful.toml")
+    config = load_config(link, env={})
+    assert config.path == link
+    assert config.db_path == tmp_path / "site" / "earful.db"
+    assert config.resolve("rules.toml") == tmp_path / "site" / "rules.toml"
+
+
+def test_the_starter_points_to_documentation_that_comes_with_earful() -> None:
+    from importlib.resources import files
+
+    starter = files("earful").joinpath("starter.toml").read_text(encoding="utf-8")
+    header = starter.split("\n\n", 1)[0]
+    # config.example.toml is not installed with the package: say where it is
+    assert "README.md" in header and "not installed" in header
+
+
+def test_a_template_saved_with_a_byte_order_mark_renders_without_it(tmp_path: Path) -> None:
+    from responders.templating import SAMPLE_CONTEXT, Templates
+
+    (tmp_path / "tpl").mkdir()
+    (tmp_path / "tpl" / "thanks.j2").write_bytes(b"\xef\xbb\xbfThanks, {{ author }}!")
+    assert Templates(tmp_path / "tpl").render("thanks", SAMPLE_CONTEXT).startswith("Thanks")

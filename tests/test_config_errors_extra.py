@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import pytest
 from click.testing import CliRunner
+from pydantic import BaseModel
 from test_config import GOOD  # a config that loads
 
 from earful.cli import cli
-from earful.config import ConfigError, parse_config
+from earful.config import Config, ConfigError, parse_config
 from listener.base import MAX_DURATION_DAYS
 
 SECRET = "TOPSECRETBEARER42"
@@ -48,12 +49,12 @@ LEAKS = {
     ),
     "rss urls": (
         {"sources": [{"name": "r", "type": "rss", "urls": ["${XTOK}"]}]},
-        "sources[0].urls: expected http:// or https:// feed URLs",
+        "sources[0].urls[0]: expected an http:// or https:// feed URL",
         "XTOK",
     ),
     "rss url with the variable inside it": (
         {"sources": [{"name": "r", "type": "rss", "urls": ["ftp://x/${XTOK}"]}]},
-        "sources[0].urls: expected http:// or https:// feed URLs",
+        "sources[0].urls[0]: expected an http:// or https:// feed URL",
         "XTOK",
     ),
     "console port": (
@@ -274,3 +275,299 @@ def test_the_cli_exits_2_on_a_huge_cooldown(tmp_path: Path) -> None:
     assert code == 2
     assert "responders.cooldown: expected a duration of at most 3650 days" in output
     assert "OverflowError" not in output
+
+
+# -- faults from the config review: each was loaded and failed later, or leaked --------------
+
+X_SEARCH = {"name": "x", "type": "x", "mode": "search", "query": "acme", "bearer_token": "t" * 20}
+
+
+def loads(raw: dict[str, Any], env: dict[str, str] | None = None) -> Config:
+    return parse_config({"brand": {"name": "Acme"}, **raw}, Path("earful.toml"), env or {})
+
+
+@pytest.mark.parametrize("host", ["", "   ", "${CONSOLE_HOST:-}"])
+def test_an_empty_console_host_is_refused_not_every_interface(host: str) -> None:
+    # aiohttp takes an empty host for "every interface": a console open to the network
+    (problem,) = problems({"console": {"host": host}}, {})
+    assert problem.startswith("console.host: expected an address to listen on"), problem
+
+
+@pytest.mark.parametrize(
+    "value", ["$X_BEARER_TOKEN", "%X_BEARER_TOKEN%", "$(X_BEARER_TOKEN)", "Bearer $X_BEARER_TOKEN"]
+)
+def test_an_unexpanded_variable_reference_is_refused(value: str) -> None:
+    (problem,) = problems({"sources": [{**X_SEARCH, "bearer_token": value}]}, {})
+    assert problem.startswith("sources[0].bearer_token: "), problem
+    assert "write ${X_BEARER_TOKEN}" in problem
+
+
+def test_a_dollar_name_set_in_the_environment_is_refused_anywhere() -> None:
+    (problem,) = problems({"storage": {"path": "$HOME/earful.db"}}, {"HOME": "/home/ana"})
+    assert problem.startswith("storage.path: ") and "write ${HOME}" in problem
+    assert "/home/ana" not in problem
+
+
+def test_dollar_text_that_is_no_variable_still_loads() -> None:
+    raw = {
+        "brand": {"name": "Acme", "keywords": ["$ACME", "100% acme", "$$ACME_INC", "$${NO}"]},
+        "sources": [
+            {"name": "r", "type": "rss", "urls": ["https://n.example/rss?q=caf%C3%A9%20x"]}
+        ],
+    }
+    config = parse_config(raw, Path("earful.toml"), {})
+    # a cashtag is no variable; "$$" writes one "$"
+    assert config.brand.keywords == ("$ACME", "100% acme", "$ACME_INC", "${NO}")
+
+
+@pytest.mark.parametrize(
+    ("key", "extra"),
+    [
+        ("bearer_token", {}),
+        ("password", {"client_secret": "s" * 20, "username": "acme_help"}),
+        ("app_password", {"identifier": "acme.bsky.social"}),
+    ],
+)
+def test_a_secret_from_the_environment_loses_its_trailing_newline(
+    key: str, extra: dict[str, str]
+) -> None:
+    tables = {
+        "bearer_token": X_SEARCH,
+        "password": {"name": "r", "type": "reddit", "client_id": "abc"},
+        "app_password": {"name": "b", "type": "bluesky"},
+    }
+    raw = {"sources": [{**tables[key], **extra, key: "${SECRET_FROM_K8S}"}]}
+    config = loads(raw, {"SECRET_FROM_K8S": "  tok-123456\n"})
+    assert getattr(config.sources[0], key) == "tok-123456"
+    assert "tok-123456" in config.secret_values()
+
+
+def test_a_control_character_inside_a_secret_is_refused_unshown() -> None:
+    raw = {"sources": [{**X_SEARCH, "bearer_token": "${XB}"}]}
+    (problem,) = problems(raw, {"XB": "tok-123456\r\nX-Injected: 1"})
+    assert problem.startswith("sources[0].bearer_token: ") and "control character" in problem
+    assert "tok-123456" not in problem and "Injected" not in problem
+
+
+@pytest.mark.parametrize(
+    ("platform", "expected"),
+    [
+        ("twitter", 'did you mean "x"'),
+        ("X", 'did you mean "x"'),
+        ("redit", 'did you mean "reddit"'),
+    ],
+)
+def test_a_handle_for_an_unknown_platform_is_refused(platform: str, expected: str) -> None:
+    (problem,) = problems({"brand": {"name": "Acme", "handles": {platform: "AcmeHelp"}}})
+    assert problem.startswith(f"brand.handles.{platform}: not a platform Earful reads"), problem
+    assert expected in problem
+
+
+def test_handles_are_stored_bare_so_the_brands_own_posts_are_recognised() -> None:
+    handles = {
+        "x": " @AcmeHelp ",
+        "reddit": "/u/acme_help",
+        "mastodon": "@acme@mastodon.social",
+        "bluesky": "@acme.bsky.social",
+    }
+    brand = loads({"brand": {"name": "Acme", "handles": handles}}).brand.brand()
+    assert dict(brand.handles) == {
+        "x": "AcmeHelp",
+        "reddit": "acme_help",
+        "mastodon": "acme@mastodon.social",
+        "bluesky": "acme.bsky.social",
+    }
+    assert brand.is_own("reddit", "acme_help") and brand.is_own("mastodon", "acme@mastodon.social")
+    assert loads({"brand": {"name": "A", "handles": {"reddit": "u/acme"}}}).brand.handles == {
+        "reddit": "acme"
+    }
+
+
+@pytest.mark.parametrize("handle", ["https://x.com/AcmeHelp", "x.com/AcmeHelp", "Acme Help"])
+def test_a_handle_written_as_a_url_is_refused(handle: str) -> None:
+    (problem,) = problems({"brand": {"name": "Acme", "handles": {"x": handle}}})
+    assert problem.startswith("brand.handles.x: expected the bare handle"), problem
+
+
+NETWORK_TABLES = {
+    "x": X_SEARCH,
+    "reddit": {"name": "r", "type": "reddit", "client_id": "abc"},
+    "bluesky": {"name": "b", "type": "bluesky"},
+    "hackernews": {"name": "h", "type": "hackernews"},
+}
+
+
+@pytest.mark.parametrize("kind", NETWORK_TABLES)
+@pytest.mark.parametrize("url", ["api.example.com", "ftp://api.example.com", "https://", "http:/x"])
+def test_every_base_url_needs_a_scheme_and_a_host(kind: str, url: str) -> None:
+    (problem,) = problems({"sources": [{**NETWORK_TABLES[kind], "base_url": url}]})
+    assert problem.startswith("sources[0].base_url: expected an http:// or https:// URL"), problem
+
+
+@pytest.mark.parametrize("kind", NETWORK_TABLES)
+def test_a_good_or_blank_base_url_loads(kind: str) -> None:
+    good = loads({"sources": [{**NETWORK_TABLES[kind], "base_url": "http://127.0.0.1:9/"}]})
+    assert good.sources[0].base_url == "http://127.0.0.1:9"
+    blank = loads({"sources": [{**NETWORK_TABLES[kind], "base_url": "${BASE:-}"}]})
+    assert blank.sources[0].base_url is None  # the platform's own
+
+
+@pytest.mark.parametrize("type_", [["x"], {"a": 1}, 5])
+def test_a_source_type_of_the_wrong_kind_is_a_config_error(type_: Any) -> None:
+    (problem,) = problems({"sources": [{"name": "s", "type": type_}]})
+    assert problem.startswith("sources[0].type: expected one of "), problem
+
+
+def test_the_cli_exits_2_on_a_list_source_type(tmp_path: Path) -> None:
+    code, output = cli_run(tmp_path, GOOD.replace('type = "replay"', 'type = ["x"]'))
+    assert code == 2 and "sources[0].type: expected one of" in output
+    assert "Traceback" not in output and "TypeError" not in output
+
+
+def _int_fields() -> list[tuple[str, Any]]:
+    from earful import sources as registry
+    from earful.config import _Root
+    from earful.config_problems import _members
+
+    models: list[type[BaseModel]] = [
+        registry.settings_model(name) for name in registry.SOURCE_MODULES
+    ]
+    sections = [info.annotation for info in _Root.model_fields.values()]
+    models += [section for section in sections if _is_model(section)]
+    return [
+        (f"{model.__name__}.{name}", info)
+        for model in models
+        for name, info in model.model_fields.items()
+        if int in _members(info.annotation)
+    ]
+
+
+def _is_model(annotation: Any) -> TypeGuard[type[BaseModel]]:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+@pytest.mark.parametrize(("name", "info"), _int_fields(), ids=[n for n, _ in _int_fields()])
+def test_every_whole_number_key_has_an_upper_bound_sqlite_can_hold(name: str, info: Any) -> None:
+    bounds = [m.le for m in info.metadata if getattr(m, "le", None) is not None]
+    assert bounds and bounds[0] <= 2**63 - 1, f"{name} has no upper bound"
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "most"),
+    [
+        ("publish", "batch", 1000),
+        ("publish", "max_attempts", 100),
+        ("escalation", "max_attempts", 100),
+    ],
+)
+def test_a_huge_count_is_refused(section: str, key: str, most: int) -> None:
+    (problem,) = problems({section: {key: 2**70}})
+    assert problem.startswith(f"{section}.{key}: expected less than or equal to {most}"), problem
+
+
+def test_a_huge_replay_batch_is_refused() -> None:
+    (problem,) = problems({"sources": [{**REPLAY, "batch": 2**70}]})
+    assert problem.startswith("sources[0].batch: expected less than or equal to"), problem
+
+
+def test_a_short_value_from_the_environment_inside_a_url_is_not_shown() -> None:
+    raw = {"sources": [{"name": "r", "type": "rss", "urls": ["news.example/rss?k=${FT}"]}]}
+    (problem,) = problems(raw, {"FT": "abc12"})
+    assert "abc12" not in problem
+    assert problem == (
+        "sources[0].urls[0]: expected an http:// or https:// feed URL, "
+        "got 'news.example/rss?k=(the value of $FT)'"
+    )
+
+
+@pytest.mark.parametrize("value", ["x", "e", "s", "a duration"])
+def test_a_short_value_from_the_environment_never_garbles_the_message(value: str) -> None:
+    (problem,) = problems({"responders": {"cooldown": "${N}m"}}, {"N": value})
+    assert problem == (
+        'responders.cooldown: expected a duration like "90s" or "5m", got \'(the value of $N)m\''
+    )
+
+
+def test_a_whole_short_value_is_named_by_its_variable() -> None:
+    (problem,) = problems({"console": {"port": "${P}"}}, {"P": "a"})
+    assert problem.startswith("console.port: expected a valid integer")
+    assert problem.endswith(", got (the value of $P)")
+
+
+SECOND = '1 second ("1s")'
+MINUTE = '1 minute ("1m")'
+
+
+@pytest.mark.parametrize(
+    ("key", "given", "least"),
+    [
+        ("console.refresh", "1ms", SECOND),
+        ("publish.retry_after", "10ms", SECOND),
+        ("console.session_ttl", "1ms", MINUTE),
+        ("escalation.max_age", "30s", MINUTE),
+        ("responders.cooldown", "5s", MINUTE),
+        ("escalation.timeout", "1ms", '100 milliseconds ("100ms")'),
+        ("publish.interval", "1ms", '10 milliseconds ("10ms")'),
+    ],
+)
+def test_durations_have_a_sensible_minimum(key: str, given: str, least: str) -> None:
+    section, name = key.split(".")
+    assert problems({section: {name: given}}) == [
+        f"{key}: expected at least {least}, got {given!r}"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("table", "key"),
+    [
+        ({"name": "n", "type": "rss", "urls": ["https://n.example/rss"]}, "interval"),
+        (X_SEARCH, "min_interval"),
+    ],
+)
+def test_a_platform_is_polled_a_second_apart_at_least(table: dict[str, Any], key: str) -> None:
+    # an RSS source with interval = "10ms" fetched its feed 529 times in 6 s
+    found = problems({"sources": [{**table, key: "10ms"}]})
+    assert found == [f"sources[0].{key}: expected at least {SECOND}, got '10ms'"]
+
+
+def test_local_loops_may_tick_fast() -> None:
+    # a replay source reads a local file; the publisher and alerts read the store
+    config = loads(
+        {
+            "sources": [{**REPLAY, "interval": "10ms"}],
+            "publish": {"interval": "50ms"},
+            "escalation": {"interval": "50ms", "timeout": "200ms"},
+        }
+    )
+    assert config.sources[0].interval == 0.01 and config.publish.interval == 0.05
+
+
+@pytest.mark.parametrize("path", ["", "  "])
+def test_an_empty_storage_path_is_a_config_error(path: str) -> None:
+    (problem,) = problems({"storage": {"path": path}})
+    assert problem.startswith("storage.path: expected a file name"), problem
+
+
+def test_the_cli_exits_2_on_an_empty_storage_path(tmp_path: Path) -> None:
+    code, output = cli_run(tmp_path, GOOD + '\n[storage]\npath = ""\n')
+    assert code == 2 and "storage.path: expected a file name" in output
+
+
+@pytest.mark.parametrize("name", ["", "  "])
+def test_a_blank_source_name_is_refused(name: str) -> None:
+    (problem,) = problems({"sources": [{**REPLAY, "name": name}]})
+    assert problem.startswith("sources[0].name: expected a name"), problem
+
+
+def test_an_unset_variable_in_a_list_hides_no_sibling_problem() -> None:
+    raw = {"sources": [{"name": "r", "type": "rss", "urls": ["${UNSET}", "ftp://n.example/rss"]}]}
+    assert problems(raw, {}) == [
+        "sources[0].urls[0]: environment variable UNSET is not set",
+        "sources[0].urls[1]: expected an http:// or https:// feed URL, got 'ftp://n.example/rss'",
+    ]
+    raw = {"sources": [{**NETWORK_TABLES["reddit"], "subreddits": ["${UNSET}", "r/a b"]}]}
+    assert problems(raw, {}) == [
+        "sources[0].subreddits[0]: environment variable UNSET is not set",
+        "sources[0].subreddits[1]: 'r/a b' is not a subreddit name (letters, digits and _, "
+        'like "LumenetUK" or "r/LumenetUK")',
+    ]

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
+from typing import ClassVar
 
 import factories
 import pytest
@@ -47,6 +48,12 @@ from storage.store import Store
 
 EARFUL = Path(sys.executable).with_name("earful")
 INTERVAL = 0.05
+
+
+class InTestSettings(SourceSettings):
+    """The settings of a source below: no platform is polled, so it may tick fast."""
+
+    shortest_interval: ClassVar[float] = INTERVAL
 
 
 # -- in-test platforms ------------------------------------------------------------------
@@ -136,7 +143,7 @@ def make_daemon(
         store=Store.open(config.db_path),
         stages=build_stages(config),
         sources=list(sources),
-        settings=[SourceSettings(name=s.name, type="test", interval=INTERVAL) for s in sources],
+        settings=[InTestSettings(name=s.name, type="test", interval=INTERVAL) for s in sources],
         publishers=publishers or {},
     )
     return Daemon(runtime, on_batch=on_batch)

@@ -598,7 +598,7 @@ async def test_reddit_length_limit_is_checked_at_approval(
         ),
         (
             {"subreddits": ["r/Lumenet UK"]},
-            "sources[0].subreddits: 'r/Lumenet UK' is not a subreddit",
+            "sources[0].subreddits[0]: 'r/Lumenet UK' is not a subreddit",
         ),
         ({"subreddits": []}, "expected at least one subreddit"),
         ({"mode": "comments", "query": "x"}, 'query is only used by mode = "search"'),

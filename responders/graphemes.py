@@ -14,8 +14,24 @@ from __future__ import annotations
 
 import unicodedata
 
-_CONTROL_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
+_CONTROL_CATEGORIES = frozenset({"Cc", "Zl", "Zp", "Cf"})
 _MARK_CATEGORIES = frozenset({"Mn", "Me", "Mc"})
+# Format characters that are not boundaries of their own (Cf is Control otherwise:
+# a zero-width space or a direction mark stands alone, and a mark after it too).
+_NOT_CONTROL = frozenset({0x200C, 0x200D})
+# Letters that join the one before them like marks (Grapheme_Cluster_Break=SpacingMark):
+# Thai SARA AM and Lao AM, so "กำ" is one character.
+_SPACING_LETTERS = frozenset({0x0E33, 0x0EB3})
+# Indic conjuncts (UAX #29 GB9c, Unicode 15.1): a consonant, a virama, a consonant of
+# the same script are one character ("क्ष"). The scripts' blocks and their viramas.
+_VIRAMA_SCRIPTS = {
+    0x094D: (0x0900, 0x097F),  # Devanagari
+    0x09CD: (0x0980, 0x09FF),  # Bengali
+    0x0ACD: (0x0A80, 0x0AFF),  # Gujarati
+    0x0B4D: (0x0B00, 0x0B7F),  # Oriya
+    0x0C4D: (0x0C00, 0x0C7F),  # Telugu
+    0x0D4D: (0x0D00, 0x0D7F),  # Malayalam
+}
 
 
 def _extends(cp: int) -> bool:
@@ -51,9 +67,9 @@ def _kind(ch: str) -> str:
     if 0x1F1E6 <= cp <= 0x1F1FF:
         return "RI"
     category = unicodedata.category(ch)
-    if _extends(cp) or category in _MARK_CATEGORIES:
+    if _extends(cp) or category in _MARK_CATEGORIES or cp in _SPACING_LETTERS:
         return "Extend"
-    if category in _CONTROL_CATEGORIES:
+    if category in _CONTROL_CATEGORIES and cp not in _NOT_CONTROL:
         return "Control"
     hangul = _hangul(cp)
     if hangul:
@@ -70,8 +86,9 @@ _HANGUL_JOINS = {
 }
 
 
-def _joined(before: str, after: str, odd_flags: bool) -> bool:
-    """True when there is no character boundary between the two."""
+def _joined(before: str, after: str, odd_flags: bool, pictograph: bool) -> bool:
+    """True when there is no character boundary between the two. `pictograph`: the
+    character so far is an emoji (only then does a joiner glue the next one on)."""
     if before == "CR" and after == "LF":
         return True
     if before in ("Control", "CR", "LF") or after in ("Control", "CR", "LF"):
@@ -81,7 +98,7 @@ def _joined(before: str, after: str, odd_flags: bool) -> bool:
     if after in _HANGUL_JOINS.get(before, ()):
         return True
     if before == "ZWJ" and after == "Symbol":
-        return True
+        return pictograph
     return before == "RI" and after == "RI" and odd_flags
 
 
@@ -90,10 +107,20 @@ def count_graphemes(text: str) -> int:
     count = 0
     before: str | None = None
     flags = 0  # regional indicators in a row so far
+    pictograph = False  # the character so far started with an emoji
+    linked: tuple[int, int] | None = None  # after a virama: its script's block
     for ch in text:
         kind = _kind(ch)
-        if before is None or not _joined(before, kind, flags % 2 == 1):
+        conjunct = (
+            linked is not None
+            and linked[0] <= ord(ch) <= linked[1]
+            and unicodedata.category(ch) == "Lo"
+        )
+        if before is None or not (conjunct or _joined(before, kind, flags % 2 == 1, pictograph)):
             count += 1
+            pictograph = kind == "Symbol"
         flags = flags + 1 if kind == "RI" else 0
+        # a virama links to the next consonant; marks between them keep the link
+        linked = _VIRAMA_SCRIPTS.get(ord(ch)) or (linked if kind == "Extend" else None)
         before = kind
     return count

@@ -51,7 +51,7 @@ def test_latency_bench_prints_streaming_and_polling_p95() -> None:
         "--rate",
         "50",
         "--interval",
-        "0.5",
+        "1",  # the least a platform source may be polled at
         "--quiet",
         "2",
         "--gap",

@@ -32,6 +32,7 @@ from earful.pipeline import poll
 from listener.base import AuthFailed, RateLimited, SourceContext, SourceDown
 from listener.bluesky import INDEX_LAG, BlueskySource, Settings, build
 from listener.http_errors import NotSent
+from responders.graphemes import count_graphemes
 from responders.limits import reply_problem
 from responders.publish import bluesky as publish_bluesky
 from responders.publish.base import Outgoing, PublishError
@@ -607,6 +608,22 @@ def test_the_limit_counts_what_a_reader_sees() -> None:
     )
     assert reply_problem("bluesky", "🇵🇹" * 300) is None  # flags are pairs
     assert reply_problem("bluesky", "e\u0301" * 300) is None  # a combining accent
+
+
+@pytest.mark.parametrize(
+    ("text", "characters"),
+    [
+        ("กำ", 1),  # Thai SARA AM joins like a mark
+        ("क्षत्रिय", 3),  # Devanagari conjuncts: consonant, virama, consonant
+        ("নমস্কার", 4),  # Bengali: ন ম স্কা র
+        ("\u200b\u0301", 2),  # a zero-width space stands alone, and the mark after it
+        ("a\u200d👍", 2),  # a joiner glues emoji to emoji only
+        ("👩\u200d💻", 1),
+    ],
+)
+def test_graphemes_as_a_reader_sees_them(text: str, characters: int) -> None:
+    # too many refused Thai and Hindi replies that fit; too few let one through
+    assert count_graphemes(text) == characters
 
 
 async def test_a_rate_limited_post_is_retried_later(fake: FakeBluesky, http: SharedSession) -> None:

@@ -161,15 +161,71 @@ async def test_lines_appended_later_are_picked_up(ten: Path) -> None:
     assert numbers((await replay.fetch(done.cursor)).mentions) == [11]
 
 
-async def test_last_line_without_a_newline_is_read(tmp_path: Path) -> None:
+async def test_last_line_without_a_newline_is_read_a_tick_later(tmp_path: Path) -> None:
     path = tmp_path / "m.jsonl"
     path.write_bytes(json.dumps(x_line(1)).encode() + b"\n" + json.dumps(x_line(2)).encode())
-    replay = source(path, batch=1)
+    replay, cursor, seen = source(path, batch=5), None, []
+    for _ in range(3):
+        result = await replay.fetch(cursor)
+        seen.append(numbers(result.mentions))
+        cursor = result.cursor
+    # held once in case a writer is halfway through it, then read as it is
+    assert seen == [[1], [2], []]
+    assert cursor == {"offset": path.stat().st_size, "line": 2, "lap": 0}
+
+
+async def test_a_line_being_written_during_a_tick_is_read_whole_on_the_next(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="earful.replay")
+    path = tmp_path / "m.jsonl"
+    second = json.dumps(x_line(2)).encode()
+    path.write_bytes(json.dumps(x_line(1)).encode() + b"\n" + second[:30])
+    replay = source(path, batch=5)
     first = await replay.fetch(None)
+    with path.open("ab") as f:
+        f.write(second[30:] + b"\n" + json.dumps(x_line(3)).encode() + b"\n")
+    then = await replay.fetch(first.cursor)
+    assert numbers(first.mentions) == [1] and numbers(then.mentions) == [2, 3]
+    assert caplog.records == []  # no half line skipped, no start from the top
+
+
+async def test_a_line_still_growing_at_the_next_tick_is_held_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="earful.replay")
+    path = tmp_path / "m.jsonl"
+    line = json.dumps(x_line(1)).encode()
+    path.write_bytes(line[:20])
+    replay = source(path, batch=5)
+    first = await replay.fetch(None)
+    with path.open("ab") as f:
+        f.write(line[20:40])
     second = await replay.fetch(first.cursor)
+    with path.open("ab") as f:
+        f.write(line[40:] + b"\n")
     third = await replay.fetch(second.cursor)
-    assert numbers(first.mentions + second.mentions) == [1, 2]
-    assert third.mentions == () and third.cursor == second.cursor
+    assert first.mentions == second.mentions == ()
+    assert numbers(third.mentions) == [1]
+    assert caplog.records == []
+
+
+@pytest.mark.parametrize("ending", [b"\n", b"\r\n"])
+async def test_lines_appended_after_a_last_line_without_a_newline_follow_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, ending: bytes
+) -> None:
+    caplog.set_level(logging.WARNING, logger="earful.replay")
+    path = tmp_path / "m.jsonl"
+    path.write_bytes(json.dumps(x_line(1)).encode() + ending + json.dumps(x_line(2)).encode())
+    replay, cursor = source(path, batch=5), None
+    for _ in range(3):  # line 1; line 2, held a tick; the end
+        cursor = (await replay.fetch(cursor)).cursor
+    with path.open("ab") as f:
+        f.write(ending + json.dumps(x_line(3)).encode() + ending)
+    result = await replay.fetch(cursor)
+    assert numbers(result.mentions) == [3]
+    assert result.cursor == {"offset": path.stat().st_size, "line": 3, "lap": 0}
+    assert caplog.records == []
 
 
 async def test_the_end_of_the_file_is_said_once(

@@ -12,7 +12,9 @@ Config (type = "replay"):
            the replay started: the posts keep their spacing (a file that spans three
            days fills three days of charts) and none is in the future. The shift is
            measured once, by reading the file through, and kept in the cursor (so
-           with `loop`, every lap replays the first lap's times)
+           with `loop`, every lap replays the first lap's times); a post the shift
+           would put in the future (a line appended later, dated when it was
+           written) is stamped with the moment it is replayed
     loop   start again at the top at the end of the file (default false); each lap's
            ids get a "~lap<N>" suffix so the store takes them as new posts
 
@@ -212,7 +214,8 @@ class ReplaySource:
             if shift is None:
                 shift = await asyncio.to_thread(self._shift)
             out["shift"] = shift
-            mentions = [_shifted(m, shift) for m in mentions]
+            now = self._now()
+            mentions = [_shifted(m, shift, now) for m in mentions]
         # more=False even with lines left: a replay trickles in on the schedule
         return FetchResult(tuple(mentions), out, more=False)
 
@@ -350,10 +353,13 @@ def _line_start(file: BinaryIO, offset: int, size: int) -> int | None:
     return None
 
 
-def _shifted(mention: Mention, shift: float) -> Mention:
+def _shifted(mention: Mention, shift: float, now: datetime) -> Mention:
     if mention.created_at is None:
         return mention
-    return replace(mention, created_at=mention.created_at + timedelta(seconds=shift))
+    # A line appended after the shift was measured may be newer than the file's
+    # newest post was: shifted, it would be in the future.
+    moved = mention.created_at + timedelta(seconds=shift)
+    return replace(mention, created_at=min(moved, now))
 
 
 def _lap_ids(mention: Mention, lap: int) -> Mention:

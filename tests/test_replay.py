@@ -459,6 +459,22 @@ async def test_shifted_clock_moves_the_newest_post_to_now_and_keeps_the_spacing(
     assert first.cursor["shift"] == second.cursor["shift"]
 
 
+async def test_shifted_clock_never_puts_a_post_appended_later_in_the_future(
+    tmp_path: Path,
+) -> None:
+    path = write_lines(tmp_path / "m.jsonl", [x_line(1), x_line(2)])
+    now = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    replay = source(path, batch=5, clock="shifted", now=lambda: now)
+    first = await replay.fetch(None)
+    appended = x_line(3)
+    appended["post"]["data"]["created_at"] = "2030-01-02T03:04:00.000Z"  # written just now
+    with path.open("ab") as f:
+        f.write(json.dumps(appended).encode() + b"\n")
+    later = now + timedelta(seconds=30)
+    (m,) = (await source(path, clock="shifted", now=lambda: later).fetch(first.cursor)).mentions
+    assert m.created_at == later
+
+
 async def test_shifted_clock_on_a_file_without_times_changes_nothing(tmp_path: Path) -> None:
     line = {"platform": "hackernews", "post": {"objectID": "1", "comment_text": "lumenet"}}
     path = write_lines(tmp_path / "m.jsonl", [line])

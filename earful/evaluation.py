@@ -243,15 +243,11 @@ def _rows(
     skipped = 0
     bad_labels: Counter[str] = Counter()
     bad_topics: Counter[str] = Counter()
-    need = max(text_i, label_i, topic_i or 0)
     # Blank lines are no rows: numbered, a file saved with \r\r\n line ends would put
     # every data row on an even number and `--half odd` would find none.
     records = (r for r in reader if any(cell.strip() for cell in r))
     for number, record in enumerate(records, 1):
-        if len(record) <= need:
-            skipped += 1  # a short line: nothing to score
-            continue
-        text, label = record[text_i], record[label_i].strip()
+        text, label = _cell(record, text_i), _cell(record, label_i).strip()
         if not text.strip() or not label:
             skipped += 1
             continue
@@ -261,7 +257,7 @@ def _rows(
             continue
         gold_topic = None
         if topic_i is not None:
-            cause = record[topic_i].strip()
+            cause = _cell(record, topic_i).strip()
             gold_topic = topics.get(cause, cause)
             if gold_topic in _NO_TOPIC:
                 gold_topic = None
@@ -270,6 +266,12 @@ def _rows(
                 continue
         rows.append(Row(number, text, gold, gold_topic))
     return rows, skipped, bad_labels, bad_topics
+
+
+def _cell(record: Sequence[str], i: int) -> str:
+    # Spreadsheets leave out a row's empty last cells: a missing cell is an empty one
+    # (no cause given is "cause unknown", not a row that cannot be scored).
+    return record[i] if i < len(record) else ""
 
 
 def _gold(label: str, labels: Mapping[str, str], sign_labels: bool) -> str | None:

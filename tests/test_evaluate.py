@@ -313,6 +313,38 @@ def test_eval_unknown_topic_is_a_usage_error(airline: Run) -> None:
     assert "--topic-map CAUSE=TOPIC" in result.output
 
 
+def test_eval_row_missing_only_its_cause_cell_is_scored_with_the_cause_unknown(
+    run_cli: Run, tmp_path: Path
+) -> None:
+    # a spreadsheet leaves out an empty last cell: only the complaint has its cause
+    path = write(
+        tmp_path,
+        "short.csv",
+        "text,label,cause\n"
+        "my package is late again,negative,Late\n"
+        "thanks so much you are great,positive\n"
+        "what time do you open,neutral\n"
+        "no label here\n",
+    )
+    result = run_cli(
+        "eval",
+        str(path),
+        "--map",
+        MAP,
+        "--topic-col",
+        "cause",
+        "--topic-map",
+        "Late=delivery",
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert (report["rows"], report["skipped"]) == (3, 1)
+    earful = report["results"]["earful"]
+    assert [earful["classes"][c]["support"] for c in CLASSES] == [1, 1, 1]
+    assert earful["topic"]["total"] == 1
+
+
 def test_eval_bad_map_target_is_a_usage_error(airline: Run) -> None:
     result = airline("--map", "negative=angry")
     assert result.exit_code == 2

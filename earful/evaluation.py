@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -280,6 +281,8 @@ def _gold(label: str, labels: Mapping[str, str], sign_labels: bool) -> str | Non
             value = float(label)
         except ValueError:
             return None
+        if not math.isfinite(value):
+            return None  # "nan" has no sign, and "inf" is no rating: both are typos
         return "praise" if value > 0 else "complaint" if value < 0 else "neither"
     folded = label.casefold()
     if folded in labels:

@@ -404,6 +404,18 @@ def test_eval_says_which_columns_or_labels_it_could_not_use(
     assert result.exit_code == 2 and message in result.output
 
 
+@pytest.mark.parametrize("label", ["nan", "inf", "-Infinity"])
+def test_eval_sign_labels_list_a_number_that_is_not_finite_as_a_bad_label(
+    run_cli: Run, tmp_path: Path, label: str
+) -> None:
+    path = write(tmp_path, "rated.tsv", f"I hate this awful service\t{label}\nlovely\t2\n")
+    result = run_cli(
+        "eval", str(path), "--no-header", "--text-col", "1", "--label-col", "2", "--sign-labels"
+    )
+    assert result.exit_code == 2
+    assert f'these are not: "{label}" (1)' in result.output
+
+
 def test_eval_missing_file_is_a_usage_error(run_cli: Run, tmp_path: Path) -> None:
     result = run_cli("eval", str(tmp_path / "nope.csv"), "--text-col", "t", "--label-col", "l")
     assert result.exit_code == 2

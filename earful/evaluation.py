@@ -35,6 +35,8 @@ from rules.evaluate import (
 BASELINES = ("vader",)
 # Shown in --json as "unknown topic": a cause the data set itself could not tell.
 _NO_TOPIC = frozenset(["", "-"])
+# The separators a file is sniffed for, as the messages name them.
+_SEPARATORS = {",": "commas", "\t": "tabs", ";": "semicolons", "|": "bars"}
 
 
 class EvalInputError(Exception):
@@ -105,15 +107,18 @@ def _delimiter(path: Path, head: str) -> str:
     suffix = path.suffix.lower()
     if suffix in (".tsv", ".tab"):
         return "\t"
-    if suffix == ".csv":
+    first = head.partition("\n")[0]
+    # Excel saves "CSV" with semicolons where the comma is the decimal point: a .csv
+    # whose first line has no comma at all is sniffed like any other name.
+    if suffix == ".csv" and "," in first:
         return ","
     try:
-        return csv.Sniffer().sniff(head, delimiters=",\t;|").delimiter
+        return csv.Sniffer().sniff(head, delimiters="".join(_SEPARATORS)).delimiter
     except csv.Error:
-        return "\t" if head.count("\t") > head.count(",") else ","
+        return max(_SEPARATORS, key=first.count)  # a tie goes to the comma
 
 
-def _column(spec: str, header: Sequence[str] | None, what: str) -> int:
+def _column(spec: str, header: Sequence[str] | None, what: str, delimiter: str) -> int:
     """A column by name (exact, then ignoring case) or by 1-based number."""
     if header is not None:
         if spec in header:
@@ -127,7 +132,22 @@ def _column(spec: str, header: Sequence[str] | None, what: str) -> int:
     if header is None:
         raise EvalInputError(f"{what} {spec}: with --no-header, give a column number from 1")
     names = ", ".join(header)
-    raise EvalInputError(f'{what} "{spec}": no such column; the file has: {names}')
+    hint = _separator_hint(header, delimiter)
+    raise EvalInputError(f'{what} "{spec}": no such column; the file has: {names}{hint}')
+
+
+def _separator_hint(header: Sequence[str], delimiter: str) -> str:
+    """Why the columns may be wrong: the header holds another separator than the one
+    the file was read with."""
+    others = [d for d in _SEPARATORS if d != delimiter and any(d in h for h in header)]
+    if not others:
+        return ""
+    return (
+        f"; the file was read as separated by {_SEPARATORS[delimiter]}, but its first "
+        f"line holds {_SEPARATORS[others[0]]} (.tsv and .tab files are read as "
+        "tab-separated, .csv files as comma-separated when the first line has a comma, "
+        "other names are sniffed)"
+    )
 
 
 def in_half(row: Row, half: str | None) -> bool:
@@ -171,9 +191,9 @@ def read_table(
     records = _noting_start_line(reader, start_line)
     try:
         header = None if no_header else next(records, None)
-        text_i = _column(text_col, header, "--text-col")
-        label_i = _column(label_col, header, "--label-col")
-        topic_i = _column(topic_col, header, "--topic-col") if topic_col else None
+        text_i = _column(text_col, header, "--text-col", delimiter)
+        label_i = _column(label_col, header, "--label-col", delimiter)
+        topic_i = _column(topic_col, header, "--topic-col", delimiter) if topic_col else None
         rows, skipped, bad_labels, bad_topics = _rows(
             records, text_i, label_i, topic_i, labels, sign_labels, topics or {}, known_topics
         )

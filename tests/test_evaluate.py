@@ -287,6 +287,27 @@ def test_eval_sniffs_tabs_in_a_file_without_a_telling_extension(
     assert json.loads(result.output)["rows"] == 2
 
 
+def test_eval_reads_a_csv_that_excel_saved_with_semicolons(run_cli: Run, tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "export.csv",
+        'text;label;score\n"late again, terrible service";complaint;-2,5\n'
+        "thanks so much;praise;3,0\nwhat time do you open;neither;0\n",
+    )
+    result = run_cli("eval", str(path), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["rows"] == 3
+
+
+def test_eval_missing_column_says_when_the_header_holds_another_separator(
+    run_cli: Run, tmp_path: Path
+) -> None:
+    path = write(tmp_path, "posts.tsv", "text,label\nlate again,complaint\n")
+    result = run_cli("eval", str(path))
+    assert result.exit_code == 2
+    assert "read as separated by tabs, but its first line holds commas" in result.output
+
+
 def test_eval_missing_column_is_a_usage_error_listing_the_columns(
     run_cli: Run, tmp_path: Path
 ) -> None:

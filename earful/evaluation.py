@@ -121,11 +121,20 @@ def _delimiter(path: Path, head: str) -> str:
 def _column(spec: str, header: Sequence[str] | None, what: str, delimiter: str) -> int:
     """A column by name (exact, then ignoring case) or by 1-based number."""
     if header is not None:
-        if spec in header:
-            return header.index(spec)
-        folded = [h.casefold() for h in header]
-        if spec.casefold() in folded:
-            return folded.index(spec.casefold())
+        folded = spec.casefold()
+        for found in (
+            [i for i, h in enumerate(header) if h == spec],
+            [i for i, h in enumerate(header) if h.casefold() == folded],
+        ):
+            if len(found) > 1:
+                # taking the first would score whichever column a spreadsheet put first
+                numbers = " and ".join(str(i + 1) for i in found)
+                raise EvalInputError(
+                    f'{what} "{spec}": the file has {len(found)} columns of that name '
+                    f"(columns {numbers}); give the column's number instead"
+                )
+            if found:
+                return found[0]
     width = len(header) if header is not None else None
     if spec.isdigit() and int(spec) >= 1 and (width is None or int(spec) <= width):
         return int(spec) - 1

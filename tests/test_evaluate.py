@@ -319,6 +319,18 @@ def test_eval_missing_column_is_a_usage_error_listing_the_columns(
     )
 
 
+def test_eval_column_name_given_twice_is_a_usage_error_naming_the_columns(
+    run_cli: Run, tmp_path: Path
+) -> None:
+    path = write(tmp_path, "dup.csv", "text,label,Text\nfoo,complaint,terrible service\n")
+    result = run_cli("eval", str(path), "--text-col", "TEXT")
+    assert result.exit_code == 2
+    assert '--text-col "TEXT": the file has 2 columns of that name (columns 1 and 3)' in (
+        result.output
+    )
+    assert run_cli("eval", str(path), "--text-col", "3").exit_code == 0
+
+
 def test_eval_unmapped_labels_are_a_usage_error_with_counts(run_cli: Run, tmp_path: Path) -> None:
     path = write(tmp_path, "posts.csv", AIRLINE_LIKE)
     result = run_cli("eval", str(path), "--text-col", "text", "--label-col", "sentiment")

@@ -13,6 +13,7 @@ import io
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,10 @@ from rules.evaluate import (
 BASELINES = ("vader",)
 # Shown in --json as "unknown topic": a cause the data set itself could not tell.
 _NO_TOPIC = frozenset(["", "-"])
+# The longest field read, in characters. csv's own limit, 128 KiB, is shorter than
+# some reviews; a bound still stops a quote that is never closed from making the rest
+# of a big file one field.
+FIELD_LIMIT = 4 * 2**20
 # The separators a file is sniffed for, as the messages name them.
 _SEPARATORS = {",": "commas", "\t": "tabs", ";": "semicolons", "|": "bars"}
 
@@ -199,18 +204,16 @@ def read_table(
     start_line = [1]
     records = _noting_start_line(reader, start_line)
     try:
-        header = None if no_header else next(records, None)
-        text_i = _column(text_col, header, "--text-col", delimiter)
-        label_i = _column(label_col, header, "--label-col", delimiter)
-        topic_i = _column(topic_col, header, "--topic-col", delimiter) if topic_col else None
-        rows, skipped, bad_labels, bad_topics = _rows(
-            records, text_i, label_i, topic_i, labels, sign_labels, topics or {}, known_topics
-        )
+        with _field_limit(FIELD_LIMIT):
+            header = None if no_header else next(records, None)
+            text_i = _column(text_col, header, "--text-col", delimiter)
+            label_i = _column(label_col, header, "--label-col", delimiter)
+            topic_i = _column(topic_col, header, "--topic-col", delimiter) if topic_col else None
+            rows, skipped, bad_labels, bad_topics = _rows(
+                records, text_i, label_i, topic_i, labels, sign_labels, topics or {}, known_topics
+            )
     except csv.Error as exc:
-        raise EvalInputError(
-            f"{path}: line {start_line[0]}: not valid CSV ({exc}): a quoted field starting "
-            "on that line is not closed where it should be"
-        ) from None
+        raise _csv_error(path, start_line[0], exc) from None
     if half is not None:
         rows = [r for r in rows if in_half(r, half)]
     problems = []
@@ -232,12 +235,36 @@ def read_table(
     if problems:
         raise EvalInputError(f"{path}: " + "\n".join(problems))
     if not rows:
-        first = next(csv.reader(io.StringIO(content, newline=""), delimiter=delimiter), [])
+        with _field_limit(FIELD_LIMIT):
+            first = next(csv.reader(io.StringIO(content, newline=""), delimiter=delimiter), [])
         raise EvalInputError(
             f"{path}: no rows with both a text and a label (text from column {text_i + 1}, "
             f"label from column {label_i + 1}; the first line has {len(first)} columns)"
         )
     return Table(tuple(rows), skipped, delimiter)
+
+
+@contextmanager
+def _field_limit(limit: int) -> Iterator[None]:
+    """csv's field limit raised for one read (it is the whole process's setting)."""
+    before = csv.field_size_limit(limit)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(before)
+
+
+def _csv_error(path: Path, line: int, exc: csv.Error) -> EvalInputError:
+    if "field larger than field limit" in str(exc):
+        return EvalInputError(
+            f"{path}: line {line}: a field starting on that line is over {FIELD_LIMIT:,} "
+            "characters long, the most eval reads: no post is that long, so most likely "
+            "a quote opened there is never closed"
+        )
+    return EvalInputError(
+        f"{path}: line {line}: not valid CSV ({exc}): a quoted field starting "
+        "on that line is not closed where it should be"
+    )
 
 
 def _most_common(counts: Counter[str], shown: int = 10) -> str:

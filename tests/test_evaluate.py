@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -447,6 +448,26 @@ def test_eval_sign_labels_list_a_number_that_is_not_finite_as_a_bad_label(
     )
     assert result.exit_code == 2
     assert f'these are not: "{label}" (1)' in result.output
+
+
+def test_eval_reads_a_text_longer_than_csvs_own_field_limit(run_cli: Run, tmp_path: Path) -> None:
+    long_review = "terrible service " * 10_000  # 170 kB: csv's default stops at 128 KiB
+    path = write(tmp_path, "long.csv", f'text,label\n"{long_review}",complaint\nok,neither\n')
+    before = csv.field_size_limit()
+    result = run_cli("eval", str(path), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["rows"] == 2
+    assert csv.field_size_limit() == before  # raised for the read only
+
+
+def test_eval_a_field_over_the_limit_is_its_own_error(run_cli: Run, tmp_path: Path) -> None:
+    # a quote never closed: the rest of the file is one field
+    rows = "".join(f"post number {n},neither\n" for n in range(300_000))
+    path = write(tmp_path, "runaway.csv", f'text,label\nfine,praise\n"oops,complaint\n{rows}')
+    result = run_cli("eval", str(path))
+    assert result.exit_code == 2
+    assert "line 3: a field starting on that line is over 4,194,304 characters" in result.output
+    assert "a quote opened there is never closed" in result.output
 
 
 def test_eval_missing_file_is_a_usage_error(run_cli: Run, tmp_path: Path) -> None:

@@ -8,15 +8,15 @@ exit code 2.
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from listener.mention import Author, Mention
 from rules import Disposition, Ruleset, Verdict, judge
@@ -27,6 +27,7 @@ from rules.evaluate import (
     Scores,
     TopicScore,
     class_of,
+    is_misjudged,
     misjudged,
     score,
     score_topics,
@@ -40,6 +41,10 @@ _NO_TOPIC = frozenset(["", "-"])
 # some reviews; a bound still stops a quote that is never closed from making the rest
 # of a big file one field.
 FIELD_LIMIT = 4 * 2**20
+# What the separator is sniffed from, in characters; and the bytes read at a time
+# while making sure a file is UTF-8 (a big file is never held whole).
+HEAD = 8192
+CHUNK = 2**20
 # The separators a file is sniffed for, as the messages name them.
 _SEPARATORS = {",": "commas", "\t": "tabs", ";": "semicolons", "|": "bars"}
 
@@ -186,25 +191,15 @@ def read_table(
     figures wrong (an unmapped label or topic is listed with its count, all at once).
     `half` = "odd" or "even" keeps only those data rows (1-based): tune the rules on
     one half, check them on the other."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise EvalInputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    try:
-        content = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise EvalInputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    if not content.strip():
-        raise EvalInputError(f"{path}: the file is empty")
-    delimiter = _delimiter(path, content[:8192])
+    delimiter = _delimiter(path, _text_head(path))
     # strict: a stray quote is an error, not a field that swallows the rows after it
-    reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter, strict=True)
-    # the line the record being read started on: a list, written by the generator
-    # and read by the except clause below
-    start_line = [1]
-    records = _noting_start_line(reader, start_line)
-    try:
-        with _field_limit(FIELD_LIMIT):
+    with _opened(path) as file, _field_limit(FIELD_LIMIT):
+        reader = csv.reader(file, delimiter=delimiter, strict=True)
+        # the line the record being read started on: a list, written by the generator
+        # and read by the except clause below
+        start_line = [1]
+        records = _noting_start_line(reader, start_line)
+        try:
             header = None if no_header else next(records, None)
             text_i = _column(text_col, header, "--text-col", delimiter)
             label_i = _column(label_col, header, "--label-col", delimiter)
@@ -212,8 +207,9 @@ def read_table(
             rows, skipped, bad_labels, bad_topics = _rows(
                 records, text_i, label_i, topic_i, labels, sign_labels, topics or {}, known_topics
             )
-    except csv.Error as exc:
-        raise _csv_error(path, start_line[0], exc) from None
+            width = _first_width(file, delimiter) if not rows else 0
+        except csv.Error as exc:
+            raise _csv_error(path, start_line[0], exc) from None
     if half is not None:
         rows = [r for r in rows if in_half(r, half)]
     problems = []
@@ -235,13 +231,69 @@ def read_table(
     if problems:
         raise EvalInputError(f"{path}: " + "\n".join(problems))
     if not rows:
-        with _field_limit(FIELD_LIMIT):
-            first = next(csv.reader(io.StringIO(content, newline=""), delimiter=delimiter), [])
         raise EvalInputError(
             f"{path}: no rows with both a text and a label (text from column {text_i + 1}, "
-            f"label from column {label_i + 1}; the first line has {len(first)} columns)"
+            f"label from column {label_i + 1}; the first line has {width} columns)"
         )
     return Table(tuple(rows), skipped, delimiter)
+
+
+def _text_head(path: Path) -> str:
+    """The file's first characters, once all of it is known to be UTF-8 text with
+    something in it."""
+    head, blank = "", True
+    for text in _decoded(path):
+        head += text[: HEAD - len(head)]
+        blank = blank and not text.strip()
+    if blank:
+        raise EvalInputError(f"{path}: the file is empty")
+    return head
+
+
+def _decoded(path: Path) -> Iterator[str]:
+    """The file's text a chunk at a time, its BOM left out; where it is not UTF-8,
+    EvalInputError says the line and byte."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    done = lines = 0
+    try:
+        with path.open("rb") as file:
+            while chunk := file.read(CHUNK):
+                buffered = decoder.getstate()[0] + chunk
+                try:
+                    text = decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    line = lines + buffered[: exc.start].count(b"\n") + 1
+                    at = done - (len(buffered) - len(chunk)) + exc.start
+                    raise _not_utf8(path, line, at) from None
+                yield text if done else text.removeprefix("\ufeff")
+                done, lines = done + len(chunk), lines + chunk.count(b"\n")
+            if decoder.getstate()[0]:  # a character cut off by the end of the file
+                raise _not_utf8(path, lines + 1, done - len(decoder.getstate()[0]))
+    except OSError as exc:
+        raise EvalInputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def _not_utf8(path: Path, line: int, at: int) -> EvalInputError:
+    return EvalInputError(
+        f'{path}: line {line}: not UTF-8 text (byte {at}); save it as UTF-8 (Excel: "CSV UTF-8")'
+    )
+
+
+@contextmanager
+def _opened(path: Path) -> Iterator[TextIO]:
+    """The file as text, a row at a time; its BOM, if any, left out."""
+    try:
+        file = path.open(encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise EvalInputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    with file:
+        yield file
+
+
+def _first_width(file: TextIO, delimiter: str) -> int:
+    """How many columns the file's first line has (for a message)."""
+    file.seek(0)
+    return len(next(csv.reader(file, delimiter=delimiter), []))
 
 
 @contextmanager
@@ -364,8 +416,8 @@ def evaluate(
     of its disposition: plain sentiment, for data sets labeled by sentiment alone."""
     rows = table.rows
     walk = progress(rows) if progress is not None else rows
-    verdicts = [judge(mention_of(row), ruleset) for row in walk]
-    results = [result_of("earful", rows, verdicts, show_errors, polarity=polarity)]
+    judged = ((row, judge(mention_of(row), ruleset)) for row in walk)
+    results = [result_of("earful", judged, show_errors, polarity=polarity)]
     return results + baseline_results(rows, baseline, show_errors)
 
 
@@ -378,25 +430,36 @@ def mention_of(row: Row) -> Mention:
 
 def result_of(
     name: str,
-    rows: Sequence[Row],
-    verdicts: Sequence[Verdict],
+    judged: Iterable[tuple[Row, Verdict]],
     show_errors: int,
     *,
     polarity: bool = False,
 ) -> Result:
-    """The scores of one system's verdicts on the rows, one verdict per row."""
-    predicted = [vader_class(v.score) if polarity else class_of(v) for v in verdicts]
-    has_topics = any(r.gold_topic for r in rows)
-    topics = score_topics((r.gold_topic, v.topic) for r, v in zip(rows, verdicts, strict=True))
-    errors = misjudged(
-        (
-            (r.number, r.text, r.gold, p, r.gold_topic, v.topic, v.reasons)
-            for r, p, v in zip(rows, predicted, verdicts, strict=True)
-        ),
-        show_errors,
+    """The scores of one system's verdicts, taken a row at a time: a verdict is over
+    a kilobyte, so only what the scores need is kept (the classes, the topics where
+    the cause is known, the first `show_errors` errors), not the verdicts."""
+    gold: list[str] = []
+    predicted: list[str] = []
+    topics: list[tuple[str, str | None]] = []
+    errors: list[Misjudged] = []
+    for row, verdict in judged:
+        said = vader_class(verdict.score) if polarity else class_of(verdict)
+        gold.append(row.gold)
+        predicted.append(said)
+        if row.gold_topic:
+            topics.append((row.gold_topic, verdict.topic))
+        if len(errors) < show_errors and is_misjudged(
+            row.gold, said, row.gold_topic, verdict.topic
+        ):
+            errors.append(_misjudged(row, said, verdict))
+    scored_topics = score_topics(topics) if topics else None
+    return Result(name, score(gold, predicted), scored_topics, tuple(errors))
+
+
+def _misjudged(row: Row, predicted: str, verdict: Verdict) -> Misjudged:
+    return Misjudged(
+        row.number, row.text, row.gold, predicted, row.gold_topic, verdict.topic, verdict.reasons
     )
-    gold = [r.gold for r in rows]
-    return Result(name, score(gold, predicted), topics if has_topics else None, tuple(errors))
 
 
 def baseline_results(rows: Sequence[Row], baseline: str | None, show_errors: int) -> list[Result]:

@@ -128,9 +128,8 @@ def cross_validate(
         judged = with_model(ruleset, model)
         for i in range(fold, len(items), folds):
             verdicts[i] = judge(mention_of(items[i].row), judged)
-    keep = [i for i, s in enumerate(items) if in_half(s.row, score_half)]
-    rows = [items[i].row for i in keep]
-    return result_of(f"{folds}-fold", rows, [verdicts[i] for i in keep], show_errors)
+    keep = (i for i, s in enumerate(items) if in_half(s.row, score_half))
+    return result_of(f"{folds}-fold", ((items[i].row, verdicts[i]) for i in keep), show_errors)
 
 
 def check_output(path: Path, data: Path, *, force: bool = False) -> None:

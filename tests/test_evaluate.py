@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import csv
 import json
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import Result
 
-from rules import Disposition
+from earful import evaluation
+from listener.mention import Brand
+from rules import Disposition, load_ruleset
 from rules.evaluate import (
     CLASSES,
     class_of,
@@ -488,6 +491,59 @@ def test_eval_hostile_text_does_not_break_the_report(run_cli: Run, tmp_path: Pat
     assert result.exit_code == 0, result.output
     assert "\x1b" not in result.output
     assert "\\u001b" in result.output
+
+
+# -- memory ---------------------------------------------------------------------------
+
+
+def traced_peak(work: Callable[[], object]) -> tuple[int, int]:
+    """(bytes still held after `work`, most held at once above that) by Python."""
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        work()
+        held, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return held - before, peak - held
+
+
+def labeled_rows(tmp_path: Path, rows: int, filler: int = 0) -> Path:
+    pad = " and more" * filler
+    return write(
+        tmp_path,
+        "big.csv",
+        "text,label\n"
+        + "".join(
+            f'"parcel {n} is late again, awful{pad}",complaint\nthanks {n}{pad},praise\n'
+            for n in range(rows // 2)
+        ),
+    )
+
+
+def test_reading_holds_the_rows_not_copies_of_the_whole_file(tmp_path: Path) -> None:
+    path = labeled_rows(tmp_path, 6000, filler=50)  # 3 MB
+    size = path.stat().st_size
+
+    def read() -> None:
+        evaluation.read_table(path, text_col="text", label_col="label", labels={})
+
+    _, above = traced_peak(read)
+    # the bytes, the text and csv's copy of it were all held at once: six times the file
+    assert above < 2 * size
+
+
+def test_judging_keeps_what_the_scores_need_not_every_verdict(tmp_path: Path) -> None:
+    path = labeled_rows(tmp_path, 4000)
+    table = evaluation.read_table(path, text_col="text", label_col="label", labels={})
+    ruleset = load_ruleset(brand=Brand("Acme"))
+    evaluation.evaluate(table, ruleset)  # loads what the rules load once
+
+    results: list[evaluation.Result] = []
+    held, above = traced_peak(lambda: results.extend(evaluation.evaluate(table, ruleset)))
+    # every verdict kept was some 340 bytes a row; a class a row is 16
+    assert held + above < 50 * len(table.rows)
+    assert results[0].scores.total == 4000
 
 
 # -- the project's own labeled sample -------------------------------------------------

@@ -407,6 +407,9 @@ def test_eval_map_accepts_disposition_names(airline: Run) -> None:
     [
         (b"", "the file is empty"),
         (b"text,label\n\xff\xfe broken,praise\n", "not UTF-8 text"),
+        (b"text,label\nok,praise\ncaf\xe9 bad,complaint\n", "line 3: not UTF-8 text (byte 24)"),
+        (b"text,label\nok,pr\xc3", "line 2: not UTF-8 text (byte 16)"),  # cut off
+        (b"\xef\xbb\xbf \r\n", "the file is empty"),
         (b"text,label\n", "no rows with both a text and a label"),
     ],
 )

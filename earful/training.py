@@ -29,12 +29,15 @@ from earful.evaluation import (
 )
 from rules import Model, Ruleset, Verdict, judge, judge_with_features, with_model
 from rules.evaluate import CLASSES
-from rules.learned import fit, to_json
+from rules.learned import FORMAT, fit, to_json
 from storage.files import replaced
 
 EPOCHS = 10
 # Below this many rows of a class the model has too little to learn it from.
 MIN_PER_CLASS = 20
+# A model is a few MB (6.8 MB from 11,000 airline posts); a file far bigger is not
+# read through to find out whether it is one.
+MODEL_PEEK = 64 * 2**20
 
 Tick = Callable[[int], None]
 
@@ -155,12 +158,19 @@ def check_output(path: Path, data: Path, *, force: bool = False) -> None:
 
 
 def _is_model(path: Path) -> bool:
+    # Parsed, not matched byte for byte: a model re-saved indented is still a model.
     try:
         with path.open("rb") as f:
-            head = f.read(64)
+            data = f.read(MODEL_PEEK + 1)
     except OSError:
         return False
-    return head.startswith(b'{"format":"earful-model"')
+    if len(data) > MODEL_PEEK:
+        return False
+    try:
+        parsed = json.loads(data)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(parsed, dict) and parsed.get("format") == FORMAT
 
 
 def fingerprint(ruleset: Ruleset) -> str:

@@ -333,6 +333,25 @@ def test_train_will_not_overwrite_the_data_or_a_file_that_is_not_a_model(
     assert_usage_error(run_cli(*train_args(labeled, tmp_path, "--folds", "0")), "is a directory")
 
 
+def test_train_replaces_a_model_that_was_saved_again_indented(
+    run_cli: Run, labeled: Path, model: Path
+) -> None:
+    model.write_text(json.dumps(json.loads(model.read_bytes()), indent=2), encoding="utf-8")
+    result = run_cli(*train_args(labeled, model, "--folds", "0"))
+    assert result.exit_code == 0, result.output
+    assert model.read_bytes().startswith(b'{"format":"earful-model"')
+
+
+def test_train_will_not_overwrite_json_that_is_not_a_model(
+    run_cli: Run, labeled: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "other.json"
+    other.write_text('{"format": "something else", "note": "earful-model"}', encoding="utf-8")
+    assert_usage_error(
+        run_cli(*train_args(labeled, other, "--folds", "0")), "is not an Earful model"
+    )
+
+
 def test_the_model_file_is_readable_as_the_umask_says(
     run_cli: Run, labeled: Path, tmp_path: Path
 ) -> None:

@@ -53,13 +53,15 @@ def samples(rows: Iterable[Row], ruleset: Ruleset) -> list[Sample]:
     return [Sample(row, tuple(judge_with_features(mention_of(row), ruleset)[1])) for row in rows]
 
 
-def check_enough(table: Table, path: Path) -> None:
+def check_enough(table: Table, path: Path, half: str | None = None) -> None:
     counts = Counter(r.gold for r in table.rows)
     short = [f"{c} ({counts[c]})" for c in CLASSES if counts[c] < MIN_PER_CLASS]
     if short:
+        # the counts are of the half's rows: the file itself may have enough
+        where = f" in the {half} rows (--half {half})" if half else ""
         raise EvalInputError(
-            f"{path}: too few rows to learn from: {', '.join(short)}; a model needs at least "
-            f"{MIN_PER_CLASS} rows of each of complaint, praise and neither"
+            f"{path}: too few rows to learn from{where}: {', '.join(short)}; a model needs "
+            f"at least {MIN_PER_CLASS} rows of each of complaint, praise and neither"
         )
 
 

@@ -199,6 +199,14 @@ def test_train_with_too_few_rows_of_a_class_names_the_class(run_cli: Run, tmp_pa
     assert not output.exists()
 
 
+def test_train_with_too_few_rows_in_the_half_says_it_counted_the_half(
+    run_cli: Run, tmp_path: Path
+) -> None:
+    data = write_csv(tmp_path / "few.csv", rows(praise=30))  # 15 of them odd rows
+    result = run_cli(*train_args(data, tmp_path / "m.json", "--half", "odd"))
+    assert_usage_error(result, "too few rows to learn from in the odd rows (--half odd)")
+
+
 def test_train_refuses_one_fold(run_cli: Run, labeled: Path, tmp_path: Path) -> None:
     output = tmp_path / "m.json"
     result = run_cli(*train_args(labeled, output, "--folds", "1"))

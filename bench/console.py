@@ -34,6 +34,7 @@ import aiohttp
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).parent))
+from argtypes import at_least, positive
 from pipeline import generate_texts
 
 from earful.config import parse_config
@@ -48,12 +49,29 @@ TOPICS = ["outage", "billing", "delivery", "support", "product", "account", None
 PLATFORMS = ["x", "reddit", "mastodon", "bluesky"]
 
 
-def fill(store: Store, mentions: int, pending: int, seed: int = 5) -> dict[str, float]:
+def dispositions_for(mentions: int, seed: int = 5) -> list[str]:
+    """Each mention's disposition, known before anything is written (--pending needs
+    that many actionable mentions)."""
+    names, weights = zip(*DISPOSITIONS, strict=True)
+    return random.Random(seed).choices(names, weights, k=mentions)
+
+
+def most_pending(dispositions: list[str]) -> int:
+    """The largest --pending the mentions can hold: each pending draft, and the half as
+    many sent and quarter as many rejected that go with it, answers an actionable one."""
+    actionable = sum(d != "ignore" for d in dispositions)
+    pending = actionable * 4 // 7 + 2  # a little over: 7/4 of it is more than them all
+    while pending + pending // 2 + pending // 4 > actionable:
+        pending -= 1
+    return pending
+
+
+def fill(store: Store, dispositions: list[str], pending: int, seed: int = 5) -> dict[str, float]:
     """Bulk rows straight into the tables, in the shapes Store.ingest writes."""
     rng = random.Random(seed)
     texts = generate_texts(2000)
     now = datetime.now(UTC)
-    names, weights = zip(*DISPOSITIONS, strict=True)
+    mentions = len(dispositions)
     conn = store.conn
     counts: dict[str, float] = {"mentions": mentions}
 
@@ -85,7 +103,6 @@ def fill(store: Store, mentions: int, pending: int, seed: int = 5) -> dict[str, 
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         rows(),
     )
-    dispositions = rng.choices(names, weights, k=mentions)
     conn.executemany(
         "INSERT INTO verdicts (mention_id, disposition, compound, score, labels, topic, urgency, "
         "interest, segment, actions, reasons) VALUES (?, ?, 0, 0, '[]', ?, ?, ?, ?, '[]', "
@@ -221,21 +238,29 @@ def pct(values: list[float], q: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mentions", type=int, default=1_000_000)
-    parser.add_argument("--pending", type=int, default=100_000)
-    parser.add_argument("--n", type=int, default=200, help="requests per page (default 200)")
+    parser.add_argument("--mentions", type=positive, default=1_000_000)
+    parser.add_argument("--pending", type=positive, default=100_000)
+    # the percentiles need two timings at least
+    parser.add_argument("--n", type=at_least(2), default=200, help="requests per page (200)")
     parser.add_argument(
         "--db", type=Path, default=None, help="fill this file once and reuse it on later runs"
     )
     args = parser.parse_args(argv)
+    reuse = args.db is not None and args.db.exists()
+    dispositions = [] if reuse else dispositions_for(args.mentions)
+    if not reuse and args.pending > most_pending(dispositions):
+        parser.error(
+            f"--pending {args.pending}: --mentions {args.mentions} hold at most "
+            f"{most_pending(dispositions)} (a pending draft answers a complaint, praise or "
+            "question, and half as many sent and a quarter as many rejected go with them)"
+        )
     with tempfile.TemporaryDirectory() as tmp:
         path = args.db or Path(tmp) / "bench.db"
-        reuse = path.exists()
         with Store.open(path) as store:
             if reuse:
                 print(f"store: reusing {path}")
             else:
-                made = fill(store, args.mentions, args.pending)
+                made = fill(store, dispositions, args.pending)
                 print(
                     f"store: {made['mentions']:,} mentions, {made['replies']:,} replies "
                     f"({made['pending']:,} pending), {made['cases']:,} cases; "

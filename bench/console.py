@@ -15,6 +15,10 @@ included); the round trip through a local client is printed too. The last line i
 `ratio=<worst page p95 / baseline p95>`.
 
     python bench/console.py [--mentions 1000000] [--pending 100000] [--n 200] [--db FILE]
+
+--db keeps the filled store for later runs; it is marked as this bench's (SQLite's
+application_id), and an existing file without the mark is refused: the bench adds a
+user, a session and audit rows, and must never do that to a real Earful database.
 """
 
 from __future__ import annotations
@@ -22,11 +26,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import sqlite3
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -47,6 +53,8 @@ from storage.store import Store
 DISPOSITIONS = [("ignore", 45), ("interesting_bad", 30), ("interesting_good", 15), ("question", 10)]
 TOPICS = ["outage", "billing", "delivery", "support", "product", "account", None]
 PLATFORMS = ["x", "reddit", "mastodon", "bluesky"]
+# SQLite's application_id of a store this bench filled ("EBnc"): --db reuses only those.
+BENCH_MARK = 0x45426E63
 
 
 def dispositions_for(mentions: int, seed: int = 5) -> list[str]:
@@ -166,6 +174,7 @@ def fill(store: Store, dispositions: list[str], pending: int, seed: int = 5) -> 
         "VALUES (?, ?, 'Call them back', 'open', 50, ?)",
         ((n + 1, m, iso(now)) for n, m in enumerate(replied[:20_000])),
     )
+    conn.execute(f"PRAGMA application_id = {BENCH_MARK}")
     conn.execute("COMMIT")
     conn.execute("ANALYZE")
     counts.update(
@@ -236,6 +245,15 @@ def pct(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] * 1000
 
 
+def is_bench_store(path: Path) -> bool:
+    """Whether `path` is a store this bench filled (read only: nothing else is touched)."""
+    try:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+            return bool(conn.execute("PRAGMA application_id").fetchone()[0] == BENCH_MARK)
+    except sqlite3.Error:
+        return False  # not a database at all
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mentions", type=positive, default=1_000_000)
@@ -247,6 +265,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     reuse = args.db is not None and args.db.exists()
+    if reuse and not is_bench_store(args.db):
+        parser.error(
+            f"--db {args.db}: exists and is not a store this bench filled; give a new file "
+            "name (the bench adds a user, a session and audit rows to the store it uses)"
+        )
     dispositions = [] if reuse else dispositions_for(args.mentions)
     if not reuse and args.pending > most_pending(dispositions):
         parser.error(

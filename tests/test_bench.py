@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from storage.store import Store
+
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
 
@@ -79,3 +81,31 @@ def test_console_bench_prints_the_worst_page_against_the_trivial_route(
 )
 def test_a_bench_refuses_counts_it_cannot_run_with(script: str, args: list[str], said: str) -> None:
     assert said in refused(script, *args)
+
+
+def test_console_bench_will_not_touch_a_database_it_did_not_fill(tmp_path: Path) -> None:
+    real = tmp_path / "earful.db"
+    with Store.open(real) as store:
+        store.add_user("ana", "admin", None, actor="test")
+    before = real.read_bytes()
+    said = refused("console.py", "--n", "5", "--db", str(real))
+    assert "is not a store this bench filled" in said
+    assert real.read_bytes() == before
+
+
+def test_latency_bench_prints_streaming_and_polling_p95() -> None:
+    lines = run_bench(
+        "latency.py",
+        "--n",
+        "10",
+        "--rate",
+        "50",
+        "--interval",
+        "0.5",
+        "--quiet",
+        "2",
+        "--gap",
+        "0.1",
+    )
+    assert re.fullmatch(r"stream_p95=\d+\.\d+ poll_p95=\d+\.\d+", lines[-2])
+    assert re.fullmatch(r"ratio=\d+\.\d{4}", lines[-1])

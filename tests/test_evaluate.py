@@ -363,17 +363,8 @@ def test_eval_row_missing_only_its_cause_cell_is_scored_with_the_cause_unknown(
         "what time do you open,neutral\n"
         "no label here\n",
     )
-    result = run_cli(
-        "eval",
-        str(path),
-        "--map",
-        MAP,
-        "--topic-col",
-        "cause",
-        "--topic-map",
-        "Late=delivery",
-        "--json",
-    )
+    causes = ["--topic-col", "cause", "--topic-map", "Late=delivery"]
+    result = run_cli("eval", str(path), "--map", MAP, *causes, "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert (report["rows"], report["skipped"]) == (3, 1)

@@ -161,71 +161,70 @@ async def test_lines_appended_later_are_picked_up(ten: Path) -> None:
     assert numbers((await replay.fetch(done.cursor)).mentions) == [11]
 
 
-async def test_last_line_without_a_newline_is_read_a_tick_later(tmp_path: Path) -> None:
-    path = tmp_path / "m.jsonl"
-    path.write_bytes(json.dumps(x_line(1)).encode() + b"\n" + json.dumps(x_line(2)).encode())
+def encoded(n: int) -> bytes:
+    return json.dumps(x_line(n)).encode()
+
+
+async def replay_growing(path: Path, *writes: bytes) -> tuple[list[list[int]], Any]:
+    """Each write appended to the file, then a tick: what each tick gave, and the
+    cursor after the last."""
     replay, cursor, seen = source(path, batch=5), None, []
-    for _ in range(3):
+    for data in writes:
+        with path.open("ab") as f:
+            f.write(data)
         result = await replay.fetch(cursor)
         seen.append(numbers(result.mentions))
         cursor = result.cursor
+    return seen, cursor
+
+
+@pytest.fixture
+def warnings(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.WARNING, logger="earful.replay")
+    return caplog
+
+
+async def test_last_line_without_a_newline_is_read_a_tick_later(tmp_path: Path) -> None:
+    path = tmp_path / "m.jsonl"
+    seen, cursor = await replay_growing(path, encoded(1) + b"\n" + encoded(2), b"", b"")
     # held once in case a writer is halfway through it, then read as it is
     assert seen == [[1], [2], []]
     assert cursor == {"offset": path.stat().st_size, "line": 2, "lap": 0}
 
 
 async def test_a_line_being_written_during_a_tick_is_read_whole_on_the_next(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, warnings: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="earful.replay")
-    path = tmp_path / "m.jsonl"
-    second = json.dumps(x_line(2)).encode()
-    path.write_bytes(json.dumps(x_line(1)).encode() + b"\n" + second[:30])
-    replay = source(path, batch=5)
-    first = await replay.fetch(None)
-    with path.open("ab") as f:
-        f.write(second[30:] + b"\n" + json.dumps(x_line(3)).encode() + b"\n")
-    then = await replay.fetch(first.cursor)
-    assert numbers(first.mentions) == [1] and numbers(then.mentions) == [2, 3]
-    assert caplog.records == []  # no half line skipped, no start from the top
+    half = 30
+    seen, _ = await replay_growing(
+        tmp_path / "m.jsonl",
+        encoded(1) + b"\n" + encoded(2)[:half],
+        encoded(2)[half:] + b"\n" + encoded(3) + b"\n",
+    )
+    assert seen == [[1], [2, 3]]
+    assert warnings.records == []  # no half line skipped, no start from the top
 
 
 async def test_a_line_still_growing_at_the_next_tick_is_held_again(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, warnings: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="earful.replay")
-    path = tmp_path / "m.jsonl"
-    line = json.dumps(x_line(1)).encode()
-    path.write_bytes(line[:20])
-    replay = source(path, batch=5)
-    first = await replay.fetch(None)
-    with path.open("ab") as f:
-        f.write(line[20:40])
-    second = await replay.fetch(first.cursor)
-    with path.open("ab") as f:
-        f.write(line[40:] + b"\n")
-    third = await replay.fetch(second.cursor)
-    assert first.mentions == second.mentions == ()
-    assert numbers(third.mentions) == [1]
-    assert caplog.records == []
+    line = encoded(1)
+    seen, _ = await replay_growing(tmp_path / "m.jsonl", line[:20], line[20:40], line[40:] + b"\n")
+    assert seen == [[], [], [1]]
+    assert warnings.records == []
 
 
 @pytest.mark.parametrize("ending", [b"\n", b"\r\n"])
 async def test_lines_appended_after_a_last_line_without_a_newline_follow_it(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture, ending: bytes
+    tmp_path: Path, warnings: pytest.LogCaptureFixture, ending: bytes
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="earful.replay")
     path = tmp_path / "m.jsonl"
-    path.write_bytes(json.dumps(x_line(1)).encode() + ending + json.dumps(x_line(2)).encode())
-    replay, cursor = source(path, batch=5), None
-    for _ in range(3):  # line 1; line 2, held a tick; the end
-        cursor = (await replay.fetch(cursor)).cursor
-    with path.open("ab") as f:
-        f.write(ending + json.dumps(x_line(3)).encode() + ending)
-    result = await replay.fetch(cursor)
-    assert numbers(result.mentions) == [3]
-    assert result.cursor == {"offset": path.stat().st_size, "line": 3, "lap": 0}
-    assert caplog.records == []
+    seen, cursor = await replay_growing(
+        path, encoded(1) + ending + encoded(2), b"", b"", ending + encoded(3) + ending
+    )
+    assert seen == [[1], [2], [], [3]]  # line 2 held a tick; then the end; then line 3
+    assert cursor == {"offset": path.stat().st_size, "line": 3, "lap": 0}
+    assert warnings.records == []
 
 
 async def test_the_end_of_the_file_is_said_once(

@@ -15,6 +15,10 @@ included); the round trip through a local client is printed too. The last line i
 `ratio=<worst page p95 / baseline p95>`.
 
     python bench/console.py [--mentions 1000000] [--pending 100000] [--n 200] [--db FILE]
+
+--db keeps the filled store for later runs; it is marked as this bench's (SQLite's
+application_id), and an existing file without the mark is refused: the bench adds a
+user, a session and audit rows, and must never do that to a real Earful database.
 """
 
 from __future__ import annotations
@@ -22,11 +26,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import sqlite3
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -34,6 +40,7 @@ import aiohttp
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).parent))
+from argtypes import at_least, positive
 from pipeline import generate_texts
 
 from earful.config import parse_config
@@ -46,14 +53,33 @@ from storage.store import Store
 DISPOSITIONS = [("ignore", 45), ("interesting_bad", 30), ("interesting_good", 15), ("question", 10)]
 TOPICS = ["outage", "billing", "delivery", "support", "product", "account", None]
 PLATFORMS = ["x", "reddit", "mastodon", "bluesky"]
+# SQLite's application_id of a store this bench filled ("EBnc"): --db reuses only those.
+BENCH_MARK = 0x45426E63
 
 
-def fill(store: Store, mentions: int, pending: int, seed: int = 5) -> dict[str, float]:
+def dispositions_for(mentions: int, seed: int = 5) -> list[str]:
+    """Each mention's disposition, known before anything is written (--pending needs
+    that many actionable mentions)."""
+    names, weights = zip(*DISPOSITIONS, strict=True)
+    return random.Random(seed).choices(names, weights, k=mentions)
+
+
+def most_pending(dispositions: list[str]) -> int:
+    """The largest --pending the mentions can hold: each pending draft, and the half as
+    many sent and quarter as many rejected that go with it, answers an actionable one."""
+    actionable = sum(d != "ignore" for d in dispositions)
+    pending = actionable * 4 // 7 + 2  # a little over: 7/4 of it is more than them all
+    while pending + pending // 2 + pending // 4 > actionable:
+        pending -= 1
+    return pending
+
+
+def fill(store: Store, dispositions: list[str], pending: int, seed: int = 5) -> dict[str, float]:
     """Bulk rows straight into the tables, in the shapes Store.ingest writes."""
     rng = random.Random(seed)
     texts = generate_texts(2000)
     now = datetime.now(UTC)
-    names, weights = zip(*DISPOSITIONS, strict=True)
+    mentions = len(dispositions)
     conn = store.conn
     counts: dict[str, float] = {"mentions": mentions}
 
@@ -85,7 +111,6 @@ def fill(store: Store, mentions: int, pending: int, seed: int = 5) -> dict[str, 
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         rows(),
     )
-    dispositions = rng.choices(names, weights, k=mentions)
     conn.executemany(
         "INSERT INTO verdicts (mention_id, disposition, compound, score, labels, topic, urgency, "
         "interest, segment, actions, reasons) VALUES (?, ?, 0, 0, '[]', ?, ?, ?, ?, '[]', "
@@ -149,6 +174,7 @@ def fill(store: Store, mentions: int, pending: int, seed: int = 5) -> dict[str, 
         "VALUES (?, ?, 'Call them back', 'open', 50, ?)",
         ((n + 1, m, iso(now)) for n, m in enumerate(replied[:20_000])),
     )
+    conn.execute(f"PRAGMA application_id = {BENCH_MARK}")
     conn.execute("COMMIT")
     conn.execute("ANALYZE")
     counts.update(
@@ -219,23 +245,45 @@ def pct(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] * 1000
 
 
+def is_bench_store(path: Path) -> bool:
+    """Whether `path` is a store this bench filled (read only: nothing else is touched)."""
+    try:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+            return bool(conn.execute("PRAGMA application_id").fetchone()[0] == BENCH_MARK)
+    except sqlite3.Error:
+        return False  # not a database at all
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mentions", type=int, default=1_000_000)
-    parser.add_argument("--pending", type=int, default=100_000)
-    parser.add_argument("--n", type=int, default=200, help="requests per page (default 200)")
+    parser.add_argument("--mentions", type=positive, default=1_000_000)
+    parser.add_argument("--pending", type=positive, default=100_000)
+    # the percentiles need two timings at least
+    parser.add_argument("--n", type=at_least(2), default=200, help="requests per page (200)")
     parser.add_argument(
         "--db", type=Path, default=None, help="fill this file once and reuse it on later runs"
     )
     args = parser.parse_args(argv)
+    reuse = args.db is not None and args.db.exists()
+    if reuse and not is_bench_store(args.db):
+        parser.error(
+            f"--db {args.db}: exists and is not a store this bench filled; give a new file "
+            "name (the bench adds a user, a session and audit rows to the store it uses)"
+        )
+    dispositions = [] if reuse else dispositions_for(args.mentions)
+    if not reuse and args.pending > most_pending(dispositions):
+        parser.error(
+            f"--pending {args.pending}: --mentions {args.mentions} hold at most "
+            f"{most_pending(dispositions)} (a pending draft answers a complaint, praise or "
+            "question, and half as many sent and a quarter as many rejected go with them)"
+        )
     with tempfile.TemporaryDirectory() as tmp:
         path = args.db or Path(tmp) / "bench.db"
-        reuse = path.exists()
         with Store.open(path) as store:
             if reuse:
                 print(f"store: reusing {path}")
             else:
-                made = fill(store, args.mentions, args.pending)
+                made = fill(store, dispositions, args.pending)
                 print(
                     f"store: {made['mentions']:,} mentions, {made['replies']:,} replies "
                     f"({made['pending']:,} pending), {made['cases']:,} cases; "

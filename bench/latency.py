@@ -38,6 +38,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from argtypes import above_zero, positive
 from fakes.mastodon_api import FakeMastodon
 
 from earful.app import build_runtime
@@ -177,11 +178,15 @@ async def bench(args: argparse.Namespace) -> list[Run]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=1000, help="posts in a busy run (default 1000)")
-    parser.add_argument("--rate", type=float, default=50.0, help="busy posts per second (50)")
-    parser.add_argument("--interval", type=float, default=2.0, help="poll interval, s (2)")
-    parser.add_argument("--quiet", type=int, default=10, help="posts in a quiet run (10)")
-    parser.add_argument("--gap", type=float, default=3.0, help="seconds between quiet posts (3)")
+    parser.add_argument(
+        "--n", type=positive, default=1000, help="posts in a busy run (default 1000)"
+    )
+    parser.add_argument("--rate", type=above_zero, default=50.0, help="busy posts per second (50)")
+    parser.add_argument("--interval", type=above_zero, default=2.0, help="poll interval, s (2)")
+    parser.add_argument("--quiet", type=positive, default=10, help="posts in a quiet run (10)")
+    parser.add_argument(
+        "--gap", type=above_zero, default=3.0, help="seconds between quiet posts (3)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from argtypes import positive
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from earful.pipeline import Stages, judge_batch
@@ -163,8 +164,10 @@ def peak_rss_mb() -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=100_000, help="mentions (default 100000)")
-    parser.add_argument("--batch", type=int, default=100, help="mentions per page (default 100)")
+    parser.add_argument("--n", type=positive, default=100_000, help="mentions (default 100000)")
+    parser.add_argument(
+        "--batch", type=positive, default=100, help="mentions per page (default 100)"
+    )
     args = parser.parse_args(argv)
 
     texts = generate_texts(args.n)

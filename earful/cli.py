@@ -631,7 +631,7 @@ def train(
     ruleset = _stages_for(config, learned=False).ruleset
     data = spec.read(ruleset)
     try:
-        tr.check_enough(data, spec.file)
+        tr.check_enough(data, spec.file, spec.half)
         tr.check_output(output, spec.file, force=force)
     except ev.EvalInputError as exc:
         raise BadConfig(str(exc)) from None

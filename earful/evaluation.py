@@ -8,13 +8,15 @@ exit code 2.
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
+import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from listener.mention import Author, Mention
 from rules import Disposition, Ruleset, Verdict, judge
@@ -25,6 +27,7 @@ from rules.evaluate import (
     Scores,
     TopicScore,
     class_of,
+    is_misjudged,
     misjudged,
     score,
     score_topics,
@@ -34,6 +37,16 @@ from rules.evaluate import (
 BASELINES = ("vader",)
 # Shown in --json as "unknown topic": a cause the data set itself could not tell.
 _NO_TOPIC = frozenset(["", "-"])
+# The longest field read, in characters. csv's own limit, 128 KiB, is shorter than
+# some reviews; a bound still stops a quote that is never closed from making the rest
+# of a big file one field.
+FIELD_LIMIT = 4 * 2**20
+# What the separator is sniffed from, in characters; and the bytes read at a time
+# while making sure a file is UTF-8 (a big file is never held whole).
+HEAD = 8192
+CHUNK = 2**20
+# The separators a file is sniffed for, as the messages name them.
+_SEPARATORS = {",": "commas", "\t": "tabs", ";": "semicolons", "|": "bars"}
 
 
 class EvalInputError(Exception):
@@ -104,29 +117,56 @@ def _delimiter(path: Path, head: str) -> str:
     suffix = path.suffix.lower()
     if suffix in (".tsv", ".tab"):
         return "\t"
-    if suffix == ".csv":
+    first = head.partition("\n")[0]
+    # Excel saves "CSV" with semicolons where the comma is the decimal point: a .csv
+    # whose first line has no comma at all is sniffed like any other name.
+    if suffix == ".csv" and "," in first:
         return ","
     try:
-        return csv.Sniffer().sniff(head, delimiters=",\t;|").delimiter
+        return csv.Sniffer().sniff(head, delimiters="".join(_SEPARATORS)).delimiter
     except csv.Error:
-        return "\t" if head.count("\t") > head.count(",") else ","
+        return max(_SEPARATORS, key=first.count)  # a tie goes to the comma
 
 
-def _column(spec: str, header: Sequence[str] | None, what: str) -> int:
+def _column(spec: str, header: Sequence[str] | None, what: str, delimiter: str) -> int:
     """A column by name (exact, then ignoring case) or by 1-based number."""
     if header is not None:
-        if spec in header:
-            return header.index(spec)
-        folded = [h.casefold() for h in header]
-        if spec.casefold() in folded:
-            return folded.index(spec.casefold())
+        folded = spec.casefold()
+        for found in (
+            [i for i, h in enumerate(header) if h == spec],
+            [i for i, h in enumerate(header) if h.casefold() == folded],
+        ):
+            if len(found) > 1:
+                # taking the first would score whichever column a spreadsheet put first
+                numbers = " and ".join(str(i + 1) for i in found)
+                raise EvalInputError(
+                    f'{what} "{spec}": the file has {len(found)} columns of that name '
+                    f"(columns {numbers}); give the column's number instead"
+                )
+            if found:
+                return found[0]
     width = len(header) if header is not None else None
     if spec.isdigit() and int(spec) >= 1 and (width is None or int(spec) <= width):
         return int(spec) - 1
     if header is None:
         raise EvalInputError(f"{what} {spec}: with --no-header, give a column number from 1")
     names = ", ".join(header)
-    raise EvalInputError(f'{what} "{spec}": no such column; the file has: {names}')
+    hint = _separator_hint(header, delimiter)
+    raise EvalInputError(f'{what} "{spec}": no such column; the file has: {names}{hint}')
+
+
+def _separator_hint(header: Sequence[str], delimiter: str) -> str:
+    """Why the columns may be wrong: the header holds another separator than the one
+    the file was read with."""
+    others = [d for d in _SEPARATORS if d != delimiter and any(d in h for h in header)]
+    if not others:
+        return ""
+    return (
+        f"; the file was read as separated by {_SEPARATORS[delimiter]}, but its first "
+        f"line holds {_SEPARATORS[others[0]]} (.tsv and .tab files are read as "
+        "tab-separated, .csv files as comma-separated when the first line has a comma, "
+        "other names are sniffed)"
+    )
 
 
 def in_half(row: Row, half: str | None) -> bool:
@@ -151,36 +191,25 @@ def read_table(
     figures wrong (an unmapped label or topic is listed with its count, all at once).
     `half` = "odd" or "even" keeps only those data rows (1-based): tune the rules on
     one half, check them on the other."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise EvalInputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    try:
-        content = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise EvalInputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    if not content.strip():
-        raise EvalInputError(f"{path}: the file is empty")
-    delimiter = _delimiter(path, content[:8192])
+    delimiter = _delimiter(path, _text_head(path))
     # strict: a stray quote is an error, not a field that swallows the rows after it
-    reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter, strict=True)
-    # the line the record being read started on: a list, written by the generator
-    # and read by the except clause below
-    start_line = [1]
-    records = _noting_start_line(reader, start_line)
-    try:
-        header = None if no_header else next(records, None)
-        text_i = _column(text_col, header, "--text-col")
-        label_i = _column(label_col, header, "--label-col")
-        topic_i = _column(topic_col, header, "--topic-col") if topic_col else None
-        rows, skipped, bad_labels, bad_topics = _rows(
-            records, text_i, label_i, topic_i, labels, sign_labels, topics or {}, known_topics
-        )
-    except csv.Error as exc:
-        raise EvalInputError(
-            f"{path}: line {start_line[0]}: not valid CSV ({exc}): a quoted field starting "
-            "on that line is not closed where it should be"
-        ) from None
+    with _opened(path) as file, _field_limit(FIELD_LIMIT):
+        reader = csv.reader(file, delimiter=delimiter, strict=True)
+        # the line the record being read started on: a list, written by the generator
+        # and read by the except clause below
+        start_line = [1]
+        records = _noting_start_line(reader, start_line)
+        try:
+            header = None if no_header else next(records, None)
+            text_i = _column(text_col, header, "--text-col", delimiter)
+            label_i = _column(label_col, header, "--label-col", delimiter)
+            topic_i = _column(topic_col, header, "--topic-col", delimiter) if topic_col else None
+            rows, skipped, bad_labels, bad_topics = _rows(
+                records, text_i, label_i, topic_i, labels, sign_labels, topics or {}, known_topics
+            )
+            width = _first_width(file, delimiter) if not rows else 0
+        except csv.Error as exc:
+            raise _csv_error(path, start_line[0], exc) from None
     if half is not None:
         rows = [r for r in rows if in_half(r, half)]
     problems = []
@@ -202,12 +231,92 @@ def read_table(
     if problems:
         raise EvalInputError(f"{path}: " + "\n".join(problems))
     if not rows:
-        first = next(csv.reader(io.StringIO(content, newline=""), delimiter=delimiter), [])
         raise EvalInputError(
             f"{path}: no rows with both a text and a label (text from column {text_i + 1}, "
-            f"label from column {label_i + 1}; the first line has {len(first)} columns)"
+            f"label from column {label_i + 1}; the first line has {width} columns)"
         )
     return Table(tuple(rows), skipped, delimiter)
+
+
+def _text_head(path: Path) -> str:
+    """The file's first characters, once all of it is known to be UTF-8 text with
+    something in it."""
+    head, blank = "", True
+    for text in _decoded(path):
+        head += text[: HEAD - len(head)]
+        blank = blank and not text.strip()
+    if blank:
+        raise EvalInputError(f"{path}: the file is empty")
+    return head
+
+
+def _decoded(path: Path) -> Iterator[str]:
+    """The file's text a chunk at a time, its BOM left out; where it is not UTF-8,
+    EvalInputError says the line and byte."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    done = lines = 0
+    try:
+        with path.open("rb") as file:
+            while chunk := file.read(CHUNK):
+                buffered = decoder.getstate()[0] + chunk
+                try:
+                    text = decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    line = lines + buffered[: exc.start].count(b"\n") + 1
+                    at = done - (len(buffered) - len(chunk)) + exc.start
+                    raise _not_utf8(path, line, at) from None
+                yield text if done else text.removeprefix("\ufeff")
+                done, lines = done + len(chunk), lines + chunk.count(b"\n")
+            if decoder.getstate()[0]:  # a character cut off by the end of the file
+                raise _not_utf8(path, lines + 1, done - len(decoder.getstate()[0]))
+    except OSError as exc:
+        raise EvalInputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def _not_utf8(path: Path, line: int, at: int) -> EvalInputError:
+    return EvalInputError(
+        f'{path}: line {line}: not UTF-8 text (byte {at}); save it as UTF-8 (Excel: "CSV UTF-8")'
+    )
+
+
+@contextmanager
+def _opened(path: Path) -> Iterator[TextIO]:
+    """The file as text, a row at a time; its BOM, if any, left out."""
+    try:
+        file = path.open(encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise EvalInputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    with file:
+        yield file
+
+
+def _first_width(file: TextIO, delimiter: str) -> int:
+    """How many columns the file's first line has (for a message)."""
+    file.seek(0)
+    return len(next(csv.reader(file, delimiter=delimiter), []))
+
+
+@contextmanager
+def _field_limit(limit: int) -> Iterator[None]:
+    """csv's field limit raised for one read (it is the whole process's setting)."""
+    before = csv.field_size_limit(limit)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(before)
+
+
+def _csv_error(path: Path, line: int, exc: csv.Error) -> EvalInputError:
+    if "field larger than field limit" in str(exc):
+        return EvalInputError(
+            f"{path}: line {line}: a field starting on that line is over {FIELD_LIMIT:,} "
+            "characters long, the most eval reads: no post is that long, so most likely "
+            "a quote opened there is never closed"
+        )
+    return EvalInputError(
+        f"{path}: line {line}: not valid CSV ({exc}): a quoted field starting "
+        "on that line is not closed where it should be"
+    )
 
 
 def _most_common(counts: Counter[str], shown: int = 10) -> str:
@@ -243,15 +352,11 @@ def _rows(
     skipped = 0
     bad_labels: Counter[str] = Counter()
     bad_topics: Counter[str] = Counter()
-    need = max(text_i, label_i, topic_i or 0)
     # Blank lines are no rows: numbered, a file saved with \r\r\n line ends would put
     # every data row on an even number and `--half odd` would find none.
     records = (r for r in reader if any(cell.strip() for cell in r))
     for number, record in enumerate(records, 1):
-        if len(record) <= need:
-            skipped += 1  # a short line: nothing to score
-            continue
-        text, label = record[text_i], record[label_i].strip()
+        text, label = _cell(record, text_i), _cell(record, label_i).strip()
         if not text.strip() or not label:
             skipped += 1
             continue
@@ -261,7 +366,7 @@ def _rows(
             continue
         gold_topic = None
         if topic_i is not None:
-            cause = record[topic_i].strip()
+            cause = _cell(record, topic_i).strip()
             gold_topic = topics.get(cause, cause)
             if gold_topic in _NO_TOPIC:
                 gold_topic = None
@@ -272,12 +377,20 @@ def _rows(
     return rows, skipped, bad_labels, bad_topics
 
 
+def _cell(record: Sequence[str], i: int) -> str:
+    # Spreadsheets leave out a row's empty last cells: a missing cell is an empty one
+    # (no cause given is "cause unknown", not a row that cannot be scored).
+    return record[i] if i < len(record) else ""
+
+
 def _gold(label: str, labels: Mapping[str, str], sign_labels: bool) -> str | None:
     if sign_labels:
         try:
             value = float(label)
         except ValueError:
             return None
+        if not math.isfinite(value):
+            return None  # "nan" has no sign, and "inf" is no rating: both are typos
         return "praise" if value > 0 else "complaint" if value < 0 else "neither"
     folded = label.casefold()
     if folded in labels:
@@ -303,8 +416,8 @@ def evaluate(
     of its disposition: plain sentiment, for data sets labeled by sentiment alone."""
     rows = table.rows
     walk = progress(rows) if progress is not None else rows
-    verdicts = [judge(mention_of(row), ruleset) for row in walk]
-    results = [result_of("earful", rows, verdicts, show_errors, polarity=polarity)]
+    judged = ((row, judge(mention_of(row), ruleset)) for row in walk)
+    results = [result_of("earful", judged, show_errors, polarity=polarity)]
     return results + baseline_results(rows, baseline, show_errors)
 
 
@@ -317,25 +430,36 @@ def mention_of(row: Row) -> Mention:
 
 def result_of(
     name: str,
-    rows: Sequence[Row],
-    verdicts: Sequence[Verdict],
+    judged: Iterable[tuple[Row, Verdict]],
     show_errors: int,
     *,
     polarity: bool = False,
 ) -> Result:
-    """The scores of one system's verdicts on the rows, one verdict per row."""
-    predicted = [vader_class(v.score) if polarity else class_of(v) for v in verdicts]
-    has_topics = any(r.gold_topic for r in rows)
-    topics = score_topics((r.gold_topic, v.topic) for r, v in zip(rows, verdicts, strict=True))
-    errors = misjudged(
-        (
-            (r.number, r.text, r.gold, p, r.gold_topic, v.topic, v.reasons)
-            for r, p, v in zip(rows, predicted, verdicts, strict=True)
-        ),
-        show_errors,
+    """The scores of one system's verdicts, taken a row at a time: a verdict is over
+    a kilobyte, so only what the scores need is kept (the classes, the topics where
+    the cause is known, the first `show_errors` errors), not the verdicts."""
+    gold: list[str] = []
+    predicted: list[str] = []
+    topics: list[tuple[str, str | None]] = []
+    errors: list[Misjudged] = []
+    for row, verdict in judged:
+        said = vader_class(verdict.score) if polarity else class_of(verdict)
+        gold.append(row.gold)
+        predicted.append(said)
+        if row.gold_topic:
+            topics.append((row.gold_topic, verdict.topic))
+        if len(errors) < show_errors and is_misjudged(
+            row.gold, said, row.gold_topic, verdict.topic
+        ):
+            errors.append(_misjudged(row, said, verdict))
+    scored_topics = score_topics(topics) if topics else None
+    return Result(name, score(gold, predicted), scored_topics, tuple(errors))
+
+
+def _misjudged(row: Row, predicted: str, verdict: Verdict) -> Misjudged:
+    return Misjudged(
+        row.number, row.text, row.gold, predicted, row.gold_topic, verdict.topic, verdict.reasons
     )
-    gold = [r.gold for r in rows]
-    return Result(name, score(gold, predicted), topics if has_topics else None, tuple(errors))
 
 
 def baseline_results(rows: Sequence[Row], baseline: str | None, show_errors: int) -> list[Result]:

@@ -29,12 +29,15 @@ from earful.evaluation import (
 )
 from rules import Model, Ruleset, Verdict, judge, judge_with_features, with_model
 from rules.evaluate import CLASSES
-from rules.learned import fit, to_json
+from rules.learned import FORMAT, fit, to_json
 from storage.files import replaced
 
 EPOCHS = 10
 # Below this many rows of a class the model has too little to learn it from.
 MIN_PER_CLASS = 20
+# A model is a few MB (6.8 MB from 11,000 airline posts); a file far bigger is not
+# read through to find out whether it is one.
+MODEL_PEEK = 64 * 2**20
 
 Tick = Callable[[int], None]
 
@@ -50,13 +53,15 @@ def samples(rows: Iterable[Row], ruleset: Ruleset) -> list[Sample]:
     return [Sample(row, tuple(judge_with_features(mention_of(row), ruleset)[1])) for row in rows]
 
 
-def check_enough(table: Table, path: Path) -> None:
+def check_enough(table: Table, path: Path, half: str | None = None) -> None:
     counts = Counter(r.gold for r in table.rows)
     short = [f"{c} ({counts[c]})" for c in CLASSES if counts[c] < MIN_PER_CLASS]
     if short:
+        # the counts are of the half's rows: the file itself may have enough
+        where = f" in the {half} rows (--half {half})" if half else ""
         raise EvalInputError(
-            f"{path}: too few rows to learn from: {', '.join(short)}; a model needs at least "
-            f"{MIN_PER_CLASS} rows of each of complaint, praise and neither"
+            f"{path}: too few rows to learn from{where}: {', '.join(short)}; a model needs "
+            f"at least {MIN_PER_CLASS} rows of each of complaint, praise and neither"
         )
 
 
@@ -128,9 +133,8 @@ def cross_validate(
         judged = with_model(ruleset, model)
         for i in range(fold, len(items), folds):
             verdicts[i] = judge(mention_of(items[i].row), judged)
-    keep = [i for i, s in enumerate(items) if in_half(s.row, score_half)]
-    rows = [items[i].row for i in keep]
-    return result_of(f"{folds}-fold", rows, [verdicts[i] for i in keep], show_errors)
+    keep = (i for i, s in enumerate(items) if in_half(s.row, score_half))
+    return result_of(f"{folds}-fold", ((items[i].row, verdicts[i]) for i in keep), show_errors)
 
 
 def check_output(path: Path, data: Path, *, force: bool = False) -> None:
@@ -156,12 +160,19 @@ def check_output(path: Path, data: Path, *, force: bool = False) -> None:
 
 
 def _is_model(path: Path) -> bool:
+    # Parsed, not matched byte for byte: a model re-saved indented is still a model.
     try:
         with path.open("rb") as f:
-            head = f.read(64)
+            data = f.read(MODEL_PEEK + 1)
     except OSError:
         return False
-    return head.startswith(b'{"format":"earful-model"')
+    if len(data) > MODEL_PEEK:
+        return False
+    try:
+        parsed = json.loads(data)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(parsed, dict) and parsed.get("format") == FORMAT
 
 
 def fingerprint(ruleset: Ruleset) -> str:

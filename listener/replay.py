@@ -12,7 +12,9 @@ Config (type = "replay"):
            the replay started: the posts keep their spacing (a file that spans three
            days fills three days of charts) and none is in the future. The shift is
            measured once, by reading the file through, and kept in the cursor (so
-           with `loop`, every lap replays the first lap's times)
+           with `loop`, every lap replays the first lap's times); a post the shift
+           would put in the future (a line appended later, dated when it was
+           written) is stamped with the moment it is replayed
     loop   start again at the top at the end of the file (default false); each lap's
            ids get a "~lap<N>" suffix so the store takes them as new posts
 
@@ -29,18 +31,20 @@ platform's own JSON shape as its API sends it:
                                  "feed_url": "https://...", "feed_title": "..."}}
 
 "includes" and "feed_title" may be left out. The file is UTF-8; blank lines are
-ignored, and the last line needs no newline (the file is replayed as written, not
-tailed while a writer is still adding to it; lines appended later are read on a later
-tick). A line that cannot be used (not UTF-8, not JSON, not an object, an unknown
-platform, a post without an id) is logged as a warning with its line number and
-skipped; it never stops the replay.
+ignored. Lines appended while the replay runs are read on a later tick. A last line
+without a newline may be one a writer is still adding to, so it is left for the next
+tick, and read then if the file has not grown in between (a file whose last line
+simply has no newline is read to the end, one tick later). A line that cannot be
+used (not UTF-8, not JSON, not an object, an unknown platform, a post without an id)
+is logged as a warning with its line number and skipped; it never stops the replay.
 
 The cursor is `{"offset": <byte offset of the next line>, "line": <lines read>,
 "lap": <times the file was restarted>}` (plus `"shift": <seconds>` with the shifted
-clock): a restart seeks straight back to where the
+clock, and `"held": <byte offset where it ended>` while the next line is one without a
+newline, left for the next tick): a restart seeks straight back to where the
 last committed batch ended. If the file has changed so that the offset no longer
-starts a line, the replay starts again from the top (already stored posts are
-dropped as duplicates downstream).
+starts a line (nor ends a last line read without its newline), the replay starts
+again from the top (already stored posts are dropped as duplicates downstream).
 """
 
 from __future__ import annotations
@@ -153,6 +157,9 @@ class _Position:
     offset: int = 0  # byte offset of the next line to read
     line: int = 0  # lines read so far in this lap; the next one is line + 1
     lap: int = 0
+    # Where the next line ended when it was last seen without a newline and left
+    # unread; it is read when it still ends there on the next tick.
+    held: int | None = None
 
     @classmethod
     def from_cursor(cls, cursor: Cursor | None) -> _Position | None:
@@ -162,12 +169,15 @@ class _Position:
         if not isinstance(cursor, Mapping):
             return None
         fields = [cursor.get("offset"), cursor.get("line"), cursor.get("lap", 0)]
-        if not all(type(v) is int and v >= 0 for v in fields):
+        held = cursor.get("held")
+        if not all(type(v) is int and v >= 0 for v in [*fields, 0 if held is None else held]):
             return None
-        return cls(*fields)
+        offset, line, lap = fields
+        return cls(offset, line, lap, held)
 
     def as_cursor(self) -> dict[str, int]:
-        return {"offset": self.offset, "line": self.line, "lap": self.lap}
+        out = {"offset": self.offset, "line": self.line, "lap": self.lap}
+        return out if self.held is None else {**out, "held": self.held}
 
 
 def _utcnow() -> datetime:
@@ -205,7 +215,8 @@ class ReplaySource:
             if shift is None:
                 shift = await asyncio.to_thread(self._shift)
             out["shift"] = shift
-            mentions = [_shifted(m, shift) for m in mentions]
+            now = self._now()
+            mentions = [_shifted(m, shift, now) for m in mentions]
         # more=False even with lines left: a replay trickles in on the schedule
         return FetchResult(tuple(mentions), out, more=False)
 
@@ -249,13 +260,8 @@ class ReplaySource:
             log.warning("replay %s: ignoring a cursor it did not write: %r", self.name, cursor)
             return _Position()
         size = os.fstat(file.fileno()).st_size
-        if 0 < position.offset < size:
-            file.seek(position.offset - 1)
-            starts_line = file.read(1) == b"\n"
-        else:
-            # the end of a file whose last line has no newline is a fine place to be
-            starts_line = position.offset <= size
-        if not starts_line:
+        offset = _line_start(file, position.offset, size)
+        if offset is None:
             log.warning(
                 "replay %s: %s changed since line %d was read (offset %d, size now %d); "
                 "starting again from the top",
@@ -266,7 +272,7 @@ class ReplaySource:
                 size,
             )
             return _Position(lap=position.lap)
-        return position
+        return replace(position, offset=offset)
 
     def _read_from(self, file: BinaryIO, position: _Position) -> tuple[list[Mention], _Position]:
         file.seek(position.offset)
@@ -274,6 +280,11 @@ class ReplaySource:
         wrapped = False
         while len(mentions) < self.batch:
             line = file.readline()
+            if line and not line.endswith(b"\n") and position.held != file.tell():
+                # A writer may be halfway through this last line: it is read next
+                # tick, complete by then, or as it is if the file has not grown.
+                position = replace(position, held=file.tell())
+                break
             if not line:
                 # wrap at most once a fetch: a file with nothing usable must not spin
                 if not self.loop or wrapped or position.offset == 0:
@@ -323,10 +334,33 @@ def _shift_of(cursor: Cursor | None) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def _shifted(mention: Mention, shift: float) -> Mention:
+def _line_start(file: BinaryIO, offset: int, size: int) -> int | None:
+    """Where the line the cursor's offset points at starts, or None if the file has
+    changed so that no line starts there."""
+    if offset in (0, size):
+        # the end of a file whose last line has no newline is a fine place to be
+        return offset
+    if offset > size:
+        return None
+    file.seek(offset - 1)
+    around = file.read(3)
+    if around.startswith(b"\n"):
+        return offset
+    # The end of a last line read without its newline: a writer appending since
+    # then ended that line first, and the next line starts after the line end.
+    for ending in (b"\n", b"\r\n"):
+        if around[1:].startswith(ending):
+            return offset + len(ending)
+    return None
+
+
+def _shifted(mention: Mention, shift: float, now: datetime) -> Mention:
     if mention.created_at is None:
         return mention
-    return replace(mention, created_at=mention.created_at + timedelta(seconds=shift))
+    # A line appended after the shift was measured may be newer than the file's
+    # newest post was: shifted, it would be in the future.
+    moved = mention.created_at + timedelta(seconds=shift)
+    return replace(mention, created_at=min(moved, now))
 
 
 def _lap_ids(mention: Mention, lap: int) -> Mention:

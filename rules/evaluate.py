@@ -174,6 +174,11 @@ class Misjudged:
     reasons: tuple[Reason, ...]
 
 
+def is_misjudged(gold: str, predicted: str, gold_topic: str | None, topic: str | None) -> bool:
+    """Whether a row's class, or its topic where the cause is known, is wrong."""
+    return gold != predicted or bool(gold_topic and gold_topic != topic)
+
+
 def misjudged(
     rows: Iterable[tuple[int, str, str, str, str | None, str | None, tuple[Reason, ...]]],
     limit: int,
@@ -184,7 +189,7 @@ def misjudged(
     if limit <= 0:
         return out
     for row, text, gold, predicted, gold_topic, topic, reasons in rows:
-        if gold != predicted or (gold_topic and gold_topic != topic):
+        if is_misjudged(gold, predicted, gold_topic, topic):
             out.append(Misjudged(row, text, gold, predicted, gold_topic, topic, reasons))
             if len(out) >= limit:
                 break

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import Result
 
-from rules import Disposition
+from earful import evaluation
+from listener.mention import Brand
+from rules import Disposition, load_ruleset
 from rules.evaluate import (
     CLASSES,
     class_of,
@@ -287,6 +291,27 @@ def test_eval_sniffs_tabs_in_a_file_without_a_telling_extension(
     assert json.loads(result.output)["rows"] == 2
 
 
+def test_eval_reads_a_csv_that_excel_saved_with_semicolons(run_cli: Run, tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "export.csv",
+        'text;label;score\n"late again, terrible service";complaint;-2,5\n'
+        "thanks so much;praise;3,0\nwhat time do you open;neither;0\n",
+    )
+    result = run_cli("eval", str(path), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["rows"] == 3
+
+
+def test_eval_missing_column_says_when_the_header_holds_another_separator(
+    run_cli: Run, tmp_path: Path
+) -> None:
+    path = write(tmp_path, "posts.tsv", "text,label\nlate again,complaint\n")
+    result = run_cli("eval", str(path))
+    assert result.exit_code == 2
+    assert "read as separated by tabs, but its first line holds commas" in result.output
+
+
 def test_eval_missing_column_is_a_usage_error_listing_the_columns(
     run_cli: Run, tmp_path: Path
 ) -> None:
@@ -296,6 +321,18 @@ def test_eval_missing_column_is_a_usage_error_listing_the_columns(
     assert '--text-col "body": no such column; the file has: id, sentiment, reason, text' in (
         result.output
     )
+
+
+def test_eval_column_name_given_twice_is_a_usage_error_naming_the_columns(
+    run_cli: Run, tmp_path: Path
+) -> None:
+    path = write(tmp_path, "dup.csv", "text,label,Text\nfoo,complaint,terrible service\n")
+    result = run_cli("eval", str(path), "--text-col", "TEXT")
+    assert result.exit_code == 2
+    assert '--text-col "TEXT": the file has 2 columns of that name (columns 1 and 3)' in (
+        result.output
+    )
+    assert run_cli("eval", str(path), "--text-col", "3").exit_code == 0
 
 
 def test_eval_unmapped_labels_are_a_usage_error_with_counts(run_cli: Run, tmp_path: Path) -> None:
@@ -311,6 +348,29 @@ def test_eval_unknown_topic_is_a_usage_error(airline: Run) -> None:
     assert result.exit_code == 2
     assert '"Late Flight" (1)' in result.output
     assert "--topic-map CAUSE=TOPIC" in result.output
+
+
+def test_eval_row_missing_only_its_cause_cell_is_scored_with_the_cause_unknown(
+    run_cli: Run, tmp_path: Path
+) -> None:
+    # a spreadsheet leaves out an empty last cell: only the complaint has its cause
+    path = write(
+        tmp_path,
+        "short.csv",
+        "text,label,cause\n"
+        "my package is late again,negative,Late\n"
+        "thanks so much you are great,positive\n"
+        "what time do you open,neutral\n"
+        "no label here\n",
+    )
+    causes = ["--topic-col", "cause", "--topic-map", "Late=delivery"]
+    result = run_cli("eval", str(path), "--map", MAP, *causes, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert (report["rows"], report["skipped"]) == (3, 1)
+    earful = report["results"]["earful"]
+    assert [earful["classes"][c]["support"] for c in CLASSES] == [1, 1, 1]
+    assert earful["topic"]["total"] == 1
 
 
 def test_eval_bad_map_target_is_a_usage_error(airline: Run) -> None:
@@ -338,6 +398,9 @@ def test_eval_map_accepts_disposition_names(airline: Run) -> None:
     [
         (b"", "the file is empty"),
         (b"text,label\n\xff\xfe broken,praise\n", "not UTF-8 text"),
+        (b"text,label\nok,praise\ncaf\xe9 bad,complaint\n", "line 3: not UTF-8 text (byte 24)"),
+        (b"text,label\nok,pr\xc3", "line 2: not UTF-8 text (byte 16)"),  # cut off
+        (b"\xef\xbb\xbf \r\n", "the file is empty"),
         (b"text,label\n", "no rows with both a text and a label"),
     ],
 )
@@ -372,6 +435,38 @@ def test_eval_says_which_columns_or_labels_it_could_not_use(
     assert result.exit_code == 2 and message in result.output
 
 
+@pytest.mark.parametrize("label", ["nan", "inf", "-Infinity"])
+def test_eval_sign_labels_list_a_number_that_is_not_finite_as_a_bad_label(
+    run_cli: Run, tmp_path: Path, label: str
+) -> None:
+    path = write(tmp_path, "rated.tsv", f"I hate this awful service\t{label}\nlovely\t2\n")
+    result = run_cli(
+        "eval", str(path), "--no-header", "--text-col", "1", "--label-col", "2", "--sign-labels"
+    )
+    assert result.exit_code == 2
+    assert f'these are not: "{label}" (1)' in result.output
+
+
+def test_eval_reads_a_text_longer_than_csvs_own_field_limit(run_cli: Run, tmp_path: Path) -> None:
+    long_review = "terrible service " * 10_000  # 170 kB: csv's default stops at 128 KiB
+    path = write(tmp_path, "long.csv", f'text,label\n"{long_review}",complaint\nok,neither\n')
+    before = csv.field_size_limit()
+    result = run_cli("eval", str(path), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["rows"] == 2
+    assert csv.field_size_limit() == before  # raised for the read only
+
+
+def test_eval_a_field_over_the_limit_is_its_own_error(run_cli: Run, tmp_path: Path) -> None:
+    # a quote never closed: the rest of the file is one field
+    rows = "".join(f"post number {n},neither\n" for n in range(300_000))
+    path = write(tmp_path, "runaway.csv", f'text,label\nfine,praise\n"oops,complaint\n{rows}')
+    result = run_cli("eval", str(path))
+    assert result.exit_code == 2
+    assert "line 3: a field starting on that line is over 4,194,304 characters" in result.output
+    assert "a quote opened there is never closed" in result.output
+
+
 def test_eval_missing_file_is_a_usage_error(run_cli: Run, tmp_path: Path) -> None:
     result = run_cli("eval", str(tmp_path / "nope.csv"), "--text-col", "t", "--label-col", "l")
     assert result.exit_code == 2
@@ -390,6 +485,59 @@ def test_eval_hostile_text_does_not_break_the_report(run_cli: Run, tmp_path: Pat
     assert result.exit_code == 0, result.output
     assert "\x1b" not in result.output
     assert "\\u001b" in result.output
+
+
+# -- memory ---------------------------------------------------------------------------
+
+
+def traced_peak(work: Callable[[], object]) -> tuple[int, int]:
+    """(bytes still held after `work`, most held at once above that) by Python."""
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        work()
+        held, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return held - before, peak - held
+
+
+def labeled_rows(tmp_path: Path, rows: int, filler: int = 0) -> Path:
+    pad = " and more" * filler
+    return write(
+        tmp_path,
+        "big.csv",
+        "text,label\n"
+        + "".join(
+            f'"parcel {n} is late again, awful{pad}",complaint\nthanks {n}{pad},praise\n'
+            for n in range(rows // 2)
+        ),
+    )
+
+
+def test_reading_holds_the_rows_not_copies_of_the_whole_file(tmp_path: Path) -> None:
+    path = labeled_rows(tmp_path, 6000, filler=50)  # 3 MB
+    size = path.stat().st_size
+
+    def read() -> None:
+        evaluation.read_table(path, text_col="text", label_col="label", labels={})
+
+    _, above = traced_peak(read)
+    # the bytes, the text and csv's copy of it were all held at once: six times the file
+    assert above < 2 * size
+
+
+def test_judging_keeps_what_the_scores_need_not_every_verdict(tmp_path: Path) -> None:
+    path = labeled_rows(tmp_path, 4000)
+    table = evaluation.read_table(path, text_col="text", label_col="label", labels={})
+    ruleset = load_ruleset(brand=Brand("Acme"))
+    evaluation.evaluate(table, ruleset)  # loads what the rules load once
+
+    results: list[evaluation.Result] = []
+    held, above = traced_peak(lambda: results.extend(evaluation.evaluate(table, ruleset)))
+    # every verdict kept was some 340 bytes a row; a class a row is 16
+    assert held + above < 50 * len(table.rows)
+    assert results[0].scores.total == 4000
 
 
 # -- the project's own labeled sample -------------------------------------------------

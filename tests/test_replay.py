@@ -161,15 +161,70 @@ async def test_lines_appended_later_are_picked_up(ten: Path) -> None:
     assert numbers((await replay.fetch(done.cursor)).mentions) == [11]
 
 
-async def test_last_line_without_a_newline_is_read(tmp_path: Path) -> None:
+def encoded(n: int) -> bytes:
+    return json.dumps(x_line(n)).encode()
+
+
+async def replay_growing(path: Path, *writes: bytes) -> tuple[list[list[int]], Any]:
+    """Each write appended to the file, then a tick: what each tick gave, and the
+    cursor after the last."""
+    replay, cursor, seen = source(path, batch=5), None, []
+    for data in writes:
+        with path.open("ab") as f:
+            f.write(data)
+        result = await replay.fetch(cursor)
+        seen.append(numbers(result.mentions))
+        cursor = result.cursor
+    return seen, cursor
+
+
+@pytest.fixture
+def warnings(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.WARNING, logger="earful.replay")
+    return caplog
+
+
+async def test_last_line_without_a_newline_is_read_a_tick_later(tmp_path: Path) -> None:
     path = tmp_path / "m.jsonl"
-    path.write_bytes(json.dumps(x_line(1)).encode() + b"\n" + json.dumps(x_line(2)).encode())
-    replay = source(path, batch=1)
-    first = await replay.fetch(None)
-    second = await replay.fetch(first.cursor)
-    third = await replay.fetch(second.cursor)
-    assert numbers(first.mentions + second.mentions) == [1, 2]
-    assert third.mentions == () and third.cursor == second.cursor
+    seen, cursor = await replay_growing(path, encoded(1) + b"\n" + encoded(2), b"", b"")
+    # held once in case a writer is halfway through it, then read as it is
+    assert seen == [[1], [2], []]
+    assert cursor == {"offset": path.stat().st_size, "line": 2, "lap": 0}
+
+
+async def test_a_line_being_written_during_a_tick_is_read_whole_on_the_next(
+    tmp_path: Path, warnings: pytest.LogCaptureFixture
+) -> None:
+    half = 30
+    seen, _ = await replay_growing(
+        tmp_path / "m.jsonl",
+        encoded(1) + b"\n" + encoded(2)[:half],
+        encoded(2)[half:] + b"\n" + encoded(3) + b"\n",
+    )
+    assert seen == [[1], [2, 3]]
+    assert warnings.records == []  # no half line skipped, no start from the top
+
+
+async def test_a_line_still_growing_at_the_next_tick_is_held_again(
+    tmp_path: Path, warnings: pytest.LogCaptureFixture
+) -> None:
+    line = encoded(1)
+    seen, _ = await replay_growing(tmp_path / "m.jsonl", line[:20], line[20:40], line[40:] + b"\n")
+    assert seen == [[], [], [1]]
+    assert warnings.records == []
+
+
+@pytest.mark.parametrize("ending", [b"\n", b"\r\n"])
+async def test_lines_appended_after_a_last_line_without_a_newline_follow_it(
+    tmp_path: Path, warnings: pytest.LogCaptureFixture, ending: bytes
+) -> None:
+    path = tmp_path / "m.jsonl"
+    seen, cursor = await replay_growing(
+        path, encoded(1) + ending + encoded(2), b"", b"", ending + encoded(3) + ending
+    )
+    assert seen == [[1], [2], [], [3]]  # line 2 held a tick; then the end; then line 3
+    assert cursor == {"offset": path.stat().st_size, "line": 3, "lap": 0}
+    assert warnings.records == []
 
 
 async def test_the_end_of_the_file_is_said_once(
@@ -401,6 +456,22 @@ async def test_shifted_clock_moves_the_newest_post_to_now_and_keeps_the_spacing(
     assert times == [now - timedelta(minutes=29), now, now - timedelta(minutes=20)]
     assert first.cursor is not None and second.cursor is not None
     assert first.cursor["shift"] == second.cursor["shift"]
+
+
+async def test_shifted_clock_never_puts_a_post_appended_later_in_the_future(
+    tmp_path: Path,
+) -> None:
+    path = write_lines(tmp_path / "m.jsonl", [x_line(1), x_line(2)])
+    now = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    replay = source(path, batch=5, clock="shifted", now=lambda: now)
+    first = await replay.fetch(None)
+    appended = x_line(3)
+    appended["post"]["data"]["created_at"] = "2030-01-02T03:04:00.000Z"  # written just now
+    with path.open("ab") as f:
+        f.write(json.dumps(appended).encode() + b"\n")
+    later = now + timedelta(seconds=30)
+    (m,) = (await source(path, clock="shifted", now=lambda: later).fetch(first.cursor)).mentions
+    assert m.created_at == later
 
 
 async def test_shifted_clock_on_a_file_without_times_changes_nothing(tmp_path: Path) -> None:

@@ -199,6 +199,14 @@ def test_train_with_too_few_rows_of_a_class_names_the_class(run_cli: Run, tmp_pa
     assert not output.exists()
 
 
+def test_train_with_too_few_rows_in_the_half_says_it_counted_the_half(
+    run_cli: Run, tmp_path: Path
+) -> None:
+    data = write_csv(tmp_path / "few.csv", rows(praise=30))  # 15 of them odd rows
+    result = run_cli(*train_args(data, tmp_path / "m.json", "--half", "odd"))
+    assert_usage_error(result, "too few rows to learn from in the odd rows (--half odd)")
+
+
 def test_train_refuses_one_fold(run_cli: Run, labeled: Path, tmp_path: Path) -> None:
     output = tmp_path / "m.json"
     result = run_cli(*train_args(labeled, output, "--folds", "1"))
@@ -331,6 +339,25 @@ def test_train_will_not_overwrite_the_data_or_a_file_that_is_not_a_model(
     again = run_cli(*train_args(labeled, config, "--folds", "0"))
     assert again.exit_code == 0, again.output
     assert_usage_error(run_cli(*train_args(labeled, tmp_path, "--folds", "0")), "is a directory")
+
+
+def test_train_replaces_a_model_that_was_saved_again_indented(
+    run_cli: Run, labeled: Path, model: Path
+) -> None:
+    model.write_text(json.dumps(json.loads(model.read_bytes()), indent=2), encoding="utf-8")
+    result = run_cli(*train_args(labeled, model, "--folds", "0"))
+    assert result.exit_code == 0, result.output
+    assert model.read_bytes().startswith(b'{"format":"earful-model"')
+
+
+def test_train_will_not_overwrite_json_that_is_not_a_model(
+    run_cli: Run, labeled: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "other.json"
+    other.write_text('{"format": "something else", "note": "earful-model"}', encoding="utf-8")
+    assert_usage_error(
+        run_cli(*train_args(labeled, other, "--folds", "0")), "is not an Earful model"
+    )
 
 
 def test_the_model_file_is_readable_as_the_umask_says(

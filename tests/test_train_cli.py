@@ -262,6 +262,17 @@ def test_eval_with_a_broken_model_is_a_usage_error(
     )
 
 
+def test_a_model_saved_again_with_a_byte_order_mark_is_read(
+    run_cli: Run, labeled: Path, model: Path, tmp_path: Path
+) -> None:
+    # opened and saved by a Windows editor: the same model, three bytes in front
+    marked = tmp_path / "marked.json"
+    marked.write_bytes(b"\xef\xbb\xbf" + model.read_bytes())
+    result = run_cli(*eval_args(labeled, "--model", str(marked)))
+    assert result.exit_code == 0, result.output
+    assert f"with the model {marked}" in result.output
+
+
 def test_eval_refuses_model_with_no_model(run_cli: Run, labeled: Path, model: Path) -> None:
     result = run_cli(*eval_args(labeled, "--model", str(model), "--no-model"))
     assert_usage_error(result, "--model and --no-model")

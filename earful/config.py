@@ -105,6 +105,14 @@ class BrandConfig(_Section):
     @field_validator("handles")
     @classmethod
     def _left_empty(cls, handles: dict[str, str]) -> dict[str, str]:
+        mastodon = handles.get("mastodon")
+        if mastodon and "@" not in mastodon:
+            # Mastodon authors come as user@instance: "acme" alone never matches, and
+            # the brand's own posts would be drafted apologies
+            raise ValueError(
+                f'mastodon: expected the handle with its instance, like "{mastodon}'
+                '@mastodon.social"'
+            )
         # "${ACME_X_HANDLE:-}" left empty: no account on that platform
         return {platform: handle for platform, handle in handles.items() if handle}
 

@@ -389,6 +389,13 @@ def test_a_handle_written_as_a_url_is_refused(handle: str) -> None:
     assert problem.startswith("brand.handles.x: expected the bare handle"), problem
 
 
+def test_a_mastodon_handle_without_its_instance_is_refused() -> None:
+    (problem,) = problems({"brand": {"name": "Acme", "handles": {"mastodon": "@acme"}}})
+    assert problem.startswith(
+        'brand.handles: mastodon: expected the handle with its instance, like "acme@mastodon'
+    ), problem
+
+
 NETWORK_TABLES = {
     "x": X_SEARCH,
     "reddit": {"name": "r", "type": "reddit", "client_id": "abc"},

@@ -346,9 +346,10 @@ def parse_config(
     if found.problems or root is None:
         raise ConfigError(path, found.messages())
     return Config(
-        # absolute(), not resolve(): "relative to this file" means the path the user
-        # gave, also when it is a symlink into a shared folder
-        path=path.absolute(),
+        # resolve(): a symlinked config's relative paths are beside the file it points
+        # to, as they have always been; changing that would move an existing
+        # install's database to an empty new one at the link
+        path=path.resolve(),
         brand=root.brand,
         storage=root.storage,
         sources=tuple(source_settings),

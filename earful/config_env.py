@@ -1,5 +1,5 @@
 """${VAR} in a config: read from the environment, and recorded as such so that no
-message shows the value. "$$" writes one "$".
+message shows the value.
 
 May import: earful.config_problems.
 """
@@ -15,14 +15,12 @@ from earful.config_problems import SECRETISH, Findings, Loc
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _VAR = re.compile(rf"\$\{{({_NAME})(?::-([^}}]*))?\}}")
-# What a string is cut into: "$$" (one "$"), a ${...} reference, or text
-_PIECE = re.compile(rf"\$\$|{_VAR.pattern}")
 _REFERENCE_FORM = "expected ${NAME} or ${NAME:-default}"
 # How other tools write a variable, which Earful does not read: the shell's $NAME
 # and $(command), Windows' %NAME%
 _FOREIGN = re.compile(rf"\$\((?P<command>[^)]*)\)|\$(?P<dollar>{_NAME})|%(?P<percent>{_NAME})%")
 # A name that can only be an environment variable ("$X_BEARER_TOKEN"), unlike a
-# cashtag ("$ACME") or a word after "$" in a password
+# cashtag ("$ACME") or a word after "$" in a password ("$uperS3cret")
 _ENV_LIKE = re.compile(r"[A-Z][A-Z0-9]*_[A-Z0-9_]+")
 
 
@@ -56,7 +54,7 @@ def expand(
 def _substitute(
     value: str, env: Mapping[str, str], where: Loc, found: Findings, secret: bool
 ) -> str:
-    pieces = list(_PIECE.finditer(value))
+    pieces = list(_VAR.finditer(value))
     _report_malformed(value, pieces, where, found, secret)
     _report_foreign(value, pieces, env, where, found, secret)
     out: list[str] = []  # the value
@@ -73,7 +71,7 @@ def _substitute(
     out.append(value[at:])
     shown.append(value[at:])
     result = "".join(out)
-    if any(p.group(0) != "$$" for p in pieces):
+    if pieces:
         whole = len(pieces) == 1 and pieces[0].span() == (0, len(value))
         found.expanded.append((where, result, "".join(shown), whole))
     return result
@@ -82,9 +80,7 @@ def _substitute(
 def _piece(
     piece: re.Match[str], env: Mapping[str, str], where: Loc, found: Findings, secret: bool
 ) -> tuple[str, str]:
-    """(what one "$$" or ${...} stands for, what a message shows for it)."""
-    if piece.group(0) == "$$":
-        return "$", "$"
+    """(what one ${...} stands for, what a message shows for it)."""
     name, default = piece.group(1), piece.group(2)
     if name in env and env[name] != "":
         got = env[name].strip() if secret else env[name]  # see expand
@@ -105,8 +101,6 @@ def _report_malformed(
         if index in starts:
             continue
         within = [m for m in pieces if m.start() < index < m.end()]
-        if within and within[0].group(0) == "$$":
-            continue  # "$${" writes "${"
         rest = value[index:]
         end = rest.find("}")
         if within:
@@ -140,21 +134,33 @@ def _report_foreign(
     bounds = [0, *(edge for p in pieces for edge in p.span()), len(value)]
     for start, end in zip(bounds[::2], bounds[1::2], strict=True):
         for match in _FOREIGN.finditer(value, start, end):
-            alone = match.group(0) == value.strip()
-            if _is_foreign(match, env, secret and alone):
-                found.problem(where, _foreign_message(match))
+            if _is_foreign(match, value, env, secret):
+                found.problem(where, _foreign_message(match, secret))
                 found.reported.append(where)
                 return
 
 
-def _is_foreign(match: re.Match[str], env: Mapping[str, str], alone_in_a_secret: bool) -> bool:
+def _is_foreign(match: re.Match[str], value: str, env: Mapping[str, str], secret: bool) -> bool:
+    """Whether a $NAME, %NAME% or $(...) is surely a reference, not text. A secret
+    may hold any characters ("pa$$word", "Pa$SW_RD"): there only a name that is
+    set in the environment, or a reference standing as a word of its own, counts."""
+    starts_a_word = match.start() == 0 or value[match.start() - 1].isspace()
     if match.group("command") is not None:
-        return True  # no config value means "$(...)" literally
+        # no config value means "$(...)" literally
+        return starts_a_word if secret else True
     name = match.group("dollar") or match.group("percent")
-    return name in env or bool(_ENV_LIKE.fullmatch(name)) or alone_in_a_secret
+    if name in env:
+        return True
+    return bool(_ENV_LIKE.fullmatch(name)) and (starts_a_word or not secret)
 
 
-def _foreign_message(match: re.Match[str]) -> str:
+def _foreign_message(match: re.Match[str], secret: bool) -> str:
+    if secret:
+        # the reference may be the secret itself, written with a "$": never shown
+        return (
+            "the value looks like an environment variable written as $NAME, %NAME% or "
+            "$(...), which Earful does not read: write ${NAME}"
+        )
     command = match.group("command")
     name = match.group("dollar") or match.group("percent") or (command or "").strip()
     if not re.fullmatch(_NAME, name):
@@ -165,8 +171,7 @@ def _foreign_message(match: re.Match[str]) -> str:
         )
     # the reference itself, unquoted: under a secret key a quoted value is hidden
     why = "Earful runs no commands" if command is not None else "only ${NAME} is"
-    escape = ", or $$ for a literal $" if match.group("dollar") else ""
-    return f"{match.group(0)} is not read from the environment ({why}): write ${{{name}}}{escape}"
+    return f"{match.group(0)} is not read from the environment ({why}): write ${{{name}}}"
 
 
 def _refuse_control_characters(value: str, where: Loc, found: Findings) -> None:

@@ -11,13 +11,27 @@ _URL = re.compile(r"https?://[^\s<>\"]+", re.IGNORECASE)
 REMOTE_MENTION = re.compile(r"(?<![\w@/])@(\w+)@[\w.-]+\w", re.UNICODE)
 
 
+def _in_links(body: str) -> list[tuple[int, int]]:
+    """Where the links are: an "@ana" in "https://acme.example/?by=@ana" is part of
+    the link, not a mention."""
+    return [m.span() for m in _URL.finditer(body)]
+
+
+def _mentions(body: str, user: str, at_domain: str) -> list[re.Match[str]]:
+    pattern = rf"(?<![\w@/])@{re.escape(user)}{at_domain}(?![\w@])"
+    links = _in_links(body)
+    return [
+        m
+        for m in re.finditer(pattern, body, re.IGNORECASE)
+        if not any(start <= m.start() < end for start, end in links)
+    ]
+
+
 def names(body: str, acct: str) -> bool:
     """Whether the body already mentions this account: @user for a local one,
     @user@domain for a remote one (a bare @user is the instance's own user)."""
     user, _, domain = acct.lstrip("@").partition("@")
-    at_domain = f"@{re.escape(domain)}" if domain else ""
-    pattern = rf"(?<![\w@/])@{re.escape(user)}{at_domain}(?![\w@])"
-    return re.search(pattern, body, re.IGNORECASE) is not None
+    return bool(_mentions(body, user, f"@{re.escape(domain)}" if domain else ""))
 
 
 def addressed(body: str, acct: str) -> str:
@@ -27,8 +41,9 @@ def addressed(body: str, acct: str) -> str:
     full. A body that does not name the account starts with its @acct."""
     user, _, domain = acct.lstrip("@").partition("@")
     if domain:
-        bare = re.compile(rf"(?<![\w@/])@{re.escape(user)}(?![\w@])", re.IGNORECASE)
-        body = bare.sub(f"@{user}@{domain}", body)
+        # from the end, so that the spans of the earlier ones stay where they are
+        for bare in reversed(_mentions(body, user, "")):
+            body = f"{body[: bare.start()]}@{user}@{domain}{body[bare.end() :]}"
     return body if names(body, acct) else f"@{acct.lstrip('@')} {body}"
 
 

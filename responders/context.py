@@ -86,4 +86,5 @@ def template_context(
         "segment": verdict.segment,
         "followers": mention.author.followers,
         "labels": verdict.labels,
+        "disposition": verdict.disposition.value,
     }

@@ -102,6 +102,13 @@ def _joined(before: str, after: str, odd_flags: bool, pictograph: bool) -> bool:
     return before == "RI" and after == "RI" and odd_flags
 
 
+def _is_consonant(cp: int, block: int) -> bool:
+    """A consonant of the script whose block starts at `block`: the six scripts share
+    ISCII's layout (KA at +0x15 to HA at +0x39, nukta forms at +0x58 to +0x5F).
+    An independent vowel after a virama starts a character of its own ("क्अ")."""
+    return block + 0x15 <= cp <= block + 0x39 or block + 0x58 <= cp <= block + 0x5F
+
+
 def count_graphemes(text: str) -> int:
     """How many characters a reader sees in `text`."""
     count = 0
@@ -111,11 +118,7 @@ def count_graphemes(text: str) -> int:
     linked: tuple[int, int] | None = None  # after a virama: its script's block
     for ch in text:
         kind = _kind(ch)
-        conjunct = (
-            linked is not None
-            and linked[0] <= ord(ch) <= linked[1]
-            and unicodedata.category(ch) == "Lo"
-        )
+        conjunct = linked is not None and _is_consonant(ord(ch), linked[0])
         if before is None or not (conjunct or _joined(before, kind, flags % 2 == 1, pictograph)):
             count += 1
             pictograph = kind == "Symbol"

@@ -4,13 +4,14 @@ A template folder from config overrides the shipped templates by file name."""
 
 from __future__ import annotations
 
+import difflib
 import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import jinja2
-import jinja2.meta
+from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
 
 log = logging.getLogger("earful.responders")
@@ -41,6 +42,7 @@ SAMPLE_CONTEXT: Mapping[str, Any] = {
     "segment": None,
     "followers": 1200,
     "labels": (),
+    "disposition": "interesting_bad",
 }
 
 
@@ -71,20 +73,30 @@ def _environment(loader: jinja2.BaseLoader) -> SandboxedEnvironment:
 
 
 def _check_folder(directory: Path) -> None:
-    """Every template-named file in the folder is one Earful reads."""
+    """A template-named file that is none of the five and that no template in the
+    folder includes is most likely one of the five misspelt: an error when it is
+    close to one ("complaint-reply.j2"), a warning otherwise."""
     if not directory.is_dir():
         raise TemplateError(f"template folder {directory} does not exist")
     known = {f"{name}.j2" for name in TEMPLATE_NAMES}
-    found = sorted(p.name for p in directory.iterdir() if p.suffix in _TEMPLATE_SUFFIXES)
-    unknown = [name for name in found if name not in known]
-    if unknown:
-        raise TemplateError(
-            f"template folder {directory}: {', '.join(unknown)} "
-            f"{'is' if len(unknown) == 1 else 'are'} not a template Earful reads; "
-            f"the names are {', '.join(sorted(known))}"
-        )
-    if not found:
-        raise TemplateError(f"template folder {directory} holds none of {', '.join(sorted(known))}")
+    files = {p.name: p for p in directory.iterdir() if p.suffix in _TEMPLATE_SUFFIXES}
+    included: set[str] = set()
+    env = _environment(jinja2.FileSystemLoader(directory))
+    for path in files.values():
+        try:
+            source = path.read_text(encoding="utf-8-sig")
+            included.update(n for n in meta.find_referenced_templates(env.parse(source)) if n)
+        except (OSError, UnicodeDecodeError, jinja2.TemplateSyntaxError):
+            continue  # a broken file is reported when it is loaded, if it is one of the five
+    missing = sorted(known - set(files))
+    for name in sorted(set(files) - known - included):
+        close = difflib.get_close_matches(Path(name).stem, [Path(m).stem for m in missing], 1, 0.6)
+        if close:
+            raise TemplateError(
+                f"template folder {directory}: {name} is not a template Earful reads "
+                f"(did you mean {close[0]}.j2?); the names are {', '.join(sorted(known))}"
+            )
+        log.warning("template folder %s: %s is not used (no template includes it)", directory, name)
 
 
 def _unknown_variables(env: SandboxedEnvironment, name: str) -> list[str]:
@@ -93,7 +105,7 @@ def _unknown_variables(env: SandboxedEnvironment, name: str) -> list[str]:
     {% if topic == "outage" %} would fail on the first outage, mid-batch."""
     assert env.loader is not None
     source, _, _ = env.loader.get_source(env, name)
-    used = jinja2.meta.find_undeclared_variables(env.parse(source))
+    used = meta.find_undeclared_variables(env.parse(source))
     return sorted(used - set(SAMPLE_CONTEXT) - set(env.globals))
 
 

@@ -376,12 +376,23 @@ class NotEarfulDatabase(RuntimeError):
     """A database with tables of its own and no Earful schema: someone else's."""
 
 
-def _foreign_tables(conn: sqlite3.Connection) -> list[str]:
-    rows = conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' "
-        "ESCAPE '\\' ORDER BY name"
-    ).fetchall()
-    return [name for (name,) in rows]
+def _refuse_foreign(conn: sqlite3.Connection) -> None:
+    """A database with no Earful schema yet must be empty: a mistyped storage.path
+    pointing at another program's database would get Earful's tables written into
+    it, a surprise for that program's owner."""
+    tables = [
+        name
+        for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' "
+            "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
+        )
+    ]
+    if tables:
+        shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
+        raise NotEarfulDatabase(
+            f"it is not an Earful database (it holds other tables: {shown}); "
+            "point storage.path at a new file or at Earful's own database"
+        )
 
 
 def migrate(db: sqlite_utils.Database) -> int:
@@ -393,22 +404,17 @@ def migrate(db: sqlite_utils.Database) -> int:
             f"the database is at schema version {current}, newer than this Earful "
             f"understands ({SCHEMA_VERSION}); upgrade Earful or use another database"
         )
-    if current == 0 and (tables := _foreign_tables(conn)):
-        # a mistyped storage.path pointing at another program's database: writing
-        # Earful's tables into it would be a surprise for that program's owner
-        shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
-        raise NotEarfulDatabase(
-            f"it is not an Earful database (it holds other tables: {shown}); "
-            "point storage.path at a new file or at Earful's own database"
-        )
     for number in range(current + 1, SCHEMA_VERSION + 1):
         conn.execute("BEGIN IMMEDIATE")
-        # another process (the daemon starting beside a cron job) may have migrated
-        # while this one waited for the lock: the version read above is stale
-        if conn.execute("PRAGMA user_version").fetchone()[0] >= number:
-            conn.execute("COMMIT")
-            continue
         try:
+            # another process (the daemon starting beside a cron job) may have
+            # migrated while this one waited for the lock: the version read above is
+            # stale, and the tables it made are Earful's, not another program's
+            if conn.execute("PRAGMA user_version").fetchone()[0] >= number:
+                conn.execute("COMMIT")
+                continue
+            if number == 1:
+                _refuse_foreign(conn)
             MIGRATIONS[number - 1](db)
             conn.execute(f"PRAGMA user_version = {number}")
             conn.execute("COMMIT")

@@ -616,6 +616,7 @@ def test_the_limit_counts_what_a_reader_sees() -> None:
         ("กำ", 1),  # Thai SARA AM joins like a mark
         ("क्षत्रिय", 3),  # Devanagari conjuncts: consonant, virama, consonant
         ("নমস্কার", 4),  # Bengali: ন ম স্কা র
+        ("क्अ", 2),  # a vowel after a virama is no conjunct
         ("\u200b\u0301", 2),  # a zero-width space stands alone, and the mark after it
         ("a\u200d👍", 2),  # a joiner glues emoji to emoji only
         ("👩\u200d💻", 1),

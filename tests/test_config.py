@@ -208,17 +208,19 @@ def test_a_rule_file_saved_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
     assert "ours.toml" in " ".join(stages.ruleset.files)
 
 
-def test_relative_paths_are_relative_to_the_config_path_as_given(tmp_path: Path) -> None:
-    # a symlinked config is read from where the user put it, not where it points
+def test_relative_paths_of_a_symlinked_config_are_beside_the_file_it_points_to(
+    tmp_path: Path,
+) -> None:
+    # as they always were: an install that links /etc/earful.toml to its folder keeps
+    # finding its database there after an upgrade, not an empty new one at the link
     (tmp_path / "shared").mkdir()
     (tmp_path / "site").mkdir()
     write(tmp_path / "shared", GOOD)
     link = tmp_path / "site" / "earful.toml"
     link.symlink_to(tmp_path / "shared" / "earful.toml")
     config = load_config(link, env={})
-    assert config.path == link
-    assert config.db_path == tmp_path / "site" / "earful.db"
-    assert config.resolve("rules.toml") == tmp_path / "site" / "rules.toml"
+    assert config.db_path == tmp_path / "shared" / "earful.db"
+    assert config.resolve("rules.toml") == tmp_path / "shared" / "rules.toml"
 
 
 def test_the_starter_points_to_documentation_that_comes_with_earful() -> None:

@@ -845,6 +845,11 @@ async def test_a_reply_to_a_deleted_post_fails_for_good(
         # the author (ana@mastodon.online) would not be told, and a direct reply would
         # go to a stranger with the customer's account number in it.
         ("@ana so sorry, refunded on 5521.", "@ana@mastodon.online so sorry, refunded on 5521."),
+        # an @ inside a link is part of the link: left alone, and no mention
+        (
+            "see https://acme.example/?by=@ana",
+            "@ana@mastodon.online see https://acme.example/?by=@ana",
+        ),
     ],
 )
 async def test_the_reply_names_the_author_once_and_in_full(

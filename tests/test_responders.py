@@ -124,6 +124,8 @@ def test_escalate_action_escalates_noise_too() -> None:
     drafts = respond(mention("reporter here"), v, SETTINGS, last_contact=None, now=NOW)
     assert kinds(drafts) == ["escalation"]
     assert drafts[0].reason == "rule asked to escalate"
+    # and the alert does not call it an urgent complaint
+    assert drafts[0].body.startswith("Escalated by a rule (40/100): a post from @ana on X")
 
 
 def test_escalate_action_escalates_below_the_threshold() -> None:
@@ -230,9 +232,8 @@ def test_a_variable_earful_does_not_provide_is_an_error_on_any_branch(tmp_path: 
 @pytest.mark.parametrize(
     ("files", "message"),
     [
-        (["complaint-reply.j2"], "complaint-reply.j2 is not a template Earful reads"),
-        (["thanks.j2", "thank_you.jinja"], "thank_you.jinja is not a template Earful reads"),
-        (["notes.md"], "holds none of callback.j2, complaint_reply.j2"),
+        (["complaint-reply.j2"], r"complaint-reply\.j2 is not a template Earful reads \(did you"),
+        (["callback.j2", "thank_you.jinja"], r"thank_you\.jinja .*did you mean thanks\.j2"),
     ],
 )
 def test_a_misnamed_template_file_is_an_error(
@@ -242,6 +243,17 @@ def test_a_misnamed_template_file_is_an_error(
         (tmp_path / name).write_text("Hi {{ author }}")
     with pytest.raises(TemplateError, match=message):
         Templates(tmp_path)
+
+
+def test_a_piece_the_templates_include_and_an_empty_folder_are_fine(tmp_path: Path) -> None:
+    (tmp_path / "signature.j2").write_text("-- The {{ brand }} team")
+    (tmp_path / "thanks.j2").write_text('Thanks!\n{% include "signature.j2" %}')
+    settings = ResponderSettings(brand=Brand("Acme"), templates=Templates(tmp_path))
+    v = verdict(Disposition.INTERESTING_GOOD, topic=None)
+    (draft,) = respond(mention("love it"), v, settings, last_contact=None, now=NOW)
+    assert draft.body == "Thanks!\n-- The Acme team"
+    (tmp_path / "empty").mkdir()
+    Templates(tmp_path / "empty")  # nothing overridden yet: the shipped ones
 
 
 def test_a_template_syntax_error_names_the_line(tmp_path: Path) -> None:

@@ -474,17 +474,25 @@ def test_contacts_from_before_the_weights_cool_everything(db_path: Path) -> None
         assert contact.weight == contact_weight(Disposition.INTERESTING_BAD)
 
 
-def test_a_migration_another_process_made_meanwhile_is_not_made_again(db_path: Path) -> None:
-    # Both read version 5; the other one takes the write lock first and migrates.
-    # This one must see that under the lock instead of failing on "duplicate
-    # column" (which reads as a damaged database to an operator).
-    conn = at_version(db_path, 5)
+@pytest.mark.parametrize("version", [0, 5])
+def test_a_migration_another_process_made_meanwhile_is_not_made_again(
+    db_path: Path, version: int
+) -> None:
+    # Both read the same version; the other one takes the write lock first and
+    # migrates. This one must see that under the lock instead of failing on
+    # "duplicate column", or on a new database on "not an Earful database" (its
+    # tables are the other process's Earful's): both read as a damaged database.
+    conn = at_version(db_path, version)
     other = connect(db_path)
     raced: list[int] = []
 
+    seen: list[str] = []
+
     def the_other_migrates_first(sql: str) -> None:
-        if sql == "BEGIN IMMEDIATE" and not raced:
+        # right after this one has read the version, whatever it does next
+        if seen[-1:] == ["PRAGMA user_version"] and not raced:
             raced.append(migrate(sqlite_utils.Database(other)))
+        seen.append(sql)
 
     conn.set_trace_callback(the_other_migrates_first)
     assert migrate(sqlite_utils.Database(conn)) == SCHEMA_VERSION

@@ -26,7 +26,7 @@ from responders.limits import reply_problem
 from storage import queries
 from storage.records import Account, ReplyRecord
 from storage.schema import ROLES
-from storage.store import EditedSince, Store
+from storage.store import DECIDABLE, EditedSince, Store
 
 
 def ok(data: Any, status: int = 200) -> web.Response:
@@ -139,7 +139,7 @@ async def _body_was(
     shown = _text(data, "shown")
     if shown is None:
         return None
-    if current.status == "pending" and _as_shown(shown) != _as_shown(current.body):
+    if current.status in DECIDABLE and _as_shown(shown) != _as_shown(current.body):
         raise EditedSince(current, wanted, await db(request, Store.last_edit, current.id))
     # the exact stored text: the store refuses the change if it is edited meanwhile
     return current.body

@@ -55,6 +55,15 @@ def as_id(value: Any) -> str | None:
     return as_str(value)
 
 
+def http_url(url: str | None) -> str | None:
+    """A link only when it is http(s): a post's `javascript:` or `data:` permalink
+    (from a hostile feed or platform) never becomes a link, on a page or in a
+    spreadsheet marketing copies testimonials from."""
+    if url and url.lower().startswith(("https://", "http://")):
+        return url
+    return None
+
+
 def get_path(payload: Any, *keys: str) -> Any:
     """payload[k1][k2]... or None as soon as a level is missing or not a mapping."""
     for key in keys:

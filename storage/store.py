@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import sqlite_utils
 
 from listener.mention import Mention
+from listener.normalize import http_url
 from responders.drafts import Contact
 from rules.verdict import Disposition
 from storage.db import connect, dumps, from_iso, iso, loads, text
@@ -102,6 +103,8 @@ class EditedSince(Conflict):
 
 # What EditedSince says was not done, by the action refused.
 _NOT_DONE = {"approve": "approved", "edit": "saved"}
+# Export columns holding a post's link: only http(s) ones are exported
+_LINKS = frozenset({"url", "permalink", "in_reply_to_url", "posted_url", "author_url"})
 # What a person may approve, edit or reject: a draft, and a reply the platform
 # refused ("too long: shorten it and approve again" must be something they can do).
 DECIDABLE = ("pending", "failed")
@@ -1205,11 +1208,14 @@ class Store:
         cursor = self.conn.execute(self.EXPORTS[kind])
         columns = [d[0] for d in cursor.description]
         flags = [i for i, name in enumerate(columns) if name in FLAGS]
+        links = [i for i, name in enumerate(columns) if name in _LINKS]
 
         def typed(row: tuple[Any, ...]) -> tuple[Any, ...]:
             cells = list(row)
             for i in flags:
                 cells[i] = None if cells[i] is None else bool(cells[i])
+            for i in links:
+                cells[i] = http_url(cells[i])
             return tuple(cells)
 
         return columns, (typed(row) for row in cursor)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
 import re
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -235,6 +236,17 @@ async def test_login_is_rate_limited_per_name_and_address(client: Client) -> Non
     )
     assert refused.status == 429 and int(refused.headers["Retry-After"]) > 0
     assert await login(client, "alice") != ""  # other accounts are not locked out
+
+
+async def test_a_password_typed_into_the_name_box_is_not_logged(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="earful.console")
+    assert await login(client, "Tr0ub4dor&3-alice", "wrong") == ""
+    assert await login(client, "alice", "wrong") == ""
+    assert "Tr0ub4dor" not in caplog.text
+    assert "failed console login for a name that is no account" in caplog.text
+    assert "failed console login for 'alice'" in caplog.text  # an account's name is
 
 
 async def test_logout_ends_the_session_on_the_server(client: Client) -> None:

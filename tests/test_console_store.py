@@ -300,6 +300,22 @@ def test_limiter_memory_is_bounded(clock: Clock) -> None:
     assert len(limiter._failures) <= 10
 
 
+def test_a_spray_of_junk_names_does_not_unlock_an_account(clock: Clock) -> None:
+    # the table fills up and is halved: the locked-out pair must not be what goes,
+    # nor one with failures counted against it before the junk
+    limiter = LoginLimiter(max_failures=3, max_keys=10, clock=clock)
+    locked, counting = limiter.key("admin", "ip"), limiter.key("bob", "ip")
+    for _ in range(3):
+        assert limiter.attempt(locked) is None
+    for _ in range(2):
+        assert limiter.attempt(counting) is None
+    for n in range(100):
+        limiter.attempt(limiter.key(f"junk{n}", "ip"))
+    assert limiter.attempt(locked) is not None
+    assert limiter.attempts(counting) == 2
+    assert len(limiter._failures) <= 10
+
+
 def test_series_median_time_to_first_reply(cstore: Store, clock: Clock) -> None:
     posted = clock.now - timedelta(hours=3)
     cstore.ingest("x", [complaint(mention(native_id="1", created_at=posted))], None)

@@ -526,3 +526,15 @@ def test_an_escalation_by_earful_is_in_the_cases_history(store: Store) -> None:
     assert (entry.actor, entry.action) == ("earful", "escalate")
     with pytest.raises(CaseConflict, match=r"it is escalated \(last change: escalate by earful"):
         store.escalate_case(1, "bob")
+
+
+def test_an_export_carries_only_http_links(store: Store) -> None:
+    # a hostile feed's javascript: permalink never became a link on a page; in the
+    # praise CSV marketing copies testimonials from, it must not be one either
+    for n, url in enumerate(["JaVaScRiPt:alert(1)", " javascript:x", "data:text/html,x"]):
+        store.ingest("x", [praise(replace(mention("love it", native_id=str(n)), url=url))], None)
+    store.ingest("x", [praise(mention("love it", native_id="9"))], None)
+    columns, rows = store.export("praise")
+    links = [dict(zip(columns, row, strict=True))["permalink"] for row in rows]
+    assert links[:3] == [None, None, None]
+    assert links[3] is not None and links[3].startswith("https://")

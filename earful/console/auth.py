@@ -130,22 +130,23 @@ async def login_page(request: web.Request) -> web.StreamResponse:
     return _login_form(request)
 
 
-def _check(store: Store, name: str, password: str) -> int | None:
-    """The user's id when name and password match an enabled account."""
+def _check(store: Store, name: str, password: str) -> tuple[int | None, bool]:
+    """The user's id when name and password match an enabled account (else None),
+    and whether the name is an account's at all."""
     try:
         user = store.user(name)
     except NotFound:
         waste_time(password)
-        return None
+        return None, False
     if user.disabled or not user.password_hash:
         waste_time(password)
-        return None
+        return None, True
     try:
         ok = verify_password(password, user.password_hash)
     except BadHash:
         log.error("user %s has an unreadable password hash; set a new password", name)
-        return None
-    return user.id if ok else None
+        return None, True
+    return (user.id if ok else None), True
 
 
 @public
@@ -184,9 +185,11 @@ async def login(request: web.Request) -> web.StreamResponse:
         response.headers["Retry-After"] = str(int(wait))
         return response
     store = request.app[STORE]
-    user_id = await hashing(request, _check, store, name, password)
+    user_id, known = await hashing(request, _check, store, name, password)
     if user_id is None:  # already counted by limiter.attempt
-        log.warning("failed console login for %r from %s", name, request.remote)
+        # a name that is no account may be a password typed into the wrong box
+        who = repr(name) if known else "a name that is no account"
+        log.warning("failed console login for %s from %s", who, request.remote)
         return _login_form(
             request, error="Wrong name or password.", status=401, name=name, next_path=next_path
         )

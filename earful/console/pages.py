@@ -26,6 +26,7 @@ from earful.console.security import (
 )
 from earful.display import duration, plain, spreadsheet_cell
 from earful.source_status import SourceStatus, statuses
+from listener.normalize import http_url
 from responders.limits import LIMITS
 from rules.verdict import Disposition
 from storage import health, queries
@@ -49,16 +50,8 @@ async def source_statuses(request: web.Request) -> list[SourceStatus]:
     return statuses(request.app[SETTINGS].sources, recorded)
 
 
-def _http_url(url: str | None) -> str | None:
-    """A permalink only when it is http(s): a post's `javascript:` URL never
-    becomes a link."""
-    if url and url.lower().startswith(("https://", "http://")):
-        return url
-    return None
-
-
 def install_filters(env: jinja2.Environment) -> None:
-    env.filters["http_url"] = _http_url
+    env.filters["http_url"] = http_url
     env.filters["post_text"] = post_text  # long words and long posts stay fast to lay out
     env.filters["duration"] = duration
     env.filters["thousands"] = lambda n: "-" if n is None else f"{n:,}"

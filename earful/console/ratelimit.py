@@ -65,6 +65,8 @@ class LoginLimiter:
     def _add(self, key: Key, now: datetime) -> None:
         if key not in self._failures and len(self._failures) >= self.max_keys:
             self._prune(now)
+            if len(self._failures) >= self.max_keys:
+                return  # every entry is locked out: keep them, not this new name
         times = self._recent(key, now)
         times.append(now)
         self._failures[key] = times
@@ -78,8 +80,12 @@ class LoginLimiter:
             if not self._recent(key, now):
                 del self._failures[key]
         if len(self._failures) >= self.max_keys:
-            # Still full of live entries: drop the oldest half rather than grow
-            # without bound under a spray of names.
-            ordered = sorted(self._failures, key=lambda k: self._failures[k][-1])
-            for key in ordered[: len(ordered) // 2]:
+            # Still full of live entries: drop half rather than grow without bound
+            # under a spray of names. Never a locked-out pair (a spray of junk names
+            # would unlock the account it guards), and the fewest failures first.
+            open_keys = [k for k, t in self._failures.items() if len(t) < self.max_failures]
+            ordered = sorted(
+                open_keys, key=lambda k: (len(self._failures[k]), self._failures[k][-1])
+            )
+            for key in ordered[: len(self._failures) // 2]:
                 del self._failures[key]

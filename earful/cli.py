@@ -56,15 +56,19 @@ class BadConfig(Failure):
     exit_code = EXIT_USAGE
 
 
-def config_option(func: F) -> F:
+def _config_file_option(help_text: str) -> Callable[[F], F]:
     return click.option(
         "-c",
         "--config",
         "config_file",
         type=click.Path(dir_okay=False, path_type=Path),
         default=None,
-        help="Config file (default: $EARFUL_CONFIG or ./earful.toml).",
-    )(func)
+        help=help_text,
+    )
+
+
+def config_option(func: F) -> F:
+    return _config_file_option("Config file (default: $EARFUL_CONFIG or ./earful.toml).")(func)
 
 
 def json_option(func: F) -> F:
@@ -219,14 +223,31 @@ def _terminal_width() -> int:
     return shutil.get_terminal_size((120, 24)).columns
 
 
+def _config_defaults(group: click.Group, config_file: Path) -> dict[str, Any]:
+    """A default_map giving every command under `group` that takes -c this config."""
+    defaults: dict[str, Any] = {}
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            defaults[name] = _config_defaults(command, config_file)
+        elif any(p.name == "config_file" for p in command.params):
+            defaults[name] = {"config_file": config_file}
+    return defaults
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="earful")
-def cli() -> None:
+@_config_file_option("Config file for the command (it may also come after the command).")
+@click.pass_context
+def cli(ctx: click.Context, config_file: Path | None) -> None:
     """Earful listens for your brand on social media, judges what people say, and
     drafts replies that wait for a person's approval.
 
     Start with `earful demo`, or `earful init` to write a config of your own.
     """
+    # `earful -c FILE stats` as well as `earful stats -c FILE`: the first is what
+    # most tools take, and "No such option: -c" helped nobody
+    if config_file is not None:
+        ctx.default_map = _config_defaults(cli, config_file)
 
 
 # -- init -----------------------------------------------------------------------
@@ -1311,8 +1332,9 @@ def alerts_send(config_file: Path | None, as_json: bool) -> None:
     config = _load(config_file, credentials=("escalation",))
     if not config.escalation.webhook_url:
         raise BadConfig(
-            f"{config.path}: escalation.webhook_url: not set; add an [escalation] section "
-            "with the webhook URL (see config.example.toml in Earful's source)"
+            f"{config.path}: escalation.webhook_url: empty; set it in the [escalation] "
+            'section (a "${VAR:-}" whose variable is unset or empty leaves it empty); '
+            "see docs/escalation.md in Earful's source"
         )
     _setup_logging(config, "warning" if as_json else None)
     summary = asyncio.run(_send_alerts(config))

@@ -27,6 +27,13 @@ SECRETISH = re.compile(r"(token|secret|password|_key|webhook_url)$", re.IGNORECA
 _LIST_KINDS = ("list_type", "tuple_type", "set_type", "frozen_set_type")
 
 
+# Which commands need a lenient section's environment variables
+_NEEDED_BY = {
+    "sources": "needed by run, poll and publish only",
+    "escalation": "needed by run and alerts send only",
+}
+
+
 @dataclass
 class Findings:
     """What loading found: the problems, and which values must not be shown in them
@@ -66,9 +73,13 @@ class Findings:
 
     def settle(self, failed: bool) -> None:
         """A config that fails for another reason reports its waiting unset
-        variables too: every problem at once."""
+        variables too: every problem at once, each saying which commands need it, so
+        that fixing a typo does not read as "set a secret you do not need"."""
         if failed or self.problems:
-            self.problems.extend(self.waiting)
+            self.problems.extend(
+                (loc, f"{message} ({_NEEDED_BY.get(loc[0], 'needed later')})")
+                for loc, message in self.waiting
+            )
 
     def messages(self) -> list[str]:
         """Each problem as "key.path: what", with no value from the environment or

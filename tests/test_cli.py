@@ -569,6 +569,33 @@ def test_another_programs_database_is_refused_not_filled_with_earfuls_tables(
     assert tables == ["invoices"]
 
 
+def test_a_secret_a_command_does_not_need_is_listed_as_such_beside_a_real_mistake(
+    tmp_path: Path,
+) -> None:
+    # fixing one typo, a newcomer was also told to set a webhook `stats` never uses
+    extra = '\n[publish]\ninterval = "soon"\n[escalation]\nwebhook_url = "${EARFUL_T_HOOK}"\n'
+    path = write_config(tmp_path, POSTS, extra=extra)
+    result = earful("stats", "-c", str(path))
+    assert result.exit_code == 2
+    assert "publish.interval: expected a duration" in result.output
+    assert (
+        "escalation.webhook_url: environment variable EARFUL_T_HOOK is not set "
+        "(needed by run and alerts send only)" in result.output
+    )
+
+
+def test_the_config_may_come_before_the_command(world: World, tmp_path: Path) -> None:
+    # `earful -c FILE stats` is what most tools take: "No such option: -c" before
+    before = earful("-c", str(world.config), "stats", "--json")
+    assert before.exit_code == 0, before.output
+    assert json.loads(before.stdout) == json.loads(world.run("stats", "--json").stdout)
+    nested = earful("-c", str(world.config), "queue", "list", "--json")
+    assert nested.exit_code == 0 and json.loads(nested.stdout)
+    # after the command wins
+    wrong = earful("-c", str(tmp_path / "nope.toml"), "stats", "-c", str(world.config))
+    assert wrong.exit_code == 0, wrong.output
+
+
 def test_a_command_that_reads_never_makes_a_database(tmp_path: Path) -> None:
     # A typo in storage.path must not show an empty queue from a new, empty database.
     path = write_config(tmp_path, POSTS, extra='[storage]\npath = "typo/earfl.db"\n')

@@ -185,6 +185,35 @@ def test_config_example_and_starter_are_valid(tmp_path: Path) -> None:
     assert config.brand.name
 
 
+def test_the_starters_commented_sources_load_once_uncommented(tmp_path: Path) -> None:
+    # a newcomer's first step is uncommenting one: each must be a working source
+    from importlib.resources import files
+
+    starter = files("earful").joinpath("starter.toml").read_text(encoding="utf-8")
+    uncommented = [
+        line.removeprefix("# ")
+        if line.startswith(
+            (
+                "# [[sources]]",
+                "# name",
+                "# type",
+                "# urls",
+                "# interval",
+                "# match",
+                "# base_url",
+                "# mode",
+                "# tag",
+                "# path",
+                "# batch",
+            )
+        )
+        else line
+        for line in starter.splitlines()
+    ]
+    config = load_config(write(tmp_path, "\n".join(uncommented)), env={})
+    assert [s.name for s in config.sources] == ["news", "mastodon-tag", "replay"]
+
+
 def _env_names(text: str) -> set[str]:
     import re
 

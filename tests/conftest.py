@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -10,6 +11,16 @@ from click.testing import CliRunner, Result
 sys.path.insert(0, str(Path(__file__).parent))
 
 from storage.store import Store
+
+# No test, nor a module's fixture, reads the config a developer's shell points at.
+os.environ.pop("EARFUL_CONFIG", None)
+
+
+@pytest.fixture(autouse=True)
+def _machine_independent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Who decides from the CLI does not depend on the machine: a CI container's uid
+    may have no login name."""
+    monkeypatch.setenv("EARFUL_USER", "tester")
 
 
 @pytest.fixture

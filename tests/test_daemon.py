@@ -238,14 +238,20 @@ async def test_rate_limited_source_waits_for_the_reset_while_others_keep_polling
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="earful")
-    reset_at = datetime.now(UTC) + timedelta(seconds=1.5)
-    limited = Platform(
-        "limited",
-        trouble=lambda n: RateLimited("429 Too Many Requests", reset_at) if n == 1 else None,
-    )
+    resets: list[datetime] = []
+
+    def rate_limited_once(n: int) -> Exception | None:
+        # the reset counts from the first fetch, however long the daemon took to start
+        if n != 1:
+            return None
+        resets.append(datetime.now(UTC) + timedelta(seconds=1.5))
+        return RateLimited("429 Too Many Requests", resets[0])
+
+    limited = Platform("limited", trouble=rate_limited_once)
     other = Platform("other")
     async with running(make_daemon(make_config(tmp_path), [limited, other])):
         await until(lambda: limited.fetches >= 2, "the rate-limited source to poll again")
+    (reset_at,) = resets
     first, second = limited.fetched_at[:2]
     assert second >= reset_at
     assert sum(first < t < second for t in other.fetched_at) >= 2

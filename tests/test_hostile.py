@@ -55,9 +55,8 @@ def terminal_text(result: Result) -> str:
     return out
 
 
-@pytest.fixture(scope="module")
-def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tmp_path = tmp_path_factory.mktemp("hostile")
+def polled(tmp_path: Path) -> Path:
+    """A config whose database holds the hostile posts, polled and judged."""
     posts = [
         x_post(n, text, HANDLES[kind], name=NAME) for n, (kind, text) in enumerate(HOSTILE.items())
     ]
@@ -65,6 +64,12 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = run(path, "poll")
     assert f"fetched {len(HOSTILE)}, new {len(HOSTILE)}" in result.output
     return path
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Shared by the tests that only read; a test that decides polls its own."""
+    return polled(tmp_path_factory.mktemp("hostile"))
 
 
 def stored(config: Path) -> dict[str, Any]:
@@ -159,7 +164,9 @@ def test_an_edit_with_characters_no_platform_should_get_is_refused(config: Path)
         assert store.reply(reply.id).status == "pending"
 
 
-def test_approving_a_hostile_edit_keeps_it_exact(config: Path) -> None:
+def test_approving_a_hostile_edit_keeps_it_exact(tmp_path: Path) -> None:
+    # its own database: the shared one's "html" draft must stay pending for the others
+    config = polled(tmp_path)
     _, _, reply = stored(config)["html"]
     edit = "Sorry! <script>x</script> \u202e\u2066 👍🏽\nline two\ttab"
     run(config, "queue", "approve", str(reply.id), "--edit", edit, "--as", "alice")

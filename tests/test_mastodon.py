@@ -383,10 +383,12 @@ async def test_a_5xx_that_persists_is_source_down(fake: FakeMastodon, http: Shar
 
 
 async def test_a_request_that_times_out_is_retried(fake: FakeMastodon) -> None:
-    impatient = SharedSession(timeout=0.1)
+    # the retry must get its whole answer within the timeout: a second, not 0.1 s
+    # that a busy machine can miss
+    impatient = SharedSession(timeout=1.0)
     try:
         post_tagged(fake, 1)
-        fake.fail("/api/v1/timelines", 200, body=b"[]", delay=0.4)
+        fake.fail("/api/v1/timelines", 200, body=b"[]", delay=2.5)
         result = await source(fake, impatient).fetch(None)
         assert texts(result.mentions) == ["acme post 0"]
     finally:

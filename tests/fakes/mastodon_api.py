@@ -305,7 +305,7 @@ class FakeMastodon(FakeServer):
         for stream in self._streams:
             stream.queue.put_nowait(None)
 
-    async def wait_for_streams(self, connections: int, *, rounds: int = 500) -> None:
+    async def wait_for_streams(self, connections: int, *, rounds: int = 3000) -> None:
         """Until `connections` stream connections have been opened in all."""
         for _ in range(rounds):
             if self.stream_connections >= connections and self._streams:

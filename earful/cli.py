@@ -1158,9 +1158,11 @@ def queue_approve(
     config_file: Path | None, actor: str | None, body: str | None, reply_id: int
 ) -> None:
     """Approve a draft (optionally edited); the publisher posts it."""
+    from earful.sources import posting_platforms, unpostable_note
     from responders.limits import reply_problem
 
-    with _store(_load(config_file)) as store:
+    config = _load(config_file)
+    with _store(config) as store:
         current = store.reply(reply_id)
         problem = reply_problem(
             current.platform,
@@ -1177,6 +1179,9 @@ def queue_approve(
     click.echo(f"approved reply {reply.id}{edited}; it will be posted on the next publisher run:")
     # what was approved, word for word: another agent may have edited it since you read it
     click.echo("\n".join(f"  {line}" for line in safe(reply.body).splitlines()))
+    live = config.publish.mode == "live"
+    if live and reply.platform not in posting_platforms(list(config.sources)):
+        click.echo(f"note: {unpostable_note(reply.platform)}", err=True)
 
 
 @queue.command("reject")

@@ -42,6 +42,26 @@ PUBLISHER_MODULES: dict[str, str] = {
 }
 
 
+def posting_platforms(sources: list[SourceSettings]) -> frozenset[str]:
+    """The platforms some source carries posting credentials for: approved replies
+    to other platforms can only fail at the publisher (in live mode)."""
+    return frozenset(
+        s.type
+        for s in sources
+        if s.type in PUBLISHER_MODULES
+        and importlib.import_module(PUBLISHER_MODULES[s.type]).can_post(s)
+    )
+
+
+def unpostable_note(platform: str) -> str:
+    """What a person approving a reply no source can post should know."""
+    return (
+        f"no {platform} source has posting credentials, so the publisher will mark this "
+        f"reply failed; add them to a {platform} source, or reply by hand and "
+        "mark it sent"
+    )
+
+
 def source_module(type_name: str) -> ModuleType:
     return importlib.import_module(SOURCE_MODULES[type_name])
 

@@ -596,6 +596,24 @@ def test_the_config_may_come_before_the_command(world: World, tmp_path: Path) ->
     assert wrong.exit_code == 0, wrong.output
 
 
+def test_approving_a_reply_no_source_can_post_says_so(tmp_path: Path) -> None:
+    # live mode, posts replayed from X, no X source with posting keys: "it will be
+    # posted" was a promise the publisher could only break
+    path = write_config(tmp_path, POSTS, extra='\n[publish]\nmode = "live"\n')
+    assert earful("poll", "-c", str(path)).exit_code == 0
+    listed = json.loads(earful("queue", "list", "-c", str(path), "--json").stdout)
+    result = earful("queue", "approve", str(listed[0]["id"]), "-c", str(path))
+    assert result.exit_code == 0
+    assert "note: no x source has posting credentials" in result.stderr
+    # in dry-run mode nothing is posted anyway: no note
+    (tmp_path / "dry").mkdir()
+    dry = write_config(tmp_path / "dry", POSTS)
+    assert earful("poll", "-c", str(dry)).exit_code == 0
+    listed = json.loads(earful("queue", "list", "-c", str(dry), "--json").stdout)
+    quiet = earful("queue", "approve", str(listed[0]["id"]), "-c", str(dry))
+    assert quiet.exit_code == 0 and "note:" not in quiet.stderr
+
+
 def test_a_command_that_reads_never_makes_a_database(tmp_path: Path) -> None:
     # A typo in storage.path must not show an empty queue from a new, empty database.
     path = write_config(tmp_path, POSTS, extra='[storage]\npath = "typo/earfl.db"\n')

@@ -733,6 +733,19 @@ async def test_counts_and_a_case_for_the_pages_refresh(client: Client, store: St
 # -- a decision on the text the person saw ---------------------------------------------
 
 
+async def test_approving_a_reply_no_source_can_post_says_so(store: Store, config: Config) -> None:
+    # live mode, and the demo's sources carry no posting credentials for X
+    live = dataclasses.replace(config, publish=config.publish.model_copy(update={"mode": "live"}))
+    async with TestClient(TestServer(build_app(store, live))) as c:
+        csrf = await login(c, "alice")
+        data = await (await post(c, "/api/drafts/1/approve", csrf)).json()
+        assert data["reply"]["status"] == "approved"
+        assert data["note"].startswith("no x source has posting credentials")
+    async with TestClient(TestServer(build_app(store, config))) as c:  # dry-run
+        csrf = await login(c, "alice")
+        assert (await (await post(c, "/api/drafts/2/approve", csrf)).json())["note"] is None
+
+
 async def test_approving_a_text_someone_edited_since_is_refused_naming_them(
     client: Client, store: Store
 ) -> None:

@@ -20,8 +20,9 @@ from earful.console.pages import (
     stats_days,
 )
 from earful.console.passwords import hash_password, name_problem, password_problem
-from earful.console.security import json_error, requires, session_of
+from earful.console.security import SETTINGS, json_error, requires, session_of
 from earful.display import to_json
+from earful.sources import unpostable_note
 from responders.limits import reply_problem
 from storage import queries
 from storage.records import Account, ReplyRecord
@@ -161,7 +162,9 @@ async def approve(request: web.Request) -> web.StreamResponse:
         body = None  # unchanged: a plain approval, not an edit
     actor = session_of(request).name
     reply = await db(request, lambda s: s.approve(reply_id, actor, body=body, body_was=body_was))
-    return ok({"reply": reply, "next": await _next_after(request, reply)})
+    unpostable = reply.platform in request.app[SETTINGS].unpostable
+    note = unpostable_note(reply.platform) if unpostable else None
+    return ok({"reply": reply, "next": await _next_after(request, reply), "note": note})
 
 
 @requires("agent")

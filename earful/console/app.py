@@ -60,7 +60,16 @@ def settings_from(config: Config) -> ConsoleSettings:
         topics=topics,
         segments=segments,
         sources=config.named_sources,
+        unpostable=_unpostable(config),
     )
+
+
+def _unpostable(config: Config) -> frozenset[str]:
+    from earful.sources import PUBLISHER_MODULES, posting_platforms
+
+    if config.publish.mode != "live":
+        return frozenset()
+    return frozenset(set(PUBLISHER_MODULES) - posting_platforms(list(config.sources)))
 
 
 @web.middleware

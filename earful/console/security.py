@@ -66,6 +66,8 @@ class ConsoleSettings:
     topics: tuple[str, ...]
     segments: tuple[str, ...]
     sources: tuple[tuple[str, str], ...] = ()  # (name, type) of the config's sources
+    # live mode: the platforms no source can post to (an approval there only fails)
+    unpostable: frozenset[str] = frozenset()
 
 
 STORE = web.AppKey("store", Store)

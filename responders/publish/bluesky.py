@@ -48,9 +48,14 @@ class Ref:
         return {"uri": self.uri, "cid": self.cid}
 
 
+def can_post(settings: Settings) -> bool:
+    """Whether the source carries what posting needs: an identifier and app password."""
+    return bool(settings.identifier and settings.app_password)
+
+
 def build(settings: Settings, ctx: SourceContext) -> BlueskyPublisher | None:
     """A publisher for the first Bluesky source with an identifier and app password."""
-    if not settings.identifier or not settings.app_password:
+    if not can_post(settings):
         return None
     client = XrpcClient(
         shared_http(ctx.http, "the bluesky publisher"),

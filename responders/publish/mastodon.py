@@ -84,9 +84,14 @@ def _same_text(posted_html: str, body: str) -> bool:
     return norm(body) in norm(html_to_text(posted_html))
 
 
+def can_post(settings: SourceSettings) -> bool:
+    """Whether the source has a token to post with."""
+    return isinstance(settings, Settings) and settings.token() is not None
+
+
 def build(settings: SourceSettings, ctx: SourceContext) -> MastodonPublisher | None:
     """A publisher when the source has a token to post with; None otherwise."""
-    if not isinstance(settings, Settings) or settings.token() is None:
+    if not isinstance(settings, Settings) or not can_post(settings):
         return None
     return MastodonPublisher(settings, http=shared_http(ctx.http, "the mastodon publisher"))
 

@@ -53,9 +53,14 @@ _BREAK = re.compile(r"(\d{1,6})\s*(second|minute|hour)s?", re.IGNORECASE)
 RECENT = 100
 
 
+def can_post(settings: Settings) -> bool:
+    """Whether the source has an account to post as."""
+    return bool(settings.username and settings.password)
+
+
 def build(settings: Settings, ctx: SourceContext) -> RedditPublisher | None:
     """None when the source has no account to post as (a read-only source)."""
-    if not settings.username or not settings.password:
+    if not can_post(settings) or settings.username is None:
         return None
     session = DeadlineSession()  # praw's timeout bounds each read only
     creds = settings.credentials(ctx.brand.handles.get("reddit"))

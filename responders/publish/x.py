@@ -34,9 +34,14 @@ _SPACE = re.compile(r"\s+")
 _LEADING_HANDLES = re.compile(r"^\s*(?:@\w+\s+)+")
 
 
+def can_post(settings: Settings) -> bool:
+    """Whether the source carries the four posting keys."""
+    return settings.can_post
+
+
 def build(settings: Settings, ctx: SourceContext) -> XPublisher | None:
     """A publisher when the source carries the four posting keys, else None."""
-    if not settings.can_post:
+    if not can_post(settings):
         return None
     return XPublisher(settings, handle=settings.handle or ctx.brand.handles.get("x"))
 

@@ -399,7 +399,8 @@
           const data = await api("POST", "/api/drafts/" + replyId + "/approve", payload);
           head.dataset.status = data.reply.status;
           decided(data.reply);
-          flash("Approved" + (edited ? " with your edit" : "") + ". Press j for the next draft.", "ok");
+          if (data.note) flash("Approved" + (edited ? " with your edit" : "") + ", but " + data.note + ".", "error");
+          else flash("Approved" + (edited ? " with your edit" : "") + ". Press j for the next draft.", "ok");
           if (data.next) head.dataset.next = data.next;
         } catch (e) {
           if (editedMeanwhile(e)) return;

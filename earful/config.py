@@ -104,7 +104,7 @@ class BrandConfig(_Section):
 
     @field_validator("handles")
     @classmethod
-    def _left_empty(cls, handles: dict[str, str]) -> dict[str, str]:
+    def _usable(cls, handles: dict[str, str]) -> dict[str, str]:
         mastodon = handles.get("mastodon")
         if mastodon and "@" not in mastodon:
             # Mastodon authors come as user@instance: "acme" alone never matches, and
@@ -273,8 +273,8 @@ class Config:
         return self.path.parent
 
     def resolve(self, value: str | Path) -> Path:
-        """Paths in the config are relative to the folder of the config file's path
-        as given (a symlink's own folder, not its target's)."""
+        """Paths in the config are relative to the config file's folder (the folder
+        of the file a symlink points to)."""
         p = Path(value).expanduser()
         return p if p.is_absolute() else self.base_dir / p
 

@@ -131,6 +131,12 @@ BLUESKY_BYTES = 3000
 _UNPOSTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
+def as_posted(platform: str, body: str, author: str | None) -> str:
+    """The reply as its platform will receive it: on Mastodon with the @mention of
+    the post's author (`author`) when it does not name them."""
+    return addressed(body, author) if platform == "mastodon" and author else body
+
+
 def reply_problem(platform: str, body: str, author: str | None = None) -> str | None:
     """Why this reply cannot be posted as it is, or None when it can. `author` is
     the handle of the post's author: on Mastodon the reply is posted starting with
@@ -150,7 +156,7 @@ def reply_problem(platform: str, body: str, author: str | None = None) -> str | 
     if limit is None:
         return None
     maximum, count, unit = limit
-    posted = addressed(body, author) if platform == "mastodon" and author else body
+    posted = as_posted(platform, body, author)
     length = count(posted)
     if length > maximum:
         mention = " with the @mention it is posted with" if posted != body else ""

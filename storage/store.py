@@ -85,8 +85,8 @@ class AlreadyDecided(Conflict):
 
 
 class EditedSince(Conflict):
-    """A pending draft's text is no longer the text the person decided on: someone
-    saved an edit after they read it. The message names who and when."""
+    """A draft's text is no longer the text the person decided on: someone saved an
+    edit after they read it. The message names who and when."""
 
     def __init__(self, reply: ReplyRecord, wanted: str, last_edit: AuditEntry | None) -> None:
         who = (

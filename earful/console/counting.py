@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from responders.addressing import addressed
 from responders.context import READ_ONLY_PLATFORMS
-from responders.limits import LIMITS, reply_problem
+from responders.limits import LIMITS, as_posted, reply_problem
 
 
 def limits_for_browser() -> dict[str, Any]:
@@ -26,7 +25,7 @@ def count_for(platform: str, body: str, author: str | None = None) -> dict[str, 
     """How long `body` is on `platform` as it will be posted to `author` (Mastodon
     adds their @mention), its limit, and why it cannot be posted (None when it can)."""
     limit = LIMITS.get(platform)
-    posted = addressed(body, author) if platform == "mastodon" and author else body
+    posted = as_posted(platform, body, author)
     return {
         "platform": platform,
         "count": limit[1](posted) if limit else len(body),

@@ -32,7 +32,7 @@ from earful.config import CREDENTIAL_SECTIONS, Config, ConfigError, config_path,
 from earful.display import duration, oneline, plain, safe, spreadsheet_cell, to_json
 from listener.mention import PLATFORMS
 from storage.schema import ALERT_STATUSES, REPLY_STATUSES, ROLES
-from storage.store import AlreadyDecided, StoreError
+from storage.store import AlreadyDecided, NotFound, StoreError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -1000,7 +1000,6 @@ def _demo_account(config: Config) -> str:
     import secrets
 
     from earful.console.passwords import hash_password
-    from storage.store import NotFound
 
     password = secrets.token_urlsafe(9)
     with _store(config, create=True) as store:
@@ -1188,18 +1187,29 @@ def queue_approve(
 @config_option
 @actor_option
 @click.option("--reason", default=None, help="Why, for the audit log.")
-@click.argument("reply_id", type=ROW_ID)
+@click.argument("reply_ids", metavar="REPLY_ID...", nargs=-1, required=True, type=ROW_ID)
 @handles_errors
 def queue_reject(
-    config_file: Path | None, actor: str | None, reason: str | None, reply_id: int
+    config_file: Path | None, actor: str | None, reason: str | None, reply_ids: tuple[int, ...]
 ) -> None:
-    """Reject a draft; it is never posted."""
+    """Reject drafts; they are never posted. Several ids reject each in turn: one
+    that cannot be rejected (decided already, or no such draft) is reported and the
+    rest still are; the exit code is then 1."""
+
+    refused = []
     with _store(_load(config_file)) as store:
-        try:
-            store.reject(reply_id, _actor(actor), reason=reason)
-        except AlreadyDecided as exc:
-            raise Failure(str(exc)) from None
-    click.echo(f"rejected reply {reply_id}")
+        for reply_id in dict.fromkeys(reply_ids):  # each once, in the order given
+            try:
+                store.reject(reply_id, _actor(actor), reason=reason)
+            except (AlreadyDecided, NotFound) as exc:
+                if len(reply_ids) == 1:
+                    raise Failure(str(exc)) from None
+                refused.append(reply_id)
+                click.echo(f"earful: {safe(str(exc))}", err=True)
+                continue
+            click.echo(f"rejected reply {reply_id}")
+    if refused:
+        raise Failure(f"not rejected: {', '.join(map(str, refused))}")
 
 
 @queue.command("retry")

@@ -235,6 +235,30 @@ def test_a_second_decision_is_told_who_decided_and_exits_1(world: World) -> None
     assert late_reject.exit_code == 1 and "already approved by alice" in late_reject.output
 
 
+def test_several_drafts_rejected_at_once_and_the_ones_that_cannot_be_are_named(
+    world: World,
+) -> None:
+    outage, praise = world.reply_to("hannah_writes")["id"], world.reply_to("rhi_jones")["id"]
+    question = world.reply_to("mesh_curious")["id"]
+    assert world.run("queue", "approve", str(praise), "--as", "alice").exit_code == 0
+    result = world.run(
+        "queue", "reject", str(outage), str(praise), "999999", str(question), str(outage),
+        "--as", "bob", "--reason", "spam wave",
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert result.stdout == f"rejected reply {outage}\nrejected reply {question}\n"
+    assert f"reply {praise} cannot be rejected: it was already approved by alice" in result.stderr
+    assert "no reply with id 999999" in result.stderr
+    assert result.stderr.endswith(f"earful: not rejected: {praise}, 999999\n")
+    with world.store() as store:
+        for reply_id in (outage, question):
+            done = store.reply(reply_id)
+            assert (done.status, done.reject_reason, done.decided_by) == (
+                "rejected", "spam wave", "bob"
+            )  # fmt: skip
+        assert store.reply(praise).status == "approved"
+
+
 def test_a_database_another_process_keeps_locked_is_a_clear_error(world: World) -> None:
     reply = world.reply_to("hannah_writes")["id"]
     holder = sqlite3.connect(load_config(world.config).db_path, isolation_level=None)

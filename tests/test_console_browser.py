@@ -624,6 +624,47 @@ def test_the_live_queue_keeps_to_one_honest_page(
     assert not w.errors
 
 
+def test_several_drafts_are_picked_and_rejected_at_once(open_as: OpenAs, db: Store) -> None:
+    w = open_as("alice")
+    page = w.go("/queue")
+    shown = _shown(page)
+    page.check("#pick-all")
+    expect(page.locator("#picked-count")).to_have_text(str(len(shown)))
+    page.uncheck("#pick-all")
+    expect(page.locator("#picked-count")).to_have_text("0")
+    expect(page.locator("#bulk button[type=submit]")).to_be_disabled()
+    page.keyboard.press("j")  # the first row, picked from the keyboard
+    page.keyboard.press("x")
+    picked = [shown[0], *shown[-2:]]
+    for reply_id in shown[-2:]:
+        page.check(f'#queue li.queue-item[data-id="{reply_id}"] .pick')
+    expect(page.locator("#picked-count")).to_have_text("3")
+    page.click("#bulk button[type=submit]")  # no reason given
+    expect(page.locator("#flash")).to_contain_text("Say why")
+    page.fill("#bulk-reason", "spam wave")
+    page.click("#bulk button[type=submit]")  # the confirm is answered no
+    wait_until(page, lambda: w.dialogs)
+    assert w.dialogs == ["Reject these 3 drafts? They will never be posted."]
+    assert all(db.reply(i).status == "pending" for i in picked)
+    w.accept = True
+    page.click("#bulk button[type=submit]")
+    expect(page.locator("#flash")).to_have_text(re.compile("^Rejected 3."))
+    for reply_id in picked:
+        expect(page.locator(f'#queue li.queue-item[data-id="{reply_id}"]')).to_have_count(0)
+        rejected = db.reply(reply_id)
+        assert (rejected.status, rejected.reject_reason, rejected.decided_by) == (
+            "rejected",
+            "spam wave",
+            "alice",
+        )
+    expect(page.locator("#picked-count")).to_have_text("0")
+    expect(page.locator("#pending-count")).to_have_text(str(queries.counts(db).pending))
+    assert not w.errors
+    viewer = open_as("vera").go("/queue")
+    expect(viewer.locator("#queue li.queue-item").first).to_be_visible()
+    expect(viewer.locator(".pick, #bulk")).to_have_count(0)
+
+
 def test_assign_history_and_badges_follow_each_change(open_as: OpenAs, db: Store) -> None:
     def fresh(reply_id: int) -> bool:
         case_id = db.reply(reply_id).case_id

@@ -172,6 +172,7 @@ async def test_roles_are_enforced_on_the_server(client: Client, store: Store) ->
     for path, body in (
         ("/api/drafts/1/approve", {}),
         ("/api/drafts/1/reject", {"reason": "no"}),
+        ("/api/drafts/reject", {"ids": [1], "reason": "no"}),
         ("/api/drafts/1/edit", {"body": "hi"}),
         ("/api/cases/1/assign", {"assignee": "alice"}),
         ("/api/cases/1/escalate", {}),
@@ -207,6 +208,43 @@ async def test_second_approval_is_told_who_decided(client: Client, store: Store)
     response = await post(client, "/api/drafts/1/approve", csrf)
     assert response.status == 409
     assert "already approved by bob" in (await response.json())["error"]
+
+
+async def test_several_drafts_rejected_at_once_the_decided_ones_are_named(
+    client: Client, store: Store
+) -> None:
+    store.approve(2, "bob")
+    csrf = await login(client, "alice")
+    response = await post(
+        client, "/api/drafts/reject", csrf, {"ids": [1, 2, 999, 3, 1], "reason": "spam wave"}
+    )
+    assert response.status == 200
+    data = await response.json()
+    assert data["rejected"] == [1, 3]
+    assert [r["id"] for r in data["refused"]] == [2, 999]
+    assert "already approved by bob" in data["refused"][0]["error"]
+    assert "no reply with id 999" in data["refused"][1]["error"]
+    assert data["counts"]["pending"] == 1
+    for reply_id in (1, 3):
+        rejected = store.reply(reply_id)
+        assert (rejected.status, rejected.decided_by, rejected.reject_reason) == (
+            "rejected",
+            "alice",
+            "spam wave",
+        )
+    assert store.reply(2).status == "approved" and store.reply(4).status == "pending"
+    for body in (
+        {"ids": [4]},  # no reason
+        {"ids": [], "reason": "x"},
+        {"ids": ["4"], "reason": "x"},
+        {"ids": [True], "reason": "x"},
+        {"ids": [0], "reason": "x"},
+        {"ids": list(range(1, 202)), "reason": "x"},
+        {"ids": 4, "reason": "x"},
+    ):
+        bad = await post(client, "/api/drafts/reject", csrf, body)
+        assert bad.status == 400, body
+    assert store.reply(4).status == "pending"
 
 
 async def test_bad_requests_get_clear_errors(client: Client, store: Store) -> None:

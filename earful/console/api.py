@@ -27,7 +27,7 @@ from responders.limits import reply_problem
 from storage import queries
 from storage.records import Account, ReplyRecord
 from storage.schema import ROLES
-from storage.store import DECIDABLE, EditedSince, Store
+from storage.store import DECIDABLE, AlreadyDecided, EditedSince, NotFound, Store
 
 
 def ok(data: Any, status: int = 200) -> web.Response:
@@ -175,6 +175,41 @@ async def reject(request: web.Request) -> web.StreamResponse:
     actor = session_of(request).name
     reply = await db(request, lambda s: s.reject(reply_id, actor, reason=reason))
     return ok({"reply": reply, "next": await _next_after(request, reply)})
+
+
+BULK_MAX = 200  # drafts one bulk rejection may name: a queue page holds 50
+
+
+def _ids(data: dict[str, Any]) -> list[int]:
+    ids = data.get("ids")
+    if (
+        not isinstance(ids, list)
+        or not 0 < len(ids) <= BULK_MAX
+        or not all(type(i) is int and 0 < i < 2**63 for i in ids)
+    ):
+        raise web.HTTPBadRequest(text=f"ids must be a list of 1 to {BULK_MAX} draft ids")
+    return list(dict.fromkeys(ids))
+
+
+@requires("agent")
+async def reject_many(request: web.Request) -> web.StreamResponse:
+    """Reject each draft named, in turn: one decided meanwhile (or gone) is listed
+    with why under `refused`, and the others are still rejected."""
+    data = await body_of(request)
+    ids = _ids(data)
+    reason = _text(data, "reason", required=True)
+    actor = session_of(request).name
+    rejected: list[int] = []
+    refused: list[dict[str, Any]] = []
+    for reply_id in ids:
+        try:
+            await db(request, Store.reject, reply_id, actor, reason=reason)
+        except (AlreadyDecided, NotFound) as exc:
+            refused.append({"id": reply_id, "error": str(exc)})
+        else:
+            rejected.append(reply_id)
+    counts = await db(request, queries.counts)
+    return ok({"rejected": rejected, "refused": refused, "counts": counts})
 
 
 @requires("agent")
@@ -431,6 +466,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/api/queue", queue)
     router.add_get("/api/counts", counts)
     router.add_get("/api/drafts/{id:\\d+}", draft)
+    router.add_post("/api/drafts/reject", reject_many)
     router.add_post("/api/drafts/{id:\\d+}/approve", approve)
     router.add_post("/api/drafts/{id:\\d+}/reject", reject)
     router.add_post("/api/drafts/{id:\\d+}/edit", edit)

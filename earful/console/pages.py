@@ -33,7 +33,7 @@ from storage import health, queries
 from storage.queries import QueueFilter
 from storage.schema import REPLY_STATUSES, ROLES
 from storage.sessions import Session
-from storage.store import MAX_SEARCH
+from storage.store import DECIDABLE, MAX_SEARCH
 
 T = TypeVar("T")
 
@@ -56,6 +56,7 @@ def install_filters(env: jinja2.Environment) -> None:
     env.filters["duration"] = duration
     env.filters["thousands"] = lambda n: "-" if n is None else f"{n:,}"
     env.globals["ROLE_RANK"] = ROLE_RANK
+    env.globals["DECIDABLE"] = DECIDABLE
 
 
 async def render(

@@ -74,8 +74,11 @@
     return data;
   }
 
+  // In a text field keys are typed, not shortcuts; a checkbox that has focus
+  // (after a click on it) takes no letters, so shortcuts still work there.
   function typing(event) {
     const t = event.target;
+    if (t && t.tagName === "INPUT" && (t.type === "checkbox" || t.type === "radio")) return false;
     return t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT");
   }
 
@@ -116,6 +119,9 @@
     setCount("unknown-count", counts.unknown);
     setCount("failed-count", counts.failed);
   }
+
+  // a draft a person may still edit, approve or reject (storage.store.DECIDABLE)
+  const decidableStatus = (status) => status === "pending" || status === "failed";
 
   // -- the queue -------------------------------------------------------------
 
@@ -172,6 +178,12 @@
         row.querySelector('[data-field="' + field + '"]').textContent = value;
       }
       row.querySelector('[data-field="link"]').href = "/drafts/" + item.id;
+      const pick = row.querySelector(".pick");
+      if (pick) {
+        pick.setAttribute("aria-label", "pick draft " + item.id + " to reject");
+        pick.disabled = !decidableStatus(item.status);
+        if (pick.disabled) pick.checked = false;
+      }
     }
 
     function make(item) {
@@ -204,6 +216,7 @@
       else if (selected >= 0) select(selected);
       all.forEach((row, i) => row.classList.toggle("selected", i === selected));
       document.getElementById("empty").hidden = all.length > 0;
+      picksChanged();
       const nextPage = document.getElementById("next-page");
       if (nextPage) nextPage.hidden = !more;
       setCount("shown-count", all.length);
@@ -231,6 +244,81 @@
     if (list.dataset.live === "yes") {
       window.setInterval(poll, Number(body.dataset.refresh) || 5000);
     }
+
+    // Rejecting several drafts at once (a wave of spam): pick them, say why, reject.
+    const bulk = document.getElementById("bulk");
+    const pickAll = document.getElementById("pick-all");
+    function pickable() {
+      return rows()
+        .map((row) => row.querySelector(".pick"))
+        .filter((box) => box && !box.disabled);
+    }
+    function picked() {
+      return pickable().filter((box) => box.checked);
+    }
+    function picksChanged() {
+      if (!bulk) return;
+      const boxes = pickable();
+      const count = boxes.filter((box) => box.checked).length;
+      setCount("picked-count", count);
+      bulk.querySelector('button[type="submit"]').disabled = count === 0;
+      pickAll.checked = count > 0 && count === boxes.length;
+    }
+    if (bulk) {
+      list.addEventListener("change", (event) => {
+        if (event.target.classList.contains("pick")) picksChanged();
+      });
+      pickAll.addEventListener("change", () => {
+        pickable().forEach((box) => (box.checked = pickAll.checked));
+        picksChanged();
+      });
+      keys.x = () => {
+        const box = rows()[selected] && rows()[selected].querySelector(".pick");
+        if (box && !box.disabled) {
+          box.checked = !box.checked;
+          picksChanged();
+        }
+      };
+      let busy = false;
+      bulk.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        const ids = picked().map((box) => Number(box.closest("li").dataset.id));
+        const reason = document.getElementById("bulk-reason");
+        if (busy || !ids.length) return;
+        if (!reason.value.trim()) {
+          flash("Say why these drafts are rejected (it goes in the audit log).", "error");
+          reason.focus();
+          return;
+        }
+        const what = ids.length === 1 ? "this draft" : "these " + ids.length + " drafts";
+        if (!window.confirm("Reject " + what + "? They will never be posted.")) return;
+        busy = true;
+        try {
+          const data = await api("POST", "/api/drafts/reject", { ids: ids, reason: reason.value });
+          data.rejected.forEach((id) => {
+            const row = list.querySelector('li.queue-item[data-id="' + id + '"]');
+            // a list of all statuses keeps the row: the next poll shows it rejected
+            if (row && list.dataset.status !== "all") row.remove();
+          });
+          setCounts(data.counts);
+          reason.value = "";
+          const done = "Rejected " + data.rejected.length + ".";
+          if (data.refused.length) {
+            flash(done + " Not rejected: " + data.refused.map((r) => r.error).join("; "), "error");
+          } else {
+            flash(done, "info");
+          }
+          if (list.dataset.live === "yes") poll();
+        } catch (e) {
+          flash(e.message, "error");
+        } finally {
+          busy = false;
+          picksChanged();
+          document.getElementById("empty").hidden = rows().length > 0;
+          setCount("shown-count", rows().length);
+        }
+      });
+    }
   }
 
   // -- a draft and its case ----------------------------------------------------
@@ -239,7 +327,6 @@
     const head = document.getElementById("case");
     const editor = document.getElementById("draft-body");
     // A reply the platform refused can be edited and approved again, or rejected.
-    const decidableStatus = (status) => status === "pending" || status === "failed";
     const decidable = () => decidableStatus(head.dataset.status);
     const counter = document.getElementById("char-count");
     const replyId = head.dataset.reply;

@@ -12,17 +12,26 @@ from rules.verdict import Verdict
 def complaint_drafts(
     mention: Mention, verdict: Verdict, settings: ResponderSettings, *, cooling: bool
 ) -> list[Draft]:
-    if cooling:
-        return []
     context = template_context(mention, verdict, settings)
     about = f"complaint about {verdict.topic}" if verdict.topic else "complaint"
-    drafts = []
-    if "non_english" in verdict.labels:
+    english = "non_english" not in verdict.labels
+    if not english:
         # An English apology to a post in another language would be worse than none:
         # the callback task asks a person who reads it to answer.
         written = f"written in {verdict.lang}" if verdict.lang else "not in English"
         about = f"{about}, {written}: read it and answer in its language"
-    elif mention.platform not in settings.read_only and "no_reply" not in verdict.actions:
+    callback = Draft(
+        DraftKind.CALLBACK,
+        settings.templates.render("callback", context),
+        mention.key,
+        f"{about} (urgency {verdict.urgency})",
+        "callback",
+    )
+    if cooling:
+        # the author was answered within the cooldown: no second reply, but news
+        return [callback.as_follow_up()]
+    drafts = []
+    if english and mention.platform not in settings.read_only and "no_reply" not in verdict.actions:
         drafts.append(
             Draft(
                 DraftKind.REPLY,
@@ -32,13 +41,5 @@ def complaint_drafts(
                 "complaint_reply",
             )
         )
-    drafts.append(
-        Draft(
-            DraftKind.CALLBACK,
-            settings.templates.render("callback", context),
-            mention.key,
-            f"{about} (urgency {verdict.urgency})",
-            "callback",
-        )
-    )
+    drafts.append(callback)
     return drafts

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -15,6 +15,11 @@ class DraftKind(StrEnum):
     CALLBACK = "callback"  # a task for a person: contact this author
     THANKS = "thanks"  # a thank-you reply to praise, posted once approved
     ESCALATION = "escalation"  # an alert that a case needs senior attention now
+    # A complaint from an author contacted within the cooldown: no second reply, but
+    # news for whoever has their case. It raises the urgency of the author's open
+    # task and pending reply, or, when nothing of theirs is open, becomes a callback
+    # task: a churn threat after an apology must not go unseen.
+    FOLLOW_UP = "follow_up"
 
 
 # Kinds that go back to the platform as a post and so wait for approval.
@@ -60,3 +65,8 @@ class Draft:
     @property
     def postable(self) -> bool:
         return self.kind in POSTABLE
+
+    def as_follow_up(self) -> Draft:
+        """This callback task as news for the author's open work (FOLLOW_UP)."""
+        reason = f"{self.reason}; again within the cooldown: no second reply"
+        return replace(self, kind=DraftKind.FOLLOW_UP, reason=reason)

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from responders.drafts import AUTHOR_FACING, POSTABLE, DraftKind, contact_weight
+from responders.drafts import AUTHOR_FACING, POSTABLE, Draft, DraftKind, contact_weight
 from rules.verdict import Disposition
 from storage.db import dumps, iso, text
 from storage.records import IngestResult, Judged
@@ -101,6 +101,7 @@ class _Rows:
     praise: list[tuple[int]] = field(default_factory=list)
     audit: list[tuple[Any, ...]] = field(default_factory=list)
     contacts: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
+    follow_ups: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 def write_batch(
@@ -139,6 +140,7 @@ def write_batch(
     conn.executemany(_INSERT_VERDICT, rows.verdicts)
     conn.executemany(_INSERT_REPLY, rows.replies)
     conn.executemany(_INSERT_CALLBACK, rows.callbacks)
+    tasks = _follow_up(conn, rows.follow_ups)
     conn.executemany(_INSERT_ALERT, rows.alerts)
     conn.executemany(
         "UPDATE cases SET status = 'escalated' WHERE id = ? AND status = 'open'", rows.escalated
@@ -166,7 +168,7 @@ def write_batch(
         stored=len(fresh),
         duplicates=len(batch) - len(fresh),
         replies=len(rows.replies),
-        callbacks=len(rows.callbacks),
+        callbacks=len(rows.callbacks) + tasks,
         alerts=len(rows.alerts),
         cases_opened=cases_opened,
     )
@@ -378,11 +380,48 @@ def _cooled(conn: sqlite3.Connection, items: list[Judged]) -> list[Judged]:
         )
 
     return [
-        replace(i, drafts=tuple(d for d in i.drafts if d.kind not in AUTHOR_FACING))
-        if cooled(i, s)
-        else i
+        replace(i, drafts=_cooled_drafts(i)) if cooled(i, s) else i
         for i, s in zip(items, since, strict=True)
     ]
+
+
+def _cooled_drafts(item: Judged) -> tuple[Draft, ...]:
+    """What a cooled item still stores: no reply and no task of its own, but a
+    complaint's task as a follow-up, and any escalation."""
+    complaint = item.verdict.disposition is Disposition.INTERESTING_BAD
+    return tuple(
+        d.as_follow_up() if complaint and d.kind is DraftKind.CALLBACK else d
+        for d in item.drafts
+        if d.kind not in AUTHOR_FACING or (complaint and d.kind is DraftKind.CALLBACK)
+    )
+
+
+def _follow_up(conn: sqlite3.Connection, follow_ups: Sequence[tuple[Any, ...]]) -> int:
+    """Each follow-up raises the urgency of its author's open callback tasks and
+    pending replies (on its platform) to its own; an author with no open task gets
+    this one as theirs. In the batch's order, so two follow-ups make one task.
+    Returns the number of tasks made."""
+    made = 0
+    for platform, handle, urgency, task in follow_ups:
+        # the author's cases, through their mentions (indexed by author)
+        cases = (
+            "SELECT case_id FROM mentions WHERE platform = ? "
+            "AND author_handle = CAST(? AS TEXT) AND case_id IS NOT NULL"
+        )
+        raised = conn.execute(
+            "UPDATE callbacks SET urgency = max(urgency, ?) "
+            f"WHERE status = 'open' AND case_id IN ({cases})",
+            (urgency, platform, handle),
+        ).rowcount
+        conn.execute(
+            "UPDATE replies SET urgency = max(urgency, ?) "
+            f"WHERE status = 'pending' AND case_id IN ({cases})",
+            (urgency, platform, handle),
+        )
+        if not raised:
+            conn.execute(_INSERT_CALLBACK, task)
+            made += 1
+    return made
 
 
 def _draft_rows(
@@ -409,6 +448,9 @@ def _draft_rows(
             )
         elif draft.kind is DraftKind.CALLBACK:
             rows.callbacks.append((case_id, mention_id, body, reason, v.urgency, now))
+        elif draft.kind is DraftKind.FOLLOW_UP and m.author.handle:
+            task = (case_id, mention_id, body, reason, v.urgency, now)
+            rows.follow_ups.append((m.platform, text(m.author.handle), v.urgency, task))
         elif draft.kind is DraftKind.ESCALATION:
             rows.alerts.append((case_id, mention_id, body, reason, now))
             if case_id is not None:

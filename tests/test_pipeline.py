@@ -22,6 +22,7 @@ from replayfiles import count, mixed_posts, stored, wait_for, write_config, x_po
 from earful.config import load_config
 from earful.pipeline import Stages, build_stages, judge_batch, poll
 from listener.base import Cursor, FetchResult, SourceDown
+from listener.mention import Mention
 from listener.replay import ReplaySource
 from storage.store import Store
 
@@ -269,6 +270,80 @@ def test_a_complaint_after_a_thank_you_is_drafted_for_and_not_the_other_way(
                 (second, second),
             ).fetchall()
             assert [k for (k,) in drafted] == kept
+
+
+def test_a_complaint_within_the_cooldown_reaches_a_person_without_a_second_reply(
+    tmp_path: Path, stages: Stages
+) -> None:
+    # After an apology to @ana, her churn threat an hour later in a new thread gets no
+    # second reply, but it must not sit unseen in a case with no draft and no task.
+    import factories
+
+    def tasks(store: Store, handle: str = "ana") -> list[tuple[int, str, str, int]]:
+        """(id, post's native id, status, urgency) of the author's callback tasks."""
+        rows = store.conn.execute(
+            "SELECT c.id, m.native_id, c.status, c.urgency FROM callbacks c "
+            "JOIN mentions m ON m.id = c.mention_id WHERE m.author_handle = ? ORDER BY c.id",
+            (handle,),
+        )
+        return [tuple(r) for r in rows]
+
+    def urgency_of(store: Store, native_id: str) -> int:
+        return int(
+            store.conn.execute(
+                "SELECT v.urgency FROM verdicts v JOIN mentions m ON m.id = v.mention_id "
+                "WHERE m.native_id = ?",
+                (native_id,),
+            ).fetchone()[0]
+        )
+
+    def ingest(store: Store, *posts: Mention) -> list[list[str]]:
+        judged = judge_batch(posts, store, stages)
+        store.ingest("replayed", judged, None)
+        return [[d.kind.value for d in j.drafts] for j in judged]
+
+    def last_contact(store: Store) -> str:
+        return str(store.conn.execute("SELECT last_draft_at FROM contacts").fetchone()[0])
+
+    with Store.open(tmp_path / "earful.db") as store:
+        first = factories.mention("lumenet internet down again since last night", native_id="1")
+        assert ingest(store, first) == [["reply", "callback"]]
+        contacted = last_contact(store)
+        (reply,) = store.replies()
+        threat = factories.mention(
+            "that's it, cancelling lumenet and switching to fibrely, absolutely furious",
+            native_id="2",
+            conversation_id="another thread",
+        )
+        assert ingest(store, threat) == [["follow_up"]]
+        louder = urgency_of(store, "2")
+        assert louder > urgency_of(store, "1")
+        # no new task and no new reply: her open ones rise to the new post's urgency
+        ((task, _, status, urgency),) = tasks(store)
+        assert (status, urgency) == ("open", louder)
+        assert [(r.id, r.urgency) for r in store.replies()] == [(reply.id, louder)]
+        # nothing of hers left open: the next complaint becomes a task of its own
+        store.complete_callback(task, "alice")
+        store.reject(reply.id, "alice", reason="answered by phone")
+        again = factories.mention("lumenet still down, nobody called", native_id="3")
+        assert ingest(store, again) == [["follow_up"]]
+        assert [(t[1], t[2]) for t in tasks(store)] == [("1", "done"), ("3", "open")]
+        assert not store.replies()  # still no second reply within the cooldown
+        assert last_contact(store) == contacted  # a follow-up does not restart it
+        # two in one batch with nothing open: one task
+        bob = [
+            factories.mention(text, native_id=n, handle="bob", conversation_id=n)
+            for n, text in (
+                ("4", "lumenet broadband down all day"),
+                ("5", "lumenet still down, no update"),
+                ("6", "lumenet down a third time, cancelling"),
+            )
+        ]
+        assert ingest(store, bob[0]) == [["reply", "callback"]]
+        store.complete_callback(tasks(store, "bob")[0][0], "alice")
+        store.reject(store.replies()[0].id, "alice")
+        assert ingest(store, *bob[1:]) == [["follow_up"], ["follow_up"]]
+        assert [(t[1], t[2]) for t in tasks(store, "bob")] == [("4", "done"), ("5", "open")]
 
 
 async def page(tmp_path: Path, posts: int) -> FetchResult:

@@ -76,7 +76,12 @@ def test_noise_gets_nothing() -> None:
 
 def test_no_second_draft_to_the_same_author_within_the_cooldown() -> None:
     recent = Contact(NOW - timedelta(hours=1))
-    assert respond(mention(), verdict(), SETTINGS, last_contact=recent, now=NOW) == ()
+    # a complaint is still news for whoever has the author's case: a follow-up
+    (news,) = respond(mention(), verdict(), SETTINGS, last_contact=recent, now=NOW)
+    assert news.kind.value == "follow_up" and "no second reply" in news.reason
+    assert "Contact @ana" in news.body
+    praise = verdict(Disposition.INTERESTING_GOOD)
+    assert respond(mention(), praise, SETTINGS, last_contact=recent, now=NOW) == ()
     old = Contact(NOW - timedelta(days=2))
     assert kinds(respond(mention(), verdict(), SETTINGS, last_contact=old, now=NOW)) == [
         "reply",
@@ -88,8 +93,8 @@ def test_urgent_complaint_escalates_even_within_the_cooldown() -> None:
     v = verdict(urgency=85)
     recent = Contact(NOW - timedelta(minutes=5))
     drafts = respond(mention(followers=250_000), v, SETTINGS, last_contact=recent, now=NOW)
-    assert kinds(drafts) == ["escalation"]
-    assert "Urgent (85/100)" in drafts[0].body and "250,000 followers" in drafts[0].body
+    assert kinds(drafts) == ["follow_up", "escalation"]
+    assert "Urgent (85/100)" in drafts[1].body and "250,000 followers" in drafts[1].body
 
 
 def test_a_thank_you_does_not_cool_the_complaint_that_follows_it() -> None:

@@ -862,7 +862,7 @@ def publish(config_file: Path | None, as_json: bool) -> None:
     stuck = sum(summary.outcomes.get(k, 0) for k in ("failed", "unknown"))
     if stuck:  # exit 1, as poll and alerts send do: a cron job should hear of it
         raise Failure(
-            f"{stuck} replies failed or are in doubt "
+            f"{stuck} {'reply' if stuck == 1 else 'replies'} failed or in doubt "
             "(earful queue list --status failed, or --status unknown)"
         )
 
@@ -1175,11 +1175,18 @@ def queue_approve(
         except AlreadyDecided as exc:
             raise Failure(str(exc)) from None
     edited = " (edited)" if body is not None else ""
-    click.echo(f"approved reply {reply.id}{edited}; it will be posted on the next publisher run:")
+    live = config.publish.mode == "live"
+    unpostable = live and reply.platform not in posting_platforms(list(config.sources))
+    if not live:
+        then = "the next publisher run marks it sent without posting it (dry run)"
+    elif unpostable:
+        then = "it cannot be posted as things are (see the note below)"
+    else:
+        then = "it will be posted on the next publisher run"
+    click.echo(f"approved reply {reply.id}{edited}; {then}:")
     # what was approved, word for word: another agent may have edited it since you read it
     click.echo("\n".join(f"  {line}" for line in safe(reply.body).splitlines()))
-    live = config.publish.mode == "live"
-    if live and reply.platform not in posting_platforms(list(config.sources)):
+    if unpostable:
         click.echo(f"note: {unpostable_note(reply.platform)}", err=True)
 
 
@@ -1360,7 +1367,8 @@ def alerts_send(config_file: Path | None, as_json: bool) -> None:
         click.echo(f"alerts to {summary.receiver}: {outcomes or 'nothing due'}")
     undelivered = sum(summary.outcomes.get(k, 0) for k in ("retry", "failed", "unknown"))
     if undelivered:  # for cron: a webhook that refuses everything must not look fine
-        raise Failure(f"{undelivered} alerts not delivered (earful alerts list shows why)")
+        alerts = "alert" if undelivered == 1 else "alerts"
+        raise Failure(f"{undelivered} {alerts} not delivered (earful alerts list shows why)")
 
 
 async def _send_alerts(config: Config) -> Any:
@@ -1633,6 +1641,7 @@ def search(config_file: Path | None, as_json: bool, limit: int, query: str) -> N
         raise click.BadParameter(str(exc), param_hint="QUERY") from None
     with _store(_load(config_file)) as store:
         rows = store.search(query, limit=limit + 1)
+        drafts = store.drafts_of([m.id for m in rows])
     if as_json:
         click.echo(to_json(_note_more(rows, limit)))
         return
@@ -1640,10 +1649,14 @@ def search(config_file: Path | None, as_json: bool, limit: int, query: str) -> N
         click.echo(f"no stored mentions match {query!r}")
         return
     rows = _note_more(rows, limit)
-    click.echo(f"{'ID':>6} {'PLATFORM':<10} {'AUTHOR':<18} POST")
+    # DRAFT: the reply ids `earful queue show` takes; MENTION is the post's own id
+    click.echo(f"{'MENTION':>7} {'DRAFT':>6} {'PLATFORM':<10} {'AUTHOR':<18} POST")
     for m in rows:
         handle = f"@{m.author_handle}" if m.author_handle else "-"
-        click.echo(f"{m.id:>6} {m.platform:<10} {oneline(handle, 18):<18} {oneline(m.text, 90)}")
+        draft = ",".join(map(str, drafts.get(m.id, []))) or "-"
+        click.echo(
+            f"{m.id:>7} {draft:>6} {m.platform:<10} {oneline(handle, 18):<18} {oneline(m.text, 80)}"
+        )
 
 
 # -- console accounts ---------------------------------------------------------------

@@ -57,7 +57,7 @@ def unpostable_note(platform: str) -> str:
     """What a person approving a reply no source can post should know."""
     return (
         f"no {platform} source has posting credentials, so the publisher will mark this "
-        f"reply failed; add them to a {platform} source, or reply by hand and "
+        f"reply failed; add them to your {platform} source, or reply by hand and "
         "mark it sent"
     )
 

@@ -137,12 +137,28 @@ def as_posted(platform: str, body: str, author: str | None) -> str:
     return addressed(body, author) if platform == "mastodon" and author else body
 
 
+# Characters that show nothing though str.isspace() says they are not space: format
+# characters (zero-width space and joiners, soft hyphen, bidi marks), variation
+# selectors, and the blank-looking fillers (Braille blank, Hangul fillers).
+_BLANK_LOOKING = frozenset("\u2800\u3164\uffa0\u115f\u1160")
+
+
+def _shows_nothing(body: str) -> bool:
+    return all(
+        ch.isspace()
+        or ch in _BLANK_LOOKING
+        or unicodedata.category(ch) in ("Cf", "Mn", "Me")
+        or "\ufe00" <= ch <= "\ufe0f"
+        for ch in body
+    )
+
+
 def reply_problem(platform: str, body: str, author: str | None = None) -> str | None:
     """Why this reply cannot be posted as it is, or None when it can. `author` is
     the handle of the post's author: on Mastodon the reply is posted starting with
     their @mention when it does not name them, and that counts too."""
-    if not body.strip():
-        return "the reply is empty"
+    if _shows_nothing(body):
+        return "the reply is empty" if not body.strip() else "the reply shows nothing"
     bad = _UNPOSTABLE.search(body)
     if bad is not None:
         what = "a lone surrogate" if "\ud800" <= bad.group() <= "\udfff" else "a control character"

@@ -407,6 +407,20 @@ class Store:
             rows = self._rows(sql, (text('"' + query.replace('"', '""') + '"'), limit))
         return [MentionRecord.from_row(r) for r in rows]
 
+    def drafts_of(self, mention_ids: Sequence[int]) -> dict[int, list[int]]:
+        """The reply ids drafted for each of these mentions (mentions with none are
+        left out), oldest first."""
+        found: dict[int, list[int]] = {}
+        for start in range(0, len(mention_ids), 500):  # under SQLite's variable limit
+            chunk = list(mention_ids[start : start + 500])
+            marks = ", ".join("?" * len(chunk))
+            for row in self._rows(
+                f"SELECT mention_id, id FROM replies WHERE mention_id IN ({marks}) ORDER BY id",
+                chunk,
+            ):
+                found.setdefault(row["mention_id"], []).append(row["id"])
+        return found
+
     # -- decisions (guarded transitions, audit-logged) ---------------------------
 
     def _transition(

@@ -697,7 +697,7 @@ async def test_the_alert_commands_send_list_retry_and_mark_sent(
 
     # one refused: exit 1, so that a cron job notices
     assert sent.exit_code == 1, sent.output
-    assert "earful: 1 alerts not delivered (earful alerts list shows why)" in sent.stderr
+    assert "earful: 1 alert not delivered (earful alerts list shows why)" in sent.stderr
     assert json.loads(sent.stdout) == {
         "receiver": receiver.url.split("/")[2],
         "outcomes": {"sent": 1, "failed": 1},

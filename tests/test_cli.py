@@ -209,7 +209,10 @@ def test_approve_reject_and_approve_with_an_edit(world: World) -> None:
     assert approved.exit_code == 0 and f"approved reply {outage}" in approved.output
     edited = world.run("queue", "approve", str(praise), "--as", "alice", "--edit", "Thanks, Rhi!")
     assert edited.exit_code == 0 and "(edited)" in edited.output
-    assert edited.output.endswith("run:\n  Thanks, Rhi!\n")  # what goes out, word for word
+    # what goes out, word for word; in dry-run mode nothing is posted, and it says so
+    assert edited.output.endswith(
+        "; the next publisher run marks it sent without posting it (dry run):\n  Thanks, Rhi!\n"
+    )
     rejected = world.run("queue", "reject", str(question), "--as", "bob", "--reason", "not ours")
     assert rejected.exit_code == 0 and f"rejected reply {question}" in rejected.output
     with world.store() as store:
@@ -393,7 +396,7 @@ def test_publish_exits_1_when_a_reply_fails(world: World) -> None:
     world.run("queue", "approve", str(world.reply_to("hannah_writes")["id"]), "--as", "alice")
     result = world.run("publish")
     assert result.exit_code == 1, result.output
-    assert "1 replies failed or are in doubt" in result.stderr
+    assert "1 reply failed or in doubt" in result.stderr
     assert "1 failed" in result.stdout
 
 
@@ -538,6 +541,13 @@ def test_search_says_when_nothing_matches(world: World) -> None:
 def test_search_finds_stored_posts(world: World) -> None:
     result = world.run("search", "log in")
     assert result.exit_code == 0 and "@hannah_writes" in result.output
+    # the draft's id is there, the one `queue show` takes (not the mention's own)
+    header, line = world.run("search", "hold").output.splitlines()[:2]
+    assert header.split()[:2] == ["MENTION", "DRAFT"]
+    draft = world.reply_to("angry_al")
+    assert line.split()[:2] == [str(draft["mention_id"]), str(draft["id"])]
+    assert draft["mention_id"] != draft["id"]
+    assert "@angry_al" in world.run("queue", "show", str(draft["id"])).output
     (found,) = world.json("search", "hold")
     assert found["author_handle"] == "angry_al"
     assert world.json("search", 'unbalanced "quote') == []
@@ -629,6 +639,8 @@ def test_approving_a_reply_no_source_can_post_says_so(tmp_path: Path) -> None:
     result = earful("queue", "approve", str(listed[0]["id"]), "-c", str(path))
     assert result.exit_code == 0
     assert "note: no x source has posting credentials" in result.stderr
+    assert "it cannot be posted as things are (see the note below)" in result.stdout
+    assert "will be posted" not in result.stdout
     # in dry-run mode nothing is posted anyway: no note
     (tmp_path / "dry").mkdir()
     dry = write_config(tmp_path / "dry", POSTS)

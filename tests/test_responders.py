@@ -280,6 +280,11 @@ def test_a_missing_template_folder_is_an_error(tmp_path: Path) -> None:
         ("reddit", "a" * 10_001, "the reply is 10001 characters; reddit allows 10000"),
         ("bluesky", "e\u0301" * 300, None),
         ("x", "   ", "the reply is empty"),
+        ("x", "\u200b\u2800", "the reply shows nothing"),  # zero-width space, Braille blank
+        ("mastodon", "\u00ad \u3164\ufe0f\u200d", "the reply shows nothing"),
+        ("bluesky", "\u2060\u0301", "the reply shows nothing"),
+        ("x", "\u2764\ufe0f", None),  # a heart shows
+        ("x", "\u200bok", None),
         ("rss", "hi", "rss is read-only: Earful cannot post there; use the callback task"),
     ],
 )

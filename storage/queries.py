@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 import statistics
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -115,16 +116,11 @@ def _fts_phrase(query: str) -> str:
     return '"' + query.replace('"', '""') + '"'
 
 
-def queue(
-    store: Store,
-    flt: QueueFilter,
-    *,
-    limit: int = 50,
-    offset: int = 0,
-    since: int | None = None,
-) -> list[ReplyRecord]:
-    """Drafts most urgent first (then most interesting, then oldest); with `since`,
-    only those newer than that reply id (what a page polling for news wants)."""
+def _filtered(
+    store: Store, flt: QueueFilter, extra: str, extra_params: Sequence[Any], tail: str
+) -> list[sqlite3.Row]:
+    """Rows of _REPLY_SELECT that pass the filter and `extra`, then `tail` (ORDER
+    BY, LIMIT; its parameters end `extra_params`)."""
     where: list[str] = []
     params: list[Any] = []
     for column, value in (
@@ -137,9 +133,6 @@ def queue(
         if value:
             where.append(f"{column} = ?")
             params.append(value)
-    if since is not None:
-        where.append("r.id > ?")
-        params.append(since)
     search_at = None
     words = search_words(flt.search or "")
     if words:
@@ -150,18 +143,38 @@ def queue(
         )
         search_at = len(params)
         params.append(text(words))
-    sql = _REPLY_SELECT + (" WHERE " + " AND ".join(where) if where else "")
-    sql += " ORDER BY r.urgency DESC, r.interest DESC, r.id LIMIT ? OFFSET ?"
-    params += [limit, offset]
+    if extra:
+        where.append(extra)
+    sql = _REPLY_SELECT + (" WHERE " + " AND ".join(where) if where else "") + " " + tail
+    params += extra_params
     try:
-        rows = _rows(store, sql, params)
+        return _rows(store, sql, params)
     except sqlite3.OperationalError:
         if search_at is None:
             raise
         # FTS syntax the person did not mean (a stray quote or colon): search the
         # words as a phrase, as Store.search does.
         params[search_at] = text(_fts_phrase(words))
-        rows = _rows(store, sql, params)
+        return _rows(store, sql, params)
+
+
+_QUEUE_ORDER = "ORDER BY r.urgency DESC, r.interest DESC, r.id"
+
+
+def queue(
+    store: Store,
+    flt: QueueFilter,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    since: int | None = None,
+) -> list[ReplyRecord]:
+    """Drafts most urgent first (then most interesting, then oldest); with `since`,
+    only those newer than that reply id (what a page polling for news wants)."""
+    extra, params = ("r.id > ?", [since]) if since is not None else ("", [])
+    rows = _filtered(
+        store, flt, extra, [*params, limit, offset], _QUEUE_ORDER + " LIMIT ? OFFSET ?"
+    )
     return [ReplyRecord.from_row(r) for r in rows]
 
 
@@ -169,9 +182,13 @@ def latest_reply_id(store: Store) -> int:
     return int(_rows(store, "SELECT coalesce(max(id), 0) FROM replies")[0][0])
 
 
-def neighbours(store: Store, reply: ReplyRecord) -> Neighbours:
-    """Three index-range probes each way rather than one OR: each uses the queue
-    index (status, urgency DESC, interest DESC, id)."""
+def neighbours(store: Store, reply: ReplyRecord, flt: QueueFilter | None = None) -> Neighbours:
+    """The drafts before and after `reply` in the queue `flt` shows (pending drafts
+    when None). The whole pending queue takes three index-range probes each way
+    rather than one OR: each uses the queue index (status, urgency DESC, interest
+    DESC, id)."""
+    if flt is not None and flt != QueueFilter():
+        return _neighbours_in(store, reply, flt)
     u, i, rid = reply.urgency, reply.interest, reply.id
     base = "SELECT id FROM replies WHERE status = 'pending' AND "
     after = (
@@ -193,6 +210,25 @@ def neighbours(store: Store, reply: ReplyRecord) -> Neighbours:
         return None
 
     return Neighbours(previous=first(before), next=first(after))
+
+
+def _neighbours_in(store: Store, reply: ReplyRecord, flt: QueueFilter) -> Neighbours:
+    """neighbours() in a filtered queue: one query each way (a filtered queue is
+    short, and its rows are found through the filter's own columns)."""
+    # queue order is urgency DESC, interest DESC, id: later rows compare lower
+    later, earlier = (
+        "(r.urgency, r.interest, -r.id) < (?, ?, ?)",
+        "(r.urgency, r.interest, -r.id) > (?, ?, ?)",
+    )
+    position = [reply.urgency, reply.interest, -reply.id]
+    after = _filtered(store, flt, later, position, _QUEUE_ORDER + " LIMIT 1")
+    before = _filtered(
+        store, flt, earlier, position, "ORDER BY r.urgency, r.interest, r.id DESC LIMIT 1"
+    )
+    return Neighbours(
+        previous=int(before[0]["id"]) if before else None,
+        next=int(after[0]["id"]) if after else None,
+    )
 
 
 def author_mentions(

@@ -15,6 +15,7 @@ import threading
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
@@ -64,6 +65,13 @@ class Conflict(StoreError):
 class CaseConflict(Conflict):
     """A case was not in a state the change applies to; the message says why and,
     when the audit log knows, who changed it last."""
+
+
+@dataclass(frozen=True, slots=True)
+class SeenAssignee:
+    """Whom a person saw a case assigned to (None: nobody) when they changed it."""
+
+    assignee: str | None
 
 
 class AlreadyDecided(Conflict):
@@ -686,11 +694,15 @@ class Store:
 
     # -- callbacks, cases, alerts ------------------------------------------------
 
-    def callbacks(self, status: str | None = "open", *, limit: int = 100) -> list[CallbackRecord]:
+    def callbacks(
+        self, status: str | None = "open", *, limit: int = 100, offset: int = 0
+    ) -> list[CallbackRecord]:
+        """Callback tasks, most urgent first."""
         where = " WHERE c.status = ?" if status else ""
         params: list[Any] = [status] if status else []
         rows = self._rows(
-            _CALLBACK_SELECT + where + " ORDER BY c.urgency DESC, c.id LIMIT ?", [*params, limit]
+            _CALLBACK_SELECT + where + " ORDER BY c.urgency DESC, c.id LIMIT ? OFFSET ?",
+            [*params, limit, offset],
         )
         return [CallbackRecord.from_row(r) for r in rows]
 
@@ -729,13 +741,14 @@ class Store:
         assignments: str,
         params: Sequence[Any],
         detail: Mapping[str, Any],
+        where_params: Sequence[Any] = (),
     ) -> CaseRecord:
         """One guarded UPDATE of a case, audit-logged; CaseConflict when the case
         is not in a state `where` accepts (someone else changed it first)."""
         with self._write() as conn:
             changed = conn.execute(
                 f"UPDATE cases SET {assignments}, updated_at = ? WHERE id = ? AND ({where})",
-                (*params, iso(self.clock()), case_id),
+                (*params, iso(self.clock()), case_id, *where_params),
             ).rowcount
             if changed:
                 self._audit(conn, actor, action, f"case:{case_id}", **detail)
@@ -750,22 +763,41 @@ class Store:
             raise CaseConflict(f"case {case_id} cannot be {wanted}: it is {current.status}{who}")
         return current
 
-    def assign_case(self, case_id: int, actor: str, assignee: str | None) -> CaseRecord:
-        """Give an open case to a person (None: take it back to the pool)."""
+    def assign_case(
+        self, case_id: int, actor: str, assignee: str | None, *, seen: SeenAssignee | None = None
+    ) -> CaseRecord:
+        """Give an open case to a person (None: take it back to the pool). `seen`:
+        whom the person saw it assigned to; if someone else took it since, nothing
+        changes (CaseConflict names them). None: not checked."""
         if assignee is not None:
             user = self.user(assignee)
             if user.disabled or user.role == "viewer":
                 raise StoreError(f"{assignee} cannot take cases (disabled or a viewer)")
-        return self._case_change(
-            case_id,
-            actor=actor,
-            action="assign",
-            wanted="assigned",
-            where="status != 'resolved'",
-            assignments="assignee = ?",
-            params=(assignee,),
-            detail={"assignee": assignee},
-        )
+        where, params = "status != 'resolved'", [assignee]
+        if seen is not None:
+            where += " AND coalesce(assignee, '') = coalesce(CAST(? AS TEXT), '')"
+        try:
+            return self._case_change(
+                case_id,
+                actor=actor,
+                action="assign",
+                wanted="assigned",
+                where=where,
+                assignments="assignee = ?",
+                params=params,
+                detail={"assignee": assignee},
+                where_params=() if seen is None else (seen.assignee,),
+            )
+        except CaseConflict:
+            current = self.case(case_id)
+            if seen is None or current.status == "resolved" or current.assignee == seen.assignee:
+                raise
+            last = self.audit_log(limit=1, subject=f"case:{case_id}")
+            when = f" ({last[0].action} by {last[0].actor} at {last[0].at})" if last else ""
+            raise CaseConflict(
+                f"case {case_id} was not assigned: it is {current.assignee or 'nobody'}'s now, "
+                f"not {seen.assignee or 'nobody'}'s as your page showed{when}"
+            ) from None
 
     def escalate_case(self, case_id: int, actor: str, *, note: str | None = None) -> CaseRecord:
         return self._case_change(

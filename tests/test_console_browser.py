@@ -665,6 +665,24 @@ def test_several_drafts_are_picked_and_rejected_at_once(open_as: OpenAs, db: Sto
     expect(viewer.locator(".pick, #bulk")).to_have_count(0)
 
 
+def test_a_filtered_queue_is_worked_through_in_its_own_order(open_as: OpenAs, db: Store) -> None:
+    # working only Reddit: j, k and u keep to it, not the whole queue
+    reddit = [r.id for r in queries.queue(db, QueueFilter(platform="reddit"), limit=50)]
+    assert len(reddit) >= 3
+    w = open_as("alice")
+    page = w.go("/queue?platform=reddit")
+    page.keyboard.press("j")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(rf"/drafts/{reddit[0]}\?platform=reddit$"))
+    page.keyboard.press("j")
+    expect(page).to_have_url(re.compile(rf"/drafts/{reddit[1]}\?platform=reddit$"))
+    page.keyboard.press("k")
+    expect(page).to_have_url(re.compile(rf"/drafts/{reddit[0]}\?platform=reddit$"))
+    page.keyboard.press("u")
+    expect(page).to_have_url(re.compile(r"/queue\?platform=reddit$"))
+    assert not w.errors
+
+
 def test_assign_history_and_badges_follow_each_change(open_as: OpenAs, db: Store) -> None:
     def fresh(reply_id: int) -> bool:
         case_id = db.reply(reply_id).case_id
@@ -692,6 +710,43 @@ def test_assign_history_and_badges_follow_each_change(open_as: OpenAs, db: Store
     page.click("#assign")
     expect(page.locator("#case-assignee")).to_have_text("nobody")
     expect(page.locator("#assignee")).to_have_value("")
+    assert not w.errors
+
+
+def test_a_case_someone_took_meanwhile_is_not_taken_from_them(open_as: OpenAs, db: Store) -> None:
+    reply_id = next(
+        r
+        for r in pending_replies(db)
+        if (case_id := db.reply(r).case_id) is not None and db.case(case_id).assignee is None
+    )
+    case_id = db.reply(reply_id).case_id or 0
+    w = open_as("alice")
+    page = w.go(f"/drafts/{reply_id}")
+    expect(page.locator("#case-assignee")).to_have_text("nobody")
+    db.assign_case(case_id, "bob", "bob")  # bob takes it while alice reads
+    page.keyboard.press("m")
+    expect(page.locator("#flash")).to_contain_text("it is bob's now, not nobody's")
+    expect(page.locator("#case-assignee")).to_have_text("bob")  # the page catches up
+    assert db.case(case_id).assignee == "bob"
+    page.keyboard.press("m")  # now she has seen bob's name: taking it over is her call
+    expect(page.locator("#case-assignee")).to_have_text("alice")
+    assert db.case(case_id).assignee == "alice"
+    assert not w.errors
+
+
+def test_the_callbacks_page_reaches_every_task(open_as: OpenAs, db: Store) -> None:
+    open_tasks = [c.id for c in db.callbacks("open", limit=10_000)]
+    assert len(open_tasks) > 100  # more than a page in the seeded demo
+    w = open_as("alice")
+    page = w.go("/callbacks")
+    rows = page.locator("#callbacks tr[data-callback]")
+    expect(rows).to_have_count(100)
+    expect(page.locator("#callbacks-note")).to_contain_text(f"Tasks 1 to 100 of {len(open_tasks)}")
+    seen = rows.evaluate_all("rows => rows.map(r => Number(r.dataset.callback))")
+    while page.locator("#next-page").count():
+        page.click("#next-page")
+        seen += rows.evaluate_all("rows => rows.map(r => Number(r.dataset.callback))")
+    assert seen == open_tasks
     assert not w.errors
 
 

@@ -247,6 +247,27 @@ async def test_several_drafts_rejected_at_once_the_decided_ones_are_named(
     assert store.reply(4).status == "pending"
 
 
+async def test_next_and_previous_keep_to_the_queue_the_agent_chose(
+    client: Client, store: Store
+) -> None:
+    # the whole queue: 1 (urgency 60), 4 (40), 2 (30), 3 (praise, 5); "down" is in 1 and 2
+    csrf = await login(client, "alice")
+    whole = await (await client.get("/drafts/1")).text()
+    assert 'href="/drafts/4" id="next"' in whole and 'href="/queue" id="to-queue"' in whole
+    chosen = await (await client.get("/drafts/1?q=down&status=pending&topic=")).text()
+    assert 'href="/drafts/2?q=down&amp;status=pending" id="next"' in chosen
+    assert 'href="/queue?q=down&amp;status=pending" id="to-queue"' in chosen
+    back = await (await client.get("/drafts/2?q=down")).text()
+    assert 'href="/drafts/1?q=down" id="prev"' in back and 'id="next"' not in back
+    listed = await (await client.get("/queue?q=down")).text()
+    assert 'href="/drafts/1?q=down"' in listed and 'href="/drafts/4' not in listed
+    # after a decision, the next draft is the next in that queue too
+    rejected = await post(client, "/api/drafts/1/reject?q=down", csrf, {"reason": "dup"})
+    assert (await rejected.json())["next"] == 2
+    approved = await post(client, "/api/drafts/4/approve", csrf)
+    assert (await approved.json())["next"] == 2  # the whole queue: 2 is next after 4
+
+
 async def test_bad_requests_get_clear_errors(client: Client, store: Store) -> None:
     csrf = await login(client, "alice")
     too_long = await post(client, "/api/drafts/1/approve", csrf, {"body": "x" * 281})
@@ -335,6 +356,30 @@ async def test_case_steps_through_the_api(client: Client, store: Store) -> None:
     again = await post(client, f"/api/cases/{case_id}/escalate", csrf)
     assert again.status == 409
     assert "resolve by alice" in (await again.json())["error"]
+
+
+async def test_taking_a_case_someone_took_meanwhile_is_refused_naming_them(
+    client: Client, store: Store
+) -> None:
+    case_id = store.reply(2).case_id or 0
+    csrf = await login(client, "alice")
+    # both pages showed it unassigned; bob took it first
+    store.assign_case(case_id, "bob", "bob")
+    late = await post(
+        client, f"/api/cases/{case_id}/assign", csrf, {"assignee": "alice", "was": None}
+    )
+    assert late.status == 409
+    error = (await late.json())["error"]
+    assert f"case {case_id} was not assigned: it is bob's now, not nobody's" in error
+    assert "assign by bob at" in error
+    assert store.case(case_id).assignee == "bob"
+    # seeing bob's name, she may take it over; and without `was` it is not checked
+    taken = await post(
+        client, f"/api/cases/{case_id}/assign", csrf, {"assignee": "alice", "was": "bob"}
+    )
+    assert (await taken.json())["case"]["assignee"] == "alice"
+    back = await post(client, f"/api/cases/{case_id}/assign", csrf, {"assignee": None})
+    assert back.status == 200 and store.case(case_id).assignee is None
 
 
 @pytest.mark.parametrize(

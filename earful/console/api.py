@@ -27,7 +27,14 @@ from responders.limits import reply_problem
 from storage import queries
 from storage.records import Account, ReplyRecord
 from storage.schema import ROLES
-from storage.store import DECIDABLE, AlreadyDecided, EditedSince, NotFound, Store
+from storage.store import (
+    DECIDABLE,
+    AlreadyDecided,
+    EditedSince,
+    NotFound,
+    SeenAssignee,
+    Store,
+)
 
 
 def ok(data: Any, status: int = 200) -> web.Response:
@@ -119,7 +126,8 @@ async def counts(request: web.Request) -> web.StreamResponse:
 
 
 async def _next_after(request: web.Request, reply: Any) -> int | None:
-    return (await db(request, queries.neighbours, reply)).next
+    """The next draft in the queue the page came from (its filter is in the query)."""
+    return (await db(request, queries.neighbours, reply, queue_filter(request))).next
 
 
 def _as_shown(body: str) -> str:
@@ -352,9 +360,15 @@ async def assign(request: web.Request) -> web.StreamResponse:
     assignee = _text(data, "assignee")
     if assignee and name_problem(assignee):
         raise web.HTTPBadRequest(text="assignee must be the name of an account, or null")
+    # whom the page showed it assigned to: someone who took it since is not overruled
+    seen = SeenAssignee(_text(data, "was") or None) if "was" in data else None
     actor = session_of(request).name
     return ok(
-        {"case": await db(request, lambda s: s.assign_case(case_id, actor, assignee or None))}
+        {
+            "case": await db(
+                request, lambda s: s.assign_case(case_id, actor, assignee or None, seen=seen)
+            )
+        }
     )
 
 
@@ -382,7 +396,12 @@ async def callbacks(request: web.Request) -> web.StreamResponse:
     status = request.query.get("status", "open")
     if status not in ("open", "done", "all"):
         return json_error(400, "status must be open, done or all")
-    rows = await db(request, lambda s: s.callbacks(None if status == "all" else status, limit=200))
+    limit = query_limit(request, 100, 500)
+    offset = max(query_int(request, "offset", 0) or 0, 0)
+    rows = await db(
+        request,
+        lambda s: s.callbacks(None if status == "all" else status, limit=limit, offset=offset),
+    )
     return ok({"items": rows})
 
 

@@ -153,6 +153,17 @@ def query_limit(request: web.Request, default: int, maximum: int) -> int:
     return min(limit, maximum)
 
 
+# The query keys that choose which drafts the queue shows (not which page of them).
+FILTER_KEYS = ("q", "status", "platform", "disposition", "topic", "segment")
+
+
+def queue_query(request: web.Request) -> str:
+    """The queue's filter from this request's address, as "?key=value..." (or "")
+    for the links that keep an agent in the queue they chose."""
+    kept = {k: request.query[k] for k in FILTER_KEYS if request.query.get(k)}
+    return "?" + urlencode(kept) if kept else ""
+
+
 def queue_filter(request: web.Request) -> QueueFilter:
     q = request.query
     status = q.get("status", "pending")
@@ -205,6 +216,7 @@ async def queue_page(request: web.Request) -> web.StreamResponse:
         "queue.html",
         {
             "query": urlencode(query),
+            "queue_query": queue_query(request),
             "prev_url": page_url(max(offset - PAGE_SIZE, 0)) if offset > 0 else None,
             "next_url": page_url(offset + PAGE_SIZE) if len(items) == PAGE_SIZE else None,
             "more_url": page_url(offset + PAGE_SIZE),
@@ -238,7 +250,7 @@ async def draft_page(request: web.Request) -> web.StreamResponse:
     detail = await db(request, lambda s: s.detail(reply_id))
     author, around, people = await asyncio.gather(
         db(request, queries.author_mentions, detail.mention),
-        db(request, queries.neighbours, detail.reply),
+        db(request, queries.neighbours, detail.reply, queue_filter(request)),
         db(request, queries.assignees),
     )
     return await render(
@@ -251,6 +263,7 @@ async def draft_page(request: web.Request) -> web.StreamResponse:
             "around": around,
             "people": people,
             "limit_text": _limit_text(detail.reply.platform),
+            "queue_query": queue_query(request),
             "case_history": (
                 await db(request, lambda s: s.audit_log(limit=50, subject=f"case:{detail.case.id}"))
                 if detail.case
@@ -277,8 +290,28 @@ async def callbacks_page(request: web.Request) -> web.StreamResponse:
     status = request.query.get("status", "open")
     if status not in ("open", "done", "all"):
         raise web.HTTPBadRequest(text="status must be open, done or all")
-    rows = await db(request, lambda s: s.callbacks(None if status == "all" else status, limit=200))
-    return await render(request, "callbacks.html", {"rows": rows, "status": status})
+    offset = max(query_int(request, "offset", 0) or 0, 0)
+    # one more than a page: whether there is a next one
+    rows = await db(
+        request,
+        lambda s: s.callbacks(
+            None if status == "all" else status, limit=CALLBACKS_PAGE + 1, offset=offset
+        ),
+    )
+    return await render(
+        request,
+        "callbacks.html",
+        {
+            "rows": rows[:CALLBACKS_PAGE],
+            "status": status,
+            "offset": offset,
+            "size": CALLBACKS_PAGE,
+            "more": len(rows) > CALLBACKS_PAGE,
+        },
+    )
+
+
+CALLBACKS_PAGE = 100
 
 
 @requires("viewer")

@@ -153,7 +153,7 @@
     keys.k = () => select(selected - 1);
     const open = () => {
       const row = rows()[selected];
-      if (row) window.location.href = "/drafts/" + row.dataset.id;
+      if (row) window.location.href = row.querySelector('[data-field="link"]').href;
     };
     keys.o = open;
     keys.Enter = open;
@@ -177,7 +177,8 @@
       for (const [field, value] of Object.entries(values)) {
         row.querySelector('[data-field="' + field + '"]').textContent = value;
       }
-      row.querySelector('[data-field="link"]').href = "/drafts/" + item.id;
+      // the draft page keeps to this queue's filter: its next and previous are in it
+      row.querySelector('[data-field="link"]').href = "/drafts/" + item.id + list.dataset.filter;
       const pick = row.querySelector(".pick");
       if (pick) {
         pick.setAttribute("aria-label", "pick draft " + item.id + " to reject");
@@ -400,6 +401,7 @@
           caseId ? api("GET", "/api/cases/" + caseId) : null,
         ]);
         setCounts(counts);
+        if (kase) showCase(kase.case);
         const lines = [];
         if (draft) draft.history.forEach((h) => lines.push(h.at + " · " + h.actor + " · " + h.action));
         if (kase) kase.history.forEach((h) => lines.push(h.at + " · " + h.actor + " · case " + h.action));
@@ -483,7 +485,7 @@
         const edited = editor.value !== editor.dataset.original;
         const payload = edited ? { body: editor.value, shown: shown() } : { shown: shown() };
         try {
-          const data = await api("POST", "/api/drafts/" + replyId + "/approve", payload);
+          const data = await api("POST", "/api/drafts/" + replyId + "/approve" + location.search, payload);
           head.dataset.status = data.reply.status;
           decided(data.reply);
           if (data.note) flash("Approved" + (edited ? " with your edit" : "") + ", but " + data.note + ".", "error");
@@ -526,7 +528,7 @@
       }
       return once(async () => {
         try {
-          const data = await api("POST", "/api/drafts/" + replyId + "/reject", { reason: input.value });
+          const data = await api("POST", "/api/drafts/" + replyId + "/reject" + location.search, { reason: input.value });
           head.dataset.status = data.reply.status;
           decided(data.reply);
           flash("Rejected. Press j for the next draft.", "ok");
@@ -559,27 +561,42 @@
       });
     }
 
+    // The case's status and assignee as the server has them.
+    function showCase(kase) {
+      document.getElementById("case-status").textContent = kase.status;
+      const shown = document.getElementById("case-assignee");
+      shown.textContent = kase.assignee || "nobody";
+      shown.dataset.assignee = kase.assignee || "";
+      const select = document.getElementById("assignee");
+      if (select) {
+        const who = kase.assignee || "";
+        if (who && !Array.from(select.options).some((o) => o.value === who)) {
+          const option = document.createElement("option");
+          option.textContent = who;
+          select.append(option);
+        }
+        select.value = who;
+      }
+    }
+
+    // Assigning names whom the page showed the case assigned to: a case someone
+    // took meanwhile is not taken from them (the server answers 409, naming them).
+    function assign(who, message) {
+      const was = document.getElementById("case-assignee").dataset.assignee || null;
+      return caseAction("assign", { assignee: who, was: was }, message);
+    }
+
     function caseAction(action, payload, message) {
       if (!caseId) return undefined;
       return once(async () => {
         try {
           const data = await api("POST", "/api/cases/" + caseId + "/" + action, payload);
-          document.getElementById("case-status").textContent = data.case.status;
-          document.getElementById("case-assignee").textContent = data.case.assignee || "nobody";
-          const select = document.getElementById("assignee");
-          if (select) {
-            const who = data.case.assignee || "";
-            if (who && !Array.from(select.options).some((o) => o.value === who)) {
-              const option = document.createElement("option");
-              option.textContent = who;
-              select.append(option);
-            }
-            select.value = who;
-          }
+          showCase(data.case);
           flash(message, "ok");
           refresh();
         } catch (e) {
           flash(e.message, "error");
+          if (e.status === 409) refresh(); // shows who has the case now
         }
       });
     }
@@ -607,9 +624,9 @@
     }
     const assignee = document.getElementById("assignee");
     on("assign", () =>
-      caseAction("assign", { assignee: assignee.value || null }, "Assigned to " + (assignee.value || "nobody") + ".")
+      assign(assignee.value || null, "Assigned to " + (assignee.value || "nobody") + ".")
     );
-    const assignMe = () => caseAction("assign", { assignee: body.dataset.user }, "Assigned to you.");
+    const assignMe = () => assign(body.dataset.user, "Assigned to you.");
     const escalate = () => caseAction("escalate", {}, "Escalated.");
     const resolve = () => caseAction("resolve", {}, "Resolved.");
     on("assign-me", assignMe);
@@ -638,11 +655,11 @@
 
     const decider = document.getElementById("actions") !== null;
     const go = (id) => {
-      if (id) leave("/drafts/" + id);
+      if (id) leave("/drafts/" + id + location.search);  // the same queue's filter
     };
     keys.j = () => go(head.dataset.next);
     keys.k = () => go(head.dataset.prev);
-    keys.u = () => leave("/queue");
+    keys.u = () => leave("/queue" + location.search);
     if (decider) {
       keys.a = approve;
       keys.e = () => {

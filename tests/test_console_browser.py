@@ -750,6 +750,38 @@ def test_the_callbacks_page_reaches_every_task(open_as: OpenAs, db: Store) -> No
     assert not w.errors
 
 
+NAMELESS = """() => Array.from(document.querySelectorAll("input, textarea, select"))
+    .filter((el) => el.type !== "hidden")
+    .filter((el) => !(el.getAttribute("aria-label") || el.getAttribute("aria-labelledby")
+        || el.title || el.closest("label")
+        || (el.id && document.querySelector('label[for="' + el.id + '"]'))))
+    .map((el) => el.outerHTML.slice(0, 80))"""
+
+
+def test_every_field_has_a_name_a_screen_reader_can_say(open_as: OpenAs, db: Store) -> None:
+    w = open_as("root")
+    reply_id = pending_replies(db)[0]
+    for path in (
+        "/queue",
+        f"/drafts/{reply_id}",
+        "/callbacks",
+        "/escalations",
+        "/praise",
+        "/stats",
+        "/audit",
+        "/users",
+    ):
+        page = w.go(path)
+        assert page.evaluate(NAMELESS) == [], path
+    # the charts are pictures: their figures are also there as tables
+    page = w.go("/stats?days=7")
+    page.click("#figures-as-tables summary")
+    expect(page.locator("#table-days tbody tr")).to_have_count(7)
+    expect(page.locator("#table-days thead")).to_contain_text("interesting_bad")
+    assert page.locator("#table-weeks tbody tr").count() >= 1
+    assert not w.errors
+
+
 def test_marking_a_callback_done_on_its_case_keeps_the_task(open_as: OpenAs, db: Store) -> None:
     callback = next(c for c in db.callbacks("open") if c.case_id is not None)
     w = open_as("bob")

@@ -32,7 +32,7 @@ from earful.config import CREDENTIAL_SECTIONS, Config, ConfigError, config_path,
 from earful.display import duration, oneline, plain, safe, spreadsheet_cell, to_json
 from listener.mention import PLATFORMS
 from storage.schema import ALERT_STATUSES, REPLY_STATUSES, ROLES
-from storage.store import AlreadyDecided, NotFound, StoreError
+from storage.store import DECIDABLE, AlreadyDecided, EditedSince, NotFound, StoreError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -1151,18 +1151,27 @@ def queue_show(config_file: Path | None, as_json: bool, reply_id: int) -> None:
 @config_option
 @actor_option
 @click.option("--edit", "body", default=None, help="Approve with this text instead of the draft.")
+@click.option(
+    "--yes",
+    is_flag=True,
+    help="Approve text someone else edited without being asked (for scripts).",
+)
 @click.argument("reply_id", type=ROW_ID)
 @handles_errors
 def queue_approve(
-    config_file: Path | None, actor: str | None, body: str | None, reply_id: int
+    config_file: Path | None, actor: str | None, body: str | None, yes: bool, reply_id: int
 ) -> None:
-    """Approve a draft (optionally edited); the publisher posts it."""
+    """Approve a draft (optionally edited); the publisher posts it. When someone
+    else edited its text, it is shown and you are asked first (or pass --yes)."""
     from earful.sources import posting_platforms, unpostable_note
     from responders.limits import reply_problem
 
     config = _load(config_file)
+    decider = _actor(actor)
     with _store(config) as store:
         current = store.reply(reply_id)
+        if body is None and not yes:
+            _confirm_their_edit(store, current, decider)
         problem = reply_problem(
             current.platform,
             body if body is not None else current.body,
@@ -1171,8 +1180,9 @@ def queue_approve(
         if problem:
             raise Failure(f"reply {reply_id} not approved: {problem}")
         try:
-            reply = store.approve(reply_id, _actor(actor), body=body)
-        except AlreadyDecided as exc:
+            # the text that was shown: someone saving another meanwhile stops it
+            reply = store.approve(reply_id, decider, body=body, body_was=current.body)
+        except (AlreadyDecided, EditedSince) as exc:
             raise Failure(str(exc)) from None
     edited = " (edited)" if body is not None else ""
     live = config.publish.mode == "live"
@@ -1188,6 +1198,27 @@ def queue_approve(
     click.echo("\n".join(f"  {line}" for line in safe(reply.body).splitlines()))
     if unpostable:
         click.echo(f"note: {unpostable_note(reply.platform)}", err=True)
+
+
+def _confirm_their_edit(store: Any, reply: Any, decider: str) -> None:
+    """A draft whose text someone else changed is approved only once the decider
+    has seen that text: in the console the page shows it; here it is printed and
+    asked about (a script passes --yes, having read it with `queue show`)."""
+    edit = store.last_edit(reply.id)
+    if edit is None or edit.actor == decider or reply.status not in DECIDABLE:
+        return
+    click.echo(f"reply {reply.id}'s text was changed by {safe(edit.actor)} at {edit.at}; it reads:")
+    click.echo("\n".join(f"  | {line}" for line in safe(reply.body).splitlines()))
+    try:
+        agreed = click.confirm("Approve this text?", default=False)
+    except click.Abort:  # no answer to read (a script, stdin closed)
+        agreed = False
+        click.echo("")
+    if not agreed:
+        raise Failure(
+            f"reply {reply.id} not approved; approve this text with --yes, "
+            "or your own with --edit TEXT"
+        )
 
 
 @queue.command("reject")

@@ -262,6 +262,33 @@ def test_several_drafts_rejected_at_once_and_the_ones_that_cannot_be_are_named(
         assert store.reply(praise).status == "approved"
 
 
+def test_approving_text_someone_else_edited_shows_it_and_asks_first(world: World) -> None:
+    outage = world.reply_to("hannah_writes")["id"]
+    praise = world.reply_to("rhi_jones")["id"]
+    with world.store() as store:
+        store.edit(outage, "bob", "lol we are down, deal with it")
+        store.edit(praise, "alice", "Thanks so much, Rhi!")
+    approve = ["queue", "approve", str(outage), "--as", "alice", "-c", str(world.config)]
+    declined = CliRunner().invoke(cli, approve, input="n\n")
+    assert declined.exit_code == 1
+    assert "changed by bob at" in declined.stdout and "| lol we are down" in declined.stdout
+    assert "not approved; approve this text with --yes" in declined.stderr
+    unattended = CliRunner().invoke(cli, approve, input="")  # a script: nothing to read
+    assert unattended.exit_code == 1 and "--yes" in unattended.stderr
+    with world.store() as store:
+        assert store.reply(outage).status == "pending"
+    agreed = CliRunner().invoke(cli, approve, input="y\n")
+    assert agreed.exit_code == 0 and f"approved reply {outage}" in agreed.stdout
+    # her own edit is no news to her; --yes skips the question
+    mine = world.run("queue", "approve", str(praise), "--as", "alice")
+    assert mine.exit_code == 0 and "changed by" not in mine.stdout
+    with world.store() as store:
+        question = world.reply_to("mesh_curious")["id"]
+        store.edit(question, "bob", "It does, see our site.")
+    scripted = world.run("queue", "approve", str(question), "--as", "alice", "--yes")
+    assert scripted.exit_code == 0 and "changed by" not in scripted.stdout
+
+
 def test_a_database_another_process_keeps_locked_is_a_clear_error(world: World) -> None:
     reply = world.reply_to("hannah_writes")["id"]
     holder = sqlite3.connect(load_config(world.config).db_path, isolation_level=None)

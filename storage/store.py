@@ -67,6 +67,11 @@ class CaseConflict(Conflict):
     when the audit log knows, who changed it last."""
 
 
+# The reason of an alert a person raised by escalating a case: sent whatever the
+# case's urgency (escalation.min_urgency is for the alerts Earful raises itself).
+PERSON_ESCALATED = "escalated by "
+
+
 @dataclass(frozen=True, slots=True)
 class SeenAssignee:
     """Whom a person saw a case assigned to (None: nobody) when they changed it."""
@@ -742,9 +747,11 @@ class Store:
         params: Sequence[Any],
         detail: Mapping[str, Any],
         where_params: Sequence[Any] = (),
+        then: Callable[[sqlite3.Connection], object] | None = None,
     ) -> CaseRecord:
-        """One guarded UPDATE of a case, audit-logged; CaseConflict when the case
-        is not in a state `where` accepts (someone else changed it first)."""
+        """One guarded UPDATE of a case, audit-logged (and `then`, in the same
+        transaction); CaseConflict when the case is not in a state `where` accepts
+        (someone else changed it first)."""
         with self._write() as conn:
             changed = conn.execute(
                 f"UPDATE cases SET {assignments}, updated_at = ? WHERE id = ? AND ({where})",
@@ -752,6 +759,8 @@ class Store:
             ).rowcount
             if changed:
                 self._audit(conn, actor, action, f"case:{case_id}", **detail)
+                if then is not None:
+                    then(conn)
         current = self.case(case_id)
         if not changed:
             last = self.audit_log(limit=1, subject=f"case:{case_id}")
@@ -799,7 +808,23 @@ class Store:
                 f"not {seen.assignee or 'nobody'}'s as your page showed{when}"
             ) from None
 
-    def escalate_case(self, case_id: int, actor: str, *, note: str | None = None) -> CaseRecord:
+    def escalate_case(
+        self, case_id: int, actor: str, *, note: str | None = None, alert: str | None = None
+    ) -> CaseRecord:
+        """A person escalates a case. `alert`: the message for senior staff, queued
+        for the webhook like the alerts Earful raises (on the case's latest post;
+        none when that post has its alert already)."""
+        now = iso(self.clock())
+
+        def raise_alert(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO alerts (case_id, mention_id, body, reason, created_at) "
+                "SELECT ?, id, CAST(? AS TEXT), CAST(? AS TEXT), ? FROM mentions "
+                "WHERE id = (SELECT max(id) FROM mentions WHERE case_id = ?) "
+                "ON CONFLICT (mention_id) DO NOTHING",
+                (case_id, text(alert), PERSON_ESCALATED + actor, now, case_id),
+            )
+
         return self._case_change(
             case_id,
             actor=actor,
@@ -809,6 +834,7 @@ class Store:
             assignments="status = 'escalated'",
             params=(),
             detail={"note": note} if note else {},
+            then=raise_alert if alert else None,
         )
 
     def resolve_case(self, case_id: int, actor: str, *, note: str | None = None) -> CaseRecord:
@@ -872,7 +898,7 @@ class Store:
         self, *, min_urgency: int | None = None, stale_before: datetime | None = None
     ) -> list[tuple[int, str]]:
         """pending -> skipped, with the reason, for alerts the webhook should not get:
-        below `min_urgency` (unless a rule asked for the escalation); never tried and
+        below `min_urgency` (unless a rule or a person asked for the escalation); never tried and
         created before `stale_before` (a backlog is not urgent news); or in a case
         another alert already went out for (one alert per case, not one per post).
         Returns (id, reason) for each."""
@@ -881,11 +907,13 @@ class Store:
         with self._write() as conn:
             rows = conn.execute(
                 "SELECT a.id, a.case_id, a.attempts, a.created_at, v.urgency, "
-                "EXISTS (SELECT 1 FROM json_each(v.actions) WHERE value = 'escalate') AS asked, "
+                "(EXISTS (SELECT 1 FROM json_each(v.actions) WHERE value = 'escalate') "
+                "OR a.reason LIKE ? || '%') AS asked, "
                 "(SELECT min(b.id) FROM alerts b WHERE b.case_id = a.case_id AND b.id != a.id "
                 "AND b.status IN ('sent', 'sending', 'unknown')) AS earlier "
                 "FROM alerts a JOIN verdicts v ON v.mention_id = a.mention_id "
-                "WHERE a.status = 'pending' ORDER BY a.id"
+                "WHERE a.status = 'pending' ORDER BY a.id",
+                (PERSON_ESCALATED,),
             ).fetchall()
             for r in rows:
                 if r["earlier"] is not None:

@@ -33,6 +33,7 @@ from earful.pipeline import build_stages, poll
 from earful.slack import REASONS_SHOWN, SECTION_LIMIT, clipped, escape
 from earful.sources import build_source
 from responders.drafts import Draft, DraftKind
+from responders.escalation import person_escalation
 from storage.db import connect
 from storage.records import Judged
 from storage.schema import MIGRATIONS, SCHEMA_VERSION
@@ -492,6 +493,30 @@ async def test_alerts_below_min_urgency_are_skipped_not_sent(world: World) -> No
     )
     store.retry_alert(1, "lead")  # a person decides it should go after all
     assert store.alert(1).status == "pending"
+
+
+async def test_a_case_a_person_escalates_alerts_whatever_its_urgency(world: World) -> None:
+    config, store = await world.start(
+        [x_post(1, "@LumenetHelp my bill is wrong this month, charged twice")], "min_urgency = 100"
+    )
+    assert store.alert_list() == []  # nothing Earful itself would alert on
+    case = store.case(1)
+    text = person_escalation(
+        case_id=case.id,
+        urgency=case.urgency,
+        platform="x",
+        author=case.author_handle,
+        url="https://x.com/p/1",
+        actor="alice",
+        note="a journalist is asking",
+    )
+    store.escalate_case(case.id, "alice", note="a journalist is asking", alert=text)
+
+    assert await world.deliver(config, store) == {"sent": 1}
+    (request,) = world.receiver.requests
+    said = json.dumps(request)
+    assert "Escalated by alice" in said and "Why: a journalist is asking" in said
+    assert store.alert(1).status == "sent"
 
 
 async def test_one_alert_per_case_not_one_per_angry_post(world: World) -> None:

@@ -355,10 +355,20 @@ def test_case_escalate_then_resolve(open_as: OpenAs, db: Store) -> None:
     w = open_as("alice")
     page = w.go(f"/drafts/{reply_id}")
     before = int(page.locator("#escalated-count").inner_text())
+    page.fill("#case-note", "a journalist is asking")
     page.click("#escalate")
     expect(page.locator("#case-status")).to_have_text("escalated")
+    expect(page.locator("#history")).to_contain_text(
+        "alice · case escalate: a journalist is asking"
+    )
+    # senior staff are told: an alert like the ones Earful raises, saying who and why
+    (alert,) = [a for a in db.alerts("pending") if a["case_id"] == case_id]
+    assert alert["body"].startswith("Escalated by alice (") and f"case {case_id}" in alert["body"]
+    assert alert["body"].endswith("\nWhy: a journalist is asking")
+    assert alert["reason"] == "escalated by alice"
     page = w.go("/escalations")
     expect(page.locator(f'a[href="/cases/{case_id}"]')).to_be_visible()
+    expect(page.locator("main")).to_contain_text("Why: a journalist is asking")
     expect(page.locator("#escalated-count")).to_have_text(str(before + 1))
     w.shot("escalations")
     page = w.go(f"/drafts/{reply_id}")

@@ -23,6 +23,8 @@ from earful.console.passwords import hash_password, name_problem, password_probl
 from earful.console.security import SETTINGS, json_error, requires, session_of
 from earful.display import to_json
 from earful.sources import unpostable_note
+from listener.normalize import http_url
+from responders.escalation import person_escalation
 from responders.limits import reply_problem
 from storage import queries
 from storage.records import Account, ReplyRecord
@@ -372,23 +374,37 @@ async def assign(request: web.Request) -> web.StreamResponse:
     )
 
 
-async def _case_step(request: web.Request, step: str) -> web.StreamResponse:
-    """escalate or resolve, with an optional note for the audit log."""
+async def _case_note(request: web.Request) -> tuple[int, str, str | None]:
+    """The case, who acts, and their optional note (for the audit log)."""
     case_id = _id(request, "case")
-    note = _text(await body_of(request), "note")
-    actor = session_of(request).name
-    change = {"escalate": Store.escalate_case, "resolve": Store.resolve_case}[step]
-    return ok({"case": await db(request, lambda s: change(s, case_id, actor, note=note))})
+    note = (_text(await body_of(request), "note") or "").strip() or None
+    return case_id, session_of(request).name, note
 
 
 @requires("agent")
 async def escalate(request: web.Request) -> web.StreamResponse:
-    return await _case_step(request, "escalate")
+    """A person escalates: the case says so, and senior staff get an alert (the
+    webhook's, as for the alerts Earful raises) saying who and why."""
+    case_id, actor, note = await _case_note(request)
+    view = await db(request, queries.case_view, case_id)
+    latest = view.mentions[-1] if view.mentions else None
+    alert = person_escalation(
+        case_id=case_id,
+        urgency=view.case.urgency,
+        platform=view.case.platform,
+        author=view.case.author_handle,
+        url=http_url(latest.url) if latest else None,
+        actor=actor,
+        note=note,
+    )
+    case = await db(request, lambda s: s.escalate_case(case_id, actor, note=note, alert=alert))
+    return ok({"case": case})
 
 
 @requires("agent")
 async def resolve(request: web.Request) -> web.StreamResponse:
-    return await _case_step(request, "resolve")
+    case_id, actor, note = await _case_note(request)
+    return ok({"case": await db(request, lambda s: s.resolve_case(case_id, actor, note=note))})
 
 
 @requires("viewer")

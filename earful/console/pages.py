@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -50,11 +51,22 @@ async def source_statuses(request: web.Request) -> list[SourceStatus]:
     return statuses(request.app[SETTINGS].sources, recorded)
 
 
+def audit_note(detail: str | None) -> str:
+    """The note a person gave with a case change (escalate, resolve), or ""."""
+    try:
+        said = json.loads(detail or "{}")
+    except ValueError:
+        return ""
+    note = said.get("note") if isinstance(said, dict) else None
+    return note if isinstance(note, str) else ""
+
+
 def install_filters(env: jinja2.Environment) -> None:
     env.filters["http_url"] = http_url
     env.filters["post_text"] = post_text  # long words and long posts stay fast to lay out
     env.filters["duration"] = duration
     env.filters["thousands"] = lambda n: "-" if n is None else f"{n:,}"
+    env.filters["audit_note"] = audit_note
     env.globals["ROLE_RANK"] = ROLE_RANK
     env.globals["DECIDABLE"] = DECIDABLE
 

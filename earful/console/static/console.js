@@ -392,6 +392,16 @@
       }
     }
 
+    // The note given with a case change, as the History list shows it.
+    function said(detail) {
+      try {
+        const note = JSON.parse(detail || "{}").note;
+        return typeof note === "string" && note ? ": " + note : "";
+      } catch (e) {
+        return "";
+      }
+    }
+
     // After a change: the header's counts and the History list, as the server has them.
     async function refresh() {
       try {
@@ -404,7 +414,7 @@
         if (kase) showCase(kase.case);
         const lines = [];
         if (draft) draft.history.forEach((h) => lines.push(h.at + " · " + h.actor + " · " + h.action));
-        if (kase) kase.history.forEach((h) => lines.push(h.at + " · " + h.actor + " · case " + h.action));
+        if (kase) kase.history.forEach((h) => lines.push(h.at + " · " + h.actor + " · case " + h.action + said(h.detail)));
         const list = document.getElementById("history");
         if (list && lines.length) {
           list.replaceChildren(
@@ -627,8 +637,11 @@
       assign(assignee.value || null, "Assigned to " + (assignee.value || "nobody") + ".")
     );
     const assignMe = () => assign(body.dataset.user, "Assigned to you.");
-    const escalate = () => caseAction("escalate", {}, "Escalated.");
-    const resolve = () => caseAction("resolve", {}, "Resolved.");
+    // the note goes in the case's history and, for an escalation, in the alert
+    const caseNote = document.getElementById("case-note");
+    const noted = () => ({ note: caseNote && caseNote.value.trim() ? caseNote.value.trim() : null });
+    const escalate = () => caseAction("escalate", noted(), "Escalated; senior staff are alerted.");
+    const resolve = () => caseAction("resolve", noted(), "Resolved.");
     on("assign-me", assignMe);
     on("escalate", escalate);
     on("resolve", resolve);

@@ -154,7 +154,7 @@ class PublishConfig(_Section):
     # cannot store it at all (OverflowError mid-run instead of an error at start-up).
     max_attempts: int = Field(5, ge=1, le=100)
     retry_after: PaceDuration = 60.0
-    batch: int = Field(10, ge=1, le=1000)  # replies claimed per round
+    batch: int = Field(10, ge=1, le=1000)  # replies claimed per round (dry-run; live: 1)
 
 
 class EscalationConfig(_Section):

@@ -67,12 +67,13 @@ async def publish_due(
     batch goes back to `approved` for the next run. The database is used from a
     worker thread: a database another process has locked must not stall the loop."""
     dry_run = settings.mode == "dry-run"
+    # Live replies are claimed one at a time: a crash while one is posted leaves that
+    # one `sending` for a person to check, not the untried rest of a batch with it.
+    per_claim = settings.batch if dry_run else 1
     outcomes: Counter[str] = Counter()
     resting: dict[str, datetime] = {}  # platform -> when its rate limit ends
     while not stopping():
-        claims = await asyncio.to_thread(
-            store.claim_for_posting, limit=settings.batch, dry_run=dry_run
-        )
+        claims = await asyncio.to_thread(store.claim_for_posting, limit=per_claim, dry_run=dry_run)
         for done, claim in enumerate(claims):
             if stopping():
                 left = [c.id for c in claims[done:]]
@@ -100,7 +101,7 @@ async def publish_due(
                 # tried and goes back to `approved`, not to `unknown` for a person.
                 await _release_untried(store, [c.id for c in claims[done + 1 :]])
                 raise
-        if len(claims) < settings.batch:
+        if len(claims) < per_claim:
             break
     return PublishSummary(dict(outcomes))
 

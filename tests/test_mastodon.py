@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import aclosing
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -957,6 +959,41 @@ async def test_reconcile_recognises_a_reply_as_mastodon_rendered_it(
     summary = await reconcile_sending(store, {"mastodon": publisher(fake, http)})
     assert summary.outcomes == {"reconciled": 1}
     assert store.reply(claim.id).posted_id == posted.native_id
+
+
+async def test_live_posting_holds_one_reply_at_a_time_in_sending(
+    fake: FakeMastodon, http: SharedSession, store: Store, db_path: Path
+) -> None:
+    # A crash while a reply is posted leaves it `sending`, for a person to check: the
+    # replies after it were never tried and must not be in doubt with it.
+    from factories import complaint, mention
+
+    from earful.config import PublishConfig
+    from earful.outbox import publish_due
+    from listener.mastodon import mention_from_status
+
+    for n in range(3):
+        status = fake.post(f"<p>acme down again, day {n}</p>", account=fake.account(f"u{n}"))
+        m = mention_from_status(status)
+        post = mention(m.text, platform="mastodon", native_id=m.native_id, raw=status)
+        store.ingest("masto", [complaint(replace(post, author=m.author))], None)
+    for draft in store.replies("pending"):
+        store.approve(draft.id, "agent")
+    in_sending: list[int] = []
+    watcher = sqlite3.connect(db_path)
+
+    def count_sending() -> None:
+        row = watcher.execute("SELECT count(*) FROM replies WHERE status = 'sending'").fetchone()
+        in_sending.append(row[0])
+
+    fake.before_post = count_sending
+    summary = await publish_due(
+        store, {"mastodon": publisher(fake, http)}, PublishConfig(mode="live", batch=10)
+    )
+    watcher.close()
+    assert summary.outcomes == {"sent": 3}
+    assert in_sending == [1, 1, 1]
+    assert len(fake.posted) == 3
 
 
 async def test_a_crash_before_posting_is_left_unknown_for_a_person(

@@ -13,7 +13,7 @@ import html
 import itertools
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -119,6 +119,7 @@ class FakeMastodon(FakeServer):
         self.ignore_offset = False  # search: the newest page whatever the offset
         self.filtered: set[str] = set()  # status ids search leaves out (account filters)
         self.stream_connections = 0
+        self.before_post: Callable[[], None] | None = None  # called as a POST arrives
         self._streams: list[_Stream] = []
         self._ids = itertools.count(1)
         self._clock = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -473,6 +474,8 @@ class FakeMastodon(FakeServer):
 
     async def _post_status(self, request: web.Request) -> web.Response:
         self._auth(request, required=True)
+        if self.before_post is not None:
+            self.before_post()
         key = request.headers.get("Idempotency-Key")
         if key and key in self.idempotent:
             return web.json_response(self.idempotent[key])

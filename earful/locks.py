@@ -18,8 +18,11 @@ class Busy(Exception):
 
 
 def daemon_lock(db: Path) -> Path:
-    """The lock a running daemon holds on its database."""
-    return db.with_name(db.name + ".daemon.lock")
+    """The lock a running daemon holds on its database: beside the real file, so a
+    path through a symlink finds the same lock. (A hard link is another name for
+    the file that nothing can trace back: do not give a database two.)"""
+    real = db.resolve()
+    return real.with_name(real.name + ".daemon.lock")
 
 
 def is_held(path: Path) -> bool:

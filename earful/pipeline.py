@@ -221,9 +221,31 @@ def open_store(config: Config, *, create: bool = True) -> Store:
             ],
         )
     check_storage_folder(config)
+    new = not path.exists()
+    if new:
+        _refuse_orphaned_log(config)
     try:
-        return Store.open(path)
+        store = Store.open(path)
     except (SchemaTooNew, NotEarfulDatabase, sqlite3.DatabaseError) as exc:
         raise StoreError(
             f"cannot use the database {path} (storage.path in {config.path}): {exc}"
         ) from None
+    if new:
+        log.info("made a new, empty database at %s", path)
+    return store
+
+
+def _refuse_orphaned_log(config: Config) -> None:
+    """A database file gone while its write-ahead log is still there was deleted or
+    moved under a running Earful: the log may hold its latest writes. Starting a new,
+    empty database beside it would lose them (and send every alert again)."""
+    from storage.db import database_files
+
+    path, wal, _ = database_files(config.db_path)
+    if wal.exists() and wal.stat().st_size > 0:
+        raise StoreError(
+            f"the database {path} (storage.path in {config.path}) is gone but its "
+            f"write-ahead log {wal.name} is still there: the database was deleted or moved "
+            "while in use. Put it back (or `earful restore` a backup); to start over with "
+            f"an empty database instead, move {wal.name} and {path.name}-shm away first"
+        )

@@ -4,6 +4,7 @@ own transaction, so a crash mid-migration leaves the previous version intact."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Callable
 
@@ -12,6 +13,8 @@ import sqlite_utils
 REPLY_STATUSES = ("pending", "approved", "sending", "sent", "rejected", "failed", "unknown")
 CASE_STATUSES = ("open", "escalated", "waiting", "resolved")
 ROLES = ("admin", "agent", "viewer")
+
+log = logging.getLogger(__name__)
 
 
 def _in(values: tuple[str, ...]) -> str:
@@ -403,6 +406,17 @@ def migrate(db: sqlite_utils.Database) -> int:
         raise SchemaTooNew(
             f"the database is at schema version {current}, newer than this Earful "
             f"understands ({SCHEMA_VERSION}); upgrade Earful or use another database"
+        )
+    if 0 < current < SCHEMA_VERSION:
+        # said once, where an operator looks: the Earful that wrote this file cannot
+        # open it after this (a backup that Earful took keeps the old version)
+        file = conn.execute("PRAGMA database_list").fetchone()[2] or "(in memory)"
+        log.warning(
+            "upgrading the database %s from schema version %d to %d: an older Earful "
+            "cannot open it afterwards",
+            file,
+            current,
+            SCHEMA_VERSION,
         )
     for number in range(current + 1, SCHEMA_VERSION + 1):
         conn.execute("BEGIN IMMEDIATE")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import os
 import pty
 import sqlite3
@@ -365,6 +366,33 @@ def test_publish_in_dry_run_marks_approved_replies_sent(world: World) -> None:
     )
 
 
+def test_a_database_deleted_while_in_use_is_not_silently_started_over(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The daemon (here: a store still open) keeps writing to its log; the file is
+    # deleted under it. A restart must not make a new, empty database beside the log.
+    db = load_config(world.config).db_path
+    holder = Store.open(db)
+    holder.ingest("x", [], {"offset": 99})  # a write the log holds
+    db.unlink()
+    try:
+        again = world.run("poll")
+        assert again.exit_code == 1
+        assert (
+            f"the database {db}" in again.stderr
+            and "is gone but its write-ahead log" in again.stderr
+        )
+        assert not db.exists()
+    finally:
+        holder.close()
+    for leftover in (db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        leftover.unlink(missing_ok=True)
+    with caplog.at_level(logging.INFO, logger="earful.pipeline"):
+        fresh = world.run("poll")  # the log moved away: starting over is a choice made
+    assert fresh.exit_code == 0
+    assert f"made a new, empty database at {db}" in caplog.text
+
+
 @pytest.mark.parametrize("command", ["poll", "publish"])
 def test_a_missing_storage_folder_is_not_made(tmp_path: Path, command: str) -> None:
     path = write_config(tmp_path, POSTS, extra='[storage]\npath = "typo/earful.db"\n')
@@ -410,6 +438,23 @@ def test_publish_leaves_posting_to_a_running_daemon(world: World) -> None:
     assert "a daemon is running on" in result.stderr and "posts approved replies itself" in (
         result.stderr
     )
+    with world.store() as store:
+        assert store.reply(reply).status == "approved"
+
+
+def test_a_daemon_is_seen_through_a_symlink_to_its_database(world: World) -> None:
+    # A second config naming the same file through a symlink is the same database:
+    # the one-daemon rule must hold for it too.
+    reply = world.reply_to("hannah_writes")["id"]
+    world.run("queue", "approve", str(reply), "--as", "alice")
+    db = load_config(world.config).db_path
+    alias = db.parent / "alias" / "other.db"
+    alias.parent.mkdir()
+    alias.symlink_to(db)
+    other = write_config(alias.parent, POSTS, extra=f'[storage]\npath = "{alias}"\n')
+    with locks.held(locks.daemon_lock(db), "the test's daemon"):
+        result = earful("publish", "-c", str(other))
+    assert result.exit_code == 1 and "a daemon is running on" in result.stderr
     with world.store() as store:
         assert store.reply(reply).status == "approved"
 

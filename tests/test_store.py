@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from dataclasses import replace
@@ -461,6 +462,20 @@ def at_version(db_path: Path, version: int) -> sqlite3.Connection:
         conn.execute(f"PRAGMA user_version = {number}")
         conn.execute("COMMIT")
     return conn
+
+
+def test_an_upgrade_says_so_once_and_a_current_database_says_nothing(
+    db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    at_version(db_path, 3).close()
+    with caplog.at_level(logging.WARNING, logger="storage.schema"):
+        Store.open(db_path).close()
+        Store.open(db_path).close()
+    (said,) = [r.getMessage() for r in caplog.records]
+    assert said == (
+        f"upgrading the database {db_path} from schema version 3 to {SCHEMA_VERSION}: "
+        "an older Earful cannot open it afterwards"
+    )
 
 
 def test_contacts_from_before_the_weights_cool_everything(db_path: Path) -> None:

@@ -1163,7 +1163,7 @@ def queue_approve(
 ) -> None:
     """Approve a draft (optionally edited); the publisher posts it. When someone
     else edited its text, it is shown and you are asked first (or pass --yes)."""
-    from earful.sources import posting_platforms, unpostable_note
+    from earful.sources import posting_platforms, thanks_liked, unpostable_note
     from responders.limits import reply_problem
 
     config = _load(config_file)
@@ -1198,6 +1198,12 @@ def queue_approve(
     click.echo("\n".join(f"  {line}" for line in safe(reply.body).splitlines()))
     if unpostable:
         click.echo(f"note: {unpostable_note(reply.platform)}", err=True)
+    elif reply.kind == "thanks" and reply.platform in thanks_liked(list(config.sources)):
+        click.echo(
+            f'note: a thank-you on {reply.platform} is a like of the post (thanks_as = "like" '
+            "in its source): the text is not posted",
+            err=True,
+        )
 
 
 def _confirm_their_edit(store: Any, reply: Any, decider: str) -> None:

@@ -53,6 +53,22 @@ def posting_platforms(sources: list[SourceSettings]) -> frozenset[str]:
     )
 
 
+def thanks_liked(sources: list[SourceSettings]) -> frozenset[str]:
+    """The platforms where an approved thank-you is a like, not a reply (X with
+    thanks_as = "like" on the source its publisher is built from): the draft's
+    text is never posted there."""
+    for settings in sources:
+        if settings.type == "x" and importlib.import_module(PUBLISHER_MODULES["x"]).can_post(
+            settings
+        ):
+            return (
+                frozenset({"x"})
+                if getattr(settings, "thanks_as", "reply") == "like"
+                else frozenset()
+            )
+    return frozenset()
+
+
 def unpostable_note(platform: str) -> str:
     """What a person approving a reply no source can post should know."""
     return (

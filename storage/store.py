@@ -839,7 +839,25 @@ class Store:
 
     def resolve_case(self, case_id: int, actor: str, *, note: str | None = None) -> CaseRecord:
         """Close a case. Its drafts keep their state: a pending thank-you can still
-        be approved or rejected on its own."""
+        be approved or rejected on its own. Its open callback tasks are done with it
+        (by the person resolving, audited), or they would be worked a second time."""
+        now = iso(self.clock())
+
+        def close_tasks(conn: sqlite3.Connection) -> None:
+            tasks = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM callbacks WHERE case_id = ? AND status = 'open'", (case_id,)
+                )
+            ]
+            conn.execute(
+                "UPDATE callbacks SET status = 'done', done_by = ?, done_at = ? "
+                "WHERE case_id = ? AND status = 'open'",
+                (actor, now, case_id),
+            )
+            for task in tasks:
+                self._audit(conn, actor, "callback-done", f"callback:{task}", case_resolved=case_id)
+
         return self._case_change(
             case_id,
             actor=actor,
@@ -847,8 +865,9 @@ class Store:
             wanted="resolved",
             where="status != 'resolved'",
             assignments="status = 'resolved', resolved_at = ?",
-            params=(iso(self.clock()),),
+            params=(now,),
             detail={"note": note} if note else {},
+            then=close_tasks,
         )
 
     def star_praise(self, mention_id: int, actor: str, *, starred: bool = True) -> None:

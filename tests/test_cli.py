@@ -417,6 +417,26 @@ def test_polling_one_source_needs_only_its_own_tokens(
     )
 
 
+def test_approving_a_thank_you_posted_as_a_like_says_the_text_is_not_posted(
+    tmp_path: Path,
+) -> None:
+    x = (
+        '[[sources]]\nname = "brand-x"\ntype = "x"\nhandle = "LumenetHelp"\n'
+        'bearer_token = "b"\nconsumer_key = "k"\nconsumer_secret = "k"\n'
+        'access_token = "1234-t"\naccess_token_secret = "s"\nthanks_as = "like"\n'
+    )
+    path = write_config(tmp_path, POSTS, extra=x)
+    assert earful("poll", "--source", "replayed", "-c", str(path)).exit_code == 0
+    listed = json.loads(earful("queue", "list", "-c", str(path), "--json").stdout)
+    thanks = next(r["id"] for r in listed if r["kind"] == "thanks")
+    reply = next(r["id"] for r in listed if r["kind"] == "reply")
+    liked = earful("queue", "approve", str(thanks), "-c", str(path), "--as", "alice")
+    assert liked.exit_code == 0
+    assert 'a thank-you on x is a like of the post (thanks_as = "like"' in liked.stderr
+    answered = earful("queue", "approve", str(reply), "-c", str(path), "--as", "alice")
+    assert answered.exit_code == 0 and "like" not in answered.stderr
+
+
 def test_publish_settles_a_reply_a_killed_run_left_in_sending(world: World) -> None:
     reply = world.reply_to("hannah_writes")["id"]
     world.run("queue", "approve", str(reply), "--as", "alice")

@@ -829,6 +829,35 @@ async def test_approving_a_reply_no_source_can_post_says_so(store: Store, config
         assert (await (await post(c, "/api/drafts/2/approve", csrf)).json())["note"] is None
 
 
+async def test_a_thank_you_posted_as_a_like_says_its_text_is_not_posted(
+    store: Store, config: Config
+) -> None:
+    from listener.x import Settings as XSettings
+
+    keys = {"consumer_key": "k", "consumer_secret": "k", "access_token": "1234-token"}
+    liking = XSettings(
+        name="brand-x",
+        type="x",
+        handle="LumenetHelp",
+        bearer_token="b",
+        access_token_secret="s",
+        thanks_as="like",
+        **keys,
+    )
+    likes = dataclasses.replace(config, sources=(liking, *config.sources))
+    thanks = next(r.id for r in store.replies() if r.kind == "thanks")
+    complaint = next(r.id for r in store.replies() if r.kind == "reply")
+    async with TestClient(TestServer(build_app(store, likes))) as c:
+        await login(c, "alice")
+        page = await (await c.get(f"/drafts/{thanks}")).text()
+        assert 'id="liked-note"' in page and "likes the post" in page
+        assert re.search(r'<textarea id="draft-body"[^>]* readonly', page)
+        assert 'id="liked-note"' not in await (await c.get(f"/drafts/{complaint}")).text()
+    async with TestClient(TestServer(build_app(store, config))) as c:  # thanks are replies
+        await login(c, "alice")
+        assert 'id="liked-note"' not in await (await c.get(f"/drafts/{thanks}")).text()
+
+
 async def test_approving_a_text_someone_edited_since_is_refused_naming_them(
     client: Client, store: Store
 ) -> None:

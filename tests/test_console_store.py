@@ -5,6 +5,7 @@ rest."""
 from __future__ import annotations
 
 import html
+import json
 import sqlite3
 import unicodedata
 from datetime import timedelta
@@ -95,6 +96,22 @@ def test_a_resolved_case_cannot_be_assigned(cstore: Store) -> None:
     cstore.resolve_case(case_id, "alice")
     with pytest.raises(CaseConflict, match="cannot be assigned: it is resolved"):
         cstore.assign_case(case_id, "alice", "alice")
+
+
+def test_resolving_a_case_closes_its_open_callback_tasks(cstore: Store) -> None:
+    case_id = _case(cstore)
+    cstore.ingest("x", [complaint(mention(native_id="other", handle="bo"))], None)
+    tasks = [c for c in cstore.callbacks("open") if c.case_id == case_id]
+    assert tasks  # the complaint's task is open until the case is resolved
+    cstore.resolve_case(case_id, "alice")
+    for task in tasks:
+        done = next(c for c in cstore.callbacks(None) if c.id == task.id)
+        assert (done.status, done.done_by) == ("done", "alice")
+        (said,) = cstore.audit_log(subject=f"callback:{task.id}")
+        assert said.action == "callback-done"
+        assert json.loads(said.detail or "{}") == {"case_resolved": case_id}
+    # another case's task is not touched
+    assert [c.author_handle for c in cstore.callbacks("open")] == ["bo"]
 
 
 def test_cases_go_only_to_people_who_can_take_them(cstore: Store) -> None:

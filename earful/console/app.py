@@ -50,6 +50,8 @@ def _facets(config: Config) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 def settings_from(config: Config) -> ConsoleSettings:
+    from earful.sources import thanks_liked
+
     topics, segments = _facets(config)
     return ConsoleSettings(
         session_ttl=timedelta(seconds=config.console.session_ttl),
@@ -61,6 +63,7 @@ def settings_from(config: Config) -> ConsoleSettings:
         segments=segments,
         sources=config.named_sources,
         unpostable=_unpostable(config),
+        thanks_liked=thanks_liked(list(config.sources)),
     )
 
 

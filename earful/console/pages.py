@@ -276,6 +276,8 @@ async def draft_page(request: web.Request) -> web.StreamResponse:
             "people": people,
             "limit_text": _limit_text(detail.reply.platform),
             "queue_query": queue_query(request),
+            "liked": detail.reply.kind == "thanks"
+            and detail.reply.platform in request.app[SETTINGS].thanks_liked,
             "case_history": (
                 await db(request, lambda s: s.audit_log(limit=50, subject=f"case:{detail.case.id}"))
                 if detail.case

@@ -68,6 +68,8 @@ class ConsoleSettings:
     sources: tuple[tuple[str, str], ...] = ()  # (name, type) of the config's sources
     # live mode: the platforms no source can post to (an approval there only fails)
     unpostable: frozenset[str] = frozenset()
+    # the platforms where an approved thank-you is a like: its text is never posted
+    thanks_liked: frozenset[str] = frozenset()
 
 
 STORE = web.AppKey("store", Store)

@@ -403,25 +403,29 @@ def _follow_up(conn: sqlite3.Connection, follow_ups: Sequence[tuple[Any, ...]]) 
     Returns the number of tasks made."""
     made = 0
     for platform, handle, urgency, task in follow_ups:
-        # the author's cases, through their mentions (indexed by author)
-        cases = (
-            "SELECT case_id FROM mentions WHERE platform = ? "
-            "AND author_handle = CAST(? AS TEXT) AND case_id IS NOT NULL"
-        )
-        raised = conn.execute(
-            "UPDATE callbacks SET urgency = max(urgency, ?) "
-            f"WHERE status = 'open' AND case_id IN ({cases})",
-            (urgency, platform, handle),
-        ).rowcount
-        conn.execute(
-            "UPDATE replies SET urgency = max(urgency, ?) "
-            f"WHERE status = 'pending' AND case_id IN ({cases})",
-            (urgency, platform, handle),
-        )
+        raised = conn.execute(RAISE_OPEN_TASKS, (urgency, platform, handle)).rowcount
+        conn.execute(RAISE_PENDING_REPLIES, (urgency, platform, handle))
         if not raised:
             conn.execute(_INSERT_CALLBACK, task)
             made += 1
     return made
+
+
+# An author's cases, through their mentions (indexed by author); "+status" makes
+# SQLite find the rows by case (callbacks_case, replies_case), not by walking every
+# open task or pending reply (the status indexes): per follow-up, that was quadratic.
+_AUTHORS_CASES = (
+    "SELECT case_id FROM mentions WHERE platform = ? "
+    "AND author_handle = CAST(? AS TEXT) AND case_id IS NOT NULL"
+)
+RAISE_OPEN_TASKS = (
+    "UPDATE callbacks SET urgency = max(urgency, ?) "
+    f"WHERE +status = 'open' AND case_id IN ({_AUTHORS_CASES})"
+)
+RAISE_PENDING_REPLIES = (
+    "UPDATE replies SET urgency = max(urgency, ?) "
+    f"WHERE +status = 'pending' AND case_id IN ({_AUTHORS_CASES})"
+)
 
 
 def _draft_rows(

@@ -360,6 +360,12 @@ def _v6_contact_weight(db: sqlite_utils.Database) -> None:
     run_script(db.conn, "ALTER TABLE contacts ADD COLUMN weight INTEGER NOT NULL DEFAULT 3;")
 
 
+def _v7_callbacks_by_case(db: sqlite_utils.Database) -> None:
+    """A complaint within the cooldown raises its author's open callback tasks (see
+    storage.ingest): found by case, not by scanning every open task."""
+    run_script(db.conn, "CREATE INDEX callbacks_case ON callbacks (case_id);")
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _v1_initial,
     _v2_alert_outbox,
@@ -367,6 +373,7 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _v4_batch_search_index,
     _v5_source_health,
     _v6_contact_weight,
+    _v7_callbacks_by_case,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

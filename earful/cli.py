@@ -807,7 +807,8 @@ def no_console_option(func: F) -> F:
 @no_console_option
 @handles_errors
 def run(config_file: Path | None, log_level: str | None, no_console: bool) -> None:
-    """Run the daemon: pollers, publisher (and console) until SIGINT or SIGTERM."""
+    """Run the daemon: pollers, publisher (and console) until SIGINT, SIGTERM or
+    SIGHUP (each a clean stop; the config is not reloaded)."""
     config = _load(config_file, credentials=CREDENTIAL_SECTIONS)
     _setup_logging(config, log_level)
     _run_daemon(config, console=not no_console)

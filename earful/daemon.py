@@ -5,8 +5,9 @@ Failure handling lives here, in one place: a source that raises is backed off
 (until the platform's rate-limit reset, or exponentially with jitter) while the
 others keep polling; bad credentials disable that source; each failure streak is
 logged once, and its recovery once; each poll's outcome is recorded as the source's
-health (earful sources, the console). SIGINT/SIGTERM stop new work, cancel fetches
-that have not reached the database, and wait for batches being stored. A database
+health (earful sources, the console). SIGINT, SIGTERM and SIGHUP stop new work,
+cancel fetches that have not reached the database, and wait for batches being stored
+(SIGHUP does not reload the config: nothing is re-read while running). A database
 file deleted or replaced under the daemon stops it (Daemon.failure, exit code 1).
 
 A source that can stream (listener.base.StreamingSource) also gets a long-lived
@@ -74,6 +75,22 @@ STREAM_HEALTHY = 60.0
 # How often the daemon checks that its database file is still the one at its path:
 # a stat call each time, against how many batches go into a deleted file meanwhile.
 DATABASE_WATCH = 5.0
+
+
+# Each stops the daemon the same clean way. SIGHUP too: Python's default for it is to
+# die on the spot, so closing the SSH session of an `earful run` killed it as kill -9 (a
+# reply being posted cut off, left for the next start's reconcile).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _log_stop(signum: signal.Signals) -> None:
+    if signum == signal.SIGHUP:
+        # daemons often reload on SIGHUP; whoever sent it for that must learn otherwise
+        log.warning(
+            "stopping on SIGHUP; Earful does not reload its config: restart it to apply changes"
+        )
+    else:
+        log.info("stopping on %s", signum.name)
 
 
 def _now() -> datetime:
@@ -498,9 +515,9 @@ class Daemon:
     # -- life cycle ---------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
-        """Run until `stop` is set or SIGINT/SIGTERM arrives. One daemon per database:
-        a second one's start-up reconcile would take the first one's reply in flight
-        for a crash (locks.Busy)."""
+        """Run until `stop` is set or SIGINT, SIGTERM or SIGHUP arrives. One daemon per
+        database: a second one's start-up reconcile would take the first one's reply in
+        flight for a crash (locks.Busy)."""
         db = self.config.db_path
         busy = (
             f"another Earful daemon is already running on {db}; stop it first (two would "
@@ -524,9 +541,15 @@ class Daemon:
         await asyncio.wait({task})  # until it has finished cancelling; a cancel of ours raises
         return None if task.cancelled() else task.result()
 
-    def _signalled(self, stop: asyncio.Event) -> None:
+    def _signalled(self, stop: asyncio.Event, signum: signal.Signals) -> None:
         if not stop.is_set():
+            _log_stop(signum)
             stop.set()
+            return
+        if signum == signal.SIGHUP:
+            # A hangup is no person in a hurry: a closing terminal may send several, and
+            # systemd's SendSIGHUP=yes sends one right after its SIGTERM. Only a second
+            # SIGINT or SIGTERM abandons the reply being posted.
             return
         # a second Ctrl-C: the person will not wait for replies being posted
         log.warning(
@@ -539,9 +562,9 @@ class Daemon:
     async def _run(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
         installed = []
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in STOP_SIGNALS:
             try:
-                loop.add_signal_handler(sig, self._signalled, stop)
+                loop.add_signal_handler(sig, self._signalled, stop, sig)
                 installed.append(sig)
             except (RuntimeError, ValueError):
                 # not the main thread (tests), or a loop without signal support (its

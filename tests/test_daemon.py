@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import pty
+import select
 import signal
 import sqlite3
 import subprocess
@@ -457,7 +459,50 @@ async def test_sigterm_while_a_batch_is_stored_lets_it_commit_then_stops(
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handler removed again
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize(
+    "signals",
+    [(signal.SIGHUP,), (signal.SIGHUP, signal.SIGHUP), (signal.SIGTERM, signal.SIGHUP)],
+    ids=["SIGHUP", "SIGHUP twice", "SIGTERM then SIGHUP, as systemd's SendSIGHUP"],
+)
+async def test_a_hangup_stops_cleanly_and_never_abandons_the_batch_in_flight(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, signals: tuple[signal.Signals, ...]
+) -> None:
+    caplog.set_level(logging.INFO, logger="earful")
+    handled: list[bool] = []
+
+    class HungUp(Platform):
+        async def fetch(self, cursor: Cursor | None) -> FetchResult:
+            result = await super().fetch(cursor)
+            # The page is fetched; the SSH session closes now, while it is stored.
+            handled.append(all(signal.getsignal(s) is not signal.SIG_DFL for s in signals))
+            if handled[-1]:
+                for signum in signals:
+                    os.kill(os.getpid(), signum)
+            else:
+                stop.set()  # Python's default for SIGHUP would end the test run
+            return result
+
+    stop = asyncio.Event()
+    big = HungUp("big", posts=1500)
+    batches: list[BatchSummary] = []
+    config = make_config(tmp_path)
+    daemon = make_daemon(config, [big], on_batch=batches.append)
+    await asyncio.wait_for(daemon.run(stop), timeout=60)
+    assert handled == [True]
+    assert [b.ingest.stored for b in batches] == [1500]  # stored, not abandoned
+    with Store.open(config.db_path) as store:
+        assert store.cursor("big") == {"next": 1500}
+    assert not logged(caplog, "stopping now")
+    hangups = logged(caplog, "stopping on SIGHUP", logging.WARNING)
+    assert len(hangups) == (signals[0] == signal.SIGHUP)
+    assert all("does not reload its config: restart it" in line for line in hangups)
+    assert [r.getMessage() for r in caplog.records if r.name == "earful.daemon"][-1] == "stopped"
+    assert all(signal.getsignal(s) is signal.SIG_DFL for s in signals)  # handlers removed
+
+
+@pytest.mark.parametrize(
+    "signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=["SIGTERM", "SIGINT", "SIGHUP"]
+)
 def test_earful_run_stops_cleanly_on_a_signal_with_exit_code_0(
     tmp_path: Path, signum: signal.Signals
 ) -> None:
@@ -477,6 +522,37 @@ def test_earful_run_stops_cleanly_on_a_signal_with_exit_code_0(
     assert code == 0, lines
     assert lines[-1].endswith("earful.daemon: stopped")
     assert not [line for line in lines if "Traceback" in line or "ERROR" in line]
+    assert [line for line in lines if f"stopping on {signum.name}" in line]
+    with Store.open(db) as store:
+        cursor = store.cursor("replayed")
+        assert cursor is not None and cursor["line"] == stored(db)
+
+
+def test_closing_the_terminal_of_earful_run_stops_it_cleanly(tmp_path: Path) -> None:
+    """An `earful run` in an SSH session that closes: its terminal hangs up (SIGHUP to
+    the foreground job), and whatever it logs after goes nowhere."""
+    path = write_config(tmp_path, mixed_posts(4000), batch=20, interval="20ms")
+    db = tmp_path / "earful.db"
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: a session with this terminal as its own
+        try:
+            os.execv(str(EARFUL), [str(EARFUL), "run", "--no-console", "-c", str(path)])
+        finally:
+            os._exit(127)  # never back into the test run
+    shown = bytearray()
+
+    def running() -> bool:
+        if select.select([terminal], [], [], 0.05)[0]:
+            shown.extend(os.read(terminal, 4096))  # EIO if it ended: the test fails
+        return b"earful running" in shown
+
+    try:
+        wait_for(running, "the daemon to start")
+        wait_for(lambda: stored(db) > 0, "a first batch")
+    finally:
+        os.close(terminal)  # the session ends
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0  # not -SIGHUP: it stopped itself
     with Store.open(db) as store:
         cursor = store.cursor("replayed")
         assert cursor is not None and cursor["line"] == stored(db)

@@ -190,6 +190,26 @@ def _store(config: Config, *, create: bool = False) -> Any:
     return open_store(config, create=create)
 
 
+def _check_writable(config: Config, *, lock: bool = False) -> None:
+    """Refuse to start a command that writes the database when this user may not
+    write it: SQLite would open it read-only without a word, and a daemon would then
+    say "earful running" and fail every poll ("attempt to write a readonly database").
+    `lock`: the command takes the daemon's lock too (a root-owned one is left by
+    `sudo earful restore` when there was none)."""
+    from earful.pipeline import check_storage_folder
+    from storage.db import write_problem
+
+    check_storage_folder(config)  # a folder that is not there: its own message
+    db = config.db_path
+    problem = write_problem(db, beside=[locks.daemon_lock(db)] if lock else [])
+    if problem is not None:
+        raise Failure(
+            f"cannot write to the database (storage.path in {config.path}): {problem}. "
+            "Earful writes the database, its -wal, -shm and lock files and their folder: "
+            "run it as the user who owns them, or give them back to that user (chown)"
+        )
+
+
 def _duration(value: str) -> str:
     """A duration option's value, checked ("90s", "5m"): a usage error otherwise."""
     from listener.base import parse_duration
@@ -746,6 +766,7 @@ def poll(config_file: Path | None, as_json: bool, source_name: str | None, max_p
             f"{config.path}: no [[sources]] to poll; add a [[sources]] table "
             "(config.example.toml, in Earful's source, shows one for each type)"
         )
+    _check_writable(config)
     _setup_logging(config, "warning" if as_json else None)
     summaries, errors = asyncio.run(_poll_all(config, source_name, max_pages))
     if as_json:
@@ -810,6 +831,7 @@ def run(config_file: Path | None, log_level: str | None, no_console: bool) -> No
     """Run the daemon: pollers, publisher (and console) until SIGINT, SIGTERM or
     SIGHUP (each a clean stop; the config is not reloaded)."""
     config = _load(config_file, credentials=CREDENTIAL_SECTIONS)
+    _check_writable(config, lock=True)
     _setup_logging(config, log_level)
     _run_daemon(config, console=not no_console)
 
@@ -842,9 +864,7 @@ def publish(config_file: Path | None, as_json: bool) -> None:
     config = _load(config_file, credentials=("sources",))
     _setup_logging(config, "warning" if as_json else None)
     db = config.db_path
-    from earful.pipeline import check_storage_folder
-
-    check_storage_folder(config)  # before the lock, which would make the folder
+    _check_writable(config, lock=True)  # before the lock, which would make the folder
     # The daemon's lock, held while posting: a daemon starting meanwhile would take
     # the reply in flight for a crash's. Held, a reply found in `sending` is one.
     busy = (
@@ -964,6 +984,7 @@ def _demo(
     config = prepare_demo(
         workdir, port=port, interval=interval, batch=200 if once else batch, fresh=not keep
     )
+    _check_writable(config, lock=not once)  # --once holds no daemon lock
     if once:
         summary, stats = asyncio.run(_demo_once(config))
         if as_json:
@@ -1396,6 +1417,7 @@ def alerts_send(config_file: Path | None, as_json: bool) -> None:
             'section (a "${VAR:-}" whose variable is unset or empty leaves it empty); '
             "see docs/escalation.md in Earful's source"
         )
+    _check_writable(config)
     _setup_logging(config, "warning" if as_json else None)
     summary = asyncio.run(_send_alerts(config))
     if as_json:

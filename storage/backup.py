@@ -1,5 +1,5 @@
 """A copy of the database that is consistent while the daemon keeps writing, and
-putting such a copy back.
+putting such a copy back (with the owner and mode of the file it replaces).
 
 `VACUUM INTO` reads the whole database in one read transaction (in WAL mode that
 blocks no writer) and writes a compact copy; SQLite's page-by-page backup would
@@ -10,8 +10,11 @@ a crash leaves either the old target or the whole new one, never half a file.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import sqlite3
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,9 +69,24 @@ def restore(copy: Path, db: Path) -> BackupResult:
                 f"{copy} is at schema version {version}, newer than this Earful "
                 f"understands ({SCHEMA_VERSION}); restore it with a newer Earful"
             )
+        if db.exists():
+            _take_over(db, partial)
         for leftover in database_files(db)[1:]:
             leftover.unlink(missing_ok=True)
     return BackupResult(db, db.stat().st_size, mentions, version)
+
+
+def _take_over(old: Path, new: Path) -> None:
+    """Give `new` the owner and mode of the file it replaces: `sudo earful restore`
+    must not hand the daemon's user a root-owned file it cannot write (SQLite would
+    open it read-only), nor widen a 0600 database that holds password hashes.
+    Best effort: only root may give a file away, and a user restoring their own
+    database keeps it anyway."""
+    info = old.stat()
+    with contextlib.suppress(PermissionError):
+        os.chown(new, info.st_uid, info.st_gid)
+    with contextlib.suppress(PermissionError):  # after chown, which may clear mode bits
+        os.chmod(new, stat.S_IMODE(info.st_mode))
 
 
 def _verify(path: Path) -> tuple[int, int]:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import pwd
 import sqlite3
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,6 +16,45 @@ def database_files(path: Path) -> tuple[Path, Path, Path]:
     """The database and the two files SQLite keeps beside it in WAL mode; they are one
     database: deleting or overwriting one of them corrupts the others."""
     return path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
+
+
+def write_problem(path: Path, *, beside: Iterable[Path] = ()) -> str | None:
+    """Why this process cannot write the database at `path`, or None when it can (or
+    when the folder is not there: that is the caller's to report). `beside`: other
+    files the caller writes when they are there (the daemon's lock).
+
+    SQLite opens a file it may not write read-only without a word, and every write
+    then fails with "attempt to write a readonly database": a daemon would start and
+    fail every poll. So the file, its -wal and -shm when they are there, and their
+    folder (where SQLite makes and removes those two) must each be writable.
+    os.access lets root write whatever the modes say, as SQLite will; it says no to
+    root too on a read-only filesystem."""
+    folder = path.parent
+    if not folder.is_dir():
+        return None
+    for file in (*database_files(path), *beside, folder):
+        if file.exists() and not os.access(file, os.W_OK | (os.X_OK if file.is_dir() else 0)):
+            return f"{file} {_why_unwritable(file)}"
+    return None
+
+
+def _why_unwritable(file: Path) -> str:
+    """The owner and mode (what a `sudo` or a restore as root gets wrong), or the
+    read-only filesystem."""
+    if os.statvfs(file).f_flag & os.ST_RDONLY:
+        return "is on a read-only filesystem"
+    info = file.stat()
+    return (
+        f"(owned by {_user(info.st_uid)}, mode {info.st_mode & 0o7777:04o}) is not "
+        f"writable by {_user(os.getuid())}, the user Earful runs as"
+    )
+
+
+def _user(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:  # a container's user id with no account
+        return f"uid {uid}"
 
 
 def connect(path: str | Path, *, timeout: float = 10.0) -> sqlite3.Connection:

@@ -189,3 +189,24 @@ def test_restore_refuses_a_running_daemon_and_a_file_that_is_no_database(tmp_pat
     assert itself.exit_code == 2 and "is the database itself" in itself.output
     assert db.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_restore_keeps_the_owner_and_mode_of_the_database_it_replaces(tmp_path: Path) -> None:
+    """`sudo earful restore` must leave the daemon's user a file it can write (and a
+    0660 database no wider than it was)."""
+    config = filled(tmp_path, 3)
+    db = load_config(config).db_path
+    copy = tmp_path / "copy.db"
+    assert earful("backup", "-c", str(config), str(copy)).exit_code == 0
+    # The daemon's user's file. Run as root, the test gives it to another user, as a
+    # service account's would be; otherwise only root could, and it stays the tester's.
+    owner = (65534, 65534) if os.geteuid() == 0 else (os.getuid(), os.getgid())
+    os.chown(db, *owner)
+    db.chmod(0o660)  # not what the usual umasks (022, 027, 077) give a new file
+    result = earful("restore", "-c", str(config), str(copy), "--force")
+    assert result.exit_code == 0, result.output
+    restored = db.stat()
+    assert (restored.st_uid, restored.st_gid) == owner
+    assert restored.st_mode & 0o7777 == 0o660
+    with Store.open(db) as store:
+        assert store.conn.execute("SELECT count(*) FROM mentions").fetchone()[0] == 3

@@ -18,6 +18,7 @@ import os
 import shutil
 import sqlite3
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -113,13 +114,18 @@ def _load(config_file: Path | None, *, credentials: tuple[str, ...] = ()) -> Con
 
 
 def _setup_logging(config: Config, level: str | None = None) -> None:
-    """Log to stderr at `level` (default: the config's), with every secret of the
-    config masked: client libraries log their request headers at debug level."""
+    """Log to stderr at `level` (default: the config's), times in UTC as in the
+    database and the JSON (2026-12-01T03:22:09Z), with every secret of the config
+    masked (client libraries log their request headers at debug level) and control
+    characters escaped (redaction.install does both)."""
+    formatter = logging.Formatter(
+        "%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%Y-%m-%dT%H:%M:%SZ"
+    )
+    formatter.converter = time.gmtime
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
     logging.basicConfig(
-        level=getattr(logging, (level or config.logging.level).upper()),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        datefmt="%Y-%m-%d %H:%M:%S",
-        stream=sys.stderr,
+        level=getattr(logging, (level or config.logging.level).upper()), handlers=[handler]
     )
     # APScheduler logs every job run at INFO; that is noise for an operator.
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.root.level))

@@ -1,4 +1,5 @@
-"""Keeping secrets out of logs: every secret value becomes "***" in what is logged.
+"""Keeping secrets out of logs: every secret value becomes "***" in what is logged;
+and keeping the log readable: control characters are escaped (earful.display.safe).
 
 Third-party libraries log credentials at debug level (tweepy.client logs request
 headers, `'Authorization': 'Bearer ...'`; praw/prawcore, urllib3, oauthlib and aiohttp
@@ -9,9 +10,13 @@ up whichever logger made it:
     redaction.install(config.secret_values())   # after the handlers are set up
 
 Each guarded handler's formatter is wrapped: the record is formatted as before
-(message with its arguments, traceback, stack text), and every secret in the finished
-text is masked. Records themselves are not changed, so nothing else that handles
-them (a test's log capture, say) is affected.
+(message with its arguments, traceback, stack text), every secret in the finished
+text is masked, and every control character but newline and tab (with bidi overrides
+and lone surrogates) is shown as a visible \\u escape. Error bodies and post text come
+from remote servers: an ESC sequence among them must not drive the terminal of the
+operator reading the log, nor a carriage return hide what came before it on the line.
+Newlines stay, so tracebacks read as usual. Records themselves are not changed, so
+nothing else that handles them (a test's log capture, say) is affected.
 
 The secrets are the values Earful knows to be secret: what `${VAR}` substitution put
 in the config (whatever key it is under) and the values of keys that look secret
@@ -35,6 +40,8 @@ import logging
 import re
 from collections.abc import Iterable
 from urllib.parse import quote, quote_plus
+
+from earful.display import safe
 
 MIN_LENGTH = 6
 MASK = "***"
@@ -77,8 +84,9 @@ class Redactor:
 
 class RedactingFormatter(logging.Formatter):
     """Formats a record with the handler's own formatter, then masks the secrets in
-    the finished text: message, arguments, traceback and stack alike. The record
-    itself is left as it was, for whatever else handles it."""
+    the finished text (message, arguments, traceback and stack alike) and escapes its
+    control characters. The record itself is left as it was, for whatever else
+    handles it."""
 
     def __init__(self, inner: logging.Formatter | None, redactor: Redactor) -> None:
         super().__init__()
@@ -90,7 +98,8 @@ class RedactingFormatter(logging.Formatter):
             text = (self.inner or _FORMATTER).format(record)
         except Exception:  # a bad format string: logging would print msg and args raw
             text = f"{record.msg} (arguments that did not fit: {record.args!r})"
-        return self._redactor.redact(text)
+        # masked first: a secret is matched as it is, before any of it is escaped
+        return safe(self._redactor.redact(text))
 
 
 _FORMATTER = logging.Formatter()

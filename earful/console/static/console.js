@@ -74,6 +74,13 @@
     return data;
   }
 
+  // Set once the person presses "Log out": a background request that finds the
+  // session gone then must not send the page to the login with a `next`.
+  let loggingOut = false;
+  document.addEventListener("submit", (event) => {
+    if (event.target.matches && event.target.matches("form.who")) loggingOut = true;
+  });
+
   // In a text field keys are typed, not shortcuts; a checkbox that has focus
   // (after a click on it) takes no letters, so shortcuts still work there.
   function typing(event) {
@@ -236,8 +243,11 @@
         setCounts(data.counts);
         setCount("pending-total", data.counts.pending);
       } catch (e) {
-        // the login ended (idle for session_ttl): back here after logging in again
-        if (e.status === 401) window.location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
+        // the login ended (idle for session_ttl): back here after logging in again;
+        // not when the person logged out themselves (this answer raced the logout)
+        if (e.status === 401 && !loggingOut) {
+          window.location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
+        }
       } finally {
         polling = false;
       }

@@ -482,3 +482,49 @@ def test_letters_dressed_up_or_split_by_invisible_characters_are_read(
     rules: Ruleset, text: str
 ) -> None:
     assert judge(post(text), rules).disposition is BAD
+
+
+# -- round 8's praise cues must not swallow the complaints they resemble ----------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "you said you fixed it yesterday and the internet is down again tonight",
+        "acme said the engineer fixed it. he didn't. broadband still down",
+        "support says no issues on their end but my broadband has been out since 6am",
+        "they took care of nothing, I've been charged twice this month",
+        "no outages they said. it has been down since 7am",
+        "back online my foot, acme broadband has been out since friday",
+        '"thanks for the help" acme, still no refund after a month',
+        "I didn't expect a 3 hour wait just to speak to acme support",
+        "not bad acme, you managed to lose my parcel twice in a week",
+        "would be great if acme could stop charging me twice every month",
+        "would be great if acme actually answered the phone for once",
+    ],
+)
+def test_a_fix_denied_or_a_sneer_is_still_a_complaint(rules: Ruleset, text: str) -> None:
+    assert judge(post(text), rules).disposition is BAD
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my old dial up was way better than the acme fibre I'm paying for",
+        "even globex is better than what acme has become, cancelling",
+    ],
+)
+def test_a_rival_better_than_the_brand_is_no_praise(rules: Ruleset, text: str) -> None:
+    assert judge(post(text), rules).disposition is not GOOD
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm switching from acme to globex, done with you",
+        "moving from acme to globex next month, cancelling my contract, never again",
+    ],
+)
+def test_leaving_the_brand_is_churn_whichever_way_it_is_said(rules: Ruleset, text: str) -> None:
+    verdict = judge(post(text), rules)
+    assert verdict.disposition is BAD and "churn_risk" in verdict.labels

@@ -16,9 +16,9 @@ class DraftKind(StrEnum):
     THANKS = "thanks"  # a thank-you reply to praise, posted once approved
     ESCALATION = "escalation"  # an alert that a case needs senior attention now
     # A complaint from an author contacted within the cooldown: no second reply, but
-    # news for whoever has their case. It raises the urgency of the author's open
-    # task and pending reply, or, when nothing of theirs is open, becomes a callback
-    # task: a churn threat after an apology must not go unseen.
+    # news for whoever has their case. It raises the author's pending reply and its
+    # case's open task, or becomes that case's task when none is open: a churn
+    # threat after an apology must not go unseen (storage.ingest._follow_up).
     FOLLOW_UP = "follow_up"
 
 

@@ -28,7 +28,9 @@ def write_problem(path: Path, *, beside: Iterable[Path] = ()) -> str | None:
     fail every poll. So the file, its -wal and -shm when they are there, and their
     folder (where SQLite makes and removes those two) must each be writable.
     os.access lets root write whatever the modes say, as SQLite will; it says no to
-    root too on a read-only filesystem."""
+    root too on a read-only filesystem. A symlinked path is checked where it leads:
+    SQLite makes the -wal and -shm beside the real file."""
+    path = path.resolve()
     folder = path.parent
     if not folder.is_dir():
         return None

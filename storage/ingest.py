@@ -397,13 +397,16 @@ def _cooled_drafts(item: Judged) -> tuple[Draft, ...]:
 
 
 def _follow_up(conn: sqlite3.Connection, follow_ups: Sequence[tuple[Any, ...]]) -> int:
-    """Each follow-up raises the urgency of its author's open callback tasks and
-    pending replies (on its platform) to its own; an author with no open task gets
-    this one as theirs. In the batch's order, so two follow-ups make one task.
-    Returns the number of tasks made."""
+    """Each follow-up raises its case's open callback task to its urgency, or, when
+    its case has none open (a new conversation, or the task was done), becomes that
+    case's task: every case with a complaint in it has work someone sees. It also
+    raises the author's pending replies (apologies and answers, not thank-yous) on
+    its platform, the reply they will get. In the batch's order, so two follow-ups
+    in one case make one task. Returns the number of tasks made."""
     made = 0
     for platform, handle, urgency, task in follow_ups:
-        raised = conn.execute(RAISE_OPEN_TASKS, (urgency, platform, handle)).rowcount
+        case_id = task[0]
+        raised = conn.execute(RAISE_OPEN_TASK, (urgency, case_id)).rowcount
         conn.execute(RAISE_PENDING_REPLIES, (urgency, platform, handle))
         if not raised:
             conn.execute(_INSERT_CALLBACK, task)
@@ -411,20 +414,16 @@ def _follow_up(conn: sqlite3.Connection, follow_ups: Sequence[tuple[Any, ...]]) 
     return made
 
 
-# An author's cases, through their mentions (indexed by author); "+status" makes
-# SQLite find the rows by case (callbacks_case, replies_case), not by walking every
-# open task or pending reply (the status indexes): per follow-up, that was quadratic.
-_AUTHORS_CASES = (
-    "SELECT case_id FROM mentions WHERE platform = ? "
-    "AND author_handle = CAST(? AS TEXT) AND case_id IS NOT NULL"
-)
-RAISE_OPEN_TASKS = (
-    "UPDATE callbacks SET urgency = max(urgency, ?) "
-    f"WHERE +status = 'open' AND case_id IN ({_AUTHORS_CASES})"
+# "+status": SQLite finds the rows by case (callbacks_case, replies_case), not by
+# walking every open task or pending reply (the status indexes): per follow-up, that
+# was quadratic.
+RAISE_OPEN_TASK = (
+    "UPDATE callbacks SET urgency = max(urgency, ?) WHERE case_id = ? AND +status = 'open'"
 )
 RAISE_PENDING_REPLIES = (
-    "UPDATE replies SET urgency = max(urgency, ?) "
-    f"WHERE +status = 'pending' AND case_id IN ({_AUTHORS_CASES})"
+    "UPDATE replies SET urgency = max(urgency, ?) WHERE +status = 'pending' AND kind = 'reply' "
+    "AND case_id IN (SELECT case_id FROM mentions WHERE platform = ? "
+    "AND author_handle = CAST(? AS TEXT) AND case_id IS NOT NULL)"
 )
 
 

@@ -471,9 +471,11 @@ class Store:
         return current
 
     def last_edit(self, reply_id: int) -> AuditEntry | None:
-        """The latest saved edit of a reply's text: who and when."""
+        """The latest change to a reply's text: who and when (a saved edit, or an
+        approval with an edited text)."""
         rows = self._rows(
-            "SELECT * FROM audit WHERE subject = ? AND action = 'edit' ORDER BY id DESC LIMIT 1",
+            "SELECT * FROM audit WHERE subject = ? AND (action = 'edit' OR (action = 'approve' "
+            "AND json_extract(detail, '$.edited') = 1)) ORDER BY id DESC LIMIT 1",
             (f"reply:{reply_id}",),
         )
         return AuditEntry.from_row(rows[0]) if rows else None

@@ -290,6 +290,21 @@ def test_approving_text_someone_else_edited_shows_it_and_asks_first(world: World
     assert scripted.exit_code == 0 and "changed by" not in scripted.stdout
 
 
+def test_a_text_someone_approved_with_their_edit_is_asked_about_too(world: World) -> None:
+    # bob approved his own text; the platform refused it (failed); alice, approving
+    # it again, must see bob's text first, as for a saved edit
+    outage = world.reply_to("hannah_writes")["id"]
+    with world.store() as store:
+        store.approve(outage, "bob", body="lol we are down, deal with it")
+        store.claim_for_posting(dry_run=False)
+        store.mark_failed(outage, "x refused it", retryable=False)
+    approve = ["queue", "approve", str(outage), "--as", "alice", "-c", str(world.config)]
+    unattended = CliRunner().invoke(cli, approve, input="")
+    assert unattended.exit_code == 1 and "changed by bob at" in unattended.stdout
+    with world.store() as store:
+        assert store.reply(outage).status == "failed"
+
+
 def test_a_database_another_process_keeps_locked_is_a_clear_error(world: World) -> None:
     reply = world.reply_to("hannah_writes")["id"]
     holder = sqlite3.connect(load_config(world.config).db_path, isolation_level=None)

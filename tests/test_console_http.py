@@ -262,6 +262,9 @@ async def test_next_and_previous_keep_to_the_queue_the_agent_chose(
     listed = await (await client.get("/queue?q=down")).text()
     assert 'href="/drafts/1?q=down"' in listed and 'href="/drafts/4' not in listed
     # after a decision, the next draft is the next in that queue too
+    # a filter the queue could not show is refused before anything is decided
+    bogus = await post(client, "/api/drafts/1/reject?status=bogus", csrf, {"reason": "dup"})
+    assert bogus.status == 400 and store.reply(1).status == "pending"
     rejected = await post(client, "/api/drafts/1/reject?q=down", csrf, {"reason": "dup"})
     assert (await rejected.json())["next"] == 2
     approved = await post(client, "/api/drafts/4/approve", csrf)

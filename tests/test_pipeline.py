@@ -227,8 +227,10 @@ def test_two_batches_judged_at_once_draft_to_an_author_once(tmp_path: Path, stag
         store.ingest("a", first, None)
         store.ingest("b", second, None)
         replies = store.conn.execute("SELECT count(*) FROM replies").fetchone()[0]
-        callbacks = store.conn.execute("SELECT count(*) FROM callbacks").fetchone()[0]
-        assert (replies, callbacks) == (1, 1)
+        # one reply to her; the second post (a conversation of its own) keeps a task
+        # for its own case, as a follow-up: no case is left with no work in it
+        cases = store.conn.execute("SELECT case_id FROM callbacks ORDER BY id").fetchall()
+        assert replies == 1 and len({c for (c,) in cases}) == len(cases) == 2
         assert count(tmp_path / "earful.db", "SELECT count(*) FROM mentions") == 2
 
 
@@ -318,32 +320,58 @@ def test_a_complaint_within_the_cooldown_reaches_a_person_without_a_second_reply
         assert ingest(store, threat) == [["follow_up"]]
         louder = urgency_of(store, "2")
         assert louder > urgency_of(store, "1")
-        # no new task and no new reply: her open ones rise to the new post's urgency
-        ((task, _, status, urgency),) = tasks(store)
-        assert (status, urgency) == ("open", louder)
+        # no second reply: her pending apology rises to the threat's urgency, and the
+        # threat's own case (another thread) gets its task: no case is left with none
         assert [(r.id, r.urgency) for r in store.replies()] == [(reply.id, louder)]
-        # nothing of hers left open: the next complaint becomes a task of its own
-        store.complete_callback(task, "alice")
+        assert [(t[1], t[2], t[3]) for t in tasks(store)] == [
+            ("1", "open", urgency_of(store, "1")),
+            ("2", "open", louder),
+        ]
+        # in the same thread, a follow-up raises that case's open task
+        same = factories.mention(
+            "still nothing, absolutely livid, lumenet", native_id="3", conversation_id="1"
+        )
+        assert ingest(store, same) == [["follow_up"]]
+        assert len(tasks(store)) == 2
+        assert tasks(store)[0][3] == max(urgency_of(store, "1"), urgency_of(store, "3"))
+        # that task done: the next complaint in the thread is a task of its own again
+        store.complete_callback(tasks(store)[0][0], "alice")
         store.reject(reply.id, "alice", reason="answered by phone")
-        again = factories.mention("lumenet still down, nobody called", native_id="3")
+        again = factories.mention(
+            "lumenet still down, nobody called", native_id="4", conversation_id="1"
+        )
         assert ingest(store, again) == [["follow_up"]]
-        assert [(t[1], t[2]) for t in tasks(store)] == [("1", "done"), ("3", "open")]
+        assert [(t[1], t[2]) for t in tasks(store)] == [("1", "done"), ("2", "open"), ("4", "open")]
         assert not store.replies()  # still no second reply within the cooldown
         assert last_contact(store) == contacted  # a follow-up does not restart it
-        # two in one batch with nothing open: one task
+        # two in one batch, one thread, nothing open there: one task
         bob = [
-            factories.mention(text, native_id=n, handle="bob", conversation_id=n)
+            factories.mention(text, native_id=n, handle="bob", conversation_id="b")
             for n, text in (
-                ("4", "lumenet broadband down all day"),
-                ("5", "lumenet still down, no update"),
-                ("6", "lumenet down a third time, cancelling"),
+                ("5", "lumenet broadband down all day"),
+                ("6", "lumenet still down, no update"),
+                ("7", "lumenet down a third time, cancelling"),
             )
         ]
         assert ingest(store, bob[0]) == [["reply", "callback"]]
         store.complete_callback(tasks(store, "bob")[0][0], "alice")
-        store.reject(store.replies()[0].id, "alice")
         assert ingest(store, *bob[1:]) == [["follow_up"], ["follow_up"]]
-        assert [(t[1], t[2]) for t in tasks(store, "bob")] == [("4", "done"), ("5", "open")]
+        assert [(t[1], t[2]) for t in tasks(store, "bob")] == [("5", "done"), ("6", "open")]
+        # a follow-up raises the reply the author will get, never a thank-you
+        thanked = factories.mention(
+            "love lumenet, fastest broadband ever", native_id="8", handle="cy"
+        )
+        assert ingest(store, thanked) == [["thanks"]]
+        moan = factories.mention("lumenet down again, furious", native_id="9", handle="cy")
+        assert ingest(store, moan) == [["reply", "callback"]]
+        rant = factories.mention(
+            "lumenet cancelling my contract, done, switching to fibrely",
+            native_id="10",
+            handle="cy",
+        )
+        assert ingest(store, rant) == [["follow_up"]]
+        cys = {r.kind: r.urgency for r in store.replies() if r.author_handle == "cy"}
+        assert cys["reply"] == urgency_of(store, "10") > cys["thanks"]
 
 
 async def page(tmp_path: Path, posts: int) -> FetchResult:

@@ -145,3 +145,17 @@ def test_earful_demo_refuses_it_too(tmp_path: Path) -> None:
             tmp_path,
         )
     assert_refused(code, text, db)
+
+
+def test_a_symlinked_path_is_checked_where_it_leads(tmp_path: Path) -> None:
+    # storage.path through a symlink into a folder this user may not write: the
+    # -wal and -shm go beside the real file, so that folder is the one to check
+    config, db = setup(tmp_path)
+    (tmp_path / "link").mkdir()
+    alias = tmp_path / "link" / "earful.db"
+    alias.symlink_to(db)
+    other = config.read_text("utf-8").replace('path = "data/earful.db"', f'path = "{alias}"')
+    config.write_text(other, "utf-8")
+    with made_unwritable(db.parent) as unwritable:
+        code, text = start(["poll", "-c", str(config)], tmp_path / "poll.log", tmp_path)
+    assert_refused(code, text, unwritable)

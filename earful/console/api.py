@@ -27,6 +27,7 @@ from listener.normalize import http_url
 from responders.escalation import person_escalation
 from responders.limits import reply_problem
 from storage import queries
+from storage.queries import QueueFilter
 from storage.records import Account, ReplyRecord
 from storage.schema import ROLES
 from storage.store import (
@@ -127,9 +128,9 @@ async def counts(request: web.Request) -> web.StreamResponse:
     return ok(await db(request, queries.counts))
 
 
-async def _next_after(request: web.Request, reply: Any) -> int | None:
+async def _next_after(request: web.Request, reply: Any, flt: QueueFilter) -> int | None:
     """The next draft in the queue the page came from (its filter is in the query)."""
-    return (await db(request, queries.neighbours, reply, queue_filter(request))).next
+    return (await db(request, queries.neighbours, reply, flt)).next
 
 
 def _as_shown(body: str) -> str:
@@ -159,6 +160,7 @@ async def _body_was(
 @requires("agent")
 async def approve(request: web.Request) -> web.StreamResponse:
     reply_id = _id(request, "reply")
+    flt = queue_filter(request)  # a bad filter is a 400 before anything is decided
     data = await body_of(request)
     body = _text(data, "body")
     current = await db(request, lambda s: s.reply(reply_id))
@@ -174,17 +176,18 @@ async def approve(request: web.Request) -> web.StreamResponse:
     reply = await db(request, lambda s: s.approve(reply_id, actor, body=body, body_was=body_was))
     unpostable = reply.platform in request.app[SETTINGS].unpostable
     note = unpostable_note(reply.platform) if unpostable else None
-    return ok({"reply": reply, "next": await _next_after(request, reply), "note": note})
+    return ok({"reply": reply, "next": await _next_after(request, reply, flt), "note": note})
 
 
 @requires("agent")
 async def reject(request: web.Request) -> web.StreamResponse:
     reply_id = _id(request, "reply")
+    flt = queue_filter(request)  # a bad filter is a 400 before anything is decided
     data = await body_of(request)
     reason = _text(data, "reason", required=True)
     actor = session_of(request).name
     reply = await db(request, lambda s: s.reject(reply_id, actor, reason=reason))
-    return ok({"reply": reply, "next": await _next_after(request, reply)})
+    return ok({"reply": reply, "next": await _next_after(request, reply, flt)})
 
 
 BULK_MAX = 200  # drafts one bulk rejection may name: a queue page holds 50

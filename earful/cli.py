@@ -32,8 +32,9 @@ from earful import __version__, locks, redaction
 from earful.config import CREDENTIAL_SECTIONS, Config, ConfigError, config_path, load_config
 from earful.display import duration, oneline, plain, safe, spreadsheet_cell, to_json
 from listener.mention import PLATFORMS
+from rules.verdict import Disposition
 from storage.schema import ALERT_STATUSES, REPLY_STATUSES, ROLES
-from storage.store import DECIDABLE, AlreadyDecided, EditedSince, NotFound, StoreError
+from storage.store import DECIDABLE, AlreadyDecided, EditedSince, NotFound, StoreError, check_search
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -1084,16 +1085,46 @@ def queue() -> None:
     default=None,
     help="Only drafts answering posts from here.",
 )
+@click.option(
+    "--disposition",
+    type=click.Choice([d.value for d in Disposition]),
+    default=None,
+    help="Only drafts for posts judged so.",
+)
+@click.option("--topic", default=None, help="Only drafts for complaints of this cause.")
+@click.option("--segment", default=None, help="Only drafts for this segment (vip, ...).")
+@click.option("--search", default=None, help="Only drafts whose post holds these words.")
 @_limit_option(50)
 @handles_errors
 def queue_list(
-    config_file: Path | None, as_json: bool, status: str, platform: str | None, limit: int
+    config_file: Path | None,
+    as_json: bool,
+    status: str,
+    platform: str | None,
+    disposition: str | None,
+    topic: str | None,
+    segment: str | None,
+    search: str | None,
+    limit: int,
 ) -> None:
-    """Drafts, most urgent first."""
+    """Drafts, most urgent first; the filters are the console's queue's."""
+    from storage import queries
+
+    if search is not None:
+        try:
+            check_search(search)
+        except StoreError as exc:
+            raise click.BadParameter(str(exc), param_hint="--search") from None
+    flt = queries.QueueFilter(
+        status=None if status == "all" else status,
+        platform=platform,
+        disposition=disposition,
+        topic=topic,
+        segment=segment,
+        search=search,
+    )
     with _store(_load(config_file)) as store:
-        rows = store.replies(
-            None if status == "all" else status, limit=limit + 1, platform=platform
-        )
+        rows = queries.queue(store, flt, limit=limit + 1)
     if as_json:
         click.echo(to_json(_note_more(rows, limit)))
         return

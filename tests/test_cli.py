@@ -25,7 +25,7 @@ from replayfiles import PRAISE, QUESTION, write_config, x_post
 from earful import locks
 from earful.cli import cli
 from earful.config import load_config
-from storage.store import Store
+from storage.store import MAX_SEARCH, Store
 
 EARFUL = Path(sys.executable).with_name("earful")
 
@@ -180,6 +180,19 @@ def test_queue_list_is_ordered_by_urgency_in_text_and_json(world: World) -> None
     text = world.run("queue", "list").output.splitlines()
     assert text[0].split()[:3] == ["ID", "URG", "KIND"]
     assert [int(line.split()[0]) for line in text[1:]] == [r["id"] for r in rows]
+
+
+def test_queue_list_takes_the_consoles_filters(world: World) -> None:
+    def handles(*args: str) -> list[str]:
+        return [r["author_handle"] for r in world.json("queue", "list", *args)]
+
+    assert handles("--disposition", "interesting_good") == ["rhi_jones"]
+    assert handles("--search", "hold") == ["angry_al"]
+    assert handles("--topic", "support") == ["angry_al"]
+    assert handles("--disposition", "interesting_bad", "--search", "log in") == ["hannah_writes"]
+    assert handles("--segment", "vip") == []
+    bad = world.run("queue", "list", "--search", "x" * (MAX_SEARCH + 1))
+    assert bad.exit_code == 2 and "--search" in bad.output and "at most" in bad.output
 
 
 def test_queue_show_gives_the_post_the_verdict_and_why(world: World) -> None:

@@ -33,8 +33,17 @@ from earful.config import CREDENTIAL_SECTIONS, Config, ConfigError, config_path,
 from earful.display import duration, oneline, plain, safe, spreadsheet_cell, to_json
 from listener.mention import PLATFORMS
 from rules.verdict import Disposition
+from storage.records import ReplyRecord
 from storage.schema import ALERT_STATUSES, REPLY_STATUSES, ROLES
-from storage.store import DECIDABLE, AlreadyDecided, EditedSince, NotFound, StoreError, check_search
+from storage.store import (
+    DECIDABLE,
+    AlreadyDecided,
+    EditedSince,
+    NotFound,
+    Store,
+    StoreError,
+    check_search,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -1265,7 +1274,7 @@ def queue_approve(
         )
 
 
-def _confirm_their_edit(store: Any, reply: Any, decider: str) -> None:
+def _confirm_their_edit(store: Store, reply: ReplyRecord, decider: str) -> None:
     """A draft whose text someone else changed is approved only once the decider
     has seen that text: in the console the page shows it; here it is printed and
     asked about (a script passes --yes, having read it with `queue show`)."""

@@ -1078,6 +1078,14 @@ def queue() -> None:
     """Drafts waiting for a person: list, show, approve, reject."""
 
 
+def _check_search(words: str, param_hint: str) -> None:
+    """A search the store would refuse (too long) is a usage error naming the option."""
+    try:
+        check_search(words)
+    except StoreError as exc:
+        raise click.BadParameter(str(exc), param_hint=param_hint) from None
+
+
 @queue.command("list")
 @config_option
 @json_option
@@ -1120,10 +1128,7 @@ def queue_list(
     from storage import queries
 
     if search is not None:
-        try:
-            check_search(search)
-        except StoreError as exc:
-            raise click.BadParameter(str(exc), param_hint="--search") from None
+        _check_search(search, "--search")
     flt = queries.QueueFilter(
         status=None if status == "all" else status,
         platform=platform,
@@ -1739,12 +1744,7 @@ def search(config_file: Path | None, as_json: bool, limit: int, query: str) -> N
     quoted phrase", a prefix* and OR; anything else is searched for as written."""
     if not query.strip():
         raise click.BadParameter("give a word or phrase to search for", param_hint="QUERY")
-    from storage.store import StoreError, check_search
-
-    try:
-        check_search(query)
-    except StoreError as exc:
-        raise click.BadParameter(str(exc), param_hint="QUERY") from None
+    _check_search(query, "QUERY")
     with _store(_load(config_file)) as store:
         rows = store.search(query, limit=limit + 1)
         drafts = store.drafts_of([m.id for m in rows])

@@ -424,34 +424,51 @@ async def test_a_batch_that_cannot_be_stored_is_retried_with_backoff_and_stored_
 # -- stopping -------------------------------------------------------------------------------
 
 
-async def test_sigterm_while_a_batch_is_stored_lets_it_commit_then_stops(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.INFO, logger="earful")
+@dataclass
+class MidBatch:
+    """A daemon run that received `signals` while it stored a 1,500-post page."""
+
+    handled: list[bool]  # per fetch: the daemon, not Python's default, had them
+    batches: list[BatchSummary]
+    config: Config
+    source: Platform
+
+
+async def signalled_mid_batch(tmp_path: Path, signals: tuple[signal.Signals, ...]) -> MidBatch:
     handled: list[bool] = []
 
-    class Terminated(Platform):
+    class Signalled(Platform):
         async def fetch(self, cursor: Cursor | None) -> FetchResult:
             result = await super().fetch(cursor)
-            # The page is fetched; the operator's SIGTERM arrives now, and is handled
-            # by the daemon while the batch is judged and written.
-            handled.append(signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL)
+            # The page is fetched; the signals arrive now (the operator's SIGTERM, a
+            # closed SSH session's SIGHUP), and the daemon handles them while the
+            # batch is judged and written.
+            handled.append(all(signal.getsignal(s) is not signal.SIG_DFL for s in signals))
             if handled[-1]:
-                os.kill(os.getpid(), signal.SIGTERM)
+                for signum in signals:
+                    os.kill(os.getpid(), signum)
             else:
-                stop.set()  # fail below instead of killing the test run
+                stop.set()  # fail in the test instead of killing the test run
             return result
 
     stop = asyncio.Event()
-    big = Terminated("big", posts=1500)
+    big = Signalled("big", posts=1500)
     batches: list[BatchSummary] = []
     config = make_config(tmp_path)
     daemon = make_daemon(config, [big], on_batch=batches.append)
     await asyncio.wait_for(daemon.run(stop), timeout=60)  # returns only once stopped
-    assert handled == [True]  # the daemon, not Python's default, handled the signal
-    assert big.fetches == 1
-    assert [b.ingest.stored for b in batches] == [1500]
-    with Store.open(config.db_path) as store:
+    return MidBatch(handled, batches, config, big)
+
+
+async def test_sigterm_while_a_batch_is_stored_lets_it_commit_then_stops(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="earful")
+    run = await signalled_mid_batch(tmp_path, (signal.SIGTERM,))
+    assert run.handled == [True]  # the daemon, not Python's default, handled the signal
+    assert run.source.fetches == 1
+    assert [b.ingest.stored for b in run.batches] == [1500]
+    with Store.open(run.config.db_path) as store:
         assert store.conn.execute("SELECT count(*) FROM mentions").fetchone()[0] == 1500
         assert store.cursor("big") == {"next": 1500}
     assert logged(caplog, "stopping: finishing the batch in flight")
@@ -468,29 +485,10 @@ async def test_a_hangup_stops_cleanly_and_never_abandons_the_batch_in_flight(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, signals: tuple[signal.Signals, ...]
 ) -> None:
     caplog.set_level(logging.INFO, logger="earful")
-    handled: list[bool] = []
-
-    class HungUp(Platform):
-        async def fetch(self, cursor: Cursor | None) -> FetchResult:
-            result = await super().fetch(cursor)
-            # The page is fetched; the SSH session closes now, while it is stored.
-            handled.append(all(signal.getsignal(s) is not signal.SIG_DFL for s in signals))
-            if handled[-1]:
-                for signum in signals:
-                    os.kill(os.getpid(), signum)
-            else:
-                stop.set()  # Python's default for SIGHUP would end the test run
-            return result
-
-    stop = asyncio.Event()
-    big = HungUp("big", posts=1500)
-    batches: list[BatchSummary] = []
-    config = make_config(tmp_path)
-    daemon = make_daemon(config, [big], on_batch=batches.append)
-    await asyncio.wait_for(daemon.run(stop), timeout=60)
-    assert handled == [True]
-    assert [b.ingest.stored for b in batches] == [1500]  # stored, not abandoned
-    with Store.open(config.db_path) as store:
+    run = await signalled_mid_batch(tmp_path, signals)
+    assert run.handled == [True]
+    assert [b.ingest.stored for b in run.batches] == [1500]  # stored, not abandoned
+    with Store.open(run.config.db_path) as store:
         assert store.cursor("big") == {"next": 1500}
     assert not logged(caplog, "stopping now")
     hangups = logged(caplog, "stopping on SIGHUP", logging.WARNING)

@@ -19,10 +19,11 @@ import shutil
 import sqlite3
 import sys
 import time
+import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,7 +31,7 @@ import click
 
 from earful import __version__, locks, redaction
 from earful.config import CREDENTIAL_SECTIONS, Config, ConfigError, config_path, load_config
-from earful.display import duration, oneline, plain, safe, spreadsheet_cell, to_json
+from earful.display import counted, duration, oneline, plain, safe, spreadsheet_cell, to_json
 from listener.mention import PLATFORMS
 from rules.verdict import Disposition
 from storage.records import ReplyRecord
@@ -1605,6 +1606,77 @@ def restore_command(config_file: Path | None, as_json: bool, copy: Path, force: 
         f"restored {result.mentions:,} mentions (schema v{result.schema_version}) from "
         f"{copy} to {result.path}; start Earful again"
     )
+
+
+def _progress(total: int, label: str) -> Any:
+    """A bar on stderr where a person watches long work, or a stand-in that shows
+    nothing (its `update` takes the same count)."""
+    if total < 2000 or not sys.stderr.isatty():
+        return contextlib.nullcontext(types.SimpleNamespace(update=lambda _n: None))
+    return click.progressbar(length=total, label=label, file=sys.stderr)
+
+
+@cli.command("prune")
+@config_option
+@json_option
+@click.option(
+    "--older-than",
+    "older_than",
+    default=None,
+    metavar="DURATION",
+    help='Delete posts older than this ("400d"; at least a day). '
+    "Default: storage.keep_for in the config.",
+)
+@click.option("--dry-run", is_flag=True, help="Count what would be deleted; delete nothing.")
+@handles_errors
+def prune_command(
+    config_file: Path | None, as_json: bool, older_than: str | None, dry_run: bool
+) -> None:
+    """Delete posts older than a time, with their verdicts, drafts, callback tasks,
+    alerts and cases, except where a person still has work: a draft not decided or
+    not posted, an open task or alert, an escalated case, starred praise, or a newer
+    post in the same case. The audit log and the charts' daily counts stay. A post
+    from before the cutoff is not stored again if a source delivers it once more.
+    The daemon does this each hour when storage.keep_for is set."""
+    from listener.base import parse_duration
+
+    config = _load(config_file)
+    if older_than is not None:
+        try:
+            seconds = parse_duration(older_than, 86400.0)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--older-than'") from None
+    elif config.storage.keep_for is not None:
+        seconds = config.storage.keep_for
+    else:
+        raise click.UsageError(
+            f"say how old: --older-than 400d, or set keep_for in [storage] of {config.path}"
+        )
+    if not dry_run:
+        _check_writable(config)
+    span = timedelta(seconds=seconds)
+    with _store(config) as store:
+        verb = "counting" if dry_run else "pruning"
+        with _progress(
+            store.old_posts(span), f"{verb} posts older than {duration(seconds)}"
+        ) as bar:
+            pruned = store.prune(span, dry_run=dry_run, progress=bar.update)
+    if as_json:
+        click.echo(to_json({"dry_run": dry_run, **vars(pruned)}))
+        return
+    before = pruned.cutoff[:16].replace("T", " ") + " UTC"
+    drafts = pruned.replies + pruned.callbacks + pruned.alerts
+    click.echo(
+        f"{'would delete' if dry_run else 'deleted'} {counted(pruned.mentions, 'post')} "
+        f"from before {before}, with {counted(pruned.cases, 'case')} and "
+        f"{counted(drafts, 'draft')} ({pruned.replies:,} replies, {pruned.callbacks:,} "
+        f"callback tasks, {pruned.alerts:,} alerts)"
+    )
+    if pruned.kept:
+        click.echo(
+            f"{'would keep' if dry_run else 'kept'} {counted(pruned.kept, 'older post')}: "
+            "their cases still have work for a person, or a newer post"
+        )
 
 
 @cli.command("sources")

@@ -34,6 +34,7 @@ from earful.config_env import expand
 from earful.config_problems import Findings, Loc, key_path
 from listener.base import (
     PaceDuration,
+    RetentionDuration,
     SourceSettings,
     SpanDuration,
     TickDuration,
@@ -122,6 +123,9 @@ class BrandConfig(_Section):
 
 class StorageConfig(_Section):
     path: str = "earful.db"
+    # How long posts are kept (storage.retention): the daemon deletes older ones each
+    # hour, except where a person still has work. None: kept for ever.
+    keep_for: RetentionDuration | None = None
 
     @field_validator("path")
     @classmethod

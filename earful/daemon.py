@@ -33,6 +33,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from earful import locks
 from earful.alerts import deliver_due, reconcile_alerts
 from earful.app import Runtime
+from earful.display import counted
 from earful.outbox import publish_due, reconcile_sending
 from earful.pipeline import BatchSummary, Stages, store_batch
 from earful.source_status import record_failure
@@ -325,6 +326,23 @@ class StreamRunner:
         return delay
 
 
+def housekeeping(store: Store, keep_for: float | None) -> None:
+    """Hourly upkeep: with storage.keep_for, delete the posts that have grown older
+    than that (storage.retention); then the store's own tidying."""
+    if keep_for is not None:
+        pruned = store.prune(timedelta(seconds=keep_for))
+        if pruned.mentions:
+            log.info(
+                "retention: deleted %s from before %s with %s and %s; %s kept for open work",
+                counted(pruned.mentions, "post"),
+                pruned.cutoff,
+                counted(pruned.cases, "case"),
+                counted(pruned.replies + pruned.callbacks + pruned.alerts, "draft"),
+                counted(pruned.kept, "older post"),
+            )
+    store.tidy()
+
+
 class Daemon:
     """Owns the scheduler; sources and publishers are plain objects given to it."""
 
@@ -448,7 +466,7 @@ class Daemon:
         await self._tracked(job, "alerts")
 
     async def _housekeeping_job(self) -> None:
-        await asyncio.to_thread(self.store.tidy)
+        await asyncio.to_thread(housekeeping, self.store, self.config.storage.keep_for)
 
     def _every(
         self,

@@ -72,6 +72,11 @@ def to_json(value: Any, *, indent: int | None = 2) -> str:
     return out
 
 
+def counted(n: int, one: str, many: str | None = None) -> str:
+    """ "1 case", "2 cases", "1,204 replies" (`many` where "s" is not the plural)."""
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"
+
+
 def duration(seconds: float | None) -> str:
     if seconds is None:
         return "n/a"

@@ -173,6 +173,9 @@ TimeoutDuration = Annotated[float, _at_least(0.1)]
 # How long a state lasts (a login, a cooldown, an alert's shelf life): seconds would
 # end it before anyone could use it.
 SpanDuration = Annotated[float, _at_least(60.0)]
+# How long posts are kept: shorter than a day, and posts would go while the cases
+# they started are still being worked.
+RetentionDuration = Annotated[float, _at_least(86400.0)]
 
 
 class SourceSettings(BaseModel):

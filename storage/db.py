@@ -9,7 +9,7 @@ import sqlite3
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 
 def database_files(path: Path) -> tuple[Path, Path, Path]:
@@ -104,6 +104,12 @@ def text(value: str | None) -> str | bytes | None:
     return value
 
 
+@overload
+def iso(moment: datetime) -> str: ...
+@overload
+def iso(moment: None) -> None: ...
+@overload
+def iso(moment: datetime | None) -> str | None: ...
 def iso(moment: datetime | None) -> str | None:
     """UTC timestamps as sortable ISO 8601 text, which SQLite's date functions read."""
     if moment is None:

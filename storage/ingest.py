@@ -19,6 +19,7 @@ from responders.drafts import AUTHOR_FACING, POSTABLE, Draft, DraftKind, contact
 from rules.verdict import Disposition
 from storage.db import dumps, iso, text
 from storage.records import IngestResult, Judged
+from storage.retention import forgotten, forgotten_before
 
 # SQLite caps bound parameters per statement; lookups go in chunks of this many keys.
 _CHUNK = 300
@@ -214,10 +215,13 @@ def stored_keys(conn: sqlite3.Connection, keys: Sequence[tuple[str, str]]) -> se
 
 
 def _new_items(conn: sqlite3.Connection, batch: Sequence[Judged]) -> list[Judged]:
-    """The batch without mentions already stored (or repeated in the batch)."""
+    """The batch without mentions already stored (or repeated in the batch), or
+    pruned (storage.retention)."""
     by_key: dict[tuple[str, str], Judged] = {}
+    mark = forgotten_before(conn)
     for item in batch:
-        by_key.setdefault(item.mention.key, item)
+        if not forgotten(mark, item.mention.created_at):
+            by_key.setdefault(item.mention.key, item)
     stored = stored_keys(conn, list(by_key))
     return [item for key, item in by_key.items() if key not in stored]
 

@@ -26,6 +26,7 @@ from listener.mention import Mention
 from listener.normalize import http_url
 from responders.drafts import Contact
 from rules.verdict import Disposition
+from storage import retention
 from storage.db import connect, dumps, from_iso, iso, loads, text
 from storage.ingest import last_drafts, stored_keys, write_batch
 from storage.records import (
@@ -285,7 +286,8 @@ class Store:
         return loads(rows[0]["cursor"]) if rows else None
 
     def unseen(self, mentions: Iterable[Mention]) -> list[Mention]:
-        """The mentions not stored yet, each once, in their original order."""
+        """The mentions not stored yet, each once, in their original order; none from
+        before what a prune forgot."""
         batch: dict[tuple[str, str], Mention] = {}
         for m in mentions:
             batch.setdefault(m.key, m)
@@ -293,7 +295,12 @@ class Store:
             return []
         with self._lock:
             stored = stored_keys(self.conn, list(batch))
-        return [m for key, m in batch.items() if key not in stored]
+            mark = retention.forgotten_before(self.conn)
+        return [
+            m
+            for key, m in batch.items()
+            if key not in stored and not retention.forgotten(mark, m.created_at)
+        ]
 
     def last_contacts(
         self, authors: Iterable[tuple[str, str | None]]
@@ -317,6 +324,45 @@ class Store:
         now = iso(self.clock())
         with self._write() as conn:
             return write_batch(conn, source, batch, cursor, now)
+
+    # -- retention ------------------------------------------------------------
+
+    def old_posts(self, older_than: timedelta) -> int:
+        """How many stored posts are older than `older_than`."""
+        with self._lock:
+            return retention.old_posts(self.conn, iso(self.clock() - older_than))
+
+    def prune(
+        self,
+        older_than: timedelta,
+        *,
+        dry_run: bool = False,
+        progress: Callable[[int], None] | None = None,
+        step: int = 500,
+    ) -> retention.Pruned:
+        """Delete posts older than `older_than` with everything about them, except
+        where a person still has work (storage.retention). One transaction a step of
+        `step` posts, so the daemon's writes go on in between; `progress` hears how
+        many posts each step looked at. `dry_run`: count, delete nothing."""
+        now = self.clock()
+        cutoff = iso(now - older_than)
+        with self._lock:
+            retention.start(self.conn)
+        if not dry_run:
+            # first: a post deleted below must not be stored again meanwhile
+            with self._write() as conn:
+                retention.remember_cutoff(conn, cutoff, iso(now))
+        total = retention.Pruned(cutoff)
+        position: retention.Position | None = retention.Position()
+        while position is not None:
+            with self._snapshot() if dry_run else self._write():
+                pruned, looked, position = retention.prune_step(
+                    self.conn, cutoff, position, limit=step, dry_run=dry_run
+                )
+            total = total.plus(pruned)
+            if progress is not None and looked:
+                progress(looked)
+        return total
 
     # -- the queue ------------------------------------------------------------
 

@@ -541,6 +541,51 @@ def test_stats_text_and_json(world: World) -> None:
     assert "median time to first reply: n/a" not in text
 
 
+def _settle_everything(world: World) -> None:
+    pending = [str(r["id"]) for r in world.json("queue", "list")]
+    assert world.run("queue", "reject", *pending).exit_code == 0
+    for task in world.json("callbacks", "list"):
+        assert world.run("callbacks", "done", str(task["id"])).exit_code == 0
+
+
+def test_prune_deletes_old_settled_posts_and_a_dry_run_only_counts(world: World) -> None:
+    dry = world.run("prune", "--older-than", "1d", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    # the passer-by's post is noise; the other four wait for a person
+    assert dry.output.startswith("would delete 1 post from before ")
+    assert "would keep 4 older posts: their cases still have work" in dry.output
+    assert world.json("stats")["mentions"] == 5
+
+    _settle_everything(world)
+    done = world.json("prune", "--older-than", "1d")
+    assert done["dry_run"] is False and done["cutoff"].endswith("Z")
+    # the churn threat's case is escalated until someone resolves it
+    assert (done["mentions"], done["kept"], done["cases"], done["replies"]) == (4, 1, 3, 3)
+    assert world.json("stats")["mentions"] == 1
+    again = world.run("prune", "--older-than", "1d")
+    assert again.output.startswith("deleted 0 posts from before ")
+
+
+def test_prune_takes_its_age_from_the_config_or_asks_for_one(tmp_path: Path) -> None:
+    for folder in ("bare", "kept", "short"):
+        (tmp_path / folder).mkdir()
+    bare = World(write_config(tmp_path / "bare", POSTS))
+    asked = bare.run("prune")
+    assert asked.exit_code == 2
+    assert "say how old: --older-than 400d, or set keep_for in [storage]" in asked.output
+    too_short = bare.run("prune", "--older-than", "5h")
+    assert too_short.exit_code == 2 and "expected at least 1 day" in too_short.output
+
+    kept = World(write_config(tmp_path / "kept", POSTS, extra='[storage]\nkeep_for = "1d"\n'))
+    assert kept.run("poll").exit_code == 0
+    assert kept.json("prune", "--dry-run")["mentions"] == 1  # the noise, as above
+
+    short = World(write_config(tmp_path / "short", POSTS, extra='[storage]\nkeep_for = "2h"\n'))
+    refused = short.run("prune")
+    assert refused.exit_code == 2
+    assert "storage.keep_for" in refused.output and "at least 1 day" in refused.output
+
+
 def test_export_praise_as_csv_has_permalinks(world: World) -> None:
     result = world.run("export", "praise", "--format", "csv")
     assert result.exit_code == 0

@@ -1305,27 +1305,42 @@ def _confirm_their_edit(store: Store, reply: ReplyRecord, decider: str) -> None:
 @config_option
 @actor_option
 @click.option("--reason", default=None, help="Why, for the audit log.")
+@click.option(
+    "--close-task",
+    is_flag=True,
+    help="Also close the callback task drafted with each (a false alarm: nobody should call).",
+)
 @click.argument("reply_ids", metavar="REPLY_ID...", nargs=-1, required=True, type=ROW_ID)
 @handles_errors
 def queue_reject(
-    config_file: Path | None, actor: str | None, reason: str | None, reply_ids: tuple[int, ...]
+    config_file: Path | None,
+    actor: str | None,
+    reason: str | None,
+    close_task: bool,
+    reply_ids: tuple[int, ...],
 ) -> None:
-    """Reject drafts; they are never posted. Several ids reject each in turn: one
-    that cannot be rejected (decided already, or no such draft) is reported and the
-    rest still are; the exit code is then 1."""
+    """Reject drafts; they are never posted. Their callback tasks stay open for a
+    call unless --close-task. Several ids reject each in turn: one that cannot be
+    rejected (decided already, or no such draft) is reported and the rest still are;
+    the exit code is then 1."""
 
     refused = []
     with _store(_load(config_file)) as store:
         for reply_id in dict.fromkeys(reply_ids):  # each once, in the order given
+            closed: list[int] = []
             try:
-                store.reject(reply_id, _actor(actor), reason=reason)
+                if close_task:
+                    _reply, closed = store.reject_with_task(reply_id, _actor(actor), reason=reason)
+                else:
+                    store.reject(reply_id, _actor(actor), reason=reason)
             except (AlreadyDecided, NotFound) as exc:
                 if len(reply_ids) == 1:
                     raise Failure(str(exc)) from None
                 refused.append(reply_id)
                 click.echo(f"earful: {safe(str(exc))}", err=True)
                 continue
-            click.echo(f"rejected reply {reply_id}")
+            tasks = f" and closed callback task {', '.join(map(str, closed))}" if closed else ""
+            click.echo(f"rejected reply {reply_id}{tasks}")
     if refused:
         raise Failure(f"not rejected: {', '.join(map(str, refused))}")
 

@@ -494,9 +494,11 @@ class Store:
         params: Sequence[Any],
         detail: Mapping[str, Any] | None = None,
         body_was: str | None = None,
+        then: Callable[[sqlite3.Connection], object] | None = None,
     ) -> ReplyRecord:
         """`body_was`: the text the person decided on; the change applies only while
-        the draft still holds exactly that text (EditedSince otherwise)."""
+        the draft still holds exactly that text (EditedSince otherwise). `then`: more
+        to write in the same transaction, when the change was made."""
         placeholders = ", ".join("?" * len(expected))
         where = f"id = ? AND status IN ({placeholders})"
         guard: tuple[Any, ...] = (reply_id, *expected)
@@ -509,6 +511,8 @@ class Store:
             ).rowcount
             if changed:
                 self._audit(conn, actor, action, f"reply:{reply_id}", **(detail or {}))
+                if then is not None:
+                    then(conn)
         current = self.reply(reply_id)  # raises NotFound for an unknown id
         if not changed:
             if current.status in expected and body_was is not None and current.body != body_was:
@@ -553,6 +557,37 @@ class Store:
         )
 
     def reject(self, reply_id: int, actor: str, *, reason: str | None = None) -> ReplyRecord:
+        return self._reject(reply_id, actor, reason)
+
+    def reject_with_task(
+        self, reply_id: int, actor: str, *, reason: str | None = None
+    ) -> tuple[ReplyRecord, list[int]]:
+        """Reject a draft and close the callback tasks drafted with it that are still
+        open (a false alarm: nobody should call), in one transaction; the tasks
+        closed. A task that a later complaint of the same case raised stays."""
+        closed: list[int] = []
+
+        def close_tasks(conn: sqlite3.Connection) -> None:
+            closed.extend(
+                r[0]
+                for r in conn.execute(
+                    "SELECT k.id FROM replies r JOIN callbacks k ON k.mention_id = r.mention_id "
+                    "WHERE r.id = ? AND k.status = 'open' ORDER BY k.id",
+                    (reply_id,),
+                )
+            )
+            self._close_tasks(conn, closed, actor, reply_rejected=reply_id)
+
+        return self._reject(reply_id, actor, reason, then=close_tasks), closed
+
+    def _reject(
+        self,
+        reply_id: int,
+        actor: str,
+        reason: str | None,
+        *,
+        then: Callable[[sqlite3.Connection], object] | None = None,
+    ) -> ReplyRecord:
         now = iso(self.clock())
         return self._transition(
             reply_id,
@@ -564,7 +599,21 @@ class Store:
             "decided_by = ?, decided_at = ?",
             params=(text(reason), actor, now),
             detail={"reason": reason} if reason else None,
+            then=then,
         )
+
+    def _close_tasks(
+        self, conn: sqlite3.Connection, tasks: Sequence[int], actor: str, **why: Any
+    ) -> None:
+        """Mark these open callback tasks done by `actor`, each audited with why."""
+        now = iso(self.clock())
+        for task in tasks:
+            conn.execute(
+                "UPDATE callbacks SET status = 'done', done_by = ?, done_at = ? "
+                "WHERE id = ? AND status = 'open'",
+                (actor, now, task),
+            )
+            self._audit(conn, actor, "callback-done", f"callback:{task}", **why)
 
     def edit(
         self, reply_id: int, actor: str, body: str, *, body_was: str | None = None
@@ -898,13 +947,7 @@ class Store:
                     "SELECT id FROM callbacks WHERE case_id = ? AND status = 'open'", (case_id,)
                 )
             ]
-            conn.execute(
-                "UPDATE callbacks SET status = 'done', done_by = ?, done_at = ? "
-                "WHERE case_id = ? AND status = 'open'",
-                (actor, now, case_id),
-            )
-            for task in tasks:
-                self._audit(conn, actor, "callback-done", f"callback:{task}", case_resolved=case_id)
+            self._close_tasks(conn, tasks, actor, case_resolved=case_id)
 
         return self._case_change(
             case_id,

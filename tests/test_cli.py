@@ -276,6 +276,24 @@ def test_several_drafts_rejected_at_once_and_the_ones_that_cannot_be_are_named(
         assert store.reply(praise).status == "approved"
 
 
+def test_a_rejection_closes_the_callback_task_only_when_asked(world: World) -> None:
+    def open_tasks() -> list[str]:
+        return sorted(t["author_handle"] for t in world.json("callbacks", "list"))
+
+    assert open_tasks() == ["angry_al", "hannah_writes"]
+    kept = world.run("queue", "reject", str(world.reply_to("hannah_writes")["id"]))
+    assert kept.output.startswith("rejected reply ") and "task" not in kept.output
+    assert open_tasks() == ["angry_al", "hannah_writes"]
+
+    reply = world.reply_to("angry_al")["id"]
+    closed = world.run("queue", "reject", str(reply), "--close-task", "--as", "bob")
+    assert closed.exit_code == 0, closed.output
+    assert f"rejected reply {reply} and closed callback task " in closed.output
+    assert open_tasks() == ["hannah_writes"]
+    (done,) = [t for t in world.json("callbacks", "list", "--status", "done")]
+    assert done["author_handle"] == "angry_al" and done["done_by"] == "bob"
+
+
 def test_approving_text_someone_else_edited_shows_it_and_asks_first(world: World) -> None:
     outage = world.reply_to("hannah_writes")["id"]
     praise = world.reply_to("rhi_jones")["id"]

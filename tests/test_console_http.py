@@ -247,6 +247,35 @@ async def test_several_drafts_rejected_at_once_the_decided_ones_are_named(
     assert store.reply(4).status == "pending"
 
 
+async def test_a_rejection_can_close_the_callback_task_drafted_with_the_reply(
+    client: Client, store: Store
+) -> None:
+    def open_tasks() -> list[str]:
+        return sorted(c.author_handle or "" for c in store.callbacks("open"))
+
+    csrf = await login(client, "alice")
+    kept = await post(client, "/api/drafts/1/reject", csrf, {"reason": "we'll call instead"})
+    assert (await kept.json())["closed_tasks"] == []
+    assert open_tasks() == ["ana", "ben", "dee"]  # rejecting a reply leaves its call
+
+    one = await post(
+        client, "/api/drafts/2/reject", csrf, {"reason": "not a customer", "close_task": True}
+    )
+    assert one.status == 200
+    (task,) = (await one.json())["closed_tasks"]
+    done = [c for c in store.callbacks("done") if c.id == task]
+    assert done[0].author_handle == "ben" and done[0].done_by == "alice"
+    assert store.audit_log(subject=f"callback:{task}")[0].action == "callback-done"
+
+    many = await post(
+        client, "/api/drafts/reject", csrf, {"ids": [4], "reason": "spam", "close_task": True}
+    )
+    assert len((await many.json())["closed_tasks"]) == 1
+    assert open_tasks() == ["ana"]
+    bad = await post(client, "/api/drafts/3/reject", csrf, {"reason": "x", "close_task": "yes"})
+    assert bad.status == 400 and store.reply(3).status == "pending"
+
+
 async def test_next_and_previous_keep_to_the_queue_the_agent_chose(
     client: Client, store: Store
 ) -> None:

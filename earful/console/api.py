@@ -4,6 +4,7 @@ CSRF rule as the pages. docs/console.md lists every endpoint."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -74,6 +75,13 @@ def _text(data: dict[str, Any], key: str, *, required: bool = False) -> str | No
         return None
     if not isinstance(value, str) or (required and not value.strip()):
         raise web.HTTPBadRequest(text=f"{key} must be a non-empty string")
+    return value
+
+
+def _flag(data: dict[str, Any], key: str) -> bool:
+    value = data.get(key, False)
+    if not isinstance(value, bool):
+        raise web.HTTPBadRequest(text=f"{key} must be true or false")
     return value
 
 
@@ -185,9 +193,19 @@ async def reject(request: web.Request) -> web.StreamResponse:
     flt = queue_filter(request)  # a bad filter is a 400 before anything is decided
     data = await body_of(request)
     reason = _text(data, "reason", required=True)
+    close_task = _flag(data, "close_task")
     actor = session_of(request).name
-    reply = await db(request, lambda s: s.reject(reply_id, actor, reason=reason))
-    return ok({"reply": reply, "next": await _next_after(request, reply, flt)})
+    reply, closed = await db(request, _rejecter(close_task), reply_id, actor, reason=reason)
+    return ok(
+        {"reply": reply, "closed_tasks": closed, "next": await _next_after(request, reply, flt)}
+    )
+
+
+def _rejecter(close_task: bool) -> Callable[..., tuple[ReplyRecord, list[int]]]:
+    """Store.reject, or reject_with_task: either way (the reply, the tasks closed)."""
+    if close_task:
+        return Store.reject_with_task
+    return lambda store, *args, **kw: (Store.reject(store, *args, **kw), [])
 
 
 BULK_MAX = 200  # drafts one bulk rejection may name: a queue page holds 50
@@ -211,18 +229,21 @@ async def reject_many(request: web.Request) -> web.StreamResponse:
     data = await body_of(request)
     ids = _ids(data)
     reason = _text(data, "reason", required=True)
+    reject = _rejecter(_flag(data, "close_task"))
     actor = session_of(request).name
     rejected: list[int] = []
     refused: list[dict[str, Any]] = []
+    closed: list[int] = []
     for reply_id in ids:
         try:
-            await db(request, Store.reject, reply_id, actor, reason=reason)
+            _reply, tasks = await db(request, reject, reply_id, actor, reason=reason)
         except (AlreadyDecided, NotFound) as exc:
             refused.append({"id": reply_id, "error": str(exc)})
         else:
             rejected.append(reply_id)
+            closed += tasks
     counts = await db(request, queries.counts)
-    return ok({"rejected": rejected, "refused": refused, "counts": counts})
+    return ok({"rejected": rejected, "refused": refused, "closed_tasks": closed, "counts": counts})
 
 
 @requires("agent")

@@ -1360,6 +1360,23 @@ def queue_retry(config_file: Path | None, actor: str | None, reply_id: int) -> N
     click.echo(f"reply {reply_id} is approved again and will be posted on the next run")
 
 
+@queue.command("reopen")
+@config_option
+@actor_option
+@click.argument("reply_id", type=ROW_ID)
+@handles_errors
+def queue_reopen(config_file: Path | None, actor: str | None, reply_id: int) -> None:
+    """Undo a rejection: the draft is pending again (and a callback task closed with
+    it, by --close-task, is open again)."""
+    with _store(_load(config_file)) as store:
+        try:
+            _reply, tasks = store.reopen(reply_id, _actor(actor))
+        except AlreadyDecided as exc:
+            raise Failure(str(exc)) from None
+    again = f"; callback task {', '.join(map(str, tasks))} is open again" if tasks else ""
+    click.echo(f"reply {reply_id} is pending again{again}")
+
+
 @queue.command("mark-sent")
 @config_option
 @actor_option

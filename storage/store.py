@@ -602,6 +602,49 @@ class Store:
             then=then,
         )
 
+    def reopen(self, reply_id: int, actor: str) -> tuple[ReplyRecord, list[int]]:
+        """Undo a rejection: the draft is pending again, and the callback tasks closed
+        with it (`reject_with_task`) are open again unless someone reopened or
+        redid them since; the tasks reopened."""
+        reopened: list[int] = []
+
+        def reopen_tasks(conn: sqlite3.Connection) -> None:
+            # the rejection and what it closed are the rejecting person's audit rows
+            # from its moment on: found along audit_actor, not by reading the log
+            rejection = conn.execute(
+                "SELECT id, actor FROM audit WHERE subject = ? AND action = 'reject' "
+                "ORDER BY id DESC LIMIT 1",
+                (f"reply:{reply_id}",),
+            ).fetchone()
+            if rejection is None:
+                return
+            for row in conn.execute(
+                "SELECT subject FROM audit WHERE actor = ? AND id > ? "
+                "AND action = 'callback-done' AND json_extract(detail, '$.reply_rejected') = ?",
+                (rejection["actor"], rejection["id"], reply_id),
+            ).fetchall():
+                task = int(row["subject"].removeprefix("callback:"))
+                if conn.execute(
+                    "UPDATE callbacks SET status = 'open', done_by = NULL, done_at = NULL "
+                    "WHERE id = ? AND status = 'done'",
+                    (task,),
+                ).rowcount:
+                    reopened.append(task)
+                    self._audit(conn, actor, "callback-reopen", row["subject"], reply=reply_id)
+
+        reply = self._transition(
+            reply_id,
+            actor=actor,
+            action="reopen",
+            wanted="reopened",
+            expected=("rejected",),
+            assignments="status = 'pending', reject_reason = NULL, decided_by = NULL, "
+            "decided_at = NULL",
+            params=(),
+            then=reopen_tasks,
+        )
+        return reply, reopened
+
     def _close_tasks(
         self, conn: sqlite3.Connection, tasks: Sequence[int], actor: str, **why: Any
     ) -> None:

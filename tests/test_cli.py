@@ -293,6 +293,19 @@ def test_a_rejection_closes_the_callback_task_only_when_asked(world: World) -> N
     (done,) = [t for t in world.json("callbacks", "list", "--status", "done")]
     assert done["author_handle"] == "angry_al" and done["done_by"] == "bob"
 
+    # a rejection in error is undone, with the task it closed
+    undone = world.run("queue", "reopen", str(reply))
+    assert undone.exit_code == 0, undone.output
+    assert (
+        undone.output
+        == f"reply {reply} is pending again; callback task {done['id']} is open again\n"
+    )
+    assert world.reply_to("angry_al")["status"] == "pending"
+    assert open_tasks() == ["angry_al", "hannah_writes"]
+    twice = world.run("queue", "reopen", str(reply))
+    assert twice.exit_code == 1
+    assert f"reply {reply} cannot be reopened: it is pending (expected rejected)" in twice.output
+
 
 def test_approving_text_someone_else_edited_shows_it_and_asks_first(world: World) -> None:
     outage = world.reply_to("hannah_writes")["id"]

@@ -179,6 +179,7 @@ async def test_roles_are_enforced_on_the_server(client: Client, store: Store) ->
         ("/api/cases/1/resolve", {}),
         ("/api/callbacks/1/done", {}),
         ("/api/drafts/1/retry", {}),
+        ("/api/drafts/1/reopen", {}),
         ("/api/drafts/1/mark-sent", {"posted_id": "9"}),
         ("/api/alerts/1/retry", {}),
         ("/api/alerts/1/mark-sent", {}),
@@ -274,6 +275,13 @@ async def test_a_rejection_can_close_the_callback_task_drafted_with_the_reply(
     assert open_tasks() == ["ana"]
     bad = await post(client, "/api/drafts/3/reject", csrf, {"reason": "x", "close_task": "yes"})
     assert bad.status == 400 and store.reply(3).status == "pending"
+
+    undo = await post(client, "/api/drafts/2/reopen", csrf, {})
+    assert undo.status == 200
+    assert (await undo.json())["reopened_tasks"] == [task]
+    assert store.reply(2).status == "pending" and open_tasks() == ["ana", "ben"]
+    again = await post(client, "/api/drafts/2/reopen", csrf, {})
+    assert again.status == 409
 
 
 async def test_next_and_previous_keep_to_the_queue_the_agent_chose(

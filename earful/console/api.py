@@ -272,6 +272,16 @@ async def retry(request: web.Request) -> web.StreamResponse:
     return ok({"reply": await db(request, lambda s: s.retry(reply_id, actor))})
 
 
+@requires("agent")
+async def reopen(request: web.Request) -> web.StreamResponse:
+    """rejected -> pending (undo), with the callback tasks the rejection closed."""
+    reply_id = _id(request, "reply")
+    await no_body(request)
+    actor = session_of(request).name
+    reply, tasks = await db(request, lambda s: s.reopen(reply_id, actor))
+    return ok({"reply": reply, "reopened_tasks": tasks})
+
+
 def _posted_id(data: dict[str, Any]) -> str | None:
     """The reply's id on the platform, if the person found it: ids are printable
     and have no spaces (numbers, at:// URIs, t1_ names)."""
@@ -530,6 +540,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post("/api/drafts/{id:\\d+}/reject", reject)
     router.add_post("/api/drafts/{id:\\d+}/edit", edit)
     router.add_post("/api/drafts/{id:\\d+}/retry", retry)
+    router.add_post("/api/drafts/{id:\\d+}/reopen", reopen)
     router.add_post("/api/drafts/{id:\\d+}/mark-sent", mark_sent)
     router.add_get("/api/cases/{id:\\d+}", case_detail)
     router.add_post("/api/cases/{id:\\d+}/assign", assign)

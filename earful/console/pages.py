@@ -25,6 +25,7 @@ from earful.console.security import (
     requires,
     session_of,
 )
+from earful.console.times import time_element
 from earful.display import duration, plain, spreadsheet_cell
 from earful.source_status import SourceStatus, statuses
 from listener.normalize import http_url
@@ -67,6 +68,7 @@ def install_filters(env: jinja2.Environment) -> None:
     env.filters["duration"] = duration
     env.filters["thousands"] = lambda n: "-" if n is None else f"{n:,}"
     env.filters["audit_note"] = audit_note
+    env.filters["when"] = time_element  # the browser shows it in the viewer's zone
     env.globals["ROLE_RANK"] = ROLE_RANK
     env.globals["DECIDABLE"] = DECIDABLE
 

@@ -250,6 +250,11 @@
       for (const [field, value] of Object.entries(values)) {
         row.querySelector('[data-field="' + field + '"]').textContent = value;
       }
+      // made anew at each poll, so the age is as of this answer
+      row.querySelector('[data-field="posted"]').replaceChildren(timeElement(item.posted_at, true));
+      const taken = row.querySelector('[data-field="assignee"]');
+      taken.textContent = item.assignee ? "taken by " + item.assignee : "";
+      taken.hidden = !item.assignee;
       // the draft page keeps to this queue's filter: its next and previous are in it
       row.querySelector('[data-field="link"]').href = "/drafts/" + item.id + list.dataset.filter;
       const pick = row.querySelector(".pick");

@@ -778,19 +778,15 @@ NAMELESS = """() => Array.from(document.querySelectorAll("input, textarea, selec
     .map((el) => el.outerHTML.slice(0, 80))"""
 
 
+def every_view(reply_id: int) -> tuple[str, ...]:
+    """Each view an admin opens from the header, and one draft's page."""
+    views = ("/queue", "/callbacks", "/escalations", "/praise", "/stats", "/audit", "/users")
+    return (*views, f"/drafts/{reply_id}")
+
+
 def test_every_field_has_a_name_a_screen_reader_can_say(open_as: OpenAs, db: Store) -> None:
     w = open_as("root")
-    reply_id = pending_replies(db)[0]
-    for path in (
-        "/queue",
-        f"/drafts/{reply_id}",
-        "/callbacks",
-        "/escalations",
-        "/praise",
-        "/stats",
-        "/audit",
-        "/users",
-    ):
+    for path in every_view(pending_replies(db)[0]):
         page = w.go(path)
         assert page.evaluate(NAMELESS) == [], path
     # the charts are pictures: their figures are also there as tables
@@ -1160,16 +1156,7 @@ def test_no_page_shows_a_raw_timestamp(open_as: OpenAs, db: Store, config: Confi
     try:
         w = open_as("root")
         raw = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d|Invalid Date")
-        for path in (
-            "/queue?status=all",
-            f"/drafts/{reply_id}",
-            "/callbacks?status=all",
-            "/escalations",
-            "/praise",
-            "/stats",
-            "/audit",
-            "/users",
-        ):
+        for path in every_view(reply_id):
             page = w.go(path)
             expect(page.locator("main time.when").first).to_be_attached()
             found = raw.search(page.inner_text("main"))

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
 from aiohttp import web
 
@@ -73,15 +74,24 @@ def seeded(workdir: Path) -> Config:
     return dataclasses.replace(config, console=console)
 
 
-def ingest(store: Store, stages: Stages, text: str, *, native_id: str, handle: str) -> None:
-    """One post through the real judge, responders and Store.ingest."""
+def ingest(
+    store: Store,
+    stages: Stages,
+    text: str,
+    *,
+    native_id: str,
+    handle: str,
+    created_at: datetime | Literal["now"] | None = "now",
+) -> None:
+    """One post through the real judge, responders and Store.ingest; posted now
+    unless `created_at` says when (None: the platform did not say)."""
     mention = Mention(
         platform="x",
         native_id=native_id,
         text=text,
         author=Author(handle=handle, name=handle.title(), followers=5000),
         url=f"https://x.com/{handle}/status/{native_id}",
-        created_at=datetime.now(UTC),
+        created_at=datetime.now(UTC) if created_at == "now" else created_at,
         conversation_id=native_id,
     )
     store_batch("tests", FetchResult((mention,), None), store, stages)

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
+from zoneinfo import ZoneInfo
 
 import pytest
 from consolekit import (
@@ -128,15 +130,23 @@ def wait_until(page: Page, ready: Callable[[], object], timeout_ms: int = 5000) 
 class OpenAs(Protocol):
     """A fresh browser context's page, logged in as `name` when one is given."""
 
-    def __call__(self, name: str | None = None, *, width: int = 1280) -> Watched: ...
+    def __call__(
+        self, name: str | None = None, *, width: int = 1280, zone: str | None = None
+    ) -> Watched: ...
 
 
 @pytest.fixture
 def open_as(browser: Browser, base_url: str) -> Iterator[OpenAs]:
     contexts: list[BrowserContext] = []
 
-    def make(name: str | None = None, *, width: int = 1280) -> Watched:
-        context = browser.new_context(viewport={"width": width, "height": 900})
+    def make(name: str | None = None, *, width: int = 1280, zone: str | None = None) -> Watched:
+        # `zone`: the viewer's time zone, read in en-GB (a 24-hour clock) so the
+        # expected local times are plain to write down
+        context = browser.new_context(
+            viewport={"width": width, "height": 900},
+            timezone_id=zone,
+            locale="en-GB" if zone else None,
+        )
         contexts.append(context)
         watched = Watched(context, base_url)
         if name:
@@ -768,19 +778,15 @@ NAMELESS = """() => Array.from(document.querySelectorAll("input, textarea, selec
     .map((el) => el.outerHTML.slice(0, 80))"""
 
 
+def every_view(reply_id: int) -> tuple[str, ...]:
+    """Each view an admin opens from the header, and one draft's page."""
+    views = ("/queue", "/callbacks", "/escalations", "/praise", "/stats", "/audit", "/users")
+    return (*views, f"/drafts/{reply_id}")
+
+
 def test_every_field_has_a_name_a_screen_reader_can_say(open_as: OpenAs, db: Store) -> None:
     w = open_as("root")
-    reply_id = pending_replies(db)[0]
-    for path in (
-        "/queue",
-        f"/drafts/{reply_id}",
-        "/callbacks",
-        "/escalations",
-        "/praise",
-        "/stats",
-        "/audit",
-        "/users",
-    ):
+    for path in every_view(pending_replies(db)[0]):
         page = w.go(path)
         assert page.evaluate(NAMELESS) == [], path
     # the charts are pictures: their figures are also there as tables
@@ -950,10 +956,19 @@ def test_a_disabled_source_shows_in_the_header_and_on_stats(
 # -- review fixes (console-fixes) ---------------------------------------------------------
 
 
-def fresh_draft(db: Store, config: Config, native_id: str, text: str | None = None) -> int:
+def fresh_draft(
+    db: Store,
+    config: Config,
+    native_id: str,
+    text: str | None = None,
+    *,
+    created_at: datetime | Literal["now"] | None = "now",
+) -> int:
     """A pending draft of its own, so a test does not depend on the others' drafts."""
     post = text or f"@LumenetHelp lumenet broadband down in Leeds, no internet at all ({native_id})"
-    ingest(db, build_stages(config), post, native_id=native_id, handle=native_id)
+    ingest(
+        db, build_stages(config), post, native_id=native_id, handle=native_id, created_at=created_at
+    )
     return reply_for(db, native_id)
 
 
@@ -1052,3 +1067,100 @@ def test_a_post_with_a_huge_word_shows_whole_with_break_points_and_the_rest_on_d
     page.set_viewport_size({"width": 390, "height": 900})
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     assert not w.errors
+
+
+POSTED = datetime(2026, 11, 30, 3, 32, 10, tzinfo=UTC)
+
+
+def shown_in(zone: str, moment: datetime) -> str:
+    """`moment` as console.js shows it to a viewer in `zone` (en-GB, as open_as
+    sets it): "30 Nov 2026, 12:32 GMT+9"."""
+    local = moment.astimezone(ZoneInfo(zone))
+    offset = local.utcoffset() or timedelta()
+    return f"{local.day} {local:%b %Y, %H:%M} GMT{int(offset.total_seconds() // 3600):+d}"
+
+
+@pytest.mark.parametrize(
+    ("zone", "local"),
+    [("Asia/Tokyo", "30 Nov 2026, 12:32 GMT+9"), ("America/New_York", "29 Nov 2026, 22:32 GMT-5")],
+)
+def test_times_show_in_the_viewers_zone_with_the_exact_utc_time_in_the_title(
+    open_as: OpenAs, db: Store, config: Config, zone: str, local: str
+) -> None:
+    assert shown_in(zone, POSTED) == local
+    reply_id = fresh_draft(db, config, "zone-" + zone.split("/")[1].lower(), created_at=POSTED)
+    w = open_as("alice", zone=zone)
+    page = w.go(f"/drafts/{reply_id}")
+    posted = page.locator("article.mention.focus time.when")
+    expect(posted).to_have_text(local)  # from the server's <time>
+    expect(posted).to_have_attribute("title", "2026-11-30 03:32:10 UTC")
+    expect(posted).to_have_attribute("datetime", "2026-11-30T03:32:10.000Z")
+    # times the script writes from the API's JSON: the History after a change,
+    # and who decided when
+    page.keyboard.press("m")
+    expect(page.locator("#history")).to_contain_text("alice · case assign")
+    page.click("#approve")
+    expect(page.locator("#reply-status")).to_have_text("approved")
+    decided = db.reply(reply_id).decided_at
+    assert decided is not None
+    at = datetime.fromisoformat(decided)
+    exact = at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    for stamp in (page.locator("#decided time.when"), page.locator("#history time.when").first):
+        expect(stamp).to_have_text(shown_in(zone, at))
+        expect(stamp).to_have_attribute("title", exact)
+    w.shot("case-times-" + zone.split("/")[1].lower())
+    assert "Invalid Date" not in page.inner_text("main")
+    assert not w.errors
+
+
+def test_a_queue_row_shows_its_posts_age_and_who_took_its_case(
+    open_as: OpenAs, db: Store, config: Config
+) -> None:
+    def post(native_id: str, created_at: datetime | None) -> int:
+        text = (
+            f"@LumenetHelp lumenet internet down AGAIN, no broadband, furious agecheck {native_id}"
+        )
+        return fresh_draft(db, config, native_id, text, created_at=created_at)
+
+    aged = post("aged-1", datetime.now(UTC) - timedelta(hours=3, minutes=10))
+    timeless = post("aged-2", None)  # the platform did not say when
+    w = open_as("alice")
+    page = w.page
+    page.clock.install()  # the page's clock: the test moves it an hour on below
+    w.go("/queue?q=agecheck")
+    row = page.locator(f'li.queue-item[data-id="{aged}"]')
+    taken = row.locator('[data-field="assignee"]')
+    expect(row.locator("time.age")).to_have_text("3 h ago")
+    expect(row.locator("time.age")).to_have_attribute("title", re.compile(r"\(20\d\d-.* UTC\)$"))
+    expect(taken).to_be_hidden()
+    unknown = page.locator(f'li.queue-item[data-id="{timeless}"] [data-field="posted"]')
+    expect(unknown).to_have_text("time unknown")
+    case_id = db.reply(aged).case_id
+    assert case_id is not None
+    db.assign_case(case_id, "bob", "bob")
+    with page.expect_response(re.compile(r"/api/queue\?")):
+        page.clock.fast_forward("01:00:00")  # an hour on: the page asks for its rows again
+    expect(row.locator("time.age")).to_have_text("4 h ago")
+    expect(taken).to_have_text("taken by bob")
+    expect(unknown).to_have_text("time unknown")  # from the JSON too, never "Invalid Date"
+    w.shot("queue-age-assignee")
+    page.reload()
+    expect(taken).to_have_text("taken by bob")  # as the server writes the row
+    assert not w.errors
+
+
+def test_no_page_shows_a_raw_timestamp(open_as: OpenAs, db: Store, config: Config) -> None:
+    reply_id = fresh_draft(db, config, "raw-1")
+    db.approve(reply_id, "bob")
+    health.record_ok(db, config.sources[0].name)  # the stats page's "last good poll"
+    try:
+        w = open_as("root")
+        raw = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d|Invalid Date")
+        for path in every_view(reply_id):
+            page = w.go(path)
+            expect(page.locator("main time.when").first).to_be_attached()
+            found = raw.search(page.inner_text("main"))
+            assert found is None, f"{path} shows {found.group()!r}"
+        assert not w.errors
+    finally:
+        db.conn.execute("DELETE FROM source_health")  # the module's later tests see none

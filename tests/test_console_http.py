@@ -368,6 +368,22 @@ async def test_queue_polling_returns_only_newer_drafts(client: Client, store: St
     assert data["latest"] == 4 and data["counts"]["pending"] == 4
 
 
+async def test_queue_items_carry_their_posts_time_and_their_cases_assignee(
+    client: Client, store: Store
+) -> None:
+    await login(client, "alice")
+    reply = store.reply(1)
+    assert reply.case_id is not None
+    store.assign_case(reply.case_id, "bob", "bob")
+    items = {i["id"]: i for i in (await (await client.get("/api/queue")).json())["items"]}
+    assert items[1]["posted_at"] == "2026-11-20T09:00:00.000Z"  # the post's, not the draft's
+    assert items[1]["assignee"] == "bob"
+    assert items[4]["assignee"] is None
+    page = await (await client.get("/queue")).text()
+    assert "taken by bob" in page
+    assert 'datetime="2026-11-20T09:00:00.000Z"' in page
+
+
 async def test_odd_unicode_renders(client: Client) -> None:
     await login(client, "alice")
     page = await client.get("/queue")

@@ -17,6 +17,7 @@ from earful.console.pages import (
     query_int,
     query_limit,
     queue_filter,
+    queue_rows,
     source_statuses,
     stats_days,
 )
@@ -104,7 +105,7 @@ async def queue(request: web.Request) -> web.StreamResponse:
     items, counts, latest = await asyncio.gather(
         db(
             request,
-            queries.queue,
+            queue_rows,
             flt,
             limit=limit,
             offset=offset,

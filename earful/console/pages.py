@@ -8,6 +8,7 @@ import csv
 import io
 import json
 from collections.abc import Callable
+from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -25,6 +26,7 @@ from earful.console.security import (
     requires,
     session_of,
 )
+from earful.console.times import time_element
 from earful.display import duration, plain, spreadsheet_cell
 from earful.source_status import SourceStatus, statuses
 from listener.normalize import http_url
@@ -32,9 +34,10 @@ from responders.limits import LIMITS
 from rules.verdict import Disposition
 from storage import health, queries
 from storage.queries import QueueFilter
+from storage.records import ReplyRecord
 from storage.schema import REPLY_STATUSES, ROLES
 from storage.sessions import Session
-from storage.store import DECIDABLE, MAX_SEARCH
+from storage.store import DECIDABLE, MAX_SEARCH, NotFound, Store
 
 T = TypeVar("T")
 
@@ -67,6 +70,7 @@ def install_filters(env: jinja2.Environment) -> None:
     env.filters["duration"] = duration
     env.filters["thousands"] = lambda n: "-" if n is None else f"{n:,}"
     env.filters["audit_note"] = audit_note
+    env.filters["when"] = time_element  # the browser shows it in the viewer's zone
     env.globals["ROLE_RANK"] = ROLE_RANK
     env.globals["DECIDABLE"] = DECIDABLE
 
@@ -176,6 +180,52 @@ def queue_query(request: web.Request) -> str:
     return "?" + urlencode(kept) if kept else ""
 
 
+@dataclass(frozen=True, slots=True)
+class QueueRow(ReplyRecord):
+    """A queue row: the draft, when its post was made (for its age) and who has
+    taken its case."""
+
+    posted_at: str | None = None
+    assignee: str | None = None
+
+
+def queue_rows(
+    store: Store,
+    flt: QueueFilter,
+    *,
+    limit: int,
+    offset: int = 0,
+    since: int | None = None,
+) -> list[QueueRow]:
+    """queries.queue's drafts with their posts' times and their cases' assignees,
+    read through the store's own lookups (primary keys): each post and case once,
+    for a page of at most 200 drafts."""
+    replies = queries.queue(store, flt, limit=limit, offset=offset, since=since)
+    mentions = {i: _or_none(store.mention, i) for i in {r.mention_id for r in replies}}
+    cases = {i: _or_none(store.case, i) for i in {r.case_id for r in replies} if i is not None}
+    rows = []
+    for r in replies:
+        mention = mentions[r.mention_id]
+        case = cases.get(r.case_id) if r.case_id is not None else None
+        rows.append(
+            QueueRow(
+                **{f.name: getattr(r, f.name) for f in fields(ReplyRecord)},
+                posted_at=mention.created_at if mention else None,
+                assignee=case.assignee if case else None,
+            )
+        )
+    return rows
+
+
+def _or_none(read: Callable[[int], T], row_id: int) -> T | None:
+    # a post or case removed since the queue was read has nothing to show; its
+    # draft is gone from the next read
+    try:
+        return read(row_id)
+    except NotFound:
+        return None
+
+
 def queue_filter(request: web.Request) -> QueueFilter:
     q = request.query
     status = q.get("status", "pending")
@@ -207,7 +257,7 @@ async def queue_page(request: web.Request) -> web.StreamResponse:
     flt = queue_filter(request)
     offset = max(query_int(request, "offset", 0) or 0, 0)
     items, latest = await asyncio.gather(
-        db(request, queries.queue, flt, limit=PAGE_SIZE, offset=offset),
+        db(request, queue_rows, flt, limit=PAGE_SIZE, offset=offset),
         db(request, queries.latest_reply_id),
     )
     others = []

@@ -127,6 +127,72 @@
     setCount("failed-count", counts.failed);
   }
 
+  // -- times -----------------------------------------------------------------
+  // The server writes every time as <time class="when" datetime="...Z"> holding
+  // a readable UTC text (earful/console/times.py); here it becomes the viewer's
+  // own time, with the zone, and the exact UTC time goes in its title. A queue
+  // row's post time (class "age") becomes how long ago it was instead.
+
+  // Only ISO 8601 date-times: Date() alone reads "1" or "May" as some time.
+  const STAMP = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/i;
+  function moment(value) {
+    if (typeof value !== "string" || !STAMP.test(value.trim())) return null;
+    let text = value.trim().replace(" ", "T");
+    if (!/(Z|[+-]\d{2}:?\d{2})$/i.test(text)) text += "Z"; // no zone: UTC, as the store writes
+    const when = new Date(text);
+    return Number.isNaN(when.getTime()) ? null : when;
+  }
+  const localTime = new Intl.DateTimeFormat(undefined, {
+    year: "numeric",
+    month: "short",
+    day: "numeric",
+    hour: "numeric",
+    minute: "2-digit",
+    timeZoneName: "short",
+  });
+  // the same text as times.exact_utc on the server
+  const exactUtc = (when) => when.toISOString().slice(0, 19).replace("T", " ") + " UTC";
+  function ago(when, now) {
+    const minutes = Math.floor((now - when) / 60000);
+    if (minutes < 1) return "just now"; // a clock a little ahead says no less
+    if (minutes < 60) return minutes + " min ago";
+    const hours = Math.floor(minutes / 60);
+    return hours < 24 ? hours + " h ago" : Math.floor(hours / 24) + " d ago";
+  }
+  function showTime(el, when, now) {
+    if (el.classList.contains("age")) {
+      el.textContent = ago(when, now);
+      el.title = localTime.format(when) + " (" + exactUtc(when) + ")";
+    } else {
+      el.textContent = localTime.format(when);
+      el.title = exactUtc(when);
+    }
+  }
+  // Every server-written time under `root`, in the viewer's zone.
+  function localTimes(root) {
+    const now = Date.now();
+    root.querySelectorAll("time.when[datetime]").forEach((el) => {
+      const when = moment(el.getAttribute("datetime"));
+      if (when) showTime(el, when, now);
+    });
+  }
+  // A time from the API as the server would have written it, then shown locally;
+  // a missing or unreadable one says so, never "Invalid Date".
+  function timeElement(value, age) {
+    const when = moment(value);
+    if (!when) {
+      const unknown = document.createElement("span");
+      unknown.className = "when unknown";
+      unknown.textContent = "time unknown";
+      return unknown;
+    }
+    const el = document.createElement("time");
+    el.className = age ? "when age" : "when";
+    el.dateTime = when.toISOString();
+    showTime(el, when, Date.now());
+    return el;
+  }
+
   // a draft a person may still edit, approve or reject (storage.store.DECIDABLE)
   const decidableStatus = (status) => status === "pending" || status === "failed";
 
@@ -184,6 +250,11 @@
       for (const [field, value] of Object.entries(values)) {
         row.querySelector('[data-field="' + field + '"]').textContent = value;
       }
+      // made anew at each poll, so the age is as of this answer
+      row.querySelector('[data-field="posted"]').replaceChildren(timeElement(item.posted_at, true));
+      const taken = row.querySelector('[data-field="assignee"]');
+      taken.textContent = item.assignee ? "taken by " + item.assignee : "";
+      taken.hidden = !item.assignee;
       // the draft page keeps to this queue's filter: its next and previous are in it
       row.querySelector('[data-field="link"]').href = "/drafts/" + item.id + list.dataset.filter;
       const pick = row.querySelector(".pick");
@@ -422,15 +493,15 @@
         ]);
         setCounts(counts);
         if (kase) showCase(kase.case);
-        const lines = [];
-        if (draft) draft.history.forEach((h) => lines.push(h.at + " · " + h.actor + " · " + h.action));
-        if (kase) kase.history.forEach((h) => lines.push(h.at + " · " + h.actor + " · case " + h.action + said(h.detail)));
+        const lines = []; // [when, what]
+        if (draft) draft.history.forEach((h) => lines.push([h.at, h.actor + " · " + h.action]));
+        if (kase) kase.history.forEach((h) => lines.push([h.at, h.actor + " · case " + h.action + said(h.detail)]));
         const list = document.getElementById("history");
         if (list && lines.length) {
           list.replaceChildren(
-            ...lines.map((line) => {
+            ...lines.map(([at, what]) => {
               const item = document.createElement("li");
-              item.textContent = line;
+              item.append(timeElement(at), " · " + what);
               return item;
             })
           );
@@ -443,9 +514,13 @@
     function decided(reply) {
       document.getElementById("reply-status").textContent = reply.status;
       head.dataset.status = reply.status;
-      let line = "decided by " + reply.decided_by + " at " + reply.decided_at;
-      if (reply.reject_reason) line += ": " + reply.reject_reason;
-      document.getElementById("decided").textContent = line;
+      document
+        .getElementById("decided")
+        .replaceChildren(
+          "decided by " + reply.decided_by + " at ",
+          timeElement(reply.decided_at),
+          reply.reject_reason ? ": " + reply.reject_reason : ""
+        );
       document.querySelectorAll("#actions button, #actions input").forEach((el) => {
         el.disabled = true;
       });
@@ -894,6 +969,7 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    localTimes(document);
     if (page === "queue") queuePage();
     if (page === "case") casePage();
     if (page === "praise") praisePage();

@@ -22,6 +22,7 @@ from storage.records import (
     CallbackRecord,
     CaseRecord,
     MentionRecord,
+    QueueRow,
     ReplyRecord,
     _FromRow,
 )
@@ -116,11 +117,26 @@ def _fts_phrase(query: str) -> str:
     return '"' + query.replace('"', '""') + '"'
 
 
+# What a queue row adds to a reply: its post's time and its case's assignee (a
+# primary-key lookup for each row returned, not for each row looked at).
+_QUEUE_SELECT = _REPLY_SELECT.replace(
+    "SELECT r.*,",
+    "SELECT m.created_at AS posted_at, "
+    "(SELECT assignee FROM cases WHERE id = r.case_id) AS assignee, r.*,",
+    1,
+)
+
+
 def _filtered(
-    store: Store, flt: QueueFilter, extra: str, extra_params: Sequence[Any], tail: str
+    store: Store,
+    flt: QueueFilter,
+    extra: str,
+    extra_params: Sequence[Any],
+    tail: str,
+    select: str = _REPLY_SELECT,
 ) -> list[sqlite3.Row]:
-    """Rows of _REPLY_SELECT that pass the filter and `extra`, then `tail` (ORDER
-    BY, LIMIT; its parameters end `extra_params`)."""
+    """Rows of `select` (a reply and its post) that pass the filter and `extra`,
+    then `tail` (ORDER BY, LIMIT; its parameters end `extra_params`)."""
     where: list[str] = []
     params: list[Any] = []
     for column, value in (
@@ -145,7 +161,7 @@ def _filtered(
         params.append(text(words))
     if extra:
         where.append(extra)
-    sql = _REPLY_SELECT + (" WHERE " + " AND ".join(where) if where else "") + " " + tail
+    sql = select + (" WHERE " + " AND ".join(where) if where else "") + " " + tail
     params += extra_params
     try:
         return _rows(store, sql, params)
@@ -168,14 +184,13 @@ def queue(
     limit: int = 50,
     offset: int = 0,
     since: int | None = None,
-) -> list[ReplyRecord]:
+) -> list[QueueRow]:
     """Drafts most urgent first (then most interesting, then oldest); with `since`,
     only those newer than that reply id (what a page polling for news wants)."""
     extra, params = ("r.id > ?", [since]) if since is not None else ("", [])
-    rows = _filtered(
-        store, flt, extra, [*params, limit, offset], _QUEUE_ORDER + " LIMIT ? OFFSET ?"
-    )
-    return [ReplyRecord.from_row(r) for r in rows]
+    tail = _QUEUE_ORDER + " LIMIT ? OFFSET ?"
+    rows = _filtered(store, flt, extra, [*params, limit, offset], tail, _QUEUE_SELECT)
+    return [QueueRow.from_row(r) for r in rows]
 
 
 def latest_reply_id(store: Store) -> int:

@@ -95,6 +95,15 @@ class ReplyRecord(_FromRow):
 
 
 @dataclass(frozen=True, slots=True)
+class QueueRow(ReplyRecord):
+    """A queue row: the draft, when its post was made (for its age) and who has
+    taken its case."""
+
+    posted_at: str | None = None
+    assignee: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class MentionRecord(_FromRow):
     id: int
     platform: str

@@ -17,7 +17,6 @@ from earful.console.pages import (
     query_int,
     query_limit,
     queue_filter,
-    queue_rows,
     source_statuses,
     stats_days,
 )
@@ -103,14 +102,7 @@ async def queue(request: web.Request) -> web.StreamResponse:
     limit = query_limit(request, 50, 200)
     offset = max(query_int(request, "offset", 0) or 0, 0)
     items, counts, latest = await asyncio.gather(
-        db(
-            request,
-            queue_rows,
-            flt,
-            limit=limit,
-            offset=offset,
-            since=since,
-        ),
+        db(request, queries.queue, flt, limit=limit, offset=offset, since=since),
         db(request, queries.counts),
         db(request, queries.latest_reply_id),
     )

@@ -8,7 +8,6 @@ import csv
 import io
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -34,10 +33,9 @@ from responders.limits import LIMITS
 from rules.verdict import Disposition
 from storage import health, queries
 from storage.queries import QueueFilter
-from storage.records import ReplyRecord
 from storage.schema import REPLY_STATUSES, ROLES
 from storage.sessions import Session
-from storage.store import DECIDABLE, MAX_SEARCH, NotFound, Store
+from storage.store import DECIDABLE, MAX_SEARCH
 
 T = TypeVar("T")
 
@@ -180,52 +178,6 @@ def queue_query(request: web.Request) -> str:
     return "?" + urlencode(kept) if kept else ""
 
 
-@dataclass(frozen=True, slots=True)
-class QueueRow(ReplyRecord):
-    """A queue row: the draft, when its post was made (for its age) and who has
-    taken its case."""
-
-    posted_at: str | None = None
-    assignee: str | None = None
-
-
-def queue_rows(
-    store: Store,
-    flt: QueueFilter,
-    *,
-    limit: int,
-    offset: int = 0,
-    since: int | None = None,
-) -> list[QueueRow]:
-    """queries.queue's drafts with their posts' times and their cases' assignees,
-    read through the store's own lookups (primary keys): each post and case once,
-    for a page of at most 200 drafts."""
-    replies = queries.queue(store, flt, limit=limit, offset=offset, since=since)
-    mentions = {i: _or_none(store.mention, i) for i in {r.mention_id for r in replies}}
-    cases = {i: _or_none(store.case, i) for i in {r.case_id for r in replies} if i is not None}
-    rows = []
-    for r in replies:
-        mention = mentions[r.mention_id]
-        case = cases.get(r.case_id) if r.case_id is not None else None
-        rows.append(
-            QueueRow(
-                **{f.name: getattr(r, f.name) for f in fields(ReplyRecord)},
-                posted_at=mention.created_at if mention else None,
-                assignee=case.assignee if case else None,
-            )
-        )
-    return rows
-
-
-def _or_none(read: Callable[[int], T], row_id: int) -> T | None:
-    # a post or case removed since the queue was read has nothing to show; its
-    # draft is gone from the next read
-    try:
-        return read(row_id)
-    except NotFound:
-        return None
-
-
 def queue_filter(request: web.Request) -> QueueFilter:
     q = request.query
     status = q.get("status", "pending")
@@ -257,7 +209,7 @@ async def queue_page(request: web.Request) -> web.StreamResponse:
     flt = queue_filter(request)
     offset = max(query_int(request, "offset", 0) or 0, 0)
     items, latest = await asyncio.gather(
-        db(request, queue_rows, flt, limit=PAGE_SIZE, offset=offset),
+        db(request, queries.queue, flt, limit=PAGE_SIZE, offset=offset),
         db(request, queries.latest_reply_id),
     )
     others = []

@@ -227,6 +227,53 @@ def test_reject_with_a_reason(open_as: OpenAs, db: Store) -> None:
     )
 
 
+def _with_open_tasks(db: Store) -> list[int]:
+    """Pending replies with an open callback task drafted with them."""
+    return [
+        row[0]
+        for row in db.conn.execute(
+            "SELECT r.id FROM replies r JOIN callbacks k ON k.mention_id = r.mention_id "
+            "WHERE r.status = 'pending' AND k.status = 'open' ORDER BY r.id"
+        )
+    ]
+
+
+def _task_status(db: Store, reply_id: int) -> str:
+    row = db.conn.execute(
+        "SELECT k.status FROM replies r JOIN callbacks k ON k.mention_id = r.mention_id "
+        "WHERE r.id = ?",
+        (reply_id,),
+    ).fetchone()
+    return str(row[0])
+
+
+def test_a_rejection_can_close_its_task_and_is_undone_with_it(open_as: OpenAs, db: Store) -> None:
+    reply_id = _with_open_tasks(db)[0]
+    w = open_as("bob")
+    page = w.go(f"/drafts/{reply_id}")
+    expect(page.locator("#reopen-row")).to_be_hidden()
+    page.fill("#reject-reason", "a joke, not a complaint")
+    page.check("#reject-close-task")
+    page.click("#reject")
+    expect(page.locator("#flash")).to_contain_text("Its callback task is closed.")
+    assert db.reply(reply_id).status == "rejected" and _task_status(db, reply_id) == "done"
+
+    page.click("#reopen")
+    expect(page.locator("#reply-status")).to_have_text("pending")
+    expect(page.locator("#reopen-row")).to_be_hidden()
+    expect(page.locator("#reject-close-task")).not_to_be_checked()
+    assert _task_status(db, reply_id) == "open"
+    page.fill("#reject-reason", "we'll call instead")
+    page.click("#reject")  # the box left alone: the call is still to be made
+    expect(page.locator("#flash")).to_have_text(re.compile("^Rejected. Press j"))
+    assert _task_status(db, reply_id) == "open"
+    w.go(f"/drafts/{reply_id}")  # a rejected draft offers the undo when opened later
+    expect(page.locator("#reopen-row")).to_be_visible()
+    page.click("#reopen")
+    expect(page.locator("#reply-status")).to_have_text("pending")
+    assert not w.errors
+
+
 def test_two_agents_approve_the_same_draft_one_wins(open_as: OpenAs, db: Store) -> None:
     reply_id = pending_replies(db)[3]
     first, second = open_as("alice"), open_as("bob")
@@ -683,6 +730,21 @@ def test_several_drafts_are_picked_and_rejected_at_once(open_as: OpenAs, db: Sto
     viewer = open_as("vera").go("/queue")
     expect(viewer.locator("#queue li.queue-item").first).to_be_visible()
     expect(viewer.locator(".pick, #bulk")).to_have_count(0)
+
+
+def test_drafts_rejected_at_once_can_close_their_tasks(open_as: OpenAs, db: Store) -> None:
+    w = open_as("alice")
+    page = w.go("/queue")
+    shown = set(_shown(page))
+    reply_id = next(i for i in _with_open_tasks(db) if i in shown)
+    page.check(f'#queue li.queue-item[data-id="{reply_id}"] .pick')
+    page.fill("#bulk-reason", "not our customer")
+    page.check("#bulk-close-tasks")
+    w.accept = True
+    page.click("#bulk button[type=submit]")
+    expect(page.locator("#flash")).to_contain_text("Rejected 1. Closed 1 callback task.")
+    assert _task_status(db, reply_id) == "done"
+    assert not w.errors
 
 
 def test_a_filtered_queue_is_worked_through_in_its_own_order(open_as: OpenAs, db: Store) -> None:

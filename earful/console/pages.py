@@ -278,6 +278,12 @@ async def draft_page(request: web.Request) -> web.StreamResponse:
             "people": people,
             "limit_text": _limit_text(detail.reply.platform),
             "queue_query": queue_query(request),
+            # the open tasks drafted with this reply: a rejection may close them
+            "own_tasks": [
+                c
+                for c in detail.callbacks
+                if c.mention_id == detail.reply.mention_id and c.status == "open"
+            ],
             "liked": detail.reply.kind == "thanks"
             and detail.reply.platform in request.app[SETTINGS].thanks_liked,
             "case_history": (

@@ -376,7 +376,12 @@
         if (!window.confirm("Reject " + what + "? They will never be posted.")) return;
         busy = true;
         try {
-          const data = await api("POST", "/api/drafts/reject", { ids: ids, reason: reason.value });
+          const closeTasks = document.getElementById("bulk-close-tasks").checked;
+          const data = await api("POST", "/api/drafts/reject", {
+            ids: ids,
+            reason: reason.value,
+            close_task: closeTasks,
+          });
           data.rejected.forEach((id) => {
             const row = list.querySelector('li.queue-item[data-id="' + id + '"]');
             // a list of all statuses keeps the row: the next poll shows it rejected
@@ -384,7 +389,9 @@
           });
           setCounts(data.counts);
           reason.value = "";
-          const done = "Rejected " + data.rejected.length + ".";
+          const tasks = data.closed_tasks.length;
+          const closed = tasks ? " Closed " + tasks + (tasks === 1 ? " callback task." : " callback tasks.") : "";
+          const done = "Rejected " + data.rejected.length + "." + closed;
           if (data.refused.length) {
             flash(done + " Not rejected: " + data.refused.map((r) => r.error).join("; "), "error");
           } else {
@@ -623,10 +630,16 @@
       }
       return once(async () => {
         try {
-          const data = await api("POST", "/api/drafts/" + replyId + "/reject" + location.search, { reason: input.value });
+          const closeTask = document.getElementById("reject-close-task");
+          const data = await api("POST", "/api/drafts/" + replyId + "/reject" + location.search, {
+            reason: input.value,
+            close_task: Boolean(closeTask && closeTask.checked),
+          });
           head.dataset.status = data.reply.status;
           decided(data.reply);
-          flash("Rejected. Press j for the next draft.", "ok");
+          const closed = data.closed_tasks.length ? " Its callback task is closed." : "";
+          flash("Rejected." + closed + " Press j for the next draft, or Reopen to undo.", "ok");
+          document.getElementById("reopen-row").hidden = false;
           if (data.next) head.dataset.next = data.next;
         } catch (e) {
           const own = mine(e, true);
@@ -703,6 +716,18 @@
     on("approve", approve);
     on("save-edit", saveEdit);
     on("reject", reject);
+    // Undo a rejection: the draft (and a task the rejection closed) is open again;
+    // the page is read afresh, since every control on it changes.
+    on("reopen", () =>
+      once(async () => {
+        try {
+          await api("POST", "/api/drafts/" + replyId + "/reopen", {});
+          location.reload();
+        } catch (e) {
+          flash(e.message, "error");
+        }
+      })
+    );
     const postedId = document.getElementById("posted-id");
     on("mark-sent", () =>
       settle("mark-sent", { posted_id: postedId.value.trim() || null }, "Marked sent; it will not be posted again.")

@@ -20,7 +20,7 @@ import sqlite3
 import sys
 import time
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -1327,10 +1327,11 @@ def queue_reject(
     refused = []
     with _store(_load(config_file)) as store:
         for reply_id in dict.fromkeys(reply_ids):  # each once, in the order given
-            closed: list[int] = []
+            tasks = ""
             try:
                 if close_task:
-                    _reply, closed = store.reject_with_task(reply_id, _actor(actor), reason=reason)
+                    rejection = store.reject_with_task(reply_id, _actor(actor), reason=reason)
+                    tasks = _tasks_said(rejection.closed_tasks, rejection.kept_tasks)
                 else:
                     store.reject(reply_id, _actor(actor), reason=reason)
             except (AlreadyDecided, NotFound) as exc:
@@ -1339,10 +1340,19 @@ def queue_reject(
                 refused.append(reply_id)
                 click.echo(f"earful: {safe(str(exc))}", err=True)
                 continue
-            tasks = f" and closed callback task {', '.join(map(str, closed))}" if closed else ""
             click.echo(f"rejected reply {reply_id}{tasks}")
     if refused:
         raise Failure(f"not rejected: {', '.join(map(str, refused))}")
+
+
+def _tasks_said(closed: Sequence[int], kept: Sequence[int]) -> str:
+    said = f" and closed callback task {', '.join(map(str, closed))}" if closed else ""
+    if kept:
+        said += (
+            f"; callback task {', '.join(map(str, kept))} stays open: a later complaint "
+            "in its case needs it"
+        )
+    return said
 
 
 @queue.command("retry")

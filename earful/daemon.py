@@ -326,11 +326,14 @@ class StreamRunner:
         return delay
 
 
-def housekeeping(store: Store, keep_for: float | None) -> None:
+def housekeeping(
+    store: Store, keep_for: float | None, *, stopping: Callable[[], bool] = lambda: False
+) -> None:
     """Hourly upkeep: with storage.keep_for, delete the posts that have grown older
-    than that (storage.retention); then the store's own tidying."""
+    than that (storage.retention); then the store's own tidying. `stopping`: the
+    daemon is stopping, so a long prune ends after its current step."""
     if keep_for is not None:
-        pruned = store.prune(timedelta(seconds=keep_for))
+        pruned = store.prune(timedelta(seconds=keep_for), stopping=stopping)
         if pruned.mentions:
             log.info(
                 "retention: deleted %s from before %s with %s and %s; %s kept for open work",
@@ -340,7 +343,8 @@ def housekeeping(store: Store, keep_for: float | None) -> None:
                 counted(pruned.replies + pruned.callbacks + pruned.alerts, "draft"),
                 counted(pruned.kept, "older post"),
             )
-    store.tidy()
+    if not stopping():
+        store.tidy()
 
 
 class Daemon:
@@ -466,7 +470,18 @@ class Daemon:
         await self._tracked(job, "alerts")
 
     async def _housekeeping_job(self) -> None:
-        await asyncio.to_thread(housekeeping, self.store, self.config.storage.keep_for)
+        async def job(track: Callable[[str], None]) -> None:
+            # waited for at shutdown like a batch being stored: a prune ends after
+            # the step in hand (under a second), not with the connection closed under it
+            track("store")
+            await asyncio.to_thread(
+                housekeeping,
+                self.store,
+                self.config.storage.keep_for,
+                stopping=lambda: self._stopping,
+            )
+
+        await self._tracked(job, "housekeeping")
 
     def _every(
         self,

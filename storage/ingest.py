@@ -19,7 +19,6 @@ from responders.drafts import AUTHOR_FACING, POSTABLE, Draft, DraftKind, contact
 from rules.verdict import Disposition
 from storage.db import dumps, iso, text
 from storage.records import IngestResult, Judged
-from storage.retention import forgotten, forgotten_before
 
 # SQLite caps bound parameters per statement; lookups go in chunks of this many keys.
 _CHUNK = 300
@@ -201,27 +200,27 @@ def _next_id(conn: sqlite3.Connection, table: str) -> int:
 
 
 def stored_keys(conn: sqlite3.Connection, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Which of these (platform, native_id) keys are stored already."""
+    """Which of these (platform, native_id) keys are stored already, or were and
+    have been pruned (storage.retention): either way, not new."""
     found: set[tuple[str, str]] = set()
     for start in range(0, len(keys), _CHUNK):
         chunk = keys[start : start + _CHUNK]
         where = " OR ".join(["(platform = ? AND native_id = CAST(? AS TEXT))"] * len(chunk))
         params = [p for platform, nid in chunk for p in (platform, text(nid))]
         for platform, native_id in conn.execute(
-            f"SELECT platform, native_id FROM mentions WHERE {where}", params
+            f"SELECT platform, native_id FROM mentions WHERE {where} "
+            f"UNION ALL SELECT platform, native_id FROM pruned_posts WHERE {where}",
+            params * 2,
         ):
             found.add((platform, native_id))
     return found
 
 
 def _new_items(conn: sqlite3.Connection, batch: Sequence[Judged]) -> list[Judged]:
-    """The batch without mentions already stored (or repeated in the batch), or
-    pruned (storage.retention)."""
+    """The batch without mentions already stored (or repeated in the batch)."""
     by_key: dict[tuple[str, str], Judged] = {}
-    mark = forgotten_before(conn)
     for item in batch:
-        if not forgotten(mark, item.mention.created_at):
-            by_key.setdefault(item.mention.key, item)
+        by_key.setdefault(item.mention.key, item)
     stored = stored_keys(conn, list(by_key))
     return [item for key, item in by_key.items() if key not in stored]
 

@@ -95,6 +95,17 @@ class ReplyRecord(_FromRow):
 
 
 @dataclass(frozen=True, slots=True)
+class Rejection:
+    """A draft rejected with its callback tasks (Store.reject_with_task): those
+    closed, and those left open because a later complaint in the case leans on them
+    (a follow-up raises the case's open task rather than making another)."""
+
+    reply: ReplyRecord
+    closed_tasks: tuple[int, ...] = ()
+    kept_tasks: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class QueueRow(ReplyRecord):
     """A queue row: the draft, when its post was made (for its age) and who has
     taken its case."""

@@ -367,17 +367,17 @@ def _v7_callbacks_by_case(db: sqlite_utils.Database) -> None:
 
 
 def _v8_retention(db: sqlite_utils.Database) -> None:
-    """What `earful prune` forgot: a post from before this moment is not stored again
-    when a source re-delivers it (a feed lists its old items on every poll), or a
-    complaint answered a year ago would be queued again as new."""
+    """Retention (`earful prune`, storage.retention): each deleted post's key is kept,
+    so that a source delivering it again (a feed lists its old items on every poll, a
+    backfill after a cursor reset) does not queue a year-old complaint as new."""
     run_script(
         db.conn,
         """
-        CREATE TABLE retention (
-            id INTEGER PRIMARY KEY CHECK (id = 1),  -- one row
-            forgotten_before TEXT NOT NULL,
-            pruned_at TEXT NOT NULL
-        );
+        CREATE TABLE pruned_posts (
+            platform TEXT NOT NULL,
+            native_id TEXT NOT NULL,
+            PRIMARY KEY (platform, native_id)
+        ) WITHOUT ROWID;
         -- Deleting a post or a case makes SQLite look for rows still referring to
         -- it (foreign keys): without these, each deletion read every task or alert,
         -- and pruning 25,000 posts took two minutes instead of seconds.

@@ -40,6 +40,7 @@ from storage.records import (
     IngestResult,
     Judged,
     MentionRecord,
+    Rejection,
     ReplyDetail,
     ReplyRecord,
     Stats,
@@ -123,6 +124,10 @@ _LINKS = frozenset({"url", "permalink", "in_reply_to_url", "posted_url", "author
 # refused ("too long: shorten it and approve again" must be something they can do).
 DECIDABLE = ("pending", "failed")
 
+# A case someone worked on within this stays through a prune: a rejection made by
+# mistake can still be undone (storage.retention).
+RECENT_WORK = timedelta(days=1)
+
 # FTS5's time grows fast with the terms of a query: thousands of them take seconds
 # to minutes, and the console's search box is open to every viewer.
 MAX_SEARCH = 200
@@ -174,6 +179,30 @@ _ALERT_SELECT = """
 _CALLBACK_SELECT = """
     SELECT c.*, m.platform, m.author_handle, m.url
     FROM callbacks c JOIN mentions m ON m.id = c.mention_id
+"""
+
+
+# A task a rejection closed, open again: not in a case resolved since, nor beside
+# another open task of its case.
+_REOPEN_TASK = """
+    UPDATE callbacks SET status = 'open', done_by = NULL, done_at = NULL
+    WHERE id = ? AND status = 'done'
+    AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.id = callbacks.case_id
+                    AND c.status = 'resolved')
+    AND NOT EXISTS (SELECT 1 FROM callbacks other WHERE other.case_id = callbacks.case_id
+                    AND other.status = 'open')
+"""
+
+# The open tasks drafted with a reply, and whether a later complaint in the case
+# leans on each.
+_OWN_TASKS = """
+    SELECT k.id, EXISTS (
+        SELECT 1 FROM mentions m JOIN verdicts v ON v.mention_id = m.id
+        WHERE m.case_id = k.case_id AND m.id > r.mention_id
+        AND v.disposition = 'interesting_bad'
+    )
+    FROM replies r JOIN callbacks k ON k.mention_id = r.mention_id
+    WHERE r.id = ? AND k.status = 'open' ORDER BY k.id
 """
 
 
@@ -286,8 +315,8 @@ class Store:
         return loads(rows[0]["cursor"]) if rows else None
 
     def unseen(self, mentions: Iterable[Mention]) -> list[Mention]:
-        """The mentions not stored yet, each once, in their original order; none from
-        before what a prune forgot."""
+        """The mentions not stored yet (nor pruned), each once, in their original
+        order."""
         batch: dict[tuple[str, str], Mention] = {}
         for m in mentions:
             batch.setdefault(m.key, m)
@@ -295,12 +324,7 @@ class Store:
             return []
         with self._lock:
             stored = stored_keys(self.conn, list(batch))
-            mark = retention.forgotten_before(self.conn)
-        return [
-            m
-            for key, m in batch.items()
-            if key not in stored and not retention.forgotten(mark, m.created_at)
-        ]
+        return [m for key, m in batch.items() if key not in stored]
 
     def last_contacts(
         self, authors: Iterable[tuple[str, str | None]]
@@ -338,26 +362,24 @@ class Store:
         *,
         dry_run: bool = False,
         progress: Callable[[int], None] | None = None,
+        stopping: Callable[[], bool] = lambda: False,
         step: int = 500,
     ) -> retention.Pruned:
         """Delete posts older than `older_than` with everything about them, except
         where a person still has work (storage.retention). One transaction a step of
         `step` posts, so the daemon's writes go on in between; `progress` hears how
-        many posts each step looked at. `dry_run`: count, delete nothing."""
+        many posts each step looked at; `stopping` true ends it after a step (the next
+        prune goes on from there). `dry_run`: count, delete nothing."""
         now = self.clock()
-        cutoff = iso(now - older_than)
+        bounds = retention.Bounds(cutoff=iso(now - older_than), recent=iso(now - RECENT_WORK))
         with self._lock:
             retention.start(self.conn)
-        if not dry_run:
-            # first: a post deleted below must not be stored again meanwhile
-            with self._write() as conn:
-                retention.remember_cutoff(conn, cutoff, iso(now))
-        total = retention.Pruned(cutoff)
+        total = retention.Pruned(bounds.cutoff)
         position: retention.Position | None = retention.Position()
-        while position is not None:
+        while position is not None and not stopping():
             with self._snapshot() if dry_run else self._write():
                 pruned, looked, position = retention.prune_step(
-                    self.conn, cutoff, position, limit=step, dry_run=dry_run
+                    self.conn, bounds, position, limit=step, dry_run=dry_run
                 )
             total = total.plus(pruned)
             if progress is not None and looked:
@@ -561,24 +583,21 @@ class Store:
 
     def reject_with_task(
         self, reply_id: int, actor: str, *, reason: str | None = None
-    ) -> tuple[ReplyRecord, list[int]]:
+    ) -> Rejection:
         """Reject a draft and close the callback tasks drafted with it that are still
-        open (a false alarm: nobody should call), in one transaction; the tasks
-        closed. A task that a later complaint of the same case raised stays."""
+        open (a false alarm: nobody should call), in one transaction. A task stays
+        open when a later complaint in its case leans on it: a follow-up raises the
+        case's open task instead of making its own."""
         closed: list[int] = []
+        kept: list[int] = []
 
         def close_tasks(conn: sqlite3.Connection) -> None:
-            closed.extend(
-                r[0]
-                for r in conn.execute(
-                    "SELECT k.id FROM replies r JOIN callbacks k ON k.mention_id = r.mention_id "
-                    "WHERE r.id = ? AND k.status = 'open' ORDER BY k.id",
-                    (reply_id,),
-                )
-            )
+            for task, later in conn.execute(_OWN_TASKS, (reply_id,)).fetchall():
+                (kept if later else closed).append(task)
             self._close_tasks(conn, closed, actor, reply_rejected=reply_id)
 
-        return self._reject(reply_id, actor, reason, then=close_tasks), closed
+        reply = self._reject(reply_id, actor, reason, then=close_tasks)
+        return Rejection(reply, tuple(closed), tuple(kept))
 
     def _reject(
         self,
@@ -604,8 +623,9 @@ class Store:
 
     def reopen(self, reply_id: int, actor: str) -> tuple[ReplyRecord, list[int]]:
         """Undo a rejection: the draft is pending again, and the callback tasks closed
-        with it (`reject_with_task`) are open again unless someone reopened or
-        redid them since; the tasks reopened."""
+        with it (`reject_with_task`) are open again, unless its case was resolved
+        since or has an open task again (a later complaint made one); the tasks
+        reopened."""
         reopened: list[int] = []
 
         def reopen_tasks(conn: sqlite3.Connection) -> None:
@@ -624,11 +644,7 @@ class Store:
                 (rejection["actor"], rejection["id"], reply_id),
             ).fetchall():
                 task = int(row["subject"].removeprefix("callback:"))
-                if conn.execute(
-                    "UPDATE callbacks SET status = 'open', done_by = NULL, done_at = NULL "
-                    "WHERE id = ? AND status = 'done'",
-                    (task,),
-                ).rowcount:
+                if conn.execute(_REOPEN_TASK, (task,)).rowcount:
                     reopened.append(task)
                     self._audit(conn, actor, "callback-reopen", row["subject"], reply=reply_id)
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
-from factories import complaint, mention, noise, praise
+from factories import complaint, mention, noise, praise, verdict
 
+from listener.mention import Mention
 from responders.drafts import Draft, DraftKind, contact_weight
 from rules.verdict import Disposition
 from storage.db import connect
@@ -572,3 +573,53 @@ def test_an_export_carries_only_http_links(store: Store) -> None:
     links = [dict(zip(columns, row, strict=True))["permalink"] for row in rows]
     assert links[:3] == [None, None, None]
     assert links[3] is not None and links[3].startswith("https://")
+
+
+# -- rejecting with the task, and undoing it --------------------------------------------
+
+
+def _thread(text: str, n: str) -> Mention:
+    return mention(text, native_id=n, handle="una", conversation_id="t9")
+
+
+def _follow_up(m: Mention) -> Judged:
+    # a complaint within the cooldown: no reply of its own, it leans on the case's task
+    return Judged(m, verdict(urgency=70), (Draft(DraftKind.FOLLOW_UP, "Call @una", m.key, "f"),))
+
+
+def test_rejecting_with_the_task_leaves_a_task_a_later_complaint_leans_on(store: Store) -> None:
+    store.ingest("x", [complaint(_thread("router down since monday", "a1"))], None)
+    store.ingest("x", [_follow_up(_thread("lost a day's pay, CALL me", "a2"))], None)
+    (reply,) = store.replies()
+    done = store.reject_with_task(reply.id, "alice", reason="a joke")
+    assert (done.reply.status, done.closed_tasks) == ("rejected", ())
+    (task,) = store.callbacks()
+    assert done.kept_tasks == (task.id,) and task.urgency == 70
+
+
+def test_undoing_a_rejection_reopens_its_task_only_where_it_is_still_wanted(
+    store: Store,
+) -> None:
+    store.ingest("x", [complaint(_thread("router down since monday", "b1"))], None)
+    (reply,) = store.replies()
+    (task_id,) = store.reject_with_task(reply.id, "alice").closed_tasks
+    assert store.reopen(reply.id, "alice") == (store.reply(reply.id), [task_id])
+    assert [t.id for t in store.callbacks()] == [task_id]
+
+    # a later complaint made a task of its own meanwhile: one open task a case
+    store.reject_with_task(reply.id, "alice")
+    store.ingest("x", [_follow_up(_thread("still down", "b2"))], None)
+    (newer,) = store.callbacks()
+    _reply, reopened = store.reopen(reply.id, "alice")
+    assert reopened == [] and [t.id for t in store.callbacks()] == [newer.id]
+
+
+def test_undoing_a_rejection_in_a_case_resolved_since_leaves_its_task_done(
+    store: Store,
+) -> None:
+    store.ingest("x", [complaint(_thread("router down since monday", "c1"))], None)
+    (reply,) = store.replies()
+    assert store.reject_with_task(reply.id, "alice").closed_tasks
+    store.resolve_case(reply.case_id or 0, "bob")
+    again, reopened = store.reopen(reply.id, "alice")
+    assert (again.status, reopened, store.callbacks()) == ("pending", [], [])

@@ -29,7 +29,7 @@ from responders.escalation import person_escalation
 from responders.limits import reply_problem
 from storage import queries
 from storage.queries import QueueFilter
-from storage.records import Account, ReplyRecord
+from storage.records import Account, Rejection, ReplyRecord
 from storage.schema import ROLES
 from storage.store import (
     DECIDABLE,
@@ -188,17 +188,22 @@ async def reject(request: web.Request) -> web.StreamResponse:
     reason = _text(data, "reason", required=True)
     close_task = _flag(data, "close_task")
     actor = session_of(request).name
-    reply, closed = await db(request, _rejecter(close_task), reply_id, actor, reason=reason)
+    done = await db(request, _rejecter(close_task), reply_id, actor, reason=reason)
     return ok(
-        {"reply": reply, "closed_tasks": closed, "next": await _next_after(request, reply, flt)}
+        {
+            "reply": done.reply,
+            "closed_tasks": done.closed_tasks,
+            "kept_tasks": done.kept_tasks,
+            "next": await _next_after(request, done.reply, flt),
+        }
     )
 
 
-def _rejecter(close_task: bool) -> Callable[..., tuple[ReplyRecord, list[int]]]:
-    """Store.reject, or reject_with_task: either way (the reply, the tasks closed)."""
+def _rejecter(close_task: bool) -> Callable[..., Rejection]:
+    """Store.reject_with_task, or Store.reject with no tasks touched."""
     if close_task:
         return Store.reject_with_task
-    return lambda store, *args, **kw: (Store.reject(store, *args, **kw), [])
+    return lambda store, *args, **kw: Rejection(Store.reject(store, *args, **kw))
 
 
 BULK_MAX = 200  # drafts one bulk rejection may name: a queue page holds 50
@@ -227,16 +232,26 @@ async def reject_many(request: web.Request) -> web.StreamResponse:
     rejected: list[int] = []
     refused: list[dict[str, Any]] = []
     closed: list[int] = []
+    kept: list[int] = []
     for reply_id in ids:
         try:
-            _reply, tasks = await db(request, reject, reply_id, actor, reason=reason)
+            done = await db(request, reject, reply_id, actor, reason=reason)
         except (AlreadyDecided, NotFound) as exc:
             refused.append({"id": reply_id, "error": str(exc)})
         else:
             rejected.append(reply_id)
-            closed += tasks
+            closed += done.closed_tasks
+            kept += done.kept_tasks
     counts = await db(request, queries.counts)
-    return ok({"rejected": rejected, "refused": refused, "closed_tasks": closed, "counts": counts})
+    return ok(
+        {
+            "rejected": rejected,
+            "refused": refused,
+            "closed_tasks": closed,
+            "kept_tasks": kept,
+            "counts": counts,
+        }
+    )
 
 
 @requires("agent")

@@ -390,7 +390,10 @@
           setCounts(data.counts);
           reason.value = "";
           const tasks = data.closed_tasks.length;
-          const closed = tasks ? " Closed " + tasks + (tasks === 1 ? " callback task." : " callback tasks.") : "";
+          const kept = data.kept_tasks.length;
+          const closed =
+            (tasks ? " Closed " + tasks + (tasks === 1 ? " callback task." : " callback tasks.") : "") +
+            (kept ? " " + kept + " left open: later complaints in their cases need them." : "");
           const done = "Rejected " + data.rejected.length + "." + closed;
           if (data.refused.length) {
             flash(done + " Not rejected: " + data.refused.map((r) => r.error).join("; "), "error");
@@ -637,7 +640,11 @@
           });
           head.dataset.status = data.reply.status;
           decided(data.reply);
-          const closed = data.closed_tasks.length ? " Its callback task is closed." : "";
+          const closed = data.closed_tasks.length
+            ? " Its callback task is closed."
+            : data.kept_tasks.length
+              ? " Its callback task stays open: a later complaint in the case needs it."
+              : "";
           flash("Rejected." + closed + " Press j for the next draft, or Reopen to undo.", "ok");
           document.getElementById("reopen-row").hidden = false;
           if (data.next) head.dataset.next = data.next;

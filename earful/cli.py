@@ -1527,7 +1527,11 @@ def alerts_mark_sent(config_file: Path | None, actor: str | None, alert_id: int)
 @json_option
 @handles_errors
 def stats(config_file: Path | None, as_json: bool) -> None:
-    """Counts by disposition, topic and platform; net sentiment; time to first reply."""
+    """Counts by disposition, topic and platform; net sentiment; time to first reply.
+
+    Over every stored post. Mentions count them all; net sentiment is praise minus
+    complaints per 100 posts by others, leaving out the brand's own posts and spam
+    (both counted apart)."""
     with _store(_load(config_file)) as store:
         result = store.stats()
     if as_json:
@@ -1723,7 +1727,12 @@ def _counts(counts: dict[str, int]) -> str:
 
 def _echo_stats(s: Any) -> None:
     net = "n/a" if s.net_sentiment is None else f"{s.net_sentiment:+.1f}"
-    click.echo(f"mentions: {s.mentions}   net sentiment: {net} (% praise - % complaints)")
+    others = s.mentions - s.own_posts - s.spam
+    click.echo(f"mentions: {s.mentions} ({s.own_posts} the brand's own posts, {s.spam} spam)")
+    click.echo(
+        f"net sentiment: {net} (% praise - % complaints of the {others} posts by others, "
+        "spam left out)"
+    )
     click.echo(f"by disposition: {_counts(s.by_disposition)}")
     click.echo(f"complaint topics: {_counts(s.by_topic)}")
     click.echo(f"by platform: {_counts(s.by_platform)}")

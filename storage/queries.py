@@ -99,13 +99,16 @@ class Series:
 
     days: tuple[str, ...]
     by_disposition: dict[str, list[int]]  # disposition -> mentions per day
-    net_sentiment: list[float | None]  # per day: % praise - % complaints
+    # per day: praise - complaints per 100 posts by others that are not spam
+    net_sentiment: list[float | None]
     weeks: tuple[str, ...]  # the Monday of each ISO week in the window
     topics_by_week: dict[str, list[int]]  # complaint topic -> complaints per week
     first_reply_by_week: list[float | None]  # median seconds to the first sent reply
     median_first_reply_seconds: float | None
     replied_cases: int
-    mentions: int
+    mentions: int  # every post in the window, the brand's own and spam included
+    own_posts: int  # of those, the brand's own (left out of net sentiment)
+    spam: int  # and spam (left out of net sentiment)
 
 
 def _rows(store: Store, sql: str, params: Any = ()) -> list[sqlite3.Row]:
@@ -330,10 +333,12 @@ def series(store: Store, *, days: int = 30) -> Series:
 
     by_disposition: dict[str, list[int]] = defaultdict(lambda: [0] * days)
     topics: dict[str, list[int]] = defaultdict(lambda: [0] * len(week_list))
-    total = 0
+    # per day, posts by others that are not spam: all, praise and complaints
+    others, good, bad = [0] * days, [0] * days, [0] * days
+    total = own = spam = 0
     for row in _rows(
         store,
-        "SELECT day, disposition, topic, mentions AS n FROM mention_days WHERE day >= ?",
+        "SELECT day, disposition, topic, mentions AS n, own, spam FROM mention_days WHERE day >= ?",
         (since,),
     ):
         n = day_index.get(row["day"])
@@ -341,16 +346,21 @@ def series(store: Store, *, days: int = 30) -> Series:
             continue  # stamped in the future (a clock ahead of ours)
         by_disposition[row["disposition"]][n] += row["n"]
         total += row["n"]
-        if row["disposition"] == "interesting_bad":
+        own += row["own"]
+        spam += row["spam"]
+        counted = row["n"] - row["own"] - row["spam"]
+        others[n] += counted
+        if row["disposition"] == "interesting_good":
+            good[n] += counted
+        elif row["disposition"] == "interesting_bad":
+            bad[n] += counted
             week = _monday(day_list[n]).isoformat()
             topics[row["topic"] or "none"][week_index[week]] += row["n"]
 
-    net: list[float | None] = []
-    for n in range(days):
-        count = sum(values[n] for values in by_disposition.values())
-        good = by_disposition.get("interesting_good", [0] * days)[n]
-        bad = by_disposition.get("interesting_bad", [0] * days)[n]
-        net.append(round(100.0 * (good - bad) / count, 1) if count else None)
+    net = [
+        round(100.0 * (good[n] - bad[n]) / others[n], 1) if others[n] > 0 else None
+        for n in range(days)
+    ]
 
     waits: list[float] = []
     weekly: dict[int, list[float]] = defaultdict(list)
@@ -390,6 +400,8 @@ def series(store: Store, *, days: int = 30) -> Series:
         median_first_reply_seconds=round(statistics.median(waits), 1) if waits else None,
         replied_cases=len(waits),
         mentions=total,
+        own_posts=own,
+        spam=spam,
     )
 
 

@@ -25,7 +25,6 @@ import sqlite_utils
 from listener.mention import Mention
 from listener.normalize import http_url
 from responders.drafts import Contact
-from rules.verdict import Disposition
 from storage import retention
 from storage.db import connect, dumps, from_iso, iso, loads, text
 from storage.ingest import last_drafts, stored_keys, write_batch
@@ -49,6 +48,14 @@ from storage.records import (
 from storage.schema import ROLES, migrate
 
 Clock = Callable[[], datetime]
+
+
+# The verdict's stored JSON, read as Verdict.is_own_post and is_spam read the verdict
+# (schema v9 counts the same way): a reason's rule name and a label are identifiers,
+# and text inside a reason's detail is JSON-escaped, so these match nothing else.
+_OWN_POST = 'v.reasons LIKE \'%"rule":"own_post"%\''
+_SPAM = f"v.labels LIKE '%\"spam\"%' AND NOT ({_OWN_POST})"
+_OTHERS = f"NOT ({_OWN_POST}) AND v.labels NOT LIKE '%\"spam\"%'"
 
 
 class StoreError(Exception):
@@ -1286,8 +1293,16 @@ class Store:
             "SELECT disposition, count(*) FROM verdicts GROUP BY 1 ORDER BY 2 DESC, 1"
         )
         total = self._rows("SELECT count(*) FROM mentions")[0][0]
-        good = by_disposition.get(Disposition.INTERESTING_GOOD.value, 0)
-        bad = by_disposition.get(Disposition.INTERESTING_BAD.value, 0)
+        # net sentiment is what other people say: the brand's own posts and spam are
+        # counted apart (Verdict.is_own_post, is_spam; the SQL matches the stored JSON)
+        own, spam, good, bad = self._rows(
+            f"SELECT count(*) FILTER (WHERE {_OWN_POST}), "
+            f"count(*) FILTER (WHERE {_SPAM}), "
+            f"count(*) FILTER (WHERE disposition = 'interesting_good' AND {_OTHERS}), "
+            f"count(*) FILTER (WHERE disposition = 'interesting_bad' AND {_OTHERS}) "
+            "FROM verdicts v"
+        )[0]
+        others = total - own - spam
         waits = [
             # a post stamped in the future (a skewed clock) was answered at once, not
             # before it was written; the console's charts count it the same way
@@ -1301,6 +1316,8 @@ class Store:
         ]
         return Stats(
             mentions=total,
+            own_posts=own,
+            spam=spam,
             by_disposition=by_disposition,
             by_topic=counts(
                 "SELECT topic, count(*) FROM verdicts WHERE disposition = 'interesting_bad' "
@@ -1309,7 +1326,7 @@ class Store:
             by_platform=counts(
                 "SELECT platform, count(*) FROM mentions GROUP BY 1 ORDER BY 2 DESC, 1"
             ),
-            net_sentiment=round(100.0 * (good - bad) / total, 1) if total else None,
+            net_sentiment=round(100.0 * (good - bad) / others, 1) if others > 0 else None,
             replies_by_status=counts("SELECT status, count(*) FROM replies GROUP BY 1 ORDER BY 1"),
             open_callbacks=self._rows("SELECT count(*) FROM callbacks WHERE status = 'open'")[0][0],
             escalated_cases=self._rows("SELECT count(*) FROM cases WHERE status = 'escalated'")[0][

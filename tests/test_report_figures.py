@@ -1,0 +1,200 @@
+"""The figures marketing reports from: who counts in net sentiment, which day an
+undated post counts on, and what the time to first reply measures. The same in
+`earful stats` (Store.stats) and the console's charts (queries.series)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+from consolekit import Clock
+from factories import mention
+from replayfiles import write_config, x_post
+
+from earful.cli import cli
+from listener.mention import Brand, Mention
+from rules import judge, load_ruleset
+from storage import queries
+from storage.db import connect
+from storage.records import Judged
+from storage.schema import MIGRATIONS, SCHEMA_VERSION
+from storage.store import Store
+
+ACME = Brand("Acme", ("acme",), {"x": "AcmeHelp"})
+RULES = load_ruleset(brand=ACME)
+
+COMPLAINT = "acme internet has been down since 6am"
+PRAISE = "love the new acme router, brilliant, thank you"
+OWN = "We're aware the app is down and working on it"
+SPAM = "GIVEAWAY! follow + RT to win a free router, DM for promo code"
+
+
+def judged(m: Mention) -> Judged:
+    """Judged by the shipped rules, as the pipeline judges: an own post or spam is
+    whatever the engine says it is, not what a test builds."""
+    return Judged(m, judge(m, RULES), ())
+
+
+def five_posts(at: datetime) -> list[Judged]:
+    """Two complaints and a praise by customers, one post of the brand's own, one spam."""
+    return [
+        judged(mention(COMPLAINT, native_id="1", handle="ana", created_at=at)),
+        judged(mention(COMPLAINT, native_id="2", handle="bo", created_at=at)),
+        judged(mention(PRAISE, native_id="3", handle="cy", created_at=at)),
+        judged(mention(OWN, native_id="4", handle="AcmeHelp", created_at=at)),
+        judged(mention(SPAM, native_id="5", handle="promo_bot", created_at=at)),
+    ]
+
+
+def test_the_posts_are_what_their_names_say() -> None:
+    kinds = [
+        (j.verdict.disposition.value, j.verdict.is_own_post, j.verdict.is_spam)
+        for j in five_posts(datetime(2026, 11, 20, tzinfo=UTC))
+    ]
+    assert kinds == [
+        ("interesting_bad", False, False),
+        ("interesting_bad", False, False),
+        ("interesting_good", False, False),
+        ("ignore", True, False),
+        ("ignore", False, True),
+    ]
+
+
+# -- finding: the brand's own posts and spam are no one's sentiment ------------------
+
+
+def test_stats_leave_the_brands_own_posts_and_spam_out_of_net_sentiment(store: Store) -> None:
+    store.ingest("x", five_posts(datetime(2026, 11, 20, tzinfo=UTC)), None)
+    s = store.stats()
+    assert (s.mentions, s.own_posts, s.spam) == (5, 1, 1)  # nothing disappears
+    assert s.by_platform == {"x": 5}
+    # (1 praise - 2 complaints) / 3 posts by others; counting all five gave -20.0
+    assert s.net_sentiment == pytest.approx(-33.3)
+
+
+def test_the_charts_leave_them_out_too(db_path: Path) -> None:
+    clock = Clock()
+    store = Store.open(db_path, clock=clock)
+    store.ingest("x", five_posts(clock.now), None)
+    s = queries.series(store, days=7)
+    assert (s.mentions, s.own_posts, s.spam) == (5, 1, 1)
+    assert s.by_disposition["ignore"][-1] == 2  # the bars still show every post
+    assert s.net_sentiment[-1] == pytest.approx(-33.3)
+
+
+def test_a_day_of_only_own_posts_and_spam_has_no_net_sentiment(db_path: Path) -> None:
+    clock = Clock()
+    store = Store.open(db_path, clock=clock)
+    store.ingest("x", five_posts(clock.now)[3:], None)
+    assert queries.series(store, days=1).net_sentiment == [None]
+    assert store.stats().net_sentiment is None
+
+
+def test_earful_stats_says_what_net_sentiment_counts(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    posts = [
+        x_post(1, "lumenet internet has been down since 6am", "ana"),
+        x_post(2, "lumenet internet down again, useless", "bo"),
+        x_post(3, "love lumenet, brilliant service, thank you", "cy"),
+        x_post(4, "We're aware the lumenet app is down", "LumenetHelp"),
+        x_post(5, "GIVEAWAY! RT to win a free lumenet router", "promo_bot"),
+    ]
+    config = write_config(tmp_path, posts)
+    text = config.read_text().replace(
+        'keywords = ["lumenet"]\n', 'keywords = ["lumenet"]\nhandles = { x = "LumenetHelp" }\n'
+    )
+    config.write_text(text, encoding="utf-8")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["poll", "-c", str(config)]).exit_code == 0
+    result = runner.invoke(cli, ["stats", "-c", str(config), "--json"])
+    stats = json.loads(result.stdout)
+    assert (stats["mentions"], stats["own_posts"], stats["spam"]) == (5, 1, 1)
+    assert stats["net_sentiment"] == pytest.approx(-33.3)
+    out = runner.invoke(cli, ["stats", "-c", str(config)]).stdout
+    assert "mentions: 5 (1 the brand's own posts, 1 spam)" in out
+    assert "net sentiment: -33.3 (% praise - % complaints of the 3 posts by others" in out
+
+
+# -- finding: an undated post counts on the day it was fetched -----------------------
+
+
+def test_an_undated_post_counts_on_the_day_it_was_fetched(db_path: Path) -> None:
+    clock = Clock()
+    store = Store.open(db_path, clock=clock)
+    undated = dataclasses.replace(mention(PRAISE, native_id="rss-1"), created_at=None)
+    store.ingest("rss", [judged(undated)], None)
+    s = queries.series(store, days=1)
+    assert s.mentions == store.stats().mentions == 1
+    assert s.by_disposition["interesting_good"] == [1]
+
+
+# -- migration 9: the roll-up learns what it did not count ---------------------------
+
+_OWN_REASONS = json.dumps(
+    [
+        {"rule": "vader", "detail": "compound -0.400", "weight": -0.4},
+        {"rule": "own_post", "detail": "posted by the brand's own @AcmeHelp", "weight": 0.0},
+    ],
+    separators=(",", ":"),  # as storage.db.dumps writes it
+)
+_PLAIN_REASONS = json.dumps(
+    [{"rule": "vader", "detail": "own_post", "weight": 0.1}], separators=(",", ":")
+)
+
+
+def test_migration_9_counts_own_posts_spam_and_undated_posts_already_stored(
+    db_path: Path,
+) -> None:
+    conn = connect(db_path)
+    for number, step in enumerate(MIGRATIONS[:8], start=1):
+        conn.execute("BEGIN")
+        step(sqlite_utils.Database(conn))
+        conn.execute(f"PRAGMA user_version = {number}")
+        conn.execute("COMMIT")
+    day, fetched = "2026-11-20T09:00:00.000Z", "2026-11-22T10:00:00.000Z"
+    posts = [
+        # id, created_at, disposition, labels, reasons
+        (1, day, "interesting_bad", '["outage"]', _PLAIN_REASONS),
+        (2, day, "ignore", "[]", _OWN_REASONS),
+        (3, day, "ignore", '["spam"]', _PLAIN_REASONS),
+        (4, None, "interesting_good", "[]", _PLAIN_REASONS),
+        (5, None, "ignore", '["spam"]', _PLAIN_REASONS),
+    ]
+    for id_, created, disposition, labels, reasons in posts:
+        conn.execute(
+            "INSERT INTO mentions (id, platform, native_id, source, text, created_at, "
+            "fetched_at) VALUES (?, 'x', ?, 'x', 'text', ?, ?)",
+            (id_, str(id_), created, fetched),
+        )
+        conn.execute(
+            "INSERT INTO verdicts VALUES (?, ?, 0, 0, ?, NULL, 1, 1, NULL, '[]', ?, NULL)",
+            (id_, disposition, labels, reasons),
+        )
+    # the roll-up as v8 kept it: dated posts only, and three ignored posts on the
+    # 19th whose mentions were pruned since
+    conn.executemany(
+        "INSERT INTO mention_days (day, disposition, topic, mentions) VALUES (?, ?, '', ?)",
+        [
+            ("2026-11-20", "interesting_bad", 1),
+            ("2026-11-20", "ignore", 2),
+            ("2026-11-19", "ignore", 3),
+        ],
+    )
+    conn.close()
+    with Store.open(db_path) as s:
+        assert s.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 9
+        rows = s.conn.execute(
+            "SELECT day, disposition, mentions, own, spam FROM mention_days ORDER BY 1, 2"
+        ).fetchall()
+    assert [tuple(r) for r in rows] == [
+        ("2026-11-19", "ignore", 3, 0, 0),  # pruned: still counted, as others'
+        ("2026-11-20", "ignore", 2, 1, 1),
+        ("2026-11-20", "interesting_bad", 1, 0, 0),
+        ("2026-11-22", "ignore", 1, 0, 1),
+        ("2026-11-22", "interesting_good", 1, 0, 0),
+    ]

@@ -1531,7 +1531,8 @@ def stats(config_file: Path | None, as_json: bool) -> None:
 
     Over every stored post. Mentions count them all; net sentiment is praise minus
     complaints per 100 posts by others, leaving out the brand's own posts and spam
-    (both counted apart)."""
+    (both counted apart). Time to first reply: from a complaint case's first post to
+    its first reply sent; thank-yous (likes, on X) are timed apart."""
     with _store(_load(config_file)) as store:
         result = store.stats()
     if as_json:
@@ -1739,8 +1740,12 @@ def _echo_stats(s: Any) -> None:
     click.echo(f"replies: {_counts(s.replies_by_status)}")
     click.echo(f"open callbacks: {s.open_callbacks}   escalated cases: {s.escalated_cases}")
     click.echo(
-        f"median time to first reply: {duration(s.median_first_reply_seconds)} "
+        f"median time to first reply to a complaint: {duration(s.median_first_reply_seconds)} "
         f"(over {s.replied_cases} cases)"
+    )
+    click.echo(
+        f"median time to first thank-you: {duration(s.median_first_thanks_seconds)} "
+        f"(over {s.thanked_cases} cases)"
     )
 
 

@@ -9,7 +9,6 @@ guarded transitions, never through this module.
 from __future__ import annotations
 
 import sqlite3
-import statistics
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,7 +24,15 @@ from storage.records import (
     ReplyRecord,
     _FromRow,
 )
-from storage.store import _CALLBACK_SELECT, _REPLY_SELECT, Store, check_search, search_words
+from storage.store import (
+    _CALLBACK_SELECT,
+    _REPLY_SELECT,
+    FIRST_SENT,
+    Store,
+    check_search,
+    median,
+    search_words,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +110,13 @@ class Series:
     net_sentiment: list[float | None]
     weeks: tuple[str, ...]  # the Monday of each ISO week in the window
     topics_by_week: dict[str, list[int]]  # complaint topic -> complaints per week
-    first_reply_by_week: list[float | None]  # median seconds to the first sent reply
+    # median seconds from a complaint case's first post to its first reply sent
+    first_reply_by_week: list[float | None]
     median_first_reply_seconds: float | None
     replied_cases: int
+    # the same for thank-yous, on any case
+    median_first_thanks_seconds: float | None
+    thanked_cases: int
     mentions: int  # every post in the window, the brand's own and spam included
     own_posts: int  # of those, the brand's own (left out of net sentiment)
     spam: int  # and spam (left out of net sentiment)
@@ -362,29 +373,30 @@ def series(store: Store, *, days: int = 30) -> Series:
         for n in range(days)
     ]
 
-    waits: list[float] = []
+    waits: dict[str, list[float]] = {"reply": [], "thanks": []}
     weekly: dict[int, list[float]] = defaultdict(list)
     for row in _rows(
         store,
-        "SELECT substr(min(r.sent_at), 1, 10) AS sent_day, "
+        "SELECT r.kind, substr(min(r.sent_at), 1, 10) AS sent_day, "
         "(julianday(min(r.sent_at)) - julianday(c.first_mention_at)) * 86400.0 AS wait "
         # INDEXED BY: without fresh ANALYZE figures the planner may walk every
         # reply by case to skip a sort; the window's range of this index is far less
         "FROM replies r INDEXED BY replies_sent JOIN cases c ON c.id = r.case_id "
         "WHERE r.status = 'sent' AND r.sent_at >= ? AND c.first_mention_at IS NOT NULL "
+        f"AND {FIRST_SENT} "
         # a case first answered before the window is not first answered in it: a
         # later reply in the same open case would count as its first (45 days)
         "AND NOT EXISTS (SELECT 1 FROM replies e WHERE e.case_id = r.case_id "
-        "AND e.status = 'sent' AND e.sent_at < ?) "
-        "GROUP BY r.case_id",
+        "AND e.status = 'sent' AND e.kind = r.kind AND e.sent_at < ?) "
+        "GROUP BY r.case_id, r.kind",
         (since, since),
     ):
         if row["wait"] is None:
             continue  # a timestamp SQLite cannot read
         wait = max(float(row["wait"]), 0.0)
-        waits.append(wait)
+        waits[row["kind"]].append(wait)
         n = day_index.get(row["sent_day"])
-        if n is not None:
+        if n is not None and row["kind"] == "reply":
             weekly[week_index[_monday(day_list[n]).isoformat()]].append(wait)
 
     return Series(
@@ -393,12 +405,11 @@ def series(store: Store, *, days: int = 30) -> Series:
         net_sentiment=net,
         weeks=tuple(w.isoformat() for w in week_list),
         topics_by_week=dict(sorted(topics.items(), key=lambda kv: -sum(kv[1]))),
-        first_reply_by_week=[
-            round(statistics.median(weekly[n]), 1) if weekly.get(n) else None
-            for n in range(len(week_list))
-        ],
-        median_first_reply_seconds=round(statistics.median(waits), 1) if waits else None,
-        replied_cases=len(waits),
+        first_reply_by_week=[median(weekly.get(n, ())) for n in range(len(week_list))],
+        median_first_reply_seconds=median(waits["reply"]),
+        replied_cases=len(waits["reply"]),
+        median_first_thanks_seconds=median(waits["thanks"]),
+        thanked_cases=len(waits["thanks"]),
         mentions=total,
         own_posts=own,
         spam=spam,

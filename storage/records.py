@@ -223,8 +223,12 @@ class Stats:
     replies_by_status: dict[str, int]
     open_callbacks: int
     escalated_cases: int
+    # from a complaint case's first post to its first reply sent (kind 'reply')
     median_first_reply_seconds: float | None
     replied_cases: int
+    # from a case's first post to its first thank-you sent (kind 'thanks')
+    median_first_thanks_seconds: float | None
+    thanked_cases: int
 
 
 @dataclass(frozen=True, slots=True)

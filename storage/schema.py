@@ -390,7 +390,8 @@ def _v8_retention(db: sqlite_utils.Database) -> None:
 def _v9_report_counts(db: sqlite_utils.Database) -> None:
     """Reports leave the brand's own posts and spam out of net sentiment, so the
     per-day roll-up counts them apart; an undated post counts on the day it was
-    fetched (as its case's first_mention_at already did) instead of never."""
+    fetched (as its case's first_mention_at already did) instead of never; the time to
+    first reply is measured per kind of reply."""
     run_script(
         db.conn,
         """
@@ -417,6 +418,10 @@ def _v9_report_counts(db: sqlite_utils.Database) -> None:
             ON CONFLICT (day, disposition, topic) DO UPDATE SET
                 mentions = mentions + excluded.mentions,
                 own = own + excluded.own, spam = spam + excluded.spam;
+        -- the time to first reply is per kind (a reply to a complaint, a thank-you):
+        -- the index of the stats window covers it
+        DROP INDEX replies_sent;
+        CREATE INDEX replies_sent ON replies (sent_at, case_id, kind) WHERE status = 'sent';
         """,
     )
 

@@ -57,6 +57,14 @@ _OWN_POST = 'v.reasons LIKE \'%"rule":"own_post"%\''
 _SPAM = f"v.labels LIKE '%\"spam\"%' AND NOT ({_OWN_POST})"
 _OTHERS = f"NOT ({_OWN_POST}) AND v.labels NOT LIKE '%\"spam\"%'"
 
+# What a time to first reply measures, in replies r of cases c: support's answers to
+# complaints, and thank-yous (marketing's, often days later in a batch) on their own.
+FIRST_SENT = "(r.kind = 'thanks' OR (r.kind = 'reply' AND c.disposition = 'interesting_bad'))"
+
+
+def median(values: Sequence[float]) -> float | None:
+    return round(statistics.median(values), 1) if values else None
+
 
 class StoreError(Exception):
     pass
@@ -1303,17 +1311,7 @@ class Store:
             "FROM verdicts v"
         )[0]
         others = total - own - spam
-        waits = [
-            # a post stamped in the future (a skewed clock) was answered at once, not
-            # before it was written; the console's charts count it the same way
-            max(r[0] * 86400.0, 0.0)
-            for r in self._rows(
-                "SELECT julianday(min(r.sent_at)) - julianday(c.first_mention_at) "
-                "FROM cases c JOIN replies r ON r.case_id = c.id "
-                "WHERE r.status = 'sent' AND c.first_mention_at IS NOT NULL GROUP BY c.id"
-            )
-            if r[0] is not None
-        ]
+        replies, thanks = self._first_sent()
         return Stats(
             mentions=total,
             own_posts=own,
@@ -1332,9 +1330,27 @@ class Store:
             escalated_cases=self._rows("SELECT count(*) FROM cases WHERE status = 'escalated'")[0][
                 0
             ],
-            median_first_reply_seconds=round(statistics.median(waits), 1) if waits else None,
-            replied_cases=len(waits),
+            median_first_reply_seconds=median(replies),
+            replied_cases=len(replies),
+            median_first_thanks_seconds=median(thanks),
+            thanked_cases=len(thanks),
         )
+
+    def _first_sent(self) -> tuple[list[float], list[float]]:
+        """Seconds from each complaint case's first post to its first reply sent, and
+        from each case's first post to its first thank-you sent (a like, on X)."""
+        waits: dict[str, list[float]] = {"reply": [], "thanks": []}
+        for kind, days in self._rows(
+            "SELECT r.kind, julianday(min(r.sent_at)) - julianday(c.first_mention_at) "
+            "FROM cases c JOIN replies r ON r.case_id = c.id "
+            f"WHERE r.status = 'sent' AND c.first_mention_at IS NOT NULL AND {FIRST_SENT} "
+            "GROUP BY c.id, r.kind"
+        ):
+            if days is not None:
+                # a post stamped in the future (a skewed clock) was answered at once,
+                # not before it was written; the console's charts count it the same way
+                waits[kind].append(max(days * 86400.0, 0.0))
+        return waits["reply"], waits["thanks"]
 
     EXPORTS: ClassVar[dict[str, str]] = {
         "mentions": """

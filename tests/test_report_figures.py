@@ -6,18 +6,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlite_utils
 from consolekit import Clock
-from factories import mention
+from factories import complaint, mention, praise, verdict
 from replayfiles import write_config, x_post
 
 from earful.cli import cli
 from listener.mention import Brand, Mention
-from rules import judge, load_ruleset
+from responders.drafts import Draft, DraftKind
+from rules import Disposition, judge, load_ruleset
 from storage import queries
 from storage.db import connect
 from storage.records import Judged
@@ -198,3 +199,50 @@ def test_migration_9_counts_own_posts_spam_and_undated_posts_already_stored(
         ("2026-11-22", "ignore", 1, 0, 1),
         ("2026-11-22", "interesting_good", 1, 0, 0),
     ]
+
+
+# -- finding: time to first reply is support's answer to a complaint -----------------
+
+
+def answered_three_ways(store: Store, clock: Clock) -> None:
+    """A complaint answered in an hour, a question in ten, a praise thanked in 5 days."""
+    posted = clock.now
+    asked = mention("how do I reset my router?", native_id="q", handle="qi", created_at=posted)
+    question = Judged(
+        asked,
+        verdict(Disposition.QUESTION, topic=None),
+        (Draft(DraftKind.REPLY, "Hold the button for 10s.", asked.key, "question"),),
+    )
+    store.ingest(
+        "x",
+        [
+            complaint(mention(native_id="c", handle="ana", created_at=posted), callback=False),
+            question,
+            praise(mention("love it", native_id="p", handle="cy", created_at=posted)),
+        ],
+        None,
+    )
+    by_post = {store.reply(r.id).mention_id: r.id for r in store.replies()}
+    for mention_id, after in (
+        (1, timedelta(hours=1)),
+        (2, timedelta(hours=10)),
+        (3, timedelta(days=5)),
+    ):
+        clock.now = posted + after
+        store.approve(by_post[mention_id], "alice")
+        store.claim_for_posting(dry_run=True)
+        store.mark_sent(by_post[mention_id], posted_id=None)
+
+
+def test_time_to_first_reply_is_to_complaints_and_thanks_are_timed_apart(db_path: Path) -> None:
+    clock = Clock()
+    store = Store.open(db_path, clock=clock)
+    answered_three_ways(store, clock)
+    s = store.stats()
+    # all three together were a median of 10 hours, over 3 cases
+    assert (s.median_first_reply_seconds, s.replied_cases) == (3600.0, 1)
+    assert (s.median_first_thanks_seconds, s.thanked_cases) == (5 * 86400.0, 1)
+    c = queries.series(store, days=30)
+    assert (c.median_first_reply_seconds, c.replied_cases) == (3600.0, 1)
+    assert (c.median_first_thanks_seconds, c.thanked_cases) == (5 * 86400.0, 1)
+    assert [w for w in c.first_reply_by_week if w is not None] == [3600.0]

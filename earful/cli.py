@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
-import csv
 import functools
 import getpass
 import io
@@ -31,7 +30,16 @@ import click
 
 from earful import __version__, locks, redaction
 from earful.config import CREDENTIAL_SECTIONS, Config, ConfigError, config_path, load_config
-from earful.display import counted, duration, oneline, plain, safe, spreadsheet_cell, to_json
+from earful.display import (
+    EXPORT_ERRORS,
+    counted,
+    duration,
+    oneline,
+    plain,
+    safe,
+    to_json,
+    write_csv,
+)
 from listener.mention import PLATFORMS
 from rules.verdict import Disposition
 from storage.records import ReplyRecord
@@ -1776,10 +1784,9 @@ def export(config_file: Path | None, kind: str, fmt: str, output: Path | None) -
         columns, rows = store.export(kind)
         if output is None and sys.stdout.isatty():
             rows = (tuple(safe(v) if isinstance(v, str) else v for v in row) for row in rows)
-        # surrogatepass: lone surrogates in posts come out as they went in
         if output is None:
             stream = io.TextIOWrapper(
-                sys.stdout.buffer, encoding="utf-8", errors="surrogatepass", newline=""
+                sys.stdout.buffer, encoding="utf-8", errors=EXPORT_ERRORS, newline=""
             )
             try:
                 count = _write_export(stream, fmt, columns, rows)
@@ -1792,7 +1799,7 @@ def export(config_file: Path | None, kind: str, fmt: str, output: Path | None) -
             # an export that fails half-way leaves yesterday's file
             with (
                 replaced(output) as partial,
-                partial.open("w", encoding="utf-8", errors="surrogatepass", newline="") as f,
+                partial.open("w", encoding="utf-8", errors=EXPORT_ERRORS, newline="") as f,
             ):
                 count = _write_export(f, fmt, columns, rows)
     if output is not None:
@@ -1802,14 +1809,9 @@ def export(config_file: Path | None, kind: str, fmt: str, output: Path | None) -
 def _write_export(
     stream: Any, fmt: str, columns: list[str], rows: Iterator[tuple[Any, ...]]
 ) -> int:
-    count = 0
     if fmt == "csv":
-        writer = csv.writer(stream)
-        writer.writerow(columns)
-        for row in rows:
-            writer.writerow([spreadsheet_cell(v) for v in row])
-            count += 1
-        return count
+        return write_csv(stream, columns, rows)
+    count = 0
     stream.write("[")
     for row in rows:
         record = to_json(dict(zip(columns, row, strict=True)), indent=None)

@@ -19,9 +19,11 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from click.testing import CliRunner
 from consolekit import PASSWORD, USERS, Clock, refused_alert
 from factories import complaint, mention, praise
 
+from earful.cli import cli
 from earful.config import Config
 from earful.console import build_app
 from earful.console.app import settings_from
@@ -346,6 +348,25 @@ async def test_csv_export_keeps_formulas_as_text(client: Client) -> None:
     assert response.headers["Content-Disposition"].startswith("attachment")
     text = await response.text()
     assert "'=HYPERLINK" in text
+
+
+async def test_the_cli_exports_the_bytes_the_console_downloads(
+    client: Client, store: Store, config: Config
+) -> None:
+    # a truncated emoji, as platforms send them: raw, it made the file fail strict
+    # UTF-8 readers (Python's csv, pandas, iconv) as a whole
+    store.ingest("x", [praise(mention("brilliant \ud83d thank you", native_id="9"))], None)
+    await login(client, "vera")
+    download = await (await client.get("/praise.csv")).read()
+    target = config.path.parent / "praise.csv"
+    result = CliRunner().invoke(
+        cli, ["export", "praise", "-o", str(target), "-c", str(config.path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert target.read_bytes() == download
+    assert "brilliant \\ud83d thank you" in download.decode("utf-8")
+    stdout = CliRunner().invoke(cli, ["export", "praise", "-c", str(config.path)]).stdout_bytes
+    assert stdout == download
 
 
 async def test_case_steps_through_the_api(client: Client, store: Store) -> None:

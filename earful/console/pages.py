@@ -4,7 +4,6 @@ Jinja2 template (autoescaped); the pages' actions go through the JSON API."""
 from __future__ import annotations
 
 import asyncio
-import csv
 import io
 import json
 from collections.abc import Callable
@@ -25,7 +24,7 @@ from earful.console.security import (
     requires,
     session_of,
 )
-from earful.display import duration, plain, spreadsheet_cell
+from earful.display import EXPORT_ERRORS, duration, plain, write_csv
 from earful.source_status import SourceStatus, statuses
 from listener.normalize import http_url
 from responders.limits import LIMITS
@@ -349,15 +348,12 @@ async def praise_csv(request: web.Request) -> web.StreamResponse:
     def build(store: Any) -> str:
         columns, rows = store.export("praise")
         out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(columns)
-        for row in rows:
-            writer.writerow([spreadsheet_cell(v) for v in row])
+        write_csv(out, columns, rows)
         return out.getvalue()
 
     body = await db(request, build)
     return web.Response(
-        body=body.encode("utf-8", "backslashreplace"),
+        body=body.encode("utf-8", EXPORT_ERRORS),
         content_type="text/csv",
         charset="utf-8",
         headers={"Content-Disposition": 'attachment; filename="earful-praise.csv"'},

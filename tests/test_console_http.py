@@ -33,6 +33,7 @@ from earful.console.security import BACKGROUND_HEADER, CSP, SESSION_COOKIE
 from earful.demo import prepare_demo
 from responders.drafts import Draft, DraftKind
 from responders.limits import LIMITS
+from storage import queries
 from storage.store import Store
 
 _HASH = hash_password(PASSWORD)  # once: scrypt is deliberately slow
@@ -367,6 +368,30 @@ async def test_the_cli_exports_the_bytes_the_console_downloads(
     assert "brilliant \\ud83d thank you" in download.decode("utf-8")
     stdout = CliRunner().invoke(cli, ["export", "praise", "-c", str(config.path)]).stdout_bytes
     assert stdout == download
+
+
+async def test_starred_is_yes_or_no_and_anything_else_is_refused(client: Client) -> None:
+    csrf = await login(client, "vera")
+    assert (await post(client, "/api/praise/3/star", csrf, {"starred": True})).status == 200
+    for value in ("1", "true", "TRUE", "True"):
+        listed = await (await client.get(f"/api/praise?starred={value}")).json()
+        assert [p["mention_id"] for p in listed["items"]] == [3], value
+    everything = await (await client.get("/api/praise?starred=false")).json()
+    assert [p["mention_id"] for p in everything["items"]] == [3]  # all praise, starred or not
+    for value in ("yes", "2", "on", "tru"):
+        for path in ("/api/praise", "/praise"):
+            refused = await client.get(f"{path}?starred={value}")
+            assert refused.status == 400, (path, value)
+            assert "starred must be 1, 0, true or false" in await refused.text()
+
+
+async def test_starring_without_saying_starred_is_refused(client: Client, store: Store) -> None:
+    csrf = await login(client, "vera")
+    for body in ({}, {"starred": None}, {"starred": "true"}):
+        refused = await post(client, "/api/praise/3/star", csrf, body)
+        assert refused.status == 400, body
+        assert "starred" in (await refused.json())["error"]
+    assert not queries.praise_wall(store, starred_only=True)
 
 
 async def test_case_steps_through_the_api(client: Client, store: Store) -> None:

@@ -154,6 +154,22 @@ def query_int(request: web.Request, name: str, default: int | None = None) -> in
     return number
 
 
+_FLAGS = {"1": True, "true": True, "0": False, "false": False}
+
+
+def query_flag(request: web.Request, name: str) -> bool:
+    """A yes-or-no parameter: 1 or 0, true or false (any case); absent or empty is
+    no. Anything else is refused: `?starred=yes` quietly showing every praise post
+    would be a wrong answer that looks right."""
+    value = request.query.get(name)
+    if value in (None, ""):
+        return False
+    flag = _FLAGS.get(value.lower())
+    if flag is None:
+        raise web.HTTPBadRequest(text=f"{name} must be 1, 0, true or false, got {value!r}")
+    return flag
+
+
 def query_limit(request: web.Request, default: int, maximum: int) -> int:
     """The `limit` parameter: at least 1, and no more than `maximum` are returned
     (a larger limit gets `maximum`). A limit below 1 would reach SQLite as
@@ -335,7 +351,7 @@ async def escalations_page(request: web.Request) -> web.StreamResponse:
 
 @requires("viewer")
 async def praise_page(request: web.Request) -> web.StreamResponse:
-    starred = request.query.get("starred") == "1"
+    starred = query_flag(request, "starred")
     offset = max(query_int(request, "offset", 0) or 0, 0)
     rows = await db(request, queries.praise_wall, starred_only=starred, limit=60, offset=offset)
     return await render(

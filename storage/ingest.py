@@ -100,7 +100,7 @@ class _Rows:
     callbacks: list[tuple[Any, ...]] = field(default_factory=list)
     alerts: list[tuple[Any, ...]] = field(default_factory=list)
     escalated: list[tuple[int]] = field(default_factory=list)
-    praise: list[tuple[int]] = field(default_factory=list)
+    praise: list[tuple[int, str | None]] = field(default_factory=list)
     audit: list[tuple[Any, ...]] = field(default_factory=list)
     contacts: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
     follow_ups: list[tuple[Any, ...]] = field(default_factory=list)
@@ -147,7 +147,9 @@ def write_batch(
     conn.executemany(
         "UPDATE cases SET status = 'escalated' WHERE id = ? AND status = 'open'", rows.escalated
     )
-    conn.executemany("INSERT OR IGNORE INTO praise (mention_id) VALUES (?)", rows.praise)
+    conn.executemany(
+        "INSERT OR IGNORE INTO praise (mention_id, posted_at) VALUES (?, ?)", rows.praise
+    )
     conn.executemany(
         "INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
         rows.audit,
@@ -474,7 +476,8 @@ def _draft_rows(
                 why = dumps({"reason": draft.reason, "mention": mention_id})
                 rows.audit.append((now, "earful", "escalate", f"case:{case_id}", why))
     if v.disposition is Disposition.INTERESTING_GOOD:
-        rows.praise.append((mention_id,))
+        # the wall's order: the post's own time, else when it was fetched
+        rows.praise.append((mention_id, iso(m.created_at) or now))
     if contacted and m.author.handle:
         handle = text(m.author.handle)
         weight = contact_weight(v.disposition)

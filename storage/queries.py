@@ -311,7 +311,8 @@ def escalations(store: Store, *, limit: int = 200) -> list[Escalation]:
 def praise_wall(
     store: Store, *, starred_only: bool = False, limit: int = 60, offset: int = 0
 ) -> list[PraiseItem]:
-    """Praise mentions, newest first (index praise_starred / the primary key)."""
+    """Praise mentions, newest first by the post's own time (or, undated, when it was
+    fetched): index praise_posted, or praise_starred_posted for the starred only."""
     where = "WHERE p.starred = 1 " if starred_only else ""
     rows = _rows(
         store,
@@ -320,7 +321,7 @@ def praise_wall(
         "m.likes, m.reposts, m.text, v.interest "
         "FROM praise p JOIN mentions m ON m.id = p.mention_id "
         "JOIN verdicts v ON v.mention_id = p.mention_id "
-        f"{where}ORDER BY p.mention_id DESC LIMIT ? OFFSET ?",
+        f"{where}ORDER BY p.posted_at DESC, p.mention_id DESC LIMIT ? OFFSET ?",
         (limit, offset),
     )
     return [PraiseItem.from_row(r) for r in rows]

@@ -391,7 +391,8 @@ def _v9_report_counts(db: sqlite_utils.Database) -> None:
     """Reports leave the brand's own posts and spam out of net sentiment, so the
     per-day roll-up counts them apart; an undated post counts on the day it was
     fetched (as its case's first_mention_at already did) instead of never; the time to
-    first reply is measured per kind of reply."""
+    first reply is measured per kind of reply; and the praise wall is ordered by the
+    post's own time, through indexes of its own."""
     run_script(
         db.conn,
         """
@@ -422,6 +423,15 @@ def _v9_report_counts(db: sqlite_utils.Database) -> None:
         -- the index of the stats window covers it
         DROP INDEX replies_sent;
         CREATE INDEX replies_sent ON replies (sent_at, case_id, kind) WHERE status = 'sent';
+        -- the post's own time, else when it was fetched: the praise wall's order
+        ALTER TABLE praise ADD COLUMN posted_at TEXT;
+        UPDATE praise SET posted_at = (
+            SELECT coalesce(m.created_at, m.fetched_at) FROM mentions m
+            WHERE m.id = praise.mention_id
+        );
+        DROP INDEX praise_starred;
+        CREATE INDEX praise_posted ON praise (posted_at, mention_id);
+        CREATE INDEX praise_starred_posted ON praise (posted_at, mention_id) WHERE starred = 1;
         """,
     )
 

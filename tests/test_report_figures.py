@@ -186,9 +186,12 @@ def test_migration_9_counts_own_posts_spam_and_undated_posts_already_stored(
             ("2026-11-19", "ignore", 3),
         ],
     )
+    conn.execute("INSERT INTO praise (mention_id) VALUES (4)")
     conn.close()
     with Store.open(db_path) as s:
         assert s.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 9
+        wall = s.conn.execute("SELECT mention_id, posted_at FROM praise").fetchall()
+        assert [tuple(r) for r in wall] == [(4, fetched)]  # undated: when it was fetched
         rows = s.conn.execute(
             "SELECT day, disposition, mentions, own, spam FROM mention_days ORDER BY 1, 2"
         ).fetchall()
@@ -246,3 +249,31 @@ def test_time_to_first_reply_is_to_complaints_and_thanks_are_timed_apart(db_path
     assert (c.median_first_reply_seconds, c.replied_cases) == (3600.0, 1)
     assert (c.median_first_thanks_seconds, c.thanked_cases) == (5 * 86400.0, 1)
     assert [w for w in c.first_reply_by_week if w is not None] == [3600.0]
+
+
+# -- finding: the praise wall is newest first by the post's own time -----------------
+
+
+def test_the_praise_wall_is_in_the_order_the_posts_were_written(db_path: Path) -> None:
+    clock = Clock()
+    clock.now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    store = Store.open(db_path, clock=clock)
+    new = mention(
+        "love it", native_id="new", handle="a", created_at=datetime(2026, 11, 30, tzinfo=UTC)
+    )
+    old = mention(
+        "love it", native_id="old", handle="b", created_at=datetime(2026, 11, 24, tzinfo=UTC)
+    )
+    undated = dataclasses.replace(mention("love it", native_id="rss", handle="c"), created_at=None)
+    store.ingest("x", [praise(new)], None)
+    store.ingest("x", [praise(old)], None)  # a backfill: an older post stored later
+    store.ingest("rss", [praise(undated)], None)  # fetched on the 27th
+    wall = queries.praise_wall(store, starred_only=False, limit=10, offset=0)
+    assert [p.mention_id for p in wall] == [1, 3, 2]
+    store.star_praise(1, "vera")
+    store.star_praise(2, "vera")
+    starred = queries.praise_wall(store, starred_only=True, limit=10, offset=0)
+    assert [p.mention_id for p in starred] == [1, 2]
+    assert [
+        p.mention_id for p in queries.praise_wall(store, starred_only=False, limit=1, offset=1)
+    ] == [3]

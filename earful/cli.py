@@ -1537,10 +1537,12 @@ def alerts_mark_sent(config_file: Path | None, actor: str | None, alert_id: int)
 def stats(config_file: Path | None, as_json: bool) -> None:
     """Counts by disposition, topic and platform; net sentiment; time to first reply.
 
-    Over every stored post. Mentions count them all; net sentiment is praise minus
-    complaints per 100 posts by others, leaving out the brand's own posts and spam
-    (both counted apart). Time to first reply: from a complaint case's first post to
-    its first reply sent; thank-yous (likes, on X) are timed apart."""
+    Over every stored post, not a window of days (the console's stats page has
+    those: UTC days, as every time Earful shows is UTC). Mentions count them all;
+    net sentiment is praise minus complaints per 100 posts by others, leaving out
+    the brand's own posts and spam (both counted apart). Time to first reply: from a
+    complaint case's first post to its first reply sent; thank-yous (likes, on X)
+    are timed apart."""
     with _store(_load(config_file)) as store:
         result = store.stats()
     if as_json:

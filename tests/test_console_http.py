@@ -790,9 +790,10 @@ async def test_stats_days_out_of_range_is_a_clear_error(client: Client) -> None:
         api = await client.get(f"/api/stats?days={days}")
         assert api.status == 400, days
     one = await (await client.get("/stats?days=1")).text()
-    assert "last 1 day<" in one
+    assert "last 1 UTC day<" in one  # a team in New York must not read local days
     seven = await (await client.get("/stats?days=7")).text()
-    assert "last 7 days<" in seven
+    assert "last 7 UTC days<" in seven
+    assert "Mentions per UTC day, by disposition" in seven
     assert '<a href="/stats?days=7" aria-current="page">' in seven
     assert '<a href="/stats?days=30">' in seven
     default = await (await client.get("/stats")).text()

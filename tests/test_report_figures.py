@@ -116,6 +116,7 @@ def test_earful_stats_says_what_net_sentiment_counts(tmp_path: Path) -> None:
     stats = json.loads(result.stdout)
     assert (stats["mentions"], stats["own_posts"], stats["spam"]) == (5, 1, 1)
     assert stats["net_sentiment"] == pytest.approx(-33.3)
+    assert "UTC days" in " ".join(runner.invoke(cli, ["stats", "--help"]).stdout.split())
     out = runner.invoke(cli, ["stats", "-c", str(config)]).stdout
     assert "mentions: 5 (1 the brand's own posts, 1 spam)" in out
     assert "net sentiment: -33.3 (% praise - % complaints of the 3 posts by others" in out

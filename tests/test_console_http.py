@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import html
 import json
 import logging
 import re
@@ -392,6 +393,24 @@ async def test_starring_without_saying_starred_is_refused(client: Client, store:
         assert refused.status == 400, body
         assert "starred" in (await refused.json())["error"]
     assert not queries.praise_wall(store, starred_only=True)
+
+
+async def test_praise_cards_show_a_dash_where_the_platform_counts_nothing(
+    client: Client, store: Store
+) -> None:
+    liked = dataclasses.replace(mention("love it", native_id="l", handle="li"), likes=7, reposts=2)
+    pointed = dataclasses.replace(mention("love it", native_id="h", handle="hn"), likes=5)
+    store.ingest("x", [praise(liked), praise(pointed)], None)  # a feed entry: no counts
+    await login(client, "vera")
+    page = await (await client.get("/praise")).text()
+    cards = {
+        m: " ".join(html.unescape(re.sub("<[^>]+>", " ", c)).split())
+        for m, c in re.findall(r'data-mention="(\d+)">(.*?)</article>', page, re.S)
+    }
+    assert "reach 120 · 7 likes · 2 reposts ·" in cards["5"]
+    assert "reach 120 · 5 likes · - reposts ·" in cards["6"]
+    assert "reach 120 · - ·" in cards["3"]  # stored without counts, as RSS entries are
+    assert "0 likes" not in page
 
 
 async def test_case_steps_through_the_api(client: Client, store: Store) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
-import csv
 import functools
 import getpass
 import io
@@ -31,7 +30,16 @@ import click
 
 from earful import __version__, locks, redaction
 from earful.config import CREDENTIAL_SECTIONS, Config, ConfigError, config_path, load_config
-from earful.display import counted, duration, oneline, plain, safe, spreadsheet_cell, to_json
+from earful.display import (
+    EXPORT_ERRORS,
+    counted,
+    duration,
+    oneline,
+    plain,
+    safe,
+    to_json,
+    write_csv,
+)
 from listener.mention import PLATFORMS
 from rules.verdict import Disposition
 from storage.records import ReplyRecord
@@ -1569,7 +1577,14 @@ def alerts_mark_sent(config_file: Path | None, actor: str | None, alert_id: int)
 @json_option
 @handles_errors
 def stats(config_file: Path | None, as_json: bool) -> None:
-    """Counts by disposition, topic and platform; net sentiment; time to first reply."""
+    """Counts by disposition, topic and platform; net sentiment; time to first reply.
+
+    Over every stored post, not a window of days (the console's stats page has
+    those: UTC days, as every time Earful shows is UTC). Mentions count them all;
+    net sentiment is praise minus complaints per 100 posts by others, leaving out
+    the brand's own posts and spam (both counted apart). Time to first reply: from a
+    complaint case's first post to its first reply sent; thank-yous (likes, on X)
+    are timed apart."""
     with _store(_load(config_file)) as store:
         result = store.stats()
     if as_json:
@@ -1765,15 +1780,24 @@ def _counts(counts: dict[str, int]) -> str:
 
 def _echo_stats(s: Any) -> None:
     net = "n/a" if s.net_sentiment is None else f"{s.net_sentiment:+.1f}"
-    click.echo(f"mentions: {s.mentions}   net sentiment: {net} (% praise - % complaints)")
+    others = s.mentions - s.own_posts - s.spam
+    click.echo(f"mentions: {s.mentions} ({s.own_posts} the brand's own posts, {s.spam} spam)")
+    click.echo(
+        f"net sentiment: {net} (% praise - % complaints of the {others} posts by others, "
+        "spam left out)"
+    )
     click.echo(f"by disposition: {_counts(s.by_disposition)}")
     click.echo(f"complaint topics: {_counts(s.by_topic)}")
     click.echo(f"by platform: {_counts(s.by_platform)}")
     click.echo(f"replies: {_counts(s.replies_by_status)}")
     click.echo(f"open callbacks: {s.open_callbacks}   escalated cases: {s.escalated_cases}")
     click.echo(
-        f"median time to first reply: {duration(s.median_first_reply_seconds)} "
+        f"median time to first reply to a complaint: {duration(s.median_first_reply_seconds)} "
         f"(over {s.replied_cases} cases)"
+    )
+    click.echo(
+        f"median time to first thank-you: {duration(s.median_first_thanks_seconds)} "
+        f"(over {s.thanked_cases} cases)"
     )
 
 
@@ -1804,10 +1828,9 @@ def export(config_file: Path | None, kind: str, fmt: str, output: Path | None) -
         columns, rows = store.export(kind)
         if output is None and sys.stdout.isatty():
             rows = (tuple(safe(v) if isinstance(v, str) else v for v in row) for row in rows)
-        # surrogatepass: lone surrogates in posts come out as they went in
         if output is None:
             stream = io.TextIOWrapper(
-                sys.stdout.buffer, encoding="utf-8", errors="surrogatepass", newline=""
+                sys.stdout.buffer, encoding="utf-8", errors=EXPORT_ERRORS, newline=""
             )
             try:
                 count = _write_export(stream, fmt, columns, rows)
@@ -1820,7 +1843,7 @@ def export(config_file: Path | None, kind: str, fmt: str, output: Path | None) -
             # an export that fails half-way leaves yesterday's file
             with (
                 replaced(output) as partial,
-                partial.open("w", encoding="utf-8", errors="surrogatepass", newline="") as f,
+                partial.open("w", encoding="utf-8", errors=EXPORT_ERRORS, newline="") as f,
             ):
                 count = _write_export(f, fmt, columns, rows)
     if output is not None:
@@ -1830,14 +1853,9 @@ def export(config_file: Path | None, kind: str, fmt: str, output: Path | None) -
 def _write_export(
     stream: Any, fmt: str, columns: list[str], rows: Iterator[tuple[Any, ...]]
 ) -> int:
-    count = 0
     if fmt == "csv":
-        writer = csv.writer(stream)
-        writer.writerow(columns)
-        for row in rows:
-            writer.writerow([spreadsheet_cell(v) for v in row])
-            count += 1
-        return count
+        return write_csv(stream, columns, rows)
+    count = 0
     stream.write("[")
     for row in rows:
         record = to_json(dict(zip(columns, row, strict=True)), indent=None)

@@ -4,9 +4,11 @@ surrogates, and must neither drive the terminal nor break JSON output."""
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 import re
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 # Control characters (but newline and tab), bidi embeddings/overrides/isolates, and
@@ -38,6 +40,24 @@ def spreadsheet_cell(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
+
+
+# A lone surrogate (a truncated emoji, which platforms do send) has no UTF-8: a file
+# holding one as raw bytes fails strict readers (Python's csv, pandas, iconv) as a
+# whole, so exports write it as the six characters \udXXX, as pages show it.
+EXPORT_ERRORS = "backslashreplace"
+
+
+def write_csv(stream: Any, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    """A CSV export, header first, each cell guarded (spreadsheet_cell): the same
+    bytes from `earful export` and the console's download. Returns the rows written."""
+    writer = csv.writer(stream)
+    writer.writerow(columns)
+    count = 0
+    for row in rows:
+        writer.writerow([spreadsheet_cell(v) for v in row])
+        count += 1
+    return count
 
 
 def oneline(text: str | None, width: int) -> str:

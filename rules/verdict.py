@@ -45,3 +45,13 @@ class Verdict:
     @property
     def is_praise(self) -> bool:
         return self.disposition is Disposition.INTERESTING_GOOD
+
+    # Neither is a customer's voice: reports leave both out of net sentiment, or the
+    # more the support team posts, or the bigger a giveaway wave, the better it looks.
+    @property
+    def is_own_post(self) -> bool:
+        return any(r.rule == "own_post" for r in self.reasons)
+
+    @property
+    def is_spam(self) -> bool:
+        return "spam" in self.labels and not self.is_own_post

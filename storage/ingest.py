@@ -10,7 +10,6 @@ between ~140 and ~25 microseconds a mention).
 from __future__ import annotations
 
 import sqlite3
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -75,8 +74,10 @@ _INSERT_ALERT = """
 
 # The console's charts read this per-day roll-up instead of counting every mention.
 _COUNT_DAYS = """
-    INSERT INTO mention_days (day, disposition, topic, mentions) VALUES (?, ?, ?, ?)
-    ON CONFLICT (day, disposition, topic) DO UPDATE SET mentions = mentions + excluded.mentions
+    INSERT INTO mention_days (day, disposition, topic, mentions, own, spam)
+    VALUES (?, ?, ?, ?, ?, ?)
+    ON CONFLICT (day, disposition, topic) DO UPDATE SET mentions = mentions + excluded.mentions,
+        own = own + excluded.own, spam = spam + excluded.spam
 """
 
 _ACTIONABLE = frozenset(
@@ -98,7 +99,7 @@ class _Rows:
     callbacks: list[tuple[Any, ...]] = field(default_factory=list)
     alerts: list[tuple[Any, ...]] = field(default_factory=list)
     escalated: list[tuple[int]] = field(default_factory=list)
-    praise: list[tuple[int]] = field(default_factory=list)
+    praise: list[tuple[int, str | None]] = field(default_factory=list)
     audit: list[tuple[Any, ...]] = field(default_factory=list)
     contacts: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
     follow_ups: list[tuple[Any, ...]] = field(default_factory=list)
@@ -145,12 +146,14 @@ def write_batch(
     conn.executemany(
         "UPDATE cases SET status = 'escalated' WHERE id = ? AND status = 'open'", rows.escalated
     )
-    conn.executemany("INSERT OR IGNORE INTO praise (mention_id) VALUES (?)", rows.praise)
+    conn.executemany(
+        "INSERT OR IGNORE INTO praise (mention_id, posted_at) VALUES (?, ?)", rows.praise
+    )
     conn.executemany(
         "INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
         rows.audit,
     )
-    conn.executemany(_COUNT_DAYS, [(*key, n) for key, n in _day_counts(fresh).items()])
+    conn.executemany(_COUNT_DAYS, [(*key, *n) for key, n in _day_counts(fresh, now).items()])
     conn.executemany(
         "INSERT INTO contacts (platform, author_handle, last_draft_at, weight) "
         "VALUES (?, CAST(? AS TEXT), ?, ?) ON CONFLICT (platform, author_handle) "
@@ -225,13 +228,20 @@ def _new_items(conn: sqlite3.Connection, batch: Sequence[Judged]) -> list[Judged
     return [item for key, item in by_key.items() if key not in stored]
 
 
-def _day_counts(fresh: Sequence[Judged]) -> Counter[tuple[str, str, str]]:
-    counts: Counter[tuple[str, str, str]] = Counter()
+def _day_counts(fresh: Sequence[Judged], now: str | None) -> dict[tuple[str, str, str], list[int]]:
+    """Mentions, the brand's own posts and spam per (day, disposition, topic). An
+    undated post (a feed entry without one) counts on the day it was fetched."""
+    counts: dict[tuple[str, str, str], list[int]] = {}
     for item in fresh:
-        created = iso(item.mention.created_at)
-        if created is not None:
+        day = iso(item.mention.created_at) or now
+        if day is not None:
             v = item.verdict
-            counts[(created[:10], v.disposition.value, v.topic or "")] += 1
+            n = counts.setdefault((day[:10], v.disposition.value, v.topic or ""), [0, 0, 0])
+            n[0] += 1
+            if v.is_own_post:
+                n[1] += 1
+            elif v.is_spam:
+                n[2] += 1
     return counts
 
 
@@ -465,7 +475,8 @@ def _draft_rows(
                 why = dumps({"reason": draft.reason, "mention": mention_id})
                 rows.audit.append((now, "earful", "escalate", f"case:{case_id}", why))
     if v.disposition is Disposition.INTERESTING_GOOD:
-        rows.praise.append((mention_id,))
+        # the wall's order: the post's own time, else when it was fetched
+        rows.praise.append((mention_id, iso(m.created_at) or now))
     if contacted and m.author.handle:
         handle = text(m.author.handle)
         weight = contact_weight(v.disposition)

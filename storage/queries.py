@@ -9,7 +9,6 @@ guarded transitions, never through this module.
 from __future__ import annotations
 
 import sqlite3
-import statistics
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,7 +25,15 @@ from storage.records import (
     ReplyRecord,
     _FromRow,
 )
-from storage.store import _CALLBACK_SELECT, _REPLY_SELECT, Store, check_search, search_words
+from storage.store import (
+    _CALLBACK_SELECT,
+    _REPLY_SELECT,
+    FIRST_SENT,
+    Store,
+    check_search,
+    median,
+    search_words,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,13 +107,20 @@ class Series:
 
     days: tuple[str, ...]
     by_disposition: dict[str, list[int]]  # disposition -> mentions per day
-    net_sentiment: list[float | None]  # per day: % praise - % complaints
+    # per day: praise - complaints per 100 posts by others that are not spam
+    net_sentiment: list[float | None]
     weeks: tuple[str, ...]  # the Monday of each ISO week in the window
     topics_by_week: dict[str, list[int]]  # complaint topic -> complaints per week
-    first_reply_by_week: list[float | None]  # median seconds to the first sent reply
+    # median seconds from a complaint case's first post to its first reply sent
+    first_reply_by_week: list[float | None]
     median_first_reply_seconds: float | None
     replied_cases: int
-    mentions: int
+    # the same for thank-yous, on any case
+    median_first_thanks_seconds: float | None
+    thanked_cases: int
+    mentions: int  # every post in the window, the brand's own and spam included
+    own_posts: int  # of those, the brand's own (left out of net sentiment)
+    spam: int  # and spam (left out of net sentiment)
 
 
 def _rows(store: Store, sql: str, params: Any = ()) -> list[sqlite3.Row]:
@@ -312,7 +326,8 @@ def escalations(store: Store, *, limit: int = 200) -> list[Escalation]:
 def praise_wall(
     store: Store, *, starred_only: bool = False, limit: int = 60, offset: int = 0
 ) -> list[PraiseItem]:
-    """Praise mentions, newest first (index praise_starred / the primary key)."""
+    """Praise mentions, newest first by the post's own time (or, undated, when it was
+    fetched): index praise_posted, or praise_starred_posted for the starred only."""
     where = "WHERE p.starred = 1 " if starred_only else ""
     rows = _rows(
         store,
@@ -321,7 +336,7 @@ def praise_wall(
         "m.likes, m.reposts, m.text, v.interest "
         "FROM praise p JOIN mentions m ON m.id = p.mention_id "
         "JOIN verdicts v ON v.mention_id = p.mention_id "
-        f"{where}ORDER BY p.mention_id DESC LIMIT ? OFFSET ?",
+        f"{where}ORDER BY p.posted_at DESC, p.mention_id DESC LIMIT ? OFFSET ?",
         (limit, offset),
     )
     return [PraiseItem.from_row(r) for r in rows]
@@ -345,10 +360,12 @@ def series(store: Store, *, days: int = 30) -> Series:
 
     by_disposition: dict[str, list[int]] = defaultdict(lambda: [0] * days)
     topics: dict[str, list[int]] = defaultdict(lambda: [0] * len(week_list))
-    total = 0
+    # per day, posts by others that are not spam: all, praise and complaints
+    others, good, bad = [0] * days, [0] * days, [0] * days
+    total = own = spam = 0
     for row in _rows(
         store,
-        "SELECT day, disposition, topic, mentions AS n FROM mention_days WHERE day >= ?",
+        "SELECT day, disposition, topic, mentions AS n, own, spam FROM mention_days WHERE day >= ?",
         (since,),
     ):
         n = day_index.get(row["day"])
@@ -356,40 +373,46 @@ def series(store: Store, *, days: int = 30) -> Series:
             continue  # stamped in the future (a clock ahead of ours)
         by_disposition[row["disposition"]][n] += row["n"]
         total += row["n"]
-        if row["disposition"] == "interesting_bad":
+        own += row["own"]
+        spam += row["spam"]
+        counted = row["n"] - row["own"] - row["spam"]
+        others[n] += counted
+        if row["disposition"] == "interesting_good":
+            good[n] += counted
+        elif row["disposition"] == "interesting_bad":
+            bad[n] += counted
             week = _monday(day_list[n]).isoformat()
             topics[row["topic"] or "none"][week_index[week]] += row["n"]
 
-    net: list[float | None] = []
-    for n in range(days):
-        count = sum(values[n] for values in by_disposition.values())
-        good = by_disposition.get("interesting_good", [0] * days)[n]
-        bad = by_disposition.get("interesting_bad", [0] * days)[n]
-        net.append(round(100.0 * (good - bad) / count, 1) if count else None)
+    net = [
+        round(100.0 * (good[n] - bad[n]) / others[n], 1) if others[n] > 0 else None
+        for n in range(days)
+    ]
 
-    waits: list[float] = []
+    waits: dict[str, list[float]] = {"reply": [], "thanks": []}
     weekly: dict[int, list[float]] = defaultdict(list)
     for row in _rows(
         store,
-        "SELECT substr(min(r.sent_at), 1, 10) AS sent_day, "
+        "SELECT r.kind, substr(min(r.sent_at), 1, 10) AS sent_day, "
         "(julianday(min(r.sent_at)) - julianday(c.first_mention_at)) * 86400.0 AS wait "
         # INDEXED BY: without fresh ANALYZE figures the planner may walk every
         # reply by case to skip a sort; the window's range of this index is far less
         "FROM replies r INDEXED BY replies_sent JOIN cases c ON c.id = r.case_id "
         "WHERE r.status = 'sent' AND r.sent_at >= ? AND c.first_mention_at IS NOT NULL "
+        f"AND {FIRST_SENT} "
         # a case first answered before the window is not first answered in it: a
         # later reply in the same open case would count as its first (45 days)
         "AND NOT EXISTS (SELECT 1 FROM replies e WHERE e.case_id = r.case_id "
-        "AND e.status = 'sent' AND e.sent_at < ?) "
-        "GROUP BY r.case_id",
+        "AND e.status = 'sent' AND e.kind = r.kind AND e.sent_at < ?) "
+        "GROUP BY r.case_id, r.kind",
         (since, since),
     ):
         if row["wait"] is None:
             continue  # a timestamp SQLite cannot read
         wait = max(float(row["wait"]), 0.0)
-        waits.append(wait)
+        waits[row["kind"]].append(wait)
         n = day_index.get(row["sent_day"])
-        if n is not None:
+        if n is not None and row["kind"] == "reply":
             weekly[week_index[_monday(day_list[n]).isoformat()]].append(wait)
 
     return Series(
@@ -398,13 +421,14 @@ def series(store: Store, *, days: int = 30) -> Series:
         net_sentiment=net,
         weeks=tuple(w.isoformat() for w in week_list),
         topics_by_week=dict(sorted(topics.items(), key=lambda kv: -sum(kv[1]))),
-        first_reply_by_week=[
-            round(statistics.median(weekly[n]), 1) if weekly.get(n) else None
-            for n in range(len(week_list))
-        ],
-        median_first_reply_seconds=round(statistics.median(waits), 1) if waits else None,
-        replied_cases=len(waits),
+        first_reply_by_week=[median(weekly.get(n, ())) for n in range(len(week_list))],
+        median_first_reply_seconds=median(waits["reply"]),
+        replied_cases=len(waits["reply"]),
+        median_first_thanks_seconds=median(waits["thanks"]),
+        thanked_cases=len(waits["thanks"]),
         mentions=total,
+        own_posts=own,
+        spam=spam,
     )
 
 

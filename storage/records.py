@@ -232,16 +232,23 @@ class Claimed:
 
 @dataclass(frozen=True, slots=True)
 class Stats:
-    mentions: int
+    mentions: int  # every stored post, the brand's own and spam included
+    own_posts: int  # posted by the brand's own accounts (rule own_post)
+    spam: int  # labelled spam (and not the brand's own)
     by_disposition: dict[str, int]
     by_topic: dict[str, int]  # complaints only: their root causes
     by_platform: dict[str, int]
-    net_sentiment: float | None  # % praise - % complaints, -100..100
+    # praise - complaints per 100 posts by others that are not spam, -100..100
+    net_sentiment: float | None
     replies_by_status: dict[str, int]
     open_callbacks: int
     escalated_cases: int
+    # from a complaint case's first post to its first reply sent (kind 'reply')
     median_first_reply_seconds: float | None
     replied_cases: int
+    # from a case's first post to its first thank-you sent (kind 'thanks')
+    median_first_thanks_seconds: float | None
+    thanked_cases: int
 
 
 @dataclass(frozen=True, slots=True)

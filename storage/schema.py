@@ -387,6 +387,55 @@ def _v8_retention(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v9_report_counts(db: sqlite_utils.Database) -> None:
+    """Reports leave the brand's own posts and spam out of net sentiment, so the
+    per-day roll-up counts them apart; an undated post counts on the day it was
+    fetched (as its case's first_mention_at already did) instead of never; the time to
+    first reply is measured per kind of reply; and the praise wall is ordered by the
+    post's own time, through indexes of its own."""
+    run_script(
+        db.conn,
+        """
+        ALTER TABLE mention_days ADD COLUMN own INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE mention_days ADD COLUMN spam INTEGER NOT NULL DEFAULT 0;
+        -- Dated posts are in the roll-up already, with any pruned since (which stay
+        -- counted, as others'): only their own and spam counts are new.
+        INSERT INTO mention_days (day, disposition, topic, mentions, own, spam)
+            SELECT substr(m.created_at, 1, 10), v.disposition, coalesce(v.topic, ''),
+                count(*), sum(v.reasons LIKE '%"rule":"own_post"%'),
+                sum(v.labels LIKE '%"spam"%' AND v.reasons NOT LIKE '%"rule":"own_post"%')
+            FROM mentions m JOIN verdicts v ON v.mention_id = m.id
+            WHERE m.created_at IS NOT NULL GROUP BY 1, 2, 3
+            ON CONFLICT (day, disposition, topic) DO UPDATE SET
+                mentions = max(mentions, excluded.mentions),
+                own = excluded.own, spam = excluded.spam;
+        -- Undated posts were never counted: they come on the day they were fetched.
+        INSERT INTO mention_days (day, disposition, topic, mentions, own, spam)
+            SELECT substr(m.fetched_at, 1, 10), v.disposition, coalesce(v.topic, ''),
+                count(*), sum(v.reasons LIKE '%"rule":"own_post"%'),
+                sum(v.labels LIKE '%"spam"%' AND v.reasons NOT LIKE '%"rule":"own_post"%')
+            FROM mentions m JOIN verdicts v ON v.mention_id = m.id
+            WHERE m.created_at IS NULL GROUP BY 1, 2, 3
+            ON CONFLICT (day, disposition, topic) DO UPDATE SET
+                mentions = mentions + excluded.mentions,
+                own = own + excluded.own, spam = spam + excluded.spam;
+        -- the time to first reply is per kind (a reply to a complaint, a thank-you):
+        -- the index of the stats window covers it
+        DROP INDEX replies_sent;
+        CREATE INDEX replies_sent ON replies (sent_at, case_id, kind) WHERE status = 'sent';
+        -- the post's own time, else when it was fetched: the praise wall's order
+        ALTER TABLE praise ADD COLUMN posted_at TEXT;
+        UPDATE praise SET posted_at = (
+            SELECT coalesce(m.created_at, m.fetched_at) FROM mentions m
+            WHERE m.id = praise.mention_id
+        );
+        DROP INDEX praise_starred;
+        CREATE INDEX praise_posted ON praise (posted_at, mention_id);
+        CREATE INDEX praise_starred_posted ON praise (posted_at, mention_id) WHERE starred = 1;
+        """,
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _v1_initial,
     _v2_alert_outbox,
@@ -396,6 +445,7 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _v6_contact_weight,
     _v7_callbacks_by_case,
     _v8_retention,
+    _v9_report_counts,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -25,7 +25,6 @@ import sqlite_utils
 from listener.mention import Mention
 from listener.normalize import http_url
 from responders.drafts import Contact
-from rules.verdict import Disposition
 from storage import retention
 from storage.db import connect, dumps, from_iso, iso, loads, text
 from storage.ingest import last_drafts, stored_keys, write_batch
@@ -50,6 +49,22 @@ from storage.records import (
 from storage.schema import ROLES, migrate
 
 Clock = Callable[[], datetime]
+
+
+# The verdict's stored JSON, read as Verdict.is_own_post and is_spam read the verdict
+# (schema v9 counts the same way): a reason's rule name and a label are identifiers,
+# and text inside a reason's detail is JSON-escaped, so these match nothing else.
+_OWN_POST = 'v.reasons LIKE \'%"rule":"own_post"%\''
+_SPAM = f"v.labels LIKE '%\"spam\"%' AND NOT ({_OWN_POST})"
+_OTHERS = f"NOT ({_OWN_POST}) AND v.labels NOT LIKE '%\"spam\"%'"
+
+# What a time to first reply measures, in replies r of cases c: support's answers to
+# complaints, and thank-yous (marketing's, often days later in a batch) on their own.
+FIRST_SENT = "(r.kind = 'thanks' OR (r.kind = 'reply' AND c.disposition = 'interesting_bad'))"
+
+
+def median(values: Sequence[float]) -> float | None:
+    return round(statistics.median(values), 1) if values else None
 
 
 class StoreError(Exception):
@@ -1388,21 +1403,21 @@ class Store:
             "SELECT disposition, count(*) FROM verdicts GROUP BY 1 ORDER BY 2 DESC, 1"
         )
         total = self._rows("SELECT count(*) FROM mentions")[0][0]
-        good = by_disposition.get(Disposition.INTERESTING_GOOD.value, 0)
-        bad = by_disposition.get(Disposition.INTERESTING_BAD.value, 0)
-        waits = [
-            # a post stamped in the future (a skewed clock) was answered at once, not
-            # before it was written; the console's charts count it the same way
-            max(r[0] * 86400.0, 0.0)
-            for r in self._rows(
-                "SELECT julianday(min(r.sent_at)) - julianday(c.first_mention_at) "
-                "FROM cases c JOIN replies r ON r.case_id = c.id "
-                "WHERE r.status = 'sent' AND c.first_mention_at IS NOT NULL GROUP BY c.id"
-            )
-            if r[0] is not None
-        ]
+        # net sentiment is what other people say: the brand's own posts and spam are
+        # counted apart (Verdict.is_own_post, is_spam; the SQL matches the stored JSON)
+        own, spam, good, bad = self._rows(
+            f"SELECT count(*) FILTER (WHERE {_OWN_POST}), "
+            f"count(*) FILTER (WHERE {_SPAM}), "
+            f"count(*) FILTER (WHERE disposition = 'interesting_good' AND {_OTHERS}), "
+            f"count(*) FILTER (WHERE disposition = 'interesting_bad' AND {_OTHERS}) "
+            "FROM verdicts v"
+        )[0]
+        others = total - own - spam
+        replies, thanks = self._first_sent()
         return Stats(
             mentions=total,
+            own_posts=own,
+            spam=spam,
             by_disposition=by_disposition,
             by_topic=counts(
                 "SELECT topic, count(*) FROM verdicts WHERE disposition = 'interesting_bad' "
@@ -1411,15 +1426,33 @@ class Store:
             by_platform=counts(
                 "SELECT platform, count(*) FROM mentions GROUP BY 1 ORDER BY 2 DESC, 1"
             ),
-            net_sentiment=round(100.0 * (good - bad) / total, 1) if total else None,
+            net_sentiment=round(100.0 * (good - bad) / others, 1) if others > 0 else None,
             replies_by_status=counts("SELECT status, count(*) FROM replies GROUP BY 1 ORDER BY 1"),
             open_callbacks=self._rows("SELECT count(*) FROM callbacks WHERE status = 'open'")[0][0],
             escalated_cases=self._rows("SELECT count(*) FROM cases WHERE status = 'escalated'")[0][
                 0
             ],
-            median_first_reply_seconds=round(statistics.median(waits), 1) if waits else None,
-            replied_cases=len(waits),
+            median_first_reply_seconds=median(replies),
+            replied_cases=len(replies),
+            median_first_thanks_seconds=median(thanks),
+            thanked_cases=len(thanks),
         )
+
+    def _first_sent(self) -> tuple[list[float], list[float]]:
+        """Seconds from each complaint case's first post to its first reply sent, and
+        from each case's first post to its first thank-you sent (a like, on X)."""
+        waits: dict[str, list[float]] = {"reply": [], "thanks": []}
+        for kind, days in self._rows(
+            "SELECT r.kind, julianday(min(r.sent_at)) - julianday(c.first_mention_at) "
+            "FROM cases c JOIN replies r ON r.case_id = c.id "
+            f"WHERE r.status = 'sent' AND c.first_mention_at IS NOT NULL AND {FIRST_SENT} "
+            "GROUP BY c.id, r.kind"
+        ):
+            if days is not None:
+                # a post stamped in the future (a skewed clock) was answered at once,
+                # not before it was written; the console's charts count it the same way
+                waits[kind].append(max(days * 86400.0, 0.0))
+        return waits["reply"], waits["thanks"]
 
     EXPORTS: ClassVar[dict[str, str]] = {
         "mentions": """

@@ -567,9 +567,9 @@ def test_stats_text_and_json(world: World) -> None:
     assert stats["replied_cases"] == 1 and stats["median_first_reply_seconds"] > 0
     assert stats["replies_by_status"]["sent"] == 1
     text = world.run("stats").output
-    assert "mentions: 5   net sentiment: -20.0" in text
-    assert "median time to first reply: " in text and "(over 1 cases)" in text
-    assert "median time to first reply: n/a" not in text
+    assert "mentions: 5 (0 the brand's own posts, 0 spam)\nnet sentiment: -20.0" in text
+    assert "median time to first reply to a complaint: " in text and "(over 1 cases)" in text
+    assert "median time to first reply to a complaint: n/a" not in text
 
 
 def test_prune_deletes_old_settled_posts_and_a_dry_run_only_counts(world: World) -> None:

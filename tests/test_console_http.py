@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import html
 import json
 import logging
 import re
@@ -19,9 +20,11 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from click.testing import CliRunner
 from consolekit import PASSWORD, USERS, Clock, refused_alert
 from factories import complaint, mention, praise
 
+from earful.cli import cli
 from earful.config import Config
 from earful.console import build_app
 from earful.console.app import settings_from
@@ -31,6 +34,7 @@ from earful.console.security import BACKGROUND_HEADER, CSP, SESSION_COOKIE
 from earful.demo import prepare_demo
 from responders.drafts import Draft, DraftKind
 from responders.limits import LIMITS
+from storage import queries
 from storage.store import Store
 
 _HASH = hash_password(PASSWORD)  # once: scrypt is deliberately slow
@@ -399,6 +403,67 @@ async def test_csv_export_keeps_formulas_as_text(client: Client) -> None:
     assert response.headers["Content-Disposition"].startswith("attachment")
     text = await response.text()
     assert "'=HYPERLINK" in text
+
+
+async def test_the_cli_exports_the_bytes_the_console_downloads(
+    client: Client, store: Store, config: Config
+) -> None:
+    # a truncated emoji, as platforms send them: raw, it made the file fail strict
+    # UTF-8 readers (Python's csv, pandas, iconv) as a whole
+    store.ingest("x", [praise(mention("brilliant \ud83d thank you", native_id="9"))], None)
+    await login(client, "vera")
+    download = await (await client.get("/praise.csv")).read()
+    target = config.path.parent / "praise.csv"
+    result = CliRunner().invoke(
+        cli, ["export", "praise", "-o", str(target), "-c", str(config.path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert target.read_bytes() == download
+    assert "brilliant \\ud83d thank you" in download.decode("utf-8")
+    stdout = CliRunner().invoke(cli, ["export", "praise", "-c", str(config.path)]).stdout_bytes
+    assert stdout == download
+
+
+async def test_starred_is_yes_or_no_and_anything_else_is_refused(client: Client) -> None:
+    csrf = await login(client, "vera")
+    assert (await post(client, "/api/praise/3/star", csrf, {"starred": True})).status == 200
+    for value in ("1", "true", "TRUE", "True"):
+        listed = await (await client.get(f"/api/praise?starred={value}")).json()
+        assert [p["mention_id"] for p in listed["items"]] == [3], value
+    everything = await (await client.get("/api/praise?starred=false")).json()
+    assert [p["mention_id"] for p in everything["items"]] == [3]  # all praise, starred or not
+    for value in ("yes", "2", "on", "tru"):
+        for path in ("/api/praise", "/praise"):
+            refused = await client.get(f"{path}?starred={value}")
+            assert refused.status == 400, (path, value)
+            assert "starred must be 1, 0, true or false" in await refused.text()
+
+
+async def test_starring_without_saying_starred_is_refused(client: Client, store: Store) -> None:
+    csrf = await login(client, "vera")
+    for body in ({}, {"starred": None}, {"starred": "true"}):
+        refused = await post(client, "/api/praise/3/star", csrf, body)
+        assert refused.status == 400, body
+        assert "starred" in (await refused.json())["error"]
+    assert not queries.praise_wall(store, starred_only=True)
+
+
+async def test_praise_cards_show_a_dash_where_the_platform_counts_nothing(
+    client: Client, store: Store
+) -> None:
+    liked = dataclasses.replace(mention("love it", native_id="l", handle="li"), likes=7, reposts=2)
+    pointed = dataclasses.replace(mention("love it", native_id="h", handle="hn"), likes=5)
+    store.ingest("x", [praise(liked), praise(pointed)], None)  # a feed entry: no counts
+    await login(client, "vera")
+    page = await (await client.get("/praise")).text()
+    cards = {
+        m: " ".join(html.unescape(re.sub("<[^>]+>", " ", c)).split())
+        for m, c in re.findall(r'data-mention="(\d+)">(.*?)</article>', page, re.S)
+    }
+    assert "reach 120 · 7 likes · 2 reposts ·" in cards["5"]
+    assert "reach 120 · 5 likes · - reposts ·" in cards["6"]
+    assert "reach 120 · - ·" in cards["3"]  # stored without counts, as RSS entries are
+    assert "0 likes" not in page
 
 
 async def test_case_steps_through_the_api(client: Client, store: Store) -> None:
@@ -797,9 +862,10 @@ async def test_stats_days_out_of_range_is_a_clear_error(client: Client) -> None:
         api = await client.get(f"/api/stats?days={days}")
         assert api.status == 400, days
     one = await (await client.get("/stats?days=1")).text()
-    assert "last 1 day<" in one
+    assert "last 1 UTC day<" in one  # a team in New York must not read local days
     seven = await (await client.get("/stats?days=7")).text()
-    assert "last 7 days<" in seven
+    assert "last 7 UTC days<" in seven
+    assert "Mentions per UTC day, by disposition" in seven
     assert '<a href="/stats?days=7" aria-current="page">' in seven
     assert '<a href="/stats?days=30">' in seven
     default = await (await client.get("/stats")).text()

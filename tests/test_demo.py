@@ -74,7 +74,7 @@ def test_demo_once_replays_everything_prints_a_summary_and_exits_0(tmp_path: Pat
     result = CliRunner().invoke(cli, ["demo", "--once", "--dir", str(tmp_path / "demo")])
     assert result.exit_code == 0, result.output
     assert f"demo: fetched {DEMO_POSTS}, new {DEMO_POSTS} (" in result.stdout
-    assert f"mentions: {DEMO_POSTS}   net sentiment: " in result.stdout
+    assert f"mentions: {DEMO_POSTS} (" in result.stdout and "\nnet sentiment: " in result.stdout
     assert "open callbacks: " in result.stdout
     sources = CliRunner().invoke(cli, ["sources", "-c", str(tmp_path / "demo" / "earful.toml")])
     assert sources.exit_code == 0, sources.output

@@ -14,6 +14,7 @@ from earful.console.counting import count_for, limits_for_browser
 from earful.console.pages import (
     db,
     path_id,
+    query_flag,
     query_int,
     query_limit,
     queue_filter,
@@ -479,7 +480,7 @@ async def escalations(request: web.Request) -> web.StreamResponse:
 
 @requires("viewer")
 async def praise(request: web.Request) -> web.StreamResponse:
-    starred = request.query.get("starred") == "1"
+    starred = query_flag(request, "starred")
     limit = query_limit(request, 60, 500)
     offset = max(query_int(request, "offset", 0) or 0, 0)
     rows = await db(request, queries.praise_wall, starred_only=starred, limit=limit, offset=offset)
@@ -491,9 +492,10 @@ async def star(request: web.Request) -> web.StreamResponse:
     """Marketing's one write: marking praise as a testimonial."""
     mention_id = _id(request, "mention")
     data = await body_of(request)
-    starred = data.get("starred", True)
+    # no default: an empty body starring the post was a guess at what was meant
+    starred = data.get("starred")
     if not isinstance(starred, bool):
-        return json_error(400, "starred must be true or false")
+        return json_error(400, 'give "starred": true or false')
     actor = session_of(request).name
     await db(request, lambda s: s.star_praise(mention_id, actor, starred=starred))
     return ok({"mention_id": mention_id, "starred": starred})

@@ -4,7 +4,6 @@ Jinja2 template (autoescaped); the pages' actions go through the JSON API."""
 from __future__ import annotations
 
 import asyncio
-import csv
 import io
 import json
 from collections.abc import Callable
@@ -26,7 +25,7 @@ from earful.console.security import (
     session_of,
 )
 from earful.console.times import time_element
-from earful.display import duration, plain, spreadsheet_cell
+from earful.display import EXPORT_ERRORS, duration, plain, write_csv
 from earful.source_status import SourceStatus, statuses
 from listener.normalize import http_url
 from responders.limits import LIMITS
@@ -155,6 +154,22 @@ def query_int(request: web.Request, name: str, default: int | None = None) -> in
     if not -INT64_MAX - 1 <= number <= INT64_MAX:
         raise web.HTTPBadRequest(text=f"{name} is out of range, got {value!r}")
     return number
+
+
+_FLAGS = {"1": True, "true": True, "0": False, "false": False}
+
+
+def query_flag(request: web.Request, name: str) -> bool:
+    """A yes-or-no parameter: 1 or 0, true or false (any case); absent or empty is
+    no. Anything else is refused: `?starred=yes` quietly showing every praise post
+    would be a wrong answer that looks right."""
+    value = request.query.get(name)
+    if value in (None, ""):
+        return False
+    flag = _FLAGS.get(value.lower())
+    if flag is None:
+        raise web.HTTPBadRequest(text=f"{name} must be 1, 0, true or false, got {value!r}")
+    return flag
 
 
 def query_limit(request: web.Request, default: int, maximum: int) -> int:
@@ -344,7 +359,7 @@ async def escalations_page(request: web.Request) -> web.StreamResponse:
 
 @requires("viewer")
 async def praise_page(request: web.Request) -> web.StreamResponse:
-    starred = request.query.get("starred") == "1"
+    starred = query_flag(request, "starred")
     offset = max(query_int(request, "offset", 0) or 0, 0)
     rows = await db(request, queries.praise_wall, starred_only=starred, limit=60, offset=offset)
     return await render(
@@ -357,15 +372,12 @@ async def praise_csv(request: web.Request) -> web.StreamResponse:
     def build(store: Any) -> str:
         columns, rows = store.export("praise")
         out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(columns)
-        for row in rows:
-            writer.writerow([spreadsheet_cell(v) for v in row])
+        write_csv(out, columns, rows)
         return out.getvalue()
 
     body = await db(request, build)
     return web.Response(
-        body=body.encode("utf-8", "backslashreplace"),
+        body=body.encode("utf-8", EXPORT_ERRORS),
         content_type="text/csv",
         charset="utf-8",
         headers={"Content-Disposition": 'attachment; filename="earful-praise.csv"'},

@@ -1,0 +1,280 @@
+"""The figures marketing reports from: who counts in net sentiment, which day an
+undated post counts on, and what the time to first reply measures. The same in
+`earful stats` (Store.stats) and the console's charts (queries.series)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+from consolekit import Clock
+from factories import complaint, mention, praise, verdict
+from replayfiles import write_config, x_post
+
+from earful.cli import cli
+from listener.mention import Brand, Mention
+from responders.drafts import Draft, DraftKind
+from rules import Disposition, judge, load_ruleset
+from storage import queries
+from storage.db import connect
+from storage.records import Judged
+from storage.schema import MIGRATIONS, SCHEMA_VERSION
+from storage.store import Store
+
+ACME = Brand("Acme", ("acme",), {"x": "AcmeHelp"})
+RULES = load_ruleset(brand=ACME)
+
+COMPLAINT = "acme internet has been down since 6am"
+PRAISE = "love the new acme router, brilliant, thank you"
+OWN = "We're aware the app is down and working on it"
+SPAM = "GIVEAWAY! follow + RT to win a free router, DM for promo code"
+
+
+def judged(m: Mention) -> Judged:
+    """Judged by the shipped rules, as the pipeline judges: an own post or spam is
+    whatever the engine says it is, not what a test builds."""
+    return Judged(m, judge(m, RULES), ())
+
+
+def five_posts(at: datetime) -> list[Judged]:
+    """Two complaints and a praise by customers, one post of the brand's own, one spam."""
+    return [
+        judged(mention(COMPLAINT, native_id="1", handle="ana", created_at=at)),
+        judged(mention(COMPLAINT, native_id="2", handle="bo", created_at=at)),
+        judged(mention(PRAISE, native_id="3", handle="cy", created_at=at)),
+        judged(mention(OWN, native_id="4", handle="AcmeHelp", created_at=at)),
+        judged(mention(SPAM, native_id="5", handle="promo_bot", created_at=at)),
+    ]
+
+
+def test_the_posts_are_what_their_names_say() -> None:
+    kinds = [
+        (j.verdict.disposition.value, j.verdict.is_own_post, j.verdict.is_spam)
+        for j in five_posts(datetime(2026, 11, 20, tzinfo=UTC))
+    ]
+    assert kinds == [
+        ("interesting_bad", False, False),
+        ("interesting_bad", False, False),
+        ("interesting_good", False, False),
+        ("ignore", True, False),
+        ("ignore", False, True),
+    ]
+
+
+# -- finding: the brand's own posts and spam are no one's sentiment ------------------
+
+
+def test_stats_leave_the_brands_own_posts_and_spam_out_of_net_sentiment(store: Store) -> None:
+    store.ingest("x", five_posts(datetime(2026, 11, 20, tzinfo=UTC)), None)
+    s = store.stats()
+    assert (s.mentions, s.own_posts, s.spam) == (5, 1, 1)  # nothing disappears
+    assert s.by_platform == {"x": 5}
+    # (1 praise - 2 complaints) / 3 posts by others; counting all five gave -20.0
+    assert s.net_sentiment == pytest.approx(-33.3)
+
+
+def test_the_charts_leave_them_out_too(db_path: Path) -> None:
+    clock = Clock()
+    store = Store.open(db_path, clock=clock)
+    store.ingest("x", five_posts(clock.now), None)
+    s = queries.series(store, days=7)
+    assert (s.mentions, s.own_posts, s.spam) == (5, 1, 1)
+    assert s.by_disposition["ignore"][-1] == 2  # the bars still show every post
+    assert s.net_sentiment[-1] == pytest.approx(-33.3)
+
+
+def test_a_day_of_only_own_posts_and_spam_has_no_net_sentiment(db_path: Path) -> None:
+    clock = Clock()
+    store = Store.open(db_path, clock=clock)
+    store.ingest("x", five_posts(clock.now)[3:], None)
+    assert queries.series(store, days=1).net_sentiment == [None]
+    assert store.stats().net_sentiment is None
+
+
+def test_earful_stats_says_what_net_sentiment_counts(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    posts = [
+        x_post(1, "lumenet internet has been down since 6am", "ana"),
+        x_post(2, "lumenet internet down again, useless", "bo"),
+        x_post(3, "love lumenet, brilliant service, thank you", "cy"),
+        x_post(4, "We're aware the lumenet app is down", "LumenetHelp"),
+        x_post(5, "GIVEAWAY! RT to win a free lumenet router", "promo_bot"),
+    ]
+    config = write_config(tmp_path, posts)
+    text = config.read_text().replace(
+        'keywords = ["lumenet"]\n', 'keywords = ["lumenet"]\nhandles = { x = "LumenetHelp" }\n'
+    )
+    config.write_text(text, encoding="utf-8")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["poll", "-c", str(config)]).exit_code == 0
+    result = runner.invoke(cli, ["stats", "-c", str(config), "--json"])
+    stats = json.loads(result.stdout)
+    assert (stats["mentions"], stats["own_posts"], stats["spam"]) == (5, 1, 1)
+    assert stats["net_sentiment"] == pytest.approx(-33.3)
+    assert "UTC days" in " ".join(runner.invoke(cli, ["stats", "--help"]).stdout.split())
+    out = runner.invoke(cli, ["stats", "-c", str(config)]).stdout
+    assert "mentions: 5 (1 the brand's own posts, 1 spam)" in out
+    assert "net sentiment: -33.3 (% praise - % complaints of the 3 posts by others" in out
+
+
+# -- finding: an undated post counts on the day it was fetched -----------------------
+
+
+def test_an_undated_post_counts_on_the_day_it_was_fetched(db_path: Path) -> None:
+    clock = Clock()
+    store = Store.open(db_path, clock=clock)
+    undated = dataclasses.replace(mention(PRAISE, native_id="rss-1"), created_at=None)
+    store.ingest("rss", [judged(undated)], None)
+    s = queries.series(store, days=1)
+    assert s.mentions == store.stats().mentions == 1
+    assert s.by_disposition["interesting_good"] == [1]
+
+
+# -- migration 9: the roll-up learns what it did not count ---------------------------
+
+_OWN_REASONS = json.dumps(
+    [
+        {"rule": "vader", "detail": "compound -0.400", "weight": -0.4},
+        {"rule": "own_post", "detail": "posted by the brand's own @AcmeHelp", "weight": 0.0},
+    ],
+    separators=(",", ":"),  # as storage.db.dumps writes it
+)
+_PLAIN_REASONS = json.dumps(
+    [{"rule": "vader", "detail": "own_post", "weight": 0.1}], separators=(",", ":")
+)
+
+
+def test_migration_9_counts_own_posts_spam_and_undated_posts_already_stored(
+    db_path: Path,
+) -> None:
+    conn = connect(db_path)
+    for number, step in enumerate(MIGRATIONS[:8], start=1):
+        conn.execute("BEGIN")
+        step(sqlite_utils.Database(conn))
+        conn.execute(f"PRAGMA user_version = {number}")
+        conn.execute("COMMIT")
+    day, fetched = "2026-11-20T09:00:00.000Z", "2026-11-22T10:00:00.000Z"
+    posts = [
+        # id, created_at, disposition, labels, reasons
+        (1, day, "interesting_bad", '["outage"]', _PLAIN_REASONS),
+        (2, day, "ignore", "[]", _OWN_REASONS),
+        (3, day, "ignore", '["spam"]', _PLAIN_REASONS),
+        (4, None, "interesting_good", "[]", _PLAIN_REASONS),
+        (5, None, "ignore", '["spam"]', _PLAIN_REASONS),
+    ]
+    for id_, created, disposition, labels, reasons in posts:
+        conn.execute(
+            "INSERT INTO mentions (id, platform, native_id, source, text, created_at, "
+            "fetched_at) VALUES (?, 'x', ?, 'x', 'text', ?, ?)",
+            (id_, str(id_), created, fetched),
+        )
+        conn.execute(
+            "INSERT INTO verdicts VALUES (?, ?, 0, 0, ?, NULL, 1, 1, NULL, '[]', ?, NULL)",
+            (id_, disposition, labels, reasons),
+        )
+    # the roll-up as v8 kept it: dated posts only, and three ignored posts on the
+    # 19th whose mentions were pruned since
+    conn.executemany(
+        "INSERT INTO mention_days (day, disposition, topic, mentions) VALUES (?, ?, '', ?)",
+        [
+            ("2026-11-20", "interesting_bad", 1),
+            ("2026-11-20", "ignore", 2),
+            ("2026-11-19", "ignore", 3),
+        ],
+    )
+    conn.execute("INSERT INTO praise (mention_id) VALUES (4)")
+    conn.close()
+    with Store.open(db_path) as s:
+        assert s.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 9
+        wall = s.conn.execute("SELECT mention_id, posted_at FROM praise").fetchall()
+        assert [tuple(r) for r in wall] == [(4, fetched)]  # undated: when it was fetched
+        rows = s.conn.execute(
+            "SELECT day, disposition, mentions, own, spam FROM mention_days ORDER BY 1, 2"
+        ).fetchall()
+    assert [tuple(r) for r in rows] == [
+        ("2026-11-19", "ignore", 3, 0, 0),  # pruned: still counted, as others'
+        ("2026-11-20", "ignore", 2, 1, 1),
+        ("2026-11-20", "interesting_bad", 1, 0, 0),
+        ("2026-11-22", "ignore", 1, 0, 1),
+        ("2026-11-22", "interesting_good", 1, 0, 0),
+    ]
+
+
+# -- finding: time to first reply is support's answer to a complaint -----------------
+
+
+def answered_three_ways(store: Store, clock: Clock) -> None:
+    """A complaint answered in an hour, a question in ten, a praise thanked in 5 days."""
+    posted = clock.now
+    asked = mention("how do I reset my router?", native_id="q", handle="qi", created_at=posted)
+    question = Judged(
+        asked,
+        verdict(Disposition.QUESTION, topic=None),
+        (Draft(DraftKind.REPLY, "Hold the button for 10s.", asked.key, "question"),),
+    )
+    store.ingest(
+        "x",
+        [
+            complaint(mention(native_id="c", handle="ana", created_at=posted), callback=False),
+            question,
+            praise(mention("love it", native_id="p", handle="cy", created_at=posted)),
+        ],
+        None,
+    )
+    by_post = {store.reply(r.id).mention_id: r.id for r in store.replies()}
+    for mention_id, after in (
+        (1, timedelta(hours=1)),
+        (2, timedelta(hours=10)),
+        (3, timedelta(days=5)),
+    ):
+        clock.now = posted + after
+        store.approve(by_post[mention_id], "alice")
+        store.claim_for_posting(dry_run=True)
+        store.mark_sent(by_post[mention_id], posted_id=None)
+
+
+def test_time_to_first_reply_is_to_complaints_and_thanks_are_timed_apart(db_path: Path) -> None:
+    clock = Clock()
+    store = Store.open(db_path, clock=clock)
+    answered_three_ways(store, clock)
+    s = store.stats()
+    # all three together were a median of 10 hours, over 3 cases
+    assert (s.median_first_reply_seconds, s.replied_cases) == (3600.0, 1)
+    assert (s.median_first_thanks_seconds, s.thanked_cases) == (5 * 86400.0, 1)
+    c = queries.series(store, days=30)
+    assert (c.median_first_reply_seconds, c.replied_cases) == (3600.0, 1)
+    assert (c.median_first_thanks_seconds, c.thanked_cases) == (5 * 86400.0, 1)
+    assert [w for w in c.first_reply_by_week if w is not None] == [3600.0]
+
+
+# -- finding: the praise wall is newest first by the post's own time -----------------
+
+
+def test_the_praise_wall_is_in_the_order_the_posts_were_written(db_path: Path) -> None:
+    clock = Clock()
+    clock.now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    store = Store.open(db_path, clock=clock)
+    new = mention(
+        "love it", native_id="new", handle="a", created_at=datetime(2026, 11, 30, tzinfo=UTC)
+    )
+    old = mention(
+        "love it", native_id="old", handle="b", created_at=datetime(2026, 11, 24, tzinfo=UTC)
+    )
+    undated = dataclasses.replace(mention("love it", native_id="rss", handle="c"), created_at=None)
+    store.ingest("x", [praise(new)], None)
+    store.ingest("x", [praise(old)], None)  # a backfill: an older post stored later
+    store.ingest("rss", [praise(undated)], None)  # fetched on the 27th
+    wall = queries.praise_wall(store, starred_only=False, limit=10, offset=0)
+    assert [p.mention_id for p in wall] == [1, 3, 2]
+    store.star_praise(1, "vera")
+    store.star_praise(2, "vera")
+    starred = queries.praise_wall(store, starred_only=True, limit=10, offset=0)
+    assert [p.mention_id for p in starred] == [1, 2]
+    assert [
+        p.mention_id for p in queries.praise_wall(store, starred_only=False, limit=1, offset=1)
+    ] == [3]

@@ -228,12 +228,16 @@ def test_reject_with_a_reason(open_as: OpenAs, db: Store) -> None:
 
 
 def _with_open_tasks(db: Store) -> list[int]:
-    """Pending replies with an open callback task drafted with them."""
+    """Pending replies with an open callback task drafted with them, which no later
+    complaint in the case leans on (a rejection then leaves the task open)."""
     return [
         row[0]
         for row in db.conn.execute(
             "SELECT r.id FROM replies r JOIN callbacks k ON k.mention_id = r.mention_id "
-            "WHERE r.status = 'pending' AND k.status = 'open' ORDER BY r.id"
+            "WHERE r.status = 'pending' AND k.status = 'open' AND NOT EXISTS ("
+            "SELECT 1 FROM mentions m JOIN verdicts v ON v.mention_id = m.id "
+            "WHERE m.case_id = k.case_id AND m.id > r.mention_id "
+            "AND v.disposition = 'interesting_bad') ORDER BY r.id"
         )
     ]
 
@@ -730,6 +734,25 @@ def test_several_drafts_are_picked_and_rejected_at_once(open_as: OpenAs, db: Sto
     viewer = open_as("vera").go("/queue")
     expect(viewer.locator("#queue li.queue-item").first).to_be_visible()
     expect(viewer.locator(".pick, #bulk")).to_have_count(0)
+
+
+def test_a_task_a_later_complaint_leans_on_stays_open(open_as: OpenAs, db: Store) -> None:
+    # in the demo, an author who complained again within the cooldown has one task
+    # for both posts: rejecting the first draft as a false alarm must not close it
+    (reply_id,) = db.conn.execute(
+        "SELECT r.id FROM replies r JOIN callbacks k ON k.mention_id = r.mention_id "
+        "JOIN mentions later ON later.case_id = k.case_id AND later.id > r.mention_id "
+        "JOIN verdicts v ON v.mention_id = later.id AND v.disposition = 'interesting_bad' "
+        "WHERE r.status = 'pending' AND k.status = 'open' ORDER BY r.id LIMIT 1"
+    ).fetchone()
+    page = open_as("bob").go(f"/drafts/{reply_id}")
+    page.fill("#reject-reason", "the first one was a joke")
+    page.check("#reject-close-task")
+    page.click("#reject")
+    expect(page.locator("#flash")).to_contain_text(
+        "Its callback task stays open: a later complaint in the case needs it."
+    )
+    assert _task_status(db, reply_id) == "open"
 
 
 def test_drafts_rejected_at_once_can_close_their_tasks(open_as: OpenAs, db: Store) -> None:

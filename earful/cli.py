@@ -1575,22 +1575,32 @@ def alerts_mark_sent(config_file: Path | None, actor: str | None, alert_id: int)
 @cli.command()
 @config_option
 @json_option
+@click.option(
+    "--days",
+    type=click.IntRange(1, 366),
+    default=None,
+    help="Only the last N UTC days (1 to 366), as on the console's stats page.",
+)
 @handles_errors
-def stats(config_file: Path | None, as_json: bool) -> None:
+def stats(config_file: Path | None, as_json: bool, days: int | None) -> None:
     """Counts by disposition, topic and platform; net sentiment; time to first reply.
 
-    Over every stored post, not a window of days (the console's stats page has
-    those: UTC days, as every time Earful shows is UTC). Mentions count them all;
-    net sentiment is praise minus complaints per 100 posts by others, leaving out
-    the brand's own posts and spam (both counted apart). Time to first reply: from a
-    complaint case's first post to its first reply sent; thank-yous (likes, on X)
-    are timed apart."""
+    Over every stored post, or with --days over the last N UTC days, the figures of
+    the console's stats page for that window (no platform counts there: the daily
+    roll-up has none). Mentions count them all; net sentiment is praise minus
+    complaints per 100 posts by others, leaving out the brand's own posts and spam
+    (both counted apart). Time to first reply: from a complaint case's first post to
+    its first reply sent; thank-yous (likes, on X) are timed apart."""
+    from storage import queries
+
     with _store(_load(config_file)) as store:
-        result = store.stats()
+        result = store.stats() if days is None else queries.series(store, days=days)
     if as_json:
         click.echo(to_json(result))
-    else:
+    elif days is None:
         _echo_stats(result)
+    else:
+        _echo_window(result)
 
 
 @cli.command("backup")
@@ -1779,25 +1789,47 @@ def _counts(counts: dict[str, int]) -> str:
 
 
 def _echo_stats(s: Any) -> None:
-    net = "n/a" if s.net_sentiment is None else f"{s.net_sentiment:+.1f}"
-    others = s.mentions - s.own_posts - s.spam
-    click.echo(f"mentions: {s.mentions} ({s.own_posts} the brand's own posts, {s.spam} spam)")
-    click.echo(
-        f"net sentiment: {net} (% praise - % complaints of the {others} posts by others, "
-        "spam left out)"
-    )
+    _echo_sentiment(s.mentions, s.own_posts, s.spam, s.net_sentiment)
     click.echo(f"by disposition: {_counts(s.by_disposition)}")
     click.echo(f"complaint topics: {_counts(s.by_topic)}")
     click.echo(f"by platform: {_counts(s.by_platform)}")
     click.echo(f"replies: {_counts(s.replies_by_status)}")
     click.echo(f"open callbacks: {s.open_callbacks}   escalated cases: {s.escalated_cases}")
+    _echo_waits(s)
+
+
+def _echo_window(s: Any) -> None:
+    """queries.Series, the window's totals: what the console's stats page shows."""
+    click.echo(f"the last {len(s.days)} UTC days, {s.days[0]} to {s.days[-1]}")
+    _echo_sentiment(s.mentions, s.own_posts, s.spam, s.window_net_sentiment)
+    click.echo(f"by disposition: {_counts(_totals(s.by_disposition))}")
+    click.echo(f"complaint topics: {_counts(_totals(s.topics_by_week))}")
+    _echo_waits(s, " first answered in these days")
+
+
+def _totals(series: dict[str, list[int]]) -> dict[str, int]:
+    """Each key's sum over the window, largest first (as the all-time counts are)."""
+    totals = {key: sum(counts) for key, counts in series.items()}
+    return dict(sorted(totals.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _echo_sentiment(mentions: int, own: int, spam: int, net_sentiment: float | None) -> None:
+    net = "n/a" if net_sentiment is None else f"{net_sentiment:+.1f}"
+    click.echo(f"mentions: {mentions} ({own} the brand's own posts, {spam} spam)")
+    click.echo(
+        f"net sentiment: {net} (% praise - % complaints of the {mentions - own - spam} "
+        "posts by others, spam left out)"
+    )
+
+
+def _echo_waits(s: Any, which: str = "") -> None:
     click.echo(
         f"median time to first reply to a complaint: {duration(s.median_first_reply_seconds)} "
-        f"(over {s.replied_cases} cases)"
+        f"(over {s.replied_cases} cases{which})"
     )
     click.echo(
         f"median time to first thank-you: {duration(s.median_first_thanks_seconds)} "
-        f"(over {s.thanked_cases} cases)"
+        f"(over {s.thanked_cases} cases{which})"
     )
 
 

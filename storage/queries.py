@@ -121,6 +121,8 @@ class Series:
     mentions: int  # every post in the window, the brand's own and spam included
     own_posts: int  # of those, the brand's own (left out of net sentiment)
     spam: int  # and spam (left out of net sentiment)
+    # the whole window's net sentiment, as net_sentiment is each day's
+    window_net_sentiment: float | None = None
 
 
 def _rows(store: Store, sql: str, params: Any = ()) -> list[sqlite3.Row]:
@@ -384,10 +386,7 @@ def series(store: Store, *, days: int = 30) -> Series:
             week = _monday(day_list[n]).isoformat()
             topics[row["topic"] or "none"][week_index[week]] += row["n"]
 
-    net = [
-        round(100.0 * (good[n] - bad[n]) / others[n], 1) if others[n] > 0 else None
-        for n in range(days)
-    ]
+    net = [_net(good[n], bad[n], others[n]) for n in range(days)]
 
     waits: dict[str, list[float]] = {"reply": [], "thanks": []}
     weekly: dict[int, list[float]] = defaultdict(list)
@@ -429,7 +428,13 @@ def series(store: Store, *, days: int = 30) -> Series:
         mentions=total,
         own_posts=own,
         spam=spam,
+        window_net_sentiment=_net(sum(good), sum(bad), sum(others)),
     )
+
+
+def _net(good: int, bad: int, others: int) -> float | None:
+    """Praise minus complaints per 100 posts by others (None: no such posts)."""
+    return round(100.0 * (good - bad) / others, 1) if others > 0 else None
 
 
 def audit_page(

@@ -608,6 +608,20 @@ def test_prune_takes_its_age_from_the_config_or_asks_for_one(tmp_path: Path) -> 
     assert "storage.keep_for" in refused.output and "at least 1 day" in refused.output
 
 
+def test_stats_over_a_window_of_days_are_the_consoles_figures(world: World) -> None:
+    # the five posts are from 2026-11-18: in a 366-day window, not in today's
+    window = world.json("stats", "--days", "366")
+    assert window["mentions"] == 5 and window["window_net_sentiment"] == -20.0
+    assert len(window["days"]) == 366
+    text = world.run("stats", "--days", "366").output
+    assert text.startswith("the last 366 UTC days, ")
+    assert "by disposition: interesting_bad 2, ignore 1, interesting_good 1, question 1" in text
+    today = world.json("stats", "--days", "1")
+    assert (today["mentions"], today["window_net_sentiment"]) == (0, None)
+    assert "net sentiment: n/a" in world.run("stats", "--days", "1").output
+    assert world.run("stats", "--days", "367").exit_code == 2
+
+
 def test_export_praise_as_csv_has_permalinks(world: World) -> None:
     result = world.run("export", "praise", "--format", "csv")
     assert result.exit_code == 0

@@ -870,6 +870,11 @@ async def test_stats_days_out_of_range_is_a_clear_error(client: Client) -> None:
     assert '<a href="/stats?days=30">' in seven
     default = await (await client.get("/stats")).text()
     assert '<a href="/stats?days=30" aria-current="page">' in default
+    # the window's own net sentiment, as the API gives it (the fixture's posts are
+    # dated: as the calendar moves on they leave the window, and it reads n/a)
+    api = await (await client.get("/api/stats")).json()
+    shown = "n/a" if api["window_net_sentiment"] is None else f"{api['window_net_sentiment']:+.1f}"
+    assert f'<span class="big" id="window-net">{shown}</span>' in default
 
 
 async def test_a_whitespace_only_reply_is_refused_the_same_way_by_edit_and_approve(

@@ -85,6 +85,12 @@ def test_the_charts_leave_them_out_too(db_path: Path) -> None:
     assert (s.mentions, s.own_posts, s.spam) == (5, 1, 1)
     assert s.by_disposition["ignore"][-1] == 2  # the bars still show every post
     assert s.net_sentiment[-1] == pytest.approx(-33.3)
+    # the window's own figure weighs each day by its posts, not each day alike
+    two_days_ago = clock.now - timedelta(days=2)
+    praised = mention(PRAISE, native_id="6", handle="di", created_at=two_days_ago)
+    store.ingest("x", [judged(praised)], None)  # a day of one praise post
+    week = queries.series(store, days=7)
+    assert week.net_sentiment[-3] == 100.0 and week.window_net_sentiment == 0.0
 
 
 def test_a_day_of_only_own_posts_and_spam_has_no_net_sentiment(db_path: Path) -> None:

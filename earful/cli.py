@@ -1847,17 +1847,35 @@ def _echo_waits(s: Any, which: str = "") -> None:
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File (default stdout)."
 )
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    metavar="YYYY-MM-DD",
+    help="Only posts from this UTC day on (undated posts by when they were fetched).",
+)
+@click.option("--starred", is_flag=True, help="Only praise someone starred (testimonials).")
 @handles_errors
-def export(config_file: Path | None, kind: str, fmt: str, output: Path | None) -> None:
+def export(
+    config_file: Path | None,
+    kind: str,
+    fmt: str,
+    output: Path | None,
+    since: datetime | None,
+    starred: bool,
+) -> None:
     """Export mentions, praise (with permalinks) or replies as CSV or JSON.
 
     Written to a terminal, control characters in posts are shown escaped, as every
     other command shows them; -o FILE or a pipe gets the exact text."""
+    if starred and kind != "praise":
+        raise click.UsageError(f"--starred is for praise: {kind} are not starred")
     config = _load(config_file)
     if output is not None:
         _check_target(config, output)
     with _store(config) as store:
-        columns, rows = store.export(kind)
+        day = since.date() if since is not None else None
+        columns, rows = store.export(kind, since=day, starred_only=starred)
         if output is None and sys.stdout.isatty():
             rows = (tuple(safe(v) if isinstance(v, str) else v for v in row) for row in rows)
         if output is None:

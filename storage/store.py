@@ -16,7 +16,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -1461,27 +1461,44 @@ class Store:
                    m.reposts, m.replies, m.text, v.disposition, v.topic, v.urgency,
                    v.interest, v.segment, ROUND(v.compound, 4) AS compound,
                    ROUND(v.score, 4) AS score, v.labels, m.case_id
-            FROM mentions m JOIN verdicts v ON v.mention_id = m.id ORDER BY m.id""",
+            FROM mentions m JOIN verdicts v ON v.mention_id = m.id""",
         "praise": """
             SELECT m.id, m.platform, m.url AS permalink, m.author_handle, m.author_name,
                    m.author_followers, m.author_verified, m.created_at, m.likes, m.reposts,
                    m.text, ROUND(v.score, 4) AS score, v.interest, p.starred
             FROM praise p JOIN mentions m ON m.id = p.mention_id
-            JOIN verdicts v ON v.mention_id = m.id
-            ORDER BY p.starred DESC, v.interest DESC, m.id""",
+            JOIN verdicts v ON v.mention_id = m.id""",
         "replies": """
             SELECT r.id, r.kind, r.status, m.platform, m.url AS in_reply_to_url,
                    m.author_handle, r.body, r.drafted_body, r.created_at, r.decided_by,
                    r.decided_at, r.reject_reason, r.sent_at, r.posted_id, r.dry_run,
                    r.attempts, r.last_error
-            FROM replies r JOIN mentions m ON m.id = r.mention_id ORDER BY r.id""",
+            FROM replies r JOIN mentions m ON m.id = r.mention_id""",
+    }
+    _EXPORT_ORDER: ClassVar[dict[str, str]] = {
+        "mentions": "m.id",
+        "praise": "p.starred DESC, v.interest DESC, m.id",
+        "replies": "r.id",
     }
 
-    def export(self, kind: str) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
-        """Column names and a row iterator, streamed: exports can be large."""
+    def export(
+        self, kind: str, *, since: date | None = None, starred_only: bool = False
+    ) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
+        """Column names and a row iterator, streamed: exports can be large. `since`:
+        only posts from that UTC day on (undated ones by when they were fetched);
+        `starred_only`: only praise someone starred (praise only)."""
         if kind not in self.EXPORTS:
             raise StoreError(f"export must be one of {', '.join(self.EXPORTS)}, got {kind!r}")
-        cursor = self.conn.execute(self.EXPORTS[kind])
+        if starred_only and kind != "praise":
+            raise StoreError(f"only praise is starred, not {kind}")
+        where, params = [], []
+        if since is not None:
+            where.append("coalesce(m.created_at, m.fetched_at) >= ?")
+            params.append(since.isoformat())
+        if starred_only:
+            where.append("p.starred = 1")
+        sql = self.EXPORTS[kind] + (" WHERE " + " AND ".join(where) if where else "")
+        cursor = self.conn.execute(sql + " ORDER BY " + self._EXPORT_ORDER[kind], params)
         columns = [d[0] for d in cursor.description]
         flags = [i for i, name in enumerate(columns) if name in FLAGS]
         links = [i for i, name in enumerate(columns) if name in _LINKS]

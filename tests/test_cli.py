@@ -643,6 +643,25 @@ def test_export_json_to_a_file(world: World, tmp_path: Path) -> None:
     assert {r["status"] for r in replies} == {"pending"}
 
 
+def test_exports_take_a_first_day_and_praise_only_the_starred(world: World) -> None:
+    # the five posts are from 2026-11-18
+    def ids(*args: str) -> list[int]:
+        result = world.run("export", *args, "--format", "json")
+        assert result.exit_code == 0, result.output
+        return [row["id"] for row in json.loads(result.stdout)]
+
+    assert len(ids("mentions", "--since", "2026-11-18")) == 5
+    assert ids("mentions", "--since", "2026-11-19") == []
+    assert ids("praise", "--starred") == []
+    with world.store() as store:
+        (praised,) = ids("praise")
+        store.star_praise(praised, "marketing")
+    assert ids("praise", "--starred") == [praised]
+    wrong = world.run("export", "mentions", "--starred")
+    assert wrong.exit_code == 2 and "--starred is for praise" in wrong.output
+    assert world.run("export", "mentions", "--since", "18/11/2026").exit_code == 2
+
+
 def test_flags_are_true_and_false_in_json_and_1_and_0_in_csv(world: World) -> None:
     # jq counts 0 as true: `select(.starred)` must not pick every row
     (praise,) = json.loads(world.run("export", "praise", "--format", "json").stdout)

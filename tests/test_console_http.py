@@ -405,6 +405,22 @@ async def test_csv_export_keeps_formulas_as_text(client: Client) -> None:
     assert "'=HYPERLINK" in text
 
 
+async def test_the_starred_walls_download_holds_only_the_starred(
+    client: Client, store: Store
+) -> None:
+    await login(client, "vera")
+    only = await (await client.get("/praise.csv?starred=1")).text()
+    assert only.splitlines()[1:] == []  # nothing starred yet: the header alone
+    store.star_praise(3, "vera")
+    (row,) = (await (await client.get("/praise.csv?starred=true")).text()).splitlines()[1:]
+    assert row.startswith("3,")
+    assert (
+        '<a href="/praise.csv?starred=1" download>'
+        in await (await client.get("/praise?starred=1")).text()
+    )
+    assert (await client.get("/praise.csv?starred=maybe")).status == 400
+
+
 async def test_the_cli_exports_the_bytes_the_console_downloads(
     client: Client, store: Store, config: Config
 ) -> None:

@@ -369,8 +369,10 @@ async def praise_page(request: web.Request) -> web.StreamResponse:
 
 @requires("viewer")
 async def praise_csv(request: web.Request) -> web.StreamResponse:
+    starred = query_flag(request, "starred")  # the wall's own filter
+
     def build(store: Any) -> str:
-        columns, rows = store.export("praise")
+        columns, rows = store.export("praise", starred_only=starred)
         out = io.StringIO()
         write_csv(out, columns, rows)
         return out.getvalue()

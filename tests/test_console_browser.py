@@ -5,6 +5,8 @@ Screenshots of each view go to test-artifacts/console/ (gitignored)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -465,10 +467,13 @@ def test_praise_wall_star_and_export(open_as: OpenAs, db: Store) -> None:
     page = w.go("/praise?starred=1")
     expect(page.locator("article.praise")).to_have_count(1)
     with page.expect_download() as download:
-        page.click("a[href='/praise.csv']")
+        page.click("a[href='/praise.csv?starred=1']")  # the starred view's own export
     csv_text = Path(download.value.path()).read_text(encoding="utf-8")
     assert csv_text.startswith("id,platform,permalink")
     assert f"\n{mention_id}," in csv_text
+    starred = db.conn.execute("SELECT count(*) FROM praise WHERE starred = 1").fetchone()[0]
+    assert len(list(csv.reader(io.StringIO(csv_text)))) == starred + 1  # and the header
+    assert starred < db.conn.execute("SELECT count(*) FROM praise").fetchone()[0]
 
 
 def test_stats_draws_the_charts(open_as: OpenAs) -> None:

@@ -42,6 +42,7 @@ from earful.display import (
 )
 from listener.mention import PLATFORMS
 from rules.verdict import Disposition
+from storage.db import shown_time
 from storage.records import ReplyRecord
 from storage.schema import ALERT_STATUSES, REPLY_STATUSES, ROLES
 from storage.store import (
@@ -1184,7 +1185,7 @@ def queue_show(config_file: Path | None, as_json: bool, reply_id: int) -> None:
     reach = f", {m.author_followers:,} followers" if m.author_followers is not None else ""
     click.echo(f"reply {r.id} · {r.kind} · {r.status}")
     if r.decided_by:
-        click.echo(f"decided by {safe(r.decided_by)} at {r.decided_at}")
+        click.echo(f"decided by {safe(r.decided_by)} at {shown_time(r.decided_at)}")
     if r.reject_reason:
         click.echo(f"rejected because: {safe(r.reject_reason)}")
     click.echo("")
@@ -1295,7 +1296,10 @@ def _confirm_their_edit(store: Store, reply: ReplyRecord, decider: str) -> None:
     edit = store.last_edit(reply.id)
     if edit is None or edit.actor == decider or reply.status not in DECIDABLE:
         return
-    click.echo(f"reply {reply.id}'s text was changed by {safe(edit.actor)} at {edit.at}; it reads:")
+    click.echo(
+        f"reply {reply.id}'s text was changed by {safe(edit.actor)} at {shown_time(edit.at)}; "
+        "it reads:"
+    )
     click.echo("\n".join(f"  | {line}" for line in safe(reply.body).splitlines()))
     try:
         agreed = click.confirm("Approve this text?", default=False)

@@ -119,6 +119,20 @@ def iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def shown_time(value: str | None) -> str:
+    """A stored time as a person reads it in a message: "2026-12-01 05:32:10 UTC"
+    (the console shows its pages' times in the viewer's zone; a message is text)."""
+    try:
+        moment = from_iso(value)
+    except ValueError:
+        return str(value)  # not one Earful wrote: shown as it is
+    if moment is None:
+        return "an unknown time"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def from_iso(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 

@@ -26,7 +26,7 @@ from listener.mention import Mention
 from listener.normalize import http_url
 from responders.drafts import Contact
 from storage import retention
-from storage.db import connect, dumps, from_iso, iso, loads, text
+from storage.db import connect, dumps, from_iso, iso, loads, shown_time, text
 from storage.ingest import last_drafts, stored_keys, write_batch
 from storage.records import (
     FLAGS,
@@ -102,7 +102,7 @@ class AlreadyDecided(Conflict):
 
     def __init__(self, reply: ReplyRecord, wanted: str, expected: Sequence[str] = ()) -> None:
         if reply.decided_by:
-            when = f" at {reply.decided_at}" if reply.decided_at else ""
+            when = f" at {shown_time(reply.decided_at)}" if reply.decided_at else ""
             if reply.status in ("approved", "rejected"):
                 state = f"it was already {reply.status} by {reply.decided_by}{when}"
             else:  # the publisher moved it on: the person decided only the approval
@@ -120,7 +120,7 @@ class EditedSince(Conflict):
 
     def __init__(self, reply: ReplyRecord, wanted: str, last_edit: AuditEntry | None) -> None:
         who = (
-            f"{last_edit.actor} changed its text at {last_edit.at}"
+            f"{last_edit.actor} changed its text at {shown_time(last_edit.at)}"
             if last_edit
             else ("its text was changed")
         )
@@ -897,7 +897,7 @@ class Store:
                 raise NotFound(f"no callback with id {callback_id}")
             raise Conflict(
                 f"callback {callback_id} was already done by {rows[0]['done_by']} "
-                f"at {rows[0]['done_at']}"
+                f"at {shown_time(rows[0]['done_at'])}"
             )
 
     def case(self, case_id: int) -> CaseRecord:
@@ -936,7 +936,7 @@ class Store:
         if not changed:
             last = self.audit_log(limit=1, subject=f"case:{case_id}")
             who = (
-                f" (last change: {last[0].action} by {last[0].actor} at {last[0].at})"
+                f" (last change: {last[0].action} by {last[0].actor} at {shown_time(last[0].at)})"
                 if last
                 else ""
             )
@@ -973,7 +973,11 @@ class Store:
             if seen is None or current.status == "resolved" or current.assignee == seen.assignee:
                 raise
             last = self.audit_log(limit=1, subject=f"case:{case_id}")
-            when = f" ({last[0].action} by {last[0].actor} at {last[0].at})" if last else ""
+            when = (
+                f" ({last[0].action} by {last[0].actor} at {shown_time(last[0].at)})"
+                if last
+                else ""
+            )
             raise CaseConflict(
                 f"case {case_id} was not assigned: it is {current.assignee or 'nobody'}'s now, "
                 f"not {seen.assignee or 'nobody'}'s as your page showed{when}"

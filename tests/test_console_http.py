@@ -35,6 +35,7 @@ from earful.demo import prepare_demo
 from responders.drafts import Draft, DraftKind
 from responders.limits import LIMITS
 from storage import queries
+from storage.db import shown_time
 from storage.store import Store
 
 _HASH = hash_password(PASSWORD)  # once: scrypt is deliberately slow
@@ -1013,7 +1014,8 @@ async def test_approving_a_text_someone_edited_since_is_refused_naming_them(
     assert response.status == 409
     data = await response.json()
     assert data["error"] == (
-        f"reply 1 not approved: bob changed its text at {edited_at.at}, after you opened it. "
+        f"reply 1 not approved: bob changed its text at {shown_time(edited_at.at)}, after you "
+        "opened it. "
         "Read the new text, then decide again."
     )
     assert (data["reply"]["status"], data["reply"]["body"]) == (

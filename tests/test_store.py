@@ -16,7 +16,7 @@ from factories import complaint, mention, noise, praise, verdict
 from listener.mention import Mention
 from responders.drafts import Draft, DraftKind, contact_weight
 from rules.verdict import Disposition
-from storage.db import connect
+from storage.db import connect, shown_time
 from storage.ingest import RAISE_OPEN_TASK, RAISE_PENDING_REPLIES
 from storage.records import Judged
 from storage.schema import MIGRATIONS, SCHEMA_VERSION, SchemaTooNew, migrate
@@ -623,3 +623,25 @@ def test_undoing_a_rejection_in_a_case_resolved_since_leaves_its_task_done(
     store.resolve_case(reply.case_id or 0, "bob")
     again, reopened = store.reopen(reply.id, "alice")
     assert (again.status, reopened, store.callbacks()) == ("pending", [], [])
+
+
+@pytest.mark.parametrize(
+    ("stored", "shown"),
+    [
+        ("2026-12-01T05:32:10.123Z", "2026-12-01 05:32:10 UTC"),
+        ("2026-12-01T07:32:10+02:00", "2026-12-01 05:32:10 UTC"),
+        ("2026-12-01T05:32:10", "2026-12-01 05:32:10 UTC"),  # no zone: Earful's UTC
+        (None, "an unknown time"),
+        ("yesterday-ish", "yesterday-ish"),  # not Earful's: as it is
+    ],
+)
+def test_times_in_messages_read_as_a_person_reads_them(stored: str | None, shown: str) -> None:
+    assert shown_time(stored) == shown
+
+
+def test_who_decided_first_is_told_in_a_readable_time(store: Store) -> None:
+    store.ingest("x", [complaint()], None)
+    (reply,) = store.replies()
+    store.approve(reply.id, "bob")
+    with pytest.raises(AlreadyDecided, match=r"already approved by bob at \d{4}-\d\d-\d\d \d\d:"):
+        store.reject(reply.id, "alice")

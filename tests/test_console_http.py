@@ -34,7 +34,7 @@ from earful.console.security import BACKGROUND_HEADER, CSP, SESSION_COOKIE
 from earful.demo import prepare_demo
 from responders.drafts import Draft, DraftKind
 from responders.limits import LIMITS
-from storage import queries
+from storage import health, queries
 from storage.db import shown_time
 from storage.store import Store
 
@@ -119,7 +119,7 @@ def test_every_route_is_marked_with_a_role_or_public(store: Store, config: Confi
 
 async def test_without_a_session_pages_redirect_and_the_api_says_401(client: Client) -> None:
     for method, path in routes(client.app):
-        if path in ("/login", "/static/") or path.startswith("/static"):
+        if path in ("/login", "/healthz", "/static/") or path.startswith("/static"):
             continue
         concrete = path.replace("{id}", "1")
         response = await client.request(method, concrete, allow_redirects=False)
@@ -127,6 +127,30 @@ async def test_without_a_session_pages_redirect_and_the_api_says_401(client: Cli
             assert response.status == 401, (method, concrete)
         else:
             assert response.status in (302, 303) and "/login" in response.headers["Location"]
+
+
+async def test_a_monitor_sees_the_database_and_the_sources_without_a_login(
+    client: Client, store: Store, config: Config
+) -> None:
+    (source,) = [s.name for s in config.sources]
+    first = await client.get("/healthz")
+    assert first.status == 200
+    assert await first.json() == {
+        "status": "ok",
+        "database": "ok",
+        "sources": {source: "not polled yet"},
+    }
+    health.record_failure(store, source, "disabled", error="401: bad token sk-123", retry_at=None)
+    degraded = await (await client.get("/healthz")).json()
+    assert degraded["status"] == "degraded" and degraded["sources"] == {source: "disabled"}
+    assert "sk-123" not in json.dumps(degraded)  # no error text for the public
+    config.db_path.rename(config.db_path.with_suffix(".moved"))
+    down = await client.get("/healthz")
+    assert down.status == 503
+    assert await down.json() == {
+        "status": "down",
+        "database": "the database file was deleted, moved or replaced",
+    }
 
 
 async def test_session_cookie_is_httponly_and_samesite_strict(client: Client) -> None:

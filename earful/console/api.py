@@ -4,6 +4,7 @@ CSRF rule as the pages. docs/console.md lists every endpoint."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -22,7 +23,7 @@ from earful.console.pages import (
     stats_days,
 )
 from earful.console.passwords import hash_password, name_problem, password_problem
-from earful.console.security import SETTINGS, json_error, requires, session_of
+from earful.console.security import SETTINGS, STORE, json_error, public, requires, session_of
 from earful.display import to_json
 from earful.sources import unpostable_note
 from listener.normalize import http_url
@@ -540,7 +541,39 @@ async def count(request: web.Request) -> web.StreamResponse:
     return ok(count_for(platform, body or "", author or None))
 
 
+def _database_problem(store: Store) -> str | None:
+    """Why the database cannot be used, said without its path (the answer is
+    public), or None."""
+    if store.file_problem() is not None:
+        return "the database file was deleted, moved or replaced"
+    try:
+        queries.latest_reply_id(store)
+    except sqlite3.Error:
+        return "the database does not answer"
+    return None
+
+
+@public
+async def healthz(request: web.Request) -> web.StreamResponse:
+    """For a monitor, no login: 200 while the database answers, with each source's
+    state ("degraded" when one needs a person: disabled, or failing poll after poll);
+    503 when the database cannot be used. No post, name of a person or error text."""
+    problem = await asyncio.to_thread(_database_problem, request.app[STORE])
+    if problem is not None:
+        return ok({"status": "down", "database": problem}, status=503)
+    sources = await source_statuses(request)
+    attention = any(s.needs_attention for s in sources)
+    return ok(
+        {
+            "status": "degraded" if attention else "ok",
+            "database": "ok",
+            "sources": {s.name: s.state for s in sources},
+        }
+    )
+
+
 def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/healthz", healthz)
     router.add_get("/api/me", me)
     router.add_get("/api/queue", queue)
     router.add_get("/api/counts", counts)

@@ -515,13 +515,25 @@ class _TableSpec:
             raise BadConfig(str(exc)) from None
 
 
+def _watched(count: int) -> bool:
+    # A bar only where a person watches work that takes a moment.
+    return count >= 2000 and sys.stderr.isatty()
+
+
 def _with_bar(rows: Any, label: str, *, visible: bool = True) -> Any:
-    # A bar only where a person watches a file that takes a moment.
-    if not visible or len(rows) < 2000 or not sys.stderr.isatty():
+    if not visible or not _watched(len(rows)):
         yield from rows
         return
     with click.progressbar(rows, label=label, file=sys.stderr) as shown:
         yield from shown
+
+
+def _progress(total: int, label: str) -> Any:
+    """A bar on stderr for `total` steps of work, or a stand-in that shows nothing
+    (its `update` takes the same count)."""
+    if not _watched(total):
+        return contextlib.nullcontext(types.SimpleNamespace(update=lambda _n: None))
+    return click.progressbar(length=total, label=label, file=sys.stderr)
 
 
 def _echo_errors(result: Any, show_errors: int) -> None:
@@ -1677,14 +1689,6 @@ def restore_command(config_file: Path | None, as_json: bool, copy: Path, force: 
         f"restored {result.mentions:,} mentions (schema v{result.schema_version}) from "
         f"{copy} to {result.path}; start Earful again"
     )
-
-
-def _progress(total: int, label: str) -> Any:
-    """A bar on stderr where a person watches long work, or a stand-in that shows
-    nothing (its `update` takes the same count)."""
-    if total < 2000 or not sys.stderr.isatty():
-        return contextlib.nullcontext(types.SimpleNamespace(update=lambda _n: None))
-    return click.progressbar(length=total, label=label, file=sys.stderr)
 
 
 @cli.command("prune")

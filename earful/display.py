@@ -44,7 +44,8 @@ def spreadsheet_cell(value: Any) -> Any:
 
 # A lone surrogate (a truncated emoji, which platforms do send) has no UTF-8: a file
 # holding one as raw bytes fails strict readers (Python's csv, pandas, iconv) as a
-# whole, so exports write it as the six characters \udXXX, as pages show it.
+# whole, so exports write it as six characters (\ud83d for a cut emoji), as pages
+# show it.
 EXPORT_ERRORS = "backslashreplace"
 
 

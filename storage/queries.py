@@ -32,6 +32,7 @@ from storage.store import (
     Store,
     check_search,
     median,
+    net_sentiment,
     search_words,
 )
 
@@ -386,7 +387,7 @@ def series(store: Store, *, days: int = 30) -> Series:
             week = _monday(day_list[n]).isoformat()
             topics[row["topic"] or "none"][week_index[week]] += row["n"]
 
-    net = [_net(good[n], bad[n], others[n]) for n in range(days)]
+    net = [net_sentiment(good[n], bad[n], others[n]) for n in range(days)]
 
     waits: dict[str, list[float]] = {"reply": [], "thanks": []}
     weekly: dict[int, list[float]] = defaultdict(list)
@@ -428,13 +429,8 @@ def series(store: Store, *, days: int = 30) -> Series:
         mentions=total,
         own_posts=own,
         spam=spam,
-        window_net_sentiment=_net(sum(good), sum(bad), sum(others)),
+        window_net_sentiment=net_sentiment(sum(good), sum(bad), sum(others)),
     )
-
-
-def _net(good: int, bad: int, others: int) -> float | None:
-    """Praise minus complaints per 100 posts by others (None: no such posts)."""
-    return round(100.0 * (good - bad) / others, 1) if others > 0 else None
 
 
 def audit_page(

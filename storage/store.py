@@ -67,6 +67,11 @@ def median(values: Sequence[float]) -> float | None:
     return round(statistics.median(values), 1) if values else None
 
 
+def net_sentiment(good: int, bad: int, others: int) -> float | None:
+    """Praise minus complaints per 100 posts by others (None: no such posts)."""
+    return round(100.0 * (good - bad) / others, 1) if others > 0 else None
+
+
 class StoreError(Exception):
     pass
 
@@ -1430,7 +1435,7 @@ class Store:
             by_platform=counts(
                 "SELECT platform, count(*) FROM mentions GROUP BY 1 ORDER BY 2 DESC, 1"
             ),
-            net_sentiment=round(100.0 * (good - bad) / others, 1) if others > 0 else None,
+            net_sentiment=net_sentiment(good, bad, others),
             replies_by_status=counts("SELECT status, count(*) FROM replies GROUP BY 1 ORDER BY 1"),
             open_callbacks=self._rows("SELECT count(*) FROM callbacks WHERE status = 'open'")[0][0],
             escalated_cases=self._rows("SELECT count(*) FROM cases WHERE status = 'escalated'")[0][

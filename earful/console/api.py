@@ -80,10 +80,11 @@ def _text(data: dict[str, Any], key: str, *, required: bool = False) -> str | No
     return value
 
 
-def _flag(data: dict[str, Any], key: str) -> bool:
-    value = data.get(key, False)
+def _flag(data: dict[str, Any], key: str, *, required: bool = False) -> bool:
+    """A JSON boolean field (absent: false, unless `required`); anything else is a 400."""
+    value = data.get(key, None if required else False)
     if not isinstance(value, bool):
-        raise web.HTTPBadRequest(text=f"{key} must be true or false")
+        raise web.HTTPBadRequest(text=f'give "{key}": true or false')
     return value
 
 
@@ -494,9 +495,7 @@ async def star(request: web.Request) -> web.StreamResponse:
     mention_id = _id(request, "mention")
     data = await body_of(request)
     # no default: an empty body starring the post was a guess at what was meant
-    starred = data.get("starred")
-    if not isinstance(starred, bool):
-        return json_error(400, 'give "starred": true or false')
+    starred = _flag(data, "starred", required=True)
     actor = session_of(request).name
     await db(request, lambda s: s.star_praise(mention_id, actor, starred=starred))
     return ok({"mention_id": mention_id, "starred": starred})

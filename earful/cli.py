@@ -300,7 +300,7 @@ def cli(ctx: click.Context, config_file: Path | None) -> None:
 
 
 @cli.command()
-@click.argument("where", metavar="PATH", type=click.Path(), default="earful.toml")
+@click.argument("where", metavar="[PATH]", type=click.Path(), default="earful.toml")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 @handles_errors
 def init(where: str, force: bool) -> None:
@@ -811,7 +811,7 @@ def poll(config_file: Path | None, as_json: bool, source_name: str | None, max_p
         click.echo(to_json([{**plain(s), "error": errors.get(s.source)} for s in summaries]))
     else:
         for summary in summaries:
-            _echo_summary(summary)
+            _echo_summary(summary, failed=summary.source in errors)
     if errors:
         # after the summary: what the other sources stored is stored; cron sees exit 1
         for name, error in errors.items():
@@ -841,11 +841,15 @@ async def _poll_all(
         await runtime.aclose()
 
 
-def _echo_summary(summary: Any) -> None:
-    counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.dispositions.items())) or "nothing new"
+def _echo_summary(summary: Any, *, failed: bool = False) -> None:
+    """One source's poll. A failed one says so first (what it stored before failing is
+    stored): "nothing new" would read as a quiet source in a cron job's mail."""
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.dispositions.items()))
     i = summary.ingest
     click.echo(
-        f"{summary.source}: fetched {summary.fetched}, new {summary.new} ({counts}); "
+        f"{summary.source}: {'FAILED (see below); ' if failed else ''}"
+        f"fetched {summary.fetched}, new {summary.new} "
+        f"({counts or ('nothing stored' if failed else 'nothing new')}); "
         f"drafted: replies {i.replies}, callbacks {i.callbacks}, alerts {i.alerts}"
     )
 
@@ -1602,8 +1606,7 @@ def stats(config_file: Path | None, as_json: bool, days: int | None) -> None:
     """Counts by disposition, topic and platform; net sentiment; time to first reply.
 
     Over every stored post, or with --days over the last N UTC days, the figures of
-    the console's stats page for that window (no platform counts there: the daily
-    roll-up has none). Mentions count them all; net sentiment is praise minus
+    the console's stats page for that window. Mentions count them all; net sentiment is praise minus
     complaints per 100 posts by others, leaving out the brand's own posts and spam
     (both counted apart). Time to first reply: from a complaint case's first post to
     its first reply sent; thank-yous (likes, on X) are timed apart."""
@@ -1800,7 +1803,7 @@ def _echo_stats(s: Any) -> None:
     _echo_sentiment(s.mentions, s.own_posts, s.spam, s.net_sentiment)
     click.echo(f"by disposition: {_counts(s.by_disposition)}")
     click.echo(f"complaint topics: {_counts(s.by_topic)}")
-    click.echo(f"by platform: {_counts(s.by_platform)}")
+    _echo_platforms(s)
     click.echo(f"replies: {_counts(s.replies_by_status)}")
     click.echo(f"open callbacks: {s.open_callbacks}   escalated cases: {s.escalated_cases}")
     _echo_waits(s)
@@ -1812,7 +1815,20 @@ def _echo_window(s: Any) -> None:
     _echo_sentiment(s.mentions, s.own_posts, s.spam, s.window_net_sentiment)
     click.echo(f"by disposition: {_counts(_totals(s.by_disposition))}")
     click.echo(f"complaint topics: {_counts(_totals(s.topics_by_week))}")
+    _echo_platforms(s)
     _echo_waits(s, " first answered in these days")
+
+
+def _echo_platforms(s: Any) -> None:
+    """Posts per platform, each with its own net sentiment."""
+    shown = [
+        f"{name} {n} (net {_net(s.net_by_platform.get(name))})" for name, n in s.by_platform.items()
+    ]
+    click.echo(f"by platform: {', '.join(shown) or 'none'}")
+
+
+def _net(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.1f}"
 
 
 def _totals(series: dict[str, list[int]]) -> dict[str, int]:
@@ -1822,11 +1838,10 @@ def _totals(series: dict[str, list[int]]) -> dict[str, int]:
 
 
 def _echo_sentiment(mentions: int, own: int, spam: int, net_sentiment: float | None) -> None:
-    net = "n/a" if net_sentiment is None else f"{net_sentiment:+.1f}"
     click.echo(f"mentions: {mentions} ({own} the brand's own posts, {spam} spam)")
     click.echo(
-        f"net sentiment: {net} (% praise - % complaints of the {mentions - own - spam} "
-        "posts by others, spam left out)"
+        f"net sentiment: {_net(net_sentiment)} (% praise - % complaints of the "
+        f"{mentions - own - spam} posts by others, spam left out)"
     )
 
 

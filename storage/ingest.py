@@ -74,10 +74,11 @@ _INSERT_ALERT = """
 
 # The console's charts read this per-day roll-up instead of counting every mention.
 _COUNT_DAYS = """
-    INSERT INTO mention_days (day, disposition, topic, mentions, own, spam)
-    VALUES (?, ?, ?, ?, ?, ?)
-    ON CONFLICT (day, disposition, topic) DO UPDATE SET mentions = mentions + excluded.mentions,
-        own = own + excluded.own, spam = spam + excluded.spam
+    INSERT INTO mention_days (day, disposition, topic, platform, mentions, own, spam)
+    VALUES (?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (day, disposition, topic, platform) DO UPDATE SET
+        mentions = mentions + excluded.mentions, own = own + excluded.own,
+        spam = spam + excluded.spam
 """
 
 _ACTIONABLE = frozenset(
@@ -228,15 +229,19 @@ def _new_items(conn: sqlite3.Connection, batch: Sequence[Judged]) -> list[Judged
     return [item for key, item in by_key.items() if key not in stored]
 
 
-def _day_counts(fresh: Sequence[Judged], now: str | None) -> dict[tuple[str, str, str], list[int]]:
-    """Mentions, the brand's own posts and spam per (day, disposition, topic). An
-    undated post (a feed entry without one) counts on the day it was fetched."""
-    counts: dict[tuple[str, str, str], list[int]] = {}
+def _day_counts(
+    fresh: Sequence[Judged], now: str | None
+) -> dict[tuple[str, str, str, str], list[int]]:
+    """Mentions, the brand's own posts and spam per (day, disposition, topic,
+    platform). An undated post (a feed entry without one) counts on the day it was
+    fetched."""
+    counts: dict[tuple[str, str, str, str], list[int]] = {}
     for item in fresh:
         day = iso(item.mention.created_at) or now
         if day is not None:
             v = item.verdict
-            n = counts.setdefault((day[:10], v.disposition.value, v.topic or ""), [0, 0, 0])
+            key = (day[:10], v.disposition.value, v.topic or "", item.mention.platform)
+            n = counts.setdefault(key, [0, 0, 0])
             n[0] += 1
             if v.is_own_post:
                 n[1] += 1

@@ -9,9 +9,9 @@ guarded transitions, never through this module.
 from __future__ import annotations
 
 import sqlite3
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -124,6 +124,13 @@ class Series:
     spam: int  # and spam (left out of net sentiment)
     # the whole window's net sentiment, as net_sentiment is each day's
     window_net_sentiment: float | None = None
+    # the window's posts per platform, most first ("unknown": pruned before schema
+    # v10 counted platforms), and each platform's net sentiment over the window
+    by_platform: dict[str, int] = field(default_factory=dict)
+    net_by_platform: dict[str, float | None] = field(default_factory=dict)
+    # how many of each week's 7 days are in the window: the first and last week's
+    # bars may count only part of a week
+    week_days: list[int] = field(default_factory=list)
 
 
 def _rows(store: Store, sql: str, params: Any = ()) -> list[sqlite3.Row]:
@@ -357,7 +364,8 @@ def series(store: Store, *, days: int = 30) -> Series:
     start = today - timedelta(days=days - 1)
     day_list = [start + timedelta(days=n) for n in range(days)]
     day_index = {d.isoformat(): n for n, d in enumerate(day_list)}
-    week_list = sorted({_monday(d) for d in day_list})
+    days_of_week = Counter(_monday(d) for d in day_list)
+    week_list = sorted(days_of_week)
     week_index = {w.isoformat(): n for n, w in enumerate(week_list)}
     since = start.isoformat()
 
@@ -366,9 +374,12 @@ def series(store: Store, *, days: int = 30) -> Series:
     # per day, posts by others that are not spam: all, praise and complaints
     others, good, bad = [0] * days, [0] * days, [0] * days
     total = own = spam = 0
+    # per platform over the window: posts, and of others' (not spam) all, praise, complaints
+    platforms: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for row in _rows(
         store,
-        "SELECT day, disposition, topic, mentions AS n, own, spam FROM mention_days WHERE day >= ?",
+        "SELECT day, disposition, topic, platform, mentions AS n, own, spam "
+        "FROM mention_days WHERE day >= ?",
         (since,),
     ):
         n = day_index.get(row["day"])
@@ -380,14 +391,21 @@ def series(store: Store, *, days: int = 30) -> Series:
         spam += row["spam"]
         counted = row["n"] - row["own"] - row["spam"]
         others[n] += counted
+        platform = platforms[row["platform"] or "unknown"]
+        platform[0] += row["n"]
+        platform[1] += counted
         if row["disposition"] == "interesting_good":
             good[n] += counted
+            platform[2] += counted
         elif row["disposition"] == "interesting_bad":
             bad[n] += counted
+            platform[3] += counted
             week = _monday(day_list[n]).isoformat()
             topics[row["topic"] or "none"][week_index[week]] += row["n"]
 
     net = [net_sentiment(good[n], bad[n], others[n]) for n in range(days)]
+    # by posts, most first, then by name (as the all-time counts are)
+    ranked = sorted(platforms.items(), key=lambda kv: (-kv[1][0], kv[0]))
 
     waits: dict[str, list[float]] = {"reply": [], "thanks": []}
     weekly: dict[int, list[float]] = defaultdict(list)
@@ -420,6 +438,7 @@ def series(store: Store, *, days: int = 30) -> Series:
         by_disposition=dict(sorted(by_disposition.items())),
         net_sentiment=net,
         weeks=tuple(w.isoformat() for w in week_list),
+        week_days=[days_of_week[w] for w in week_list],
         topics_by_week=dict(sorted(topics.items(), key=lambda kv: -sum(kv[1]))),
         first_reply_by_week=[median(weekly.get(n, ())) for n in range(len(week_list))],
         median_first_reply_seconds=median(waits["reply"]),
@@ -430,6 +449,8 @@ def series(store: Store, *, days: int = 30) -> Series:
         own_posts=own,
         spam=spam,
         window_net_sentiment=net_sentiment(sum(good), sum(bad), sum(others)),
+        by_platform={name: p[0] for name, p in ranked},
+        net_by_platform={name: net_sentiment(p[2], p[3], p[1]) for name, p in ranked},
     )
 
 

@@ -240,6 +240,7 @@ class Stats:
     by_platform: dict[str, int]
     # praise - complaints per 100 posts by others that are not spam, -100..100
     net_sentiment: float | None
+    net_by_platform: dict[str, float | None]  # the same, on each platform alone
     replies_by_status: dict[str, int]
     open_callbacks: int
     escalated_cases: int

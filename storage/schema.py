@@ -436,6 +436,51 @@ def _v9_report_counts(db: sqlite_utils.Database) -> None:
     )
 
 
+# The verdict's stored JSON, read as Verdict.is_own_post and is_spam read the verdict
+# (schema v9 counted the same way): a reason's rule name and a label are identifiers,
+# and text inside a reason's detail is JSON-escaped, so these match nothing else.
+OWN_POST_SQL = 'v.reasons LIKE \'%"rule":"own_post"%\''
+SPAM_SQL = f"v.labels LIKE '%\"spam\"%' AND NOT ({OWN_POST_SQL})"
+
+
+def _v10_platform_days(db: sqlite_utils.Database) -> None:
+    """The per-day roll-up learns each post's platform, so a window of days has its
+    figures per platform too (marketing compares X with Reddit over a month). The
+    stored posts are counted again by platform; what the roll-up counted beyond them
+    (posts pruned since, whose platform is gone) stays counted under platform ''."""
+    run_script(
+        db.conn,
+        f"""
+        CREATE TABLE mention_days_v10 (
+            day TEXT NOT NULL,
+            disposition TEXT NOT NULL,
+            topic TEXT NOT NULL DEFAULT '',
+            platform TEXT NOT NULL DEFAULT '',
+            mentions INTEGER NOT NULL,
+            own INTEGER NOT NULL DEFAULT 0,
+            spam INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (day, disposition, topic, platform)
+        ) WITHOUT ROWID;
+        -- a dated post on its own day, an undated one on the day it was fetched
+        INSERT INTO mention_days_v10 (day, disposition, topic, platform, mentions, own, spam)
+            SELECT substr(coalesce(m.created_at, m.fetched_at), 1, 10), v.disposition,
+                coalesce(v.topic, ''), m.platform, count(*), sum({OWN_POST_SQL}), sum({SPAM_SQL})
+            FROM mentions m JOIN verdicts v ON v.mention_id = m.id GROUP BY 1, 2, 3, 4;
+        INSERT INTO mention_days_v10 (day, disposition, topic, platform, mentions, own, spam)
+            SELECT o.day, o.disposition, o.topic, '', o.mentions - coalesce(n.mentions, 0),
+                max(o.own - coalesce(n.own, 0), 0), max(o.spam - coalesce(n.spam, 0), 0)
+            FROM mention_days o LEFT JOIN (
+                SELECT day, disposition, topic, sum(mentions) AS mentions, sum(own) AS own,
+                    sum(spam) AS spam
+                FROM mention_days_v10 GROUP BY 1, 2, 3
+            ) n USING (day, disposition, topic)
+            WHERE o.mentions > coalesce(n.mentions, 0);
+        DROP TABLE mention_days;
+        ALTER TABLE mention_days_v10 RENAME TO mention_days;
+        """,
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _v1_initial,
     _v2_alert_outbox,
@@ -446,6 +491,7 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _v7_callbacks_by_case,
     _v8_retention,
     _v9_report_counts,
+    _v10_platform_days,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

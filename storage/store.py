@@ -46,17 +46,13 @@ from storage.records import (
     UserRecord,
     VerdictRecord,
 )
-from storage.schema import ROLES, migrate
+from storage.schema import OWN_POST_SQL, ROLES, SPAM_SQL, migrate
 
 Clock = Callable[[], datetime]
 
 
-# The verdict's stored JSON, read as Verdict.is_own_post and is_spam read the verdict
-# (schema v9 counts the same way): a reason's rule name and a label are identifiers,
-# and text inside a reason's detail is JSON-escaped, so these match nothing else.
-_OWN_POST = 'v.reasons LIKE \'%"rule":"own_post"%\''
-_SPAM = f"v.labels LIKE '%\"spam\"%' AND NOT ({_OWN_POST})"
-_OTHERS = f"NOT ({_OWN_POST}) AND v.labels NOT LIKE '%\"spam\"%'"
+# posts by others that are not spam: what net sentiment is made of
+_OTHERS = f"NOT ({OWN_POST_SQL}) AND v.labels NOT LIKE '%\"spam\"%'"
 
 # What a time to first reply measures, in replies r of cases c: support's answers to
 # complaints, and thank-yous (marketing's, often days later in a batch) on their own.
@@ -1411,16 +1407,17 @@ class Store:
         by_disposition = counts(
             "SELECT disposition, count(*) FROM verdicts GROUP BY 1 ORDER BY 2 DESC, 1"
         )
-        total = self._rows("SELECT count(*) FROM mentions")[0][0]
         # net sentiment is what other people say: the brand's own posts and spam are
         # counted apart (Verdict.is_own_post, is_spam; the SQL matches the stored JSON)
-        own, spam, good, bad = self._rows(
-            f"SELECT count(*) FILTER (WHERE {_OWN_POST}), "
-            f"count(*) FILTER (WHERE {_SPAM}), "
+        platforms = self._rows(
+            f"SELECT m.platform, count(*), count(*) FILTER (WHERE {OWN_POST_SQL}), "
+            f"count(*) FILTER (WHERE {SPAM_SQL}), "
             f"count(*) FILTER (WHERE disposition = 'interesting_good' AND {_OTHERS}), "
             f"count(*) FILTER (WHERE disposition = 'interesting_bad' AND {_OTHERS}) "
-            "FROM verdicts v"
-        )[0]
+            "FROM mentions m JOIN verdicts v ON v.mention_id = m.id "
+            "GROUP BY 1 ORDER BY 2 DESC, 1"
+        )
+        total, own, spam, good, bad = (sum(p[i] for p in platforms) for i in range(1, 6))
         others = total - own - spam
         replies, thanks = self._first_sent()
         return Stats(
@@ -1432,10 +1429,12 @@ class Store:
                 "SELECT topic, count(*) FROM verdicts WHERE disposition = 'interesting_bad' "
                 "GROUP BY 1 ORDER BY 2 DESC, 1"
             ),
-            by_platform=counts(
-                "SELECT platform, count(*) FROM mentions GROUP BY 1 ORDER BY 2 DESC, 1"
-            ),
+            by_platform={p[0]: p[1] for p in platforms},
             net_sentiment=net_sentiment(good, bad, others),
+            net_by_platform={
+                name: net_sentiment(good_n, bad_n, n - own_n - spam_n)
+                for name, n, own_n, spam_n, good_n, bad_n in platforms
+            },
             replies_by_status=counts("SELECT status, count(*) FROM replies GROUP BY 1 ORDER BY 1"),
             open_callbacks=self._rows("SELECT count(*) FROM callbacks WHERE status = 'open'")[0][0],
             escalated_cases=self._rows("SELECT count(*) FROM cases WHERE status = 'escalated'")[0][

@@ -182,6 +182,8 @@ async def test_poll_exits_1_when_a_source_failed_and_says_which(tmp_path: Path) 
             encoding="utf-8",
         )
         result = await asyncio.to_thread(earful, "poll", "-c", str(path), "--json")
+        # the human summary, as cron mails it, does not read a failure as a quiet source
+        shown = await asyncio.to_thread(earful, "poll", "-c", str(path))
     assert result.exit_code == 1
     summaries = {s["source"]: s for s in json.loads(result.stdout)}
     assert summaries["hn"]["error"] is None
@@ -190,6 +192,10 @@ async def test_poll_exits_1_when_a_source_failed_and_says_which(tmp_path: Path) 
     assert "earful: 1 of 2 sources failed" in result.stderr
     with Store.open(load_config(path).db_path) as store:
         assert store.cursor("hn") is not None  # what the good source found is kept
+    assert shown.exit_code == 1
+    lines = {line.split(":")[0]: line for line in shown.stdout.splitlines()}
+    assert lines["down"].startswith("down: FAILED (see below); fetched 0, new 0 (nothing stored)")
+    assert "FAILED" not in lines["hn"] and "nothing new" in lines["hn"]
 
 
 def test_a_reader_that_stops_early_gets_no_error_message(demo: Path) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -482,6 +483,17 @@ def test_stats_draws_the_charts(open_as: OpenAs) -> None:
     expect(page.locator("body")).to_have_attribute("data-charts-ready", "yes")
     assert page.locator("canvas").count() == 4
     w.shot("stats")
+    # ten days are never whole weeks: a week the window cuts is labelled so
+    page = w.go("/stats?days=10")
+    expect(page.locator("body")).to_have_attribute("data-charts-ready", "yes")
+    labels = page.evaluate("Chart.getChart(document.getElementById('chart-topics')).data.labels")
+    series = json.loads(page.locator("#series-data").text_content() or "")
+    assert sum(series["week_days"]) == 10
+    assert labels == [
+        week if n == 7 else f"{week} ({n} of 7 days)"
+        for week, n in zip(series["weeks"], series["week_days"], strict=True)
+    ]
+    assert any(n < 7 for n in series["week_days"])
     assert not w.errors
 
 

@@ -918,6 +918,21 @@ async def test_stats_days_out_of_range_is_a_clear_error(client: Client) -> None:
     assert f'<span class="big" id="window-net">{shown}</span>' in default
 
 
+async def test_stats_page_lists_each_platforms_mentions_and_net_sentiment(client: Client) -> None:
+    await login(client, "vera")
+    api = await (await client.get("/api/stats?days=366")).json()
+    page = await (await client.get("/stats?days=366")).text()
+    assert api["by_platform"], "the fixture's posts are in a year's window"
+    assert sum(api["by_platform"].values()) == api["mentions"]
+    for name, n in api["by_platform"].items():
+        net = api["net_by_platform"][name]
+        shown = "n/a" if net is None else f"{net:+.1f}"
+        row = (
+            f'<tr data-platform="{name}"><th scope="row">{name}</th><td>{n:,}</td><td>{shown}</td>'
+        )
+        assert row in page, name
+
+
 async def test_a_whitespace_only_reply_is_refused_the_same_way_by_edit_and_approve(
     client: Client, store: Store
 ) -> None:
@@ -1071,7 +1086,7 @@ async def test_an_edit_or_an_approval_with_an_edit_on_a_stale_text_is_refused(
 
 
 async def test_the_shown_text_matches_as_the_page_holds_it(client: Client, store: Store) -> None:
-    # HTML turns CR LF into LF and prints a lone surrogate as \udXXX text: the page
+    # HTML turns CR LF into LF and prints a lone surrogate as escape text (\udc9f): the page
     # sends back what it holds, which is still the text it was given
     store.edit(1, "bob", "line one\r\nline two")
     store.edit(2, "bob", "a lone \ud800 to take out")

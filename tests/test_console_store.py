@@ -65,7 +65,9 @@ def test_a_version_1_database_gains_the_console_tables(db_path: Path) -> None:
         assert s.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert s.conn.execute("SELECT count(*) FROM sessions").fetchone()[0] == 0
         days = s.conn.execute("SELECT * FROM mention_days").fetchall()
-        assert [tuple(d) for d in days] == [("2026-11-20", "interesting_bad", "outage", 1, 0, 0)]
+        assert [tuple(d) for d in days] == [
+            ("2026-11-20", "interesting_bad", "outage", "x", 1, 0, 0)
+        ]
 
 
 # -- case steps ----------------------------------------------------------------------

@@ -139,8 +139,8 @@ def test_export_csv_gives_back_what_was_posted_in_valid_utf_8(config: Path, tmp_
     run(config, "export", "mentions", "--format", "csv", "-o", str(out))
     text = out.read_bytes().decode("utf-8")  # strictly: one bad byte fails a whole file
     rows = list(csv.DictReader(io.StringIO(text, newline="")))
-    # every character as posted, but a lone surrogate (no UTF-8 has one) as \udXXX;
-    # --format json has the exact text
+    # every character as posted, but a lone surrogate (no UTF-8 has one) as its
+    # escape, such as \udc9f; --format json has the exact text
     assert {r["author_handle"]: r["text"] for r in rows} == {
         HANDLES[kind]: text.encode("utf-8", "backslashreplace").decode("utf-8")
         for kind, text in HOSTILE.items()

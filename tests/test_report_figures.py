@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -128,6 +129,82 @@ def test_earful_stats_says_what_net_sentiment_counts(tmp_path: Path) -> None:
     assert "net sentiment: -33.3 (% praise - % complaints of the 3 posts by others" in out
 
 
+# -- each platform's figures, all-time and over a window -------------------------------
+
+
+def reddit_posts(at: datetime) -> list[Judged]:
+    """On Reddit: two praise posts and a complaint by customers, and a spam."""
+    return [
+        judged(mention(PRAISE, platform="reddit", native_id="r1", handle="ed", created_at=at)),
+        judged(mention(PRAISE, platform="reddit", native_id="r2", handle="fa", created_at=at)),
+        judged(mention(COMPLAINT, platform="reddit", native_id="r3", handle="gu", created_at=at)),
+        judged(mention(SPAM, platform="reddit", native_id="r4", handle="promo", created_at=at)),
+    ]
+
+
+def test_each_platform_has_its_own_net_sentiment_all_time_and_over_a_window(
+    db_path: Path,
+) -> None:
+    clock = Clock()
+    store = Store.open(db_path, clock=clock)
+    store.ingest("x", five_posts(clock.now), None)
+    store.ingest("reddit", reddit_posts(clock.now - timedelta(days=1)), None)
+    # a month ago on Reddit: out of a week's window, in the all-time figures
+    old = [
+        judged(
+            mention(
+                COMPLAINT,
+                platform="reddit",
+                native_id="r0",
+                handle="hu",
+                created_at=clock.now - timedelta(days=30),
+            )
+        )
+    ]
+    store.ingest("reddit", old, None)
+    everything = store.stats()
+    assert everything.by_platform == {"reddit": 5, "x": 5}
+    # X: (1 praise - 2 complaints) / 3 by others; Reddit: (2 - 2) / 4 (spam left out)
+    assert everything.net_by_platform == {"reddit": 0.0, "x": pytest.approx(-33.3)}
+    week = queries.series(store, days=7)
+    assert week.by_platform == {"x": 5, "reddit": 4}  # most first
+    # Reddit's week: (2 praise - 1 complaint) / 3 by others
+    assert week.net_by_platform == {"x": pytest.approx(-33.3), "reddit": pytest.approx(33.3)}
+    # the platforms add up to the window's figures
+    assert sum(week.by_platform.values()) == week.mentions == 9
+
+
+def test_a_week_the_window_cuts_says_how_many_of_its_days_count(db_path: Path) -> None:
+    clock = Clock()  # Friday 2026-11-20: a week back is Saturday the 14th
+    store = Store.open(db_path, clock=clock)
+    week = queries.series(store, days=7)
+    assert week.weeks == ("2026-11-09", "2026-11-16")
+    assert week.week_days == [2, 5]  # Sat-Sun, then Mon-Fri
+    assert queries.series(store, days=5).week_days == [5]
+
+
+def test_earful_stats_shows_each_platforms_net_sentiment(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    today = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")  # in the window
+    posts = [
+        x_post(1, "lumenet internet has been down since 6am", "ana", created_at=today),
+        x_post(2, "love lumenet, brilliant service, thank you", "cy", created_at=today),
+        x_post(3, "love lumenet, brilliant, thank you so much", "di", created_at=today),
+    ]
+    config = write_config(tmp_path, posts)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["poll", "-c", str(config)]).exit_code == 0
+    for window in ([], ["--days", "7"]):
+        out = runner.invoke(cli, ["stats", "-c", str(config), *window]).stdout
+        assert "by platform: x 3 (net +33.3)" in out, out
+        data = json.loads(
+            runner.invoke(cli, ["stats", "-c", str(config), *window, "--json"]).stdout
+        )
+        assert data["by_platform"] == {"x": 3}
+        assert data["net_by_platform"] == {"x": 33.3}
+
+
 # -- finding: an undated post counts on the day it was fetched -----------------------
 
 
@@ -155,15 +232,21 @@ _PLAIN_REASONS = json.dumps(
 )
 
 
-def test_migration_9_counts_own_posts_spam_and_undated_posts_already_stored(
-    db_path: Path,
-) -> None:
+def database_at(db_path: Path, version: int) -> sqlite3.Connection:
+    """A database as an older Earful left it: the first `version` migrations."""
     conn = connect(db_path)
-    for number, step in enumerate(MIGRATIONS[:8], start=1):
+    for number, step in enumerate(MIGRATIONS[:version], start=1):
         conn.execute("BEGIN")
         step(sqlite_utils.Database(conn))
         conn.execute(f"PRAGMA user_version = {number}")
         conn.execute("COMMIT")
+    return conn
+
+
+def test_migration_9_counts_own_posts_spam_and_undated_posts_already_stored(
+    db_path: Path,
+) -> None:
+    conn = database_at(db_path, 8)
     day, fetched = "2026-11-20T09:00:00.000Z", "2026-11-22T10:00:00.000Z"
     posts = [
         # id, created_at, disposition, labels, reasons
@@ -196,7 +279,7 @@ def test_migration_9_counts_own_posts_spam_and_undated_posts_already_stored(
     conn.execute("INSERT INTO praise (mention_id) VALUES (4)")
     conn.close()
     with Store.open(db_path) as s:
-        assert s.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 9
+        assert s.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION >= 9
         wall = s.conn.execute("SELECT mention_id, posted_at FROM praise").fetchall()
         assert [tuple(r) for r in wall] == [(4, fetched)]  # undated: when it was fetched
         rows = s.conn.execute(
@@ -209,6 +292,59 @@ def test_migration_9_counts_own_posts_spam_and_undated_posts_already_stored(
         ("2026-11-22", "ignore", 1, 0, 1),
         ("2026-11-22", "interesting_good", 1, 0, 0),
     ]
+
+
+def test_migration_10_counts_each_platform_and_keeps_what_was_pruned(db_path: Path) -> None:
+    conn = database_at(db_path, 9)
+    day, fetched = "2026-11-20T09:00:00.000Z", "2026-11-22T10:00:00.000Z"
+    posts = [
+        # id, platform, created_at, disposition, labels, reasons
+        (1, "x", day, "interesting_bad", "[]", _PLAIN_REASONS),
+        (2, "reddit", day, "interesting_bad", "[]", _PLAIN_REASONS),
+        (3, "reddit", day, "ignore", '["spam"]', _PLAIN_REASONS),
+        (4, "x", day, "ignore", "[]", _OWN_REASONS),
+        (5, "rss", None, "interesting_good", "[]", _PLAIN_REASONS),
+    ]
+    for id_, platform, created, disposition, labels, reasons in posts:
+        conn.execute(
+            "INSERT INTO mentions (id, platform, native_id, source, text, created_at, "
+            "fetched_at) VALUES (?, ?, ?, 'src', 'text', ?, ?)",
+            (id_, platform, str(id_), created, fetched),
+        )
+        conn.execute(
+            "INSERT INTO verdicts VALUES (?, ?, 0, 0, ?, NULL, 1, 1, NULL, '[]', ?, NULL)",
+            (id_, disposition, labels, reasons),
+        )
+    # the roll-up as v9 kept it, counting too a complaint and an own post pruned since
+    conn.executemany(
+        "INSERT INTO mention_days (day, disposition, topic, mentions, own, spam) "
+        "VALUES (?, ?, '', ?, ?, ?)",
+        [
+            ("2026-11-20", "interesting_bad", 3, 0, 0),
+            ("2026-11-20", "ignore", 3, 2, 1),
+            ("2026-11-22", "interesting_good", 1, 0, 0),
+        ],
+    )
+    conn.close()
+    clock = Clock()
+    clock.now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+    with Store.open(db_path, clock=clock) as s:
+        window = queries.series(s, days=7)
+        rows = s.conn.execute(
+            "SELECT day, disposition, platform, mentions, own, spam FROM mention_days "
+            "ORDER BY 1, 2, 3"
+        ).fetchall()
+    assert [tuple(r) for r in rows] == [
+        ("2026-11-20", "ignore", "", 1, 1, 0),  # pruned: still counted, platform unknown
+        ("2026-11-20", "ignore", "reddit", 1, 0, 1),
+        ("2026-11-20", "ignore", "x", 1, 1, 0),
+        ("2026-11-20", "interesting_bad", "", 1, 0, 0),
+        ("2026-11-20", "interesting_bad", "reddit", 1, 0, 0),
+        ("2026-11-20", "interesting_bad", "x", 1, 0, 0),
+        ("2026-11-22", "interesting_good", "rss", 1, 0, 0),  # undated: the day fetched
+    ]
+    assert window.by_platform == {"reddit": 2, "unknown": 2, "x": 2, "rss": 1}
+    assert window.mentions == 7
 
 
 # -- finding: time to first reply is support's answer to a complaint -----------------

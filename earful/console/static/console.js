@@ -948,6 +948,8 @@
   function statsPage() {
     const s = JSON.parse(document.getElementById("series-data").textContent);
     if (!window.Chart) return;
+    // a week the window cuts says so: its bars count only those days
+    const weeks = s.weeks.map((w, i) => (s.week_days[i] < 7 ? `${w} (${s.week_days[i]} of 7 days)` : w));
     const stacked = { x: { stacked: true }, y: { stacked: true, beginAtZero: true } };
     const chart = (id, config) => new window.Chart(document.getElementById(id), config);
     chart("chart-days", {
@@ -973,7 +975,7 @@
     chart("chart-topics", {
       type: "bar",
       data: {
-        labels: s.weeks,
+        labels: weeks,
         datasets: Object.entries(s.topics_by_week).map(([name, data], i) => ({
           label: name,
           data: data,
@@ -985,7 +987,7 @@
     chart("chart-reply", {
       type: "line",
       data: {
-        labels: s.weeks,
+        labels: weeks,
         datasets: [
           {
             label: "median hours to first reply",

@@ -46,6 +46,7 @@ from listener.paging import (
     Edge,
     Page,
     Stamped,
+    listing,
     normalized,
     search_terms,
     walk,
@@ -246,7 +247,8 @@ class BlueskySource:
         body = await self.client.query(
             "app.bsky.feed.searchPosts", params, auth=self.client.has_credentials
         )
-        return Page([_stamp(p) for p in _objects(body.get("posts"))], _token(body))
+        posts = listing(body, "posts", "bluesky app.bsky.feed.searchPosts")
+        return Page([_stamp(p) for p in posts], _token(body))
 
     async def _mentions(self, cursor: Cursor | None) -> FetchResult:
         stored = cursor.get("mentions") if isinstance(cursor, Mapping) else None
@@ -275,7 +277,8 @@ class BlueskySource:
         body = await self.client.query("app.bsky.notification.listNotifications", params)
         # every notification (likes and follows too) counts towards the edge; the
         # reasons are picked after the walk
-        return Page([_stamp(n) for n in _objects(body.get("notifications"))], _token(body))
+        notes = listing(body, "notifications", "bluesky app.bsky.notification.listNotifications")
+        return Page([_stamp(n) for n in notes], _token(body))
 
     async def _hydrate(self, notifications: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
         """The full postView of each notified post; a post getPosts no longer returns

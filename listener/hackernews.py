@@ -38,7 +38,7 @@ from listener.normalize import (
     require_id,
     require_mapping,
 )
-from listener.paging import Edge, Page, Stamped, search_terms, walk_queries
+from listener.paging import Edge, Page, Stamped, listing, search_terms, walk_queries
 
 WEB = "https://news.ycombinator.com"
 
@@ -187,7 +187,7 @@ class HackerNewsSource:
             what="hacker news search_by_date",
             params=params,
         )
-        hits = [h for h in as_list(body.get("hits")) if isinstance(h, Mapping)]
+        hits = listing(body, "hits", "hacker news search_by_date")
         pages = as_int(body.get("nbPages"))
         more_pages = pages is not None and page + 1 < pages
         return Page([_stamp(h) for h in hits], page + 1 if more_pages else None)

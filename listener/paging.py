@@ -36,7 +36,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from listener.base import FetchResult
+from listener.base import FetchResult, SourceDown
 from listener.http_errors import Refused
 from listener.mention import Mention
 
@@ -65,6 +65,16 @@ class Stamped:
 class Page:
     items: Sequence[Stamped]
     next: str | int | None  # the token for the next, older page; None at the end
+
+
+def listing(body: Mapping[str, Any], key: str, what: str) -> list[Mapping[str, Any]]:
+    """A page's items, the objects of the list under `key`. An answer without the
+    list is broken (a proxy's `{}`), not an empty page: read as one, it would end the
+    walk and move the edge past the posts not yet read."""
+    items = body.get(key)
+    if not isinstance(items, list):
+        raise SourceDown(f"{what}: the answer has no {key!r} list")
+    return [item for item in items if isinstance(item, Mapping)]
 
 
 @dataclass(frozen=True, slots=True)

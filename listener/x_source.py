@@ -78,8 +78,8 @@ class RequestBudget:
 @dataclass(frozen=True, slots=True)
 class Run:
     """The cursor: `since_id` alone when settled; with `next_token` while a run of
-    pages is under way (`newest_id` and `seen` carry what the run found so far,
-    `start_time` the backfill edge that every page of the run must repeat)."""
+    pages is under way (`newest_id`, `oldest_id` and `seen` carry what the run found so
+    far, `start_time` the backfill edge that every page of the run must repeat)."""
 
     since_id: str | None = None
     next_token: str | None = None
@@ -87,6 +87,7 @@ class Run:
     start_time: str | None = None
     pages: int = 0
     seen: int = 0
+    oldest_id: str | None = None
 
     @classmethod
     def from_cursor(cls, cursor: Cursor | None) -> Run | None:
@@ -95,7 +96,7 @@ class Run:
             return cls()
         if not isinstance(cursor, Mapping):
             return None
-        ids = [cursor.get(k) for k in ("since_id", "newest_id")]
+        ids = [cursor.get(k) for k in ("since_id", "newest_id", "oldest_id")]
         texts = [cursor.get(k) for k in ("next_token", "start_time")]
         counts = [cursor.get("pages", 0), cursor.get("seen", 0)]
         if not all(v is None or is_tweet_id(v) for v in ids):
@@ -104,7 +105,7 @@ class Run:
             return None
         if not all(type(v) is int and v >= 0 for v in counts):
             return None
-        return cls(ids[0], texts[0], ids[1], texts[1], counts[0], counts[1])
+        return cls(ids[0], texts[0], ids[1], texts[1], counts[0], counts[1], ids[2])
 
     @property
     def backfilling(self) -> bool:
@@ -120,6 +121,7 @@ class Run:
             "start_time": self.start_time,
             "pages": self.pages,
             "seen": self.seen,
+            "oldest_id": self.oldest_id,
         }
         return {k: v for k, v in fields.items() if v is not None}
 
@@ -234,6 +236,10 @@ class XSource:
         tweets = page.get("data")
         if tweets is not None and not isinstance(tweets, list):
             raise SourceDown('X sent "data" that is not a list of tweets')
+        if tweets is None and not isinstance(page.get("meta"), Mapping):
+            # X answers "no tweets" with meta.result_count 0: an answer with neither is
+            # broken, and ending the run on it would skip the pages not yet read
+            raise SourceDown('X sent neither tweets ("data") nor "meta"')
         tweets = tweets or []
         errors = page.get("errors")
         if errors:
@@ -247,22 +253,38 @@ class XSource:
         includes = as_mapping(page.get("includes"))
 
         def had(tweet: Any) -> bool:
-            # read already: since_id is exclusive, and a later page of a run holds only
-            # tweets older than the run's newest; a server paging in circles resends them
+            # read already: since_id is exclusive, and the run's earlier pages read every
+            # tweet from its oldest to its newest (a server paging in circles resends
+            # them). A later page may also hold tweets newer than the run's newest,
+            # posted meanwhile where page tokens are offsets: new, so kept.
             tweet_id = as_id(get_path(tweet, "id"))
             if tweet_id is None or not is_tweet_id(tweet_id):
                 return False
             if run.since_id and int(tweet_id) <= int(run.since_id):
                 return True
-            return bool(run.next_token and run.newest_id and int(tweet_id) >= int(run.newest_id))
+            return bool(
+                run.next_token
+                and run.newest_id
+                and run.oldest_id
+                and int(run.oldest_id) <= int(tweet_id) <= int(run.newest_id)
+            )
 
         fresh = [t for t in tweets if not had(t)]
         mentions = self._mentions(fresh, includes)
         ids = [as_id(get_path(t, "id")) for t in tweets]
         newest = run.newest_id
-        for tweet_id in [as_id(get_path(page, "meta", "newest_id")), *ids]:
-            if is_tweet_id(tweet_id):
-                newest = newer(newest, tweet_id)
+        # The run settles at its first page's newest tweet, never a later page's: with
+        # offset tokens, tweets posted during the run push the newest of them onto no
+        # page at all, and the next poll must still ask for everything after the top
+        # the run started from (tweets a later page held already are not stored twice).
+        if not (run.next_token and run.newest_id):
+            for tweet_id in [as_id(get_path(page, "meta", "newest_id")), *ids]:
+                if is_tweet_id(tweet_id):
+                    newest = newer(newest, tweet_id)
+        oldest = run.oldest_id
+        for tweet_id in ids:
+            if tweet_id is not None and is_tweet_id(tweet_id):
+                oldest = tweet_id if oldest is None else min(oldest, tweet_id, key=int)
         next_token = get_path(page, "meta", "next_token")
         pages = run.pages + 1
         seen = run.seen + len(fresh)
@@ -277,7 +299,7 @@ class XSource:
             warn_stuck(log, f"x {self.name}", f"the {self.settings.mode} run", self._stuck_warned)
         elif isinstance(next_token, str) and next_token:
             if not (run.backfilling and pages >= self.settings.backfill_pages):
-                paging = Run(run.since_id, next_token, newest, run.start_time, pages, seen)
+                paging = Run(run.since_id, next_token, newest, run.start_time, pages, seen, oldest)
                 return FetchResult(tuple(mentions), paging.as_cursor(), more=True)
             log.info(
                 "x %s: backfill stopped after %d pages (backfill_pages); older posts in the "

@@ -382,8 +382,11 @@ async def test_rate_limit_reports_the_reset_time(
         Scripted(200, '["not", "an", "object"]'),
         Scripted(502, "upstream failed", content_type="text/plain"),
         Scripted(503, '{"error": "InternalServerError"}'),
+        # no listing: read as an empty page it would end a walk and skip the rest
+        Scripted(200, "{}"),
+        Scripted(200, '{"posts": "none"}'),
     ],
-    ids=["truncated-json", "html", "json-array", "502", "503"],
+    ids=["truncated-json", "html", "json-array", "502", "503", "no-posts", "posts-not-a-list"],
 )
 async def test_bad_answers_are_source_down_and_store_nothing(
     fake: FakeBluesky, http: SharedSession, store: Store, answer: Scripted
@@ -433,6 +436,20 @@ async def test_mentions_are_hydrated_and_other_reasons_dropped(
     assert fake.seen("/xrpc/app.bsky.notification.listNotifications")[0].params("reasons") == [
         "mention"
     ]
+
+
+async def test_notifications_without_their_list_are_source_down(
+    fake: FakeBluesky, http: SharedSession, store: Store
+) -> None:
+    view = post_view(1, "acme down, @acme.bsky.social help")
+    fake.add(view)
+    fake.notifications.append(notification(view))
+    bsky = source(fake, http, mode="mentions")
+    fake.script("/xrpc/app.bsky.notification.listNotifications", Scripted(200, "{}"))
+    with pytest.raises(SourceDown, match="no 'notifications' list"):
+        await poll(bsky, store, stages())
+    assert store.cursor("bsky") is None
+    assert (await poll(bsky, store, stages())).new == 1  # and it recovers
 
 
 async def test_a_server_ignoring_reasons_still_yields_only_mentions(

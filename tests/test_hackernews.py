@@ -243,8 +243,9 @@ async def test_a_rate_limit_says_when_to_come_back(
         Scripted(200, "null"),
         Scripted(500, '{"message": "internal error"}'),
         Scripted(200, "<!doctype html><title>maintenance</title>", content_type="text/html"),
+        Scripted(200, "{}"),  # no listing: not an empty page
     ],
-    ids=["truncated-json", "null", "500", "html"],
+    ids=["truncated-json", "null", "500", "html", "no-hits"],
 )
 async def test_bad_answers_are_source_down_and_move_nothing(
     fake: FakeHackerNews, http: SharedSession, store: Store, answer: Scripted

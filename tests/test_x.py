@@ -268,6 +268,58 @@ async def test_a_429_in_the_middle_of_pages_loses_nothing_and_repeats_nothing(
         assert pages and all(p["since_id"] == first[-1]["id"] for p in pages)
 
 
+async def settled(fake: FakeX, tmp_path: Path) -> tuple[XSource, Stages, Store]:
+    """A search source with pages of 10 that has read what the fake holds."""
+    cfg = config(fake, tmp_path, page_size=10)
+    stages = build_stages(cfg)
+    src = build_source(cfg.sources[0], CTX)
+    assert isinstance(src, XSource)
+    store = Store.open(cfg.db_path)
+    await poll_until_settled(src, store, stages, fake)
+    return src, stages, store
+
+
+async def test_posts_made_while_a_run_pages_are_stored_when_a_later_page_holds_them(
+    fake: FakeX, tmp_path: Path
+) -> None:
+    # The fake's page tokens are offsets: tweets posted between two pages of a run
+    # push newer tweets onto the later page, and the newest onto no page of the run.
+    first = fake.add_tweet("acme outage report", author_id=ANA)
+    src, stages, store = await settled(fake, tmp_path)
+    with store:
+        busy = [fake.add_tweet(f"acme down for me too {n}", author_id=ANA) for n in range(15)]
+        assert (await poll(src, store, stages)).more  # page 1 of 2
+        meanwhile = [fake.add_tweet(f"acme still down {n}", author_id=BEN) for n in range(14)]
+
+        await poll_until_settled(src, store, stages, fake)
+        # the run settles at the top it started from, so the next poll asks for
+        # everything posted since, whatever page held it
+        assert store.cursor("x-test") == {"since_id": busy[-1]["id"]}
+        await poll_until_settled(src, store, stages, fake)
+
+        assert stored_ids(store) == sorted(t["id"] for t in [first, *busy, *meanwhile])
+        assert store.cursor("x-test") == {"since_id": meanwhile[-1]["id"]}
+
+
+async def test_a_page_with_neither_tweets_nor_meta_is_source_down_and_loses_nothing(
+    fake: FakeX, tmp_path: Path
+) -> None:
+    first = fake.add_tweet("acme outage report", author_id=ANA)
+    src, stages, store = await settled(fake, tmp_path)
+    with store:
+        backlog = [fake.add_tweet(f"acme down again {n}", author_id=ANA) for n in range(25)]
+        assert (await poll(src, store, stages)).more  # page 1 of 3
+        paging = store.cursor("x-test")
+        fake.fail_next("search", Fault(status=200, body=b"{}"))
+        with pytest.raises(SourceDown, match='neither tweets \\("data"\\) nor "meta"'):
+            await poll(src, store, stages)
+        assert store.cursor("x-test") == paging  # the run waits where it was
+
+        await poll_until_settled(src, store, stages, fake)
+
+        assert stored_ids(store) == sorted(t["id"] for t in [first, *backlog])
+
+
 async def test_a_429_reports_when_the_window_resets(fake: FakeX) -> None:
     fake.limits["search"] = 0
     with pytest.raises(RateLimited) as caught:

@@ -41,7 +41,8 @@ _DETAIL_CHARS = 200
 
 
 class NotSent(SourceDown):
-    """The connection could not be made: nothing reached the platform."""
+    """Nothing reached the platform: the connection could not be made, or a call
+    refused for an expired session could not be sent again for want of a new one."""
 
 
 class Refused(SourceDown):

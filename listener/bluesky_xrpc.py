@@ -172,7 +172,8 @@ class XrpcClient:
         if session is None:
             # The password was not refused (that is a 401): a proxy's or a PDS's broken
             # answer, which must not disable the source nor fail a reply for good.
-            json_body(answer, f"bluesky {nsid}")  # raises for a body that is not an object
+            # raises for a body that is not an object, unquoted: it may hold the tokens
+            json_body(answer, f"bluesky {nsid}", quote=False)
             raise SourceDown(f"bluesky {nsid}: the answer has no did or tokens")
         return session
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import Result
 from fakes.bluesky_api import (
     BASE_TIME,
     DID,
@@ -820,16 +821,14 @@ async def run_daemon_until(path: Path, store: Store, done: Callable[[], bool]) -
         await asyncio.wait_for(task, 30)
 
 
-async def test_the_daemon_retries_sign_ins_answered_without_a_session(
-    fake: FakeBluesky,
-    http: SharedSession,
-    store: Store,
-    tmp_path: Path,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+async def through_broken_sign_ins(
+    fake: FakeBluesky, http: SharedSession, store: Store, tmp_path: Path, answer: Scripted
+) -> int:
+    """The daemon, with a reply approved, while the source's and the publisher's first
+    sign-ins get `answer`: it runs until the source polls fine again and the reply
+    is sent. Returns the reply's id."""
     reply_id = await _queue_one_complaint(fake, http, store)
-    # the source's and the publisher's first sign-ins
-    fake.script(CREATE_SESSION, Scripted(200, "{}"), Scripted(200, "{}"))
+    fake.script(CREATE_SESSION, answer, answer)
 
     def recovered() -> bool:
         states = [h.state for h in health.read(store)]
@@ -837,6 +836,18 @@ async def test_the_daemon_retries_sign_ins_answered_without_a_session(
 
     await run_daemon_until(write_daemon_config(fake, tmp_path), store, recovered)
     assert recovered()
+    assert len(fake.created) == 1
+    return reply_id
+
+
+async def test_the_daemon_retries_sign_ins_answered_without_a_session(
+    fake: FakeBluesky,
+    http: SharedSession,
+    store: Store,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    reply_id = await through_broken_sign_ins(fake, http, store, tmp_path, Scripted(200, "{}"))
     (bsky,) = health.read(store)
     # it failed, was not disabled, and polled again by itself
     assert bsky.last_failed_at is not None and "no did or tokens" in (bsky.error or "")
@@ -845,7 +856,45 @@ async def test_the_daemon_retries_sign_ins_answered_without_a_session(
         "SELECT action FROM audit WHERE subject = ? ORDER BY id", (f"reply:{reply_id}",)
     )
     assert [a for (a,) in actions][-2:] == ["retry-later", "sent"]
-    assert len(fake.created) == 1
+
+
+# Session tokens as long as real ones: a JWT's header, its claims, its signature.
+TOKENS = (
+    "eyJ0eXAiOiJhdCtqd3QiLCJhbGciOiJFUzI1NksifQ." + "QWNjZXNzT25seQ" * 20 + ".c2lnbmVk",
+    "eyJ0eXAiOiJyZWZyZXNoK2p3dCIsImFsZyI6IkVTMjU2SyJ9." + "UmVmcmVzaE9ubHk" * 20 + ".c2ln",
+)
+SIGNED_IN = json.dumps({"accessJwt": TOKENS[0], "refreshJwt": TOKENS[1], "did": DID})
+
+
+async def test_a_sign_in_answer_cut_short_leaves_its_tokens_nowhere(
+    fake: FakeBluesky,
+    http: SharedSession,
+    store: Store,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    run_cli: Callable[..., Result],
+) -> None:
+    cut = Scripted(200, SIGNED_IN[: SIGNED_IN.index(TOKENS[1]) + 80])  # in the refreshJwt
+    fake.script(CREATE_SESSION, cut)
+    with pytest.raises(SourceDown) as failure:
+        await source(fake, http).client.session()
+    reply_id = await through_broken_sign_ins(fake, http, store, tmp_path, cut)
+    sources = run_cli("sources", "--json", "-c", str(tmp_path / "earful.toml")).output
+    (audit,) = store.conn.execute(
+        "SELECT group_concat(detail, ' ') FROM audit WHERE subject = ?", (f"reply:{reply_id}",)
+    ).fetchone()
+    (shown,) = json.loads(sources)
+    seen = {
+        "the error": str(failure.value),
+        "the log": caplog.text,
+        "earful sources": sources,
+        "the audit log": audit,
+    }
+    for where, text in seen.items():
+        assert "createSession: expected a JSON object" in text, where
+        for token in TOKENS:
+            assert token[:12] not in text, where  # not even the start of one
+    assert "expected a JSON object" in shown["error"]
 
 
 async def test_a_server_error_while_posting_is_unknown_never_retried(

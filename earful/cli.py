@@ -891,7 +891,7 @@ def _run_daemon(
         services.append(ConsoleService(config))
     runtime = build_runtime(config)
     daemon = Daemon(runtime, services=services, on_batch=on_batch or (lambda summary: None))
-    asyncio.run(daemon.run())
+    asyncio.run(daemon.run(exiting=True))
     if daemon.failure is not None:  # exit 1: systemd (or whoever) should know
         raise Failure(daemon.failure)
 

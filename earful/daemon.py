@@ -7,7 +7,8 @@ others keep polling; bad credentials disable that source; each failure streak is
 logged once, and its recovery once; each poll's outcome is recorded as the source's
 health (earful sources, the console). SIGINT, SIGTERM and SIGHUP stop new work,
 cancel fetches that have not reached the database, and wait for batches being stored
-(SIGHUP does not reload the config: nothing is re-read while running). A database
+(SIGHUP does not reload the config: nothing is re-read while running); once the
+stop of `earful run` is complete they are ignored until the process ends. A database
 file deleted or replaced under the daemon stops it (Daemon.failure, exit code 1).
 
 A source that can stream (listener.base.StreamingSource) also gets a long-lived
@@ -82,6 +83,49 @@ DATABASE_WATCH = 5.0
 # die on the spot, so closing the SSH session of an `earful run` killed it as kill -9 (a
 # reply being posted cut off, left for the next start's reconcile).
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class _StopSignals:
+    """STOP_SIGNALS handed to the loop while a daemon runs.
+
+    Installed with signal.signal, not loop.add_signal_handler: asyncio puts Python's
+    defaults back when a handler is removed and again when the loop closes, so a
+    second Ctrl-C landing just after a clean stop raised KeyboardInterrupt ("Aborted!",
+    exit 1) or killed the process, and systemd's Restart=on-failure would start again
+    a daemon its operator had just stopped. A handler set with signal.signal gives way
+    to SIG_IGN in one step and stays so until the process is gone."""
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, handle: Callable[[signal.Signals], None]
+    ) -> None:
+        self._loop = loop
+        self._handle = handle
+        self._previous: dict[signal.Signals, Any] = {}
+
+    def install(self) -> None:
+        for sig in STOP_SIGNALS:
+            try:
+                self._previous[sig] = signal.getsignal(sig)
+                signal.signal(sig, self._received)
+            except ValueError:
+                # not the main thread (tests): stop via the event instead
+                self._previous.pop(sig, None)
+                return
+
+    def _received(self, signum: int, frame: object) -> None:
+        # Python runs this in the main thread between two bytecodes, possibly in the
+        # middle of the loop's own code: the loop acts on it at its next turn.
+        self._loop.call_soon_threadsafe(self._handle, signal.Signals(signum))
+
+    def release(self, *, ignore: bool) -> None:
+        """Put the previous handlers back, or ignore these signals from now on (for a
+        process that ends when the daemon does)."""
+        for sig, previous in self._previous.items():
+            if ignore:
+                signal.signal(sig, signal.SIG_IGN)
+            else:  # None: a handler set outside Python, which cannot be put back
+                signal.signal(sig, signal.SIG_DFL if previous is None else previous)
+        self._previous.clear()
 
 
 def _log_stop(signum: signal.Signals) -> None:
@@ -393,6 +437,7 @@ class Daemon:
         self._stream_tasks: list[asyncio.Task[None]] = []
         self._inflight: dict[asyncio.Task[Any], str] = {}
         self._stopping = False
+        self._stopped = False
 
     # -- jobs -----------------------------------------------------------------
 
@@ -547,17 +592,20 @@ class Daemon:
 
     # -- life cycle ---------------------------------------------------------------
 
-    async def run(self, stop: asyncio.Event | None = None) -> None:
+    async def run(self, stop: asyncio.Event | None = None, *, exiting: bool = False) -> None:
         """Run until `stop` is set or SIGINT, SIGTERM or SIGHUP arrives. One daemon per
         database: a second one's start-up reconcile would take the first one's reply in
-        flight for a crash (locks.Busy)."""
+        flight for a crash (locks.Busy). `exiting`: the process ends when this returns
+        (`earful run`), so once the stop is complete those signals are ignored rather
+        than handed back to Python's defaults, and a late one cannot turn a clean
+        stop's exit code 0 into a KeyboardInterrupt or a death by signal."""
         db = self.config.db_path
         busy = (
             f"another Earful daemon is already running on {db}; stop it first (two would "
             "each take the other's replies in flight for a crash)"
         )
         with locks.held(locks.daemon_lock(db), busy):
-            await self._run(stop or asyncio.Event())
+            await self._run(stop or asyncio.Event(), exiting=exiting)
 
     @staticmethod
     async def _until_stopped(work: Awaitable[T], stop: asyncio.Event) -> T | None:
@@ -575,6 +623,8 @@ class Daemon:
         return None if task.cancelled() else task.result()
 
     def _signalled(self, stop: asyncio.Event, signum: signal.Signals) -> None:
+        if self._stopped:
+            return  # nothing is left to stop or to abandon
         if not stop.is_set():
             _log_stop(signum)
             stop.set()
@@ -592,17 +642,11 @@ class Daemon:
         for task in list(self._inflight):
             task.cancel()
 
-    async def _run(self, stop: asyncio.Event) -> None:
-        loop = asyncio.get_running_loop()
-        installed = []
-        for sig in STOP_SIGNALS:
-            try:
-                loop.add_signal_handler(sig, self._signalled, stop, sig)
-                installed.append(sig)
-            except (RuntimeError, ValueError):
-                # not the main thread (tests), or a loop without signal support (its
-                # error subclasses RuntimeError): stop via the event instead
-                pass
+    async def _run(self, stop: asyncio.Event, *, exiting: bool) -> None:
+        signals = _StopSignals(
+            asyncio.get_running_loop(), lambda signum: self._signalled(stop, signum)
+        )
+        signals.install()
         stoppers = []
         try:
             summary = await self._until_stopped(
@@ -645,9 +689,12 @@ class Daemon:
             watch.cancel()
             log.info("stopping: finishing the batch in flight")
         finally:
-            await self._shutdown(stoppers)
-            for sig in installed:
-                loop.remove_signal_handler(sig)
+            try:
+                await self._shutdown(stoppers)
+            finally:
+                # even after a failed shutdown: the handlers hand signals to this loop,
+                # which is about to close
+                signals.release(ignore=exiting)
 
     async def _watch_database(self, stop: asyncio.Event) -> None:
         """Stop when the database file is deleted, moved or replaced under the daemon:
@@ -692,4 +739,5 @@ class Daemon:
         for stopper in reversed(stoppers):
             await stopper()
         await self.runtime.aclose()
+        self._stopped = True
         log.info("stopped")

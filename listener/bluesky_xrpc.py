@@ -4,8 +4,9 @@ com.atproto.server.createSession trades the identifier and app password for an
 access token (short-lived) and a refresh token. When a call is answered
 ExpiredToken (400 or 401), the session is refreshed once with
 com.atproto.server.refreshSession; if that is refused too, a new session is created;
-if the app password itself is refused, AuthFailed. Tokens live in memory only:
-never in the database, never in a log line or an error message.
+if the app password itself is refused, AuthFailed. A sign-in answered 200 without a
+session in it is a broken answer, not a refusal: SourceDown, tried again later. Tokens
+live in memory only: never in the database, never in a log line or an error message.
 
 Used by the Bluesky source and by the Bluesky publisher.
 """
@@ -19,8 +20,16 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from listener.base import AuthFailed
-from listener.http_errors import Answer, HttpFactory, Refused, error_for, json_body, request
+from listener.base import AuthFailed, SourceDown
+from listener.http_errors import (
+    Answer,
+    HttpFactory,
+    NotSent,
+    Refused,
+    error_for,
+    json_body,
+    request,
+)
 
 log = logging.getLogger("earful.bluesky")
 
@@ -89,7 +98,7 @@ class XrpcClient:
             session = await self.session()
             answer = await self._send(method, nsid, session.access, **kwargs)
             if _token_error(answer):
-                session = await self._renew(session)
+                session = await self._renewed(session, what)
                 answer = await self._send(method, nsid, session.access, **kwargs)
         error = error_for(answer, what)
         if error is not None:
@@ -109,6 +118,18 @@ class XrpcClient:
             **kwargs,
         )
 
+    async def _renewed(self, stale: Session, what: str) -> Session:
+        try:
+            return await self._renew(stale)
+        except NotSent:
+            raise
+        except SourceDown as exc:
+            # The call was answered ExpiredToken and never sent again: a publisher may
+            # try the reply again, where a plain SourceDown would leave it `unknown`.
+            raise NotSent(
+                f"{what}: not sent again, the session could not be renewed: {exc}"
+            ) from None
+
     async def _renew(self, stale: Session) -> Session:
         """After ExpiredToken: refresh once, else a new session (AuthFailed if the
         app password is refused)."""
@@ -121,7 +142,10 @@ class XrpcClient:
                 error = error_for(answer, "bluesky com.atproto.server.refreshSession")
                 if error is not None and not isinstance(error, AuthFailed | Refused):
                     raise error  # down or rate-limited: the refresh token may still be good
-                log.info("bluesky: session refresh refused; signing in again")
+                # A 200 without tokens too: the PDS may have spent the refresh token on
+                # an answer that did not arrive whole, and only a sign-in gets another.
+                said = "answered no session" if error is None else "refused"
+                log.info("bluesky: session refresh %s; signing in again", said)
                 fresh = await self._create()
             self._session = fresh
             return fresh
@@ -146,8 +170,11 @@ class XrpcClient:
             raise error
         session = _session_from(answer)
         if session is None:
-            json_body(answer, f"bluesky {nsid}")  # raises for a body that is not an object
-            raise AuthFailed(f"bluesky {nsid}: the answer has no did or tokens")
+            # The password was not refused (that is a 401): a proxy's or a PDS's broken
+            # answer, which must not disable the source nor fail a reply for good.
+            # raises for a body that is not an object, unquoted: it may hold the tokens
+            json_body(answer, f"bluesky {nsid}", quote=False)
+            raise SourceDown(f"bluesky {nsid}: the answer has no did or tokens")
         return session
 
 

@@ -12,12 +12,16 @@ The two SourceDown subclasses matter to publishers: a reply whose request was ne
 sent can safely be tried again, one the platform refused should not be, and one lost
 to a timeout may have gone out and must not be re-posted automatically.
 
-Messages name the platform and the call, never a credential or a request body.
+Messages name the platform and the call, never a credential or a request body. What
+they quote of an answer (`preview`) has the values of token-like keys and anything
+shaped like a JWT masked: a sign-in answer cut short still holds its tokens, and the
+message goes to the log, the database and the audit trail for good.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -38,10 +42,26 @@ HttpFactory = Callable[[], Awaitable["aiohttp.ClientSession"]]
 _EPOCH_THRESHOLD = 10**9
 # How much of an error body is worth quoting in a message.
 _DETAIL_CHARS = 200
+# How much of a 2xx answer that is not a JSON object is worth quoting.
+_PREVIEW_CHARS = 60
+# How far past what is quoted an answer is read for credentials to mask first.
+_PREVIEW_READ = 4096
+# A credential's key in JSON or a repr ("accessJwt": ...) or in a form or query string
+# (access_token=...); its value may be cut off where the quoted text ends.
+_SECRET_KEY = r"[\w.-]*(?:token|jwt|password|passwd|secret|api_?key|authorization|cookie)[\w.-]*"
+_SECRET_VALUE = re.compile(
+    rf"""(?P<key>(?P<q>["']){_SECRET_KEY}(?P=q)\s*:\s*|\b{_SECRET_KEY}=)"""
+    r"""(?P<value>"(?:[^"\\]|\\.?)*"?|'(?:[^'\\]|\\.?)*'?|[^\s,;&}\]]*)""",
+    re.IGNORECASE,
+)
+# A JWT's base64url JSON header starts {" (eyJ): one filed under any key, or none.
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]*){0,2}")
+_MASK = "***"
 
 
 class NotSent(SourceDown):
-    """The connection could not be made: nothing reached the platform."""
+    """Nothing reached the platform: the connection could not be made, or a call
+    refused for an expired session could not be sent again for want of a new one."""
 
 
 class Refused(SourceDown):
@@ -164,8 +184,23 @@ def _detail(answer: Answer) -> str:
         text = ": ".join(p for p in parts if isinstance(p, str) and p)
     else:
         text = answer.text.strip() if "html" not in answer.headers.get("Content-Type", "") else ""
-    text = " ".join(text.split())
-    return text if len(text) <= _DETAIL_CHARS else text[: _DETAIL_CHARS - 3] + "..."
+    return preview(text, _DETAIL_CHARS)
+
+
+def preview(text: str, limit: int) -> str:
+    """At most `limit` characters of a platform's text for a message, on one line,
+    with credentials masked (see the module's docstring)."""
+    # masked before it is cut, so that a long token masked leaves room for what
+    # follows it; the answer may be megabytes long, and a few kilobytes will do
+    text = " ".join(text[: limit + _PREVIEW_READ].split())
+    text = _JWT.sub(_MASK, _SECRET_VALUE.sub(_masked_value, text))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _masked_value(match: re.Match[str]) -> str:
+    value = match.group("value")
+    quote = value[:1] if value[:1] in ('"', "'") else ""
+    return f"{match.group('key')}{quote}{_MASK}{quote}"
 
 
 async def request(
@@ -220,11 +255,16 @@ async def request(
     return Answer(status, headers, body, text, raw)
 
 
-def json_body(answer: Answer, what: str) -> Mapping[str, Any]:
-    """A 2xx answer's JSON object, or SourceDown saying it was not one."""
+def json_body(answer: Answer, what: str, *, quote: bool = True) -> Mapping[str, Any]:
+    """A 2xx answer's JSON object, or SourceDown saying it was not one. quote=False
+    for a sign-in's answer: it is tokens and account details, none of which belongs
+    in a message, and a key mangled in transit would escape the masking."""
     if not isinstance(answer.body, Mapping):
-        preview = " ".join(answer.text.split())[:60]
-        raise SourceDown(f"{what}: expected a JSON object, got {preview!r}")
+        if quote:
+            got = repr(preview(answer.text, _PREVIEW_CHARS))
+        else:
+            got = f"{len(answer.text)} characters that are not one (not quoted: a sign-in's)"
+        raise SourceDown(f"{what}: expected a JSON object, got {got}")
     return answer.body
 
 

@@ -4,12 +4,15 @@ recreated, rate limits and malformed answers, and replies threaded with facets."
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import Result
 from fakes.bluesky_api import (
     BASE_TIME,
     DID,
@@ -25,7 +28,9 @@ from fakes.pipeline import BRAND, shared_http, stages
 from fakes.server import Scripted
 from pydantic import ValidationError
 
-from earful.config import PublishConfig
+from earful.app import build_runtime
+from earful.config import PublishConfig, load_config
+from earful.daemon import Daemon
 from earful.http import SharedSession
 from earful.outbox import publish_due, reconcile_sending
 from earful.pipeline import poll
@@ -36,9 +41,12 @@ from responders.graphemes import count_graphemes
 from responders.limits import reply_problem
 from responders.publish import bluesky as publish_bluesky
 from responders.publish.base import Outgoing, PublishError
+from storage import health
 from storage.store import Store
 
 SEARCH = "/xrpc/app.bsky.feed.searchPosts"
+CREATE_SESSION = "/xrpc/com.atproto.server.createSession"
+REFRESH_SESSION = "/xrpc/com.atproto.server.refreshSession"
 LIVE = PublishConfig(mode="live")
 
 
@@ -344,6 +352,26 @@ async def test_a_password_changed_while_running_ends_in_auth_failed(
     fake.password = "a-new-one-9999"
     with pytest.raises(AuthFailed):
         await poll(bsky, store, stages())
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["{}", json.dumps({"did": DID, "handle": HANDLE}), json.dumps({"did": DID, "accessJwt": ""})],
+    ids=["empty", "no-tokens", "blank-tokens"],
+)
+async def test_a_sign_in_answered_200_without_a_session_is_retried_not_auth_failed(
+    fake: FakeBluesky, http: SharedSession, store: Store, body: str
+) -> None:
+    bsky = source(fake, http, mode="mentions")
+    fake.notifications.append(notification(post_view(1, "@acme.bsky.social help")))
+    fake.add(post_view(1, "@acme.bsky.social help"))
+    fake.script(CREATE_SESSION, Scripted(200, body))
+    # SourceDown, a sibling of AuthFailed: the daemon backs off instead of disabling
+    with pytest.raises(SourceDown, match="createSession: the answer has no did or tokens"):
+        await poll(bsky, store, stages())
+    assert store.cursor("bsky") is None
+    assert (await poll(bsky, store, stages())).new == 1
+    assert fake.sessions_created == 1
 
 
 def test_mentions_mode_needs_credentials() -> None:
@@ -742,6 +770,148 @@ async def test_a_crash_before_posting_leaves_the_reply_for_a_person(
     assert summary.outcomes == {"unknown": 1}
     assert store.reply(reply_id).status == "unknown"
     assert fake.created == []
+
+
+async def test_a_sign_in_answered_without_a_session_is_tried_again_then_sent(
+    fake: FakeBluesky, http: SharedSession, store: Store
+) -> None:
+    reply_id = await _queue_one_complaint(fake, http, store)
+    fake.script(CREATE_SESSION, Scripted(200, "{}"))
+    bsky = {"bluesky": publisher(fake, http)}
+    assert (await publish_due(store, bsky, LIVE)).outcomes == {"retry": 1}
+    reply = store.reply(reply_id)
+    assert (reply.status, reply.attempts) == ("approved", 1)
+    assert "no did or tokens" in (reply.last_error or "")
+    later = store.clock() + timedelta(seconds=LIVE.retry_after)
+    store.clock = lambda: later
+    assert (await publish_due(store, bsky, LIVE)).outcomes == {"sent": 1}
+    assert store.reply(reply_id).status == "sent" and len(fake.created) == 1
+
+
+async def test_a_renewal_answered_without_a_session_leaves_the_reply_to_try_again(
+    fake: FakeBluesky, http: SharedSession, store: Store
+) -> None:
+    reply_id = await _queue_one_complaint(fake, http, store)
+    bsky = {"bluesky": publisher(fake, http)}
+    await bsky["bluesky"].client.session()
+    fake.expire_access_tokens()
+    # createRecord is answered ExpiredToken; the refresh and the sign-in after it
+    # answer 200 with no session: the reply was never sent, so it is tried again
+    fake.script(REFRESH_SESSION, Scripted(200, "{}"))
+    fake.script(CREATE_SESSION, Scripted(200, "{}"))
+    assert (await publish_due(store, bsky, LIVE)).outcomes == {"retry": 1}
+    assert store.reply(reply_id).status == "approved" and fake.created == []
+    later = store.clock() + timedelta(seconds=LIVE.retry_after)
+    store.clock = lambda: later
+    assert (await publish_due(store, bsky, LIVE)).outcomes == {"sent": 1}
+    assert len(fake.created) == 1
+
+
+def write_daemon_config(fake: FakeBluesky, tmp_path: Path) -> Path:
+    """An earful.toml polling the fake every second and posting live, on the test's
+    database (the `store` fixture's)."""
+    path = tmp_path / "earful.toml"
+    path.write_text(
+        '[brand]\nname = "Acme"\nkeywords = ["acme"]\n\n'
+        f'[storage]\npath = "{tmp_path / "earful.db"}"\n\n'
+        '[[sources]]\nname = "bsky"\ntype = "bluesky"\n'
+        f'base_url = "{fake.url}"\nidentifier = "{HANDLE}"\napp_password = "{PASSWORD}"\n'
+        'interval = "1s"\n\n'
+        '[publish]\nmode = "live"\ninterval = "50ms"\nretry_after = "1s"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+async def run_daemon_until(path: Path, store: Store, done: Callable[[], bool]) -> None:
+    """`earful run`'s daemon on the config at `path` until `done()`, then a stop."""
+    daemon = Daemon(build_runtime(load_config(path, env={})))
+    stop = asyncio.Event()
+    task = asyncio.create_task(daemon.run(stop))
+    try:
+        for _ in range(3000):  # a hang guard (30 s), not a timing
+            if done() or task.done():
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+
+
+async def through_broken_sign_ins(
+    fake: FakeBluesky, http: SharedSession, store: Store, tmp_path: Path, answer: Scripted
+) -> int:
+    """The daemon, with a reply approved, while the source's and the publisher's first
+    sign-ins get `answer`: it runs until the source polls fine again and the reply
+    is sent. Returns the reply's id."""
+    reply_id = await _queue_one_complaint(fake, http, store)
+    fake.script(CREATE_SESSION, answer, answer)
+
+    def recovered() -> bool:
+        states = [h.state for h in health.read(store)]
+        return states == ["ok"] and store.reply(reply_id).status == "sent"
+
+    await run_daemon_until(write_daemon_config(fake, tmp_path), store, recovered)
+    assert recovered()
+    assert len(fake.created) == 1
+    return reply_id
+
+
+async def test_the_daemon_retries_sign_ins_answered_without_a_session(
+    fake: FakeBluesky,
+    http: SharedSession,
+    store: Store,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    reply_id = await through_broken_sign_ins(fake, http, store, tmp_path, Scripted(200, "{}"))
+    (bsky,) = health.read(store)
+    # it failed, was not disabled, and polled again by itself
+    assert bsky.last_failed_at is not None and "no did or tokens" in (bsky.error or "")
+    assert not [r for r in caplog.records if "disabled" in r.getMessage()]
+    actions = store.conn.execute(
+        "SELECT action FROM audit WHERE subject = ? ORDER BY id", (f"reply:{reply_id}",)
+    )
+    assert [a for (a,) in actions][-2:] == ["retry-later", "sent"]
+
+
+# Session tokens as long as real ones: a JWT's header, its claims, its signature.
+TOKENS = (
+    "eyJ0eXAiOiJhdCtqd3QiLCJhbGciOiJFUzI1NksifQ." + "QWNjZXNzT25seQ" * 20 + ".c2lnbmVk",
+    "eyJ0eXAiOiJyZWZyZXNoK2p3dCIsImFsZyI6IkVTMjU2SyJ9." + "UmVmcmVzaE9ubHk" * 20 + ".c2ln",
+)
+SIGNED_IN = json.dumps({"accessJwt": TOKENS[0], "refreshJwt": TOKENS[1], "did": DID})
+
+
+async def test_a_sign_in_answer_cut_short_leaves_its_tokens_nowhere(
+    fake: FakeBluesky,
+    http: SharedSession,
+    store: Store,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    run_cli: Callable[..., Result],
+) -> None:
+    cut = Scripted(200, SIGNED_IN[: SIGNED_IN.index(TOKENS[1]) + 80])  # in the refreshJwt
+    fake.script(CREATE_SESSION, cut)
+    with pytest.raises(SourceDown) as failure:
+        await source(fake, http).client.session()
+    reply_id = await through_broken_sign_ins(fake, http, store, tmp_path, cut)
+    sources = run_cli("sources", "--json", "-c", str(tmp_path / "earful.toml")).output
+    (audit,) = store.conn.execute(
+        "SELECT group_concat(detail, ' ') FROM audit WHERE subject = ?", (f"reply:{reply_id}",)
+    ).fetchone()
+    (shown,) = json.loads(sources)
+    seen = {
+        "the error": str(failure.value),
+        "the log": caplog.text,
+        "earful sources": sources,
+        "the audit log": audit,
+    }
+    for where, text in seen.items():
+        assert "createSession: expected a JSON object" in text, where
+        for token in TOKENS:
+            assert token[:12] not in text, where  # not even the start of one
+    assert "expected a JSON object" in shown["error"]
 
 
 async def test_a_server_error_while_posting_is_unknown_never_retried(

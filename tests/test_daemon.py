@@ -7,6 +7,7 @@ Publisher protocols; the scheduler, pipeline, rules and SQLite are the real ones
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import pty
@@ -15,8 +16,8 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -526,6 +527,67 @@ def test_earful_run_stops_cleanly_on_a_signal_with_exit_code_0(
         assert cursor is not None and cursor["line"] == stored(db)
 
 
+async def test_a_daemon_ending_its_process_ignores_stop_signals_once_stopped(
+    tmp_path: Path,
+) -> None:
+    before = {s: signal.getsignal(s) for s in daemon_module.STOP_SIGNALS}
+    steady = Platform("steady")
+    daemon = make_daemon(make_config(tmp_path), [steady])
+    try:
+        task = asyncio.create_task(daemon.run(exiting=True))
+        await until(lambda: steady.fetches > 0, "a first poll")
+        os.kill(os.getpid(), signal.SIGTERM)  # handled by the daemon: a clean stop
+        await asyncio.wait_for(task, timeout=60)
+        # not handed back to Python's defaults (KeyboardInterrupt, death by signal):
+        # `earful run` exits 0 whatever comes between the stop and its end
+        assert all(signal.getsignal(s) is signal.SIG_IGN for s in before)
+        for signum in before:
+            os.kill(os.getpid(), signum)
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+
+
+@contextmanager
+def earful_run(tmp_path: Path, *, batch: int, interval: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`earful run --no-console` replaying 400 posts, its output in run.log, from its
+    first batch stored; killed if the test leaves it running."""
+    path = write_config(tmp_path, mixed_posts(400), batch=batch, interval=interval)
+    with (tmp_path / "run.log").open("wb") as out:
+        proc = subprocess.Popen(
+            [str(EARFUL), "run", "--no-console", "-c", str(path)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            db = tmp_path / "earful.db"
+            wait_for(lambda: stored(db) > 0 or proc.poll() is not None, "a first batch")
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=60)
+
+
+def test_signals_after_earful_run_has_stopped_leave_its_exit_code_0(tmp_path: Path) -> None:
+    log = tmp_path / "run.log"
+    with earful_run(tmp_path, batch=20, interval="20ms") as proc:
+        proc.send_signal(signal.SIGTERM)
+        wait_for(
+            lambda: "earful.daemon: stopped" in log.read_text("utf-8") or proc.poll() is not None,
+            "the stop",
+        )
+        # Ctrl-C pressed over and over until the process is gone: some land after the
+        # daemon's run has returned, on the way out of `earful run`
+        while proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGINT)
+    lines = log.read_text(encoding="utf-8").splitlines()
+    assert proc.returncode == 0, lines
+    assert lines[-1].endswith("earful.daemon: stopped")
+    assert not [line for line in lines if "stopping now" in line]  # nothing was left
+
+
 def test_closing_the_terminal_of_earful_run_stops_it_cleanly(tmp_path: Path) -> None:
     """An `earful run` in an SSH session that closes: its terminal hangs up (SIGHUP to
     the foreground job), and whatever it logs after goes nowhere."""
@@ -557,24 +619,12 @@ def test_closing_the_terminal_of_earful_run_stops_it_cleanly(tmp_path: Path) -> 
 
 
 def test_earful_run_exits_1_when_its_database_is_deleted_under_it(tmp_path: Path) -> None:
-    path = write_config(tmp_path, mixed_posts(400), batch=5, interval="50ms")
     db = tmp_path / "earful.db"
-    log = tmp_path / "run.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(EARFUL), "run", "--no-console", "-c", str(path)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_for(lambda: stored(db) > 0 or proc.poll() is not None, "a first batch")
-            for name in ("earful.db", "earful.db-wal", "earful.db-shm"):
-                (tmp_path / name).unlink(missing_ok=True)
-            code = proc.wait(timeout=60)  # the daemon's own watch stops it
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-    text = log.read_text(encoding="utf-8")
+    with earful_run(tmp_path, batch=5, interval="50ms") as proc:
+        for name in ("earful.db", "earful.db-wal", "earful.db-shm"):
+            (tmp_path / name).unlink(missing_ok=True)
+        code = proc.wait(timeout=60)  # the daemon's own watch stops it
+    text = (tmp_path / "run.log").read_text(encoding="utf-8")
     assert code == 1, text
     assert f"earful: the database {db} was deleted or moved away while Earful" in text
 

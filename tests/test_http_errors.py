@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from listener.base import AuthFailed, RateLimited, SourceDown
-from listener.http_errors import Answer, Refused, error_for, reset_at
+from listener.http_errors import Answer, Refused, error_for, json_body, preview, reset_at
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -62,3 +62,72 @@ def test_messages_quote_the_platform_briefly_and_never_html() -> None:
     assert len(str(error)) < 250
     page = answer(502, None, "<html>" + "junk " * 100, **{"Content-Type": "text/html"})
     assert str(error_for(page, "feed f")) == "feed f: HTTP 502"
+
+
+JWT = "eyJhbGciOiJFUzI1NksifQ.eyJzdWIiOiJkaWQ6cGxjOmFiYyJ9.c2lnbmF0dXJl"
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        (
+            '{"accessJwt": "abc.def.ghi", "did": "did:plc:x"}',
+            '{"accessJwt": "***", "did": "did:plc:x"}',
+        ),
+        ('{"refreshJwt": "cut-off-mid-val', '{"refreshJwt": "***"'),
+        ('{"refreshJwt": "cut-off\\', '{"refreshJwt": "***"'),
+        (
+            "{'access_token': 'abcdefgh', 'expires_in': 3600}",
+            "{'access_token': '***', 'expires_in': 3600}",
+        ),
+        ("access_token=abcdefgh&token_type=bearer&x=1", "access_token=***&token_type=***&x=1"),
+        ('{"password": 12345678, "user": "ana"}', '{"password": ***, "user": "ana"}'),
+        (f"upstream said: {JWT} is bad", "upstream said: *** is bad"),
+        ("ExpiredToken: Token has expired", "ExpiredToken: Token has expired"),
+        (
+            "<html><body><h1>502 Bad Gateway</h1></body></html>",
+            "<html><body><h1>502 Bad Gateway</h1></body></html>",
+        ),
+    ],
+    ids=[
+        "json",
+        "cut-in-a-value",
+        "cut-in-an-escape",
+        "repr",
+        "form",
+        "number",
+        "bare-jwt",
+        "prose",
+        "html",
+    ],
+)
+def test_previews_mask_credentials_and_keep_the_rest(text: str, shown: str) -> None:
+    assert preview(text, 200) == shown
+
+
+def test_a_preview_is_cut_after_masking_and_says_so() -> None:
+    text = '{"accessJwt": "' + "s" * 500 + '", "did": "did:plc:x"}'
+    assert preview(text, 40) == '{"accessJwt": "***", "did": "did:plc:x"}'
+    assert preview("<html>" + "junk " * 100, 30) == "<html>junk junk junk junk j..."
+
+
+def test_a_body_that_is_not_an_object_is_quoted_masked_or_not_at_all() -> None:
+    cut = '{"accessJwt": "' + JWT + '", "refreshJwt": "' + JWT[:20]
+    with pytest.raises(SourceDown) as failure:
+        json_body(answer(200, None, cut), "bluesky getPosts")
+    assert str(failure.value) == (
+        'bluesky getPosts: expected a JSON object, got \'{"accessJwt": "***", "refreshJwt": "***"\''
+    )
+    with pytest.raises(SourceDown) as failure:
+        json_body(answer(200, None, cut), "bluesky createSession", quote=False)
+    assert str(failure.value) == (
+        f"bluesky createSession: expected a JSON object, got {len(cut)} characters that are "
+        "not one (not quoted: a sign-in's)"
+    )
+
+
+def test_an_error_body_is_quoted_with_its_credentials_masked() -> None:
+    leaky = answer(
+        500, None, f"proxy error; upstream sent token={JWT}", **{"Content-Type": "text/plain"}
+    )
+    assert str(error_for(leaky, "x")) == "x: HTTP 500 (proxy error; upstream sent token=***)"

@@ -23,6 +23,7 @@ import tweepy
 
 from listener import x_client
 from listener.base import SourceContext
+from listener.http_errors import preview
 from listener.normalize import as_id, as_list, get_path
 from listener.x import WEB, Settings
 from responders.publish.base import Outgoing, Posted, PublishError
@@ -106,7 +107,9 @@ class XPublisher:
         tweet_id = as_id(get_path(body, "data", "id"))
         if tweet_id is None:
             # X took the request but its answer names no tweet: it may be up
-            raise RuntimeError(f"X answered the post without a tweet id: {_preview(body)}")
+            raise RuntimeError(
+                f"X answered the post without a tweet id: {preview(repr(body), 120)}"
+            )
         return Posted(native_id=tweet_id, url=self._url(tweet_id))
 
     async def find_posted(self, out: Outgoing) -> Posted | None:
@@ -199,8 +202,3 @@ def _never_sent(exc: requests.ConnectionError) -> bool:
 
 def _tweets(body: Any) -> list[Mapping[str, Any]]:
     return [t for t in as_list(get_path(body, "data")) if isinstance(t, Mapping)]
-
-
-def _preview(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 120 else text[:117] + "..."

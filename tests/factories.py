@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import itertools
+import sqlite3
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+
+import sqlite_utils
 
 from listener.mention import Author, Mention
 from responders.drafts import Draft, DraftKind
 from rules.verdict import Disposition, Reason, Verdict
+from storage.db import connect
 from storage.records import Judged
+from storage.schema import MIGRATIONS
 
 _ids = itertools.count(1)
 
@@ -81,3 +87,14 @@ def praise(m: Mention | None = None) -> Judged:
 def noise(m: Mention | None = None) -> Judged:
     m = m or mention("just had lunch")
     return Judged(m, verdict(Disposition.IGNORE, topic=None, urgency=0), ())
+
+
+def at_version(db_path: Path, version: int) -> sqlite3.Connection:
+    """A database as an Earful of that schema version left it."""
+    conn = connect(db_path)
+    for number, step in enumerate(MIGRATIONS[:version], start=1):
+        conn.execute("BEGIN")
+        step(sqlite_utils.Database(conn))
+        conn.execute(f"PRAGMA user_version = {number}")
+        conn.execute("COMMIT")
+    return conn

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import sqlite_utils
 from consolekit import Clock
-from factories import complaint, mention, praise, verdict
+from factories import at_version, complaint, mention, praise, verdict
 from replayfiles import write_config, x_post
 
 from earful.cli import cli
@@ -21,9 +19,8 @@ from listener.mention import Brand, Mention
 from responders.drafts import Draft, DraftKind
 from rules import Disposition, judge, load_ruleset
 from storage import queries
-from storage.db import connect
 from storage.records import Judged
-from storage.schema import MIGRATIONS, SCHEMA_VERSION
+from storage.schema import SCHEMA_VERSION
 from storage.store import Store
 
 ACME = Brand("Acme", ("acme",), {"x": "AcmeHelp"})
@@ -232,21 +229,10 @@ _PLAIN_REASONS = json.dumps(
 )
 
 
-def database_at(db_path: Path, version: int) -> sqlite3.Connection:
-    """A database as an older Earful left it: the first `version` migrations."""
-    conn = connect(db_path)
-    for number, step in enumerate(MIGRATIONS[:version], start=1):
-        conn.execute("BEGIN")
-        step(sqlite_utils.Database(conn))
-        conn.execute(f"PRAGMA user_version = {number}")
-        conn.execute("COMMIT")
-    return conn
-
-
 def test_migration_9_counts_own_posts_spam_and_undated_posts_already_stored(
     db_path: Path,
 ) -> None:
-    conn = database_at(db_path, 8)
+    conn = at_version(db_path, 8)
     day, fetched = "2026-11-20T09:00:00.000Z", "2026-11-22T10:00:00.000Z"
     posts = [
         # id, created_at, disposition, labels, reasons
@@ -295,7 +281,7 @@ def test_migration_9_counts_own_posts_spam_and_undated_posts_already_stored(
 
 
 def test_migration_10_counts_each_platform_and_keeps_what_was_pruned(db_path: Path) -> None:
-    conn = database_at(db_path, 9)
+    conn = at_version(db_path, 9)
     day, fetched = "2026-11-20T09:00:00.000Z", "2026-11-22T10:00:00.000Z"
     posts = [
         # id, platform, created_at, disposition, labels, reasons

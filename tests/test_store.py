@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
-from factories import complaint, mention, noise, praise, verdict
+from factories import at_version, complaint, mention, noise, praise, verdict
 
 from listener.mention import Mention
 from responders.drafts import Draft, DraftKind, contact_weight
@@ -19,7 +19,7 @@ from rules.verdict import Disposition
 from storage.db import connect, shown_time
 from storage.ingest import RAISE_OPEN_TASK, RAISE_PENDING_REPLIES
 from storage.records import Judged
-from storage.schema import MIGRATIONS, SCHEMA_VERSION, SchemaTooNew, migrate
+from storage.schema import SCHEMA_VERSION, SchemaTooNew, migrate
 from storage.store import AlreadyDecided, CaseConflict, NotFound, Store
 
 
@@ -453,17 +453,6 @@ def test_a_post_stamped_in_the_future_was_answered_at_once_not_before_it(store: 
     store.claim_for_posting(dry_run=True)
     store.mark_sent(reply_id, posted_id=None)
     assert store.stats().median_first_reply_seconds == 0.0
-
-
-def at_version(db_path: Path, version: int) -> sqlite3.Connection:
-    """A database as an Earful of that schema version left it."""
-    conn = connect(db_path)
-    for number, step in enumerate(MIGRATIONS[:version], start=1):
-        conn.execute("BEGIN")
-        step(sqlite_utils.Database(conn))
-        conn.execute(f"PRAGMA user_version = {number}")
-        conn.execute("COMMIT")
-    return conn
 
 
 def test_an_upgrade_says_so_once_and_a_current_database_says_nothing(

@@ -19,7 +19,7 @@ import sqlite3
 import sys
 import time
 import types
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -879,8 +879,13 @@ def run(config_file: Path | None, log_level: str | None, no_console: bool) -> No
 
 
 def _run_daemon(
-    config: Config, on_batch: Callable[[Any], None] | None = None, *, console: bool = True
+    config: Config,
+    on_batch: Callable[[Any], None] | None = None,
+    *,
+    console: bool = True,
+    on_console_up: Callable[[], None] | None = None,
 ) -> None:
+    """`on_console_up` is called once the console listens."""
     from earful.app import build_runtime
     from earful.daemon import Daemon
 
@@ -888,7 +893,15 @@ def _run_daemon(
     if console and config.console.enabled:
         from earful.console import ConsoleService
 
-        services.append(ConsoleService(config))
+        start_console = ConsoleService(config)
+
+        async def start() -> Callable[[], Awaitable[None]]:
+            stop = await start_console()
+            if on_console_up is not None:
+                on_console_up()
+            return stop
+
+        services.append(start)
     runtime = build_runtime(config)
     daemon = Daemon(runtime, services=services, on_batch=on_batch or (lambda summary: None))
     asyncio.run(daemon.run(exiting=True))
@@ -1045,14 +1058,20 @@ def _demo(
         f"  stop with Ctrl-C",
         err=True,
     )
+    console_up = None
     if not no_console:
         password = _demo_account(config)
-        click.echo(
-            f"  the console: http://{config.console.host}:{config.console.port}/\n"
-            f"    log in as {DEMO_USER!r} with password {password!r} (made for this demo run)",
-            err=True,
-        )
-    _run_daemon(config, console=not no_console)
+
+        def console_up() -> None:
+            # once it listens: a port already taken fails start-up with no login shown
+            click.echo(
+                f"  the console: http://{config.console.host}:{config.console.port}/\n"
+                f"    log in as {DEMO_USER!r} with password {password!r} "
+                "(made for this demo run)",
+                err=True,
+            )
+
+    _run_daemon(config, console=not no_console, on_console_up=console_up)
 
 
 DEMO_USER = "demo"

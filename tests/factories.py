@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
+import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +20,9 @@ from storage.records import Judged
 from storage.schema import MIGRATIONS
 
 _ids = itertools.count(1)
+
+# The `earful` command pip installed next to this Python, for tests of the real process.
+EARFUL = Path(sys.executable).with_name("earful")
 
 
 def mention(

@@ -13,21 +13,19 @@ import os
 import pty
 import sqlite3
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from factories import EARFUL
 from replayfiles import PRAISE, QUESTION, write_config, x_post
 
 from earful import locks
 from earful.cli import cli
 from earful.config import load_config
 from storage.store import MAX_SEARCH, Store
-
-EARFUL = Path(sys.executable).with_name("earful")
 
 OUTAGE = "app down again? can't log in"
 URGENT = "Lumenet internet down AGAIN!!! been on hold 2 hours, cancel my account"

@@ -15,7 +15,6 @@ import select
 import signal
 import sqlite3
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from typing import ClassVar
 
 import factories
 import pytest
+from factories import EARFUL
 from replayfiles import mixed_posts, stored, wait_for, write_config
 
 from earful import daemon as daemon_module
@@ -49,7 +49,6 @@ from storage import health
 from storage.db import iso
 from storage.store import Store
 
-EARFUL = Path(sys.executable).with_name("earful")
 INTERVAL = 0.05
 
 

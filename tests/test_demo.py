@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import socket
+import subprocess
 from pathlib import Path
 
 from click.testing import CliRunner
+from factories import EARFUL
 
 from earful.app import build_runtime
 from earful.cli import cli
@@ -135,3 +138,22 @@ def test_a_second_demo_in_a_running_demos_folder_is_refused(tmp_path: Path) -> N
     assert second.exit_code == 1 and "a demo is already running in" in second.output
     with Store.open(tmp_path / "earful.db") as store:
         assert store.stats().mentions == stored == DEMO_POSTS  # not started afresh
+
+
+def test_a_demo_whose_port_is_taken_stops_before_it_shows_a_login(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        # the real command: `earful demo` runs the daemon, signal handlers and all
+        done = subprocess.run(
+            [str(EARFUL), "demo", "--dir", str(tmp_path), "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 2, done.stderr
+    assert f"console: cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert "Earful demo: replaying mentions" in done.stderr  # it did start
+    assert "log in as" not in done.stderr and "password" not in done.stderr

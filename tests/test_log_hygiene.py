@@ -16,10 +16,10 @@ import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 
+from factories import EARFUL
 from fakes.hn_api import FakeHackerNews
 from fakes.server import Scripted
 
-EARFUL = Path(sys.executable).with_name("earful")
 # Kathmandu is UTC+05:45: a local time there is never taken for UTC by mistake.
 FAR_FROM_UTC = {**os.environ, "TZ": "Asia/Kathmandu"}
 HOSTILE = "\x1b]0;pwned\x07\x1b[2Jcleared \x1b[8mhidden\x1b[0m \u202eevil\r ok"

@@ -11,12 +11,12 @@ import random
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from factories import EARFUL
 from replayfiles import count, mixed_posts, stored, wait_for, write_config, x_post
 
 from earful.config import load_config
@@ -25,8 +25,6 @@ from listener.base import Cursor, FetchResult, SourceDown
 from listener.mention import Mention
 from listener.replay import ReplaySource
 from storage.store import Store
-
-EARFUL = Path(sys.executable).with_name("earful")
 
 
 @pytest.fixture(scope="module")

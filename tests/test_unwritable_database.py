@@ -12,20 +12,19 @@ from __future__ import annotations
 import ctypes
 import os
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from factories import EARFUL
 from replayfiles import mixed_posts, wait_for, write_config
 
 from earful import locks
 from earful.cli import cli
 from storage.store import Store
 
-EARFUL = Path(sys.executable).with_name("earful")
 PR_CAPBSET_DROP = 24
 CAP_DAC_OVERRIDE = 1
 CAP_DAC_READ_SEARCH = 2

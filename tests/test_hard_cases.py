@@ -166,11 +166,6 @@ ROUND_2 = [
 ]
 
 
-@pytest.mark.parametrize(("text", "expected"), ROUND_2)
-def test_round_2_patterns(rules: Ruleset, text: str, expected: Disposition) -> None:
-    assert judge(post(text), rules).disposition is expected
-
-
 @pytest.mark.parametrize(
     "text",
     [
@@ -242,13 +237,6 @@ DISPOSITIONS = [
     # "why" the interjection, not a question
     ("why thank you!! yayayay!!", GOOD),
 ]
-
-
-@pytest.mark.parametrize(("text", "expected"), DISPOSITIONS)
-def test_disposition_a_support_team_would_give(
-    rules: Ruleset, text: str, expected: Disposition
-) -> None:
-    assert judge(post(text), rules).disposition is expected
 
 
 def test_a_follow_up_is_labeled_for_its_callback(rules: Ruleset) -> None:
@@ -528,3 +516,85 @@ def test_a_rival_better_than_the_brand_is_no_praise(rules: Ruleset, text: str) -
 def test_leaving_the_brand_is_churn_whichever_way_it_is_said(rules: Ruleset, text: str) -> None:
     verdict = judge(post(text), rules)
     assert verdict.disposition is BAD and "churn_risk" in verdict.labels
+
+
+# -- round 9: looking forward, forgiving, asking for the best, requests, concessions ----
+
+
+ROUND_9 = [
+    ("just booked my acme trip to see my sister, can't wait!", GOOD),
+    ("can't wait to try the new acme app on my next trip", GOOD),
+    ("heard nothing but great things about acme support, switching my account", GOOD),
+    ("@AcmeHelp no apology needed, the engineer sorted it in the end", GOOD),
+    ("@AcmeHelp not your fault the storm took the line down, thanks for the updates", GOOD),
+    ("Priya from acme support helped me set up the router in 10 minutes", GOOD),
+    ("@AcmeHelp what's the best number to call about my account?", QUESTION),
+    ("@AcmeHelp what's the best plan for a family of four?", QUESTION),
+    ("@AcmeHelp please send me the link to update my address, thanks", QUESTION),
+    ("@AcmeHelp can you tell me if my order has shipped?", QUESTION),
+    # the same words, where the customer is not looking forward or forgiving
+    ("acme I can't wait all day for an engineer, my appointment was at 9", BAD),
+    ("I can't wait any longer for acme to fix my internet", BAD),
+    ("acme gave me nothing but problems with my account", BAD),
+    ("@AcmeHelp not your fault? you cancelled my appointment three times", BAD),
+    ("@AcmeHelp what is the best way to reach support? on hold 2 hours and nobody answers", BAD),
+    ("@AcmeHelp please fix my internet, it has been down for 2 days, thanks", BAD),
+    ("@AcmeHelp can you tell me why my bill doubled?? this is ridiculous", BAD),
+    # thanks for a reply that did not help, praise conceded before the point
+    ("@AcmeHelp thanks for the canned reply", BAD),
+    ("@AcmeHelp thanks for the standard response, my router is still broken", BAD),
+    ("your agent was less than helpful today", BAD),
+    ("I'm less than impressed with acme's new pricing", BAD),
+    ("while I appreciate the reply, my parcel is still missing", BAD),
+    ("while I appreciate the quick reply, it didn't answer my question", BAD),
+    # blame and how it felt, without a sentiment word VADER weighs
+    ("you messed up my order again acme", BAD),
+    ("so frustrating, acme support keeps closing my ticket", BAD),
+    ("acme, thats a lie, nobody called me", BAD),
+]
+
+
+def test_a_hashtag_that_starts_with_never_is_no_protest(rules: Ruleset) -> None:
+    verdict = judge(post("so easy to change my booking with acme, love it #neverchange"), rules)
+    assert verdict.disposition is GOOD
+    assert judge(post("3 hours on hold again #neverflyingacme"), rules).disposition is BAD
+
+
+# Look-alikes a review of round 9 wrote against the new cues: each was misjudged by
+# a first version of them.
+ROUND_9_LOOK_ALIKES = [
+    ("third time this month your same-day delivery has been perfect every time", GOOD),
+    ("you owe me a pint, Sam on chat was a legend today", GOOD),
+    ("what's the solution if my card gets declined abroad?", QUESTION),
+    ("I messed up my password three times, thank you for the quick unlock!", GOOD),
+    ("got me home 14 hours late and missed the recital, thanks a lot", BAD),
+    ("your app was able to get my order wrong three times in one week, impressive", BAD),
+    ("I was able to help myself after reading the forum because your support couldn't", BAD),
+    ("took care of my missing parcel, nobody could ask for more", GOOD),
+    ('"not your fault" is all your agents ever say. Whose fault is it then', BAD),
+    ("all is forgiven once I get my refund, which is now 6 weeks late", BAD),
+    ("what's the standard response time for emails?", QUESTION),
+    ("although I understand it's peak season, any chance of a window seat?", QUESTION),
+    ("can't beat waiting 6 weeks for a refund, really the highlight of my year", BAD),
+    ("can't thank you enough for making me miss my connection", BAD),
+    ("who designed the new app? it's brilliant", GOOD),
+    ("my friends said nothing but good things about acme. They lied.", BAD),
+    ("nothing but kind words from me, but your app has logged me out 6 times today", BAD),
+    ("bought a kettle at acme today #nevershoppinghereagain", BAD),
+    ("I can't wait any longer for season 3, please tell me it drops this Friday!!", GOOD),
+    ("can you tell me why your engineer didn't turn up for the 3rd time?", BAD),
+    ("please DM me, thanks for the quick response earlier, you guys are legends", GOOD),
+    ("can't wait to get my refund, your agent told me 5 days, it's been 5 weeks", BAD),
+    ("your night shift staff are so under appreciated, Dave at the store was brilliant", GOOD),
+    ("can't wait for my refund, lol, 6 weeks and counting", BAD),
+    ("is this really the best you can do?", BAD),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), ROUND_2 + DISPOSITIONS + ROUND_9 + ROUND_9_LOOK_ALIKES
+)
+def test_disposition_a_support_team_would_give(
+    rules: Ruleset, text: str, expected: Disposition
+) -> None:
+    assert judge(post(text), rules).disposition is expected

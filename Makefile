@@ -12,9 +12,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-## demo: set up, then run Earful on the bundled demo data (Ctrl-C stops it)
+## demo: set up, then run Earful on the bundled demo data (Ctrl-C stops it;
+##       PORT=8081 for another port, KEEP=1 to continue the last demo's data)
 demo: $(STAMP)
-	$(BIN)/earful demo --port $(PORT)
+	$(BIN)/earful demo --port $(PORT) $(if $(KEEP),--keep)
 
 ## test: set up, then run the linters, the type checker and every test
 test: $(STAMP)

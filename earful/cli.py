@@ -59,8 +59,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_RUNTIME = 1
 EXIT_USAGE = 2
+
+
+class _RowId(click.IntRange):
+    name = "id"  # "'abc' is not a valid id.", not "... a valid integer range."
+
+
 # SQLite's integers are 64-bit: a bigger id cannot name a row
-ROW_ID = click.IntRange(min=1, max=2**63 - 1)
+ROW_ID = _RowId(min=1, max=2**63 - 1)
 
 
 class Failure(click.ClickException):
@@ -1034,11 +1040,18 @@ def _demo(
     no_console: bool,
     as_json: bool,
 ) -> None:
-    from earful.demo import prepare_demo
+    from earful.demo import demo_database, prepare_demo
 
+    replaced = not keep and demo_database(workdir).exists()
     config = prepare_demo(
         workdir, port=port, interval=interval, batch=200 if once else batch, fresh=not keep
     )
+    if replaced and not as_json:
+        click.echo(
+            "Started afresh: the last demo's posts and decisions were deleted "
+            "(`earful demo --keep` or `make demo KEEP=1` continues the last demo).",
+            err=True,
+        )
     _check_writable(config, lock=not once)  # --once holds no daemon lock
     if once:
         summary, stats = asyncio.run(_demo_once(config))
@@ -1553,10 +1566,14 @@ def alerts_send(config_file: Path | None, as_json: bool) -> None:
     """Send the alerts that are due to the webhook now."""
     config = _load(config_file, credentials=("escalation",))
     if not config.escalation.webhook_url:
+        why = (
+            'empty (a "${VAR:-}" whose variable is unset or empty leaves it empty)'
+            if "webhook_url" in config.escalation.model_fields_set
+            else "not set: alerts stay in the store"
+        )
         raise BadConfig(
-            f"{config.path}: escalation.webhook_url: empty; set it in the [escalation] "
-            'section (a "${VAR:-}" whose variable is unset or empty leaves it empty); '
-            "see docs/escalation.md in Earful's source"
+            f"{config.path}: escalation.webhook_url: {why}; set it in the [escalation] "
+            "section to send them; see docs/escalation.md in Earful's source"
         )
     _check_writable(config)
     _setup_logging(config, "warning" if as_json else None)

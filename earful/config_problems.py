@@ -8,6 +8,7 @@ May import: pydantic, earful.redaction, listener.base.
 
 from __future__ import annotations
 
+import difflib
 import re
 import types
 import typing
@@ -194,7 +195,7 @@ def _describe(error: Any, model: type[BaseModel], loc: Loc, where: Loc) -> str:
     if kind == "missing":
         return "missing (required)"
     if kind == "extra_forbidden":
-        return "unknown key"
+        return "unknown key" + _did_you_mean(model, loc)
     if kind in ("value_error", "assertion_error"):
         return message
     if kind in _LIST_KINDS:
@@ -203,6 +204,21 @@ def _describe(error: Any, model: type[BaseModel], loc: Loc, where: Loc) -> str:
     else:
         message = message.replace("Input should be ", "expected ")
     return _with_input(message, error, where)
+
+
+def _did_you_mean(model: type[BaseModel], loc: Loc) -> str:
+    """' (did you mean "cooldown"?)' for a misspelt key, from its table's known keys."""
+    if not loc or not isinstance(loc[-1], str):
+        return ""
+    table = _annotation_at(model, loc[:-1])
+    known = [
+        name
+        for member in _members(table)
+        if isinstance(member, type) and issubclass(member, BaseModel)
+        for name in member.model_fields
+    ]
+    close = difflib.get_close_matches(loc[-1], known, n=1)
+    return f' (did you mean "{close[0]}"?)' if close else ""
 
 
 def _with_input(message: str, error: Any, where: Loc) -> str:

@@ -27,10 +27,10 @@ class ResponderSettings:
 
 
 # Titles are skipped ("Dr Alex Khan" is greeted "Alex"); a display name with one of
-# these words is a shop, a channel or a team, not a person to greet by name.
+# these words is a shop, a channel, a newsroom or a team, not a person to greet by name.
 _TITLES = frozenset({"dr", "mr", "mrs", "ms", "miss", "mx", "prof", "sir", "dame", "rev"})
 _NOT_A_PERSON = frozenset(
-    {
+    [
         "guy",
         "official",
         "ltd",
@@ -40,6 +40,8 @@ _NOT_A_PERSON = frozenset(
         "shop",
         "store",
         "news",
+        "newsdesk",
+        "newsroom",
         "tv",
         "reviews",
         "review",
@@ -53,17 +55,76 @@ _NOT_A_PERSON = frozenset(
         "club",
         "radio",
         "blog",
-    }
+        "ops",
+        "support",
+        "help",
+        "helpdesk",
+        "service",
+        "services",
+        "logistics",
+        "group",
+        "company",
+        "agency",
+        "studio",
+        "studios",
+        "labs",
+        "games",
+        "gaming",
+        "daily",
+        "weekly",
+        "live",
+        "network",
+        "digital",
+        "press",
+        "magazine",
+        "podcast",
+        "fm",
+        "online",
+        "app",
+        "bot",
+        "alerts",
+        "updates",
+        "status",
+        "community",
+    ]
+)
+# A role before a name ("Nurse Jo", "Nightshift Nurse Jo", "Coach Dee"): the name is
+# the word after it, and what comes before the role is no name at all.
+_ROLES = frozenset(
+    [
+        "nurse",
+        "doctor",
+        "doc",
+        "coach",
+        "chef",
+        "captain",
+        "capt",
+        "pastor",
+        "auntie",
+        "aunty",
+        "uncle",
+        "nana",
+        "grandma",
+        "grandpa",
+        "granny",
+        "teacher",
+        "officer",
+    ]
 )
 
 
 def first_name(display_name: str | None) -> str | None:
     """The first word of a display name when it looks like a person's name ("Ana 🌸 |
-    she/her" -> "Ana", "Dr. Alex Khan" -> "Alex"), so replies greet people the way a
-    person would; None for names that are not a person's ("Gadget Guy UK")."""
+    she/her" -> "Ana", "Dr. Alex Khan" -> "Alex", "Nurse Jo" -> "Jo"), so replies
+    greet people the way a person would; None for names that are not a person's
+    ("Gadget Guy UK", "Newsdesk North")."""
     words = (display_name or "").split()
-    if any(w.lower().strip(".") in _NOT_A_PERSON for w in words):
+    lowered = [w.lower().strip(".") for w in words]
+    if any(w in _NOT_A_PERSON for w in lowered):
         return None
+    roles = [i for i, w in enumerate(lowered) if w in _ROLES]
+    if roles:
+        words = words[roles[-1] + 1 :]
     while words and words[0].lower().rstrip(".") in _TITLES:
         words = words[1:]
     word = words[0] if words else ""

@@ -752,7 +752,12 @@ def test_sending_without_a_webhook_is_a_config_error(tmp_path: Path) -> None:
     path = write_config(tmp_path, [])
     result = run_cli("alerts", "send", "-c", str(path), env={})
     assert result.exit_code == 2
-    assert "escalation.webhook_url: empty; set it in the [escalation] section" in result.output
+    assert "escalation.webhook_url: not set: alerts stay in the store; set it in" in result.output
+
+    path = write_config(tmp_path, [], 'webhook_url = "${EARFUL_T_HOOK:-}"\n')
+    result = run_cli("alerts", "send", "-c", str(path), env={})
+    assert result.exit_code == 2
+    assert 'escalation.webhook_url: empty (a "${VAR:-}" whose variable' in result.output
 
 
 def test_marking_an_alert_that_does_not_exist_fails(tmp_path: Path) -> None:

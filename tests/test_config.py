@@ -82,7 +82,19 @@ def test_missing_brand_is_reported(tmp_path: Path) -> None:
 
 
 def test_unknown_section_is_reported(tmp_path: Path) -> None:
-    assert "publsh: unknown key" in problems(tmp_path, GOOD + "\n[publsh]\nmode = 'live'\n")
+    assert 'publsh: unknown key (did you mean "publish"?)' in problems(
+        tmp_path, GOOD + "\n[publsh]\nmode = 'live'\n"
+    )
+
+
+def test_a_misspelt_key_gets_the_key_it_was_meant_to_be(tmp_path: Path) -> None:
+    text = GOOD.replace('interval = "90s"', 'intervall = "90s"')
+    text += "\n[responders]\ncooldwn = '12h'\nzzz = 1\n"
+    assert set(problems(tmp_path, text)) >= {
+        'sources[0].intervall: unknown key (did you mean "interval"?)',
+        'responders.cooldwn: unknown key (did you mean "cooldown"?)',
+        "responders.zzz: unknown key",  # nothing close: no guess
+    }
 
 
 def test_wrong_type_says_what_was_expected_and_given(tmp_path: Path) -> None:

@@ -119,6 +119,28 @@ def test_demo_starts_afresh_in_its_own_folder(tmp_path: Path) -> None:
         assert json.loads(result.stdout)["stats"]["mentions"] == DEMO_POSTS
 
 
+def test_a_demo_says_when_it_deletes_the_last_ones_data_and_keep_continues_it(
+    tmp_path: Path,
+) -> None:
+    def demo(*flags: str) -> str:
+        result = CliRunner().invoke(cli, ["demo", "--once", "--dir", str(tmp_path), *flags])
+        assert result.exit_code == 0, result.output
+        return result.stderr
+
+    assert "Started afresh" not in demo()  # nothing was there to delete
+    with Store.open(tmp_path / "earful.db") as store:
+        store.conn.execute("UPDATE replies SET status = 'rejected'")  # a person's decisions
+    assert "the last demo's posts and decisions were deleted" in demo()
+    with Store.open(tmp_path / "earful.db") as store:
+        assert store.stats().replies_by_status.get("rejected", 0) == 0
+        store.conn.execute("UPDATE replies SET status = 'rejected'")
+        decided = store.stats().replies_by_status["rejected"]
+    assert "Started afresh" not in demo("--keep")
+    with Store.open(tmp_path / "earful.db") as store:
+        assert store.stats().replies_by_status["rejected"] == decided
+        assert store.stats().mentions == DEMO_POSTS
+
+
 def test_a_bad_demo_interval_is_a_usage_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         cli, ["demo", "--once", "--dir", str(tmp_path), "--interval", "soon"]

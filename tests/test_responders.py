@@ -153,6 +153,11 @@ def test_escalate_action_escalates_below_the_threshold() -> None:
         ("Dr", None),
         ("Gadget Guy UK", None),
         ("The Broadband Shop", None),
+        ("Newsdesk North", None),
+        ("Northwind Logistics – Ops", None),
+        ("Nightshift Nurse Jo", "Jo"),
+        ("Coach Dee Harris", "Dee"),
+        ("Nurse", None),
     ],
 )
 def test_replies_greet_by_a_first_name_only_when_there_is_one(

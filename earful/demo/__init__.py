@@ -26,9 +26,14 @@ class NotADemoFolder(Exception):
     """The folder holds a config or database `earful demo` did not make."""
 
 
+def demo_database(workdir: Path) -> Path:
+    """Where the demo in `workdir` keeps its database (the config says `earful.db`)."""
+    return workdir / "earful.db"
+
+
 def _check_is_demo_folder(workdir: Path) -> None:
     # The demo rewrites its config and deletes its database: never someone else's.
-    config, database = workdir / "earful.toml", workdir / "earful.db"
+    config, database = workdir / "earful.toml", demo_database(workdir)
     if config.exists():
         with config.open(encoding="utf-8", errors="replace") as f:
             first = f.readline()

@@ -1590,7 +1590,8 @@ def _compile_rule(
             )
             return None
         checks.append(lambda p: search(_plain(p.text)) is not None)
-        said.append(f"regex {_quote(w.regex)}")
+        # a person reading the reason needs the gist; the rule file has the whole
+        said.append(f"regex {_quote(_clip(w.regex, 40))}")
 
     then = rule.then
     did = _effects(then)

@@ -158,6 +158,15 @@ def test_regex_is_case_insensitive_and_sees_straight_apostrophes(tmp_path: Path)
     assert not fires(rs, "I can pay")
 
 
+def test_a_reason_shows_the_gist_of_a_long_regex(tmp_path: Path) -> None:
+    long = "(?:app|broadband|internet|wifi|mobile|network|service) (?:is|are) down"
+    rs = load(tmp_path, rule(f"regex = '{long}'") + rule("regex = 'can.t pay'", rule_id="s"))
+    (found,) = [r.detail for r in judge(post("wifi is down"), rs).reasons if r.rule == "rule:r"]
+    assert 'regex "(?:app|broadband|internet|wifi|mobile|n…"' in found and long not in found
+    (short,) = [r.detail for r in judge(post("can't pay"), rs).reasons if r.rule == "rule:s"]
+    assert 'regex "can.t pay"' in short  # a short one is shown whole
+
+
 @pytest.mark.parametrize(
     ("stretched", "plain"),
     [

@@ -13,7 +13,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from earful.app import build_runtime
-from earful.cli import _demo_account, cli
+from earful.cli import cli
+from earful.cli.running import _demo_account
 from earful.config import Config, ConfigError
 from earful.console import ConsoleService
 from earful.console.passwords import verify_password

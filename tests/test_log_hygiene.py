@@ -79,13 +79,13 @@ async def test_a_servers_error_text_reaches_the_log_escaped_and_stamped_in_utc(
 
 
 def test_a_traceback_keeps_its_lines_and_loses_its_escapes(tmp_path: Path) -> None:
-    """Logging as `earful run` sets it up (earful/cli.py's _setup_logging)."""
+    """Logging as `earful run` sets it up (earful/cli/base.py's _setup_logging)."""
     config = tmp_path / "earful.toml"
     config.write_text('[brand]\nname = "Lumenet"\n', encoding="utf-8")
     script = textwrap.dedent(
         f"""
         import logging
-        from earful.cli import _setup_logging
+        from earful.cli.base import _setup_logging
         from earful.config import load_config
 
         _setup_logging(load_config({str(config)!r}))

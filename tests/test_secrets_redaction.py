@@ -191,7 +191,7 @@ def test_a_config_without_variables_or_secrets_has_none() -> None:
 
 def test_the_cli_wiring_masks_third_party_debug_logs(tmp_path: Path) -> None:
     """What `earful poll` does with [logging] level = "debug": load the config, set
-    logging up as earful/cli.py's _setup_logging does, then install the redaction."""
+    logging up as earful/cli/base.py's _setup_logging does, then install the redaction."""
     config = tmp_path / "earful.toml"
     config.write_text(
         '[brand]\nname = "Acme"\n[logging]\nlevel = "debug"\n'

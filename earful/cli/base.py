@@ -1,0 +1,301 @@
+"""What every command shares: the `earful` group, its options, loading the config,
+opening the store, and turning errors into messages and exit codes."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import getpass
+import logging
+import os
+import shutil
+import sqlite3
+import sys
+import time
+import types
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from earful import __version__, locks, redaction
+from earful.config import Config, ConfigError, config_path, load_config
+from earful.display import safe
+from storage.store import StoreError, check_search
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_RUNTIME = 1
+EXIT_USAGE = 2
+
+
+class _RowId(click.IntRange):
+    name = "id"  # "'abc' is not a valid id.", not "... a valid integer range."
+
+
+# SQLite's integers are 64-bit: a bigger id cannot name a row
+ROW_ID = _RowId(min=1, max=2**63 - 1)
+
+
+class Failure(click.ClickException):
+    """A runtime error shown as `earful: <message>`, exit code 1."""
+
+    exit_code = EXIT_RUNTIME
+
+    def show(self, file: Any = None) -> None:
+        # safe(): a message may quote a post, a label or a name from someone else
+        click.echo(f"earful: {safe(self.format_message())}", err=True)
+
+
+class BadConfig(Failure):
+    exit_code = EXIT_USAGE
+
+
+def _config_file_option(help_text: str) -> Callable[[F], F]:
+    return click.option(
+        "-c",
+        "--config",
+        "config_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help=help_text,
+    )
+
+
+def config_option(func: F) -> F:
+    return _config_file_option("Config file (default: $EARFUL_CONFIG or ./earful.toml).")(func)
+
+
+def json_option(func: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON.")(func)
+
+
+def actor_option(func: F) -> F:
+    return click.option(
+        "--as",
+        "actor",
+        default=None,
+        metavar="NAME",
+        help="Who is deciding (default: $EARFUL_USER, else your login name).",
+    )(func)
+
+
+def _actor(explicit: str | None) -> str:
+    from earful.console.passwords import name_problem
+
+    name = explicit or os.environ.get("EARFUL_USER")
+    if name:
+        problem = name_problem(name)
+        if problem:
+            where = "--as" if explicit else "$EARFUL_USER"
+            raise click.BadParameter(f"{problem}, got {safe(name)!r}", param_hint=where)
+        return name
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a container's user id with no account and no $USER
+        raise click.UsageError(
+            "who is deciding? This user has no login name: pass --as NAME or set EARFUL_USER"
+        ) from None
+
+
+def _load(config_file: Path | None, *, credentials: tuple[str, ...] = ()) -> Config:
+    """The config. `credentials`: the sections whose ${VAR}s the command uses
+    ("sources" to poll or post, "escalation" to send alerts); see load_config."""
+    try:
+        return load_config(config_path(config_file), credentials=credentials)
+    except ConfigError as exc:
+        raise BadConfig(str(exc)) from None
+
+
+def _setup_logging(config: Config, level: str | None = None) -> None:
+    """Log to stderr at `level` (default: the config's), times in UTC as in the
+    database and the JSON (2026-12-01T03:22:09Z), with every secret of the config
+    masked (client libraries log their request headers at debug level) and control
+    characters escaped (redaction.install does both)."""
+    formatter = logging.Formatter(
+        "%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%Y-%m-%dT%H:%M:%SZ"
+    )
+    formatter.converter = time.gmtime
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    logging.basicConfig(
+        level=getattr(logging, (level or config.logging.level).upper()), handlers=[handler]
+    )
+    # APScheduler logs every job run at INFO; that is noise for an operator.
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.root.level))
+    redaction.install(config.secret_values())  # after basicConfig: it guards its handlers
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn the errors a user can cause into clear messages and exit codes."""
+    try:
+        yield
+    except ConfigError as exc:
+        raise BadConfig(str(exc)) from None
+    except (StoreError, locks.Busy) as exc:
+        raise Failure(str(exc)) from None
+    except sqlite3.OperationalError as exc:
+        if "readonly" in str(exc) or "read-only" in str(exc):
+            raise Failure(
+                f"cannot write to the database ({exc}): this user may not write the file "
+                "or its folder; run the command as the user the daemon runs as"
+            ) from None
+        # "database is locked" after the busy wait
+        raise Failure(
+            f"the database is busy ({exc}): another process is writing to it; try again"
+        ) from None
+    except BrokenPipeError:
+        # `earful queue list | head`: the reader has all it wanted; say nothing (and
+        # keep Python's exit-time flush from saying it for us)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise click.exceptions.Exit(1) from None
+    except OSError as exc:  # a file to write in a folder that is not there, a full disk
+        if exc.filename is None:
+            raise Failure(f"cannot write: {exc.strerror or exc}") from None
+        raise Failure(f"{exc.filename}: {exc.strerror or exc}") from None
+
+
+def handles_errors(func: F) -> F:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with _errors():
+            return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _check_target(config: Config, target: Path) -> None:
+    """A file a command is to write: named, in a folder that is there, and not one of
+    Earful's own: the database (with its -wal and -shm, which SQLite would take as
+    its own), the daemon's lock, the config."""
+    if not target.name:
+        raise click.UsageError("name the file to write")
+    from storage.db import database_files
+
+    db = config.db_path.resolve()
+    own = (*database_files(db), locks.daemon_lock(db), config.path.resolve())
+    resolved = target.resolve()
+    if resolved in own:
+        raise click.UsageError(f"{target} is Earful's own database or config; name another file")
+    if not resolved.parent.is_dir():
+        raise click.UsageError(f"{target}: there is no folder {resolved.parent}")
+
+
+def _store(config: Config, *, create: bool = False) -> Any:
+    """The database, which must exist unless the command makes one (`create`)."""
+    from earful.pipeline import open_store
+
+    return open_store(config, create=create)
+
+
+def _check_writable(config: Config, *, lock: bool = False) -> None:
+    """Refuse to start a command that writes the database when this user may not
+    write it: SQLite would open it read-only without a word, and a daemon would then
+    say "earful running" and fail every poll ("attempt to write a readonly database").
+    `lock`: the command takes the daemon's lock too (a root-owned one is left by
+    `sudo earful restore` when there was none)."""
+    from earful.pipeline import check_storage_folder
+    from storage.db import write_problem
+
+    check_storage_folder(config)  # a folder that is not there: its own message
+    db = config.db_path
+    problem = write_problem(db, beside=[locks.daemon_lock(db)] if lock else [])
+    if problem is not None:
+        raise Failure(
+            f"cannot write to the database (storage.path in {config.path}): {problem}. "
+            "Earful writes the database, its -wal, -shm and lock files and their folder: "
+            "run it as the user who owns them, or give them back to that user (chown)"
+        )
+
+
+def _duration(value: str) -> str:
+    """A duration option's value, checked ("90s", "5m"): a usage error otherwise."""
+    from listener.base import parse_duration
+
+    try:
+        parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
+def _limit_option(default: int) -> Callable[[F], F]:
+    return click.option(
+        "--limit",
+        type=click.IntRange(min=1, max=10**9),
+        default=default,
+        show_default=True,
+        help="Show at most this many.",
+    )
+
+
+def _note_more(rows: list[Any], limit: int) -> list[Any]:
+    """The first `limit` of rows fetched with one to spare, saying so when there were
+    more: a list cut short must not look complete."""
+    if len(rows) > limit:
+        click.echo(f"(the first {limit} shown; there are more: --limit N)", err=True)
+    return rows[:limit]
+
+
+def _terminal_width() -> int:
+    return shutil.get_terminal_size((120, 24)).columns
+
+
+def _config_defaults(group: click.Group, config_file: Path) -> dict[str, Any]:
+    """A default_map giving every command under `group` that takes -c this config."""
+    defaults: dict[str, Any] = {}
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            defaults[name] = _config_defaults(command, config_file)
+        elif any(p.name == "config_file" for p in command.params):
+            defaults[name] = {"config_file": config_file}
+    return defaults
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="earful")
+@_config_file_option("Config file for the command (it may also come after the command).")
+@click.pass_context
+def cli(ctx: click.Context, config_file: Path | None) -> None:
+    """Earful listens for your brand on social media, judges what people say, and
+    drafts replies that wait for a person's approval.
+
+    Start with `earful demo`, or `earful init` to write a config of your own.
+    """
+    # `earful -c FILE stats` as well as `earful stats -c FILE`: the first is what
+    # most tools take, and "No such option: -c" helped nobody
+    if config_file is not None:
+        ctx.default_map = _config_defaults(cli, config_file)
+
+
+def _watched(count: int) -> bool:
+    # A bar only where a person watches work that takes a moment.
+    return count >= 2000 and sys.stderr.isatty()
+
+
+def _with_bar(rows: Any, label: str, *, visible: bool = True) -> Any:
+    if not visible or not _watched(len(rows)):
+        yield from rows
+        return
+    with click.progressbar(rows, label=label, file=sys.stderr) as shown:
+        yield from shown
+
+
+def _progress(total: int, label: str) -> Any:
+    """A bar on stderr for `total` steps of work, or a stand-in that shows nothing
+    (its `update` takes the same count)."""
+    if not _watched(total):
+        return contextlib.nullcontext(types.SimpleNamespace(update=lambda _n: None))
+    return click.progressbar(length=total, label=label, file=sys.stderr)
+
+
+def _check_search(words: str, param_hint: str) -> None:
+    """A search the store would refuse (too long) is a usage error naming the option."""
+    try:
+        check_search(words)
+    except StoreError as exc:
+        raise click.BadParameter(str(exc), param_hint=param_hint) from None

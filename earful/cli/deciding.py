@@ -1,0 +1,526 @@
+"""A person's decisions: the queue of drafts, callback tasks, escalation alerts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from earful.cli.base import (
+    ROW_ID,
+    BadConfig,
+    Failure,
+    _actor,
+    _check_search,
+    _check_writable,
+    _limit_option,
+    _load,
+    _note_more,
+    _setup_logging,
+    _store,
+    _terminal_width,
+    actor_option,
+    cli,
+    config_option,
+    handles_errors,
+    json_option,
+)
+from earful.config import Config
+from earful.display import oneline, safe, to_json
+from listener.mention import PLATFORMS
+from rules.verdict import Disposition
+from storage.db import shown_time
+from storage.records import ReplyRecord
+from storage.schema import ALERT_STATUSES, REPLY_STATUSES
+from storage.store import DECIDABLE, AlreadyDecided, EditedSince, NotFound, Store
+
+# -- the queue --------------------------------------------------------------------
+
+
+@cli.group()
+def queue() -> None:
+    """Drafts waiting for a person: list, show, approve, reject."""
+
+
+@queue.command("list")
+@config_option
+@json_option
+@click.option(
+    "--status",
+    type=click.Choice([*REPLY_STATUSES, "all"]),
+    default="pending",
+    show_default=True,
+    help="Only drafts in this state.",
+)
+@click.option(
+    "--platform",
+    type=click.Choice(PLATFORMS),
+    default=None,
+    help="Only drafts answering posts from here.",
+)
+@click.option(
+    "--disposition",
+    type=click.Choice([d.value for d in Disposition]),
+    default=None,
+    help="Only drafts for posts judged so.",
+)
+@click.option("--topic", default=None, help="Only drafts for complaints of this cause.")
+@click.option("--segment", default=None, help="Only drafts for this segment (vip, ...).")
+@click.option("--search", default=None, help="Only drafts whose post holds these words.")
+@_limit_option(50)
+@handles_errors
+def queue_list(
+    config_file: Path | None,
+    as_json: bool,
+    status: str,
+    platform: str | None,
+    disposition: str | None,
+    topic: str | None,
+    segment: str | None,
+    search: str | None,
+    limit: int,
+) -> None:
+    """Drafts, most urgent first; the filters are the console's queue's."""
+    from storage import queries
+
+    if search is not None:
+        _check_search(search, "--search")
+    flt = queries.QueueFilter(
+        status=None if status == "all" else status,
+        platform=platform,
+        disposition=disposition,
+        topic=topic,
+        segment=segment,
+        search=search,
+    )
+    with _store(_load(config_file)) as store:
+        rows = queries.queue(store, flt, limit=limit + 1)
+    if as_json:
+        click.echo(to_json(_note_more(rows, limit)))
+        return
+    rows = _note_more(rows, limit)
+    if not rows:
+        click.echo(f"no {status if status != 'all' else ''} drafts".replace("  ", " "))
+        return
+    width = _terminal_width()
+    header = f"{'ID':>5} {'URG':>3} {'KIND':<6} {'STATUS':<8} {'PLATFORM':<10} {'AUTHOR':<18} "
+    click.echo(header + "POST")
+    for r in rows:
+        left = (
+            f"{r.id:>5} {r.urgency:>3} {r.kind:<6} {r.status:<8} {r.platform:<10} "
+            f"{oneline('@' + r.author_handle if r.author_handle else '-', 18):<18} "
+        )
+        topic = f"[{r.topic}] " if r.topic else ""
+        click.echo(left + oneline(topic + r.text, max(width - len(left), 20)))
+
+
+@queue.command("show")
+@config_option
+@json_option
+@click.argument("reply_id", type=ROW_ID)
+@handles_errors
+def queue_show(config_file: Path | None, as_json: bool, reply_id: int) -> None:
+    """The post, the verdict and why, and the draft."""
+    with _store(_load(config_file)) as store:
+        detail = store.detail(reply_id)
+    if as_json:
+        click.echo(to_json(detail))
+        return
+    r, m, v = detail.reply, detail.mention, detail.verdict
+    who = f"@{m.author_handle}" if m.author_handle else "(unknown author)"
+    reach = f", {m.author_followers:,} followers" if m.author_followers is not None else ""
+    click.echo(f"reply {r.id} · {r.kind} · {r.status}")
+    if r.decided_by:
+        click.echo(f"decided by {safe(r.decided_by)} at {shown_time(r.decided_at)}")
+    if r.reject_reason:
+        click.echo(f"rejected because: {safe(r.reject_reason)}")
+    click.echo("")
+    click.echo(f"{m.platform} · {safe(who)}{reach} · {m.created_at or 'time unknown'}")
+    click.echo(f"{safe(m.url or '(no link)')}")
+    if m.context:
+        click.echo(f"  in reply to / quoting: {oneline(m.context, 200)}")
+    click.echo("")
+    for line in safe(m.text).splitlines() or [""]:
+        click.echo(f"  > {line}")
+    click.echo("")
+    topic = f" · topic {v.topic}" if v.topic else ""
+    segment = f" · {v.segment}" if v.segment else ""
+    click.echo(
+        f"verdict: {v.disposition}{topic} · urgency {v.urgency} · interest {v.interest}{segment}"
+    )
+    click.echo(f"sentiment: VADER {v.compound:+.3f}, adjusted {v.score:+.3f}")
+    if v.labels:
+        click.echo(f"labels: {', '.join(v.labels)}")
+    click.echo("why:")
+    for reason in v.reasons:
+        weight = f" ({reason['weight']:+g})" if reason.get("weight") else ""
+        click.echo(f"  - {reason['rule']}: {safe(reason['detail'])}{weight}")
+    click.echo("")
+    click.echo(f"draft ({r.reason}):")
+    for line in safe(r.body).splitlines():
+        click.echo(f"  | {line}")
+    if r.body != r.drafted_body:
+        click.echo("  (edited; the original draft was:)")
+        for line in safe(r.drafted_body).splitlines():
+            click.echo(f"  : {line}")
+    if r.last_error:
+        click.echo(f"last error: {safe(r.last_error)}")
+    if detail.thread:
+        click.echo("")
+        click.echo(f"case {detail.case.id if detail.case else '-'}, the rest of the thread:")
+        for t in detail.thread:
+            click.echo(f"  {t.created_at or '?'} @{safe(t.author_handle)}: {oneline(t.text, 100)}")
+    for c in detail.callbacks:
+        click.echo(f"callback {c.id} ({c.status}): {safe(c.body)}")
+    for h in detail.history:
+        click.echo(f"history: {h.at} {safe(h.actor)} {h.action}")
+
+
+@queue.command("approve")
+@config_option
+@actor_option
+@click.option("--edit", "body", default=None, help="Approve with this text instead of the draft.")
+@click.option(
+    "--yes",
+    is_flag=True,
+    help="Approve text someone else edited without being asked (for scripts).",
+)
+@click.argument("reply_id", type=ROW_ID)
+@handles_errors
+def queue_approve(
+    config_file: Path | None, actor: str | None, body: str | None, yes: bool, reply_id: int
+) -> None:
+    """Approve a draft (optionally edited); the publisher posts it. When someone
+    else edited its text, it is shown and you are asked first (or pass --yes)."""
+    from earful.sources import posting_platforms, thanks_liked, unpostable_note
+    from responders.limits import reply_problem
+
+    config = _load(config_file)
+    decider = _actor(actor)
+    with _store(config) as store:
+        current = store.reply(reply_id)
+        if body is None and not yes:
+            _confirm_their_edit(store, current, decider)
+        problem = reply_problem(
+            current.platform,
+            body if body is not None else current.body,
+            current.author_handle,
+        )
+        if problem:
+            raise Failure(f"reply {reply_id} not approved: {problem}")
+        try:
+            # the text that was shown: someone saving another meanwhile stops it
+            reply = store.approve(reply_id, decider, body=body, body_was=current.body)
+        except (AlreadyDecided, EditedSince) as exc:
+            raise Failure(str(exc)) from None
+    edited = " (edited)" if body is not None else ""
+    live = config.publish.mode == "live"
+    unpostable = live and reply.platform not in posting_platforms(list(config.sources))
+    if not live:
+        then = "the next publisher run marks it sent without posting it (dry run)"
+    elif unpostable:
+        then = "it cannot be posted as things are (see the note below)"
+    else:
+        then = "it will be posted on the next publisher run"
+    click.echo(f"approved reply {reply.id}{edited}; {then}:")
+    # what was approved, word for word: another agent may have edited it since you read it
+    click.echo("\n".join(f"  {line}" for line in safe(reply.body).splitlines()))
+    if unpostable:
+        click.echo(f"note: {unpostable_note(reply.platform)}", err=True)
+    elif reply.kind == "thanks" and reply.platform in thanks_liked(list(config.sources)):
+        click.echo(
+            f'note: a thank-you on {reply.platform} is a like of the post (thanks_as = "like" '
+            "in its source): the text is not posted",
+            err=True,
+        )
+
+
+def _confirm_their_edit(store: Store, reply: ReplyRecord, decider: str) -> None:
+    """A draft whose text someone else changed is approved only once the decider
+    has seen that text: in the console the page shows it; here it is printed and
+    asked about (a script passes --yes, having read it with `queue show`)."""
+    edit = store.last_edit(reply.id)
+    if edit is None or edit.actor == decider or reply.status not in DECIDABLE:
+        return
+    click.echo(
+        f"reply {reply.id}'s text was changed by {safe(edit.actor)} at {shown_time(edit.at)}; "
+        "it reads:"
+    )
+    click.echo("\n".join(f"  | {line}" for line in safe(reply.body).splitlines()))
+    try:
+        agreed = click.confirm("Approve this text?", default=False)
+    except click.Abort:  # no answer to read (a script, stdin closed)
+        agreed = False
+        click.echo("")
+    if not agreed:
+        raise Failure(
+            f"reply {reply.id} not approved; approve this text with --yes, "
+            "or your own with --edit TEXT"
+        )
+
+
+@queue.command("reject")
+@config_option
+@actor_option
+@click.option("--reason", default=None, help="Why, for the audit log.")
+@click.option(
+    "--close-task",
+    is_flag=True,
+    help="Also close the callback task drafted with each (a false alarm: nobody should call).",
+)
+@click.argument("reply_ids", metavar="REPLY_ID...", nargs=-1, required=True, type=ROW_ID)
+@handles_errors
+def queue_reject(
+    config_file: Path | None,
+    actor: str | None,
+    reason: str | None,
+    close_task: bool,
+    reply_ids: tuple[int, ...],
+) -> None:
+    """Reject drafts; they are never posted. Their callback tasks stay open for a
+    call unless --close-task. Several ids reject each in turn: one that cannot be
+    rejected (decided already, or no such draft) is reported and the rest still are;
+    the exit code is then 1."""
+
+    refused = []
+    with _store(_load(config_file)) as store:
+        for reply_id in dict.fromkeys(reply_ids):  # each once, in the order given
+            tasks = ""
+            try:
+                if close_task:
+                    rejection = store.reject_with_task(reply_id, _actor(actor), reason=reason)
+                    tasks = _tasks_said(rejection.closed_tasks, rejection.kept_tasks)
+                else:
+                    store.reject(reply_id, _actor(actor), reason=reason)
+            except (AlreadyDecided, NotFound) as exc:
+                if len(reply_ids) == 1:
+                    raise Failure(str(exc)) from None
+                refused.append(reply_id)
+                click.echo(f"earful: {safe(str(exc))}", err=True)
+                continue
+            click.echo(f"rejected reply {reply_id}{tasks}")
+    if refused:
+        raise Failure(f"not rejected: {', '.join(map(str, refused))}")
+
+
+def _tasks_said(closed: Sequence[int], kept: Sequence[int]) -> str:
+    said = f" and closed callback task {', '.join(map(str, closed))}" if closed else ""
+    if kept:
+        said += (
+            f"; callback task {', '.join(map(str, kept))} stays open: a later complaint "
+            "in its case needs it"
+        )
+    return said
+
+
+@queue.command("retry")
+@config_option
+@actor_option
+@click.argument("reply_id", type=ROW_ID)
+@handles_errors
+def queue_retry(config_file: Path | None, actor: str | None, reply_id: int) -> None:
+    """Send a failed or unknown reply again (check the platform first)."""
+    with _store(_load(config_file)) as store:
+        try:
+            store.retry(reply_id, _actor(actor))
+        except AlreadyDecided as exc:
+            raise Failure(str(exc)) from None
+    click.echo(f"reply {reply_id} is approved again and will be posted on the next run")
+
+
+@queue.command("reopen")
+@config_option
+@actor_option
+@click.argument("reply_id", type=ROW_ID)
+@handles_errors
+def queue_reopen(config_file: Path | None, actor: str | None, reply_id: int) -> None:
+    """Undo a rejection: the draft is pending again (and a callback task closed with
+    it, by --close-task, is open again)."""
+    with _store(_load(config_file)) as store:
+        try:
+            _reply, tasks = store.reopen(reply_id, _actor(actor))
+        except AlreadyDecided as exc:
+            raise Failure(str(exc)) from None
+    again = f"; callback task {', '.join(map(str, tasks))} is open again" if tasks else ""
+    click.echo(f"reply {reply_id} is pending again{again}")
+
+
+@queue.command("mark-sent")
+@config_option
+@actor_option
+@click.option("--posted-id", default=None, help="The platform's id of the reply, if known.")
+@click.argument("reply_id", type=ROW_ID)
+@handles_errors
+def queue_mark_sent(
+    config_file: Path | None, actor: str | None, posted_id: str | None, reply_id: int
+) -> None:
+    """Record that an unknown or failed reply did go out (found on the platform)."""
+    with _store(_load(config_file)) as store:
+        try:
+            store.confirm_sent(reply_id, _actor(actor), posted_id=posted_id)
+        except AlreadyDecided as exc:
+            raise Failure(str(exc)) from None
+    click.echo(f"reply {reply_id} marked sent")
+
+
+# -- callbacks ------------------------------------------------------------------------
+
+
+@cli.group()
+def callbacks() -> None:
+    """Callback tasks: people to contact."""
+
+
+@callbacks.command("list")
+@config_option
+@json_option
+@click.option(
+    "--status",
+    type=click.Choice(["open", "done", "all"]),
+    default="open",
+    show_default=True,
+    help="Only tasks in this state.",
+)
+@_limit_option(100)
+@handles_errors
+def callbacks_list(config_file: Path | None, as_json: bool, status: str, limit: int) -> None:
+    """Callback tasks, most urgent first."""
+    with _store(_load(config_file)) as store:
+        rows = store.callbacks(None if status == "all" else status, limit=limit + 1)
+    if as_json:
+        click.echo(to_json(_note_more(rows, limit)))
+        return
+    if not rows:
+        click.echo(f"no {status} callbacks")
+        return
+    rows = _note_more(rows, limit)
+    click.echo(f"{'ID':>5} {'URG':>3} {'STATUS':<5} TASK")
+    for c in rows:
+        click.echo(
+            f"{c.id:>5} {c.urgency:>3} {c.status:<5} {oneline(c.body, _terminal_width() - 16)}"
+        )
+
+
+@callbacks.command("done")
+@config_option
+@actor_option
+@click.argument("callback_id", type=ROW_ID)
+@handles_errors
+def callbacks_done(config_file: Path | None, actor: str | None, callback_id: int) -> None:
+    """Mark a callback task done."""
+    with _store(_load(config_file)) as store:
+        store.complete_callback(callback_id, _actor(actor))
+    click.echo(f"callback {callback_id} done")
+
+
+# -- escalation alerts -------------------------------------------------------------
+
+
+@cli.group()
+def alerts() -> None:
+    """Escalation alerts for urgent complaints, sent to the [escalation] webhook."""
+
+
+@alerts.command("list")
+@config_option
+@json_option
+@click.option(
+    "--status",
+    type=click.Choice([*ALERT_STATUSES, "all"]),
+    default="all",
+    show_default=True,
+    help="Only alerts in this state.",
+)
+@_limit_option(50)
+@handles_errors
+def alerts_list(config_file: Path | None, as_json: bool, status: str, limit: int) -> None:
+    """Alerts, newest first."""
+    with _store(_load(config_file)) as store:
+        rows = store.alert_list(None if status == "all" else status, limit=limit + 1)
+    if as_json:
+        click.echo(to_json(_note_more(rows, limit)))
+        return
+    if not rows:
+        click.echo("no alerts" if status == "all" else f"no {status} alerts")
+        return
+    rows = _note_more(rows, limit)
+    width = _terminal_width()
+    click.echo(f"{'ID':>5} {'URG':>3} {'STATUS':<8} {'PLATFORM':<10} {'AUTHOR':<18} POST")
+    for a in rows:
+        left = (
+            f"{a.id:>5} {a.urgency:>3} {a.status:<8} {a.platform:<10} "
+            f"{oneline('@' + a.author_handle if a.author_handle else '-', 18):<18} "
+        )
+        click.echo(left + oneline(a.text, max(width - len(left), 20)))
+        if a.last_error and a.status != "sent":
+            click.echo(f"{'':>6}{oneline(a.last_error, max(width - 6, 20))}")
+
+
+@alerts.command("send")
+@config_option
+@json_option
+@handles_errors
+def alerts_send(config_file: Path | None, as_json: bool) -> None:
+    """Send the alerts that are due to the webhook now."""
+    config = _load(config_file, credentials=("escalation",))
+    if not config.escalation.webhook_url:
+        why = (
+            'empty (a "${VAR:-}" whose variable is unset or empty leaves it empty)'
+            if "webhook_url" in config.escalation.model_fields_set
+            else "not set: alerts stay in the store"
+        )
+        raise BadConfig(
+            f"{config.path}: escalation.webhook_url: {why}; set it in the [escalation] "
+            "section to send them; see docs/escalation.md in Earful's source"
+        )
+    _check_writable(config)
+    _setup_logging(config, "warning" if as_json else None)
+    summary = asyncio.run(_send_alerts(config))
+    if as_json:
+        click.echo(to_json(summary))
+    else:
+        outcomes = ", ".join(f"{k} {v}" for k, v in summary.outcomes.items())
+        click.echo(f"alerts to {summary.receiver}: {outcomes or 'nothing due'}")
+    undelivered = sum(summary.outcomes.get(k, 0) for k in ("retry", "failed", "unknown"))
+    if undelivered:  # for cron: a webhook that refuses everything must not look fine
+        alerts = "alert" if undelivered == 1 else "alerts"
+        raise Failure(f"{undelivered} {alerts} not delivered (earful alerts list shows why)")
+
+
+async def _send_alerts(config: Config) -> Any:
+    from earful.alerts import deliver_due
+    from earful.http import SharedSession
+
+    http = SharedSession()
+    try:
+        with _store(config) as store:
+            return await deliver_due(store, config.escalation, await http.get())
+    finally:
+        await http.aclose()
+
+
+@alerts.command("retry")
+@config_option
+@actor_option
+@click.argument("alert_id", type=ROW_ID)
+@handles_errors
+def alerts_retry(config_file: Path | None, actor: str | None, alert_id: int) -> None:
+    """Send a failed, unknown or skipped alert again (check the channel first)."""
+    with _store(_load(config_file)) as store:
+        store.retry_alert(alert_id, _actor(actor))
+    click.echo(f"alert {alert_id} will be sent on the next run")
+
+
+@alerts.command("mark-sent")
+@config_option
+@actor_option
+@click.argument("alert_id", type=ROW_ID)
+@handles_errors
+def alerts_mark_sent(config_file: Path | None, actor: str | None, alert_id: int) -> None:
+    """Record that an unknown or failed alert did arrive (found in the channel)."""
+    with _store(_load(config_file)) as store:
+        store.confirm_alert_sent(alert_id, _actor(actor))
+    click.echo(f"alert {alert_id} marked sent")

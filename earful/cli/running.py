@@ -1,0 +1,423 @@
+"""Setting up and running: init, poll, run, publish, demo."""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from earful import locks
+from earful.cli.base import (
+    BadConfig,
+    F,
+    Failure,
+    _check_writable,
+    _duration,
+    _load,
+    _setup_logging,
+    _store,
+    cli,
+    config_option,
+    handles_errors,
+    json_option,
+)
+from earful.cli.reports import echo_stats
+from earful.config import CREDENTIAL_SECTIONS, Config, ConfigError
+from earful.display import duration, plain, safe, to_json
+from storage.store import NotFound
+
+# -- init -----------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("where", metavar="[PATH]", type=click.Path(), default="earful.toml")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@handles_errors
+def init(where: str, force: bool) -> None:
+    """Write a starter config to PATH (default ./earful.toml; a folder, or a name
+    ending in /, gets earful.toml in it)."""
+    path = Path(where)  # `where` as typed: Path() would drop a trailing /
+    if path.is_dir() or where.endswith(("/", os.sep)):
+        path = path / "earful.toml"
+    for folder in path.parents:
+        if folder.exists() and not folder.is_dir():
+            raise BadConfig(f"{folder} is a file, not a folder")
+    if path.exists() and not force:
+        raise BadConfig(f"{path} exists; use --force to overwrite it")
+    if path.exists() and not _is_text(path):
+        # --force is for a config gone wrong, not for the database beside it
+        raise BadConfig(f"{path} is not a config file (it is not text); not overwriting it")
+    from importlib.resources import files
+
+    starter = files("earful").joinpath("starter.toml").read_text(encoding="utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(starter, encoding="utf-8")
+    click.echo(f"wrote {path}: set [brand], add [[sources]], then `earful run -c {path}`")
+
+
+def _is_text(path: Path) -> bool:
+    """A small UTF-8 text file, as a config is; not a database or any binary file."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(1 << 20)
+    except OSError:
+        return False
+    if b"\0" in head:  # SQLite's header, and any binary format, has NUL bytes
+        return False
+    try:  # not final: the first megabyte may end inside a character
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+# -- poll, run, publish -------------------------------------------------------------
+
+
+@cli.command()
+@config_option
+@json_option
+@click.option("--source", "source_name", default=None, help="Poll only this source.")
+@click.option(
+    "--max-pages",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Follow a backlog at most this far.",
+)
+@handles_errors
+def poll(config_file: Path | None, as_json: bool, source_name: str | None, max_pages: int) -> None:
+    """Poll each source once, judge, queue, and print a summary."""
+    if source_name is not None and not source_name.strip():
+        raise click.BadParameter("name a source (or leave --source out)", param_hint="--source")
+    # one source polled needs only its own ${VAR}s set
+    config = _load(config_file, credentials=() if source_name else ("sources",))
+    waiting = [problem for name, problem in config.waiting_sources if name == source_name]
+    if waiting:
+        raise BadConfig(str(ConfigError(config.path, waiting)))
+    if not config.sources:
+        raise BadConfig(
+            f"{config.path}: no [[sources]] to poll; add a [[sources]] table "
+            "(config.example.toml, in Earful's source, shows one for each type)"
+        )
+    _check_writable(config)
+    _setup_logging(config, "warning" if as_json else None)
+    summaries, errors = asyncio.run(_poll_all(config, source_name, max_pages))
+    if as_json:
+        click.echo(to_json([{**plain(s), "error": errors.get(s.source)} for s in summaries]))
+    else:
+        for summary in summaries:
+            _echo_summary(summary, failed=summary.source in errors)
+    if errors:
+        # after the summary: what the other sources stored is stored; cron sees exit 1
+        for name, error in errors.items():
+            click.echo(f"earful: poll failed: {name}: {safe(error)}", err=True)
+        raise Failure(f"{len(errors)} of {len(summaries)} sources failed")
+
+
+async def _poll_all(
+    config: Config, only: str | None, max_pages: int
+) -> tuple[list[Any], dict[str, str]]:
+    from earful.app import build_runtime
+    from earful.pipeline import poll_sources
+
+    runtime = build_runtime(config, only=only)
+    # A running daemon owns each source's health: a good poll here must not clear
+    # the "disabled" of a source that daemon no longer polls.
+    record_health = not locks.is_held(locks.daemon_lock(config.db_path))
+    try:
+        return await poll_sources(
+            runtime.sources,
+            runtime.store,
+            runtime.stages,
+            max_pages=max_pages,
+            record_health=record_health,
+        )
+    finally:
+        await runtime.aclose()
+
+
+def _echo_summary(summary: Any, *, failed: bool = False) -> None:
+    """One source's poll. A failed one says so first (what it stored before failing is
+    stored): "nothing new" would read as a quiet source in a cron job's mail."""
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.dispositions.items()))
+    i = summary.ingest
+    click.echo(
+        f"{summary.source}: {'FAILED (see below); ' if failed else ''}"
+        f"fetched {summary.fetched}, new {summary.new} "
+        f"({counts or ('nothing stored' if failed else 'nothing new')}); "
+        f"drafted: replies {i.replies}, callbacks {i.callbacks}, alerts {i.alerts}"
+    )
+
+
+def no_console_option(func: F) -> F:
+    return click.option(
+        "--no-console", is_flag=True, help="Do not serve the web console this time."
+    )(func)
+
+
+@cli.command()
+@config_option
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    help="Log this much this time (default: [logging] level in the config).",
+)
+@no_console_option
+@handles_errors
+def run(config_file: Path | None, log_level: str | None, no_console: bool) -> None:
+    """Run the daemon: pollers, publisher (and console) until SIGINT, SIGTERM or
+    SIGHUP (each a clean stop; the config is not reloaded)."""
+    config = _load(config_file, credentials=CREDENTIAL_SECTIONS)
+    _check_writable(config, lock=True)
+    _setup_logging(config, log_level)
+    _run_daemon(config, console=not no_console)
+
+
+def _run_daemon(
+    config: Config,
+    on_batch: Callable[[Any], None] | None = None,
+    *,
+    console: bool = True,
+    on_console_up: Callable[[], None] | None = None,
+) -> None:
+    """`on_console_up` is called once the console listens."""
+    from earful.app import build_runtime
+    from earful.daemon import Daemon
+
+    services = []
+    if console and config.console.enabled:
+        from earful.console import ConsoleService
+
+        start_console = ConsoleService(config)
+
+        async def start() -> Callable[[], Awaitable[None]]:
+            stop = await start_console()
+            if on_console_up is not None:
+                on_console_up()
+            return stop
+
+        services.append(start)
+    runtime = build_runtime(config)
+    daemon = Daemon(runtime, services=services, on_batch=on_batch or (lambda summary: None))
+    asyncio.run(daemon.run(exiting=True))
+    if daemon.failure is not None:  # exit 1: systemd (or whoever) should know
+        raise Failure(daemon.failure)
+
+
+@cli.command()
+@config_option
+@json_option
+@handles_errors
+def publish(config_file: Path | None, as_json: bool) -> None:
+    """Post approved replies now (in dry-run mode: mark them sent and log them), when
+    no daemon runs: a running daemon posts them itself."""
+    config = _load(config_file, credentials=("sources",))
+    _setup_logging(config, "warning" if as_json else None)
+    db = config.db_path
+    _check_writable(config, lock=True)  # before the lock, which would make the folder
+    # The daemon's lock, held while posting: a daemon starting meanwhile would take
+    # the reply in flight for a crash's. Held, a reply found in `sending` is one.
+    busy = (
+        f"a daemon is running on {db} and posts approved replies itself "
+        f"(every {duration(config.publish.interval)}); earful publish is for when none runs"
+    )
+    with locks.held(locks.daemon_lock(db), busy):
+        summary = asyncio.run(_publish(config))
+    if as_json:
+        click.echo(to_json(summary))
+    else:
+        outcomes = ", ".join(
+            f"{n} {_PUBLISH_OUTCOMES.get(k, k)}" for k, n in summary.outcomes.items()
+        )
+        click.echo(f"publish ({config.publish.mode}): {outcomes or 'no approved replies to post'}")
+    stuck = sum(summary.outcomes.get(k, 0) for k in ("failed", "unknown"))
+    if stuck:  # exit 1, as poll and alerts send do: a cron job should hear of it
+        raise Failure(
+            f"{stuck} {'reply' if stuck == 1 else 'replies'} failed or in doubt "
+            "(earful queue list --status failed, or --status unknown)"
+        )
+
+
+# What each outcome of a publish run means, said to the operator.
+_PUBLISH_OUTCOMES = {
+    "sent": "posted",
+    "dry-run": "marked sent without posting (dry run)",
+    "reconciled": "found already posted",
+    "retry": "to try again later",
+    "failed": "failed (see `earful queue list --status failed`)",
+    "unknown": "unknown: check the platform, then `earful queue mark-sent` or `retry`",
+}
+
+
+async def _publish(config: Config) -> Any:
+    from collections import Counter
+
+    from earful.app import build_runtime
+    from earful.outbox import PublishSummary, publish_due, reconcile_sending
+
+    runtime = build_runtime(config, with_sources=False)
+    try:
+        # a reply left in `sending` by a crash or a killed run: looked for first
+        settled = await reconcile_sending(runtime.store, runtime.publishers)
+        posted = await publish_due(runtime.store, runtime.publishers, config.publish)
+        return PublishSummary(dict(Counter(settled.outcomes) + Counter(posted.outcomes)))
+    finally:
+        await runtime.aclose()
+
+
+# -- demo -----------------------------------------------------------------------
+
+
+@cli.command()
+@click.option(
+    "--dir",
+    "workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("earful-demo"),
+    show_default=True,
+    help="Where the demo keeps its config and database.",
+)
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="Console port."
+)
+@click.option("--once", is_flag=True, help="Replay the whole demo file, print a summary, exit.")
+@click.option("--keep", is_flag=True, help="Continue the last demo instead of starting afresh.")
+@click.option(
+    "--interval",
+    default="3s",
+    show_default=True,
+    callback=lambda _ctx, _param, value: _duration(value),
+    help="Time between replay ticks.",
+)
+@click.option(
+    "--batch",
+    type=click.IntRange(min=1, max=10_000),
+    default=5,
+    show_default=True,
+    help="Posts per replay tick.",
+)
+@no_console_option
+@json_option
+@handles_errors
+def demo(
+    workdir: Path,
+    port: int,
+    once: bool,
+    keep: bool,
+    interval: str,
+    batch: int,
+    no_console: bool,
+    as_json: bool,
+) -> None:
+    """Run Earful on the bundled demo data: no credentials needed."""
+    from earful.demo import NotADemoFolder, demo_lock
+
+    try:
+        with demo_lock(workdir):
+            _demo(workdir, port, once, keep, interval, batch, no_console, as_json)
+    except NotADemoFolder as exc:
+        raise BadConfig(str(exc)) from None
+
+
+def _demo(
+    workdir: Path,
+    port: int,
+    once: bool,
+    keep: bool,
+    interval: str,
+    batch: int,
+    no_console: bool,
+    as_json: bool,
+) -> None:
+    from earful.demo import demo_database, prepare_demo
+
+    replaced = not keep and demo_database(workdir).exists()
+    config = prepare_demo(
+        workdir, port=port, interval=interval, batch=200 if once else batch, fresh=not keep
+    )
+    if replaced and not as_json:
+        click.echo(
+            "Started afresh: the last demo's posts and decisions were deleted "
+            "(`earful demo --keep` or `make demo KEEP=1` continues the last demo).",
+            err=True,
+        )
+    _check_writable(config, lock=not once)  # --once holds no daemon lock
+    if once:
+        summary, stats = asyncio.run(_demo_once(config))
+        if as_json:
+            click.echo(to_json({"replayed": summary, "stats": stats}))
+        else:
+            _echo_summary(summary)
+            echo_stats(stats)
+        return
+    _setup_logging(config)
+    click.echo(
+        f"Earful demo: replaying mentions of {config.brand.name}, {batch} every {interval}.\n"
+        f"  database: {config.db_path}\n"
+        f"  the queue, from another terminal in this folder:\n"
+        f"    export EARFUL_CONFIG={config.path}\n"
+        f"    earful queue list      earful queue show ID      earful queue approve ID\n"
+        f"  stop with Ctrl-C",
+        err=True,
+    )
+    console_up = None
+    if not no_console:
+        password = _demo_account(config)
+
+        def console_up() -> None:
+            # once it listens: a port already taken fails start-up with no login shown
+            click.echo(
+                f"  the console: http://{config.console.host}:{config.console.port}/\n"
+                f"    log in as {DEMO_USER!r} with password {password!r} "
+                "(made for this demo run)",
+                err=True,
+            )
+
+    _run_daemon(config, console=not no_console, on_console_up=console_up)
+
+
+DEMO_USER = "demo"
+
+
+def _demo_account(config: Config) -> str:
+    """An admin account for the demo's console, with a fresh random password each
+    run (printed to the terminal; the demo's database is local and throwaway)."""
+    import secrets
+
+    from earful.console.passwords import hash_password
+
+    password = secrets.token_urlsafe(9)
+    with _store(config, create=True) as store:
+        try:
+            store.user(DEMO_USER)
+        except NotFound:
+            store.add_user(DEMO_USER, "admin", hash_password(password), actor="earful demo")
+        else:
+            store.set_password(DEMO_USER, hash_password(password), actor="earful demo")
+    return password
+
+
+async def _demo_once(config: Config) -> tuple[Any, Any]:
+    from earful.app import build_runtime
+    from earful.pipeline import combine, poll
+    from storage import health
+
+    runtime = build_runtime(config)
+    try:
+        pages = []
+        for source in runtime.sources:
+            while True:
+                summary = await poll(source, runtime.store, runtime.stages)
+                pages.append(summary)
+                if not summary.fetched:
+                    break
+            health.record_ok(runtime.store, source.name)
+        return combine(pages, "demo"), runtime.store.stats()
+    finally:
+        await runtime.aclose()

@@ -1,7 +1,9 @@
 """rules: judgement. Pure functions from a Mention to a Verdict: VADER sentiment
 with a brand/complaint lexicon, and the TOML rule language on top.
 
-Owns: Verdict (verdict.py), sentiment (sentiment.py), the rule engine (engine.py),
+Owns: Verdict (verdict.py), sentiment (sentiment.py), the rule language as written
+(rulefile.py: reading and checking rule files), post text as the rules read it
+(text.py), the rule engine (engine.py: compiling, loading, judging),
 the shipped rule set (default.toml), the learned layer a team may train on its own
 labeled posts (learned.py).
 May import: listener (the Mention type), vaderSentiment, the standard library.
@@ -9,9 +11,6 @@ Does no database or network I/O.
 """
 
 from rules.engine import (
-    ExampleFailure,
-    RuleError,
-    RuleExampleFailed,
     Ruleset,
     explain,
     judge,
@@ -22,6 +21,7 @@ from rules.engine import (
     with_model,
 )
 from rules.learned import Model, ModelError
+from rules.rulefile import ExampleFailure, RuleError, RuleExampleFailed
 from rules.verdict import Disposition, Reason, Verdict
 
 __all__ = [

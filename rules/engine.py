@@ -1,96 +1,6 @@
-"""The TOML rule language: load, validate, compile, judge.
+"""A rule set compiled, and a post judged with it: load, compile, judge.
 
-A rule set is one or more TOML files. Later files override earlier ones, so a
-deployment ships "default" and adds its own file after it.
-
-    [meta]
-    name = "default"                  # optional: name, description
-
-    [settings]                        # all optional; later files override per key
-    bad_at_most = -0.05               # score <= this: interesting_bad   (when no rule decides)
-    good_at_least = 0.05              # score >= this: interesting_good  (when no rule decides)
-    clearly_negative = -0.5           # a question scoring above this is a `question`...
-    clearly_positive = 0.5            # ...and below this (default: unset, no limit)
-    praise_at_least = 0.6             # with no rule deciding, a score from good_at_least up
-                                      #   to this is warm but not praise: `ignore` (a
-                                      #   question: `question`). Default: good_at_least
-    max_chars = 4000                  # judge only the first N characters of a post
-    complaint_topic = "support"       # the topic of a complaint no topic rule named
-                                      #   (default: unset, no topic)
-    topic_by = "votes"                # how the topic is chosen when rules name several:
-                                      #   "priority" (default) or "votes" (see "Verdict")
-    [settings.urgency]                # urgency a verdict starts from, per disposition
-    interesting_bad = 30
-    interesting_good = 5
-    question = 15
-    ignore = 0
-
-    [lexicon]                         # single word = valence (-4..4), added to VADER's lexicon
-    outage = -2.0
-
-    [lists]                           # named lists for `author_in` and `mentions`: defined
-    competitors = ["globex", "initech"]  # here, in an earlier file, or in the app's config
-    white_glove = []                  # the app's config [rules.lists] is merged over these
-
-    [[rules]]
-    id = "outage"                     # required; unique per file; a later file's rule
-    description = "..."               #   with the same id replaces this one in place
-    priority = 10                     # optional, default 0 (see "Verdict" below)
-    enabled = true                    # optional; `enabled = false` switches off a rule by id
-    [rules.when]                      # ALL listed conditions must hold (none listed: always)
-    any = ["is down", "outage"]       # at least one phrase occurs
-    all = ["refund", "still"]         # every phrase occurs
-    none = ["not down"]               # no phrase occurs
-    regex = "..."                     # Python regex, case-insensitive, searched in the text;
-                                      #   {brand} in it stands for the brand's name,
-                                      #   keywords or handles, as written: "{brand}\b"
-                                      #   for whole words, "#{brand}down" inside one
-    sentiment_below = 0.3             # VADER compound (with the lexicon), before any rule
-    sentiment_above = -0.2
-    platform = ["x", "reddit"]        # a platform name or a list of them
-    followers_at_least = 10000
-    verified = true
-    author_in = "white_glove"         # list name: the author's handle, or a domain of the
-                                      #   author's url or handle, is in the list
-    mentions = "competitors"          # list name: the text mentions an item of the list
-    engagement_at_least = 50          # likes + reposts + replies
-    is_reply = true
-    question = true                   # phrased as a question (see below)
-    words_at_most = 3                 # a short post: at most N words, not counting
-                                      #   @handles, the brand's name and symbols
-    has_label = "outage"              # a label (or every label of a list) set by an
-    lacks_label = ["spam", "praise"]  #   earlier rule; none of these labels set yet
-    [rules.then]                      # what the rule does when it fires (at least one)
-    disposition = "interesting_bad"   # interesting_bad | interesting_good | question | ignore
-    score = -0.6                      # added to the sentiment score
-    labels = ["outage"]
-    topic = "outage"                  # root cause
-    urgency = 25                      # points added (may be negative)
-    segment = "white_glove"
-    actions = ["escalate"]            # escalate | no_reply
-
-    [[examples]]                      # checked as soon as the file is loaded, against
-                                      #   the rules so far (and the app's lists)
-    text = "app down again? can't log in"
-    expect = "interesting_bad"        # required: the disposition
-    topic = "outage"                  # optional: the topic it must have
-    labels = ["outage"]               # optional: labels it must carry (among others)
-    platform = "x"                    # optional, default "x"
-    followers = 120                   # optional author details: followers, author
-    author = "ana"                    #   (handle), verified
-    note = "why this example exists"  # optional
-
-Phrases (`any`, `all`, `none`, and the items of lists used with `mentions`):
-- match whole words, case-insensitively; whitespace between words is flexible;
-- apostrophes do not count: "can't", "can’t" and "cant" are the same word;
-- other punctuation separates words: "#outage" matches "outage", "wi-fi" is "wi fi";
-- @handles and the brand's own name are skipped when matching multi-word phrases,
-  so "cancel my account" matches "cancel my @Acme account" and "thanks Acme for
-  nothing" matches "thanks for nothing"; a one-word phrase still finds them;
-- a phrase of symbols only (":(", "😡", "!!!") matches anywhere in the text.
-
-The list `brand` is built in: the brand's name, keywords and "@handle"s, so
-`mentions = "brand"` tests that a post names the brand. It cannot be redefined.
+rules/rulefile.py reads and checks the files (the language is described there).
 
 Rules run in file order (a rule replaced by a later file keeps its place; new rules
 are appended), so `has_label` sees labels of rules above it. The verdict:
@@ -136,10 +46,6 @@ are appended), so `has_label` sees labels of rules above it. The verdict:
 - "Phrased as a question": a "?" outside links, or an opening like "how", "why"
   (not "why thank you"), "does", "anyone", "can you", "is there", "any update".
 
-Every mistake in a file is a RuleError naming the file and the key path (indexes
-count from 0): `my.toml: rules[3].when.followers_at_least: expected an integer,
-got "many"`. Unknown keys are mistakes too: a typo must not switch a rule off.
-
 Speed: judging runs once per post, next to one VADER call, so it must cost little.
 At load, every phrase of every rule goes into one index: one-word phrases in a set,
 longer ones under their first two words, symbol phrases as substrings. Judging a
@@ -159,160 +65,45 @@ import itertools
 import json
 import math
 import re
-import tomllib
-import unicodedata
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from listener.mention import PLATFORMS, Author, Brand, Mention
+from listener.mention import Author, Brand, Mention
 from rules.evaluate import CLASS_OF
 from rules.language import language_of
 from rules.learned import Model, ModelError, features
 from rules.learned import from_json as load_model_json
-from rules.sentiment import VALENCE_MAX, VALENCE_MIN, Sentiment
+from rules.rulefile import (
+    RESERVED_LISTS,
+    Effects,
+    Example,
+    ExampleFailure,
+    Rule,
+    RuleError,
+    RuleExampleFailed,
+    Settings,
+    clipped,
+    described,
+    parse_file,
+    quoted,
+)
+from rules.sentiment import Sentiment
+from rules.text import (
+    HANDLE,
+    MAYBE_STRETCHED,
+    URL,
+    handle_key,
+    plain_letters,
+    straight_quotes,
+    symbol_key,
+    to_words,
+    unstretched,
+)
 from rules.verdict import Disposition, Reason, Verdict
-
-# Actions the responders understand; anything else is a typo that would do nothing.
-ACTIONS = ("escalate", "no_reply")
-RESERVED_LISTS = ("brand",)
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_SHIPPED = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-
-
-# -- errors -------------------------------------------------------------------------
-
-
-class RuleError(Exception):
-    """A rule file that cannot be used. `problems` holds one "file: key.path: what" each."""
-
-    def __init__(self, problems: Sequence[str] | str) -> None:
-        self.problems = [problems] if isinstance(problems, str) else list(problems)
-        super().__init__("\n".join(self.problems))
-
-
-@dataclass(frozen=True, slots=True)
-class ExampleFailure:
-    where: str  # "examples[4]"
-    text: str
-    expected: str
-    got: str
-    reasons: tuple[Reason, ...]
-
-
-class RuleExampleFailed(RuleError):
-    """A rule file's own [[examples]] do not come out as the file says they should."""
-
-    def __init__(self, source: str, total: int, failures: Sequence[ExampleFailure]) -> None:
-        self.source = source
-        self.failures = tuple(failures)
-        lines = [f"{source}: {len(failures)} of {total} examples failed:"]
-        for f in failures:
-            lines.append(f"  {f.where} {_quote(_clip(f.text, 80))}")
-            lines.append(f"    expected {f.expected}, got {f.got}")
-            fired = "; ".join(f"{r.rule} {r.detail}" for r in f.reasons)
-            lines.append(f"    because: {fired}")
-        super().__init__("\n".join(lines))
-
-
-# -- the rule set as written --------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Settings:
-    bad_at_most: float = -0.05
-    good_at_least: float = 0.05
-    clearly_negative: float = -0.5
-    clearly_positive: float | None = None  # None: a question may be as positive as it likes
-    praise_at_least: float | None = None  # None: good_at_least, any warmth is praise
-    max_chars: int = 4000
-    complaint_topic: str | None = None  # the topic of a complaint no topic cue matched
-    topic_by: str = "priority"  # or "votes": see the module docstring, "Verdict"
-    urgency: Mapping[Disposition, int] = field(
-        default_factory=lambda: MappingProxyType(
-            {
-                Disposition.INTERESTING_BAD: 30,
-                Disposition.INTERESTING_GOOD: 5,
-                Disposition.QUESTION: 15,
-                Disposition.IGNORE: 0,
-            }
-        )
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class Conditions:
-    any: tuple[str, ...] = ()
-    all: tuple[str, ...] = ()
-    none: tuple[str, ...] = ()
-    regex: str | None = None
-    sentiment_below: float | None = None
-    sentiment_above: float | None = None
-    platform: tuple[str, ...] = ()
-    followers_at_least: int | None = None
-    verified: bool | None = None
-    author_in: str | None = None
-    mentions: str | None = None
-    engagement_at_least: int | None = None
-    is_reply: bool | None = None
-    question: bool | None = None
-    words_at_most: int | None = None
-    has_label: tuple[str, ...] = ()
-    lacks_label: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Effects:
-    disposition: Disposition | None = None
-    score: float = 0.0
-    labels: tuple[str, ...] = ()
-    topic: str | None = None
-    urgency: int = 0
-    segment: str | None = None
-    actions: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    id: str
-    when: Conditions
-    then: Effects
-    description: str = ""
-    priority: int = 0
-    enabled: bool = True
-    source: str = ""  # the file it came from
-    where: str = ""  # its key path there: "rules[3]"
-
-
-@dataclass(frozen=True, slots=True)
-class Example:
-    text: str
-    expect: Disposition
-    topic: str | None = None
-    labels: tuple[str, ...] = ()
-    platform: str = "x"
-    followers: int | None = None
-    author: str | None = None
-    verified: bool | None = None
-    note: str = ""
-    source: str = ""
-    where: str = ""
-
-    def mention(self) -> Mention:
-        return Mention(
-            platform=self.platform,
-            native_id=f"example:{self.where}",
-            text=self.text,
-            author=Author(
-                handle=self.author or "example_author",
-                followers=self.followers,
-                verified=self.verified,
-            ),
-        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -331,504 +122,8 @@ class Ruleset:
     model: Model | None = None  # the learned layer (`earful train`), when configured
 
 
-# -- reading and validating one file ------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _FileSpec:
-    source: str
-    name: str | None
-    settings: Mapping[str, Any]
-    urgency: Mapping[Disposition, int]
-    lexicon: Mapping[str, float]
-    lists: Mapping[str, tuple[str, ...]]
-    rules: tuple[Rule, ...]
-    examples: tuple[Example, ...]
-
-
-def _got(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str | int | float):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        return "an array"
-    return f"a {type(value).__name__}"
-
-
-def _quote(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False)
-
-
-def _clip(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
-
-
-def _key(path: str, key: str) -> str:
-    part = key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _quote(key)
-    return f"{path}.{part}" if path else part
-
-
-_MISSING = object()
-
-
-class _Checker:
-    """Collects every problem of one file, each with its key path."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.problems: list[str] = []
-
-    def problem(self, path: str, what: str) -> None:
-        self.problems.append(f"{self.source}: {path}: {what}")
-
-    def table(self, value: Any, path: str, known: Sequence[str]) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            self.problem(path, f"expected a table, got {_got(value)}")
-            return {}
-        for key in value:
-            if key not in known:
-                close = difflib.get_close_matches(key, known, n=1)
-                hint = f' (did you mean "{close[0]}"?)' if close else ""
-                choices = ", ".join(known)
-                self.problem(_key(path, key), f"unknown key{hint}; known keys: {choices}")
-        return value
-
-    def string(self, value: Any, path: str, *, pattern: re.Pattern[str] | None = None) -> Any:
-        if value is _MISSING:
-            return None
-        if not isinstance(value, str):
-            self.problem(path, f"expected a string, got {_got(value)}")
-            return None
-        if pattern is not None and not pattern.match(value):
-            self.problem(
-                path,
-                f"expected a name of letters, digits, '_', '-' or '.', got {_got(value)}",
-            )
-            return None
-        return value
-
-    def integer(self, value: Any, path: str, lo: int | None = None, hi: int | None = None) -> Any:
-        if value is _MISSING:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.problem(path, f"expected an integer, got {_got(value)}")
-            return None
-        if (lo is not None and value < lo) or (hi is not None and value > hi):
-            span = f"from {lo} to {hi}" if hi is not None else f"of at least {lo}"
-            self.problem(path, f"expected an integer {span}, got {value}")
-            return None
-        return value
-
-    def number(self, value: Any, path: str, lo: float, hi: float) -> Any:
-        if value is _MISSING:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            self.problem(path, f"expected a number, got {_got(value)}")
-            return None
-        if not lo <= value <= hi:
-            self.problem(path, f"expected a number from {lo:g} to {hi:g}, got {_got(value)}")
-            return None
-        return float(value)
-
-    def boolean(self, value: Any, path: str) -> Any:
-        if value is _MISSING:
-            return None
-        if not isinstance(value, bool):
-            self.problem(path, f"expected true or false, got {_got(value)}")
-            return None
-        return value
-
-    def strings(
-        self, value: Any, path: str, *, pattern: re.Pattern[str] | None = None
-    ) -> tuple[str, ...]:
-        """A string or an array of strings (a lone string is an array of one)."""
-        if value is _MISSING:
-            return ()
-        items = [value] if isinstance(value, str) else value
-        if not isinstance(items, list):
-            self.problem(path, f"expected a string or an array of strings, got {_got(value)}")
-            return ()
-        out = []
-        for i, item in enumerate(items):
-            where = f"{path}[{i}]" if not isinstance(value, str) else path
-            checked = self.string(item, where, pattern=pattern)
-            if checked is not None:
-                if not checked.strip():
-                    self.problem(where, "expected a non-empty string")
-                    continue
-                out.append(checked)
-        return tuple(out)
-
-    def choice(self, value: Any, path: str, choices: Sequence[str]) -> Any:
-        if value is _MISSING:
-            return None
-        if not isinstance(value, str) or value not in choices:
-            self.problem(path, f"expected one of {', '.join(choices)}, got {_got(value)}")
-            return None
-        return value
-
-
-_TOP_KEYS = ("meta", "settings", "lexicon", "lists", "rules", "examples")
-_META_KEYS = ("name", "description")
-_SETTINGS_KEYS = (
-    "bad_at_most",
-    "good_at_least",
-    "clearly_negative",
-    "clearly_positive",
-    "praise_at_least",
-    "max_chars",
-    "complaint_topic",
-    "topic_by",
-    "urgency",
-)
-_RULE_KEYS = ("id", "description", "priority", "enabled", "when", "then")
-_WHEN_KEYS = tuple(f for f in Conditions.__dataclass_fields__)
-_THEN_KEYS = tuple(f for f in Effects.__dataclass_fields__)
-_EXAMPLE_KEYS = (
-    "text",
-    "expect",
-    "topic",
-    "labels",
-    "platform",
-    "followers",
-    "author",
-    "verified",
-    "note",
-)
-_DISPOSITIONS = tuple(d.value for d in Disposition)
-_TOPIC_BY = ("priority", "votes")
-
-
-def _parse(source: str, text: str) -> _FileSpec:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise RuleError(f"{source}: invalid TOML: {exc}") from None
-    c = _Checker(source)
-    c.table(data, "", _TOP_KEYS)
-    meta = c.table(data.get("meta", {}), "meta", _META_KEYS)
-    name = c.string(meta.get("name", _MISSING), "meta.name")
-    c.string(meta.get("description", _MISSING), "meta.description")
-    settings, urgency = _parse_settings(c, data.get("settings", {}))
-    lexicon = _parse_lexicon(c, data.get("lexicon", {}))
-    lists = _parse_lists(c, data.get("lists", {}))
-    rules = _parse_rules(c, data.get("rules", []))
-    examples = _parse_examples(c, data.get("examples", []))
-    if c.problems:
-        raise RuleError(c.problems)
-    return _FileSpec(source, name, settings, urgency, lexicon, lists, rules, examples)
-
-
-def _parse_settings(c: _Checker, value: Any) -> tuple[dict[str, Any], dict[Disposition, int]]:
-    raw = c.table(value, "settings", _SETTINGS_KEYS)
-    out: dict[str, Any] = {}
-    for key in (
-        "bad_at_most",
-        "good_at_least",
-        "clearly_negative",
-        "clearly_positive",
-        "praise_at_least",
-    ):
-        v = c.number(raw.get(key, _MISSING), f"settings.{key}", -1.0, 1.0)
-        if v is not None:
-            out[key] = v
-    v = c.integer(raw.get("max_chars", _MISSING), "settings.max_chars", 1, 1_000_000)
-    if v is not None:
-        out["max_chars"] = v
-    v = c.string(raw.get("complaint_topic", _MISSING), "settings.complaint_topic", pattern=_NAME)
-    if v is not None:
-        out["complaint_topic"] = v
-    v = c.choice(raw.get("topic_by", _MISSING), "settings.topic_by", _TOPIC_BY)
-    if v is not None:
-        out["topic_by"] = v
-    urgency: dict[Disposition, int] = {}
-    if "urgency" in raw:
-        table = c.table(raw["urgency"], "settings.urgency", _DISPOSITIONS)
-        for key, points in table.items():
-            n = c.integer(points, f"settings.urgency.{key}", 0, 100)
-            if n is not None and key in _DISPOSITIONS:
-                urgency[Disposition(key)] = n
-    return out, urgency
-
-
-def _parse_lexicon(c: _Checker, value: Any) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for word, valence in _items(c, value):
-        path = _key("lexicon", word)
-        if not word or any(ch.isspace() for ch in word):
-            c.problem(path, "VADER scores single words: write one word without spaces")
-            continue
-        v = c.number(valence, path, VALENCE_MIN, VALENCE_MAX)
-        if v is not None:
-            out[word.lower()] = v
-    return out
-
-
-def _items(c: _Checker, value: Any) -> Iterable[tuple[str, Any]]:
-    if not isinstance(value, dict):
-        c.problem("lexicon", f"expected a table, got {_got(value)}")
-        return ()
-    return value.items()
-
-
-def _parse_lists(c: _Checker, value: Any) -> dict[str, tuple[str, ...]]:
-    if not isinstance(value, dict):
-        c.problem("lists", f"expected a table, got {_got(value)}")
-        return {}
-    out: dict[str, tuple[str, ...]] = {}
-    for name, items in value.items():
-        path = _key("lists", name)
-        if name in RESERVED_LISTS:
-            c.problem(path, f'"{name}" is built in (the brand\'s name, keywords, handles)')
-            continue
-        if not _NAME.match(name):
-            c.problem(path, "expected a list name of letters, digits, '_', '-' or '.'")
-            continue
-        if not isinstance(items, list):
-            c.problem(path, f"expected an array of strings, got {_got(items)}")
-            continue
-        out[name] = c.strings(items, path)
-    return out
-
-
-def _parse_rules(c: _Checker, value: Any) -> tuple[Rule, ...]:
-    if not isinstance(value, list):
-        c.problem("rules", f"expected an array of tables ([[rules]]), got {_got(value)}")
-        return ()
-    rules: list[Rule] = []
-    seen: dict[str, str] = {}
-    for i, raw in enumerate(value):
-        where = f"rules[{i}]"
-        table = c.table(raw, where, _RULE_KEYS)
-        if not table:
-            if isinstance(raw, dict):
-                c.problem(where, "expected a rule with an id")
-            continue
-        before = len(c.problems)
-        rule_id = c.string(table.get("id", _MISSING), f"{where}.id", pattern=_NAME)
-        if "id" not in table:
-            c.problem(f"{where}.id", "missing: every rule needs an id")
-        elif rule_id is not None:
-            if rule_id in seen:
-                c.problem(f"{where}.id", f'"{rule_id}" is already the id of {seen[rule_id]}')
-            seen[rule_id] = where
-        description = c.string(table.get("description", _MISSING), f"{where}.description")
-        priority = c.integer(table.get("priority", _MISSING), f"{where}.priority")
-        enabled = c.boolean(table.get("enabled", _MISSING), f"{where}.enabled")
-        when = _parse_when(c, table.get("when", {}), f"{where}.when")
-        then = _parse_then(c, table.get("then", _MISSING), f"{where}.then", enabled is not False)
-        if len(c.problems) == before and rule_id is not None:
-            rules.append(
-                Rule(
-                    id=rule_id,
-                    when=when,
-                    then=then,
-                    description=description or "",
-                    priority=priority or 0,
-                    enabled=enabled is not False,
-                    source=c.source,
-                    where=where,
-                )
-            )
-    return tuple(rules)
-
-
-def _parse_when(c: _Checker, value: Any, path: str) -> Conditions:
-    raw = c.table(value, path, _WHEN_KEYS)
-
-    def get(key: str) -> Any:
-        return raw.get(key, _MISSING)
-
-    regex = c.string(get("regex"), f"{path}.regex")
-    if regex is not None:
-        try:
-            re.compile(regex, re.IGNORECASE)
-        except re.error as exc:
-            c.problem(f"{path}.regex", f"bad regex: {exc}")
-            regex = None
-        else:
-            if "\b" in regex or "\f" in regex:
-                # TOML's basic strings read "\b" as a backspace: the word boundary
-                # silently never matches, and the rule never fires.
-                c.problem(
-                    f"{path}.regex",
-                    r'holds a backspace or form feed: in a "..." or """...""" TOML string '
-                    r"write \\b for a word boundary, or use a '...' literal string",
-                )
-                regex = None
-    phrases = {}
-    for key in ("any", "all", "none"):
-        phrases[key] = c.strings(get(key), f"{path}.{key}")
-        for i, phrase in enumerate(phrases[key]):
-            if not _normalize(phrase.lower()).split() and not _symbols(phrase):
-                c.problem(f"{path}.{key}[{i}]", f"{_quote(phrase)} has no words or symbols")
-    platforms = c.strings(get("platform"), f"{path}.platform")
-    for p in platforms:
-        if p not in PLATFORMS:
-            c.problem(f"{path}.platform", f"expected one of {', '.join(PLATFORMS)}, got {_got(p)}")
-    below = c.number(get("sentiment_below"), f"{path}.sentiment_below", -1.0, 1.0)
-    above = c.number(get("sentiment_above"), f"{path}.sentiment_above", -1.0, 1.0)
-    return Conditions(
-        any=phrases["any"],
-        all=phrases["all"],
-        none=phrases["none"],
-        regex=regex,
-        sentiment_below=below,
-        sentiment_above=above,
-        platform=platforms,
-        followers_at_least=c.integer(
-            get("followers_at_least"), f"{path}.followers_at_least", 0, None
-        ),
-        verified=c.boolean(get("verified"), f"{path}.verified"),
-        author_in=c.string(get("author_in"), f"{path}.author_in", pattern=_NAME),
-        mentions=c.string(get("mentions"), f"{path}.mentions", pattern=_NAME),
-        engagement_at_least=c.integer(
-            get("engagement_at_least"), f"{path}.engagement_at_least", 0, None
-        ),
-        is_reply=c.boolean(get("is_reply"), f"{path}.is_reply"),
-        question=c.boolean(get("question"), f"{path}.question"),
-        words_at_most=c.integer(get("words_at_most"), f"{path}.words_at_most", 0, None),
-        has_label=c.strings(get("has_label"), f"{path}.has_label", pattern=_NAME),
-        lacks_label=c.strings(get("lacks_label"), f"{path}.lacks_label", pattern=_NAME),
-    )
-
-
-def _parse_then(c: _Checker, value: Any, path: str, required: bool) -> Effects:
-    if value is _MISSING:
-        if required:
-            c.problem(path, "missing: a rule must say what it does")
-        return Effects()
-    raw = c.table(value, path, _THEN_KEYS)
-    if required and isinstance(value, dict) and not value:
-        c.problem(path, f"empty: a rule must set one of {', '.join(_THEN_KEYS)}")
-    disposition = c.choice(raw.get("disposition", _MISSING), f"{path}.disposition", _DISPOSITIONS)
-    actions = c.strings(raw.get("actions", _MISSING), f"{path}.actions")
-    for i, action in enumerate(actions):
-        if action not in ACTIONS:
-            c.problem(
-                f"{path}.actions[{i}]", f"expected one of {', '.join(ACTIONS)}, got {_got(action)}"
-            )
-    return Effects(
-        disposition=Disposition(disposition) if disposition else None,
-        score=c.number(raw.get("score", _MISSING), f"{path}.score", -2.0, 2.0) or 0.0,
-        labels=c.strings(raw.get("labels", _MISSING), f"{path}.labels", pattern=_NAME),
-        topic=c.string(raw.get("topic", _MISSING), f"{path}.topic", pattern=_NAME),
-        urgency=c.integer(raw.get("urgency", _MISSING), f"{path}.urgency", -100, 100) or 0,
-        segment=c.string(raw.get("segment", _MISSING), f"{path}.segment", pattern=_NAME),
-        actions=actions,
-    )
-
-
-def _parse_examples(c: _Checker, value: Any) -> tuple[Example, ...]:
-    if not isinstance(value, list):
-        c.problem("examples", f"expected an array of tables ([[examples]]), got {_got(value)}")
-        return ()
-    out = []
-    for i, raw in enumerate(value):
-        where = f"examples[{i}]"
-        table = c.table(raw, where, _EXAMPLE_KEYS)
-        if not table:
-            continue
-        before = len(c.problems)
-        text = c.string(table.get("text", _MISSING), f"{where}.text")
-        expect = c.choice(table.get("expect", _MISSING), f"{where}.expect", _DISPOSITIONS)
-        for key in ("text", "expect"):
-            if key not in table:
-                c.problem(f"{where}.{key}", "missing")
-        platform = c.choice(table.get("platform", _MISSING), f"{where}.platform", PLATFORMS)
-        example = Example(
-            text=text or "",
-            expect=Disposition(expect or "ignore"),
-            topic=c.string(table.get("topic", _MISSING), f"{where}.topic", pattern=_NAME),
-            labels=c.strings(table.get("labels", _MISSING), f"{where}.labels", pattern=_NAME),
-            platform=platform or "x",
-            followers=c.integer(table.get("followers", _MISSING), f"{where}.followers", 0, None),
-            author=c.string(table.get("author", _MISSING), f"{where}.author"),
-            verified=c.boolean(table.get("verified", _MISSING), f"{where}.verified"),
-            note=c.string(table.get("note", _MISSING), f"{where}.note") or "",
-            source=c.source,
-            where=where,
-        )
-        if len(c.problems) == before:
-            out.append(example)
-    return tuple(out)
-
-
-# -- text -----------------------------------------------------------------------------
-
-# Apostrophes vanish ("can't" == "cant"), "@" stays (it marks handles), and every
-# other ASCII character that is not a letter, digit, "_" or whitespace separates words.
-_ASCII_WORDS = str.maketrans(
-    {
-        ch: (None if ch in "'`" else ch if ch.isalnum() or ch in "_@" or ch.isspace() else " ")
-        for ch in map(chr, range(128))
-    }
-)
-_APOSTROPHES = re.compile("['`\u2019\u2018\u02bc\u2032]")
-_NON_WORD = re.compile(r"[^\w\s@]+")
-_URL = re.compile(r"\w+://\S+")
-_AT = re.compile(r"(?<!\S)@\S+")
-# A word (not a handle or hashtag) with one letter three times or more in a row, and
-# the cheap look that comes first (most posts have none): ASCII letters only.
-_STRETCHED = re.compile(r"(?<![@#\w])[^\W\d_]*([^\W\d_])\1\1[^\W\d_]*", re.IGNORECASE)
-_MAYBE_STRETCHED = re.compile(r"([a-zA-Z])\1\1")
-_RUN3 = re.compile(r"([^\W\d_])\1{2,}", re.IGNORECASE)
-_RUN2 = re.compile(r"([^\W\d_])\1+", re.IGNORECASE)
-
-
-def _unstretched(text: str, known: Callable[[str], bool]) -> str:
-    """`text` with each stretched word that squeezes to a known word squeezed."""
-
-    def squeeze(match: re.Match[str]) -> str:
-        word = match.group(0)
-        for form in (_RUN3.sub(r"\1\1", word), _RUN3.sub(r"\1", word), _RUN2.sub(r"\1", word)):
-            if known(form.lower()):
-                return form
-        return word
-
-    return _STRETCHED.sub(squeeze, text)
-
-
-# Characters that show nothing but split a word for matching: "d\u200bown" is "down".
-# The zero-width joiner stays: emoji sequences are made with it.
-_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u180e\u200b\u200c\u200e\u200f\u2060\ufeff"))
-# Letters dressed up: fullwidth forms, the mathematical bold/italic/script/...
-# alphabets "fancy text" generators use, and ligatures. Only these are normalised
-# (NFKC): the rest of NFKC turns "Acme™" into "AcmeTM" and "ℹ️" into "i".
-_DRESSED = re.compile("[\uff01-\uff5e\U0001d400-\U0001d7ff\ufb00-\ufb06]+")
-
-
-def _plain_letters(text: str) -> str:
-    """The text as the rules read it: dressed-up letters as the letters they show
-    and invisible characters out, so "𝐭𝐡𝐞 𝐚𝐩𝐩 𝐢𝐬 𝐝𝐨𝐰𝐧" is read as "the app is down"."""
-    plain = _DRESSED.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
-    return plain.translate(_INVISIBLE)
-
-
-def _normalize(lowered: str) -> str:
-    """Lowercased text to space-separated words (see the module docstring)."""
-    if lowered.isascii():
-        return lowered.translate(_ASCII_WORDS)
-    return _NON_WORD.sub(" ", _APOSTROPHES.sub("", lowered))
-
-
-def _symbols(phrase: str) -> str:
-    # A phrase with no word characters is matched as a substring: emoticons, emoji.
-    return "".join(phrase.lower().split()).replace("\ufe0f", "")
-
-
-def _handle_key(token: str) -> str:
-    # "@ana@mastodon.social", "@ana.bsky.social" and "@ana" are all "@ana" in text.
-    return "@" + re.split(r"[@.]", token.lstrip("@").lower(), maxsplit=1)[0]
-
-
-def _plain(text: str) -> str:
-    """The text regex conditions search: curly apostrophes made straight."""
-    return _APOSTROPHES.sub("'", text) if not text.isascii() else text
-
+# A shipped rule file is named by a bare name: "default" is rules/default.toml.
+_SHIPPED = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 # Openings that make a post a question even without "?": a word, or a word and the
 # next one ("when" alone is as often "when I called, they hung up").
@@ -927,15 +222,15 @@ class _Phrases:
         """Register a phrase; its key is what `hits` will hold when it occurs."""
         stripped = phrase.strip()
         if stripped.startswith("@") and len(stripped.split()) == 1:
-            key = _handle_key(stripped)  # "@ana@mastodon.social" is "@ana" in text
+            key = handle_key(stripped)  # "@ana@mastodon.social" is "@ana" in text
             self.singles.add(key)
             return key
-        tokens = _normalize(phrase.lower()).split()
+        tokens = to_words(phrase.lower()).split()
         if not tokens:
-            key = _symbols(phrase)
+            key = symbol_key(phrase)
             self.symbols.add(key)
             return key
-        tokens = [_handle_key(t) if t.startswith("@") else t for t in tokens]
+        tokens = [handle_key(t) if t.startswith("@") else t for t in tokens]
         if len(tokens) > 1:
             kept = [t for t in tokens if t not in self.skip and not t.startswith("@")]
             tokens = kept or tokens
@@ -1072,13 +367,13 @@ class _Engine:
         if truncated:
             text = text[: self._max_chars]
         if not text.isascii():
-            text = _plain_letters(text)[: self._max_chars]
+            text = plain_letters(text)[: self._max_chars]
         # @handles are names, not words: "@united" or "@happyhomes" must not read
         # as praise to VADER, which would strip the "@" and score the word.
         # "goooood" is "good" to VADER and to phrases; post.text keeps the stretch,
         # which is intensity
-        read = _unstretched(text, self._knows) if _MAYBE_STRETCHED.search(text) else text
-        compound = self._sentiment.compound(_AT.sub("", read) if "@" in read else read)
+        read = unstretched(text, self._knows) if MAYBE_STRETCHED.search(text) else text
+        compound = self._sentiment.compound(HANDLE.sub("", read) if "@" in read else read)
         vader = Reason("vader", f"compound {compound:+.3f}", compound)
         own = self._own.get(mention.platform)
         if own is not None and author.handle and author.handle.lstrip("@").casefold() == own:
@@ -1125,7 +420,7 @@ class _Engine:
     def _phrases_in(self, text: str) -> tuple[set[str], list[str]]:
         """The keys of every phrase that occurs, and the words multi-word phrases see."""
         lowered = text.lower()
-        normalized = _normalize(lowered)
+        normalized = to_words(lowered)
         # Multi-word phrases skip @handles and the brand's own words; one-word
         # phrases naming those (rare: the `brand` list) are looked up separately.
         if "@" in normalized or self._skip:
@@ -1136,7 +431,7 @@ class _Engine:
         if self._skipped_singles:
             hits.update(self._skipped_singles.intersection(normalized.split()))
             if "@" in normalized:
-                handles = map(_handle_key, _AT.findall(normalized))
+                handles = map(handle_key, HANDLE.findall(normalized))
                 hits.update(self._skipped_singles.intersection(handles))
         # Longer phrases: look up each pair of neighbouring words.
         if len(words) > 1:
@@ -1376,7 +671,7 @@ def _reason(rule: _Compiled, hits: set[str]) -> Reason:
 
 
 def _is_question(text: str, words: list[str]) -> bool:
-    if "?" in text and ("://" not in text or "?" in _URL.sub(" ", text)):
+    if "?" in text and ("://" not in text or "?" in URL.sub(" ", text)):
         return True
     if not words:
         return False
@@ -1456,7 +751,7 @@ def _brand_words(brand: Brand) -> frozenset[str]:
     for term in (brand.name, *brand.keywords):
         if "#" in term or "@" in term:
             continue
-        tokens = _normalize(term.lower()).split()
+        tokens = to_words(term.lower()).split()
         if len(tokens) == 1:
             words.add(tokens[0])
     return frozenset(words)
@@ -1477,7 +772,7 @@ def _brand_items(brand: Brand) -> tuple[str, ...]:
 
 
 def _holds_own_word(term: str, own: frozenset[str]) -> bool:
-    tokens = _normalize(term.lower()).split()
+    tokens = to_words(term.lower()).split()
     return len(tokens) > 1 and not own.isdisjoint(tokens)
 
 
@@ -1560,7 +855,7 @@ def _compile_rule(
     if all_keys:
         keys_needed = frozenset(all_keys)
         checks.append(lambda p: keys_needed <= p.hits)
-        said.append("with " + " + ".join(_quote(p) for p in w.all))
+        said.append("with " + " + ".join(quoted(p) for p in w.all))
     if none_keys:
         checks.append(lambda p: p.hits.isdisjoint(none_keys))
     # The trigger group needs no check: the rule is only a candidate when it occurs.
@@ -1589,9 +884,9 @@ def _compile_rule(
                 f"{where}.regex: bad regex once {{brand}} stands for the brand's names: {exc}"
             )
             return None
-        checks.append(lambda p: search(_plain(p.text)) is not None)
+        checks.append(lambda p: search(straight_quotes(p.text)) is not None)
         # a person reading the reason needs the gist; the rule file has the whole
-        said.append(f"regex {_quote(_clip(w.regex, 40))}")
+        said.append(f"regex {quoted(clipped(w.regex, 40))}")
 
     then = rule.then
     did = _effects(then)
@@ -1606,9 +901,9 @@ def _compile_rule(
     group = any_keys if shown_any else mention_keys
     for key, (rank, original) in group.items():
         lead = (
-            f"matched {_quote(original)}"
+            f"matched {quoted(original)}"
             if shown_any
-            else f"mentions {w.mentions} ({_quote(original)})"
+            else f"mentions {w.mentions} ({quoted(original)})"
         )
         by_key[key] = (rank, Reason(name, detail(lead), weight))
     return _Compiled(
@@ -1747,7 +1042,7 @@ def load_ruleset(
     composed: tuple[_Engine, Settings] | None = None
     for entry in files:
         source, text = _read(entry, base_dir)
-        spec = _parse(source, text)
+        spec = parse_file(source, text)
         sources.append(source)
         names.append(spec.name or Path(source).stem)
         for rule in spec.rules:
@@ -1833,7 +1128,7 @@ def _config_lists(lists: Mapping[str, Sequence[str]]) -> dict[str, tuple[str, ..
         if name in RESERVED_LISTS:
             raise RuleError(f'lists.{name}: "{name}" is built in and cannot be set')
         if isinstance(items, str):
-            raise RuleError(f"lists.{name}: expected a list of strings, got {_got(items)}")
+            raise RuleError(f"lists.{name}: expected a list of strings, got {described(items)}")
         out[name] = tuple(str(i) for i in items)
     return out
 

@@ -124,7 +124,8 @@ async def _post_one(
 ) -> str:
     where = f"reply {claim.id} to {claim.url or claim.native_id} on {claim.platform}"
     if claim.dry_run:
-        log.info("dry-run: would post %s: %r", where, claim.body)
+        # in double quotes whatever it holds (repr switches to single quotes), one line
+        log.info("dry-run: would post %s: %s", where, json.dumps(claim.body, ensure_ascii=False))
         await asyncio.to_thread(
             store.mark_sent, claim.id, posted_id=None, note="dry-run: not posted"
         )

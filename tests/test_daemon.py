@@ -673,7 +673,7 @@ async def test_dry_run_marks_approved_replies_sent_and_logs_what_would_be_posted
     config = make_config(tmp_path, "dry-run")
     approved, waiting = queued_complaints(config, 2)
     with Store.open(config.db_path) as store:
-        store.approve(approved, "alice", body="Sorry, Ana: we are on it.")
+        store.approve(approved, "alice", body="Sorry, Ana:\nwe are on it.")
     outbox = Outbox()
     async with running(make_daemon(config, publishers={"x": outbox})):
         await until(lambda: reply_status(config, approved) == "sent", "the dry-run publish")
@@ -684,7 +684,7 @@ async def test_dry_run_marks_approved_replies_sent_and_logs_what_would_be_posted
     assert outbox.posted == []  # dry run: the platform is never called
     (line,) = logged(caplog, "dry-run: would post", logging.INFO)
     assert f"reply {approved} to {sent.url} on x" in line
-    assert "'Sorry, Ana: we are on it.'" in line
+    assert '"Sorry, Ana:\\nwe are on it."' in line  # quoted alike whatever it holds; one line
 
 
 async def test_a_stop_while_a_reply_is_being_posted_lets_the_post_finish(tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ from earful.app import Runtime
 from earful.display import counted
 from earful.outbox import publish_due, reconcile_sending
 from earful.pipeline import BatchSummary, Stages, store_batch
-from earful.source_status import record_failure
+from earful.source_status import record_failure, record_outcome
 from listener.base import (
     AuthFailed,
     RateLimited,
@@ -48,7 +48,6 @@ from listener.base import (
     StreamingSource,
 )
 from listener.http_errors import MAX_RATE_LIMIT_WAIT, wait_until
-from storage import health
 from storage.store import Store
 
 T = TypeVar("T")
@@ -203,7 +202,7 @@ class SourceRunner:
             await self._failed(exc, unexpected=True)
             return
         self._recovered()
-        await self._report(health.record_ok, self.store, self.name)
+        await self._report(record_outcome, self.store, self.name, summary.trouble)
         self.on_batch(summary)
         if summary.new:
             counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.dispositions.items()))
@@ -706,8 +705,9 @@ class Daemon:
             if problem is not None:
                 self.failure = (
                     f"{problem} while Earful was running; stopped so that nothing more is "
-                    "written where no one can read it. Put the database back with "
-                    "`earful restore BACKUP` (or fix storage.path) and start Earful again"
+                    "written where no one can read it. If it was moved, move it back (its "
+                    "-wal beside the old path holds the latest writes); else `earful "
+                    "restore BACKUP` (or fix storage.path); then start Earful again"
                 )
                 log.error("%s", self.failure)
                 stop.set()

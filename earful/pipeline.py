@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from earful import redaction
 from earful.config import Config, ConfigError
-from earful.source_status import failure_text, record_failure
+from earful.source_status import failure_text, record_failure, record_outcome
 from listener.base import FetchResult, RateLimited, Source, SourceError
 from listener.mention import Mention
 from responders.context import ResponderSettings
@@ -25,7 +26,6 @@ from responders.drafts import AUTHOR_FACING, Contact, contact_weight
 from responders.respond import respond
 from responders.templating import TemplateError, Templates
 from rules import RuleError, Ruleset, judge, load_ruleset, read_model, with_model
-from storage import health
 from storage.records import IngestResult, Judged
 from storage.schema import NotEarfulDatabase, SchemaTooNew
 from storage.store import Store, StoreError
@@ -63,6 +63,7 @@ class BatchSummary:
     dispositions: dict[str, int] = field(default_factory=dict)
     more: bool = False
     next_poll_in: float | None = None
+    trouble: str | None = None  # see FetchResult.trouble
 
 
 def build_stages(config: Config, *, learned: bool = True) -> Stages:
@@ -136,6 +137,7 @@ def store_batch(source: str, result: FetchResult, store: Store, stages: Stages) 
         dispositions=dict(Counter(j.verdict.disposition.value for j in judged)),
         more=result.more,
         next_poll_in=result.next_poll_in,
+        trouble=result.trouble,
     )
 
 
@@ -162,6 +164,7 @@ async def poll_sources(
     errors: dict[str, str] = {}
     for source in sources:
         pages = []
+        failed = False
         try:
             for _ in range(max_pages):
                 summary = await poll(source, store, stages)
@@ -169,14 +172,17 @@ async def poll_sources(
                 if not summary.more:
                     break
         except SourceError as exc:
+            failed = True
             errors[source.name] = failure_text(exc)
             if record_health:
                 reset = exc.reset_at if isinstance(exc, RateLimited) else None
                 record_failure(store, source.name, exc, retry_at=reset)
-        else:
-            if record_health:
-                health.record_ok(store, source.name)
-        results.append(combine(pages, source.name))
+        combined = combine(pages, source.name)
+        if not failed and combined.trouble is not None:  # read, but part failed
+            errors[source.name] = redaction.redact(combined.trouble)
+        if record_health and not failed:
+            record_outcome(store, source.name, combined.trouble)
+        results.append(combined)
     return results, errors
 
 
@@ -192,6 +198,7 @@ def combine(summaries: Sequence[BatchSummary], source: str = "all") -> BatchSumm
         new=sum(s.new for s in summaries),
         ingest=IngestResult(**ingest),
         dispositions=dict(totals),
+        trouble=next((s.trouble for s in reversed(summaries) if s.trouble), None),
     )
 
 

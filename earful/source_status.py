@@ -59,6 +59,17 @@ def record_failure(
     )
 
 
+def record_outcome(store: Store, source: str, trouble: str | None) -> None:
+    """A poll that read what it could: ok, or "failing" when part of the source
+    failed (FetchResult.trouble), so that one dead feed of several is not "ok"."""
+    if trouble is None:
+        health.record_ok(store, source)
+    else:
+        health.record_failure(
+            store, source, "failing", error=redaction.redact(trouble), retry_at=None
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class SourceStatus:
     name: str

@@ -39,6 +39,10 @@ class FetchResult:
     # Seconds until the source would like to be polled again (adaptive intervals);
     # None keeps the configured interval.
     next_poll_in: float | None = None
+    # Part of the source failed while the rest was read (one feed of several): what
+    # was read is stored, and the source's health says "failing" with this as its
+    # error, so that monitoring sees a feed dead for days.
+    trouble: str | None = None
 
 
 class SourceError(Exception):
@@ -192,6 +196,9 @@ class SourceSettings(BaseModel):
     # What base_url is and an example of it, for the message about a malformed one.
     base_url_is: ClassVar[str] = "an http:// or https:// URL"
     base_url_example: ClassVar[str] = "http://127.0.0.1:9000"
+    # The paths the source puts after base_url: a base_url that already ends in one
+    # (pasted from the API's docs) would be asked for /api/v1/api/v1/... and answer 404.
+    api_paths: ClassVar[tuple[str, ...]] = ()
 
     name: str
     type: str
@@ -228,10 +235,20 @@ class SourceSettings(BaseModel):
         # checked here, not at the first poll: a URL without scheme or host fails
         # every poll with a library's error instead
         url = base_url.strip()
+
+        def expected(but: str = "") -> str:
+            return f'expected {cls.base_url_is}{but}, like "{cls.base_url_example}", got {url!r}'
+
         if not _is_http_url(url):
-            raise ValueError(
-                f'expected {cls.base_url_is}, like "{cls.base_url_example}", got {base_url!r}'
-            )
+            raise ValueError(expected())
+        parts = urlsplit(url)
+        if parts.query or parts.fragment:
+            # the API's paths go after it: "?x=1/api/v1/..." reaches nothing
+            raise ValueError(expected(" with no ?query or #fragment"))
+        path = parts.path.rstrip("/")
+        for api_path in cls.api_paths:
+            if path.endswith(api_path):
+                raise ValueError(expected(f" without {api_path} (Earful adds the API's paths)"))
         return url.rstrip("/")
 
 

@@ -146,6 +146,7 @@ _GET_POSTS_MAX = 25
 
 class Settings(SourceSettings):
     base_url_example: ClassVar[str] = DEFAULT_BASE_URL
+    api_paths: ClassVar[tuple[str, ...]] = ("/xrpc",)
     type: Literal["bluesky"]
     mode: Literal["search", "mentions"] = "search"
     # search: one query or several (each searched on its own); default the brand keywords

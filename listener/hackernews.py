@@ -105,6 +105,7 @@ DEFAULT_BASE_URL = "https://hn.algolia.com"
 
 class Settings(SourceSettings):
     base_url_example: ClassVar[str] = DEFAULT_BASE_URL
+    api_paths: ClassVar[tuple[str, ...]] = ("/api/v1",)
     type: Literal["hackernews"]
     # one query or several (each searched on its own); default the brand keywords
     query: str | list[str] | None = None

@@ -115,6 +115,7 @@ MAX_PAGE = 40
 class Settings(SourceSettings):
     base_url_is: ClassVar[str] = "the instance URL (http:// or https://)"
     base_url_example: ClassVar[str] = "https://mastodon.social"
+    api_paths: ClassVar[tuple[str, ...]] = ("/api/v1", "/api/v2")
     type: Literal["mastodon"]
     # the instance whose API Earful reads (and, with a token, posts through)
     base_url: str

@@ -20,8 +20,9 @@ The source (type = "rss") polls a list of feed URLs, RSS or Atom alike:
   feed is mostly about other things. Set it false for a feed that is about the brand
   already (an alerts feed, a review site's page for the product);
 - one feed failing (down, refused, not a feed at all) is logged and skipped while
-  the others are read, its place in the cursor kept; if every feed fails, the poll
-  fails (SourceDown, or the one feed's own error when there is just one).
+  the others are read, its place in the cursor kept, and the result says so
+  (FetchResult.trouble: the source's health is "failing"); if every feed fails, the
+  poll fails (SourceDown, or the one feed's own error when there is just one).
 
 The cursor is `{"feeds": {key: {"etag", "modified", "seen": [entry ids]}}}`, where a
 feed's key is its URL as `shown` prints it (no query string, no user-info), so a
@@ -340,7 +341,11 @@ class RssSource:
         if due and len(failures) == len(due):
             self._all_failed(failures, states)
         feeds = {self._keys[url]: state.as_cursor() for url, state in states.items()}
-        return FetchResult(tuple(mentions), {"feeds": feeds})
+        trouble = None
+        if failures:
+            said = "; ".join(map(str, failures))
+            trouble = f"{len(failures)} of {len(due)} feeds failed (the others were read): {said}"
+        return FetchResult(tuple(mentions), {"feeds": feeds}, trouble=trouble)
 
     async def aclose(self) -> None:
         return None  # the HTTP session is the daemon's

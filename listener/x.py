@@ -58,6 +58,7 @@ class Settings(SourceSettings):
     """Config keys of an X source (see docs/x.md)."""
 
     base_url_example: ClassVar[str] = "https://api.twitter.com"
+    api_paths: ClassVar[tuple[str, ...]] = ("/2",)
     type: Literal["x"]
     mode: Literal["mentions", "search"] = "mentions"
     # mentions: the brand account, "@" optional; [brand] handles.x when left out

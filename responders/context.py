@@ -131,12 +131,22 @@ def first_name(display_name: str | None) -> str | None:
     return word if word.isalpha() and len(word) <= 30 else None
 
 
+def handle_name(handle: str | None, platform: str) -> str | None:
+    """The handle as a greeting says it: "ana" for Mastodon's "ana@other.social" and
+    Bluesky's "ana.bsky.social" (the reply @mentions the whole handle already)."""
+    if not handle:
+        return None
+    short = handle.lstrip("@").split("@", 1)[0]
+    return short.split(".", 1)[0] if platform == "bluesky" else short
+
+
 def template_context(
     mention: Mention, verdict: Verdict, settings: ResponderSettings
 ) -> dict[str, Any]:
     return {
         "author": mention.author.handle,
         "name": first_name(mention.author.name),
+        "handle_name": handle_name(mention.author.handle, mention.platform),
         "brand": settings.brand.name,
         "topic": verdict.topic,
         "platform": mention.platform,

@@ -32,6 +32,7 @@ PLATFORM_NAMES = {
 SAMPLE_CONTEXT: Mapping[str, Any] = {
     "author": "sample_user",
     "name": "Sample",
+    "handle_name": "sample_user",
     "brand": "Brand",
     "topic": "billing",
     "platform": "x",

@@ -34,6 +34,10 @@ class BackupResult:
     bytes: int
     mentions: int
     schema_version: int
+    # what the daemon sends as soon as it runs on this copy: after a restore, those
+    # sent since the backup was taken go out again
+    approved_replies: int = 0
+    pending_alerts: int = 0
 
 
 def backup(store: Store, target: Path) -> BackupResult:
@@ -45,8 +49,8 @@ def backup(store: Store, target: Path) -> BackupResult:
                 store.conn.execute("VACUUM INTO ?", (str(partial),))
         except sqlite3.OperationalError as exc:  # a full disk, a folder it may not write
             raise BackupError(f"cannot write the copy {partial}: {exc}") from None
-        mentions, version = _verify(partial)
-    return BackupResult(target, target.stat().st_size, mentions, version)
+        checked = _verify(partial)
+    return BackupResult(target, target.stat().st_size, *checked)
 
 
 def restore(copy: Path, db: Path) -> BackupResult:
@@ -61,19 +65,29 @@ def restore(copy: Path, db: Path) -> BackupResult:
         except OSError as exc:
             raise BackupError(f"cannot copy {copy} to {partial}: {exc}") from None
         try:
-            mentions, version = _verify(partial)
+            checked = _verify(partial)
         except sqlite3.DatabaseError as exc:
             raise BackupError(f"{copy} is not an Earful database: {exc}") from None
-        if version > SCHEMA_VERSION:
+        if checked[1] > SCHEMA_VERSION:
             raise BackupError(
-                f"{copy} is at schema version {version}, newer than this Earful "
+                f"{copy} is at schema version {checked[1]}, newer than this Earful "
                 f"understands ({SCHEMA_VERSION}); restore it with a newer Earful"
             )
         if db.exists():
             _take_over(db, partial)
         for leftover in database_files(db)[1:]:
             leftover.unlink(missing_ok=True)
-    return BackupResult(db, db.stat().st_size, mentions, version)
+    return BackupResult(db, db.stat().st_size, *checked)
+
+
+def orphaned_log(db: Path) -> Path | None:
+    """The write-ahead log of a database file that is gone (moved or deleted while in
+    use), when it holds anything: the latest writes of that database are in it, and
+    a restore would delete it."""
+    path, wal, _ = database_files(db)
+    if path.exists() or not wal.exists() or wal.stat().st_size == 0:
+        return None
+    return wal
 
 
 def _take_over(old: Path, new: Path) -> None:
@@ -89,8 +103,9 @@ def _take_over(old: Path, new: Path) -> None:
         os.chmod(new, stat.S_IMODE(info.st_mode))
 
 
-def _verify(path: Path) -> tuple[int, int]:
-    """The copy's mention count and schema version, after SQLite's quick check."""
+def _verify(path: Path) -> tuple[int, int, int, int]:
+    """The copy's mention count, schema version, approved replies and pending alerts,
+    after SQLite's quick check."""
     conn = connect(path)
     try:
         problems = [row[0] for row in conn.execute("PRAGMA quick_check")]
@@ -98,8 +113,19 @@ def _verify(path: Path) -> tuple[int, int]:
             raise BackupError(f"the copy failed SQLite's check: {'; '.join(problems[:3])}")
         mentions = conn.execute("SELECT count(*) FROM mentions").fetchone()[0]
         version = conn.execute("PRAGMA user_version").fetchone()[0]
+        to_send = (
+            _count(conn, "SELECT count(*) FROM replies WHERE status = 'approved'"),
+            _count(conn, "SELECT count(*) FROM alerts WHERE status = 'pending'"),
+        )
         # the copy is one file: no -wal beside it for whoever moves it
         conn.execute("PRAGMA journal_mode = DELETE")
     finally:
         conn.close()
-    return int(mentions), int(version)
+    return int(mentions), int(version), int(to_send[0]), int(to_send[1])
+
+
+def _count(conn: sqlite3.Connection, sql: str) -> int:
+    try:
+        return int(conn.execute(sql).fetchone()[0])
+    except sqlite3.OperationalError:  # a copy from a version before that table
+        return 0

@@ -146,21 +146,7 @@ def test_restore_after_a_crash_is_the_copy_not_the_crashed_daemons_last_writes(
     db = load_config(config).db_path
     copy = tmp_path / "copy.db"
     assert earful("backup", "-c", str(config), str(copy)).exit_code == 0
-    # a daemon that wrote 20 more and was killed: its writes are only in the -wal
-    crashed = (
-        "import os, sys, factories\n"
-        "from storage.store import Store\n"
-        f"store = Store.open({str(db)!r})\n"
-        "store.conn.execute('PRAGMA wal_autocheckpoint = 0')\n"
-        "for n in range(100, 120):\n"
-        "    m = factories.mention(f'lumenet down {n}', native_id=str(n))\n"
-        "    store.ingest('replayed', [factories.complaint(m)], {'offset': n})\n"
-        "os._exit(0)\n"
-    )
-    tests = Path(__file__).parent
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tests), str(tests.parent)])}
-    subprocess.run([sys.executable, "-c", crashed], check=True, env=env)
-    assert db.with_name(db.name + "-wal").stat().st_size > 0
+    _crash_after_writing(db, range(100, 120))  # 20 more, only in the -wal
 
     refused = earful("restore", "-c", str(config), str(copy))
     assert refused.exit_code == 2 and "add --force" in refused.output
@@ -170,6 +156,57 @@ def test_restore_after_a_crash_is_the_copy_not_the_crashed_daemons_last_writes(
     assert not db.with_name(db.name + "-wal").exists()
     with Store.open(db) as store:  # as the daemon will open it
         assert store.conn.execute("SELECT count(*) FROM mentions").fetchone()[0] == 10
+
+
+def _crash_after_writing(db: Path, numbers: range) -> None:
+    """A daemon that wrote mentions `numbers` and was killed: they are only in the -wal."""
+    crashed = (
+        "import os, sys, factories\n"
+        "from storage.store import Store\n"
+        f"store = Store.open({str(db)!r})\n"
+        "store.conn.execute('PRAGMA wal_autocheckpoint = 0')\n"
+        f"for n in range({numbers.start}, {numbers.stop}):\n"
+        "    m = factories.mention(f'lumenet down {n}', native_id=str(n))\n"
+        "    store.ingest('replayed', [factories.complaint(m)], {'offset': n})\n"
+        "os._exit(0)\n"
+    )
+    tests = Path(__file__).parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tests), str(tests.parent)])}
+    subprocess.run([sys.executable, "-c", crashed], check=True, env=env)
+    assert db.with_name(db.name + "-wal").stat().st_size > 0
+
+
+def test_restoring_a_moved_database_that_left_its_log_behind_is_refused(tmp_path: Path) -> None:
+    # the database was moved while Earful ran; its -wal, with the latest writes, stayed
+    # at the old path. Restoring the moved file deleted that log: its writes were lost
+    config = filled(tmp_path, 10)
+    db = load_config(config).db_path
+    _crash_after_writing(db, range(100, 120))
+    moved = tmp_path / "moved.db"
+    db.rename(moved)
+    refused = earful("restore", "-c", str(config), str(moved))
+    assert refused.exit_code == 2
+    assert "its write-ahead log earful.db-wal is still there" in refused.output
+    assert "move it back" in refused.output and "--force" in refused.output
+    assert db.with_name(db.name + "-wal").stat().st_size > 0 and not db.exists()
+    moved.rename(db)  # what the message says to do: nothing is lost
+    assert read(db, "SELECT count(*) FROM mentions") == 30
+
+
+def test_a_restore_says_what_the_copy_will_send_when_earful_starts(tmp_path: Path) -> None:
+    config = filled(tmp_path, 3)
+    db = load_config(config).db_path
+    with Store.open(db) as store:
+        first = store.replies("pending")[0]
+        store.approve(first.id, "ana")
+    copy = tmp_path / "copy.db"
+    assert earful("backup", "-c", str(config), str(copy)).exit_code == 0
+    result = CliRunner().invoke(cli, ["restore", "-c", str(config), str(copy), "--force"])
+    assert result.exit_code == 0, result.output
+    assert "note: the copy holds 1 approved reply and " in result.stderr
+    assert "earful queue list --status approved" in result.stderr
+    shown = json.loads(earful("restore", "-c", str(config), str(copy), "--force", "--json").output)
+    assert shown["approved_replies"] == 1 and shown["pending_alerts"] >= 0
 
 
 def test_restore_refuses_a_running_daemon_and_a_file_that_is_no_database(tmp_path: Path) -> None:

@@ -868,6 +868,26 @@ def test_approving_a_reply_no_source_can_post_says_so(tmp_path: Path) -> None:
     assert quiet.exit_code == 0 and "note:" not in quiet.stderr
 
 
+def test_approving_in_a_shell_without_the_posting_tokens_does_not_say_it_cannot_be_posted(
+    tmp_path: Path,
+) -> None:
+    # an agent's shell has no platform tokens; the daemon has them: "reply by hand and
+    # mark it sent" there would have the customer answered twice
+    x_source = (
+        '\n[publish]\nmode = "live"\n\n[[sources]]\nname = "brand_x"\ntype = "x"\n'
+        'bearer_token = "${EARFUL_T_BEARER}"\nconsumer_key = "${EARFUL_T_CK}"\n'
+        'consumer_secret = "${EARFUL_T_CS}"\naccess_token = "${EARFUL_T_AT}"\n'
+        'access_token_secret = "${EARFUL_T_ATS}"\n'
+    )
+    path = write_config(tmp_path, POSTS, extra=x_source)
+    assert earful("poll", "--source", "replayed", "-c", str(path)).exit_code == 0
+    listed = json.loads(earful("queue", "list", "-c", str(path), "--json").stdout)
+    result = earful("queue", "approve", str(listed[0]["id"]), "-c", str(path))
+    assert result.exit_code == 0, result.output
+    assert "note:" not in result.stderr and "cannot be posted" not in result.stdout
+    assert "if the daemon has the x source's credentials" in result.stdout
+
+
 def test_a_command_that_reads_never_makes_a_database(tmp_path: Path) -> None:
     # A typo in storage.path must not show an empty queue from a new, empty database.
     path = write_config(tmp_path, POSTS, extra='[storage]\npath = "typo/earfl.db"\n')

@@ -428,6 +428,29 @@ def test_every_base_url_needs_a_scheme_and_a_host(kind: str, url: str) -> None:
     assert problem.startswith("sources[0].base_url: expected an http:// or https:// URL"), problem
 
 
+@pytest.mark.parametrize(
+    ("table", "url", "said"),
+    [
+        (NETWORK_TABLES["hackernews"], "http://127.0.0.1:9/?x=1", "with no ?query or #fragment"),
+        (NETWORK_TABLES["x"], "https://api.twitter.com/2/", "without /2 (Earful adds"),
+        (NETWORK_TABLES["bluesky"], "https://public.api.bsky.app/xrpc", "without /xrpc"),
+        (NETWORK_TABLES["hackernews"], "https://hn.algolia.com/api/v1", "without /api/v1"),
+        (
+            {"name": "m", "type": "mastodon", "tag": "acme"},
+            "https://mastodon.social/api/v1",
+            "without /api/v1",
+        ),
+    ],
+)
+def test_a_base_url_with_the_apis_own_path_or_a_query_is_refused(
+    table: dict[str, Any], url: str, said: str
+) -> None:
+    # pasted from the API's docs, it was accepted and every poll answered 404
+    (problem,) = problems({"sources": [{**table, "base_url": url}]})
+    assert problem.startswith("sources[0].base_url: expected ") and said in problem, problem
+    assert f"got {url!r}" in problem
+
+
 @pytest.mark.parametrize("kind", NETWORK_TABLES)
 def test_a_good_or_blank_base_url_loads(kind: str) -> None:
     good = loads({"sources": [{**NETWORK_TABLES[kind], "base_url": "http://127.0.0.1:9/"}]})

@@ -388,7 +388,7 @@ async def test_the_daemon_stops_when_its_database_file_is_taken_away(
     await asyncio.wait_for(task, timeout=30)  # it stopped by itself
     verb = "deleted or moved away" if how == "deleted" else "replaced by another file"
     assert daemon.failure is not None and f"the database {db} was {verb}" in daemon.failure
-    assert "Put the database back" in caplog.text
+    assert "If it was moved, move it back" in caplog.text
 
 
 async def test_a_batch_that_cannot_be_stored_is_retried_with_backoff_and_stored_once(

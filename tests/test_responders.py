@@ -295,3 +295,22 @@ def test_a_missing_template_folder_is_an_error(tmp_path: Path) -> None:
 )
 def test_reply_limits_per_platform(platform: str, body: str, problem: str | None) -> None:
     assert reply_problem(platform, body) == problem
+
+
+@pytest.mark.parametrize(
+    ("handle", "platform", "greeted"),
+    [
+        ("user104@other.test", "mastodon", "Hi user104,"),
+        ("@ana@mastodon.social", "mastodon", "Hi ana,"),
+        ("ana.bsky.social", "bluesky", "Hi ana,"),
+        ("jane_doe", "x", "Hi jane_doe,"),
+    ],
+)
+def test_a_reply_greets_by_the_handle_as_people_say_it_when_there_is_no_name(
+    handle: str, platform: str, greeted: str
+) -> None:
+    # "Hi user104@other.test," under a post that already @mentions the whole handle
+    m = mention("down again", platform=platform, handle=handle)
+    m = replace(m, author=replace(m.author, name="Newsdesk North"))  # no person's name
+    reply = respond(m, verdict(), SETTINGS, last_contact=None, now=NOW)[0]
+    assert reply.body.startswith(greeted), reply.body

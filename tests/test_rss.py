@@ -18,9 +18,10 @@ from fakes.server import Scripted
 from pydantic import ValidationError
 
 from earful.http import SharedSession
-from earful.pipeline import poll
+from earful.pipeline import poll, poll_sources
 from listener.base import RateLimited, SourceContext, SourceDown
 from listener.rss import RssSource, Settings, build
+from storage import health
 from storage.store import Store
 
 
@@ -316,6 +317,29 @@ async def test_one_bad_feed_does_not_stop_the_others(
     fake.publish("garbage", rss("Fixed", [Item("g1", "Acme fixed")]))
     assert (await poll(feeds, store, stages())).new == 1
     assert f"feed {garbage} recovered" in caplog.text
+
+
+async def test_one_dead_feed_of_several_shows_in_the_sources_health(
+    fake: FakeFeeds, http: SharedSession, store: Store
+) -> None:
+    # it was "ok" with no error: monitoring never saw a feed dead for days
+    good = fake.publish("news", rss("News", NEWS))
+    feeds = source(http, [fake.feed_url("missing"), good])
+    summaries, errors = await poll_sources(
+        [feeds], store, stages(), max_pages=1, record_health=True
+    )
+    assert summaries[0].new == 1  # the good feed's finds are stored all the same
+    assert errors["feeds"].startswith("1 of 2 feeds failed (the others were read): ")
+    assert "HTTP 404" in errors["feeds"]
+    (h,) = health.read(store)
+    assert (h.state, h.failures) == ("failing", 1) and "1 of 2 feeds failed" in (h.error or "")
+    fake.publish("missing", rss("Back", [Item("b1", "Acme is back")]))
+    summaries, errors = await poll_sources(
+        [feeds], store, stages(), max_pages=1, record_health=True
+    )
+    assert errors == {} and summaries[0].new == 1
+    (h,) = health.read(store)
+    assert (h.state, h.failures) == ("ok", 0)
 
 
 async def test_every_feed_failing_is_source_down(

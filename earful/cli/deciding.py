@@ -218,11 +218,21 @@ def queue_approve(
             raise Failure(str(exc)) from None
     edited = " (edited)" if body is not None else ""
     live = config.publish.mode == "live"
-    unpostable = live and reply.platform not in posting_platforms(list(config.sources))
+    postable = reply.platform in posting_platforms(list(config.sources))
+    # a source this shell left out for an unset ${VAR} may well post it where the
+    # daemon runs with its tokens: "cannot be posted" would send the agent to reply by
+    # hand, and the daemon would reply too
+    waiting = not postable and reply.platform in _waiting_platforms(config)
+    unpostable = live and not postable and not waiting
     if not live:
         then = "the next publisher run marks it sent without posting it (dry run)"
     elif unpostable:
         then = "it cannot be posted as things are (see the note below)"
+    elif waiting:
+        then = (
+            f"the publisher posts it if the daemon has the {reply.platform} source's "
+            "credentials (their ${VAR}s are not set in this shell)"
+        )
     else:
         then = "it will be posted on the next publisher run"
     click.echo(f"approved reply {reply.id}{edited}; {then}:")
@@ -236,6 +246,12 @@ def queue_approve(
             "in its source): the text is not posted",
             err=True,
         )
+
+
+def _waiting_platforms(config: Config) -> frozenset[str]:
+    """Platforms of the sources left out of this command's config for an unset ${VAR}."""
+    waiting = {name for name, _ in config.waiting_sources}
+    return frozenset(kind for name, kind in config.named_sources if name in waiting)
 
 
 def _confirm_their_edit(store: Store, reply: ReplyRecord, decider: str) -> None:

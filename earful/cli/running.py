@@ -147,8 +147,11 @@ def _echo_summary(summary: Any, *, failed: bool = False) -> None:
     stored): "nothing new" would read as a quiet source in a cron job's mail."""
     counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.dispositions.items()))
     i = summary.ingest
+    mark = ""
+    if failed:  # a source read in part (one feed of several failed) stored the rest
+        mark = "PARTLY FAILED (see below); " if summary.trouble else "FAILED (see below); "
     click.echo(
-        f"{summary.source}: {'FAILED (see below); ' if failed else ''}"
+        f"{summary.source}: {mark}"
         f"fetched {summary.fetched}, new {summary.new} "
         f"({counts or ('nothing stored' if failed else 'nothing new')}); "
         f"drafted: replies {i.replies}, callbacks {i.callbacks}, alerts {i.alerts}"

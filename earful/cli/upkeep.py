@@ -67,13 +67,23 @@ def backup_command(config_file: Path | None, as_json: bool, target: Path, force:
 def restore_command(config_file: Path | None, as_json: bool, copy: Path, force: bool) -> None:
     """Put COPY (made by `earful backup`) back as the database at storage.path. The
     daemon must be stopped; the copy is checked before anything is replaced."""
-    from storage.backup import BackupError, restore
+    from storage.backup import BackupError, orphaned_log, restore
     from storage.db import database_files
 
     config = _load(config_file)
     db = config.db_path
     if copy.resolve() in database_files(db.resolve()):
         raise click.UsageError(f"{copy} is the database itself; name a backup")
+    wal = orphaned_log(db)
+    if wal is not None and not force:
+        # the log holds the moved database's last writes: restoring deletes it, and
+        # the copy (even the moved file itself) comes back without them
+        raise click.UsageError(
+            f"the database {db} is gone but its write-ahead log {wal.name} is still "
+            "there, holding its latest writes: if the database was moved, move it back "
+            f"to {db} instead (nothing is lost then). Add --force to restore {copy} and "
+            f"delete {wal.name}"
+        )
     if db.exists() and not force:
         raise click.UsageError(
             f"this replaces the database {db} with {copy}; add --force to go ahead "
@@ -95,6 +105,18 @@ def restore_command(config_file: Path | None, as_json: bool, copy: Path, force: 
         f"restored {result.mentions:,} mentions (schema v{result.schema_version}) from "
         f"{copy} to {result.path}; start Earful again"
     )
+    waiting = [
+        counted(result.approved_replies, "approved reply", "approved replies"),
+        counted(result.pending_alerts, "pending alert"),
+    ]
+    if result.approved_replies or result.pending_alerts:
+        click.echo(
+            f"note: the copy holds {' and '.join(waiting)}, which Earful sends as soon as "
+            "it starts; any that went out after the backup was taken would go out again. "
+            "Look first: earful queue list --status approved, earful alerts list --status "
+            'pending (docs/operating.md, "Restoring a backup")',
+            err=True,
+        )
 
 
 @cli.command("prune")

@@ -201,9 +201,24 @@ def _describe(error: Any, model: type[BaseModel], loc: Loc, where: Loc) -> str:
     if kind in _LIST_KINDS:
         expected = _plain(_annotation_at(model, loc))
         message = f"expected {expected if expected and 'list' in expected else 'a list'}"
+    elif kind == "too_short":
+        # "List should have at least 1 item after validation, not 0"
+        found = re.match(r"\w+ should have at least (\d+) (items?)\D*(\d+)", message)
+        if found:
+            least, items, got = found.groups()
+            return f"expected at least {least} {items}, got {got}"
     else:
         message = message.replace("Input should be ", "expected ")
+        for said in _LIBRARY_ASIDES:  # what the library adds says nothing more
+            message = message.replace(said, "")
     return _with_input(message, error, where)
+
+
+_LIBRARY_ASIDES = (
+    ", unable to parse string as an integer",
+    ", unable to parse string as a number",
+    ", unable to interpret input",
+)
 
 
 def _did_you_mean(model: type[BaseModel], loc: Loc) -> str:

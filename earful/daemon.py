@@ -168,6 +168,7 @@ class SourceRunner:
     reschedule: Callable[[str, datetime | None], None]  # None: disable the source
     on_batch: Callable[[BatchSummary], None] = lambda summary: None
     failures: int = 0
+    failing_with: type[Exception] | None = None  # the kind of the latest failure
     disabled: bool = False
     summaries: list[BatchSummary] = field(default_factory=list)
 
@@ -239,7 +240,10 @@ class SourceRunner:
         """Log the failure and schedule the next attempt (none for bad credentials,
         which disable the source); return when it is."""
         self.failures += 1
-        first = self.failures == 1
+        # the first failure, or one of another kind (500s turned into 429s): the
+        # journal says so once; the same again is debug
+        first = self.failures == 1 or type(exc) is not self.failing_with
+        self.failing_with = type(exc)
         if isinstance(exc, AuthFailed):
             self.disabled = True
             log.error(
@@ -280,6 +284,7 @@ class SourceRunner:
         if self.failures:
             log.info("source %s recovered after %d failed polls", self.name, self.failures)
         self.failures = 0
+        self.failing_with = None
 
 
 @dataclass
@@ -658,10 +663,10 @@ class Daemon:
                 )
                 return
             if summary.total:
-                log.info("start-up reconcile: %s", summary.outcomes)
+                log.info("start-up check of replies in flight: %s", _said(summary.outcomes))
             alerts = reconcile_alerts(self.store, self.config.escalation)
             if alerts.total:
-                log.info("start-up reconcile of alerts: %s", alerts.outcomes)
+                log.info("start-up check of alerts in flight: %s", _said(alerts.outcomes))
             for start in self.services:
                 stoppers.append(await start())
             self._schedule()
@@ -741,3 +746,8 @@ class Daemon:
         await self.runtime.aclose()
         self._stopped = True
         log.info("stopped")
+
+
+def _said(outcomes: dict[str, int]) -> str:
+    """{"reconciled": 1, "unknown": 2} as a log line says it: "reconciled 1, unknown 2"."""
+    return ", ".join(f"{k} {v}" for k, v in outcomes.items())

@@ -31,6 +31,9 @@ MAX_REST = timedelta(hours=1)
 @dataclass(frozen=True)
 class PublishSummary:
     outcomes: dict[str, int] = field(default_factory=dict)  # sent, dry-run, retry, failed, unknown
+    # approved replies not yet due (a retry's wait), and when the first one is
+    waiting: int = 0
+    next_at: str | None = None
 
     @property
     def total(self) -> int:

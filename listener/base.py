@@ -124,7 +124,9 @@ def parse_duration(value: Any, minimum: float = 0.0) -> float:
     if seconds <= 0:
         raise ValueError(f"expected a positive duration, got {value!r}")
     if seconds < minimum:
-        raise ValueError(f"expected at least {_spelled(minimum)}, got {value!r}")
+        # a bare number is seconds: "keep_for = 30" meant days, most likely
+        bare = " (a number without a unit is seconds)" if not isinstance(value, str) else ""
+        raise ValueError(f"expected at least {_spelled(minimum)}, got {value!r}{bare}")
     if not seconds <= MAX_DURATION:  # also catches nan
         raise ValueError(
             f'expected a duration of at most {MAX_DURATION_DAYS} days ("{MAX_DURATION_DAYS}d"),'

@@ -762,6 +762,16 @@ class Store:
         marks = ",".join("?" * len(ids))
         return self._claimed(f"r.id IN ({marks})", ids) if ids else []
 
+    def approved_later(self) -> tuple[int, str | None]:
+        """Approved replies waiting for a retry time still to come, and the first
+        such time: not due, so no publisher run takes them yet."""
+        row = self._rows(
+            "SELECT count(*), min(next_attempt_at) FROM replies "
+            "WHERE status = 'approved' AND next_attempt_at > ?",
+            (iso(self.clock()),),
+        )[0]
+        return int(row[0]), row[1]
+
     def release_claims(
         self, reply_ids: Sequence[int], *, until: datetime | None = None, note: str | None = None
     ) -> int:

@@ -14,6 +14,7 @@ import pty
 import sqlite3
 import subprocess
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -413,7 +414,8 @@ def test_publish_in_dry_run_marks_approved_replies_sent(world: World) -> None:
     with world.store() as store:
         sent = store.reply(reply)
         assert (sent.status, sent.dry_run, sent.posted_id) == ("sent", 1, None)
-    assert world.json("publish") == {"outcomes": {}}  # nothing left to post
+    # nothing left to post
+    assert world.json("publish") == {"outcomes": {}, "waiting": 0, "next_at": None}
     assert "publish (dry-run): no approved replies to post" in world.run("publish").output
     # alice approved it; the publisher, not she, sent it
     again = world.run("queue", "approve", str(reply), "--as", "bob")
@@ -421,6 +423,25 @@ def test_publish_in_dry_run_marks_approved_replies_sent(world: World) -> None:
     assert f"reply {reply} cannot be approved: it is already sent (approved by alice at" in (
         again.stderr
     )
+
+
+def test_publish_names_the_approved_replies_still_waiting_for_their_retry(world: World) -> None:
+    # "no approved replies to post" while one waited for its retry after a 429
+    reply = world.reply_to("hannah_writes")["id"]
+    world.run("queue", "approve", str(reply), "--as", "alice")
+    later = datetime(2099, 1, 2, 3, 4, 5, tzinfo=UTC)
+    with world.store() as store:
+        (claim,) = store.claim_for_posting(dry_run=True)
+        store.release_claims([claim.id], until=later, note="rate-limited")
+    result = world.run("publish")
+    assert result.exit_code == 0, result.output
+    assert (
+        "publish (dry-run): nothing due; 1 approved reply waiting to be tried again "
+        "(the first at 2099-01-02 03:04:05 UTC)" in result.output
+    )
+    shown = world.json("publish")
+    assert (shown["outcomes"], shown["waiting"]) == ({}, 1)
+    assert shown["next_at"].startswith("2099-01-02T03:04:05")
 
 
 def test_a_database_deleted_while_in_use_is_not_silently_started_over(
@@ -566,7 +587,7 @@ def test_stats_text_and_json(world: World) -> None:
     assert stats["replies_by_status"]["sent"] == 1
     text = world.run("stats").output
     assert "mentions: 5 (0 the brand's own posts, 0 spam)\nnet sentiment: -20.0" in text
-    assert "median time to first reply to a complaint: " in text and "(over 1 cases)" in text
+    assert "median time to first reply to a complaint: " in text and "(over 1 case)" in text
     assert "median time to first reply to a complaint: n/a" not in text
 
 

@@ -564,6 +564,12 @@ def test_durations_have_a_sensible_minimum(key: str, given: str, least: str) -> 
     ]
 
 
+def test_a_bare_number_too_short_is_said_to_be_seconds() -> None:
+    # "keep_for = 30" meant 30 days; "expected at least 1 day, got 30" did not say why
+    (problem,) = problems({"storage": {"keep_for": 30}})
+    assert problem.endswith("got 30 (a number without a unit is seconds)"), problem
+
+
 @pytest.mark.parametrize(
     ("table", "key"),
     [
@@ -618,3 +624,19 @@ def test_an_unset_variable_in_a_list_hides_no_sibling_problem() -> None:
         "sources[0].subreddits[1]: 'r/a b' is not a subreddit name (letters, digits and _, "
         'like "LumenetUK" or "r/LumenetUK")',
     ]
+
+
+def test_mistakes_are_said_in_plain_words_not_the_validation_librarys() -> None:
+    # "expected a valid integer, unable to parse string as an integer" and "List should
+    # have at least 1 item after validation, not 0" reached the operator as written
+    found = problems(
+        {
+            "console": {"port": "eighty"},
+            "escalation": {"receiver_dedupes": "maybe"},
+            "sources": [{"name": "r", "type": "rss", "urls": []}],
+        }
+    )
+    assert "console.port: expected a valid integer, got 'eighty'" in found
+    assert "escalation.receiver_dedupes: expected a valid boolean, got 'maybe'" in found
+    assert "sources[0].urls: expected at least 1 item, got 0" in found
+    assert not any("unable to" in p or "after validation" in p for p in found), found

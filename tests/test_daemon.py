@@ -225,6 +225,25 @@ async def test_a_failing_source_does_not_stop_the_others_and_logs_once_then_reco
     assert stored_from(config, "flaky") == flaky.served
 
 
+async def test_a_failure_that_changes_kind_is_logged_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # 500s turned into 429s: the journal showed only the 500, the rate limit was debug
+    caplog.set_level(logging.DEBUG, logger="earful")
+
+    def trouble(n: int) -> Exception | None:
+        if n <= 2:
+            return SourceDown("HTTP 500")
+        return RateLimited("HTTP 429", datetime.now(UTC)) if n <= 4 else None
+
+    source = Platform("flaky", trouble=trouble)
+    async with running(make_daemon(make_config(tmp_path), [source])):
+        await until(lambda: source.served >= 1, "the source to recover")
+    assert len(logged(caplog, "source flaky failed: HTTP 500", logging.WARNING)) == 1
+    assert len(logged(caplog, "source flaky rate-limited until", logging.WARNING)) == 1
+    assert len(logged(caplog, "source flaky rate-limited until", logging.DEBUG)) == 1
+
+
 async def test_an_unexpected_error_in_a_source_is_logged_once_with_its_trace(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -24,7 +24,7 @@ from earful.cli.base import (
     handles_errors,
     json_option,
 )
-from earful.display import EXPORT_ERRORS, duration, oneline, safe, to_json, write_csv
+from earful.display import EXPORT_ERRORS, counted, duration, oneline, safe, to_json, write_csv
 
 # -- reports ------------------------------------------------------------------------
 
@@ -150,11 +150,11 @@ def _echo_sentiment(mentions: int, own: int, spam: int, net_sentiment: float | N
 def _echo_waits(s: Any, which: str = "") -> None:
     click.echo(
         f"median time to first reply to a complaint: {duration(s.median_first_reply_seconds)} "
-        f"(over {s.replied_cases} cases{which})"
+        f"(over {counted(s.replied_cases, 'case')}{which})"
     )
     click.echo(
         f"median time to first thank-you: {duration(s.median_first_thanks_seconds)} "
-        f"(over {s.thanked_cases} cases{which})"
+        f"(over {counted(s.thanked_cases, 'case')}{which})"
     )
 
 

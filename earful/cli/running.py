@@ -28,7 +28,8 @@ from earful.cli.base import (
 )
 from earful.cli.reports import echo_stats
 from earful.config import CREDENTIAL_SECTIONS, Config, ConfigError
-from earful.display import duration, plain, safe, to_json
+from earful.display import counted, duration, plain, safe, to_json
+from storage.db import shown_time
 from storage.store import NotFound
 
 # -- init -----------------------------------------------------------------------
@@ -238,6 +239,10 @@ def publish(config_file: Path | None, as_json: bool) -> None:
         outcomes = ", ".join(
             f"{n} {_PUBLISH_OUTCOMES.get(k, k)}" for k, n in summary.outcomes.items()
         )
+        if summary.waiting:  # "no approved replies" read as if nothing were approved
+            later = counted(summary.waiting, "approved reply", "approved replies")
+            outcomes += f"{', ' if outcomes else 'nothing due; '}{later} waiting to be "
+            outcomes += f"tried again (the first at {shown_time(summary.next_at)})"
         click.echo(f"publish ({config.publish.mode}): {outcomes or 'no approved replies to post'}")
     stuck = sum(summary.outcomes.get(k, 0) for k in ("failed", "unknown"))
     if stuck:  # exit 1, as poll and alerts send do: a cron job should hear of it
@@ -269,7 +274,9 @@ async def _publish(config: Config) -> Any:
         # a reply left in `sending` by a crash or a killed run: looked for first
         settled = await reconcile_sending(runtime.store, runtime.publishers)
         posted = await publish_due(runtime.store, runtime.publishers, config.publish)
-        return PublishSummary(dict(Counter(settled.outcomes) + Counter(posted.outcomes)))
+        waiting, next_at = await asyncio.to_thread(runtime.store.approved_later)
+        outcomes = dict(Counter(settled.outcomes) + Counter(posted.outcomes))
+        return PublishSummary(outcomes, waiting=waiting, next_at=next_at)
     finally:
         await runtime.aclose()
 

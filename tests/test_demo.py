@@ -175,7 +175,7 @@ def test_a_demo_whose_port_is_taken_stops_before_it_shows_a_login(tmp_path: Path
             timeout=120,
             check=False,
         )
-    assert done.returncode == 2, done.stderr
+    assert done.returncode == 1, done.stderr  # a runtime failure: the port may free up
     assert f"console: cannot listen on 127.0.0.1:{port}" in done.stderr
     assert "Earful demo: replaying mentions" in done.stderr  # it did start
     assert "log in as" not in done.stderr and "password" not in done.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -14,6 +15,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from earful import locks
 from earful.config import Config, ConfigError
 from earful.console import api, auth, pages
 from earful.console.ratelimit import LoginLimiter
@@ -206,13 +208,16 @@ class ConsoleService:
             await runner.cleanup()
             store.close()
             where = f"{self.config.console.host}:{self.config.console.port}"
-            raise ConfigError(
-                self.config.path,
-                [
-                    f"console: cannot listen on {where}: {exc.strerror or exc} "
-                    "(set [console] port, or --port N for `earful demo`; or run with --no-console)"
-                ],
-            ) from None
+            said = (
+                f"console: cannot listen on {where}: {exc.strerror or exc} "
+                "(set [console] port, or --port N for `earful demo`; or run with --no-console)"
+            )
+            if exc.errno == errno.EADDRINUSE:
+                # another process holds the port, often one about to let go of it (an
+                # old instance stopping): exit 1, which systemd tries again; exit 2
+                # (a mistake in the config) it would not
+                raise locks.Busy(f"{self.config.path}: {said}") from None
+            raise ConfigError(self.config.path, [said]) from None
         self.addresses = [f"http://{host}:{port}" for host, port, *_ in _bound(runner)]
         log.info("console on %s", ", ".join(self.addresses))
 

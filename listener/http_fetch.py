@@ -89,6 +89,10 @@ async def request_json(
 def _json(answer: Answer, what: str) -> JsonResponse:
     if answer.body is None:
         # http_errors leaves a body that does not parse as None: say why
+        if "html" in answer.headers.get("Content-Type", "").lower():
+            # a web page where the API should be: a login wall, a proxy's error page,
+            # base_url naming the site rather than its API
+            raise SourceDown(f"{what}: answered a web page (HTML), not the API's JSON")
         try:
             json.loads(answer.text)
         except (ValueError, RecursionError) as exc:

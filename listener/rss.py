@@ -364,14 +364,15 @@ class RssSource:
 
     def _failed(self, url: str, exc: Exception) -> None:
         if url in self._failing:
-            log.debug("%s: feed %s failed again: %s", self.name, shown(url), exc)
+            log.debug("%s: failed again: %s", self.name, exc)
             return
         self._failing.add(url)
+        others = "the other feeds are read; " if len(self.urls) > 1 else ""
         log.warning(
-            "%s: feed %s skipped: %s (the other feeds are read; logged once until it recovers)",
+            "%s: %s; skipped (%slogged once until it recovers)",
             self.name,
-            shown(url),
             exc,
+            others,
             # the exception itself: this is not an except block, so True would log
             # "NoneType: None"
             exc_info=None if isinstance(exc, SourceError) else exc,
@@ -380,10 +381,12 @@ class RssSource:
     def _recovered(self, url: str) -> None:
         if url in self._failing:
             self._failing.discard(url)
-            log.info("%s: feed %s recovered", self.name, shown(url))
+            log.info("%s: feed %s recovered", self.name, self._keys[url])
 
     async def _read(self, url: str, state: FeedState) -> FeedRead:
-        what = f"feed {shown(url)}"
+        # its key: the shown URL, with "#2" for a second feed that differs only in
+        # what is not shown (the query), so the log tells the two apart
+        what = f"feed {self._keys[url]}"
         headers = {"Accept": _ACCEPT}
         if state.etag:
             headers["If-None-Match"] = state.etag
@@ -408,7 +411,9 @@ class RssSource:
             },
         )
         if parsed.get("bozo") and not parsed.get("version") and not parsed.get("entries"):
-            reason = parsed.get("bozo_exception") or "unrecognised document"
+            reason = str(parsed.get("bozo_exception") or "unrecognised document")
+            # the XML parser's "<unknown>:2:0: syntax error" is "line 2: syntax error"
+            reason = re.sub(r"^<unknown>:(\d+):\d+: ", r"line \1: ", reason)
             raise SourceDown(f"{what}: not an RSS or Atom feed ({reason})")
         title = as_str(get_path(parsed, "feed", "title"))
         seen = set(state.seen)

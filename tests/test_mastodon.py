@@ -348,6 +348,17 @@ async def test_401_is_auth_failed_and_never_shows_the_token(
     assert "wrong-secret-token" not in str(caught.value)
 
 
+async def test_a_web_page_where_the_api_should_be_is_said_to_be_one(
+    fake: FakeMastodon, http: SharedSession, store: Store
+) -> None:
+    # a login wall or a proxy's page: "malformed JSON (Expecting value)" said nothing
+    page = "<!DOCTYPE html><html><body>Sign in</body></html>"
+    fake.fail("/api/v1/timelines", 200, body=page, headers={"Content-Type": "text/html"})
+    with pytest.raises(SourceDown, match=r"answered a web page \(HTML\), not the API's JSON"):
+        await poll(source(fake, http), store, stages())
+    assert store.cursor("masto") is None
+
+
 async def test_malformed_json_is_source_down_and_nothing_is_stored(
     fake: FakeMastodon, http: SharedSession, store: Store
 ) -> None:

@@ -309,7 +309,8 @@ async def test_one_bad_feed_does_not_stop_the_others(
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 2  # each bad feed once, not once a poll
     assert any("HTTP 404" in w for w in warnings)
-    assert any("not an RSS or Atom feed" in w for w in warnings)
+    assert any("not an RSS or Atom feed (line 2: not well-formed" in w for w in warnings)
+    assert not any("<unknown>" in w for w in warnings)  # the XML parser's own wording
     cursor = store.cursor("feeds")
     assert cursor is not None
     assert cursor["feeds"][garbage] == {"etag": None, "modified": None, "seen": []}
@@ -340,6 +341,21 @@ async def test_one_dead_feed_of_several_shows_in_the_sources_health(
     assert errors == {} and summaries[0].new == 1
     (h,) = health.read(store)
     assert (h.state, h.failures) == ("ok", 0)
+
+
+async def test_two_feeds_that_differ_only_in_their_query_are_told_apart_in_the_log(
+    fake: FakeFeeds, http: SharedSession, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    # a news search by ?q=: both failing logged the same line twice
+    good = fake.publish("news", rss("News", NEWS))
+    missing = fake.feed_url("missing")
+    feeds = source(http, [f"{missing}?q=acme", f"{missing}?q=acme+broadband", good])
+    caplog.set_level(logging.WARNING, logger="earful.rss")
+    await poll(feeds, store, stages())
+    warnings = sorted(r.getMessage() for r in caplog.records)
+    assert len(warnings) == 2 and warnings[0] != warnings[1], warnings
+    assert any(f"feed {missing}?...#2: HTTP 404" in w for w in warnings), warnings
+    assert "q=acme" not in caplog.text  # the query may hold a token: never shown
 
 
 async def test_every_feed_failing_is_source_down(

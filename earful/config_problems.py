@@ -56,6 +56,11 @@ class Findings:
     waiting: list[tuple[Loc, str]] = field(default_factory=list)
 
     def problem(self, loc: Loc, message: str) -> None:
+        if any(
+            where[:-1] == loc and isinstance(where[-1], str) and f"`{where[-1]}`" in message
+            for where in self.reported
+        ):
+            return  # 'mode "mentions" needs `access_token`': its unset variable said so
         self.problems.append((loc, message))
 
     def unset(self, loc: Loc, name: str) -> None:

@@ -640,3 +640,18 @@ def test_mistakes_are_said_in_plain_words_not_the_validation_librarys() -> None:
     assert "escalation.receiver_dedupes: expected a valid boolean, got 'maybe'" in found
     assert "sources[0].urls: expected at least 1 item, got 0" in found
     assert not any("unable to" in p or "after validation" in p for p in found), found
+
+
+def test_an_unset_token_is_one_problem_not_two() -> None:
+    # 'access_token: environment variable ... is not set' came with 'mode "mentions"
+    # needs `access_token`', as if there were two things to fix
+    table = {
+        "name": "m",
+        "type": "mastodon",
+        "base_url": "https://mastodon.social",
+        "mode": "mentions",
+        "access_token": "${EARFUL_T_UNSET_TOKEN}",
+    }
+    assert problems({"sources": [table]}, env={}) == [
+        "sources[0].access_token: environment variable EARFUL_T_UNSET_TOKEN is not set"
+    ]

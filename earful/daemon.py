@@ -34,7 +34,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from earful import locks
 from earful.alerts import deliver_due, reconcile_alerts
 from earful.app import Runtime
-from earful.display import counted
+from earful.display import counted, duration
 from earful.outbox import publish_due, reconcile_sending
 from earful.pipeline import BatchSummary, Stages, store_batch
 from earful.source_status import record_failure, record_outcome
@@ -47,7 +47,7 @@ from listener.base import (
     SourceSettings,
     StreamingSource,
 )
-from listener.http_errors import MAX_RATE_LIMIT_WAIT, wait_until
+from listener.http_errors import MAX_RATE_LIMIT_WAIT, Refused, wait_until
 from storage.store import Store
 
 T = TypeVar("T")
@@ -73,6 +73,8 @@ SHUTDOWN_WAIT = 60.0
 STREAM_RETRY = 1.0
 STREAM_MAX_BACKOFF = 120.0
 STREAM_HEALTHY = 60.0
+# A stream endpoint answering these is not there (no streaming on this server)
+NO_STREAM_HERE = frozenset({404, 405, 410, 501})
 # How often the daemon checks that its database file is still the one at its path:
 # a stat call each time, against how many batches go into a deleted file meanwhile.
 DATABASE_WATCH = 5.0
@@ -353,6 +355,16 @@ class StreamRunner:
         if isinstance(exc, AuthFailed):
             log.error(
                 "stream %s stopped: %s. Fix its credentials and restart Earful.", self.name, exc
+            )
+            return None
+        if isinstance(exc, Refused) and exc.status in NO_STREAM_HERE:
+            # no streaming API at this address: asking again forever would only hide it
+            log.warning(
+                "stream %s stopped: %s: the server streams nothing here; the source is "
+                "polled every %s instead (set stream = false to say so)",
+                self.name,
+                exc,
+                duration(self.settings.interval),
             )
             return None
         if isinstance(exc, RateLimited):

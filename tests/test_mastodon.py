@@ -21,6 +21,7 @@ from earful.config import ConfigError, parse_config
 from earful.http import SharedSession
 from earful.pipeline import poll
 from listener.base import AuthFailed, RateLimited, SourceContext, SourceDown
+from listener.http_errors import Refused
 from listener.mastodon import Settings, build
 from listener.mastodon_source import MastodonSource, MastodonStreamingSource
 from listener.mention import Brand
@@ -754,6 +755,9 @@ def test_stream_reconnects_back_off_and_respect_rate_limits_and_refused_tokens(
         waited = runner._failed(RateLimited("slow down", reset), unexpected=False)
         assert waited is not None and 590 <= waited <= 600
         assert runner._failed(AuthFailed("401"), unexpected=False) is None
+        # no streaming API on this server: polling goes on, and asking again would not help
+        assert runner._failed(Refused("masto stream: HTTP 404", 404), unexpected=False) is None
+        assert runner._failed(Refused("masto stream: HTTP 400", 400), unexpected=False) is not None
     finally:
         runtime.store.close()
 

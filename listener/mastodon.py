@@ -150,6 +150,13 @@ class Settings(SourceSettings):
             raise ValueError('mode "hashtag" needs `tag` (the hashtag to follow)')
         if self.mode == "search" and not (self.query and self.query.strip()):
             raise ValueError('mode "search" needs `query`')
+        # a key the mode never reads is a mistake that would go unnoticed: the source
+        # follows something else than the operator meant
+        for key, used_by in (("tag", "hashtag"), ("query", "search")):
+            if getattr(self, key) is not None and self.mode != used_by:
+                raise ValueError(
+                    f'`{key}` is for mode "{used_by}"; mode "{self.mode}" does not read it'
+                )
         if self.mode in ("search", "mentions") and self.access_token is None:
             raise ValueError(f'mode "{self.mode}" needs `access_token`')
         if self.stream and self.mode == "search":

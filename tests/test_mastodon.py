@@ -493,14 +493,19 @@ def test_sources_on_two_instances_are_refused() -> None:
     [
         ({"tag": None}, 'mode "hashtag" needs `tag`'),
         ({"mode": "search", "tag": None}, 'mode "search" needs `query`'),
-        ({"mode": "mentions"}, 'mode "mentions" needs `access_token`'),
+        ({"mode": "mentions", "tag": None}, 'mode "mentions" needs `access_token`'),
         ({"stream": True}, "`stream = true` needs `access_token`"),
         (
-            {"mode": "search", "query": "acme", "access_token": "t", "stream": True},
+            {"mode": "search", "tag": None, "query": "acme", "access_token": "t", "stream": True},
             'works with mode "hashtag" or "mentions"',
         ),
         ({"base_url": "mastodon.social"}, "sources[0].base_url: expected the instance URL"),
         ({"tag": "two tags"}, "sources[0].tag: expected one hashtag"),
+        (
+            {"mode": "search", "query": "acme", "access_token": "t"},
+            '`tag` is for mode "hashtag"; mode "search" does not read it',
+        ),
+        ({"query": "acme"}, '`query` is for mode "search"; mode "hashtag" does not read it'),
     ],
 )
 def test_settings_mistakes_are_config_errors_with_the_key_path(

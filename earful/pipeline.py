@@ -246,10 +246,11 @@ def _refuse_orphaned_log(config: Config) -> None:
     """A database file gone while its write-ahead log is still there was deleted or
     moved under a running Earful: the log may hold its latest writes. Starting a new,
     empty database beside it would lose them (and send every alert again)."""
-    from storage.db import database_files
+    from storage.db import orphaned_log
 
-    path, wal, _ = database_files(config.db_path)
-    if wal.exists() and wal.stat().st_size > 0:
+    path = config.db_path
+    wal = orphaned_log(path)
+    if wal is not None:
         raise StoreError(
             f"the database {path} (storage.path in {config.path}) is gone but its "
             f"write-ahead log {wal.name} is still there: the database was deleted or moved "

@@ -80,16 +80,6 @@ def restore(copy: Path, db: Path) -> BackupResult:
     return BackupResult(db, db.stat().st_size, *checked)
 
 
-def orphaned_log(db: Path) -> Path | None:
-    """The write-ahead log of a database file that is gone (moved or deleted while in
-    use), when it holds anything: the latest writes of that database are in it, and
-    a restore would delete it."""
-    path, wal, _ = database_files(db)
-    if path.exists() or not wal.exists() or wal.stat().st_size == 0:
-        return None
-    return wal
-
-
 def _take_over(old: Path, new: Path) -> None:
     """Give `new` the owner and mode of the file it replaces: `sudo earful restore`
     must not hand the daemon's user a root-owned file it cannot write (SQLite would

@@ -18,6 +18,16 @@ def database_files(path: Path) -> tuple[Path, Path, Path]:
     return path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
 
 
+def orphaned_log(path: Path) -> Path | None:
+    """The write-ahead log of a database file that is gone (deleted or moved while in
+    use), when it holds anything: the latest writes of that database are in it, so
+    neither a new database nor a restored copy may take its place unasked."""
+    db, wal, _ = database_files(path)
+    if db.exists() or not wal.exists() or wal.stat().st_size == 0:
+        return None
+    return wal
+
+
 def write_problem(path: Path, *, beside: Iterable[Path] = ()) -> str | None:
     """Why this process cannot write the database at `path`, or None when it can (or
     when the folder is not there: that is the caller's to report). `beside`: other

@@ -67,8 +67,8 @@ def backup_command(config_file: Path | None, as_json: bool, target: Path, force:
 def restore_command(config_file: Path | None, as_json: bool, copy: Path, force: bool) -> None:
     """Put COPY (made by `earful backup`) back as the database at storage.path. The
     daemon must be stopped; the copy is checked before anything is replaced."""
-    from storage.backup import BackupError, orphaned_log, restore
-    from storage.db import database_files
+    from storage.backup import BackupError, restore
+    from storage.db import database_files, orphaned_log
 
     config = _load(config_file)
     db = config.db_path

@@ -34,7 +34,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from earful import locks
 from earful.alerts import deliver_due, reconcile_alerts
 from earful.app import Runtime
-from earful.display import counted, duration
+from earful.display import counted, duration, tallied
 from earful.outbox import publish_due, reconcile_sending
 from earful.pipeline import BatchSummary, Stages, store_batch
 from earful.source_status import record_failure, record_outcome
@@ -208,7 +208,7 @@ class SourceRunner:
         await self._report(record_outcome, self.store, self.name, summary.trouble)
         self.on_batch(summary)
         if summary.new:
-            counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.dispositions.items()))
+            counts = tallied(dict(sorted(summary.dispositions.items())))
             log.info(
                 "%s: %d new (%s); drafted: replies %d, callbacks %d, alerts %d",
                 self.name,
@@ -514,9 +514,7 @@ class Daemon:
                 stopping=lambda: self._stopping,
             )
             if summary.total:
-                log.info(
-                    "publisher: %s", ", ".join(f"{k} {v}" for k, v in summary.outcomes.items())
-                )
+                log.info("publisher: %s", tallied(summary.outcomes))
 
         await self._tracked(job, "publisher")
 
@@ -526,7 +524,7 @@ class Daemon:
             session = await self.runtime.http.get()
             summary = await deliver_due(self.store, self.config.escalation, session)
             if summary.total:
-                log.info("alerts: %s", ", ".join(f"{k} {v}" for k, v in summary.outcomes.items()))
+                log.info("alerts: %s", tallied(summary.outcomes))
 
         await self._tracked(job, "alerts")
 
@@ -675,10 +673,10 @@ class Daemon:
                 )
                 return
             if summary.total:
-                log.info("start-up check of replies in flight: %s", _said(summary.outcomes))
+                log.info("start-up check of replies in flight: %s", tallied(summary.outcomes))
             alerts = reconcile_alerts(self.store, self.config.escalation)
             if alerts.total:
-                log.info("start-up check of alerts in flight: %s", _said(alerts.outcomes))
+                log.info("start-up check of alerts in flight: %s", tallied(alerts.outcomes))
             for start in self.services:
                 stoppers.append(await start())
             self._schedule()
@@ -758,8 +756,3 @@ class Daemon:
         await self.runtime.aclose()
         self._stopped = True
         log.info("stopped")
-
-
-def _said(outcomes: dict[str, int]) -> str:
-    """{"reconciled": 1, "unknown": 2} as a log line says it: "reconciled 1, unknown 2"."""
-    return ", ".join(f"{k} {v}" for k, v in outcomes.items())

@@ -8,7 +8,7 @@ import csv
 import dataclasses
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 # Control characters (but newline and tab), bidi embeddings/overrides/isolates, and
@@ -96,6 +96,11 @@ def to_json(value: Any, *, indent: int | None = 2) -> str:
 def counted(n: int, one: str, many: str | None = None) -> str:
     """ "1 case", "2 cases", "1,204 replies" (`many` where "s" is not the plural)."""
     return f"{n:,} {one if n == 1 else (many or one + 's')}"
+
+
+def tallied(counts: Mapping[str, int]) -> str:
+    """{"sent": 2, "failed": 1} as a line says it: "sent 2, failed 1" ("" for none)."""
+    return ", ".join(f"{k} {v}" for k, v in counts.items())
 
 
 def duration(seconds: float | None) -> str:

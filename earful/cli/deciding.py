@@ -29,7 +29,7 @@ from earful.cli.base import (
     json_option,
 )
 from earful.config import Config
-from earful.display import oneline, safe, to_json
+from earful.display import oneline, safe, tallied, to_json
 from listener.mention import PLATFORMS
 from rules.verdict import Disposition
 from storage.db import shown_time
@@ -498,7 +498,7 @@ def alerts_send(config_file: Path | None, as_json: bool) -> None:
     if as_json:
         click.echo(to_json(summary))
     else:
-        outcomes = ", ".join(f"{k} {v}" for k, v in summary.outcomes.items())
+        outcomes = tallied(summary.outcomes)
         click.echo(f"alerts to {summary.receiver}: {outcomes or 'nothing due'}")
     undelivered = sum(summary.outcomes.get(k, 0) for k in ("retry", "failed", "unknown"))
     if undelivered:  # for cron: a webhook that refuses everything must not look fine

@@ -24,7 +24,16 @@ from earful.cli.base import (
     handles_errors,
     json_option,
 )
-from earful.display import EXPORT_ERRORS, counted, duration, oneline, safe, to_json, write_csv
+from earful.display import (
+    EXPORT_ERRORS,
+    counted,
+    duration,
+    oneline,
+    safe,
+    tallied,
+    to_json,
+    write_csv,
+)
 
 # -- reports ------------------------------------------------------------------------
 
@@ -98,7 +107,7 @@ def _ago(moment: str | None, now: datetime) -> str:
 
 
 def _counts(counts: dict[str, int]) -> str:
-    return ", ".join(f"{k} {v}" for k, v in counts.items()) or "none"
+    return tallied(counts) or "none"
 
 
 def echo_stats(s: Any) -> None:

@@ -28,7 +28,7 @@ from earful.cli.base import (
 )
 from earful.cli.reports import echo_stats
 from earful.config import CREDENTIAL_SECTIONS, Config, ConfigError
-from earful.display import counted, duration, plain, safe, to_json
+from earful.display import counted, duration, plain, safe, tallied, to_json
 from storage.db import shown_time
 from storage.store import NotFound
 
@@ -146,7 +146,7 @@ async def _poll_all(
 def _echo_summary(summary: Any, *, failed: bool = False) -> None:
     """One source's poll. A failed one says so first (what it stored before failing is
     stored): "nothing new" would read as a quiet source in a cron job's mail."""
-    counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.dispositions.items()))
+    counts = tallied(dict(sorted(summary.dispositions.items())))
     i = summary.ingest
     mark = ""
     if failed:  # a source read in part (one feed of several failed) stored the rest

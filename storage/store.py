@@ -723,14 +723,16 @@ class Store:
     def confirm_sent(
         self, reply_id: int, actor: str, *, posted_id: str | None = None
     ) -> ReplyRecord:
-        """unknown/failed -> sent: a person found the reply on the platform."""
+        """unknown/failed/approved -> sent: a person found the reply on the platform
+        (approved: after a restore put back a reply that had gone out since the
+        backup; the publisher would post it again)."""
         now = iso(self.clock())
         return self._transition(
             reply_id,
             actor=actor,
             action="confirm-sent",
             wanted="marked sent",
-            expected=("unknown", "failed"),
+            expected=("unknown", "failed", "approved"),
             assignments="status = 'sent', posted_id = coalesce(CAST(? AS TEXT), posted_id), "
             "sent_at = ?",
             params=(text(posted_id), now),

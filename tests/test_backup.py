@@ -207,6 +207,12 @@ def test_a_restore_says_what_the_copy_will_send_when_earful_starts(tmp_path: Pat
     assert "earful queue list --status approved" in result.stderr
     shown = json.loads(earful("restore", "-c", str(config), str(copy), "--force", "--json").output)
     assert shown["approved_replies"] == 1 and shown["pending_alerts"] >= 0
+    # found on the platform (it went out after the backup): marked sent, not posted again
+    marked = earful("queue", "mark-sent", str(first.id), "-c", str(config), "--as", "ana")
+    assert marked.exit_code == 0, marked.output
+    with Store.open(db) as store:
+        assert store.reply(first.id).status == "sent"
+        assert not store.claim_for_posting(dry_run=False)
 
 
 def test_restore_refuses_a_running_daemon_and_a_file_that_is_no_database(tmp_path: Path) -> None:

@@ -373,7 +373,8 @@ def queue_reopen(config_file: Path | None, actor: str | None, reply_id: int) -> 
 def queue_mark_sent(
     config_file: Path | None, actor: str | None, posted_id: str | None, reply_id: int
 ) -> None:
-    """Record that an unknown or failed reply did go out (found on the platform)."""
+    """Record that an unknown, failed or approved reply did go out (found on the
+    platform): after a restore, an approved reply posted since the backup."""
     with _store(_load(config_file)) as store:
         try:
             store.confirm_sent(reply_id, _actor(actor), posted_id=posted_id)

@@ -164,7 +164,6 @@ async def poll_sources(
     errors: dict[str, str] = {}
     for source in sources:
         pages = []
-        failed = False
         try:
             for _ in range(max_pages):
                 summary = await poll(source, store, stages)
@@ -172,15 +171,16 @@ async def poll_sources(
                 if not summary.more:
                     break
         except SourceError as exc:
-            failed = True
             errors[source.name] = failure_text(exc)
             if record_health:
                 reset = exc.reset_at if isinstance(exc, RateLimited) else None
                 record_failure(store, source.name, exc, retry_at=reset)
+            results.append(combine(pages, source.name))
+            continue
         combined = combine(pages, source.name)
-        if not failed and combined.trouble is not None:  # read, but part failed
+        if combined.trouble is not None:  # read, but part of it failed
             errors[source.name] = redaction.redact(combined.trouble)
-        if record_health and not failed:
+        if record_health:
             record_outcome(store, source.name, combined.trouble)
         results.append(combined)
     return results, errors

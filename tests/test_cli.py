@@ -495,6 +495,14 @@ def test_polling_one_source_needs_only_its_own_tokens(
     )
 
 
+def queued(folder: Path, extra: str = "") -> tuple[Path, list[dict[str, Any]]]:
+    """A config replaying POSTS (and `extra`) in `folder`, polled once: its path and
+    the queue it left."""
+    path = write_config(folder, POSTS, extra=extra)
+    assert earful("poll", "--source", "replayed", "-c", str(path)).exit_code == 0
+    return path, json.loads(earful("queue", "list", "-c", str(path), "--json").stdout)
+
+
 def test_approving_a_thank_you_posted_as_a_like_says_the_text_is_not_posted(
     tmp_path: Path,
 ) -> None:
@@ -503,9 +511,7 @@ def test_approving_a_thank_you_posted_as_a_like_says_the_text_is_not_posted(
         'bearer_token = "b"\nconsumer_key = "k"\nconsumer_secret = "k"\n'
         'access_token = "1234-t"\naccess_token_secret = "s"\nthanks_as = "like"\n'
     )
-    path = write_config(tmp_path, POSTS, extra=x)
-    assert earful("poll", "--source", "replayed", "-c", str(path)).exit_code == 0
-    listed = json.loads(earful("queue", "list", "-c", str(path), "--json").stdout)
+    path, listed = queued(tmp_path, x)
     thanks = next(r["id"] for r in listed if r["kind"] == "thanks")
     reply = next(r["id"] for r in listed if r["kind"] == "reply")
     liked = earful("queue", "approve", str(thanks), "-c", str(path), "--as", "alice")
@@ -872,9 +878,7 @@ def test_the_config_may_come_before_the_command(world: World, tmp_path: Path) ->
 def test_approving_a_reply_no_source_can_post_says_so(tmp_path: Path) -> None:
     # live mode, posts replayed from X, no X source with posting keys: "it will be
     # posted" was a promise the publisher could only break
-    path = write_config(tmp_path, POSTS, extra='\n[publish]\nmode = "live"\n')
-    assert earful("poll", "-c", str(path)).exit_code == 0
-    listed = json.loads(earful("queue", "list", "-c", str(path), "--json").stdout)
+    path, listed = queued(tmp_path, '\n[publish]\nmode = "live"\n')
     result = earful("queue", "approve", str(listed[0]["id"]), "-c", str(path))
     assert result.exit_code == 0
     assert "note: no x source has posting credentials" in result.stderr
@@ -882,9 +886,7 @@ def test_approving_a_reply_no_source_can_post_says_so(tmp_path: Path) -> None:
     assert "will be posted" not in result.stdout
     # in dry-run mode nothing is posted anyway: no note
     (tmp_path / "dry").mkdir()
-    dry = write_config(tmp_path / "dry", POSTS)
-    assert earful("poll", "-c", str(dry)).exit_code == 0
-    listed = json.loads(earful("queue", "list", "-c", str(dry), "--json").stdout)
+    dry, listed = queued(tmp_path / "dry")
     quiet = earful("queue", "approve", str(listed[0]["id"]), "-c", str(dry))
     assert quiet.exit_code == 0 and "note:" not in quiet.stderr
 
@@ -900,9 +902,7 @@ def test_approving_in_a_shell_without_the_posting_tokens_does_not_say_it_cannot_
         'consumer_secret = "${EARFUL_T_CS}"\naccess_token = "${EARFUL_T_AT}"\n'
         'access_token_secret = "${EARFUL_T_ATS}"\n'
     )
-    path = write_config(tmp_path, POSTS, extra=x_source)
-    assert earful("poll", "--source", "replayed", "-c", str(path)).exit_code == 0
-    listed = json.loads(earful("queue", "list", "-c", str(path), "--json").stdout)
+    path, listed = queued(tmp_path, x_source)
     result = earful("queue", "approve", str(listed[0]["id"]), "-c", str(path))
     assert result.exit_code == 0, result.output
     assert "note:" not in result.stderr and "cannot be posted" not in result.stdout

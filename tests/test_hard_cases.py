@@ -239,6 +239,64 @@ DISPOSITIONS = [
 ]
 
 
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("Acme suffers major outage across northern England", "news"),
+        ("Acme confirms the outage was caused by a power failure at its Leeds site", "news"),
+        ("Thousands still without internet as Acme restores service", "news"),
+        ("Acme customers could be owed compensation after outage", "news"),
+        ("Acme to raise broadband prices by £4.50 a month from January", "news"),
+        ("Update: Acme has now acknowledged a power failure at the Leeds site", "news"),
+        ("Acme Incident Report: 18 November Service Disruption", "news"),
+        (
+            "Ask them for a 4G backup dongle. They gave me one free when my router was delayed.",
+            "advice",
+        ),
+        (
+            'You have to ring them and ask for "modem mode". Took me two calls but it works now.',
+            "advice",
+        ),
+        ("Yes, ring support and ask for modem mode. Annoying, but it works.", "advice"),
+        (
+            "Check your contract summary: price rises have to be written in pounds at signup.",
+            "advice",
+        ),
+        (
+            "PSA: if your Acme router is stuck on flashing blue after the outage, pull the power",
+            "advice",
+        ),
+        ("Don't just cancel the direct debit, they'll pass it to collections.", "advice"),
+    ],
+)
+def test_coverage_and_advice_to_other_customers_are_no_complaint(
+    rules: Ruleset, text: str, label: str
+) -> None:
+    verdict = judge(post(text), rules)
+    assert verdict.disposition is Disposition.IGNORE
+    assert label in verdict.labels
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Acme admits it overcharged me for 3 months",
+        "acme raises prices AGAIN. unbelievable",
+        "acme apologises but my internet is still down",
+        "Acme confirms outage, we've had nothing since 6pm",
+        "Call them? I've called them 5 times and nobody answers",
+        "Ask them why they charged me twice",
+        "@AcmeHelp call me back, I've been waiting 3 days",
+        "tell them to fix the app, it's been broken for weeks",
+        "PSA Acme cancelled our flights with no notice. Avoid.",
+    ],
+)
+def test_look_alikes_of_news_and_advice_stay_complaints(rules: Ruleset, text: str) -> None:
+    verdict = judge(post(text), rules)
+    assert verdict.disposition is BAD
+    assert not {"news", "advice"} & set(verdict.labels)
+
+
 def test_a_follow_up_is_labeled_for_its_callback(rules: Ruleset) -> None:
     assert "follow_up" in judge(post("@AcmeHelp DM sent. Thanks."), rules).labels
 

@@ -15,15 +15,16 @@ import unicodedata
 from collections.abc import Mapping
 
 # The commonest function words of each language, chosen to overlap little: "a",
-# "de", "la" and "en" are shared by several and count for none, and one-letter
-# words English has too ("i", "a", "w" for "with") are left out.
+# "de", "la" and "en" are shared by several and count for none, and words English
+# has too are left out: one-letter ones ("i", "a", "w" for "with"), and "no", "per",
+# "at", "men", "til" ("no internet, no engineer, no callback" read as Spanish).
 _STOPWORDS: Mapping[str, frozenset[str]] = {
     lang: frozenset(words.split())
     for lang, words in {
         "en": "the and is are was were to of in on for with my your you it this that "
         "not have has be been at from they we our me just but what why how can do "
         "don't can't i'm it's get got will would there their",
-        "es": "el los las que es y por para con del una un mi tu su pero muy no está "
+        "es": "el los las que es y por para con del una un mi tu su pero muy está "
         "están estoy hay como más ya hoy mañana también porque cuando gracias nada "
         "todo esta este eso qué por qué desde sin hasta otra vez llevo lleva dos",
         "fr": "le les est et pour avec une un mon ma mes pas je vous nous il elle ce "
@@ -35,7 +36,7 @@ _STOPWORDS: Mapping[str, frozenset[str]] = {
         "pt": "o os as que é e para com uma um meu minha não está estou por mais muito "
         "mas já hoje também porque quando obrigado obrigada nada tudo isso você "
         "vocês ainda",
-        "it": "il lo gli che è e per con una un mio mia non sono sei ma molto più già "
+        "it": "il lo gli che è e con una un mio mia non sono sei ma molto più già "
         "oggi anche perché quando grazie niente tutto questo questa ancora sempre",
         "nl": "de het een en is niet ik je jij wij met voor op van zijn maar nog al "
         "geen heel ook waarom wanneer bedankt niets alles dit dat altijd vandaag",
@@ -47,9 +48,8 @@ _STOPWORDS: Mapping[str, frozenset[str]] = {
         "hiç neden artık hala teşekkürler yine hâlâ bile gibi kadar sonra şimdi bugün",
         "id": "yang dan tidak ini itu saya di ke dari untuk sudah belum ada dengan "
         "tapi juga kenapa lagi terima kasih",
-        "da": "og er det en at til ikke jeg på med har som var min mit men hvorfor "
-        "igen tak meget også",
-        "sv": "och är det en att inte jag på med har som var min mitt men varför igen "
+        "da": "og er det en ikke jeg på med har som var min mit hvorfor igen tak meget også",
+        "sv": "och är det en att inte jag på med har som var min mitt varför igen "
         "tack mycket också",
         "fi": "ja on ei se että olen mutta kun minä sinä mitä miksi taas kiitos vielä jo myös nyt",
         "hu": "és az nem hogy van egy meg de is már még miért megint köszönöm nagyon csak",

@@ -425,6 +425,27 @@ def test_a_post_the_lexicon_cannot_read_goes_to_a_person(
     assert f"written in {lang}" in reason.detail
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "no internet since monday, no engineer, no callback",
+        "acme engineer didn't show up, no call, no text",
+        "no wifi, no tv, no landline. no thanks",
+        "Still no broadband. No update. Nothing.",
+    ],
+)
+def test_an_english_complaint_of_noes_is_not_read_as_spanish(rules: Ruleset, text: str) -> None:
+    # "no" is English as much as Spanish: counted for Spanish, these lost their reply
+    verdict = judge(post(text), rules)
+    assert verdict.lang in (None, "en")
+    assert verdict.disposition is BAD
+    assert "non_english" not in verdict.labels
+
+
+def test_a_spanish_complaint_without_its_no_is_still_spanish() -> None:
+    assert detect("no tengo internet desde ayer y no hay nadie en el chat") == "es"
+
+
 def test_a_stray_english_word_does_not_decide_a_foreign_post(rules: Ruleset) -> None:
     # "Super" is sarcastic here; the English lexicon would read it as praise.
     text = "Roaming funktioniert seit gestern nicht mehr. Kein Netz, keine Daten. Super."

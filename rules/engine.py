@@ -60,12 +60,11 @@ last among a rule's conditions, so give a regex rule an `any` as well when you c
 from __future__ import annotations
 
 import copy
-import difflib
 import itertools
 import json
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -88,6 +87,7 @@ from rules.rulefile import (
     Settings,
     clipped,
     described,
+    did_you_mean,
     parse_file,
     quoted,
 )
@@ -1039,6 +1039,9 @@ def load_ruleset(
     sources: list[str] = []
     names: list[str] = []
     examples: list[Example] = []
+    # labels any rule sets, replaced and switched-off rules too: has_label naming one
+    # of those is no typo
+    labels_set: set[str] = set()
     composed: tuple[_Engine, Settings] | None = None
     for entry in files:
         source, text = _read(entry, base_dir)
@@ -1046,16 +1049,10 @@ def load_ruleset(
         sources.append(source)
         names.append(spec.name or Path(source).stem)
         for rule in spec.rules:
+            labels_set.update(rule.then.labels)
             at = next((i for i, r in enumerate(rules) if r.id == rule.id), None)
-            if at is None and not rule.enabled and rule.then == Effects():
-                # a switch-off with nothing to switch off: a mistyped id would leave
-                # the rule it meant running, silently
-                close = difflib.get_close_matches(rule.id, [r.id for r in rules], n=1)
-                hint = f' (did you mean "{close[0]}"?)' if close else ""
-                raise RuleError(
-                    f"{source}: {rule.where}.id: `enabled = false` switches off a rule by id, "
-                    f'and no earlier rule file has a rule "{rule.id}"{hint}'
-                )
+            if at is None and not rule.enabled:
+                _check_switch_off(source, rule, [r.id for r in rules])
             if at is None:
                 rules.append(rule)
             else:
@@ -1070,6 +1067,7 @@ def load_ruleset(
         )
         _check_examples(source, spec.examples, composed[0])
         examples.extend(spec.examples)
+    _check_names(rules, labels_set, settings.get("complaint_topic"))
     if composed is None:  # no files at all: plain VADER with the default cut-offs
         composed = _compose(rules, settings, urgency, lexicon, config_lists, brand)
     ruleset = Ruleset(
@@ -1089,6 +1087,48 @@ def load_ruleset(
         return with_model(ruleset, read_model(model, base_dir))
     except RuleError as exc:
         raise RuleError(f"model: {exc}") from None
+
+
+def _check_switch_off(source: str, rule: Rule, earlier: Sequence[str]) -> None:
+    """A switch-off with nothing to switch off: a mistyped id would leave the rule it
+    meant running, silently. A whole rule written switched off under a new id is a
+    draft kept for later, unless its id is a near miss of an earlier rule's."""
+    hint = did_you_mean(rule.id, earlier, cutoff=0.6 if rule.then == Effects() else 0.85)
+    if rule.then == Effects() or hint:
+        raise RuleError(
+            f"{source}: {rule.where}.id: `enabled = false` switches off a rule by id, "
+            f'and no earlier rule file has a rule "{rule.id}"{hint}'
+        )
+
+
+def _check_names(
+    rules: Sequence[Rule], labels: Collection[str], complaint_topic: str | None
+) -> None:
+    """The labels and topics the rules name, against those of every rule: a label no
+    rule sets is a typo that keeps a rule from ever firing (has_label) or lets it
+    always fire (lacks_label), and a topic a letter or two off an earlier rule's would
+    count complaints under a cause of its own."""
+    topics = {complaint_topic} if complaint_topic else set()  # named by earlier rules
+    problems = []
+    for rule in rules:
+        where = f"{rule.source}: {rule.where}"
+        for key in ("has_label", "lacks_label"):
+            for label in getattr(rule.when, key):
+                if label not in labels:
+                    problems.append(
+                        f"{where}.when.{key}: no rule sets the label "
+                        f'"{label}"{did_you_mean(label, labels)}'
+                    )
+        topic = rule.then.topic
+        if topic and topic not in topics and (hint := did_you_mean(topic, topics, 0.8)):
+            problems.append(
+                f'{where}.then.topic: no earlier rule has the topic "{topic}"{hint}; '
+                "a new topic is fine, but a misspelt one counts complaints apart"
+            )
+        if topic:
+            topics.add(topic)
+    if problems:
+        raise RuleError(problems)
 
 
 def read_model(entry: str | Path, base_dir: Path | None = None) -> Model:

@@ -296,6 +296,12 @@ def _key(path: str, key: str) -> str:
 _MISSING = object()
 
 
+def did_you_mean(word: str, known: Iterable[str], cutoff: float = 0.6) -> str:
+    """' (did you mean "x"?)' for the known name closest to a mistyped one, else ""."""
+    close = difflib.get_close_matches(word, list(known), n=1, cutoff=cutoff)
+    return f' (did you mean "{close[0]}"?)' if close else ""
+
+
 class _Checker:
     """Collects every problem of one file, each with its key path."""
 
@@ -312,9 +318,8 @@ class _Checker:
             return {}
         for key in value:
             if key not in known:
-                close = difflib.get_close_matches(key, known, n=1)
-                hint = f' (did you mean "{close[0]}"?)' if close else ""
                 choices = ", ".join(known)
+                hint = did_you_mean(key, known)
                 self.problem(_key(path, key), f"unknown key{hint}; known keys: {choices}")
         return value
 

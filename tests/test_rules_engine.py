@@ -347,9 +347,11 @@ def test_lacks_label_stops_a_rule(tmp_path: Path) -> None:
     rs = load(
         tmp_path,
         rule('any = ["giveaway"]', 'labels = ["spam"]', "spam"),
-        rule('any = ["free"]\nlacks_label = ["spam", "x"]', 'labels = ["hit"]', "free"),
+        rule('any = ["coupon"]', 'labels = ["promo"]', "promo"),
+        rule('any = ["free"]\nlacks_label = ["spam", "promo"]', 'labels = ["hit"]', "free"),
     )
     assert not fires(rs, "free giveaway")
+    assert not fires(rs, "free coupon")
     assert fires(rs, "free router")
 
 
@@ -648,6 +650,59 @@ def test_switching_off_a_rule_that_is_not_there_is_an_error(tmp_path: Path) -> N
     # a whole rule kept switched off for later is fine
     kept = '[[rules]]\nid = "later"\nenabled = false\n[rules.when]\nany = ["x"]\n'
     assert not fires(load(tmp_path, kept + '[rules.then]\nlabels = ["hit"]\n'), "x")
+
+
+def test_a_whole_rule_switched_off_under_a_near_miss_of_an_id_is_an_error(
+    tmp_path: Path,
+) -> None:
+    # a shipped rule copied, its id mistyped, `enabled = false` added: the rule meant
+    # would stay on
+    copied = rule('any = ["x"]', 'labels = ["hit"]', "competitor_name")
+    message = error(
+        tmp_path,
+        rule('any = ["x"]', rule_id="competitor_named"),
+        copied.replace("priority = 0\n", "priority = 0\nenabled = false\n"),
+    )
+    assert 'no earlier rule file has a rule "competitor_name" (did you mean' in message
+
+
+@pytest.mark.parametrize("key", ["has_label", "lacks_label"])
+def test_a_label_no_rule_sets_is_an_error(tmp_path: Path, key: str) -> None:
+    # has_label = "churn_rsk" would never fire; lacks_label = "spamm" would always
+    message = error(
+        tmp_path,
+        rule('any = ["leaving"]', 'labels = ["churn_risk"]', "churn"),
+        rule(f'{key} = ["churn_rsk"]', rule_id="escalate"),
+    )
+    assert message == (
+        f'r1.toml: rules[0].when.{key}: no rule sets the label "churn_rsk" '
+        '(did you mean "churn_risk"?)'
+    )
+
+
+def test_switching_off_the_rule_that_sets_a_label_leaves_its_readers_loading(
+    tmp_path: Path,
+) -> None:
+    rs = load(
+        tmp_path,
+        rule('any = ["leaving"]', 'labels = ["churn_risk"]', "churn")
+        + rule('has_label = "churn_risk"', rule_id="escalate"),
+        '[[rules]]\nid = "churn"\nenabled = false\n',
+    )
+    assert not fires(rs, "leaving")
+
+
+def test_a_topic_a_letter_off_another_is_an_error_and_a_new_one_is_not(
+    tmp_path: Path,
+) -> None:
+    shipped = rule('any = ["router"]', 'topic = "equipment"', "hardware")
+    message = error(tmp_path, shipped, rule('any = ["hub"]', 'topic = "equipmnet"', "hub"))
+    assert message == (
+        'r1.toml: rules[0].then.topic: no earlier rule has the topic "equipmnet" (did you '
+        'mean "equipment"?); a new topic is fine, but a misspelt one counts complaints apart'
+    )
+    rs = load(tmp_path, shipped, rule('any = ["engineer"]', 'topic = "installation"', "install"))
+    assert judge(post("engineer"), rs).topic == "installation"
 
 
 def test_later_lexicon_entry_overrides(tmp_path: Path) -> None:

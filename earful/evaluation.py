@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from earful.display import counted
 from listener.mention import Author, Mention
 from rules import Disposition, Ruleset, Verdict, judge
 from rules.evaluate import (
@@ -171,7 +172,11 @@ def _separator_hint(header: Sequence[str], delimiter: str) -> str:
 
 def in_half(row: Row, half: str | None) -> bool:
     """Whether a row is in the "odd" or "even" half (1-based data rows); None: all."""
-    return half is None or row.number % 2 == (half == "odd")
+    return _numbered_in_half(row.number, half)
+
+
+def _numbered_in_half(number: int, half: str | None) -> bool:
+    return half is None or number % 2 == (half == "odd")
 
 
 def read_table(
@@ -205,7 +210,13 @@ def read_table(
             label_i = _column(label_col, header, "--label-col", delimiter)
             topic_i = _column(topic_col, header, "--topic-col", delimiter) if topic_col else None
             rows, skipped, bad_labels, bad_topics = _rows(
-                records, text_i, label_i, topic_i, labels, sign_labels, topics or {}, known_topics
+                records,
+                (text_i, label_i, topic_i),
+                labels,
+                sign_labels,
+                topics or {},
+                known_topics,
+                half,
             )
             width = _first_width(file, delimiter) if not rows else 0
         except csv.Error as exc:
@@ -339,14 +350,16 @@ def _noting_start_line(reader: Any, start_line: list[int]) -> Iterator[list[str]
 
 def _rows(
     reader: Iterator[list[str]],
-    text_i: int,
-    label_i: int,
-    topic_i: int | None,
+    columns: tuple[int, int, int | None],
     labels: Mapping[str, str],
     sign_labels: bool,
     topics: Mapping[str, str],
     known_topics: Iterable[str],
+    half: str | None,
 ) -> tuple[list[Row], int, Counter[str], Counter[str]]:
+    """The file's rows; `skipped` counts those of `half` only, the label and topic
+    problems those of the whole file (a mapping is wrong whichever half it hits)."""
+    text_i, label_i, topic_i = columns
     known = frozenset(known_topics)
     rows: list[Row] = []
     skipped = 0
@@ -358,7 +371,7 @@ def _rows(
     for number, record in enumerate(records, 1):
         text, label = _cell(record, text_i), _cell(record, label_i).strip()
         if not text.strip() or not label:
-            skipped += 1
+            skipped += _numbered_in_half(number, half)
             continue
         gold = _gold(label, labels, sign_labels)
         if gold is None:
@@ -568,7 +581,7 @@ def report_lines(table: Table, results: Sequence[Result]) -> list[str]:
             c = r.scores.of(label)
             cells.append(f"{c.precision:>8.3f} {c.recall:>8.3f} {c.f1:>8.3f}")
         support = results[0].scores.of(label).support
-        lines.append(f"{label:<12}" + "".join(cells) + f"   ({support} rows)")
+        lines.append(f"{label:<12}" + "".join(cells) + f"   ({counted(support, 'row')})")
     lines.append(f"{'macro-F1':<12}" + "".join(f"{r.scores.macro_f1:>26.3f}" for r in results))
     lines.append(f"{'accuracy':<12}" + "".join(f"{r.scores.accuracy:>26.3f}" for r in results))
     for r in results:

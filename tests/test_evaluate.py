@@ -588,3 +588,19 @@ def test_eval_half_keeps_odd_or_even_data_rows(airline: Run) -> None:
     # rows 2 (praise) and 4 (complaint) are the even ones
     assert even["results"]["earful"]["classes"]["praise"]["support"] == 1
     assert even["results"]["earful"]["classes"]["complaint"]["support"] == 1
+
+
+def test_a_half_counts_only_its_own_skipped_rows(run_cli: Run, tmp_path: Path) -> None:
+    # row 2 has no text: it is the even half's to skip, not the odd half's too
+    path = tmp_path / "posts.csv"
+    path.write_text(
+        "text,label\nstill down,complaint\n,praise\nlove it,praise\nlol ok,neither\n",
+        encoding="utf-8",
+    )
+    args = ("eval", str(path), "--json")
+    odd = json.loads(run_cli(*args, "--half", "odd").output)
+    even = json.loads(run_cli(*args, "--half", "even").output)
+    whole = json.loads(run_cli(*args).output)
+    assert (odd["rows"], odd["skipped"]) == (2, 0)
+    assert (even["rows"], even["skipped"]) == (1, 1)
+    assert (whole["rows"], whole["skipped"]) == (3, 1)

@@ -1065,7 +1065,9 @@ def load_ruleset(
         composed = _compose(
             rules, settings, urgency, lexicon, {**file_lists, **config_lists}, brand
         )
-        _check_examples(source, spec.examples, composed[0])
+        topics = {r.then.topic for r in rules if r.enabled and r.then.topic}
+        topics.add(composed[1].complaint_topic or "")
+        _check_examples(source, spec.examples, composed[0], topics - {""})
         examples.extend(spec.examples)
     _check_names(rules, labels_set, settings.get("complaint_topic"))
     if composed is None:  # no files at all: plain VADER with the default cut-offs
@@ -1185,7 +1187,9 @@ def _compose(
     return _Engine(rules, merged, lexicon, lists, brand), merged
 
 
-def _check_examples(source: str, examples: Sequence[Example], engine: _Engine) -> None:
+def _check_examples(
+    source: str, examples: Sequence[Example], engine: _Engine, topics: Collection[str]
+) -> None:
     failures = []
     for example in examples:
         verdict = engine.judge(example.mention())
@@ -1198,7 +1202,8 @@ def _check_examples(source: str, examples: Sequence[Example], engine: _Engine) -
                 ExampleFailure(
                     where=example.where,
                     text=example.text,
-                    expected=_describe(example.expect, example.topic, example.labels),
+                    expected=_describe(example.expect, example.topic, example.labels, "")
+                    + _unknown_topic(example.topic, topics),
                     got=_describe(verdict.disposition, verdict.topic, verdict.labels),
                     reasons=verdict.reasons,
                 )
@@ -1207,12 +1212,24 @@ def _check_examples(source: str, examples: Sequence[Example], engine: _Engine) -
         raise RuleExampleFailed(source, len(examples), failures)
 
 
-def _describe(disposition: Disposition, topic: str | None, labels: Sequence[str]) -> str:
+def _describe(
+    disposition: Disposition,
+    topic: str | None,
+    labels: Sequence[str],
+    no_topic: str = " (no topic)",
+) -> str:
     out = disposition.value
-    out += f" (topic {topic})" if topic else " (no topic)"
+    out += f" (topic {topic})" if topic else no_topic
     if labels:
         out += f" [labels {', '.join(labels)}]"
     return out
+
+
+def _unknown_topic(topic: str | None, known: Collection[str]) -> str:
+    """' (no rule gives the topic "x"; did you mean "y"?)' for a topic no rule names."""
+    if topic is None or topic in known:
+        return ""
+    return f' (no rule gives the topic "{topic}"{did_you_mean(topic, known)})'
 
 
 # -- the public verbs ---------------------------------------------------------------
@@ -1267,6 +1284,7 @@ def explain(verdict: Verdict) -> list[str]:
         f"actions: {', '.join(verdict.actions) or '-'}",
         "reasons:",
     ]
+    width = max((len(reason.rule) for reason in verdict.reasons), default=0)
     for reason in verdict.reasons:
-        lines.append(f"  {reason.rule:<24} {reason.weight:+7.2f}  {reason.detail}")
+        lines.append(f"  {reason.rule:<{width}} {reason.weight:+7.2f}  {reason.detail}")
     return lines

@@ -45,8 +45,8 @@ deployment ships "default" and adds its own file after it.
                                       #   {brand} in it stands for the brand's name,
                                       #   keywords or handles, as written: "{brand}\b"
                                       #   for whole words, "#{brand}down" inside one
-    sentiment_below = 0.3             # VADER compound (with the lexicon), before any rule
-    sentiment_above = -0.2
+    sentiment_below = 0.3             # VADER compound (with the lexicon), before any rule,
+    sentiment_above = -0.2            #   strictly below / above: a neutral post is 0.0
     platform = ["x", "reddit"]        # a platform name or a list of them
     followers_at_least = 10000
     verified = true
@@ -78,6 +78,8 @@ deployment ships "default" and adds its own file after it.
     platform = "x"                    # optional, default "x"
     followers = 120                   # optional author details: followers, author
     author = "ana"                    #   (handle), verified
+    engagement = 500                  # optional: the post's likes+reposts+replies
+    reply = true                      # optional: the post is a reply (for is_reply)
     note = "why this example exists"  # optional
 
 Phrases (`any`, `all`, `none`, and the items of lists used with `mentions`):
@@ -236,6 +238,8 @@ class Example:
     followers: int | None = None
     author: str | None = None
     verified: bool | None = None
+    engagement: int | None = None
+    reply: bool | None = None
     note: str = ""
     source: str = ""
     where: str = ""
@@ -250,6 +254,9 @@ class Example:
                 followers=self.followers,
                 verified=self.verified,
             ),
+            # engagement is what rules and interest weigh: likes+reposts+replies
+            likes=self.engagement,
+            in_reply_to=f"example:{self.where}:parent" if self.reply else None,
         )
 
 
@@ -423,6 +430,8 @@ _EXAMPLE_KEYS = (
     "followers",
     "author",
     "verified",
+    "engagement",
+    "reply",
     "note",
 )
 _DISPOSITIONS = tuple(d.value for d in Disposition)
@@ -660,7 +669,7 @@ def _parse_examples(c: _Checker, value: Any) -> tuple[Example, ...]:
     for i, raw in enumerate(value):
         where = f"examples[{i}]"
         table = c.table(raw, where, _EXAMPLE_KEYS)
-        if not table:
+        if not isinstance(raw, dict):  # said so; an empty table is missing its text
             continue
         before = len(c.problems)
         text = c.string(table.get("text", _MISSING), f"{where}.text")
@@ -678,6 +687,8 @@ def _parse_examples(c: _Checker, value: Any) -> tuple[Example, ...]:
             followers=c.integer(table.get("followers", _MISSING), f"{where}.followers", 0, None),
             author=c.string(table.get("author", _MISSING), f"{where}.author"),
             verified=c.boolean(table.get("verified", _MISSING), f"{where}.verified"),
+            engagement=c.integer(table.get("engagement", _MISSING), f"{where}.engagement", 0, None),
+            reply=c.boolean(table.get("reply", _MISSING), f"{where}.reply"),
             note=c.string(table.get("note", _MISSING), f"{where}.note") or "",
             source=c.source,
             where=where,

@@ -142,6 +142,32 @@ def test_classify_takes_unquoted_words_or_stdin(world: World) -> None:
     assert world.run("classify", "hi", "--platform", "myspace").exit_code == 2
 
 
+def test_classify_judges_a_verified_author_a_reply_and_engagement(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine.toml").write_text(
+        '[[rules]]\nid = "loud_reply"\n[rules.when]\nis_reply = true\nverified = true\n'
+        'engagement_at_least = 500\n[rules.then]\nlabels = ["loud_reply"]\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "earful.toml").write_text(
+        '[brand]\nname = "Acme"\n[rules]\nfiles = ["default", "mine.toml"]\n', encoding="utf-8"
+    )
+
+    def labels(*options: str) -> list[str]:
+        result = earful("classify", "--json", *options, "still down", env={"EARFUL_CONFIG": ""})
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)["labels"]
+
+    assert "loud_reply" in labels("--reply", "--verified", "--engagement", "500")
+    assert "loud_reply" not in labels("--reply", "--verified", "--engagement", "499")
+    assert "loud_reply" not in labels("--verified", "--engagement", "500")
+    assert "loud_reply" not in labels("--reply", "--engagement", "500")
+    negative = earful("classify", "--followers", "-5", "hi", env={"EARFUL_CONFIG": ""})
+    assert negative.exit_code == 2 and "--followers" in negative.output
+
+
 def test_classify_json_shape(world: World) -> None:
     verdict = world.json("classify", OUTAGE)
     assert set(verdict) == {

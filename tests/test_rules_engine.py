@@ -892,9 +892,41 @@ def test_failing_examples_are_all_listed_with_what_came_out(tmp_path: Path) -> N
     assert [f.where for f in failure.failures] == ["examples[1]", "examples[2]"]
     message = str(failure)
     assert message.startswith("r0.toml: 2 of 3 examples failed:")
-    assert "expected interesting_good (no topic), got interesting_bad (no topic)" in message
-    assert "expected interesting_bad (topic outage), got interesting_bad (no topic)" in message
+    # an example that names no topic asks for none: "expected" does not say "(no topic)"
+    assert "expected interesting_good, got interesting_bad (no topic)" in message
+    assert (
+        'expected interesting_bad (topic outage) (no rule gives the topic "outage"), '
+        "got interesting_bad (no topic)"
+    ) in message
     assert 'rule:outage matched "down"' in message
+
+
+def test_an_example_can_be_a_reply_with_engagement(tmp_path: Path) -> None:
+    viral_reply = rule("is_reply = true\nengagement_at_least = 500", rule_id="viral_reply")
+    ok = '[[examples]]\ntext = "hi"\nexpect = "ignore"\nlabels = ["hit"]\n'
+    assert load(tmp_path, viral_reply + ok + "reply = true\nengagement = 500\n").examples
+    with pytest.raises(RuleExampleFailed):
+        load(tmp_path, viral_reply + ok + "reply = true\nengagement = 499\n")
+    with pytest.raises(RuleExampleFailed):
+        load(tmp_path, viral_reply + ok + "engagement = 500\n")
+
+
+def test_an_example_naming_a_topic_no_rule_gives_says_so(tmp_path: Path) -> None:
+    message = error(
+        tmp_path,
+        rule('any = ["router"]', 'disposition = "interesting_bad"\ntopic = "equipment"')
+        + '[[examples]]\ntext = "router broke"\nexpect = "interesting_bad"\n'
+        + 'topic = "equipmnet"\n',
+    )
+    assert (
+        'expected interesting_bad (topic equipmnet) (no rule gives the topic "equipmnet" '
+        '(did you mean "equipment"?)), got interesting_bad (topic equipment)'
+    ) in message
+
+
+def test_an_empty_example_is_missing_its_text(tmp_path: Path) -> None:
+    message = error(tmp_path, rule('any = ["x"]') + "[[examples]]\n")
+    assert "r0.toml: examples[0].text: missing" in message
 
 
 def test_examples_run_against_the_rules_composed_so_far(tmp_path: Path) -> None:

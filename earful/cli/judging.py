@@ -42,8 +42,18 @@ from listener.mention import PLATFORMS
     show_default=True,
     help="Judge as a post from here.",
 )
-@click.option("--followers", type=int, default=None, help="The author's follower count.")
+@click.option(
+    "--followers", type=click.IntRange(min=0), default=None, help="The author's follower count."
+)
 @click.option("--author", default="someone", show_default=True, help="The author's handle.")
+@click.option("--verified", is_flag=True, help="The author's account is verified.")
+@click.option(
+    "--engagement",
+    type=click.IntRange(min=0),
+    default=None,
+    help="The post's likes, reposts and replies together.",
+)
+@click.option("--reply", is_flag=True, help="Judge as a reply to another post.")
 @click.argument("words", nargs=-1, required=True, metavar="TEXT")
 @handles_errors
 def classify(
@@ -53,6 +63,9 @@ def classify(
     platform: str,
     followers: int | None,
     author: str,
+    verified: bool,
+    engagement: int | None,
+    reply: bool,
     words: tuple[str, ...],
 ) -> None:
     """Judge TEXT the way Earful would, without storing anything. TEXT may be several
@@ -71,8 +84,10 @@ def classify(
         platform=platform,
         native_id="classify",
         text=text,
-        author=Author(handle=author, followers=followers),
+        author=Author(handle=author, followers=followers, verified=verified or None),
         created_at=datetime.now(UTC),
+        likes=engagement,
+        in_reply_to="classify:parent" if reply else None,
     )
     verdict = judge(mention, stages.ruleset)
     if as_json:

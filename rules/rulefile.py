@@ -569,6 +569,9 @@ def _parse_rules(c: _Checker, value: Any) -> tuple[Rule, ...]:
                     where=where,
                 )
             )
+        elif rule_id is not None:
+            # "rules[41]" alone sends a reader counting blocks in a long file
+            c.problems[before:] = [f'{p} (rule "{rule_id}")' for p in c.problems[before:]]
     return tuple(rules)
 
 

@@ -755,12 +755,16 @@ def test_ruleset_is_immutable(tmp_path: Path) -> None:
 def test_wrong_type_names_file_key_path_and_value(tmp_path: Path) -> None:
     broken = rule('followers_at_least = "many"', rule_id="b")
     message = error(tmp_path, rule('any = ["x"]') + broken)
-    assert message == 'r0.toml: rules[1].when.followers_at_least: expected an integer, got "many"'
+    assert message == (
+        'r0.toml: rules[1].when.followers_at_least: expected an integer, got "many" (rule "b")'
+    )
 
 
 def test_out_of_range_integer_says_the_range(tmp_path: Path) -> None:
     message = error(tmp_path, rule("followers_at_least = -5"))
-    assert message.endswith("followers_at_least: expected an integer of at least 0, got -5")
+    assert message.endswith(
+        'followers_at_least: expected an integer of at least 0, got -5 (rule "r")'
+    )
 
 
 def test_boolean_is_not_an_integer(tmp_path: Path) -> None:

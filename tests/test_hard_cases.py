@@ -185,6 +185,17 @@ def test_a_protest_hashtag_is_a_complaint(rules: Ruleset) -> None:
     assert "hashtag" in verdict.labels
 
 
+@pytest.mark.parametrize("text", ["Acme 😡😡😡", "@AcmeHelp 🤬", "acme customer service 👎"])
+def test_anger_said_with_emoji_alone_is_a_complaint(rules: Ruleset, text: str) -> None:
+    verdict = judge(post(text), rules)
+    assert verdict.disposition is BAD and "angry_emoji" in verdict.labels
+
+
+def test_an_angry_emoji_in_warm_thanks_leaves_it_praise(rules: Ruleset) -> None:
+    text = "the rain today 😤 but acme fixed my wifi in 10 minutes, legends"
+    assert judge(post(text), rules).disposition is GOOD
+
+
 def test_an_at_handle_is_a_name_not_a_word(rules: Ruleset) -> None:
     # VADER alone scores "@united" and "@happyhomes" as the words "united", "happyhomes".
     verdict = judge(post("@united flight 280"), rules)

@@ -308,6 +308,45 @@ def test_look_alikes_of_news_and_advice_stay_complaints(rules: Ruleset, text: st
     assert not {"news", "advice"} & set(verdict.labels)
 
 
+def test_a_threat_goes_to_a_person_and_is_never_answered_by_a_draft(rules: Ruleset) -> None:
+    mention = post("I will find whoever runs Acme and make them pay, I know where your office is")
+    verdict = judge(mention, rules)
+    assert verdict.disposition is BAD and "threat" in verdict.labels
+    assert {"escalate", "no_reply"} <= set(verdict.actions)
+    drafts = respond(
+        mention, verdict, ResponderSettings(brand=ACME), last_contact=None, now=datetime.now(UTC)
+    )
+    assert DraftKind.REPLY not in {d.kind for d in drafts}
+    assert DraftKind.ESCALATION in {d.kind for d in drafts}
+
+
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        (
+            "Great, Acme charged me an exit fee for moving house. Fantastic customer care.",
+            "billing",
+        ),
+        (
+            "trying to cancel my acme contract and they want a £200 exit fee. absolute joke",
+            "cancellation",
+        ),
+        ("acme line down at our Leeds branch since 9", "outage"),
+        ("acme phone lines dead all morning", "outage"),
+    ],
+)
+def test_a_fee_for_leaving_and_a_line_down_are_complaints(
+    rules: Ruleset, text: str, topic: str
+) -> None:
+    verdict = judge(post(text), rules)
+    assert (verdict.disposition, verdict.topic) == (BAD, topic)
+
+
+def test_a_fee_not_charged_is_no_fee_complaint(rules: Ruleset) -> None:
+    verdict = judge(post("left acme last month, they waived the exit fee, fair play"), rules)
+    assert "fee" not in verdict.labels
+
+
 def test_a_follow_up_is_labeled_for_its_callback(rules: Ruleset) -> None:
     assert "follow_up" in judge(post("@AcmeHelp DM sent. Thanks."), rules).labels
 

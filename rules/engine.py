@@ -95,6 +95,7 @@ from rules.sentiment import Sentiment
 from rules.text import (
     HANDLE,
     MAYBE_STRETCHED,
+    REDDIT_USER,
     URL,
     handle_key,
     plain_letters,
@@ -420,6 +421,8 @@ class _Engine:
     def _phrases_in(self, text: str) -> tuple[set[str], list[str]]:
         """The keys of every phrase that occurs, and the words multi-word phrases see."""
         lowered = text.lower()
+        if "u/" in lowered:
+            lowered = REDDIT_USER.sub("@", lowered)
         normalized = to_words(lowered)
         # Multi-word phrases skip @handles and the brand's own words; one-word
         # phrases naming those (rare: the `brand` list) are looked up separately.

@@ -19,6 +19,8 @@ _APOSTROPHES = re.compile("['`\u2019\u2018\u02bc\u2032]")
 _NON_WORD = re.compile(r"[^\w\s@]+")
 URL = re.compile(r"\w+://\S+")
 HANDLE = re.compile(r"(?<!\S)@\S+")
+# Reddit names a user "u/name" or "/u/name": to phrases, the same as "@name".
+REDDIT_USER = re.compile(r"(?<![\w/])/?u/(?=[\w-])")
 # A word (not a handle or hashtag) with one letter three times or more in a row, and
 # the cheap look that comes first (most posts have none): ASCII letters only.
 _STRETCHED = re.compile(r"(?<![@#\w])[^\W\d_]*([^\W\d_])\1\1[^\W\d_]*", re.IGNORECASE)

@@ -324,6 +324,20 @@ def test_brand_handles_with_a_server_match_only_the_handle(tmp_path: Path) -> No
     assert not fires(rs, "social media is noisy")
 
 
+def test_a_reddit_user_mention_names_the_brand_as_an_at_handle_does(tmp_path: Path) -> None:
+    (tmp_path / "r0.toml").write_text(
+        rule('mentions = "brand"') + rule('any = ["thanks a lot"]', 'labels = ["thanks"]', "t"),
+        encoding="utf-8",
+    )
+    brand = Brand("Acme", handles={"reddit": "acme_support"})
+    rs = load_ruleset(["r0.toml"], brand=brand, base_dir=tmp_path)
+    assert fires(rs, "u/acme_support my router died", platform="reddit")
+    assert fires(rs, "/u/acme_support hi", platform="reddit")
+    assert not fires(rs, "a fridge of 20 cu/ft", platform="reddit")
+    # as a handle, it is skipped inside a phrase of several words
+    assert "thanks" in judge(post("thanks u/acme_support a lot", platform="reddit"), rs).labels
+
+
 def test_rule_with_an_empty_list_never_fires(tmp_path: Path) -> None:
     rs = load(
         tmp_path,

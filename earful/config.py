@@ -42,6 +42,7 @@ from listener.base import (
     not_blank,
 )
 from listener.mention import Brand
+from rules.rulefile import NAME
 
 DEFAULT_CONFIG = "earful.toml"
 # Where the platforms' tokens and the alert webhook live: only polling, posting and
@@ -143,6 +144,19 @@ class RulesConfig(_Section):
     # A model from `earful train` (relative to this config file): the learned layer
     # that may re-decide each verdict. None: the rules alone.
     model: str | None = Field(None, min_length=1)
+
+    @field_validator("lists")
+    @classmethod
+    def _nameable(cls, lists: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        # a rule names a list as author_in = "white_glove": "white glove" could never
+        # be named, and the list would quietly do nothing
+        for name in lists:
+            if not NAME.match(name):
+                raise ValueError(
+                    f'"{name}": a list name is letters, digits, "_", "-" or ".", '
+                    'as rules name it (author_in = "white_glove")'
+                )
+        return lists
 
 
 class RespondersConfig(_Section):

@@ -121,7 +121,8 @@ from rules.verdict import Disposition, Reason
 ACTIONS = ("escalate", "no_reply")
 RESERVED_LISTS = ("brand",)
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# a rule, list or topic name; also what earful.toml may call a list
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 # -- errors -------------------------------------------------------------------------
@@ -474,7 +475,7 @@ def _parse_settings(c: _Checker, value: Any) -> tuple[dict[str, Any], dict[Dispo
     v = c.integer(raw.get("max_chars", _MISSING), "settings.max_chars", 1, 1_000_000)
     if v is not None:
         out["max_chars"] = v
-    v = c.string(raw.get("complaint_topic", _MISSING), "settings.complaint_topic", pattern=_NAME)
+    v = c.string(raw.get("complaint_topic", _MISSING), "settings.complaint_topic", pattern=NAME)
     if v is not None:
         out["complaint_topic"] = v
     v = c.choice(raw.get("topic_by", _MISSING), "settings.topic_by", _TOPIC_BY)
@@ -520,7 +521,7 @@ def _parse_lists(c: _Checker, value: Any) -> dict[str, tuple[str, ...]]:
         if name in RESERVED_LISTS:
             c.problem(path, f'"{name}" is built in (the brand\'s name, keywords, handles)')
             continue
-        if not _NAME.match(name):
+        if not NAME.match(name):
             c.problem(path, "expected a list name of letters, digits, '_', '-' or '.'")
             continue
         if not isinstance(items, list):
@@ -544,7 +545,7 @@ def _parse_rules(c: _Checker, value: Any) -> tuple[Rule, ...]:
                 c.problem(where, "expected a rule with an id")
             continue
         before = len(c.problems)
-        rule_id = c.string(table.get("id", _MISSING), f"{where}.id", pattern=_NAME)
+        rule_id = c.string(table.get("id", _MISSING), f"{where}.id", pattern=NAME)
         if "id" not in table:
             c.problem(f"{where}.id", "missing: every rule needs an id")
         elif rule_id is not None:
@@ -624,16 +625,16 @@ def _parse_when(c: _Checker, value: Any, path: str) -> Conditions:
             get("followers_at_least"), f"{path}.followers_at_least", 0, None
         ),
         verified=c.boolean(get("verified"), f"{path}.verified"),
-        author_in=c.string(get("author_in"), f"{path}.author_in", pattern=_NAME),
-        mentions=c.string(get("mentions"), f"{path}.mentions", pattern=_NAME),
+        author_in=c.string(get("author_in"), f"{path}.author_in", pattern=NAME),
+        mentions=c.string(get("mentions"), f"{path}.mentions", pattern=NAME),
         engagement_at_least=c.integer(
             get("engagement_at_least"), f"{path}.engagement_at_least", 0, None
         ),
         is_reply=c.boolean(get("is_reply"), f"{path}.is_reply"),
         question=c.boolean(get("question"), f"{path}.question"),
         words_at_most=c.integer(get("words_at_most"), f"{path}.words_at_most", 0, None),
-        has_label=c.strings(get("has_label"), f"{path}.has_label", pattern=_NAME),
-        lacks_label=c.strings(get("lacks_label"), f"{path}.lacks_label", pattern=_NAME),
+        has_label=c.strings(get("has_label"), f"{path}.has_label", pattern=NAME),
+        lacks_label=c.strings(get("lacks_label"), f"{path}.lacks_label", pattern=NAME),
     )
 
 
@@ -656,10 +657,10 @@ def _parse_then(c: _Checker, value: Any, path: str, required: bool) -> Effects:
     return Effects(
         disposition=Disposition(disposition) if disposition else None,
         score=c.number(raw.get("score", _MISSING), f"{path}.score", -2.0, 2.0) or 0.0,
-        labels=c.strings(raw.get("labels", _MISSING), f"{path}.labels", pattern=_NAME),
-        topic=c.string(raw.get("topic", _MISSING), f"{path}.topic", pattern=_NAME),
+        labels=c.strings(raw.get("labels", _MISSING), f"{path}.labels", pattern=NAME),
+        topic=c.string(raw.get("topic", _MISSING), f"{path}.topic", pattern=NAME),
         urgency=c.integer(raw.get("urgency", _MISSING), f"{path}.urgency", -100, 100) or 0,
-        segment=c.string(raw.get("segment", _MISSING), f"{path}.segment", pattern=_NAME),
+        segment=c.string(raw.get("segment", _MISSING), f"{path}.segment", pattern=NAME),
         actions=actions,
     )
 
@@ -684,8 +685,8 @@ def _parse_examples(c: _Checker, value: Any) -> tuple[Example, ...]:
         example = Example(
             text=text or "",
             expect=Disposition(expect or "ignore"),
-            topic=c.string(table.get("topic", _MISSING), f"{where}.topic", pattern=_NAME),
-            labels=c.strings(table.get("labels", _MISSING), f"{where}.labels", pattern=_NAME),
+            topic=c.string(table.get("topic", _MISSING), f"{where}.topic", pattern=NAME),
+            labels=c.strings(table.get("labels", _MISSING), f"{where}.labels", pattern=NAME),
             platform=platform or "x",
             followers=c.integer(table.get("followers", _MISSING), f"{where}.followers", 0, None),
             author=c.string(table.get("author", _MISSING), f"{where}.author"),

@@ -158,7 +158,8 @@ def test_classify_judges_a_verified_author_a_reply_and_engagement(
     def labels(*options: str) -> list[str]:
         result = earful("classify", "--json", *options, "still down", env={"EARFUL_CONFIG": ""})
         assert result.exit_code == 0, result.output
-        return json.loads(result.output)["labels"]
+        found: list[str] = json.loads(result.output)["labels"]
+        return found
 
     assert "loud_reply" in labels("--reply", "--verified", "--engagement", "500")
     assert "loud_reply" not in labels("--reply", "--verified", "--engagement", "499")

@@ -655,3 +655,14 @@ def test_an_unset_token_is_one_problem_not_two() -> None:
     assert problems({"sources": [table]}, env={}) == [
         "sources[0].access_token: environment variable EARFUL_T_UNSET_TOKEN is not set"
     ]
+
+
+def test_a_list_name_no_rule_could_name_is_refused() -> None:
+    # author_in = "white glove" is itself a rule-file error: the list would do nothing
+    assert problems({"rules": {"lists": {"white glove": ["@big"]}}}) == [
+        'rules.lists: "white glove": a list name is letters, digits, "_", "-" or ".", '
+        'as rules name it (author_in = "white_glove")'
+    ]
+    assert problems({"rules": {"lists": {"white_glove": ["@big"]}}, "nope": 1})[0].startswith(
+        "nope:"
+    )

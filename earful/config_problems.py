@@ -8,7 +8,6 @@ May import: pydantic, earful.redaction, listener.base.
 
 from __future__ import annotations
 
-import difflib
 import re
 import types
 import typing
@@ -19,6 +18,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from earful.redaction import MIN_LENGTH as MIN_HIDDEN_LENGTH
 from listener.base import SourceSettings
+from rules.rulefile import did_you_mean
 
 Loc = tuple[Any, ...]  # a key path: ("sources", 0, "interval")
 
@@ -237,8 +237,7 @@ def _did_you_mean(model: type[BaseModel], loc: Loc) -> str:
         if isinstance(member, type) and issubclass(member, BaseModel)
         for name in member.model_fields
     ]
-    close = difflib.get_close_matches(loc[-1], known, n=1)
-    return f' (did you mean "{close[0]}"?)' if close else ""
+    return did_you_mean(loc[-1], known)
 
 
 def _with_input(message: str, error: Any, where: Loc) -> str:

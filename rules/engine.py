@@ -1122,13 +1122,14 @@ def _check_names(
                 if label not in labels:
                     problems.append(
                         f"{where}.when.{key}: no rule sets the label "
-                        f'"{label}"{did_you_mean(label, labels)}'
+                        f'"{label}"{did_you_mean(label, labels)} (rule "{rule.id}")'
                     )
         topic = rule.then.topic
         if topic and topic not in topics and (hint := did_you_mean(topic, topics, 0.8)):
             problems.append(
                 f'{where}.then.topic: no earlier rule has the topic "{topic}"{hint}; '
-                "a new topic is fine, but a misspelt one counts complaints apart"
+                "a new topic is fine, but a misspelt one counts complaints apart "
+                f'(rule "{rule.id}")'
             )
         if topic:
             topics.add(topic)

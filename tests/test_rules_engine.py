@@ -690,7 +690,7 @@ def test_a_label_no_rule_sets_is_an_error(tmp_path: Path, key: str) -> None:
     )
     assert message == (
         f'r1.toml: rules[0].when.{key}: no rule sets the label "churn_rsk" '
-        '(did you mean "churn_risk"?)'
+        '(did you mean "churn_risk"?) (rule "escalate")'
     )
 
 
@@ -713,7 +713,8 @@ def test_a_topic_a_letter_off_another_is_an_error_and_a_new_one_is_not(
     message = error(tmp_path, shipped, rule('any = ["hub"]', 'topic = "equipmnet"', "hub"))
     assert message == (
         'r1.toml: rules[0].then.topic: no earlier rule has the topic "equipmnet" (did you '
-        'mean "equipment"?); a new topic is fine, but a misspelt one counts complaints apart'
+        'mean "equipment"?); a new topic is fine, but a misspelt one counts complaints apart '
+        '(rule "hub")'
     )
     rs = load(tmp_path, shipped, rule('any = ["engineer"]', 'topic = "installation"', "install"))
     assert judge(post("engineer"), rs).topic == "installation"

@@ -14,7 +14,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -67,6 +67,20 @@ class Table:
     rows: tuple[Row, ...]
     skipped: int  # rows with no text or no label: not scored, but counted
     delimiter: str
+    # "--map praize": mappings no row of the file has, a typo a person should hear of
+    unused_maps: tuple[str, ...] = ()
+
+
+@dataclass
+class _Scan:
+    """What reading the file's rows found."""
+
+    rows: list[Row] = field(default_factory=list)
+    skipped: int = 0
+    bad_labels: Counter[str] = field(default_factory=Counter)
+    bad_topics: Counter[str] = field(default_factory=Counter)
+    labels_seen: set[str] = field(default_factory=set)  # casefolded, as --map keys are
+    causes_seen: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +223,7 @@ def read_table(
             text_i = _column(text_col, header, "--text-col", delimiter)
             label_i = _column(label_col, header, "--label-col", delimiter)
             topic_i = _column(topic_col, header, "--topic-col", delimiter) if topic_col else None
-            rows, skipped, bad_labels, bad_topics = _rows(
+            scan = _rows(
                 records,
                 (text_i, label_i, topic_i),
                 labels,
@@ -218,22 +232,21 @@ def read_table(
                 known_topics,
                 half,
             )
-            width = _first_width(file, delimiter) if not rows else 0
+            width = _first_width(file, delimiter) if not scan.rows else 0
         except csv.Error as exc:
             raise _csv_error(path, start_line[0], exc) from None
-    if half is not None:
-        rows = [r for r in rows if in_half(r, half)]
+    rows = [r for r in scan.rows if in_half(r, half)]
     problems = []
-    if bad_labels:
-        listed = _most_common(bad_labels)
+    if scan.bad_labels:
+        listed = _most_common(scan.bad_labels)
         problems.append(
             f"--sign-labels reads each label as a number, and these are not: {listed}"
             if sign_labels
             else f"labels with no class: {listed}; map each with --map "
             "LABEL=complaint|praise|neither"
         )
-    if bad_topics:
-        listed = _most_common(bad_topics)
+    if scan.bad_topics:
+        listed = _most_common(scan.bad_topics)
         known = ", ".join(sorted(known_topics))
         problems.append(
             f"topics Earful does not know: {listed}; map each with --topic-map CAUSE=TOPIC "
@@ -246,7 +259,9 @@ def read_table(
             f"{path}: no rows with both a text and a label (text from column {text_i + 1}, "
             f"label from column {label_i + 1}; the first line has {width} columns)"
         )
-    return Table(tuple(rows), skipped, delimiter)
+    unused = [f"--map {k}" for k in labels if k not in scan.labels_seen]
+    unused += [f"--topic-map {k}" for k in (topics or {}) if k not in scan.causes_seen]
+    return Table(tuple(rows), scan.skipped, delimiter, tuple(unused))
 
 
 def _text_head(path: Path) -> str:
@@ -356,38 +371,37 @@ def _rows(
     topics: Mapping[str, str],
     known_topics: Iterable[str],
     half: str | None,
-) -> tuple[list[Row], int, Counter[str], Counter[str]]:
+) -> _Scan:
     """The file's rows; `skipped` counts those of `half` only, the label and topic
     problems those of the whole file (a mapping is wrong whichever half it hits)."""
     text_i, label_i, topic_i = columns
     known = frozenset(known_topics)
-    rows: list[Row] = []
-    skipped = 0
-    bad_labels: Counter[str] = Counter()
-    bad_topics: Counter[str] = Counter()
+    scan = _Scan()
     # Blank lines are no rows: numbered, a file saved with \r\r\n line ends would put
     # every data row on an even number and `--half odd` would find none.
     records = (r for r in reader if any(cell.strip() for cell in r))
     for number, record in enumerate(records, 1):
         text, label = _cell(record, text_i), _cell(record, label_i).strip()
         if not text.strip() or not label:
-            skipped += _numbered_in_half(number, half)
+            scan.skipped += _numbered_in_half(number, half)
             continue
+        scan.labels_seen.add(label.casefold())
         gold = _gold(label, labels, sign_labels)
         if gold is None:
-            bad_labels[label] += 1
+            scan.bad_labels[label] += 1
             continue
         gold_topic = None
         if topic_i is not None:
             cause = _cell(record, topic_i).strip()
+            scan.causes_seen.add(cause)
             gold_topic = topics.get(cause, cause)
             if gold_topic in _NO_TOPIC:
                 gold_topic = None
             elif gold_topic not in known:
-                bad_topics[cause] += 1
+                scan.bad_topics[cause] += 1
                 continue
-        rows.append(Row(number, text, gold, gold_topic))
-    return rows, skipped, bad_labels, bad_topics
+        scan.rows.append(Row(number, text, gold, gold_topic))
+    return scan
 
 
 def _cell(record: Sequence[str], i: int) -> str:

@@ -604,3 +604,21 @@ def test_a_half_counts_only_its_own_skipped_rows(run_cli: Run, tmp_path: Path) -
     assert (odd["rows"], odd["skipped"]) == (2, 0)
     assert (even["rows"], even["skipped"]) == (1, 1)
     assert (whole["rows"], whole["skipped"]) == (3, 1)
+
+
+def test_a_mapping_no_row_has_is_noted_on_stderr(run_cli: Run, tmp_path: Path) -> None:
+    # "--map praize=praise" on a file labeled "praise": the mapping does nothing
+    path = tmp_path / "posts.csv"
+    path.write_text(
+        "text,label,cause\nstill down,complaint,Outage\nlove it,praise,\n", encoding="utf-8"
+    )
+    result = run_cli(
+        "eval", str(path), "--json", "--map", "praize=praise", "--topic-col", "cause",
+        "--topic-map", "Outage=outage,Outtage=outage",
+    )  # fmt: skip
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["rows"] == 2
+    assert result.stderr.splitlines() == [
+        "note: --map praize: no row of posts.csv has it (a typo?)",
+        "note: --topic-map Outtage: no row of posts.csv has it (a typo?)",
+    ]

@@ -201,7 +201,7 @@ class _TableSpec:
         from rules import topics_of
 
         try:
-            return ev.read_table(
+            table = ev.read_table(
                 self.file,
                 text_col=self.text_col,
                 label_col=self.label_col,
@@ -215,6 +215,10 @@ class _TableSpec:
             )
         except ev.EvalInputError as exc:
             raise BadConfig(str(exc)) from None
+        for unused in table.unused_maps:
+            # stderr: --json's output stays JSON
+            click.echo(f"note: {unused}: no row of {self.file.name} has it (a typo?)", err=True)
+        return table
 
 
 def _echo_errors(result: Any, show_errors: int) -> None:

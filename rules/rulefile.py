@@ -26,6 +26,7 @@ deployment ships "default" and adds its own file after it.
     ignore = 0
 
     [lexicon]                         # single word = valence (-4..4), added to VADER's lexicon
+                                      #   (an emoji, too: then read as itself, not its name)
     outage = -2.0
 
     [lists]                           # named lists for `author_in` and `mentions`: defined

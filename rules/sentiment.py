@@ -3,7 +3,8 @@
 VADER (vaderSentiment) scores English social-media text from a lexicon of word
 valences plus heuristics for negation, boosters, capitals, "but" and punctuation.
 A rule set's [lexicon] table adds or overrides single-word entries (complaint words
-VADER lacks, such as "outage"); everything else is VADER's: its lexicon, emoji
+VADER lacks, such as "outage"), and may give an emoji a valence of its own (read as
+itself instead of as VADER's description of it); everything else is VADER's: its lexicon, emoji
 table, booster and negation words, special cases and constants are read from the
 vaderSentiment package.
 
@@ -77,7 +78,10 @@ class Sentiment:
     def __init__(self, additions: Mapping[str, float] | None = None) -> None:
         stock = _stock()
         self._lexicon = {**stock.lexicon, **(additions or {})}
-        self._emojis = stock.emojis
+        # An emoji given a valence of its own is read as itself, not as the words
+        # VADER describes it with: "🔥" is praise in a post about a brand, "fire" is not.
+        own = {e: e for e in additions or {} if e in stock.emojis}
+        self._emojis = {**stock.emojis, **own} if own else stock.emojis
         self._emoji_chars = _emoji_chars()
 
     def knows(self, word: str) -> bool:

@@ -196,6 +196,14 @@ def test_an_angry_emoji_in_warm_thanks_leaves_it_praise(rules: Ruleset) -> None:
     assert judge(post(text), rules).disposition is GOOD
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["@AcmeHelp the new automations feature is lowkey fire 🔥", "@AcmeHelp 💯🔥", "acme 🎧🔥🔥🔥"],
+)
+def test_fire_and_hundred_emoji_are_hype_not_anger(rules: Ruleset, text: str) -> None:
+    assert judge(post(text), rules).disposition is GOOD
+
+
 def test_an_at_handle_is_a_name_not_a_word(rules: Ruleset) -> None:
     # VADER alone scores "@united" and "@happyhomes" as the words "united", "happyhomes".
     verdict = judge(post("@united flight 280"), rules)

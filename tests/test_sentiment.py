@@ -121,6 +121,15 @@ def test_lexicon_addition_overrides_vaders_own_entry() -> None:
     assert Sentiment({"lol": 0.0}).compound("lol") == 0.0
 
 
+def test_an_emoji_given_a_valence_is_read_as_itself(sentiment: Sentiment) -> None:
+    # VADER reads "🔥" as its name, "fire" (negative): hype read as anger
+    assert sentiment.compound("the new menu is 🔥") < 0
+    hype = Sentiment({"🔥": 2.0})
+    assert hype.compound("the new menu is 🔥") > 0.4
+    assert hype.compound("🔥🔥🔥") > hype.compound("🔥") > 0
+    assert hype.compound("the house is on fire") == sentiment.compound("the house is on fire")
+
+
 def test_lexicon_additions_stay_in_their_own_instance(sentiment: Sentiment) -> None:
     Sentiment({"outage": -2.0, "great": -3.0})
     assert "outage" not in base_lexicon()

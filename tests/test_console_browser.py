@@ -439,7 +439,8 @@ def test_case_escalate_then_resolve(open_as: OpenAs, db: Store) -> None:
     page.keyboard.press("s")  # asks first; the test's dialogs answer no
     wait_until(page, lambda: w.dialogs)
     expect(page.locator("#case-status")).to_have_text("escalated")
-    assert w.dialogs == [f"Resolve case {case_id}?"]
+    # the question names what resolving also does: the case's open tasks close
+    assert w.dialogs[0].startswith(f"Resolve case {case_id}?")
     assert db.case(case_id).status == "escalated"
     w.accept = True
     page.keyboard.press("s")
@@ -1266,3 +1267,90 @@ def test_no_page_shows_a_raw_timestamp(open_as: OpenAs, db: Store, config: Confi
         assert not w.errors
     finally:
         db.conn.execute("DELETE FROM source_health")  # the module's later tests see none
+
+
+# -- from a support agent's shift (helper walkthrough, 2026-12-02) --------------------
+
+
+def open_case_with_an_open_task(db: Store) -> tuple[int, int]:
+    """A pending reply whose open case has an open callback task."""
+    open_tasks = {c.case_id for c in db.callbacks("open", limit=1000)}
+    for reply_id in pending_replies(db):
+        case_id = db.reply(reply_id).case_id
+        if case_id in open_tasks and db.case(case_id).status == "open":
+            return reply_id, case_id
+    raise AssertionError("no pending reply in an open case with an open task")
+
+
+def test_resolving_says_it_closes_the_callback_task_and_the_note_is_not_reused(
+    open_as: OpenAs, db: Store
+) -> None:
+    reply_id, case_id = open_case_with_an_open_task(db)
+    w = open_as("alice")
+    page = w.go(f"/drafts/{reply_id}")
+    page.fill("#case-note", "a journalist is asking")
+    page.click("#escalate")
+    expect(page.locator("#case-status")).to_have_text("escalated")
+    # the note went with the escalation; the next action needs its own
+    expect(page.locator("#case-note")).to_have_value("")
+    expect(page.locator("#escalate")).to_be_disabled()
+    # the click asks, since it closes a promised call (the test's dialogs answer no)
+    page.click("#resolve")
+    wait_until(page, lambda: w.dialogs)
+    assert w.dialogs == [f"Resolve case {case_id}? Its open callback task is closed with it."]
+    assert db.case(case_id).status == "escalated"
+    w.accept = True
+    page.click("#resolve")
+    expect(page.locator("#case-status")).to_have_text("resolved")
+    expect(page.locator("#flash")).to_contain_text("Its open callback task is closed with it.")
+    expect(page.locator("[data-callback] button.callback-done")).to_have_count(0)
+    expect(page.locator("#resolve")).to_be_disabled()
+    lines = page.locator("#history li").all_inner_texts()
+    resolved = [line for line in lines if "case resolve" in line]
+    assert resolved and not resolved[0].endswith("a journalist is asking")
+    # one timeline, oldest first: the escalation comes before the resolution
+    escalated = next(i for i, line in enumerate(lines) if "case escalate" in line)
+    assert escalated < lines.index(resolved[0])
+    assert not w.errors
+
+
+def test_someone_elses_decision_shows_as_the_server_has_it(open_as: OpenAs, db: Store) -> None:
+    reply_id = pending_replies(db)[5]
+    first, second = open_as("alice"), open_as("bob")
+    first.go(f"/drafts/{reply_id}")
+    page = second.go(f"/drafts/{reply_id}")
+    first.page.click("#approve")
+    expect(first.page.locator("#reply-status")).to_have_text("approved")
+    page.fill("#reject-reason", "duplicate")
+    page.click("#reject")
+    expect(page.locator("#flash")).to_contain_text("already approved by alice")
+    expect(page.locator("#reply-status")).to_have_text("approved")
+    expect(page.locator("#decided")).to_contain_text("decided by alice")
+
+
+def test_an_unsaved_edit_outlives_the_session(open_as: OpenAs, db: Store) -> None:
+    reply_id = pending_replies(db)[6]
+    w = open_as("alice")
+    page = w.go(f"/drafts/{reply_id}")
+    page.keyboard.press("e")
+    page.keyboard.type(" Kept across the login.")
+    edited = page.locator("#draft-body").input_value()
+    # logged out in another tab: this tab's approval is refused, and says the edit is kept
+    other = w.context.new_page()
+    other.goto(w.base_url + "/queue")
+    other.click("header .who button")
+    expect(other).to_have_url(re.compile(r"/login$"))
+    page.click("#approve")
+    expect(page.locator("#flash")).to_contain_text("Your edit is kept in this tab")
+    assert db.reply(reply_id).status == "pending"
+    w.accept = True  # the browser's leave prompt: yes
+    w.login("alice")
+    page = w.go(f"/drafts/{reply_id}")
+    expect(page.locator("#draft-body")).to_have_value(edited)
+    expect(page.locator("#flash")).to_contain_text("Your unsaved edit is back in the editor")
+    page.click("#approve")
+    expect(page.locator("#reply-status")).to_have_text("approved")
+    assert db.reply(reply_id).body == edited.strip()
+    # decided: nothing is put back any more
+    page = w.go(f"/drafts/{reply_id}")
+    expect(page.locator("#flash")).not_to_contain_text("back in the editor")

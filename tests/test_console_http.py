@@ -335,6 +335,29 @@ async def test_next_and_previous_keep_to_the_queue_the_agent_chose(
     assert (await rejected.json())["next"] == 2
     approved = await post(client, "/api/drafts/4/approve", csrf)
     assert (await approved.json())["next"] == 2  # the whole queue: 2 is next after 4
+    # after the queue's last draft, j goes to the nearest still above it, not nowhere
+    order = [r["id"] for r in (await (await client.get("/api/queue")).json())["items"]]
+    assert len(order) >= 2
+    last = await post(client, f"/api/drafts/{order[-1]}/approve", csrf)
+    assert (await last.json())["next"] == order[-2]
+
+
+async def test_a_filter_the_queue_does_not_know_is_an_error_not_an_empty_queue(
+    client: Client,
+) -> None:
+    # an old bookmark's platform=twitter showed "Nothing here" while drafts waited
+    await login(client, "alice")
+    for query, said in (
+        ("platform=twitter", 'no platform "twitter": the platforms are '),
+        ("disposition=complaint", 'no disposition "complaint": the dispositions are '),
+        ("topic=Billing", 'no topic "Billing": the topics are '),
+        ("segment=VIP", 'no segment "VIP": the segments are '),
+    ):
+        page = await client.get(f"/queue?{query}")
+        assert page.status == 400, query
+        assert said in html.unescape(await page.text()), query
+        assert (await client.get(f"/api/queue?{query}")).status == 400, query
+    assert (await client.get("/queue?platform=x&topic=billing&disposition=question")).status == 200
 
 
 async def test_bad_requests_get_clear_errors(client: Client, store: Store) -> None:

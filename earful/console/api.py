@@ -133,8 +133,10 @@ async def counts(request: web.Request) -> web.StreamResponse:
 
 
 async def _next_after(request: web.Request, reply: Any, flt: QueueFilter) -> int | None:
-    """The next draft in the queue the page came from (its filter is in the query)."""
-    return (await db(request, queries.neighbours, reply, flt)).next
+    """The next draft in the queue the page came from (its filter is in the query);
+    after its last one, the nearest still above it: None only when none is left."""
+    around = await db(request, queries.neighbours, reply, flt)
+    return around.next or around.previous
 
 
 def _as_shown(body: str) -> str:

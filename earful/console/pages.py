@@ -203,6 +203,21 @@ def queue_filter(request: web.Request) -> QueueFilter:
         # no search box can type one: a crafted address (other control characters
         # are searched as spaces, see storage.store.search_words)
         raise web.HTTPBadRequest(text="a search cannot hold a NUL character (U+0000)")
+    settings = request.app[SETTINGS]
+    choices = {
+        "platform": settings.platforms,
+        "disposition": tuple(d.value for d in Disposition),
+        "topic": settings.topics,
+        "segment": settings.segments,
+    }
+    for key, known in choices.items():
+        # an old bookmark's "platform=twitter" showed an empty queue, "all clear",
+        # while drafts waited
+        given = q.get(key)
+        if given and given not in known:
+            raise web.HTTPBadRequest(
+                text=f'no {key} "{given}": the {key}s are {", ".join(known) or "(none)"}'
+            )
     return QueueFilter(
         status=None if status == "all" else status,
         platform=q.get("platform") or None,
@@ -301,10 +316,21 @@ async def draft_page(request: web.Request) -> web.StreamResponse:
             ],
             "liked": detail.reply.kind == "thanks"
             and detail.reply.platform in request.app[SETTINGS].thanks_liked,
-            "case_history": (
-                await db(request, lambda s: s.audit_log(limit=50, subject=f"case:{detail.case.id}"))
-                if detail.case
-                else []
+            # the draft's and the case's entries as one timeline, oldest first (audit
+            # ids grow with time): two lists in two orders read as one muddle
+            "history": sorted(
+                [
+                    *detail.history,
+                    *(
+                        await db(
+                            request,
+                            lambda s: s.audit_log(limit=50, subject=f"case:{detail.case.id}"),
+                        )
+                        if detail.case
+                        else []
+                    ),
+                ],
+                key=lambda h: h.id,
             ),
         },
     )

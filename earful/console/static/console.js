@@ -445,7 +445,45 @@
       window.clearTimeout(pending);
       pending = window.setTimeout(count, 150);
     }
+    // An edit not yet saved outlives the session (a logout in another tab, an
+    // expiry): this tab keeps it until it is saved or decided, and puts it back when
+    // the draft is opened again after logging in, if the saved text is unchanged.
+    const keptKey = "earful-edit-" + replyId;
+    function keep() {
+      try {
+        if (editor.value !== editor.dataset.original) {
+          sessionStorage.setItem(keptKey, JSON.stringify({ body: editor.value, original: editor.dataset.original }));
+        } else sessionStorage.removeItem(keptKey);
+      } catch (e) {
+        // storage switched off: the browser's leave prompt still guards the edit
+      }
+    }
+    function forget() {
+      try {
+        sessionStorage.removeItem(keptKey);
+      } catch (e) {
+        // as above
+      }
+    }
+    function putBack() {
+      let kept = null;
+      try {
+        kept = JSON.parse(sessionStorage.getItem(keptKey) || "null");
+      } catch (e) {
+        kept = null;
+      }
+      if (!kept || editor.readOnly || !decidable()) return forget();
+      if (kept.original !== editor.dataset.original) {
+        flash("Your unsaved edit from before is not put back: the saved text changed meanwhile. It was: " + kept.body, "error");
+        return forget();
+      }
+      editor.value = kept.body;
+      flash("Your unsaved edit is back in the editor (the session had ended): read it, then decide.", "info");
+      return undefined;
+    }
     if (editor) {
+      putBack();
+      editor.addEventListener("input", keep);
       editor.addEventListener("input", recount);
       editor.addEventListener("keydown", (event) => {
         if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
@@ -503,13 +541,14 @@
         ]);
         setCounts(counts);
         if (kase) showCase(kase.case);
-        const lines = []; // [when, what]
-        if (draft) draft.history.forEach((h) => lines.push([h.at, h.actor + " · " + h.action]));
-        if (kase) kase.history.forEach((h) => lines.push([h.at, h.actor + " · case " + h.action + said(h.detail)]));
+        const lines = []; // [audit id, when, what]: one timeline, oldest first
+        if (draft) draft.history.forEach((h) => lines.push([h.id, h.at, h.actor + " · " + h.action]));
+        if (kase) kase.history.forEach((h) => lines.push([h.id, h.at, h.actor + " · case " + h.action + said(h.detail)]));
+        lines.sort((a, b) => a[0] - b[0]);
         const list = document.getElementById("history");
         if (list && lines.length) {
           list.replaceChildren(
-            ...lines.map(([at, what]) => {
+            ...lines.map(([, at, what]) => {
               const item = document.createElement("li");
               item.append(timeElement(at), " · " + what);
               return item;
@@ -522,6 +561,7 @@
     }
 
     function decided(reply) {
+      forget();
       document.getElementById("reply-status").textContent = reply.status;
       head.dataset.status = reply.status;
       document
@@ -547,8 +587,19 @@
       return reply;
     }
 
+    // After a decision: where j goes, or that this queue is done.
+    const whatNext = () =>
+      head.dataset.next ? " Press j for the next draft." : " Nothing else is pending in this queue: u goes back to it.";
+
     function failed(error) {
-      flash(error.message, "error");
+      const lost = (error.status === 401 || error.status === 403) && editor && editor.value !== editor.dataset.original;
+      // the session ended: the edit is kept in this tab (keep) for when they are back
+      flash(error.message + (lost ? ". Your edit is kept in this tab: it comes back when you reopen this draft here (log in first if asked)." : ""), "error");
+      const reply = error.status === 409 && error.data ? error.data.reply : null;
+      if (reply && reply.decided_by && !decidableStatus(reply.status)) {
+        decided(reply); // someone else's decision, shown as the server has it
+        return;
+      }
       if (error.status === 409) {
         head.dataset.status = "decided elsewhere";
         document.querySelectorAll("#actions button, #actions input").forEach((el) => {
@@ -593,9 +644,9 @@
           const data = await api("POST", "/api/drafts/" + replyId + "/approve" + location.search, payload);
           head.dataset.status = data.reply.status;
           decided(data.reply);
+          head.dataset.next = data.next || "";
           if (data.note) flash("Approved" + (edited ? " with your edit" : "") + ", but " + data.note + ".", "error");
-          else flash("Approved" + (edited ? " with your edit" : "") + ". Press j for the next draft.", "ok");
-          if (data.next) head.dataset.next = data.next;
+          else flash("Approved" + (edited ? " with your edit" : "") + "." + whatNext(), "ok");
         } catch (e) {
           if (editedMeanwhile(e)) return;
           const own = mine(e, false);
@@ -614,6 +665,7 @@
         try {
           const data = await api("POST", "/api/drafts/" + replyId + "/edit", { body: editor.value, shown: shown() });
           editor.dataset.original = data.reply.body;
+          forget();
           document.getElementById("their-edit").hidden = true;
           flash("Edit saved; the draft is still pending.", "ok");
           refresh();
@@ -645,9 +697,9 @@
             : data.kept_tasks.length
               ? " Its callback task stays open: a later complaint in the case needs it."
               : "";
-          flash("Rejected." + closed + " Press j for the next draft, or Reopen to undo.", "ok");
+          head.dataset.next = data.next || "";
+          flash("Rejected." + closed + whatNext() + " Reopen undoes it.", "ok");
           document.getElementById("reopen-row").hidden = false;
-          if (data.next) head.dataset.next = data.next;
         } catch (e) {
           const own = mine(e, true);
           if (own) {
@@ -676,9 +728,13 @@
       });
     }
 
-    // The case's status and assignee as the server has them.
+    // The case's status and assignee as the server has them; what can still be done.
     function showCase(kase) {
       document.getElementById("case-status").textContent = kase.status;
+      const escalateButton = document.getElementById("escalate");
+      if (escalateButton) escalateButton.disabled = kase.status !== "open";
+      const resolveButton = document.getElementById("resolve");
+      if (resolveButton) resolveButton.disabled = kase.status === "resolved";
       const shown = document.getElementById("case-assignee");
       shown.textContent = kase.assignee || "nobody";
       shown.dataset.assignee = kase.assignee || "";
@@ -701,12 +757,15 @@
       return caseAction("assign", { assignee: who, was: was }, message);
     }
 
-    function caseAction(action, payload, message) {
+    function caseAction(action, payload, message, then) {
       if (!caseId) return undefined;
       return once(async () => {
         try {
           const data = await api("POST", "/api/cases/" + caseId + "/" + action, payload);
           showCase(data.case);
+          // the note went with this change; the next one needs its own
+          if ("note" in payload && caseNote) caseNote.value = "";
+          if (then) then();
           flash(message, "ok");
           refresh();
         } catch (e) {
@@ -758,10 +817,32 @@
     const caseNote = document.getElementById("case-note");
     const noted = () => ({ note: caseNote && caseNote.value.trim() ? caseNote.value.trim() : null });
     const escalate = () => caseAction("escalate", noted(), "Escalated; senior staff are alerted.");
-    const resolve = () => caseAction("resolve", noted(), "Resolved.");
+    // Resolving closes the case's open callback tasks (nobody works them twice): it
+    // asks first, says so, and the Callbacks list shows them done.
+    const openTasks = () => Array.from(document.querySelectorAll("[data-callback] button.callback-done"));
+    const tasksNote = (n) =>
+      n === 0 ? "" : n === 1 ? " Its open callback task is closed with it." : " Its " + n + " open callback tasks are closed with it.";
+    const resolve = () => {
+      const open = openTasks();
+      return caseAction("resolve", noted(), "Resolved." + tasksNote(open.length), () => {
+        open.forEach((button) => {
+          const status = button.closest("[data-callback]").querySelector(".status");
+          if (status) status.textContent = "done";
+          button.remove();
+        });
+      });
+    };
+    const label = "case " + caseId;
+    const askEscalate = () => {
+      if (window.confirm("Escalate " + label + "?")) escalate();
+    };
+    const askResolve = () => {
+      if (window.confirm("Resolve " + label + "?" + tasksNote(openTasks().length))) resolve();
+    };
     on("assign-me", assignMe);
+    // a click is a deliberate act, unless it also closes a customer's callback task
     on("escalate", escalate);
-    on("resolve", resolve);
+    on("resolve", () => (openTasks().length ? askResolve() : resolve()));
 
     // An edit not saved is not lost silently: leaving asks first (the keys
     // below, and the browser's own prompt for links, reloads and closing).
@@ -784,11 +865,12 @@
     };
 
     const decider = document.getElementById("actions") !== null;
-    const go = (id) => {
+    const go = (id, which) => {
       if (id) leave("/drafts/" + id + location.search);  // the same queue's filter
+      else flash("No " + which + " draft in this queue: u goes back to it.", "info");
     };
-    keys.j = () => go(head.dataset.next);
-    keys.k = () => go(head.dataset.prev);
+    keys.j = () => go(head.dataset.next, "next");
+    keys.k = () => go(head.dataset.prev, "previous");
     keys.u = () => leave("/queue" + location.search);
     if (decider) {
       keys.a = approve;
@@ -799,14 +881,15 @@
       keys.r = reject;
     }
     if (document.getElementById("case-actions")) {
-      const label = "case " + caseId;
       keys.m = assignMe;
-      // one key press is easy to make by mistake: these ask first
+      // one key press or click is easy to make by mistake: these ask first
       keys.x = () => {
-        if (window.confirm("Escalate " + label + "?")) escalate();
+        const button = document.getElementById("escalate");
+        if (button && !button.disabled) askEscalate();
       };
       keys.s = () => {
-        if (window.confirm("Resolve " + label + "?")) resolve();
+        const button = document.getElementById("resolve");
+        if (button && !button.disabled) askResolve();
       };
     }
   }

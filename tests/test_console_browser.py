@@ -1277,7 +1277,7 @@ def open_case_with_an_open_task(db: Store) -> tuple[int, int]:
     open_tasks = {c.case_id for c in db.callbacks("open", limit=1000)}
     for reply_id in pending_replies(db):
         case_id = db.reply(reply_id).case_id
-        if case_id in open_tasks and db.case(case_id).status == "open":
+        if case_id is not None and case_id in open_tasks and db.case(case_id).status == "open":
             return reply_id, case_id
     raise AssertionError("no pending reply in an open case with an open task")
 

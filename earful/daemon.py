@@ -686,9 +686,9 @@ class Daemon:
             log.info("earful running: sources %s; publish mode %s", names, self.config.publish.mode)
             if not self.runners:
                 log.warning(
-                    "no sources to poll: add a [[sources]] table to %s (config.example.toml, "
-                    "in Earful's source, shows one for each type); the console and the "
-                    "publisher run meanwhile",
+                    "no sources to poll: add a [[sources]] table to %s (`earful init "
+                    "--example FILE` writes config.example.toml: one of each type); the "
+                    "console and the publisher run meanwhile",
                     self.config.path,
                 )
             escalation = self.config.escalation

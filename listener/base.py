@@ -160,6 +160,8 @@ def _spelled(seconds: float) -> str:
 
 
 def _at_least(minimum: float) -> BeforeValidator:
+    # A one-argument function: pydantic before 2.8 passes its ValidationInfo as the
+    # second positional argument of a validator that takes two (it became `minimum`).
     def parse(value: Any) -> float:
         return parse_duration(value, minimum)
 
@@ -167,7 +169,7 @@ def _at_least(minimum: float) -> BeforeValidator:
 
 
 # Durations, by what too short a one would do.
-Duration = Annotated[float, BeforeValidator(parse_duration)]  # nothing worse than waste
+Duration = Annotated[float, _at_least(0.0)]  # nothing worse than waste
 # How often a loop over local things runs (the store, a replay file): a tighter loop
 # only burns CPU, and tests and the demo tick fast.
 TickDuration = Annotated[float, _at_least(0.01)]

@@ -88,6 +88,17 @@ def test_init_writes_a_starter_config_that_loads(tmp_path: Path) -> None:
     assert config.brand.name and config.publish.mode == "dry-run"
 
 
+def test_init_example_writes_the_full_reference_from_the_package(tmp_path: Path) -> None:
+    # an install from a wheel has no source tree: the reference comes with the package
+    path = tmp_path / "example.toml"
+    result = earful("init", "--example", str(path))
+    assert result.exit_code == 0, result.output
+    written = path.read_text(encoding="utf-8")
+    repo = Path(__file__).resolve().parents[1]
+    assert written == (repo / "config.example.toml").read_text(encoding="utf-8")
+    assert "[[sources]]" in written and "[escalation]" in written
+
+
 def test_init_never_overwrites_without_force(tmp_path: Path) -> None:
     path = tmp_path / "earful.toml"
     path.write_text("# mine\n", encoding="utf-8")

@@ -269,8 +269,10 @@ def test_the_starter_points_to_documentation_that_comes_with_earful() -> None:
 
     starter = files("earful").joinpath("starter.toml").read_text(encoding="utf-8")
     header = starter.split("\n\n", 1)[0]
-    # config.example.toml is not installed with the package: say where it is
-    assert "README.md" in header and "not installed" in header
+    # config.example.toml comes with the package: say how to get it
+    assert "earful init --example" in header
+    example = files("earful").joinpath("config.example.toml").read_text(encoding="utf-8")
+    assert example.startswith("# earful.toml: every key and what it does.")
 
 
 def test_a_template_saved_with_a_byte_order_mark_renders_without_it(tmp_path: Path) -> None:

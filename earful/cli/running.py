@@ -38,10 +38,15 @@ from storage.store import NotFound
 @cli.command()
 @click.argument("where", metavar="[PATH]", type=click.Path(), default="earful.toml")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.option(
+    "--example",
+    is_flag=True,
+    help="Write config.example.toml instead: every key, each source type, commented.",
+)
 @handles_errors
-def init(where: str, force: bool) -> None:
+def init(where: str, force: bool, example: bool) -> None:
     """Write a starter config to PATH (default ./earful.toml; a folder, or a name
-    ending in /, gets earful.toml in it)."""
+    ending in /, gets earful.toml in it). With --example, the full reference."""
     path = Path(where)  # `where` as typed: Path() would drop a trailing /
     if path.is_dir() or where.endswith(("/", os.sep)):
         path = path / "earful.toml"
@@ -55,7 +60,8 @@ def init(where: str, force: bool) -> None:
         raise BadConfig(f"{path} is not a config file (it is not text); not overwriting it")
     from importlib.resources import files
 
-    starter = files("earful").joinpath("starter.toml").read_text(encoding="utf-8")
+    name = "config.example.toml" if example else "starter.toml"
+    starter = files("earful").joinpath(name).read_text(encoding="utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(starter, encoding="utf-8")
     click.echo(f"wrote {path}: set [brand], add [[sources]], then `earful run -c {path}`")
@@ -104,7 +110,7 @@ def poll(config_file: Path | None, as_json: bool, source_name: str | None, max_p
     if not config.sources:
         raise BadConfig(
             f"{config.path}: no [[sources]] to poll; add a [[sources]] table "
-            "(config.example.toml, in Earful's source, shows one for each type)"
+            "(`earful init --example FILE` writes config.example.toml: one of each type)"
         )
     _check_writable(config)
     _setup_logging(config, "warning" if as_json else None)
@@ -354,7 +360,7 @@ def _demo(
     if replaced and not as_json:
         click.echo(
             "Started afresh: the last demo's posts and decisions were deleted "
-            "(`earful demo --keep` or `make demo KEEP=1` continues the last demo).",
+            "(`earful demo --keep` continues the last demo; in a checkout, `make demo KEEP=1`).",
             err=True,
         )
     _check_writable(config, lock=not once)  # --once holds no daemon lock

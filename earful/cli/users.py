@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import getpass
 import sys
+import warnings
 from pathlib import Path
 
 import click
@@ -33,7 +35,11 @@ def _read_password(from_stdin: bool) -> str:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         try:
-            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+            with warnings.catch_warnings():
+                # from a pipe, getpass warns that it cannot hide what is typed (with
+                # its own file's path): nothing is typed there to hide
+                warnings.simplefilter("ignore", getpass.GetPassWarning)
+                password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
         except click.Abort:  # stdin ended: a script, or </dev/null
             raise click.UsageError(
                 "no password was typed; a script can pipe it in with --password-stdin"

@@ -127,8 +127,11 @@ LIMITS: dict[str, tuple[int, Callable[[str], int], str]] = {
 BLUESKY_BYTES = 3000
 
 # Control characters but newline and tab (a pasted terminal escape would be posted
-# invisibly), and lone surrogates (no UTF-8 can carry them; the platform refuses).
-_UNPOSTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+# invisibly), lone surrogates (no UTF-8 can carry them; the platform refuses), and
+# the bidi overrides U+202D/U+202E: pasted from a post, they make the brand's reply
+# read otherwise than it shows in the editor ("evil" shown as "live"). Marks and
+# isolates, which right-to-left writing uses, are fine.
+_UNPOSTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u202d\u202e]")
 
 
 def as_posted(platform: str, body: str, author: str | None) -> str:
@@ -161,10 +164,16 @@ def reply_problem(platform: str, body: str, author: str | None = None) -> str | 
         return "the reply is empty" if not body.strip() else "the reply shows nothing"
     bad = _UNPOSTABLE.search(body)
     if bad is not None:
-        what = "a lone surrogate" if "\ud800" <= bad.group() <= "\udfff" else "a control character"
+        ch = bad.group()
+        what = (
+            "a lone surrogate"
+            if "\ud800" <= ch <= "\udfff"
+            else "a direction override, which shows text reversed"
+            if ch in "\u202d\u202e"
+            else "a control character"
+        )
         return (
-            f"the reply holds {what} (U+{ord(bad.group()):04X}) at character "
-            f"{bad.start() + 1}; take it out"
+            f"the reply holds {what} (U+{ord(ch):04X}) at character {bad.start() + 1}; take it out"
         )
     if platform in READ_ONLY_PLATFORMS:
         return f"{platform} is read-only: Earful cannot post there; use the callback task"

@@ -358,6 +358,10 @@ async def test_a_filter_the_queue_does_not_know_is_an_error_not_an_empty_queue(
         assert said in html.unescape(await page.text()), query
         assert (await client.get(f"/api/queue?{query}")).status == 400, query
     assert (await client.get("/queue?platform=x&topic=billing&disposition=question")).status == 200
+    # an empty search says what search reads, and which filters are still on
+    empty = html.unescape(await (await client.get("/queue?q=sarcastic_sid&platform=x")).text())
+    assert "search reads what posts say, not who wrote them" in empty
+    assert "with x still chosen above" in empty
 
 
 async def test_bad_requests_get_clear_errors(client: Client, store: Store) -> None:

@@ -156,7 +156,7 @@ def test_search_and_callbacks_show_hostile_text_safely(config: Path) -> None:
 
 def test_an_edit_with_characters_no_platform_should_get_is_refused(config: Path) -> None:
     _, _, reply = stored(config)["html"]
-    for char in ("\x00", "\x1b", "\x9b", "\ud800"):
+    for char in ("\x00", "\x1b", "\x9b", "\ud800", "\u202e"):
         edit = f"Sorry!{char}[31m we will call"
         result = CliRunner().invoke(
             cli, ["queue", "approve", str(reply.id), "--edit", edit, "-c", str(config)]
@@ -171,7 +171,8 @@ def test_approving_a_hostile_edit_keeps_it_exact(tmp_path: Path) -> None:
     # its own database: the shared one's "html" draft must stay pending for the others
     config = polled(tmp_path)
     _, _, reply = stored(config)["html"]
-    edit = "Sorry! <script>x</script> \u202e\u2066 👍🏽\nline two\ttab"
+    # bidi marks and isolates pass (right-to-left writing uses them); overrides do not
+    edit = "Sorry! <script>x</script> \u200f\u2066 👍🏽\u2069\nline two\ttab"
     run(config, "queue", "approve", str(reply.id), "--edit", edit, "--as", "alice")
     with Store.open(load_config(config).db_path) as store:
         assert store.reply(reply.id).body == edit

@@ -291,6 +291,14 @@ def test_a_missing_template_folder_is_an_error(tmp_path: Path) -> None:
         ("x", "\u2764\ufe0f", None),  # a heart shows
         ("x", "\u200bok", None),
         ("rss", "hi", "rss is read-only: Earful cannot post there; use the callback task"),
+        # an override pasted from a post shows "evil" as "live" in the editor
+        (
+            "x",
+            "so sorry \u202elive\u202c",
+            "the reply holds a direction override, which shows text reversed (U+202E) at "
+            "character 10; take it out",
+        ),
+        ("x", "\u05e9\u05dc\u05d5\u05dd \u200f\u2067ok\u2069", None),  # marks, isolates: RTL text
     ],
 )
 def test_reply_limits_per_platform(platform: str, body: str, problem: str | None) -> None:

@@ -696,7 +696,9 @@
             ? " Its callback task is closed."
             : data.kept_tasks.length
               ? " Its callback task stays open: a later complaint in the case needs it."
-              : "";
+              : closeTask
+                ? " Its callback task stays open: the call is still to be made."
+                : "";
           head.dataset.next = data.next || "";
           flash("Rejected." + closed + whatNext() + " Reopen undoes it.", "ok");
           document.getElementById("reopen-row").hidden = false;

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, overload
+from urllib.parse import quote
 
 
 def database_files(path: Path) -> tuple[Path, Path, Path]:
@@ -26,6 +27,19 @@ def orphaned_log(path: Path) -> Path | None:
     if db.exists() or not wal.exists() or wal.stat().st_size == 0:
         return None
     return wal
+
+
+def stored_version(path: Path) -> int | None:
+    """The schema version of the database at `path` (its user_version), read without
+    opening it for writing or upgrading it; None when there is no file. Raises
+    sqlite3.DatabaseError for a file that is not an SQLite database."""
+    if not path.exists():
+        return None
+    conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True)
+    try:
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
+    finally:
+        conn.close()
 
 
 def write_problem(path: Path, *, beside: Iterable[Path] = ()) -> str | None:

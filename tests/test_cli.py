@@ -26,6 +26,7 @@ from replayfiles import PRAISE, QUESTION, write_config, x_post
 from earful import locks
 from earful.cli import cli
 from earful.config import load_config
+from storage.schema import SCHEMA_VERSION
 from storage.store import MAX_SEARCH, Store
 
 OUTAGE = "app down again? can't log in"
@@ -1243,3 +1244,52 @@ def test_the_installed_command_exits_0_1_and_2(world: World, tmp_path: Path) -> 
     refused = run("run", "-c", str(bad))
     assert refused.returncode == 2
     assert f"earful: {bad}: sources[0].interval: expected a duration" in refused.stderr
+
+
+# -- check ---------------------------------------------------------------------------
+
+
+def test_check_says_what_run_would_start_with_and_writes_nothing(tmp_path: Path) -> None:
+    config = write_config(tmp_path, POSTS)
+    result = earful("check", "-c", str(config))
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == f"{config}: ready to run"
+    assert "  sources: replayed (replay, every 1m 0s)" in lines
+    assert any(
+        line.startswith("  rules: default: ") and "examples holding" in line for line in lines
+    )
+    assert "  publish: dry-run (approved replies are marked sent, not posted)" in lines
+    assert any("none yet (the first start makes it)" in line for line in lines)
+    assert not (tmp_path / "earful.db").exists()  # checked, not made
+    report = json.loads(earful("check", "-c", str(config), "--json").stdout)
+    assert report["database"] == {"path": str(tmp_path / "earful.db"), "version": None,
+                                  "current": SCHEMA_VERSION}  # fmt: skip
+    assert report["sources"]["list"] == [{"name": "replayed", "type": "replay", "interval": 60.0}]
+
+
+def test_check_refuses_what_run_would_refuse(tmp_path: Path) -> None:
+    # a ${VAR} the daemon needs and the environment lacks: a config mistake, exit 2
+    config = write_config(
+        tmp_path, POSTS, extra='\n[escalation]\nwebhook_url = "${EARFUL_TEST_HOOK}"\n'
+    )
+    unset = earful("check", "-c", str(config), env={"EARFUL_TEST_HOOK": ""})
+    assert unset.exit_code == 2 and "EARFUL_TEST_HOOK" in unset.output
+    # a database from a newer Earful: exit 1, naming both versions
+    config = write_config(tmp_path, POSTS)
+    with sqlite3.connect(tmp_path / "earful.db") as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    newer = earful("check", "-c", str(config))
+    assert newer.exit_code == 1
+    assert f"schema version {SCHEMA_VERSION + 1}, from a newer Earful" in newer.output
+    (tmp_path / "earful.db").write_bytes(b"not a database at all, just words" * 100)
+    garbage = earful("check", "-c", str(config))
+    assert garbage.exit_code == 1 and "is not a database Earful can use" in garbage.output
+
+
+def test_check_names_an_old_database_to_be_upgraded(world: World) -> None:
+    with sqlite3.connect(load_config(world.config).db_path) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+    result = world.run("check")
+    assert result.exit_code == 0, result.output
+    assert f"schema version {SCHEMA_VERSION - 1}, upgraded to {SCHEMA_VERSION}" in result.output

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import codecs
 import os
+import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -81,6 +83,113 @@ def _is_text(path: Path) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+# -- check ----------------------------------------------------------------------
+
+
+@cli.command()
+@config_option
+@json_option
+@handles_errors
+def check(config_file: Path | None, as_json: bool) -> None:
+    """Check a config as `earful run` would start with it, without starting: every
+    key, the ${VAR}s the daemon needs, the rules (and their examples), templates and
+    model, and the database's folder and file. Nothing is fetched or written."""
+    from earful.pipeline import build_stages
+
+    config = _load(config_file, credentials=CREDENTIAL_SECTIONS)
+    stages = build_stages(config)
+    _check_writable(config)  # no lock: a running daemon holds it
+    report = _check_report(config, stages.ruleset, _database_state(config))
+    if as_json:  # the figures; `said` is the text report's wording
+        click.echo(to_json({k: _unsaid(v) for k, v in report.items()}))
+        return
+    click.echo(f"{config.path}: ready to run")
+    for key, value in report.items():
+        if key != "config":
+            click.echo(f"  {key}: {value if isinstance(value, str) else value['said']}")
+
+
+def _unsaid(value: Any) -> Any:
+    return {k: v for k, v in value.items() if k != "said"} if isinstance(value, dict) else value
+
+
+def _database_state(config: Config) -> dict[str, Any]:
+    """What the database file says: there or not, its schema version against this
+    Earful's. Read-only; the same refusals as the daemon's start-up."""
+    from storage.db import orphaned_log, stored_version
+    from storage.schema import SCHEMA_VERSION
+
+    db = config.db_path
+    wal = orphaned_log(db)
+    if wal is not None:
+        raise Failure(
+            f"the database {db} is gone but its write-ahead log {wal.name} is still there: "
+            "it was deleted or moved while in use; put it back (see docs/operating.md)"
+        )
+    try:
+        version = stored_version(db)
+    except sqlite3.DatabaseError as exc:
+        raise Failure(f"{db} (storage.path) is not a database Earful can use: {exc}") from None
+    if version is not None and version > SCHEMA_VERSION:
+        raise Failure(
+            f"{db} is at schema version {version}, from a newer Earful (this one knows "
+            f"{SCHEMA_VERSION}): upgrade Earful, or restore a backup made by this version"
+        )
+    said = (
+        f"{db}: none yet (the first start makes it)"
+        if version is None
+        else f"{db}: schema version {version}"
+        + (
+            ""
+            if version == SCHEMA_VERSION
+            else f", upgraded to {SCHEMA_VERSION} at the next start (back up first)"
+        )
+    )
+    return {"path": str(db), "version": version, "current": SCHEMA_VERSION, "said": said}
+
+
+def _check_report(config: Config, ruleset: Any, database: dict[str, Any]) -> dict[str, Any]:
+    """What `earful run` would start with, section by section; each entry's `said`
+    (or the entry itself, a string) is its line in the text report."""
+    from earful.sources import posting_platforms
+
+    sources = [{"name": s.name, "type": s.type, "interval": s.interval} for s in config.sources]
+    polled = ", ".join(f"{s.name} ({s.type}, every {duration(s.interval)})" for s in config.sources)
+    posting = sorted(posting_platforms(list(config.sources)))
+    if config.publish.mode == "live":
+        publishing = f"live: posts to {', '.join(posting) or 'no platform (no credentials)'}"
+    else:
+        publishing = "dry-run (approved replies are marked sent, not posted)"
+    rules = f"{', '.join(ruleset.names)}: {counted(len(ruleset.rules), 'rule')}, "
+    rules += f"{counted(len(ruleset.examples), 'example')} holding"
+    if config.rules.model:
+        rules += f"; model {config.rules.model}"
+    webhook = config.escalation.webhook_url
+    return {
+        "config": str(config.path),
+        "brand": config.brand.name,
+        "sources": {"list": sources, "said": polled or "none: nothing is polled"},
+        "rules": {
+            "files": list(ruleset.files),
+            "rules": len(ruleset.rules),
+            "examples": len(ruleset.examples),
+            "said": rules,
+        },
+        "templates": config.responders.templates or "shipped",
+        "publish": {"mode": config.publish.mode, "posting": posting, "said": publishing},
+        # the webhook's host only: its path is the secret
+        "escalation": (urlsplit(webhook).hostname or "?")
+        if webhook
+        else "none (kept in the store)",
+        "console": (
+            f"http://{config.console.host}:{config.console.port}"
+            if config.console.enabled
+            else "off"
+        ),
+        "database": database,
+    }
 
 
 # -- poll, run, publish -------------------------------------------------------------

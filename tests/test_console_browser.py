@@ -272,7 +272,9 @@ def test_a_rejection_can_close_its_task_and_is_undone_with_it(open_as: OpenAs, d
     assert _task_status(db, reply_id) == "open"
     page.fill("#reject-reason", "we'll call instead")
     page.click("#reject")  # the box left alone: the call is still to be made
-    expect(page.locator("#flash")).to_have_text(re.compile("^Rejected. Press j"))
+    expect(page.locator("#flash")).to_have_text(
+        re.compile("^Rejected. Its callback task stays open: the call is still to be made.")
+    )
     assert _task_status(db, reply_id) == "open"
     w.go(f"/drafts/{reply_id}")  # a rejected draft offers the undo when opened later
     expect(page.locator("#reopen-row")).to_be_visible()
@@ -1354,3 +1356,22 @@ def test_an_unsaved_edit_outlives_the_session(open_as: OpenAs, db: Store) -> Non
     # decided: nothing is put back any more
     page = w.go(f"/drafts/{reply_id}")
     expect(page.locator("#flash")).not_to_contain_text("back in the editor")
+
+
+def test_a_selected_draft_decided_elsewhere_leaves_nothing_selected(
+    open_as: OpenAs, db: Store
+) -> None:
+    # x picked the row that moved up into the decided one's place: never looked at
+    w = open_as("alice")
+    page = w.go("/queue")
+    page.keyboard.press("j")
+    selected = page.locator("li.queue-item.selected")
+    expect(selected).to_have_count(1)
+    chosen = int(selected.get_attribute("data-id") or 0)
+    db.approve(chosen, "bob")
+    expect(page.locator(f'li.queue-item[data-id="{chosen}"]')).to_have_count(0, timeout=10_000)
+    expect(page.locator("li.queue-item.selected")).to_have_count(0)
+    page.keyboard.press("x")
+    expect(page.locator("li.queue-item .pick:checked")).to_have_count(0)
+    page.keyboard.press("j")  # goes on from where it was: the row now in its place
+    expect(page.locator("li.queue-item").first).to_have_class(re.compile("selected"))

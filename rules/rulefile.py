@@ -540,12 +540,12 @@ def _parse_rules(c: _Checker, value: Any) -> tuple[Rule, ...]:
     seen: dict[str, str] = {}
     for i, raw in enumerate(value):
         where = f"rules[{i}]"
+        before = len(c.problems)  # this rule's problems get its id: see below
         table = c.table(raw, where, _RULE_KEYS)
         if not table:
             if isinstance(raw, dict):
                 c.problem(where, "expected a rule with an id")
             continue
-        before = len(c.problems)
         rule_id = c.string(table.get("id", _MISSING), f"{where}.id", pattern=NAME)
         if "id" not in table:
             c.problem(f"{where}.id", "missing: every rule needs an id")

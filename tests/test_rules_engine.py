@@ -677,7 +677,17 @@ def test_a_whole_rule_switched_off_under_a_near_miss_of_an_id_is_an_error(
         rule('any = ["x"]', rule_id="competitor_named"),
         copied.replace("priority = 0\n", "priority = 0\nenabled = false\n"),
     )
-    assert 'no earlier rule file has a rule "competitor_name" (did you mean' in message
+    assert (
+        '"competitor_name" is switched off, and no earlier rule has that id; did you mean '
+        'to switch off "competitor_named"?'
+    ) in message
+    # a variant of an id, kept switched off for later, is a draft: it loads
+    draft = rule('any = ["x"]', 'labels = ["hit"]', "competitor_named_v2")
+    load(
+        tmp_path,
+        rule('any = ["x"]', rule_id="competitor_named"),
+        draft.replace("priority = 0\n", "priority = 0\nenabled = false\n"),
+    )
 
 
 @pytest.mark.parametrize("key", ["has_label", "lacks_label"])
@@ -718,6 +728,9 @@ def test_a_topic_a_letter_off_another_is_an_error_and_a_new_one_is_not(
     )
     rs = load(tmp_path, shipped, rule('any = ["engineer"]', 'topic = "installation"', "install"))
     assert judge(post("engineer"), rs).topic == "installation"
+    # a topic made from another with a part added is a new one, not a typo
+    rs = load(tmp_path, shipped, rule('any = ["hub"]', 'topic = "equipment_uk"', "uk"))
+    assert judge(post("hub"), rs).topic == "equipment_uk"
 
 
 def test_later_lexicon_entry_overrides(tmp_path: Path) -> None:

@@ -1358,6 +1358,22 @@ def test_an_unsaved_edit_outlives_the_session(open_as: OpenAs, db: Store) -> Non
     expect(page.locator("#flash")).not_to_contain_text("back in the editor")
 
 
+def test_an_edit_left_on_purpose_is_not_put_back(open_as: OpenAs, db: Store) -> None:
+    reply_id = pending_replies(db)[7]
+    w = open_as("alice")
+    page = w.go(f"/drafts/{reply_id}")
+    original = page.locator("#draft-body").input_value()
+    page.keyboard.press("e")
+    page.keyboard.type(" THROWN AWAY")
+    page.keyboard.press("Escape")  # out of the editor: keys are shortcuts again
+    w.accept = True  # "Your edit to this draft is not saved. Leave it anyway?": yes
+    page.keyboard.press("u")
+    expect(page).to_have_url(re.compile(r"/queue$"))
+    page = w.go(f"/drafts/{reply_id}")
+    expect(page.locator("#draft-body")).to_have_value(original)
+    expect(page.locator("#flash")).not_to_contain_text("back in the editor")
+
+
 def test_a_selected_draft_decided_elsewhere_leaves_nothing_selected(
     open_as: OpenAs, db: Store
 ) -> None:

@@ -203,16 +203,15 @@ def queue_filter(request: web.Request) -> QueueFilter:
         # no search box can type one: a crafted address (other control characters
         # are searched as spaces, see storage.store.search_words)
         raise web.HTTPBadRequest(text="a search cannot hold a NUL character (U+0000)")
-    settings = request.app[SETTINGS]
+    # An old bookmark's "platform=twitter" showed an empty queue, "all clear", while
+    # drafts waited. Platforms and dispositions are fixed lists; topics and segments
+    # are not (a rule file may name new ones, and stored drafts keep retired ones):
+    # an unknown one shows its empty queue, whose message names the filter.
     choices = {
-        "platform": settings.platforms,
+        "platform": request.app[SETTINGS].platforms,
         "disposition": tuple(d.value for d in Disposition),
-        "topic": settings.topics,
-        "segment": settings.segments,
     }
     for key, known in choices.items():
-        # an old bookmark's "platform=twitter" showed an empty queue, "all clear",
-        # while drafts waited
         given = q.get(key)
         if given and given not in known:
             raise web.HTTPBadRequest(

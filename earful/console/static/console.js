@@ -459,14 +459,16 @@
       pending = window.setTimeout(count, 150);
     }
     // An edit not yet saved outlives the session (a logout in another tab, an
-    // expiry): this tab keeps it until it is saved or decided, and puts it back when
-    // the draft is opened again after logging in, if the saved text is unchanged.
+    // expiry): when an action is refused for that, this tab keeps the edit, and puts
+    // it back when the same person opens the draft again after logging in, if the
+    // saved text is unchanged. An edit left behind on purpose is never kept.
     const keptKey = "earful-edit-" + replyId;
     function keep() {
       try {
-        if (editor.value !== editor.dataset.original) {
-          sessionStorage.setItem(keptKey, JSON.stringify({ body: editor.value, original: editor.dataset.original }));
-        } else sessionStorage.removeItem(keptKey);
+        sessionStorage.setItem(
+          keptKey,
+          JSON.stringify({ body: editor.value, original: editor.dataset.original, user: body.dataset.user })
+        );
       } catch (e) {
         // storage switched off: the browser's leave prompt still guards the edit
       }
@@ -485,7 +487,7 @@
       } catch (e) {
         kept = null;
       }
-      if (!kept || editor.readOnly || !decidable()) return forget();
+      if (!kept || kept.user !== body.dataset.user || editor.readOnly || !decidable()) return forget();
       if (kept.original !== editor.dataset.original) {
         flash("Your unsaved edit from before is not put back: the saved text changed meanwhile. It was: " + kept.body, "error");
         return forget();
@@ -496,7 +498,6 @@
     }
     if (editor) {
       putBack();
-      editor.addEventListener("input", keep);
       editor.addEventListener("input", recount);
       editor.addEventListener("keydown", (event) => {
         if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
@@ -606,7 +607,7 @@
 
     function failed(error) {
       const lost = (error.status === 401 || error.status === 403) && editor && editor.value !== editor.dataset.original;
-      // the session ended: the edit is kept in this tab (keep) for when they are back
+      if (lost) keep(); // the session ended: the edit waits in this tab for them
       flash(error.message + (lost ? ". Your edit is kept in this tab: it comes back when you reopen this draft here (log in first if asked)." : ""), "error");
       const reply = error.status === 409 && error.data ? error.data.reply : null;
       if (reply && reply.decided_by && !decidableStatus(reply.status)) {

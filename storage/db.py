@@ -10,7 +10,6 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, overload
-from urllib.parse import quote
 
 
 def database_files(path: Path) -> tuple[Path, Path, Path]:
@@ -31,11 +30,23 @@ def orphaned_log(path: Path) -> Path | None:
 
 def stored_version(path: Path) -> int | None:
     """The schema version of the database at `path` (its user_version), read without
-    opening it for writing or upgrading it; None when there is no file. Raises
-    sqlite3.DatabaseError for a file that is not an SQLite database."""
+    opening it for writing or upgrading it, and without making its -wal or -shm;
+    None when there is no file, 0 for an empty one. Raises sqlite3.DatabaseError for
+    a file that is not an SQLite database."""
     if not path.exists():
         return None
-    conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True)
+    with path.open("rb") as f:
+        header = f.read(100)
+    if not header:
+        return 0
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+        raise sqlite3.DatabaseError("file is not a database")
+    wal = database_files(path)[1]
+    if not wal.exists() or wal.stat().st_size == 0:
+        return int.from_bytes(header[60:64], "big")  # the header field user_version is
+    # the log may hold a newer version than the file's header: ask SQLite, which reads
+    # both (the -shm is there beside a live log)
+    conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
     try:
         return int(conn.execute("PRAGMA user_version").fetchone()[0])
     finally:

@@ -1293,3 +1293,26 @@ def test_check_names_an_old_database_to_be_upgraded(world: World) -> None:
     result = world.run("check")
     assert result.exit_code == 0, result.output
     assert f"schema version {SCHEMA_VERSION - 1}, upgraded to {SCHEMA_VERSION}" in result.output
+
+
+def test_check_reads_the_database_without_making_its_log_files(world: World) -> None:
+    db = load_config(world.config).db_path
+    before = sorted(p.name for p in db.parent.iterdir())
+    result = world.run("check")
+    assert result.exit_code == 0, result.output
+    assert f"schema version {SCHEMA_VERSION}" in result.output
+    assert sorted(p.name for p in db.parent.iterdir()) == before
+
+
+def test_check_takes_any_path_sqlite_takes(tmp_path: Path) -> None:
+    # "//" at the start of a path is no URI authority to a file name
+    config = write_config(tmp_path, POSTS, extra=f'\n[storage]\npath = "/{tmp_path}/earful.db"\n')
+    assert earful("poll", "-c", str(config)).exit_code == 0
+    result = earful("check", "-c", str(config))
+    assert result.exit_code == 0, result.output
+    assert f"schema version {SCHEMA_VERSION}" in result.output
+    (tmp_path / "earful.db").unlink()
+    for extra in ("-wal", "-shm"):
+        (tmp_path / f"earful.db{extra}").unlink(missing_ok=True)
+    (tmp_path / "earful.db").touch()
+    assert "empty (the first start sets it up)" in earful("check", "-c", str(config)).output

@@ -140,6 +140,8 @@ def _database_state(config: Config) -> dict[str, Any]:
     said = (
         f"{db}: none yet (the first start makes it)"
         if version is None
+        else f"{db}: empty (the first start sets it up)"
+        if version == 0
         else f"{db}: schema version {version}"
         + (
             ""

@@ -645,24 +645,12 @@ class Store:
         reopened: list[int] = []
 
         def reopen_tasks(conn: sqlite3.Connection) -> None:
-            # the rejection and what it closed are the rejecting person's audit rows
-            # from its moment on: found along audit_actor, not by reading the log
-            rejection = conn.execute(
-                "SELECT id, actor FROM audit WHERE subject = ? AND action = 'reject' "
-                "ORDER BY id DESC LIMIT 1",
-                (f"reply:{reply_id}",),
-            ).fetchone()
-            if rejection is None:
-                return
-            for row in conn.execute(
-                "SELECT subject FROM audit WHERE actor = ? AND id > ? "
-                "AND action = 'callback-done' AND json_extract(detail, '$.reply_rejected') = ?",
-                (rejection["actor"], rejection["id"], reply_id),
-            ).fetchall():
-                task = int(row["subject"].removeprefix("callback:"))
-                if conn.execute(_REOPEN_TASK, (task,)).rowcount:
-                    reopened.append(task)
-                    self._audit(conn, actor, "callback-reopen", row["subject"], reply=reply_id)
+            reopened.extend(
+                self._reopen_closed_by(
+                    conn, f"reply:{reply_id}", "reject", "reply_rejected", actor, _REOPEN_TASK,
+                    reply=reply_id,
+                )
+            )  # fmt: skip
 
         reply = self._transition(
             reply_id,
@@ -676,6 +664,39 @@ class Store:
             then=reopen_tasks,
         )
         return reply, reopened
+
+    def _reopen_closed_by(
+        self,
+        conn: sqlite3.Connection,
+        subject: str,
+        action: str,
+        marker: str,
+        actor: str,
+        reopen_sql: str,
+        **why: Any,
+    ) -> list[int]:
+        """The callback tasks the latest `action` on `subject` closed, opened again by
+        `reopen_sql` (its guards may keep some closed), each audited; those reopened.
+        They are the acting person's callback-done rows from its moment on, marked
+        `marker` with the subject's id (see _close_tasks): found along audit_actor,
+        not by reading the whole log."""
+        done = conn.execute(
+            "SELECT id, actor FROM audit WHERE subject = ? AND action = ? ORDER BY id DESC LIMIT 1",
+            (subject, action),
+        ).fetchone()
+        if done is None:
+            return []
+        reopened = []
+        for row in conn.execute(
+            "SELECT subject FROM audit WHERE actor = ? AND id > ? "
+            "AND action = 'callback-done' AND json_extract(detail, ?) = ?",
+            (done["actor"], done["id"], f"$.{marker}", int(subject.split(":", 1)[1])),
+        ).fetchall():
+            task = int(row["subject"].removeprefix("callback:"))
+            if conn.execute(reopen_sql, (task,)).rowcount:
+                reopened.append(task)
+                self._audit(conn, actor, "callback-reopen", row["subject"], **why)
+        return reopened
 
     def _close_tasks(
         self, conn: sqlite3.Connection, tasks: Sequence[int], actor: str, **why: Any
@@ -1051,6 +1072,42 @@ class Store:
             detail={"note": note} if note else {},
             then=close_tasks,
         )
+
+    def reopen_case(self, case_id: int, actor: str) -> tuple[CaseRecord, list[int]]:
+        """Undo a resolve: the case is open again, and the callback tasks its
+        resolving closed are open again; the tasks reopened. CaseConflict when it is
+        not resolved, or a newer case is open for the same author and conversation (a
+        later complaint opened one: that one is to be worked)."""
+        reopened: list[int] = []
+
+        def reopen_tasks(conn: sqlite3.Connection) -> None:
+            reopened.extend(
+                self._reopen_closed_by(
+                    conn, f"case:{case_id}", "resolve", "case_resolved", actor,
+                    "UPDATE callbacks SET status = 'open', done_by = NULL, done_at = NULL "
+                    "WHERE id = ? AND status = 'done'",
+                    case=case_id,
+                )
+            )  # fmt: skip
+
+        try:
+            case = self._case_change(
+                case_id,
+                actor=actor,
+                action="reopen",
+                wanted="reopened",
+                where="status = 'resolved'",
+                assignments="status = 'open', resolved_at = NULL",
+                params=(),
+                detail={},
+                then=reopen_tasks,
+            )
+        except sqlite3.IntegrityError:  # cases_one_open: one open case per conversation
+            raise CaseConflict(
+                f"case {case_id} cannot be reopened: a newer case is open for the same "
+                "author and conversation; work that one"
+            ) from None
+        return case, reopened
 
     def star_praise(self, mention_id: int, actor: str, *, starred: bool = True) -> None:
         """Mark a praise mention as a testimonial (or take the mark off)."""

@@ -116,6 +116,34 @@ def test_resolving_a_case_closes_its_open_callback_tasks(cstore: Store) -> None:
     assert [c.author_handle for c in cstore.callbacks("open")] == ["bo"]
 
 
+def test_reopening_a_resolved_case_reopens_the_tasks_resolving_closed(cstore: Store) -> None:
+    case_id = _case(cstore)
+    cstore.ingest("x", [complaint(mention(native_id="other", handle="bo"))], None)
+    tasks = sorted(c.id for c in cstore.callbacks("open") if c.case_id == case_id)
+    bo_task = next(c.id for c in cstore.callbacks("open") if c.author_handle == "bo")
+    cstore.resolve_case(case_id, "alice")
+    cstore.complete_callback(bo_task, "carl")  # someone else's, before the undo: stays
+    case, reopened = cstore.reopen_case(case_id, "bob")
+    assert (case.status, case.resolved_at) == ("open", None)
+    assert sorted(reopened) == tasks
+    assert sorted(c.id for c in cstore.callbacks("open")) == tasks
+    said = cstore.audit_log(subject=f"case:{case_id}")[0]
+    assert (said.action, said.actor) == ("reopen", "bob")
+    with pytest.raises(CaseConflict, match="cannot be reopened: it is open"):
+        cstore.reopen_case(case_id, "bob")
+
+
+def test_a_case_is_not_reopened_beside_a_newer_open_one(cstore: Store) -> None:
+    # resolved, then the author complained again in the conversation: a new case
+    case_id = _case(cstore)
+    cstore.resolve_case(case_id, "alice")
+    again = mention("still down", native_id="c2", conversation_id="c1")  # c1's thread
+    cstore.ingest("x", [complaint(again)], None)
+    with pytest.raises(CaseConflict, match="a newer case is open for the same author"):
+        cstore.reopen_case(case_id, "bob")
+    assert cstore.case(case_id).status == "resolved"
+
+
 def test_cases_go_only_to_people_who_can_take_them(cstore: Store) -> None:
     case_id = _case(cstore)
     with pytest.raises(StoreError, match="viewer"):

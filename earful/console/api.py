@@ -454,6 +454,15 @@ async def resolve(request: web.Request) -> web.StreamResponse:
     return ok({"case": await db(request, lambda s: s.resolve_case(case_id, actor, note=note))})
 
 
+@requires("agent")
+async def reopen_case(request: web.Request) -> web.StreamResponse:
+    """Undo a resolve: the case, and the callback tasks resolving it closed, are open."""
+    case_id = path_id(request, "case")
+    actor = session_of(request).name
+    case, tasks = await db(request, lambda s: s.reopen_case(case_id, actor))
+    return ok({"case": case, "reopened_tasks": tasks})
+
+
 @requires("viewer")
 async def callbacks(request: web.Request) -> web.StreamResponse:
     status = request.query.get("status", "open")
@@ -590,6 +599,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post("/api/cases/{id:\\d+}/assign", assign)
     router.add_post("/api/cases/{id:\\d+}/escalate", escalate)
     router.add_post("/api/cases/{id:\\d+}/resolve", resolve)
+    router.add_post("/api/cases/{id:\\d+}/reopen", reopen_case)
     router.add_get("/api/callbacks", callbacks)
     router.add_post("/api/callbacks/{id:\\d+}/done", callback_done)
     router.add_get("/api/escalations", escalations)

@@ -751,6 +751,8 @@
       if (escalateButton) escalateButton.disabled = kase.status !== "open";
       const resolveButton = document.getElementById("resolve");
       if (resolveButton) resolveButton.disabled = kase.status === "resolved";
+      const reopenButton = document.getElementById("reopen-case");
+      if (reopenButton) reopenButton.hidden = kase.status !== "resolved";
       const shown = document.getElementById("case-assignee");
       shown.textContent = kase.assignee || "nobody";
       shown.dataset.assignee = kase.assignee || "";
@@ -800,16 +802,16 @@
     on("reject", reject);
     // Undo a rejection: the draft (and a task the rejection closed) is open again;
     // the page is read afresh, since every control on it changes.
-    on("reopen", () =>
+    const undo = (url) =>
       once(async () => {
         try {
-          await api("POST", "/api/drafts/" + replyId + "/reopen", {});
+          await api("POST", url, {});
           location.reload();
         } catch (e) {
           flash(e.message, "error");
         }
-      })
-    );
+      });
+    on("reopen", () => undo("/api/drafts/" + replyId + "/reopen"));
     const postedId = document.getElementById("posted-id");
     on("mark-sent", () =>
       settle("mark-sent", { posted_id: postedId.value.trim() || null }, "Marked sent; it will not be posted again.")
@@ -840,7 +842,7 @@
       n === 0 ? "" : n === 1 ? " Its open callback task is closed with it." : " Its " + n + " open callback tasks are closed with it.";
     const resolve = () => {
       const open = openTasks();
-      return caseAction("resolve", noted(), "Resolved." + tasksNote(open.length), () => {
+      return caseAction("resolve", noted(), "Resolved." + tasksNote(open.length) + " Reopen case undoes it.", () => {
         open.forEach((button) => {
           const status = button.closest("[data-callback]").querySelector(".status");
           if (status) status.textContent = "done";
@@ -856,6 +858,9 @@
       if (window.confirm("Resolve " + label + "?" + tasksNote(openTasks().length))) resolve();
     };
     on("assign-me", assignMe);
+    // Undo a resolve: the case and the tasks it closed are open again; the page is
+    // read afresh, since the callbacks and every control on it change.
+    on("reopen-case", () => undo("/api/cases/" + caseId + "/reopen"));
     // a click is a deliberate act, unless it also closes a customer's callback task
     on("escalate", escalate);
     on("resolve", () => (openTasks().length ? askResolve() : resolve()));

@@ -230,7 +230,7 @@ def open_store(config: Config, *, create: bool = True) -> Store:
     check_storage_folder(config)
     new = not path.exists()
     if new:
-        _refuse_orphaned_log(config)
+        refuse_orphaned_log(config)
     try:
         store = Store.open(path)
     except (SchemaTooNew, NotEarfulDatabase, sqlite3.DatabaseError) as exc:
@@ -242,7 +242,7 @@ def open_store(config: Config, *, create: bool = True) -> Store:
     return store
 
 
-def _refuse_orphaned_log(config: Config) -> None:
+def refuse_orphaned_log(config: Config) -> None:
     """A database file gone while its write-ahead log is still there was deleted or
     moved under a running Earful: the log may hold its latest writes. Starting a new,
     empty database beside it would lose them (and send every alert again)."""

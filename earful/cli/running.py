@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import functools
 import os
 import sqlite3
 from collections.abc import Awaitable, Callable
@@ -118,16 +119,12 @@ def _unsaid(value: Any) -> Any:
 def _database_state(config: Config) -> dict[str, Any]:
     """What the database file says: there or not, its schema version against this
     Earful's. Read-only; the same refusals as the daemon's start-up."""
-    from storage.db import orphaned_log, stored_version
+    from earful.pipeline import refuse_orphaned_log
+    from storage.db import stored_version
     from storage.schema import SCHEMA_VERSION
 
     db = config.db_path
-    wal = orphaned_log(db)
-    if wal is not None:
-        raise Failure(
-            f"the database {db} is gone but its write-ahead log {wal.name} is still there: "
-            "it was deleted or moved while in use; put it back (see docs/operating.md)"
-        )
+    refuse_orphaned_log(config)  # the daemon's own refusal (a StoreError: exit 1)
     try:
         version = stored_version(db)
     except sqlite3.DatabaseError as exc:
@@ -401,6 +398,23 @@ async def _publish(config: Config) -> Any:
 # -- demo -----------------------------------------------------------------------
 
 
+def _holding_the_demo_folder(command: Callable[..., None]) -> Callable[..., None]:
+    """Run the demo command holding its folder's lock (two demos on one folder would
+    write one database); a folder that is not a demo's is a usage error."""
+
+    @functools.wraps(command)
+    def held(*args: Any, **options: Any) -> None:
+        from earful.demo import NotADemoFolder, demo_lock
+
+        try:
+            with demo_lock(options["workdir"]):
+                command(*args, **options)
+        except NotADemoFolder as exc:
+            raise BadConfig(str(exc)) from None
+
+    return held
+
+
 @cli.command()
 @click.option(
     "--dir",
@@ -432,6 +446,7 @@ async def _publish(config: Config) -> Any:
 @no_console_option
 @json_option
 @handles_errors
+@_holding_the_demo_folder
 def demo(
     workdir: Path,
     port: int,
@@ -443,25 +458,6 @@ def demo(
     as_json: bool,
 ) -> None:
     """Run Earful on the bundled demo data: no credentials needed."""
-    from earful.demo import NotADemoFolder, demo_lock
-
-    try:
-        with demo_lock(workdir):
-            _demo(workdir, port, once, keep, interval, batch, no_console, as_json)
-    except NotADemoFolder as exc:
-        raise BadConfig(str(exc)) from None
-
-
-def _demo(
-    workdir: Path,
-    port: int,
-    once: bool,
-    keep: bool,
-    interval: str,
-    batch: int,
-    no_console: bool,
-    as_json: bool,
-) -> None:
     from earful.demo import demo_database, prepare_demo
 
     replaced = not keep and demo_database(workdir).exists()

@@ -34,6 +34,7 @@ from storage.store import (
     median,
     net_sentiment,
     search_words,
+    searched_author,
 )
 
 
@@ -177,12 +178,18 @@ def _filtered(
     words = search_words(flt.search or "")
     if words:
         check_search(words)
-        where.append(
+        author = searched_author(words)
+        fts = (
             "r.mention_id IN (SELECT rowid FROM mentions_fts WHERE mentions_fts MATCH "
             "CAST(? AS TEXT))"
         )
+        # a searched @handle finds the author's posts too, not only posts naming them
+        by_author = "m.author_handle = CAST(? AS TEXT) COLLATE NOCASE"
+        where.append(fts if author is None else f"({fts} OR {by_author})")
         search_at = len(params)
         params.append(text(words))
+        if author is not None:
+            params.append(text(author))
     if extra:
         where.append(extra)
     sql = select + (" WHERE " + " AND ".join(where) if where else "") + " " + tail

@@ -156,6 +156,14 @@ def search_words(query: str) -> str:
     return "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in query).strip()
 
 
+def searched_author(query: str) -> str | None:
+    """The handle a search of one @word names ("@ana", "@ana@other.social"), whose
+    own posts it finds too: FTS reads what posts say, not who wrote them."""
+    if query.startswith("@") and len(query) > 1 and not any(ch.isspace() for ch in query):
+        return query[1:]
+    return None
+
+
 def check_search(query: str) -> None:
     if len(query) > MAX_SEARCH:
         raise StoreError(
@@ -487,22 +495,33 @@ class Store:
         )
 
     def search(self, query: str, *, limit: int = 50) -> list[MentionRecord]:
-        """Full-text search on post text (FTS5 query syntax; plain words work)."""
+        """Full-text search on post text (FTS5 query syntax; plain words work). A
+        search of one @handle finds that author's posts first, newest first."""
         query = search_words(query)
         check_search(query)
         if not query:
             return []
+        rows: list[sqlite3.Row] = []
+        author = searched_author(query)
+        if author is not None:
+            rows = self._rows(
+                "SELECT * FROM mentions WHERE author_handle = CAST(? AS TEXT) COLLATE NOCASE "
+                "ORDER BY id DESC LIMIT ?",
+                (text(author), limit),
+            )
         sql = (
             "SELECT m.* FROM mentions_fts f JOIN mentions m ON m.id = f.rowid "
             "WHERE mentions_fts MATCH CAST(? AS TEXT) ORDER BY f.rank LIMIT ?"
         )
         try:
-            rows = self._rows(sql, (text(query), limit))
+            found = self._rows(sql, (text(query), limit))
         except sqlite3.OperationalError:
             # FTS syntax the user did not mean (a stray quote or colon): search the
             # words as a phrase instead of failing.
-            rows = self._rows(sql, (text('"' + query.replace('"', '""') + '"'), limit))
-        return [MentionRecord.from_row(r) for r in rows]
+            found = self._rows(sql, (text('"' + query.replace('"', '""') + '"'), limit))
+        seen = {r["id"] for r in rows}
+        rows += [r for r in found if r["id"] not in seen]
+        return [MentionRecord.from_row(r) for r in rows[:limit]]
 
     def drafts_of(self, mention_ids: Sequence[int]) -> dict[int, list[int]]:
         """The reply ids drafted for each of these mentions (mentions with none are

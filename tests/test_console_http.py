@@ -361,8 +361,11 @@ async def test_a_filter_the_queue_does_not_know_is_an_error_not_an_empty_queue(
     assert (await client.get("/api/queue?topic=general&segment=partner")).status == 200
     # an empty search says what search reads, and which filters are still on
     empty = html.unescape(await (await client.get("/queue?q=sarcastic_sid&platform=x")).text())
-    assert "search reads what posts say, not who wrote them" in empty
+    assert "search “@handle” for a customer's own posts" in empty
     assert "with x still chosen above" in empty
+    # which finds them: ben's post does not say "ben"
+    found = await (await client.get("/api/queue?q=@Ben")).json()
+    assert [item["text"] for item in found["items"]] == ["still down, furious"]
 
 
 async def test_bad_requests_get_clear_errors(client: Client, store: Store) -> None:

@@ -270,6 +270,33 @@ def test_queue_filters_and_search(cstore: Store) -> None:
     assert [r.text for r in good] == ["great router"]
 
 
+def test_a_search_of_one_handle_finds_the_authors_posts_and_posts_naming_them(
+    cstore: Store,
+) -> None:
+    cstore.ingest(
+        "x",
+        [
+            complaint(mention("router exploded", native_id="1", handle="Ana_B")),
+            complaint(mention("@ana_b is right, mine too", native_id="2", handle="bo")),
+            complaint(mention("billing is wrong", native_id="3", handle="ana_bee")),
+        ],
+        None,
+    )
+    by_handle = {r.text for r in queries.queue(cstore, QueueFilter(search="@ana_b"))}
+    assert by_handle == {"router exploded", "@ana_b is right, mine too"}
+    # the word alone reads post text, as before
+    assert {r.text for r in queries.queue(cstore, QueueFilter(search="ana_b"))} == {
+        "@ana_b is right, mine too"
+    }
+    # Store.search: her own posts first, then the posts naming her
+    assert [m.text for m in cstore.search("@ANA_B")] == [
+        "router exploded",
+        "@ana_b is right, mine too",
+    ]
+    assert [m.text for m in cstore.search("@ana_b", limit=1)] == ["router exploded"]
+    assert queries.queue(cstore, QueueFilter(search="@nobody")) == []
+
+
 def test_neighbours_follow_queue_order(cstore: Store) -> None:
     cstore.ingest(
         "x",

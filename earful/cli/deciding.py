@@ -69,7 +69,11 @@ def queue() -> None:
 )
 @click.option("--topic", default=None, help="Only drafts for complaints of this cause.")
 @click.option("--segment", default=None, help="Only drafts for this segment (vip, ...).")
-@click.option("--search", default=None, help="Only drafts whose post holds these words.")
+@click.option(
+    "--search",
+    default=None,
+    help="Only drafts whose post holds these words (one @handle: also that author's posts).",
+)
 @_limit_option(50)
 @handles_errors
 def queue_list(

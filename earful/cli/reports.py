@@ -257,7 +257,8 @@ def _write_export(
 @handles_errors
 def search(config_file: Path | None, as_json: bool, limit: int, query: str) -> None:
     """Full-text search of stored mentions: words (all must occur, any order), "a
-    quoted phrase", a prefix* and OR; anything else is searched for as written."""
+    quoted phrase", a prefix* and OR; anything else is searched for as written.
+    One @handle also finds that author's own posts, newest first."""
     if not query.strip():
         raise click.BadParameter("give a word or phrase to search for", param_hint="QUERY")
     _check_search(query, "QUERY")

@@ -1401,3 +1401,26 @@ def test_a_selected_draft_decided_elsewhere_leaves_nothing_selected(
     expect(page.locator("li.queue-item .pick:checked")).to_have_count(0)
     page.keyboard.press("j")  # goes on from where it was: the row now in its place
     expect(page.locator("li.queue-item").first).to_have_class(re.compile("selected"))
+
+
+def test_j_goes_on_below_the_rows_that_stay_when_rows_above_leave_too(
+    open_as: OpenAs, db: Store
+) -> None:
+    w = open_as("alice")
+    page = w.go("/queue")
+    before = _shown(page)
+    for _ in range(4):
+        page.keyboard.press("j")
+    expect(page.locator("li.queue-item.selected")).to_have_attribute("data-id", str(before[3]))
+    # the selected draft and the one above it are decided elsewhere, in one poll or two
+    db.approve(before[3], "bob")
+    db.approve(before[2], "bob")
+    expect(page.locator(f'li.queue-item[data-id="{before[2]}"]')).to_have_count(0, timeout=10_000)
+    expect(page.locator(f'li.queue-item[data-id="{before[3]}"]')).to_have_count(0)
+    expect(page.locator("li.queue-item.selected")).to_have_count(0)
+    page.keyboard.press("j")  # the first row below the two rows that stayed above it
+    expect(page.locator("li.queue-item.selected")).to_have_attribute("data-id", str(before[4]))
+    page.keyboard.press("k")
+    page.keyboard.press("k")
+    expect(page.locator("li.queue-item.selected")).to_have_attribute("data-id", str(before[0]))
+    assert not w.errors

@@ -222,13 +222,26 @@
       all.forEach((row, i) => row.classList.toggle("selected", i === selected));
       all[selected].scrollIntoView({ block: "nearest" });
     }
-    // Where j and k go on from when the selected draft left the list.
-    let resume = null;
+    // Where j and k go on from when the selected draft left the list: just below
+    // `resumeAfter`, the id of the nearest row above it that is still listed (null:
+    // the top). An id, not an index, as rows above may leave too before the next key.
+    let resuming = false;
+    let resumeAfter = null;
     const step = (by) => {
-      const from = resume === null ? selected : resume - (by > 0 ? 1 : 0);
-      resume = null;
-      select(from + by);
+      if (!resuming) return select(selected + by);
+      resuming = false;
+      const above = rows().findIndex((row) => row.dataset.id === resumeAfter);
+      const at = resumeAfter === null ? 0 : above + 1;
+      select(by > 0 ? at : at - 1);
     };
+    // the nearest row above `id` (by the list as it is) that `wanted` keeps, or null
+    function keptAbove(id, wanted) {
+      const all = rows();
+      for (let i = all.findIndex((row) => row.dataset.id === id) - 1; i >= 0; i--) {
+        if (wanted.has(all[i].dataset.id)) return all[i].dataset.id;
+      }
+      return null;
+    }
     keys.j = () => step(1);
     keys.k = () => step(-1);
     const open = () => {
@@ -284,6 +297,12 @@
     // never holds more than its page size (the rest is on "less urgent").
     function show(items, more) {
       const wanted = new Set(items.map((item) => String(item.id)));
+      if (selectedId !== null && !wanted.has(selectedId)) {
+        resuming = true;
+        resumeAfter = keptAbove(selectedId, wanted);
+      } else if (resuming && resumeAfter !== null && !wanted.has(resumeAfter)) {
+        resumeAfter = keptAbove(resumeAfter, wanted);
+      }
       rows().forEach((row) => {
         if (!wanted.has(row.dataset.id)) row.remove();
       });
@@ -302,7 +321,6 @@
       else if (selectedId !== null) {
         // decided elsewhere: nothing is selected now, or x and o would act on the row
         // that moved up into its place, one the person never looked at
-        resume = selected;
         selected = -1;
         selectedId = null;
       }

@@ -34,9 +34,11 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def spreadsheet_cell(value: Any) -> Any:
     """A CSV cell that stays text when opened in a spreadsheet: a post saying
     `=HYPERLINK(...)` gets a leading "'" instead of being run. Flags are 1 and 0,
-    which a spreadsheet can sum."""
+    which a spreadsheet can sum; a list (labels) is its JSON text."""
     if isinstance(value, bool):
         return int(value)
+    if isinstance(value, list):
+        return json.dumps(value, ensure_ascii=False)
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value

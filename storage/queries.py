@@ -28,9 +28,10 @@ from storage.records import (
 from storage.store import (
     _CALLBACK_SELECT,
     _REPLY_SELECT,
-    FIRST_SENT,
+    FIRST_ASKED,
     Store,
     check_search,
+    first_sent,
     median,
     net_sentiment,
     search_words,
@@ -113,7 +114,7 @@ class Series:
     net_sentiment: list[float | None]
     weeks: tuple[str, ...]  # the Monday of each ISO week in the window
     topics_by_week: dict[str, list[int]]  # complaint topic -> complaints per week
-    # median seconds from a complaint case's first post to its first reply sent
+    # median seconds from a case's first complaint to its first reply to one sent
     first_reply_by_week: list[float | None]
     median_first_reply_seconds: float | None
     replied_cases: int
@@ -419,16 +420,15 @@ def series(store: Store, *, days: int = 30) -> Series:
     for row in _rows(
         store,
         "SELECT r.kind, substr(min(r.sent_at), 1, 10) AS sent_day, "
-        "(julianday(min(r.sent_at)) - julianday(c.first_mention_at)) * 86400.0 AS wait "
+        f"(julianday(min(r.sent_at)) - julianday({FIRST_ASKED})) * 86400.0 AS wait "
         # INDEXED BY: without fresh ANALYZE figures the planner may walk every
         # reply by case to skip a sort; the window's range of this index is far less
-        "FROM replies r INDEXED BY replies_sent JOIN cases c ON c.id = r.case_id "
-        "WHERE r.status = 'sent' AND r.sent_at >= ? AND c.first_mention_at IS NOT NULL "
-        f"AND {FIRST_SENT} "
+        "FROM replies r INDEXED BY replies_sent "
+        f"WHERE r.status = 'sent' AND r.sent_at >= ? AND {first_sent('r')} "
         # a case first answered before the window is not first answered in it: a
         # later reply in the same open case would count as its first (45 days)
         "AND NOT EXISTS (SELECT 1 FROM replies e WHERE e.case_id = r.case_id "
-        "AND e.status = 'sent' AND e.kind = r.kind AND e.sent_at < ?) "
+        f"AND e.status = 'sent' AND e.kind = r.kind AND e.sent_at < ? AND {first_sent('e')}) "
         "GROUP BY r.case_id, r.kind",
         (since, since),
     ):

@@ -56,7 +56,27 @@ _OTHERS = f"NOT ({OWN_POST_SQL}) AND v.labels NOT LIKE '%\"spam\"%'"
 
 # What a time to first reply measures, in replies r of cases c: support's answers to
 # complaints, and thank-yous (marketing's, often days later in a batch) on their own.
-FIRST_SENT = "(r.kind = 'thanks' OR (r.kind = 'reply' AND c.disposition = 'interesting_bad'))"
+# The replies the time to first reply counts, and what their wait runs from. A reply
+# counts when it answers a complaint (not a question: a thread that opened with a
+# question, answered, and turned into a complaint later is one case), a thank-you when
+# it answers praise; each from the case's first post of that kind. A case's posts go
+# with it or not at all (storage.retention), so its first one is there.
+_ANSWERED = "CASE {r}.kind WHEN 'reply' THEN 'interesting_bad' ELSE 'interesting_good' END"
+
+
+def first_sent(r: str) -> str:
+    """Whether the reply `r` (a table alias) is one the time to first reply counts."""
+    return (
+        f"({r}.kind IN ('reply', 'thanks') AND EXISTS (SELECT 1 FROM verdicts a "
+        f"WHERE a.mention_id = {r}.mention_id AND a.disposition = {_ANSWERED.format(r=r)}))"
+    )
+
+
+FIRST_ASKED = (
+    "(SELECT min(coalesce(m.created_at, m.fetched_at)) FROM mentions m "
+    "JOIN verdicts v ON v.mention_id = m.id "
+    f"WHERE m.case_id = r.case_id AND v.disposition = {_ANSWERED.format(r='r')})"
+)
 
 
 def median(values: Sequence[float]) -> float | None:
@@ -135,6 +155,8 @@ class EditedSince(Conflict):
 # What EditedSince says was not done, by the action refused.
 _NOT_DONE = {"approve": "approved", "edit": "saved"}
 # Export columns holding a post's link: only http(s) ones are exported
+# the mentions export's flags: the brand's own post, spam (each as reports count them)
+_EXPORT_FLAGS = frozenset({"own_post", "spam"})
 _LINKS = frozenset({"url", "permalink", "in_reply_to_url", "posted_url", "author_url"})
 # What a person may approve, edit or reject: a draft, and a reply the platform
 # refused ("too long: shorten it and approve again" must be something they can do).
@@ -1535,14 +1557,13 @@ class Store:
         )
 
     def _first_sent(self) -> tuple[list[float], list[float]]:
-        """Seconds from each complaint case's first post to its first reply sent, and
-        from each case's first post to its first thank-you sent (a like, on X)."""
+        """Seconds from each case's first complaint to its first reply sent to a
+        complaint, and from its first praise to its first thank-you sent (a like, on X)."""
         waits: dict[str, list[float]] = {"reply": [], "thanks": []}
         for kind, days in self._rows(
-            "SELECT r.kind, julianday(min(r.sent_at)) - julianday(c.first_mention_at) "
-            "FROM cases c JOIN replies r ON r.case_id = c.id "
-            f"WHERE r.status = 'sent' AND c.first_mention_at IS NOT NULL AND {FIRST_SENT} "
-            "GROUP BY c.id, r.kind"
+            f"SELECT r.kind, julianday(min(r.sent_at)) - julianday({FIRST_ASKED}) "
+            f"FROM replies r WHERE r.status = 'sent' AND {first_sent('r')} "
+            "GROUP BY r.case_id, r.kind"
         ):
             if days is not None:
                 # a post stamped in the future (a skewed clock) was answered at once,
@@ -1556,7 +1577,10 @@ class Store:
                    m.author_name, m.author_followers, m.created_at, m.lang, m.likes,
                    m.reposts, m.replies, m.text, v.disposition, v.topic, v.urgency,
                    v.interest, v.segment, ROUND(v.compound, 4) AS compound,
-                   ROUND(v.score, 4) AS score, v.labels, m.case_id
+                   ROUND(v.score, 4) AS score, v.labels, m.case_id,
+                   """
+        + f"({OWN_POST_SQL}) AS own_post, ({SPAM_SQL}) AS spam"
+        + """
             FROM mentions m JOIN verdicts v ON v.mention_id = m.id""",
         "praise": """
             SELECT m.id, m.platform, m.url AS permalink, m.author_handle, m.author_name,
@@ -1568,7 +1592,8 @@ class Store:
             SELECT r.id, r.kind, r.status, m.platform, m.url AS in_reply_to_url,
                    m.author_handle, r.body, r.drafted_body, r.created_at, r.decided_by,
                    r.decided_at, r.reject_reason, r.sent_at, r.posted_id, r.dry_run,
-                   r.attempts, r.last_error
+                   r.attempts, r.last_error, r.mention_id, r.case_id,
+                   m.created_at AS posted_at
             FROM replies r JOIN mentions m ON m.id = r.mention_id""",
     }
     _EXPORT_ORDER: ClassVar[dict[str, str]] = {
@@ -1581,14 +1606,19 @@ class Store:
         self, kind: str, *, since: date | None = None, starred_only: bool = False
     ) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
         """Column names and a row iterator, streamed: exports can be large. `since`:
-        only posts from that UTC day on (undated ones by when they were fetched);
-        `starred_only`: only praise someone starred (praise only)."""
+        only posts from that UTC day on (undated ones by when they were fetched), and
+        for replies, those drafted or sent from that day on (a week's "what we replied"
+        holds replies to older posts); `starred_only`: only praise someone starred
+        (praise only). `labels` is a list, flags are booleans."""
         if kind not in self.EXPORTS:
             raise StoreError(f"export must be one of {', '.join(self.EXPORTS)}, got {kind!r}")
         if starred_only and kind != "praise":
             raise StoreError(f"only praise is starred, not {kind}")
         where, params = [], []
-        if since is not None:
+        if since is not None and kind == "replies":
+            where.append("(r.created_at >= ? OR r.sent_at >= ?)")
+            params += [since.isoformat()] * 2
+        elif since is not None:
             where.append("coalesce(m.created_at, m.fetched_at) >= ?")
             params.append(since.isoformat())
         if starred_only:
@@ -1596,8 +1626,9 @@ class Store:
         sql = self.EXPORTS[kind] + (" WHERE " + " AND ".join(where) if where else "")
         cursor = self.conn.execute(sql + " ORDER BY " + self._EXPORT_ORDER[kind], params)
         columns = [d[0] for d in cursor.description]
-        flags = [i for i, name in enumerate(columns) if name in FLAGS]
+        flags = [i for i, name in enumerate(columns) if name in FLAGS or name in _EXPORT_FLAGS]
         links = [i for i, name in enumerate(columns) if name in _LINKS]
+        lists = [i for i, name in enumerate(columns) if name == "labels"]
 
         def typed(row: tuple[Any, ...]) -> tuple[Any, ...]:
             cells = list(row)
@@ -1605,6 +1636,8 @@ class Store:
                 cells[i] = None if cells[i] is None else bool(cells[i])
             for i in links:
                 cells[i] = http_url(cells[i])
+            for i in lists:
+                cells[i] = loads(cells[i]) or []
             return tuple(cells)
 
         return columns, (typed(row) for row in cursor)

@@ -14,7 +14,7 @@ import pty
 import sqlite3
 import subprocess
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -675,13 +675,18 @@ def test_prune_takes_its_age_from_the_config_or_asks_for_one(tmp_path: Path) -> 
 def test_stats_over_a_window_of_days_are_the_consoles_figures(world: World) -> None:
     # the five posts are from 2026-11-18: in a 366-day window, not in today's
     window = world.json("stats", "--days", "366")
-    assert window["mentions"] == 5 and window["window_net_sentiment"] == -20.0
-    assert len(window["days"]) == 366
+    assert window["mentions"] == 5 and window["net_sentiment"] == -20.0
+    assert window["days"] == 366 and len(window["daily"]["days"]) == 366
+    # the keys stats --json has mean the same over a window: counts, not daily lists
+    everything = world.json("stats")
+    for key in ("by_disposition", "by_topic", "by_platform", "net_sentiment", "replied_cases"):
+        assert window[key] == everything[key], key
+    assert sum(window["daily"]["by_disposition"]["interesting_bad"]) == 2
     text = world.run("stats", "--days", "366").output
     assert text.startswith("the last 366 UTC days, ")
     assert "by disposition: interesting_bad 2, ignore 1, interesting_good 1, question 1" in text
     today = world.json("stats", "--days", "1")
-    assert (today["mentions"], today["window_net_sentiment"]) == (0, None)
+    assert (today["mentions"], today["net_sentiment"]) == (0, None)
     assert "net sentiment: n/a" in world.run("stats", "--days", "1").output
     assert world.run("stats", "--days", "367").exit_code == 2
 
@@ -724,6 +729,39 @@ def test_exports_take_a_first_day_and_praise_only_the_starred(world: World) -> N
     wrong = world.run("export", "mentions", "--starred")
     assert wrong.exit_code == 2 and "--starred is for praise" in wrong.output
     assert world.run("export", "mentions", "--since", "18/11/2026").exit_code == 2
+
+
+def exported(world: World, *args: str) -> list[dict[str, Any]]:
+    result = world.run("export", *args, "--format", "json")
+    assert result.exit_code == 0, result.output
+    records: list[dict[str, Any]] = json.loads(result.stdout)
+    return records
+
+
+def test_exports_carry_what_rebuilds_the_reports(world: World) -> None:
+    mentions = exported(world, "mentions")
+    praised = next(m for m in mentions if m["disposition"] == "interesting_good")
+    assert isinstance(praised["labels"], list) and "praise" in praised["labels"]
+    assert {m["own_post"] for m in mentions} == {False} and {m["spam"] for m in mentions} == {False}
+    (row,) = [r for r in csv.DictReader(io.StringIO(world.run("export", "mentions").stdout))
+              if r["id"] == str(praised["id"])]  # fmt: skip
+    assert json.loads(row["labels"]) == praised["labels"] and row["own_post"] == "0"
+    # a reply names its post and case, and the post's time, to join the mentions export
+    reply = world.reply_to("hannah_writes")
+    (found,) = [r for r in exported(world, "replies") if r["id"] == reply["id"]]
+    post = next(m for m in mentions if m["id"] == found["mention_id"])
+    assert post["author_handle"] == "hannah_writes" and found["case_id"] == post["case_id"]
+    assert found["posted_at"] == post["created_at"] != found["created_at"]
+
+
+def test_replies_since_a_day_are_those_drafted_or_sent_from_it(world: World) -> None:
+    # the posts are from 2026-11-18, their drafts from today: a week's replies
+    replies = exported(world, "replies")
+    day = min(datetime.fromisoformat(r["created_at"]).date() for r in replies)
+    assert len(exported(world, "replies", "--since", day.isoformat())) == len(replies) > 0
+    later = max(datetime.fromisoformat(r["created_at"]) for r in replies) + timedelta(days=1)
+    assert exported(world, "replies", "--since", later.date().isoformat()) == []
+    assert exported(world, "mentions", "--since", day.isoformat()) == []
 
 
 def test_flags_are_true_and_false_in_json_and_1_and_0_in_csv(world: World) -> None:

@@ -336,20 +336,31 @@ def test_migration_10_counts_each_platform_and_keeps_what_was_pruned(db_path: Pa
 # -- finding: time to first reply is support's answer to a complaint -----------------
 
 
-def answered_three_ways(store: Store, clock: Clock) -> None:
-    """A complaint answered in an hour, a question in ten, a praise thanked in 5 days."""
-    posted = clock.now
-    asked = mention("how do I reset my router?", native_id="q", handle="qi", created_at=posted)
-    question = Judged(
+def question(asked: Mention) -> Judged:
+    """A question and the answer drafted to it."""
+    return Judged(
         asked,
         verdict(Disposition.QUESTION, topic=None),
         (Draft(DraftKind.REPLY, "Hold the button for 10s.", asked.key, "question"),),
     )
+
+
+def send(store: Store, reply_id: int) -> None:
+    """Approved and sent (as a dry run marks it) at the store clock's time."""
+    store.approve(reply_id, "alice")
+    store.claim_for_posting(dry_run=True)
+    store.mark_sent(reply_id, posted_id=None)
+
+
+def answered_three_ways(store: Store, clock: Clock) -> None:
+    """A complaint answered in an hour, a question in ten, a praise thanked in 5 days."""
+    posted = clock.now
+    asked = mention("how do I reset my router?", native_id="q", handle="qi", created_at=posted)
     store.ingest(
         "x",
         [
             complaint(mention(native_id="c", handle="ana", created_at=posted), callback=False),
-            question,
+            question(asked),
             praise(mention("love it", native_id="p", handle="cy", created_at=posted)),
         ],
         None,
@@ -361,9 +372,7 @@ def answered_three_ways(store: Store, clock: Clock) -> None:
         (3, timedelta(days=5)),
     ):
         clock.now = posted + after
-        store.approve(by_post[mention_id], "alice")
-        store.claim_for_posting(dry_run=True)
-        store.mark_sent(by_post[mention_id], posted_id=None)
+        send(store, by_post[mention_id])
 
 
 def test_time_to_first_reply_is_to_complaints_and_thanks_are_timed_apart(db_path: Path) -> None:
@@ -378,6 +387,59 @@ def test_time_to_first_reply_is_to_complaints_and_thanks_are_timed_apart(db_path
     assert (c.median_first_reply_seconds, c.replied_cases) == (3600.0, 1)
     assert (c.median_first_thanks_seconds, c.thanked_cases) == (5 * 86400.0, 1)
     assert [w for w in c.first_reply_by_week if w is not None] == [3600.0]
+
+
+def test_a_thread_that_turns_into_a_complaint_is_timed_from_the_complaint(
+    db_path: Path,
+) -> None:
+    # a question answered in an hour; a week later, in the same thread, a complaint
+    clock = Clock()
+    store = Store.open(db_path, clock=clock)
+    asked_at = clock.now
+    asked = mention("how do I reset it?", native_id="q", conversation_id="t", created_at=asked_at)
+    store.ingest("x", [question(asked)], None)
+    (answer,) = store.replies()
+    clock.now = asked_at + timedelta(hours=1)
+    send(store, answer.id)
+    complained_at = asked_at + timedelta(days=7)
+    clock.now = complained_at
+    later = mention(
+        "still broken, useless", native_id="c", conversation_id="t", created_at=complained_at
+    )
+    store.ingest("x", [complaint(later, callback=False)], None)
+    (reply,) = [r for r in store.replies() if r.id != answer.id]
+    assert store.reply(reply.id).case_id == store.reply(answer.id).case_id  # one case
+    # the complaint is not answered: the question's answer is not its reply
+    s = store.stats()
+    assert (s.median_first_reply_seconds, s.replied_cases) == (None, 0)
+    assert queries.series(store, days=30).replied_cases == 0
+    clock.now = complained_at + timedelta(hours=2)
+    send(store, reply.id)
+    # two hours from the complaint, not a week from the question
+    s = store.stats()
+    assert (s.median_first_reply_seconds, s.replied_cases) == (7200.0, 1)
+    c = queries.series(store, days=30)
+    assert (c.median_first_reply_seconds, c.replied_cases) == (7200.0, 1)
+
+
+def test_replies_exported_since_a_day_are_those_drafted_or_sent_from_it(db_path: Path) -> None:
+    clock = Clock()
+    store = Store.open(db_path, clock=clock)
+    start = clock.now
+    store.ingest("x", [complaint(mention(native_id="old", created_at=start), callback=False)], None)
+    clock.now = start + timedelta(days=2)
+    store.ingest("x", [complaint(mention(native_id="new", handle="bo"), callback=False)], None)
+    old, new = (r.id for r in store.replies())
+    clock.now = start + timedelta(days=5)
+    send(store, old)  # drafted on day 0, sent on day 5
+
+    def since(days: int) -> list[int]:
+        columns, rows = store.export("replies", since=(start + timedelta(days=days)).date())
+        return [dict(zip(columns, row, strict=True))["id"] for row in rows]
+
+    assert since(1) == [old, new]  # drafted on day 2, sent on day 5
+    assert since(3) == [old]  # sent in the week, though drafted before it
+    assert since(6) == []
 
 
 # -- finding: the praise wall is newest first by the post's own time -----------------

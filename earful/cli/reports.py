@@ -54,14 +54,14 @@ def stats(config_file: Path | None, as_json: bool, days: int | None) -> None:
     Over every stored post, or with --days over the last N UTC days, the figures of
     the console's stats page for that window. Mentions count them all; net sentiment is praise minus
     complaints per 100 posts by others, leaving out the brand's own posts and spam
-    (both counted apart). Time to first reply: from a complaint case's first post to
-    its first reply sent; thank-yous (likes, on X) are timed apart."""
+    (both counted apart). Time to first reply: from a case's first complaint to its
+    first reply to a complaint sent; thank-yous (likes, on X) are timed apart."""
     from storage import queries
 
     with _store(_load(config_file)) as store:
         result = store.stats() if days is None else queries.series(store, days=days)
     if as_json:
-        click.echo(to_json(result))
+        click.echo(to_json(result if days is None else _window_json(result)))
     elif days is None:
         echo_stats(result)
     else:
@@ -130,6 +130,40 @@ def _echo_window(s: Any) -> None:
     _echo_waits(s, " first answered in these days")
 
 
+def _window_json(s: Any) -> dict[str, Any]:
+    """queries.Series for scripts: the keys `stats --json` has mean the same here, over
+    the window (net_sentiment a number, by_disposition and by_topic counts); the
+    charts' series are under `daily` and `weekly`."""
+    return {
+        "days": len(s.days),
+        "first_day": s.days[0],
+        "last_day": s.days[-1],
+        "mentions": s.mentions,
+        "own_posts": s.own_posts,
+        "spam": s.spam,
+        "by_disposition": _totals(s.by_disposition),
+        "by_topic": _totals(s.topics_by_week),
+        "by_platform": s.by_platform,
+        "net_sentiment": s.window_net_sentiment,
+        "net_by_platform": s.net_by_platform,
+        "median_first_reply_seconds": s.median_first_reply_seconds,
+        "replied_cases": s.replied_cases,
+        "median_first_thanks_seconds": s.median_first_thanks_seconds,
+        "thanked_cases": s.thanked_cases,
+        "daily": {
+            "days": s.days,
+            "by_disposition": s.by_disposition,
+            "net_sentiment": s.net_sentiment,
+        },
+        "weekly": {
+            "weeks": s.weeks,
+            "week_days": s.week_days,
+            "by_topic": s.topics_by_week,
+            "median_first_reply_seconds": s.first_reply_by_week,
+        },
+    }
+
+
 def _echo_platforms(s: Any) -> None:
     """Posts per platform, each with its own net sentiment."""
     shown = [
@@ -186,7 +220,10 @@ def _echo_waits(s: Any, which: str = "") -> None:
     type=click.DateTime(formats=["%Y-%m-%d"]),
     default=None,
     metavar="YYYY-MM-DD",
-    help="Only posts from this UTC day on (undated posts by when they were fetched).",
+    help=(
+        "Only posts from this UTC day on (undated posts by when they were fetched); "
+        "replies: those drafted or sent from that day on."
+    ),
 )
 @click.option("--starred", is_flag=True, help="Only praise someone starred (testimonials).")
 @handles_errors

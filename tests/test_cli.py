@@ -1433,6 +1433,29 @@ def test_check_refuses_what_run_would_refuse(tmp_path: Path) -> None:
     assert garbage.exit_code == 1 and "is not a database Earful can use" in garbage.output
 
 
+def test_check_refuses_a_replay_file_it_cannot_read(tmp_path: Path) -> None:
+    config = write_config(tmp_path, POSTS)
+    replayed = tmp_path / "mentions.jsonl"
+    replayed.unlink()
+    missing = earful("check", "-c", str(config))
+    assert missing.exit_code == 2
+    assert missing.stderr == (
+        f"earful: {config}: sources[0].path: expected a JSON Lines file to replay; "
+        f"replay file {replayed} does not exist (check the source's path; "
+        "a relative path starts from the config file's folder)\n"
+    )
+    replayed.mkdir()
+    folder = earful("check", "-c", str(config))
+    assert folder.exit_code == 2
+    assert f"sources[0].path: expected a JSON Lines file to replay; cannot read {replayed}" in (
+        folder.stderr.replace("replay file ", "")
+    )
+    assert not (tmp_path / "earful.db").exists()
+    # what the daemon would meet: a source failing each poll, the others polled
+    polled = earful("poll", "-c", str(config))
+    assert polled.exit_code == 1 and f"cannot read replay file {replayed}" in polled.stderr
+
+
 def test_check_names_an_old_database_to_be_upgraded(world: World) -> None:
     with sqlite3.connect(load_config(world.config).db_path) as conn:
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")

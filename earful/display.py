@@ -95,6 +95,22 @@ def to_json(value: Any, *, indent: int | None = 2) -> str:
     return out
 
 
+def audit_detail(detail: str | None, key: str) -> str | None:
+    """One text of an audit entry's detail (the note given with a case change, whom
+    a case was assigned to), or None."""
+    try:
+        said = json.loads(detail or "{}")
+    except ValueError:
+        return None
+    value = said.get(key) if isinstance(said, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def audit_note(detail: str | None) -> str:
+    """The note a person gave with a case change (escalate, resolve), or ""."""
+    return audit_detail(detail, "note") or ""
+
+
 def counted(n: int, one: str, many: str | None = None) -> str:
     """ "1 case", "2 cases", "1,204 replies" (`many` where "s" is not the plural)."""
     return f"{n:,} {one if n == 1 else (many or one + 's')}"

@@ -240,17 +240,7 @@ class ReplaySource:
         return None
 
     def _read(self, cursor: Cursor | None) -> tuple[list[Mention], _Position]:
-        try:
-            file = self.path.open("rb")
-        except FileNotFoundError:
-            raise SourceDown(
-                f"replay file {self.path} does not exist (check the source's path; "
-                "a relative path starts from the config file's folder)"
-            ) from None
-        except OSError as exc:
-            reason = exc.strerror or exc
-            raise SourceDown(f"cannot read replay file {self.path}: {reason}") from None
-        with file:
+        with open_replay_file(self.path) as file:
             position = self._start(file, cursor)
             return self._read_from(file, position)
 
@@ -326,6 +316,20 @@ class ReplaySource:
                 continue
             mentions.append(_lap_ids(mention, position.lap))
         return mentions, position
+
+
+def open_replay_file(path: Path) -> BinaryIO:
+    """The file, open for reading; SourceDown says why it cannot be (a poll that
+    fails, retried with backoff; `earful check` says it first)."""
+    try:
+        return path.open("rb")
+    except FileNotFoundError:
+        raise SourceDown(
+            f"replay file {path} does not exist (check the source's path; "
+            "a relative path starts from the config file's folder)"
+        ) from None
+    except OSError as exc:
+        raise SourceDown(f"cannot read replay file {path}: {exc.strerror or exc}") from None
 
 
 def _shift_of(cursor: Cursor | None) -> float | None:

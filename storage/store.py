@@ -1087,22 +1087,27 @@ class Store:
             then=raise_alert if alert else None,
         )
 
-    def resolve_case(self, case_id: int, actor: str, *, note: str | None = None) -> CaseRecord:
+    def resolve_case(
+        self, case_id: int, actor: str, *, note: str | None = None
+    ) -> tuple[CaseRecord, list[int]]:
         """Close a case. Its drafts keep their state: a pending thank-you can still
         be approved or rejected on its own. Its open callback tasks are done with it
-        (by the person resolving, audited), or they would be worked a second time."""
+        (by the person resolving, audited), or they would be worked a second time;
+        the tasks closed."""
         now = iso(self.clock())
+        closed: list[int] = []
 
         def close_tasks(conn: sqlite3.Connection) -> None:
-            tasks = [
+            closed.extend(
                 r[0]
                 for r in conn.execute(
-                    "SELECT id FROM callbacks WHERE case_id = ? AND status = 'open'", (case_id,)
+                    "SELECT id FROM callbacks WHERE case_id = ? AND status = 'open' ORDER BY id",
+                    (case_id,),
                 )
-            ]
-            self._close_tasks(conn, tasks, actor, case_resolved=case_id)
+            )
+            self._close_tasks(conn, closed, actor, case_resolved=case_id)
 
-        return self._case_change(
+        case = self._case_change(
             case_id,
             actor=actor,
             action="resolve",
@@ -1113,6 +1118,7 @@ class Store:
             detail={"note": note} if note else {},
             then=close_tasks,
         )
+        return case, closed
 
     def reopen_case(self, case_id: int, actor: str) -> tuple[CaseRecord, list[int]]:
         """Undo a resolve: the case is open again, and the callback tasks its

@@ -441,6 +441,152 @@ def test_an_edit_over_the_platforms_limit_is_refused(world: World) -> None:
         assert store.reply(int(reply)).status == "pending"
 
 
+# -- cases ---------------------------------------------------------------------------------
+
+
+def case_of(world: World, handle: str) -> int:
+    case_id: int = world.reply_to(handle)["case_id"]
+    return case_id
+
+
+def test_case_show_gives_its_state_posts_drafts_tasks_and_history(world: World) -> None:
+    case_id = case_of(world, "hannah_writes")
+    reply = world.reply_to("hannah_writes")["id"]
+    assert add_user(world.config, "alice", "agent").exit_code == 0
+    assert world.run("case", "assign", str(case_id), "alice", "--as", "bob").exit_code == 0
+    resolve = ("case", "resolve", str(case_id), "--note", "refunded", "--as", "bob")
+    assert world.run(*resolve).exit_code == 0
+    result = world.run("case", "show", str(case_id))
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == f"case {case_id} · resolved · assigned to alice"
+    assert lines[1] == "x · @hannah_writes · interesting_bad · topic outage · urgency 55"
+    assert lines[2].startswith("opened ") and " · resolved " in lines[2]
+    assert f"@hannah_writes: {OUTAGE}" in result.output
+    assert any(line.startswith(f"  reply {reply} · reply · pending: ") for line in lines)
+    (task,) = [line for line in lines if line.startswith("  callback ")]
+    assert "(done by bob at " in task and "Contact @hannah_writes" in task
+    history = lines[lines.index("history:") + 1 :]
+    assert [line.split(" UTC ")[1] for line in history] == [
+        "bob assign: to alice",
+        "bob resolve: refunded",
+    ]
+    # a draft names its case, which is what `earful case` takes
+    shown = world.run("queue", "show", str(reply)).output
+    assert f"case {case_id} · resolved · assigned to alice" in shown
+    view = world.json("case", "show", str(case_id))
+    assert {"case", "mentions", "replies", "callbacks", "history"} <= set(view)
+    assert view["case"]["assignee"] == "alice" and view["mentions"][0]["text"] == OUTAGE
+    assert view["history"][0]["action"] == "resolve"  # newest first, as the console's API
+
+
+def test_a_case_is_assigned_taken_back_and_never_given_to_a_viewer(world: World) -> None:
+    case_id = str(case_of(world, "hannah_writes"))
+    for name, role in (("alice", "agent"), ("vera", "viewer")):
+        assert add_user(world.config, name, role).exit_code == 0
+    assigned = world.run("case", "assign", case_id, "alice")
+    assert assigned.exit_code == 0 and assigned.output == f"case {case_id} assigned to alice\n"
+    pooled = world.run("case", "assign", case_id, "--nobody")
+    assert pooled.output == f"case {case_id} is back in the pool: nobody has it (it was alice's)\n"
+    viewer = world.run("case", "assign", case_id, "vera")
+    assert viewer.exit_code == 1
+    assert viewer.stderr == "earful: vera cannot take cases (disabled or a viewer)\n"
+    nobody_there = world.run("case", "assign", case_id, "zed")
+    assert nobody_there.exit_code == 1 and "no user named 'zed'" in nobody_there.stderr
+    assert world.run("case", "assign", case_id).exit_code == 2  # to whom?
+    assert world.run("case", "assign", case_id, "alice", "--nobody").exit_code == 2
+    assert world.run("case", "assign", case_id, "a b").exit_code == 2
+    with world.store() as store:
+        assert store.case(int(case_id)).assignee is None
+
+
+def test_escalating_a_case_queues_one_alert_saying_who_and_why(world: World) -> None:
+    case_id = case_of(world, "hannah_writes")
+
+    def alerts() -> list[dict[str, Any]]:
+        return [a for a in world.json("alerts", "list") if a["author_handle"] == "hannah_writes"]
+
+    assert alerts() == []
+    result = world.run("case", "escalate", str(case_id), "--as", "alice", "--note", " VIP ")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"case {case_id} escalated; senior staff are alerted")
+    (alert,) = alerts()
+    assert alert["body"].startswith(f"Escalated by alice (55/100): case {case_id}, @hannah_writes")
+    assert alert["body"].endswith("\nWhy: VIP") and alert["reason"] == "escalated by alice"
+    again = world.run("case", "escalate", str(case_id), "--as", "bob")
+    assert again.exit_code == 1
+    assert again.stderr.startswith(
+        f"earful: case {case_id} cannot be escalated: it is escalated "
+        "(last change: escalate by alice at "
+    )
+    assert len(alerts()) == 1
+    with world.store() as store:
+        assert store.case(case_id).status == "escalated"
+    # the urgent complaint's case was escalated when it came in
+    urgent = world.run("case", "escalate", str(case_of(world, "angry_al")))
+    assert urgent.exit_code == 1 and "it is escalated" in urgent.stderr
+
+
+def test_resolving_closes_the_cases_tasks_and_reopening_opens_them_again(world: World) -> None:
+    case_id = case_of(world, "hannah_writes")
+
+    def open_tasks() -> list[str]:
+        return sorted(t["author_handle"] for t in world.json("callbacks", "list"))
+
+    (task,) = [t["id"] for t in world.json("callbacks", "list") if t["case_id"] == case_id]
+    resolved = world.run("case", "resolve", str(case_id), "--as", "alice", "--note", "sorted")
+    assert resolved.exit_code == 0, resolved.output
+    assert resolved.output == (
+        f"case {case_id} resolved; closed 1 open callback task with it ({task}); "
+        f"earful case reopen {case_id} undoes it\n"
+    )
+    assert open_tasks() == ["angry_al"]
+    twice = world.run("case", "resolve", str(case_id), "--as", "bob")
+    assert twice.exit_code == 1
+    assert f"case {case_id} cannot be resolved: it is resolved (last change: resolve by alice" in (
+        twice.stderr
+    )
+    reopened = world.run("case", "reopen", str(case_id))
+    assert reopened.exit_code == 0, reopened.output
+    assert reopened.output == f"case {case_id} is open again; callback task {task} is open again\n"
+    assert open_tasks() == ["angry_al", "hannah_writes"]
+    again = world.run("case", "reopen", str(case_id))
+    assert again.exit_code == 1 and f"case {case_id} cannot be reopened: it is open" in again.stderr
+    # a case with no open task says so by saying nothing of tasks
+    quiet = world.run("case", "resolve", str(case_of(world, "mesh_curious")))
+    assert quiet.exit_code == 0 and "callback" not in quiet.output
+
+
+def test_a_case_is_not_reopened_beside_a_newer_one(world: World) -> None:
+    case_id = case_of(world, "hannah_writes")
+    assert world.run("case", "resolve", str(case_id)).exit_code == 0
+    # hannah complains again in the same conversation: a new case opens
+    again = x_post(6, "still down, lumenet. no call back either", "hannah_writes")
+    again["post"]["data"]["conversation_id"] = POSTS[0]["post"]["data"]["id"]
+    with (world.config.parent / "mentions.jsonl").open("a", encoding="utf-8") as replayed:
+        replayed.write(json.dumps(again) + "\n")
+    assert world.run("poll").exit_code == 0
+    refused = world.run("case", "reopen", str(case_id))
+    assert refused.exit_code == 1
+    assert refused.stderr == (
+        f"earful: case {case_id} cannot be reopened: a newer case is open for the same "
+        "author and conversation; work that one\n"
+    )
+    with world.store() as store:
+        assert store.case(case_id).status == "resolved"
+
+
+@pytest.mark.parametrize(
+    "step",
+    [("show",), ("assign", "--nobody"), ("escalate",), ("resolve",), ("reopen",)],
+    ids=lambda step: step[0],
+)
+def test_an_unknown_case_exits_1(world: World, step: tuple[str, ...]) -> None:
+    result = world.run("case", step[0], "999999", *step[1:])
+    assert result.exit_code == 1
+    assert result.stderr == "earful: no case with id 999999\n"
+
+
 # -- publish, stats, export, search --------------------------------------------------------
 
 
@@ -1323,6 +1469,29 @@ def test_check_refuses_what_run_would_refuse(tmp_path: Path) -> None:
     (tmp_path / "earful.db").write_bytes(b"not a database at all, just words" * 100)
     garbage = earful("check", "-c", str(config))
     assert garbage.exit_code == 1 and "is not a database Earful can use" in garbage.output
+
+
+def test_check_refuses_a_replay_file_it_cannot_read(tmp_path: Path) -> None:
+    config = write_config(tmp_path, POSTS)
+    replayed = tmp_path / "mentions.jsonl"
+    replayed.unlink()
+    missing = earful("check", "-c", str(config))
+    assert missing.exit_code == 2
+    assert missing.stderr == (
+        f"earful: {config}: sources[0].path: expected a JSON Lines file to replay; "
+        f"replay file {replayed} does not exist (check the source's path; "
+        "a relative path starts from the config file's folder)\n"
+    )
+    replayed.mkdir()
+    folder = earful("check", "-c", str(config))
+    assert folder.exit_code == 2
+    assert f"sources[0].path: expected a JSON Lines file to replay; cannot read {replayed}" in (
+        folder.stderr.replace("replay file ", "")
+    )
+    assert not (tmp_path / "earful.db").exists()
+    # what the daemon would meet: a source failing each poll, the others polled
+    polled = earful("poll", "-c", str(config))
+    assert polled.exit_code == 1 and f"cannot read replay file {replayed}" in polled.stderr
 
 
 def test_check_names_an_old_database_to_be_upgraded(world: World) -> None:

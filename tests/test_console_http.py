@@ -545,7 +545,9 @@ async def test_case_steps_through_the_api(client: Client, store: Store) -> None:
     assert (await assigned.json())["case"]["assignee"] == "bob"
     to_viewer = await post(client, f"/api/cases/{case_id}/assign", csrf, {"assignee": "vera"})
     assert to_viewer.status == 400
-    await post(client, f"/api/cases/{case_id}/resolve", csrf, {"note": "fixed"})
+    open_tasks = sorted(c.id for c in store.callbacks("open") if c.case_id == case_id)
+    resolved = await post(client, f"/api/cases/{case_id}/resolve", csrf, {"note": "fixed"})
+    assert (await resolved.json())["closed_tasks"] == open_tasks
     again = await post(client, f"/api/cases/{case_id}/escalate", csrf)
     assert again.status == 409
     assert "resolve by alice" in (await again.json())["error"]

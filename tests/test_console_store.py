@@ -77,7 +77,7 @@ def test_case_steps_are_audit_logged(cstore: Store) -> None:
     case_id = _case(cstore)
     assert cstore.assign_case(case_id, "alice", "alice").assignee == "alice"
     assert cstore.escalate_case(case_id, "alice", note="VIP").status == "escalated"
-    resolved = cstore.resolve_case(case_id, "alice")
+    resolved, _closed = cstore.resolve_case(case_id, "alice")
     assert resolved.status == "resolved" and resolved.resolved_at
     assert [a.action for a in cstore.audit_log(subject=f"case:{case_id}")] == [
         "resolve",
@@ -105,7 +105,8 @@ def test_resolving_a_case_closes_its_open_callback_tasks(cstore: Store) -> None:
     cstore.ingest("x", [complaint(mention(native_id="other", handle="bo"))], None)
     tasks = [c for c in cstore.callbacks("open") if c.case_id == case_id]
     assert tasks  # the complaint's task is open until the case is resolved
-    cstore.resolve_case(case_id, "alice")
+    _resolved, closed = cstore.resolve_case(case_id, "alice")
+    assert closed == sorted(task.id for task in tasks)
     for task in tasks:
         done = next(c for c in cstore.callbacks(None) if c.id == task.id)
         assert (done.status, done.done_by) == ("done", "alice")

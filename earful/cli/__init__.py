@@ -9,10 +9,20 @@ importing them registers their commands on `cli`. May import every other package
 
 from __future__ import annotations
 
-from earful.cli import deciding, judging, reports, running, upkeep, users
+from earful.cli import casework, deciding, judging, reports, running, upkeep, users
 from earful.cli.base import cli
 
-__all__ = ["cli", "deciding", "judging", "main", "reports", "running", "upkeep", "users"]
+__all__ = [
+    "casework",
+    "cli",
+    "deciding",
+    "judging",
+    "main",
+    "reports",
+    "running",
+    "upkeep",
+    "users",
+]
 
 
 def main() -> None:

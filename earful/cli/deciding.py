@@ -28,6 +28,7 @@ from earful.cli.base import (
     handles_errors,
     json_option,
 )
+from earful.cli.casework import case_heading
 from earful.config import Config
 from earful.display import oneline, safe, tallied, to_json
 from listener.mention import PLATFORMS
@@ -141,6 +142,8 @@ def queue_show(config_file: Path | None, as_json: bool, reply_id: int) -> None:
         click.echo(f"decided by {safe(r.decided_by)} at {shown_time(r.decided_at)}")
     if r.reject_reason:
         click.echo(f"rejected because: {safe(r.reject_reason)}")
+    if detail.case:  # its id is what `earful case` takes
+        click.echo(case_heading(detail.case))
     click.echo("")
     click.echo(f"{m.platform} · {safe(who)}{reach} · {m.created_at or 'time unknown'}")
     click.echo(f"{safe(m.url or '(no link)')}")

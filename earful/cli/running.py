@@ -101,6 +101,7 @@ def check(config_file: Path | None, as_json: bool) -> None:
 
     config = _load(config_file, credentials=CREDENTIAL_SECTIONS)
     stages = build_stages(config)
+    _check_replay_files(config)
     _check_writable(config)  # no lock: a running daemon holds it
     report = _check_report(config, stages.ruleset, _database_state(config))
     if as_json:  # the figures; `said` is the text report's wording
@@ -110,6 +111,28 @@ def check(config_file: Path | None, as_json: bool) -> None:
     for key, value in report.items():
         if key != "config":
             click.echo(f"  {key}: {value if isinstance(value, str) else value['said']}")
+
+
+def _check_replay_files(config: Config) -> None:
+    """Each replay source's file can be read. `run` starts without it all the same,
+    and that source fails every poll, said once in the log and retried with backoff
+    (a file may yet be put there): "ready to run" would hide a mistyped path."""
+    from listener.base import SourceDown
+    from listener.replay import Settings, open_replay_file
+
+    settings = {s.name: s for s in config.sources}
+    problems = []
+    # named_sources: the config's own order, for the key path
+    for index, (name, _type) in enumerate(config.named_sources):
+        source = settings.get(name)
+        if not isinstance(source, Settings):
+            continue
+        try:
+            open_replay_file(config.resolve(source.path)).close()
+        except SourceDown as exc:
+            problems.append(f"sources[{index}].path: expected a JSON Lines file to replay; {exc}")
+    if problems:
+        raise ConfigError(config.path, problems)
 
 
 def _unsaid(value: Any) -> Any:

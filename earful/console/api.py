@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from earful import cases
 from earful.console.auth import hashing
 from earful.console.counting import count_for, limits_for_browser
 from earful.console.pages import (
@@ -26,8 +27,6 @@ from earful.console.passwords import hash_password, name_problem, password_probl
 from earful.console.security import SETTINGS, STORE, json_error, public, requires, session_of
 from earful.display import to_json
 from earful.sources import unpostable_note
-from listener.normalize import http_url
-from responders.escalation import person_escalation
 from responders.limits import reply_problem
 from storage import queries
 from storage.queries import QueueFilter
@@ -433,25 +432,15 @@ async def escalate(request: web.Request) -> web.StreamResponse:
     """A person escalates: the case says so, and senior staff get an alert (the
     webhook's, as for the alerts Earful raises) saying who and why."""
     case_id, actor, note = await _case_note(request)
-    view = await db(request, queries.case_view, case_id)
-    latest = view.mentions[-1] if view.mentions else None
-    alert = person_escalation(
-        case_id=case_id,
-        urgency=view.case.urgency,
-        platform=view.case.platform,
-        author=view.case.author_handle,
-        url=http_url(latest.url) if latest else None,
-        actor=actor,
-        note=note,
-    )
-    case = await db(request, lambda s: s.escalate_case(case_id, actor, note=note, alert=alert))
-    return ok({"case": case})
+    return ok({"case": await db(request, cases.escalate, case_id, actor, note=note)})
 
 
 @requires("agent")
 async def resolve(request: web.Request) -> web.StreamResponse:
+    """Close a case, and the callback tasks still open in it."""
     case_id, actor, note = await _case_note(request)
-    return ok({"case": await db(request, lambda s: s.resolve_case(case_id, actor, note=note))})
+    case, tasks = await db(request, lambda s: s.resolve_case(case_id, actor, note=note))
+    return ok({"case": case, "closed_tasks": tasks})
 
 
 @requires("agent")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -25,7 +24,7 @@ from earful.console.security import (
     session_of,
 )
 from earful.console.times import time_element
-from earful.display import EXPORT_ERRORS, duration, plain, write_csv
+from earful.display import EXPORT_ERRORS, audit_note, duration, plain, write_csv
 from earful.source_status import SourceStatus, statuses
 from listener.normalize import http_url
 from responders.limits import LIMITS
@@ -49,16 +48,6 @@ async def db(request: web.Request, fn: Callable[..., T], *args: Any, **kwargs: A
 async def source_statuses(request: web.Request) -> list[SourceStatus]:
     recorded = await db(request, health.read)
     return statuses(request.app[SETTINGS].sources, recorded)
-
-
-def audit_note(detail: str | None) -> str:
-    """The note a person gave with a case change (escalate, resolve), or ""."""
-    try:
-        said = json.loads(detail or "{}")
-    except ValueError:
-        return ""
-    note = said.get("note") if isinstance(said, dict) else None
-    return note if isinstance(note, str) else ""
 
 
 def install_filters(env: jinja2.Environment) -> None:

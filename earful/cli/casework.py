@@ -1,0 +1,210 @@
+"""Working a case from the command line, as on its page in the console: show it,
+assign it, escalate, resolve and reopen it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from earful.cli.base import (
+    ROW_ID,
+    F,
+    _actor,
+    _load,
+    _store,
+    actor_option,
+    cli,
+    config_option,
+    handles_errors,
+    json_option,
+)
+from earful.display import audit_detail, audit_note, counted, oneline, safe, to_json
+from storage.db import shown_time
+from storage.queries import CaseView
+from storage.records import AuditEntry, CaseRecord, ReplyRecord
+from storage.store import SeenAssignee
+
+
+@cli.group()
+def case() -> None:
+    """Cases: an author's posts in one conversation, and the work on them."""
+
+
+def case_change(func: F) -> F:
+    """What each change to a case takes: the config, who changes it (--as), the
+    case. A conflict (someone changed it first) or an unknown id exits 1, as for a
+    draft."""
+    func = handles_errors(click.argument("case_id", type=ROW_ID)(func))
+    return config_option(actor_option(func))
+
+
+def note_option(func: F) -> F:
+    return click.option(
+        "--note",
+        default=None,
+        metavar="TEXT",
+        help="Why, for the case's history (and an escalation's alert).",
+    )(func)
+
+
+@case.command("show")
+@config_option
+@json_option
+@click.argument("case_id", type=ROW_ID)
+@handles_errors
+def case_show(config_file: Path | None, as_json: bool, case_id: int) -> None:
+    """The case: its state and who has it, its posts, drafts, callback tasks and
+    history."""
+    from storage import queries
+
+    with _store(_load(config_file)) as store:
+        view = queries.case_view(store, case_id)
+    if as_json:
+        click.echo(to_json(view))
+        return
+    c = view.case
+    click.echo(case_heading(c))
+    who = f"@{c.author_handle}" if c.author_handle else "(unknown author)"
+    topic = f" · topic {c.topic}" if c.topic else ""
+    click.echo(f"{c.platform} · {safe(who)} · {c.disposition or '-'}{topic} · urgency {c.urgency}")
+    times = f"opened {shown_time(c.opened_at)} · updated {shown_time(c.updated_at)}"
+    if c.resolved_at:
+        times += f" · resolved {shown_time(c.resolved_at)}"
+    click.echo(times)
+    _echo_work(view)
+
+
+def case_heading(c: CaseRecord) -> str:
+    """The case's id, state and who has it: the first line of `case show`."""
+    return f"case {c.id} · {c.status} · assigned to {safe(c.assignee or 'nobody')}"
+
+
+def _echo_work(view: CaseView) -> None:
+    """The case's posts, drafts, tasks and history, each under its heading."""
+    click.echo("\nposts:")
+    for m in view.mentions:
+        when = shown_time(m.created_at) if m.created_at else "time unknown"
+        click.echo(f"  {when} @{safe(m.author_handle)}: {oneline(m.text, 100)}")
+    if view.replies:
+        click.echo("drafts:")
+        for r in view.replies:
+            click.echo(f"  {_draft_line(r)}")
+    if view.callbacks:
+        click.echo("callbacks:")
+        for t in view.callbacks:
+            done = f" by {safe(t.done_by)} at {shown_time(t.done_at)}" if t.done_by else ""
+            click.echo(f"  callback {t.id} ({t.status}{done}): {oneline(t.body, 100)}")
+    click.echo("history:")
+    # oldest first, as `queue show` and the draft's page tell it (the store's newest first)
+    for h in reversed(view.history):
+        click.echo(f"  {_change_line(h)}")
+    if not view.history:
+        click.echo("  no changes yet")
+
+
+def _draft_line(r: ReplyRecord) -> str:
+    decided = f" by {safe(r.decided_by)}" if r.decided_by else ""
+    return f"reply {r.id} · {r.kind} · {r.status}{decided}: {oneline(r.body, 80)}"
+
+
+def _change_line(h: AuditEntry) -> str:
+    """When, who, what, and the note given (or, for an assignment, to whom)."""
+    said = audit_note(h.detail)
+    if h.action == "assign":
+        said = f"to {audit_detail(h.detail, 'assignee') or 'nobody'}"
+    return f"{shown_time(h.at)} {safe(h.actor)} {h.action}" + (f": {safe(said)}" if said else "")
+
+
+@case.command("assign")
+@config_option
+@actor_option
+@click.option("--nobody", is_flag=True, help="Take the case back to the pool: nobody has it.")
+@click.argument("case_id", type=ROW_ID)
+@click.argument("assignee", metavar="[USER]", required=False)
+@handles_errors
+def case_assign(
+    config_file: Path | None, actor: str | None, nobody: bool, case_id: int, assignee: str | None
+) -> None:
+    """Give a case to USER (a console account that may take cases: an agent or an
+    admin), or back to the pool with --nobody. A case someone else had is theirs no
+    more: the message names them."""
+    _check_assignee(assignee, nobody)
+    decider = _actor(actor)
+    with _store(_load(config_file)) as store:
+        was = store.case(case_id).assignee
+        # whom it was read assigned to: someone taking it meanwhile is named, not overruled
+        now = store.assign_case(case_id, decider, assignee, seen=SeenAssignee(was)).assignee
+    whose = f"assigned to {safe(now)}" if now else "is back in the pool: nobody has it"
+    before = f" (it was {safe(was)}'s)" if was and was != now else ""
+    click.echo(f"case {case_id} {whose}{before}")
+
+
+def _check_assignee(assignee: str | None, nobody: bool) -> None:
+    """USER or --nobody, one of them, and USER a name an account can have."""
+    from earful.console.passwords import name_problem
+
+    if assignee is not None and nobody:
+        raise click.UsageError("give USER or --nobody, not both")
+    if assignee is None and not nobody:
+        raise click.UsageError("assign to whom? Give USER, or --nobody for the pool")
+    problem = name_problem(assignee) if assignee is not None else None
+    if problem:
+        raise click.BadParameter(f"{problem}, got {safe(assignee)!r}", param_hint="USER")
+
+
+def _noted(note: str | None) -> str | None:
+    # as the console keeps it: a blank note is none
+    return (note or "").strip() or None
+
+
+@case.command("escalate")
+@note_option
+@case_change
+def case_escalate(
+    config_file: Path | None, actor: str | None, note: str | None, case_id: int
+) -> None:
+    """Escalate a case (open or waiting): senior staff get an alert, through the
+    [escalation] webhook whatever its min_urgency, saying who escalated it and why."""
+    from earful.cases import escalate
+
+    decider = _actor(actor)
+    with _store(_load(config_file)) as store:
+        escalate(store, case_id, decider, note=_noted(note))
+    click.echo(f"case {case_id} escalated; senior staff are alerted (earful alerts list shows it)")
+
+
+@case.command("resolve")
+@note_option
+@case_change
+def case_resolve(
+    config_file: Path | None, actor: str | None, note: str | None, case_id: int
+) -> None:
+    """Resolve a case: its open callback tasks are done with it (nobody works them
+    twice); its drafts keep their state."""
+    decider = _actor(actor)
+    with _store(_load(config_file)) as store:
+        _resolved, closed = store.resolve_case(case_id, decider, note=_noted(note))
+    tasks = (
+        f"; closed {counted(len(closed), 'open callback task')} with it ({_ids(closed)})"
+        if closed
+        else ""
+    )
+    click.echo(f"case {case_id} resolved{tasks}; earful case reopen {case_id} undoes it")
+
+
+@case.command("reopen")
+@case_change
+def case_reopen(config_file: Path | None, actor: str | None, case_id: int) -> None:
+    """Undo a resolve: the case is open again, and so are the callback tasks its
+    resolving closed. Refused when a newer case is open for the same author and
+    conversation (a later post opened it: work that one)."""
+    decider = _actor(actor)
+    with _store(_load(config_file)) as store:
+        _reopened, tasks = store.reopen_case(case_id, decider)
+    again = f"; callback task {_ids(tasks)} is open again" if tasks else ""
+    click.echo(f"case {case_id} is open again{again}")
+
+
+def _ids(ids: list[int]) -> str:
+    return ", ".join(map(str, ids))

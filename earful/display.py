@@ -28,6 +28,15 @@ def safe(text: str | None) -> str:
 
 
 # Spreadsheets run a cell that starts like a formula.
+# What a person calls each disposition, in the order reports list them: "ignore" holds
+# the brand's own posts and spam as well as chatter.
+DISPOSITION_NAMES = {
+    "interesting_bad": "complaint",
+    "interesting_good": "praise",
+    "question": "question",
+    "ignore": "other (chatter, spam, own posts)",
+}
+
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 

@@ -898,8 +898,26 @@ def test_every_field_has_a_name_a_screen_reader_can_say(open_as: OpenAs, db: Sto
     page = w.go("/stats?days=7")
     page.click("#figures-as-tables summary")
     expect(page.locator("#table-days tbody tr")).to_have_count(7)
-    expect(page.locator("#table-days thead")).to_contain_text("interesting_bad")
+    # dispositions as people call them, complaints first, as reports list them
+    heads = page.locator("#table-days thead th").all_inner_texts()
+    assert heads[:3] == ["day (UTC)", "complaint", "praise"] and "interesting_bad" not in heads
+    assert heads[-1] == "net sentiment"
     assert page.locator("#table-weeks tbody tr").count() >= 1
+    # the charts' legends in the same order, and root causes most complained-of first
+    page.wait_for_function("document.body.dataset.chartsReady === 'yes'")
+    labels = "id => Chart.getChart(document.getElementById(id)).data.datasets.map(d => d.label)"
+    assert page.evaluate(labels, "chart-days")[:2] == ["complaint", "praise"]
+    causes = page.evaluate(labels, "chart-topics")
+    totals = page.evaluate(
+        "() => Chart.getChart(document.getElementById('chart-topics')).data.datasets"
+        ".map(d => d.data.reduce((a, b) => a + b, 0))"
+    )
+    assert len(causes) > 1 and totals == sorted(totals, reverse=True)
+    colours = page.evaluate(
+        "() => Chart.getChart(document.getElementById('chart-topics')).data.datasets"
+        ".map(d => d.backgroundColor)"
+    )
+    assert not {"#c0392b", "#27ae60"} & set(colours)  # not complaint red, not praise green
     assert not w.errors
 
 

@@ -24,7 +24,14 @@ from earful.console.security import (
     session_of,
 )
 from earful.console.times import time_element
-from earful.display import EXPORT_ERRORS, audit_note, duration, plain, write_csv
+from earful.display import (
+    DISPOSITION_NAMES,
+    EXPORT_ERRORS,
+    audit_note,
+    duration,
+    plain,
+    write_csv,
+)
 from earful.source_status import SourceStatus, statuses
 from listener.normalize import http_url
 from responders.limits import LIMITS
@@ -59,6 +66,7 @@ def install_filters(env: jinja2.Environment) -> None:
     env.filters["when"] = time_element  # the browser shows it in the viewer's zone
     env.globals["ROLE_RANK"] = ROLE_RANK
     env.globals["DECIDABLE"] = DECIDABLE
+    env.globals["DISPOSITION_NAMES"] = DISPOSITION_NAMES
 
 
 async def render(

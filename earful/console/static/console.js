@@ -1065,10 +1065,17 @@
     question: "#2980b9",
     ignore: "#95a5a6",
   };
-  const PALETTE = ["#8e44ad", "#d35400", "#16a085", "#c0392b", "#2c3e50", "#f39c12", "#7f8c8d", "#27ae60"];
+  // root causes: none of them the red and green of complaints and praise
+  const PALETTE = ["#8e44ad", "#d35400", "#16a085", "#2c3e50", "#f39c12", "#7f8c8d", "#e84393", "#6c5ce7", "#00838f"];
+  const total = (values) => values.reduce((sum, v) => sum + v, 0);
 
   function statsPage() {
     const s = JSON.parse(document.getElementById("series-data").textContent);
+    // what people call each disposition; the order reports list them in is COLOURS'
+    // (tojson sorts an object's keys)
+    const names = JSON.parse(document.getElementById("disposition-names").textContent);
+    const order = Object.keys(COLOURS); // complaint, praise, question, other
+    const rank = (name) => (order.includes(name) ? order.indexOf(name) : order.length);
     if (!window.Chart) return;
     // a week the window cuts says so: its bars count only those days
     const weeks = s.weeks.map((w, i) => (s.week_days[i] < 7 ? `${w} (${s.week_days[i]} of 7 days)` : w));
@@ -1078,11 +1085,13 @@
       type: "bar",
       data: {
         labels: s.days,
-        datasets: Object.entries(s.by_disposition).map(([name, data]) => ({
-          label: name,
-          data: data,
-          backgroundColor: COLOURS[name] || "#34495e",
-        })),
+        datasets: Object.entries(s.by_disposition)
+          .sort(([a], [b]) => rank(a) - rank(b))
+          .map(([name, data]) => ({
+            label: names[name] || name,
+            data: data,
+            backgroundColor: COLOURS[name] || "#34495e",
+          })),
       },
       options: { scales: stacked, animation: false },
     });
@@ -1098,11 +1107,14 @@
       type: "bar",
       data: {
         labels: weeks,
-        datasets: Object.entries(s.topics_by_week).map(([name, data], i) => ({
-          label: name,
-          data: data,
-          backgroundColor: PALETTE[i % PALETTE.length],
-        })),
+        // the most complained-of cause first, as the tables and `earful stats` list them
+        datasets: Object.entries(s.topics_by_week)
+          .sort(([a, x], [b, y]) => total(y) - total(x) || (a < b ? -1 : 1))
+          .map(([name, data], i) => ({
+            label: name,
+            data: data,
+            backgroundColor: PALETTE[i % PALETTE.length],
+          })),
       },
       options: { scales: stacked, animation: false },
     });

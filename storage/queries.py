@@ -364,18 +364,20 @@ def _monday(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def series(store: Store, *, days: int = 30) -> Series:
+def series(store: Store, *, days: int = 30, until: date | None = None) -> Series:
     """Mentions per day by disposition, net sentiment per day, complaint topics per
-    week and the median time to first reply, over the last `days` days. Reads the
-    mention_days roll-up (schema v3), not the mentions themselves."""
-    today = store.clock().date()
-    start = today - timedelta(days=days - 1)
+    week and the median time to first reply, over the `days` days ending `until`
+    (default today; a week's report: 7 ending last Sunday). Reads the mention_days
+    roll-up (schema v3), not the mentions themselves."""
+    last = until or store.clock().date()
+    start = last - timedelta(days=days - 1)
     day_list = [start + timedelta(days=n) for n in range(days)]
     day_index = {d.isoformat(): n for n, d in enumerate(day_list)}
     days_of_week = Counter(_monday(d) for d in day_list)
     week_list = sorted(days_of_week)
     week_index = {w.isoformat(): n for n, w in enumerate(week_list)}
     since = start.isoformat()
+    before = (last + timedelta(days=1)).isoformat()  # the day after the window
 
     by_disposition: dict[str, list[int]] = defaultdict(lambda: [0] * days)
     topics: dict[str, list[int]] = defaultdict(lambda: [0] * len(week_list))
@@ -387,8 +389,8 @@ def series(store: Store, *, days: int = 30) -> Series:
     for row in _rows(
         store,
         "SELECT day, disposition, topic, platform, mentions AS n, own, spam "
-        "FROM mention_days WHERE day >= ?",
-        (since,),
+        "FROM mention_days WHERE day >= ? AND day < ?",
+        (since, before),
     ):
         n = day_index.get(row["day"])
         if n is None:
@@ -424,13 +426,13 @@ def series(store: Store, *, days: int = 30) -> Series:
         # INDEXED BY: without fresh ANALYZE figures the planner may walk every
         # reply by case to skip a sort; the window's range of this index is far less
         "FROM replies r INDEXED BY replies_sent "
-        f"WHERE r.status = 'sent' AND r.sent_at >= ? AND {first_sent('r')} "
+        f"WHERE r.status = 'sent' AND r.sent_at >= ? AND r.sent_at < ? AND {first_sent('r')} "
         # a case first answered before the window is not first answered in it: a
         # later reply in the same open case would count as its first (45 days)
         "AND NOT EXISTS (SELECT 1 FROM replies e WHERE e.case_id = r.case_id "
         f"AND e.status = 'sent' AND e.kind = r.kind AND e.sent_at < ? AND {first_sent('e')}) "
         "GROUP BY r.case_id, r.kind",
-        (since, since),
+        (since, before, since),
     ):
         if row["wait"] is None:
             continue  # a timestamp SQLite cannot read

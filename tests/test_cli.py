@@ -829,12 +829,22 @@ def test_stats_over_a_window_of_days_are_the_consoles_figures(world: World) -> N
         assert window[key] == everything[key], key
     assert sum(window["daily"]["by_disposition"]["interesting_bad"]) == 2
     text = world.run("stats", "--days", "366").output
-    assert text.startswith("the last 366 UTC days, ")
+    assert text.startswith("366 UTC days, ")
     assert "by disposition: interesting_bad 2, ignore 1, interesting_good 1, question 1" in text
     today = world.json("stats", "--days", "1")
     assert (today["mentions"], today["net_sentiment"]) == (0, None)
     assert "net sentiment: n/a" in world.run("stats", "--days", "1").output
     assert world.run("stats", "--days", "367").exit_code == 2
+    # a window that ended before today: a week's report, run on any day after it
+    that_day = world.json("stats", "--days", "1", "--until", "2026-11-18")
+    assert (that_day["mentions"], that_day["first_day"], that_day["last_day"]) == (
+        5,
+        "2026-11-18",
+        "2026-11-18",
+    )
+    assert world.json("stats", "--days", "7", "--until", "2026-11-17")["mentions"] == 0
+    alone = world.run("stats", "--until", "2026-11-18")
+    assert alone.exit_code == 2 and "give its length with --days N" in alone.output
 
 
 def test_export_praise_as_csv_has_permalinks(world: World) -> None:

@@ -387,6 +387,10 @@ def test_time_to_first_reply_is_to_complaints_and_thanks_are_timed_apart(db_path
     assert (c.median_first_reply_seconds, c.replied_cases) == (3600.0, 1)
     assert (c.median_first_thanks_seconds, c.thanked_cases) == (5 * 86400.0, 1)
     assert [w for w in c.first_reply_by_week if w is not None] == [3600.0]
+    # a window ending before the thank-you was sent has the reply, not the thank-you
+    ended = queries.series(store, days=30, until=(clock.now - timedelta(days=1)).date())
+    assert (ended.replied_cases, ended.thanked_cases) == (1, 0)
+    assert ended.mentions == 3
 
 
 def test_a_thread_that_turns_into_a_complaint_is_timed_from_the_complaint(

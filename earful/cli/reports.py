@@ -47,8 +47,17 @@ from earful.display import (
     default=None,
     help="Only the last N UTC days (1 to 366), as on the console's stats page.",
 )
+@click.option(
+    "--until",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    metavar="YYYY-MM-DD",
+    help="With --days: the N days ending on this UTC day (last week: --days 7 --until SUNDAY).",
+)
 @handles_errors
-def stats(config_file: Path | None, as_json: bool, days: int | None) -> None:
+def stats(
+    config_file: Path | None, as_json: bool, days: int | None, until: datetime | None
+) -> None:
     """Counts by disposition, topic and platform; net sentiment; time to first reply.
 
     Over every stored post, or with --days over the last N UTC days, the figures of
@@ -58,8 +67,11 @@ def stats(config_file: Path | None, as_json: bool, days: int | None) -> None:
     first reply to a complaint sent; thank-yous (likes, on X) are timed apart."""
     from storage import queries
 
+    if until is not None and days is None:
+        raise click.UsageError("--until ends a window: give its length with --days N")
+    end = until.date() if until is not None else None
     with _store(_load(config_file)) as store:
-        result = store.stats() if days is None else queries.series(store, days=days)
+        result = store.stats() if days is None else queries.series(store, days=days, until=end)
     if as_json:
         click.echo(to_json(result if days is None else _window_json(result)))
     elif days is None:
@@ -122,7 +134,7 @@ def echo_stats(s: Any) -> None:
 
 def _echo_window(s: Any) -> None:
     """queries.Series, the window's totals: what the console's stats page shows."""
-    click.echo(f"the last {len(s.days)} UTC days, {s.days[0]} to {s.days[-1]}")
+    click.echo(f"{len(s.days)} UTC days, {s.days[0]} to {s.days[-1]}")
     _echo_sentiment(s.mentions, s.own_posts, s.spam, s.window_net_sentiment)
     click.echo(f"by disposition: {_counts(_totals(s.by_disposition))}")
     click.echo(f"complaint topics: {_counts(_totals(s.topics_by_week))}")

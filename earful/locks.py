@@ -12,6 +12,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+# The locks this process holds (held): its own lock is not another process's.
+_OURS: set[Path] = set()
+
 
 class Busy(Exception):
     """Another process holds the lock; the message says who and what to do."""
@@ -25,8 +28,14 @@ def daemon_lock(db: Path) -> Path:
     return real.with_name(real.name + ".daemon.lock")
 
 
+def held_elsewhere(path: Path) -> bool:
+    """True while another process holds the lock on `path` (this one's own, taken
+    through `held`, does not count)."""
+    return path.resolve() not in _OURS and is_held(path)
+
+
 def is_held(path: Path) -> bool:
-    """True while a process holds the lock on `path`."""
+    """True while a process holds the lock on `path`, this one included."""
     try:
         lock_file = path.open("r")
     except FileNotFoundError:
@@ -50,4 +59,9 @@ def held(path: Path, busy: str) -> Iterator[None]:
             fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise Busy(busy) from None
-        yield
+        ours = path.resolve()
+        _OURS.add(ours)
+        try:
+            yield
+        finally:
+            _OURS.discard(ours)

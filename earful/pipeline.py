@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from earful import redaction
+from earful import locks, redaction
 from earful.config import Config, ConfigError
 from earful.source_status import failure_text, record_failure, record_outcome
 from listener.base import FetchResult, RateLimited, Source, SourceError
@@ -26,8 +26,9 @@ from responders.drafts import AUTHOR_FACING, Contact, contact_weight
 from responders.respond import respond
 from responders.templating import TemplateError, Templates
 from rules import RuleError, Ruleset, judge, load_ruleset, read_model, with_model
+from storage.db import version_in_use
 from storage.records import IngestResult, Judged
-from storage.schema import NotEarfulDatabase, SchemaTooNew
+from storage.schema import SCHEMA_VERSION, NotEarfulDatabase, SchemaTooNew
 from storage.store import Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -231,6 +232,8 @@ def open_store(config: Config, *, create: bool = True) -> Store:
     new = not path.exists()
     if new:
         refuse_orphaned_log(config)
+    else:
+        refuse_upgrade_under_daemon(config)
     try:
         store = Store.open(path)
     except (SchemaTooNew, NotEarfulDatabase, sqlite3.DatabaseError) as exc:
@@ -240,6 +243,29 @@ def open_store(config: Config, *, create: bool = True) -> Store:
     if new:
         log.info("made a new, empty database at %s", path)
     return store
+
+
+def refuse_upgrade_under_daemon(config: Config) -> None:
+    """A database an older Earful's daemon is running on is not upgraded from under it
+    (a `pip install --upgrade`, then the cron job's `earful backup` or a quick
+    `earful sources`): the old daemon's writes would fail against the new schema, and
+    it would go on running, storing nothing, with nothing to restart it."""
+    path = config.db_path
+    if not locks.held_elsewhere(locks.daemon_lock(path)):
+        return
+    # through SQLite, not stored_version: this process may have connections open on it
+    try:
+        version = version_in_use(path)
+    except sqlite3.Error:
+        return  # not a database, or not one to open: Store.open says so
+    if version and version < SCHEMA_VERSION:
+        raise StoreError(
+            f"the database {path} (storage.path in {config.path}) is at schema version "
+            f"{version}, and this Earful would upgrade it to {SCHEMA_VERSION}, but a daemon "
+            "is running on it (an older Earful, started before the upgrade): it could not "
+            "write to the upgraded database and would store nothing from then on. Nothing "
+            "was changed: stop the daemon (systemctl stop earful), then start this version"
+        )
 
 
 def refuse_orphaned_log(config: Config) -> None:

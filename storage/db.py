@@ -32,7 +32,10 @@ def stored_version(path: Path) -> int | None:
     """The schema version of the database at `path` (its user_version), read without
     opening it for writing or upgrading it, and without making its -wal or -shm;
     None when there is no file, 0 for an empty one. Raises sqlite3.DatabaseError for
-    a file that is not an SQLite database."""
+    a file that is not an SQLite database. Not in a process with a connection of its
+    own open on it: closing the file this opens drops that connection's POSIX locks,
+    and another process would then take the database for unused (and checkpoint or
+    remove its log under it)."""
     if not path.exists():
         return None
     with path.open("rb") as f:
@@ -46,6 +49,13 @@ def stored_version(path: Path) -> int | None:
         return int.from_bytes(header[60:64], "big")  # the header field user_version is
     # the log may hold a newer version than the file's header: ask SQLite, which reads
     # both (the -shm is there beside a live log)
+    return version_in_use(path)
+
+
+def version_in_use(path: Path) -> int:
+    """The schema version of a database that may be in use (its log and -shm there),
+    read through a read-only SQLite connection: safe in a process with connections of
+    its own open on it, as SQLite keeps their locks when this one closes."""
     conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
     try:
         return int(conn.execute("PRAGMA user_version").fetchone()[0])

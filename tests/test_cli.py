@@ -6,6 +6,7 @@ The store is filled the way a user fills it: `earful poll` on a replay source.""
 from __future__ import annotations
 
 import csv
+import fcntl
 import io
 import json
 import logging
@@ -20,12 +21,13 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from factories import EARFUL
+from factories import EARFUL, at_version
 from replayfiles import PRAISE, QUESTION, write_config, x_post
 
 from earful import locks
 from earful.cli import cli
 from earful.config import load_config
+from storage.db import database_files, stored_version
 from storage.schema import SCHEMA_VERSION
 from storage.store import MAX_SEARCH, Store
 
@@ -1510,6 +1512,27 @@ def test_check_names_an_old_database_to_be_upgraded(world: World) -> None:
     result = world.run("check")
     assert result.exit_code == 0, result.output
     assert f"schema version {SCHEMA_VERSION - 1}, upgraded to {SCHEMA_VERSION}" in result.output
+
+
+def test_an_older_daemons_database_is_not_upgraded_from_under_it(world: World) -> None:
+    db = load_config(world.config).db_path
+    for file in database_files(db):
+        file.unlink(missing_ok=True)
+    at_version(db, SCHEMA_VERSION - 1).close()
+    # the older Earful's daemon, still running after `pip install --upgrade`
+    with locks.daemon_lock(db).open("a") as older:
+        fcntl.flock(older, fcntl.LOCK_EX)
+        for command in (("sources",), ("stats",), ("queue", "list")):
+            result = world.run(*command)
+            assert result.exit_code == 1, (command, result.output)
+            assert "a daemon is running on it (an older Earful" in result.output
+            assert "Nothing was changed: stop the daemon" in result.output
+        assert stored_version(db) == SCHEMA_VERSION - 1
+    # once it is stopped, the new version upgrades the database, though a command
+    # holding the daemon's lock itself (publish, as the new daemon) is the one to do it
+    published = world.run("publish")
+    assert published.exit_code == 0, published.output
+    assert stored_version(db) == SCHEMA_VERSION
 
 
 def test_check_reads_the_database_without_making_its_log_files(world: World) -> None:

@@ -22,6 +22,7 @@ import asyncio
 import logging
 import random
 import signal
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
@@ -73,6 +74,8 @@ SHUTDOWN_WAIT = 60.0
 STREAM_RETRY = 1.0
 STREAM_MAX_BACKOFF = 120.0
 STREAM_HEALTHY = 60.0
+# A stream's posts are logged as a count at most this often, not a line a post.
+STREAM_LOG_EVERY = 60.0
 # A stream endpoint answering these is not there (no streaming on this server)
 NO_STREAM_HERE = frozenset({404, 405, 410, 501})
 # How often the daemon checks that its database file is still the one at its path:
@@ -177,6 +180,9 @@ class SourceRunner:
     @property
     def name(self) -> str:
         return self.settings.name
+
+    def is_disabled(self) -> bool:
+        return self.disabled
 
     async def tick(self, track: Callable[[str], None]) -> None:
         if self.disabled:
@@ -302,8 +308,13 @@ class StreamRunner:
     stages: Stages
     stopping: Callable[[], bool]
     on_batch: Callable[[BatchSummary], None] = lambda summary: None
+    # the source's poll has disabled it (its credentials were refused): stream no more
+    disabled: Callable[[], bool] = lambda: False
     retry: float = STREAM_RETRY
     failures: int = 0
+    # posts stored since the last log line, by disposition, and when that line was
+    unlogged: Counter[str] = field(default_factory=Counter)
+    logged_at: float = 0.0
 
     @property
     def name(self) -> str:
@@ -311,7 +322,17 @@ class StreamRunner:
 
     async def run(self, track: Callable[[str], None]) -> None:
         loop = asyncio.get_running_loop()
+        self.logged_at = loop.time()
+        try:
+            await self._stream(loop, track)
+        finally:
+            self._log_stored()
+
+    async def _stream(self, loop: asyncio.AbstractEventLoop, track: Callable[[str], None]) -> None:
         while not self.stopping():
+            if self.disabled():
+                log.info("stream %s stopped: its source is disabled", self.name)
+                return
             track("fetch")
             started = loop.time()
             unexpected = False
@@ -342,6 +363,9 @@ class StreamRunner:
                     store_batch, self.name, result, self.store, self.stages
                 )
                 self.on_batch(summary)
+                self.unlogged.update(summary.dispositions)
+                if loop.time() - self.logged_at >= STREAM_LOG_EVERY:
+                    self._log_stored()
                 if self.stopping():
                     return
                 if self.failures and loop.time() - started >= STREAM_HEALTHY:
@@ -349,14 +373,31 @@ class StreamRunner:
                     self.failures = 0
                 track("fetch")
 
+    def _log_stored(self) -> None:
+        """One line for the posts the stream stored since the last, as a poll's."""
+        if self.unlogged:
+            counts = tallied(dict(sorted(self.unlogged.items())))
+            log.info("%s (stream): %d new (%s)", self.name, self.unlogged.total(), counts)
+            self.unlogged.clear()
+        self.logged_at = asyncio.get_running_loop().time()
+
     def _failed(self, exc: Exception, *, unexpected: bool) -> float | None:
         """Seconds until the next connection attempt, or None to stop streaming."""
         self.failures += 1
         if isinstance(exc, AuthFailed):
-            log.error(
-                "stream %s stopped: %s. Fix its credentials and restart Earful.", self.name, exc
-            )
-            return None
+            # Not stopped for good on one refusal (a proxy's blip): the source's poll
+            # asks with the same token, and a token really refused disables the
+            # source, which stops the stream at its next attempt.
+            delay = STREAM_MAX_BACKOFF
+            if self.failures == 1:
+                log.warning(
+                    "stream %s refused: %s; trying again in %.0f s while the poll goes on "
+                    "(a refused token disables the source, and its stream with it)",
+                    self.name,
+                    exc,
+                    delay,
+                )
+            return delay
         if isinstance(exc, Refused) and exc.status in NO_STREAM_HERE:
             # no streaming API at this address: asking again forever would only hide it
             log.warning(
@@ -446,6 +487,7 @@ class Daemon:
                 stages=runtime.stages,
                 stopping=lambda: self._stopping,
                 on_batch=on_batch,
+                disabled=runner.is_disabled,
             )
             for name, runner in self.runners.items()
             if isinstance(runner.source, StreamingSource)

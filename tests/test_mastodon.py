@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -671,11 +672,12 @@ async def wait_until(check: Any, *, rounds: int = 1000) -> None:
 
 
 async def test_daemon_resumes_a_dropped_stream_with_nothing_lost_or_duplicated(
-    fake: FakeMastodon, tmp_path: Path
+    fake: FakeMastodon, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     from earful.app import build_runtime
     from earful.daemon import Daemon
 
+    caplog.set_level(logging.INFO, logger="earful")
     before = post_tagged(fake, 2)
     config = daemon_config(fake, tmp_path)
     batches: list[Any] = []
@@ -705,8 +707,30 @@ async def test_daemon_resumes_a_dropped_stream_with_nothing_lost_or_duplicated(
     assert stored_ids(tmp_path / "earful.db") == expected
     # every post stored once: the batches together stored exactly these
     assert sum(b.ingest.stored for b in batches) == 6
+    # and the journal counts what the stream stored, as it does a poll's (the
+    # back-fills after each connect are the stream's too): no line a post
+    streamed = [r.getMessage() for r in caplog.records if "masto (stream): " in r.getMessage()]
+    assert streamed and sum(int(line.split(": ")[1].split()[0]) for line in streamed) == 6
     with Store.open(tmp_path / "earful.db") as store:
         assert store.cursor("masto") is not None
+
+
+async def test_a_stream_ends_when_its_source_is_disabled(
+    fake: FakeMastodon, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from earful.app import build_runtime
+    from earful.daemon import Daemon
+
+    caplog.set_level(logging.INFO, logger="earful")
+    runtime = build_runtime(daemon_config(fake, tmp_path))
+    try:
+        daemon = Daemon(runtime)
+        daemon.runners["masto"].disabled = True  # its poll's credentials were refused
+        await asyncio.wait_for(daemon.streams["masto"].run(lambda stage: None), 5)
+        assert "stream masto stopped: its source is disabled" in caplog.text
+        assert fake.stream_connections == 0
+    finally:
+        await runtime.aclose()
 
 
 async def test_daemon_stops_cleanly_while_a_stream_is_open(
@@ -759,7 +783,9 @@ def test_stream_reconnects_back_off_and_respect_rate_limits_and_refused_tokens(
         reset = datetime.now(UTC) + timedelta(seconds=600)
         waited = runner._failed(RateLimited("slow down", reset), unexpected=False)
         assert waited is not None and 590 <= waited <= 600
-        assert runner._failed(AuthFailed("401"), unexpected=False) is None
+        # a refusal is tried again after the longest wait: the poll asks with the same
+        # token, and a token really refused disables the source (and its stream, below)
+        assert runner._failed(AuthFailed("401"), unexpected=False) == STREAM_MAX_BACKOFF
         # no streaming API on this server: polling goes on, and asking again would not help
         assert runner._failed(Refused("masto stream: HTTP 404", 404), unexpected=False) is None
         assert runner._failed(Refused("masto stream: HTTP 400", 400), unexpected=False) is not None

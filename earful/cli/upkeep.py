@@ -179,5 +179,7 @@ def prune_command(
     if pruned.kept:
         click.echo(
             f"{'would keep' if dry_run else 'kept'} {counted(pruned.kept, 'older post')}: "
-            "their cases still have work for a person, or a newer post"
+            "their cases still have work for a person or a newer post, or one is the "
+            "newest post, case or draft stored (kept whatever its age: its id must not "
+            "be given again)"
         )

@@ -1535,6 +1535,26 @@ def test_an_older_daemons_database_is_not_upgraded_from_under_it(world: World) -
     assert stored_version(db) == SCHEMA_VERSION
 
 
+@pytest.mark.parametrize(("level", "prawcore"), [("info", "40"), ("debug", "0")])
+def test_prawcores_retry_warnings_are_left_to_debug(
+    world: World, level: str, prawcore: str
+) -> None:
+    # Earful logs a source's failure once, and its recovery; prawcore warned at each
+    # retry of a 503 and at each routine token refresh
+    script = (
+        "import logging, sys\n"
+        "from earful.cli.base import _setup_logging\n"
+        "from earful.config import load_config\n"
+        "_setup_logging(load_config(sys.argv[1]), sys.argv[2])\n"
+        "print(logging.getLogger('prawcore').level)\n"
+    )
+    run = subprocess.run(
+        [str(EARFUL.parent / "python"), "-c", script, str(world.config), level],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert run.stdout.strip() == prawcore
+
+
 def test_check_reads_the_database_without_making_its_log_files(world: World) -> None:
     db = load_config(world.config).db_path
     before = sorted(p.name for p in db.parent.iterdir())

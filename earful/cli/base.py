@@ -123,8 +123,12 @@ def _setup_logging(config: Config, level: str | None = None) -> None:
     logging.basicConfig(
         level=getattr(logging, (level or config.logging.level).upper()), handlers=[handler]
     )
-    # APScheduler logs every job run at INFO; that is noise for an operator.
+    # APScheduler logs every job run at INFO; that is noise for an operator. prawcore
+    # warns at each retry of a 5xx and at each routine token refresh (a 401): Earful
+    # logs a source's failure once, and its recovery, itself.
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.root.level))
+    if logging.root.level > logging.DEBUG:  # asked for debug: everything
+        logging.getLogger("prawcore").setLevel(logging.ERROR)
     redaction.install(config.secret_values())  # after basicConfig: it guards its handlers
 
 

@@ -5,11 +5,13 @@ SQLite store, and replies go out through the real outbox."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import sys
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,9 +29,10 @@ from fakes.x_api import (
     Fault,
 )
 
+from earful.app import build_runtime
 from earful.cli import cli
 from earful.config import Config, ConfigError, parse_config
-from earful.daemon import SourceRunner
+from earful.daemon import Daemon, SourceRunner
 from earful.outbox import PublishSummary, outgoing, publish_due, reconcile_sending
 from earful.pipeline import Stages, build_stages, poll
 from earful.sources import build_publishers, build_source
@@ -39,6 +42,7 @@ from listener.x import Settings
 from listener.x_source import XSource
 from responders.limits import reply_problem, x_weighted_length
 from responders.publish.base import Publisher
+from storage.db import iso
 from storage.store import Store
 
 BRAND = Brand("Acme", ("acme",), {"x": "AcmeHelp"})
@@ -761,6 +765,132 @@ async def test_a_rate_limit_waits_for_its_reset_without_spending_attempts(
             assert reply.next_attempt_at == datetime.fromtimestamp(reset, UTC).isoformat(
                 timespec="milliseconds"
             ).replace("+00:00", "Z")
+
+
+def rate_limited_once(fake: FakeX, seconds: int) -> datetime:
+    """X answers the next post 429, its window ending `seconds` from now: that moment."""
+    reset = int(time.time()) + seconds
+    limited = {"x-rate-limit-reset": str(reset), "x-rate-limit-remaining": "0"}
+    fake.fail_next("create_tweet", Fault(status=429, headers=limited))
+    return datetime.fromtimestamp(reset, UTC)
+
+
+async def complaints_from(fake: FakeX, cfg: Config, store: Store, *authors: str) -> None:
+    for n, author in enumerate(authors):
+        fake.add_tweet(f"{COMPLAINT} Same here ({n}).", author_id=author)
+    await poll(build_source(cfg.sources[0], CTX), store, build_stages(cfg))
+
+
+async def test_a_rate_limit_holds_every_later_x_reply_across_runs_until_its_reset(
+    fake: FakeX, tmp_path: Path
+) -> None:
+    # The operator's walkthrough: replies approved a few seconds apart, one publisher
+    # run each. Each run posted the next one straight into the window X had named.
+    cfg, store, _ = await ingest_complaint(fake, tmp_path)
+    await complaints_from(fake, cfg, store, BEN)
+    reset = rate_limited_once(fake, 120)
+    with store:
+        first, second = (draft.id for draft in store.replies("pending", platform="x"))
+        pubs = publishers(cfg)
+        store.approve(first, "maria")
+        assert (await publish_due(store, pubs, cfg.publish)).outcomes == {"retry": 1}
+        store.approve(second, "maria")
+        assert (await publish_due(store, pubs, cfg.publish)).outcomes == {"retry": 1}
+        assert len(fake.params_of("create_tweet")) == 1  # the post X answered 429
+        for reply_id in (first, second):
+            reply = store.reply(reply_id)
+            assert (reply.status, reply.attempts) == ("approved", 0)
+            assert reply.next_attempt_at == iso(reset)
+        after = reset + timedelta(seconds=1)
+        store.clock = lambda: after
+        assert (await publish_due(store, pubs, cfg.publish)).outcomes == {"sent": 2}
+        assert sorted(p["in_reply_to"] for p in fake.posted) == sorted(
+            store.reply(r).native_id for r in (first, second)
+        )  # each once
+        await pubs["x"].aclose()
+
+
+async def test_a_dry_run_is_not_held_by_a_stored_rate_limit(fake: FakeX, tmp_path: Path) -> None:
+    # after a restore, one dry run marks the approved replies sent (docs/operating.md)
+    cfg, store, _ = await ingest_complaint(fake, tmp_path)
+    with store:
+        store.rest_publishing("x", store.clock() + timedelta(minutes=30))
+        (draft,) = store.replies("pending", platform="x")
+        store.approve(draft.id, "maria")
+        dry = cfg.publish.model_copy(update={"mode": "dry-run"})
+        assert (await publish_due(store, publishers(cfg), dry)).outcomes == {"dry-run": 1}
+
+
+def publish_json(path: Path) -> dict[str, Any]:
+    result = CliRunner().invoke(cli, ["publish", "--json", "-c", str(path)])
+    assert result.exit_code == 0, result.output
+    shown: dict[str, Any] = json.loads(result.stdout)
+    return shown
+
+
+async def test_earful_publish_runs_wait_out_a_rate_limit_an_earlier_run_met(
+    fake: FakeX, tmp_path: Path
+) -> None:
+    # each `earful publish` (from cron, say) is a process of its own: the rest is
+    # stored, not kept in memory
+    cfg, store, _ = await ingest_complaint(fake, tmp_path)
+    await complaints_from(fake, cfg, store, BEN)
+    path = tmp_path / "earful.toml"
+    keys = "".join(f'{key} = "{value}"\n' for key, value in POSTING.items())
+    path.write_text(
+        '[brand]\nname = "Acme"\nkeywords = ["acme"]\nhandles = { x = "AcmeHelp" }\n'
+        f'[storage]\npath = "{cfg.db_path}"\n[[sources]]\nname = "x-test"\ntype = "x"\n'
+        f'base_url = "{fake.url}"\nbearer_token = "{BEARER}"\nhandle = "AcmeHelp"\n{keys}'
+        '[publish]\nmode = "live"\n',
+        encoding="utf-8",
+    )
+    reset = rate_limited_once(fake, 120)
+    with store:
+        first, second = (draft.id for draft in store.replies("pending", platform="x"))
+        store.approve(first, "maria")
+        shown = await asyncio.to_thread(publish_json, path)
+        assert shown == {"outcomes": {"retry": 1}, "waiting": 1, "next_at": iso(reset)}
+        store.approve(second, "maria")
+        shown = await asyncio.to_thread(publish_json, path)
+        assert shown == {"outcomes": {"retry": 1}, "waiting": 2, "next_at": iso(reset)}
+        assert len(fake.params_of("create_tweet")) == 1
+        assert store.reply(second).status == "approved"
+
+
+async def test_the_daemon_waits_out_a_rate_limit_met_by_an_earlier_tick(
+    fake: FakeX, tmp_path: Path
+) -> None:
+    cfg, store, _ = await ingest_complaint(fake, tmp_path, interval="1h")
+    await complaints_from(fake, cfg, store, BEN)
+    # the publisher ticks every 50 ms
+    live = replace(cfg, publish=cfg.publish.model_copy(update={"interval": 0.05}))
+    reset = rate_limited_once(fake, 120)
+    with store:
+        first, second = (draft.id for draft in store.replies("pending", platform="x"))
+        store.approve(first, "maria")
+        daemon = Daemon(build_runtime(live))
+        stop = asyncio.Event()
+        task = asyncio.create_task(daemon.run(stop))
+        try:
+            await dealt_with(store, first)
+            store.approve(second, "maria")  # an agent, seconds later
+            await dealt_with(store, second)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 30)
+        assert len(fake.params_of("create_tweet")) == 1
+        reply = store.reply(second)
+        assert (reply.status, reply.next_attempt_at) == ("approved", iso(reset))
+
+
+async def dealt_with(store: Store, reply_id: int) -> None:
+    """Until the publisher has dealt with an approved reply: sent, or due later."""
+    for _ in range(3000):  # a hang guard (30 s), not a timing
+        reply = store.reply(reply_id)
+        if reply.status == "sent" or reply.next_attempt_at is not None:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"the publisher never dealt with reply {reply_id}")
 
 
 async def test_refused_posting_keys_fail_the_reply(fake: FakeX, tmp_path: Path) -> None:

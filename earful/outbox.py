@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from earful.config import PublishConfig
+from listener.base import SourceDown
 from responders.publish.base import Outgoing, Posted, Publisher, PublishError
 from storage.records import Claimed
 from storage.store import Store
@@ -202,7 +203,23 @@ async def _post_one(
             exc,
         )
         return "failed"
-    except Exception as exc:  # the platform may or may not have taken it
+    except SourceDown as exc:
+        # how a publisher says the platform may have taken it (a timeout or a 5xx
+        # after the request went out): expected, so one line for a person to act on
+        await asyncio.to_thread(store.mark_unknown, claim.id, str(exc))
+        log.warning(
+            "posting %s: %s. It may have gone out, so it is not sent again: look in its thread "
+            "on %s, then "
+            "`earful queue mark-sent %d` if it is there or `earful queue retry %d` to send "
+            "it again (or the draft's page in the console)",
+            where,
+            exc,
+            claim.platform,
+            claim.id,
+            claim.id,
+        )
+        return "unknown"
+    except Exception as exc:  # a bug: the platform may or may not have taken it
         note = f"posting raised {type(exc).__name__}: {exc}"
         await asyncio.to_thread(store.mark_unknown, claim.id, note)
         log.error("posting %s ended in an unexpected error; marked unknown", where, exc_info=True)

@@ -4,6 +4,8 @@ approved -> sending is committed before anything goes out; sending -> sent after
 platform confirms. A reply found in `sending` at start-up crashed somewhere in
 between: it is looked for on the platform and marked sent when found, and otherwise
 goes to `unknown` for a person. Nothing is ever re-posted automatically.
+
+A platform's rate limit is stored when met, and every later run waits it out too.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from earful.config import PublishConfig
+from listener.base import SourceDown
 from responders.publish.base import Outgoing, Posted, Publisher, PublishError
 from storage.records import Claimed
 from storage.store import Store
@@ -74,7 +77,11 @@ async def publish_due(
     # one `sending` for a person to check, not the untried rest of a batch with it.
     per_claim = settings.batch if dry_run else 1
     outcomes: Counter[str] = Counter()
-    resting: dict[str, datetime] = {}  # platform -> when its rate limit ends
+    # platform -> when its rate limit ends: stored, so that a limit met by an earlier
+    # run (the daemon's last tick, another `earful publish`) holds this one too
+    resting: dict[str, datetime] = (
+        {} if dry_run else await asyncio.to_thread(store.publishing_rests)
+    )
     while not stopping():
         claims = await asyncio.to_thread(store.claim_for_posting, limit=per_claim, dry_run=dry_run)
         for done, claim in enumerate(claims):
@@ -88,13 +95,11 @@ async def publish_due(
                 )
                 break
             try:
-                if claim.platform in resting:  # the platform said to wait: nothing is tried
-                    await asyncio.to_thread(
-                        store.release_claims,
-                        [claim.id],
-                        until=resting[claim.platform],
-                        note="waiting out a rate limit",
-                    )
+                until = resting.get(claim.platform)
+                # the platform said to wait: nothing is tried (a rest over meanwhile is
+                # not, or the reply released would be claimed again at once, forever)
+                if until is not None and until > store.clock():
+                    await _wait_out_rest(store, claim, until)
                     outcomes["retry"] += 1
                     continue
                 outcomes[await _post_one(store, publishers, settings, claim, resting)] += 1
@@ -107,6 +112,18 @@ async def publish_due(
         if len(claims) < per_claim:
             break
     return PublishSummary(dict(outcomes))
+
+
+def _where(claim: Claimed) -> str:
+    return f"reply {claim.id} to {claim.url or claim.native_id} on {claim.platform}"
+
+
+async def _wait_out_rest(store: Store, claim: Claimed, until: datetime) -> None:
+    """Back to `approved` until the platform's rate limit ends, the attempt not counted."""
+    shown = until.isoformat(timespec="seconds")
+    note = f"waiting out {claim.platform}'s rate limit until {shown}"
+    await asyncio.to_thread(store.release_claims, [claim.id], until=until, note=note)
+    log.info("%s: %s (not tried)", _where(claim), note)
 
 
 async def _release_untried(store: Store, reply_ids: list[int]) -> None:
@@ -125,7 +142,7 @@ async def _post_one(
     claim: Claimed,
     resting: dict[str, datetime],
 ) -> str:
-    where = f"reply {claim.id} to {claim.url or claim.native_id} on {claim.platform}"
+    where = _where(claim)
     if claim.dry_run:
         # in double quotes whatever it holds (repr switches to single quotes), one line
         log.info("dry-run: would post %s: %s", where, json.dumps(claim.body, ensure_ascii=False))
@@ -151,6 +168,7 @@ async def _post_one(
             until = _rest_until(store.clock(), exc.retry_at, settings)
             resting[claim.platform] = until
             await asyncio.to_thread(store.release_claims, [claim.id], until=until, note=str(exc))
+            await asyncio.to_thread(store.rest_publishing, claim.platform, until)
             log.warning(
                 "posting %s: %s; %s replies wait until %s (the attempt is not counted)",
                 where,
@@ -185,7 +203,23 @@ async def _post_one(
             exc,
         )
         return "failed"
-    except Exception as exc:  # the platform may or may not have taken it
+    except SourceDown as exc:
+        # how a publisher says the platform may have taken it (a timeout or a 5xx
+        # after the request went out): expected, so one line for a person to act on
+        await asyncio.to_thread(store.mark_unknown, claim.id, str(exc))
+        log.warning(
+            "posting %s: %s. It may have gone out, so it is not sent again: look in its thread "
+            "on %s, then "
+            "`earful queue mark-sent %d` if it is there or `earful queue retry %d` to send "
+            "it again (or the draft's page in the console)",
+            where,
+            exc,
+            claim.platform,
+            claim.id,
+            claim.id,
+        )
+        return "unknown"
+    except Exception as exc:  # a bug: the platform may or may not have taken it
         note = f"posting raised {type(exc).__name__}: {exc}"
         await asyncio.to_thread(store.mark_unknown, claim.id, note)
         log.error("posting %s ended in an unexpected error; marked unknown", where, exc_info=True)

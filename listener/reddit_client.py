@@ -148,14 +148,12 @@ class _Requestor(prawcore.Requestor):
         except prawcore.RequestException as exc:
             # a refused connection never reached Reddit; anything later might have
             if guarded and not _never_sent(exc.original_exception):
-                raise PostOutcomeUnknown(
-                    f"no answer from Reddit: {exc.original_exception}"
-                ) from exc
+                raise PostOutcomeUnknown(_lost(exc.original_exception, timeout)) from exc
             raise
         self.budget.update(response.headers)
         _sane_rate_headers(response.headers)
         if guarded and response.status_code >= 500:
-            raise PostOutcomeUnknown(f"Reddit answered HTTP {response.status_code}")
+            raise PostOutcomeUnknown(f"Reddit answered HTTP {response.status_code} to the request")
         return response
 
 
@@ -180,6 +178,15 @@ def _sane_rate_headers(headers: Any) -> None:
             headers.pop(name, None)
         return
     headers[_RATE_HEADERS[2]] = str(min(max(reset, 0), int(MAX_RATE_LIMIT_WAIT)))
+
+
+def _lost(exc: BaseException, timeout: float | None) -> str:
+    """What became of a POST that reached Reddit, for a person: requests' own words
+    name connection pools and repeat the address."""
+    if isinstance(exc, requests.exceptions.Timeout):
+        within = f"within {timeout:g}s" if timeout else "in time"
+        return f"Reddit did not answer the request {within}"
+    return f"the connection to Reddit broke before Reddit answered ({type(exc).__name__})"
 
 
 def _never_sent(exc: BaseException) -> bool:

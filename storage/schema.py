@@ -481,6 +481,21 @@ def _v10_platform_days(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v11_publish_rests(db: sqlite_utils.Database) -> None:
+    """When each platform's posting rate limit ends, so that every publisher run
+    waits it out: the daemon's next tick, and `earful publish` from cron, which is a
+    new process each time (a limit kept in memory would be posted into by every run)."""
+    run_script(
+        db.conn,
+        """
+        CREATE TABLE publish_rests (
+            platform TEXT PRIMARY KEY,
+            until TEXT NOT NULL  -- nothing is posted to the platform before this
+        ) WITHOUT ROWID;
+        """,
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _v1_initial,
     _v2_alert_outbox,
@@ -492,6 +507,7 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _v8_retention,
     _v9_report_counts,
     _v10_platform_days,
+    _v11_publish_rests,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -853,6 +853,23 @@ class Store:
                 [iso(until), text(note), *reply_ids],
             ).rowcount
 
+    def rest_publishing(self, platform: str, until: datetime) -> None:
+        """Nothing is posted to `platform` before `until` (its rate limit's end), by
+        this publisher run or any later one, in this process or another."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO publish_rests (platform, until) VALUES (?, ?) "
+                "ON CONFLICT (platform) DO UPDATE SET until = excluded.until",
+                (platform, iso(until)),
+            )
+
+    def publishing_rests(self) -> dict[str, datetime]:
+        """platform -> when its rate limit ends, for those not yet over."""
+        rows = self._rows(
+            "SELECT platform, until FROM publish_rests WHERE until > ?", (iso(self.clock()),)
+        )
+        return {r["platform"]: datetime.fromisoformat(r["until"]) for r in rows}
+
     def in_sending(self) -> list[Claimed]:
         return self._claimed("r.status = 'sending'", ())
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,6 +27,7 @@ from fakes.bluesky_api import (
 )
 from fakes.pipeline import BRAND, shared_http, stages
 from fakes.server import Scripted
+from publishkit import the_one_warning
 from pydantic import ValidationError
 
 from earful.app import build_runtime
@@ -914,18 +916,32 @@ async def test_a_sign_in_answer_cut_short_leaves_its_tokens_nowhere(
     assert "expected a JSON object" in shown["error"]
 
 
-async def test_a_server_error_while_posting_is_unknown_never_retried(
-    fake: FakeBluesky, http: SharedSession, store: Store
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        (Scripted(502, "bad gateway", {}, "text/plain"), "HTTP 502 (bad gateway)"),
+        (Scripted(200, '{"cid": "bafyrei"}'), "createRecord answered without the new post's uri"),
+    ],
+    ids=["502", "no uri"],
+)
+async def test_a_post_that_may_be_up_is_unknown_never_retried_and_one_warning(
+    fake: FakeBluesky,
+    http: SharedSession,
+    store: Store,
+    caplog: pytest.LogCaptureFixture,
+    answer: Scripted,
+    said: str,
 ) -> None:
     reply_id = await _queue_one_complaint(fake, http, store)
-    fake.script(
-        "/xrpc/com.atproto.repo.createRecord", Scripted(502, "bad gateway", {}, "text/plain")
-    )
+    fake.script("/xrpc/com.atproto.repo.createRecord", answer)
+    caplog.set_level(logging.INFO)
     summary = await publish_due(store, {"bluesky": publisher(fake, http)}, LIVE)
     assert summary.outcomes == {"unknown": 1}
-    assert store.reply(reply_id).status == "unknown"
+    reply = store.reply(reply_id)
+    assert reply.status == "unknown" and said in (reply.last_error or "")
+    assert (reply.last_error or "") in the_one_warning(caplog, reply_id, "bluesky")
     await publish_due(store, {"bluesky": publisher(fake, http)}, LIVE)
-    assert fake.created == []  # the scripted 502 was the only attempt
+    assert fake.created == []  # the scripted answer was the only attempt
 
 
 async def test_a_cursor_this_version_did_not_write_starts_afresh(

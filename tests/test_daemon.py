@@ -763,6 +763,31 @@ async def test_a_store_failing_while_publishing_is_logged_once_and_loses_no_repl
     assert len(logged(caplog, "the publisher job recovered", logging.INFO)) == 1
 
 
+async def test_a_publisher_bug_is_unknown_and_logged_as_an_error_with_its_trace(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Only a publisher's own bug gets the traceback; a platform that may have taken
+    # the post says so with SourceDown, one WARNING line (tests of each platform).
+    config = make_config(tmp_path, "live")
+    (reply_id,) = queued_complaints(config, 1)
+    with Store.open(config.db_path) as store:
+        store.approve(reply_id, "alice")
+
+    class Buggy(Outbox):
+        async def post(self, out: Outgoing) -> Posted:
+            self.posted.append(out.reply_id)
+            return Posted({"id": "1"}["posted_id"])  # a KeyError, as bugs are
+
+    outbox = Buggy()
+    async with running(make_daemon(config, publishers={"x": outbox})):
+        await until(lambda: reply_status(config, reply_id) == "unknown", "the publisher")
+    assert outbox.posted == [reply_id]
+    (record,) = [r for r in caplog.records if "unexpected error" in r.getMessage()]
+    assert record.levelno == logging.ERROR and record.exc_info is not None
+    with Store.open(config.db_path) as store:
+        assert store.reply(reply_id).last_error == "posting raised KeyError: 'posted_id'"
+
+
 async def test_a_stop_leaves_the_rest_of_a_claimed_batch_approved(tmp_path: Path) -> None:
     config = make_config(tmp_path, "live")
     ids = queued_complaints(config, 4)

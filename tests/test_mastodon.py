@@ -18,9 +18,12 @@ from typing import Any
 import pytest
 from fakes.mastodon_api import FakeMastodon, sse
 from fakes.pipeline import shared_http, stages
+from publishkit import the_one_warning
+from yarl import URL
 
-from earful.config import ConfigError, parse_config
+from earful.config import ConfigError, PublishConfig, parse_config
 from earful.http import SharedSession
+from earful.outbox import publish_due
 from earful.pipeline import poll
 from listener.base import AuthFailed, RateLimited, SourceContext, SourceDown
 from listener.http_errors import Refused
@@ -964,7 +967,7 @@ def test_no_token_means_no_publisher(fake: FakeMastodon) -> None:
     assert build_publisher(settings(fake), SourceContext(brand=BRAND)) is None
 
 
-async def _sending_reply(store: Store, status: dict[str, Any], body: str | None = None) -> Any:
+async def _approved_reply(store: Store, status: dict[str, Any], body: str | None = None) -> int:
     from factories import complaint, mention
 
     from listener.mastodon import mention_from_status
@@ -977,8 +980,30 @@ async def _sending_reply(store: Store, status: dict[str, Any], body: str | None 
     )
     (draft,) = store.replies("pending")
     store.approve(draft.id, "agent", body=body)
+    return draft.id
+
+
+async def _sending_reply(store: Store, status: dict[str, Any], body: str | None = None) -> Any:
+    await _approved_reply(store, status, body)
     (claim,) = store.claim_for_posting(dry_run=False)
     return claim
+
+
+async def test_a_reply_taken_without_a_status_id_is_unknown_with_one_warning(
+    fake: FakeMastodon, http: SharedSession, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    # the instance took it (200) but did not say which status it made: it may well
+    # be up, so a person looks; an odd answer, not a bug, so no traceback
+    reply_id = await _approved_reply(store, complaint_status(fake))
+    fake.fail("/api/v1/statuses", 200, body='{"content": "<p>ok</p>"}', method="POST")
+    caplog.set_level(logging.INFO)
+    live = PublishConfig(mode="live")
+    summary = await publish_due(store, {"mastodon": publisher(fake, http)}, live)
+    assert summary.outcomes == {"unknown": 1}
+    reply = store.reply(reply_id)
+    host = URL(fake.url).host
+    assert reply.last_error == f"mastodon {host} accepted the reply but sent no status id"
+    assert reply.last_error in the_one_warning(caplog, reply_id, "mastodon")
 
 
 async def test_a_crash_after_posting_is_reconciled_as_sent_not_posted_again(

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from fakes.reddit_api import FakeReddit, comment, recorded, submission
+from publishkit import the_one_warning
 
 from earful.app import Runtime, build_runtime
 from earful.cli import cli
@@ -516,6 +517,43 @@ async def test_a_reply_with_no_answer_and_no_trace_is_left_for_a_person(
     assert summary.outcomes == {"unknown": 1}
     assert runtime.store.reply(reply_id).status == "unknown"
     assert len(fake.calls("POST", "/api/comment")) == 1
+
+
+NOT_FOUND_YET = "; it is not among u/lumenet_help's recent comments (yet)"
+
+
+@pytest.mark.parametrize(
+    ("fault", "said"),
+    [
+        ({"status": 502, "body": "<html>bad gateway</html>"}, "Reddit answered HTTP 502"),
+        (
+            {"status": 200, "drop": True},
+            "the connection to Reddit broke before Reddit answered (ConnectionError)",
+        ),
+    ],
+    ids=["502", "dropped"],
+)
+async def test_a_reply_reddit_may_have_taken_is_one_warning_saying_what_to_do(
+    fake: FakeReddit,
+    runtime_for: Any,
+    caplog: pytest.LogCaptureFixture,
+    fault: dict[str, Any],
+    said: str,
+) -> None:
+    # Expected, not a bug: no ERROR, no traceback, and a last_error a person can read
+    runtime = runtime_for(table(fake, **account()))
+    reply_id = await queued_reply(fake, runtime)
+    fake.fail("/api/comment", **fault)
+    caplog.set_level(logging.INFO)
+    summary = await publish_due(runtime.store, runtime.publishers, runtime.config.publish)
+    assert summary.outcomes == {"unknown": 1}
+    reply = runtime.store.reply(reply_id)
+    assert reply.status == "unknown"
+    assert reply.last_error is not None and reply.last_error.startswith(said)
+    assert reply.last_error.endswith(NOT_FOUND_YET)
+    assert "HTTPConnectionPool" not in reply.last_error
+    assert len(fake.calls("POST", "/api/comment")) == 1
+    assert reply.last_error in the_one_warning(caplog, reply_id, "reddit")
 
 
 async def test_a_rate_limited_reply_waits_as_long_as_reddit_says(

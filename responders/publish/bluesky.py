@@ -11,7 +11,7 @@ What can go wrong, and what happens:
   retryable unless the credentials or the target are the problem;
 - createRecord refused (4xx), rate-limited, or never sent: PublishError;
 - createRecord timed out, or the PDS failed with a 5xx: the post may exist, so the
-  error is raised as it is and the outbox marks the reply `unknown` for a person.
+  SourceDown is raised as it is and the outbox marks the reply `unknown` for a person.
 
 find_posted looks through the account's own recent posts (getAuthorFeed, up to
 three pages of 100) for a reply to the same post with the same text.
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from listener.base import AuthFailed, RateLimited, SourceContext, SourceError
+from listener.base import AuthFailed, RateLimited, SourceContext, SourceDown, SourceError
 from listener.bluesky import WEB, Settings
 from listener.bluesky_xrpc import DEFAULT_BASE_URL, XrpcClient
 from listener.http_errors import NotSent, Refused, shared_http
@@ -123,7 +123,7 @@ class BlueskyPublisher:
         uri = as_str(created.get("uri"))
         if uri is None:
             # it was created (2xx) but the answer does not say where: a person checks
-            raise ValueError("bluesky createRecord answered without the new post's uri")
+            raise SourceDown("bluesky createRecord answered without the new post's uri")
         return Posted(uri, post_url(uri, session.handle))
 
     async def _create(self, did: str, record: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -204,7 +204,7 @@ class MastodonPublisher:
         posted_id = as_id(posted.get("id"))
         if posted_id is None:
             # it may well be out there: not a PublishError, so it goes to `unknown`
-            raise ValueError(f"mastodon {self.base.host} accepted the reply but sent no status id")
+            raise SourceDown(f"mastodon {self.base.host} accepted the reply but sent no status id")
         return Posted(posted_id, as_str(posted.get("url")) or as_str(posted.get("uri")))
 
     # -- reconciling ------------------------------------------------------------

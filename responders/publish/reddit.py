@@ -5,8 +5,8 @@ Needs the posting account: a Reddit source with a script app's client_id and
 client_secret plus username and password. At most once: prawcore resends a request
 on a 5xx or a read timeout, which for a comment could post it twice, so the
 publisher's requestor turns those into PostOutcomeUnknown; the reply is then looked
-for in the account's recent comments, and if it is not there yet it is left to the
-outbox, which marks it `unknown` for a person instead of posting again.
+for in the account's recent comments, and if it is not there yet it is raised as
+SourceDown, which the outbox marks `unknown` for a person instead of posting again.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import prawcore
 import requests
 from praw.exceptions import PRAWException, RedditAPIException
 
-from listener.base import SourceContext
+from listener.base import SourceContext, SourceDown
 from listener.http_deadline import DeadlineSession
 from listener.reddit import WEB, Settings
 from listener.reddit_client import (
@@ -91,14 +91,17 @@ class RedditPublisher:
         try:
             comment = target.reply(out.body)
         except PostOutcomeUnknown as exc:
-            log.warning("reply %d: %s; looking for it on Reddit", out.reply_id, exc)
+            # the outbox says it once if it stays in doubt; found, it is just sent
+            log.info("reply %d: %s; looking for it on Reddit", out.reply_id, exc)
             try:
                 found = self._find(out)
             except PublishError:
                 found = None  # still unknown: never a retry that could post it twice
             if found is not None:
                 return found
-            raise
+            raise SourceDown(
+                f"{exc}; it is not among u/{self.username}'s recent comments (yet)"
+            ) from None
         except RedditAPIException as exc:
             raise _refused(exc) from None
         except (prawcore.PrawcoreException, PRAWException) as exc:

@@ -5,9 +5,10 @@ access_token_secret): POST /2/tweets with reply.in_reply_to_tweet_id, or for a
 
 What may be tried again is retryable (429, 5xx, a connection that never opened);
 what a person must look at is not (duplicate content, missing write permission,
-refused credentials). Anything else that goes wrong after the request may have
-reached X is left to the outbox, which marks the reply `unknown` rather than risk
-posting twice.
+refused credentials). A post that X may have taken (a 5xx or no answer in time
+after the request went out) is looked for among the account's tweets, and if it is
+not there yet raised as SourceDown: the outbox marks the reply `unknown` for a
+person rather than risk posting twice.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import requests
 import tweepy
 
 from listener import x_client
-from listener.base import SourceContext
+from listener.base import SourceContext, SourceDown
 from listener.http_errors import preview
 from listener.normalize import as_id, as_list, get_path
 from listener.x import WEB, Settings
@@ -48,7 +49,8 @@ def build(settings: Settings, ctx: SourceContext) -> XPublisher | None:
 
 
 class MaybePosted(Exception):
-    """X failed on its side while answering a post: the tweet may exist."""
+    """X failed on its side, or did not answer in time, after a post was sent: the
+    tweet may exist."""
 
 
 def same_text(posted: str, body: str) -> bool:
@@ -103,13 +105,11 @@ class XPublisher:
                 found = None
             if found is not None:
                 return found
-            raise RuntimeError(f"{exc}; the reply may be up, not found yet") from None
+            raise SourceDown(f"{exc}; it is not among the account's latest tweets (yet)") from None
         tweet_id = as_id(get_path(body, "data", "id"))
         if tweet_id is None:
             # X took the request but its answer names no tweet: it may be up
-            raise RuntimeError(
-                f"X answered the post without a tweet id: {preview(repr(body), 120)}"
-            )
+            raise SourceDown(f"X answered the post without a tweet id: {preview(repr(body), 120)}")
         return Posted(native_id=tweet_id, url=self._url(tweet_id))
 
     async def find_posted(self, out: Outgoing) -> Posted | None:
@@ -158,7 +158,8 @@ class XPublisher:
         self, method: Callable[..., Any], *args: Any, posting: bool = False, **kwargs: Any
     ) -> Any:
         """`method` off the event loop, X's errors as PublishError; `posting`: the
-        call makes a tweet, so a 5xx may hide one that was made (MaybePosted)."""
+        call makes a tweet, so a 5xx or a lost answer may hide one that was made
+        (MaybePosted)."""
         try:
             return await asyncio.to_thread(method, *args, **kwargs)
         except tweepy.TooManyRequests as exc:
@@ -184,20 +185,34 @@ class XPublisher:
             raise PublishError(f"X refused: {x_client.reason(exc)}", retryable=False) from None
         except tweepy.HTTPException as exc:
             raise PublishError(f"X refused: {x_client.reason(exc)}", retryable=False) from None
-        except requests.ConnectionError as exc:
+        except requests.RequestException as exc:
             if _never_sent(exc):
                 raise PublishError(
                     f"cannot reach X ({type(exc).__name__})", retryable=True
                 ) from None
-            raise
+            lost = _lost(exc, self.settings.timeout, "the post" if posting else "the request")
+            if posting:
+                raise MaybePosted(lost) from None
+            # a look-up, or a like (X keeps one like per tweet): safe to ask again
+            raise PublishError(lost, retryable=True) from None
 
 
-def _never_sent(exc: requests.ConnectionError) -> bool:
+def _never_sent(exc: requests.RequestException) -> bool:
     """Only a connection that never opened is sure not to have posted anything."""
     if isinstance(exc, requests.ConnectTimeout):
         return True
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
     return type(reason).__name__ == "NewConnectionError"
+
+
+def _lost(exc: requests.RequestException, timeout: float, what: str) -> str:
+    """What became of a request that reached X, for a person: requests' own words
+    name connection pools and repeat the address."""
+    if isinstance(exc, requests.JSONDecodeError):
+        return f"X's answer to {what} was not JSON"
+    if isinstance(exc, requests.Timeout):
+        return f"X did not answer {what} within {timeout:g}s"
+    return f"the connection to X broke before X answered {what} ({type(exc).__name__})"
 
 
 def _tweets(body: Any) -> list[Mapping[str, Any]]:

@@ -128,6 +128,8 @@ class Fault:
     times: int
     # for POST /api/comment: take the comment, then answer with the fault anyway
     apply_first: bool = False
+    # close the connection instead of answering (a proxy dropping it)
+    drop: bool = False
 
 
 class FakeReddit:
@@ -173,13 +175,11 @@ class FakeReddit:
         headers: dict[str, str] | None = None,
         times: int = 1,
         apply_first: bool = False,
+        drop: bool = False,
     ) -> None:
         default = {"message": "Error", "error": status}
-        self.faults.append(
-            Fault(
-                path, status, default if body is None else body, headers or {}, times, apply_first
-            )
-        )
+        body = default if body is None else body
+        self.faults.append(Fault(path, status, body, headers or {}, times, apply_first, drop))
 
     def calls(self, method: str, path_part: str) -> list[dict[str, str]]:
         return [q for m, p, q in self.requests if m == method and path_part in p]
@@ -208,11 +208,16 @@ class FakeReddit:
             )
         fault = self._fault(path)
         if fault is not None and not fault.apply_first:
-            return self._answer(fault.body, fault.status, fault.headers)
+            return self._faulty(request, fault)
         response = self._route(request.method, path, query, account)
         if fault is not None:
-            return self._answer(fault.body, fault.status, fault.headers)
+            return self._faulty(request, fault)
         return response
+
+    def _faulty(self, request: web.Request, fault: Fault) -> web.Response:
+        if fault.drop and request.transport is not None:
+            request.transport.close()  # the client sees the connection end, no answer
+        return self._answer(fault.body, fault.status, fault.headers)
 
     def _fault(self, path: str) -> Fault | None:
         for fault in self.faults:

@@ -30,6 +30,11 @@ def captured() -> Iterator[io.StringIO]:
     old_level = root.level
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
+    # a command run in this process before quietens prawcore as the CLI does: here
+    # every library logs at debug, as with `[logging] level = "debug"`
+    prawcore = logging.getLogger("prawcore")
+    old_prawcore = prawcore.level
+    prawcore.setLevel(logging.NOTSET)
     try:
         redaction.install([SECRET], handlers=[handler])
         yield out
@@ -37,6 +42,7 @@ def captured() -> Iterator[io.StringIO]:
         redaction.uninstall()
         root.removeHandler(handler)
         root.setLevel(old_level)
+        prawcore.setLevel(old_prawcore)
 
 
 def test_a_secret_in_the_message_is_masked(captured: io.StringIO) -> None:

@@ -395,7 +395,9 @@ class RssSource:
         answer = await request(await self._http(), "GET", url, what=what, headers=headers)
         if answer.status == 304:
             return FeedRead((), state)
-        error = error_for(answer, what)
+        # a feed is asked without credentials: a 401/403 is a server refusing, not a
+        # login to fix (a private feed's token in its URL is not sent as one)
+        error = error_for(answer, what, credentials=False)
         if error is not None:
             raise error
         import feedparser  # here: reading the normalizer above needs no feed parser

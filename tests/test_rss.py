@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from fakes.feeds import FakeFeeds, Item, atom, rss
 from fakes.pipeline import BRAND, shared_http, stages
-from fakes.server import Scripted
+from fakes.server import BLOCK_PAGE, Scripted
 from pydantic import ValidationError
 
 from earful.http import SharedSession
@@ -405,6 +405,31 @@ async def test_a_lone_feed_keeps_its_own_error(
     fake.script("/feeds/news", Scripted(429, "slow down", {"Retry-After": "600"}, "text/plain"))
     with pytest.raises(RateLimited):
         await poll(source(http, [url]), store, stages())
+
+
+@pytest.mark.parametrize("status", [401, 403])
+async def test_a_lone_feed_refused_is_source_down_not_bad_credentials(
+    fake: FakeFeeds, http: SharedSession, store: Store, status: int
+) -> None:
+    # a lone feed's 403 came out as its own AuthFailed: the daemon disabled the
+    # source until a restart ("fix its credentials") though a feed has none
+    url = fake.publish("news", rss("News", NEWS))
+    fake.script("/feeds/news", Scripted(status, BLOCK_PAGE, content_type="text/html"))
+    feeds = source(http, [url])
+    _, errors = await poll_sources([feeds], store, stages(), max_pages=1, record_health=True)
+    assert errors["feeds"] == (
+        f"feed {url}: HTTP {status}, refused to answer: the server may be blocking this "
+        "address, or want a login"
+    )
+    (h,) = health.read(store)
+    assert (h.state, h.failures, h.error) == ("failing", 1, errors["feeds"])
+    assert store.cursor("feeds") is None
+    summaries, errors = await poll_sources(
+        [feeds], store, stages(), max_pages=1, record_health=True
+    )
+    assert errors == {} and summaries[0].new == 1  # asked again, and read
+    (h,) = health.read(store)
+    assert h.state == "ok"
 
 
 async def test_a_truncated_feed_keeps_the_entries_before_the_break(

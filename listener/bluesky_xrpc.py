@@ -4,7 +4,8 @@ com.atproto.server.createSession trades the identifier and app password for an
 access token (short-lived) and a refresh token. When a call is answered
 ExpiredToken (400 or 401), the session is refreshed once with
 com.atproto.server.refreshSession; if that is refused too, a new session is created;
-if the app password itself is refused, AuthFailed. A sign-in answered 200 without a
+if the app password itself is refused, AuthFailed (a web page from a CDN in front of
+the PDS is no refusal: Refused, tried again later). A sign-in answered 200 without a
 session in it is a broken answer, not a refusal: SourceDown, tried again later. Tokens
 live in memory only: never in the database, never in a log line or an error message.
 
@@ -27,6 +28,7 @@ from listener.http_errors import (
     NotSent,
     Refused,
     error_for,
+    is_web_page,
     json_body,
     request,
 )
@@ -100,7 +102,7 @@ class XrpcClient:
             if _token_error(answer):
                 session = await self._renewed(session, what)
                 answer = await self._send(method, nsid, session.access, **kwargs)
-        error = error_for(answer, what)
+        error = error_for(answer, what, credentials=auth)
         if error is not None:
             raise error
         return json_body(answer, what)
@@ -139,7 +141,8 @@ class XrpcClient:
             answer = await self._send("POST", "com.atproto.server.refreshSession", stale.refresh)
             fresh = _session_from(answer) if answer.status == 200 else None
             if fresh is None:
-                error = error_for(answer, "bluesky com.atproto.server.refreshSession")
+                what = "bluesky com.atproto.server.refreshSession"
+                error = error_for(answer, what, credentials=True)
                 if error is not None and not isinstance(error, AuthFailed | Refused):
                     raise error  # down or rate-limited: the refresh token may still be good
                 # A 200 without tokens too: the PDS may have spent the refresh token on
@@ -159,13 +162,15 @@ class XrpcClient:
         answer = await self._send(
             "POST", nsid, None, json={"identifier": self._identifier, "password": self._password}
         )
-        if answer.status in (400, 401):
-            # the PDS answers a wrong password 401 AuthenticationRequired (older ones 400)
+        page = is_web_page(answer.headers.get("Content-Type", ""), answer.text)
+        if answer.status in (400, 401) and not page:
+            # the PDS answers a wrong password 401 AuthenticationRequired (older ones
+            # 400); a web page is something in front of it, for error_for below
             raise AuthFailed(
                 f"bluesky refused the app password for {self._identifier!r} "
                 f"(HTTP {answer.status}); create a new app password and set app_password"
             )
-        error = error_for(answer, f"bluesky {nsid}")
+        error = error_for(answer, f"bluesky {nsid}", credentials=True)
         if error is not None:
             raise error
         session = _session_from(answer)

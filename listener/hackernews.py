@@ -186,6 +186,7 @@ class HackerNewsSource:
             await self._http(),
             f"{self.base_url}/api/v1/search_by_date",
             what="hacker news search_by_date",
+            credentials=False,  # the public API: a 401/403 is a block, not a login to fix
             params=params,
         )
         hits = listing(body, "hits", "hacker news search_by_date")

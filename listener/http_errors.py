@@ -2,7 +2,9 @@
 
     429                         RateLimited, reset_at from Retry-After or a
                                 ratelimit-reset / x-ratelimit-reset header
-    401, 403                    AuthFailed
+    401, 403                    AuthFailed when the request carried credentials and the
+                                API answered (JSON); Refused when it carried none, or
+                                the answer is a web page (a CDN's or firewall's block)
     other 4xx                   Refused (a SourceDown: the platform understood and said no)
     5xx, timeouts, resets,      SourceDown
     malformed JSON
@@ -65,8 +67,10 @@ class NotSent(SourceDown):
 
 
 class Refused(SourceDown):
-    """The platform answered with a 4xx other than 401/403/429: the request itself is
-    wrong (bad parameters, a record it will not take). Retrying the same will not help."""
+    """The platform answered with a 4xx other than 429 that refuses no credentials: the
+    request itself is wrong (bad parameters, a record it will not take), or the server
+    would not answer it at all (see `_refusal`). Retrying the same at once will not
+    help; a source is backed off and asks again later."""
 
     def __init__(self, message: str, status: int, error: str | None = None) -> None:
         super().__init__(message)
@@ -157,9 +161,10 @@ def _number(value: str | None) -> float | None:
     return number if number == number and abs(number) != float("inf") else None
 
 
-def error_for(answer: Answer, what: str) -> SourceError | None:
+def error_for(answer: Answer, what: str, *, credentials: bool) -> SourceError | None:
     """The error an answer means, or None for a 2xx/3xx. `what` names the call in the
-    message ("bluesky searchPosts")."""
+    message ("bluesky searchPosts"); `credentials` says whether the request carried
+    any (a token, a session), which decides what a 401/403 means (see `_refusal`)."""
     status = answer.status
     if status < 400:
         return None
@@ -168,11 +173,53 @@ def error_for(answer: Answer, what: str) -> SourceError | None:
     if status == 429:
         return RateLimited(message, reset_at(answer.headers))
     if status in (401, 403):
-        return AuthFailed(message)
+        page = is_web_page(answer.headers.get("Content-Type", ""), answer.text)
+        return _refusal(message, status, credentials=credentials, web_page=page)
     if status < 500:
         error = answer.body.get("error") if isinstance(answer.body, Mapping) else None
         return Refused(message, status, error if isinstance(error, str) else None)
     return SourceDown(message)
+
+
+# What a 401/403 that refuses no credentials says after the status: the operator has
+# nothing to fix in the config, and the source is tried again later.
+_NO_LOGIN = "refused to answer: the server may be blocking this address, or want a login"
+_BLOCK_PAGE = (
+    "a web page, not the API's answer: a CDN or firewall in front of the API may be "
+    "blocking this address (the credentials were not refused)"
+)
+
+
+def _refusal(message: str, status: int, *, credentials: bool, web_page: bool) -> SourceError:
+    """What a 401/403 means; `message` names the call and the status. Only an API
+    refusing the credentials it was sent disables a source (AuthFailed: a person fixes
+    them and restarts). A request that carried none has none to fix, and a web page
+    where the API's JSON should be is a block page from something in front of the API
+    (Cloudflare and the like answer 403 with HTML), which lifts by itself: both are
+    Refused, a SourceDown that is backed off and tried again."""
+    if not credentials:
+        return Refused(f"{message}, {_NO_LOGIN}", status)
+    return blocked(message, status) if web_page else AuthFailed(message)
+
+
+def blocked(message: str, status: int) -> Refused:
+    """A 401/403 answered with a web page (see `is_web_page`) by a CDN or firewall in
+    front of an API: not a refusal of the credentials, and no reason to disable the
+    source. For the clients that read errors their own way (tweepy, praw) too."""
+    return Refused(f"{message}, {_BLOCK_PAGE}", status)
+
+
+def is_web_page(content_type: str, text: str) -> bool:
+    """True when an answer is a web page rather than an API's JSON: HTML by its type
+    or its first character, and not JSON (an API that labels its JSON text/html still
+    speaks for itself)."""
+    if "html" not in content_type.lower() and not text.lstrip().startswith("<"):
+        return False
+    try:
+        json.loads(text)
+    except (ValueError, RecursionError):
+        return True
+    return False
 
 
 def _detail(answer: Answer) -> str:
@@ -269,11 +316,12 @@ def json_body(answer: Answer, what: str, *, quote: bool = True) -> Mapping[str, 
 
 
 async def get_json(
-    session: aiohttp.ClientSession, url: str, *, what: str, **kwargs: Any
+    session: aiohttp.ClientSession, url: str, *, what: str, credentials: bool, **kwargs: Any
 ) -> Mapping[str, Any]:
-    """GET a JSON object; every failure as the SourceError it means."""
+    """GET a JSON object; every failure as the SourceError it means (`credentials` as
+    for error_for)."""
     answer = await request(session, "GET", url, what=what, **kwargs)
-    error = error_for(answer, what)
+    error = error_for(answer, what, credentials=credentials)
     if error is not None:
         raise error
     return json_body(answer, what)

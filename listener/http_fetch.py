@@ -3,7 +3,8 @@ says what each answer means): transient faults retried with jittered backoff, th
 Link header's paging URLs, and the rate-limit budget read from every answer.
 
     429                                  RateLimited (at once: the reset time is known)
-    401, 403                             AuthFailed
+    401, 403                             AuthFailed, or Refused for a request without
+                                         credentials and for a web page (error_for)
     other 4xx                            Refused
     5xx, timeouts, connection faults     retried `retries` times, then SourceDown
     a 2xx body that is not JSON          SourceDown
@@ -56,19 +57,20 @@ async def request_json(
     retries: int = 2,
     retry_delay: float = 0.5,
     what: str = "request",
+    credentials: bool,
     rng: random.Random | None = None,
 ) -> JsonResponse:
     """One HTTP request whose answer is JSON. 5xx answers and network faults are
     retried up to `retries` times, waiting retry_delay x 2^n (+-50% jitter) so
     clients that failed together do not retry together; pass retries=0 when a
-    blind repeat is not safe."""
+    blind repeat is not safe. `credentials`: whether `headers` carry any (error_for)."""
     attempt = 0
     while True:
         try:
             answer = await request(
                 session, method, str(url), what=what, params=params, headers=headers, json=json_body
             )
-            error = error_for(answer, what)
+            error = error_for(answer, what, credentials=credentials)
             if error is None:
                 break
             if answer.status < 500:
@@ -118,8 +120,9 @@ def links(headers: Mapping[str, str]) -> dict[str, URL]:
     return found
 
 
-async def raise_for_status(resp: aiohttp.ClientResponse, what: str) -> None:
-    """For a response read as it arrives (a stream): the error a non-2xx answer means."""
+async def raise_for_status(resp: aiohttp.ClientResponse, what: str, *, credentials: bool) -> None:
+    """For a response read as it arrives (a stream): the error a non-2xx answer means
+    (`credentials` as for error_for)."""
     if resp.status < 300:
         return
     raw = await resp.content.read(_ERROR_BODY)
@@ -128,7 +131,8 @@ async def raise_for_status(resp: aiohttp.ClientResponse, what: str) -> None:
         body = json.loads(text)
     except (ValueError, RecursionError):
         body = None
-    error = error_for(Answer(resp.status, CIMultiDict(resp.headers), body, text, raw), what)
+    answer = Answer(resp.status, CIMultiDict(resp.headers), body, text, raw)
+    error = error_for(answer, what, credentials=credentials)
     if error is not None:
         raise error
 

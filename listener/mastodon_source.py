@@ -172,6 +172,9 @@ class MastodonSource:
             retries=self.retries,
             retry_delay=self.retry_delay,
             what="mastodon",
+            # a hashtag timeline may be read without a token: then a 401/403 is an
+            # instance that wants a login, not a token to fix
+            credentials=self.settings.token() is not None,
         )
 
     async def fetch(self, cursor: Cursor | None) -> FetchResult:
@@ -338,7 +341,7 @@ class MastodonStreamingSource(MastodonSource):
                 headers=self.headers("text/event-stream"),
                 timeout=STREAM_TIMEOUT,
             ) as resp:
-                await raise_for_status(resp, what)
+                await raise_for_status(resp, what, credentials=True)  # streaming needs a token
                 # Subscribed first, back-filled second: a post made in between is in
                 # both and stored once; in the other order it could be in neither.
                 position = cursor

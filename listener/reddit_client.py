@@ -30,7 +30,7 @@ import requests
 from prawcore.const import ACCESS_TOKEN_PATH
 
 from listener.base import AuthFailed, RateLimited, SourceDown, SourceError
-from listener.http_errors import MAX_RATE_LIMIT_WAIT, wait_until
+from listener.http_errors import MAX_RATE_LIMIT_WAIT, Refused, blocked, is_web_page, wait_until
 
 log = logging.getLogger("earful.reddit")
 
@@ -251,6 +251,18 @@ def is_token_failure(exc: BaseException) -> bool:
     return False
 
 
+def block_page(name: str, exc: BaseException) -> Refused | None:
+    """A 401/403 answered with a web page where Reddit's JSON should be (Reddit's
+    "blocked by network security" page, a proxy's): no refusal of the credentials,
+    whichever endpoint it came from; None for anything else."""
+    response = getattr(exc, "response", None)
+    if not isinstance(response, requests.Response) or response.status_code not in (401, 403):
+        return None
+    if not is_web_page(response.headers.get("Content-Type", ""), response.text):
+        return None
+    return blocked(f"Reddit source {name}: HTTP {response.status_code}", response.status_code)
+
+
 def auth_failed(name: str, exc: BaseException) -> AuthFailed:
     if isinstance(exc, prawcore.OAuthException) and exc.error == "invalid_grant":
         why = (
@@ -281,6 +293,9 @@ def rate_limited(name: str, exc: prawcore.TooManyRequests, budget: RateBudget) -
 
 def source_error(name: str, exc: Exception, budget: RateBudget) -> SourceError:
     """What a failed praw call means for a source."""
+    page = block_page(name, exc)
+    if page is not None:
+        return page
     if is_token_failure(exc) or isinstance(exc, prawcore.InsufficientScope):
         return auth_failed(name, exc)
     if isinstance(exc, prawcore.TooManyRequests):

@@ -41,6 +41,7 @@ from listener.mention import Mention, parse_time
 from listener.normalize import MalformedPost, as_list, as_mapping, as_str
 from listener.reddit_client import (
     RateBudget,
+    block_page,
     is_token_failure,
     response_reason,
     source_error,
@@ -213,7 +214,7 @@ class RedditSource:
             if is_token_failure(exc):
                 raise source_error(self.name, exc, self.budget) from None
             if feed.subreddit is None:
-                raise AuthFailed(
+                raise block_page(self.name, exc) or AuthFailed(
                     f"Reddit source {self.name}: cannot read the inbox "
                     f"({response_reason(exc)}); mentions mode needs a script app with "
                     "username and password"

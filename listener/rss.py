@@ -22,7 +22,12 @@ The source (type = "rss") polls a list of feed URLs, RSS or Atom alike:
 - one feed failing (down, refused, not a feed at all) is logged and skipped while
   the others are read, its place in the cursor kept, and the result says so
   (FetchResult.trouble: the source's health is "failing"); if every feed fails, the
-  poll fails (SourceDown, or the one feed's own error when there is just one).
+  poll fails (SourceDown, or the one feed's own error when there is just one);
+- a damaged document (not well-formed XML) gives the entries feedparser read whole;
+  those the damage may have cut (see `damage`) are held back for the next poll, which
+  asks for the whole document, and the result says so as for a failed feed. What
+  feedparser reads past (a charset or content type the document contradicts) is no
+  damage.
 
 The cursor is `{"feeds": {key: {"etag", "modified", "seen": [entry ids]}}}`, where a
 feed's key is its URL as `shown` prints it (no query string, no user-info), so a
@@ -54,7 +59,7 @@ from listener.base import (
     SourceError,
     SourceSettings,
 )
-from listener.http_errors import HttpFactory, error_for, request, shared_http
+from listener.http_errors import HttpFactory, error_for, preview, request, shared_http
 from listener.mention import Author, Mention
 from listener.normalize import (
     MalformedPost,
@@ -174,6 +179,8 @@ log = logging.getLogger("earful.rss")
 
 # Entry ids remembered per feed: more than any feed keeps in one document.
 _MAX_SEEN = 1000
+# How much of feedparser's complaint about a damaged document is worth quoting.
+_REASON_CHARS = 160
 # a feed that answers 429 without saying until when rests this long: long enough
 # for a per-minute limit to reset, short enough that a busy feed is not missed long
 _DEFAULT_REST = 300.0
@@ -295,6 +302,77 @@ class FeedState:
 class FeedRead:
     mentions: tuple[Mention, ...]
     state: FeedState
+    # the document was damaged and entries were held back (see Damage): for the log
+    # and the source's health
+    trouble: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Damage:
+    """What a document feedparser could not read as well-formed XML may have cut:
+    the entries held back (by their place in the document), and why, in words."""
+
+    held: frozenset[int]
+    said: str
+
+
+# The document's first element: its root, whose end tag a whole document ends with.
+_ROOT = re.compile(r"<([A-Za-z_][\w.:-]*)")
+
+
+def damage(parsed: Mapping[str, Any], text: str) -> Damage | None:
+    """What a damaged document may have cut, or None when nothing: feedparser read it
+    as well-formed XML, or complained only of its charset or content type (which it
+    reads past), or the damage is in a document that ends whole and every entry kept
+    its id (a stray "&" or an HTML entity, in every version of the feed)."""
+    import feedparser
+
+    problem = parsed.get("bozo_exception")
+    if not parsed.get("bozo") or isinstance(problem, feedparser.ThingsNobodyCaresAboutButMe):
+        return None
+    entries = [as_mapping(e) or {} for e in as_list(parsed.get("entries"))]
+    cut = not _ends_whole(text)
+    held = _held_back(entries, cut)
+    if not cut and not held:
+        return None
+    kind = "cut off" if cut else "not well-formed"
+    count = f"{len(held)} entr{'y' if len(held) == 1 else 'ies'}"
+    return Damage(
+        frozenset(held),
+        f"{kind} ({_parser_says(problem)}); {count} held back until it is read whole",
+    )
+
+
+def _ends_whole(text: str) -> bool:
+    """True when the document ends with its root element's end tag (and then only
+    space and comments): a download cut short does not."""
+    root = _ROOT.search(text)
+    tail = text.rstrip()
+    while tail.endswith("-->") and "<!--" in tail:
+        tail = tail[: tail.rindex("<!--")].rstrip()
+    closing = tail.rpartition("</")[2]
+    return root is not None and closing.endswith(">") and closing[:-1].strip() == root.group(1)
+
+
+def _held_back(entries: Sequence[Mapping[str, Any]], cut: bool) -> set[int]:
+    """The places of the entries a damaged document may have cut: the last when it
+    ends early (the break is in it, or after it), and any without an id among
+    entries that have one (the damage took its <guid>: stored under its link now, it
+    would be stored again under its id once the feed is whole)."""
+    held = {len(entries) - 1} if cut and entries else set()
+    has_id = [as_str(entry.get("id")) is not None for entry in entries]
+    if any(has_id):
+        held |= {n for n, has in enumerate(has_id) if not has}
+    return held
+
+
+def _parser_says(problem: Any) -> str:
+    """feedparser's complaint on one line: the XML parser's "<unknown>:2:0: syntax
+    error" is "line 2: syntax error"."""
+    reason = re.sub(
+        r"^<unknown>:(\d+):\d+: ", r"line \1: ", str(problem or "unrecognised document")
+    )
+    return preview(reason, _REASON_CHARS)
 
 
 class RssSource:
@@ -310,6 +388,7 @@ class RssSource:
         self._http = http
         self.terms = list(terms)
         self._failing: set[str] = set()  # feeds whose failure was logged already
+        self._damaged: set[str] = set()  # feeds whose damaged document was logged already
 
     async def fetch(self, cursor: Cursor | None) -> FetchResult:
         stored = (as_mapping(cursor.get("feeds")) if isinstance(cursor, Mapping) else None) or {}
@@ -325,6 +404,7 @@ class RssSource:
         )
         mentions: list[Mention] = []
         failures: list[BaseException] = []
+        damaged: list[str] = []
         for url, read in zip(due, reads, strict=True):
             if isinstance(read, BaseException):
                 if not isinstance(read, Exception):
@@ -336,15 +416,21 @@ class RssSource:
                     states[url] = replace(states[url], resting_until=rest)
                 continue
             self._recovered(url)
+            self._read_whole(url, read.trouble)
             mentions.extend(read.mentions)
             states[url] = replace(read.state, resting_until=None)
+            if read.trouble is not None:
+                damaged.append(read.trouble)
         if due and len(failures) == len(due):
             self._all_failed(failures, states)
         feeds = {self._keys[url]: state.as_cursor() for url, state in states.items()}
-        trouble = None
+        troubles = damaged
         if failures:
             said = "; ".join(map(str, failures))
-            trouble = f"{len(failures)} of {len(due)} feeds failed (the others were read): {said}"
+            failed = f"{len(failures)} of {len(due)} feeds failed (the others were read): {said}"
+            troubles = [failed, *damaged]
+        # entries held back from a damaged document are "failing" too, until it is whole
+        trouble = "; ".join(troubles) or None
         return FetchResult(tuple(mentions), {"feeds": feeds}, trouble=trouble)
 
     async def aclose(self) -> None:
@@ -378,6 +464,19 @@ class RssSource:
             exc_info=None if isinstance(exc, SourceError) else exc,
         )
 
+    def _read_whole(self, url: str, trouble: str | None) -> None:
+        """A damaged document's entries held back are logged once until its feed
+        reads whole again, and then that it does."""
+        if trouble is None:
+            if url in self._damaged:
+                self._damaged.discard(url)
+                log.info("%s: feed %s reads whole again", self.name, self._keys[url])
+        elif url in self._damaged:
+            log.debug("%s: damaged again: %s", self.name, trouble)
+        else:
+            self._damaged.add(url)
+            log.warning("%s: %s (logged once until it reads whole)", self.name, trouble)
+
     def _recovered(self, url: str) -> None:
         if url in self._failing:
             self._failing.discard(url)
@@ -395,7 +494,9 @@ class RssSource:
         answer = await request(await self._http(), "GET", url, what=what, headers=headers)
         if answer.status == 304:
             return FeedRead((), state)
-        error = error_for(answer, what)
+        # a feed is asked without credentials: a 401/403 is a server refusing, not a
+        # login to fix (a private feed's token in its URL is not sent as one)
+        error = error_for(answer, what, credentials=False)
         if error is not None:
             raise error
         import feedparser  # here: reading the normalizer above needs no feed parser
@@ -411,15 +512,38 @@ class RssSource:
             },
         )
         if parsed.get("bozo") and not parsed.get("version") and not parsed.get("entries"):
-            reason = str(parsed.get("bozo_exception") or "unrecognised document")
-            # the XML parser's "<unknown>:2:0: syntax error" is "line 2: syntax error"
-            reason = re.sub(r"^<unknown>:(\d+):\d+: ", r"line \1: ", reason)
+            reason = _parser_says(parsed.get("bozo_exception"))
             raise SourceDown(f"{what}: not an RSS or Atom feed ({reason})")
+        damaged = damage(parsed, answer.text)
+        held = damaged.held if damaged is not None else frozenset()
+        mentions, ids = self._new_entries(parsed, url, state, held)
+        if damaged is not None:
+            # Entries are missing: the validators are not kept (asked with them, the
+            # server would answer 304 and never send the whole document), and neither
+            # do the ids read replace those seen (the missing ones may come back)
+            seen = tuple(dict.fromkeys([*ids, *state.seen]))[:_MAX_SEEN]
+            return FeedRead(tuple(mentions), replace(state, seen=seen), f"{what}: {damaged.said}")
+        etag = as_str(answer.headers.get("ETag"))
+        modified = as_str(answer.headers.get("Last-Modified"))
+        # the ids in this document are the ones that can come back; older ones cannot
+        return FeedRead(tuple(mentions), FeedState(etag, modified, tuple(ids[:_MAX_SEEN])))
+
+    def _new_entries(
+        self,
+        parsed: Mapping[str, Any],
+        url: str,
+        state: FeedState,
+        held: frozenset[int],
+    ) -> tuple[list[Mention], list[str]]:
+        """The document's entries not seen before that name the brand, and the ids of
+        all it holds, but for those `held` back (by place) from a damaged document."""
         title = as_str(get_path(parsed, "feed", "title"))
         seen = set(state.seen)
         ids: list[str] = []
         mentions: list[Mention] = []
-        for entry in as_list(parsed.get("entries")):
+        for place, entry in enumerate(as_list(parsed.get("entries"))):
+            if place in held:
+                continue  # the next whole document brings it
             try:
                 mention = mention_from_entry(entry, url, title)
             except MalformedPost as exc:
@@ -435,7 +559,4 @@ class RssSource:
             if self.terms and not names_any(mention.text, self.terms):
                 continue
             mentions.append(mention)
-        etag = as_str(answer.headers.get("ETag"))
-        modified = as_str(answer.headers.get("Last-Modified"))
-        # the ids in this document are the ones that can come back; older ones cannot
-        return FeedRead(tuple(mentions), FeedState(etag, modified, tuple(ids[:_MAX_SEEN])))
+        return mentions, ids

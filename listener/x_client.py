@@ -22,6 +22,7 @@ import requests
 import tweepy
 
 from listener.http_deadline import DeadlineSession
+from listener.http_errors import is_web_page
 
 # the host tweepy writes into every URL
 TWEEPY_HOST = "https://api.twitter.com"
@@ -103,6 +104,13 @@ def reset_time(exc: tweepy.TooManyRequests) -> datetime | None:
 def status_of(exc: tweepy.HTTPException) -> int | None:
     status = getattr(exc.response, "status_code", None)
     return status if isinstance(status, int) else None
+
+
+def web_page(exc: tweepy.HTTPException) -> bool:
+    """True when the error answer is a web page, not X's JSON: a CDN's block page in
+    front of the API (see listener.http_errors.is_web_page)."""
+    response = exc.response  # a requests.Response
+    return is_web_page(response.headers.get("Content-Type", ""), response.text)
 
 
 def reason(exc: tweepy.HTTPException) -> str:

@@ -3,9 +3,10 @@ tweepy, one page per fetch, and turns pages into Mentions (listener/x.py).
 
 Failures become the daemon's three kinds: a 429 (or Earful's own request budget)
 is RateLimited until X's x-rate-limit-reset; 401/403 are AuthFailed, which disables
-the source; 5xx, timeouts, refused connections and answers that are not the JSON
-object X promises are SourceDown, backed off and retried. Nothing here logs or
-repeats a credential.
+the source, but for a web page where X's JSON should be (a CDN's block page:
+Refused, backed off like a 5xx); 5xx, timeouts, refused connections and answers that
+are not the JSON object X promises are SourceDown, backed off and retried. Nothing
+here logs or repeats a credential.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import tweepy
 
 from listener import x_client
 from listener.base import AuthFailed, Cursor, FetchResult, RateLimited, SourceDown
+from listener.http_errors import blocked
 from listener.mention import Brand, Mention
 from listener.normalize import MalformedPost, as_id, as_list, as_mapping, get_path
 from listener.paging import warn_stuck
@@ -407,6 +409,9 @@ class XSource:
                 f"X rate limit reached for the {where}", reset_at=x_client.reset_time(exc)
             ) from None
         except (tweepy.Unauthorized, tweepy.Forbidden) as exc:
+            if x_client.web_page(exc):
+                status = x_client.status_of(exc) or 403
+                raise blocked(f"X's {where}: HTTP {status}", status) from None
             raise AuthFailed(
                 f"X refused the credentials for the {where} ({x_client.reason(exc)}); check "
                 "bearer_token, and that the app's access tier includes this endpoint "

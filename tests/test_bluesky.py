@@ -26,7 +26,7 @@ from fakes.bluesky_api import (
     stamp,
 )
 from fakes.pipeline import BRAND, shared_http, stages
-from fakes.server import Scripted
+from fakes.server import BLOCK_PAGE, Scripted
 from publishkit import the_one_warning
 from pydantic import ValidationError
 
@@ -354,6 +354,20 @@ async def test_a_password_changed_while_running_ends_in_auth_failed(
     fake.password = "a-new-one-9999"
     with pytest.raises(AuthFailed):
         await poll(bsky, store, stages())
+
+
+@pytest.mark.parametrize(("path", "status"), [(SEARCH, 403), (CREATE_SESSION, 401)])
+async def test_a_block_page_in_front_of_the_pds_is_source_down_not_auth_failed(
+    fake: FakeBluesky, http: SharedSession, store: Store, path: str, status: int
+) -> None:
+    # a CDN's HTML page refuses the address, not the app password
+    fake.add(*complaints(1, 1))
+    bsky = source(fake, http)
+    fake.script(path, Scripted(status, BLOCK_PAGE, content_type="text/html"))
+    with pytest.raises(SourceDown, match=f"HTTP {status}, a web page") as caught:
+        await poll(bsky, store, stages())
+    assert not isinstance(caught.value, AuthFailed)
+    assert (await poll(bsky, store, stages())).new == 1
 
 
 @pytest.mark.parametrize(

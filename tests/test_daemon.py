@@ -26,6 +26,8 @@ from typing import ClassVar
 import factories
 import pytest
 from factories import EARFUL
+from fakes.feeds import FakeFeeds, Item, rss
+from fakes.server import BLOCK_PAGE, Scripted
 from replayfiles import mixed_posts, stored, wait_for, write_config
 
 from earful import daemon as daemon_module
@@ -33,6 +35,7 @@ from earful import locks, redaction
 from earful.app import Runtime
 from earful.config import Config, load_config
 from earful.daemon import Daemon
+from earful.http import SharedSession
 from earful.pipeline import BatchSummary, build_stages
 from listener.base import (
     AuthFailed,
@@ -40,10 +43,14 @@ from listener.base import (
     FetchResult,
     RateLimited,
     Source,
+    SourceContext,
     SourceDown,
     SourceSettings,
 )
 from listener.http_errors import MAX_RATE_LIMIT_WAIT
+from listener.mention import Brand
+from listener.rss import Settings as RssSettings
+from listener.rss import build as build_rss
 from responders.publish.base import Outgoing, Posted, Publisher, PublishError
 from storage import health
 from storage.db import iso
@@ -319,6 +326,36 @@ async def test_bad_credentials_disable_only_that_source(
     (line,) = logged(caplog, "source refused disabled", logging.ERROR)
     assert "401 Unauthorized" in line and "Fix its credentials" in line
     assert stored_from(config, "fine") == fine.served
+
+
+async def test_a_lone_feed_refused_once_is_polled_again_not_disabled(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # the repro: one HTML 403 disabled the source until a restart, "Fix its credentials"
+    caplog.set_level(logging.INFO, logger="earful")
+    config = make_config(tmp_path)
+    http = SharedSession(timeout=5.0)
+    try:
+        async with FakeFeeds() as feeds:
+            url = feeds.publish("news", rss("News", [Item("tag:n,1", "Lumenet down again")]))
+            feeds.script("/feeds/news", Scripted(403, BLOCK_PAGE, content_type="text/html"))
+            settings = RssSettings(name="news", type="rss", urls=[url])
+            news = build_rss(
+                settings, SourceContext(brand=Brand("Lumenet", ("lumenet",)), http=http.get)
+            )
+            daemon = make_daemon(config, [news])
+            async with running(daemon):
+                await until(lambda: stored_from(config, "news") == 1, "the feed to be read")
+    finally:
+        await http.aclose()
+    assert not daemon.runners["news"].disabled
+    assert len(feeds.seen("/feeds/news")) >= 2
+    (line,) = logged(caplog, "source news failed", logging.WARNING)
+    assert "HTTP 403, refused to answer" in line and "retrying with backoff" in line
+    assert not logged(caplog, "disabled") and "credentials" not in caplog.text
+    with Store.open(config.db_path) as store:
+        (row,) = health.read(store)
+    assert (row.state, row.failures) == ("ok", 0) and "HTTP 403" in (row.error or "")
 
 
 async def test_each_source_health_is_recorded_for_people_to_see(tmp_path: Path) -> None:

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from fakes.hn_api import BASE_TIME, FakeHackerNews, comment, story
 from fakes.pipeline import BRAND, shared_http, stages
-from fakes.server import Scripted
+from fakes.server import BLOCK_PAGE, Scripted
 
 from earful.http import SharedSession
 from earful.pipeline import poll
-from listener.base import RateLimited, SourceContext, SourceDown
+from listener.base import AuthFailed, RateLimited, SourceContext, SourceDown
 from listener.hackernews import HackerNewsSource, Settings, build
 from responders.limits import reply_problem
 from storage.store import Store
@@ -260,6 +260,34 @@ async def test_bad_answers_are_source_down_and_move_nothing(
         await poll(hn, store, stages())
     assert store.cursor("hn") == before
     assert (await poll(hn, store, stages())).new == 2
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        Scripted(403, BLOCK_PAGE, content_type="text/html"),
+        Scripted(403, '{"message": "Invalid Application-ID or API key", "status": 403}'),
+        Scripted(401, '{"message": "Invalid credentials", "status": 401}'),
+    ],
+    ids=["403-block-page", "403-json", "401-json"],
+)
+async def test_a_refusal_is_source_down_not_bad_credentials_hn_has_none(
+    fake: FakeHackerNews, http: SharedSession, store: Store, answer: Scripted
+) -> None:
+    # one 403 used to be AuthFailed: the daemon disabled the source until a restart
+    # and told the operator to fix credentials Hacker News does not have
+    hn = source(fake, http)
+    fake.add(*stories(1, 2))
+    fake.script(SEARCH, answer)
+    with pytest.raises(SourceDown) as refused:
+        await poll(hn, store, stages())
+    assert not isinstance(refused.value, AuthFailed)
+    said = str(refused.value)
+    assert said.startswith(f"hacker news search_by_date: HTTP {answer.status}")
+    assert "refused to answer: the server may be blocking this address, or want a login" in said
+    assert "fix" not in said.lower() and "<" not in said  # no page quoted
+    assert store.cursor("hn") is None
+    assert (await poll(hn, store, stages())).new == 2  # asked again, and read
 
 
 async def test_hits_that_are_not_posts_are_skipped(

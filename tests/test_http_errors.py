@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from fakes.server import BLOCK_PAGE
 
 from listener.base import AuthFailed, RateLimited, SourceDown
 from listener.http_errors import Answer, Refused, error_for, json_body, preview, reset_at
@@ -45,23 +47,79 @@ def answer(status: int, body: object = None, text: str = "", **headers: str) -> 
 
 
 def test_statuses_map_to_the_errors_the_daemon_knows() -> None:
-    assert error_for(answer(200), "x") is None
-    assert error_for(answer(304), "x") is None
-    assert isinstance(error_for(answer(429, **{"Retry-After": "5"}), "x"), RateLimited)
-    assert isinstance(error_for(answer(401), "x"), AuthFailed)
-    assert isinstance(error_for(answer(403), "x"), AuthFailed)
-    refused = error_for(answer(400, {"error": "InvalidRequest", "message": "bad q"}), "x")
+    assert error_for(answer(200), "x", credentials=True) is None
+    assert error_for(answer(304), "x", credentials=True) is None
+    limited = error_for(answer(429, **{"Retry-After": "5"}), "x", credentials=True)
+    assert isinstance(limited, RateLimited)
+    assert isinstance(error_for(answer(401), "x", credentials=True), AuthFailed)
+    assert isinstance(error_for(answer(403), "x", credentials=True), AuthFailed)
+    bad = answer(400, {"error": "InvalidRequest", "message": "bad q"})
+    refused = error_for(bad, "x", credentials=True)
     assert isinstance(refused, Refused) and refused.error == "InvalidRequest"
-    down = error_for(answer(503), "x")
+    down = error_for(answer(503), "x", credentials=True)
     assert isinstance(down, SourceDown) and not isinstance(down, Refused)
 
 
+@pytest.mark.parametrize("status", [401, 403])
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        answer(403, {"message": "Forbidden"}, '{"message": "Forbidden"}'),
+        answer(403, None, BLOCK_PAGE, **{"Content-Type": "text/html; charset=UTF-8"}),
+        answer(403),
+    ],
+    ids=["json", "html", "empty"],
+)
+def test_a_401_or_403_without_credentials_sent_is_refused_not_auth_failed(
+    status: int, refusal: Answer
+) -> None:
+    # a Hacker News search or a feed: nothing to fix, so never a disable
+    error = error_for(replace(refusal, status=status), "feed f", credentials=False)
+    assert isinstance(error, Refused) and error.status == status
+    assert str(error).startswith(f"feed f: HTTP {status}")
+    assert "refused to answer: the server may be blocking this address, or want a login" in str(
+        error
+    )
+    assert "credentials" not in str(error)
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_web_page_refusing_a_request_with_credentials_is_a_block_not_auth_failed(
+    status: int,
+) -> None:
+    page = answer(status, None, BLOCK_PAGE, **{"Content-Type": "text/html"})
+    error = error_for(page, "mastodon", credentials=True)
+    assert isinstance(error, Refused) and not isinstance(error, AuthFailed)
+    assert str(error) == (
+        f"mastodon: HTTP {status}, a web page, not the API's answer: a CDN or firewall in "
+        "front of the API may be blocking this address (the credentials were not refused)"
+    )
+    # found by its first character too, when the type says nothing
+    unlabelled = answer(status, None, "  " + BLOCK_PAGE, **{"Content-Type": ""})
+    assert isinstance(error_for(unlabelled, "x", credentials=True), Refused)
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        answer(403, {"error": "This action is outside the authorized scopes"}),
+        # JSON served as text/html by a sloppy server is still the API speaking
+        answer(401, {"error": "bad"}, '{"error": "bad"}', **{"Content-Type": "text/html"}),
+        answer(401, None, "Unauthorized", **{"Content-Type": "text/plain"}),
+    ],
+    ids=["json", "json-as-html", "plain-text"],
+)
+def test_the_apis_own_refusal_of_credentials_is_still_auth_failed(refusal: Answer) -> None:
+    assert isinstance(error_for(refusal, "x", credentials=True), AuthFailed)
+
+
 def test_messages_quote_the_platform_briefly_and_never_html() -> None:
-    error = error_for(answer(400, {"error": "InvalidRequest", "message": "x" * 500}), "bluesky q")
+    bad = answer(400, {"error": "InvalidRequest", "message": "x" * 500})
+    error = error_for(bad, "bluesky q", credentials=True)
     assert str(error).startswith("bluesky q: HTTP 400 (InvalidRequest: xxx")
     assert len(str(error)) < 250
     page = answer(502, None, "<html>" + "junk " * 100, **{"Content-Type": "text/html"})
-    assert str(error_for(page, "feed f")) == "feed f: HTTP 502"
+    assert str(error_for(page, "feed f", credentials=False)) == "feed f: HTTP 502"
 
 
 JWT = "eyJhbGciOiJFUzI1NksifQ.eyJzdWIiOiJkaWQ6cGxjOmFiYyJ9.c2lnbmF0dXJl"
@@ -130,4 +188,7 @@ def test_an_error_body_is_quoted_with_its_credentials_masked() -> None:
     leaky = answer(
         500, None, f"proxy error; upstream sent token={JWT}", **{"Content-Type": "text/plain"}
     )
-    assert str(error_for(leaky, "x")) == "x: HTTP 500 (proxy error; upstream sent token=***)"
+    assert (
+        str(error_for(leaky, "x", credentials=True))
+        == "x: HTTP 500 (proxy error; upstream sent token=***)"
+    )

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from fakes.mastodon_api import FakeMastodon, sse
 from fakes.pipeline import shared_http, stages
+from fakes.server import BLOCK_PAGE
 from publishkit import the_one_warning
 from yarl import URL
 
@@ -352,6 +353,32 @@ async def test_401_is_auth_failed_and_never_shows_the_token(
         await masto.fetch(None)
     assert "401" in str(caught.value)
     assert "wrong-secret-token" not in str(caught.value)
+
+
+async def test_a_block_page_in_front_of_the_instance_is_source_down_not_auth_failed(
+    fake: FakeMastodon, http: SharedSession, store: Store
+) -> None:
+    # an instance behind Cloudflare: an HTML 403 refuses the address, not the token
+    fake.post("<p>acme billing mess</p>", tags=["acme"])
+    page = {"Content-Type": "text/html; charset=UTF-8"}
+    fake.fail("/api/v1/timelines", 403, body=BLOCK_PAGE, headers=page)
+    masto = source(fake, http, access_token=fake.token)
+    with pytest.raises(SourceDown, match="mastodon: HTTP 403, a web page") as caught:
+        await poll(masto, store, stages())
+    assert not isinstance(caught.value, AuthFailed)
+    assert (await poll(masto, store, stages())).new == 1
+
+
+async def test_an_instance_that_wants_a_login_for_a_tag_is_not_a_token_to_fix(
+    fake: FakeMastodon, http: SharedSession, store: Store
+) -> None:
+    # a hashtag read without a token: there is no token the 401 could have refused
+    said = b'{"error": "This method requires an authenticated user"}'
+    json_type = {"Content-Type": "application/json"}
+    fake.fail("/api/v1/timelines", 401, body=said, headers=json_type)
+    with pytest.raises(SourceDown, match=r"HTTP 401 .*, refused to answer") as caught:
+        await poll(source(fake, http), store, stages())
+    assert not isinstance(caught.value, AuthFailed)
 
 
 async def test_a_web_page_where_the_api_should_be_is_said_to_be_one(

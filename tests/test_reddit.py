@@ -358,6 +358,24 @@ async def test_bad_client_secret_disables_the_source(fake: FakeReddit, runtime_f
     assert "not-it" not in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("path", "keys"),
+    [("/message/mentions", {"mode": "mentions", **account()}), ("/api/v1/access_token", {})],
+    ids=["inbox", "token"],
+)
+async def test_reddits_block_page_is_source_down_not_bad_credentials(
+    fake: FakeReddit, runtime_for: Any, path: str, keys: dict[str, Any]
+) -> None:
+    # Reddit's "blocked by network security" is an HTML 403 for the address, not
+    # a refusal of the app or the account: it disabled the source
+    fake.fail(path, 403, "<html><body>You've been blocked by network security.</body></html>")
+    runtime = runtime_for(table(fake, **keys))
+    with pytest.raises(SourceDown, match="HTTP 403, a web page") as caught:
+        await poll_source(runtime)
+    assert not isinstance(caught.value, AuthFailed)
+    await poll_source(runtime)  # asked again, and answered
+
+
 async def test_installed_app_reads_without_a_secret(fake: FakeReddit, runtime_for: Any) -> None:
     fake.submissions.append(submission(COMPLAINT, created_utc=T))
     source = table(fake, client_id="app-id")

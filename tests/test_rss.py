@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from fakes.feeds import FakeFeeds, Item, atom, rss
 from fakes.pipeline import BRAND, shared_http, stages
-from fakes.server import Scripted
+from fakes.server import BLOCK_PAGE, Scripted
 from pydantic import ValidationError
 
 from earful.http import SharedSession
@@ -407,6 +407,31 @@ async def test_a_lone_feed_keeps_its_own_error(
         await poll(source(http, [url]), store, stages())
 
 
+@pytest.mark.parametrize("status", [401, 403])
+async def test_a_lone_feed_refused_is_source_down_not_bad_credentials(
+    fake: FakeFeeds, http: SharedSession, store: Store, status: int
+) -> None:
+    # a lone feed's 403 came out as its own AuthFailed: the daemon disabled the
+    # source until a restart ("fix its credentials") though a feed has none
+    url = fake.publish("news", rss("News", NEWS))
+    fake.script("/feeds/news", Scripted(status, BLOCK_PAGE, content_type="text/html"))
+    feeds = source(http, [url])
+    _, errors = await poll_sources([feeds], store, stages(), max_pages=1, record_health=True)
+    assert errors["feeds"] == (
+        f"feed {url}: HTTP {status}, refused to answer: the server may be blocking this "
+        "address, or want a login"
+    )
+    (h,) = health.read(store)
+    assert (h.state, h.failures, h.error) == ("failing", 1, errors["feeds"])
+    assert store.cursor("feeds") is None
+    summaries, errors = await poll_sources(
+        [feeds], store, stages(), max_pages=1, record_health=True
+    )
+    assert errors == {} and summaries[0].new == 1  # asked again, and read
+    (h,) = health.read(store)
+    assert h.state == "ok"
+
+
 async def test_a_truncated_feed_keeps_the_entries_before_the_break(
     fake: FakeFeeds, http: SharedSession, store: Store
 ) -> None:
@@ -414,6 +439,142 @@ async def test_a_truncated_feed_keeps_the_entries_before_the_break(
     url = fake.publish("news", document[: document.index("Globex") + 10])
     summary = await poll(source(http, [url]), store, stages())
     assert summary.new == 1
+
+
+# A complaint whose guid comes after its link, as in most feeds, and one before it.
+OUTAGE = Item("tag:news.example,2026:1", "Acme outage", "<p>No service</p>", "https://n.example/1")
+REFUND = Item(
+    "tag:news.example,2026:3",
+    "Acme billing",
+    "<p>acme charged me twice and support will not refund me, worst company ever</p>",
+    "https://n.example/3",
+)
+
+
+def cut_after(document: str, text: str) -> str:
+    return document[: document.index(text) + len(text)]
+
+
+def cut_off(url: str) -> str:
+    """What is said of the feed at `url` with its last entry cut off."""
+    return (
+        f"feed {url}: cut off (line 2: no element found); 1 entry held back until it is read whole"
+    )
+
+
+def callbacks(store: Store) -> dict[str, int]:
+    """Callback tasks by the native id of the entry they are for."""
+    rows = store.conn.execute(
+        "SELECT m.native_id, count(*) FROM callbacks c JOIN mentions m ON m.id = c.mention_id"
+        " GROUP BY m.native_id"
+    )
+    return {r[0]: r[1] for r in rows}
+
+
+async def test_an_entry_cut_off_is_stored_once_when_the_document_is_whole(
+    fake: FakeFeeds, http: SharedSession, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    # the repro: the last item cut after </link>, before <guid>, was stored under its
+    # link, judged on its title alone, then stored again under its guid with a
+    # second callback task; nothing was logged and the poll was "ok"
+    whole = rss("News", [OUTAGE, REFUND])
+    url = fake.publish("news", cut_after(whole, "https://n.example/3</link>"))
+    feeds = source(http, [url])
+    caplog.set_level(logging.DEBUG, logger="earful.rss")
+    summaries, errors = await poll_sources(
+        [feeds], store, stages(), max_pages=1, record_health=True
+    )
+    assert summaries[0].new == 1  # the entry before the break
+    assert errors["feeds"] == cut_off(url)
+    (h,) = health.read(store)
+    assert (h.state, h.error) == ("failing", cut_off(url))
+    await poll_sources([feeds], store, stages(), max_pages=1, record_health=True)
+
+    fake.publish("news", whole)
+    summaries, errors = await poll_sources(
+        [feeds], store, stages(), max_pages=1, record_health=True
+    )
+    assert errors == {} and summaries[0].new == 1
+    assert native_ids(store) == [OUTAGE.id, REFUND.id]
+    assert callbacks(store) == {OUTAGE.id: 1, REFUND.id: 1}  # one task each
+    assert texts(store)[1].startswith("Acme billing\n\nacme charged me twice")
+    (h,) = health.read(store)
+    assert h.state == "ok"
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [f"feeds: {cut_off(url)} (logged once until it reads whole)"]
+    assert f"feeds: feed {url} reads whole again" in caplog.text
+
+
+async def test_a_document_cut_in_transit_is_asked_for_whole_not_if_none_match(
+    fake: FakeFeeds, http: SharedSession, store: Store
+) -> None:
+    # the answer cut short carries the whole document's ETag: kept, it would have the
+    # server answer 304 until the feed changed, and the entry held back never came
+    url = fake.publish("news", rss("News", [OUTAGE]))
+    feeds = source(http, [url])
+    await poll(feeds, store, stages())
+    whole = rss("News", [REFUND, OUTAGE])
+    fake.publish("news", whole)
+    tag = fake.documents["news"].tag
+    cut = cut_after(whole, "worst company")
+    fake.script("/feeds/news", Scripted(200, cut, {"ETag": tag}, "application/rss+xml"))
+    assert (await poll(feeds, store, stages())).new == 0
+    assert (await poll(feeds, store, stages())).new == 1
+    assert fake.seen("/feeds/news")[-1].headers.get("If-None-Match") != tag
+    assert native_ids(store) == [OUTAGE.id, REFUND.id] and callbacks(store) == {
+        OUTAGE.id: 1,
+        REFUND.id: 1,
+    }
+
+
+async def test_an_entry_that_lost_its_id_to_damage_waits_for_the_whole_document(
+    fake: FakeFeeds, http: SharedSession, store: Store
+) -> None:
+    # a mismatched tag mid-document: feedparser reads on, but that entry's <guid> is
+    # gone, and stored under its link it would be stored again under its guid
+    whole = rss("News", [REFUND, OUTAGE])
+    broken = whole.replace(f"{REFUND.id}</guid>", f"{REFUND.id}</gui>")
+    url = fake.publish("news", broken)
+    feeds = source(http, [url])
+    summary = await poll(feeds, store, stages())
+    assert summary.new == 1 and summary.trouble == (
+        f"feed {url}: not well-formed (line 2: mismatched tag); 1 entry held back until it "
+        "is read whole"
+    )
+    fake.publish("news", whole)
+    assert (await poll(feeds, store, stages())).new == 1
+    assert native_ids(store) == [OUTAGE.id, REFUND.id] and callbacks(store) == {
+        OUTAGE.id: 1,
+        REFUND.id: 1,
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        # feedparser's "bozo" for things it reads past: they change nothing
+        (rss("News", [OUTAGE, REFUND]), "text/html; charset=utf-8"),
+        (rss("News", [OUTAGE, REFUND]), "application/rss+xml; charset=us-ascii"),
+        (rss("News", [OUTAGE, REFUND]).replace("Acme outage", "Acme outage &nbsp;"), None),
+        (rss("News", [OUTAGE, REFUND]).replace("Acme outage", "Acme & outage"), None),
+    ],
+    ids=["html-content-type", "charset-override", "html-entity", "bare-ampersand"],
+)
+async def test_a_document_read_past_its_flaws_is_stored_whole_as_before(
+    fake: FakeFeeds,
+    http: SharedSession,
+    store: Store,
+    caplog: pytest.LogCaptureFixture,
+    body: str,
+    content_type: str | None,
+) -> None:
+    body = body.replace("Acme billing", "Acme billing \u00e9")  # a byte us-ascii lacks
+    url = fake.publish("news", body, content_type or "application/rss+xml; charset=utf-8")
+    caplog.set_level(logging.WARNING, logger="earful.rss")
+    summary = await poll(source(http, [url]), store, stages())
+    assert (summary.new, summary.trouble) == (2, None)
+    assert native_ids(store) == [OUTAGE.id, REFUND.id]
+    assert caplog.records == []
 
 
 async def test_a_complaint_in_a_feed_becomes_a_callback(

@@ -18,7 +18,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from click.testing import CliRunner, Result
 from consolekit import PASSWORD, USERS
 from fakes.hn_api import FakeHackerNews
-from fakes.server import Scripted
+from fakes.mastodon_api import FakeMastodon
+from fakes.server import BLOCK_PAGE, Scripted
 
 from earful import locks
 from earful.cli import cli
@@ -86,24 +87,55 @@ def test_a_failure_cannot_be_recorded_as_ok(tmp_path: Path) -> None:
 async def test_poll_records_refused_credentials_and_sources_shows_them_then_the_recovery(
     tmp_path: Path,
 ) -> None:
-    async with FakeHackerNews() as hn:
-        hn.script(SEARCH, Scripted(401, '{"message": "Invalid credentials"}'))
-        path = hn_config(tmp_path, hn.url)
+    async with FakeMastodon() as masto:
+        path = tmp_path / "earful.toml"
 
+        def config(token: str) -> None:
+            path.write_text(
+                '[brand]\nname = "Lumenet"\nkeywords = ["lumenet"]\n\n'
+                f'[[sources]]\nname = "masto"\ntype = "mastodon"\nbase_url = "{masto.url}"\n'
+                f'mode = "mentions"\naccess_token = "{token}"\n',
+                encoding="utf-8",
+            )
+
+        config("revoked-token")
         refused = await asyncio.to_thread(earful, "poll", "-c", str(path))
         assert refused.exit_code == 1, refused.output
         shown = earful("sources", "-c", str(path))
         assert shown.exit_code == 0, shown.output
-        assert re.search(r"^hn\s+hackernews\s+disabled\s+never\s+1$", shown.output, re.M)
-        assert "401" in shown.output
+        assert re.search(r"^masto\s+mastodon\s+disabled\s+never\s+1$", shown.output, re.M)
+        assert "401" in shown.output and "revoked-token" not in shown.output
         assert "fix its credentials and restart Earful" in shown.output
 
+        config(masto.token)
         fine = await asyncio.to_thread(earful, "poll", "-c", str(path))
         assert fine.exit_code == 0, fine.output
     (row,) = json.loads(earful("sources", "-c", str(path), "--json").output)
-    assert row["name"] == "hn" and row["type"] == "hackernews"
+    assert row["name"] == "masto" and row["type"] == "mastodon"
     assert (row["state"], row["failures"]) == ("ok", 0)
     assert "401" in row["error"] and row["last_ok_at"] > row["last_failed_at"]
+
+
+async def test_a_source_without_credentials_refused_is_failing_never_disabled(
+    tmp_path: Path,
+) -> None:
+    # one 403 from Hacker News disabled it until a restart, "fix its credentials"
+    async with FakeHackerNews() as hn:
+        hn.script(SEARCH, Scripted(403, BLOCK_PAGE, content_type="text/html"))
+        path = hn_config(tmp_path, hn.url)
+        refused = await asyncio.to_thread(earful, "poll", "-c", str(path))
+        assert refused.exit_code == 1, refused.output
+        shown = earful("sources", "-c", str(path)).output
+        assert re.search(r"^hn\s+hackernews\s+failing\s+never\s+1$", shown, re.M), shown
+        (row,) = json.loads(earful("sources", "-c", str(path), "--json").output)
+        assert row["error"] == (
+            "hacker news search_by_date: HTTP 403, refused to answer: the server may be "
+            "blocking this address, or want a login"
+        )
+        assert "credentials" not in shown
+        assert (await asyncio.to_thread(earful, "poll", "-c", str(path))).exit_code == 0
+    (row,) = json.loads(earful("sources", "-c", str(path), "--json").output)
+    assert (row["state"], row["failures"]) == ("ok", 0)
 
 
 async def test_poll_records_a_rate_limit_with_the_platforms_reset(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from fakes.server import BLOCK_PAGE
 from fakes.x_api import (
     ACCESS_TOKEN,
     ACCESS_TOKEN_SECRET,
@@ -377,6 +378,19 @@ async def test_a_403_for_the_access_tier_is_auth_failed(fake: FakeX) -> None:
     fake.fail_next("search", Fault(status=403, body=body))
     with pytest.raises(AuthFailed, match="access tier"):
         await source(fake).fetch(None)
+
+
+async def test_a_block_page_in_front_of_the_api_is_source_down_not_auth_failed(
+    fake: FakeX,
+) -> None:
+    # a CDN's HTML 403 refuses the address, not the token: it disabled the source
+    fake.fail_next("search", Fault(status=403, body=BLOCK_PAGE.encode(), content_type="text/html"))
+    src = source(fake)
+    with pytest.raises(SourceDown, match="X's recent search: HTTP 403, a web page") as caught:
+        await src.fetch(None)
+    assert not isinstance(caught.value, AuthFailed)
+    assert "<" not in str(caught.value)
+    await src.fetch(None)  # asked again, and answered
 
 
 async def test_malformed_json_is_source_down_and_the_next_poll_works(

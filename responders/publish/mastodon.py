@@ -126,6 +126,7 @@ class MastodonPublisher:
                 url,
                 headers=headers,
                 what=f"mastodon {self.base.host}",
+                credentials=True,
                 **kwargs,
             )
         except RateLimited as exc:

@@ -198,6 +198,9 @@ class FakeReddit:
         query = {**dict(request.query), **{k: str(v) for k, v in form.items()}}
         self.requests.append((request.method, path, query))
         if path == "/api/v1/access_token":
+            fault = self._fault(path)  # a proxy or block page in front of the sign-in
+            if fault is not None:
+                return self._answer(fault.body, fault.status, fault.headers)
             return self._token(request, form)
         account = self._bearer(request)
         if account is False:

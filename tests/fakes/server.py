@@ -16,6 +16,13 @@ from typing import Any, Self
 
 from aiohttp import web
 
+# What Cloudflare answers, with a 403, an address it blocks in front of any site or
+# API: a web page, whatever the client asked for.
+BLOCK_PAGE = (
+    "<!DOCTYPE html><html><head><title>Attention Required! | Cloudflare</title></head>"
+    "<body><h1>Sorry, you have been blocked</h1></body></html>"
+)
+
 
 @dataclass(frozen=True)
 class Seen:

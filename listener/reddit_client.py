@@ -246,8 +246,11 @@ def is_token_failure(exc: BaseException) -> bool:
     if isinstance(exc, prawcore.OAuthException | prawcore.InvalidToken):
         return True
     if isinstance(exc, prawcore.ResponseException):
+        # the token endpoint said no to the app (400, 401, 403); a 5xx there is an
+        # outage of Reddit's, which must not disable the source until a restart
         url = getattr(exc.response, "url", "") or ""
-        return url.split("?", 1)[0].endswith(ACCESS_TOKEN_PATH)
+        status = getattr(exc.response, "status_code", None)
+        return url.split("?", 1)[0].endswith(ACCESS_TOKEN_PATH) and status in (400, 401, 403)
     return False
 
 

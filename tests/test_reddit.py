@@ -376,6 +376,19 @@ async def test_reddits_block_page_is_source_down_not_bad_credentials(
     await poll_source(runtime)  # asked again, and answered
 
 
+@pytest.mark.parametrize("status", [500, 503])
+async def test_an_outage_at_the_token_endpoint_is_source_down_not_bad_credentials(
+    fake: FakeReddit, runtime_for: Any, status: int
+) -> None:
+    # an outage of Reddit's own sign-in disabled the source until a restart
+    fake.fail("/api/v1/access_token", status, {"message": "Internal Server Error"})
+    runtime = runtime_for(table(fake))
+    with pytest.raises(SourceDown, match=str(status)) as caught:
+        await poll_source(runtime)
+    assert not isinstance(caught.value, AuthFailed)
+    await poll_source(runtime)  # asked again, and answered
+
+
 async def test_installed_app_reads_without_a_secret(fake: FakeReddit, runtime_for: Any) -> None:
     fake.submissions.append(submission(COMPLAINT, created_utc=T))
     source = table(fake, client_id="app-id")

@@ -76,6 +76,9 @@ STREAM_MAX_BACKOFF = 120.0
 STREAM_HEALTHY = 60.0
 # A stream's posts are logged as a count at most this often, not a line a post.
 STREAM_LOG_EVERY = 60.0
+# Refusals in a row after which a stream stops while its poll is still answered: the
+# token lacks what streaming needs (a scope), and asking every 2 minutes will not help.
+STREAM_REFUSALS = 3
 # A stream endpoint answering these is not there (no streaming on this server)
 NO_STREAM_HERE = frozenset({404, 405, 410, 501})
 # How often the daemon checks that its database file is still the one at its path:
@@ -312,6 +315,7 @@ class StreamRunner:
     disabled: Callable[[], bool] = lambda: False
     retry: float = STREAM_RETRY
     failures: int = 0
+    refusals: int = 0  # of the token, in a row
     # posts stored since the last log line, by disposition, and when that line was
     unlogged: Counter[str] = field(default_factory=Counter)
     logged_at: float = 0.0
@@ -384,12 +388,27 @@ class StreamRunner:
     def _failed(self, exc: Exception, *, unexpected: bool) -> float | None:
         """Seconds until the next connection attempt, or None to stop streaming."""
         self.failures += 1
-        if isinstance(exc, AuthFailed):
+        if not isinstance(exc, AuthFailed):
+            self.refusals = 0
+        else:
             # Not stopped for good on one refusal (a proxy's blip): the source's poll
             # asks with the same token, and a token really refused disables the
-            # source, which stops the stream at its next attempt.
+            # source, which stops the stream at its next attempt. Refused again and
+            # again while the poll is answered, the token lacks streaming's scope.
+            self.refusals += 1
+            if self.refusals >= STREAM_REFUSALS:
+                log.error(
+                    "stream %s stopped: %s, %d times in a row, while its poll is answered: "
+                    "the token may lack the scope streaming needs (read:statuses for a "
+                    "hashtag, read:notifications for mentions). The source is still polled; "
+                    "fix the token and restart Earful to stream again.",
+                    self.name,
+                    exc,
+                    self.refusals,
+                )
+                return None
             delay = STREAM_MAX_BACKOFF
-            if self.failures == 1:
+            if self.refusals == 1:
                 log.warning(
                     "stream %s refused: %s; trying again in %.0f s while the poll goes on "
                     "(a refused token disables the source, and its stream with it)",

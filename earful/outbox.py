@@ -167,8 +167,13 @@ async def _post_one(
         if exc.rate_limited:
             until = _rest_until(store.clock(), exc.retry_at, settings)
             resting[claim.platform] = until
-            await asyncio.to_thread(store.release_claims, [claim.id], until=until, note=str(exc))
-            await asyncio.to_thread(store.rest_publishing, claim.platform, until)
+            await asyncio.to_thread(
+                store.release_claims,
+                [claim.id],
+                until=until,
+                note=str(exc),
+                resting=claim.platform,  # with the limit, in one transaction
+            )
             log.warning(
                 "posting %s: %s; %s replies wait until %s (the attempt is not counted)",
                 where,

@@ -261,10 +261,12 @@ def refuse_upgrade_under_daemon(config: Config) -> None:
     if version and version < SCHEMA_VERSION:
         raise StoreError(
             f"the database {path} (storage.path in {config.path}) is at schema version "
-            f"{version}, and this Earful would upgrade it to {SCHEMA_VERSION}, but a daemon "
-            "is running on it (an older Earful, started before the upgrade): it could not "
-            "write to the upgraded database and would store nothing from then on. Nothing "
-            "was changed: stop the daemon (systemctl stop earful), then start this version"
+            f"{version}, and this Earful would upgrade it to {SCHEMA_VERSION}, but another "
+            f"process holds its lock {locks.daemon_lock(path).name}: a daemon is running on "
+            "it (an older Earful, started before the upgrade), or that version's `earful "
+            "publish` or `restore` is, and it could not write to the upgraded database. "
+            "Nothing was changed: stop the daemon (systemctl stop earful) or let that "
+            "command finish, then run this version"
         )
 
 

@@ -323,8 +323,8 @@ _ROOT = re.compile(r"<([A-Za-z_][\w.:-]*)")
 def damage(parsed: Mapping[str, Any], text: str) -> Damage | None:
     """What a damaged document may have cut, or None when nothing: feedparser read it
     as well-formed XML, or complained only of its charset or content type (which it
-    reads past), or the damage is in a document that ends whole and every entry kept
-    its id (a stray "&" or an HTML entity, in every version of the feed)."""
+    reads past), or the document ends whole (a stray "&" or an HTML entity, in every
+    version of the feed: see _held_back)."""
     import feedparser
 
     problem = parsed.get("bozo_exception")
@@ -333,13 +333,12 @@ def damage(parsed: Mapping[str, Any], text: str) -> Damage | None:
     entries = [as_mapping(e) or {} for e in as_list(parsed.get("entries"))]
     cut = not _ends_whole(text)
     held = _held_back(entries, cut)
-    if not cut and not held:
+    if not held:
         return None
-    kind = "cut off" if cut else "not well-formed"
     count = f"{len(held)} entr{'y' if len(held) == 1 else 'ies'}"
     return Damage(
         frozenset(held),
-        f"{kind} ({_parser_says(problem)}); {count} held back until it is read whole",
+        f"cut off ({_parser_says(problem)}); {count} held back until it is read whole",
     )
 
 
@@ -355,11 +354,15 @@ def _ends_whole(text: str) -> bool:
 
 
 def _held_back(entries: Sequence[Mapping[str, Any]], cut: bool) -> set[int]:
-    """The places of the entries a damaged document may have cut: the last when it
-    ends early (the break is in it, or after it), and any without an id among
-    entries that have one (the damage took its <guid>: stored under its link now, it
-    would be stored again under its id once the feed is whole)."""
-    held = {len(entries) - 1} if cut and entries else set()
+    """The places of the entries a document cut short may have cut: the last (the
+    break is in it, or after it), and any without an id among entries that have one
+    (the cut took its <guid>: stored under its link now, it would be stored again
+    under its id once the feed is whole). A document that ends whole holds nothing
+    back: one malformed for good (a stray "&") would hold an entry back for good,
+    where one mismatched tag that drops a <guid> costs at most a post stored twice."""
+    if not cut or not entries:
+        return set()
+    held = {len(entries) - 1}
     has_id = [as_str(entry.get("id")) is not None for entry in entries]
     if any(has_id):
         held |= {n for n, has in enumerate(has_id) if not has}

@@ -484,7 +484,9 @@ def _v10_platform_days(db: sqlite_utils.Database) -> None:
 def _v11_publish_rests(db: sqlite_utils.Database) -> None:
     """When each platform's posting rate limit ends, so that every publisher run
     waits it out: the daemon's next tick, and `earful publish` from cron, which is a
-    new process each time (a limit kept in memory would be posted into by every run)."""
+    new process each time (a limit kept in memory would be posted into by every run).
+    And an index for a search of one @handle, which finds that author's posts in any
+    case: without it, each such search read every post."""
     run_script(
         db.conn,
         """
@@ -492,6 +494,7 @@ def _v11_publish_rests(db: sqlite_utils.Database) -> None:
             platform TEXT PRIMARY KEY,
             until TEXT NOT NULL  -- nothing is posted to the platform before this
         ) WITHOUT ROWID;
+        CREATE INDEX mentions_handle ON mentions (author_handle COLLATE NOCASE);
         """,
     )
 

@@ -798,7 +798,7 @@ async def test_daemon_does_not_stream_a_source_without_stream(
 
 
 def test_stream_reconnects_back_off_and_respect_rate_limits_and_refused_tokens(
-    fake: FakeMastodon, tmp_path: Path
+    fake: FakeMastodon, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     from datetime import timedelta
 
@@ -819,7 +819,19 @@ def test_stream_reconnects_back_off_and_respect_rate_limits_and_refused_tokens(
         waited = runner._failed(RateLimited("slow down", reset), unexpected=False)
         assert waited is not None and 590 <= waited <= 600
         # a refusal is tried again after the longest wait: the poll asks with the same
-        # token, and a token really refused disables the source (and its stream, below)
+        # token, and a token really refused disables the source (and its stream, below);
+        # said once, though the stream had dropped before (failures > 1)
+        with caplog.at_level(logging.WARNING, logger="earful"):
+            assert runner._failed(AuthFailed("401"), unexpected=False) == STREAM_MAX_BACKOFF
+            assert runner._failed(AuthFailed("401"), unexpected=False) == STREAM_MAX_BACKOFF
+        assert caplog.text.count("stream masto refused: 401; trying again in 120 s") == 1
+        # refused three times in a row while the poll is answered: a scope streaming
+        # lacks, so the stream stops and says so; a drop between refusals starts over
+        assert runner._failed(AuthFailed("401"), unexpected=False) is None
+        assert "may lack the scope streaming needs" in caplog.text
+        runner.refusals = 0
+        runner._failed(AuthFailed("401"), unexpected=False)
+        runner._failed(SourceDown("dropped"), unexpected=False)
         assert runner._failed(AuthFailed("401"), unexpected=False) == STREAM_MAX_BACKOFF
         # no streaming API on this server: polling goes on, and asking again would not help
         assert runner._failed(Refused("masto stream: HTTP 404", 404), unexpected=False) is None

@@ -21,7 +21,7 @@ from rules import Disposition, judge, load_ruleset
 from storage import queries
 from storage.records import Judged
 from storage.schema import SCHEMA_VERSION
-from storage.store import Store
+from storage.store import FIRST_ASKED, Store, first_sent
 
 ACME = Brand("Acme", ("acme",), {"x": "AcmeHelp"})
 RULES = load_ruleset(brand=ACME)
@@ -424,6 +424,36 @@ def test_a_thread_that_turns_into_a_complaint_is_timed_from_the_complaint(
     assert (s.median_first_reply_seconds, s.replied_cases) == (7200.0, 1)
     c = queries.series(store, days=30)
     assert (c.median_first_reply_seconds, c.replied_cases) == (7200.0, 1)
+
+
+def test_first_reply_times_and_handle_searches_read_by_index_without_table_statistics(
+    db_path: Path,
+) -> None:
+    # no ANALYZE figures (a new database, or cron without the daemon's hourly tidy):
+    # the first complaint of each case was found by walking every complaint's verdict
+    store = Store.open(db_path)
+    assert not store.conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'"
+    ).fetchall()
+
+    def plan(sql: str, params: tuple[object, ...] = ()) -> str:
+        return "\n".join(r[-1] for r in store.conn.execute("EXPLAIN QUERY PLAN " + sql, params))
+
+    waits = plan(
+        f"SELECT julianday({FIRST_ASKED}) FROM replies r WHERE r.status = 'sent' "
+        f"AND {first_sent('r')}"
+    )
+    lines = waits.splitlines()
+    assert [line for line in lines if line.startswith(("SEARCH m ", "SCAN m"))] == [
+        "SEARCH m USING INDEX mentions_case (case_id=?)"
+    ]
+    # each of those posts' verdict by its key, not every complaint's
+    assert any(line.startswith("SEARCH v ") and "rowid=?" in line for line in lines)
+    assert not [line for line in lines if line.startswith("SCAN")]
+    handle = plan(
+        "SELECT * FROM mentions WHERE author_handle = CAST(? AS TEXT) COLLATE NOCASE", ("ana",)
+    )
+    assert "USING INDEX mentions_handle" in handle
 
 
 def test_replies_exported_since_a_day_are_those_drafted_or_sent_from_it(db_path: Path) -> None:

@@ -257,6 +257,25 @@ def test_claim_moves_approved_to_sending_once(store: Store) -> None:
     assert (reply.status, reply.posted_id) == ("sent", "123")
 
 
+def test_a_claim_released_for_a_rate_limit_stores_the_limit_in_the_same_commit(
+    store: Store,
+) -> None:
+    # two commits: a crash between them left the reply waiting and the limit forgotten,
+    # and the next run posted the other replies into it
+    reply_id = _one_reply(store)
+    store.approve(reply_id, "bea")
+    (claim,) = store.claim_for_posting(dry_run=False)
+    until = datetime(2099, 1, 2, 3, 4, 5, tzinfo=UTC)  # stored to the millisecond
+    seen: list[str] = []
+    store.conn.set_trace_callback(seen.append)
+    assert store.release_claims([claim.id], until=until, note="429", resting="x") == 1
+    store.conn.set_trace_callback(None)
+    assert seen.count("COMMIT") == 1
+    assert store.publishing_rests() == {"x": until}
+    reply = store.reply(reply_id)
+    assert (reply.status, reply.last_error) == ("approved", "429")
+
+
 def test_a_claim_to_post_is_synced_to_disk_before_it_returns(store: Store) -> None:
     # A power cut must not undo the claim of a reply that then gets posted: that
     # commit runs with synchronous = FULL; the others keep NORMAL (synced at checkpoints).

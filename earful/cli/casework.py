@@ -202,7 +202,8 @@ def case_reopen(config_file: Path | None, actor: str | None, case_id: int) -> No
     decider = _actor(actor)
     with _store(_load(config_file)) as store:
         _reopened, tasks = store.reopen_case(case_id, decider)
-    again = f"; callback task {_ids(tasks)} is open again" if tasks else ""
+    tasks_are = "callback task {} is" if len(tasks) == 1 else "callback tasks {} are"
+    again = f"; {tasks_are.format(_ids(tasks))} open again" if tasks else ""
     click.echo(f"case {case_id} is open again{again}")
 
 

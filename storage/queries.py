@@ -295,6 +295,10 @@ def author_mentions(
     return [AuthorMention(MentionRecord.from_row(r), r["verdict_disposition"]) for r in rows]
 
 
+# The latest changes a case's view holds; the audit log has them all.
+CASE_HISTORY = 50
+
+
 def case_view(store: Store, case_id: int) -> CaseView:
     case = store.case(case_id)
     mentions = _rows(
@@ -307,7 +311,7 @@ def case_view(store: Store, case_id: int) -> CaseView:
         mentions=tuple(MentionRecord.from_row(r) for r in mentions),
         replies=tuple(ReplyRecord.from_row(r) for r in replies),
         callbacks=tuple(CallbackRecord.from_row(r) for r in callbacks),
-        history=tuple(store.audit_log(limit=50, subject=f"case:{case_id}")),
+        history=tuple(store.audit_log(limit=CASE_HISTORY, subject=f"case:{case_id}")),
     )
 
 

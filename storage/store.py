@@ -188,6 +188,14 @@ def searched_author(query: str) -> str | None:
     return None
 
 
+def posted_id_problem(posted_id: str) -> str | None:
+    """Why a reply's id on the platform, as a person typed it, cannot be one: ids
+    are printable and have no spaces (numbers, at:// URIs, t1_ names)."""
+    if all(ch.isprintable() and not ch.isspace() for ch in posted_id):
+        return None
+    return "a posted id is printable text without spaces"
+
+
 def check_search(query: str) -> None:
     if len(query) > MAX_SEARCH:
         raise StoreError(

@@ -454,7 +454,8 @@ def case_of(world: World, handle: str) -> int:
 def test_case_show_gives_its_state_posts_drafts_tasks_and_history(world: World) -> None:
     case_id = case_of(world, "hannah_writes")
     reply = world.reply_to("hannah_writes")["id"]
-    assert add_user(world.config, "alice", "agent").exit_code == 0
+    for name in ("alice", "bob"):
+        assert add_user(world.config, name, "agent").exit_code == 0
     assert world.run("case", "assign", str(case_id), "alice", "--as", "bob").exit_code == 0
     resolve = ("case", "resolve", str(case_id), "--note", "refunded", "--as", "bob")
     assert world.run(*resolve).exit_code == 0
@@ -482,10 +483,13 @@ def test_case_show_gives_its_state_posts_drafts_tasks_and_history(world: World) 
     assert view["history"][0]["action"] == "resolve"  # newest first, as the console's API
 
 
-def test_a_case_is_assigned_taken_back_and_never_given_to_a_viewer(world: World) -> None:
+def test_a_case_is_assigned_taken_back_and_never_given_to_a_viewer(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     case_id = str(case_of(world, "hannah_writes"))
     for name, role in (("alice", "agent"), ("vera", "viewer")):
         assert add_user(world.config, name, role).exit_code == 0
+    monkeypatch.setenv("EARFUL_USER", "alice")  # who assigns, for the commands below
     assigned = world.run("case", "assign", case_id, "alice")
     assert assigned.exit_code == 0 and assigned.output == f"case {case_id} assigned to alice\n"
     pooled = world.run("case", "assign", case_id, "--nobody")
@@ -500,6 +504,73 @@ def test_a_case_is_assigned_taken_back_and_never_given_to_a_viewer(world: World)
     assert world.run("case", "assign", case_id, "a b").exit_code == 2
     with world.store() as store:
         assert store.case(int(case_id)).assignee is None
+
+
+def test_once_there_are_accounts_only_an_enabled_agent_or_admin_decides(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a viewer, a disabled account or a typo approved, and was audited, under a name
+    # that cannot decide
+    reply = str(world.reply_to("hannah_writes")["id"])
+    case_id = str(case_of(world, "hannah_writes"))
+    assert world.run("queue", "approve", reply, "--as", "anyone").exit_code == 0  # no accounts
+    assert world.run("queue", "reopen", reply, "--as", "anyone").exit_code == 1  # approved
+    for name, role in (("ana", "agent"), ("vera", "viewer"), ("dis", "agent")):
+        assert add_user(world.config, name, role).exit_code == 0
+    assert world.run("user", "disable", "dis").exit_code == 0
+    other = str(world.reply_to("mesh_curious")["id"])
+    for who, said in (
+        ("vera", "'vera' is a viewer"),
+        ("dis", "'dis' is disabled"),
+        ("anna", "'anna' is no console account (earful user list)"),
+    ):
+        for command in (("queue", "approve", other), ("case", "escalate", case_id)):
+            refused = world.run(*command, "--as", who)
+            assert refused.exit_code == 2, (who, command, refused.output)
+            assert said in refused.output and "--as" in refused.output
+    with world.store() as store:
+        assert store.reply(int(other)).status == "pending"
+        assert store.case(int(case_id)).status != "escalated"
+    monkeypatch.setenv("EARFUL_USER", "vera")
+    from_env = world.run("queue", "approve", other)
+    assert from_env.exit_code == 2 and "$EARFUL_USER" in from_env.output
+    monkeypatch.delenv("EARFUL_USER")
+    for var in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        monkeypatch.setenv(var, "sysop")
+    as_login = world.run("queue", "approve", other)
+    assert as_login.exit_code == 2
+    assert "your login name 'sysop' is no console account" in as_login.output
+    assert "pass --as NAME or set EARFUL_USER" in as_login.output
+    assert world.run("queue", "approve", other, "--as", "ana").exit_code == 0
+
+
+def test_case_show_says_when_its_history_is_cut(world: World) -> None:
+    case_id = case_of(world, "hannah_writes")
+    assert add_user(world.config, "ana", "agent").exit_code == 0
+    with world.store() as store:
+        for n in range(26):
+            store.assign_case(case_id, "ana", "ana" if n % 2 else None)
+    shown = world.run("case", "show", str(case_id)).output
+    assert shown.count(" ana assign") == 26
+    assert "(the latest 50 changes; the console's Audit page has them all)" not in shown
+    with world.store() as store:
+        for n in range(30):
+            store.assign_case(case_id, "ana", "ana" if n % 2 else None)
+    shown = world.run("case", "show", str(case_id)).output
+    assert "(the latest 50 changes; the console's Audit page has them all)" in shown
+
+
+def test_a_posted_id_with_spaces_or_control_characters_is_refused(world: World) -> None:
+    reply = str(world.reply_to("hannah_writes")["id"])
+    assert world.run("queue", "approve", reply).exit_code == 0
+    for bad in ("12\x1b[2J", "my id with spaces"):
+        refused = world.run("queue", "mark-sent", reply, "--posted-id", bad)
+        assert refused.exit_code == 2 and "printable text without spaces" in refused.output
+    with world.store() as store:
+        assert store.reply(int(reply)).status == "approved"
+    assert world.run("queue", "mark-sent", reply, "--posted-id", " 1234 ").exit_code == 0
+    with world.store() as store:
+        assert store.reply(int(reply)).posted_id == "1234"
 
 
 def test_escalating_a_case_queues_one_alert_saying_who_and_why(world: World) -> None:

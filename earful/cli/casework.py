@@ -10,7 +10,7 @@ import click
 from earful.cli.base import (
     ROW_ID,
     F,
-    _actor,
+    _decider,
     _load,
     _store,
     actor_option,
@@ -21,7 +21,7 @@ from earful.cli.base import (
 )
 from earful.display import audit_detail, audit_note, counted, oneline, safe, to_json
 from storage.db import shown_time
-from storage.queries import CaseView
+from storage.queries import CASE_HISTORY, CaseView
 from storage.records import AuditEntry, CaseRecord, ReplyRecord
 from storage.store import SeenAssignee
 
@@ -96,6 +96,8 @@ def _echo_work(view: CaseView) -> None:
             done = f" by {safe(t.done_by)} at {shown_time(t.done_at)}" if t.done_by else ""
             click.echo(f"  callback {t.id} ({t.status}{done}): {oneline(t.body, 100)}")
     click.echo("history:")
+    if len(view.history) == CASE_HISTORY:  # there may be more: saying nothing hid them
+        click.echo(f"  (the latest {CASE_HISTORY} changes; the console's Audit page has them all)")
     # oldest first, as `queue show` and the draft's page tell it (the store's newest first)
     for h in reversed(view.history):
         click.echo(f"  {_change_line(h)}")
@@ -130,8 +132,8 @@ def case_assign(
     admin), or back to the pool with --nobody. A case someone else had is theirs no
     more: the message names them."""
     _check_assignee(assignee, nobody)
-    decider = _actor(actor)
     with _store(_load(config_file)) as store:
+        decider = _decider(store, actor)
         was = store.case(case_id).assignee
         # whom it was read assigned to: someone taking it meanwhile is named, not overruled
         now = store.assign_case(case_id, decider, assignee, seen=SeenAssignee(was)).assignee
@@ -168,8 +170,8 @@ def case_escalate(
     [escalation] webhook whatever its min_urgency, saying who escalated it and why."""
     from earful.cases import escalate
 
-    decider = _actor(actor)
     with _store(_load(config_file)) as store:
+        decider = _decider(store, actor)
         escalate(store, case_id, decider, note=_noted(note))
     click.echo(f"case {case_id} escalated; senior staff are alerted (earful alerts list shows it)")
 
@@ -182,8 +184,8 @@ def case_resolve(
 ) -> None:
     """Resolve a case: its open callback tasks are done with it (nobody works them
     twice); its drafts keep their state."""
-    decider = _actor(actor)
     with _store(_load(config_file)) as store:
+        decider = _decider(store, actor)
         _resolved, closed = store.resolve_case(case_id, decider, note=_noted(note))
     tasks = (
         f"; closed {counted(len(closed), 'open callback task')} with it ({_ids(closed)})"
@@ -199,8 +201,8 @@ def case_reopen(config_file: Path | None, actor: str | None, case_id: int) -> No
     """Undo a resolve: the case is open again, and so are the callback tasks its
     resolving closed. Refused when a newer case is open for the same author and
     conversation (a later post opened it: work that one)."""
-    decider = _actor(actor)
     with _store(_load(config_file)) as store:
+        decider = _decider(store, actor)
         _reopened, tasks = store.reopen_case(case_id, decider)
     tasks_are = "callback task {} is" if len(tasks) == 1 else "callback tasks {} are"
     again = f"; {tasks_are.format(_ids(tasks))} open again" if tasks else ""

@@ -13,9 +13,9 @@ from earful.cli.base import (
     ROW_ID,
     BadConfig,
     Failure,
-    _actor,
     _check_search,
     _check_writable,
+    _decider,
     _limit_option,
     _load,
     _note_more,
@@ -36,7 +36,14 @@ from rules.verdict import Disposition
 from storage.db import shown_time
 from storage.records import ReplyRecord
 from storage.schema import ALERT_STATUSES, REPLY_STATUSES
-from storage.store import DECIDABLE, AlreadyDecided, EditedSince, NotFound, Store
+from storage.store import (
+    DECIDABLE,
+    AlreadyDecided,
+    EditedSince,
+    NotFound,
+    Store,
+    posted_id_problem,
+)
 
 # -- the queue --------------------------------------------------------------------
 
@@ -206,8 +213,8 @@ def queue_approve(
     from responders.limits import reply_problem
 
     config = _load(config_file)
-    decider = _actor(actor)
     with _store(config) as store:
+        decider = _decider(store, actor)
         current = store.reply(reply_id)
         if body is None and not yes:
             _confirm_their_edit(store, current, decider)
@@ -310,14 +317,15 @@ def queue_reject(
 
     refused = []
     with _store(_load(config_file)) as store:
+        decider = _decider(store, actor)
         for reply_id in dict.fromkeys(reply_ids):  # each once, in the order given
             tasks = ""
             try:
                 if close_task:
-                    rejection = store.reject_with_task(reply_id, _actor(actor), reason=reason)
+                    rejection = store.reject_with_task(reply_id, decider, reason=reason)
                     tasks = _tasks_said(rejection.closed_tasks, rejection.kept_tasks)
                 else:
-                    store.reject(reply_id, _actor(actor), reason=reason)
+                    store.reject(reply_id, decider, reason=reason)
             except (AlreadyDecided, NotFound) as exc:
                 if len(reply_ids) == 1:
                     raise Failure(str(exc)) from None
@@ -348,7 +356,7 @@ def queue_retry(config_file: Path | None, actor: str | None, reply_id: int) -> N
     """Send a failed or unknown reply again (check the platform first)."""
     with _store(_load(config_file)) as store:
         try:
-            store.retry(reply_id, _actor(actor))
+            store.retry(reply_id, _decider(store, actor))
         except AlreadyDecided as exc:
             raise Failure(str(exc)) from None
     click.echo(f"reply {reply_id} is approved again and will be posted on the next run")
@@ -364,7 +372,7 @@ def queue_reopen(config_file: Path | None, actor: str | None, reply_id: int) -> 
     it, by --close-task, is open again)."""
     with _store(_load(config_file)) as store:
         try:
-            _reply, tasks = store.reopen(reply_id, _actor(actor))
+            _reply, tasks = store.reopen(reply_id, _decider(store, actor))
         except AlreadyDecided as exc:
             raise Failure(str(exc)) from None
     again = f"; callback task {', '.join(map(str, tasks))} is open again" if tasks else ""
@@ -382,9 +390,12 @@ def queue_mark_sent(
 ) -> None:
     """Record that an unknown, failed or approved reply did go out (found on the
     platform): after a restore, an approved reply posted since the backup."""
+    posted_id = (posted_id or "").strip() or None
+    if posted_id is not None and (problem := posted_id_problem(posted_id)):
+        raise click.BadParameter(f"{problem}, got {safe(posted_id)!r}", param_hint="--posted-id")
     with _store(_load(config_file)) as store:
         try:
-            store.confirm_sent(reply_id, _actor(actor), posted_id=posted_id)
+            store.confirm_sent(reply_id, _decider(store, actor), posted_id=posted_id)
         except AlreadyDecided as exc:
             raise Failure(str(exc)) from None
     click.echo(f"reply {reply_id} marked sent")
@@ -436,7 +447,7 @@ def callbacks_list(config_file: Path | None, as_json: bool, status: str, limit: 
 def callbacks_done(config_file: Path | None, actor: str | None, callback_id: int) -> None:
     """Mark a callback task done."""
     with _store(_load(config_file)) as store:
-        store.complete_callback(callback_id, _actor(actor))
+        store.complete_callback(callback_id, _decider(store, actor))
     click.echo(f"callback {callback_id} done")
 
 
@@ -534,7 +545,7 @@ async def _send_alerts(config: Config) -> Any:
 def alerts_retry(config_file: Path | None, actor: str | None, alert_id: int) -> None:
     """Send a failed, unknown or skipped alert again (check the channel first)."""
     with _store(_load(config_file)) as store:
-        store.retry_alert(alert_id, _actor(actor))
+        store.retry_alert(alert_id, _decider(store, actor))
     click.echo(f"alert {alert_id} will be sent on the next run")
 
 
@@ -546,5 +557,5 @@ def alerts_retry(config_file: Path | None, actor: str | None, alert_id: int) -> 
 def alerts_mark_sent(config_file: Path | None, actor: str | None, alert_id: int) -> None:
     """Record that an unknown or failed alert did arrive (found in the channel)."""
     with _store(_load(config_file)) as store:
-        store.confirm_alert_sent(alert_id, _actor(actor))
+        store.confirm_alert_sent(alert_id, _decider(store, actor))
     click.echo(f"alert {alert_id} marked sent")

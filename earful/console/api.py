@@ -39,6 +39,7 @@ from storage.store import (
     NotFound,
     SeenAssignee,
     Store,
+    posted_id_problem,
 )
 
 
@@ -295,10 +296,9 @@ async def reopen(request: web.Request) -> web.StreamResponse:
 
 
 def _posted_id(data: dict[str, Any]) -> str | None:
-    """The reply's id on the platform, if the person found it: ids are printable
-    and have no spaces (numbers, at:// URIs, t1_ names)."""
+    """The reply's id on the platform, if the person found it (posted_id_problem)."""
     posted_id = (_text(data, "posted_id") or "").strip() or None
-    if posted_id is not None and not all(ch.isprintable() and not ch.isspace() for ch in posted_id):
+    if posted_id is not None and posted_id_problem(posted_id):
         raise web.HTTPBadRequest(text="posted_id must be printable text without spaces")
     return posted_id
 

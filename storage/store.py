@@ -1137,6 +1137,12 @@ class Store:
         the tasks closed."""
         now = iso(self.clock())
         closed: list[int] = []
+        # what the case was, for a reopen to put back: an escalated case reopened as
+        # merely open would leave the escalations and their count, and retention's care
+        was = self.case(case_id).status
+        detail: dict[str, Any] = {"note": note} if note else {}
+        if was not in ("open", "resolved"):
+            detail["was"] = was
 
         def close_tasks(conn: sqlite3.Connection) -> None:
             closed.extend(
@@ -1156,14 +1162,15 @@ class Store:
             where="status != 'resolved'",
             assignments="status = 'resolved', resolved_at = ?",
             params=(now,),
-            detail={"note": note} if note else {},
+            detail=detail,
             then=close_tasks,
         )
         return case, closed
 
     def reopen_case(self, case_id: int, actor: str) -> tuple[CaseRecord, list[int]]:
-        """Undo a resolve: the case is open again, and the callback tasks its
-        resolving closed are open again; the tasks reopened. CaseConflict when it is
+        """Undo a resolve: the case is as it was before it (open, escalated or
+        waiting), and the callback tasks its resolving closed are open again; the
+        tasks reopened. CaseConflict when it is
         not resolved, or a newer case is open for the same author and conversation (a
         later complaint opened one: that one is to be worked)."""
         reopened: list[int] = []
@@ -1185,8 +1192,13 @@ class Store:
                 action="reopen",
                 wanted="reopened",
                 where="status = 'resolved'",
-                assignments="status = 'open', resolved_at = NULL",
-                params=(),
+                # as it was before the resolve (escalated, waiting), else open
+                assignments=(
+                    "status = coalesce((SELECT json_extract(detail, '$.was') FROM audit "
+                    "WHERE subject = ? AND action = 'resolve' ORDER BY id DESC LIMIT 1), "
+                    "'open'), resolved_at = NULL"
+                ),
+                params=(f"case:{case_id}",),
                 detail={},
                 then=reopen_tasks,
             )

@@ -134,6 +134,24 @@ def test_reopening_a_resolved_case_reopens_the_tasks_resolving_closed(cstore: St
         cstore.reopen_case(case_id, "bob")
 
 
+def test_an_escalated_case_reopened_is_escalated_again(cstore: Store) -> None:
+    # reopened as merely open, it left the escalations and their count, and the
+    # care retention takes of escalated cases
+    case_id = _case(cstore)
+    cstore.escalate_case(case_id, "alice", note="journalist")
+    cstore.resolve_case(case_id, "alice")
+    case, _tasks = cstore.reopen_case(case_id, "bob")
+    assert (case.status, case.resolved_at) == ("escalated", None)
+    # each undo puts back what its own resolve found
+    cstore.resolve_case(case_id, "alice")
+    assert cstore.reopen_case(case_id, "bob")[0].status == "escalated"
+    cstore.ingest("x", [complaint(mention(native_id="c2", handle="ida"))], None)
+    (other,) = {c.case_id for c in cstore.callbacks("open") if c.author_handle == "ida"}
+    assert other is not None
+    cstore.resolve_case(other, "alice")
+    assert cstore.reopen_case(other, "bob")[0].status == "open"
+
+
 def test_a_case_is_not_reopened_beside_a_newer_open_one(cstore: Store) -> None:
     # resolved, then the author complained again in the conversation: a new case
     case_id = _case(cstore)

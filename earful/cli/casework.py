@@ -198,15 +198,15 @@ def case_resolve(
 @case.command("reopen")
 @case_change
 def case_reopen(config_file: Path | None, actor: str | None, case_id: int) -> None:
-    """Undo a resolve: the case is open again, and so are the callback tasks its
-    resolving closed. Refused when a newer case is open for the same author and
-    conversation (a later post opened it: work that one)."""
+    """Undo a resolve: the case is as it was (open, or escalated), and so are the
+    callback tasks its resolving closed. Refused when a newer case is open for the
+    same author and conversation (a later post opened it: work that one)."""
     with _store(_load(config_file)) as store:
         decider = _decider(store, actor)
-        _reopened, tasks = store.reopen_case(case_id, decider)
+        reopened, tasks = store.reopen_case(case_id, decider)
     tasks_are = "callback task {} is" if len(tasks) == 1 else "callback tasks {} are"
     again = f"; {tasks_are.format(_ids(tasks))} open again" if tasks else ""
-    click.echo(f"case {case_id} is open again{again}")
+    click.echo(f"case {case_id} is {reopened.status} again{again}")
 
 
 def _ids(ids: list[int]) -> str:

@@ -32,6 +32,7 @@ from storage.store import (
     Store,
     check_search,
     first_sent,
+    fts_words,
     median,
     net_sentiment,
     search_words,
@@ -188,7 +189,7 @@ def _filtered(
         by_author = "m.author_handle = CAST(? AS TEXT) COLLATE NOCASE"
         where.append(fts if author is None else f"({fts} OR {by_author})")
         search_at = len(params)
-        params.append(text(words))
+        params.append(text(fts_words(words)))
         if author is not None:
             params.append(text(author))
     if extra:

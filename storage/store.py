@@ -9,6 +9,7 @@ the same transaction as the change it records.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import statistics
 import threading
@@ -186,6 +187,17 @@ def searched_author(query: str) -> str | None:
     if query.startswith("@") and len(query) > 1 and not any(ch.isspace() for ch in query):
         return query[1:]
     return None
+
+
+# An "@" that starts a word: FTS5 takes it for syntax, and the posts' words are
+# indexed without it ("@ana" is "ana"), so "@ana refund" is the words "ana refund".
+_AT_WORD = re.compile(r"(?<!\S)[@＠](?=\S)")
+
+
+def fts_words(query: str) -> str:
+    """The search as FTS5 reads the posts' words: "@ana refund" finds a post naming
+    @ana that says refund (as one phrase, FTS's fallback, it found none)."""
+    return _AT_WORD.sub("", query)
 
 
 def posted_id_problem(posted_id: str) -> str | None:
@@ -554,7 +566,7 @@ class Store:
             "WHERE mentions_fts MATCH CAST(? AS TEXT) ORDER BY f.rank LIMIT ?"
         )
         try:
-            found = self._rows(sql, (text(query), limit))
+            found = self._rows(sql, (text(fts_words(query)), limit))
         except sqlite3.OperationalError:
             # FTS syntax the user did not mean (a stray quote or colon): search the
             # words as a phrase instead of failing.

@@ -314,6 +314,14 @@ def test_a_search_of_one_handle_finds_the_authors_posts_and_posts_naming_them(
     ]
     assert [m.text for m in cstore.search("@ana_b", limit=1)] == ["router exploded"]
     assert queries.queue(cstore, QueueFilter(search="@nobody")) == []
+    # an @handle among other words is those words, as the posts were indexed (as one
+    # phrase, FTS's fallback for the "@" it cannot parse, it found nothing)
+    for query in ("@ana_b right", "right @ana_b", "@ana_b mine right"):
+        assert [r.text for r in queries.queue(cstore, QueueFilter(search=query))] == [
+            "@ana_b is right, mine too"
+        ], query
+        assert [m.text for m in cstore.search(query)] == ["@ana_b is right, mine too"], query
+    assert cstore.search("@ana_b wrong") == []
 
 
 def test_neighbours_follow_queue_order(cstore: Store) -> None:

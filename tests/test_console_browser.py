@@ -1334,13 +1334,13 @@ def test_resolving_says_it_closes_the_callback_task_and_the_note_is_not_reused(
     # one timeline, oldest first: the escalation comes before the resolution
     escalated = next(i for i, line in enumerate(lines) if "case escalate" in line)
     assert escalated < lines.index(resolved[0])
-    # a misclick is undone: the case and the task it closed are open again
+    # a misclick is undone: the case is as it was (escalated), its task open again
     expect(page.locator("#flash")).to_contain_text("Reopen case undoes it.")
     page.click("#reopen-case")
-    expect(page.locator("#case-status")).to_have_text("escalated")  # as it was
+    expect(page.locator("#case-status")).to_have_text("escalated")
     expect(page.locator("[data-callback] button.callback-done").first).to_be_visible()
     expect(page.locator("#reopen-case")).to_be_hidden()
-    assert db.case(case_id).status == "open"
+    assert db.case(case_id).status == "escalated"
     assert not w.errors
 
 

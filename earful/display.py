@@ -27,7 +27,6 @@ def safe(text: str | None) -> str:
     return _UNSAFE.sub(_escape, text or "")
 
 
-# Spreadsheets run a cell that starts like a formula.
 # What a person calls each disposition, in the order reports list them: "ignore" holds
 # the brand's own posts and spam as well as chatter.
 DISPOSITION_NAMES = {
@@ -37,6 +36,7 @@ DISPOSITION_NAMES = {
     "ignore": "other (chatter, spam, own posts)",
 }
 
+# Spreadsheets run a cell that starts like a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 

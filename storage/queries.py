@@ -28,10 +28,12 @@ from storage.records import (
 from storage.store import (
     _CALLBACK_SELECT,
     _REPLY_SELECT,
+    BY_AUTHOR,
     FIRST_ASKED,
     Store,
     check_search,
     first_sent,
+    fts_phrase,
     fts_words,
     median,
     net_sentiment,
@@ -140,10 +142,6 @@ def _rows(store: Store, sql: str, params: Any = ()) -> list[sqlite3.Row]:
     return store._rows(sql, params)
 
 
-def _fts_phrase(query: str) -> str:
-    return '"' + query.replace('"', '""') + '"'
-
-
 # What a queue row adds to a reply: its post's time and its case's assignee (a
 # primary-key lookup for each row returned, not for each row looked at).
 _QUEUE_SELECT = _REPLY_SELECT.replace(
@@ -186,8 +184,7 @@ def _filtered(
             "CAST(? AS TEXT))"
         )
         # a searched @handle finds the author's posts too, not only posts naming them
-        by_author = "m.author_handle = CAST(? AS TEXT) COLLATE NOCASE"
-        where.append(fts if author is None else f"({fts} OR {by_author})")
+        where.append(fts if author is None else f"({fts} OR m.{BY_AUTHOR})")
         search_at = len(params)
         params.append(text(fts_words(words)))
         if author is not None:
@@ -201,9 +198,7 @@ def _filtered(
     except sqlite3.OperationalError:
         if search_at is None:
             raise
-        # FTS syntax the person did not mean (a stray quote or colon): search the
-        # words as a phrase, as Store.search does.
-        params[search_at] = text(_fts_phrase(words))
+        params[search_at] = text(fts_phrase(words))  # as Store.search does
         return _rows(store, sql, params)
 
 

@@ -200,6 +200,17 @@ def fts_words(query: str) -> str:
     return _AT_WORD.sub("", query)
 
 
+def fts_phrase(query: str) -> str:
+    """FTS syntax the person did not mean (a stray quote or colon) searched as one
+    phrase instead of failing."""
+    return '"' + query.replace('"', '""') + '"'
+
+
+# A mention by the author a search of one @handle names (searched_author), any case:
+# index mentions_handle (schema v11).
+BY_AUTHOR = "author_handle = CAST(? AS TEXT) COLLATE NOCASE"
+
+
 def posted_id_problem(posted_id: str) -> str | None:
     """Why a reply's id on the platform, as a person typed it, cannot be one: ids
     are printable and have no spaces (numbers, at:// URIs, t1_ names)."""
@@ -557,8 +568,7 @@ class Store:
         author = searched_author(query)
         if author is not None:
             rows = self._rows(
-                "SELECT * FROM mentions WHERE author_handle = CAST(? AS TEXT) COLLATE NOCASE "
-                "ORDER BY id DESC LIMIT ?",
+                f"SELECT * FROM mentions WHERE {BY_AUTHOR} ORDER BY id DESC LIMIT ?",
                 (text(author), limit),
             )
         sql = (
@@ -568,9 +578,7 @@ class Store:
         try:
             found = self._rows(sql, (text(fts_words(query)), limit))
         except sqlite3.OperationalError:
-            # FTS syntax the user did not mean (a stray quote or colon): search the
-            # words as a phrase instead of failing.
-            found = self._rows(sql, (text('"' + query.replace('"', '""') + '"'), limit))
+            found = self._rows(sql, (text(fts_phrase(query)), limit))
         seen = {r["id"] for r in rows}
         rows += [r for r in found if r["id"] not in seen]
         return [MentionRecord.from_row(r) for r in rows[:limit]]

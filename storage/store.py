@@ -1650,6 +1650,8 @@ class Store:
                 waits[kind].append(max(days * 86400.0, 0.0))
         return waits["reply"], waits["thanks"]
 
+    # A column added later goes last: a spreadsheet or script that reads an export's
+    # columns by position keeps working (fetched_at, posted_url).
     EXPORTS: ClassVar[dict[str, str]] = {
         "mentions": """
             SELECT m.id, m.platform, m.native_id, m.source, m.url, m.author_handle,
@@ -1658,13 +1660,13 @@ class Store:
                    v.interest, v.segment, ROUND(v.compound, 4) AS compound,
                    ROUND(v.score, 4) AS score, v.labels, m.case_id,
                    """
-        + f"({OWN_POST_SQL}) AS own_post, ({SPAM_SQL}) AS spam"
+        + f"({OWN_POST_SQL}) AS own_post, ({SPAM_SQL}) AS spam, m.fetched_at"
         + """
             FROM mentions m JOIN verdicts v ON v.mention_id = m.id""",
         "praise": """
             SELECT m.id, m.platform, m.url AS permalink, m.author_handle, m.author_name,
                    m.author_followers, m.author_verified, m.created_at, m.likes, m.reposts,
-                   m.text, ROUND(v.score, 4) AS score, v.interest, p.starred
+                   m.text, ROUND(v.score, 4) AS score, v.interest, p.starred, m.fetched_at
             FROM praise p JOIN mentions m ON m.id = p.mention_id
             JOIN verdicts v ON v.mention_id = m.id""",
         "replies": """
@@ -1672,7 +1674,7 @@ class Store:
                    m.author_handle, r.body, r.drafted_body, r.created_at, r.decided_by,
                    r.decided_at, r.reject_reason, r.sent_at, r.posted_id, r.dry_run,
                    r.attempts, r.last_error, r.mention_id, r.case_id,
-                   m.created_at AS posted_at
+                   m.created_at AS posted_at, r.posted_url
             FROM replies r JOIN mentions m ON m.id = r.mention_id""",
     }
     _EXPORT_ORDER: ClassVar[dict[str, str]] = {

@@ -502,3 +502,41 @@ def test_the_praise_wall_is_in_the_order_the_posts_were_written(db_path: Path) -
     assert [
         p.mention_id for p in queries.praise_wall(store, starred_only=False, limit=1, offset=1)
     ] == [3]
+
+
+# -- finding: an export has each post's date and the link to the brand's reply --------
+
+
+def exported(store: Store, kind: str) -> list[dict[str, object]]:
+    columns, rows = store.export(kind)
+    return [dict(zip(columns, row, strict=True)) for row in rows]
+
+
+def test_an_undated_post_exports_when_it_was_fetched_the_day_since_goes_by(
+    db_path: Path,
+) -> None:
+    # a feed entry without a date: the praise wall shows when it was fetched and
+    # --since goes by that, so the export must carry it or the row has no date at all
+    clock = Clock()
+    store = Store.open(db_path, clock=clock)
+    undated = dataclasses.replace(mention(PRAISE, native_id="rss", handle="c"), created_at=None)
+    store.ingest("rss", [praise(undated)], None)
+    fetched = store.mention(1).fetched_at
+    assert fetched is not None and fetched.startswith("2026-11-20")
+    for kind in ("mentions", "praise"):
+        (row,) = exported(store, kind)
+        assert (row["created_at"], row["fetched_at"]) == (None, fetched)
+        assert list(row)[-1] == "fetched_at"  # added last: columns read by position stay
+
+
+def test_a_sent_reply_exports_the_link_to_it_as_posted(db_path: Path) -> None:
+    store = Store.open(db_path, clock=Clock())
+    store.ingest("x", [complaint(mention(COMPLAINT, native_id="1"), callback=False)], None)
+    (reply,) = store.replies()
+    store.approve(reply.id, "alice")
+    store.claim_for_posting(dry_run=False)
+    link = "https://x.com/AcmeHelp/status/99"
+    store.mark_sent(reply.id, posted_id="99", posted_url=link)
+    (row,) = exported(store, "replies")
+    assert (row["posted_id"], row["posted_url"]) == ("99", link)
+    assert list(row)[-1] == "posted_url"

@@ -906,6 +906,8 @@ def test_stats_over_a_window_of_days_are_the_consoles_figures(world: World) -> N
     assert "by disposition: interesting_bad 2, ignore 1, interesting_good 1, question 1" in text
     today = world.json("stats", "--days", "1")
     assert (today["mentions"], today["net_sentiment"]) == (0, None)
+    one_day = world.run("stats", "--days", "1", "--until", "2026-11-18").output
+    assert one_day.startswith("1 UTC day, 2026-11-18\n")
     assert "net sentiment: n/a" in world.run("stats", "--days", "1").output
     assert world.run("stats", "--days", "367").exit_code == 2
     # a window that ended before today: a week's report, run on any day after it

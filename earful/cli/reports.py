@@ -134,7 +134,9 @@ def echo_stats(s: Any) -> None:
 
 def _echo_window(s: Any) -> None:
     """queries.Series, the window's totals: what the console's stats page shows."""
-    click.echo(f"{len(s.days)} UTC days, {s.days[0]} to {s.days[-1]}")
+    # one day is named once: "1 UTC day, 2026-12-01", not "1 UTC days, X to X"
+    span = s.days[0] if len(s.days) == 1 else f"{s.days[0]} to {s.days[-1]}"
+    click.echo(f"{counted(len(s.days), 'UTC day')}, {span}")
     _echo_sentiment(s.mentions, s.own_posts, s.spam, s.window_net_sentiment)
     click.echo(f"by disposition: {_counts(_totals(s.by_disposition))}")
     click.echo(f"complaint topics: {_counts(_totals(s.topics_by_week))}")

@@ -448,7 +448,8 @@ def series(store: Store, *, days: int = 30, until: date | None = None) -> Series
         net_sentiment=net,
         weeks=tuple(w.isoformat() for w in week_list),
         week_days=[days_of_week[w] for w in week_list],
-        topics_by_week=dict(sorted(topics.items(), key=lambda kv: -sum(kv[1]))),
+        # most complaints first, a tie by name: as `earful stats` and the chart list them
+        topics_by_week=dict(sorted(topics.items(), key=lambda kv: (-sum(kv[1]), kv[0]))),
         first_reply_by_week=[median(weekly.get(n, ())) for n in range(len(week_list))],
         median_first_reply_seconds=median(waits["reply"]),
         replied_cases=len(waits["reply"]),

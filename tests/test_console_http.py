@@ -966,6 +966,26 @@ async def test_stats_page_lists_each_platforms_mentions_and_net_sentiment(client
         assert row in page, name
 
 
+async def test_root_causes_tied_in_the_window_are_listed_by_name_as_earful_stats_lists_them(
+    client: Client, store: Store
+) -> None:
+    # a price complaint one day and a billing one the next: the roll-up is read day
+    # by day, and the tie was listed in that order (price, billing) on the page and
+    # in the API, while the chart's legend and `earful stats` said billing, price
+    today = store.clock()
+    for n, (topic, ago) in enumerate((("price", 2), ("billing", 1))):
+        posted = today - timedelta(days=ago)
+        judged = complaint(mention(native_id=f"t{n}", handle=f"t{n}", created_at=posted))
+        caused = dataclasses.replace(judged.verdict, topic=topic)
+        store.ingest("x", [dataclasses.replace(judged, verdict=caused)], None)
+    await login(client, "vera")
+    api = await (await client.get("/api/stats?days=7")).json()
+    assert list(api["topics_by_week"]) == ["billing", "price"]
+    page = await (await client.get("/stats?days=7")).text()
+    heads = re.findall(r'<th scope="col">(\w+)</th>', page.split('id="table-weeks"', 1)[1])
+    assert heads[:2] == ["billing", "price"]
+
+
 async def test_a_whitespace_only_reply_is_refused_the_same_way_by_edit_and_approve(
     client: Client, store: Store
 ) -> None:

@@ -922,6 +922,15 @@ def test_stats_over_a_window_of_days_are_the_consoles_figures(world: World) -> N
     assert alone.exit_code == 2 and "give its length with --days N" in alone.output
 
 
+def test_stats_of_a_single_post_say_post_not_posts(tmp_path: Path) -> None:
+    one = World(write_config(tmp_path, POSTS[:1]))
+    assert one.run("poll").exit_code == 0
+    for args in ((), ("--days", "1", "--until", "2026-11-18")):
+        text = one.run("stats", *args).output
+        assert "(% praise - % complaints of the 1 post by others, spam left out)" in text, args
+        assert "over 0 cases" in text and "mentions: 1 (" in text
+
+
 def test_export_praise_as_csv_has_permalinks(world: World) -> None:
     result = world.run("export", "praise", "--format", "csv")
     assert result.exit_code == 0

@@ -200,7 +200,7 @@ def _echo_sentiment(mentions: int, own: int, spam: int, net_sentiment: float | N
     click.echo(f"mentions: {mentions} ({own} the brand's own posts, {spam} spam)")
     click.echo(
         f"net sentiment: {_net(net_sentiment)} (% praise - % complaints of the "
-        f"{mentions - own - spam} posts by others, spam left out)"
+        f"{counted(mentions - own - spam, 'post')} by others, spam left out)"
     )
 
 

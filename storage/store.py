@@ -1651,7 +1651,7 @@ class Store:
         return waits["reply"], waits["thanks"]
 
     # A column added later goes last: a spreadsheet or script that reads an export's
-    # columns by position keeps working (fetched_at, posted_url).
+    # columns by position keeps working (fetched_at, starred_by, posted_url...).
     EXPORTS: ClassVar[dict[str, str]] = {
         "mentions": """
             SELECT m.id, m.platform, m.native_id, m.source, m.url, m.author_handle,
@@ -1666,7 +1666,8 @@ class Store:
         "praise": """
             SELECT m.id, m.platform, m.url AS permalink, m.author_handle, m.author_name,
                    m.author_followers, m.author_verified, m.created_at, m.likes, m.reposts,
-                   m.text, ROUND(v.score, 4) AS score, v.interest, p.starred, m.fetched_at
+                   m.text, ROUND(v.score, 4) AS score, v.interest, p.starred, m.fetched_at,
+                   p.starred_by, p.starred_at
             FROM praise p JOIN mentions m ON m.id = p.mention_id
             JOIN verdicts v ON v.mention_id = m.id""",
         "replies": """

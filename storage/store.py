@@ -82,6 +82,23 @@ FIRST_ASKED = (
 )
 
 
+# when a post was posted, or (undated) fetched: the day an export or a chart puts it on
+_POSTED = ("coalesce(m.created_at, m.fetched_at)",)
+
+
+def _in_days(since: date | None, until: date | None) -> tuple[str, list[str]]:
+    """A condition on a time column `{c}` (empty: no bounds) and its parameters:
+    from the UTC day `since` on, up to the UTC day `until` included."""
+    conditions, params = [], []
+    if since is not None:
+        conditions.append("{c} >= ?")
+        params.append(since.isoformat())
+    if until is not None:
+        conditions.append("{c} < ?")  # before the next day: ISO text sorts by time
+        params.append((until + timedelta(days=1)).isoformat())
+    return " AND ".join(conditions), params
+
+
 def median(values: Sequence[float]) -> float | None:
     return round(statistics.median(values), 1) if values else None
 
@@ -1685,24 +1702,30 @@ class Store:
     }
 
     def export(
-        self, kind: str, *, since: date | None = None, starred_only: bool = False
+        self,
+        kind: str,
+        *,
+        since: date | None = None,
+        until: date | None = None,
+        starred_only: bool = False,
     ) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
-        """Column names and a row iterator, streamed: exports can be large. `since`:
-        only posts from that UTC day on (undated ones by when they were fetched), and
-        for replies, those drafted or sent from that day on (a week's "what we replied"
-        holds replies to older posts); `starred_only`: only praise someone starred
-        (praise only). `labels` is a list, flags are booleans."""
+        """Column names and a row iterator, streamed: exports can be large. `since`
+        and `until`: only posts from that UTC day on, and up to that one included
+        (undated ones by when they were fetched), and for replies, those drafted or
+        sent in those days (a week's "what we replied" holds replies to older posts);
+        `starred_only`: only praise someone starred (praise only). `labels` is a
+        list, flags are booleans."""
         if kind not in self.EXPORTS:
             raise StoreError(f"export must be one of {', '.join(self.EXPORTS)}, got {kind!r}")
         if starred_only and kind != "praise":
             raise StoreError(f"only praise is starred, not {kind}")
         where, params = [], []
-        if since is not None and kind == "replies":
-            where.append("(r.created_at >= ? OR r.sent_at >= ?)")
-            params += [since.isoformat()] * 2
-        elif since is not None:
-            where.append("coalesce(m.created_at, m.fetched_at) >= ?")
-            params.append(since.isoformat())
+        times = ("r.created_at", "r.sent_at") if kind == "replies" else _POSTED
+        days, bounds = _in_days(since, until)
+        if days:
+            # a reply drafted in the days, or sent in them
+            where.append("(" + " OR ".join(f"({days.format(c=c)})" for c in times) + ")")
+            params += bounds * len(times)
         if starred_only:
             where.append("p.starred = 1")
         sql = self.EXPORTS[kind] + (" WHERE " + " AND ".join(where) if where else "")

@@ -966,6 +966,13 @@ def test_exports_take_a_first_day_and_praise_only_the_starred(world: World) -> N
         (praised,) = ids("praise")
         store.star_praise(praised, "marketing")
     assert ids("praise", "--starred") == [praised]
+    # a report's days: the posts are from 2026-11-18
+    assert len(ids("mentions", "--since", "2026-11-18", "--until", "2026-11-18")) == 5
+    assert ids("mentions", "--until", "2026-11-17") == []
+    assert ids("praise", "--until", "2026-11-18") == [praised]
+    backwards = world.run("export", "mentions", "--since", "2026-11-19", "--until", "2026-11-18")
+    assert backwards.exit_code == 2
+    assert "--until 2026-11-18 is before --since 2026-11-19" in backwards.output
     wrong = world.run("export", "mentions", "--starred")
     assert wrong.exit_code == 2 and "--starred is for praise" in wrong.output
     assert world.run("export", "mentions", "--since", "18/11/2026").exit_code == 2

@@ -475,6 +475,19 @@ def test_replies_exported_since_a_day_are_those_drafted_or_sent_from_it(db_path:
     assert since(3) == [old]  # sent in the week, though drafted before it
     assert since(6) == []
 
+    def between(first: int, last: int) -> list[int]:
+        columns, rows = store.export(
+            "replies",
+            since=(start + timedelta(days=first)).date(),
+            until=(start + timedelta(days=last)).date(),
+        )
+        return [dict(zip(columns, row, strict=True))["id"] for row in rows]
+
+    # a week's report: drafted or sent in its days, not drafted before and sent after
+    assert between(1, 3) == [new]
+    assert between(0, 0) == [old] and between(5, 5) == [old]
+    assert between(2, 5) == [old, new]
+
 
 # -- finding: the praise wall is newest first by the post's own time -----------------
 

@@ -253,6 +253,17 @@ def _duration(value: str) -> str:
     return value
 
 
+def _day_option(name: str, help_text: str) -> Callable[[F], F]:
+    """A UTC day given as YYYY-MM-DD (stats --until, export --since and --until)."""
+    return click.option(
+        name,
+        type=click.DateTime(formats=["%Y-%m-%d"]),
+        default=None,
+        metavar="YYYY-MM-DD",
+        help=help_text,
+    )
+
+
 def _limit_option(default: int) -> Callable[[F], F]:
     return click.option(
         "--limit",

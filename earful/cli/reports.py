@@ -14,6 +14,7 @@ import click
 from earful.cli.base import (
     _check_search,
     _check_target,
+    _day_option,
     _limit_option,
     _load,
     _note_more,
@@ -47,12 +48,9 @@ from earful.display import (
     default=None,
     help="Only the last N UTC days (1 to 366), as on the console's stats page.",
 )
-@click.option(
+@_day_option(
     "--until",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
-    default=None,
-    metavar="YYYY-MM-DD",
-    help="With --days: the N days ending on this UTC day (last week: --days 7 --until SUNDAY).",
+    "With --days: the N days ending on this UTC day (last week: --days 7 --until SUNDAY).",
 )
 @handles_errors
 def stats(
@@ -229,15 +227,15 @@ def _echo_waits(s: Any, which: str = "") -> None:
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File (default stdout)."
 )
-@click.option(
+@_day_option(
     "--since",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
-    default=None,
-    metavar="YYYY-MM-DD",
-    help=(
-        "Only posts from this UTC day on (undated posts by when they were fetched); "
-        "replies: those drafted or sent from that day on."
-    ),
+    "Only posts from this UTC day on (undated posts by when they were fetched); "
+    "replies: those drafted or sent from that day on.",
+)
+@_day_option(
+    "--until",
+    "Only posts up to this UTC day, included; with --since, a report's days "
+    "(replies: those drafted or sent in them).",
 )
 @click.option("--starred", is_flag=True, help="Only praise someone starred (testimonials).")
 @handles_errors
@@ -247,6 +245,7 @@ def export(
     fmt: str,
     output: Path | None,
     since: datetime | None,
+    until: datetime | None,
     starred: bool,
 ) -> None:
     """Export mentions, praise (with permalinks) or replies as CSV or JSON.
@@ -255,12 +254,15 @@ def export(
     other command shows them; -o FILE or a pipe gets the exact text."""
     if starred and kind != "praise":
         raise click.UsageError(f"--starred is for praise: {kind} are not starred")
+    first = since.date() if since is not None else None
+    last = until.date() if until is not None else None
+    if first is not None and last is not None and last < first:
+        raise click.UsageError(f"--until {last} is before --since {first}: no day is in both")
     config = _load(config_file)
     if output is not None:
         _check_target(config, output)
     with _store(config) as store:
-        day = since.date() if since is not None else None
-        columns, rows = store.export(kind, since=day, starred_only=starred)
+        columns, rows = store.export(kind, since=first, until=last, starred_only=starred)
         if output is None and sys.stdout.isatty():
             rows = (tuple(safe(v) if isinstance(v, str) else v for v in row) for row in rows)
         if output is None:

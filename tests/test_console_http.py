@@ -538,6 +538,25 @@ async def test_praise_cards_show_a_dash_where_the_platform_counts_nothing(
     assert "0 likes" not in page
 
 
+async def test_the_praise_wall_offers_an_older_page_only_when_there_is_one(
+    client: Client, store: Store
+) -> None:
+    # 60 praise posts, one page: the fixture's one and 59 more
+    more = [praise(mention("love it", native_id=f"p{n}", handle=f"p{n}")) for n in range(59)]
+    store.ingest("x", more, None)
+    await login(client, "vera")
+    first = await (await client.get("/praise")).text()
+    assert first.count("<article") == 60
+    assert "older →" not in first  # it led to a page saying "No praise yet."
+    store.ingest("x", [praise(mention("love it", native_id="p60", handle="p60"))], None)
+    assert "older →" in await (await client.get("/praise")).text()
+    second = await (await client.get("/praise?offset=60")).text()
+    assert second.count("<article") == 1 and "older →" not in second
+    past = await (await client.get("/praise?offset=120")).text()
+    assert "No praise yet" not in past
+    assert 'No older praise: <a href="/praise">back to the newest</a>' in past
+
+
 async def test_case_steps_through_the_api(client: Client, store: Store) -> None:
     csrf = await login(client, "alice")
     case_id = store.reply(2).case_id

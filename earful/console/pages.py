@@ -383,10 +383,20 @@ async def escalations_page(request: web.Request) -> web.StreamResponse:
 async def praise_page(request: web.Request) -> web.StreamResponse:
     starred = query_flag(request, "starred")
     offset = max(query_int(request, "offset", 0) or 0, 0)
-    rows = await db(request, queries.praise_wall, starred_only=starred, limit=60, offset=offset)
-    return await render(
-        request, "praise.html", {"rows": rows, "starred": starred, "offset": offset, "size": 60}
+    size = 60
+    # one row past the page: "older" only when there is an older post (a wall of
+    # exactly 60 linked to an empty page that said there was no praise)
+    rows = await db(
+        request, queries.praise_wall, starred_only=starred, limit=size + 1, offset=offset
     )
+    context = {
+        "rows": rows[:size],
+        "more": len(rows) > size,
+        "starred": starred,
+        "offset": offset,
+        "size": size,
+    }
+    return await render(request, "praise.html", context)
 
 
 @requires("viewer")

@@ -11,7 +11,7 @@ import logging
 import re
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TypeAlias
 from urllib.parse import urlencode
@@ -968,6 +968,29 @@ async def test_stats_days_out_of_range_is_a_clear_error(client: Client) -> None:
     api = await (await client.get("/api/stats")).json()
     shown = "n/a" if api["window_net_sentiment"] is None else f"{api['window_net_sentiment']:+.1f}"
     assert f'<span class="big" id="window-net">{shown}</span>' in default
+
+
+async def test_stats_for_the_days_ending_on_a_chosen_day_as_earful_stats_until(
+    client: Client, store: Store
+) -> None:
+    # last week's figures, looked at any day after it: the fixture's posts are of
+    # 2026-11-20, long gone from the last 7 days
+    await login(client, "vera")
+    api = await (await client.get("/api/stats?days=7&until=2026-11-22")).json()
+    assert (api["days"][0], api["days"][-1]) == ("2026-11-16", "2026-11-22")
+    series = queries.series(store, days=7, until=date(2026, 11, 22))
+    assert api == json.loads(json.dumps(dataclasses.asdict(series)))
+    assert api["mentions"] == 4
+    page = await (await client.get("/stats?days=7&until=2026-11-22")).text()
+    assert "· 7 UTC days to 2026-11-22<" in page
+    assert '<span class="big">4</span> mentions' in page
+    # another range keeps the last day; one link goes back to the days up to today
+    assert '<a href="/stats?days=30&amp;until=2026-11-22">' in page
+    assert '<a href="/stats?days=7">up to today</a>' in page
+    for bad in ("2026-11-31", "22/11/2026", "2026-1-5", "yesterday", "２０２６-11-22"):
+        error = await _error_page(client, "/stats?" + urlencode({"until": bad}), 400)
+        assert "until must be a day as YYYY-MM-DD" in error, bad
+        assert (await client.get("/api/stats", params={"until": bad})).status == 400, bad
 
 
 async def test_stats_page_lists_each_platforms_mentions_and_net_sentiment(client: Client) -> None:

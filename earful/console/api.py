@@ -22,6 +22,7 @@ from earful.console.pages import (
     queue_filter,
     source_statuses,
     stats_days,
+    stats_until,
 )
 from earful.console.passwords import hash_password, name_problem, password_problem
 from earful.console.security import SETTINGS, STORE, json_error, public, requires, session_of
@@ -503,7 +504,8 @@ async def star(request: web.Request) -> web.StreamResponse:
 
 @requires("viewer")
 async def stats(request: web.Request) -> web.StreamResponse:
-    return ok(await db(request, queries.series, days=stats_days(request)))
+    window = {"days": stats_days(request), "until": stats_until(request)}
+    return ok(await db(request, queries.series, **window))
 
 
 @requires("viewer")

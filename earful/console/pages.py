@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 from collections.abc import Callable
+from datetime import date
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -427,13 +429,32 @@ def stats_days(request: web.Request) -> int:
     return days
 
 
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+
+
+def stats_until(request: web.Request) -> date | None:
+    """?until=YYYY-MM-DD: the window's last UTC day (None: today), as `earful
+    stats --until` takes it: last week's figures, on any day after it."""
+    value = request.query.get("until")
+    if value in (None, ""):
+        return None
+    try:
+        if not _DAY.fullmatch(value):
+            raise ValueError(value)
+        return date.fromisoformat(value)
+    except ValueError:
+        raise web.HTTPBadRequest(text=f"until must be a day as YYYY-MM-DD, got {value!r}") from None
+
+
 @requires("viewer")
 async def stats_page(request: web.Request) -> web.StreamResponse:
     days = stats_days(request)
-    series = await db(request, queries.series, days=days)
+    until = stats_until(request)
+    series = await db(request, queries.series, days=days, until=until)
     context = {
         "s": series,
         "days": days,
+        "until": until,
         "series_json": plain(series),
         "sources": await source_statuses(request),
     }

@@ -105,6 +105,8 @@ class PraiseItem(_FromRow):
     starred: bool
     starred_by: str | None
     starred_at: str | None
+    # when Earful fetched it: the time an undated post (a feed entry) is shown and sorted by
+    fetched_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,7 +353,7 @@ def praise_wall(
         store,
         "SELECT p.mention_id, p.starred, p.starred_by, p.starred_at, m.platform, m.url, "
         "m.author_handle, m.author_name, m.author_followers, m.author_verified, m.created_at, "
-        "m.likes, m.reposts, m.text, v.interest "
+        "m.likes, m.reposts, m.text, v.interest, m.fetched_at "
         "FROM praise p JOIN mentions m ON m.id = p.mention_id "
         "JOIN verdicts v ON v.mention_id = p.mention_id "
         f"{where}ORDER BY p.posted_at DESC, p.mention_id DESC LIMIT ? OFFSET ?",

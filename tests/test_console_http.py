@@ -538,6 +538,25 @@ async def test_praise_cards_show_a_dash_where_the_platform_counts_nothing(
     assert "0 likes" not in page
 
 
+async def test_an_undated_praise_card_shows_when_it_was_fetched(
+    client: Client, store: Store
+) -> None:
+    # a feed entry without a date sits on the wall by when it was fetched: its card
+    # said "time unknown", though that time placed it
+    undated = dataclasses.replace(mention("love it", native_id="u", handle="feed"), created_at=None)
+    store.ingest("rss", [praise(undated)], None)
+    fetched = store.mention(5).fetched_at
+    await login(client, "vera")
+    page = await (await client.get("/praise")).text()
+    card = re.search(r'data-mention="5">(.*?)</article>', page, re.S)
+    assert card and "time unknown" not in card[1]
+    assert f'fetched <time class="when" datetime="{fetched}"' in card[1]
+    (item,) = [
+        i for i in (await (await client.get("/api/praise")).json())["items"] if i["mention_id"] == 5
+    ]
+    assert (item["created_at"], item["fetched_at"]) == (None, fetched)
+
+
 async def test_the_praise_wall_offers_an_older_page_only_when_there_is_one(
     client: Client, store: Store
 ) -> None:

@@ -465,8 +465,14 @@ async def test_the_starred_walls_download_holds_only_the_starred(
     client: Client, store: Store
 ) -> None:
     await login(client, "vera")
-    only = await (await client.get("/praise.csv?starred=1")).text()
+    response = await client.get("/praise.csv?starred=1")
+    only = await response.text()
     assert only.splitlines()[1:] == []  # nothing starred yet: the header alone
+    # saved beside the whole wall's download, not as "earful-praise (1).csv"
+    named = 'attachment; filename="earful-praise-starred.csv"'
+    assert response.headers["Content-Disposition"] == named
+    everything = await client.get("/praise.csv")
+    assert everything.headers["Content-Disposition"] == 'attachment; filename="earful-praise.csv"'
     store.star_praise(3, "vera")
     (row,) = (await (await client.get("/praise.csv?starred=true")).text()).splitlines()[1:]
     assert row.startswith("3,")

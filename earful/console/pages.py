@@ -412,11 +412,13 @@ async def praise_csv(request: web.Request) -> web.StreamResponse:
         return out.getvalue()
 
     body = await db(request, build)
+    # the two downloads named apart: the starred file must not pass for all praise
+    name = "earful-praise-starred.csv" if starred else "earful-praise.csv"
     return web.Response(
         body=body.encode("utf-8", EXPORT_ERRORS),
         content_type="text/csv",
         charset="utf-8",
-        headers={"Content-Disposition": 'attachment; filename="earful-praise.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 

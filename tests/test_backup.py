@@ -193,6 +193,20 @@ def test_restoring_a_moved_database_that_left_its_log_behind_is_refused(tmp_path
     assert read(db, "SELECT count(*) FROM mentions") == 30
 
 
+def test_reading_commands_name_a_moved_database_left_its_log_behind(tmp_path: Path) -> None:
+    # the operator's first look after the daemon stopped on a moved database: it said
+    # "there is no database yet (`earful run` ... makes it)", the one thing not to do
+    config = filled(tmp_path, 10)
+    db = load_config(config).db_path
+    _crash_after_writing(db, range(100, 120))
+    db.rename(tmp_path / "moved.db")
+    for command in (["sources"], ["queue", "list"], ["stats"]):
+        said = earful(*command, "-c", str(config))
+        assert said.exit_code == 1, (command, said.output)
+        assert "its write-ahead log earful.db-wal is still there" in said.output
+        assert "makes it" not in said.output
+
+
 def test_a_restore_says_what_the_copy_will_send_when_earful_starts(tmp_path: Path) -> None:
     config = filled(tmp_path, 3)
     db = load_config(config).db_path

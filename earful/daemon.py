@@ -41,6 +41,7 @@ from earful.pipeline import BatchSummary, Stages, store_batch
 from earful.source_status import record_failure, record_outcome
 from listener.base import (
     AuthFailed,
+    FetchResult,
     RateLimited,
     Source,
     SourceDown,
@@ -338,10 +339,9 @@ class StreamRunner:
                 log.info("stream %s stopped: its source is disabled", self.name)
                 return
             track("fetch")
-            started = loop.time()
             unexpected = False
             try:
-                await self._connection(track, started)
+                await self._connection(track)
                 failure: Exception = SourceDown("the stream ended")
             except SourceError as exc:
                 failure = exc
@@ -349,33 +349,45 @@ class StreamRunner:
                 failure, unexpected = exc, True
             if self.stopping():
                 return
-            if loop.time() - started >= STREAM_HEALTHY:
-                self.failures = 0
             delay = self._failed(failure, unexpected=unexpected)
             if delay is None:
                 return
             track("fetch")
             await asyncio.sleep(delay)
 
-    async def _connection(self, track: Callable[[str], None], started: float) -> None:
+    async def _connection(self, track: Callable[[str], None]) -> None:
         loop = asyncio.get_running_loop()
         cursor = await asyncio.to_thread(self.store.cursor, self.name)
-        async with aclosing(self.source.stream(cursor)) as batches:
-            async for result in batches:
-                track("store")
-                summary = await asyncio.to_thread(
-                    store_batch, self.name, result, self.store, self.stages
-                )
-                self.on_batch(summary)
-                self.unlogged.update(summary.dispositions)
-                if loop.time() - self.logged_at >= STREAM_LOG_EVERY:
-                    self._log_stored()
-                if self.stopping():
-                    return
-                if self.failures and loop.time() - started >= STREAM_HEALTHY:
-                    log.info("stream %s recovered after %d drops", self.name, self.failures)
-                    self.failures = 0
-                track("fetch")
+        held: asyncio.TimerHandle | None = None
+        try:
+            async with aclosing(self.source.stream(cursor)) as batches:
+                async for result in batches:
+                    if held is None and self.failures:
+                        # connected (the first batch is the back-fill): a quiet stream
+                        # may store nothing for hours, so one that holds a minute says
+                        # it recovered then, not at its next post
+                        held = loop.call_later(STREAM_HEALTHY, self._held)
+                    await self._store(result, track)
+                    if self.stopping():
+                        return
+        finally:
+            if held is not None:
+                held.cancel()
+
+    async def _store(self, result: FetchResult, track: Callable[[str], None]) -> None:
+        loop = asyncio.get_running_loop()
+        track("store")
+        summary = await asyncio.to_thread(store_batch, self.name, result, self.store, self.stages)
+        self.on_batch(summary)
+        self.unlogged.update(summary.dispositions)
+        if loop.time() - self.logged_at >= STREAM_LOG_EVERY:
+            self._log_stored()
+        track("fetch")
+
+    def _held(self) -> None:
+        """The connection has stayed up STREAM_HEALTHY: the drops are over."""
+        log.info("stream %s recovered after %s", self.name, counted(self.failures, "drop"))
+        self.failures = 0
 
     def _log_stored(self) -> None:
         """One line for the posts the stream stored since the last, as a poll's."""

@@ -294,7 +294,9 @@ class SourceRunner:
 
     def _recovered(self) -> None:
         if self.failures:
-            log.info("source %s recovered after %d failed polls", self.name, self.failures)
+            log.info(
+                "source %s recovered after %s", self.name, counted(self.failures, "failed poll")
+            )
         self.failures = 0
         self.failing_with = None
 

@@ -225,11 +225,23 @@ async def test_a_failing_source_does_not_stop_the_others_and_logs_once_then_reco
     assert len(logged(caplog, "source flaky failed: 502 Bad Gateway", logging.WARNING)) == 1
     assert len(logged(caplog, "source flaky failed again", logging.DEBUG)) == failures - 1
     assert logged(caplog, "source flaky recovered", logging.INFO) == [
-        f"source flaky recovered after {failures} failed polls"
+        f"source flaky recovered after {failures} failed poll{'s' if failures > 1 else ''}"
     ]
     assert not logged(caplog, "source healthy failed")
     assert stored_from(config, "healthy") == healthy.served
     assert stored_from(config, "flaky") == flaky.served
+
+
+async def test_a_recovery_after_one_failure_says_one_failed_poll(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="earful")
+    once = Platform("once", trouble=lambda n: SourceDown("timed out") if n == 1 else None)
+    async with running(make_daemon(make_config(tmp_path), [once])):
+        await until(lambda: once.served >= 1, "the source to recover")
+    assert logged(caplog, "source once recovered", logging.INFO) == [
+        "source once recovered after 1 failed poll"
+    ]
 
 
 async def test_a_failure_that_changes_kind_is_logged_again(

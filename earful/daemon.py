@@ -22,6 +22,7 @@ import asyncio
 import logging
 import random
 import signal
+import sqlite3
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import aclosing
@@ -159,6 +160,20 @@ def _rate_limit_end(exc: RateLimited, at_least: float) -> datetime:
     return min(max(until, now + timedelta(seconds=at_least)), wait_until(now, MAX_RATE_LIMIT_WAIT))
 
 
+def database_busy(exc: Exception) -> str | None:
+    """What a write that waited out SQLite's busy timeout means, said for a person:
+    another process held a write on the database all that time (a `sqlite3` shell
+    in a transaction, a VACUUM). Not a bug in Earful, so no traceback; None for
+    any other error."""
+    said = str(exc)
+    if isinstance(exc, sqlite3.OperationalError) and ("locked" in said or "busy" in said):
+        return (
+            f"the database is busy ({said}): another process held a write on it for "
+            "longer than Earful waits (10 s)"
+        )
+    return None
+
+
 def backoff_delay(interval: float, failures: int, rng: random.Random | None = None) -> float:
     """Exponential from the source's own interval, capped, with +-20% jitter so
     sources that failed together do not retry together."""
@@ -212,7 +227,11 @@ class SourceRunner:
         except Exception as exc:
             # Nothing was committed, the cursor included: the page is fetched again
             # after the backoff. A full disk must not log a traceback every tick.
-            await self._failed(exc, unexpected=True)
+            busy = database_busy(exc)
+            if busy is not None:  # the platform answered: say it is the database
+                await self._failed(SourceDown(f"its batch could not be stored: {busy}"))
+            else:
+                await self._failed(exc, unexpected=True)
             return
         self._recovered()
         await self._report(record_outcome, self.store, self.name, summary.trouble)
@@ -560,8 +579,17 @@ class Daemon:
                 raise
         except Exception as exc:
             # once per failure streak, with its trace; a full disk fails every turn
+            busy = database_busy(exc)
             if name in self._failing_jobs:
                 log.debug("the %s job failed again: %s", name, exc)
+            elif busy is not None:
+                self._failing_jobs.add(name)
+                log.warning(
+                    "the %s job could not run: %s; it will run again (logged once until it "
+                    "recovers)",
+                    name,
+                    busy,
+                )
             else:
                 self._failing_jobs.add(name)
                 log.exception(

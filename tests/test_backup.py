@@ -106,6 +106,27 @@ def test_an_existing_file_is_replaced_only_with_force(tmp_path: Path) -> None:
     assert read(target, "SELECT count(*) FROM mentions") == 3
 
 
+def test_a_backup_names_the_partial_copies_killed_backups_left(tmp_path: Path) -> None:
+    # a nightly backup killed half-way (a reboot at 03:15) left its copy under a
+    # hidden name, as big as the database: nothing said so, and nothing deleted it
+    config = filled(tmp_path)
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    left = folder / ".earful-2026-12-01.db.partial"
+    left.write_bytes(b"\0" * 4096)
+    (folder / ".earful-2026-12-01.db.partial-journal").write_bytes(b"\0" * 512)
+    made = earful("backup", "-c", str(config), str(folder / "earful-2026-12-02.db"))
+    assert made.exit_code == 0, made.output
+    assert f"note: {left} (0.0 MB) is a copy an earlier backup left unfinished" in made.stderr
+    assert made.stderr.count("left unfinished") == 2  # the journal beside it too
+    assert left.exists()  # named, never deleted: it may be a backup running now
+    again = earful("backup", "-c", str(config), str(folder / "other.db"), "--json")
+    assert again.exit_code == 0 and json.loads(again.stdout)["mentions"] == 30
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    assert "left unfinished" not in earful("backup", "-c", str(config), str(clean / "b.db")).stderr
+
+
 def test_a_copy_that_cannot_be_written_leaves_the_old_one_in_place(tmp_path: Path) -> None:
     config = filled(tmp_path, mentions=3)
     target = tmp_path / "copy.db"

@@ -25,6 +25,7 @@ import tweepy
 
 from listener import x_client
 from listener.base import AuthFailed, Cursor, FetchResult, RateLimited, SourceDown
+from listener.http_deadline import AnswerTooLarge
 from listener.http_errors import blocked, preview
 from listener.mention import Brand, Mention
 from listener.normalize import MalformedPost, as_id, as_list, as_mapping, get_path
@@ -427,6 +428,8 @@ class XSource:
             raise SourceDown(
                 f"the {where} failed: X did not answer within {self.settings.timeout:g}s"
             ) from None
+        except AnswerTooLarge as exc:
+            raise SourceDown(f"the {where} failed: X's {exc}") from None
         except requests.RequestException as exc:
             raise SourceDown(f"the {where} failed: cannot reach X ({type(exc).__name__})") from None
         if not isinstance(body, Mapping):

@@ -4,6 +4,7 @@ stages, the sources and the publishers."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from earful.config import Config
@@ -48,15 +49,17 @@ def source_context(config: Config, http: SharedSession) -> SourceContext:
 def build_runtime(
     config: Config,
     *,
-    only: str | None = None,
+    only: Sequence[str] = (),
     with_sources: bool = True,
     stages: Stages | None = None,
 ) -> Runtime:
-    """`only` limits the sources to the one with that name."""
+    """`only` limits the sources to those with these names (in the config's order)."""
     stages = stages or build_stages(config)
     http = SharedSession()
     ctx = source_context(config, http)
-    settings = [config.source(only)] if only else list(config.sources)
+    for name in only:
+        config.source(name)  # a name the config does not have: its ConfigError
+    settings = [s for s in config.sources if not only or s.name in only]
     sources = [build_source(s, ctx) for s in settings] if with_sources else []
     publishers = build_publishers(list(config.sources), ctx)
     store = open_store(config)

@@ -22,6 +22,7 @@ import asyncio
 import logging
 import random
 import signal
+import sqlite3
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import aclosing
@@ -41,6 +42,7 @@ from earful.pipeline import BatchSummary, Stages, store_batch
 from earful.source_status import record_failure, record_outcome
 from listener.base import (
     AuthFailed,
+    FetchResult,
     RateLimited,
     Source,
     SourceDown,
@@ -158,6 +160,20 @@ def _rate_limit_end(exc: RateLimited, at_least: float) -> datetime:
     return min(max(until, now + timedelta(seconds=at_least)), wait_until(now, MAX_RATE_LIMIT_WAIT))
 
 
+def database_busy(exc: Exception) -> str | None:
+    """What a write that waited out SQLite's busy timeout means, said for a person:
+    another process held a write on the database all that time (a `sqlite3` shell
+    in a transaction, a VACUUM). Not a bug in Earful, so no traceback; None for
+    any other error."""
+    said = str(exc)
+    if isinstance(exc, sqlite3.OperationalError) and ("locked" in said or "busy" in said):
+        return (
+            f"the database is busy ({said}): another process held a write on it for "
+            "longer than Earful waits (10 s)"
+        )
+    return None
+
+
 def backoff_delay(interval: float, failures: int, rng: random.Random | None = None) -> float:
     """Exponential from the source's own interval, capped, with +-20% jitter so
     sources that failed together do not retry together."""
@@ -211,7 +227,11 @@ class SourceRunner:
         except Exception as exc:
             # Nothing was committed, the cursor included: the page is fetched again
             # after the backoff. A full disk must not log a traceback every tick.
-            await self._failed(exc, unexpected=True)
+            busy = database_busy(exc)
+            if busy is not None:  # the platform answered: say it is the database
+                await self._failed(SourceDown(f"its batch could not be stored: {busy}"))
+            else:
+                await self._failed(exc, unexpected=True)
             return
         self._recovered()
         await self._report(record_outcome, self.store, self.name, summary.trouble)
@@ -293,7 +313,9 @@ class SourceRunner:
 
     def _recovered(self) -> None:
         if self.failures:
-            log.info("source %s recovered after %d failed polls", self.name, self.failures)
+            log.info(
+                "source %s recovered after %s", self.name, counted(self.failures, "failed poll")
+            )
         self.failures = 0
         self.failing_with = None
 
@@ -338,10 +360,9 @@ class StreamRunner:
                 log.info("stream %s stopped: its source is disabled", self.name)
                 return
             track("fetch")
-            started = loop.time()
             unexpected = False
             try:
-                await self._connection(track, started)
+                await self._connection(track)
                 failure: Exception = SourceDown("the stream ended")
             except SourceError as exc:
                 failure = exc
@@ -349,33 +370,45 @@ class StreamRunner:
                 failure, unexpected = exc, True
             if self.stopping():
                 return
-            if loop.time() - started >= STREAM_HEALTHY:
-                self.failures = 0
             delay = self._failed(failure, unexpected=unexpected)
             if delay is None:
                 return
             track("fetch")
             await asyncio.sleep(delay)
 
-    async def _connection(self, track: Callable[[str], None], started: float) -> None:
+    async def _connection(self, track: Callable[[str], None]) -> None:
         loop = asyncio.get_running_loop()
         cursor = await asyncio.to_thread(self.store.cursor, self.name)
-        async with aclosing(self.source.stream(cursor)) as batches:
-            async for result in batches:
-                track("store")
-                summary = await asyncio.to_thread(
-                    store_batch, self.name, result, self.store, self.stages
-                )
-                self.on_batch(summary)
-                self.unlogged.update(summary.dispositions)
-                if loop.time() - self.logged_at >= STREAM_LOG_EVERY:
-                    self._log_stored()
-                if self.stopping():
-                    return
-                if self.failures and loop.time() - started >= STREAM_HEALTHY:
-                    log.info("stream %s recovered after %d drops", self.name, self.failures)
-                    self.failures = 0
-                track("fetch")
+        held: asyncio.TimerHandle | None = None
+        try:
+            async with aclosing(self.source.stream(cursor)) as batches:
+                async for result in batches:
+                    if held is None and self.failures:
+                        # connected (the first batch is the back-fill): a quiet stream
+                        # may store nothing for hours, so one that holds a minute says
+                        # it recovered then, not at its next post
+                        held = loop.call_later(STREAM_HEALTHY, self._held)
+                    await self._store(result, track)
+                    if self.stopping():
+                        return
+        finally:
+            if held is not None:
+                held.cancel()
+
+    async def _store(self, result: FetchResult, track: Callable[[str], None]) -> None:
+        loop = asyncio.get_running_loop()
+        track("store")
+        summary = await asyncio.to_thread(store_batch, self.name, result, self.store, self.stages)
+        self.on_batch(summary)
+        self.unlogged.update(summary.dispositions)
+        if loop.time() - self.logged_at >= STREAM_LOG_EVERY:
+            self._log_stored()
+        track("fetch")
+
+    def _held(self) -> None:
+        """The connection has stayed up STREAM_HEALTHY: the drops are over."""
+        log.info("stream %s recovered after %s", self.name, counted(self.failures, "drop"))
+        self.failures = 0
 
     def _log_stored(self) -> None:
         """One line for the posts the stream stored since the last, as a poll's."""
@@ -546,8 +579,17 @@ class Daemon:
                 raise
         except Exception as exc:
             # once per failure streak, with its trace; a full disk fails every turn
+            busy = database_busy(exc)
             if name in self._failing_jobs:
                 log.debug("the %s job failed again: %s", name, exc)
+            elif busy is not None:
+                self._failing_jobs.add(name)
+                log.warning(
+                    "the %s job could not run: %s; it will run again (logged once until it "
+                    "recovers)",
+                    name,
+                    busy,
+                )
             else:
                 self._failing_jobs.add(name)
                 log.exception(

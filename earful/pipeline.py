@@ -220,6 +220,10 @@ def open_store(config: Config, *, create: bool = True) -> Store:
     exist yet is a ConfigError: a typo in storage.path must not quietly make a new,
     empty one for a command that only reads."""
     path: Path = config.db_path
+    if not path.exists():
+        # before "no database yet": the reading commands an operator runs first
+        # (sources, queue list) must not say `earful run` makes one
+        refuse_orphaned_log(config)
     if not create and not path.exists():
         raise ConfigError(
             config.path,
@@ -230,9 +234,7 @@ def open_store(config: Config, *, create: bool = True) -> Store:
         )
     check_storage_folder(config)
     new = not path.exists()
-    if new:
-        refuse_orphaned_log(config)
-    else:
+    if not new:
         refuse_upgrade_under_daemon(config)
     try:
         store = Store.open(path)

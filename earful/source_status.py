@@ -105,7 +105,9 @@ class SourceStatus:
         when it is tried again."""
         out = [self.error] if self.error and self.state != "ok" else []
         out += [self.advice] if self.advice else []
-        when = from_iso(self.retry_at) if self.state != "ok" else None
+        # a source taken out of the config is polled no more, whatever was planned
+        planned = self.state != "ok" and self.type is not None
+        when = from_iso(self.retry_at) if planned else None
         if when is not None:
             wait = (when - now).total_seconds()
             if wait >= 0:

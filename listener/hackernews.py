@@ -167,7 +167,8 @@ class HackerNewsSource:
         return None  # the HTTP session is the daemon's
 
     async def _page(self, query: str, token: str | int | None, edge: Edge) -> Page:
-        page = token if isinstance(token, int) else 0
+        size = self.settings.page_size
+        page = _page_number(token, size)
         numeric = []
         if edge.floor is not None:
             numeric.append(f"created_at_i>={int(edge.floor)}")
@@ -177,7 +178,7 @@ class HackerNewsSource:
         params = {
             "query": query,
             "tags": tags_filter(self.settings.tags),
-            "hitsPerPage": str(self.settings.page_size),
+            "hitsPerPage": str(size),
             "page": str(page),
         }
         if numeric:
@@ -192,4 +193,22 @@ class HackerNewsSource:
         hits = listing(body, "hits", "hacker news search_by_date")
         pages = as_int(body.get("nbPages"))
         more_pages = pages is not None and page + 1 < pages
-        return Page([_stamp(h) for h in hits], page + 1 if more_pages else None)
+        following = f"{_READ}{(page + 1) * size}" if more_pages else None
+        return Page([_stamp(h) for h in hits], following)
+
+
+# A sweep's saved position is the number of hits above the next page, not a page
+# number: page_size may change between polls (a restart with a new config), and
+# page N of the new size would skip or re-read hits. Reading from the page that holds
+# that hit re-reads at most a page, which the store drops as known.
+_READ = "hits:"
+
+
+def _page_number(token: str | int | None, size: int) -> int:
+    """The page to ask for: 0 at the top; a bare number is a page number saved by an
+    earlier version, of the same size as far as it knows."""
+    if isinstance(token, int):
+        return token
+    if token is not None and token.startswith(_READ) and token[len(_READ) :].isdigit():
+        return int(token[len(_READ) :]) // size
+    return 0

@@ -2,7 +2,9 @@
 on requests). requests' timeout bounds each read of the socket, so a server or proxy
 that trickles a byte at a time would hold a worker thread for as long as it liked;
 here the body must have arrived by the deadline, or the socket is shut down and the
-request is a ReadTimeout (which the clients already handle as one).
+request is a ReadTimeout (which the clients already handle as one). Its size is
+bounded too, as the aiohttp sources' is (listener/http_errors.py): past MAX_ANSWER
+the read stops with AnswerTooLarge.
 
 May import: requests.
 """
@@ -16,6 +18,14 @@ import time
 from typing import Any
 
 import requests
+
+# No page of posts comes near this; a bigger answer is a broken proxy or server, and
+# reading it whole would only fill the daemon's memory.
+MAX_ANSWER = 10 * 2**20
+
+
+class AnswerTooLarge(requests.RequestException):
+    """The answer went past MAX_ANSWER bytes; the rest was not read."""
 
 
 class DeadlineSession(requests.Session):
@@ -48,7 +58,17 @@ def read_by(response: requests.Response, deadline: float) -> None:
     timer.daemon = True
     timer.start()
     try:
-        response.content  # noqa: B018 -- reading it is the point
+        chunks, size = [], 0
+        for chunk in response.iter_content(64 * 1024):
+            size += len(chunk)
+            if size > MAX_ANSWER:
+                response.close()
+                raise AnswerTooLarge(f"answer is larger than {MAX_ANSWER // 2**20} MB")
+            chunks.append(chunk)
+        # what `response.content` keeps once it has read the body itself
+        response._content = b"".join(chunks)
+    except AnswerTooLarge:
+        raise
     except requests.RequestException:
         if time.monotonic() >= deadline:
             raise requests.ReadTimeout("the whole answer did not arrive in time") from None

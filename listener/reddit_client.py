@@ -30,6 +30,7 @@ import requests
 from prawcore.const import ACCESS_TOKEN_PATH
 
 from listener.base import AuthFailed, RateLimited, SourceDown, SourceError
+from listener.http_deadline import AnswerTooLarge
 from listener.http_errors import MAX_RATE_LIMIT_WAIT, Refused, blocked, is_web_page, wait_until
 
 log = logging.getLogger("earful.reddit")
@@ -306,6 +307,8 @@ def source_error(name: str, exc: Exception, budget: RateBudget) -> SourceError:
     if isinstance(exc, prawcore.ServerError):
         return SourceDown(f"Reddit is having trouble: {exc}")
     if isinstance(exc, prawcore.RequestException):
+        if isinstance(exc.original_exception, AnswerTooLarge):
+            return SourceDown(f"Reddit's {exc.original_exception}")
         return SourceDown(f"cannot reach Reddit: {exc.original_exception}")
     if isinstance(exc, prawcore.BadJSON):
         return SourceDown("Reddit sent a response that is not JSON")

@@ -25,7 +25,8 @@ import tweepy
 
 from listener import x_client
 from listener.base import AuthFailed, Cursor, FetchResult, RateLimited, SourceDown
-from listener.http_errors import blocked
+from listener.http_deadline import AnswerTooLarge
+from listener.http_errors import blocked, preview
 from listener.mention import Brand, Mention
 from listener.normalize import MalformedPost, as_id, as_list, as_mapping, get_path
 from listener.paging import warn_stuck
@@ -241,7 +242,7 @@ class XSource:
         if tweets is None and not isinstance(page.get("meta"), Mapping):
             # X answers "no tweets" with meta.result_count 0: an answer with neither is
             # broken, and ending the run on it would skip the pages not yet read
-            raise SourceDown('X sent neither tweets ("data") nor "meta"')
+            raise SourceDown('X sent neither tweets ("data") nor "meta"' + _errors_said(page))
         tweets = tweets or []
         errors = page.get("errors")
         if errors:
@@ -427,6 +428,8 @@ class XSource:
             raise SourceDown(
                 f"the {where} failed: X did not answer within {self.settings.timeout:g}s"
             ) from None
+        except AnswerTooLarge as exc:
+            raise SourceDown(f"the {where} failed: X's {exc}") from None
         except requests.RequestException as exc:
             raise SourceDown(f"the {where} failed: cannot reach X ({type(exc).__name__})") from None
         if not isinstance(body, Mapping):
@@ -434,3 +437,17 @@ class XSource:
                 f"the {where} failed: X sent {type(body).__name__} instead of a JSON object"
             )
         return body
+
+
+# X's own words quoted in a log line: enough for its reason, never a whole answer
+_ERROR_CHARS = 200
+
+
+def _errors_said(page: Mapping[str, Any]) -> str:
+    """X's own words, when a page holds only its `errors` (an account it will not
+    serve answers 200 with those): ": title: detail" of the first, or ""."""
+    first = next(iter(as_list(page.get("errors"))), None)
+    if not isinstance(first, Mapping):
+        return ""
+    words = [w for w in (first.get("title"), first.get("detail")) if isinstance(w, str) and w]
+    return ": " + preview(": ".join(words), _ERROR_CHARS) if words else ""

@@ -53,6 +53,13 @@ def backup(store: Store, target: Path) -> BackupResult:
     return BackupResult(target, target.stat().st_size, *checked)
 
 
+def unfinished_copies(folder: Path) -> list[Path]:
+    """The hidden partial copies (storage.files) in `folder`: once a backup has put
+    its own in place, each is a backup stopped half-way (killed, a reboot), the size
+    of the database and never deleted by anything, or one running now beside it."""
+    return sorted(p for p in folder.glob(".*.partial*") if p.is_file())
+
+
 def restore(copy: Path, db: Path) -> BackupResult:
     """Put `copy` (an `earful backup`) in place as the database `db`, which no process
     may have open. The copy is checked before anything is replaced; the old

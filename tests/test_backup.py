@@ -106,6 +106,27 @@ def test_an_existing_file_is_replaced_only_with_force(tmp_path: Path) -> None:
     assert read(target, "SELECT count(*) FROM mentions") == 3
 
 
+def test_a_backup_names_the_partial_copies_killed_backups_left(tmp_path: Path) -> None:
+    # a nightly backup killed half-way (a reboot at 03:15) left its copy under a
+    # hidden name, as big as the database: nothing said so, and nothing deleted it
+    config = filled(tmp_path)
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    left = folder / ".earful-2026-12-01.db.partial"
+    left.write_bytes(b"\0" * 4096)
+    (folder / ".earful-2026-12-01.db.partial-journal").write_bytes(b"\0" * 512)
+    made = earful("backup", "-c", str(config), str(folder / "earful-2026-12-02.db"))
+    assert made.exit_code == 0, made.output
+    assert f"note: {left} (0.0 MB) is a copy an earlier backup left unfinished" in made.stderr
+    assert made.stderr.count("left unfinished") == 2  # the journal beside it too
+    assert left.exists()  # named, never deleted: it may be a backup running now
+    again = earful("backup", "-c", str(config), str(folder / "other.db"), "--json")
+    assert again.exit_code == 0 and json.loads(again.stdout)["mentions"] == 30
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    assert "left unfinished" not in earful("backup", "-c", str(config), str(clean / "b.db")).stderr
+
+
 def test_a_copy_that_cannot_be_written_leaves_the_old_one_in_place(tmp_path: Path) -> None:
     config = filled(tmp_path, mentions=3)
     target = tmp_path / "copy.db"
@@ -191,6 +212,20 @@ def test_restoring_a_moved_database_that_left_its_log_behind_is_refused(tmp_path
     assert db.with_name(db.name + "-wal").stat().st_size > 0 and not db.exists()
     moved.rename(db)  # what the message says to do: nothing is lost
     assert read(db, "SELECT count(*) FROM mentions") == 30
+
+
+def test_reading_commands_name_a_moved_database_left_its_log_behind(tmp_path: Path) -> None:
+    # the operator's first look after the daemon stopped on a moved database: it said
+    # "there is no database yet (`earful run` ... makes it)", the one thing not to do
+    config = filled(tmp_path, 10)
+    db = load_config(config).db_path
+    _crash_after_writing(db, range(100, 120))
+    db.rename(tmp_path / "moved.db")
+    for command in (["sources"], ["queue", "list"], ["stats"]):
+        said = earful(*command, "-c", str(config))
+        assert said.exit_code == 1, (command, said.output)
+        assert "its write-ahead log earful.db-wal is still there" in said.output
+        assert "makes it" not in said.output
 
 
 def test_a_restore_says_what_the_copy_will_send_when_earful_starts(tmp_path: Path) -> None:

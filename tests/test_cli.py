@@ -753,6 +753,17 @@ def test_polling_one_source_needs_only_its_own_tokens(
     )
 
 
+def test_poll_polls_every_source_named_by_a_repeated_source_option(tmp_path: Path) -> None:
+    # `--source a --source b` polled b alone, and said nothing of a
+    again = 'name = "again"\ntype = "replay"\npath = "mentions.jsonl"\n'
+    path = write_config(tmp_path, POSTS, extra="[[sources]]\n" + again)
+    polled = earful("poll", "--source", "again", "--source", "replayed", "-c", str(path), "--json")
+    assert polled.exit_code == 0, polled.output
+    assert [s["source"] for s in json.loads(polled.stdout)] == ["replayed", "again"]
+    refused = earful("poll", "--source", "replayed", "--source", "nope", "-c", str(path))
+    assert refused.exit_code == 2 and "no source named 'nope'" in refused.stderr
+
+
 def queued(folder: Path, extra: str = "") -> tuple[Path, list[dict[str, Any]]]:
     """A config replaying POSTS (and `extra`) in `folder`, polled once: its path and
     the queue it left."""

@@ -225,11 +225,23 @@ async def test_a_failing_source_does_not_stop_the_others_and_logs_once_then_reco
     assert len(logged(caplog, "source flaky failed: 502 Bad Gateway", logging.WARNING)) == 1
     assert len(logged(caplog, "source flaky failed again", logging.DEBUG)) == failures - 1
     assert logged(caplog, "source flaky recovered", logging.INFO) == [
-        f"source flaky recovered after {failures} failed polls"
+        f"source flaky recovered after {failures} failed poll{'s' if failures > 1 else ''}"
     ]
     assert not logged(caplog, "source healthy failed")
     assert stored_from(config, "healthy") == healthy.served
     assert stored_from(config, "flaky") == flaky.served
+
+
+async def test_a_recovery_after_one_failure_says_one_failed_poll(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="earful")
+    once = Platform("once", trouble=lambda n: SourceDown("timed out") if n == 1 else None)
+    async with running(make_daemon(make_config(tmp_path), [once])):
+        await until(lambda: once.served >= 1, "the source to recover")
+    assert logged(caplog, "source once recovered", logging.INFO) == [
+        "source once recovered after 1 failed poll"
+    ]
 
 
 async def test_a_failure_that_changes_kind_is_logged_again(
@@ -475,6 +487,43 @@ async def test_a_batch_that_cannot_be_stored_is_retried_with_backoff_and_stored_
         rows = store.conn.execute("SELECT native_id FROM mentions ORDER BY id").fetchall()
         assert [r[0] for r in rows][:3] == ["steady-0", "steady-1", "steady-2"]
         assert len(rows) == len({r[0] for r in rows}) == stored_from(config, "steady")
+
+
+async def test_a_database_held_by_another_process_is_one_warning_without_a_trace(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # a `sqlite3` shell left in a transaction: every write waits out the busy timeout.
+    # It was an ERROR with a traceback ("a bug in Earful: please report it"), and the
+    # source was said to have failed, as if its platform had
+    caplog.set_level(logging.INFO, logger="earful")
+    config = make_config(tmp_path)
+    source = Platform("steady")
+    daemon = make_daemon(config, [source])
+    daemon.runtime.store.conn.execute("PRAGMA busy_timeout = 50")  # not 10 s, in a test
+    other = sqlite3.connect(config.db_path, isolation_level=None)
+    try:
+        async with running(daemon):
+            await until(lambda: bool(logged(caplog, "earful running")), "the daemon to start")
+            other.execute("BEGIN IMMEDIATE")
+            fetched = source.fetches
+            await until(lambda: source.fetches >= fetched + 2, "a poll that cannot store")
+            await until(lambda: bool(logged(caplog, "publisher job could not")), "a publish")
+            other.execute("ROLLBACK")
+            await until(lambda: bool(logged(caplog, "source steady recovered")), "the recovery")
+    finally:
+        other.close()
+    (failed,) = [r for r in caplog.records if "source steady failed" in r.getMessage()]
+    assert failed.getMessage().startswith(
+        "source steady failed: its batch could not be stored: the database is busy "
+        "(database is locked): another process held a write on it"
+    )
+    (publisher,) = logged(caplog, "the publisher job could not run", logging.WARNING)
+    assert "the database is busy (database is locked)" in publisher
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    with Store.open(config.db_path) as store:  # the page refused was fetched again, once
+        rows = store.conn.execute("SELECT native_id FROM mentions").fetchall()
+    ids = [r[0] for r in rows]
+    assert ids and ids[0] == "steady-0" and len(ids) == len(set(ids))
 
 
 # -- stopping -------------------------------------------------------------------------------

@@ -108,6 +108,24 @@ async def test_a_burst_is_swept_under_a_fixed_upper_bound(
     assert [r.param("page") for r in fake.seen(SEARCH)[1:6]] == ["0", "1", "2", "3", "0"]
 
 
+@pytest.mark.parametrize("then", [30, 3], ids=["larger-pages", "smaller-pages"])
+async def test_a_sweep_continued_with_another_page_size_skips_nothing(
+    fake: FakeHackerNews, http: SharedSession, store: Store, then: int
+) -> None:
+    # an operator changes page_size and restarts while a burst is being swept: the
+    # saved page number counted pages of the old size, and read with the new one it
+    # jumped past the posts in between, which the next walk from the top never reached
+    fake.add(*stories(1, 3))
+    await poll(source(fake, http, page_size=10, max_pages=2), store, stages())
+    fake.add(*stories(4, 120))
+    first = await poll(source(fake, http, page_size=10, max_pages=2), store, stages())
+    assert first.more and first.new == 20
+
+    await poll_until_done(source(fake, http, page_size=then, max_pages=2), store)
+
+    assert stored(store) == sorted(h["objectID"] for h in fake.hits)
+
+
 async def poll_until_done(hn: HackerNewsSource, store: Store) -> int:
     """Poll until no sweep is under way (the lag below the edge can take several
     polls of small pages to read again); how many posts were new."""

@@ -750,6 +750,34 @@ async def test_daemon_resumes_a_dropped_stream_with_nothing_lost_or_duplicated(
         assert store.cursor("masto") is not None
 
 
+async def test_a_quiet_stream_that_reconnects_says_it_recovered(
+    fake: FakeMastodon, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: Any
+) -> None:
+    # the journal said "stream masto dropped ... (logged once until it recovers)" and
+    # then nothing, for as long as no post came: the stream looked down for good
+    from earful import daemon as daemon_module
+    from earful.app import build_runtime
+    from earful.daemon import Daemon
+
+    monkeypatch.setattr(daemon_module, "STREAM_HEALTHY", 0.2)
+    caplog.set_level(logging.INFO, logger="earful")
+    daemon = Daemon(build_runtime(daemon_config(fake, tmp_path)))
+    stop = asyncio.Event()
+    running = asyncio.create_task(daemon.run(stop))
+    try:
+        await fake.wait_for_streams(1)
+        fake.drop_streams()
+        await fake.wait_for_streams(2)
+        await wait_until(lambda: "stream masto recovered after 1 drop" in caplog.text)
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 30)
+    said = [r.getMessage() for r in caplog.records if r.name == "earful.daemon"]
+    dropped = [n for n, line in enumerate(said) if line.startswith("stream masto dropped")]
+    recovered = [n for n, line in enumerate(said) if line.startswith("stream masto recovered")]
+    assert len(dropped) == 1 and len(recovered) == 1 and dropped[0] < recovered[0]
+
+
 async def test_a_stream_ends_when_its_source_is_disabled(
     fake: FakeMastodon, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -417,6 +417,17 @@ async def test_a_malformed_listing_means_the_source_is_down(
     assert runtime.store.cursor("reddit") is None
 
 
+async def test_an_answer_too_large_to_be_a_listing_is_refused(
+    fake: FakeReddit, runtime_for: Any
+) -> None:
+    # a broken proxy's endless answer was read whole into memory, however big
+    fake.fail("/r/all/search", 200, {"kind": "Listing", "junk": "x" * (11 * 2**20)})
+    runtime = runtime_for(table(fake))
+    with pytest.raises(SourceDown, match=r"^Reddit's answer is larger than 10 MB$"):
+        await poll_source(runtime)
+    assert runtime.store.cursor("reddit") is None
+
+
 async def test_a_malformed_post_is_skipped_and_the_rest_kept(
     fake: FakeReddit, runtime_for: Any
 ) -> None:

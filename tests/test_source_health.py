@@ -207,6 +207,33 @@ def test_sources_lists_the_configs_sources_before_their_first_poll_and_old_ones_
     assert "not in this config" in text.output
 
 
+def test_a_source_taken_out_of_the_config_has_no_next_attempt(tmp_path: Path) -> None:
+    # it said "next attempt due now", then "was due 15m ago: is the daemon running?",
+    # of a source nothing will poll again
+    path = hn_config(tmp_path, "http://127.0.0.1:9")
+    with Store.open(tmp_path / "earful.db") as store:
+        soon = datetime.now(UTC) + timedelta(seconds=30)
+        health.record_failure(store, "old-feed", "failing", error="timed out", retry_at=soon)
+    shown = earful("sources", "-c", str(path)).output
+    assert "not in this config" in shown
+    assert "next attempt" not in shown
+
+
+def test_sources_says_when_no_daemon_is_running(tmp_path: Path) -> None:
+    # after `systemctl stop earful` every source still read "ok, 20s ago"
+    path = hn_config(tmp_path, "http://127.0.0.1:9")
+    db = load_config(path).db_path
+    with Store.open(db) as store:
+        health.record_ok(store, "hn")
+    stopped = earful("sources", "-c", str(path))
+    assert stopped.exit_code == 0
+    assert f"no daemon is running on {db}: these are the states last recorded" in stopped.output
+    with locks.held(locks.daemon_lock(db), "busy"):
+        running = earful("sources", "-c", str(path))
+    assert "no daemon" not in running.output
+    json.loads(earful("sources", "-c", str(path), "--json").output)  # --json: rows alone
+
+
 def test_sources_without_a_database_says_how_to_make_one(tmp_path: Path) -> None:
     result = earful("sources", "-c", str(hn_config(tmp_path, "http://127.0.0.1:9")))
     assert result.exit_code == 2

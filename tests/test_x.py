@@ -419,6 +419,34 @@ async def test_json_that_is_not_a_page_is_source_down(fake: FakeX) -> None:
         await source(fake).fetch(None)
 
 
+async def test_a_page_of_errors_alone_says_what_x_said(fake: FakeX) -> None:
+    # X answers 200 with only `errors` for an account it will not serve (suspended,
+    # say): the log said 'X sent neither tweets ("data") nor "meta"' and not why
+    errors = {
+        "errors": [
+            {
+                "detail": "User has been suspended: [AcmeHelp].",
+                "title": "Forbidden",
+                "type": "https://api.twitter.com/2/problems/resource-not-found",
+            }
+        ]
+    }
+    fake.fail_next("search", Fault(status=200, body=json.dumps(errors).encode()))
+    with pytest.raises(SourceDown) as down:
+        await source(fake).fetch(None)
+    said = str(down.value)
+    assert said.startswith('X sent neither tweets ("data") nor "meta"')
+    assert said.endswith(": Forbidden: User has been suspended: [AcmeHelp].")
+
+
+async def test_an_answer_too_large_to_be_a_page_is_source_down(fake: FakeX) -> None:
+    # 10-100 tweets were asked for; a broken proxy's 60 MB answer was read whole
+    huge = json.dumps({"data": [], "meta": {"result_count": 0}, "junk": "x" * (11 * 2**20)})
+    fake.fail_next("search", Fault(status=200, body=huge.encode()))
+    with pytest.raises(SourceDown, match=r"failed: X's answer is larger than 10 MB$"):
+        await source(fake).fetch(None)
+
+
 async def test_a_server_error_is_source_down(fake: FakeX) -> None:
     fake.fail_next("search", Fault(status=503))
     with pytest.raises(SourceDown, match="503"):

@@ -107,6 +107,19 @@ def sources_command(config_file: Path | None, as_json: bool) -> None:
         )
         for note in row.notes(now):
             click.echo("  " + oneline(note, max(width - 2, 20)))
+    _say_if_no_daemon(config.db_path)
+
+
+def _say_if_no_daemon(db: Path) -> None:
+    """After a stop or a crash the table still shows the last states ("ok, 20s ago"),
+    which read as a daemon at work: say that none is."""
+    from earful import locks
+
+    if not locks.is_held(locks.daemon_lock(db)):
+        click.echo(
+            f"no daemon is running on {db}: these are the states last recorded "
+            "(by the daemon, or by `earful poll`)"
+        )
 
 
 def _ago(moment: str | None, now: datetime) -> str:

@@ -220,7 +220,12 @@ def _check_report(config: Config, ruleset: Any, database: dict[str, Any]) -> dic
 @cli.command()
 @config_option
 @json_option
-@click.option("--source", "source_name", default=None, help="Poll only this source.")
+@click.option(
+    "--source",
+    "source_names",
+    multiple=True,
+    help="Poll only this source (repeat the option for several).",
+)
 @click.option(
     "--max-pages",
     type=click.IntRange(min=1),
@@ -229,13 +234,15 @@ def _check_report(config: Config, ruleset: Any, database: dict[str, Any]) -> dic
     help="Follow a backlog at most this far.",
 )
 @handles_errors
-def poll(config_file: Path | None, as_json: bool, source_name: str | None, max_pages: int) -> None:
+def poll(
+    config_file: Path | None, as_json: bool, source_names: tuple[str, ...], max_pages: int
+) -> None:
     """Poll each source once, judge, queue, and print a summary."""
-    if source_name is not None and not source_name.strip():
+    if any(not name.strip() for name in source_names):
         raise click.BadParameter("name a source (or leave --source out)", param_hint="--source")
-    # one source polled needs only its own ${VAR}s set
-    config = _load(config_file, credentials=() if source_name else ("sources",))
-    waiting = [problem for name, problem in config.waiting_sources if name == source_name]
+    # the sources named need only their own ${VAR}s set
+    config = _load(config_file, credentials=() if source_names else ("sources",))
+    waiting = [problem for name, problem in config.waiting_sources if name in source_names]
     if waiting:
         raise BadConfig(str(ConfigError(config.path, waiting)))
     if not config.sources:
@@ -245,7 +252,7 @@ def poll(config_file: Path | None, as_json: bool, source_name: str | None, max_p
         )
     _check_writable(config)
     _setup_logging(config, "warning" if as_json else None)
-    summaries, errors = asyncio.run(_poll_all(config, source_name, max_pages))
+    summaries, errors = asyncio.run(_poll_all(config, source_names, max_pages))
     if as_json:
         click.echo(to_json([{**plain(s), "error": errors.get(s.source)} for s in summaries]))
     else:
@@ -259,7 +266,7 @@ def poll(config_file: Path | None, as_json: bool, source_name: str | None, max_p
 
 
 async def _poll_all(
-    config: Config, only: str | None, max_pages: int
+    config: Config, only: tuple[str, ...], max_pages: int
 ) -> tuple[list[Any], dict[str, str]]:
     from earful.app import build_runtime
     from earful.pipeline import poll_sources

@@ -34,7 +34,7 @@ from earful.display import counted, duration, to_json
 def backup_command(config_file: Path | None, as_json: bool, target: Path, force: bool) -> None:
     """Copy the database to TARGET: consistent while the daemon runs, checked, and
     written whole or not at all. `earful restore` puts such a copy back."""
-    from storage.backup import BackupError, backup
+    from storage.backup import BackupError, backup, unfinished_copies
 
     config = _load(config_file)
     _check_target(config, target)
@@ -48,6 +48,14 @@ def backup_command(config_file: Path | None, as_json: bool, target: Path, force:
             result = backup(store, target)
         except BackupError as exc:
             raise Failure(str(exc)) from None
+    for left in unfinished_copies(result.path.parent):
+        # hidden, database-sized, and no backup-pruning glob matches them
+        click.echo(
+            f"note: {left} ({left.stat().st_size / 2**20:.1f} MB) is a copy an earlier "
+            "backup left unfinished (it was stopped half-way): delete it, unless a backup "
+            "is running now",
+            err=True,
+        )
     if as_json:
         click.echo(to_json(result))
         return

@@ -1442,3 +1442,47 @@ def test_j_goes_on_below_the_rows_that_stay_when_rows_above_leave_too(
     page.keyboard.press("k")
     expect(page.locator("li.queue-item.selected")).to_have_attribute("data-id", str(before[0]))
     assert not w.errors
+
+
+def test_a_queue_that_gets_no_answer_says_it_is_not_up_to_date(open_as: OpenAs) -> None:
+    """Earful stopped under an open queue: the list no longer follows the queue,
+    and the page says so (since when) instead of looking live; once the console
+    answers again the note goes. The connection is refused by Playwright's router,
+    as a stopped daemon's port refuses it."""
+    w = open_as("alice")
+    page = w.go("/queue")
+    stale = page.locator("#stale")
+    expect(stale).to_be_hidden()
+    page.route("**/api/queue?*", lambda route: route.abort("connectionrefused"))
+    expect(stale).to_be_visible()
+    expect(stale).to_contain_text("Not up to date: the console has not answered since")
+    expect(stale.locator("time.when")).to_have_count(1)
+    w.shot("queue-no-answer")
+    page.unroute("**/api/queue?*")
+    expect(stale).to_be_hidden()
+    assert w.errors == []
+
+
+def test_a_decision_that_gets_no_answer_says_so_and_keeps_the_edit(
+    open_as: OpenAs, db: Store, config: Config
+) -> None:
+    """Not the browser's bare "Failed to fetch": the person is told the console
+    did not answer, the edit stays in the editor, and the count says why it is
+    missing."""
+    reply_id = fresh_draft(db, config, "no-answer-1")
+    w = open_as("alice")
+    page = w.go(f"/drafts/{reply_id}")
+    expect(page.locator("#char-count")).to_contain_text("/ 280")
+    page.route("**/api/**", lambda route: route.abort("connectionrefused"))
+    page.locator("#draft-body").fill("Sorry - we're on it, DM us your number.")
+    expect(page.locator("#char-count")).to_have_text("no count: the console is not answering")
+    page.click("#approve")
+    expect(page.locator("#flash")).to_contain_text(
+        "No answer from the console (is Earful still running?): try again once it is back"
+    )
+    expect(page.locator("#flash")).not_to_contain_text("Failed to fetch")
+    expect(page.locator("#draft-body")).to_have_value("Sorry - we're on it, DM us your number.")
+    page.unroute("**/api/**")
+    page.click("#approve")
+    expect(page.locator("#flash")).to_contain_text("Approved with your edit")
+    assert db.reply(reply_id).status == "approved"

@@ -58,7 +58,18 @@
       options.headers["X-CSRF-Token"] = csrf();
       options.body = JSON.stringify(payload || {});
     }
-    const response = await fetch(url, options);
+    let response;
+    try {
+      response = await fetch(url, options);
+    } catch (e) {
+      // no answer at all (Earful stopped, the network down): the browser's own
+      // "Failed to fetch" says nothing a person can act on
+      const error = new Error(
+        "No answer from the console (is Earful still running?): try again once it is back"
+      );
+      error.status = 0;
+      throw error;
+    }
     let data = {};
     try {
       data = await response.json();
@@ -332,6 +343,8 @@
       setCount("shown-count", all.length);
     }
 
+    const stale = document.getElementById("stale");
+    let answeredAt = new Date(); // the page itself was the first answer
     let polling = false;
     async function poll() {
       if (polling) return;
@@ -344,7 +357,14 @@
         list.dataset.latest = Math.max(Number(list.dataset.latest), data.latest);
         setCounts(data.counts);
         setCount("pending-total", data.counts.pending);
+        stale.hidden = true;
+        answeredAt = new Date();
       } catch (e) {
+        // the list stops following the queue: say so, or it looks live while stale
+        if ((e.status === 0 || e.status >= 500) && stale.hidden) {
+          document.getElementById("stale-since").replaceChildren(timeElement(answeredAt.toISOString()));
+          stale.hidden = false;
+        }
         // the login ended (idle for session_ttl): back here after logging in again;
         // not when the person logged out themselves (this answer raced the logout)
         if (e.status === 401 && !loggingOut) {
@@ -469,7 +489,8 @@
         if (c.problem && c.problem.includes("read-only")) counter.textContent = c.problem;
         counter.classList.toggle("over", Boolean(c.problem) && editor.value.trim() !== "");
       } catch (e) {
-        counter.textContent = "";
+        // a blank count reads as "fine"; say why there is none
+        if (ticket === asked) counter.textContent = e.status === 0 ? "no count: the console is not answering" : "";
       }
     }
     function recount() {

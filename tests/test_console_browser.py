@@ -1486,3 +1486,27 @@ def test_a_decision_that_gets_no_answer_says_so_and_keeps_the_edit(
     page.click("#approve")
     expect(page.locator("#flash")).to_contain_text("Approved with your edit")
     assert db.reply(reply_id).status == "approved"
+
+
+def test_a_queue_row_is_one_short_preview_that_polling_leaves_as_it_is(
+    open_as: OpenAs, db: Store, config: Config
+) -> None:
+    """A post of blank lines does not make its row a screen tall, and the live
+    queue's first poll does not rewrite a long post's row (the page and the script
+    each cut it their own way, and the script showed a lone surrogate as U+FFFD
+    where the page writes its escape)."""
+    words = " ".join(f"word{i}" for i in range(80))
+    text = "@LumenetHelp lumenet broadband down zzpreview\n" + "\n" * 20 + "\ud83d " + words
+    reply_id = fresh_draft(db, config, "preview-1", text)
+    w = open_as("alice")
+    page = w.go("/queue?q=zzpreview")
+    row = page.locator(f'li.queue-item[data-id="{reply_id}"] [data-field="text"]')
+    written = row.inner_text()
+    assert written.startswith("@LumenetHelp lumenet broadband down zzpreview \\ud83d word0 word1")
+    assert written.endswith("...") and "\n" not in written
+    assert row.bounding_box()["height"] < 100  # type: ignore[index]  # three lines at most
+    with page.expect_response(lambda r: "/api/queue?" in r.url):
+        pass
+    with page.expect_response(lambda r: "/api/queue?" in r.url):
+        pass  # the row has been filled from an answer
+    assert row.inner_text() == written

@@ -24,8 +24,9 @@ from earful.console.pages import (
     stats_days,
 )
 from earful.console.passwords import hash_password, name_problem, password_problem
+from earful.console.posttext import preview
 from earful.console.security import SETTINGS, STORE, json_error, public, requires, session_of
-from earful.display import to_json
+from earful.display import plain, to_json
 from earful.sources import unpostable_note
 from responders.limits import reply_problem
 from storage import queries
@@ -109,7 +110,9 @@ async def queue(request: web.Request) -> web.StreamResponse:
         db(request, queries.counts),
         db(request, queries.latest_reply_id),
     )
-    return ok({"items": items, "counts": counts, "latest": latest})
+    # `preview`: the row's text as the page writes it, so a live row stays as it was
+    rows = [{**plain(item), "preview": preview(item.text)} for item in items]
+    return ok({"items": rows, "counts": counts, "latest": latest})
 
 
 @requires("viewer")

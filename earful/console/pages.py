@@ -14,7 +14,7 @@ import jinja2
 from aiohttp import web
 
 from earful.console.passwords import MIN_PASSWORD
-from earful.console.posttext import post_text
+from earful.console.posttext import post_text, preview
 from earful.console.security import (
     ROLE_RANK,
     SESSION,
@@ -60,6 +60,7 @@ async def source_statuses(request: web.Request) -> list[SourceStatus]:
 def install_filters(env: jinja2.Environment) -> None:
     env.filters["http_url"] = http_url
     env.filters["post_text"] = post_text  # long words and long posts stay fast to lay out
+    env.filters["preview"] = preview  # a list row's share of a post, as /api/queue sends it
     env.filters["duration"] = duration
     env.filters["thousands"] = lambda n: "-" if n is None else f"{n:,}"
     env.filters["audit_note"] = audit_note

@@ -276,7 +276,7 @@
         topic: item.topic || "",
         segment: item.segment || "",
         status: item.status,
-        text: item.text.length > 240 ? item.text.slice(0, 237) + "..." : item.text,
+        text: item.preview, // cut by the server, as the rows it wrote
       };
       for (const [field, value] of Object.entries(values)) {
         row.querySelector('[data-field="' + field + '"]').textContent = value;

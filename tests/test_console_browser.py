@@ -1510,3 +1510,29 @@ def test_a_queue_row_is_one_short_preview_that_polling_leaves_as_it_is(
     with page.expect_response(lambda r: "/api/queue?" in r.url):
         pass  # the row has been filled from an answer
     assert row.inner_text() == written
+
+
+LINES_OF = """cells => cells.map(cell => {
+  const range = document.createRange();
+  range.selectNodeContents(cell);
+  return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size;
+})"""
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_a_verdicts_rule_names_and_weights_are_not_broken_across_lines(
+    open_as: OpenAs, db: Store, config: Config, width: int
+) -> None:
+    """The reasons table squeezed its first and last columns until "rule:outage"
+    read "rule:out / age" and a weight of -0.4939 read "-0.493 / 9"."""
+    reply_id = fresh_draft(db, config, f"reasons-{width}")
+    w = open_as("alice", width=width)
+    page = w.go(f"/drafts/{reply_id}")
+    rows = page.locator("table.reasons tr:has(td)")
+    expect(rows.first).to_be_visible()
+    assert rows.count() >= 3
+    for column in ("td:first-child", "td:last-child"):
+        cells = page.locator(f"table.reasons {column}")
+        assert set(cells.evaluate_all(LINES_OF)) == {1}, cells.all_inner_texts()
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    w.shot(f"reasons-{width}")

@@ -1422,3 +1422,20 @@ async def test_a_second_mark_done_on_a_callback_is_a_409_naming_who(
     again = await post(client, f"/api/callbacks/{callback.id}/done", csrf)
     assert again.status == 409
     assert f"callback {callback.id} was already done by alice at" in (await again.json())["error"]
+
+
+async def test_lists_of_posts_show_a_one_line_preview(client: Client, store: Store) -> None:
+    """Blank lines in a post read as one space where a list shows its opening (the
+    queue, a search's other mentions, the escalations), so no row is a screen tall;
+    the live queue gets the same preview from /api/queue."""
+    text = "lumenet down" + "\n" * 20 + "again, furious"
+    store.ingest("x", [complaint(mention(text, native_id="5", handle="fay"), urgency=90)], None)
+    await login(client, "alice")
+    items = (await (await client.get("/api/queue")).json())["items"]
+    fay = next(i for i in items if i["author_handle"] == "fay")
+    assert fay["preview"] == "lumenet down again, furious" and fay["text"] == text
+    store.escalate_case(fay["case_id"], "bob")
+    for path in ("/queue", "/queue?q=furious", "/escalations"):
+        page = await (await client.get(path)).text()
+        assert "lumenet down again, furious" in page, path
+        assert "lumenet down\n" not in page, path

@@ -267,6 +267,10 @@ def test_a_rejection_can_close_its_task_and_is_undone_with_it(open_as: OpenAs, d
 
     page.click("#reopen")
     expect(page.locator("#reply-status")).to_have_text("pending")
+    # the page is read afresh, and says what the click did
+    expect(page.locator("#flash")).to_have_text(
+        re.compile("^Reopened: the draft is pending again. Its callback task is open again.")
+    )
     expect(page.locator("#reopen-row")).to_be_hidden()
     expect(page.locator("#reject-close-task")).not_to_be_checked()
     assert _task_status(db, reply_id) == "open"
@@ -280,6 +284,9 @@ def test_a_rejection_can_close_its_task_and_is_undone_with_it(open_as: OpenAs, d
     expect(page.locator("#reopen-row")).to_be_visible()
     page.click("#reopen")
     expect(page.locator("#reply-status")).to_have_text("pending")
+    expect(page.locator("#flash .flash-text")).to_have_text("Reopened: the draft is pending again.")
+    page.reload()  # said once, not at every later load
+    expect(page.locator("#flash")).to_be_hidden()
     assert not w.errors
 
 
@@ -1338,6 +1345,9 @@ def test_resolving_says_it_closes_the_callback_task_and_the_note_is_not_reused(
     expect(page.locator("#flash")).to_contain_text("Reopen case undoes it.")
     page.click("#reopen-case")
     expect(page.locator("#case-status")).to_have_text("escalated")
+    expect(page.locator("#flash")).to_contain_text(
+        "Case reopened: it is escalated again. Its callback task is open again."
+    )
     expect(page.locator("[data-callback] button.callback-done").first).to_be_visible()
     expect(page.locator("#reopen-case")).to_be_hidden()
     assert db.case(case_id).status == "escalated"

@@ -841,16 +841,21 @@
     on("reject", reject);
     // Undo a rejection: the draft (and a task the rejection closed) is open again;
     // the page is read afresh, since every control on it changes.
-    const undo = (url) =>
+    // What the undo did is said on the page read afresh: a silent reload left the
+    // person to guess whether their click had done anything.
+    const undo = (url, said) =>
       once(async () => {
         try {
-          await api("POST", url, {});
+          const data = await api("POST", url, {});
+          const n = data.reopened_tasks.length;
+          const tasks = n === 0 ? "" : n === 1 ? " Its callback task is open again." : " Its " + n + " callback tasks are open again.";
+          sessionStorage.setItem(SAID_KEY, said(data) + tasks);
           location.reload();
         } catch (e) {
           flash(e.message, "error");
         }
       });
-    on("reopen", () => undo("/api/drafts/" + replyId + "/reopen"));
+    on("reopen", () => undo("/api/drafts/" + replyId + "/reopen", () => "Reopened: the draft is pending again."));
     const postedId = document.getElementById("posted-id");
     on("mark-sent", () =>
       settle("mark-sent", { posted_id: postedId.value.trim() || null }, "Marked sent; it will not be posted again.")
@@ -899,7 +904,7 @@
     on("assign-me", assignMe);
     // Undo a resolve: the case and the tasks it closed are open again; the page is
     // read afresh, since the callbacks and every control on it change.
-    on("reopen-case", () => undo("/api/cases/" + caseId + "/reopen"));
+    on("reopen-case", () => undo("/api/cases/" + caseId + "/reopen", (data) => "Case reopened: it is " + data.case.status + " again."));
     // a click is a deliberate act, unless it also closes a customer's callback task
     on("escalate", escalate);
     on("resolve", () => (openTasks().length ? askResolve() : resolve()));
@@ -1157,8 +1162,16 @@
     body.dataset.chartsReady = "yes";
   }
 
+  // A message for the page after a reload (an undo reads the page afresh).
+  const SAID_KEY = "earful-said";
+
   document.addEventListener("DOMContentLoaded", function () {
     localTimes(document);
+    const said = sessionStorage.getItem(SAID_KEY);
+    if (said) {
+      sessionStorage.removeItem(SAID_KEY);
+      flash(said, "ok");
+    }
     if (page === "queue") queuePage();
     if (page === "case") casePage();
     if (page === "praise") praisePage();

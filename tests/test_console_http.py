@@ -1439,3 +1439,29 @@ async def test_lists_of_posts_show_a_one_line_preview(client: Client, store: Sto
         page = await (await client.get(path)).text()
         assert "lumenet down again, furious" in page, path
         assert "lumenet down\n" not in page, path
+
+
+async def test_the_authors_other_mentions_leave_out_the_conversation_shown_above(
+    client: Client, store: Store
+) -> None:
+    """A draft's page showed a post of its conversation twice: under "The
+    conversation" and again under "The author's other mentions"."""
+    said = [
+        ("gus: internet down since 7", "c1"),
+        ("gus: still no answer, furious", "c1"),
+        ("gus: the bill is wrong too", "c9"),
+    ]
+    posts = [
+        mention(t, native_id=f"g{i}", handle="gus", conversation_id=c)
+        for i, (t, c) in enumerate(said)
+    ]
+    store.ingest("x", [complaint(m) for m in posts], None)
+    await login(client, "alice")
+    items = (await (await client.get("/api/queue?q=@gus")).json())["items"]
+    first = next(i for i in items if i["text"] == "gus: internet down since 7")
+    page = await (await client.get(f"/drafts/{first['id']}")).text()
+    conversation, others = page.split('id="author-history"')
+    assert "gus: still no answer, furious" in conversation
+    others = others.split("</ul>")[0]
+    assert "gus: the bill is wrong too" in others
+    assert "gus: still no answer, furious" not in others

@@ -294,13 +294,15 @@ async def draft_page(request: web.Request) -> web.StreamResponse:
         db(request, queries.neighbours, detail.reply, queue_filter(request)),
         db(request, queries.assignees),
     )
+    # the conversation is shown above: its posts are not listed a second time
+    in_thread = {m.id for m in detail.thread}
     return await render(
         request,
         "case.html",
         {
             "d": detail,
             "case": detail.case,
-            "author": author,
+            "author": [a for a in author if a.mention.id not in in_thread],
             "around": around,
             "people": people,
             "limit_text": _limit_text(detail.reply.platform),

@@ -1546,3 +1546,17 @@ def test_a_verdicts_rule_names_and_weights_are_not_broken_across_lines(
         assert set(cells.evaluate_all(LINES_OF)) == {1}, cells.all_inner_texts()
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     w.shot(f"reasons-{width}")
+
+
+def test_m_twice_assigns_once(open_as: OpenAs, db: Store, config: Config) -> None:
+    reply_id = fresh_draft(db, config, "assign-twice-1")
+    case_id = db.reply(reply_id).case_id
+    w = open_as("alice")
+    page = w.go(f"/drafts/{reply_id}")
+    page.keyboard.press("m")
+    expect(page.locator("#flash .flash-text")).to_have_text("Assigned to you.")
+    page.keyboard.press("m")
+    expect(page.locator("#flash .flash-text")).to_have_text(f"Case {case_id} is already yours.")
+    expect(page.locator("#history li", has_text="case assign")).to_have_count(1)
+    assert [e.action for e in db.audit_log(subject=f"case:{case_id}")].count("assign") == 1
+    assert not w.errors

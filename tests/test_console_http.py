@@ -1465,3 +1465,24 @@ async def test_the_authors_other_mentions_leave_out_the_conversation_shown_above
     others = others.split("</ul>")[0]
     assert "gus: the bill is wrong too" in others
     assert "gus: still no answer, furious" not in others
+
+
+async def test_assigning_a_case_to_whom_it_is_already_assigned_changes_nothing(
+    client: Client, store: Store
+) -> None:
+    """`m` pressed twice wrote "case assign" twice in the case's history."""
+    case_id = store.reply(1).case_id
+    assert case_id is not None
+    csrf = await login(client, "alice")
+    path = f"/api/cases/{case_id}/assign"
+    first = await (await post(client, path, csrf, {"assignee": "alice", "was": None})).json()
+    again = await (await post(client, path, csrf, {"assignee": "alice", "was": "alice"})).json()
+    assert first["unchanged"] is False and again["unchanged"] is True
+    assert again["case"]["assignee"] == "alice"
+    assigns = [e for e in store.audit_log(subject=f"case:{case_id}") if e.action == "assign"]
+    assert len(assigns) == 1
+    # another name still assigns; a resolved case is still refused, not "unchanged"
+    assert (await post(client, path, csrf, {"assignee": "bob", "was": "alice"})).status == 200
+    store.resolve_case(case_id, "alice")
+    refused = await post(client, path, csrf, {"assignee": "bob", "was": "bob"})
+    assert refused.status == 409

@@ -414,11 +414,16 @@ async def assign(request: web.Request) -> web.StreamResponse:
     # whom the page showed it assigned to: someone who took it since is not overruled
     seen = SeenAssignee(_text(data, "was") or None) if "was" in data else None
     actor = session_of(request).name
+    current = await db(request, lambda s: s.case(case_id))
+    if current.status != "resolved" and current.assignee == (assignee or None):
+        # already so (`m` pressed twice): no second "case assign" in the history
+        return ok({"case": current, "unchanged": True})
     return ok(
         {
             "case": await db(
                 request, lambda s: s.assign_case(case_id, actor, assignee or None, seen=seen)
-            )
+            ),
+            "unchanged": False,
         }
     )
 

@@ -811,7 +811,9 @@
     // took meanwhile is not taken from them (the server answers 409, naming them).
     function assign(who, message) {
       const was = document.getElementById("case-assignee").dataset.assignee || null;
-      return caseAction("assign", { assignee: who, was: was }, message);
+      const already = (data) =>
+        data.unchanged ? "Case " + caseId + " is already " + (who === null ? "assigned to nobody." : who === body.dataset.user ? "yours." : who + "'s.") : message;
+      return caseAction("assign", { assignee: who, was: was }, already);
     }
 
     function caseAction(action, payload, message, then) {
@@ -823,7 +825,7 @@
           // the note went with this change; the next one needs its own
           if ("note" in payload && caseNote) caseNote.value = "";
           if (then) then();
-          flash(message, "ok");
+          flash(typeof message === "function" ? message(data) : message, "ok");
           refresh();
         } catch (e) {
           flash(e.message, "error");

@@ -267,6 +267,10 @@ def test_a_rejection_can_close_its_task_and_is_undone_with_it(open_as: OpenAs, d
 
     page.click("#reopen")
     expect(page.locator("#reply-status")).to_have_text("pending")
+    # the page is read afresh, and says what the click did
+    expect(page.locator("#flash")).to_have_text(
+        re.compile("^Reopened: the draft is pending again. Its callback task is open again.")
+    )
     expect(page.locator("#reopen-row")).to_be_hidden()
     expect(page.locator("#reject-close-task")).not_to_be_checked()
     assert _task_status(db, reply_id) == "open"
@@ -280,6 +284,9 @@ def test_a_rejection_can_close_its_task_and_is_undone_with_it(open_as: OpenAs, d
     expect(page.locator("#reopen-row")).to_be_visible()
     page.click("#reopen")
     expect(page.locator("#reply-status")).to_have_text("pending")
+    expect(page.locator("#flash .flash-text")).to_have_text("Reopened: the draft is pending again.")
+    page.reload()  # said once, not at every later load
+    expect(page.locator("#flash")).to_be_hidden()
     assert not w.errors
 
 
@@ -1338,6 +1345,9 @@ def test_resolving_says_it_closes_the_callback_task_and_the_note_is_not_reused(
     expect(page.locator("#flash")).to_contain_text("Reopen case undoes it.")
     page.click("#reopen-case")
     expect(page.locator("#case-status")).to_have_text("escalated")
+    expect(page.locator("#flash")).to_contain_text(
+        "Case reopened: it is escalated again. Its callback task is open again."
+    )
     expect(page.locator("[data-callback] button.callback-done").first).to_be_visible()
     expect(page.locator("#reopen-case")).to_be_hidden()
     assert db.case(case_id).status == "escalated"
@@ -1441,4 +1451,112 @@ def test_j_goes_on_below_the_rows_that_stay_when_rows_above_leave_too(
     page.keyboard.press("k")
     page.keyboard.press("k")
     expect(page.locator("li.queue-item.selected")).to_have_attribute("data-id", str(before[0]))
+    assert not w.errors
+
+
+def test_a_queue_that_gets_no_answer_says_it_is_not_up_to_date(open_as: OpenAs) -> None:
+    """Earful stopped under an open queue: the list no longer follows the queue,
+    and the page says so (since when) instead of looking live; once the console
+    answers again the note goes. The connection is refused by Playwright's router,
+    as a stopped daemon's port refuses it."""
+    w = open_as("alice")
+    page = w.go("/queue")
+    stale = page.locator("#stale")
+    expect(stale).to_be_hidden()
+    page.route("**/api/queue?*", lambda route: route.abort("connectionrefused"))
+    expect(stale).to_be_visible()
+    expect(stale).to_contain_text("Not up to date: the console has not answered since")
+    expect(stale.locator("time.when")).to_have_count(1)
+    w.shot("queue-no-answer")
+    page.unroute("**/api/queue?*")
+    expect(stale).to_be_hidden()
+    assert w.errors == []
+
+
+def test_a_decision_that_gets_no_answer_says_so_and_keeps_the_edit(
+    open_as: OpenAs, db: Store, config: Config
+) -> None:
+    """Not the browser's bare "Failed to fetch": the person is told the console
+    did not answer, the edit stays in the editor, and the count says why it is
+    missing."""
+    reply_id = fresh_draft(db, config, "no-answer-1")
+    w = open_as("alice")
+    page = w.go(f"/drafts/{reply_id}")
+    expect(page.locator("#char-count")).to_contain_text("/ 280")
+    page.route("**/api/**", lambda route: route.abort("connectionrefused"))
+    page.locator("#draft-body").fill("Sorry - we're on it, DM us your number.")
+    expect(page.locator("#char-count")).to_have_text("no count: the console is not answering")
+    page.click("#approve")
+    expect(page.locator("#flash")).to_contain_text(
+        "No answer from the console (is Earful still running?): try again once it is back"
+    )
+    expect(page.locator("#flash")).not_to_contain_text("Failed to fetch")
+    expect(page.locator("#draft-body")).to_have_value("Sorry - we're on it, DM us your number.")
+    page.unroute("**/api/**")
+    page.click("#approve")
+    expect(page.locator("#flash")).to_contain_text("Approved with your edit")
+    assert db.reply(reply_id).status == "approved"
+
+
+def test_a_queue_row_is_one_short_preview_that_polling_leaves_as_it_is(
+    open_as: OpenAs, db: Store, config: Config
+) -> None:
+    """A post of blank lines does not make its row a screen tall, and the live
+    queue's first poll does not rewrite a long post's row (the page and the script
+    each cut it their own way, and the script showed a lone surrogate as U+FFFD
+    where the page writes its escape)."""
+    words = " ".join(f"word{i}" for i in range(80))
+    text = "@LumenetHelp lumenet broadband down zzpreview\n" + "\n" * 20 + "\ud83d " + words
+    reply_id = fresh_draft(db, config, "preview-1", text)
+    w = open_as("alice")
+    page = w.go("/queue?q=zzpreview")
+    row = page.locator(f'li.queue-item[data-id="{reply_id}"] [data-field="text"]')
+    written = row.inner_text()
+    assert written.startswith("@LumenetHelp lumenet broadband down zzpreview \\ud83d word0 word1")
+    assert written.endswith("...") and "\n" not in written
+    assert row.bounding_box()["height"] < 100  # type: ignore[index]  # three lines at most
+    with page.expect_response(lambda r: "/api/queue?" in r.url):
+        pass
+    with page.expect_response(lambda r: "/api/queue?" in r.url):
+        pass  # the row has been filled from an answer
+    assert row.inner_text() == written
+
+
+LINES_OF = """cells => cells.map(cell => {
+  const range = document.createRange();
+  range.selectNodeContents(cell);
+  return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size;
+})"""
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_a_verdicts_rule_names_and_weights_are_not_broken_across_lines(
+    open_as: OpenAs, db: Store, config: Config, width: int
+) -> None:
+    """The reasons table squeezed its first and last columns until "rule:outage"
+    read "rule:out / age" and a weight of -0.4939 read "-0.493 / 9"."""
+    reply_id = fresh_draft(db, config, f"reasons-{width}")
+    w = open_as("alice", width=width)
+    page = w.go(f"/drafts/{reply_id}")
+    rows = page.locator("table.reasons tr:has(td)")
+    expect(rows.first).to_be_visible()
+    assert rows.count() >= 3
+    for column in ("td:first-child", "td:last-child"):
+        cells = page.locator(f"table.reasons {column}")
+        assert set(cells.evaluate_all(LINES_OF)) == {1}, cells.all_inner_texts()
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    w.shot(f"reasons-{width}")
+
+
+def test_m_twice_assigns_once(open_as: OpenAs, db: Store, config: Config) -> None:
+    reply_id = fresh_draft(db, config, "assign-twice-1")
+    case_id = db.reply(reply_id).case_id
+    w = open_as("alice")
+    page = w.go(f"/drafts/{reply_id}")
+    page.keyboard.press("m")
+    expect(page.locator("#flash .flash-text")).to_have_text("Assigned to you.")
+    page.keyboard.press("m")
+    expect(page.locator("#flash .flash-text")).to_have_text(f"Case {case_id} is already yours.")
+    expect(page.locator("#history li", has_text="case assign")).to_have_count(1)
+    assert [e.action for e in db.audit_log(subject=f"case:{case_id}")].count("assign") == 1
     assert not w.errors

@@ -1509,3 +1509,67 @@ async def test_a_second_mark_done_on_a_callback_is_a_409_naming_who(
     again = await post(client, f"/api/callbacks/{callback.id}/done", csrf)
     assert again.status == 409
     assert f"callback {callback.id} was already done by alice at" in (await again.json())["error"]
+
+
+async def test_lists_of_posts_show_a_one_line_preview(client: Client, store: Store) -> None:
+    """Blank lines in a post read as one space where a list shows its opening (the
+    queue, a search's other mentions, the escalations), so no row is a screen tall;
+    the live queue gets the same preview from /api/queue."""
+    text = "lumenet down" + "\n" * 20 + "again, furious"
+    store.ingest("x", [complaint(mention(text, native_id="5", handle="fay"), urgency=90)], None)
+    await login(client, "alice")
+    items = (await (await client.get("/api/queue")).json())["items"]
+    fay = next(i for i in items if i["author_handle"] == "fay")
+    assert fay["preview"] == "lumenet down again, furious" and fay["text"] == text
+    store.escalate_case(fay["case_id"], "bob")
+    for path in ("/queue", "/queue?q=furious", "/escalations"):
+        page = await (await client.get(path)).text()
+        assert "lumenet down again, furious" in page, path
+        assert "lumenet down\n" not in page, path
+
+
+async def test_the_authors_other_mentions_leave_out_the_conversation_shown_above(
+    client: Client, store: Store
+) -> None:
+    """A draft's page showed a post of its conversation twice: under "The
+    conversation" and again under "The author's other mentions"."""
+    said = [
+        ("gus: internet down since 7", "c1"),
+        ("gus: still no answer, furious", "c1"),
+        ("gus: the bill is wrong too", "c9"),
+    ]
+    posts = [
+        mention(t, native_id=f"g{i}", handle="gus", conversation_id=c)
+        for i, (t, c) in enumerate(said)
+    ]
+    store.ingest("x", [complaint(m) for m in posts], None)
+    await login(client, "alice")
+    items = (await (await client.get("/api/queue?q=@gus")).json())["items"]
+    first = next(i for i in items if i["text"] == "gus: internet down since 7")
+    page = await (await client.get(f"/drafts/{first['id']}")).text()
+    conversation, others = page.split('id="author-history"')
+    assert "gus: still no answer, furious" in conversation
+    others = others.split("</ul>")[0]
+    assert "gus: the bill is wrong too" in others
+    assert "gus: still no answer, furious" not in others
+
+
+async def test_assigning_a_case_to_whom_it_is_already_assigned_changes_nothing(
+    client: Client, store: Store
+) -> None:
+    """`m` pressed twice wrote "case assign" twice in the case's history."""
+    case_id = store.reply(1).case_id
+    assert case_id is not None
+    csrf = await login(client, "alice")
+    path = f"/api/cases/{case_id}/assign"
+    first = await (await post(client, path, csrf, {"assignee": "alice", "was": None})).json()
+    again = await (await post(client, path, csrf, {"assignee": "alice", "was": "alice"})).json()
+    assert first["unchanged"] is False and again["unchanged"] is True
+    assert again["case"]["assignee"] == "alice"
+    assigns = [e for e in store.audit_log(subject=f"case:{case_id}") if e.action == "assign"]
+    assert len(assigns) == 1
+    # another name still assigns; a resolved case is still refused, not "unchanged"
+    assert (await post(client, path, csrf, {"assignee": "bob", "was": "alice"})).status == 200
+    store.resolve_case(case_id, "alice")
+    refused = await post(client, path, csrf, {"assignee": "bob", "was": "bob"})
+    assert refused.status == 409

@@ -16,7 +16,7 @@ from consolekit import Clock
 from factories import complaint, mention, noise, praise
 
 from earful.console.passwords import BadHash, hash_password, verify_password
-from earful.console.posttext import breakable, post_text
+from earful.console.posttext import breakable, post_text, preview
 from earful.console.ratelimit import LoginLimiter
 from storage import queries
 from storage.queries import QueueFilter
@@ -515,3 +515,13 @@ def test_a_short_post_is_only_escaped_and_a_long_one_shows_the_rest_on_demand() 
         == long
     )
     assert rest.startswith("Show the other 5,000 characters</summary>")
+
+
+def test_a_preview_is_one_line_cut_after_a_word_and_never_inside_a_character() -> None:
+    assert preview("down\n\n\n\n again\t\tnow ") == "down again now"
+    assert preview("word " * 100, 20) == "word word word..."
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # one character as read
+    # the 17th character is a joiner inside the first family: the cut waits for its end
+    assert preview("A" * 15 + family * 3, 20) == "A" * 15 + family + "..."
+    assert preview("lone \ud83d here") == "lone \\ud83d here"  # as the page writes it
+    assert preview(None) == ""

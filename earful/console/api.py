@@ -25,8 +25,9 @@ from earful.console.pages import (
     stats_until,
 )
 from earful.console.passwords import hash_password, name_problem, password_problem
+from earful.console.posttext import preview
 from earful.console.security import SETTINGS, STORE, json_error, public, requires, session_of
-from earful.display import to_json
+from earful.display import plain, to_json
 from earful.sources import unpostable_note
 from responders.limits import reply_problem
 from storage import queries
@@ -110,7 +111,9 @@ async def queue(request: web.Request) -> web.StreamResponse:
         db(request, queries.counts),
         db(request, queries.latest_reply_id),
     )
-    return ok({"items": items, "counts": counts, "latest": latest})
+    # `preview`: the row's text as the page writes it, so a live row stays as it was
+    rows = [{**plain(item), "preview": preview(item.text)} for item in items]
+    return ok({"items": rows, "counts": counts, "latest": latest})
 
 
 @requires("viewer")
@@ -412,11 +415,16 @@ async def assign(request: web.Request) -> web.StreamResponse:
     # whom the page showed it assigned to: someone who took it since is not overruled
     seen = SeenAssignee(_text(data, "was") or None) if "was" in data else None
     actor = session_of(request).name
+    current = await db(request, lambda s: s.case(case_id))
+    if current.status != "resolved" and current.assignee == (assignee or None):
+        # already so (`m` pressed twice): no second "case assign" in the history
+        return ok({"case": current, "unchanged": True})
     return ok(
         {
             "case": await db(
                 request, lambda s: s.assign_case(case_id, actor, assignee or None, seen=seen)
-            )
+            ),
+            "unchanged": False,
         }
     )
 

@@ -16,7 +16,7 @@ import jinja2
 from aiohttp import web
 
 from earful.console.passwords import MIN_PASSWORD
-from earful.console.posttext import post_text
+from earful.console.posttext import post_text, preview
 from earful.console.security import (
     ROLE_RANK,
     SESSION,
@@ -62,6 +62,7 @@ async def source_statuses(request: web.Request) -> list[SourceStatus]:
 def install_filters(env: jinja2.Environment) -> None:
     env.filters["http_url"] = http_url
     env.filters["post_text"] = post_text  # long words and long posts stay fast to lay out
+    env.filters["preview"] = preview  # a list row's share of a post, as /api/queue sends it
     env.filters["duration"] = duration
     env.filters["thousands"] = lambda n: "-" if n is None else f"{n:,}"
     env.filters["audit_note"] = audit_note
@@ -295,13 +296,15 @@ async def draft_page(request: web.Request) -> web.StreamResponse:
         db(request, queries.neighbours, detail.reply, queue_filter(request)),
         db(request, queries.assignees),
     )
+    # the conversation is shown above: its posts are not listed a second time
+    in_thread = {m.id for m in detail.thread}
     return await render(
         request,
         "case.html",
         {
             "d": detail,
             "case": detail.case,
-            "author": author,
+            "author": [a for a in author if a.mention.id not in in_thread],
             "around": around,
             "people": people,
             "limit_text": _limit_text(detail.reply.platform),

@@ -17,6 +17,7 @@ from markupsafe import Markup, escape
 
 BREAK_EVERY = 40
 SHOWN_AT_ONCE = 20_000
+PREVIEW = 240  # a queue row's share of its post
 
 # \S, and the no-break spaces Python counts as spaces but a browser never breaks at
 _LONG_RUN = re.compile(rf"((?:\S|[\u00a0\u2007\u202f]){{{BREAK_EVERY + 1},}})")
@@ -74,3 +75,18 @@ def post_text(text: str | None) -> Markup:
     return Markup(
         '{}<details class="more-text"><summary>Show the other {:,} characters</summary>{}</details>'
     ).format(breakable(text[:cut]), rest, breakable(text[cut:]))
+
+
+def preview(text: str | None, length: int = PREVIEW) -> str:
+    """A post's opening for a list row, the same from the page and from the API
+    (the live queue fills its rows with it, so a row does not change at the first
+    poll): its whitespace runs read as one space (twenty blank lines would make a
+    row a screen tall), cut after a whole word near `length` characters, and lone
+    surrogates as the escapes the page shows (`\\udc9f`, not U+FFFD)."""
+    flat = " ".join((text or "").split())
+    if len(flat) > length:
+        end = length - 3
+        # after a whole word; one long word, not inside a character as read
+        head = flat[:end].rsplit(" ", 1)[0] if " " in flat[:end] else flat[: _cut_near(flat, end)]
+        flat = head + "..."
+    return flat.encode("utf-8", "backslashreplace").decode("utf-8")

@@ -58,7 +58,18 @@
       options.headers["X-CSRF-Token"] = csrf();
       options.body = JSON.stringify(payload || {});
     }
-    const response = await fetch(url, options);
+    let response;
+    try {
+      response = await fetch(url, options);
+    } catch (e) {
+      // no answer at all (Earful stopped, the network down): the browser's own
+      // "Failed to fetch" says nothing a person can act on
+      const error = new Error(
+        "No answer from the console (is Earful still running?): try again once it is back"
+      );
+      error.status = 0;
+      throw error;
+    }
     let data = {};
     try {
       data = await response.json();
@@ -265,7 +276,7 @@
         topic: item.topic || "",
         segment: item.segment || "",
         status: item.status,
-        text: item.text.length > 240 ? item.text.slice(0, 237) + "..." : item.text,
+        text: item.preview, // cut by the server, as the rows it wrote
       };
       for (const [field, value] of Object.entries(values)) {
         row.querySelector('[data-field="' + field + '"]').textContent = value;
@@ -332,6 +343,8 @@
       setCount("shown-count", all.length);
     }
 
+    const stale = document.getElementById("stale");
+    let answeredAt = new Date(); // the page itself was the first answer
     let polling = false;
     async function poll() {
       if (polling) return;
@@ -344,7 +357,14 @@
         list.dataset.latest = Math.max(Number(list.dataset.latest), data.latest);
         setCounts(data.counts);
         setCount("pending-total", data.counts.pending);
+        stale.hidden = true;
+        answeredAt = new Date();
       } catch (e) {
+        // the list stops following the queue: say so, or it looks live while stale
+        if ((e.status === 0 || e.status >= 500) && stale.hidden) {
+          document.getElementById("stale-since").replaceChildren(timeElement(answeredAt.toISOString()));
+          stale.hidden = false;
+        }
         // the login ended (idle for session_ttl): back here after logging in again;
         // not when the person logged out themselves (this answer raced the logout)
         if (e.status === 401 && !loggingOut) {
@@ -469,7 +489,8 @@
         if (c.problem && c.problem.includes("read-only")) counter.textContent = c.problem;
         counter.classList.toggle("over", Boolean(c.problem) && editor.value.trim() !== "");
       } catch (e) {
-        counter.textContent = "";
+        // a blank count reads as "fine"; say why there is none
+        if (ticket === asked) counter.textContent = e.status === 0 ? "no count: the console is not answering" : "";
       }
     }
     function recount() {
@@ -790,7 +811,9 @@
     // took meanwhile is not taken from them (the server answers 409, naming them).
     function assign(who, message) {
       const was = document.getElementById("case-assignee").dataset.assignee || null;
-      return caseAction("assign", { assignee: who, was: was }, message);
+      const already = (data) =>
+        data.unchanged ? "Case " + caseId + " is already " + (who === null ? "assigned to nobody." : who === body.dataset.user ? "yours." : who + "'s.") : message;
+      return caseAction("assign", { assignee: who, was: was }, already);
     }
 
     function caseAction(action, payload, message, then) {
@@ -802,7 +825,7 @@
           // the note went with this change; the next one needs its own
           if ("note" in payload && caseNote) caseNote.value = "";
           if (then) then();
-          flash(message, "ok");
+          flash(typeof message === "function" ? message(data) : message, "ok");
           refresh();
         } catch (e) {
           flash(e.message, "error");
@@ -820,16 +843,21 @@
     on("reject", reject);
     // Undo a rejection: the draft (and a task the rejection closed) is open again;
     // the page is read afresh, since every control on it changes.
-    const undo = (url) =>
+    // What the undo did is said on the page read afresh: a silent reload left the
+    // person to guess whether their click had done anything.
+    const undo = (url, said) =>
       once(async () => {
         try {
-          await api("POST", url, {});
+          const data = await api("POST", url, {});
+          const n = data.reopened_tasks.length;
+          const tasks = n === 0 ? "" : n === 1 ? " Its callback task is open again." : " Its " + n + " callback tasks are open again.";
+          sessionStorage.setItem(SAID_KEY, said(data) + tasks);
           location.reload();
         } catch (e) {
           flash(e.message, "error");
         }
       });
-    on("reopen", () => undo("/api/drafts/" + replyId + "/reopen"));
+    on("reopen", () => undo("/api/drafts/" + replyId + "/reopen", () => "Reopened: the draft is pending again."));
     const postedId = document.getElementById("posted-id");
     on("mark-sent", () =>
       settle("mark-sent", { posted_id: postedId.value.trim() || null }, "Marked sent; it will not be posted again.")
@@ -878,7 +906,7 @@
     on("assign-me", assignMe);
     // Undo a resolve: the case and the tasks it closed are open again; the page is
     // read afresh, since the callbacks and every control on it change.
-    on("reopen-case", () => undo("/api/cases/" + caseId + "/reopen"));
+    on("reopen-case", () => undo("/api/cases/" + caseId + "/reopen", (data) => "Case reopened: it is " + data.case.status + " again."));
     // a click is a deliberate act, unless it also closes a customer's callback task
     on("escalate", escalate);
     on("resolve", () => (openTasks().length ? askResolve() : resolve()));
@@ -1136,8 +1164,16 @@
     body.dataset.chartsReady = "yes";
   }
 
+  // A message for the page after a reload (an undo reads the page afresh).
+  const SAID_KEY = "earful-said";
+
   document.addEventListener("DOMContentLoaded", function () {
     localTimes(document);
+    const said = sessionStorage.getItem(SAID_KEY);
+    if (said) {
+      sessionStorage.removeItem(SAID_KEY);
+      flash(said, "ok");
+    }
     if (page === "queue") queuePage();
     if (page === "case") casePage();
     if (page === "praise") praisePage();

@@ -82,13 +82,15 @@ def _piece(
 ) -> tuple[str, str]:
     """(what one ${...} stands for, what a message shows for it)."""
     name, default = piece.group(1), piece.group(2)
-    if name in env and env[name] != "":
-        got = env[name].strip() if secret else env[name]  # see expand
+    got = env.get(name, "")
+    got = got.strip() if secret else got  # see expand
+    if got:
         found.from_env.append((where, name, got))
         return got, f"(the value of ${name})"
     if default is not None:
         return default, default
-    found.unset(where, name)
+    # "set but empty" sends the reader to the file that sets it, not to set it again
+    found.unset(where, name, empty=name in env)
     return "", ""
 
 

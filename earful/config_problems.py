@@ -63,10 +63,11 @@ class Findings:
             return  # 'mode "mentions" needs `access_token`': its unset variable said so
         self.problems.append((loc, message))
 
-    def unset(self, loc: Loc, name: str) -> None:
-        """An environment variable the config names is not set: a problem, or in a
-        lenient section one that waits (see `settle`)."""
-        message = f"environment variable {name} is not set"
+    def unset(self, loc: Loc, name: str, empty: bool = False) -> None:
+        """An environment variable the config names is not set (or `empty`: set to
+        nothing, as `KEY=` in an EnvironmentFile does): a problem, or in a lenient
+        section one that waits (see `settle`)."""
+        message = f"environment variable {name} is {'set but empty' if empty else 'not set'}"
         if loc and loc[0] in self.lenient:
             self.waiting.append((loc, message))
         else:

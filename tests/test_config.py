@@ -138,6 +138,18 @@ def test_unset_environment_variable_names_the_key_and_variable(tmp_path: Path) -
     ]
 
 
+def test_a_variable_set_to_nothing_is_said_to_be_empty_not_unset(tmp_path: Path) -> None:
+    # `KEY=` in a systemd EnvironmentFile sets it to nothing: "not set" sent the reader
+    # looking for a variable that was there; a secret of only white space is empty too
+    text = GOOD.replace('"mentions.jsonl"', '"${DEMO_FILE}"') + (
+        '[escalation]\nwebhook_url = "${HOOK}"\n'
+    )
+    assert problems(tmp_path, text, env={"DEMO_FILE": "", "HOOK": " \n"}) == [
+        "sources[0].path: environment variable DEMO_FILE is set but empty",
+        "escalation.webhook_url: environment variable HOOK is set but empty",
+    ]
+
+
 def test_environment_default_is_used_when_unset(tmp_path: Path) -> None:
     text = GOOD.replace('"mentions.jsonl"', '"${DEMO_FILE:-fallback.jsonl}"')
     assert load_config(write(tmp_path, text), env={}).sources[0].path == "fallback.jsonl"  # type: ignore[attr-defined]

@@ -86,6 +86,8 @@ NO_STREAM_HERE = frozenset({404, 405, 410, 501})
 # How often the daemon checks that its database file is still the one at its path:
 # a stat call each time, against how many batches go into a deleted file meanwhile.
 DATABASE_WATCH = 5.0
+# The hourly housekeeping (retention) first runs this long after start-up.
+HOUSEKEEPING_FIRST = timedelta(minutes=5)
 
 
 # Each stops the daemon the same clean way. SIGHUP too: Python's default for it is to
@@ -697,8 +699,16 @@ class Daemon:
                 name="send escalation alerts",
                 first_run=now,
             )
-        # first run an hour after start-up
-        self._every(self._housekeeping_job, 3600, job_id="housekeeping", name="housekeeping")
+        # not at start-up, which is busy enough, but not an hour after it either: a
+        # daemon restarted more often than that (a nightly deploy is not, a crash
+        # loop or a laptop is) would never prune
+        self._every(
+            self._housekeeping_job,
+            3600,
+            job_id="housekeeping",
+            name="housekeeping",
+            first_run=now + HOUSEKEEPING_FIRST,
+        )
 
     def _start_streams(self) -> None:
         # _tracked registers each task as in flight: shutdown cancels it while it

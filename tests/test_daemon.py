@@ -34,7 +34,7 @@ from earful import daemon as daemon_module
 from earful import locks, redaction
 from earful.app import Runtime
 from earful.config import Config, load_config
-from earful.daemon import Daemon
+from earful.daemon import HOUSEKEEPING_FIRST, Daemon
 from earful.http import SharedSession
 from earful.pipeline import BatchSummary, build_stages
 from listener.base import (
@@ -319,6 +319,18 @@ async def test_a_rate_limit_is_never_shorter_than_the_backoff_nor_longer_than_an
     gaps = [(b - a).total_seconds() for a, b in pairwise(soon.fetched_at[:5])]
     # each wait is the backoff at least: the interval, doubling per failure (+-20%)
     assert all(gap >= 0.8 * INTERVAL * 2**k for k, gap in enumerate(gaps)), gaps
+
+
+async def test_housekeeping_first_runs_minutes_after_start_up_not_an_hour(
+    tmp_path: Path,
+) -> None:
+    # a daemon restarted more often than hourly used to never prune
+    daemon = make_daemon(make_config(tmp_path), [Platform("one")])
+    async with running(daemon):
+        await until(lambda: daemon.scheduler.get_job("housekeeping"), "the jobs to be scheduled")
+        job = daemon.scheduler.get_job("housekeeping")
+        assert job.next_run_time <= datetime.now(UTC) + HOUSEKEEPING_FIRST
+        assert job.trigger.interval == timedelta(hours=1)
 
 
 async def test_bad_credentials_disable_only_that_source(

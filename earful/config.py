@@ -26,6 +26,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 
@@ -39,6 +40,7 @@ from listener.base import (
     SpanDuration,
     TickDuration,
     TimeoutDuration,
+    no_bool_for_number,
     not_blank,
 )
 from listener.mention import Brand
@@ -61,6 +63,11 @@ class ConfigError(Exception):
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_number(cls, value: Any, info: ValidationInfo) -> Any:
+        return no_bool_for_number(cls, info.field_name, value)
 
 
 # What people call the platforms, for "did you mean" (difflib finds typos, not these)

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from earful.redaction import MIN_LENGTH as MIN_HIDDEN_LENGTH
-from listener.base import SourceSettings
+from listener.base import SourceSettings, as_written
 from rules.rulefile import did_you_mean
 
 Loc = tuple[Any, ...]  # a key path: ("sources", 0, "interval")
@@ -206,6 +206,9 @@ def _describe(error: Any, model: type[BaseModel], loc: Loc, where: Loc) -> str:
     if kind in _LIST_KINDS:
         expected = _plain(_annotation_at(model, loc))
         message = f"expected {expected if expected and 'list' in expected else 'a list'}"
+    elif kind == "string_too_short":
+        # "String should have at least 1 character"
+        message = "expected a non-empty string"
     elif kind == "too_short":
         # "List should have at least 1 item after validation, not 0"
         found = re.match(r"\w+ should have at least (\d+) (items?)\D*(\d+)", message)
@@ -220,6 +223,7 @@ def _describe(error: Any, model: type[BaseModel], loc: Loc, where: Loc) -> str:
 
 
 _LIBRARY_ASIDES = (
+    ", got a number with a fractional part",  # the value itself is shown after it
     ", unable to parse string as an integer",
     ", unable to parse string as a number",
     ", unable to interpret input",
@@ -245,7 +249,7 @@ def _with_input(message: str, error: Any, where: Loc) -> str:
     # the environment are replaced by the variable's name in `Findings.messages`)
     if SECRETISH.search(key_path(where)) or "input" not in error:
         return message
-    return f"{message}, got {error['input']!r}"
+    return f"{message}, got {as_written(error['input'])}"
 
 
 def key_path(loc: Loc) -> str:

@@ -666,3 +666,58 @@ def test_a_list_name_no_rule_could_name_is_refused() -> None:
     assert problems({"rules": {"lists": {"white_glove": ["@big"]}}, "nope": 1})[0].startswith(
         "nope:"
     )
+
+
+# -- true or false where a number is wanted ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # pydantic read these as 1 without a word: the console on port 1, every
+        # complaint escalated at urgency 1
+        ({"console": {"port": True}}, "console.port: expected a whole number, got true"),
+        (
+            {"responders": {"escalate_at": True}},
+            "responders.escalate_at: expected a whole number, got true",
+        ),
+        (
+            {"escalation": {"min_urgency": False}},
+            "escalation.min_urgency: expected a whole number, got false",
+        ),
+        (
+            {"sources": [{**REPLAY, "batch": True}]},
+            "sources[0].batch: expected a whole number, got true",
+        ),
+    ],
+)
+def test_true_or_false_is_no_number(raw: dict[str, Any], expected: str) -> None:
+    assert problems(raw) == [expected]
+
+
+def test_true_and_false_still_set_the_switches() -> None:
+    raw = {"brand": {"name": "Acme"}, "console": {"secure_cookie": True, "enabled": False}}
+    config = parse_config(raw, Path("earful.toml"), ENV)
+    assert config.console.secure_cookie is True and config.console.enabled is False
+
+
+def test_a_value_is_quoted_as_toml_writes_it() -> None:
+    # "got True" is Python's spelling; the file says true
+    assert problems({"responders": {"cooldown": True}}) == [
+        'responders.cooldown: expected a duration like "90s" or "5m", got true'
+    ]
+    assert problems({"publish": {"max_attempts": False}}) == [
+        "publish.max_attempts: expected a whole number, got false"
+    ]
+
+
+def test_a_fraction_for_a_whole_number_says_got_once() -> None:
+    # "expected a valid integer, got a number with a fractional part, got 80.5"
+    assert problems({"responders": {"escalate_at": 80.5}}) == [
+        "responders.escalate_at: expected a valid integer, got 80.5"
+    ]
+
+
+def test_an_empty_brand_name_is_said_plainly() -> None:
+    # "String should have at least 1 character" was pydantic's sentence
+    assert problems({"brand": {"name": ""}}) == ["brand.name: expected a non-empty string, got ''"]

@@ -12,6 +12,7 @@ echoed at all. `Config.secret_values()` lists what logs must mask (earful.redact
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import tomllib
 from collections.abc import Collection, Mapping
@@ -240,7 +241,23 @@ class ConsoleConfig(_Section):
             'an address to listen on, like "127.0.0.1" (the default); write "0.0.0.0" '
             "to listen on every interface"
         )
-        return not_blank(value, expected).strip()
+        host = not_blank(value, expected).strip()
+        if ":" in host and not _is_ipv6(host):
+            # "localhost:8080" or "http://127.0.0.1" passed `earful check` and failed
+            # only when `earful run` tried to listen
+            raise ValueError(
+                f"expected a host name or address alone, without a scheme or port (the port "
+                f'is console.port), like "127.0.0.1", got {host!r}'
+            )
+        return host
+
+
+def _is_ipv6(host: str) -> bool:
+    try:
+        ipaddress.IPv6Address(host)
+    except ValueError:
+        return False
+    return True
 
 
 class LoggingConfig(_Section):

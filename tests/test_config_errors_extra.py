@@ -293,6 +293,21 @@ def test_an_empty_console_host_is_refused_not_every_interface(host: str) -> None
     assert problem.startswith("console.host: expected an address to listen on"), problem
 
 
+@pytest.mark.parametrize("host", ["localhost:8080", "http://127.0.0.1", "[::1]"])
+def test_a_console_host_with_a_port_or_scheme_is_refused(host: str) -> None:
+    # passed `earful check`, then `earful run` could not listen: "Name or service not known"
+    (problem,) = problems({"console": {"host": host}}, {})
+    assert problem == (
+        "console.host: expected a host name or address alone, without a scheme or port "
+        f'(the port is console.port), like "127.0.0.1", got {host!r}'
+    )
+
+
+@pytest.mark.parametrize("host", ["::1", "0.0.0.0", "earful.internal", " 127.0.0.1 "])
+def test_a_console_host_alone_loads(host: str) -> None:
+    assert loads({"console": {"host": host}}).console.host == host.strip()
+
+
 @pytest.mark.parametrize(
     "value", ["$X_BEARER_TOKEN", "%X_BEARER_TOKEN%", "$(X_BEARER_TOKEN)", "Bearer $X_BEARER_TOKEN"]
 )

@@ -25,7 +25,15 @@ from responders.context import ResponderSettings
 from responders.drafts import AUTHOR_FACING, Contact, contact_weight
 from responders.respond import respond
 from responders.templating import TemplateError, Templates
-from rules import RuleError, Ruleset, judge, load_ruleset, read_model, with_model
+from rules import (
+    RuleError,
+    RuleFileUnreadable,
+    Ruleset,
+    judge,
+    load_ruleset,
+    read_model,
+    with_model,
+)
 from storage.db import version_in_use
 from storage.records import IngestResult, Judged
 from storage.schema import SCHEMA_VERSION, NotEarfulDatabase, SchemaTooNew
@@ -78,6 +86,8 @@ def build_stages(config: Config, *, learned: bool = True) -> Stages:
             lists={k: list(v) for k, v in config.rules.lists.items()},
             base_dir=config.base_dir,
         )
+    except RuleFileUnreadable as exc:
+        raise ConfigError(config.path, [f"rules.files[{exc.index}]: {exc}"]) from None
     except RuleError as exc:
         raise ConfigError(config.path, [f"rules: {exc}"]) from None
     if learned and config.rules.model is not None:

@@ -85,6 +85,7 @@ from rules.rulefile import (
     Rule,
     RuleError,
     RuleExampleFailed,
+    RuleFileUnreadable,
     Settings,
     clipped,
     described,
@@ -988,7 +989,7 @@ def _read(entry: str | Path, base_dir: Path | None) -> tuple[str, str]:
     """(source name for messages, file text)."""
     if isinstance(entry, str) and not entry.endswith(".toml"):
         if not _SHIPPED.match(entry):
-            raise RuleError(f'{entry}: not a shipped rule set name; files must end in ".toml"')
+            raise RuleError(f'"{entry}": not a shipped rule set name; files must end in ".toml"')
         resource = resources.files("rules").joinpath(f"{entry}.toml")
         if not resource.is_file():
             shipped = sorted(
@@ -997,8 +998,8 @@ def _read(entry: str | Path, base_dir: Path | None) -> tuple[str, str]:
                 if r.name.endswith(".toml")
             )
             raise RuleError(
-                f"{entry}: no shipped rule set of that name (shipped: {', '.join(shipped)}); "
-                'a file of your own must end in ".toml"'
+                f'"{entry}": no shipped rule set of that name (shipped: {", ".join(shipped)})'
+                f'{did_you_mean(entry, shipped)}; a file of your own must end in ".toml"'
             )
         return f"{entry}.toml", resource.read_text(encoding="utf-8")
     path = Path(entry)
@@ -1008,9 +1009,10 @@ def _read(entry: str | Path, base_dir: Path | None) -> tuple[str, str]:
         # utf-8-sig: a byte order mark (Windows editors write one) is no TOML
         return str(entry), path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
-        raise RuleError(f"{entry}: not UTF-8 text") from None
+        raise RuleError(f"{path}: not UTF-8 text") from None
     except OSError as exc:
-        raise RuleError(f"{entry}: cannot read {path}: {exc.strerror or exc}") from None
+        # the path as read: a relative entry is relative to base_dir, the config's folder
+        raise RuleError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
 def load_ruleset(
@@ -1047,8 +1049,11 @@ def load_ruleset(
     # of those is no typo
     labels_set: set[str] = set()
     composed: tuple[_Engine, Settings] | None = None
-    for entry in files:
-        source, text = _read(entry, base_dir)
+    for index, entry in enumerate(files):
+        try:
+            source, text = _read(entry, base_dir)
+        except RuleError as exc:
+            raise RuleFileUnreadable(index, str(exc)) from None
         spec = parse_file(source, text)
         sources.append(source)
         names.append(spec.name or Path(source).stem)

@@ -137,6 +137,15 @@ class RuleError(Exception):
         super().__init__("\n".join(self.problems))
 
 
+class RuleFileUnreadable(RuleError):
+    """A `files` entry that names no rule file: `index` is its place in the list, so
+    that the config can say which of its `rules.files` it is."""
+
+    def __init__(self, index: int, problem: str) -> None:
+        self.index = index
+        super().__init__(problem)
+
+
 @dataclass(frozen=True, slots=True)
 class ExampleFailure:
     where: str  # "examples[4]"

@@ -281,3 +281,27 @@ def test_a_template_saved_with_a_byte_order_mark_renders_without_it(tmp_path: Pa
     (tmp_path / "tpl").mkdir()
     (tmp_path / "tpl" / "thanks.j2").write_bytes(b"\xef\xbb\xbfThanks, {{ author }}!")
     assert Templates(tmp_path / "tpl").render("thanks", SAMPLE_CONTEXT).startswith("Thanks")
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        (
+            '["default", "acme_rules.toml"]',
+            "rules.files[1]: {folder}/acme_rules.toml: cannot read: No such file or directory",
+        ),
+        (
+            '["defaults"]',
+            'rules.files[0]: "defaults": no shipped rule set of that name (shipped: default) '
+            '(did you mean "default"?); a file of your own must end in ".toml"',
+        ),
+    ],
+)
+def test_a_rules_file_that_is_not_there_is_named_by_its_key_path(
+    tmp_path: Path, files: str, expected: str
+) -> None:
+    # "rules: /x/acme_rules.toml: cannot read /x/acme_rules.toml": which entry, twice
+    path = write(tmp_path, GOOD + f"\n[rules]\nfiles = {files}\n")
+    result = CliRunner().invoke(cli, ["check", "-c", str(path)])
+    assert result.exit_code == 2
+    assert f"{path}: {expected.format(folder=tmp_path)}" in result.output

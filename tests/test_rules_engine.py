@@ -14,7 +14,16 @@ from pathlib import Path
 import pytest
 
 from listener.mention import Author, Brand, Mention
-from rules import Disposition, RuleError, RuleExampleFailed, Ruleset, explain, judge, load_ruleset
+from rules import (
+    Disposition,
+    RuleError,
+    RuleExampleFailed,
+    RuleFileUnreadable,
+    Ruleset,
+    explain,
+    judge,
+    load_ruleset,
+)
 
 BRAND = Brand(
     "Acme",
@@ -897,6 +906,23 @@ def test_missing_file_is_an_error(tmp_path: Path) -> None:
 def test_unknown_shipped_name_lists_the_shipped_ones() -> None:
     with pytest.raises(RuleError, match=r"no shipped rule set of that name \(shipped: default\)"):
         load_ruleset(["defualt"], brand=BRAND)
+
+
+def test_an_unreadable_entry_says_which_and_where_it_was_looked_for(tmp_path: Path) -> None:
+    # "missing.toml: cannot read /abs/missing.toml": the name twice, and not which entry
+    with pytest.raises(RuleFileUnreadable) as caught:
+        load_ruleset(["default", "missing.toml"], brand=BRAND, base_dir=tmp_path)
+    assert caught.value.index == 1
+    assert caught.value.problems == [
+        f"{tmp_path / 'missing.toml'}: cannot read: No such file or directory"
+    ]
+    with pytest.raises(RuleFileUnreadable) as caught:
+        load_ruleset(["defaults"], brand=BRAND)
+    assert caught.value.index == 0
+    assert caught.value.problems == [
+        '"defaults": no shipped rule set of that name (shipped: default) '
+        '(did you mean "default"?); a file of your own must end in ".toml"'
+    ]
 
 
 # -- examples ---------------------------------------------------------------------

@@ -1049,6 +1049,7 @@ def load_ruleset(
     # of those is no typo
     labels_set: set[str] = set()
     composed: tuple[_Engine, Settings] | None = None
+    failed: RuleExampleFailed | None = None  # the first file whose examples failed
     for index, entry in enumerate(files):
         try:
             source, text = _read(entry, base_dir)
@@ -1076,9 +1077,16 @@ def load_ruleset(
         )
         topics = {r.then.topic for r in rules if r.enabled and r.then.topic}
         topics.add(composed[1].complaint_topic or "")
-        _check_examples(source, spec.examples, composed[0], topics - {""})
+        try:
+            _check_examples(source, spec.examples, composed[0], topics - {""})
+        except RuleExampleFailed as exc:
+            # held until the names are checked: a misspelt has_label is what makes
+            # an example fail, and the failure alone would not say so
+            failed = failed or exc
         examples.extend(spec.examples)
-    _check_names(rules, labels_set, settings.get("complaint_topic"))
+    _check_names(rules, labels_set, settings.get("complaint_topic"), failed)
+    if failed is not None:
+        raise failed
     if composed is None:  # no files at all: plain VADER with the default cut-offs
         composed = _compose(rules, settings, urgency, lexicon, config_lists, brand)
     ruleset = Ruleset(
@@ -1129,12 +1137,16 @@ def _typo_of(name: str, known: Iterable[str]) -> str | None:
 
 
 def _check_names(
-    rules: Sequence[Rule], labels: Collection[str], complaint_topic: str | None
+    rules: Sequence[Rule],
+    labels: Collection[str],
+    complaint_topic: str | None,
+    failed: RuleExampleFailed | None = None,
 ) -> None:
     """The labels and topics the rules name, against those of every rule: a label no
     rule sets is a typo that keeps a rule from ever firing (has_label) or lets it
     always fire (lacks_label), and a topic a letter or two off an earlier rule's would
-    count complaints under a cause of its own."""
+    count complaints under a cause of its own. Examples that `failed` are reported
+    after these problems, which are likely their cause."""
     topics = {complaint_topic} if complaint_topic else set()  # named by earlier rules
     problems = []
     for rule in rules:
@@ -1156,7 +1168,7 @@ def _check_names(
         if topic:
             topics.add(topic)
     if problems:
-        raise RuleError(problems)
+        raise RuleError(problems + (failed.problems if failed else []))
 
 
 def read_model(entry: str | Path, base_dir: Path | None = None) -> Model:

@@ -713,6 +713,32 @@ def test_a_label_no_rule_sets_is_an_error(tmp_path: Path, key: str) -> None:
     )
 
 
+def test_a_misspelt_label_is_named_before_the_example_it_makes_fail(tmp_path: Path) -> None:
+    # only "1 of 1 examples failed ... got ignore" was said: the typo that made the
+    # rule never fire was not, until the example was deleted
+    typo = (
+        rule('any = ["leaving"]', 'labels = ["churn_risk"]', "churn")
+        + rule('has_label = "churn_rsk"', 'disposition = "interesting_bad"', "escalate")
+        + '[[examples]]\ntext = "leaving"\nexpect = "interesting_bad"\n'
+    )
+    with pytest.raises(RuleError) as caught:
+        load(tmp_path, typo)
+    first, failure = caught.value.problems
+    assert first == (
+        'r0.toml: rules[1].when.has_label: no rule sets the label "churn_rsk" '
+        '(did you mean "churn_risk"?) (rule "escalate")'
+    )
+    assert failure.startswith("r0.toml: 1 of 1 examples failed:")
+
+
+def test_an_example_failing_on_its_own_is_still_reported_alone(tmp_path: Path) -> None:
+    text = rule('any = ["leaving"]', 'disposition = "question"', "churn")
+    text += '[[examples]]\ntext = "leaving"\nexpect = "interesting_bad"\n'
+    with pytest.raises(RuleExampleFailed) as caught:
+        load(tmp_path, text)
+    assert len(caught.value.problems) == 1
+
+
 def test_switching_off_the_rule_that_sets_a_label_leaves_its_readers_loading(
     tmp_path: Path,
 ) -> None:

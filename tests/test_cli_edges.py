@@ -212,3 +212,31 @@ def test_a_reader_that_stops_early_gets_no_error_message(demo: Path) -> None:
     errors = proc.stderr.read()
     assert proc.wait(timeout=60) == 1
     assert errors == b""  # neither "Broken pipe" nor a traceback
+
+
+# -- what a newcomer's first commands say ---------------------------------------------------
+
+
+def test_eval_with_nothing_misjudged_says_so(tmp_path: Path) -> None:
+    # "misjudged (first 5, earful):" stood over nothing, as if output were lost
+    labeled = tmp_path / "posts.csv"
+    labeled.write_text(
+        "text,label\n"
+        '"charged me twice and nobody answers, awful",complaint\n'
+        '"love it, best coffee I have had",praise\n',
+        encoding="utf-8",
+    )
+    config = tmp_path / "earful.toml"
+    assert earful("init", str(config)).exit_code == 0
+    result = earful("eval", str(labeled), "--show-errors", "5", "-c", str(config))
+    assert result.exit_code == 0, result.output
+    assert result.output.endswith(
+        "misjudged (first 5, earful):\n  none: every row was judged as labeled\n"
+    )
+
+
+def test_init_points_to_check_before_run(tmp_path: Path) -> None:
+    path = tmp_path / "earful.toml"
+    result = earful("init", str(path))
+    assert result.exit_code == 0
+    assert f"`earful check -c {path}` says whether it is ready" in result.output

@@ -67,7 +67,10 @@ def init(where: str, force: bool, example: bool) -> None:
     starter = files("earful").joinpath(name).read_text(encoding="utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(starter, encoding="utf-8")
-    click.echo(f"wrote {path}: set [brand], add [[sources]], then `earful run -c {path}`")
+    click.echo(
+        f"wrote {path}: set [brand] and add [[sources]]; `earful check -c {path}` says "
+        f"whether it is ready for `earful run -c {path}`"
+    )
 
 
 def _is_text(path: Path) -> bool:

@@ -804,8 +804,11 @@ def _compile_rule(
     where = f"{rule.source}: {rule.where}.when"
     unknown = [k for k in ("author_in", "mentions") if getattr(w, k) not in (None, *lists)]
     for key in unknown:
-        known = ", ".join(sorted(lists))
-        problems.append(f'{where}.{key}: unknown list "{getattr(w, key)}" (lists: {known})')
+        name = getattr(w, key)
+        problems.append(
+            f'{where}.{key}: unknown list "{name}"{did_you_mean(name, lists)} '
+            f'(lists: {", ".join(sorted(lists))}) (rule "{rule.id}")'
+        )
     if unknown:
         return None
 

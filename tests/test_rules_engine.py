@@ -877,6 +877,15 @@ def test_unknown_list_is_an_error(tmp_path: Path) -> None:
     assert 'r0.toml: rules[0].when.author_in: unknown list "vips"' in message
 
 
+def test_a_misspelt_list_gets_the_list_it_was_meant_to_be(tmp_path: Path) -> None:
+    # "competitor" for "competitors": the lists were listed, the near one not pointed at
+    message = error(tmp_path, rule('mentions = "competitor"'), lists={"competitors": ["globex"]})
+    assert message == (
+        'r0.toml: rules[0].when.mentions: unknown list "competitor" (did you mean '
+        '"competitors"?) (lists: brand, competitors) (rule "r")'
+    )
+
+
 def test_unknown_disposition_is_an_error(tmp_path: Path) -> None:
     message = error(tmp_path, rule('any = ["x"]', 'disposition = "bad"'))
     assert "r0.toml: rules[0].then.disposition: expected one of interesting_bad, " in message

@@ -44,7 +44,7 @@ from listener.base import (
     no_bool_for_number,
     not_blank,
 )
-from listener.mention import Brand
+from listener.mention import PLATFORM_NICKNAMES, Brand
 from rules.rulefile import NAME
 
 DEFAULT_CONFIG = "earful.toml"
@@ -71,17 +71,13 @@ class _Section(BaseModel):
         return no_bool_for_number(cls, info.field_name, value)
 
 
-# What people call the platforms, for "did you mean" (difflib finds typos, not these)
-_PLATFORM_NICKNAMES = {"twitter": "x", "bsky": "bluesky", "hn": "hackernews"}
-
-
 def _platform(name: str) -> str:
     """A [brand] handles key: a platform mentions come from, so that the brand's
     own posts there are recognised (any other key would be silently unused)."""
     if name in registry.PLATFORMS:
         return name
     folded = name.strip().casefold()
-    guess = _PLATFORM_NICKNAMES.get(folded) or next(
+    guess = PLATFORM_NICKNAMES.get(folded) or next(
         iter(difflib.get_close_matches(folded, registry.PLATFORMS, n=1)), None
     )
     hint = f' (did you mean "{guess}"?)' if guess else ""

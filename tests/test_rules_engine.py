@@ -886,6 +886,20 @@ def test_a_misspelt_list_gets_the_list_it_was_meant_to_be(tmp_path: Path) -> Non
     )
 
 
+def test_what_people_call_a_disposition_or_platform_gets_earfuls_name(tmp_path: Path) -> None:
+    # `earful eval` counts complaint/praise, and people say twitter: each was refused
+    # with only the list of names
+    text = rule('platform = "twitter"', 'disposition = "praise"')
+    text += '[[examples]]\ntext = "x"\nexpect = "complaint"\nplatform = "bsky"\n'
+    problems = error(tmp_path, text).splitlines()
+    assert [p.rsplit("got ", 1)[1] for p in problems] == [
+        '"twitter" (did you mean "x"?) (rule "r")',
+        '"praise" (did you mean "interesting_good"?) (rule "r")',
+        '"complaint" (did you mean "interesting_bad"?)',
+        '"bsky" (did you mean "bluesky"?)',
+    ]
+
+
 def test_unknown_disposition_is_an_error(tmp_path: Path) -> None:
     message = error(tmp_path, rule('any = ["x"]', 'disposition = "bad"'))
     assert "r0.toml: rules[0].then.disposition: expected one of interesting_bad, " in message

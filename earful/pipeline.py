@@ -214,13 +214,22 @@ def combine(summaries: Sequence[BatchSummary], source: str = "all") -> BatchSumm
 
 
 def check_storage_folder(config: Config) -> None:
-    """The database's folder is there. It is never made: a typo in storage.path must
-    not start a new tree and an empty queue."""
+    """The database's folder is there, and storage.path is no folder itself. It is
+    never made: a typo in storage.path must not start a new tree and an empty queue."""
     folder = config.db_path.parent
     if not folder.is_dir():
         raise ConfigError(
             config.path,
             [f"storage.path: there is no folder {folder}; create it, or correct the path"],
+        )
+    if config.db_path.is_dir():
+        # SQLite would say "Is a directory" with no key path, as a runtime error
+        raise ConfigError(
+            config.path,
+            [
+                f"storage.path: {config.db_path} is a folder; expected the database file, "
+                f'like "{config.db_path / "earful.db"}"'
+            ],
         )
 
 

@@ -1061,15 +1061,18 @@ def load_ruleset(
         spec = parse_file(source, text)
         sources.append(source)
         names.append(spec.name or Path(source).stem)
+        switched_off: list[str] = []  # what switches off nothing: all of a file's at once
         for rule in spec.rules:
             labels_set.update(rule.then.labels)
             at = next((i for i, r in enumerate(rules) if r.id == rule.id), None)
             if at is None and not rule.enabled:
-                _check_switch_off(source, rule, [r.id for r in rules])
+                switched_off += _check_switch_off(source, rule, [r.id for r in rules])
             if at is None:
                 rules.append(rule)
             else:
                 rules[at] = rule
+        if switched_off:
+            raise RuleError(switched_off)
         settings.update(spec.settings)
         urgency.update(spec.urgency)
         lexicon.update(spec.lexicon)
@@ -1111,22 +1114,23 @@ def load_ruleset(
         raise RuleError(f"model: {exc}") from None
 
 
-def _check_switch_off(source: str, rule: Rule, earlier: Sequence[str]) -> None:
+def _check_switch_off(source: str, rule: Rule, earlier: Sequence[str]) -> list[str]:
     """A switch-off with nothing to switch off: a mistyped id would leave the rule it
     meant running, silently. A whole rule written switched off under a new id is a
     draft kept for later, unless its id is a typo of an earlier rule's."""
     if rule.then == Effects():
-        raise RuleError(
+        return [
             f"{source}: {rule.where}.id: `enabled = false` switches off a rule by id, "
             f'and no earlier rule file has a rule "{rule.id}"{did_you_mean(rule.id, earlier)}'
-        )
+        ]
     near = _typo_of(rule.id, earlier)
     if near is not None:
-        raise RuleError(
+        return [
             f'{source}: {rule.where}.id: "{rule.id}" is switched off, and no earlier rule '
             f'has that id; did you mean to switch off "{near}"? (a rule kept switched off '
             "for later needs an id of its own)"
-        )
+        ]
+    return []
 
 
 def _typo_of(name: str, known: Iterable[str]) -> str | None:

@@ -675,6 +675,19 @@ def test_switching_off_a_rule_that_is_not_there_is_an_error(tmp_path: Path) -> N
     assert not fires(load(tmp_path, kept + '[rules.then]\nlabels = ["hit"]\n'), "x")
 
 
+def test_every_switch_off_of_nothing_in_a_file_is_named_at_once(tmp_path: Path) -> None:
+    # only the first was said; fixing it showed the next
+    message = error(
+        tmp_path,
+        rule('any = ["x"]', rule_id="outage") + rule('any = ["y"]', rule_id="billing"),
+        '[[rules]]\nid = "outtage"\nenabled = false\n\n[[rules]]\nid = "biling"\nenabled = false\n',
+    )
+    assert [line.split(": ", 2)[1] for line in message.splitlines()] == [
+        "rules[0].id",
+        "rules[1].id",
+    ]
+
+
 def test_a_whole_rule_switched_off_under_a_near_miss_of_an_id_is_an_error(
     tmp_path: Path,
 ) -> None:

@@ -45,7 +45,7 @@ from listener.base import (
     not_blank,
 )
 from listener.mention import PLATFORM_NICKNAMES, Brand
-from rules.rulefile import NAME
+from rules.rulefile import NAME, RESERVED_LISTS
 
 DEFAULT_CONFIG = "earful.toml"
 # Where the platforms' tokens and the alert webhook live: only polling, posting and
@@ -155,6 +155,12 @@ class RulesConfig(_Section):
         # a rule names a list as author_in = "white_glove": "white glove" could never
         # be named, and the list would quietly do nothing
         for name in lists:
+            if name in RESERVED_LISTS:
+                # said here, at its key path, rather than when the rules load
+                raise ValueError(
+                    f'"{name}" is built in (the brand\'s name, keywords and handles) and '
+                    "cannot be set"
+                )
             if not NAME.match(name):
                 raise ValueError(
                     f'"{name}": a list name is letters, digits, "_", "-" or ".", '

@@ -683,6 +683,14 @@ def test_a_list_name_no_rule_could_name_is_refused() -> None:
     )
 
 
+def test_the_built_in_brand_list_is_refused_in_the_config_with_its_key_path() -> None:
+    # was "rules: lists.brand: ...", said only once the rules loaded
+    assert problems({"rules": {"lists": {"brand": ["@acme"]}}}) == [
+        'rules.lists: "brand" is built in (the brand\'s name, keywords and handles) and '
+        "cannot be set"
+    ]
+
+
 # -- true or false where a number is wanted ---------------------------------------------------
 
 

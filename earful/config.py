@@ -385,7 +385,8 @@ def parse_config(
         root = None
     # the sources are checked even when another section is wrong: every problem at once
     tables = root.sources if root is not None else expanded.get("sources")
-    source_settings, named, waiting = _validate_sources(tables, found)
+    brand_handles = root.brand.handles if root is not None else None
+    source_settings, named, waiting = _validate_sources(tables, found, brand_handles)
     found.settle(failed=root is None)
     if found.problems or root is None:
         raise ConfigError(path, found.messages())
@@ -417,10 +418,11 @@ def _escalation(section: EscalationConfig, responders: RespondersConfig) -> Esca
 
 
 def _validate_sources(
-    tables: Any, found: Findings
+    tables: Any, found: Findings, brand_handles: Mapping[str, str] | None = None
 ) -> tuple[list[SourceSettings], list[tuple[str, str]], list[tuple[str, str]]]:
     """The sources that can be built, (name, type) of every source named, and (name,
-    problem) for each left out for an unset ${VAR}."""
+    problem) for each left out for an unset ${VAR}. `brand_handles`: [brand] handles,
+    None when [brand] itself is wrong."""
     validated: list[SourceSettings] = []
     named: list[tuple[str, str]] = []
     waiting: list[tuple[str, str]] = []
@@ -460,6 +462,8 @@ def _validate_sources(
             validated.append(settings)
             if type_name == "mastodon":
                 _one_instance(settings, where, mastodon, found)
+            if brand_handles is not None:
+                _knows_its_account(settings, where, brand_handles, found)
     return validated, named, waiting
 
 
@@ -479,6 +483,24 @@ def _one_instance(
             (*where, "base_url"),
             f"one Mastodon instance per Earful: {key_path(at)} reads {seen}, this one "
             f"{host} (status ids are each instance's own; see docs/mastodon.md)",
+        )
+
+
+def _knows_its_account(
+    settings: SourceSettings, where: Loc, brand_handles: Mapping[str, str], found: Findings
+) -> None:
+    """An X mentions source follows the brand account, named by its `handle` or
+    [brand] handles.x: with neither, `check` said "ready to run" and the first poll
+    disabled the source. Checked only where sources are polled (not for an agent's
+    `queue approve`), and once the source's own keys are right."""
+    if "sources" in found.lenient or any(loc[: len(where)] == where for loc, _ in found.problems):
+        return
+    mentions_of = getattr(settings, "mode", None) == "mentions" and settings.type == "x"
+    if mentions_of and not getattr(settings, "handle", None) and not brand_handles.get("x"):
+        found.problem(
+            (*where, "handle"),
+            'mode = "mentions" follows the brand account: expected handle = "YourHandle" '
+            'here, or handles = { x = "YourHandle" } in [brand]',
         )
 
 

@@ -691,6 +691,36 @@ def test_the_built_in_brand_list_is_refused_in_the_config_with_its_key_path() ->
     ]
 
 
+X_MENTIONS = {"name": "x", "type": "x", "bearer_token": "t" * 20}  # mode "mentions", the default
+
+
+def test_x_mentions_with_no_account_named_is_a_config_mistake() -> None:
+    # `check` said "ready to run"; the first poll disabled the source
+    assert problems({"sources": [X_MENTIONS]}) == [
+        'sources[0].handle: mode = "mentions" follows the brand account: expected '
+        'handle = "YourHandle" here, or handles = { x = "YourHandle" } in [brand]'
+    ]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"sources": [{**X_MENTIONS, "handle": "AcmeHelp"}]},
+        {"brand": {"name": "Acme", "handles": {"x": "AcmeHelp"}}, "sources": [X_MENTIONS]},
+        {"sources": [X_SEARCH]},
+    ],
+)
+def test_x_mentions_with_its_account_named_loads(raw: dict[str, Any]) -> None:
+    assert loads(raw).sources
+
+
+def test_x_mentions_with_no_account_does_not_stop_a_command_that_does_not_poll() -> None:
+    # an agent's `queue approve` needs no source to be pollable
+    raw = {"brand": {"name": "Acme"}, "sources": [X_MENTIONS]}
+    config = parse_config(raw, Path("earful.toml"), {}, credentials=())
+    assert config.named_sources == (("x", "x"),)
+
+
 # -- true or false where a number is wanted ---------------------------------------------------
 
 

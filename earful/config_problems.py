@@ -147,6 +147,8 @@ class Findings:
         grouped: dict[Loc, list[tuple[Any, bool]]] = {}
         for error in exc.errors():
             loc, via_union = _user_loc(model, tuple(error["loc"]))
+            if not loc:
+                loc, error = _keyed(model, error)
             if self._already_reported((*prefix, *loc)):
                 continue
             grouped.setdefault(loc, []).append((error, via_union))
@@ -172,6 +174,19 @@ class Findings:
             if where and isinstance(where[-1], int) and loc == where[:-1]:
                 return True
         return False
+
+
+def _keyed(model: type[BaseModel], error: Any) -> tuple[Loc, Any]:
+    """A whole table's check that names its key first ('query: mode = "search"
+    needs...'): at that key's path ("sources[0].query: mode = ..."), not the
+    table's ("sources[0]: query: mode = ...")."""
+    message = str(error["msg"])
+    for p in _PYDANTIC_PREFIXES:
+        message = message.removeprefix(p)
+    key, colon, rest = message.partition(": ")
+    if error["type"] != "value_error" or not colon or key not in model.model_fields:
+        return (), error
+    return (key,), {**error, "msg": rest}
 
 
 def _concerns(loc: Loc, where: Loc, value: str) -> bool:

@@ -240,3 +240,8 @@ def test_init_points_to_check_before_run(tmp_path: Path) -> None:
     result = earful("init", str(path))
     assert result.exit_code == 0
     assert f"`earful check -c {path}` says whether it is ready" in result.output
+
+
+def test_demo_help_says_interval_takes_a_duration() -> None:
+    # "--interval TEXT" did not say what to write
+    assert "--interval DURATION" in earful("demo", "--help").output

@@ -459,8 +459,9 @@ def _holding_the_demo_folder(command: Callable[..., None]) -> Callable[..., None
     "--interval",
     default="3s",
     show_default=True,
+    metavar="DURATION",
     callback=lambda _ctx, _param, value: _duration(value),
-    help="Time between replay ticks.",
+    help='Time between replay ticks ("3s", "500ms").',
 )
 @click.option(
     "--batch",

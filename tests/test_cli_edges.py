@@ -245,3 +245,12 @@ def test_init_points_to_check_before_run(tmp_path: Path) -> None:
 def test_demo_help_says_interval_takes_a_duration() -> None:
     # "--interval TEXT" did not say what to write
     assert "--interval DURATION" in earful("demo", "--help").output
+
+
+def test_eval_of_one_row_says_row(tmp_path: Path) -> None:
+    labeled = tmp_path / "one.csv"
+    labeled.write_text('text,label\n"charged me twice, awful",complaint\n', encoding="utf-8")
+    config = tmp_path / "earful.toml"
+    assert earful("init", str(config)).exit_code == 0
+    result = earful("eval", str(labeled), "-c", str(config))
+    assert result.output.startswith("1 row scored\n"), result.output

@@ -254,3 +254,36 @@ def test_eval_of_one_row_says_row(tmp_path: Path) -> None:
     assert earful("init", str(config)).exit_code == 0
     result = earful("eval", str(labeled), "-c", str(config))
     assert result.output.startswith("1 row scored\n"), result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["user", "-c", "{good}", "list"],
+        ["-c", "{bad}", "user", "-c", "{good}", "list"],
+        ["user", "-c", "{bad}", "list", "-c", "{good}"],
+    ],
+)
+def test_c_may_come_after_a_group_name_and_the_later_one_wins(
+    tmp_path: Path, args: list[str]
+) -> None:
+    # `earful user -c FILE list` answered "No such option: -c"
+    good = tmp_path / "earful.toml"
+    assert earful("init", str(good)).exit_code == 0
+    added = CliRunner().invoke(
+        cli,
+        ["user", "add", "ana", "--role", "admin", "-c", str(good), "--password-stdin"],
+        input="a long enough password\n",
+    )
+    assert added.exit_code == 0, added.output
+    filled = [a.format(good=good, bad=tmp_path / "missing.toml") for a in args]
+    result = earful(*filled)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("ana ")
+
+
+def test_c_after_a_group_name_that_is_wrong_is_the_one_used(tmp_path: Path) -> None:
+    good = tmp_path / "earful.toml"
+    assert earful("init", str(good)).exit_code == 0
+    result = earful("-c", str(good), "queue", "-c", str(tmp_path / "missing.toml"), "list")
+    assert result.exit_code == 2 and "missing.toml: file not found" in result.output

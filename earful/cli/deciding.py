@@ -23,7 +23,7 @@ from earful.cli.base import (
     _store,
     _terminal_width,
     actor_option,
-    cli,
+    command_group,
     config_option,
     handles_errors,
     json_option,
@@ -48,7 +48,7 @@ from storage.store import (
 # -- the queue --------------------------------------------------------------------
 
 
-@cli.group()
+@command_group
 def queue() -> None:
     """Drafts waiting for a person: list, show, approve, reject."""
 
@@ -404,7 +404,7 @@ def queue_mark_sent(
 # -- callbacks ------------------------------------------------------------------------
 
 
-@cli.group()
+@command_group
 def callbacks() -> None:
     """Callback tasks: people to contact."""
 
@@ -454,7 +454,7 @@ def callbacks_done(config_file: Path | None, actor: str | None, callback_id: int
 # -- escalation alerts -------------------------------------------------------------
 
 
-@cli.group()
+@command_group
 def alerts() -> None:
     """Escalation alerts for urgent complaints, sent to the [escalation] webhook."""
 

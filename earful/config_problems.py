@@ -147,8 +147,7 @@ class Findings:
         grouped: dict[Loc, list[tuple[Any, bool]]] = {}
         for error in exc.errors():
             loc, via_union = _user_loc(model, tuple(error["loc"]))
-            if not loc:
-                loc, error = _keyed(model, error)
+            loc, error = _keyed(model, loc, error)
             if self._already_reported((*prefix, *loc)):
                 continue
             grouped.setdefault(loc, []).append((error, via_union))
@@ -176,17 +175,20 @@ class Findings:
         return False
 
 
-def _keyed(model: type[BaseModel], error: Any) -> tuple[Loc, Any]:
+def _keyed(model: type[BaseModel], loc: Loc, error: Any) -> tuple[Loc, Any]:
     """A whole table's check that names its key first ('query: mode = "search"
-    needs...'): at that key's path ("sources[0].query: mode = ..."), not the
-    table's ("sources[0]: query: mode = ...")."""
+    needs...', 'mastodon: expected the handle with its instance'): at that key's
+    path ("sources[0].query: mode = ..."), not the table's ("sources[0]: query: ...").
+    The key is one of the model's own (a table's check), or of the table given."""
     message = str(error["msg"])
     for p in _PYDANTIC_PREFIXES:
         message = message.removeprefix(p)
     key, colon, rest = message.partition(": ")
-    if error["type"] != "value_error" or not colon or key not in model.model_fields:
-        return (), error
-    return (key,), {**error, "msg": rest}
+    given = error.get("input")
+    keys = model.model_fields if not loc else given if isinstance(given, dict) else {}
+    if error["type"] != "value_error" or not colon or key not in keys:
+        return loc, error
+    return (*loc, key), {**error, "msg": rest}
 
 
 def _concerns(loc: Loc, where: Loc, value: str) -> bool:

@@ -424,7 +424,8 @@ def test_a_handle_written_as_a_url_is_refused(handle: str) -> None:
 def test_a_mastodon_handle_without_its_instance_is_refused() -> None:
     (problem,) = problems({"brand": {"name": "Acme", "handles": {"mastodon": "@acme"}}})
     assert problem.startswith(
-        'brand.handles: mastodon: expected the handle with its instance, like "acme@mastodon'
+        # at its own key, as brand.handles.x is ("brand.handles: mastodon: ...")
+        'brand.handles.mastodon: expected the handle with its instance, like "acme@mastodon'
     ), problem
 
 

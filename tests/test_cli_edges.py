@@ -287,3 +287,7 @@ def test_c_after_a_group_name_that_is_wrong_is_the_one_used(tmp_path: Path) -> N
     assert earful("init", str(good)).exit_code == 0
     result = earful("-c", str(good), "queue", "-c", str(tmp_path / "missing.toml"), "list")
     assert result.exit_code == 2 and "missing.toml: file not found" in result.output
+
+
+def test_init_help_says_force_never_overwrites_a_database() -> None:
+    assert "Overwrite an existing config (never a database)." in earful("init", "--help").output

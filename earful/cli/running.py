@@ -40,7 +40,7 @@ from storage.store import NotFound
 
 @cli.command()
 @click.argument("where", metavar="[PATH]", type=click.Path(), default="earful.toml")
-@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.option("--force", is_flag=True, help="Overwrite an existing config (never a database).")
 @click.option(
     "--example",
     is_flag=True,

@@ -470,11 +470,22 @@ def _not_one_of(value: Any, choices: Sequence[str], aliases: Mapping[str, str] |
 _TOPIC_BY = ("priority", "votes")
 
 
+def _escape_hint(exc: tomllib.TOMLDecodeError) -> str:
+    """What to do about a backslash TOML refuses: in rule files it is nearly always a
+    regex written in double quotes, which TOML reads as escapes."""
+    if "Unescaped '\\'" not in str(exc):
+        return ""
+    return (
+        "; in double quotes a backslash starts an escape: write a regex in single "
+        "quotes, like regex = '\\d+ days'"
+    )
+
+
 def parse_file(source: str, text: str) -> _FileSpec:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise RuleError(f"{source}: invalid TOML: {exc}") from None
+        raise RuleError(f"{source}: invalid TOML: {exc}{_escape_hint(exc)}") from None
     c = _Checker(source)
     c.table(data, "", _TOP_KEYS)
     meta = c.table(data.get("meta", {}), "meta", _META_KEYS)

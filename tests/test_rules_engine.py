@@ -885,6 +885,18 @@ def test_a_toml_backspace_in_a_regex_is_an_error(tmp_path: Path) -> None:
     assert load(tmp_path, rule("regex = '\\bfree\\b'"))
 
 
+def test_a_regex_in_double_quotes_that_toml_refuses_says_to_use_single_quotes(
+    tmp_path: Path,
+) -> None:
+    # "invalid TOML: Unescaped '\\' in a string (at line 4, column 10)" and no more
+    message = error(tmp_path, rule('regex = "\\d+ days"'))
+    assert message.startswith("r0.toml: invalid TOML: Unescaped '\\' in a string")
+    assert message.endswith(
+        "; in double quotes a backslash starts an escape: write a regex in single quotes, "
+        "like regex = '\\d+ days'"
+    )
+
+
 def test_unknown_list_is_an_error(tmp_path: Path) -> None:
     message = error(tmp_path, rule('author_in = "vips"'))
     assert 'r0.toml: rules[0].when.author_in: unknown list "vips"' in message

@@ -213,6 +213,14 @@ def combine(summaries: Sequence[BatchSummary], source: str = "all") -> BatchSumm
     )
 
 
+def rule_facets(config: Config) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The topics and segments the configured rules can give, for the filters."""
+    rules = build_stages(config).ruleset.rules
+    topics = sorted({r.then.topic for r in rules if r.then.topic})
+    segments = sorted({r.then.segment for r in rules if r.then.segment})
+    return tuple(topics), tuple(segments)
+
+
 def check_storage_folder(config: Config) -> None:
     """The database's folder is there, and storage.path is no folder itself. It is
     never made: a typo in storage.path must not start a new tree and an empty queue."""

@@ -291,3 +291,21 @@ def test_c_after_a_group_name_that_is_wrong_is_the_one_used(tmp_path: Path) -> N
 
 def test_init_help_says_force_never_overwrites_a_database() -> None:
     assert "Overwrite an existing config (never a database)." in earful("init", "--help").output
+
+
+def test_an_empty_queue_for_a_topic_no_rule_gives_says_so(demo: Path) -> None:
+    # `--topic biling` answered "no pending drafts", as if billing were quiet
+    result = earful("queue", "list", "--topic", "biling", "-c", str(demo))
+    assert result.exit_code == 0
+    assert result.stdout == "no pending drafts\n"
+    assert result.stderr.startswith(
+        'note: --topic "biling": no rule gives it (did you mean "billing"?); the rules give '
+    )
+    segment = earful("queue", "list", "--segment", "VIP", "--json", "-c", str(demo))
+    assert segment.stdout == "[]\n"
+    assert 'note: --segment "VIP": no rule gives it (did you mean "vip"?)' in segment.stderr
+
+
+def test_a_topic_the_rules_give_has_no_note(demo: Path) -> None:
+    result = earful("queue", "list", "--topic", "billing", "--status", "rejected", "-c", str(demo))
+    assert result.exit_code == 0 and result.stderr == ""

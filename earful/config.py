@@ -12,6 +12,7 @@ echoed at all. `Config.secret_values()` lists what logs must mask (earful.redact
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import tomllib
 from collections.abc import Collection, Mapping
@@ -26,6 +27,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 
@@ -39,10 +41,11 @@ from listener.base import (
     SpanDuration,
     TickDuration,
     TimeoutDuration,
+    no_bool_for_number,
     not_blank,
 )
-from listener.mention import Brand
-from rules.rulefile import NAME
+from listener.mention import PLATFORM_NICKNAMES, Brand
+from rules.rulefile import NAME, RESERVED_LISTS
 
 DEFAULT_CONFIG = "earful.toml"
 # Where the platforms' tokens and the alert webhook live: only polling, posting and
@@ -62,9 +65,10 @@ class ConfigError(Exception):
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-# What people call the platforms, for "did you mean" (difflib finds typos, not these)
-_PLATFORM_NICKNAMES = {"twitter": "x", "bsky": "bluesky", "hn": "hackernews"}
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_number(cls, value: Any, info: ValidationInfo) -> Any:
+        return no_bool_for_number(cls, info.field_name, value)
 
 
 def _platform(name: str) -> str:
@@ -73,7 +77,7 @@ def _platform(name: str) -> str:
     if name in registry.PLATFORMS:
         return name
     folded = name.strip().casefold()
-    guess = _PLATFORM_NICKNAMES.get(folded) or next(
+    guess = PLATFORM_NICKNAMES.get(folded) or next(
         iter(difflib.get_close_matches(folded, registry.PLATFORMS, n=1)), None
     )
     hint = f' (did you mean "{guess}"?)' if guess else ""
@@ -151,6 +155,12 @@ class RulesConfig(_Section):
         # a rule names a list as author_in = "white_glove": "white glove" could never
         # be named, and the list would quietly do nothing
         for name in lists:
+            if name in RESERVED_LISTS:
+                # said here, at its key path, rather than when the rules load
+                raise ValueError(
+                    f'"{name}" is built in (the brand\'s name, keywords and handles) and '
+                    "cannot be set"
+                )
             if not NAME.match(name):
                 raise ValueError(
                     f'"{name}": a list name is letters, digits, "_", "-" or ".", '
@@ -233,7 +243,23 @@ class ConsoleConfig(_Section):
             'an address to listen on, like "127.0.0.1" (the default); write "0.0.0.0" '
             "to listen on every interface"
         )
-        return not_blank(value, expected).strip()
+        host = not_blank(value, expected).strip()
+        if ":" in host and not _is_ipv6(host):
+            # "localhost:8080" or "http://127.0.0.1" passed `earful check` and failed
+            # only when `earful run` tried to listen
+            raise ValueError(
+                f"expected a host name or address alone, without a scheme or port (the port "
+                f'is console.port), like "127.0.0.1", got {host!r}'
+            )
+        return host
+
+
+def _is_ipv6(host: str) -> bool:
+    try:
+        ipaddress.IPv6Address(host)
+    except ValueError:
+        return False
+    return True
 
 
 class LoggingConfig(_Section):
@@ -359,7 +385,8 @@ def parse_config(
         root = None
     # the sources are checked even when another section is wrong: every problem at once
     tables = root.sources if root is not None else expanded.get("sources")
-    source_settings, named, waiting = _validate_sources(tables, found)
+    brand_handles = root.brand.handles if root is not None else None
+    source_settings, named, waiting = _validate_sources(tables, found, brand_handles)
     found.settle(failed=root is None)
     if found.problems or root is None:
         raise ConfigError(path, found.messages())
@@ -391,10 +418,11 @@ def _escalation(section: EscalationConfig, responders: RespondersConfig) -> Esca
 
 
 def _validate_sources(
-    tables: Any, found: Findings
+    tables: Any, found: Findings, brand_handles: Mapping[str, str] | None = None
 ) -> tuple[list[SourceSettings], list[tuple[str, str]], list[tuple[str, str]]]:
     """The sources that can be built, (name, type) of every source named, and (name,
-    problem) for each left out for an unset ${VAR}."""
+    problem) for each left out for an unset ${VAR}. `brand_handles`: [brand] handles,
+    None when [brand] itself is wrong."""
     validated: list[SourceSettings] = []
     named: list[tuple[str, str]] = []
     waiting: list[tuple[str, str]] = []
@@ -434,6 +462,8 @@ def _validate_sources(
             validated.append(settings)
             if type_name == "mastodon":
                 _one_instance(settings, where, mastodon, found)
+            if brand_handles is not None:
+                _knows_its_account(settings, where, brand_handles, found)
     return validated, named, waiting
 
 
@@ -453,6 +483,24 @@ def _one_instance(
             (*where, "base_url"),
             f"one Mastodon instance per Earful: {key_path(at)} reads {seen}, this one "
             f"{host} (status ids are each instance's own; see docs/mastodon.md)",
+        )
+
+
+def _knows_its_account(
+    settings: SourceSettings, where: Loc, brand_handles: Mapping[str, str], found: Findings
+) -> None:
+    """An X mentions source follows the brand account, named by its `handle` or
+    [brand] handles.x: with neither, `check` said "ready to run" and the first poll
+    disabled the source. Checked only where sources are polled (not for an agent's
+    `queue approve`), and once the source's own keys are right."""
+    if "sources" in found.lenient or any(loc[: len(where)] == where for loc, _ in found.problems):
+        return
+    mentions_of = getattr(settings, "mode", None) == "mentions" and settings.type == "x"
+    if mentions_of and not getattr(settings, "handle", None) and not brand_handles.get("x"):
+        found.problem(
+            (*where, "handle"),
+            'mode = "mentions" follows the brand account: expected handle = "YourHandle" '
+            'here, or handles = { x = "YourHandle" } in [brand]',
         )
 
 

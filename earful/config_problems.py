@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from earful.redaction import MIN_LENGTH as MIN_HIDDEN_LENGTH
-from listener.base import SourceSettings
+from listener.base import SourceSettings, as_written
 from rules.rulefile import did_you_mean
 
 Loc = tuple[Any, ...]  # a key path: ("sources", 0, "interval")
@@ -148,6 +148,7 @@ class Findings:
         grouped: dict[Loc, list[tuple[Any, bool]]] = {}
         for error in exc.errors():
             loc, via_union = _user_loc(model, tuple(error["loc"]))
+            loc, error = _keyed(model, loc, error)
             if self._already_reported((*prefix, *loc)):
                 continue
             grouped.setdefault(loc, []).append((error, via_union))
@@ -173,6 +174,22 @@ class Findings:
             if where and isinstance(where[-1], int) and loc == where[:-1]:
                 return True
         return False
+
+
+def _keyed(model: type[BaseModel], loc: Loc, error: Any) -> tuple[Loc, Any]:
+    """A whole table's check that names its key first ('query: mode = "search"
+    needs...', 'mastodon: expected the handle with its instance'): at that key's
+    path ("sources[0].query: mode = ..."), not the table's ("sources[0]: query: ...").
+    The key is one of the model's own (a table's check), or of the table given."""
+    message = str(error["msg"])
+    for p in _PYDANTIC_PREFIXES:
+        message = message.removeprefix(p)
+    key, colon, rest = message.partition(": ")
+    given = error.get("input")
+    keys = model.model_fields if not loc else given if isinstance(given, dict) else {}
+    if error["type"] != "value_error" or not colon or key not in keys:
+        return loc, error
+    return (*loc, key), {**error, "msg": rest}
 
 
 def _concerns(loc: Loc, where: Loc, value: str) -> bool:
@@ -207,6 +224,9 @@ def _describe(error: Any, model: type[BaseModel], loc: Loc, where: Loc) -> str:
     if kind in _LIST_KINDS:
         expected = _plain(_annotation_at(model, loc))
         message = f"expected {expected if expected and 'list' in expected else 'a list'}"
+    elif kind == "string_too_short":
+        # "String should have at least 1 character"
+        message = "expected a non-empty string"
     elif kind == "too_short":
         # "List should have at least 1 item after validation, not 0"
         found = re.match(r"\w+ should have at least (\d+) (items?)\D*(\d+)", message)
@@ -221,6 +241,7 @@ def _describe(error: Any, model: type[BaseModel], loc: Loc, where: Loc) -> str:
 
 
 _LIBRARY_ASIDES = (
+    ", got a number with a fractional part",  # the value itself is shown after it
     ", unable to parse string as an integer",
     ", unable to parse string as a number",
     ", unable to interpret input",
@@ -246,7 +267,7 @@ def _with_input(message: str, error: Any, where: Loc) -> str:
     # the environment are replaced by the variable's name in `Findings.messages`)
     if SECRETISH.search(key_path(where)) or "input" not in error:
         return message
-    return f"{message}, got {error['input']!r}"
+    return f"{message}, got {as_written(error['input'])}"
 
 
 def key_path(loc: Loc) -> str:

@@ -139,10 +139,12 @@ def duration(seconds: float | None) -> str:
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    if minutes:
-        return f"{minutes}m {secs}s"
+    # the larger unit and the next, that one left out when 0: "every 2m", not "2m 0s"
+    for big, unit, small, small_unit in (
+        (days, "d", hours, "h"),
+        (hours, "h", minutes, "m"),
+        (minutes, "m", secs, "s"),
+    ):
+        if big:
+            return f"{big}{unit} {small}{small_unit}" if small else f"{big}{unit}"
     return f"{secs}s"

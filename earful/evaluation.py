@@ -583,7 +583,7 @@ def report_json(path: Path, table: Table, results: Sequence[Result]) -> dict[str
 def report_lines(table: Table, results: Sequence[Result]) -> list[str]:
     """The human-readable report: a table per system, side by side when there are two."""
     lines = [
-        f"{len(table.rows)} rows scored"
+        f"{counted(len(table.rows), 'row')} scored"
         + (f", {table.skipped} skipped (no text or label)" if table.skipped else "")
     ]
     names = [r.name for r in results]

@@ -25,7 +25,15 @@ from responders.context import ResponderSettings
 from responders.drafts import AUTHOR_FACING, Contact, contact_weight
 from responders.respond import respond
 from responders.templating import TemplateError, Templates
-from rules import RuleError, Ruleset, judge, load_ruleset, read_model, with_model
+from rules import (
+    RuleError,
+    RuleFileUnreadable,
+    Ruleset,
+    judge,
+    load_ruleset,
+    read_model,
+    with_model,
+)
 from storage.db import version_in_use
 from storage.records import IngestResult, Judged
 from storage.schema import SCHEMA_VERSION, NotEarfulDatabase, SchemaTooNew
@@ -78,6 +86,8 @@ def build_stages(config: Config, *, learned: bool = True) -> Stages:
             lists={k: list(v) for k, v in config.rules.lists.items()},
             base_dir=config.base_dir,
         )
+    except RuleFileUnreadable as exc:
+        raise ConfigError(config.path, [f"rules.files[{exc.index}]: {exc}"]) from None
     except RuleError as exc:
         raise ConfigError(config.path, [f"rules: {exc}"]) from None
     if learned and config.rules.model is not None:
@@ -203,14 +213,31 @@ def combine(summaries: Sequence[BatchSummary], source: str = "all") -> BatchSumm
     )
 
 
+def rule_facets(config: Config) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The topics and segments the configured rules can give, for the filters."""
+    rules = build_stages(config).ruleset.rules
+    topics = sorted({r.then.topic for r in rules if r.then.topic})
+    segments = sorted({r.then.segment for r in rules if r.then.segment})
+    return tuple(topics), tuple(segments)
+
+
 def check_storage_folder(config: Config) -> None:
-    """The database's folder is there. It is never made: a typo in storage.path must
-    not start a new tree and an empty queue."""
+    """The database's folder is there, and storage.path is no folder itself. It is
+    never made: a typo in storage.path must not start a new tree and an empty queue."""
     folder = config.db_path.parent
     if not folder.is_dir():
         raise ConfigError(
             config.path,
             [f"storage.path: there is no folder {folder}; create it, or correct the path"],
+        )
+    if config.db_path.is_dir():
+        # SQLite would say "Is a directory" with no key path, as a runtime error
+        raise ConfigError(
+            config.path,
+            [
+                f"storage.path: {config.db_path} is a folder; expected the database file, "
+                f'like "{config.db_path / "earful.db"}"'
+            ],
         )
 
 

@@ -12,6 +12,7 @@ and is registered by type name in earful/sources.py.
 from __future__ import annotations
 
 import re
+import typing
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationInfo, field_validator
 
 from listener.mention import Brand, Mention
 
@@ -111,6 +112,27 @@ MAX_DURATION_DAYS = 3650
 MAX_DURATION = MAX_DURATION_DAYS * 86400.0
 
 
+def as_written(value: Any) -> str:
+    """A value as a message quotes it: as TOML writes it where Python would not
+    (`true`, not `True`), else repr."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
+def no_bool_for_number(model: type[BaseModel], name: str | None, value: Any) -> Any:
+    """`value`, or ValueError when it is true or false for a key that takes a whole
+    number: pydantic reads `port = true` as port 1 and `escalate_at = true` as
+    urgency 1 (every complaint escalated) without a word."""
+    field_info = model.model_fields.get(name or "")
+    if not isinstance(value, bool) or field_info is None:
+        return value
+    kinds = typing.get_args(field_info.annotation) or (field_info.annotation,)
+    if int in kinds and bool not in kinds:
+        raise ValueError(f"expected a whole number, got {as_written(value)}")
+    return value
+
+
 def parse_duration(value: Any, minimum: float = 0.0) -> float:
     """'90s', '5m', '2h', '1d', '500ms' or a number of seconds, to seconds: more than
     0 and at least `minimum`, at most MAX_DURATION_DAYS days."""
@@ -119,7 +141,7 @@ def parse_duration(value: Any, minimum: float = 0.0) -> float:
     else:
         match = _DURATION.match(value) if isinstance(value, str) else None
         if match is None:
-            raise ValueError(f'expected a duration like "90s" or "5m", got {value!r}')
+            raise ValueError(f'expected a duration like "90s" or "5m", got {as_written(value)}')
         seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     if seconds <= 0:
         raise ValueError(f"expected a positive duration, got {value!r}")
@@ -208,6 +230,11 @@ class SourceSettings(BaseModel):
     type: str
     interval: Duration = 120.0
     base_url: str | None = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_number(cls, value: Any, info: ValidationInfo) -> Any:
+        return no_bool_for_number(cls, info.field_name, value)
 
     @field_validator("interval", mode="before")
     @classmethod

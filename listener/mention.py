@@ -10,6 +10,8 @@ from typing import Any
 # Platforms Earful knows. A Mention's platform is where the post lives, which is
 # not always the source that found it (the replay source serves every platform).
 PLATFORMS = ("x", "reddit", "mastodon", "bluesky", "hackernews", "rss")
+# What people call the platforms, for "did you mean" (difflib finds typos, not these)
+PLATFORM_NICKNAMES = {"twitter": "x", "bsky": "bluesky", "hn": "hackernews"}
 
 
 @dataclass(frozen=True, slots=True)

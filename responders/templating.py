@@ -77,6 +77,8 @@ def _check_folder(directory: Path) -> None:
     """A template-named file that is none of the five and that no template in the
     folder includes is most likely one of the five misspelt: an error when it is
     close to one ("complaint-reply.j2"), a warning otherwise."""
+    if directory.is_file():
+        raise TemplateError(f"{directory} is a file; expected the folder of your *.j2 templates")
     if not directory.is_dir():
         raise TemplateError(f"template folder {directory} does not exist")
     known = {f"{name}.j2" for name in TEMPLATE_NAMES}

@@ -21,7 +21,7 @@ from rules.engine import (
     with_model,
 )
 from rules.learned import Model, ModelError
-from rules.rulefile import ExampleFailure, RuleError, RuleExampleFailed
+from rules.rulefile import ExampleFailure, RuleError, RuleExampleFailed, RuleFileUnreadable
 from rules.verdict import Disposition, Reason, Verdict
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "Reason",
     "RuleError",
     "RuleExampleFailed",
+    "RuleFileUnreadable",
     "Ruleset",
     "Verdict",
     "explain",

@@ -85,6 +85,7 @@ from rules.rulefile import (
     Rule,
     RuleError,
     RuleExampleFailed,
+    RuleFileUnreadable,
     Settings,
     clipped,
     described,
@@ -803,8 +804,11 @@ def _compile_rule(
     where = f"{rule.source}: {rule.where}.when"
     unknown = [k for k in ("author_in", "mentions") if getattr(w, k) not in (None, *lists)]
     for key in unknown:
-        known = ", ".join(sorted(lists))
-        problems.append(f'{where}.{key}: unknown list "{getattr(w, key)}" (lists: {known})')
+        name = getattr(w, key)
+        problems.append(
+            f'{where}.{key}: unknown list "{name}"{did_you_mean(name, lists)} '
+            f'(lists: {", ".join(sorted(lists))}) (rule "{rule.id}")'
+        )
     if unknown:
         return None
 
@@ -988,7 +992,7 @@ def _read(entry: str | Path, base_dir: Path | None) -> tuple[str, str]:
     """(source name for messages, file text)."""
     if isinstance(entry, str) and not entry.endswith(".toml"):
         if not _SHIPPED.match(entry):
-            raise RuleError(f'{entry}: not a shipped rule set name; files must end in ".toml"')
+            raise RuleError(f'"{entry}": not a shipped rule set name; files must end in ".toml"')
         resource = resources.files("rules").joinpath(f"{entry}.toml")
         if not resource.is_file():
             shipped = sorted(
@@ -997,8 +1001,8 @@ def _read(entry: str | Path, base_dir: Path | None) -> tuple[str, str]:
                 if r.name.endswith(".toml")
             )
             raise RuleError(
-                f"{entry}: no shipped rule set of that name (shipped: {', '.join(shipped)}); "
-                'a file of your own must end in ".toml"'
+                f'"{entry}": no shipped rule set of that name (shipped: {", ".join(shipped)})'
+                f'{did_you_mean(entry, shipped)}; a file of your own must end in ".toml"'
             )
         return f"{entry}.toml", resource.read_text(encoding="utf-8")
     path = Path(entry)
@@ -1008,9 +1012,10 @@ def _read(entry: str | Path, base_dir: Path | None) -> tuple[str, str]:
         # utf-8-sig: a byte order mark (Windows editors write one) is no TOML
         return str(entry), path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
-        raise RuleError(f"{entry}: not UTF-8 text") from None
+        raise RuleError(f"{path}: not UTF-8 text") from None
     except OSError as exc:
-        raise RuleError(f"{entry}: cannot read {path}: {exc.strerror or exc}") from None
+        # the path as read: a relative entry is relative to base_dir, the config's folder
+        raise RuleError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
 def load_ruleset(
@@ -1047,20 +1052,27 @@ def load_ruleset(
     # of those is no typo
     labels_set: set[str] = set()
     composed: tuple[_Engine, Settings] | None = None
-    for entry in files:
-        source, text = _read(entry, base_dir)
+    failed: RuleExampleFailed | None = None  # the first file whose examples failed
+    for index, entry in enumerate(files):
+        try:
+            source, text = _read(entry, base_dir)
+        except RuleError as exc:
+            raise RuleFileUnreadable(index, str(exc)) from None
         spec = parse_file(source, text)
         sources.append(source)
         names.append(spec.name or Path(source).stem)
+        switched_off: list[str] = []  # what switches off nothing: all of a file's at once
         for rule in spec.rules:
             labels_set.update(rule.then.labels)
             at = next((i for i, r in enumerate(rules) if r.id == rule.id), None)
             if at is None and not rule.enabled:
-                _check_switch_off(source, rule, [r.id for r in rules])
+                switched_off += _check_switch_off(source, rule, [r.id for r in rules])
             if at is None:
                 rules.append(rule)
             else:
                 rules[at] = rule
+        if switched_off:
+            raise RuleError(switched_off)
         settings.update(spec.settings)
         urgency.update(spec.urgency)
         lexicon.update(spec.lexicon)
@@ -1071,9 +1083,16 @@ def load_ruleset(
         )
         topics = {r.then.topic for r in rules if r.enabled and r.then.topic}
         topics.add(composed[1].complaint_topic or "")
-        _check_examples(source, spec.examples, composed[0], topics - {""})
+        try:
+            _check_examples(source, spec.examples, composed[0], topics - {""})
+        except RuleExampleFailed as exc:
+            # held until the names are checked: a misspelt has_label is what makes
+            # an example fail, and the failure alone would not say so
+            failed = failed or exc
         examples.extend(spec.examples)
-    _check_names(rules, labels_set, settings.get("complaint_topic"))
+    _check_names(rules, labels_set, settings.get("complaint_topic"), failed)
+    if failed is not None:
+        raise failed
     if composed is None:  # no files at all: plain VADER with the default cut-offs
         composed = _compose(rules, settings, urgency, lexicon, config_lists, brand)
     ruleset = Ruleset(
@@ -1095,22 +1114,23 @@ def load_ruleset(
         raise RuleError(f"model: {exc}") from None
 
 
-def _check_switch_off(source: str, rule: Rule, earlier: Sequence[str]) -> None:
+def _check_switch_off(source: str, rule: Rule, earlier: Sequence[str]) -> list[str]:
     """A switch-off with nothing to switch off: a mistyped id would leave the rule it
     meant running, silently. A whole rule written switched off under a new id is a
     draft kept for later, unless its id is a typo of an earlier rule's."""
     if rule.then == Effects():
-        raise RuleError(
+        return [
             f"{source}: {rule.where}.id: `enabled = false` switches off a rule by id, "
             f'and no earlier rule file has a rule "{rule.id}"{did_you_mean(rule.id, earlier)}'
-        )
+        ]
     near = _typo_of(rule.id, earlier)
     if near is not None:
-        raise RuleError(
+        return [
             f'{source}: {rule.where}.id: "{rule.id}" is switched off, and no earlier rule '
             f'has that id; did you mean to switch off "{near}"? (a rule kept switched off '
             "for later needs an id of its own)"
-        )
+        ]
+    return []
 
 
 def _typo_of(name: str, known: Iterable[str]) -> str | None:
@@ -1124,12 +1144,16 @@ def _typo_of(name: str, known: Iterable[str]) -> str | None:
 
 
 def _check_names(
-    rules: Sequence[Rule], labels: Collection[str], complaint_topic: str | None
+    rules: Sequence[Rule],
+    labels: Collection[str],
+    complaint_topic: str | None,
+    failed: RuleExampleFailed | None = None,
 ) -> None:
     """The labels and topics the rules name, against those of every rule: a label no
     rule sets is a typo that keeps a rule from ever firing (has_label) or lets it
     always fire (lacks_label), and a topic a letter or two off an earlier rule's would
-    count complaints under a cause of its own."""
+    count complaints under a cause of its own. Examples that `failed` are reported
+    after these problems, which are likely their cause."""
     topics = {complaint_topic} if complaint_topic else set()  # named by earlier rules
     problems = []
     for rule in rules:
@@ -1151,7 +1175,7 @@ def _check_names(
         if topic:
             topics.add(topic)
     if problems:
-        raise RuleError(problems)
+        raise RuleError(problems + (failed.problems if failed else []))
 
 
 def read_model(entry: str | Path, base_dir: Path | None = None) -> Model:

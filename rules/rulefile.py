@@ -113,7 +113,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from listener.mention import PLATFORMS, Author, Mention
+from listener.mention import PLATFORM_NICKNAMES, PLATFORMS, Author, Mention
 from rules.sentiment import VALENCE_MAX, VALENCE_MIN
 from rules.text import symbol_key, to_words
 from rules.verdict import Disposition, Reason
@@ -135,6 +135,15 @@ class RuleError(Exception):
     def __init__(self, problems: Sequence[str] | str) -> None:
         self.problems = [problems] if isinstance(problems, str) else list(problems)
         super().__init__("\n".join(self.problems))
+
+
+class RuleFileUnreadable(RuleError):
+    """A `files` entry that names no rule file: `index` is its place in the list, so
+    that the config can say which of its `rules.files` it is."""
+
+    def __init__(self, index: int, problem: str) -> None:
+        self.index = index
+        super().__init__(problem)
 
 
 @dataclass(frozen=True, slots=True)
@@ -398,11 +407,19 @@ class _Checker:
                 out.append(checked)
         return tuple(out)
 
-    def choice(self, value: Any, path: str, choices: Sequence[str]) -> Any:
+    def choice(
+        self,
+        value: Any,
+        path: str,
+        choices: Sequence[str],
+        aliases: Mapping[str, str] | None = None,
+    ) -> Any:
+        """`value` if it is one of `choices`; else a problem, with the choice it was
+        likely meant to be: a near spelling, or what `aliases` say people call it."""
         if value is _MISSING:
             return None
         if not isinstance(value, str) or value not in choices:
-            self.problem(path, f"expected one of {', '.join(choices)}, got {described(value)}")
+            self.problem(path, _not_one_of(value, choices, aliases))
             return None
         return value
 
@@ -437,14 +454,38 @@ _EXAMPLE_KEYS = (
     "note",
 )
 _DISPOSITIONS = tuple(d.value for d in Disposition)
+# The classes `earful eval` counts in, which a newcomer writes for a disposition
+_DISPOSITION_NICKNAMES = {"complaint": "interesting_bad", "praise": "interesting_good"}
+
+
+def _not_one_of(value: Any, choices: Sequence[str], aliases: Mapping[str, str] | None) -> str:
+    """'expected one of a, b, got "c"', with ' (did you mean "b"?)' where one fits."""
+    hint = ""
+    if isinstance(value, str):
+        meant = (aliases or {}).get(value.strip().casefold())
+        hint = f' (did you mean "{meant}"?)' if meant else did_you_mean(value, choices)
+    return f"expected one of {', '.join(choices)}, got {described(value)}{hint}"
+
+
 _TOPIC_BY = ("priority", "votes")
+
+
+def _escape_hint(exc: tomllib.TOMLDecodeError) -> str:
+    """What to do about a backslash TOML refuses: in rule files it is nearly always a
+    regex written in double quotes, which TOML reads as escapes."""
+    if "Unescaped '\\'" not in str(exc):
+        return ""
+    return (
+        "; in double quotes a backslash starts an escape: write a regex in single "
+        "quotes, like regex = '\\d+ days'"
+    )
 
 
 def parse_file(source: str, text: str) -> _FileSpec:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise RuleError(f"{source}: invalid TOML: {exc}") from None
+        raise RuleError(f"{source}: invalid TOML: {exc}{_escape_hint(exc)}") from None
     c = _Checker(source)
     c.table(data, "", _TOP_KEYS)
     meta = c.table(data.get("meta", {}), "meta", _META_KEYS)
@@ -609,9 +650,7 @@ def _parse_when(c: _Checker, value: Any, path: str) -> Conditions:
     platforms = c.strings(get("platform"), f"{path}.platform")
     for p in platforms:
         if p not in PLATFORMS:
-            c.problem(
-                f"{path}.platform", f"expected one of {', '.join(PLATFORMS)}, got {described(p)}"
-            )
+            c.problem(f"{path}.platform", _not_one_of(p, PLATFORMS, PLATFORM_NICKNAMES))
     below = c.number(get("sentiment_below"), f"{path}.sentiment_below", -1.0, 1.0)
     above = c.number(get("sentiment_above"), f"{path}.sentiment_above", -1.0, 1.0)
     return Conditions(
@@ -647,7 +686,12 @@ def _parse_then(c: _Checker, value: Any, path: str, required: bool) -> Effects:
     raw = c.table(value, path, _THEN_KEYS)
     if required and isinstance(value, dict) and not value:
         c.problem(path, f"empty: a rule must set one of {', '.join(_THEN_KEYS)}")
-    disposition = c.choice(raw.get("disposition", _MISSING), f"{path}.disposition", _DISPOSITIONS)
+    disposition = c.choice(
+        raw.get("disposition", _MISSING),
+        f"{path}.disposition",
+        _DISPOSITIONS,
+        _DISPOSITION_NICKNAMES,
+    )
     actions = c.strings(raw.get("actions", _MISSING), f"{path}.actions")
     for i, action in enumerate(actions):
         if action not in ACTIONS:
@@ -678,11 +722,15 @@ def _parse_examples(c: _Checker, value: Any) -> tuple[Example, ...]:
             continue
         before = len(c.problems)
         text = c.string(table.get("text", _MISSING), f"{where}.text")
-        expect = c.choice(table.get("expect", _MISSING), f"{where}.expect", _DISPOSITIONS)
+        expect = c.choice(
+            table.get("expect", _MISSING), f"{where}.expect", _DISPOSITIONS, _DISPOSITION_NICKNAMES
+        )
         for key in ("text", "expect"):
             if key not in table:
                 c.problem(f"{where}.{key}", "missing")
-        platform = c.choice(table.get("platform", _MISSING), f"{where}.platform", PLATFORMS)
+        platform = c.choice(
+            table.get("platform", _MISSING), f"{where}.platform", PLATFORMS, PLATFORM_NICKNAMES
+        )
         example = Example(
             text=text or "",
             expect=Disposition(expect or "ignore"),

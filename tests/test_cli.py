@@ -1551,7 +1551,7 @@ def test_check_says_what_run_would_start_with_and_writes_nothing(tmp_path: Path)
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0] == f"{config}: ready to run"
-    assert "  sources: replayed (replay, every 1m 0s)" in lines
+    assert "  sources: replayed (replay, every 1m)" in lines
     assert any(
         line.startswith("  rules: default: ") and "examples holding" in line for line in lines
     )

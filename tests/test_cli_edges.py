@@ -212,3 +212,100 @@ def test_a_reader_that_stops_early_gets_no_error_message(demo: Path) -> None:
     errors = proc.stderr.read()
     assert proc.wait(timeout=60) == 1
     assert errors == b""  # neither "Broken pipe" nor a traceback
+
+
+# -- what a newcomer's first commands say ---------------------------------------------------
+
+
+def test_eval_with_nothing_misjudged_says_so(tmp_path: Path) -> None:
+    # "misjudged (first 5, earful):" stood over nothing, as if output were lost
+    labeled = tmp_path / "posts.csv"
+    labeled.write_text(
+        "text,label\n"
+        '"charged me twice and nobody answers, awful",complaint\n'
+        '"love it, best coffee I have had",praise\n',
+        encoding="utf-8",
+    )
+    config = tmp_path / "earful.toml"
+    assert earful("init", str(config)).exit_code == 0
+    result = earful("eval", str(labeled), "--show-errors", "5", "-c", str(config))
+    assert result.exit_code == 0, result.output
+    assert result.output.endswith(
+        "misjudged (first 5, earful):\n  none: every row was judged as labeled\n"
+    )
+
+
+def test_init_points_to_check_before_run(tmp_path: Path) -> None:
+    path = tmp_path / "earful.toml"
+    result = earful("init", str(path))
+    assert result.exit_code == 0
+    assert f"`earful check -c {path}` says whether it is ready" in result.output
+
+
+def test_demo_help_says_interval_takes_a_duration() -> None:
+    # "--interval TEXT" did not say what to write
+    assert "--interval DURATION" in earful("demo", "--help").output
+
+
+def test_eval_of_one_row_says_row(tmp_path: Path) -> None:
+    labeled = tmp_path / "one.csv"
+    labeled.write_text('text,label\n"charged me twice, awful",complaint\n', encoding="utf-8")
+    config = tmp_path / "earful.toml"
+    assert earful("init", str(config)).exit_code == 0
+    result = earful("eval", str(labeled), "-c", str(config))
+    assert result.output.startswith("1 row scored\n"), result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["user", "-c", "{good}", "list"],
+        ["-c", "{bad}", "user", "-c", "{good}", "list"],
+        ["user", "-c", "{bad}", "list", "-c", "{good}"],
+    ],
+)
+def test_c_may_come_after_a_group_name_and_the_later_one_wins(
+    tmp_path: Path, args: list[str]
+) -> None:
+    # `earful user -c FILE list` answered "No such option: -c"
+    good = tmp_path / "earful.toml"
+    assert earful("init", str(good)).exit_code == 0
+    added = CliRunner().invoke(
+        cli,
+        ["user", "add", "ana", "--role", "admin", "-c", str(good), "--password-stdin"],
+        input="a long enough password\n",
+    )
+    assert added.exit_code == 0, added.output
+    filled = [a.format(good=good, bad=tmp_path / "missing.toml") for a in args]
+    result = earful(*filled)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("ana ")
+
+
+def test_c_after_a_group_name_that_is_wrong_is_the_one_used(tmp_path: Path) -> None:
+    good = tmp_path / "earful.toml"
+    assert earful("init", str(good)).exit_code == 0
+    result = earful("-c", str(good), "queue", "-c", str(tmp_path / "missing.toml"), "list")
+    assert result.exit_code == 2 and "missing.toml: file not found" in result.output
+
+
+def test_init_help_says_force_never_overwrites_a_database() -> None:
+    assert "Overwrite an existing config (never a database)." in earful("init", "--help").output
+
+
+def test_an_empty_queue_for_a_topic_no_rule_gives_says_so(demo: Path) -> None:
+    # `--topic biling` answered "no pending drafts", as if billing were quiet
+    result = earful("queue", "list", "--topic", "biling", "-c", str(demo))
+    assert result.exit_code == 0
+    assert result.stdout == "no pending drafts\n"
+    assert result.stderr.startswith(
+        'note: --topic "biling": no rule gives it (did you mean "billing"?); the rules give '
+    )
+    segment = earful("queue", "list", "--segment", "VIP", "--json", "-c", str(demo))
+    assert segment.stdout == "[]\n"
+    assert 'note: --segment "VIP": no rule gives it (did you mean "vip"?)' in segment.stderr
+
+
+def test_a_topic_the_rules_give_has_no_note(demo: Path) -> None:
+    result = earful("queue", "list", "--topic", "billing", "--status", "rejected", "-c", str(demo))
+    assert result.exit_code == 0 and result.stderr == ""

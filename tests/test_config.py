@@ -293,3 +293,56 @@ def test_a_template_saved_with_a_byte_order_mark_renders_without_it(tmp_path: Pa
     (tmp_path / "tpl").mkdir()
     (tmp_path / "tpl" / "thanks.j2").write_bytes(b"\xef\xbb\xbfThanks, {{ author }}!")
     assert Templates(tmp_path / "tpl").render("thanks", SAMPLE_CONTEXT).startswith("Thanks")
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        (
+            '["default", "acme_rules.toml"]',
+            "rules.files[1]: {folder}/acme_rules.toml: cannot read: No such file or directory",
+        ),
+        (
+            '["defaults"]',
+            'rules.files[0]: "defaults": no shipped rule set of that name (shipped: default) '
+            '(did you mean "default"?); a file of your own must end in ".toml"',
+        ),
+    ],
+)
+def test_a_rules_file_that_is_not_there_is_named_by_its_key_path(
+    tmp_path: Path, files: str, expected: str
+) -> None:
+    # "rules: /x/acme_rules.toml: cannot read /x/acme_rules.toml": which entry, twice
+    path = write(tmp_path, GOOD + f"\n[rules]\nfiles = {files}\n")
+    result = CliRunner().invoke(cli, ["check", "-c", str(path)])
+    assert result.exit_code == 2
+    assert f"{path}: {expected.format(folder=tmp_path)}" in result.output
+
+
+@pytest.mark.parametrize("command", [["check"], ["stats"], ["poll"]])
+def test_a_storage_path_that_is_a_folder_is_a_config_mistake(
+    tmp_path: Path, command: list[str]
+) -> None:
+    # "earful: /x/data: Is a directory", exit code 1, no key path
+    (tmp_path / "data").mkdir()
+    (tmp_path / "mentions.jsonl").write_text("", encoding="utf-8")
+    path = write(tmp_path, GOOD + '\n[storage]\npath = "data"\n')
+    result = CliRunner().invoke(cli, [*command, "-c", str(path)])
+    assert result.exit_code == 2, result.output
+    folder = tmp_path / "data"
+    assert (
+        f'storage.path: {folder} is a folder; expected the database file, like "{folder}/earful.db"'
+    ) in result.output
+
+
+def test_a_templates_path_that_is_a_file_is_not_said_missing(tmp_path: Path) -> None:
+    # "template folder /x/replies.j2 does not exist": it does, as a file
+    (tmp_path / "mentions.jsonl").write_text("", encoding="utf-8")
+    (tmp_path / "replies.j2").write_text("Sorry {{ author }}", encoding="utf-8")
+    path = write(tmp_path, GOOD + '\n[responders]\ntemplates = "replies.j2"\n')
+    result = CliRunner().invoke(cli, ["check", "-c", str(path)])
+    assert result.exit_code == 2
+    assert (
+        f"responders.templates: {tmp_path / 'replies.j2'} is a file; expected the folder "
+        "of your *.j2 templates"
+    ) in result.output

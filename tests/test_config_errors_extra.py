@@ -293,6 +293,21 @@ def test_an_empty_console_host_is_refused_not_every_interface(host: str) -> None
     assert problem.startswith("console.host: expected an address to listen on"), problem
 
 
+@pytest.mark.parametrize("host", ["localhost:8080", "http://127.0.0.1", "[::1]"])
+def test_a_console_host_with_a_port_or_scheme_is_refused(host: str) -> None:
+    # passed `earful check`, then `earful run` could not listen: "Name or service not known"
+    (problem,) = problems({"console": {"host": host}}, {})
+    assert problem == (
+        "console.host: expected a host name or address alone, without a scheme or port "
+        f'(the port is console.port), like "127.0.0.1", got {host!r}'
+    )
+
+
+@pytest.mark.parametrize("host", ["::1", "0.0.0.0", "earful.internal", " 127.0.0.1 "])
+def test_a_console_host_alone_loads(host: str) -> None:
+    assert loads({"console": {"host": host}}).console.host == host.strip()
+
+
 @pytest.mark.parametrize(
     "value", ["$X_BEARER_TOKEN", "%X_BEARER_TOKEN%", "$(X_BEARER_TOKEN)", "Bearer $X_BEARER_TOKEN"]
 )
@@ -409,7 +424,8 @@ def test_a_handle_written_as_a_url_is_refused(handle: str) -> None:
 def test_a_mastodon_handle_without_its_instance_is_refused() -> None:
     (problem,) = problems({"brand": {"name": "Acme", "handles": {"mastodon": "@acme"}}})
     assert problem.startswith(
-        'brand.handles: mastodon: expected the handle with its instance, like "acme@mastodon'
+        # at its own key, as brand.handles.x is ("brand.handles: mastodon: ...")
+        'brand.handles.mastodon: expected the handle with its instance, like "acme@mastodon'
     ), problem
 
 
@@ -666,3 +682,96 @@ def test_a_list_name_no_rule_could_name_is_refused() -> None:
     assert problems({"rules": {"lists": {"white_glove": ["@big"]}}, "nope": 1})[0].startswith(
         "nope:"
     )
+
+
+def test_the_built_in_brand_list_is_refused_in_the_config_with_its_key_path() -> None:
+    # was "rules: lists.brand: ...", said only once the rules loaded
+    assert problems({"rules": {"lists": {"brand": ["@acme"]}}}) == [
+        'rules.lists: "brand" is built in (the brand\'s name, keywords and handles) and '
+        "cannot be set"
+    ]
+
+
+X_MENTIONS = {"name": "x", "type": "x", "bearer_token": "t" * 20}  # mode "mentions", the default
+
+
+def test_x_mentions_with_no_account_named_is_a_config_mistake() -> None:
+    # `check` said "ready to run"; the first poll disabled the source
+    assert problems({"sources": [X_MENTIONS]}) == [
+        'sources[0].handle: mode = "mentions" follows the brand account: expected '
+        'handle = "YourHandle" here, or handles = { x = "YourHandle" } in [brand]'
+    ]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"sources": [{**X_MENTIONS, "handle": "AcmeHelp"}]},
+        {"brand": {"name": "Acme", "handles": {"x": "AcmeHelp"}}, "sources": [X_MENTIONS]},
+        {"sources": [X_SEARCH]},
+    ],
+)
+def test_x_mentions_with_its_account_named_loads(raw: dict[str, Any]) -> None:
+    assert loads(raw).sources
+
+
+def test_x_mentions_with_no_account_does_not_stop_a_command_that_does_not_poll() -> None:
+    # an agent's `queue approve` needs no source to be pollable
+    raw = {"brand": {"name": "Acme"}, "sources": [X_MENTIONS]}
+    config = parse_config(raw, Path("earful.toml"), {}, credentials=())
+    assert config.named_sources == (("x", "x"),)
+
+
+# -- true or false where a number is wanted ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # pydantic read these as 1 without a word: the console on port 1, every
+        # complaint escalated at urgency 1
+        ({"console": {"port": True}}, "console.port: expected a whole number, got true"),
+        (
+            {"responders": {"escalate_at": True}},
+            "responders.escalate_at: expected a whole number, got true",
+        ),
+        (
+            {"escalation": {"min_urgency": False}},
+            "escalation.min_urgency: expected a whole number, got false",
+        ),
+        (
+            {"sources": [{**REPLAY, "batch": True}]},
+            "sources[0].batch: expected a whole number, got true",
+        ),
+    ],
+)
+def test_true_or_false_is_no_number(raw: dict[str, Any], expected: str) -> None:
+    assert problems(raw) == [expected]
+
+
+def test_true_and_false_still_set_the_switches() -> None:
+    raw = {"brand": {"name": "Acme"}, "console": {"secure_cookie": True, "enabled": False}}
+    config = parse_config(raw, Path("earful.toml"), ENV)
+    assert config.console.secure_cookie is True and config.console.enabled is False
+
+
+def test_a_value_is_quoted_as_toml_writes_it() -> None:
+    # "got True" is Python's spelling; the file says true
+    assert problems({"responders": {"cooldown": True}}) == [
+        'responders.cooldown: expected a duration like "90s" or "5m", got true'
+    ]
+    assert problems({"publish": {"max_attempts": False}}) == [
+        "publish.max_attempts: expected a whole number, got false"
+    ]
+
+
+def test_a_fraction_for_a_whole_number_says_got_once() -> None:
+    # "expected a valid integer, got a number with a fractional part, got 80.5"
+    assert problems({"responders": {"escalate_at": 80.5}}) == [
+        "responders.escalate_at: expected a valid integer, got 80.5"
+    ]
+
+
+def test_an_empty_brand_name_is_said_plainly() -> None:
+    # "String should have at least 1 character" was pydantic's sentence
+    assert problems({"brand": {"name": ""}}) == ["brand.name: expected a non-empty string, got ''"]

@@ -14,7 +14,16 @@ from pathlib import Path
 import pytest
 
 from listener.mention import Author, Brand, Mention
-from rules import Disposition, RuleError, RuleExampleFailed, Ruleset, explain, judge, load_ruleset
+from rules import (
+    Disposition,
+    RuleError,
+    RuleExampleFailed,
+    RuleFileUnreadable,
+    Ruleset,
+    explain,
+    judge,
+    load_ruleset,
+)
 
 BRAND = Brand(
     "Acme",
@@ -666,6 +675,19 @@ def test_switching_off_a_rule_that_is_not_there_is_an_error(tmp_path: Path) -> N
     assert not fires(load(tmp_path, kept + '[rules.then]\nlabels = ["hit"]\n'), "x")
 
 
+def test_every_switch_off_of_nothing_in_a_file_is_named_at_once(tmp_path: Path) -> None:
+    # only the first was said; fixing it showed the next
+    message = error(
+        tmp_path,
+        rule('any = ["x"]', rule_id="outage") + rule('any = ["y"]', rule_id="billing"),
+        '[[rules]]\nid = "outtage"\nenabled = false\n\n[[rules]]\nid = "biling"\nenabled = false\n',
+    )
+    assert [line.split(": ", 2)[1] for line in message.splitlines()] == [
+        "rules[0].id",
+        "rules[1].id",
+    ]
+
+
 def test_a_whole_rule_switched_off_under_a_near_miss_of_an_id_is_an_error(
     tmp_path: Path,
 ) -> None:
@@ -702,6 +724,32 @@ def test_a_label_no_rule_sets_is_an_error(tmp_path: Path, key: str) -> None:
         f'r1.toml: rules[0].when.{key}: no rule sets the label "churn_rsk" '
         '(did you mean "churn_risk"?) (rule "escalate")'
     )
+
+
+def test_a_misspelt_label_is_named_before_the_example_it_makes_fail(tmp_path: Path) -> None:
+    # only "1 of 1 examples failed ... got ignore" was said: the typo that made the
+    # rule never fire was not, until the example was deleted
+    typo = (
+        rule('any = ["leaving"]', 'labels = ["churn_risk"]', "churn")
+        + rule('has_label = "churn_rsk"', 'disposition = "interesting_bad"', "escalate")
+        + '[[examples]]\ntext = "leaving"\nexpect = "interesting_bad"\n'
+    )
+    with pytest.raises(RuleError) as caught:
+        load(tmp_path, typo)
+    first, failure = caught.value.problems
+    assert first == (
+        'r0.toml: rules[1].when.has_label: no rule sets the label "churn_rsk" '
+        '(did you mean "churn_risk"?) (rule "escalate")'
+    )
+    assert failure.startswith("r0.toml: 1 of 1 examples failed:")
+
+
+def test_an_example_failing_on_its_own_is_still_reported_alone(tmp_path: Path) -> None:
+    text = rule('any = ["leaving"]', 'disposition = "question"', "churn")
+    text += '[[examples]]\ntext = "leaving"\nexpect = "interesting_bad"\n'
+    with pytest.raises(RuleExampleFailed) as caught:
+        load(tmp_path, text)
+    assert len(caught.value.problems) == 1
 
 
 def test_switching_off_the_rule_that_sets_a_label_leaves_its_readers_loading(
@@ -837,9 +885,44 @@ def test_a_toml_backspace_in_a_regex_is_an_error(tmp_path: Path) -> None:
     assert load(tmp_path, rule("regex = '\\bfree\\b'"))
 
 
+def test_a_regex_in_double_quotes_that_toml_refuses_says_to_use_single_quotes(
+    tmp_path: Path,
+) -> None:
+    # "invalid TOML: Unescaped '\\' in a string (at line 4, column 10)" and no more
+    message = error(tmp_path, rule('regex = "\\d+ days"'))
+    assert message.startswith("r0.toml: invalid TOML: Unescaped '\\' in a string")
+    assert message.endswith(
+        "; in double quotes a backslash starts an escape: write a regex in single quotes, "
+        "like regex = '\\d+ days'"
+    )
+
+
 def test_unknown_list_is_an_error(tmp_path: Path) -> None:
     message = error(tmp_path, rule('author_in = "vips"'))
     assert 'r0.toml: rules[0].when.author_in: unknown list "vips"' in message
+
+
+def test_a_misspelt_list_gets_the_list_it_was_meant_to_be(tmp_path: Path) -> None:
+    # "competitor" for "competitors": the lists were listed, the near one not pointed at
+    message = error(tmp_path, rule('mentions = "competitor"'), lists={"competitors": ["globex"]})
+    assert message == (
+        'r0.toml: rules[0].when.mentions: unknown list "competitor" (did you mean '
+        '"competitors"?) (lists: brand, competitors) (rule "r")'
+    )
+
+
+def test_what_people_call_a_disposition_or_platform_gets_earfuls_name(tmp_path: Path) -> None:
+    # `earful eval` counts complaint/praise, and people say twitter: each was refused
+    # with only the list of names
+    text = rule('platform = "twitter"', 'disposition = "praise"')
+    text += '[[examples]]\ntext = "x"\nexpect = "complaint"\nplatform = "bsky"\n'
+    problems = error(tmp_path, text).splitlines()
+    assert [p.rsplit("got ", 1)[1] for p in problems] == [
+        '"twitter" (did you mean "x"?) (rule "r")',
+        '"praise" (did you mean "interesting_good"?) (rule "r")',
+        '"complaint" (did you mean "interesting_bad"?)',
+        '"bsky" (did you mean "bluesky"?)',
+    ]
 
 
 def test_unknown_disposition_is_an_error(tmp_path: Path) -> None:
@@ -897,6 +980,23 @@ def test_missing_file_is_an_error(tmp_path: Path) -> None:
 def test_unknown_shipped_name_lists_the_shipped_ones() -> None:
     with pytest.raises(RuleError, match=r"no shipped rule set of that name \(shipped: default\)"):
         load_ruleset(["defualt"], brand=BRAND)
+
+
+def test_an_unreadable_entry_says_which_and_where_it_was_looked_for(tmp_path: Path) -> None:
+    # "missing.toml: cannot read /abs/missing.toml": the name twice, and not which entry
+    with pytest.raises(RuleFileUnreadable) as caught:
+        load_ruleset(["default", "missing.toml"], brand=BRAND, base_dir=tmp_path)
+    assert caught.value.index == 1
+    assert caught.value.problems == [
+        f"{tmp_path / 'missing.toml'}: cannot read: No such file or directory"
+    ]
+    with pytest.raises(RuleFileUnreadable) as caught:
+        load_ruleset(["defaults"], brand=BRAND)
+    assert caught.value.index == 0
+    assert caught.value.problems == [
+        '"defaults": no shipped rule set of that name (shipped: default) '
+        '(did you mean "default"?); a file of your own must end in ".toml"'
+    ]
 
 
 # -- examples ---------------------------------------------------------------------

@@ -160,7 +160,7 @@ def test_secret_values_hold_every_substituted_value_and_secret_looking_keys() ->
         "brand": {"name": "${BRAND}", "keywords": ["${KW}"]},
         "storage": {"path": "/data/${DBNAME}.db"},
         "sources": [
-            {"name": "x", "type": "x", "bearer_token": "${XTOK}"},
+            {"name": "x", "type": "x", "bearer_token": "${XTOK}", "handle": "AcmeHelp"},
             {
                 "name": "m",
                 "type": "mastodon",
@@ -201,7 +201,7 @@ def test_the_cli_wiring_masks_third_party_debug_logs(tmp_path: Path) -> None:
     config = tmp_path / "earful.toml"
     config.write_text(
         '[brand]\nname = "Acme"\n[logging]\nlevel = "debug"\n'
-        '[[sources]]\nname = "x"\ntype = "x"\nbearer_token = "${XTOK}"\n',
+        '[[sources]]\nname = "x"\ntype = "x"\nhandle = "AcmeHelp"\nbearer_token = "${XTOK}"\n',
         encoding="utf-8",
     )
     script = textwrap.dedent(

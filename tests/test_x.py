@@ -141,12 +141,12 @@ def problems_for(fake: FakeX, tmp_path: Path, **table: Any) -> list[str]:
 
 def test_search_mode_without_a_query_names_what_is_expected(fake: FakeX, tmp_path: Path) -> None:
     (problem,) = problems_for(fake, tmp_path, mode="search")
-    assert problem.startswith('sources[0]: query: mode = "search" needs query = "..."')
+    assert problem.startswith('sources[0].query: mode = "search" needs query = "..."')
 
 
 def test_a_query_without_search_mode_says_to_add_it(fake: FakeX, tmp_path: Path) -> None:
     (problem,) = problems_for(fake, tmp_path, query="acme -is:retweet")
-    assert problem.startswith('sources[0]: query: used only with mode = "search"')
+    assert problem.startswith('sources[0].query: used only with mode = "search"')
 
 
 def test_half_the_posting_keys_is_refused_naming_the_missing_ones(

@@ -313,6 +313,22 @@ def cli(ctx: click.Context, config_file: Path | None) -> None:
         ctx.default_map = _config_defaults(cli, config_file)
 
 
+def command_group(func: Callable[[], None]) -> click.Group:
+    """A group of commands under `earful` (queue, case...) that takes -c FILE after
+    its own name too: `earful queue -c FILE list` answered "No such option: -c"."""
+
+    @_config_file_option("Config file for the command (it may also come after the command).")
+    @click.pass_context
+    @functools.wraps(func)
+    def group(ctx: click.Context, config_file: Path | None) -> None:
+        # as `earful -c FILE`: later wins, so this overrides that, and the
+        # command's own -c overrides both
+        if config_file is not None and isinstance(ctx.command, click.Group):
+            ctx.default_map = _config_defaults(ctx.command, config_file)
+
+    return cli.group()(group)
+
+
 def _watched(count: int) -> bool:
     # A bar only where a person watches work that takes a moment.
     return count >= 2000 and sys.stderr.isatty()

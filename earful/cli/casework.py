@@ -14,7 +14,7 @@ from earful.cli.base import (
     _load,
     _store,
     actor_option,
-    cli,
+    command_group,
     config_option,
     handles_errors,
     json_option,
@@ -26,7 +26,7 @@ from storage.records import AuditEntry, CaseRecord, ReplyRecord
 from storage.store import SeenAssignee
 
 
-@cli.group()
+@command_group
 def case() -> None:
     """Cases: an author's posts in one conversation, and the work on them."""
 

@@ -23,7 +23,7 @@ from earful.cli.base import (
     _store,
     _terminal_width,
     actor_option,
-    cli,
+    command_group,
     config_option,
     handles_errors,
     json_option,
@@ -48,7 +48,7 @@ from storage.store import (
 # -- the queue --------------------------------------------------------------------
 
 
-@cli.group()
+@command_group
 def queue() -> None:
     """Drafts waiting for a person: list, show, approve, reject."""
 
@@ -108,8 +108,11 @@ def queue_list(
         segment=segment,
         search=search,
     )
-    with _store(_load(config_file)) as store:
+    config = _load(config_file)
+    with _store(config) as store:
         rows = queries.queue(store, flt, limit=limit + 1)
+    if not rows:
+        _unknown_facets(config, topic, segment)
     if as_json:
         click.echo(to_json(_note_more(rows, limit)))
         return
@@ -127,6 +130,26 @@ def queue_list(
         )
         topic = f"[{r.topic}] " if r.topic else ""
         click.echo(left + oneline(topic + r.text, max(width - len(left), 20)))
+
+
+def _unknown_facets(config: Config, topic: str | None, segment: str | None) -> None:
+    """A note on stderr for an empty list filtered by a topic or segment no rule
+    gives: `--topic biling` said only "no pending drafts", as if billing were quiet.
+    Not an error: stored drafts keep topics that rules no longer give."""
+    from earful.pipeline import rule_facets
+    from rules.rulefile import did_you_mean
+
+    if topic is None and segment is None:
+        return
+    topics, segments = rule_facets(config)
+    for option, given, known in (("--topic", topic, topics), ("--segment", segment, segments)):
+        if given is not None and given not in known:
+            hint = did_you_mean(given.lower(), known)  # rules name them in lower case
+            click.echo(
+                f'note: {option} "{safe(given)}": no rule gives it{hint}; '
+                f"the rules give {', '.join(known) or '(none)'}",
+                err=True,
+            )
 
 
 @queue.command("show")
@@ -404,7 +427,7 @@ def queue_mark_sent(
 # -- callbacks ------------------------------------------------------------------------
 
 
-@cli.group()
+@command_group
 def callbacks() -> None:
     """Callback tasks: people to contact."""
 
@@ -454,7 +477,7 @@ def callbacks_done(config_file: Path | None, actor: str | None, callback_id: int
 # -- escalation alerts -------------------------------------------------------------
 
 
-@cli.group()
+@command_group
 def alerts() -> None:
     """Escalation alerts for urgent complaints, sent to the [escalation] webhook."""
 

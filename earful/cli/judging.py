@@ -226,8 +226,11 @@ def _echo_errors(result: Any, show_errors: int) -> None:
 
     click.echo("")
     click.echo(f"misjudged (first {show_errors}, {result.name}):")
-    for line in ev.error_lines(result):
+    lines = ev.error_lines(result)
+    for line in lines:
         click.echo(safe(line))
+    if not lines:  # a heading over nothing reads as output lost
+        click.echo("  none: every row was judged as labeled")
 
 
 _baseline_option = click.option(

@@ -40,7 +40,7 @@ from storage.store import NotFound
 
 @cli.command()
 @click.argument("where", metavar="[PATH]", type=click.Path(), default="earful.toml")
-@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.option("--force", is_flag=True, help="Overwrite an existing config (never a database).")
 @click.option(
     "--example",
     is_flag=True,
@@ -67,7 +67,10 @@ def init(where: str, force: bool, example: bool) -> None:
     starter = files("earful").joinpath(name).read_text(encoding="utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(starter, encoding="utf-8")
-    click.echo(f"wrote {path}: set [brand], add [[sources]], then `earful run -c {path}`")
+    click.echo(
+        f"wrote {path}: set [brand] and add [[sources]]; `earful check -c {path}` says "
+        f"whether it is ready for `earful run -c {path}`"
+    )
 
 
 def _is_text(path: Path) -> bool:
@@ -463,8 +466,9 @@ def _holding_the_demo_folder(command: Callable[..., None]) -> Callable[..., None
     "--interval",
     default="3s",
     show_default=True,
+    metavar="DURATION",
     callback=lambda _ctx, _param, value: _duration(value),
-    help="Time between replay ticks.",
+    help='Time between replay ticks ("3s", "500ms").',
 )
 @click.option(
     "--batch",

@@ -14,7 +14,7 @@ from earful.cli.base import (
     _load,
     _store,
     actor_option,
-    cli,
+    command_group,
     config_option,
     handles_errors,
     json_option,
@@ -25,7 +25,7 @@ from storage.schema import ROLES
 # -- console accounts ---------------------------------------------------------------
 
 
-@cli.group()
+@command_group
 def user() -> None:
     """Console accounts: admin (everything), agent (decides drafts), viewer (reads)."""
 

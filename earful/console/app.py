@@ -41,20 +41,11 @@ STATIC = Path(str(files("earful.console").joinpath("static")))
 TEMPLATES = Path(str(files("earful.console").joinpath("templates")))
 
 
-def _facets(config: Config) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The topics and segments the configured rules can give, for the filters."""
-    from earful.pipeline import build_stages
-
-    rules = build_stages(config).ruleset.rules
-    topics = sorted({r.then.topic for r in rules if r.then.topic})
-    segments = sorted({r.then.segment for r in rules if r.then.segment})
-    return tuple(topics), tuple(segments)
-
-
 def settings_from(config: Config) -> ConsoleSettings:
+    from earful.pipeline import rule_facets
     from earful.sources import thanks_liked
 
-    topics, segments = _facets(config)
+    topics, segments = rule_facets(config)
     return ConsoleSettings(
         session_ttl=timedelta(seconds=config.console.session_ttl),
         refresh=config.console.refresh,

@@ -214,8 +214,9 @@ def combine(summaries: Sequence[BatchSummary], source: str = "all") -> BatchSumm
 
 
 def rule_facets(config: Config) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The topics and segments the configured rules can give, for the filters."""
-    rules = build_stages(config).ruleset.rules
+    """The topics and segments the configured rules can give, for the filters (a
+    model of `[rules] model` adds none, so it is not read: megabytes for nothing)."""
+    rules = build_stages(config, learned=False).ruleset.rules
     topics = sorted({r.then.topic for r in rules if r.then.topic})
     segments = sorted({r.then.segment for r in rules if r.then.segment})
     return tuple(topics), tuple(segments)

@@ -981,6 +981,24 @@ def test_escalating_or_resolving_from_the_keyboard_asks_first(open_as: OpenAs, d
     assert len(w.dialogs) == 1
 
 
+def test_x_or_s_on_a_case_they_cannot_change_says_why(open_as: OpenAs, db: Store) -> None:
+    # the keys used to do nothing and say nothing on a resolved case
+    reply_id, case_id = pending_in_an_open_case(db)
+    db.resolve_case(case_id, "bob")
+    w = open_as("alice")
+    page = w.go(f"/drafts/{reply_id}")
+    page.keyboard.press("s")
+    expect(page.locator("#flash .flash-text")).to_have_text(
+        f"Case {case_id} is resolved already: Reopen case undoes that."
+    )
+    page.keyboard.press("x")
+    expect(page.locator("#flash .flash-text")).to_have_text(
+        f"Case {case_id} is resolved: only an open case is escalated."
+    )
+    assert w.dialogs == [] and db.case(case_id).status == "resolved"
+    assert not w.errors
+
+
 def test_flash_messages_can_be_dismissed_and_successes_fade(open_as: OpenAs, db: Store) -> None:
     reply_id = pending_replies(db)[0]
     w = open_as("alice")

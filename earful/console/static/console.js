@@ -950,13 +950,25 @@
     if (document.getElementById("case-actions")) {
       keys.m = assignMe;
       // one key press or click is easy to make by mistake: these ask first
+      // a key whose button is off says why, rather than nothing at all
+      const statusNow = () => document.getElementById("case-status").textContent;
       keys.x = () => {
         const button = document.getElementById("escalate");
-        if (button && !button.disabled) askEscalate();
+        if (!button) return;
+        if (!button.disabled) return askEscalate();
+        const status = statusNow();
+        flash(
+          status === "escalated"
+            ? "Case " + caseId + " is escalated already."
+            : "Case " + caseId + " is " + status + ": only an open case is escalated.",
+          "info"
+        );
       };
       keys.s = () => {
         const button = document.getElementById("resolve");
-        if (button && !button.disabled) askResolve();
+        if (!button) return;
+        if (!button.disabled) return askResolve();
+        flash("Case " + caseId + " is resolved already: Reopen case undoes that.", "info");
       };
     }
   }

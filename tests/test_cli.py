@@ -14,6 +14,7 @@ import os
 import pty
 import sqlite3
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,7 +43,8 @@ POSTS = [
 ]
 
 
-def earful(*args: str, env: dict[str, str] | None = None) -> Result:
+def earful(*args: str, env: Mapping[str, str | None] | None = None) -> Result:
+    # env: a value of None unsets the variable ("" would set it to nothing)
     return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
 
 
@@ -1341,7 +1343,7 @@ def test_each_config_mistake_exits_2_with_the_key_path(
     path = tmp_path / "earful.toml"
     path.write_text(text, encoding="utf-8")
     # `poll` loads the config as `run` does, and ends even if the config were fine
-    result = earful("poll", "-c", str(path), env={"REPLAY_FILE": "", **env})
+    result = earful("poll", "-c", str(path), env={"REPLAY_FILE": None, **env})
     assert result.exit_code == 2
     assert f"earful: {path}: {expected}" in result.output, result.output
     assert not (tmp_path / "earful.db").exists()  # start-up stopped before anything
@@ -1422,7 +1424,7 @@ def test_an_unset_variable_outside_sources_and_escalation_stops_every_command(
 ) -> None:
     path = tmp_path / "earful.toml"
     path.write_text(GOOD + '\n[storage]\npath = "${EARFUL_DB}"\n', encoding="utf-8")
-    result = earful("stats", "-c", str(path), env={"EARFUL_DB": ""})
+    result = earful("stats", "-c", str(path), env={"EARFUL_DB": None})
     assert result.exit_code == 2
     assert f"earful: {path}: storage.path: environment variable EARFUL_DB is not set" in (
         result.output
@@ -1434,8 +1436,8 @@ def test_the_tokens_that_are_set_are_used_and_kept_secret_by_reading_commands(
 ) -> None:
     path = tmp_path / "earful.toml"
     path.write_text(WITH_CREDENTIALS, encoding="utf-8")
-    env = {**_UNSET_CREDENTIALS, "X_BEARER_TOKEN": "bearer-s3cr3t-value"}
-    config = load_config(path, env=env, credentials=())
+    # the other credentials are not in the environment at all
+    config = load_config(path, env={"X_BEARER_TOKEN": "bearer-s3cr3t-value"}, credentials=())
     assert "bearer-s3cr3t-value" in config.secret_values()
     assert not config.escalation.webhook_url
     # its posting key is unset: the X source is left out, and still named
@@ -1443,7 +1445,11 @@ def test_the_tokens_that_are_set_are_used_and_kept_secret_by_reading_commands(
     assert config.named_sources == (("replayed", "replay"), ("brand-x", "x"))
 
 
-_UNSET_CREDENTIALS = {"X_BEARER_TOKEN": "", "X_CONSUMER_KEY": "", "EARFUL_SLACK_WEBHOOK": ""}
+_UNSET_CREDENTIALS: dict[str, str | None] = {
+    "X_BEARER_TOKEN": None,
+    "X_CONSUMER_KEY": None,
+    "EARFUL_SLACK_WEBHOOK": None,
+}
 
 # Sources whose own checks fail on an empty token ("mentions mode needs access_token")
 SOURCE_CHECKS = """
@@ -1470,7 +1476,11 @@ def test_a_source_whose_own_checks_need_the_unset_token_is_left_out_quietly(
     path.write_text(GOOD + SOURCE_CHECKS, encoding="utf-8")
     with Store.open(tmp_path / "earful.db"):
         pass
-    env = {"MASTODON_TOKEN": "", "BSKY_APP_PASSWORD": "", "REPLAY_FILE": ""}
+    env: dict[str, str | None] = {
+        "MASTODON_TOKEN": None,
+        "BSKY_APP_PASSWORD": None,
+        "REPLAY_FILE": None,
+    }
     listed = earful("sources", "-c", str(path), "--json", env=env)
     assert listed.exit_code == 0, listed.output
     assert [(r["name"], r["type"]) for r in json.loads(listed.output)] == [
@@ -1514,7 +1524,7 @@ def test_a_left_out_source_keeps_its_place_and_its_name_is_checked(tmp_path: Pat
     )
     path = tmp_path / "earful.toml"
     path.write_text(twice, encoding="utf-8")
-    result = earful("stats", "-c", str(path), env={"X_BEARER_TOKEN": ""})
+    result = earful("stats", "-c", str(path), env={"X_BEARER_TOKEN": None})
     assert result.exit_code == 2
     assert "sources[1].name: duplicate source name 'brand-x'" in result.output
 
@@ -1569,7 +1579,7 @@ def test_check_refuses_what_run_would_refuse(tmp_path: Path) -> None:
     config = write_config(
         tmp_path, POSTS, extra='\n[escalation]\nwebhook_url = "${EARFUL_TEST_HOOK}"\n'
     )
-    unset = earful("check", "-c", str(config), env={"EARFUL_TEST_HOOK": ""})
+    unset = earful("check", "-c", str(config), env={"EARFUL_TEST_HOOK": None})
     assert unset.exit_code == 2 and "EARFUL_TEST_HOOK" in unset.output
     # a database from a newer Earful: exit 1, naming both versions
     config = write_config(tmp_path, POSTS)

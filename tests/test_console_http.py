@@ -1270,6 +1270,20 @@ async def test_parallel_wrong_passwords_are_limited_like_one_after_another(
     assert right == 429  # locked, even with the right password
 
 
+async def test_a_name_longer_than_any_account_is_refused_and_not_remembered(
+    client: Client,
+) -> None:
+    """The limiter keeps up to 10,000 names: kept whole, megabyte-long names sent
+    by anyone who can reach the login form would fill gigabytes."""
+    huge = "x" * 500_000
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as raw:
+        status = await _log_in_raw(raw, client, await _fresh_form(raw, client), huge, "pw-123456")
+    limiter = client.app[LIMITER]
+    assert status == 401
+    assert limiter.attempts(limiter.key(huge, "127.0.0.1")) == 0
+    assert await login(client, "alice") != ""
+
+
 async def test_logins_being_hashed_do_not_hold_up_the_pages(client: Client) -> None:
     """Password hashes run on threads of their own: while many logins are being
     checked, a logged-in page's store reads still go through."""

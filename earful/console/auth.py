@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import aiohttp_jinja2
 from aiohttp import web
 
-from earful.console.passwords import BadHash, verify_password, waste_time
+from earful.console.passwords import MAX_NAME, BadHash, verify_password, waste_time
 from earful.console.ratelimit import LoginLimiter
 from earful.console.security import (
     CSRF_FIELD,
@@ -168,6 +168,13 @@ async def login(request: web.Request) -> web.StreamResponse:
             status=400,
             name=name,
             next_path=next_path,
+        )
+    if len(name) > MAX_NAME:
+        # No account has such a name, so there is nothing to guess or hash; and the
+        # limiter must not keep it: it remembers 10,000 names, and names of up to a
+        # megabyte (the largest form aiohttp takes) would fill gigabytes.
+        return _login_form(
+            request, error="Wrong name or password.", status=401, next_path=next_path
         )
     limiter = request.app[LIMITER]
     key = limiter.key(name, request.remote)

@@ -49,6 +49,7 @@ def backup(store: Store, target: Path) -> BackupResult:
                 store.conn.execute("VACUUM INTO ?", (str(partial),))
         except sqlite3.OperationalError as exc:  # a full disk, a folder it may not write
             raise BackupError(f"cannot write the copy {partial}: {exc}") from None
+        _no_wider(partial, store.path)
         checked = _verify(partial)
     return BackupResult(target, target.stat().st_size, *checked)
 
@@ -85,6 +86,19 @@ def restore(copy: Path, db: Path) -> BackupResult:
         for leftover in database_files(db)[1:]:
             leftover.unlink(missing_ok=True)
     return BackupResult(db, db.stat().st_size, *checked)
+
+
+def _no_wider(copy: Path, db: Path | None) -> None:
+    """Take from the copy every permission the database does not have: the copy holds
+    the same password hashes, and `sudo earful backup` under sudo's umask (022) would
+    otherwise leave a 0600 database's copy readable by every user of the machine."""
+    if db is None:
+        return
+    try:
+        allowed = stat.S_IMODE(db.stat().st_mode)
+    except OSError:  # gone meanwhile: the copy keeps what the umask gave it
+        return
+    os.chmod(copy, stat.S_IMODE(copy.stat().st_mode) & allowed)
 
 
 def _take_over(old: Path, new: Path) -> None:

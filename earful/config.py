@@ -253,6 +253,18 @@ class ConsoleConfig(_Section):
             )
         return host
 
+    def plain_http_warning(self) -> str | None:
+        """What is wrong with serving the console this way, or None: on an address
+        other machines reach, over plain HTTP (no TLS proxy said to be in front),
+        passwords and session cookies cross the network readable by anyone on the way."""
+        if not self.enabled or self.secure_cookie or _loopback(self.host):
+            return None
+        return (
+            f"console: listening on {self.host} over plain HTTP: passwords and session "
+            "cookies cross the network unencrypted; put a TLS proxy in front and set "
+            '[console] secure_cookie = true, or keep host = "127.0.0.1"'
+        )
+
 
 def _is_ipv6(host: str) -> bool:
     try:
@@ -260,6 +272,15 @@ def _is_ipv6(host: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may well be reached from elsewhere
 
 
 class LoggingConfig(_Section):

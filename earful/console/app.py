@@ -211,6 +211,9 @@ class ConsoleService:
             raise ConfigError(self.config.path, [said]) from None
         self.addresses = [f"http://{host}:{port}" for host, port, *_ in _bound(runner)]
         log.info("console on %s", ", ".join(self.addresses))
+        exposed = self.config.console.plain_http_warning()
+        if exposed:
+            log.warning("%s", exposed)
 
         async def stop() -> None:
             await runner.cleanup()

@@ -9,6 +9,7 @@ import html
 import json
 import logging
 import re
+import threading
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
@@ -28,7 +29,7 @@ from earful.cli import cli
 from earful.config import Config
 from earful.console import build_app
 from earful.console.app import settings_from
-from earful.console.auth import LIMITER, LOGIN_COOKIE
+from earful.console.auth import KDF, KDF_WORKERS, LIMITER, LOGIN_COOKIE, LOGIN_QUEUE
 from earful.console.passwords import hash_password, verify_password
 from earful.console.security import BACKGROUND_HEADER, CSP, SESSION_COOKIE
 from earful.demo import prepare_demo
@@ -1282,6 +1283,38 @@ async def test_a_name_longer_than_any_account_is_refused_and_not_remembered(
     assert status == 401
     assert limiter.attempts(limiter.key(huge, "127.0.0.1")) == 0
     assert await login(client, "alice") != ""
+
+
+async def test_logins_past_the_hashing_queue_are_turned_away_at_once(client: Client) -> None:
+    """Anyone who can reach the form could queue logins without end (each with up
+    to a megabyte of form in memory); past the queue's limit a login is a 503 at
+    once, counted as no attempt, and the queue takes logins again as it drains."""
+    queue = client.app[LOGIN_QUEUE]
+    queue.limit = 2
+    release = threading.Event()
+    pool = client.app[KDF]
+    busy = [pool.submit(release.wait) for _ in range(KDF_WORKERS)]  # the threads, taken
+    limiter = client.app[LIMITER]
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as raw:
+        forms = [await _fresh_form(raw, client) for _ in range(4)]
+        waiting = [
+            asyncio.create_task(_log_in_raw(raw, client, forms[i], f"queued{i}", "pw-1234567"))
+            for i in range(2)
+        ]
+        for _ in range(2000):  # until both wait for a hashing thread
+            if queue.waiting == 2:
+                break
+            await asyncio.sleep(0.005)
+        else:
+            raise AssertionError("the logins never reached the hashing queue")
+        turned = await _log_in_raw(raw, client, forms[2], "turned", "pw-1234567")
+        assert turned == 503
+        assert limiter.attempts(limiter.key("turned", "127.0.0.1")) == 0
+        release.set()
+        assert await asyncio.gather(*waiting) == [401, 401]
+        assert all(f.result() for f in busy)
+        assert await _log_in_raw(raw, client, forms[3], "turned", "pw-1234567") == 401
+    assert queue.waiting == 0
 
 
 async def test_logins_being_hashed_do_not_hold_up_the_pages(client: Client) -> None:

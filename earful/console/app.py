@@ -158,6 +158,7 @@ def build_app(
     app[SETTINGS] = settings or settings_from(config)
     app[auth.LIMITER] = LoginLimiter()
     app[auth.KDF] = auth.kdf_pool()
+    app[auth.LOGIN_QUEUE] = auth.LoginQueue()
     app.on_cleanup.append(_stop_hashing)
     aiohttp_jinja2.setup(
         app,

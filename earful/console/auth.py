@@ -15,6 +15,7 @@ import re
 import secrets
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import aiohttp_jinja2
@@ -45,6 +46,21 @@ KDF_WORKERS = 2
 KDF = web.AppKey("kdf", ThreadPoolExecutor)
 
 T = TypeVar("T")
+
+
+@dataclass
+class LoginQueue:
+    """Logins waiting for (or at) the hashing threads. Past `limit` a login is
+    turned away at once (503): anyone who can reach the form could otherwise queue
+    logins without end, each holding its form (up to a megabyte) in memory, and a
+    person's own login would wait behind all of them. 64 is about three seconds of
+    hashing."""
+
+    limit: int = 64
+    waiting: int = 0
+
+
+LOGIN_QUEUE = web.AppKey("login_queue", LoginQueue)
 
 
 def kdf_pool() -> ThreadPoolExecutor:
@@ -176,6 +192,17 @@ async def login(request: web.Request) -> web.StreamResponse:
         return _login_form(
             request, error="Wrong name or password.", status=401, next_path=next_path
         )
+    queue = request.app[LOGIN_QUEUE]
+    if queue.waiting >= queue.limit:  # turned away before it counts as an attempt
+        response = _login_form(
+            request,
+            error="Many logins are being checked right now; try again in a few seconds.",
+            status=503,
+            name=name,
+            next_path=next_path,
+        )
+        response.headers["Retry-After"] = "5"
+        return response
     limiter = request.app[LIMITER]
     key = limiter.key(name, request.remote)
     wait = limiter.attempt(key)
@@ -192,7 +219,11 @@ async def login(request: web.Request) -> web.StreamResponse:
         response.headers["Retry-After"] = str(int(wait))
         return response
     store = request.app[STORE]
-    user_id, known = await hashing(request, _check, store, name, password)
+    queue.waiting += 1
+    try:
+        user_id, known = await hashing(request, _check, store, name, password)
+    finally:
+        queue.waiting -= 1
     if user_id is None:  # already counted by limiter.attempt
         # a name that is no account may be a password typed into the wrong box
         who = repr(name) if known else "a name that is no account"

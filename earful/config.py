@@ -233,6 +233,9 @@ class ConsoleConfig(_Section):
     session_ttl: SpanDuration = 12 * 3600.0  # idle time after which a login ends
     refresh: PaceDuration = 5.0  # how often the queue page asks for new drafts
     secure_cookie: bool = False  # true when served over HTTPS (behind a proxy)
+    # true behind a proxy that appends the client's address to X-Forwarded-For: the
+    # login limit then counts per client, not all clients as the proxy's one address
+    forwarded_for: bool = False
 
     @field_validator("host")
     @classmethod

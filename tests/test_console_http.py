@@ -398,6 +398,39 @@ async def test_login_is_rate_limited_per_name_and_address(client: Client) -> Non
     assert await login(client, "alice") != ""  # other accounts are not locked out
 
 
+async def _log_in_from(client: Client, name: str, password: str, forwarded: str) -> int:
+    """A login through a proxy that says the client's address in X-Forwarded-For."""
+    form = await (await client.get("/login")).text()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+    response = await client.post(
+        "/login",
+        data={"name": name, "password": password, "csrf_token": token},
+        headers={"X-Forwarded-For": forwarded},
+        allow_redirects=False,
+    )
+    return response.status
+
+
+@pytest.mark.parametrize("forwarded_for", [True, False])
+async def test_behind_a_proxy_the_login_limit_counts_each_client_apart(
+    store: Store, config: Config, forwarded_for: bool
+) -> None:
+    """Behind a TLS proxy every client has the proxy's address: without
+    forwarded_for, five wrong guesses from anyone lock the account for everyone."""
+    settings = dataclasses.replace(settings_from(config), forwarded_for=forwarded_for)
+    async with TestClient(TestServer(build_app(store, config, settings=settings))) as client:
+        for _ in range(5):
+            assert await _log_in_from(client, "alice", "wrong", "203.0.113.9") == 401
+        # what a client writes before the proxy's own entry is not believed
+        assert await _log_in_from(client, "alice", PASSWORD, "198.51.100.1, 203.0.113.9") == 429
+        other = await _log_in_from(client, "alice", PASSWORD, "198.51.100.1")
+        assert other == (303 if forwarded_for else 429)
+    if forwarded_for:
+        logins = [a for a in store.audit_log(subject="user:alice") if a.action == "login"]
+        assert '"ip":"198.51.100.1"' in (logins[0].detail or "")
+    store.close()
+
+
 async def test_a_password_typed_into_the_name_box_is_not_logged(
     client: Client, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -57,6 +57,7 @@ def settings_from(config: Config) -> ConsoleSettings:
         sources=config.named_sources,
         unpostable=_unpostable(config),
         thanks_liked=thanks_liked(list(config.sources)),
+        forwarded_for=config.console.forwarded_for,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 import logging
 import re
 import secrets
@@ -70,6 +71,22 @@ def kdf_pool() -> ThreadPoolExecutor:
 async def hashing(request: web.Request, fn: Callable[..., T], *args: Any) -> T:
     """Run `fn` (which hashes a password) on the console's password-hashing threads."""
     return await asyncio.get_running_loop().run_in_executor(request.app[KDF], fn, *args)
+
+
+def client_address(request: web.Request) -> str | None:
+    """Who is logging in, for the login limit, the log and the session's row: the
+    connection's address, or behind a proxy ([console] forwarded_for) the last
+    address in X-Forwarded-For. Only the last: the proxy appends the address it
+    saw, and whatever comes before it the client may have written itself (to
+    escape a lockout, or to lock someone else out)."""
+    if not request.app[SETTINGS].forwarded_for:
+        return request.remote
+    said = request.headers.getall("X-Forwarded-For", [])
+    last = said[-1].rsplit(",", 1)[-1].strip() if said else ""
+    try:
+        return str(ipaddress.ip_address(last))
+    except ValueError:  # no header, or not an address: the proxy's own address
+        return request.remote
 
 
 def see_other(location: str) -> web.Response:
@@ -204,7 +221,8 @@ async def login(request: web.Request) -> web.StreamResponse:
         response.headers["Retry-After"] = "5"
         return response
     limiter = request.app[LIMITER]
-    key = limiter.key(name, request.remote)
+    client = client_address(request)
+    key = limiter.key(name, client)
     wait = limiter.attempt(key)
     if wait is not None:
         minutes = max(round(wait / 60), 1)
@@ -227,14 +245,14 @@ async def login(request: web.Request) -> web.StreamResponse:
     if user_id is None:  # already counted by limiter.attempt
         # a name that is no account may be a password typed into the wrong box
         who = repr(name) if known else "a name that is no account"
-        log.warning("failed console login for %s from %s", who, request.remote)
+        log.warning("failed console login for %s from %s", who, client)
         return _login_form(
             request, error="Wrong name or password.", status=401, name=name, next_path=next_path
         )
     limiter.succeeded(key)
     settings = request.app[SETTINGS]
     token = await asyncio.to_thread(
-        start_session, store, user_id, ttl=settings.session_ttl, ip=request.remote
+        start_session, store, user_id, ttl=settings.session_ttl, ip=client
     )
     response = see_other(next_path)
     response.set_cookie(

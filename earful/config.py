@@ -233,6 +233,9 @@ class ConsoleConfig(_Section):
     session_ttl: SpanDuration = 12 * 3600.0  # idle time after which a login ends
     refresh: PaceDuration = 5.0  # how often the queue page asks for new drafts
     secure_cookie: bool = False  # true when served over HTTPS (behind a proxy)
+    # true behind a proxy that appends the client's address to X-Forwarded-For: the
+    # login limit then counts per client, not all clients as the proxy's one address
+    forwarded_for: bool = False
 
     @field_validator("host")
     @classmethod
@@ -253,6 +256,18 @@ class ConsoleConfig(_Section):
             )
         return host
 
+    def plain_http_warning(self) -> str | None:
+        """What is wrong with serving the console this way, or None: on an address
+        other machines reach, over plain HTTP (no TLS proxy said to be in front),
+        passwords and session cookies cross the network readable by anyone on the way."""
+        if not self.enabled or self.secure_cookie or _loopback(self.host):
+            return None
+        return (
+            f"console: listening on {self.host} over plain HTTP: passwords and session "
+            "cookies cross the network unencrypted; put a TLS proxy in front and set "
+            '[console] secure_cookie = true, or keep host = "127.0.0.1"'
+        )
+
 
 def _is_ipv6(host: str) -> bool:
     try:
@@ -260,6 +275,15 @@ def _is_ipv6(host: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may well be reached from elsewhere
 
 
 class LoggingConfig(_Section):

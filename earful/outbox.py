@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from earful import redaction
 from earful.config import PublishConfig
 from listener.base import SourceDown
 from responders.publish.base import Outgoing, Posted, Publisher, PublishError
@@ -171,7 +172,7 @@ async def _post_one(
                 store.release_claims,
                 [claim.id],
                 until=until,
-                note=str(exc),
+                note=_said(exc),
                 resting=claim.platform,  # with the limit, in one transaction
             )
             log.warning(
@@ -185,7 +186,7 @@ async def _post_one(
         reply = await asyncio.to_thread(
             store.mark_failed,
             claim.id,
-            str(exc),
+            _said(exc),
             retryable=exc.retryable,
             max_attempts=settings.max_attempts,
             retry_in=timedelta(seconds=settings.retry_after),
@@ -211,7 +212,7 @@ async def _post_one(
     except SourceDown as exc:
         # how a publisher says the platform may have taken it (a timeout or a 5xx
         # after the request went out): expected, so one line for a person to act on
-        await asyncio.to_thread(store.mark_unknown, claim.id, str(exc))
+        await asyncio.to_thread(store.mark_unknown, claim.id, _said(exc))
         log.warning(
             "posting %s: %s. It may have gone out, so it is not sent again: look in its thread "
             "on %s, then "
@@ -225,7 +226,7 @@ async def _post_one(
         )
         return "unknown"
     except Exception as exc:  # a bug: the platform may or may not have taken it
-        note = f"posting raised {type(exc).__name__}: {exc}"
+        note = redaction.redact(f"posting raised {type(exc).__name__}: {exc}")
         await asyncio.to_thread(store.mark_unknown, claim.id, note)
         log.error("posting %s ended in an unexpected error; marked unknown", where, exc_info=True)
         return "unknown"
@@ -234,6 +235,13 @@ async def _post_one(
     )
     log.info("posted %s as %s", where, posted.native_id)
     return "sent"
+
+
+def _said(exc: Exception) -> str:
+    """A publisher's error as stored with the reply: the platform's own words may
+    quote a credential back, and the reply's error is shown to every console user
+    and kept in the database and its backups, so the secrets are masked as in the log."""
+    return redaction.redact(str(exc))
 
 
 def _rest_until(now: datetime, reset: datetime | None, settings: PublishConfig) -> datetime:
@@ -262,7 +270,7 @@ async def reconcile_sending(store: Store, publishers: Mapping[str, Publisher]) -
                 found = await publisher.find_posted(outgoing(claim))
                 note = "found in sending at start-up; not found on the platform"
             except Exception as exc:
-                note = f"found in sending at start-up; the platform could not tell ({exc})"
+                note = f"found in sending at start-up; the platform could not tell ({_said(exc)})"
         if found is not None:
             store.mark_sent(
                 claim.id, posted_id=found.native_id, posted_url=found.url, note="reconciled"

@@ -8,7 +8,9 @@ commit means the same page is fetched again next time and stored once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -262,17 +264,31 @@ def open_store(config: Config, *, create: bool = True) -> Store:
         )
     check_storage_folder(config)
     new = not path.exists()
-    if not new:
+    if new:
+        _make_private(path)
+    else:
         refuse_upgrade_under_daemon(config)
     try:
         store = Store.open(path)
     except (SchemaTooNew, NotEarfulDatabase, sqlite3.DatabaseError) as exc:
+        if new and path.exists() and path.stat().st_size == 0:
+            path.unlink()  # ours, left empty: the next try is a first start again
         raise StoreError(
             f"cannot use the database {path} (storage.path in {config.path}): {exc}"
         ) from None
     if new:
         log.info("made a new, empty database at %s", path)
     return store
+
+
+def _make_private(path: Path) -> None:
+    """Make the new database file readable by its owner only (0600, or less if the
+    umask says so): it will hold password hashes and session digests, and SQLite
+    would make it with whatever the umask allows (0644 under the usual 022). SQLite
+    gives its -wal and -shm the same mode. A folder Earful cannot write is left for
+    SQLite to report as it always has."""
+    with contextlib.suppress(OSError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def refuse_upgrade_under_daemon(config: Config) -> None:

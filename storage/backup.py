@@ -44,6 +44,7 @@ def backup(store: Store, target: Path) -> BackupResult:
     """Write a checked copy of `store` to `target` (replacing it)."""
     target = target.resolve()
     with replaced(target) as partial:
+        _no_wider(partial, store.path)
         try:
             with store._lock:
                 store.conn.execute("VACUUM INTO ?", (str(partial),))
@@ -85,6 +86,21 @@ def restore(copy: Path, db: Path) -> BackupResult:
         for leftover in database_files(db)[1:]:
             leftover.unlink(missing_ok=True)
     return BackupResult(db, db.stat().st_size, *checked)
+
+
+def _no_wider(copy: Path, db: Path | None) -> None:
+    """Make the (empty) copy with no permission the database does not have, before
+    VACUUM INTO fills it (SQLite takes an empty file): the copy holds the same
+    password hashes, and `sudo earful backup` under sudo's umask (022) would
+    otherwise leave a 0600 database's copy, or a half-written one a killed backup
+    leaves behind, readable by every user of the machine."""
+    try:
+        allowed = stat.S_IMODE(db.stat().st_mode) if db is not None else 0o666
+    except OSError:  # gone meanwhile: the copy gets what the umask gives
+        allowed = 0o666
+    with contextlib.suppress(OSError):  # a folder it may not write: VACUUM INTO says so
+        # the umask applies as well: what it allows, less what the database lacks
+        os.close(os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, allowed & 0o666))
 
 
 def _take_over(old: Path, new: Path) -> None:

@@ -1,6 +1,7 @@
 """Writing a file whole or not at all: written beside its target, synced, renamed
 over it. A crash, a full disk or an error half-way leaves the old file (and no
-partial one); permissions are what the umask gives, as for any file a user writes."""
+partial one); permissions are what the umask gives, as for any file a user writes
+(storage.backup narrows a copy's to the database's)."""
 
 from __future__ import annotations
 

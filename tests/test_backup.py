@@ -269,6 +269,45 @@ def test_restore_refuses_a_running_daemon_and_a_file_that_is_no_database(tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
+def test_a_new_database_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """It holds password hashes and session digests: under the usual umask (022)
+    SQLite alone would make it, and its -wal, readable by every user."""
+    config = write_config(tmp_path, [])
+    old_umask = os.umask(0o022)
+    try:
+        result = earful("poll", "-c", str(config))
+        assert result.exit_code == 0, result.output
+        db = load_config(config).db_path
+        with Store.open(db) as store:  # open, as the daemon keeps it: -wal and -shm exist
+            assert store.conn.execute("SELECT count(*) FROM mentions").fetchone()[0] == 0
+            modes = {p.name: p.stat().st_mode & 0o7777 for p in tmp_path.glob("earful.db*")}
+    finally:
+        os.umask(old_umask)
+    assert modes == {"earful.db": 0o600, "earful.db-wal": 0o600, "earful.db-shm": 0o600}
+
+
+def test_a_backup_is_never_readable_by_more_users_than_the_database(tmp_path: Path) -> None:
+    """Under sudo's umask (022) a copy of a 0600 database would be world-readable,
+    password hashes and all."""
+    config = filled(tmp_path, 3)
+    db = load_config(config).db_path
+    db.chmod(0o600)
+    copy = tmp_path / "copy.db"
+    old_umask = os.umask(0o022)
+    try:
+        assert earful("backup", "-c", str(config), str(copy)).exit_code == 0
+    finally:
+        os.umask(old_umask)
+    assert copy.stat().st_mode & 0o7777 == 0o600
+    db.chmod(0o640)  # a group may read the database: its copy, no more than the umask gives
+    os.umask(0o027)
+    try:
+        assert earful("backup", "-c", str(config), str(copy), "--force").exit_code == 0
+    finally:
+        os.umask(old_umask)
+    assert copy.stat().st_mode & 0o7777 == 0o640
+
+
 def test_restore_keeps_the_owner_and_mode_of_the_database_it_replaces(tmp_path: Path) -> None:
     """`sudo earful restore` must leave the daemon's user a file it can write (and a
     0660 database no wider than it was)."""

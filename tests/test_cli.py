@@ -1574,6 +1574,34 @@ def test_check_says_what_run_would_start_with_and_writes_nothing(tmp_path: Path)
     assert report["sources"]["list"] == [{"name": "replayed", "type": "replay", "interval": 60.0}]
 
 
+@pytest.mark.parametrize(
+    ("console", "warned"),
+    [
+        ('host = "0.0.0.0"', True),
+        ('host = "192.0.2.7"', True),
+        ('host = "0.0.0.0"\nsecure_cookie = true', False),  # a TLS proxy in front
+        ('host = "::1"', False),
+        ('host = "localhost"', False),
+        ("", False),  # 127.0.0.1
+        ('host = "0.0.0.0"\nenabled = false', False),
+    ],
+)
+def test_check_warns_of_a_console_served_to_the_network_over_plain_http(
+    tmp_path: Path, console: str, warned: bool
+) -> None:
+    config = write_config(tmp_path, POSTS)
+    config.write_text(
+        config.read_text().replace("[console]\nport = 0\n", f"[console]\nport = 0\n{console}\n")
+    )
+    result = earful("check", "-c", str(config))
+    assert result.exit_code == 0, result.output
+    warning = [line for line in result.output.splitlines() if line.startswith("  warning: ")]
+    if warned:
+        assert warning and "over plain HTTP" in warning[0] and "secure_cookie" in warning[0]
+    else:
+        assert warning == []
+
+
 def test_check_refuses_what_run_would_refuse(tmp_path: Path) -> None:
     # a ${VAR} the daemon needs and the environment lacks: a config mistake, exit 2
     config = write_config(

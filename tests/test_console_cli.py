@@ -164,3 +164,19 @@ async def test_a_taken_port_is_a_clear_runtime_error_systemd_tries_again(config:
         # mistakes): the port's holder may be an old instance about to let it go
         with pytest.raises(locks.Busy, match=f"console: cannot listen on 127.0.0.1:{port}"):
             await ConsoleService(busy)()
+
+
+async def test_a_console_served_to_the_network_over_plain_http_is_warned_of(
+    config: Config, caplog: pytest.LogCaptureFixture
+) -> None:
+    exposed = config.__class__(
+        **{**config.__dict__, "console": config.console.model_copy(update={"host": "0.0.0.0"})}
+    )
+    stop = await ConsoleService(exposed)()
+    await stop()
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("listening on 0.0.0.0 over plain HTTP" in said for said in warned), warned
+    caplog.clear()
+    stop = await ConsoleService(config)()  # 127.0.0.1: nothing to warn of
+    await stop()
+    assert [r for r in caplog.records if r.levelname == "WARNING"] == []

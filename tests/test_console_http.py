@@ -9,6 +9,7 @@ import html
 import json
 import logging
 import re
+import threading
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
@@ -28,7 +29,7 @@ from earful.cli import cli
 from earful.config import Config
 from earful.console import build_app
 from earful.console.app import settings_from
-from earful.console.auth import LIMITER, LOGIN_COOKIE
+from earful.console.auth import KDF, KDF_WORKERS, LIMITER, LOGIN_COOKIE, LOGIN_QUEUE
 from earful.console.passwords import hash_password, verify_password
 from earful.console.security import BACKGROUND_HEADER, CSP, SESSION_COOKIE
 from earful.demo import prepare_demo
@@ -395,6 +396,39 @@ async def test_login_is_rate_limited_per_name_and_address(client: Client) -> Non
     )
     assert refused.status == 429 and int(refused.headers["Retry-After"]) > 0
     assert await login(client, "alice") != ""  # other accounts are not locked out
+
+
+async def _log_in_from(client: Client, name: str, password: str, forwarded: str) -> int:
+    """A login through a proxy that says the client's address in X-Forwarded-For."""
+    form = await (await client.get("/login")).text()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+    response = await client.post(
+        "/login",
+        data={"name": name, "password": password, "csrf_token": token},
+        headers={"X-Forwarded-For": forwarded},
+        allow_redirects=False,
+    )
+    return response.status
+
+
+@pytest.mark.parametrize("forwarded_for", [True, False])
+async def test_behind_a_proxy_the_login_limit_counts_each_client_apart(
+    store: Store, config: Config, forwarded_for: bool
+) -> None:
+    """Behind a TLS proxy every client has the proxy's address: without
+    forwarded_for, five wrong guesses from anyone lock the account for everyone."""
+    settings = dataclasses.replace(settings_from(config), forwarded_for=forwarded_for)
+    async with TestClient(TestServer(build_app(store, config, settings=settings))) as client:
+        for _ in range(5):
+            assert await _log_in_from(client, "alice", "wrong", "203.0.113.9") == 401
+        # what a client writes before the proxy's own entry is not believed
+        assert await _log_in_from(client, "alice", PASSWORD, "198.51.100.1, 203.0.113.9") == 429
+        other = await _log_in_from(client, "alice", PASSWORD, "198.51.100.1")
+        assert other == (303 if forwarded_for else 429)
+    if forwarded_for:
+        logins = [a for a in store.audit_log(subject="user:alice") if a.action == "login"]
+        assert '"ip":"198.51.100.1"' in (logins[0].detail or "")
+    store.close()
 
 
 async def test_a_password_typed_into_the_name_box_is_not_logged(
@@ -1268,6 +1302,52 @@ async def test_parallel_wrong_passwords_are_limited_like_one_after_another(
     async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as raw:
         right = await _log_in_raw(raw, client, await _fresh_form(raw, client), "lockme", PASSWORD)
     assert right == 429  # locked, even with the right password
+
+
+async def test_a_name_longer_than_any_account_is_refused_and_not_remembered(
+    client: Client,
+) -> None:
+    """The limiter keeps up to 10,000 names: kept whole, megabyte-long names sent
+    by anyone who can reach the login form would fill gigabytes."""
+    huge = "x" * 500_000
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as raw:
+        status = await _log_in_raw(raw, client, await _fresh_form(raw, client), huge, "pw-123456")
+    limiter = client.app[LIMITER]
+    assert status == 401
+    assert limiter.attempts(limiter.key(huge, "127.0.0.1")) == 0
+    assert await login(client, "alice") != ""
+
+
+async def test_logins_past_the_hashing_queue_are_turned_away_at_once(client: Client) -> None:
+    """Anyone who can reach the form could queue logins without end (each with up
+    to a megabyte of form in memory); past the queue's limit a login is a 503 at
+    once, counted as no attempt, and the queue takes logins again as it drains."""
+    queue = client.app[LOGIN_QUEUE]
+    queue.limit = 2
+    release = threading.Event()
+    pool = client.app[KDF]
+    busy = [pool.submit(release.wait) for _ in range(KDF_WORKERS)]  # the threads, taken
+    limiter = client.app[LIMITER]
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as raw:
+        forms = [await _fresh_form(raw, client) for _ in range(4)]
+        waiting = [
+            asyncio.create_task(_log_in_raw(raw, client, forms[i], f"queued{i}", "pw-1234567"))
+            for i in range(2)
+        ]
+        for _ in range(2000):  # until both wait for a hashing thread
+            if queue.waiting == 2:
+                break
+            await asyncio.sleep(0.005)
+        else:
+            raise AssertionError("the logins never reached the hashing queue")
+        turned = await _log_in_raw(raw, client, forms[2], "turned", "pw-1234567")
+        assert turned == 503
+        assert limiter.attempts(limiter.key("turned", "127.0.0.1")) == 0
+        release.set()
+        assert await asyncio.gather(*waiting) == [401, 401]
+        assert all(f.result() for f in busy)
+        assert await _log_in_raw(raw, client, forms[3], "turned", "pw-1234567") == 401
+    assert queue.waiting == 0
 
 
 async def test_logins_being_hashed_do_not_hold_up_the_pages(client: Client) -> None:

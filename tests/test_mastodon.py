@@ -1073,6 +1073,26 @@ async def test_a_reply_taken_without_a_status_id_is_unknown_with_one_warning(
     assert reply.last_error in the_one_warning(caplog, reply_id, "mastodon")
 
 
+async def test_a_token_the_instance_echoes_is_masked_in_the_stored_error(
+    fake: FakeMastodon, http: SharedSession, store: Store
+) -> None:
+    """The reply's error is shown to every console user (viewers too) and kept in the
+    database and its backups: a configured secret the platform quotes back is masked
+    there as in the log."""
+    from earful import redaction
+
+    reply_id = await _approved_reply(store, complaint_status(fake))
+    said = f'{{"error": "Bearer {fake.token} may not post to this account"}}'
+    fake.fail("/api/v1/statuses", 422, body=said, method="POST")
+    redaction.install([fake.token], handlers=[])
+    try:
+        await publish_due(store, {"mastodon": publisher(fake, http)}, PublishConfig(mode="live"))
+    finally:
+        redaction.uninstall()
+    error = store.reply(reply_id).last_error or ""
+    assert "may not post to this account" in error and fake.token not in error
+
+
 async def test_a_crash_after_posting_is_reconciled_as_sent_not_posted_again(
     fake: FakeMastodon, http: SharedSession, store: Store
 ) -> None:

@@ -114,6 +114,9 @@ def check(config_file: Path | None, as_json: bool) -> None:
     for key, value in report.items():
         if key != "config":
             click.echo(f"  {key}: {value if isinstance(value, str) else value['said']}")
+    exposed = config.console.plain_http_warning()
+    if exposed:
+        click.echo(f"  warning: {exposed}")
 
 
 def _check_replay_files(config: Config) -> None:

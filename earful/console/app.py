@@ -57,6 +57,7 @@ def settings_from(config: Config) -> ConsoleSettings:
         sources=config.named_sources,
         unpostable=_unpostable(config),
         thanks_liked=thanks_liked(list(config.sources)),
+        forwarded_for=config.console.forwarded_for,
     )
 
 
@@ -158,6 +159,7 @@ def build_app(
     app[SETTINGS] = settings or settings_from(config)
     app[auth.LIMITER] = LoginLimiter()
     app[auth.KDF] = auth.kdf_pool()
+    app[auth.LOGIN_QUEUE] = auth.LoginQueue()
     app.on_cleanup.append(_stop_hashing)
     aiohttp_jinja2.setup(
         app,
@@ -211,6 +213,9 @@ class ConsoleService:
             raise ConfigError(self.config.path, [said]) from None
         self.addresses = [f"http://{host}:{port}" for host, port, *_ in _bound(runner)]
         log.info("console on %s", ", ".join(self.addresses))
+        exposed = self.config.console.plain_http_warning()
+        if exposed:
+            log.warning("%s", exposed)
 
         async def stop() -> None:
             await runner.cleanup()

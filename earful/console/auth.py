@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 import logging
 import re
 import secrets
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import aiohttp_jinja2
 from aiohttp import web
 
-from earful.console.passwords import BadHash, verify_password, waste_time
+from earful.console.passwords import MAX_NAME, BadHash, verify_password, waste_time
 from earful.console.ratelimit import LoginLimiter
 from earful.console.security import (
     CSRF_FIELD,
@@ -47,6 +49,21 @@ KDF = web.AppKey("kdf", ThreadPoolExecutor)
 T = TypeVar("T")
 
 
+@dataclass
+class LoginQueue:
+    """Logins waiting for (or at) the hashing threads. Past `limit` a login is
+    turned away at once (503): anyone who can reach the form could otherwise queue
+    logins without end, each holding its form (up to a megabyte) in memory, and a
+    person's own login would wait behind all of them. 64 is about three seconds of
+    hashing."""
+
+    limit: int = 64
+    waiting: int = 0
+
+
+LOGIN_QUEUE = web.AppKey("login_queue", LoginQueue)
+
+
 def kdf_pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=KDF_WORKERS, thread_name_prefix="earful-kdf")
 
@@ -54,6 +71,22 @@ def kdf_pool() -> ThreadPoolExecutor:
 async def hashing(request: web.Request, fn: Callable[..., T], *args: Any) -> T:
     """Run `fn` (which hashes a password) on the console's password-hashing threads."""
     return await asyncio.get_running_loop().run_in_executor(request.app[KDF], fn, *args)
+
+
+def client_address(request: web.Request) -> str | None:
+    """Who is logging in, for the login limit, the log and the session's row: the
+    connection's address, or behind a proxy ([console] forwarded_for) the last
+    address in X-Forwarded-For. Only the last: the proxy appends the address it
+    saw, and whatever comes before it the client may have written itself (to
+    escape a lockout, or to lock someone else out)."""
+    if not request.app[SETTINGS].forwarded_for:
+        return request.remote
+    said = request.headers.getall("X-Forwarded-For", [])
+    last = said[-1].rsplit(",", 1)[-1].strip() if said else ""
+    try:
+        return str(ipaddress.ip_address(last))
+    except ValueError:  # no header, or not an address: the proxy's own address
+        return request.remote
 
 
 def see_other(location: str) -> web.Response:
@@ -169,8 +202,27 @@ async def login(request: web.Request) -> web.StreamResponse:
             name=name,
             next_path=next_path,
         )
+    if len(name) > MAX_NAME:
+        # No account has such a name, so there is nothing to guess or hash; and the
+        # limiter must not keep it: it remembers 10,000 names, and names of up to a
+        # megabyte (the largest form aiohttp takes) would fill gigabytes.
+        return _login_form(
+            request, error="Wrong name or password.", status=401, next_path=next_path
+        )
+    queue = request.app[LOGIN_QUEUE]
+    if queue.waiting >= queue.limit:  # turned away before it counts as an attempt
+        response = _login_form(
+            request,
+            error="Many logins are being checked right now; try again in a few seconds.",
+            status=503,
+            name=name,
+            next_path=next_path,
+        )
+        response.headers["Retry-After"] = "5"
+        return response
     limiter = request.app[LIMITER]
-    key = limiter.key(name, request.remote)
+    client = client_address(request)
+    key = limiter.key(name, client)
     wait = limiter.attempt(key)
     if wait is not None:
         minutes = max(round(wait / 60), 1)
@@ -185,18 +237,22 @@ async def login(request: web.Request) -> web.StreamResponse:
         response.headers["Retry-After"] = str(int(wait))
         return response
     store = request.app[STORE]
-    user_id, known = await hashing(request, _check, store, name, password)
+    queue.waiting += 1
+    try:
+        user_id, known = await hashing(request, _check, store, name, password)
+    finally:
+        queue.waiting -= 1
     if user_id is None:  # already counted by limiter.attempt
         # a name that is no account may be a password typed into the wrong box
         who = repr(name) if known else "a name that is no account"
-        log.warning("failed console login for %s from %s", who, request.remote)
+        log.warning("failed console login for %s from %s", who, client)
         return _login_form(
             request, error="Wrong name or password.", status=401, name=name, next_path=next_path
         )
     limiter.succeeded(key)
     settings = request.app[SETTINGS]
     token = await asyncio.to_thread(
-        start_session, store, user_id, ttl=settings.session_ttl, ip=request.remote
+        start_session, store, user_id, ttl=settings.session_ttl, ip=client
     )
     response = see_other(next_path)
     response.set_cookie(

@@ -71,6 +71,8 @@ def waste_time(password: str) -> None:
 
 
 MIN_PASSWORD = 10
+# The longest account name: a login with a longer one cannot be anyone's.
+MAX_NAME = 64
 
 
 def password_problem(password: str) -> str | None:
@@ -82,6 +84,6 @@ def password_problem(password: str) -> str | None:
 
 def name_problem(name: str) -> str | None:
     """What is wrong with a new account's name, or None."""
-    if not name or len(name) > 64 or any(ch.isspace() or not ch.isprintable() for ch in name):
-        return "a name must be 1-64 printable characters without spaces"
+    if not name or len(name) > MAX_NAME or any(ch.isspace() or not ch.isprintable() for ch in name):
+        return f"a name must be 1-{MAX_NAME} printable characters without spaces"
     return None

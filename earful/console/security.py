@@ -70,6 +70,8 @@ class ConsoleSettings:
     unpostable: frozenset[str] = frozenset()
     # the platforms where an approved thank-you is a like: its text is never posted
     thanks_liked: frozenset[str] = frozenset()
+    # the client's address is the last in X-Forwarded-For ([console] forwarded_for)
+    forwarded_for: bool = False
 
 
 STORE = web.AppKey("store", Store)

@@ -135,12 +135,50 @@ def _load(config_file: Path | None, *, credentials: tuple[str, ...] = ()) -> Con
         raise BadConfig(str(exc)) from None
 
 
+def _is_journal(stream: Any) -> bool:
+    """Is `stream` the journal? systemd names the stream it connects a service's stderr
+    to in $JOURNAL_STREAM, as device:inode (systemd.exec(5)); a child with its stderr
+    sent elsewhere (a file, a pipe) inherits the variable, hence the comparison."""
+    named = os.environ.get("JOURNAL_STREAM")
+    if not named:
+        return False
+    try:
+        stat = os.fstat(stream.fileno())
+    except (AttributeError, OSError, ValueError):  # no file behind it (a test's runner)
+        return False
+    return named == f"{stat.st_dev}:{stat.st_ino}"
+
+
+class _JournalFormatter(logging.Formatter):
+    """Opens each line with its record's syslog priority, "<4>" for a warning
+    (sd-daemon(3)): journald takes it as the line's priority, so `journalctl -p
+    warning` finds the warnings, a traceback's lines with their record. A line of a
+    post's text that opens with "<0>" stays text: journald reads the first "<N>" only."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        prefix = f"<{_syslog_priority(record.levelno)}>"
+        return "\n".join(prefix + line for line in super().format(record).split("\n"))
+
+
+def _syslog_priority(level: int) -> int:
+    for at_least, priority in (
+        (logging.CRITICAL, 2),
+        (logging.ERROR, 3),
+        (logging.WARNING, 4),
+        (logging.INFO, 6),
+    ):
+        if level >= at_least:
+            return priority
+    return 7  # debug
+
+
 def _setup_logging(config: Config, level: str | None = None) -> None:
     """Log to stderr at `level` (default: the config's), times in UTC as in the
     database and the JSON (2026-12-01T03:22:09Z), with every secret of the config
     masked (client libraries log their request headers at debug level) and control
     characters escaped (redaction.install does both)."""
-    formatter = logging.Formatter(
+    kind = _JournalFormatter if _is_journal(sys.stderr) else logging.Formatter
+    formatter = kind(
         "%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%Y-%m-%dT%H:%M:%SZ"
     )
     formatter.converter = time.gmtime

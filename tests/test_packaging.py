@@ -44,3 +44,16 @@ def test_every_data_file_of_the_packages_is_in_the_wheel() -> None:
     assert "earful/console/static/vendor/chart.umd.min.js" in data  # the listing works
     missing = sorted(data - _shipped(setuptools))
     assert not missing, f"add a [tool.setuptools.package-data] pattern for {missing}"
+
+
+def test_the_wheel_has_the_version_earful_version_says() -> None:
+    # after `pip install --upgrade`, `earful --version` is how an operator checks
+    import earful
+
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    project = pyproject["project"]
+    if "version" in project.get("dynamic", []):
+        source = pyproject["tool"]["setuptools"]["dynamic"]["version"]
+        assert source == {"attr": "earful.__version__"}
+    else:
+        assert project["version"] == earful.__version__

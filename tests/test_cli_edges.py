@@ -212,3 +212,22 @@ def test_a_reader_that_stops_early_gets_no_error_message(demo: Path) -> None:
     errors = proc.stderr.read()
     assert proc.wait(timeout=60) == 1
     assert errors == b""  # neither "Broken pipe" nor a traceback
+
+
+# -- the config nobody named ----------------------------------------------------------------
+
+
+def test_no_config_named_says_where_it_looked_and_how_to_name_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `sudo -u earful earful queue list` in the service's folder, -c forgotten: the
+    # config is in /etc/earful, and "run `earful init`" alone would have made a second,
+    # empty setup there
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("EARFUL_CONFIG", raising=False)
+    result = earful("queue", "list")
+    assert result.exit_code == 2
+    assert f"and no earful.toml in {tmp_path};" in result.output
+    assert "-c FILE" in result.output and "EARFUL_CONFIG" in result.output
+    named = earful("queue", "list", "-c", str(tmp_path / "earful.toml"))
+    assert named.exit_code == 2 and "file not found (run `earful init`" in named.output

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import click
 
 from earful import __version__, locks, redaction
-from earful.config import Config, ConfigError, config_path, load_config
+from earful.config import DEFAULT_CONFIG, Config, ConfigError, config_path, load_config
 from earful.display import safe
 from storage.store import StoreError, check_search
 
@@ -129,10 +129,27 @@ def _decider(store: Any, explicit: str | None) -> str:
 def _load(config_file: Path | None, *, credentials: tuple[str, ...] = ()) -> Config:
     """The config. `credentials`: the sections whose ${VAR}s the command uses
     ("sources" to poll or post, "escalation" to send alerts); see load_config."""
+    path = config_path(config_file)
+    if str(path) == DEFAULT_CONFIG and not os.path.exists(path):
+        raise BadConfig(_no_config_here())
     try:
-        return load_config(config_path(config_file), credentials=credentials)
+        return load_config(path, credentials=credentials)
     except ConfigError as exc:
         raise BadConfig(str(exc)) from None
+
+
+def _no_config_here() -> str:
+    """No -c, no $EARFUL_CONFIG and no ./earful.toml: most likely a forgotten -c (a
+    service's config lives elsewhere), so say where Earful looked and how to name it."""
+    try:
+        here = str(Path.cwd())
+    except OSError:  # the folder was deleted under the shell
+        here = "the current folder"
+    return (
+        f"no config: none named with -c FILE or $EARFUL_CONFIG, and no {DEFAULT_CONFIG} "
+        f"in {here}; name yours (-c /etc/earful/earful.toml), or run `earful init` to "
+        "write a starter config here"
+    )
 
 
 def _is_journal(stream: Any) -> bool:

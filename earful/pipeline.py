@@ -26,7 +26,7 @@ from responders.drafts import AUTHOR_FACING, Contact, contact_weight
 from responders.respond import respond
 from responders.templating import TemplateError, Templates
 from rules import RuleError, Ruleset, judge, load_ruleset, read_model, with_model
-from storage.db import version_in_use
+from storage.db import WRITE_ADVICE, version_in_use, write_problem
 from storage.records import IngestResult, Judged
 from storage.schema import SCHEMA_VERSION, NotEarfulDatabase, SchemaTooNew
 from storage.store import Store, StoreError
@@ -239,8 +239,12 @@ def open_store(config: Config, *, create: bool = True) -> Store:
     try:
         store = Store.open(path)
     except (SchemaTooNew, NotEarfulDatabase, sqlite3.DatabaseError) as exc:
+        # "unable to open database file" says nothing of why: most often a file this
+        # user may not read (root's, after a `sudo` restore or copy), named with its owner
+        problem = write_problem(path) if isinstance(exc, sqlite3.OperationalError) else None
+        why = f"{problem}. {WRITE_ADVICE}" if problem else exc
         raise StoreError(
-            f"cannot use the database {path} (storage.path in {config.path}): {exc}"
+            f"cannot use the database {path} (storage.path in {config.path}): {why}"
         ) from None
     if new:
         log.info("made a new, empty database at %s", path)

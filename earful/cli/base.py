@@ -284,7 +284,7 @@ def _check_writable(config: Config, *, lock: bool = False) -> None:
     `lock`: the command takes the daemon's lock too (a root-owned one is left by
     `sudo earful restore` when there was none)."""
     from earful.pipeline import check_storage_folder
-    from storage.db import write_problem
+    from storage.db import WRITE_ADVICE, write_problem
 
     check_storage_folder(config)  # a folder that is not there: its own message
     db = config.db_path
@@ -292,8 +292,7 @@ def _check_writable(config: Config, *, lock: bool = False) -> None:
     if problem is not None:
         raise Failure(
             f"cannot write to the database (storage.path in {config.path}): {problem}. "
-            "Earful writes the database, its -wal, -shm and lock files and their folder: "
-            "run it as the user who owns them, or give them back to that user (chown)"
+            f"{WRITE_ADVICE}"
         )
 
 

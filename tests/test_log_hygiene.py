@@ -164,3 +164,25 @@ def test_under_systemd_each_line_carries_its_level_to_the_journal(tmp_path: Path
     assert lines[-1] == "<3>ValueError: boom"
     plain = run(journal=False)
     assert STAMP.match(plain[0]) and plain[2] == "<0>two" and plain[-1] == "ValueError: boom"
+
+
+def test_under_systemd_the_error_that_stops_a_command_is_an_error_in_the_journal(
+    tmp_path: Path,
+) -> None:
+    # `earful run` refusing to start (a config mistake, a database it cannot use): the
+    # last line `journalctl -u earful -p err` should show
+    log = tmp_path / "journal.log"
+    with log.open("w", encoding="utf-8") as stream:
+        stat = os.fstat(stream.fileno())
+        env = {**os.environ, "JOURNAL_STREAM": f"{stat.st_dev}:{stat.st_ino}"}
+        done = subprocess.run(
+            [str(EARFUL), "run", "-c", str(tmp_path / "missing.toml")],
+            stderr=stream,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 2
+    text = log.read_text(encoding="utf-8")
+    assert text.startswith("<3>earful: ") and "file not found" in text
+    assert all(line.startswith("<3>") for line in text.splitlines())

@@ -46,7 +46,10 @@ class Failure(click.ClickException):
 
     def show(self, file: Any = None) -> None:
         # safe(): a message may quote a post, a label or a name from someone else
-        click.echo(f"earful: {safe(self.format_message())}", err=True)
+        text = f"earful: {safe(self.format_message())}"
+        if _is_journal(sys.stderr):  # why the service stopped: an error to `journalctl -p`
+            text = _with_priority(text, logging.ERROR)
+        click.echo(text, err=True)
 
 
 class BadConfig(Failure):
@@ -173,8 +176,12 @@ class _JournalFormatter(logging.Formatter):
     post's text that opens with "<0>" stays text: journald reads the first "<N>" only."""
 
     def format(self, record: logging.LogRecord) -> str:
-        prefix = f"<{_syslog_priority(record.levelno)}>"
-        return "\n".join(prefix + line for line in super().format(record).split("\n"))
+        return _with_priority(super().format(record), record.levelno)
+
+
+def _with_priority(text: str, level: int) -> str:
+    prefix = f"<{_syslog_priority(level)}>"
+    return "\n".join(prefix + line for line in text.split("\n"))
 
 
 def _syslog_priority(level: int) -> int:

@@ -177,3 +177,23 @@ def test_a_reading_command_names_a_database_this_user_may_not_open(
     assert f"earful: cannot use the database {db} (storage.path in " in text
     assert f"{db} (owned by " in text and "mode 0000) is not writable by " in text
     assert "run it as the user who owns them" in text and "Traceback" not in text
+
+
+@pytest.mark.parametrize("command", ["export praise -o", "export mentions -o"])
+def test_a_file_it_may_not_write_is_named_as_the_user_named_it(
+    tmp_path: Path, command: str
+) -> None:
+    # written beside the target through a hidden .NAME.partial, which nobody named
+    # (`backup` says so in its own words: storage/backup.py)
+    config, _ = setup(tmp_path)
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    with made_unwritable(folder):
+        code, text = start(
+            [*command.split(), str(folder / "out.file"), "-c", str(config)],
+            tmp_path / "out.log",
+            tmp_path,
+        )
+    assert code == 1, text
+    assert f"earful: {folder / 'out.file'}: Permission denied" in text
+    assert ".partial" not in text

@@ -4,6 +4,7 @@ opening the store, and turning errors into messages and exit codes."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import getpass
 import logging
@@ -248,7 +249,19 @@ def _errors() -> Iterator[None]:
     except OSError as exc:  # a file to write in a folder that is not there, a full disk
         if exc.filename is None:
             raise Failure(f"cannot write: {exc.strerror or exc}") from None
-        raise Failure(f"{exc.filename}: {exc.strerror or exc}") from None
+        raise Failure(f"{_as_named(exc)}: {exc.strerror or exc}") from None
+
+
+def _as_named(exc: OSError) -> str:
+    """The file an error names, as the user named it: a folder this user may not
+    write refuses the hidden .NAME.partial that an export or backup is written
+    through beside NAME (storage/files.py), and that is NAME to them. Any other error
+    there (a folder left in its way) is about that file, so it keeps its name."""
+    path = Path(os.fsdecode(exc.filename))
+    name = path.name
+    hidden = name.startswith(".") and name.endswith(".partial") and len(name) > len("..partial")
+    refused = isinstance(exc, PermissionError) or exc.errno == errno.EROFS
+    return str(path.with_name(name[1 : -len(".partial")])) if hidden and refused else str(path)
 
 
 def handles_errors(func: F) -> F:

@@ -36,7 +36,7 @@ from rules import (
     read_model,
     with_model,
 )
-from storage.db import version_in_use
+from storage.db import WRITE_ADVICE, version_in_use, write_problem
 from storage.records import IngestResult, Judged
 from storage.schema import SCHEMA_VERSION, NotEarfulDatabase, SchemaTooNew
 from storage.store import Store, StoreError
@@ -273,8 +273,12 @@ def open_store(config: Config, *, create: bool = True) -> Store:
     except (SchemaTooNew, NotEarfulDatabase, sqlite3.DatabaseError) as exc:
         if new and path.exists() and path.stat().st_size == 0:
             path.unlink()  # ours, left empty: the next try is a first start again
+        # "unable to open database file" says nothing of why: most often a file this
+        # user may not read (root's, after a `sudo` restore or copy), named with its owner
+        problem = write_problem(path) if isinstance(exc, sqlite3.OperationalError) else None
+        why = f"{problem}. {WRITE_ADVICE}" if problem else exc
         raise StoreError(
-            f"cannot use the database {path} (storage.path in {config.path}): {exc}"
+            f"cannot use the database {path} (storage.path in {config.path}): {why}"
         ) from None
     if new:
         log.info("made a new, empty database at %s", path)

@@ -63,6 +63,13 @@ def version_in_use(path: Path) -> int:
         conn.close()
 
 
+# what to do about a write_problem, said wherever one stops a command
+WRITE_ADVICE = (
+    "Earful writes the database, its -wal, -shm and lock files and their folder: "
+    "run it as the user who owns them, or give them back to that user (chown)"
+)
+
+
 def write_problem(path: Path, *, beside: Iterable[Path] = ()) -> str | None:
     """Why this process cannot write the database at `path`, or None when it can (or
     when the folder is not there: that is the caller's to report). `beside`: other

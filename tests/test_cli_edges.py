@@ -309,3 +309,22 @@ def test_an_empty_queue_for_a_topic_no_rule_gives_says_so(demo: Path) -> None:
 def test_a_topic_the_rules_give_has_no_note(demo: Path) -> None:
     result = earful("queue", "list", "--topic", "billing", "--status", "rejected", "-c", str(demo))
     assert result.exit_code == 0 and result.stderr == ""
+
+
+# -- the config nobody named ----------------------------------------------------------------
+
+
+def test_no_config_named_says_where_it_looked_and_how_to_name_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `sudo -u earful earful queue list` in the service's folder, -c forgotten: the
+    # config is in /etc/earful, and "run `earful init`" alone would have made a second,
+    # empty setup there
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("EARFUL_CONFIG", raising=False)
+    result = earful("queue", "list")
+    assert result.exit_code == 2
+    assert f"and no earful.toml in {tmp_path};" in result.output
+    assert "-c FILE" in result.output and "EARFUL_CONFIG" in result.output
+    named = earful("queue", "list", "-c", str(tmp_path / "earful.toml"))
+    assert named.exit_code == 2 and "file not found (run `earful init`" in named.output

@@ -116,3 +116,73 @@ def test_a_traceback_keeps_its_lines_and_loses_its_escapes(tmp_path: Path) -> No
     assert lines[3] == "Traceback (most recent call last):"
     assert lines[-1].startswith("ValueError: the server said \\u001b]0;pwned\\u0007")
     assert all(before <= t <= after for t in stamps(lines)) and len(stamps(lines)) == 2
+
+
+def test_under_systemd_each_line_carries_its_level_to_the_journal(tmp_path: Path) -> None:
+    """systemd names the stream it gives a service in $JOURNAL_STREAM (device:inode);
+    journald reads a "<N>" opening each line as that line's syslog priority, so
+    `journalctl -u earful -p warning` finds the warnings, tracebacks whole."""
+    config = tmp_path / "earful.toml"
+    config.write_text('[brand]\nname = "Lumenet"\n', encoding="utf-8")
+    script = textwrap.dedent(
+        f"""
+        import logging
+        from earful.cli.base import _setup_logging
+        from earful.config import load_config
+
+        _setup_logging(load_config({str(config)!r}))
+        logging.getLogger("earful.daemon").info("earful running")
+        # a post's text cannot give its own line another priority
+        logging.getLogger("earful.daemon").warning("a post: %s", "one\\n<0>two")
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            logging.getLogger("earful.daemon").exception("the source failed")
+        """
+    )
+
+    def run(journal: bool) -> list[str]:
+        log = tmp_path / "journal.log"
+        with log.open("w", encoding="utf-8") as stream:
+            stat = os.fstat(stream.fileno())
+            env = {**os.environ, "JOURNAL_STREAM": f"{stat.st_dev}:{stat.st_ino}"}
+            if not journal:  # a terminal, a file, a pipe: what systemd did not open
+                env["JOURNAL_STREAM"] = f"{stat.st_dev}:{stat.st_ino + 1}"
+            done = subprocess.run(
+                [sys.executable, "-c", script], stderr=stream, env=env, timeout=60, check=False
+            )
+        assert done.returncode == 0, log.read_text(encoding="utf-8")
+        return log.read_text(encoding="utf-8").splitlines()
+
+    lines = run(journal=True)
+    assert re.match(r"^<6>\S+Z INFO    earful\.daemon: earful running$", lines[0])
+    assert re.match(r"^<4>\S+Z WARNING earful\.daemon: a post: one$", lines[1])
+    assert lines[2] == "<4><0>two"  # journald takes the first "<N>" only
+    assert lines[3].startswith("<3>")
+    assert lines[3].endswith("ERROR   earful.daemon: the source failed")
+    assert lines[4:] and all(line.startswith("<3>") for line in lines[4:])
+    assert lines[-1] == "<3>ValueError: boom"
+    plain = run(journal=False)
+    assert STAMP.match(plain[0]) and plain[2] == "<0>two" and plain[-1] == "ValueError: boom"
+
+
+def test_under_systemd_the_error_that_stops_a_command_is_an_error_in_the_journal(
+    tmp_path: Path,
+) -> None:
+    # `earful run` refusing to start (a config mistake, a database it cannot use): the
+    # last line `journalctl -u earful -p err` should show
+    log = tmp_path / "journal.log"
+    with log.open("w", encoding="utf-8") as stream:
+        stat = os.fstat(stream.fileno())
+        env = {**os.environ, "JOURNAL_STREAM": f"{stat.st_dev}:{stat.st_ino}"}
+        done = subprocess.run(
+            [str(EARFUL), "run", "-c", str(tmp_path / "missing.toml")],
+            stderr=stream,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 2
+    text = log.read_text(encoding="utf-8")
+    assert text.startswith("<3>earful: ") and "file not found" in text
+    assert all(line.startswith("<3>") for line in text.splitlines())

@@ -4,6 +4,7 @@ opening the store, and turning errors into messages and exit codes."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import getpass
 import logging
@@ -21,7 +22,7 @@ from typing import Any, TypeVar
 import click
 
 from earful import __version__, locks, redaction
-from earful.config import Config, ConfigError, config_path, load_config
+from earful.config import DEFAULT_CONFIG, Config, ConfigError, config_path, load_config
 from earful.display import safe
 from storage.store import StoreError, check_search
 
@@ -46,7 +47,10 @@ class Failure(click.ClickException):
 
     def show(self, file: Any = None) -> None:
         # safe(): a message may quote a post, a label or a name from someone else
-        click.echo(f"earful: {safe(self.format_message())}", err=True)
+        text = f"earful: {safe(self.format_message())}"
+        if _is_journal(sys.stderr):  # why the service stopped: an error to `journalctl -p`
+            text = _with_priority(text, logging.ERROR)
+        click.echo(text, err=True)
 
 
 class BadConfig(Failure):
@@ -129,10 +133,68 @@ def _decider(store: Any, explicit: str | None) -> str:
 def _load(config_file: Path | None, *, credentials: tuple[str, ...] = ()) -> Config:
     """The config. `credentials`: the sections whose ${VAR}s the command uses
     ("sources" to poll or post, "escalation" to send alerts); see load_config."""
+    path = config_path(config_file)
+    if str(path) == DEFAULT_CONFIG and not os.path.exists(path):
+        raise BadConfig(_no_config_here())
     try:
-        return load_config(config_path(config_file), credentials=credentials)
+        return load_config(path, credentials=credentials)
     except ConfigError as exc:
         raise BadConfig(str(exc)) from None
+
+
+def _no_config_here() -> str:
+    """No -c, no $EARFUL_CONFIG and no ./earful.toml: most likely a forgotten -c (a
+    service's config lives elsewhere), so say where Earful looked and how to name it."""
+    try:
+        here = str(Path.cwd())
+    except OSError:  # the folder was deleted under the shell
+        here = "the current folder"
+    return (
+        f"no config: none named with -c FILE or $EARFUL_CONFIG, and no {DEFAULT_CONFIG} "
+        f"in {here}; name yours (-c /etc/earful/earful.toml), or run `earful init` to "
+        "write a starter config here"
+    )
+
+
+def _is_journal(stream: Any) -> bool:
+    """Is `stream` the journal? systemd names the stream it connects a service's stderr
+    to in $JOURNAL_STREAM, as device:inode (systemd.exec(5)); a child with its stderr
+    sent elsewhere (a file, a pipe) inherits the variable, hence the comparison."""
+    named = os.environ.get("JOURNAL_STREAM")
+    if not named:
+        return False
+    try:
+        stat = os.fstat(stream.fileno())
+    except (AttributeError, OSError, ValueError):  # no file behind it (a test's runner)
+        return False
+    return named == f"{stat.st_dev}:{stat.st_ino}"
+
+
+class _JournalFormatter(logging.Formatter):
+    """Opens each line with its record's syslog priority, "<4>" for a warning
+    (sd-daemon(3)): journald takes it as the line's priority, so `journalctl -p
+    warning` finds the warnings, a traceback's lines with their record. A line of a
+    post's text that opens with "<0>" stays text: journald reads the first "<N>" only."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return _with_priority(super().format(record), record.levelno)
+
+
+def _with_priority(text: str, level: int) -> str:
+    prefix = f"<{_syslog_priority(level)}>"
+    return "\n".join(prefix + line for line in text.split("\n"))
+
+
+def _syslog_priority(level: int) -> int:
+    for at_least, priority in (
+        (logging.CRITICAL, 2),
+        (logging.ERROR, 3),
+        (logging.WARNING, 4),
+        (logging.INFO, 6),
+    ):
+        if level >= at_least:
+            return priority
+    return 7  # debug
 
 
 def _setup_logging(config: Config, level: str | None = None) -> None:
@@ -140,7 +202,8 @@ def _setup_logging(config: Config, level: str | None = None) -> None:
     database and the JSON (2026-12-01T03:22:09Z), with every secret of the config
     masked (client libraries log their request headers at debug level) and control
     characters escaped (redaction.install does both)."""
-    formatter = logging.Formatter(
+    kind = _JournalFormatter if _is_journal(sys.stderr) else logging.Formatter
+    formatter = kind(
         "%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%Y-%m-%dT%H:%M:%SZ"
     )
     formatter.converter = time.gmtime
@@ -186,7 +249,19 @@ def _errors() -> Iterator[None]:
     except OSError as exc:  # a file to write in a folder that is not there, a full disk
         if exc.filename is None:
             raise Failure(f"cannot write: {exc.strerror or exc}") from None
-        raise Failure(f"{exc.filename}: {exc.strerror or exc}") from None
+        raise Failure(f"{_as_named(exc)}: {exc.strerror or exc}") from None
+
+
+def _as_named(exc: OSError) -> str:
+    """The file an error names, as the user named it: a folder this user may not
+    write refuses the hidden .NAME.partial that an export or backup is written
+    through beside NAME (storage/files.py), and that is NAME to them. Any other error
+    there (a folder left in its way) is about that file, so it keeps its name."""
+    path = Path(os.fsdecode(exc.filename))
+    name = path.name
+    hidden = name.startswith(".") and name.endswith(".partial") and len(name) > len("..partial")
+    refused = isinstance(exc, PermissionError) or exc.errno == errno.EROFS
+    return str(path.with_name(name[1 : -len(".partial")])) if hidden and refused else str(path)
 
 
 def handles_errors(func: F) -> F:
@@ -229,7 +304,7 @@ def _check_writable(config: Config, *, lock: bool = False) -> None:
     `lock`: the command takes the daemon's lock too (a root-owned one is left by
     `sudo earful restore` when there was none)."""
     from earful.pipeline import check_storage_folder
-    from storage.db import write_problem
+    from storage.db import WRITE_ADVICE, write_problem
 
     check_storage_folder(config)  # a folder that is not there: its own message
     db = config.db_path
@@ -237,8 +312,7 @@ def _check_writable(config: Config, *, lock: bool = False) -> None:
     if problem is not None:
         raise Failure(
             f"cannot write to the database (storage.path in {config.path}): {problem}. "
-            "Earful writes the database, its -wal, -shm and lock files and their folder: "
-            "run it as the user who owns them, or give them back to that user (chown)"
+            f"{WRITE_ADVICE}"
         )
 
 

@@ -1666,6 +1666,10 @@ def test_an_older_daemons_database_is_not_upgraded_from_under_it(world: World) -
             assert "a daemon is running on it (an older Earful" in result.output
             assert "Nothing was changed: stop the daemon" in result.output
         assert stored_version(db) == SCHEMA_VERSION - 1
+        # check still passes (the config is fine) but says the daemon is in the way
+        checked = world.run("check")
+        assert checked.exit_code == 0, checked.output
+        assert "a daemon is running on it now (the older Earful's" in checked.output
     # once it is stopped, the new version upgrades the database, though a command
     # holding the daemon's lock itself (publish, as the new daemon) is the one to do it
     published = world.run("publish")

@@ -173,9 +173,21 @@ def _database_state(config: Config) -> dict[str, Any]:
             ""
             if version == SCHEMA_VERSION
             else f", upgraded to {SCHEMA_VERSION} at the next start (back up first)"
+            + _older_daemon_note(db)
         )
     )
     return {"path": str(db), "version": version, "current": SCHEMA_VERSION, "said": said}
+
+
+def _older_daemon_note(db: Path) -> str:
+    """For an old schema: a daemon (the older Earful's) running on it now must be
+    stopped first; this version's commands refuse to upgrade it from under it."""
+    if not locks.held_elsewhere(locks.daemon_lock(db)):
+        return ""
+    return (
+        "; a daemon is running on it now (the older Earful's, started before the "
+        "upgrade): stop it, then start this version"
+    )
 
 
 def _check_report(config: Config, ruleset: Any, database: dict[str, Any]) -> dict[str, Any]:

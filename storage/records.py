@@ -170,6 +170,10 @@ class CaseRecord(_FromRow):
     updated_at: str
     resolved_at: str | None
 
+    def already_with(self, assignee: str | None) -> bool:
+        """Assigning it to `assignee` (None: the pool) would change nothing."""
+        return self.status != "resolved" and self.assignee == assignee
+
 
 @dataclass(frozen=True, slots=True)
 class CallbackRecord(_FromRow):

@@ -1106,6 +1106,9 @@ class Store:
             user = self.user(assignee)
             if user.disabled or user.role == "viewer":
                 raise StoreError(f"{assignee} cannot take cases (disabled or a viewer)")
+        current = self.case(case_id)
+        if current.already_with(assignee):
+            return current  # `m` pressed twice: no second "case assign" in the history
         where, params = "status != 'resolved'", [assignee]
         if seen is not None:
             where += " AND coalesce(assignee, '') = coalesce(CAST(? AS TEXT), '')"

@@ -494,6 +494,12 @@ def test_a_case_is_assigned_taken_back_and_never_given_to_a_viewer(
     monkeypatch.setenv("EARFUL_USER", "alice")  # who assigns, for the commands below
     assigned = world.run("case", "assign", case_id, "alice")
     assert assigned.exit_code == 0 and assigned.output == f"case {case_id} assigned to alice\n"
+    again = world.run("case", "assign", case_id, "alice")
+    assert again.output == f"case {case_id} is assigned to alice already: nothing changed\n"
+    with world.store() as store:
+        store.assign_case(int(case_id), "bob", "alice")  # nor through the store itself
+        history = store.audit_log(subject=f"case:{case_id}")
+        assert [e.action for e in history].count("assign") == 1
     pooled = world.run("case", "assign", case_id, "--nobody")
     assert pooled.output == f"case {case_id} is back in the pool: nobody has it (it was alice's)\n"
     viewer = world.run("case", "assign", case_id, "vera")
@@ -504,6 +510,8 @@ def test_a_case_is_assigned_taken_back_and_never_given_to_a_viewer(
     assert world.run("case", "assign", case_id).exit_code == 2  # to whom?
     assert world.run("case", "assign", case_id, "alice", "--nobody").exit_code == 2
     assert world.run("case", "assign", case_id, "a b").exit_code == 2
+    pooled_again = world.run("case", "assign", case_id, "--nobody")
+    assert pooled_again.output == f"case {case_id} is in the pool already: nothing changed\n"
     with world.store() as store:
         assert store.case(int(case_id)).assignee is None
 

@@ -134,12 +134,20 @@ def case_assign(
     _check_assignee(assignee, nobody)
     with _store(_load(config_file)) as store:
         decider = _decider(store, actor)
-        was = store.case(case_id).assignee
+        current = store.case(case_id)
+        was = current.assignee
+        if current.already_with(assignee):
+            click.echo(f"case {case_id} is {_with_whom(assignee)} already: nothing changed")
+            return
         # whom it was read assigned to: someone taking it meanwhile is named, not overruled
         now = store.assign_case(case_id, decider, assignee, seen=SeenAssignee(was)).assignee
-    whose = f"assigned to {safe(now)}" if now else "is back in the pool: nobody has it"
+    whose = _with_whom(now) if now else "is back in the pool: nobody has it"
     before = f" (it was {safe(was)}'s)" if was and was != now else ""
     click.echo(f"case {case_id} {whose}{before}")
+
+
+def _with_whom(assignee: str | None) -> str:
+    return f"assigned to {safe(assignee)}" if assignee else "in the pool"
 
 
 def _check_assignee(assignee: str | None, nobody: bool) -> None:

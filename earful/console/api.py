@@ -416,9 +416,8 @@ async def assign(request: web.Request) -> web.StreamResponse:
     seen = SeenAssignee(_text(data, "was") or None) if "was" in data else None
     actor = session_of(request).name
     current = await db(request, lambda s: s.case(case_id))
-    if current.status != "resolved" and current.assignee == (assignee or None):
-        # already so (`m` pressed twice): no second "case assign" in the history
-        return ok({"case": current, "unchanged": True})
+    if current.already_with(assignee or None):
+        return ok({"case": current, "unchanged": True})  # the page says so
     return ok(
         {
             "case": await db(

@@ -116,8 +116,10 @@ def audit_detail(detail: str | None, key: str) -> str | None:
 
 
 def audit_note(detail: str | None) -> str:
-    """The note a person gave with a case change (escalate, resolve), or ""."""
-    return audit_detail(detail, "note") or ""
+    """What was said with a change, or "": the note a person gave with a case change
+    (escalate, resolve), else its reason (a rejection's; an escalation's own,
+    "urgency 70 >= 70")."""
+    return audit_detail(detail, "note") or audit_detail(detail, "reason") or ""
 
 
 def counted(n: int, one: str, many: str | None = None) -> str:

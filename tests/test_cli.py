@@ -280,6 +280,13 @@ def test_approve_reject_and_approve_with_an_edit(world: World) -> None:
     show = world.run("queue", "show", str(praise)).output
     assert "decided by alice" in show and "(edited; the original draft was:)" in show
     assert "alice approve" in show
+    # the history says why it was rejected, as the case's history says its notes
+    (line,) = [
+        x
+        for x in world.run("queue", "show", str(question)).output.splitlines()
+        if x.startswith("history: ") and "reject" in x
+    ]
+    assert line.startswith("history: ") and line.endswith(" bob reject: not ours")
 
 
 def test_a_second_decision_is_told_who_decided_and_exits_1(world: World) -> None:
@@ -559,13 +566,13 @@ def test_case_show_says_when_its_history_is_cut(world: World) -> None:
     assert add_user(world.config, "ana", "agent").exit_code == 0
     with world.store() as store:
         for n in range(26):
-            store.assign_case(case_id, "ana", "ana" if n % 2 else None)
+            store.assign_case(case_id, "ana", None if n % 2 else "ana")  # each a change
     shown = world.run("case", "show", str(case_id)).output
     assert shown.count(" ana assign") == 26
     assert "(the latest 50 changes; the console's Audit page has them all)" not in shown
     with world.store() as store:
         for n in range(30):
-            store.assign_case(case_id, "ana", "ana" if n % 2 else None)
+            store.assign_case(case_id, "ana", None if n % 2 else "ana")
     shown = world.run("case", "show", str(case_id)).output
     assert "(the latest 50 changes; the console's Audit page has them all)" in shown
 

@@ -23,7 +23,9 @@ import click
 
 from earful import __version__, locks, redaction
 from earful.config import DEFAULT_CONFIG, Config, ConfigError, config_path, load_config
-from earful.display import safe
+from earful.display import audit_detail, audit_note, safe
+from storage.db import shown_time
+from storage.records import AuditEntry
 from storage.store import StoreError, check_search
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -430,3 +432,12 @@ def _check_search(words: str, param_hint: str) -> None:
         check_search(words)
     except StoreError as exc:
         raise click.BadParameter(str(exc), param_hint=param_hint) from None
+
+
+def change_line(h: AuditEntry) -> str:
+    """An audit entry as a history line: when, who, what, and what was said with it
+    (a note or a reason; for an assignment, to whom)."""
+    said = audit_note(h.detail)
+    if h.action == "assign":
+        said = f"to {audit_detail(h.detail, 'assignee') or 'nobody'}"
+    return f"{shown_time(h.at)} {safe(h.actor)} {h.action}" + (f": {safe(said)}" if said else "")

@@ -14,15 +14,16 @@ from earful.cli.base import (
     _load,
     _store,
     actor_option,
+    change_line,
     command_group,
     config_option,
     handles_errors,
     json_option,
 )
-from earful.display import audit_detail, audit_note, counted, oneline, safe, to_json
+from earful.display import counted, oneline, safe, to_json
 from storage.db import shown_time
 from storage.queries import CASE_HISTORY, CaseView
-from storage.records import AuditEntry, CaseRecord, ReplyRecord
+from storage.records import CaseRecord, ReplyRecord
 from storage.store import SeenAssignee
 
 
@@ -100,7 +101,7 @@ def _echo_work(view: CaseView) -> None:
         click.echo(f"  (the latest {CASE_HISTORY} changes; the console's Audit page has them all)")
     # oldest first, as `queue show` and the draft's page tell it (the store's newest first)
     for h in reversed(view.history):
-        click.echo(f"  {_change_line(h)}")
+        click.echo(f"  {change_line(h)}")
     if not view.history:
         click.echo("  no changes yet")
 
@@ -108,14 +109,6 @@ def _echo_work(view: CaseView) -> None:
 def _draft_line(r: ReplyRecord) -> str:
     decided = f" by {safe(r.decided_by)}" if r.decided_by else ""
     return f"reply {r.id} · {r.kind} · {r.status}{decided}: {oneline(r.body, 80)}"
-
-
-def _change_line(h: AuditEntry) -> str:
-    """When, who, what, and the note given (or, for an assignment, to whom)."""
-    said = audit_note(h.detail)
-    if h.action == "assign":
-        said = f"to {audit_detail(h.detail, 'assignee') or 'nobody'}"
-    return f"{shown_time(h.at)} {safe(h.actor)} {h.action}" + (f": {safe(said)}" if said else "")
 
 
 @case.command("assign")

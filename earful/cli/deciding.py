@@ -23,6 +23,7 @@ from earful.cli.base import (
     _store,
     _terminal_width,
     actor_option,
+    change_line,
     command_group,
     config_option,
     handles_errors,
@@ -213,7 +214,7 @@ def queue_show(config_file: Path | None, as_json: bool, reply_id: int) -> None:
     for c in detail.callbacks:
         click.echo(f"callback {c.id} ({c.status}): {safe(c.body)}")
     for h in detail.history:
-        click.echo(f"history: {h.at} {safe(h.actor)} {h.action}")
+        click.echo(f"history: {change_line(h)}")
 
 
 @queue.command("approve")

@@ -23,6 +23,7 @@ settles to {"since_id": <newest id>}. The first run (no since_id) backfills the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -172,7 +173,7 @@ def mention_from_tweet(
         platform="x",
         native_id=tweet_id,
         # posts over 280 characters arrive cut short in `text`, whole in note_tweet
-        text=as_str(get_path(tweet, "note_tweet", "text")) or _text(tweet.get("text")),
+        text=unescape(as_str(get_path(tweet, "note_tweet", "text")) or _text(tweet.get("text"))),
         author=_author(user, author_id, handle),
         # /i/web/status/<id> opens any tweet when the author's name is not known
         url=f"{WEB}/{handle}/status/{tweet_id}" if handle else f"{WEB}/i/web/status/{tweet_id}",
@@ -222,9 +223,21 @@ def _replied_to(references: list[Mapping[str, Any]]) -> str | None:
 
 
 def _context(referenced: list[Mapping[str, Any]]) -> str | None:
-    texts = [t for t in (as_str(r.get("text")) for r in referenced) if t]
+    texts = [unescape(t) for t in (as_str(r.get("text")) for r in referenced) if t]
     return "\n\n".join(texts) if texts else None
 
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
+
+
+# X escapes &, < and > in a tweet's text, and nothing else ("AT&T <3" arrives as
+# "AT&amp;T &lt;3"); one pass over those three, so a typed "&lt;" (sent as
+# "&amp;lt;") comes back as typed and no other entity-like text is touched
+_ESCAPED = re.compile(r"&(amp|lt|gt);")
+_PLAIN = {"amp": "&", "lt": "<", "gt": ">"}
+
+
+def unescape(text: str) -> str:
+    """A tweet's text as its author typed it."""
+    return _ESCAPED.sub(lambda m: _PLAIN[m[1]], text)

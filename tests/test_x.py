@@ -540,6 +540,19 @@ async def test_emoji_and_right_to_left_text_arrive_exactly(fake: FakeX) -> None:
     assert m.lang == "ar"
 
 
+async def test_text_arrives_as_typed_though_x_escapes_ampersands_and_angle_brackets(
+    fake: FakeX,
+) -> None:
+    # X sends "acme &amp; AT&amp;T ..." for what the author typed
+    typed = "acme & AT&T billed me <twice> -> &lt; is how you write <, &copy; 2026"
+    quoted = fake.add_tweet("Acme & Co: prices <up>", author_id=BEN)
+    fake.add_tweet(typed, author_id=ANA, references=(("quoted", quoted["id"]),))
+    assert "AT&amp;T" in fake.tweets[max(fake.tweets, key=int)]["text"]
+    mentions = (await source(fake).fetch(None)).mentions
+    assert [m.text for m in mentions] == [typed, "Acme & Co: prices <up>"]
+    assert mentions[0].context == "Acme & Co: prices <up>"
+
+
 async def test_retweets_are_skipped_unless_asked_for(fake: FakeX) -> None:
     original = fake.add_tweet("acme is down", author_id=ANA)
     retweet = fake.add_tweet(

@@ -28,7 +28,7 @@ from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from html import escape
+from html import escape, unescape
 from types import SimpleNamespace
 from typing import Any
 
@@ -133,12 +133,14 @@ class FakeX:
         references: tuple[tuple[str, str], ...] = (),
         lang: str = "en",
     ) -> dict[str, Any]:
+        """A tweet whose author typed `text`: stored, and served, with &, < and >
+        escaped as X does."""
         tweet_id = str(next(self._ids))
         replied = next((rid for kind, rid in references if kind == "replied_to"), None)
         parent = self.tweets.get(replied) if replied else None
         tweet: dict[str, Any] = {
             "id": tweet_id,
-            "text": text,
+            "text": escape(text, quote=False),
             "edit_history_tweet_ids": [tweet_id],
             "author_id": author_id,
             "created_at": iso(self.now - age),
@@ -440,12 +442,12 @@ class FakeX:
                 "Invalid Request",
                 "You attempted to reply to a Tweet that is deleted or not visible to you.",
             )
-        # X stores text with &, < and > escaped and every link swapped for a t.co one
-        stored = _LINK.sub(
-            lambda _: f"https://t.co/{secrets.token_hex(5)}", escape(text, quote=False)
-        )
+        # X stores text with every link swapped for a t.co one (and &, < and >
+        # escaped: add_tweet does that)
+        stored = _LINK.sub(lambda _: f"https://t.co/{secrets.token_hex(5)}", text)
         if any(
-            t["author_id"] == BRAND_ID and _LINK.sub("", t["text"]) == _LINK.sub("", stored)
+            t["author_id"] == BRAND_ID
+            and _LINK.sub("", unescape(t["text"])) == _LINK.sub("", stored)
             for t in self.tweets.values()
         ):
             return problem(
@@ -460,7 +462,13 @@ class FakeX:
         tweet = self.add_tweet(stored, author_id=BRAND_ID, age=timedelta(0), references=references)
         self.posted.append({"id": tweet["id"], "text": text, "in_reply_to": reply_to})
         return web.json_response(
-            {"data": {"id": tweet["id"], "text": stored, "edit_history_tweet_ids": [tweet["id"]]}},
+            {
+                "data": {
+                    "id": tweet["id"],
+                    "text": tweet["text"],
+                    "edit_history_tweet_ids": [tweet["id"]],
+                }
+            },
             status=201,
             headers={"location": f"https://api.twitter.com/2/tweets/{tweet['id']}"},
         )
@@ -500,7 +508,7 @@ def shape(
 def matches(query: str, tweet: Mapping[str, Any]) -> bool:
     """A small part of X's query language: words (all must appear), -word, is:retweet
     and -is:retweet; other operators are ignored."""
-    text = tweet["text"].casefold()
+    text = unescape(tweet["text"]).casefold()
     retweet = any(r["type"] == "retweeted" for r in tweet.get("referenced_tweets", []))
     for term in query.casefold().split():
         negate = term.startswith("-")

@@ -32,7 +32,7 @@ from pydantic import Field, model_validator
 
 from listener.base import Cursor, FetchResult, SourceContext, SourceSettings
 from listener.bluesky_xrpc import DEFAULT_BASE_URL, XrpcClient
-from listener.http_errors import shared_http
+from listener.http_errors import Refused, shared_http
 from listener.mention import Author, Mention, as_int, parse_time
 from listener.normalize import (
     MalformedPost,
@@ -203,6 +203,12 @@ def _token(body: Mapping[str, Any]) -> str | None:
     return as_str(body.get("cursor"))
 
 
+_SEARCH_NEEDS_SESSION = (
+    "Bluesky's AppView answers searchPosts only to a signed-in account: set the "
+    "source's identifier and app_password (and leave base_url at the account's PDS)"
+)
+
+
 def since_param(at: float) -> str:
     """An edge time as the `since` searchPosts takes (inclusive, to the millisecond)."""
     moment = datetime.fromtimestamp(at, tz=UTC)
@@ -245,9 +251,16 @@ class BlueskySource:
             params["since"] = since_param(edge.floor)
         if token is not None:
             params["cursor"] = str(token)
-        body = await self.client.query(
-            "app.bsky.feed.searchPosts", params, auth=self.client.has_credentials
-        )
+        try:
+            body = await self.client.query(
+                "app.bsky.feed.searchPosts", params, auth=self.client.has_credentials
+            )
+        except Refused as exc:
+            if exc.status in (401, 403) and not self.client.has_credentials:
+                # Bluesky's AppView (public.api.bsky.app too) refuses searches made
+                # without a session: the fix is in the config, not in waiting
+                raise Refused(f"{exc}. {_SEARCH_NEEDS_SESSION}", exc.status, exc.error) from None
+            raise
         posts = listing(body, "posts", "bluesky app.bsky.feed.searchPosts")
         return Page([_stamp(p) for p in posts], _token(body))
 

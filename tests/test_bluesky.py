@@ -293,6 +293,21 @@ async def test_search_without_credentials_is_anonymous(
     assert fake.sessions_created == 0
 
 
+async def test_search_refused_without_credentials_says_to_sign_in(
+    fake: FakeBluesky, http: SharedSession, store: Store
+) -> None:
+    fake.add(*complaints(1, 2))
+    fake.anonymous_search = False  # Bluesky's own AppView
+    bsky = source(fake, http, identifier=None, app_password=None)
+    with pytest.raises(SourceDown) as refused:
+        await poll(bsky, store, stages())
+    assert "HTTP 403" in str(refused.value)
+    assert "set the source's identifier and app_password" in str(refused.value)
+    assert store.cursor("bsky") is None
+    # signed in, the same search is answered
+    assert (await poll(source(fake, http), store, stages())).new == 2
+
+
 async def test_a_post_without_a_uri_is_skipped_and_the_rest_stored(
     fake: FakeBluesky, http: SharedSession, store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -116,6 +116,9 @@ class FakeBluesky(FakeServer):
         # a broken AppView: every listing page answered as the first one, with this
         # same cursor for the "next" page, for ever
         self.stuck_cursor: str | None = None
+        # False: as Bluesky's own AppView since January 2025, searchPosts without a
+        # session is refused with 403 AuthMissing (another AppView may allow it)
+        self.anonymous_search = True
         self._tokens = itertools.count(1)
         self._rkeys = itertools.count(1)
         for name, handler in {
@@ -204,6 +207,8 @@ class FakeBluesky(FakeServer):
         return page, str(offset + limit) if more else None
 
     async def search_posts(self, request: web.Request) -> web.Response:
+        if not self.anonymous_search and self._bearer(request) is None:
+            return json_error(403, "AuthMissing", "Authentication Required")
         denied = self._check_access(request, required=False)
         if denied is not None:
             return denied

@@ -52,6 +52,8 @@ if TYPE_CHECKING:
     from listener.x_source import XSource
 
 WEB = "https://x.com"
+# how far back recent search reaches: X refuses a start_time before it
+SEARCH_REACH = 7 * 24 * 3600.0
 POSTING_KEYS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
 
 
@@ -95,6 +97,11 @@ class Settings(SourceSettings):
             raise ValueError(
                 'query: mode = "search" needs query = "..." (an X search query, e.g. '
                 '"acme -is:retweet")'
+            )
+        if self.mode == "search" and self.backfill > SEARCH_REACH:
+            raise ValueError(
+                'backfill: recent search reaches back at most 7 days ("7d"); '
+                f"got {self.backfill / 86400:g} days"
             )
         if self.mode == "mentions" and self.query is not None:
             raise ValueError(

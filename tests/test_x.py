@@ -149,6 +149,25 @@ def test_a_query_without_search_mode_says_to_add_it(fake: FakeX, tmp_path: Path)
     assert problem.startswith('sources[0].query: used only with mode = "search"')
 
 
+def test_a_search_backfill_beyond_seven_days_is_refused(fake: FakeX, tmp_path: Path) -> None:
+    (problem,) = problems_for(fake, tmp_path, mode="search", query="acme", backfill="10d")
+    assert problem == (
+        'sources[0].backfill: recent search reaches back at most 7 days ("7d"); got 10 days'
+    )
+    # the mention timeline has no such bound
+    assert settings(fake, mode="mentions", backfill="10d").backfill == 10 * 86400
+
+
+async def test_a_seven_day_search_backfill_starts_inside_xs_window(fake: FakeX) -> None:
+    # X counts the 7 days from when it reads the request: an edge 7 days before
+    # Earful's clock, read a moment later, is refused
+    late = datetime.now(UTC) - timedelta(seconds=30)
+    fake.add_tweet("acme down for days", author_id=ANA, age=timedelta(days=6))
+    src = XSource(settings(fake, backfill="7d"), BRAND, handle=None, now=lambda: late)
+    (m,) = (await src.fetch(None)).mentions
+    assert m.text == "acme down for days"
+
+
 def test_half_the_posting_keys_is_refused_naming_the_missing_ones(
     fake: FakeX, tmp_path: Path
 ) -> None:

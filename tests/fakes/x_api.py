@@ -317,6 +317,16 @@ class FakeX:
         query = request.query.get("query", "")
         if not query:
             return problem(400, "Invalid Request", "The `query` query parameter is missing")
+        start = request.query.get("start_time")
+        # recent search reaches back 7 days from the moment X reads the request
+        earliest = datetime.now(UTC).replace(microsecond=0) - timedelta(days=7)
+        if start and datetime.fromisoformat(start.replace("Z", "+00:00")) < earliest:
+            return invalid(
+                "start_time",
+                start,
+                f"Invalid 'start_time':'{start}'. 'start_time' must be on or after "
+                f"{earliest.strftime('%Y-%m-%dT%H:%MZ')}",
+            )
         found = [t for t in self.tweets.values() if matches(query, t)]
         return self._page(request, "search", found, "next_token", minimum=10)
 
@@ -531,13 +541,14 @@ def problem(status: int, title: str, detail: str) -> web.Response:
     )
 
 
-def invalid(parameter: str, value: str) -> web.Response:
+def invalid(parameter: str, value: str, message: str | None = None) -> web.Response:
     return web.json_response(
         {
             "errors": [
                 {
                     "parameters": {parameter: [value]},
-                    "message": f"The `{parameter}` query parameter value [{value}] is not valid",
+                    "message": message
+                    or f"The `{parameter}` query parameter value [{value}] is not valid",
                 }
             ],
             "title": "Invalid Request",

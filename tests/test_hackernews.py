@@ -67,6 +67,24 @@ async def test_stories_and_comments_are_read_newest_first(
     assert text == "Acme support never called back & I'm done"
 
 
+async def test_only_the_brands_own_words_are_found_not_typos_or_longer_words(
+    fake: FakeHackerNews, http: SharedSession, store: Store
+) -> None:
+    # what the HN Search API finds for "acme" by Algolia's defaults
+    fake.add(
+        story(1, "Acme raises prices again"),
+        story(2, "My acne cream stopped working"),
+        comment(3, "<p>Acmeville's new mayor</p>"),
+        comment(4, "<p>acme's router died</p>"),
+    )
+    summary = await poll(source(fake, http), store, stages())
+    assert stored(store) == ["40000001", "41000004"]
+    assert summary.new == 2
+    (request,) = fake.seen(SEARCH)
+    assert request.param("typoTolerance") == "false"
+    assert request.param("queryType") == "prefixNone"
+
+
 async def test_only_the_tags_asked_for_are_searched(
     fake: FakeHackerNews, http: SharedSession, store: Store
 ) -> None:

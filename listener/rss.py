@@ -166,14 +166,29 @@ def _plain(value: str, kind: str | None) -> str:
     return value.strip()
 
 
+# RSS 2.0's <author>: "jane@news.example (Jane Doe)"
+_EMAIL_AND_NAME = re.compile(r"^\s*[^\s()@]+@[^\s()]+\s*\((?P<name>[^()]*\S[^()]*)\)\s*$")
+
+
 def _author(entry: Mapping[str, Any], feed_title: str | None) -> Author:
     detail = as_mapping(entry.get("author_detail")) or {}
-    name = as_str(detail.get("name")) or as_str(entry.get("author"))
+    name = _author_name(detail, as_str(entry.get("author")))
     return Author(
         handle=None,
         name=name or as_str(feed_title),
         url=as_str(detail.get("href")),
     )
+
+
+def _author_name(detail: Mapping[str, Any], written: str | None) -> str | None:
+    """The author's name: feedparser's, but for an RSS address whose domain ends in
+    more than four letters (".online", ".technology"), which feedparser cuts, taking
+    the rest into the name ("ne (Jane Doe)", "nology"): that is read here."""
+    name, email = as_str(detail.get("name")), as_str(detail.get("email"))
+    if written and email and re.search(re.escape(email) + r"[\w.-]", written):
+        rss = _EMAIL_AND_NAME.match(written)
+        return rss.group("name").strip() if rss else written
+    return name or written
 
 
 def _first_time(entry: Mapping[str, Any], *keys: str) -> datetime | None:

@@ -159,6 +159,29 @@ async def test_rss_1_0_and_legacy_encodings_are_read_as_written(
     ]
 
 
+async def test_an_rss_author_given_as_address_and_name_is_known_by_the_name(
+    fake: FakeFeeds, http: SharedSession, store: Store
+) -> None:
+    # RSS 2.0's <author> is "address (name)"; feedparser garbles an address whose
+    # domain ends in more than four letters
+    items = [Item(f"t:{n}", f"Acme outage {n}", link=f"https://news.example/{n}") for n in (1, 2)]
+    document = rss("News", items)
+    for n, who in ((1, "jane@acme.online (Jane Doe)"), (2, "ed@news.technology")):
+        document = document.replace(
+            f"<link>https://news.example/{n}</link>",
+            f"<link>https://news.example/{n}</link><author>{who}</author>",
+        )
+    # an Atom author's address is no part of the name either
+    blog = atom("Blog", [Item("t:3", "Acme outage 3", link="https://news.example/3")])
+    blog = blog.replace(
+        "<published>", "<author><name>Zoë</name><email>zoe@acme.online</email></author><published>"
+    )
+    urls = [fake.publish("news", document), fake.publish("blog", blog, "application/atom+xml")]
+    assert (await poll(source(http, urls), store, stages())).new == 3
+    rows = store.conn.execute("SELECT author_name FROM mentions ORDER BY url").fetchall()
+    assert [r[0] for r in rows] == ["Jane Doe", "ed@news.technology", "Zoë"]
+
+
 async def test_without_match_every_entry_is_kept(
     fake: FakeFeeds, http: SharedSession, store: Store
 ) -> None:

@@ -595,6 +595,21 @@ async def test_a_quote_keeps_the_quoted_text_as_context(fake: FakeX) -> None:
     assert m.context == "Acme announces new pricing"
 
 
+async def test_a_reply_to_a_deleted_post_arrives_without_context(
+    fake: FakeX, caplog: pytest.LogCaptureFixture
+) -> None:
+    parent = fake.add_tweet("Acme: maintenance tonight", author_id=BEN, age=timedelta(hours=2))
+    reply = fake.add_tweet(
+        "acme it is still down", author_id=ANA, references=(("replied_to", parent["id"]),)
+    )
+    del fake.tweets[parent["id"]]
+    with caplog.at_level(logging.WARNING, logger="earful.x"):
+        (m,) = (await source(fake).fetch(None)).mentions
+    assert (m.native_id, m.in_reply_to, m.context) == (reply["id"], parent["id"], None)
+    assert m.conversation_id == parent["id"]
+    assert f"Could not find tweet with referenced_tweets.id: [{parent['id']}]" in caplog.text
+
+
 async def test_the_brands_own_posts_are_never_queued(fake: FakeX) -> None:
     fake.add_tweet("acme: we are looking into the outage", author_id=BRAND_ID)
     complaint = fake.add_tweet("acme outage", author_id=ANA)

@@ -413,17 +413,7 @@ class FakeX:
         for parameter, user_id in user_ids:
             user = self.users.get(user_id)
             if user is None:
-                errors.append(
-                    {
-                        "value": user_id,
-                        "detail": f"Could not find user with {parameter}: [{user_id}].",
-                        "title": "Not Found Error",
-                        "resource_type": "user",
-                        "parameter": parameter,
-                        "resource_id": user_id,
-                        "type": NOT_FOUND,
-                    }
-                )
+                errors.append(not_found("user", parameter, user_id))
             else:
                 users[user_id] = shape(user, DEFAULT_USER_KEYS, request, "user")
         tweets = {
@@ -431,6 +421,12 @@ class FakeX:
             for i in tweet_ids
             if i in self.tweets
         }
+        # a quoted or parent tweet deleted since: X says so beside the page
+        errors.extend(
+            not_found("tweet", "referenced_tweets.id", i)
+            for i in dict.fromkeys(tweet_ids)
+            if i not in self.tweets
+        )
         includes: dict[str, Any] = {}
         if users:
             includes["users"] = list(users.values())
@@ -532,6 +528,19 @@ def matches(query: str, tweet: Mapping[str, Any]) -> bool:
         if hit == negate:
             return False
     return True
+
+
+def not_found(kind: str, parameter: str, value: str) -> dict[str, Any]:
+    """X's partial error for an object a page refers to but cannot show."""
+    return {
+        "value": value,
+        "detail": f"Could not find {kind} with {parameter}: [{value}].",
+        "title": "Not Found Error",
+        "resource_type": kind,
+        "parameter": parameter,
+        "resource_id": value,
+        "type": NOT_FOUND,
+    }
 
 
 def problem(status: int, title: str, detail: str) -> web.Response:

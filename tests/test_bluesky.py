@@ -596,6 +596,22 @@ async def test_a_reply_to_a_reply_keeps_the_thread_root(
     assert reply["parent"] == {"uri": middle["uri"], "cid": middle["cid"]}
 
 
+async def test_a_thread_gated_against_the_account_is_not_replied_to(
+    fake: FakeBluesky, http: SharedSession
+) -> None:
+    # the PDS would take the reply and the AppView hide it: sent to nobody
+    top = post_view(1, "acme is down; replies from people I follow only", gated=True)
+    under = post_view(2, "acme still down", reply_to=top, gated=True)
+    fake.add(under)
+    bare = {k: v for k, v in under.items() if k not in ("cid", "viewer")}
+    for target in (top, bare):  # as stored, or looked up for want of its cid
+        with pytest.raises(PublishError) as refused:
+            await publisher(fake, http).post(outgoing(target, "Sorry! DM us?"))
+        assert not refused.value.retryable
+        assert "thread gate" in str(refused.value)
+    assert fake.created == []
+
+
 async def test_a_target_stored_without_its_cid_is_looked_up(
     fake: FakeBluesky, http: SharedSession
 ) -> None:

@@ -54,8 +54,12 @@ def post_view(
     at: datetime | None = None,
     by: dict[str, Any] | None = None,
     reply_to: dict[str, Any] | None = None,
+    gated: bool = False,
 ) -> dict[str, Any]:
-    """A postView for post number n, indexed `at` (default: n seconds after BASE_TIME)."""
+    """A postView for post number n, indexed `at` (default: n seconds after BASE_TIME).
+    `gated`: its thread's root has a thread gate that leaves the signed-in account
+    out, which the AppView says as viewer.replyDisabled (and, on a root, with the
+    gate itself)."""
     moment = at or BASE_TIME + timedelta(seconds=n)
     who = by or author(n)
     record: dict[str, Any] = {
@@ -73,7 +77,7 @@ def post_view(
             "parent": {"cid": reply_to["cid"], "uri": reply_to["uri"]},
             "root": root,
         }
-    return {
+    view: dict[str, Any] = {
         "uri": f"at://{who['did']}/app.bsky.feed.post/3lpost{n:06d}",
         "cid": f"bafyreipost{n:06d}cid",
         "author": who,
@@ -86,6 +90,21 @@ def post_view(
         "viewer": {"threadMuted": False, "embeddingDisabled": False},
         "labels": [],
     }
+    if gated:
+        view["viewer"]["replyDisabled"] = True
+        if reply_to is None:
+            view["threadgate"] = {
+                "uri": f"at://{who['did']}/app.bsky.feed.threadgate/3lpost{n:06d}",
+                "cid": f"bafyreigate{n:06d}cid",
+                "record": {
+                    "$type": "app.bsky.feed.threadgate",
+                    "post": view["uri"],
+                    "allow": [{"$type": "app.bsky.feed.threadgate#followingRule"}],
+                    "createdAt": record["createdAt"],
+                },
+                "lists": [],
+            }
+    return view
 
 
 def notification(view: dict[str, Any], reason: str = "mention") -> dict[str, Any]:

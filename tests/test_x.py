@@ -572,6 +572,17 @@ async def test_text_arrives_as_typed_though_x_escapes_ampersands_and_angle_brack
     assert mentions[0].context == "Acme & Co: prices <up>"
 
 
+async def test_links_are_stored_where_they_lead_and_photo_links_left_out(fake: FakeX) -> None:
+    # X sends "... https://t.co/x1 https://t.co/x2", with entities.urls saying which
+    # is the page linked and which the photo it shows as a picture
+    typed = "acme status page says all fine?? https://status.acme.example/?a=1&b=2 lies"
+    fake.add_tweet(typed, author_id=ANA, photos=1)
+    fake.add_tweet("@AcmeHelp acme", author_id=BEN, photos=2)  # a post of photos alone
+    assert "https://t.co/" in fake.tweets[max(fake.tweets, key=int)]["text"]
+    texts = [m.text for m in (await source(fake).fetch(None)).mentions]
+    assert texts == ["@AcmeHelp acme", typed]  # newest first
+
+
 async def test_retweets_are_skipped_unless_asked_for(fake: FakeX) -> None:
     original = fake.add_tweet("acme is down", author_id=ANA)
     retweet = fake.add_tweet(

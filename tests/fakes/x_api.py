@@ -48,6 +48,7 @@ DEFAULT_USER_KEYS = ("id", "name", "username")
 NOT_FOUND = "https://api.twitter.com/2/problems/resource-not-found"
 INVALID = "https://api.twitter.com/2/problems/invalid-request"
 _LINK = re.compile(r"https?://\S+")
+WEB_HOST = "https://x.com"
 
 
 @dataclass
@@ -132,10 +133,13 @@ class FakeX:
         age: timedelta = timedelta(minutes=5),
         references: tuple[tuple[str, str], ...] = (),
         lang: str = "en",
+        photos: int = 0,
     ) -> dict[str, Any]:
-        """A tweet whose author typed `text`: stored, and served, with &, < and >
-        escaped as X does."""
+        """A tweet whose author typed `text` (and attached `photos`): stored, and
+        served, as X does, with &, < and > escaped and each link (and each photo, at
+        the end) a t.co one that entities.urls says where it leads."""
         tweet_id = str(next(self._ids))
+        text, urls = _shortened(text, tweet_id, photos)
         replied = next((rid for kind, rid in references if kind == "replied_to"), None)
         parent = self.tweets.get(replied) if replied else None
         tweet: dict[str, Any] = {
@@ -165,6 +169,11 @@ class FakeX:
             tweet["entities"] = {
                 "mentions": [{"username": u, "start": 0, "end": len(u) + 1} for u in mentioned]
             }
+        if urls:
+            tweet["entities"]["urls"] = urls
+        if photos:
+            keys = [u["media_key"] for u in urls if "media_key" in u]
+            tweet["attachments"] = {"media_keys": keys}
         self.tweets[tweet_id] = tweet
         return tweet
 
@@ -448,9 +457,9 @@ class FakeX:
                 "Invalid Request",
                 "You attempted to reply to a Tweet that is deleted or not visible to you.",
             )
-        # X stores text with every link swapped for a t.co one (and &, < and >
-        # escaped: add_tweet does that)
-        stored = _LINK.sub(lambda _: f"https://t.co/{secrets.token_hex(5)}", text)
+        # X stores text with every link swapped for a t.co one and &, < and >
+        # escaped: add_tweet does both
+        stored = text
         if any(
             t["author_id"] == BRAND_ID
             and _LINK.sub("", unescape(t["text"])) == _LINK.sub("", stored)
@@ -492,6 +501,28 @@ class FakeX:
 
 
 # -- shapes -------------------------------------------------------------------------
+
+
+def _shortened(text: str, tweet_id: str, photos: int) -> tuple[str, list[dict[str, Any]]]:
+    """`text` with each link a t.co one and `photos` t.co links at the end, and the
+    url entities that say where each leads (a photo's with its media_key)."""
+    urls: list[dict[str, Any]] = []
+
+    def short(target: str, **more: Any) -> str:
+        link = f"https://t.co/{secrets.token_hex(5)}"
+        display = target.split("://", 1)[-1]
+        urls.append({"url": link, "expanded_url": target, "display_url": display, **more})
+        return link
+
+    text = _LINK.sub(lambda m: short(m.group(0)), text)
+    for n in range(1, photos + 1):
+        owner = f"{WEB_HOST}/i/web/status/{tweet_id}/photo/{n}"
+        link = short(owner, media_key=f"3_{tweet_id}{n}")
+        text = f"{text} {link}" if text else link
+    for url in urls:  # where each link stands, in characters
+        url["start"] = text.index(url["url"])
+        url["end"] = url["start"] + len(url["url"])
+    return text, urls
 
 
 def shape(

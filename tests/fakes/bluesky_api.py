@@ -11,6 +11,7 @@ objects; a test adds them and then watches what the client asked for.
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -47,6 +48,32 @@ def author(n: int, handle: str | None = None) -> dict[str, Any]:
     }
 
 
+_LINK = re.compile(r"https?://\S+")
+
+
+def as_the_app_writes(typed: str) -> tuple[str, list[dict[str, Any]]]:
+    """A post's text as Bluesky's app writes it, with the link facets beside it: each
+    link shown without its scheme and, past 30 characters, cut to 27 and "...", the
+    address in a facet over those bytes."""
+    facets: list[dict[str, Any]] = []
+    out, at = "", 0
+    for match in _LINK.finditer(typed):
+        uri = match.group(0)
+        shown = uri.split("://", 1)[1]
+        shown = shown[:27] + "..." if len(shown) > 30 else shown
+        out += typed[at : match.start()]
+        start = len(out.encode())
+        out += shown
+        at = match.end()
+        facets.append(
+            {
+                "index": {"byteStart": start, "byteEnd": len(out.encode())},
+                "features": [{"$type": "app.bsky.richtext.facet#link", "uri": uri}],
+            }
+        )
+    return out + typed[at:], facets
+
+
 def post_view(
     n: int,
     text: str,
@@ -62,12 +89,15 @@ def post_view(
     gate itself)."""
     moment = at or BASE_TIME + timedelta(seconds=n)
     who = by or author(n)
+    text, facets = as_the_app_writes(text)
     record: dict[str, Any] = {
         "$type": "app.bsky.feed.post",
         "createdAt": stamp(moment - timedelta(milliseconds=250)),
         "langs": ["en"],
         "text": text,
     }
+    if facets:
+        record["facets"] = facets
     if reply_to is not None:
         root = reply_to["record"].get("reply", {}).get("root") or {
             "uri": reply_to["uri"],

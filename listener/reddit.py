@@ -31,6 +31,7 @@ from listener.mention import Author, Mention, as_int, parse_time
 from listener.normalize import (
     MalformedPost,
     as_id,
+    as_mapping,
     as_str,
     join_text,
     require_id,
@@ -67,7 +68,7 @@ def mention_from_thing(thing: Mapping[str, Any]) -> Mention:
         in_reply_to = None
         # a comment's num_comments (inbox items carry one) counts the whole thread
         replies = as_int(data.get("num_comments"))
-        context = None
+        context = _crossposted(data)
     else:
         text = _own_words(data.get("body")) or ""
         conversation_id = as_id(data.get("link_id")) or _thread_from_path(data.get("context"))
@@ -91,6 +92,17 @@ def mention_from_thing(thing: Mapping[str, Any]) -> Mention:
         context=context,
         raw=thing,
     )
+
+
+def _crossposted(data: Mapping[str, Any]) -> str | None:
+    """A crosspost's original (its title and text), which the crosspost shows under
+    its own title and carries in crosspost_parent_list: context, not its words."""
+    parents = data.get("crosspost_parent_list")
+    original = as_mapping(parents[0]) if isinstance(parents, list) and parents else None
+    if original is None:
+        return None
+    words = join_text(as_str(original.get("title")), _own_words(original.get("selftext")))
+    return words or None
 
 
 def _kind(kind: Any, data: Mapping[str, Any]) -> str:

@@ -220,6 +220,32 @@ async def test_character_references_in_the_markdown_are_stored_as_the_reader_see
     ]
 
 
+async def test_a_crosspost_keeps_the_original_post_as_context(
+    fake: FakeReddit, runtime_for: Any
+) -> None:
+    original = submission(
+        "Hub 3 reboots every night",
+        "Lumenet support says it is my wiring &amp; won't send an engineer.",
+        subreddit="HomeNetworking",
+        created_utc=T - 600,
+    )
+    crosspost = submission("Lumenet: anyone else?", created_utc=T)
+    crosspost["data"].update(
+        crosspost_parent=original["data"]["name"],
+        crosspost_parent_list=[original["data"]],
+        num_crossposts=0,
+    )
+    fake.submissions.append(crosspost)
+    runtime = runtime_for(table(fake, mode="submissions", subreddits=["LumenetUK"]))
+    assert (await poll_source(runtime)).new == 1
+    row = runtime.store.conn.execute("SELECT text, context FROM mentions").fetchone()
+    assert tuple(row) == (
+        "Lumenet: anyone else?",
+        "Hub 3 reboots every night\n\nLumenet support says it is my wiring & won't send an "
+        "engineer.",
+    )
+
+
 async def test_deleted_author_is_stored_without_a_handle(
     fake: FakeReddit, runtime_for: Any
 ) -> None:

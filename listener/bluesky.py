@@ -32,7 +32,7 @@ from pydantic import Field, model_validator
 
 from listener.base import Cursor, FetchResult, SourceContext, SourceSettings
 from listener.bluesky_xrpc import DEFAULT_BASE_URL, XrpcClient
-from listener.http_errors import shared_http
+from listener.http_errors import Refused, shared_http
 from listener.mention import Author, Mention, as_int, parse_time
 from listener.normalize import (
     MalformedPost,
@@ -40,6 +40,7 @@ from listener.normalize import (
     as_mapping,
     as_str,
     get_path,
+    http_url,
     require_mapping,
 )
 from listener.paging import (
@@ -77,7 +78,7 @@ def mention_from_post(post: Mapping[str, Any]) -> Mention:
     return Mention(
         platform="bluesky",
         native_id=uri,
-        text=text if isinstance(text, str) else "",
+        text=_linked(text, record.get("facets")) if isinstance(text, str) else "",
         author=_author(author),
         url=_post_url(uri, author),
         created_at=parse_time(record.get("createdAt")) or parse_time(view.get("indexedAt")),
@@ -91,6 +92,47 @@ def mention_from_post(post: Mapping[str, Any]) -> Mention:
         context=_quoted_text(view.get("embed")),
         raw=post,
     )
+
+
+_LINK_FACET = "app.bsky.richtext.facet#link"
+
+
+def _linked(text: str, facets: Any) -> str:
+    """The text with each link as the address it leads to. Bluesky's app writes a
+    long link shortened ("status.acme.example/incid...") and keeps the address in a
+    link facet, a UTF-8 byte range of the text; a range whose words are not such a
+    shortening ("click here") keeps its words."""
+    data = text.encode("utf-8", "surrogatepass")
+    spans: list[tuple[int, int, str]] = []
+    for facet in map(as_mapping, as_list(facets)):
+        start = get_path(facet, "index", "byteStart")
+        end = get_path(facet, "index", "byteEnd")
+        features = as_list(get_path(facet, "features"))
+        links = [get_path(f, "uri") for f in features if get_path(f, "$type") == _LINK_FACET]
+        target = next((u for u in links if isinstance(u, str) and http_url(u)), None)
+        if target and type(start) is int and type(end) is int and 0 <= start < end <= len(data):
+            spans.append((start, end, target))
+    out, at = [], 0
+    for start, end, target in sorted(spans):
+        if start < at:
+            continue  # overlapping ranges: a broken record, the first one wins
+        try:
+            shown = data[start:end].decode("utf-8")
+        except UnicodeDecodeError:
+            return text  # a range that cuts a character: the offsets are not this text's
+        out += [data[at:start], (target if _shortens(shown, target) else shown).encode()]
+        at = end
+    if not out:
+        return text
+    return b"".join([*out, data[at:]]).decode("utf-8", "surrogatepass")
+
+
+def _shortens(shown: str, target: str) -> bool:
+    """Whether `shown` is `target` as Bluesky's app shortens a link: without its
+    scheme, and cut with "..." when long."""
+    bare = shown.removesuffix("...").removesuffix("…")
+    full = target.split("://", 1)[-1]
+    return bool(bare) and (target.startswith(bare) or full.startswith(bare))
 
 
 def _author(author: Mapping[str, Any]) -> Author:
@@ -203,6 +245,12 @@ def _token(body: Mapping[str, Any]) -> str | None:
     return as_str(body.get("cursor"))
 
 
+_SEARCH_NEEDS_SESSION = (
+    "Bluesky's AppView answers searchPosts only to a signed-in account: set the "
+    "source's identifier and app_password (and leave base_url at the account's PDS)"
+)
+
+
 def since_param(at: float) -> str:
     """An edge time as the `since` searchPosts takes (inclusive, to the millisecond)."""
     moment = datetime.fromtimestamp(at, tz=UTC)
@@ -245,9 +293,16 @@ class BlueskySource:
             params["since"] = since_param(edge.floor)
         if token is not None:
             params["cursor"] = str(token)
-        body = await self.client.query(
-            "app.bsky.feed.searchPosts", params, auth=self.client.has_credentials
-        )
+        try:
+            body = await self.client.query(
+                "app.bsky.feed.searchPosts", params, auth=self.client.has_credentials
+            )
+        except Refused as exc:
+            if exc.status in (401, 403) and not self.client.has_credentials:
+                # Bluesky's AppView (public.api.bsky.app too) refuses searches made
+                # without a session: the fix is in the config, not in waiting
+                raise Refused(f"{exc}. {_SEARCH_NEEDS_SESSION}", exc.status, exc.error) from None
+            raise
         posts = listing(body, "posts", "bluesky app.bsky.feed.searchPosts")
         return Page([_stamp(p) for p in posts], _token(body))
 

@@ -180,6 +180,10 @@ class HackerNewsSource:
             "tags": tags_filter(self.settings.tags),
             "hitsPerPage": str(size),
             "page": str(page),
+            # Algolia forgives typos and reads the last word as a prefix: "acme"
+            # would find "acne" and "acmeville". A brand is named by its words.
+            "typoTolerance": "false",
+            "queryType": "prefixNone",
         }
         if numeric:
             params["numericFilters"] = ",".join(numeric)

@@ -5,6 +5,9 @@ listening server's own (what its API needs to reply), while `uri` is the post's
 global ActivityPub id. A boost arrives as a status of its own with empty content
 and the boosted post in `reblog`: the Mention is the boosted post.
 
+A quote (Mastodon 4.5 and later) carries the quoted status in `quote.quoted_status`:
+its text is the Mention's context, as for quotes on X and Bluesky.
+
 The Status entity names the post it answers (in_reply_to_id) but not its thread's
 root, so conversation_id is None unless the server adds one (Pleroma and Akkoma
 send `pleroma.conversation_id`).
@@ -27,6 +30,7 @@ the daemon waits before the next poll when the budget is spent.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
@@ -54,16 +58,10 @@ def mention_from_status(status: Mapping[str, Any]) -> Mention:
     post = as_mapping(received.get("reblog")) or received
     status_id = require_id(post.get("id"), "mastodon status")
     account = as_mapping(post.get("account")) or {}
-    content = post.get("content")
-
     return Mention(
         platform="mastodon",
         native_id=status_id,
-        # a content warning is the author's own words, often naming the subject
-        text=join_text(
-            as_str(post.get("spoiler_text")),
-            html_to_text(content) if isinstance(content, str) else None,
-        ),
+        text=_words(post),
         author=_author(account),
         url=as_str(post.get("url")) or as_str(post.get("uri")),
         created_at=parse_time(post.get("created_at")),
@@ -73,8 +71,26 @@ def mention_from_status(status: Mapping[str, Any]) -> Mention:
         replies=as_int(post.get("replies_count")),
         conversation_id=as_id(get_path(post, "pleroma", "conversation_id")),
         in_reply_to=as_id(post.get("in_reply_to_id")),
+        # a quote (Mastodon 4.5) carries the quoted status when its author allowed it
+        context=_words(as_mapping(get_path(post, "quote", "quoted_status"))) or None,
         raw=received,
     )
+
+
+def _words(status: Mapping[str, Any] | None) -> str:
+    """A status's text as a reader sees it; a content warning is the author's own
+    words, often naming the subject, so it comes first."""
+    content = status.get("content") if status else None
+    if isinstance(content, str) and as_mapping(get_path(status, "quote")):
+        # the "RE: <link>" fallback for clients without quotes; Mastodon hides it
+        content = _QUOTE_FALLBACK.sub("", content)
+    return join_text(
+        as_str(status.get("spoiler_text")) if status else None,
+        html_to_text(content) if isinstance(content, str) else None,
+    )
+
+
+_QUOTE_FALLBACK = re.compile(r'<p class="quote-inline">.*?</p>', re.DOTALL)
 
 
 def _author(account: Mapping[str, Any]) -> Author:

@@ -144,8 +144,12 @@ class _TextExtractor(HTMLParser):
         self.trailing_newlines = 0  # how many newlines the text so far ends with
         self.hidden = 0  # depth inside <script>/<style>
         self.pre = 0  # depth inside <pre>, where whitespace is text
+        self.link: tuple[str, int] | None = None  # the open <a>'s href, where its text starts
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            href = next((v for k, v in attrs if k == "href" and v), None)
+            self.link = (href, len(self.parts)) if href else None
         if tag in _HIDDEN:
             self.hidden += 1
         elif tag == "br":
@@ -163,6 +167,9 @@ class _TextExtractor(HTMLParser):
             self.handle_starttag(tag, attrs)
 
     def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self.link is not None:
+            self._unshorten(*self.link)
+            self.link = None
         if tag in _HIDDEN:
             self.hidden = max(0, self.hidden - 1)
         elif tag in _PARAGRAPH:
@@ -180,6 +187,17 @@ class _TextExtractor(HTMLParser):
             if self._at_line_start():
                 data = data.lstrip(" ")  # indentation between block tags, not text
         self._append(data)
+
+    def _unshorten(self, href: str, first: int) -> None:
+        """A link whose text is its address cut short ("https://example.com/long/pa...",
+        as Hacker News writes a long one) reads as the whole address."""
+        shown = "".join(self.parts[first:])
+        bare = shown.removesuffix("...").removesuffix("…")
+        if bare == shown or not bare or "\n" in shown or not http_url(href):
+            return
+        if href.startswith(bare) or href.split("://", 1)[-1].startswith(bare):
+            del self.parts[first:]
+            self._append(href)
 
     def _append(self, text: str) -> None:
         if not text:

@@ -13,11 +13,13 @@ Reddit's listings (search, /new, /comments, the inbox's /message/mentions) hold
 "things": `{"kind": "t3", "data": {...}}` for a submission, `"t1"` for a comment.
 A thing's `name` is its fullname (kind + "_" + id) and is what Earful uses as the
 native id, because parent_id and link_id — the reply and thread links — are
-fullnames too. Earful's client asks for raw_json=1, so text arrives unescaped.
+fullnames too. Earful's client asks for raw_json=1, so text arrives unescaped, but
+for the character references the markdown itself holds (see _REFERENCE).
 """
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
@@ -29,6 +31,7 @@ from listener.mention import Author, Mention, as_int, parse_time
 from listener.normalize import (
     MalformedPost,
     as_id,
+    as_mapping,
     as_str,
     join_text,
     require_id,
@@ -65,7 +68,7 @@ def mention_from_thing(thing: Mapping[str, Any]) -> Mention:
         in_reply_to = None
         # a comment's num_comments (inbox items carry one) counts the whole thread
         replies = as_int(data.get("num_comments"))
-        context = None
+        context = _crossposted(data)
     else:
         text = _own_words(data.get("body")) or ""
         conversation_id = as_id(data.get("link_id")) or _thread_from_path(data.get("context"))
@@ -91,6 +94,17 @@ def mention_from_thing(thing: Mapping[str, Any]) -> Mention:
     )
 
 
+def _crossposted(data: Mapping[str, Any]) -> str | None:
+    """A crosspost's original (its title and text), which the crosspost shows under
+    its own title and carries in crosspost_parent_list: context, not its words."""
+    parents = data.get("crosspost_parent_list")
+    original = as_mapping(parents[0]) if isinstance(parents, list) and parents else None
+    if original is None:
+        return None
+    words = join_text(as_str(original.get("title")), _own_words(original.get("selftext")))
+    return words or None
+
+
 def _kind(kind: Any, data: Mapping[str, Any]) -> str:
     if kind in ("t1", "t3"):
         return str(kind)
@@ -104,8 +118,20 @@ def _kind(kind: Any, data: Mapping[str, Any]) -> str:
 
 
 def _own_words(text: Any) -> str | None:
-    """Text as written, or None when absent or only Reddit's removal placeholder."""
-    return None if isinstance(text, str) and text in _GONE_TEXT else as_str(text)
+    """Text as a reader sees it, or None when absent or only Reddit's removal
+    placeholder."""
+    if isinstance(text, str) and text in _GONE_TEXT:
+        return None
+    found = as_str(text)
+    return _REFERENCE.sub(lambda m: html.unescape(m.group(0)), found) if found else None
+
+
+# A character reference, semicolon and all. Reddit's markdown shows each as its
+# character, and real bodies carry them even with raw_json=1: "&nbsp;" typed for
+# spacing, and the "&amp;", "&lt;", "&gt;" and "&#x200B;" (an empty paragraph) that
+# new Reddit's rich-text editor writes into the markdown it stores. A bare "&" (a
+# link's "?a=1&copy=2") is no reference and stays.
+_REFERENCE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 
 
 def _author(data: Mapping[str, Any]) -> Author:

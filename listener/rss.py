@@ -148,21 +148,47 @@ def _body(entry: Mapping[str, Any]) -> str | None:
     <summary>) with the post (<content:encoded>, <content>), and a brand named only
     past the cut must still be found and judged."""
     for part in map(as_mapping, as_list(entry.get("content"))):
-        html = as_str(part.get("value")) if part else None
-        if html and html.strip():
-            return html_to_text(html)
-    html = as_str(entry.get("summary"))
-    return html_to_text(html) if html else None
+        value = as_str(part.get("value")) if part else None
+        if part and value and value.strip():
+            return _plain(value, as_str(part.get("type")))
+    summary = as_str(entry.get("summary"))
+    kind = as_str(get_path(entry, "summary_detail", "type"))
+    return _plain(summary, kind) if summary else None
+
+
+def _plain(value: str, kind: str | None) -> str:
+    """What a reader sees of an entry's text. HTML (feedparser's text/html and
+    application/xhtml+xml, and a part that does not say) is made plain; text (Atom's
+    type="text", feedparser's text/plain) is the author's words as written, where
+    "a<b" and "&amp;" are characters and line breaks are kept."""
+    if kind is None or "html" in kind:
+        return html_to_text(value)
+    return value.strip()
+
+
+# RSS 2.0's <author>: "jane@news.example (Jane Doe)"
+_EMAIL_AND_NAME = re.compile(r"^\s*[^\s()@]+@[^\s()]+\s*\((?P<name>[^()]*\S[^()]*)\)\s*$")
 
 
 def _author(entry: Mapping[str, Any], feed_title: str | None) -> Author:
     detail = as_mapping(entry.get("author_detail")) or {}
-    name = as_str(detail.get("name")) or as_str(entry.get("author"))
+    name = _author_name(detail, as_str(entry.get("author")))
     return Author(
         handle=None,
         name=name or as_str(feed_title),
         url=as_str(detail.get("href")),
     )
+
+
+def _author_name(detail: Mapping[str, Any], written: str | None) -> str | None:
+    """The author's name: feedparser's, but for an RSS address whose domain ends in
+    more than four letters (".online", ".technology"), which feedparser cuts, taking
+    the rest into the name ("ne (Jane Doe)", "nology"): that is read here."""
+    name, email = as_str(detail.get("name")), as_str(detail.get("email"))
+    if written and email and re.search(re.escape(email) + r"[\w.-]", written):
+        rss = _EMAIL_AND_NAME.match(written)
+        return rss.group("name").strip() if rss else written
+    return name or written
 
 
 def _first_time(entry: Mapping[str, Any], *keys: str) -> datetime | None:

@@ -23,6 +23,7 @@ settles to {"since_id": <newest id>}. The first run (no since_id) backfills the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -43,6 +44,7 @@ from listener.normalize import (
     as_mapping,
     as_str,
     get_path,
+    http_url,
     require_id,
     require_mapping,
 )
@@ -51,6 +53,8 @@ if TYPE_CHECKING:
     from listener.x_source import XSource
 
 WEB = "https://x.com"
+# how far back recent search reaches: X refuses a start_time before it
+SEARCH_REACH = 7 * 24 * 3600.0
 POSTING_KEYS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
 
 
@@ -94,6 +98,11 @@ class Settings(SourceSettings):
             raise ValueError(
                 'query: mode = "search" needs query = "..." (an X search query, e.g. '
                 '"acme -is:retweet")'
+            )
+        if self.mode == "search" and self.backfill > SEARCH_REACH:
+            raise ValueError(
+                'backfill: recent search reaches back at most 7 days ("7d"); '
+                f"got {self.backfill / 86400:g} days"
             )
         if self.mode == "mentions" and self.query is not None:
             raise ValueError(
@@ -171,8 +180,7 @@ def mention_from_tweet(
     return Mention(
         platform="x",
         native_id=tweet_id,
-        # posts over 280 characters arrive cut short in `text`, whole in note_tweet
-        text=as_str(get_path(tweet, "note_tweet", "text")) or _text(tweet.get("text")),
+        text=_words(tweet),
         author=_author(user, author_id, handle),
         # /i/web/status/<id> opens any tweet when the author's name is not known
         url=f"{WEB}/{handle}/status/{tweet_id}" if handle else f"{WEB}/i/web/status/{tweet_id}",
@@ -222,9 +230,47 @@ def _replied_to(references: list[Mapping[str, Any]]) -> str | None:
 
 
 def _context(referenced: list[Mapping[str, Any]]) -> str | None:
-    texts = [t for t in (as_str(r.get("text")) for r in referenced) if t]
+    texts = [t for t in map(_words, referenced) if t]
     return "\n\n".join(texts) if texts else None
 
 
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
+def _words(tweet: Mapping[str, Any]) -> str:
+    """A tweet's text as a reader sees it: as typed, links where they lead."""
+    # posts over 280 characters arrive cut short in `text`, whole in note_tweet
+    note = as_str(get_path(tweet, "note_tweet", "text"))
+    if note:
+        return _unshortened(unescape(note), get_path(tweet, "note_tweet", "entities"))
+    text = tweet.get("text")
+    return _unshortened(unescape(text), tweet.get("entities")) if isinstance(text, str) else ""
+
+
+def _unshortened(text: str, entities: Any) -> str:
+    """X writes every link as a t.co one and says in entities.urls where each leads:
+    a link becomes that address, and a photo's or video's link, which X shows as the
+    media itself, is left out (a post of a photo alone has no words)."""
+    for link in map(as_mapping, as_list(get_path(entities, "urls"))):
+        short = as_str(link.get("url")) if link else None
+        if link is None or short is None or not short.startswith(_SHORT) or short not in text:
+            continue
+        if link.get("media_key"):
+            text = text.replace(f" {short}", "").replace(short, "")
+            continue
+        target = http_url(as_str(link.get("unwound_url")) or as_str(link.get("expanded_url")))
+        if target:
+            text = text.replace(short, target)
+    return text
+
+
+_SHORT = "https://t.co/"
+
+
+# X escapes &, < and > in a tweet's text, and nothing else ("AT&T <3" arrives as
+# "AT&amp;T &lt;3"); one pass over those three, so a typed "&lt;" (sent as
+# "&amp;lt;") comes back as typed and no other entity-like text is touched
+_ESCAPED = re.compile(r"&(amp|lt|gt);")
+_PLAIN = {"amp": "&", "lt": "<", "gt": ">"}
+
+
+def unescape(text: str) -> str:
+    """A tweet's text as its author typed it."""
+    return _ESCAPED.sub(lambda m: _PLAIN[m[1]], text)

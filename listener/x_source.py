@@ -30,7 +30,7 @@ from listener.http_errors import blocked, preview
 from listener.mention import Brand, Mention
 from listener.normalize import MalformedPost, as_id, as_list, as_mapping, get_path
 from listener.paging import warn_stuck
-from listener.x import Settings, mention_from_tweet
+from listener.x import SEARCH_REACH, Settings, mention_from_tweet
 
 log = logging.getLogger("earful.x")
 
@@ -49,6 +49,8 @@ ENDPOINTS = {
 }
 # a settled run with at least this many tweets counts as busy
 BUSY_TWEETS = 10
+# how far inside recent search's 7 days a backfill starts
+_REACH_MARGIN = timedelta(minutes=2)
 
 
 # -- the request budget -------------------------------------------------------------
@@ -232,7 +234,12 @@ class XSource:
         return await self._call("mentions", self._client.get_users_mentions, user_id, **params)
 
     def _backfill_edge(self) -> str:
-        edge = self._now() - timedelta(seconds=self.settings.backfill)
+        now = self._now()
+        edge = now - timedelta(seconds=self.settings.backfill)
+        if self.settings.mode == "search":
+            # X measures the 7 days from when it reads the request (and from the
+            # minute): "7d" on the dot would be refused, so the edge stays inside
+            edge = max(edge, now - timedelta(seconds=SEARCH_REACH) + _REACH_MARGIN)
         return edge.strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def _advance(self, run: Run, page: Mapping[str, Any]) -> FetchResult:

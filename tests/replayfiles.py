@@ -3,6 +3,7 @@ own JSON shape, one per line, and an earful.toml whose replay source serves them
 
 from __future__ import annotations
 
+import html
 import json
 import sqlite3
 import time
@@ -35,7 +36,8 @@ def x_post(
     }
     tweet = {
         "id": tweet_id,
-        "text": text,
+        # X escapes &, < and > in a tweet's text
+        "text": html.escape(text, quote=False),
         "author_id": user["id"],
         "created_at": created_at,
         "conversation_id": tweet_id,

@@ -37,7 +37,7 @@ from earful.http import SharedSession
 from earful.outbox import publish_due, reconcile_sending
 from earful.pipeline import poll
 from listener.base import AuthFailed, RateLimited, SourceContext, SourceDown
-from listener.bluesky import INDEX_LAG, BlueskySource, Settings, build
+from listener.bluesky import INDEX_LAG, BlueskySource, Settings, build, mention_from_post
 from listener.http_errors import NotSent
 from responders.graphemes import count_graphemes
 from responders.limits import reply_problem
@@ -291,6 +291,60 @@ async def test_search_without_credentials_is_anonymous(
     await poll(bsky, store, stages())
     assert "Authorization" not in fake.seen(SEARCH)[0].headers
     assert fake.sessions_created == 0
+
+
+async def test_search_refused_without_credentials_says_to_sign_in(
+    fake: FakeBluesky, http: SharedSession, store: Store
+) -> None:
+    fake.add(*complaints(1, 2))
+    fake.anonymous_search = False  # Bluesky's own AppView
+    bsky = source(fake, http, identifier=None, app_password=None)
+    with pytest.raises(SourceDown) as refused:
+        await poll(bsky, store, stages())
+    assert "HTTP 403" in str(refused.value)
+    assert "set the source's identifier and app_password" in str(refused.value)
+    assert store.cursor("bsky") is None
+    # signed in, the same search is answered
+    assert (await poll(source(fake, http), store, stages())).new == 2
+
+
+async def test_links_shortened_by_the_app_are_stored_where_they_lead(
+    fake: FakeBluesky, http: SharedSession, store: Store
+) -> None:
+    typed = (
+        "acme 😡 outage https://status.acme.example/incidents/2026/11/20/broadband and acme.example"
+    )
+    post = post_view(1, typed)
+    # a link facet over words is kept as words
+    post["record"]["text"] += " acme help"
+    words = len(post["record"]["text"].encode()) - len("help")
+    post["record"]["facets"].append(
+        {
+            "index": {"byteStart": words, "byteEnd": words + len("help")},
+            "features": [{"$type": "app.bsky.richtext.facet#link", "uri": "https://acme.example"}],
+        }
+    )
+    assert "status.acme.example/inciden..." in post["record"]["text"]
+    fake.add(post)
+    await poll(source(fake, http), store, stages())
+    (text,) = [r[0] for r in store.conn.execute("SELECT text FROM mentions")]
+    assert text == typed + " acme help"
+
+
+@pytest.mark.parametrize(
+    "index",
+    [
+        {"byteStart": 6, "byteEnd": 40},  # inside the emoji
+        {"byteStart": 30, "byteEnd": 10},
+        {"byteStart": 0, "byteEnd": 10_000},
+        {"byteStart": "0", "byteEnd": None},
+    ],
+)
+def test_a_link_facet_that_does_not_fit_the_text_leaves_it_as_sent(index: Any) -> None:
+    post = post_view(1, "acme 😡 https://status.acme.example/incidents/2026/11/20/broadband")
+    post["record"]["facets"][0]["index"] = index
+    sent = post["record"]["text"]
+    assert mention_from_post(post).text == sent
 
 
 async def test_a_post_without_a_uri_is_skipped_and_the_rest_stored(
@@ -579,6 +633,22 @@ async def test_a_reply_to_a_reply_keeps_the_thread_root(
     reply = fake.created[0]["record"]["reply"]
     assert reply["root"] == {"uri": top["uri"], "cid": top["cid"]}
     assert reply["parent"] == {"uri": middle["uri"], "cid": middle["cid"]}
+
+
+async def test_a_thread_gated_against_the_account_is_not_replied_to(
+    fake: FakeBluesky, http: SharedSession
+) -> None:
+    # the PDS would take the reply and the AppView hide it: sent to nobody
+    top = post_view(1, "acme is down; replies from people I follow only", gated=True)
+    under = post_view(2, "acme still down", reply_to=top, gated=True)
+    fake.add(under)
+    bare = {k: v for k, v in under.items() if k not in ("cid", "viewer")}
+    for target in (top, bare):  # as stored, or looked up for want of its cid
+        with pytest.raises(PublishError) as refused:
+            await publisher(fake, http).post(outgoing(target, "Sorry! DM us?"))
+        assert not refused.value.retryable
+        assert "thread gate" in str(refused.value)
+    assert fake.created == []
 
 
 async def test_a_target_stored_without_its_cid_is_looked_up(

@@ -67,6 +67,24 @@ async def test_stories_and_comments_are_read_newest_first(
     assert text == "Acme support never called back & I'm done"
 
 
+async def test_only_the_brands_own_words_are_found_not_typos_or_longer_words(
+    fake: FakeHackerNews, http: SharedSession, store: Store
+) -> None:
+    # what the HN Search API finds for "acme" by Algolia's defaults
+    fake.add(
+        story(1, "Acme raises prices again"),
+        story(2, "My acne cream stopped working"),
+        comment(3, "<p>Acmeville's new mayor</p>"),
+        comment(4, "<p>acme's router died</p>"),
+    )
+    summary = await poll(source(fake, http), store, stages())
+    assert stored(store) == ["40000001", "41000004"]
+    assert summary.new == 2
+    (request,) = fake.seen(SEARCH)
+    assert request.param("typoTolerance") == "false"
+    assert request.param("queryType") == "prefixNone"
+
+
 async def test_only_the_tags_asked_for_are_searched(
     fake: FakeHackerNews, http: SharedSession, store: Store
 ) -> None:
@@ -330,6 +348,24 @@ async def test_hostile_html_in_a_comment_becomes_plain_text(
     await poll(source(fake, http), store, stages())
     (text,) = store.conn.execute("SELECT text FROM mentions").fetchone()
     assert text == "acme billing is broken\n\nclick <b>not bold</b>"
+
+
+async def test_a_long_link_hn_cut_short_is_stored_whole(
+    fake: FakeHackerNews, http: SharedSession, store: Store
+) -> None:
+    # as the API sends it: HN shows a long link's address cut with "...", the whole
+    # one in href, and escapes every "/"
+    whole = "https://support.acme.example/outages/2026/11/20/broadband-restored-in-the-north?ref=hn"
+    cut = whole[:60] + "..."
+    html = (
+        f'acme says it is fixed: <a href="{whole.replace("/", "&#x2F;")}" rel="nofollow">'
+        f'{cut.replace("/", "&#x2F;")}</a><p>and <a href="https://acme.example/">their status page'
+        "...</a> disagrees"
+    )
+    fake.add(comment(1, html))
+    await poll(source(fake, http), store, stages())
+    (text,) = store.conn.execute("SELECT text FROM mentions").fetchone()
+    assert text == f"acme says it is fixed: {whole}\n\nand their status page... disagrees"
 
 
 async def test_a_complaint_on_hn_becomes_a_callback_not_a_reply(

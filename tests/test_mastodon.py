@@ -481,6 +481,19 @@ async def test_html_content_is_plain_text_without_scripts_and_with_entities_deco
     assert mention.text == "Acme & co charged me £40 twice <3 😡\ncall me\n\nplease"
 
 
+async def test_a_quote_keeps_the_quoted_posts_text_as_context(
+    fake: FakeMastodon, http: SharedSession
+) -> None:
+    quoted = fake.make_status("<p>Acme: new prices from Monday &amp; no refunds</p>")
+    fake.post("<p>#acme this is outrageous</p>", tags=["acme"], quote=quoted)
+    fake.post("<p>#acme plain post</p>", tags=["acme"])
+    quote, plain = (await source(fake, http).fetch(None)).mentions
+    assert quote.context == "Acme: new prices from Monday & no refunds"
+    # without the "RE: <link>" line Mastodon adds for clients that show no quotes
+    assert quote.text == "#acme this is outrageous"
+    assert plain.context is None
+
+
 async def test_a_cursor_it_did_not_write_starts_afresh(
     fake: FakeMastodon, http: SharedSession
 ) -> None:

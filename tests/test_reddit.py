@@ -193,6 +193,59 @@ async def test_comments_mode_keeps_comments_that_name_the_brand(
     assert {r["conversation_id"] for r in rows} == {thread}
 
 
+async def test_character_references_in_the_markdown_are_stored_as_the_reader_sees_them(
+    fake: FakeReddit, runtime_for: Any
+) -> None:
+    # Reddit sends these even with raw_json=1: its rich-text editor stores &, < and >
+    # escaped and an empty paragraph as &#x200B;, and people type &nbsp; for spacing
+    fake.submissions.append(
+        submission(
+            "Lumenet & AT&T <3",  # a title is plain text: as typed
+            "Lumenet &amp; AT&amp;T billed me &lt;twice&gt;\n\n&#x200B;\n\n"
+            "see https://lumenet.example/?a=1&copy=2&nbsp;&bogus; &#8364;5",
+            created_utc=T,
+        )
+    )
+    fake.comments.append(comment("Lumenet&nbsp;support: 5&gt;4", link_id="t3_x1", created_utc=T))
+    runtime = runtime_for(
+        table(fake, name="s", mode="submissions", subreddits=["LumenetUK"]),
+        table(fake, name="c", mode="comments", subreddits=["LumenetUK"]),
+    )
+    assert (await poll_source(runtime, 0)).new == 1
+    assert (await poll_source(runtime, 1)).new == 1
+    assert [r["text"] for r in stored(runtime)] == [
+        "Lumenet & AT&T <3\n\nLumenet & AT&T billed me <twice>\n\n\u200b\n\n"
+        "see https://lumenet.example/?a=1&copy=2\xa0&bogus; €5",
+        "Lumenet\xa0support: 5>4",
+    ]
+
+
+async def test_a_crosspost_keeps_the_original_post_as_context(
+    fake: FakeReddit, runtime_for: Any
+) -> None:
+    original = submission(
+        "Hub 3 reboots every night",
+        "Lumenet support says it is my wiring &amp; won't send an engineer.",
+        subreddit="HomeNetworking",
+        created_utc=T - 600,
+    )
+    crosspost = submission("Lumenet: anyone else?", created_utc=T)
+    crosspost["data"].update(
+        crosspost_parent=original["data"]["name"],
+        crosspost_parent_list=[original["data"]],
+        num_crossposts=0,
+    )
+    fake.submissions.append(crosspost)
+    runtime = runtime_for(table(fake, mode="submissions", subreddits=["LumenetUK"]))
+    assert (await poll_source(runtime)).new == 1
+    row = runtime.store.conn.execute("SELECT text, context FROM mentions").fetchone()
+    assert tuple(row) == (
+        "Lumenet: anyone else?",
+        "Hub 3 reboots every night\n\nLumenet support says it is my wiring & won't send an "
+        "engineer.",
+    )
+
+
 async def test_deleted_author_is_stored_without_a_handle(
     fake: FakeReddit, runtime_for: Any
 ) -> None:

@@ -10,9 +10,10 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
 import pytest
-from fakes.feeds import FakeFeeds, Item, atom, rss
+from fakes.feeds import FakeFeeds, Item, atom, rdf, rss
 from fakes.pipeline import BRAND, shared_http, stages
 from fakes.server import BLOCK_PAGE, Scripted
 from pydantic import ValidationError
@@ -106,6 +107,79 @@ async def test_rss_and_atom_feeds_are_both_read(
     rows = store.conn.execute("SELECT author_name, url FROM mentions ORDER BY id").fetchall()
     assert tuple(rows[0]) == ("Jo Reporter", "https://news.example/1")
     assert tuple(rows[1]) == ("Reviews", f"{fake.url}/reviews/9")  # relative link resolved
+
+
+async def test_atom_text_constructs_are_stored_as_written_not_read_as_html(
+    fake: FakeFeeds, http: SharedSession, store: Store
+) -> None:
+    # type="text" is plain text: "<y>" and "&amp;" are what the author wrote, and
+    # its line breaks are the author's
+    typed = "Acme billed a<b and x <y> z\nsecond line &amp; more"
+    plain = atom("Reviews", [Item("urn:r:1", "Acme review", "", "https://r.example/1")])
+    plain = plain.replace(
+        '<content type="html"></content>', f'<summary type="text">{escape(typed)}</summary>'
+    )
+    both = atom("Forum", [Item("urn:f:1", "Acme thread", "", "https://f.example/1")])
+    both = both.replace(
+        '<content type="html"></content>', f'<content type="text">{escape(typed)}</content>'
+    )
+    urls = [
+        fake.publish("reviews", plain, "application/atom+xml"),
+        fake.publish("forum", both, "application/atom+xml"),
+    ]
+    assert (await poll(source(http, urls), store, stages())).new == 2
+    assert sorted(texts(store)) == [f"Acme review\n\n{typed}", f"Acme thread\n\n{typed}"]
+
+
+async def test_rss_1_0_and_legacy_encodings_are_read_as_written(
+    fake: FakeFeeds, http: SharedSession, store: Store
+) -> None:
+    def item(n: int) -> Item:
+        link = f"https://news.example/{n}"
+        return Item(None, "Acme “déçu” – naïve", "<p>Ça coûte 5 € chez Acme</p>", link, "Zoë")
+
+    # a windows-1252 document that says so, served with a charset that does not
+    legacy = rdf("Café news", [item(2)]).replace('encoding="utf-8"', 'encoding="windows-1252"')
+    urls = [
+        fake.publish("rdf", rdf("Café news", [item(1)]), "application/rdf+xml"),
+        fake.publish("legacy", legacy.encode("cp1252"), "application/rss+xml; charset=utf-8"),
+    ]
+    assert (await poll(source(http, urls), store, stages())).new == 2
+    rows = store.conn.execute(
+        "SELECT text, author_name, url, created_at FROM mentions ORDER BY url"
+    ).fetchall()
+    assert [tuple(r) for r in rows] == [
+        (
+            "Acme “déçu” – naïve\n\nÇa coûte 5 € chez Acme",
+            "Zoë",
+            f"https://news.example/{n}",
+            "2026-11-20T09:00:00.000Z",
+        )
+        for n in (1, 2)
+    ]
+
+
+async def test_an_rss_author_given_as_address_and_name_is_known_by_the_name(
+    fake: FakeFeeds, http: SharedSession, store: Store
+) -> None:
+    # RSS 2.0's <author> is "address (name)"; feedparser garbles an address whose
+    # domain ends in more than four letters
+    items = [Item(f"t:{n}", f"Acme outage {n}", link=f"https://news.example/{n}") for n in (1, 2)]
+    document = rss("News", items)
+    for n, who in ((1, "jane@acme.online (Jane Doe)"), (2, "ed@news.technology")):
+        document = document.replace(
+            f"<link>https://news.example/{n}</link>",
+            f"<link>https://news.example/{n}</link><author>{who}</author>",
+        )
+    # an Atom author's address is no part of the name either
+    blog = atom("Blog", [Item("t:3", "Acme outage 3", link="https://news.example/3")])
+    blog = blog.replace(
+        "<published>", "<author><name>Zoë</name><email>zoe@acme.online</email></author><published>"
+    )
+    urls = [fake.publish("news", document), fake.publish("blog", blog, "application/atom+xml")]
+    assert (await poll(source(http, urls), store, stages())).new == 3
+    rows = store.conn.execute("SELECT author_name FROM mentions ORDER BY url").fetchall()
+    assert [r[0] for r in rows] == ["Jane Doe", "ed@news.technology", "Zoë"]
 
 
 async def test_without_match_every_entry_is_kept(

@@ -149,6 +149,25 @@ def test_a_query_without_search_mode_says_to_add_it(fake: FakeX, tmp_path: Path)
     assert problem.startswith('sources[0].query: used only with mode = "search"')
 
 
+def test_a_search_backfill_beyond_seven_days_is_refused(fake: FakeX, tmp_path: Path) -> None:
+    (problem,) = problems_for(fake, tmp_path, mode="search", query="acme", backfill="10d")
+    assert problem == (
+        'sources[0].backfill: recent search reaches back at most 7 days ("7d"); got 10 days'
+    )
+    # the mention timeline has no such bound
+    assert settings(fake, mode="mentions", backfill="10d").backfill == 10 * 86400
+
+
+async def test_a_seven_day_search_backfill_starts_inside_xs_window(fake: FakeX) -> None:
+    # X counts the 7 days from when it reads the request: an edge 7 days before
+    # Earful's clock, read a moment later, is refused
+    late = datetime.now(UTC) - timedelta(seconds=30)
+    fake.add_tweet("acme down for days", author_id=ANA, age=timedelta(days=6))
+    src = XSource(settings(fake, backfill="7d"), BRAND, handle=None, now=lambda: late)
+    (m,) = (await src.fetch(None)).mentions
+    assert m.text == "acme down for days"
+
+
 def test_half_the_posting_keys_is_refused_naming_the_missing_ones(
     fake: FakeX, tmp_path: Path
 ) -> None:
@@ -540,6 +559,30 @@ async def test_emoji_and_right_to_left_text_arrive_exactly(fake: FakeX) -> None:
     assert m.lang == "ar"
 
 
+async def test_text_arrives_as_typed_though_x_escapes_ampersands_and_angle_brackets(
+    fake: FakeX,
+) -> None:
+    # X sends "acme &amp; AT&amp;T ..." for what the author typed
+    typed = "acme & AT&T billed me <twice> -> &lt; is how you write <, &copy; 2026"
+    quoted = fake.add_tweet("Acme & Co: prices <up>", author_id=BEN)
+    fake.add_tweet(typed, author_id=ANA, references=(("quoted", quoted["id"]),))
+    assert "AT&amp;T" in fake.tweets[max(fake.tweets, key=int)]["text"]
+    mentions = (await source(fake).fetch(None)).mentions
+    assert [m.text for m in mentions] == [typed, "Acme & Co: prices <up>"]
+    assert mentions[0].context == "Acme & Co: prices <up>"
+
+
+async def test_links_are_stored_where_they_lead_and_photo_links_left_out(fake: FakeX) -> None:
+    # X sends "... https://t.co/x1 https://t.co/x2", with entities.urls saying which
+    # is the page linked and which the photo it shows as a picture
+    typed = "acme status page says all fine?? https://status.acme.example/?a=1&b=2 lies"
+    fake.add_tweet(typed, author_id=ANA, photos=1)
+    fake.add_tweet("@AcmeHelp acme", author_id=BEN, photos=2)  # a post of photos alone
+    assert "https://t.co/" in fake.tweets[max(fake.tweets, key=int)]["text"]
+    texts = [m.text for m in (await source(fake).fetch(None)).mentions]
+    assert texts == ["@AcmeHelp acme", typed]  # newest first
+
+
 async def test_retweets_are_skipped_unless_asked_for(fake: FakeX) -> None:
     original = fake.add_tweet("acme is down", author_id=ANA)
     retweet = fake.add_tweet(
@@ -561,6 +604,21 @@ async def test_a_quote_keeps_the_quoted_text_as_context(fake: FakeX) -> None:
     assert m.native_id == quote["id"]
     assert m.text == "acme this is outrageous"
     assert m.context == "Acme announces new pricing"
+
+
+async def test_a_reply_to_a_deleted_post_arrives_without_context(
+    fake: FakeX, caplog: pytest.LogCaptureFixture
+) -> None:
+    parent = fake.add_tweet("Acme: maintenance tonight", author_id=BEN, age=timedelta(hours=2))
+    reply = fake.add_tweet(
+        "acme it is still down", author_id=ANA, references=(("replied_to", parent["id"]),)
+    )
+    del fake.tweets[parent["id"]]
+    with caplog.at_level(logging.WARNING, logger="earful.x"):
+        (m,) = (await source(fake).fetch(None)).mentions
+    assert (m.native_id, m.in_reply_to, m.context) == (reply["id"], parent["id"], None)
+    assert m.conversation_id == parent["id"]
+    assert f"Could not find tweet with referenced_tweets.id: [{parent['id']}]" in caplog.text
 
 
 async def test_the_brands_own_posts_are_never_queued(fake: FakeX) -> None:

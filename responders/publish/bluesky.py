@@ -10,6 +10,9 @@ What can go wrong, and what happens:
 - anything before createRecord (signing in, resolving a handle): PublishError,
   retryable unless the credentials or the target are the problem;
 - createRecord refused (4xx), rate-limited, or never sent: PublishError;
+- a post whose thread gate leaves the account out (viewer.replyDisabled, as the
+  AppView said when the post was read or looked up): PublishError, never sent, since
+  the PDS would take the reply and the AppView hide it;
 - createRecord timed out, or the PDS failed with a 5xx: the post may exist, so the
   SourceDown is raised as it is and the outbox marks the reply `unknown` for a person.
 
@@ -106,10 +109,19 @@ class BlueskyPublisher:
             raise PublishError(f"not posted: {problem}", retryable=False)
         try:
             session = await self.client.session()
-            parent, root, author = await self._thread(out)
+            parent, root, view = await self._thread(out)
+            author = as_mapping(view.get("author")) or {}
             dids = await self._dids(out.body, author)
         except SourceError as exc:
             raise _before_posting(exc, "bluesky: preparing the reply failed") from None
+        if get_path(view, "viewer", "replyDisabled") is True:
+            # the PDS would take the reply, and the AppView hide it from everyone:
+            # "sent" to nobody
+            raise PublishError(
+                "bluesky: not posted: the thread's author lets only some accounts reply "
+                "(a thread gate), and not this one; answer another way",
+                retryable=False,
+            )
         record: dict[str, Any] = {
             "$type": POST,
             "text": out.body,
@@ -147,7 +159,7 @@ class BlueskyPublisher:
 
     async def _thread(self, out: Outgoing) -> tuple[Ref, Ref, Mapping[str, Any]]:
         """The parent and root references for a reply to `out`'s target, and the
-        target's author."""
+        target's postView (its author, and the account's viewer state on it)."""
         view = as_mapping(out.target_raw) or {}
         if as_mapping(view.get("post")) is not None and "uri" not in view:
             view = view["post"]  # a feed item
@@ -158,7 +170,7 @@ class BlueskyPublisher:
             if parent is None:
                 raise Refused(f"bluesky post {out.target_id} has no cid", 400)
         root = _ref(get_path(view, "record", "reply", "root")) or parent
-        return parent, root, as_mapping(view.get("author")) or {}
+        return parent, root, view
 
     async def _fetch_post(self, uri: str) -> Mapping[str, Any]:
         body = await self.client.query("app.bsky.feed.getPosts", {"uris": [uri]})

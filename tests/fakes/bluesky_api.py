@@ -11,6 +11,7 @@ objects; a test adds them and then watches what the client asked for.
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -47,6 +48,32 @@ def author(n: int, handle: str | None = None) -> dict[str, Any]:
     }
 
 
+_LINK = re.compile(r"https?://\S+")
+
+
+def as_the_app_writes(typed: str) -> tuple[str, list[dict[str, Any]]]:
+    """A post's text as Bluesky's app writes it, with the link facets beside it: each
+    link shown without its scheme and, past 30 characters, cut to 27 and "...", the
+    address in a facet over those bytes."""
+    facets: list[dict[str, Any]] = []
+    out, at = "", 0
+    for match in _LINK.finditer(typed):
+        uri = match.group(0)
+        shown = uri.split("://", 1)[1]
+        shown = shown[:27] + "..." if len(shown) > 30 else shown
+        out += typed[at : match.start()]
+        start = len(out.encode())
+        out += shown
+        at = match.end()
+        facets.append(
+            {
+                "index": {"byteStart": start, "byteEnd": len(out.encode())},
+                "features": [{"$type": "app.bsky.richtext.facet#link", "uri": uri}],
+            }
+        )
+    return out + typed[at:], facets
+
+
 def post_view(
     n: int,
     text: str,
@@ -54,16 +81,23 @@ def post_view(
     at: datetime | None = None,
     by: dict[str, Any] | None = None,
     reply_to: dict[str, Any] | None = None,
+    gated: bool = False,
 ) -> dict[str, Any]:
-    """A postView for post number n, indexed `at` (default: n seconds after BASE_TIME)."""
+    """A postView for post number n, indexed `at` (default: n seconds after BASE_TIME).
+    `gated`: its thread's root has a thread gate that leaves the signed-in account
+    out, which the AppView says as viewer.replyDisabled (and, on a root, with the
+    gate itself)."""
     moment = at or BASE_TIME + timedelta(seconds=n)
     who = by or author(n)
+    text, facets = as_the_app_writes(text)
     record: dict[str, Any] = {
         "$type": "app.bsky.feed.post",
         "createdAt": stamp(moment - timedelta(milliseconds=250)),
         "langs": ["en"],
         "text": text,
     }
+    if facets:
+        record["facets"] = facets
     if reply_to is not None:
         root = reply_to["record"].get("reply", {}).get("root") or {
             "uri": reply_to["uri"],
@@ -73,7 +107,7 @@ def post_view(
             "parent": {"cid": reply_to["cid"], "uri": reply_to["uri"]},
             "root": root,
         }
-    return {
+    view: dict[str, Any] = {
         "uri": f"at://{who['did']}/app.bsky.feed.post/3lpost{n:06d}",
         "cid": f"bafyreipost{n:06d}cid",
         "author": who,
@@ -86,6 +120,21 @@ def post_view(
         "viewer": {"threadMuted": False, "embeddingDisabled": False},
         "labels": [],
     }
+    if gated:
+        view["viewer"]["replyDisabled"] = True
+        if reply_to is None:
+            view["threadgate"] = {
+                "uri": f"at://{who['did']}/app.bsky.feed.threadgate/3lpost{n:06d}",
+                "cid": f"bafyreigate{n:06d}cid",
+                "record": {
+                    "$type": "app.bsky.feed.threadgate",
+                    "post": view["uri"],
+                    "allow": [{"$type": "app.bsky.feed.threadgate#followingRule"}],
+                    "createdAt": record["createdAt"],
+                },
+                "lists": [],
+            }
+    return view
 
 
 def notification(view: dict[str, Any], reason: str = "mention") -> dict[str, Any]:
@@ -116,6 +165,9 @@ class FakeBluesky(FakeServer):
         # a broken AppView: every listing page answered as the first one, with this
         # same cursor for the "next" page, for ever
         self.stuck_cursor: str | None = None
+        # False: as Bluesky's own AppView since January 2025, searchPosts without a
+        # session is refused with 403 AuthMissing (another AppView may allow it)
+        self.anonymous_search = True
         self._tokens = itertools.count(1)
         self._rkeys = itertools.count(1)
         for name, handler in {
@@ -204,6 +256,8 @@ class FakeBluesky(FakeServer):
         return page, str(offset + limit) if more else None
 
     async def search_posts(self, request: web.Request) -> web.Response:
+        if not self.anonymous_search and self._bearer(request) is None:
+            return json_error(403, "AuthMissing", "Authentication Required")
         denied = self._check_access(request, required=False)
         if denied is not None:
             return denied

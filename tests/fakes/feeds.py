@@ -1,4 +1,4 @@
-"""Fake feed servers on 127.0.0.1: RSS 2.0 and Atom documents at /feeds/<name>, with
+"""Fake feed servers on 127.0.0.1: RSS 2.0, RSS 1.0 (RDF) and Atom documents at /feeds/<name>, with
 ETag and Last-Modified, answering 304 to a matching If-None-Match or
 If-Modified-Since the way a web server or CDN does."""
 
@@ -30,18 +30,24 @@ class Item:
     full: str = ""  # the whole post beside the excerpt (`html`): a "full text" feed
 
 
+def _item_parts(item: Item, guid: str, date: str) -> list[str]:
+    """An RSS item's elements, 2.0 and 1.0 alike but for its id and date."""
+    parts = [f"<title>{escape(item.title)}</title>"]
+    if item.link:
+        parts.append(f"<link>{escape(item.link)}</link>")
+    if guid:
+        parts.append(guid)
+    if item.author:
+        parts.append(f"<dc:creator>{escape(item.author)}</dc:creator>")
+    return [*parts, date, f"<description>{escape(item.html)}</description>"]
+
+
 def rss(title: str, items: list[Item], link: str = "https://news.example/") -> str:
     entries = []
     for item in items:
-        parts = [f"<title>{escape(item.title)}</title>"]
-        if item.link:
-            parts.append(f"<link>{escape(item.link)}</link>")
-        if item.id:
-            parts.append(f'<guid isPermaLink="false">{escape(item.id)}</guid>')
-        if item.author:
-            parts.append(f"<dc:creator>{escape(item.author)}</dc:creator>")
-        parts.append(f"<pubDate>{format_datetime(item.published, usegmt=True)}</pubDate>")
-        parts.append(f"<description>{escape(item.html)}</description>")
+        guid = f'<guid isPermaLink="false">{escape(item.id)}</guid>' if item.id else ""
+        date = f"<pubDate>{format_datetime(item.published, usegmt=True)}</pubDate>"
+        parts = _item_parts(item, guid, date)
         if item.full:
             parts.append(f"<content:encoded>{escape(item.full)}</content:encoded>")
         entries.append("<item>" + "".join(parts) + "</item>")
@@ -77,6 +83,27 @@ def atom(title: str, items: list[Item]) -> str:
         f"<updated>{BASE_TIME.isoformat().replace('+00:00', 'Z')}</updated>"
         + "".join(entries)
         + "</feed>"
+    )
+
+
+def rdf(title: str, items: list[Item], link: str = "https://news.example/") -> str:
+    """RSS 1.0: RDF, each item named by its rdf:about, with Dublin Core's dc:date and
+    dc:creator (RSS 1.0 has no pubDate or author of its own)."""
+    entries, listed = [], []
+    for item in items:
+        about = escape(item.link or item.id or "", {'"': "&quot;"})
+        listed.append(f'<rdf:li rdf:resource="{about}"/>')
+        parts = _item_parts(item, "", f"<dc:date>{item.published.isoformat()}</dc:date>")
+        entries.append(f'<item rdf:about="{about}">' + "".join(parts) + "</item>")
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+        'xmlns="http://purl.org/rss/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+        f'<channel rdf:about="{escape(link)}rss"><title>{escape(title)}</title>'
+        f"<link>{escape(link)}</link><description>News</description>"
+        f"<items><rdf:Seq>{''.join(listed)}</rdf:Seq></items></channel>"
+        + "".join(entries)
+        + "</rdf:RDF>"
     )
 
 

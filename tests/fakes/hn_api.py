@@ -1,8 +1,10 @@
 """A fake HN Search API (hn.algolia.com) on 127.0.0.1: GET /api/v1/search_by_date
 with query, tags (one tag, or several OR-ed in parentheses), numericFilters on
-created_at_i, page and hitsPerPage, answering in Algolia's shape: hits (stories and
-comments as the API sends them, with _tags and _highlightResult), nbHits, page,
-nbPages, hitsPerPage, processingTimeMS, query and params."""
+created_at_i, page and hitsPerPage, matching words as Algolia does by default (the
+last as a prefix, typos forgiven) unless asked not to, and answering in Algolia's
+shape: hits (stories and comments as the API sends them, with _tags and
+_highlightResult), nbHits, page, nbPages, hitsPerPage, processingTimeMS, query and
+params."""
 
 from __future__ import annotations
 
@@ -84,6 +86,39 @@ def _text(hit: dict[str, Any]) -> str:
     return " ".join(p for p in parts if isinstance(p, str)).casefold()
 
 
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.casefold())
+
+
+def _typos(a: str, b: str) -> int:
+    """Levenshtein distance: the typos Algolia forgives between a query word and a
+    word of the text."""
+    row = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        last, row[0] = row[0], i
+        for j, y in enumerate(b, 1):
+            last, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, last + (x != y))
+    return row[-1]
+
+
+def matches(query: str, text: str, *, typos: bool = True, prefix: bool = True) -> bool:
+    """Algolia's defaults: every query word is in the text, the last one as a prefix
+    too (queryType=prefixLast), with one typo forgiven from 4 letters and two from 8
+    (typoTolerance); typoTolerance=false and queryType=prefixNone turn those off."""
+    wanted, found = _words(query), set(_words(text))
+    for place, word in enumerate(wanted):
+        last = place == len(wanted) - 1
+        allowed = (len(word) >= 8) + (len(word) >= 4) if typos else 0
+        if not any(
+            w == word
+            or (prefix and last and w.startswith(word))
+            or (allowed and _typos(word, w) <= allowed)
+            for w in found
+        ):
+            return False
+    return True
+
+
 class FakeHackerNews(FakeServer):
     def __init__(self) -> None:
         super().__init__()
@@ -99,11 +134,13 @@ class FakeHackerNews(FakeServer):
     async def search_by_date(self, request: web.Request) -> web.Response:
         if self.before_search is not None:
             self.before_search(request)
-        query = request.query.get("query", "").casefold()
+        query = request.query.get("query", "")
+        typos = request.query.get("typoTolerance", "true") != "false"
+        prefix = request.query.get("queryType", "prefixLast") != "prefixNone"
         tags = request.query.get("tags", "").strip("()")
         wanted = {t for t in tags.split(",") if t}
         filters = [f for f in request.query.get("numericFilters", "").split(",") if f]
-        hits = [h for h in self.hits if query in _text(h)]
+        hits = [h for h in self.hits if matches(query, _text(h), typos=typos, prefix=prefix)]
         if wanted:
             hits = [h for h in hits if wanted & set(h["_tags"])]
         for expression in filters:

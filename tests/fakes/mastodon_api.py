@@ -203,12 +203,15 @@ class FakeMastodon(FakeServer):
         in_reply_to_id: str | None = None,
         in_reply_to_account_id: str | None = None,
         created_at: datetime | None = None,
+        quote: Json | None = None,
     ) -> Json:
+        """A Status as Mastodon 4.5 serves it; `quote`: the status this one quotes
+        (an accepted quote, with the "RE: <link>" fallback older clients show)."""
         account = account or self.account("ana", domain="mastodon.online")
         status_id = self.next_id()
         self._clock += timedelta(seconds=1)
         domain = URL(account["url"]).host
-        return {
+        status: Json = {
             "id": status_id,
             "created_at": _iso(created_at or self._clock),
             "in_reply_to_id": in_reply_to_id,
@@ -238,7 +241,15 @@ class FakeMastodon(FakeServer):
             "emojis": [],
             "card": None,
             "poll": None,
+            "quote": None,
         }
+        if quote is not None:
+            status["quote"] = {"state": "accepted", "quoted_status": quote}
+            status["content"] = (
+                f'<p class="quote-inline">RE: <a href="{quote["url"]}">{quote["url"]}</a></p>'
+                + content
+            )
+        return status
 
     def publish(self, status: Json) -> Json:
         """The status appears on the instance: in timelines, and on open streams."""

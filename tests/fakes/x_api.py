@@ -28,7 +28,7 @@ from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from html import escape
+from html import escape, unescape
 from types import SimpleNamespace
 from typing import Any
 
@@ -48,6 +48,7 @@ DEFAULT_USER_KEYS = ("id", "name", "username")
 NOT_FOUND = "https://api.twitter.com/2/problems/resource-not-found"
 INVALID = "https://api.twitter.com/2/problems/invalid-request"
 _LINK = re.compile(r"https?://\S+")
+WEB_HOST = "https://x.com"
 
 
 @dataclass
@@ -132,13 +133,18 @@ class FakeX:
         age: timedelta = timedelta(minutes=5),
         references: tuple[tuple[str, str], ...] = (),
         lang: str = "en",
+        photos: int = 0,
     ) -> dict[str, Any]:
+        """A tweet whose author typed `text` (and attached `photos`): stored, and
+        served, as X does, with &, < and > escaped and each link (and each photo, at
+        the end) a t.co one that entities.urls says where it leads."""
         tweet_id = str(next(self._ids))
+        text, urls = _shortened(text, tweet_id, photos)
         replied = next((rid for kind, rid in references if kind == "replied_to"), None)
         parent = self.tweets.get(replied) if replied else None
         tweet: dict[str, Any] = {
             "id": tweet_id,
-            "text": text,
+            "text": escape(text, quote=False),
             "edit_history_tweet_ids": [tweet_id],
             "author_id": author_id,
             "created_at": iso(self.now - age),
@@ -163,6 +169,11 @@ class FakeX:
             tweet["entities"] = {
                 "mentions": [{"username": u, "start": 0, "end": len(u) + 1} for u in mentioned]
             }
+        if urls:
+            tweet["entities"]["urls"] = urls
+        if photos:
+            keys = [u["media_key"] for u in urls if "media_key" in u]
+            tweet["attachments"] = {"media_keys": keys}
         self.tweets[tweet_id] = tweet
         return tweet
 
@@ -315,6 +326,16 @@ class FakeX:
         query = request.query.get("query", "")
         if not query:
             return problem(400, "Invalid Request", "The `query` query parameter is missing")
+        start = request.query.get("start_time")
+        # recent search reaches back 7 days from the moment X reads the request
+        earliest = datetime.now(UTC).replace(microsecond=0) - timedelta(days=7)
+        if start and datetime.fromisoformat(start.replace("Z", "+00:00")) < earliest:
+            return invalid(
+                "start_time",
+                start,
+                f"Invalid 'start_time':'{start}'. 'start_time' must be on or after "
+                f"{earliest.strftime('%Y-%m-%dT%H:%MZ')}",
+            )
         found = [t for t in self.tweets.values() if matches(query, t)]
         return self._page(request, "search", found, "next_token", minimum=10)
 
@@ -401,17 +422,7 @@ class FakeX:
         for parameter, user_id in user_ids:
             user = self.users.get(user_id)
             if user is None:
-                errors.append(
-                    {
-                        "value": user_id,
-                        "detail": f"Could not find user with {parameter}: [{user_id}].",
-                        "title": "Not Found Error",
-                        "resource_type": "user",
-                        "parameter": parameter,
-                        "resource_id": user_id,
-                        "type": NOT_FOUND,
-                    }
-                )
+                errors.append(not_found("user", parameter, user_id))
             else:
                 users[user_id] = shape(user, DEFAULT_USER_KEYS, request, "user")
         tweets = {
@@ -419,6 +430,12 @@ class FakeX:
             for i in tweet_ids
             if i in self.tweets
         }
+        # a quoted or parent tweet deleted since: X says so beside the page
+        errors.extend(
+            not_found("tweet", "referenced_tweets.id", i)
+            for i in dict.fromkeys(tweet_ids)
+            if i not in self.tweets
+        )
         includes: dict[str, Any] = {}
         if users:
             includes["users"] = list(users.values())
@@ -440,12 +457,12 @@ class FakeX:
                 "Invalid Request",
                 "You attempted to reply to a Tweet that is deleted or not visible to you.",
             )
-        # X stores text with &, < and > escaped and every link swapped for a t.co one
-        stored = _LINK.sub(
-            lambda _: f"https://t.co/{secrets.token_hex(5)}", escape(text, quote=False)
-        )
+        # X stores text with every link swapped for a t.co one and &, < and >
+        # escaped: add_tweet does both
+        stored = text
         if any(
-            t["author_id"] == BRAND_ID and _LINK.sub("", t["text"]) == _LINK.sub("", stored)
+            t["author_id"] == BRAND_ID
+            and _LINK.sub("", unescape(t["text"])) == _LINK.sub("", stored)
             for t in self.tweets.values()
         ):
             return problem(
@@ -460,7 +477,13 @@ class FakeX:
         tweet = self.add_tweet(stored, author_id=BRAND_ID, age=timedelta(0), references=references)
         self.posted.append({"id": tweet["id"], "text": text, "in_reply_to": reply_to})
         return web.json_response(
-            {"data": {"id": tweet["id"], "text": stored, "edit_history_tweet_ids": [tweet["id"]]}},
+            {
+                "data": {
+                    "id": tweet["id"],
+                    "text": tweet["text"],
+                    "edit_history_tweet_ids": [tweet["id"]],
+                }
+            },
             status=201,
             headers={"location": f"https://api.twitter.com/2/tweets/{tweet['id']}"},
         )
@@ -478,6 +501,28 @@ class FakeX:
 
 
 # -- shapes -------------------------------------------------------------------------
+
+
+def _shortened(text: str, tweet_id: str, photos: int) -> tuple[str, list[dict[str, Any]]]:
+    """`text` with each link a t.co one and `photos` t.co links at the end, and the
+    url entities that say where each leads (a photo's with its media_key)."""
+    urls: list[dict[str, Any]] = []
+
+    def short(target: str, **more: Any) -> str:
+        link = f"https://t.co/{secrets.token_hex(5)}"
+        display = target.split("://", 1)[-1]
+        urls.append({"url": link, "expanded_url": target, "display_url": display, **more})
+        return link
+
+    text = _LINK.sub(lambda m: short(m.group(0)), text)
+    for n in range(1, photos + 1):
+        owner = f"{WEB_HOST}/i/web/status/{tweet_id}/photo/{n}"
+        link = short(owner, media_key=f"3_{tweet_id}{n}")
+        text = f"{text} {link}" if text else link
+    for url in urls:  # where each link stands, in characters
+        url["start"] = text.index(url["url"])
+        url["end"] = url["start"] + len(url["url"])
+    return text, urls
 
 
 def shape(
@@ -500,7 +545,7 @@ def shape(
 def matches(query: str, tweet: Mapping[str, Any]) -> bool:
     """A small part of X's query language: words (all must appear), -word, is:retweet
     and -is:retweet; other operators are ignored."""
-    text = tweet["text"].casefold()
+    text = unescape(tweet["text"]).casefold()
     retweet = any(r["type"] == "retweeted" for r in tweet.get("referenced_tweets", []))
     for term in query.casefold().split():
         negate = term.startswith("-")
@@ -516,6 +561,19 @@ def matches(query: str, tweet: Mapping[str, Any]) -> bool:
     return True
 
 
+def not_found(kind: str, parameter: str, value: str) -> dict[str, Any]:
+    """X's partial error for an object a page refers to but cannot show."""
+    return {
+        "value": value,
+        "detail": f"Could not find {kind} with {parameter}: [{value}].",
+        "title": "Not Found Error",
+        "resource_type": kind,
+        "parameter": parameter,
+        "resource_id": value,
+        "type": NOT_FOUND,
+    }
+
+
 def problem(status: int, title: str, detail: str) -> web.Response:
     return web.json_response(
         {"title": title, "detail": detail, "type": "about:blank", "status": status},
@@ -523,13 +581,14 @@ def problem(status: int, title: str, detail: str) -> web.Response:
     )
 
 
-def invalid(parameter: str, value: str) -> web.Response:
+def invalid(parameter: str, value: str, message: str | None = None) -> web.Response:
     return web.json_response(
         {
             "errors": [
                 {
                     "parameters": {parameter: [value]},
-                    "message": f"The `{parameter}` query parameter value [{value}] is not valid",
+                    "message": message
+                    or f"The `{parameter}` query parameter value [{value}] is not valid",
                 }
             ],
             "title": "Invalid Request",

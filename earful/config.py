@@ -486,8 +486,13 @@ def _validate_sources(
             validated.append(settings)
             if type_name == "mastodon":
                 _one_instance(settings, where, mastodon, found)
-            if brand_handles is not None:
-                _knows_its_account(settings, where, brand_handles, found)
+            unknown = _account_problem(settings, where, brand_handles, found)
+            if unknown is not None and "sources" in found.lenient:
+                # an agent's `queue approve` polls nothing; `poll --source NAME` says it
+                if isinstance(name, str):
+                    waiting.append((name, f"{key_path(unknown[0])}: {unknown[1]}"))
+            elif unknown is not None:
+                found.problem(*unknown)
     return validated, named, waiting
 
 
@@ -510,22 +515,26 @@ def _one_instance(
         )
 
 
-def _knows_its_account(
-    settings: SourceSettings, where: Loc, brand_handles: Mapping[str, str], found: Findings
-) -> None:
+def _account_problem(
+    settings: SourceSettings,
+    where: Loc,
+    brand_handles: Mapping[str, str] | None,
+    found: Findings,
+) -> tuple[Loc, str] | None:
     """An X mentions source follows the brand account, named by its `handle` or
     [brand] handles.x: with neither, `check` said "ready to run" and the first poll
-    disabled the source. Checked only where sources are polled (not for an agent's
-    `queue approve`), and once the source's own keys are right."""
-    if "sources" in found.lenient or any(loc[: len(where)] == where for loc, _ in found.problems):
-        return
+    disabled the source. (key path, problem), or None; not judged while [brand] or
+    the source's own keys are wrong."""
+    if brand_handles is None or any(loc[: len(where)] == where for loc, _ in found.problems):
+        return None
     mentions_of = getattr(settings, "mode", None) == "mentions" and settings.type == "x"
     if mentions_of and not getattr(settings, "handle", None) and not brand_handles.get("x"):
-        found.problem(
+        return (
             (*where, "handle"),
             'mode = "mentions" follows the brand account: expected handle = "YourHandle" '
             'here, or handles = { x = "YourHandle" } in [brand]',
         )
+    return None
 
 
 def _unknown_type(type_name: Any) -> str:

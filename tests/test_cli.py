@@ -781,6 +781,22 @@ def test_poll_polls_every_source_named_by_a_repeated_source_option(tmp_path: Pat
     assert refused.exit_code == 2 and "no source named 'nope'" in refused.stderr
 
 
+def test_poll_of_an_x_mentions_source_with_no_account_is_a_config_mistake(
+    tmp_path: Path,
+) -> None:
+    # `poll --source xm` reads the other sources leniently; it used to poll xm and fail
+    # at run time ("poll failed: xm: ... needs the brand account"), exit 1
+    xm = '[[sources]]\nname = "xm"\ntype = "x"\nbearer_token = "${X_BEARER_TOKEN}"\n'
+    path = write_config(tmp_path, POSTS, extra=xm)
+    env = {"X_BEARER_TOKEN": "abcdefgh-token"}
+    refused = earful("poll", "--source", "xm", "-c", str(path), env=env)
+    assert refused.exit_code == 2, refused.output
+    assert 'sources[1].handle: mode = "mentions" follows the brand account' in refused.stderr
+    # the other source is still polled alone, and check names the mistake too
+    assert earful("poll", "--source", "replayed", "-c", str(path), env=env).exit_code == 0
+    assert earful("check", "-c", str(path), env=env).exit_code == 2
+
+
 def queued(folder: Path, extra: str = "") -> tuple[Path, list[dict[str, Any]]]:
     """A config replaying POSTS (and `extra`) in `folder`, polled once: its path and
     the queue it left."""

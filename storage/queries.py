@@ -277,18 +277,27 @@ def _neighbours_in(store: Store, reply: ReplyRecord, flt: QueueFilter) -> Neighb
 
 
 def author_mentions(
-    store: Store, mention: MentionRecord, *, limit: int = 20
+    store: Store, mention: MentionRecord, *, limit: int = 20, besides_case: int | None = None
 ) -> list[AuthorMention]:
-    """The author's other mentions on that platform, newest first."""
+    """The author's other mentions on that platform, newest first; with
+    `besides_case`, those outside that case (its posts are shown apart), left out
+    before the limit: an author with 20 posts in the case has older ones elsewhere."""
     if not mention.author_handle:
         return []
+    outside = "" if besides_case is None else "AND m.case_id IS NOT ? "
     rows = _rows(
         store,
         "SELECT m.*, v.disposition AS verdict_disposition FROM mentions m "
         "LEFT JOIN verdicts v ON v.mention_id = m.id "
-        "WHERE m.platform = ? AND m.author_handle = CAST(? AS TEXT) AND m.id != ? "
+        f"WHERE m.platform = ? AND m.author_handle = CAST(? AS TEXT) AND m.id != ? {outside}"
         "ORDER BY m.created_at DESC, m.id DESC LIMIT ?",
-        (mention.platform, text(mention.author_handle), mention.id, limit),
+        (
+            mention.platform,
+            text(mention.author_handle),
+            mention.id,
+            *(() if besides_case is None else (besides_case,)),
+            limit,
+        ),
     )
     return [AuthorMention(MentionRecord.from_row(r), r["verdict_disposition"]) for r in rows]
 

@@ -12,7 +12,7 @@ import re
 import threading
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TypeAlias
 from urllib.parse import urlencode
@@ -1632,6 +1632,32 @@ async def test_the_authors_other_mentions_leave_out_the_conversation_shown_above
     others = others.split("</ul>")[0]
     assert "gus: the bill is wrong too" in others
     assert "gus: still no answer, furious" not in others
+
+
+async def test_the_authors_older_mentions_elsewhere_show_past_a_long_conversation(
+    client: Client, store: Store
+) -> None:
+    """Twenty posts in the conversation took every place in the list before they
+    were left out of it, so an older post elsewhere was "None stored"."""
+    day = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+    older = mention("gus: the bill is wrong", native_id="h0", handle="gus", conversation_id="c9")
+    thread = [
+        mention(
+            f"gus: still down, day {i}",
+            native_id=f"h{i}",
+            handle="gus",
+            conversation_id="c1",
+            created_at=day + timedelta(hours=i),
+        )
+        for i in range(1, 26)
+    ]
+    store.ingest("x", [complaint(m) for m in (older, *thread)], None)
+    await login(client, "alice")
+    items = (await (await client.get("/api/queue?q=@gus&limit=200")).json())["items"]
+    latest = next(i for i in items if i["text"] == "gus: still down, day 25")
+    page = await (await client.get(f"/drafts/{latest['id']}")).text()
+    others = page.split('id="author-history"')[1].split("</ul>")[0]
+    assert "gus: the bill is wrong" in others and "still down" not in others
 
 
 async def test_assigning_a_case_to_whom_it_is_already_assigned_changes_nothing(

@@ -292,19 +292,18 @@ async def draft_page(request: web.Request) -> web.StreamResponse:
     reply_id = path_id(request, "reply")
     detail = await db(request, lambda s: s.detail(reply_id))
     author, around, people = await asyncio.gather(
-        db(request, queries.author_mentions, detail.mention),
+        # the conversation (its case) is shown above: its posts are not listed twice
+        db(request, queries.author_mentions, detail.mention, besides_case=detail.reply.case_id),
         db(request, queries.neighbours, detail.reply, queue_filter(request)),
         db(request, queries.assignees),
     )
-    # the conversation is shown above: its posts are not listed a second time
-    in_thread = {m.id for m in detail.thread}
     return await render(
         request,
         "case.html",
         {
             "d": detail,
             "case": detail.case,
-            "author": [a for a in author if a.mention.id not in in_thread],
+            "author": author,
             "around": around,
             "people": people,
             "limit_text": _limit_text(detail.reply.platform),

@@ -952,11 +952,12 @@
       // one key press or click is easy to make by mistake: these ask first
       // a key whose button is off says why, rather than nothing at all
       const statusNow = () => document.getElementById("case-status").textContent;
+      // (by the case's status: while a request is out every button is off, and the
+      // key waits like the buttons do)
       keys.x = () => {
-        const button = document.getElementById("escalate");
-        if (!button) return;
-        if (!button.disabled) return askEscalate();
+        if (busy || !document.getElementById("escalate")) return;
         const status = statusNow();
+        if (status === "open") return askEscalate();
         flash(
           status === "escalated"
             ? "Case " + caseId + " is escalated already."
@@ -965,9 +966,8 @@
         );
       };
       keys.s = () => {
-        const button = document.getElementById("resolve");
-        if (!button) return;
-        if (!button.disabled) return askResolve();
+        if (busy || !document.getElementById("resolve")) return;
+        if (statusNow() !== "resolved") return askResolve();
         flash("Case " + caseId + " is resolved already: Reopen case undoes that.", "info");
       };
     }

@@ -99,6 +99,18 @@ def _in_days(since: date | None, until: date | None) -> tuple[str, list[str]]:
     return " AND ".join(conditions), params
 
 
+# The days a report or an export may be asked for: a window's date arithmetic (a
+# year back, a day on) stays inside Python's dates, and no post is dated outside.
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9998, 12, 31)
+
+
+def day_problem(day: date) -> str | None:
+    """What is wrong with asking for `day`, or None."""
+    if FIRST_DAY <= day <= LAST_DAY:
+        return None
+    return f"expected a day from {FIRST_DAY} to {LAST_DAY}, got {day}"
+
+
 def median(values: Sequence[float]) -> float | None:
     return round(statistics.median(values), 1) if values else None
 

@@ -1020,6 +1020,11 @@ def test_exports_take_a_first_day_and_praise_only_the_starred(world: World) -> N
     wrong = world.run("export", "mentions", "--starred")
     assert wrong.exit_code == 2 and "--starred is for praise" in wrong.output
     assert world.run("export", "mentions", "--since", "18/11/2026").exit_code == 2
+    # the calendar's ends: an OverflowError traceback, not a usage error
+    for option, far in (("--until", "9999-12-31"), ("--since", "0001-01-01")):
+        beyond = world.run("export", "mentions", option, far)
+        assert beyond.exit_code == 2 and "expected a day from 1970-01-01" in beyond.output
+    assert world.run("stats", "--days", "7", "--until", "0001-01-01").exit_code == 2
 
 
 def exported(world: World, *args: str) -> list[dict[str, Any]]:

@@ -1050,6 +1050,11 @@ async def test_stats_for_the_days_ending_on_a_chosen_day_as_earful_stats_until(
         error = await _error_page(client, "/stats?" + urlencode({"until": bad}), 400)
         assert "until must be a day as YYYY-MM-DD" in error, bad
         assert (await client.get("/api/stats", params={"until": bad})).status == 400, bad
+    # a day whose window leaves the calendar was a 500 (OverflowError)
+    for far in ("0001-01-01", "9999-12-31"):
+        error = await _error_page(client, "/stats?" + urlencode({"until": far}), 400)
+        assert f"until: expected a day from 1970-01-01 to 9998-12-31, got {far}" in error
+        assert (await client.get("/api/stats", params={"until": far})).status == 400, far
 
 
 async def test_stats_page_lists_each_platforms_mentions_and_net_sentiment(client: Client) -> None:

@@ -26,7 +26,7 @@ from earful.config import DEFAULT_CONFIG, Config, ConfigError, config_path, load
 from earful.display import audit_detail, audit_note, safe
 from storage.db import shown_time
 from storage.records import AuditEntry
-from storage.store import StoreError, check_search
+from storage.store import StoreError, check_search, day_problem
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -337,7 +337,16 @@ def _day_option(name: str, help_text: str) -> Callable[[F], F]:
         default=None,
         metavar="YYYY-MM-DD",
         help=help_text,
+        callback=_in_day_range,
     )
+
+
+def _in_day_range(_ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+    # 9999-12-31 or 0001-01-01 ended in an OverflowError traceback
+    problem = day_problem(value.date()) if value is not None else None
+    if problem:
+        raise click.BadParameter(problem)
+    return value
 
 
 def _limit_option(default: int) -> Callable[[F], F]:

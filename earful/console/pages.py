@@ -42,7 +42,7 @@ from storage import health, queries
 from storage.queries import QueueFilter
 from storage.schema import REPLY_STATUSES, ROLES
 from storage.sessions import Session
-from storage.store import DECIDABLE, MAX_SEARCH
+from storage.store import DECIDABLE, MAX_SEARCH, day_problem
 
 T = TypeVar("T")
 
@@ -445,9 +445,13 @@ def stats_until(request: web.Request) -> date | None:
     try:
         if not _DAY.fullmatch(value):
             raise ValueError(value)
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise web.HTTPBadRequest(text=f"until must be a day as YYYY-MM-DD, got {value!r}") from None
+    problem = day_problem(day)  # 0001-01-01 was a 500: the window's days overflowed
+    if problem:
+        raise web.HTTPBadRequest(text=f"until: {problem}")
+    return day
 
 
 @requires("viewer")

@@ -328,3 +328,9 @@ def test_no_config_named_says_where_it_looked_and_how_to_name_one(
     assert "-c FILE" in result.output and "EARFUL_CONFIG" in result.output
     named = earful("queue", "list", "-c", str(tmp_path / "earful.toml"))
     assert named.exit_code == 2 and "file not found (run `earful init`" in named.output
+    # named as the default's own name, it is still named: not "none named with -c"
+    given = earful("queue", "list", "-c", "earful.toml")
+    assert given.exit_code == 2 and "file not found (run `earful init`" in given.output
+    monkeypatch.setenv("EARFUL_CONFIG", "earful.toml")
+    by_env = earful("queue", "list")
+    assert by_env.exit_code == 2 and "none named" not in by_env.output

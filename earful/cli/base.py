@@ -136,7 +136,8 @@ def _load(config_file: Path | None, *, credentials: tuple[str, ...] = ()) -> Con
     """The config. `credentials`: the sections whose ${VAR}s the command uses
     ("sources" to poll or post, "escalation" to send alerts); see load_config."""
     path = config_path(config_file)
-    if str(path) == DEFAULT_CONFIG and not os.path.exists(path):
+    named = config_file is not None or bool(os.environ.get("EARFUL_CONFIG"))
+    if not named and not os.path.exists(path):
         raise BadConfig(_no_config_here())
     try:
         return load_config(path, credentials=credentials)

@@ -54,11 +54,20 @@ def backup(store: Store, target: Path) -> BackupResult:
     return BackupResult(target, target.stat().st_size, *checked)
 
 
-def unfinished_copies(folder: Path) -> list[Path]:
-    """The hidden partial copies (storage.files) in `folder`: once a backup has put
-    its own in place, each is a backup stopped half-way (killed, a reboot), the size
-    of the database and never deleted by anything, or one running now beside it."""
-    return sorted(p for p in folder.glob(".*.partial*") if p.is_file())
+def unfinished_copies(folder: Path) -> list[tuple[Path, int]]:
+    """The hidden partial copies (storage.files) in `folder`, with their sizes: once
+    a backup has put its own in place, each is a backup stopped half-way (killed, a
+    reboot), the size of the database and never deleted by anything, or one running
+    now beside it (which may finish and go while this looks: it is left out)."""
+    found = []
+    for path in sorted(folder.glob(".*.partial*")):
+        try:
+            info = path.stat()
+        except OSError:
+            continue
+        if stat.S_ISREG(info.st_mode):
+            found.append((path, info.st_size))
+    return found
 
 
 def restore(copy: Path, db: Path) -> BackupResult:

@@ -48,10 +48,10 @@ def backup_command(config_file: Path | None, as_json: bool, target: Path, force:
             result = backup(store, target)
         except BackupError as exc:
             raise Failure(str(exc)) from None
-    for left in unfinished_copies(result.path.parent):
+    for left, size in unfinished_copies(result.path.parent):
         # hidden, database-sized, and no backup-pruning glob matches them
         click.echo(
-            f"note: {left} ({left.stat().st_size / 2**20:.1f} MB) is a copy an earlier "
+            f"note: {left} ({size / 2**20:.1f} MB) is a copy an earlier "
             "backup left unfinished (it was stopped half-way): delete it, unless a backup "
             "is running now",
             err=True,

@@ -115,7 +115,11 @@ def _say_if_no_daemon(db: Path) -> None:
     which read as a daemon at work: say that none is."""
     from earful import locks
 
-    if not locks.is_held(locks.daemon_lock(db)):
+    try:
+        running = locks.is_held(locks.daemon_lock(db))
+    except OSError:
+        return  # a lock this user may not read (the daemon's own user, UMask=0077): unknown
+    if not running:
         click.echo(
             f"no daemon is running on {db}: these are the states last recorded "
             "(by the daemon, or by `earful poll`)"

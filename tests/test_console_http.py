@@ -431,6 +431,25 @@ async def test_behind_a_proxy_the_login_limit_counts_each_client_apart(
     store.close()
 
 
+async def test_a_forwarded_address_with_its_port_is_the_clients_address(
+    store: Store, config: Config, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Some proxies append the client's port: "1.2.3.4:5678" was no address, so the
+    limit quietly counted the proxy's own (every client's) again."""
+    settings = dataclasses.replace(settings_from(config), forwarded_for=True)
+    async with TestClient(TestServer(build_app(store, config, settings=settings))) as client:
+        for _ in range(5):
+            assert await _log_in_from(client, "alice", "wrong", "203.0.113.9:40000") == 401
+        assert await _log_in_from(client, "alice", PASSWORD, "[2001:db8::7]:40001") == 303
+        assert await _log_in_from(client, "alice", PASSWORD, "198.51.100.1:40002") == 303
+        caplog.set_level(logging.WARNING, logger="earful.console")
+        assert await _log_in_from(client, "alice", PASSWORD, "unknown") == 303
+    assert "X-Forwarded-For 'unknown' names no address" in caplog.text
+    logins = [a for a in store.audit_log(subject="user:alice") if a.action == "login"]
+    assert any('"ip":"2001:db8::7"' in (a.detail or "") for a in logins)
+    store.close()
+
+
 async def test_a_password_typed_into_the_name_box_is_not_logged(
     client: Client, caplog: pytest.LogCaptureFixture
 ) -> None:

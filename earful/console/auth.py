@@ -83,10 +83,32 @@ def client_address(request: web.Request) -> str | None:
         return request.remote
     said = request.headers.getall("X-Forwarded-For", [])
     last = said[-1].rsplit(",", 1)[-1].strip() if said else ""
-    try:
-        return str(ipaddress.ip_address(last))
-    except ValueError:  # no header, or not an address: the proxy's own address
-        return request.remote
+    address = _without_port(last)
+    if address is not None:
+        return address
+    if last:  # the proxy writes something else: the limit would lock everyone out at once
+        log.warning(
+            "console: X-Forwarded-For %r names no address: the login limit counts the "
+            "proxy's own address, every client's",
+            last[:60],
+        )
+    return request.remote  # no header: the proxy's own address
+
+
+def _without_port(said: str) -> str | None:
+    """An address as a proxy may write it: "1.2.3.4", "1.2.3.4:5678", "2001:db8::1" or
+    "[2001:db8::1]:5678" (some proxies add the client's port); None if it is none."""
+    candidates = [said]
+    if said.startswith("[") and "]" in said:
+        candidates.append(said[1 : said.index("]")])
+    elif said.count(":") == 1:
+        candidates.append(said.split(":", 1)[0])
+    for candidate in candidates:
+        try:
+            return str(ipaddress.ip_address(candidate))
+        except ValueError:
+            continue
+    return None
 
 
 def see_other(location: str) -> web.Response:

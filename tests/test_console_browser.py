@@ -1578,3 +1578,129 @@ def test_m_twice_assigns_once(open_as: OpenAs, db: Store, config: Config) -> Non
     expect(page.locator("#history li", has_text="case assign")).to_have_count(1)
     assert [e.action for e in db.audit_log(subject=f"case:{case_id}")].count("assign") == 1
     assert not w.errors
+
+
+# Contrast as WCAG 2 computes it, over the nearest background the text sits on.
+LOW_CONTRAST = """() => {
+  const rgb = (c) => c.match(/[\\d.]+/g).map(Number);
+  const lum = (c) => {
+    const [r, g, b] = rgb(c).slice(0, 3).map((v) => {
+      v /= 255;
+      return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const under = (el) => {
+    for (; el; el = el.parentElement) {
+      const c = getComputedStyle(el).backgroundColor;
+      if ((rgb(c)[3] ?? 1) > 0) return c;
+    }
+    return "rgb(255, 255, 255)";
+  };
+  const low = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const el = walker.currentNode.parentElement;
+    if (!walker.currentNode.textContent.trim() || !el.getClientRects().length) continue;
+    if (el.closest(":disabled")) continue;
+    const style = getComputedStyle(el);
+    const [a, b] = [lum(style.color), lum(under(el))];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const large = parseFloat(style.fontSize) >= 24
+      || (parseInt(style.fontWeight) >= 700 && parseFloat(style.fontSize) >= 18.66);
+    if (ratio < (large ? 3 : 4.5)) low.push(walker.currentNode.textContent.trim().slice(0, 40));
+  }
+  return low;
+}"""
+
+
+def test_all_text_is_readable_against_its_background(open_as: OpenAs, db: Store) -> None:
+    w = open_as("root")
+    for path in every_view(pending_replies(db)[0]):
+        assert w.go(path).evaluate(LOW_CONTRAST) == [], path
+
+
+def test_the_first_tab_skips_the_header_to_the_page(open_as: OpenAs) -> None:
+    page = open_as("alice").go("/queue")
+    page.keyboard.press("Tab")
+    skip = page.locator("a.skip")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport()  # seen when it has focus, off-screen otherwise
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    expect(page.locator("#search")).to_be_focused()
+
+
+def test_after_a_decision_focus_is_on_what_happened_not_lost(open_as: OpenAs, db: Store) -> None:
+    first, second = pending_replies(db)[:2]
+    w = open_as("alice")
+    page = w.go(f"/drafts/{first}")
+    page.focus("#approve")
+    page.keyboard.press("Enter")
+    flash = page.locator("#flash")
+    expect(flash).to_contain_text("Approved.")
+    # the Approve button is disabled now: focus on the message, and Tab goes on from it
+    expect(flash).to_be_focused()
+    page = w.go(f"/drafts/{second}")
+    page.fill("#reject-reason", "not for us")
+    page.keyboard.press("Enter")
+    expect(flash).to_contain_text("Rejected.")
+    expect(flash).to_be_focused()
+    # the flash region stays in the page (a live region that is removed and put
+    # back with its message is not announced); dismissed, it is only emptied
+    flash.locator("button.flash-close").click()
+    expect(flash).to_be_hidden()
+    assert flash.get_attribute("aria-live") == "polite"
+    assert not w.errors
+
+
+def test_j_and_k_move_focus_to_the_selected_row(open_as: OpenAs) -> None:
+    page = open_as("alice").go("/queue")
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    second = page.locator("li.queue-item").nth(1)
+    expect(second).to_have_class(re.compile("selected"))
+    expect(second.locator("a.open")).to_be_focused()
+    page.keyboard.press("k")
+    expect(page.locator("li.queue-item").first.locator("a.open")).to_be_focused()
+
+
+def test_the_charts_are_named_and_fit_a_320_pixel_window(open_as: OpenAs) -> None:
+    page = open_as("vera", width=320).go("/stats")
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 320
+    for chart in page.locator("canvas").all():
+        assert chart.get_attribute("role") == "img" and chart.get_attribute("aria-label")
+
+
+def test_the_flash_does_not_fade_for_those_who_ask_for_less_motion(
+    open_as: OpenAs, db: Store
+) -> None:
+    w = open_as("alice")
+    w.page.emulate_media(reduced_motion="reduce")
+    page = w.go(f"/drafts/{pending_replies(db)[0]}")
+    duration = page.locator("#flash").evaluate("el => getComputedStyle(el).transitionDuration")
+    assert duration == "0s"
+
+
+def test_enter_on_a_queue_link_follows_it(open_as: OpenAs) -> None:
+    page = open_as("alice").go("/queue")
+    page.focus("header nav a[href='/callbacks']")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/callbacks")
+    page = page.context.pages[0]
+    page.goto(page.url.replace("/callbacks", "/queue"))
+    third = page.locator("li.queue-item").nth(2)
+    draft = third.get_attribute("data-id")
+    third.locator("a.open").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/drafts/{draft}*")
+
+
+def test_a_row_reached_with_tab_is_the_one_x_picks(open_as: OpenAs) -> None:
+    page = open_as("alice").go("/queue")
+    third = page.locator("li.queue-item").nth(2)
+    third.locator("a.open").focus()
+    expect(third).to_have_class(re.compile("selected"))
+    page.keyboard.press("x")
+    expect(third.locator(".pick")).to_be_checked()
+    expect(page.locator("#picked-count")).to_have_text("1")

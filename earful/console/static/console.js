@@ -15,7 +15,9 @@
     const box = document.getElementById("flash");
     window.clearTimeout(flashTimer);
     if (box) {
-      box.hidden = true;
+      // emptied, not hidden: a live region taken out of the page and put back
+      // with its message already in it is not announced by screen readers
+      box.replaceChildren();
       box.classList.remove("fading");
     }
   }
@@ -35,7 +37,11 @@
     close.addEventListener("click", hideFlash);
     box.replaceChildren(text, close);
     box.className = kind || "info";
-    box.hidden = false;
+    // The action that led here often disables or removes the control that had
+    // focus (Approve, Reject, Mark done): the browser then drops focus to the page
+    // and a keyboard or screen-reader user is lost; the message is where they are.
+    const had = document.activeElement;
+    if (!had || had === document.body || had.disabled || !had.isConnected) box.focus();
     if (kind !== "error") {
       flashTimer = window.setTimeout(() => {
         box.classList.add("fading");
@@ -114,6 +120,9 @@
       event.preventDefault();
       return;
     }
+    // Enter on a link or a button is the browser's (follow it, press it), not the
+    // queue's "open the selected draft": else the keyboard alone could not leave the page
+    if (event.key === "Enter" && event.target.closest && event.target.closest("a[href], button, summary")) return;
     const action = keys[event.key];
     if (action) {
       event.preventDefault();
@@ -221,6 +230,19 @@
     function rows() {
       return Array.from(list.querySelectorAll("li.queue-item"));
     }
+    function mark(all, index) {
+      selected = index;
+      selectedId = all[index].dataset.id;
+      all.forEach((row, i) => row.classList.toggle("selected", i === index));
+    }
+    // a row reached with Tab is the selected one too: x picks it, j goes on below it
+    list.addEventListener("focusin", (event) => {
+      const all = rows();
+      const index = all.indexOf(event.target.closest("li.queue-item"));
+      if (index < 0 || index === selected) return;
+      resuming = false;
+      mark(all, index);
+    });
     function select(index) {
       const all = rows();
       if (!all.length) {
@@ -228,10 +250,11 @@
         selectedId = null;
         return;
       }
-      selected = Math.max(0, Math.min(index, all.length - 1));
-      selectedId = all[selected].dataset.id;
-      all.forEach((row, i) => row.classList.toggle("selected", i === selected));
+      mark(all, Math.max(0, Math.min(index, all.length - 1)));
       all[selected].scrollIntoView({ block: "nearest" });
+      // focus too, not only a highlight: a screen reader then reads the row, and
+      // Tab goes on from it
+      all[selected].querySelector('[data-field="link"]').focus({ preventScroll: true });
     }
     // Where j and k go on from when the selected draft left the list: just below
     // `resumeAfter`, the id of the nearest row above it that is still listed (null:

@@ -39,6 +39,7 @@ from playwright.sync_api import (
 )
 
 from earful.config import Config
+from earful.console.passwords import hash_password
 from earful.pipeline import build_stages
 from responders.limits import x_weighted_length
 from storage import health, queries
@@ -1704,3 +1705,15 @@ def test_a_row_reached_with_tab_is_the_one_x_picks(open_as: OpenAs) -> None:
     page.keyboard.press("x")
     expect(third.locator(".pick")).to_be_checked()
     expect(page.locator("#picked-count")).to_have_text("1")
+
+
+def test_each_accounts_buttons_say_whose_they_are(open_as: OpenAs, db: Store) -> None:
+    db.add_user("quinn", "agent", hash_password(PASSWORD), actor="tests")
+    page = open_as("root").go("/users")
+    expect(page.get_by_role("button", name="Disable alice", exact=True)).to_have_count(1)
+    expect(page.get_by_role("button", name="set the new password for bob")).to_have_count(1)
+    page.get_by_role("button", name="Disable quinn", exact=True).click()
+    # the name follows the button's own text as it changes
+    expect(page.get_by_role("button", name="Enable quinn", exact=True)).to_have_count(1)
+    page.get_by_role("button", name="Enable quinn", exact=True).click()
+    expect(page.get_by_role("button", name="Disable quinn", exact=True)).to_have_count(1)

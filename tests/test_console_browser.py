@@ -1717,3 +1717,13 @@ def test_each_accounts_buttons_say_whose_they_are(open_as: OpenAs, db: Store) ->
     expect(page.get_by_role("button", name="Enable quinn", exact=True)).to_have_count(1)
     page.get_by_role("button", name="Enable quinn", exact=True).click()
     expect(page.get_by_role("button", name="Disable quinn", exact=True)).to_have_count(1)
+
+
+def test_the_help_and_each_navigation_have_names(open_as: OpenAs, db: Store) -> None:
+    page = open_as("alice").go("/queue")
+    expect(page.get_by_role("navigation", name="console")).to_have_count(1)
+    expect(page.get_by_role("navigation", name="pages")).to_have_count(1)
+    page.keyboard.press("?")
+    expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_be_visible()
+    page = open_as("alice").go(f"/drafts/{pending_replies(db)[0]}")
+    expect(page.get_by_role("navigation", name="drafts in this queue")).to_have_count(1)

@@ -599,7 +599,7 @@ def test_escalating_a_case_queues_one_alert_saying_who_and_why(world: World) -> 
     assert alerts() == []
     result = world.run("case", "escalate", str(case_id), "--as", "alice", "--note", " VIP ")
     assert result.exit_code == 0, result.output
-    assert result.output.startswith(f"case {case_id} escalated; senior staff are alerted")
+    assert result.output.startswith(f"case {case_id} escalated; the alert stays in the store")
     (alert,) = alerts()
     assert alert["body"].startswith(f"Escalated by alice (55/100): case {case_id}, @hannah_writes")
     assert alert["body"].endswith("\nWhy: VIP") and alert["reason"] == "escalated by alice"
@@ -615,6 +615,32 @@ def test_escalating_a_case_queues_one_alert_saying_who_and_why(world: World) -> 
     # the urgent complaint's case was escalated when it came in
     urgent = world.run("case", "escalate", str(case_of(world, "angry_al")))
     assert urgent.exit_code == 1 and "it is escalated" in urgent.stderr
+
+
+@pytest.mark.parametrize(
+    ("escalation", "said"),
+    [
+        ("", "the alert stays in the store: no [escalation] webhook_url is set, so nobody is told"),
+        (
+            '[escalation]\nwebhook_url = "${EARFUL_T_UNSET_HOOK}"\n',
+            "senior staff are alerted if the daemon has [escalation] webhook_url "
+            "(it is empty in this shell)",
+        ),
+        ('[escalation]\nwebhook_url = "http://127.0.0.1:9/hook"\n', "senior staff are alerted"),
+    ],
+)
+def test_escalating_says_whether_anyone_is_told(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, escalation: str, said: str
+) -> None:
+    # "senior staff are alerted" with no webhook had an agent wait for a call that
+    # would never come: the alert only waited in the store
+    monkeypatch.delenv("EARFUL_T_UNSET_HOOK", raising=False)
+    w = World(write_config(tmp_path, POSTS, extra=escalation))
+    assert w.run("poll").exit_code == 0
+    case_id = case_of(w, "hannah_writes")
+    result = w.run("case", "escalate", str(case_id))
+    assert result.exit_code == 0, result.output
+    assert result.output == f"case {case_id} escalated; {said} (earful alerts list shows it)\n"
 
 
 def test_resolving_closes_the_cases_tasks_and_reopening_opens_them_again(world: World) -> None:

@@ -20,6 +20,7 @@ from earful.cli.base import (
     handles_errors,
     json_option,
 )
+from earful.config import Config
 from earful.display import counted, oneline, safe, to_json
 from storage.db import shown_time
 from storage.queries import CASE_HISTORY, CaseView
@@ -171,10 +172,25 @@ def case_escalate(
     [escalation] webhook whatever its min_urgency, saying who escalated it and why."""
     from earful.cases import escalate
 
-    with _store(_load(config_file)) as store:
+    config = _load(config_file)
+    with _store(config) as store:
         decider = _decider(store, actor)
         escalate(store, case_id, decider, note=_noted(note))
-    click.echo(f"case {case_id} escalated; senior staff are alerted (earful alerts list shows it)")
+    click.echo(f"case {case_id} escalated; {_who_hears(config)} (earful alerts list shows it)")
+
+
+def _who_hears(config: Config) -> str:
+    """Whether senior staff hear of it: with no webhook_url the alert only waits in
+    the store, and an agent told "they are alerted" would wait for a call that never
+    comes. A webhook_url whose ${VAR} this shell lacks may be set where the daemon runs."""
+    if config.escalation.webhook_url:
+        return "senior staff are alerted"
+    if "webhook_url" in config.escalation.model_fields_set:
+        return (
+            "senior staff are alerted if the daemon has [escalation] webhook_url "
+            "(it is empty in this shell)"
+        )
+    return "the alert stays in the store: no [escalation] webhook_url is set, so nobody is told"
 
 
 @case.command("resolve")

@@ -422,6 +422,22 @@ def test_settling_a_reply_that_needs_no_settling_says_what_it_needs(world: World
     )
 
 
+def test_retrying_a_failed_reply_in_a_dry_run_says_it_is_not_posted(world: World) -> None:
+    # "will be posted on the next run" sent an agent to look for it on the platform;
+    # in a dry run the publisher only marks it sent, as approve says
+    outage = world.reply_to("hannah_writes")["id"]
+    with world.store() as store:
+        store.approve(outage, "bob")
+        store.claim_for_posting(dry_run=False)
+        store.mark_failed(outage, "x refused it", retryable=False)
+    result = world.run("queue", "retry", str(outage), "--as", "alice")
+    assert result.exit_code == 0, result.output
+    assert result.output == (
+        f"reply {outage} is approved again; the next publisher run marks it sent "
+        "without posting it (dry run)\n"
+    )
+
+
 def test_two_people_approving_at_once_one_wins_the_other_is_told_who(world: World) -> None:
     reply = str(world.reply_to("hannah_writes")["id"])
     agents = {

@@ -233,7 +233,6 @@ def queue_approve(
 ) -> None:
     """Approve a draft (optionally edited); the publisher posts it. When someone
     else edited its text, it is shown and you are asked first (or pass --yes)."""
-    from earful.sources import posting_platforms, thanks_liked, unpostable_note
     from responders.limits import reply_problem
 
     config = _load(config_file)
@@ -255,6 +254,20 @@ def queue_approve(
         except (AlreadyDecided, EditedSince) as exc:
             raise Failure(str(exc)) from None
     edited = " (edited)" if body is not None else ""
+    then, note = _what_next(config, reply)
+    click.echo(f"approved reply {reply.id}{edited}; {then}:")
+    # what was approved, word for word: another agent may have edited it since you read it
+    click.echo("\n".join(f"  {line}" for line in safe(reply.body).splitlines()))
+    if note:
+        click.echo(f"note: {note}", err=True)
+
+
+def _what_next(config: Config, reply: ReplyRecord) -> tuple[str, str | None]:
+    """What the publisher will do with an approved reply, and a note for stderr
+    when that is not what the person would expect (shared by approve and retry:
+    "posted on the next run" in a dry run sent agents to look for it on the platform)."""
+    from earful.sources import posting_platforms, thanks_liked, unpostable_note
+
     live = config.publish.mode == "live"
     postable = reply.platform in posting_platforms(list(config.sources))
     # a source this shell left out for an unset ${VAR} may well post it where the
@@ -265,7 +278,9 @@ def queue_approve(
     if not live:
         then = "the next publisher run marks it sent without posting it (dry run)"
     elif unpostable:
-        then = "it cannot be posted as things are (see the note below)"
+        return "it cannot be posted as things are (see the note below)", unpostable_note(
+            reply.platform
+        )
     elif waiting:
         then = (
             f"the publisher posts it if the daemon has the {reply.platform} source's "
@@ -273,17 +288,12 @@ def queue_approve(
         )
     else:
         then = "it will be posted on the next publisher run"
-    click.echo(f"approved reply {reply.id}{edited}; {then}:")
-    # what was approved, word for word: another agent may have edited it since you read it
-    click.echo("\n".join(f"  {line}" for line in safe(reply.body).splitlines()))
-    if unpostable:
-        click.echo(f"note: {unpostable_note(reply.platform)}", err=True)
-    elif reply.kind == "thanks" and reply.platform in thanks_liked(list(config.sources)):
-        click.echo(
-            f'note: a thank-you on {reply.platform} is a like of the post (thanks_as = "like" '
-            "in its source): the text is not posted",
-            err=True,
+    if reply.kind == "thanks" and reply.platform in thanks_liked(list(config.sources)):
+        return then, (
+            f'a thank-you on {reply.platform} is a like of the post (thanks_as = "like" '
+            "in its source): the text is not posted"
         )
+    return then, None
 
 
 def _waiting_platforms(config: Config) -> frozenset[str]:
@@ -378,12 +388,16 @@ def _tasks_said(closed: Sequence[int], kept: Sequence[int]) -> str:
 @handles_errors
 def queue_retry(config_file: Path | None, actor: str | None, reply_id: int) -> None:
     """Send a failed or unknown reply again (check the platform first)."""
-    with _store(_load(config_file)) as store:
+    config = _load(config_file)
+    with _store(config) as store:
         try:
-            store.retry(reply_id, _decider(store, actor))
+            reply = store.retry(reply_id, _decider(store, actor))
         except AlreadyDecided as exc:
             raise Failure(str(exc)) from None
-    click.echo(f"reply {reply_id} is approved again and will be posted on the next run")
+    then, note = _what_next(config, reply)
+    click.echo(f"reply {reply_id} is approved again; {then}")
+    if note:
+        click.echo(f"note: {note}", err=True)
 
 
 @queue.command("reopen")

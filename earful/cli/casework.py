@@ -3,6 +3,7 @@ assign it, escalate, resolve and reopen it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -41,13 +42,14 @@ def case_change(func: F) -> F:
     return config_option(actor_option(func))
 
 
-def note_option(func: F) -> F:
-    return click.option(
-        "--note",
-        default=None,
-        metavar="TEXT",
-        help="Why, for the case's history (and an escalation's alert).",
-    )(func)
+def note_option(why: str) -> Callable[[F], F]:
+    """--note, saying where it shows (only an escalation's goes in an alert: saying
+    so on resolve had agents write resolve notes for senior staff)."""
+
+    def decorate(func: F) -> F:
+        return click.option("--note", default=None, metavar="TEXT", help=why)(func)
+
+    return decorate
 
 
 @case.command("show")
@@ -163,7 +165,7 @@ def _noted(note: str | None) -> str | None:
 
 
 @case.command("escalate")
-@note_option
+@note_option("Why, for the case's history and the alert senior staff get.")
 @case_change
 def case_escalate(
     config_file: Path | None, actor: str | None, note: str | None, case_id: int
@@ -194,7 +196,7 @@ def _who_hears(config: Config) -> str:
 
 
 @case.command("resolve")
-@note_option
+@note_option("Why, for the case's history.")
 @case_change
 def case_resolve(
     config_file: Path | None, actor: str | None, note: str | None, case_id: int

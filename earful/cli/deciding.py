@@ -231,8 +231,9 @@ def queue_show(config_file: Path | None, as_json: bool, reply_id: int) -> None:
 def queue_approve(
     config_file: Path | None, actor: str | None, body: str | None, yes: bool, reply_id: int
 ) -> None:
-    """Approve a draft (optionally edited); the publisher posts it. When someone
-    else edited its text, it is shown and you are asked first (or pass --yes)."""
+    """Approve a draft (optionally edited), or a failed reply again; the publisher
+    posts it. When someone else edited its text, it is shown and you are asked
+    first (or pass --yes)."""
     from responders.limits import reply_problem
 
     config = _load(config_file)
@@ -344,10 +345,10 @@ def queue_reject(
     close_task: bool,
     reply_ids: tuple[int, ...],
 ) -> None:
-    """Reject drafts; they are never posted. Their callback tasks stay open for a
-    call unless --close-task. Several ids reject each in turn: one that cannot be
-    rejected (decided already, or no such draft) is reported and the rest still are;
-    the exit code is then 1."""
+    """Reject drafts (or failed replies); they are never posted. Their callback
+    tasks stay open for a call unless --close-task. Several ids reject each in
+    turn: one that cannot be rejected (decided already, or no such draft) is
+    reported and the rest still are; the exit code is then 1."""
 
     refused = []
     with _store(_load(config_file)) as store:

@@ -438,6 +438,17 @@ def test_retrying_a_failed_reply_in_a_dry_run_says_it_is_not_posted(world: World
     )
 
 
+def test_a_blank_rejection_reason_is_no_reason(world: World) -> None:
+    # `--reason "  "` was kept as spaces: `queue show` said "rejected because:   "
+    question = world.reply_to("mesh_curious")["id"]
+    assert (
+        world.run("queue", "reject", str(question), "--as", "bob", "--reason", "  ").exit_code == 0
+    )
+    with world.store() as store:
+        assert store.reply(question).reject_reason is None
+    assert "rejected because" not in world.run("queue", "show", str(question)).output
+
+
 def test_two_people_approving_at_once_one_wins_the_other_is_told_who(world: World) -> None:
     reply = str(world.reply_to("hannah_writes")["id"])
     agents = {

@@ -159,8 +159,9 @@ def _check_assignee(assignee: str | None, nobody: bool) -> None:
         raise click.BadParameter(f"{problem}, got {safe(assignee)!r}", param_hint="USER")
 
 
-def _noted(note: str | None) -> str | None:
-    # as the console keeps it: a blank note is none
+def noted(note: str | None) -> str | None:
+    """A note or reason as typed, trimmed; a blank one is none (as the console keeps
+    a note; a rejection's blank reason showed as an empty "rejected because:")."""
     return (note or "").strip() or None
 
 
@@ -177,7 +178,7 @@ def case_escalate(
     config = _load(config_file)
     with _store(config) as store:
         decider = _decider(store, actor)
-        escalate(store, case_id, decider, note=_noted(note))
+        escalate(store, case_id, decider, note=noted(note))
     click.echo(f"case {case_id} escalated; {_who_hears(config)} (earful alerts list shows it)")
 
 
@@ -205,7 +206,7 @@ def case_resolve(
     twice); its drafts keep their state."""
     with _store(_load(config_file)) as store:
         decider = _decider(store, actor)
-        _resolved, closed = store.resolve_case(case_id, decider, note=_noted(note))
+        _resolved, closed = store.resolve_case(case_id, decider, note=noted(note))
     tasks = (
         f"; closed {counted(len(closed), 'open callback task')} with it ({_ids(closed)})"
         if closed

@@ -29,7 +29,7 @@ from earful.cli.base import (
     handles_errors,
     json_option,
 )
-from earful.cli.casework import case_heading
+from earful.cli.casework import case_heading, noted
 from earful.config import Config
 from earful.display import oneline, safe, tallied, to_json
 from listener.mention import PLATFORMS
@@ -351,6 +351,7 @@ def queue_reject(
     reported and the rest still are; the exit code is then 1."""
 
     refused = []
+    reason = noted(reason)
     with _store(_load(config_file)) as store:
         decider = _decider(store, actor)
         for reply_id in dict.fromkeys(reply_ids):  # each once, in the order given

@@ -536,11 +536,16 @@ def test_a_case_is_assigned_taken_back_and_never_given_to_a_viewer(
         assert [e.action for e in history].count("assign") == 1
     pooled = world.run("case", "assign", case_id, "--nobody")
     assert pooled.output == f"case {case_id} is back in the pool: nobody has it (it was alice's)\n"
+    # a viewer or a typo is a usage mistake, exit 2 as for --as (it was 1, a runtime
+    # failure, as for a case someone else changed first)
     viewer = world.run("case", "assign", case_id, "vera")
-    assert viewer.exit_code == 1
-    assert viewer.stderr == "earful: vera cannot take cases (disabled or a viewer)\n"
+    assert viewer.exit_code == 2
+    assert viewer.stderr.endswith(
+        "Error: Invalid value for USER: 'vera' is a viewer: cases go to an enabled agent or admin\n"
+    )
     nobody_there = world.run("case", "assign", case_id, "zed")
-    assert nobody_there.exit_code == 1 and "no user named 'zed'" in nobody_there.stderr
+    assert nobody_there.exit_code == 2
+    assert "'zed' is no console account (earful user list)" in nobody_there.stderr
     assert world.run("case", "assign", case_id).exit_code == 2  # to whom?
     assert world.run("case", "assign", case_id, "alice", "--nobody").exit_code == 2
     assert world.run("case", "assign", case_id, "a b").exit_code == 2

@@ -14,6 +14,7 @@ from earful.cli.base import (
     _decider,
     _load,
     _store,
+    account_problem,
     actor_option,
     change_line,
     command_group,
@@ -130,6 +131,12 @@ def case_assign(
     _check_assignee(assignee, nobody)
     with _store(_load(config_file)) as store:
         decider = _decider(store, actor)
+        # a typo or a viewer is a usage mistake (exit 2), as it is for --as
+        if assignee is not None and (problem := account_problem(store, assignee)):
+            raise click.BadParameter(
+                f"{safe(assignee)!r} {problem}: cases go to an enabled agent or admin",
+                param_hint="USER",
+            )
         current = store.case(case_id)
         was = current.assignee
         if current.already_with(assignee):

@@ -28,7 +28,7 @@ from replayfiles import PRAISE, QUESTION, write_config, x_post
 from earful import locks
 from earful.cli import cli
 from earful.config import load_config
-from storage.db import database_files, stored_version
+from storage.db import database_files, shown_time, stored_version
 from storage.schema import SCHEMA_VERSION
 from storage.store import MAX_SEARCH, Store
 
@@ -447,6 +447,31 @@ def test_a_blank_rejection_reason_is_no_reason(world: World) -> None:
     with world.store() as store:
         assert store.reply(question).reject_reason is None
     assert "rejected because" not in world.run("queue", "show", str(question)).output
+
+
+def test_approving_or_rejecting_a_reply_in_doubt_says_how_to_settle_it(world: World) -> None:
+    # "it is already unknown" left the agent with no way forward
+    outage = world.reply_to("hannah_writes")["id"]
+    with world.store() as store:
+        store.approve(outage, "bob")
+        store.claim_for_posting(dry_run=False)
+        store.mark_unknown(outage, "timed out")
+    settle = (
+        f"check the platform, then `earful queue mark-sent {outage}` if it went out "
+        f"or `earful queue retry {outage}` if it did not\n"
+    )
+    for verb in ("approve", "reject"):
+        result = world.run("queue", verb, str(outage), "--as", "alice")
+        assert result.exit_code == 1
+        assert result.stderr.startswith(f"earful: reply {outage} cannot be ")
+        assert result.stderr.endswith(f"(approved by bob at {_at(world, outage)}); {settle}")
+    with world.store() as store:
+        assert store.reply(outage).status == "unknown"
+
+
+def _at(world: World, reply_id: int) -> str:
+    with world.store() as store:
+        return shown_time(store.reply(reply_id).decided_at)
 
 
 def test_two_people_approving_at_once_one_wins_the_other_is_told_who(world: World) -> None:

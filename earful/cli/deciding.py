@@ -252,7 +252,9 @@ def queue_approve(
         try:
             # the text that was shown: someone saving another meanwhile stops it
             reply = store.approve(reply_id, decider, body=body, body_was=current.body)
-        except (AlreadyDecided, EditedSince) as exc:
+        except AlreadyDecided as exc:
+            raise Failure(_refused(exc)) from None
+        except EditedSince as exc:
             raise Failure(str(exc)) from None
     edited = " (edited)" if body is not None else ""
     then, note = _what_next(config, reply)
@@ -295,6 +297,18 @@ def _what_next(config: Config, reply: ReplyRecord) -> tuple[str, str | None]:
             "in its source): the text is not posted"
         )
     return then, None
+
+
+def _refused(exc: AlreadyDecided) -> str:
+    """Why a reply cannot be approved or rejected, and, for one in doubt, what can be
+    done with it: "it is already unknown" left the agent with no way forward."""
+    reply = exc.reply
+    if reply.status != "unknown":
+        return str(exc)
+    return (
+        f"{exc}; check the platform, then `earful queue mark-sent {reply.id}` if it went "
+        f"out or `earful queue retry {reply.id}` if it did not"
+    )
 
 
 def _waiting_platforms(config: Config) -> frozenset[str]:
@@ -363,10 +377,11 @@ def queue_reject(
                 else:
                     store.reject(reply_id, decider, reason=reason)
             except (AlreadyDecided, NotFound) as exc:
+                said = _refused(exc) if isinstance(exc, AlreadyDecided) else str(exc)
                 if len(reply_ids) == 1:
-                    raise Failure(str(exc)) from None
+                    raise Failure(said) from None
                 refused.append(reply_id)
-                click.echo(f"earful: {safe(str(exc))}", err=True)
+                click.echo(f"earful: {safe(said)}", err=True)
                 continue
             click.echo(f"rejected reply {reply_id}{tasks}")
     if refused:

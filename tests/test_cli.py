@@ -474,6 +474,16 @@ def _at(world: World, reply_id: int) -> str:
         return shown_time(store.reply(reply_id).decided_at)
 
 
+def test_callbacks_in_a_narrow_terminal_show_some_of_each_task(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # at 30 columns each task was a lone "…"; the header's TASK stood a column right
+    monkeypatch.setenv("COLUMNS", "30")
+    header, first, *_ = world.run("callbacks", "list").stdout.splitlines()
+    assert header.index("TASK") == first.index("Contact")
+    assert len(first[first.index("Contact") :]) == 20
+
+
 def test_two_people_approving_at_once_one_wins_the_other_is_told_who(world: World) -> None:
     reply = str(world.reply_to("hannah_writes")["id"])
     agents = {

@@ -487,11 +487,12 @@ def callbacks_list(config_file: Path | None, as_json: bool, status: str, limit: 
         click.echo(f"no {status} callbacks")
         return
     rows = _note_more(rows, limit)
-    click.echo(f"{'ID':>5} {'URG':>3} {'STATUS':<5} TASK")
+    click.echo(f"{'ID':>5} {'URG':>3} {'STATUS':<6} TASK")
+    # at least 20 characters of the task, as the queue shows of a post: a narrow
+    # terminal showed each task as a lone "…"
+    width = max(_terminal_width() - 17, 20)
     for c in rows:
-        click.echo(
-            f"{c.id:>5} {c.urgency:>3} {c.status:<5} {oneline(c.body, _terminal_width() - 16)}"
-        )
+        click.echo(f"{c.id:>5} {c.urgency:>3} {c.status:<6} {oneline(c.body, width)}")
 
 
 @callbacks.command("done")

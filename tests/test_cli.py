@@ -484,6 +484,23 @@ def test_callbacks_in_a_narrow_terminal_show_some_of_each_task(
     assert len(first[first.index("Contact") :]) == 20
 
 
+def test_approving_a_draft_in_a_resolved_case_says_the_case_was_resolved(world: World) -> None:
+    # a resolve leaves the case's drafts in the queue: the agent approving one was not
+    # told the customer had been dealt with
+    outage = world.reply_to("hannah_writes")
+    assert world.run("case", "resolve", str(outage["case_id"]), "--as", "bob").exit_code == 0
+    result = world.run("queue", "approve", str(outage["id"]), "--as", "alice")
+    assert result.exit_code == 0, result.output
+    with world.store() as store:
+        resolved_at = shown_time(store.case(outage["case_id"]).resolved_at)
+    assert result.stderr == (
+        f"note: its case {outage['case_id']} was resolved at {resolved_at}; "
+        "the reply goes out all the same\n"
+    )
+    other = world.reply_to("mesh_curious")["id"]
+    assert world.run("queue", "approve", str(other), "--as", "alice").stderr == ""
+
+
 def test_two_people_approving_at_once_one_wins_the_other_is_told_who(world: World) -> None:
     reply = str(world.reply_to("hannah_writes")["id"])
     agents = {

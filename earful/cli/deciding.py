@@ -256,13 +256,30 @@ def queue_approve(
             raise Failure(_refused(exc)) from None
         except EditedSince as exc:
             raise Failure(str(exc)) from None
+        resolved = _resolved_case(store, reply)
     edited = " (edited)" if body is not None else ""
     then, note = _what_next(config, reply)
     click.echo(f"approved reply {reply.id}{edited}; {then}:")
     # what was approved, word for word: another agent may have edited it since you read it
     click.echo("\n".join(f"  {line}" for line in safe(reply.body).splitlines()))
-    if note:
-        click.echo(f"note: {note}", err=True)
+    for said in (note, resolved):
+        if said:
+            click.echo(f"note: {said}", err=True)
+
+
+def _resolved_case(store: Store, reply: ReplyRecord) -> str | None:
+    """A note for a reply approved in a case someone resolved: a resolve leaves its
+    drafts in the queue, and the agent working down it may not know the customer
+    was dealt with."""
+    if reply.case_id is None:
+        return None
+    case = store.case(reply.case_id)
+    if case.status != "resolved":
+        return None
+    return (
+        f"its case {case.id} was resolved at {shown_time(case.resolved_at)}; "
+        "the reply goes out all the same"
+    )
 
 
 def _what_next(config: Config, reply: ReplyRecord) -> tuple[str, str | None]:

@@ -28,7 +28,7 @@ from replayfiles import PRAISE, QUESTION, write_config, x_post
 from earful import locks
 from earful.cli import cli
 from earful.config import load_config
-from storage.db import database_files, stored_version
+from storage.db import database_files, shown_time, stored_version
 from storage.schema import SCHEMA_VERSION
 from storage.store import MAX_SEARCH, Store
 
@@ -422,6 +422,85 @@ def test_settling_a_reply_that_needs_no_settling_says_what_it_needs(world: World
     )
 
 
+def test_retrying_a_failed_reply_in_a_dry_run_says_it_is_not_posted(world: World) -> None:
+    # "will be posted on the next run" sent an agent to look for it on the platform;
+    # in a dry run the publisher only marks it sent, as approve says
+    outage = world.reply_to("hannah_writes")["id"]
+    with world.store() as store:
+        store.approve(outage, "bob")
+        store.claim_for_posting(dry_run=False)
+        store.mark_failed(outage, "x refused it", retryable=False)
+    result = world.run("queue", "retry", str(outage), "--as", "alice")
+    assert result.exit_code == 0, result.output
+    assert result.output == (
+        f"reply {outage} is approved again; the next publisher run marks it sent "
+        "without posting it (dry run)\n"
+    )
+
+
+def test_a_blank_rejection_reason_is_no_reason(world: World) -> None:
+    # `--reason "  "` was kept as spaces: `queue show` said "rejected because:   "
+    question = world.reply_to("mesh_curious")["id"]
+    assert (
+        world.run("queue", "reject", str(question), "--as", "bob", "--reason", "  ").exit_code == 0
+    )
+    with world.store() as store:
+        assert store.reply(question).reject_reason is None
+    assert "rejected because" not in world.run("queue", "show", str(question)).output
+
+
+def test_approving_or_rejecting_a_reply_in_doubt_says_how_to_settle_it(world: World) -> None:
+    # "it is already unknown" left the agent with no way forward
+    outage = world.reply_to("hannah_writes")["id"]
+    with world.store() as store:
+        store.approve(outage, "bob")
+        store.claim_for_posting(dry_run=False)
+        store.mark_unknown(outage, "timed out")
+    settle = (
+        f"check the platform, then `earful queue mark-sent {outage}` if it went out "
+        f"or `earful queue retry {outage}` if it did not\n"
+    )
+    for verb in ("approve", "reject"):
+        result = world.run("queue", verb, str(outage), "--as", "alice")
+        assert result.exit_code == 1
+        assert result.stderr.startswith(f"earful: reply {outage} cannot be ")
+        assert result.stderr.endswith(f"(approved by bob at {_at(world, outage)}); {settle}")
+    with world.store() as store:
+        assert store.reply(outage).status == "unknown"
+
+
+def _at(world: World, reply_id: int) -> str:
+    with world.store() as store:
+        return shown_time(store.reply(reply_id).decided_at)
+
+
+def test_callbacks_in_a_narrow_terminal_show_some_of_each_task(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # at 30 columns each task was a lone "…"; the header's TASK stood a column right
+    monkeypatch.setenv("COLUMNS", "30")
+    header, first, *_ = world.run("callbacks", "list").stdout.splitlines()
+    assert header.index("TASK") == first.index("Contact")
+    assert len(first[first.index("Contact") :]) == 20
+
+
+def test_approving_a_draft_in_a_resolved_case_says_the_case_was_resolved(world: World) -> None:
+    # a resolve leaves the case's drafts in the queue: the agent approving one was not
+    # told the customer had been dealt with
+    outage = world.reply_to("hannah_writes")
+    assert world.run("case", "resolve", str(outage["case_id"]), "--as", "bob").exit_code == 0
+    result = world.run("queue", "approve", str(outage["id"]), "--as", "alice")
+    assert result.exit_code == 0, result.output
+    with world.store() as store:
+        resolved_at = shown_time(store.case(outage["case_id"]).resolved_at)
+    assert result.stderr == (
+        f"note: its case {outage['case_id']} was resolved at {resolved_at}; "
+        "the reply goes out all the same\n"
+    )
+    other = world.reply_to("mesh_curious")["id"]
+    assert world.run("queue", "approve", str(other), "--as", "alice").stderr == ""
+
+
 def test_two_people_approving_at_once_one_wins_the_other_is_told_who(world: World) -> None:
     reply = str(world.reply_to("hannah_writes")["id"])
     agents = {
@@ -509,11 +588,16 @@ def test_a_case_is_assigned_taken_back_and_never_given_to_a_viewer(
         assert [e.action for e in history].count("assign") == 1
     pooled = world.run("case", "assign", case_id, "--nobody")
     assert pooled.output == f"case {case_id} is back in the pool: nobody has it (it was alice's)\n"
+    # a viewer or a typo is a usage mistake, exit 2 as for --as (it was 1, a runtime
+    # failure, as for a case someone else changed first)
     viewer = world.run("case", "assign", case_id, "vera")
-    assert viewer.exit_code == 1
-    assert viewer.stderr == "earful: vera cannot take cases (disabled or a viewer)\n"
+    assert viewer.exit_code == 2
+    assert viewer.stderr.endswith(
+        "Error: Invalid value for USER: 'vera' is a viewer: cases go to an enabled agent or admin\n"
+    )
     nobody_there = world.run("case", "assign", case_id, "zed")
-    assert nobody_there.exit_code == 1 and "no user named 'zed'" in nobody_there.stderr
+    assert nobody_there.exit_code == 2
+    assert "'zed' is no console account (earful user list)" in nobody_there.stderr
     assert world.run("case", "assign", case_id).exit_code == 2  # to whom?
     assert world.run("case", "assign", case_id, "alice", "--nobody").exit_code == 2
     assert world.run("case", "assign", case_id, "a b").exit_code == 2
@@ -599,7 +683,7 @@ def test_escalating_a_case_queues_one_alert_saying_who_and_why(world: World) -> 
     assert alerts() == []
     result = world.run("case", "escalate", str(case_id), "--as", "alice", "--note", " VIP ")
     assert result.exit_code == 0, result.output
-    assert result.output.startswith(f"case {case_id} escalated; senior staff are alerted")
+    assert result.output.startswith(f"case {case_id} escalated; the alert stays in the store")
     (alert,) = alerts()
     assert alert["body"].startswith(f"Escalated by alice (55/100): case {case_id}, @hannah_writes")
     assert alert["body"].endswith("\nWhy: VIP") and alert["reason"] == "escalated by alice"
@@ -615,6 +699,32 @@ def test_escalating_a_case_queues_one_alert_saying_who_and_why(world: World) -> 
     # the urgent complaint's case was escalated when it came in
     urgent = world.run("case", "escalate", str(case_of(world, "angry_al")))
     assert urgent.exit_code == 1 and "it is escalated" in urgent.stderr
+
+
+@pytest.mark.parametrize(
+    ("escalation", "said"),
+    [
+        ("", "the alert stays in the store: no [escalation] webhook_url is set, so nobody is told"),
+        (
+            '[escalation]\nwebhook_url = "${EARFUL_T_UNSET_HOOK}"\n',
+            "senior staff are alerted if the daemon has [escalation] webhook_url "
+            "(it is empty in this shell)",
+        ),
+        ('[escalation]\nwebhook_url = "http://127.0.0.1:9/hook"\n', "senior staff are alerted"),
+    ],
+)
+def test_escalating_says_whether_anyone_is_told(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, escalation: str, said: str
+) -> None:
+    # "senior staff are alerted" with no webhook had an agent wait for a call that
+    # would never come: the alert only waited in the store
+    monkeypatch.delenv("EARFUL_T_UNSET_HOOK", raising=False)
+    w = World(write_config(tmp_path, POSTS, extra=escalation))
+    assert w.run("poll").exit_code == 0
+    case_id = case_of(w, "hannah_writes")
+    result = w.run("case", "escalate", str(case_id))
+    assert result.exit_code == 0, result.output
+    assert result.output == f"case {case_id} escalated; {said} (earful alerts list shows it)\n"
 
 
 def test_resolving_closes_the_cases_tasks_and_reopening_opens_them_again(world: World) -> None:

@@ -334,3 +334,15 @@ def test_no_config_named_says_where_it_looked_and_how_to_name_one(
     monkeypatch.setenv("EARFUL_CONFIG", "earful.toml")
     by_env = earful("queue", "list")
     assert by_env.exit_code == 2 and "none named" not in by_env.output
+
+
+def test_decision_helps_say_what_they_take_and_where_a_note_goes() -> None:
+    # approve and reject take a failed reply too (README); a resolve's note is in no
+    # alert, as only an escalation's is
+    approve = " ".join(earful("queue", "approve", "--help").output.split())
+    assert "or a failed reply again" in approve
+    assert "Reject drafts (or failed replies)" in earful("queue", "reject", "--help").output
+    resolve = " ".join(earful("case", "resolve", "--help").output.split())
+    assert "--note TEXT Why, for the case's history." in resolve and "alert" not in resolve
+    escalate = " ".join(earful("case", "escalate", "--help").output.split())
+    assert "history and the alert senior staff get" in escalate

@@ -106,24 +106,27 @@ def _actor(explicit: str | None) -> str:
         ) from None
 
 
+def account_problem(store: Any, name: str) -> str | None:
+    """Why `name` may not decide or take cases: no such account, disabled, a viewer."""
+    from storage.store import NotFound
+
+    try:
+        user = store.user(name)
+    except NotFound:
+        return "is no console account (earful user list)"
+    return "is disabled" if user.disabled else "is a viewer" if user.role == "viewer" else None
+
+
 def _decider(store: Any, explicit: str | None) -> str:
     """Who decides (as _actor says), which must be a console account that may: an
     enabled agent or admin, once any account exists. A viewer, a disabled account or
     a typo ("--as anna") must not approve, and be audited, under a name that cannot.
     With no accounts at all (a team working from the CLI only), any name."""
-    from storage.store import NotFound
-
     name = _actor(explicit)
     if not store.accounts():
         return name
     where = "--as" if explicit else "$EARFUL_USER" if os.environ.get("EARFUL_USER") else None
-    try:
-        user = store.user(name)
-        problem = (
-            "is disabled" if user.disabled else "is a viewer" if user.role == "viewer" else None
-        )
-    except NotFound:
-        problem = "is no console account (earful user list)"
+    problem = account_problem(store, name)
     if problem is None:
         return name
     said = f"{safe(name)!r} {problem}: decisions are made by an enabled agent or admin"

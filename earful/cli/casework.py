@@ -3,6 +3,7 @@ assign it, escalate, resolve and reopen it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -13,6 +14,7 @@ from earful.cli.base import (
     _decider,
     _load,
     _store,
+    account_problem,
     actor_option,
     change_line,
     command_group,
@@ -20,6 +22,7 @@ from earful.cli.base import (
     handles_errors,
     json_option,
 )
+from earful.config import Config
 from earful.display import counted, oneline, safe, to_json
 from storage.db import shown_time
 from storage.queries import CASE_HISTORY, CaseView
@@ -40,13 +43,14 @@ def case_change(func: F) -> F:
     return config_option(actor_option(func))
 
 
-def note_option(func: F) -> F:
-    return click.option(
-        "--note",
-        default=None,
-        metavar="TEXT",
-        help="Why, for the case's history (and an escalation's alert).",
-    )(func)
+def note_option(why: str) -> Callable[[F], F]:
+    """--note, saying where it shows (only an escalation's goes in an alert: saying
+    so on resolve had agents write resolve notes for senior staff)."""
+
+    def decorate(func: F) -> F:
+        return click.option("--note", default=None, metavar="TEXT", help=why)(func)
+
+    return decorate
 
 
 @case.command("show")
@@ -127,6 +131,12 @@ def case_assign(
     _check_assignee(assignee, nobody)
     with _store(_load(config_file)) as store:
         decider = _decider(store, actor)
+        # a typo or a viewer is a usage mistake (exit 2), as it is for --as
+        if assignee is not None and (problem := account_problem(store, assignee)):
+            raise click.BadParameter(
+                f"{safe(assignee)!r} {problem}: cases go to an enabled agent or admin",
+                param_hint="USER",
+            )
         current = store.case(case_id)
         was = current.assignee
         if current.already_with(assignee):
@@ -156,13 +166,14 @@ def _check_assignee(assignee: str | None, nobody: bool) -> None:
         raise click.BadParameter(f"{problem}, got {safe(assignee)!r}", param_hint="USER")
 
 
-def _noted(note: str | None) -> str | None:
-    # as the console keeps it: a blank note is none
+def noted(note: str | None) -> str | None:
+    """A note or reason as typed, trimmed; a blank one is none (as the console keeps
+    a note; a rejection's blank reason showed as an empty "rejected because:")."""
     return (note or "").strip() or None
 
 
 @case.command("escalate")
-@note_option
+@note_option("Why, for the case's history and the alert senior staff get.")
 @case_change
 def case_escalate(
     config_file: Path | None, actor: str | None, note: str | None, case_id: int
@@ -171,14 +182,29 @@ def case_escalate(
     [escalation] webhook whatever its min_urgency, saying who escalated it and why."""
     from earful.cases import escalate
 
-    with _store(_load(config_file)) as store:
+    config = _load(config_file)
+    with _store(config) as store:
         decider = _decider(store, actor)
-        escalate(store, case_id, decider, note=_noted(note))
-    click.echo(f"case {case_id} escalated; senior staff are alerted (earful alerts list shows it)")
+        escalate(store, case_id, decider, note=noted(note))
+    click.echo(f"case {case_id} escalated; {_who_hears(config)} (earful alerts list shows it)")
+
+
+def _who_hears(config: Config) -> str:
+    """Whether senior staff hear of it: with no webhook_url the alert only waits in
+    the store, and an agent told "they are alerted" would wait for a call that never
+    comes. A webhook_url whose ${VAR} this shell lacks may be set where the daemon runs."""
+    if config.escalation.webhook_url:
+        return "senior staff are alerted"
+    if "webhook_url" in config.escalation.model_fields_set:
+        return (
+            "senior staff are alerted if the daemon has [escalation] webhook_url "
+            "(it is empty in this shell)"
+        )
+    return "the alert stays in the store: no [escalation] webhook_url is set, so nobody is told"
 
 
 @case.command("resolve")
-@note_option
+@note_option("Why, for the case's history.")
 @case_change
 def case_resolve(
     config_file: Path | None, actor: str | None, note: str | None, case_id: int
@@ -187,7 +213,7 @@ def case_resolve(
     twice); its drafts keep their state."""
     with _store(_load(config_file)) as store:
         decider = _decider(store, actor)
-        _resolved, closed = store.resolve_case(case_id, decider, note=_noted(note))
+        _resolved, closed = store.resolve_case(case_id, decider, note=noted(note))
     tasks = (
         f"; closed {counted(len(closed), 'open callback task')} with it ({_ids(closed)})"
         if closed

@@ -29,7 +29,7 @@ from earful.cli.base import (
     handles_errors,
     json_option,
 )
-from earful.cli.casework import case_heading
+from earful.cli.casework import case_heading, noted
 from earful.config import Config
 from earful.display import oneline, safe, tallied, to_json
 from listener.mention import PLATFORMS
@@ -231,9 +231,9 @@ def queue_show(config_file: Path | None, as_json: bool, reply_id: int) -> None:
 def queue_approve(
     config_file: Path | None, actor: str | None, body: str | None, yes: bool, reply_id: int
 ) -> None:
-    """Approve a draft (optionally edited); the publisher posts it. When someone
-    else edited its text, it is shown and you are asked first (or pass --yes)."""
-    from earful.sources import posting_platforms, thanks_liked, unpostable_note
+    """Approve a draft (optionally edited), or a failed reply again; the publisher
+    posts it. When someone else edited its text, it is shown and you are asked
+    first (or pass --yes)."""
     from responders.limits import reply_problem
 
     config = _load(config_file)
@@ -252,9 +252,42 @@ def queue_approve(
         try:
             # the text that was shown: someone saving another meanwhile stops it
             reply = store.approve(reply_id, decider, body=body, body_was=current.body)
-        except (AlreadyDecided, EditedSince) as exc:
+        except AlreadyDecided as exc:
+            raise Failure(_refused(exc)) from None
+        except EditedSince as exc:
             raise Failure(str(exc)) from None
+        resolved = _resolved_case(store, reply)
     edited = " (edited)" if body is not None else ""
+    then, note = _what_next(config, reply)
+    click.echo(f"approved reply {reply.id}{edited}; {then}:")
+    # what was approved, word for word: another agent may have edited it since you read it
+    click.echo("\n".join(f"  {line}" for line in safe(reply.body).splitlines()))
+    for said in (note, resolved):
+        if said:
+            click.echo(f"note: {said}", err=True)
+
+
+def _resolved_case(store: Store, reply: ReplyRecord) -> str | None:
+    """A note for a reply approved in a case someone resolved: a resolve leaves its
+    drafts in the queue, and the agent working down it may not know the customer
+    was dealt with."""
+    if reply.case_id is None:
+        return None
+    case = store.case(reply.case_id)
+    if case.status != "resolved":
+        return None
+    return (
+        f"its case {case.id} was resolved at {shown_time(case.resolved_at)}; "
+        "the reply goes out all the same"
+    )
+
+
+def _what_next(config: Config, reply: ReplyRecord) -> tuple[str, str | None]:
+    """What the publisher will do with an approved reply, and a note for stderr
+    when that is not what the person would expect (shared by approve and retry:
+    "posted on the next run" in a dry run sent agents to look for it on the platform)."""
+    from earful.sources import posting_platforms, thanks_liked, unpostable_note
+
     live = config.publish.mode == "live"
     postable = reply.platform in posting_platforms(list(config.sources))
     # a source this shell left out for an unset ${VAR} may well post it where the
@@ -265,7 +298,9 @@ def queue_approve(
     if not live:
         then = "the next publisher run marks it sent without posting it (dry run)"
     elif unpostable:
-        then = "it cannot be posted as things are (see the note below)"
+        return "it cannot be posted as things are (see the note below)", unpostable_note(
+            reply.platform
+        )
     elif waiting:
         then = (
             f"the publisher posts it if the daemon has the {reply.platform} source's "
@@ -273,17 +308,24 @@ def queue_approve(
         )
     else:
         then = "it will be posted on the next publisher run"
-    click.echo(f"approved reply {reply.id}{edited}; {then}:")
-    # what was approved, word for word: another agent may have edited it since you read it
-    click.echo("\n".join(f"  {line}" for line in safe(reply.body).splitlines()))
-    if unpostable:
-        click.echo(f"note: {unpostable_note(reply.platform)}", err=True)
-    elif reply.kind == "thanks" and reply.platform in thanks_liked(list(config.sources)):
-        click.echo(
-            f'note: a thank-you on {reply.platform} is a like of the post (thanks_as = "like" '
-            "in its source): the text is not posted",
-            err=True,
+    if reply.kind == "thanks" and reply.platform in thanks_liked(list(config.sources)):
+        return then, (
+            f'a thank-you on {reply.platform} is a like of the post (thanks_as = "like" '
+            "in its source): the text is not posted"
         )
+    return then, None
+
+
+def _refused(exc: AlreadyDecided) -> str:
+    """Why a reply cannot be approved or rejected, and, for one in doubt, what can be
+    done with it: "it is already unknown" left the agent with no way forward."""
+    reply = exc.reply
+    if reply.status != "unknown":
+        return str(exc)
+    return (
+        f"{exc}; check the platform, then `earful queue mark-sent {reply.id}` if it went "
+        f"out or `earful queue retry {reply.id}` if it did not"
+    )
 
 
 def _waiting_platforms(config: Config) -> frozenset[str]:
@@ -334,12 +376,13 @@ def queue_reject(
     close_task: bool,
     reply_ids: tuple[int, ...],
 ) -> None:
-    """Reject drafts; they are never posted. Their callback tasks stay open for a
-    call unless --close-task. Several ids reject each in turn: one that cannot be
-    rejected (decided already, or no such draft) is reported and the rest still are;
-    the exit code is then 1."""
+    """Reject drafts (or failed replies); they are never posted. Their callback
+    tasks stay open for a call unless --close-task. Several ids reject each in
+    turn: one that cannot be rejected (decided already, or no such draft) is
+    reported and the rest still are; the exit code is then 1."""
 
     refused = []
+    reason = noted(reason)
     with _store(_load(config_file)) as store:
         decider = _decider(store, actor)
         for reply_id in dict.fromkeys(reply_ids):  # each once, in the order given
@@ -351,10 +394,11 @@ def queue_reject(
                 else:
                     store.reject(reply_id, decider, reason=reason)
             except (AlreadyDecided, NotFound) as exc:
+                said = _refused(exc) if isinstance(exc, AlreadyDecided) else str(exc)
                 if len(reply_ids) == 1:
-                    raise Failure(str(exc)) from None
+                    raise Failure(said) from None
                 refused.append(reply_id)
-                click.echo(f"earful: {safe(str(exc))}", err=True)
+                click.echo(f"earful: {safe(said)}", err=True)
                 continue
             click.echo(f"rejected reply {reply_id}{tasks}")
     if refused:
@@ -378,12 +422,16 @@ def _tasks_said(closed: Sequence[int], kept: Sequence[int]) -> str:
 @handles_errors
 def queue_retry(config_file: Path | None, actor: str | None, reply_id: int) -> None:
     """Send a failed or unknown reply again (check the platform first)."""
-    with _store(_load(config_file)) as store:
+    config = _load(config_file)
+    with _store(config) as store:
         try:
-            store.retry(reply_id, _decider(store, actor))
+            reply = store.retry(reply_id, _decider(store, actor))
         except AlreadyDecided as exc:
             raise Failure(str(exc)) from None
-    click.echo(f"reply {reply_id} is approved again and will be posted on the next run")
+    then, note = _what_next(config, reply)
+    click.echo(f"reply {reply_id} is approved again; {then}")
+    if note:
+        click.echo(f"note: {note}", err=True)
 
 
 @queue.command("reopen")
@@ -456,11 +504,12 @@ def callbacks_list(config_file: Path | None, as_json: bool, status: str, limit: 
         click.echo(f"no {status} callbacks")
         return
     rows = _note_more(rows, limit)
-    click.echo(f"{'ID':>5} {'URG':>3} {'STATUS':<5} TASK")
+    click.echo(f"{'ID':>5} {'URG':>3} {'STATUS':<6} TASK")
+    # at least 20 characters of the task, as the queue shows of a post: a narrow
+    # terminal showed each task as a lone "…"
+    width = max(_terminal_width() - 17, 20)
     for c in rows:
-        click.echo(
-            f"{c.id:>5} {c.urgency:>3} {c.status:<5} {oneline(c.body, _terminal_width() - 16)}"
-        )
+        click.echo(f"{c.id:>5} {c.urgency:>3} {c.status:<6} {oneline(c.body, width)}")
 
 
 @callbacks.command("done")

@@ -223,10 +223,16 @@ def searched_author(query: str) -> str | None:
 _AT_WORD = re.compile(r"(?<!\S)[@＠](?=\S)")
 
 
+# FTS5's operators, which it knows only in capitals: a person typing "NOT working"
+# or "AND down" means the words (searches are words, not a query language)
+_OPERATOR = re.compile(r"\b(AND|OR|NOT|NEAR)\b")
+
+
 def fts_words(query: str) -> str:
     """The search as FTS5 reads the posts' words: "@ana refund" finds a post naming
-    @ana that says refund (as one phrase, FTS's fallback, it found none)."""
-    return _AT_WORD.sub("", query)
+    @ana that says refund (as one phrase, FTS's fallback, it found none), and "NOT
+    working" a post that says not working (FTS5 took NOT for its operator)."""
+    return _OPERATOR.sub(lambda m: m[1].lower(), _AT_WORD.sub("", query))
 
 
 def fts_phrase(query: str) -> str:

@@ -16,8 +16,10 @@ from factories import at_version, complaint, mention, noise, praise, verdict
 from listener.mention import Mention
 from responders.drafts import Draft, DraftKind, contact_weight
 from rules.verdict import Disposition
+from storage import queries
 from storage.db import connect, shown_time
 from storage.ingest import RAISE_OPEN_TASK, RAISE_PENDING_REPLIES
+from storage.queries import QueueFilter
 from storage.records import Judged
 from storage.schema import SCHEMA_VERSION, SchemaTooNew, migrate
 from storage.store import AlreadyDecided, CaseConflict, NotFound, Store
@@ -415,6 +417,18 @@ def test_full_text_search_finds_words_in_posts(store: Store) -> None:
 def test_search_with_stray_syntax_does_not_fail(store: Store) -> None:
     store.ingest("x", [complaint(mention('he said "router'))], None)
     assert [m.text for m in store.search('"router')] == ['he said "router']
+
+
+def test_words_fts_takes_for_operators_are_searched_as_words(store: Store) -> None:
+    # "NOT working" or "AND down" found nothing: FTS5 read its operators, failed, and
+    # the fallback phrase matched no post
+    store.ingest("x", [complaint(mention("wifi down and the app is not working"))], None)
+    for query in ("NOT working", "AND down", "Wifi AND app"):
+        assert [m.text for m in store.search(query)] == ["wifi down and the app is not working"], (
+            query
+        )
+    searched = queries.queue(store, QueueFilter(search="NOT working"))
+    assert [r.text for r in searched] == ["wifi down and the app is not working"]
 
 
 def test_search_finds_every_post_of_every_batch(store: Store) -> None:

@@ -72,12 +72,21 @@ def write_csv(stream: Any, columns: Sequence[str], rows: Iterable[Sequence[Any]]
     return count
 
 
+# The start of an escape `safe` wrote, cut short at the end of a preview
+_CUT_ESCAPE = re.compile(r"\\u[0-9a-f]{0,3}$")
+
+
 def oneline(text: str | None, width: int) -> str:
-    """A one-line preview at most `width` characters wide."""
+    """A one-line preview at most `width` characters wide; an escape `safe` wrote is
+    kept whole or left out, never cut to "\\u20…"."""
     flat = " ".join(safe(text).split())
     if len(flat) <= width:
         return flat
-    return flat[: max(width - 1, 0)] + "…"
+    head = flat[: max(width - 1, 0)]
+    cut = _CUT_ESCAPE.search(head)
+    if cut and re.fullmatch(r"\\u[0-9a-f]{4}", flat[cut.start() : cut.start() + 6]):
+        head = head[: cut.start()]
+    return head + "…"
 
 
 def plain(value: Any) -> Any:

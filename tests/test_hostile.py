@@ -205,3 +205,6 @@ def test_oneline_flattens_and_cuts_to_the_width() -> None:
     assert oneline("a\nb\r\nc", 80) == "a b\\u000d c"
     assert oneline("x" * 100, 10) == "x" * 9 + "…"
     assert oneline(None, 5) == ""
+    # an escape is kept whole or left out: "\u20…" reads as neither text nor escape
+    assert oneline("abc\u202edef ghi", 6) == "abc…"
+    assert oneline("abc\u202edef ghi", 11) == "abc\\u202ed…"

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import pty
+import re
 import sqlite3
 import subprocess
 from collections.abc import Mapping
@@ -244,6 +245,9 @@ def test_queue_show_gives_the_post_the_verdict_and_why(world: World) -> None:
     out = result.output
     assert f"reply {reply['id']} · reply · pending" in out
     assert "x · @hannah_writes, 250 followers" in out
+    # the post's time as the history's times read, not raw ISO text
+    (posted,) = [line for line in out.splitlines() if line.startswith("x · @hannah_writes")]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", posted.rsplit(" · ", 1)[1])
     assert f"  > {OUTAGE}" in out
     assert "verdict: interesting_bad · topic outage · urgency" in out
     assert "why:" in out and "  - rule:outage: matched" in out

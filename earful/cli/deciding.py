@@ -176,7 +176,9 @@ def queue_show(config_file: Path | None, as_json: bool, reply_id: int) -> None:
     if detail.case:  # its id is what `earful case` takes
         click.echo(case_heading(detail.case))
     click.echo("")
-    click.echo(f"{m.platform} · {safe(who)}{reach} · {m.created_at or 'time unknown'}")
+    # as the other times of these commands read ("2026-12-01 05:32:10 UTC")
+    posted = shown_time(m.created_at) if m.created_at else "time unknown"
+    click.echo(f"{m.platform} · {safe(who)}{reach} · {posted}")
     click.echo(f"{safe(m.url or '(no link)')}")
     if m.context:
         click.echo(f"  in reply to / quoting: {oneline(m.context, 200)}")

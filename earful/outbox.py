@@ -156,8 +156,8 @@ async def _post_one(
         await asyncio.to_thread(
             store.mark_failed,
             claim.id,
-            f"no publisher for {claim.platform}: configure a {claim.platform} source with "
-            "posting credentials",
+            f"no publisher for {claim.platform}: configure a source of type "
+            f"{claim.platform} with posting credentials",
             retryable=False,
         )
         log.error("cannot post %s: no %s publisher configured", where, claim.platform)

@@ -11,7 +11,6 @@ echoed at all. `Config.secret_values()` lists what logs must mask (earful.redact
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import os
 import tomllib
@@ -45,7 +44,7 @@ from listener.base import (
     not_blank,
 )
 from listener.mention import PLATFORM_NICKNAMES, Brand
-from rules.rulefile import NAME, RESERVED_LISTS
+from rules.rulefile import NAME, RESERVED_LISTS, did_you_mean
 
 DEFAULT_CONFIG = "earful.toml"
 # Where the platforms' tokens and the alert webhook live: only polling, posting and
@@ -77,10 +76,7 @@ def _platform(name: str) -> str:
     if name in registry.PLATFORMS:
         return name
     folded = name.strip().casefold()
-    guess = PLATFORM_NICKNAMES.get(folded) or next(
-        iter(difflib.get_close_matches(folded, registry.PLATFORMS, n=1)), None
-    )
-    hint = f' (did you mean "{guess}"?)' if guess else ""
+    hint = did_you_mean(folded, registry.PLATFORMS, aliases=PLATFORM_NICKNAMES)
     raise ValueError(
         f"not a platform Earful reads{hint}; expected one of {', '.join(registry.PLATFORMS)}"
     )

@@ -51,6 +51,7 @@ from listener.base import (
     StreamingSource,
 )
 from listener.http_errors import MAX_RATE_LIMIT_WAIT, Refused, wait_until
+from storage.db import BUSY_WAIT
 from storage.store import Store
 
 T = TypeVar("T")
@@ -171,7 +172,7 @@ def database_busy(exc: Exception) -> str | None:
     if isinstance(exc, sqlite3.OperationalError) and ("locked" in said or "busy" in said):
         return (
             f"the database is busy ({said}): another process held a write on it for "
-            "longer than Earful waits (10 s)"
+            f"longer than Earful waits ({BUSY_WAIT:g} s)"
         )
     return None
 

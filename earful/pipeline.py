@@ -8,9 +8,7 @@ commit means the same page is fetched again next time and stored once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -37,6 +35,7 @@ from rules import (
     with_model,
 )
 from storage.db import WRITE_ADVICE, version_in_use, write_problem
+from storage.files import make_empty
 from storage.records import IngestResult, Judged
 from storage.schema import SCHEMA_VERSION, NotEarfulDatabase, SchemaTooNew
 from storage.store import Store, StoreError
@@ -289,10 +288,8 @@ def _make_private(path: Path) -> None:
     """Make the new database file readable by its owner only (0600, or less if the
     umask says so): it will hold password hashes and session digests, and SQLite
     would make it with whatever the umask allows (0644 under the usual 022). SQLite
-    gives its -wal and -shm the same mode. A folder Earful cannot write is left for
-    SQLite to report as it always has."""
-    with contextlib.suppress(OSError):
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    gives its -wal and -shm the same mode."""
+    make_empty(path, 0o600)
 
 
 def refuse_upgrade_under_daemon(config: Config) -> None:

@@ -42,6 +42,7 @@ from listener.normalize import (
     get_path,
     http_url,
     require_mapping,
+    shortens,
 )
 from listener.paging import (
     Edge,
@@ -120,19 +121,11 @@ def _linked(text: str, facets: Any) -> str:
             shown = data[start:end].decode("utf-8")
         except UnicodeDecodeError:
             return text  # a range that cuts a character: the offsets are not this text's
-        out += [data[at:start], (target if _shortens(shown, target) else shown).encode()]
+        out += [data[at:start], (target if shortens(shown, target) else shown).encode()]
         at = end
     if not out:
         return text
     return b"".join([*out, data[at:]]).decode("utf-8", "surrogatepass")
-
-
-def _shortens(shown: str, target: str) -> bool:
-    """Whether `shown` is `target` as Bluesky's app shortens a link: without its
-    scheme, and cut with "..." when long."""
-    bare = shown.removesuffix("...").removesuffix("…")
-    full = target.split("://", 1)[-1]
-    return bool(bare) and (target.startswith(bare) or full.startswith(bare))
 
 
 def _author(author: Mapping[str, Any]) -> Author:

@@ -55,6 +55,14 @@ def as_id(value: Any) -> str | None:
     return as_str(value)
 
 
+def shortens(shown: str, target: str) -> bool:
+    """Whether `shown` is the link `target` as apps shorten one for reading: without
+    its scheme, and cut with "..." when long (Bluesky's app, Hacker News)."""
+    bare = shown.removesuffix("...").removesuffix("…")
+    full = target.split("://", 1)[-1]
+    return bool(bare) and (target.startswith(bare) or full.startswith(bare))
+
+
 def http_url(url: str | None) -> str | None:
     """A link only when it is http(s): a post's `javascript:` or `data:` permalink
     (from a hostile feed or platform) never becomes a link, on a page or in a
@@ -192,10 +200,8 @@ class _TextExtractor(HTMLParser):
         """A link whose text is its address cut short ("https://example.com/long/pa...",
         as Hacker News writes a long one) reads as the whole address."""
         shown = "".join(self.parts[first:])
-        bare = shown.removesuffix("...").removesuffix("…")
-        if bare == shown or not bare or "\n" in shown or not http_url(href):
-            return
-        if href.startswith(bare) or href.split("://", 1)[-1].startswith(bare):
+        cut = shown.endswith(("...", "…")) and "\n" not in shown
+        if cut and http_url(href) and shortens(shown, href):
             del self.parts[first:]
             self._append(href)
 

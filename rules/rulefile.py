@@ -314,10 +314,19 @@ def _key(path: str, key: str) -> str:
 _MISSING = object()
 
 
-def did_you_mean(word: str, known: Iterable[str], cutoff: float = 0.6) -> str:
-    """' (did you mean "x"?)' for the known name closest to a mistyped one, else ""."""
-    close = difflib.get_close_matches(word, list(known), n=1, cutoff=cutoff)
-    return f' (did you mean "{close[0]}"?)' if close else ""
+def did_you_mean(
+    word: str,
+    known: Iterable[str],
+    cutoff: float = 0.6,
+    aliases: Mapping[str, str] | None = None,
+) -> str:
+    """' (did you mean "x"?)' for what `aliases` say people call `word` ("twitter":
+    difflib finds typos, not nicknames), else the known name closest to it, else ""."""
+    meant = (aliases or {}).get(word.strip().casefold())
+    if meant is None:
+        close = difflib.get_close_matches(word, list(known), n=1, cutoff=cutoff)
+        meant = close[0] if close else None
+    return f' (did you mean "{meant}"?)' if meant else ""
 
 
 class _Checker:
@@ -460,10 +469,7 @@ _DISPOSITION_NICKNAMES = {"complaint": "interesting_bad", "praise": "interesting
 
 def _not_one_of(value: Any, choices: Sequence[str], aliases: Mapping[str, str] | None) -> str:
     """'expected one of a, b, got "c"', with ' (did you mean "b"?)' where one fits."""
-    hint = ""
-    if isinstance(value, str):
-        meant = (aliases or {}).get(value.strip().casefold())
-        hint = f' (did you mean "{meant}"?)' if meant else did_you_mean(value, choices)
+    hint = did_you_mean(value, choices, aliases=aliases) if isinstance(value, str) else ""
     return f"expected one of {', '.join(choices)}, got {described(value)}{hint}"
 
 

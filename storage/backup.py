@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from storage.db import connect, database_files
-from storage.files import replaced
+from storage.files import make_empty, replaced
 from storage.schema import SCHEMA_VERSION
 from storage.store import Store
 
@@ -107,9 +107,8 @@ def _no_wider(copy: Path, db: Path | None) -> None:
         allowed = stat.S_IMODE(db.stat().st_mode) if db is not None else 0o666
     except OSError:  # gone meanwhile: the copy gets what the umask gives
         allowed = 0o666
-    with contextlib.suppress(OSError):  # a folder it may not write: VACUUM INTO says so
-        # the umask applies as well: what it allows, less what the database lacks
-        os.close(os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, allowed & 0o666))
+    # the umask applies as well: what it allows, less what the database lacks
+    make_empty(copy, allowed & 0o666)  # a folder it may not write: VACUUM INTO says so
 
 
 def _take_over(old: Path, new: Path) -> None:

@@ -111,7 +111,11 @@ def _user(uid: int) -> str:
         return f"uid {uid}"
 
 
-def connect(path: str | Path, *, timeout: float = 10.0) -> sqlite3.Connection:
+# Seconds a write waits for another process's write to end before it fails.
+BUSY_WAIT = 10.0
+
+
+def connect(path: str | Path, *, timeout: float = BUSY_WAIT) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit BEGIN IMMEDIATE),
     WAL, foreign keys on, and a busy timeout so a CLI command and the daemon can
     write the same file without "database is locked"."""

@@ -140,7 +140,10 @@ def judge_batch(
 
 def store_batch(source: str, result: FetchResult, store: Store, stages: Stages) -> BatchSummary:
     judged = judge_batch(result.mentions, store, stages)
-    ingest = store.ingest(source, judged, result.cursor)
+    # an edit of a stored post is not new (its native_id is the post's): it revises
+    # the stored text, and is judged only when the post was never stored
+    edits = [m for m in result.mentions if m.version_id is not None]
+    ingest = store.ingest(source, judged, result.cursor, edits)
     return BatchSummary(
         source=source,
         fetched=len(result.mentions),

@@ -57,6 +57,11 @@ class Mention:
     # Text the post quotes or answers (a quoted tweet, the parent of a reply): shown
     # to people for context, never judged as the author's own words.
     context: str | None = None
+    # The id of this version of the post, when the platform gives each edit of a post
+    # an id of its own (X); None for a post never edited. native_id is then the first
+    # version's id, so an edited post stays the one post Earful judged: an edit
+    # revises the stored text and is not judged or answered again.
+    version_id: str | None = None
     raw: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @property

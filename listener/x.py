@@ -177,9 +177,12 @@ def mention_from_tweet(
     if referenced:
         raw_includes["tweets"] = referenced
 
+    first = _first_version(tweet, tweet_id)
     return Mention(
         platform="x",
-        native_id=tweet_id,
+        # an edit is the post it edits: stored, judged and answered once
+        native_id=first,
+        version_id=tweet_id if first != tweet_id else None,
         text=_words(tweet),
         author=_author(user, author_id, handle),
         # /i/web/status/<id> opens any tweet when the author's name is not known
@@ -195,6 +198,17 @@ def mention_from_tweet(
         context=_context(referenced),
         raw={"data": tweet, "includes": raw_includes} if raw_includes else {"data": tweet},
     )
+
+
+def _first_version(tweet: Mapping[str, Any], tweet_id: str) -> str:
+    """The id of the post this tweet is a version of: X gives each edit a new id and
+    lists the post's versions, oldest first, in edit_history_tweet_ids."""
+    history = as_list(tweet.get("edit_history_tweet_ids"))
+    first = as_id(history[0]) if history else None
+    # X's ids grow with time: an "original" newer than the edit is not one
+    if first is None or not (first + tweet_id).isascii() or not (first + tweet_id).isdigit():
+        return tweet_id
+    return first if int(first) <= int(tweet_id) else tweet_id
 
 
 def _by_id(objects: Any) -> dict[str, Mapping[str, Any]]:

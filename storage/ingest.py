@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from listener.mention import Mention
 from responders.drafts import AUTHOR_FACING, POSTABLE, Draft, DraftKind, contact_weight
 from rules.verdict import Disposition
 from storage.db import dumps, iso, text
@@ -26,12 +27,26 @@ _INSERT_MENTION = """
     INSERT INTO mentions (
         id, platform, native_id, source, url, author_handle, author_name, author_followers,
         author_verified, author_id, author_url, text, context, created_at, fetched_at,
-        lang, likes, reposts, replies, conversation_id, in_reply_to, case_id, raw
+        lang, likes, reposts, replies, conversation_id, in_reply_to, case_id, raw,
+        version_id, edited_at
     ) VALUES (
         ?, ?, CAST(? AS TEXT), ?, CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), ?,
         ?, CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), ?, ?,
-        ?, ?, ?, ?, CAST(? AS TEXT), CAST(? AS TEXT), ?, ?
+        ?, ?, ?, ?, CAST(? AS TEXT), CAST(? AS TEXT), ?, ?, CAST(? AS TEXT), ?
     )
+"""
+
+# An edit of a stored post: the newest version's words, link and counts; the text the
+# verdict was made from is kept once. A version id only grows (X's are snowflakes),
+# so an older version arriving late (a page read again) changes nothing.
+_REVISE_MENTION = """
+    UPDATE mentions SET judged_text = coalesce(judged_text, nullif(text, CAST(? AS TEXT))),
+        text = CAST(? AS TEXT),
+        url = coalesce(CAST(? AS TEXT), url), likes = ?, reposts = ?, replies = ?,
+        raw = coalesce(?, raw), version_id = CAST(? AS TEXT), edited_at = ?
+    WHERE platform = ? AND native_id = CAST(? AS TEXT)
+    AND (length(coalesce(version_id, '')), coalesce(version_id, ''))
+        < (length(CAST(? AS TEXT)), CAST(? AS TEXT))
 """
 
 _INSERT_VERDICT = """
@@ -112,7 +127,9 @@ def write_batch(
     batch: Sequence[Judged],
     cursor: Mapping[str, Any] | None,
     now: str | None,
+    edits: Sequence[Mention] = (),
 ) -> IngestResult:
+    """`edits`: newer versions of posts, applied to those stored (this batch's too)."""
     fresh = _cooled(conn, _new_items(conn, batch))
     rows = _Rows()
     next_mention = _next_id(conn, "mentions")
@@ -155,6 +172,7 @@ def write_batch(
         rows.audit,
     )
     conn.executemany(_COUNT_DAYS, [(*key, *n) for key, n in _day_counts(fresh, now).items()])
+    edited = _revise(conn, edits, now)
     conn.executemany(
         "INSERT INTO contacts (platform, author_handle, last_draft_at, weight) "
         "VALUES (?, CAST(? AS TEXT), ?, ?) ON CONFLICT (platform, author_handle) "
@@ -175,7 +193,37 @@ def write_batch(
         callbacks=len(rows.callbacks) + tasks,
         alerts=len(rows.alerts),
         cases_opened=cases_opened,
+        edited=edited,
     )
+
+
+def _revise(conn: sqlite3.Connection, edits: Sequence[Mention], now: str | None) -> int:
+    """Give stored posts their edits' words; how many changed. An edit is never
+    judged or drafted to again: the post's verdict and drafts stand, and a person
+    sees the text as it reads now."""
+    changed = 0
+    for m in edits:
+        if m.version_id is None:
+            continue
+        changed += conn.execute(
+            _REVISE_MENTION,
+            (
+                text(m.text),
+                text(m.text),
+                text(m.url),
+                m.likes,
+                m.reposts,
+                m.replies,
+                None if m.raw is None else dumps(m.raw),
+                text(m.version_id),
+                iso(m.created_at) or now,
+                m.platform,
+                text(m.native_id),
+                text(m.version_id),
+                text(m.version_id),
+            ),
+        ).rowcount
+    return changed
 
 
 def _insert_mentions(
@@ -330,6 +378,8 @@ def _mention_row(
         text(m.in_reply_to),
         case_id,
         None if m.raw is None else dumps(m.raw),
+        text(m.version_id),
+        iso(m.created_at) if m.version_id else None,
     )
 
 

@@ -33,6 +33,7 @@ class IngestResult:
     callbacks: int = 0
     alerts: int = 0
     cases_opened: int = 0
+    edited: int = 0  # stored posts whose text an edit revised (not judged again)
 
 
 class _FromRow:
@@ -137,6 +138,11 @@ class MentionRecord(_FromRow):
     conversation_id: str | None
     in_reply_to: str | None
     case_id: int | None
+    # an edited post (schema v12): the newest version's id and time, and the text the
+    # verdict was made from when it is not `text` any more
+    version_id: str | None
+    edited_at: str | None
+    judged_text: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +232,7 @@ class Claimed:
     attempts: int
     source: str
     platform: str
-    native_id: str
+    native_id: str  # the version to answer: an edited post's newest
     url: str | None
     author_handle: str | None
     conversation_id: str | None

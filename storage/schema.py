@@ -499,6 +499,21 @@ def _v11_publish_rests(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v12_edited_posts(db: sqlite_utils.Database) -> None:
+    """An edited post stays the one post Earful judged (X gives each edit a new id):
+    the stored text becomes the newest version's, `version_id` names that version
+    (replies go to it: X answers only the newest), `edited_at` says when it was
+    made, and `judged_text` keeps the text the verdict and drafts were made from."""
+    run_script(
+        db.conn,
+        """
+        ALTER TABLE mentions ADD COLUMN version_id TEXT;
+        ALTER TABLE mentions ADD COLUMN edited_at TEXT;
+        ALTER TABLE mentions ADD COLUMN judged_text TEXT;
+        """,
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _v1_initial,
     _v2_alert_outbox,
@@ -511,6 +526,7 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _v9_report_counts,
     _v10_platform_days,
     _v11_publish_rests,
+    _v12_edited_posts,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

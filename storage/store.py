@@ -462,14 +462,19 @@ class Store:
         }
 
     def ingest(
-        self, source: str, batch: Sequence[Judged], cursor: Mapping[str, Any] | None
+        self,
+        source: str,
+        batch: Sequence[Judged],
+        cursor: Mapping[str, Any] | None,
+        edits: Sequence[Mention] = (),
     ) -> IngestResult:
         """Store mentions, verdicts, drafts and the source's new cursor in ONE
         transaction: a crash before COMMIT leaves none of it, so the same page is
-        fetched again and stored once."""
+        fetched again and stored once. `edits` (posts with a version_id) revise the
+        text of the posts they edit, when stored."""
         now = iso(self.clock())
         with self._write() as conn:
-            return write_batch(conn, source, batch, cursor, now)
+            return write_batch(conn, source, batch, cursor, now, edits)
 
     # -- retention ------------------------------------------------------------
 
@@ -955,7 +960,9 @@ class Store:
     def _claimed(self, where: str, params: Sequence[Any]) -> list[Claimed]:
         rows = self._rows(
             "SELECT r.id, r.kind, r.body, r.attempts, r.dry_run, m.source, m.platform, "
-            "m.native_id, m.url, m.author_handle, m.conversation_id, m.raw "
+            # an edited post is answered at its newest version (X refuses the others)
+            "coalesce(m.version_id, m.native_id) AS native_id, m.url, m.author_handle, "
+            "m.conversation_id, m.raw "
             f"FROM replies r JOIN mentions m ON m.id = r.mention_id WHERE {where} ORDER BY r.id",
             params,
         )

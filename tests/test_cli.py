@@ -16,14 +16,14 @@ import re
 import sqlite3
 import subprocess
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from factories import EARFUL, at_version
+from factories import EARFUL, at_version, mention
 from replayfiles import PRAISE, QUESTION, write_config, x_post
 
 from earful import locks
@@ -253,6 +253,19 @@ def test_queue_show_gives_the_post_the_verdict_and_why(world: World) -> None:
     assert "why:" in out and "  - rule:outage: matched" in out
     assert "draft (" in out and "  | " in out
     assert "callback " in out and "Contact @hannah_writes" in out
+
+
+def test_queue_show_reads_an_edited_post_as_it_is_now_and_as_it_was_judged(
+    world: World,
+) -> None:
+    reply = world.reply_to("hannah_writes")
+    edit = mention("all fixed now, thanks", native_id=reply["native_id"], handle="hannah_writes")
+    with world.store() as store:
+        store.ingest("replayed", [], None, [replace(edit, version_id="9" * 19)])
+    out = world.run("queue", "show", str(reply["id"])).output
+    assert "  > all fixed now, thanks" in out
+    assert "  (edited by its author at 2026-11-20 09:00:00 UTC; judged as it read before:)" in out
+    assert f"  > {OUTAGE}" in out
 
 
 def test_queue_show_json_shape(world: World) -> None:

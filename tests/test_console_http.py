@@ -506,6 +506,25 @@ async def test_odd_unicode_renders(client: Client) -> None:
     assert (await api.json())["mention"]["text"] == "broken \ud800 surrogate"
 
 
+async def test_an_edited_post_reads_as_edited_with_the_words_it_was_judged_on(
+    client: Client, store: Store
+) -> None:
+    (draft,) = [r for r in store.replies("pending") if r.native_id == "1"]
+    edit = dataclasses.replace(
+        mention("internet is back, never mind", native_id="1", handle="ana"), version_id="9"
+    )
+    store.ingest("x", [], None, [edit])
+    await login(client, "alice")
+    page = await (await client.get(f"/drafts/{draft.id}")).text()
+    assert "internet is back, never mind" in page
+    assert 'judged as it read before: <span dir="auto">my internet is down</span>' in page
+    api = await (await client.get(f"/api/drafts/{draft.id}")).json()
+    assert (api["mention"]["text"], api["mention"]["judged_text"]) == (
+        "internet is back, never mind",
+        "my internet is down",
+    )
+
+
 async def test_csv_export_keeps_formulas_as_text(client: Client) -> None:
     await login(client, "vera")
     response = await client.get("/praise.csv")

@@ -98,6 +98,31 @@ def test_a_mention_stored_twice_is_kept_once(store: Store) -> None:
     assert count(store, "replies") == 1
 
 
+def edit_of(m: Mention, version_id: str, text: str) -> Mention:
+    return replace(m, version_id=version_id, text=text)
+
+
+def test_an_original_and_its_edit_in_one_batch_store_one_post_reading_as_edited(
+    store: Store,
+) -> None:
+    first = mention("internet down", native_id="100")
+    edit = edit_of(first, "105", "internet down, fixed now")
+    result = store.ingest("x", [complaint(first)], None, [edit])
+    assert (result.stored, result.edited) == (1, 1)
+    row = store.conn.execute("SELECT text, judged_text, version_id FROM mentions").fetchone()
+    assert tuple(row) == ("internet down, fixed now", "internet down", "105")
+    assert count(store, "replies") == 1
+
+
+def test_an_older_version_read_again_after_a_newer_one_changes_nothing(store: Store) -> None:
+    first = mention("internet down", native_id="100")
+    store.ingest("x", [complaint(first)], None, [edit_of(first, "105", "v2")])
+    later = store.ingest("x", [], None, [edit_of(first, "99", "v0"), edit_of(first, "105", "v2")])
+    assert later.edited == 0
+    row = store.conn.execute("SELECT text, judged_text, version_id FROM mentions").fetchone()
+    assert tuple(row) == ("v2", "internet down", "105")
+
+
 def test_same_native_id_on_two_platforms_are_two_mentions(store: Store) -> None:
     store.ingest("a", [complaint(mention(native_id="7", platform="x"))], None)
     store.ingest("b", [complaint(mention(native_id="7", platform="reddit"))], None)

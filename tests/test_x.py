@@ -36,7 +36,7 @@ from earful.cli import cli
 from earful.config import Config, ConfigError, parse_config
 from earful.daemon import Daemon, SourceRunner
 from earful.outbox import PublishSummary, outgoing, publish_due, reconcile_sending
-from earful.pipeline import Stages, build_stages, poll
+from earful.pipeline import BatchSummary, Stages, build_stages, poll
 from earful.sources import build_publishers, build_source
 from listener.base import AuthFailed, FetchResult, RateLimited, SourceContext, SourceDown
 from listener.mention import Brand
@@ -786,6 +786,70 @@ async def test_an_approved_reply_is_posted_under_the_post_once(fake: FakeX, tmp_
         assert reply.posted_id == posted["id"]
         assert reply.posted_url == f"https://x.com/AcmeHelp/status/{posted['id']}"
         await pubs["x"].aclose()
+
+
+EDITED = "@AcmeHelp acme internet down again, third outage this week. Back up now, thanks"
+
+
+async def edited_complaint(
+    fake: FakeX, tmp_path: Path
+) -> tuple[Config, Store, BatchSummary, str, dict[str, Any]]:
+    """A complaint stored, then edited by its author and polled again."""
+    cfg, store, first = await ingest_complaint(fake, tmp_path)
+    edit = fake.edit_tweet(first, EDITED)
+    summary = await poll(build_source(cfg.sources[0], CTX), store, build_stages(cfg))
+    return cfg, store, summary, first, edit
+
+
+async def test_an_edit_of_a_stored_post_revises_its_text_without_a_second_draft(
+    fake: FakeX, tmp_path: Path
+) -> None:
+    _, store, summary, first, edit = await edited_complaint(fake, tmp_path)
+    with store:
+        assert (summary.new, summary.ingest.edited) == (0, 1)
+        assert stored_ids(store) == [first]
+        (draft,) = store.replies("pending", platform="x")
+        post = store.detail(draft.id).mention
+        assert post.text == EDITED
+        assert post.judged_text == COMPLAINT
+        assert post.version_id == edit["id"]
+        assert post.url == f"https://x.com/ana_lima/status/{edit['id']}"
+        assert store.conn.execute("SELECT count(*) FROM verdicts").fetchone()[0] == 1
+
+
+async def test_a_reply_to_an_edited_post_goes_to_its_newest_version(
+    fake: FakeX, tmp_path: Path
+) -> None:
+    cfg, store, _, _, edit = await edited_complaint(fake, tmp_path)
+    with store:
+        (draft,) = store.replies("pending", platform="x")
+        store.approve(draft.id, "maria", body="Glad it is back, @ana_lima!")
+        pubs = publishers(cfg)
+        summary = await publish_due(store, pubs, cfg.publish)
+
+        assert summary.outcomes == {"sent": 1}
+        (posted,) = fake.posted
+        assert posted["in_reply_to"] == edit["id"]
+        await pubs["x"].aclose()
+
+
+async def test_a_post_first_seen_edited_is_stored_once_and_its_later_edits_revise_it(
+    fake: FakeX, tmp_path: Path
+) -> None:
+    cfg = config(fake, tmp_path, mode="mentions")
+    first = fake.add_tweet(COMPLAINT, author_id=ANA)
+    second = fake.edit_tweet(first["id"], COMPLAINT + "!")
+    src, stages = build_source(cfg.sources[0], CTX), build_stages(cfg)
+    with Store.open(cfg.db_path) as store:
+        await poll(src, store, stages)
+        third = fake.edit_tweet(second["id"], EDITED)
+        await poll(src, store, stages)
+
+        assert stored_ids(store) == [first["id"]]
+        (draft,) = store.replies("pending", platform="x")
+        post = store.detail(draft.id).mention
+        assert (post.text, post.judged_text) == (EDITED, COMPLAINT + "!")
+        assert post.version_id == third["id"]
 
 
 async def test_duplicate_content_fails_the_reply_with_the_reason(

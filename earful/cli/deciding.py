@@ -185,6 +185,11 @@ def queue_show(config_file: Path | None, as_json: bool, reply_id: int) -> None:
     click.echo("")
     for line in safe(m.text).splitlines() or [""]:
         click.echo(f"  > {line}")
+    if m.judged_text is not None:
+        # the verdict and draft below were made from the words before the edit
+        edited = f" at {shown_time(m.edited_at)}" if m.edited_at else ""
+        click.echo(f"  (edited by its author{edited}; judged as it read before:)")
+        click.echo(f"  > {oneline(m.judged_text, 200)}")
     click.echo("")
     topic = f" · topic {v.topic}" if v.topic else ""
     segment = f" · {v.segment}" if v.segment else ""

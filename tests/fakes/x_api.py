@@ -96,6 +96,8 @@ class FakeX:
     # a broken X: every page carries this same meta.next_token, and asking with it
     # gets the first page again
     stuck_token: str | None = None
+    # versions of edited tweets that a newer one replaced (edit_tweet)
+    superseded: dict[str, dict[str, Any]] = field(default_factory=dict)
     url: str = ""
 
     def __post_init__(self) -> None:
@@ -176,6 +178,20 @@ class FakeX:
             tweet["attachments"] = {"media_keys": keys}
         self.tweets[tweet_id] = tweet
         return tweet
+
+    def edit_tweet(self, tweet_id: str, text: str) -> dict[str, Any]:
+        """The author edits a tweet, as X does it: a new tweet with an id of its own
+        whose edit_history_tweet_ids lists the post's versions, oldest first. X serves
+        the newest version from then on, and refuses a reply to an older one."""
+        old = self.tweets.pop(tweet_id)
+        self.superseded[tweet_id] = old
+        references = tuple((r["type"], r["id"]) for r in old.get("referenced_tweets", []))
+        new = self.add_tweet(text, author_id=old["author_id"], age=timedelta(0))
+        if references:
+            new["referenced_tweets"] = [{"type": k, "id": i} for k, i in references]
+        new["conversation_id"] = old["conversation_id"]
+        new["edit_history_tweet_ids"] = [*old["edit_history_tweet_ids"], new["id"]]
+        return new
 
     def fail_next(self, endpoint: str, fault: Fault) -> None:
         self.faults.setdefault(endpoint, deque()).append(fault)

@@ -51,9 +51,10 @@ from listener.normalize import (
 )
 
 
-def mention_from_status(status: Mapping[str, Any]) -> Mention:
+def mention_from_status(status: Mapping[str, Any], local_domain: str | None = None) -> Mention:
     """A Mastodon Status entity as a Mention; raw keeps the status as received
-    (the boost around it, for a boost)."""
+    (the boost around it, for a boost). `local_domain`: the domain in the handles of
+    the listening server's own users (its instance info says; see local_domain)."""
     received = require_mapping(status, "mastodon status")
     post = as_mapping(received.get("reblog")) or received
     status_id = require_id(post.get("id"), "mastodon status")
@@ -62,7 +63,7 @@ def mention_from_status(status: Mapping[str, Any]) -> Mention:
         platform="mastodon",
         native_id=status_id,
         text=_words(post),
-        author=_author(account),
+        author=_author(account, local_domain),
         url=as_str(post.get("url")) or as_str(post.get("uri")),
         created_at=parse_time(post.get("created_at")),
         lang=as_str(post.get("language")),
@@ -93,10 +94,11 @@ def _words(status: Mapping[str, Any] | None) -> str:
 _QUOTE_FALLBACK = re.compile(r'<p class="quote-inline">.*?</p>', re.DOTALL)
 
 
-def _author(account: Mapping[str, Any]) -> Author:
+def _author(account: Mapping[str, Any], local_domain: str | None) -> Author:
     url = as_str(account.get("url"))
+    acct = as_str(account.get("acct")) or as_str(account.get("username"))
     return Author(
-        handle=_full_handle(as_str(account.get("acct")) or as_str(account.get("username")), url),
+        handle=_full_handle(acct, local_domain or _host(url)),
         name=as_str(account.get("display_name")),
         followers=as_int(account.get("followers_count")),
         # Mastodon has no verified accounts (bot flags and profile links are not that)
@@ -106,17 +108,35 @@ def _author(account: Mapping[str, Any]) -> Author:
     )
 
 
-def _full_handle(acct: str | None, profile_url: str | None) -> str | None:
-    """user@server for everyone. `acct` leaves the server off for the listening
+def _full_handle(acct: str | None, domain: str | None) -> str | None:
+    """user@domain for everyone. `acct` leaves the domain off for the listening
     server's own users; without it one person would have two handles depending on
     where Earful listens, and the brand would not recognise its own posts."""
     if acct is None or "@" in acct.lstrip("@"):
         return acct.lstrip("@") if acct else None
+    return f"{acct}@{domain}" if domain else acct
+
+
+def _host(url: str | None) -> str | None:
+    """The host of a profile link: the handles' domain only when the server's web
+    address and its handles' domain are one (most servers; see local_domain)."""
     try:
-        host = urlsplit(profile_url).hostname if profile_url else None
+        return urlsplit(url).hostname if url else None
     except ValueError:  # an unparseable url from a broken server
-        host = None
-    return f"{acct}@{host}" if host else acct
+        return None
+
+
+def local_domain(instance: Any) -> str | None:
+    """The domain in the handles of a server's own users, from its instance info:
+    `domain` (GET /api/v2/instance) or `uri` (/api/v1/instance, older servers). It is
+    Mastodon's LOCAL_DOMAIN, which may differ from the web address the API and the
+    profile links use (WEB_DOMAIN): @ana@example.com served from social.example.com."""
+    found = as_str(get_path(instance, "domain")) or as_str(get_path(instance, "uri"))
+    if found is None:
+        return None
+    # a v1 `uri` of a few servers is a whole URL, not the bare domain
+    host = _host(found) if "://" in found else found.strip().strip("/")
+    return host.casefold() if host and "/" not in host and " " not in host else None
 
 
 # -- the source -------------------------------------------------------------------------

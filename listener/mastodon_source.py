@@ -14,9 +14,9 @@ from yarl import URL
 
 from listener import sse
 from listener.base import Cursor, FetchResult, SourceDown
-from listener.http_errors import HttpFactory
+from listener.http_errors import HttpFactory, Refused
 from listener.http_fetch import JsonResponse, raise_for_status, rate_limit_pause, request_json
-from listener.mastodon import Settings, mention_from_status
+from listener.mastodon import Settings, local_domain, mention_from_status
 from listener.mention import Mention
 from listener.normalize import MalformedPost, as_id, as_list, as_mapping, get_path
 from listener.paging import warn_stuck
@@ -99,6 +99,9 @@ class MastodonSource:
         self.retries = retries
         self.retry_delay = retry_delay
         self._stuck_warned: set[str] = set()  # a looping timeline is warned about once
+        # the domain of this server's own users' handles, asked once (_learn_domain)
+        self._domain: str | None = None
+        self._domain_asked = False
 
     # -- plumbing -------------------------------------------------------------
 
@@ -153,7 +156,7 @@ class MastodonSource:
         if status is None:
             return item_id, None
         try:
-            return item_id, mention_from_status(status)
+            return item_id, mention_from_status(status, self._domain)
         except MalformedPost as exc:
             log.warning("mastodon %s: skipped a status: %s", self.name, exc)
             return item_id, None
@@ -177,7 +180,30 @@ class MastodonSource:
             credentials=self.settings.token() is not None,
         )
 
+    async def _learn_domain(self, session: aiohttp.ClientSession) -> None:
+        """Ask the server once what domain its own users' handles carry: `acct`
+        leaves it off for them, and the domain of its web address (and of their
+        profile links) is not always it (LOCAL_DOMAIN and WEB_DOMAIN)."""
+        if self._domain_asked:
+            return
+        for path in ("api/v2/instance", "api/v1/instance"):
+            try:
+                resp = await self._get(session, self.base / path, [])
+            except Refused:
+                continue  # an older server, or another kind, without this one
+            self._domain = local_domain(resp.payload)
+            if self._domain is not None:
+                break
+        if self._domain is None:
+            log.info(
+                "mastodon %s: the server does not say its handles' domain; local users' "
+                "handles take the domain of their profile links",
+                self.name,
+            )
+        self._domain_asked = True
+
     async def fetch(self, cursor: Cursor | None) -> FetchResult:
+        await self._learn_domain(await self.session())
         if self.settings.mode == "search":
             return await self._search(cursor)
         since = _since(cursor, self.name)

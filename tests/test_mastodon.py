@@ -220,6 +220,54 @@ async def test_mentions_come_from_mention_notifications_with_the_token(
     assert again.cursor == {"since_id": later["id"]}
 
 
+@pytest.fixture
+async def split_domain() -> AsyncIterator[FakeMastodon]:
+    """A server whose users' handles are @name@example.com and whose web address (and
+    API, and profile links) is social.example.com."""
+    server = FakeMastodon(domain="example.com", web_domain="social.example.com")
+    await server.start()
+    yield server
+    await server.close()
+
+
+async def test_local_handles_take_the_servers_handle_domain_not_its_web_address(
+    split_domain: FakeMastodon, http: SharedSession
+) -> None:
+    fake = split_domain
+    fake.publish(
+        fake.make_status("<p>acme is down</p>", account=fake.account("ana"), tags=["acme"])
+    )
+    remote = fake.account("ben", domain="mastodon.online")
+    fake.publish(fake.make_status("<p>acme too</p>", account=remote, tags=["acme"]))
+    masto = source(fake, http)
+    result = await masto.fetch(None)
+    assert [m.author.handle for m in result.mentions] == ["ana@example.com", "ben@mastodon.online"]
+    assert result.mentions[0].author.url == "https://social.example.com/@ana"
+    await masto.fetch(result.cursor)
+    assert len(fake.requests_to("/api/v2/instance")) == 1  # asked once
+
+
+async def test_the_brands_own_posts_are_known_on_a_server_with_its_own_handle_domain(
+    split_domain: FakeMastodon, http: SharedSession
+) -> None:
+    fake = split_domain
+    fake.publish(fake.make_status("<p>acme: all fixed</p>", account=fake.me, tags=["acme"]))
+    (own,) = (await source(fake, http).fetch(None)).mentions
+    assert Brand("Acme", (), {"mastodon": "@acme@example.com"}).is_own(
+        "mastodon", own.author.handle
+    )
+
+
+async def test_an_older_server_says_its_handle_domain_in_the_v1_instance_info(
+    split_domain: FakeMastodon, http: SharedSession
+) -> None:
+    fake = split_domain
+    fake.fail("/api/v2/instance", 404, body='{"error": "Record not found"}')
+    fake.publish(fake.make_status("<p>acme?</p>", account=fake.account("ana"), tags=["acme"]))
+    (post,) = (await source(fake, http).fetch(None)).mentions
+    assert post.author.handle == "ana@example.com"
+
+
 async def test_search_mode_reads_statuses_from_the_search_answer(
     fake: FakeMastodon, http: SharedSession
 ) -> None:

@@ -95,13 +95,18 @@ class FakeMastodon(FakeServer):
         *,
         token: str = "fake-token-abc123",
         domain: str = "fake.social",
+        web_domain: str | None = None,
         max_characters: int = 500,
         heartbeat: float = 5.0,
     ) -> None:
         super().__init__()
         self.app.middlewares.append(self._faults_and_limits)
         self.token = token
+        # LOCAL_DOMAIN, in its users' handles, and WEB_DOMAIN, where the server and
+        # their profiles are (Mastodon lets them differ: @ana@example.com served from
+        # social.example.com); one unless told
         self.domain = domain
+        self.web_domain = web_domain or domain
         self.max_characters = max_characters
         self.heartbeat = heartbeat
         self.statuses: dict[str, Json] = {}
@@ -136,6 +141,7 @@ class FakeMastodon(FakeServer):
         add.add_get("/api/v1/streaming/hashtag", self._stream_hashtag)
         add.add_get("/api/v1/streaming/user/notification", self._stream_notifications)
         add.add_get("/api/v2/instance", self._instance)
+        add.add_get("/api/v1/instance", self._instance_v1)
         add.add_post("/api/v1/statuses", self._post_status)
         add.add_get("/api/v1/statuses/{id}", self._get_status)
         add.add_get("/api/v1/accounts/verify_credentials", self._verify_credentials)
@@ -167,7 +173,9 @@ class FakeMastodon(FakeServer):
         display_name: str | None = None,
     ) -> Json:
         domain = domain or self.domain
-        acct = username if domain == self.domain else f"{username}@{domain}"
+        local = domain == self.domain
+        acct = username if local else f"{username}@{domain}"
+        domain = self.web_domain if local else domain  # where the profile is
         return {
             "id": account_id or str(108_000_000_000_000_000 + next(self._ids)),
             "username": username,
@@ -471,7 +479,7 @@ class FakeMastodon(FakeServer):
                 "usage": {"users": {"active_month": 12}},
                 "languages": ["en"],
                 "configuration": {
-                    "urls": {"streaming": f"wss://{self.domain}"},
+                    "urls": {"streaming": f"wss://{self.web_domain}"},
                     "accounts": {"max_featured_tags": 10},
                     "statuses": {
                         "max_characters": self.max_characters,
@@ -482,6 +490,10 @@ class FakeMastodon(FakeServer):
                 "registrations": {"enabled": False, "approval_required": False, "message": None},
             }
         )
+
+    async def _instance_v1(self, request: web.Request) -> web.Response:
+        # the older shape: the handles' domain is `uri`
+        return web.json_response({"uri": self.domain, "title": "Fake Social", "version": "3.5.0"})
 
     async def _post_status(self, request: web.Request) -> web.Response:
         self._auth(request, required=True)

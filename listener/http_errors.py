@@ -22,6 +22,7 @@ message goes to the log, the database and the audit trail for good.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -174,6 +175,8 @@ def error_for(answer: Answer, what: str, *, credentials: bool) -> SourceError | 
         return RateLimited(message, reset_at(answer.headers))
     if status in (401, 403):
         page = is_web_page(answer.headers.get("Content-Type", ""), answer.text)
+        if page:  # _refusal says what a web page there means
+            message = f"{what}: HTTP {status}"
         return _refusal(message, status, credentials=credentials, web_page=page)
     if status < 500:
         error = answer.body.get("error") if isinstance(answer.body, Mapping) else None
@@ -229,9 +232,35 @@ def _detail(answer: Answer) -> str:
     if isinstance(body, Mapping):
         parts = [body.get("error"), body.get("message")]
         text = ": ".join(p for p in parts if isinstance(p, str) and p)
+    elif is_web_page(answer.headers.get("Content-Type", ""), answer.text):
+        # a proxy's or a gateway's error page, whatever type it is served as
+        return page_said(answer.text)
     else:
-        text = answer.text.strip() if "html" not in answer.headers.get("Content-Type", "") else ""
+        text = answer.text.strip()
     return preview(text, _DETAIL_CHARS)
+
+
+# A page's title, or its first heading: what a person would read first. Looked for in
+# the page's start only (an error page says it there), so a huge answer costs nothing.
+_PAGE_NAMES = (
+    re.compile(r"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL),
+    re.compile(r"<h1[^>]*>(.*?)</h1", re.IGNORECASE | re.DOTALL),
+)
+_TAG = re.compile(r"<[^>]*>")
+_PAGE_READ = 16 * 1024
+_PAGE_NAME_CHARS = 80
+
+
+def page_said(text: str) -> str:
+    """A web page where an API's JSON should be, in a few words for a message: "an
+    HTML error page", and its title or first heading when it has one; never markup."""
+    start = text[:_PAGE_READ]
+    for pattern in _PAGE_NAMES:
+        found = pattern.search(start)
+        words = html.unescape(_TAG.sub(" ", found.group(1))) if found else ""
+        if words.strip():
+            return f"an HTML error page: {preview(words, _PAGE_NAME_CHARS)}"
+    return "an HTML error page"
 
 
 def preview(text: str, limit: int) -> str:
@@ -307,7 +336,9 @@ def json_body(answer: Answer, what: str, *, quote: bool = True) -> Mapping[str, 
     for a sign-in's answer: it is tokens and account details, none of which belongs
     in a message, and a key mangled in transit would escape the masking."""
     if not isinstance(answer.body, Mapping):
-        if quote:
+        if quote and is_web_page(answer.headers.get("Content-Type", ""), answer.text):
+            got = page_said(answer.text)
+        elif quote:
             got = repr(preview(answer.text, _PREVIEW_CHARS))
         else:
             got = f"{len(answer.text)} characters that are not one (not quoted: a sign-in's)"

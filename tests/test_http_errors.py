@@ -119,7 +119,33 @@ def test_messages_quote_the_platform_briefly_and_never_html() -> None:
     assert str(error).startswith("bluesky q: HTTP 400 (InvalidRequest: xxx")
     assert len(str(error)) < 250
     page = answer(502, None, "<html>" + "junk " * 100, **{"Content-Type": "text/html"})
-    assert str(error_for(page, "feed f", credentials=False)) == "feed f: HTTP 502"
+    assert (
+        str(error_for(page, "feed f", credentials=False)) == "feed f: HTTP 502 (an HTML error page)"
+    )
+
+
+NGINX_503 = (
+    "<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>\r\n"
+    "<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n"
+    "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n" + "<!-- padding -->\r\n" * 6
+)
+
+
+@pytest.mark.parametrize("content_type", ["", "text/plain", "application/octet-stream"])
+def test_an_error_page_served_without_an_html_type_is_named_not_quoted(content_type: str) -> None:
+    page = answer(503, None, NGINX_503, **{"Content-Type": content_type})
+    assert str(error_for(page, "mastodon m", credentials=True)) == (
+        "mastodon m: HTTP 503 (an HTML error page: 503 Service Temporarily Unavailable)"
+    )
+
+
+def test_an_error_page_without_a_title_is_named_by_its_first_heading_or_not_at_all() -> None:
+    headed = answer(502, None, "<body><h1>Bad &amp; <b>broken</b></h1><p>" + "x" * 900)
+    assert str(error_for(headed, "hn", credentials=False)) == (
+        "hn: HTTP 502 (an HTML error page: Bad & broken)"
+    )
+    bare = answer(502, None, "<!DOCTYPE html><p>" + "x" * 900)
+    assert str(error_for(bare, "hn", credentials=False)) == "hn: HTTP 502 (an HTML error page)"
 
 
 JWT = "eyJhbGciOiJFUzI1NksifQ.eyJzdWIiOiJkaWQ6cGxjOmFiYyJ9.c2lnbmF0dXJl"

@@ -1154,6 +1154,26 @@ async def test_a_token_the_instance_echoes_is_masked_in_the_stored_error(
     assert "may not post to this account" in error and fake.token not in error
 
 
+NGINX_503 = (
+    "<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>\r\n"
+    "<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n"
+    "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
+
+
+async def test_a_gateways_error_page_without_an_html_type_is_named_not_quoted(
+    fake: FakeMastodon, http: SharedSession, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    reply_id = await _approved_reply(store, complaint_status(fake))
+    # served as application/octet-stream, the type aiohttp gives bytes
+    fake.fail("/api/v1/statuses", 503, body=NGINX_503, method="POST", times=3)
+    with caplog.at_level(logging.WARNING):
+        await publish_due(store, {"mastodon": publisher(fake, http)}, PublishConfig(mode="live"))
+    error = store.reply(reply_id).last_error or ""
+    assert error.endswith("HTTP 503 (an HTML error page: 503 Service Temporarily Unavailable)")
+    assert "<" not in caplog.text and "nginx" not in caplog.text
+
+
 async def test_a_crash_after_posting_is_reconciled_as_sent_not_posted_again(
     fake: FakeMastodon, http: SharedSession, store: Store
 ) -> None:

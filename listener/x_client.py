@@ -8,12 +8,19 @@ it keeps OAuth 1.0a signing intact: requests signs the rewritten URL. It also gi
 every request a timeout, which tweepy leaves unset, for the whole answer
 (listener/http_deadline.py).
 
+tweepy logs each request at debug level ("Making API request: GET
+https://api.twitter.com/2/...") with that fixed host, before the session rewrites it:
+a filter on its logger writes the host the request really goes to (the configured
+base_url) into the line.
+
 Only listener/x.py and responders/publish/x.py import this module; nothing else in
 Earful sees tweepy.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -66,6 +73,35 @@ def _readable_for_tweepy(response: requests.Response) -> None:
         response._content = b""
 
 
+class _Client(tweepy.Client):  # type: ignore[misc]  # tweepy ships no types
+    """tweepy.Client telling the log filter, for the request it makes on this thread,
+    where the request really goes."""
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        _sending.base_url = getattr(self.session, "base_url", TWEEPY_HOST)
+        try:
+            return super().request(*args, **kwargs)
+        finally:
+            _sending.base_url = None
+
+
+# each request runs in a worker thread of its own (asyncio.to_thread)
+_sending = threading.local()
+
+
+class _TrueHost(logging.Filter):
+    """tweepy's request lines name the host the request really goes to."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        base = getattr(_sending, "base_url", None)
+        if base and base != TWEEPY_HOST and isinstance(record.msg, str):
+            record.msg = record.msg.replace(f" {TWEEPY_HOST}/", f" {base}/", 1)
+        return True
+
+
+logging.getLogger("tweepy.client").addFilter(_TrueHost())
+
+
 def make_client(
     *,
     base_url: str | None,
@@ -78,7 +114,7 @@ def make_client(
 ) -> tweepy.Client:
     """A tweepy.Client answering plain dicts (the API's own JSON, which the
     normalizer reads) and raising TooManyRequests instead of sleeping on a 429."""
-    client = tweepy.Client(
+    client = _Client(
         bearer_token=bearer_token,
         consumer_key=consumer_key,
         consumer_secret=consumer_secret,

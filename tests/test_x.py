@@ -353,6 +353,16 @@ async def test_a_429_reports_when_the_window_resets(fake: FakeX) -> None:
     assert caught.value.reset_at > datetime.now(UTC) + timedelta(minutes=10)
 
 
+async def test_the_debug_log_names_the_host_requests_really_go_to(
+    fake: FakeX, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG, logger="tweepy.client"):
+        await source(fake).fetch(None)
+    (sent,) = [r.getMessage() for r in caplog.records if "Making API request" in r.getMessage()]
+    assert sent.startswith(f"Making API request: GET {fake.url}/2/tweets/search/recent\n")
+    assert "api.twitter.com" not in caplog.text
+
+
 async def test_settings_never_show_credentials() -> None:
     shown = repr(
         Settings.model_validate({"name": "x", "type": "x", **POSTING, "bearer_token": BEARER})

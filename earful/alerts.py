@@ -34,6 +34,7 @@ import aiohttp
 from earful.config import EscalationConfig
 from earful.display import oneline
 from earful.slack import alert_message
+from listener.http_errors import is_web_page, page_said
 from storage.records import AlertRecord
 from storage.store import Store
 
@@ -125,6 +126,8 @@ async def post_alert(
             allow_redirects=False,
         ) as response:
             said = (await response.content.read(500)).decode("utf-8", "replace")
+            if is_web_page(response.headers.get("Content-Type", ""), said):
+                said = page_said(said)  # a gateway's error page: named, not quoted
             status = response.status
             wait = _seconds(response.headers.get("Retry-After"))
     except aiohttp.ClientConnectorError as exc:

@@ -320,6 +320,16 @@ async def test_persistent_failure_ends_failed_after_max_attempts_with_the_reason
     assert alert.last_error == "HTTP 503: service_unavailable"
 
 
+async def test_a_gateways_error_page_is_named_not_quoted(world: World) -> None:
+    config, store = await world.urgent()
+    page = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>" + "x" * 600
+    world.receiver.script = [(502, page, {})]  # served as text/plain
+
+    await world.deliver(config, store)
+
+    assert store.alert(1).last_error == "HTTP 502: an HTML error page: 502 Bad Gateway"
+
+
 async def test_backoff_doubles_and_honours_retry_after(world: World) -> None:
     config, store = await world.urgent()
     world.receiver.script = [(502, "", {}), (429, "rate_limited", {"Retry-After": "600"})]

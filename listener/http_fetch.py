@@ -28,7 +28,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from listener.base import SourceDown
-from listener.http_errors import Answer, Refused, error_for, request, reset_at
+from listener.http_errors import Answer, Refused, error_for, is_web_page, request, reset_at
 
 # An error body is read this far for the platform's reason; a stream is not read at all.
 _ERROR_BODY = 64 * 1024
@@ -91,7 +91,7 @@ async def request_json(
 def _json(answer: Answer, what: str) -> JsonResponse:
     if answer.body is None:
         # http_errors leaves a body that does not parse as None: say why
-        if "html" in answer.headers.get("Content-Type", "").lower():
+        if is_web_page(answer.headers.get("Content-Type", ""), answer.text):
             # a web page where the API should be: a login wall, a proxy's error page,
             # base_url naming the site rather than its API
             raise SourceDown(f"{what}: answered a web page (HTML), not the API's JSON")

@@ -438,6 +438,10 @@ async def test_a_web_page_where_the_api_should_be_is_said_to_be_one(
     with pytest.raises(SourceDown, match=r"answered a web page \(HTML\), not the API's JSON"):
         await poll(source(fake, http), store, stages())
     assert store.cursor("masto") is None
+    # the same page served without its type (application/octet-stream)
+    fake.fail("/api/v1/timelines", 200, body=page)
+    with pytest.raises(SourceDown, match=r"answered a web page \(HTML\), not the API's JSON"):
+        await poll(source(fake, http), store, stages())
 
 
 async def test_malformed_json_is_source_down_and_nothing_is_stored(

@@ -98,7 +98,7 @@ def _author(account: Mapping[str, Any], local_domain: str | None) -> Author:
     url = as_str(account.get("url"))
     acct = as_str(account.get("acct")) or as_str(account.get("username"))
     return Author(
-        handle=_full_handle(acct, local_domain or _host(url)),
+        handle=_full_handle(acct, local_domain or url_host(url)),
         name=as_str(account.get("display_name")),
         followers=as_int(account.get("followers_count")),
         # Mastodon has no verified accounts (bot flags and profile links are not that)
@@ -117,7 +117,7 @@ def _full_handle(acct: str | None, domain: str | None) -> str | None:
     return f"{acct}@{domain}" if domain else acct
 
 
-def _host(url: str | None) -> str | None:
+def url_host(url: str | None) -> str | None:
     """The host of a profile link: the handles' domain only when the server's web
     address and its handles' domain are one (most servers; see local_domain)."""
     try:
@@ -135,7 +135,7 @@ def local_domain(instance: Any) -> str | None:
     if found is None:
         return None
     # a v1 `uri` of a few servers is a whole URL, not the bare domain
-    host = _host(found) if "://" in found else found.strip().strip("/")
+    host = url_host(found) if "://" in found else found.strip().strip("/")
     return host.casefold() if host and "/" not in host and " " not in host else None
 
 

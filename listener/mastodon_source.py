@@ -16,7 +16,7 @@ from listener import sse
 from listener.base import Cursor, FetchResult, SourceDown
 from listener.http_errors import HttpFactory, Refused
 from listener.http_fetch import JsonResponse, raise_for_status, rate_limit_pause, request_json
-from listener.mastodon import Settings, local_domain, mention_from_status
+from listener.mastodon import Settings, local_domain, url_host, mention_from_status
 from listener.mention import Mention
 from listener.normalize import MalformedPost, as_id, as_list, as_mapping, get_path
 from listener.paging import warn_stuck
@@ -102,6 +102,7 @@ class MastodonSource:
         # the domain of this server's own users' handles, asked once (_learn_domain)
         self._domain: str | None = None
         self._domain_asked = False
+        self._split_noted = False  # _note_split_domain said it
 
     # -- plumbing -------------------------------------------------------------
 
@@ -156,10 +157,32 @@ class MastodonSource:
         if status is None:
             return item_id, None
         try:
-            return item_id, mention_from_status(status, self._domain)
+            mention = mention_from_status(status, self._domain)
         except MalformedPost as exc:
             log.warning("mastodon %s: skipped a status: %s", self.name, exc)
             return item_id, None
+        self._note_split_domain(mention)
+        return item_id, mention
+
+    def _note_split_domain(self, mention: Mention) -> None:
+        """Say once when this server's handles and web address differ: earlier
+        versions gave its users the web domain, and a brand handle written that way
+        would quietly stop matching the brand's own posts."""
+        handle, web = mention.author.handle or "", url_host(mention.author.url)
+        if self._split_noted or not self._domain or not handle.endswith("@" + self._domain):
+            return
+        if web is None or web.casefold() == self._domain:
+            return
+        self._split_noted = True
+        log.warning(
+            "mastodon %s: this server's handles end in @%s, not its web address %s; "
+            "write the brand's handle that way ([brand] handles.mastodon = \"@name@%s\"), "
+            "or its own posts are judged like anyone's",
+            self.name,
+            self._domain,
+            web,
+            self._domain,
+        )
 
     # -- polling --------------------------------------------------------------
 

@@ -1256,3 +1256,28 @@ async def test_a_crash_before_posting_is_left_unknown_for_a_person(
     summary = await reconcile_sending(store, {"mastodon": publisher(fake, http)})
     assert summary.outcomes == {"unknown": 1}
     assert store.reply(claim.id).status == "unknown" and fake.posted == []
+
+
+async def test_a_server_whose_handles_are_not_its_web_address_is_said_once(
+    split_domain: FakeMastodon, http: SharedSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    # earlier versions gave these users the web domain: a brand handle written that
+    # way would stop matching the brand's own posts with no word said
+    fake = split_domain
+    for name in ("ana", "bo"):
+        fake.publish(fake.make_status("<p>acme?</p>", account=fake.account(name), tags=["acme"]))
+    with caplog.at_level(logging.WARNING):
+        await source(fake, http).fetch(None)
+    (said,) = [r.getMessage() for r in caplog.records if "web address" in r.getMessage()]
+    assert "end in @example.com, not its web address social.example.com" in said
+    assert '"@name@example.com"' in said
+
+
+async def test_a_server_whose_handles_are_its_web_address_says_nothing_of_it(
+    fake: FakeMastodon, http: SharedSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.publish(fake.make_status("<p>acme?</p>", account=fake.account("ana"), tags=["acme"]))
+    with caplog.at_level(logging.WARNING):
+        (post,) = (await source(fake, http).fetch(None)).mentions
+    assert post.author.handle is not None and "@" in post.author.handle
+    assert not [r for r in caplog.records if "web address" in r.getMessage()]

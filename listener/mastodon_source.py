@@ -16,7 +16,7 @@ from listener import sse
 from listener.base import Cursor, FetchResult, SourceDown
 from listener.http_errors import HttpFactory, Refused
 from listener.http_fetch import JsonResponse, raise_for_status, rate_limit_pause, request_json
-from listener.mastodon import Settings, local_domain, url_host, mention_from_status
+from listener.mastodon import Settings, local_domain, mention_from_status, url_host
 from listener.mention import Mention
 from listener.normalize import MalformedPost, as_id, as_list, as_mapping, get_path
 from listener.paging import warn_stuck
@@ -176,7 +176,7 @@ class MastodonSource:
         self._split_noted = True
         log.warning(
             "mastodon %s: this server's handles end in @%s, not its web address %s; "
-            "write the brand's handle that way ([brand] handles.mastodon = \"@name@%s\"), "
+            'write the brand\'s handle that way ([brand] handles.mastodon = "@name@%s"), '
             "or its own posts are judged like anyone's",
             self.name,
             self._domain,

@@ -1073,7 +1073,7 @@
       role.addEventListener("change", async () => {
         try {
           const data = await api("POST", base + "role", { role: role.value });
-          flash(name + " is now " + data.user.role + ".", "ok");
+          flash(name + " is now " + data.user.role + "; their sessions have ended.", "ok");
         } catch (e) {
           flash(e.message, "error");
           window.setTimeout(() => window.location.reload(), 1500);

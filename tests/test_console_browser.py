@@ -671,6 +671,23 @@ def test_log_out_everywhere_ends_the_sessions_on_other_devices_too(
     assert not (laptop.errors or phone.errors)
 
 
+def test_an_admin_logs_someone_out_everywhere_from_the_accounts_page(
+    open_as: OpenAs, db: Store
+) -> None:
+    vera = open_as("vera")
+    vera.go("/praise")
+    admin = open_as("root")
+    page = admin.go("/users")
+    page.locator("#accounts tr[data-name='vera'] button.user-logout").click()
+    expect(page.locator("#flash")).to_have_text(
+        re.compile(r"vera is logged out everywhere \(\d+ sessions? ended\)\.")
+    )
+    vera.page.click("header nav a[href='/stats']")
+    expect(vera.page).to_have_url(re.compile(r"/login\?next=/stats$"))
+    expect(vera.page.locator("#login-notice")).to_have_text("Your session has ended: log in again.")
+    assert not (admin.errors or vera.errors)
+
+
 def test_hostile_text_is_stored_intact(db: Store) -> None:
     reply = db.reply(reply_for(db, "hostile-1"))
     assert reply.text == HOSTILE

@@ -818,6 +818,7 @@ async def test_only_admins_manage_accounts(client: Client) -> None:
         ("/api/users/1/role", {"role": "admin"}),
         ("/api/users/1/disable", {}),
         ("/api/users/1/password", {"password": "a long password"}),
+        ("/api/users/1/logout", {}),
     ):
         response = await post(client, path, csrf, body)
         assert response.status == 403, path
@@ -1549,6 +1550,29 @@ async def test_a_new_role_from_the_accounts_page_ends_that_persons_sessions(
     assert (await changed.json())["user"]["role"] == "agent"
     assert find_session(store, vera, ttl=timedelta(hours=1), lifetime=WEEK) is None
     assert (await client.get("/api/me")).status == 200  # the admin's own session goes on
+
+
+async def test_an_admin_logs_someone_else_out_everywhere(client: Client, store: Store) -> None:
+    hour = timedelta(hours=1)
+    veras = [
+        start_session(store, store.user("vera").id, ttl=hour, lifetime=WEEK, ip=None)
+        for _ in range(2)
+    ]
+    csrf = await login(client, "root")
+    vera_id = store.user("vera").id
+    ended = await post(client, f"/api/users/{vera_id}/logout", csrf)
+    answer = await ended.json()
+    assert (answer["user"]["name"], answer["sessions"]) == ("vera", 2)
+    assert [find_session(store, t, ttl=hour, lifetime=WEEK) for t in veras] == [None, None]
+    entry = store.audit_log(subject="user:vera")[0]
+    assert (entry.action, entry.actor, entry.detail) == (
+        "user-logout-everywhere",
+        "root",
+        '{"sessions":2}',
+    )
+    assert (await client.get("/api/me")).status == 200  # the admin's own goes on
+    missing = await post(client, "/api/users/999/logout", csrf)
+    assert missing.status == 404
 
 
 async def test_a_limit_below_one_is_a_400(client: Client) -> None:

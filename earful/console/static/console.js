@@ -1093,6 +1093,15 @@
           flash(e.message, "error");
         }
       });
+      row.querySelector("button.user-logout").addEventListener("click", async () => {
+        try {
+          const data = await api("POST", base + "logout", {});
+          const many = data.sessions === 1 ? " session" : " sessions";
+          flash(name + " is logged out everywhere (" + data.sessions + many + " ended).", "ok");
+        } catch (e) {
+          flash(e.message, "error");
+        }
+      });
       const password = row.querySelector("input.user-password");
       row.querySelector("button.user-set-password").addEventListener("click", async () => {
         try {

@@ -217,7 +217,9 @@ async def measure(store: Store, config_path: Path, n: int, seed: int = 9) -> dic
 
     if not store.conn.execute("SELECT 1 FROM users WHERE name = 'bench'").fetchone():
         store.add_user("bench", "admin", "unused", actor="bench")
-    token = start_session(store, store.user("bench").id, ttl=timedelta(hours=1), ip=None)
+    token = start_session(
+        store, store.user("bench").id, ttl=timedelta(hours=1), lifetime=timedelta(hours=1), ip=None
+    )
     rng = random.Random(seed)
     ids = [r[0] for r in store.conn.execute("SELECT id FROM replies WHERE status = 'pending'")]
     targets: dict[str, Callable[[], str]] = {

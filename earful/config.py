@@ -227,6 +227,9 @@ class ConsoleConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     session_ttl: SpanDuration = 12 * 3600.0  # idle time after which a login ends
+    # time after which a login ends however much it is used: a cookie copied from an
+    # unlocked machine, or a browser left logged in, is not good for ever
+    session_lifetime: SpanDuration = 7 * 86400.0
     refresh: PaceDuration = 5.0  # how often the queue page asks for new drafts
     secure_cookie: bool = False  # true when served over HTTPS (behind a proxy)
     # true behind a proxy that appends the client's address to X-Forwarded-For: the

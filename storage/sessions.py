@@ -1,15 +1,20 @@
 """Console login sessions, kept server-side so that logging out (or a password
 change) ends a session at once. Only the SHA-256 of a session token is stored:
-whoever reads the database cannot log in with what they find there."""
+whoever reads the database cannot log in with what they find there.
+
+A session ends at the first of: `ttl` without use (the idle limit, which use
+extends), `lifetime` after its login (the absolute limit, which nothing extends),
+a logout, or its user's sessions all being ended (Store.end_sessions)."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Literal
 
-from storage.db import iso
+from storage.db import from_iso, iso
 from storage.store import Store
 
 # A session's expiry slides forward with use, but the row is rewritten at most this
@@ -30,7 +35,15 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def start_session(store: Store, user_id: int, *, ttl: timedelta, ip: str | None) -> str:
+def _ends_at(created: datetime, now: datetime, *, ttl: timedelta, lifetime: timedelta) -> datetime:
+    """When a session used at `now` ends if not used again: after `ttl` of idleness,
+    but never past `lifetime` from its login."""
+    return min(now + ttl, created + lifetime)
+
+
+def start_session(
+    store: Store, user_id: int, *, ttl: timedelta, lifetime: timedelta, ip: str | None
+) -> str:
     """A new session for the user; returns the token for the cookie."""
     token = secrets.token_urlsafe(32)
     now = store.clock()
@@ -44,7 +57,7 @@ def start_session(store: Store, user_id: int, *, ttl: timedelta, ip: str | None)
                 secrets.token_urlsafe(32),
                 iso(now),
                 iso(now),
-                iso(now + ttl),
+                iso(_ends_at(now, now, ttl=ttl, lifetime=lifetime)),
                 ip,
             ),
         )
@@ -53,30 +66,56 @@ def start_session(store: Store, user_id: int, *, ttl: timedelta, ip: str | None)
     return token
 
 
-def find_session(store: Store, token: str, *, ttl: timedelta, touch: bool = True) -> Session | None:
-    """The live session of this token, or None (unknown, expired, or its user is
-    disabled). Using a session extends it by `ttl`, unless `touch` is False: a page
-    polling in the background is not someone using the console, and must not keep
-    an idle login alive for ever."""
+def find_session(
+    store: Store, token: str, *, ttl: timedelta, lifetime: timedelta, touch: bool = True
+) -> Session | None:
+    """The live session of this token, or None (unknown, idle past `ttl`, logged in
+    longer than `lifetime` ago, or its user is disabled). Using a session extends it
+    by `ttl` up to its lifetime, unless `touch` is False: a page polling in the
+    background is not someone using the console, and must not keep an idle login
+    alive for ever. The lifetime is checked against the login time itself, so a
+    shorter [console] session_lifetime applies to sessions already open."""
     now = store.clock()
     rows = store._rows(
-        "SELECT s.user_id, u.name, u.role, s.csrf, s.expires_at, s.seen_at "
+        "SELECT s.user_id, u.name, u.role, s.csrf, s.created_at, s.expires_at, s.seen_at "
         "FROM sessions s JOIN users u ON u.id = s.user_id "
-        "WHERE s.token_hash = ? AND s.expires_at > ? AND u.disabled = 0",
-        (_digest(token), iso(now)),
+        "WHERE s.token_hash = ? AND s.expires_at > ? AND s.created_at > ? AND u.disabled = 0",
+        (_digest(token), iso(now), iso(now - lifetime)),
     )
     if not rows:
         return None
     row = rows[0]
     expires_at = row["expires_at"]
     if touch and row["seen_at"] < (iso(now - _TOUCH_EVERY) or ""):
-        expires_at = iso(now + ttl) or expires_at
+        created = from_iso(row["created_at"]) or now
+        expires_at = iso(_ends_at(created, now, ttl=ttl, lifetime=lifetime))
         with store._write() as conn:
             conn.execute(
                 "UPDATE sessions SET seen_at = ?, expires_at = ? WHERE token_hash = ?",
                 (iso(now), expires_at, _digest(token)),
             )
     return Session(row["user_id"], row["name"], row["role"], row["csrf"], expires_at)
+
+
+Ending = Literal["lifetime", "idle", "ended"]
+
+
+def why_ended(store: Store, token: str, *, lifetime: timedelta) -> Ending:
+    """Why the session of a token that find_session no longer takes has ended, for
+    the login page to say: "lifetime" (logged in longer than `lifetime` ago),
+    "idle" (not used within its idle limit), or "ended" when its row is gone (a
+    logout, a new password, a new role, a disabled account, its user's sessions
+    ended everywhere, or an expired row cleared when the console started)."""
+    rows = store._rows(
+        "SELECT created_at, expires_at FROM sessions WHERE token_hash = ?", (_digest(token),)
+    )
+    if not rows:
+        return "ended"
+    created, expires = from_iso(rows[0]["created_at"]), from_iso(rows[0]["expires_at"])
+    if created is None or expires is None:
+        return "ended"
+    # whichever limit came first
+    return "lifetime" if created + lifetime <= expires else "idle"
 
 
 def end_session(store: Store, token: str) -> None:

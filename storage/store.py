@@ -1540,7 +1540,7 @@ class Store:
         return [Account.from_row(r) for r in rows]
 
     def set_role(self, name: str, role: str, *, actor: str) -> Account:
-        """A new role, in force on the user's next request (sessions read it live)."""
+        """A new role; the user's sessions end, so they log in again to work with it."""
         if role not in ROLES:
             raise StoreError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
         return self._change_account(
@@ -1550,7 +1550,7 @@ class Store:
             "role = ?",
             (role,),
             demotes=role != "admin",
-            ends_sessions=False,
+            ends_sessions=True,
             role=role,
         )
 
@@ -1598,7 +1598,7 @@ class Store:
                     )
             conn.execute(f"UPDATE users SET {assignment} WHERE id = ?", (*params, user_id))
             if ends_sessions:
-                conn.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
+                self._end_sessions(conn, user_id)
             self._audit(conn, actor, action, f"user:{name}", **detail)
         return self.account(user_id)
 
@@ -1613,14 +1613,34 @@ class Store:
     def set_password(self, name: str, password_hash: str, *, actor: str) -> None:
         """A new password; every session of that user ends with the old one."""
         with self._write() as conn:
-            row = conn.execute(
-                "SELECT id FROM users WHERE name = CAST(? AS TEXT)", (text(name),)
-            ).fetchone()
-            if row is None:
-                raise NotFound(f"no user named {name!r}")
-            conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, row[0]))
-            conn.execute("DELETE FROM sessions WHERE user_id = ?", (row[0],))
+            user_id = self._user_id(conn, name)
+            conn.execute(
+                "UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id)
+            )
+            self._end_sessions(conn, user_id)
             self._audit(conn, actor, "user-password", f"user:{name}")
+
+    def end_sessions(self, name: str, *, actor: str) -> int:
+        """Log NAME out everywhere: every console session of theirs ends now (a
+        person who left a browser logged in somewhere, or an admin who fears a
+        stolen cookie). Returns how many there were."""
+        with self._write() as conn:
+            ended = self._end_sessions(conn, self._user_id(conn, name))
+            self._audit(conn, actor, "user-logout-everywhere", f"user:{name}", sessions=ended)
+        return ended
+
+    @staticmethod
+    def _user_id(conn: sqlite3.Connection, name: str) -> int:
+        row = conn.execute(
+            "SELECT id FROM users WHERE name = CAST(? AS TEXT)", (text(name),)
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no user named {name!r}")
+        return int(row[0])
+
+    @staticmethod
+    def _end_sessions(conn: sqlite3.Connection, user_id: int) -> int:
+        return conn.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,)).rowcount
 
     def audit_log(self, *, limit: int = 100, subject: str | None = None) -> list[AuditEntry]:
         where = " WHERE subject = ?" if subject else ""

@@ -18,6 +18,7 @@ from replayfiles import write_config
 from earful import locks
 from earful.cli import cli
 from earful.config import load_config
+from storage.backup import backup
 from storage.store import Store
 
 
@@ -306,6 +307,35 @@ def test_a_backup_is_never_readable_by_more_users_than_the_database(tmp_path: Pa
     finally:
         os.umask(old_umask)
     assert copy.stat().st_mode & 0o7777 == 0o640
+
+
+def test_the_partial_copy_is_no_wider_than_the_database_while_sqlite_fills_it(
+    tmp_path: Path,
+) -> None:
+    """A backup killed half-way leaves its partial copy behind, password hashes and
+    all: it must be narrow from the start, not only once finished. SQLite calls a
+    progress handler on the store's connection while VACUUM INTO writes, which is
+    when the test looks at the partial copy."""
+    config = filled(tmp_path, 200)
+    db = load_config(config).db_path
+    db.chmod(0o600)
+    seen: list[tuple[int, int]] = []  # (mode, size) of the partial copy
+
+    def look() -> int:
+        for partial in tmp_path.glob(".copy.db.partial*"):
+            info = partial.stat()
+            seen.append((info.st_mode & 0o7777, info.st_size))
+        return 0  # go on
+
+    old_umask = os.umask(0o022)  # sudo's: a file SQLite made itself would be 0644
+    try:
+        with Store.open(db) as store:
+            store.conn.set_progress_handler(look, 50)
+            backup(store, tmp_path / "copy.db")
+    finally:
+        os.umask(old_umask)
+    assert any(size > 0 for _, size in seen), "never saw SQLite writing the copy"
+    assert {mode for mode, _ in seen} == {0o600}
 
 
 def test_restore_keeps_the_owner_and_mode_of_the_database_it_replaces(tmp_path: Path) -> None:

@@ -232,6 +232,7 @@ SECTION_DURATIONS = [
     ("escalation", "retry_after"),
     ("escalation", "max_age"),
     ("console", "session_ttl"),
+    ("console", "session_lifetime"),
     ("console", "refresh"),
 ]
 
@@ -567,6 +568,7 @@ MINUTE = '1 minute ("1m")'
         ("console.refresh", "1ms", SECOND),
         ("publish.retry_after", "10ms", SECOND),
         ("console.session_ttl", "1ms", MINUTE),
+        ("console.session_lifetime", "30s", MINUTE),
         ("escalation.max_age", "30s", MINUTE),
         ("responders.cooldown", "5s", MINUTE),
         ("escalation.timeout", "1ms", '100 milliseconds ("100ms")'),

@@ -6,6 +6,7 @@ Screenshots of each view go to test-artifacts/console/ (gitignored)."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import re
@@ -597,8 +598,15 @@ def test_an_admin_adds_promotes_and_disables_an_account(open_as: OpenAs, db: Sto
     zoe = open_as("zoe")
     expect(zoe.go("/drafts/1").locator("#approve")).to_have_count(0)  # a viewer
     row.locator("select.user-role").select_option("agent")
-    expect(page.locator("#flash")).to_contain_text("zoe is now agent")
+    expect(page.locator("#flash")).to_contain_text("zoe is now agent; their sessions have ended")
     assert db.user("zoe").role == "agent"
+    # her session ended with the old role: she logs in again, and works as an agent
+    expect(zoe.go("/drafts/1")).to_have_url(re.compile(r"/login\?next="))
+    expect(zoe.page.locator("#login-notice")).to_have_text("Your session has ended: log in again.")
+    zoe.page.fill("input[name=name]", "zoe")
+    zoe.page.fill("input[name=password]", PASSWORD)
+    zoe.page.click("button[type=submit]")
+    expect(zoe.page.locator("#approve")).to_have_count(1)
     row.locator("button.user-toggle").click()
     expect(row.locator(".status")).to_have_text("disabled")
     admin.shot("accounts")
@@ -607,6 +615,77 @@ def test_an_admin_adds_promotes_and_disables_an_account(open_as: OpenAs, db: Sto
     agent = open_as("alice")
     expect(agent.page.locator("header nav a[href='/users']")).to_have_count(0)
     assert not admin.errors
+
+
+def _session_digest(context: BrowserContext) -> str:
+    """The stored digest of the session cookie this browser holds."""
+    (token,) = [c["value"] for c in context.cookies() if c["name"] == "earful_session"]
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def test_a_login_past_its_lifetime_goes_to_the_login_form_saying_why(
+    open_as: OpenAs, db: Store
+) -> None:
+    w = open_as("alice")
+    page = w.go("/queue")
+    # logged in eight days ago (and used all along): past the 7-day session_lifetime
+    eight_days_ago = (datetime.now(UTC) - timedelta(days=8)).isoformat(timespec="milliseconds")
+    with db.conn:
+        db.conn.execute(
+            "UPDATE sessions SET created_at = ? WHERE token_hash = ?",
+            (eight_days_ago.replace("+00:00", "Z"), _session_digest(w.context)),
+        )
+    # the queue's own polling finds the session over and takes the page to the login
+    expect(page).to_have_url(re.compile(r"/login\?next=%2Fqueue$"))
+    expect(page.locator("#login-notice")).to_have_text(
+        "A login lasts at most 7d, however much it is used: log in again."
+    )
+    w.shot("login-after-lifetime")
+    page.fill("input[name=name]", "alice")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/queue$"))
+    assert not w.errors
+
+
+def test_log_out_everywhere_ends_the_sessions_on_other_devices_too(
+    open_as: OpenAs, db: Store
+) -> None:
+    laptop, phone, colleague = open_as("bob"), open_as("bob", width=390), open_as("alice")
+    laptop.go("/stats")
+    page = phone.go("/praise")
+    page.click("#logout-everywhere")
+    expect(page).to_have_url(re.compile(r"/login\?ended=everywhere$"))
+    expect(page.locator("#login-notice")).to_have_text(
+        "You are logged out on every browser and device."
+    )
+    # the laptop's next click goes to the login form, which says the session ended
+    laptop.page.click("header nav a[href='/queue']")
+    expect(laptop.page).to_have_url(re.compile(r"/login\?next=/queue$"))
+    expect(laptop.page.locator("#login-notice")).to_have_text(
+        "Your session has ended: log in again."
+    )
+    expect(colleague.go("/stats")).to_have_url(re.compile(r"/stats$"))  # not theirs
+    entry = db.audit_log(subject="user:bob")[0]
+    assert (entry.action, entry.actor) == ("user-logout-everywhere", "bob")
+    assert not (laptop.errors or phone.errors)
+
+
+def test_an_admin_logs_someone_out_everywhere_from_the_accounts_page(
+    open_as: OpenAs, db: Store
+) -> None:
+    vera = open_as("vera")
+    vera.go("/praise")
+    admin = open_as("root")
+    page = admin.go("/users")
+    page.locator("#accounts tr[data-name='vera'] button.user-logout").click()
+    expect(page.locator("#flash")).to_have_text(
+        re.compile(r"vera is logged out everywhere \(\d+ sessions? ended\)\.")
+    )
+    vera.page.click("header nav a[href='/stats']")
+    expect(vera.page).to_have_url(re.compile(r"/login\?next=/stats$"))
+    expect(vera.page.locator("#login-notice")).to_have_text("Your session has ended: log in again.")
+    assert not (admin.errors or vera.errors)
 
 
 def test_hostile_text_is_stored_intact(db: Store) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
@@ -21,6 +22,7 @@ from earful.console import ConsoleService
 from earful.console.passwords import verify_password
 from earful.daemon import Daemon
 from earful.demo import prepare_demo
+from storage.sessions import find_session, start_session
 from storage.store import Store
 
 
@@ -96,7 +98,9 @@ def user(config: Config, *args: str) -> Result:
 def test_user_list_role_disable_enable(config: Config) -> None:
     add(config, "fay", "--role", "admin", "--password-stdin")
     add(config, "gus", "--role", "viewer", "--password-stdin")
-    assert user(config, "role", "gus", "agent").output == "gus is now agent\n"
+    assert user(config, "role", "gus", "agent").output == (
+        "gus is now agent; their sessions have ended\n"
+    )
     assert "sessions have ended" in user(config, "disable", "gus").output
     listed = user(config, "list").output.splitlines()
     assert [line.split()[:3] for line in listed if line.split()[0] in ("fay", "gus")] == [
@@ -110,6 +114,29 @@ def test_user_list_role_disable_enable(config: Config) -> None:
     assert user(config, "enable", "gus").exit_code == 0
     with Store.open(config.db_path) as store:
         assert not store.user("gus").disabled
+
+
+def test_user_logout_ends_every_session_of_that_user_only(config: Config) -> None:
+    add(config, "ida", "--role", "agent", "--password-stdin")
+    add(config, "jo", "--role", "agent", "--password-stdin")
+    hour, week = timedelta(hours=1), timedelta(days=7)
+    with Store.open(config.db_path) as store:
+        idas = [
+            start_session(store, store.user("ida").id, ttl=hour, lifetime=week, ip=ip)
+            for ip in ("10.0.0.1", "10.0.0.2")
+        ]
+        jos = start_session(store, store.user("jo").id, ttl=hour, lifetime=week, ip=None)
+    result = user(config, "logout", "ida", "--as", "kim")
+    assert result.exit_code == 0, result.output
+    assert result.output == "ida is logged out everywhere: 2 sessions ended\n"
+    with Store.open(config.db_path) as store:
+        assert [find_session(store, t, ttl=hour, lifetime=week) for t in idas] == [None, None]
+        assert find_session(store, jos, ttl=hour, lifetime=week) is not None
+        entry = store.audit_log(subject="user:ida")[0]
+        assert (entry.action, entry.actor) == ("user-logout-everywhere", "kim")
+    assert user(config, "logout", "ida").output == "ida had no open sessions\n"
+    missing = user(config, "logout", "nobody")
+    assert missing.exit_code == 1 and "no user named 'nobody'" in missing.output
 
 
 def test_user_commands_refuse_to_lock_the_admins_out(config: Config) -> None:

@@ -37,9 +37,11 @@ from responders.drafts import Draft, DraftKind
 from responders.limits import LIMITS
 from storage import health, queries
 from storage.db import shown_time
+from storage.sessions import find_session, start_session
 from storage.store import Store
 
 _HASH = hash_password(PASSWORD)  # once: scrypt is deliberately slow
+WEEK = timedelta(days=7)  # the default session_lifetime
 
 Client: TypeAlias = TestClient[web.Request, web.Application]
 
@@ -835,6 +837,7 @@ async def test_only_admins_manage_accounts(client: Client) -> None:
         ("/api/users/1/role", {"role": "admin"}),
         ("/api/users/1/disable", {}),
         ("/api/users/1/password", {"password": "a long password"}),
+        ("/api/users/1/logout", {}),
     ):
         response = await post(client, path, csrf, body)
         assert response.status == 403, path
@@ -1420,29 +1423,40 @@ async def test_logins_being_hashed_do_not_hold_up_the_pages(client: Client) -> N
     assert finished_before_me < len(names) // 2
 
 
-# -- idle sessions end even while a tab polls --------------------------------------------
+# -- idle sessions end even while a tab polls; every session ends at its lifetime --------
 
 
 @pytest.fixture
 async def clocked(config: Config) -> AsyncIterator[tuple[Client, Clock]]:
-    """The console on a store whose clock the test moves, with a 10-minute session_ttl."""
+    """The console on a store whose clock the test moves, with a 10-minute session_ttl
+    and a 30-minute session_lifetime."""
     clock = Clock()
     s = Store.open(config.db_path, clock=clock)
     s.add_user("alice", "agent", _HASH, actor="tests")
-    settings = dataclasses.replace(settings_from(config), session_ttl=timedelta(minutes=10))
+    settings = dataclasses.replace(
+        settings_from(config),
+        session_ttl=timedelta(minutes=10),
+        session_lifetime=timedelta(minutes=30),
+    )
     async with TestClient(TestServer(build_app(s, config, settings=settings))) as c:
         yield c, clock
     s.close()
+
+
+@pytest.fixture
+async def alice_in(clocked: tuple[Client, Clock]) -> tuple[Client, Clock]:
+    """`clocked`, with alice logged in at the clock's time."""
+    await login(clocked[0], "alice")
+    return clocked
 
 
 BACKGROUND = {BACKGROUND_HEADER: "1"}
 
 
 async def test_background_polling_does_not_keep_an_idle_session_alive(
-    clocked: tuple[Client, Clock],
+    alice_in: tuple[Client, Clock],
 ) -> None:
-    client, clock = clocked
-    await login(client, "alice")
+    client, clock = alice_in
     start = clock.now
     for minutes in (3, 6, 9):  # the queue tab polls; nobody touches it
         clock.now = start + timedelta(minutes=minutes)
@@ -1454,10 +1468,9 @@ async def test_background_polling_does_not_keep_an_idle_session_alive(
 
 
 async def test_a_persons_requests_still_extend_the_session(
-    clocked: tuple[Client, Clock],
+    alice_in: tuple[Client, Clock],
 ) -> None:
-    client, clock = clocked
-    await login(client, "alice")
+    client, clock = alice_in
     start = clock.now
     clock.now = start + timedelta(minutes=9)
     assert (await client.get("/queue")).status == 200  # a page opened: use
@@ -1465,6 +1478,120 @@ async def test_a_persons_requests_still_extend_the_session(
     assert (await client.get("/api/queue", headers=BACKGROUND)).status == 200
     clock.now = start + timedelta(minutes=19, seconds=1)
     assert (await client.get("/api/me")).status == 401
+
+
+async def _notice(client: Client, response: aiohttp.ClientResponse) -> str:
+    """Where a page request was sent (the login form), and the notice it shows."""
+    assert response.status == 302, response.status
+    location = response.headers["Location"]
+    assert location.startswith("/login"), location
+    page = await (await client.get(location)).text()
+    found = re.search(r'<p class="note" role="status" id="login-notice">([^<]*)</p>', page)
+    return html.unescape(found.group(1)) if found else ""
+
+
+async def test_a_session_in_use_all_along_ends_at_its_lifetime_and_the_login_says_so(
+    alice_in: tuple[Client, Clock],
+) -> None:
+    client, clock = alice_in
+    start = clock.now
+    for minutes in (8, 16, 24):  # a person at work: never idle for 10 minutes
+        clock.now = start + timedelta(minutes=minutes)
+        assert (await client.get("/queue")).status == 200, minutes
+    clock.now = start + timedelta(minutes=30)
+    ended = await client.get("/queue", allow_redirects=False)
+    assert ended.headers["Location"] in ("/login?next=%2Fqueue", "/login?next=/queue")
+    assert await _notice(client, ended) == (
+        "A login lasts at most 30m, however much it is used: log in again."
+    )
+    assert (await client.get("/api/me")).status == 401
+    await login(client, "alice")  # a new login starts a new lifetime
+    assert (await client.get("/api/me")).status == 200
+
+
+async def test_the_login_page_says_an_idle_session_ended_for_want_of_use(
+    alice_in: tuple[Client, Clock],
+) -> None:
+    client, clock = alice_in
+    clock.now += timedelta(minutes=10)
+    ended = await client.get("/stats", allow_redirects=False)
+    assert await _notice(client, ended) == "Your session ended after 10m without use: log in again."
+
+
+async def test_the_login_page_shows_no_notice_after_a_plain_logout(client: Client) -> None:
+    csrf = await login(client, "alice")
+    out = await client.post("/logout", data={"csrf_token": csrf}, allow_redirects=False)
+    assert out.headers["Location"] == "/login"
+    assert "login-notice" not in await (await client.get("/login")).text()
+
+
+async def test_logging_out_everywhere_ends_all_of_ones_own_sessions_and_no_one_elses(
+    client: Client, store: Store
+) -> None:
+    elsewhere = start_session(
+        store, store.user("alice").id, ttl=timedelta(hours=1), lifetime=WEEK, ip="10.0.0.9"
+    )
+    bobs = start_session(
+        store, store.user("bob").id, ttl=timedelta(hours=1), lifetime=WEEK, ip=None
+    )
+    csrf = await login(client, "alice")
+    token = client.session.cookie_jar.filter_cookies(client.make_url("/"))[SESSION_COOKIE].value
+    out = await client.post("/logout/everywhere", data={"csrf_token": csrf}, allow_redirects=False)
+    assert out.status == 303 and out.headers["Location"] == "/login?ended=everywhere"
+    page = await (await client.get(out.headers["Location"])).text()
+    assert "You are logged out on every browser and device." in page
+    for ended in (token, elsewhere):  # this browser's, and the other one's
+        client.session.cookie_jar.update_cookies({SESSION_COOKIE: ended})
+        assert (await client.get("/api/me")).status == 401
+        assert "Your session has ended: log in again." in await (await client.get("/login")).text()
+    assert find_session(store, bobs, ttl=timedelta(hours=1), lifetime=WEEK) is not None
+    entry = store.audit_log(subject="user:alice")[0]
+    assert (entry.action, entry.actor) == ("user-logout-everywhere", "alice")
+
+
+async def test_logging_out_everywhere_needs_the_csrf_token(client: Client, store: Store) -> None:
+    await login(client, "alice")
+    refused = await client.post("/logout/everywhere", data={}, allow_redirects=False)
+    assert refused.status == 403
+    assert (await client.get("/api/me")).status == 200
+
+
+async def test_a_new_role_from_the_accounts_page_ends_that_persons_sessions(
+    client: Client, store: Store
+) -> None:
+    vera = start_session(
+        store, store.user("vera").id, ttl=timedelta(hours=1), lifetime=WEEK, ip=None
+    )
+    csrf = await login(client, "root")
+    changed = await post(
+        client, f"/api/users/{store.user('vera').id}/role", csrf, {"role": "agent"}
+    )
+    assert (await changed.json())["user"]["role"] == "agent"
+    assert find_session(store, vera, ttl=timedelta(hours=1), lifetime=WEEK) is None
+    assert (await client.get("/api/me")).status == 200  # the admin's own session goes on
+
+
+async def test_an_admin_logs_someone_else_out_everywhere(client: Client, store: Store) -> None:
+    hour = timedelta(hours=1)
+    veras = [
+        start_session(store, store.user("vera").id, ttl=hour, lifetime=WEEK, ip=None)
+        for _ in range(2)
+    ]
+    csrf = await login(client, "root")
+    vera_id = store.user("vera").id
+    ended = await post(client, f"/api/users/{vera_id}/logout", csrf)
+    answer = await ended.json()
+    assert (answer["user"]["name"], answer["sessions"]) == ("vera", 2)
+    assert [find_session(store, t, ttl=hour, lifetime=WEEK) for t in veras] == [None, None]
+    entry = store.audit_log(subject="user:vera")[0]
+    assert (entry.action, entry.actor, entry.detail) == (
+        "user-logout-everywhere",
+        "root",
+        '{"sessions":2}',
+    )
+    assert (await client.get("/api/me")).status == 200  # the admin's own goes on
+    missing = await post(client, "/api/users/999/logout", csrf)
+    assert missing.status == 404
 
 
 async def test_a_limit_below_one_is_a_400(client: Client) -> None:

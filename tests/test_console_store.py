@@ -21,7 +21,7 @@ from earful.console.ratelimit import LoginLimiter
 from storage import queries
 from storage.queries import QueueFilter
 from storage.schema import MIGRATIONS, SCHEMA_VERSION
-from storage.sessions import end_session, find_session, start_session
+from storage.sessions import end_session, find_session, start_session, why_ended
 from storage.store import AlreadyDecided, CaseConflict, EditedSince, NotFound, Store, StoreError
 
 
@@ -189,54 +189,135 @@ def test_starring_praise(cstore: Store) -> None:
 
 # -- sessions ---------------------------------------------------------------------------
 
+HOUR, WEEK = timedelta(hours=1), timedelta(days=7)  # the idle limit, the lifetime
+
 
 def test_sessions_store_only_a_digest_and_expire(cstore: Store, clock: Clock) -> None:
     user_id = cstore.user("alice").id
-    token = start_session(cstore, user_id, ttl=timedelta(hours=1), ip="127.0.0.1")
+    token = start_session(cstore, user_id, ttl=HOUR, lifetime=WEEK, ip="127.0.0.1")
     stored = cstore.conn.execute("SELECT token_hash FROM sessions").fetchone()[0]
     assert token not in stored
-    session = find_session(cstore, token, ttl=timedelta(hours=1))
+    session = find_session(cstore, token, ttl=HOUR, lifetime=WEEK)
     assert session is not None and (session.name, session.role) == ("alice", "agent")
-    assert find_session(cstore, token + "x", ttl=timedelta(hours=1)) is None
+    assert find_session(cstore, token + "x", ttl=HOUR, lifetime=WEEK) is None
     clock.now += timedelta(minutes=50)
-    assert find_session(cstore, token, ttl=timedelta(hours=1)) is not None  # slides on
+    assert find_session(cstore, token, ttl=HOUR, lifetime=WEEK) is not None  # slides on
     clock.now += timedelta(minutes=50)
-    assert find_session(cstore, token, ttl=timedelta(hours=1)) is not None
+    assert find_session(cstore, token, ttl=HOUR, lifetime=WEEK) is not None
     clock.now += timedelta(minutes=61)
-    assert find_session(cstore, token, ttl=timedelta(hours=1)) is None
+    assert find_session(cstore, token, ttl=HOUR, lifetime=WEEK) is None
+
+
+def test_a_session_ends_at_its_lifetime_however_much_it_is_used(
+    cstore: Store, clock: Clock
+) -> None:
+    start = clock.now
+    token = start_session(cstore, cstore.user("alice").id, ttl=HOUR, lifetime=3 * HOUR, ip=None)
+    ends = []
+    for minutes in range(50, 180, 50):  # used every 50 minutes: never idle for an hour
+        clock.now = start + timedelta(minutes=minutes)
+        session = find_session(cstore, token, ttl=HOUR, lifetime=3 * HOUR)
+        assert session is not None, minutes
+        ends.append(session.expires_at)
+    # the idle limit slid on, but not past the lifetime
+    assert ends == [
+        "2026-11-20T13:50:00.000Z",
+        "2026-11-20T14:40:00.000Z",
+        "2026-11-20T15:00:00.000Z",
+    ]
+    clock.now = start + 3 * HOUR
+    assert find_session(cstore, token, ttl=HOUR, lifetime=3 * HOUR) is None
+    assert why_ended(cstore, token, lifetime=3 * HOUR) == "lifetime"
+
+
+def test_an_idle_session_is_told_from_one_at_its_lifetime(cstore: Store, clock: Clock) -> None:
+    token = start_session(cstore, cstore.user("alice").id, ttl=HOUR, lifetime=WEEK, ip=None)
+    clock.now += HOUR
+    assert find_session(cstore, token, ttl=HOUR, lifetime=WEEK) is None
+    assert why_ended(cstore, token, lifetime=WEEK) == "idle"
+    assert why_ended(cstore, "no such token", lifetime=WEEK) == "ended"
+
+
+def test_a_lifetime_shorter_than_the_idle_limit_ends_the_session_first(
+    cstore: Store, clock: Clock
+) -> None:
+    token = start_session(cstore, cstore.user("alice").id, ttl=WEEK, lifetime=HOUR, ip=None)
+    session = find_session(cstore, token, ttl=WEEK, lifetime=HOUR)
+    assert session is not None and session.expires_at == "2026-11-20T13:00:00.000Z"
+    clock.now += HOUR
+    assert find_session(cstore, token, ttl=WEEK, lifetime=HOUR) is None
+    assert why_ended(cstore, token, lifetime=HOUR) == "lifetime"
+
+
+def test_a_shorter_lifetime_applies_to_sessions_already_open(cstore: Store, clock: Clock) -> None:
+    # logged in under a week's lifetime; then [console] session_lifetime = "2h"
+    token = start_session(cstore, cstore.user("alice").id, ttl=HOUR, lifetime=WEEK, ip=None)
+    clock.now += timedelta(minutes=50)
+    assert find_session(cstore, token, ttl=HOUR, lifetime=2 * HOUR) is not None
+    clock.now += timedelta(minutes=50)
+    assert find_session(cstore, token, ttl=HOUR, lifetime=2 * HOUR) is not None
+    clock.now += timedelta(minutes=20)  # 2 hours since the login
+    assert find_session(cstore, token, ttl=HOUR, lifetime=2 * HOUR) is None
+    assert why_ended(cstore, token, lifetime=2 * HOUR) == "lifetime"
+
+
+def test_ending_a_users_sessions_ends_every_one_of_theirs_and_no_one_elses(
+    cstore: Store,
+) -> None:
+    alice = [
+        start_session(cstore, cstore.user("alice").id, ttl=HOUR, lifetime=WEEK, ip=ip)
+        for ip in ("10.0.0.1", "10.0.0.2")
+    ]
+    vera = start_session(cstore, cstore.user("vera").id, ttl=HOUR, lifetime=WEEK, ip=None)
+    assert cstore.end_sessions("alice", actor="alice") == 2
+    assert [find_session(cstore, t, ttl=HOUR, lifetime=WEEK) for t in alice] == [None, None]
+    assert why_ended(cstore, alice[0], lifetime=WEEK) == "ended"
+    assert find_session(cstore, vera, ttl=HOUR, lifetime=WEEK) is not None
+    entry = cstore.audit_log(subject="user:alice")[0]
+    assert (entry.action, entry.actor, entry.detail) == (
+        "user-logout-everywhere",
+        "alice",
+        '{"sessions":2}',
+    )
+    assert cstore.end_sessions("alice", actor="root") == 0
+    with pytest.raises(NotFound, match="no user named 'nobody'"):
+        cstore.end_sessions("nobody", actor="root")
 
 
 def test_logout_and_a_new_password_end_sessions(cstore: Store) -> None:
     user_id = cstore.user("alice").id
-    one = start_session(cstore, user_id, ttl=timedelta(hours=1), ip=None)
-    two = start_session(cstore, user_id, ttl=timedelta(hours=1), ip=None)
+    one = start_session(cstore, user_id, ttl=HOUR, lifetime=WEEK, ip=None)
+    two = start_session(cstore, user_id, ttl=HOUR, lifetime=WEEK, ip=None)
     end_session(cstore, one)
-    assert find_session(cstore, one, ttl=timedelta(hours=1)) is None
-    assert find_session(cstore, two, ttl=timedelta(hours=1)) is not None
+    assert find_session(cstore, one, ttl=HOUR, lifetime=WEEK) is None
+    assert find_session(cstore, two, ttl=HOUR, lifetime=WEEK) is not None
     cstore.set_password("alice", hash_password("another long one"), actor="root")
-    assert find_session(cstore, two, ttl=timedelta(hours=1)) is None
+    assert find_session(cstore, two, ttl=HOUR, lifetime=WEEK) is None
 
 
 def test_disabling_a_user_ends_their_sessions_and_enabling_lets_them_back(
     cstore: Store,
 ) -> None:
-    token = start_session(cstore, cstore.user("alice").id, ttl=timedelta(hours=1), ip=None)
+    token = start_session(cstore, cstore.user("alice").id, ttl=HOUR, lifetime=WEEK, ip=None)
     account = cstore.set_disabled("alice", True, actor="root")
     assert (account.name, account.disabled) == ("alice", 1)
-    assert find_session(cstore, token, ttl=timedelta(hours=1)) is None
+    assert find_session(cstore, token, ttl=HOUR, lifetime=WEEK) is None
     cstore.set_disabled("alice", False, actor="root")
-    again = start_session(cstore, cstore.user("alice").id, ttl=timedelta(hours=1), ip=None)
-    assert find_session(cstore, again, ttl=timedelta(hours=1)) is not None
+    again = start_session(cstore, cstore.user("alice").id, ttl=HOUR, lifetime=WEEK, ip=None)
+    assert find_session(cstore, again, ttl=HOUR, lifetime=WEEK) is not None
     actions = [e.action for e in cstore.audit_log(subject="user:alice")]
     assert actions[:3] == ["login", "user-enable", "user-disable"]
 
 
-def test_a_new_role_applies_to_the_next_request(cstore: Store) -> None:
-    token = start_session(cstore, cstore.user("vera").id, ttl=timedelta(hours=1), ip=None)
+def test_a_new_role_ends_the_users_sessions_and_the_next_login_has_it(cstore: Store) -> None:
+    token = start_session(cstore, cstore.user("vera").id, ttl=HOUR, lifetime=WEEK, ip=None)
     assert cstore.set_role("vera", "agent", actor="root").role == "agent"
-    session = find_session(cstore, token, ttl=timedelta(hours=1))
+    assert find_session(cstore, token, ttl=HOUR, lifetime=WEEK) is None
+    assert why_ended(cstore, token, lifetime=WEEK) == "ended"
+    again = start_session(cstore, cstore.user("vera").id, ttl=HOUR, lifetime=WEEK, ip=None)
+    session = find_session(cstore, again, ttl=HOUR, lifetime=WEEK)
     assert session is not None and session.role == "agent"
-    entry = cstore.audit_log(subject="user:vera")[0]
+    entry = cstore.audit_log(subject="user:vera")[1]  # the new login came after it
     assert (entry.action, entry.actor, entry.detail) == ("user-role", "root", '{"role":"agent"}')
     with pytest.raises(StoreError, match="role must be one of admin, agent, viewer"):
         cstore.set_role("vera", "owner", actor="root")

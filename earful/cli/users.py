@@ -1,4 +1,4 @@
-"""Console accounts: add, passwd, list, role, disable, enable."""
+"""Console accounts: add, passwd, list, role, disable, enable, logout."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from earful.cli.base import (
     handles_errors,
     json_option,
 )
-from earful.display import to_json
+from earful.display import counted, to_json
 from storage.schema import ROLES
 
 # -- console accounts ---------------------------------------------------------------
@@ -129,10 +129,10 @@ def user_list(config_file: Path | None, as_json: bool) -> None:
 @click.argument("role", type=click.Choice(ROLES))
 @handles_errors
 def user_role(config_file: Path | None, actor: str | None, name: str, role: str) -> None:
-    """Give NAME another role; it applies to their next click."""
+    """Give NAME another role; their open sessions end (they log in again with it)."""
     with _store(_load(config_file)) as store:
         store.set_role(name, role, actor=_actor(actor))
-    click.echo(f"{name} is now {role}")
+    click.echo(f"{name} is now {role}; their sessions have ended")
 
 
 @user.command("disable")
@@ -157,3 +157,18 @@ def user_enable(config_file: Path | None, actor: str | None, name: str) -> None:
     with _store(_load(config_file)) as store:
         store.set_disabled(name, False, actor=_actor(actor))
     click.echo(f"{name} is enabled")
+
+
+@user.command("logout")
+@config_option
+@actor_option
+@click.argument("name")
+@handles_errors
+def user_logout(config_file: Path | None, actor: str | None, name: str) -> None:
+    """Log NAME out everywhere: every open console session of theirs ends now."""
+    with _store(_load(config_file)) as store:
+        ended = store.end_sessions(name, actor=_actor(actor))
+    if ended:
+        click.echo(f"{name} is logged out everywhere: {counted(ended, 'session')} ended")
+    else:
+        click.echo(f"{name} had no open sessions")

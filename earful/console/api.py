@@ -405,6 +405,15 @@ async def user_password(request: web.Request) -> web.StreamResponse:
     return ok({"user": account})  # a password is not part of the account's record
 
 
+@requires("admin")
+async def user_logout(request: web.Request) -> web.StreamResponse:
+    """Log someone out everywhere (a browser left logged in, a cookie feared stolen)."""
+    await no_body(request)
+    account, actor = await _account(request), session_of(request).name
+    ended = await db(request, lambda s: s.end_sessions(account.name, actor=actor))
+    return ok({"user": account, "sessions": ended})
+
+
 @requires("agent")
 async def assign(request: web.Request) -> web.StreamResponse:
     case_id = _id(request, "case")
@@ -613,6 +622,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post("/api/users/{id:\\d+}/disable", user_disable)
     router.add_post("/api/users/{id:\\d+}/enable", user_enable)
     router.add_post("/api/users/{id:\\d+}/password", user_password)
+    router.add_post("/api/users/{id:\\d+}/logout", user_logout)
     router.add_get("/api/audit", audit)
     router.add_get("/api/limits", limits)
     router.add_post("/api/count", count)

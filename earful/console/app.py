@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import logging
 from collections.abc import Awaitable, Callable
@@ -21,18 +20,18 @@ from earful.console import api, auth, pages
 from earful.console.ratelimit import LoginLimiter
 from earful.console.security import (
     SESSION,
-    SESSION_COOKIE,
     SETTINGS,
     STORE,
     ConsoleSettings,
     guard,
     json_error,
+    live_session,
     security_headers,
     wants_json,
 )
 from earful.display import plain
 from responders.templating import PLATFORM_NAMES
-from storage.sessions import find_session, purge_expired
+from storage.sessions import purge_expired
 from storage.store import AlreadyDecided, Conflict, EditedSince, NotFound, Store, StoreError
 
 log = logging.getLogger("earful.console")
@@ -48,6 +47,7 @@ def settings_from(config: Config) -> ConsoleSettings:
     topics, segments = rule_facets(config)
     return ConsoleSettings(
         session_ttl=timedelta(seconds=config.console.session_ttl),
+        session_lifetime=timedelta(seconds=config.console.session_lifetime),
         refresh=config.console.refresh,
         secure_cookie=config.console.secure_cookie,
         brand=config.brand.name,
@@ -135,13 +135,7 @@ def _said(exc: web.HTTPClientError) -> str:
 
 
 async def _attach_session(request: web.Request) -> None:
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
-        return
-    settings = request.app[SETTINGS]
-    session = await asyncio.to_thread(
-        find_session, request.app[STORE], token, ttl=settings.session_ttl
-    )
+    session = await live_session(request)
     if session is not None:
         request[SESSION] = session
 

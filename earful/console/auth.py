@@ -29,10 +29,13 @@ from earful.console.security import (
     SESSION_COOKIE,
     SETTINGS,
     STORE,
+    live_session,
     public,
     requires,
+    session_of,
 )
-from storage.sessions import end_session, start_session
+from earful.display import duration
+from storage.sessions import end_session, start_session, why_ended
 from storage.store import NotFound, Store
 
 log = logging.getLogger("earful.console")
@@ -142,6 +145,7 @@ def _login_form(
     request: web.Request,
     *,
     error: str | None = None,
+    notice: str | None = None,
     status: int = 200,
     name: str = "",
     next_path: str | None = None,
@@ -156,6 +160,7 @@ def _login_form(
         request,
         {
             "error": error,
+            "notice": notice,
             "login_csrf": token,
             "next": _safe_next(next_path),
             "name": name,
@@ -182,7 +187,30 @@ def _login_form(
 
 @public
 async def login_page(request: web.Request) -> web.StreamResponse:
-    return _login_form(request)
+    return _login_form(request, notice=await _why_here(request))
+
+
+async def _why_here(request: web.Request) -> str | None:
+    """What brought the person to the login form, when it is not their own plain
+    logout: they logged out everywhere, or the session their browser still holds
+    has ended (idle, at its lifetime, or ended by a change elsewhere). Without it a
+    person sent here mid-work by a click cannot tell an expiry from a fault."""
+    if request.query.get("ended") == "everywhere":
+        return "You are logged out on every browser and device."
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token or await live_session(request, touch=False) is not None:
+        return None
+    settings = request.app[SETTINGS]
+    why = await asyncio.to_thread(
+        why_ended, request.app[STORE], token, lifetime=settings.session_lifetime
+    )
+    if why == "lifetime":
+        most = duration(settings.session_lifetime.total_seconds())
+        return f"A login lasts at most {most}, however much it is used: log in again."
+    if why == "idle":
+        idle = duration(settings.session_ttl.total_seconds())
+        return f"Your session ended after {idle} without use: log in again."
+    return "Your session has ended: log in again."
 
 
 def _check(store: Store, name: str, password: str) -> tuple[int | None, bool]:
@@ -274,7 +302,12 @@ async def login(request: web.Request) -> web.StreamResponse:
     limiter.succeeded(key)
     settings = request.app[SETTINGS]
     token = await asyncio.to_thread(
-        start_session, store, user_id, ttl=settings.session_ttl, ip=client
+        start_session,
+        store,
+        user_id,
+        ttl=settings.session_ttl,
+        lifetime=settings.session_lifetime,
+        ip=client,
     )
     response = see_other(next_path)
     response.set_cookie(
@@ -299,7 +332,19 @@ async def logout(request: web.Request) -> web.StreamResponse:
     return response
 
 
+@requires("viewer")
+async def logout_everywhere(request: web.Request) -> web.StreamResponse:
+    """End every session of the person's own, this one included: a browser left
+    logged in on another machine is logged out too."""
+    name = session_of(request).name
+    await asyncio.to_thread(request.app[STORE].end_sessions, name, actor=name)
+    response = see_other("/login?ended=everywhere")
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
 def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/login", login_page, name="login")
     router.add_post("/login", login)
     router.add_post("/logout", logout, name="logout")
+    router.add_post("/logout/everywhere", logout_everywhere, name="logout-everywhere")

@@ -58,7 +58,8 @@ H = TypeVar("H", bound=Handler)
 
 @dataclass(frozen=True)
 class ConsoleSettings:
-    session_ttl: timedelta
+    session_ttl: timedelta  # idle limit
+    session_lifetime: timedelta  # absolute limit, from the login
     refresh: float
     secure_cookie: bool
     brand: str
@@ -142,6 +143,23 @@ def csrf_ok(expected: str, given: str | None) -> bool:
     return bool(given) and hmac.compare_digest(expected.encode(), (given or "").encode())
 
 
+async def live_session(request: web.Request, *, touch: bool = True) -> Session | None:
+    """The live session the request's cookie names, or None (no cookie, or its
+    session has ended). `touch`: the request counts as use and extends it."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    settings = request.app[SETTINGS]
+    return await asyncio.to_thread(
+        find_session,
+        request.app[STORE],
+        token,
+        ttl=settings.session_ttl,
+        lifetime=settings.session_lifetime,
+        touch=touch,
+    )
+
+
 @web.middleware
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     role = route_role(request)
@@ -150,17 +168,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     if role is _UNMARKED:
         log.error("route %s has no role mark; refusing it", request.path)
         return _refuse(request, "this route is not open to anyone")
-    token = request.cookies.get(SESSION_COOKIE)
-    session = None
-    if token:
-        settings = request.app[SETTINGS]
-        session = await asyncio.to_thread(
-            find_session,
-            request.app[STORE],
-            token,
-            ttl=settings.session_ttl,
-            touch=BACKGROUND_HEADER not in request.headers,
-        )
+    session = await live_session(request, touch=BACKGROUND_HEADER not in request.headers)
     if session is None:
         if wants_json(request):
             return json_error(401, "not logged in (or the session ended): log in again")

@@ -1073,7 +1073,7 @@
       role.addEventListener("change", async () => {
         try {
           const data = await api("POST", base + "role", { role: role.value });
-          flash(name + " is now " + data.user.role + ".", "ok");
+          flash(name + " is now " + data.user.role + "; their sessions have ended.", "ok");
         } catch (e) {
           flash(e.message, "error");
           window.setTimeout(() => window.location.reload(), 1500);
@@ -1089,6 +1089,15 @@
           state.classList.toggle("hot", Boolean(data.user.disabled));
           toggle.textContent = data.user.disabled ? "Enable" : "Disable";
           flash(name + (data.user.disabled ? " is disabled; their sessions have ended." : " is enabled."), "ok");
+        } catch (e) {
+          flash(e.message, "error");
+        }
+      });
+      row.querySelector("button.user-logout").addEventListener("click", async () => {
+        try {
+          const data = await api("POST", base + "logout", {});
+          const many = data.sessions === 1 ? " session" : " sessions";
+          flash(name + " is logged out everywhere (" + data.sessions + many + " ended).", "ok");
         } catch (e) {
           flash(e.message, "error");
         }

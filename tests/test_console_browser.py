@@ -26,6 +26,7 @@ from consolekit import (
     reply_for,
     seeded,
     served,
+    x_mention,
 )
 from playwright.sync_api import (
     Browser,
@@ -40,7 +41,8 @@ from playwright.sync_api import (
 
 from earful.config import Config
 from earful.console.passwords import hash_password
-from earful.pipeline import build_stages
+from earful.pipeline import build_stages, store_batch
+from listener.base import FetchResult
 from responders.limits import x_weighted_length
 from storage import health, queries
 from storage.queries import QueueFilter
@@ -1737,3 +1739,59 @@ def test_each_callback_column_and_mark_done_is_named(open_as: OpenAs) -> None:
     task = row.locator("td.task").inner_text()
     # a screen reader hears which task "Mark done" closes, not the same words 100 times
     expect(row.locator("button.callback-done")).to_have_accessible_description(task)
+
+
+# -- a11y and bidi (a11ybidi) -------------------------------------------------------------
+
+
+def _count_changes(page: Page, selector: str) -> None:
+    """From now on, window.changes counts the changes to what `selector` holds."""
+    page.evaluate(
+        """selector => {
+            window.changes = 0;
+            new MutationObserver(() => window.changes++).observe(
+                document.querySelector(selector),
+                {childList: true, characterData: true, subtree: true});
+        }""",
+        selector,
+    )
+
+
+def test_the_live_queue_tells_a_screen_reader_what_arrived_and_nothing_else(
+    open_as: OpenAs, db: Store, config: Config
+) -> None:
+    w = open_as("alice")
+    answers: list[str] = []
+    w.page.on("response", lambda r: answers.append(r.url) if "/api/queue" in r.url else None)
+    page = w.go("/queue?q=quokka")  # a view of its own: only this test's drafts are in it
+    news = page.locator("#queue-news")
+    expect(news).to_have_attribute("aria-live", "polite")
+    _count_changes(page, "#queue-news")
+    wait_until(page, lambda: len(answers) >= 3)
+    assert page.evaluate("window.changes") == 0  # polls that bring nothing say nothing
+
+    urgent = x_mention(
+        "@LumenetHelp Lumenet down AGAIN. Mobile AND home broadband dead for 3 days, "
+        "furious, cancelling my contract today, quokka",
+        native_id="news-urgent",
+        handle="newsurgent",
+    )
+    calm = x_mention(
+        "does lumenet sell a mesh router? quokka", native_id="news-calm", handle="curious"
+    )
+    # one batch, so one poll brings both
+    store_batch("tests", FetchResult((urgent, calm), None), db, build_stages(config))
+    urgencies = sorted(
+        db.verdict(db.reply(reply_for(db, n)).mention_id).urgency
+        for n in ("news-urgent", "news-calm")
+    )
+    assert urgencies[0] < config.responders.escalate_at <= urgencies[1]
+    expect(news).to_have_text("2 new drafts, 1 urgent.", timeout=10_000)
+    expect(page.locator("#queue li.queue-item")).to_have_count(2)
+    assert page.evaluate("window.changes") == 1
+    seen = len(answers)
+    wait_until(page, lambda: len(answers) >= seen + 3)
+    assert page.evaluate("window.changes") == 1  # and then quiet again
+    box = news.bounding_box()  # heard, not seen: the rows' green border shows it
+    assert box is not None and box["width"] <= 1 and box["height"] <= 1
+    assert not w.errors

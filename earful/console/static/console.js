@@ -369,6 +369,23 @@
     const stale = document.getElementById("stale");
     let answeredAt = new Date(); // the page itself was the first answer
     let polling = false;
+    // A screen reader hears nothing of a green border: after a poll that brought new
+    // drafts onto the page, one short summary in a polite live region ("2 new drafts,
+    // 1 urgent"); nothing when nothing is new, so it does not talk at every poll.
+    const news = document.getElementById("queue-news");
+    const urgentAt = Number(list.dataset.urgentAt) || 80;
+    function announce(items, since) {
+      const arrived = items.filter((item) => item.id > since);
+      if (!arrived.length) return;
+      const urgent = arrived.filter((item) => item.urgency >= urgentAt).length;
+      const n = arrived.length;
+      let said = n === 1 ? "1 new draft" : n + " new drafts";
+      if (n === 1 && urgent) said = "1 new urgent draft";
+      else if (urgent) said += ", " + urgent + " urgent";
+      // a new text node, not the same text set again: two polls with the same news
+      // are two announcements
+      news.replaceChildren(document.createTextNode(said + "."));
+    }
     async function poll() {
       if (polling) return;
       polling = true;
@@ -376,7 +393,9 @@
       try {
         // one more than a page: whether a next page exists
         const data = await api("GET", "/api/queue?" + query + "limit=" + (pageSize + 1), null, true);
-        show(data.items.slice(0, pageSize), data.items.length > pageSize);
+        const shown = data.items.slice(0, pageSize);
+        show(shown, data.items.length > pageSize);
+        announce(shown, Number(list.dataset.latest));
         list.dataset.latest = Math.max(Number(list.dataset.latest), data.latest);
         setCounts(data.counts);
         setCount("pending-total", data.counts.pending);

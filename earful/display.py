@@ -11,10 +11,11 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-# Control characters (but newline and tab), bidi embeddings/overrides/isolates, and
-# lone surrogates: shown as visible \u escapes so the terminal shows them literally.
+# Control characters (but newline and tab), the bidi controls (Unicode's Bidi_Control:
+# the Arabic letter mark, LRM/RLM, embeddings, overrides, isolates), and lone
+# surrogates: shown as visible \u escapes so the terminal shows them literally.
 _UNSAFE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
 )
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal, Protocol
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -1794,4 +1795,74 @@ def test_the_live_queue_tells_a_screen_reader_what_arrived_and_nothing_else(
     assert page.evaluate("window.changes") == 1  # and then quiet again
     box = news.bounding_box()  # heard, not seen: the rows' green border shows it
     assert box is not None and box["width"] <= 1 and box["height"] <= 1
+    assert not w.errors
+
+
+# Where `after` (the first text after `term` in the element `selector` names) is drawn:
+# right of `term` when `term` cannot reorder what follows it. Both are found in the
+# element's text as a whole, whichever nodes hold them.
+_FOLLOWS = """([selector, term, after]) => {
+    const root = document.querySelector(selector);
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    const nodes = [];
+    let text = "";
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+        nodes.push([n, text.length]);
+        text += n.data;
+    }
+    const at = (i) => {
+        const [node, start] = nodes.filter(([, start]) => start <= i).pop();
+        return [node, i - start];
+    };
+    const box = (from, to) => {
+        const range = document.createRange();
+        range.setStart(...at(from));
+        range.setEnd(...at(to - 1));
+        range.setEnd(range.endContainer, range.endOffset + 1);
+        return range.getBoundingClientRect();
+    };
+    const t = text.indexOf(term);
+    const a = text.indexOf(after, t + term.length);
+    return [box(a, a + after.length).left, box(t, t + term.length).right];
+}"""
+
+
+def _drawn_after(page: Page, selector: str, term: str, after: str) -> bool:
+    """`after` is drawn right of `term` (on the same line: the page is wide)."""
+    after_left, term_right = page.evaluate(_FOLLOWS, [selector, term, after])
+    return bool(after_left >= term_right - 1)
+
+
+SPOOF = "evil\u202eeman"  # a right-to-left override: what follows it reads backwards
+
+
+def test_a_handle_or_search_with_a_direction_override_reorders_nothing_after_it(
+    open_as: OpenAs, db: Store, config: Config
+) -> None:
+    ingest(
+        db,
+        build_stages(config),
+        "@LumenetHelp Lumenet down AGAIN. Mobile AND home broadband dead for 3 days, "
+        "furious, cancelling my contract today",  # urgent: its task is on the first page
+        native_id="spoof-1",
+        handle=SPOOF,
+    )
+    # and a post that gets no draft: listed under the queue when their handle is searched
+    ingest(
+        db, build_stages(config), "walked past the lumenet shop", native_id="spoof-2", handle=SPOOF
+    )
+    task = db.conn.execute(
+        "SELECT c.id FROM callbacks c JOIN mentions m ON m.id = c.mention_id "
+        "WHERE m.native_id = 'spoof-1'"
+    ).fetchone()[0]
+    w = open_as("alice")
+    page = w.go("/callbacks")
+    cell = f'tr[data-callback="{task}"] td:nth-child(2)'
+    expect(page.locator(cell)).to_contain_text("post")
+    assert _drawn_after(page, cell, "@" + SPOOF, "post")
+
+    page = w.go("/queue?q=" + quote("\u202ezebra"))
+    assert _drawn_after(page, "#empty", "zebra", "(search reads")
+    page = w.go("/queue?q=" + quote("@" + SPOOF))
+    assert _drawn_after(page, "#other-mentions li", "@" + SPOOF, "x ·")
     assert not w.errors

@@ -90,6 +90,21 @@ def oneline(text: str | None, width: int) -> str:
     return head + "…"
 
 
+# The invisible format characters (zero-width space, joiners, word joiner, BOM, soft
+# hyphen, invisible operators, tags): no platform's handle holds one, and in a handle
+# they hide ("acme\u200bhelp" reads as the brand's "acmehelp") and shift the columns
+# after it. Post text keeps them (emoji and several scripts need joiners).
+_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200d\u2060-\u2064\ufeff\U000e0000-\U000e007f]")
+
+
+def shown_handle(handle: str | None, width: int, missing: str = "-") -> str:
+    """ "@handle" for a terminal, at most `width` wide, with what `safe` escapes and
+    every invisible character escaped too; `missing` when there is none."""
+    if not handle:
+        return missing
+    return oneline("@" + _INVISIBLE.sub(_escape, handle), width)
+
+
 def plain(value: Any) -> Any:
     """Dataclasses, tuples and the like as JSON-ready values."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):

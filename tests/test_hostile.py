@@ -155,6 +155,24 @@ def test_search_and_callbacks_show_hostile_text_safely(config: Path) -> None:
     terminal_text(run(config, "classify", "--explain", HOSTILE["terminal"]))
 
 
+def test_a_handle_shows_its_invisible_characters_and_keeps_the_columns_straight(
+    tmp_path: Path,
+) -> None:
+    # "ac\u200bme" reads as "acme" and is one column narrower than padding counts it
+    path = write_config(tmp_path, [x_post(1, CUE, "ac\u200bme\u2060")])
+    run(path, "poll")
+    shown = "@ac\\u200bme\\u2060"
+    listing = terminal_text(run(path, "queue", "list")).splitlines()
+    assert not re.search("[\u200b\u2060]", "\n".join(listing))
+    post_at = listing[0].index("POST")
+    assert listing[1].index(shown) + len(shown) < post_at
+    assert listing[1][post_at:].startswith("[account]")  # where the header says
+    # the author as queue show, case show and search name them (a task's text and a
+    # link, which hold the handle too, are shown as they are)
+    for args in (("queue", "show", "1"), ("case", "show", "1"), ("search", "lumenet")):
+        assert shown in terminal_text(run(path, *args)), args
+
+
 def test_an_edit_with_characters_no_platform_should_get_is_refused(config: Path) -> None:
     _, _, reply = stored(config)["html"]
     for char in ("\x00", "\x1b", "\x9b", "\ud800", "\u202e"):

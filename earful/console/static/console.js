@@ -7,24 +7,19 @@
   const page = body.dataset.page || "";
   const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
 
-  // A message under the header. Errors stay until dismissed (the close button);
-  // other messages fade after FLASH_MS.
-  const FLASH_MS = 5000;
-  let flashTimer = null;
+  // A message under the header. It stays until dismissed (the close button) or
+  // replaced by the next one, successes too: one that faded after a few seconds was
+  // gone before a screen-magnifier user, someone reading slowly or someone who
+  // looked away could read it (WCAG 2.2.1).
   function hideFlash() {
     const box = document.getElementById("flash");
-    window.clearTimeout(flashTimer);
-    if (box) {
-      // emptied, not hidden: a live region taken out of the page and put back
-      // with its message already in it is not announced by screen readers
-      box.replaceChildren();
-      box.classList.remove("fading");
-    }
+    // emptied, not hidden: a live region taken out of the page and put back
+    // with its message already in it is not announced by screen readers
+    if (box) box.replaceChildren();
   }
   function flash(message, kind) {
     const box = document.getElementById("flash");
     if (!box) return;
-    window.clearTimeout(flashTimer);
     const text = document.createElement("span");
     text.className = "flash-text";
     text.textContent = message;
@@ -42,12 +37,6 @@
     // and a keyboard or screen-reader user is lost; the message is where they are.
     const had = document.activeElement;
     if (!had || had === document.body || had.disabled || !had.isConnected) box.focus();
-    if (kind !== "error") {
-      flashTimer = window.setTimeout(() => {
-        box.classList.add("fading");
-        flashTimer = window.setTimeout(hideFlash, 400);
-      }, FLASH_MS);
-    }
   }
 
   // `background`: a request the page makes on its own (polling), which the server

@@ -11,10 +11,11 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-# Control characters (but newline and tab), bidi embeddings/overrides/isolates, and
-# lone surrogates: shown as visible \u escapes so the terminal shows them literally.
+# Control characters (but newline and tab), the bidi controls (Unicode's Bidi_Control:
+# the Arabic letter mark, LRM/RLM, embeddings, overrides, isolates), and lone
+# surrogates: shown as visible \u escapes so the terminal shows them literally.
 _UNSAFE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
 )
 
 
@@ -87,6 +88,21 @@ def oneline(text: str | None, width: int) -> str:
     if cut and re.fullmatch(r"\\u[0-9a-f]{4}", flat[cut.start() : cut.start() + 6]):
         head = head[: cut.start()]
     return head + "…"
+
+
+# The invisible format characters (zero-width space, joiners, word joiner, BOM, soft
+# hyphen, invisible operators, tags): no platform's handle holds one, and in a handle
+# they hide ("acme\u200bhelp" reads as the brand's "acmehelp") and shift the columns
+# after it. Post text keeps them (emoji and several scripts need joiners).
+_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200d\u2060-\u2064\ufeff\U000e0000-\U000e007f]")
+
+
+def shown_handle(handle: str | None, width: int, missing: str = "-") -> str:
+    """ "@handle" for a terminal, at most `width` wide, with what `safe` escapes and
+    every invisible character escaped too; `missing` when there is none."""
+    if not handle:
+        return missing
+    return oneline("@" + _INVISIBLE.sub(_escape, handle), width)
 
 
 def plain(value: Any) -> Any:

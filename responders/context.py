@@ -137,7 +137,10 @@ def handle_name(handle: str | None, platform: str) -> str | None:
     if not handle:
         return None
     short = handle.lstrip("@").split("@", 1)[0]
-    return short.split(".", 1)[0] if platform == "bluesky" else short
+    short = short.split(".", 1)[0] if platform == "bluesky" else short
+    # None for a handle holding what no greeting should pass on: a direction override
+    # (approval refuses the reply), a zero-width or control character (posted unseen)
+    return short if short.isprintable() else None
 
 
 def template_context(

@@ -85,7 +85,19 @@ def ingest(
 ) -> None:
     """One post through the real judge, responders and Store.ingest; posted now
     unless `created_at` says when (None: the platform did not say)."""
-    mention = Mention(
+    mention = x_mention(text, native_id=native_id, handle=handle, created_at=created_at)
+    store_batch("tests", FetchResult((mention,), None), store, stages)
+
+
+def x_mention(
+    text: str,
+    *,
+    native_id: str,
+    handle: str,
+    created_at: datetime | Literal["now"] | None = "now",
+) -> Mention:
+    """A post on X by `handle` (5,000 followers), as its source would make it."""
+    return Mention(
         platform="x",
         native_id=native_id,
         text=text,
@@ -94,7 +106,6 @@ def ingest(
         created_at=datetime.now(UTC) if created_at == "now" else created_at,
         conversation_id=native_id,
     )
-    store_batch("tests", FetchResult((mention,), None), store, stages)
 
 
 def reply_for(store: Store, native_id: str) -> int:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal, Protocol
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -27,6 +28,7 @@ from consolekit import (
     reply_for,
     seeded,
     served,
+    x_mention,
 )
 from playwright.sync_api import (
     Browser,
@@ -41,7 +43,8 @@ from playwright.sync_api import (
 
 from earful.config import Config
 from earful.console.passwords import hash_password
-from earful.pipeline import build_stages
+from earful.pipeline import build_stages, store_batch
+from listener.base import FetchResult
 from responders.limits import x_weighted_length
 from storage import health, queries
 from storage.queries import QueueFilter
@@ -1079,7 +1082,7 @@ def test_x_or_s_on_a_case_they_cannot_change_says_why(open_as: OpenAs, db: Store
     assert not w.errors
 
 
-def test_flash_messages_can_be_dismissed_and_successes_fade(open_as: OpenAs, db: Store) -> None:
+def test_flash_messages_stay_until_dismissed(open_as: OpenAs, db: Store) -> None:
     reply_id = pending_replies(db)[0]
     w = open_as("alice")
     page = w.page
@@ -1097,8 +1100,11 @@ def test_flash_messages_can_be_dismissed_and_successes_fade(open_as: OpenAs, db:
     page.click("#save-edit")
     expect(flash).to_have_class("ok")
     expect(flash).to_contain_text("Edit saved")
-    page.clock.run_for(6_000)
-    expect(flash).to_be_hidden()  # a success fades on its own
+    page.clock.run_for(60_000)
+    # a success stays too: one gone in five seconds was missed by whoever looked away
+    expect(flash).to_contain_text("Edit saved")
+    flash.locator("button.flash-close").click()
+    expect(flash).to_be_hidden()
     assert not w.errors
 
 
@@ -1752,16 +1758,6 @@ def test_the_charts_are_named_and_fit_a_320_pixel_window(open_as: OpenAs) -> Non
         assert chart.get_attribute("role") == "img" and chart.get_attribute("aria-label")
 
 
-def test_the_flash_does_not_fade_for_those_who_ask_for_less_motion(
-    open_as: OpenAs, db: Store
-) -> None:
-    w = open_as("alice")
-    w.page.emulate_media(reduced_motion="reduce")
-    page = w.go(f"/drafts/{pending_replies(db)[0]}")
-    duration = page.locator("#flash").evaluate("el => getComputedStyle(el).transitionDuration")
-    assert duration == "0s"
-
-
 def test_enter_on_a_queue_link_follows_it(open_as: OpenAs) -> None:
     page = open_as("alice").go("/queue")
     page.focus("header nav a[href='/callbacks']")
@@ -1816,3 +1812,129 @@ def test_each_callback_column_and_mark_done_is_named(open_as: OpenAs) -> None:
     task = row.locator("td.task").inner_text()
     # a screen reader hears which task "Mark done" closes, not the same words 100 times
     expect(row.locator("button.callback-done")).to_have_accessible_description(task)
+
+
+# -- a11y and bidi (a11ybidi) -------------------------------------------------------------
+
+
+def _count_changes(page: Page, selector: str) -> None:
+    """From now on, window.changes counts the changes to what `selector` holds."""
+    page.evaluate(
+        """selector => {
+            window.changes = 0;
+            new MutationObserver(() => window.changes++).observe(
+                document.querySelector(selector),
+                {childList: true, characterData: true, subtree: true});
+        }""",
+        selector,
+    )
+
+
+def test_the_live_queue_tells_a_screen_reader_what_arrived_and_nothing_else(
+    open_as: OpenAs, db: Store, config: Config
+) -> None:
+    w = open_as("alice")
+    answers: list[str] = []
+    w.page.on("response", lambda r: answers.append(r.url) if "/api/queue" in r.url else None)
+    page = w.go("/queue?q=quokka")  # a view of its own: only this test's drafts are in it
+    news = page.locator("#queue-news")
+    expect(news).to_have_attribute("aria-live", "polite")
+    _count_changes(page, "#queue-news")
+    wait_until(page, lambda: len(answers) >= 3)
+    assert page.evaluate("window.changes") == 0  # polls that bring nothing say nothing
+
+    urgent = x_mention(
+        "@LumenetHelp Lumenet down AGAIN. Mobile AND home broadband dead for 3 days, "
+        "furious, cancelling my contract today, quokka",
+        native_id="news-urgent",
+        handle="newsurgent",
+    )
+    calm = x_mention(
+        "does lumenet sell a mesh router? quokka", native_id="news-calm", handle="curious"
+    )
+    # one batch, so one poll brings both
+    store_batch("tests", FetchResult((urgent, calm), None), db, build_stages(config))
+    urgencies = sorted(
+        db.verdict(db.reply(reply_for(db, n)).mention_id).urgency
+        for n in ("news-urgent", "news-calm")
+    )
+    assert urgencies[0] < config.responders.escalate_at <= urgencies[1]
+    expect(news).to_have_text("2 new drafts, 1 urgent.", timeout=10_000)
+    expect(page.locator("#queue li.queue-item")).to_have_count(2)
+    assert page.evaluate("window.changes") == 1
+    seen = len(answers)
+    wait_until(page, lambda: len(answers) >= seen + 3)
+    assert page.evaluate("window.changes") == 1  # and then quiet again
+    box = news.bounding_box()  # heard, not seen: the rows' green border shows it
+    assert box is not None and box["width"] <= 1 and box["height"] <= 1
+    assert not w.errors
+
+
+# Where `after` (the first text after `term` in the element `selector` names) is drawn:
+# right of `term` when `term` cannot reorder what follows it. Both are found in the
+# element's text as a whole, whichever nodes hold them.
+_FOLLOWS = """([selector, term, after]) => {
+    const root = document.querySelector(selector);
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    const nodes = [];
+    let text = "";
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+        nodes.push([n, text.length]);
+        text += n.data;
+    }
+    const at = (i) => {
+        const [node, start] = nodes.filter(([, start]) => start <= i).pop();
+        return [node, i - start];
+    };
+    const box = (from, to) => {
+        const range = document.createRange();
+        range.setStart(...at(from));
+        range.setEnd(...at(to - 1));
+        range.setEnd(range.endContainer, range.endOffset + 1);
+        return range.getBoundingClientRect();
+    };
+    const t = text.indexOf(term);
+    const a = text.indexOf(after, t + term.length);
+    return [box(a, a + after.length).left, box(t, t + term.length).right];
+}"""
+
+
+def _drawn_after(page: Page, selector: str, term: str, after: str) -> bool:
+    """`after` is drawn right of `term` (on the same line: the page is wide)."""
+    after_left, term_right = page.evaluate(_FOLLOWS, [selector, term, after])
+    return bool(after_left >= term_right - 1)
+
+
+SPOOF = "evil\u202eeman"  # a right-to-left override: what follows it reads backwards
+
+
+def test_a_handle_or_search_with_a_direction_override_reorders_nothing_after_it(
+    open_as: OpenAs, db: Store, config: Config
+) -> None:
+    ingest(
+        db,
+        build_stages(config),
+        "@LumenetHelp Lumenet down AGAIN. Mobile AND home broadband dead for 3 days, "
+        "furious, cancelling my contract today",  # urgent: its task is on the first page
+        native_id="spoof-1",
+        handle=SPOOF,
+    )
+    # and a post that gets no draft: listed under the queue when their handle is searched
+    ingest(
+        db, build_stages(config), "walked past the lumenet shop", native_id="spoof-2", handle=SPOOF
+    )
+    task = db.conn.execute(
+        "SELECT c.id FROM callbacks c JOIN mentions m ON m.id = c.mention_id "
+        "WHERE m.native_id = 'spoof-1'"
+    ).fetchone()[0]
+    w = open_as("alice")
+    page = w.go("/callbacks")
+    cell = f'tr[data-callback="{task}"] td:nth-child(2)'
+    expect(page.locator(cell)).to_contain_text("post")
+    assert _drawn_after(page, cell, "@" + SPOOF, "post")
+
+    page = w.go("/queue?q=" + quote("\u202ezebra"))
+    assert _drawn_after(page, "#empty", "zebra", "(search reads")
+    page = w.go("/queue?q=" + quote("@" + SPOOF))
+    assert _drawn_after(page, "#other-mentions li", "@" + SPOOF, "x ·")
+    assert not w.errors

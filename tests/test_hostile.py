@@ -26,7 +26,7 @@ HOSTILE: dict[str, str] = {
     "huge": f"{CUE} " + "é🙂 " * 14_300,  # ~100 kB of UTF-8
     "nul": "lumenet\x00 down again?\x00 can't log in\x00",
     "surrogates": f"\ud800{CUE}\udfff and \udc00\udbff reversed",
-    "bidi": f"{CUE} \u202egnp.exe\u202c \u2066isolated\u2069 \u200f",
+    "bidi": f"{CUE} \u202egnp.exe\u202c \u2066isolated\u2069 \u200f \u061c\u202bembedded",
     "zero-width": f"lu\u200dmenet \u200b{CUE}\u200c\ufeff",
     "emoji": f"{CUE} 👩\u200d👩\u200d👧\u200d👦 🏳️\u200d🌈 🇬🇧 👍🏽",
     "terminal": f"\x1b[2J\x1b]0;pwned\x07{CUE}\r\x1b[31mred\x9b\x7f",
@@ -36,9 +36,10 @@ HANDLES = {kind: f"hostile_{n}" for n, kind in enumerate(HOSTILE)}
 NAME = "Eve \u202eetile\x1b[5m \ud83d"  # display name: bidi, an escape, a lone surrogate
 
 # What a terminal must never receive raw: C0/C1 controls (but newline and tab), DEL,
-# bidi embeddings, overrides and isolates, lone surrogates.
+# every bidi control (the Arabic letter mark, marks, embeddings, overrides and
+# isolates), lone surrogates.
 UNSAFE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
 )
 
 
@@ -154,6 +155,24 @@ def test_search_and_callbacks_show_hostile_text_safely(config: Path) -> None:
     terminal_text(run(config, "classify", "--explain", HOSTILE["terminal"]))
 
 
+def test_a_handle_shows_its_invisible_characters_and_keeps_the_columns_straight(
+    tmp_path: Path,
+) -> None:
+    # "ac\u200bme" reads as "acme" and is one column narrower than padding counts it
+    path = write_config(tmp_path, [x_post(1, CUE, "ac\u200bme\u2060")])
+    run(path, "poll")
+    shown = "@ac\\u200bme\\u2060"
+    listing = terminal_text(run(path, "queue", "list")).splitlines()
+    assert not re.search("[\u200b\u2060]", "\n".join(listing))
+    post_at = listing[0].index("POST")
+    assert listing[1].index(shown) + len(shown) < post_at
+    assert listing[1][post_at:].startswith("[account]")  # where the header says
+    # the author as queue show, case show and search name them (a task's text and a
+    # link, which hold the handle too, are shown as they are)
+    for args in (("queue", "show", "1"), ("case", "show", "1"), ("search", "lumenet")):
+        assert shown in terminal_text(run(path, *args)), args
+
+
 def test_an_edit_with_characters_no_platform_should_get_is_refused(config: Path) -> None:
     _, _, reply = stored(config)["html"]
     for char in ("\x00", "\x1b", "\x9b", "\ud800", "\u202e"):
@@ -188,7 +207,7 @@ def test_approving_a_hostile_edit_keeps_it_exact(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "char",
-    ["\x00", "\x07", "\x08", "\x1b", "\r", "\x7f", "\x85", "\x9b", "\u202e", "\u2066", "\ud800"],
+    list("\x00\x07\x08\x1b\r\x7f\x85\x9b\u202e\u2066\u061c\ud800"),
 )
 def test_safe_shows_unsafe_characters_as_visible_escapes(char: str) -> None:
     shown = safe(f"a{char}b")

@@ -312,6 +312,10 @@ def test_reply_limits_per_platform(platform: str, body: str, problem: str | None
         ("@ana@mastodon.social", "mastodon", "Hi ana,"),
         ("ana.bsky.social", "bluesky", "Hi ana,"),
         ("jane_doe", "x", "Hi jane_doe,"),
+        # a direction override would make the draft one
+        # that approval refuses; a zero-width space would be posted unseen
+        ("evil\u202eeman", "x", "Hi there,"),
+        ("ana\u200b", "mastodon", "Hi there,"),
     ],
 )
 def test_a_reply_greets_by_the_handle_as_people_say_it_when_there_is_no_name(
@@ -322,3 +326,4 @@ def test_a_reply_greets_by_the_handle_as_people_say_it_when_there_is_no_name(
     m = replace(m, author=replace(m.author, name="Newsdesk North"))  # no person's name
     reply = respond(m, verdict(), SETTINGS, last_contact=None, now=NOW)[0]
     assert reply.body.startswith(greeted), reply.body
+    assert reply_problem("x", reply.body) is None

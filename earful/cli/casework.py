@@ -23,7 +23,7 @@ from earful.cli.base import (
     json_option,
 )
 from earful.config import Config
-from earful.display import counted, oneline, safe, to_json
+from earful.display import counted, oneline, safe, shown_handle, to_json
 from storage.db import shown_time
 from storage.queries import CASE_HISTORY, CaseView
 from storage.records import CaseRecord, ReplyRecord
@@ -70,9 +70,9 @@ def case_show(config_file: Path | None, as_json: bool, case_id: int) -> None:
         return
     c = view.case
     click.echo(case_heading(c))
-    who = f"@{c.author_handle}" if c.author_handle else "(unknown author)"
+    who = shown_handle(c.author_handle, 200, "(unknown author)")
     topic = f" · topic {c.topic}" if c.topic else ""
-    click.echo(f"{c.platform} · {safe(who)} · {c.disposition or '-'}{topic} · urgency {c.urgency}")
+    click.echo(f"{c.platform} · {who} · {c.disposition or '-'}{topic} · urgency {c.urgency}")
     times = f"opened {shown_time(c.opened_at)} · updated {shown_time(c.updated_at)}"
     if c.resolved_at:
         times += f" · resolved {shown_time(c.resolved_at)}"
@@ -90,7 +90,7 @@ def _echo_work(view: CaseView) -> None:
     click.echo("\nposts:")
     for m in view.mentions:
         when = shown_time(m.created_at) if m.created_at else "time unknown"
-        click.echo(f"  {when} @{safe(m.author_handle)}: {oneline(m.text, 100)}")
+        click.echo(f"  {when} {shown_handle(m.author_handle, 60)}: {oneline(m.text, 100)}")
     if view.replies:
         click.echo("drafts:")
         for r in view.replies:

@@ -31,7 +31,7 @@ from earful.cli.base import (
 )
 from earful.cli.casework import case_heading, noted
 from earful.config import Config
-from earful.display import oneline, safe, tallied, to_json
+from earful.display import oneline, safe, shown_handle, tallied, to_json
 from listener.mention import PLATFORMS
 from rules.verdict import Disposition
 from storage.db import shown_time
@@ -127,7 +127,7 @@ def queue_list(
     for r in rows:
         left = (
             f"{r.id:>5} {r.urgency:>3} {r.kind:<6} {r.status:<8} {r.platform:<10} "
-            f"{oneline('@' + r.author_handle if r.author_handle else '-', 18):<18} "
+            f"{shown_handle(r.author_handle, 18):<18} "
         )
         topic = f"[{r.topic}] " if r.topic else ""
         click.echo(left + oneline(topic + r.text, max(width - len(left), 20)))
@@ -166,7 +166,7 @@ def queue_show(config_file: Path | None, as_json: bool, reply_id: int) -> None:
         click.echo(to_json(detail))
         return
     r, m, v = detail.reply, detail.mention, detail.verdict
-    who = f"@{m.author_handle}" if m.author_handle else "(unknown author)"
+    who = shown_handle(m.author_handle, 200, "(unknown author)")
     reach = f", {m.author_followers:,} followers" if m.author_followers is not None else ""
     click.echo(f"reply {r.id} · {r.kind} · {r.status}")
     if r.decided_by:
@@ -178,7 +178,7 @@ def queue_show(config_file: Path | None, as_json: bool, reply_id: int) -> None:
     click.echo("")
     # as the other times of these commands read ("2026-12-01 05:32:10 UTC")
     posted = shown_time(m.created_at) if m.created_at else "time unknown"
-    click.echo(f"{m.platform} · {safe(who)}{reach} · {posted}")
+    click.echo(f"{m.platform} · {who}{reach} · {posted}")
     click.echo(f"{safe(m.url or '(no link)')}")
     if m.context:
         click.echo(f"  in reply to / quoting: {oneline(m.context, 200)}")
@@ -217,7 +217,8 @@ def queue_show(config_file: Path | None, as_json: bool, reply_id: int) -> None:
         click.echo("")
         click.echo(f"case {detail.case.id if detail.case else '-'}, the rest of the thread:")
         for t in detail.thread:
-            click.echo(f"  {t.created_at or '?'} @{safe(t.author_handle)}: {oneline(t.text, 100)}")
+            who = shown_handle(t.author_handle, 60)
+            click.echo(f"  {t.created_at or '?'} {who}: {oneline(t.text, 100)}")
     for c in detail.callbacks:
         click.echo(f"callback {c.id} ({c.status}): {safe(c.body)}")
     for h in detail.history:
@@ -567,7 +568,7 @@ def alerts_list(config_file: Path | None, as_json: bool, status: str, limit: int
     for a in rows:
         left = (
             f"{a.id:>5} {a.urgency:>3} {a.status:<8} {a.platform:<10} "
-            f"{oneline('@' + a.author_handle if a.author_handle else '-', 18):<18} "
+            f"{shown_handle(a.author_handle, 18):<18} "
         )
         click.echo(left + oneline(a.text, max(width - len(left), 20)))
         if a.last_error and a.status != "sent":

@@ -31,6 +31,7 @@ from earful.display import (
     duration,
     oneline,
     safe,
+    shown_handle,
     tallied,
     to_json,
     write_csv,
@@ -345,8 +346,6 @@ def search(config_file: Path | None, as_json: bool, limit: int, query: str) -> N
     # DRAFT: the reply ids `earful queue show` takes; MENTION is the post's own id
     click.echo(f"{'MENTION':>7} {'DRAFT':>6} {'PLATFORM':<10} {'AUTHOR':<18} POST")
     for m in rows:
-        handle = f"@{m.author_handle}" if m.author_handle else "-"
         draft = ",".join(map(str, drafts.get(m.id, []))) or "-"
-        click.echo(
-            f"{m.id:>7} {draft:>6} {m.platform:<10} {oneline(handle, 18):<18} {oneline(m.text, 80)}"
-        )
+        who = shown_handle(m.author_handle, 18)
+        click.echo(f"{m.id:>7} {draft:>6} {m.platform:<10} {who:<18} {oneline(m.text, 80)}")

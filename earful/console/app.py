@@ -58,6 +58,7 @@ def settings_from(config: Config) -> ConsoleSettings:
         unpostable=_unpostable(config),
         thanks_liked=thanks_liked(list(config.sources)),
         forwarded_for=config.console.forwarded_for,
+        urgent_at=config.responders.escalate_at,
     )
 
 

@@ -270,6 +270,7 @@ async def queue_page(request: web.Request) -> web.StreamResponse:
             "live": offset == 0 and status in ("pending", "all"),
             "offset": offset,
             "page_size": PAGE_SIZE,
+            "urgent_at": settings.urgent_at,
             "max_search": MAX_SEARCH,
             "latest": latest,
             "others": others,

@@ -73,6 +73,9 @@ class ConsoleSettings:
     thanks_liked: frozenset[str] = frozenset()
     # the client's address is the last in X-Forwarded-For ([console] forwarded_for)
     forwarded_for: bool = False
+    # the urgency from which the live queue calls a new draft urgent when it
+    # announces it: where complaints raise an alert (responders.escalate_at)
+    urgent_at: int = 80
 
 
 STORE = web.AppKey("store", Store)

@@ -7,24 +7,19 @@
   const page = body.dataset.page || "";
   const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
 
-  // A message under the header. Errors stay until dismissed (the close button);
-  // other messages fade after FLASH_MS.
-  const FLASH_MS = 5000;
-  let flashTimer = null;
+  // A message under the header. It stays until dismissed (the close button) or
+  // replaced by the next one, successes too: one that faded after a few seconds was
+  // gone before a screen-magnifier user, someone reading slowly or someone who
+  // looked away could read it (WCAG 2.2.1).
   function hideFlash() {
     const box = document.getElementById("flash");
-    window.clearTimeout(flashTimer);
-    if (box) {
-      // emptied, not hidden: a live region taken out of the page and put back
-      // with its message already in it is not announced by screen readers
-      box.replaceChildren();
-      box.classList.remove("fading");
-    }
+    // emptied, not hidden: a live region taken out of the page and put back
+    // with its message already in it is not announced by screen readers
+    if (box) box.replaceChildren();
   }
   function flash(message, kind) {
     const box = document.getElementById("flash");
     if (!box) return;
-    window.clearTimeout(flashTimer);
     const text = document.createElement("span");
     text.className = "flash-text";
     text.textContent = message;
@@ -42,12 +37,6 @@
     // and a keyboard or screen-reader user is lost; the message is where they are.
     const had = document.activeElement;
     if (!had || had === document.body || had.disabled || !had.isConnected) box.focus();
-    if (kind !== "error") {
-      flashTimer = window.setTimeout(() => {
-        box.classList.add("fading");
-        flashTimer = window.setTimeout(hideFlash, 400);
-      }, FLASH_MS);
-    }
   }
 
   // `background`: a request the page makes on its own (polling), which the server
@@ -369,6 +358,23 @@
     const stale = document.getElementById("stale");
     let answeredAt = new Date(); // the page itself was the first answer
     let polling = false;
+    // A screen reader hears nothing of a green border: after a poll that brought new
+    // drafts onto the page, one short summary in a polite live region ("2 new drafts,
+    // 1 urgent"); nothing when nothing is new, so it does not talk at every poll.
+    const news = document.getElementById("queue-news");
+    const urgentAt = Number(list.dataset.urgentAt) || 80;
+    function announce(items, since) {
+      const arrived = items.filter((item) => item.id > since);
+      if (!arrived.length) return;
+      const urgent = arrived.filter((item) => item.urgency >= urgentAt).length;
+      const n = arrived.length;
+      let said = n === 1 ? "1 new draft" : n + " new drafts";
+      if (n === 1 && urgent) said = "1 new urgent draft";
+      else if (urgent) said += ", " + urgent + " urgent";
+      // a new text node, not the same text set again: two polls with the same news
+      // are two announcements
+      news.replaceChildren(document.createTextNode(said + "."));
+    }
     async function poll() {
       if (polling) return;
       polling = true;
@@ -376,7 +382,9 @@
       try {
         // one more than a page: whether a next page exists
         const data = await api("GET", "/api/queue?" + query + "limit=" + (pageSize + 1), null, true);
-        show(data.items.slice(0, pageSize), data.items.length > pageSize);
+        const shown = data.items.slice(0, pageSize);
+        show(shown, data.items.length > pageSize);
+        announce(shown, Number(list.dataset.latest));
         list.dataset.latest = Math.max(Number(list.dataset.latest), data.latest);
         setCounts(data.counts);
         setCount("pending-total", data.counts.pending);

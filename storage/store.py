@@ -141,6 +141,10 @@ class CaseConflict(Conflict):
 # case's urgency (escalation.min_urgency is for the alerts Earful raises itself).
 PERSON_ESCALATED = "escalated by "
 
+# An alert a person sent again (`alerts retry`, "Send again"): none of the rules that
+# skip alerts holds it back, or the person's decision would be undone at once.
+_RETRIED = "EXISTS (SELECT 1 FROM audit WHERE subject = 'alert:' || a.id AND action = 'retried')"
+
 
 @dataclass(frozen=True, slots=True)
 class SeenAssignee:
@@ -1317,7 +1321,7 @@ class Store:
         below `min_urgency` (unless a rule or a person asked for the escalation); never tried and
         created before `stale_before` (a backlog is not urgent news); or in a case
         another alert already went out for (one alert per case, not one per post).
-        Returns (id, reason) for each."""
+        Never an alert a person sent again. Returns (id, reason) for each."""
         stale = iso(stale_before) if stale_before else None
         skipped: list[tuple[int, str]] = []
         with self._write() as conn:
@@ -1328,7 +1332,7 @@ class Store:
                 "(SELECT min(b.id) FROM alerts b WHERE b.case_id = a.case_id AND b.id != a.id "
                 "AND b.status IN ('sent', 'sending', 'unknown')) AS earlier "
                 "FROM alerts a JOIN verdicts v ON v.mention_id = a.mention_id "
-                "WHERE a.status = 'pending' ORDER BY a.id",
+                f"WHERE a.status = 'pending' AND NOT {_RETRIED} ORDER BY a.id",
                 (PERSON_ESCALATED,),
             ).fetchall()
             for r in rows:
@@ -1360,8 +1364,9 @@ class Store:
                 "OR a.next_attempt_at <= ?) "
                 # one alert per case, checked in the claim's own transaction: another
                 # process (`alerts send` beside the daemon) may have claimed its sibling
-                "AND NOT EXISTS (SELECT 1 FROM alerts b WHERE b.case_id = a.case_id "
-                "AND b.id != a.id AND b.status IN ('sent', 'sending', 'unknown')) "
+                f"AND ({_RETRIED} OR NOT EXISTS (SELECT 1 FROM alerts b "
+                "WHERE b.case_id = a.case_id "
+                "AND b.id != a.id AND b.status IN ('sent', 'sending', 'unknown'))) "
                 "ORDER BY v.urgency DESC, a.id LIMIT 1",
                 (now,),
             ).fetchone()

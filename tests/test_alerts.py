@@ -495,6 +495,30 @@ async def test_alerts_below_min_urgency_are_skipped_not_sent(world: World) -> No
     assert store.alert(1).status == "pending"
 
 
+async def test_a_skipped_alert_a_person_sends_again_is_sent(world: World) -> None:
+    config, store = await world.urgent("min_urgency = 100")
+    assert await world.deliver(config, store) == {"skipped": 1}
+
+    store.retry_alert(1, "lead")  # "Send again": the person wants it in the channel
+
+    assert await world.deliver(config, store) == {"sent": 1}
+    assert len(world.receiver.requests) == 1
+    assert store.alert(1).status == "sent"
+
+
+async def test_a_second_alert_of_a_case_a_person_sends_again_is_sent(world: World) -> None:
+    thread = "2124000000000000001"
+    posts = [x_post(n, URGENT + "!" * n, conversation=thread) for n in (1, 2)]
+    config, store = await world.start(posts)
+    assert await world.deliver(config, store) == {"sent": 1, "skipped": 1}
+    (skipped,) = store.alert_list("skipped")
+
+    store.retry_alert(skipped.id, "lead")
+
+    assert await world.deliver(config, store) == {"sent": 1}
+    assert store.alert(skipped.id).status == "sent"
+
+
 async def test_a_case_a_person_escalates_alerts_whatever_its_urgency(world: World) -> None:
     config, store = await world.start(
         [x_post(1, "@LumenetHelp my bill is wrong this month, charged twice")], "min_urgency = 100"

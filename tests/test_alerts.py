@@ -561,6 +561,50 @@ async def test_one_alert_per_case_not_one_per_angry_post(world: World) -> None:
     )
 
 
+async def test_one_alert_per_author_while_their_alerted_case_is_open(world: World) -> None:
+    # an outage: a key customer posts again and again, each tweet a case of its own
+    posts = [x_post(n, URGENT + "!" * n) for n in (1, 2, 3)]
+    posts.append(x_post(4, URGENT, handle="bo"))  # someone else is news
+    config, store = await world.start(posts)
+
+    outcomes = await world.deliver(config, store)
+
+    assert outcomes == {"sent": 2, "skipped": 2}
+    assert len({a.case_id for a in store.alert_list("skipped")}) == 2  # not one case
+    first = store.alert_list("sent")[-1]
+    assert first.author_handle == "ana"
+    assert {a.last_error for a in store.alert_list("skipped")} == {
+        f"@ana on X already escalated by alert {first.id}, in a case not resolved"
+    }
+
+
+async def test_an_author_alerts_again_once_their_alerted_case_is_resolved(world: World) -> None:
+    config, store = await world.urgent()
+    assert await world.deliver(config, store) == {"sent": 1}
+    case_id = store.alert(1).case_id
+    assert case_id is not None
+    store.resolve_case(case_id, "lead")
+    with (world.tmp_path / "mentions.jsonl").open("a", encoding="utf-8") as file:
+        file.write(json.dumps(x_post(2, URGENT)) + "\n")  # her next tweet
+    await ingest(config, store)
+
+    assert await world.deliver(config, store) == {"sent": 1}
+    assert len(world.receiver.requests) == 2
+
+
+async def test_a_person_escalating_another_case_of_an_alerted_author_alerts(
+    world: World,
+) -> None:
+    posts = [x_post(1, URGENT), x_post(2, "@LumenetHelp my bill is wrong, charged twice")]
+    config, store = await world.start(posts)
+    assert await world.deliver(config, store) == {"sent": 1}
+    calm = store.mention(2).case_id
+    assert calm is not None
+    store.escalate_case(calm, "alice", note="she called us", alert="Escalated by alice")
+
+    assert await world.deliver(config, store) == {"sent": 1}
+
+
 async def test_two_senders_never_claim_two_alerts_of_one_case(world: World) -> None:
     # `earful alerts send` beside the daemon: one has claimed an alert of the case
     # between the other's skip check and its claim

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -42,7 +42,7 @@ from storage import health, queries
 from storage.queries import QueueFilter
 from storage.schema import REPLY_STATUSES, ROLES
 from storage.sessions import Session
-from storage.store import DECIDABLE, MAX_SEARCH, day_problem
+from storage.store import DECIDABLE, MAX_SEARCH, Store, day_problem
 
 T = TypeVar("T")
 
@@ -156,6 +156,11 @@ def query_int(request: web.Request, name: str, default: int | None = None) -> in
     return number
 
 
+def query_offset(request: web.Request) -> int:
+    """The `offset` of a paged list: none, or a negative one, is the first page."""
+    return max(query_int(request, "offset", 0) or 0, 0)
+
+
 _FLAGS = {"1": True, "true": True, "0": False, "false": False}
 
 
@@ -236,7 +241,7 @@ async def home(request: web.Request) -> web.StreamResponse:
 @requires("viewer")
 async def queue_page(request: web.Request) -> web.StreamResponse:
     flt = queue_filter(request)
-    offset = max(query_int(request, "offset", 0) or 0, 0)
+    offset = query_offset(request)
     items, latest = await asyncio.gather(
         db(request, queries.queue, flt, limit=PAGE_SIZE, offset=offset),
         db(request, queries.latest_reply_id),
@@ -353,40 +358,40 @@ async def callbacks_page(request: web.Request) -> web.StreamResponse:
     status = request.query.get("status", "open")
     if status not in ("open", "done", "all"):
         raise web.HTTPBadRequest(text="status must be open, done or all")
-    offset = max(query_int(request, "offset", 0) or 0, 0)
-    # one more than a page: whether there is a next one
-    rows = await db(
-        request,
-        lambda s: s.callbacks(
-            None if status == "all" else status, limit=CALLBACKS_PAGE + 1, offset=offset
-        ),
+    wanted = None if status == "all" else status
+    page = await paged(
+        request, lambda s, limit, offset: s.callbacks(wanted, limit=limit, offset=offset)
     )
-    return await render(
-        request,
-        "callbacks.html",
-        {
-            "rows": rows[:CALLBACKS_PAGE],
-            "status": status,
-            "offset": offset,
-            "size": CALLBACKS_PAGE,
-            "more": len(rows) > CALLBACKS_PAGE,
-        },
-    )
-
-
-CALLBACKS_PAGE = 100
+    return await render(request, "callbacks.html", {**page, "status": status})
 
 
 @requires("viewer")
 async def escalations_page(request: web.Request) -> web.StreamResponse:
-    rows = await db(request, queries.escalations)
-    return await render(request, "escalations.html", {"rows": rows})
+    # an outage escalates hundreds: every one is on a page
+    page = await paged(
+        request, lambda s, limit, offset: queries.escalations(s, limit=limit, offset=offset)
+    )
+    return await render(request, "escalations.html", page)
+
+
+PAGE = 100  # rows a page of callbacks or escalations shows
+
+
+async def paged(
+    request: web.Request, read: Callable[[Store, int, int], Sequence[Any]]
+) -> dict[str, Any]:
+    """One page of a list most urgent first from `?offset=`: its rows, where it
+    starts, the page's size and whether a next page has any."""
+    offset = query_offset(request)
+    # one more than a page: whether there is a next one
+    rows = await db(request, lambda s: read(s, PAGE + 1, offset))
+    return {"rows": rows[:PAGE], "offset": offset, "size": PAGE, "more": len(rows) > PAGE}
 
 
 @requires("viewer")
 async def praise_page(request: web.Request) -> web.StreamResponse:
     starred = query_flag(request, "starred")
-    offset = max(query_int(request, "offset", 0) or 0, 0)
+    offset = query_offset(request)
     size = 60
     # one row past the page: "older" only when there is an older post (a wall of
     # exactly 60 linked to an empty page that said there was no praise)

@@ -1384,6 +1384,16 @@ class Store:
                 skipped.append((r["id"], why))
         return skipped
 
+    def alerts_resting(self) -> bool:
+        """Whether an alert waits for its retry: the receiver failed it lately, and
+        trying the others meanwhile would only spend their attempts on it."""
+        now = iso(self.clock())
+        rows = self._rows(
+            "SELECT 1 FROM alerts WHERE status = 'pending' AND next_attempt_at > ? LIMIT 1",
+            (now,),
+        )
+        return bool(rows)
+
     def claim_alert(self) -> AlertRecord | None:
         """pending -> sending for the most urgent alert that is due, or None. Synced
         before it returns, like a reply's claim: an alert is sent at most once."""

@@ -303,6 +303,23 @@ async def test_a_500_is_retried_after_the_backoff_and_delivered_once(world: Worl
     assert (alert.status, alert.attempts, alert.last_error) == ("sent", 2, None)
 
 
+async def test_while_the_receiver_is_down_only_the_failed_alert_is_tried(world: World) -> None:
+    # Slack down during an outage: one alert finds out when it is back, the others
+    # keep their attempts instead of each failing in turn
+    posts = [x_post(1, URGENT), x_post(2, URGENT, handle="bo"), x_post(3, URGENT, handle="cy")]
+    config, store = await world.start(posts)
+    world.receiver.script = [(503, "service_unavailable", {})] * 2
+
+    outcomes = [await world.deliver(config, store)]
+    for seconds in (15, 15, 15, 45):  # the daemon's rounds; retries at 30 s, then 60 s more
+        world.clock.advance(seconds)
+        outcomes.append(await world.deliver(config, store))
+
+    assert outcomes == [{"retry": 1}, {}, {"retry": 1}, {}, {"sent": 3}]
+    assert len(world.receiver.requests) == 5
+    assert sorted(a.attempts for a in store.alert_list("sent")) == [1, 1, 3]
+
+
 async def test_persistent_failure_ends_failed_after_max_attempts_with_the_reason(
     world: World,
 ) -> None:

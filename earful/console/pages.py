@@ -241,7 +241,7 @@ async def home(request: web.Request) -> web.StreamResponse:
 @requires("viewer")
 async def queue_page(request: web.Request) -> web.StreamResponse:
     flt = queue_filter(request)
-    offset = query_offset(request)
+    offset = max(query_int(request, "offset", 0) or 0, 0)
     items, latest = await asyncio.gather(
         db(request, queries.queue, flt, limit=PAGE_SIZE, offset=offset),
         db(request, queries.latest_reply_id),
@@ -358,11 +358,28 @@ async def callbacks_page(request: web.Request) -> web.StreamResponse:
     status = request.query.get("status", "open")
     if status not in ("open", "done", "all"):
         raise web.HTTPBadRequest(text="status must be open, done or all")
-    wanted = None if status == "all" else status
-    page = await paged(
-        request, lambda s, limit, offset: s.callbacks(wanted, limit=limit, offset=offset)
+    offset = max(query_int(request, "offset", 0) or 0, 0)
+    # one more than a page: whether there is a next one
+    rows = await db(
+        request,
+        lambda s: s.callbacks(
+            None if status == "all" else status, limit=CALLBACKS_PAGE + 1, offset=offset
+        ),
     )
-    return await render(request, "callbacks.html", {**page, "status": status})
+    return await render(
+        request,
+        "callbacks.html",
+        {
+            "rows": rows[:CALLBACKS_PAGE],
+            "status": status,
+            "offset": offset,
+            "size": CALLBACKS_PAGE,
+            "more": len(rows) > CALLBACKS_PAGE,
+        },
+    )
+
+
+CALLBACKS_PAGE = 100
 
 
 @requires("viewer")
@@ -374,7 +391,7 @@ async def escalations_page(request: web.Request) -> web.StreamResponse:
     return await render(request, "escalations.html", page)
 
 
-PAGE = 100  # rows a page of callbacks or escalations shows
+ESCALATIONS_PAGE = 100
 
 
 async def paged(
@@ -384,14 +401,15 @@ async def paged(
     starts, the page's size and whether a next page has any."""
     offset = query_offset(request)
     # one more than a page: whether there is a next one
-    rows = await db(request, lambda s: read(s, PAGE + 1, offset))
-    return {"rows": rows[:PAGE], "offset": offset, "size": PAGE, "more": len(rows) > PAGE}
+    size = ESCALATIONS_PAGE
+    rows = await db(request, lambda s: read(s, size + 1, offset))
+    return {"rows": rows[:size], "offset": offset, "size": size, "more": len(rows) > size}
 
 
 @requires("viewer")
 async def praise_page(request: web.Request) -> web.StreamResponse:
     starred = query_flag(request, "starred")
-    offset = query_offset(request)
+    offset = max(query_int(request, "offset", 0) or 0, 0)
     size = 60
     # one row past the page: "older" only when there is an older post (a wall of
     # exactly 60 linked to an empty page that said there was no praise)

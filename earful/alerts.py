@@ -150,7 +150,9 @@ async def deliver_due(
     store: Store, settings: EscalationConfig, session: aiohttp.ClientSession, *, limit: int = 100
 ) -> AlertSummary:
     """Send every alert that is due, most urgent first; stop the round at the first
-    retryable failure (the receiver is struggling: the rest wait, attempts intact)."""
+    retryable failure, and start none while an alert waits for its retry (the
+    receiver is struggling: the rest wait, attempts intact, until the retry is due
+    and tells whether it is back)."""
     outcomes: Counter[str] = Counter()
     if not settings.webhook_url:
         return AlertSummary(settings.receiver)
@@ -162,6 +164,8 @@ async def deliver_due(
         ):
             log.info("alert %d skipped: %s", alert_id, why)
             outcomes["skipped"] += 1
+        if store.alerts_resting():
+            break
         alert = store.claim_alert()
         if alert is None:
             break

@@ -322,7 +322,7 @@ def case_view(store: Store, case_id: int) -> CaseView:
     )
 
 
-def escalations(store: Store, *, limit: int = 200) -> list[Escalation]:
+def escalations(store: Store, *, limit: int = 200, offset: int = 0) -> list[Escalation]:
     rows = _rows(
         store,
         "SELECT c.*, lm.id AS m_id, lm.text AS m_text, lm.url AS m_url, "
@@ -333,8 +333,9 @@ def escalations(store: Store, *, limit: int = 200) -> list[Escalation]:
         "FROM cases c LEFT JOIN mentions lm ON lm.id = "
         "  (SELECT max(id) FROM mentions WHERE case_id = c.id) "
         "LEFT JOIN alerts la ON la.id = (SELECT max(id) FROM alerts WHERE case_id = c.id) "
-        "WHERE c.status = 'escalated' ORDER BY c.urgency DESC, c.updated_at DESC LIMIT ?",
-        (limit,),
+        "WHERE c.status = 'escalated' ORDER BY c.urgency DESC, c.updated_at DESC, c.id "
+        "LIMIT ? OFFSET ?",
+        (limit, offset),
     )
     return [
         Escalation(

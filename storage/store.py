@@ -26,6 +26,7 @@ import sqlite_utils
 from listener.mention import Mention
 from listener.normalize import http_url
 from responders.drafts import Contact
+from responders.templating import PLATFORM_NAMES
 from storage import retention
 from storage.db import connect, dumps, from_iso, iso, loads, shown_time, text
 from storage.ingest import last_drafts, stored_keys, write_batch
@@ -140,6 +141,31 @@ class CaseConflict(Conflict):
 # The reason of an alert a person raised by escalating a case: sent whatever the
 # case's urgency (escalation.min_urgency is for the alerts Earful raises itself).
 PERSON_ESCALATED = "escalated by "
+
+# An alert a person sent again (`alerts retry`, "Send again"): none of the rules that
+# skip alerts holds it back, or the person's decision would be undone at once.
+_RETRIED = "EXISTS (SELECT 1 FROM audit WHERE subject = 'alert:' || a.id AND action = 'retried')"
+
+# An alert that went out (or may have), for the one-alert rules: a `failed` one does
+# not count, so the next alert is still sent.
+_ALERTED = "('sent', 'sending', 'unknown')"
+
+# The first alert that went out about the same author on the same platform for
+# another case that is not resolved: senior staff have them already (an angry
+# customer who posts ten times opens ten cases on X). `a` is the alert, `m` its post.
+_AUTHOR_ALERTED = f"""
+    (SELECT min(b.id) FROM alerts b
+     JOIN mentions bm ON bm.id = b.mention_id
+     JOIN cases bc ON bc.id = b.case_id
+     WHERE b.status IN {_ALERTED} AND b.case_id != a.case_id AND bc.status != 'resolved'
+       AND bm.platform = m.platform AND bm.author_handle = m.author_handle)
+"""
+
+
+def _author_alerted(handle: str, platform: str, alert_id: int) -> str:
+    """Why an alert about an author senior staff already have is skipped."""
+    where = PLATFORM_NAMES.get(platform, platform)
+    return f"@{handle} on {where} already escalated by alert {alert_id}, in a case not resolved"
 
 
 @dataclass(frozen=True, slots=True)
@@ -1323,25 +1349,34 @@ class Store:
         """pending -> skipped, with the reason, for alerts the webhook should not get:
         below `min_urgency` (unless a rule or a person asked for the escalation); never tried and
         created before `stale_before` (a backlog is not urgent news); or in a case
-        another alert already went out for (one alert per case, not one per post).
+        another alert already went out for (one alert per case, not one per post); or
+        about an author another alert went out for, in a case of theirs not resolved
+        (unless a person escalated this one). Never an alert a person sent again.
         Returns (id, reason) for each."""
         stale = iso(stale_before) if stale_before else None
         skipped: list[tuple[int, str]] = []
         with self._write() as conn:
             rows = conn.execute(
-                "SELECT a.id, a.case_id, a.attempts, a.created_at, v.urgency, "
-                "(EXISTS (SELECT 1 FROM json_each(v.actions) WHERE value = 'escalate') "
-                "OR a.reason LIKE ? || '%') AS asked, "
+                "SELECT a.id, a.case_id, a.attempts, a.created_at, v.urgency, m.platform, "
+                "m.author_handle, a.reason LIKE ? || '%' AS person, "
+                "EXISTS (SELECT 1 FROM json_each(v.actions) WHERE value = 'escalate') AS ruled, "
                 "(SELECT min(b.id) FROM alerts b WHERE b.case_id = a.case_id AND b.id != a.id "
-                "AND b.status IN ('sent', 'sending', 'unknown')) AS earlier "
+                f"AND b.status IN {_ALERTED}) AS earlier, {_AUTHOR_ALERTED} AS by_author "
                 "FROM alerts a JOIN verdicts v ON v.mention_id = a.mention_id "
-                "WHERE a.status = 'pending' ORDER BY a.id",
+                "JOIN mentions m ON m.id = a.mention_id "
+                f"WHERE a.status = 'pending' AND NOT {_RETRIED} ORDER BY a.id",
                 (PERSON_ESCALATED,),
             ).fetchall()
             for r in rows:
                 if r["earlier"] is not None:
                     why = f"case {r['case_id']} already escalated by alert {r['earlier']}"
-                elif min_urgency is not None and r["urgency"] < min_urgency and not r["asked"]:
+                elif r["by_author"] is not None and not r["person"]:
+                    why = _author_alerted(r["author_handle"], r["platform"], r["by_author"])
+                elif (
+                    min_urgency is not None
+                    and r["urgency"] < min_urgency
+                    and not (r["person"] or r["ruled"])
+                ):
                     why = f"urgency {r['urgency']} below escalation.min_urgency {min_urgency}"
                 elif stale and r["attempts"] == 0 and r["created_at"] < stale:
                     why = "older than escalation.max_age when it was first due"
@@ -1356,6 +1391,16 @@ class Store:
                 skipped.append((r["id"], why))
         return skipped
 
+    def alerts_resting(self) -> bool:
+        """Whether an alert waits for its retry: the receiver failed it lately, and
+        trying the others meanwhile would only spend their attempts on it."""
+        now = iso(self.clock())
+        rows = self._rows(
+            "SELECT 1 FROM alerts WHERE status = 'pending' AND next_attempt_at > ? LIMIT 1",
+            (now,),
+        )
+        return bool(rows)
+
     def claim_alert(self) -> AlertRecord | None:
         """pending -> sending for the most urgent alert that is due, or None. Synced
         before it returns, like a reply's claim: an alert is sent at most once."""
@@ -1363,14 +1408,17 @@ class Store:
         with self._write(durable=True) as conn:
             row = conn.execute(
                 "SELECT a.id FROM alerts a JOIN verdicts v ON v.mention_id = a.mention_id "
+                "JOIN mentions m ON m.id = a.mention_id "
                 "WHERE a.status = 'pending' AND (a.next_attempt_at IS NULL "
                 "OR a.next_attempt_at <= ?) "
-                # one alert per case, checked in the claim's own transaction: another
-                # process (`alerts send` beside the daemon) may have claimed its sibling
-                "AND NOT EXISTS (SELECT 1 FROM alerts b WHERE b.case_id = a.case_id "
-                "AND b.id != a.id AND b.status IN ('sent', 'sending', 'unknown')) "
+                # one alert per case and per author with a case open, checked in the
+                # claim's own transaction: another process (`alerts send` beside the
+                # daemon) may have claimed its sibling
+                f"AND ({_RETRIED} OR (NOT EXISTS (SELECT 1 FROM alerts b "
+                f"WHERE b.case_id = a.case_id AND b.id != a.id AND b.status IN {_ALERTED}) "
+                f"AND (a.reason LIKE ? || '%' OR {_AUTHOR_ALERTED} IS NULL))) "
                 "ORDER BY v.urgency DESC, a.id LIMIT 1",
-                (now,),
+                (now, PERSON_ESCALATED),
             ).fetchone()
             if row is None:
                 return None

@@ -303,6 +303,23 @@ async def test_a_500_is_retried_after_the_backoff_and_delivered_once(world: Worl
     assert (alert.status, alert.attempts, alert.last_error) == ("sent", 2, None)
 
 
+async def test_while_the_receiver_is_down_only_the_failed_alert_is_tried(world: World) -> None:
+    # Slack down during an outage: one alert finds out when it is back, the others
+    # keep their attempts instead of each failing in turn
+    posts = [x_post(1, URGENT), x_post(2, URGENT, handle="bo"), x_post(3, URGENT, handle="cy")]
+    config, store = await world.start(posts)
+    world.receiver.script = [(503, "service_unavailable", {})] * 2
+
+    outcomes = [await world.deliver(config, store)]
+    for seconds in (15, 15, 15, 45):  # the daemon's rounds; retries at 30 s, then 60 s more
+        world.clock.advance(seconds)
+        outcomes.append(await world.deliver(config, store))
+
+    assert outcomes == [{"retry": 1}, {}, {"retry": 1}, {}, {"sent": 3}]
+    assert len(world.receiver.requests) == 5
+    assert sorted(a.attempts for a in store.alert_list("sent")) == [1, 1, 3]
+
+
 async def test_persistent_failure_ends_failed_after_max_attempts_with_the_reason(
     world: World,
 ) -> None:
@@ -505,6 +522,30 @@ async def test_alerts_below_min_urgency_are_skipped_not_sent(world: World) -> No
     assert store.alert(1).status == "pending"
 
 
+async def test_a_skipped_alert_a_person_sends_again_is_sent(world: World) -> None:
+    config, store = await world.urgent("min_urgency = 100")
+    assert await world.deliver(config, store) == {"skipped": 1}
+
+    store.retry_alert(1, "lead")  # "Send again": the person wants it in the channel
+
+    assert await world.deliver(config, store) == {"sent": 1}
+    assert len(world.receiver.requests) == 1
+    assert store.alert(1).status == "sent"
+
+
+async def test_a_second_alert_of_a_case_a_person_sends_again_is_sent(world: World) -> None:
+    thread = "2124000000000000001"
+    posts = [x_post(n, URGENT + "!" * n, conversation=thread) for n in (1, 2)]
+    config, store = await world.start(posts)
+    assert await world.deliver(config, store) == {"sent": 1, "skipped": 1}
+    (skipped,) = store.alert_list("skipped")
+
+    store.retry_alert(skipped.id, "lead")
+
+    assert await world.deliver(config, store) == {"sent": 1}
+    assert store.alert(skipped.id).status == "sent"
+
+
 async def test_a_case_a_person_escalates_alerts_whatever_its_urgency(world: World) -> None:
     config, store = await world.start(
         [x_post(1, "@LumenetHelp my bill is wrong this month, charged twice")], "min_urgency = 100"
@@ -545,6 +586,50 @@ async def test_one_alert_per_case_not_one_per_angry_post(world: World) -> None:
         a.last_error is not None and a.last_error.startswith("case 1 already escalated by alert ")
         for a in skipped
     )
+
+
+async def test_one_alert_per_author_while_their_alerted_case_is_open(world: World) -> None:
+    # an outage: a key customer posts again and again, each tweet a case of its own
+    posts = [x_post(n, URGENT + "!" * n) for n in (1, 2, 3)]
+    posts.append(x_post(4, URGENT, handle="bo"))  # someone else is news
+    config, store = await world.start(posts)
+
+    outcomes = await world.deliver(config, store)
+
+    assert outcomes == {"sent": 2, "skipped": 2}
+    assert len({a.case_id for a in store.alert_list("skipped")}) == 2  # not one case
+    first = store.alert_list("sent")[-1]
+    assert first.author_handle == "ana"
+    assert {a.last_error for a in store.alert_list("skipped")} == {
+        f"@ana on X already escalated by alert {first.id}, in a case not resolved"
+    }
+
+
+async def test_an_author_alerts_again_once_their_alerted_case_is_resolved(world: World) -> None:
+    config, store = await world.urgent()
+    assert await world.deliver(config, store) == {"sent": 1}
+    case_id = store.alert(1).case_id
+    assert case_id is not None
+    store.resolve_case(case_id, "lead")
+    with (world.tmp_path / "mentions.jsonl").open("a", encoding="utf-8") as file:
+        file.write(json.dumps(x_post(2, URGENT)) + "\n")  # her next tweet
+    await ingest(config, store)
+
+    assert await world.deliver(config, store) == {"sent": 1}
+    assert len(world.receiver.requests) == 2
+
+
+async def test_a_person_escalating_another_case_of_an_alerted_author_alerts(
+    world: World,
+) -> None:
+    posts = [x_post(1, URGENT), x_post(2, "@LumenetHelp my bill is wrong, charged twice")]
+    config, store = await world.start(posts)
+    assert await world.deliver(config, store) == {"sent": 1}
+    calm = store.mention(2).case_id
+    assert calm is not None
+    store.escalate_case(calm, "alice", note="she called us", alert="Escalated by alice")
+
+    assert await world.deliver(config, store) == {"sent": 1}
 
 
 async def test_two_senders_never_claim_two_alerts_of_one_case(world: World) -> None:

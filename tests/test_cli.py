@@ -342,6 +342,25 @@ def test_several_drafts_rejected_at_once_and_the_ones_that_cannot_be_are_named(
         assert store.reply(praise).status == "approved"
 
 
+def test_several_callback_tasks_done_at_once_and_the_ones_that_cannot_be_are_named(
+    world: World,
+) -> None:
+    # an outage's wave of "app down?" tasks: nobody will call each of them
+    first, second = sorted(t["id"] for t in world.json("callbacks", "list"))
+    assert world.run("callbacks", "done", str(first), "--as", "alice").exit_code == 0
+
+    result = world.run("callbacks", "done", str(first), "999999", str(second), "--as", "bob")
+
+    assert result.exit_code == 1
+    assert result.stdout == f"callback {second} done\n"
+    assert f"callback {first} was already done by alice" in result.stderr
+    assert "no callback with id 999999" in result.stderr
+    assert result.stderr.endswith(f"earful: not done: {first}, 999999\n")
+    assert world.json("callbacks", "list") == []
+    done = {t["id"]: t["done_by"] for t in world.json("callbacks", "list", "--status", "done")}
+    assert done == {first: "alice", second: "bob"}
+
+
 def test_a_rejection_closes_the_callback_task_only_when_asked(world: World) -> None:
     def open_tasks() -> list[str]:
         return sorted(t["author_handle"] for t in world.json("callbacks", "list"))

@@ -813,6 +813,31 @@ async def test_a_failed_alert_is_settled_from_the_escalations_page(
     assert (entry.actor, entry.action) == ("alice", "retried")
 
 
+async def test_the_escalations_page_reaches_every_escalated_case(
+    client: Client, store: Store
+) -> None:
+    # an outage escalates hundreds: none may fall silently off the page (it showed 200)
+    wave = [
+        complaint(mention("app down?", native_id=f"w{n}", handle=f"fan{n}"), urgency=90)
+        for n in range(250)
+    ]
+    opened = store.ingest("x", wave, None).cases_opened
+    for case_id in range(5, 5 + opened):  # the fixture's posts opened cases 1 to 4
+        store.escalate_case(case_id, "alice")
+    await login(client, "alice")
+
+    pages = [await (await client.get(f"/escalations?offset={n}")).text() for n in (0, 100, 200)]
+
+    assert "Cases 1 to 100 of 250 escalated, most urgent first." in pages[0]
+    assert 'href="/escalations?offset=100"' in pages[0]
+    assert "Cases 201 to 250 of 250 escalated, most urgent first." in pages[2]
+    assert 'href="/escalations?offset=100"' in pages[2] and "less urgent" not in pages[2]
+    shown = set(re.findall(r'href="/cases/(\d+)"', "".join(pages)))
+    assert len(shown) == 250
+    api = await (await client.get("/api/escalations?offset=200")).json()
+    assert len(api["items"]) == 50
+
+
 async def test_a_failed_alert_found_in_the_channel_is_marked_sent(
     client: Client, store: Store
 ) -> None:

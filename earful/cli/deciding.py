@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ from storage.schema import ALERT_STATUSES, REPLY_STATUSES
 from storage.store import (
     DECIDABLE,
     AlreadyDecided,
+    Conflict,
     EditedSince,
     NotFound,
     Store,
@@ -389,28 +390,40 @@ def queue_reject(
     turn: one that cannot be rejected (decided already, or no such draft) is
     reported and the rest still are; the exit code is then 1."""
 
-    refused = []
     reason = noted(reason)
     with _store(_load(config_file)) as store:
         decider = _decider(store, actor)
-        for reply_id in dict.fromkeys(reply_ids):  # each once, in the order given
+
+        def reject(reply_id: int) -> str:
             tasks = ""
-            try:
-                if close_task:
-                    rejection = store.reject_with_task(reply_id, decider, reason=reason)
-                    tasks = _tasks_said(rejection.closed_tasks, rejection.kept_tasks)
-                else:
-                    store.reject(reply_id, decider, reason=reason)
-            except (AlreadyDecided, NotFound) as exc:
-                said = _refused(exc) if isinstance(exc, AlreadyDecided) else str(exc)
-                if len(reply_ids) == 1:
-                    raise Failure(said) from None
-                refused.append(reply_id)
-                click.echo(f"earful: {safe(said)}", err=True)
-                continue
-            click.echo(f"rejected reply {reply_id}{tasks}")
+            if close_task:
+                rejection = store.reject_with_task(reply_id, decider, reason=reason)
+                tasks = _tasks_said(rejection.closed_tasks, rejection.kept_tasks)
+            else:
+                store.reject(reply_id, decider, reason=reason)
+            return f"rejected reply {reply_id}{tasks}"
+
+        _each_in_turn(reply_ids, reject, "rejected")
+
+
+def _each_in_turn(ids: Sequence[int], act: Callable[[int], str], verb: str) -> None:
+    """`act` on each id once, in the order given, printing what it says. One that
+    cannot be acted on (decided or done already, or no such id) is reported and the
+    rest still are, with exit code 1 at the end; a lone id fails as it always did."""
+    refused = []
+    for row_id in dict.fromkeys(ids):
+        try:
+            said = act(row_id)
+        except (Conflict, NotFound) as exc:
+            why = _refused(exc) if isinstance(exc, AlreadyDecided) else str(exc)
+            if len(ids) == 1:
+                raise Failure(why) from None
+            refused.append(row_id)
+            click.echo(f"earful: {safe(why)}", err=True)
+            continue
+        click.echo(said)
     if refused:
-        raise Failure(f"not rejected: {', '.join(map(str, refused))}")
+        raise Failure(f"not {verb}: {', '.join(map(str, refused))}")
 
 
 def _tasks_said(closed: Sequence[int], kept: Sequence[int]) -> str:
@@ -523,13 +536,22 @@ def callbacks_list(config_file: Path | None, as_json: bool, status: str, limit: 
 @callbacks.command("done")
 @config_option
 @actor_option
-@click.argument("callback_id", type=ROW_ID)
+@click.argument("callback_ids", metavar="CALLBACK_ID...", nargs=-1, required=True, type=ROW_ID)
 @handles_errors
-def callbacks_done(config_file: Path | None, actor: str | None, callback_id: int) -> None:
-    """Mark a callback task done."""
+def callbacks_done(
+    config_file: Path | None, actor: str | None, callback_ids: tuple[int, ...]
+) -> None:
+    """Mark callback tasks done. Several ids (an outage's wave of tasks nobody will
+    call about) are done each in turn: one done already, or no such task, is
+    reported and the rest still are; the exit code is then 1."""
     with _store(_load(config_file)) as store:
-        store.complete_callback(callback_id, _decider(store, actor))
-    click.echo(f"callback {callback_id} done")
+        decider = _decider(store, actor)
+
+        def done(callback_id: int) -> str:
+            store.complete_callback(callback_id, decider)
+            return f"callback {callback_id} done"
+
+        _each_in_turn(callback_ids, done, "done")
 
 
 # -- escalation alerts -------------------------------------------------------------

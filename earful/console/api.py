@@ -19,6 +19,7 @@ from earful.console.pages import (
     query_flag,
     query_int,
     query_limit,
+    query_offset,
     queue_filter,
     source_statuses,
     stats_days,
@@ -494,7 +495,8 @@ async def callback_done(request: web.Request) -> web.StreamResponse:
 
 @requires("viewer")
 async def escalations(request: web.Request) -> web.StreamResponse:
-    return ok({"items": await db(request, queries.escalations)})
+    offset = query_offset(request)
+    return ok({"items": await db(request, lambda s: queries.escalations(s, offset=offset))})
 
 
 @requires("viewer")

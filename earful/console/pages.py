@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -42,7 +42,7 @@ from storage import health, queries
 from storage.queries import QueueFilter
 from storage.schema import REPLY_STATUSES, ROLES
 from storage.sessions import Session
-from storage.store import DECIDABLE, MAX_SEARCH, day_problem
+from storage.store import DECIDABLE, MAX_SEARCH, Store, day_problem
 
 T = TypeVar("T")
 
@@ -154,6 +154,11 @@ def query_int(request: web.Request, name: str, default: int | None = None) -> in
     if not -INT64_MAX - 1 <= number <= INT64_MAX:
         raise web.HTTPBadRequest(text=f"{name} is out of range, got {value!r}")
     return number
+
+
+def query_offset(request: web.Request) -> int:
+    """The `offset` of a paged list: none, or a negative one, is the first page."""
+    return max(query_int(request, "offset", 0) or 0, 0)
 
 
 _FLAGS = {"1": True, "true": True, "0": False, "false": False}
@@ -380,8 +385,26 @@ CALLBACKS_PAGE = 100
 
 @requires("viewer")
 async def escalations_page(request: web.Request) -> web.StreamResponse:
-    rows = await db(request, queries.escalations)
-    return await render(request, "escalations.html", {"rows": rows})
+    # an outage escalates hundreds: every one is on a page
+    page = await paged(
+        request, lambda s, limit, offset: queries.escalations(s, limit=limit, offset=offset)
+    )
+    return await render(request, "escalations.html", page)
+
+
+ESCALATIONS_PAGE = 100
+
+
+async def paged(
+    request: web.Request, read: Callable[[Store, int, int], Sequence[Any]]
+) -> dict[str, Any]:
+    """One page of a list most urgent first from `?offset=`: its rows, where it
+    starts, the page's size and whether a next page has any."""
+    offset = query_offset(request)
+    # one more than a page: whether there is a next one
+    size = ESCALATIONS_PAGE
+    rows = await db(request, lambda s: read(s, size + 1, offset))
+    return {"rows": rows[:size], "offset": offset, "size": size, "more": len(rows) > size}
 
 
 @requires("viewer")

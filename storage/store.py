@@ -151,21 +151,28 @@ _RETRIED = "EXISTS (SELECT 1 FROM audit WHERE subject = 'alert:' || a.id AND act
 _ALERTED = "('sent', 'sending', 'unknown')"
 
 # The first alert that went out about the same author on the same platform for
-# another case that is not resolved: senior staff have them already (an angry
-# customer who posts ten times opens ten cases on X). `a` is the alert, `m` its post.
+# another case that is not resolved, at this alert's urgency or above: senior staff
+# have them already (an angry customer who posts ten times opens ten cases on X),
+# but not a later post that is worse (a churn threat after a grumble). `a` is the
+# alert, `m` its post, `v` its verdict.
 _AUTHOR_ALERTED = f"""
     (SELECT min(b.id) FROM alerts b
      JOIN mentions bm ON bm.id = b.mention_id
      JOIN cases bc ON bc.id = b.case_id
+     JOIN verdicts bv ON bv.mention_id = b.mention_id
      WHERE b.status IN {_ALERTED} AND b.case_id != a.case_id AND bc.status != 'resolved'
-       AND bm.platform = m.platform AND bm.author_handle = m.author_handle)
+       AND bm.platform = m.platform AND bm.author_handle = m.author_handle
+       AND bv.urgency >= v.urgency)
 """
 
 
 def _author_alerted(handle: str, platform: str, alert_id: int) -> str:
     """Why an alert about an author senior staff already have is skipped."""
     where = PLATFORM_NAMES.get(platform, platform)
-    return f"@{handle} on {where} already escalated by alert {alert_id}, in a case not resolved"
+    return (
+        f"@{handle} on {where} already escalated by alert {alert_id}, as urgent or more, "
+        "in a case not resolved"
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -601,8 +601,25 @@ async def test_one_alert_per_author_while_their_alerted_case_is_open(world: Worl
     first = store.alert_list("sent")[-1]
     assert first.author_handle == "ana"
     assert {a.last_error for a in store.alert_list("skipped")} == {
-        f"@ana on X already escalated by alert {first.id}, in a case not resolved"
+        f"@ana on X already escalated by alert {first.id}, as urgent or more, "
+        "in a case not resolved"
     }
+
+
+async def test_an_alerted_authors_more_urgent_post_alerts_again(world: World) -> None:
+    # a grumble paged the channel; the same customer's churn threat is news again,
+    # while one no worse than what went out is not
+    posts = [x_post(1, "Acme internet down AGAIN!!! been on hold 2 hours")]
+    config, store = await world.start(posts)
+    assert await world.deliver(config, store) == {"sent": 1}
+    with (world.tmp_path / "mentions.jsonl").open("a", encoding="utf-8") as file:
+        file.write(json.dumps(x_post(2, URGENT)) + "\n")
+        file.write(json.dumps(x_post(3, "Acme internet down AGAIN!!! on hold 2 hours")) + "\n")
+    await ingest(config, store)
+
+    assert await world.deliver(config, store) == {"sent": 1, "skipped": 1}
+    (second,) = [a for a in store.alert_list("sent") if a.id != 1]
+    assert store.mention(second.mention_id).text == URGENT
 
 
 async def test_an_author_alerts_again_once_their_alerted_case_is_resolved(world: World) -> None:

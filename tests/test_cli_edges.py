@@ -92,16 +92,29 @@ def test_numbers_sqlite_cannot_hold_and_empty_names_are_usage_errors(
     assert "Traceback" not in result.output
 
 
-@pytest.mark.parametrize("name", ["\x1b[31mmallory", "eve\u202e", "two words", ""])
+@pytest.mark.parametrize("name", ["\x1b[31mmallory", "eve\u202e", "two words"])
 def test_who_decides_must_be_a_plain_name(demo: Path, name: str) -> None:
     listed = json.loads(earful("queue", "list", "-c", str(demo), "--json").stdout)
     result = earful("queue", "approve", str(listed[0]["id"]), "-c", str(demo), "--as", name)
-    if name == "":  # --as "" is no --as: $EARFUL_USER, else the login name
-        assert result.exit_code == 0, result.output
-        return
     assert result.exit_code == 2
     assert "\x1b" not in result.output and "\u202e" not in result.output
     assert "a name must be 1-64 printable characters without spaces" in result.output
+
+
+def test_an_empty_name_of_who_decides_is_a_usage_error_not_the_login_name(
+    demo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `--as "$WHO"` with WHO unset decided under the login name, without a word
+    reply = str(json.loads(earful("queue", "list", "-c", str(demo), "--json").stdout)[0]["id"])
+    empty_as = earful("queue", "approve", reply, "-c", str(demo), "--as", "")
+    assert empty_as.exit_code == 2
+    assert "Invalid value for --as: is empty: give the name of who is deciding" in empty_as.output
+    monkeypatch.setenv("EARFUL_USER", "")
+    empty_env = earful("queue", "approve", reply, "-c", str(demo))
+    assert empty_env.exit_code == 2
+    assert "EARFUL_USER is set but empty" in empty_env.output
+    shown = json.loads(earful("queue", "show", reply, "-c", str(demo), "--json").stdout)
+    assert shown["reply"]["status"] == "pending"  # nothing decided
 
 
 # -- searches --------------------------------------------------------------------------------

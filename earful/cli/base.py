@@ -91,7 +91,9 @@ def actor_option(func: F) -> F:
 def _actor(explicit: str | None) -> str:
     from earful.console.passwords import name_problem
 
-    name = explicit or os.environ.get("EARFUL_USER")
+    name = explicit if explicit is not None else os.environ.get("EARFUL_USER")
+    if name == "":  # a script's unset variable: deciding under the login name would be wrong
+        raise _no_name(explicit is not None)
     if name:
         problem = name_problem(name)
         if problem:
@@ -104,6 +106,21 @@ def _actor(explicit: str | None) -> str:
         raise click.UsageError(
             "who is deciding? This user has no login name: pass --as NAME or set EARFUL_USER"
         ) from None
+
+
+def _no_name(explicit: bool) -> click.UsageError:
+    """An empty --as or $EARFUL_USER is a mistake (`--as "$WHO"` with WHO unset), not
+    a wish to decide under the login name."""
+    if explicit:
+        return click.BadParameter(
+            "is empty: give the name of who is deciding, or leave --as out "
+            "($EARFUL_USER, else your login name)",
+            param_hint="--as",
+        )
+    return click.UsageError(
+        "EARFUL_USER is set but empty: set it to who is deciding, unset it (your login "
+        "name is used), or pass --as NAME"
+    )
 
 
 def account_problem(store: Any, name: str) -> str | None:

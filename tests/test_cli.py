@@ -1022,6 +1022,12 @@ def test_stats_text_and_json(world: World) -> None:
     assert stats["replies_by_status"]["sent"] == 1
     text = world.run("stats").output
     assert "mentions: 5 (0 the brand's own posts, 0 spam)\nnet sentiment: -20.0" in text
+    # the words the console's stats page uses, in its order; --json keeps its keys
+    assert (
+        "\nby disposition: complaint 2, praise 1, question 1, other (chatter, spam, own posts) 1\n"
+        in text
+    )
+    assert "interesting_" not in text
     assert "median time to first reply to a complaint: " in text and "(over 1 case)" in text
     assert "median time to first reply to a complaint: n/a" not in text
 
@@ -1074,7 +1080,10 @@ def test_stats_over_a_window_of_days_are_the_consoles_figures(world: World) -> N
     assert sum(window["daily"]["by_disposition"]["interesting_bad"]) == 2
     text = world.run("stats", "--days", "366").output
     assert text.startswith("366 UTC days, ")
-    assert "by disposition: interesting_bad 2, ignore 1, interesting_good 1, question 1" in text
+    assert (
+        "by disposition: complaint 2, praise 1, question 1, other (chatter, spam, own posts) 1"
+        in text
+    )
     today = world.json("stats", "--days", "1")
     assert (today["mentions"], today["net_sentiment"]) == (0, None)
     one_day = world.run("stats", "--days", "1", "--until", "2026-11-18").output

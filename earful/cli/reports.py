@@ -29,6 +29,7 @@ from earful.display import (
     EXPORT_ERRORS,
     counted,
     duration,
+    named_dispositions,
     oneline,
     safe,
     tallied,
@@ -139,7 +140,7 @@ def _counts(counts: dict[str, int]) -> str:
 
 def echo_stats(s: Any) -> None:
     _echo_sentiment(s.mentions, s.own_posts, s.spam, s.net_sentiment)
-    click.echo(f"by disposition: {_counts(s.by_disposition)}")
+    click.echo(f"by disposition: {_counts(named_dispositions(s.by_disposition))}")
     click.echo(f"complaint topics: {_counts(s.by_topic)}")
     _echo_platforms(s)
     click.echo(f"replies: {_counts(s.replies_by_status)}")
@@ -153,7 +154,7 @@ def _echo_window(s: Any) -> None:
     span = s.days[0] if len(s.days) == 1 else f"{s.days[0]} to {s.days[-1]}"
     click.echo(f"{counted(len(s.days), 'UTC day')}, {span}")
     _echo_sentiment(s.mentions, s.own_posts, s.spam, s.window_net_sentiment)
-    click.echo(f"by disposition: {_counts(_totals(s.by_disposition))}")
+    click.echo(f"by disposition: {_counts(named_dispositions(_totals(s.by_disposition)))}")
     click.echo(f"complaint topics: {_counts(_totals(s.topics_by_week))}")
     _echo_platforms(s)
     _echo_waits(s, " first answered in these days")

@@ -1594,6 +1594,24 @@ async def test_an_admin_logs_someone_else_out_everywhere(client: Client, store: 
     assert missing.status == 404
 
 
+async def test_a_number_in_other_digits_than_0_to_9_is_refused(client: Client) -> None:
+    # int() reads any script's digits: ?days=１ was the last day's figures
+    await login(client, "root")
+    for path, said in (
+        ("/api/stats?days=%EF%BC%91", "days must be a whole number, got '１'"),
+        ("/api/queue?limit=%D9%A3", "limit must be a whole number, got '٣'"),
+    ):
+        response = await client.get(path)
+        assert response.status == 400, path
+        assert (await response.json())["error"] == said, path
+    assert (await client.get("/api/stats?days=1")).status == 200
+    (first, *_) = (await (await client.get("/api/queue?status=all")).json())["items"]
+    assert (await client.get(f"/api/drafts/{first['id']}")).status == 200
+    wide = str(first["id"]).translate({ord(d): 0xFF10 + int(d) for d in "0123456789"})
+    assert (await client.get(f"/api/drafts/{wide}")).status == 404
+    assert (await client.get(f"/drafts/{wide}")).status == 404
+
+
 async def test_a_limit_below_one_is_a_400(client: Client) -> None:
     await login(client, "root")
     for path, maximum in (("/api/queue", 200), ("/api/praise", 500), ("/api/audit", 500)):

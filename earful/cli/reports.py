@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from earful.cli.base import (
+    WholeNumber,
     _check_search,
     _check_target,
     _day_option,
@@ -45,7 +46,7 @@ from earful.display import (
 @json_option
 @click.option(
     "--days",
-    type=click.IntRange(1, 366),
+    type=WholeNumber(1, 366),
     default=None,
     help="Only the last N UTC days (1 to 366), as on the console's stats page.",
 )

@@ -19,6 +19,7 @@ from earful.cli.base import (
     BadConfig,
     F,
     Failure,
+    WholeNumber,
     _check_writable,
     _duration,
     _load,
@@ -246,7 +247,7 @@ def _check_report(config: Config, ruleset: Any, database: dict[str, Any]) -> dic
 )
 @click.option(
     "--max-pages",
-    type=click.IntRange(min=1),
+    type=WholeNumber(min=1),
     default=20,
     show_default=True,
     help="Follow a backlog at most this far.",
@@ -473,7 +474,7 @@ def _holding_the_demo_folder(command: Callable[..., None]) -> Callable[..., None
     help="Where the demo keeps its config and database.",
 )
 @click.option(
-    "--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="Console port."
+    "--port", type=WholeNumber(0, 65535), default=8080, show_default=True, help="Console port."
 )
 @click.option("--once", is_flag=True, help="Replay the whole demo file, print a summary, exit.")
 @click.option("--keep", is_flag=True, help="Continue the last demo instead of starting afresh.")
@@ -487,7 +488,7 @@ def _holding_the_demo_folder(command: Callable[..., None]) -> Callable[..., None
 )
 @click.option(
     "--batch",
-    type=click.IntRange(min=1, max=10_000),
+    type=WholeNumber(min=1, max=10_000),
     default=5,
     show_default=True,
     help="Posts per replay tick.",

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from earful import redaction
 from earful.config import PublishConfig
 from listener.base import SourceDown
+from listener.mention import shown_utc
 from responders.publish.base import Outgoing, Posted, Publisher, PublishError
 from storage.records import Claimed
 from storage.store import Store
@@ -121,8 +122,7 @@ def _where(claim: Claimed) -> str:
 
 async def _wait_out_rest(store: Store, claim: Claimed, until: datetime) -> None:
     """Back to `approved` until the platform's rate limit ends, the attempt not counted."""
-    shown = until.isoformat(timespec="seconds")
-    note = f"waiting out {claim.platform}'s rate limit until {shown}"
+    note = f"waiting out {claim.platform}'s rate limit until {shown_utc(until)}"
     await asyncio.to_thread(store.release_claims, [claim.id], until=until, note=note)
     log.info("%s: %s (not tried)", _where(claim), note)
 
@@ -180,7 +180,7 @@ async def _post_one(
                 where,
                 exc,
                 claim.platform,
-                until.isoformat(timespec="seconds"),
+                shown_utc(until),
             )
             return "retry"
         reply = await asyncio.to_thread(

@@ -971,6 +971,9 @@ async def test_a_rate_limit_waits_for_its_reset_without_spending_attempts(
             assert reply.next_attempt_at == datetime.fromtimestamp(reset, UTC).isoformat(
                 timespec="milliseconds"
             ).replace("+00:00", "Z")
+            # the note a person reads in the queue: the time as other messages write it
+            shown = datetime.fromtimestamp(reset, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+            assert f"until {shown}" in (reply.last_error or ""), reply.last_error
 
 
 def rate_limited_once(fake: FakeX, seconds: int) -> datetime:

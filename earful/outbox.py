@@ -39,6 +39,9 @@ class PublishSummary:
     # approved replies not yet due (a retry's wait), and when the first one is
     waiting: int = 0
     next_at: str | None = None
+    # `earful publish`: replies left for a person after the run, this run's and
+    # earlier ones' (failed, unknown), counted until someone settles them
+    unsettled: dict[str, int] = field(default_factory=dict)
 
     @property
     def total(self) -> int:

@@ -817,7 +817,12 @@ def test_publish_in_dry_run_marks_approved_replies_sent(world: World) -> None:
         sent = store.reply(reply)
         assert (sent.status, sent.dry_run, sent.posted_id) == ("sent", 1, None)
     # nothing left to post
-    assert world.json("publish") == {"outcomes": {}, "waiting": 0, "next_at": None}
+    assert world.json("publish") == {
+        "outcomes": {},
+        "waiting": 0,
+        "next_at": None,
+        "unsettled": {"failed": 0, "unknown": 0},
+    }
     assert "publish (dry-run): no approved replies to post" in world.run("publish").output
     # alice approved it; the publisher, not she, sent it
     again = world.run("queue", "approve", str(reply), "--as", "bob")
@@ -1003,6 +1008,29 @@ def test_publish_exits_1_when_a_reply_fails(world: World) -> None:
     assert result.exit_code == 1, result.output
     assert "1 reply failed or in doubt" in result.stderr
     assert "1 failed" in result.stdout
+
+
+def test_publish_exits_1_while_a_reply_an_earlier_run_left_in_doubt_waits(world: World) -> None:
+    # a cron job heard of the reply in doubt once, from the run that left it; the next
+    # runs exited 0 with "no approved replies to post"
+    reply = world.reply_to("hannah_writes")["id"]
+    world.run("queue", "approve", str(reply), "--as", "alice")
+    with world.store() as store:
+        (claim,) = store.claim_for_posting(dry_run=False)
+        store.mark_unknown(claim.id, "the platform did not answer")
+    result = world.run("publish")
+    assert result.exit_code == 1, result.output
+    assert "publish (dry-run): no approved replies to post" in result.stdout
+    assert (
+        "1 reply failed or in doubt from an earlier run, waits for a person "
+        "(earful queue list --status failed, or --status unknown)" in result.stderr
+    )
+    shown = world.run("publish", "--json")
+    assert shown.exit_code == 1
+    assert json.loads(shown.stdout)["unsettled"] == {"failed": 0, "unknown": 1}
+    # settled by a person: nothing waits, exit 0
+    assert world.run("queue", "mark-sent", str(reply), "--as", "alice").exit_code == 0
+    assert world.run("publish").exit_code == 0
 
 
 def test_stats_text_and_json(world: World) -> None:

@@ -44,7 +44,7 @@ from listener.x import Settings
 from listener.x_source import XSource
 from responders.limits import reply_problem, x_weighted_length
 from responders.publish.base import Publisher
-from storage.db import iso
+from storage.db import iso, shown_time
 from storage.store import Store
 
 BRAND = Brand("Acme", ("acme",), {"x": "AcmeHelp"})
@@ -1058,10 +1058,20 @@ async def test_earful_publish_runs_wait_out_a_rate_limit_an_earlier_run_met(
         first, second = (draft.id for draft in store.replies("pending", platform="x"))
         store.approve(first, "maria")
         shown = await asyncio.to_thread(publish_json, path)
-        assert shown == {"outcomes": {"retry": 1}, "waiting": 1, "next_at": iso(reset)}
+        assert shown == {
+            "outcomes": {"retry": 1},
+            "waiting": 1,
+            "next_at": iso(reset),
+            "unsettled": {"failed": 0, "unknown": 0},
+        }
         store.approve(second, "maria")
-        shown = await asyncio.to_thread(publish_json, path)
-        assert shown == {"outcomes": {"retry": 1}, "waiting": 2, "next_at": iso(reset)}
+        said = await asyncio.to_thread(CliRunner().invoke, cli, ["publish", "-c", str(path)])
+        assert said.exit_code == 0, said.output
+        # each reply counted once: "1 to try again later, 2 approved replies waiting..."
+        assert said.stdout == (
+            "publish (live): 2 approved replies waiting to be tried again "
+            f"(the first at {shown_time(iso(reset))})\n"
+        )
         assert len(fake.params_of("create_tweet")) == 1
         assert store.reply(second).status == "approved"
 

@@ -399,20 +399,43 @@ def publish(config_file: Path | None, as_json: bool) -> None:
     if as_json:
         click.echo(to_json(summary))
     else:
-        outcomes = ", ".join(
-            f"{n} {_PUBLISH_OUTCOMES.get(k, k)}" for k, n in summary.outcomes.items()
-        )
-        if summary.waiting:  # "no approved replies" read as if nothing were approved
-            later = counted(summary.waiting, "approved reply", "approved replies")
-            outcomes += f"{', ' if outcomes else 'nothing due; '}{later} waiting to be "
-            outcomes += f"tried again (the first at {shown_time(summary.next_at)})"
-        click.echo(f"publish ({config.publish.mode}): {outcomes or 'no approved replies to post'}")
-    stuck = sum(summary.outcomes.get(k, 0) for k in ("failed", "unknown"))
-    if stuck:  # exit 1, as poll and alerts send do: a cron job should hear of it
-        raise Failure(
-            f"{stuck} {'reply' if stuck == 1 else 'replies'} failed or in doubt "
-            "(earful queue list --status failed, or --status unknown)"
-        )
+        click.echo(f"publish ({config.publish.mode}): {_publish_outcomes(summary)}")
+    _fail_if_unsettled(summary)
+
+
+def _publish_outcomes(summary: Any) -> str:
+    """What the run did, each reply counted once: one this run left to retry is among
+    those `waiting`, which say when the first retry is."""
+    shown = {k: n for k, n in summary.outcomes.items() if not (k == "retry" and summary.waiting)}
+    parts = [f"{n} {_PUBLISH_OUTCOMES.get(k, k)}" for k, n in shown.items()]
+    if summary.waiting:  # "no approved replies" read as if nothing were approved
+        later = counted(summary.waiting, "approved reply", "approved replies")
+        first = shown_time(summary.next_at)
+        parts.append(f"{later} waiting to be tried again (the first at {first})")
+    said = ", ".join(parts)
+    if not summary.outcomes and said:
+        said = "nothing due; " + said
+    return said or "no approved replies to post"
+
+
+def _fail_if_unsettled(summary: Any) -> None:
+    """Exit 1 while any reply waits for a person, this run's or one an earlier run (or
+    the daemon) left: a cron job's mail is how they hear of it, as with poll and
+    alerts send."""
+    stuck = sum(summary.unsettled.values())
+    if not stuck:
+        return
+    earlier = stuck - sum(summary.outcomes.get(k, 0) for k in summary.unsettled)
+    since = ""
+    if earlier == stuck:
+        since = " from an earlier run"
+    elif earlier > 0:
+        since = f" ({earlier} from an earlier run)"
+    raise Failure(
+        f"{counted(stuck, 'reply', 'replies')} failed or in doubt{since}, "
+        f"{'waits' if stuck == 1 else 'wait'} for a person "
+        "(earful queue list --status failed, or --status unknown)"
+    )
 
 
 # What each outcome of a publish run means, said to the operator.
@@ -431,6 +454,7 @@ async def _publish(config: Config) -> Any:
 
     from earful.app import build_runtime
     from earful.outbox import PublishSummary, publish_due, reconcile_sending
+    from storage import queries
 
     runtime = build_runtime(config, with_sources=False)
     try:
@@ -438,8 +462,10 @@ async def _publish(config: Config) -> Any:
         settled = await reconcile_sending(runtime.store, runtime.publishers)
         posted = await publish_due(runtime.store, runtime.publishers, config.publish)
         waiting, next_at = await asyncio.to_thread(runtime.store.approved_later)
+        left = await asyncio.to_thread(queries.counts, runtime.store)
         outcomes = dict(Counter(settled.outcomes) + Counter(posted.outcomes))
-        return PublishSummary(outcomes, waiting=waiting, next_at=next_at)
+        unsettled = {"failed": left.failed, "unknown": left.unknown}
+        return PublishSummary(outcomes, waiting=waiting, next_at=next_at, unsettled=unsettled)
     finally:
         await runtime.aclose()
 

@@ -219,11 +219,13 @@ async def _post_one(
         log.warning(
             "posting %s: %s. It may have gone out, so it is not sent again: look in its thread "
             "on %s, then "
-            "`earful queue mark-sent %d` if it is there or `earful queue retry %d` to send "
-            "it again (or the draft's page in the console)",
+            "`earful queue mark-sent %d` if it is there, `earful queue retry %d` to send "
+            "it again, or `earful queue reject %d` if it should not be (or the draft's page "
+            "in the console)",
             where,
             exc,
             claim.platform,
+            claim.id,
             claim.id,
             claim.id,
         )

@@ -466,24 +466,67 @@ def test_a_blank_rejection_reason_is_no_reason(world: World) -> None:
     assert "rejected because" not in world.run("queue", "show", str(question)).output
 
 
-def test_approving_or_rejecting_a_reply_in_doubt_says_how_to_settle_it(world: World) -> None:
-    # "it is already unknown" left the agent with no way forward
-    outage = world.reply_to("hannah_writes")["id"]
+def in_doubt(world: World, handle: str, approver: str = "bob") -> int:
+    """The reply to `handle`'s post, approved by `approver` and left `unknown` by a
+    publisher run that could not tell whether it went out."""
+    reply = world.reply_to(handle)["id"]
     with world.store() as store:
-        store.approve(outage, "bob")
+        store.approve(reply, approver)
         store.claim_for_posting(dry_run=False)
-        store.mark_unknown(outage, "timed out")
+        store.mark_unknown(reply, "timed out")
+    return int(reply)
+
+
+def test_approving_a_reply_in_doubt_says_how_to_settle_it(world: World) -> None:
+    # "it is already unknown" left the agent with no way forward
+    outage = in_doubt(world, "hannah_writes")
     settle = (
-        f"check the platform, then `earful queue mark-sent {outage}` if it went out "
-        f"or `earful queue retry {outage}` if it did not\n"
+        f"check the platform, then `earful queue mark-sent {outage}` if it went out, "
+        f"`earful queue retry {outage}` if it did not, or `earful queue reject {outage}` "
+        "if it did not and should not\n"
     )
-    for verb in ("approve", "reject"):
-        result = world.run("queue", verb, str(outage), "--as", "alice")
-        assert result.exit_code == 1
-        assert result.stderr.startswith(f"earful: reply {outage} cannot be ")
-        assert result.stderr.endswith(f"(approved by bob at {_at(world, outage)}); {settle}")
+    result = world.run("queue", "approve", str(outage), "--as", "alice")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"earful: reply {outage} cannot be ")
+    assert result.stderr.endswith(f"(approved by bob at {_at(world, outage)}); {settle}")
     with world.store() as store:
         assert store.reply(outage).status == "unknown"
+
+
+def test_rejecting_a_reply_in_doubt_settles_it_as_not_posted(world: World) -> None:
+    # found not posted, and not to be sent: mark-sent and retry were the only ways out
+    outage = in_doubt(world, "hannah_writes")
+    result = world.run("queue", "reject", str(outage), "--as", "alice", "--reason", "outage over")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        f"rejected reply {outage}: recorded that it was not posted; Earful will not post it\n"
+    )
+    with world.store() as store:
+        settled = store.reply(outage)
+        assert (settled.status, settled.reject_reason) == ("rejected", "outage over")
+        (last, *_) = store.audit_log(subject=f"reply:{outage}")
+    assert (last.actor, last.action) == ("alice", "reject")
+    assert json.loads(last.detail or "{}") == {"reason": "outage over", "not_posted": True}
+    # nothing waits for a person now, and nothing is posted
+    published = world.run("publish")
+    assert published.exit_code == 0 and "no approved replies to post" in published.stdout
+
+
+def test_a_second_retry_names_the_retry_that_came_first_not_the_approval(
+    world: World,
+) -> None:
+    # "cannot be retried: it was already approved by bob at <the first approval>": the
+    # approval did not block it, alice's retry did
+    outage = in_doubt(world, "hannah_writes")
+    assert world.run("queue", "retry", str(outage), "--as", "alice").exit_code == 0
+    with world.store() as store:
+        (retried, *_) = store.audit_log(subject=f"reply:{outage}")
+    again = world.run("queue", "retry", str(outage), "--as", "carol")
+    assert again.exit_code == 1
+    assert again.stderr == (
+        f"earful: reply {outage} cannot be retried: it is already approved "
+        f"(retried by alice at {shown_time(retried.at)})\n"
+    )
 
 
 def _at(world: World, reply_id: int) -> str:

@@ -760,6 +760,31 @@ async def test_an_unknown_reply_found_on_the_platform_is_marked_sent(
     assert "unknown-count" not in await (await client.get("/queue")).text()
 
 
+async def test_an_unknown_reply_found_not_posted_is_rejected_as_not_posted(
+    client: Client, store: Store
+) -> None:
+    # found not posted and not to be sent: mark sent or send again were the only ways
+    _left(store, 1, "unknown")
+    csrf = await login(client, "alice")
+    page = await (await client.get("/drafts/1")).text()
+    assert 'id="reject-unposted"' in page and 'id="unposted-reason"' in page
+    # a plain reject (the draft editor's) does not take a reply in doubt
+    plain = await post(client, "/api/drafts/1/reject", csrf, {"reason": "no"})
+    assert plain.status == 409 and store.reply(1).status == "unknown"
+    settled = await post(
+        client, "/api/drafts/1/reject", csrf, {"reason": "outage over", "not_posted": True}
+    )
+    assert settled.status == 200
+    assert (await settled.json())["reply"]["status"] == "rejected"
+    entry = store.audit_log(subject="reply:1")[0]
+    assert (entry.actor, entry.action) == ("alice", "reject")
+    assert json.loads(entry.detail or "{}") == {"reason": "outage over", "not_posted": True}
+    assert store.claim_for_posting(dry_run=False) == []  # never posted
+    # a draft not in doubt is not settled so
+    again = await post(client, "/api/drafts/2/reject", csrf, {"reason": "x", "not_posted": True})
+    assert again.status == 409 and store.reply(2).status == "pending"
+
+
 async def test_a_failed_reply_is_sent_again_once(client: Client, store: Store) -> None:
     _left(store, 2, "failed")
     csrf = await login(client, "bob")

@@ -331,7 +331,8 @@ def _refused(exc: AlreadyDecided) -> str:
         return str(exc)
     return (
         f"{exc}; check the platform, then `earful queue mark-sent {reply.id}` if it went "
-        f"out or `earful queue retry {reply.id}` if it did not"
+        f"out, `earful queue retry {reply.id}` if it did not, or `earful queue reject "
+        f"{reply.id}` if it did not and should not"
     )
 
 
@@ -383,10 +384,12 @@ def queue_reject(
     close_task: bool,
     reply_ids: tuple[int, ...],
 ) -> None:
-    """Reject drafts (or failed replies); they are never posted. Their callback
-    tasks stay open for a call unless --close-task. Several ids reject each in
-    turn: one that cannot be rejected (decided already, or no such draft) is
-    reported and the rest still are; the exit code is then 1."""
+    """Reject drafts (or failed replies); they are never posted. A reply in doubt
+    (unknown) you found is not on the platform, and do not want sent, is settled so:
+    recorded as not posted. Their callback tasks stay open for a call unless
+    --close-task. Several ids reject each in turn: one that cannot be rejected
+    (decided already, or no such draft) is reported and the rest still are; the exit
+    code is then 1."""
 
     refused = []
     reason = noted(reason)
@@ -395,11 +398,15 @@ def queue_reject(
         for reply_id in dict.fromkeys(reply_ids):  # each once, in the order given
             tasks = ""
             try:
+                # in doubt: the guarded change takes it only while it still is
+                not_posted = store.reply(reply_id).status == "unknown"
                 if close_task:
-                    rejection = store.reject_with_task(reply_id, decider, reason=reason)
+                    rejection = store.reject_with_task(
+                        reply_id, decider, reason=reason, not_posted=not_posted
+                    )
                     tasks = _tasks_said(rejection.closed_tasks, rejection.kept_tasks)
                 else:
-                    store.reject(reply_id, decider, reason=reason)
+                    store.reject(reply_id, decider, reason=reason, not_posted=not_posted)
             except (AlreadyDecided, NotFound) as exc:
                 said = _refused(exc) if isinstance(exc, AlreadyDecided) else str(exc)
                 if len(reply_ids) == 1:
@@ -407,9 +414,14 @@ def queue_reject(
                 refused.append(reply_id)
                 click.echo(f"earful: {safe(said)}", err=True)
                 continue
-            click.echo(f"rejected reply {reply_id}{tasks}")
+            settled = _NOT_POSTED if not_posted else ""
+            click.echo(f"rejected reply {reply_id}{settled}{tasks}")
     if refused:
         raise Failure(f"not rejected: {', '.join(map(str, refused))}")
+
+
+# What rejecting a reply in doubt records, said to the person who did it.
+_NOT_POSTED = ": recorded that it was not posted; Earful will not post it"
 
 
 def _tasks_said(closed: Sequence[int], kept: Sequence[int]) -> str:

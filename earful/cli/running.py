@@ -445,7 +445,7 @@ _PUBLISH_OUTCOMES = {
     "reconciled": "found already posted",
     "retry": "to try again later",
     "failed": "failed (see `earful queue list --status failed`)",
-    "unknown": "unknown: check the platform, then `earful queue mark-sent` or `retry`",
+    "unknown": "unknown: check the platform, then `earful queue mark-sent`, `retry` or `reject`",
 }
 
 

@@ -51,6 +51,7 @@ from listener.base import (
     StreamingSource,
 )
 from listener.http_errors import MAX_RATE_LIMIT_WAIT, Refused, wait_until
+from listener.mention import shown_utc
 from storage.db import BUSY_WAIT
 from storage.store import Store
 
@@ -297,7 +298,7 @@ class SourceRunner:
                 level,
                 "source %s rate-limited until %s: %s",
                 self.name,
-                until.isoformat(timespec="seconds"),
+                shown_utc(until),
                 exc,
             )
         else:

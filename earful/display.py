@@ -37,6 +37,14 @@ DISPOSITION_NAMES = {
     "ignore": "other (chatter, spam, own posts)",
 }
 
+
+def named_dispositions(counts: Mapping[str, int]) -> dict[str, int]:
+    """Counts by disposition under the names a person reads (DISPOSITION_NAMES), in
+    its order, as the console's stats page lists them; a name it lacks is kept as is."""
+    named = {name: counts[d] for d, name in DISPOSITION_NAMES.items() if d in counts}
+    return named | {d: n for d, n in counts.items() if d not in DISPOSITION_NAMES}
+
+
 # Spreadsheets run a cell that starts like a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

@@ -161,8 +161,10 @@ def _column(spec: str, header: Sequence[str] | None, what: str, delimiter: str) 
             if found:
                 return found[0]
     width = len(header) if header is not None else None
-    if spec.isdigit() and int(spec) >= 1 and (width is None or int(spec) <= width):
-        return int(spec) - 1
+    # isdigit() is true of "²" and "１", which int() fails or reads as 1
+    number = int(spec) if spec.isascii() and spec.isdigit() else 0
+    if number >= 1 and (width is None or number <= width):
+        return number - 1
     if header is None:
         raise EvalInputError(f"{what} {spec}: with --no-header, give a column number from 1")
     names = ", ".join(header)

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from earful import redaction
 from earful.config import PublishConfig
 from listener.base import SourceDown
+from listener.mention import shown_utc
 from responders.publish.base import Outgoing, Posted, Publisher, PublishError
 from storage.records import Claimed
 from storage.store import Store
@@ -38,6 +39,9 @@ class PublishSummary:
     # approved replies not yet due (a retry's wait), and when the first one is
     waiting: int = 0
     next_at: str | None = None
+    # `earful publish`: replies left for a person after the run, this run's and
+    # earlier ones' (failed, unknown), counted until someone settles them
+    unsettled: dict[str, int] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -121,8 +125,7 @@ def _where(claim: Claimed) -> str:
 
 async def _wait_out_rest(store: Store, claim: Claimed, until: datetime) -> None:
     """Back to `approved` until the platform's rate limit ends, the attempt not counted."""
-    shown = until.isoformat(timespec="seconds")
-    note = f"waiting out {claim.platform}'s rate limit until {shown}"
+    note = f"waiting out {claim.platform}'s rate limit until {shown_utc(until)}"
     await asyncio.to_thread(store.release_claims, [claim.id], until=until, note=note)
     log.info("%s: %s (not tried)", _where(claim), note)
 
@@ -180,7 +183,7 @@ async def _post_one(
                 where,
                 exc,
                 claim.platform,
-                until.isoformat(timespec="seconds"),
+                shown_utc(until),
             )
             return "retry"
         reply = await asyncio.to_thread(
@@ -216,11 +219,13 @@ async def _post_one(
         log.warning(
             "posting %s: %s. It may have gone out, so it is not sent again: look in its thread "
             "on %s, then "
-            "`earful queue mark-sent %d` if it is there or `earful queue retry %d` to send "
-            "it again (or the draft's page in the console)",
+            "`earful queue mark-sent %d` if it is there, `earful queue retry %d` to send "
+            "it again, or `earful queue reject %d` if it should not be (or the draft's page "
+            "in the console)",
             where,
             exc,
             claim.platform,
+            claim.id,
             claim.id,
             claim.id,
         )

@@ -82,6 +82,15 @@ def as_utc(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC)
 
 
+def shown_utc(moment: datetime) -> str:
+    """A moment as messages and logs show it to a person: "2026-11-18 10:00:00 UTC"
+    (not ISO 8601's "2026-11-18T10:00:00+00:00", which is for machines). A naive
+    moment is UTC already, as the store writes it."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def parse_time(value: Any) -> datetime | None:
     """Platform timestamps (ISO 8601 with Z, or epoch seconds) to UTC; junk to None."""
     if value is None or isinstance(value, bool):

@@ -32,6 +32,7 @@ from prawcore.const import ACCESS_TOKEN_PATH
 from listener.base import AuthFailed, RateLimited, SourceDown, SourceError
 from listener.http_deadline import AnswerTooLarge
 from listener.http_errors import MAX_RATE_LIMIT_WAIT, Refused, blocked, is_web_page, wait_until
+from listener.mention import shown_utc
 
 log = logging.getLogger("earful.reddit")
 
@@ -97,7 +98,7 @@ class RateBudget:
                 "%s: Reddit rate limit nearly used up: %d requests left until %s",
                 self.name,
                 remaining,
-                self.reset_at.isoformat(timespec="seconds"),
+                shown_utc(self.reset_at),
             )
         elif remaining >= _LOW_BUDGET:
             self._warned = False

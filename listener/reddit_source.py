@@ -37,7 +37,7 @@ from listener.base import (
     RateLimited,
     SourceDown,
 )
-from listener.mention import Mention, parse_time
+from listener.mention import Mention, parse_time, shown_utc
 from listener.normalize import MalformedPost, as_list, as_mapping, as_str
 from listener.reddit_client import (
     RateBudget,
@@ -182,7 +182,7 @@ class RedditSource:
                 self.name,
                 done + skipped,
                 len(self.feeds),
-                paused_until.isoformat(timespec="seconds"),
+                shown_utc(paused_until),
             )
         cursor_out = {
             "feeds": {f.key: edges[f.key].as_json() for f in self.feeds if f.key in edges}

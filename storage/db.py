@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, overload
 
+from listener.mention import shown_utc
+
 
 def database_files(path: Path) -> tuple[Path, Path, Path]:
     """The database and the two files SQLite keeps beside it in WAL mode; they are one
@@ -184,9 +186,7 @@ def shown_time(value: str | None) -> str:
         return str(value)  # not one Earful wrote: shown as it is
     if moment is None:
         return "an unknown time"
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return shown_utc(moment)
 
 
 def from_iso(value: str | None) -> datetime | None:

@@ -182,12 +182,27 @@ class SeenAssignee:
     assignee: str | None
 
 
+# A person's change to a reply after its approval, which keeps the approver as who
+# decided it: a conflict with it names who made it, not the approval it followed.
+_SETTLED_AS = {"retry": "retried", "confirm-sent": "marked sent"}
+
+
 class AlreadyDecided(Conflict):
     """The reply was not in the state the caller expected: someone else got there
-    first. The message names who and when."""
+    first. The message names who and when: `settled`, the latest of a person's
+    changes to it, when it was a retry or a mark-sent."""
 
-    def __init__(self, reply: ReplyRecord, wanted: str, expected: Sequence[str] = ()) -> None:
-        if reply.decided_by:
+    def __init__(
+        self,
+        reply: ReplyRecord,
+        wanted: str,
+        expected: Sequence[str] = (),
+        settled: AuditEntry | None = None,
+    ) -> None:
+        if settled is not None and settled.action in _SETTLED_AS:
+            how = f"{_SETTLED_AS[settled.action]} by {settled.actor} at {shown_time(settled.at)}"
+            state = f"it is already {reply.status} ({how})"
+        elif reply.decided_by:
             when = f" at {shown_time(reply.decided_at)}" if reply.decided_at else ""
             if reply.status in ("approved", "rejected"):
                 state = f"it was already {reply.status} by {reply.decided_by}{when}"
@@ -707,8 +722,17 @@ class Store:
         if not changed:
             if current.status in expected and body_was is not None and current.body != body_was:
                 raise EditedSince(current, _NOT_DONE[action], self.last_edit(reply_id))
-            raise AlreadyDecided(current, wanted, expected)
+            raise AlreadyDecided(current, wanted, expected, self._last_by_a_person(reply_id))
         return current
+
+    def _last_by_a_person(self, reply_id: int) -> AuditEntry | None:
+        """The latest change a person (not the publisher) made to a reply."""
+        rows = self._rows(
+            "SELECT * FROM audit WHERE subject = ? AND actor != 'publisher' "
+            "ORDER BY id DESC LIMIT 1",
+            (f"reply:{reply_id}",),
+        )
+        return AuditEntry.from_row(rows[0]) if rows else None
 
     def last_edit(self, reply_id: int) -> AuditEntry | None:
         """The latest change to a reply's text: who and when (a saved edit, or an
@@ -746,16 +770,22 @@ class Store:
             body_was=body_was,
         )
 
-    def reject(self, reply_id: int, actor: str, *, reason: str | None = None) -> ReplyRecord:
-        return self._reject(reply_id, actor, reason)
+    def reject(
+        self, reply_id: int, actor: str, *, reason: str | None = None, not_posted: bool = False
+    ) -> ReplyRecord:
+        """A draft (or a failed reply) is never to be posted. `not_posted`: settle a
+        reply in doubt (`unknown`) instead: a person found it is not on the platform
+        and does not want it sent; the audit log records that."""
+        return self._reject(reply_id, actor, reason, not_posted=not_posted)
 
     def reject_with_task(
-        self, reply_id: int, actor: str, *, reason: str | None = None
+        self, reply_id: int, actor: str, *, reason: str | None = None, not_posted: bool = False
     ) -> Rejection:
-        """Reject a draft and close the callback tasks drafted with it that are still
-        open (a false alarm: nobody should call), in one transaction. A task stays
-        open when a later complaint in its case leans on it: a follow-up raises the
-        case's open task instead of making its own."""
+        """Reject a draft (`not_posted`: a reply in doubt, as `reject`) and close the
+        callback tasks drafted with it that are still open (a false alarm: nobody
+        should call), in one transaction. A task stays open when a later complaint in
+        its case leans on it: a follow-up raises the case's open task instead of
+        making its own."""
         closed: list[int] = []
         kept: list[int] = []
 
@@ -764,7 +794,7 @@ class Store:
                 (kept if later else closed).append(task)
             self._close_tasks(conn, closed, actor, reply_rejected=reply_id)
 
-        reply = self._reject(reply_id, actor, reason, then=close_tasks)
+        reply = self._reject(reply_id, actor, reason, not_posted=not_posted, then=close_tasks)
         return Rejection(reply, tuple(closed), tuple(kept))
 
     def _reject(
@@ -773,19 +803,23 @@ class Store:
         actor: str,
         reason: str | None,
         *,
+        not_posted: bool = False,
         then: Callable[[sqlite3.Connection], object] | None = None,
     ) -> ReplyRecord:
         now = iso(self.clock())
+        detail: dict[str, Any] = {"reason": reason} if reason else {}
+        if not_posted:  # who settled the doubt, and that it was settled as not posted
+            detail["not_posted"] = True
         return self._transition(
             reply_id,
             actor=actor,
             action="reject",
             wanted="rejected",
-            expected=DECIDABLE,
+            expected=("unknown",) if not_posted else DECIDABLE,
             assignments="status = 'rejected', reject_reason = CAST(? AS TEXT), "
             "decided_by = ?, decided_at = ?",
             params=(text(reason), actor, now),
-            detail={"reason": reason} if reason else None,
+            detail=detail or None,
             then=then,
         )
 

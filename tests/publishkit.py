@@ -18,4 +18,5 @@ def the_one_warning(caplog: pytest.LogCaptureFixture, reply_id: int, platform: s
     assert f"posting reply {reply_id} to " in line and f" on {platform}: " in line
     assert f"`earful queue mark-sent {reply_id}` if it is there" in line
     assert f"`earful queue retry {reply_id}` to send it again" in line
+    assert f"`earful queue reject {reply_id}` if it should not be" in line
     return line

@@ -485,24 +485,67 @@ def test_a_blank_rejection_reason_is_no_reason(world: World) -> None:
     assert "rejected because" not in world.run("queue", "show", str(question)).output
 
 
-def test_approving_or_rejecting_a_reply_in_doubt_says_how_to_settle_it(world: World) -> None:
-    # "it is already unknown" left the agent with no way forward
-    outage = world.reply_to("hannah_writes")["id"]
+def in_doubt(world: World, handle: str, approver: str = "bob") -> int:
+    """The reply to `handle`'s post, approved by `approver` and left `unknown` by a
+    publisher run that could not tell whether it went out."""
+    reply = world.reply_to(handle)["id"]
     with world.store() as store:
-        store.approve(outage, "bob")
+        store.approve(reply, approver)
         store.claim_for_posting(dry_run=False)
-        store.mark_unknown(outage, "timed out")
+        store.mark_unknown(reply, "timed out")
+    return int(reply)
+
+
+def test_approving_a_reply_in_doubt_says_how_to_settle_it(world: World) -> None:
+    # "it is already unknown" left the agent with no way forward
+    outage = in_doubt(world, "hannah_writes")
     settle = (
-        f"check the platform, then `earful queue mark-sent {outage}` if it went out "
-        f"or `earful queue retry {outage}` if it did not\n"
+        f"check the platform, then `earful queue mark-sent {outage}` if it went out, "
+        f"`earful queue retry {outage}` if it did not, or `earful queue reject {outage}` "
+        "if it did not and should not\n"
     )
-    for verb in ("approve", "reject"):
-        result = world.run("queue", verb, str(outage), "--as", "alice")
-        assert result.exit_code == 1
-        assert result.stderr.startswith(f"earful: reply {outage} cannot be ")
-        assert result.stderr.endswith(f"(approved by bob at {_at(world, outage)}); {settle}")
+    result = world.run("queue", "approve", str(outage), "--as", "alice")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"earful: reply {outage} cannot be ")
+    assert result.stderr.endswith(f"(approved by bob at {_at(world, outage)}); {settle}")
     with world.store() as store:
         assert store.reply(outage).status == "unknown"
+
+
+def test_rejecting_a_reply_in_doubt_settles_it_as_not_posted(world: World) -> None:
+    # found not posted, and not to be sent: mark-sent and retry were the only ways out
+    outage = in_doubt(world, "hannah_writes")
+    result = world.run("queue", "reject", str(outage), "--as", "alice", "--reason", "outage over")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        f"rejected reply {outage}: recorded that it was not posted; Earful will not post it\n"
+    )
+    with world.store() as store:
+        settled = store.reply(outage)
+        assert (settled.status, settled.reject_reason) == ("rejected", "outage over")
+        (last, *_) = store.audit_log(subject=f"reply:{outage}")
+    assert (last.actor, last.action) == ("alice", "reject")
+    assert json.loads(last.detail or "{}") == {"reason": "outage over", "not_posted": True}
+    # nothing waits for a person now, and nothing is posted
+    published = world.run("publish")
+    assert published.exit_code == 0 and "no approved replies to post" in published.stdout
+
+
+def test_a_second_retry_names_the_retry_that_came_first_not_the_approval(
+    world: World,
+) -> None:
+    # "cannot be retried: it was already approved by bob at <the first approval>": the
+    # approval did not block it, alice's retry did
+    outage = in_doubt(world, "hannah_writes")
+    assert world.run("queue", "retry", str(outage), "--as", "alice").exit_code == 0
+    with world.store() as store:
+        (retried, *_) = store.audit_log(subject=f"reply:{outage}")
+    again = world.run("queue", "retry", str(outage), "--as", "carol")
+    assert again.exit_code == 1
+    assert again.stderr == (
+        f"earful: reply {outage} cannot be retried: it is already approved "
+        f"(retried by alice at {shown_time(retried.at)})\n"
+    )
 
 
 def _at(world: World, reply_id: int) -> str:
@@ -836,7 +879,12 @@ def test_publish_in_dry_run_marks_approved_replies_sent(world: World) -> None:
         sent = store.reply(reply)
         assert (sent.status, sent.dry_run, sent.posted_id) == ("sent", 1, None)
     # nothing left to post
-    assert world.json("publish") == {"outcomes": {}, "waiting": 0, "next_at": None}
+    assert world.json("publish") == {
+        "outcomes": {},
+        "waiting": 0,
+        "next_at": None,
+        "unsettled": {"failed": 0, "unknown": 0},
+    }
     assert "publish (dry-run): no approved replies to post" in world.run("publish").output
     # alice approved it; the publisher, not she, sent it
     again = world.run("queue", "approve", str(reply), "--as", "bob")
@@ -1024,6 +1072,29 @@ def test_publish_exits_1_when_a_reply_fails(world: World) -> None:
     assert "1 failed" in result.stdout
 
 
+def test_publish_exits_1_while_a_reply_an_earlier_run_left_in_doubt_waits(world: World) -> None:
+    # a cron job heard of the reply in doubt once, from the run that left it; the next
+    # runs exited 0 with "no approved replies to post"
+    reply = world.reply_to("hannah_writes")["id"]
+    world.run("queue", "approve", str(reply), "--as", "alice")
+    with world.store() as store:
+        (claim,) = store.claim_for_posting(dry_run=False)
+        store.mark_unknown(claim.id, "the platform did not answer")
+    result = world.run("publish")
+    assert result.exit_code == 1, result.output
+    assert "publish (dry-run): no approved replies to post" in result.stdout
+    assert (
+        "1 reply failed or in doubt from an earlier run, waits for a person "
+        "(earful queue list --status failed, or --status unknown)" in result.stderr
+    )
+    shown = world.run("publish", "--json")
+    assert shown.exit_code == 1
+    assert json.loads(shown.stdout)["unsettled"] == {"failed": 0, "unknown": 1}
+    # settled by a person: nothing waits, exit 0
+    assert world.run("queue", "mark-sent", str(reply), "--as", "alice").exit_code == 0
+    assert world.run("publish").exit_code == 0
+
+
 def test_stats_text_and_json(world: World) -> None:
     world.run("queue", "approve", str(world.reply_to("hannah_writes")["id"]))
     world.run("publish")
@@ -1041,6 +1112,12 @@ def test_stats_text_and_json(world: World) -> None:
     assert stats["replies_by_status"]["sent"] == 1
     text = world.run("stats").output
     assert "mentions: 5 (0 the brand's own posts, 0 spam)\nnet sentiment: -20.0" in text
+    # the words the console's stats page uses, in its order; --json keeps its keys
+    assert (
+        "\nby disposition: complaint 2, praise 1, question 1, other (chatter, spam, own posts) 1\n"
+        in text
+    )
+    assert "interesting_" not in text
     assert "median time to first reply to a complaint: " in text and "(over 1 case)" in text
     assert "median time to first reply to a complaint: n/a" not in text
 
@@ -1093,7 +1170,10 @@ def test_stats_over_a_window_of_days_are_the_consoles_figures(world: World) -> N
     assert sum(window["daily"]["by_disposition"]["interesting_bad"]) == 2
     text = world.run("stats", "--days", "366").output
     assert text.startswith("366 UTC days, ")
-    assert "by disposition: interesting_bad 2, ignore 1, interesting_good 1, question 1" in text
+    assert (
+        "by disposition: complaint 2, praise 1, question 1, other (chatter, spam, own posts) 1"
+        in text
+    )
     today = world.json("stats", "--days", "1")
     assert (today["mentions"], today["net_sentiment"]) == (0, None)
     one_day = world.run("stats", "--days", "1", "--until", "2026-11-18").output

@@ -92,16 +92,49 @@ def test_numbers_sqlite_cannot_hold_and_empty_names_are_usage_errors(
     assert "Traceback" not in result.output
 
 
-@pytest.mark.parametrize("name", ["\x1b[31mmallory", "eve\u202e", "two words", ""])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("stats", "--days", "\uff17"),  # a full-width 7
+        ("queue", "show", "\u0661"),  # an Arabic-Indic 1
+        ("queue", "list", "--limit", "\uff15"),
+        ("export", "mentions", "--since", "\uff12\uff10\uff12\uff16-11-18"),
+        ("prune", "--older-than", "\uff15d", "--dry-run"),
+    ],
+)
+def test_numbers_and_days_take_the_digits_0_to_9_only(demo: Path, args: tuple[str, ...]) -> None:
+    # int(), float() and strptime read any script's digits: each of these ran as if
+    # the person had typed 7, 1, 5, 2026-11-18 and 5d
+    result = earful(*args, "-c", str(demo))
+    assert result.exit_code == 2, result.output
+    assert "is not written in the digits 0-9" in result.output or (
+        'expected a duration like "90s"' in result.output
+    )
+
+
+@pytest.mark.parametrize("name", ["\x1b[31mmallory", "eve\u202e", "two words"])
 def test_who_decides_must_be_a_plain_name(demo: Path, name: str) -> None:
     listed = json.loads(earful("queue", "list", "-c", str(demo), "--json").stdout)
     result = earful("queue", "approve", str(listed[0]["id"]), "-c", str(demo), "--as", name)
-    if name == "":  # --as "" is no --as: $EARFUL_USER, else the login name
-        assert result.exit_code == 0, result.output
-        return
     assert result.exit_code == 2
     assert "\x1b" not in result.output and "\u202e" not in result.output
     assert "a name must be 1-64 printable characters without spaces" in result.output
+
+
+def test_an_empty_name_of_who_decides_is_a_usage_error_not_the_login_name(
+    demo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `--as "$WHO"` with WHO unset decided under the login name, without a word
+    reply = str(json.loads(earful("queue", "list", "-c", str(demo), "--json").stdout)[0]["id"])
+    empty_as = earful("queue", "approve", reply, "-c", str(demo), "--as", "")
+    assert empty_as.exit_code == 2
+    assert "Invalid value for --as: is empty: give the name of who is deciding" in empty_as.output
+    monkeypatch.setenv("EARFUL_USER", "")
+    empty_env = earful("queue", "approve", reply, "-c", str(demo))
+    assert empty_env.exit_code == 2
+    assert "EARFUL_USER is set but empty" in empty_env.output
+    shown = json.loads(earful("queue", "show", reply, "-c", str(demo), "--json").stdout)
+    assert shown["reply"]["status"] == "pending"  # nothing decided
 
 
 # -- searches --------------------------------------------------------------------------------
@@ -135,6 +168,18 @@ def test_a_stray_quote_is_an_error_naming_its_line_not_missing_rows(tmp_path: Pa
     result = earful("eval", str(labeled(tmp_path, rows)), "--map", "negative=complaint")
     assert result.exit_code == 2
     assert "line 42: not valid CSV" in result.output
+
+
+@pytest.mark.parametrize("column", ["\u00b2", "\uff12"])  # a superscript 2, a full-width 2
+def test_a_column_number_in_other_digits_is_no_column(tmp_path: Path, column: str) -> None:
+    # isdigit() is true of both: int() then failed ("²", a traceback) or read 2
+    rows = [f"the app is down again {n},negative" for n in range(30)]
+    path = labeled(tmp_path, rows)
+    result = earful("eval", str(path), "--map", "negative=complaint", "--label-col", column)
+    assert result.exit_code == 2, result.output
+    assert f'--label-col "{column}": no such column; the file has: text, label' in result.output
+    by_number = earful("eval", str(path), "--map", "negative=complaint", "--label-col", "2")
+    assert by_number.exit_code == 0, by_number.output
 
 
 def test_labels_with_terminal_escapes_are_shown_escaped_and_the_list_is_short(

@@ -53,6 +53,10 @@ def test_a_good_config_loads_with_defaults(tmp_path: Path) -> None:
             'interval = "soon"',
             'sources[0].interval: expected a duration like "90s" or "5m", got \'soon\'',
         ),
+        (  # float() reads any script's digits: this was 5 minutes
+            'interval = "５m"',
+            'sources[0].interval: expected a duration like "90s" or "5m", got \'５m\'',
+        ),
         ("interval = -5", "sources[0].interval: expected a positive duration"),
         ("batch = 0", "sources[0].batch: expected"),
         ("querry = 'acme'", "sources[0].querry: unknown key"),

@@ -48,6 +48,7 @@ from listener.base import FetchResult
 from responders.limits import x_weighted_length
 from storage import health, queries
 from storage.queries import QueueFilter
+from storage.records import ReplyRecord
 from storage.store import Store
 
 ARTIFACTS = Path(__file__).parent.parent / "test-artifacts" / "console"
@@ -550,12 +551,35 @@ def test_an_unknown_reply_is_checked_and_marked_sent(open_as: OpenAs, db: Store)
     w.shot("settle")
     page.fill("#posted-id", "1800000000000000001")
     page.click("#mark-sent")
-    expect(page.locator("#reply-status")).to_have_text("sent")
-    expect(page.locator("#retry")).to_be_disabled()
-    reply = db.reply(reply_id)
-    assert (reply.status, reply.posted_id) == ("sent", "1800000000000000001")
-    assert db.audit_log(subject=f"reply:{reply_id}")[0].actor == "alice"
+    reply = settled(w, db, reply_id, "sent", "alice")
+    assert reply.posted_id == "1800000000000000001"
+
+
+def settled(w: Watched, db: Store, reply_id: int, status: str, actor: str) -> ReplyRecord:
+    """The draft's page shows the reply `status` with nothing left to settle, and the
+    audit log names `actor`: the reply as stored."""
+    expect(w.page.locator("#reply-status")).to_have_text(status)
+    expect(w.page.locator("#retry")).to_be_disabled()
+    assert db.audit_log(subject=f"reply:{reply_id}")[0].actor == actor
     assert not w.errors
+    reply = db.reply(reply_id)
+    assert reply.status == status
+    return reply
+
+
+def test_an_unknown_reply_found_not_posted_is_rejected_as_such(open_as: OpenAs, db: Store) -> None:
+    # neither "mark sent" nor "send again" fits a reply found not posted and not wanted
+    reply_id = pending_replies(db)[-1]
+    left_unsettled(db, reply_id, "unknown", "the daemon stopped while sending")
+    w = open_as("alice")
+    page = w.go(f"/drafts/{reply_id}")
+    page.click("#reject-unposted")  # no reason yet: asked for, nothing done
+    expect(page.locator("#flash")).to_contain_text("Type why it should not be sent")
+    assert db.reply(reply_id).status == "unknown"
+    page.fill("#unposted-reason", "the outage is over")
+    page.click("#reject-unposted")
+    expect(page.locator("#flash")).to_contain_text("recorded that it was not posted")
+    assert settled(w, db, reply_id, "rejected", "alice").reject_reason == "the outage is over"
 
 
 def test_a_failed_reply_is_sent_again(open_as: OpenAs, db: Store) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 from datetime import timedelta
 from pathlib import Path
@@ -107,6 +108,9 @@ def test_user_list_role_disable_enable(config: Config) -> None:
         ["fay", "admin", "enabled"],
         ["gus", "agent", "disabled"],
     ]
+    # when each was added, as other messages write a time (not "2026-...T10:00:00.000Z")
+    (fay,) = [line for line in listed if line.startswith("fay ")]
+    assert re.search(r" since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$", fay), fay
     assert "a long password" not in user(config, "list", "--json").output
     assert "scrypt" not in user(config, "list", "--json").output
     accounts = {a["name"]: a for a in json.loads(user(config, "list", "--json").output)}

@@ -760,6 +760,31 @@ async def test_an_unknown_reply_found_on_the_platform_is_marked_sent(
     assert "unknown-count" not in await (await client.get("/queue")).text()
 
 
+async def test_an_unknown_reply_found_not_posted_is_rejected_as_not_posted(
+    client: Client, store: Store
+) -> None:
+    # found not posted and not to be sent: mark sent or send again were the only ways
+    _left(store, 1, "unknown")
+    csrf = await login(client, "alice")
+    page = await (await client.get("/drafts/1")).text()
+    assert 'id="reject-unposted"' in page and 'id="unposted-reason"' in page
+    # a plain reject (the draft editor's) does not take a reply in doubt
+    plain = await post(client, "/api/drafts/1/reject", csrf, {"reason": "no"})
+    assert plain.status == 409 and store.reply(1).status == "unknown"
+    settled = await post(
+        client, "/api/drafts/1/reject", csrf, {"reason": "outage over", "not_posted": True}
+    )
+    assert settled.status == 200
+    assert (await settled.json())["reply"]["status"] == "rejected"
+    entry = store.audit_log(subject="reply:1")[0]
+    assert (entry.actor, entry.action) == ("alice", "reject")
+    assert json.loads(entry.detail or "{}") == {"reason": "outage over", "not_posted": True}
+    assert store.claim_for_posting(dry_run=False) == []  # never posted
+    # a draft not in doubt is not settled so
+    again = await post(client, "/api/drafts/2/reject", csrf, {"reason": "x", "not_posted": True})
+    assert again.status == 409 and store.reply(2).status == "pending"
+
+
 async def test_a_failed_reply_is_sent_again_once(client: Client, store: Store) -> None:
     _left(store, 2, "failed")
     csrf = await login(client, "bob")
@@ -1617,6 +1642,24 @@ async def test_an_admin_logs_someone_else_out_everywhere(client: Client, store: 
     assert (await client.get("/api/me")).status == 200  # the admin's own goes on
     missing = await post(client, "/api/users/999/logout", csrf)
     assert missing.status == 404
+
+
+async def test_a_number_in_other_digits_than_0_to_9_is_refused(client: Client) -> None:
+    # int() reads any script's digits: ?days=１ was the last day's figures
+    await login(client, "root")
+    for path, said in (
+        ("/api/stats?days=%EF%BC%91", "days must be a whole number, got '１'"),
+        ("/api/queue?limit=%D9%A3", "limit must be a whole number, got '٣'"),
+    ):
+        response = await client.get(path)
+        assert response.status == 400, path
+        assert (await response.json())["error"] == said, path
+    assert (await client.get("/api/stats?days=1")).status == 200
+    (first, *_) = (await (await client.get("/api/queue?status=all")).json())["items"]
+    assert (await client.get(f"/api/drafts/{first['id']}")).status == 200
+    wide = str(first["id"]).translate({ord(d): 0xFF10 + int(d) for d in "0123456789"})
+    assert (await client.get(f"/api/drafts/{wide}")).status == 404
+    assert (await client.get(f"/drafts/{wide}")).status == 404
 
 
 async def test_a_limit_below_one_is_a_400(client: Client) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -370,13 +371,18 @@ async def test_a_junk_rate_limit_reset_is_held_to_an_hour(
 
 
 async def test_a_used_up_window_keeps_what_was_read_and_waits_for_the_reset(
-    fake: FakeReddit, runtime_for: Any
+    fake: FakeReddit, runtime_for: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     fake.submissions.append(submission(COMPLAINT, created_utc=T))
     runtime = runtime_for(table(fake, mode="submissions", subreddits=["LumenetUK", "Lumenet"]))
     fake.remaining = 1  # the first listing spends the last request of Reddit's window
-    summary = await poll_source(runtime)
+    with caplog.at_level(logging.WARNING, logger="earful.reddit"):
+        summary = await poll_source(runtime)
     assert summary.new == 1
+    # the journal's times as other messages write them ("... UTC", not "+00:00")
+    (waits,) = [r.getMessage() for r in caplog.records if "the rest wait until" in r.getMessage()]
+    assert re.search(r"until \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$", waits), waits
+    assert "+00:00" not in caplog.text
     assert summary.next_poll_in is not None and summary.next_poll_in > 200  # reset in 300 s
     cursor = runtime.store.cursor("reddit")
     assert cursor is not None and list(cursor["feeds"]) == ["new:LumenetUK"]

@@ -44,7 +44,7 @@ from listener.x import Settings
 from listener.x_source import XSource
 from responders.limits import reply_problem, x_weighted_length
 from responders.publish.base import Publisher
-from storage.db import iso
+from storage.db import iso, shown_time
 from storage.store import Store
 
 BRAND = Brand("Acme", ("acme",), {"x": "AcmeHelp"})
@@ -971,6 +971,9 @@ async def test_a_rate_limit_waits_for_its_reset_without_spending_attempts(
             assert reply.next_attempt_at == datetime.fromtimestamp(reset, UTC).isoformat(
                 timespec="milliseconds"
             ).replace("+00:00", "Z")
+            # the note a person reads in the queue: the time as other messages write it
+            shown = datetime.fromtimestamp(reset, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+            assert f"until {shown}" in (reply.last_error or ""), reply.last_error
 
 
 def rate_limited_once(fake: FakeX, seconds: int) -> datetime:
@@ -1055,10 +1058,20 @@ async def test_earful_publish_runs_wait_out_a_rate_limit_an_earlier_run_met(
         first, second = (draft.id for draft in store.replies("pending", platform="x"))
         store.approve(first, "maria")
         shown = await asyncio.to_thread(publish_json, path)
-        assert shown == {"outcomes": {"retry": 1}, "waiting": 1, "next_at": iso(reset)}
+        assert shown == {
+            "outcomes": {"retry": 1},
+            "waiting": 1,
+            "next_at": iso(reset),
+            "unsettled": {"failed": 0, "unknown": 0},
+        }
         store.approve(second, "maria")
-        shown = await asyncio.to_thread(publish_json, path)
-        assert shown == {"outcomes": {"retry": 1}, "waiting": 2, "next_at": iso(reset)}
+        said = await asyncio.to_thread(CliRunner().invoke, cli, ["publish", "-c", str(path)])
+        assert said.exit_code == 0, said.output
+        # each reply counted once: "1 to try again later, 2 approved replies waiting..."
+        assert said.stdout == (
+            "publish (live): 2 approved replies waiting to be tried again "
+            f"(the first at {shown_time(iso(reset))})\n"
+        )
         assert len(fake.params_of("create_tweet")) == 1
         assert store.reply(second).status == "approved"
 

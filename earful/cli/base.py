@@ -34,7 +34,28 @@ EXIT_RUNTIME = 1
 EXIT_USAGE = 2
 
 
-class _RowId(click.IntRange):
+def _ascii_only(value: Any, param_type: click.ParamType[Any], param: Any, ctx: Any) -> None:
+    """Refuse a number or day written in other digits than 0-9: Python reads any
+    script's digits ("１" is 1, "٣" is 3), which a person did not type as a number."""
+    if isinstance(value, str) and not value.isascii():
+        param_type.fail(f"{safe(value)!r} is not written in the digits 0-9", param, ctx)
+
+
+class WholeNumber(click.IntRange):
+    """A whole number in a range, written in the digits 0-9 (`_ascii_only`)."""
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        _ascii_only(value, self, param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class _Day(click.DateTime):
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        _ascii_only(value, self, param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class _RowId(WholeNumber):
     name = "id"  # "'abc' is not a valid id.", not "... a valid integer range."
 
 
@@ -91,7 +112,9 @@ def actor_option(func: F) -> F:
 def _actor(explicit: str | None) -> str:
     from earful.console.passwords import name_problem
 
-    name = explicit or os.environ.get("EARFUL_USER")
+    name = explicit if explicit is not None else os.environ.get("EARFUL_USER")
+    if name == "":  # a script's unset variable: deciding under the login name would be wrong
+        raise _no_name(explicit is not None)
     if name:
         problem = name_problem(name)
         if problem:
@@ -104,6 +127,21 @@ def _actor(explicit: str | None) -> str:
         raise click.UsageError(
             "who is deciding? This user has no login name: pass --as NAME or set EARFUL_USER"
         ) from None
+
+
+def _no_name(explicit: bool) -> click.UsageError:
+    """An empty --as or $EARFUL_USER is a mistake (`--as "$WHO"` with WHO unset), not
+    a wish to decide under the login name."""
+    if explicit:
+        return click.BadParameter(
+            "is empty: give the name of who is deciding, or leave --as out "
+            "($EARFUL_USER, else your login name)",
+            param_hint="--as",
+        )
+    return click.UsageError(
+        "EARFUL_USER is set but empty: set it to who is deciding, unset it (your login "
+        "name is used), or pass --as NAME"
+    )
 
 
 def account_problem(store: Any, name: str) -> str | None:
@@ -337,7 +375,7 @@ def _day_option(name: str, help_text: str) -> Callable[[F], F]:
     """A UTC day given as YYYY-MM-DD (stats --until, export --since and --until)."""
     return click.option(
         name,
-        type=click.DateTime(formats=["%Y-%m-%d"]),
+        type=_Day(formats=["%Y-%m-%d"]),
         default=None,
         metavar="YYYY-MM-DD",
         help=help_text,
@@ -356,7 +394,7 @@ def _in_day_range(_ctx: click.Context, _param: click.Parameter, value: Any) -> A
 def _limit_option(default: int) -> Callable[[F], F]:
     return click.option(
         "--limit",
-        type=click.IntRange(min=1, max=10**9),
+        type=WholeNumber(min=1, max=10**9),
         default=default,
         show_default=True,
         help="Show at most this many.",

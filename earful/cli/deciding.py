@@ -333,7 +333,8 @@ def _refused(exc: AlreadyDecided) -> str:
         return str(exc)
     return (
         f"{exc}; check the platform, then `earful queue mark-sent {reply.id}` if it went "
-        f"out or `earful queue retry {reply.id}` if it did not"
+        f"out, `earful queue retry {reply.id}` if it did not, or `earful queue reject "
+        f"{reply.id}` if it did not and should not"
     )
 
 
@@ -385,10 +386,12 @@ def queue_reject(
     close_task: bool,
     reply_ids: tuple[int, ...],
 ) -> None:
-    """Reject drafts (or failed replies); they are never posted. Their callback
-    tasks stay open for a call unless --close-task. Several ids reject each in
-    turn: one that cannot be rejected (decided already, or no such draft) is
-    reported and the rest still are; the exit code is then 1."""
+    """Reject drafts (or failed replies); they are never posted. A reply in doubt
+    (unknown) you found is not on the platform, and do not want sent, is settled so:
+    recorded as not posted. Their callback tasks stay open for a call unless
+    --close-task. Several ids reject each in turn: one that cannot be rejected
+    (decided already, or no such draft) is reported and the rest still are; the exit
+    code is then 1."""
 
     reason = noted(reason)
     with _store(_load(config_file)) as store:
@@ -396,12 +399,17 @@ def queue_reject(
 
         def reject(reply_id: int) -> str:
             tasks = ""
+            # in doubt: the guarded change takes it only while it still is
+            not_posted = store.reply(reply_id).status == "unknown"
             if close_task:
-                rejection = store.reject_with_task(reply_id, decider, reason=reason)
+                rejection = store.reject_with_task(
+                    reply_id, decider, reason=reason, not_posted=not_posted
+                )
                 tasks = _tasks_said(rejection.closed_tasks, rejection.kept_tasks)
             else:
-                store.reject(reply_id, decider, reason=reason)
-            return f"rejected reply {reply_id}{tasks}"
+                store.reject(reply_id, decider, reason=reason, not_posted=not_posted)
+            settled = _NOT_POSTED if not_posted else ""
+            return f"rejected reply {reply_id}{settled}{tasks}"
 
         _each_in_turn(reply_ids, reject, "rejected")
 
@@ -424,6 +432,10 @@ def _each_in_turn(ids: Sequence[int], act: Callable[[int], str], verb: str) -> N
         click.echo(said)
     if refused:
         raise Failure(f"not {verb}: {', '.join(map(str, refused))}")
+
+
+# What rejecting a reply in doubt records, said to the person who did it.
+_NOT_POSTED = ": recorded that it was not posted; Earful will not post it"
 
 
 def _tasks_said(closed: Sequence[int], kept: Sequence[int]) -> str:

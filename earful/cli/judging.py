@@ -16,6 +16,7 @@ import click
 from earful.cli.base import (
     BadConfig,
     F,
+    WholeNumber,
     _check_target,
     _load,
     _with_bar,
@@ -43,13 +44,13 @@ from listener.mention import PLATFORMS
     help="Judge as a post from here.",
 )
 @click.option(
-    "--followers", type=click.IntRange(min=0), default=None, help="The author's follower count."
+    "--followers", type=WholeNumber(min=0), default=None, help="The author's follower count."
 )
 @click.option("--author", default="someone", show_default=True, help="The author's handle.")
 @click.option("--verified", is_flag=True, help="The author's account is verified.")
 @click.option(
     "--engagement",
-    type=click.IntRange(min=0),
+    type=WholeNumber(min=0),
     default=None,
     help="The post's likes, reposts and replies together.",
 )
@@ -173,7 +174,7 @@ def _table_options(func: F) -> F:
         ),
         click.option(
             "--show-errors",
-            type=click.IntRange(min=0),
+            type=WholeNumber(min=0),
             default=0,
             metavar="N",
             help="List the first N misjudged rows.",
@@ -344,7 +345,7 @@ def _seen_in_training(trained: Any, spec: _TableSpec) -> bool:
 )
 @click.option(
     "--folds",
-    type=click.IntRange(min=0, max=20),
+    type=WholeNumber(min=0, max=20),
     default=5,
     show_default=True,
     metavar="K",

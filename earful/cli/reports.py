@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from earful.cli.base import (
+    WholeNumber,
     _check_search,
     _check_target,
     _day_option,
@@ -29,6 +30,7 @@ from earful.display import (
     EXPORT_ERRORS,
     counted,
     duration,
+    named_dispositions,
     oneline,
     safe,
     shown_handle,
@@ -45,7 +47,7 @@ from earful.display import (
 @json_option
 @click.option(
     "--days",
-    type=click.IntRange(1, 366),
+    type=WholeNumber(1, 366),
     default=None,
     help="Only the last N UTC days (1 to 366), as on the console's stats page.",
 )
@@ -140,7 +142,7 @@ def _counts(counts: dict[str, int]) -> str:
 
 def echo_stats(s: Any) -> None:
     _echo_sentiment(s.mentions, s.own_posts, s.spam, s.net_sentiment)
-    click.echo(f"by disposition: {_counts(s.by_disposition)}")
+    click.echo(f"by disposition: {_counts(named_dispositions(s.by_disposition))}")
     click.echo(f"complaint topics: {_counts(s.by_topic)}")
     _echo_platforms(s)
     click.echo(f"replies: {_counts(s.replies_by_status)}")
@@ -154,7 +156,7 @@ def _echo_window(s: Any) -> None:
     span = s.days[0] if len(s.days) == 1 else f"{s.days[0]} to {s.days[-1]}"
     click.echo(f"{counted(len(s.days), 'UTC day')}, {span}")
     _echo_sentiment(s.mentions, s.own_posts, s.spam, s.window_net_sentiment)
-    click.echo(f"by disposition: {_counts(_totals(s.by_disposition))}")
+    click.echo(f"by disposition: {_counts(named_dispositions(_totals(s.by_disposition)))}")
     click.echo(f"complaint topics: {_counts(_totals(s.topics_by_week))}")
     _echo_platforms(s)
     _echo_waits(s, " first answered in these days")

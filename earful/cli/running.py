@@ -19,6 +19,7 @@ from earful.cli.base import (
     BadConfig,
     F,
     Failure,
+    WholeNumber,
     _check_writable,
     _duration,
     _load,
@@ -246,7 +247,7 @@ def _check_report(config: Config, ruleset: Any, database: dict[str, Any]) -> dic
 )
 @click.option(
     "--max-pages",
-    type=click.IntRange(min=1),
+    type=WholeNumber(min=1),
     default=20,
     show_default=True,
     help="Follow a backlog at most this far.",
@@ -398,20 +399,43 @@ def publish(config_file: Path | None, as_json: bool) -> None:
     if as_json:
         click.echo(to_json(summary))
     else:
-        outcomes = ", ".join(
-            f"{n} {_PUBLISH_OUTCOMES.get(k, k)}" for k, n in summary.outcomes.items()
-        )
-        if summary.waiting:  # "no approved replies" read as if nothing were approved
-            later = counted(summary.waiting, "approved reply", "approved replies")
-            outcomes += f"{', ' if outcomes else 'nothing due; '}{later} waiting to be "
-            outcomes += f"tried again (the first at {shown_time(summary.next_at)})"
-        click.echo(f"publish ({config.publish.mode}): {outcomes or 'no approved replies to post'}")
-    stuck = sum(summary.outcomes.get(k, 0) for k in ("failed", "unknown"))
-    if stuck:  # exit 1, as poll and alerts send do: a cron job should hear of it
-        raise Failure(
-            f"{stuck} {'reply' if stuck == 1 else 'replies'} failed or in doubt "
-            "(earful queue list --status failed, or --status unknown)"
-        )
+        click.echo(f"publish ({config.publish.mode}): {_publish_outcomes(summary)}")
+    _fail_if_unsettled(summary)
+
+
+def _publish_outcomes(summary: Any) -> str:
+    """What the run did, each reply counted once: one this run left to retry is among
+    those `waiting`, which say when the first retry is."""
+    shown = {k: n for k, n in summary.outcomes.items() if not (k == "retry" and summary.waiting)}
+    parts = [f"{n} {_PUBLISH_OUTCOMES.get(k, k)}" for k, n in shown.items()]
+    if summary.waiting:  # "no approved replies" read as if nothing were approved
+        later = counted(summary.waiting, "approved reply", "approved replies")
+        first = shown_time(summary.next_at)
+        parts.append(f"{later} waiting to be tried again (the first at {first})")
+    said = ", ".join(parts)
+    if not summary.outcomes and said:
+        said = "nothing due; " + said
+    return said or "no approved replies to post"
+
+
+def _fail_if_unsettled(summary: Any) -> None:
+    """Exit 1 while any reply waits for a person, this run's or one an earlier run (or
+    the daemon) left: a cron job's mail is how they hear of it, as with poll and
+    alerts send."""
+    stuck = sum(summary.unsettled.values())
+    if not stuck:
+        return
+    earlier = stuck - sum(summary.outcomes.get(k, 0) for k in summary.unsettled)
+    since = ""
+    if earlier == stuck:
+        since = " from an earlier run"
+    elif earlier > 0:
+        since = f" ({earlier} from an earlier run)"
+    raise Failure(
+        f"{counted(stuck, 'reply', 'replies')} failed or in doubt{since}, "
+        f"{'waits' if stuck == 1 else 'wait'} for a person "
+        "(earful queue list --status failed, or --status unknown)"
+    )
 
 
 # What each outcome of a publish run means, said to the operator.
@@ -421,7 +445,7 @@ _PUBLISH_OUTCOMES = {
     "reconciled": "found already posted",
     "retry": "to try again later",
     "failed": "failed (see `earful queue list --status failed`)",
-    "unknown": "unknown: check the platform, then `earful queue mark-sent` or `retry`",
+    "unknown": "unknown: check the platform, then `earful queue mark-sent`, `retry` or `reject`",
 }
 
 
@@ -430,6 +454,7 @@ async def _publish(config: Config) -> Any:
 
     from earful.app import build_runtime
     from earful.outbox import PublishSummary, publish_due, reconcile_sending
+    from storage import queries
 
     runtime = build_runtime(config, with_sources=False)
     try:
@@ -437,8 +462,10 @@ async def _publish(config: Config) -> Any:
         settled = await reconcile_sending(runtime.store, runtime.publishers)
         posted = await publish_due(runtime.store, runtime.publishers, config.publish)
         waiting, next_at = await asyncio.to_thread(runtime.store.approved_later)
+        left = await asyncio.to_thread(queries.counts, runtime.store)
         outcomes = dict(Counter(settled.outcomes) + Counter(posted.outcomes))
-        return PublishSummary(outcomes, waiting=waiting, next_at=next_at)
+        unsettled = {"failed": left.failed, "unknown": left.unknown}
+        return PublishSummary(outcomes, waiting=waiting, next_at=next_at, unsettled=unsettled)
     finally:
         await runtime.aclose()
 
@@ -473,7 +500,7 @@ def _holding_the_demo_folder(command: Callable[..., None]) -> Callable[..., None
     help="Where the demo keeps its config and database.",
 )
 @click.option(
-    "--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="Console port."
+    "--port", type=WholeNumber(0, 65535), default=8080, show_default=True, help="Console port."
 )
 @click.option("--once", is_flag=True, help="Replay the whole demo file, print a summary, exit.")
 @click.option("--keep", is_flag=True, help="Continue the last demo instead of starting afresh.")
@@ -487,7 +514,7 @@ def _holding_the_demo_folder(command: Callable[..., None]) -> Callable[..., None
 )
 @click.option(
     "--batch",
-    type=click.IntRange(min=1, max=10_000),
+    type=WholeNumber(min=1, max=10_000),
     default=5,
     show_default=True,
     help="Posts per replay tick.",

@@ -20,6 +20,7 @@ from earful.cli.base import (
     json_option,
 )
 from earful.display import counted, to_json
+from storage.db import shown_time
 from storage.schema import ROLES
 
 # -- console accounts ---------------------------------------------------------------
@@ -119,7 +120,7 @@ def user_list(config_file: Path | None, as_json: bool) -> None:
         click.echo("no accounts yet: `earful user add NAME --role admin`")
     for a in accounts:
         state = "disabled" if a.disabled else "enabled"
-        click.echo(f"{a.name:<24} {a.role:<7} {state:<9} since {a.created_at}")
+        click.echo(f"{a.name:<24} {a.role:<7} {state:<9} since {shown_time(a.created_at)}")
 
 
 @user.command("role")

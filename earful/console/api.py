@@ -197,8 +197,12 @@ async def reject(request: web.Request) -> web.StreamResponse:
     data = await body_of(request)
     reason = _text(data, "reason", required=True)
     close_task = _flag(data, "close_task")
+    # a reply in doubt (unknown) a person found is not on the platform: never to be sent
+    not_posted = _flag(data, "not_posted")
     actor = session_of(request).name
-    done = await db(request, _rejecter(close_task), reply_id, actor, reason=reason)
+    done = await db(
+        request, _rejecter(close_task), reply_id, actor, reason=reason, not_posted=not_posted
+    )
     return ok(
         {
             "reply": done.reply,

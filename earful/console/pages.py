@@ -137,7 +137,10 @@ INT64_MAX = 2**63 - 1
 
 def path_id(request: web.Request, what: str) -> int:
     """The route's {id}: an id no row can have (beyond SQLite's range) is a 404."""
-    value = int(request.match_info["id"])  # the route allows digits only
+    raw = request.match_info["id"]  # the route's \d+ also takes other scripts' digits
+    if not raw.isascii():
+        raise web.HTTPNotFound(text=f"no {what} with id {raw}")
+    value = int(raw)
     if value > INT64_MAX:
         raise web.HTTPNotFound(text=f"no {what} with id {value}")
     return value
@@ -148,6 +151,8 @@ def query_int(request: web.Request, name: str, default: int | None = None) -> in
     if value in (None, ""):
         return default
     try:
+        if not value.isascii():  # int() reads any script's digits: "１" would be 1
+            raise ValueError(value)
         number = int(value)
     except ValueError:
         raise web.HTTPBadRequest(text=f"{name} must be a whole number, got {value!r}") from None

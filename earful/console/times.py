@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from markupsafe import Markup
 
+from listener.mention import shown_utc
 from storage.db import iso
 
 UNKNOWN = "time unknown"
@@ -44,7 +45,7 @@ def readable_utc(value: object) -> str:
 
 def exact_utc(moment: datetime) -> str:
     # console.js writes the same text into the title of a time it shows
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return shown_utc(moment)
 
 
 def time_element(value: object, *, age: bool = False) -> Markup:

@@ -25,6 +25,7 @@ import tweepy
 from listener import x_client
 from listener.base import SourceContext, SourceDown
 from listener.http_errors import preview
+from listener.mention import shown_utc
 from listener.normalize import as_id, as_list, get_path
 from listener.x import WEB, Settings
 from responders.publish.base import Outgoing, Posted, PublishError
@@ -164,7 +165,7 @@ class XPublisher:
             return await asyncio.to_thread(method, *args, **kwargs)
         except tweepy.TooManyRequests as exc:
             reset = x_client.reset_time(exc)
-            until = f" until {reset.isoformat(timespec='seconds')}" if reset else ""
+            until = f" until {shown_utc(reset)}" if reset else ""
             raise PublishError(
                 f"X rate limit reached{until}", retryable=True, rate_limited=True, retry_at=reset
             ) from None

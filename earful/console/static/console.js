@@ -894,6 +894,19 @@
       settle("mark-sent", { posted_id: postedId.value.trim() || null }, "Marked sent; it will not be posted again.")
     );
     on("retry", () => settle("retry", {}, "Approved again: the publisher posts it on its next run."));
+    const unpostedReason = document.getElementById("unposted-reason");
+    on("reject-unposted", () => {
+      if (!unpostedReason.value.trim()) {
+        unpostedReason.focus();
+        flash("Type why it should not be sent, then reject.", "info");
+        return undefined;
+      }
+      return settle(
+        "reject",
+        { reason: unpostedReason.value, not_posted: true },
+        "Rejected: recorded that it was not posted; Earful will not post it."
+      );
+    });
     const reason = document.getElementById("reject-reason");
     if (reason) {
       reason.addEventListener("keydown", (event) => {

@@ -1228,7 +1228,7 @@ async def test_the_queue_note_promises_live_updates_only_on_live_views(client: C
 async def test_an_audit_filter_that_matches_nothing_says_so(client: Client) -> None:
     await login(client, "root")
     page = await (await client.get("/audit?actor=nobody-at-all")).text()
-    assert "Nothing matches who = “nobody-at-all”" in page
+    assert "Nothing matches who = “<bdi>nobody-at-all</bdi>”" in page
     assert 'id="audit"' not in page
     everything = await (await client.get("/audit")).text()
     assert 'id="audit"' in everything and "Nothing matches" not in everything

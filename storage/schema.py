@@ -542,8 +542,11 @@ def _refuse_foreign(conn: sqlite3.Connection) -> None:
         )
 
 
-def migrate(db: sqlite_utils.Database) -> int:
-    """Apply the migrations this database lacks; return the resulting version."""
+def migrate(db: sqlite_utils.Database, *, upgrade: bool = True) -> int:
+    """Apply the migrations this database lacks; return the resulting version.
+    Without `upgrade`, a database an older Earful made is left at its version (and
+    that is returned): a backup taken by a newer Earful must still be one the older
+    can restore, the way back from the upgrade."""
     conn: sqlite3.Connection = db.conn
     current = conn.execute("PRAGMA user_version").fetchone()[0]
     if current > SCHEMA_VERSION:
@@ -551,6 +554,8 @@ def migrate(db: sqlite_utils.Database) -> int:
             f"the database is at schema version {current}, newer than this Earful "
             f"understands ({SCHEMA_VERSION}); upgrade Earful or use another database"
         )
+    if current and not upgrade:
+        return int(current)
     if 0 < current < SCHEMA_VERSION:
         # said once, where an operator looks: the Earful that wrote this file cannot
         # open it after this (a backup that Earful took keeps the old version)

@@ -344,10 +344,11 @@ class Store:
         self._file_identity = _file_id(path) if path is not None else None
 
     @classmethod
-    def open(cls, path: str | Path, *, clock: Clock = _utcnow) -> Store:
+    def open(cls, path: str | Path, *, clock: Clock = _utcnow, upgrade: bool = True) -> Store:
+        """`upgrade`: see schema.migrate (False only to copy the file as it is)."""
         conn = connect(path)
         try:
-            migrate(sqlite_utils.Database(conn))
+            migrate(sqlite_utils.Database(conn), upgrade=upgrade)
         except BaseException:
             conn.close()
             raise

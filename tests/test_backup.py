@@ -3,6 +3,7 @@ writes, checked, and written whole or not at all."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sqlite3
@@ -18,6 +19,8 @@ from replayfiles import write_config
 from earful import locks
 from earful.cli import cli
 from earful.config import load_config
+from storage.db import stored_version
+from storage.schema import SCHEMA_VERSION
 from storage.store import Store
 
 
@@ -93,6 +96,38 @@ def test_a_backup_while_another_process_writes_is_a_consistent_moment(tmp_path: 
         assert read(copy, "SELECT count(*) FROM verdicts") == mentions
         with Store.open(copy) as store:
             assert store.cursor("replayed") == {"offset": mentions}
+
+
+def test_a_backup_by_a_newer_earful_is_one_the_older_can_restore(tmp_path: Path) -> None:
+    # `pip install --upgrade`, then `earful backup` (check says "back up first"): the
+    # copy is the way back, so neither it nor the database may be upgraded by it
+    config = write_config(tmp_path, [])
+    db = load_config(config).db_path
+    conn = factories.at_version(db, 1)
+    conn.execute(
+        "INSERT INTO mentions (platform, native_id, source, text, fetched_at) "
+        "VALUES ('x', '1', 'demo', 'lumenet down', '2026-11-24T10:00:00.000Z')"
+    )
+    conn.execute(
+        "INSERT INTO replies (mention_id, kind, body, drafted_body, status, created_at) "
+        "VALUES (1, 'reply', 'Sorry!', 'Sorry!', 'approved', '2026-11-24T10:00:01.000Z')"
+    )
+    conn.close()
+    target = tmp_path / "before-upgrade.db"
+    with locks.daemon_lock(db).open("a") as older:  # the older daemon, still running
+        fcntl.flock(older, fcntl.LOCK_EX)
+        result = earful("backup", "-c", str(config), str(target))
+    assert result.exit_code == 0, result.output
+    assert "schema v1)" in result.stdout
+    assert "a backup does not upgrade" in result.stdout
+    assert stored_version(db) == 1 and stored_version(target) == 1
+    shown = json.loads(earful("backup", "-c", str(config), str(target), "--force", "--json").stdout)
+    assert (shown["schema_version"], shown["mentions"], shown["approved_replies"]) == (1, 1, 1)
+    # once upgraded, the database's backups are at this version, and say nothing more
+    assert earful("sources", "-c", str(config)).exit_code == 0
+    upgraded = earful("backup", "-c", str(config), str(target), "--force")
+    assert f"schema v{SCHEMA_VERSION})" in upgraded.stdout
+    assert "does not upgrade" not in upgraded.stdout
 
 
 def test_an_existing_file_is_replaced_only_with_force(tmp_path: Path) -> None:

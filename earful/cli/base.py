@@ -296,11 +296,11 @@ def _check_target(config: Config, target: Path) -> None:
         raise click.UsageError(f"{target}: there is no folder {resolved.parent}")
 
 
-def _store(config: Config, *, create: bool = False) -> Any:
+def _store(config: Config, *, create: bool = False, upgrade: bool = True) -> Any:
     """The database, which must exist unless the command makes one (`create`)."""
     from earful.pipeline import open_store
 
-    return open_store(config, create=create)
+    return open_store(config, create=create, upgrade=upgrade)
 
 
 def _check_writable(config: Config, *, lock: bool = False) -> None:

@@ -1482,12 +1482,14 @@ class Store:
         )
 
     def confirm_alert_sent(self, alert_id: int, actor: str) -> AlertRecord:
-        """unknown/failed -> sent: a person found it in the channel."""
+        """unknown/failed/pending -> sent: a person found it in the channel (pending:
+        after a restore put back an alert that had gone out since the backup; the
+        next run would send it again), as confirm_sent does for replies."""
         return self._alert_transition(
             alert_id,
             actor=actor,
             action="confirmed sent",
-            expected=("unknown", "failed"),
+            expected=("unknown", "failed", "pending"),
             assignments="status = 'sent', sent_at = ?",
             params=(iso(self.clock()),),
         )

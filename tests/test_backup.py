@@ -19,7 +19,9 @@ from replayfiles import write_config
 from earful import locks
 from earful.cli import cli
 from earful.config import load_config
+from responders.drafts import Draft, DraftKind
 from storage.db import stored_version
+from storage.records import Judged
 from storage.schema import SCHEMA_VERSION
 from storage.store import Store
 
@@ -283,6 +285,29 @@ def test_a_restore_says_what_the_copy_will_send_when_earful_starts(tmp_path: Pat
     with Store.open(db) as store:
         assert store.reply(first.id).status == "sent"
         assert not store.claim_for_posting(dry_run=False)
+
+
+def test_an_alert_sent_since_the_backup_can_be_marked_sent_after_a_restore(
+    tmp_path: Path,
+) -> None:
+    config = filled(tmp_path, 1)
+    db = load_config(config).db_path
+    m = factories.mention("lumenet down for everyone, I'm leaving", native_id="urgent")
+    escalation = Draft(DraftKind.ESCALATION, "Urgent: @ana", m.key, "vip")
+    with Store.open(db) as store:
+        store.ingest("replayed", [Judged(m, factories.verdict(), (escalation,))], {})
+        alert_id = store.alerts("pending")[0]["id"]
+    copy = tmp_path / "copy.db"
+    assert earful("backup", "-c", str(config), str(copy)).exit_code == 0
+    restored = CliRunner().invoke(cli, ["restore", "-c", str(config), str(copy), "--force"])
+    assert "1 pending alert" in restored.stderr
+    assert "earful alerts mark-sent ID for one already in the channel" in restored.stderr
+    # it went out after the backup was taken: found in the channel, not sent again
+    marked = earful("alerts", "mark-sent", str(alert_id), "-c", str(config), "--as", "ana")
+    assert marked.exit_code == 0, marked.output
+    with Store.open(db) as store:
+        assert store.alerts("pending") == [] and store.alert(alert_id).status == "sent"
+        assert store.audit_log(subject=f"alert:{alert_id}")[0].actor == "ana"
 
 
 def test_restore_refuses_a_running_daemon_and_a_file_that_is_no_database(tmp_path: Path) -> None:

@@ -132,8 +132,9 @@ def restore_command(config_file: Path | None, as_json: bool, copy: Path, force: 
             f"note: the copy holds {' and '.join(waiting)}, which Earful sends as soon as "
             "it starts; any that went out after the backup was taken would go out again. "
             "Look first: earful queue list --status approved (earful queue mark-sent ID for "
-            "one already posted), earful alerts list --status pending (docs/operating.md, "
-            '"Restoring a backup")',
+            "one already posted), earful alerts list --status pending (earful alerts "
+            'mark-sent ID for one already in the channel; docs/operating.md, "Restoring a '
+            'backup")',
             err=True,
         )
 

@@ -1481,15 +1481,19 @@ class Store:
             params=(),
         )
 
-    def confirm_alert_sent(self, alert_id: int, actor: str) -> AlertRecord:
-        """unknown/failed/pending -> sent: a person found it in the channel (pending:
-        after a restore put back an alert that had gone out since the backup; the
-        next run would send it again), as confirm_sent does for replies."""
+    def confirm_alert_sent(
+        self, alert_id: int, actor: str, *, pending: bool = False
+    ) -> AlertRecord:
+        """unknown/failed -> sent: a person found it in the channel. `pending` too:
+        after a restore put back an alert that had gone out since the backup, the
+        next run would send it again (the console leaves it out: there a pending
+        alert is one someone just chose to send again)."""
+        expected = ("unknown", "failed", "pending") if pending else ("unknown", "failed")
         return self._alert_transition(
             alert_id,
             actor=actor,
             action="confirmed sent",
-            expected=("unknown", "failed", "pending"),
+            expected=expected,
             assignments="status = 'sent', sent_at = ?",
             params=(iso(self.clock()),),
         )

@@ -552,7 +552,8 @@ def migrate(db: sqlite_utils.Database, *, upgrade: bool = True) -> int:
     if current > SCHEMA_VERSION:
         raise SchemaTooNew(
             f"the database is at schema version {current}, newer than this Earful "
-            f"understands ({SCHEMA_VERSION}); upgrade Earful or use another database"
+            f"understands ({SCHEMA_VERSION}); upgrade Earful, or, to go back to this "
+            "version, `earful restore` the backup taken before the upgrade"
         )
     if current and not upgrade:
         return int(current)

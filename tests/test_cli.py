@@ -1303,6 +1303,8 @@ def test_a_database_from_a_newer_earful_is_a_clear_error(world: World) -> None:
     assert result.exit_code == 1
     assert result.output.startswith(f"earful: cannot use the database {db} (storage.path in ")
     assert "schema version 99, newer than this Earful understands" in result.output
+    # after a downgrade, the way back the docs give (docs/operating.md, Upgrading)
+    assert "`earful restore` the backup taken before the upgrade" in result.output
 
 
 def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:

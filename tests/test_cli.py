@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from factories import EARFUL, at_version
+from factories import EARFUL, at_version, complaint, mention
 from replayfiles import PRAISE, QUESTION, write_config, x_post
 
 from earful import locks
@@ -647,6 +647,20 @@ def test_once_there_are_accounts_only_an_enabled_agent_or_admin_decides(
     assert "your login name 'sysop' is no console account" in as_login.output
     assert "pass --as NAME or set EARFUL_USER" in as_login.output
     assert world.run("queue", "approve", other, "--as", "ana").exit_code == 0
+
+
+def test_case_show_names_a_post_without_a_handle_as_of_an_unknown_author(
+    tmp_path: Path,
+) -> None:
+    config = write_config(tmp_path, [])
+    feed_entry = mention("Lumenet to raise prices in January", handle=None)
+    with Store.open(load_config(config).db_path) as store:
+        store.ingest("feed", [complaint(feed_entry, callback=False)], {})
+        (case,) = store.db.execute("SELECT id FROM cases").fetchall()
+    shown = earful("case", "show", str(case[0]), "-c", str(config)).output
+    assert " · (unknown author) · " in shown
+    assert " (unknown author): Lumenet to raise prices in January" in shown
+    assert " @:" not in shown
 
 
 def test_case_show_says_when_its_history_is_cut(world: World) -> None:

@@ -70,7 +70,7 @@ def case_show(config_file: Path | None, as_json: bool, case_id: int) -> None:
         return
     c = view.case
     click.echo(case_heading(c))
-    who = f"@{c.author_handle}" if c.author_handle else "(unknown author)"
+    who = _author(c.author_handle)
     topic = f" · topic {c.topic}" if c.topic else ""
     click.echo(f"{c.platform} · {safe(who)} · {c.disposition or '-'}{topic} · urgency {c.urgency}")
     times = f"opened {shown_time(c.opened_at)} · updated {shown_time(c.updated_at)}"
@@ -78,6 +78,12 @@ def case_show(config_file: Path | None, as_json: bool, case_id: int) -> None:
         times += f" · resolved {shown_time(c.resolved_at)}"
     click.echo(times)
     _echo_work(view)
+
+
+def _author(handle: str | None) -> str:
+    """A post's author as the case names it: a feed entry has no handle ("@" alone
+    read as a cut-off name)."""
+    return f"@{handle}" if handle else "(unknown author)"
 
 
 def case_heading(c: CaseRecord) -> str:
@@ -90,7 +96,7 @@ def _echo_work(view: CaseView) -> None:
     click.echo("\nposts:")
     for m in view.mentions:
         when = shown_time(m.created_at) if m.created_at else "time unknown"
-        click.echo(f"  {when} @{safe(m.author_handle)}: {oneline(m.text, 100)}")
+        click.echo(f"  {when} {safe(_author(m.author_handle))}: {oneline(m.text, 100)}")
     if view.replies:
         click.echo("drafts:")
         for r in view.replies:

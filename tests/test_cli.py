@@ -1302,6 +1302,13 @@ def test_search_finds_stored_posts(world: World) -> None:
 # -- exit codes ------------------------------------------------------------------------------
 
 
+def test_version_names_the_database_schema_it_upgrades_to() -> None:
+    # beside `earful check`'s "schema version N, upgraded to M at the next start"
+    result = earful("--version")
+    assert result.exit_code == 0
+    assert result.output.endswith(f" (database schema version {SCHEMA_VERSION})\n")
+
+
 def test_exit_code_1_for_a_runtime_error(world: World) -> None:
     result = world.run("queue", "show", "999")
     assert result.exit_code == 1

@@ -246,11 +246,13 @@ def check_storage_folder(config: Config) -> None:
         )
 
 
-def open_store(config: Config, *, create: bool = True) -> Store:
+def open_store(config: Config, *, create: bool = True, upgrade: bool = True) -> Store:
     """The store at storage.path; a file that cannot be Earful's database is a clear
     StoreError naming it, not a traceback. Without `create`, a database that does not
     exist yet is a ConfigError: a typo in storage.path must not quietly make a new,
-    empty one for a command that only reads."""
+    empty one for a command that only reads. Without `upgrade`, an older Earful's
+    database keeps its schema version (Store.open), so an older daemon running on
+    it is no reason to refuse."""
     path: Path = config.db_path
     if not path.exists():
         # before "no database yet": the reading commands an operator runs first
@@ -268,10 +270,10 @@ def open_store(config: Config, *, create: bool = True) -> Store:
     new = not path.exists()
     if new:
         _make_private(path)
-    else:
+    elif upgrade:
         refuse_upgrade_under_daemon(config)
     try:
-        store = Store.open(path)
+        store = Store.open(path, upgrade=upgrade)
     except (SchemaTooNew, NotEarfulDatabase, sqlite3.DatabaseError) as exc:
         if new and path.exists() and path.stat().st_size == 0:
             path.unlink()  # ours, left empty: the next try is a first start again
@@ -297,9 +299,10 @@ def _make_private(path: Path) -> None:
 
 def refuse_upgrade_under_daemon(config: Config) -> None:
     """A database an older Earful's daemon is running on is not upgraded from under it
-    (a `pip install --upgrade`, then the cron job's `earful backup` or a quick
-    `earful sources`): the old daemon's writes would fail against the new schema, and
-    it would go on running, storing nothing, with nothing to restart it."""
+    (a `pip install --upgrade`, then a cron job's `earful stats` or a quick `earful
+    sources`; `earful backup` copies without upgrading): the old daemon's writes
+    would fail against the new schema, and it would go on running, storing nothing,
+    with nothing to restart it."""
     path = config.db_path
     if not locks.held_elsewhere(locks.daemon_lock(path)):
         return

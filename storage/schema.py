@@ -558,15 +558,21 @@ def _refuse_foreign(conn: sqlite3.Connection) -> None:
         )
 
 
-def migrate(db: sqlite_utils.Database) -> int:
-    """Apply the migrations this database lacks; return the resulting version."""
+def migrate(db: sqlite_utils.Database, *, upgrade: bool = True) -> int:
+    """Apply the migrations this database lacks; return the resulting version.
+    Without `upgrade`, a database an older Earful made is left at its version (and
+    that is returned): a backup taken by a newer Earful must still be one the older
+    can restore, the way back from the upgrade."""
     conn: sqlite3.Connection = db.conn
     current = conn.execute("PRAGMA user_version").fetchone()[0]
     if current > SCHEMA_VERSION:
         raise SchemaTooNew(
             f"the database is at schema version {current}, newer than this Earful "
-            f"understands ({SCHEMA_VERSION}); upgrade Earful or use another database"
+            f"understands ({SCHEMA_VERSION}); upgrade Earful, or, to go back to this "
+            "version, `earful restore` the backup taken before the upgrade"
         )
+    if current and not upgrade:
+        return int(current)
     if 0 < current < SCHEMA_VERSION:
         # said once, where an operator looks: the Earful that wrote this file cannot
         # open it after this (a backup that Earful took keeps the old version)

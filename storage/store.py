@@ -392,10 +392,11 @@ class Store:
         self._file_identity = _file_id(path) if path is not None else None
 
     @classmethod
-    def open(cls, path: str | Path, *, clock: Clock = _utcnow) -> Store:
+    def open(cls, path: str | Path, *, clock: Clock = _utcnow, upgrade: bool = True) -> Store:
+        """`upgrade`: see schema.migrate (False only to copy the file as it is)."""
         conn = connect(path)
         try:
-            migrate(sqlite_utils.Database(conn))
+            migrate(sqlite_utils.Database(conn), upgrade=upgrade)
         except BaseException:
             conn.close()
             raise
@@ -1576,13 +1577,19 @@ class Store:
             params=(),
         )
 
-    def confirm_alert_sent(self, alert_id: int, actor: str) -> AlertRecord:
-        """unknown/failed -> sent: a person found it in the channel."""
+    def confirm_alert_sent(
+        self, alert_id: int, actor: str, *, pending: bool = False
+    ) -> AlertRecord:
+        """unknown/failed -> sent: a person found it in the channel. `pending` too:
+        after a restore put back an alert that had gone out since the backup, the
+        next run would send it again (the console leaves it out: there a pending
+        alert is one someone just chose to send again)."""
+        expected = ("unknown", "failed", "pending") if pending else ("unknown", "failed")
         return self._alert_transition(
             alert_id,
             actor=actor,
             action="confirmed sent",
-            expected=("unknown", "failed"),
+            expected=expected,
             assignments="status = 'sent', sent_at = ?",
             params=(iso(self.clock()),),
         )

@@ -3,6 +3,7 @@ writes, checked, and written whole or not at all."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sqlite3
@@ -18,7 +19,11 @@ from replayfiles import write_config
 from earful import locks
 from earful.cli import cli
 from earful.config import load_config
+from responders.drafts import Draft, DraftKind
 from storage.backup import backup
+from storage.db import stored_version
+from storage.records import Judged
+from storage.schema import SCHEMA_VERSION
 from storage.store import Store
 
 
@@ -94,6 +99,38 @@ def test_a_backup_while_another_process_writes_is_a_consistent_moment(tmp_path: 
         assert read(copy, "SELECT count(*) FROM verdicts") == mentions
         with Store.open(copy) as store:
             assert store.cursor("replayed") == {"offset": mentions}
+
+
+def test_a_backup_by_a_newer_earful_is_one_the_older_can_restore(tmp_path: Path) -> None:
+    # `pip install --upgrade`, then `earful backup` (check says "back up first"): the
+    # copy is the way back, so neither it nor the database may be upgraded by it
+    config = write_config(tmp_path, [])
+    db = load_config(config).db_path
+    conn = factories.at_version(db, 1)
+    conn.execute(
+        "INSERT INTO mentions (platform, native_id, source, text, fetched_at) "
+        "VALUES ('x', '1', 'demo', 'lumenet down', '2026-11-24T10:00:00.000Z')"
+    )
+    conn.execute(
+        "INSERT INTO replies (mention_id, kind, body, drafted_body, status, created_at) "
+        "VALUES (1, 'reply', 'Sorry!', 'Sorry!', 'approved', '2026-11-24T10:00:01.000Z')"
+    )
+    conn.close()
+    target = tmp_path / "before-upgrade.db"
+    with locks.daemon_lock(db).open("a") as older:  # the older daemon, still running
+        fcntl.flock(older, fcntl.LOCK_EX)
+        result = earful("backup", "-c", str(config), str(target))
+    assert result.exit_code == 0, result.output
+    assert "schema v1)" in result.stdout
+    assert "a backup does not upgrade" in result.stdout
+    assert stored_version(db) == 1 and stored_version(target) == 1
+    shown = json.loads(earful("backup", "-c", str(config), str(target), "--force", "--json").stdout)
+    assert (shown["schema_version"], shown["mentions"], shown["approved_replies"]) == (1, 1, 1)
+    # once upgraded, the database's backups are at this version, and say nothing more
+    assert earful("sources", "-c", str(config)).exit_code == 0
+    upgraded = earful("backup", "-c", str(config), str(target), "--force")
+    assert f"schema v{SCHEMA_VERSION})" in upgraded.stdout
+    assert "does not upgrade" not in upgraded.stdout
 
 
 def test_an_existing_file_is_replaced_only_with_force(tmp_path: Path) -> None:
@@ -249,6 +286,29 @@ def test_a_restore_says_what_the_copy_will_send_when_earful_starts(tmp_path: Pat
     with Store.open(db) as store:
         assert store.reply(first.id).status == "sent"
         assert not store.claim_for_posting(dry_run=False)
+
+
+def test_an_alert_sent_since_the_backup_can_be_marked_sent_after_a_restore(
+    tmp_path: Path,
+) -> None:
+    config = filled(tmp_path, 1)
+    db = load_config(config).db_path
+    m = factories.mention("lumenet down for everyone, I'm leaving", native_id="urgent")
+    escalation = Draft(DraftKind.ESCALATION, "Urgent: @ana", m.key, "vip")
+    with Store.open(db) as store:
+        store.ingest("replayed", [Judged(m, factories.verdict(), (escalation,))], {})
+        alert_id = store.alerts("pending")[0]["id"]
+    copy = tmp_path / "copy.db"
+    assert earful("backup", "-c", str(config), str(copy)).exit_code == 0
+    restored = CliRunner().invoke(cli, ["restore", "-c", str(config), str(copy), "--force"])
+    assert "1 pending alert" in restored.stderr
+    assert "earful alerts mark-sent ID for one already in the channel" in restored.stderr
+    # it went out after the backup was taken: found in the channel, not sent again
+    marked = earful("alerts", "mark-sent", str(alert_id), "-c", str(config), "--as", "ana")
+    assert marked.exit_code == 0, marked.output
+    with Store.open(db) as store:
+        assert store.alerts("pending") == [] and store.alert(alert_id).status == "sent"
+        assert store.audit_log(subject=f"alert:{alert_id}")[0].actor == "ana"
 
 
 def test_restore_refuses_a_running_daemon_and_a_file_that_is_no_database(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from factories import EARFUL, at_version, mention
+from factories import EARFUL, at_version, complaint, mention
 from replayfiles import PRAISE, QUESTION, write_config, x_post
 
 from earful import locks
@@ -724,6 +724,20 @@ def test_once_there_are_accounts_only_an_enabled_agent_or_admin_decides(
     assert world.run("queue", "approve", other, "--as", "ana").exit_code == 0
 
 
+def test_case_show_names_a_post_without_a_handle_as_of_an_unknown_author(
+    tmp_path: Path,
+) -> None:
+    config = write_config(tmp_path, [])
+    feed_entry = mention("Lumenet to raise prices in January", handle=None)
+    with Store.open(load_config(config).db_path) as store:
+        store.ingest("feed", [complaint(feed_entry, callback=False)], {})
+        (case,) = store.db.execute("SELECT id FROM cases").fetchall()
+    shown = earful("case", "show", str(case[0]), "-c", str(config)).output
+    assert " · (unknown author) · " in shown
+    assert " (unknown author): Lumenet to raise prices in January" in shown
+    assert " @:" not in shown
+
+
 def test_case_show_says_when_its_history_is_cut(world: World) -> None:
     case_id = case_of(world, "hannah_writes")
     assert add_user(world.config, "ana", "agent").exit_code == 0
@@ -1400,6 +1414,13 @@ def test_search_finds_stored_posts(world: World) -> None:
 # -- exit codes ------------------------------------------------------------------------------
 
 
+def test_version_names_the_database_schema_it_upgrades_to() -> None:
+    # beside `earful check`'s "schema version N, upgraded to M at the next start"
+    result = earful("--version")
+    assert result.exit_code == 0
+    assert result.output.endswith(f" (database schema version {SCHEMA_VERSION})\n")
+
+
 def test_exit_code_1_for_a_runtime_error(world: World) -> None:
     result = world.run("queue", "show", "999")
     assert result.exit_code == 1
@@ -1415,6 +1436,8 @@ def test_a_database_from_a_newer_earful_is_a_clear_error(world: World) -> None:
     assert result.exit_code == 1
     assert result.output.startswith(f"earful: cannot use the database {db} (storage.path in ")
     assert "schema version 99, newer than this Earful understands" in result.output
+    # after a downgrade, the way back the docs give (docs/operating.md, Upgrading)
+    assert "`earful restore` the backup taken before the upgrade" in result.output
 
 
 def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ from earful.config import DEFAULT_CONFIG, Config, ConfigError, config_path, load
 from earful.display import audit_detail, audit_note, safe
 from storage.db import shown_time
 from storage.records import AuditEntry
+from storage.schema import SCHEMA_VERSION
 from storage.store import StoreError, check_search, day_problem
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -334,11 +335,11 @@ def _check_target(config: Config, target: Path) -> None:
         raise click.UsageError(f"{target}: there is no folder {resolved.parent}")
 
 
-def _store(config: Config, *, create: bool = False) -> Any:
+def _store(config: Config, *, create: bool = False, upgrade: bool = True) -> Any:
     """The database, which must exist unless the command makes one (`create`)."""
     from earful.pipeline import open_store
 
-    return open_store(config, create=create)
+    return open_store(config, create=create, upgrade=upgrade)
 
 
 def _check_writable(config: Config, *, lock: bool = False) -> None:
@@ -425,7 +426,13 @@ def _config_defaults(group: click.Group, config_file: Path) -> dict[str, Any]:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="earful")
+# the schema version too: the package's version has not told releases apart, and
+# this says whether a database will be upgraded (`earful check` says what it is at)
+@click.version_option(
+    __version__,
+    prog_name="earful",
+    message=f"%(prog)s, version %(version)s (database schema version {SCHEMA_VERSION})",
+)
 @_config_file_option("Config file for the command (it may also come after the command).")
 @click.pass_context
 def cli(ctx: click.Context, config_file: Path | None) -> None:

@@ -35,6 +35,10 @@ def case() -> None:
     """Cases: an author's posts in one conversation, and the work on them."""
 
 
+# a feed entry has no handle ("@" alone would read as a cut-off name)
+_NO_HANDLE = "(unknown author)"
+
+
 def case_change(func: F) -> F:
     """What each change to a case takes: the config, who changes it (--as), the
     case. A conflict (someone changed it first) or an unknown id exits 1, as for a
@@ -70,7 +74,7 @@ def case_show(config_file: Path | None, as_json: bool, case_id: int) -> None:
         return
     c = view.case
     click.echo(case_heading(c))
-    who = shown_handle(c.author_handle, 200, "(unknown author)")
+    who = shown_handle(c.author_handle, 200, _NO_HANDLE)
     topic = f" · topic {c.topic}" if c.topic else ""
     click.echo(f"{c.platform} · {who} · {c.disposition or '-'}{topic} · urgency {c.urgency}")
     times = f"opened {shown_time(c.opened_at)} · updated {shown_time(c.updated_at)}"
@@ -90,7 +94,8 @@ def _echo_work(view: CaseView) -> None:
     click.echo("\nposts:")
     for m in view.mentions:
         when = shown_time(m.created_at) if m.created_at else "time unknown"
-        click.echo(f"  {when} {shown_handle(m.author_handle, 60)}: {oneline(m.text, 100)}")
+        who = shown_handle(m.author_handle, 60, _NO_HANDLE)
+        click.echo(f"  {when} {who}: {oneline(m.text, 100)}")
     if view.replies:
         click.echo("drafts:")
         for r in view.replies:

@@ -670,7 +670,8 @@ def alerts_retry(config_file: Path | None, actor: str | None, alert_id: int) -> 
 @click.argument("alert_id", type=ROW_ID)
 @handles_errors
 def alerts_mark_sent(config_file: Path | None, actor: str | None, alert_id: int) -> None:
-    """Record that an unknown or failed alert did arrive (found in the channel)."""
+    """Record that an unknown, failed or pending alert did arrive (found in the
+    channel): after a restore, a pending alert sent since the backup."""
     with _store(_load(config_file)) as store:
-        store.confirm_alert_sent(alert_id, _decider(store, actor))
+        store.confirm_alert_sent(alert_id, _decider(store, actor), pending=True)
     click.echo(f"alert {alert_id} marked sent")

@@ -21,6 +21,7 @@ from earful.cli.base import (
     json_option,
 )
 from earful.display import counted, duration, to_json
+from storage.schema import SCHEMA_VERSION
 
 # -- upkeep --------------------------------------------------------------------
 
@@ -41,7 +42,9 @@ def backup_command(config_file: Path | None, as_json: bool, target: Path, force:
     if target.exists() and not force:
         raise click.UsageError(f"{target} exists; use --force to replace it")
     started = datetime.now(UTC)
-    with _store(config) as store:
+    # copied as it is: after `pip install --upgrade`, this backup is the way back,
+    # and only a copy at the older schema version can be restored by the older Earful
+    with _store(config, upgrade=False) as store:
         if not as_json:
             click.echo(f"copying {config.db_path} ...", err=True)
         try:
@@ -64,6 +67,13 @@ def backup_command(config_file: Path | None, as_json: bool, target: Path, force:
         f"backed up {result.mentions:,} mentions ({result.bytes / 2**20:.1f} MB, schema "
         f"v{result.schema_version}) to {result.path} in {duration(took)}"
     )
+    if result.schema_version < SCHEMA_VERSION:
+        click.echo(
+            f"the database and this copy are at schema version {result.schema_version}, "
+            "as an older Earful left them (a backup does not upgrade), so that Earful can "
+            f"restore the copy; this version upgrades the database to {SCHEMA_VERSION} "
+            "when it next opens it"
+        )
 
 
 @cli.command("restore")
@@ -122,8 +132,9 @@ def restore_command(config_file: Path | None, as_json: bool, copy: Path, force: 
             f"note: the copy holds {' and '.join(waiting)}, which Earful sends as soon as "
             "it starts; any that went out after the backup was taken would go out again. "
             "Look first: earful queue list --status approved (earful queue mark-sent ID for "
-            "one already posted), earful alerts list --status pending (docs/operating.md, "
-            '"Restoring a backup")',
+            "one already posted), earful alerts list --status pending (earful alerts "
+            'mark-sent ID for one already in the channel; docs/operating.md, "Restoring a '
+            'backup")',
             err=True,
         )
 

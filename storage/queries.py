@@ -39,6 +39,7 @@ from storage.store import (
     net_sentiment,
     search_words,
     searched_author,
+    taken_by,
 )
 
 
@@ -50,6 +51,7 @@ class QueueFilter:
     disposition: str | None = None
     segment: str | None = None
     search: str | None = None  # FTS5 query on the post's text; plain words work
+    assignee: str | None = None  # who has the draft's case (NOT_TAKEN: nobody)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +178,11 @@ def _filtered(
         if value:
             where.append(f"{column} = ?")
             params.append(value)
+    case_assignee = "(SELECT assignee FROM cases WHERE id = r.case_id)"
+    taken, taken_params = taken_by(case_assignee, flt.assignee)
+    if taken:
+        where.append(taken)
+        params += taken_params
     search_at = None
     words = search_words(flt.search or "")
     if words:
@@ -504,6 +511,19 @@ def assignees(store: Store) -> list[str]:
     """People who can take a case: enabled agents and admins."""
     rows = _rows(
         store, "SELECT name FROM users WHERE disabled = 0 AND role != 'viewer' ORDER BY name"
+    )
+    return [r[0] for r in rows]
+
+
+def holders(store: Store) -> list[str]:
+    """Whose work a lead may look at: those who can take a case, and anyone who
+    still has a case open (an account disabled or made a viewer since: its work
+    is to be handed on)."""
+    rows = _rows(
+        store,
+        "SELECT name FROM users WHERE disabled = 0 AND role != 'viewer' "
+        "UNION SELECT assignee FROM cases WHERE assignee IS NOT NULL AND status != 'resolved' "
+        "ORDER BY 1",
     )
     return [r[0] for r in rows]
 

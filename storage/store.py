@@ -346,10 +346,29 @@ _ALERT_SELECT = """
     JOIN verdicts v ON v.mention_id = a.mention_id
 """
 
+# A task is worked by whoever has its case: callbacks.assignee was never written,
+# and a listing that said null for every task hid who was calling whom.
 _CALLBACK_SELECT = """
-    SELECT c.*, m.platform, m.author_handle, m.url
+    SELECT c.id, c.case_id, c.mention_id, c.body, c.reason, c.status, c.urgency,
+           coalesce(c.assignee, k.assignee) AS assignee, c.created_at, c.done_by,
+           c.done_at, m.platform, m.author_handle, m.url
     FROM callbacks c JOIN mentions m ON m.id = c.mention_id
+    LEFT JOIN cases k ON k.id = c.case_id
 """
+
+# The filter value for work nobody has taken: a name holds no space (see
+# earful.console.passwords.name_problem), so no account can be called this.
+NOT_TAKEN = "not taken"
+
+
+def taken_by(column: str, assignee: str | None) -> tuple[str, list[Any]]:
+    """SQL (and its parameters) keeping rows whose case `column` names is taken by
+    `assignee`, or by nobody for NOT_TAKEN; ("", []) for None, every row."""
+    if assignee is None:
+        return "", []
+    if assignee == NOT_TAKEN:
+        return f"{column} IS NULL", []
+    return f"{column} = CAST(? AS TEXT)", [assignee]
 
 
 # A task a rejection closed, open again: not in a case resolved since, nor beside
@@ -1117,11 +1136,19 @@ class Store:
     # -- callbacks, cases, alerts ------------------------------------------------
 
     def callbacks(
-        self, status: str | None = "open", *, limit: int = 100, offset: int = 0
+        self,
+        status: str | None = "open",
+        *,
+        limit: int = 100,
+        offset: int = 0,
+        assignee: str | None = None,
     ) -> list[CallbackRecord]:
-        """Callback tasks, most urgent first."""
-        where = " WHERE c.status = ?" if status else ""
-        params: list[Any] = [status] if status else []
+        """Callback tasks, most urgent first; with `assignee`, only those whose case
+        that person has (NOT_TAKEN: nobody)."""
+        taken, params = taken_by("coalesce(c.assignee, k.assignee)", assignee)
+        conditions = [*(["c.status = ?"] if status else []), *([taken] if taken else [])]
+        params = [*([status] if status else []), *params]
+        where = " WHERE " + " AND ".join(conditions) if conditions else ""
         rows = self._rows(
             _CALLBACK_SELECT + where + " ORDER BY c.urgency DESC, c.id LIMIT ? OFFSET ?",
             [*params, limit, offset],

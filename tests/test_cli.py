@@ -686,6 +686,35 @@ def test_a_case_is_assigned_taken_back_and_never_given_to_a_viewer(
         assert store.case(int(case_id)).assignee is None
 
 
+def test_a_lead_lists_the_drafts_and_tasks_each_person_has_and_those_nobody_took(
+    world: World,
+) -> None:
+    # the listings had no filter by who has the case and never said who had it; the
+    # tasks' "assignee" was null whoever had their case
+    for name in ("alice", "bob"):
+        assert add_user(world.config, name, "agent").exit_code == 0
+    case_id = str(case_of(world, "hannah_writes"))
+    assert world.run("case", "assign", case_id, "alice", "--as", "bob").exit_code == 0
+    assert world.run("user", "disable", "alice").exit_code == 0  # home sick
+
+    def handles(*args: str) -> list[str]:
+        return sorted(r["author_handle"] for r in world.json(*args))
+
+    assert handles("queue", "list", "--assignee", "alice") == ["hannah_writes"]
+    assert "hannah_writes" not in handles("queue", "list", "--unassigned")
+    assert handles("queue", "list", "--assignee", "bob") == []
+    assert handles("callbacks", "list", "--assignee", "alice") == ["hannah_writes"]
+    assert handles("callbacks", "list", "--unassigned") == ["angry_al"]
+    tasks = {t["author_handle"]: t["assignee"] for t in world.json("callbacks", "list")}
+    assert tasks == {"hannah_writes": "alice", "angry_al": None}
+    header, *rows = world.run("callbacks", "list").output.splitlines()
+    assert header.split()[3:6] == ["TAKEN", "BY", "TASK"]
+    assert {row.split()[3] for row in rows} == {"alice", "-"}
+    listed = world.run("queue", "list", "--assignee", "alice").output
+    queue_header, *queue_rows = listed.splitlines()
+    assert "TAKEN BY" in queue_header and queue_rows[0].split()[6] == "alice"
+
+
 def test_once_there_are_accounts_only_an_enabled_agent_or_admin_decides(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:

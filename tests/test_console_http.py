@@ -499,6 +499,34 @@ async def test_queue_items_carry_their_posts_time_and_their_cases_assignee(
     assert 'datetime="2026-11-20T09:00:00.000Z"' in page
 
 
+async def test_a_lead_sees_each_persons_drafts_and_tasks_and_those_nobody_took(
+    client: Client, store: Store
+) -> None:
+    # "who is working on what": the queue and callbacks had no filter by who has the
+    # case, and every callback said assignee null, whoever had its case
+    await login(client, "root")
+    store.assign_case(store.reply(1).case_id or 0, "root", "bob")
+    store.set_disabled("bob", True, actor="root")  # gone home sick: his work must still show
+    taken = await (await client.get("/api/queue?assignee=bob")).json()
+    assert [i["id"] for i in taken["items"]] == [1]
+    free = await (await client.get("/api/queue?assignee=not+taken")).json()
+    assert 1 not in [i["id"] for i in free["items"]] and free["items"]
+    tasks = (await (await client.get("/api/callbacks")).json())["items"]
+    assert {t["case_id"]: t["assignee"] for t in tasks}[store.reply(1).case_id] == "bob"
+    bobs = (await (await client.get("/api/callbacks?assignee=bob")).json())["items"]
+    assert [t["case_id"] for t in bobs] == [store.reply(1).case_id]
+    page = await (await client.get("/callbacks?assignee=bob")).text()
+    assert page.count("data-callback=") == 1 and '<td class="assignee">bob</td>' in page
+    # the disabled account is offered in the filters, since it still holds a case
+    queue = await (await client.get("/queue")).text()
+    assert "<option>bob</option>" in queue and "<option>not taken</option>" in queue
+    assert "<option selected>bob</option>" in page
+    none = await (await client.get("/queue?assignee=alice")).text()
+    assert "with taken by alice still chosen above" in none
+    bad = await client.get("/api/queue?assignee=a+b")
+    assert bad.status == 400 and "assignee must be" in (await bad.json())["error"]
+
+
 async def test_odd_unicode_renders(client: Client) -> None:
     await login(client, "alice")
     page = await client.get("/queue")

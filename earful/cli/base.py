@@ -23,11 +23,11 @@ import click
 
 from earful import __version__, locks, redaction
 from earful.config import DEFAULT_CONFIG, Config, ConfigError, config_path, load_config
-from earful.display import audit_detail, audit_note, safe
+from earful.display import audit_detail, audit_note, oneline, safe
 from storage.db import shown_time
 from storage.records import AuditEntry
 from storage.schema import SCHEMA_VERSION
-from storage.store import StoreError, check_search, day_problem
+from storage.store import NOT_TAKEN, StoreError, check_search, day_problem
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -400,6 +400,34 @@ def _limit_option(default: int) -> Callable[[F], F]:
         show_default=True,
         help="Show at most this many.",
     )
+
+
+def taken_option(what: str) -> Callable[[F], F]:
+    """--assignee NAME and --unassigned, one parameter `assignee`: the work whose case
+    NAME has taken, or nobody has (storage.store.NOT_TAKEN). A lead sees who is
+    working on what, and what a disabled account still holds."""
+
+    def add(func: F) -> F:
+        func = click.option(
+            "--unassigned",
+            "assignee",
+            flag_value=NOT_TAKEN,
+            help=f"Only {what} whose case nobody has taken.",
+        )(func)
+        return click.option(
+            "--assignee",
+            "assignee",
+            default=None,
+            metavar="NAME",
+            help=f"Only {what} whose case NAME has taken (a disabled account's too).",
+        )(func)
+
+    return add
+
+
+def taken_cell(assignee: str | None) -> str:
+    """Who has a row's case, in a listing's TAKEN BY column."""
+    return oneline(assignee, 10) if assignee else "-"
 
 
 def _note_more(rows: list[Any], limit: int) -> list[Any]:

@@ -28,6 +28,8 @@ from earful.cli.base import (
     config_option,
     handles_errors,
     json_option,
+    taken_cell,
+    taken_option,
 )
 from earful.cli.casework import case_heading, noted
 from earful.config import Config
@@ -84,6 +86,7 @@ def queue() -> None:
     default=None,
     help="Only drafts whose post holds these words (one @handle: also that author's posts).",
 )
+@taken_option("drafts")
 @_limit_option(50)
 @handles_errors
 def queue_list(
@@ -95,6 +98,7 @@ def queue_list(
     topic: str | None,
     segment: str | None,
     search: str | None,
+    assignee: str | None,
     limit: int,
 ) -> None:
     """Drafts, most urgent first; the filters are the console's queue's."""
@@ -109,6 +113,7 @@ def queue_list(
         topic=topic,
         segment=segment,
         search=search,
+        assignee=assignee,
     )
     config = _load(config_file)
     with _store(config) as store:
@@ -123,12 +128,16 @@ def queue_list(
         click.echo(f"no {status if status != 'all' else ''} drafts".replace("  ", " "))
         return
     width = _terminal_width()
-    header = f"{'ID':>5} {'URG':>3} {'KIND':<6} {'STATUS':<8} {'PLATFORM':<10} {'AUTHOR':<18} "
+    header = (
+        f"{'ID':>5} {'URG':>3} {'KIND':<6} {'STATUS':<8} {'PLATFORM':<10} {'AUTHOR':<18} "
+        f"{'TAKEN BY':<10} "
+    )
     click.echo(header + "POST")
     for r in rows:
         left = (
             f"{r.id:>5} {r.urgency:>3} {r.kind:<6} {r.status:<8} {r.platform:<10} "
             f"{shown_handle(r.author_handle, 18):<18} "
+            f"{taken_cell(r.assignee):<10} "
         )
         topic = f"[{r.topic}] " if r.topic else ""
         click.echo(left + oneline(topic + r.text, max(width - len(left), 20)))
@@ -524,12 +533,17 @@ def callbacks() -> None:
     show_default=True,
     help="Only tasks in this state.",
 )
+@taken_option("tasks")
 @_limit_option(100)
 @handles_errors
-def callbacks_list(config_file: Path | None, as_json: bool, status: str, limit: int) -> None:
-    """Callback tasks, most urgent first."""
+def callbacks_list(
+    config_file: Path | None, as_json: bool, status: str, assignee: str | None, limit: int
+) -> None:
+    """Callback tasks, most urgent first, with who has each one's case."""
     with _store(_load(config_file)) as store:
-        rows = store.callbacks(None if status == "all" else status, limit=limit + 1)
+        rows = store.callbacks(
+            None if status == "all" else status, limit=limit + 1, assignee=assignee
+        )
     if as_json:
         click.echo(to_json(_note_more(rows, limit)))
         return
@@ -537,12 +551,15 @@ def callbacks_list(config_file: Path | None, as_json: bool, status: str, limit: 
         click.echo(f"no {status} callbacks")
         return
     rows = _note_more(rows, limit)
-    click.echo(f"{'ID':>5} {'URG':>3} {'STATUS':<6} TASK")
+    click.echo(f"{'ID':>5} {'URG':>3} {'STATUS':<6} {'TAKEN BY':<10} TASK")
     # at least 20 characters of the task, as the queue shows of a post: a narrow
     # terminal showed each task as a lone "…"
-    width = max(_terminal_width() - 17, 20)
+    width = max(_terminal_width() - 28, 20)
     for c in rows:
-        click.echo(f"{c.id:>5} {c.urgency:>3} {c.status:<6} {oneline(c.body, width)}")
+        click.echo(
+            f"{c.id:>5} {c.urgency:>3} {c.status:<6} {taken_cell(c.assignee):<10} "
+            f"{oneline(c.body, width)}"
+        )
 
 
 @callbacks.command("done")

@@ -24,6 +24,7 @@ from earful.console.pages import (
     source_statuses,
     stats_days,
     stats_until,
+    taken_filter,
 )
 from earful.console.passwords import hash_password, name_problem, password_problem
 from earful.console.posttext import preview
@@ -481,9 +482,12 @@ async def callbacks(request: web.Request) -> web.StreamResponse:
         return json_error(400, "status must be open, done or all")
     limit = query_limit(request, 100, 500)
     offset = max(query_int(request, "offset", 0) or 0, 0)
+    assignee = taken_filter(request)
     rows = await db(
         request,
-        lambda s: s.callbacks(None if status == "all" else status, limit=limit, offset=offset),
+        lambda s: s.callbacks(
+            None if status == "all" else status, limit=limit, offset=offset, assignee=assignee
+        ),
     )
     return ok({"items": rows})
 

@@ -15,7 +15,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from earful.console.passwords import MIN_PASSWORD
+from earful.console.passwords import MIN_PASSWORD, name_problem
 from earful.console.posttext import post_text, preview
 from earful.console.security import (
     ROLE_RANK,
@@ -42,7 +42,7 @@ from storage import health, queries
 from storage.queries import QueueFilter
 from storage.schema import REPLY_STATUSES, ROLES
 from storage.sessions import Session
-from storage.store import DECIDABLE, MAX_SEARCH, Store, day_problem
+from storage.store import DECIDABLE, MAX_SEARCH, NOT_TAKEN, Store, day_problem
 
 T = TypeVar("T")
 
@@ -193,7 +193,7 @@ def query_limit(request: web.Request, default: int, maximum: int) -> int:
 
 
 # The query keys that choose which drafts the queue shows (not which page of them).
-FILTER_KEYS = ("q", "status", "platform", "disposition", "topic", "segment")
+FILTER_KEYS = ("q", "status", "platform", "disposition", "topic", "segment", "assignee")
 
 
 def queue_query(request: web.Request) -> str:
@@ -234,7 +234,16 @@ def queue_filter(request: web.Request) -> QueueFilter:
         disposition=q.get("disposition") or None,
         segment=q.get("segment") or None,
         search=search,
+        assignee=taken_filter(request),
     )
+
+
+def taken_filter(request: web.Request) -> str | None:
+    """`assignee` from the address: an account's name, NOT_TAKEN, or None for all."""
+    given = request.query.get("assignee") or None
+    if given is not None and given != NOT_TAKEN and name_problem(given):
+        raise web.HTTPBadRequest(text=f'assignee must be an account\'s name or "{NOT_TAKEN}"')
+    return given
 
 
 @requires("viewer")
@@ -247,9 +256,10 @@ async def home(request: web.Request) -> web.StreamResponse:
 async def queue_page(request: web.Request) -> web.StreamResponse:
     flt = queue_filter(request)
     offset = max(query_int(request, "offset", 0) or 0, 0)
-    items, latest = await asyncio.gather(
+    items, latest, holders = await asyncio.gather(
         db(request, queries.queue, flt, limit=PAGE_SIZE, offset=offset),
         db(request, queries.latest_reply_id),
+        db(request, queries.holders),
     )
     others = []
     if flt.search:
@@ -289,6 +299,7 @@ async def queue_page(request: web.Request) -> web.StreamResponse:
             "topics": settings.topics,
             "segments": settings.segments,
             "dispositions": [d.value for d in Disposition],
+            "holders": [*holders, NOT_TAKEN],
         },
     )
 
@@ -365,12 +376,19 @@ async def callbacks_page(request: web.Request) -> web.StreamResponse:
     if status not in ("open", "done", "all"):
         raise web.HTTPBadRequest(text="status must be open, done or all")
     offset = max(query_int(request, "offset", 0) or 0, 0)
+    assignee = taken_filter(request)
     # one more than a page: whether there is a next one
-    rows = await db(
-        request,
-        lambda s: s.callbacks(
-            None if status == "all" else status, limit=CALLBACKS_PAGE + 1, offset=offset
+    rows, holders = await asyncio.gather(
+        db(
+            request,
+            lambda s: s.callbacks(
+                None if status == "all" else status,
+                limit=CALLBACKS_PAGE + 1,
+                offset=offset,
+                assignee=assignee,
+            ),
         ),
+        db(request, queries.holders),
     )
     return await render(
         request,
@@ -381,6 +399,10 @@ async def callbacks_page(request: web.Request) -> web.StreamResponse:
             "offset": offset,
             "size": CALLBACKS_PAGE,
             "more": len(rows) > CALLBACKS_PAGE,
+            "assignee": assignee,
+            "holders": [*holders, NOT_TAKEN],
+            # the filter, kept by the status and page links
+            "taken": "&" + urlencode({"assignee": assignee}) if assignee else "",
         },
     )
 

@@ -528,6 +528,18 @@ def holders(store: Store) -> list[str]:
     return [r[0] for r in rows]
 
 
+def held_cases(store: Store, name: str) -> list[int]:
+    """The cases `name` has that are not resolved, most urgent first: the work to
+    hand on when they are away."""
+    rows = _rows(
+        store,
+        "SELECT id FROM cases WHERE assignee = CAST(? AS TEXT) AND status != 'resolved' "
+        "ORDER BY urgency DESC, id",
+        (text(name),),
+    )
+    return [int(r[0]) for r in rows]
+
+
 @dataclass(frozen=True, slots=True)
 class Counts:
     pending: int

@@ -715,6 +715,39 @@ def test_a_lead_lists_the_drafts_and_tasks_each_person_has_and_those_nobody_took
     assert "TAKEN BY" in queue_header and queue_rows[0].split()[6] == "alice"
 
 
+def test_a_sick_agents_open_cases_are_handed_on_in_one_command(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # disabling an agent left their cases "taken by" someone who could not work them,
+    # and nothing said so; moving them on took one `case assign` per case
+    for name, role in (("alice", "agent"), ("bob", "agent"), ("vera", "viewer")):
+        assert add_user(world.config, name, role).exit_code == 0
+    monkeypatch.setenv("EARFUL_USER", "bob")
+    cases = sorted(case_of(world, h) for h in ("hannah_writes", "angry_al"))
+    for case_id in cases:
+        assert world.run("case", "assign", str(case_id), "alice").exit_code == 0
+    disabled = world.run("user", "disable", "alice")
+    assert disabled.exit_code == 0
+    ids = ", ".join(str(c) for c in cases[::-1])  # most urgent first: angry_al's
+    assert disabled.output.splitlines()[1] == (
+        f"alice still has 2 open cases ({ids}): hand them on with "
+        "`earful case handover alice NAME` (or --nobody, back to the pool)"
+    )
+    assert world.run("case", "handover", "alice", "vera").exit_code == 2  # a viewer
+    handed = world.run("case", "handover", "alice", "bob")
+    assert handed.exit_code == 0
+    assert handed.output == f"handed 2 of alice's open cases to bob: {ids}\n"
+    with world.store() as store:
+        assert [store.case(c).assignee for c in cases] == ["bob", "bob"]
+        assert [e.actor for e in store.audit_log(subject=f"case:{cases[0]}")][:1] == ["bob"]
+    again = world.run("case", "handover", "alice", "bob")
+    assert again.output == "alice has no open cases: nothing changed\n"
+    pooled = world.run("case", "handover", "bob", "--nobody")
+    assert pooled.output == f"handed 2 of bob's open cases back to the pool: {ids}\n"
+    demoted = world.run("user", "role", "bob", "viewer")
+    assert demoted.output == "bob is now viewer\n"  # nothing left with him
+
+
 def test_once_there_are_accounts_only_an_enabled_agent_or_admin_decides(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:

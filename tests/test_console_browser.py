@@ -715,6 +715,33 @@ def test_an_admin_logs_someone_out_everywhere_from_the_accounts_page(
     assert not (admin.errors or vera.errors)
 
 
+def test_disabling_an_agent_who_has_cases_says_so_and_the_queue_finds_them(
+    open_as: OpenAs, db: Store
+) -> None:
+    # a lead disabling an agent was told only "sessions ended": the agent's cases
+    # stayed "taken by" someone gone, and no filter found them
+    case_id = db.reply(1).case_id
+    assert case_id is not None
+    db.assign_case(case_id, "root", "alice")
+    admin = open_as("root")
+    page = admin.go("/users")
+    page.locator("#accounts tr[data-name='alice'] button.user-toggle").click()
+    flash = page.locator("#flash")
+    expect(flash).to_contain_text(f"alice still has 1 open case ({case_id}): hand them on")
+    expect(flash).to_have_class("warn")  # work left behind, not a plain success
+    admin.go("/queue")
+    page.select_option("select[name=assignee]", "alice")
+    page.click("#filters button[type=submit]")
+    expect(page.locator("#queue li.queue-item")).to_have_count(1)
+    expect(page.locator("#queue li.queue-item")).to_contain_text("taken by alice")
+    page.locator("#queue li.queue-item a").first.click()
+    page.select_option("#assignee", "bob")
+    page.click("#assign")
+    expect(page.locator("#case-assignee")).to_have_text("bob")
+    assert db.case(case_id).assignee == "bob"
+    assert not admin.errors
+
+
 def test_hostile_text_is_stored_intact(db: Store) -> None:
     reply = db.reply(reply_for(db, "hostile-1"))
     assert reply.text == HOSTILE

@@ -11,6 +11,7 @@ import click
 from earful.cli.base import (
     ROW_ID,
     F,
+    Failure,
     _decider,
     _load,
     _store,
@@ -27,7 +28,7 @@ from earful.display import counted, oneline, safe, shown_handle, to_json
 from storage.db import shown_time
 from storage.queries import CASE_HISTORY, CaseView
 from storage.records import CaseRecord, ReplyRecord
-from storage.store import SeenAssignee
+from storage.store import CaseConflict, SeenAssignee, Store
 
 
 @command_group
@@ -136,12 +137,7 @@ def case_assign(
     _check_assignee(assignee, nobody)
     with _store(_load(config_file)) as store:
         decider = _decider(store, actor)
-        # a typo or a viewer is a usage mistake (exit 2), as it is for --as
-        if assignee is not None and (problem := account_problem(store, assignee)):
-            raise click.BadParameter(
-                f"{safe(assignee)!r} {problem}: cases go to an enabled agent or admin",
-                param_hint="USER",
-            )
+        _check_taker(store, assignee, "USER")
         current = store.case(case_id)
         was = current.assignee
         if current.already_with(assignee):
@@ -152,6 +148,56 @@ def case_assign(
     whose = _with_whom(now) if now else "is back in the pool: nobody has it"
     before = f" (it was {safe(was)}'s)" if was and was != now else ""
     click.echo(f"case {case_id} {whose}{before}")
+
+
+def _check_taker(store: Store, assignee: str | None, param_hint: str) -> None:
+    """A typo or a viewer is a usage mistake (exit 2), as it is for --as."""
+    if assignee is not None and (problem := account_problem(store, assignee)):
+        raise click.BadParameter(
+            f"{safe(assignee)!r} {problem}: cases go to an enabled agent or admin",
+            param_hint=param_hint,
+        )
+
+
+@case.command("handover")
+@config_option
+@actor_option
+@click.option("--nobody", is_flag=True, help="Take the cases back to the pool: nobody has them.")
+@click.argument("holder", metavar="FROM")
+@click.argument("assignee", metavar="[TO]", required=False)
+@handles_errors
+def case_handover(
+    config_file: Path | None, actor: str | None, nobody: bool, holder: str, assignee: str | None
+) -> None:
+    """Give every case FROM has and is not resolved to TO, or back to the pool with
+    --nobody: an agent off sick, or leaving (FROM may be disabled already). Each is
+    assigned as `case assign` does, audited; one someone else took meanwhile stays
+    theirs and is named (exit code 1)."""
+    from storage import queries
+
+    _check_assignee(assignee, nobody)
+    if assignee == holder:
+        raise click.UsageError(f"FROM and TO are both {safe(holder)!r}: nothing to hand over")
+    failures = []
+    with _store(_load(config_file)) as store:
+        decider = _decider(store, actor)
+        _check_taker(store, assignee, "TO")
+        held = queries.held_cases(store, holder)
+        moved = []
+        for case_id in held:
+            try:
+                store.assign_case(case_id, decider, assignee, seen=SeenAssignee(holder))
+                moved.append(case_id)
+            except CaseConflict as exc:
+                failures.append(str(exc))
+    if not held:
+        click.echo(f"{safe(holder)} has no open cases: nothing changed")
+        return
+    to = f"to {safe(assignee)}" if assignee else "back to the pool"
+    ids = ", ".join(str(c) for c in moved)
+    click.echo(f"handed {len(moved):,} of {safe(holder)}'s open cases {to}: {ids or 'none'}")
+    if failures:
+        raise Failure("; ".join(failures))
 
 
 def _with_whom(assignee: str | None) -> str:

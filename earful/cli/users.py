@@ -22,6 +22,7 @@ from earful.cli.base import (
 from earful.display import counted, to_json
 from storage.db import shown_time
 from storage.schema import ROLES
+from storage.store import Store
 
 # -- console accounts ---------------------------------------------------------------
 
@@ -133,7 +134,9 @@ def user_role(config_file: Path | None, actor: str | None, name: str, role: str)
     """Give NAME another role; their open sessions end (they log in again with it)."""
     with _store(_load(config_file)) as store:
         store.set_role(name, role, actor=_actor(actor))
-    click.echo(f"{name} is now {role}; their sessions have ended")
+        click.echo(f"{name} is now {role}; their sessions have ended")
+        if role == "viewer":
+            _still_held(store, name)
 
 
 @user.command("disable")
@@ -145,7 +148,22 @@ def user_disable(config_file: Path | None, actor: str | None, name: str) -> None
     """Stop NAME logging in; their open sessions end now."""
     with _store(_load(config_file)) as store:
         store.set_disabled(name, True, actor=_actor(actor))
-    click.echo(f"{name} is disabled; their sessions have ended")
+        click.echo(f"{name} is disabled; their sessions have ended")
+        _still_held(store, name)
+
+
+def _still_held(store: Store, name: str) -> None:
+    """The open cases an account that can no longer work them still has: nobody
+    else was told, and their customers waited (the queue said "taken by" them)."""
+    from storage import queries
+
+    held = queries.held_cases(store, name)
+    if held:
+        ids = ", ".join(str(c) for c in held)
+        click.echo(
+            f"{name} still has {counted(len(held), 'open case')} ({ids}): hand them on with "
+            f"`earful case handover {name} NAME` (or --nobody, back to the pool)"
+        )
 
 
 @user.command("enable")

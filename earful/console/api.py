@@ -386,14 +386,24 @@ async def _account(request: web.Request) -> Account:
 async def user_role(request: web.Request) -> web.StreamResponse:
     role = _role(await body_of(request))
     name, actor = (await _account(request)).name, session_of(request).name
-    return ok({"user": await db(request, lambda s: s.set_role(name, role, actor=actor))})
+    account = await db(request, lambda s: s.set_role(name, role, actor=actor))
+    return ok({"user": account, "held_cases": await _held(request, account)})
 
 
 @requires("admin")
 async def user_disable(request: web.Request) -> web.StreamResponse:
     await no_body(request)
     name, actor = (await _account(request)).name, session_of(request).name
-    return ok({"user": await db(request, lambda s: s.set_disabled(name, True, actor=actor))})
+    account = await db(request, lambda s: s.set_disabled(name, True, actor=actor))
+    return ok({"user": account, "held_cases": await _held(request, account)})
+
+
+async def _held(request: web.Request, account: Account) -> list[int]:
+    """The open cases an account that can no longer work them still has (the
+    page names them: its customers would wait on someone who is gone)."""
+    if not account.disabled and account.role != "viewer":
+        return []
+    return await db(request, queries.held_cases, account.name)
 
 
 @requires("admin")

@@ -1071,6 +1071,20 @@
   }
 
   // Accounts (admins): every change goes through the API and is audited there.
+  // The open cases an account that can no longer work them still has: said, or
+  // its customers wait on someone who is gone (the queue's "taken by" filter has them).
+  function stillHeld(name, cases) {
+    if (!cases || !cases.length) return "";
+    return " " + name + " still has " + cases.length + (cases.length === 1 ? " open case" : " open cases") +
+      " (" + cases.join(", ") + "): hand them on from the queue, taken by " + name +
+      ", or with `earful case handover " + name + " NAME`.";
+  }
+
+  // a note of work left behind shows as a warning, not as a plain success
+  function heldKind(data) {
+    return data.held_cases && data.held_cases.length ? "warn" : "ok";
+  }
+
   function usersPage() {
     const form = document.getElementById("add-user");
     form.addEventListener("submit", async (event) => {
@@ -1094,7 +1108,7 @@
       role.addEventListener("change", async () => {
         try {
           const data = await api("POST", base + "role", { role: role.value });
-          flash(name + " is now " + data.user.role + "; their sessions have ended.", "ok");
+          flash(name + " is now " + data.user.role + "; their sessions have ended." + stillHeld(name, data.held_cases), heldKind(data));
         } catch (e) {
           flash(e.message, "error");
           window.setTimeout(() => window.location.reload(), 1500);
@@ -1109,7 +1123,7 @@
           state.textContent = data.user.disabled ? "disabled" : "enabled";
           state.classList.toggle("hot", Boolean(data.user.disabled));
           toggle.textContent = data.user.disabled ? "Enable" : "Disable";
-          flash(name + (data.user.disabled ? " is disabled; their sessions have ended." : " is enabled."), "ok");
+          flash(name + (data.user.disabled ? " is disabled; their sessions have ended." : " is enabled.") + stillHeld(name, data.held_cases), heldKind(data));
         } catch (e) {
           flash(e.message, "error");
         }

@@ -562,3 +562,86 @@ def counts(store: Store) -> Counts:
     return Counts(
         pending=row[0], escalated=row[1], open_callbacks=row[2], unknown=row[3], failed=row[4]
     )
+
+
+@dataclass(frozen=True, slots=True)
+class TeamMember:
+    """One person's work: what they hold now, and what they did in the window."""
+
+    name: str
+    role: str | None  # None: no account has this name (a CLI name from before accounts)
+    disabled: bool
+    open_cases: int  # cases they have that are not resolved
+    pending_drafts: int  # drafts waiting in those cases
+    open_callbacks: int  # callback tasks open in those cases
+    approved: int  # drafts they approved in the window (sent since or not)
+    edited: int  # of which they changed the text
+    rejected: int
+    callbacks_done: int
+    resolved: int  # cases they resolved
+    median_decision_seconds: float | None  # from a draft's drafting to their decision
+
+
+# Their open work: the cases they have, with the drafts and tasks waiting there.
+_HELD = """
+    SELECT k.assignee AS name, count(DISTINCT k.id) AS open_cases,
+           (SELECT count(*) FROM replies r JOIN cases c ON c.id = r.case_id
+            WHERE c.assignee = k.assignee AND c.status != 'resolved'
+            AND r.status = 'pending') AS pending_drafts,
+           (SELECT count(*) FROM callbacks t JOIN cases c ON c.id = t.case_id
+            WHERE c.assignee = k.assignee AND c.status != 'resolved'
+            AND t.status = 'open') AS open_callbacks
+    FROM cases k WHERE k.assignee IS NOT NULL AND k.status != 'resolved'
+    GROUP BY k.assignee
+"""
+
+# Decisions standing in the window (a rejection undone is no one's decision now).
+_DECIDED = """
+    SELECT decided_by AS name, status, body != drafted_body AS edited,
+           (julianday(decided_at) - julianday(created_at)) * 86400.0 AS wait
+    FROM replies WHERE decided_by IS NOT NULL AND decided_at >= ?
+"""
+
+
+def team(store: Store, *, days: int = 7) -> list[TeamMember]:
+    """Each account that may take cases, and anyone else who holds a case or decided
+    something in the last `days` UTC days (today included): who is working on what,
+    and how quickly drafts were decided. Viewers who did nothing are left out."""
+    since = (store.clock().date() - timedelta(days=days - 1)).isoformat()
+    held = {r["name"]: r for r in _rows(store, _HELD)}
+    decided: dict[str, list[sqlite3.Row]] = defaultdict(list)
+    for row in _rows(store, _DECIDED, (since,)):
+        decided[row["name"]].append(row)
+    done = Counter(
+        r[0] for r in _rows(store, "SELECT done_by FROM callbacks WHERE done_at >= ?", (since,))
+    )
+    resolved = Counter(
+        r[0]
+        for r in _rows(
+            store, "SELECT actor FROM audit WHERE action = 'resolve' AND at >= ?", (since,)
+        )
+    )
+    accounts = {r["name"]: r for r in _rows(store, "SELECT name, role, disabled FROM users")}
+    names = {n for n, a in accounts.items() if a["role"] != "viewer" and not a["disabled"]}
+    names |= set(held) | set(decided) | set(done) | set(resolved)
+    members = []
+    for name in sorted(names, key=str.lower):
+        account, mine, work = accounts.get(name), held.get(name), decided[name]
+        approvals = [r for r in work if r["status"] != "rejected"]
+        members.append(
+            TeamMember(
+                name=name,
+                role=account["role"] if account else None,
+                disabled=bool(account and account["disabled"]),
+                open_cases=mine["open_cases"] if mine else 0,
+                pending_drafts=mine["pending_drafts"] if mine else 0,
+                open_callbacks=mine["open_callbacks"] if mine else 0,
+                approved=len(approvals),
+                edited=sum(bool(r["edited"]) for r in approvals),
+                rejected=len(work) - len(approvals),
+                callbacks_done=done[name],
+                resolved=resolved[name],
+                median_decision_seconds=median([r["wait"] for r in work if r["wait"] is not None]),
+            )
+        )
+    return members

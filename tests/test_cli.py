@@ -748,6 +748,36 @@ def test_a_sick_agents_open_cases_are_handed_on_in_one_command(
     assert demoted.output == "bob is now viewer\n"  # nothing left with him
 
 
+def test_the_team_report_says_what_each_person_holds_and_has_decided(
+    world: World,
+) -> None:
+    # a lead had no figure per person: neither who holds what, nor who decided what
+    for name, role in (("alice", "agent"), ("bob", "agent"), ("vera", "viewer")):
+        assert add_user(world.config, name, role).exit_code == 0
+    outage = world.reply_to("hannah_writes")
+    urgent = world.reply_to("angry_al")
+    assert (
+        world.run("case", "assign", str(urgent["case_id"]), "alice", "--as", "bob").exit_code == 0
+    )
+    edit = ("queue", "approve", str(outage["id"]), "--edit", "So sorry - DM us?", "--yes")
+    assert world.run(*edit, "--as", "alice").exit_code == 0
+    praise = world.reply_to("rhi_jones")["id"]
+    assert world.run("queue", "reject", str(praise), "--as", "bob").exit_code == 0
+    team = {m["name"]: m for m in world.json("team")}
+    assert set(team) == {"alice", "bob"}  # a viewer who did nothing is left out
+    alice, bob = team["alice"], team["bob"]
+    assert (alice["open_cases"], alice["pending_drafts"], alice["open_callbacks"]) == (1, 1, 1)
+    assert (alice["approved"], alice["edited"], alice["rejected"]) == (1, 1, 0)
+    assert (bob["open_cases"], bob["approved"], bob["rejected"]) == (0, 0, 1)
+    assert alice["median_decision_seconds"] is not None and alice["median_decision_seconds"] >= 0
+    assert world.run("user", "disable", "alice").exit_code == 0
+    lines = world.run("team").output.splitlines()
+    assert lines[1].split()[:5] == ["NAME", "CASES", "DRAFTS", "TASKS", "APPROVED"]
+    (row,) = [line for line in lines if line.startswith("alice ")]
+    assert row.split()[1:8] == ["1", "1", "1", "1", "1", "0", "0"]
+    assert row.endswith("(disabled)")  # her case is to be handed on
+
+
 def test_once_there_are_accounts_only_an_enabled_agent_or_admin_decides(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:

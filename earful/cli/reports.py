@@ -81,6 +81,57 @@ def stats(
         _echo_window(result)
 
 
+@cli.command("team")
+@config_option
+@json_option
+@click.option(
+    "--days",
+    type=click.IntRange(1, 366),
+    default=7,
+    show_default=True,
+    help="Count decisions over the last N UTC days (today included).",
+)
+@handles_errors
+def team_command(config_file: Path | None, as_json: bool, days: int) -> None:
+    """Who is working on what: for each agent and admin (and anyone else who has a
+    case or decided something), the cases they have open with the drafts and
+    callback tasks waiting in them, and over the last N days the drafts they
+    approved (edited), rejected, the tasks they did, the cases they resolved, and
+    the median time from a draft's drafting to their decision."""
+    from storage import queries
+
+    with _store(_load(config_file)) as store:
+        members = queries.team(store, days=days)
+    if as_json:
+        click.echo(to_json(members))
+        return
+    if not members:
+        click.echo("no agents or admins yet, and nobody has decided anything")
+        return
+    click.echo(
+        f"held now: open cases, drafts and callback tasks waiting in them; "
+        f"done in the last {counted(days, 'UTC day')} (today included)"
+    )
+    click.echo(
+        f"{'NAME':<12} {'CASES':>5} {'DRAFTS':>6} {'TASKS':>5}  {'APPROVED':>8} {'EDITED':>6} "
+        f"{'REJECTED':>8} {'CALLED':>6} {'RESOLVED':>8}  MEDIAN DRAFT TO DECISION"
+    )
+    for m in members:
+        note = "" if m.role not in (None, "viewer") and not m.disabled else f" ({_standing(m)})"
+        click.echo(
+            f"{oneline(m.name, 12):<12} {m.open_cases:>5} {m.pending_drafts:>6} "
+            f"{m.open_callbacks:>5}  {m.approved:>8} {m.edited:>6} {m.rejected:>8} "
+            f"{m.callbacks_done:>6} {m.resolved:>8}  {duration(m.median_decision_seconds)}{note}"
+        )
+
+
+def _standing(m: Any) -> str:
+    """Why someone listed cannot take cases now: their work may need handing on."""
+    if m.role is None:
+        return "no account"
+    return "disabled" if m.disabled else m.role
+
+
 @cli.command("sources")
 @config_option
 @json_option

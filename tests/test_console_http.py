@@ -527,6 +527,22 @@ async def test_a_lead_sees_each_persons_drafts_and_tasks_and_those_nobody_took(
     assert bad.status == 400 and "assignee must be" in (await bad.json())["error"]
 
 
+async def test_a_case_held_by_a_disabled_account_shows_them_in_the_assign_list(
+    client: Client, store: Store
+) -> None:
+    # the page said "assignee bob" while its assign list showed "nobody" chosen
+    await login(client, "root")
+    store.assign_case(store.reply(1).case_id or 0, "root", "bob")
+    store.set_disabled("bob", True, actor="root")
+    page = await (await client.get("/drafts/1")).text()
+    select = page[
+        page.index('<select id="assignee"') : page.index(
+            "</select>", page.index('<select id="assignee"')
+        )
+    ]
+    assert "<option selected>bob</option>" in select and select.count("selected") == 1
+
+
 async def test_odd_unicode_renders(client: Client) -> None:
     await login(client, "alice")
     page = await client.get("/queue")

@@ -178,7 +178,7 @@ def case_handover(
     _check_assignee(assignee, nobody)
     if assignee == holder:
         raise click.UsageError(f"FROM and TO are both {safe(holder)!r}: nothing to hand over")
-    failures = []
+    failures: list[tuple[int, str]] = []
     with _store(_load(config_file)) as store:
         decider = _decider(store, actor)
         _check_taker(store, assignee, "TO")
@@ -189,7 +189,7 @@ def case_handover(
                 store.assign_case(case_id, decider, assignee, seen=SeenAssignee(holder))
                 moved.append(case_id)
             except CaseConflict as exc:
-                failures.append(str(exc))
+                failures.append((case_id, str(exc)))
     if not held:
         click.echo(f"{safe(holder)} has no open cases: nothing changed")
         return
@@ -197,7 +197,9 @@ def case_handover(
     ids = ", ".join(str(c) for c in moved)
     click.echo(f"handed {len(moved):,} of {safe(holder)}'s open cases {to}: {ids or 'none'}")
     if failures:
-        raise Failure("; ".join(failures))
+        for _, why in failures:  # one line each: who took it, and when
+            click.echo(f"earful: {safe(why)}", err=True)
+        raise Failure(f"not handed over: {', '.join(str(c) for c, _ in failures)}")
 
 
 def _with_whom(assignee: str | None) -> str:

@@ -716,24 +716,25 @@ def test_an_admin_logs_someone_out_everywhere_from_the_accounts_page(
 
 
 def test_disabling_an_agent_who_has_cases_says_so_and_the_queue_finds_them(
-    open_as: OpenAs, db: Store
+    open_as: OpenAs, db: Store, config: Config
 ) -> None:
     # a lead disabling an agent was told only "sessions ended": the agent's cases
     # stayed "taken by" someone gone, and no filter found them
-    case_id = db.reply(1).case_id
+    case_id = db.reply(fresh_draft(db, config, "sick-agent-1")).case_id
     assert case_id is not None
-    db.assign_case(case_id, "root", "alice")
+    db.add_user("sick", "agent", hash_password(PASSWORD), actor="tests")  # the others stay
+    db.assign_case(case_id, "root", "sick")
     admin = open_as("root")
     page = admin.go("/users")
-    page.locator("#accounts tr[data-name='alice'] button.user-toggle").click()
+    page.locator("#accounts tr[data-name='sick'] button.user-toggle").click()
     flash = page.locator("#flash")
-    expect(flash).to_contain_text(f"alice still has 1 open case ({case_id}): hand them on")
+    expect(flash).to_contain_text(f"sick still has 1 open case ({case_id}): hand them on")
     expect(flash).to_have_class("warn")  # work left behind, not a plain success
     admin.go("/queue")
-    page.select_option("select[name=assignee]", "alice")
+    page.select_option("select[name=assignee]", "sick")
     page.click("#filters button[type=submit]")
     expect(page.locator("#queue li.queue-item")).to_have_count(1)
-    expect(page.locator("#queue li.queue-item")).to_contain_text("taken by alice")
+    expect(page.locator("#queue li.queue-item")).to_contain_text("taken by sick")
     page.locator("#queue li.queue-item a").first.click()
     page.select_option("#assignee", "bob")
     page.click("#assign")

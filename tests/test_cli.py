@@ -745,7 +745,7 @@ def test_a_sick_agents_open_cases_are_handed_on_in_one_command(
     pooled = world.run("case", "handover", "bob", "--nobody")
     assert pooled.output == f"handed 2 of bob's open cases back to the pool: {ids}\n"
     demoted = world.run("user", "role", "bob", "viewer")
-    assert demoted.output == "bob is now viewer\n"  # nothing left with him
+    assert demoted.output == "bob is now viewer; their sessions have ended\n"  # nothing left
 
 
 def test_the_team_report_says_what_each_person_holds_and_has_decided(

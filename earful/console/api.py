@@ -106,7 +106,7 @@ async def queue(request: web.Request) -> web.StreamResponse:
     flt = queue_filter(request)
     since = query_int(request, "since")
     limit = query_limit(request, 50, 200)
-    offset = max(query_int(request, "offset", 0) or 0, 0)
+    offset = query_offset(request)
     items, counts, latest = await asyncio.gather(
         db(request, queries.queue, flt, limit=limit, offset=offset, since=since),
         db(request, queries.counts),
@@ -480,7 +480,7 @@ async def callbacks(request: web.Request) -> web.StreamResponse:
     if status not in ("open", "done", "all"):
         return json_error(400, "status must be open, done or all")
     limit = query_limit(request, 100, 500)
-    offset = max(query_int(request, "offset", 0) or 0, 0)
+    offset = query_offset(request)
     rows = await db(
         request,
         lambda s: s.callbacks(None if status == "all" else status, limit=limit, offset=offset),
@@ -507,7 +507,7 @@ async def escalations(request: web.Request) -> web.StreamResponse:
 async def praise(request: web.Request) -> web.StreamResponse:
     starred = query_flag(request, "starred")
     limit = query_limit(request, 60, 500)
-    offset = max(query_int(request, "offset", 0) or 0, 0)
+    offset = query_offset(request)
     rows = await db(request, queries.praise_wall, starred_only=starred, limit=limit, offset=offset)
     return ok({"items": rows})
 

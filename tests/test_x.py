@@ -1227,6 +1227,30 @@ async def test_a_crash_between_posting_and_recording_is_reconciled_at_start_up(
         assert reply.status == "sent" and reply.posted_id == posted["id"]
 
 
+async def test_a_reply_posted_before_its_post_was_edited_is_reconciled_at_start_up(
+    fake: FakeX, tmp_path: Path
+) -> None:
+    # posted to the version it then had; the author edits it while Earful is down:
+    # the reply answers a version older than the one now stored
+    cfg, store, target = await ingest_complaint(fake, tmp_path)
+    with store:
+        (draft,) = store.replies("pending", platform="x")
+        store.approve(draft.id, "maria", body="So sorry, Ana. Fixing it now")
+        (claim,) = store.claim_for_posting(dry_run=False)
+        await publishers(cfg)["x"].post(outgoing(claim))  # ...and the process dies here
+        edit = fake.edit_tweet(target, EDITED)
+        await poll(build_source(cfg.sources[0], CTX), store, build_stages(cfg))
+        assert store.mention(store.reply(draft.id).mention_id).version_id == edit["id"]
+
+        summary = await reconcile_sending(store, publishers(cfg))
+
+        assert summary.outcomes == {"reconciled": 1}  # not `unknown`, for a person to look
+        (posted,) = fake.posted
+        assert posted["in_reply_to"] == target
+        reply = store.reply(draft.id)
+        assert reply.status == "sent" and reply.posted_id == posted["id"]
+
+
 async def test_a_crash_before_posting_is_left_for_a_person(fake: FakeX, tmp_path: Path) -> None:
     cfg, store, _ = await ingest_complaint(fake, tmp_path)
     with store:

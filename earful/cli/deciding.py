@@ -31,7 +31,7 @@ from earful.cli.base import (
 )
 from earful.cli.casework import case_heading, noted
 from earful.config import Config
-from earful.display import oneline, safe, shown_handle, tallied, to_json
+from earful.display import counted, oneline, safe, shown_handle, tallied, to_json
 from listener.mention import PLATFORMS
 from rules.verdict import Disposition
 from storage.db import shown_time
@@ -632,12 +632,22 @@ def alerts_send(config_file: Path | None, as_json: bool) -> None:
     if as_json:
         click.echo(to_json(summary))
     else:
-        outcomes = tallied(summary.outcomes)
-        click.echo(f"alerts to {summary.receiver}: {outcomes or 'nothing due'}")
+        click.echo(f"alerts to {summary.receiver}: {_alert_outcomes(summary)}")
     undelivered = sum(summary.outcomes.get(k, 0) for k in ("retry", "failed", "unknown"))
     if undelivered:  # for cron: a webhook that refuses everything must not look fine
         alerts = "alert" if undelivered == 1 else "alerts"
         raise Failure(f"{undelivered} {alerts} not delivered (earful alerts list shows why)")
+
+
+def _alert_outcomes(summary: Any) -> str:
+    """What the round did, and the alerts it held back while the receiver is failing:
+    "nothing due" would read as if none were pending."""
+    said = tallied(summary.outcomes)
+    if not summary.waiting:
+        return said or "nothing due"
+    waiting = f"{counted(summary.waiting, 'alert')} waiting for the receiver (the next try at "
+    waiting += f"{shown_time(summary.next_at)})"
+    return f"{said}; {waiting}" if said else f"nothing sent; {waiting}"
 
 
 async def _send_alerts(config: Config) -> Any:

@@ -419,12 +419,13 @@ def _each_in_turn(ids: Sequence[int], act: Callable[[int], str], verb: str) -> N
     cannot be acted on (decided or done already, or no such id) is reported and the
     rest still are, with exit code 1 at the end; a lone id fails as it always did."""
     refused = []
-    for row_id in dict.fromkeys(ids):
+    once = list(dict.fromkeys(ids))  # `done 7 7` names one task: it fails as `done 7`
+    for row_id in once:
         try:
             said = act(row_id)
         except (Conflict, NotFound) as exc:
             why = _refused(exc) if isinstance(exc, AlreadyDecided) else str(exc)
-            if len(ids) == 1:
+            if len(once) == 1:
                 raise Failure(why) from None
             refused.append(row_id)
             click.echo(f"earful: {safe(why)}", err=True)

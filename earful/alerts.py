@@ -49,6 +49,10 @@ _RETRYABLE_STATUS = frozenset({408, 429})
 class AlertSummary:
     receiver: str
     outcomes: dict[str, int] = field(default_factory=dict)  # sent, retry, failed, unknown, ...
+    # after the round: the pending alerts held back while one waits for its retry
+    # (the receiver failed it), and when that retry is due
+    waiting: int = 0
+    next_at: str | None = None
 
     @property
     def total(self) -> int:
@@ -164,7 +168,7 @@ async def deliver_due(
         ):
             log.info("alert %d skipped: %s", alert_id, why)
             outcomes["skipped"] += 1
-        if store.alerts_resting():
+        if store.alerts_resting() is not None:
             break
         alert = store.claim_alert()
         if alert is None:
@@ -173,7 +177,8 @@ async def deliver_due(
         outcomes[outcome] += 1
         if outcome == "retry":
             break
-    return AlertSummary(settings.receiver, dict(outcomes))
+    waiting, next_at = store.alerts_resting() or (0, None)
+    return AlertSummary(settings.receiver, dict(outcomes), waiting=waiting, next_at=next_at)
 
 
 async def _deliver_one(

@@ -1460,15 +1460,16 @@ class Store:
                 skipped.append((r["id"], why))
         return skipped
 
-    def alerts_resting(self) -> bool:
-        """Whether an alert waits for its retry: the receiver failed it lately, and
-        trying the others meanwhile would only spend their attempts on it."""
-        now = iso(self.clock())
-        rows = self._rows(
-            "SELECT 1 FROM alerts WHERE status = 'pending' AND next_attempt_at > ? LIMIT 1",
-            (now,),
-        )
-        return bool(rows)
+    def alerts_resting(self) -> tuple[int, str] | None:
+        """None, or when an alert waits for its retry: the receiver failed it lately,
+        and trying the others meanwhile would only spend their attempts on it. Then
+        (how many pending alerts wait, it among them; when its retry is due)."""
+        row = self._rows(
+            "SELECT count(*), min(CASE WHEN next_attempt_at > ? THEN next_attempt_at END) "
+            "FROM alerts WHERE status = 'pending'",
+            (iso(self.clock()),),
+        )[0]
+        return None if row[1] is None else (int(row[0]), row[1])
 
     def claim_alert(self) -> AlertRecord | None:
         """pending -> sending for the most urgent alert that is due, or None. Synced

@@ -34,7 +34,7 @@ from earful.slack import REASONS_SHOWN, SECTION_LIMIT, clipped, escape
 from earful.sources import build_source
 from responders.drafts import Draft, DraftKind
 from responders.escalation import person_escalation
-from storage.db import connect
+from storage.db import connect, shown_time
 from storage.records import Judged
 from storage.schema import MIGRATIONS, SCHEMA_VERSION
 from storage.store import Store, StoreError
@@ -838,6 +838,8 @@ async def test_the_alert_commands_send_list_retry_and_mark_sent(
     assert json.loads(sent.stdout) == {
         "receiver": receiver.url.split("/")[2],
         "outcomes": {"sent": 1, "failed": 1},
+        "waiting": 0,
+        "next_at": None,
     }
     rows = json.loads(listed.output)
     assert sorted(r["status"] for r in rows) == ["failed", "sent"]
@@ -858,6 +860,38 @@ async def test_the_alert_commands_send_list_retry_and_mark_sent(
     assert twice.exit_code == 1
     assert f"alert {failed_id} cannot be confirmed sent: it is sent" in twice.output
     assert len(receiver.requests) == 3
+
+
+async def test_alerts_send_names_the_alerts_held_back_while_the_receiver_is_failing(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    # "nothing due" read as if no alert were pending, in the middle of an outage
+    posts = [x_post(1, URGENT), x_post(2, URGENT, handle="bo")]
+    path = write_config(tmp_path, posts, settings('retry_after = "1h"'))
+    env = {"TEST_WEBHOOK": receiver.url}
+    assert (await asyncio.to_thread(run_cli, "poll", "-c", str(path), env=env)).exit_code == 0
+    receiver.script = [(503, "service_unavailable", {})]
+    host = receiver.url.split("/")[2]
+
+    first = await asyncio.to_thread(run_cli, "alerts", "send", "-c", str(path), env=env)
+    second = await asyncio.to_thread(run_cli, "alerts", "send", "-c", str(path), env=env)
+    held = await asyncio.to_thread(run_cli, "alerts", "send", "-c", str(path), "--json", env=env)
+
+    with Store.open(load_config(path, env=env).db_path) as store:
+        (retry,) = [a for a in store.alert_list("pending") if a.attempts == 1]
+    later = (
+        f"2 alerts waiting for the receiver (the next try at {shown_time(retry.next_attempt_at)})"
+    )
+    assert first.exit_code == 1
+    assert first.stdout == f"alerts to {host}: retry 1; {later}\n"
+    assert second.exit_code == 0 and second.stdout == f"alerts to {host}: nothing sent; {later}\n"
+    assert json.loads(held.stdout) == {
+        "receiver": host,
+        "outcomes": {},
+        "waiting": 2,
+        "next_at": retry.next_attempt_at,
+    }
+    assert len(receiver.requests) == 1
 
 
 def test_sending_without_a_webhook_is_a_config_error(tmp_path: Path) -> None:

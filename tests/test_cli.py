@@ -361,6 +361,17 @@ def test_several_callback_tasks_done_at_once_and_the_ones_that_cannot_be_are_nam
     assert done == {first: "alice", second: "bob"}
 
 
+def test_an_id_given_twice_is_one_id_and_fails_as_a_lone_one(world: World) -> None:
+    # `xargs` fed the same id twice: one task, one message, as `callbacks done 7` says it
+    first = min(t["id"] for t in world.json("callbacks", "list"))
+    assert world.run("callbacks", "done", str(first), "--as", "alice").exit_code == 0
+    twice = world.run("callbacks", "done", str(first), str(first), "--as", "bob")
+    once = world.run("callbacks", "done", str(first), "--as", "bob")
+    assert twice.exit_code == once.exit_code == 1
+    assert twice.stderr == once.stderr
+    assert f"callback {first} was already done by alice" in twice.stderr
+
+
 def test_a_rejection_closes_the_callback_task_only_when_asked(world: World) -> None:
     def open_tasks() -> list[str]:
         return sorted(t["author_handle"] for t in world.json("callbacks", "list"))

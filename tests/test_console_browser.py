@@ -37,6 +37,7 @@ from playwright.sync_api import (
     Page,
     Playwright,
     Request,
+    Route,
     expect,
     sync_playwright,
 )
@@ -1919,6 +1920,35 @@ def test_the_live_queue_tells_a_screen_reader_what_arrived_and_nothing_else(
     assert page.evaluate("window.changes") == 1  # and then quiet again
     box = news.bounding_box()  # heard, not seen: the rows' green border shows it
     assert box is not None and box["width"] <= 1 and box["height"] <= 1
+    assert not w.errors
+
+
+def test_the_live_queue_calls_every_new_draft_urgent_when_every_complaint_escalates(
+    open_as: OpenAs, db: Store, config: Config
+) -> None:
+    # responders.escalate_at = 0 is a threshold too: the page read "0" as "none
+    # given" and called only drafts at 80 or above urgent
+    w = open_as("alice")
+    page = w.page
+
+    def escalating_everything(route: Route) -> None:  # the page such a console serves
+        response = route.fetch()
+        shown = f'data-urgent-at="{config.responders.escalate_at}"'
+        route.fulfill(response=response, body=response.text().replace(shown, 'data-urgent-at="0"'))
+
+    page.route(re.compile(r"/queue\?q=numbat$"), escalating_everything)
+    answers: list[str] = []
+    page.on("response", lambda r: answers.append(r.url) if "/api/queue" in r.url else None)
+    w.go("/queue?q=numbat")
+    expect(page.locator("#queue")).to_have_attribute("data-urgent-at", "0")
+    wait_until(page, lambda: answers)
+
+    calm = x_mention(
+        "does lumenet sell a mesh router? numbat", native_id="news-calm-0", handle="curious0"
+    )
+    store_batch("tests", FetchResult((calm,), None), db, build_stages(config))
+    assert db.verdict(db.reply(reply_for(db, "news-calm-0")).mention_id).urgency < 80
+    expect(page.locator("#queue-news")).to_have_text("1 new urgent draft.", timeout=10_000)
     assert not w.errors
 
 

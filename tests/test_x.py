@@ -1200,31 +1200,54 @@ def test_x_weighted_length(text: str, weight: int) -> None:
     assert x_weighted_length(text) == weight
 
 
+async def posted_then_crashed(
+    fake: FakeX, tmp_path: Path, body: str
+) -> tuple[Config, Store, str, int]:
+    """A complaint's reply approved and posted, and the process dying before it
+    records that: the config, the store (open), the post's id and the reply's."""
+    cfg, store, target = await ingest_complaint(fake, tmp_path)
+    (draft,) = store.replies("pending", platform="x")
+    store.approve(draft.id, "maria", body=body)
+    (claim,) = store.claim_for_posting(dry_run=False)
+    await publishers(cfg)["x"].post(outgoing(claim))  # ...and the process dies here
+    return cfg, store, target, draft.id
+
+
+async def assert_reconciled(
+    fake: FakeX, cfg: Config, store: Store, target: str, reply_id: int
+) -> None:
+    """The start-up after the crash finds the reply on X: `sent`, with its id."""
+    summary = await reconcile_sending(store, publishers(cfg))
+    assert summary.outcomes == {"reconciled": 1}  # not `unknown`, for a person to look
+    (posted,) = fake.posted
+    assert posted["in_reply_to"] == target
+    reply = store.reply(reply_id)
+    assert reply.status == "sent" and reply.posted_id == posted["id"]
+
+
 async def test_a_crash_between_posting_and_recording_is_reconciled_at_start_up(
     fake: FakeX, tmp_path: Path
 ) -> None:
-    cfg, store, target = await ingest_complaint(fake, tmp_path)
+    body = "So sorry, Ana. Fixing it now & DM'd you <3 https://acme.example/s"
+    cfg, store, target, reply_id = await posted_then_crashed(fake, tmp_path, body)
     with store:
-        (draft,) = store.replies("pending", platform="x")
-        store.approve(
-            draft.id,
-            "maria",
-            body="So sorry, Ana. Fixing it now & DM'd you <3 https://acme.example/s",
-        )
-        pubs = publishers(cfg)
-        (claim,) = store.claim_for_posting(dry_run=False)
-        await pubs["x"].post(outgoing(claim))  # ...and the process dies here
         # other posts went out since
         fake.add_tweet("Planned maintenance tonight", author_id=BRAND_ID)
+        await assert_reconciled(fake, cfg, store, target, reply_id)
 
-        after_restart = publishers(cfg)
-        summary = await reconcile_sending(store, after_restart)
 
-        assert summary.outcomes == {"reconciled": 1}
-        (posted,) = fake.posted
-        assert posted["in_reply_to"] == target
-        reply = store.reply(draft.id)
-        assert reply.status == "sent" and reply.posted_id == posted["id"]
+async def test_a_reply_posted_before_its_post_was_edited_is_reconciled_at_start_up(
+    fake: FakeX, tmp_path: Path
+) -> None:
+    # posted to the version it then had; the author edits it while Earful is down:
+    # the reply answers a version older than the one now stored
+    body = "So sorry, Ana. Fixing it now"
+    cfg, store, target, reply_id = await posted_then_crashed(fake, tmp_path, body)
+    with store:
+        edit = fake.edit_tweet(target, EDITED)
+        await poll(build_source(cfg.sources[0], CTX), store, build_stages(cfg))
+        assert store.mention(store.reply(reply_id).mention_id).version_id == edit["id"]
+        await assert_reconciled(fake, cfg, store, target, reply_id)
 
 
 async def test_a_crash_before_posting_is_left_for_a_person(fake: FakeX, tmp_path: Path) -> None:

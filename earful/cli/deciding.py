@@ -33,7 +33,7 @@ from earful.cli.base import (
 )
 from earful.cli.casework import case_heading, noted
 from earful.config import Config
-from earful.display import oneline, safe, shown_handle, tallied, to_json
+from earful.display import counted, oneline, safe, shown_handle, tallied, to_json
 from listener.mention import PLATFORMS
 from rules.verdict import Disposition
 from storage.db import shown_time
@@ -428,12 +428,13 @@ def _each_in_turn(ids: Sequence[int], act: Callable[[int], str], verb: str) -> N
     cannot be acted on (decided or done already, or no such id) is reported and the
     rest still are, with exit code 1 at the end; a lone id fails as it always did."""
     refused = []
-    for row_id in dict.fromkeys(ids):
+    once = list(dict.fromkeys(ids))  # `done 7 7` names one task: it fails as `done 7`
+    for row_id in once:
         try:
             said = act(row_id)
         except (Conflict, NotFound) as exc:
             why = _refused(exc) if isinstance(exc, AlreadyDecided) else str(exc)
-            if len(ids) == 1:
+            if len(once) == 1:
                 raise Failure(why) from None
             refused.append(row_id)
             click.echo(f"earful: {safe(why)}", err=True)
@@ -649,12 +650,22 @@ def alerts_send(config_file: Path | None, as_json: bool) -> None:
     if as_json:
         click.echo(to_json(summary))
     else:
-        outcomes = tallied(summary.outcomes)
-        click.echo(f"alerts to {summary.receiver}: {outcomes or 'nothing due'}")
+        click.echo(f"alerts to {summary.receiver}: {_alert_outcomes(summary)}")
     undelivered = sum(summary.outcomes.get(k, 0) for k in ("retry", "failed", "unknown"))
     if undelivered:  # for cron: a webhook that refuses everything must not look fine
         alerts = "alert" if undelivered == 1 else "alerts"
         raise Failure(f"{undelivered} {alerts} not delivered (earful alerts list shows why)")
+
+
+def _alert_outcomes(summary: Any) -> str:
+    """What the round did, and the alerts it held back while the receiver is failing:
+    "nothing due" would read as if none were pending."""
+    said = tallied(summary.outcomes)
+    if not summary.waiting:
+        return said or "nothing due"
+    waiting = f"{counted(summary.waiting, 'alert')} waiting for the receiver (the next try at "
+    waiting += f"{shown_time(summary.next_at)})"
+    return f"{said}; {waiting}" if said else f"nothing sent; {waiting}"
 
 
 async def _send_alerts(config: Config) -> Any:

@@ -107,7 +107,7 @@ async def queue(request: web.Request) -> web.StreamResponse:
     flt = queue_filter(request)
     since = query_int(request, "since")
     limit = query_limit(request, 50, 200)
-    offset = max(query_int(request, "offset", 0) or 0, 0)
+    offset = query_offset(request)
     items, counts, latest = await asyncio.gather(
         db(request, queries.queue, flt, limit=limit, offset=offset, since=since),
         db(request, queries.counts),
@@ -491,7 +491,7 @@ async def callbacks(request: web.Request) -> web.StreamResponse:
     if status not in ("open", "done", "all"):
         return json_error(400, "status must be open, done or all")
     limit = query_limit(request, 100, 500)
-    offset = max(query_int(request, "offset", 0) or 0, 0)
+    offset = query_offset(request)
     assignee = taken_filter(request)
     rows = await db(
         request,
@@ -521,7 +521,7 @@ async def escalations(request: web.Request) -> web.StreamResponse:
 async def praise(request: web.Request) -> web.StreamResponse:
     starred = query_flag(request, "starred")
     limit = query_limit(request, 60, 500)
-    offset = max(query_int(request, "offset", 0) or 0, 0)
+    offset = query_offset(request)
     rows = await db(request, queries.praise_wall, starred_only=starred, limit=limit, offset=offset)
     return ok({"items": rows})
 

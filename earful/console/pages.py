@@ -255,7 +255,7 @@ async def home(request: web.Request) -> web.StreamResponse:
 @requires("viewer")
 async def queue_page(request: web.Request) -> web.StreamResponse:
     flt = queue_filter(request)
-    offset = max(query_int(request, "offset", 0) or 0, 0)
+    offset = query_offset(request)
     items, latest, holders = await asyncio.gather(
         db(request, queries.queue, flt, limit=PAGE_SIZE, offset=offset),
         db(request, queries.latest_reply_id),
@@ -375,18 +375,15 @@ async def callbacks_page(request: web.Request) -> web.StreamResponse:
     status = request.query.get("status", "open")
     if status not in ("open", "done", "all"):
         raise web.HTTPBadRequest(text="status must be open, done or all")
-    offset = max(query_int(request, "offset", 0) or 0, 0)
+    wanted = None if status == "all" else status
     assignee = taken_filter(request)
-    # one more than a page: whether there is a next one
-    rows, holders = await asyncio.gather(
-        db(
+    page, holders = await asyncio.gather(
+        paged(
             request,
-            lambda s: s.callbacks(
-                None if status == "all" else status,
-                limit=CALLBACKS_PAGE + 1,
-                offset=offset,
-                assignee=assignee,
+            lambda s, limit, offset: s.callbacks(
+                wanted, limit=limit, offset=offset, assignee=assignee
             ),
+            CALLBACKS_PAGE,
         ),
         db(request, queries.holders),
     )
@@ -394,11 +391,8 @@ async def callbacks_page(request: web.Request) -> web.StreamResponse:
         request,
         "callbacks.html",
         {
-            "rows": rows[:CALLBACKS_PAGE],
+            **page,
             "status": status,
-            "offset": offset,
-            "size": CALLBACKS_PAGE,
-            "more": len(rows) > CALLBACKS_PAGE,
             "assignee": assignee,
             "holders": [*holders, NOT_TAKEN],
             # the filter, kept by the status and page links
@@ -414,7 +408,9 @@ CALLBACKS_PAGE = 100
 async def escalations_page(request: web.Request) -> web.StreamResponse:
     # an outage escalates hundreds: every one is on a page
     page = await paged(
-        request, lambda s, limit, offset: queries.escalations(s, limit=limit, offset=offset)
+        request,
+        lambda s, limit, offset: queries.escalations(s, limit=limit, offset=offset),
+        ESCALATIONS_PAGE,
     )
     return await render(request, "escalations.html", page)
 
@@ -423,13 +419,14 @@ ESCALATIONS_PAGE = 100
 
 
 async def paged(
-    request: web.Request, read: Callable[[Store, int, int], Sequence[Any]]
+    request: web.Request, read: Callable[[Store, int, int], Sequence[Any]], size: int
 ) -> dict[str, Any]:
-    """One page of a list most urgent first from `?offset=`: its rows, where it
-    starts, the page's size and whether a next page has any."""
+    """One page of `size` rows of a list from `?offset=` (`read` takes a limit and an
+    offset): its rows, where it starts, the page's size and whether a next page has
+    any."""
     offset = query_offset(request)
-    # one more than a page: whether there is a next one
-    size = ESCALATIONS_PAGE
+    # one more than a page: whether there is a next one (a list of exactly a page
+    # would link to an empty page)
     rows = await db(request, lambda s: read(s, size + 1, offset))
     return {"rows": rows[:size], "offset": offset, "size": size, "more": len(rows) > size}
 
@@ -437,21 +434,17 @@ async def paged(
 @requires("viewer")
 async def praise_page(request: web.Request) -> web.StreamResponse:
     starred = query_flag(request, "starred")
-    offset = max(query_int(request, "offset", 0) or 0, 0)
-    size = 60
-    # one row past the page: "older" only when there is an older post (a wall of
-    # exactly 60 linked to an empty page that said there was no praise)
-    rows = await db(
-        request, queries.praise_wall, starred_only=starred, limit=size + 1, offset=offset
+    page = await paged(
+        request,
+        lambda s, limit, offset: queries.praise_wall(
+            s, starred_only=starred, limit=limit, offset=offset
+        ),
+        PRAISE_PAGE,
     )
-    context = {
-        "rows": rows[:size],
-        "more": len(rows) > size,
-        "starred": starred,
-        "offset": offset,
-        "size": size,
-    }
-    return await render(request, "praise.html", context)
+    return await render(request, "praise.html", {**page, "starred": starred})
+
+
+PRAISE_PAGE = 60
 
 
 @requires("viewer")

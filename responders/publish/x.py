@@ -49,6 +49,14 @@ def build(settings: Settings, ctx: SourceContext) -> XPublisher | None:
     return XPublisher(settings, handle=settings.handle or ctx.brand.handles.get("x"))
 
 
+def _versions(out: Outgoing) -> set[str]:
+    """Every version of the post a reply answers: the newest (the one it is sent to)
+    and those its stored copy lists in edit_history_tweet_ids. A reply sent before
+    its author edited the post answers an older one, and must still be found."""
+    history = as_list(get_path(out.target_raw, "data", "edit_history_tweet_ids"))
+    return {out.target_id, *(i for i in map(as_id, history) if i)}
+
+
 class MaybePosted(Exception):
     """X failed on its side, or did not answer in time, after a post was sent: the
     tweet may exist."""
@@ -121,7 +129,8 @@ class XPublisher:
             body = await self._call(
                 self._client.get_liked_tweets, account, max_results=RECENT, user_auth=True
             )
-            liked = any(as_id(get_path(t, "id")) == out.target_id for t in _tweets(body))
+            versions = _versions(out)
+            liked = any(as_id(get_path(t, "id")) in versions for t in _tweets(body))
             return Posted(native_id=None, url=out.target_url) if liked else None
         body = await self._call(
             self._client.get_users_tweets,
@@ -130,6 +139,7 @@ class XPublisher:
             tweet_fields="referenced_tweets,in_reply_to_user_id,created_at",
             user_auth=True,
         )
+        versions = _versions(out)
         for tweet in _tweets(body):
             answers = {
                 as_id(get_path(r, "id"))
@@ -139,7 +149,7 @@ class XPublisher:
             text = tweet.get("text")
             tweet_id = as_id(tweet.get("id"))
             if (
-                out.target_id in answers
+                answers & versions
                 and isinstance(text, str)
                 and tweet_id
                 and same_text(text, out.body)

@@ -362,7 +362,8 @@
     // drafts onto the page, one short summary in a polite live region ("2 new drafts,
     // 1 urgent"); nothing when nothing is new, so it does not talk at every poll.
     const news = document.getElementById("queue-news");
-    const urgentAt = Number(list.dataset.urgentAt) || 80;
+    // "0" is a threshold too (responders.escalate_at = 0: every draft is urgent)
+    const urgentAt = Number(list.dataset.urgentAt ?? 80);
     function announce(items, since) {
       const arrived = items.filter((item) => item.id > since);
       if (!arrived.length) return;

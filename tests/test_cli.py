@@ -512,7 +512,8 @@ def test_approving_a_reply_in_doubt_says_how_to_settle_it(world: World) -> None:
     outage = in_doubt(world, "hannah_writes")
     settle = (
         f"check the platform, then `earful queue mark-sent {outage}` if it went out, "
-        f"`earful queue retry {outage}` if it did not, or `earful queue reject {outage}` "
+        f"`earful queue retry {outage}` if it did not, or `earful queue reject --not-posted "
+        f"{outage}` "
         "if it did not and should not\n"
     )
     result = world.run("queue", "approve", str(outage), "--as", "alice")
@@ -526,7 +527,15 @@ def test_approving_a_reply_in_doubt_says_how_to_settle_it(world: World) -> None:
 def test_rejecting_a_reply_in_doubt_settles_it_as_not_posted(world: World) -> None:
     # found not posted, and not to be sent: mark-sent and retry were the only ways out
     outage = in_doubt(world, "hannah_writes")
-    result = world.run("queue", "reject", str(outage), "--as", "alice", "--reason", "outage over")
+    # not without saying it was looked for: a bulk reject must not settle it unseen
+    unsaid = world.run("queue", "reject", str(outage), "--as", "alice")
+    assert unsaid.exit_code == 1
+    assert f"`earful queue reject --not-posted {outage}`" in unsaid.stderr
+    with world.store() as store:
+        assert store.reply(outage).status == "unknown"
+    result = world.run(
+        "queue", "reject", str(outage), "--not-posted", "--as", "alice", "--reason", "outage over"
+    )
     assert result.exit_code == 0, result.output
     assert result.stdout == (
         f"rejected reply {outage}: recorded that it was not posted; Earful will not post it\n"

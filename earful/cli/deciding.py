@@ -343,7 +343,7 @@ def _refused(exc: AlreadyDecided) -> str:
     return (
         f"{exc}; check the platform, then `earful queue mark-sent {reply.id}` if it went "
         f"out, `earful queue retry {reply.id}` if it did not, or `earful queue reject "
-        f"{reply.id}` if it did not and should not"
+        f"--not-posted {reply.id}` if it did not and should not"
     )
 
 
@@ -386,6 +386,12 @@ def _confirm_their_edit(store: Store, reply: ReplyRecord, decider: str) -> None:
     is_flag=True,
     help="Also close the callback task drafted with each (a false alarm: nobody should call).",
 )
+@click.option(
+    "--not-posted",
+    is_flag=True,
+    help="Replies in doubt (unknown) among them were looked for on the platform and are "
+    "not there: record them as not posted. Without it they are refused.",
+)
 @click.argument("reply_ids", metavar="REPLY_ID...", nargs=-1, required=True, type=ROW_ID)
 @handles_errors
 def queue_reject(
@@ -393,11 +399,12 @@ def queue_reject(
     actor: str | None,
     reason: str | None,
     close_task: bool,
+    not_posted: bool,
     reply_ids: tuple[int, ...],
 ) -> None:
     """Reject drafts (or failed replies); they are never posted. A reply in doubt
-    (unknown) you found is not on the platform, and do not want sent, is settled so:
-    recorded as not posted. Their callback tasks stay open for a call unless
+    (unknown) you found is not on the platform, and do not want sent, is settled with
+    --not-posted: recorded as not posted. Their callback tasks stay open for a call unless
     --close-task. Several ids reject each in turn: one that cannot be rejected
     (decided already, or no such draft) is reported and the rest still are; the exit
     code is then 1."""
@@ -409,15 +416,23 @@ def queue_reject(
         def reject(reply_id: int) -> str:
             tasks = ""
             # in doubt: the guarded change takes it only while it still is
-            not_posted = store.reply(reply_id).status == "unknown"
+            in_doubt = store.reply(reply_id).status == "unknown"
+            if in_doubt and not not_posted:
+                # a bulk reject from a script must not record "not posted" on a reply
+                # nobody looked for (the console asks for the same)
+                raise Conflict(
+                    f"reply {reply_id} is in doubt (unknown): it may be on the platform; "
+                    f"look there, then `earful queue reject --not-posted {reply_id}` if it "
+                    "is not and should not be sent"
+                )
             if close_task:
                 rejection = store.reject_with_task(
-                    reply_id, decider, reason=reason, not_posted=not_posted
+                    reply_id, decider, reason=reason, not_posted=in_doubt
                 )
                 tasks = _tasks_said(rejection.closed_tasks, rejection.kept_tasks)
             else:
-                store.reject(reply_id, decider, reason=reason, not_posted=not_posted)
-            settled = _NOT_POSTED if not_posted else ""
+                store.reject(reply_id, decider, reason=reason, not_posted=in_doubt)
+            settled = _NOT_POSTED if in_doubt else ""
             return f"rejected reply {reply_id}{settled}{tasks}"
 
         _each_in_turn(reply_ids, reject, "rejected")

@@ -6,6 +6,8 @@ with verdicts, cases, praise, callbacks) and --pending pending drafts by bulk SQ
 then serves the console in-process on 127.0.0.1 and requests, --n times each:
 
   queue   GET /queue                 the first page of the pending queue
+  queue vip    GET /queue?segment=vip      filtered by a segment 1 post in 97 has
+  queue taken  GET /queue?assignee=bench   the cases of one person (none here)
   case    GET /drafts/<id>           a random pending draft with its case
   stats   GET /stats                 the last 30 days of chart series
   praise  GET /praise                the praise wall's first page, newest post first
@@ -225,6 +227,9 @@ async def measure(store: Store, config_path: Path, n: int, seed: int = 9) -> dic
     targets: dict[str, Callable[[], str]] = {
         "api/me": lambda: "/api/me",
         "queue": lambda: "/queue",
+        # the filters that match few drafts (a segment, one person's cases)
+        "queue vip": lambda: "/queue?segment=vip",
+        "queue taken": lambda: "/queue?assignee=bench",
         "case": lambda: f"/drafts/{rng.choice(ids)}",
         "stats": lambda: "/stats",
         "praise": lambda: "/praise",

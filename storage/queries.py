@@ -30,6 +30,7 @@ from storage.store import (
     _REPLY_SELECT,
     BY_AUTHOR,
     FIRST_ASKED,
+    NOT_TAKEN,
     Store,
     check_search,
     first_sent,
@@ -156,6 +157,11 @@ _QUEUE_SELECT = _REPLY_SELECT.replace(
 )
 
 
+_CASE_ASSIGNEE = "(SELECT assignee FROM cases WHERE id = r.case_id)"
+_CASE_TAKEN_BY = "r.case_id IN (SELECT id FROM cases WHERE assignee = CAST(? AS TEXT))"
+_IN_SEGMENT = "r.mention_id IN (SELECT mention_id FROM verdicts WHERE segment = ?)"
+
+
 def _filtered(
     store: Store,
     flt: QueueFilter,
@@ -173,13 +179,20 @@ def _filtered(
         ("m.platform", flt.platform),
         ("v.topic", flt.topic),
         ("v.disposition", flt.disposition),
-        ("v.segment", flt.segment),
     ):
         if value:
             where.append(f"{column} = ?")
             params.append(value)
-    case_assignee = "(SELECT assignee FROM cases WHERE id = r.case_id)"
-    taken, taken_params = taken_by(case_assignee, flt.assignee)
+    if flt.segment:
+        # from the few posts with a segment (verdicts_segment), not a look at the
+        # verdict of every pending draft
+        where.append(_IN_SEGMENT)
+        params.append(flt.segment)
+    if flt.assignee not in (None, NOT_TAKEN):
+        # from the person's cases (cases_assignee), not a look at every draft's case
+        taken, taken_params = _CASE_TAKEN_BY, [flt.assignee]
+    else:
+        taken, taken_params = taken_by(_CASE_ASSIGNEE, flt.assignee)
     if taken:
         where.append(taken)
         params += taken_params

@@ -692,3 +692,24 @@ def test_who_decided_first_is_told_in_a_readable_time(store: Store) -> None:
     store.approve(reply.id, "bob")
     with pytest.raises(AlreadyDecided, match=r"already approved by bob at \d{4}-\d\d-\d\d \d\d:"):
         store.reject(reply.id, "alice")
+
+
+def test_the_queue_finds_a_segment_or_a_persons_cases_by_index(store: Store) -> None:
+    # filters that match few drafts: without an index the queue read every pending
+    # draft to find them (a third of a second at 60,000 pending)
+    plans: list[str] = []
+
+    def explain(sql: str) -> None:
+        if sql.lstrip().upper().startswith("SELECT") and "FROM replies r" in sql:
+            plan = store.conn.execute("EXPLAIN QUERY PLAN " + sql).fetchall()
+            plans.append(" | ".join(str(row[-1]) for row in plan))
+
+    store.conn.set_trace_callback(explain)
+    try:
+        queries.queue(store, QueueFilter(segment="white_glove"))
+        queries.queue(store, QueueFilter(assignee="ana"))
+    finally:
+        store.conn.set_trace_callback(None)
+    segment, assignee = plans
+    assert "verdicts_segment" in segment, segment
+    assert "cases_assignee" in assignee, assignee

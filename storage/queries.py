@@ -178,8 +178,7 @@ def _filtered(
         if value:
             where.append(f"{column} = ?")
             params.append(value)
-    case_assignee = "(SELECT assignee FROM cases WHERE id = r.case_id)"
-    taken, taken_params = taken_by(case_assignee, flt.assignee)
+    taken, taken_params = taken_by("r.case_id", flt.assignee)
     if taken:
         where.append(taken)
         params += taken_params

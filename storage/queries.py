@@ -601,6 +601,14 @@ _DECIDED = """
     FROM replies WHERE decided_by IS NOT NULL AND decided_at >= ?
 """
 
+# Cases resolved in the window and resolved still, by whoever resolved them last: as
+# for a rejection, a resolve undone is no one's, and a case resolved twice is one.
+_RESOLVED = """
+    SELECT (SELECT actor FROM audit WHERE subject = 'case:' || c.id AND action = 'resolve'
+            ORDER BY id DESC LIMIT 1)
+    FROM cases c WHERE c.status = 'resolved' AND c.resolved_at >= ?
+"""
+
 
 def team(store: Store, *, days: int = 7) -> list[TeamMember]:
     """Each account that may take cases, and anyone else who holds a case or decided
@@ -614,12 +622,7 @@ def team(store: Store, *, days: int = 7) -> list[TeamMember]:
     done = Counter(
         r[0] for r in _rows(store, "SELECT done_by FROM callbacks WHERE done_at >= ?", (since,))
     )
-    resolved = Counter(
-        r[0]
-        for r in _rows(
-            store, "SELECT actor FROM audit WHERE action = 'resolve' AND at >= ?", (since,)
-        )
-    )
+    resolved = Counter(r[0] for r in _rows(store, _RESOLVED, (since,)) if r[0] is not None)
     accounts = {r["name"]: r for r in _rows(store, "SELECT name, role, disabled FROM users")}
     names = {n for n, a in accounts.items() if a["role"] != "viewer" and not a["disabled"]}
     names |= set(held) | set(decided) | set(done) | set(resolved)

@@ -778,6 +778,26 @@ def test_the_team_report_says_what_each_person_holds_and_has_decided(
     assert row.endswith("(disabled)")  # her case is to be handed on
 
 
+def test_the_team_report_counts_a_case_resolved_as_its_last_resolve_stands(
+    world: World,
+) -> None:
+    # a resolve undone counted for its maker, and a case resolved again counted twice,
+    # as a rejection undone does not
+    for name in ("alice", "bob"):
+        assert add_user(world.config, name, "agent").exit_code == 0
+    twice, undone = (str(case_of(world, h)) for h in ("hannah_writes", "angry_al"))
+    for action, case_id, who in (
+        ("resolve", twice, "alice"),
+        ("reopen", twice, "bob"),
+        ("resolve", twice, "bob"),
+        ("resolve", undone, "alice"),
+        ("reopen", undone, "alice"),
+    ):
+        assert world.run("case", action, case_id, "--as", who).exit_code == 0
+    team = {m["name"]: m["resolved"] for m in world.json("team")}
+    assert team == {"alice": 0, "bob": 1}
+
+
 def test_once_there_are_accounts_only_an_enabled_agent_or_admin_decides(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:

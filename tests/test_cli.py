@@ -742,6 +742,8 @@ def test_a_sick_agents_open_cases_are_handed_on_in_one_command(
         assert [e.actor for e in store.audit_log(subject=f"case:{cases[0]}")][:1] == ["bob"]
     again = world.run("case", "handover", "alice", "bob")
     assert again.output == "alice has no open cases: nothing changed\n"
+    typo = world.run("case", "handover", "alcie", "bob")  # not "nothing changed"
+    assert typo.exit_code == 2 and "'alcie' is no console account" in typo.output
     pooled = world.run("case", "handover", "bob", "--nobody")
     assert pooled.output == f"handed 2 of bob's open cases back to the pool: {ids}\n"
     demoted = world.run("user", "role", "bob", "viewer")

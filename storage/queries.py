@@ -581,15 +581,15 @@ class TeamMember:
     median_decision_seconds: float | None  # from a draft's drafting to their decision
 
 
-# Their open work: the cases they have, with the drafts and tasks waiting there.
+# Their open work: the cases they have, with the drafts and tasks waiting there,
+# counted case by case through the case's index, not by walking every case (or
+# every pending draft) again for each person: a cost that grew with the team.
 _HELD = """
-    SELECT k.assignee AS name, count(DISTINCT k.id) AS open_cases,
-           (SELECT count(*) FROM replies r JOIN cases c ON c.id = r.case_id
-            WHERE c.assignee = k.assignee AND c.status != 'resolved'
-            AND r.status = 'pending') AS pending_drafts,
-           (SELECT count(*) FROM callbacks t JOIN cases c ON c.id = t.case_id
-            WHERE c.assignee = k.assignee AND c.status != 'resolved'
-            AND t.status = 'open') AS open_callbacks
+    SELECT k.assignee AS name, count(*) AS open_cases,
+           sum((SELECT count(*) FROM replies r WHERE r.case_id = k.id
+                AND r.status = 'pending')) AS pending_drafts,
+           sum((SELECT count(*) FROM callbacks t WHERE t.case_id = k.id
+                AND t.status = 'open')) AS open_callbacks
     FROM cases k WHERE k.assignee IS NOT NULL AND k.status != 'resolved'
     GROUP BY k.assignee
 """

@@ -703,6 +703,9 @@ def test_a_lead_lists_the_drafts_and_tasks_each_person_has_and_those_nobody_took
     assert handles("queue", "list", "--assignee", "alice") == ["hannah_writes"]
     assert "hannah_writes" not in handles("queue", "list", "--unassigned")
     assert handles("queue", "list", "--assignee", "bob") == []
+    for listing in ("queue", "callbacks"):  # a typo is not "no drafts", "no open callbacks"
+        typo = world.run(listing, "list", "--assignee", "alcie")
+        assert typo.exit_code == 2 and "'alcie' is no console account" in typo.output
     assert handles("callbacks", "list", "--assignee", "alice") == ["hannah_writes"]
     assert handles("callbacks", "list", "--unassigned") == ["angry_al"]
     tasks = {t["author_handle"]: t["assignee"] for t in world.json("callbacks", "list")}
@@ -713,6 +716,9 @@ def test_a_lead_lists_the_drafts_and_tasks_each_person_has_and_those_nobody_took
     listed = world.run("queue", "list", "--assignee", "alice").output
     queue_header, *queue_rows = listed.splitlines()
     assert "TAKEN BY" in queue_header and queue_rows[0].split()[6] == "alice"
+    with world.store() as store:  # a name given before there were accounts
+        store.conn.execute("UPDATE cases SET assignee = 'ghost' WHERE assignee IS NULL")
+    assert "angry_al" in handles("callbacks", "list", "--assignee", "ghost")
 
 
 def test_a_sick_agents_open_cases_are_handed_on_in_one_command(

@@ -156,6 +156,26 @@ def account_problem(store: Any, name: str) -> str | None:
     return "is disabled" if user.disabled else "is a viewer" if user.role == "viewer" else None
 
 
+def check_holder(store: Any, name: str | None, param_hint: str) -> None:
+    """A name whose work is looked for must be an account's, or one that has open
+    cases still (a name given before accounts): a typo ("alcie") found nothing and
+    said "no drafts" or "nothing changed", as if that person held nothing."""
+    from storage import queries
+    from storage.store import NotFound
+
+    if name is None or name == NOT_TAKEN:
+        return
+    try:
+        store.user(name)
+    except NotFound:
+        if not queries.held_cases(store, name):
+            raise click.BadParameter(
+                f"{safe(name)!r} is no console account and has no open case "
+                "(earful user list, earful team)",
+                param_hint=param_hint,
+            ) from None
+
+
 def _decider(store: Any, explicit: str | None) -> str:
     """Who decides (as _actor says), which must be a console account that may: an
     enabled agent or admin, once any account exists. A viewer, a disabled account or

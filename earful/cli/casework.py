@@ -18,6 +18,7 @@ from earful.cli.base import (
     account_problem,
     actor_option,
     change_line,
+    check_holder,
     command_group,
     config_option,
     handles_errors,
@@ -182,7 +183,7 @@ def case_handover(
     with _store(_load(config_file)) as store:
         decider = _decider(store, actor)
         _check_taker(store, assignee, "TO")
-        _check_holder(store, holder)
+        check_holder(store, holder, "FROM")
         held = queries.held_cases(store, holder)
         moved = []
         for case_id in held:
@@ -201,19 +202,6 @@ def case_handover(
         for _, why in failures:  # one line each: who took it, and when
             click.echo(f"earful: {safe(why)}", err=True)
         raise Failure(f"not handed over: {', '.join(str(c) for c, _ in failures)}")
-
-
-def _check_holder(store: Store, holder: str) -> None:
-    """FROM must be an account (only an account can have a case): a typo ("alcie")
-    said "has no open cases: nothing changed", and the lead thought the work moved."""
-    from storage.store import NotFound
-
-    try:
-        store.user(holder)
-    except NotFound:
-        raise click.BadParameter(
-            f"{safe(holder)!r} is no console account (earful user list)", param_hint="FROM"
-        ) from None
 
 
 def _with_whom(assignee: str | None) -> str:

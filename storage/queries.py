@@ -609,6 +609,15 @@ _RESOLVED = """
     FROM cases c WHERE c.status = 'resolved' AND c.resolved_at >= ?
 """
 
+# Tasks done in the window by whoever marked them done: not those a rejection closed
+# with its draft (`--close-task`, "a false alarm: nobody should call").
+_CALLED = """
+    SELECT t.done_by FROM callbacks t WHERE t.done_at >= ?
+    AND (SELECT json_extract(detail, '$.reply_rejected') FROM audit
+         WHERE subject = 'callback:' || t.id AND action = 'callback-done'
+         ORDER BY id DESC LIMIT 1) IS NULL
+"""
+
 
 def team(store: Store, *, days: int = 7) -> list[TeamMember]:
     """Each account that may take cases, and anyone else who holds a case or decided
@@ -619,9 +628,7 @@ def team(store: Store, *, days: int = 7) -> list[TeamMember]:
     decided: dict[str, list[sqlite3.Row]] = defaultdict(list)
     for row in _rows(store, _DECIDED, (since,)):
         decided[row["name"]].append(row)
-    done = Counter(
-        r[0] for r in _rows(store, "SELECT done_by FROM callbacks WHERE done_at >= ?", (since,))
-    )
+    done = Counter(r[0] for r in _rows(store, _CALLED, (since,)))
     resolved = Counter(r[0] for r in _rows(store, _RESOLVED, (since,)) if r[0] is not None)
     accounts = {r["name"]: r for r in _rows(store, "SELECT name, role, disabled FROM users")}
     names = {n for n, a in accounts.items() if a["role"] != "viewer" and not a["disabled"]}

@@ -806,6 +806,20 @@ def test_the_team_report_counts_a_case_resolved_as_its_last_resolve_stands(
     assert team == {"alice": 0, "bob": 1}
 
 
+def test_the_team_report_does_not_count_tasks_a_rejection_closed_as_called(
+    world: World,
+) -> None:
+    # `queue reject --close-task` (a false alarm: nobody should call) counted each
+    # task it closed as one its rejecter had called
+    assert add_user(world.config, "bob", "agent").exit_code == 0
+    false_alarm = str(world.reply_to("hannah_writes")["id"])
+    assert world.run("queue", "reject", false_alarm, "--close-task", "--as", "bob").exit_code == 0
+    (called,) = [t["id"] for t in world.json("callbacks", "list")]
+    assert world.run("callbacks", "done", str(called), "--as", "bob").exit_code == 0
+    (bob,) = world.json("team")
+    assert (bob["rejected"], bob["callbacks_done"]) == (1, 1)
+
+
 def test_once_there_are_accounts_only_an_enabled_agent_or_admin_decides(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -740,6 +740,8 @@ def test_a_sick_agents_open_cases_are_handed_on_in_one_command(
         "`earful case handover alice NAME` (or --nobody, back to the pool)"
     )
     assert world.run("case", "handover", "alice", "vera").exit_code == 2  # a viewer
+    to_whom = world.run("case", "handover", "alice")  # named as its usage names it
+    assert to_whom.exit_code == 2 and "Give TO, or --nobody" in to_whom.output
     handed = world.run("case", "handover", "alice", "bob")
     assert handed.exit_code == 0
     assert handed.output == f"handed 2 of alice's open cases to bob: {ids}\n"

@@ -706,6 +706,8 @@ def test_a_lead_lists_the_drafts_and_tasks_each_person_has_and_those_nobody_took
     for listing in ("queue", "callbacks"):  # a typo is not "no drafts", "no open callbacks"
         typo = world.run(listing, "list", "--assignee", "alcie")
         assert typo.exit_code == 2 and "'alcie' is no console account" in typo.output
+        both = world.run(listing, "list", "--assignee", "alice", "--unassigned")
+        assert both.exit_code == 2 and "not both" in both.output  # the later one won
     assert handles("callbacks", "list", "--assignee", "alice") == ["hannah_writes"]
     assert handles("callbacks", "list", "--unassigned") == ["angry_al"]
     tasks = {t["author_handle"]: t["assignee"] for t in world.json("callbacks", "list")}

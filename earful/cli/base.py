@@ -17,7 +17,7 @@ import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
@@ -428,19 +428,28 @@ def taken_option(what: str) -> Callable[[F], F]:
     working on what, and what a disabled account still holds."""
 
     def add(func: F) -> F:
-        func = click.option(
-            "--unassigned",
-            "assignee",
-            flag_value=NOT_TAKEN,
-            help=f"Only {what} whose case nobody has taken.",
-        )(func)
-        return click.option(
-            "--assignee",
-            "assignee",
-            default=None,
-            metavar="NAME",
-            help=f"Only {what} whose case NAME has taken (a disabled account's too).",
-        )(func)
+        @functools.wraps(func)
+        def merged(*args: Any, unassigned: bool, **kwargs: Any) -> Any:
+            if unassigned:
+                # one parameter shared by both options kept only the later of the two
+                if kwargs["assignee"] is not None:
+                    raise click.UsageError("give --assignee NAME or --unassigned, not both")
+                kwargs["assignee"] = NOT_TAKEN
+            return func(*args, **kwargs)
+
+        wrapped = click.option(
+            "--unassigned", is_flag=True, help=f"Only {what} whose case nobody has taken."
+        )(merged)
+        return cast(
+            F,
+            click.option(
+                "--assignee",
+                "assignee",
+                default=None,
+                metavar="NAME",
+                help=f"Only {what} whose case NAME has taken (a disabled account's too).",
+            )(wrapped),
+        )
 
     return add
 

@@ -30,7 +30,6 @@ from storage.store import (
     _REPLY_SELECT,
     BY_AUTHOR,
     FIRST_ASKED,
-    NOT_TAKEN,
     Store,
     check_search,
     first_sent,
@@ -157,8 +156,6 @@ _QUEUE_SELECT = _REPLY_SELECT.replace(
 )
 
 
-_CASE_ASSIGNEE = "(SELECT assignee FROM cases WHERE id = r.case_id)"
-_CASE_TAKEN_BY = "r.case_id IN (SELECT id FROM cases WHERE assignee = CAST(? AS TEXT))"
 _IN_SEGMENT = "r.mention_id IN (SELECT mention_id FROM verdicts WHERE segment = ?)"
 
 
@@ -188,11 +185,7 @@ def _filtered(
         # verdict of every pending draft
         where.append(_IN_SEGMENT)
         params.append(flt.segment)
-    if flt.assignee not in (None, NOT_TAKEN):
-        # from the person's cases (cases_assignee), not a look at every draft's case
-        taken, taken_params = _CASE_TAKEN_BY, [flt.assignee]
-    else:
-        taken, taken_params = taken_by(_CASE_ASSIGNEE, flt.assignee)
+    taken, taken_params = taken_by("r.case_id", flt.assignee)
     if taken:
         where.append(taken)
         params += taken_params
@@ -595,15 +588,15 @@ class TeamMember:
     median_decision_seconds: float | None  # from a draft's drafting to their decision
 
 
-# Their open work: the cases they have, with the drafts and tasks waiting there.
+# Their open work: the cases they have, with the drafts and tasks waiting there,
+# counted case by case through the case's index, not by walking every case (or
+# every pending draft) again for each person: a cost that grew with the team.
 _HELD = """
-    SELECT k.assignee AS name, count(DISTINCT k.id) AS open_cases,
-           (SELECT count(*) FROM replies r JOIN cases c ON c.id = r.case_id
-            WHERE c.assignee = k.assignee AND c.status != 'resolved'
-            AND r.status = 'pending') AS pending_drafts,
-           (SELECT count(*) FROM callbacks t JOIN cases c ON c.id = t.case_id
-            WHERE c.assignee = k.assignee AND c.status != 'resolved'
-            AND t.status = 'open') AS open_callbacks
+    SELECT k.assignee AS name, count(*) AS open_cases,
+           sum((SELECT count(*) FROM replies r WHERE r.case_id = k.id
+                AND r.status = 'pending')) AS pending_drafts,
+           sum((SELECT count(*) FROM callbacks t WHERE t.case_id = k.id
+                AND t.status = 'open')) AS open_callbacks
     FROM cases k WHERE k.assignee IS NOT NULL AND k.status != 'resolved'
     GROUP BY k.assignee
 """
@@ -613,6 +606,23 @@ _DECIDED = """
     SELECT decided_by AS name, status, body != drafted_body AS edited,
            (julianday(decided_at) - julianday(created_at)) * 86400.0 AS wait
     FROM replies WHERE decided_by IS NOT NULL AND decided_at >= ?
+"""
+
+# Cases resolved in the window and resolved still, by whoever resolved them last: as
+# for a rejection, a resolve undone is no one's, and a case resolved twice is one.
+_RESOLVED = """
+    SELECT (SELECT actor FROM audit WHERE subject = 'case:' || c.id AND action = 'resolve'
+            ORDER BY id DESC LIMIT 1)
+    FROM cases c WHERE c.status = 'resolved' AND c.resolved_at >= ?
+"""
+
+# Tasks done in the window by whoever marked them done: not those a rejection closed
+# with its draft (`--close-task`, "a false alarm: nobody should call").
+_CALLED = """
+    SELECT t.done_by FROM callbacks t WHERE t.done_at >= ?
+    AND (SELECT json_extract(detail, '$.reply_rejected') FROM audit
+         WHERE subject = 'callback:' || t.id AND action = 'callback-done'
+         ORDER BY id DESC LIMIT 1) IS NULL
 """
 
 
@@ -625,15 +635,8 @@ def team(store: Store, *, days: int = 7) -> list[TeamMember]:
     decided: dict[str, list[sqlite3.Row]] = defaultdict(list)
     for row in _rows(store, _DECIDED, (since,)):
         decided[row["name"]].append(row)
-    done = Counter(
-        r[0] for r in _rows(store, "SELECT done_by FROM callbacks WHERE done_at >= ?", (since,))
-    )
-    resolved = Counter(
-        r[0]
-        for r in _rows(
-            store, "SELECT actor FROM audit WHERE action = 'resolve' AND at >= ?", (since,)
-        )
-    )
+    done = Counter(r[0] for r in _rows(store, _CALLED, (since,)))
+    resolved = Counter(r[0] for r in _rows(store, _RESOLVED, (since,)) if r[0] is not None)
     accounts = {r["name"]: r for r in _rows(store, "SELECT name, role, disabled FROM users")}
     names = {n for n, a in accounts.items() if a["role"] != "viewer" and not a["disabled"]}
     names |= set(held) | set(decided) | set(done) | set(resolved)

@@ -723,6 +723,11 @@ def test_a_lead_lists_the_drafts_and_tasks_each_person_has_and_those_nobody_took
     assert handles("queue", "list", "--assignee", "alice") == ["hannah_writes"]
     assert "hannah_writes" not in handles("queue", "list", "--unassigned")
     assert handles("queue", "list", "--assignee", "bob") == []
+    for listing in ("queue", "callbacks"):  # a typo is not "no drafts", "no open callbacks"
+        typo = world.run(listing, "list", "--assignee", "alcie")
+        assert typo.exit_code == 2 and "'alcie' is no console account" in typo.output
+        both = world.run(listing, "list", "--assignee", "alice", "--unassigned")
+        assert both.exit_code == 2 and "not both" in both.output  # the later one won
     assert handles("callbacks", "list", "--assignee", "alice") == ["hannah_writes"]
     assert handles("callbacks", "list", "--unassigned") == ["angry_al"]
     tasks = {t["author_handle"]: t["assignee"] for t in world.json("callbacks", "list")}
@@ -733,6 +738,9 @@ def test_a_lead_lists_the_drafts_and_tasks_each_person_has_and_those_nobody_took
     listed = world.run("queue", "list", "--assignee", "alice").output
     queue_header, *queue_rows = listed.splitlines()
     assert "TAKEN BY" in queue_header and queue_rows[0].split()[6] == "alice"
+    with world.store() as store:  # a name given before there were accounts
+        store.conn.execute("UPDATE cases SET assignee = 'ghost' WHERE assignee IS NULL")
+    assert "angry_al" in handles("callbacks", "list", "--assignee", "ghost")
 
 
 def test_a_sick_agents_open_cases_are_handed_on_in_one_command(
@@ -754,6 +762,8 @@ def test_a_sick_agents_open_cases_are_handed_on_in_one_command(
         "`earful case handover alice NAME` (or --nobody, back to the pool)"
     )
     assert world.run("case", "handover", "alice", "vera").exit_code == 2  # a viewer
+    to_whom = world.run("case", "handover", "alice")  # named as its usage names it
+    assert to_whom.exit_code == 2 and "Give TO, or --nobody" in to_whom.output
     handed = world.run("case", "handover", "alice", "bob")
     assert handed.exit_code == 0
     assert handed.output == f"handed 2 of alice's open cases to bob: {ids}\n"
@@ -762,6 +772,8 @@ def test_a_sick_agents_open_cases_are_handed_on_in_one_command(
         assert [e.actor for e in store.audit_log(subject=f"case:{cases[0]}")][:1] == ["bob"]
     again = world.run("case", "handover", "alice", "bob")
     assert again.output == "alice has no open cases: nothing changed\n"
+    typo = world.run("case", "handover", "alcie", "bob")  # not "nothing changed"
+    assert typo.exit_code == 2 and "'alcie' is no console account" in typo.output
     pooled = world.run("case", "handover", "bob", "--nobody")
     assert pooled.output == f"handed 2 of bob's open cases back to the pool: {ids}\n"
     demoted = world.run("user", "role", "bob", "viewer")
@@ -796,6 +808,40 @@ def test_the_team_report_says_what_each_person_holds_and_has_decided(
     (row,) = [line for line in lines if line.startswith("alice ")]
     assert row.split()[1:8] == ["1", "1", "1", "1", "1", "0", "0"]
     assert row.endswith("(disabled)")  # her case is to be handed on
+
+
+def test_the_team_report_counts_a_case_resolved_as_its_last_resolve_stands(
+    world: World,
+) -> None:
+    # a resolve undone counted for its maker, and a case resolved again counted twice,
+    # as a rejection undone does not
+    for name in ("alice", "bob"):
+        assert add_user(world.config, name, "agent").exit_code == 0
+    twice, undone = (str(case_of(world, h)) for h in ("hannah_writes", "angry_al"))
+    for action, case_id, who in (
+        ("resolve", twice, "alice"),
+        ("reopen", twice, "bob"),
+        ("resolve", twice, "bob"),
+        ("resolve", undone, "alice"),
+        ("reopen", undone, "alice"),
+    ):
+        assert world.run("case", action, case_id, "--as", who).exit_code == 0
+    team = {m["name"]: m["resolved"] for m in world.json("team")}
+    assert team == {"alice": 0, "bob": 1}
+
+
+def test_the_team_report_does_not_count_tasks_a_rejection_closed_as_called(
+    world: World,
+) -> None:
+    # `queue reject --close-task` (a false alarm: nobody should call) counted each
+    # task it closed as one its rejecter had called
+    assert add_user(world.config, "bob", "agent").exit_code == 0
+    false_alarm = str(world.reply_to("hannah_writes")["id"])
+    assert world.run("queue", "reject", false_alarm, "--close-task", "--as", "bob").exit_code == 0
+    (called,) = [t["id"] for t in world.json("callbacks", "list")]
+    assert world.run("callbacks", "done", str(called), "--as", "bob").exit_code == 0
+    (bob,) = world.json("team")
+    assert (bob["rejected"], bob["callbacks_done"]) == (1, 1)
 
 
 def test_once_there_are_accounts_only_an_enabled_agent_or_admin_decides(

@@ -456,6 +456,26 @@ def test_first_reply_times_and_handle_searches_read_by_index_without_table_stati
     assert "USING INDEX mentions_handle" in handle
 
 
+def test_the_team_report_counts_each_persons_open_work_through_the_cases_index(
+    db_path: Path,
+) -> None:
+    # each person's drafts and tasks were counted by walking every case again for
+    # each of them (with no index on the assignee): a year of cases times the team
+    store = Store.open(db_path)
+    store.ingest("x", [complaint(mention(f"{h}: down", native_id=h, handle=h)) for h in "ab"], None)
+    store.add_user("alice", "agent", None, actor="admin")
+    for r in store.replies():
+        assert r.case_id is not None
+        store.assign_case(r.case_id, "admin", "alice")
+    (alice,) = queries.team(store)
+    assert (alice.open_cases, alice.pending_drafts, alice.open_callbacks) == (2, 2, 2)
+    plan = [r[-1] for r in store.conn.execute("EXPLAIN QUERY PLAN " + queries._HELD)]
+    # the open cases once; each one's drafts and tasks by its key
+    assert [line.split()[1] for line in plan if line.startswith("SCAN")] == ["k"], plan
+    assert "SEARCH r USING INDEX replies_case (case_id=?)" in plan
+    assert "SEARCH t USING INDEX callbacks_case (case_id=?)" in plan
+
+
 def test_replies_exported_since_a_day_are_those_drafted_or_sent_from_it(db_path: Path) -> None:
     clock = Clock()
     store = Store.open(db_path, clock=clock)

@@ -17,7 +17,7 @@ import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
@@ -154,6 +154,26 @@ def account_problem(store: Any, name: str) -> str | None:
     except NotFound:
         return "is no console account (earful user list)"
     return "is disabled" if user.disabled else "is a viewer" if user.role == "viewer" else None
+
+
+def check_holder(store: Any, name: str | None, param_hint: str) -> None:
+    """A name whose work is looked for must be an account's, or one that has open
+    cases still (a name given before accounts): a typo ("alcie") found nothing and
+    said "no drafts" or "nothing changed", as if that person held nothing."""
+    from storage import queries
+    from storage.store import NotFound
+
+    if name is None or name == NOT_TAKEN:
+        return
+    try:
+        store.user(name)
+    except NotFound:
+        if not queries.held_cases(store, name):
+            raise click.BadParameter(
+                f"{safe(name)!r} is no console account and has no open case "
+                "(earful user list, earful team)",
+                param_hint=param_hint,
+            ) from None
 
 
 def _decider(store: Any, explicit: str | None) -> str:
@@ -408,19 +428,28 @@ def taken_option(what: str) -> Callable[[F], F]:
     working on what, and what a disabled account still holds."""
 
     def add(func: F) -> F:
-        func = click.option(
-            "--unassigned",
-            "assignee",
-            flag_value=NOT_TAKEN,
-            help=f"Only {what} whose case nobody has taken.",
-        )(func)
-        return click.option(
-            "--assignee",
-            "assignee",
-            default=None,
-            metavar="NAME",
-            help=f"Only {what} whose case NAME has taken (a disabled account's too).",
-        )(func)
+        @functools.wraps(func)
+        def merged(*args: Any, unassigned: bool, **kwargs: Any) -> Any:
+            if unassigned:
+                # one parameter shared by both options kept only the later of the two
+                if kwargs["assignee"] is not None:
+                    raise click.UsageError("give --assignee NAME or --unassigned, not both")
+                kwargs["assignee"] = NOT_TAKEN
+            return func(*args, **kwargs)
+
+        wrapped = click.option(
+            "--unassigned", is_flag=True, help=f"Only {what} whose case nobody has taken."
+        )(merged)
+        return cast(
+            F,
+            click.option(
+                "--assignee",
+                "assignee",
+                default=None,
+                metavar="NAME",
+                help=f"Only {what} whose case NAME has taken (a disabled account's too).",
+            )(wrapped),
+        )
 
     return add
 

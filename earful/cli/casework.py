@@ -18,6 +18,7 @@ from earful.cli.base import (
     account_problem,
     actor_option,
     change_line,
+    check_holder,
     command_group,
     config_option,
     handles_errors,
@@ -175,13 +176,14 @@ def case_handover(
     theirs and is named (exit code 1)."""
     from storage import queries
 
-    _check_assignee(assignee, nobody)
+    _check_assignee(assignee, nobody, "TO")
     if assignee == holder:
         raise click.UsageError(f"FROM and TO are both {safe(holder)!r}: nothing to hand over")
     failures: list[tuple[int, str]] = []
     with _store(_load(config_file)) as store:
         decider = _decider(store, actor)
         _check_taker(store, assignee, "TO")
+        check_holder(store, holder, "FROM")
         held = queries.held_cases(store, holder)
         moved = []
         for case_id in held:
@@ -206,17 +208,18 @@ def _with_whom(assignee: str | None) -> str:
     return f"assigned to {safe(assignee)}" if assignee else "in the pool"
 
 
-def _check_assignee(assignee: str | None, nobody: bool) -> None:
-    """USER or --nobody, one of them, and USER a name an account can have."""
+def _check_assignee(assignee: str | None, nobody: bool, arg: str = "USER") -> None:
+    """`arg` (USER, or handover's TO) or --nobody, one of them, and it a name an
+    account can have."""
     from earful.console.passwords import name_problem
 
     if assignee is not None and nobody:
-        raise click.UsageError("give USER or --nobody, not both")
+        raise click.UsageError(f"give {arg} or --nobody, not both")
     if assignee is None and not nobody:
-        raise click.UsageError("assign to whom? Give USER, or --nobody for the pool")
+        raise click.UsageError(f"assign to whom? Give {arg}, or --nobody for the pool")
     problem = name_problem(assignee) if assignee is not None else None
     if problem:
-        raise click.BadParameter(f"{problem}, got {safe(assignee)!r}", param_hint="USER")
+        raise click.BadParameter(f"{problem}, got {safe(assignee)!r}", param_hint=arg)
 
 
 def noted(note: str | None) -> str | None:

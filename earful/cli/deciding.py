@@ -24,6 +24,7 @@ from earful.cli.base import (
     _terminal_width,
     actor_option,
     change_line,
+    check_holder,
     command_group,
     config_option,
     handles_errors,
@@ -117,6 +118,7 @@ def queue_list(
     )
     config = _load(config_file)
     with _store(config) as store:
+        check_holder(store, assignee, "--assignee")
         rows = queries.queue(store, flt, limit=limit + 1)
     if not rows:
         _unknown_facets(config, topic, segment)
@@ -557,6 +559,7 @@ def callbacks_list(
 ) -> None:
     """Callback tasks, most urgent first, with who has each one's case."""
     with _store(_load(config_file)) as store:
+        check_holder(store, assignee, "--assignee")
         rows = store.callbacks(
             None if status == "all" else status, limit=limit + 1, assignee=assignee
         )

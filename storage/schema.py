@@ -517,7 +517,8 @@ def _v12_edited_posts(db: sqlite_utils.Database) -> None:
 def _v13_rare_filter_indexes(db: sqlite_utils.Database) -> None:
     """The queue filtered by a segment or by who has the case: those match few
     drafts, and without an index the queue read every pending draft to find them
-    (a third of a second at 60,000 pending, more on an outage day). Partial, so
+    (a third of a second at 60,000 pending, more on an outage day); and who holds
+    open cases, read for the queue's and the tasks' filter lists. Partial, so
     the many posts without a segment and cases nobody took cost ingest nothing."""
     run_script(
         db.conn,

@@ -102,7 +102,7 @@ class MastodonSource:
         # the domain of this server's own users' handles, asked once (_learn_domain)
         self._domain: str | None = None
         self._domain_asked = False
-        self._split_noted = False  # _note_split_domain said it
+        self._split_checked = False  # _note_split_domain looked (once is enough)
 
     # -- plumbing -------------------------------------------------------------
 
@@ -167,13 +167,17 @@ class MastodonSource:
     def _note_split_domain(self, mention: Mention) -> None:
         """Say once when this server's handles and web address differ: earlier
         versions gave its users the web domain, and a brand handle written that way
-        would quietly stop matching the brand's own posts."""
-        handle, web = mention.author.handle or "", url_host(mention.author.url)
-        if self._split_noted or not self._domain or not handle.endswith("@" + self._domain):
+        would quietly stop matching the brand's own posts. The server's first user
+        with a profile link tells: it is looked at, not every post after it."""
+        if self._split_checked or not self._domain:
             return
-        if web is None or web.casefold() == self._domain:
+        handle = mention.author.handle or ""
+        web = url_host(mention.author.url) if handle.endswith("@" + self._domain) else None
+        if web is None:
             return
-        self._split_noted = True
+        self._split_checked = True
+        if web.casefold() == self._domain:
+            return
         log.warning(
             "mastodon %s: this server's handles end in @%s, not its web address %s; "
             'write the brand\'s handle that way ([brand] handles.mastodon = "@name@%s"), '

@@ -96,6 +96,7 @@ def test_numbers_sqlite_cannot_hold_and_empty_names_are_usage_errors(
     "args",
     [
         ("stats", "--days", "\uff17"),  # a full-width 7
+        ("team", "--days", "\uff17"),
         ("queue", "show", "\u0661"),  # an Arabic-Indic 1
         ("queue", "list", "--limit", "\uff15"),
         ("export", "mentions", "--since", "\uff12\uff10\uff12\uff16-11-18"),

@@ -86,7 +86,7 @@ def stats(
 @json_option
 @click.option(
     "--days",
-    type=click.IntRange(1, 366),
+    type=WholeNumber(1, 366),
     default=7,
     show_default=True,
     help="Count decisions over the last N UTC days (today included).",

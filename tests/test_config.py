@@ -213,6 +213,26 @@ def test_config_example_and_starter_are_valid(tmp_path: Path) -> None:
     assert config.brand.name
 
 
+def test_the_example_documents_each_key_once_per_table() -> None:
+    # merges of two branches that each documented a key once left it twice, and a
+    # reader cannot tell which comment is current
+    import re
+    from collections import Counter
+
+    seen: Counter[tuple[str, str]] = Counter()
+    table = ""
+    for line in (REPO / "config.example.toml").read_text(encoding="utf-8").splitlines():
+        header = re.match(r"#?\s*(\[\[?[\w.]+\]\]?)", line)
+        if header:
+            # each [[sources]] entry is its own table
+            table = f"{header.group(1)}#{len(seen)}" if "[[" in line else header.group(1)
+            continue
+        key = re.match(r"#?\s?([a-z_]+)\s*=\s", line)
+        if key:
+            seen[(table, key.group(1))] += 1
+    assert seen and not [k for k, n in seen.items() if n > 1]
+
+
 def test_the_starters_commented_sources_load_once_uncommented(tmp_path: Path) -> None:
     # a newcomer's first step is uncommenting one: each must be a working source
     from importlib.resources import files
